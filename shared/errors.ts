@@ -1,0 +1,49 @@
+/**
+ * Domain errors (DESIGN.md §3.5). Code inside a process throws these; each boundary has one
+ * function that translates them (to gRPC status codes in shared/grpc, from SQLSTATEs in
+ * shared/pg, to SIP responses in the telephony adapter). Nothing else inspects messages.
+ */
+export type ErrorKind =
+  | 'invalid-argument'
+  | 'not-found'
+  | 'already-exists'
+  | 'conflict'
+  | 'failed-precondition'
+  | 'permission-denied'
+  | 'unauthenticated'
+  | 'resource-exhausted'
+  | 'unavailable'
+  | 'deadline-exceeded'
+  | 'internal';
+
+export class DomainError extends Error {
+  readonly kind: ErrorKind;
+  /** The field (dotted path) the error is about, when there is one: `flow.nodes.main.next`. */
+  readonly field: string | undefined;
+
+  constructor(kind: ErrorKind, message: string, opts: { field?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'DomainError';
+    this.kind = kind;
+    this.field = opts.field;
+  }
+}
+
+export const invalidArgument = (field: string, message: string, cause?: unknown): DomainError =>
+  new DomainError('invalid-argument', `${field}: ${message}`, { field, cause });
+
+export const notFound = (what: string, id: string): DomainError =>
+  new DomainError('not-found', `${what} ${JSON.stringify(id)} not found`);
+
+export const failedPrecondition = (message: string, cause?: unknown): DomainError =>
+  new DomainError('failed-precondition', message, { cause });
+
+export const conflict = (message: string, cause?: unknown): DomainError =>
+  new DomainError('conflict', message, { cause });
+
+export const unavailable = (message: string, cause?: unknown): DomainError =>
+  new DomainError('unavailable', message, { cause });
+
+export function isDomainError(e: unknown, kind?: ErrorKind): e is DomainError {
+  return e instanceof DomainError && (kind === undefined || e.kind === kind);
+}

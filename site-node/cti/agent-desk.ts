@@ -1,0 +1,58 @@
+/**
+ * The port between agents (people at a CTI client, or simulated agents) and the site's
+ * call handling. The gRPC agent service is a thin adapter over it; the site runtime
+ * implements it on top of the ACD core. Every method validates its input and throws a
+ * DomainError (invalid-argument, not-found, failed-precondition) that changes nothing.
+ */
+import type { ContactSummary, CustomerProfile } from '../../shared/domain/customer.js';
+
+export type AgentStateName = 'logged-out' | 'ready' | 'not-ready' | 'reserved' | 'on-call' | 'wrap-up';
+
+export interface AgentView {
+  agentId: string;
+  state: AgentStateName;
+  /** Set when state is not-ready. */
+  reasonCode?: string;
+  /** The call the agent is reserved for, talking on, or wrapping up. */
+  callId?: string;
+  skills: Record<string, number>;
+}
+
+/** What the agent's screen shows when a call is offered (the screen pop). */
+export interface ScreenPop {
+  callId: string;
+  queueId: string;
+  ani: string;
+  dnis: string;
+  offeredAtMs: number;
+  /** When the offer lapses and the call goes back to the queue (ring-no-answer). */
+  answerByMs: number;
+  customer?: CustomerProfile;
+  verified: boolean;
+  /** Menu nodes the caller went through, in order. */
+  ivrPath: string[];
+  attached: Record<string, string>;
+  recentContacts: ContactSummary[];
+}
+
+/** Events pushed to a logged-in agent's desk. */
+export type DeskEvent =
+  | { type: 'offer'; pop: ScreenPop }
+  | { type: 'offer-withdrawn'; callId: string; reason: 'caller-abandoned' | 'ring-no-answer' }
+  | { type: 'call-ended'; callId: string; by: 'caller' | 'agent' }
+  | { type: 'state'; agent: AgentView };
+
+export interface AgentDesk {
+  login(agentId: string): Promise<AgentView>;
+  logout(agentId: string): Promise<AgentView>;
+  setReady(agentId: string): Promise<AgentView>;
+  setNotReady(agentId: string, reasonCode: string): Promise<AgentView>;
+  answer(agentId: string, callId: string): Promise<AgentView>;
+  hangup(agentId: string, callId: string): Promise<AgentView>;
+  /** Blind transfer of the agent's connected call into another queue, keeping attached data. */
+  transfer(agentId: string, callId: string, queueId: string): Promise<AgentView>;
+  completeWrapup(agentId: string, callId: string, wrapupCode: string): Promise<AgentView>;
+  agent(agentId: string): Promise<AgentView>;
+  /** Subscribe to a desk's events; returns the unsubscribe function. */
+  subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void;
+}
