@@ -1,0 +1,58 @@
+/**
+ * Command-line options for the site's entry points, parsed with node:util and validated
+ * once, with errors that name the flag.
+ */
+import { parseArgs } from 'node:util';
+import { invalidArgument } from '../shared/errors.js';
+
+export interface SiteCliOptions {
+  config: string;
+  durationSec: number | undefined;
+  json: boolean;
+  speed: number;
+  callsPerHour: number;
+  customers: number;
+  seed: number;
+  simulate: boolean;
+  database: string | undefined;
+  statsEverySec: number;
+}
+
+function num(flag: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw invalidArgument(`--${flag}`, `"${v}" must be a number >= ${min}`);
+  return n;
+}
+
+export function parseSiteArgs(argv: string[], defaults: { config: string; simulate: boolean }): SiteCliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      duration: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      speed: { type: 'string' },
+      rate: { type: 'string' },
+      customers: { type: 'string' },
+      seed: { type: 'string' },
+      simulate: { type: 'boolean' },
+      database: { type: 'string' },
+      'stats-every': { type: 'string' },
+    },
+    strict: true,
+  });
+  const duration = values.duration === undefined ? undefined : num('duration', values.duration, 0, 1);
+  return {
+    config: values.config ?? defaults.config,
+    durationSec: duration,
+    json: values.json ?? false,
+    speed: num('speed', values.speed, 20, 0.001),
+    callsPerHour: num('rate', values.rate, 600, 0.001),
+    customers: Math.floor(num('customers', values.customers, 120, 0)),
+    seed: Math.floor(num('seed', values.seed, 1, 0)),
+    simulate: values.simulate ?? defaults.simulate,
+    database: values.database,
+    statsEverySec: num('stats-every', values['stats-every'], 2, 0.1),
+  };
+}

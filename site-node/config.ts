@@ -1,0 +1,142 @@
+/**
+ * A site node's configuration file (YAML), parsed and validated once at start
+ * (DESIGN.md §3.6). Every error names its field (`site.agents[3].skills.vip: ...`), and a
+ * bad file starts nothing. See deploy/examples/site-chongqing.yaml for a full example.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { compileAcdConfig, durationMs, type CompiledAcdConfig } from './acd/config.js';
+import { DomainError, invalidArgument } from '../shared/errors.js';
+import { assertSiteId } from '../shared/ids.js';
+import { parseOrThrow, throwInvalid } from '../shared/validate.js';
+
+const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
+
+const agentSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, _ . -'),
+    name: z.string().min(1),
+    skills: z.record(z.string(), z.number().int().min(1).max(5)),
+  })
+  .strict();
+
+const siteFileSchema = z
+  .object({
+    site: z
+      .object({
+        id: z.string(),
+        city: z.string().min(1),
+        /** A full center (this file) vs an access gateway (its own config, later issue). */
+        kind: z.literal('full').default('full'),
+      })
+      .strict(),
+    /** Simultaneous calls the trunks carry; a call beyond this gets busy. */
+    trunks: z.number().int().min(1).max(10_000),
+    /** Simultaneous IVR sessions; a call beyond this is announced busy and released. */
+    ivrPorts: z.number().int().min(1).max(10_000),
+    database: z.object({ url: z.string().min(1).optional() }).strict().default({}),
+    cti: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 0 }),
+    ivr: z
+      .object({
+        flow: z.string().min(1),
+        prompts: z.string().min(1).optional(),
+        bankTimeoutMs: durationMs.default(5_000),
+      })
+      .strict(),
+    notReadyReasons: z.array(code).default(['break', 'lunch', 'training', 'meeting', 'ring-no-answer']),
+    wrapupCodes: z.array(code).default(['resolved', 'follow-up', 'transferred', 'complaint-logged']),
+    agents: z.array(agentSchema).min(1),
+    acd: z.unknown(),
+  })
+  .strict();
+
+export interface AgentRosterEntry {
+  id: string;
+  name: string;
+  skills: Record<string, number>;
+}
+
+export interface SiteConfig {
+  siteId: string;
+  city: string;
+  trunks: number;
+  ivrPorts: number;
+  databaseUrl: string | undefined;
+  cti: { host: string; port: number };
+  ivr: { flowPath: string; promptsPath: string | undefined; bankTimeoutMs: number };
+  notReadyReasons: string[];
+  wrapupCodes: string[];
+  agents: AgentRosterEntry[];
+  acd: CompiledAcdConfig;
+}
+
+/** Validate a parsed config object. Relative file paths resolve against `baseDir`. */
+export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'): SiteConfig {
+  const raw = parseOrThrow(siteFileSchema, input, what);
+  try {
+    assertSiteId(raw.site.id);
+  } catch (e) {
+    throw invalidArgument(`${what}.site.id`, (e as Error).message);
+  }
+  const acd = compileAcdConfig(raw.acd, `${what}.acd`);
+
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const queueSkills = new Set(acd.queues.map((q) => q.skill));
+  raw.agents.forEach((a, i) => {
+    if (seen.has(a.id)) problems.push(`${what}.agents[${i}].id: duplicate agent id "${a.id}"`);
+    seen.add(a.id);
+    if (!Object.keys(a.skills).some((s) => queueSkills.has(s))) {
+      problems.push(`${what}.agents[${i}].skills: agent "${a.id}" has no skill that any queue requires`);
+    }
+  });
+  if (raw.ivrPorts > raw.trunks) {
+    problems.push(`${what}.ivrPorts: ${raw.ivrPorts} IVR ports is more than the ${raw.trunks} trunks`);
+  }
+  if (problems.length > 0) throwInvalid(problems, `${what}.agents`);
+
+  return {
+    siteId: raw.site.id,
+    city: raw.site.city,
+    trunks: raw.trunks,
+    ivrPorts: raw.ivrPorts,
+    databaseUrl: raw.database.url,
+    cti: raw.cti,
+    ivr: {
+      flowPath: resolve(baseDir, raw.ivr.flow),
+      promptsPath: raw.ivr.prompts === undefined ? undefined : resolve(baseDir, raw.ivr.prompts),
+      bankTimeoutMs: raw.ivr.bankTimeoutMs,
+    },
+    notReadyReasons: raw.notReadyReasons,
+    wrapupCodes: raw.wrapupCodes,
+    agents: raw.agents,
+    acd,
+  };
+}
+
+export function loadSiteConfig(path: string): SiteConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DomainError('invalid-argument', `cannot read site config ${path}: ${(e as Error).message}`, {
+      field: path,
+      cause: e,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new DomainError('invalid-argument', `${path}: not valid YAML: ${(e as Error).message}`, {
+      field: path,
+      cause: e,
+    });
+  }
+  return compileSiteConfig(doc, dirname(path), path);
+}

@@ -1,0 +1,136 @@
+/**
+ * The thin adapter around the pure ACD core: it owns the core's state, turns the core's
+ * timer commands into scheduler timers (feeding `timer-fired` back), and hands every other
+ * command to the site runtime in the order the core emitted them.
+ *
+ * Steps run synchronously, one at a time. A command handler that needs to feed an event
+ * back (an agent answering from inside an offer handler, say) is queued and run after the
+ * current step's commands, so the core never re-enters itself.
+ */
+import {
+  acdStep,
+  agentView,
+  callView,
+  createAcdState,
+  queueStats,
+  type AcdAgentView,
+  type AcdCallView,
+  type AcdCommand,
+  type AcdEvent,
+  type AcdState,
+  type CompiledAcdConfig,
+  type QueueStats,
+} from '../acd/index.js';
+import type { Cancel, Scheduler } from '../../shared/scheduler.js';
+import type { Logger } from '../../shared/log.js';
+
+export type CommandHandler = (cmd: Exclude<AcdCommand, { type: 'start-timer' | 'cancel-timer' }>) => void;
+
+export class AcdEngine {
+  private readonly state: AcdState;
+  private readonly timers = new Map<string, Cancel>();
+  private readonly pending: AcdEvent[] = [];
+  private stepping = false;
+  private stopped = false;
+
+  constructor(
+    readonly config: CompiledAcdConfig,
+    private readonly scheduler: Scheduler,
+    private readonly onCommand: CommandHandler,
+    private readonly log: Logger,
+  ) {
+    this.state = createAcdState(config, scheduler.now());
+  }
+
+  /**
+   * Feed one event. Throws the core's DomainError when the event is illegal (and then
+   * nothing changed). When called re-entrantly from a command handler the event is queued
+   * and any rejection is logged, since there is no caller left to hand it to.
+   */
+  dispatch(event: AcdEvent): void {
+    if (this.stopped) return;
+    if (this.stepping) {
+      this.pending.push(event);
+      return;
+    }
+    this.stepping = true;
+    try {
+      this.step(event);
+      while (this.pending.length > 0) {
+        const next = this.pending.shift()!;
+        try {
+          this.step(next);
+        } catch (e) {
+          this.log.warn('acd rejected a queued event', { event: next.type, error: (e as Error).message });
+        }
+      }
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private step(event: AcdEvent): void {
+    // The core forbids going back in time; a sped-up scheduler can read equal ms twice.
+    const now = Math.max(this.scheduler.now(), this.state.nowMs);
+    const { commands } = acdStep(this.state, event, now);
+    for (const cmd of commands) {
+      if (cmd.type === 'start-timer') this.startTimer(cmd.id, cmd.atMs, now);
+      else if (cmd.type === 'cancel-timer') this.cancelTimer(cmd.id);
+      else {
+        try {
+          this.onCommand(cmd);
+        } catch (e) {
+          this.log.error('acd command handler failed', { command: cmd.type, error: (e as Error).message });
+        }
+      }
+    }
+  }
+
+  private startTimer(id: string, atMs: number, now: number): void {
+    this.cancelTimer(id);
+    const cancel = this.scheduler.after(Math.max(0, atMs - now), () => {
+      this.timers.delete(id);
+      try {
+        this.dispatch({ type: 'timer-fired', id });
+      } catch (e) {
+        this.log.warn('acd rejected a timer', { id, error: (e as Error).message });
+      }
+    });
+    this.timers.set(id, cancel);
+  }
+
+  private cancelTimer(id: string): void {
+    const cancel = this.timers.get(id);
+    if (cancel) {
+      cancel();
+      this.timers.delete(id);
+    }
+  }
+
+  agent(agentId: string): AcdAgentView | undefined {
+    return agentView(this.state, agentId);
+  }
+
+  call(callId: string): AcdCallView | undefined {
+    return callView(this.state, callId);
+  }
+
+  queueIds(): string[] {
+    return this.config.queues.map((q) => q.id);
+  }
+
+  stats(queueId: string): QueueStats {
+    return queueStats(this.state, queueId, Math.max(this.scheduler.now(), this.state.nowMs));
+  }
+
+  allStats(): QueueStats[] {
+    return this.queueIds().map((q) => this.stats(q));
+  }
+
+  /** Cancel every timer; further events are ignored (shutdown). */
+  stop(): void {
+    this.stopped = true;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,584 @@
+/**
+ * How a call moves through a site: trunk and IVR-port admission, the IVR session, the
+ * queue, the agent, the end. This is the adapter layer of DESIGN.md §3.1: decisions come
+ * from the pure cores (the IVR runner, the ACD), and this file carries out their commands
+ * against the media port, the agent desks and the store.
+ *
+ * Persistence runs through one ordered WriteQueue, so a call's rows land in the order its
+ * facts happened without the ACD ever waiting on Postgres. Tickets (complaints, card-loss
+ * reports, callback requests) are written before the caller hears that they were taken.
+ */
+import type { AcdCommand } from '../acd/index.js';
+import type { SiteConfig } from '../config.js';
+import type { ScreenPop } from '../cti/agent-desk.js';
+import type { BankHost } from '../../shared/bank-host/port.js';
+import type { CustomerDirectory } from '../../shared/domain/customer.js';
+import type { Logger } from '../../shared/log.js';
+import type { Scheduler } from '../../shared/scheduler.js';
+import { newCallId } from '../../shared/ids.js';
+import type { Flow } from '../ivr/flow.js';
+import { runIvrSession, type CallerChannel, type CallbackRequest, type TicketRequest } from '../ivr/session.js';
+import type { AttachedData as IvrAttached } from '../ivr/types.js';
+import {
+  createCall,
+  endCall,
+  logoutAgent,
+  loginAgent,
+  setAgentState,
+  transition,
+  updateCallData,
+  type CallLeg as StoredLeg,
+  type EndCallRequest,
+  type JobScheduler,
+  type StoreContext,
+} from '../store/index.js';
+import type { CallLeg, MediaPort } from '../telephony/media-port.js';
+import type { AcdEngine } from './acd-engine.js';
+import type { SiteDesk } from './site-desk.js';
+import { recordAnswer, type SiteTally } from './tally.js';
+import type { WriteQueue } from './write-queue.js';
+
+type Phase = 'ivr' | 'queued' | 'offered' | 'connected' | 'wrapup';
+
+interface LiveCall {
+  callId: string;
+  ani: string;
+  dnis: string;
+  leg: CallLeg;
+  agentLeg: CallLeg | undefined;
+  phase: Phase;
+  customerId: string | undefined;
+  verified: boolean;
+  ivrPath: string[];
+  attached: Record<string, string>;
+  queueId: string | undefined;
+  queuedAtMs: number | undefined;
+  agentId: string | undefined;
+  /** Set once the caller has left, so nothing is played to an empty line. */
+  callerGone: boolean;
+}
+
+export interface CallFlowDeps {
+  config: SiteConfig;
+  flow: Flow;
+  scheduler: Scheduler;
+  media: MediaPort;
+  bank: BankHost;
+  directory: CustomerDirectory;
+  store: StoreContext;
+  jobs: JobScheduler;
+  writes: WriteQueue;
+  tally: SiteTally;
+  log: Logger;
+}
+
+/** Minutes after which a callback offered by the ACD (long wait, full queue) is placed. */
+const CALLBACK_DELAY_MS = 15 * 60_000;
+
+export class CallFlow {
+  private readonly calls = new Map<string, LiveCall>();
+  private readonly wrapupCodes = new Map<string, string>();
+  /** Agent -> the call it is wrapping up, finalised when wrap-up ends. */
+  private readonly wrapping = new Map<string, string>();
+  private ivrSessions = 0;
+  private accepting = true;
+  engine!: AcdEngine;
+  desk!: SiteDesk;
+
+  constructor(private readonly d: CallFlowDeps) {}
+
+  get liveCalls(): number {
+    return this.calls.size;
+  }
+
+  get activeIvrSessions(): number {
+    return this.ivrSessions;
+  }
+
+  /** Refuse new calls from now on (first step of shutdown). */
+  refuseNewCalls(): void {
+    this.accepting = false;
+  }
+
+  /** Release every call still up, recording why (last step before the store closes). */
+  async releaseAll(reason: string): Promise<void> {
+    for (const call of [...this.calls.values()]) {
+      await this.d.media.hangup(call.leg).catch(() => {});
+      this.finish(call, { callId: call.callId, state: 'failed', reason });
+    }
+  }
+
+  noteWrapupCode(callId: string, code: string): void {
+    this.wrapupCodes.set(callId, code);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Inbound
+
+  onInbound(ani: string, dnis: string, leg: CallLeg): void {
+    const { config, media, tally } = this.d;
+    tally.offered++;
+    if (!this.accepting || this.calls.size >= config.trunks) {
+      tally.blockedNoTrunk++;
+      void media.reject(leg, this.accepting ? 'busy' : 'unavailable');
+      return;
+    }
+    const now = this.d.scheduler.now();
+    const callId = newCallId(config.siteId, now);
+    leg.callId = callId;
+    const call: LiveCall = {
+      callId,
+      ani,
+      dnis,
+      leg,
+      agentLeg: undefined,
+      phase: 'ivr',
+      customerId: undefined,
+      verified: false,
+      ivrPath: [],
+      attached: {},
+      queueId: undefined,
+      queuedAtMs: undefined,
+      agentId: undefined,
+      callerGone: false,
+    };
+    this.calls.set(callId, call);
+    this.write(`create ${callId}`, () =>
+      createCall(this.d.store, { callId, ani, dnis, legs: [this.storedLeg(leg, now)] }),
+    );
+    if (this.ivrSessions >= config.ivrPorts) {
+      tally.blockedNoIvrPort++;
+      void this.announceAndRelease(call, 'acd.all-ports-busy', { state: 'failed', reason: 'no-ivr-port' });
+      return;
+    }
+    void media.answer(leg).then(() => this.runIvr(call));
+  }
+
+  private async runIvr(call: LiveCall): Promise<void> {
+    const d = this.d;
+    this.ivrSessions++;
+    let result;
+    try {
+      result = await runIvrSession({
+        flow: d.flow,
+        sessionId: call.callId,
+        ani: call.ani,
+        dnis: call.dnis,
+        host: d.bank,
+        channel: this.channel(call),
+        tickets: { createTicket: (t) => this.ivrTicket(call, t) },
+        callbacks: { scheduleCallback: (c) => this.ivrCallback(call, c) },
+        directory: d.directory,
+        clock: d.scheduler,
+        bankTimeoutMs: d.config.ivr.bankTimeoutMs,
+        logger: d.log,
+      });
+    } catch (e) {
+      d.log.error('ivr session failed', { callId: call.callId, error: (e as Error).message });
+      this.finish(call, { callId: call.callId, state: 'failed', reason: 'ivr-error' });
+      return;
+    } finally {
+      this.ivrSessions--;
+    }
+    call.ivrPath = result.state.path;
+    if (result.outcome.type === 'ended') {
+      if (!call.callerGone) await d.media.hangup(call.leg).catch(() => {});
+      d.tally.selfService++;
+      this.finish(call, { callId: call.callId, state: 'ended', reason: `ivr:${result.outcome.reason}` });
+      return;
+    }
+    if (call.callerGone) {
+      this.finish(call, { callId: call.callId, state: 'ended', reason: 'caller-hangup-in-ivr' });
+      return;
+    }
+    this.enqueue(call, result.outcome.queueId, result.outcome.priority, result.outcome.attached);
+  }
+
+  private channel(call: LiveCall): CallerChannel {
+    const { media } = this.d;
+    return {
+      play: (promptId, vars) => media.play(call.leg, promptId, vars),
+      collectDigits: async (opts) => {
+        const r = await media.collectDigits(call.leg, opts);
+        if (r === 'hung-up') call.callerGone = true;
+        return r;
+      },
+      hangup: async () => {
+        await media.hangup(call.leg);
+      },
+    };
+  }
+
+  private async ivrTicket(call: LiveCall, t: TicketRequest): Promise<void> {
+    // Awaited (not queued): the caller is told "your report is recorded" only after it is.
+    await this.d.jobs.openTicket({
+      kind: t.kind,
+      callId: call.callId,
+      slaMs: t.slaMinutes * 60_000,
+      data: { ...t.data, ivrTicketId: t.ticketId },
+      ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
+    });
+    this.d.tally.ticketsOpened++;
+    if (t.kind === 'card-loss') this.d.tally.cardLossReports++;
+  }
+
+  private async ivrCallback(call: LiveCall, c: CallbackRequest): Promise<void> {
+    await this.d.jobs.scheduleCallback({
+      phone: c.phone,
+      atMs: this.d.scheduler.now() + c.slaMinutes * 60_000,
+      callId: call.callId,
+      queueId: c.queueId,
+      data: { ...c.data, ivrCallbackId: c.callbackId },
+      ...(typeof c.data.customerId === 'string' ? { customerId: c.data.customerId } : {}),
+    });
+    this.d.tally.callbacksScheduled++;
+    this.d.tally.ticketsOpened++;
+  }
+
+  private enqueue(call: LiveCall, queueId: string, priority: number, attached: IvrAttached): void {
+    const flat: Record<string, string> = {
+      intent: attached.intent,
+      verified: String(attached.verified),
+      ivrPath: attached.ivrPath.join('>'),
+      ...(attached.customerId ? { customerId: attached.customerId } : {}),
+      ...(attached.segment ? { segment: attached.segment } : {}),
+      ...(attached.language ? { language: attached.language } : {}),
+      ...(attached.cardLast4 ? { cardLast4: attached.cardLast4 } : {}),
+    };
+    call.customerId = attached.customerId;
+    call.verified = attached.verified;
+    call.attached = flat;
+    call.queueId = queueId;
+    call.phase = 'queued';
+    call.queuedAtMs = this.d.scheduler.now();
+    this.d.tally.queued++;
+    this.write(`queue ${call.callId}`, () =>
+      transition(this.d.store, {
+        callId: call.callId,
+        from: 'ivr',
+        to: 'queued',
+        event: 'ivr-transfer',
+        patch: {
+          queueId,
+          priority,
+          attached: flat,
+          verified: attached.verified,
+          ivrPath: attached.ivrPath,
+          ...(attached.customerId ? { customerId: attached.customerId } : {}),
+        },
+      }),
+    );
+    try {
+      this.engine.dispatch({ type: 'call-arrived', callId: call.callId, queueId, priority, attached: flat });
+    } catch (e) {
+      this.d.log.error('acd refused a call', { callId: call.callId, queueId, error: (e as Error).message });
+      void this.announceAndRelease(call, 'acd.technical-difficulty', { state: 'failed', reason: 'acd-refused' });
+    }
+  }
+
+  /** The far end of a leg hung up (a caller abandoning, or leaving after the agent). */
+  onFarEndHangup(leg: CallLeg): void {
+    const call = this.calls.get(leg.callId);
+    if (!call) return;
+    call.callerGone = true;
+    if (call.phase === 'ivr') return; // the IVR session sees 'hung-up' and finishes the call
+    if (call.phase === 'wrapup') return;
+    try {
+      this.engine.dispatch({ type: 'caller-hung-up', callId: call.callId });
+    } catch (e) {
+      this.d.log.warn('acd rejected a caller hangup', { callId: call.callId, error: (e as Error).message });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // ACD commands
+
+  onAcdCommand(cmd: Exclude<AcdCommand, { type: 'start-timer' | 'cancel-timer' }>): void {
+    switch (cmd.type) {
+      case 'call-queued': {
+        const call = this.calls.get(cmd.callId);
+        if (call && !call.callerGone) void this.d.media.hold(call.leg);
+        return;
+      }
+      case 'offer-call':
+        return this.offer(cmd.callId, cmd.agentId, cmd.queueId, cmd.answerByMs);
+      case 'withdraw-offer': {
+        this.desk.emit(cmd.agentId, { type: 'offer-withdrawn', callId: cmd.callId, reason: cmd.reason });
+        const call = this.calls.get(cmd.callId);
+        if (call && cmd.reason === 'ring-no-answer') {
+          call.phase = 'queued';
+          call.agentId = undefined;
+          this.write(`requeue ${cmd.callId}`, () =>
+            transition(this.d.store, {
+              callId: cmd.callId,
+              from: 'offered',
+              to: 'queued',
+              event: 'ring-no-answer',
+              detail: { agentId: cmd.agentId },
+              patch: { agentId: null },
+            }),
+          );
+        }
+        return;
+      }
+      case 'call-connected':
+        return this.connect(cmd.callId, cmd.agentId, cmd.waitMs);
+      case 'call-transferred': {
+        const call = this.calls.get(cmd.callId);
+        if (!call) return;
+        // The transferring agent's leg drops; the caller waits in the new queue.
+        if (call.agentLeg) void this.d.media.hangup(call.agentLeg);
+        call.agentLeg = undefined;
+        call.phase = 'queued';
+        call.queueId = cmd.toQueueId;
+        call.queuedAtMs = this.d.scheduler.now();
+        this.write(`transfer ${cmd.callId}`, () =>
+          transition(this.d.store, {
+            callId: cmd.callId,
+            from: 'connected',
+            to: 'queued',
+            event: 'agent-transfer',
+            detail: { fromQueueId: cmd.fromQueueId, agentId: cmd.agentId },
+            patch: { queueId: cmd.toQueueId, agentId: null },
+          }),
+        );
+        return;
+      }
+      case 'call-fallback':
+        return this.fallback(cmd);
+      case 'call-ended':
+        return this.ended(cmd);
+      case 'agent-state-changed':
+        return this.agentStateChanged(cmd);
+    }
+  }
+
+  private offer(callId: string, agentId: string, queueId: string, answerByMs: number): void {
+    const call = this.calls.get(callId);
+    if (!call) return;
+    call.phase = 'offered';
+    call.agentId = agentId;
+    this.write(`offer ${callId}`, () =>
+      transition(this.d.store, { callId, from: 'queued', to: 'offered', event: 'offer', patch: { agentId } }),
+    );
+    void this.screenPop(call, queueId, answerByMs).then((pop) => {
+      // The offer may have been withdrawn while the profile was looked up.
+      if (this.engine.call(callId)?.agentId !== agentId) return;
+      this.desk.emit(agentId, { type: 'offer', pop });
+    });
+  }
+
+  private async screenPop(call: LiveCall, queueId: string, answerByMs: number): Promise<ScreenPop> {
+    const { directory, log } = this.d;
+    let customer;
+    let recentContacts: ScreenPop['recentContacts'] = [];
+    if (call.customerId) {
+      try {
+        customer = await directory.byId(call.customerId);
+        recentContacts = await directory.recentContacts(call.customerId, 5);
+      } catch (e) {
+        // A screen pop without history beats no offer at all.
+        log.warn('screen pop lookup failed', { callId: call.callId, error: (e as Error).message });
+      }
+    }
+    return {
+      callId: call.callId,
+      queueId,
+      ani: call.ani,
+      dnis: call.dnis,
+      offeredAtMs: this.d.scheduler.now(),
+      answerByMs,
+      ...(customer ? { customer } : {}),
+      verified: call.verified,
+      ivrPath: call.ivrPath,
+      attached: call.attached,
+      recentContacts,
+    };
+  }
+
+  private connect(callId: string, agentId: string, waitMs: number): void {
+    const call = this.calls.get(callId);
+    if (!call) return;
+    call.phase = 'connected';
+    recordAnswer(this.d.tally, waitMs, this.d.config.acd.serviceLevel.thresholdMs);
+    void this.d.media.bridgeToAgent(call.leg, agentId).then((agentLeg) => {
+      call.agentLeg = agentLeg;
+      const now = this.d.scheduler.now();
+      this.write(`connect ${callId}`, () =>
+        transition(this.d.store, {
+          callId,
+          from: 'offered',
+          to: 'connected',
+          event: 'answer',
+          detail: { agentId, waitMs },
+          patch: { legs: [this.storedLeg(call.leg, now), this.storedLeg(agentLeg, now)] },
+        }),
+      );
+    });
+  }
+
+  private fallback(cmd: Extract<AcdCommand, { type: 'call-fallback' }>): void {
+    const call = this.calls.get(cmd.callId);
+    if (!call) return;
+    const a = cmd.action;
+    if (a.kind === 'overflow-queue') {
+      call.queueId = a.queueId;
+      this.write(`overflow ${cmd.callId}`, () =>
+        updateCallData(this.d.store, cmd.callId, { queueId: a.queueId, attached: { overflowFrom: cmd.queueId } }),
+      );
+      return;
+    }
+    this.d.tally.fallbacks++;
+    // The terminal record is written on the call-ended that follows; here the caller is told.
+    if (call.callerGone) return;
+    const prompt =
+      a.kind === 'announcement'
+        ? `acd.${a.announcement}`
+        : a.kind === 'callback-offer'
+          ? 'acd.callback-offered'
+          : 'acd.leave-message';
+    void this.d.media.play(call.leg, prompt).finally(() => void this.d.media.hangup(call.leg));
+  }
+
+  private ended(cmd: Extract<AcdCommand, { type: 'call-ended' }>): void {
+    const call = this.calls.get(cmd.callId);
+    if (!call) return;
+    const base = { callId: cmd.callId };
+    switch (cmd.outcome) {
+      case 'completed': {
+        if (!call.callerGone) void this.d.media.hangup(call.leg);
+        if (call.agentLeg) void this.d.media.hangup(call.agentLeg);
+        if (!cmd.agentId) {
+          this.finish(call, { ...base, state: 'ended', reason: 'completed' });
+          return;
+        }
+        call.phase = 'wrapup';
+        this.wrapping.set(cmd.agentId, cmd.callId);
+        this.write(`wrapup ${cmd.callId}`, () =>
+          transition(this.d.store, {
+            callId: cmd.callId,
+            from: 'connected',
+            to: 'wrapup',
+            event: call.callerGone ? 'caller-hangup' : 'agent-hangup',
+          }),
+        );
+        return;
+      }
+      case 'abandoned-queued':
+      case 'abandoned-ringing':
+        this.d.tally.abandoned++;
+        this.finish(call, { ...base, state: 'abandoned', reason: cmd.outcome });
+        return;
+      case 'fallback-announcement':
+        this.finish(call, { ...base, state: 'ended', reason: 'fallback:announcement', cdr: { outcome: 'failed' } });
+        return;
+      case 'fallback-callback-offer':
+        this.d.tally.callbacksScheduled++;
+        this.d.tally.ticketsOpened++;
+        this.finish(
+          call,
+          { ...base, state: 'callback-scheduled', reason: 'fallback:callback' },
+          () =>
+            this.d.jobs.scheduleCallback({
+              phone: call.ani,
+              atMs: this.d.scheduler.now() + CALLBACK_DELAY_MS,
+              callId: call.callId,
+              queueId: cmd.queueId,
+              ...(call.customerId ? { customerId: call.customerId } : {}),
+              data: { reason: 'long-wait', attached: call.attached },
+            }),
+        );
+        return;
+      case 'fallback-leave-message':
+        this.d.tally.ticketsOpened++;
+        this.finish(
+          call,
+          { ...base, state: 'ended', reason: 'fallback:leave-message', cdr: { outcome: 'callback' } },
+          () =>
+            this.d.jobs.openTicket({
+              kind: 'leave-message',
+              callId: call.callId,
+              slaMs: 24 * 3_600_000,
+              ...(call.customerId ? { customerId: call.customerId } : {}),
+              data: { queueId: cmd.queueId, ani: call.ani },
+            }),
+        );
+        return;
+    }
+  }
+
+  private agentStateChanged(cmd: Extract<AcdCommand, { type: 'agent-state-changed' }>): void {
+    const { store } = this.d;
+    const { agentId, from, to } = cmd;
+    if (from === 'logged-out') this.write(`login ${agentId}`, () => loginAgent(store, agentId));
+    else if (to === 'logged-out') this.write(`logout ${agentId}`, () => logoutAgent(store, agentId));
+    if (from !== 'logged-out' && to !== 'logged-out') {
+      this.write(`agent ${agentId} ${to}`, () =>
+        setAgentState(store, {
+          agentId,
+          to,
+          ...(cmd.reason ? { reason: cmd.reason } : {}),
+          ...(cmd.callId ? { callId: cmd.callId } : {}),
+        }),
+      );
+    }
+    // Wrap-up is over (completed by the agent or by its timer): the call's record closes.
+    const wrapped = this.wrapping.get(agentId);
+    if (wrapped && to !== 'wrap-up' && to !== 'on-call') {
+      this.wrapping.delete(agentId);
+      const call = this.calls.get(wrapped);
+      const code = this.wrapupCodes.get(wrapped);
+      this.wrapupCodes.delete(wrapped);
+      if (call) {
+        this.finish(call, {
+          callId: wrapped,
+          state: 'ended',
+          reason: 'completed',
+          cdr: { agentId, ...(code ? { wrapupCode: code } : {}) },
+        });
+      }
+    }
+    const view = this.engine.agent(agentId);
+    if (view) this.desk.emit(agentId, { type: 'state', agent: { ...view } });
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private async announceAndRelease(
+    call: LiveCall,
+    promptId: string,
+    end: Omit<EndCallRequest, 'callId'>,
+  ): Promise<void> {
+    await this.d.media.play(call.leg, promptId).catch(() => {});
+    await this.d.media.hangup(call.leg).catch(() => {});
+    this.finish(call, { callId: call.callId, ...end });
+  }
+
+  /**
+   * The call leaves the site's live set; its terminal record (and any follow-up: a callback
+   * job, a ticket) is written in order behind everything else about it.
+   */
+  private finish(call: LiveCall, req: EndCallRequest, followUp?: () => Promise<unknown>): void {
+    if (!this.calls.delete(call.callId)) return;
+    this.write(`end ${call.callId}`, async () => {
+      if (followUp) await followUp();
+      await endCall(this.d.store, req);
+    });
+  }
+
+  private write(label: string, fn: () => Promise<unknown>): void {
+    void this.d.writes.push(label, fn);
+  }
+
+  private storedLeg(leg: CallLeg, atMs: number): StoredLeg {
+    const ep = leg.endpoint;
+    return {
+      legId: leg.legId,
+      role: leg.role,
+      siteId: this.d.config.siteId,
+      signalling: ep.transport === 'sim' ? `sim:${ep.id}` : `rtp:${ep.host}:${ep.port}`,
+      ...(ep.transport === 'rtp' ? { media: { address: ep.host, port: ep.port, codec: ep.codec } } : {}),
+      startedAtMs: atMs,
+    };
+  }
+}

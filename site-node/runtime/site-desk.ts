@@ -1,0 +1,148 @@
+/**
+ * The site's AgentDesk (site-node/cti/agent-desk.ts) on top of the ACD engine: what the gRPC
+ * agent service and the simulated agents both drive. It checks what only the site knows
+ * (the roster, reason and wrap-up codes, that the agent holds the call it names) and leaves
+ * the state rules to the ACD core, whose rejections change nothing.
+ *
+ * Events for a desk (offers with the screen pop, withdrawals, state) are pushed by the site
+ * runtime through `emit`.
+ */
+import type { AgentDesk, AgentView, DeskEvent } from '../cti/agent-desk.js';
+import type { AgentRosterEntry } from '../config.js';
+import { failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
+import type { AcdEngine } from './acd-engine.js';
+import type { AcdAgentView } from '../acd/index.js';
+
+export function toAgentView(v: AcdAgentView): AgentView {
+  return {
+    agentId: v.agentId,
+    state: v.state,
+    ...(v.reasonCode === undefined ? {} : { reasonCode: v.reasonCode }),
+    ...(v.callId === undefined ? {} : { callId: v.callId }),
+    skills: v.skills,
+  };
+}
+
+export class SiteDesk implements AgentDesk {
+  private readonly roster: Map<string, AgentRosterEntry>;
+  private readonly listeners = new Map<string, Set<(e: DeskEvent) => void>>();
+
+  constructor(
+    private readonly engine: AcdEngine,
+    roster: readonly AgentRosterEntry[],
+    private readonly codes: { notReadyReasons: readonly string[]; wrapupCodes: readonly string[] },
+    /** Told the wrap-up code before the core closes the wrap-up, so the CDR can carry it. */
+    private readonly onWrapupCode: (callId: string, code: string) => void = () => {},
+  ) {
+    this.roster = new Map(roster.map((a) => [a.id, a]));
+  }
+
+  private rostered(agentId: string): AgentRosterEntry {
+    const a = this.roster.get(agentId);
+    if (!a) throw notFound('agent', agentId);
+    return a;
+  }
+
+  private view(agentId: string): AgentView {
+    const entry = this.rostered(agentId);
+    const v = this.engine.agent(agentId);
+    return v ? toAgentView(v) : { agentId, state: 'logged-out', skills: entry.skills };
+  }
+
+  /** The agent must be working on `callId`. */
+  private holding(agentId: string, callId: string): void {
+    const v = this.view(agentId);
+    if (v.callId !== callId) {
+      throw failedPrecondition(`agent ${agentId} is not handling call ${callId}`);
+    }
+  }
+
+  async login(agentId: string): Promise<AgentView> {
+    const entry = this.rostered(agentId);
+    this.engine.dispatch({ type: 'agent-login', agentId, skills: entry.skills, ready: false });
+    return this.view(agentId);
+  }
+
+  async logout(agentId: string): Promise<AgentView> {
+    this.rostered(agentId);
+    this.engine.dispatch({ type: 'agent-logout', agentId });
+    return this.view(agentId);
+  }
+
+  async setReady(agentId: string): Promise<AgentView> {
+    this.rostered(agentId);
+    this.engine.dispatch({ type: 'agent-ready', agentId });
+    return this.view(agentId);
+  }
+
+  async setNotReady(agentId: string, reasonCode: string): Promise<AgentView> {
+    this.rostered(agentId);
+    if (!this.codes.notReadyReasons.includes(reasonCode)) {
+      throw invalidArgument(
+        'reasonCode',
+        `"${reasonCode}" is not a configured not-ready reason (${this.codes.notReadyReasons.join(', ')})`,
+      );
+    }
+    this.engine.dispatch({ type: 'agent-not-ready', agentId, reason: reasonCode });
+    return this.view(agentId);
+  }
+
+  async answer(agentId: string, callId: string): Promise<AgentView> {
+    this.rostered(agentId);
+    this.engine.dispatch({ type: 'agent-answered', agentId, callId });
+    return this.view(agentId);
+  }
+
+  async hangup(agentId: string, callId: string): Promise<AgentView> {
+    this.rostered(agentId);
+    this.engine.dispatch({ type: 'agent-hung-up', agentId, callId });
+    return this.view(agentId);
+  }
+
+  async transfer(agentId: string, callId: string, queueId: string): Promise<AgentView> {
+    this.holding(agentId, callId);
+    if (!this.engine.queueIds().includes(queueId)) throw notFound('queue', queueId);
+    this.engine.dispatch({ type: 'transfer', callId, toQueueId: queueId });
+    return this.view(agentId);
+  }
+
+  async completeWrapup(agentId: string, callId: string, wrapupCode: string): Promise<AgentView> {
+    if (!this.codes.wrapupCodes.includes(wrapupCode)) {
+      throw invalidArgument(
+        'wrapupCode',
+        `"${wrapupCode}" is not a configured wrap-up code (${this.codes.wrapupCodes.join(', ')})`,
+      );
+    }
+    this.holding(agentId, callId);
+    this.onWrapupCode(callId, wrapupCode);
+    this.engine.dispatch({ type: 'wrapup-done', agentId, wrapupCode });
+    return this.view(agentId);
+  }
+
+  async agent(agentId: string): Promise<AgentView> {
+    return this.view(agentId);
+  }
+
+  subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void {
+    this.rostered(agentId);
+    let set = this.listeners.get(agentId);
+    if (!set) this.listeners.set(agentId, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Push an event to every listener of the agent's desk. */
+  emit(agentId: string, event: DeskEvent): void {
+    for (const l of this.listeners.get(agentId) ?? []) {
+      try {
+        l(event);
+      } catch {
+        // A desk listener's failure is the listener's problem; the call goes on.
+      }
+    }
+  }
+
+  rosterIds(): string[] {
+    return [...this.roster.keys()];
+  }
+}

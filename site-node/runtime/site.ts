@@ -1,0 +1,231 @@
+/**
+ * One city's contact center, composed: store, jobs, bank host, IVR, ACD, agent desks and the
+ * gRPC agent service, wired to a media port. `main.ts` and the demo build its adapters and
+ * hand them over; this class only starts and stops them in a written order.
+ *
+ * start():  migrate the site and ledger schemas -> start jobs (pg-boss) -> recover from a
+ *           crash (close calls left in progress, log agents out, re-arm lost escalations)
+ *           -> load the roster -> start the agent service -> accept calls.
+ * stop():   refuse new calls -> let live calls finish (up to drainMs) -> release what is
+ *           left, recording why -> stop the ACD timers -> stop the agent service -> flush
+ *           the store writes -> stop jobs. The owner closes the pool afterwards. The outbox
+ *           keeps every event in Postgres until the hub link (next issue) ships it.
+ */
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { parse as parseYaml } from 'yaml';
+import type { SiteConfig } from '../config.js';
+import { createAgentService } from '../cti/agent-service.js';
+import { GrpcServer } from '../../shared/grpc/server.js';
+import type { BankHost } from '../../shared/bank-host/port.js';
+import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
+import type { Logger } from '../../shared/log.js';
+import type { Scheduler } from '../../shared/scheduler.js';
+import { DomainError } from '../../shared/errors.js';
+import { loadPromptCatalogueFile, parseFlow, type Flow } from '../ivr/flow.js';
+import {
+  JobScheduler,
+  PgCustomerDirectory,
+  migrateSiteStore,
+  recoverAfterRestart,
+  storeContext,
+  upsertAgent,
+  type CallbackToPlace,
+  type RecoveryReport,
+  type StoreContext,
+} from '../store/index.js';
+import type { MediaPort } from '../telephony/media-port.js';
+import { AcdEngine } from './acd-engine.js';
+import { CallFlow } from './call-flow.js';
+import { SiteDesk } from './site-desk.js';
+import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
+import { WriteQueue } from './write-queue.js';
+import type { QueueStats } from '../acd/index.js';
+
+export interface SiteDeps {
+  config: SiteConfig;
+  pool: pg.Pool;
+  /** The same database as `pool`, for pg-boss's own connections. */
+  databaseUrl: string;
+  scheduler: Scheduler;
+  media: MediaPort;
+  bank: BankHost;
+  log: Logger;
+  /** Run the gRPC agent service (default true). */
+  cti?: boolean;
+  /** How long stop() lets live calls finish before releasing them. Default 30 s. */
+  drainMs?: number;
+  /** pg-boss polling; default 2 s. */
+  jobPollingSeconds?: number;
+  /** Places a callback when its time comes (the simulated dialler in the demo). */
+  placeCallback?: (cb: CallbackToPlace) => Promise<void>;
+}
+
+export interface SiteSnapshot {
+  siteId: string;
+  atMs: number;
+  liveCalls: number;
+  ivrSessions: number;
+  pendingWrites: number;
+  failedWrites: number;
+  queues: QueueStats[];
+  /** Rostered agents by state. */
+  agents: Record<string, number>;
+  summary: SiteSummary;
+}
+
+/** Load and validate the IVR flow named in the config, against its prompt catalogue. */
+export function loadFlow(config: SiteConfig): { flow: Flow; warnings: string[] } {
+  const promptsPath =
+    config.ivr.promptsPath ?? new URL('../ivr/prompts.yaml', import.meta.url).pathname;
+  const catalogue = loadPromptCatalogueFile(promptsPath);
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(config.ivr.flowPath, 'utf8'));
+  } catch (e) {
+    throw new DomainError('invalid-argument', `ivr.flow: cannot load ${config.ivr.flowPath}: ${(e as Error).message}`, {
+      field: 'ivr.flow',
+      cause: e,
+    });
+  }
+  return parseFlow(doc, { catalogue });
+}
+
+export class Site {
+  readonly tally: SiteTally = emptyTally();
+  readonly store: StoreContext;
+  readonly jobs: JobScheduler;
+  readonly engine: AcdEngine;
+  readonly desk: SiteDesk;
+  private readonly flow: CallFlow;
+  private readonly writes: WriteQueue;
+  private readonly grpc: GrpcServer | undefined;
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+  recovery: RecoveryReport | undefined;
+  ctiPort: number | undefined;
+
+  constructor(private readonly d: SiteDeps) {
+    const { config, scheduler, log } = d;
+    this.store = storeContext(d.pool, config.siteId, scheduler, log.child({ part: 'store' }));
+    this.writes = new WriteQueue(log.child({ part: 'writes' }));
+    this.jobs = new JobScheduler({
+      ctx: this.store,
+      url: d.databaseUrl,
+      escalation: { reminderIntervalMs: 4 * 3_600_000, maxLevel: 3 },
+      pollingIntervalSeconds: d.jobPollingSeconds ?? 2,
+      ...(d.placeCallback ? { placeCallback: d.placeCallback } : {}),
+    });
+    const { flow, warnings } = loadFlow(config);
+    for (const w of warnings) log.warn('ivr flow warning', { warning: w });
+    this.flow = new CallFlow({
+      config,
+      flow,
+      scheduler,
+      media: d.media,
+      bank: d.bank,
+      directory: new PgCustomerDirectory(d.pool),
+      store: this.store,
+      jobs: this.jobs,
+      writes: this.writes,
+      tally: this.tally,
+      log: log.child({ part: 'calls' }),
+    });
+    this.engine = new AcdEngine(config.acd, scheduler, (cmd) => this.flow.onAcdCommand(cmd), log.child({ part: 'acd' }));
+    this.desk = new SiteDesk(this.engine, config.agents, config, (callId, code) => this.flow.noteWrapupCode(callId, code));
+    this.flow.engine = this.engine;
+    this.flow.desk = this.desk;
+    if (d.cti !== false) {
+      this.grpc = new GrpcServer({
+        host: config.cti.host,
+        port: config.cti.port,
+        services: [
+          createAgentService({
+            desk: this.desk,
+            log: log.child({ part: 'cti' }),
+            reasonCodes: config.notReadyReasons,
+            wrapupCodes: config.wrapupCodes,
+          }),
+        ],
+        log: log.child({ part: 'grpc' }),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'starting';
+    const { config, pool, media, log } = this.d;
+    await migrateSiteStore(pool);
+    await applyLedgerMigrations(pool);
+    await this.jobs.start();
+    this.recovery = await recoverAfterRestart(this.store, { scheduler: this.jobs });
+    if (this.recovery.callsFailed.length > 0 || this.recovery.agentsLoggedOut.length > 0) {
+      log.warn('recovered after an unclean stop', {
+        callsClosed: this.recovery.callsFailed.length,
+        agentsLoggedOut: this.recovery.agentsLoggedOut.length,
+        escalationsRescheduled: this.recovery.escalationsRescheduled,
+      });
+    }
+    for (const a of config.agents) {
+      await upsertAgent(this.store, { agentId: a.id, name: a.name, homeSiteId: config.siteId, skills: a.skills });
+    }
+    if (this.grpc) this.ctiPort = await this.grpc.start();
+    media.onInbound((c) => this.flow.onInbound(c.ani, c.dnis, c.leg));
+    media.onFarEndHangup((leg) => this.flow.onFarEndHangup(leg));
+    this.state = 'running';
+    log.info('site started', { siteId: config.siteId, ctiPort: this.ctiPort, agents: config.agents.length });
+  }
+
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const { scheduler, log } = this.d;
+    this.state = 'stopping';
+    this.flow.refuseNewCalls();
+    const deadline = Date.now() + (this.d.drainMs ?? 30_000);
+    while (this.flow.liveCalls > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.flow.liveCalls > 0) log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
+    await this.flow.releaseAll('site-shutdown');
+    this.engine.stop();
+    await this.grpc?.stop();
+    await this.writes.drain();
+    await this.jobs.stop();
+    this.state = 'stopped';
+    log.info('site stopped', { siteId: this.d.config.siteId, atMs: scheduler.now() });
+  }
+
+  snapshot(): SiteSnapshot {
+    return {
+      siteId: this.d.config.siteId,
+      atMs: this.d.scheduler.now(),
+      liveCalls: this.flow.liveCalls,
+      ivrSessions: this.flow.activeIvrSessions,
+      pendingWrites: this.writes.depth,
+      failedWrites: this.writes.failures,
+      queues: this.engine.allStats(),
+      agents: this.agentsByState(),
+      summary: summarise(this.tally),
+    };
+  }
+
+  private agentsByState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const id of this.desk.rosterIds()) {
+      const st = this.engine.agent(id)?.state ?? 'logged-out';
+      out[st] = (out[st] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  /** Wait until every queued store write has landed. */
+  flushWrites(): Promise<void> {
+    return this.writes.drain();
+  }
+}

@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { emptyTally, recordAnswer, summarise } from './tally.js';
+
+test('service level counts abandons against it and ASA averages answered waits', () => {
+  const t = emptyTally();
+  recordAnswer(t, 5_000, 20_000);
+  recordAnswer(t, 30_000, 20_000);
+  t.abandoned = 2;
+  const s = summarise(t);
+  assert.equal(s.serviceLevelPct, 25); // 1 within T of 4 settled
+  assert.equal(s.asaSec, 17.5);
+  assert.equal(s.abandonRatePct, 50);
+});
+
+test('no settled calls means no service level rather than a made-up 100%', () => {
+  assert.equal(summarise(emptyTally()).serviceLevelPct, null);
+});

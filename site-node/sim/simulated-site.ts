@@ -1,0 +1,104 @@
+/**
+ * A site with simulated callers and agents around the real runtime: real Postgres, real
+ * ledger, real ACD and IVR, real gRPC agent service; only the voice network and the people
+ * are simulated. Used by `npm run demo` and by `main.ts --simulate` (the crash test).
+ */
+import type pg from 'pg';
+import type { SiteConfig } from '../config.js';
+import { SimAgents } from '../cti/sim-agents.js';
+import { Site } from '../runtime/site.js';
+import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
+import { createPool } from '../../shared/pg/pool.js';
+import type { Logger } from '../../shared/log.js';
+import { RealScheduler } from '../../shared/scheduler.js';
+import { seedCustomers } from '../store/index.js';
+import { ledgerCustomers, makePopulation } from './population.js';
+import { SimMedia } from './sim-media.js';
+import { Traffic } from './traffic.js';
+
+export interface SimulationOptions {
+  config: SiteConfig;
+  databaseUrl: string;
+  /** Simulated ms per real ms. */
+  speed: number;
+  callsPerHour: number;
+  customers: number;
+  seed: number;
+  log: Logger;
+  cti?: boolean;
+}
+
+export interface SimulatedSite {
+  site: Site;
+  media: SimMedia;
+  agents: SimAgents;
+  traffic: Traffic;
+  scheduler: RealScheduler;
+  pool: pg.Pool;
+  /** Stop traffic, let agents finish, stop the site, close the pool. */
+  stop(): Promise<void>;
+}
+
+export async function startSimulatedSite(o: SimulationOptions): Promise<SimulatedSite> {
+  const scheduler = new RealScheduler({ speed: o.speed });
+  const pool = createPool(o.databaseUrl, { applicationName: `site-${o.config.siteId}`, max: 12 });
+  const media = new SimMedia(scheduler);
+  const site = new Site({
+    config: o.config,
+    pool,
+    databaseUrl: o.databaseUrl,
+    scheduler,
+    media,
+    bank: new PgLedgerBankHost(pool, { clock: scheduler }),
+    log: o.log,
+    cti: o.cti ?? true,
+    drainMs: 5_000,
+    // Simulated time runs faster than pg-boss's wall clock; poll often so jobs keep up.
+    jobPollingSeconds: 1,
+  });
+  await site.start();
+  const population = makePopulation(o.config.siteId, o.customers, o.seed);
+  await seedDemoLedger(pool, ledgerCustomers(population, o.seed + 1), scheduler);
+  await seedCustomers(
+    site.store,
+    population.map((c) => c.profile),
+  );
+  const agents = new SimAgents(
+    { desk: site.desk, scheduler, log: o.log.child({ part: 'sim-agents' }) },
+    {
+      agentIds: o.config.agents.map((a) => a.id),
+      seed: o.seed,
+      handleTime: { kind: 'lognormal', meanMs: 150_000, sigma: 0.6 },
+      wrapupTime: { kind: 'exponential', meanMs: 15_000 },
+      wrapupCodes: o.config.wrapupCodes,
+      noAnswerProbability: 0.02,
+      breaks: { perHour: 0.5, duration: { kind: 'uniform', minMs: 300_000, maxMs: 900_000 }, reasonCode: 'break' },
+    },
+  );
+  await agents.start();
+  const traffic = new Traffic(scheduler, media, {
+    callsPerHour: o.callsPerHour,
+    seed: o.seed + 2,
+    customers: population,
+  });
+  traffic.start();
+  let stopping: Promise<void> | undefined;
+  return {
+    site,
+    media,
+    agents,
+    traffic,
+    scheduler,
+    pool,
+    stop() {
+      stopping ??= (async () => {
+        traffic.stop();
+        await agents.stop();
+        await site.stop();
+        scheduler.cancelAll();
+        await pool.end();
+      })();
+      return stopping;
+    },
+  };
+}

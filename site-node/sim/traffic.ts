@@ -1,0 +1,50 @@
+/**
+ * Poisson call arrivals for a simulated site: exponential gaps at a rate given in calls per
+ * hour of simulated time, each arrival a new simulated caller dialling in.
+ */
+import { Random } from '../../shared/random.js';
+import type { Cancel, Scheduler } from '../../shared/scheduler.js';
+import { DEFAULT_CALLER_MIX, makeCaller, type CallerMixOptions } from './callers.js';
+import type { SimCustomer } from './population.js';
+import type { SimMedia } from './sim-media.js';
+
+export interface TrafficOptions {
+  callsPerHour: number;
+  seed: number;
+  customers: readonly SimCustomer[];
+  mix?: CallerMixOptions;
+}
+
+export class Traffic {
+  private cancel: Cancel | undefined;
+  private readonly rng: Random;
+  placed = 0;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly media: SimMedia,
+    private readonly opts: TrafficOptions,
+  ) {
+    if (!(opts.callsPerHour > 0)) throw new RangeError(`callsPerHour must be > 0 (got ${opts.callsPerHour})`);
+    this.rng = new Random(opts.seed);
+  }
+
+  start(): void {
+    if (this.cancel) return;
+    this.next();
+  }
+
+  private next(): void {
+    const gap = this.rng.exponential(3_600_000 / this.opts.callsPerHour);
+    this.cancel = this.scheduler.after(gap, () => {
+      this.placed++;
+      this.media.place(makeCaller(this.rng, this.opts.customers, this.opts.mix ?? DEFAULT_CALLER_MIX));
+      this.next();
+    });
+  }
+
+  stop(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+  }
+}
