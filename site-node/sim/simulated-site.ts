@@ -39,9 +39,25 @@ export interface SimulatedSite {
   stop(): Promise<void>;
 }
 
+/**
+ * Sped-up simulated time runs ahead of the wall clock, so a simulated site restarted on the
+ * same database must resume from the latest time it recorded: otherwise the restart would
+ * write rows dated before ones already there (a call ending before it started).
+ */
+async function lastRecordedMs(pool: pg.Pool): Promise<number | undefined> {
+  // Every fact the site records goes through the outbox with its time, so its latest
+  // entry is the latest time the site wrote anything.
+  const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('public.outbox')::text AS t`);
+  if (!exists.rows[0]?.t) return undefined;
+  const r = await pool.query<{ t: string | null }>(`SELECT max(occurred_at_ms)::text AS t FROM outbox`);
+  const t = r.rows[0]?.t;
+  return t === null || t === undefined ? undefined : Number(t);
+}
+
 export async function startSimulatedSite(o: SimulationOptions): Promise<SimulatedSite> {
-  const scheduler = new RealScheduler({ speed: o.speed });
   const pool = createPool(o.databaseUrl, { applicationName: `site-${o.config.siteId}`, max: 12 });
+  const resumeAt = await lastRecordedMs(pool);
+  const scheduler = new RealScheduler({ speed: o.speed, startMs: Math.max(Date.now(), (resumeAt ?? 0) + 1) });
   const media = new SimMedia(scheduler);
   const site = new Site({
     config: o.config,

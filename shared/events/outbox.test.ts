@@ -1,0 +1,184 @@
+/**
+ * The outbox and its relay on a real PostgreSQL (schema from the site migrations).
+ */
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
+import { migrateSiteStore } from '../../site-node/store/context.js';
+import { createPool } from '../pg/pool.js';
+import { withTransaction } from '../pg/transaction.js';
+import { makeEvent } from './envelope.js';
+import { appendToOutbox, countUnshipped, markShipped, readUnshipped, type OutboxRow } from './outbox.js';
+import { OutboxRelay } from './relay.js';
+
+const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (needs PostgreSQL)';
+
+const ev = (n: number, agg = 'cq-1') =>
+  makeEvent({
+    type: 'call.state-changed',
+    siteId: 'cq',
+    aggregateId: agg,
+    occurredAtMs: 1_700_000_000_000 + n,
+    payload: { n },
+  });
+
+const until = async (cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+void describe('outbox on PostgreSQL', { skip }, () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+
+  before(async () => {
+    db = await freshDatabase('outbox');
+    pool = createPool(db.url, { applicationName: 'test/outbox', max: 5 });
+    await migrateSiteStore(pool);
+  });
+  after(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+  beforeEach(async () => {
+    await pool.query('TRUNCATE outbox');
+  });
+
+  void test('append inside a transaction: committed events appear, rolled-back ones do not', async () => {
+    await withTransaction(pool, async (c) => {
+      await appendToOutbox(c, ev(1));
+    });
+    await assert.rejects(
+      withTransaction(pool, async (c) => {
+        await appendToOutbox(c, ev(2));
+        throw new Error('the change failed');
+      }),
+    );
+    const rows = await readUnshipped(pool, 10);
+    assert.deepEqual(
+      rows.map((r) => r.payload.n),
+      [1],
+    );
+  });
+
+  void test('round trip keeps the envelope; appending the same id twice is one event', async () => {
+    const e = ev(3);
+    const [a, b] = await withTransaction(pool, async (c) => [
+      await appendToOutbox(c, e),
+      await appendToOutbox(c, e),
+    ]);
+    assert.deepEqual([a, b], [true, false]);
+    const [row] = await readUnshipped(pool, 10);
+    const { seq, ...env } = row!;
+    assert.ok(seq > 0);
+    assert.deepEqual(env, e);
+  });
+
+  void test('readUnshipped is in seq order and markShipped hides rows', async () => {
+    for (let i = 0; i < 5; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
+    const first = await readUnshipped(pool, 3);
+    assert.deepEqual(
+      first.map((r) => r.payload.n),
+      [0, 1, 2],
+    );
+    assert.equal(await markShipped(pool, [first[0]!.id, first[1]!.id]), 2);
+    assert.equal(await markShipped(pool, [first[0]!.id]), 0, 'marking again changes nothing');
+    const rest = await readUnshipped(pool, 10);
+    assert.deepEqual(
+      rest.map((r) => r.payload.n),
+      [2, 3, 4],
+    );
+  });
+
+  void describe('OutboxRelay', () => {
+    void test('ships everything in order, and marks after ship resolves', async () => {
+      for (let i = 0; i < 25; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
+      const got: number[] = [];
+      let unshippedSeenDuringShip = -1;
+      const relay = new OutboxRelay({
+        pool,
+        batchSize: 10,
+        pollMs: 20,
+        ship: async (batch) => {
+          // While ship runs, nothing of this batch is marked yet.
+          if (unshippedSeenDuringShip < 0) unshippedSeenDuringShip = await countUnshipped(pool);
+          got.push(...batch.map((e) => e.payload.n as number));
+        },
+      });
+      relay.start();
+      relay.start(); // idempotent
+      await until(async () => (await countUnshipped(pool)) === 0);
+      await relay.stop();
+      await relay.stop(); // idempotent
+      assert.equal(unshippedSeenDuringShip, 25);
+      assert.deepEqual(
+        got,
+        Array.from({ length: 25 }, (_, i) => i),
+      );
+      assert.equal(relay.stats.shipped, 25);
+    });
+
+    void test('a failing ship is retried: nothing lost, nothing reordered, nothing marked until success', async () => {
+      for (let i = 0; i < 7; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
+      const delivered: number[] = [];
+      let calls = 0;
+      const relay = new OutboxRelay({
+        pool,
+        batchSize: 3,
+        pollMs: 20,
+        minBackoffMs: 5,
+        maxBackoffMs: 20,
+        ship: async (batch: OutboxRow[]) => {
+          calls++;
+          // The 2nd and 3rd calls fail (the sink is down), then it recovers.
+          if (calls === 2 || calls === 3) {
+            assert.equal(await countUnshipped(pool), 4, 'failed batch stays unshipped');
+            throw new Error('sink down');
+          }
+          delivered.push(...batch.map((e) => e.payload.n as number));
+        },
+      });
+      relay.start();
+      await until(async () => (await countUnshipped(pool)) === 0);
+      await relay.stop();
+      assert.deepEqual(delivered, [0, 1, 2, 3, 4, 5, 6]);
+      assert.equal(relay.stats.failures, 2);
+      assert.equal(relay.stats.lastError, 'sink down');
+    });
+
+    void test('events written while running are picked up (notify wakes it); stop then restart resumes', async () => {
+      const got: number[] = [];
+      const relay = new OutboxRelay({
+        pool,
+        pollMs: 10_000,
+        ship: async (b) => void got.push(...b.map((e) => e.payload.n as number)),
+      });
+      relay.start();
+      await new Promise((r) => setTimeout(r, 50)); // relay is now asleep for 10 s
+      await withTransaction(pool, (c) => appendToOutbox(c, ev(100)));
+      relay.notify();
+      await until(() => got.length === 1);
+      await relay.stop();
+      await withTransaction(pool, (c) => appendToOutbox(c, ev(101)));
+      assert.equal(relay.isRunning, false);
+      assert.equal(await relay.flush(), 1, 'flush ships what is left (shutdown path)');
+      assert.deepEqual(got, [100, 101]);
+    });
+
+    void test('flush throws on a failing sink and leaves the events unshipped', async () => {
+      await withTransaction(pool, (c) => appendToOutbox(c, ev(7)));
+      const relay = new OutboxRelay({
+        pool,
+        ship: async () => {
+          throw new Error('no');
+        },
+      });
+      await assert.rejects(relay.flush(), /no/);
+      assert.equal(await countUnshipped(pool), 1);
+    });
+  });
+});

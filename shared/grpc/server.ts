@@ -1,0 +1,152 @@
+/**
+ * A grpc-js server with the project's defaults: bind host:port (port 0 picks a free port and
+ * `start()` returns it), a 1 MiB receive limit so oversized requests are refused with
+ * RESOURCE_EXHAUSTED before any handler runs, keepalive settings for long-lived streams,
+ * and an idempotent start/stop.
+ *
+ * Credentials: insecure by default. The mTLS issue plugs in here: pass
+ * `credentials: ServerCredentials.createSsl(ca, [{ private_key, cert_chain }], true)` (see
+ * `serverCredentials`, the seam), nothing else changes.
+ *
+ * Stop order: run each service's `drain()` (ends its open streams so clients reconnect
+ * elsewhere), then `tryShutdown` (finish in-flight calls) for up to `shutdownTimeoutMs`,
+ * then `forceShutdown`.
+ */
+import {
+  Server,
+  ServerCredentials,
+  type ChannelOptions,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { silentLogger, type Logger } from '../log.js';
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export interface ServiceRegistration {
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+  /** Called at stop before shutdown: end long-lived streams. */
+  drain?: () => void | Promise<void>;
+}
+
+export interface GrpcServerOptions {
+  host: string;
+  /** 0 = any free port; `start()` returns the bound one. */
+  port: number;
+  services: ServiceRegistration[];
+  /** The mTLS seam. Default: insecure (plaintext), for tests and the single-machine mode. */
+  credentials?: ServerCredentials;
+  /** Largest request accepted; bigger ones get RESOURCE_EXHAUSTED. Default 1 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response sent. Default 4 MiB. */
+  maxSendMessageBytes?: number;
+  /** How long `stop()` waits for in-flight calls before forcing. Default 5000. */
+  shutdownTimeoutMs?: number;
+  /** Extra grpc-js channel options (they win over the defaults). */
+  channelOptions?: ChannelOptions;
+  log?: Logger;
+}
+
+/** Insecure credentials now; the mTLS issue replaces the body of this function's callers. */
+export function serverCredentials(): ServerCredentials {
+  return ServerCredentials.createInsecure();
+}
+
+export class GrpcServer {
+  private server: Server | undefined;
+  private starting: Promise<number> | undefined;
+  private stopping: Promise<void> | undefined;
+  private boundPort: number | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
+      throw new RangeError(`grpc server: port ${opts.port} is not 0..65535`);
+    }
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** The bound port, once started. */
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  /** `host:port` to dial, once started. */
+  get address(): string | undefined {
+    if (this.boundPort === undefined) return undefined;
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `${host}:${this.boundPort}`;
+  }
+
+  /** Bind and serve. Idempotent: a second call returns the same port. */
+  start(): Promise<number> {
+    if (this.stopping) return Promise.reject(new Error('grpc server: start after stop'));
+    this.starting ??= this.bind();
+    return this.starting;
+  }
+
+  private async bind(): Promise<number> {
+    const server = new Server({
+      'grpc.max_receive_message_length': this.opts.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': this.opts.maxSendMessageBytes ?? 4 * DEFAULT_MAX_MESSAGE_BYTES,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      ...this.opts.channelOptions,
+    });
+    for (const s of this.opts.services) server.addService(s.definition, s.implementation);
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${this.opts.port}`, this.opts.credentials ?? serverCredentials(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+    this.server = server;
+    this.boundPort = port;
+    this.log.info('grpc server listening', { host: this.opts.host, port });
+    return port;
+  }
+
+  /** Drain streams, then graceful shutdown with a timeout, then force. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    const server = this.server;
+    if (!server) return;
+    for (const s of this.opts.services) {
+      try {
+        await s.drain?.();
+      } catch (e) {
+        this.log.warn('grpc service drain failed', { error: e });
+      }
+    }
+    const timeoutMs = this.opts.shutdownTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = await Promise.race([
+      new Promise<boolean>((resolve) => server.tryShutdown(() => resolve(true))),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!graceful) {
+      this.log.warn('grpc server did not drain in time; forcing', { timeoutMs });
+      server.forceShutdown();
+    }
+    this.log.info('grpc server stopped', { port: this.boundPort });
+  }
+}
+
+/** Convenience: build and start a server; returns it with its bound port. */
+export async function startGrpcServer(
+  opts: GrpcServerOptions,
+): Promise<{ server: GrpcServer; port: number }> {
+  const server = new GrpcServer(opts);
+  const port = await server.start();
+  return { server, port };
+}

@@ -1,0 +1,56 @@
+/**
+ * Pool creation and small query helpers. Every pool names itself (`application_name`) so
+ * `pg_stat_activity` shows which process holds which connection.
+ */
+import pg from 'pg';
+import { fromPgError } from './errors.js';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Anything that can run a query: a pool, or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+export interface PoolOptions {
+  /** Shown in pg_stat_activity, e.g. `site-cq/store`. */
+  applicationName: string;
+  /** Maximum connections; default 10. */
+  max?: number;
+  /** Server-side statement timeout; 0 or absent means none. */
+  statementTimeoutMs?: number;
+  /** How long to wait for a free connection before failing; default 10 s. */
+  connectionTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+export function createPool(url: string, opts: PoolOptions): pg.Pool {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new RangeError(
+      `createPool: url must start with postgres:// (got ${JSON.stringify(url.slice(0, 16))}...)`,
+    );
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    application_name: opts.applicationName,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+    idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+  });
+  // An idle client losing its connection emits 'error' on the pool; without a listener that
+  // would crash the process. The next query gets a fresh connection (or an `unavailable`).
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Run one statement, translating driver errors through `fromPgError`. */
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  db: Queryable,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await (db as pg.Pool).query<R>(text, values);
+  } catch (e) {
+    throw fromPgError(e);
+  }
+}

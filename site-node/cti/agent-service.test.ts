@@ -1,0 +1,353 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Metadata, status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  AgentDeskClient,
+  AgentState,
+  type AgentResponse,
+  type DeskEvent as PbDeskEvent,
+} from '../../proto/gen/agent.js';
+import { Segment } from '../../proto/gen/common.js';
+import { DomainError } from '../../shared/errors.js';
+import { call, clientCredentials, type UnaryMethod } from '../../shared/grpc/client.js';
+import { GrpcServer } from '../../shared/grpc/server.js';
+import { ERROR_FIELD_KEY, INTERNAL_MESSAGE } from '../../shared/grpc/status.js';
+import { createAgentService } from './agent-service.js';
+import { InMemoryAgentDesk } from './in-memory-desk.js';
+
+const AGENTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
+const desk = new InMemoryAgentDesk({ agents: AGENTS.map((agentId) => ({ agentId, skills: { retail: 3 } })) });
+const service = createAgentService({
+  desk,
+  reasonCodes: ['break', 'lunch', 'training'],
+  wrapupCodes: /^[a-z][a-z-]*$/,
+});
+const server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [service], shutdownTimeoutMs: 1000 });
+let client: AgentDeskClient;
+
+before(async () => {
+  const port = await server.start();
+  assert.equal(await server.start(), port, 'start is idempotent');
+  client = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials());
+});
+
+after(async () => {
+  client.close();
+  await server.stop();
+  await server.stop(); // idempotent
+});
+
+/** Call a unary method, returning either the response or the raw ServiceError. */
+function raw<Req>(method: UnaryMethod<Req, AgentResponse>, req: Req): Promise<ServiceError | AgentResponse> {
+  return new Promise((resolve) => {
+    method(req, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => resolve(err ?? res));
+  });
+}
+
+function isError(r: ServiceError | AgentResponse): r is ServiceError {
+  return r instanceof Error;
+}
+
+/** Collect stream messages; `next()` waits for the next one. */
+function collect(stream: ClientReadableStream<PbDeskEvent>) {
+  const got: PbDeskEvent[] = [];
+  const waiters: Array<() => void> = [];
+  let error: ServiceError | undefined;
+  stream.on('data', (m: PbDeskEvent) => {
+    got.push(m);
+    waiters.splice(0).forEach((w) => w());
+  });
+  stream.on('error', (e: ServiceError) => {
+    error = e;
+    waiters.splice(0).forEach((w) => w());
+  });
+  let read = 0;
+  return {
+    got,
+    get error() {
+      return error;
+    },
+    async next(): Promise<PbDeskEvent> {
+      const deadline = Date.now() + 3000;
+      while (read >= got.length) {
+        if (error) throw error;
+        if (Date.now() > deadline) throw new Error('timed out waiting for a desk event');
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+      }
+      return got[read++]!;
+    },
+  };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('agent gRPC service', () => {
+  test('login, ready, offer with the full screen pop, answer, hangup, wrap-up round trip', async () => {
+    const stream = client.events({ agentId: 'a1' });
+    const events = collect(stream);
+    const first = await events.next();
+    assert.equal(first.event?.$case, 'state');
+    assert.equal(
+      first.event?.$case === 'state' && first.event.value.state,
+      AgentState.AGENT_STATE_LOGGED_OUT,
+    );
+
+    const login = await call(client.login.bind(client), { agentId: 'a1' });
+    assert.equal(login.agent?.state, AgentState.AGENT_STATE_NOT_READY);
+    assert.equal(login.agent?.reasonCode, 'login');
+    assert.deepEqual(login.agent?.skills, { retail: 3 });
+    const ready = await call(client.setReady.bind(client), { agentId: 'a1' });
+    assert.equal(ready.agent?.state, AgentState.AGENT_STATE_READY);
+
+    desk.enqueueCall({
+      callId: 'cq-01CALL1',
+      queueId: 'vip',
+      ani: '+8613800000001',
+      dnis: '95555',
+      verified: true,
+      ivrPath: ['main', 'cards', 'agent'],
+      attached: { intent: 'card-loss', priority: '1' },
+      customer: {
+        customerId: 'c-1',
+        name: 'Zhang San',
+        phones: ['+8613800000001'],
+        cards: ['6222000000000001'],
+        homeSiteId: 'chongqing',
+        segment: 'vip',
+        language: 'zh',
+        flags: { blacklisted: false, lostCard: true },
+        accountIds: ['acc-1'],
+        version: 7,
+      },
+      recentContacts: [
+        { callId: 'cq-01OLD', atMs: 1000, channel: 'voice-agent', summary: 'asked about fees' },
+      ],
+    });
+
+    // Skip state events up to the offer.
+    let ev = await events.next();
+    while (ev.event?.$case !== 'offer') ev = await events.next();
+    const pop = ev.event.value.pop!;
+    assert.equal(pop.callId, 'cq-01CALL1');
+    assert.equal(pop.queueId, 'vip');
+    assert.equal(pop.ani, '+8613800000001');
+    assert.equal(pop.dnis, '95555');
+    assert.equal(pop.verified, true);
+    assert.deepEqual(pop.ivrPath, ['main', 'cards', 'agent']);
+    assert.deepEqual(pop.attached, { intent: 'card-loss', priority: '1' });
+    assert.ok(pop.answerByMs > pop.offeredAtMs, 'answer_by is after offered_at');
+    assert.equal(pop.customer?.segment, Segment.SEGMENT_VIP);
+    assert.equal(pop.customer?.flags?.lostCard, true);
+    assert.equal(pop.customer?.version, 7);
+    assert.equal(pop.recentContacts[0]?.summary, 'asked about fees');
+
+    const answered = await call(client.answer.bind(client), { agentId: 'a1', callId: 'cq-01CALL1' });
+    assert.equal(answered.agent?.state, AgentState.AGENT_STATE_ON_CALL);
+    assert.equal(answered.agent?.callId, 'cq-01CALL1');
+    const hung = await call(client.hangup.bind(client), { agentId: 'a1', callId: 'cq-01CALL1' });
+    assert.equal(hung.agent?.state, AgentState.AGENT_STATE_WRAP_UP);
+    const done = await call(client.completeWrapup.bind(client), {
+      agentId: 'a1',
+      callId: 'cq-01CALL1',
+      wrapupCode: 'card-blocked',
+    });
+    assert.equal(done.agent?.state, AgentState.AGENT_STATE_READY);
+    assert.deepEqual(desk.completed.at(-1), {
+      callId: 'cq-01CALL1',
+      agentId: 'a1',
+      wrapupCode: 'card-blocked',
+      atMs: desk.completed.at(-1)!.atMs,
+    });
+
+    // The stream saw the whole story, in order.
+    await until(() => events.got.length >= 9, 'the whole story on the stream');
+    const kinds = events.got.map((e) =>
+      e.event?.$case === 'state' ? `state:${AgentState[e.event.value.state]}` : e.event?.$case,
+    );
+    assert.deepEqual(kinds, [
+      'state:AGENT_STATE_LOGGED_OUT',
+      'state:AGENT_STATE_NOT_READY',
+      'state:AGENT_STATE_READY',
+      'state:AGENT_STATE_RESERVED',
+      'offer',
+      'state:AGENT_STATE_ON_CALL',
+      'callEnded',
+      'state:AGENT_STATE_WRAP_UP',
+      'state:AGENT_STATE_READY',
+    ]);
+    stream.cancel();
+    await until(() => desk.subscriberCount('a1') === 0, 'unsubscribed');
+  });
+
+  test('transfer and not-ready reason codes go through; GetAgent reads state', async () => {
+    await call(client.setNotReady.bind(client), { agentId: 'a1', reasonCode: 'break' }); // only a2 takes calls
+    await call(client.login.bind(client), { agentId: 'a2' });
+    await call(client.setReady.bind(client), { agentId: 'a2' });
+    desk.enqueueCall({ callId: 'cq-01CALL2' });
+    await call(client.answer.bind(client), { agentId: 'a2', callId: 'cq-01CALL2' });
+    const t = await call(client.transfer.bind(client), {
+      agentId: 'a2',
+      callId: 'cq-01CALL2',
+      queueId: 'credit-card',
+    });
+    assert.equal(t.agent?.state, AgentState.AGENT_STATE_WRAP_UP);
+    await call(client.completeWrapup.bind(client), {
+      agentId: 'a2',
+      callId: 'cq-01CALL2',
+      wrapupCode: 'transferred',
+    });
+    // The transferred leg is now offered (to a2, the only ready agent).
+    const got = await call(client.getAgent.bind(client), { agentId: 'a2' });
+    assert.equal(got.agent?.state, AgentState.AGENT_STATE_RESERVED);
+    assert.equal(got.agent?.callId, 'cq-01CALL2.t1');
+    await call(client.answer.bind(client), { agentId: 'a2', callId: 'cq-01CALL2.t1' });
+    await call(client.hangup.bind(client), { agentId: 'a2', callId: 'cq-01CALL2.t1' });
+    await call(client.completeWrapup.bind(client), {
+      agentId: 'a2',
+      callId: 'cq-01CALL2.t1',
+      wrapupCode: 'done',
+    });
+    const nr = await call(client.setNotReady.bind(client), { agentId: 'a2', reasonCode: 'lunch' });
+    assert.equal(nr.agent?.state, AgentState.AGENT_STATE_NOT_READY);
+    assert.equal(nr.agent?.reasonCode, 'lunch');
+    const out = await call(client.logout.bind(client), { agentId: 'a2' });
+    assert.equal(out.agent?.state, AgentState.AGENT_STATE_LOGGED_OUT);
+  });
+
+  describe('bad input is INVALID_ARGUMENT naming the field, and never reaches the port', () => {
+    const cases: Array<[string, () => Promise<ServiceError | AgentResponse>, string]> = [
+      ['empty agent id', () => raw(client.login.bind(client), { agentId: '' }), 'agent_id'],
+      ['agent id with spaces', () => raw(client.setReady.bind(client), { agentId: 'a 1' }), 'agent_id'],
+      ['empty call id', () => raw(client.answer.bind(client), { agentId: 'a1', callId: '' }), 'call_id'],
+      [
+        'bad queue id',
+        () => raw(client.transfer.bind(client), { agentId: 'a1', callId: 'x', queueId: 'VIP Queue!' }),
+        'queue_id',
+      ],
+      [
+        'reason code not in the list',
+        () => raw(client.setNotReady.bind(client), { agentId: 'a1', reasonCode: 'nap' }),
+        'reason_code',
+      ],
+      [
+        'wrap-up code not matching the pattern',
+        () => raw(client.completeWrapup.bind(client), { agentId: 'a1', callId: 'x', wrapupCode: 'Done!' }),
+        'wrapup_code',
+      ],
+    ];
+    for (const [name, run, field] of cases) {
+      test(name, async () => {
+        const before = desk.calls.length;
+        const r = await run();
+        assert.ok(isError(r), 'expected an error');
+        assert.equal(r.code, Status.INVALID_ARGUMENT);
+        assert.match(r.details, new RegExp(`^${field}: `));
+        assert.equal(r.metadata.get(ERROR_FIELD_KEY)[0], field);
+        assert.equal(desk.calls.length, before, 'the port saw no call');
+      });
+    }
+
+    test('an oversized request is RESOURCE_EXHAUSTED before any handler runs', async () => {
+      const before = desk.calls.length;
+      const r = await raw(client.setNotReady.bind(client), {
+        agentId: 'a1',
+        reasonCode: 'x'.repeat(2 * 1024 * 1024),
+      });
+      assert.ok(isError(r));
+      assert.equal(r.code, Status.RESOURCE_EXHAUSTED);
+      assert.equal(desk.calls.length, before, 'the port saw no call');
+    });
+
+    test('a bad agent id on the Events stream is INVALID_ARGUMENT', async () => {
+      const events = collect(client.events({ agentId: '' }));
+      await assert.rejects(events.next(), (e: ServiceError) => {
+        assert.equal(e.code, Status.INVALID_ARGUMENT);
+        assert.match(e.details, /^agent_id: /);
+        return true;
+      });
+    });
+  });
+
+  describe('domain errors map to status codes; the client gets DomainErrors back', () => {
+    test('unknown agent is NOT_FOUND', async () => {
+      await assert.rejects(call(client.login.bind(client), { agentId: 'nobody' }), (e: DomainError) => {
+        assert.ok(e instanceof DomainError);
+        assert.equal(e.kind, 'not-found');
+        return true;
+      });
+    });
+
+    test('an illegal state move is FAILED_PRECONDITION', async () => {
+      const r = await raw(client.answer.bind(client), { agentId: 'a3', callId: 'cq-01CALL1' });
+      assert.ok(isError(r));
+      assert.equal(r.code, Status.FAILED_PRECONDITION);
+    });
+
+    test('a conflict is ABORTED and comes back as kind conflict', async () => {
+      desk.failNext(new DomainError('conflict', 'version 3 is stale'));
+      const r = await raw(client.getAgent.bind(client), { agentId: 'a3' });
+      assert.ok(isError(r));
+      assert.equal(r.code, Status.ABORTED);
+      desk.failNext(new DomainError('conflict', 'version 3 is stale'));
+      await assert.rejects(call(client.getAgent.bind(client), { agentId: 'a3' }), { kind: 'conflict' });
+    });
+
+    test('an unexpected error is INTERNAL with a generic message and no stack', async () => {
+      desk.failNext(new TypeError('cannot read properties of undefined (secret detail)'));
+      const r = await raw(client.getAgent.bind(client), { agentId: 'a3' });
+      assert.ok(isError(r));
+      assert.equal(r.code, Status.INTERNAL);
+      assert.equal(r.details, INTERNAL_MESSAGE);
+      assert.doesNotMatch(JSON.stringify(r.metadata.toJSON()), /secret|at /);
+    });
+  });
+
+  test('cancelling the Events stream unsubscribes from the port', async () => {
+    await call(client.login.bind(client), { agentId: 'a4' });
+    const stream = client.events({ agentId: 'a4' });
+    const events = collect(stream);
+    const first = await events.next();
+    assert.equal(first.event?.$case === 'state' && first.event.value.state, AgentState.AGENT_STATE_NOT_READY);
+    assert.equal(desk.subscriberCount('a4'), 1);
+    assert.equal(service.openStreams('a4'), 1);
+    stream.cancel();
+    await until(() => desk.subscriberCount('a4') === 0 && service.openStreams('a4') === 0, 'unsubscribed');
+  });
+
+  test('too many streams for one agent are RESOURCE_EXHAUSTED', async () => {
+    const streams = [1, 2, 3, 4].map(() => client.events({ agentId: 'a5' }));
+    const cols = streams.map(collect);
+    for (const c of cols) await c.next();
+    const fifth = collect(client.events({ agentId: 'a5' }));
+    await assert.rejects(fifth.next(), (e: ServiceError) => e.code === Status.RESOURCE_EXHAUSTED);
+    streams.forEach((s) => s.cancel());
+    await until(() => desk.subscriberCount('a5') === 0, 'unsubscribed');
+  });
+
+  test('stop drains open streams so shutdown does not hang', async () => {
+    const desk2 = new InMemoryAgentDesk({ agents: [{ agentId: 'z1' }] });
+    const svc2 = createAgentService({ desk: desk2 });
+    const srv2 = new GrpcServer({ host: '127.0.0.1', port: 0, services: [svc2], shutdownTimeoutMs: 2000 });
+    const port = await srv2.start();
+    const c2 = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials());
+    const stream = c2.events({ agentId: 'z1' });
+    const ended = new Promise<void>((resolve) => stream.on('end', () => resolve()));
+    const events = collect(stream);
+    await events.next();
+    const t0 = Date.now();
+    await srv2.stop();
+    await ended;
+    assert.ok(Date.now() - t0 < 1500, 'graceful, not forced');
+    assert.equal(desk2.subscriberCount('z1'), 0);
+    c2.close();
+  });
+});

@@ -1,0 +1,128 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../shared/clock.js';
+import type { CustomerProfile } from '../../shared/domain/customer.js';
+import { isDomainError } from '../../shared/errors.js';
+import { eventsFor } from '../../shared/events/outbox.js';
+import {
+  getAgent,
+  loginAgent,
+  logoutAgent,
+  openSessions,
+  setAgentState,
+  stateHistory,
+  upsertAgent,
+} from './agents-repo.js';
+import { evictServed, PgCustomerDirectory, seedCustomers, upsertCustomer } from './customers-repo.js';
+import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
+
+void describe('agents and customers repositories', { skip: pgSkip }, () => {
+  let t: SiteTestDb;
+  const clock = new ManualClock(1_763_000_000_000);
+
+  before(async () => {
+    t = await siteTestDb('agents', { clock });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  void test('login, state changes and logout are recorded with history and events', async () => {
+    const { ctx } = t;
+    await upsertAgent(ctx, { agentId: 'a1', name: 'Li Na', skills: { retail: 4, vip: 2 } });
+    await assert.rejects(
+      upsertAgent(ctx, { agentId: 'a2', name: 'x', skills: { retail: 9 } }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'skills.retail',
+    );
+    const { agent, session } = await loginAgent(ctx, 'a1');
+    assert.equal(agent.state, 'not-ready');
+    assert.equal(session.siteId, 'cq');
+    await assert.rejects(loginAgent(ctx, 'a1'), (e) => isDomainError(e, 'failed-precondition'));
+    clock.advance(1000);
+    await setAgentState(ctx, { agentId: 'a1', from: 'not-ready', to: 'ready' });
+    await assert.rejects(setAgentState(ctx, { agentId: 'a1', from: 'on-call', to: 'wrap-up' }), (e) =>
+      isDomainError(e, 'conflict'),
+    );
+    await setAgentState(ctx, { agentId: 'a1', to: 'reserved', callId: 'cq-X' });
+    await setAgentState(ctx, { agentId: 'a1', to: 'reserved', callId: 'cq-X' }); // same state: no-op
+    await logoutAgent(ctx, 'a1');
+    await logoutAgent(ctx, 'a1'); // twice: no-op
+    assert.equal((await getAgent(t.pool, 'a1'))!.state, 'logged-out');
+    assert.deepEqual(await openSessions(t.pool), []);
+    const h = await stateHistory(t.pool, 'a1');
+    assert.deepEqual(
+      h.map((x) => `${x.from}>${x.to}:${x.reason ?? ''}`),
+      ['logged-out>not-ready:login', 'not-ready>ready:', 'ready>reserved:', 'reserved>logged-out:logout'],
+    );
+    assert.equal(h[2]!.callId, 'cq-X');
+    const types = (await eventsFor(t.pool, 'a1')).map((e) => e.type);
+    assert.deepEqual(types, [
+      'agent.state-changed',
+      'agent.logged-in',
+      'agent.state-changed',
+      'agent.state-changed',
+      'agent.state-changed',
+      'agent.logged-out',
+    ]);
+  });
+
+  const profile = (id: string, over: Partial<CustomerProfile> = {}): CustomerProfile => ({
+    customerId: id,
+    name: `Customer ${id}`,
+    phones: [`1390000${id}`],
+    cards: [`62220000${id}`],
+    homeSiteId: 'cq',
+    segment: 'retail',
+    language: 'zh',
+    flags: { blacklisted: false, lostCard: false },
+    accountIds: [`acc-${id}`],
+    version: 1,
+    ...over,
+  });
+
+  void test('customer cache implements CustomerDirectory; older versions never overwrite newer', async () => {
+    const { ctx } = t;
+    const n = await seedCustomers(
+      ctx,
+      [profile('0001'), profile('0002', { homeSiteId: 'cd', segment: 'vip' })],
+      {
+        contacts: [
+          {
+            customerId: '0001',
+            callId: 'cq-a',
+            atMs: clock.now() - 2000,
+            channel: 'voice-ivr',
+            summary: 'balance',
+          },
+          {
+            customerId: '0001',
+            callId: 'cq-b',
+            atMs: clock.now() - 1000,
+            channel: 'ticket',
+            summary: 'complaint',
+          },
+        ],
+      },
+    );
+    assert.equal(n, 2);
+    const dir = new PgCustomerDirectory(t.pool);
+    assert.deepEqual(await dir.byPhone('13900000001'), profile('0001'));
+    assert.equal((await dir.byCard('622200000002'))!.segment, 'vip');
+    assert.equal((await dir.cached('0002'))!.source, 'served');
+    assert.equal((await dir.cached('0001'))!.source, 'home');
+    assert.equal(await dir.byPhone('000'), undefined);
+    assert.deepEqual(
+      (await dir.recentContacts('0001', 5)).map((c) => c.callId),
+      ['cq-b', 'cq-a'],
+    );
+    const v3 = await upsertCustomer(ctx, profile('0001', { version: 3, name: 'New name' }));
+    assert.equal(v3.written, true);
+    const stale = await upsertCustomer(ctx, profile('0001', { version: 2, name: 'Stale' }));
+    assert.equal(stale.written, false);
+    assert.equal((await dir.byId('0001'))!.name, 'New name');
+    clock.advance(10_000);
+    assert.equal(await evictServed(ctx, clock.now()), 1);
+    assert.equal(await dir.byId('0002'), undefined);
+    assert.ok(await dir.byId('0001'));
+  });
+});

@@ -1,0 +1,554 @@
+/**
+ * Calls: creation, guarded state transitions with a timeline, and ending with a CDR. Every
+ * write appends its outbox event in the same transaction (DESIGN.md §5):
+ *   createCall      -> call.created
+ *   transition      -> call.state-changed
+ *   updateCallData  -> call.data-changed
+ *   endCall         -> call.ended (payload carries the CDR)
+ * Each function has a `...Tx(client, ctx, ...)` form that joins a caller's transaction.
+ */
+import type pg from 'pg';
+import { DomainError, notFound } from '../../shared/errors.js';
+import { appendToOutbox } from '../../shared/events/outbox.js';
+import { makeEvent } from '../../shared/events/envelope.js';
+import { newCallId } from '../../shared/ids.js';
+import { query } from '../../shared/pg/pool.js';
+import { withTransaction } from '../../shared/pg/transaction.js';
+import {
+  checkCallTransition,
+  isTerminal,
+  TERMINAL_CALL_STATES,
+  type CallState,
+  type TerminalCallState,
+} from './call-states.js';
+import { buildCdr, type Cdr, type CdrInput } from './cdr.js';
+import { ts, type StoreContext } from './context.js';
+
+/** One call leg: a signalling dialog and its media endpoint. */
+export interface CallLeg {
+  legId: string;
+  role: 'caller' | 'ivr' | 'agent' | 'relay' | 'outbound';
+  /** Site whose media server terminates this leg. */
+  siteId: string;
+  /** SIP URI or trunk channel the leg is signalled on. */
+  signalling?: string;
+  media?: { address: string; port: number; codec: string };
+  startedAtMs: number;
+  endedAtMs?: number;
+}
+
+export interface CallRecord {
+  callId: string;
+  ani: string;
+  dnis: string;
+  entrySiteId: string;
+  currentSiteId: string;
+  state: CallState;
+  queueId: string | undefined;
+  priority: number;
+  customerId: string | undefined;
+  verified: boolean;
+  attached: Record<string, string>;
+  ivrPath: string[];
+  legs: CallLeg[];
+  agentId: string | undefined;
+  createdAtMs: number;
+  updatedAtMs: number;
+  endedAtMs: number | undefined;
+  endReason: string | undefined;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  atMs: number;
+  state: CallState;
+  event: string;
+  detail: Record<string, unknown>;
+}
+
+/** Fields that may change with a transition or on their own. */
+export interface CallDataPatch {
+  queueId?: string;
+  priority?: number;
+  customerId?: string;
+  verified?: boolean;
+  /** Merged into the existing attached data. */
+  attached?: Record<string, string>;
+  /** Replaces the IVR path. */
+  ivrPath?: string[];
+  /** Replaces the legs. */
+  legs?: CallLeg[];
+  agentId?: string | null;
+  currentSiteId?: string;
+}
+
+export interface NewCall extends CallDataPatch {
+  /** Defaults to a fresh `<site>-<ULID>`. */
+  callId?: string;
+  ani: string;
+  dnis: string;
+  /** Defaults to this site (a call overflowed here carries its origin). */
+  entrySiteId?: string;
+  /** Defaults to `ivr`. */
+  state?: 'ivr' | 'queued';
+}
+
+interface CallRow {
+  id: string;
+  ani: string;
+  dnis: string;
+  entry_site_id: string;
+  current_site_id: string;
+  state: CallState;
+  queue_id: string | null;
+  priority: number;
+  customer_id: string | null;
+  verified: boolean;
+  attached: Record<string, string>;
+  ivr_path: string[];
+  legs: CallLeg[];
+  agent_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  ended_at: Date | null;
+  end_reason: string | null;
+}
+
+const toCall = (r: CallRow): CallRecord => ({
+  callId: r.id,
+  ani: r.ani,
+  dnis: r.dnis,
+  entrySiteId: r.entry_site_id,
+  currentSiteId: r.current_site_id,
+  state: r.state,
+  queueId: r.queue_id ?? undefined,
+  priority: r.priority,
+  customerId: r.customer_id ?? undefined,
+  verified: r.verified,
+  attached: r.attached,
+  ivrPath: r.ivr_path,
+  legs: r.legs,
+  agentId: r.agent_id ?? undefined,
+  createdAtMs: r.created_at.getTime(),
+  updatedAtMs: r.updated_at.getTime(),
+  endedAtMs: r.ended_at?.getTime(),
+  endReason: r.end_reason ?? undefined,
+});
+
+function requireText(field: string, v: unknown): void {
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new DomainError('invalid-argument', `${field}: must be a non-empty string`, { field });
+  }
+}
+
+async function insertTimeline(
+  client: pg.PoolClient,
+  callId: string,
+  atMs: number,
+  state: CallState,
+  event: string,
+  detail: Record<string, unknown>,
+): Promise<number> {
+  const r = await query<{ seq: number }>(
+    client,
+    `INSERT INTO call_timeline (call_id, seq, at, state, event, detail)
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM call_timeline WHERE call_id = $1
+     RETURNING seq`,
+    [callId, ts(atMs), state, event, JSON.stringify(detail)],
+  );
+  return r.rows[0]!.seq;
+}
+
+async function lockCall(client: pg.PoolClient, callId: string): Promise<CallRow> {
+  const r = await query<CallRow>(client, `SELECT * FROM calls WHERE id = $1 FOR UPDATE`, [callId]);
+  const row = r.rows[0];
+  if (!row) throw notFound('call', callId);
+  return row;
+}
+
+/** UPDATE fragments for a patch; returns SET clauses starting at parameter $start. */
+function patchSql(patch: CallDataPatch, start: number): { sets: string[]; values: unknown[] } {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: string, v: unknown): void => {
+    values.push(v);
+    sets.push(sql.replace('?', `$${start + values.length - 1}`));
+  };
+  if (patch.queueId !== undefined) add('queue_id = ?', patch.queueId);
+  if (patch.priority !== undefined) add('priority = ?', patch.priority);
+  if (patch.customerId !== undefined) add('customer_id = ?', patch.customerId);
+  if (patch.verified !== undefined) add('verified = ?', patch.verified);
+  if (patch.attached !== undefined) add('attached = attached || ?::jsonb', JSON.stringify(patch.attached));
+  if (patch.ivrPath !== undefined) add('ivr_path = ?::jsonb', JSON.stringify(patch.ivrPath));
+  if (patch.legs !== undefined) add('legs = ?::jsonb', JSON.stringify(patch.legs));
+  if (patch.agentId !== undefined) add('agent_id = ?', patch.agentId);
+  if (patch.currentSiteId !== undefined) add('current_site_id = ?', patch.currentSiteId);
+  return { sets, values };
+}
+
+export async function createCallTx(
+  client: pg.PoolClient,
+  ctx: StoreContext,
+  input: NewCall,
+): Promise<CallRecord> {
+  requireText('ani', input.ani);
+  requireText('dnis', input.dnis);
+  const now = ctx.clock.now();
+  const callId = input.callId ?? newCallId(ctx.siteId, now);
+  const state = input.state ?? 'ivr';
+  if (state !== 'ivr' && state !== 'queued') {
+    throw new DomainError('invalid-argument', `state: a call starts in ivr or queued, not ${state}`, {
+      field: 'state',
+    });
+  }
+  const r = await query<CallRow>(
+    client,
+    `INSERT INTO calls (id, ani, dnis, entry_site_id, current_site_id, state, queue_id, priority, customer_id,
+                        verified, attached, ivr_path, legs, agent_id, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+     RETURNING *`,
+    [
+      callId,
+      input.ani,
+      input.dnis,
+      input.entrySiteId ?? ctx.siteId,
+      input.currentSiteId ?? ctx.siteId,
+      state,
+      input.queueId ?? null,
+      input.priority ?? 0,
+      input.customerId ?? null,
+      input.verified ?? false,
+      JSON.stringify(input.attached ?? {}),
+      JSON.stringify(input.ivrPath ?? []),
+      JSON.stringify(input.legs ?? []),
+      input.agentId ?? null,
+      ts(now),
+    ],
+  );
+  const call = toCall(r.rows[0]!);
+  await insertTimeline(client, callId, now, state, 'created', {});
+  await appendToOutbox(
+    client,
+    makeEvent({
+      type: 'call.created',
+      siteId: ctx.siteId,
+      aggregateId: callId,
+      occurredAtMs: now,
+      payload: {
+        ani: call.ani,
+        dnis: call.dnis,
+        entrySiteId: call.entrySiteId,
+        state,
+        queueId: call.queueId ?? null,
+        customerId: call.customerId ?? null,
+      },
+    }),
+  );
+  return call;
+}
+
+export function createCall(ctx: StoreContext, input: NewCall): Promise<CallRecord> {
+  return withTransaction(ctx.pool, (c) => createCallTx(c, ctx, input));
+}
+
+export interface TransitionRequest {
+  callId: string;
+  to: CallState;
+  /** When given, the call must currently be in this state (else `conflict`, nothing written). */
+  from?: CallState;
+  /** What caused it, for the timeline: `offer`, `answer`, `ring-no-answer`... Default `to`. */
+  event?: string;
+  detail?: Record<string, unknown>;
+  patch?: CallDataPatch;
+}
+
+/**
+ * Move a live call to another live state. Illegal moves (see call-states.ts) throw
+ * `failed-precondition`, a stale `from` throws `conflict`; either way nothing is written.
+ * Terminal states go through `endCall`, which also writes the CDR.
+ */
+export async function transitionTx(
+  client: pg.PoolClient,
+  ctx: StoreContext,
+  req: TransitionRequest,
+): Promise<CallRecord> {
+  if ((TERMINAL_CALL_STATES as readonly string[]).includes(req.to)) {
+    throw new DomainError('invalid-argument', `to: ${req.to} is terminal; end the call with endCall`, {
+      field: 'to',
+    });
+  }
+  const row = await lockCall(client, req.callId);
+  if (req.from !== undefined && row.state !== req.from) {
+    throw new DomainError('conflict', `call ${req.callId} is ${row.state}, not ${req.from}`);
+  }
+  checkCallTransition(req.callId, row.state, req.to);
+  const now = ctx.clock.now();
+  const { sets, values } = patchSql(req.patch ?? {}, 4);
+  const r = await query<CallRow>(
+    client,
+    `UPDATE calls SET state = $2, updated_at = $3${sets.map((s) => ', ' + s).join('')} WHERE id = $1 RETURNING *`,
+    [req.callId, req.to, ts(now), ...values],
+  );
+  const event = req.event ?? req.to;
+  const detail = req.detail ?? {};
+  await insertTimeline(client, req.callId, now, req.to, event, detail);
+  const call = toCall(r.rows[0]!);
+  await appendToOutbox(
+    client,
+    makeEvent({
+      type: 'call.state-changed',
+      siteId: ctx.siteId,
+      aggregateId: req.callId,
+      occurredAtMs: now,
+      payload: {
+        from: row.state,
+        to: req.to,
+        event,
+        detail,
+        queueId: call.queueId ?? null,
+        agentId: call.agentId ?? null,
+        priority: call.priority,
+      },
+    }),
+  );
+  return call;
+}
+
+export function transition(ctx: StoreContext, req: TransitionRequest): Promise<CallRecord> {
+  return withTransaction(ctx.pool, (c) => transitionTx(c, ctx, req));
+}
+
+/** Change a live call's data (customer identified, verified, IVR path...) without a state change. */
+export async function updateCallDataTx(
+  client: pg.PoolClient,
+  ctx: StoreContext,
+  callId: string,
+  patch: CallDataPatch,
+): Promise<CallRecord> {
+  const row = await lockCall(client, callId);
+  if (isTerminal(row.state)) throw new DomainError('failed-precondition', `call ${callId} has ended`);
+  const now = ctx.clock.now();
+  const { sets, values } = patchSql(patch, 3);
+  if (sets.length === 0) return toCall(row);
+  const r = await query<CallRow>(
+    client,
+    `UPDATE calls SET updated_at = $2, ${sets.join(', ')} WHERE id = $1 RETURNING *`,
+    [callId, ts(now), ...values],
+  );
+  await appendToOutbox(
+    client,
+    makeEvent({
+      type: 'call.data-changed',
+      siteId: ctx.siteId,
+      aggregateId: callId,
+      occurredAtMs: now,
+      payload: { ...patch } as Record<string, unknown>,
+    }),
+  );
+  return toCall(r.rows[0]!);
+}
+
+export function updateCallData(ctx: StoreContext, callId: string, patch: CallDataPatch): Promise<CallRecord> {
+  return withTransaction(ctx.pool, (c) => updateCallDataTx(c, ctx, callId, patch));
+}
+
+export interface EndCallRequest {
+  callId: string;
+  /** Terminal state; default `ended`. */
+  state?: TerminalCallState;
+  /** Why: `caller-hangup`, `agent-hangup`, `self-service`, `site-restart`... */
+  reason: string;
+  cdr?: CdrInput;
+  detail?: Record<string, unknown>;
+}
+
+export interface EndCallResult {
+  call: CallRecord;
+  cdr: Cdr;
+  /** True when the call had already ended: nothing was written, the stored CDR is returned. */
+  alreadyEnded: boolean;
+}
+
+/**
+ * End a call: terminal state + timeline entry + CDR + contact history + `call.ended`, all in
+ * one transaction. Ending a call that has already ended writes nothing and returns the
+ * stored CDR (idempotent), whatever terminal state was asked for.
+ */
+export async function endCallTx(
+  client: pg.PoolClient,
+  ctx: StoreContext,
+  req: EndCallRequest,
+): Promise<EndCallResult> {
+  requireText('reason', req.reason);
+  const row = await lockCall(client, req.callId);
+  if (isTerminal(row.state)) {
+    const cdr = await getCdr(client, req.callId);
+    if (!cdr) throw new DomainError('internal', `call ${req.callId} is ${row.state} but has no CDR`);
+    return { call: toCall(row), cdr, alreadyEnded: true };
+  }
+  const to = req.state ?? 'ended';
+  checkCallTransition(req.callId, row.state, to);
+  const now = ctx.clock.now();
+  const u = await query<CallRow>(
+    client,
+    `UPDATE calls SET state = $2, updated_at = $3, ended_at = $3, end_reason = $4 WHERE id = $1 RETURNING *`,
+    [req.callId, to, ts(now), req.reason],
+  );
+  const call = toCall(u.rows[0]!);
+  await insertTimeline(client, req.callId, now, to, req.reason, req.detail ?? {});
+  const timeline = await getTimeline(client, req.callId);
+  const cdr = buildCdr(
+    {
+      callId: call.callId,
+      siteId: ctx.siteId,
+      entrySiteId: call.entrySiteId,
+      ani: call.ani,
+      dnis: call.dnis,
+      queueId: call.queueId,
+      customerId: call.customerId,
+      agentId: call.agentId,
+      startedAtMs: call.createdAtMs,
+      timeline,
+      finalState: to,
+      endedAtMs: now,
+      endReason: req.reason,
+    },
+    req.cdr,
+  );
+  await query(
+    client,
+    `INSERT INTO cdrs (call_id, site_id, entry_site_id, ani, dnis, queue_id, customer_id, agent_id, started_at,
+                       queued_at, offered_at, answered_at, ended_at, wait_ms, talk_ms, wrapup_code, final_state,
+                       outcome, abandoned, end_reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+    [
+      cdr.callId,
+      cdr.siteId,
+      cdr.entrySiteId,
+      cdr.ani,
+      cdr.dnis,
+      cdr.queueId ?? null,
+      cdr.customerId ?? null,
+      cdr.agentId ?? null,
+      ts(cdr.startedAtMs),
+      cdr.queuedAtMs === undefined ? null : ts(cdr.queuedAtMs),
+      cdr.offeredAtMs === undefined ? null : ts(cdr.offeredAtMs),
+      cdr.answeredAtMs === undefined ? null : ts(cdr.answeredAtMs),
+      ts(cdr.endedAtMs),
+      cdr.waitMs,
+      cdr.talkMs,
+      cdr.wrapupCode ?? null,
+      cdr.finalState,
+      cdr.outcome,
+      cdr.abandoned,
+      cdr.endReason,
+    ],
+  );
+  if (call.customerId) {
+    await query(
+      client,
+      `INSERT INTO contact_history (customer_id, call_id, at, channel, summary) VALUES ($1, $2, $3, $4, $5)`,
+      [
+        call.customerId,
+        call.callId,
+        ts(now),
+        cdr.answeredAtMs === undefined ? 'voice-ivr' : 'voice-agent',
+        [cdr.outcome, call.queueId, cdr.wrapupCode].filter(Boolean).join(' / '),
+      ],
+    );
+  }
+  await appendToOutbox(
+    client,
+    makeEvent({
+      type: 'call.ended',
+      siteId: ctx.siteId,
+      aggregateId: call.callId,
+      occurredAtMs: now,
+      payload: { from: row.state, to, reason: req.reason, cdr: cdr as unknown as Record<string, unknown> },
+    }),
+  );
+  return { call, cdr, alreadyEnded: false };
+}
+
+export function endCall(ctx: StoreContext, req: EndCallRequest): Promise<EndCallResult> {
+  return withTransaction(ctx.pool, (c) => endCallTx(c, ctx, req));
+}
+
+export async function getCall(db: pg.Pool | pg.PoolClient, callId: string): Promise<CallRecord | undefined> {
+  const r = await query<CallRow>(db, `SELECT * FROM calls WHERE id = $1`, [callId]);
+  return r.rows[0] ? toCall(r.rows[0]) : undefined;
+}
+
+/** Calls not in a terminal state, oldest first. */
+export async function listLiveCalls(db: pg.Pool | pg.PoolClient): Promise<CallRecord[]> {
+  const r = await query<CallRow>(db, `SELECT * FROM calls WHERE ended_at IS NULL ORDER BY created_at, id`);
+  return r.rows.map(toCall);
+}
+
+export async function getTimeline(db: pg.Pool | pg.PoolClient, callId: string): Promise<TimelineEntry[]> {
+  const r = await query<{
+    seq: number;
+    at: Date;
+    state: CallState;
+    event: string;
+    detail: Record<string, unknown>;
+  }>(db, `SELECT seq, at, state, event, detail FROM call_timeline WHERE call_id = $1 ORDER BY seq`, [callId]);
+  return r.rows.map((x) => ({
+    seq: x.seq,
+    atMs: x.at.getTime(),
+    state: x.state,
+    event: x.event,
+    detail: x.detail,
+  }));
+}
+
+interface CdrRow {
+  call_id: string;
+  site_id: string;
+  entry_site_id: string;
+  ani: string;
+  dnis: string;
+  queue_id: string | null;
+  customer_id: string | null;
+  agent_id: string | null;
+  started_at: Date;
+  queued_at: Date | null;
+  offered_at: Date | null;
+  answered_at: Date | null;
+  ended_at: Date;
+  wait_ms: string;
+  talk_ms: string;
+  wrapup_code: string | null;
+  final_state: TerminalCallState;
+  outcome: Cdr['outcome'];
+  abandoned: boolean;
+  end_reason: string;
+}
+
+export async function getCdr(db: pg.Pool | pg.PoolClient, callId: string): Promise<Cdr | undefined> {
+  const r = await query<CdrRow>(db, `SELECT * FROM cdrs WHERE call_id = $1`, [callId]);
+  const x = r.rows[0];
+  if (!x) return undefined;
+  return {
+    callId: x.call_id,
+    siteId: x.site_id,
+    entrySiteId: x.entry_site_id,
+    ani: x.ani,
+    dnis: x.dnis,
+    queueId: x.queue_id ?? undefined,
+    customerId: x.customer_id ?? undefined,
+    agentId: x.agent_id ?? undefined,
+    startedAtMs: x.started_at.getTime(),
+    queuedAtMs: x.queued_at?.getTime(),
+    offeredAtMs: x.offered_at?.getTime(),
+    answeredAtMs: x.answered_at?.getTime(),
+    endedAtMs: x.ended_at.getTime(),
+    waitMs: Number(x.wait_ms),
+    talkMs: Number(x.talk_ms),
+    wrapupCode: x.wrapup_code ?? undefined,
+    finalState: x.final_state,
+    outcome: x.outcome,
+    abandoned: x.abandoned,
+    endReason: x.end_reason,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Building a call detail record from a call's timeline (pure). Times come from the first
+ * timeline entry of each state unless the caller supplies them:
+ *   wait = (answered or ended) - queued        (0 when the call never queued)
+ *   talk = (wrap-up or ended) - answered       (0 when never answered)
+ */
+import type { CallState, TerminalCallState } from './call-states.js';
+
+export type CallOutcome = 'answered' | 'self-service' | 'abandoned' | 'overflowed' | 'callback' | 'failed';
+
+export interface CdrInput {
+  agentId?: string;
+  wrapupCode?: string;
+  outcome?: CallOutcome;
+  offeredAtMs?: number;
+  answeredAtMs?: number;
+}
+
+export interface Cdr {
+  callId: string;
+  siteId: string;
+  entrySiteId: string;
+  ani: string;
+  dnis: string;
+  queueId: string | undefined;
+  customerId: string | undefined;
+  agentId: string | undefined;
+  startedAtMs: number;
+  queuedAtMs: number | undefined;
+  offeredAtMs: number | undefined;
+  answeredAtMs: number | undefined;
+  endedAtMs: number;
+  waitMs: number;
+  talkMs: number;
+  wrapupCode: string | undefined;
+  finalState: TerminalCallState;
+  outcome: CallOutcome;
+  abandoned: boolean;
+  endReason: string;
+}
+
+export interface CdrFacts {
+  callId: string;
+  siteId: string;
+  entrySiteId: string;
+  ani: string;
+  dnis: string;
+  queueId: string | undefined;
+  customerId: string | undefined;
+  agentId: string | undefined;
+  startedAtMs: number;
+  timeline: ReadonlyArray<{ state: CallState; atMs: number }>;
+  finalState: TerminalCallState;
+  endedAtMs: number;
+  endReason: string;
+}
+
+export function defaultOutcome(finalState: TerminalCallState, answered: boolean): CallOutcome {
+  switch (finalState) {
+    case 'ended':
+      return answered ? 'answered' : 'self-service';
+    case 'abandoned':
+      return 'abandoned';
+    case 'overflowed':
+      return 'overflowed';
+    case 'callback-scheduled':
+      return 'callback';
+    case 'failed':
+      return 'failed';
+  }
+}
+
+export function buildCdr(f: CdrFacts, input: CdrInput = {}): Cdr {
+  const first = (s: CallState): number | undefined => f.timeline.find((t) => t.state === s)?.atMs;
+  const queuedAtMs = first('queued');
+  const offeredAtMs = input.offeredAtMs ?? first('offered');
+  const answeredAtMs = input.answeredAtMs ?? first('connected');
+  const wrapAtMs =
+    answeredAtMs === undefined
+      ? undefined
+      : f.timeline.find((t) => t.state === 'wrapup' && t.atMs >= answeredAtMs)?.atMs;
+  const waitMs = queuedAtMs === undefined ? 0 : (answeredAtMs ?? f.endedAtMs) - queuedAtMs;
+  const talkMs = answeredAtMs === undefined ? 0 : (wrapAtMs ?? f.endedAtMs) - answeredAtMs;
+  return {
+    callId: f.callId,
+    siteId: f.siteId,
+    entrySiteId: f.entrySiteId,
+    ani: f.ani,
+    dnis: f.dnis,
+    queueId: f.queueId,
+    customerId: f.customerId,
+    agentId: input.agentId ?? f.agentId,
+    startedAtMs: f.startedAtMs,
+    queuedAtMs,
+    offeredAtMs,
+    answeredAtMs,
+    endedAtMs: f.endedAtMs,
+    waitMs,
+    talkMs,
+    wrapupCode: input.wrapupCode,
+    finalState: f.finalState,
+    outcome: input.outcome ?? defaultOutcome(f.finalState, answeredAtMs !== undefined),
+    abandoned: f.finalState === 'abandoned',
+    endReason: f.endReason,
+  };
+}

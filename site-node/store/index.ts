@@ -1,0 +1,10 @@
+/** The site node's persistence: schema, repositories, jobs and crash recovery. */
+export * from './call-states.js';
+export * from './cdr.js';
+export * from './context.js';
+export * from './calls-repo.js';
+export * from './agents-repo.js';
+export * from './customers-repo.js';
+export * from './tickets-repo.js';
+export * from './jobs.js';
+export * from './recovery.js';

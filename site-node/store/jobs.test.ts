@@ -1,0 +1,206 @@
+/**
+ * pg-boss jobs on a real PostgreSQL: escalations really fire, exactly once per level; the
+ * restart sweep re-schedules lost jobs; callbacks are placed and closed.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import PgBoss from 'pg-boss';
+import { eventsFor } from '../../shared/events/outbox.js';
+import { ESCALATION_QUEUE, JobScheduler, type CallbackToPlace } from './jobs.js';
+import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
+import { closeTicket, getTicket, openTicket } from './tickets-repo.js';
+
+const until = async (what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+void describe('JobScheduler (pg-boss)', { skip: pgSkip }, () => {
+  let t: SiteTestDb;
+  let jobs: JobScheduler;
+  const placed: CallbackToPlace[] = [];
+  let failNextCallback = false;
+
+  const scheduler = () =>
+    new JobScheduler({
+      ctx: t.ctx,
+      url: t.db.url,
+      escalation: { reminderIntervalMs: 1_000, maxLevel: 2 },
+      pollingIntervalSeconds: 0.5,
+      retryDelaySeconds: 1,
+      placeCallback: async (cb) => {
+        if (failNextCallback) {
+          failNextCallback = false;
+          throw new Error('trunk busy');
+        }
+        placed.push(cb);
+      },
+    });
+
+  const escalations = async (ticketId: string) =>
+    (await eventsFor(t.pool, ticketId))
+      .filter((e) => e.type === 'ticket.escalated')
+      .map((e) => e.payload.level);
+
+  before(async () => {
+    t = await siteTestDb('jobs');
+    jobs = scheduler();
+    await jobs.start();
+    await jobs.start(); // idempotent
+  });
+  after(async () => {
+    await jobs?.stop();
+    await jobs?.stop(); // idempotent
+    await t?.close();
+  });
+
+  void test('an SLA escalation fires from pg-boss, then the timed reminder, then stops at maxLevel', async () => {
+    const tk = await jobs.openTicket({
+      kind: 'complaint',
+      customerId: 'c1',
+      slaMs: 1_000,
+      data: { text: 'slow service' },
+    });
+    assert.equal(tk.status, 'open');
+    assert.ok(tk.escalationJobId, 'job recorded on the ticket');
+    await until('level 1', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 1);
+    const l1 = (await getTicket(t.pool, tk.ticketId))!;
+    assert.equal(l1.status, 'escalated');
+    await until('level 2', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 2);
+    const l2 = (await getTicket(t.pool, tk.ticketId))!;
+    assert.equal(l2.nextEscalationAtMs, undefined, 'no reminder past maxLevel');
+    await sleep(1_500);
+    assert.deepEqual(await escalations(tk.ticketId), [1, 2]);
+    const types = (await eventsFor(t.pool, tk.ticketId)).map((e) => e.type);
+    assert.deepEqual(types, ['ticket.opened', 'ticket.escalated', 'ticket.escalated']);
+  });
+
+  void test('the handler run twice (and a duplicate job) escalates once per level', async () => {
+    const tk = await openTicket(t.ctx, { kind: 'card-loss', customerId: 'c2', slaMs: 3_600_000 });
+    const rs = await Promise.all([
+      jobs.handleEscalation({ ticketId: tk.ticketId, level: 1 }),
+      jobs.handleEscalation({ ticketId: tk.ticketId, level: 1 }),
+    ]);
+    assert.deepEqual(rs.sort(), ['already-escalated', 'escalated']);
+    assert.equal(await jobs.handleEscalation({ ticketId: tk.ticketId, level: 1 }), 'already-escalated');
+    assert.equal(
+      await jobs.handleEscalation({ ticketId: tk.ticketId, level: 3 }),
+      'not-due',
+      'levels cannot be skipped',
+    );
+    assert.deepEqual(await escalations(tk.ticketId), [1]);
+    // A duplicate level-1 job sent to pg-boss by another client runs and changes nothing.
+    const other = new PgBoss({
+      connectionString: t.db.url,
+      schema: 'pgboss',
+      supervise: false,
+      schedule: false,
+    });
+    other.on('error', () => {});
+    await other.start();
+    try {
+      const dup = (await other.send(ESCALATION_QUEUE, { ticketId: tk.ticketId, level: 1 }))!;
+      await until(
+        'duplicate job done',
+        async () => (await other.getJobById(ESCALATION_QUEUE, dup))?.state === 'completed',
+      );
+    } finally {
+      await other.stop({ graceful: false, wait: true });
+    }
+    assert.deepEqual(await escalations(tk.ticketId), [1]);
+    // The level-2 reminder was scheduled by the run that escalated (due in 1 s): it fires once,
+    // even though we also run its handler by hand.
+    assert.ok((await getTicket(t.pool, tk.ticketId))!.escalationJobId);
+    await jobs.handleEscalation({ ticketId: tk.ticketId, level: 2 });
+    await sleep(2_000);
+    assert.deepEqual(await escalations(tk.ticketId), [1, 2]);
+    const types = (await eventsFor(t.pool, tk.ticketId)).map((e) => e.type);
+    assert.deepEqual(types.slice(0, 2), ['ticket.opened', 'card-loss.reported']);
+  });
+
+  void test('a closed ticket is not escalated when its job fires', async () => {
+    const tk = await jobs.openTicket({ kind: 'suggestion', slaMs: 800 });
+    await closeTicket(t.ctx, tk.ticketId, 'answered');
+    await sleep(2_000);
+    const after = (await getTicket(t.pool, tk.ticketId))!;
+    assert.equal(after.status, 'closed');
+    assert.equal(after.escalationLevel, 0);
+    assert.deepEqual(await escalations(tk.ticketId), []);
+  });
+
+  void test('the restart sweep re-schedules lost and overdue escalations', async () => {
+    // (a) died between the ticket transaction and sending the job: no job at all, already overdue.
+    const lost = await openTicket(t.ctx, { kind: 'complaint', slaDueAtMs: Date.now() - 60_000 });
+    // (b) the job vanished from pg-boss (e.g. deleted by hand / archive).
+    const gone = await jobs.openTicket({ kind: 'leave-message', slaMs: 3_600_000 });
+    await t.pool.query(`DELETE FROM pgboss.job WHERE id = $1`, [gone.escalationJobId]);
+    // (c) healthy: its job is still waiting; the sweep leaves it alone.
+    const ok = await jobs.openTicket({ kind: 'complaint', slaMs: 3_600_000 });
+
+    const s = await jobs.sweep();
+    assert.equal(s.escalations, 2);
+    assert.equal((await jobs.sweep()).escalations, 0, 'sweep is idempotent');
+    await until(
+      'lost escalation fired',
+      async () => (await getTicket(t.pool, lost.ticketId))!.escalationLevel === 1,
+    );
+    const g = (await getTicket(t.pool, gone.ticketId))!;
+    assert.notEqual(g.escalationJobId, gone.escalationJobId);
+    assert.equal((await getTicket(t.pool, ok.ticketId))!.escalationJobId, ok.escalationJobId);
+  });
+
+  void test('a callback is placed at its time, once, and closes its request', async () => {
+    const tk = await jobs.scheduleCallback({
+      phone: '13800002222',
+      atMs: Date.now() + 500,
+      callId: 'cq-CB1',
+      queueId: 'retail',
+    });
+    assert.equal(tk.kind, 'callback-request');
+    await until('callback placed', async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed');
+    const mine = placed.filter((p) => p.ticketId === tk.ticketId);
+    assert.equal(mine.length, 1);
+    assert.deepEqual(
+      [mine[0]!.phone, mine[0]!.callId, mine[0]!.queueId],
+      ['13800002222', 'cq-CB1', 'retail'],
+    );
+    const types = (await eventsFor(t.pool, tk.ticketId)).map((e) => e.type);
+    assert.deepEqual(types, ['ticket.opened', 'callback.scheduled', 'ticket.closed', 'callback.placed']);
+    assert.equal(
+      await jobs.handleCallback({ ticketId: tk.ticketId }),
+      'skipped',
+      'a rerun does not call again',
+    );
+  });
+
+  void test('a failing callback is retried by pg-boss', async () => {
+    failNextCallback = true;
+    const tk = await jobs.scheduleCallback({ phone: '13800003333', atMs: Date.now() });
+    await until(
+      'callback placed after retry',
+      async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
+      20_000,
+    );
+    assert.equal(placed.filter((p) => p.ticketId === tk.ticketId).length, 1);
+  });
+
+  void test('a new scheduler (after a restart) picks up a callback whose job was lost', async () => {
+    await jobs.stop();
+    const tk = await openTicket(t.ctx, {
+      kind: 'callback-request',
+      callbackAtMs: Date.now(),
+      data: { phone: '13800004444' },
+    });
+    jobs = scheduler();
+    await jobs.start();
+    assert.equal((await jobs.sweep()).callbacks, 1);
+    await until(
+      'swept callback placed',
+      async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
+    );
+  });
+});
