@@ -22,15 +22,15 @@ export type Intent =
 
 /** Share of calls per intent. Most calls are self-service, as in seed 003 (~5% reach an agent). */
 export const DEFAULT_INTENT_MIX: Record<Intent, number> = {
-  balance: 0.34,
+  balance: 0.4,
   transfer: 0.1,
   'card-loss': 0.03,
-  bill: 0.12,
-  rates: 0.12,
+  bill: 0.14,
+  rates: 0.14,
   complaint: 0.03,
   suggestion: 0.02,
   callback: 0.02,
-  agent: 0.22,
+  agent: 0.12,
 };
 
 const MENU_KEY: Record<Intent, string> = {
@@ -58,8 +58,8 @@ export interface CallerMixOptions {
 }
 
 export const DEFAULT_CALLER_MIX: CallerMixOptions = {
-  unknownShare: 0.25,
-  agentAfterSelfService: 0.1,
+  unknownShare: 0.1,
+  agentAfterSelfService: 0.04,
   meanPatienceMs: 150_000,
   wrongPinChance: 0.05,
   intentMix: DEFAULT_INTENT_MIX,

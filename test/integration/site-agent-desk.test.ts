@@ -1,0 +1,143 @@
+/**
+ * A whole call through a real site, driven by an agent over the real gRPC agent service:
+ * a known customer calls, is recognised by caller number, presses 0, and is queued with
+ * attached data; the agent's Events stream pops the screen (profile, IVR path, recent
+ * contacts); the agent answers, hangs up and wraps up with a code, and the CDR in
+ * PostgreSQL carries all of it. Bad requests are refused with INVALID_ARGUMENT naming the
+ * field and change nothing.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freshDatabase, type TestDatabase } from '../support/pg.js';
+import { loadSiteConfig } from '../../site-node/config.js';
+import { Site } from '../../site-node/runtime/site.js';
+import { SimMedia } from '../../site-node/sim/sim-media.js';
+import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
+import type { DeskEvent, ScreenPop } from '../../site-node/cti/agent-desk.js';
+import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
+import { createPool } from '../../shared/pg/pool.js';
+import { RealScheduler } from '../../shared/scheduler.js';
+import { silentLogger } from '../../shared/log.js';
+import { getCdr, getCall, seedCustomers } from '../../site-node/store/index.js';
+import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
+import { isDomainError } from '../../shared/errors.js';
+import type pg from 'pg';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+let db: TestDatabase;
+let pool: pg.Pool;
+let site: Site;
+let media: SimMedia;
+let desk: GrpcAgentDesk;
+
+before(async () => {
+  db = await freshDatabase('desk');
+  pool = createPool(db.url, { applicationName: 'desk-test' });
+  const config = loadSiteConfig(`${ROOT}deploy/examples/site-chongqing.yaml`);
+  const scheduler = new RealScheduler();
+  media = new SimMedia(scheduler);
+  site = new Site({
+    config,
+    pool,
+    databaseUrl: db.url,
+    scheduler,
+    media,
+    bank: new PgLedgerBankHost(pool),
+    log: silentLogger,
+    drainMs: 1000,
+    jobPollingSeconds: 1,
+  });
+  await site.start();
+  const people = makePopulation(config.siteId, 3, 5);
+  await seedDemoLedger(pool, ledgerCustomers(people));
+  await seedCustomers(
+    site.store,
+    people.map((p) => ({ ...p.profile, segment: 'retail' as const })),
+  );
+  desk = new GrpcAgentDesk({ address: `127.0.0.1:${site.ctiPort}` });
+});
+
+after(async () => {
+  desk?.close();
+  await site?.stop();
+  await pool?.end();
+  await db?.drop();
+});
+
+function nextEvent(events: DeskEvent[], type: DeskEvent['type'], timeoutMs = 15_000): Promise<DeskEvent> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      const i = events.findIndex((e) => e.type === type);
+      if (i >= 0) return resolve(events.splice(i, 1)[0]!);
+      if (Date.now() > deadline) return reject(new Error(`no ${type} event within ${timeoutMs} ms`));
+      setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+test('a known caller presses 0: screen pop over gRPC, answer, hang up, wrap-up code in the CDR', async () => {
+  const events: DeskEvent[] = [];
+  const unsubscribe = desk.subscribe('a03', (e) => events.push(e));
+  await desk.login('a03');
+  await desk.setReady('a03');
+
+  const customer = makePopulation('chongqing', 3, 5)[1]!.profile;
+  media.place({
+    ani: customer.phones[0]!,
+    dnis: '95599',
+    patienceMs: 120_000,
+    thinkMs: 20,
+    respond: (prompt) => (prompt === 'main.menu' ? '0' : 'timeout'),
+  });
+
+  const offer = (await nextEvent(events, 'offer')) as { type: 'offer'; pop: ScreenPop };
+  const pop = offer.pop;
+  assert.equal(pop.queueId, 'retail');
+  assert.equal(pop.ani, customer.phones[0]);
+  assert.equal(pop.customer?.customerId, customer.customerId);
+  assert.equal(pop.customer?.homeSiteId, 'chongqing');
+  assert.ok(pop.ivrPath.includes('main_menu'), `ivr path ${pop.ivrPath.join('>')}`);
+  assert.equal(pop.attached.intent, 'agent');
+  assert.equal(pop.attached.customerId, customer.customerId);
+  assert.ok(pop.answerByMs > pop.offeredAtMs);
+
+  const answered = await desk.answer('a03', pop.callId);
+  assert.equal(answered.state, 'on-call');
+  const hung = await desk.hangup('a03', pop.callId);
+  assert.equal(hung.state, 'wrap-up');
+
+  // Bad input is refused naming the field and changes nothing.
+  await assert.rejects(desk.completeWrapup('a03', pop.callId, 'not a code'), (e: unknown) => {
+    assert.ok(isDomainError(e, 'invalid-argument'), String(e));
+    assert.match((e as Error).message, /wrapup_code|wrapupCode/);
+    return true;
+  });
+  await assert.rejects(desk.setNotReady('a03', 'nap'), (e: unknown) => isDomainError(e, 'invalid-argument'));
+  await assert.rejects(desk.answer('', 'x'), (e: unknown) => {
+    assert.ok(isDomainError(e, 'invalid-argument'));
+    assert.match((e as Error).message, /agent_id/);
+    return true;
+  });
+  assert.equal((await desk.agent('a03')).state, 'wrap-up');
+
+  const done = await desk.completeWrapup('a03', pop.callId, 'resolved');
+  assert.equal(done.state, 'ready');
+
+  await site.flushWrites();
+  const cdr = await getCdr(pool, pop.callId);
+  assert.ok(cdr, 'CDR written');
+  assert.equal(cdr.agentId, 'a03');
+  assert.equal(cdr.wrapupCode, 'resolved');
+  assert.equal(cdr.outcome, 'answered');
+  assert.equal(cdr.queueId, 'retail');
+  const call = await getCall(pool, pop.callId);
+  assert.equal(call?.state, 'ended');
+  assert.deepEqual(
+    call?.legs.map((l) => l.role),
+    ['caller', 'agent'],
+  );
+  unsubscribe();
+  await desk.logout('a03');
+});
