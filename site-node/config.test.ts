@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { compileSiteConfig, loadSiteConfig } from './config.js';
+import { isDomainError } from '../shared/errors.js';
+
+const EXAMPLE = new URL('../deploy/examples/site-chongqing.yaml', import.meta.url).pathname;
+const base = (): Record<string, unknown> => parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
+
+function refuses(mutate: (c: Record<string, any>) => void, field: RegExp): void {
+  const c = base() as Record<string, any>;
+  mutate(c);
+  assert.throws(
+    () => compileSiteConfig(c, '/tmp', 'site'),
+    (e: unknown) => {
+      assert.ok(isDomainError(e, 'invalid-argument'), String(e));
+      assert.match((e as Error).message, field);
+      return true;
+    },
+  );
+}
+
+test('the example config of seed 003 compiles: 60 trunks, 30 IVR ports, 8 agents, durations in ms', () => {
+  const c = loadSiteConfig(EXAMPLE);
+  assert.equal(c.trunks, 60);
+  assert.equal(c.ivrPorts, 30);
+  assert.equal(c.agents.length, 8);
+  assert.equal(c.ivr.bankTimeoutMs, 5000);
+  assert.equal(c.acd.serviceLevel.thresholdMs, 20_000);
+});
+
+test('bad config is refused with an error naming the field', () => {
+  refuses((c) => (c.trunks = 0), /site\.trunks/);
+  refuses((c) => (c.site.id = 'Bad Id'), /site\.site\.id/);
+  refuses((c) => (c.agents[2].skills.retail = 9), /site\.agents\[2\]\.skills\.retail/);
+  refuses((c) => c.agents.push({ ...c.agents[0] }), /duplicate agent id "a01"/);
+  refuses((c) => (c.agents[0].skills = { cooking: 3 }), /agents\[0\]\.skills: agent "a01" has no skill/);
+  refuses((c) => (c.ivrPorts = 61), /site\.ivrPorts/);
+  refuses((c) => (c.acd.queues[0].maxWaitMs = 'soon'), /site\.acd\.queues\[0\]\.maxWaitMs/);
+  refuses((c) => (c.surprise = true), /surprise/);
+});
+
+test('a missing or unparsable file names the file', () => {
+  assert.throws(() => loadSiteConfig('/nonexistent/site.yaml'), /cannot read site config \/nonexistent\/site.yaml/);
+});
