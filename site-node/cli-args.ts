@@ -25,7 +25,10 @@ function num(flag: string, v: string | undefined, dflt: number, min: number): nu
   return n;
 }
 
-export function parseSiteArgs(argv: string[], defaults: { config: string; simulate: boolean }): SiteCliOptions {
+export function parseSiteArgs(
+  argv: string[],
+  defaults: { config: string; simulate: boolean },
+): SiteCliOptions {
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -8,8 +8,12 @@ import { isDomainError } from '../shared/errors.js';
 const EXAMPLE = new URL('../deploy/examples/site-chongqing.yaml', import.meta.url).pathname;
 const base = (): Record<string, unknown> => parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
 
-function refuses(mutate: (c: Record<string, any>) => void, field: RegExp): void {
-  const c = base() as Record<string, any>;
+// The tests poke at arbitrary depths of a parsed YAML document, which has no static type.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
+
+function refuses(mutate: (c: Doc) => void, field: RegExp): void {
+  const c = base() as Doc;
   mutate(c);
   assert.throws(
     () => compileSiteConfig(c, '/tmp', 'site'),
@@ -42,5 +46,8 @@ test('bad config is refused with an error naming the field', () => {
 });
 
 test('a missing or unparsable file names the file', () => {
-  assert.throws(() => loadSiteConfig('/nonexistent/site.yaml'), /cannot read site config \/nonexistent\/site.yaml/);
+  assert.throws(
+    () => loadSiteConfig('/nonexistent/site.yaml'),
+    /cannot read site config \/nonexistent\/site.yaml/,
+  );
 });

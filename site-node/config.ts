@@ -36,7 +36,10 @@ const siteFileSchema = z
     trunks: z.number().int().min(1).max(10_000),
     /** Simultaneous IVR sessions; a call beyond this is announced busy and released. */
     ivrPorts: z.number().int().min(1).max(10_000),
-    database: z.object({ url: z.string().min(1).optional() }).strict().default({}),
+    database: z
+      .object({ url: z.string().min(1).optional() })
+      .strict()
+      .default({}),
     cti: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
       .strict()

@@ -54,7 +54,12 @@ async function demo(): Promise<void> {
     const snap = sim.site.snapshot();
     await db.stop();
     const simulatedMinutes = Math.round((args.speed * (args.durationSec ?? 0)) / 60);
-    const summary = { siteId: config.siteId, simulatedMinutes, ...snap.summary, agents: sim.agents.stats().total };
+    const summary = {
+      siteId: config.siteId,
+      simulatedMinutes,
+      ...snap.summary,
+      agents: sim.agents.stats().total,
+    };
     if (args.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
       out(`summary (${simulatedMinutes} simulated minutes):`);

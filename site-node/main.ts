@@ -16,10 +16,14 @@ import { formatStatsLine } from './stats-line.js';
 import { createLogger } from '../shared/log.js';
 
 async function main(): Promise<void> {
-  const args = parseSiteArgs(process.argv.slice(2), { config: 'deploy/examples/site-chongqing.yaml', simulate: false });
+  const args = parseSiteArgs(process.argv.slice(2), {
+    config: 'deploy/examples/site-chongqing.yaml',
+    simulate: false,
+  });
   const config = loadSiteConfig(args.config);
   const databaseUrl = args.database ?? config.databaseUrl ?? process.env.SITE_DATABASE_URL;
-  if (!databaseUrl) throw new Error('no database: give --database, database.url in the config, or SITE_DATABASE_URL');
+  if (!databaseUrl)
+    throw new Error('no database: give --database, database.url in the config, or SITE_DATABASE_URL');
   if (!args.simulate) {
     throw new Error('no voice adapter yet: SIP/RTP comes with the telephony issue; run with --simulate');
   }
@@ -34,9 +38,13 @@ async function main(): Promise<void> {
     log,
   });
   process.stdout.write(
-    JSON.stringify({ event: 'ready', siteId: config.siteId, ctiPort: sim.site.ctiPort, pid: process.pid }) + '\n',
+    JSON.stringify({ event: 'ready', siteId: config.siteId, ctiPort: sim.site.ctiPort, pid: process.pid }) +
+      '\n',
   );
-  const timer = setInterval(() => process.stdout.write(formatStatsLine(sim.site.snapshot()) + '\n'), args.statsEverySec * 1000);
+  const timer = setInterval(
+    () => process.stdout.write(formatStatsLine(sim.site.snapshot()) + '\n'),
+    args.statsEverySec * 1000,
+  );
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -17,7 +17,12 @@ import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
 import { newCallId } from '../../shared/ids.js';
 import type { Flow } from '../ivr/flow.js';
-import { runIvrSession, type CallerChannel, type CallbackRequest, type TicketRequest } from '../ivr/session.js';
+import {
+  runIvrSession,
+  type CallerChannel,
+  type CallbackRequest,
+  type TicketRequest,
+} from '../ivr/session.js';
 import type { AttachedData as IvrAttached } from '../ivr/types.js';
 import {
   createCall,
@@ -272,7 +277,10 @@ export class CallFlow {
       this.engine.dispatch({ type: 'call-arrived', callId: call.callId, queueId, priority, attached: flat });
     } catch (e) {
       this.d.log.error('acd refused a call', { callId: call.callId, queueId, error: (e as Error).message });
-      void this.announceAndRelease(call, 'acd.technical-difficulty', { state: 'failed', reason: 'acd-refused' });
+      void this.announceAndRelease(call, 'acd.technical-difficulty', {
+        state: 'failed',
+        reason: 'acd-refused',
+      });
     }
   }
 
@@ -424,7 +432,10 @@ export class CallFlow {
     if (a.kind === 'overflow-queue') {
       call.queueId = a.queueId;
       this.write(`overflow ${cmd.callId}`, () =>
-        updateCallData(this.d.store, cmd.callId, { queueId: a.queueId, attached: { overflowFrom: cmd.queueId } }),
+        updateCallData(this.d.store, cmd.callId, {
+          queueId: a.queueId,
+          attached: { overflowFrom: cmd.queueId },
+        }),
       );
       return;
     }
@@ -470,23 +481,25 @@ export class CallFlow {
         this.finish(call, { ...base, state: 'abandoned', reason: cmd.outcome });
         return;
       case 'fallback-announcement':
-        this.finish(call, { ...base, state: 'ended', reason: 'fallback:announcement', cdr: { outcome: 'failed' } });
+        this.finish(call, {
+          ...base,
+          state: 'ended',
+          reason: 'fallback:announcement',
+          cdr: { outcome: 'failed' },
+        });
         return;
       case 'fallback-callback-offer':
         this.d.tally.callbacksScheduled++;
         this.d.tally.ticketsOpened++;
-        this.finish(
-          call,
-          { ...base, state: 'callback-scheduled', reason: 'fallback:callback' },
-          () =>
-            this.d.jobs.scheduleCallback({
-              phone: call.ani,
-              atMs: this.d.scheduler.now() + CALLBACK_DELAY_MS,
-              callId: call.callId,
-              queueId: cmd.queueId,
-              ...(call.customerId ? { customerId: call.customerId } : {}),
-              data: { reason: 'long-wait', attached: call.attached },
-            }),
+        this.finish(call, { ...base, state: 'callback-scheduled', reason: 'fallback:callback' }, () =>
+          this.d.jobs.scheduleCallback({
+            phone: call.ani,
+            atMs: this.d.scheduler.now() + CALLBACK_DELAY_MS,
+            callId: call.callId,
+            queueId: cmd.queueId,
+            ...(call.customerId ? { customerId: call.customerId } : {}),
+            data: { reason: 'long-wait', attached: call.attached },
+          }),
         );
         return;
       case 'fallback-leave-message':

@@ -76,17 +76,20 @@ export interface SiteSnapshot {
 
 /** Load and validate the IVR flow named in the config, against its prompt catalogue. */
 export function loadFlow(config: SiteConfig): { flow: Flow; warnings: string[] } {
-  const promptsPath =
-    config.ivr.promptsPath ?? new URL('../ivr/prompts.yaml', import.meta.url).pathname;
+  const promptsPath = config.ivr.promptsPath ?? new URL('../ivr/prompts.yaml', import.meta.url).pathname;
   const catalogue = loadPromptCatalogueFile(promptsPath);
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(config.ivr.flowPath, 'utf8'));
   } catch (e) {
-    throw new DomainError('invalid-argument', `ivr.flow: cannot load ${config.ivr.flowPath}: ${(e as Error).message}`, {
-      field: 'ivr.flow',
-      cause: e,
-    });
+    throw new DomainError(
+      'invalid-argument',
+      `ivr.flow: cannot load ${config.ivr.flowPath}: ${(e as Error).message}`,
+      {
+        field: 'ivr.flow',
+        cause: e,
+      },
+    );
   }
   return parseFlow(doc, { catalogue });
 }
@@ -131,8 +134,15 @@ export class Site {
       tally: this.tally,
       log: log.child({ part: 'calls' }),
     });
-    this.engine = new AcdEngine(config.acd, scheduler, (cmd) => this.flow.onAcdCommand(cmd), log.child({ part: 'acd' }));
-    this.desk = new SiteDesk(this.engine, config.agents, config, (callId, code) => this.flow.noteWrapupCode(callId, code));
+    this.engine = new AcdEngine(
+      config.acd,
+      scheduler,
+      (cmd) => this.flow.onAcdCommand(cmd),
+      log.child({ part: 'acd' }),
+    );
+    this.desk = new SiteDesk(this.engine, config.agents, config, (callId, code) =>
+      this.flow.noteWrapupCode(callId, code),
+    );
     this.flow.engine = this.engine;
     this.flow.desk = this.desk;
     if (d.cti !== false) {
@@ -168,7 +178,12 @@ export class Site {
       });
     }
     for (const a of config.agents) {
-      await upsertAgent(this.store, { agentId: a.id, name: a.name, homeSiteId: config.siteId, skills: a.skills });
+      await upsertAgent(this.store, {
+        agentId: a.id,
+        name: a.name,
+        homeSiteId: config.siteId,
+        skills: a.skills,
+      });
     }
     if (this.grpc) this.ctiPort = await this.grpc.start();
     media.onInbound((c) => this.flow.onInbound(c.ani, c.dnis, c.leg));
@@ -191,7 +206,8 @@ export class Site {
     while (this.flow.liveCalls > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (this.flow.liveCalls > 0) log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
+    if (this.flow.liveCalls > 0)
+      log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
     await this.flow.releaseAll('site-shutdown');
     this.engine.stop();
     await this.grpc?.stop();

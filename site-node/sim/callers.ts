@@ -5,20 +5,12 @@
  * ask for an agent instead. Keys are chosen by the prompt just played, the way a person
  * answers what they were asked.
  */
-import { Random } from '../../shared/random.js';
+import type { Random } from '../../shared/random.js';
 import type { SimCaller } from './sim-media.js';
 import type { SimCustomer } from './population.js';
 
 export type Intent =
-  | 'balance'
-  | 'transfer'
-  | 'card-loss'
-  | 'bill'
-  | 'rates'
-  | 'complaint'
-  | 'suggestion'
-  | 'callback'
-  | 'agent';
+  'balance' | 'transfer' | 'card-loss' | 'bill' | 'rates' | 'complaint' | 'suggestion' | 'callback' | 'agent';
 
 /** Share of calls per intent. Most calls are self-service, as in seed 003 (~5% reach an agent). */
 export const DEFAULT_INTENT_MIX: Record<Intent, number> = {
@@ -127,7 +119,13 @@ export function makeCaller(
       case 'rates.menu':
         return '9';
       case 'feedback.menu':
-        return intent === 'complaint' ? '1' : intent === 'suggestion' ? '2' : intent === 'callback' ? '3' : '9';
+        return intent === 'complaint'
+          ? '1'
+          : intent === 'suggestion'
+            ? '2'
+            : intent === 'callback'
+              ? '3'
+              : '9';
       default:
         return 'timeout';
     }

@@ -25,7 +25,10 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbeddedDb(opts: { database: string; log?: (line: string) => void }): Promise<EmbeddedDb> {
+export async function startEmbeddedDb(opts: {
+  database: string;
+  log?: (line: string) => void;
+}): Promise<EmbeddedDb> {
   const dir = mkdtempSync(join(tmpdir(), 'pcc-demo-pg-'));
   chmodSync(dir, 0o755); // the postgres user must reach the data directory inside
   const port = await freePort();

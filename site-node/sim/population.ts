@@ -47,8 +47,18 @@ export function ledgerCustomers(pop: readonly SimCustomer[], seed = 11): DemoLed
     customerId: profile.customerId,
     pin,
     accounts: [
-      { accountId: profile.accountIds[0]!, type: 'current', currency: 'CNY', openingMinor: rng.int(1_000, 5_000_000) },
-      { accountId: profile.accountIds[1]!, type: 'deposit', currency: 'CNY', openingMinor: rng.int(0, 50_000_000) },
+      {
+        accountId: profile.accountIds[0]!,
+        type: 'current',
+        currency: 'CNY',
+        openingMinor: rng.int(1_000, 5_000_000),
+      },
+      {
+        accountId: profile.accountIds[1]!,
+        type: 'deposit',
+        currency: 'CNY',
+        openingMinor: rng.int(0, 50_000_000),
+      },
     ],
     cards: [{ cardNumber: profile.cards[0]!, accountId: profile.accountIds[0]!, pin }],
   }));

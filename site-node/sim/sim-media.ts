@@ -58,7 +58,15 @@ export class SimMedia implements MediaPort {
     if (!this.inbound) throw new Error('SimMedia.place: no inbound handler registered');
     const legId = `sim-${++this.seq}`;
     const leg: CallLeg = { legId, callId: '', role: 'caller', endpoint: { transport: 'sim', id: legId } };
-    this.legs.set(legId, { caller, leg, lastPrompt: undefined, ended: false, bridged: false, patience: undefined, prompts: [] });
+    this.legs.set(legId, {
+      caller,
+      leg,
+      lastPrompt: undefined,
+      ended: false,
+      bridged: false,
+      patience: undefined,
+      prompts: [],
+    });
     this.counters.placed++;
     this.inbound({ ani: caller.ani, dnis: caller.dnis, leg });
     return leg;

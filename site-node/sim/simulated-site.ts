@@ -88,7 +88,11 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
       wrapupTime: { kind: 'exponential', meanMs: 15_000 },
       wrapupCodes: o.config.wrapupCodes,
       noAnswerProbability: 0.02,
-      breaks: { perHour: 0.5, duration: { kind: 'uniform', minMs: 300_000, maxMs: 900_000 }, reasonCode: 'break' },
+      breaks: {
+        perHour: 0.5,
+        duration: { kind: 'uniform', minMs: 300_000, maxMs: 900_000 },
+        reasonCode: 'break',
+      },
     },
   );
   await agents.start();

@@ -7,8 +7,7 @@
  * to it. The IVR talks to the caller leg through play/collectDigits.
  */
 export type MediaEndpoint =
-  | { transport: 'sim'; id: string }
-  | { transport: 'rtp'; host: string; port: number; codec: 'PCMU' | 'PCMA' };
+  { transport: 'sim'; id: string } | { transport: 'rtp'; host: string; port: number; codec: 'PCMU' | 'PCMA' };
 
 export interface CallLeg {
   legId: string;

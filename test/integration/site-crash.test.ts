@@ -134,7 +134,11 @@ test('kill -9 loses no committed record; restart closes calls in progress and re
         [id],
       );
       assert.deepEqual(r.rows[0], { state: 'failed', end_reason: 'site-restart' }, `call ${id}`);
-      assert.equal(await count(`SELECT count(*) AS n FROM cdrs WHERE call_id = $1`, [id]), 1, `one CDR for ${id}`);
+      assert.equal(
+        await count(`SELECT count(*) AS n FROM cdrs WHERE call_id = $1`, [id]),
+        1,
+        `one CDR for ${id}`,
+      );
     }
     for (const id of agentsIn) {
       const n = await count(
@@ -153,17 +157,26 @@ test('kill -9 loses no committed record; restart closes calls in progress and re
     await subset('CDRs', cdrs, `SELECT call_id AS id FROM cdrs`);
     await subset('tickets', tickets, `SELECT id FROM tickets`);
     await subset('outbox events', events, `SELECT id FROM outbox`);
-    await subset('card stops', stoppedCards, `SELECT card_number AS id FROM ledger.cards WHERE status = 'stopped'`);
+    await subset(
+      'card stops',
+      stoppedCards,
+      `SELECT card_number AS id FROM ledger.cards WHERE status = 'stopped'`,
+    );
 
     // The restarted site takes calls again.
-    await waitFor('new calls after restart', async () => (await count(`SELECT count(*) AS n FROM calls`)) > calls.length);
+    await waitFor(
+      'new calls after restart',
+      async () => (await count(`SELECT count(*) AS n FROM calls`)) > calls.length,
+    );
   } finally {
     second.child.kill('SIGTERM');
   }
   assert.equal(await second.exited, 0, `clean stop:\n${second.stderr.slice(-10).join('\n')}`);
   assert.equal(await count(`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL`), 0, 'no call left live');
   assert.equal(
-    await count(`SELECT count(*) AS n FROM calls c WHERE NOT EXISTS (SELECT 1 FROM cdrs d WHERE d.call_id = c.id)`),
+    await count(
+      `SELECT count(*) AS n FROM calls c WHERE NOT EXISTS (SELECT 1 FROM cdrs d WHERE d.call_id = c.id)`,
+    ),
     0,
     'every call has its CDR',
   );
