@@ -16,6 +16,7 @@ import type { CustomerDirectory } from '../../shared/domain/customer.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
 import { newCallId } from '../../shared/ids.js';
+import { DomainError } from '../../shared/errors.js';
 import type { Flow } from '../ivr/flow.js';
 import {
   runIvrSession,
@@ -33,6 +34,7 @@ import {
   transition,
   updateCallData,
   type CallLeg as StoredLeg,
+  type CallbackToPlace,
   type EndCallRequest,
   type JobScheduler,
   type StoreContext,
@@ -79,6 +81,9 @@ export interface CallFlowDeps {
 
 /** Minutes after which a callback offered by the ACD (long wait, full queue) is placed. */
 const CALLBACK_DELAY_MS = 15 * 60_000;
+/** A customer who asked to be called back goes ahead of callers who did not. */
+const CALLBACK_PRIORITY = 8;
+const CALLBACK_RING_MS = 30_000;
 
 export class CallFlow {
   private readonly calls = new Map<string, LiveCall>();
@@ -296,6 +301,74 @@ export class CallFlow {
     } catch (e) {
       this.d.log.warn('acd rejected a caller hangup', { callId: call.callId, error: (e as Error).message });
     }
+  }
+
+  /**
+   * A callback's time has come (a pg-boss job): dial the customer and, once they answer,
+   * queue them for an agent ahead of ordinary callers, with the request's data attached.
+   * Throws when the call cannot be placed (no trunk, no answer) so the job is retried
+   * with backoff; each attempt leaves its own call record.
+   */
+  async placeCallback(cb: CallbackToPlace): Promise<void> {
+    const { config, media, scheduler } = this.d;
+    if (!this.accepting)
+      throw new DomainError('unavailable', 'site is shutting down; callback retried later');
+    if (this.calls.size >= config.trunks)
+      throw new DomainError('resource-exhausted', 'no free trunk for a callback');
+    const queueId = cb.queueId && this.engine.queueIds().includes(cb.queueId) ? cb.queueId : 'retail';
+    const leg = await media.dial(cb.phone, { callerId: 'callback', timeoutMs: CALLBACK_RING_MS });
+    const now = scheduler.now();
+    const callId = newCallId(config.siteId, now);
+    const attached: Record<string, string> = {
+      intent: 'callback',
+      callbackTicketId: cb.ticketId,
+      ...(cb.callId ? { originalCallId: cb.callId } : {}),
+      ...(cb.customerId ? { customerId: cb.customerId } : {}),
+    };
+    if (leg === 'no-answer') {
+      await createCall(this.d.store, {
+        callId,
+        ani: cb.phone,
+        dnis: 'callback',
+        state: 'queued',
+        queueId,
+        attached,
+      });
+      await endCall(this.d.store, { callId, state: 'failed', reason: 'callback-no-answer' });
+      throw new DomainError('unavailable', `callback to ${cb.phone} not answered; retried later`);
+    }
+    leg.callId = callId;
+    const call: LiveCall = {
+      callId,
+      ani: cb.phone,
+      dnis: 'callback',
+      leg,
+      agentLeg: undefined,
+      phase: 'queued',
+      customerId: cb.customerId,
+      verified: false,
+      ivrPath: [],
+      attached,
+      queueId,
+      queuedAtMs: now,
+      agentId: undefined,
+      callerGone: false,
+    };
+    // Written before the job completes: the callback is not "placed" until its call exists.
+    await createCall(this.d.store, {
+      callId,
+      ani: cb.phone,
+      dnis: 'callback',
+      state: 'queued',
+      queueId,
+      priority: CALLBACK_PRIORITY,
+      attached,
+      legs: [this.storedLeg(leg, now)],
+      ...(cb.customerId ? { customerId: cb.customerId } : {}),
+    });
+    this.calls.set(callId, call);
+    this.d.tally.queued++;
+    this.engine.dispatch({ type: 'call-arrived', callId, queueId, priority: CALLBACK_PRIORITY, attached });
   }
 
   // ---------------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ import {
   recoverAfterRestart,
   storeContext,
   upsertAgent,
-  type CallbackToPlace,
   type RecoveryReport,
   type StoreContext,
 } from '../store/index.js';
@@ -57,8 +56,6 @@ export interface SiteDeps {
   drainMs?: number;
   /** pg-boss polling; default 2 s. */
   jobPollingSeconds?: number;
-  /** Places a callback when its time comes (the simulated dialler in the demo). */
-  placeCallback?: (cb: CallbackToPlace) => Promise<void>;
 }
 
 export interface SiteSnapshot {
@@ -117,7 +114,8 @@ export class Site {
       url: d.databaseUrl,
       escalation: { reminderIntervalMs: 4 * 3_600_000, maxLevel: 3 },
       pollingIntervalSeconds: d.jobPollingSeconds ?? 2,
-      ...(d.placeCallback ? { placeCallback: d.placeCallback } : {}),
+      // The call flow exists by the time pg-boss delivers the first job (after start()).
+      placeCallback: (cb) => this.flow.placeCallback(cb),
     });
     const { flow, warnings } = loadFlow(config);
     for (const w of warnings) log.warn('ivr flow warning', { warning: w });

@@ -34,6 +34,7 @@ export interface SimMediaCounters {
   rejected: number;
   abandonedOnHold: number;
   bridged: number;
+  dialled: number;
 }
 
 export class SimMedia implements MediaPort {
@@ -41,9 +42,19 @@ export class SimMedia implements MediaPort {
   private farEnd: ((leg: CallLeg) => void) | undefined;
   private readonly legs = new Map<string, LegState>();
   private seq = 0;
-  readonly counters: SimMediaCounters = { placed: 0, rejected: 0, abandonedOnHold: 0, bridged: 0 };
+  readonly counters: SimMediaCounters = {
+    placed: 0,
+    rejected: 0,
+    abandonedOnHold: 0,
+    bridged: 0,
+    dialled: 0,
+  };
 
-  constructor(private readonly scheduler: Scheduler) {}
+  constructor(
+    private readonly scheduler: Scheduler,
+    /** Who answers a callback: a simulated customer for the number, or undefined for no answer. */
+    private readonly answerer: (number: string) => SimCaller | undefined = () => undefined,
+  ) {}
 
   onInbound(handler: (call: InboundCall) => void): void {
     this.inbound = handler;
@@ -130,6 +141,29 @@ export class SimMedia implements MediaPort {
       role: 'agent',
       endpoint: { transport: 'sim', id: `agent-${agentId}` },
     };
+  }
+
+  dial(number: string, opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'> {
+    const caller = this.answerer(number);
+    const ringMs = caller ? Math.min(caller.thinkMs * 2, opts.timeoutMs) : opts.timeoutMs;
+    return new Promise((resolve) =>
+      this.scheduler.after(ringMs, () => {
+        if (!caller) return resolve('no-answer');
+        const legId = `sim-${++this.seq}`;
+        const leg: CallLeg = { legId, callId: '', role: 'caller', endpoint: { transport: 'sim', id: legId } };
+        this.legs.set(legId, {
+          caller,
+          leg,
+          lastPrompt: undefined,
+          ended: false,
+          bridged: false,
+          patience: undefined,
+          prompts: [],
+        });
+        this.counters.dialled++;
+        resolve(leg);
+      }),
+    );
   }
 
   async hangup(leg: CallLeg): Promise<void> {

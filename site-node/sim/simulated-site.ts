@@ -11,6 +11,7 @@ import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledg
 import { createPool } from '../../shared/pg/pool.js';
 import type { Logger } from '../../shared/log.js';
 import { RealScheduler } from '../../shared/scheduler.js';
+import { Random } from '../../shared/random.js';
 import { seedCustomers } from '../store/index.js';
 import { ledgerCustomers, makePopulation } from './population.js';
 import { SimMedia } from './sim-media.js';
@@ -58,7 +59,19 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
   const pool = createPool(o.databaseUrl, { applicationName: `site-${o.config.siteId}`, max: 12 });
   const resumeAt = await lastRecordedMs(pool);
   const scheduler = new RealScheduler({ speed: o.speed, startMs: Math.max(Date.now(), (resumeAt ?? 0) + 1) });
-  const media = new SimMedia(scheduler);
+  // Most customers pick up when the bank calls them back; they wait for the agent quietly.
+  const pickUp = new Random(o.seed + 3);
+  const media = new SimMedia(scheduler, (number) =>
+    pickUp.chance(0.85)
+      ? {
+          ani: number,
+          dnis: 'callback',
+          patienceMs: 600_000,
+          thinkMs: pickUp.uniform(3_000, 15_000),
+          respond: () => 'timeout',
+        }
+      : undefined,
+  );
   const site = new Site({
     config: o.config,
     pool,

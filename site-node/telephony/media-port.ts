@@ -47,6 +47,11 @@ export interface MediaPort {
   hold(leg: CallLeg): Promise<void>;
   /** Ring the agent's phone and bridge it to the caller; returns the agent leg. */
   bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg>;
+  /**
+   * Call a customer (a callback): resolves with the answered leg, or 'no-answer' when
+   * nobody picks up or the line is busy.
+   */
+  dial(number: string, opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'>;
   /** Hang up a leg from the site's side; a no-op for a leg that has already ended. */
   hangup(leg: CallLeg): Promise<void>;
 }

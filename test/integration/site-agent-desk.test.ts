@@ -18,7 +18,7 @@ import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledg
 import { createPool } from '../../shared/pg/pool.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { silentLogger } from '../../shared/log.js';
-import { getCdr, getCall, seedCustomers } from '../../site-node/store/index.js';
+import { getCdr, getCall, getTicket, seedCustomers } from '../../site-node/store/index.js';
 import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
 import { isDomainError } from '../../shared/errors.js';
 import type pg from 'pg';
@@ -35,7 +35,14 @@ before(async () => {
   pool = createPool(db.url, { applicationName: 'desk-test' });
   const config = loadSiteConfig(`${ROOT}deploy/examples/site-chongqing.yaml`);
   const scheduler = new RealScheduler();
-  media = new SimMedia(scheduler);
+  // Whoever the site calls back answers at once and waits for the agent.
+  media = new SimMedia(scheduler, (n) => ({
+    ani: n,
+    dnis: 'callback',
+    patienceMs: 600_000,
+    thinkMs: 20,
+    respond: () => 'timeout',
+  }));
   site = new Site({
     config,
     pool,
@@ -140,4 +147,42 @@ test('a known caller presses 0: screen pop over gRPC, answer, hang up, wrap-up c
   );
   unsubscribe();
   await desk.logout('a03');
+});
+
+test('a callback request comes due: the site dials the customer and queues them ahead with the request attached', async () => {
+  const events: DeskEvent[] = [];
+  const unsubscribe = desk.subscribe('a02', (e) => events.push(e));
+  await desk.login('a02');
+  await desk.setReady('a02');
+  const customer = makePopulation('chongqing', 3, 5)[2]!.profile;
+  const ticket = await site.jobs.scheduleCallback({
+    phone: customer.phones[0]!,
+    atMs: Date.now() + 300,
+    queueId: 'retail',
+    customerId: customer.customerId,
+    data: { reason: 'test' },
+  });
+
+  const offer = (await nextEvent(events, 'offer', 20_000)) as { type: 'offer'; pop: ScreenPop };
+  assert.equal(offer.pop.attached.callbackTicketId, ticket.ticketId);
+  assert.equal(offer.pop.attached.intent, 'callback');
+  assert.equal(offer.pop.customer?.customerId, customer.customerId);
+  assert.equal(offer.pop.dnis, 'callback');
+  await desk.answer('a02', offer.pop.callId);
+  await desk.hangup('a02', offer.pop.callId);
+  await desk.completeWrapup('a02', offer.pop.callId, 'follow-up');
+
+  // The job closes the request once the call exists.
+  const deadline = Date.now() + 10_000;
+  let t = await getTicket(pool, ticket.ticketId);
+  while (t?.status !== 'closed' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    t = await getTicket(pool, ticket.ticketId);
+  }
+  assert.equal(t?.status, 'closed');
+  assert.equal(t?.closeReason, 'callback-placed');
+  await site.flushWrites();
+  assert.equal((await getCdr(pool, offer.pop.callId))?.wrapupCode, 'follow-up');
+  unsubscribe();
+  await desk.logout('a02');
 });
