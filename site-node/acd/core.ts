@@ -1,0 +1,603 @@
+/**
+ * The ACD decision core: `acdStep(state, event, nowMs) -> { state, commands }`
+ * (DESIGN.md §3.1). No sockets, timers or I/O: time is the `nowMs` argument, timers are
+ * `start-timer` / `cancel-timer` commands that come back as `timer-fired` events.
+ *
+ * Contract:
+ * - Deterministic: the same state and the same events at the same times give the same
+ *   commands, in the same order.
+ * - The state is mutated in place and returned (for speed); the object passed in is
+ *   consumed. Do not share it between two runs.
+ * - An illegal event throws a DomainError ('invalid-argument' for a malformed or unknown
+ *   field, 'failed-precondition' for a move the current state forbids, naming the agent /
+ *   call / state) and changes NOTHING, not even the clock: every handler validates before it
+ *   touches the state.
+ * - `nowMs` must not go backwards.
+ * - `timer-fired` for an id that is not armed (cancelled, or already handled) is ignored:
+ *   adapters may race a cancel with a fire. `start-timer` with an id that is armed replaces it.
+ * - Every call ends exactly once, with one `call-ended` command (see CallOutcome); after it
+ *   no command names that call again.
+ */
+import { DomainError, failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import { assertAgentTransition } from './agent-state.js';
+import { checkOpen, checkRoom, maxWaitExceeded, nextWaitDeadline } from './queue-limits.js';
+import {
+  addReady,
+  headOf,
+  insertCall,
+  pickAgent,
+  pickCallForAgent,
+  readyNodes,
+  servableQueues,
+  refreshLevel,
+  removeCall,
+  removeReady,
+} from './routing.js';
+import { timerId, type AcdState, type AgentRec, type CallRec, type QueueRt, type TimerRec } from './state.js';
+import { recordHandleTime, recordWindow } from './stats.js';
+import type {
+  AcdCommand,
+  AcdEvent,
+  AgentStateName,
+  AttachedData,
+  CallOutcome,
+  FallbackAction,
+  FallbackReason,
+} from './types.js';
+
+export interface AcdStepResult {
+  state: AcdState;
+  commands: AcdCommand[];
+}
+
+const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const EMPTY: AttachedData = Object.freeze({});
+
+export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdStepResult {
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs))
+    throw invalidArgument('nowMs', 'must be a finite number');
+  if (nowMs < state.nowMs) {
+    throw invalidArgument(
+      'nowMs',
+      `${nowMs} is before the previous step (${state.nowMs}); time cannot go back`,
+    );
+  }
+  if (event === null || typeof event !== 'object') throw invalidArgument('event', 'must be an object');
+  const out: AcdCommand[] = [];
+  switch (event.type) {
+    case 'call-arrived':
+      onCallArrived(state, event, nowMs, out);
+      break;
+    case 'agent-login':
+      onLogin(state, event, nowMs, out);
+      break;
+    case 'agent-logout':
+      onLogout(state, event.agentId, nowMs, out);
+      break;
+    case 'agent-ready':
+      onReady(state, event.agentId, nowMs, out);
+      break;
+    case 'agent-not-ready':
+      onNotReady(state, event.agentId, event.reason, nowMs, out);
+      break;
+    case 'agent-answered':
+      onAnswered(state, event.agentId, event.callId, nowMs, out);
+      break;
+    case 'agent-hung-up':
+      onAgentHungUp(state, event.agentId, event.callId, nowMs, out);
+      break;
+    case 'caller-hung-up':
+      onCallerHungUp(state, event.callId, nowMs, out);
+      break;
+    case 'wrapup-done':
+      onWrapupDone(state, event.agentId, event.wrapupCode, nowMs, out);
+      break;
+    case 'transfer':
+      onTransfer(state, event, nowMs, out);
+      break;
+    case 'timer-fired':
+      onTimer(state, event.id, nowMs, out);
+      break;
+    default:
+      throw invalidArgument(
+        'event.type',
+        `unknown event type ${JSON.stringify((event as { type: unknown }).type)}`,
+      );
+  }
+  return { state, commands: out };
+}
+
+// ---------------------------------------------------------------------------------------
+// Argument checks (throw before any change)
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw invalidArgument(field, 'must be a non-empty string');
+  return v;
+}
+
+function int(v: unknown, field: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw invalidArgument(field, 'must be an integer');
+  return v;
+}
+
+function queueArg(s: AcdState, v: unknown, field: string): QueueRt {
+  const q = s.queueById.get(str(v, field));
+  if (!q) throw invalidArgument(field, `unknown queue ${JSON.stringify(v)}`);
+  return q;
+}
+
+function agentArg(s: AcdState, v: unknown): AgentRec {
+  const id = str(v, 'agentId');
+  const a = s.agents.get(id);
+  if (!a || a.state === 'logged-out')
+    throw failedPrecondition(`agent ${JSON.stringify(id)} is not logged in`);
+  return a;
+}
+
+function callArg(s: AcdState, v: unknown): CallRec {
+  const id = str(v, 'callId');
+  const c = s.calls.get(id);
+  if (!c) throw failedPrecondition(`call ${JSON.stringify(id)} is not in the ACD (never arrived, or ended)`);
+  return c;
+}
+
+function attachedArg(v: unknown): AttachedData {
+  if (v === undefined) return EMPTY;
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw invalidArgument('attached', 'must be an object');
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'string') throw invalidArgument(`attached.${k}`, 'must be a string');
+  }
+  return v as AttachedData;
+}
+
+function skillsArg(v: unknown): Map<string, number> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw invalidArgument('skills', 'must be an object');
+  const m = new Map<string, number>();
+  for (const [k, p] of Object.entries(v)) {
+    if (!SKILL_NAME.test(k)) throw invalidArgument(`skills.${k}`, 'is not a valid skill name');
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 5) {
+      throw invalidArgument(`skills.${k}`, `proficiency must be an integer 1..5, got ${JSON.stringify(p)}`);
+    }
+    m.set(k, p);
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------
+// Small actions
+
+function setAgent(
+  s: AcdState,
+  a: AgentRec,
+  to: AgentStateName,
+  why: string,
+  out: AcdCommand[],
+  reason?: string,
+): void {
+  const from = a.state;
+  assertAgentTransition(a.id, from, to, why);
+  if (from === 'ready') removeReady(s, a);
+  a.state = to;
+  a.reason = to === 'not-ready' ? reason : undefined;
+  if (to === 'ready') addReady(s, a);
+  const cmd: AcdCommand = { type: 'agent-state-changed', agentId: a.id, from, to };
+  if (a.reason !== undefined) cmd.reason = a.reason;
+  if (a.callId !== undefined) cmd.callId = a.callId;
+  out.push(cmd);
+}
+
+function startTimer(s: AcdState, id: string, rec: TimerRec, out: AcdCommand[]): void {
+  s.timers.set(id, rec);
+  out.push({ type: 'start-timer', id, atMs: rec.atMs });
+}
+
+function cancelTimer(s: AcdState, id: string, out: AcdCommand[]): void {
+  if (s.timers.delete(id)) out.push({ type: 'cancel-timer', id });
+}
+
+function endCall(
+  s: AcdState,
+  call: CallRec,
+  outcome: CallOutcome,
+  out: AcdCommand[],
+  agentId?: string,
+): void {
+  s.calls.delete(call.id);
+  const cmd: AcdCommand = { type: 'call-ended', callId: call.id, queueId: call.queue.cfg.id, outcome };
+  if (agentId !== undefined) cmd.agentId = agentId;
+  out.push(cmd);
+}
+
+function armWaitTimer(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+  const at = nextWaitDeadline(call.queue.cfg, call.enqueueMs, call.level);
+  if (at !== undefined) startTimer(s, call.waitTimer, { kind: 'wait', call, atMs: at }, out);
+}
+
+/** The call (removed from any bucket) goes to `a`, who is ready. */
+function offer(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
+  cancelTimer(s, call.waitTimer, out);
+  a.callId = call.id;
+  setAgent(s, a, 'reserved', 'take an offer', out);
+  call.state = 'offered';
+  call.agent = a;
+  const answerByMs = s.nowMs + call.queue.cfg.offerTimeoutMs;
+  out.push({ type: 'offer-call', callId: call.id, agentId: a.id, queueId: call.queue.cfg.id, answerByMs });
+  startTimer(s, call.offerTimer, { kind: 'offer', call, atMs: answerByMs }, out);
+}
+
+function fallback(
+  s: AcdState,
+  call: CallRec,
+  reason: FallbackReason,
+  action: FallbackAction,
+  out: AcdCommand[],
+): void {
+  out.push({ type: 'call-fallback', callId: call.id, queueId: call.queue.cfg.id, reason, action });
+  switch (action.kind) {
+    case 'overflow-queue':
+      call.moves++;
+      enterQueue(s, call, s.queueById.get(action.queueId)!, out);
+      return;
+    case 'announcement':
+      return endCall(s, call, 'fallback-announcement', out);
+    case 'callback-offer':
+      return endCall(s, call, 'fallback-callback-offer', out);
+    case 'leave-message':
+      return endCall(s, call, 'fallback-leave-message', out);
+  }
+}
+
+/** A call enters a queue: arrival, transfer in, overflow in. */
+function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): void {
+  call.queue = q;
+  call.state = 'queued';
+  call.agent = undefined;
+  call.level = 0;
+  call.enqueueMs = s.nowMs;
+  call.seq = ++s.seq;
+  const open = checkOpen(q.cfg, s.nowMs);
+  if (!open.ok) {
+    recordWindow(s, q, 'rejected', 0);
+    return fallback(s, call, open.reason, open.action, out);
+  }
+  const a = pickAgent(s, q.cfg, 0);
+  if (a) return offer(s, call, a, out);
+  const room = checkRoom(q.cfg, q.waiting);
+  if (!room.ok) {
+    recordWindow(s, q, 'rejected', 0);
+    return fallback(s, call, room.reason, room.action, out);
+  }
+  insertCall(q, call);
+  out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
+  armWaitTimer(s, call, out);
+}
+
+/** Offer waiting calls of `q` to ready agents, highest priority first, FIFO in a priority. */
+function dispatchQueue(s: AcdState, q: QueueRt, out: AcdCommand[]): void {
+  if (q.waiting === 0) return;
+  for (const b of q.buckets) {
+    for (;;) {
+      const h = headOf(b);
+      if (!h) break;
+      refreshLevel(h, s.nowMs);
+      const a = pickAgent(s, q.cfg, h.level);
+      if (!a) break;
+      removeCall(q, h);
+      offer(s, h, a, out);
+    }
+  }
+}
+
+/** A ready agent looks for the best waiting call it may take. */
+function dispatchAgent(s: AcdState, a: AgentRec, out: AcdCommand[]): void {
+  if (a.state !== 'ready') return;
+  const call = pickCallForAgent(s, a);
+  if (!call) return;
+  removeCall(call.queue, call);
+  offer(s, call, a, out);
+}
+
+/** Back to the queue at the call's old place (ring-no-answer). */
+function requeue(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+  const q = call.queue;
+  call.state = 'queued';
+  call.agent = undefined;
+  refreshLevel(call, s.nowMs);
+  if (maxWaitExceeded(q.cfg, call.enqueueMs, s.nowMs)) {
+    recordWindow(s, q, 'timed-out', s.nowMs - call.enqueueMs);
+    return fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
+  }
+  insertCall(q, call);
+  out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
+  dispatchQueue(s, q, out);
+  if (call.state === 'queued') armWaitTimer(s, call, out);
+}
+
+function startWrapUp(s: AcdState, a: AgentRec, out: AcdCommand[], ended?: CallRec): void {
+  setAgent(s, a, 'wrap-up', 'start wrap-up', out);
+  // The call ends after the agent's move that still names it, and before anything else.
+  if (ended) endCall(s, ended, 'completed', out, a.id);
+  const ms = a.handleQueue!.cfg.wrapUpMs;
+  if (ms > 0) startTimer(s, a.wrapTimer, { kind: 'wrapup', agent: a, atMs: s.nowMs + ms }, out);
+  else finishWrapUp(s, a, out);
+}
+
+function finishWrapUp(s: AcdState, a: AgentRec, out: AcdCommand[]): void {
+  cancelTimer(s, a.wrapTimer, out);
+  if (a.handleQueue) recordHandleTime(s, a.handleQueue, s.nowMs - a.answeredAtMs);
+  a.handleQueue = undefined;
+  a.callId = undefined;
+  const pending = a.pendingNotReady;
+  a.pendingNotReady = undefined;
+  if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
+  else {
+    setAgent(s, a, 'ready', 'become ready after wrap-up', out);
+    dispatchAgent(s, a, out);
+  }
+}
+
+function endConnected(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
+  startWrapUp(s, a, out, call);
+}
+
+// ---------------------------------------------------------------------------------------
+// Event handlers: validate first, then set the clock, then act.
+
+function onCallArrived(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'call-arrived' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const callId = str(e.callId, 'callId');
+  if (s.calls.has(callId)) throw failedPrecondition(`call ${JSON.stringify(callId)} is already in the ACD`);
+  const q = queueArg(s, e.queueId, 'queueId');
+  const priority = int(e.priority, 'priority', 0);
+  const attached = attachedArg(e.attached);
+  s.nowMs = now;
+  const call: CallRec = {
+    id: callId,
+    queue: q,
+    priority,
+    attached,
+    seq: 0,
+    enqueueMs: now,
+    arrivedMs: now,
+    state: 'queued',
+    level: 0,
+    agent: undefined,
+    moves: 0,
+    waitTimer: timerId.wait(callId),
+    offerTimer: timerId.offer(callId),
+  };
+  s.calls.set(callId, call);
+  enterQueue(s, call, q, out);
+}
+
+function onLogin(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'agent-login' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const id = str(e.agentId, 'agentId');
+  const existing = s.agents.get(id);
+  if (existing && existing.state !== 'logged-out') {
+    throw failedPrecondition(`agent ${JSON.stringify(id)} is already logged in (${existing.state})`);
+  }
+  const skills = skillsArg(e.skills);
+  if (e.ready !== undefined && typeof e.ready !== 'boolean')
+    throw invalidArgument('ready', 'must be a boolean');
+  s.nowMs = now;
+  const a: AgentRec = existing ?? {
+    id,
+    state: 'logged-out',
+    reason: undefined,
+    pendingNotReady: undefined,
+    skills,
+    nodes: [],
+    queues: [],
+    wrapTimer: timerId.wrapup(id),
+    readySeq: 0,
+    readySinceMs: now,
+    callId: undefined,
+    handleQueue: undefined,
+    answeredAtMs: 0,
+  };
+  a.skills = skills;
+  a.nodes = readyNodes(a);
+  a.queues = servableQueues(s, skills);
+  s.agents.set(id, a);
+  for (const skill of skills.keys()) {
+    let set = s.staffed.get(skill);
+    if (!set) s.staffed.set(skill, (set = new Set()));
+    set.add(a);
+  }
+  if (e.ready === true) {
+    setAgent(s, a, 'ready', 'log in', out);
+    dispatchAgent(s, a, out);
+  } else setAgent(s, a, 'not-ready', 'log in', out, 'login');
+}
+
+function onLogout(s: AcdState, agentId: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  assertAgentTransition(a.id, a.state, 'logged-out', 'log out');
+  s.nowMs = now;
+  for (const skill of a.skills.keys()) s.staffed.get(skill)?.delete(a);
+  a.pendingNotReady = undefined;
+  setAgent(s, a, 'logged-out', 'log out', out);
+}
+
+function onReady(s: AcdState, agentId: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  if (a.state !== 'not-ready' && a.state !== 'wrap-up') {
+    throw failedPrecondition(`agent ${JSON.stringify(a.id)} cannot become ready: it is ${a.state}`);
+  }
+  s.nowMs = now;
+  if (a.state === 'wrap-up') {
+    a.pendingNotReady = undefined;
+    finishWrapUp(s, a, out);
+    return;
+  }
+  setAgent(s, a, 'ready', 'become ready', out);
+  dispatchAgent(s, a, out);
+}
+
+function onNotReady(s: AcdState, agentId: unknown, reason: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  const r = str(reason, 'reason');
+  s.nowMs = now;
+  if (a.state === 'ready' || a.state === 'not-ready') setAgent(s, a, 'not-ready', 'go not-ready', out, r);
+  else a.pendingNotReady = r; // reserved, on-call, wrap-up: applied when the work ends
+}
+
+function onAnswered(s: AcdState, agentId: unknown, callId: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  const cid = str(callId, 'callId');
+  if (a.state !== 'reserved' || a.callId !== cid) {
+    throw failedPrecondition(
+      `agent ${JSON.stringify(a.id)} cannot answer call ${JSON.stringify(cid)}: it was not offered to it (agent is ${a.state}${a.callId ? ` with ${a.callId}` : ''})`,
+    );
+  }
+  const call = s.calls.get(cid)!;
+  s.nowMs = now;
+  cancelTimer(s, call.offerTimer, out);
+  setAgent(s, a, 'on-call', 'answer', out);
+  call.state = 'connected';
+  const waitMs = now - call.enqueueMs;
+  recordWindow(s, call.queue, 'answered', waitMs);
+  a.answeredAtMs = now;
+  a.handleQueue = call.queue;
+  out.push({ type: 'call-connected', callId: cid, agentId: a.id, queueId: call.queue.cfg.id, waitMs });
+}
+
+function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  const cid = str(callId, 'callId');
+  if (a.state !== 'on-call' || a.callId !== cid) {
+    throw failedPrecondition(
+      `agent ${JSON.stringify(a.id)} cannot hang up call ${JSON.stringify(cid)}: it is not talking on it (agent is ${a.state})`,
+    );
+  }
+  s.nowMs = now;
+  endConnected(s, s.calls.get(cid)!, a, out);
+}
+
+function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+  const call = callArg(s, callId);
+  s.nowMs = now;
+  const q = call.queue;
+  const waitMs = now - call.enqueueMs;
+  switch (call.state) {
+    case 'queued':
+      removeCall(q, call);
+      cancelTimer(s, call.waitTimer, out);
+      recordWindow(s, q, 'abandoned', waitMs);
+      endCall(s, call, 'abandoned-queued', out);
+      return;
+    case 'offered': {
+      const a = call.agent!;
+      cancelTimer(s, call.offerTimer, out);
+      out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'caller-abandoned' });
+      recordWindow(s, q, 'abandoned', waitMs);
+      endCall(s, call, 'abandoned-ringing', out, a.id);
+      a.callId = undefined;
+      const pending = a.pendingNotReady;
+      a.pendingNotReady = undefined;
+      if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
+      else {
+        setAgent(s, a, 'ready', 'return to ready', out);
+        dispatchAgent(s, a, out);
+      }
+      return;
+    }
+    case 'connected':
+      endConnected(s, call, call.agent!, out);
+      return;
+  }
+}
+
+function onWrapupDone(s: AcdState, agentId: unknown, code: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  if (code !== undefined && typeof code !== 'string') throw invalidArgument('wrapupCode', 'must be a string');
+  if (a.state !== 'wrap-up') {
+    throw failedPrecondition(`agent ${JSON.stringify(a.id)} cannot complete wrap-up: it is ${a.state}`);
+  }
+  s.nowMs = now;
+  finishWrapUp(s, a, out);
+}
+
+function onTransfer(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'transfer' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const call = callArg(s, e.callId);
+  const to = queueArg(s, e.toQueueId, 'toQueueId');
+  const priority = int(e.priority, 'priority', call.priority);
+  if (call.state !== 'connected') {
+    throw failedPrecondition(
+      `call ${JSON.stringify(call.id)} cannot be transferred: it is ${call.state}, not connected`,
+    );
+  }
+  s.nowMs = now;
+  const a = call.agent!;
+  out.push({
+    type: 'call-transferred',
+    callId: call.id,
+    fromQueueId: call.queue.cfg.id,
+    toQueueId: to.cfg.id,
+    agentId: a.id,
+  });
+  call.agent = undefined;
+  startWrapUp(s, a, out);
+  call.moves++;
+  call.priority = priority;
+  enterQueue(s, call, to, out);
+}
+
+function onTimer(s: AcdState, id: unknown, now: number, out: AcdCommand[]): void {
+  const tid = str(id, 'id');
+  s.nowMs = now;
+  const t = s.timers.get(tid);
+  if (!t) return; // cancelled or already handled: a harmless race
+  s.timers.delete(tid);
+  switch (t.kind) {
+    case 'wait': {
+      const call = t.call;
+      const q = call.queue;
+      refreshLevel(call, now);
+      if (maxWaitExceeded(q.cfg, call.enqueueMs, now)) {
+        removeCall(q, call);
+        recordWindow(s, q, 'timed-out', now - call.enqueueMs);
+        fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
+        return;
+      }
+      dispatchQueue(s, q, out);
+      if (call.state === 'queued') armWaitTimer(s, call, out);
+      return;
+    }
+    case 'offer': {
+      const call = t.call;
+      const a = call.agent!;
+      out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'ring-no-answer' });
+      a.callId = undefined;
+      a.pendingNotReady = undefined;
+      setAgent(s, a, 'not-ready', 'miss an offer', out, 'ring-no-answer');
+      requeue(s, call, out);
+      return;
+    }
+    case 'wrapup':
+      finishWrapUp(s, t.agent, out);
+      return;
+  }
+}
+
+/** For adapters that need to tell errors apart without importing shared/errors. */
+export function isAcdRejection(e: unknown): e is DomainError {
+  return e instanceof DomainError && (e.kind === 'invalid-argument' || e.kind === 'failed-precondition');
+}

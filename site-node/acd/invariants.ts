@@ -1,0 +1,96 @@
+/**
+ * Internal consistency checks of an ACD state, used by the property tests and handy in a
+ * debugger. Returns a list of violations (empty = fine). O(agents x waiting calls): not for
+ * production paths.
+ */
+import { isEligible, levelFor, queuedCalls } from './routing.js';
+import type { AcdState } from './state.js';
+
+export interface InvariantOptions {
+  /**
+   * Also check "no ready agent idles while a call it may take waits". Only meaningful when
+   * every timer due at or before `state.nowMs` has fired (skill expansion happens on timers).
+   */
+  noIdleWhileWaiting?: boolean;
+}
+
+export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {}): string[] {
+  const bad: string[] = [];
+  const holder = new Map<string, string>();
+  for (const a of state.agents.values()) {
+    if (a.state === 'reserved' || a.state === 'on-call') {
+      const c = a.callId === undefined ? undefined : state.calls.get(a.callId);
+      if (!c) bad.push(`agent ${a.id} is ${a.state} without a live call`);
+      else {
+        if (c.agent !== a) bad.push(`agent ${a.id} holds ${c.id} but the call points at ${c.agent?.id}`);
+        const want = a.state === 'reserved' ? 'offered' : 'connected';
+        if (c.state !== want) bad.push(`agent ${a.id} is ${a.state} but call ${c.id} is ${c.state}`);
+        if (holder.has(c.id)) bad.push(`call ${c.id} held by ${holder.get(c.id)} and ${a.id}`);
+        holder.set(c.id, a.id);
+      }
+    }
+    const inIndex = a.nodes.some(
+      (n) => n.list !== null && state.ready.get(n.skill)?.[n.proficiency] === n.list,
+    );
+    if (a.skills.size > 0 && inIndex !== (a.state === 'ready'))
+      bad.push(`agent ${a.id} is ${a.state} but ready-index says ${inIndex}`);
+  }
+  for (const [skill, lists] of state.ready) {
+    lists.forEach((list, p) => {
+      let n = 0;
+      let prevSeq = -1;
+      for (let node = list.head; node; node = node.next) {
+        n++;
+        if (node.list !== list || node.skill !== skill || node.proficiency !== p)
+          bad.push(`ready list ${skill}/${p} holds a foreign node`);
+        if (node.agent.state !== 'ready')
+          bad.push(`ready list ${skill}/${p} holds ${node.agent.id} (${node.agent.state})`);
+        if (node.agent.readySeq <= prevSeq) bad.push(`ready list ${skill}/${p} is not in idle order`);
+        prevSeq = node.agent.readySeq;
+      }
+      if (n !== list.size) bad.push(`ready list ${skill}/${p} size ${list.size} but holds ${n}`);
+    });
+  }
+  for (const c of state.calls.values()) {
+    if (c.state === 'queued') {
+      if (c.agent) bad.push(`queued call ${c.id} has agent ${c.agent.id}`);
+    } else if (!c.agent || c.agent.callId !== c.id) {
+      bad.push(`${c.state} call ${c.id} is not held by its agent`);
+    }
+  }
+  for (const q of state.queues) {
+    let n = 0;
+    for (const b of q.buckets) {
+      let prev = -1;
+      for (let i = b.head; i < b.calls.length; i++) {
+        const c = b.calls[i]!;
+        n++;
+        if (c.seq <= prev) bad.push(`queue ${q.cfg.id} priority ${b.priority} out of order at ${c.id}`);
+        prev = c.seq;
+        if (
+          c.state !== 'queued' ||
+          c.queue !== q ||
+          c.priority !== b.priority ||
+          state.calls.get(c.id) !== c
+        ) {
+          bad.push(`queue ${q.cfg.id} holds ${c.id} which is ${c.state} in ${c.queue.cfg.id}`);
+        }
+      }
+    }
+    if (n !== q.waiting) bad.push(`queue ${q.cfg.id} waiting=${q.waiting} but holds ${n}`);
+    if (opts.noIdleWhileWaiting && n > 0) {
+      for (const c of queuedCalls(q)) {
+        const level = levelFor(q.cfg, state.nowMs - c.enqueueMs);
+        for (const a of state.agents.values()) {
+          if (a.state === 'ready' && isEligible(a, q.cfg, level)) {
+            bad.push(`agent ${a.id} is ready while call ${c.id} (queue ${q.cfg.id}, level ${level}) waits`);
+          }
+        }
+      }
+    }
+  }
+  const queued = [...state.calls.values()].filter((c) => c.state === 'queued').length;
+  const total = state.queues.reduce((n, q) => n + q.waiting, 0);
+  if (queued !== total) bad.push(`${queued} queued calls but queues hold ${total}`);
+  return bad;
+}

@@ -1,0 +1,367 @@
+/**
+ * Property-based tests: random event sequences (arrivals, agent actions, abandons,
+ * transfers, time advances firing timers) against the core, checking after every single
+ * core step:
+ * - no agent holds two calls; no call is offered to two agents at once;
+ * - every call ends exactly once, and an ended call never appears in a command again;
+ * - FIFO within one queue and one priority: when a call is offered, no older call of the
+ *   same queue and priority is still waiting;
+ * - no ready agent idles while a call it may take waits (checked whenever no timer is due);
+ * - a rejected event changes nothing;
+ * - the internal indexes agree with each other (invariants.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { isDomainError } from '../../shared/errors.js';
+import { compileAcdConfig } from './config.js';
+import { acdStep } from './core.js';
+import { checkAcdInvariants } from './invariants.js';
+import { createAcdState, type AcdState } from './state.js';
+import type { AcdCommand, AcdEvent } from './types.js';
+import { agentView, callView } from './views.js';
+
+const CONFIG = {
+  offerTimeoutMs: 3000,
+  wrapUpMs: 2000,
+  queues: [
+    {
+      id: 'A',
+      skill: 'a',
+      minProficiency: 2,
+      expansion: [
+        { afterMs: 5000, minProficiency: 1 },
+        { afterMs: 10000, alsoSkills: ['b'] },
+      ],
+      maxQueueLength: 4,
+      maxWaitMs: 30000,
+      onMaxWait: 'overflow-queue:C',
+    },
+    {
+      id: 'B',
+      skill: 'b',
+      strategy: 'best-proficiency',
+      expansion: [{ afterMs: 8000, alsoSkills: ['c', 'a'] }],
+      maxQueueLength: 3,
+      onQueueFull: 'leave-message',
+      maxWaitMs: 20000,
+    },
+    { id: 'C', skill: 'c', wrapUpMs: 0 },
+  ],
+};
+const QUEUES = ['A', 'B', 'C'];
+const AGENTS = 5;
+
+type Action =
+  | { k: 'arrive'; q: number; p: number }
+  | { k: 'login'; a: number; skills: Record<string, number>; ready: boolean }
+  | { k: 'logout' | 'ready' | 'wrapdone'; a: number }
+  | { k: 'notready'; a: number; r: string }
+  | { k: 'answer' | 'agenthangup'; a: number; own: boolean; c: number }
+  | { k: 'callerhangup'; c: number }
+  | { k: 'transfer'; c: number; q: number }
+  | { k: 'advance'; ms: number };
+
+const agentIx = fc.nat({ max: AGENTS - 1 });
+const skills = fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 1, max: 5 }), {
+  minKeys: 1,
+  maxKeys: 3,
+});
+const action: fc.Arbitrary<Action> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({ k: fc.constant('arrive' as const), q: fc.nat({ max: 2 }), p: fc.nat({ max: 2 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('login' as const),
+      a: agentIx,
+      skills,
+      ready: fc.boolean(),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('ready' as const), a: agentIx }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constantFrom('logout' as const, 'wrapdone' as const), a: agentIx }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('notready' as const),
+      a: agentIx,
+      r: fc.constantFrom('break', 'lunch'),
+    }),
+  },
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      k: fc.constantFrom('answer' as const, 'agenthangup' as const),
+      a: agentIx,
+      own: fc.nat({ max: 9 }).map((n) => n < 8),
+      c: fc.nat({ max: 40 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('callerhangup' as const), c: fc.nat({ max: 40 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('transfer' as const),
+      c: fc.nat({ max: 40 }),
+      q: fc.nat({ max: 2 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('advance' as const),
+      ms: fc.oneof(fc.integer({ min: 0, max: 2500 }), fc.integer({ min: 0, max: 40000 })),
+    }),
+  },
+);
+
+function snapshot(s: AcdState): string {
+  return JSON.stringify({
+    now: s.nowMs,
+    seq: s.seq,
+    agents: [...s.agents.keys()].map((id) => agentView(s, id)),
+    calls: [...s.calls.keys()].map((id) => callView(s, id)),
+    timers: [...s.timers].map(([id, t]) => [id, t.atMs]),
+    waiting: s.queues.map((q) => q.waiting),
+  });
+}
+
+class Checker {
+  ended = new Map<string, number>();
+  offeredTo = new Map<string, string>();
+  connected = new Map<string, string>();
+  holds = new Map<string, string>();
+  timers = new Map<string, number>();
+  arrived: string[] = [];
+
+  constructor(readonly state: AcdState) {}
+
+  private release(callId: string): void {
+    const a = this.offeredTo.get(callId) ?? this.connected.get(callId);
+    if (a !== undefined) this.holds.delete(a);
+    this.offeredTo.delete(callId);
+    this.connected.delete(callId);
+  }
+
+  commands(cmds: AcdCommand[]): void {
+    for (const c of cmds) {
+      if ('callId' in c && c.callId !== undefined && this.ended.has(c.callId)) {
+        assert.fail(`ended call ${c.callId} got ${JSON.stringify(c)}`);
+      }
+      switch (c.type) {
+        case 'offer-call': {
+          assert.ok(!this.offeredTo.has(c.callId), `call ${c.callId} offered twice`);
+          assert.ok(!this.connected.has(c.callId), `connected call ${c.callId} offered`);
+          assert.ok(
+            !this.holds.has(c.agentId),
+            `agent ${c.agentId} offered ${c.callId} while holding ${this.holds.get(c.agentId)}`,
+          );
+          this.offeredTo.set(c.callId, c.agentId);
+          this.holds.set(c.agentId, c.callId);
+          // FIFO within queue and priority
+          const v = callView(this.state, c.callId)!;
+          for (const other of this.state.calls.values()) {
+            if (
+              other.state === 'queued' &&
+              other.queue.cfg.id === v.queueId &&
+              other.priority === v.priority
+            ) {
+              // Older = entered the queue earlier (a ring-no-answer re-queue keeps its entry time).
+              const older =
+                other.enqueueMs < v.enqueueMs || (other.enqueueMs === v.enqueueMs && other.seq < v.seq);
+              assert.ok(
+                !older,
+                `offered ${c.callId} (seq ${v.seq}) before older ${other.id} (seq ${other.seq})`,
+              );
+            }
+          }
+          break;
+        }
+        case 'withdraw-offer':
+          assert.equal(this.offeredTo.get(c.callId), c.agentId);
+          this.release(c.callId);
+          break;
+        case 'call-connected':
+          assert.equal(this.offeredTo.get(c.callId), c.agentId);
+          this.offeredTo.delete(c.callId);
+          this.connected.set(c.callId, c.agentId);
+          break;
+        case 'call-transferred':
+          assert.equal(this.connected.get(c.callId), c.agentId);
+          this.release(c.callId);
+          break;
+        case 'call-ended':
+          this.ended.set(c.callId, (this.ended.get(c.callId) ?? 0) + 1);
+          this.release(c.callId);
+          break;
+        case 'start-timer':
+          this.timers.set(c.id, c.atMs);
+          break;
+        case 'cancel-timer':
+          this.timers.delete(c.id);
+          break;
+      }
+    }
+  }
+
+  nextDue(limit: number): [string, number] | undefined {
+    let best: [string, number] | undefined;
+    for (const [id, at] of this.timers) if (at <= limit && (!best || at < best[1])) best = [id, at];
+    return best;
+  }
+
+  /** One core step with all checks. Returns false if the event was rejected. */
+  step(ev: AcdEvent, at: number): boolean {
+    const before = snapshot(this.state);
+    let cmds: AcdCommand[];
+    try {
+      cmds = acdStep(this.state, ev, at).commands;
+    } catch (e) {
+      assert.ok(isDomainError(e, 'failed-precondition') || isDomainError(e, 'invalid-argument'), String(e));
+      assert.equal(snapshot(this.state), before, `rejected ${JSON.stringify(ev)} changed the state`);
+      return false;
+    }
+    if (ev.type === 'call-arrived') this.arrived.push(ev.callId);
+    this.commands(cmds);
+    assert.deepEqual(checkAcdInvariants(this.state), []);
+    return true;
+  }
+
+  fireDue(limit: number): void {
+    for (let n = this.nextDue(limit); n; n = this.nextDue(limit)) {
+      this.timers.delete(n[0]);
+      this.step({ type: 'timer-fired', id: n[0] }, Math.max(this.state.nowMs, n[1]));
+    }
+  }
+
+  quiescentCheck(): void {
+    if (this.nextDue(this.state.nowMs)) return;
+    assert.deepEqual(checkAcdInvariants(this.state, { noIdleWhileWaiting: true }), []);
+  }
+}
+
+function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | undefined {
+  const callId = (i: number): string => `c${i}`;
+  const agentId = (i: number): string => `ag${i}`;
+  // Mostly a live call (connected ones first for transfers), sometimes a stale or unknown id.
+  const live = (i: number): string => {
+    const ids = [...s.calls.keys()];
+    return ids.length > 0 && i % 8 !== 0 ? ids[i % ids.length]! : callId(i);
+  };
+  switch (a.k) {
+    case 'arrive':
+      return {
+        type: 'call-arrived',
+        callId: nextCall(),
+        queueId: QUEUES[a.q]!,
+        priority: a.p,
+        attached: { n: String(a.p) },
+      };
+    case 'login':
+      return { type: 'agent-login', agentId: agentId(a.a), skills: a.skills, ready: a.ready };
+    case 'logout':
+      return { type: 'agent-logout', agentId: agentId(a.a) };
+    case 'ready':
+      return { type: 'agent-ready', agentId: agentId(a.a) };
+    case 'wrapdone':
+      return { type: 'wrapup-done', agentId: agentId(a.a) };
+    case 'notready':
+      return { type: 'agent-not-ready', agentId: agentId(a.a), reason: a.r };
+    case 'answer':
+    case 'agenthangup': {
+      // Mostly an agent that can do it (reserved / on-call) with its own call; else anything.
+      const want = a.k === 'answer' ? 'reserved' : 'on-call';
+      const able = [...s.agents.values()].filter((x) => x.state === want);
+      const ag = a.own && able.length > 0 ? able[a.a % able.length]! : s.agents.get(agentId(a.a));
+      return {
+        type: a.k === 'answer' ? 'agent-answered' : 'agent-hung-up',
+        agentId: ag?.id ?? agentId(a.a),
+        callId: a.own && ag?.callId ? ag.callId : callId(a.c),
+      };
+    }
+    case 'callerhangup':
+      return { type: 'caller-hung-up', callId: live(a.c) };
+    case 'transfer':
+      return { type: 'transfer', callId: live(a.c), toQueueId: QUEUES[a.q]! };
+    case 'advance':
+      return undefined;
+  }
+}
+
+test('random event sequences keep every ACD invariant', () => {
+  fc.assert(
+    fc.property(
+      fc.array(skills, { minLength: 1, maxLength: AGENTS, size: 'max' }),
+      fc.array(action, { minLength: 1, maxLength: 120, size: 'max' }),
+      (staff, actions) => {
+        const state = createAcdState(compileAcdConfig(CONFIG), 0);
+        const ck = new Checker(state);
+        let calls = 0;
+        let now = 0;
+        staff.forEach((sk, i) =>
+          ck.step({ type: 'agent-login', agentId: `ag${i}`, skills: sk, ready: true }, 0),
+        );
+        for (const a of actions) {
+          if (a.k === 'advance') {
+            ck.fireDue(now + a.ms);
+            now += a.ms;
+            ck.quiescentCheck();
+            continue;
+          }
+          const ev = toEvent(a, state, () => `c${calls++}`)!;
+          ck.step(ev, now);
+          ck.fireDue(now);
+          ck.quiescentCheck();
+        }
+        // Drain: every caller still in the ACD hangs up; then every call has ended exactly once.
+        for (const id of [...state.calls.keys()]) {
+          if (state.calls.has(id)) ck.step({ type: 'caller-hung-up', callId: id }, now);
+        }
+        assert.equal(state.calls.size, 0);
+        for (const id of ck.arrived)
+          assert.equal(ck.ended.get(id), 1, `call ${id} ended ${ck.ended.get(id)} times`);
+        assert.equal(ck.ended.size, ck.arrived.length);
+      },
+    ),
+    { numRuns: 300, seed: 20261123 },
+  );
+});
+
+test('random sequences are deterministic (same events, same commands)', () => {
+  fc.assert(
+    fc.property(fc.array(action, { minLength: 1, maxLength: 40 }), (actions) => {
+      const run = (): string => {
+        const state = createAcdState(compileAcdConfig(CONFIG), 0);
+        const out: AcdCommand[] = [];
+        let calls = 0;
+        let now = 0;
+        for (const a of actions) {
+          if (a.k === 'advance') {
+            now += a.ms;
+            continue;
+          }
+          try {
+            out.push(
+              ...acdStep(
+                state,
+                toEvent(a, state, () => `c${calls++}`)!,
+                now,
+              ).commands,
+            );
+          } catch {
+            out.push({ type: 'cancel-timer', id: 'rejected' });
+          }
+        }
+        return JSON.stringify(out);
+      };
+      assert.equal(run(), run());
+    }),
+    { numRuns: 100, seed: 7 },
+  );
+});

@@ -1,0 +1,144 @@
+/**
+ * The ACD's in-memory state. It is owned by the core: `acdStep` mutates it in place (for
+ * speed) and returns the same object, so a caller must treat the state it passed in as
+ * consumed. Nothing outside this folder should reach into these records; read through
+ * `agentView`, `callView`, `queueStats` (index.ts).
+ *
+ * Indexes kept for routing speed:
+ * - `ready`: skill -> proficiency (1..5) -> intrusive linked list of ready agents. Agents
+ *   are appended when they become ready, so the head of a list is the longest idle one.
+ * - per queue, one bucket per priority, each an array of queued calls sorted by `seq`
+ *   (enqueue order; a ring-no-answer re-queue keeps its old seq and is inserted in place).
+ */
+import type { CompiledAcdConfig, CompiledQueue } from './config.js';
+import { createQueueWindow, type QueueWindow } from './stats.js';
+import type { AgentStateName, AttachedData, CallStateName } from './types.js';
+
+/** An agent's place in one ready list (one per skill the agent has). */
+export interface ReadyNode {
+  agent: AgentRec;
+  skill: string;
+  proficiency: number;
+  prev: ReadyNode | null;
+  next: ReadyNode | null;
+  list: ReadyList | null;
+}
+
+/** Ready agents of one skill and proficiency, longest idle first (intrusive, O(1) ops). */
+export interface ReadyList {
+  head: ReadyNode | null;
+  tail: ReadyNode | null;
+  size: number;
+}
+
+export interface AgentRec {
+  id: string;
+  state: AgentStateName;
+  /** Not-ready reason code (state not-ready). */
+  reason: string | undefined;
+  /** Not-ready requested while reserved / on-call / wrap-up; applied when that ends. */
+  pendingNotReady: string | undefined;
+  skills: Map<string, number>;
+  /** Queues the agent can serve at some expansion level (from its skills). */
+  queues: QueueRt[];
+  /** Cached timer id (`wrapup:<agentId>`). */
+  wrapTimer: string;
+  /** One node per skill, linked into `ready` while the agent is ready. */
+  nodes: ReadyNode[];
+  /** Order of becoming ready: smaller = idle longer. */
+  readySeq: number;
+  readySinceMs: number;
+  /** The call the agent is reserved for, talking on, or wrapping up. */
+  callId: string | undefined;
+  /** Queue of the call being handled, and when it was answered (for handle time). */
+  handleQueue: QueueRt | undefined;
+  answeredAtMs: number;
+}
+
+export interface CallRec {
+  id: string;
+  queue: QueueRt;
+  priority: number;
+  attached: AttachedData;
+  /** Enqueue order in its current queue (global counter). FIFO key within a priority. */
+  seq: number;
+  enqueueMs: number;
+  arrivedMs: number;
+  state: CallStateName;
+  /** Index into queue.cfg.levels: how far skill expansion has gone. */
+  level: number;
+  agent: AgentRec | undefined;
+  /** Times the call was moved to another queue (transfer or overflow). */
+  moves: number;
+  /** Cached timer ids (`wait:<callId>`, `offer:<callId>`): built once, hashed once. */
+  waitTimer: string;
+  offerTimer: string;
+}
+
+export interface Bucket {
+  priority: number;
+  calls: CallRec[];
+  head: number;
+}
+
+export interface QueueRt {
+  cfg: CompiledQueue;
+  /** Buckets ordered by priority, highest first. */
+  buckets: Bucket[];
+  waiting: number;
+  window: QueueWindow;
+  /** Moving average handle time (talk + wrap-up), ms. */
+  ahtMs: number;
+}
+
+export type TimerRec =
+  | { kind: 'wait'; call: CallRec; atMs: number }
+  | { kind: 'offer'; call: CallRec; atMs: number }
+  | { kind: 'wrapup'; agent: AgentRec; atMs: number };
+
+export interface AcdState {
+  readonly config: CompiledAcdConfig;
+  /** Time of the last step; steps must not go back in time. */
+  nowMs: number;
+  seq: number;
+  readySeq: number;
+  agents: Map<string, AgentRec>;
+  /** Live calls only: a call is removed when it ends. */
+  calls: Map<string, CallRec>;
+  queues: QueueRt[];
+  queueById: Map<string, QueueRt>;
+  /** skill -> lists indexed by proficiency (1..5; index 0 unused). */
+  ready: Map<string, ReadyList[]>;
+  /** Logged-in agents per skill (for staffing statistics). */
+  staffed: Map<string, Set<AgentRec>>;
+  timers: Map<string, TimerRec>;
+}
+
+export function createAcdState(config: CompiledAcdConfig, nowMs = 0): AcdState {
+  const queues = config.queues.map((cfg): QueueRt => ({
+    cfg,
+    buckets: [],
+    waiting: 0,
+    window: createQueueWindow(),
+    ahtMs: config.handleTime.initialMs,
+  }));
+  return {
+    config,
+    nowMs,
+    seq: 0,
+    readySeq: 0,
+    agents: new Map(),
+    calls: new Map(),
+    queues,
+    queueById: new Map(queues.map((q) => [q.cfg.id, q])),
+    ready: new Map(),
+    staffed: new Map(),
+    timers: new Map(),
+  };
+}
+
+export const timerId = {
+  wait: (callId: string): string => `wait:${callId}`,
+  offer: (callId: string): string => `offer:${callId}`,
+  wrapup: (agentId: string): string => `wrapup:${agentId}`,
+};

@@ -1,0 +1,299 @@
+/**
+ * Live queue statistics, computed from what the core records as it steps (time is an
+ * input; nothing reads a clock).
+ *
+ * Sliding window (default 15 min): every call that leaves a queue's waiting line is one
+ * record `{atMs, kind, waitMs}` in that queue, at the moment it leaves:
+ * - `answered`   the agent answered (wait = enqueue -> answer, ring time included)
+ * - `abandoned`  the caller hung up while queued or ringing
+ * - `timed-out`  the max-wait fallback took it (including overflow to another queue)
+ * - `rejected`   turned away on entry: queue full or after hours (never waited)
+ * A record counts while `nowMs - windowMs < atMs <= nowMs`. A ring-no-answer does not leave
+ * the line (the call is re-queued at its old place) and a transfer out is already
+ * `answered`, so each visit of a call to a queue is counted once.
+ *
+ * Service level, T = `thresholdMs` (default 20 s). "Abandoned" below means callers who left
+ * unanswered after waiting: caller abandons plus max-wait time-outs. All three are reported
+ * in `serviceLevels`; `serviceLevel` is the configured one, default `abandons-penalise`:
+ * - `abandons-ignored`:        answeredWithinT / answered
+ * - `abandons-penalise`:       answeredWithinT / (answered + abandoned + timedOut)   [default]
+ * - `short-abandons-excluded`: answeredWithinT / (offered - shortAbandons), where
+ *   offered = answered + abandoned + timedOut and shortAbandons are caller abandons with a
+ *   wait < `shortAbandonMs` (default 5 s)
+ * A definition whose denominator is 0 is `null`.
+ *
+ * ASA = mean wait of answered calls in the window. Abandon rate = abandoned / offered
+ * (caller abandons only; time-outs are reported separately).
+ *
+ * EWT (expected wait time) for a new call of priority p: with `ahead` = calls waiting with
+ * priority >= p, `R` = ready agents with the queue's skill, `N` = staffed agents with the
+ * skill that are ready or busy (not-ready ones are not serving), AHT = exponential moving
+ * average of handle time (answer -> end of wrap-up, alpha from config):
+ *   EWT = 0 if ahead < R; null if N = 0; else (ahead + 1 - R) * AHT / N.
+ * It is the "position times AHT over servers" estimate; good enough to decide callbacks.
+ */
+import { isBusy } from './agent-state.js';
+import type { ServiceLevelDefinition } from './config.js';
+import { queuedCalls } from './routing.js';
+import type { AcdState, QueueRt } from './state.js';
+import { invalidArgument, failedPrecondition } from '../../shared/errors.js';
+
+const ANSWERED = 0;
+const ABANDONED = 1;
+const TIMED_OUT = 2;
+const REJECTED = 3;
+export type WindowKind = 'answered' | 'abandoned' | 'timed-out' | 'rejected';
+const KIND: Record<WindowKind, number> = {
+  answered: ANSWERED,
+  abandoned: ABANDONED,
+  'timed-out': TIMED_OUT,
+  rejected: REJECTED,
+};
+
+/** Parallel arrays (a queue of records) and running sums over the records still inside. */
+export interface QueueWindow {
+  at: number[];
+  kind: number[];
+  wait: number[];
+  head: number;
+  answered: number;
+  answeredWithinT: number;
+  answeredWaitSum: number;
+  abandoned: number;
+  shortAbandoned: number;
+  timedOut: number;
+  rejected: number;
+}
+
+export function createQueueWindow(): QueueWindow {
+  return {
+    at: [],
+    kind: [],
+    wait: [],
+    head: 0,
+    answered: 0,
+    answeredWithinT: 0,
+    answeredWaitSum: 0,
+    abandoned: 0,
+    shortAbandoned: 0,
+    timedOut: 0,
+    rejected: 0,
+  };
+}
+
+interface SlConfig {
+  thresholdMs: number;
+  windowMs: number;
+  shortAbandonMs: number;
+}
+
+function apply(w: QueueWindow, kind: number, wait: number, sl: SlConfig, sign: 1 | -1): void {
+  switch (kind) {
+    case ANSWERED:
+      w.answered += sign;
+      w.answeredWaitSum += sign * wait;
+      if (wait <= sl.thresholdMs) w.answeredWithinT += sign;
+      break;
+    case ABANDONED:
+      w.abandoned += sign;
+      if (wait < sl.shortAbandonMs) w.shortAbandoned += sign;
+      break;
+    case TIMED_OUT:
+      w.timedOut += sign;
+      break;
+    default:
+      w.rejected += sign;
+  }
+}
+
+function prune(w: QueueWindow, nowMs: number, sl: SlConfig): void {
+  const cutoff = nowMs - sl.windowMs;
+  let h = w.head;
+  const n = w.at.length;
+  while (h < n && w.at[h]! <= cutoff) {
+    apply(w, w.kind[h]!, w.wait[h]!, sl, -1);
+    h++;
+  }
+  if (h === n) {
+    w.at.length = w.kind.length = w.wait.length = 0;
+    h = 0;
+  } else if (h > 1024 && h * 2 > n) {
+    w.at.splice(0, h);
+    w.kind.splice(0, h);
+    w.wait.splice(0, h);
+    h = 0;
+  }
+  w.head = h;
+}
+
+export function recordWindow(state: AcdState, q: QueueRt, kind: WindowKind, waitMs: number): void {
+  const sl = state.config.serviceLevel;
+  const w = q.window;
+  const k = KIND[kind];
+  w.at.push(state.nowMs);
+  w.kind.push(k);
+  w.wait.push(waitMs);
+  apply(w, k, waitMs, sl, 1);
+  if (w.at[w.head]! <= state.nowMs - sl.windowMs) prune(w, state.nowMs, sl);
+}
+
+/** Fold one handle time (answer -> end of wrap-up) into the queue's moving average. */
+export function recordHandleTime(state: AcdState, q: QueueRt, handleMs: number): void {
+  q.ahtMs += state.config.handleTime.alpha * (handleMs - q.ahtMs);
+}
+
+export interface ServiceLevels {
+  abandonsIgnored: number | null;
+  abandonsPenalise: number | null;
+  shortAbandonsExcluded: number | null;
+}
+
+export interface QueueStats {
+  queueId: string;
+  atMs: number;
+  waiting: number;
+  /** Longest current wait, 0 when nobody waits. */
+  oldestWaitMs: number;
+  /** Agents with the queue's own skill (expansion skills not counted). */
+  agentsStaffed: number;
+  agentsReady: number;
+  /** Reserved, on-call or in wrap-up. */
+  agentsBusy: number;
+  agentsNotReady: number;
+  /** For a new call of priority 0; see `expectedWaitMs` for other priorities. null = no agent serving. */
+  ewtMs: number | null;
+  ahtMs: number;
+  window: {
+    windowMs: number;
+    thresholdMs: number;
+    shortAbandonMs: number;
+    offered: number;
+    answered: number;
+    answeredWithinT: number;
+    abandoned: number;
+    shortAbandoned: number;
+    timedOut: number;
+    rejected: number;
+  };
+  serviceLevelDefinition: ServiceLevelDefinition;
+  /** The configured definition's value (0..1), null when there is nothing to measure. */
+  serviceLevel: number | null;
+  serviceLevels: ServiceLevels;
+  asaMs: number | null;
+  abandonRate: number | null;
+}
+
+const ratio = (a: number, b: number): number | null => (b > 0 ? a / b : null);
+
+function queueOf(state: AcdState, queueId: string): QueueRt {
+  const q = state.queueById.get(queueId);
+  if (!q) throw invalidArgument('queueId', `unknown queue "${queueId}"`);
+  return q;
+}
+
+function checkTime(state: AcdState, nowMs: number): void {
+  if (!(nowMs >= state.nowMs)) {
+    throw failedPrecondition(`stats asked at ${nowMs} ms, before the last step (${state.nowMs} ms)`);
+  }
+}
+
+function staffing(
+  state: AcdState,
+  q: QueueRt,
+): { staffed: number; ready: number; busy: number; notReady: number } {
+  let ready = 0;
+  let busy = 0;
+  let notReady = 0;
+  const set = state.staffed.get(q.cfg.skill);
+  if (set) {
+    for (const a of set) {
+      if (a.state === 'ready') ready++;
+      else if (isBusy(a.state)) busy++;
+      else if (a.state === 'not-ready') notReady++;
+    }
+  }
+  return { staffed: ready + busy + notReady, ready, busy, notReady };
+}
+
+/** EWT for a new call of `priority` in `queueId` (see module doc). */
+export function expectedWaitMs(
+  state: AcdState,
+  queueId: string,
+  priority: number,
+  nowMs: number,
+): number | null {
+  checkTime(state, nowMs);
+  const q = queueOf(state, queueId);
+  return ewt(state, q, priority);
+}
+
+function ewt(state: AcdState, q: QueueRt, priority: number): number | null {
+  let ahead = 0;
+  for (const b of q.buckets) if (b.priority >= priority) ahead += b.calls.length - b.head;
+  const s = staffing(state, q);
+  if (ahead < s.ready) return 0;
+  const n = s.ready + s.busy;
+  if (n === 0) return null;
+  return Math.round(((ahead + 1 - s.ready) * q.ahtMs) / n);
+}
+
+export function queueStats(state: AcdState, queueId: string, nowMs: number): QueueStats {
+  checkTime(state, nowMs);
+  const q = queueOf(state, queueId);
+  const sl = state.config.serviceLevel;
+  const w = q.window;
+  prune(w, nowMs, sl);
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const b of q.buckets) {
+    // The bucket head is the oldest call of the bucket, except a re-queue keeps its old time.
+    for (let i = b.head; i < b.calls.length; i++) oldest = Math.min(oldest, b.calls[i]!.enqueueMs);
+  }
+  const s = staffing(state, q);
+  const unanswered = w.abandoned + w.timedOut;
+  const offered = w.answered + unanswered;
+  const levels: ServiceLevels = {
+    abandonsIgnored: ratio(w.answeredWithinT, w.answered),
+    abandonsPenalise: ratio(w.answeredWithinT, offered),
+    shortAbandonsExcluded: ratio(w.answeredWithinT, offered - w.shortAbandoned),
+  };
+  const chosen =
+    sl.definition === 'abandons-ignored'
+      ? levels.abandonsIgnored
+      : sl.definition === 'abandons-penalise'
+        ? levels.abandonsPenalise
+        : levels.shortAbandonsExcluded;
+  return {
+    queueId,
+    atMs: nowMs,
+    waiting: q.waiting,
+    oldestWaitMs: q.waiting === 0 ? 0 : nowMs - oldest,
+    agentsStaffed: s.staffed,
+    agentsReady: s.ready,
+    agentsBusy: s.busy,
+    agentsNotReady: s.notReady,
+    ewtMs: ewt(state, q, 0),
+    ahtMs: Math.round(q.ahtMs),
+    window: {
+      windowMs: sl.windowMs,
+      thresholdMs: sl.thresholdMs,
+      shortAbandonMs: sl.shortAbandonMs,
+      offered,
+      answered: w.answered,
+      answeredWithinT: w.answeredWithinT,
+      abandoned: w.abandoned,
+      shortAbandoned: w.shortAbandoned,
+      timedOut: w.timedOut,
+      rejected: w.rejected,
+    },
+    serviceLevelDefinition: sl.definition,
+    serviceLevel: chosen,
+    serviceLevels: levels,
+    asaMs: ratio(w.answeredWaitSum, w.answered),
+    abandonRate: ratio(w.abandoned, offered),
+  };
+}
+
+/** Every queued call in service order, for dashboards and tests. */
+export function waitingCalls(state: AcdState, queueId: string): string[] {
+  return [...queuedCalls(queueOf(state, queueId))].map((c) => c.id);
+}

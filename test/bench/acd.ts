@@ -1,0 +1,236 @@
+/**
+ * ACD core benchmark: 1,000 agents with 5 skills each (proficiency 1-5), 50 queues (mixed
+ * strategies, skill expansion, VIP priorities, length and wait limits), driven by the
+ * seeded simulation (simulate.ts) at about 90% occupancy with a realistic mix: Poisson
+ * arrivals, lognormal talk times, ring delays, 3% ring-no-answer, caller abandons, 5%
+ * transfers, breaks, early wrap-up completion.
+ *
+ * Three measurements in one run:
+ * 1. live: every acdStep call timed with process.hrtime.bigint (p50/p99 per-event decision
+ *    latency, events/s = events / summed step time);
+ * 2. replay: the same recorded event sequence fed again to a fresh core in a tight loop,
+ *    timed as a whole (pure core throughput, no per-event clock reads, no simulator);
+ * 3. baseline: the same sequence through a trivial step (set the clock, return no commands),
+ *    timed both ways, so the ratio says what the ACD's decisions cost over the harness.
+ *
+ * Args: `hours=<simulated hours>` (default 6), `seed=<n>` (default 42); env ACD_BENCH_LOAD
+ * (offered load vs nominal capacity, default 0.88: a busy centre with real queues).
+ */
+import { acdStep } from '../../site-node/acd/core.js';
+import { compileAcdConfig } from '../../site-node/acd/config.js';
+import { createAcdState, type AcdState } from '../../site-node/acd/state.js';
+import { exponential, lognormal, seededRng, simulate, uniform } from '../../site-node/acd/simulate.js';
+import type { AcdStepResult } from '../../site-node/acd/core.js';
+import type { AcdEvent } from '../../site-node/acd/types.js';
+
+const AGENTS = 1000;
+const QUEUES = 50;
+const SKILLS_PER_AGENT = 5;
+/** Offered load relative to nominal capacity (breaks, ring time and RNA eat the rest). */
+const LOAD = Number(process.env.ACD_BENCH_LOAD ?? 0.88);
+
+function buildConfig(): unknown {
+  const queues = Array.from({ length: QUEUES }, (_, i) => ({
+    id: `q${i}`,
+    skill: `s${i}`,
+    strategy: i % 2 === 0 ? 'longest-idle' : 'best-proficiency',
+    minProficiency: i % 3 === 0 ? 3 : 1,
+    expansion:
+      i % 3 === 0
+        ? [
+            { afterMs: '20s', minProficiency: 1 },
+            { afterMs: '60s', alsoSkills: [`s${(i + 1) % QUEUES}`] },
+          ]
+        : [],
+    maxQueueLength: 40,
+    maxWaitMs: '5m',
+    onMaxWait: 'callback-offer',
+    onQueueFull: i % 5 === 0 ? `overflow-queue:q${(i + 1) % QUEUES}` : 'announcement:busy',
+  }));
+  return { offerTimeoutMs: '15s', wrapUpMs: '20s', queues };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function latencyStats(ns: Float64Array): {
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  meanUs: number;
+} {
+  const s = Float64Array.from(ns).sort();
+  let sum = 0;
+  for (const v of s) sum += v;
+  const us = (v: number): number => Math.round(v / 10) / 100;
+  return {
+    p50Us: us(percentile(s, 0.5)),
+    p99Us: us(percentile(s, 0.99)),
+    p999Us: us(percentile(s, 0.999)),
+    maxUs: us(s[s.length - 1] ?? 0),
+    meanUs: us(sum / Math.max(1, s.length)),
+  };
+}
+
+export function run(args: string[], progress: (line: string) => void): unknown {
+  const opt = Object.fromEntries(args.map((a) => a.split('=') as [string, string]));
+  const hours = Number(opt.hours ?? 6);
+  const seed = Number(opt.seed ?? 42);
+  const config = buildConfig();
+  const rng = seededRng(seed ^ 0x5eed);
+
+  const agents = Array.from({ length: AGENTS }, (_, i) => {
+    const skills: Record<string, number> = {};
+    while (Object.keys(skills).length < SKILLS_PER_AGENT) {
+      skills[`s${Math.floor(rng() * QUEUES)}`] = 1 + Math.floor(rng() * 5);
+    }
+    return { id: `agent-${i}`, skills };
+  });
+  // Near-saturated: capacity is AGENTS / (talk 180 s + wrap-up ~15 s) calls per second,
+  // less breaks; demand is spread unevenly over the queues.
+  const weights = Array.from({ length: QUEUES }, () => 0.5 + rng());
+  const wsum = weights.reduce((a, b) => a + b, 0);
+  const totalPerHour = ((AGENTS * 3600) / 195) * LOAD;
+  const arrivals = weights.map((w, i) => ({
+    queueId: `q${i}`,
+    perHour: (totalPerHour * w) / wsum,
+    priority: i % 10 === 0 ? (r: () => number) => (r() < 0.3 ? 10 : 0) : undefined,
+  }));
+
+  // 1. live run, every decision timed.
+  const recorded: Array<[AcdEvent, number]> = [];
+  const types: string[] = [];
+  let lat = new Float64Array(1 << 20);
+  let n = 0;
+  let stepNs = 0;
+  const timedStep = (s: AcdState, e: AcdEvent, now: number): AcdStepResult => {
+    recorded.push([e, now]);
+    const t0 = process.hrtime.bigint();
+    const r = acdStep(s, e, now);
+    const d = Number(process.hrtime.bigint() - t0);
+    if (n === lat.length) {
+      const bigger = new Float64Array(lat.length * 2);
+      bigger.set(lat);
+      lat = bigger;
+    }
+    types[n] = e.type;
+    lat[n++] = d;
+    stepNs += d;
+    if (n % 200_000 === 0) progress(`${n} events, sim time ${(now / 3_600_000).toFixed(2)} h`);
+    return r;
+  };
+  progress(`simulating ${hours} h: ${AGENTS} agents, ${QUEUES} queues, ~${Math.round(totalPerHour)} calls/h`);
+  const wall0 = process.hrtime.bigint();
+  const summary = simulate({
+    seed,
+    config,
+    agents,
+    arrivals,
+    durationMs: hours * 3_600_000,
+    talkMs: lognormal(180_000, 120_000),
+    answerDelayMs: uniform(1_000, 6_000),
+    ringNoAnswer: 0.03,
+    rnaRecoveryMs: exponential(30_000),
+    patienceMs: lognormal(150_000, 120_000),
+    breaks: { everyMs: exponential(2 * 3_600_000), lengthMs: exponential(600_000) },
+    transfer: 0.05,
+    wrapupDoneMs: exponential(12_000),
+    step: timedStep,
+  });
+  const liveWallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
+  const live = latencyStats(lat.subarray(0, n));
+  const byType: Record<string, { count: number; p50Us: number; p99Us: number; meanUs: number }> = {};
+  for (const t of new Set(types)) {
+    const xs = Float64Array.from(types.flatMap((x, i) => (x === t ? [lat[i]!] : [])));
+    const st = latencyStats(xs);
+    byType[t] = { count: xs.length, p50Us: st.p50Us, p99Us: st.p99Us, meanUs: st.meanUs };
+  }
+  progress(
+    `live run: ${n} accepted events (+${summary.rejectedSteps} rejected races) in ${liveWallMs.toFixed(0)} ms wall`,
+  );
+
+  // 2. replay through a fresh core, untimed per event.
+  const compiled = compileAcdConfig(config);
+  const replay = (
+    step: (s: AcdState, e: AcdEvent, now: number) => unknown,
+  ): { ms: number; rejected: number } => {
+    const st = createAcdState(compiled, 0);
+    let rejected = 0;
+    const t0 = process.hrtime.bigint();
+    for (const [e, now] of recorded) {
+      try {
+        step(st, e, now);
+      } catch {
+        rejected++;
+      }
+    }
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, rejected };
+  };
+  const trivial = (s: AcdState, _e: AcdEvent, now: number): AcdStepResult => {
+    s.nowMs = now;
+    return { state: s, commands: [] };
+  };
+  replay(acdStep); // warm-up pass
+  const coreReplay = replay(acdStep);
+  const baseReplay = replay(trivial);
+  progress(`replay: core ${coreReplay.ms.toFixed(0)} ms, baseline ${baseReplay.ms.toFixed(0)} ms`);
+
+  // 3. baseline with the same per-event timing as the live run.
+  const st = createAcdState(compiled, 0);
+  const blat = new Float64Array(recorded.length);
+  let bns = 0;
+  recorded.forEach(([e, now], i) => {
+    const t0 = process.hrtime.bigint();
+    trivial(st, e, now);
+    const d = Number(process.hrtime.bigint() - t0);
+    blat[i] = d;
+    bns += d;
+  });
+  const base = latencyStats(blat);
+
+  const events = recorded.length;
+  const perSec = (count: number, ms: number): number => Math.round(count / (ms / 1000));
+  return {
+    bench: 'acd',
+    node: process.version,
+    setup: { agents: AGENTS, queues: QUEUES, skillsPerAgent: SKILLS_PER_AGENT, simulatedHours: hours, seed },
+    traffic: {
+      events,
+      rejectedEvents: summary.rejectedSteps,
+      arrivals: summary.arrivals,
+      outcomes: summary.outcomes,
+      transfers: summary.transfers,
+      serviceLevel20s: Number(summary.serviceLevel.toFixed(3)),
+      asaS: Number((summary.asaMs / 1000).toFixed(1)),
+      abandonRate: Number(summary.abandonRate.toFixed(3)),
+    },
+    live: {
+      eventsPerSec: perSec(n, stepNs / 1e6),
+      ...live,
+      wallMsIncludingSimulator: Math.round(liveWallMs),
+      byEventType: byType,
+    },
+    replay: {
+      eventsPerSec: perSec(events, coreReplay.ms),
+      ms: Math.round(coreReplay.ms),
+      meanUs: Math.round((coreReplay.ms * 1000 * 100) / events) / 100,
+    },
+    baseline: {
+      what: 'trivial step (set the clock, return no commands) over the same events',
+      timed: { eventsPerSec: perSec(events, bns / 1e6), ...base },
+      replay: { eventsPerSec: perSec(events, baseReplay.ms), ms: Math.round(baseReplay.ms) },
+    },
+    ratio: {
+      liveP50OverBaselineP50: Number((live.p50Us / Math.max(0.01, base.p50Us)).toFixed(1)),
+      liveP99OverBaselineP99: Number((live.p99Us / Math.max(0.01, base.p99Us)).toFixed(1)),
+      replayCoreOverBaseline: Number((coreReplay.ms / Math.max(0.001, baseReplay.ms)).toFixed(1)),
+    },
+    goals: {
+      eventsPerSecAtLeast100k: perSec(events, coreReplay.ms) >= 100_000 && perSec(n, stepNs / 1e6) >= 100_000,
+      p99AtMost50us: live.p99Us <= 50,
+    },
+  };
+}

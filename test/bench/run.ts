@@ -1,0 +1,39 @@
+/**
+ * Benchmark entry: `npm run bench -- <name> [args...]` (= `tsx test/bench/run.ts <name>`).
+ * Prints the benchmark's result as one JSON document on stdout; progress goes to stderr.
+ * To add a benchmark, add one line to BENCHES: a module exporting
+ * `run(args: string[], progress: (line: string) => void): unknown | Promise<unknown>`.
+ */
+export interface BenchModule {
+  run(args: string[], progress: (line: string) => void): unknown;
+}
+
+const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  acd: () => import('./acd.js'),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  const load = name === undefined ? undefined : BENCHES[name];
+  if (!load) {
+    process.stderr.write(
+      `usage: npm run bench -- <name> [args]\nbenchmarks: ${Object.keys(BENCHES).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const progress = (line: string): void => void process.stderr.write(`[bench ${name}] ${line}\n`);
+  const mod = await load();
+  const result = await mod.run(args, progress);
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
