@@ -6,9 +6,10 @@
  * the benchmark (test/bench/acd.ts), which wraps `step` to time each decision.
  *
  * Distribution helpers: `exponential(mean)`, `lognormal(mean, sd)`, `constant(v)`,
- * `uniform(lo, hi)`; all take the simulation's PRNG (xoshiro128**, seeded with splitmix32).
+ * `uniform(lo, hi)`; all take the simulation's PRNG (shared/random.ts's mulberry32).
  */
 import { isDomainError } from '../../shared/errors.js';
+import { mulberry32 } from '../../shared/random.js';
 import { compileAcdConfig } from './config.js';
 import { acdStep, type AcdStepResult } from './core.js';
 import { createAcdState, type AcdState } from './state.js';
@@ -19,33 +20,8 @@ import type { AcdCommand, AcdEvent, CallOutcome, SkillMap } from './types.js';
 
 export type Rng = () => number;
 
-/** xoshiro128** seeded through splitmix32: uniform in [0, 1). */
-export function seededRng(seed: number): Rng {
-  let x = seed >>> 0;
-  const split = (): number => {
-    x = (x + 0x9e3779b9) >>> 0;
-    let z = x;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  let a = split();
-  let b = split();
-  let c = split();
-  let d = split();
-  return () => {
-    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return r / 4294967296;
-  };
-}
-const rotl = (v: number, k: number): number => ((v << k) | (v >>> (32 - k))) >>> 0;
+/** The project's seeded generator (shared/random.ts): uniform in [0, 1). */
+export const seededRng = (seed: number): Rng => mulberry32(seed);
 
 export type Dist = (rng: Rng) => number;
 
