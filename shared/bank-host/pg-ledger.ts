@@ -1,0 +1,534 @@
+/**
+ * The reference ledger on Postgres: a BankHost adapter over the `ledger` schema
+ * (migrations/). Every money movement is one transaction that
+ *   1. claims the idempotency key (INSERT .. ON CONFLICT DO NOTHING: a concurrent request with
+ *      the same key waits on the unique index until the first commits or rolls back),
+ *   2. locks the accounts involved in account-id order (no deadlocks between transfers),
+ *   3. writes a posting with balanced entries and updates the balances.
+ * A failure (insufficient funds, unknown account) rolls everything back, key included.
+ * SQLSTATEs are translated to DomainErrors in one place, `fromPgError`.
+ */
+import type pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { DomainError, conflict, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import { ulid } from '../ids.js';
+import type { DemoLedgerCustomer } from './demo.js';
+import { DEMO_DEPOSIT_RATES, DEMO_FX_RATES } from './demo.js';
+import { hashPin, verifyPinHash } from './pin.js';
+import {
+  type AccountBalance,
+  type BankHost,
+  type CardLossResult,
+  type PayBillRequest,
+  type PinSubject,
+  type PinVerification,
+  type PostingResult,
+  type Rates,
+  type ReverseRequest,
+  type ReverseResult,
+  type TransactionLine,
+  type TransferRequest,
+  PAYEE_KINDS,
+  checkAmount,
+  checkKey,
+  last4,
+  payeeClearingAccount,
+  requestFingerprint,
+} from './port.js';
+
+/** The one SQLSTATE -> DomainError translation for the ledger (DESIGN.md §3.5). */
+export function fromPgError(e: unknown, what: string): DomainError {
+  if (e instanceof DomainError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  if (code === '23514') return failedPrecondition(`${what}: a ledger constraint refused the change`, e);
+  if (code === '23505') return conflict(`${what}: already exists`, e);
+  if (code === '23503')
+    return new DomainError('not-found', `${what}: referenced record not found`, { cause: e });
+  if (code === '57014')
+    return new DomainError('deadline-exceeded', `${what}: the ledger did not answer in time`, { cause: e });
+  if (code === '40001' || code === '40P01')
+    return new DomainError('unavailable', `${what}: contention, retry`, { cause: e });
+  if (
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '53300' ||
+    /ECONNREFUSED|ETIMEDOUT|terminated/i.test(String(e))
+  ) {
+    return new DomainError('unavailable', `${what}: the ledger is unavailable`, { cause: e });
+  }
+  return new DomainError('internal', `${what}: ledger error`, { cause: e });
+}
+
+type Tx = pg.PoolClient;
+
+export interface PgLedgerOptions {
+  clock?: Clock;
+}
+
+export class PgLedgerBankHost implements BankHost {
+  private readonly clock: Clock;
+  constructor(
+    private readonly pool: pg.Pool,
+    opts: PgLedgerOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  private async tx<T>(what: string, work: (c: Tx) => Promise<T>): Promise<T> {
+    let client: Tx;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw fromPgError(e, what);
+    }
+    try {
+      await client.query('BEGIN');
+      const out = await work(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw fromPgError(e, what);
+    } finally {
+      client.release();
+    }
+  }
+
+  private async read<T>(what: string, work: (c: pg.Pool) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.pool);
+    } catch (e) {
+      throw fromPgError(e, what);
+    }
+  }
+
+  private newPostingId(): string {
+    return `pst_${ulid(this.clock.now(), () => randomBytes(10))}`;
+  }
+
+  async verifyPin(subject: PinSubject, pin: string): Promise<PinVerification> {
+    const row = await this.read('verifyPin', async (p) =>
+      'customerId' in subject
+        ? (
+            await p.query<{ customer_id: string; pin_hash: string }>(
+              'SELECT customer_id, pin_hash FROM ledger.customers WHERE customer_id = $1',
+              [subject.customerId],
+            )
+          ).rows[0]
+        : (
+            await p.query<{ customer_id: string; pin_hash: string }>(
+              'SELECT customer_id, pin_hash FROM ledger.cards WHERE card_number = $1',
+              [subject.cardNumber],
+            )
+          ).rows[0],
+    );
+    if (!row) return { verified: false };
+    return (await verifyPinHash(pin, row.pin_hash))
+      ? { verified: true, customerId: row.customer_id }
+      : { verified: false };
+  }
+
+  async balances(customerId: string): Promise<AccountBalance[]> {
+    const rows = await this.read(
+      'balances',
+      async (p) =>
+        (
+          await p.query<{
+            account_id: string;
+            type: 'current' | 'deposit';
+            currency: string;
+            balance_minor: string;
+            status: 'active' | 'stopped';
+          }>(
+            `SELECT account_id, type, currency, balance_minor, status FROM ledger.accounts
+            WHERE customer_id = $1 ORDER BY account_id`,
+            [customerId],
+          )
+        ).rows,
+    );
+    return rows.map((r) => ({
+      accountId: r.account_id,
+      customerId,
+      type: r.type,
+      currency: r.currency,
+      balanceMinor: Number(r.balance_minor),
+      status: r.status,
+    }));
+  }
+
+  async recentTransactions(accountId: string, limit: number): Promise<TransactionLine[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw invalidArgument('limit', 'must be 1..100');
+    return this.read('recentTransactions', async (p) => {
+      const exists = await p.query('SELECT 1 FROM ledger.accounts WHERE account_id = $1', [accountId]);
+      if (exists.rowCount === 0) throw notFound('account', accountId);
+      const r = await p.query<{
+        posting_id: string;
+        at_ms: string;
+        amount_minor: string;
+        currency: string;
+        kind: TransactionLine['kind'];
+        memo: string;
+      }>(
+        `SELECT e.posting_id, p.at_ms, e.amount_minor, e.currency, p.kind, p.memo
+           FROM ledger.entries e JOIN ledger.postings p USING (posting_id)
+          WHERE e.account_id = $1 ORDER BY e.entry_id DESC LIMIT $2`,
+        [accountId, limit],
+      );
+      return r.rows.map((x) => ({
+        postingId: x.posting_id,
+        accountId,
+        atMs: Number(x.at_ms),
+        amountMinor: Number(x.amount_minor),
+        currency: x.currency,
+        kind: x.kind,
+        memo: x.memo,
+      }));
+    });
+  }
+
+  transfer(req: TransferRequest): Promise<PostingResult> {
+    checkKey('idempotencyKey', req.idempotencyKey);
+    checkAmount('amountMinor', req.amountMinor);
+    if (req.fromAccountId === req.toAccountId)
+      throw invalidArgument('toAccountId', 'must differ from fromAccountId');
+    const fp = requestFingerprint({
+      op: 'transfer',
+      from: req.fromAccountId,
+      to: req.toAccountId,
+      amount: req.amountMinor,
+      currency: req.currency,
+      memo: req.memo,
+    });
+    return this.tx('transfer', (c) =>
+      this.move(
+        c,
+        req.idempotencyKey,
+        fp,
+        'transfer',
+        req.fromAccountId,
+        req.toAccountId,
+        req.amountMinor,
+        req.currency,
+        req.memo ?? '',
+        null,
+      ),
+    );
+  }
+
+  payBill(req: PayBillRequest): Promise<PostingResult> {
+    checkKey('idempotencyKey', req.idempotencyKey);
+    checkAmount('amountMinor', req.amountMinor);
+    if (!PAYEE_KINDS.includes(req.payee))
+      throw invalidArgument('payee', `unknown payee kind ${JSON.stringify(req.payee)}`);
+    if (!/^[0-9A-Za-z-]{1,32}$/.test(req.billRef))
+      throw invalidArgument('billRef', 'must be 1..32 letters, digits or dashes');
+    const fp = requestFingerprint({
+      op: 'bill',
+      from: req.fromAccountId,
+      payee: req.payee,
+      ref: req.billRef,
+      amount: req.amountMinor,
+    });
+    return this.tx('payBill', (c) =>
+      this.move(
+        c,
+        req.idempotencyKey,
+        fp,
+        'bill',
+        req.fromAccountId,
+        payeeClearingAccount(req.payee),
+        req.amountMinor,
+        'CNY',
+        `${req.payee} ${req.billRef}`,
+        req.billRef,
+      ),
+    );
+  }
+
+  private async move(
+    c: Tx,
+    key: string,
+    fingerprint: string,
+    kind: 'transfer' | 'bill',
+    from: string,
+    to: string,
+    amount: number,
+    currency: string,
+    memo: string,
+    billRef: string | null,
+  ): Promise<PostingResult> {
+    const claimed = await c.query(
+      'INSERT INTO ledger.idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
+      [key, fingerprint],
+    );
+    if (claimed.rowCount === 0) {
+      const prior = (
+        await c.query<{
+          fingerprint: string;
+          posting_id: string | null;
+          voided: boolean;
+          status: PostingResult['status'] | null;
+        }>(
+          `SELECT k.fingerprint, k.posting_id, k.voided, p.status
+             FROM ledger.idempotency_keys k LEFT JOIN ledger.postings p USING (posting_id) WHERE k.key = $1`,
+          [key],
+        )
+      ).rows[0]!;
+      if (prior.voided && !prior.posting_id)
+        throw failedPrecondition(`request ${JSON.stringify(key)} was cancelled by a reversal`);
+      if (prior.fingerprint !== fingerprint)
+        throw conflict(`idempotency key ${JSON.stringify(key)} was used for a different request`);
+      return { postingId: prior.posting_id!, status: prior.status! };
+    }
+    const accts = (
+      await c.query<{
+        account_id: string;
+        type: string;
+        currency: string;
+        balance_minor: string;
+        overdraft_minor: string;
+        status: string;
+      }>(
+        `SELECT account_id, type, currency, balance_minor, overdraft_minor, status FROM ledger.accounts
+          WHERE account_id = ANY($1) ORDER BY account_id FOR UPDATE`,
+        [[from, to]],
+      )
+    ).rows;
+    const a = accts.find((x) => x.account_id === from);
+    const b = accts.find((x) => x.account_id === to);
+    if (!a) throw notFound('account', from);
+    if (!b) throw notFound('account', to);
+    if (a.currency !== currency || b.currency !== currency)
+      throw invalidArgument('currency', `accounts are not in ${currency}`);
+    if (a.type === 'internal')
+      throw failedPrecondition(`account ${from} cannot be debited by a customer request`);
+    if (a.status !== 'active' || b.status !== 'active')
+      throw failedPrecondition('an account in the request is stopped');
+    if (Number(a.balance_minor) - amount < -Number(a.overdraft_minor))
+      throw failedPrecondition(`insufficient funds in account ${from}`);
+    const postingId = await this.writePosting(c, kind, from, to, amount, currency, memo, billRef, null);
+    await c.query('UPDATE ledger.idempotency_keys SET posting_id = $2 WHERE key = $1', [key, postingId]);
+    return { postingId, status: 'posted' };
+  }
+
+  /** Writes a posting moving `amount` from -> to, with its two entries and balance updates. */
+  private async writePosting(
+    c: Tx,
+    kind: TransactionLine['kind'],
+    from: string,
+    to: string,
+    amount: number,
+    currency: string,
+    memo: string,
+    billRef: string | null,
+    reverses: string | null,
+  ): Promise<string> {
+    const postingId = this.newPostingId();
+    await c.query(
+      'INSERT INTO ledger.postings (posting_id, kind, memo, bill_ref, reverses, at_ms) VALUES ($1, $2, $3, $4, $5, $6)',
+      [postingId, kind, memo, billRef, reverses, this.clock.now()],
+    );
+    await c.query(
+      `INSERT INTO ledger.entries (posting_id, account_id, amount_minor, currency)
+       VALUES ($1, $2, $4, $5), ($1, $3, $6, $5)`,
+      [postingId, from, to, -amount, currency, amount],
+    );
+    await c.query(
+      `UPDATE ledger.accounts SET balance_minor = balance_minor + CASE WHEN account_id = $1 THEN -$3::bigint ELSE $3::bigint END
+        WHERE account_id IN ($1, $2)`,
+      [from, to, amount],
+    );
+    return postingId;
+  }
+
+  reverse(req: ReverseRequest): Promise<ReverseResult> {
+    return this.tx('reverse', async (c) => {
+      let originalId: string;
+      if ('postingId' in req) {
+        originalId = req.postingId;
+      } else {
+        checkKey('idempotencyKey', req.idempotencyKey);
+        // Claim the key as voided; if a transfer with it is in flight we wait for it here.
+        await c.query(
+          `INSERT INTO ledger.idempotency_keys (key, fingerprint, voided) VALUES ($1, '(voided)', true)
+           ON CONFLICT (key) DO NOTHING`,
+          [req.idempotencyKey],
+        );
+        const k = (
+          await c.query<{ posting_id: string | null }>(
+            'SELECT posting_id FROM ledger.idempotency_keys WHERE key = $1',
+            [req.idempotencyKey],
+          )
+        ).rows[0]!;
+        if (!k.posting_id) return { status: 'nothing-to-reverse' };
+        originalId = k.posting_id;
+      }
+      const orig = (
+        await c.query<{ kind: string; status: string; reversal: string | null }>(
+          `SELECT p.kind, p.status, r.posting_id AS reversal FROM ledger.postings p
+             LEFT JOIN ledger.postings r ON r.reverses = p.posting_id
+            WHERE p.posting_id = $1 FOR UPDATE OF p`,
+          [originalId],
+        )
+      ).rows[0];
+      if (!orig || orig.kind === 'reversal' || orig.kind === 'opening') throw notFound('posting', originalId);
+      if (orig.status === 'reversed')
+        return { status: 'reversed', originalPostingId: originalId, reversalPostingId: orig.reversal! };
+      const entries = (
+        await c.query<{ account_id: string; amount_minor: string; currency: string }>(
+          'SELECT account_id, amount_minor, currency FROM ledger.entries WHERE posting_id = $1',
+          [originalId],
+        )
+      ).rows;
+      const credited = entries.find((e) => Number(e.amount_minor) > 0)!;
+      const debited = entries.find((e) => Number(e.amount_minor) < 0)!;
+      await c.query(
+        'SELECT 1 FROM ledger.accounts WHERE account_id = ANY($1) ORDER BY account_id FOR UPDATE',
+        [[credited.account_id, debited.account_id]],
+      );
+      const reversalId = await this.writePosting(
+        c,
+        'reversal',
+        credited.account_id,
+        debited.account_id,
+        Number(credited.amount_minor),
+        credited.currency,
+        `reversal of ${originalId}: ${req.reason}`.slice(0, 200),
+        null,
+        originalId,
+      );
+      await c.query(`UPDATE ledger.postings SET status = 'reversed' WHERE posting_id = $1`, [originalId]);
+      return { status: 'reversed', originalPostingId: originalId, reversalPostingId: reversalId };
+    });
+  }
+
+  reportCardLoss(cardNumber: string): Promise<CardLossResult> {
+    return this.tx('reportCardLoss', async (c) => {
+      const now = this.clock.now();
+      const r = (
+        await c.query<{ customer_id: string; status: string; stopped_at_ms: string | null }>(
+          'SELECT customer_id, status, stopped_at_ms FROM ledger.cards WHERE card_number = $1 FOR UPDATE',
+          [cardNumber],
+        )
+      ).rows[0];
+      if (!r) throw new DomainError('not-found', `card ending ${last4(cardNumber)} not found`);
+      if (r.status === 'stopped') {
+        return {
+          cardLast4: last4(cardNumber),
+          customerId: r.customer_id,
+          status: 'stopped',
+          stoppedAtMs: Number(r.stopped_at_ms),
+          alreadyStopped: true,
+        };
+      }
+      await c.query(`UPDATE ledger.cards SET status = 'stopped', stopped_at_ms = $2 WHERE card_number = $1`, [
+        cardNumber,
+        now,
+      ]);
+      return {
+        cardLast4: last4(cardNumber),
+        customerId: r.customer_id,
+        status: 'stopped',
+        stoppedAtMs: now,
+        alreadyStopped: false,
+      };
+    });
+  }
+
+  async rates(): Promise<Rates> {
+    return this.read('rates', async (p) => {
+      const d = await p.query<{ term_months: number; annual_percent: string }>(
+        'SELECT term_months, annual_percent FROM ledger.deposit_rates ORDER BY term_months',
+      );
+      const f = await p.query<{ currency: string; buy: string; sell: string }>(
+        'SELECT currency, buy, sell FROM ledger.fx_rates ORDER BY currency',
+      );
+      return {
+        deposit: d.rows.map((r) => ({ termMonths: r.term_months, annualPercent: Number(r.annual_percent) })),
+        fx: f.rows.map((r) => ({ currency: r.currency, buy: Number(r.buy), sell: Number(r.sell) })),
+      };
+    });
+  }
+}
+
+/**
+ * Seeds demo customers' accounts (opening balances posted from the bank's equity account, so
+ * the books still sum to zero), cards with hashed PINs, and the rate tables. Idempotent: a
+ * customer already present is left as it is.
+ */
+export async function seedDemoLedger(
+  pool: pg.Pool,
+  customers: DemoLedgerCustomer[],
+  clock: Clock = systemClock,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const r of DEMO_DEPOSIT_RATES) {
+      await client.query(
+        'INSERT INTO ledger.deposit_rates VALUES ($1, $2) ON CONFLICT (term_months) DO NOTHING',
+        [r.termMonths, r.annualPercent],
+      );
+    }
+    for (const r of DEMO_FX_RATES) {
+      await client.query(
+        'INSERT INTO ledger.fx_rates VALUES ($1, $2, $3) ON CONFLICT (currency) DO NOTHING',
+        [r.currency, r.buy, r.sell],
+      );
+    }
+    for (const cust of customers) {
+      const ins = await client.query('INSERT INTO ledger.customers VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        cust.customerId,
+        await hashPin(cust.pin),
+      ]);
+      if (ins.rowCount === 0) continue;
+      for (const a of cust.accounts) {
+        await client.query(
+          'INSERT INTO ledger.accounts (account_id, customer_id, type, currency, overdraft_minor) VALUES ($1, $2, $3, $4, $5)',
+          [a.accountId, cust.customerId, a.type, a.currency, a.overdraftMinor ?? 0],
+        );
+        if (a.openingMinor > 0) {
+          const equity =
+            a.currency === 'CNY' ? 'bank-opening-equity' : `bank-opening-equity-${a.currency.toLowerCase()}`;
+          await client.query(
+            `INSERT INTO ledger.accounts (account_id, customer_id, type, currency) VALUES ($1, NULL, 'internal', $2)
+             ON CONFLICT DO NOTHING`,
+            [equity, a.currency],
+          );
+          const postingId = `pst_${ulid(clock.now())}`;
+          await client.query(
+            `INSERT INTO ledger.postings (posting_id, kind, memo, at_ms) VALUES ($1, 'opening', 'opening balance', $2)`,
+            [postingId, clock.now()],
+          );
+          await client.query(
+            `INSERT INTO ledger.entries (posting_id, account_id, amount_minor, currency) VALUES ($1, $2, $4, $5), ($1, $3, $6, $5)`,
+            [postingId, equity, a.accountId, -a.openingMinor, a.currency, a.openingMinor],
+          );
+          await client.query(
+            'UPDATE ledger.accounts SET balance_minor = balance_minor - $2 WHERE account_id = $1',
+            [equity, a.openingMinor],
+          );
+          await client.query(
+            'UPDATE ledger.accounts SET balance_minor = balance_minor + $2 WHERE account_id = $1',
+            [a.accountId, a.openingMinor],
+          );
+        }
+      }
+      for (const card of cust.cards) {
+        await client.query(
+          'INSERT INTO ledger.cards (card_number, customer_id, account_id, pin_hash) VALUES ($1, $2, $3, $4)',
+          [card.cardNumber, cust.customerId, card.accountId, await hashPin(card.pin)],
+        );
+      }
+    }
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw fromPgError(e, 'seedDemoLedger');
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The phone-banking flow end to end through the driver: scripted callers, the in-memory bank
+ * host (real PIN hashing, idempotency and reversal semantics), recording sinks.
+ */
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../shared/clock.js';
+import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
+import { InMemoryBankHost } from '../../shared/bank-host/memory.js';
+import { DomainError } from '../../shared/errors.js';
+import { ScriptedCaller, type ScriptStep } from './scripted-caller.js';
+import { type IvrSessionOptions, runIvrSession } from './session.js';
+import { MemoryDirectory, RecordingSinks, loadPhoneBanking } from './test-support.js';
+import type { IvrCommand, IvrEvent, IvrState } from './types.js';
+
+const { flow, catalogue } = loadPhoneBanking();
+const PINS = DEMO_LEDGER_CUSTOMERS.flatMap((c) => [c.pin, ...c.cards.map((k) => k.pin)]);
+const RETAIL = '13800000001';
+const VIP = '13900000002';
+
+async function call(
+  ani: string,
+  script: ScriptStep[],
+  host: InMemoryBankHost,
+  extra: Partial<IvrSessionOptions> = {},
+) {
+  const caller = new ScriptedCaller(script, catalogue);
+  const sinks = new RecordingSinks();
+  const steps: Array<{ event: IvrEvent; commands: IvrCommand[]; state: IvrState }> = [];
+  const result = await runIvrSession({
+    flow,
+    sessionId: `s-${Math.random().toString(36).slice(2, 8)}`,
+    ani,
+    dnis: '95588',
+    host,
+    channel: caller,
+    tickets: sinks,
+    callbacks: sinks,
+    directory: new MemoryDirectory(),
+    clock: new ManualClock(1_700_000_000_000),
+    onStep: (s) => {
+      steps.push(s);
+      if (process.env.IVR_DEBUG)
+        console.error(ani, s.event.type, s.state.node, s.commands.map((c) => c.type).join(','));
+    },
+    ...extra,
+  });
+  // No PIN ever appears in a command, a state, the path, attached data, tickets or callbacks.
+  const commands = steps.flatMap((s) => s.commands);
+  const visible = JSON.stringify({ commands, states: steps.map((s) => s.state), result, sinks });
+  for (const pin of PINS) assert.ok(!visible.includes(pin), `PIN leaked into commands/state/result`);
+  const played = caller.played.map((p) => p.promptId);
+  return { result, caller, sinks, commands, played, steps };
+}
+
+describe('phone-banking flow end to end', () => {
+  let host: InMemoryBankHost;
+  before(async () => {
+    host = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+  });
+
+  test('balance and recent transactions, then an agent with attached data', async () => {
+    const { result, caller, played } = await call(RETAIL, ['1', '135790', '1', '0'], host);
+    assert.deepEqual(
+      caller.played.filter((p) => p.promptId === 'bank.balance_item').map((p) => p.vars?.balance),
+      ['12500.00', '50000.00'],
+    );
+    assert.ok(played.includes('bank.txn_item'));
+    assert.equal(result.outcome.type, 'transfer');
+    if (result.outcome.type !== 'transfer') return;
+    assert.equal(result.outcome.queueId, 'retail');
+    const a = result.outcome.attached;
+    assert.equal(a.customerId, 'c-1001');
+    assert.equal(a.verified, true);
+    assert.equal(a.intent, 'agent');
+    assert.deepEqual(a.ivrPath, [
+      'greeting',
+      'identify',
+      'main_menu',
+      'pin_for_balance',
+      'balance',
+      'balance_menu',
+      'recent_transactions',
+      'main_menu',
+      'agent',
+    ]);
+    assert.ok(caller.transcript.includes('caller: ****'), 'the PIN entry is masked in the transcript');
+  });
+
+  test('transfer between own accounts with confirmation moves money once', async () => {
+    const before = [
+      host.accounts.get('a-1001-cur')!.balanceMinor,
+      host.accounts.get('a-1001-dep')!.balanceMinor,
+    ];
+    const { result, played, commands } = await call(
+      RETAIL,
+      ['2', '135790', '1', '100*5', '1', 'hangup'],
+      host,
+    );
+    assert.ok(played.includes('transfer.confirm'));
+    assert.ok(played.includes('transfer.done'));
+    assert.deepEqual(
+      [host.accounts.get('a-1001-cur')!.balanceMinor, host.accounts.get('a-1001-dep')!.balanceMinor],
+      [before[0]! - 10_050, before[1]! + 10_050],
+    );
+    const t = commands.find((c) => c.type === 'bank-request' && c.op === 'transfer');
+    assert.ok(
+      t && t.type === 'bank-request' && t.op === 'transfer' && t.args.idempotencyKey.startsWith('ivr:'),
+    );
+    assert.deepEqual(result.outcome, { type: 'ended', reason: 'caller-hung-up' });
+  });
+
+  test('a transfer whose host times out is reversed under the same key, and no money moves', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    h.setFault('transfer', { kind: 'apply-then-hang' });
+    const before = h.accounts.get('a-1001-cur')!.balanceMinor;
+    const { played, commands } = await call(RETAIL, ['2', '135790', '1', '300', '1', 'hangup'], h, {
+      bankTimeoutMs: 1_000,
+    });
+    const t = commands.find((c) => c.type === 'bank-request' && c.op === 'transfer');
+    const r = commands.find((c) => c.type === 'bank-request' && c.op === 'reverse');
+    assert.ok(t?.type === 'bank-request' && t.op === 'transfer');
+    assert.ok(r?.type === 'bank-request' && r.op === 'reverse');
+    assert.equal((r.args as { idempotencyKey: string }).idempotencyKey, t.args.idempotencyKey);
+    assert.ok(played.includes('transfer.not_made'));
+    assert.ok(!played.includes('transfer.done'));
+    assert.equal(h.accounts.get('a-1001-cur')!.balanceMinor, before, 'the reversal restored the balance');
+    assert.equal(h.postings.find((p) => p.kind === 'transfer')?.status, 'reversed');
+  });
+
+  test('card loss: immediate stop at the host and a ticket for the branch', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    const { sinks, played } = await call(RETAIL, ['3', '1', 'hangup'], h);
+    assert.equal(h.cardStatus('6222020000001001'), 'stopped');
+    assert.ok(played.includes('cardloss.stopped'));
+    assert.equal(sinks.tickets.length, 1);
+    const tk = sinks.tickets[0]!;
+    assert.equal(tk.kind, 'card-loss');
+    assert.equal(tk.slaMinutes, 240);
+    assert.equal(tk.data.cardLast4, '1001');
+    assert.equal(tk.data.stopConfirmed, true);
+    assert.equal(tk.data.customerId, 'c-1001');
+  });
+
+  test('card loss from an unknown number: identify by card, then stop', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    const { sinks } = await call('02300000000', ['6222020000003001#', '3', '1', 'hangup'], h);
+    assert.equal(h.cardStatus('6222020000003001'), 'stopped');
+    assert.equal(sinks.tickets[0]?.kind, 'card-loss');
+  });
+
+  test('three wrong PINs lock the session and open a security ticket', async () => {
+    const { result, sinks, played, commands } = await call(RETAIL, ['1', '987654', '876543', '765432'], host);
+    assert.equal(commands.filter((c) => c.type === 'bank-request' && c.op === 'verifyPin').length, 3);
+    assert.equal(played.filter((p) => p === 'pin.wrong').length, 2);
+    assert.ok(played.includes('pin.locked'));
+    assert.deepEqual(result.outcome, { type: 'ended', reason: 'security-lock' });
+    assert.equal(sinks.tickets.length, 1);
+    assert.equal(sinks.tickets[0]!.kind, 'security-lock');
+    assert.equal(sinks.tickets[0]!.data.customerId, 'c-1001');
+    assert.ok(!JSON.stringify(sinks).match(/987654|876543|765432/), 'wrong PINs are not recorded either');
+  });
+
+  test('a VIP customer goes to the VIP queue with attached data', async () => {
+    const { result } = await call(VIP, ['1', '246802', '9', '0'], host);
+    assert.equal(result.outcome.type, 'transfer');
+    if (result.outcome.type !== 'transfer') return;
+    assert.equal(result.outcome.queueId, 'vip');
+    assert.equal(result.outcome.priority, 10);
+    assert.deepEqual(
+      { ...result.outcome.attached, ivrPath: undefined },
+      {
+        customerId: 'c-2001',
+        segment: 'vip',
+        language: 'zh',
+        verified: true,
+        ivrPath: undefined,
+        intent: 'agent',
+        priority: 10,
+        ani: VIP,
+        dnis: '95588',
+      },
+    );
+  });
+
+  test('a complaint opens a ticket with an SLA and goes to the complaints queue', async () => {
+    const { result, sinks } = await call(RETAIL, ['6', '1'], host);
+    assert.equal(sinks.tickets.length, 1);
+    assert.equal(sinks.tickets[0]!.kind, 'complaint');
+    assert.equal(sinks.tickets[0]!.slaMinutes, 1440);
+    assert.equal(sinks.tickets[0]!.createdAtMs, 1_700_000_000_000);
+    assert.equal(result.outcome.type === 'transfer' && result.outcome.queueId, 'complaints');
+  });
+
+  test('a callback request is scheduled to the caller number', async () => {
+    const { sinks, result } = await call(RETAIL, ['6', '3'], host);
+    assert.equal(sinks.callbacks.length, 1);
+    assert.equal(sinks.callbacks[0]!.phone, RETAIL);
+    assert.deepEqual(result.outcome, { type: 'ended', reason: 'completed' });
+  });
+
+  test('rates need no PIN', async () => {
+    const { played, commands } = await call('', ['#', '5', '9', 'hangup'], host);
+    assert.ok(played.includes('rates.deposit_item') && played.includes('rates.fx_item'));
+    assert.ok(!commands.some((c) => c.type === 'bank-request' && c.op === 'verifyPin'));
+  });
+
+  test('bill payment debits the account and credits the payee clearing account', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    const { played } = await call(RETAIL, ['4', '135790', '2', '88776655#', '120*3#', '1', 'hangup'], h);
+    assert.ok(played.includes('bill.done'));
+    assert.equal(h.accounts.get('clearing-utility-power')!.balanceMinor, 12_030);
+  });
+
+  test('insufficient funds is told to the caller and changes nothing', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    h.setFault('transfer', {
+      kind: 'error',
+      error: new DomainError('failed-precondition', 'insufficient funds'),
+    });
+    const before = h.accounts.get('a-1001-cur')!.balanceMinor;
+    const { played } = await call(RETAIL, ['2', '135790', '1', '5', '1', 'hangup'], h);
+    assert.ok(played.includes('transfer.insufficient'));
+    assert.equal(h.accounts.get('a-1001-cur')!.balanceMinor, before);
+  });
+
+  test('a caller who says nothing ends at an agent after the retries', async () => {
+    const { result } = await call(
+      '',
+      ['timeout', 'timeout', 'timeout', 'timeout', 'timeout', 'timeout'],
+      host,
+    );
+    assert.equal(result.outcome.type, 'transfer');
+  });
+});

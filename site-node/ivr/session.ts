@@ -1,0 +1,283 @@
+/**
+ * The thin async driver of one IVR call: it feeds events to the pure runner (runner.ts) and
+ * carries out the commands it returns, in order, against ports: the caller's channel, the
+ * bank host, the customer directory, and the ticket and callback sinks. It ends with the
+ * call's outcome: handed to a queue (with attached data), or ended.
+ *
+ * Timers (bank-request timeouts) are real timers measured against the injected Clock; the
+ * timeout itself comes from the flow's `settings.bankTimeoutMs`, overridable here.
+ * Secret digits (PIN entry) are never logged; the PIN reaches the host only through
+ * `Secret.reveal()` at the single call site below.
+ */
+import type { BankHost } from '../../shared/bank-host/port.js';
+import type { Clock } from '../../shared/clock.js';
+import { systemClock } from '../../shared/clock.js';
+import type { CustomerDirectory } from '../../shared/domain/customer.js';
+import { isDomainError } from '../../shared/errors.js';
+import { type Logger, silentLogger } from '../../shared/log.js';
+import type { Flow } from './flow.js';
+import { ivrStep, newIvrState } from './runner.js';
+import type {
+  AttachedData,
+  IvrCommand,
+  IvrEvent,
+  IvrState,
+  PromptVars,
+  TicketData,
+  TicketKind,
+} from './types.js';
+
+export interface CollectOptions {
+  minDigits: number;
+  maxDigits: number;
+  timeoutMs: number;
+  terminator?: '#';
+  /** PIN entry: do not log, record or echo. */
+  secret?: boolean;
+}
+
+/** The caller's side of the call: prompts out, keypresses in. */
+export interface CallerChannel {
+  /** Resolves when the prompt has been played (or skipped by barge-in). */
+  play(promptId: string, vars?: PromptVars): Promise<void>;
+  /** The keys pressed (terminator not included), `'timeout'`, or `'hung-up'` if the caller left. */
+  collectDigits(opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'>;
+  hangup(reason: string): Promise<void>;
+}
+
+export interface TicketRequest {
+  ticketId: string;
+  sessionId: string;
+  kind: TicketKind;
+  /** The persistence layer schedules the escalation at createdAtMs + slaMinutes. */
+  slaMinutes: number;
+  createdAtMs: number;
+  data: TicketData;
+}
+export interface TicketSink {
+  createTicket(t: TicketRequest): Promise<void>;
+}
+
+export interface CallbackRequest {
+  callbackId: string;
+  sessionId: string;
+  phone: string;
+  queueId: string;
+  slaMinutes: number;
+  requestedAtMs: number;
+  data: TicketData;
+}
+export interface CallbackSink {
+  scheduleCallback(c: CallbackRequest): Promise<void>;
+}
+
+export type IvrOutcome =
+  | { type: 'transfer'; queueId: string; priority: number; attached: AttachedData }
+  | { type: 'ended'; reason: string };
+
+export interface IvrSessionOptions {
+  flow: Flow;
+  sessionId: string;
+  ani: string;
+  dnis: string;
+  host: BankHost;
+  channel: CallerChannel;
+  tickets: TicketSink;
+  callbacks: CallbackSink;
+  /** Recognises the caller by ANI at the start and by card number at identify nodes. */
+  directory?: CustomerDirectory;
+  clock?: Clock;
+  /** Overrides the flow's `settings.bankTimeoutMs`. */
+  bankTimeoutMs?: number;
+  logger?: Logger;
+  /** Observer for tests and tracing: every step's event, commands and resulting state. */
+  onStep?: (step: { event: IvrEvent; commands: IvrCommand[]; state: IvrState }) => void;
+}
+
+export interface IvrSessionResult {
+  outcome: IvrOutcome;
+  state: IvrState;
+}
+
+export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionResult> {
+  const clock = o.clock ?? systemClock;
+  const log = (o.logger ?? silentLogger).child({ sessionId: o.sessionId, flow: o.flow.id });
+  const flow: Flow =
+    o.bankTimeoutMs === undefined
+      ? o.flow
+      : { ...o.flow, settings: { ...o.flow.settings, bankTimeoutMs: o.bankTimeoutMs } };
+
+  let state = newIvrState(o.sessionId);
+  let outcome: IvrOutcome | undefined;
+  const inbox: IvrEvent[] = [];
+  let wake: (() => void) | undefined;
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  const push = (e: IvrEvent) => {
+    inbox.push(e);
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const callHost = (cmd: Extract<IvrCommand, { type: 'bank-request' }>): Promise<unknown> => {
+    const h = o.host;
+    switch (cmd.op) {
+      case 'verifyPin':
+        return h.verifyPin(cmd.args.subject, cmd.args.pin.reveal());
+      case 'balances':
+        return h.balances(cmd.args.customerId);
+      case 'recentTransactions':
+        return h.recentTransactions(cmd.args.accountId, cmd.args.limit);
+      case 'transfer':
+        return h.transfer(cmd.args);
+      case 'reverse':
+        return h.reverse(cmd.args);
+      case 'reportCardLoss':
+        return h.reportCardLoss(cmd.args.cardNumber);
+      case 'payBill':
+        return h.payBill(cmd.args);
+      case 'rates':
+        return h.rates();
+    }
+  };
+
+  /** Runs one command; returns false when the rest of the batch must be dropped. */
+  const run = async (cmd: IvrCommand): Promise<boolean> => {
+    switch (cmd.type) {
+      case 'play':
+        try {
+          await o.channel.play(cmd.promptId, cmd.vars);
+        } catch (e) {
+          log.info('caller gone during play', { error: e });
+          push({ type: 'caller-hung-up' });
+          return false;
+        }
+        return true;
+      case 'collect-digits': {
+        const { type: _t, ...opts } = cmd;
+        let r: string | 'timeout' | 'hung-up';
+        try {
+          r = await o.channel.collectDigits(opts);
+        } catch {
+          r = 'hung-up';
+        }
+        if (r === 'hung-up') push({ type: 'caller-hung-up' });
+        else if (r === 'timeout') push({ type: 'digits-timeout' });
+        else push({ type: 'digits', digits: r });
+        return true;
+      }
+      case 'bank-request': {
+        const { requestId, op } = cmd;
+        log.debug('bank request', { requestId, op });
+        callHost(cmd).then(
+          (value) => push({ type: 'bank-result', requestId, ok: true, value }),
+          (e: unknown) =>
+            push({
+              type: 'bank-result',
+              requestId,
+              ok: false,
+              error: isDomainError(e)
+                ? { kind: e.kind, message: e.message }
+                : { kind: 'internal', message: 'bank host failed' },
+            }),
+        );
+        return true;
+      }
+      case 'lookup-customer': {
+        const { requestId, value } = cmd;
+        const lookup = o.directory ? o.directory.byCard(value) : Promise.resolve(undefined);
+        lookup.then(
+          (customer) => push({ type: 'lookup-result', requestId, ...(customer ? { customer } : {}) }),
+          (e: unknown) => {
+            log.warn('customer lookup failed', { error: e });
+            push({ type: 'lookup-result', requestId });
+          },
+        );
+        return true;
+      }
+      case 'create-ticket':
+        try {
+          await o.tickets.createTicket({
+            ticketId: cmd.ticketId,
+            sessionId: o.sessionId,
+            kind: cmd.kind,
+            slaMinutes: cmd.slaMinutes,
+            createdAtMs: clock.now(),
+            data: cmd.data,
+          });
+        } catch (e) {
+          log.error('ticket not created', { ticketId: cmd.ticketId, kind: cmd.kind, error: e });
+        }
+        return true;
+      case 'schedule-callback':
+        try {
+          await o.callbacks.scheduleCallback({
+            callbackId: cmd.callbackId,
+            sessionId: o.sessionId,
+            phone: cmd.phone,
+            queueId: cmd.queueId,
+            slaMinutes: cmd.slaMinutes,
+            requestedAtMs: clock.now(),
+            data: cmd.data,
+          });
+        } catch (e) {
+          log.error('callback not scheduled', { callbackId: cmd.callbackId, error: e });
+        }
+        return true;
+      case 'transfer-to-queue':
+        outcome = { type: 'transfer', queueId: cmd.queueId, priority: cmd.priority, attached: cmd.attached };
+        return true;
+      case 'hangup':
+        outcome = { type: 'ended', reason: cmd.reason };
+        await o.channel.hangup(cmd.reason).catch(() => {});
+        return true;
+      case 'start-timer': {
+        const t = setTimeout(
+          () => {
+            timers.delete(cmd.timerId);
+            push({ type: 'timer-fired', timerId: cmd.timerId });
+          },
+          Math.max(0, cmd.atMs - clock.now()),
+        );
+        timers.set(cmd.timerId, t);
+        return true;
+      }
+      case 'cancel-timer':
+        clearTimeout(timers.get(cmd.timerId));
+        timers.delete(cmd.timerId);
+        return true;
+    }
+  };
+
+  const feed = async (event: IvrEvent) => {
+    const r = ivrStep(flow, state, event, clock.now());
+    state = r.state;
+    o.onStep?.({ event, commands: r.commands, state });
+    if (event.type !== 'digits') log.debug('ivr event', { event: event.type, node: state.node });
+    for (const cmd of r.commands) if (!(await run(cmd))) break;
+  };
+
+  try {
+    let customer;
+    try {
+      customer = o.ani && o.directory ? await o.directory.byPhone(o.ani) : undefined;
+    } catch (e) {
+      log.warn('ANI lookup failed; continuing unidentified', { error: e });
+    }
+    await feed({ type: 'call-started', ani: o.ani, dnis: o.dnis, ...(customer ? { customer } : {}) });
+    while (state.status === 'running') {
+      if (inbox.length === 0 && state.waiting.on === 'nothing') {
+        // Nothing can arrive: a runner bug. End the call rather than hold the line forever.
+        log.error('ivr stalled', { node: state.node });
+        outcome = { type: 'ended', reason: 'ivr-stalled' };
+        await o.channel.hangup('ivr-stalled').catch(() => {});
+        break;
+      }
+      if (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      await feed(inbox.shift()!);
+    }
+  } finally {
+    for (const t of timers.values()) clearTimeout(t);
+  }
+  return { outcome: outcome ?? { type: 'ended', reason: state.endReason ?? 'ended' }, state };
+}
