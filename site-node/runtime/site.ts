@@ -11,9 +11,8 @@
  *           the store writes -> stop jobs. The owner closes the pool afterwards. The outbox
  *           keeps every event in Postgres until the hub link (next issue) ships it.
  */
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { parse as parseYaml } from 'yaml';
 import type { SiteConfig } from '../config.js';
 import { createAgentService } from '../cti/agent-service.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
@@ -21,8 +20,7 @@ import type { BankHost } from '../../shared/bank-host/port.js';
 import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
-import { DomainError } from '../../shared/errors.js';
-import { loadPromptCatalogueFile, parseFlow, type Flow } from '../ivr/flow.js';
+import { loadFlowFile, loadPromptCatalogueFile, type Flow } from '../ivr/flow.js';
 import {
   JobScheduler,
   PgCustomerDirectory,
@@ -71,24 +69,14 @@ export interface SiteSnapshot {
   summary: SiteSummary;
 }
 
-/** Load and validate the IVR flow named in the config, against its prompt catalogue. */
+/**
+ * Load and validate the IVR flow named in the config against its prompt catalogue. Strict:
+ * a node no caller can reach is an error at start, not a surprise in production.
+ */
 export function loadFlow(config: SiteConfig): { flow: Flow; warnings: string[] } {
-  const promptsPath = config.ivr.promptsPath ?? new URL('../ivr/prompts.yaml', import.meta.url).pathname;
-  const catalogue = loadPromptCatalogueFile(promptsPath);
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(config.ivr.flowPath, 'utf8'));
-  } catch (e) {
-    throw new DomainError(
-      'invalid-argument',
-      `ivr.flow: cannot load ${config.ivr.flowPath}: ${(e as Error).message}`,
-      {
-        field: 'ivr.flow',
-        cause: e,
-      },
-    );
-  }
-  return parseFlow(doc, { catalogue });
+  const promptsPath =
+    config.ivr.promptsPath ?? fileURLToPath(new URL('../ivr/prompts.yaml', import.meta.url));
+  return loadFlowFile(config.ivr.flowPath, { catalogue: loadPromptCatalogueFile(promptsPath), strict: true });
 }
 
 export class Site {
