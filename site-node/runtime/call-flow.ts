@@ -114,7 +114,15 @@ export class CallFlow {
   async releaseAll(reason: string): Promise<void> {
     for (const call of [...this.calls.values()]) {
       await this.d.media.hangup(call.leg).catch(() => {});
-      this.finish(call, { callId: call.callId, state: 'failed', reason });
+      // A call in wrap-up was served; only the agent's after-call work is cut short.
+      if (call.phase === 'wrapup') {
+        this.finish(call, {
+          callId: call.callId,
+          state: 'ended',
+          reason: 'completed',
+          ...(call.agentId ? { cdr: { agentId: call.agentId } } : {}),
+        });
+      } else this.finish(call, { callId: call.callId, state: 'failed', reason });
     }
   }
 
