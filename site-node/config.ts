@@ -44,6 +44,11 @@ const siteFileSchema = z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
       .strict()
       .default({ host: '127.0.0.1', port: 0 }),
+    /** The supervisor's wallboard (HTTP). */
+    web: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 0 }),
     ivr: z
       .object({
         flow: z.string().min(1),
@@ -71,6 +76,7 @@ export interface SiteConfig {
   ivrPorts: number;
   databaseUrl: string | undefined;
   cti: { host: string; port: number };
+  web: { host: string; port: number };
   ivr: { flowPath: string; promptsPath: string | undefined; bankTimeoutMs: number };
   notReadyReasons: string[];
   wrapupCodes: string[];
@@ -110,6 +116,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     ivrPorts: raw.ivrPorts,
     databaseUrl: raw.database.url,
     cti: raw.cti,
+    web: raw.web,
     ivr: {
       flowPath: resolve(baseDir, raw.ivr.flow),
       promptsPath: raw.ivr.prompts === undefined ? undefined : resolve(baseDir, raw.ivr.prompts),

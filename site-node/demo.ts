@@ -39,7 +39,8 @@ async function demo(): Promise<void> {
   out(
     `site ${config.siteId} (${config.city}): ${config.trunks} trunks, ${config.ivrPorts} IVR ports, ` +
       `${config.agents.length} agents, ${args.callsPerHour} calls/h, time x${args.speed}; ` +
-      `agent desk gRPC on ${config.cti.host}:${sim.site.ctiPort}` +
+      `agent desk gRPC on ${config.cti.host}:${sim.site.ctiPort}; ` +
+      `wallboard http://${config.web.host}:${sim.site.webPort}/` +
       (args.durationSec ? `; stopping after ${args.durationSec} s` : '; Ctrl-C to stop'),
   );
   const timer = setInterval(() => out(formatStatsLine(sim.site.snapshot())), args.statsEverySec * 1000);

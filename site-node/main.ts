@@ -38,8 +38,13 @@ async function main(): Promise<void> {
     log,
   });
   process.stdout.write(
-    JSON.stringify({ event: 'ready', siteId: config.siteId, ctiPort: sim.site.ctiPort, pid: process.pid }) +
-      '\n',
+    JSON.stringify({
+      event: 'ready',
+      siteId: config.siteId,
+      ctiPort: sim.site.ctiPort,
+      wallboard: `http://${config.web.host}:${sim.site.webPort}/`,
+      pid: process.pid,
+    }) + '\n',
   );
   const timer = setInterval(
     () => process.stdout.write(formatStatsLine(sim.site.snapshot()) + '\n'),

@@ -37,6 +37,7 @@ import { CallFlow } from './call-flow.js';
 import { SiteDesk } from './site-desk.js';
 import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { WriteQueue } from './write-queue.js';
+import { WallboardServer } from '../web/wallboard-server.js';
 import type { QueueStats } from '../acd/index.js';
 
 export interface SiteDeps {
@@ -50,10 +51,20 @@ export interface SiteDeps {
   log: Logger;
   /** Run the gRPC agent service (default true). */
   cti?: boolean;
+  /** Serve the supervisor's wallboard (default true). */
+  web?: boolean;
   /** How long stop() lets live calls finish before releasing them. Default 30 s. */
   drainMs?: number;
   /** pg-boss polling; default 2 s. */
   jobPollingSeconds?: number;
+}
+
+export interface AgentBoardEntry {
+  agentId: string;
+  name: string;
+  state: string;
+  reasonCode?: string;
+  callId?: string;
 }
 
 export interface SiteSnapshot {
@@ -66,6 +77,8 @@ export interface SiteSnapshot {
   queues: QueueStats[];
   /** Rostered agents by state. */
   agents: Record<string, number>;
+  /** Every rostered agent, for the wallboard. */
+  agentBoard: AgentBoardEntry[];
   summary: SiteSummary;
 }
 
@@ -88,10 +101,12 @@ export class Site {
   private readonly flow: CallFlow;
   private readonly writes: WriteQueue;
   private readonly grpc: GrpcServer | undefined;
+  private readonly web: WallboardServer | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   recovery: RecoveryReport | undefined;
   ctiPort: number | undefined;
+  webPort: number | undefined;
 
   constructor(private readonly d: SiteDeps) {
     const { config, scheduler, log } = d;
@@ -131,6 +146,7 @@ export class Site {
     );
     this.flow.engine = this.engine;
     this.flow.desk = this.desk;
+    this.web = this.webServer();
     if (d.cti !== false) {
       this.grpc = new GrpcServer({
         host: config.cti.host,
@@ -146,6 +162,12 @@ export class Site {
         log: log.child({ part: 'grpc' }),
       });
     }
+  }
+
+  private webServer(): WallboardServer | undefined {
+    return this.d.web === false
+      ? undefined
+      : new WallboardServer({ ...this.d.config.web, snapshot: () => this.snapshot() });
   }
 
   async start(): Promise<void> {
@@ -172,6 +194,7 @@ export class Site {
       });
     }
     if (this.grpc) this.ctiPort = await this.grpc.start();
+    if (this.web) this.webPort = await this.web.start();
     media.onInbound((c) => this.flow.onInbound(c.ani, c.dnis, c.leg));
     media.onFarEndHangup((leg) => this.flow.onFarEndHangup(leg));
     this.state = 'running';
@@ -197,6 +220,7 @@ export class Site {
     await this.flow.releaseAll('site-shutdown');
     this.engine.stop();
     await this.grpc?.stop();
+    await this.web?.stop();
     await this.writes.drain();
     await this.jobs.stop();
     this.state = 'stopped';
@@ -213,8 +237,22 @@ export class Site {
       failedWrites: this.writes.failures,
       queues: this.engine.allStats(),
       agents: this.agentsByState(),
+      agentBoard: this.agentBoard(),
       summary: summarise(this.tally),
     };
+  }
+
+  private agentBoard(): AgentBoardEntry[] {
+    return this.d.config.agents.map((a) => {
+      const v = this.engine.agent(a.id);
+      return {
+        agentId: a.id,
+        name: a.name,
+        state: v?.state ?? 'logged-out',
+        ...(v?.reasonCode ? { reasonCode: v.reasonCode } : {}),
+        ...(v?.callId ? { callId: v.callId } : {}),
+      };
+    });
   }
 
   private agentsByState(): Record<string, number> {

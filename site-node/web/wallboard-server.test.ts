@@ -1,0 +1,39 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WallboardServer } from './wallboard-server.js';
+
+let server: WallboardServer;
+let base: string;
+let polls = 0;
+
+before(async () => {
+  server = new WallboardServer({
+    host: '127.0.0.1',
+    port: 0,
+    snapshot: () => ({ siteId: 'cq', poll: ++polls }),
+  });
+  base = `http://127.0.0.1:${await server.start()}`;
+});
+
+after(() => server.stop());
+
+test('serves the wallboard page and a fresh snapshot on every poll', async () => {
+  const page = await fetch(`${base}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  const html = await page.text();
+  assert.match(html, /\/api\/snapshot/);
+  assert.match(html, /id="queues"/);
+
+  const a = (await (await fetch(`${base}/api/snapshot`)).json()) as { poll: number };
+  const b = (await (await fetch(`${base}/api/snapshot`)).json()) as { poll: number };
+  assert.equal(b.poll, a.poll + 1);
+});
+
+test('is read-only and names what it does not have', async () => {
+  const post = await fetch(`${base}/api/snapshot`, { method: 'POST', body: '{}' });
+  assert.equal(post.status, 405);
+  const missing = await fetch(`${base}/admin`);
+  assert.equal(missing.status, 404);
+  assert.match(await missing.text(), /not found: \/admin/);
+});
