@@ -16,6 +16,9 @@ else
   bash deploy/services.sh up
   # shellcheck disable=SC1091
   source .services/env.sh
+  # Database tests beside the code skip without TEST_PG_URL (for --unit); here they must run.
+  : "${TEST_PG_URL:?deploy/services.sh did not export TEST_PG_URL}"
+  export TEST_PG_URL
   if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(all_files); fi
 fi
 
