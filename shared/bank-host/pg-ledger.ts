@@ -12,7 +12,15 @@ import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import { DomainError, conflict, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import {
+  DomainError,
+  conflict,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  type ErrorKind,
+} from '../errors.js';
+import { fromPgError as fromDbError, sqlStateOf } from '../pg/errors.js';
 import { ulid } from '../ids.js';
 import type { DemoLedgerCustomer } from './demo.js';
 import { DEMO_DEPOSIT_RATES, DEMO_FX_RATES } from './demo.js';
@@ -38,27 +46,29 @@ import {
   requestFingerprint,
 } from './port.js';
 
-/** The one SQLSTATE -> DomainError translation for the ledger (DESIGN.md §3.5). */
+/**
+ * SQLSTATE -> DomainError at the bank-host boundary. What a database error means comes from
+ * the project's one mapping (shared/pg/errors.ts); the ledger overrides only the states that
+ * mean something else to a bank: a check constraint is a refused posting (insufficient funds,
+ * a stopped account), a missing reference an unknown account, a duplicate a conflicting
+ * request, and contention or an exhausted server a host that could not answer (the IVR then
+ * reverses and tells the caller).
+ */
+const LEDGER_KIND: Readonly<Record<string, ErrorKind>> = {
+  '23514': 'failed-precondition',
+  '23503': 'not-found',
+  '23505': 'conflict',
+  '40001': 'unavailable',
+  '40P01': 'unavailable',
+  '53300': 'unavailable',
+};
+
 export function fromPgError(e: unknown, what: string): DomainError {
   if (e instanceof DomainError) return e;
-  const code = (e as { code?: string }).code ?? '';
-  if (code === '23514') return failedPrecondition(`${what}: a ledger constraint refused the change`, e);
-  if (code === '23505') return conflict(`${what}: already exists`, e);
-  if (code === '23503')
-    return new DomainError('not-found', `${what}: referenced record not found`, { cause: e });
-  if (code === '57014')
-    return new DomainError('deadline-exceeded', `${what}: the ledger did not answer in time`, { cause: e });
-  if (code === '40001' || code === '40P01')
-    return new DomainError('unavailable', `${what}: contention, retry`, { cause: e });
-  if (
-    code.startsWith('08') ||
-    code === '57P01' ||
-    code === '53300' ||
-    /ECONNREFUSED|ETIMEDOUT|terminated/i.test(String(e))
-  ) {
-    return new DomainError('unavailable', `${what}: the ledger is unavailable`, { cause: e });
-  }
-  return new DomainError('internal', `${what}: ledger error`, { cause: e });
+  const base = fromDbError(e);
+  const code = sqlStateOf(e);
+  const kind = (code === undefined ? undefined : LEDGER_KIND[code]) ?? base.kind;
+  return new DomainError(kind, `${what}: ${base.message}`, { cause: e });
 }
 
 type Tx = pg.PoolClient;

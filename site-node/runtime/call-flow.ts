@@ -65,6 +65,25 @@ interface LiveCall {
   callerGone: boolean;
 }
 
+function liveCall(callId: string, ani: string, dnis: string, leg: CallLeg, phase: Phase): LiveCall {
+  return {
+    callId,
+    ani,
+    dnis,
+    leg,
+    agentLeg: undefined,
+    phase,
+    customerId: undefined,
+    verified: false,
+    ivrPath: [],
+    attached: {},
+    queueId: undefined,
+    queuedAtMs: undefined,
+    agentId: undefined,
+    callerGone: false,
+  };
+}
+
 export interface CallFlowDeps {
   config: SiteConfig;
   flow: Flow;
@@ -144,22 +163,7 @@ export class CallFlow {
     const now = this.d.scheduler.now();
     const callId = newCallId(config.siteId, now);
     leg.callId = callId;
-    const call: LiveCall = {
-      callId,
-      ani,
-      dnis,
-      leg,
-      agentLeg: undefined,
-      phase: 'ivr',
-      customerId: undefined,
-      verified: false,
-      ivrPath: [],
-      attached: {},
-      queueId: undefined,
-      queuedAtMs: undefined,
-      agentId: undefined,
-      callerGone: false,
-    };
+    const call = liveCall(callId, ani, dnis, leg, 'ivr');
     this.calls.set(callId, call);
     this.write(`create ${callId}`, () =>
       createCall(this.d.store, { callId, ani, dnis, legs: [this.storedLeg(leg, now)] }),
@@ -346,22 +350,8 @@ export class CallFlow {
       throw new DomainError('unavailable', `callback to ${cb.phone} not answered; retried later`);
     }
     leg.callId = callId;
-    const call: LiveCall = {
-      callId,
-      ani: cb.phone,
-      dnis: 'callback',
-      leg,
-      agentLeg: undefined,
-      phase: 'queued',
-      customerId: cb.customerId,
-      verified: false,
-      ivrPath: [],
-      attached,
-      queueId,
-      queuedAtMs: now,
-      agentId: undefined,
-      callerGone: false,
-    };
+    const call = liveCall(callId, cb.phone, 'callback', leg, 'queued');
+    Object.assign(call, { customerId: cb.customerId, attached, queueId, queuedAtMs: now });
     // Written before the job completes: the callback is not "placed" until its call exists.
     await createCall(this.d.store, {
       callId,

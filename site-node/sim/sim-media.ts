@@ -64,9 +64,8 @@ export class SimMedia implements MediaPort {
     this.farEnd = handler;
   }
 
-  /** A simulated caller dials in. */
-  place(caller: SimCaller): CallLeg {
-    if (!this.inbound) throw new Error('SimMedia.place: no inbound handler registered');
+  /** A caller's leg: the site assigns the call id when it takes the call. */
+  private addLeg(caller: SimCaller): CallLeg {
     const legId = `sim-${++this.seq}`;
     const leg: CallLeg = { legId, callId: '', role: 'caller', endpoint: { transport: 'sim', id: legId } };
     this.legs.set(legId, {
@@ -78,6 +77,13 @@ export class SimMedia implements MediaPort {
       patience: undefined,
       prompts: [],
     });
+    return leg;
+  }
+
+  /** A simulated caller dials in. */
+  place(caller: SimCaller): CallLeg {
+    if (!this.inbound) throw new Error('SimMedia.place: no inbound handler registered');
+    const leg = this.addLeg(caller);
     this.counters.placed++;
     this.inbound({ ani: caller.ani, dnis: caller.dnis, leg });
     return leg;
@@ -149,17 +155,7 @@ export class SimMedia implements MediaPort {
     return new Promise((resolve) =>
       this.scheduler.after(ringMs, () => {
         if (!caller) return resolve('no-answer');
-        const legId = `sim-${++this.seq}`;
-        const leg: CallLeg = { legId, callId: '', role: 'caller', endpoint: { transport: 'sim', id: legId } };
-        this.legs.set(legId, {
-          caller,
-          leg,
-          lastPrompt: undefined,
-          ended: false,
-          bridged: false,
-          patience: undefined,
-          prompts: [],
-        });
+        const leg = this.addLeg(caller);
         this.counters.dialled++;
         resolve(leg);
       }),
