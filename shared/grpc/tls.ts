@@ -1,0 +1,118 @@
+/**
+ * mTLS credentials for the federation (issue 3): the PEM files made by `deploy/pki.sh`,
+ * loaded once at start, turned into grpc-js server and client credentials.
+ *
+ *   const tls = loadTlsMaterial({ caPath: 'pki/ca.crt', certPath: 'pki/hub-hub.crt', keyPath: 'pki/hub-hub.key' });
+ *   new GrpcServer({ ..., credentials: mtlsServerCredentials(tls) });
+ *   new FederationClient(addr, mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } }), clientOptions());
+ *
+ * The server requires and verifies a client certificate (checkClientCertificate=true), so a
+ * connection with no certificate, or one from another CA, fails the handshake: the client
+ * sees UNAVAILABLE and no handler ever runs. Handlers then read who is calling with
+ * `peerIdentity(call)` (shared/grpc/identity.ts).
+ */
+import { readFileSync } from 'node:fs';
+import type { PeerCertificate } from 'node:tls';
+import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { DomainError } from '../errors.js';
+import { identityFromCertificate, type NodeKind } from './identity.js';
+
+export interface TlsPaths {
+  /** The provincial CA certificate (PEM): the only issuer trusted for peers. */
+  caPath: string;
+  /** This node's certificate (PEM). */
+  certPath: string;
+  /** This node's private key (PEM). */
+  keyPath: string;
+}
+
+export interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  /** Where each came from, for messages. */
+  paths: TlsPaths;
+}
+
+function readPem(field: keyof TlsPaths, path: string, marker: RegExp, what: string): Buffer {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new DomainError('invalid-argument', `tls.${field}: a path to the ${what} is required`, {
+      field: `tls.${field}`,
+    });
+  }
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new DomainError(
+      'failed-precondition',
+      `tls.${field}: cannot read the ${what} at ${path} (${code})`,
+      {
+        field: `tls.${field}`,
+        cause: e,
+      },
+    );
+  }
+  if (!marker.test(buf.toString('latin1'))) {
+    throw new DomainError('failed-precondition', `tls.${field}: ${path} does not contain a PEM ${what}`, {
+      field: `tls.${field}`,
+    });
+  }
+  return buf;
+}
+
+/** Read the CA, certificate and key (synchronously: this runs once at start). */
+export function loadTlsMaterial(paths: TlsPaths): TlsMaterial {
+  return {
+    ca: readPem('caPath', paths.caPath, /-----BEGIN CERTIFICATE-----/, 'CA certificate'),
+    cert: readPem('certPath', paths.certPath, /-----BEGIN CERTIFICATE-----/, 'certificate'),
+    key: readPem('keyPath', paths.keyPath, /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/, 'private key'),
+    paths: { ...paths },
+  };
+}
+
+/** Server credentials that require a client certificate signed by the provincial CA. */
+export function mtlsServerCredentials(material: TlsMaterial): ServerCredentials {
+  return ServerCredentials.createSsl(
+    material.ca,
+    [{ cert_chain: material.cert, private_key: material.key }],
+    true,
+  );
+}
+
+export interface MtlsClientOptions {
+  /**
+   * Check the server by its federation identity instead of by hostname: the server's
+   * certificate must carry `spiffe://province/<kind>/<id>` (id optional). Use this when the
+   * dialled name is not in the certificate (only `localhost`/127.0.0.1 are). Without it,
+   * Node's usual hostname check applies.
+   */
+  expectServer?: { kind: NodeKind; id?: string };
+}
+
+/** Client credentials presenting this node's certificate and trusting only the provincial CA. */
+export function mtlsClientCredentials(
+  material: TlsMaterial,
+  opts: MtlsClientOptions = {},
+): ChannelCredentials {
+  const expect = opts.expectServer;
+  if (!expect) return credentials.createSsl(material.ca, material.key, material.cert);
+  return credentials.createSsl(material.ca, material.key, material.cert, {
+    checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined => {
+      try {
+        const who = identityFromCertificate(cert);
+        if (who.kind !== expect.kind || (expect.id !== undefined && who.id !== expect.id)) {
+          const wanted =
+            expect.id === undefined ? `kind ${expect.kind}` : `${expect.kind} ${JSON.stringify(expect.id)}`;
+          return new Error(
+            `server is ${who.kind} ${JSON.stringify(who.id)} (${who.uri}), expected ${wanted}`,
+          );
+        }
+        return undefined;
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    },
+  });
+}
