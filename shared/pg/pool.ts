@@ -39,6 +39,13 @@ export function createPool(url: string, opts: PoolOptions): pg.Pool {
   // An idle client losing its connection emits 'error' on the pool; without a listener that
   // would crash the process. The next query gets a fresh connection (or an `unavailable`).
   pool.on('error', () => {});
+  // A checked-out client whose backend dies (server restart, pg_terminate_backend) emits
+  // 'error' as well as rejecting its query. The rejection is what callers handle (as
+  // `unavailable`); the event, with no listener, would be an uncaught exception that takes
+  // the whole site down with one broken connection.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 
