@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { compileAcdConfig, durationMs, type CompiledAcdConfig } from './acd/config.js';
 import { DomainError, invalidArgument } from '../shared/errors.js';
 import { assertSiteId } from '../shared/ids.js';
+import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
@@ -60,6 +61,28 @@ const siteFileSchema = z
     wrapupCodes: z.array(code).default(['resolved', 'follow-up', 'transferred', 'complaint-logged']),
     agents: z.array(agentSchema).min(1),
     acd: z.unknown(),
+    /** The link to the provincial hub; absent = a standalone site (no federation). */
+    hub: z
+      .object({
+        address: z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port'),
+        /** The hub's id in its certificate; default: any hub certificate of the province. */
+        id: z.string().regex(NODE_ID_RE, `must match ${NODE_ID_RE}`).optional(),
+        tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
+        /** How events reach the hub: on the link (embedded mode) or through Kafka (production). */
+        events: z.enum(['link', 'kafka']).default('link'),
+        kafka: z
+          .object({ brokers: z.string().min(1), topic: z.string().min(1).default('pcc.site-events') })
+          .strict()
+          .optional(),
+        snapshotIntervalMs: durationMs.default(1_000),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Roaming: the bank hosts of other sites' customers, by home site. The reference ledger is
+     * a Postgres database; a customer whose home site is listed here is served from its host.
+     */
+    bankHosts: z.record(z.string(), z.object({ database: z.string().min(1) }).strict()).default({}),
   })
   .strict();
 
@@ -67,6 +90,15 @@ export interface AgentRosterEntry {
   id: string;
   name: string;
   skills: Record<string, number>;
+}
+
+export interface HubLinkConfig {
+  address: string;
+  hubId: string | undefined;
+  tls: { caPath: string; certPath: string; keyPath: string };
+  events: 'link' | 'kafka';
+  kafka: { brokers: string; topic: string } | undefined;
+  snapshotIntervalMs: number;
 }
 
 export interface SiteConfig {
@@ -82,6 +114,9 @@ export interface SiteConfig {
   wrapupCodes: string[];
   agents: AgentRosterEntry[];
   acd: CompiledAcdConfig;
+  hub: HubLinkConfig | undefined;
+  /** Home site id -> the database of that site's bank host (reference ledger). */
+  bankHosts: Record<string, { databaseUrl: string }>;
 }
 
 /** Validate a parsed config object. Relative file paths resolve against `baseDir`. */
@@ -104,6 +139,14 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       problems.push(`${what}.agents[${i}].skills: agent "${a.id}" has no skill that any queue requires`);
     }
   });
+  if (raw.hub?.events === 'kafka' && !raw.hub.kafka) {
+    problems.push(`${what}.hub.kafka: required when hub.events is kafka (brokers, topic)`);
+  }
+  for (const id of Object.keys(raw.bankHosts)) {
+    if (!NODE_ID_RE.test(id)) problems.push(`${what}.bankHosts.${id}: not a site id (${NODE_ID_RE})`);
+    if (id === raw.site.id)
+      problems.push(`${what}.bankHosts.${id}: this site's own host is the local ledger`);
+  }
   if (raw.ivrPorts > raw.trunks) {
     problems.push(`${what}.ivrPorts: ${raw.ivrPorts} IVR ports is more than the ${raw.trunks} trunks`);
   }
@@ -126,6 +169,21 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     wrapupCodes: raw.wrapupCodes,
     agents: raw.agents,
     acd,
+    hub: raw.hub && {
+      address: raw.hub.address,
+      hubId: raw.hub.id,
+      tls: {
+        caPath: resolve(baseDir, raw.hub.tls.ca),
+        certPath: resolve(baseDir, raw.hub.tls.cert),
+        keyPath: resolve(baseDir, raw.hub.tls.key),
+      },
+      events: raw.hub.events,
+      kafka: raw.hub.kafka,
+      snapshotIntervalMs: raw.hub.snapshotIntervalMs,
+    },
+    bankHosts: Object.fromEntries(
+      Object.entries(raw.bankHosts).map(([id, h]) => [id, { databaseUrl: h.database }]),
+    ),
   };
 }
 

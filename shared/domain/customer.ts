@@ -37,10 +37,27 @@ export interface ContactSummary {
   summary: string;
 }
 
-/** Where a site looks customers up: its own cache now, the hub's directory later. */
+/**
+ * Why a site reads a customer. Every read of another site's customer is audited (DESIGN.md
+ * §5): by the hub when the read goes through it, by the site's outbox when it is served from
+ * the local cache while the hub is unreachable. The purpose is what that audit records.
+ */
+export interface ReadPurpose {
+  /** 'ivr-ani' | 'ivr-card' | 'agent-screen-pop' | 'agent-search' | 'callback' ... */
+  reason: string;
+  callId?: string;
+  agentId?: string;
+  ivrSessionId?: string;
+}
+
+/**
+ * Where a site looks customers up: its own cache, and through the hub for customers it does
+ * not hold. `purpose` is optional so purely local implementations (the cache itself, test
+ * doubles) can ignore it; the federated directory needs it for the audit trail.
+ */
 export interface CustomerDirectory {
-  byPhone(phone: string): Promise<CustomerProfile | undefined>;
-  byCard(card: string): Promise<CustomerProfile | undefined>;
-  byId(customerId: string): Promise<CustomerProfile | undefined>;
+  byPhone(phone: string, purpose?: ReadPurpose): Promise<CustomerProfile | undefined>;
+  byCard(card: string, purpose?: ReadPurpose): Promise<CustomerProfile | undefined>;
+  byId(customerId: string, purpose?: ReadPurpose): Promise<CustomerProfile | undefined>;
   recentContacts(customerId: string, limit: number): Promise<ContactSummary[]>;
 }

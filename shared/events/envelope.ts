@@ -23,6 +23,8 @@ export const EVENT_TYPES = [
   'card-loss.reported',
   'callback.scheduled',
   'callback.placed',
+  /** A site served another site's customer from its cache while the hub was unreachable. */
+  'customer.read',
 ] as const;
 export type KnownEventType = (typeof EVENT_TYPES)[number];
 
@@ -77,6 +79,6 @@ export function makeEvent<P extends Record<string, unknown>>(e: NewEvent<P>): Ev
 }
 
 /** Parse an envelope received from elsewhere (hub ingest, Kafka consumer). */
-export function parseEvent(input: unknown): EventEnvelope {
-  return parseOrThrow(eventEnvelopeSchema, input, 'event') as EventEnvelope;
+export function parseEvent(input: unknown, what = 'event'): EventEnvelope {
+  return parseOrThrow(eventEnvelopeSchema, input, what) as EventEnvelope;
 }

@@ -15,7 +15,7 @@ import {
 import { DEFAULT_MAX_MESSAGE_BYTES } from './server.js';
 import { fromGrpcError } from './status.js';
 
-/** Insecure now; the mTLS issue returns `credentials.createSsl(...)` here. */
+/** Plaintext: a site's local agent-desk port and tests. Federation clients use `mtlsClientCredentials` (tls.ts). */
 export function clientCredentials(): ChannelCredentials {
   return grpcCredentials.createInsecure();
 }

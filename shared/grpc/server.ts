@@ -4,9 +4,11 @@
  * RESOURCE_EXHAUSTED before any handler runs, keepalive settings for long-lived streams,
  * and an idempotent start/stop.
  *
- * Credentials: insecure by default. The mTLS issue plugs in here: pass
- * `credentials: ServerCredentials.createSsl(ca, [{ private_key, cert_chain }], true)` (see
- * `serverCredentials`, the seam), nothing else changes.
+ * Credentials: the federation (hub) always passes `mtlsServerCredentials(...)` from
+ * shared/grpc/tls.ts; plaintext is left only for a site's local agent-desk port and tests.
+ * With TLS, every refused handshake (no client certificate, a certificate from another CA,
+ * an expired one) is logged as `tls handshake refused` with the peer address and counted in
+ * `refusedHandshakes`: grpc-js does not surface these, so we listen on its TLS servers.
  *
  * Stop order: run each service's `drain()` (ends its open streams so clients reconnect
  * elsewhere), then `tryShutdown` (finish in-flight calls) for up to `shutdownTimeoutMs`,
@@ -19,6 +21,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { silentLogger, type Logger } from '../log.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -48,7 +51,7 @@ export interface GrpcServerOptions {
   log?: Logger;
 }
 
-/** Insecure credentials now; the mTLS issue replaces the body of this function's callers. */
+/** Plaintext: a site's local agent-desk port and tests. The federation uses mTLS (tls.ts). */
 export function serverCredentials(): ServerCredentials {
   return ServerCredentials.createInsecure();
 }
@@ -59,6 +62,8 @@ export class GrpcServer {
   private stopping: Promise<void> | undefined;
   private boundPort: number | undefined;
   private readonly log: Logger;
+  /** TLS handshakes refused since start (no or untrusted client certificate...). */
+  refusedHandshakes = 0;
 
   constructor(private readonly opts: GrpcServerOptions) {
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
@@ -104,8 +109,34 @@ export class GrpcServer {
     });
     this.server = server;
     this.boundPort = port;
+    this.watchHandshakes(server);
     this.log.info('grpc server listening', { host: this.opts.host, port });
     return port;
+  }
+
+  /**
+   * Log refused TLS handshakes. grpc-js keeps its http2 servers in a private map; reading it
+   * is the one way to see `tlsClientError`. If a grpc-js upgrade removes it, we say so once
+   * instead of failing (the handshakes are still refused, only not logged).
+   */
+  private watchHandshakes(server: Server): void {
+    if (!this.opts.credentials?._isSecure()) return;
+    const inner = (server as unknown as { http2Servers?: Map<unknown, unknown> }).http2Servers;
+    if (!(inner instanceof Map)) {
+      this.log.warn('cannot observe TLS handshakes in this grpc-js version; refused ones are not logged');
+      return;
+    }
+    for (const s of inner.keys()) {
+      if (!(s instanceof TlsServer)) continue;
+      s.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+        this.refusedHandshakes++;
+        this.log.warn('tls handshake refused', {
+          peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+          reason: err.message,
+          code: (err as NodeJS.ErrnoException).code,
+        });
+      });
+    }
   }
 
   /** Drain streams, then graceful shutdown with a timeout, then force. Idempotent. */

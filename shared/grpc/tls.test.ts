@@ -20,6 +20,7 @@ import {
 } from '@grpc/grpc-js';
 import { DomainError } from '../errors.js';
 import { call, clientOptions, type UnaryMethod } from './client.js';
+import { createLogger } from '../log.js';
 import { GrpcServer } from './server.js';
 import { unary } from './status.js';
 import {
@@ -76,6 +77,11 @@ const WhoClientCtor = makeGenericClientConstructor(whoDefinition, 'Who') as unkn
 ) => WhoClient;
 
 let handlerCalls = 0;
+const logLines: string[] = [];
+const refusedLogged = (): Array<{ peer: string; reason: string }> =>
+  logLines
+    .map((l) => JSON.parse(l) as { msg: string; peer: string; reason: string })
+    .filter((l) => l.msg === 'tls handshake refused');
 const whoImplementation = {
   whoAmI: unary<WhoAmIRequest, Identity>((req, c) => {
     handlerCalls++;
@@ -148,6 +154,7 @@ before(async () => {
     port: 0,
     services: [{ definition: whoDefinition, implementation: whoImplementation }],
     credentials: mtlsServerCredentials(material(dir, 'hub-hub')),
+    log: createLogger({}, { write: (line) => logLines.push(line) }),
   });
   await server.start();
   address = server.address!;
@@ -199,9 +206,15 @@ test('a site asking to act for another site is PERMISSION_DENIED, naming both id
   });
 });
 
-test('a client with no certificate is refused at the handshake', async () => {
+test('a client with no certificate is refused at the handshake, and the refusal is logged', async () => {
   const ca = readFileSync(join(dir, 'ca.crt'));
+  const before = server.refusedHandshakes;
   await refused(whoAmI(client(credentials.createSsl(ca))), ['unavailable', 'deadline-exceeded']);
+  assert.ok(server.refusedHandshakes > before, 'the refused handshake is counted');
+  const logged = refusedLogged().at(-1);
+  assert.ok(logged, 'a "tls handshake refused" line is logged');
+  assert.match(logged.peer, /^127\.0\.0\.1:\d+$/);
+  assert.match(logged.reason, /certificate/i);
   await refused(whoAmI(client(credentials.createInsecure())), [
     'unavailable',
     'deadline-exceeded',
@@ -214,7 +227,9 @@ test('a client whose certificate comes from another CA is refused', async () => 
   // with the very same name: the identity is only as good as the issuer.
   const foreign = material(otherDir, 'site-chongqing');
   const creds = credentials.createSsl(readFileSync(join(dir, 'ca.crt')), foreign.key, foreign.cert);
+  const before = server.refusedHandshakes;
   await refused(whoAmI(client(creds)), ['unavailable', 'deadline-exceeded']);
+  assert.ok(server.refusedHandshakes > before, 'the refused handshake is counted and logged');
 });
 
 test('expectServer checks the server by its federation identity, not by hostname', async () => {

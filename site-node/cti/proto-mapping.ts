@@ -14,18 +14,10 @@ import {
   type DeskEvent as PbDeskEvent,
   type ScreenPop as PbScreenPop,
 } from '../../proto/gen/agent.js';
-import {
-  ContactChannel,
-  Segment,
-  type ContactSummary as PbContactSummary,
-  type CustomerProfile as PbCustomerProfile,
-} from '../../proto/gen/common.js';
+import { ContactChannel, type ContactSummary as PbContactSummary } from '../../proto/gen/common.js';
 import { DomainError } from '../../shared/errors.js';
-import type {
-  ContactSummary,
-  CustomerProfile,
-  Segment as SegmentName,
-} from '../../shared/domain/customer.js';
+import type { ContactSummary } from '../../shared/domain/customer.js';
+import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
 import type { AgentStateName, AgentView, DeskEvent, ScreenPop } from './agent-desk.js';
 
 function bad(field: string, value: unknown): DomainError {
@@ -57,12 +49,6 @@ export const agentStates = enumMap<AgentStateName, AgentState>([
   ['reserved', AgentState.AGENT_STATE_RESERVED],
   ['on-call', AgentState.AGENT_STATE_ON_CALL],
   ['wrap-up', AgentState.AGENT_STATE_WRAP_UP],
-]);
-
-const segments = enumMap<SegmentName, Segment>([
-  ['retail', Segment.SEGMENT_RETAIL],
-  ['vip', Segment.SEGMENT_VIP],
-  ['corporate', Segment.SEGMENT_CORPORATE],
 ]);
 
 const channels = enumMap<ContactSummary['channel'], ContactChannel>([
@@ -109,35 +95,8 @@ export function agentFromProto(a: PbAgent | undefined, field = 'agent'): AgentVi
 
 // ---- customer -----------------------------------------------------------------------------
 
-export function customerToProto(c: CustomerProfile): PbCustomerProfile {
-  return {
-    customerId: c.customerId,
-    name: c.name,
-    phones: [...c.phones],
-    cards: [...c.cards],
-    homeSiteId: c.homeSiteId,
-    segment: segments.toProto(c.segment),
-    language: c.language,
-    flags: { blacklisted: c.flags.blacklisted, lostCard: c.flags.lostCard },
-    accountIds: [...c.accountIds],
-    version: c.version,
-  };
-}
-
-export function customerFromProto(c: PbCustomerProfile, field = 'customer'): CustomerProfile {
-  return {
-    customerId: c.customerId,
-    name: c.name,
-    phones: [...c.phones],
-    cards: [...c.cards],
-    homeSiteId: c.homeSiteId,
-    segment: segments.fromProto(c.segment, `${field}.segment`),
-    language: c.language,
-    flags: { blacklisted: c.flags?.blacklisted ?? false, lostCard: c.flags?.lostCard ?? false },
-    accountIds: [...c.accountIds],
-    version: c.version,
-  };
-}
+// The profile mapping is shared with the federation contract.
+export { customerFromProto, customerToProto };
 
 export function contactToProto(c: ContactSummary): PbContactSummary {
   return { callId: c.callId, atMs: c.atMs, channel: channels.toProto(c.channel), summary: c.summary };

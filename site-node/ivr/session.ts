@@ -12,7 +12,7 @@
 import type { BankHost } from '../../shared/bank-host/port.js';
 import type { Clock } from '../../shared/clock.js';
 import { systemClock } from '../../shared/clock.js';
-import type { CustomerDirectory } from '../../shared/domain/customer.js';
+import type { CustomerDirectory, ReadPurpose } from '../../shared/domain/customer.js';
 import { isDomainError } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import type { Flow } from './flow.js';
@@ -78,6 +78,8 @@ export type IvrOutcome =
 export interface IvrSessionOptions {
   flow: Flow;
   sessionId: string;
+  /** The call this session serves (defaults to `sessionId`); audit records of customer reads name it. */
+  callId?: string;
   ani: string;
   dnis: string;
   host: BankHost;
@@ -106,6 +108,13 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
     o.bankTimeoutMs === undefined
       ? o.flow
       : { ...o.flow, settings: { ...o.flow.settings, bankTimeoutMs: o.bankTimeoutMs } };
+
+  // Why this session reads customers: the audit trail of roaming reads records it.
+  const purpose = (reason: 'ivr-ani' | 'ivr-card'): ReadPurpose => ({
+    reason,
+    callId: o.callId ?? o.sessionId,
+    ivrSessionId: o.sessionId,
+  });
 
   let state = newIvrState(o.sessionId);
   let outcome: IvrOutcome | undefined;
@@ -185,7 +194,9 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
       }
       case 'lookup-customer': {
         const { requestId, value } = cmd;
-        const lookup = o.directory ? o.directory.byCard(value) : Promise.resolve(undefined);
+        const lookup = o.directory
+          ? o.directory.byCard(value, purpose('ivr-card'))
+          : Promise.resolve(undefined);
         lookup.then(
           (customer) => push({ type: 'lookup-result', requestId, ...(customer ? { customer } : {}) }),
           (e: unknown) => {
@@ -260,7 +271,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
   try {
     let customer;
     try {
-      customer = o.ani && o.directory ? await o.directory.byPhone(o.ani) : undefined;
+      customer = o.ani && o.directory ? await o.directory.byPhone(o.ani, purpose('ivr-ani')) : undefined;
     } catch (e) {
       log.warn('ANI lookup failed; continuing unidentified', { error: e });
     }

@@ -184,6 +184,7 @@ export class CallFlow {
       result = await runIvrSession({
         flow: d.flow,
         sessionId: call.callId,
+        callId: call.callId,
         ani: call.ani,
         dnis: call.dnis,
         host: d.bank,
@@ -440,20 +441,29 @@ export class CallFlow {
     this.write(`offer ${callId}`, () =>
       transition(this.d.store, { callId, from: 'queued', to: 'offered', event: 'offer', patch: { agentId } }),
     );
-    void this.screenPop(call, queueId, answerByMs).then((pop) => {
+    void this.screenPop(call, agentId, queueId, answerByMs).then((pop) => {
       // The offer may have been withdrawn while the profile was looked up.
       if (this.engine.call(callId)?.agentId !== agentId) return;
       this.desk.emit(agentId, { type: 'offer', pop });
     });
   }
 
-  private async screenPop(call: LiveCall, queueId: string, answerByMs: number): Promise<ScreenPop> {
+  private async screenPop(
+    call: LiveCall,
+    agentId: string,
+    queueId: string,
+    answerByMs: number,
+  ): Promise<ScreenPop> {
     const { directory, log } = this.d;
     let customer;
     let recentContacts: ScreenPop['recentContacts'] = [];
     if (call.customerId) {
       try {
-        customer = await directory.byId(call.customerId);
+        customer = await directory.byId(call.customerId, {
+          reason: 'agent-screen-pop',
+          callId: call.callId,
+          agentId,
+        });
         recentContacts = await directory.recentContacts(call.customerId, 5);
       } catch (e) {
         // A screen pop without history beats no offer at all.

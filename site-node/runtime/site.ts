@@ -6,10 +6,12 @@
  * start():  migrate the site and ledger schemas -> start jobs (pg-boss) -> recover from a
  *           crash (close calls left in progress, log agents out, re-arm lost escalations)
  *           -> load the roster -> start the agent service -> accept calls.
+ *           -> open the hub link (when the config has a hub) and the Kafka relay.
  * stop():   refuse new calls -> let live calls finish (up to drainMs) -> release what is
  *           left, recording why -> stop the ACD timers -> stop the agent service -> flush
- *           the store writes -> stop jobs. The owner closes the pool afterwards. The outbox
- *           keeps every event in Postgres until the hub link (next issue) ships it.
+ *           the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
+ *           each bounded) and close the link. The owner closes the pool afterwards. An
+ *           event not shipped by then stays in the outbox for the next start.
  */
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -38,6 +40,15 @@ import { SiteDesk } from './site-desk.js';
 import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { WriteQueue } from './write-queue.js';
 import { WallboardServer } from '../web/wallboard-server.js';
+import { GrpcHubLink } from '../link/hub-link.js';
+import { FederatedCustomerDirectory } from '../link/federated-directory.js';
+import { CacheHomeResolver } from '../link/home-resolver.js';
+import { RoutingBankHost } from '../../shared/bank-host/routing.js';
+import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
+import { createPool } from '../../shared/pg/pool.js';
+import { KafkaEventShipper } from '../../shared/events/kafka.js';
+import { OutboxRelay } from '../../shared/events/relay.js';
+import { loadTlsMaterial } from '../../shared/grpc/tls.js';
 import type { QueueStats } from '../acd/index.js';
 
 export interface SiteDeps {
@@ -102,6 +113,10 @@ export class Site {
   private readonly writes: WriteQueue;
   private readonly grpc: GrpcServer | undefined;
   private readonly web: WallboardServer | undefined;
+  /** The link to the provincial hub; undefined for a standalone site. */
+  readonly hubLink: GrpcHubLink | undefined;
+  private readonly kafka: { shipper: KafkaEventShipper; relay: OutboxRelay } | undefined;
+  private readonly remotePools: pg.Pool[] = [];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   recovery: RecoveryReport | undefined;
@@ -120,6 +135,22 @@ export class Site {
       // The call flow exists by the time pg-boss delivers the first job (after start()).
       placeCallback: (cb) => this.flow.placeCallback(cb),
     });
+    this.hubLink = this.makeHubLink();
+    this.kafka = this.makeKafkaRelay();
+    const cache = new PgCustomerDirectory(d.pool);
+    // With a hub, customers of other sites are served through it (roaming, audited); without
+    // one the site serves its own cache.
+    const directory = this.hubLink
+      ? new FederatedCustomerDirectory({
+          siteId: config.siteId,
+          cache,
+          store: this.store,
+          link: this.hubLink,
+          clock: scheduler,
+          log: log.child({ part: 'directory' }),
+        })
+      : cache;
+    const bank = this.routedBank();
     const { flow, warnings } = loadFlow(config);
     for (const w of warnings) log.warn('ivr flow warning', { warning: w });
     this.flow = new CallFlow({
@@ -127,8 +158,8 @@ export class Site {
       flow,
       scheduler,
       media: d.media,
-      bank: d.bank,
-      directory: new PgCustomerDirectory(d.pool),
+      bank,
+      directory,
       store: this.store,
       jobs: this.jobs,
       writes: this.writes,
@@ -164,6 +195,77 @@ export class Site {
     }
   }
 
+  /**
+   * Roaming: balances and transfers of another site's customer go to the bank host that
+   * holds the account (config `bankHosts`); this site's own customers to its own host.
+   */
+  private routedBank(): BankHost {
+    const { config, bank, log } = this.d;
+    const hosts = Object.entries(config.bankHosts);
+    if (hosts.length === 0) return bank;
+    const remotes = new Map<string, BankHost>();
+    for (const [siteId, h] of hosts) {
+      const pool = createPool(h.databaseUrl, {
+        applicationName: `site-${config.siteId}/host-${siteId}`,
+        max: 4,
+      });
+      this.remotePools.push(pool);
+      remotes.set(siteId, new PgLedgerBankHost(pool, { clock: this.d.scheduler }));
+    }
+    return new RoutingBankHost({
+      localSiteId: config.siteId,
+      local: bank,
+      remotes,
+      resolveHome: new CacheHomeResolver(this.d.pool),
+      log: log.child({ part: 'bank-routing' }),
+    });
+  }
+
+  private makeHubLink(): GrpcHubLink | undefined {
+    const { config, scheduler, log } = this.d;
+    const hub = config.hub;
+    if (!hub) return undefined;
+    return new GrpcHubLink({
+      siteId: config.siteId,
+      address: hub.address,
+      tls: loadTlsMaterial(hub.tls),
+      ...(hub.hubId === undefined ? {} : { hubId: hub.hubId }),
+      store: this.store,
+      // The link speaks the wall clock: heartbeats and silences are real time even when the
+      // simulation runs sped up.
+      clock: { now: () => Date.now() },
+      log: log.child({ part: 'hub-link' }),
+      snapshot: () => {
+        const s = this.snapshot();
+        return { ...s, atMs: scheduler.now() };
+      },
+      snapshotIntervalMs: hub.snapshotIntervalMs,
+      eventsOverLink: hub.events === 'link',
+    });
+  }
+
+  private makeKafkaRelay(): { shipper: KafkaEventShipper; relay: OutboxRelay } | undefined {
+    const { config, pool, log } = this.d;
+    if (config.hub?.events !== 'kafka' || !config.hub.kafka) return undefined;
+    const shipper = new KafkaEventShipper({
+      brokers: config.hub.kafka.brokers,
+      topic: config.hub.kafka.topic,
+      clientId: `site-${config.siteId}/outbox`,
+      log: log.child({ part: 'kafka' }),
+    });
+    const relay = new OutboxRelay({
+      pool,
+      ship: async (events) => {
+        await shipper.connect();
+        await shipper.ship(events);
+      },
+      pollMs: 250,
+      maxBackoffMs: 10_000,
+      log: log.child({ part: 'outbox-relay' }),
+    });
+    return { shipper, relay };
+  }
+
   private webServer(): WallboardServer | undefined {
     return this.d.web === false
       ? undefined
@@ -197,6 +299,9 @@ export class Site {
     if (this.web) this.webPort = await this.web.start();
     media.onInbound((c) => this.flow.onInbound(c.ani, c.dnis, c.leg));
     media.onFarEndHangup((leg) => this.flow.onFarEndHangup(leg));
+    // The site takes calls before the hub answers: it never waits on the WAN to start.
+    await this.hubLink?.start();
+    this.kafka?.relay.start();
     this.state = 'running';
     log.info('site started', { siteId: config.siteId, ctiPort: this.ctiPort, agents: config.agents.length });
   }
@@ -223,6 +328,16 @@ export class Site {
     await this.web?.stop();
     await this.writes.drain();
     await this.jobs.stop();
+    if (this.kafka) {
+      await this.kafka.relay.stop();
+      const flushed = this.kafka.relay.flush().catch((e: unknown) => {
+        log.warn('outbox not flushed to Kafka at stop; it ships on the next start', { error: e });
+      });
+      await Promise.race([flushed, new Promise((r) => setTimeout(r, 3000))]);
+      await this.kafka.shipper.disconnect();
+    }
+    await this.hubLink?.stop();
+    for (const p of this.remotePools) await p.end();
     this.state = 'stopped';
     log.info('site stopped', { siteId: this.d.config.siteId, atMs: scheduler.now() });
   }

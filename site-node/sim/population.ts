@@ -15,9 +15,21 @@ export interface SimCustomer {
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周'];
 const GIVEN = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊', '军', '洋'];
 
+/**
+ * A 3-digit code per site (100..999, from the id), so the customers of different sites have
+ * different phone and card numbers: a province-wide directory recognises a roaming caller by
+ * number, which only works when numbers are unique across the province.
+ */
+export function siteNumberCode(siteId: string): string {
+  let h = 2166136261;
+  for (const ch of siteId) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  return String(100 + (h % 900));
+}
+
 export function makePopulation(siteId: string, count: number, seed = 7): SimCustomer[] {
   const rng = new Random(seed);
   const out: SimCustomer[] = [];
+  const code = siteNumberCode(siteId);
   for (let i = 1; i <= count; i++) {
     const n = String(i).padStart(5, '0');
     const vip = rng.chance(0.1);
@@ -26,8 +38,8 @@ export function makePopulation(siteId: string, count: number, seed = 7): SimCust
       profile: {
         customerId: `${siteId}-c${n}`,
         name: rng.pick(SURNAMES) + rng.pick(GIVEN),
-        phones: [`1390000${n}`],
-        cards: [`622202${String(i).padStart(10, '0')}`],
+        phones: [`139${code}${n}`],
+        cards: [`622202${code}${String(i).padStart(7, '0')}`],
         homeSiteId: siteId,
         segment: vip ? 'vip' : 'retail',
         language: rng.chance(0.05) ? 'en' : 'zh',

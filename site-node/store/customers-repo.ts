@@ -6,7 +6,12 @@
  * they write no outbox event.
  */
 import type pg from 'pg';
-import type { ContactSummary, CustomerDirectory, CustomerProfile } from '../../shared/domain/customer.js';
+import type {
+  ContactSummary,
+  CustomerDirectory,
+  CustomerProfile,
+  ReadPurpose,
+} from '../../shared/domain/customer.js';
 import { DomainError } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
@@ -143,7 +148,11 @@ export async function evictServed(ctx: StoreContext, olderThanMs: number): Promi
   return r.rowCount ?? 0;
 }
 
-/** The `CustomerDirectory` port over the site's cache. */
+/**
+ * The `CustomerDirectory` port over the site's cache. It ignores the read purpose: auditing
+ * roaming reads is the federated directory's job (site-node/link/federated-directory.ts),
+ * which decides whether a cache hit needs an audit record.
+ */
 export class PgCustomerDirectory implements CustomerDirectory {
   constructor(private readonly db: pg.Pool) {}
 
@@ -156,15 +165,15 @@ export class PgCustomerDirectory implements CustomerDirectory {
     return r.rows[0] ? toProfile(toCustomer(r.rows[0])) : undefined;
   }
 
-  byPhone(phone: string): Promise<CustomerProfile | undefined> {
+  byPhone(phone: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
     return this.one('phones @> ARRAY[$1]::text[]', phone);
   }
 
-  byCard(card: string): Promise<CustomerProfile | undefined> {
+  byCard(card: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
     return this.one('cards @> ARRAY[$1]::text[]', card);
   }
 
-  byId(customerId: string): Promise<CustomerProfile | undefined> {
+  byId(customerId: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
     return this.one('id = $1', customerId);
   }
 

@@ -1,0 +1,232 @@
+/**
+ * The hub's admin API (proto/admin.proto) for `fedctl`: a THIN gRPC adapter. Every call needs
+ * an admin certificate (`requireKind(identity, 'admin')`); the certificate's id is the "who"
+ * of every audit entry. Topology files are validated in full before anything is stored
+ * (validate.ts lists every problem); versions are assigned by the hub, and an apply planned
+ * against an older version than the current one is refused (ABORTED) so two admins cannot
+ * overwrite each other. A file that states its own `version` must state the next one.
+ */
+import {
+  AdminService,
+  type AdminServer,
+  type ApplyTopologyRequest,
+  type ApplyTopologyResponse,
+  type PlanTopologyRequest,
+  type PlanTopologyResponse,
+  type RollbackTopologyRequest,
+  type SetDrainRequest,
+  type SetDrainResponse,
+  type StatsRequest,
+  type StatsResponse,
+  type StatusRequest,
+  type StatusResponse,
+  type TopologyHistoryRequest,
+  type TopologyHistoryResponse,
+} from '../../proto/gen/admin.js';
+import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { peerIdentity, requireKind, NODE_ID_RE } from '../../shared/grpc/identity.js';
+import type { ServiceRegistration } from '../../shared/grpc/server.js';
+import { unary } from '../../shared/grpc/status.js';
+import type { StoredTopology } from '../ports.js';
+import { computeProvinceStats } from '../stats/province-stats.js';
+import { diffTopology, formatDiff } from '../topology/diff.js';
+import type { Topology } from '../topology/schema.js';
+import { loadTopology } from '../topology/validate.js';
+import type { HubState } from '../federation/hub-state.js';
+import { siteStatuses, statsToProto } from './admin-mapping.js';
+
+/** Largest topology file accepted (the gRPC limit is 1 MiB; a province is a few KiB). */
+const MAX_YAML_BYTES = 256 * 1024;
+const DEFAULT_WINDOW_MS = 3_600_000;
+const DEFAULT_THRESHOLD_MS = 20_000;
+
+function yamlText(yaml: string): string {
+  if (yaml.trim().length === 0) throw invalidArgument('yaml', 'is empty: send the topology file');
+  if (Buffer.byteLength(yaml, 'utf8') > MAX_YAML_BYTES) {
+    throw invalidArgument('yaml', `is larger than ${MAX_YAML_BYTES} bytes`);
+  }
+  return yaml;
+}
+
+const EMPTY: Topology = {
+  version: null,
+  province: '',
+  hubSite: '',
+  utcOffsetMinutes: 0,
+  sites: [],
+  overflow: [],
+  cover: [],
+};
+
+function changeLines(from: Topology | undefined, to: Topology): string[] {
+  const text = formatDiff(diffTopology(from ?? EMPTY, to));
+  return text.length === 0 ? [] : text.split('\n').filter((l) => l.length > 0);
+}
+
+/** A file's own `version`, if it states one, must be the next version. */
+function checkStatedVersion(t: Topology, current: number): void {
+  if (t.version !== null && t.version !== current + 1) {
+    throw new DomainError(
+      t.version <= current ? 'conflict' : 'invalid-argument',
+      `version: the file says version ${t.version}, but the hub is at version ${current}; ` +
+        (t.version <= current ? 'the file is stale: start from the current topology' : `say ${current + 1}`),
+      { field: 'version' },
+    );
+  }
+}
+
+function versionToProto(v: StoredTopology) {
+  return {
+    version: v.version,
+    appliedAtMs: v.appliedAtMs,
+    appliedBy: v.appliedBy,
+    comment: v.comment,
+    changes: v.changes,
+    rollbackOf: v.rollbackOf ?? 0,
+  };
+}
+
+export function createAdminService(hub: HubState): ServiceRegistration {
+  const { clock, log } = hub.d;
+  const admin = (call: Parameters<typeof peerIdentity>[0]) => requireKind(peerIdentity(call), 'admin');
+
+  /** Store, audit, adopt and push one new version. */
+  async function store(
+    topology: Topology,
+    sourceYaml: string,
+    who: string,
+    expected: number,
+    comment: string,
+    rollbackOf: number | null,
+  ): Promise<ApplyTopologyResponse> {
+    const changes = changeLines(hub.current?.topology, topology);
+    const stored = await hub.d.topology.append({
+      topology,
+      sourceYaml,
+      appliedBy: who,
+      comment: comment.slice(0, 500),
+      changes,
+      rollbackOf,
+      expectedCurrentVersion: expected,
+      nowMs: clock.now(),
+    });
+    const pushedTo = hub.adopt(stored);
+    log.info('topology applied', { version: stored.version, by: who, changes: changes.length, pushedTo });
+    return { version: stored.version, changes, pushedTo };
+  }
+
+  const impl: AdminServer = {
+    planTopology: unary<PlanTopologyRequest, PlanTopologyResponse>(
+      (req, call) => {
+        admin(call);
+        const t = loadTopology(yamlText(req.yaml));
+        checkStatedVersion(t, hub.currentVersion);
+        return {
+          currentVersion: hub.currentVersion,
+          changes: changeLines(hub.current?.topology, t),
+          nextVersion: hub.currentVersion + 1,
+        };
+      },
+      { log, method: 'Admin.PlanTopology' },
+    ),
+    applyTopology: unary<ApplyTopologyRequest, ApplyTopologyResponse>(
+      async (req, call) => {
+        const who = admin(call);
+        const yaml = yamlText(req.yaml);
+        const t = loadTopology(yaml);
+        checkStatedVersion(t, hub.currentVersion);
+        return store(t, yaml, who.id, req.expectedCurrentVersion, req.comment, null);
+      },
+      { log, method: 'Admin.ApplyTopology' },
+    ),
+    rollbackTopology: unary<RollbackTopologyRequest, ApplyTopologyResponse>(
+      async (req, call) => {
+        const who = admin(call);
+        if (!Number.isInteger(req.toVersion) || req.toVersion < 1) {
+          throw invalidArgument('to_version', 'must be a stored version (>= 1)');
+        }
+        if (req.toVersion === hub.currentVersion) {
+          throw new DomainError('failed-precondition', `version ${req.toVersion} is already current`, {
+            field: 'to_version',
+          });
+        }
+        const old = await hub.d.topology.get(req.toVersion);
+        if (!old) throw new DomainError('not-found', `topology version ${req.toVersion} is not stored`);
+        // The restored content gets a new version number, so every site sees a forward move.
+        const restored: Topology = { ...old.topology, version: null };
+        return store(restored, old.sourceYaml, who.id, req.expectedCurrentVersion, req.comment, old.version);
+      },
+      { log, method: 'Admin.RollbackTopology' },
+    ),
+    topologyHistory: unary<TopologyHistoryRequest, TopologyHistoryResponse>(
+      async (req, call) => {
+        admin(call);
+        const limit = req.limit === 0 ? 20 : Math.min(req.limit, 500);
+        return { versions: (await hub.d.topology.history(limit)).map(versionToProto) };
+      },
+      { log, method: 'Admin.TopologyHistory' },
+    ),
+    status: unary<StatusRequest, StatusResponse>(
+      async (_req, call) => {
+        admin(call);
+        const counts = await hub.d.ingest.countsBySite();
+        return {
+          currentVersion: hub.currentVersion,
+          sites: siteStatuses(hub, counts),
+          hubTimeMs: clock.now(),
+        };
+      },
+      { log, method: 'Admin.Status' },
+    ),
+    setDrain: unary<SetDrainRequest, SetDrainResponse>(
+      async (req, call) => {
+        const who = admin(call);
+        if (!NODE_ID_RE.test(req.siteId)) throw invalidArgument('site_id', `must match ${NODE_ID_RE}`);
+        if (!hub.site(req.siteId)) {
+          throw new DomainError(
+            'not-found',
+            `site ${JSON.stringify(req.siteId)} is not in topology version ${hub.currentVersion}`,
+            { field: 'site_id' },
+          );
+        }
+        await hub.d.siteAdmin.setDrained(
+          req.siteId,
+          req.drained,
+          who.id,
+          req.comment.slice(0, 500),
+          clock.now(),
+        );
+        const pushed = hub.setDrained(req.siteId, req.drained, req.comment);
+        log.info(req.drained ? 'site drained' : 'site undrained', { siteId: req.siteId, by: who.id });
+        return { drained: req.drained, pushed };
+      },
+      { log, method: 'Admin.SetDrain' },
+    ),
+    stats: unary<StatsRequest, StatsResponse>(
+      async (req, call) => {
+        admin(call);
+        const windowMs = req.windowMs === 0 ? DEFAULT_WINDOW_MS : req.windowMs;
+        const thresholdMs = req.thresholdMs === 0 ? DEFAULT_THRESHOLD_MS : req.thresholdMs;
+        if (windowMs < 1000 || windowMs > 7 * 86_400_000) {
+          throw invalidArgument('window_ms', 'must be between 1 s and 7 days');
+        }
+        if (thresholdMs < 1000 || thresholdMs > 3_600_000) {
+          throw invalidArgument('threshold_ms', 'must be between 1 s and 1 hour');
+        }
+        const nowMs = clock.now();
+        const facts = await hub.d.ingest.callFacts(nowMs - windowMs);
+        const snapshots = new Map();
+        const links = new Map<string, string>();
+        for (const s of hub.current?.topology.sites ?? []) links.set(s.id, 'never');
+        for (const e of hub.d.registry.all()) {
+          links.set(e.siteId, e.link.state);
+          if (e.snapshot) snapshots.set(e.siteId, e.snapshot);
+        }
+        const stats = computeProvinceStats({ facts, snapshots, links, nowMs, windowMs, thresholdMs });
+        return statsToProto(stats);
+      },
+      { log, method: 'Admin.Stats' },
+    ),
+  };
+  return { definition: AdminService, implementation: impl };
+}

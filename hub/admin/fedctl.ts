@@ -1,0 +1,256 @@
+/**
+ * `fedctl`: the network admins' CLI for the hub (issue 3). Every command but `validate`
+ * talks to the hub's admin API over mTLS with an ADMIN certificate (deploy/pki.sh <dir> node
+ * admin <name>); the certificate's name is what the audit trail records as "who".
+ *
+ *   fedctl validate <topology.yaml>                    check a file here; every problem listed
+ *   fedctl diff     <topology.yaml>                    what applying it would change
+ *   fedctl apply    <topology.yaml> [--comment TEXT]   store as the next version, push live
+ *   fedctl rollback <version>       [--comment TEXT]   make an earlier version current again
+ *   fedctl history  [--limit N]                        stored versions with who/when/what
+ *   fedctl status                                      each site's link, heartbeat, version
+ *   fedctl drain    <site> [--comment TEXT]            route no overflow/cover to a site
+ *   fedctl undrain  <site> [--comment TEXT]
+ *   fedctl stats    [--window 1h] [--threshold 20s] [--json]
+ *
+ * Connection: --hub host:port (or FEDCTL_HUB), and either --pki <dir> --admin <name> (the
+ * files pki.sh wrote) or --ca/--cert/--key (or FEDCTL_CA, FEDCTL_CERT, FEDCTL_KEY).
+ * Exit codes: 0 done, 1 refused by the hub or an invalid file, 2 bad usage.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AdminClient } from '../../proto/gen/admin.js';
+import { durationMs } from '../../site-node/acd/config.js';
+import { DomainError, isDomainError } from '../../shared/errors.js';
+import { call, clientOptions } from '../../shared/grpc/client.js';
+import { loadTlsMaterial, mtlsClientCredentials } from '../../shared/grpc/tls.js';
+import { formatStatsTable } from '../stats/format-stats.js';
+import { loadTopology } from '../topology/validate.js';
+import { statsFromProto } from './admin-mapping.js';
+import { formatHistory, formatStatus } from './format-status.js';
+
+class UsageError extends Error {}
+
+export interface FedctlIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const USAGE = `usage: fedctl <validate|diff|apply|rollback|history|status|drain|undrain|stats> [args]
+  connection: --hub host:port  and  --pki <dir> --admin <name>  (or --ca --cert --key)
+  see hub/admin/fedctl.ts or the README for each command`;
+
+function readFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function parseDuration(flag: string, v: string | undefined): number {
+  if (v === undefined) return 0;
+  const r = durationMs.safeParse(/^\d+$/.test(v) ? Number(v) : v);
+  if (!r.success) throw new UsageError(`--${flag}: "${v}" is not a duration (e.g. 90s, 15m, 1h)`);
+  return r.data;
+}
+
+/** Run one fedctl command; returns the exit code. Exported for tests. */
+export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        hub: { type: 'string' },
+        pki: { type: 'string' },
+        admin: { type: 'string' },
+        ca: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        comment: { type: 'string', default: '' },
+        limit: { type: 'string' },
+        window: { type: 'string' },
+        threshold: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'deadline-ms': { type: 'string', default: '10000' },
+      },
+    });
+  } catch (e) {
+    io.err(`fedctl: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals } = parsed;
+  const [command, arg] = positionals;
+  try {
+    if (command === undefined) throw new UsageError('no command');
+    if (command === 'validate') {
+      if (!arg) throw new UsageError('validate: which file?');
+      const t = loadTopology(readFile(arg));
+      const full = t.sites.filter((s) => s.kind === 'full').length;
+      io.out(
+        `${arg}: valid. ${t.sites.length} sites (${full} full, ${t.sites.length - full} access), ` +
+          `${t.overflow.length} overflow policies, ${t.cover.length} cover entries; hub site ${t.hubSite}`,
+      );
+      return 0;
+    }
+    const client = connect(v, io.env);
+    const deadlineMs = Number(v['deadline-ms']);
+    const rpc = <Req, Res>(m: Parameters<typeof call<Req, Res>>[0], req: Req) => call(m, req, { deadlineMs });
+    try {
+      switch (command) {
+        case 'diff': {
+          if (!arg) throw new UsageError('diff: which file?');
+          const p = await rpc(client.planTopology.bind(client), { yaml: readFile(arg) });
+          io.out(
+            p.changes.length === 0
+              ? `no change against version ${p.currentVersion}`
+              : [
+                  `against version ${p.currentVersion} (apply stores version ${p.nextVersion}):`,
+                  ...p.changes,
+                ].join('\n'),
+          );
+          return 0;
+        }
+        case 'apply': {
+          if (!arg) throw new UsageError('apply: which file?');
+          const yaml = readFile(arg);
+          const plan = await rpc(client.planTopology.bind(client), { yaml });
+          if (plan.changes.length === 0) {
+            io.out(`no change against version ${plan.currentVersion}; nothing applied`);
+            return 0;
+          }
+          const r = await rpc(client.applyTopology.bind(client), {
+            yaml,
+            expectedCurrentVersion: plan.currentVersion,
+            comment: v.comment ?? '',
+          });
+          io.out(
+            [
+              `applied version ${r.version}:`,
+              ...r.changes,
+              `pushed to ${r.pushedTo.length ? r.pushedTo.join(', ') : 'no connected site'}; \`fedctl status\` shows each site's acknowledgement`,
+            ].join('\n'),
+          );
+          return 0;
+        }
+        case 'rollback': {
+          const to = Number(arg);
+          if (!arg || !Number.isInteger(to) || to < 1)
+            throw new UsageError('rollback: which version (a number >= 1)?');
+          const st = await rpc(client.status.bind(client), {});
+          const r = await rpc(client.rollbackTopology.bind(client), {
+            toVersion: to,
+            expectedCurrentVersion: st.currentVersion,
+            comment: v.comment ?? '',
+          });
+          io.out([`version ${r.version} restores version ${to}:`, ...r.changes].join('\n'));
+          return 0;
+        }
+        case 'history': {
+          const limit = v.limit === undefined ? 20 : Number(v.limit);
+          if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a number >= 1');
+          const r = await rpc(client.topologyHistory.bind(client), { limit });
+          io.out(formatHistory(r.versions));
+          return 0;
+        }
+        case 'status': {
+          const r = await rpc(client.status.bind(client), {});
+          io.out(v.json ? JSON.stringify(r) : formatStatus(r));
+          return 0;
+        }
+        case 'drain':
+        case 'undrain': {
+          if (!arg) throw new UsageError(`${command}: which site?`);
+          const r = await rpc(client.setDrain.bind(client), {
+            siteId: arg,
+            drained: command === 'drain',
+            comment: v.comment ?? '',
+          });
+          io.out(
+            `${arg} ${r.drained ? 'drained' : 'undrained'}${r.pushed ? '' : ' (not connected now; it is told on its next hello)'}`,
+          );
+          return 0;
+        }
+        case 'stats': {
+          const r = await rpc(client.stats.bind(client), {
+            windowMs: parseDuration('window', v.window),
+            thresholdMs: parseDuration('threshold', v.threshold),
+          });
+          io.out(v.json ? JSON.stringify(r) : formatStatsTable(statsFromProto(r)));
+          return 0;
+        }
+        default:
+          throw new UsageError(`unknown command "${command}"`);
+      }
+    } finally {
+      client.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`fedctl: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    if (isDomainError(e)) {
+      io.err(`fedctl: ${e.kind}: ${e.message}`);
+      return 1;
+    }
+    io.err(`fedctl: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function connect(
+  v: { hub?: string; pki?: string; admin?: string; ca?: string; cert?: string; key?: string },
+  env: NodeJS.ProcessEnv,
+): AdminClient {
+  const hub = v.hub ?? env.FEDCTL_HUB;
+  if (!hub) throw new UsageError('--hub host:port (or FEDCTL_HUB) is required');
+  let paths: { caPath: string; certPath: string; keyPath: string };
+  if (v.pki !== undefined || v.admin !== undefined) {
+    if (!v.pki || !v.admin) throw new UsageError('--pki <dir> and --admin <name> go together');
+    paths = {
+      caPath: join(v.pki, 'ca.crt'),
+      certPath: join(v.pki, `admin-${v.admin}.crt`),
+      keyPath: join(v.pki, `admin-${v.admin}.key`),
+    };
+  } else {
+    const ca = v.ca ?? env.FEDCTL_CA;
+    const cert = v.cert ?? env.FEDCTL_CERT;
+    const key = v.key ?? env.FEDCTL_KEY;
+    if (!ca || !cert || !key) {
+      throw new UsageError(
+        'an admin certificate is required: --pki <dir> --admin <name>, or --ca --cert --key',
+      );
+    }
+    paths = { caPath: ca, certPath: cert, keyPath: key };
+  }
+  let tls;
+  try {
+    tls = loadTlsMaterial(paths);
+  } catch (e) {
+    throw new UsageError(e instanceof DomainError ? e.message : String(e));
+  }
+  return new AdminClient(hub, mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } }), clientOptions());
+}
+
+// Run as a program (not when imported by tests).
+const entry = process.argv[1];
+if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url)) {
+  fedctl(process.argv.slice(2), {
+    out: (t) => process.stdout.write(t + '\n'),
+    err: (t) => process.stderr.write(t + '\n'),
+    env: process.env,
+  }).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`fedctl: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * What `fedctl status` and `fedctl history` print (pure): one row per site with its link
+ * state, when it was last heard from, the topology version it runs against the current one,
+ * and the rest of what the hub knows; and one block per stored topology version.
+ */
+import type { StatusResponse, TopologyVersion } from '../../proto/gen/admin.js';
+import { NONE, renderTable } from '../stats/format-stats.js';
+
+function ago(nowMs: number, atMs: number): string {
+  if (atMs <= 0) return NONE;
+  const s = Math.max(0, Math.round((nowMs - atMs) / 1000));
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+type Row = StatusResponse['sites'][number];
+
+export function formatStatus(r: StatusResponse): string {
+  const now = r.hubTimeMs;
+  const version = (s: Row): string => {
+    if (s.topologyError) return `v${s.topologyVersion} REFUSED`;
+    if (s.link === 'never') return NONE;
+    return s.topologyVersion === r.currentVersion
+      ? `v${s.topologyVersion}`
+      : `v${s.topologyVersion} (behind)`;
+  };
+  const lines = renderTable<Row>(
+    [
+      { header: 'SITE', align: 'left', cell: (s) => s.siteId },
+      { header: 'KIND', align: 'left', cell: (s) => s.kind },
+      { header: 'LINK', align: 'left', cell: (s) => s.link + (s.drained ? ' (drained)' : '') },
+      { header: 'HEARD', align: 'left', cell: (s) => ago(now, s.lastHeartbeatMs) },
+      { header: 'TOPOLOGY', align: 'left', cell: version },
+      {
+        header: 'SOFTWARE',
+        align: 'left',
+        cell: (s) => (s.softwareVersion ? `${s.softwareVersion}/c${s.contractVersion}` : NONE),
+      },
+      { header: 'BACKLOG', align: 'right', cell: (s) => String(s.outboxBacklog) },
+      { header: 'EVENTS', align: 'right', cell: (s) => String(s.eventsIngested) },
+    ],
+    r.sites,
+  );
+  const head = `topology version ${r.currentVersion || NONE} at the hub; ${r.sites.filter((s) => s.link === 'up').length}/${r.sites.length} sites up`;
+  const problems = r.sites
+    .filter((s) => s.topologyError)
+    .map((s) => `  ${s.siteId} refused v${r.currentVersion}: ${s.topologyError}`);
+  return [head, ...lines, ...(problems.length ? ['', 'refused versions:', ...problems] : [])].join('\n');
+}
+
+export function formatHistory(versions: readonly TopologyVersion[]): string {
+  if (versions.length === 0) return 'no topology version stored yet';
+  return versions
+    .map((v) => {
+      const when = new Date(v.appliedAtMs).toISOString();
+      const what = v.rollbackOf ? ` (rollback to v${v.rollbackOf})` : '';
+      const comment = v.comment ? `  "${v.comment}"` : '';
+      const changes = v.changes.length ? v.changes.map((c) => `    ${c}`) : ['    (no change)'];
+      return [`v${v.version}${what}  ${when}  by ${v.appliedBy}${comment}`, ...changes].join('\n');
+    })
+    .join('\n');
+}

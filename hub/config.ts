@@ -1,0 +1,104 @@
+/**
+ * The hub's configuration file (YAML), parsed and validated once at start (DESIGN.md §3.6):
+ * every error names its field, and a bad file starts nothing. Relative paths resolve against
+ * the file's directory. Example: deploy/examples/hub.yaml.
+ *
+ * ```yaml
+ * hub: { id: hub }                 # the id in the hub's certificate (spiffe://province/hub/hub)
+ * database: { url: postgres://... } # or --database / HUB_DATABASE_URL
+ * grpc: { host: 0.0.0.0, port: 7443 }
+ * tls: { ca: pki/ca.crt, cert: pki/hub-hub.crt, key: pki/hub-hub.key }   # required: mTLS only
+ * heartbeatIntervalMs: 2s           # [2s] what sites are told; 3 missed -> suspect
+ * topology: province.yaml           # [none] applied as version 1 when the hub has no version yet
+ * kafka:                            # [none] consume site events from Kafka (production mode)
+ *   brokers: 10.0.0.5:9092
+ *   topic: pcc.site-events          # [pcc.site-events]
+ *   groupId: hub-ingest             # [hub-ingest]
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { durationMs } from '../site-node/acd/config.js';
+import { DomainError } from '../shared/errors.js';
+import { NODE_ID_RE } from '../shared/grpc/identity.js';
+import { parseOrThrow } from '../shared/validate.js';
+
+const hostPort = {
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(0),
+};
+
+const hubFileSchema = z
+  .object({
+    hub: z.object({ id: z.string().regex(NODE_ID_RE, `must match ${NODE_ID_RE}`) }).strict(),
+    database: z
+      .object({ url: z.string().min(1).optional() })
+      .strict()
+      .default({}),
+    grpc: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
+    tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
+    heartbeatIntervalMs: durationMs.default(2_000),
+    topology: z.string().min(1).optional(),
+    kafka: z
+      .object({
+        brokers: z.string().min(1),
+        topic: z.string().min(1).default('pcc.site-events'),
+        groupId: z.string().min(1).default('hub-ingest'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export interface HubConfig {
+  hubId: string;
+  databaseUrl: string | undefined;
+  grpc: { host: string; port: number };
+  tls: { caPath: string; certPath: string; keyPath: string };
+  heartbeatIntervalMs: number;
+  topologyPath: string | undefined;
+  kafka: { brokers: string; topic: string; groupId: string } | undefined;
+}
+
+export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'): HubConfig {
+  const raw = parseOrThrow(hubFileSchema, input, what);
+  if (raw.heartbeatIntervalMs < 100 || raw.heartbeatIntervalMs > 60_000) {
+    throw new DomainError(
+      'invalid-argument',
+      `${what}.heartbeatIntervalMs: must be between 100 ms and 60 s`,
+      {
+        field: `${what}.heartbeatIntervalMs`,
+      },
+    );
+  }
+  const path = (p: string) => resolve(baseDir, p);
+  return {
+    hubId: raw.hub.id,
+    databaseUrl: raw.database.url,
+    grpc: raw.grpc,
+    tls: { caPath: path(raw.tls.ca), certPath: path(raw.tls.cert), keyPath: path(raw.tls.key) },
+    heartbeatIntervalMs: raw.heartbeatIntervalMs,
+    topologyPath: raw.topology === undefined ? undefined : path(raw.topology),
+    kafka: raw.kafka,
+  };
+}
+
+export function loadHubConfig(file: string): HubConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DomainError('failed-precondition', `hub config: cannot read ${file}`, { cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (e) {
+    throw new DomainError('invalid-argument', `hub config ${file}: not YAML (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+  return compileHubConfig(parsed, dirname(resolve(file)));
+}

@@ -1,0 +1,429 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CustomerProfile } from '../../shared/domain/customer.js';
+import { isDomainError } from '../../shared/errors.js';
+import { query } from '../../shared/pg/pool.js';
+import type { WriteCustomerInput } from '../ports.js';
+import { hubTestDb, pgSkip, type HubTestDb } from '../store/testing.js';
+import { PgDirectoryStore } from './pg-directory.js';
+
+const T0 = 1_763_000_000_000;
+
+/** A valid profile whose phone and card are derived from `n` (distinct n, distinct keys). */
+function profile(
+  id: string,
+  homeSiteId: string,
+  n: number,
+  patch: Partial<CustomerProfile> = {},
+): CustomerProfile {
+  return {
+    customerId: id,
+    name: `客户 ${n}`,
+    phones: [`139${String(n).padStart(8, '0')}`],
+    cards: [`622202${String(n).padStart(10, '0')}`],
+    homeSiteId,
+    segment: 'retail',
+    language: 'zh',
+    flags: { blacklisted: false, lostCard: false },
+    accountIds: [`${id}-cur`],
+    version: 0,
+    ...patch,
+  };
+}
+
+function w(p: CustomerProfile, baseVersion: number, siteId = p.homeSiteId, nowMs = T0): WriteCustomerInput {
+  return { siteId, profile: p, baseVersion, changedBy: `agent@${siteId}`, reason: 'agent-edit', nowMs };
+}
+
+void describe('PgDirectoryStore', { skip: pgSkip }, () => {
+  let t: HubTestDb;
+  let dir: PgDirectoryStore;
+
+  before(async () => {
+    t = await hubTestDb('hub_directory', { max: 10 });
+    dir = new PgDirectoryStore(t.pool);
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  async function count(table: string, where = 'true', values: unknown[] = []): Promise<number> {
+    const r = await query<{ n: number }>(
+      t.pool,
+      `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`,
+      values,
+    );
+    return r.rows[0]!.n;
+  }
+
+  void test('create, then look up by phone, card and customer id', async () => {
+    const p = profile('c-1', 'wanzhou', 1, { phones: ['13900000001', '+862312345678'] });
+    const created = await dir.write(w(p, 0));
+    assert.ok(created.cursor > 0);
+    assert.deepEqual(created.profile, { ...p, version: 1 });
+    assert.deepEqual(await dir.lookup('phone', '+862312345678'), { ...p, version: 1 });
+    assert.deepEqual(await dir.lookup('phone', '13900000001'), { ...p, version: 1 });
+    assert.deepEqual(await dir.lookup('card', p.cards[0]!), { ...p, version: 1 });
+    assert.deepEqual(await dir.lookup('customer-id', 'c-1'), { ...p, version: 1 });
+    assert.equal(await dir.lookup('phone', '13999999999'), undefined);
+    assert.equal(await dir.lookup('card', ''), undefined);
+    assert.equal(await dir.lookup('customer-id', 'nobody'), undefined);
+    await assert.rejects(
+      dir.lookup('email' as 'phone', 'x'),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'key',
+    );
+  });
+
+  void test('a versioned update bumps the version, re-keys lookups and appends to the feed', async () => {
+    const p = profile('c-2', 'wanzhou', 2);
+    const v1 = await dir.write(w(p, 0));
+    const changed = { ...p, phones: ['13911111112'], segment: 'vip' as const, version: 1 };
+    const v2 = await dir.write(w(changed, 1, 'wanzhou', T0 + 5));
+    assert.equal(v2.profile.version, 2);
+    assert.ok(v2.cursor > v1.cursor);
+    assert.equal(await dir.lookup('phone', p.phones[0]!), undefined, 'the old phone no longer matches');
+    assert.deepEqual(await dir.lookup('phone', '13911111112'), { ...changed, version: 2 });
+    const rows = await query<{ version: string; site_id: string; reason: string; changed_at_ms: string }>(
+      t.pool,
+      `SELECT version, site_id, reason, changed_at_ms FROM customer_changes WHERE customer_id = 'c-2' ORDER BY cursor`,
+    );
+    assert.deepEqual(
+      rows.rows.map((r) => `${r.version} ${r.site_id} ${r.reason} ${r.changed_at_ms}`),
+      [`1 wanzhou agent-edit ${T0}`, `2 wanzhou agent-edit ${T0 + 5}`],
+    );
+  });
+
+  void test('a stale base is a conflict naming both versions; it is recorded and nothing changes', async () => {
+    const p = profile('c-3', 'wanzhou', 3);
+    await dir.write(w(p, 0));
+    await dir.write(w({ ...p, name: 'second' }, 1, 'fuling'));
+    const before = await dir.lookup('customer-id', 'c-3');
+    const feed = await count('customer_changes');
+
+    await assert.rejects(dir.write(w({ ...p, name: 'stale' }, 1, 'chongqing', T0 + 9)), (e) => {
+      assert.ok(isDomainError(e, 'conflict'));
+      assert.equal(e.field, 'baseVersion');
+      assert.equal(
+        e.message,
+        'customer c-3: your change was based on version 1 but version 2 is current (changed by site fuling); reload and retry',
+      );
+      return true;
+    });
+    await assert.rejects(
+      dir.write(w(p, 0)),
+      (e) => isDomainError(e, 'conflict') && /version 0 \(a new customer\)/.test(e.message),
+    );
+    await assert.rejects(
+      dir.write(w(profile('c-none', 'wanzhou', 33), 4)),
+      (e) =>
+        isDomainError(e, 'conflict') && /based on version 4 but the customer does not exist/.test(e.message),
+    );
+
+    assert.deepEqual(await dir.lookup('customer-id', 'c-3'), before);
+    assert.equal(await dir.lookup('customer-id', 'c-none'), undefined);
+    assert.equal(await count('customer_changes'), feed);
+    const rec = await query<{
+      site_id: string;
+      base_version: string;
+      current_version: string;
+      attempted: CustomerProfile;
+      changed_by: string;
+      at_ms: string;
+    }>(t.pool, `SELECT * FROM customer_conflicts WHERE customer_id = 'c-3' ORDER BY id`);
+    assert.equal(rec.rows.length, 2);
+    assert.deepEqual(
+      { ...rec.rows[0]!, id: undefined, customer_id: undefined },
+      {
+        id: undefined,
+        customer_id: undefined,
+        site_id: 'chongqing',
+        base_version: '1',
+        current_version: '2',
+        attempted: { ...p, name: 'stale' },
+        changed_by: 'agent@chongqing',
+        at_ms: String(T0 + 9),
+      },
+    );
+    assert.equal(rec.rows[1]!.base_version, '0');
+    assert.equal(await count('customer_conflicts', `customer_id = 'c-none' AND current_version = 0`), 1);
+  });
+
+  void test('two writers on the same base: exactly one wins, the other conflict is recorded', async () => {
+    const p = profile('c-4', 'wanzhou', 4);
+    await dir.write(w(p, 0));
+    const sites = ['wanzhou', 'fuling', 'chongqing', 'qianjiang'];
+    const results = await Promise.allSettled(sites.map((s) => dir.write(w({ ...p, name: `by ${s}` }, 1, s))));
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    assert.equal(won.length, 1);
+    for (const r of results)
+      if (r.status === 'rejected') assert.ok(isDomainError(r.reason, 'conflict'), String(r.reason));
+    const stored = await dir.lookup('customer-id', 'c-4');
+    assert.deepEqual(stored, won[0]!.profile);
+    assert.equal(stored!.version, 2);
+    assert.equal(await count('customer_conflicts', `customer_id = 'c-4'`), sites.length - 1);
+    assert.equal(await count('customer_changes', `customer_id = 'c-4'`), 2);
+
+    // Creating the same new customer from two sites at once: one create, one conflict.
+    const n = profile('c-5', 'wanzhou', 5);
+    const creates = await Promise.allSettled([dir.write(w(n, 0, 'wanzhou')), dir.write(w(n, 0, 'fuling'))]);
+    assert.equal(creates.filter((r) => r.status === 'fulfilled').length, 1);
+    const lost = creates.find((r) => r.status === 'rejected');
+    assert.ok(lost && isDomainError(lost.reason, 'conflict'), String(lost?.reason));
+    assert.equal(await count('customer_conflicts', `customer_id = 'c-5'`), 1);
+  });
+
+  void test('a phone or card owned by another customer is a conflict naming the owner', async () => {
+    const a = profile('c-6', 'wanzhou', 6);
+    await dir.write(w(a, 0));
+    const b = profile('c-7', 'wanzhou', 7, { phones: ['13900000077', a.phones[0]!] });
+    await assert.rejects(dir.write(w(b, 0)), (e) => {
+      assert.ok(isDomainError(e, 'conflict'));
+      assert.equal(e.message, `customer c-7: phone ${a.phones[0]} already belongs to customer c-6`);
+      assert.equal(e.field, 'profile.phones[1]');
+      return true;
+    });
+    assert.equal(await dir.lookup('customer-id', 'c-7'), undefined, 'nothing stored');
+    assert.equal(await dir.lookup('phone', '13900000077'), undefined);
+
+    await dir.write(w(profile('c-7', 'wanzhou', 7), 0));
+    await assert.rejects(
+      dir.write(w(profile('c-7', 'wanzhou', 7, { cards: a.cards }), 1)),
+      (e) => isDomainError(e, 'conflict') && /card \d+ already belongs to customer c-6/.test(e.message),
+    );
+    assert.equal((await dir.lookup('card', a.cards[0]!))!.customerId, 'c-6');
+    assert.equal((await dir.lookup('customer-id', 'c-7'))!.version, 1);
+
+    // Once c-6 gives the phone up, c-7 may take it.
+    await dir.write(w({ ...a, phones: [] }, 1));
+    await dir.write(w(profile('c-7', 'wanzhou', 7, { phones: a.phones }), 1));
+    assert.equal((await dir.lookup('phone', a.phones[0]!))!.customerId, 'c-7');
+
+    // Two new customers racing for the same phone: one gets it.
+    const race = await Promise.allSettled([
+      dir.write(w(profile('c-8', 'wanzhou', 8, { phones: ['13988888888'] }), 0)),
+      dir.write(w(profile('c-9', 'wanzhou', 9, { phones: ['13988888888'] }), 0)),
+    ]);
+    assert.equal(race.filter((r) => r.status === 'fulfilled').length, 1);
+    const lost = race.find((r) => r.status === 'rejected');
+    assert.ok(lost && isDomainError(lost.reason, 'conflict') && /already belongs/.test(String(lost.reason)));
+  });
+
+  void test('a bad profile or input is invalid-argument naming the field; nothing is stored', async () => {
+    const feed = await count('customer_changes');
+    await assert.rejects(
+      dir.write(w(profile('c-10', 'wanzhou', 10, { phones: ['not-a-phone'] }), 0)),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'profile.phones[0]',
+    );
+    await assert.rejects(
+      dir.write(w(profile('c-10', 'Wanzhou', 10), 0, 'wanzhou')),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'profile.homeSiteId',
+    );
+    await assert.rejects(
+      dir.write({ ...w(profile('c-10', 'wanzhou', 10), 0), baseVersion: -1 }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'baseVersion',
+    );
+    await assert.rejects(
+      dir.write({ ...w(profile('c-10', 'wanzhou', 10), 0), siteId: 'bad site' }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'siteId',
+    );
+    assert.equal(await dir.lookup('customer-id', 'c-10'), undefined);
+    assert.equal(await count('customer_changes'), feed);
+    assert.equal(await count('customer_conflicts', `customer_id = 'c-10'`), 0);
+  });
+
+  void test('recordRead audits the read and makes the reader follow the customer', async () => {
+    const p = profile('r-1', 'yubei', 101);
+    await dir.write(w(p, 0));
+    assert.deepEqual(await dir.interestedSites('r-1'), ['yubei']);
+    const head0 = (await dir.changesFor('jiangbei', 0, 100)).headCursor;
+    assert.deepEqual((await dir.changesFor('jiangbei', 0, 100)).changes, [], 'not its customer, not read');
+
+    const read = {
+      readerSiteId: 'jiangbei',
+      customerId: 'r-1',
+      homeSiteId: 'yubei',
+      reason: 'agent-screen-pop',
+      callId: 'jiangbei-01JD000000000000000000000',
+      agentId: 'a-7',
+      ivrSessionId: null,
+      atMs: T0 + 100,
+    };
+    await dir.recordRead(read);
+    await dir.recordRead({ ...read, reason: 'ivr', agentId: null, ivrSessionId: 'ivr-1', atMs: T0 + 200 });
+    const audit = await query(
+      t.pool,
+      `SELECT reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id, at_ms::float8 AS at_ms
+       FROM customer_reads WHERE customer_id = 'r-1' ORDER BY id`,
+    );
+    assert.deepEqual(audit.rows[0], {
+      reader_site_id: 'jiangbei',
+      customer_id: 'r-1',
+      home_site_id: 'yubei',
+      reason: 'agent-screen-pop',
+      call_id: read.callId,
+      agent_id: 'a-7',
+      ivr_session_id: null,
+      at_ms: T0 + 100,
+    });
+    assert.equal(audit.rows.length, 2);
+    const interest = await query<{ since_ms: string }>(
+      t.pool,
+      `SELECT since_ms FROM customer_interest WHERE site_id = 'jiangbei' AND customer_id = 'r-1'`,
+    );
+    assert.deepEqual(interest.rows, [{ since_ms: String(T0 + 100) }], 'one row, since the first read');
+    assert.deepEqual(await dir.interestedSites('r-1'), ['jiangbei', 'yubei']);
+
+    // The home site reading its own customer is audited but adds no interest.
+    await dir.recordRead({ ...read, readerSiteId: 'yubei' });
+    assert.deepEqual(await dir.interestedSites('r-1'), ['jiangbei', 'yubei']);
+
+    const v2 = await dir.write(w({ ...p, name: 'renamed' }, 1));
+    const feed = await dir.changesFor('jiangbei', head0, 100);
+    assert.deepEqual(feed.changes, [v2]);
+    assert.equal(feed.headCursor, v2.cursor);
+
+    // A writer from another site follows the customer too.
+    await dir.write(w({ ...p, name: 'by nanan' }, 2, 'nanan'));
+    assert.deepEqual(await dir.interestedSites('r-1'), ['jiangbei', 'nanan', 'yubei']);
+    assert.deepEqual(await dir.interestedSites('nobody'), []);
+  });
+
+  void test('a customer moving home is still sent to the site it left', async () => {
+    const p = profile('m-1', 'dazu', 201);
+    await dir.write(w(p, 0));
+    const moved = await dir.write(w({ ...p, homeSiteId: 'tongnan' }, 1, 'dazu'));
+    assert.deepEqual(await dir.interestedSites('m-1'), ['dazu', 'tongnan']);
+    assert.deepEqual((await dir.changesFor('dazu', 0, 10)).changes, [moved]);
+    assert.deepEqual((await dir.changesFor('tongnan', 0, 10)).changes, [moved]);
+  });
+
+  void test("changesFor: only the site's customers, latest version each, ordered, paged, with the head", async () => {
+    const start = (await dir.changesFor('feed-a', 0, 1)).headCursor;
+    const a1 = profile('f-a1', 'feed-a', 301);
+    const a2 = profile('f-a2', 'feed-a', 302);
+    const b1 = profile('f-b1', 'feed-b', 303);
+    await dir.write(w(a1, 0)); // cursor s+1
+    await dir.write(w(a2, 0)); // s+2
+    await dir.write(w(b1, 0)); // s+3
+    await dir.write(w({ ...a1, name: 'a1 v2' }, 1)); // s+4
+    const a1v3 = await dir.write(w({ ...a1, name: 'a1 v3' }, 2)); // s+5
+    const b1v2 = await dir.write(w({ ...b1, name: 'b1 v2' }, 1)); // s+6
+    const a2v1 = (await dir.lookup('customer-id', 'f-a2'))!;
+
+    const all = await dir.changesFor('feed-a', start, 100);
+    assert.equal(all.headCursor, b1v2.cursor);
+    assert.deepEqual(
+      all.changes.map((c) => `${c.profile.customerId}@${c.profile.version}`),
+      ['f-a2@1', 'f-a1@3'],
+      'collapsed to the latest version, ordered by cursor, no feed-b customer',
+    );
+    assert.equal(all.changes[1]!.cursor, a1v3.cursor);
+    assert.deepEqual(all.changes[0]!.profile, a2v1);
+
+    const page1 = await dir.changesFor('feed-a', start, 1);
+    assert.deepEqual(
+      page1.changes.map((c) => c.profile.customerId),
+      ['f-a2'],
+    );
+    const page2 = await dir.changesFor('feed-a', page1.changes[0]!.cursor, 1);
+    assert.deepEqual(
+      page2.changes.map((c) => c.profile.customerId),
+      ['f-a1'],
+    );
+    const page3 = await dir.changesFor('feed-a', page2.changes[0]!.cursor, 1);
+    assert.deepEqual(page3, { changes: [], headCursor: b1v2.cursor });
+
+    // After a1's v2 only a1's v3 remains for feed-a; feed-b sees only its own.
+    assert.deepEqual(
+      (await dir.changesFor('feed-a', a1v3.cursor - 1, 100)).changes.map((c) => c.profile.version),
+      [3],
+    );
+    assert.deepEqual(
+      (await dir.changesFor('feed-b', start, 100)).changes.map(
+        (c) => `${c.profile.customerId}@${c.profile.version}`,
+      ),
+      ['f-b1@2'],
+    );
+    assert.deepEqual(await dir.changesFor('feed-a', start, 0), { changes: [], headCursor: b1v2.cursor });
+    await assert.rejects(dir.changesFor('feed-a', -1, 10), (e) => isDomainError(e, 'invalid-argument'));
+  });
+
+  void test('the feed has no holes: a reader polling during concurrent writes sees every change', async () => {
+    const site = 'feed-c';
+    let cursor = (await dir.changesFor(site, 0, 1)).headCursor;
+    const seen = new Map<string, number>();
+    let writing = true;
+    const reader = (async () => {
+      for (;;) {
+        const done = !writing;
+        const page = await dir.changesFor(site, cursor, 1000);
+        for (const c of page.changes) seen.set(c.profile.customerId, c.profile.version);
+        if (page.changes.length > 0) cursor = page.changes[page.changes.length - 1]!.cursor;
+        if (done) return;
+      }
+    })();
+    const writes = Array.from({ length: 40 }, (_, i) => dir.write(w(profile(`h-${i}`, site, 400 + i), 0)));
+    await Promise.all(writes);
+    writing = false;
+    await reader;
+    assert.equal(seen.size, 40);
+  });
+
+  void test('seed: 2,000 profiles in bulk, then lookups; reseeding replaces at version 1', async () => {
+    const pop = Array.from({ length: 2000 }, (_, i) =>
+      profile(`s-${i}`, i % 2 ? 'seed-a' : 'seed-b', 10_000 + i, {
+        version: 7,
+        segment: i % 10 ? 'retail' : 'vip',
+      }),
+    );
+    const started = Date.now();
+    assert.equal(await dir.seed(pop, T0), 2000);
+    const took = Date.now() - started;
+    assert.ok(took < 10_000, `seeding 2,000 took ${took} ms`);
+
+    assert.deepEqual(await dir.lookup('phone', pop[1234]!.phones[0]!), { ...pop[1234]!, version: 1 });
+    assert.deepEqual(await dir.lookup('card', pop[1999]!.cards[0]!), { ...pop[1999]!, version: 1 });
+    assert.equal((await dir.lookup('customer-id', 's-0'))!.segment, 'vip');
+    assert.equal(await count('customer_changes', `customer_id LIKE 's-%'`), 2000);
+    const feedA = await dir.changesFor('seed-a', 0, 5000);
+    assert.equal(feedA.changes.length, 1000);
+    assert.ok(feedA.changes.every((c) => c.profile.homeSiteId === 'seed-a' && c.profile.version === 1));
+
+    // Write on top, then reseed: back to version 1; two seeded customers may swap phones.
+    await dir.write(w({ ...pop[0]!, name: 'edited' }, 1));
+    const swapped = [
+      { ...pop[0]!, phones: pop[1]!.phones },
+      { ...pop[1]!, phones: pop[0]!.phones },
+    ];
+    assert.equal(await dir.seed(swapped, T0 + 1), 2);
+    assert.deepEqual(await dir.lookup('customer-id', 's-0'), { ...swapped[0]!, version: 1 });
+    assert.equal((await dir.lookup('phone', pop[0]!.phones[0]!))!.customerId, 's-1');
+  });
+
+  void test('seed is all or nothing: a bad profile, a repeated id or a taken phone stores nothing', async () => {
+    const feed = await count('customer_changes');
+    const ok = profile('z-1', 'seed-z', 90_001);
+    await assert.rejects(
+      dir.seed([ok, profile('z-2', 'seed-z', 90_002, { language: 'chinese' })], T0),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'profiles[1].language',
+    );
+    await assert.rejects(
+      dir.seed([ok, ok], T0),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'profiles[1].customerId',
+    );
+    const owner = (await dir.lookup('customer-id', 'c-6'))!;
+    await assert.rejects(
+      dir.seed([ok, profile('z-3', 'seed-z', 90_003, { cards: owner.cards })], T0),
+      (e) => isDomainError(e, 'conflict') && /already belongs to customer c-6/.test(e.message),
+    );
+    await assert.rejects(dir.seed([ok, profile('z-4', 'seed-z', 90_004, { phones: ok.phones })], T0), (e) => {
+      assert.ok(isDomainError(e, 'conflict'));
+      assert.equal(e.message, `customer z-4: phone ${ok.phones[0]} already belongs to customer z-1`);
+      assert.equal(e.field, 'profiles[1].phones');
+      return true;
+    });
+    assert.equal(await dir.lookup('customer-id', 'z-1'), undefined);
+    assert.equal(await count('customer_changes'), feed);
+    assert.equal(await dir.seed([], T0), 0);
+  });
+});

@@ -1,0 +1,483 @@
+/**
+ * The provincial customer directory on the hub's Postgres (port `DirectoryStore`,
+ * hub/ports.ts; DESIGN.md §5 "Shared customer data"). It is the system of record: sites
+ * cache profiles and follow the change feed (`customer_changes`) by cursor.
+ *
+ * Three rules shape the code:
+ *
+ * - **Versioned writes, conflicts surfaced.** A write names the version it was based on; the
+ *   row is locked (`FOR UPDATE`) and a stale base is refused. The refusal is recorded in
+ *   `customer_conflicts` by a separate statement after the write's transaction rolled back,
+ *   so the record survives while the write does not.
+ * - **One owner per phone and card.** The side tables' primary keys enforce it; a write that
+ *   would give a phone or card to a second customer is refused naming the owner, because an
+ *   ANI lookup that could match two customers would serve a caller someone else's profile.
+ * - **A feed with no holes.** Sequence values are handed out at insert time but become visible
+ *   at commit, so with plain `bigserial` a reader could see cursor 11 before a slower
+ *   transaction commits cursor 10, move its cursor to 11 and never see 10. Every writer of the
+ *   feed therefore takes an EXCLUSIVE lock on `customer_changes` as its last step (readers are
+ *   not blocked) and holds it to commit: cursors become visible in order. The lock is taken
+ *   after all row locks, so it cannot join a deadlock cycle with them.
+ */
+import type pg from 'pg';
+import type { CustomerProfile } from '../../shared/domain/customer.js';
+import { parseCustomerProfile } from '../../shared/domain/customer-schema.js';
+import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { assertSiteId } from '../../shared/ids.js';
+import { query, type Queryable } from '../../shared/pg/pool.js';
+import { withTransaction } from '../../shared/pg/transaction.js';
+import type { CustomerChange, DirectoryStore, LookupKey, ReadAudit, WriteCustomerInput } from '../ports.js';
+
+/** Rows per statement in `seed` (keeps each statement's parameters and plan small). */
+const SEED_CHUNK = 500;
+const MAX_CHANGES_PAGE = 10_000;
+
+const PROFILE_COLUMNS = `c.id, c.name, c.phones, c.cards, c.home_site_id, c.segment, c.language, c.flags,
+  c.account_ids, c.version`;
+
+interface ProfileRow {
+  id: string;
+  name: string;
+  phones: string[];
+  cards: string[];
+  home_site_id: string;
+  segment: CustomerProfile['segment'];
+  language: string;
+  flags: CustomerProfile['flags'];
+  account_ids: string[];
+  /** bigint: node-postgres returns it as a string. */
+  version: string;
+}
+
+const toProfile = (r: ProfileRow): CustomerProfile => ({
+  customerId: r.id,
+  name: r.name,
+  phones: r.phones,
+  cards: r.cards,
+  homeSiteId: r.home_site_id,
+  segment: r.segment,
+  language: r.language,
+  flags: { blacklisted: r.flags.blacklisted, lostCard: r.flags.lostCard },
+  accountIds: r.account_ids,
+  version: Number(r.version),
+});
+
+/** The two lookup keys with a side table (table and column names are fixed, never input). */
+const KEY_TABLES = {
+  phone: { table: 'customer_phones', column: 'phone', field: 'phones' },
+  card: { table: 'customer_cards', column: 'card', field: 'cards' },
+} as const;
+type KeyKind = keyof typeof KEY_TABLES;
+
+/** Thrown inside the write transaction so it rolls back; turned into the conflict outside. */
+class StaleBase extends Error {
+  constructor(
+    readonly current: number,
+    readonly changedBySite: string | null,
+  ) {
+    super('stale base version');
+  }
+}
+
+function checkSiteId(field: string, siteId: string): void {
+  try {
+    assertSiteId(siteId);
+  } catch (e) {
+    throw invalidArgument(field, (e as Error).message, e);
+  }
+}
+
+function checkText(field: string, s: unknown): void {
+  if (typeof s !== 'string' || s.trim() === '') throw invalidArgument(field, 'must not be empty');
+}
+
+function checkCount(field: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument(field, `must be an integer >= 0 (got ${n})`);
+}
+
+function staleMessage(customerId: string, base: number, s: StaleBase): string {
+  const by = s.changedBySite ? ` (changed by site ${s.changedBySite})` : '';
+  const based = base === 0 ? 'version 0 (a new customer)' : `version ${base}`;
+  const current = s.current === 0 ? 'the customer does not exist' : `version ${s.current} is current${by}`;
+  return `customer ${customerId}: your change was based on ${based} but ${current}; reload and retry`;
+}
+
+export class PgDirectoryStore implements DirectoryStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined> {
+    if (typeof value !== 'string' || value === '') return undefined;
+    let sql: string;
+    switch (key) {
+      case 'phone':
+        sql = `SELECT ${PROFILE_COLUMNS} FROM customer_phones k JOIN customers c ON c.id = k.customer_id
+               WHERE k.phone = $1`;
+        break;
+      case 'card':
+        sql = `SELECT ${PROFILE_COLUMNS} FROM customer_cards k JOIN customers c ON c.id = k.customer_id
+               WHERE k.card = $1`;
+        break;
+      case 'customer-id':
+        sql = `SELECT ${PROFILE_COLUMNS} FROM customers c WHERE c.id = $1`;
+        break;
+      default:
+        throw invalidArgument('key', `must be phone, card or customer-id (got ${JSON.stringify(key)})`);
+    }
+    const r = await query<ProfileRow>(this.pool, sql, [value]);
+    return r.rows[0] ? toProfile(r.rows[0]) : undefined;
+  }
+
+  /**
+   * Audit the read and give the reader interest in the customer, in one transaction. A site
+   * reading its own customer gets no interest row: it hears about its home customers anyway,
+   * and home sites read their customers on every call.
+   */
+  async recordRead(a: ReadAudit): Promise<void> {
+    checkSiteId('readerSiteId', a.readerSiteId);
+    checkText('customerId', a.customerId);
+    checkText('reason', a.reason);
+    checkCount('atMs', a.atMs);
+    await withTransaction(this.pool, async (c) => {
+      await query(
+        c,
+        `INSERT INTO customer_reads (reader_site_id, customer_id, home_site_id, reason, call_id, agent_id,
+                                     ivr_session_id, at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [a.readerSiteId, a.customerId, a.homeSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
+      );
+      await query(
+        c,
+        `INSERT INTO customer_interest (site_id, customer_id, since_ms)
+         SELECT $1, id, $3 FROM customers WHERE id = $2 AND home_site_id <> $1
+         ON CONFLICT (site_id, customer_id) DO NOTHING`,
+        [a.readerSiteId, a.customerId, a.atMs],
+      );
+    });
+  }
+
+  async write(w: WriteCustomerInput): Promise<CustomerChange> {
+    checkSiteId('siteId', w.siteId);
+    checkCount('baseVersion', w.baseVersion);
+    checkText('changedBy', w.changedBy);
+    checkCount('nowMs', w.nowMs);
+    if (typeof w.reason !== 'string') throw invalidArgument('reason', 'must be a string');
+    const p = parseCustomerProfile(w.profile, 'profile');
+    try {
+      return await withTransaction(this.pool, (c) => this.writeTx(c, w, p));
+    } catch (e) {
+      if (!(e instanceof StaleBase)) throw e;
+      const conflict = new DomainError('conflict', staleMessage(p.customerId, w.baseVersion, e), {
+        field: 'baseVersion',
+      });
+      try {
+        await query(
+          this.pool,
+          `INSERT INTO customer_conflicts (customer_id, site_id, base_version, current_version, attempted,
+                                           changed_by, at_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [p.customerId, w.siteId, w.baseVersion, e.current, JSON.stringify(p), w.changedBy, w.nowMs],
+        );
+      } catch (recordErr) {
+        // The writer still needs to hear about the conflict; the lost record is in the message.
+        throw new DomainError('conflict', `${conflict.message} (the conflict could not be recorded)`, {
+          field: 'baseVersion',
+          cause: recordErr,
+        });
+      }
+      throw conflict;
+    }
+  }
+
+  private async writeTx(
+    c: pg.PoolClient,
+    w: WriteCustomerInput,
+    p: CustomerProfile,
+  ): Promise<CustomerChange> {
+    const cur = await query<{ version: string; updated_by_site: string; home_site_id: string }>(
+      c,
+      `SELECT version, updated_by_site, home_site_id FROM customers WHERE id = $1 FOR UPDATE`,
+      [p.customerId],
+    );
+    const row = cur.rows[0];
+    const current = row ? Number(row.version) : 0;
+    if (current !== w.baseVersion) throw new StaleBase(current, row?.updated_by_site ?? null);
+    const version = current + 1;
+    const values = [
+      p.customerId,
+      p.name,
+      p.phones,
+      p.cards,
+      p.homeSiteId,
+      p.segment,
+      p.language,
+      JSON.stringify(p.flags),
+      p.accountIds,
+      version,
+      w.nowMs,
+      w.siteId,
+      w.changedBy,
+    ];
+    if (row) {
+      await query(
+        c,
+        `UPDATE customers SET name = $2, phones = $3, cards = $4, home_site_id = $5, segment = $6, language = $7,
+           flags = $8, account_ids = $9, version = $10, updated_at_ms = $11, updated_by_site = $12, updated_by = $13
+         WHERE id = $1`,
+        values,
+      );
+    } else {
+      const ins = await query(
+        c,
+        `INSERT INTO customers (id, name, phones, cards, home_site_id, segment, language, flags, account_ids, version,
+                                updated_at_ms, updated_by_site, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (id) DO NOTHING`,
+        values,
+      );
+      if (ins.rowCount === 0) {
+        // Another site created the same customer meanwhile (it committed while we waited).
+        const now = await query<{ version: string; updated_by_site: string }>(
+          c,
+          `SELECT version, updated_by_site FROM customers WHERE id = $1`,
+          [p.customerId],
+        );
+        throw new StaleBase(Number(now.rows[0]?.version ?? 0), now.rows[0]?.updated_by_site ?? null);
+      }
+    }
+    await this.claimKeys(c, p.customerId, 'phone', p.phones);
+    await this.claimKeys(c, p.customerId, 'card', p.cards);
+
+    // Who must hear about this change besides the (new) home site: the writer, which now
+    // caches this version, and a home site the customer just moved away from, whose cache
+    // still holds it as a home customer.
+    const interested = new Set([w.siteId]);
+    if (row && row.home_site_id !== p.homeSiteId) interested.add(row.home_site_id);
+    interested.delete(p.homeSiteId);
+    if (interested.size > 0) {
+      await query(
+        c,
+        `INSERT INTO customer_interest (site_id, customer_id, since_ms)
+         SELECT s, $2, $3 FROM unnest($1::text[]) AS s
+         ON CONFLICT (site_id, customer_id) DO NOTHING`,
+        [[...interested], p.customerId, w.nowMs],
+      );
+    }
+
+    // Last step, held to commit: see "a feed with no holes" in the module comment.
+    await query(c, 'LOCK TABLE customer_changes IN EXCLUSIVE MODE');
+    const ch = await query<{ cursor: string }>(
+      c,
+      `INSERT INTO customer_changes (customer_id, version, changed_at_ms, site_id, changed_by, reason)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor`,
+      [p.customerId, version, w.nowMs, w.siteId, w.changedBy, w.reason],
+    );
+    return { cursor: Number(ch.rows[0]!.cursor), profile: { ...p, version } };
+  }
+
+  /**
+   * Make the side table hold exactly `values` for this customer. Inserts that hit another
+   * customer's key do nothing (waiting first if that customer's transaction is still open);
+   * the check afterwards then finds the owner and the whole write is refused.
+   */
+  private async claimKeys(c: Queryable, customerId: string, kind: KeyKind, values: string[]): Promise<void> {
+    const { table, column, field } = KEY_TABLES[kind];
+    await query(c, `DELETE FROM ${table} WHERE customer_id = $1 AND NOT (${column} = ANY($2::text[]))`, [
+      customerId,
+      values,
+    ]);
+    if (values.length === 0) return;
+    // Sorted, so two writers claiming the same keys lock them in the same order.
+    await query(
+      c,
+      `INSERT INTO ${table} (${column}, customer_id)
+       SELECT v, $1 FROM unnest($2::text[]) AS v ORDER BY v
+       ON CONFLICT (${column}) DO NOTHING`,
+      [customerId, values],
+    );
+    const taken = await query<{ key: string; owner: string }>(
+      c,
+      `SELECT ${column} AS key, customer_id AS owner FROM ${table}
+       WHERE ${column} = ANY($2::text[]) AND customer_id <> $1 ORDER BY ${column} LIMIT 1`,
+      [customerId, values],
+    );
+    const t = taken.rows[0];
+    if (t) {
+      throw new DomainError(
+        'conflict',
+        `customer ${customerId}: ${kind} ${t.key} already belongs to customer ${t.owner}`,
+        { field: `profile.${field}[${values.indexOf(t.key)}]` },
+      );
+    }
+  }
+
+  /**
+   * One statement, so the head cursor and the page come from the same snapshot: a caller that
+   * gets an empty page may safely move its cursor to `headCursor`.
+   */
+  async changesFor(
+    siteId: string,
+    afterCursor: number,
+    limit: number,
+  ): Promise<{ changes: CustomerChange[]; headCursor: number }> {
+    checkSiteId('siteId', siteId);
+    checkCount('afterCursor', afterCursor);
+    const n = Number.isFinite(limit) ? Math.max(0, Math.min(MAX_CHANGES_PAGE, Math.floor(limit))) : 0;
+    // LEFT JOIN: with an empty page the one row carries only the head (profile columns null).
+    const r = await query<ProfileRow & { head: string; cursor: string | null }>(
+      this.pool,
+      `WITH head AS (SELECT coalesce(max(cursor), 0) AS head FROM customer_changes),
+       latest AS (
+         SELECT customer_id, max(cursor) AS cursor FROM customer_changes WHERE cursor > $2 GROUP BY customer_id
+       ),
+       page AS (
+         SELECT l.cursor, ${PROFILE_COLUMNS}
+         FROM latest l JOIN customers c ON c.id = l.customer_id
+         WHERE c.home_site_id = $1
+            OR EXISTS (SELECT 1 FROM customer_interest i WHERE i.site_id = $1 AND i.customer_id = c.id)
+         ORDER BY l.cursor
+         LIMIT $3
+       )
+       SELECT h.head, p.* FROM head h LEFT JOIN page p ON true ORDER BY p.cursor`,
+      [siteId, afterCursor, n],
+    );
+    const headCursor = Number(r.rows[0]?.head ?? 0);
+    const changes = r.rows
+      .filter((x) => x.cursor !== null)
+      .map((x) => ({ cursor: Number(x.cursor), profile: toProfile(x) }));
+    return { changes, headCursor };
+  }
+
+  async interestedSites(customerId: string): Promise<string[]> {
+    const r = await query<{ site_id: string }>(
+      this.pool,
+      `SELECT home_site_id AS site_id FROM customers WHERE id = $1
+       UNION
+       SELECT site_id FROM customer_interest WHERE customer_id = $1`,
+      [customerId],
+    );
+    return r.rows.map((x) => x.site_id).sort();
+  }
+
+  /**
+   * Create or replace `profiles` at version 1, all or nothing, each with a change-feed entry
+   * (so caches pick them up) but no audit and no interest. Keys are released for all seeded
+   * customers before any is claimed, so profiles may trade phones or cards among themselves.
+   */
+  async seed(profiles: readonly CustomerProfile[], nowMs: number): Promise<number> {
+    checkCount('nowMs', nowMs);
+    const parsed = profiles.map((p, i) => parseCustomerProfile(p, `profiles[${i}]`));
+    const seen = new Set<string>();
+    parsed.forEach((p, i) => {
+      if (seen.has(p.customerId)) {
+        throw invalidArgument(`profiles[${i}].customerId`, `customer ${p.customerId} is listed twice`);
+      }
+      seen.add(p.customerId);
+    });
+    if (parsed.length === 0) return 0;
+    const chunks: CustomerProfile[][] = [];
+    for (let i = 0; i < parsed.length; i += SEED_CHUNK) chunks.push(parsed.slice(i, i + SEED_CHUNK));
+
+    await withTransaction(this.pool, async (c) => {
+      for (const chunk of chunks) {
+        await this.seedRows(c, chunk, nowMs);
+        const ids = chunk.map((p) => p.customerId);
+        await query(c, `DELETE FROM customer_phones WHERE customer_id = ANY($1::text[])`, [ids]);
+        await query(c, `DELETE FROM customer_cards WHERE customer_id = ANY($1::text[])`, [ids]);
+      }
+      const indexOf = new Map(parsed.map((p, i) => [p.customerId, i]));
+      for (const chunk of chunks) {
+        await this.seedKeys(c, chunk, indexOf, 'phone', (p) => p.phones);
+        await this.seedKeys(c, chunk, indexOf, 'card', (p) => p.cards);
+      }
+      await query(c, 'LOCK TABLE customer_changes IN EXCLUSIVE MODE');
+      for (const chunk of chunks) {
+        await query(
+          c,
+          `INSERT INTO customer_changes (customer_id, version, changed_at_ms, site_id, changed_by, reason)
+           SELECT x.id, 1, $3, x.site, 'seed', 'seed'
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(id, site, n) ORDER BY x.n`,
+          [chunk.map((p) => p.customerId), chunk.map((p) => p.homeSiteId), nowMs],
+        );
+      }
+    });
+    return parsed.length;
+  }
+
+  private async seedRows(c: Queryable, chunk: CustomerProfile[], nowMs: number): Promise<void> {
+    const rows = chunk.map((p) => ({
+      id: p.customerId,
+      name: p.name,
+      phones: p.phones,
+      cards: p.cards,
+      home_site_id: p.homeSiteId,
+      segment: p.segment,
+      language: p.language,
+      flags: p.flags,
+      account_ids: p.accountIds,
+    }));
+    await query(
+      c,
+      `INSERT INTO customers (id, name, phones, cards, home_site_id, segment, language, flags, account_ids, version,
+                              updated_at_ms, updated_by_site, updated_by)
+       SELECT x.id, x.name, x.phones, x.cards, x.home_site_id, x.segment, x.language, x.flags, x.account_ids, 1,
+              $2, x.home_site_id, 'seed'
+       FROM jsonb_to_recordset($1::jsonb) AS x(id text, name text, phones text[], cards text[], home_site_id text,
+                                               segment text, language text, flags jsonb, account_ids text[])
+       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, phones = EXCLUDED.phones, cards = EXCLUDED.cards,
+         home_site_id = EXCLUDED.home_site_id, segment = EXCLUDED.segment, language = EXCLUDED.language,
+         flags = EXCLUDED.flags, account_ids = EXCLUDED.account_ids, version = 1,
+         updated_at_ms = EXCLUDED.updated_at_ms, updated_by_site = EXCLUDED.updated_by_site,
+         updated_by = EXCLUDED.updated_by`,
+      [JSON.stringify(rows), nowMs],
+    );
+  }
+
+  private async seedKeys(
+    c: Queryable,
+    chunk: CustomerProfile[],
+    indexOf: ReadonlyMap<string, number>,
+    kind: KeyKind,
+    keysOf: (p: CustomerProfile) => string[],
+  ): Promise<void> {
+    const { table, column } = KEY_TABLES[kind];
+    const keys: string[] = [];
+    const owners: string[] = [];
+    for (const p of chunk) {
+      for (const k of keysOf(p)) {
+        keys.push(k);
+        owners.push(p.customerId);
+      }
+    }
+    if (keys.length === 0) return;
+    const inserted = await query<{ key: string }>(
+      c,
+      `INSERT INTO ${table} (${column}, customer_id) SELECT * FROM unnest($1::text[], $2::text[])
+       ON CONFLICT (${column}) DO NOTHING RETURNING ${column} AS key`,
+      [keys, owners],
+    );
+    // Only keys that were not inserted, or that two seeded profiles both list, can be owned by
+    // someone else; look those few up instead of joining the whole chunk against the table.
+    const got = new Set(inserted.rows.map((r) => r.key));
+    const listed = new Set<string>();
+    const suspects = new Set<string>();
+    for (const k of keys) {
+      if (!got.has(k) || listed.has(k)) suspects.add(k);
+      listed.add(k);
+    }
+    if (suspects.size === 0) return;
+    const owned = await query<{ key: string; owner: string }>(
+      c,
+      `SELECT ${column} AS key, customer_id AS owner FROM ${table} WHERE ${column} = ANY($1::text[])`,
+      [[...suspects]],
+    );
+    const ownerOf = new Map(owned.rows.map((r) => [r.key, r.owner]));
+    const clash = keys.findIndex((k, i) => ownerOf.has(k) && ownerOf.get(k) !== owners[i]);
+    if (clash < 0) return;
+    const wantedBy = owners[clash]!;
+    throw new DomainError(
+      'conflict',
+      `customer ${wantedBy}: ${kind} ${keys[clash]} already belongs to customer ${ownerOf.get(keys[clash]!)}`,
+      { field: `profiles[${indexOf.get(wantedBy) ?? 0}].${KEY_TABLES[kind].field}` },
+    );
+  }
+}

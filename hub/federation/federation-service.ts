@@ -1,0 +1,444 @@
+/**
+ * The hub side of the federation contract (proto/federation.proto): a THIN gRPC adapter over
+ * HubState and the stores.
+ *
+ * Who is calling comes only from the mTLS certificate (`peerIdentity`); every `site_id` in a
+ * request must be that site (`requireSelf`), so a site can never speak for another. A site
+ * that is not in the current topology is refused (NOT_FOUND naming the version). Bad input
+ * gets INVALID_ARGUMENT naming the field, and changes nothing.
+ *
+ * The Link stream:
+ *   - the first message must be a Hello, within `helloTimeoutMs`, else the stream ends with
+ *     INVALID_ARGUMENT / DEADLINE_EXCEEDED saying so;
+ *   - messages are handled one at a time in arrival order (a promise chain), so event
+ *     batches are stored and acknowledged in the order the site sent them;
+ *   - an event batch that is refused (malformed, another site's events, database down) is
+ *     answered with an EventBatchAck carrying the error, and the stream stays up: the site
+ *     keeps the events in its outbox and retries, nothing is lost;
+ *   - a newer stream from the same site replaces this one (registry.ts).
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { z } from 'zod';
+import {
+  FederationService,
+  LookupKey as PbLookupKey,
+  type CustomerChangesRequest,
+  type CustomerChangesResponse,
+  type Event as PbEvent,
+  type FederationServer,
+  type Hello,
+  type HubMessage,
+  type LookupCustomerRequest,
+  type LookupCustomerResponse,
+  type SiteMessage,
+  type Snapshot,
+  type WriteCustomerRequest,
+  type WriteCustomerResponse,
+} from '../../proto/gen/federation.js';
+import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
+import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { parseEvent, type EventEnvelope } from '../../shared/events/envelope.js';
+import {
+  CONTRACT_VERSION,
+  MIN_CONTRACT_VERSION,
+  commonCapabilities,
+  softwareVersion,
+} from '../../shared/federation/contract.js';
+import { peerIdentity, requireSelf, type Identity } from '../../shared/grpc/identity.js';
+import type { ServiceRegistration } from '../../shared/grpc/server.js';
+import { toGrpcStatus, unary } from '../../shared/grpc/status.js';
+import { NODE_ID_RE } from '../../shared/grpc/identity.js';
+import { parseOrThrow } from '../../shared/validate.js';
+import type { LookupKey } from '../ports.js';
+import type { LiveSnapshot } from '../stats/province-stats.js';
+import { orNull } from '../admin/admin-mapping.js';
+import type { HubState } from './hub-state.js';
+
+export interface FederationServiceOptions {
+  /** How long a new stream may take to say hello. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** Most events in one batch. Default 1000. */
+  maxBatchEvents?: number;
+}
+
+const siteIdField = z.string().min(1, 'must not be empty').regex(NODE_ID_RE, `must match ${NODE_ID_RE}`);
+const shortText = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+
+const helloSchema = z.object({
+  siteId: siteIdField,
+  softwareVersion: shortText(64),
+  contractVersion: z.number().int().min(1, 'must be >= 1 (the contract version the site speaks)'),
+  capabilities: z.array(shortText(64)).max(32, 'at most 32 capabilities'),
+  topologyVersion: z.number().int().min(0),
+  customerCursor: z.number().int().min(0),
+  sentAtMs: z.number().int().min(0),
+});
+
+const queueSnapshotSchema = z.object({
+  queueId: z.string().min(1).max(64),
+  callsWaiting: z.number().int().min(0),
+  oldestWaitMs: z.number().int().min(0),
+  agentsReady: z.number().int().min(0),
+  agentsServing: z.number().int().min(0),
+  expectedWaitMs: z.number().int().min(0),
+  // -1 = no value yet (nothing offered / answered in the site's window).
+  serviceLevel: z.number().min(-1).max(1),
+  averageSpeedOfAnswerMs: z.number().int().min(-1),
+  abandonRate: z.number().min(-1).max(1),
+});
+
+const snapshotSchema = z.object({
+  atMs: z.number().int().min(0),
+  queues: z.array(queueSnapshotSchema).max(500, 'at most 500 queues'),
+  agents: z
+    .array(z.object({ state: z.string().min(1).max(32), count: z.number().int().min(0) }))
+    .max(32, 'at most 32 agent states'),
+  liveCalls: z.number().int().min(0),
+  ivrSessions: z.number().int().min(0),
+});
+
+const lookupSchema = z.object({
+  siteId: siteIdField,
+  key: z.number().int(),
+  value: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
+  purpose: z.object(
+    {
+      reason: z.string().min(1, 'must say why the customer is read').max(64),
+      callId: shortText(128),
+      agentId: shortText(64),
+      ivrSessionId: shortText(128),
+    },
+    { error: 'required: why the customer is read (reason, and the call/agent/IVR session)' },
+  ),
+});
+
+const LOOKUP_KEYS = new Map<number, LookupKey>([
+  [PbLookupKey.LOOKUP_KEY_PHONE, 'phone'],
+  [PbLookupKey.LOOKUP_KEY_CARD, 'card'],
+  [PbLookupKey.LOOKUP_KEY_CUSTOMER_ID, 'customer-id'],
+]);
+
+function snapshotFromProto(s: Snapshot): LiveSnapshot {
+  const v = parseOrThrow(snapshotSchema, s, 'snapshot');
+  return {
+    atMs: v.atMs,
+    queues: v.queues.map((q) => ({
+      ...q,
+      serviceLevel: orNull(q.serviceLevel),
+      averageSpeedOfAnswerMs: orNull(q.averageSpeedOfAnswerMs),
+      abandonRate: orNull(q.abandonRate),
+    })),
+    agents: Object.fromEntries(v.agents.map((a) => [a.state, a.count])),
+    liveCalls: v.liveCalls,
+    ivrSessions: v.ivrSessions,
+  };
+}
+
+/** Proto events -> envelopes, every one checked; the first problem refuses the batch. */
+export function eventsFromProto(events: readonly PbEvent[], siteId: string): EventEnvelope[] {
+  return events.map((e, i) => {
+    const field = `events[${i}]`;
+    if (e.siteId !== siteId) {
+      throw new DomainError(
+        'permission-denied',
+        `${field}.site_id: site ${JSON.stringify(siteId)} cannot ship events of site ${JSON.stringify(e.siteId)}`,
+        { field: `${field}.site_id` },
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(e.payloadJson.toString('utf8'));
+    } catch (err) {
+      throw invalidArgument(`${field}.payload_json`, 'is not JSON', err);
+    }
+    return parseEvent(
+      {
+        id: e.id,
+        type: e.type,
+        siteId: e.siteId,
+        occurredAtMs: e.occurredAtMs,
+        aggregateId: e.aggregateId,
+        schemaVersion: e.schemaVersion,
+        payload,
+      },
+      field,
+    );
+  });
+}
+
+export function createFederationService(
+  hub: HubState,
+  opts: FederationServiceOptions = {},
+): ServiceRegistration {
+  const { registry, clock, log } = hub.d;
+  const helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+  const maxBatch = opts.maxBatchEvents ?? 1000;
+  const open = new Set<ServerDuplexStream<SiteMessage, HubMessage>>();
+
+  /** The caller, who must be a site of the current topology speaking for itself. */
+  function callerSite(call: Parameters<typeof peerIdentity>[0], siteId: string): Identity {
+    const who = requireSelf(peerIdentity(call), siteId);
+    if (!hub.site(siteId)) {
+      throw new DomainError(
+        'not-found',
+        hub.current
+          ? `site ${JSON.stringify(siteId)} is not in topology version ${hub.current.version}`
+          : `site ${JSON.stringify(siteId)} is not in the topology: no version has been applied yet (fedctl apply)`,
+        { field: 'site_id' },
+      );
+    }
+    return who;
+  }
+
+  function link(call: ServerDuplexStream<SiteMessage, HubMessage>): void {
+    open.add(call);
+    let siteId: string | undefined;
+    let generation = -1;
+    let ended = false;
+    let chain: Promise<void> = Promise.resolve();
+
+    const end = (err?: unknown): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(helloTimer);
+      open.delete(call);
+      if (siteId !== undefined) {
+        registry.disconnect(siteId, generation, clock.now());
+        hub.stopFeed(siteId);
+        log.info('site link closed', { siteId, reason: err instanceof Error ? err.message : 'ended' });
+      }
+      if (err !== undefined && !call.cancelled && !call.writableEnded && !call.destroyed) {
+        call.emit('error', toGrpcStatus(err, log, { method: 'Federation.Link', siteId }));
+      } else if (!call.writableEnded && !call.destroyed) {
+        call.end();
+      }
+    };
+    const send = (msg: HubMessage): boolean => {
+      if (ended || call.writableEnded || call.destroyed) return false;
+      call.write(msg);
+      return true;
+    };
+    const helloTimer = setTimeout(
+      () =>
+        end(new DomainError('deadline-exceeded', `no Hello within ${helloTimeoutMs} ms of opening the link`)),
+      helloTimeoutMs,
+    );
+
+    const onHello = (h: Hello): void => {
+      const v = parseOrThrow(helloSchema, h, 'hello');
+      callerSite(call, v.siteId);
+      if (v.contractVersion < MIN_CONTRACT_VERSION) {
+        throw new DomainError(
+          'failed-precondition',
+          `hello.contract_version: site speaks contract ${v.contractVersion}, this hub needs at least ${MIN_CONTRACT_VERSION}`,
+          { field: 'hello.contract_version' },
+        );
+      }
+      clearTimeout(helloTimer);
+      siteId = v.siteId;
+      const caps = commonCapabilities(v.capabilities);
+      const r = registry.connect(
+        siteId,
+        {
+          softwareVersion: v.softwareVersion,
+          contractVersion: v.contractVersion,
+          capabilities: caps,
+          topologyVersion: v.topologyVersion,
+          customerCursor: v.customerCursor,
+        },
+        { send, close: (reason) => end(new DomainError('unavailable', reason)) },
+        clock.now(),
+      );
+      generation = r.generation;
+      log.info('site link up', {
+        siteId,
+        softwareVersion: v.softwareVersion,
+        contractVersion: v.contractVersion,
+        topologyVersion: v.topologyVersion,
+      });
+      send({
+        body: {
+          $case: 'welcome',
+          value: {
+            hubId: hub.d.hubId,
+            softwareVersion: softwareVersion(),
+            contractVersion: CONTRACT_VERSION,
+            capabilities: caps,
+            heartbeatIntervalMs: hub.d.heartbeatIntervalMs,
+            drained: hub.drained.has(siteId),
+            topologyVersion: hub.currentVersion,
+          },
+        },
+      });
+      if (hub.current && caps.includes('topology') && v.topologyVersion !== hub.current.version) {
+        send(hub.topologyMessage(hub.current));
+      }
+      if (caps.includes('customer-feed')) hub.startFeed(siteId, v.customerCursor);
+    };
+
+    const handle = async (m: SiteMessage): Promise<void> => {
+      if (ended) return;
+      const body = m.body;
+      if (siteId === undefined) {
+        if (body?.$case !== 'hello') {
+          throw new DomainError(
+            'invalid-argument',
+            `the first message on the link must be a Hello, got ${body?.$case ?? 'an empty message'}`,
+          );
+        }
+        onHello(body.value);
+        return;
+      }
+      const entry = registry.heard(siteId, generation, clock.now());
+      if (!entry) return; // replaced by a newer stream
+      switch (body?.$case) {
+        case 'hello':
+          throw new DomainError('invalid-argument', 'hello: sent twice on one link; open a new link instead');
+        case 'heartbeat':
+          entry.outboxBacklog = Math.max(0, body.value.outboxBacklog);
+          send({ body: { $case: 'heartbeatAck', value: { seq: body.value.seq, hubTimeMs: clock.now() } } });
+          return;
+        case 'snapshot':
+          try {
+            entry.snapshot = snapshotFromProto(body.value);
+          } catch (e) {
+            // A bad snapshot is dropped (the previous one stays); the link is not worth ending.
+            log.warn('snapshot refused', { siteId, error: e instanceof Error ? e.message : String(e) });
+          }
+          return;
+        case 'events': {
+          const batch = body.value;
+          let ack: HubMessage;
+          try {
+            if (batch.events.length > maxBatch) {
+              throw invalidArgument(
+                'events',
+                `${batch.events.length} events in one batch; at most ${maxBatch}`,
+              );
+            }
+            const events = eventsFromProto(batch.events, siteId);
+            const r = await hub.d.ingest.ingest(events, 'link', clock.now());
+            ack = { body: { $case: 'eventsAck', value: { batchId: batch.batchId, ...r, error: '' } } };
+          } catch (e) {
+            const st = toGrpcStatus(e, log, { method: 'Federation.Link/events', siteId });
+            log.warn('event batch refused', { siteId, batchId: batch.batchId, error: st.details });
+            ack = {
+              body: {
+                $case: 'eventsAck',
+                value: { batchId: batch.batchId, accepted: 0, duplicates: 0, error: st.details },
+              },
+            };
+          }
+          send(ack);
+          return;
+        }
+        case 'topologyAck':
+          if (body.value.error) {
+            entry.topologyError = body.value.error.slice(0, 500);
+            log.warn('site refused a topology version', {
+              siteId,
+              version: body.value.version,
+              error: entry.topologyError,
+            });
+          } else {
+            entry.topologyVersion = body.value.version;
+            entry.topologyError = '';
+          }
+          return;
+        default:
+          // A newer site's message this hub does not know: skip it (version tolerance).
+          return;
+      }
+    };
+
+    call.on('data', (m: SiteMessage) => {
+      chain = chain.then(() => handle(m)).catch((e: unknown) => end(e));
+    });
+    call.on('end', () => {
+      void chain.then(() => end());
+    });
+    call.on('error', () => end());
+    call.on('cancelled', () => end());
+  }
+
+  const impl: FederationServer = {
+    link,
+    lookupCustomer: unary<LookupCustomerRequest, LookupCustomerResponse>(
+      async (req, call) => {
+        const v = parseOrThrow(lookupSchema, req, 'request');
+        callerSite(call, v.siteId);
+        const key = LOOKUP_KEYS.get(v.key);
+        if (!key) throw invalidArgument('key', `unknown lookup key ${v.key}; use PHONE, CARD or CUSTOMER_ID`);
+        const profile = await hub.d.directory.lookup(key, v.value);
+        if (!profile) return { found: false, roaming: false };
+        const roaming = profile.homeSiteId !== v.siteId;
+        if (roaming) {
+          await hub.d.directory.recordRead({
+            readerSiteId: v.siteId,
+            customerId: profile.customerId,
+            homeSiteId: profile.homeSiteId,
+            reason: v.purpose.reason,
+            callId: v.purpose.callId || null,
+            agentId: v.purpose.agentId || null,
+            ivrSessionId: v.purpose.ivrSessionId || null,
+            atMs: clock.now(),
+          });
+        }
+        return { found: true, profile: customerToProto(profile), roaming };
+      },
+      { log, method: 'Federation.LookupCustomer' },
+    ),
+    writeCustomer: unary<WriteCustomerRequest, WriteCustomerResponse>(
+      async (req, call) => {
+        const siteId = parseOrThrow(siteIdField, req.siteId, 'site_id');
+        callerSite(call, siteId);
+        const profile = customerFromProto(req.profile, 'profile');
+        if (!Number.isInteger(req.baseVersion) || req.baseVersion < 0) {
+          throw invalidArgument('base_version', 'must be an integer >= 0 (0 creates a customer)');
+        }
+        const change = await hub.d.directory.write({
+          siteId,
+          profile,
+          baseVersion: req.baseVersion,
+          changedBy: req.changedBy.slice(0, 64) || siteId,
+          reason: req.reason.slice(0, 200),
+          nowMs: clock.now(),
+        });
+        void hub
+          .notifyCustomerChanged(change.profile.customerId)
+          .catch((e: unknown) => log.warn('customer change push failed', { error: e }));
+        return { profile: customerToProto(change.profile), cursor: change.cursor };
+      },
+      { log, method: 'Federation.WriteCustomer' },
+    ),
+    customerChanges: unary<CustomerChangesRequest, CustomerChangesResponse>(
+      async (req, call) => {
+        const siteId = parseOrThrow(siteIdField, req.siteId, 'site_id');
+        callerSite(call, siteId);
+        if (!Number.isInteger(req.afterCursor) || req.afterCursor < 0) {
+          throw invalidArgument('after_cursor', 'must be an integer >= 0');
+        }
+        const limit = req.limit === 0 ? 500 : Math.min(req.limit, 1000);
+        const r = await hub.d.directory.changesFor(siteId, req.afterCursor, limit);
+        return {
+          changes: r.changes.map((c) => ({ cursor: c.cursor, profile: customerToProto(c.profile) })),
+          headCursor: r.headCursor,
+        };
+      },
+      { log, method: 'Federation.CustomerChanges' },
+    ),
+  };
+
+  return {
+    definition: FederationService,
+    implementation: impl,
+    drain: () => {
+      for (const c of [...open]) {
+        if (!c.writableEnded && !c.destroyed) {
+          c.emit('error', toGrpcStatus(new DomainError('unavailable', 'hub stopping; reconnect later'), log));
+        }
+      }
+      open.clear();
+    },
+  };
+}

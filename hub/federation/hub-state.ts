@@ -1,0 +1,143 @@
+/**
+ * What the hub's two gRPC services (federation.ts for sites, admin for `fedctl`) share: the
+ * stores, the live registry, the current topology and the drained sites (both cached in
+ * memory, loaded at start and changed only through this object), and the two pushes that
+ * fan out to connected sites: topology versions and the customer change feed.
+ *
+ * The change feed is pumped per site and serialised: each site has one pump that reads
+ * `changesFor(site, sentCursor)` and writes what it finds, so a catch-up after hello and a
+ * push after a write never interleave, skip or repeat a change.
+ */
+import type { HubMessage } from '../../proto/gen/federation.js';
+import { customerToProto } from '../../shared/domain/customer-proto.js';
+import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/log.js';
+import type { DirectoryStore, IngestStore, SiteAdminStore, StoredTopology, TopologyStore } from '../ports.js';
+import type { Site } from '../topology/schema.js';
+import type { SiteRegistry } from './registry.js';
+
+export interface HubDeps {
+  hubId: string;
+  topology: TopologyStore;
+  siteAdmin: SiteAdminStore;
+  directory: DirectoryStore;
+  ingest: IngestStore;
+  registry: SiteRegistry;
+  clock: Clock;
+  log: Logger;
+  heartbeatIntervalMs: number;
+  /** Changes per CustomerChanged burst read from the store. Default 500. */
+  feedBatch?: number;
+}
+
+export class HubState {
+  current: StoredTopology | undefined;
+  drained = new Set<string>();
+  /** The feed cursor pushed so far, per connected site. */
+  private readonly feedSent = new Map<string, number>();
+  private readonly feedPumps = new Map<string, Promise<void>>();
+  private readonly feedAgain = new Set<string>();
+
+  constructor(readonly d: HubDeps) {}
+
+  async load(): Promise<void> {
+    this.current = await this.d.topology.current();
+    this.drained = await this.d.siteAdmin.drainedSites();
+  }
+
+  get currentVersion(): number {
+    return this.current?.version ?? 0;
+  }
+
+  site(siteId: string): Site | undefined {
+    return this.current?.topology.sites.find((s) => s.id === siteId);
+  }
+
+  topologyMessage(t: StoredTopology): HubMessage {
+    return {
+      body: {
+        $case: 'topology',
+        value: {
+          version: t.version,
+          topologyJson: Buffer.from(JSON.stringify(t.topology), 'utf8'),
+          appliedAtMs: t.appliedAtMs,
+          appliedBy: t.appliedBy,
+        },
+      },
+    };
+  }
+
+  /** A new version is current: cache it and push it to every connected site. */
+  adopt(t: StoredTopology): string[] {
+    this.current = t;
+    const msg = this.topologyMessage(t);
+    return this.d.registry.connected().filter((id) => this.d.registry.send(id, msg));
+  }
+
+  setDrained(siteId: string, drained: boolean, reason: string): boolean {
+    if (drained) this.drained.add(siteId);
+    else this.drained.delete(siteId);
+    return this.d.registry.send(siteId, { body: { $case: 'drain', value: { drained, reason } } });
+  }
+
+  /** Start (or restart after hello) a site's feed from the cursor the site holds. */
+  startFeed(siteId: string, fromCursor: number): void {
+    this.feedSent.set(siteId, fromCursor);
+    this.pumpFeed(siteId);
+  }
+
+  stopFeed(siteId: string): void {
+    this.feedSent.delete(siteId);
+  }
+
+  /** Push whatever the site has not been sent yet. Coalesces: one pump per site at a time. */
+  pumpFeed(siteId: string): void {
+    if (!this.feedSent.has(siteId)) return;
+    if (this.feedPumps.has(siteId)) {
+      this.feedAgain.add(siteId);
+      return;
+    }
+    const run = (async () => {
+      do {
+        this.feedAgain.delete(siteId);
+        await this.pumpOnce(siteId);
+      } while (this.feedAgain.has(siteId) && this.feedSent.has(siteId));
+    })()
+      .catch((e: unknown) => this.d.log.warn('customer feed push failed', { siteId, error: e }))
+      .finally(() => this.feedPumps.delete(siteId));
+    this.feedPumps.set(siteId, run);
+  }
+
+  private async pumpOnce(siteId: string): Promise<void> {
+    const limit = this.d.feedBatch ?? 500;
+    for (;;) {
+      const after = this.feedSent.get(siteId);
+      if (after === undefined) return;
+      const { changes } = await this.d.directory.changesFor(siteId, after, limit);
+      for (const c of changes) {
+        const ok = this.d.registry.send(siteId, {
+          body: {
+            $case: 'customerChanged',
+            value: { cursor: c.cursor, profile: customerToProto(c.profile) },
+          },
+        });
+        if (!ok) {
+          this.feedSent.delete(siteId); // gone; its next hello restarts the feed from its cursor
+          return;
+        }
+        this.feedSent.set(siteId, c.cursor);
+      }
+      if (changes.length < limit) return;
+    }
+  }
+
+  /** After a directory write: wake the feed of every connected site that should hear of it. */
+  async notifyCustomerChanged(customerId: string): Promise<void> {
+    for (const siteId of await this.d.directory.interestedSites(customerId)) this.pumpFeed(siteId);
+  }
+
+  /** Wait for running feed pumps (tests, shutdown). */
+  async feedIdle(): Promise<void> {
+    while (this.feedPumps.size > 0) await Promise.all([...this.feedPumps.values()]);
+  }
+}

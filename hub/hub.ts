@@ -1,0 +1,159 @@
+/**
+ * The provincial hub, composed: its Postgres stores, the live site registry, the federation
+ * service for sites and the admin service for `fedctl`, both on one mTLS gRPC port, and
+ * (production mode) the Kafka consumer that ingests site events. `main.ts` and the tests
+ * build the pool and the config and hand them over; this class only starts and stops things
+ * in a written order.
+ *
+ * start(): migrate the hub schema -> load the current topology and drained sites -> apply
+ *          the bootstrap topology file if no version is stored yet -> start the Kafka
+ *          consumer -> serve gRPC -> start the link clock.
+ * stop():  stop the link clock -> end every site stream (sites keep working on their own and
+ *          reconnect later) and stop serving -> stop the Kafka consumer (committed offsets
+ *          only cover ingested events) -> wait for feed pushes. The owner closes the pool.
+ */
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import type { Clock } from '../shared/clock.js';
+import { GrpcServer } from '../shared/grpc/server.js';
+import { loadTlsMaterial, mtlsServerCredentials } from '../shared/grpc/tls.js';
+import type { Logger } from '../shared/log.js';
+import { createAdminService } from './admin/admin-service.js';
+import type { HubConfig } from './config.js';
+import { PgDirectoryStore } from './directory/pg-directory.js';
+import { createFederationService } from './federation/federation-service.js';
+import { HubState } from './federation/hub-state.js';
+import { linkTimes } from './federation/link-state.js';
+import { SiteRegistry } from './federation/registry.js';
+import { KafkaIngestConsumer } from './ingest/kafka-ingest.js';
+import { PgIngestStore } from './ingest/pg-ingest.js';
+import { migrateHubStore } from './store/migrate.js';
+import { PgSiteAdminStore, PgTopologyStore } from './store/topology-store.js';
+import { diffTopology, formatDiff } from './topology/diff.js';
+import { loadTopology } from './topology/validate.js';
+
+export interface HubOptions {
+  config: HubConfig;
+  pool: pg.Pool;
+  clock: Clock;
+  log: Logger;
+}
+
+export class Hub {
+  readonly state: HubState;
+  readonly registry: SiteRegistry;
+  private readonly grpc: GrpcServer;
+  private kafka: KafkaIngestConsumer | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+  port: number | undefined;
+
+  constructor(private readonly o: HubOptions) {
+    const { config, pool, clock, log } = o;
+    this.registry = new SiteRegistry(linkTimes(config.heartbeatIntervalMs));
+    this.state = new HubState({
+      hubId: config.hubId,
+      topology: new PgTopologyStore(pool),
+      siteAdmin: new PgSiteAdminStore(pool),
+      directory: new PgDirectoryStore(pool),
+      ingest: new PgIngestStore(pool),
+      registry: this.registry,
+      clock,
+      log: log.child({ part: 'federation' }),
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+    });
+    this.grpc = new GrpcServer({
+      host: config.grpc.host,
+      port: config.grpc.port,
+      services: [createFederationService(this.state), createAdminService(this.state)],
+      credentials: mtlsServerCredentials(
+        loadTlsMaterial({
+          caPath: config.tls.caPath,
+          certPath: config.tls.certPath,
+          keyPath: config.tls.keyPath,
+        }),
+      ),
+      log: log.child({ part: 'grpc' }),
+    });
+  }
+
+  get refusedHandshakes(): number {
+    return this.grpc.refusedHandshakes;
+  }
+
+  async start(): Promise<number> {
+    if (this.phase !== 'new') return this.port ?? 0;
+    this.phase = 'starting';
+    const { config, pool, clock, log } = this.o;
+    await migrateHubStore(pool);
+    await this.state.load();
+    if (!this.state.current && config.topologyPath) await this.bootstrap(config.topologyPath);
+    if (config.kafka) {
+      this.kafka = new KafkaIngestConsumer({
+        brokers: config.kafka.brokers,
+        topic: config.kafka.topic,
+        groupId: config.kafka.groupId,
+        store: this.state.d.ingest,
+        log: log.child({ part: 'kafka-ingest' }),
+      });
+      await this.kafka.start();
+    }
+    this.port = await this.grpc.start();
+    const every = Math.max(50, Math.floor(config.heartbeatIntervalMs / 2));
+    this.tick = setInterval(() => {
+      for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
+    }, every);
+    this.tick.unref();
+    this.phase = 'running';
+    log.info('hub started', {
+      hubId: config.hubId,
+      port: this.port,
+      topologyVersion: this.state.currentVersion,
+      kafka: config.kafka?.brokers ?? null,
+    });
+    return this.port;
+  }
+
+  /** First start: the configured file becomes version 1, audited as applied by the hub. */
+  private async bootstrap(path: string): Promise<void> {
+    const yaml = readFileSync(path, 'utf8');
+    const topology = loadTopology(yaml);
+    const changes = formatDiff(
+      diffTopology(
+        { version: null, province: '', hubSite: '', utcOffsetMinutes: 0, sites: [], overflow: [], cover: [] },
+        topology,
+      ),
+    )
+      .split('\n')
+      .filter((l) => l.length > 0);
+    const stored = await this.state.d.topology.append({
+      topology: { ...topology, version: null },
+      sourceYaml: yaml,
+      appliedBy: `hub:${this.o.config.hubId}`,
+      comment: `bootstrap from ${path}`,
+      changes,
+      rollbackOf: null,
+      expectedCurrentVersion: 0,
+      nowMs: this.o.clock.now(),
+    });
+    this.state.adopt(stored);
+    this.o.log.info('topology bootstrapped', { version: stored.version, from: path });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.phase = 'stopping';
+    if (this.tick) clearInterval(this.tick);
+    this.registry.closeAll('hub stopping; reconnect later');
+    await this.grpc.stop();
+    await this.kafka?.stop();
+    await this.state.feedIdle();
+    this.phase = 'stopped';
+    this.o.log.info('hub stopped', { hubId: this.o.config.hubId });
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * PgIngestStore against a real PostgreSQL: idempotence by event id (replays and concurrent
+ * overlapping batches store each event once), all-or-nothing validation that names the bad
+ * event, call facts from `call.ended` CDRs, and per-site counts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { isDomainError } from '../../shared/errors.js';
+import { makeEvent, type EventEnvelope } from '../../shared/events/envelope.js';
+import { createPool, query } from '../../shared/pg/pool.js';
+import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
+import { migrateHubStore } from '../store/migrate.js';
+import { PgIngestStore } from './pg-ingest.js';
+
+const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (needs PostgreSQL)';
+
+const T0 = 1_790_000_000_000;
+
+function agentEvent(siteId: string, i: number): EventEnvelope {
+  return makeEvent({
+    type: 'agent.state-changed',
+    siteId,
+    aggregateId: `${siteId}-agent-${i}`,
+    occurredAtMs: T0 + i,
+    payload: { state: 'ready' },
+  });
+}
+
+function callEnded(
+  siteId: string,
+  callId: string,
+  cdr: { queueId?: string; waitMs: number; answered: boolean; abandoned: boolean; endedAtMs: number },
+): EventEnvelope {
+  return makeEvent({
+    type: 'call.ended',
+    siteId,
+    aggregateId: callId,
+    occurredAtMs: cdr.endedAtMs,
+    payload: {
+      cdr: {
+        callId,
+        siteId,
+        queueId: cdr.queueId,
+        queuedAtMs: cdr.queueId ? cdr.endedAtMs - 60_000 : undefined,
+        answeredAtMs: cdr.answered ? cdr.endedAtMs - 30_000 : undefined,
+        waitMs: cdr.waitMs,
+        abandoned: cdr.abandoned,
+        outcome: cdr.answered ? 'answered' : cdr.abandoned ? 'abandoned' : 'self-service',
+        endedAtMs: cdr.endedAtMs,
+      },
+    },
+  });
+}
+
+void describe('PgIngestStore', { skip }, () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let store: PgIngestStore;
+
+  before(async () => {
+    db = await freshDatabase('hubingest');
+    pool = createPool(db.url, { applicationName: 'test/hub-ingest', max: 8 });
+    await migrateHubStore(pool);
+    store = new PgIngestStore(pool);
+  });
+
+  after(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const countEvents = async (): Promise<number> =>
+    Number((await query<{ n: string }>(pool, 'SELECT count(*) AS n FROM ingested_events')).rows[0]?.n);
+
+  void test('counts accepted and duplicates; a replayed batch changes nothing', async () => {
+    const batch = [agentEvent('cq', 1), agentEvent('cq', 2), agentEvent('wz', 3)];
+    assert.deepEqual(await store.ingest(batch, 'link', T0), { accepted: 3, duplicates: 0 });
+    const before = await countEvents();
+    const replay = await store.ingest(batch, 'kafka', T0 + 1000);
+    assert.deepEqual(replay, { accepted: 0, duplicates: 3 });
+    assert.equal(await countEvents(), before);
+    // The first copy wins: `via` and `ingested_at_ms` are those of the first delivery.
+    const r = await query<{ via: string; ingested_at_ms: string }>(
+      pool,
+      'SELECT via, ingested_at_ms FROM ingested_events WHERE id = $1',
+      [batch[0]!.id],
+    );
+    assert.deepEqual(r.rows[0], { via: 'link', ingested_at_ms: String(T0) });
+
+    const mixed = [batch[0]!, agentEvent('cq', 4), agentEvent('cq', 4 + 1)];
+    assert.deepEqual(await store.ingest(mixed, 'link', T0), { accepted: 2, duplicates: 1 });
+    // The same id twice inside one batch: stored once, the copy is a duplicate.
+    const e = agentEvent('cq', 6);
+    assert.deepEqual(await store.ingest([e, e], 'link', T0), { accepted: 1, duplicates: 1 });
+    assert.deepEqual(await store.ingest([], 'link', T0), { accepted: 0, duplicates: 0 });
+  });
+
+  void test('one malformed event refuses the whole batch, names it, stores nothing', async () => {
+    const before = await countEvents();
+    const good = [agentEvent('cq', 10), agentEvent('cq', 11), agentEvent('cq', 12)];
+    const bad = { ...agentEvent('cq', 13), id: 'evt_not-a-ulid' };
+    await assert.rejects(
+      store.ingest([...good, bad], 'link', T0),
+      (e: unknown) =>
+        isDomainError(e, 'invalid-argument') &&
+        e.field === 'events[3].id' &&
+        e.message === 'events[3].id: must be evt_<ULID>',
+    );
+    const noPayload = { ...agentEvent('cq', 14), payload: 'x' } as unknown as EventEnvelope;
+    await assert.rejects(
+      store.ingest([noPayload], 'link', T0),
+      (e: unknown) => isDomainError(e, 'invalid-argument') && /^events\[0\]\.payload: /.test(e.message),
+    );
+    assert.equal(await countEvents(), before);
+  });
+
+  void test('call.ended with a queue becomes a call fact; without a queue it does not', async () => {
+    const answered = callEnded('cq', 'cq-call-1', {
+      queueId: 'retail',
+      waitMs: 12_000,
+      answered: true,
+      abandoned: false,
+      endedAtMs: T0 + 100_000,
+    });
+    const abandoned = callEnded('cq', 'cq-call-2', {
+      queueId: 'vip',
+      waitMs: 45_000,
+      answered: false,
+      abandoned: true,
+      endedAtMs: T0 + 200_000,
+    });
+    const selfService = callEnded('cq', 'cq-call-3', {
+      waitMs: 0,
+      answered: false,
+      abandoned: false,
+      endedAtMs: T0 + 300_000,
+    });
+    const r = await store.ingest([answered, abandoned, selfService], 'kafka', T0);
+    assert.deepEqual(r, { accepted: 3, duplicates: 0 });
+    // Replaying the events adds no second fact.
+    await store.ingest([answered, abandoned], 'link', T0);
+
+    const facts = await store.callFacts(T0 + 100_000);
+    assert.deepEqual(facts, [
+      {
+        siteId: 'cq',
+        queueId: 'retail',
+        endedAtMs: T0 + 100_000,
+        queued: true,
+        answered: true,
+        abandoned: false,
+        waitMs: 12_000,
+      },
+      {
+        siteId: 'cq',
+        queueId: 'vip',
+        endedAtMs: T0 + 200_000,
+        queued: true,
+        answered: false,
+        abandoned: true,
+        waitMs: 45_000,
+      },
+    ]);
+    // `sinceMs` is inclusive and filters by end time.
+    assert.equal((await store.callFacts(T0 + 100_001)).length, 1);
+    assert.equal((await store.callFacts(T0 + 200_001)).length, 0);
+  });
+
+  void test('counts by site', async () => {
+    await store.ingest([agentEvent('fl', 20), agentEvent('fl', 21), agentEvent('wz', 22)], 'link', T0);
+    const counts = await store.countsBySite();
+    const expected = await query<{ site_id: string; n: string }>(
+      pool,
+      'SELECT site_id, count(*) AS n FROM ingested_events GROUP BY site_id',
+    );
+    assert.equal(counts.size, expected.rows.length);
+    for (const row of expected.rows) assert.equal(counts.get(row.site_id), Number(row.n));
+    assert.equal(counts.get('fl'), 2);
+  });
+
+  void test('concurrent ingests of overlapping batches store each event once', async () => {
+    const events = Array.from({ length: 400 }, (_, i) =>
+      i % 4 === 0
+        ? callEnded('cc', `cc-call-${i}`, {
+            queueId: 'retail',
+            waitMs: i,
+            answered: true,
+            abandoned: false,
+            endedAtMs: T0 + i,
+          })
+        : agentEvent('cc', 1000 + i),
+    );
+    // Eight writers, each with an overlapping window in a different order.
+    const batches = Array.from({ length: 8 }, (_, w) => {
+      const slice = events.slice(w * 40, w * 40 + 120);
+      return w % 2 === 0 ? slice : [...slice].reverse();
+    });
+    batches.push(events); // and one with everything
+    const results = await Promise.all(batches.map((b) => store.ingest(b, 'kafka', T0)));
+    const accepted = results.reduce((n, r) => n + r.accepted, 0);
+    const total = results.reduce((n, r) => n + r.accepted + r.duplicates, 0);
+    assert.equal(accepted, events.length);
+    assert.equal(
+      total,
+      batches.reduce((n, b) => n + b.length, 0),
+    );
+    const n = await query<{ n: string }>(
+      pool,
+      `SELECT count(*) AS n FROM ingested_events WHERE site_id = 'cc'`,
+    );
+    assert.equal(Number(n.rows[0]?.n), events.length);
+    const f = await query<{ n: string }>(pool, `SELECT count(*) AS n FROM call_facts WHERE site_id = 'cc'`);
+    assert.equal(Number(f.rows[0]?.n), 100);
+  });
+});

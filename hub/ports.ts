@@ -1,0 +1,167 @@
+/**
+ * The hub's ports (DESIGN.md §3.3): what the federation and admin services need from
+ * storage. The real adapters live on the hub's Postgres (hub/store, hub/directory,
+ * hub/ingest); the services only see these interfaces, so each can be tested against the
+ * real database on its own and the gRPC layer stays thin.
+ */
+import type { CustomerProfile } from '../shared/domain/customer.js';
+import type { EventEnvelope } from '../shared/events/envelope.js';
+import type { Topology } from './topology/schema.js';
+
+// ---------------------------------------------------------------------------------------------
+// Topology versions and the admin audit trail
+
+export interface StoredTopology {
+  /** Assigned by the hub: 1, 2, 3... */
+  version: number;
+  topology: Topology;
+  /** The file as the admin wrote it (for `fedctl status --show`, and forensics). */
+  sourceYaml: string;
+  appliedAtMs: number;
+  /** The admin certificate's id. */
+  appliedBy: string;
+  comment: string;
+  /** `formatDiff` lines against the version it replaced. */
+  changes: string[];
+  /** Set when this version restored an earlier one. */
+  rollbackOf: number | null;
+}
+
+export interface NewTopologyVersion {
+  topology: Topology;
+  sourceYaml: string;
+  appliedBy: string;
+  comment: string;
+  changes: string[];
+  rollbackOf: number | null;
+  /** The version the admin planned against (0 = none stored). Stale -> DomainError 'conflict'. */
+  expectedCurrentVersion: number;
+  nowMs: number;
+}
+
+export interface TopologyStore {
+  current(): Promise<StoredTopology | undefined>;
+  get(version: number): Promise<StoredTopology | undefined>;
+  /**
+   * Store the next version (current + 1) and its audit entry in one transaction. Two admins
+   * applying at once: exactly one wins, the other gets 'conflict' naming both versions.
+   */
+  append(v: NewTopologyVersion): Promise<StoredTopology>;
+  /** Newest first. */
+  history(limit: number): Promise<StoredTopology[]>;
+}
+
+/** Admin actions other than topology versions (drain/undrain), audited the same way. */
+export interface AdminAuditEntry {
+  atMs: number;
+  actor: string;
+  action: string;
+  target: string;
+  detail: Record<string, unknown>;
+}
+
+export interface SiteAdminStore {
+  /** Sites an admin has drained (survives hub restarts). */
+  drainedSites(): Promise<Set<string>>;
+  setDrained(siteId: string, drained: boolean, actor: string, comment: string, nowMs: number): Promise<void>;
+  audit(limit: number): Promise<AdminAuditEntry[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared customer directory (system of record)
+
+export type LookupKey = 'phone' | 'card' | 'customer-id';
+
+export interface ReadAudit {
+  /** The site that read. */
+  readerSiteId: string;
+  customerId: string;
+  homeSiteId: string;
+  /** 'ivr' | 'agent-screen-pop' | 'agent-search' | 'callback' ... */
+  reason: string;
+  callId: string | null;
+  agentId: string | null;
+  ivrSessionId: string | null;
+  atMs: number;
+}
+
+export interface CustomerChange {
+  /** Position in the change feed (strictly increasing). */
+  cursor: number;
+  profile: CustomerProfile;
+}
+
+export interface WriteCustomerInput {
+  siteId: string;
+  profile: CustomerProfile;
+  /** 0 = create. */
+  baseVersion: number;
+  changedBy: string;
+  reason: string;
+  nowMs: number;
+}
+
+export interface DirectoryStore {
+  lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined>;
+  /**
+   * Record that a site read another site's customer (who, which agent or IVR session, which
+   * customer, why), and remember that the reader now caches it (so its changes reach it).
+   */
+  recordRead(a: ReadAudit): Promise<void>;
+  /**
+   * Versioned write. `baseVersion` must equal the stored version (0 for a new customer); the
+   * stored profile gets version + 1 and a change-feed entry. A stale base throws
+   * DomainError('conflict') naming both versions AND records the conflict (that record
+   * commits even though the write does not).
+   */
+  write(w: WriteCustomerInput): Promise<CustomerChange>;
+  /**
+   * Changes a site should see after `afterCursor`: its home customers and those it has read,
+   * oldest first, at most `limit`; only the latest version of each customer.
+   */
+  changesFor(
+    siteId: string,
+    afterCursor: number,
+    limit: number,
+  ): Promise<{
+    changes: CustomerChange[];
+    headCursor: number;
+  }>;
+  /** Which sites should hear about a change to this customer (home site + readers). */
+  interestedSites(customerId: string): Promise<string[]>;
+  /** Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. */
+  seed(profiles: readonly CustomerProfile[], nowMs: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event ingest and statistics
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+}
+
+export interface IngestStore {
+  /**
+   * Store events idempotently by id in one transaction (a replayed id is counted as a
+   * duplicate and changes nothing). `call.ended` events also feed the per-queue call facts
+   * the statistics read.
+   */
+  ingest(events: readonly EventEnvelope[], via: 'link' | 'kafka', nowMs: number): Promise<IngestResult>;
+  /** Events stored per site (for `fedctl status`). */
+  countsBySite(): Promise<Map<string, number>>;
+  /** Call outcomes per site and queue, for calls that ended in [sinceMs, nowMs]. */
+  callFacts(sinceMs: number): Promise<CallFactRow[]>;
+}
+
+/** One ended call as the statistics need it (from the `call.ended` CDR). */
+export interface CallFactRow {
+  siteId: string;
+  queueId: string;
+  endedAtMs: number;
+  /** Queued at all (offered to the ACD). */
+  queued: boolean;
+  answered: boolean;
+  abandoned: boolean;
+  waitMs: number;
+}

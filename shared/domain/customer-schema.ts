@@ -1,0 +1,87 @@
+/**
+ * Validation of a {@link CustomerProfile} arriving from outside the process (a site's write
+ * through the hub, a seed file). The hub's directory is the system of record, so it checks
+ * every profile before storing it: a malformed phone stored there would be pushed to every
+ * interested site and could never be matched against an ANI again.
+ *
+ * Unknown keys are dropped rather than refused, so a site may hand back the object it holds
+ * in its cache (which carries bookkeeping such as `cachedAtMs`) without copying it first.
+ * Duplicate phones or cards inside one profile are refused: each one identifies exactly one
+ * customer (the directory enforces that across customers too).
+ */
+import { z } from 'zod';
+import { assertSiteId } from '../ids.js';
+import { parseOrThrow } from '../validate.js';
+import type { CustomerProfile } from './customer.js';
+
+export const MAX_PHONES = 10;
+export const MAX_CARDS = 10;
+export const MAX_ACCOUNTS = 20;
+
+export const customerIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . - only');
+
+export const phoneSchema = z.string().regex(/^\+?[0-9]{3,20}$/, 'must be 3-20 digits, optionally after +');
+
+export const cardSchema = z.string().regex(/^[0-9]{12,19}$/, 'must be a card number of 12-19 digits');
+
+const siteId = z.string().refine(
+  (s) => {
+    try {
+      assertSiteId(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a site id matching ^[a-z][a-z0-9-]{1,31}$' },
+);
+
+/** An array whose elements must be distinct; the issue points at the repeated element. */
+function distinct<T extends z.ZodType<string>>(item: T, max: number, noun: string) {
+  return z
+    .array(item)
+    .max(max, `at most ${max} ${noun}s`)
+    .superRefine((values, ctx) => {
+      const seen = new Set<string>();
+      values.forEach((v, i) => {
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', message: `${noun} ${v} is listed twice`, path: [i] });
+        seen.add(v);
+      });
+    });
+}
+
+export const customerProfileSchema = z.object({
+  customerId: customerIdSchema,
+  name: z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    .refine((s) => s.trim() !== '', { message: 'must not be empty' }),
+  phones: distinct(phoneSchema, MAX_PHONES, 'phone'),
+  cards: distinct(cardSchema, MAX_CARDS, 'card'),
+  homeSiteId: siteId,
+  segment: z.enum(['retail', 'vip', 'corporate']),
+  language: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, "must look like 'zh' or 'en-US'"),
+  flags: z.object({ blacklisted: z.boolean(), lostCard: z.boolean() }),
+  accountIds: z
+    .array(z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'))
+    .max(MAX_ACCOUNTS, `at most ${MAX_ACCOUNTS} accounts`),
+  version: z.number().int('must be an integer').min(0, 'must be >= 0'),
+});
+
+// Compile-time guard: the schema's output is exactly the domain type, so a field added to
+// CustomerProfile without a rule here fails the typecheck instead of being silently dropped.
+type Parsed = z.infer<typeof customerProfileSchema>;
+const _sameShape: [Parsed, CustomerProfile] extends [CustomerProfile, Parsed] ? true : false = true;
+void _sameShape;
+
+/**
+ * Parse an untrusted profile. Throws DomainError('invalid-argument') listing every problem,
+ * each named by its path under `what` (e.g. `profile.phones[1]`); `field` is the first one.
+ */
+export function parseCustomerProfile(input: unknown, what: string): CustomerProfile {
+  return parseOrThrow(customerProfileSchema, input, what);
+}

@@ -1,0 +1,566 @@
+/**
+ * The site's link to the hub (DESIGN.md §5-§6): the `HubLink` port over gRPC with mTLS.
+ *
+ * One long-lived bidirectional stream (`Federation.Link`), dialled by the site:
+ *   - Hello announces the site, its versions and capabilities, the topology version it runs
+ *     and where its customer feed stands (both remembered in the site's database);
+ *   - heartbeats every interval the hub asks for, with the outbox backlog; a snapshot of the
+ *     live queues and agents every `snapshotIntervalMs`;
+ *   - in the embedded mode (`eventsOverLink`) the outbox is shipped on the stream, one batch
+ *     at a time, and marked shipped only after the hub acknowledged that it committed them
+ *     (at-least-once; the hub dedupes by event id). Otherwise Kafka carries them;
+ *   - the hub pushes topology versions (validated, stored, acknowledged), customer changes
+ *     (cached with the cursor in one transaction, so a restart resumes the feed exactly) and
+ *     drain state.
+ *
+ * The link's state is the pure machine in link-state.ts; this class only carries out its
+ * commands. When the hub is unreachable every RPC fails fast with 'unavailable' and the site
+ * keeps working on its own; events wait in the outbox and go out when the link is back.
+ */
+import { randomUUID } from 'node:crypto';
+import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  FederationClient,
+  LookupKey,
+  type HubMessage,
+  type SiteMessage,
+} from '../../proto/gen/federation.js';
+import type { Topology } from '../../hub/topology/schema.js';
+import type { Clock } from '../../shared/clock.js';
+import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
+import type { CustomerProfile } from '../../shared/domain/customer.js';
+import { DomainError } from '../../shared/errors.js';
+import { countUnshipped, markShipped, readUnshipped } from '../../shared/events/outbox.js';
+import { CAPABILITIES, CONTRACT_VERSION, softwareVersion } from '../../shared/federation/contract.js';
+import { call, clientOptions } from '../../shared/grpc/client.js';
+import { mtlsClientCredentials, type TlsMaterial } from '../../shared/grpc/tls.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
+import { withTransaction } from '../../shared/pg/transaction.js';
+import type { StoreContext } from '../store/context.js';
+import { upsertCustomerTx } from '../store/customers-repo.js';
+import {
+  initialSiteLink,
+  siteLinkStep,
+  type SiteLinkCommand,
+  type SiteLinkEvent,
+  type SiteLinkMachine,
+  type SiteLinkOptions,
+  type SiteLinkState,
+} from './link-state.js';
+import {
+  advanceCustomerCursor,
+  readLinkMemory,
+  saveDrained,
+  saveTopology,
+  type LinkMemory,
+} from './link-store.js';
+import type { CustomerKey, HubLink, ReadPurpose, RemoteCustomer } from './port.js';
+import { snapshotToProto, type LinkSnapshotSource } from './snapshot-mapping.js';
+
+export interface GrpcHubLinkOptions {
+  siteId: string;
+  /** The hub's `host:port`. */
+  address: string;
+  tls: TlsMaterial;
+  /** The hub's id in its certificate (spiffe://province/hub/<id>); default: any hub. */
+  hubId?: string;
+  store: StoreContext;
+  clock: Clock;
+  log?: Logger;
+  /** The site's live state for snapshots; none = no snapshots. */
+  snapshot?: () => LinkSnapshotSource;
+  /** Default 1000 ms. */
+  snapshotIntervalMs?: number;
+  /** Ship the outbox on the link (embedded mode). False when Kafka carries events. */
+  eventsOverLink: boolean;
+  /** A pushed topology the site accepts; throw to refuse it (the error goes back in the ack). */
+  onTopology?: (topology: Topology, version: number) => void;
+  onDrain?: (drained: boolean, reason: string) => void;
+  /** Called on every state change (status lines, tests). */
+  onState?: (state: SiteLinkState, machine: SiteLinkMachine) => void;
+  /** Reconnect backoff. Defaults 250 ms .. 10 s. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Until the hub's welcome says otherwise. Default 2000. */
+  heartbeatIntervalMs?: number;
+  /** Events per batch on the link. Default 200. */
+  batchSize?: number;
+  /** Unary RPC deadline. Default 2000 ms. */
+  rpcDeadlineMs?: number;
+  /** How long to wait for a batch's ack before treating the link as broken. Default 10 s. */
+  ackTimeoutMs?: number;
+  /** Extra grpc-js channel options (tests). */
+  channelOptions?: Record<string, string | number>;
+}
+
+interface PendingAck {
+  resolve: (r: { accepted: number; duplicates: number }) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const KEY_TO_PB: Record<CustomerKey, LookupKey> = {
+  phone: LookupKey.LOOKUP_KEY_PHONE,
+  card: LookupKey.LOOKUP_KEY_CARD,
+  'customer-id': LookupKey.LOOKUP_KEY_CUSTOMER_ID,
+};
+
+export class GrpcHubLink implements HubLink {
+  readonly siteId: string;
+  private readonly client: FederationClient;
+  private readonly log: Logger;
+  private readonly linkOpts: SiteLinkOptions;
+  private machine: SiteLinkMachine;
+  private stream: ClientDuplexStream<SiteMessage, HubMessage> | undefined;
+  private memory: LinkMemory = { topologyVersion: 0, topology: null, customerCursor: 0, drained: false };
+  private running = false;
+  private redialTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private heartbeatSeq = 0;
+  private lastHeartbeatMs = 0;
+  private lastSnapshotMs = 0;
+  private readonly pendingAcks = new Map<string, PendingAck>();
+  private inbound: Promise<void> = Promise.resolve();
+  private pump: Promise<void> | undefined;
+  private pumpWake: (() => void) | undefined;
+  /** Counters for status lines and tests. */
+  readonly stats = { eventsShipped: 0, duplicates: 0, batchesRefused: 0, customerChanges: 0, topologies: 0 };
+  drained = false;
+
+  constructor(private readonly o: GrpcHubLinkOptions) {
+    this.siteId = o.siteId;
+    this.log = o.log ?? silentLogger;
+    this.linkOpts = {
+      minBackoffMs: o.minBackoffMs ?? 250,
+      maxBackoffMs: o.maxBackoffMs ?? 10_000,
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 2000,
+    };
+    this.machine = initialSiteLink(this.linkOpts, o.clock.now());
+    this.client = new FederationClient(
+      o.address,
+      mtlsClientCredentials(o.tls, {
+        expectServer: { kind: 'hub', ...(o.hubId === undefined ? {} : { id: o.hubId }) },
+      }),
+      clientOptions({
+        'grpc.initial_reconnect_backoff_ms': 200,
+        'grpc.max_reconnect_backoff_ms': 5000,
+        ...o.channelOptions,
+      }),
+    );
+  }
+
+  get state(): SiteLinkState {
+    return this.machine.state;
+  }
+
+  get status(): SiteLinkMachine {
+    return this.machine;
+  }
+
+  /** The topology version the site runs (0 = none yet). */
+  get topologyVersion(): number {
+    return this.memory.topologyVersion;
+  }
+
+  get topology(): Topology | null {
+    return this.memory.topology;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.memory = await readLinkMemory(this.o.store.pool);
+    this.drained = this.memory.drained;
+    const every = Math.max(50, Math.min(500, Math.floor(this.linkOpts.heartbeatIntervalMs / 4)));
+    this.tickTimer = setInterval(() => this.onTick(), every);
+    this.fire({ kind: 'dial' });
+  }
+
+  /**
+   * Stop: ship what the outbox holds if the link is up (bounded by `flushMs`), then close the
+   * stream. Whatever is not shipped stays in the outbox for the next start.
+   */
+  async stop(flushMs = 3000): Promise<void> {
+    if (!this.running) return;
+    if (this.o.eventsOverLink && (this.state === 'up' || this.state === 'resyncing')) {
+      const deadline = Date.now() + flushMs;
+      while (Date.now() < deadline && this.isOpen()) {
+        if ((await countUnshipped(this.o.store.pool)) === 0) break;
+        this.wakePump();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    this.running = false;
+    clearInterval(this.tickTimer);
+    clearTimeout(this.redialTimer);
+    this.closeStream('site stopping');
+    this.wakePump();
+    await this.pump;
+    await this.inbound;
+    this.client.close();
+  }
+
+  // ---- the machine ---------------------------------------------------------------------
+
+  private fire(e: SiteLinkEvent): void {
+    const before = this.machine.state;
+    const step = siteLinkStep(this.machine, e, this.o.clock.now(), this.linkOpts);
+    this.machine = step.machine;
+    for (const c of step.commands) this.run(c);
+    if (this.machine.state !== before) {
+      this.log.info('hub link', {
+        state: this.machine.state,
+        from: before,
+        ...(this.machine.lastError && this.machine.state === 'down'
+          ? { reason: this.machine.lastError }
+          : {}),
+      });
+      this.o.onState?.(this.machine.state, this.machine);
+    }
+  }
+
+  private run(c: SiteLinkCommand): void {
+    switch (c.kind) {
+      case 'open-stream':
+        this.openStream();
+        return;
+      case 'close-stream':
+        this.closeStream(c.reason);
+        return;
+      case 'redial-at':
+        if (!this.running) return;
+        clearTimeout(this.redialTimer);
+        this.redialTimer = setTimeout(
+          () => this.fire({ kind: 'dial' }),
+          Math.max(0, c.atMs - this.o.clock.now()),
+        );
+        return;
+    }
+  }
+
+  private onTick(): void {
+    this.fire({ kind: 'tick' });
+    if (!this.isOpen() || this.state === 'connecting') return;
+    const now = this.o.clock.now();
+    if (now - this.lastHeartbeatMs >= this.machine.heartbeatIntervalMs) {
+      this.lastHeartbeatMs = now;
+      void countUnshipped(this.o.store.pool)
+        .catch(() => 0)
+        .then((backlog) =>
+          this.send({
+            body: {
+              $case: 'heartbeat',
+              value: { seq: ++this.heartbeatSeq, sentAtMs: now, outboxBacklog: backlog },
+            },
+          }),
+        );
+    }
+    const snapEvery = this.o.snapshotIntervalMs ?? 1000;
+    if (this.o.snapshot && now - this.lastSnapshotMs >= snapEvery) {
+      this.lastSnapshotMs = now;
+      try {
+        this.send({ body: { $case: 'snapshot', value: snapshotToProto(this.o.snapshot()) } });
+      } catch (e) {
+        this.log.warn('snapshot failed', { error: e });
+      }
+    }
+  }
+
+  // ---- the stream ----------------------------------------------------------------------
+
+  private isOpen(): boolean {
+    return this.stream !== undefined;
+  }
+
+  private send(m: SiteMessage): boolean {
+    const s = this.stream;
+    if (!s) return false;
+    s.write(m);
+    return true;
+  }
+
+  private openStream(): void {
+    const s = this.client.link(new Metadata(), {});
+    this.stream = s;
+    s.on('data', (m: HubMessage) => {
+      if (this.stream !== s) return;
+      this.inbound = this.inbound
+        .then(() => this.onHubMessage(m))
+        .catch((e: unknown) => this.log.warn('hub message failed', { error: e, kind: m.body?.$case }));
+    });
+    const lost = (why: string) => {
+      if (this.stream !== s) return;
+      this.stream = undefined;
+      this.failAcks(why);
+      this.fire({ kind: 'lost', reason: why });
+    };
+    s.on('error', (e: Error & { details?: string }) => lost(e.details || e.message));
+    s.on('end', () => lost('the hub ended the link'));
+    s.on('close', () => lost('the link closed'));
+    this.send({
+      body: {
+        $case: 'hello',
+        value: {
+          siteId: this.siteId,
+          softwareVersion: softwareVersion(),
+          contractVersion: CONTRACT_VERSION,
+          capabilities: CAPABILITIES.filter((c) => c !== 'events-over-link' || this.o.eventsOverLink),
+          topologyVersion: this.memory.topologyVersion,
+          customerCursor: this.memory.customerCursor,
+          sentAtMs: this.o.clock.now(),
+        },
+      },
+    });
+  }
+
+  private closeStream(reason: string): void {
+    const s = this.stream;
+    this.stream = undefined;
+    this.failAcks(reason);
+    if (s) {
+      s.cancel();
+      s.removeAllListeners('data');
+    }
+  }
+
+  private async onHubMessage(m: HubMessage): Promise<void> {
+    const b = m.body;
+    if (b?.$case === 'welcome') {
+      this.fire({ kind: 'welcome', heartbeatIntervalMs: b.value.heartbeatIntervalMs });
+      this.lastHeartbeatMs = 0;
+      this.lastSnapshotMs = 0;
+      await this.applyDrain(b.value.drained, '');
+      this.log.info('hub welcome', {
+        hubId: b.value.hubId,
+        hubVersion: b.value.softwareVersion,
+        contract: b.value.contractVersion,
+        capabilities: b.value.capabilities,
+        topologyVersion: b.value.topologyVersion,
+      });
+      if (this.o.eventsOverLink) this.startPump();
+      else this.fire({ kind: 'caught-up' });
+      return;
+    }
+    this.fire({ kind: 'heard' });
+    switch (b?.$case) {
+      case 'heartbeatAck':
+        return;
+      case 'eventsAck': {
+        const p = this.pendingAcks.get(b.value.batchId);
+        if (!p) return;
+        this.pendingAcks.delete(b.value.batchId);
+        clearTimeout(p.timer);
+        if (b.value.error)
+          p.reject(new DomainError('failed-precondition', `hub refused the batch: ${b.value.error}`));
+        else p.resolve({ accepted: b.value.accepted, duplicates: b.value.duplicates });
+        return;
+      }
+      case 'topology':
+        await this.applyTopology(b.value.version, b.value.topologyJson);
+        return;
+      case 'customerChanged': {
+        const profile = customerFromProto(b.value.profile, 'customer_changed.profile');
+        const cursor = b.value.cursor;
+        await withTransaction(this.o.store.pool, async (c) => {
+          await upsertCustomerTx(c, this.o.store, profile);
+          await advanceCustomerCursor(c, cursor);
+        });
+        this.memory.customerCursor = Math.max(this.memory.customerCursor, cursor);
+        this.stats.customerChanges++;
+        return;
+      }
+      case 'drain':
+        await this.applyDrain(b.value.drained, b.value.reason);
+        return;
+      default:
+        return; // a newer hub's message: skipped (version tolerance)
+    }
+  }
+
+  private async applyTopology(version: number, json: Buffer): Promise<void> {
+    let error = '';
+    try {
+      if (version <= 0) throw new Error(`version ${version} is not a version`);
+      const topology = JSON.parse(json.toString('utf8')) as Topology;
+      if (!Array.isArray(topology.sites) || !topology.sites.some((s) => s.id === this.siteId)) {
+        throw new Error(`site ${this.siteId} is not in topology version ${version}`);
+      }
+      this.o.onTopology?.(topology, version);
+      await saveTopology(this.o.store.pool, version, topology);
+      this.memory.topologyVersion = version;
+      this.memory.topology = topology;
+      this.stats.topologies++;
+      this.log.info('topology version adopted', { version });
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+      this.log.warn('topology version refused; keeping the one running', {
+        version,
+        running: this.memory.topologyVersion,
+        error,
+      });
+    }
+    this.send({ body: { $case: 'topologyAck', value: { version, error } } });
+  }
+
+  private async applyDrain(drained: boolean, reason: string): Promise<void> {
+    if (drained === this.drained) return;
+    this.drained = drained;
+    await saveDrained(this.o.store.pool, drained);
+    this.log.info(drained ? 'site drained by the hub' : 'site undrained by the hub', { reason });
+    this.o.onDrain?.(drained, reason);
+  }
+
+  // ---- events on the link --------------------------------------------------------------
+
+  private failAcks(reason: string): void {
+    for (const [id, p] of this.pendingAcks) {
+      clearTimeout(p.timer);
+      p.reject(
+        new DomainError('unavailable', `link lost before the hub acknowledged batch ${id}: ${reason}`),
+      );
+    }
+    this.pendingAcks.clear();
+  }
+
+  /** Wake the event pump now (after a commit) instead of at its next poll. */
+  wakePump(): void {
+    const w = this.pumpWake;
+    this.pumpWake = undefined;
+    w?.();
+  }
+
+  private startPump(): void {
+    if (this.pump) return;
+    this.pump = this.pumpLoop().finally(() => {
+      this.pump = undefined;
+    });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    while (this.running && this.isOpen()) {
+      let shipped = 0;
+      let full = false;
+      try {
+        const batch = await readUnshipped(this.o.store.pool, this.o.batchSize ?? 200);
+        full = batch.length === (this.o.batchSize ?? 200);
+        if (batch.length > 0) {
+          const r = await this.shipBatch(batch);
+          await markShipped(
+            this.o.store.pool,
+            batch.map((e) => e.id),
+          );
+          shipped = batch.length;
+          this.stats.eventsShipped += r.accepted;
+          this.stats.duplicates += r.duplicates;
+        }
+      } catch (e) {
+        this.stats.batchesRefused++;
+        this.log.warn('shipping events to the hub failed; they stay in the outbox', {
+          error: e instanceof Error ? e.message : String(e),
+        });
+        await this.sleep(1000);
+        continue;
+      }
+      if (full) continue;
+      if (this.state === 'resyncing') this.fire({ kind: 'caught-up' });
+      if (shipped === 0) await this.sleep(250);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.pumpWake = undefined;
+        resolve();
+      }, ms);
+      this.pumpWake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private shipBatch(
+    batch: Awaited<ReturnType<typeof readUnshipped>>,
+  ): Promise<{ accepted: number; duplicates: number }> {
+    const batchId = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timeoutMs = this.o.ackTimeoutMs ?? 10_000;
+      const timer = setTimeout(() => {
+        this.pendingAcks.delete(batchId);
+        reject(new DomainError('deadline-exceeded', `no ack for batch ${batchId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingAcks.set(batchId, { resolve, reject, timer });
+      const sent = this.send({
+        body: {
+          $case: 'events',
+          value: {
+            batchId,
+            events: batch.map((e) => ({
+              id: e.id,
+              type: e.type,
+              siteId: e.siteId,
+              occurredAtMs: e.occurredAtMs,
+              aggregateId: e.aggregateId,
+              schemaVersion: e.schemaVersion,
+              payloadJson: Buffer.from(JSON.stringify(e.payload), 'utf8'),
+            })),
+          },
+        },
+      });
+      if (!sent) {
+        clearTimeout(timer);
+        this.pendingAcks.delete(batchId);
+        reject(new DomainError('unavailable', 'hub link is not open'));
+      }
+    });
+  }
+
+  // ---- unary RPCs ----------------------------------------------------------------------
+
+  private requireLink(what: string): void {
+    if (this.state === 'down' || this.state === 'connecting') {
+      throw new DomainError('unavailable', `${what}: the hub link is ${this.state}`);
+    }
+  }
+
+  async lookupCustomer(
+    key: CustomerKey,
+    value: string,
+    purpose: ReadPurpose,
+  ): Promise<RemoteCustomer | undefined> {
+    this.requireLink('customer lookup');
+    const r = await call(
+      this.client.lookupCustomer.bind(this.client),
+      {
+        siteId: this.siteId,
+        key: KEY_TO_PB[key],
+        value,
+        purpose: {
+          reason: purpose.reason,
+          callId: purpose.callId ?? '',
+          agentId: purpose.agentId ?? '',
+          ivrSessionId: purpose.ivrSessionId ?? '',
+        },
+      },
+      { deadlineMs: this.o.rpcDeadlineMs ?? 2000 },
+    );
+    if (!r.found) return undefined;
+    return { profile: customerFromProto(r.profile, 'profile'), roaming: r.roaming };
+  }
+
+  async writeCustomer(
+    profile: CustomerProfile,
+    baseVersion: number,
+    changedBy: string,
+    reason: string,
+  ): Promise<CustomerProfile> {
+    this.requireLink('customer write');
+    const r = await call(
+      this.client.writeCustomer.bind(this.client),
+      { siteId: this.siteId, profile: customerToProto(profile), baseVersion, changedBy, reason },
+      { deadlineMs: this.o.rpcDeadlineMs ?? 2000 },
+    );
+    return customerFromProto(r.profile, 'profile');
+  }
+}

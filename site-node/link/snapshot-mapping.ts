@@ -1,0 +1,40 @@
+/**
+ * The site's live state as the federation's Snapshot message (pure). The ACD's per-queue
+ * statistics use null for "nothing to measure yet"; the wire uses -1 (proto doubles cannot
+ * be null) and the hub maps it back.
+ */
+import type { Snapshot } from '../../proto/gen/federation.js';
+import type { QueueStats } from '../acd/index.js';
+
+export interface LinkSnapshotSource {
+  atMs: number;
+  liveCalls: number;
+  ivrSessions: number;
+  queues: QueueStats[];
+  /** Rostered agents by state. */
+  agents: Record<string, number>;
+}
+
+const orMinusOne = (v: number | null): number => (v === null ? -1 : v);
+
+export function snapshotToProto(s: LinkSnapshotSource): Snapshot {
+  return {
+    atMs: Math.round(s.atMs),
+    liveCalls: s.liveCalls,
+    ivrSessions: s.ivrSessions,
+    queues: s.queues.map((q) => ({
+      queueId: q.queueId,
+      callsWaiting: q.waiting,
+      oldestWaitMs: Math.round(q.oldestWaitMs),
+      agentsReady: q.agentsReady,
+      agentsServing: q.agentsBusy,
+      expectedWaitMs: Math.round(q.ewtMs ?? 0),
+      serviceLevel: orMinusOne(q.serviceLevel),
+      averageSpeedOfAnswerMs: Math.round(orMinusOne(q.asaMs)),
+      abandonRate: orMinusOne(q.abandonRate),
+    })),
+    agents: Object.entries(s.agents)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([state, count]) => ({ state, count })),
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * An in-process province for tests: a real Hub (its own real Postgres database, mTLS gRPC on
+ * loopback) and real site links (`GrpcHubLink`, each on its own real site database), with
+ * certificates from `deploy/pki.sh`. The multi-process harness (province.ts) runs the same
+ * parts as separate processes behind toxiproxy; this one is for fast, precise checks.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { Hub } from '../../hub/hub.js';
+import type { HubConfig } from '../../hub/config.js';
+import { hubTestDb, type HubTestDb } from '../../hub/store/testing.js';
+import { fedctl } from '../../hub/admin/fedctl.js';
+import { GrpcHubLink, type GrpcHubLinkOptions } from '../../site-node/link/hub-link.js';
+import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
+import { systemClock } from '../../shared/clock.js';
+import { createLogger, silentLogger, type Logger } from '../../shared/log.js';
+import { makeTestPki, type TestPki } from './pki.js';
+
+export const EXAMPLE_TOPOLOGY = fileURLToPath(
+  new URL('../../deploy/examples/province.yaml', import.meta.url),
+);
+
+/** Poll `check` until it returns a truthy value or the deadline passes (then throw `what`). */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface TestSite {
+  siteId: string;
+  db: SiteTestDb;
+  link: GrpcHubLink;
+}
+
+export interface TestProvince {
+  pki: TestPki;
+  hubDb: HubTestDb;
+  hub: Hub;
+  address: string;
+  sites: Map<string, TestSite>;
+  /** Hub log lines (JSON), for checks on what was logged. */
+  hubLog: string[];
+  addSite(siteId: string, extra?: Partial<GrpcHubLinkOptions>): Promise<TestSite>;
+  /** Run fedctl as the admin `alice`; returns exit code and output. */
+  fedctl(...args: string[]): Promise<{ code: number; out: string; err: string }>;
+  writeFile(name: string, text: string): string;
+  close(): Promise<void>;
+}
+
+export async function startTestProvince(
+  opts: {
+    label?: string;
+    heartbeatIntervalMs?: number;
+    topologyPath?: string;
+    log?: Logger;
+  } = {},
+): Promise<TestProvince> {
+  const pki = makeTestPki([
+    ['hub', 'hub'],
+    ['admin', 'alice'],
+  ]);
+  const hubDb = await hubTestDb(opts.label ?? 'fed_hub', { max: 10 });
+  const hubLog: string[] = [];
+  const hbMs = opts.heartbeatIntervalMs ?? 200;
+  const hubPaths = pki.paths('hub', 'hub');
+  const config: HubConfig = {
+    hubId: 'hub',
+    databaseUrl: hubDb.db.url,
+    grpc: { host: '127.0.0.1', port: 0 },
+    tls: hubPaths,
+    heartbeatIntervalMs: hbMs,
+    topologyPath: opts.topologyPath ?? EXAMPLE_TOPOLOGY,
+    kafka: undefined,
+  };
+  const hub = new Hub({
+    config,
+    pool: hubDb.pool,
+    clock: systemClock,
+    log: createLogger({}, { write: (l) => hubLog.push(l), level: 'debug' }),
+  });
+  const port = await hub.start();
+  const address = `127.0.0.1:${port}`;
+  const sites = new Map<string, TestSite>();
+
+  return {
+    pki,
+    hubDb,
+    hub,
+    address,
+    sites,
+    hubLog,
+    async addSite(siteId, extra = {}) {
+      pki.issue('site', siteId);
+      const db = await siteTestDb(`fed_${siteId.replace(/-/g, '_')}`, { siteId });
+      const link = new GrpcHubLink({
+        siteId,
+        address,
+        tls: pki.material('site', siteId),
+        hubId: 'hub',
+        store: db.ctx,
+        clock: systemClock,
+        log: opts.log ?? silentLogger,
+        eventsOverLink: true,
+        heartbeatIntervalMs: hbMs,
+        minBackoffMs: 50,
+        maxBackoffMs: 500,
+        ...extra,
+      });
+      const s = { siteId, db, link };
+      sites.set(siteId, s);
+      await link.start();
+      return s;
+    },
+    async fedctl(...args) {
+      let out = '';
+      let err = '';
+      const code = await fedctl([...args, '--hub', address, '--pki', pki.dir, '--admin', 'alice'], {
+        out: (t) => (out += t + '\n'),
+        err: (t) => (err += t + '\n'),
+        env: {},
+      });
+      return { code, out, err };
+    },
+    writeFile(name, text) {
+      const p = join(pki.dir, name);
+      writeFileSync(p, text);
+      return p;
+    },
+    async close() {
+      for (const s of sites.values()) await s.link.stop(200);
+      await hub.stop();
+      for (const s of sites.values()) await s.db.close();
+      await hubDb.close();
+      pki.cleanup();
+    },
+  };
+}
+
+export async function count(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
+  const r = await pool.query<{ n: string }>(sql, params);
+  return Number(r.rows[0]?.n ?? 0);
+}
