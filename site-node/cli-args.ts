@@ -16,6 +16,9 @@ export interface SiteCliOptions {
   simulate: boolean;
   database: string | undefined;
   statsEverySec: number;
+  /** Simulation: other sites whose customers also call this one (roaming). */
+  roamFrom: string[];
+  roamingShare: number;
 }
 
 function num(flag: string, v: string | undefined, dflt: number, min: number): number {
@@ -23,6 +26,15 @@ function num(flag: string, v: string | undefined, dflt: number, min: number): nu
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) throw invalidArgument(`--${flag}`, `"${v}" must be a number >= ${min}`);
   return n;
+}
+
+function roamFrom(v: string | undefined): string[] {
+  if (v === undefined || v === '') return [];
+  const ids = v.split(',').map((x) => x.trim());
+  for (const id of ids) {
+    if (!/^[a-z][a-z0-9-]{1,31}$/.test(id)) throw invalidArgument('--roam-from', `"${id}" is not a site id`);
+  }
+  return ids;
 }
 
 export function parseSiteArgs(
@@ -42,6 +54,8 @@ export function parseSiteArgs(
       simulate: { type: 'boolean' },
       database: { type: 'string' },
       'stats-every': { type: 'string' },
+      'roam-from': { type: 'string' },
+      'roam-share': { type: 'string' },
     },
     strict: true,
   });
@@ -57,5 +71,7 @@ export function parseSiteArgs(
     simulate: values.simulate ?? defaults.simulate,
     database: values.database,
     statsEverySec: num('stats-every', values['stats-every'], 2, 0.1),
+    roamFrom: roamFrom(values['roam-from']),
+    roamingShare: num('roam-share', values['roam-share'], 0.1, 0),
   };
 }

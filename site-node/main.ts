@@ -4,6 +4,7 @@
  *
  *   tsx site-node/main.ts --config deploy/examples/site-chongqing.yaml --database postgres://...
  *   tsx site-node/main.ts ... --simulate [--speed 20 --rate 600]   simulated callers and agents
+ *       [--roam-from wanzhou,fuling --roam-share 0.1]   some callers are other sites' customers
  *
  * Voice over SIP/RTP is a later issue, so today a site runs with the simulated media port
  * and simulated callers (`--simulate`); without it, it refuses to start rather than pretend.
@@ -12,6 +13,7 @@
 import { parseSiteArgs } from './cli-args.js';
 import { loadSiteConfig } from './config.js';
 import { startSimulatedSite } from './sim/simulated-site.js';
+import { makePopulation } from './sim/population.js';
 import { formatStatsLine } from './stats-line.js';
 import { createLogger } from '../shared/log.js';
 
@@ -36,6 +38,9 @@ async function main(): Promise<void> {
     customers: args.customers,
     seed: args.seed,
     log,
+    // The other sites' simulated customers: the same generator and seed they use themselves.
+    roamers: args.roamFrom.flatMap((id) => makePopulation(id, args.customers, args.seed)),
+    roamingShare: args.roamingShare,
   });
   process.stdout.write(
     JSON.stringify({
@@ -43,6 +48,7 @@ async function main(): Promise<void> {
       siteId: config.siteId,
       ctiPort: sim.site.ctiPort,
       wallboard: `http://${config.web.host}:${sim.site.webPort}/`,
+      hub: config.hub?.address ?? null,
       pid: process.pid,
     }) + '\n',
   );

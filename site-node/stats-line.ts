@@ -14,6 +14,9 @@ export function formatStatsLine(s: SiteSnapshot): string {
     `[${s.siteId} ${clock}] live ${s.liveCalls} ivr ${s.ivrSessions} waiting ${waiting} ` +
     `(oldest ${Math.round(oldest / 1000)}s) ${agents} | offered ${sum.offered} self-service ${sum.selfService} ` +
     `answered ${sum.answered} abandoned ${sum.abandoned} SL ${pct(sum.serviceLevelPct)} ` +
-    `ASA ${sum.asaSec === null ? '-' : sum.asaSec + 's'} tickets ${sum.tickets}`
+    `ASA ${sum.asaSec === null ? '-' : sum.asaSec + 's'} tickets ${sum.tickets}` +
+    (s.hub
+      ? ` | hub ${s.hub.state} v${s.hub.topologyVersion}${s.hub.drained ? ' drained' : ''} shipped ${s.hub.eventsShipped}`
+      : '')
   );
 }

@@ -25,7 +25,7 @@ import { AdminClient } from '../../proto/gen/admin.js';
 import { durationMs } from '../../site-node/acd/config.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
-import { loadTlsMaterial, mtlsClientCredentials } from '../../shared/grpc/tls.js';
+import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { formatStatsTable } from '../stats/format-stats.js';
 import { loadTopology } from '../topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
@@ -236,7 +236,11 @@ function connect(
   } catch (e) {
     throw new UsageError(e instanceof DomainError ? e.message : String(e));
   }
-  return new AdminClient(hub, mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } }), clientOptions());
+  return new AdminClient(
+    hub,
+    mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } }),
+    clientOptions(tlsTargetOptions(hub)),
+  );
 }
 
 // Run as a program (not when imported by tests).

@@ -96,6 +96,48 @@ void describe('PgIngestStore', { skip }, () => {
     assert.deepEqual(await store.ingest([], 'link', T0), { accepted: 0, duplicates: 0 });
   });
 
+  void test('a customer.read event (served from a site cache) joins the read audit, once', async () => {
+    const read = makeEvent({
+      type: 'customer.read',
+      siteId: 'cq',
+      aggregateId: 'wz-c-1',
+      occurredAtMs: T0 + 5,
+      payload: {
+        customerId: 'wz-c-1',
+        homeSiteId: 'wz',
+        reason: 'ivr-ani',
+        callId: 'cq-call-1',
+        agentId: null,
+        ivrSessionId: 'ivr-9',
+        key: 'phone',
+        servedFrom: 'cache',
+        // A payload claiming another reader is ignored: the reader is the sending site.
+        readerSiteId: 'wz',
+      },
+    });
+    await store.ingest([read], 'link', T0);
+    await store.ingest([read], 'kafka', T0 + 1); // replay
+    const r = await query(
+      pool,
+      `SELECT reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id, at_ms,
+              served_from FROM customer_reads WHERE event_id = $1`,
+      [read.id],
+    );
+    assert.deepEqual(r.rows, [
+      {
+        reader_site_id: 'cq',
+        customer_id: 'wz-c-1',
+        home_site_id: 'wz',
+        reason: 'ivr-ani',
+        call_id: 'cq-call-1',
+        agent_id: null,
+        ivr_session_id: 'ivr-9',
+        at_ms: String(T0 + 5),
+        served_from: 'site-cache',
+      },
+    ]);
+  });
+
   void test('one malformed event refuses the whole batch, names it, stores nothing', async () => {
     const before = await countEvents();
     const good = [agentEvent('cq', 10), agentEvent('cq', 11), agentEvent('cq', 12)];

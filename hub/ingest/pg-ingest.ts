@@ -109,6 +109,11 @@ export class PgIngestStore implements IngestStore {
         .filter((f) => f !== undefined)
         .sort((a, b) => (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0));
       if (facts.length > 0) await insertFacts(client, facts);
+      const reads = rows
+        .filter((e) => inserted.has(e.id))
+        .map(readAuditOf)
+        .filter((a) => a !== undefined);
+      if (reads.length > 0) await insertReads(client, reads);
       return inserted.size;
     });
     return { accepted, duplicates: events.length - accepted };
@@ -140,6 +145,65 @@ export class PgIngestStore implements IngestStore {
       waitMs: Number(x.wait_ms),
     }));
   }
+}
+
+/**
+ * A `customer.read` event (a site served another site's customer from its cache while the
+ * hub was unreachable) as an audit row. The reader is the envelope's site (checked against
+ * its certificate), never the payload's; fields are read defensively.
+ */
+export function readAuditOf(e: EventEnvelope): ReadAuditRow | undefined {
+  if (e.type !== 'customer.read') return undefined;
+  const p = e.payload;
+  const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v.slice(0, 200) : null);
+  const customerId = text(p.customerId);
+  if (!customerId) return undefined;
+  return {
+    eventId: e.id,
+    readerSiteId: e.siteId,
+    customerId,
+    homeSiteId: text(p.homeSiteId) ?? '',
+    reason: text(p.reason) ?? 'unspecified',
+    callId: text(p.callId),
+    agentId: text(p.agentId),
+    ivrSessionId: text(p.ivrSessionId),
+    atMs: e.occurredAtMs,
+  };
+}
+
+interface ReadAuditRow {
+  eventId: string;
+  readerSiteId: string;
+  customerId: string;
+  homeSiteId: string;
+  reason: string;
+  callId: string | null;
+  agentId: string | null;
+  ivrSessionId: string | null;
+  atMs: number;
+}
+
+async function insertReads(client: pg.PoolClient, reads: readonly ReadAuditRow[]): Promise<void> {
+  await query(
+    client,
+    `INSERT INTO customer_reads
+       (event_id, reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id, at_ms,
+        served_from)
+     SELECT *, 'site-cache' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                        $7::text[], $8::text[], $9::bigint[])
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      reads.map((r) => r.eventId),
+      reads.map((r) => r.readerSiteId),
+      reads.map((r) => r.customerId),
+      reads.map((r) => r.homeSiteId),
+      reads.map((r) => r.reason),
+      reads.map((r) => r.callId),
+      reads.map((r) => r.agentId),
+      reads.map((r) => r.ivrSessionId),
+      reads.map((r) => r.atMs),
+    ],
+  );
 }
 
 async function insertFacts(

@@ -228,3 +228,33 @@ void describe('computeProvinceStats', () => {
     assert.equal(r.province.link, '0/0 up');
   });
 });
+
+describe('a site whose clock runs ahead of the hub (skew, or a sped-up simulation)', () => {
+  test('its window ends at its own now, so its calls are not dropped as "in the future"', () => {
+    const ahead = NOW + 5 * WINDOW; // the site's clock is five windows ahead of the hub's
+    const input = {
+      facts: [
+        fact('fast', 'retail', ahead - 1000, 5_000, 'answered'),
+        fact('fast', 'retail', ahead - WINDOW - 1, 5_000, 'answered'), // before ITS window
+        fact('slow', 'retail', NOW - 1000, 30_000, 'answered'),
+      ],
+      snapshots: new Map<string, LiveSnapshot>(),
+      links: new Map([
+        ['fast', 'up'],
+        ['slow', 'up'],
+      ]),
+      nowMs: NOW,
+      windowMs: WINDOW,
+      thresholdMs: T,
+    };
+    const withoutOwnClock = computeProvinceStats(input);
+    assert.equal(withoutOwnClock.sites.find((s) => s.siteId === 'fast')?.offered, 0);
+    const s = computeProvinceStats({ ...input, siteNowMs: new Map([['fast', ahead]]) });
+    const fast = s.sites.find((x) => x.siteId === 'fast')!;
+    assert.equal(fast.offered, 1);
+    assert.equal(fast.serviceLevel, 1);
+    assert.equal(s.sites.find((x) => x.siteId === 'slow')?.offered, 1, 'others keep the hub clock');
+    assert.equal(s.province.offered, 2);
+    assert.equal(s.province.serviceLevel, 0.5);
+  });
+});

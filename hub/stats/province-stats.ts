@@ -5,7 +5,8 @@
  * the service means the definitions below are tested with hand-computed numbers.
  *
  * Definitions, per queue, per site and for the province, over calls that ENDED inside the
- * window [nowMs - windowMs, nowMs] (both ends inclusive, matching IngestStore.callFacts):
+ * window [now - windowMs, now] (both ends inclusive, matching IngestStore.callFacts), where
+ * "now" is the site's own clock when the caller gives it (`siteNowMs`), else `nowMs`:
  *
  *   offered        = calls that queued (reached the ACD) and ended in the window
  *   answered       = offered calls an agent answered
@@ -101,6 +102,12 @@ export interface ProvinceStatsInput {
   snapshots: ReadonlyMap<string, LiveSnapshot>;
   links: ReadonlyMap<string, string>;
   nowMs: number;
+  /**
+   * A site's own "now" (the time of its latest snapshot, on its clock). Its window ends there
+   * instead of at the hub's `nowMs`: a site's figures are then right even when its clock is
+   * skewed from the hub's, or runs sped up in a simulation. Sites not listed use `nowMs`.
+   */
+  siteNowMs?: ReadonlyMap<string, number>;
   windowMs: number;
   thresholdMs: number;
 }
@@ -154,7 +161,6 @@ function agentList(counts: Map<string, number>): Array<{ state: string; count: n
 
 export function computeProvinceStats(input: ProvinceStatsInput): ProvinceStats {
   const { nowMs, windowMs, thresholdMs } = input;
-  const fromMs = nowMs - windowMs;
 
   const queueAcc = new Map<string, Map<string, Acc>>();
   const siteAcc = new Map<string, Acc>();
@@ -166,8 +172,11 @@ export function computeProvinceStats(input: ProvinceStatsInput): ProvinceStats {
   };
 
   for (const f of input.facts) {
+    // Each site's window ends at its own "now" when it has one (see siteNowMs).
+    const siteNow = input.siteNowMs?.get(f.siteId) ?? nowMs;
+    const siteFrom = siteNow - windowMs;
     // Self-service calls never reached the ACD: not offered, no part of any queue figure.
-    if (!f.queued || f.endedAtMs < fromMs || f.endedAtMs > nowMs) continue;
+    if (!f.queued || f.endedAtMs < siteFrom || f.endedAtMs > siteNow) continue;
     const qs = queuesOf(f.siteId);
     let q = qs.get(f.queueId);
     if (!q) qs.set(f.queueId, (q = emptyAcc()));

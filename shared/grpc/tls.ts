@@ -12,6 +12,7 @@
  * `peerIdentity(call)` (shared/grpc/identity.ts).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { DomainError } from '../errors.js';
@@ -115,4 +116,15 @@ export function mtlsClientCredentials(
       }
     },
   });
+}
+
+/**
+ * Channel options for dialling `address` over TLS. Node deprecates an IP address as the TLS
+ * server name (RFC 6066: SNI carries host names only), so when the hub is dialled by IP the
+ * name sent is `localhost` instead. The server is still checked by its federation identity
+ * (`expectServer`), not by that name.
+ */
+export function tlsTargetOptions(address: string): Record<string, string> {
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
+  return isIP(host) === 0 ? {} : { 'grpc.ssl_target_name_override': 'localhost' };
 }

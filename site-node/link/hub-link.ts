@@ -33,7 +33,7 @@ import { DomainError } from '../../shared/errors.js';
 import { countUnshipped, markShipped, readUnshipped } from '../../shared/events/outbox.js';
 import { CAPABILITIES, CONTRACT_VERSION, softwareVersion } from '../../shared/federation/contract.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
-import { mtlsClientCredentials, type TlsMaterial } from '../../shared/grpc/tls.js';
+import { mtlsClientCredentials, tlsTargetOptions, type TlsMaterial } from '../../shared/grpc/tls.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
 import type { StoreContext } from '../store/context.js';
@@ -142,6 +142,7 @@ export class GrpcHubLink implements HubLink {
         expectServer: { kind: 'hub', ...(o.hubId === undefined ? {} : { id: o.hubId }) },
       }),
       clientOptions({
+        ...tlsTargetOptions(o.address),
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 5000,
         ...o.channelOptions,

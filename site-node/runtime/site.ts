@@ -91,6 +91,8 @@ export interface SiteSnapshot {
   /** Every rostered agent, for the wallboard. */
   agentBoard: AgentBoardEntry[];
   summary: SiteSummary;
+  /** The hub link, when the site is federated. */
+  hub?: { state: string; topologyVersion: number; drained: boolean; eventsShipped: number };
 }
 
 /**
@@ -354,6 +356,16 @@ export class Site {
       agents: this.agentsByState(),
       agentBoard: this.agentBoard(),
       summary: summarise(this.tally),
+      ...(this.hubLink
+        ? {
+            hub: {
+              state: this.hubLink.state,
+              topologyVersion: this.hubLink.topologyVersion,
+              drained: this.hubLink.drained,
+              eventsShipped: this.hubLink.stats.eventsShipped,
+            },
+          }
+        : {}),
     };
   }
 

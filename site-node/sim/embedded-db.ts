@@ -11,6 +11,11 @@ import { createServer } from 'node:net';
 
 export interface EmbeddedDb {
   url: string;
+  /**
+   * Another database in the same server (the province demo keeps the hub's and every site's
+   * database in one embedded instance); returns its URL.
+   */
+  createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -28,6 +33,8 @@ function freePort(): Promise<number> {
 export async function startEmbeddedDb(opts: {
   database: string;
   log?: (line: string) => void;
+  /** Extra server settings, e.g. `['-c', 'max_connections=300']` for several nodes in one. */
+  postgresFlags?: string[];
 }): Promise<EmbeddedDb> {
   const dir = mkdtempSync(join(tmpdir(), 'pcc-demo-pg-'));
   chmodSync(dir, 0o755); // the postgres user must reach the data directory inside
@@ -40,15 +47,26 @@ export async function startEmbeddedDb(opts: {
     password,
     persistent: false,
     createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      ...(opts.postgresFlags ?? []),
+    ],
     onLog: (m) => opts.log?.(String(m)),
     onError: (m) => opts.log?.(String(m)),
   });
   await pg.initialise();
   await pg.start();
   await pg.createDatabase(opts.database);
+  const urlOf = (name: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${name}`;
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/${opts.database}`,
+    url: urlOf(opts.database),
+    async createDatabase(name) {
+      await pg.createDatabase(name);
+      return urlOf(name);
+    },
     async stop() {
       await pg.stop();
       rmSync(dir, { recursive: true, force: true });

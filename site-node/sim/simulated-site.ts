@@ -13,7 +13,7 @@ import type { Logger } from '../../shared/log.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { Random } from '../../shared/random.js';
 import { seedCustomers } from '../store/index.js';
-import { ledgerCustomers, makePopulation } from './population.js';
+import { ledgerCustomers, makePopulation, type SimCustomer } from './population.js';
 import { SimMedia } from './sim-media.js';
 import { Traffic } from './traffic.js';
 
@@ -27,6 +27,13 @@ export interface SimulationOptions {
   seed: number;
   log: Logger;
   cti?: boolean;
+  /**
+   * Customers of other sites who call this one (roaming, 漫游用户): a share of the known
+   * callers is drawn from these. They are not in this site's cache; the hub serves them.
+   */
+  roamers?: readonly SimCustomer[];
+  /** Share of known callers who are roamers; default 0.1 when roamers are given. */
+  roamingShare?: number;
 }
 
 export interface SimulatedSite {
@@ -53,6 +60,25 @@ async function lastRecordedMs(pool: pg.Pool): Promise<number | undefined> {
   const r = await pool.query<{ t: string | null }>(`SELECT max(occurred_at_ms)::text AS t FROM outbox`);
   const t = r.rows[0]?.t;
   return t === null || t === undefined ? undefined : Number(t);
+}
+
+/**
+ * The callers' pool: the site's own customers plus enough roamers (sampled without
+ * replacement) that they are about `share` of the known callers.
+ */
+export function withRoamers(
+  own: readonly SimCustomer[],
+  roamers: readonly SimCustomer[],
+  share: number,
+  seed: number,
+): SimCustomer[] {
+  if (roamers.length === 0 || share <= 0) return [...own];
+  const want = Math.min(roamers.length, Math.round((own.length * share) / Math.max(0.01, 1 - share)));
+  const rng = new Random(seed);
+  const pool = [...roamers];
+  const picked: SimCustomer[] = [];
+  while (picked.length < want) picked.push(pool.splice(rng.int(0, pool.length - 1), 1)[0]!);
+  return [...own, ...picked];
 }
 
 export async function startSimulatedSite(o: SimulationOptions): Promise<SimulatedSite> {
@@ -112,7 +138,7 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
   const traffic = new Traffic(scheduler, media, {
     callsPerHour: o.callsPerHour,
     seed: o.seed + 2,
-    customers: population,
+    customers: withRoamers(population, o.roamers ?? [], o.roamingShare ?? 0.1, o.seed + 4),
   });
   traffic.start();
   let stopping: Promise<void> | undefined;

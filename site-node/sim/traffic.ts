@@ -13,6 +13,11 @@ export interface TrafficOptions {
   seed: number;
   customers: readonly SimCustomer[];
   mix?: CallerMixOptions;
+  /**
+   * The number the callers dial; default the bank's service number. The province demo uses
+   * another one for an access-only city's calls carried to its center.
+   */
+  dnis?: string;
 }
 
 export class Traffic {
@@ -38,7 +43,9 @@ export class Traffic {
     const gap = this.rng.exponential(3_600_000 / this.opts.callsPerHour);
     this.cancel = this.scheduler.after(gap, () => {
       this.placed++;
-      this.media.place(makeCaller(this.rng, this.opts.customers, this.opts.mix ?? DEFAULT_CALLER_MIX));
+      this.media.place(
+        makeCaller(this.rng, this.opts.customers, this.opts.mix ?? DEFAULT_CALLER_MIX, this.opts.dnis),
+      );
       this.next();
     });
   }

@@ -9,14 +9,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Metadata, status } from '@grpc/grpc-js';
-import { AdminClient } from '../../proto/gen/admin.js';
 import {
-  FederationClient,
-  LookupKey,
-  type HubMessage,
-  type SiteMessage,
-} from '../../proto/gen/federation.js';
+  Metadata,
+  makeGenericClientConstructor,
+  status,
+  type ChannelCredentials,
+  type Client,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js';
+import { AdminClient } from '../../proto/gen/admin.js';
+import { FederationClient, Hello, HubMessage, LookupKey, SiteMessage } from '../../proto/gen/federation.js';
+import { asField, unknownCase, withUnknownFields } from '../../shared/federation/version-tolerance.js';
 import { makeEvent } from '../../shared/events/envelope.js';
 import { appendToOutbox } from '../../shared/events/outbox.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
@@ -557,6 +560,69 @@ describe('federation over mTLS', { skip: pgSkip }, () => {
     ]);
     assert.equal(big.error?.code, status.RESOURCE_EXHAUSTED);
     fl.close();
+  });
+
+  test('a newer site (contract v2: unknown fields and message kinds) is served by this hub', async () => {
+    p.pki.issue('site', 'fuling');
+    const ctor = makeGenericClientConstructor(
+      {
+        link: {
+          path: '/pcc.federation.v1.Federation/Link',
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: (b: Uint8Array) => Buffer.from(b),
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (m: HubMessage) => Buffer.from(HubMessage.encode(m).finish()),
+          responseDeserialize: (b: Buffer) => HubMessage.decode(b),
+        },
+      },
+      'FederationV2',
+    ) as unknown as new (
+      a: string,
+      c: ChannelCredentials,
+      o?: object,
+    ) => Client & {
+      link(): ClientDuplexStream<Uint8Array, HubMessage>;
+    };
+    const v2 = new ctor(
+      p.address,
+      mtlsClientCredentials(p.pki.material('site', 'fuling'), { expectServer: { kind: 'hub' } }),
+      clientOptions(),
+    );
+    const helloV2 = Hello.encode({
+      siteId: 'fuling',
+      softwareVersion: '2.0.0',
+      contractVersion: 2,
+      capabilities: ['snapshots', 'topology', 'overflow-offers'],
+      topologyVersion: 0,
+      customerCursor: 0,
+      sentAtMs: Date.now(),
+    }).finish();
+    const heartbeat = SiteMessage.encode({
+      body: { $case: 'heartbeat', value: { seq: 7, sentAtMs: Date.now(), outboxBacklog: 0 } },
+    }).finish();
+    const received: HubMessage[] = [];
+    let error: Error | undefined;
+    const s = v2.link();
+    s.on('data', (m: HubMessage) => received.push(m));
+    s.on('error', (e: Error) => (error = e));
+    s.write(asField(1, withUnknownFields(helloV2)));
+    s.write(unknownCase(12)); // a message kind this hub does not know: skipped
+    s.write(withUnknownFields(heartbeat));
+    await waitFor('welcome, topology and heartbeat ack', () =>
+      ['welcome', 'topology', 'heartbeatAck'].every((k) => received.some((m) => m.body?.$case === k)),
+    );
+    const welcome = received.find((m) => m.body?.$case === 'welcome')!.body as {
+      value: { contractVersion: number; capabilities: string[] };
+    };
+    assert.equal(welcome.value.contractVersion, 1, 'the hub says which contract it speaks');
+    assert.deepEqual(welcome.value.capabilities, ['snapshots', 'topology'], 'only what both sides know');
+    const ack = received.find((m) => m.body?.$case === 'heartbeatAck')!.body as { value: { seq: number } };
+    assert.equal(ack.value.seq, 7);
+    assert.equal(error, undefined, 'the link stays up');
+    assert.equal(p.hub.registry.get('fuling')?.contractVersion, 2);
+    s.cancel();
+    v2.close();
   });
 
   test('the hub logs refused TLS handshakes', async () => {

@@ -1,0 +1,36 @@
+/** The hub's config file: the example compiles; every bad field is named; paths resolve. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { isDomainError } from '../shared/errors.js';
+import { compileHubConfig, loadHubConfig } from './config.js';
+
+const EXAMPLE = fileURLToPath(new URL('../deploy/examples/hub.yaml', import.meta.url));
+
+test('the example compiles with defaults filled and paths resolved against the file', () => {
+  const c = loadHubConfig(EXAMPLE);
+  assert.equal(c.hubId, 'hub');
+  assert.deepEqual(c.grpc, { host: '0.0.0.0', port: 7443 });
+  assert.equal(c.heartbeatIntervalMs, 2000);
+  assert.equal(c.topologyPath, join(dirname(EXAMPLE), 'province.yaml'));
+  assert.equal(c.tls.caPath, join(dirname(EXAMPLE), '../../pki/ca.crt'));
+  assert.equal(c.kafka, undefined);
+});
+
+test('bad fields are named, and mTLS cannot be left out', () => {
+  const base = { hub: { id: 'hub' }, tls: { ca: 'a', cert: 'b', key: 'c' } };
+  const bad = (input: unknown, field: RegExp) =>
+    assert.throws(
+      () => compileHubConfig(input, '/x'),
+      (e: unknown) => isDomainError(e, 'invalid-argument') && field.test(e.message),
+    );
+  bad({ ...base, hub: { id: 'Hub!' } }, /hub\.hub\.id/);
+  bad({ hub: { id: 'hub' } }, /hub\.tls/);
+  bad({ ...base, grpc: { port: 70000 } }, /hub\.grpc\.port/);
+  bad({ ...base, heartbeatIntervalMs: '10ms' }, /hub\.heartbeatIntervalMs: must be between 100 ms and 60 s/);
+  bad({ ...base, kafka: { topic: 't' } }, /hub\.kafka\.brokers/);
+  bad({ ...base, surprise: 1 }, /surprise/);
+  const k = compileHubConfig({ ...base, kafka: { brokers: '127.0.0.1:9092' } }, '/x');
+  assert.deepEqual(k.kafka, { brokers: '127.0.0.1:9092', topic: 'pcc.site-events', groupId: 'hub-ingest' });
+});

@@ -1,0 +1,147 @@
+/**
+ * A province laid out on one machine: the provincial PKI (deploy/pki.sh), the hub's config,
+ * one config per site node (from a site template, pointed at its own database and at the
+ * hub), and the hub's customer directory seeded with every site's customers. Used by the
+ * province demo (`npm run demo`) and by the multi-process test harness
+ * (test/support/province.ts), so both run exactly what an admin would deploy.
+ *
+ * Files under `dir`: pki/ (CA, hub, site and admin certificates), hub.yaml, site-<id>.yaml.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import type pg from 'pg';
+import { makePopulation } from '../../site-node/sim/population.js';
+import { PgDirectoryStore } from '../directory/pg-directory.js';
+import { migrateHubStore } from '../store/migrate.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const PKI_SCRIPT = join(ROOT, 'deploy/pki.sh');
+export const SITE_TEMPLATE = join(ROOT, 'deploy/examples/site-chongqing.yaml');
+export const PROVINCE_TOPOLOGY = join(ROOT, 'deploy/examples/province.yaml');
+
+export interface PkiLayout {
+  dir: string;
+  ca: string;
+  cert(kind: 'hub' | 'site' | 'gateway' | 'admin', id: string): { cert: string; key: string };
+}
+
+/** Make (or reuse) the CA and the certificates of the hub, the sites and the admins. */
+export function writePki(
+  dir: string,
+  nodes: { hub: string; sites: readonly string[]; admins: readonly string[] },
+): PkiLayout {
+  const pki = join(dir, 'pki');
+  mkdirSync(pki, { recursive: true });
+  const run = (...args: string[]) => execFileSync('bash', [PKI_SCRIPT, pki, ...args], { stdio: 'pipe' });
+  run('ca');
+  run('node', 'hub', nodes.hub);
+  for (const s of nodes.sites) run('node', 'site', s);
+  for (const a of nodes.admins) run('node', 'admin', a);
+  return {
+    dir: pki,
+    ca: join(pki, 'ca.crt'),
+    cert: (kind, id) => ({ cert: join(pki, `${kind}-${id}.crt`), key: join(pki, `${kind}-${id}.key`) }),
+  };
+}
+
+export interface HubLayout {
+  hubId: string;
+  databaseUrl: string;
+  port: number;
+  topologyPath: string;
+  heartbeatIntervalMs: number;
+  kafka?: { brokers: string; topic: string; groupId: string };
+}
+
+export function writeHubConfig(dir: string, pki: PkiLayout, h: HubLayout): string {
+  const c = pki.cert('hub', h.hubId);
+  const doc = {
+    hub: { id: h.hubId },
+    database: { url: h.databaseUrl },
+    grpc: { host: '127.0.0.1', port: h.port },
+    tls: { ca: pki.ca, cert: c.cert, key: c.key },
+    heartbeatIntervalMs: h.heartbeatIntervalMs,
+    topology: h.topologyPath,
+    ...(h.kafka ? { kafka: h.kafka } : {}),
+  };
+  const path = join(dir, 'hub.yaml');
+  writeFileSync(path, toYaml(doc));
+  return path;
+}
+
+export interface SiteLayout {
+  siteId: string;
+  city: string;
+  databaseUrl: string;
+  /** Where the site dials the hub (the hub itself, or a toxiproxy in front of it). */
+  hubAddress: string;
+  hubId: string;
+  events: 'link' | 'kafka';
+  kafka?: { brokers: string; topic: string };
+  /** Other sites' bank hosts (their databases), for roaming customers. */
+  bankHosts: Record<string, string>;
+  snapshotIntervalMs?: number;
+  template?: string;
+}
+
+/** A site config from the template, with its id, database, hub link and bank hosts. */
+export function writeSiteConfig(dir: string, pki: PkiLayout, s: SiteLayout): string {
+  const template = s.template ?? SITE_TEMPLATE;
+  const doc = parseYaml(readFileSync(template, 'utf8')) as Record<string, unknown> & {
+    site: { id: string; city: string };
+    ivr: { flow: string; prompts?: string };
+  };
+  const base = dirname(template);
+  const c = pki.cert('site', s.siteId);
+  doc.site = { ...doc.site, id: s.siteId, city: s.city };
+  doc.database = { url: s.databaseUrl };
+  doc.ivr = {
+    ...doc.ivr,
+    flow: resolve(base, doc.ivr.flow),
+    ...(doc.ivr.prompts ? { prompts: resolve(base, doc.ivr.prompts) } : {}),
+  };
+  doc.cti = { host: '127.0.0.1', port: 0 };
+  doc.web = { host: '127.0.0.1', port: 0 };
+  doc.hub = {
+    address: s.hubAddress,
+    id: s.hubId,
+    tls: { ca: pki.ca, cert: c.cert, key: c.key },
+    events: s.events,
+    ...(s.kafka ? { kafka: s.kafka } : {}),
+    snapshotIntervalMs: s.snapshotIntervalMs ?? 1000,
+  };
+  doc.bankHosts = Object.fromEntries(Object.entries(s.bankHosts).map(([id, url]) => [id, { database: url }]));
+  const path = join(dir, `site-${s.siteId}.yaml`);
+  writeFileSync(path, toYaml(doc));
+  return path;
+}
+
+/**
+ * The hub's directory is the system of record: load every site's (simulated) customers into
+ * it, the same ones each simulated site generates (same count and seed), so a site's own
+ * customers reach its cache through the change feed and a roaming caller is found by number.
+ */
+export async function seedProvinceDirectory(
+  hubPool: pg.Pool,
+  siteIds: readonly string[],
+  customersPerSite: number,
+  seed: number,
+): Promise<number> {
+  await migrateHubStore(hubPool);
+  // Only into an empty directory: seeding writes version 1, and a site that already cached a
+  // later version would never take an older one.
+  const existing = await hubPool.query<{ n: string }>(`SELECT count(*) AS n FROM customers`);
+  if (Number(existing.rows[0]?.n ?? 0) > 0) return 0;
+  const dir = new PgDirectoryStore(hubPool);
+  let n = 0;
+  for (const id of siteIds) {
+    n += await dir.seed(
+      makePopulation(id, customersPerSite, seed).map((c) => c.profile),
+      Date.now(),
+    );
+  }
+  return n;
+}

@@ -1,0 +1,559 @@
+/**
+ * `npm run demo`: a province on one machine, on the embedded default (no services to
+ * install). deploy/examples/province.yaml is the province: the hub; the provincial center
+ * `chongqing` (a full site node next to the hub); two city site nodes, `wanzhou` and
+ * `fuling`; and the access-only city `qianjiang`, carried by its center `fuling`. Each full
+ * site is seed 003's size (60 trunks, 30 IVR ports, 8 agents, from
+ * deploy/examples/site-chongqing.yaml) with simulated callers and agents, sped up (`--speed`).
+ *
+ * What runs, all in this process:
+ *   - one embedded PostgreSQL (a fresh data directory in the temp dir per run, removed at
+ *     the end) holding the hub's database and one database per site;
+ *   - the provincial PKI under `.demo/pki` in the repo (deploy/pki.sh; reused across runs);
+ *   - the hub (mTLS gRPC on loopback, heartbeat 1 s), its directory seeded with every
+ *     site's customers and the access city's;
+ *   - three site nodes, each linked to the hub (events ship over the link into the hub's
+ *     Postgres), each with ~10% of its known callers being roaming customers of the other
+ *     sites: the hub serves their profiles and audits every such read, and their balances
+ *     and transfers go to the bank host of their home site (`bankHosts`).
+ *
+ * The access-only city, until the access gateway + SIP issue exists: its voice is
+ * simulated. Its calls are modelled as what they will be once they reach the center: callers
+ * of qianjiang (a population with home site `qianjiang`, in the hub's directory) whose calls
+ * arrive at fuling's media with DNIS `95599-qianjiang`, at a lower rate (`--access-rate`).
+ * Fuling serves them as roaming customers (profile from the hub, audited). Their accounts
+ * are held by fuling's bank host: the ledger accounts are seeded into fuling's database and
+ * every site's `bankHosts.qianjiang` points there. No gateway process, SIP or RTP runs yet.
+ *
+ * How to read the lines (every `--stats-every` seconds; to stderr with `--json`):
+ *   [wanzhou 10:42:13] live 5 ivr 4 waiting 1 (oldest 12s) agents ready 3 busy 4 away 1 | offered ...
+ *       one per site: its simulated clock, live calls, IVR sessions, calls waiting, agents by
+ *       state | whole-run counts (offered, self-service, answered, abandoned, service level,
+ *       ASA, tickets) | hub link state, topology version it runs, events shipped to the hub.
+ *   [qianjiang -> fuling] access city (voice simulated): 37 calls carried to fuling ...
+ *   [hub] sites up 3/3, topology v1, events ingested 1234, roaming reads audited 56
+ *       the hub's view: connected sites, current topology version, site events stored in its
+ *       Postgres, and reads of a customer by a site other than their home site (customer_reads).
+ *
+ * Flags: --duration <s> (stop after; else Ctrl-C), --json (summary JSON on stdout), --speed
+ * (simulated ms per real ms, 20), --rate (calls per simulated hour per site, 600),
+ * --access-rate (qianjiang's calls per hour, rate / 3), --customers (per site, 120),
+ * --seed (1), --stats-every (seconds, 2). While it runs, `fedctl` works against the hub: the
+ * command line is printed at start.
+ *
+ * Stop order: the access city's traffic -> the sites (no new calls, live ones finish,
+ * outboxes flushed to the hub) -> the province summary from the hub's Postgres -> the hub
+ * -> PostgreSQL.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import { Hub } from '../hub.js';
+import type { HubConfig } from '../config.js';
+import { PgIngestStore } from '../ingest/pg-ingest.js';
+import { computeProvinceStats, type LiveSnapshot, type OutcomeStats } from '../stats/province-stats.js';
+import { loadTopology } from '../topology/validate.js';
+import type { AccessSite, FullSite } from '../topology/schema.js';
+import { PROVINCE_TOPOLOGY, SITE_TEMPLATE, seedProvinceDirectory, writePki } from './layout.js';
+import { loadSiteConfig, type SiteConfig } from '../../site-node/config.js';
+import type { SiteSummary } from '../../site-node/runtime/tally.js';
+import { startEmbeddedDb, type EmbeddedDb } from '../../site-node/sim/embedded-db.js';
+import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
+import { startSimulatedSite, type SimulatedSite } from '../../site-node/sim/simulated-site.js';
+import { Traffic } from '../../site-node/sim/traffic.js';
+import { formatStatsLine } from '../../site-node/stats-line.js';
+import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
+import { systemClock } from '../../shared/clock.js';
+import { createLogger, type LogLevel } from '../../shared/log.js';
+import { createPool } from '../../shared/pg/pool.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The access-only city the demo simulates (kaizhou, the other one, stays idle). */
+const ACCESS_CITY = 'qianjiang';
+const HUB_ID = 'hub';
+const ADMIN = 'admin';
+const SL_THRESHOLD_MS = 20_000;
+
+export interface ProvinceDemoArgs {
+  durationSec: number | undefined;
+  json: boolean;
+  speed: number;
+  callsPerHour: number;
+  accessCallsPerHour: number;
+  customers: number;
+  seed: number;
+  statsEverySec: number;
+  logLevel: LogLevel;
+}
+
+const USAGE = `usage: npm run demo -- [--duration <s>] [--json] [--speed 20] [--rate 600]
+                      [--access-rate <calls/h>] [--customers 120] [--seed 1] [--stats-every 2]
+                      [--log-level error|warn|info|debug]`;
+
+export function parseProvinceDemoArgs(argv: string[]): ProvinceDemoArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      speed: { type: 'string' },
+      rate: { type: 'string' },
+      'access-rate': { type: 'string' },
+      customers: { type: 'string' },
+      seed: { type: 'string' },
+      'stats-every': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const num = (name: string, v: string | undefined, dflt: number, min: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min)
+      throw new RangeError(`--${name}: must be a number >= ${min} (got "${v}")`);
+    return n;
+  };
+  const rate = num('rate', values.rate, 600, 0.001);
+  const level = values['log-level'] ?? 'error';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
+    throw new RangeError(`--log-level: one of error, warn, info, debug (got "${level}")`);
+  }
+  return {
+    durationSec: values.duration === undefined ? undefined : num('duration', values.duration, 0, 1),
+    json: values.json ?? false,
+    speed: num('speed', values.speed, 20, 0.001),
+    callsPerHour: rate,
+    accessCallsPerHour: num('access-rate', values['access-rate'], rate / 3, 0.001),
+    customers: Math.floor(num('customers', values.customers, 120, 1)),
+    seed: Math.floor(num('seed', values.seed, 1, 0)),
+    statsEverySec: num('stats-every', values['stats-every'], 2, 0.1),
+    logLevel: level as LogLevel,
+  };
+}
+
+interface RunningSite {
+  topo: FullSite;
+  config: SiteConfig;
+  sim: SimulatedSite;
+}
+
+/** The closing summary (`--json` prints it as one line on stdout). */
+export interface ProvinceDemoSummary {
+  simulatedMinutes: number;
+  wallSeconds: number;
+  speed: number;
+  hub: {
+    address: string;
+    topologyVersion: number;
+    customersInDirectory: number;
+    eventsIngested: number;
+    roamingReadsAudited: number;
+  };
+  sites: Array<
+    SiteSummary & {
+      siteId: string;
+      city: string;
+      placedCalls: number;
+      eventsShipped: number;
+      eventsIngested: number;
+      /** Reads of other sites' customers this site made (audited at the hub). */
+      roamingReads: number;
+    }
+  >;
+  accessCities: Array<{
+    siteId: string;
+    city: string;
+    center: string;
+    dnis: string;
+    /** Calls of the access city carried to its center. */
+    calls: number;
+    /** Reads of the access city's customers audited at the hub (by its center). */
+    customerReads: number;
+  }>;
+  /** The hub's province statistics over the whole run (from ingested call facts). */
+  province: OutcomeStats & { sites: number };
+  pkiDir: string;
+}
+
+async function count(pool: pg.Pool, sql: string): Promise<Map<string, number>> {
+  const r = await pool.query<{ k: string; n: string }>(sql);
+  return new Map(r.rows.map((row) => [row.k, Number(row.n)]));
+}
+
+const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** Roaming reads: a site reading a customer whose home is elsewhere, by reader / by home. */
+const ROAMING_BY_READER = `SELECT reader_site_id AS k, count(*) AS n FROM customer_reads
+  WHERE reader_site_id <> home_site_id GROUP BY reader_site_id`;
+const ROAMING_BY_HOME = `SELECT home_site_id AS k, count(*) AS n FROM customer_reads
+  WHERE reader_site_id <> home_site_id GROUP BY home_site_id`;
+const INGESTED_BY_SITE = `SELECT site_id AS k, count(*) AS n FROM ingested_events GROUP BY site_id`;
+
+async function demo(): Promise<void> {
+  const args = parseProvinceDemoArgs(process.argv.slice(2));
+  const out = (line: string) => (args.json ? process.stderr : process.stdout).write(line + '\n');
+  const t0 = Date.now();
+  const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  const log = createLogger({}, { level: args.logLevel });
+
+  const topology = loadTopology(readFileSync(PROVINCE_TOPOLOGY, 'utf8'));
+  const fullSites = topology.sites.filter((s): s is FullSite => s.kind === 'full');
+  const access = topology.sites.find((s): s is AccessSite => s.kind === 'access' && s.id === ACCESS_CITY);
+  if (!access) throw new Error(`${PROVINCE_TOPOLOGY}: no access city ${ACCESS_CITY}`);
+  const centerId = access.center;
+  const accessDnis = `95599-${access.id}`;
+
+  // Everything started so far, stopped in reverse on failure or at the end.
+  let db: EmbeddedDb | undefined;
+  let hubPool: pg.Pool | undefined;
+  let hub: Hub | undefined;
+  const sites: RunningSite[] = [];
+  let accessTraffic: Traffic | undefined;
+  const teardown = async () => {
+    accessTraffic?.stop();
+    await Promise.allSettled(sites.map((s) => s.sim.stop()));
+    await hub?.stop();
+    await hubPool?.end();
+    await db?.stop();
+  };
+
+  try {
+    out('starting embedded PostgreSQL (fresh data directory for this run)...');
+    db = await startEmbeddedDb({ database: 'hub', postgresFlags: ['-c', 'max_connections=300'] });
+    const urls = new Map<string, string>();
+    for (const s of fullSites) urls.set(s.id, await db.createDatabase(`site_${s.id.replace(/-/g, '_')}`));
+    out(
+      `PostgreSQL up (${since()}): databases hub, ${[...urls.keys()].map((id) => `site_${id}`).join(', ')}`,
+    );
+
+    const demoDir = join(ROOT, '.demo');
+    out(`writing the provincial PKI (deploy/pki.sh) under ${demoDir}/pki...`);
+    const pki = writePki(demoDir, { hub: HUB_ID, sites: fullSites.map((s) => s.id), admins: [ADMIN] });
+
+    hubPool = createPool(db.url, { applicationName: 'hub', max: 12 });
+    const seeded = await seedProvinceDirectory(
+      hubPool,
+      [...fullSites.map((s) => s.id), access.id],
+      args.customers,
+      args.seed,
+    );
+    out(
+      `hub directory seeded: ${seeded} customers (${args.customers} each of ` +
+        `${[...fullSites.map((s) => s.id), access.id].join(', ')})`,
+    );
+    const hubCert = pki.cert('hub', HUB_ID);
+    const hubConfig: HubConfig = {
+      hubId: HUB_ID,
+      databaseUrl: db.url,
+      grpc: { host: '127.0.0.1', port: 0 },
+      tls: { caPath: pki.ca, certPath: hubCert.cert, keyPath: hubCert.key },
+      heartbeatIntervalMs: 1_000,
+      topologyPath: PROVINCE_TOPOLOGY,
+      kafka: undefined,
+    };
+    hub = new Hub({ config: hubConfig, pool: hubPool, clock: systemClock, log: log.child({ node: 'hub' }) });
+    const port = await hub.start();
+    const hubAddress = `127.0.0.1:${port}`;
+    const pkiShown = relative(process.cwd(), pki.dir) || pki.dir;
+    out(`hub up on ${hubAddress}, topology v${hub.state.currentVersion} (${since()})`);
+    out(`  try: npx tsx hub/admin/fedctl.ts status --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
+    out(`       npx tsx hub/admin/fedctl.ts stats --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
+
+    const template = loadSiteConfig(SITE_TEMPLATE);
+    const populations = new Map(
+      fullSites.map((s) => [s.id, makePopulation(s.id, args.customers, args.seed)]),
+    );
+    const started = await Promise.all(
+      fullSites.map(async (topo): Promise<RunningSite> => {
+        const cert = pki.cert('site', topo.id);
+        const bankHosts: SiteConfig['bankHosts'] = {};
+        for (const o of fullSites) if (o.id !== topo.id) bankHosts[o.id] = { databaseUrl: urls.get(o.id)! };
+        bankHosts[access.id] = { databaseUrl: urls.get(centerId)! };
+        const config: SiteConfig = {
+          ...template,
+          siteId: topo.id,
+          city: topo.city,
+          databaseUrl: urls.get(topo.id)!,
+          hub: {
+            address: hubAddress,
+            hubId: HUB_ID,
+            tls: { caPath: pki.ca, certPath: cert.cert, keyPath: cert.key },
+            events: 'link',
+            kafka: undefined,
+            snapshotIntervalMs: 1_000,
+          },
+          bankHosts,
+        };
+        const sim = await startSimulatedSite({
+          config,
+          databaseUrl: config.databaseUrl!,
+          speed: args.speed,
+          callsPerHour: args.callsPerHour,
+          customers: args.customers,
+          seed: args.seed,
+          log: log.child({ node: topo.id }),
+          roamers: fullSites.filter((o) => o.id !== topo.id).flatMap((o) => populations.get(o.id)!),
+          roamingShare: 0.1,
+        });
+        const running = { topo, config, sim };
+        sites.push(running);
+        // Wait (bounded) for the link to come up, so the line below tells the truth.
+        const deadline = Date.now() + 10_000;
+        while (sim.site.hubLink?.state !== 'up' && Date.now() < deadline) await sleep(100);
+        out(
+          `site ${topo.id} up (${topo.city}): ${config.trunks} trunks, ${config.ivrPorts} IVR ports, ` +
+            `${config.agents.length} agents, ${args.callsPerHour} calls/h; agent desk gRPC :${sim.site.ctiPort}, ` +
+            `wallboard http://${config.web.host}:${sim.site.webPort}/; hub link ${sim.site.hubLink?.state} (${since()})`,
+        );
+        return running;
+      }),
+    );
+    const byId = new Map(started.map((s) => [s.topo.id, s]));
+    // Keep the lines in topology order however the starts interleaved.
+    sites.sort((a, b) => fullSites.indexOf(a.topo) - fullSites.indexOf(b.topo));
+
+    // The access city: its customers' accounts at its center's bank host, its calls at the center.
+    const center = byId.get(centerId);
+    if (!center) throw new Error(`${access.id}: its center ${centerId} is not a running site`);
+    const accessPop = makePopulation(access.id, args.customers, args.seed);
+    await seedDemoLedger(center.sim.pool, ledgerCustomers(accessPop, args.seed + 1), center.sim.scheduler);
+    accessTraffic = new Traffic(center.sim.scheduler, center.sim.media, {
+      callsPerHour: args.accessCallsPerHour,
+      seed: args.seed + 101,
+      customers: accessPop,
+      dnis: accessDnis,
+    });
+    accessTraffic.start();
+    out(
+      `access city ${access.id} (${access.city}) carried by ${centerId}: voice simulated, ` +
+        `${Math.round(args.accessCallsPerHour)} calls/h dialling ${accessDnis}; accounts at ${centerId}'s bank host`,
+    );
+    out(
+      `province running (${since()}): time x${args.speed}, a line per site every ${args.statsEverySec} s` +
+        (args.durationSec ? `; stopping after ${args.durationSec} s` : '; Ctrl-C to stop'),
+    );
+
+    const liveHub = hub;
+    const livePool = hubPool;
+    const carried = accessTraffic;
+    let ticking = false;
+    const tick = async () => {
+      if (ticking) return;
+      ticking = true;
+      try {
+        for (const s of sites) out(formatStatsLine(s.sim.site.snapshot()));
+        const byHome = await count(livePool, ROAMING_BY_HOME);
+        out(
+          `[${access.id} -> ${centerId}] access city (voice simulated): ${carried.placed} calls carried ` +
+            `to ${centerId}, ${byHome.get(access.id) ?? 0} customer reads audited`,
+        );
+        const ingested = total(await count(livePool, INGESTED_BY_SITE));
+        const up = liveHub.registry.all().filter((e) => e.link.state === 'up').length;
+        out(
+          `[hub] sites up ${up}/${fullSites.length}, topology v${liveHub.state.currentVersion}, ` +
+            `events ingested ${ingested}, roaming reads audited ${total(byHome)}`,
+        );
+      } catch (e) {
+        out(`[hub] stats unavailable: ${(e as Error).message}`);
+      } finally {
+        ticking = false;
+      }
+    };
+    const timer = setInterval(() => void tick(), args.statsEverySec * 1000);
+
+    let finishing: Promise<void> | undefined;
+    const finish = (): Promise<void> =>
+      (finishing ??= (async () => {
+        clearInterval(timer);
+        const wallSeconds = Math.round((Date.now() - t0) / 100) / 10;
+        out('stopping: no new calls, live calls finish, outboxes flush to the hub...');
+        carried.stop();
+        const t1 = Date.now();
+        await Promise.all(sites.map((s) => s.sim.stop()));
+        out(`sites stopped (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+        const summary = await summarise({
+          args,
+          hub: liveHub,
+          hubPool: livePool,
+          hubAddress,
+          sites,
+          access,
+          accessDnis,
+          accessCalls: carried.placed,
+          wallSeconds,
+          pkiDir: pki.dir,
+        });
+        await liveHub.stop();
+        await livePool.end();
+        await db?.stop();
+        out(`hub and PostgreSQL stopped (${since()} in all)`);
+        if (args.json) process.stdout.write(JSON.stringify(summary) + '\n');
+        else printSummary(summary, out);
+      })());
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals > 1) process.exit(130);
+      out('(Ctrl-C again to quit at once)');
+      void finish().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          process.stderr.write(`demo: stopping failed: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    if (args.durationSec) {
+      setTimeout(
+        () =>
+          void finish().then(
+            () => process.exit(0),
+            (e: unknown) => {
+              process.stderr.write(`demo: stopping failed: ${(e as Error).message}\n`);
+              process.exit(1);
+            },
+          ),
+        args.durationSec * 1000,
+      );
+    }
+  } catch (e) {
+    out(`demo: start failed: ${(e as Error).message}; cleaning up...`);
+    await teardown().catch(() => undefined);
+    throw e;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function summarise(o: {
+  args: ProvinceDemoArgs;
+  hub: Hub;
+  hubPool: pg.Pool;
+  hubAddress: string;
+  sites: readonly RunningSite[];
+  access: AccessSite;
+  accessDnis: string;
+  accessCalls: number;
+  wallSeconds: number;
+  pkiDir: string;
+}): Promise<ProvinceDemoSummary> {
+  const { hub, hubPool } = o;
+  const ingested = await count(hubPool, INGESTED_BY_SITE);
+  const byReader = await count(hubPool, ROAMING_BY_READER);
+  const byHome = await count(hubPool, ROAMING_BY_HOME);
+  const customers = await hubPool.query<{ n: string }>(`SELECT count(*) AS n FROM customers`);
+  // Province figures the way the admin Stats RPC computes them, over the whole run: the
+  // sites' clocks run ahead of the wall clock (sped up), so "now" is the latest fact.
+  const facts = await new PgIngestStore(hubPool).callFacts(0);
+  const nowMs = Math.max(Date.now(), ...facts.map((f) => f.endedAtMs));
+  const snapshots = new Map<string, LiveSnapshot>();
+  const links = new Map<string, string>();
+  for (const e of hub.registry.all()) {
+    links.set(e.siteId, e.link.state);
+    if (e.snapshot) snapshots.set(e.siteId, e.snapshot);
+  }
+  const stats = computeProvinceStats({
+    facts,
+    snapshots,
+    links,
+    nowMs,
+    windowMs: nowMs,
+    thresholdMs: SL_THRESHOLD_MS,
+  });
+  const p = stats.province;
+  return {
+    simulatedMinutes: Math.round((o.args.speed * o.wallSeconds) / 60),
+    wallSeconds: o.wallSeconds,
+    speed: o.args.speed,
+    hub: {
+      address: o.hubAddress,
+      topologyVersion: hub.state.currentVersion,
+      customersInDirectory: Number(customers.rows[0]?.n ?? 0),
+      eventsIngested: total(ingested),
+      roamingReadsAudited: total(byReader),
+    },
+    sites: o.sites.map((s) => {
+      const snap = s.sim.site.snapshot();
+      return {
+        siteId: s.topo.id,
+        city: s.topo.city,
+        ...snap.summary,
+        placedCalls: s.sim.traffic.placed,
+        eventsShipped: snap.hub?.eventsShipped ?? 0,
+        eventsIngested: ingested.get(s.topo.id) ?? 0,
+        roamingReads: byReader.get(s.topo.id) ?? 0,
+      };
+    }),
+    accessCities: [
+      {
+        siteId: o.access.id,
+        city: o.access.city,
+        center: o.access.center,
+        dnis: o.accessDnis,
+        calls: o.accessCalls,
+        customerReads: byHome.get(o.access.id) ?? 0,
+      },
+    ],
+    province: {
+      sites: stats.sites.length,
+      offered: p.offered,
+      answered: p.answered,
+      abandoned: p.abandoned,
+      serviceLevel: p.serviceLevel,
+      averageSpeedOfAnswerMs: p.averageSpeedOfAnswerMs,
+      abandonRate: p.abandonRate,
+    },
+    pkiDir: o.pkiDir,
+  };
+}
+
+function printSummary(s: ProvinceDemoSummary, out: (line: string) => void): void {
+  const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
+  out(`summary (${s.wallSeconds} s, about ${s.simulatedMinutes} simulated minutes at x${s.speed}):`);
+  out(
+    `  ${'site'.padEnd(10)} ${'calls'.padStart(6)} ${'self-svc'.padStart(8)} ${'queued'.padStart(6)} ` +
+      `${'answered'.padStart(8)} ${'abandon'.padStart(7)} ${'SL'.padStart(6)} ${'ASA'.padStart(5)} ` +
+      `${'tickets'.padStart(7)} ${'roaming'.padStart(7)} ${'shipped'.padStart(7)} ${'ingested'.padStart(8)}`,
+  );
+  for (const x of s.sites) {
+    out(
+      `  ${x.siteId.padEnd(10)} ${String(x.offered).padStart(6)} ${String(x.selfService).padStart(8)} ` +
+        `${String(x.answered + x.abandoned).padStart(6)} ${String(x.answered).padStart(8)} ` +
+        `${String(x.abandoned).padStart(7)} ${(x.serviceLevelPct === null ? '-' : x.serviceLevelPct + '%').padStart(6)} ` +
+        `${(x.asaSec === null ? '-' : x.asaSec + 's').padStart(5)} ${String(x.tickets).padStart(7)} ` +
+        `${String(x.roamingReads).padStart(7)} ${String(x.eventsShipped).padStart(7)} ${String(x.eventsIngested).padStart(8)}`,
+    );
+  }
+  for (const a of s.accessCities) {
+    out(
+      `  ${a.siteId.padEnd(10)} ${String(a.calls).padStart(6)} calls carried to ${a.center} (DNIS ${a.dnis}), ` +
+        `${a.customerReads} reads of its customers audited`,
+    );
+  }
+  const p = s.province;
+  out(
+    `  province (hub, from ingested call records; ${p.sites} sites): queued ${p.offered}, answered ${p.answered}, ` +
+      `abandoned ${p.abandoned}, SL ${pct(p.serviceLevel)}, ` +
+      `ASA ${p.averageSpeedOfAnswerMs === null ? '-' : Math.round(p.averageSpeedOfAnswerMs / 1000) + 's'}, ` +
+      `abandon rate ${pct(p.abandonRate)}`,
+  );
+  out(
+    `  hub: topology v${s.hub.topologyVersion}, ${s.hub.customersInDirectory} customers in the directory, ` +
+      `${s.hub.eventsIngested} events ingested, ${s.hub.roamingReadsAudited} roaming reads audited`,
+  );
+}
+
+demo().catch((e: unknown) => {
+  process.stderr.write(`demo: ${(e as Error).message}\n`);
+  process.exit(1);
+});

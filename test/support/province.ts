@@ -1,0 +1,492 @@
+/**
+ * A whole province as real processes, for integration tests of the federation as deployed:
+ * the hub (`hub/main.ts`) and N site nodes (`site-node/main.ts --simulate`), each on its own
+ * fresh Postgres database, Kafka for the sites that ship events through it, and one toxiproxy
+ * proxy between every site and the hub, so a test can cut, slow or throttle one site's WAN
+ * link without touching the others. Everything speaks mTLS with certificates from
+ * deploy/pki.sh; configs come from hub/demo/layout.ts, i.e. exactly what an admin deploys.
+ *
+ *   site-<id> --mTLS--> toxiproxy "<id>-hub" (127.0.0.1:<own port>) ---> hub (127.0.0.1:<port>)
+ *   site-<id> --------> Kafka topic pcc-test-<random> (events: kafka) --> hub's consumer group
+ *   test      --mTLS--> hub admin API (fedctl as `alice`), and the databases (pg pools)
+ *
+ * Why processes and not the in-process harness (federation.ts): the later issues are about
+ * what happens between machines (cut links, slow links, crashes), and those only mean
+ * something when the parts are separate processes with their own sockets, pools and timers.
+ *
+ * Every wait is bounded; every process's stdout/stderr is kept in memory so a failure can
+ * show what each process said (`logTail`, and the error a failed start throws). `stop()` is
+ * idempotent and never leaves a process behind: SIGTERM, bounded wait, then SIGKILL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import Kafka from 'node-rdkafka';
+import pg from 'pg';
+import { Toxiproxy, type Proxy } from 'toxiproxy-node-client';
+import { fedctl as runFedctl } from '../../hub/admin/fedctl.js';
+import {
+  PROVINCE_TOPOLOGY,
+  seedProvinceDirectory,
+  writeHubConfig,
+  writePki,
+  writeSiteConfig,
+  type PkiLayout,
+} from '../../hub/demo/layout.js';
+import { ensureTopic } from '../../shared/events/kafka.js';
+import { freshDatabase, type TestDatabase } from './pg.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ADMIN = 'alice';
+const HUB_ID = 'hub';
+/** A process that has not printed its ready line by then is a failed start (tsx compiles first). */
+const READY_TIMEOUT_MS = 90_000;
+/** How long a SIGTERMed process gets to drain before it is SIGKILLed. */
+const STOP_TIMEOUT_MS = 30_000;
+/** Lines of output kept per process (older ones are dropped). */
+const KEEP_LINES = 4000;
+
+export interface ProvinceSiteSpec {
+  id: string;
+  city?: string;
+  /** How the site's events reach the hub. */
+  events: 'link' | 'kafka';
+  /** Simulated calls per (simulated) hour; default 900. */
+  rate?: number;
+  /** Sites whose customers also call this one; default: every other site of the province. */
+  roamFrom?: string[];
+}
+
+export interface ProvinceOptions {
+  sites: ProvinceSiteSpec[];
+  /** Give the hub a Kafka consumer even when no site ships through Kafka. */
+  hubKafka?: boolean;
+  /** What the hub tells sites; 3 missed = suspect, 10 = down. Default 500. */
+  heartbeatIntervalMs?: number;
+  /** Simulated ms per real ms; default 20. */
+  speed?: number;
+  /** Simulated customers per site (the same for the hub's directory); default 60. */
+  customersPerSite?: number;
+  seed?: number;
+  /** Database name prefix; default `prov`. */
+  label?: string;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One running (or finished) child process with its captured output. */
+export class ManagedProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<ExitInfo>;
+  exit: ExitInfo | undefined;
+  readonly lines: string[] = [];
+  private readyLine: Record<string, unknown> | undefined;
+  private readonly readyWaiters: Array<(line: Record<string, unknown>) => void> = [];
+
+  constructor(
+    readonly name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    this.exited = new Promise<ExitInfo>((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        this.keep(`[exited code=${code} signal=${signal}]`);
+        resolve(this.exit);
+      });
+      // A spawn failure (no exit event follows): treat as an exit so nothing waits forever.
+      this.child.on('error', (e) => {
+        this.keep(`[spawn error: ${e.message}]`);
+        this.exit ??= { code: -1, signal: null };
+        resolve(this.exit);
+      });
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      this.keep(l);
+      if (this.readyLine === undefined && l.startsWith('{') && l.includes('"event":"ready"')) {
+        try {
+          this.readyLine = JSON.parse(l) as Record<string, unknown>;
+          for (const w of this.readyWaiters.splice(0)) w(this.readyLine);
+        } catch {
+          // not the ready line after all
+        }
+      }
+    });
+    createInterface({ input: this.child.stderr! }).on('line', (l) => this.keep(`! ${l}`));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  private keep(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > KEEP_LINES) this.lines.splice(0, this.lines.length - KEEP_LINES);
+  }
+
+  tail(n = 40): string {
+    return [
+      `--- ${this.name} (pid ${this.pid ?? '?'}, ${this.exit ? `exited ${JSON.stringify(this.exit)}` : 'running'}) ---`,
+      ...this.lines.slice(-n),
+    ].join('\n');
+  }
+
+  /** The parsed ready line; rejects if the process exits first or stays silent too long. */
+  ready(timeoutMs = READY_TIMEOUT_MS): Promise<Record<string, unknown>> {
+    if (this.readyLine) return Promise.resolve(this.readyLine);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name} printed no ready line within ${timeoutMs} ms\n${this.tail()}`)),
+        timeoutMs,
+      );
+      this.readyWaiters.push((l) => {
+        clearTimeout(timer);
+        resolve(l);
+      });
+      void this.exited.then((x) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited before it was ready (${JSON.stringify(x)})\n${this.tail()}`));
+      });
+    });
+  }
+
+  /** Send `signal`, wait (bounded) for the exit; SIGKILL when the process outstays `timeoutMs`. */
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+    timeoutMs = STOP_TIMEOUT_MS,
+  ): Promise<ExitInfo & { killed: boolean }> {
+    if (this.exit) return { ...this.exit, killed: false };
+    this.child.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+    const first = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (first !== 'late') return { ...first, killed: false };
+    this.keep(`[no exit ${timeoutMs} ms after ${signal}: SIGKILL]`);
+    this.child.kill('SIGKILL');
+    return { ...(await this.exited), killed: true };
+  }
+}
+
+export interface ProvinceSite {
+  spec: ProvinceSiteSpec;
+  db: TestDatabase;
+  configPath: string;
+  /** Where the site dials the hub: its own toxiproxy proxy. */
+  proxyAddress: string;
+  process: ManagedProcess | undefined;
+}
+
+export interface FedctlResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export interface Province {
+  /** The temp dir with pki/, hub.yaml, site-<id>.yaml and anything `writeFile` wrote. */
+  dir: string;
+  pki: PkiLayout;
+  /** The hub's own address (admins reach it directly; sites go through their proxy). */
+  hubAddress: string;
+  /** The Kafka topic of this province, when any site or the hub uses Kafka. */
+  kafkaTopic: string | undefined;
+  siteIds: string[];
+  hub: ManagedProcess;
+  hubPool: pg.Pool;
+  site(id: string): ProvinceSite;
+  sitePool(id: string): pg.Pool;
+  /** The toxiproxy proxy between site `id` and the hub: disable it, or add toxics. */
+  proxy(id: string): Proxy;
+  /** Cut (false) or restore (true) a site's link; existing connections are closed on a cut. */
+  setLink(id: string, enabled: boolean): Promise<void>;
+  /** fedctl as the admin `alice`, in process; exit code and what it printed. */
+  fedctl(...args: string[]): Promise<FedctlResult>;
+  writeFile(name: string, text: string): string;
+  /** Stop one site process (SIGTERM: drains and flushes; SIGKILL: a crash). */
+  stopSite(id: string, signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
+  /** Start a site process again on its database; resolves at its ready line. */
+  startSite(id: string): Promise<Record<string, unknown>>;
+  /** Pids of the processes still running. */
+  livePids(): number[];
+  /** The last lines of every process's output, for failure messages. */
+  logTail(lines?: number): string;
+  /** Stop everything and remove what the province created. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function label(s: string): string {
+  return s.replace(/[^a-z0-9]/gi, '_').toLowerCase();
+}
+
+async function deleteTopic(brokers: string, topic: string): Promise<void> {
+  const admin = Kafka.AdminClient.create({
+    'client.id': 'pcc-test-cleanup',
+    'metadata.broker.list': brokers,
+  });
+  try {
+    await new Promise<void>((resolve, reject) =>
+      admin.deleteTopic(topic, 10_000, (err) => (err ? reject(new Error(err.message)) : resolve())),
+    );
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/**
+ * Start a province and resolve once the hub and every site printed their ready lines. On a
+ * failed start everything already started is stopped and removed, and the error carries the
+ * output of every process.
+ */
+export async function startProvince(opts: ProvinceOptions): Promise<Province> {
+  const toxiproxyUrl = process.env.TOXIPROXY_URL;
+  if (!toxiproxyUrl)
+    throw new Error('TOXIPROXY_URL is not set: `bash deploy/services.sh up && source .services/env.sh`');
+  const specs = opts.sites;
+  const siteIds = specs.map((s) => s.id);
+  if (new Set(siteIds).size !== siteIds.length) throw new Error(`duplicate site ids: ${siteIds.join(', ')}`);
+  const useKafka = opts.hubKafka === true || specs.some((s) => s.events === 'kafka');
+  const brokers = process.env.KAFKA_BROKERS;
+  if (useKafka && !brokers) throw new Error('KAFKA_BROKERS is not set: `source .services/env.sh`');
+  const speed = opts.speed ?? 20;
+  const customers = opts.customersPerSite ?? 60;
+  const seed = opts.seed ?? 7;
+  const hbMs = opts.heartbeatIntervalMs ?? 500;
+  const prefix = label(opts.label ?? 'prov');
+  const run = randomBytes(4).toString('hex');
+
+  // Everything created is recorded as it is created, so cleanup after a half-done start
+  // removes exactly what exists.
+  const dir = mkdtempSync(join(tmpdir(), 'province-'));
+  const dbs: TestDatabase[] = [];
+  const pools: pg.Pool[] = [];
+  const proxies = new Map<string, Proxy>();
+  const sites = new Map<string, ProvinceSite>();
+  const sitePools = new Map<string, pg.Pool>();
+  const toxiproxy = new Toxiproxy(toxiproxyUrl);
+  const kafkaTopic = useKafka ? `pcc-test-${run}` : undefined;
+  let topicCreated = false;
+  let hub: ManagedProcess | undefined;
+  const childEnv = { ...process.env, LOG_LEVEL: process.env.PROVINCE_LOG_LEVEL ?? 'info' };
+
+  const all = (): ManagedProcess[] => [
+    ...[...sites.values()].flatMap((s) => (s.process ? [s.process] : [])),
+    ...(hub ? [hub] : []),
+  ];
+  // Last resort if the test process exits without calling stop(): no orphan keeps running.
+  const killOnExit = (): void => {
+    for (const p of all()) if (p.running) p.child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
+  const logTail = (lines = 40): string =>
+    all()
+      .map((p) => p.tail(lines))
+      .join('\n');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const problems: string[] = [];
+      const attempt = async (what: string, f: () => Promise<unknown>): Promise<void> => {
+        try {
+          await f();
+        } catch (e) {
+          problems.push(`${what}: ${(e as Error).message}`);
+        }
+      };
+      // Sites first (they flush to the hub), then the hub.
+      await Promise.all(
+        [...sites.values()].map((s) => attempt(`stop ${s.spec.id}`, async () => s.process?.stop('SIGTERM'))),
+      );
+      await attempt('stop hub', async () => hub?.stop('SIGTERM'));
+      process.off('exit', killOnExit);
+      for (const [id, p] of proxies) await attempt(`delete proxy ${id}`, () => p.remove());
+      for (const p of [...sitePools.values(), ...pools]) await attempt('close pool', () => p.end());
+      for (const db of dbs) await attempt(`drop ${db.name}`, () => db.drop());
+      if (kafkaTopic && topicCreated && brokers)
+        await attempt(`delete topic ${kafkaTopic}`, () => deleteTopic(brokers, kafkaTopic));
+      rmSync(dir, { recursive: true, force: true });
+      if (problems.length > 0) throw new Error(`province cleanup: ${problems.join('; ')}`);
+    })();
+    return stopping;
+  };
+
+  const siteArgs = (s: ProvinceSite): string[] => {
+    const roamFrom = s.spec.roamFrom ?? siteIds.filter((id) => id !== s.spec.id);
+    return [
+      'site-node/main.ts',
+      '--config',
+      s.configPath,
+      '--simulate',
+      '--speed',
+      String(speed),
+      '--rate',
+      String(s.spec.rate ?? 900),
+      '--customers',
+      String(customers),
+      '--seed',
+      String(seed),
+      ...(roamFrom.length > 0 ? ['--roam-from', roamFrom.join(',')] : []),
+      '--stats-every',
+      '1',
+    ];
+  };
+
+  const startSiteProcess = (id: string): Promise<Record<string, unknown>> => {
+    const s = sites.get(id);
+    if (!s) throw new Error(`no site ${id} in this province`);
+    if (s.process?.running) throw new Error(`site ${id} is already running (pid ${s.process.pid})`);
+    s.process = new ManagedProcess(`site ${id}`, siteArgs(s), childEnv);
+    return s.process.ready();
+  };
+
+  try {
+    // Databases: the hub's and one per site, created in parallel.
+    const [hubDb, ...siteDbs] = await Promise.all([
+      freshDatabase(`${prefix}_hub`),
+      ...specs.map((s) => freshDatabase(`${prefix}_${label(s.id)}`)),
+    ]);
+    dbs.push(hubDb!, ...siteDbs);
+    const hubPool = new pg.Pool({ connectionString: hubDb!.url, max: 4 });
+    pools.push(hubPool);
+    const pki = writePki(dir, { hub: HUB_ID, sites: siteIds, admins: [ADMIN] });
+
+    // The directory is seeded before the hub starts, so a site's first feed already has it.
+    await seedProvinceDirectory(hubPool, siteIds, customers, seed);
+
+    if (kafkaTopic && brokers) {
+      await ensureTopic(brokers, kafkaTopic, 3);
+      topicCreated = true;
+    }
+    const hubConfig = writeHubConfig(dir, pki, {
+      hubId: HUB_ID,
+      databaseUrl: hubDb!.url,
+      port: 0,
+      topologyPath: PROVINCE_TOPOLOGY,
+      heartbeatIntervalMs: hbMs,
+      ...(kafkaTopic && brokers
+        ? { kafka: { brokers, topic: kafkaTopic, groupId: `hub-ingest-${run}` } }
+        : {}),
+    });
+    hub = new ManagedProcess('hub', ['hub/main.ts', '--config', hubConfig], childEnv);
+    const hubReady = await hub.ready();
+    const hubPort = Number(hubReady.port);
+    if (!Number.isInteger(hubPort) || hubPort <= 0)
+      throw new Error(`hub ready line without a port: ${JSON.stringify(hubReady)}`);
+    const hubAddress = `127.0.0.1:${hubPort}`;
+
+    // One proxy per site; port 0 lets toxiproxy pick a free port (no race with other tests),
+    // and it keeps that port across disable/enable.
+    for (const spec of specs) {
+      const proxy = await toxiproxy.createProxy({
+        name: `${spec.id}-hub-${run}`,
+        listen: '127.0.0.1:0',
+        upstream: hubAddress,
+        enabled: true,
+      });
+      proxies.set(spec.id, proxy);
+    }
+
+    specs.forEach((spec, i) => {
+      const db = siteDbs[i]!;
+      const proxyAddress = proxies.get(spec.id)!.listen;
+      const configPath = writeSiteConfig(dir, pki, {
+        siteId: spec.id,
+        city: spec.city ?? spec.id,
+        databaseUrl: db.url,
+        hubAddress: proxyAddress,
+        hubId: HUB_ID,
+        events: spec.events,
+        ...(spec.events === 'kafka' && kafkaTopic && brokers
+          ? { kafka: { brokers, topic: kafkaTopic } }
+          : {}),
+        // Roaming customers' accounts live on their home site's ledger (its database).
+        bankHosts: Object.fromEntries(
+          specs.flatMap((o, j) => (o.id === spec.id ? [] : [[o.id, siteDbs[j]!.url] as const])),
+        ),
+      });
+      sites.set(spec.id, { spec, db, configPath, proxyAddress, process: undefined });
+    });
+    // In parallel: each start is mostly tsx compiling and migrations.
+    await Promise.all(siteIds.map((id) => startSiteProcess(id)));
+
+    const site = (id: string): ProvinceSite => {
+      const s = sites.get(id);
+      if (!s) throw new Error(`no site ${id} in this province`);
+      return s;
+    };
+    const province: Province = {
+      dir,
+      pki,
+      hubAddress,
+      kafkaTopic,
+      siteIds,
+      hub,
+      hubPool,
+      site,
+      sitePool(id) {
+        let p = sitePools.get(id);
+        if (!p) {
+          p = new pg.Pool({ connectionString: site(id).db.url, max: 3 });
+          sitePools.set(id, p);
+        }
+        return p;
+      },
+      proxy(id) {
+        const p = proxies.get(id);
+        if (!p) throw new Error(`no proxy for site ${id}`);
+        return p;
+      },
+      async setLink(id, enabled) {
+        const p = province.proxy(id);
+        proxies.set(id, await p.update({ enabled, listen: p.listen, upstream: p.upstream }));
+      },
+      async fedctl(...args) {
+        let out = '';
+        let err = '';
+        const code = await runFedctl([...args, '--hub', hubAddress, '--pki', pki.dir, '--admin', ADMIN], {
+          out: (t) => (out += t + '\n'),
+          err: (t) => (err += t + '\n'),
+          env: {},
+        });
+        return { code, out, err };
+      },
+      writeFile(name, text) {
+        const p = join(dir, name);
+        writeFileSync(p, text);
+        return p;
+      },
+      async stopSite(id, signal = 'SIGTERM') {
+        const p = site(id).process;
+        if (!p) throw new Error(`site ${id} was never started`);
+        return p.stop(signal);
+      },
+      startSite: startSiteProcess,
+      livePids: () => all().flatMap((p) => (p.running && p.pid !== undefined ? [p.pid] : [])),
+      logTail,
+      stop,
+    };
+    return province;
+  } catch (e) {
+    const tails = logTail(60);
+    await stop().catch(() => undefined);
+    throw new Error(`province did not start: ${(e as Error).message}\n${tails}`, { cause: e });
+  }
+}
