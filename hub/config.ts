@@ -7,6 +7,7 @@
  * hub: { id: hub }                 # the id in the hub's certificate (spiffe://province/hub/hub)
  * database: { url: postgres://... } # or --database / HUB_DATABASE_URL
  * grpc: { host: 0.0.0.0, port: 7443 }
+ * web: { host: 127.0.0.1, port: 8080 }  # [127.0.0.1, any free port] the province board page
  * tls: { ca: pki/ca.crt, cert: pki/hub-hub.crt, key: pki/hub-hub.key }   # required: mTLS only
  * heartbeatIntervalMs: 2s           # [2s] what sites are told; 3 missed -> suspect
  * topology: province.yaml           # [none] applied as version 1 when the hub has no version yet
@@ -39,6 +40,8 @@ const hubFileSchema = z
       .default({}),
     grpc: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
     tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
+    /** The province board (a read-only web page for network admins and supervisors). */
+    web: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
     heartbeatIntervalMs: durationMs.default(2_000),
     topology: z.string().min(1).optional(),
     kafka: z
@@ -56,6 +59,8 @@ export interface HubConfig {
   hubId: string;
   databaseUrl: string | undefined;
   grpc: { host: string; port: number };
+  /** The province board; undefined = none (a file always has one, on loopback by default). */
+  web?: { host: string; port: number } | undefined;
   tls: { caPath: string; certPath: string; keyPath: string };
   heartbeatIntervalMs: number;
   topologyPath: string | undefined;
@@ -78,6 +83,7 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
     hubId: raw.hub.id,
     databaseUrl: raw.database.url,
     grpc: raw.grpc,
+    web: raw.web,
     tls: { caPath: path(raw.tls.ca), certPath: path(raw.tls.cert), keyPath: path(raw.tls.key) },
     heartbeatIntervalMs: raw.heartbeatIntervalMs,
     topologyPath: raw.topology === undefined ? undefined : path(raw.topology),

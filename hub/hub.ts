@@ -7,12 +7,16 @@
  *
  * start(): migrate the hub schema -> load the current topology and drained sites -> apply
  *          the bootstrap topology file if no version is stored yet -> start the Kafka
- *          consumer -> serve gRPC -> start the link clock.
+ *          consumer -> serve gRPC and the province board page -> start the link clock.
  * stop():  stop the link clock -> end every site stream (sites keep working on their own and
  *          reconnect later) and stop serving -> stop the Kafka consumer (committed offsets
  *          only cover ingested events) -> wait for feed pushes. The owner closes the pool.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PageServer } from '../shared/web/page-server.js';
+import { siteStatuses } from './admin/admin-mapping.js';
+import { provinceStats } from './admin/province-view.js';
 import type pg from 'pg';
 import type { Clock } from '../shared/clock.js';
 import { GrpcServer } from '../shared/grpc/server.js';
@@ -43,6 +47,8 @@ export class Hub {
   readonly state: HubState;
   readonly registry: SiteRegistry;
   private readonly grpc: GrpcServer;
+  private readonly web: PageServer | undefined;
+  webPort: number | undefined;
   private kafka: KafkaIngestConsumer | undefined;
   private tick: NodeJS.Timeout | undefined;
   private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -76,6 +82,27 @@ export class Hub {
       ),
       log: log.child({ part: 'grpc' }),
     });
+    this.web =
+      config.web &&
+      new PageServer({
+        ...config.web,
+        pagePath: fileURLToPath(new URL('./web/province-board.html', import.meta.url)),
+        snapshot: () => this.boardSnapshot(),
+      });
+  }
+
+  /** What the province board shows: the sites' links and versions, and the statistics. */
+  async boardSnapshot(): Promise<unknown> {
+    const t = this.state.current;
+    return {
+      hubId: this.o.config.hubId,
+      atMs: this.o.clock.now(),
+      topology: t
+        ? { version: t.version, appliedAtMs: t.appliedAtMs, appliedBy: t.appliedBy, comment: t.comment }
+        : null,
+      sites: siteStatuses(this.state, await this.state.d.ingest.countsBySite()),
+      stats: await provinceStats(this.state, 3_600_000, 20_000),
+    };
   }
 
   get refusedHandshakes(): number {
@@ -100,6 +127,7 @@ export class Hub {
       await this.kafka.start();
     }
     this.port = await this.grpc.start();
+    this.webPort = await this.web?.start();
     const every = Math.max(50, Math.floor(config.heartbeatIntervalMs / 2));
     this.tick = setInterval(() => {
       for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
@@ -109,6 +137,7 @@ export class Hub {
     log.info('hub started', {
       hubId: config.hubId,
       port: this.port,
+      board: config.web ? `http://${config.web.host}:${this.webPort}/` : null,
       topologyVersion: this.state.currentVersion,
       kafka: config.kafka?.brokers ?? null,
     });
@@ -151,6 +180,7 @@ export class Hub {
     if (this.tick) clearInterval(this.tick);
     this.registry.closeAll('hub stopping; reconnect later');
     await this.grpc.stop();
+    await this.web?.stop();
     await this.kafka?.stop();
     await this.state.feedIdle();
     this.phase = 'stopped';

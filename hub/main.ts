@@ -40,6 +40,7 @@ async function main(): Promise<void> {
       event: 'ready',
       hubId: config.hubId,
       port,
+      board: config.web ? `http://${config.web.host}:${hub.webPort}/` : null,
       topologyVersion: hub.state.currentVersion,
       pid: process.pid,
     }) + '\n',

@@ -28,7 +28,7 @@ import { peerIdentity, requireKind, NODE_ID_RE } from '../../shared/grpc/identit
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
 import type { StoredTopology } from '../ports.js';
-import { computeProvinceStats, type LiveSnapshot } from '../stats/province-stats.js';
+import { provinceStats } from './province-view.js';
 import { diffTopology, formatDiff } from '../topology/diff.js';
 import type { Topology } from '../topology/schema.js';
 import { loadTopology } from '../topology/validate.js';
@@ -213,29 +213,7 @@ export function createAdminService(hub: HubState): ServiceRegistration {
         if (thresholdMs < 1000 || thresholdMs > 3_600_000) {
           throw invalidArgument('threshold_ms', 'must be between 1 s and 1 hour');
         }
-        const nowMs = clock.now();
-        const snapshots = new Map<string, LiveSnapshot>();
-        const siteNowMs = new Map<string, number>();
-        const links = new Map<string, string>();
-        for (const s of hub.current?.topology.sites ?? []) links.set(s.id, 'never');
-        for (const e of hub.d.registry.all()) {
-          links.set(e.siteId, e.link.state);
-          if (!e.snapshot) continue;
-          snapshots.set(e.siteId, e.snapshot);
-          // A connected site's window ends at its own clock (skewed, or sped up in a demo).
-          if (e.stream) siteNowMs.set(e.siteId, e.snapshot.atMs);
-        }
-        const since = Math.min(nowMs, ...siteNowMs.values()) - windowMs;
-        const facts = await hub.d.ingest.callFacts(since);
-        const stats = computeProvinceStats({
-          facts,
-          snapshots,
-          links,
-          nowMs,
-          windowMs,
-          thresholdMs,
-          siteNowMs,
-        });
+        const stats = await provinceStats(hub, windowMs, thresholdMs);
         return statsToProto(stats);
       },
       { log, method: 'Admin.Stats' },

@@ -39,7 +39,7 @@ import { CallFlow } from './call-flow.js';
 import { SiteDesk } from './site-desk.js';
 import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { WriteQueue } from './write-queue.js';
-import { WallboardServer } from '../web/wallboard-server.js';
+import { PageServer } from '../../shared/web/page-server.js';
 import { GrpcHubLink } from '../link/hub-link.js';
 import { FederatedCustomerDirectory } from '../link/federated-directory.js';
 import { CacheHomeResolver } from '../link/home-resolver.js';
@@ -114,7 +114,7 @@ export class Site {
   private readonly flow: CallFlow;
   private readonly writes: WriteQueue;
   private readonly grpc: GrpcServer | undefined;
-  private readonly web: WallboardServer | undefined;
+  private readonly web: PageServer | undefined;
   /** The link to the provincial hub; undefined for a standalone site. */
   readonly hubLink: GrpcHubLink | undefined;
   private readonly kafka: { shipper: KafkaEventShipper; relay: OutboxRelay } | undefined;
@@ -268,10 +268,14 @@ export class Site {
     return { shipper, relay };
   }
 
-  private webServer(): WallboardServer | undefined {
+  private webServer(): PageServer | undefined {
     return this.d.web === false
       ? undefined
-      : new WallboardServer({ ...this.d.config.web, snapshot: () => this.snapshot() });
+      : new PageServer({
+          ...this.d.config.web,
+          pagePath: fileURLToPath(new URL('../web/wallboard.html', import.meta.url)),
+          snapshot: () => this.snapshot(),
+        });
   }
 
   async start(): Promise<void> {

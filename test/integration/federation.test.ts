@@ -625,6 +625,23 @@ describe('federation over mTLS', { skip: pgSkip }, () => {
     v2.close();
   });
 
+  test('the province board serves the page and a live snapshot of links, versions and statistics', async () => {
+    const base = `http://127.0.0.1:${p.hub.webPort}`;
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /全省联网 · Province/);
+    const snap = (await (await fetch(`${base}/api/snapshot`)).json()) as {
+      topology: { version: number };
+      sites: Array<{ siteId: string; link: string; topologyVersion: number }>;
+      stats: { province: { offered: number } };
+    };
+    assert.equal(snap.topology.version, 3);
+    assert.equal(snap.sites.find((x) => x.siteId === 'wanzhou')?.link, 'up');
+    assert.equal(snap.sites.find((x) => x.siteId === 'qianjiang')?.link, 'never');
+    assert.ok(snap.stats.province.offered >= 30);
+    assert.equal((await fetch(`${base}/api/snapshot`, { method: 'POST' })).status, 405, 'read-only');
+  });
+
   test('the hub logs refused TLS handshakes', async () => {
     const before = p.hub.refusedHandshakes;
     const anon = new FederationClient(

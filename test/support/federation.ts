@@ -83,6 +83,7 @@ export async function startTestProvince(
     hubId: 'hub',
     databaseUrl: hubDb.db.url,
     grpc: { host: '127.0.0.1', port: 0 },
+    web: { host: '127.0.0.1', port: 0 },
     tls: hubPaths,
     heartbeatIntervalMs: hbMs,
     topologyPath: opts.topologyPath ?? EXAMPLE_TOPOLOGY,

@@ -72,6 +72,8 @@ export interface ProvinceOptions {
   /** Simulated customers per site (the same for the hub's directory); default 60. */
   customersPerSite?: number;
   seed?: number;
+  /** Share of a site's known callers who are other sites' customers (--roam-share); default 0.1. */
+  roamShare?: number;
   /** Database name prefix; default `prov`. */
   label?: string;
 }
@@ -87,6 +89,7 @@ export class ManagedProcess {
   readonly exited: Promise<ExitInfo>;
   exit: ExitInfo | undefined;
   readonly lines: string[] = [];
+  private readonly startedAt = Date.now();
   private readyLine: Record<string, unknown> | undefined;
   private readonly readyWaiters: Array<(line: Record<string, unknown>) => void> = [];
 
@@ -136,7 +139,8 @@ export class ManagedProcess {
   }
 
   private keep(line: string): void {
-    this.lines.push(line);
+    // Seconds since the process started, so a tail shows how long each step took.
+    this.lines.push(`${((Date.now() - this.startedAt) / 1000).toFixed(1).padStart(6)}s ${line}`);
     if (this.lines.length > KEEP_LINES) this.lines.splice(0, this.lines.length - KEEP_LINES);
   }
 
@@ -343,7 +347,9 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       String(customers),
       '--seed',
       String(seed),
-      ...(roamFrom.length > 0 ? ['--roam-from', roamFrom.join(',')] : []),
+      ...(roamFrom.length > 0
+        ? ['--roam-from', roamFrom.join(','), '--roam-share', String(opts.roamShare ?? 0.1)]
+        : []),
       '--stats-every',
       '1',
     ];

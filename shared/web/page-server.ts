@@ -1,28 +1,28 @@
 /**
- * The supervisor's wallboard: a small HTTP server on the site that serves one page
- * (wallboard.html) and the live snapshot it polls as JSON. Read-only: GET only, nothing
- * on it changes the site. It binds to the configured host (loopback by default).
+ * A live page for people watching a node: a small HTTP server that serves one HTML page and
+ * the JSON it polls (`GET /api/snapshot`). The site's supervisor wallboard and the hub's
+ * province board both use it. Read-only: GET only, nothing on it changes the node. It binds
+ * to the configured host (loopback by default).
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-export interface WallboardOptions {
+export interface PageServerOptions {
   host: string;
   /** 0 = any free port; start() returns the bound one. */
   port: number;
+  /** The HTML page served at `/` (read once, at construction). */
+  pagePath: string;
   /** The live view to show; called on every poll. */
   snapshot: () => unknown;
 }
 
-const PAGE = fileURLToPath(new URL('./wallboard.html', import.meta.url));
-
-export class WallboardServer {
+export class PageServer {
   private server: Server | undefined;
   private readonly page: string;
 
-  constructor(private readonly opts: WallboardOptions) {
-    this.page = readFileSync(PAGE, 'utf8');
+  constructor(private readonly opts: PageServerOptions) {
+    this.page = readFileSync(opts.pagePath, 'utf8');
   }
 
   async start(): Promise<number> {
@@ -42,16 +42,18 @@ export class WallboardServer {
         return;
       }
       if (path === '/api/snapshot') {
-        let body: string;
-        try {
-          body = JSON.stringify(this.opts.snapshot());
-        } catch (e) {
-          res
-            .writeHead(500, { 'content-type': 'text/plain' })
-            .end(`snapshot failed: ${(e as Error).message}\n`);
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
+        Promise.resolve()
+          .then(() => this.opts.snapshot())
+          .then(
+            (snap) =>
+              res
+                .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+                .end(JSON.stringify(snap)),
+            (e: unknown) =>
+              res
+                .writeHead(500, { 'content-type': 'text/plain' })
+                .end(`snapshot failed: ${(e as Error).message}\n`),
+          );
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);

@@ -1,13 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WallboardServer } from './wallboard-server.js';
+import { fileURLToPath } from 'node:url';
+import { PageServer } from './page-server.js';
 
-let server: WallboardServer;
+let server: PageServer;
 let base: string;
 let polls = 0;
 
 before(async () => {
-  server = new WallboardServer({
+  server = new PageServer({
+    pagePath: fileURLToPath(new URL('../../site-node/web/wallboard.html', import.meta.url)),
     host: '127.0.0.1',
     port: 0,
     snapshot: () => ({ siteId: 'cq', poll: ++polls }),

@@ -1,0 +1,28 @@
+/**
+ * The province as the hub sees it right now, for the admin API (`fedctl stats`) and the
+ * province board (hub/web): statistics from ingested call facts and live snapshots.
+ */
+import { computeProvinceStats, type LiveSnapshot, type ProvinceStats } from '../stats/province-stats.js';
+import type { HubState } from '../federation/hub-state.js';
+
+export async function provinceStats(
+  hub: HubState,
+  windowMs: number,
+  thresholdMs: number,
+): Promise<ProvinceStats> {
+  const nowMs = hub.d.clock.now();
+  const snapshots = new Map<string, LiveSnapshot>();
+  const siteNowMs = new Map<string, number>();
+  const links = new Map<string, string>();
+  for (const s of hub.current?.topology.sites ?? []) links.set(s.id, 'never');
+  for (const e of hub.d.registry.all()) {
+    links.set(e.siteId, e.link.state);
+    if (!e.snapshot) continue;
+    snapshots.set(e.siteId, e.snapshot);
+    // A connected site's window ends at its own clock (skewed, or sped up in a demo).
+    if (e.stream) siteNowMs.set(e.siteId, e.snapshot.atMs);
+  }
+  const since = Math.min(nowMs, ...siteNowMs.values()) - windowMs;
+  const facts = await hub.d.ingest.callFacts(since);
+  return computeProvinceStats({ facts, snapshots, links, nowMs, windowMs, thresholdMs, siteNowMs });
+}
