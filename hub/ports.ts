@@ -129,7 +129,10 @@ export interface DirectoryStore {
   }>;
   /** Which sites should hear about a change to this customer (home site + readers). */
   interestedSites(customerId: string): Promise<string[]>;
-  /** Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. */
+  /**
+   * Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. Only for an
+   * empty directory: a site that cached a later version would never take version 1 again.
+   */
   seed(profiles: readonly CustomerProfile[], nowMs: number): Promise<number>;
 }
 
@@ -148,6 +151,12 @@ export interface IngestStore {
    * the statistics read.
    */
   ingest(events: readonly EventEnvelope[], via: 'link' | 'kafka', nowMs: number): Promise<IngestResult>;
+  /** The same, returning the ids this call stored (for group commit: per-batch counts). */
+  ingestReturningIds(
+    events: readonly EventEnvelope[],
+    via: 'link' | 'kafka',
+    nowMs: number,
+  ): Promise<Set<string>>;
   /** Events stored per site (for `fedctl status`). */
   countsBySite(): Promise<Map<string, number>>;
   /** Call outcomes per site and queue, for calls that ended in [sinceMs, nowMs]. */

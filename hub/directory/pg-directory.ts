@@ -137,22 +137,20 @@ export class PgDirectoryStore implements DirectoryStore {
     checkText('customerId', a.customerId);
     checkText('reason', a.reason);
     checkCount('atMs', a.atMs);
-    await withTransaction(this.pool, async (c) => {
-      await query(
-        c,
-        `INSERT INTO customer_reads (reader_site_id, customer_id, home_site_id, reason, call_id, agent_id,
+    // One statement (atomic by itself): every roaming lookup pays for this audit, so no
+    // BEGIN/COMMIT round trips.
+    await query(
+      this.pool,
+      `WITH audit AS (
+         INSERT INTO customer_reads (reader_site_id, customer_id, home_site_id, reason, call_id, agent_id,
                                      ivr_session_id, at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [a.readerSiteId, a.customerId, a.homeSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
-      );
-      await query(
-        c,
-        `INSERT INTO customer_interest (site_id, customer_id, since_ms)
-         SELECT $1, id, $3 FROM customers WHERE id = $2 AND home_site_id <> $1
-         ON CONFLICT (site_id, customer_id) DO NOTHING`,
-        [a.readerSiteId, a.customerId, a.atMs],
-      );
-    });
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       )
+       INSERT INTO customer_interest (site_id, customer_id, since_ms)
+       SELECT $1, id, $8 FROM customers WHERE id = $2 AND home_site_id <> $1
+       ON CONFLICT (site_id, customer_id) DO NOTHING`,
+      [a.readerSiteId, a.customerId, a.homeSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
+    );
   }
 
   async write(w: WriteCustomerInput): Promise<CustomerChange> {

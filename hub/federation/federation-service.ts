@@ -317,7 +317,7 @@ export function createFederationService(
               );
             }
             const events = eventsFromProto(batch.events, siteId);
-            const r = await hub.d.ingest.ingest(events, 'link', clock.now());
+            const r = await hub.linkIngest.submit(events);
             ack = { body: { $case: 'eventsAck', value: { batchId: batch.batchId, ...r, error: '' } } };
           } catch (e) {
             const st = toGrpcStatus(e, log, { method: 'Federation.Link/events', siteId });

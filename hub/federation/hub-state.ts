@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/log.js';
 import type { DirectoryStore, IngestStore, SiteAdminStore, StoredTopology, TopologyStore } from '../ports.js';
 import type { Site } from '../topology/schema.js';
 import type { SiteRegistry } from './registry.js';
+import { GroupCommit } from '../ingest/group-commit.js';
 
 export interface HubDeps {
   hubId: string;
@@ -37,8 +38,15 @@ export class HubState {
   private readonly feedSent = new Map<string, number>();
   private readonly feedPumps = new Map<string, Promise<void>>();
   private readonly feedAgain = new Set<string>();
+  /** Event batches from all site links, written together while the database is busy. */
+  readonly linkIngest: GroupCommit;
 
-  constructor(readonly d: HubDeps) {}
+  constructor(readonly d: HubDeps) {
+    this.linkIngest = new GroupCommit(
+      (events, nowMs) => d.ingest.ingestReturningIds(events, 'link', nowMs),
+      () => d.clock.now(),
+    );
+  }
 
   async load(): Promise<void> {
     this.current = await this.d.topology.current();

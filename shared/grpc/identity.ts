@@ -207,8 +207,19 @@ export function peerIdentity(call: CallWithAuthContext): Identity {
       `no verified client certificate on the connection${peer}; mTLS is required`,
     );
   }
-  return identityFromCertificate(cert);
+  // Parsing the certificate is most of a small RPC's own cost; a verified certificate's
+  // identity never changes, so remember it by fingerprint (bounded).
+  const fp = (cert as { fingerprint256?: unknown }).fingerprint256;
+  if (typeof fp !== 'string') return identityFromCertificate(cert);
+  const known = identityCache.get(fp);
+  if (known) return known;
+  const who = identityFromCertificate(cert);
+  if (identityCache.size >= 1024) identityCache.delete(identityCache.keys().next().value!);
+  identityCache.set(fp, who);
+  return who;
 }
+
+const identityCache = new Map<string, Identity>();
 
 function describe(identity: Identity): string {
   return `${identity.kind} ${JSON.stringify(identity.id)}`;

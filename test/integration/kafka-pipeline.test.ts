@@ -285,6 +285,7 @@ void describe('site outbox -> Kafka -> hub ingest', { skip, timeout: 180_000 }, 
         failNext-- > 0
           ? Promise.reject(unavailable('database unreachable: ECONNREFUSED'))
           : store.ingest(evs, via, now),
+      ingestReturningIds: (evs, via, now) => store.ingestReturningIds(evs, via, now),
       countsBySite: () => store.countsBySite(),
       callFacts: (since) => store.callFacts(since),
     };
