@@ -21,7 +21,11 @@ function fakeStore() {
         throw new Error('database down');
       }
       const inserted = new Set<string>();
-      for (const e of events) if (!stored.has(e.id)) (stored.add(e.id), inserted.add(e.id));
+      for (const e of events) {
+        if (stored.has(e.id)) continue;
+        stored.add(e.id);
+        inserted.add(e.id);
+      }
       return inserted;
     },
   };
