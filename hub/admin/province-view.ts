@@ -19,8 +19,10 @@ export async function provinceStats(
     links.set(e.siteId, e.link.state);
     if (!e.snapshot) continue;
     snapshots.set(e.siteId, e.snapshot);
-    // A connected site's window ends at its own clock (skewed, or sped up in a demo).
-    if (e.stream) siteNowMs.set(e.siteId, e.snapshot.atMs);
+    // A site's window ends at its own clock (skewed, or sped up in a demo): the time of its
+    // last snapshot, plus the hub time since it was last heard from (a site whose link is
+    // down keeps its recent calls in the window instead of dropping out).
+    siteNowMs.set(e.siteId, e.snapshot.atMs + Math.max(0, nowMs - (e.link.lastHeardMs ?? nowMs)));
   }
   const since = Math.min(nowMs, ...siteNowMs.values()) - windowMs;
   const facts = await hub.d.ingest.callFacts(since);

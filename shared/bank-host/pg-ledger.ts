@@ -489,10 +489,22 @@ export async function seedDemoLedger(
         [r.currency, r.buy, r.sell],
       );
     }
+    // Hashing a PIN is deliberately slow (scrypt): skip customers already seeded before
+    // hashing anything, so a restarted site does not pay for its whole population again.
+    const existing = new Set(
+      (
+        await client.query<{ customer_id: string }>(
+          'SELECT customer_id FROM ledger.customers WHERE customer_id = ANY($1::text[])',
+          [customers.map((c) => c.customerId)],
+        )
+      ).rows.map((r) => r.customer_id),
+    );
     for (const cust of customers) {
+      if (existing.has(cust.customerId)) continue;
+      const pinHash = await hashPin(cust.pin);
       const ins = await client.query('INSERT INTO ledger.customers VALUES ($1, $2) ON CONFLICT DO NOTHING', [
         cust.customerId,
-        await hashPin(cust.pin),
+        pinHash,
       ]);
       if (ins.rowCount === 0) continue;
       for (const a of cust.accounts) {
@@ -530,7 +542,13 @@ export async function seedDemoLedger(
       for (const card of cust.cards) {
         await client.query(
           'INSERT INTO ledger.cards (card_number, customer_id, account_id, pin_hash) VALUES ($1, $2, $3, $4)',
-          [card.cardNumber, cust.customerId, card.accountId, await hashPin(card.pin)],
+          // The customer's own PIN on their card (the usual case) reuses its hash.
+          [
+            card.cardNumber,
+            cust.customerId,
+            card.accountId,
+            card.pin === cust.pin ? pinHash : await hashPin(card.pin),
+          ],
         );
       }
     }

@@ -165,8 +165,8 @@ export class CallFlow {
     leg.callId = callId;
     const call = liveCall(callId, ani, dnis, leg, 'ivr');
     this.calls.set(callId, call);
-    this.write(`create ${callId}`, () =>
-      createCall(this.d.store, { callId, ani, dnis, legs: [this.storedLeg(leg, now)] }),
+    this.write(`create ${callId}`, (s) =>
+      createCall(s, { callId, ani, dnis, legs: [this.storedLeg(leg, now)] }),
     );
     if (this.ivrSessions >= config.ivrPorts) {
       tally.blockedNoIvrPort++;
@@ -275,8 +275,8 @@ export class CallFlow {
     call.phase = 'queued';
     call.queuedAtMs = this.d.scheduler.now();
     this.d.tally.queued++;
-    this.write(`queue ${call.callId}`, () =>
-      transition(this.d.store, {
+    this.write(`queue ${call.callId}`, (s) =>
+      transition(s, {
         callId: call.callId,
         from: 'ivr',
         to: 'queued',
@@ -388,8 +388,8 @@ export class CallFlow {
         if (call && cmd.reason === 'ring-no-answer') {
           call.phase = 'queued';
           call.agentId = undefined;
-          this.write(`requeue ${cmd.callId}`, () =>
-            transition(this.d.store, {
+          this.write(`requeue ${cmd.callId}`, (s) =>
+            transition(s, {
               callId: cmd.callId,
               from: 'offered',
               to: 'queued',
@@ -412,8 +412,8 @@ export class CallFlow {
         call.phase = 'queued';
         call.queueId = cmd.toQueueId;
         call.queuedAtMs = this.d.scheduler.now();
-        this.write(`transfer ${cmd.callId}`, () =>
-          transition(this.d.store, {
+        this.write(`transfer ${cmd.callId}`, (s) =>
+          transition(s, {
             callId: cmd.callId,
             from: 'connected',
             to: 'queued',
@@ -438,8 +438,8 @@ export class CallFlow {
     if (!call) return;
     call.phase = 'offered';
     call.agentId = agentId;
-    this.write(`offer ${callId}`, () =>
-      transition(this.d.store, { callId, from: 'queued', to: 'offered', event: 'offer', patch: { agentId } }),
+    this.write(`offer ${callId}`, (s) =>
+      transition(s, { callId, from: 'queued', to: 'offered', event: 'offer', patch: { agentId } }),
     );
     void this.screenPop(call, agentId, queueId, answerByMs).then((pop) => {
       // The offer may have been withdrawn while the profile was looked up.
@@ -493,8 +493,8 @@ export class CallFlow {
     void this.d.media.bridgeToAgent(call.leg, agentId).then((agentLeg) => {
       call.agentLeg = agentLeg;
       const now = this.d.scheduler.now();
-      this.write(`connect ${callId}`, () =>
-        transition(this.d.store, {
+      this.write(`connect ${callId}`, (s) =>
+        transition(s, {
           callId,
           from: 'offered',
           to: 'connected',
@@ -512,8 +512,8 @@ export class CallFlow {
     const a = cmd.action;
     if (a.kind === 'overflow-queue') {
       call.queueId = a.queueId;
-      this.write(`overflow ${cmd.callId}`, () =>
-        updateCallData(this.d.store, cmd.callId, {
+      this.write(`overflow ${cmd.callId}`, (s) =>
+        updateCallData(s, cmd.callId, {
           queueId: a.queueId,
           attached: { overflowFrom: cmd.queueId },
         }),
@@ -546,8 +546,8 @@ export class CallFlow {
         }
         call.phase = 'wrapup';
         this.wrapping.set(cmd.agentId, cmd.callId);
-        this.write(`wrapup ${cmd.callId}`, () =>
-          transition(this.d.store, {
+        this.write(`wrapup ${cmd.callId}`, (s) =>
+          transition(s, {
             callId: cmd.callId,
             from: 'connected',
             to: 'wrapup',
@@ -602,13 +602,12 @@ export class CallFlow {
   }
 
   private agentStateChanged(cmd: Extract<AcdCommand, { type: 'agent-state-changed' }>): void {
-    const { store } = this.d;
     const { agentId, from, to } = cmd;
-    if (from === 'logged-out') this.write(`login ${agentId}`, () => loginAgent(store, agentId));
-    else if (to === 'logged-out') this.write(`logout ${agentId}`, () => logoutAgent(store, agentId));
+    if (from === 'logged-out') this.write(`login ${agentId}`, (s) => loginAgent(s, agentId));
+    else if (to === 'logged-out') this.write(`logout ${agentId}`, (s) => logoutAgent(s, agentId));
     if (from !== 'logged-out' && to !== 'logged-out') {
-      this.write(`agent ${agentId} ${to}`, () =>
-        setAgentState(store, {
+      this.write(`agent ${agentId} ${to}`, (s) =>
+        setAgentState(s, {
           agentId,
           to,
           ...(cmd.reason ? { reason: cmd.reason } : {}),
@@ -654,14 +653,21 @@ export class CallFlow {
    */
   private finish(call: LiveCall, req: EndCallRequest, followUp?: () => Promise<unknown>): void {
     if (!this.calls.delete(call.callId)) return;
-    this.write(`end ${call.callId}`, async () => {
+    this.write(`end ${call.callId}`, async (s) => {
       if (followUp) await followUp();
-      await endCall(this.d.store, req);
+      await endCall(s, req);
     });
   }
 
-  private write(label: string, fn: () => Promise<unknown>): void {
-    void this.d.writes.push(label, fn);
+  /**
+   * Queue a store write. The write runs later, in order behind the others; it records the time
+   * the fact happened (now), not the time the database got to it: a call's wait is its own,
+   * not the store's latency (which a sped-up simulation would multiply).
+   */
+  private write(label: string, fn: (store: StoreContext) => Promise<unknown>): void {
+    const at = this.d.scheduler.now();
+    const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
+    void this.d.writes.push(label, () => fn(store));
   }
 
   private storedLeg(leg: CallLeg, atMs: number): StoredLeg {

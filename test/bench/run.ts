@@ -10,6 +10,8 @@ export interface BenchModule {
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   acd: () => import('./acd.js'),
+  'hub-ingest': () => import('./hub-ingest.js'),
+  'roaming-lookup': () => import('./roaming-lookup.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
