@@ -5,7 +5,7 @@
 #   deploy/pki.sh [--force] <dir> node <kind> <id>  issue a node certificate signed by the CA
 #   deploy/pki.sh <dir> list                        show the CA and every node certificate in <dir>
 #
-# <kind> is hub, site, gateway or admin; <id> matches ^[a-z][a-z0-9-]{1,31}$.
+# <kind> is hub, site, gateway, admin or agent (an agent desk client, id = the agent id); <id> matches ^[a-z][a-z0-9-]{1,31}$.
 # A node certificate has subject CN=<id>, O=<kind>, the URI SAN spiffe://province/<kind>/<id>
 # (the identity the hub trusts, see shared/grpc/identity.ts), DNS:localhost and IP:127.0.0.1
 # for loopback use, extendedKeyUsage serverAuth+clientAuth, and is valid for 2 years.
@@ -16,7 +16,7 @@
 # certificate (after checking it still verifies against the CA) unless --force is given.
 set -euo pipefail
 
-readonly KINDS='hub site gateway admin'
+readonly KINDS='hub site gateway admin agent'
 readonly ID_RE='^[a-z][a-z0-9-]{1,31}$'
 readonly CA_DAYS=3650
 readonly NODE_DAYS=730
@@ -24,7 +24,7 @@ readonly NODE_DAYS=730
 usage() {
   cat >&2 <<'EOF'
 usage: pki.sh <dir> ca
-       pki.sh [--force] <dir> node <kind> <id>     kind: hub | site | gateway | admin
+       pki.sh [--force] <dir> node <kind> <id>     kind: hub | site | gateway | admin | agent
        pki.sh <dir> list
 EOF
 }

@@ -51,3 +51,33 @@ test('a missing or unparsable file names the file', () => {
     /cannot read site config \/nonexistent\/site.yaml/,
   );
 });
+
+test('federation settings: the hub link, agent-desk mTLS and bank hosts compile with paths resolved; mistakes are named', () => {
+  const c = base() as Doc;
+  c.hub = {
+    address: 'hub.bank.internal:7443',
+    tls: { ca: 'pki/ca.crt', cert: 'pki/s.crt', key: 'pki/s.key' },
+  };
+  c.cti = { port: 7000, tls: { ca: 'pki/ca.crt', cert: 'pki/s.crt', key: 'pki/s.key' } };
+  c.bankHosts = { wanzhou: { database: 'postgres://h/wz' } };
+  const cfg = compileSiteConfig(c, '/etc/pcc', 'site');
+  assert.equal(cfg.hub?.events, 'link');
+  assert.equal(cfg.hub?.snapshotIntervalMs, 1000);
+  assert.equal(cfg.hub?.tls.caPath, '/etc/pcc/pki/ca.crt');
+  assert.equal(cfg.cti.tls?.certPath, '/etc/pcc/pki/s.crt');
+  assert.deepEqual(cfg.bankHosts, { wanzhou: { databaseUrl: 'postgres://h/wz' } });
+
+  refuses(
+    (d) => (d.hub = { address: 'nowhere', tls: { ca: 'a', cert: 'b', key: 'c' } }),
+    /site\.hub\.address: must be host:port/,
+  );
+  refuses(
+    (d) => (d.hub = { address: 'h:1', events: 'kafka', tls: { ca: 'a', cert: 'b', key: 'c' } }),
+    /site\.hub\.kafka: required when hub\.events is kafka/,
+  );
+  refuses(
+    (d) => (d.bankHosts = { chongqing: { database: 'x' } }),
+    /bankHosts\.chongqing: this site's own host/,
+  );
+  refuses((d) => (d.cti = { tls: { ca: 'a' } }), /site\.cti\.tls\.cert/);
+});

@@ -42,7 +42,18 @@ const siteFileSchema = z
       .strict()
       .default({}),
     cti: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(0),
+        /**
+         * mTLS for the agent desk: agents present `agent` certificates (deploy/pki.sh) and can
+         * act only for their own agent id. Absent = plaintext (a trusted segment, the demo).
+         */
+        tls: z
+          .object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) })
+          .strict()
+          .optional(),
+      })
       .strict()
       .default({ host: '127.0.0.1', port: 0 }),
     /** The supervisor's wallboard (HTTP). */
@@ -107,7 +118,11 @@ export interface SiteConfig {
   trunks: number;
   ivrPorts: number;
   databaseUrl: string | undefined;
-  cti: { host: string; port: number };
+  cti: {
+    host: string;
+    port: number;
+    tls?: { caPath: string; certPath: string; keyPath: string } | undefined;
+  };
   web: { host: string; port: number };
   ivr: { flowPath: string; promptsPath: string | undefined; bankTimeoutMs: number };
   notReadyReasons: string[];
@@ -158,7 +173,19 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     trunks: raw.trunks,
     ivrPorts: raw.ivrPorts,
     databaseUrl: raw.database.url,
-    cti: raw.cti,
+    cti: {
+      host: raw.cti.host,
+      port: raw.cti.port,
+      ...(raw.cti.tls
+        ? {
+            tls: {
+              caPath: resolve(baseDir, raw.cti.tls.ca),
+              certPath: resolve(baseDir, raw.cti.tls.cert),
+              keyPath: resolve(baseDir, raw.cti.tls.key),
+            },
+          }
+        : {}),
+    },
     web: raw.web,
     ivr: {
       flowPath: resolve(baseDir, raw.ivr.flow),

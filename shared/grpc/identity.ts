@@ -5,7 +5,7 @@
  * The identity lives in the certificate's URI SAN `spiffe://province/<kind>/<id>`, issued by
  * `deploy/pki.sh`. The rules (anything else is refused with UNAUTHENTICATED):
  *   - the certificate has exactly one URI SAN, and it is `spiffe://province/<kind>/<id>` with
- *     kind in hub | site | gateway | admin and id matching NODE_ID_RE;
+ *     kind in hub | site | gateway | admin | agent and id matching NODE_ID_RE;
  *   - the subject has exactly one CN and it equals the id; if the subject carries an O, it
  *     equals the kind.
  * Authorisation failures (a site calling an admin RPC, a site acting for another site) are
@@ -20,7 +20,8 @@
  */
 import { DomainError } from '../errors.js';
 
-export const NODE_KINDS = ['hub', 'site', 'gateway', 'admin'] as const;
+/** `agent`: an agent desk client; its id is the agent id (see site-node/cti/agent-service.ts). */
+export const NODE_KINDS = ['hub', 'site', 'gateway', 'admin', 'agent'] as const;
 export type NodeKind = (typeof NODE_KINDS)[number];
 
 /** Node ids (site ids included): a lowercase letter, then 1..31 of `a-z 0-9 -`. */

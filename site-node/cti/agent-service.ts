@@ -28,6 +28,7 @@ import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { failStream, serverStream, unary } from '../../shared/grpc/status.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { throwInvalid } from '../../shared/validate.js';
+import { peerIdentity, requireKind, type CallWithAuthContext } from '../../shared/grpc/identity.js';
 import type { AgentDesk, AgentView, DeskEvent } from './agent-desk.js';
 import { agentToProto, deskEventToProto } from './proto-mapping.js';
 
@@ -49,6 +50,25 @@ export interface AgentServiceOptions {
   maxStreamsPerAgent?: number;
   /** Events buffered for a client that is not reading before it is cut off. Default 1000. */
   maxBufferedEvents?: number;
+  /**
+   * Who may act for an agent. With mTLS (the site config's `cti.tls`), `agentsActForThemselves`:
+   * the caller's certificate must be that agent's (`spiffe://province/agent/<agent id>`), so
+   * nobody can log another agent in, answer their calls or read their screen pops. Default:
+   * anyone who can reach the port (a plaintext port on a trusted segment, tests).
+   */
+  authorize?: (call: CallWithAuthContext, agentId: string) => void;
+}
+
+/** The mTLS rule: an agent certificate acts only for its own agent id. */
+export function agentsActForThemselves(call: CallWithAuthContext, agentId: string): void {
+  const who = requireKind(peerIdentity(call), 'agent');
+  if (who.id !== agentId) {
+    throw new DomainError(
+      'permission-denied',
+      `agent ${JSON.stringify(who.id)} cannot act for agent ${JSON.stringify(agentId)}: an agent can only act for itself`,
+      { field: 'agent_id' },
+    );
+  }
 }
 
 export const DEFAULT_AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -121,40 +141,51 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
   const wrapup = z.object({ agentId, callId, wrapupCode });
 
   const reply = (view: AgentView): AgentResponse => ({ agent: agentToProto(view) });
+  const authorize = opts.authorize ?? (() => undefined);
+  /** Parse, then check the caller may act for the request's agent. */
+  const req = <S extends z.ZodType<{ agentId: string }>>(
+    schema: S,
+    request: unknown,
+    call: CallWithAuthContext,
+  ) => {
+    const r = parse(schema, request);
+    authorize(call, r.agentId);
+    return r;
+  };
   const m = (name: string) => ({ log, method: `AgentDesk.${name}` });
 
   const streams = new Set<OpenStream>();
 
   const implementation: AgentDeskServer = {
-    login: unary(async (req) => reply(await desk.login(parse(agentOnly, req).agentId)), m('Login')),
-    logout: unary(async (req) => reply(await desk.logout(parse(agentOnly, req).agentId)), m('Logout')),
-    setReady: unary(async (req) => reply(await desk.setReady(parse(agentOnly, req).agentId)), m('SetReady')),
-    setNotReady: unary(async (req) => {
-      const r = parse(notReady, req);
+    login: unary(async (r, c) => reply(await desk.login(req(agentOnly, r, c).agentId)), m('Login')),
+    logout: unary(async (r, c) => reply(await desk.logout(req(agentOnly, r, c).agentId)), m('Logout')),
+    setReady: unary(async (r, c) => reply(await desk.setReady(req(agentOnly, r, c).agentId)), m('SetReady')),
+    setNotReady: unary(async (q, c) => {
+      const r = req(notReady, q, c);
       return reply(await desk.setNotReady(r.agentId, r.reasonCode));
     }, m('SetNotReady')),
-    answer: unary(async (req) => {
-      const r = parse(withCall, req);
+    answer: unary(async (q, c) => {
+      const r = req(withCall, q, c);
       return reply(await desk.answer(r.agentId, r.callId));
     }, m('Answer')),
-    hangup: unary(async (req) => {
-      const r = parse(withCall, req);
+    hangup: unary(async (q, c) => {
+      const r = req(withCall, q, c);
       return reply(await desk.hangup(r.agentId, r.callId));
     }, m('Hangup')),
-    transfer: unary(async (req) => {
-      const r = parse(transfer, req);
+    transfer: unary(async (q, c) => {
+      const r = req(transfer, q, c);
       return reply(await desk.transfer(r.agentId, r.callId, r.queueId));
     }, m('Transfer')),
-    completeWrapup: unary(async (req) => {
-      const r = parse(wrapup, req);
+    completeWrapup: unary(async (q, c) => {
+      const r = req(wrapup, q, c);
       return reply(await desk.completeWrapup(r.agentId, r.callId, r.wrapupCode));
     }, m('CompleteWrapup')),
-    getAgent: unary(async (req) => reply(await desk.agent(parse(agentOnly, req).agentId)), m('GetAgent')),
+    getAgent: unary(async (r, c) => reply(await desk.agent(req(agentOnly, r, c).agentId)), m('GetAgent')),
     events: serverStream((call) => openEvents(call), m('Events')),
   };
 
   async function openEvents(call: ServerWritableStream<EventsRequest, PbDeskEvent>): Promise<void> {
-    const id = parse(agentOnly, call.request).agentId;
+    const id = req(agentOnly, call.request, call).agentId;
     if (countStreams(id) >= maxStreams) {
       throw new DomainError(
         'resource-exhausted',

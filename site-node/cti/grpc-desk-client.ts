@@ -8,9 +8,11 @@
  * that fails (server gone, drained) is reported to `onStreamError` and not reopened: the
  * caller decides whether to resubscribe.
  */
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { AgentDeskClient, type AgentResponse, type DeskEvent as PbDeskEvent } from '../../proto/gen/agent.js';
 import { call, clientCredentials, clientOptions, type UnaryMethod } from '../../shared/grpc/client.js';
+import { tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { fromGrpcError } from '../../shared/grpc/status.js';
 import type { DomainError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -25,6 +27,11 @@ export interface GrpcAgentDeskOptions {
   log?: Logger;
   /** Called when an Events stream ends with an error other than our own cancel. */
   onStreamError?: (agentId: string, err: DomainError) => void;
+  /**
+   * For a site whose agent desk requires mTLS (`cti.tls`): this agent's certificate, from
+   * `deploy/pki.sh <dir> node agent <agent id>`. Default: plaintext.
+   */
+  credentials?: ChannelCredentials;
 }
 
 export class GrpcAgentDesk implements AgentDesk {
@@ -33,7 +40,11 @@ export class GrpcAgentDesk implements AgentDesk {
   private readonly log: Logger;
 
   constructor(private readonly opts: GrpcAgentDeskOptions) {
-    this.client = new AgentDeskClient(opts.address, clientCredentials(), clientOptions());
+    this.client = new AgentDeskClient(
+      opts.address,
+      opts.credentials ?? clientCredentials(),
+      clientOptions(opts.credentials ? tlsTargetOptions(opts.address) : {}),
+    );
     this.log = opts.log ?? silentLogger;
   }
 

@@ -16,7 +16,7 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { SiteConfig } from '../config.js';
-import { createAgentService } from '../cti/agent-service.js';
+import { agentsActForThemselves, createAgentService } from '../cti/agent-service.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
 import type { BankHost } from '../../shared/bank-host/port.js';
 import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
@@ -48,7 +48,7 @@ import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
 import { createPool } from '../../shared/pg/pool.js';
 import { KafkaEventShipper } from '../../shared/events/kafka.js';
 import { OutboxRelay } from '../../shared/events/relay.js';
-import { loadTlsMaterial } from '../../shared/grpc/tls.js';
+import { loadTlsMaterial, mtlsServerCredentials } from '../../shared/grpc/tls.js';
 import type { QueueStats } from '../acd/index.js';
 
 export interface SiteDeps {
@@ -181,15 +181,18 @@ export class Site {
     this.flow.desk = this.desk;
     this.web = this.webServer();
     if (d.cti !== false) {
+      const tls = config.cti.tls && loadTlsMaterial(config.cti.tls);
       this.grpc = new GrpcServer({
         host: config.cti.host,
         port: config.cti.port,
+        ...(tls ? { credentials: mtlsServerCredentials(tls) } : {}),
         services: [
           createAgentService({
             desk: this.desk,
             log: log.child({ part: 'cti' }),
             reasonCodes: config.notReadyReasons,
             wrapupCodes: config.wrapupCodes,
+            ...(tls ? { authorize: agentsActForThemselves } : {}),
           }),
         ],
         log: log.child({ part: 'grpc' }),
