@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { DomainError } from '../../shared/errors.js';
+import type { DomainError } from '../../shared/errors.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { mtlsClientCredentials, mtlsServerCredentials } from '../../shared/grpc/tls.js';
 import { makeTestPki, type TestPki } from '../../test/support/pki.js';
