@@ -26,6 +26,7 @@ import { loadFlowFile, loadPromptCatalogueFile, type Flow } from '../ivr/flow.js
 import {
   JobScheduler,
   PgCustomerDirectory,
+  evictServed,
   migrateSiteStore,
   recoverAfterRestart,
   storeContext,
@@ -68,6 +69,12 @@ export interface SiteDeps {
   drainMs?: number;
   /** pg-boss polling; default 2 s. */
   jobPollingSeconds?: number;
+  /**
+   * How long another site's customer stays in this site's cache after it was last served
+   * (site time). Default 7 days. Checked every `evictEveryMs` of real time (default 10 min).
+   */
+  servedCacheMs?: number;
+  evictEveryMs?: number;
 }
 
 export interface AgentBoardEntry {
@@ -119,6 +126,7 @@ export class Site {
   readonly hubLink: GrpcHubLink | undefined;
   private readonly kafka: { shipper: KafkaEventShipper; relay: OutboxRelay } | undefined;
   private readonly remotePools: pg.Pool[] = [];
+  private evictTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   recovery: RecoveryReport | undefined;
@@ -284,7 +292,7 @@ export class Site {
   async start(): Promise<void> {
     if (this.state !== 'new') return;
     this.state = 'starting';
-    const { config, pool, media, log } = this.d;
+    const { config, pool, media, log, scheduler } = this.d;
     await migrateSiteStore(pool);
     await applyLedgerMigrations(pool);
     await this.jobs.start();
@@ -311,6 +319,15 @@ export class Site {
     // The site takes calls before the hub answers: it never waits on the WAN to start.
     await this.hubLink?.start();
     this.kafka?.relay.start();
+    // The cache keeps this site's own customers and those it served recently: roaming
+    // customers not served for a while leave it (the hub still has them).
+    this.evictTimer = setInterval(() => {
+      evictServed(this.store, scheduler.now() - (this.d.servedCacheMs ?? 7 * 86_400_000)).then(
+        (n) => n > 0 && log.info('evicted customers of other sites not served recently', { count: n }),
+        (e: unknown) => log.warn('cache eviction failed', { error: e }),
+      );
+    }, this.d.evictEveryMs ?? 600_000);
+    this.evictTimer.unref();
     this.state = 'running';
     log.info('site started', { siteId: config.siteId, ctiPort: this.ctiPort, agents: config.agents.length });
   }
@@ -324,6 +341,7 @@ export class Site {
   private async doStop(): Promise<void> {
     const { scheduler, log } = this.d;
     this.state = 'stopping';
+    clearInterval(this.evictTimer);
     this.flow.refuseNewCalls();
     const deadline = Date.now() + (this.d.drainMs ?? 30_000);
     while (this.flow.liveCalls > 0 && Date.now() < deadline) {
