@@ -104,6 +104,15 @@ export interface WriteCustomerInput {
 export interface DirectoryStore {
   lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined>;
   /**
+   * `lookup` and, when the customer's home is not the reader, `recordRead` with the purpose:
+   * the roaming lookup the federation serves, in one database round trip.
+   */
+  lookupAudited(
+    key: LookupKey,
+    value: string,
+    audit: Omit<ReadAudit, 'customerId' | 'homeSiteId'>,
+  ): Promise<CustomerProfile | undefined>;
+  /**
    * Record that a site read another site's customer (who, which agent or IVR session, which
    * customer, why), and remember that the reader now caches it (so its changes reach it).
    */

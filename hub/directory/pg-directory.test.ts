@@ -288,6 +288,45 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
     assert.deepEqual(await dir.interestedSites('nobody'), []);
   });
 
+  void test('lookupAudited: one statement looks up, audits a cross-site read and adds interest; own reads are not audited', async () => {
+    const p = profile('la-1', 'yubei', 501);
+    await dir.write(w(p, 0));
+    const audit = {
+      readerSiteId: 'jiangbei',
+      reason: 'ivr-ani',
+      callId: 'jb-call-1',
+      agentId: null,
+      ivrSessionId: 'ivr-5',
+      atMs: T0 + 5,
+    };
+    const found = await dir.lookupAudited('phone', p.phones[0]!, audit);
+    assert.equal(found?.customerId, 'la-1');
+    assert.equal(await count('customer_reads', `customer_id = 'la-1'`), 1);
+    const row = await query(
+      t.pool,
+      `SELECT reader_site_id, home_site_id, reason, call_id, agent_id, ivr_session_id, at_ms FROM customer_reads WHERE customer_id = 'la-1'`,
+    );
+    assert.deepEqual(row.rows[0], {
+      reader_site_id: 'jiangbei',
+      home_site_id: 'yubei',
+      reason: 'ivr-ani',
+      call_id: 'jb-call-1',
+      agent_id: null,
+      ivr_session_id: 'ivr-5',
+      at_ms: String(T0 + 5),
+    });
+    assert.deepEqual(await dir.interestedSites('la-1'), ['jiangbei', 'yubei']);
+    // The home site reading its own customer: found, not audited.
+    assert.equal(
+      (await dir.lookupAudited('card', p.cards[0]!, { ...audit, readerSiteId: 'yubei' }))?.customerId,
+      'la-1',
+    );
+    assert.equal(await count('customer_reads', `customer_id = 'la-1'`), 1);
+    // Nobody found: nothing audited.
+    assert.equal(await dir.lookupAudited('phone', '13000000999', audit), undefined);
+    assert.equal(await count('customer_reads', `reader_site_id = 'jiangbei' AND customer_id IS NULL`), 0);
+  });
+
   void test('a customer moving home is still sent to the site it left', async () => {
     const p = profile('m-1', 'dazu', 201);
     await dir.write(w(p, 0));

@@ -24,7 +24,7 @@ import type { CustomerProfile } from '../../shared/domain/customer.js';
 import { parseCustomerProfile } from '../../shared/domain/customer-schema.js';
 import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
-import { query, type Queryable } from '../../shared/pg/pool.js';
+import { query, queryPrepared, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
 import type { CustomerChange, DirectoryStore, LookupKey, ReadAudit, WriteCustomerInput } from '../ports.js';
 
@@ -102,28 +102,62 @@ function staleMessage(customerId: string, base: number, s: StaleBase): string {
   return `customer ${customerId}: your change was based on ${based} but ${current}; reload and retry`;
 }
 
+/** The lookup of one profile by key, `$1` the value (also the first step of lookupAudited). */
+function lookupSql(key: LookupKey): string {
+  switch (key) {
+    case 'phone':
+      return `SELECT ${PROFILE_COLUMNS} FROM customer_phones k JOIN customers c ON c.id = k.customer_id
+               WHERE k.phone = $1`;
+    case 'card':
+      return `SELECT ${PROFILE_COLUMNS} FROM customer_cards k JOIN customers c ON c.id = k.customer_id
+               WHERE k.card = $1`;
+    case 'customer-id':
+      return `SELECT ${PROFILE_COLUMNS} FROM customers c WHERE c.id = $1`;
+    default:
+      throw invalidArgument('key', `must be phone, card or customer-id (got ${JSON.stringify(key)})`);
+  }
+}
+
 export class PgDirectoryStore implements DirectoryStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined> {
     if (typeof value !== 'string' || value === '') return undefined;
-    let sql: string;
-    switch (key) {
-      case 'phone':
-        sql = `SELECT ${PROFILE_COLUMNS} FROM customer_phones k JOIN customers c ON c.id = k.customer_id
-               WHERE k.phone = $1`;
-        break;
-      case 'card':
-        sql = `SELECT ${PROFILE_COLUMNS} FROM customer_cards k JOIN customers c ON c.id = k.customer_id
-               WHERE k.card = $1`;
-        break;
-      case 'customer-id':
-        sql = `SELECT ${PROFILE_COLUMNS} FROM customers c WHERE c.id = $1`;
-        break;
-      default:
-        throw invalidArgument('key', `must be phone, card or customer-id (got ${JSON.stringify(key)})`);
-    }
-    const r = await query<ProfileRow>(this.pool, sql, [value]);
+    const r = await queryPrepared<ProfileRow>(this.pool, `dir-lookup-${key}`, lookupSql(key), [value]);
+    return r.rows[0] ? toProfile(r.rows[0]) : undefined;
+  }
+
+  /**
+   * Look up and, when the customer belongs to another site than the reader, audit the read
+   * and give the reader interest, all in ONE statement: every roaming call pays for this,
+   * so it costs one database round trip, not three.
+   */
+  async lookupAudited(
+    key: LookupKey,
+    value: string,
+    a: Omit<ReadAudit, 'customerId' | 'homeSiteId'>,
+  ): Promise<CustomerProfile | undefined> {
+    if (typeof value !== 'string' || value === '') return undefined;
+    checkSiteId('readerSiteId', a.readerSiteId);
+    checkText('reason', a.reason);
+    checkCount('atMs', a.atMs);
+    const r = await queryPrepared<ProfileRow>(
+      this.pool,
+      `dir-lookup-audited-${key}`,
+      `WITH found AS (${lookupSql(key)}),
+       audit AS (
+         INSERT INTO customer_reads (reader_site_id, customer_id, home_site_id, reason, call_id, agent_id,
+                                     ivr_session_id, at_ms)
+         SELECT $2, f.id, f.home_site_id, $3, $4, $5, $6, $7 FROM found f WHERE f.home_site_id <> $2
+       ),
+       interest AS (
+         INSERT INTO customer_interest (site_id, customer_id, since_ms)
+         SELECT $2, f.id, $7 FROM found f WHERE f.home_site_id <> $2
+         ON CONFLICT (site_id, customer_id) DO NOTHING
+       )
+       SELECT * FROM found`,
+      [value, a.readerSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
+    );
     return r.rows[0] ? toProfile(r.rows[0]) : undefined;
   }
 

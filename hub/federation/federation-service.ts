@@ -369,21 +369,17 @@ export function createFederationService(
         callerSite(call, v.siteId);
         const key = LOOKUP_KEYS.get(v.key);
         if (!key) throw invalidArgument('key', `unknown lookup key ${v.key}; use PHONE, CARD or CUSTOMER_ID`);
-        const profile = await hub.d.directory.lookup(key, v.value);
+        // Reads of another site's customer are audited in the same statement as the lookup.
+        const profile = await hub.d.directory.lookupAudited(key, v.value, {
+          readerSiteId: v.siteId,
+          reason: v.purpose.reason,
+          callId: v.purpose.callId || null,
+          agentId: v.purpose.agentId || null,
+          ivrSessionId: v.purpose.ivrSessionId || null,
+          atMs: clock.now(),
+        });
         if (!profile) return { found: false, roaming: false };
         const roaming = profile.homeSiteId !== v.siteId;
-        if (roaming) {
-          await hub.d.directory.recordRead({
-            readerSiteId: v.siteId,
-            customerId: profile.customerId,
-            homeSiteId: profile.homeSiteId,
-            reason: v.purpose.reason,
-            callId: v.purpose.callId || null,
-            agentId: v.purpose.agentId || null,
-            ivrSessionId: v.purpose.ivrSessionId || null,
-            atMs: clock.now(),
-          });
-        }
         return { found: true, profile: customerToProto(profile), roaming };
       },
       { log, method: 'Federation.LookupCustomer' },
