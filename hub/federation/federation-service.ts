@@ -24,7 +24,6 @@ import {
   LookupKey as PbLookupKey,
   type CustomerChangesRequest,
   type CustomerChangesResponse,
-  type Event as PbEvent,
   type FederationServer,
   type Hello,
   type HubMessage,
@@ -37,7 +36,7 @@ import {
 } from '../../proto/gen/federation.js';
 import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
 import { DomainError, invalidArgument } from '../../shared/errors.js';
-import { parseEvent, type EventEnvelope } from '../../shared/events/envelope.js';
+import { eventsFromProto } from '../../shared/federation/event-proto.js';
 import {
   CONTRACT_VERSION,
   MIN_CONTRACT_VERSION,
@@ -132,38 +131,6 @@ function snapshotFromProto(s: Snapshot): LiveSnapshot {
     liveCalls: v.liveCalls,
     ivrSessions: v.ivrSessions,
   };
-}
-
-/** Proto events -> envelopes, every one checked; the first problem refuses the batch. */
-export function eventsFromProto(events: readonly PbEvent[], siteId: string): EventEnvelope[] {
-  return events.map((e, i) => {
-    const field = `events[${i}]`;
-    if (e.siteId !== siteId) {
-      throw new DomainError(
-        'permission-denied',
-        `${field}.site_id: site ${JSON.stringify(siteId)} cannot ship events of site ${JSON.stringify(e.siteId)}`,
-        { field: `${field}.site_id` },
-      );
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(e.payloadJson.toString('utf8'));
-    } catch (err) {
-      throw invalidArgument(`${field}.payload_json`, 'is not JSON', err);
-    }
-    return parseEvent(
-      {
-        id: e.id,
-        type: e.type,
-        siteId: e.siteId,
-        occurredAtMs: e.occurredAtMs,
-        aggregateId: e.aggregateId,
-        schemaVersion: e.schemaVersion,
-        payload,
-      },
-      field,
-    );
-  });
 }
 
 export function createFederationService(

@@ -32,6 +32,7 @@ import type { CustomerProfile } from '../../shared/domain/customer.js';
 import { DomainError } from '../../shared/errors.js';
 import { countUnshipped, markShipped, readUnshipped } from '../../shared/events/outbox.js';
 import { CAPABILITIES, CONTRACT_VERSION, softwareVersion } from '../../shared/federation/contract.js';
+import { eventToProto } from '../../shared/federation/event-proto.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
 import { mtlsClientCredentials, tlsTargetOptions, type TlsMaterial } from '../../shared/grpc/tls.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -497,15 +498,7 @@ export class GrpcHubLink implements HubLink {
           $case: 'events',
           value: {
             batchId,
-            events: batch.map((e) => ({
-              id: e.id,
-              type: e.type,
-              siteId: e.siteId,
-              occurredAtMs: e.occurredAtMs,
-              aggregateId: e.aggregateId,
-              schemaVersion: e.schemaVersion,
-              payloadJson: Buffer.from(JSON.stringify(e.payload), 'utf8'),
-            })),
+            events: batch.map(eventToProto),
           },
         },
       });

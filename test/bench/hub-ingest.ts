@@ -29,6 +29,7 @@
  * Progress lines go to stderr; the result is one JSON document (test/bench/run.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { eventToProto } from '../../shared/federation/event-proto.js';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -147,15 +148,7 @@ function siteEvent(siteId: string, n: number): EventEnvelope {
   });
 }
 
-const toPb = (e: EventEnvelope): PbEvent => ({
-  id: e.id,
-  type: e.type,
-  siteId: e.siteId,
-  occurredAtMs: e.occurredAtMs,
-  aggregateId: e.aggregateId,
-  schemaVersion: e.schemaVersion,
-  payloadJson: Buffer.from(JSON.stringify(e.payload)),
-});
+const toPb = (e: EventEnvelope): PbEvent => eventToProto(e);
 
 function snapshot(): Snapshot {
   return {
