@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import process from 'node:process';
 
 const ROOTS = ['shared', 'site-node', 'hub', 'access-gateway'];
-const ASSET = /\.(sql|ya?ml|html)$/;
+const ASSET = /\.(sql|ya?ml|html|css)$/;
 let copied = 0;
 
 function walk(dir) {

@@ -33,7 +33,7 @@ import { KafkaIngestConsumer } from './ingest/kafka-ingest.js';
 import { PgIngestStore } from './ingest/pg-ingest.js';
 import { migrateHubStore } from './store/migrate.js';
 import { PgSiteAdminStore, PgTopologyStore } from './store/topology-store.js';
-import { diffTopology, formatDiff } from './topology/diff.js';
+import { changeLines } from './topology/diff.js';
 import { loadTopology } from './topology/validate.js';
 
 export interface HubOptions {
@@ -148,14 +148,7 @@ export class Hub {
   private async bootstrap(path: string): Promise<void> {
     const yaml = readFileSync(path, 'utf8');
     const topology = loadTopology(yaml);
-    const changes = formatDiff(
-      diffTopology(
-        { version: null, province: '', hubSite: '', utcOffsetMinutes: 0, sites: [], overflow: [], cover: [] },
-        topology,
-      ),
-    )
-      .split('\n')
-      .filter((l) => l.length > 0);
+    const changes = changeLines(undefined, topology);
     const stored = await this.state.d.topology.append({
       topology: { ...topology, version: null },
       sourceYaml: yaml,

@@ -29,7 +29,7 @@ import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
 import type { StoredTopology } from '../ports.js';
 import { provinceStats } from './province-view.js';
-import { diffTopology, formatDiff } from '../topology/diff.js';
+import { changeLines } from '../topology/diff.js';
 import type { Topology } from '../topology/schema.js';
 import { loadTopology } from '../topology/validate.js';
 import type { HubState } from '../federation/hub-state.js';
@@ -46,21 +46,6 @@ function yamlText(yaml: string): string {
     throw invalidArgument('yaml', `is larger than ${MAX_YAML_BYTES} bytes`);
   }
   return yaml;
-}
-
-const EMPTY: Topology = {
-  version: null,
-  province: '',
-  hubSite: '',
-  utcOffsetMinutes: 0,
-  sites: [],
-  overflow: [],
-  cover: [],
-};
-
-function changeLines(from: Topology | undefined, to: Topology): string[] {
-  const text = formatDiff(diffTopology(from ?? EMPTY, to));
-  return text.length === 0 ? [] : text.split('\n').filter((l) => l.length > 0);
 }
 
 /** A file's own `version`, if it states one, must be the next version. */

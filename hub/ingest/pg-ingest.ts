@@ -17,7 +17,7 @@
 import type pg from 'pg';
 import { query } from '../../shared/pg/pool.js';
 import { parseEvent, type EventEnvelope } from '../../shared/events/envelope.js';
-import type { CallFactRow, IngestResult, IngestStore } from '../ports.js';
+import type { CallFactRow, IngestResult, IngestStore, ReadAudit } from '../ports.js';
 
 /** Validate every envelope before touching the database; the first bad one names its index. */
 export function validateBatch(events: readonly unknown[]): EventEnvelope[] {
@@ -221,14 +221,5 @@ export function readAuditOf(e: EventEnvelope): ReadAuditRow | undefined {
   };
 }
 
-interface ReadAuditRow {
-  eventId: string;
-  readerSiteId: string;
-  customerId: string;
-  homeSiteId: string;
-  reason: string;
-  callId: string | null;
-  agentId: string | null;
-  ivrSessionId: string | null;
-  atMs: number;
-}
+/** A read audit that came as an event (one row per event id). */
+type ReadAuditRow = ReadAudit & { eventId: string };

@@ -186,3 +186,21 @@ export function formatDiff(changes: readonly TopologyChange[]): string {
     })
     .join('\n');
 }
+
+/** No topology at all: what the very first version is compared against. */
+export const EMPTY_TOPOLOGY: Topology = {
+  version: null,
+  province: '',
+  hubSite: '',
+  utcOffsetMinutes: 0,
+  sites: [],
+  overflow: [],
+  cover: [],
+};
+
+/** The `formatDiff` lines from `from` (none yet: everything is added) to `to`. */
+export function changeLines(from: Topology | undefined, to: Topology): string[] {
+  return formatDiff(diffTopology(from ?? EMPTY_TOPOLOGY, to))
+    .split('\n')
+    .filter((l) => l.length > 0);
+}

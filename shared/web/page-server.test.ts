@@ -26,6 +26,11 @@ test('serves the wallboard page and a fresh snapshot on every poll', async () =>
   const html = await page.text();
   assert.match(html, /\/api\/snapshot/);
   assert.match(html, /id="queues"/);
+  assert.match(html, /href="\/board.css"/);
+  const css = await fetch(`${base}/board.css`);
+  assert.equal(css.status, 200);
+  assert.match(css.headers.get('content-type') ?? '', /text\/css/);
+  assert.match(await css.text(), /--panel:/);
 
   const a = (await (await fetch(`${base}/api/snapshot`)).json()) as { poll: number };
   const b = (await (await fetch(`${base}/api/snapshot`)).json()) as { poll: number };

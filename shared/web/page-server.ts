@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export interface PageServerOptions {
   host: string;
@@ -17,12 +18,17 @@ export interface PageServerOptions {
   snapshot: () => unknown;
 }
 
+/** The stylesheet every page shares (`/board.css`). */
+const STYLES = fileURLToPath(new URL('./board.css', import.meta.url));
+
 export class PageServer {
   private server: Server | undefined;
   private readonly page: string;
+  private readonly styles: string;
 
   constructor(private readonly opts: PageServerOptions) {
     this.page = readFileSync(opts.pagePath, 'utf8');
+    this.styles = readFileSync(STYLES, 'utf8');
   }
 
   async start(): Promise<number> {
@@ -39,6 +45,10 @@ export class PageServer {
         res
           .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
           .end(this.page);
+        return;
+      }
+      if (path === '/board.css') {
+        res.writeHead(200, { 'content-type': 'text/css; charset=utf-8' }).end(this.styles);
         return;
       }
       if (path === '/api/snapshot') {
