@@ -1,14 +1,14 @@
 /**
  * A province laid out on one machine: the provincial PKI (deploy/pki.sh), the hub's config,
- * one config per site node (from a site template, pointed at its own database and at the
- * hub), and the hub's customer directory seeded with every site's customers. Used by the
+ * one config per site node (from its example in deploy/examples, pointed at its own database
+ * and at the hub), and the hub's customer directory seeded with every site's customers. Used by the
  * province demo (`npm run demo`) and by the multi-process test harness
  * (test/support/province.ts), so both run exactly what an admin would deploy.
  *
  * Files under `dir`: pki/ (CA, hub, site and admin certificates), hub.yaml, site-<id>.yaml.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -19,7 +19,15 @@ import { migrateHubStore } from '../store/migrate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PKI_SCRIPT = join(ROOT, 'deploy/pki.sh');
-export const SITE_TEMPLATE = join(ROOT, 'deploy/examples/site-chongqing.yaml');
+/**
+ * The example config of a site node of the example province: its ACD offers the queues
+ * province.yaml lists for it (a site refuses a topology that says otherwise).
+ */
+export function exampleSiteConfig(siteId: string): string {
+  const path = join(ROOT, `deploy/examples/site-${siteId}.yaml`);
+  if (!existsSync(path)) throw new Error(`no example config for site ${siteId}: ${path} does not exist`);
+  return path;
+}
 export const PROVINCE_TOPOLOGY = join(ROOT, 'deploy/examples/province.yaml');
 
 export interface PkiLayout {
@@ -74,7 +82,8 @@ export function writeHubConfig(dir: string, pki: PkiLayout, h: HubLayout): strin
 
 export interface SiteLayout {
   siteId: string;
-  city: string;
+  /** Default: the template's. */
+  city?: string;
   databaseUrl: string;
   /** Where the site dials the hub (the hub itself, or a toxiproxy in front of it). */
   hubAddress: string;
@@ -84,19 +93,20 @@ export interface SiteLayout {
   /** Other sites' bank hosts (their databases), for roaming customers. */
   bankHosts: Record<string, string>;
   snapshotIntervalMs?: number;
+  /** Default: the site's example config (exampleSiteConfig). */
   template?: string;
 }
 
-/** A site config from the template, with its id, database, hub link and bank hosts. */
+/** A site config from its template, with its database, hub link and bank hosts. */
 export function writeSiteConfig(dir: string, pki: PkiLayout, s: SiteLayout): string {
-  const template = s.template ?? SITE_TEMPLATE;
+  const template = s.template ?? exampleSiteConfig(s.siteId);
   const doc = parseYaml(readFileSync(template, 'utf8')) as Record<string, unknown> & {
     site: { id: string; city: string };
     ivr: { flow: string; prompts?: string };
   };
   const base = dirname(template);
   const c = pki.cert('site', s.siteId);
-  doc.site = { ...doc.site, id: s.siteId, city: s.city };
+  doc.site = { ...doc.site, id: s.siteId, city: s.city ?? doc.site.city };
   doc.database = { url: s.databaseUrl };
   doc.ivr = {
     ...doc.ivr,

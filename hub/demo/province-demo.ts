@@ -3,8 +3,9 @@
  * install). deploy/examples/province.yaml is the province: the hub; the provincial center
  * `chongqing` (a full site node next to the hub); two city site nodes, `wanzhou` and
  * `fuling`; and the access-only city `qianjiang`, carried by its center `fuling`. Each full
- * site is seed 003's size (60 trunks, 30 IVR ports, 8 agents, from
- * deploy/examples/site-chongqing.yaml) with simulated callers and agents, sped up (`--speed`).
+ * site runs its example config (deploy/examples/site-<id>.yaml: about seed 003's size, 60
+ * trunks, 30 IVR ports, 6 to 8 agents, the queues province.yaml lists for it) with simulated
+ * callers and agents, sped up (`--speed`).
  *
  * What runs, all in this process:
  *   - one embedded PostgreSQL (a fresh data directory in the temp dir per run, removed at
@@ -61,7 +62,7 @@ import { PgIngestStore } from '../ingest/pg-ingest.js';
 import { computeProvinceStats, type LiveSnapshot, type OutcomeStats } from '../stats/province-stats.js';
 import { loadTopology } from '../topology/validate.js';
 import type { AccessSite, FullSite } from '../topology/schema.js';
-import { PROVINCE_TOPOLOGY, SITE_TEMPLATE, seedProvinceDirectory, writePki } from './layout.js';
+import { PROVINCE_TOPOLOGY, exampleSiteConfig, seedProvinceDirectory, writePki } from './layout.js';
 import { loadSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import type { SiteSummary } from '../../site-node/runtime/tally.js';
 import { startEmbeddedDb, type EmbeddedDb } from '../../site-node/sim/embedded-db.js';
@@ -303,7 +304,6 @@ async function demo(): Promise<void> {
     out(`  try: npx tsx hub/admin/fedctl.ts status --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
     out(`       npx tsx hub/admin/fedctl.ts stats --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
 
-    const template = loadSiteConfig(SITE_TEMPLATE);
     const populations = new Map(
       fullSites.map((s) => [s.id, makePopulation(s.id, args.customers, args.seed)]),
     );
@@ -329,9 +329,7 @@ async function demo(): Promise<void> {
         for (const o of fullSites) if (o.id !== topo.id) bankHosts[o.id] = { databaseUrl: urls.get(o.id)! };
         bankHosts[access.id] = { databaseUrl: urls.get(centerId)! };
         const config: SiteConfig = {
-          ...template,
-          siteId: topo.id,
-          city: topo.city,
+          ...loadSiteConfig(exampleSiteConfig(topo.id)),
           databaseUrl: urls.get(topo.id)!,
           hub: {
             address: hubAddress,

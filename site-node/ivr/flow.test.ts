@@ -103,6 +103,33 @@ describe('flow validation', () => {
     assert.match(problems(f), /loop without caller input: a -> b -> a/);
   });
 
+  test("a transfer or callback to a queue the site's ACD does not have is refused, naming the field", () => {
+    const f = base();
+    f.nodes.agent = {
+      kind: 'transfer',
+      queue: 'retail',
+      rules: [{ when: { segment: 'vip' }, queue: 'vip' }],
+    };
+    f.nodes.cb = { kind: 'callback', queue: 'fx', slaMinutes: 60, next: 'bye' };
+    (f.nodes.main_menu!.options as Record<string, unknown>)['8'] = 'cb';
+    let message = '';
+    try {
+      parseFlow(f, { catalogue, queues: ['retail', 'credit-card'] });
+    } catch (e) {
+      assert.ok(isDomainError(e, 'invalid-argument'), String(e));
+      message = e.message;
+    }
+    assert.match(
+      message,
+      /nodes\.agent\.rules\[0\]\.queue: unknown queue "vip" \(the site's ACD has retail, credit-card\)/,
+    );
+    assert.match(message, /nodes\.cb\.queue: unknown queue "fx"/);
+    // The same flow against an ACD with those queues, and with no queue list (a flow checked
+    // on its own), loads.
+    assert.doesNotThrow(() => parseFlow(f, { catalogue, queues: ['retail', 'vip', 'fx'] }));
+    assert.doesNotThrow(() => parseFlow(f, { catalogue }));
+  });
+
   test('unreachable nodes are a warning, or an error when strict', () => {
     const f = base();
     f.nodes.orphan = { kind: 'hangup' };

@@ -365,6 +365,21 @@ export function promptsOf(node: FlowNode, settings: FlowSettings): Array<[string
   return out;
 }
 
+/** ACD queues a node sends callers (or callbacks) to, as [field path, queue id]. */
+export function queuesOf(node: FlowNode): Array<[string, string]> {
+  switch (node.kind) {
+    case 'transfer':
+      return [
+        ['queue', node.queue],
+        ...node.rules.map((r, i): [string, string] => [`rules[${i}].queue`, r.queue]),
+      ];
+    case 'callback':
+      return [['queue', node.queue]];
+    default:
+      return [];
+  }
+}
+
 /** Nodes that can hand control to their successor within one step, without waiting. */
 function passThroughTargets(node: FlowNode): string[] {
   switch (node.kind) {
@@ -392,6 +407,11 @@ export interface LoadFlowOptions {
   catalogue: PromptCatalogue;
   /** Treat warnings (unreachable nodes) as errors. */
   strict?: boolean;
+  /**
+   * The queues the site's ACD has. Given, a transfer or callback to any other queue is an
+   * error at load: otherwise the first caller routed there would find no queue.
+   */
+  queues?: readonly string[];
 }
 
 export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
@@ -429,6 +449,15 @@ export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
       !node.onUnverified
     ) {
       errors.push([`${at}.onUnverified`, `required when the action needs a verified caller`]);
+    }
+    if (opts.queues) {
+      for (const [field, queue] of queuesOf(node)) {
+        if (!opts.queues.includes(queue))
+          errors.push([
+            `${at}.${field}`,
+            `unknown queue ${JSON.stringify(queue)} (the site's ACD has ${opts.queues.join(', ') || 'none'})`,
+          ]);
+      }
     }
     if (node.kind === 'identify' && node.cardMinLength > node.cardMaxLength) {
       errors.push([`${at}.cardMinLength`, 'must not exceed cardMaxLength']);

@@ -41,6 +41,7 @@ import { SiteDesk } from './site-desk.js';
 import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { WriteQueue } from './write-queue.js';
 import { PageServer } from '../../shared/web/page-server.js';
+import { topologyMisfits } from '../link/topology-fit.js';
 import { GrpcHubLink } from '../link/hub-link.js';
 import { FederatedCustomerDirectory } from '../link/federated-directory.js';
 import { CacheHomeResolver } from '../link/home-resolver.js';
@@ -103,13 +104,18 @@ export interface SiteSnapshot {
 }
 
 /**
- * Load and validate the IVR flow named in the config against its prompt catalogue. Strict:
- * a node no caller can reach is an error at start, not a surprise in production.
+ * Load and validate the IVR flow named in the config against its prompt catalogue and the
+ * ACD's queues. Strict: a node no caller can reach is an error at start, not a surprise in
+ * production.
  */
 export function loadFlow(config: SiteConfig): { flow: Flow; warnings: string[] } {
   const promptsPath =
     config.ivr.promptsPath ?? fileURLToPath(new URL('../ivr/prompts.yaml', import.meta.url));
-  return loadFlowFile(config.ivr.flowPath, { catalogue: loadPromptCatalogueFile(promptsPath), strict: true });
+  return loadFlowFile(config.ivr.flowPath, {
+    catalogue: loadPromptCatalogueFile(promptsPath),
+    strict: true,
+    queues: config.acd.queues.map((q) => q.id),
+  });
 }
 
 export class Site {
@@ -254,6 +260,13 @@ export class Site {
       },
       snapshotIntervalMs: hub.snapshotIntervalMs,
       eventsOverLink: hub.events === 'link',
+      onTopology: (topology) => {
+        const misfits = topologyMisfits(topology, {
+          siteId: config.siteId,
+          queues: config.acd.queues.map((q) => q.id),
+        });
+        if (misfits.length > 0) throw new Error(misfits.join('; '));
+      },
     });
   }
 

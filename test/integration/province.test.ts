@@ -9,7 +9,9 @@
  * In order (the tests share one province, as the network's day does):
  *   1. registration and heartbeats: `fedctl status` shows every site up on the bootstrap
  *      version, the hub keeps hearing them, the access cities show `never`;
- *   2. topology push: `fedctl apply` of a new version reaches every site, which stores it;
+ *   2. topology push: `fedctl apply` of a new version reaches every site, which stores it; a
+ *      version that says fuling offers a queue its ACD has not got is refused by fuling alone
+ *      (it keeps its version; `fedctl status` shows why) until a rollback heals it;
  *   3. roaming: callers of one city calling another are looked up through the hub (audited),
  *      cached as `served`, and their money moves on their home site's ledger;
  *   4. a cut WAN link: the hub marks fuling down, fuling keeps taking calls with a growing
@@ -106,6 +108,15 @@ const siteStatus = (s: StatusResponse, id: string) => {
   return row;
 };
 
+/** The example province with fuling grown from 6 agents to 10. */
+const provinceV2 = () =>
+  readFileSync(PROVINCE_TOPOLOGY, 'utf8')
+    .replace('version: 1', 'version: 2')
+    .replace(
+      'capacity: { trunks: 60, agents: 6, ivrPorts: 30 }',
+      'capacity: { trunks: 60, agents: 10, ivrPorts: 30 }',
+    );
+
 async function unshippedIds(pool: pg.Pool): Promise<string[]> {
   const r = await pool.query<{ id: string }>(`SELECT id FROM outbox WHERE shipped_at IS NULL ORDER BY seq`);
   return r.rows.map((x) => x.id);
@@ -162,12 +173,7 @@ describe('a province of real processes over mTLS and toxiproxy', { skip }, () =>
 
   test('fedctl apply pushes a new topology version live to every site, which acknowledges it', async () => {
     const v1 = readFileSync(PROVINCE_TOPOLOGY, 'utf8');
-    const v2 = v1
-      .replace('version: 1', 'version: 2')
-      .replace(
-        'capacity: { trunks: 60, agents: 8, ivrPorts: 30 }\n    queues: [retail, credit-card, complaints]',
-        'capacity: { trunks: 60, agents: 10, ivrPorts: 30 }\n    queues: [retail, credit-card, complaints]',
-      );
+    const v2 = provinceV2();
     assert.notEqual(v2.replace('version: 2', 'version: 1'), v1, 'the file really changes fuling');
     const apply = await p.fedctl('apply', p.writeFile('province-v2.yaml', v2), '--comment', 'fuling hires 2');
     assert.equal(apply.code, 0, apply.err);
@@ -196,6 +202,58 @@ describe('a province of real processes over mTLS and toxiproxy', { skip }, () =>
     }
     const text = await p.fedctl('status');
     for (const id of SITES) assert.match(text.out, new RegExp(`${id}\\s+full\\s+up\\s+\\S+ ago\\s+v2\\s`));
+  });
+
+  test('a version that gives fuling a queue its ACD has not got: fuling refuses it and keeps v2, the others run it, a rollback heals', async () => {
+    const v3 = provinceV2()
+      .replace('version: 2', 'version: 3')
+      .replace(
+        'queues: [retail, credit-card, vip, complaints]\n\n  # Access',
+        'queues: [retail, credit-card, vip, complaints, fx]\n\n  # Access',
+      );
+    assert.match(v3, /complaints, fx\]/, 'the file really gives fuling fx');
+    const apply = await p.fedctl('apply', p.writeFile('province-v3.yaml', v3), '--comment', 'fx at fuling');
+    assert.equal(apply.code, 0, apply.err);
+    const refused = await waitUntil(
+      'fuling refuses v3, the others run it',
+      async () => {
+        const s = await status();
+        const fl = siteStatus(s, 'fuling');
+        return (
+          ['chongqing', 'wanzhou'].every((id) => siteStatus(s, id).topologyVersion === 3) &&
+          fl.topologyError !== '' &&
+          fl
+        );
+      },
+      20_000,
+    );
+    assert.equal(refused.topologyVersion, 2, 'fuling keeps running v2');
+    assert.match(
+      refused.topologyError,
+      /site fuling offers queue fx in the topology, but its ACD has no such queue/,
+    );
+    const text = await p.fedctl('status');
+    assert.match(text.out, /fuling refused v3: site fuling offers queue fx/);
+    const stored = await p
+      .sitePool('fuling')
+      .query<{ v: string }>(`SELECT topology_version AS v FROM hub_link`);
+    assert.equal(Number(stored.rows[0]?.v), 2, 'fuling stored nothing of v3');
+
+    const rollback = await p.fedctl('rollback', '2', '--comment', 'fuling has no fx desk');
+    assert.equal(rollback.code, 0, rollback.err);
+    await waitUntil(
+      'every site runs v4 (v2 again), fuling without complaint',
+      async () => {
+        const s = await status();
+        return (
+          s.currentVersion === 4 &&
+          SITES.every(
+            (id) => siteStatus(s, id).topologyVersion === 4 && siteStatus(s, id).topologyError === '',
+          )
+        );
+      },
+      20_000,
+    );
   });
 
   test('roaming callers are looked up through the hub (audited), cached as served, and bank on their home ledger', async () => {

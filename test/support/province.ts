@@ -445,7 +445,7 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       const proxyAddress = proxies.get(spec.id)!.listen;
       const configPath = writeSiteConfig(dir, pki, {
         siteId: spec.id,
-        city: spec.city ?? spec.id,
+        ...(spec.city ? { city: spec.city } : {}),
         databaseUrl: db.url,
         hubAddress: proxyAddress,
         hubId: HUB_ID,
