@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { exampleSiteConfig, PROVINCE_TOPOLOGY } from '../../hub/demo/layout.js';
 import type { Topology } from '../../hub/topology/schema.js';
+import { loadTopology } from '../../hub/topology/validate.js';
+import { loadSiteConfig } from '../config.js';
+import { loadFlow } from '../runtime/site.js';
 import { topologyMisfits } from './topology-fit.js';
 
 const topology: Topology = {
@@ -48,4 +53,19 @@ test('a topology without this site, or that makes it an access gateway, does not
   assert.deepEqual(topologyMisfits(topology, { siteId: 'qj', queues: ['retail'] }), [
     'site qj is a site node with its own ACD, not an access gateway',
   ]);
+});
+
+test('every full site of the example province fits it: its example config, its ACD, its IVR flow', () => {
+  const example = loadTopology(readFileSync(PROVINCE_TOPOLOGY, 'utf8'));
+  const full = example.sites.filter((s) => s.kind === 'full');
+  assert.ok(full.length >= 3);
+  for (const s of full) {
+    const config = loadSiteConfig(exampleSiteConfig(s.id));
+    assert.equal(config.siteId, s.id);
+    assert.deepEqual(
+      topologyMisfits(example, { siteId: s.id, queues: config.acd.queues.map((q) => q.id) }),
+      [],
+    );
+    assert.doesNotThrow(() => loadFlow(config), `${s.id}'s flow routes only to its own queues`);
+  }
 });
