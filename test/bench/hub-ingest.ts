@@ -28,14 +28,11 @@
  *
  * Progress lines go to stderr; the result is one JSON document (test/bench/run.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { eventToProto } from '../../shared/federation/event-proto.js';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import {
   FederationClient,
@@ -51,9 +48,9 @@ import { mtlsClientCredentials } from '../../shared/grpc/tls.js';
 import { createPool } from '../../shared/pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
+import { startHubProcess, type NodeProcess } from './node-process.js';
 import { machineCpu, nowMs, parseFlags, processCpuMs, processRssMiB, ratio, summarize } from './stats.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QUEUES = ['retail', 'credit-card', 'vip', 'corporate', 'complaints', 'fx'];
 const AGENT_STATES = ['ready', 'busy', 'wrap-up', 'break', 'ringing'];
 const SNAPSHOT_EVERY_MS = 500;
@@ -342,74 +339,6 @@ class SimSite {
   }
 }
 
-interface HubProcess {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-  stderrTail: string[];
-  stop(): Promise<number | null>;
-}
-
-async function startHub(configPath: string, databaseUrl: string): Promise<HubProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      // Extra node flags for profiling the hub, e.g. BENCH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'.
-      ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
-      '--import',
-      'tsx',
-      'hub/main.ts',
-      '--config',
-      configPath,
-      '--database',
-      databaseUrl,
-    ],
-    { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const stderrTail: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => {
-    stderrTail.push(l);
-    if (stderrTail.length > 20) stderrTail.shift();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('hub did not print its ready line within 60 s')), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      try {
-        const j = JSON.parse(l) as { event?: string; port?: number; pid?: number };
-        if (j.event === 'ready' && typeof j.port === 'number') {
-          clearTimeout(timer);
-          resolve({ port: j.port, pid: j.pid ?? child.pid! });
-        }
-      } catch {
-        // not JSON: a status line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`hub exited with ${String(code)} before ready:\n${stderrTail.join('\n')}`));
-    });
-  });
-  let stopping: Promise<number | null> | undefined;
-  return {
-    child,
-    pid: ready.pid,
-    port: ready.port,
-    stderrTail,
-    stop() {
-      stopping ??= (async () => {
-        if (child.exitCode !== null) return child.exitCode;
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        const code = await exited;
-        clearTimeout(t);
-        return code;
-      })();
-      return stopping;
-    },
-  };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The floor: the same batches straight into the database through PgIngestStore. */
@@ -497,7 +426,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
 
   let pki: TestPki | undefined;
   let db: TestDatabase | undefined;
-  let hub: HubProcess | undefined;
+  let hub: NodeProcess | undefined;
   const sims: SimSite[] = [];
   try {
     progress(`PKI: CA, hub and ${sites} site certificates`);
@@ -523,7 +452,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     );
     db = await freshDatabase('bench_hub_ingest');
     progress(`database ${db.name}; starting the hub process`);
-    hub = await startHub(configPath, db.url);
+    hub = await startHubProcess(configPath, db.url);
     progress(`hub pid ${hub.pid} on port ${hub.port}; opening ${sites} links`);
 
     let phase: Phase = 'warmup';

@@ -3,54 +3,48 @@
  * loopback, next to the raw gRPC round trip measured in the same run (goal: p99 within 3x
  * that floor)").
  *
- * Set-up, all in this process and all real: a Hub on its own fresh PostgreSQL database
- * (TEST_PG_URL) with the example province topology, mTLS certificates from deploy/pki.sh,
- * its directory seeded (PgDirectoryStore.seed) with `--customers` (default 10,000) customers
- * homed at `wanzhou` plus 1,000 homed at `chongqing`, each with a distinct phone; and the
- * site `chongqing`: a GrpcHubLink up on its own site database, with a
- * FederatedCustomerDirectory over its cache.
+ * Set-up, all real, laid out as deployed: the hub as its OWN process (`hub/main.ts`) on its
+ * own fresh PostgreSQL database (TEST_PG_URL) with the example province topology and mTLS
+ * certificates from deploy/pki.sh, its directory seeded (PgDirectoryStore.seed) with
+ * `--customers` (default 10,000) customers homed at `wanzhou` plus 1,000 homed at
+ * `chongqing`, each with a distinct phone; and in this process the site side of `chongqing`:
+ * a GrpcHubLink up on its own site database, with a FederatedCustomerDirectory over its cache.
  *
  * Measured: `--warmup` (default 200) untimed then `--count` (default 2,000) timed rounds; a round
  * calls each path below once, in an order rotated every round, so all paths (and the floor)
  * share the same machine conditions. `--concurrency` (default 1: one call in flight) workers
  * run rounds side by side. Phones are picked at random:
- * - floor: a unary round trip on a second GrpcServer on loopback with the SAME mTLS
- *   credentials (hub certificate on the server, chongqing's on the client), a trivial JSON
- *   echo service answering a profile-sized response, through the same `unary` wrapper;
+ * - floor: a unary round trip to a trivial JSON echo service (echo-server.ts), its own
+ *   process like the hub, with the SAME mTLS credentials (hub certificate on the server,
+ *   chongqing's on the client), answering a profile-sized document through the same `unary`
+ *   wrapper: what any round trip to the hub costs before the hub does any work;
  * - rpc: the bare Federation.LookupCustomer RPC (FederationClient) for a wanzhou customer,
  *   purpose {reason: 'ivr-ani', callId, ivrSessionId}: the hub validates, looks the phone up
- *   and, the customer being roaming, audits the read (customer_reads + customer_interest in
- *   one transaction) before answering. This is the number the goal is about;
+ *   and, the customer being roaming, audits the read (one prepared statement) before
+ *   answering. This is the number the goal is about;
  * - rpcHome: the same RPC for chongqing's own customers (no audit): the audit's share;
  * - link: GrpcHubLink.lookupCustomer (adds the profile's validation on the site side);
  * - directory: FederatedCustomerDirectory.byPhone, the path the IVR takes (site cache
  *   lookup, the hub, the cache fill);
- * - db (afterwards, diagnostic): the hub's two database steps alone, run by this process on
- *   its own pool (PgDirectoryStore.lookup, .recordRead), to split `rpc` into DB and the rest,
- *   and the audit's two inserts as one statement (what a one-round-trip recordRead would cost).
+ * - db (afterwards, diagnostic): the hub's database statements alone, run by this process on
+ *   its own pool (PgDirectoryStore.lookupAudited, .lookup), to split `rpc` into the database
+ *   and the rest.
  *
  * Result: p50/p90/p99/max per path, lookups/s, ratios against the floor and the goal
  * { p99WithinThreeTimesFloor } for `rpc`. Progress on stderr, one JSON document on stdout.
  */
-import {
-  makeGenericClientConstructor,
-  type ChannelCredentials,
-  type Client,
-  type ServiceDefinition,
-} from '@grpc/grpc-js';
+import type { Client } from '@grpc/grpc-js';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { Hub } from '../../hub/hub.js';
-import type { HubConfig } from '../../hub/config.js';
+import { join } from 'node:path';
 import { PgDirectoryStore } from '../../hub/directory/pg-directory.js';
 import { hubTestDb, type HubTestDb } from '../../hub/store/testing.js';
 import { FederationClient, LookupKey } from '../../proto/gen/federation.js';
 import { systemClock } from '../../shared/clock.js';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
-import { call, clientOptions, type UnaryMethod } from '../../shared/grpc/client.js';
-import { GrpcServer } from '../../shared/grpc/server.js';
-import { unary } from '../../shared/grpc/status.js';
-import { mtlsClientCredentials, mtlsServerCredentials } from '../../shared/grpc/tls.js';
-import { createLogger, silentLogger } from '../../shared/log.js';
+import { call, clientOptions } from '../../shared/grpc/client.js';
+import { mtlsClientCredentials } from '../../shared/grpc/tls.js';
+import { silentLogger } from '../../shared/log.js';
 import { createPool } from '../../shared/pg/pool.js';
 import { FederatedCustomerDirectory } from '../../site-node/link/federated-directory.js';
 import { GrpcHubLink } from '../../site-node/link/hub-link.js';
@@ -58,43 +52,13 @@ import { PgCustomerDirectory } from '../../site-node/store/customers-repo.js';
 import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
 import { EXAMPLE_TOPOLOGY, waitFor } from '../support/federation.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
+import { EchoClientCtor } from './echo-service.js';
+import { startHubProcess, startNodeProcess, type NodeProcess } from './node-process.js';
 import { nowMs, parseFlags, ratio, summarize, type LatencySummary } from './stats.js';
 
 const HOME = 'wanzhou';
 const ASKER = 'chongqing';
 const OWN_CUSTOMERS = 1000;
-
-// ---- the floor: a trivial JSON echo service on the same mTLS ------------------------------
-
-interface EchoRequest {
-  siteId: string;
-  value: string;
-  purpose: { reason: string; callId: string; ivrSessionId: string };
-}
-
-const json = {
-  serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v)),
-  deserialize: (b: Buffer): unknown => JSON.parse(b.toString('utf8')),
-};
-
-const echoDefinition: ServiceDefinition = {
-  echo: {
-    path: '/bench.Echo/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-  },
-};
-
-type EchoClient = Client & { echo: UnaryMethod<EchoRequest, unknown> };
-const EchoClientCtor = makeGenericClientConstructor(echoDefinition, 'Echo') as unknown as new (
-  address: string,
-  creds: ChannelCredentials,
-  options?: object,
-) => EchoClient;
 
 // ---- data --------------------------------------------------------------------------------
 
@@ -199,9 +163,9 @@ export async function run(args: string[], progress: (line: string) => void): Pro
   let pki: TestPki | undefined;
   let hubDb: HubTestDb | undefined;
   let siteDb: SiteTestDb | undefined;
-  let hub: Hub | undefined;
+  let hub: NodeProcess | undefined;
   let link: GrpcHubLink | undefined;
-  let echoServer: GrpcServer | undefined;
+  let echoServer: NodeProcess | undefined;
   const clients: Client[] = [];
   const pools: Array<{ end(): Promise<void> }> = [];
   try {
@@ -210,23 +174,20 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       ['site', ASKER],
     ]);
     hubDb = await hubTestDb('bench_roaming_hub', { max: 10 });
-    const config: HubConfig = {
-      hubId: 'hub',
-      databaseUrl: hubDb.db.url,
-      grpc: { host: '127.0.0.1', port: 0 },
-      tls: pki.paths('hub', 'hub'),
-      heartbeatIntervalMs: 2000,
-      topologyPath: EXAMPLE_TOPOLOGY,
-      kafka: undefined,
-    };
-    hub = new Hub({
-      config,
-      pool: hubDb.pool,
-      clock: systemClock,
-      log: createLogger({ hub: 'hub' }, { level: 'warn' }),
-    });
-    const address = `127.0.0.1:${await hub.start()}`;
-    progress(`hub on ${address}; seeding ${customers} ${HOME} + ${OWN_CUSTOMERS} ${ASKER} customers`);
+    const hubPaths = pki.paths('hub', 'hub');
+    const configPath = join(pki.dir, 'hub.yaml');
+    writeFileSync(
+      configPath,
+      [
+        'hub: { id: hub }',
+        "grpc: { host: '127.0.0.1', port: 0 }",
+        `tls: { ca: '${hubPaths.caPath}', cert: '${hubPaths.certPath}', key: '${hubPaths.keyPath}' }`,
+        'heartbeatIntervalMs: 2s',
+        `topology: '${EXAMPLE_TOPOLOGY}'`,
+        '',
+      ].join('\n'),
+    );
+    progress(`seeding ${customers} ${HOME} + ${OWN_CUSTOMERS} ${ASKER} customers`);
     const directory = new PgDirectoryStore(hubDb.pool);
     const seedProfiles = [
       ...Array.from({ length: customers }, (_, i) => profile(HOME, i)),
@@ -234,6 +195,25 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     ];
     await directory.seed(seedProfiles, Date.now());
     await hubDb.pool.query('ANALYZE');
+    hub = await startHubProcess(configPath, hubDb.db.url);
+    const address = `127.0.0.1:${hub.port}`;
+    progress(`hub pid ${hub.pid} on ${address}`);
+
+    // The floor server, its own process too: same hub certificate, same client certificate,
+    // a trivial handler answering a profile-sized document.
+    const answerPath = join(pki.dir, 'echo-answer.json');
+    writeFileSync(answerPath, JSON.stringify({ found: true, profile: profile(HOME, 42), roaming: true }));
+    echoServer = await startNodeProcess('echo server', 'test/bench/echo-server.ts', [
+      '--ca',
+      hubPaths.caPath,
+      '--cert',
+      hubPaths.certPath,
+      '--key',
+      hubPaths.keyPath,
+      '--answer',
+      answerPath,
+    ]);
+    progress(`echo server (the floor) pid ${echoServer.pid} on 127.0.0.1:${echoServer.port}`);
 
     siteDb = await siteTestDb('bench_roaming_cq', { siteId: ASKER });
     const tls = pki.material('site', ASKER);
@@ -268,23 +248,8 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       clientOptions(channel),
     );
     clients.push(fed);
-
-    // The floor server: same hub certificate, same client certificate, trivial handler.
-    const sampleResponse = { found: true, profile: profile(HOME, 42), roaming: true };
-    echoServer = new GrpcServer({
-      host: '127.0.0.1',
-      port: 0,
-      services: [
-        {
-          definition: echoDefinition,
-          implementation: { echo: unary<EchoRequest, unknown>(() => sampleResponse) },
-        },
-      ],
-      credentials: mtlsServerCredentials(pki.material('hub', 'hub')),
-    });
-    await echoServer.start();
     const echo = new EchoClientCtor(
-      echoServer.address!,
+      `127.0.0.1:${echoServer.port}`,
       mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } }),
       clientOptions(channel),
     );
@@ -363,52 +328,23 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const db = await measureInterleaved(
       [
         {
-          name: 'db lookup (PgDirectoryStore.lookup)',
+          name: 'db lookupAudited (roaming: lookup + audit, one statement)',
+          op: async (i) =>
+            (
+              await benchDir.lookupAudited('phone', phoneOf(HOME, pick(customers)), {
+                readerSiteId: ASKER,
+                reason: 'ivr-ani',
+                callId: `${ASKER}-call-${i}`,
+                agentId: null,
+                ivrSessionId: `ivr-${i}`,
+                atMs: Date.now(),
+              })
+            )?.homeSiteId === HOME,
+        },
+        {
+          name: 'db lookup (own customer, no audit)',
           op: async () =>
-            (await benchDir.lookup('phone', phoneOf(HOME, pick(customers))))?.homeSiteId === HOME,
-        },
-        {
-          name: 'db audit (PgDirectoryStore.recordRead)',
-          op: async (i) => {
-            await benchDir.recordRead({
-              readerSiteId: ASKER,
-              customerId: `${HOME}-cust-${pick(customers)}`,
-              homeSiteId: HOME,
-              reason: 'ivr-ani',
-              callId: `${ASKER}-call-${i}`,
-              agentId: null,
-              ivrSessionId: `ivr-${i}`,
-              atMs: Date.now(),
-            });
-            return true;
-          },
-        },
-        {
-          // Not the hub's code: the same two inserts as ONE statement (a data-modifying CTE,
-          // atomic on its own), to show what the audit would cost without BEGIN/COMMIT.
-          name: 'db audit as one statement (proposed)',
-          op: async (i) => {
-            await benchPool.query(
-              `WITH r AS (
-                 INSERT INTO customer_reads (reader_site_id, customer_id, home_site_id, reason, call_id,
-                                             agent_id, ivr_session_id, at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
-               INSERT INTO customer_interest (site_id, customer_id, since_ms)
-               SELECT $1, id, $8 FROM customers WHERE id = $2 AND home_site_id <> $1
-               ON CONFLICT (site_id, customer_id) DO NOTHING`,
-              [
-                ASKER,
-                `${HOME}-cust-${pick(customers)}`,
-                HOME,
-                'ivr-ani',
-                `${ASKER}-call-${i}`,
-                null,
-                `ivr-${i}`,
-                Date.now(),
-              ],
-            );
-            return true;
-          },
+            (await benchDir.lookup('phone', phoneOf(ASKER, pick(OWN_CUSTOMERS))))?.homeSiteId === ASKER,
         },
       ],
       o,
@@ -438,7 +374,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
         warmup: o.warmup,
         count: o.count,
         concurrency: o.concurrency,
-        hubInProcess: true,
+        processes: 'hub and floor each their own process; the site side (link, clients) in this one',
         machine: {
           cores: cpus().length,
           loadAvg1mStartEnd: [load0, loadavg()[0]!].map((v) => Math.round(v * 100) / 100),
@@ -451,9 +387,8 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       directory: { what: 'FederatedCustomerDirectory.byPhone: site cache, hub, cache fill', ...viaDirectory },
       db: {
         what: "the hub's database steps alone, from this process (interleaved with each other)",
-        lookup: db.get('db lookup (PgDirectoryStore.lookup)'),
-        recordRead: db.get('db audit (PgDirectoryStore.recordRead)'),
-        recordReadOneStatement: db.get('db audit as one statement (proposed)'),
+        lookupAudited: db.get('db lookupAudited (roaming: lookup + audit, one statement)'),
+        lookup: db.get('db lookup (own customer, no audit)'),
       },
       auditRowsWritten: audited,
       ratio: {
