@@ -81,3 +81,27 @@ test('federation settings: the hub link, agent-desk mTLS and bank hosts compile 
   );
   refuses((d) => (d.cti = { tls: { ca: 'a' } }), /site\.cti\.tls\.cert/);
 });
+
+test('site.areaCode: optional, 0 followed by 2 or 3 digits; a bad one is named', () => {
+  assert.equal(compileSiteConfig(base(), '/tmp', 'site').areaCode, '023', "the example's");
+  const none = base() as Doc;
+  delete none.site.areaCode;
+  assert.equal(compileSiteConfig(none, '/tmp', 'site').areaCode, undefined);
+  for (const ok of ['023', '010', '0755']) {
+    const c = base() as Doc;
+    c.site.areaCode = ok;
+    assert.equal(compileSiteConfig(c, '/tmp', 'site').areaCode, ok);
+  }
+  for (const bad of ['23', '0', '00023', '023x', '+8623', '', 23]) {
+    refuses(
+      (c) => (c.site.areaCode = bad),
+      /site\.site\.areaCode: (must be 0 followed by 2 or 3 digits|Invalid input: expected string)/,
+    );
+  }
+  const c = base() as Doc;
+  c.site.areaCode = '23';
+  assert.throws(
+    () => compileSiteConfig(c, '/tmp', 'site'),
+    (e) => isDomainError(e, 'invalid-argument') && e.field === 'site.site.areaCode',
+  );
+});

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { compileAcdConfig, durationMs, type CompiledAcdConfig } from './acd/config.js';
+import { AREA_CODE_RE, AREA_CODE_RULE } from '../shared/domain/phone.js';
 import { DomainError, invalidArgument } from '../shared/errors.js';
 import { assertSiteId } from '../shared/ids.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
@@ -29,6 +30,12 @@ const siteFileSchema = z
       .object({
         id: z.string(),
         city: z.string().min(1),
+        /**
+         * The city's telephone area code with its trunk 0 ('023'): a caller number of 7-8
+         * digits with no area code (a local call) is taken to be in this area when it is
+         * matched against the customer directory. Absent: such numbers are matched as is.
+         */
+        areaCode: z.string().regex(AREA_CODE_RE, AREA_CODE_RULE).optional(),
         /** A full center (this file) vs an access gateway (its own config, later issue). */
         kind: z.literal('full').default('full'),
       })
@@ -115,6 +122,8 @@ export interface HubLinkConfig {
 export interface SiteConfig {
   siteId: string;
   city: string;
+  /** Qualifies local caller numbers for directory matching (shared/domain/phone.ts). */
+  areaCode: string | undefined;
   trunks: number;
   ivrPorts: number;
   databaseUrl: string | undefined;
@@ -170,6 +179,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
   return {
     siteId: raw.site.id,
     city: raw.site.city,
+    areaCode: raw.site.areaCode,
     trunks: raw.trunks,
     ivrPorts: raw.ivrPorts,
     databaseUrl: raw.database.url,

@@ -58,13 +58,14 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
 
   void test('create, then look up by phone, card and customer id', async () => {
     const p = profile('c-1', 'wanzhou', 1, { phones: ['13900000001', '+862312345678'] });
+    const stored = { ...p, phones: ['13900000001', '02312345678'] };
     const created = await dir.write(w(p, 0));
     assert.ok(created.cursor > 0);
-    assert.deepEqual(created.profile, { ...p, version: 1 });
-    assert.deepEqual(await dir.lookup('phone', '+862312345678'), { ...p, version: 1 });
-    assert.deepEqual(await dir.lookup('phone', '13900000001'), { ...p, version: 1 });
-    assert.deepEqual(await dir.lookup('card', p.cards[0]!), { ...p, version: 1 });
-    assert.deepEqual(await dir.lookup('customer-id', 'c-1'), { ...p, version: 1 });
+    assert.deepEqual(created.profile, { ...stored, version: 1 });
+    assert.deepEqual(await dir.lookup('phone', '+862312345678'), { ...stored, version: 1 });
+    assert.deepEqual(await dir.lookup('phone', '13900000001'), { ...stored, version: 1 });
+    assert.deepEqual(await dir.lookup('card', p.cards[0]!), { ...stored, version: 1 });
+    assert.deepEqual(await dir.lookup('customer-id', 'c-1'), { ...stored, version: 1 });
     assert.equal(await dir.lookup('phone', '13999999999'), undefined);
     assert.equal(await dir.lookup('card', ''), undefined);
     assert.equal(await dir.lookup('customer-id', 'nobody'), undefined);
@@ -72,6 +73,86 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
       dir.lookup('email' as 'phone', 'x'),
       (e) => isDomainError(e, 'invalid-argument') && e.field === 'key',
     );
+  });
+
+  void test('phones are stored canonical and every spelling of the number finds the customer', async () => {
+    const p = profile('n-1', 'wanzhou', 601, { phones: ['+86 139 1234 5678', '023-6388-1234'] });
+    const created = await dir.write(w(p, 0));
+    const stored = { ...p, phones: ['13912345678', '02363881234'], version: 1 };
+    assert.deepEqual(created.profile, stored);
+    assert.deepEqual(await dir.lookup('customer-id', 'n-1'), stored);
+    for (const spelling of [
+      '13912345678',
+      '+8613912345678',
+      '008613912345678',
+      '8613912345678',
+      '013912345678',
+      '139 1234 5678',
+      '(+86) 139-1234-5678',
+    ]) {
+      assert.equal((await dir.lookup('phone', spelling))?.customerId, 'n-1', spelling);
+    }
+    for (const spelling of ['02363881234', '+862363881234', '0086 23 6388 1234', '(023) 6388-1234']) {
+      assert.equal((await dir.lookup('phone', spelling))?.customerId, 'n-1', spelling);
+    }
+    // The hub knows no area code: a bare local number is not guessed into 023.
+    assert.equal(await dir.lookup('phone', '63881234'), undefined);
+
+    // The audited lookup (one prepared statement) normalises the same way.
+    const audit = {
+      readerSiteId: 'norm-reader',
+      reason: 'ivr-ani',
+      callId: null,
+      agentId: null,
+      ivrSessionId: null,
+      atMs: T0,
+    };
+    assert.equal((await dir.lookupAudited('phone', '+86 139 1234 5678', audit))?.customerId, 'n-1');
+    assert.equal(await count('customer_reads', `customer_id = 'n-1' AND reader_site_id = 'norm-reader'`), 1);
+
+    // Another customer may not take the number in another spelling.
+    await assert.rejects(
+      dir.write(w(profile('n-2', 'fuling', 602, { phones: ['0086-139-1234-5678'] }), 0)),
+      (e) => {
+        assert.ok(isDomainError(e, 'conflict'));
+        assert.equal(e.message, 'customer n-2: phone 13912345678 already belongs to customer n-1');
+        assert.equal(e.field, 'profile.phones[0]');
+        return true;
+      },
+    );
+    // Nor list it twice in one profile.
+    await assert.rejects(
+      dir.write(w(profile('n-3', 'fuling', 603, { phones: ['13900000603', '+8613900000603'] }), 0)),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'profile.phones[1]',
+    );
+  });
+
+  void test('a lookup by something that is not a phone number is invalid-argument naming the value', async () => {
+    const audit = {
+      readerSiteId: 'norm-reader',
+      reason: 'ivr-ani',
+      callId: null,
+      agentId: null,
+      ivrSessionId: null,
+      atMs: T0,
+    };
+    for (const bad of ['anonymous', 'unknown', '139x', '1'.repeat(21), '+']) {
+      await assert.rejects(
+        dir.lookup('phone', bad),
+        (e) => isDomainError(e, 'invalid-argument') && e.field === 'value',
+        bad,
+      );
+      await assert.rejects(
+        dir.lookupAudited('phone', bad, audit),
+        (e) => isDomainError(e, 'invalid-argument') && e.field === 'value' && e.message.startsWith('value: '),
+        bad,
+      );
+    }
+    // Other keys are not phone numbers and are not normalised.
+    assert.equal(await dir.lookup('customer-id', 'anonymous'), undefined);
+    assert.equal(await dir.lookup('card', '139 1234'), undefined);
+    // An empty value still finds nobody (as before), without an error.
+    assert.equal(await dir.lookup('phone', ''), undefined);
   });
 
   void test('a versioned update bumps the version, re-keys lookups and appends to the feed', async () => {
@@ -437,6 +518,33 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
     assert.equal(await dir.seed(swapped, T0 + 1), 2);
     assert.deepEqual(await dir.lookup('customer-id', 's-0'), { ...swapped[0]!, version: 1 });
     assert.equal((await dir.lookup('phone', pop[0]!.phones[0]!))!.customerId, 's-1');
+  });
+
+  void test('seed stores phones canonical; two spellings of one number across profiles clash', async () => {
+    const a = profile('sn-1', 'seed-n', 95_001, { phones: ['+86 139 5000 0001', '0086-23-6500-0001'] });
+    assert.equal(await dir.seed([a], T0), 1);
+    const stored = await dir.lookup('customer-id', 'sn-1');
+    assert.deepEqual(stored?.phones, ['13950000001', '02365000001']);
+    assert.equal((await dir.lookup('phone', '013950000001'))?.customerId, 'sn-1');
+    assert.equal((await dir.lookup('phone', '023 6500 0001'))?.customerId, 'sn-1');
+    const feed = await count('customer_changes');
+    await assert.rejects(
+      dir.seed(
+        [
+          profile('sn-2', 'seed-n', 95_002),
+          profile('sn-3', 'seed-n', 95_003, { phones: ['+8613950000001'] }),
+        ],
+        T0,
+      ),
+      (e) =>
+        isDomainError(e, 'conflict') && /phone 13950000001 already belongs to customer sn-1/.test(e.message),
+    );
+    await assert.rejects(
+      dir.seed([profile('sn-4', 'seed-n', 95_004, { phones: ['anonymous'] })], T0),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'profiles[0].phones[0]',
+    );
+    assert.equal(await count('customer_changes'), feed);
+    assert.equal(await dir.lookup('customer-id', 'sn-2'), undefined);
   });
 
   void test('seed is all or nothing: a bad profile, a repeated id or a taken phone stores nothing', async () => {

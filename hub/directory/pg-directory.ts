@@ -22,6 +22,7 @@
 import type pg from 'pg';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
 import { parseCustomerProfile } from '../../shared/domain/customer-schema.js';
+import { normalizePhone } from '../../shared/domain/phone.js';
 import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
 import { query, queryPrepared, type Queryable } from '../../shared/pg/pool.js';
@@ -118,12 +119,23 @@ function lookupSql(key: LookupKey): string {
   }
 }
 
+/**
+ * The value as stored: phones are kept canonical (the profile schema normalises them), so a
+ * phone key is normalised the same way before it is compared. Context-free: the hub knows no
+ * caller's area code (a site qualifies local numbers before it asks). A value that is not a
+ * phone number is the caller's mistake, named like any other bad argument.
+ */
+function keyValue(key: LookupKey, value: string): string {
+  return key === 'phone' ? normalizePhone(value, {}, 'value') : value;
+}
+
 export class PgDirectoryStore implements DirectoryStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined> {
     if (typeof value !== 'string' || value === '') return undefined;
-    const r = await queryPrepared<ProfileRow>(this.pool, `dir-lookup-${key}`, lookupSql(key), [value]);
+    const v = keyValue(key, value);
+    const r = await queryPrepared<ProfileRow>(this.pool, `dir-lookup-${key}`, lookupSql(key), [v]);
     return r.rows[0] ? toProfile(r.rows[0]) : undefined;
   }
 
@@ -138,6 +150,7 @@ export class PgDirectoryStore implements DirectoryStore {
     a: Omit<ReadAudit, 'customerId' | 'homeSiteId'>,
   ): Promise<CustomerProfile | undefined> {
     if (typeof value !== 'string' || value === '') return undefined;
+    const v = keyValue(key, value);
     checkSiteId('readerSiteId', a.readerSiteId);
     checkText('reason', a.reason);
     checkCount('atMs', a.atMs);
@@ -156,7 +169,7 @@ export class PgDirectoryStore implements DirectoryStore {
          ON CONFLICT (site_id, customer_id) DO NOTHING
        )
        SELECT * FROM found`,
-      [value, a.readerSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
+      [v, a.readerSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
     );
     return r.rows[0] ? toProfile(r.rows[0]) : undefined;
   }
@@ -394,6 +407,8 @@ export class PgDirectoryStore implements DirectoryStore {
    * Create or replace `profiles` at version 1, all or nothing, each with a change-feed entry
    * (so caches pick them up) but no audit and no interest. Keys are released for all seeded
    * customers before any is claimed, so profiles may trade phones or cards among themselves.
+   * Phones are stored canonical (parseCustomerProfile normalises them), so two seeded
+   * customers giving one number in different spellings clash like an exact repeat.
    */
   async seed(profiles: readonly CustomerProfile[], nowMs: number): Promise<number> {
     checkCount('nowMs', nowMs);

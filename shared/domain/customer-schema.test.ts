@@ -7,7 +7,7 @@ import { parseCustomerProfile } from './customer-schema.js';
 const good: CustomerProfile = {
   customerId: 'cq-c00001',
   name: '王伟',
-  phones: ['+8613900000001', '13900000001'],
+  phones: ['13900000001', '02363881234', '+14155550123'],
   cards: ['6222020000000001'],
   homeSiteId: 'chongqing',
   segment: 'vip',
@@ -58,14 +58,39 @@ void describe('parseCustomerProfile', () => {
     assert.equal(fieldOf({ name: 'n'.repeat(200) }), 'ok');
   });
 
-  void test('phones: digits with optional +, at most 10, no repeats', () => {
+  void test('phones: stored canonical; bad numbers, more than 10 or repeats are named', () => {
+    assert.deepEqual(
+      parseCustomerProfile(
+        { ...good, phones: ['+86 139 0000 0001', '023-6388-1234', '001 415 555 0123', '95588', '63881234'] },
+        'profile',
+      ).phones,
+      ['13900000001', '02363881234', '+14155550123', '95588', '63881234'],
+      'canonical; a bare local number stays as it is (a profile has no area code)',
+    );
     assert.equal(fieldOf({ phones: ['139', '12'] }), 'profile.phones[1]');
-    assert.equal(fieldOf({ phones: ['139-0000'] }), 'profile.phones[0]');
+    assert.equal(fieldOf({ phones: ['139-0000'] }), 'ok', 'separators are stripped');
+    assert.equal(fieldOf({ phones: ['139x0000'] }), 'profile.phones[0]');
+    assert.equal(fieldOf({ phones: ['13900000001', ''] }), 'profile.phones[1]');
+    assert.equal(fieldOf({ phones: ['anonymous'] }), 'profile.phones[0]');
     assert.equal(fieldOf({ phones: ['1'.repeat(21)] }), 'profile.phones[0]');
     assert.equal(fieldOf({ phones: ['+' + '1'.repeat(20)] }), 'ok');
+    assert.equal(fieldOf({ phones: ['+8612'] }), 'profile.phones[0]');
     assert.equal(fieldOf({ phones: ['1390', '1391', '1390'] }), 'profile.phones[2]');
     assert.equal(fieldOf({ phones: Array.from({ length: 11 }, (_, i) => `13900${i}`) }), 'profile.phones');
     assert.equal(fieldOf({ phones: '13900000001' }), 'profile.phones');
+  });
+
+  void test('phones: two spellings of one number are a repeat, named at the second', () => {
+    for (const second of ['+8613900000001', '008613900000001', '013900000001', '139 0000 0001']) {
+      assert.equal(fieldOf({ phones: ['13900000001', '13900000002', second] }), 'profile.phones[2]', second);
+    }
+    assert.equal(fieldOf({ phones: ['+862363881234', '023 6388 1234'] }), 'profile.phones[1]');
+    assert.throws(
+      () => parseCustomerProfile({ ...good, phones: ['+8613900000001', '13900000001'] }, 'profile'),
+      (e) =>
+        isDomainError(e, 'invalid-argument') &&
+        e.message === 'profile.phones[1]: phone 13900000001 is listed twice (also at [0])',
+    );
   });
 
   void test('cards: 12-19 digits, at most 10, no repeats', () => {

@@ -7,12 +7,15 @@
  * Unknown keys are dropped rather than refused, so a site may hand back the object it holds
  * in its cache (which carries bookkeeping such as `cachedAtMs`) without copying it first.
  * Duplicate phones or cards inside one profile are refused: each one identifies exactly one
- * customer (the directory enforces that across customers too).
+ * customer (the directory enforces that across customers too). Phones come out canonical
+ * (shared/domain/phone.ts), and are compared in that form: "+8613900000001" and
+ * "13900000001" are the same number.
  */
 import { z } from 'zod';
 import { assertSiteId } from '../ids.js';
 import { parseOrThrow } from '../validate.js';
 import type { CustomerProfile } from './customer.js';
+import { parsePhone } from './phone.js';
 
 export const MAX_PHONES = 10;
 export const MAX_CARDS = 10;
@@ -24,7 +27,17 @@ export const customerIdSchema = z
   .max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . - only');
 
-export const phoneSchema = z.string().regex(/^\+?[0-9]{3,20}$/, 'must be 3-20 digits, optionally after +');
+/**
+ * A phone, stored in its canonical form (shared/domain/phone.ts) so the ANI of a roaming
+ * caller matches however the carrier writes it. Context-free: a profile belongs to no
+ * city's dialling plan, so a bare local number is kept as it is.
+ */
+export const phoneSchema = z.string().transform((raw, ctx) => {
+  const r = parsePhone(raw);
+  if (r.ok) return r.phone;
+  ctx.addIssue({ code: 'custom', message: r.problem });
+  return z.NEVER;
+});
 
 export const cardSchema = z.string().regex(/^[0-9]{12,19}$/, 'must be a card number of 12-19 digits');
 
@@ -40,16 +53,25 @@ const siteId = z.string().refine(
   { message: 'must be a site id matching ^[a-z][a-z0-9-]{1,31}$' },
 );
 
-/** An array whose elements must be distinct; the issue points at the repeated element. */
-function distinct<T extends z.ZodType<string>>(item: T, max: number, noun: string) {
+/**
+ * An array whose elements must be distinct; the issue points at the repeated element. The
+ * comparison is on parsed values, so two spellings of one phone number are a repeat.
+ */
+function distinct<T extends z.ZodType<string, string>>(item: T, max: number, noun: string) {
   return z
     .array(item)
     .max(max, `at most ${max} ${noun}s`)
     .superRefine((values, ctx) => {
-      const seen = new Set<string>();
+      const seen = new Map<string, number>();
       values.forEach((v, i) => {
-        if (seen.has(v)) ctx.addIssue({ code: 'custom', message: `${noun} ${v} is listed twice`, path: [i] });
-        seen.add(v);
+        const first = seen.get(v);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${noun} ${v} is listed twice (also at [${first}])`,
+            path: [i],
+          });
+        } else seen.set(v, i);
       });
     });
 }

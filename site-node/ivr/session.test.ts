@@ -11,6 +11,8 @@ import { DomainError } from '../../shared/errors.js';
 import { ScriptedCaller, type ScriptStep } from './scripted-caller.js';
 import { type IvrSessionOptions, runIvrSession } from './session.js';
 import { MemoryDirectory, RecordingSinks, loadPhoneBanking } from './test-support.js';
+import type { CustomerProfile, ReadPurpose } from '../../shared/domain/customer.js';
+import { normalizePhone, tryNormalizePhone } from '../../shared/domain/phone.js';
 import type { IvrCommand, IvrEvent, IvrState } from './types.js';
 
 const { flow, catalogue } = loadPhoneBanking();
@@ -231,5 +233,61 @@ describe('phone-banking flow end to end', () => {
       host,
     );
     assert.equal(result.outcome.type, 'transfer');
+  });
+});
+
+/**
+ * Directories normalise the ANI (shared/domain/phone.ts); the session passes it on as the
+ * trunk delivered it. These two stand in for the real ones: one maps a non-number to "not
+ * found" (the site directories), one refuses it (the hub's invalid-argument).
+ */
+class NormalisingDirectory extends MemoryDirectory {
+  readonly asked: string[] = [];
+  constructor(private readonly strict: boolean) {
+    super();
+  }
+  override byPhone(phone: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
+    this.asked.push(phone);
+    try {
+      const canonical = this.strict ? normalizePhone(phone) : tryNormalizePhone(phone);
+      return canonical === undefined ? Promise.resolve(undefined) : super.byPhone(canonical);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}
+
+describe('caller numbers as trunks deliver them', () => {
+  let host: InMemoryBankHost;
+  before(async () => {
+    host = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+  });
+
+  test('a formatted or prefixed ANI reaches the directory unchanged and recognises the customer', async () => {
+    for (const ani of ['+8613800000001', '013800000001', '138 0000 0001']) {
+      const directory = new NormalisingDirectory(false);
+      const { result } = await call(ani, ['1', '135790', '1', '0'], host, { directory });
+      assert.deepEqual(directory.asked, [ani]);
+      assert.equal(result.outcome.type, 'transfer', ani);
+      if (result.outcome.type === 'transfer') assert.equal(result.outcome.attached.customerId, 'c-1001', ani);
+    }
+  });
+
+  test('an ANI that is not a phone number is an unrecognised caller, never a failed call', async () => {
+    for (const strict of [false, true]) {
+      for (const ani of ['anonymous', 'unknown', 'Restricted', '']) {
+        const directory = new NormalisingDirectory(strict);
+        const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+        // Identified by card instead, exactly like a caller from an unknown number.
+        const { sinks, played } = await call(ani, ['6222020000003001#', '3', '1', 'hangup'], h, {
+          directory,
+        });
+        assert.equal(h.cardStatus('6222020000003001'), 'stopped', `${String(strict)} ${ani}`);
+        assert.equal(sinks.tickets[0]?.kind, 'card-loss');
+        assert.ok(!played.some((p) => /error|sorry|technical/.test(p)), played.join(','));
+        // An empty caller id is not even looked up.
+        assert.deepEqual(directory.asked, ani === '' ? [] : [ani]);
+      }
+    }
   });
 });

@@ -128,6 +128,65 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
     assert.deepEqual(hub.calls[1], { key: 'customer-id', value: roamer.customerId, purpose: pop });
   });
 
+  void test('phones are normalised with the site area code before the cache and before the hub', async () => {
+    const wanderer = profile('0042', 'cd', { phones: ['13800000042', '02363880042'] });
+    hub = new FakeHubLink('cq', [own, wanderer]);
+    const at023 = new FederatedCustomerDirectory({
+      siteId: 'cq',
+      cache,
+      store: t.ctx,
+      link: hub,
+      clock,
+      log: silentLogger,
+      areaCode: '023',
+    });
+    // The hub stores canonical numbers and is asked in canonical form, whatever the trunk sent.
+    assert.deepEqual(await at023.byPhone('+86 138 0000 0042', ivr), wanderer);
+    assert.equal(hub.calls.at(-1)?.value, '13800000042');
+    assert.deepEqual(await at023.byPhone('013800000042', ivr), wanderer);
+    assert.equal(hub.calls.at(-1)?.value, '13800000042');
+    // A local caller number (no area code) is this city's: 023 + number.
+    assert.deepEqual(await at023.byPhone('63880042', ivr), wanderer);
+    assert.equal(hub.calls.at(-1)?.value, '02363880042');
+    assert.equal(hub.calls.length, 3);
+
+    // The site's own customer is found in the cache in any spelling, without the hub.
+    await upsertCustomer(t.ctx, profile('0043', 'cq', { phones: ['13800000043'] }), 'home');
+    assert.equal((await at023.byPhone('0086-138-0000-0043', ivr))?.customerId, '0043');
+    assert.equal(hub.calls.length, 3);
+
+    // Hub down: the cached roaming profile is served for another spelling, audited once.
+    hub.state = 'down';
+    assert.deepEqual(await at023.byPhone('8613800000042', ivr), wanderer);
+    assert.equal((await customerReads(t, wanderer.customerId)).length, 1);
+
+    assert.throws(
+      () =>
+        new FederatedCustomerDirectory({
+          siteId: 'cq',
+          cache,
+          store: t.ctx,
+          link: hub,
+          clock,
+          log: silentLogger,
+          areaCode: '23',
+        }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'areaCode',
+    );
+  });
+
+  void test('an ANI that is not a phone number matches nobody: no error, no hub call, no audit', async () => {
+    for (const state of ['up', 'down'] as const) {
+      hub.state = state;
+      for (const ani of ['anonymous', 'unknown', 'Restricted', '', '  ', '+', 'sip:100@gw', '1'.repeat(21)]) {
+        assert.equal(await dir.byPhone(ani, ivr), undefined, `${state}: ${JSON.stringify(ani)}`);
+      }
+    }
+    assert.deepEqual(hub.calls, []);
+    const outbox = await query<{ n: number }>(t.pool, `SELECT count(*)::int AS n FROM outbox`);
+    assert.equal(outbox.rows[0]!.n, 0);
+  });
+
   void test('the hub is asked while suspect or resyncing too, and not-found is final', async () => {
     hub.state = 'suspect';
     assert.deepEqual(await dir.byCard(roamer.cards[0]!, { reason: 'ivr-card' }), roamer);
@@ -300,6 +359,33 @@ void describe('a roaming IVR call (real site database)', { skip: pgSkip }, () =>
     assert.equal(result.outcome.type, 'transfer');
     if (result.outcome.type === 'transfer')
       assert.equal(result.outcome.attached.customerId, roamer.customerId);
+  });
+
+  void test('a withheld caller id is an unrecognised caller: no hub lookup, the call goes on', async () => {
+    const asked = hub.calls.length;
+    for (const ani of ['anonymous', 'unknown', '']) {
+      const caller = new ScriptedCaller(
+        ['timeout', 'timeout', 'timeout', 'timeout', 'timeout', 'timeout'],
+        catalogue,
+      );
+      const sinks = new RecordingSinks();
+      const result = await runIvrSession({
+        flow,
+        sessionId: `cq-A-${ani}`,
+        callId: `cq-A-${ani}`,
+        ani,
+        dnis: '95588',
+        host: bank,
+        channel: caller,
+        tickets: sinks,
+        callbacks: sinks,
+        directory: dir,
+        clock,
+      });
+      assert.equal(result.outcome.type, 'transfer', JSON.stringify(ani));
+      if (result.outcome.type === 'transfer') assert.equal(result.outcome.attached.customerId, undefined);
+    }
+    assert.equal(hub.calls.length, asked);
   });
 
   void test('hub down: served from the cache, audited once, and the transfer still posts on the home host', async () => {

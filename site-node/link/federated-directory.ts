@@ -14,6 +14,11 @@
  * Why the audit goes through the outbox: a read the hub did not see must still reach the
  * hub's audit trail, and the outbox is the one channel that is never lost across a WAN
  * outage. No audit record, no read: if the outbox write fails the profile is not served.
+ *
+ * Phone lookups are normalised once, here, with the site's area code (shared/domain/phone.ts),
+ * before the cache and before the hub: the hub has no area code to qualify a local caller
+ * number with, and an ANI that is not a number at all ("anonymous") never leaves the site,
+ * it simply matches nobody.
  */
 import type {
   ContactSummary,
@@ -22,6 +27,7 @@ import type {
   ReadPurpose,
 } from '../../shared/domain/customer.js';
 import type { Clock } from '../../shared/clock.js';
+import { assertAreaCode, tryNormalizePhone } from '../../shared/domain/phone.js';
 import { DomainError, isDomainError, type ErrorKind } from '../../shared/errors.js';
 import { appendToOutbox, makeEvent } from '../../shared/events/index.js';
 import type { Logger } from '../../shared/log.js';
@@ -43,6 +49,8 @@ export interface FederatedDirectoryOptions {
   log: Logger;
   /** How long a caller waits on the hub before being served from the cache; default 2000. */
   lookupTimeoutMs?: number;
+  /** The site's area code ('023'): a local caller number is matched as 023 + number. */
+  areaCode?: string | undefined;
 }
 
 /** The states in which the hub answers unary RPCs (resyncing: the stream is already open). */
@@ -83,10 +91,21 @@ export class FederatedCustomerDirectory implements CustomerDirectory {
 
   constructor(private readonly o: FederatedDirectoryOptions) {
     this.timeoutMs = o.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
+    assertAreaCode(o.areaCode);
   }
 
   byPhone(phone: string, purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
-    return this.lookup('phone', phone, purpose, () => this.o.cache.byPhone(phone));
+    const canonical = tryNormalizePhone(phone, { areaCode: this.o.areaCode });
+    if (canonical === undefined) {
+      // Withheld or garbled caller id: not an error, the caller is just not recognised. The
+      // hub would refuse it as invalid-argument, which is not an outage the cache may cover.
+      this.o.log.debug('caller number is not a phone number; customer not looked up', {
+        reason: purpose?.reason,
+        callId: purpose?.callId,
+      });
+      return Promise.resolve(undefined);
+    }
+    return this.lookup('phone', canonical, purpose, () => this.o.cache.byPhone(canonical));
   }
 
   byCard(card: string, purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
@@ -148,7 +167,7 @@ export class FederatedCustomerDirectory implements CustomerDirectory {
   /** A failed cache fill costs a later hub call, not this read: log it and go on. */
   private async fill(profile: CustomerProfile, roaming: boolean): Promise<void> {
     try {
-      await upsertCustomer(this.o.store, profile, roaming ? 'served' : 'home');
+      await upsertCustomer(this.o.store, profile, roaming ? 'served' : 'home', { areaCode: this.o.areaCode });
     } catch (e) {
       this.o.log.warn('customer cache fill failed', { customerId: profile.customerId, error: e });
     }

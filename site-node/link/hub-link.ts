@@ -74,6 +74,8 @@ export interface GrpcHubLinkOptions {
   snapshotIntervalMs?: number;
   /** Ship the outbox on the link (embedded mode). False when Kafka carries events. */
   eventsOverLink: boolean;
+  /** The site's telephone area code (e.g. 023): local numbers of its own customers get it. */
+  areaCode?: string | undefined;
   /** A pushed topology the site accepts; throw to refuse it (the error goes back in the ack). */
   onTopology?: (topology: Topology, version: number) => void;
   onDrain?: (drained: boolean, reason: string) => void;
@@ -364,7 +366,7 @@ export class GrpcHubLink implements HubLink {
         const profile = customerFromProto(b.value.profile, 'customer_changed.profile');
         const cursor = b.value.cursor;
         await withTransaction(this.o.store.pool, async (c) => {
-          await upsertCustomerTx(c, this.o.store, profile);
+          await upsertCustomerTx(c, this.o.store, profile, undefined, { areaCode: this.o.areaCode });
           await advanceCustomerCursor(c, cursor);
         });
         this.memory.customerCursor = Math.max(this.memory.customerCursor, cursor);

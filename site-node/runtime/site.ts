@@ -153,7 +153,7 @@ export class Site {
     });
     this.hubLink = this.makeHubLink();
     this.kafka = this.makeKafkaRelay();
-    const cache = new PgCustomerDirectory(d.pool);
+    const cache = new PgCustomerDirectory(d.pool, { areaCode: config.areaCode });
     // With a hub, customers of other sites are served through it (roaming, audited); without
     // one the site serves its own cache.
     const directory = this.hubLink
@@ -164,6 +164,7 @@ export class Site {
           link: this.hubLink,
           clock: scheduler,
           log: log.child({ part: 'directory' }),
+          areaCode: config.areaCode,
         })
       : cache;
     const bank = this.routedBank();
@@ -260,6 +261,7 @@ export class Site {
       },
       snapshotIntervalMs: hub.snapshotIntervalMs,
       eventsOverLink: hub.events === 'link',
+      areaCode: config.areaCode,
       onTopology: (topology) => {
         const misfits = topologyMisfits(topology, {
           siteId: config.siteId,

@@ -125,4 +125,60 @@ void describe('agents and customers repositories', { skip: pgSkip }, () => {
     assert.equal(await dir.byId('0002'), undefined);
     assert.ok(await dir.byId('0001'));
   });
+  void test('phones are cached canonical; an ANI in any shape finds the customer, a non-number finds nobody', async () => {
+    const { ctx } = t;
+    await upsertCustomer(
+      ctx,
+      profile('0101', { phones: ['+86 139 0000 0101', '63880101', '+8613900000101'] }),
+      undefined,
+      { areaCode: '023' },
+    );
+    // A roaming customer's bare local number is in their city, not ours: left unqualified.
+    await upsertCustomer(ctx, profile('0102', { homeSiteId: 'cd', phones: ['63880102'] }), undefined, {
+      areaCode: '023',
+    });
+    const dir = new PgCustomerDirectory(t.pool, { areaCode: '023' });
+    assert.deepEqual(
+      (await dir.byId('0101'))!.phones,
+      ['13900000101', '02363880101'],
+      'canonical, repeat dropped',
+    );
+    assert.deepEqual((await dir.byId('0102'))!.phones, ['63880102']);
+    for (const ani of [
+      '13900000101',
+      '+8613900000101',
+      '008613900000101',
+      '8613900000101',
+      '013900000101',
+      '139 0000 0101',
+      '63880101',
+      '023-6388-0101',
+      '+862363880101',
+    ]) {
+      assert.equal((await dir.byPhone(ani))?.customerId, '0101', ani);
+    }
+    for (const ani of ['anonymous', 'unknown', 'Restricted', '', '   ', '+', '1'.repeat(21)]) {
+      assert.equal(await dir.byPhone(ani), undefined, JSON.stringify(ani));
+    }
+    // Without an area code a local ANI is matched as it is.
+    const plain = new PgCustomerDirectory(t.pool);
+    assert.equal(await plain.byPhone('63880101'), undefined);
+    assert.equal((await plain.byPhone('63880102'))?.customerId, '0102');
+    assert.equal((await plain.byPhone('+86 139 0000 0101'))?.customerId, '0101');
+
+    // A phone that is not a number is refused naming it; a bad area code too.
+    await assert.rejects(
+      upsertCustomer(ctx, profile('0103', { phones: ['13900000103', 'n/a'] })),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'phones[1]',
+    );
+    assert.equal(await dir.byId('0103'), undefined);
+    await assert.rejects(
+      upsertCustomer(ctx, profile('0103'), undefined, { areaCode: '23' }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'areaCode',
+    );
+    assert.throws(
+      () => new PgCustomerDirectory(t.pool, { areaCode: '0x3' }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'areaCode',
+    );
+  });
 });

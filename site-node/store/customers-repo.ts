@@ -4,6 +4,12 @@
  * customers, `served` for roaming customers it recently served); `upsertCustomer` refuses to
  * replace a cached profile with an older version. Cache fills are not facts of this site, so
  * they write no outbox event.
+ *
+ * Phones are cached and looked up in their canonical form (shared/domain/phone.ts), so an
+ * ANI matches whatever shape the trunk delivered it in. With the site's area code a local
+ * caller number ("63881234") becomes the full one ("02363881234"); a home customer's bare
+ * local number in a profile is qualified the same way, so the two meet. A roaming customer's
+ * bare local number is left alone: it belongs to their city, not ours.
  */
 import type pg from 'pg';
 import type {
@@ -12,6 +18,7 @@ import type {
   CustomerProfile,
   ReadPurpose,
 } from '../../shared/domain/customer.js';
+import { assertAreaCode, normalizePhone, tryNormalizePhone } from '../../shared/domain/phone.js';
 import { DomainError } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
@@ -63,15 +70,34 @@ export interface UpsertResult {
   written: boolean;
 }
 
+export interface PhoneOptions {
+  /** The site's area code ('023'), for local numbers; see the module comment. */
+  areaCode?: string | undefined;
+}
+
+/**
+ * The profile's phones in canonical form, repeats dropped (two spellings of one number). The
+ * cache is not the validator (the hub checked the profile), but a phone that is not a number
+ * could never match an ANI, so it is refused naming it rather than stored.
+ */
+function cachedPhones(p: CustomerProfile, ctx: StoreContext, o: PhoneOptions): string[] {
+  const local = p.homeSiteId === ctx.siteId ? { areaCode: o.areaCode } : {};
+  const phones = p.phones.map((x, i) => normalizePhone(x, local, `phones[${i}]`));
+  return [...new Set(phones)];
+}
+
 /** Cache a profile. An older version than the cached one is ignored (`written: false`). */
 export async function upsertCustomerTx(
   db: pg.PoolClient | pg.Pool,
   ctx: StoreContext,
   p: CustomerProfile,
   source?: CacheSource,
+  opts: PhoneOptions = {},
 ): Promise<UpsertResult> {
   if (!p.customerId)
     throw new DomainError('invalid-argument', 'customerId: required', { field: 'customerId' });
+  assertAreaCode(opts.areaCode);
+  const phones = cachedPhones(p, ctx, opts);
   const src = source ?? (p.homeSiteId === ctx.siteId ? 'home' : 'served');
   const r = await query<CustomerRow>(
     db,
@@ -87,7 +113,7 @@ export async function upsertCustomerTx(
     [
       p.customerId,
       p.name,
-      p.phones,
+      phones,
       p.cards,
       p.homeSiteId,
       p.segment,
@@ -108,8 +134,9 @@ export function upsertCustomer(
   ctx: StoreContext,
   p: CustomerProfile,
   source?: CacheSource,
+  opts: PhoneOptions = {},
 ): Promise<UpsertResult> {
-  return upsertCustomerTx(ctx.pool, ctx, p, source);
+  return upsertCustomerTx(ctx.pool, ctx, p, source, opts);
 }
 
 /** Load many profiles at once (demo data, a snapshot from the hub), in one transaction. */
@@ -118,11 +145,12 @@ export async function seedCustomers(
   profiles: readonly CustomerProfile[],
   opts: {
     contacts?: ReadonlyArray<{ customerId: string } & Omit<ContactSummary, 'atMs'> & { atMs: number }>;
-  } = {},
+  } & PhoneOptions = {},
 ): Promise<number> {
+  const phoneOpts = { areaCode: opts.areaCode };
   return withTransaction(ctx.pool, async (c) => {
     let n = 0;
-    for (const p of profiles) if ((await upsertCustomerTx(c, ctx, p)).written) n++;
+    for (const p of profiles) if ((await upsertCustomerTx(c, ctx, p, undefined, phoneOpts)).written) n++;
     for (const h of opts.contacts ?? []) await addContactTx(c, h.customerId, h);
     return n;
   });
@@ -154,7 +182,16 @@ export async function evictServed(ctx: StoreContext, olderThanMs: number): Promi
  * which decides whether a cache hit needs an audit record.
  */
 export class PgCustomerDirectory implements CustomerDirectory {
-  constructor(private readonly db: pg.Pool) {}
+  private readonly phoneCtx: PhoneOptions;
+
+  /** `opts.areaCode`: the site's area code, so a local ANI finds the full number. */
+  constructor(
+    private readonly db: pg.Pool,
+    opts: PhoneOptions = {},
+  ) {
+    assertAreaCode(opts.areaCode);
+    this.phoneCtx = { areaCode: opts.areaCode };
+  }
 
   private async one(where: string, v: string): Promise<CustomerProfile | undefined> {
     const r = await query<CustomerRow>(
@@ -165,8 +202,14 @@ export class PgCustomerDirectory implements CustomerDirectory {
     return r.rows[0] ? toProfile(toCustomer(r.rows[0])) : undefined;
   }
 
-  byPhone(phone: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
-    return this.one('phones @> ARRAY[$1]::text[]', phone);
+  /**
+   * An ANI that is not a phone number ("anonymous", "unknown", empty) matches nobody: the
+   * caller goes on unrecognised rather than the call failing.
+   */
+  async byPhone(phone: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
+    const canonical = tryNormalizePhone(phone, this.phoneCtx);
+    if (canonical === undefined) return undefined;
+    return this.one('phones @> ARRAY[$1]::text[]', canonical);
   }
 
   byCard(card: string, _purpose?: ReadPurpose): Promise<CustomerProfile | undefined> {
