@@ -16,6 +16,7 @@ test('the example compiles with defaults filled and paths resolved against the f
   assert.equal(c.topologyPath, join(dirname(EXAMPLE), 'province.yaml'));
   assert.equal(c.tls.caPath, join(dirname(EXAMPLE), '../../pki/ca.crt'));
   assert.equal(c.kafka, undefined);
+  assert.equal(c.interestTtlMs, 8 * 86_400_000, 'a day longer than a site keeps a customer it served');
 });
 
 test('bad fields are named, and mTLS cannot be left out', () => {
@@ -31,6 +32,12 @@ test('bad fields are named, and mTLS cannot be left out', () => {
   bad({ ...base, heartbeatIntervalMs: '10ms' }, /hub\.heartbeatIntervalMs: must be between 100 ms and 60 s/);
   bad({ ...base, kafka: { topic: 't' } }, /hub\.kafka\.brokers/);
   bad({ ...base, surprise: 1 }, /surprise/);
+  bad({ ...base, directory: { interestTtl: '10m' } }, /hub\.directory\.interestTtl: must be at least 1 h/);
+  bad({ ...base, directory: { interestTtl: 'a week' } }, /hub\.directory\.interestTtl/);
+  assert.equal(
+    compileHubConfig({ ...base, directory: { interestTtl: '30d' } }, '/x').interestTtlMs,
+    30 * 86_400_000,
+  );
   const k = compileHubConfig({ ...base, kafka: { brokers: '127.0.0.1:9092' } }, '/x');
   assert.deepEqual(k.kafka, { brokers: '127.0.0.1:9092', topic: 'pcc.site-events', groupId: 'hub-ingest' });
 });

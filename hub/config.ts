@@ -11,6 +11,9 @@
  * tls: { ca: pki/ca.crt, cert: pki/hub-hub.crt, key: pki/hub-hub.key }   # required: mTLS only
  * heartbeatIntervalMs: 2s           # [2s] what sites are told; 3 missed -> suspect
  * topology: province.yaml           # [none] applied as version 1 when the hub has no version yet
+ * directory:
+ *   interestTtl: 8d                 # [8d] a site's interest in another site's customer lapses
+ *                                   #   when it has not read them for this long (no more changes)
  * kafka:                            # [none] consume site events from Kafka (production mode)
  *   brokers: 10.0.0.5:9092
  *   topic: pcc.site-events          # [pcc.site-events]
@@ -25,6 +28,13 @@ import { durationMs } from '../site-node/acd/config.js';
 import { DomainError } from '../shared/errors.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow } from '../shared/validate.js';
+
+/**
+ * A site forgets a customer of another site it has not served for 7 days (site-node/runtime);
+ * the hub keeps the site's interest a day longer, so a site never holds a profile that no
+ * longer receives changes.
+ */
+export const DEFAULT_INTEREST_TTL_MS = 8 * 86_400_000;
 
 const hostPort = {
   host: z.string().min(1).default('127.0.0.1'),
@@ -44,6 +54,10 @@ const hubFileSchema = z
     web: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
     heartbeatIntervalMs: durationMs.default(2_000),
     topology: z.string().min(1).optional(),
+    directory: z
+      .object({ interestTtl: durationMs.default(DEFAULT_INTEREST_TTL_MS) })
+      .strict()
+      .default({ interestTtl: DEFAULT_INTEREST_TTL_MS }),
     kafka: z
       .object({
         brokers: z.string().min(1),
@@ -65,6 +79,8 @@ export interface HubConfig {
   heartbeatIntervalMs: number;
   topologyPath: string | undefined;
   kafka: { brokers: string; topic: string; groupId: string } | undefined;
+  /** Default DEFAULT_INTEREST_TTL_MS. */
+  interestTtlMs?: number;
 }
 
 export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'): HubConfig {
@@ -78,6 +94,11 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
       },
     );
   }
+  if (raw.directory.interestTtl < 3_600_000) {
+    throw new DomainError('invalid-argument', `${what}.directory.interestTtl: must be at least 1 h`, {
+      field: `${what}.directory.interestTtl`,
+    });
+  }
   const path = (p: string) => resolve(baseDir, p);
   return {
     hubId: raw.hub.id,
@@ -88,6 +109,7 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
     heartbeatIntervalMs: raw.heartbeatIntervalMs,
     topologyPath: raw.topology === undefined ? undefined : path(raw.topology),
     kafka: raw.kafka,
+    interestTtlMs: raw.directory.interestTtl,
   };
 }
 

@@ -7,8 +7,9 @@
  *
  * start(): migrate the hub schema -> load the current topology and drained sites -> apply
  *          the bootstrap topology file if no version is stored yet -> start the Kafka
- *          consumer -> serve gRPC and the province board page -> start the link clock.
- * stop():  stop the link clock -> end every site stream (sites keep working on their own and
+ *          consumer -> serve gRPC and the province board page -> start the link clock and
+ *          the hourly lapse of sites' interest in customers they no longer read.
+ * stop():  stop the link clock and the lapse timer -> end every site stream (sites keep working on their own and
  *          reconnect later) and stop serving -> stop the Kafka consumer (committed offsets
  *          only cover ingested events) -> wait for feed pushes. The owner closes the pool.
  */
@@ -23,7 +24,7 @@ import { GrpcServer } from '../shared/grpc/server.js';
 import { loadTlsMaterial, mtlsServerCredentials } from '../shared/grpc/tls.js';
 import type { Logger } from '../shared/log.js';
 import { createAdminService } from './admin/admin-service.js';
-import type { HubConfig } from './config.js';
+import { DEFAULT_INTEREST_TTL_MS, type HubConfig } from './config.js';
 import { PgDirectoryStore } from './directory/pg-directory.js';
 import { createFederationService } from './federation/federation-service.js';
 import { HubState } from './federation/hub-state.js';
@@ -35,6 +36,9 @@ import { migrateHubStore } from './store/migrate.js';
 import { PgSiteAdminStore, PgTopologyStore } from './store/topology-store.js';
 import { changeLines } from './topology/diff.js';
 import { loadTopology } from './topology/validate.js';
+
+/** How often the hub lets lapsed interest go (an hour is fine grain for a TTL of days). */
+const LAPSE_EVERY_MS = 3_600_000;
 
 export interface HubOptions {
   config: HubConfig;
@@ -51,6 +55,7 @@ export class Hub {
   webPort: number | undefined;
   private kafka: KafkaIngestConsumer | undefined;
   private tick: NodeJS.Timeout | undefined;
+  private lapseTimer: NodeJS.Timeout | undefined;
   private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   port: number | undefined;
@@ -133,6 +138,8 @@ export class Hub {
       for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
     }, every);
     this.tick.unref();
+    this.lapseTimer = setInterval(() => void this.lapseInterest(), LAPSE_EVERY_MS);
+    this.lapseTimer.unref();
     this.phase = 'running';
     log.info('hub started', {
       hubId: config.hubId,
@@ -142,6 +149,22 @@ export class Hub {
       kafka: config.kafka?.brokers ?? null,
     });
     return this.port;
+  }
+
+  /**
+   * Sites stop receiving changes of other sites' customers they have not read for the
+   * interest TTL (config directory.interestTtl). Run every LAPSE_EVERY_MS; never throws.
+   */
+  async lapseInterest(): Promise<number> {
+    const ttl = this.o.config.interestTtlMs ?? DEFAULT_INTEREST_TTL_MS;
+    try {
+      const n = await this.state.d.directory.lapseInterest(this.o.clock.now() - ttl);
+      if (n > 0) this.o.log.info('interest in customers not read recently lapsed', { count: n, ttlMs: ttl });
+      return n;
+    } catch (e) {
+      this.o.log.warn('interest lapse failed; next try later', { error: e });
+      return 0;
+    }
   }
 
   /** First start: the configured file becomes version 1, audited as applied by the hub. */
@@ -171,6 +194,7 @@ export class Hub {
   private async doStop(): Promise<void> {
     this.phase = 'stopping';
     if (this.tick) clearInterval(this.tick);
+    if (this.lapseTimer) clearInterval(this.lapseTimer);
     this.registry.closeAll('hub stopping; reconnect later');
     await this.grpc.stop();
     await this.web?.stop();

@@ -139,6 +139,11 @@ export interface DirectoryStore {
   /** Which sites should hear about a change to this customer (home site + readers). */
   interestedSites(customerId: string): Promise<string[]>;
   /**
+   * Forget sites' interest in customers they have not read since `beforeMs` (every read
+   * renews it); returns how many lapsed.
+   */
+  lapseInterest(beforeMs: number): Promise<number>;
+  /**
    * Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. Only for an
    * empty directory: a site that cached a later version would never take version 1 again.
    */

@@ -408,6 +408,61 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
     assert.equal(await count('customer_reads', `reader_site_id = 'jiangbei' AND customer_id IS NULL`), 0);
   });
 
+  void test('interest lapses when the site has not read the customer since the cut-off; every read renews it', async () => {
+    const p = profile('lapse-1', 'yubei', 701);
+    const change = await dir.write(w(p, 0));
+    const read = (site: string, atMs: number) =>
+      dir.lookupAudited('phone', p.phones[0]!, {
+        readerSiteId: site,
+        reason: 'ivr-ani',
+        callId: `${site}-call`,
+        agentId: null,
+        ivrSessionId: 'ivr-1',
+        atMs,
+      });
+    await read('jiangbei', T0 + 1_000);
+    await read('nanan', T0 + 1_000);
+    // jiangbei reads again later (through the hub), nanan reported a cache read: both renew.
+    await read('jiangbei', T0 + 5_000);
+    await dir.recordRead({
+      readerSiteId: 'nanan',
+      customerId: 'lapse-1',
+      homeSiteId: 'yubei',
+      reason: 'ivr-ani',
+      callId: 'nn-call-2',
+      agentId: null,
+      ivrSessionId: 'ivr-2',
+      atMs: T0 + 3_000,
+    });
+    const lastRead = await query<{ site_id: string; since_ms: string; last_read_ms: string }>(
+      t.pool,
+      `SELECT site_id, since_ms, last_read_ms FROM customer_interest WHERE customer_id = 'lapse-1' ORDER BY site_id`,
+    );
+    assert.deepEqual(lastRead.rows, [
+      { site_id: 'jiangbei', since_ms: String(T0 + 1_000), last_read_ms: String(T0 + 5_000) },
+      { site_id: 'nanan', since_ms: String(T0 + 1_000), last_read_ms: String(T0 + 3_000) },
+    ]);
+    // An older read reported late does not move the renewal back.
+    await read('jiangbei', T0 + 2_000);
+    assert.deepEqual(await dir.interestedSites('lapse-1'), ['jiangbei', 'nanan', 'yubei']);
+
+    // Cut-off between the two: nanan's interest lapses, jiangbei's stays, the home site is
+    // not interest (it always hears about its customers).
+    const lapsed = await dir.lapseInterest(T0 + 4_000);
+    assert.ok(lapsed >= 1);
+    assert.deepEqual(await dir.interestedSites('lapse-1'), ['jiangbei', 'yubei']);
+    assert.deepEqual(
+      (await dir.changesFor('nanan', change.cursor - 1, 10)).changes,
+      [],
+      'nanan no longer fed',
+    );
+    assert.deepEqual((await dir.changesFor('jiangbei', change.cursor - 1, 10)).changes, [change]);
+    // Reading again gives the interest back.
+    await read('nanan', T0 + 6_000);
+    assert.deepEqual(await dir.interestedSites('lapse-1'), ['jiangbei', 'nanan', 'yubei']);
+    await assert.rejects(dir.lapseInterest(-1), (e) => isDomainError(e, 'invalid-argument'));
+  });
+
   void test('a customer moving home is still sent to the site it left', async () => {
     const p = profile('m-1', 'dazu', 201);
     await dir.write(w(p, 0));

@@ -33,6 +33,10 @@ import type { CustomerChange, DirectoryStore, LookupKey, ReadAudit, WriteCustome
 const SEED_CHUNK = 500;
 const MAX_CHANGES_PAGE = 10_000;
 
+/** A read of a customer the site already has interest in renews it (see lapseInterest). */
+const RENEW_INTEREST = `ON CONFLICT (site_id, customer_id)
+         DO UPDATE SET last_read_ms = greatest(customer_interest.last_read_ms, EXCLUDED.last_read_ms)`;
+
 const PROFILE_COLUMNS = `c.id, c.name, c.phones, c.cards, c.home_site_id, c.segment, c.language, c.flags,
   c.account_ids, c.version`;
 
@@ -164,9 +168,9 @@ export class PgDirectoryStore implements DirectoryStore {
          SELECT $2, f.id, f.home_site_id, $3, $4, $5, $6, $7 FROM found f WHERE f.home_site_id <> $2
        ),
        interest AS (
-         INSERT INTO customer_interest (site_id, customer_id, since_ms)
-         SELECT $2, f.id, $7 FROM found f WHERE f.home_site_id <> $2
-         ON CONFLICT (site_id, customer_id) DO NOTHING
+         INSERT INTO customer_interest (site_id, customer_id, since_ms, last_read_ms)
+         SELECT $2, f.id, $7, $7 FROM found f WHERE f.home_site_id <> $2
+         ${RENEW_INTEREST}
        )
        SELECT * FROM found`,
       [v, a.readerSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
@@ -193,9 +197,9 @@ export class PgDirectoryStore implements DirectoryStore {
                                      ivr_session_id, at_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        )
-       INSERT INTO customer_interest (site_id, customer_id, since_ms)
-       SELECT $1, id, $8 FROM customers WHERE id = $2 AND home_site_id <> $1
-       ON CONFLICT (site_id, customer_id) DO NOTHING`,
+       INSERT INTO customer_interest (site_id, customer_id, since_ms, last_read_ms)
+       SELECT $1, id, $8, $8 FROM customers WHERE id = $2 AND home_site_id <> $1
+       ${RENEW_INTEREST}`,
       [a.readerSiteId, a.customerId, a.homeSiteId, a.reason, a.callId, a.agentId, a.ivrSessionId, a.atMs],
     );
   }
@@ -301,9 +305,9 @@ export class PgDirectoryStore implements DirectoryStore {
     if (interested.size > 0) {
       await query(
         c,
-        `INSERT INTO customer_interest (site_id, customer_id, since_ms)
-         SELECT s, $2, $3 FROM unnest($1::text[]) AS s
-         ON CONFLICT (site_id, customer_id) DO NOTHING`,
+        `INSERT INTO customer_interest (site_id, customer_id, since_ms, last_read_ms)
+         SELECT s, $2, $3, $3 FROM unnest($1::text[]) AS s
+         ${RENEW_INTEREST}`,
         [[...interested], p.customerId, w.nowMs],
       );
     }
@@ -390,6 +394,16 @@ export class PgDirectoryStore implements DirectoryStore {
       .filter((x) => x.cursor !== null)
       .map((x) => ({ cursor: Number(x.cursor), profile: toProfile(x) }));
     return { changes, headCursor };
+  }
+
+  /**
+   * Forget sites' interest in customers they have not read since `beforeMs` (the hub's
+   * sweep, every so often): their changes stop going to those sites. Returns how many lapsed.
+   */
+  async lapseInterest(beforeMs: number): Promise<number> {
+    checkCount('beforeMs', beforeMs);
+    const r = await query(this.pool, `DELETE FROM customer_interest WHERE last_read_ms < $1`, [beforeMs]);
+    return r.rowCount ?? 0;
   }
 
   async interestedSites(customerId: string): Promise<string[]> {

@@ -11,6 +11,7 @@ import { makeEvent, type EventEnvelope } from '../../shared/events/envelope.js';
 import { createPool, query } from '../../shared/pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
 import { migrateHubStore } from '../store/migrate.js';
+import { PgDirectoryStore } from '../directory/pg-directory.js';
 import { PgIngestStore } from './pg-ingest.js';
 
 const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (needs PostgreSQL)';
@@ -135,6 +136,62 @@ void describe('PgIngestStore', { skip }, () => {
         at_ms: String(T0 + 5),
         served_from: 'site-cache',
       },
+    ]);
+  });
+
+  void test("cache reads renew the reader's interest in another site's customer, never the home site's", async () => {
+    await new PgDirectoryStore(pool).write({
+      siteId: 'wz',
+      profile: {
+        customerId: 'wz-c-2',
+        name: 'Roamer',
+        phones: ['13900000702'],
+        cards: [],
+        homeSiteId: 'wz',
+        segment: 'retail',
+        language: 'zh',
+        flags: { blacklisted: false, lostCard: false },
+        accountIds: [],
+        version: 0,
+      },
+      baseVersion: 0,
+      changedBy: 'test',
+      reason: 'seed',
+      nowMs: T0,
+    });
+    const cacheRead = (site: string, atMs: number) =>
+      makeEvent({
+        type: 'customer.read',
+        siteId: site,
+        aggregateId: 'wz-c-2',
+        occurredAtMs: atMs,
+        payload: {
+          customerId: 'wz-c-2',
+          homeSiteId: 'wz',
+          reason: 'ivr-ani',
+          callId: `${site}-call-${atMs}`,
+          agentId: null,
+          ivrSessionId: 'ivr-1',
+          key: 'phone',
+          servedFrom: 'cache',
+        },
+      });
+    // Two reads by cq in one batch (one interest row, the later read), one by the home site.
+    const batch = [cacheRead('cq', T0 + 10), cacheRead('cq', T0 + 30), cacheRead('wz', T0 + 40)];
+    assert.deepEqual(await store.ingest(batch, 'link', T0 + 50), { accepted: 3, duplicates: 0 });
+    const interest = () =>
+      query(
+        pool,
+        `SELECT site_id, since_ms, last_read_ms FROM customer_interest WHERE customer_id = 'wz-c-2' ORDER BY site_id`,
+      ).then((r) => r.rows);
+    assert.deepEqual(await interest(), [
+      { site_id: 'cq', since_ms: String(T0 + 30), last_read_ms: String(T0 + 30) },
+    ]);
+    // A later read renews it; an older one reported late, or a replay, does not move it back.
+    await store.ingest([cacheRead('cq', T0 + 90)], 'kafka', T0 + 100);
+    await store.ingest([cacheRead('cq', T0 + 20), batch[0]!], 'kafka', T0 + 110);
+    assert.deepEqual(await interest(), [
+      { site_id: 'cq', since_ms: String(T0 + 30), last_read_ms: String(T0 + 90) },
     ]);
   });
 

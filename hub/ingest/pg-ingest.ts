@@ -134,6 +134,20 @@ export class PgIngestStore implements IngestStore {
                        ivr_session_id, at_ms)
           WHERE a.event_id IN (SELECT id FROM ins)
          ON CONFLICT (event_id) DO NOTHING
+       ),
+       interest AS (
+         -- The site still holds the customer it served from its cache: its interest is
+         -- renewed as by a read the hub served (one row per site and customer: ON CONFLICT
+         -- DO UPDATE may touch a row once per statement).
+         INSERT INTO customer_interest (site_id, customer_id, since_ms, last_read_ms)
+         SELECT a.reader_site_id, a.customer_id, max(a.at_ms), max(a.at_ms)
+           FROM unnest($19::text[], $20::text[], $21::text[], $27::bigint[])
+                  AS a(event_id, reader_site_id, customer_id, at_ms)
+           JOIN customers c ON c.id = a.customer_id AND c.home_site_id <> a.reader_site_id
+          WHERE a.event_id IN (SELECT id FROM ins)
+          GROUP BY a.reader_site_id, a.customer_id
+         ON CONFLICT (site_id, customer_id)
+         DO UPDATE SET last_read_ms = greatest(customer_interest.last_read_ms, EXCLUDED.last_read_ms)
        )
        SELECT id FROM ins`,
       [

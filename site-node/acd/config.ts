@@ -51,8 +51,8 @@ import { parseOrThrow } from '../../shared/validate.js';
 import type { FallbackAction } from './types.js';
 import { compileCalendar, calendarSchema, type CompiledCalendar } from './hours.js';
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration: milliseconds, or a string like '20s'. Output is integer milliseconds. */
 export const durationMs = z.union([z.number(), z.string()]).transform((v, ctx): number => {
@@ -63,7 +63,7 @@ export const durationMs = z.union([z.number(), z.string()]).transform((v, ctx): 
     if (!m) {
       ctx.addIssue({
         code: 'custom',
-        message: `"${v}" is not a duration (use ms or e.g. '20s', '15m', '1h')`,
+        message: `"${v}" is not a duration (use ms or e.g. '20s', '15m', '1h', '7d')`,
       });
       return z.NEVER;
     }
