@@ -17,6 +17,10 @@ void describe('call state machine', () => {
       assert.ok(canTransition(path[i - 1]!, path[i]!), `${path[i - 1]} -> ${path[i]}`);
   });
 
+  void test("a queue's fallback (announcement, leave a message) ends a queued call", () => {
+    assert.ok(canTransition('queued', 'ended'));
+  });
+
   void test('ring-no-answer returns an offered call to the queue', () => {
     assert.ok(canTransition('offered', 'queued'));
   });

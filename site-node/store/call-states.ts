@@ -45,7 +45,9 @@ export type LiveCallState = Exclude<CallState, TerminalCallState>;
 
 const NEXT: Record<LiveCallState, readonly CallState[]> = {
   ivr: ['queued', 'ended', 'abandoned', 'callback-scheduled', 'failed'],
-  queued: ['offered', 'abandoned', 'overflowed', 'callback-scheduled', 'failed'],
+  // queued -> ended: the queue's fallback (max wait, queue full, after hours) played an
+  // announcement or took a message and released the caller.
+  queued: ['offered', 'ended', 'abandoned', 'overflowed', 'callback-scheduled', 'failed'],
   offered: ['connected', 'queued', 'abandoned', 'failed'],
   // connected -> queued: the agent transferred the call into another queue.
   connected: ['wrapup', 'ended', 'queued', 'failed'],

@@ -4,12 +4,16 @@
  * attached data; the agent's Events stream pops the screen (profile, IVR path, recent
  * contacts); the agent answers, hangs up and wraps up with a code, and the CDR in
  * PostgreSQL carries all of it. Bad requests are refused with INVALID_ARGUMENT naming the
- * field and change nothing.
+ * field and change nothing. A caller whose queue cannot serve them in time leaves a message,
+ * and the call's record closes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
-import { loadSiteConfig } from '../../site-node/config.js';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { compileSiteConfig } from '../../site-node/config.js';
 import { Site } from '../../site-node/runtime/site.js';
 import { SimMedia } from '../../site-node/sim/sim-media.js';
 import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
@@ -19,6 +23,7 @@ import { createPool } from '../../shared/pg/pool.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { silentLogger } from '../../shared/log.js';
 import { getCdr, getCall, getTicket, seedCustomers } from '../../site-node/store/index.js';
+import { query } from '../../shared/pg/pool.js';
 import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
 import { isDomainError } from '../../shared/errors.js';
 import type pg from 'pg';
@@ -33,7 +38,14 @@ let desk: GrpcAgentDesk;
 before(async () => {
   db = await freshDatabase('desk');
   pool = createPool(db.url, { applicationName: 'desk-test' });
-  const config = loadSiteConfig(`${ROOT}deploy/examples/site-chongqing.yaml`);
+  // The example site, with complaints callers waiting at most 1.5 s before they are offered
+  // to leave a message (the example's 3 min, shortened so a test can see it happen).
+  const example = `${ROOT}deploy/examples/site-chongqing.yaml`;
+  const doc = parseYaml(readFileSync(example, 'utf8')) as { acd: { queues: Array<Record<string, unknown>> } };
+  const complaints = doc.acd.queues.find((q) => q.id === 'complaints')!;
+  assert.equal(complaints.onMaxWait, 'leave-message');
+  complaints.maxWaitMs = '1500ms';
+  const config = compileSiteConfig(doc, dirname(example), 'site');
   const scheduler = new RealScheduler();
   // Whoever the site calls back answers at once and waits for the agent.
   media = new SimMedia(scheduler, (n) => ({
@@ -185,4 +197,38 @@ test('a callback request comes due: the site dials the customer and queues them 
   assert.equal((await getCdr(pool, offer.pop.callId))?.wrapupCode, 'follow-up');
   unsubscribe();
   await desk.logout('a02');
+});
+
+test('a complaints caller nobody can take in time leaves a message: the call ends with its ticket, its record closed', async () => {
+  // No complaints agent is logged in: the caller waits out the queue's 1.5 s and is offered
+  // to leave a message (a ticket for the branch); the call record must close as `ended`.
+  const customer = makePopulation('chongqing', 3, 5)[0]!.profile;
+  const leg = media.place({
+    ani: customer.phones[0]!,
+    dnis: '95599',
+    patienceMs: 120_000,
+    thinkMs: 20,
+    respond: (prompt) => (prompt === 'main.menu' ? '6' : prompt === 'feedback.menu' ? '1' : 'timeout'),
+  });
+  const deadline = Date.now() + 20_000;
+  let call = leg.callId ? await getCall(pool, leg.callId) : undefined;
+  while ((!call || !['ended', 'failed', 'abandoned'].includes(call.state)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    await site.flushWrites();
+    call = await getCall(pool, leg.callId);
+  }
+  assert.equal(call?.state, 'ended', `call ${leg.callId} closed (${call?.state})`);
+  assert.equal(call?.queueId, 'complaints');
+  const cdr = await getCdr(pool, leg.callId);
+  assert.equal(cdr?.outcome, 'callback', 'the CDR says the caller is to be called back');
+  const tickets = await query<{ kind: string }>(
+    pool,
+    `SELECT kind FROM tickets WHERE call_id = $1 ORDER BY kind`,
+    [leg.callId],
+  );
+  assert.deepEqual(
+    tickets.rows.map((t) => t.kind),
+    ['complaint', 'leave-message'],
+    'the complaint from the IVR and the message for the branch',
+  );
 });
