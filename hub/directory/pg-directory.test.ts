@@ -8,6 +8,15 @@ import { hubTestDb, pgSkip, type HubTestDb } from '../store/testing.js';
 import { PgDirectoryStore } from './pg-directory.js';
 
 const T0 = 1_763_000_000_000;
+/** A roaming IVR read by a site of its own, for the phone-normalisation tests. */
+const NORM_AUDIT = {
+  readerSiteId: 'norm-reader',
+  reason: 'ivr-ani',
+  callId: null,
+  agentId: null,
+  ivrSessionId: null,
+  atMs: T0,
+};
 
 /** A valid profile whose phone and card are derived from `n` (distinct n, distinct keys). */
 function profile(
@@ -99,15 +108,7 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
     assert.equal(await dir.lookup('phone', '63881234'), undefined);
 
     // The audited lookup (one prepared statement) normalises the same way.
-    const audit = {
-      readerSiteId: 'norm-reader',
-      reason: 'ivr-ani',
-      callId: null,
-      agentId: null,
-      ivrSessionId: null,
-      atMs: T0,
-    };
-    assert.equal((await dir.lookupAudited('phone', '+86 139 1234 5678', audit))?.customerId, 'n-1');
+    assert.equal((await dir.lookupAudited('phone', '+86 139 1234 5678', NORM_AUDIT))?.customerId, 'n-1');
     assert.equal(await count('customer_reads', `customer_id = 'n-1' AND reader_site_id = 'norm-reader'`), 1);
 
     // Another customer may not take the number in another spelling.
@@ -128,14 +129,6 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
   });
 
   void test('a lookup by something that is not a phone number is invalid-argument naming the value', async () => {
-    const audit = {
-      readerSiteId: 'norm-reader',
-      reason: 'ivr-ani',
-      callId: null,
-      agentId: null,
-      ivrSessionId: null,
-      atMs: T0,
-    };
     for (const bad of ['anonymous', 'unknown', '139x', '1'.repeat(21), '+']) {
       await assert.rejects(
         dir.lookup('phone', bad),
@@ -143,7 +136,7 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
         bad,
       );
       await assert.rejects(
-        dir.lookupAudited('phone', bad, audit),
+        dir.lookupAudited('phone', bad, NORM_AUDIT),
         (e) => isDomainError(e, 'invalid-argument') && e.field === 'value' && e.message.startsWith('value: '),
         bad,
       );

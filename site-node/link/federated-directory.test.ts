@@ -324,14 +324,14 @@ void describe('a roaming IVR call (real site database)', { skip: pgSkip }, () =>
     await t?.close();
   });
 
-  const call = async (callId: string, script: string[]) => {
+  const call = async (callId: string, script: string[], ani = roamer.phones[0]!) => {
     const caller = new ScriptedCaller(script, catalogue);
     const sinks = new RecordingSinks();
     const result = await runIvrSession({
       flow,
       sessionId: callId,
       callId,
-      ani: roamer.phones[0]!,
+      ani,
       dnis: '95588',
       host: bank,
       channel: caller,
@@ -364,24 +364,7 @@ void describe('a roaming IVR call (real site database)', { skip: pgSkip }, () =>
   void test('a withheld caller id is an unrecognised caller: no hub lookup, the call goes on', async () => {
     const asked = hub.calls.length;
     for (const ani of ['anonymous', 'unknown', '']) {
-      const caller = new ScriptedCaller(
-        ['timeout', 'timeout', 'timeout', 'timeout', 'timeout', 'timeout'],
-        catalogue,
-      );
-      const sinks = new RecordingSinks();
-      const result = await runIvrSession({
-        flow,
-        sessionId: `cq-A-${ani}`,
-        callId: `cq-A-${ani}`,
-        ani,
-        dnis: '95588',
-        host: bank,
-        channel: caller,
-        tickets: sinks,
-        callbacks: sinks,
-        directory: dir,
-        clock,
-      });
+      const { result } = await call(`cq-A-${ani}`, Array<string>(6).fill('timeout'), ani);
       assert.equal(result.outcome.type, 'transfer', JSON.stringify(ani));
       if (result.outcome.type === 'transfer') assert.equal(result.outcome.attached.customerId, undefined);
     }

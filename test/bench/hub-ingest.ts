@@ -48,7 +48,7 @@ import { mtlsClientCredentials } from '../../shared/grpc/tls.js';
 import { createPool } from '../../shared/pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
-import { startHubProcess, type NodeProcess } from './node-process.js';
+import { startHubProcess, writeHubConfigFile, type NodeProcess } from './node-process.js';
 import { machineCpu, nowMs, parseFlags, processCpuMs, processRssMiB, ratio, summarize } from './stats.js';
 
 const QUEUES = ['retail', 'credit-card', 'vip', 'corporate', 'complaints', 'fx'];
@@ -438,18 +438,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const topoPath = join(pki.dir, 'topology.yaml');
     writeFileSync(topoPath, topologyYaml(sites));
     const hubPaths = pki.paths('hub', 'hub');
-    const configPath = join(pki.dir, 'hub.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'hub: { id: hub }',
-        "grpc: { host: '127.0.0.1', port: 0 }",
-        `tls: { ca: '${hubPaths.caPath}', cert: '${hubPaths.certPath}', key: '${hubPaths.keyPath}' }`,
-        'heartbeatIntervalMs: 2s',
-        `topology: '${topoPath}'`,
-        '',
-      ].join('\n'),
-    );
+    const configPath = writeHubConfigFile(pki.dir, hubPaths, topoPath);
     db = await freshDatabase('bench_hub_ingest');
     progress(`database ${db.name}; starting the hub process`);
     hub = await startHubProcess(configPath, db.url);

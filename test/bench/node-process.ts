@@ -5,7 +5,10 @@
  * `"event":"ready"` and a `port` on stdout. Its last stderr lines are kept for errors.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { TlsPaths } from '../../shared/grpc/tls.js';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -85,4 +88,21 @@ export function startHubProcess(configPath: string, databaseUrl: string): Promis
     nodeArgs: (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     env: { LOG_LEVEL: 'warn' },
   });
+}
+
+/** A hub config file (hub id `hub`, any free port) in `dir`: the path. */
+export function writeHubConfigFile(dir: string, tls: TlsPaths, topologyPath: string): string {
+  const configPath = join(dir, 'hub.yaml');
+  writeFileSync(
+    configPath,
+    [
+      'hub: { id: hub }',
+      "grpc: { host: '127.0.0.1', port: 0 }",
+      `tls: { ca: '${tls.caPath}', cert: '${tls.certPath}', key: '${tls.keyPath}' }`,
+      'heartbeatIntervalMs: 2s',
+      `topology: '${topologyPath}'`,
+      '',
+    ].join('\n'),
+  );
+  return configPath;
 }

@@ -53,7 +53,7 @@ import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
 import { EXAMPLE_TOPOLOGY, waitFor } from '../support/federation.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
 import { EchoClientCtor } from './echo-service.js';
-import { startHubProcess, startNodeProcess, type NodeProcess } from './node-process.js';
+import { startHubProcess, writeHubConfigFile, startNodeProcess, type NodeProcess } from './node-process.js';
 import { nowMs, parseFlags, ratio, summarize, type LatencySummary } from './stats.js';
 
 const HOME = 'wanzhou';
@@ -175,18 +175,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     ]);
     hubDb = await hubTestDb('bench_roaming_hub', { max: 10 });
     const hubPaths = pki.paths('hub', 'hub');
-    const configPath = join(pki.dir, 'hub.yaml');
-    writeFileSync(
-      configPath,
-      [
-        'hub: { id: hub }',
-        "grpc: { host: '127.0.0.1', port: 0 }",
-        `tls: { ca: '${hubPaths.caPath}', cert: '${hubPaths.certPath}', key: '${hubPaths.keyPath}' }`,
-        'heartbeatIntervalMs: 2s',
-        `topology: '${EXAMPLE_TOPOLOGY}'`,
-        '',
-      ].join('\n'),
-    );
+    const configPath = writeHubConfigFile(pki.dir, hubPaths, EXAMPLE_TOPOLOGY);
     progress(`seeding ${customers} ${HOME} + ${OWN_CUSTOMERS} ${ASKER} customers`);
     const directory = new PgDirectoryStore(hubDb.pool);
     const seedProfiles = [
