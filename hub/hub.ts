@@ -7,9 +7,10 @@
  *
  * start(): migrate the hub schema -> load the current topology and drained sites -> apply
  *          the bootstrap topology file if no version is stored yet -> start the Kafka
- *          consumer -> serve gRPC and the province board page -> start the link clock and
- *          the hourly lapse of sites' interest in customers they no longer read.
- * stop():  stop the link clock and the lapse timer -> end every site stream (sites keep working on their own and
+ *          consumer -> serve gRPC and the province board page -> start the link clock, the
+ *          hourly lapse of sites' interest in customers they no longer read, and the
+ *          directory flag worker (card losses -> profiles).
+ * stop():  stop the link clock, the lapse timer and the flag worker (its run finishes) -> end every site stream (sites keep working on their own and
  *          reconnect later) and stop serving -> stop the Kafka consumer (committed offsets
  *          only cover ingested events) -> wait for feed pushes. The owner closes the pool.
  */
@@ -39,6 +40,8 @@ import { loadTopology } from './topology/validate.js';
 
 /** How often the hub lets lapsed interest go (an hour is fine grain for a TTL of days). */
 const LAPSE_EVERY_MS = 3_600_000;
+/** How often the hub applies queued directory flags (a lost card reaches every site in ~1 s). */
+const FLAGS_EVERY_MS = 1_000;
 
 export interface HubOptions {
   config: HubConfig;
@@ -56,6 +59,8 @@ export class Hub {
   private kafka: KafkaIngestConsumer | undefined;
   private tick: NodeJS.Timeout | undefined;
   private lapseTimer: NodeJS.Timeout | undefined;
+  private flagTimer: NodeJS.Timeout | undefined;
+  private flagRun: Promise<number> | undefined;
   private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   port: number | undefined;
@@ -140,6 +145,10 @@ export class Hub {
     this.tick.unref();
     this.lapseTimer = setInterval(() => void this.lapseInterest(), LAPSE_EVERY_MS);
     this.lapseTimer.unref();
+    // Card losses ingested while the hub was down (or before a crash) are applied now.
+    void this.applyFlags();
+    this.flagTimer = setInterval(() => void this.applyFlags(), FLAGS_EVERY_MS);
+    this.flagTimer.unref();
     this.phase = 'running';
     log.info('hub started', {
       hubId: config.hubId,
@@ -165,6 +174,33 @@ export class Hub {
       this.o.log.warn('interest lapse failed; next try later', { error: e });
       return 0;
     }
+  }
+
+  /**
+   * Card losses reported at any site mark the customer's profile (flags.lostCard): apply the
+   * requests the ingest queued, then push the new versions to the sites that hold the
+   * customer. One run at a time; never throws (a failed run is retried on the next tick).
+   */
+  applyFlags(): Promise<number> {
+    this.flagRun ??= (async () => {
+      try {
+        const changes = await this.state.d.directory.applyFlagRequests(100, this.o.clock.now());
+        for (const c of changes) {
+          this.o.log.info('customer flagged lost card', {
+            customerId: c.profile.customerId,
+            version: c.profile.version,
+          });
+          await this.state.notifyCustomerChanged(c.profile.customerId);
+        }
+        return changes.length;
+      } catch (e) {
+        this.o.log.warn('directory flags not applied; next try later', { error: e });
+        return 0;
+      } finally {
+        this.flagRun = undefined;
+      }
+    })();
+    return this.flagRun;
   }
 
   /** First start: the configured file becomes version 1, audited as applied by the hub. */
@@ -195,6 +231,8 @@ export class Hub {
     this.phase = 'stopping';
     if (this.tick) clearInterval(this.tick);
     if (this.lapseTimer) clearInterval(this.lapseTimer);
+    if (this.flagTimer) clearInterval(this.flagTimer);
+    await this.flagRun;
     this.registry.closeAll('hub stopping; reconnect later');
     await this.grpc.stop();
     await this.web?.stop();

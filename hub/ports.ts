@@ -144,6 +144,11 @@ export interface DirectoryStore {
    */
   lapseInterest(beforeMs: number): Promise<number>;
   /**
+   * Apply pending directory flag requests (a card loss reported at a site marks the
+   * customer's profile `lostCard`), at most `limit`; returns the profile changes made.
+   */
+  applyFlagRequests(limit: number, nowMs: number): Promise<CustomerChange[]>;
+  /**
    * Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. Only for an
    * empty directory: a site that cached a later version would never take version 1 again.
    */

@@ -456,6 +456,50 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
     await assert.rejects(dir.lapseInterest(-1), (e) => isDomainError(e, 'invalid-argument'));
   });
 
+  void test('flag requests: a reported card loss marks the profile once, as a versioned write by the reporting site', async () => {
+    const p = profile('fl-1', 'yubei', 801);
+    await dir.write(w(p, 0));
+    const request = (eventId: string, site: string, customerId: string, atMs: number) =>
+      query(
+        t.pool,
+        `INSERT INTO directory_flag_requests (event_id, site_id, customer_id, flag, reason, at_ms)
+         VALUES ($1, $2, $3, 'lostCard', $4, $5)`,
+        [eventId, site, customerId, `card loss reported at ${site}`, atMs],
+      );
+    await request('evt-fl-1', 'jiangbei', 'fl-1', T0 + 1);
+    await request('evt-fl-2', 'yubei', 'fl-1', T0 + 2); // the same card reported twice
+    await request('evt-fl-3', 'jiangbei', 'nobody-known', T0 + 3);
+
+    const changes = await dir.applyFlagRequests(10, T0 + 100);
+    assert.equal(changes.length, 1, 'one new version');
+    const v2 = changes[0]!;
+    assert.equal(v2.profile.customerId, 'fl-1');
+    assert.equal(v2.profile.version, 2);
+    assert.deepEqual(v2.profile.flags, { blacklisted: false, lostCard: true });
+    assert.equal(v2.profile.name, p.name, 'nothing else changes');
+    assert.equal((await dir.lookup('phone', p.phones[0]!))?.flags.lostCard, true);
+    // The change is on the feed of the home site and of the reporter (which now follows it).
+    assert.deepEqual((await dir.changesFor('yubei', v2.cursor - 1, 10)).changes, [v2]);
+    assert.deepEqual(await dir.interestedSites('fl-1'), ['jiangbei', 'yubei']);
+    const done = await query<{ event_id: string; outcome: string; applied_at_ms: string }>(
+      t.pool,
+      `SELECT event_id, outcome, applied_at_ms FROM directory_flag_requests WHERE event_id LIKE 'evt-fl-%' ORDER BY event_id`,
+    );
+    assert.deepEqual(done.rows, [
+      { event_id: 'evt-fl-1', outcome: 'set', applied_at_ms: String(T0 + 100) },
+      { event_id: 'evt-fl-2', outcome: 'already-set', applied_at_ms: String(T0 + 100) },
+      { event_id: 'evt-fl-3', outcome: 'unknown-customer', applied_at_ms: String(T0 + 100) },
+    ]);
+    const who = await query<{ updated_by_site: string }>(
+      t.pool,
+      `SELECT updated_by_site FROM customers WHERE id = 'fl-1'`,
+    );
+    assert.equal(who.rows[0]?.updated_by_site, 'jiangbei');
+    // Nothing pending: a second run changes nothing.
+    assert.deepEqual(await dir.applyFlagRequests(10, T0 + 200), []);
+    assert.equal((await dir.lookup('phone', p.phones[0]!))?.version, 2);
+  });
+
   void test('a customer moving home is still sent to the site it left', async () => {
     const p = profile('m-1', 'dazu', 201);
     await dir.write(w(p, 0));

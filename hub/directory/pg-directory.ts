@@ -397,6 +397,69 @@ export class PgDirectoryStore implements DirectoryStore {
   }
 
   /**
+   * Apply pending flag requests (queued by the ingest of `card-loss.reported` events), oldest
+   * first, at most `limit`. Each is one transaction: the request row and the customer row are
+   * locked, the profile gets the flag as a versioned write by the reporting site (unless it
+   * already has it), and the request is marked applied with its outcome, so a crash in
+   * between leaves it pending and a second run never applies it twice. One per transaction
+   * because a write takes the feed's lock last (see "a feed with no holes"). A request whose
+   * write meets a concurrent write (stale base) stays pending for the next run.
+   */
+  async applyFlagRequests(limit: number, nowMs: number): Promise<CustomerChange[]> {
+    checkCount('limit', limit);
+    checkCount('nowMs', nowMs);
+    const changes: CustomerChange[] = [];
+    for (let i = 0; i < limit; i++) {
+      let r: CustomerChange | 'none' | 'no-change';
+      try {
+        r = await withTransaction(this.pool, (c) => this.applyOneFlagRequest(c, nowMs));
+      } catch (e) {
+        if (e instanceof StaleBase) break; // a write raced it: next run
+        throw e;
+      }
+      if (r === 'none') break;
+      if (r !== 'no-change') changes.push(r);
+    }
+    return changes;
+  }
+
+  private async applyOneFlagRequest(
+    c: pg.PoolClient,
+    nowMs: number,
+  ): Promise<CustomerChange | 'none' | 'no-change'> {
+    const req = await query<{ event_id: string; site_id: string; customer_id: string; reason: string }>(
+      c,
+      `SELECT event_id, site_id, customer_id, reason FROM directory_flag_requests
+        WHERE applied_at_ms IS NULL ORDER BY at_ms, event_id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+    );
+    const q = req.rows[0];
+    if (!q) return 'none';
+    const cur = await query<ProfileRow>(
+      c,
+      `SELECT ${PROFILE_COLUMNS} FROM customers c WHERE c.id = $1 FOR UPDATE`,
+      [q.customer_id],
+    );
+    const row = cur.rows[0];
+    let change: CustomerChange | undefined;
+    let outcome: 'set' | 'already-set' | 'unknown-customer';
+    if (!row) outcome = 'unknown-customer';
+    else if (row.flags.lostCard) outcome = 'already-set';
+    else {
+      const p = toProfile(row);
+      const flagged = { ...p, flags: { ...p.flags, lostCard: true } };
+      const w = { siteId: q.site_id, profile: flagged, baseVersion: p.version, changedBy: q.site_id, nowMs };
+      change = await this.writeTx(c, { ...w, reason: q.reason }, flagged);
+      outcome = 'set';
+    }
+    await query(
+      c,
+      `UPDATE directory_flag_requests SET applied_at_ms = $2, outcome = $3 WHERE event_id = $1`,
+      [q.event_id, nowMs, outcome],
+    );
+    return change ?? 'no-change';
+  }
+
+  /**
    * Forget sites' interest in customers they have not read since `beforeMs` (the hub's
    * sweep, every so often): their changes stop going to those sites. Returns how many lapsed.
    */

@@ -195,6 +195,42 @@ void describe('PgIngestStore', { skip }, () => {
     ]);
   });
 
+  void test('a card loss of an identified customer queues one directory flag request; an anonymous one none', async () => {
+    const report = (n: number, customerId: string | null) =>
+      makeEvent({
+        type: 'card-loss.reported',
+        siteId: 'wz',
+        aggregateId: `tkt-wz-${n}`,
+        occurredAtMs: T0 + n,
+        payload: {
+          kind: 'card-loss',
+          customerId,
+          callId: `wz-call-${n}`,
+          slaDueAtMs: null,
+          data: { cardLast4: '4321', stopConfirmed: true },
+        },
+      });
+    const known = report(1, 'wz-c-9');
+    await store.ingest([known, report(2, null)], 'link', T0);
+    await store.ingest([known], 'kafka', T0 + 1); // replay
+    const r = await query(
+      pool,
+      `SELECT event_id, site_id, customer_id, flag, reason, at_ms, applied_at_ms FROM directory_flag_requests
+        WHERE site_id = 'wz' ORDER BY event_id`,
+    );
+    assert.deepEqual(r.rows, [
+      {
+        event_id: known.id,
+        site_id: 'wz',
+        customer_id: 'wz-c-9',
+        flag: 'lostCard',
+        reason: 'card loss reported at wz (ticket tkt-wz-1, card ending 4321)',
+        at_ms: String(T0 + 1),
+        applied_at_ms: null,
+      },
+    ]);
+  });
+
   void test('one malformed event refuses the whole batch, names it, stores nothing', async () => {
     const before = await countEvents();
     const good = [agentEvent('cq', 10), agentEvent('cq', 11), agentEvent('cq', 12)];

@@ -12,7 +12,10 @@
  * same order and cannot deadlock.
  *
  * `call.ended` events whose CDR names a queue also become a `call_facts` row: the narrow,
- * time-indexed table the province statistics read.
+ * time-indexed table the province statistics read. `customer.read` events (reads a site
+ * served from its cache) join the read audit and renew the site's interest.
+ * `card-loss.reported` events of an identified customer queue a directory flag request
+ * (applied by PgDirectoryStore.applyFlagRequests).
  */
 import type pg from 'pg';
 import { query } from '../../shared/pg/pool.js';
@@ -102,6 +105,7 @@ export class PgIngestStore implements IngestStore {
       a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0,
     );
     const reads = rows.map(readAuditOf).filter((a) => a !== undefined);
+    const flags = rows.map(flagRequestOf).filter((f) => f !== undefined);
     const r = await query<{ id: string }>(
       this.pool,
       `WITH ins AS (
@@ -148,6 +152,13 @@ export class PgIngestStore implements IngestStore {
           GROUP BY a.reader_site_id, a.customer_id
          ON CONFLICT (site_id, customer_id)
          DO UPDATE SET last_read_ms = greatest(customer_interest.last_read_ms, EXCLUDED.last_read_ms)
+       ),
+       flags AS (
+         INSERT INTO directory_flag_requests (event_id, site_id, customer_id, flag, reason, at_ms)
+         SELECT f.* FROM unnest($28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::bigint[])
+                  AS f(event_id, site_id, customer_id, flag, reason, at_ms)
+          WHERE f.event_id IN (SELECT id FROM ins)
+         ON CONFLICT (event_id) DO NOTHING
        )
        SELECT id FROM ins`,
       [
@@ -178,6 +189,12 @@ export class PgIngestStore implements IngestStore {
         reads.map((a) => a.agentId),
         reads.map((a) => a.ivrSessionId),
         reads.map((a) => a.atMs),
+        flags.map((f) => f.eventId),
+        flags.map((f) => f.siteId),
+        flags.map((f) => f.customerId),
+        flags.map((f) => f.flag),
+        flags.map((f) => f.reason),
+        flags.map((f) => f.atMs),
       ],
     );
     return new Set(r.rows.map((x) => x.id));
@@ -233,6 +250,37 @@ export function readAuditOf(e: EventEnvelope): ReadAuditRow | undefined {
     ivrSessionId: text(p.ivrSessionId),
     atMs: e.occurredAtMs,
   };
+}
+
+/**
+ * The directory flag a `card-loss.reported` event asks for: the reporting customer's profile
+ * gets `flags.lostCard`. None when the caller was not identified (no customer id): the card
+ * was still stopped by number at the bank host, there is just no profile to mark.
+ */
+export function flagRequestOf(e: EventEnvelope): FlagRequestRow | undefined {
+  if (e.type !== 'card-loss.reported') return undefined;
+  const p = e.payload;
+  const customerId = typeof p.customerId === 'string' && p.customerId !== '' ? p.customerId.slice(0, 64) : '';
+  if (!customerId) return undefined;
+  const data = typeof p.data === 'object' && p.data !== null ? (p.data as Record<string, unknown>) : {};
+  const last4 = typeof data.cardLast4 === 'string' ? data.cardLast4.replace(/\D/g, '').slice(-4) : '';
+  return {
+    eventId: e.id,
+    siteId: e.siteId,
+    customerId,
+    flag: 'lostCard',
+    reason: `card loss reported at ${e.siteId} (ticket ${e.aggregateId}${last4 ? `, card ending ${last4}` : ''})`,
+    atMs: e.occurredAtMs,
+  };
+}
+
+interface FlagRequestRow {
+  eventId: string;
+  siteId: string;
+  customerId: string;
+  flag: 'lostCard';
+  reason: string;
+  atMs: number;
 }
 
 /** A read audit that came as an event (one row per event id). */

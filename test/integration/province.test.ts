@@ -13,7 +13,8 @@
  *      version that says fuling offers a queue its ACD has not got is refused by fuling alone
  *      (it keeps its version; `fedctl status` shows why) until a rollback heals it;
  *   3. roaming: callers of one city calling another are looked up through the hub (audited),
- *      cached as `served`, and their money moves on their home site's ledger;
+ *      cached as `served`, and their money moves on their home site's ledger; a card loss
+ *      reported anywhere marks the customer's profile lost-card, up to the home site's cache;
  *   4. a cut WAN link: the hub marks fuling down, fuling keeps taking calls with a growing
  *      outbox, and when the link returns fuling is up again and its backlog reaches the hub
  *      exactly once;
@@ -374,6 +375,45 @@ describe('a province of real processes over mTLS and toxiproxy', { skip }, () =>
         `${key} not posted on ${f.reader}'s own ledger`,
       );
     }
+  });
+
+  test("a card loss reported at any site marks the customer's profile lost-card at the hub and in the home site's cache", async () => {
+    // Simulated callers report card losses now and then; an identified one's report reaches
+    // the hub as an event (link or Kafka), which queues a flag request; the hub's worker
+    // marks the profile and the change feed carries the new version to the home site.
+    const flagged = await waitUntil(
+      'a card loss applied to the directory',
+      async () => {
+        const r = await p.hubPool.query<{ site_id: string; customer_id: string; home: string }>(
+          `SELECT f.site_id, f.customer_id, c.home_site_id AS home FROM directory_flag_requests f
+             JOIN customers c ON c.id = f.customer_id
+            WHERE f.outcome = 'set' AND (c.flags->>'lostCard')::boolean`,
+        );
+        return r.rows.length > 0 && r.rows;
+      },
+      90_000,
+    );
+    const pending = await count(
+      p.hubPool,
+      `SELECT count(*) AS n FROM directory_flag_requests WHERE applied_at_ms IS NULL AND at_ms < $1`,
+      [Date.now() - 10_000],
+    );
+    assert.equal(pending, 0, 'no flag request waits more than a few seconds');
+    for (const f of flagged) {
+      await waitUntil(
+        `${f.customer_id} lost-card in ${f.home}'s cache`,
+        async () =>
+          (await count(
+            p.sitePool(f.home),
+            `SELECT count(*) AS n FROM customers WHERE id = $1 AND (flags->>'lostCard')::boolean`,
+            [f.customer_id],
+          )) === 1,
+        20_000,
+      );
+    }
+    process.stderr.write(
+      `lost cards flagged: ${flagged.map((f) => `${f.customer_id} (home ${f.home}, reported at ${f.site_id})`).join('; ')}\n`,
+    );
   });
 
   test('a cut link: the hub marks fuling down, fuling keeps working, and its backlog drains exactly once when the link returns', async () => {
