@@ -10,9 +10,10 @@
  *          consumer -> serve gRPC and the province board page -> start the link clock, the
  *          hourly lapse of sites' interest in customers they no longer read, and the
  *          directory flag worker (card losses -> profiles).
- * stop():  stop the link clock, the lapse timer and the flag worker (its run finishes) -> end every site stream (sites keep working on their own and
- *          reconnect later) and stop serving -> stop the Kafka consumer (committed offsets
- *          only cover ingested events) -> wait for feed pushes. The owner closes the pool.
+ * stop():  stop the link clock, the lapse timer and the flag worker (its run finishes) ->
+ *          end every site stream (sites keep working on their own and reconnect later) and
+ *          stop serving -> stop the Kafka consumer (committed offsets only cover ingested
+ *          events) -> wait for feed pushes. The owner closes the pool.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
