@@ -61,17 +61,20 @@ void describe('parseCustomerProfile', () => {
   void test('phones: stored canonical; bad numbers, more than 10 or repeats are named', () => {
     assert.deepEqual(
       parseCustomerProfile(
-        { ...good, phones: ['+86 139 0000 0001', '023-6388-1234', '001 415 555 0123', '95588', '63881234'] },
+        { ...good, phones: ['+86 139 0000 0001', '023-6388-1234', '001 415 555 0123', '95588'] },
         'profile',
       ).phones,
-      ['13900000001', '02363881234', '+14155550123', '95588', '63881234'],
-      'canonical; a bare local number stays as it is (a profile has no area code)',
+      ['13900000001', '02363881234', '+14155550123', '95588'],
+      'canonical',
     );
     assert.equal(fieldOf({ phones: ['139', '12'] }), 'profile.phones[1]');
     assert.equal(fieldOf({ phones: ['139-0000'] }), 'ok', 'separators are stripped');
     assert.equal(fieldOf({ phones: ['139x0000'] }), 'profile.phones[0]');
     assert.equal(fieldOf({ phones: ['13900000001', ''] }), 'profile.phones[1]');
     assert.equal(fieldOf({ phones: ['anonymous'] }), 'profile.phones[0]');
+    // A bare local number means a different line in every city: the directory wants it whole.
+    assert.equal(fieldOf({ phones: ['13900000001', '63881234'] }), 'profile.phones[1]');
+    assert.equal(fieldOf({ phones: ['023 6388 1234'] }), 'ok');
     assert.equal(fieldOf({ phones: ['1'.repeat(21)] }), 'profile.phones[0]');
     assert.equal(fieldOf({ phones: ['+' + '1'.repeat(20)] }), 'ok');
     assert.equal(fieldOf({ phones: ['+8612'] }), 'profile.phones[0]');

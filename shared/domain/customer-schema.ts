@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { assertSiteId } from '../ids.js';
 import { parseOrThrow } from '../validate.js';
 import type { CustomerProfile } from './customer.js';
-import { parsePhone } from './phone.js';
+import { parseStoredPhone } from './phone.js';
 
 export const MAX_PHONES = 10;
 export const MAX_CARDS = 10;
@@ -30,10 +30,10 @@ export const customerIdSchema = z
 /**
  * A phone, stored in its canonical form (shared/domain/phone.ts) so the ANI of a roaming
  * caller matches however the carrier writes it. Context-free: a profile belongs to no
- * city's dialling plan, so a bare local number is kept as it is.
+ * city's dialling plan, so a bare local number is refused (it must carry its area code).
  */
 export const phoneSchema = z.string().transform((raw, ctx) => {
-  const r = parsePhone(raw);
+  const r = parseStoredPhone(raw);
   if (r.ok) return r.phone;
   ctx.addIssue({ code: 'custom', message: r.problem });
   return z.NEVER;

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../errors.js';
-import { assertAreaCode, normalizePhone, parsePhone, tryNormalizePhone } from './phone.js';
+import { assertAreaCode, normalizePhone, parsePhone, parseStoredPhone, tryNormalizePhone } from './phone.js';
 
 const CQ = { areaCode: '023' };
 
@@ -160,4 +160,16 @@ void describe('normalizePhone', () => {
         isDomainError(e, 'invalid-argument') && e.message.startsWith('site.areaCode: must be 0 followed'),
     );
   });
+});
+
+test('a stored number must not be a bare local number; everything else parses as parsePhone does', () => {
+  const r = parseStoredPhone('6388 1234');
+  assert.deepEqual(r, {
+    ok: false,
+    problem: '"6388 1234" is a local number: store it with its area code (e.g. 02363881234)',
+  });
+  for (const ok of ['023 6388 1234', '+86 139 1234 5678', '95588', '4008205555', '+14155550123']) {
+    assert.deepEqual(parseStoredPhone(ok), parsePhone(ok), ok);
+  }
+  assert.equal(parseStoredPhone('anonymous').ok, false);
 });

@@ -14,7 +14,8 @@
  *
  * Why a local number is only qualified when an area code is given: a bare "63881234" means a
  * different line in every city. A site knows its city (site.areaCode) and dials it locally;
- * the hub does not, so it leaves such a number as it is rather than guess.
+ * the hub does not, so it leaves such a number as it is rather than guess, and the directory
+ * refuses to store one (parseStoredPhone): a profile's numbers must be whole.
  *
  * Digit strings that fit none of the shapes above (a trunk's odd test number, a 13-digit IoT
  * SIM) are kept as their digits: refusing them would lose data that was valid before, and an
@@ -144,6 +145,23 @@ export function parsePhone(raw: unknown, ctx: PhoneContext = {}): PhoneParse {
     return { ok: false, problem: `${JSON.stringify(raw)} is too short: at least ${MIN_PHONE_DIGITS} digits` };
   }
   return { ok: true, phone: national(d, ctx) };
+}
+
+/**
+ * `parsePhone` for a number the directory stores (the system of record): a bare local number
+ * is refused, because the directory serves every city and "63881234" is a different line in
+ * each of them; a site's local caller number reaches the hub already qualified with that
+ * site's area code, and must meet the stored number there.
+ */
+export function parseStoredPhone(raw: unknown): PhoneParse {
+  const r = parsePhone(raw);
+  if (r.ok && LOCAL.test(r.phone)) {
+    return {
+      ok: false,
+      problem: `${JSON.stringify(raw)} is a local number: store it with its area code (e.g. 023${r.phone})`,
+    };
+  }
+  return r;
 }
 
 /**
