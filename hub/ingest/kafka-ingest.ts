@@ -8,6 +8,8 @@
  *   running: consume <= batchSize -> decode -> ingest -> commit -> loop
  *            ingest failed (database down): keep the batch, back off, ingest it again;
  *            nothing is committed until it succeeds, so stopping meanwhile loses nothing.
+ *            Retrying past max.poll.interval drops the consumer from its group; its next
+ *            poll rejoins and the uncommitted batch comes again (counted as duplicates).
  *
  * A message that is not a valid envelope (not JSON, wrong shape) can never succeed, so it is
  * logged with its topic/partition/offset, counted as rejected and committed past: one bad
@@ -40,6 +42,13 @@ export interface KafkaIngestConsumerOptions {
   maxBackoffMs?: number;
   /** How long one consume call waits for messages; default 100 ms (bounds stop() latency). */
   consumeTimeoutMs?: number;
+  /**
+   * librdkafka's max.poll.interval.ms (default 300 s) and session.timeout.ms (default 45 s):
+   * a consumer that retries one batch longer than the poll interval (the hub's database down)
+   * leaves the group and rejoins on its next poll; tests shorten both to see it happen.
+   */
+  maxPollIntervalMs?: number;
+  sessionTimeoutMs?: number;
 }
 
 export interface KafkaIngestStats {
@@ -51,6 +60,12 @@ export interface KafkaIngestStats {
   rejected: number;
   /** Failed ingest attempts (each retried). */
   failures: number;
+  /**
+   * Times the consumer was dropped from its group for not polling within max.poll.interval
+   * (one batch retried that long: the database was down). It rejoins on its next poll; the
+   * batch, never committed, comes again and its copies count as duplicates.
+   */
+  leftGroup: number;
   lastError: string | undefined;
   /** When the last batch was stored (clock time). */
   lastIngestAtMs: number | undefined;
@@ -78,6 +93,7 @@ export class KafkaIngestConsumer {
     duplicates: 0,
     rejected: 0,
     failures: 0,
+    leftGroup: 0,
     lastError: undefined,
     lastIngestAtMs: undefined,
     lagMs: undefined,
@@ -162,6 +178,12 @@ export class KafkaIngestConsumer {
         'metadata.broker.list': this.opts.brokers,
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
+        ...(this.opts.maxPollIntervalMs === undefined
+          ? {}
+          : { 'max.poll.interval.ms': this.opts.maxPollIntervalMs }),
+        ...(this.opts.sessionTimeoutMs === undefined
+          ? {}
+          : { 'session.timeout.ms': this.opts.sessionTimeoutMs }),
       },
       { 'auto.offset.reset': 'earliest' },
     );
@@ -194,7 +216,15 @@ export class KafkaIngestConsumer {
         messages = await this.consumeBatch(consumer);
       } catch (e) {
         this.stats.lastError = errText(e);
-        this.log.warn('kafka consume failed; will retry', { error: this.stats.lastError, inMs: backoff });
+        if ((e as { code?: unknown }).code === Kafka.CODES.ERRORS.ERR__MAX_POLL_EXCEEDED) {
+          // The next poll rejoins; nothing was committed, so nothing is lost.
+          this.stats.leftGroup++;
+          this.log.warn('left the consumer group (one batch retried past max.poll.interval); rejoining', {
+            error: this.stats.lastError,
+          });
+        } else {
+          this.log.warn('kafka consume failed; will retry', { error: this.stats.lastError, inMs: backoff });
+        }
         await this.sleep(backoff);
         backoff = Math.min(this.maxBackoffMs, backoff * 2);
         continue;

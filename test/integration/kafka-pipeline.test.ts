@@ -6,7 +6,7 @@
  * Proves: every event arrives exactly once and its outbox row is marked shipped; call.ended
  * CDRs become call facts; a replay of already shipped rows is absorbed as duplicates; a
  * consumer stopped mid-stream and restarted in the same group loses nothing (and does not
- * start over); a garbage message is rejected without stalling the events behind it.
+ * start over), and so does one dropped from its group by a long database outage; a garbage message is rejected without stalling the events behind it.
  *
  * Each test has its own topic, consumer group and databases. Waits are bounded polls.
  */
@@ -322,6 +322,70 @@ void describe('site outbox -> Kafka -> hub ingest', { skip, timeout: 180_000 }, 
     assert.equal(b.stats.ingested, 100);
     assert.equal(b.stats.duplicates, 0);
     assert.ok(b.stats.lagMs !== undefined && b.stats.lagMs >= 0);
+  });
+
+  void test('a database outage longer than the poll interval: the consumer leaves the group, rejoins, and loses nothing', async () => {
+    // librdkafka drops a consumer from its group when it does not poll for
+    // max.poll.interval.ms, which is what happens while the hub retries one batch against a
+    // database that is down (300 s by default; 7 s here). Its offsets were never committed,
+    // so after the outage it rejoins, the batch comes again, and every event is stored once.
+    const topic = unique('pcc-test-longdown');
+    await ensureTopic(BROKERS, topic, 3);
+    const site = await newSite();
+    const first = siteEvents(60, Date.now() - 60_000);
+    await appendAll(site, first);
+    const shipper = await newShipper(topic);
+    const relay = new OutboxRelay({ pool: site.pool, ship: shipper.ship });
+    assert.equal(await relay.flush(), 60);
+
+    let down = true;
+    const flaky: IngestStore = {
+      ingest: (evs, via, now) =>
+        down
+          ? Promise.reject(unavailable('database unreachable: ECONNREFUSED'))
+          : store.ingest(evs, via, now),
+      ingestReturningIds: (evs, via, now) => store.ingestReturningIds(evs, via, now),
+      countsBySite: () => store.countsBySite(),
+      callFacts: (since) => store.callFacts(since),
+    };
+    const c = new KafkaIngestConsumer({
+      brokers: BROKERS,
+      topic,
+      groupId: unique('hub-test'),
+      store: flaky,
+      minBackoffMs: 100,
+      maxBackoffMs: 1000,
+      maxPollIntervalMs: 7000,
+      sessionTimeoutMs: 6000,
+    });
+    cleanups.push(() => c.stop());
+    await c.start();
+    await waitFor('the consumer retrying against the dead database', () => c.stats.failures >= 2);
+    await new Promise((r) => setTimeout(r, 10_000)); // > max.poll.interval: out of the group
+    assert.equal(await storedCount(first.map((e) => e.id)), 0);
+    down = false;
+    await waitFor(
+      'every event of the outage stored',
+      async () => (await storedCount(first.map((e) => e.id))) === 60,
+    );
+
+    // Still a member of the group afterwards: what sites send next arrives too.
+    const later = siteEvents(40, Date.now() - 1_000);
+    await appendAll(site, later);
+    assert.equal(await relay.flush(), 40);
+    await waitFor(
+      'the events sent after the outage stored',
+      async () => (await storedCount(later.map((e) => e.id))) === 40,
+    );
+    const all = [...first, ...later].map((e) => e.id);
+    const rows = await query<{ n: string }>(
+      hubPool,
+      `SELECT count(*) AS n FROM ingested_events WHERE id = ANY($1)`,
+      [all],
+    );
+    assert.equal(Number(rows.rows[0]!.n), 100, 'each event once');
+    assert.equal(c.stats.ingested, 100);
+    assert.ok(c.stats.leftGroup >= 1, 'the consumer was dropped from its group and came back');
   });
 
   void test('a batch the broker refuses fails ship; the relay keeps every row unshipped', async () => {
