@@ -1,8 +1,9 @@
 /**
  * Whole-run counters of a site, for the demo's live line and its closing summary. Pure:
- * the call flow reports facts, this adds them up. Service level here counts abandons
- * against it (answered within T / (answered + abandoned after queueing)), the same
- * definition the ACD's per-queue statistics use by default.
+ * the call flow reports facts, this adds them up. Service level is the hub's province
+ * definition (hub/stats/province-stats.ts): answered within T / every queued call that
+ * left the queue for good (answered, abandoned, or taken by a fallback that ended it:
+ * announcement, callback, leave a message), so a site's line and the province's agree.
  */
 export interface SiteTally {
   offered: number;
@@ -49,7 +50,7 @@ export interface SiteSummary {
   selfService: number;
   blocked: number;
   fallbacks: number;
-  /** Answered within T / (answered + abandoned), percent; null before any queued call ended. */
+  /** Answered within T / (answered + abandoned + fallbacks), percent; null before any queued call ended. */
   serviceLevelPct: number | null;
   /** Average speed of answer, seconds. */
   asaSec: number | null;
@@ -62,7 +63,7 @@ export interface SiteSummary {
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 export function summarise(t: SiteTally): SiteSummary {
-  const settled = t.answered + t.abandoned;
+  const settled = t.answered + t.abandoned + t.fallbacks;
   return {
     offered: t.offered,
     answered: t.answered,
