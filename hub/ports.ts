@@ -85,6 +85,20 @@ export interface ReadAudit {
   atMs: number;
 }
 
+/** A row of the read audit as admins query it. */
+export interface AuditedRead extends ReadAudit {
+  /** `hub`: the hub answered; `site-cache`: the site served its copy and reported it later. */
+  servedFrom: 'hub' | 'site-cache';
+}
+
+/** Which reads an admin asks for (undefined = any); newest first, at most `limit`. */
+export interface ReadAuditQuery {
+  customerId?: string | undefined;
+  readerSiteId?: string | undefined;
+  sinceMs?: number | undefined;
+  limit: number;
+}
+
 export interface CustomerChange {
   /** Position in the change feed (strictly increasing). */
   cursor: number;
@@ -148,6 +162,8 @@ export interface DirectoryStore {
    * customer's profile `lostCard`), at most `limit`; returns the profile changes made.
    */
   applyFlagRequests(limit: number, nowMs: number): Promise<CustomerChange[]>;
+  /** The read audit, newest first; `truncated` when more rows matched than `limit`. */
+  readAudit(q: ReadAuditQuery): Promise<{ reads: AuditedRead[]; truncated: boolean }>;
   /**
    * Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. Only for an
    * empty directory: a site that cached a later version would never take version 1 again.

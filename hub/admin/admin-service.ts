@@ -11,6 +11,8 @@ import {
   type AdminServer,
   type ApplyTopologyRequest,
   type ApplyTopologyResponse,
+  type CustomerReadsRequest,
+  type CustomerReadsResponse,
   type PlanTopologyRequest,
   type PlanTopologyResponse,
   type RollbackTopologyRequest,
@@ -23,7 +25,8 @@ import {
   type TopologyHistoryRequest,
   type TopologyHistoryResponse,
 } from '../../proto/gen/admin.js';
-import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { DomainError, invalidArgument, isDomainError } from '../../shared/errors.js';
+import { MAX_AUDIT_PAGE } from '../directory/pg-directory.js';
 import { peerIdentity, requireKind, NODE_ID_RE } from '../../shared/grpc/identity.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
@@ -39,6 +42,8 @@ import { siteStatuses, statsToProto } from './admin-mapping.js';
 const MAX_YAML_BYTES = 256 * 1024;
 const DEFAULT_WINDOW_MS = 3_600_000;
 const DEFAULT_THRESHOLD_MS = 20_000;
+/** The read-audit store's field names, as CustomerReadsRequest calls them. */
+const WIRE_FIELD: Record<string, string> = { customerId: 'customer_id', readerSiteId: 'reader_site_id' };
 
 function yamlText(yaml: string): string {
   if (yaml.trim().length === 0) throw invalidArgument('yaml', 'is empty: send the topology file');
@@ -202,6 +207,43 @@ export function createAdminService(hub: HubState): ServiceRegistration {
         return statsToProto(stats);
       },
       { log, method: 'Admin.Stats' },
+    ),
+    customerReads: unary<CustomerReadsRequest, CustomerReadsResponse>(
+      async (req, call) => {
+        const who = admin(call);
+        if (!Number.isSafeInteger(req.sinceMs) || req.sinceMs < 0) {
+          throw invalidArgument('since_ms', 'must be a time in ms since the epoch (>= 0)');
+        }
+        const limit = req.limit === 0 ? 100 : req.limit;
+        if (limit > MAX_AUDIT_PAGE) throw invalidArgument('limit', `must be at most ${MAX_AUDIT_PAGE}`);
+        const filters = {
+          ...(req.customerId ? { customerId: req.customerId } : {}),
+          ...(req.readerSiteId ? { readerSiteId: req.readerSiteId } : {}),
+          ...(req.sinceMs ? { sinceMs: req.sinceMs } : {}),
+        };
+        let r;
+        try {
+          r = await hub.d.directory.readAudit({ ...filters, limit });
+        } catch (e) {
+          // The store names its own fields; the caller knows the wire's.
+          if (isDomainError(e, 'invalid-argument') && e.field && e.field in WIRE_FIELD) {
+            throw invalidArgument(WIRE_FIELD[e.field]!, e.message.replace(/^[^:]+: /, ''), e);
+          }
+          throw e;
+        }
+        // Reading the audit trail is itself worth a trace: who looked at whose reads.
+        log.info('read audit queried', { by: who.id, ...filters, rows: r.reads.length });
+        return {
+          reads: r.reads.map((x) => ({
+            ...x,
+            callId: x.callId ?? '',
+            agentId: x.agentId ?? '',
+            ivrSessionId: x.ivrSessionId ?? '',
+          })),
+          truncated: r.truncated,
+        };
+      },
+      { log, method: 'Admin.CustomerReads' },
     ),
   };
   return { definition: AdminService, implementation: impl };

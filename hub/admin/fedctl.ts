@@ -12,6 +12,8 @@
  *   fedctl drain    <site> [--comment TEXT]            route no overflow/cover to a site
  *   fedctl undrain  <site> [--comment TEXT]
  *   fedctl stats    [--window 1h] [--threshold 20s] [--json]
+ *   fedctl reads    [--customer ID] [--site ID] [--since 24h] [--limit 100] [--json]
+ *                                                      the read audit, newest first
  *
  * Connection: --hub host:port (or FEDCTL_HUB), and either --pki <dir> --admin <name> (the
  * files pki.sh wrote) or --ca/--cert/--key (or FEDCTL_CA, FEDCTL_CERT, FEDCTL_KEY).
@@ -29,7 +31,7 @@ import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../
 import { formatStatsTable } from '../stats/format-stats.js';
 import { loadTopology } from '../topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
-import { formatHistory, formatStatus } from './format-status.js';
+import { formatHistory, formatReads, formatStatus } from './format-status.js';
 
 class UsageError extends Error {}
 
@@ -39,7 +41,7 @@ export interface FedctlIo {
   env: NodeJS.ProcessEnv;
 }
 
-const USAGE = `usage: fedctl <validate|diff|apply|rollback|history|status|drain|undrain|stats> [args]
+const USAGE = `usage: fedctl <validate|diff|apply|rollback|history|status|drain|undrain|stats|reads> [args]
   connection: --hub host:port  and  --pki <dir> --admin <name>  (or --ca --cert --key)
   see hub/admin/fedctl.ts or the README for each command`;
 
@@ -77,6 +79,9 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
         limit: { type: 'string' },
         window: { type: 'string' },
         threshold: { type: 'string' },
+        customer: { type: 'string' },
+        site: { type: 'string' },
+        since: { type: 'string' },
         json: { type: 'boolean', default: false },
         'deadline-ms': { type: 'string', default: '10000' },
       },
@@ -183,6 +188,19 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
             thresholdMs: parseDuration('threshold', v.threshold),
           });
           io.out(v.json ? JSON.stringify(r) : formatStatsTable(statsFromProto(r)));
+          return 0;
+        }
+        case 'reads': {
+          const limit = v.limit === undefined ? 100 : Number(v.limit);
+          if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a number >= 1');
+          const sinceAgo = parseDuration('since', v.since);
+          const r = await rpc(client.customerReads.bind(client), {
+            customerId: v.customer ?? '',
+            readerSiteId: v.site ?? '',
+            sinceMs: sinceAgo === 0 ? 0 : Date.now() - sinceAgo,
+            limit,
+          });
+          io.out(v.json ? JSON.stringify(r) : formatReads(r));
           return 0;
         }
         default:

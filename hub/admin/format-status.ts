@@ -1,9 +1,10 @@
 /**
- * What `fedctl status` and `fedctl history` print (pure): one row per site with its link
- * state, when it was last heard from, the topology version it runs against the current one,
- * and the rest of what the hub knows; and one block per stored topology version.
+ * What `fedctl status`, `fedctl history` and `fedctl reads` print (pure): one row per site
+ * with its link state, when it was last heard from, the topology version it runs against the
+ * current one, and the rest of what the hub knows; one block per stored topology version;
+ * one row per audited read of a customer by another site.
  */
-import type { StatusResponse, TopologyVersion } from '../../proto/gen/admin.js';
+import type { CustomerReadsResponse, StatusResponse, TopologyVersion } from '../../proto/gen/admin.js';
 import { NONE, renderTable } from '../stats/format-stats.js';
 
 function ago(nowMs: number, atMs: number): string {
@@ -60,4 +61,31 @@ export function formatHistory(versions: readonly TopologyVersion[]): string {
       return [`v${v.version}${what}  ${when}  by ${v.appliedBy}${comment}`, ...changes].join('\n');
     })
     .join('\n');
+}
+
+type Read = CustomerReadsResponse['reads'][number];
+
+export function formatReads(r: CustomerReadsResponse): string {
+  if (r.reads.length === 0) return 'no audited read matches';
+  const lines = renderTable<Read>(
+    [
+      { header: 'WHEN (UTC)', align: 'left', cell: (x) => new Date(x.atMs).toISOString().slice(0, 19) },
+      { header: 'READER', align: 'left', cell: (x) => x.readerSiteId },
+      { header: 'CUSTOMER', align: 'left', cell: (x) => x.customerId },
+      { header: 'HOME', align: 'left', cell: (x) => x.homeSiteId },
+      { header: 'WHY', align: 'left', cell: (x) => x.reason },
+      {
+        header: 'BY',
+        align: 'left',
+        cell: (x) => (x.agentId ? `agent ${x.agentId}` : x.ivrSessionId ? `ivr ${x.ivrSessionId}` : NONE),
+      },
+      { header: 'CALL', align: 'left', cell: (x) => x.callId || NONE },
+      { header: 'SERVED FROM', align: 'left', cell: (x) => x.servedFrom },
+    ],
+    r.reads,
+  );
+  const tail = r.truncated
+    ? [`(more reads match: narrow with --customer, --site or --since, or raise --limit)`]
+    : [];
+  return [...lines, ...tail].join('\n');
 }

@@ -500,6 +500,56 @@ void describe('PgDirectoryStore', { skip: pgSkip }, () => {
     assert.equal((await dir.lookup('phone', p.phones[0]!))?.version, 2);
   });
 
+  void test('readAudit: filters by customer, reader and time, newest first, says when it was cut', async () => {
+    const read = (reader: string, customerId: string, atMs: number, agentId: string | null) =>
+      dir.recordRead({
+        readerSiteId: reader,
+        customerId,
+        homeSiteId: 'audit-home',
+        reason: agentId ? 'agent-screen-pop' : 'ivr-ani',
+        callId: `${reader}-call-${atMs}`,
+        agentId,
+        ivrSessionId: agentId ? null : `ivr-${atMs}`,
+        atMs,
+      });
+    const t = T0 + 9_000_000;
+    await read('audit-a', 'audit-c1', t + 1, null);
+    await read('audit-a', 'audit-c1', t + 2, 'a01');
+    await read('audit-b', 'audit-c1', t + 3, null);
+    await read('audit-b', 'audit-c2', t + 4, 'b07');
+
+    const c1 = await dir.readAudit({ customerId: 'audit-c1', limit: 10 });
+    assert.deepEqual(
+      c1.reads.map((r) => [r.readerSiteId, r.atMs, r.agentId, r.ivrSessionId, r.servedFrom]),
+      [
+        ['audit-b', t + 3, null, `ivr-${t + 3}`, 'hub'],
+        ['audit-a', t + 2, 'a01', null, 'hub'],
+        ['audit-a', t + 1, null, `ivr-${t + 1}`, 'hub'],
+      ],
+    );
+    assert.equal(c1.truncated, false);
+    const bSince = await dir.readAudit({ readerSiteId: 'audit-b', sinceMs: t + 4, limit: 10 });
+    assert.deepEqual(
+      bSince.reads.map((r) => r.customerId),
+      ['audit-c2'],
+    );
+    const cut = await dir.readAudit({ customerId: 'audit-c1', readerSiteId: 'audit-a', limit: 1 });
+    assert.deepEqual([cut.reads.length, cut.reads[0]?.atMs, cut.truncated], [1, t + 2, true]);
+
+    for (const [q, field] of [
+      [{ customerId: 'not an id', limit: 10 }, 'customerId'],
+      [{ readerSiteId: 'Not A Site', limit: 10 }, 'readerSiteId'],
+      [{ sinceMs: -5, limit: 10 }, 'sinceMs'],
+      [{ limit: 0 }, 'limit'],
+      [{ limit: 1001 }, 'limit'],
+    ] as const) {
+      await assert.rejects(
+        dir.readAudit(q),
+        (e) => isDomainError(e, 'invalid-argument') && e.field === field,
+      );
+    }
+  });
+
   void test('a customer moving home is still sent to the site it left', async () => {
     const p = profile('m-1', 'dazu', 201);
     await dir.write(w(p, 0));

@@ -21,17 +21,27 @@
  */
 import type pg from 'pg';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
-import { parseCustomerProfile } from '../../shared/domain/customer-schema.js';
+import { customerIdSchema, parseCustomerProfile } from '../../shared/domain/customer-schema.js';
 import { normalizePhone } from '../../shared/domain/phone.js';
 import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
 import { query, queryPrepared, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
-import type { CustomerChange, DirectoryStore, LookupKey, ReadAudit, WriteCustomerInput } from '../ports.js';
+import type {
+  AuditedRead,
+  CustomerChange,
+  DirectoryStore,
+  LookupKey,
+  ReadAudit,
+  ReadAuditQuery,
+  WriteCustomerInput,
+} from '../ports.js';
 
 /** Rows per statement in `seed` (keeps each statement's parameters and plan small). */
 const SEED_CHUNK = 500;
 const MAX_CHANGES_PAGE = 10_000;
+/** Most read-audit rows one query returns. */
+export const MAX_AUDIT_PAGE = 1000;
 
 /** A read of a customer the site already has interest in renews it (see lapseInterest). */
 const RENEW_INTEREST = `ON CONFLICT (site_id, customer_id)
@@ -457,6 +467,67 @@ export class PgDirectoryStore implements DirectoryStore {
       [q.event_id, nowMs, outcome],
     );
     return change ?? 'no-change';
+  }
+
+  /**
+   * The read audit for admins, newest first. Only the filters given go into the statement,
+   * so each query can use its index (customer_id, at_ms) or (reader_site_id, at_ms).
+   */
+  async readAudit(q: ReadAuditQuery): Promise<{ reads: AuditedRead[]; truncated: boolean }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (cond: (n: number) => string, v: unknown) => {
+      params.push(v);
+      where.push(cond(params.length));
+    };
+    if (q.customerId !== undefined) {
+      const id = customerIdSchema.safeParse(q.customerId);
+      if (!id.success)
+        throw invalidArgument('customerId', id.error.issues[0]?.message ?? 'not a customer id');
+      add((n) => `customer_id = $${n}`, q.customerId);
+    }
+    if (q.readerSiteId !== undefined) {
+      checkSiteId('readerSiteId', q.readerSiteId);
+      add((n) => `reader_site_id = $${n}`, q.readerSiteId);
+    }
+    if (q.sinceMs !== undefined) {
+      checkCount('sinceMs', q.sinceMs);
+      add((n) => `at_ms >= $${n}`, q.sinceMs);
+    }
+    if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_AUDIT_PAGE) {
+      throw invalidArgument('limit', `must be between 1 and ${MAX_AUDIT_PAGE} (got ${q.limit})`);
+    }
+    params.push(q.limit + 1);
+    const r = await query<{
+      at_ms: string;
+      reader_site_id: string;
+      customer_id: string;
+      home_site_id: string;
+      reason: string;
+      call_id: string | null;
+      agent_id: string | null;
+      ivr_session_id: string | null;
+      served_from: 'hub' | 'site-cache';
+    }>(
+      this.pool,
+      `SELECT at_ms, reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id,
+              served_from
+         FROM customer_reads ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY at_ms DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const reads = r.rows.slice(0, q.limit).map((x) => ({
+      atMs: Number(x.at_ms),
+      readerSiteId: x.reader_site_id,
+      customerId: x.customer_id,
+      homeSiteId: x.home_site_id,
+      reason: x.reason,
+      callId: x.call_id,
+      agentId: x.agent_id,
+      ivrSessionId: x.ivr_session_id,
+      servedFrom: x.served_from,
+    }));
+    return { reads, truncated: r.rows.length > q.limit };
   }
 
   /**

@@ -174,6 +174,39 @@ export interface StatsResponse {
   province?: SiteStats | undefined;
 }
 
+export interface CustomerReadsRequest {
+  /** Filters; empty or 0 = any. */
+  customerId: string;
+  readerSiteId: string;
+  /** Reads at or after this time (ms since the epoch). */
+  sinceMs: number;
+  /** At most this many rows; default 100, at most 1000. */
+  limit: number;
+}
+
+export interface CustomerRead {
+  atMs: number;
+  readerSiteId: string;
+  customerId: string;
+  homeSiteId: string;
+  /** ivr-ani, ivr-card, agent-screen-pop... */
+  reason: string;
+  callId: string;
+  agentId: string;
+  ivrSessionId: string;
+  /**
+   * "hub": the hub answered the lookup; "site-cache": the site served its cached copy while
+   * the hub was unreachable and reported the read later.
+   */
+  servedFrom: string;
+}
+
+export interface CustomerReadsResponse {
+  reads: CustomerRead[];
+  /** More rows matched than `limit`. */
+  truncated: boolean;
+}
+
 function createBasePlanTopologyRequest(): PlanTopologyRequest {
   return { yaml: "" };
 }
@@ -2513,6 +2546,459 @@ export const StatsResponse: MessageFns<StatsResponse> = {
   },
 };
 
+function createBaseCustomerReadsRequest(): CustomerReadsRequest {
+  return { customerId: "", readerSiteId: "", sinceMs: 0, limit: 0 };
+}
+
+export const CustomerReadsRequest: MessageFns<CustomerReadsRequest> = {
+  encode(message: CustomerReadsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.readerSiteId !== "") {
+      writer.uint32(18).string(message.readerSiteId);
+    }
+    if (message.sinceMs !== 0) {
+      writer.uint32(24).int64(message.sinceMs);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerReadsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerReadsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.readerSiteId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sinceMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerReadsRequest {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      readerSiteId: isSet(object.readerSiteId)
+        ? globalThis.String(object.readerSiteId)
+        : isSet(object.reader_site_id)
+        ? globalThis.String(object.reader_site_id)
+        : "",
+      sinceMs: isSet(object.sinceMs)
+        ? globalThis.Number(object.sinceMs)
+        : isSet(object.since_ms)
+        ? globalThis.Number(object.since_ms)
+        : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: CustomerReadsRequest): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.readerSiteId !== "") {
+      obj.readerSiteId = message.readerSiteId;
+    }
+    if (message.sinceMs !== 0) {
+      obj.sinceMs = Math.round(message.sinceMs);
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerReadsRequest>, I>>(base?: I): CustomerReadsRequest {
+    return CustomerReadsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerReadsRequest>, I>>(object: I): CustomerReadsRequest {
+    const message = createBaseCustomerReadsRequest();
+    message.customerId = object.customerId ?? "";
+    message.readerSiteId = object.readerSiteId ?? "";
+    message.sinceMs = object.sinceMs ?? 0;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseCustomerRead(): CustomerRead {
+  return {
+    atMs: 0,
+    readerSiteId: "",
+    customerId: "",
+    homeSiteId: "",
+    reason: "",
+    callId: "",
+    agentId: "",
+    ivrSessionId: "",
+    servedFrom: "",
+  };
+}
+
+export const CustomerRead: MessageFns<CustomerRead> = {
+  encode(message: CustomerRead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.atMs !== 0) {
+      writer.uint32(8).int64(message.atMs);
+    }
+    if (message.readerSiteId !== "") {
+      writer.uint32(18).string(message.readerSiteId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.homeSiteId !== "") {
+      writer.uint32(34).string(message.homeSiteId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.callId !== "") {
+      writer.uint32(50).string(message.callId);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(58).string(message.agentId);
+    }
+    if (message.ivrSessionId !== "") {
+      writer.uint32(66).string(message.ivrSessionId);
+    }
+    if (message.servedFrom !== "") {
+      writer.uint32(74).string(message.servedFrom);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerRead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerRead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.readerSiteId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.homeSiteId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.callId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ivrSessionId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.servedFrom = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerRead {
+    return {
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+      readerSiteId: isSet(object.readerSiteId)
+        ? globalThis.String(object.readerSiteId)
+        : isSet(object.reader_site_id)
+        ? globalThis.String(object.reader_site_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      homeSiteId: isSet(object.homeSiteId)
+        ? globalThis.String(object.homeSiteId)
+        : isSet(object.home_site_id)
+        ? globalThis.String(object.home_site_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      callId: isSet(object.callId)
+        ? globalThis.String(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.String(object.call_id)
+        : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      ivrSessionId: isSet(object.ivrSessionId)
+        ? globalThis.String(object.ivrSessionId)
+        : isSet(object.ivr_session_id)
+        ? globalThis.String(object.ivr_session_id)
+        : "",
+      servedFrom: isSet(object.servedFrom)
+        ? globalThis.String(object.servedFrom)
+        : isSet(object.served_from)
+        ? globalThis.String(object.served_from)
+        : "",
+    };
+  },
+
+  toJSON(message: CustomerRead): unknown {
+    const obj: any = {};
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    if (message.readerSiteId !== "") {
+      obj.readerSiteId = message.readerSiteId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.homeSiteId !== "") {
+      obj.homeSiteId = message.homeSiteId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.callId !== "") {
+      obj.callId = message.callId;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.ivrSessionId !== "") {
+      obj.ivrSessionId = message.ivrSessionId;
+    }
+    if (message.servedFrom !== "") {
+      obj.servedFrom = message.servedFrom;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerRead>, I>>(base?: I): CustomerRead {
+    return CustomerRead.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerRead>, I>>(object: I): CustomerRead {
+    const message = createBaseCustomerRead();
+    message.atMs = object.atMs ?? 0;
+    message.readerSiteId = object.readerSiteId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.homeSiteId = object.homeSiteId ?? "";
+    message.reason = object.reason ?? "";
+    message.callId = object.callId ?? "";
+    message.agentId = object.agentId ?? "";
+    message.ivrSessionId = object.ivrSessionId ?? "";
+    message.servedFrom = object.servedFrom ?? "";
+    return message;
+  },
+};
+
+function createBaseCustomerReadsResponse(): CustomerReadsResponse {
+  return { reads: [], truncated: false };
+}
+
+export const CustomerReadsResponse: MessageFns<CustomerReadsResponse> = {
+  encode(message: CustomerReadsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reads) {
+      CustomerRead.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.truncated !== false) {
+      writer.uint32(16).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomerReadsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomerReadsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reads.push(CustomerRead.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomerReadsResponse {
+    return {
+      reads: globalThis.Array.isArray(object?.reads) ? object.reads.map((e: any) => CustomerRead.fromJSON(e)) : [],
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: CustomerReadsResponse): unknown {
+    const obj: any = {};
+    if (message.reads?.length) {
+      obj.reads = message.reads.map((e) => CustomerRead.toJSON(e));
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomerReadsResponse>, I>>(base?: I): CustomerReadsResponse {
+    return CustomerReadsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomerReadsResponse>, I>>(object: I): CustomerReadsResponse {
+    const message = createBaseCustomerReadsResponse();
+    message.reads = object.reads?.map((e) => CustomerRead.fromPartial(e)) || [];
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
 export type AdminService = typeof AdminService;
 export const AdminService = {
   /** Validate a topology file and show what would change. Stores nothing. */
@@ -2594,6 +3080,21 @@ export const AdminService = {
     responseSerialize: (value: StatsResponse): Buffer => Buffer.from(StatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatsResponse => StatsResponse.decode(value),
   },
+  /**
+   * The read audit: which site read which customer of another site, which agent or IVR
+   * session, why, served by the hub or from the site's cache; newest first. Each query is
+   * logged at the hub with the admin's name.
+   */
+  customerReads: {
+    path: "/pcc.admin.v1.Admin/CustomerReads" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CustomerReadsRequest): Buffer => Buffer.from(CustomerReadsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CustomerReadsRequest => CustomerReadsRequest.decode(value),
+    responseSerialize: (value: CustomerReadsResponse): Buffer =>
+      Buffer.from(CustomerReadsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CustomerReadsResponse => CustomerReadsResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
@@ -2614,6 +3115,12 @@ export interface AdminServer extends UntypedServiceImplementation {
   setDrain: handleUnaryCall<SetDrainRequest, SetDrainResponse>;
   /** Province-wide live statistics per site and queue, from ingested events and snapshots. */
   stats: handleUnaryCall<StatsRequest, StatsResponse>;
+  /**
+   * The read audit: which site read which customer of another site, which agent or IVR
+   * session, why, served by the hub or from the site's cache; newest first. Each query is
+   * logged at the hub with the admin's name.
+   */
+  customerReads: handleUnaryCall<CustomerReadsRequest, CustomerReadsResponse>;
 }
 
 export interface AdminClient extends Client {
@@ -2731,6 +3238,26 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The read audit: which site read which customer of another site, which agent or IVR
+   * session, why, served by the hub or from the site's cache; newest first. Each query is
+   * logged at the hub with the admin's name.
+   */
+  customerReads(
+    request: CustomerReadsRequest,
+    callback: (error: ServiceError | null, response: CustomerReadsResponse) => void,
+  ): ClientUnaryCall;
+  customerReads(
+    request: CustomerReadsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CustomerReadsResponse) => void,
+  ): ClientUnaryCall;
+  customerReads(
+    request: CustomerReadsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CustomerReadsResponse) => void,
   ): ClientUnaryCall;
 }
 

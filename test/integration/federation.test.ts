@@ -17,7 +17,7 @@ import {
   type Client,
   type ClientDuplexStream,
 } from '@grpc/grpc-js';
-import { AdminClient } from '../../proto/gen/admin.js';
+import { AdminClient, type CustomerReadsResponse } from '../../proto/gen/admin.js';
 import { FederationClient, Hello, HubMessage, LookupKey, SiteMessage } from '../../proto/gen/federation.js';
 import { asField, unknownCase, withUnknownFields } from '../../shared/federation/version-tolerance.js';
 import { makeEvent } from '../../shared/events/envelope.js';
@@ -390,6 +390,25 @@ describe('federation over mTLS', { skip: pgSkip }, () => {
       await count(p.hubDb.pool, `SELECT count(*) AS n FROM customer_reads WHERE reader_site_id = 'wanzhou'`),
       0,
     );
+    // An admin reads the audit trail with fedctl: newest first, who/why/how served.
+    const audit = await p.fedctl('reads', '--customer', 'wz-c-0001', '--json');
+    assert.equal(audit.code, 0, audit.err);
+    const rows = (JSON.parse(audit.out) as CustomerReadsResponse).reads;
+    assert.deepEqual(
+      rows.map((x) => [x.readerSiteId, x.homeSiteId, x.reason, x.agentId || x.ivrSessionId, x.servedFrom]),
+      [
+        ['chongqing', 'wanzhou', 'agent-screen-pop', 'a03', 'hub'],
+        ['chongqing', 'wanzhou', 'ivr-ani', 'ivr-1', 'hub'],
+      ],
+    );
+    const table = await p.fedctl('reads', '--site', 'chongqing', '--since', '1h', '--limit', '1');
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /chongqing\s+wz-c-0001\s+wanzhou\s+agent-screen-pop\s+agent a03/);
+    assert.match(table.out, /more reads match/);
+    const bad = await p.fedctl('reads', '--customer', 'not a customer id');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /invalid-argument: customer_id: /);
+    assert.ok(p.hubLog.some((l) => l.includes('"read audit queried"') && l.includes('"by":"alice"')));
 
     // A change by the home site reaches both the home site and the site that served the customer.
     const updated = await wz.link.writeCustomer(
