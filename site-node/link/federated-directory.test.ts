@@ -80,6 +80,20 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
   let cache: PgCustomerDirectory;
   let dir: FederatedCustomerDirectory;
   const ivr: ReadPurpose = { reason: 'ivr-ani', callId: 'cq-CALL1', ivrSessionId: 'cq-CALL1' };
+  /** Chongqing's directory over its cache and `link`, with any other options. */
+  const directory = (
+    link: FakeHubLink | undefined,
+    extra: Partial<ConstructorParameters<typeof FederatedCustomerDirectory>[0]> = {},
+  ) =>
+    new FederatedCustomerDirectory({
+      siteId: 'cq',
+      cache,
+      store: t.ctx,
+      link,
+      clock,
+      log: silentLogger,
+      ...extra,
+    });
 
   before(async () => {
     t = await siteTestDb('federated_dir', { clock });
@@ -92,15 +106,7 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
     await query(t.pool, 'TRUNCATE customers, outbox');
     await upsertCustomer(t.ctx, own, 'home');
     hub = new FakeHubLink('cq', [own, roamer, otherRoamer]);
-    dir = new FederatedCustomerDirectory({
-      siteId: 'cq',
-      cache,
-      store: t.ctx,
-      link: hub,
-      clock,
-      log: silentLogger,
-      lookupTimeoutMs: 100,
-    });
+    dir = directory(hub, { lookupTimeoutMs: 100 });
   });
 
   void test("the site's own customer comes from the cache: no hub call, no audit", async () => {
@@ -131,15 +137,7 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
   void test('phones are normalised with the site area code before the cache and before the hub', async () => {
     const wanderer = profile('0042', 'cd', { phones: ['13800000042', '02363880042'] });
     hub = new FakeHubLink('cq', [own, wanderer]);
-    const at023 = new FederatedCustomerDirectory({
-      siteId: 'cq',
-      cache,
-      store: t.ctx,
-      link: hub,
-      clock,
-      log: silentLogger,
-      areaCode: '023',
-    });
+    const at023 = directory(hub, { areaCode: '023' });
     // The hub stores canonical numbers and is asked in canonical form, whatever the trunk sent.
     assert.deepEqual(await at023.byPhone('+86 138 0000 0042', ivr), wanderer);
     assert.equal(hub.calls.at(-1)?.value, '13800000042');
@@ -161,16 +159,7 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
     assert.equal((await customerReads(t, wanderer.customerId)).length, 1);
 
     assert.throws(
-      () =>
-        new FederatedCustomerDirectory({
-          siteId: 'cq',
-          cache,
-          store: t.ctx,
-          link: hub,
-          clock,
-          log: silentLogger,
-          areaCode: '23',
-        }),
+      () => directory(hub, { areaCode: '23' }),
       (e) => isDomainError(e, 'invalid-argument') && e.field === 'areaCode',
     );
   });
@@ -261,14 +250,7 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
 
   void test('a site without a hub link serves roaming customers from the cache, audited', async () => {
     await upsertCustomer(t.ctx, roamer, 'served');
-    const standalone = new FederatedCustomerDirectory({
-      siteId: 'cq',
-      cache,
-      store: t.ctx,
-      link: undefined,
-      clock,
-      log: silentLogger,
-    });
+    const standalone = directory(undefined);
     assert.deepEqual(await standalone.byPhone(roamer.phones[0]!), roamer);
     assert.deepEqual(await standalone.byPhone(own.phones[0]!), own);
     const reads = await customerReads(t, roamer.customerId);
