@@ -91,6 +91,9 @@ export interface AuditedRead extends ReadAudit {
   servedFrom: 'hub' | 'site-cache';
 }
 
+/** Most read-audit rows one query returns. */
+export const MAX_AUDIT_PAGE = 1000;
+
 /** Which reads an admin asks for (undefined = any); newest first, at most `limit`. */
 export interface ReadAuditQuery {
   customerId?: string | undefined;

@@ -3,8 +3,14 @@
  * null, so "no value" (nothing offered, nothing answered, no snapshot) travels as -1 and
  * `fedctl` prints it as a dash.
  */
-import type { SiteStats as PbSiteStats, SiteStatus, StatsResponse } from '../../proto/gen/admin.js';
+import type {
+  CustomerRead,
+  SiteStats as PbSiteStats,
+  SiteStatus,
+  StatsResponse,
+} from '../../proto/gen/admin.js';
 import type { HubState } from '../federation/hub-state.js';
+import type { AuditedRead } from '../ports.js';
 import type { ProvinceStats, SiteStats } from '../stats/province-stats.js';
 
 /** null -> -1 on the wire. */
@@ -128,4 +134,9 @@ export function statsFromProto(r: StatsResponse): ProvinceStats {
     })),
     province: siteFromProto(r.province ?? empty),
   };
+}
+
+/** A read-audit row on the wire: absent ids travel as "". */
+export function readToProto(r: AuditedRead): CustomerRead {
+  return { ...r, callId: r.callId ?? '', agentId: r.agentId ?? '', ivrSessionId: r.ivrSessionId ?? '' };
 }

@@ -26,17 +26,16 @@ import {
   type TopologyHistoryResponse,
 } from '../../proto/gen/admin.js';
 import { DomainError, invalidArgument, isDomainError } from '../../shared/errors.js';
-import { MAX_AUDIT_PAGE } from '../directory/pg-directory.js';
 import { peerIdentity, requireKind, NODE_ID_RE } from '../../shared/grpc/identity.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
-import type { StoredTopology } from '../ports.js';
+import { MAX_AUDIT_PAGE, type StoredTopology } from '../ports.js';
 import { provinceStats } from './province-view.js';
 import { changeLines } from '../topology/diff.js';
 import type { Topology } from '../topology/schema.js';
 import { loadTopology } from '../topology/validate.js';
 import type { HubState } from '../federation/hub-state.js';
-import { siteStatuses, statsToProto } from './admin-mapping.js';
+import { readToProto, siteStatuses, statsToProto } from './admin-mapping.js';
 
 /** Largest topology file accepted (the gRPC limit is 1 MiB; a province is a few KiB). */
 const MAX_YAML_BYTES = 256 * 1024;
@@ -233,15 +232,7 @@ export function createAdminService(hub: HubState): ServiceRegistration {
         }
         // Reading the audit trail is itself worth a trace: who looked at whose reads.
         log.info('read audit queried', { by: who.id, ...filters, rows: r.reads.length });
-        return {
-          reads: r.reads.map((x) => ({
-            ...x,
-            callId: x.callId ?? '',
-            agentId: x.agentId ?? '',
-            ivrSessionId: x.ivrSessionId ?? '',
-          })),
-          truncated: r.truncated,
-        };
+        return { reads: r.reads.map(readToProto), truncated: r.truncated };
       },
       { log, method: 'Admin.CustomerReads' },
     ),

@@ -27,21 +27,20 @@ import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
 import { query, queryPrepared, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
-import type {
-  AuditedRead,
-  CustomerChange,
-  DirectoryStore,
-  LookupKey,
-  ReadAudit,
-  ReadAuditQuery,
-  WriteCustomerInput,
+import {
+  MAX_AUDIT_PAGE,
+  type AuditedRead,
+  type CustomerChange,
+  type DirectoryStore,
+  type LookupKey,
+  type ReadAudit,
+  type ReadAuditQuery,
+  type WriteCustomerInput,
 } from '../ports.js';
 
 /** Rows per statement in `seed` (keeps each statement's parameters and plan small). */
 const SEED_CHUNK = 500;
 const MAX_CHANGES_PAGE = 10_000;
-/** Most read-audit rows one query returns. */
-export const MAX_AUDIT_PAGE = 1000;
 
 /** A read of a customer the site already has interest in renews it (see lapseInterest). */
 const RENEW_INTEREST = `ON CONFLICT (site_id, customer_id)
