@@ -303,6 +303,9 @@ async function demo(): Promise<void> {
     if (hub.webPort !== undefined) out(`  province board: http://127.0.0.1:${hub.webPort}/`);
     out(`  try: npx tsx hub/admin/fedctl.ts status --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
     out(`       npx tsx hub/admin/fedctl.ts stats --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`);
+    out(
+      `       npx tsx hub/admin/fedctl.ts reads --since 1h --hub ${hubAddress} --pki ${pkiShown} --admin ${ADMIN}`,
+    );
 
     const populations = new Map(
       fullSites.map((s) => [s.id, makePopulation(s.id, args.customers, args.seed)]),
