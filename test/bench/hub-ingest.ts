@@ -49,7 +49,16 @@ import { createPool } from '../../shared/pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
 import { startHubProcess, writeHubConfigFile, type NodeProcess } from './node-process.js';
-import { machineCpu, nowMs, parseFlags, processCpuMs, processRssMiB, ratio, summarize } from './stats.js';
+import {
+  machineCpu,
+  requirePostgres,
+  nowMs,
+  parseFlags,
+  processCpuMs,
+  processRssMiB,
+  ratio,
+  summarize,
+} from './stats.js';
 
 const QUEUES = ['retail', 'credit-card', 'vip', 'corporate', 'complaints', 'fx'];
 const AGENT_STATES = ['ready', 'busy', 'wrap-up', 'break', 'ringing'];
@@ -417,12 +426,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
   const batchEveryMs = f['batch-every-ms']!;
   const eventsPerSec = f['events-per-sec']!;
   const eventsPerBatch = (eventsPerSec / sites) * (batchEveryMs / 1000);
-  if (!process.env.TEST_PG_URL) {
-    process.stderr.write(
-      'hub-ingest needs PostgreSQL: run `bash deploy/services.sh up` and `source .services/env.sh`, then retry\n',
-    );
-    process.exit(2);
-  }
+  requirePostgres('hub-ingest');
 
   let pki: TestPki | undefined;
   let db: TestDatabase | undefined;

@@ -54,7 +54,7 @@ import { EXAMPLE_TOPOLOGY, waitFor } from '../support/federation.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
 import { EchoClientCtor } from './echo-service.js';
 import { startHubProcess, writeHubConfigFile, startNodeProcess, type NodeProcess } from './node-process.js';
-import { nowMs, parseFlags, ratio, summarize, type LatencySummary } from './stats.js';
+import { nowMs, parseFlags, requirePostgres, ratio, summarize, type LatencySummary } from './stats.js';
 
 const HOME = 'wanzhou';
 const ASKER = 'chongqing';
@@ -153,12 +153,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     concurrency: Math.round(f.concurrency!),
   };
   const customers = Math.round(f.customers!);
-  if (!process.env.TEST_PG_URL) {
-    process.stderr.write(
-      'roaming-lookup needs PostgreSQL: run `bash deploy/services.sh up` and `source .services/env.sh`, then retry\n',
-    );
-    process.exit(2);
-  }
+  requirePostgres('roaming-lookup');
 
   let pki: TestPki | undefined;
   let hubDb: HubTestDb | undefined;

@@ -1,6 +1,6 @@
 /**
- * Small helpers shared by the federation benchmarks: latency summaries, flag parsing and
- * /proc readings for a process's CPU time and memory (Linux only).
+ * Small helpers shared by the federation benchmarks: latency summaries, flag parsing, the
+ * PostgreSQL check and /proc readings for a process's CPU time and memory (Linux only).
  */
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +38,15 @@ export const ratio = (a: number, b: number): number => Math.round((a / Math.max(
 
 /** Milliseconds since an arbitrary origin, sub-millisecond resolution. */
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** Benchmarks that need PostgreSQL say how to start it, and exit 2, when it is not set up. */
+export function requirePostgres(bench: string): void {
+  if (process.env.TEST_PG_URL) return;
+  process.stderr.write(
+    `${bench} needs PostgreSQL: run \`bash deploy/services.sh up\` and \`source .services/env.sh\`, then retry\n`,
+  );
+  process.exit(2);
+}
 
 /** `--name value` / `--name=value` flags; unknown flags are refused so a typo is not ignored. */
 export function parseFlags(args: readonly string[], known: Record<string, number>): Record<string, number> {
