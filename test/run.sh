@@ -14,8 +14,9 @@ if [ "${1:-}" = "--unit" ]; then
   mapfile -t files < <(unit_files)
 else
   bash deploy/services.sh up
+  # Where services.sh wrote it: $SERVICES_DIR when the caller set one, else .services/.
   # shellcheck disable=SC1091
-  source .services/env.sh
+  source "${SERVICES_DIR:-.services}/env.sh"
   # Database tests beside the code skip without TEST_PG_URL (for --unit); here they must run.
   : "${TEST_PG_URL:?deploy/services.sh did not export TEST_PG_URL}"
   export TEST_PG_URL
