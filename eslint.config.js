@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'proto/gen/**', '.services/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'proto/gen/**', '.services/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -12,19 +12,6 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // node:test's test()/describe() return promises the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': [
-        'error',
-        {
-          allowForKnownSafeCalls: [
-            {
-              from: 'package',
-              name: ['test', 'describe', 'it', 'suite', 'before', 'after'],
-              package: 'node:test',
-            },
-          ],
-        },
-      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },

@@ -1,5 +1,5 @@
 /** The hub's config file: the example compiles; every bad field is named; paths resolve. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';

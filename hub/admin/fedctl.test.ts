@@ -3,7 +3,7 @@
  * exit 2 with the usage; a missing admin certificate is named. (Against a real hub it is
  * exercised in test/integration/federation.test.ts.)
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
 import { isDomainError } from '../../shared/errors.js';
@@ -44,15 +44,15 @@ function w(p: CustomerProfile, baseVersion: number, siteId = p.homeSiteId, nowMs
   return { siteId, profile: p, baseVersion, changedBy: `agent@${siteId}`, reason: 'agent-edit', nowMs };
 }
 
-void describe('PgDirectoryStore', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
   let t: HubTestDb;
   let dir: PgDirectoryStore;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await hubTestDb('hub_directory', { max: 10 });
     dir = new PgDirectoryStore(t.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -1,5 +1,5 @@
 /** The hub's view of a site link (pure): never -> up -> suspect -> down, and back on hello. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { initialLink, linkStep, linkTimes } from './link-state.js';
 

@@ -1,5 +1,5 @@
 /** Group commit (pure, with a fake write): batching while busy, per-batch counts, failures. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { EventEnvelope } from '../../shared/events/envelope.js';
 import { GroupCommit } from './group-commit.js';

@@ -3,7 +3,7 @@
  * overlapping batches store each event once), all-or-nothing validation that names the bad
  * event, call facts from `call.ended` CDRs, and per-site counts.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { isDomainError } from '../../shared/errors.js';
@@ -54,19 +54,19 @@ function callEnded(
   });
 }
 
-void describe('PgIngestStore', { skip }, () => {
+void describe.skipIf(skip)('PgIngestStore', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let store: PgIngestStore;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase('hubingest');
     pool = createPool(db.url, { applicationName: 'test/hub-ingest', max: 8 });
     await migrateHubStore(pool);
     store = new PgIngestStore(pool);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await pool?.end();
     await db?.drop();
   });

@@ -2,7 +2,7 @@
  * `fedctl stats` table: exact output for a small province (alignment, "—" for figures that do
  * not exist, the province row, snapshot-only queues), and the empty case.
  */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { formatStatsTable, renderTable } from './format-stats.js';
 import { computeProvinceStats } from './province-stats.js';

@@ -3,7 +3,7 @@
  * service level, a queue known only from a snapshot, a site known only from its snapshot or
  * its link, and the province totals.
  */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { CallFactRow } from '../ports.js';
 import { computeProvinceStats, type LiveQueueSnapshot, type LiveSnapshot } from './province-stats.js';

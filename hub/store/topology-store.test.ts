@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
@@ -89,15 +89,15 @@ async function count(t: HubTestDb, table: string): Promise<number> {
   return r.rows[0]!.n;
 }
 
-void describe('PgTopologyStore', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('PgTopologyStore', () => {
   let t: HubTestDb;
   let store: PgTopologyStore;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await hubTestDb('hub_topology', { max: 8 });
     store = new PgTopologyStore(t.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 
@@ -215,15 +215,15 @@ void describe('PgTopologyStore', { skip: pgSkip }, () => {
   });
 });
 
-void describe('PgSiteAdminStore', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('PgSiteAdminStore', () => {
   let t: HubTestDb;
   let admin: PgSiteAdminStore;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await hubTestDb('hub_siteadmin');
     admin = new PgSiteAdminStore(t.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -2,7 +2,7 @@
  * The reference ledger on real Postgres (a private database per run; needs TEST_PG_URL, which
  * `npm test` sets). Skipped, loudly, in the `--unit` tier that runs without services.
  */
-import { test, describe, before, after } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
@@ -13,12 +13,12 @@ import { PgLedgerBankHost, seedDemoLedger } from './pg-ledger.js';
 
 const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (run with npm test)';
 
-describe('pg ledger', { skip }, () => {
+describe.skipIf(skip)('pg ledger', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let host: PgLedgerBankHost;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase('ledger');
     pool = new pg.Pool({ connectionString: db.url, max: 6 });
     const applied = await applyLedgerMigrations(pool);
@@ -28,7 +28,7 @@ describe('pg ledger', { skip }, () => {
     await seedDemoLedger(pool, DEMO_LEDGER_CUSTOMERS); // idempotent
     host = new PgLedgerBankHost(pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await pool?.end();
     await db?.drop();
   });

@@ -1,4 +1,4 @@
-import { beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { DomainError, isDomainError } from '../errors.js';
 import { silentLogger } from '../log.js';

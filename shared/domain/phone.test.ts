@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../errors.js';
 import { assertAreaCode, normalizePhone, parsePhone, parseStoredPhone, tryNormalizePhone } from './phone.js';

@@ -1,7 +1,7 @@
 /**
  * The outbox and its relay on a real PostgreSQL (schema from the site migrations).
  */
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
@@ -31,16 +31,16 @@ const until = async (cond: () => boolean | Promise<boolean>, ms = 5000): Promise
   }
 };
 
-void describe('outbox on PostgreSQL', { skip }, () => {
+void describe.skipIf(skip)('outbox on PostgreSQL', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase('outbox');
     pool = createPool(db.url, { applicationName: 'test/outbox', max: 5 });
     await migrateSiteStore(pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await pool?.end();
     await db?.drop();
   });

@@ -4,7 +4,7 @@
  * error and without losing the fields it knows. The handlers' side of it (skip what is not
  * understood, keep the link up) is proven end to end in test/integration/federation.test.ts.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Hello, HubMessage, SiteMessage, Welcome } from '../../proto/gen/federation.js';
 import { asField, unknownCase, withUnknownFields } from './version-tolerance.js';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { AgentDeskClient } from '../../proto/gen/agent.js';
 import { InMemoryAgentDesk } from '../../site-node/cti/in-memory-desk.js';

@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { DomainError, type ErrorKind } from '../errors.js';

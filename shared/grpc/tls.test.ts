@@ -3,7 +3,7 @@
  * with mtlsServerCredentials, and a tiny hand-written JSON service whose handler answers with
  * the caller's identity from peerIdentity(call).
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -139,7 +139,7 @@ async function refused(p: Promise<unknown>, kinds: string[]): Promise<DomainErro
   return err;
 }
 
-before(async () => {
+beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pcc-pki-'));
   dir = join(root, 'province');
   otherDir = join(root, 'other');
@@ -160,7 +160,7 @@ before(async () => {
   address = server.address!;
 });
 
-after(async () => {
+afterAll(async () => {
   for (const c of clients) c.close();
   await server?.stop();
   if (root) rmSync(root, { recursive: true, force: true });

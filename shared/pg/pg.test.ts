@@ -2,7 +2,7 @@
  * shared/pg against a real PostgreSQL: the SQLSTATE mapping with errors provoked on the
  * server, withTransaction commit/rollback/retry, and the migration runner.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,11 +48,11 @@ void describe('kindForSqlState (table)', () => {
   });
 });
 
-void describe('shared/pg on PostgreSQL', { skip }, () => {
+void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase('sharedpg');
     pool = createPool(db.url, { applicationName: 'test/shared-pg', max: 6 });
     await pool.query(`
@@ -60,7 +60,7 @@ void describe('shared/pg on PostgreSQL', { skip }, () => {
       CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id), n int CHECK (n >= 0));
       INSERT INTO parent VALUES (1);`);
   });
-  after(async () => {
+  afterAll(async () => {
     await pool?.end();
     await db?.drop();
   });
@@ -242,13 +242,13 @@ void describe('shared/pg on PostgreSQL', { skip }, () => {
 
   void describe('migrate', () => {
     let dir: string;
-    before(async () => {
+    beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'mig-'));
       await writeFile(join(dir, '001_a.sql'), 'CREATE TABLE m_a (id int);');
       await writeFile(join(dir, '002_b.sql'), 'CREATE TABLE m_b (id int);');
       await writeFile(join(dir, 'README.md'), 'not a migration');
     });
-    after(async () => {
+    afterAll(async () => {
       await rm(dir, { recursive: true, force: true });
     });
 

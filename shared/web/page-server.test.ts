@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { PageServer } from './page-server.js';
@@ -7,7 +7,7 @@ let server: PageServer;
 let base: string;
 let polls = 0;
 
-before(async () => {
+beforeAll(async () => {
   server = new PageServer({
     pagePath: fileURLToPath(new URL('../../site-node/web/wallboard.html', import.meta.url)),
     host: '127.0.0.1',
@@ -17,7 +17,7 @@ before(async () => {
   base = `http://127.0.0.1:${await server.start()}`;
 });
 
-after(() => server.stop());
+afterAll(() => server.stop());
 
 test('serves the wallboard page and a fresh snapshot on every poll', async () => {
   const page = await fetch(`${base}/`);

@@ -6,7 +6,7 @@
  * shared mulberry32 generator seeds 1-6 all pass (seed 1: SL -0.7 points, ASA +0.1%; worst,
  * seed 6: SL -1.6 points, ASA +8.1%); seed 1 is the one run here.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { erlangC } from './erlang-c.js';
 import { exponential, simulate } from './simulate.js';

@@ -10,7 +10,7 @@
  * - a rejected event changes nothing;
  * - the internal indexes agree with each other (invariants.ts).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isDomainError } from '../../shared/errors.js';

@@ -3,7 +3,7 @@
  * (`deploy/pki.sh <dir> node agent <agent id>`) acts only for that agent. Another agent's id,
  * a certificate of another kind, or no certificate at all is refused, and nothing changes.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { credentials } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ async function refused(p: Promise<unknown>): Promise<DomainError> {
   );
 }
 
-before(async () => {
+beforeAll(async () => {
   pki = makeTestPki([
     ['site', 'chongqing'],
     ['agent', 'a01'],
@@ -57,7 +57,7 @@ before(async () => {
   address = `127.0.0.1:${await server.start()}`;
 });
 
-after(async () => {
+afterAll(async () => {
   for (const c of clients) c.close();
   await server?.stop();
   pki?.cleanup();

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Metadata, status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -25,13 +25,13 @@ const service = createAgentService({
 const server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [service], shutdownTimeoutMs: 1000 });
 let client: AgentDeskClient;
 
-before(async () => {
+beforeAll(async () => {
   const port = await server.start();
   assert.equal(await server.start(), port, 'start is idempotent');
   client = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials());
 });
 
-after(async () => {
+afterAll(async () => {
   client.close();
   await server.stop();
   await server.stop(); // idempotent

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DeskEvent as PbDeskEvent, type AgentState } from '../../proto/gen/agent.js';

@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { DomainError } from '../../shared/errors.js';
 import { Random } from '../../shared/random.js';

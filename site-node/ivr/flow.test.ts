@@ -1,5 +1,5 @@
 /** Flow validation: errors name the flow, the node and the field. */
-import { test, describe } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { loadPromptCatalogueFile, parseFlow, parsePromptCatalogue, renderPrompt } from './flow.js';

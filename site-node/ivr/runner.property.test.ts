@@ -4,7 +4,7 @@
  * a transfer or a hangup within a bounded number of events, and never puts a PIN into a
  * command, the state, the ivr path or the attached data.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ivrStep, newIvrState } from './runner.js';

@@ -1,5 +1,5 @@
 /** The pure runner, one node kind at a time: feed events, check commands and state. */
-import { test, describe } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Secret } from '../../shared/bank-host/pin.js';
 import { type Flow, loadPromptCatalogueFile, parseFlow } from './flow.js';

@@ -2,7 +2,7 @@
  * The phone-banking flow end to end through the driver: scripted callers, the in-memory bank
  * host (real PIN hashing, idempotency and reversal semantics), recording sinks.
  */
-import { test, describe, before } from 'node:test';
+import { beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../shared/clock.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
@@ -57,7 +57,7 @@ async function call(
 
 describe('phone-banking flow end to end', () => {
   let host: InMemoryBankHost;
-  before(async () => {
+  beforeAll(async () => {
     host = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
   });
 
@@ -259,7 +259,7 @@ class NormalisingDirectory extends MemoryDirectory {
 
 describe('caller numbers as trunks deliver them', () => {
   let host: InMemoryBankHost;
-  before(async () => {
+  beforeAll(async () => {
     host = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
   });
 

@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
 import { InMemoryBankHost } from '../../shared/bank-host/memory.js';
@@ -70,7 +70,7 @@ const profile = (id: string, home: string, over: Partial<CustomerProfile> = {}):
 const customerReads = async (t: SiteTestDb, customerId: string) =>
   (await eventsFor(t.pool, customerId)).filter((e) => e.type === 'customer.read');
 
-void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
   const own = profile('0001', 'cq');
@@ -95,11 +95,11 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
       ...extra,
     });
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('federated_dir', { clock });
     cache = new PgCustomerDirectory(t.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
   beforeEach(async () => {
@@ -270,7 +270,7 @@ void describe('FederatedCustomerDirectory (real site database)', { skip: pgSkip 
  * the hub (which receives the IVR's purpose), the bank requests go to cd's host, and while
  * the hub is down the cached profile still serves them, with an audit record in the outbox.
  */
-void describe('a roaming IVR call (real site database)', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
   const { flow, catalogue } = loadPhoneBanking();
@@ -281,7 +281,7 @@ void describe('a roaming IVR call (real site database)', { skip: pgSkip }, () =>
   let dir: FederatedCustomerDirectory;
   let bank: RoutingBankHost;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('roaming_ivr', { clock });
     hub = new FakeHubLink('cq', [roamer]);
     local = new InMemoryBankHost(clock);
@@ -302,7 +302,7 @@ void describe('a roaming IVR call (real site database)', { skip: pgSkip }, () =>
       log: silentLogger,
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

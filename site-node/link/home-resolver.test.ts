@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../shared/clock.js';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
@@ -19,16 +19,16 @@ const profile = (id: string, home: string): CustomerProfile => ({
   version: 1,
 });
 
-void describe('CacheHomeResolver (real site database)', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('CacheHomeResolver (real site database)', () => {
   let t: SiteTestDb;
   const own = profile('00001', 'cq');
   const roamer = profile('00001', 'cd');
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('home_resolver', { clock: new ManualClock(1_763_000_000_000) });
     await seedCustomers(t.ctx, [own, roamer]);
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -6,7 +6,7 @@
  * after the hub drops the stream it redials and its new Hello carries what it remembered
  * (topology version, feed cursor) so the hub resumes exactly where it stopped.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -110,7 +110,7 @@ function scriptedLink(call: ServerDuplexStream<SiteMessage, Uint8Array>): void {
   call.on('error', () => undefined);
 }
 
-before(async () => {
+beforeAll(async () => {
   if (pgSkip) return;
   pki = makeTestPki([
     ['hub', 'hub'],
@@ -154,14 +154,14 @@ before(async () => {
   await link.start();
 });
 
-after(async () => {
+afterAll(async () => {
   await link?.stop(100);
   await server?.stop();
   await db?.close();
   pki?.cleanup();
 });
 
-test('a v1 site on a v2 hub: tolerant, adopts, refuses, remembers, resumes', { skip: pgSkip }, async () => {
+test.skipIf(pgSkip)('a v1 site on a v2 hub: tolerant, adopts, refuses, remembers, resumes', async () => {
   await waitFor(
     'the first stream acknowledged both pushes',
     () => received.filter((m) => m.body?.$case === 'topologyAck').length >= 2,

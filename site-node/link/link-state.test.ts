@@ -3,7 +3,7 @@
  * the link suspect, not down), loss at every stage, and the reconnect backoff doubling and
  * resetting.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../shared/clock.js';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
@@ -16,14 +16,14 @@ import {
 import { evictServed, PgCustomerDirectory, seedCustomers, upsertCustomer } from './customers-repo.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 
-void describe('agents and customers repositories', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('agents and customers repositories', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('agents', { clock });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../shared/clock.js';
 import { isDomainError } from '../../shared/errors.js';
@@ -22,14 +22,14 @@ import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 const count = async (t: SiteTestDb, sql: string, args: unknown[] = []): Promise<number> =>
   Number((await t.pool.query<{ n: string }>(sql, args)).rows[0]!.n);
 
-void describe('calls repository', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('calls repository', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('calls', { clock });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -2,7 +2,7 @@
  * pg-boss jobs on a real PostgreSQL: escalations really fire, exactly once per level; the
  * restart sweep re-schedules lost jobs; callbacks are placed and closed.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import PgBoss from 'pg-boss';
 import { eventsFor } from '../../shared/events/outbox.js';
@@ -19,7 +19,7 @@ const until = async (what: string, cond: () => Promise<boolean>, ms = 15_000): P
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-void describe('JobScheduler (pg-boss)', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   let t: SiteTestDb;
   let jobs: JobScheduler;
   const placed: CallbackToPlace[] = [];
@@ -46,13 +46,13 @@ void describe('JobScheduler (pg-boss)', { skip: pgSkip }, () => {
       .filter((e) => e.type === 'ticket.escalated')
       .map((e) => e.payload.level);
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('jobs');
     jobs = scheduler();
     await jobs.start();
     await jobs.start(); // idempotent
   });
-  after(async () => {
+  afterAll(async () => {
     await jobs?.stop();
     await jobs?.stop(); // idempotent
     await t?.close();

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { eventsFor } from '../../shared/events/outbox.js';
 import {
@@ -15,14 +15,14 @@ import { recoverAfterRestart } from './recovery.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { getTicket, openTicket } from './tickets-repo.js';
 
-void describe('crash recovery', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('crash recovery', () => {
   let t: SiteTestDb;
   let jobs: JobScheduler | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('recovery');
   });
-  after(async () => {
+  afterAll(async () => {
     await jobs?.stop();
     await t?.close();
   });

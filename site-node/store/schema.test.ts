@@ -1,15 +1,15 @@
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { migrateSiteStore, SITE_MIGRATIONS_DIR } from './context.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 
-void describe('site schema migrations', { skip: pgSkip }, () => {
+void describe.skipIf(pgSkip)('site schema migrations', () => {
   let t: SiteTestDb;
-  before(async () => {
+  beforeAll(async () => {
     t = await siteTestDb('schema', { migrate: false });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -3,7 +3,7 @@
  * (the AgentDesk port as a gRPC client) against the agent service on 127.0.0.1, with the
  * in-memory desk behind it and a real scheduler sped up 100x. Needs no external services.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { Random } from '../../shared/random.js';
@@ -23,12 +23,12 @@ const desk = new InMemoryAgentDesk({
 const server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [createAgentService({ desk })] });
 let remote: GrpcAgentDesk;
 
-before(async () => {
+beforeAll(async () => {
   const port = await server.start();
   remote = new GrpcAgentDesk({ address: `127.0.0.1:${port}` });
 });
 
-after(async () => {
+afterAll(async () => {
   remote.close();
   await server.stop();
   scheduler.cancelAll();

@@ -6,7 +6,7 @@
  * (idempotent), province statistics, the customer directory (feed, versioned writes,
  * conflicts, audited roaming reads), and the security rules.
  */
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
@@ -42,14 +42,14 @@ const example = readFileSync(EXAMPLE_TOPOLOGY, 'utf8');
 
 let p: TestProvince;
 
-before(async () => {
+beforeAll(async () => {
   if (pgSkip) return;
   p = await startTestProvince({ label: 'fed_hub' });
   await p.addSite('chongqing');
   await p.addSite('wanzhou');
 });
 
-after(async () => {
+afterAll(async () => {
   await p?.close();
 });
 
@@ -109,7 +109,7 @@ const hello = (
     },
   }) as SiteMessage;
 
-describe('federation over mTLS', { skip: pgSkip }, () => {
+describe.skipIf(pgSkip)('federation over mTLS', () => {
   test('sites register, heartbeat and run the bootstrap topology; fedctl status shows it', async () => {
     await waitFor(
       'both links up',

@@ -15,7 +15,7 @@
  * of traffic, ~5 s to stop: under a minute on an idle two-core machine. On a loaded machine
  * the start-up takes several times longer, hence the generous timeout.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

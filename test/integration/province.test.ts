@@ -27,7 +27,7 @@
  * Needs TEST_PG_URL, KAFKA_BROKERS and TOXIPROXY_URL (`bash deploy/services.sh up && source
  * .services/env.sh`). On failure every process's last output lines are printed.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
@@ -47,55 +47,48 @@ const HEARTBEAT_MS = 500;
 
 let p: Province;
 
-before(
-  async () => {
-    if (skip) return;
-    p = await startProvince({
-      sites: [
-        { id: 'chongqing', events: 'link' },
-        { id: 'wanzhou', events: 'kafka' },
-        { id: 'fuling', events: 'link' },
-      ],
-      heartbeatIntervalMs: HEARTBEAT_MS,
-      speed: 20,
-      // Each simulated site hashes every demo customer's PINs (scrypt) before it is ready:
-      // 30 customers per site keeps the start of three sites on two cores to seconds, not minutes.
-      customersPerSite: 30,
-      // A quarter of the known callers roam, so roaming reads happen within seconds.
-      roamShare: 0.25,
-      seed: 11,
-    });
-  },
-  { timeout: 180_000 },
-);
+beforeAll(async () => {
+  if (skip) return;
+  p = await startProvince({
+    sites: [
+      { id: 'chongqing', events: 'link' },
+      { id: 'wanzhou', events: 'kafka' },
+      { id: 'fuling', events: 'link' },
+    ],
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    speed: 20,
+    // Each simulated site hashes every demo customer's PINs (scrypt) before it is ready:
+    // 30 customers per site keeps the start of three sites on two cores to seconds, not minutes.
+    customersPerSite: 30,
+    // A quarter of the known callers roam, so roaming reads happen within seconds.
+    roamShare: 0.25,
+    seed: 11,
+  });
+}, 180_000);
 
-afterEach((t) => {
+afterEach(({ task }) => {
   // The processes' own words, for whoever reads a CI log of a failed run.
-  // (`passed` is on a test's context; @types/node 20 does not declare it.)
-  const passed = 'passed' in t ? t.passed !== false : true;
-  if (!passed && p) process.stderr.write(`\n${t.name} failed; the province said:\n${p.logTail(40)}\n`);
+  if (task.result?.state === 'fail' && p)
+    process.stderr.write(`\n${task.name} failed; the province said:\n${p.logTail(40)}\n`);
 });
 
-after(
-  async () => {
-    if (!p) return;
-    const pids = p.livePids();
-    // PROVINCE_LOG_TAIL=<lines>: show the processes' output even when everything passed.
-    const tail = Number(process.env.PROVINCE_LOG_TAIL ?? 0);
-    if (tail > 0) process.stderr.write(`${p.logTail(tail)}\n`);
-    await p.stop();
-    const alive = pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    assert.deepEqual(alive, [], 'no process of the province outlives the test');
-  },
-  { timeout: 120_000 },
-);
+afterAll(async () => {
+  if (!p) return;
+  const pids = p.livePids();
+  // PROVINCE_LOG_TAIL=<lines>: show the processes' output even when everything passed.
+  const tail = Number(process.env.PROVINCE_LOG_TAIL ?? 0);
+  if (tail > 0) process.stderr.write(`${p.logTail(tail)}\n`);
+  await p.stop();
+  const alive = pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(alive, [], 'no process of the province outlives the test');
+}, 120_000);
 
 async function status(): Promise<StatusResponse> {
   const r = await p.fedctl('status', '--json');
@@ -123,7 +116,7 @@ async function unshippedIds(pool: pg.Pool): Promise<string[]> {
   return r.rows.map((x) => x.id);
 }
 
-describe('a province of real processes over mTLS and toxiproxy', { skip }, () => {
+describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', () => {
   test('sites register through their proxies, heartbeat, and run the bootstrap topology', async () => {
     await waitUntil(
       'all three sites up on v1',

@@ -8,7 +8,7 @@
  * KAFKA_TOOLS_LOG4J, TOXIPROXY_URL, SIPP_BIN. A missing service fails its test with a message
  * that says what to run; nothing is skipped.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

@@ -7,7 +7,7 @@
  * field and change nothing. A caller whose queue cannot serve them in time leaves a message,
  * and the call's record closes.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import { readFileSync } from 'node:fs';
@@ -35,7 +35,7 @@ let site: Site;
 let media: SimMedia;
 let desk: GrpcAgentDesk;
 
-before(async () => {
+beforeAll(async () => {
   db = await freshDatabase('desk');
   pool = createPool(db.url, { applicationName: 'desk-test' });
   // The example site, with complaints callers waiting at most 1.5 s before they are offered
@@ -76,7 +76,7 @@ before(async () => {
   desk = new GrpcAgentDesk({ address: `127.0.0.1:${site.ctiPort}` });
 });
 
-after(async () => {
+afterAll(async () => {
   desk?.close();
   await site?.stop();
   await pool?.end();

@@ -10,7 +10,7 @@
  *     with exactly one CDR; agents are put back to logged-out (reason `site-restart`);
  *   - after a clean SIGTERM stop, no call is left in a live state.
  */
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -21,13 +21,13 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 let db: TestDatabase;
 let client: pg.Client;
 
-before(async () => {
+beforeAll(async () => {
   db = await freshDatabase('crash');
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
 });
 
-after(async () => {
+afterAll(async () => {
   await client?.end();
   await db?.drop();
 });

@@ -1,0 +1,40 @@
+/**
+ * The test runner (docs/architecture.md §8). Two projects:
+ *   unit         the tests beside the code (shared/, hub/, site-node/, access-gateway/, proto/,
+ *                deploy/): pure cores, in-memory peers, and database suites that skip when
+ *                TEST_PG_URL is not set (`npm run test:unit` runs only these, with no services)
+ *   integration  test/: real processes, PostgreSQL, Kafka, toxiproxy, SIPp (`npm test` brings
+ *                the services up first)
+ * Files run one at a time in their own forked worker, as the suites were written for (several
+ * start real processes on the two cores this project's machines have); tests inside a file run
+ * in order. Timeouts are generous upper bounds for real services on a loaded machine; tests wait
+ * for conditions, never for fixed times.
+ */
+import { defineConfig } from 'vitest/config';
+
+const CODE = ['shared', 'hub', 'site-node', 'access-gateway', 'proto', 'deploy'];
+
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 240_000,
+    teardownTimeout: 60_000,
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: CODE.map((d) => `${d}/**/*.test.ts`), exclude: ['proto/gen/**'] },
+      },
+      { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'] } },
+    ],
+    coverage: {
+      provider: 'v8',
+      include: ['shared/**/*.ts', 'hub/**/*.ts', 'site-node/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/testing.ts', '**/test-support.ts'],
+      reporter: ['text-summary', ['json-summary', { file: 'coverage-summary.json' }]],
+      reportsDirectory: 'coverage',
+    },
+  },
+});
