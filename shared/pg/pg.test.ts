@@ -49,6 +49,17 @@ void describe('kindForSqlState (table)', () => {
 });
 
 void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
+  /** Waits until the backend is where the test needs it (in pg_sleep, waiting for a lock). */
+  const backendIs = async (pid: number, condition: string): Promise<void> => {
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const r = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND ${condition}`, [pid]);
+      if (r.rowCount) return;
+      if (Date.now() > end) throw new Error(`backend ${pid} never reached ${condition}`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+  };
+
   let db: TestDatabase;
   let pool: pg.Pool;
 
@@ -115,7 +126,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
         () => assert.fail('should have been terminated'),
         (e: unknown) => fromPgError(e),
       );
-      await new Promise((r) => setTimeout(r, 100));
+      await backendIs(pid, `wait_event = 'PgSleep'`);
       await pool.query(`SELECT pg_terminate_backend($1)`, [pid]);
       const e = await killed;
       c.release(true);
@@ -134,8 +145,9 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
       await b.query('BEGIN');
       await a.query(`UPDATE dl SET v = 1 WHERE id = 1`);
       await b.query(`UPDATE dl SET v = 1 WHERE id = 2`);
+      const pidA = (await a.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid;
       const ra = a.query(`UPDATE dl SET v = 2 WHERE id = 2`).then(() => undefined, fromPgError);
-      await new Promise((r) => setTimeout(r, 50));
+      await backendIs(pidA, `wait_event_type = 'Lock'`);
       const rb = b.query(`UPDATE dl SET v = 2 WHERE id = 1`).then(() => undefined, fromPgError);
       const errs = (await Promise.all([ra, rb])).filter((x): x is DomainError => x !== undefined);
       assert.equal(errs.length, 1);

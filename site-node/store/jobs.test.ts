@@ -17,7 +17,6 @@ const until = async (what: string, cond: () => Promise<boolean>, ms = 15_000): P
     await new Promise((r) => setTimeout(r, 100));
   }
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   let t: SiteTestDb;
@@ -46,6 +45,22 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       .filter((e) => e.type === 'ticket.escalated')
       .map((e) => e.payload.level);
 
+  /** The ticket's escalation jobs in pg-boss, as "level:state", oldest first. */
+  const escalationJobs = async (ticketId: string): Promise<string[]> =>
+    (
+      await t.pool.query<{ j: string }>(
+        `SELECT (data->>'level') || ':' || state AS j FROM pgboss.job
+          WHERE name = $1 AND data->>'ticketId' = $2 ORDER BY created_on, id`,
+        [ESCALATION_QUEUE, ticketId],
+      )
+    ).rows.map((r) => r.j);
+  /** Waits until every escalation job of the ticket has run: what "nothing more happened" rests on. */
+  const escalationJobsDone = async (ticketId: string, expected: string[]): Promise<void> =>
+    until(`escalation jobs of ${ticketId} = ${expected.join(',')}`, async () => {
+      const jobs = await escalationJobs(ticketId);
+      return jobs.length >= expected.length && jobs.every((j) => j.endsWith(':completed'));
+    });
+
   beforeAll(async () => {
     t = await siteTestDb('jobs');
     jobs = scheduler();
@@ -73,7 +88,9 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     await until('level 2', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 2);
     const l2 = (await getTicket(t.pool, tk.ticketId))!;
     assert.equal(l2.nextEscalationAtMs, undefined, 'no reminder past maxLevel');
-    await sleep(1_500);
+    // The level-2 job has run to completion and sent no level-3 job.
+    await escalationJobsDone(tk.ticketId, ['1:completed', '2:completed']);
+    assert.deepEqual(await escalationJobs(tk.ticketId), ['1:completed', '2:completed']);
     assert.deepEqual(await escalations(tk.ticketId), [1, 2]);
     const types = (await eventsFor(t.pool, tk.ticketId)).map((e) => e.type);
     assert.deepEqual(types, ['ticket.opened', 'ticket.escalated', 'ticket.escalated']);
@@ -116,7 +133,9 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     // even though we also run its handler by hand.
     assert.ok((await getTicket(t.pool, tk.ticketId))!.escalationJobId);
     await jobs.handleEscalation({ ticketId: tk.ticketId, level: 2 });
-    await sleep(2_000);
+    // The reminder job (level 2) and the duplicate level-1 job have both run.
+    await escalationJobsDone(tk.ticketId, ['2:completed', '1:completed']);
+    assert.deepEqual((await escalationJobs(tk.ticketId)).sort(), ['1:completed', '2:completed']);
     assert.deepEqual(await escalations(tk.ticketId), [1, 2]);
     const types = (await eventsFor(t.pool, tk.ticketId)).map((e) => e.type);
     assert.deepEqual(types.slice(0, 2), ['ticket.opened', 'card-loss.reported']);
@@ -125,7 +144,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   void test('a closed ticket is not escalated when its job fires', async () => {
     const tk = await jobs.openTicket({ kind: 'suggestion', slaMs: 800 });
     await closeTicket(t.ctx, tk.ticketId, 'answered');
-    await sleep(2_000);
+    await escalationJobsDone(tk.ticketId, ['1:completed']);
     const after = (await getTicket(t.pool, tk.ticketId))!;
     assert.equal(after.status, 'closed');
     assert.equal(after.escalationLevel, 0);

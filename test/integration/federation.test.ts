@@ -6,7 +6,7 @@
  * (idempotent), province statistics, the customer directory (feed, versioned writes,
  * conflicts, audited roaming reads), and the security rules.
  */
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterEach, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
@@ -42,18 +42,85 @@ const example = readFileSync(EXAMPLE_TOPOLOGY, 'utf8');
 
 let p: TestProvince;
 
-beforeAll(async () => {
+// Each test gets a province of its own (a hub, chongqing and wanzhou with their links up and
+// running topology v1), so that any test can run alone and none depends on another's leftovers.
+beforeEach(async () => {
   if (pgSkip) return;
   p = await startTestProvince({ label: 'fed_hub' });
   await p.addSite('chongqing');
   await p.addSite('wanzhou');
+  await waitFor(
+    'both links up and running v1',
+    () =>
+      ['chongqing', 'wanzhou'].every((id) => site(id).link.state === 'up') &&
+      ['chongqing', 'wanzhou'].every((id) => p.hub.registry.get(id)?.topologyVersion === 1),
+  );
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await p?.close();
 });
 
 const site = (id: string) => p.sites.get(id)!;
+
+/** The example province at version 2: wanzhou hires 4 agents. */
+const V2 = example
+  .replace('version: 1', 'version: 2')
+  .replace(
+    'capacity: { trunks: 60, agents: 8, ivrPorts: 30 }\n    queues: [retail, credit-card, vip, complaints]',
+    'capacity: { trunks: 60, agents: 12, ivrPorts: 30 }\n    queues: [retail, credit-card, vip, complaints]',
+  );
+
+/**
+ * Chongqing records 30 retail calls (20 answered, 10 of them within 20 s; 10 abandoned) in its
+ * outbox and ships them; resolves with the event ids once the hub has ingested all 30.
+ */
+async function shipCallRecords(): Promise<string[]> {
+  const cq = site('chongqing');
+  const t0 = Date.now();
+  const ids: string[] = [];
+  await withTransaction(cq.db.pool, async (c) => {
+    for (let i = 0; i < 30; i++) {
+      const answered = i % 3 !== 0;
+      const e = makeEvent({
+        type: 'call.ended',
+        siteId: 'chongqing',
+        aggregateId: `chongqing-call-${i}`,
+        occurredAtMs: t0 + i,
+        payload: {
+          cdr: {
+            callId: `chongqing-call-${i}`,
+            queueId: 'retail',
+            queuedAtMs: t0 - 60_000,
+            ...(answered ? { answeredAtMs: t0 - 50_000 } : {}),
+            abandoned: !answered,
+            waitMs: answered ? (i % 2 === 0 ? 10_000 : 30_000) : 45_000,
+            endedAtMs: t0 + i,
+          },
+        },
+      });
+      ids.push(e.id);
+      await appendToOutbox(c, e);
+    }
+  });
+  cq.link.wakePump();
+  await waitFor(
+    '30 events ingested',
+    async () =>
+      (await count(p.hubDb.pool, `SELECT count(*) AS n FROM ingested_events WHERE id = ANY($1)`, [ids])) ===
+      30,
+  );
+  return ids;
+}
+
+/** Applies V2 as alice and waits until both sites acknowledged it (for tests that start from v2). */
+async function applyV2(): Promise<void> {
+  const r = await p.fedctl('apply', p.writeFile('v2.yaml', V2), '--comment', 'CHG-1: wanzhou hires 4 agents');
+  assert.equal(r.code, 0, r.err);
+  await waitFor('both sites run v2', () =>
+    ['chongqing', 'wanzhou'].every((id) => p.hub.registry.get(id)?.topologyVersion === 2),
+  );
+}
 
 function rawClient(kind: 'site' | 'admin', id: string): FederationClient {
   p.pki.issue(kind, id);
@@ -132,14 +199,8 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
   });
 
   test('fedctl validate / diff / apply: a new version is stored with its audit, pushed and acknowledged live', async () => {
-    const v2 = example
-      .replace('version: 1', 'version: 2')
-      .replace(
-        'capacity: { trunks: 60, agents: 8, ivrPorts: 30 }\n    queues: [retail, credit-card, vip, complaints]',
-        'capacity: { trunks: 60, agents: 12, ivrPorts: 30 }\n    queues: [retail, credit-card, vip, complaints]',
-      );
-    assert.notEqual(v2, example);
-    const file = p.writeFile('v2.yaml', v2);
+    assert.notEqual(V2, example);
+    const file = p.writeFile('v2.yaml', V2);
     const val = await p.fedctl('validate', file);
     assert.equal(val.code, 0, val.err);
     assert.match(val.out, /valid\. 5 sites \(3 full, 2 access\)/);
@@ -175,6 +236,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
   });
 
   test('a bad file is refused with every problem listed, and nothing is applied', async () => {
+    await applyV2();
     const bad = example
       .replace('version: 1', 'version: 3')
       .replace('center: wanzhou', 'center: nowhere')
@@ -201,6 +263,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
   });
 
   test('two admins applying at once: the one planned against an old version is refused', async () => {
+    await applyV2();
     const admin = new AdminClient(
       p.address,
       mtlsClientCredentials(p.pki.material('admin', 'alice'), { expectServer: { kind: 'hub' } }),
@@ -223,6 +286,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
   });
 
   test('rollback makes an earlier version current as a new version, pushed like any other', async () => {
+    await applyV2();
     const r = await p.fedctl('rollback', '1', '--comment', 'undo CHG-1');
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /version 3 restores version 1/);
@@ -248,7 +312,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     await waitFor('site undrained', () => !site('wanzhou').link.drained);
     const unknown = await p.fedctl('drain', 'lhasa');
     assert.equal(unknown.code, 1);
-    assert.match(unknown.err, /not-found: site "lhasa" is not in topology version 3/);
+    assert.match(unknown.err, /not-found: site "lhasa" is not in topology version 1/);
     assert.equal(
       await count(
         p.hubDb.pool,
@@ -260,39 +324,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
 
   test('events ride the link into the hub exactly once, and feed fedctl stats', async () => {
     const cq = site('chongqing');
-    const t0 = Date.now();
-    const ids: string[] = [];
-    await withTransaction(cq.db.pool, async (c) => {
-      for (let i = 0; i < 30; i++) {
-        const answered = i % 3 !== 0;
-        const e = makeEvent({
-          type: 'call.ended',
-          siteId: 'chongqing',
-          aggregateId: `chongqing-call-${i}`,
-          occurredAtMs: t0 + i,
-          payload: {
-            cdr: {
-              callId: `chongqing-call-${i}`,
-              queueId: 'retail',
-              queuedAtMs: t0 - 60_000,
-              ...(answered ? { answeredAtMs: t0 - 50_000 } : {}),
-              abandoned: !answered,
-              waitMs: answered ? (i % 2 === 0 ? 10_000 : 30_000) : 45_000,
-              endedAtMs: t0 + i,
-            },
-          },
-        });
-        ids.push(e.id);
-        await appendToOutbox(c, e);
-      }
-    });
-    cq.link.wakePump();
-    await waitFor(
-      '30 events ingested',
-      async () =>
-        (await count(p.hubDb.pool, `SELECT count(*) AS n FROM ingested_events WHERE id = ANY($1)`, [ids])) ===
-        30,
-    );
+    const ids = await shipCallRecords();
     await waitFor(
       'outbox marked shipped',
       async () =>
@@ -465,7 +497,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     const rogue = rawClient('site', 'lhasa');
     const r = await rawLink(rogue, [hello('lhasa')]);
     assert.equal(r.error?.code, status.NOT_FOUND);
-    assert.match(r.error!.details!, /site "lhasa" is not in topology version 3/);
+    assert.match(r.error!.details!, /site "lhasa" is not in topology version 1/);
     // A site certificate on the admin API.
     const asAdmin = new AdminClient(
       p.address,
@@ -645,6 +677,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
   });
 
   test('the province board serves the page and a live snapshot of links, versions and statistics', async () => {
+    await shipCallRecords();
     const base = `http://127.0.0.1:${p.hub.webPort}`;
     const page = await fetch(`${base}/`);
     assert.equal(page.status, 200);
@@ -654,7 +687,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
       sites: Array<{ siteId: string; link: string; topologyVersion: number }>;
       stats: { province: { offered: number } };
     };
-    assert.equal(snap.topology.version, 3);
+    assert.equal(snap.topology.version, 1);
     assert.equal(snap.sites.find((x) => x.siteId === 'wanzhou')?.link, 'up');
     assert.equal(snap.sites.find((x) => x.siteId === 'qianjiang')?.link, 'never');
     assert.ok(snap.stats.province.offered >= 30);

@@ -29,6 +29,7 @@ import { PgIngestStore } from '../../hub/ingest/pg-ingest.js';
 import { migrateHubStore } from '../../hub/store/migrate.js';
 import type { Cdr } from '../../site-node/store/cdr.js';
 import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
+import { groupMembers } from '../support/kafka-group.js';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '';
@@ -348,10 +349,11 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
       countsBySite: () => store.countsBySite(),
       callFacts: (since) => store.callFacts(since),
     };
+    const groupId = unique('hub-test');
     const c = new KafkaIngestConsumer({
       brokers: BROKERS,
       topic,
-      groupId: unique('hub-test'),
+      groupId,
       store: flaky,
       minBackoffMs: 100,
       maxBackoffMs: 1000,
@@ -361,7 +363,12 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     cleanups.push(() => c.stop());
     await c.start();
     await waitFor('the consumer retrying against the dead database', () => c.stats.failures >= 2);
-    await new Promise((r) => setTimeout(r, 10_000)); // > max.poll.interval: out of the group
+    await waitFor('the consumer in its group', async () => (await groupMembers(BROKERS, groupId)) === 1);
+    // Past max.poll.interval the coordinator drops it: the group has no member left.
+    await waitFor(
+      'the consumer dropped from its group',
+      async () => (await groupMembers(BROKERS, groupId)) === 0,
+    );
     assert.equal(await storedCount(first.map((e) => e.id)), 0);
     down = false;
     await waitFor(
