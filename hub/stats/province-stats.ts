@@ -9,14 +9,16 @@
  * "now" is the site's own clock when the caller gives it (`siteNowMs`), else `nowMs`:
  *
  *   offered        = calls that queued (reached the ACD) and ended in the window
- *   answered       = offered calls an agent answered
+ *   answered       = offered calls an agent answered (within T: wait <= T)
  *   abandoned      = offered calls the caller hung up on while waiting
- *   service level  = answered with wait <= T / offered
- *                    ("abandons penalise": every abandoned call, however quick, counts
- *                    against the level, and so do calls that left the queue another way:
- *                    overflowed out, callback taken). null when nothing was offered.
+ *   the rest       = offered calls that left the queue another way: overflowed out, or a
+ *                    fallback ended them (callback taken, message left, announcement),
+ *                    also when the queue refused them on entry
+ *   service level, abandon rate: the definition in shared/stats/service-level.ts under
+ *                    PROVINCE_SERVICE_LEVEL_RULE ("abandons penalise", turned-away calls
+ *                    counted): answered within T / offered and abandoned / offered, null
+ *                    when nothing was offered.
  *   ASA            = mean wait of answered calls; null when nothing was answered
- *   abandon rate   = abandoned / offered; null when nothing was offered
  *
  * null rather than 0 or 1 because "no calls" is not "perfect" nor "terrible"; the admin
  * service maps null to -1 on the wire and `fedctl` prints "—".
@@ -27,6 +29,7 @@
  * A queue is listed when it has facts in the window or appears in its site's snapshot. A site
  * is listed when it has either, or a link state. Sites sort by id, queues by site then queue.
  */
+import { PROVINCE_SERVICE_LEVEL_RULE, measureServiceLevel } from '../../shared/stats/service-level.js';
 import type { CallFactRow } from '../ports.js';
 
 export interface LiveQueueSnapshot {
@@ -116,40 +119,53 @@ export const PROVINCE_ID = '*';
 
 /** Running sums for one row; turned into OutcomeStats at the end. */
 interface Acc {
-  offered: number;
   answered: number;
   answeredWithinT: number;
   abandoned: number;
+  /** Neither answered nor abandoned: a fallback ended the call (or refused it on entry). */
+  endedOtherwise: number;
   answeredWaitMs: number;
 }
 
 const emptyAcc = (): Acc => ({
-  offered: 0,
   answered: 0,
   answeredWithinT: 0,
   abandoned: 0,
+  endedOtherwise: 0,
   answeredWaitMs: 0,
 });
 
 function add(acc: Acc, f: CallFactRow, thresholdMs: number): void {
-  acc.offered++;
   if (f.answered) {
     acc.answered++;
     acc.answeredWaitMs += f.waitMs;
     if (f.waitMs <= thresholdMs) acc.answeredWithinT++;
   } else if (f.abandoned) {
     acc.abandoned++;
+  } else {
+    acc.endedOtherwise++;
   }
 }
 
 function outcome(a: Acc): OutcomeStats {
+  const m = measureServiceLevel(
+    {
+      answeredWithinT: a.answeredWithinT,
+      answeredAfterT: a.answered - a.answeredWithinT,
+      abandoned: a.abandoned,
+      // A call record does not say whether the fallback came on entry or after a wait.
+      endedByFallback: a.endedOtherwise,
+      turnedAway: 0,
+    },
+    PROVINCE_SERVICE_LEVEL_RULE,
+  );
   return {
-    offered: a.offered,
+    offered: m.offered,
     answered: a.answered,
     abandoned: a.abandoned,
-    serviceLevel: a.offered === 0 ? null : a.answeredWithinT / a.offered,
+    serviceLevel: m.serviceLevel,
     averageSpeedOfAnswerMs: a.answered === 0 ? null : Math.round(a.answeredWaitMs / a.answered),
-    abandonRate: a.offered === 0 ? null : a.abandoned / a.offered,
+    abandonRate: m.abandonRate,
   };
 }
 

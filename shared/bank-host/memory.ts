@@ -24,8 +24,10 @@ import {
   type TransactionLine,
   type TransferRequest,
   PAYEE_KINDS,
-  checkAmount,
-  checkKey,
+  checkPayBillRequest,
+  checkReverseRequest,
+  checkTransactionLimit,
+  checkTransferRequest,
   last4,
   payeeClearingAccount,
   requestFingerprint,
@@ -174,11 +176,11 @@ export class InMemoryBankHost implements BankHost {
     }
     const a = this.acct(from);
     const b = this.acct(to);
-    if (from === to) throw invalidArgument('toAccountId', 'must differ from fromAccountId');
     if (a.currency !== currency || b.currency !== currency)
       throw invalidArgument('currency', `accounts are not in ${currency}`);
     if (a.internal) throw failedPrecondition(`account ${from} cannot be debited by a customer request`);
-    if (a.status !== 'active') throw failedPrecondition(`account ${from} is stopped`);
+    if (a.status !== 'active' || b.status !== 'active')
+      throw failedPrecondition('an account in the request is stopped');
     if (a.balanceMinor - amount < -a.overdraftMinor)
       throw failedPrecondition(`insufficient funds in account ${from}`);
     const p = this.post(kind, from, to, amount, currency, memo);
@@ -214,6 +216,7 @@ export class InMemoryBankHost implements BankHost {
 
   recentTransactions(accountId: string, limit: number): Promise<TransactionLine[]> {
     return this.gate('recentTransactions', () => {
+      checkTransactionLimit(limit);
       this.acct(accountId);
       const out: TransactionLine[] = [];
       for (const p of [...this.postings].reverse()) {
@@ -238,8 +241,7 @@ export class InMemoryBankHost implements BankHost {
 
   transfer(req: TransferRequest): Promise<PostingResult> {
     return this.gate('transfer', () => {
-      checkKey('idempotencyKey', req.idempotencyKey);
-      checkAmount('amountMinor', req.amountMinor);
+      checkTransferRequest(req);
       const fp = requestFingerprint({
         op: 'transfer',
         from: req.fromAccountId,
@@ -263,10 +265,7 @@ export class InMemoryBankHost implements BankHost {
 
   payBill(req: PayBillRequest): Promise<PostingResult> {
     return this.gate('payBill', () => {
-      checkKey('idempotencyKey', req.idempotencyKey);
-      checkAmount('amountMinor', req.amountMinor);
-      if (!PAYEE_KINDS.includes(req.payee))
-        throw invalidArgument('payee', `unknown payee kind ${JSON.stringify(req.payee)}`);
+      checkPayBillRequest(req);
       const fp = requestFingerprint({
         op: 'bill',
         from: req.fromAccountId,
@@ -289,9 +288,13 @@ export class InMemoryBankHost implements BankHost {
 
   reverse(req: ReverseRequest): Promise<ReverseResult> {
     return this.gate('reverse', () => {
+      checkReverseRequest(req);
       let original: Posting | undefined;
       if ('postingId' in req) {
-        original = this.postings.find((p) => p.postingId === req.postingId && p.kind !== 'reversal');
+        // Only transfers and bills can be reversed; an opening balance is not a request's.
+        original = this.postings.find(
+          (p) => p.postingId === req.postingId && (p.kind === 'transfer' || p.kind === 'bill'),
+        );
         if (!original) throw notFound('posting', req.postingId);
       } else {
         const k = this.keys.get(req.idempotencyKey);

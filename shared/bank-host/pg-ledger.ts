@@ -38,9 +38,10 @@ import {
   type ReverseResult,
   type TransactionLine,
   type TransferRequest,
-  PAYEE_KINDS,
-  checkAmount,
-  checkKey,
+  checkPayBillRequest,
+  checkReverseRequest,
+  checkTransactionLimit,
+  checkTransferRequest,
   last4,
   payeeClearingAccount,
   requestFingerprint,
@@ -169,8 +170,7 @@ export class PgLedgerBankHost implements BankHost {
   }
 
   async recentTransactions(accountId: string, limit: number): Promise<TransactionLine[]> {
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-      throw invalidArgument('limit', 'must be 1..100');
+    checkTransactionLimit(limit);
     return this.read('recentTransactions', async (p) => {
       const exists = await p.query('SELECT 1 FROM ledger.accounts WHERE account_id = $1', [accountId]);
       if (exists.rowCount === 0) throw notFound('account', accountId);
@@ -199,11 +199,9 @@ export class PgLedgerBankHost implements BankHost {
     });
   }
 
-  transfer(req: TransferRequest): Promise<PostingResult> {
-    checkKey('idempotencyKey', req.idempotencyKey);
-    checkAmount('amountMinor', req.amountMinor);
-    if (req.fromAccountId === req.toAccountId)
-      throw invalidArgument('toAccountId', 'must differ from fromAccountId');
+  // async, so a refused request is a rejected promise like every other failure.
+  async transfer(req: TransferRequest): Promise<PostingResult> {
+    checkTransferRequest(req);
     const fp = requestFingerprint({
       op: 'transfer',
       from: req.fromAccountId,
@@ -228,13 +226,8 @@ export class PgLedgerBankHost implements BankHost {
     );
   }
 
-  payBill(req: PayBillRequest): Promise<PostingResult> {
-    checkKey('idempotencyKey', req.idempotencyKey);
-    checkAmount('amountMinor', req.amountMinor);
-    if (!PAYEE_KINDS.includes(req.payee))
-      throw invalidArgument('payee', `unknown payee kind ${JSON.stringify(req.payee)}`);
-    if (!/^[0-9A-Za-z-]{1,32}$/.test(req.billRef))
-      throw invalidArgument('billRef', 'must be 1..32 letters, digits or dashes');
+  async payBill(req: PayBillRequest): Promise<PostingResult> {
+    checkPayBillRequest(req);
     const fp = requestFingerprint({
       op: 'bill',
       from: req.fromAccountId,
@@ -354,13 +347,13 @@ export class PgLedgerBankHost implements BankHost {
     return postingId;
   }
 
-  reverse(req: ReverseRequest): Promise<ReverseResult> {
+  async reverse(req: ReverseRequest): Promise<ReverseResult> {
+    checkReverseRequest(req);
     return this.tx('reverse', async (c) => {
       let originalId: string;
       if ('postingId' in req) {
         originalId = req.postingId;
       } else {
-        checkKey('idempotencyKey', req.idempotencyKey);
         // Claim the key as voided; if a transfer with it is in flight we wait for it here.
         await c.query(
           `INSERT INTO ledger.idempotency_keys (key, fingerprint, voided) VALUES ($1, '(voided)', true)

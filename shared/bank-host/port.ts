@@ -3,10 +3,11 @@
  * agent desk talk to it only through this interface. Two adapters implement it: an in-memory
  * one for unit tests (memory.ts) and the reference ledger on Postgres (pg-ledger.ts).
  *
- * Errors are DomainErrors: unknown account/card = not-found, insufficient funds or a stopped
- * account = failed-precondition, same idempotency key with different content = conflict,
- * a host that does not answer in time = deadline-exceeded or unavailable. A PIN never appears
- * in an error, a log line or a return value.
+ * Errors are DomainErrors: a malformed request = invalid-argument naming the field (the
+ * request checks below, shared by both adapters), unknown account/card = not-found,
+ * insufficient funds or a stopped account = failed-precondition, same idempotency key with
+ * different content = conflict, a host that does not answer in time = deadline-exceeded or
+ * unavailable. A PIN never appears in an error, a log line or a return value.
  */
 import { DomainError, invalidArgument } from '../errors.js';
 
@@ -129,7 +130,15 @@ export const payeeClearingAccount = (payee: PayeeKind): string => `clearing-${pa
 
 export const last4 = (cardNumber: string): string => cardNumber.slice(-4);
 
-/** Validates the shape of money-moving requests; both adapters call it first. */
+/*
+ * What a well-formed request is: the one copy of the request checks, which both adapters run
+ * before they read any state, so the in-memory host and the ledger refuse the same requests
+ * with the same error, `invalid-argument` naming the field. Checks that need the host's
+ * state (the account exists, is active, is not internal, is in the request's currency, has
+ * the funds; the key's history) stay in each adapter, which must throw the same kinds:
+ * not-found, failed-precondition, invalid-argument `currency`, conflict.
+ */
+
 export function checkAmount(field: string, amountMinor: number): void {
   if (!Number.isSafeInteger(amountMinor) || amountMinor <= 0) {
     throw invalidArgument(field, `must be a positive whole number of minor units, got ${amountMinor}`);
@@ -139,6 +148,43 @@ export function checkAmount(field: string, amountMinor: number): void {
 export function checkKey(field: string, key: string): void {
   if (typeof key !== 'string' || key.length < 1 || key.length > 200) {
     throw invalidArgument(field, 'must be a string of 1..200 characters');
+  }
+}
+
+/** A bill reference as printed on the bill; it is stored and shown in the memo. */
+const BILL_REF = /^[0-9A-Za-z-]{1,32}$/;
+
+/** The most lines `recentTransactions` returns in one call. */
+export const MAX_RECENT_TRANSACTIONS = 100;
+
+export function checkTransferRequest(req: TransferRequest): void {
+  checkKey('idempotencyKey', req.idempotencyKey);
+  checkAmount('amountMinor', req.amountMinor);
+  if (req.fromAccountId === req.toAccountId) {
+    throw invalidArgument('toAccountId', 'must differ from fromAccountId');
+  }
+}
+
+export function checkPayBillRequest(req: PayBillRequest): void {
+  checkKey('idempotencyKey', req.idempotencyKey);
+  checkAmount('amountMinor', req.amountMinor);
+  if (!PAYEE_KINDS.includes(req.payee)) {
+    throw invalidArgument('payee', `unknown payee kind ${JSON.stringify(req.payee)}`);
+  }
+  // typeof first: a regex tests String(undefined), which would pass.
+  if (typeof req.billRef !== 'string' || !BILL_REF.test(req.billRef)) {
+    throw invalidArgument('billRef', 'must be 1..32 letters, digits or dashes');
+  }
+}
+
+export function checkReverseRequest(req: ReverseRequest): void {
+  // By posting id when it names one, else by key: the order the adapters branch in.
+  if (!('postingId' in req)) checkKey('idempotencyKey', req.idempotencyKey);
+}
+
+export function checkTransactionLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT_TRANSACTIONS) {
+    throw invalidArgument('limit', `must be 1..${MAX_RECENT_TRANSACTIONS}`);
   }
 }
 

@@ -48,6 +48,7 @@
 import { z } from 'zod';
 import { invalidArgument } from '../../shared/errors.js';
 import { parseOrThrow } from '../../shared/validate.js';
+import { SERVICE_LEVEL_DEFINITIONS, type ServiceLevelDefinition } from '../../shared/stats/service-level.js';
 import type { FallbackAction } from './types.js';
 import { compileCalendar, calendarSchema, type CompiledCalendar } from './hours.js';
 
@@ -148,9 +149,7 @@ export const acdConfigSchema = z
         thresholdMs: durationMs.default(20_000),
         windowMs: durationMs.default(900_000),
         shortAbandonMs: durationMs.default(5_000),
-        definition: z
-          .enum(['abandons-ignored', 'abandons-penalise', 'short-abandons-excluded'])
-          .default('abandons-penalise'),
+        definition: z.enum(SERVICE_LEVEL_DEFINITIONS).default('abandons-penalise'),
       })
       .strict()
       .default({
@@ -169,7 +168,8 @@ export const acdConfigSchema = z
   .strict();
 
 export type AcdConfigInput = z.input<typeof acdConfigSchema>;
-export type ServiceLevelDefinition = 'abandons-ignored' | 'abandons-penalise' | 'short-abandons-excluded';
+/** How abandons count in the service level; the definitions are in shared/stats/service-level.ts. */
+export type { ServiceLevelDefinition };
 
 /** One expansion level, cumulative: what a call accepts once it has waited `afterMs`. */
 export interface CompiledLevel {

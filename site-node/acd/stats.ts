@@ -12,18 +12,16 @@
  * the line (the call is re-queued at its old place) and a transfer out is already
  * `answered`, so each visit of a call to a queue is counted once.
  *
- * Service level, T = `thresholdMs` (default 20 s). "Abandoned" below means callers who left
- * unanswered after waiting: caller abandons plus max-wait time-outs. All three are reported
- * in `serviceLevels`; `serviceLevel` is the configured one, default `abandons-penalise`:
- * - `abandons-ignored`:        answeredWithinT / answered
- * - `abandons-penalise`:       answeredWithinT / (answered + abandoned + timedOut)   [default]
- * - `short-abandons-excluded`: answeredWithinT / (offered - shortAbandons), where
- *   offered = answered + abandoned + timedOut and shortAbandons are caller abandons with a
- *   wait < `shortAbandonMs` (default 5 s)
- * A definition whose denominator is 0 is `null`.
+ * Service level and abandon rate: the one definition in shared/stats/service-level.ts,
+ * over the window's counts. T = `thresholdMs` (default 20 s); a short abandon is a caller
+ * abandon with a wait < `shortAbandonMs` (default 5 s); time-outs are the calls a fallback
+ * ended; `rejected` calls are turned away, and the ACD leaves them out (turnedAway:
+ * 'excluded'), so offered = answered + abandoned + timedOut. All three definitions are
+ * reported in `serviceLevels`; `serviceLevel` is the configured one, default
+ * `abandons-penalise`. The abandon rate counts caller abandons only (time-outs are reported
+ * separately).
  *
- * ASA = mean wait of answered calls in the window. Abandon rate = abandoned / offered
- * (caller abandons only; time-outs are reported separately).
+ * ASA = mean wait of answered calls in the window.
  *
  * EWT (expected wait time) for a new call of priority p: with `ahead` = calls waiting with
  * priority >= p, `R` = ready agents with the queue's skill, `N` = staffed agents with the
@@ -37,6 +35,11 @@ import type { ServiceLevelDefinition } from './config.js';
 import { queuedCalls } from './routing.js';
 import type { AcdState, QueueRt } from './state.js';
 import { invalidArgument, failedPrecondition } from '../../shared/errors.js';
+import {
+  type QueueOutcomeCounts,
+  type ServiceLevelRule,
+  measureServiceLevel,
+} from '../../shared/stats/service-level.js';
 
 const ANSWERED = 0;
 const ABANDONED = 1;
@@ -185,6 +188,12 @@ export interface QueueStats {
 
 const ratio = (a: number, b: number): number | null => (b > 0 ? a / b : null);
 
+/**
+ * A queue's level says how fast callers who waited were answered; a call refused on entry
+ * (queue full, closed) never waited, so it is left out (the hub and the site tally count it).
+ */
+const ACD_TURNED_AWAY: ServiceLevelRule['turnedAway'] = 'excluded';
+
 function queueOf(state: AcdState, queueId: string): QueueRt {
   const q = state.queueById.get(queueId);
   if (!q) throw invalidArgument('queueId', `unknown queue "${queueId}"`);
@@ -249,19 +258,22 @@ export function queueStats(state: AcdState, queueId: string, nowMs: number): Que
     for (let i = b.head; i < b.calls.length; i++) oldest = Math.min(oldest, b.calls[i]!.enqueueMs);
   }
   const s = staffing(state, q);
-  const unanswered = w.abandoned + w.timedOut;
-  const offered = w.answered + unanswered;
-  const levels: ServiceLevels = {
-    abandonsIgnored: ratio(w.answeredWithinT, w.answered),
-    abandonsPenalise: ratio(w.answeredWithinT, offered),
-    shortAbandonsExcluded: ratio(w.answeredWithinT, offered - w.shortAbandoned),
+  const counts: QueueOutcomeCounts = {
+    answeredWithinT: w.answeredWithinT,
+    answeredAfterT: w.answered - w.answeredWithinT,
+    abandoned: w.abandoned,
+    shortAbandoned: w.shortAbandoned,
+    endedByFallback: w.timedOut,
+    turnedAway: w.rejected,
   };
-  const chosen =
-    sl.definition === 'abandons-ignored'
-      ? levels.abandonsIgnored
-      : sl.definition === 'abandons-penalise'
-        ? levels.abandonsPenalise
-        : levels.shortAbandonsExcluded;
+  const measure = (definition: ServiceLevelRule['definition']) =>
+    measureServiceLevel(counts, { definition, turnedAway: ACD_TURNED_AWAY });
+  const configured = measure(sl.definition);
+  const levels: ServiceLevels = {
+    abandonsIgnored: measure('abandons-ignored').serviceLevel,
+    abandonsPenalise: measure('abandons-penalise').serviceLevel,
+    shortAbandonsExcluded: measure('short-abandons-excluded').serviceLevel,
+  };
   return {
     queueId,
     atMs: nowMs,
@@ -277,7 +289,7 @@ export function queueStats(state: AcdState, queueId: string, nowMs: number): Que
       windowMs: sl.windowMs,
       thresholdMs: sl.thresholdMs,
       shortAbandonMs: sl.shortAbandonMs,
-      offered,
+      offered: configured.offered,
       answered: w.answered,
       answeredWithinT: w.answeredWithinT,
       abandoned: w.abandoned,
@@ -286,10 +298,10 @@ export function queueStats(state: AcdState, queueId: string, nowMs: number): Que
       rejected: w.rejected,
     },
     serviceLevelDefinition: sl.definition,
-    serviceLevel: chosen,
+    serviceLevel: configured.serviceLevel,
     serviceLevels: levels,
     asaMs: ratio(w.answeredWaitSum, w.answered),
-    abandonRate: ratio(w.abandoned, offered),
+    abandonRate: configured.abandonRate,
   };
 }
 

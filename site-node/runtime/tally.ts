@@ -1,10 +1,14 @@
 /**
  * Whole-run counters of a site, for the demo's live line and its closing summary. Pure:
- * the call flow reports facts, this adds them up. Service level is the hub's province
- * definition (hub/stats/province-stats.ts): answered within T / every queued call that
- * left the queue for good (answered, abandoned, or taken by a fallback that ended it:
- * announcement, callback, leave a message), so a site's line and the province's agree.
+ * the call flow reports facts, this adds them up. Service level and abandon rate are the
+ * definition in shared/stats/service-level.ts under the province rule the hub uses too
+ * (PROVINCE_SERVICE_LEVEL_RULE), so a site's line and the province's agree: every queued
+ * call that left the queue for good counts (answered, abandoned, or taken by a fallback
+ * that ended it: announcement, callback, leave a message; a refusal on entry is such a
+ * fallback too, so it is among `fallbacks`).
  */
+import { PROVINCE_SERVICE_LEVEL_RULE, measureServiceLevel } from '../../shared/stats/service-level.js';
+
 export interface SiteTally {
   offered: number;
   blockedNoTrunk: number;
@@ -63,7 +67,17 @@ export interface SiteSummary {
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 export function summarise(t: SiteTally): SiteSummary {
-  const settled = t.answered + t.abandoned + t.fallbacks;
+  const m = measureServiceLevel(
+    {
+      answeredWithinT: t.answeredWithinT,
+      answeredAfterT: t.answered - t.answeredWithinT,
+      abandoned: t.abandoned,
+      endedByFallback: t.fallbacks,
+      turnedAway: 0, // counted among the fallbacks: the call flow cannot tell them apart
+    },
+    PROVINCE_SERVICE_LEVEL_RULE,
+  );
+  // Percentages from the integer terms: 100 * (a / b) would round differently for some a, b.
   return {
     offered: t.offered,
     answered: t.answered,
@@ -71,9 +85,9 @@ export function summarise(t: SiteTally): SiteSummary {
     selfService: t.selfService,
     blocked: t.blockedNoTrunk + t.blockedNoIvrPort,
     fallbacks: t.fallbacks,
-    serviceLevelPct: settled === 0 ? null : round1((100 * t.answeredWithinT) / settled),
+    serviceLevelPct: m.denominator === 0 ? null : round1((100 * m.answeredWithinT) / m.denominator),
     asaSec: t.answered === 0 ? null : round1(t.totalWaitAnsweredMs / t.answered / 1000),
-    abandonRatePct: settled === 0 ? null : round1((100 * t.abandoned) / settled),
+    abandonRatePct: m.offered === 0 ? null : round1((100 * m.abandoned) / m.offered),
     tickets: t.ticketsOpened,
     cardLossReports: t.cardLossReports,
     callbacks: t.callbacksScheduled,
