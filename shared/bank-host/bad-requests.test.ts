@@ -5,7 +5,7 @@
  * malformed request, the field it names; every refusal leaves the books as they were, and
  * comes as a rejected promise (never a synchronous throw the caller's `.catch` would miss).
  */
-import { test, describe, before, after } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
@@ -287,7 +287,7 @@ function runTable(subject: () => Subject): void {
 
 describe('bad requests: the in-memory host', () => {
   let subject: Subject;
-  before(async () => {
+  beforeAll(async () => {
     const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
     subject = {
       host: h,
@@ -308,11 +308,11 @@ describe('bad requests: the in-memory host', () => {
 
 const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (run with npm test)';
 
-describe('bad requests: the pg ledger', { skip }, () => {
+describe.skipIf(skip)('bad requests: the pg ledger', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let subject: Subject;
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase('ledger_bad');
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
     await applyLedgerMigrations(pool);
@@ -343,7 +343,7 @@ describe('bad requests: the pg ledger', { skip }, () => {
       },
     };
   });
-  after(async () => {
+  afterAll(async () => {
     await pool?.end();
     await db?.drop();
   });
