@@ -152,6 +152,13 @@ describe('errors are logged under `err`', () => {
     assert.equal(err.cause.cause.message, 'a');
   });
 
+  test('`error` is not a field name: the compiler sends the caller to `err`', () => {
+    const c = capture();
+    // @ts-expect-error -- checked by tsc: an error goes under `err`, the one way in the tree.
+    c.log.warn('old style', { error: new Error('boom') });
+    assert.equal(c.lines().length, 1);
+  });
+
   test('a thrown value that is not an Error still logs a message', () => {
     const c = capture();
     c.log.warn('odd', { err: 'a string was thrown' });

@@ -16,9 +16,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * A line's fields. An error is passed as `err` (the thrown value as it is, not its message),
- * so that it is serialized with its kind, field and cause.
+ * so that it is serialized with its kind, field and cause; `error` is refused by the compiler
+ * so that the tree keeps to that one way.
  */
-export type LogFields = Record<string, unknown>;
+export type LogFields = Record<string, unknown> & { error?: never };
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
