@@ -55,7 +55,7 @@ function ownKeys(fields: LogFields | undefined): Record<string, unknown> {
 }
 
 /** Reads LOG_LEVEL; an unset or empty variable means the default. */
-export function logLevelFrom(env: Record<string, string | undefined>): LogLevel | undefined {
+function logLevelFrom(env: Record<string, string | undefined>): LogLevel | undefined {
   const raw = env.LOG_LEVEL;
   if (raw === undefined || raw === '') return undefined;
   return checkLevel('LOG_LEVEL', raw);
@@ -113,9 +113,4 @@ export function createLogger(base: LogFields = {}, opts: LoggerOptions = {}): Lo
 }
 
 /** A logger that drops everything; for tests and benchmarks. It reads no environment. */
-export const silentLogger: Logger = wrap(
-  build(
-    'silent',
-    lineStream(() => {}),
-  ),
-);
+export const silentLogger: Logger = wrap(build('silent', { write: () => {} }));
