@@ -172,7 +172,7 @@ export class Hub {
       if (n > 0) this.o.log.info('interest in customers not read recently lapsed', { count: n, ttlMs: ttl });
       return n;
     } catch (e) {
-      this.o.log.warn('interest lapse failed; next try later', { error: e });
+      this.o.log.warn('interest lapse failed; next try later', { err: e });
       return 0;
     }
   }
@@ -195,7 +195,7 @@ export class Hub {
         }
         return changes.length;
       } catch (e) {
-        this.o.log.warn('directory flags not applied; next try later', { error: e });
+        this.o.log.warn('directory flags not applied; next try later', { err: e });
         return 0;
       } finally {
         this.flagRun = undefined;

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       .then(
         () => process.exit(0),
         (e: unknown) => {
-          log.error('unclean stop', { error: e });
+          log.error('unclean stop', { err: e });
           process.exit(1);
         },
       );

@@ -172,7 +172,7 @@ export function createFederationService(
       if (siteId !== undefined) {
         registry.disconnect(siteId, generation, clock.now());
         hub.stopFeed(siteId);
-        log.info('site link closed', { siteId, reason: err instanceof Error ? err.message : 'ended' });
+        log.info('site link closed', { siteId, ...(err === undefined ? { reason: 'ended' } : { err }) });
       }
       if (err !== undefined && !call.cancelled && !call.writableEnded && !call.destroyed) {
         call.emit('error', toGrpcStatus(err, log, { method: 'Federation.Link', siteId }));
@@ -270,7 +270,7 @@ export function createFederationService(
             entry.snapshot = snapshotFromProto(body.value);
           } catch (e) {
             // A bad snapshot is dropped (the previous one stays); the link is not worth ending.
-            log.warn('snapshot refused', { siteId, error: e instanceof Error ? e.message : String(e) });
+            log.warn('snapshot refused', { siteId, err: e });
           }
           return;
         case 'events': {
@@ -288,7 +288,7 @@ export function createFederationService(
             ack = { body: { $case: 'eventsAck', value: { batchId: batch.batchId, ...r, error: '' } } };
           } catch (e) {
             const st = toGrpcStatus(e, log, { method: 'Federation.Link/events', siteId });
-            log.warn('event batch refused', { siteId, batchId: batch.batchId, error: st.details });
+            log.warn('event batch refused', { siteId, batchId: batch.batchId, err: e });
             ack = {
               body: {
                 $case: 'eventsAck',
@@ -305,7 +305,7 @@ export function createFederationService(
             log.warn('site refused a topology version', {
               siteId,
               version: body.value.version,
-              error: entry.topologyError,
+              err: entry.topologyError,
             });
           } else {
             entry.topologyVersion = body.value.version;
@@ -369,7 +369,7 @@ export function createFederationService(
         });
         void hub
           .notifyCustomerChanged(change.profile.customerId)
-          .catch((e: unknown) => log.warn('customer change push failed', { error: e }));
+          .catch((e: unknown) => log.warn('customer change push failed', { err: e }));
         return { profile: customerToProto(change.profile), cursor: change.cursor };
       },
       { log, method: 'Federation.WriteCustomer' },

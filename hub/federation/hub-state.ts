@@ -111,7 +111,7 @@ export class HubState {
         await this.pumpOnce(siteId);
       } while (this.feedAgain.has(siteId) && this.feedSent.has(siteId));
     })()
-      .catch((e: unknown) => this.d.log.warn('customer feed push failed', { siteId, error: e }))
+      .catch((e: unknown) => this.d.log.warn('customer feed push failed', { siteId, err: e }))
       .finally(() => this.feedPumps.delete(siteId));
     this.feedPumps.set(siteId, run);
   }

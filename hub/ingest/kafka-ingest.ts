@@ -163,7 +163,7 @@ export class KafkaIngestConsumer {
       try {
         consumer.commitSync(this.lastCommits);
       } catch (e) {
-        this.log.warn('final offset commit failed (the batch will be redelivered)', { error: errText(e) });
+        this.log.warn('final offset commit failed (the batch will be redelivered)', { err: e });
       }
       this.lastCommits = [];
     }
@@ -187,7 +187,7 @@ export class KafkaIngestConsumer {
       },
       { 'auto.offset.reset': 'earliest' },
     );
-    consumer.on('event.error', (err) => this.log.warn('kafka consumer error', { error: errText(err) }));
+    consumer.on('event.error', (err) => this.log.warn('kafka consumer error', { err }));
     consumer.setDefaultConsumeTimeout(this.opts.consumeTimeoutMs ?? 100);
     await new Promise<void>((resolve, reject) => {
       consumer.connect({ timeout: timeoutMs }, (err) =>
@@ -220,10 +220,10 @@ export class KafkaIngestConsumer {
           // The next poll rejoins; nothing was committed, so nothing is lost.
           this.stats.leftGroup++;
           this.log.warn('left the consumer group (one batch retried past max.poll.interval); rejoining', {
-            error: this.stats.lastError,
+            err: e,
           });
         } else {
-          this.log.warn('kafka consume failed; will retry', { error: this.stats.lastError, inMs: backoff });
+          this.log.warn('kafka consume failed; will retry', { err: e, inMs: backoff });
         }
         await this.sleep(backoff);
         backoff = Math.min(this.maxBackoffMs, backoff * 2);
@@ -239,7 +239,7 @@ export class KafkaIngestConsumer {
       } catch (e) {
         // e.g. the partition was revoked meanwhile: its new owner re-reads the batch and the
         // store absorbs the copies. Not worth stopping for.
-        this.log.warn('offset commit failed (the batch may be redelivered)', { error: errText(e) });
+        this.log.warn('offset commit failed (the batch may be redelivered)', { err: e });
       }
     }
   }
@@ -271,7 +271,7 @@ export class KafkaIngestConsumer {
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
-      error: errText(e),
+      err: e,
     });
   }
 
@@ -289,7 +289,7 @@ export class KafkaIngestConsumer {
         this.stats.failures++;
         this.stats.lastError = errText(e);
         this.log.warn('ingest failed; retrying the same batch', {
-          error: this.stats.lastError,
+          err: e,
           events: batch.events.length,
           inMs: backoff,
         });
@@ -310,7 +310,7 @@ export class KafkaIngestConsumer {
         if (isDomainError(e, 'invalid-argument')) {
           // One event the store can never take (it passed parseEvent): skip it, like garbage.
           this.stats.rejected++;
-          this.log.warn('kafka event refused by the store', { eventId: events[0]?.id, error: errText(e) });
+          this.log.warn('kafka event refused by the store', { eventId: events[0]?.id, err: e });
           return;
         }
         throw e;

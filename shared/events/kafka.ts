@@ -91,7 +91,7 @@ export class KafkaEventShipper {
       },
     );
     this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));
-    this.producer.on('event.error', (err) => this.log.warn('kafka producer error', { error: errText(err) }));
+    this.producer.on('event.error', (err) => this.log.warn('kafka producer error', { err }));
   }
 
   get isConnected(): boolean {
@@ -168,7 +168,7 @@ export class KafkaEventShipper {
     const p = id === undefined ? undefined : this.pending.get(id);
     if (id === undefined || !p) return; // a batch already failed (timeout, produce error)
     if (err) {
-      this.log.warn('kafka delivery failed', { topic: this.topic, error: errText(err) });
+      this.log.warn('kafka delivery failed', { topic: this.topic, err });
       this.settle(id, p, unavailable(`kafka: delivery failed: ${errText(err)}`, err));
       return;
     }

@@ -143,10 +143,7 @@ export class OutboxRelay {
       } catch (e) {
         this.stats.failures++;
         this.stats.lastError = e instanceof Error ? e.message : String(e);
-        this.opts.log.warn('outbox ship failed; will retry', {
-          error: this.stats.lastError,
-          inMs: this.backoffMs,
-        });
+        this.opts.log.warn('outbox ship failed; will retry', { err: e, inMs: this.backoffMs });
         delay = this.backoffMs;
         this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs * 2);
       }

@@ -132,8 +132,7 @@ export class GrpcServer {
         this.refusedHandshakes++;
         this.log.warn('tls handshake refused', {
           peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-          reason: err.message,
-          code: (err as NodeJS.ErrnoException).code,
+          err,
         });
       });
     }
@@ -153,7 +152,7 @@ export class GrpcServer {
       try {
         await s.drain?.();
       } catch (e) {
-        this.log.warn('grpc service drain failed', { error: e });
+        this.log.warn('grpc service drain failed', { err: e });
       }
     }
     const timeoutMs = this.opts.shutdownTimeoutMs ?? 5000;

@@ -77,10 +77,7 @@ export function toGrpcStatus(
     if (err.field !== undefined) metadata.set(ERROR_FIELD_KEY, err.field);
     return { code: KIND_TO_CODE[err.kind], details: err.message, metadata };
   }
-  log.error('rpc failed with an unexpected error', {
-    ...context,
-    error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
-  });
+  log.error('rpc failed with an unexpected error', { ...context, err });
   return { code: Status.INTERNAL, details: INTERNAL_MESSAGE, metadata };
 }
 

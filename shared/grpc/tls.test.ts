@@ -78,9 +78,9 @@ const WhoClientCtor = makeGenericClientConstructor(whoDefinition, 'Who') as unkn
 
 let handlerCalls = 0;
 const logLines: string[] = [];
-const refusedLogged = (): Array<{ peer: string; reason: string }> =>
+const refusedLogged = (): Array<{ peer: string; err: { message: string } }> =>
   logLines
-    .map((l) => JSON.parse(l) as { msg: string; peer: string; reason: string })
+    .map((l) => JSON.parse(l) as { msg: string; peer: string; err: { message: string } })
     .filter((l) => l.msg === 'tls handshake refused');
 const whoImplementation = {
   whoAmI: unary<WhoAmIRequest, Identity>((req, c) => {
@@ -214,7 +214,7 @@ test('a client with no certificate is refused at the handshake, and the refusal 
   const logged = refusedLogged().at(-1);
   assert.ok(logged, 'a "tls handshake refused" line is logged');
   assert.match(logged.peer, /^127\.0\.0\.1:\d+$/);
-  assert.match(logged.reason, /certificate/i);
+  assert.match(logged.err.message, /certificate/i);
   await refused(whoAmI(client(credentials.createInsecure())), [
     'unavailable',
     'deadline-exceeded',

@@ -90,7 +90,7 @@ export class GrpcAgentDesk implements AgentDesk {
       try {
         e = deskEventFromProto(msg);
       } catch (err) {
-        this.log.warn('undecodable desk event dropped', { agentId, error: err });
+        this.log.warn('undecodable desk event dropped', { agentId, err });
         return;
       }
       if (e) listener(e);
@@ -98,7 +98,7 @@ export class GrpcAgentDesk implements AgentDesk {
     stream.on('error', (err: ServiceError) => {
       this.streams.delete(stream);
       if (cancelled && err.code === Status.CANCELLED) return;
-      this.log.warn('desk event stream failed', { agentId, code: err.code, details: err.details });
+      this.log.warn('desk event stream failed', { agentId, err });
       this.opts.onStreamError?.(agentId, fromGrpcError(err));
     });
     stream.on('end', () => this.streams.delete(stream));

@@ -234,7 +234,7 @@ class SimAgent {
   private failed(what: string, e: unknown): void {
     this.stats.errors++;
     const level = isDomainError(e, 'failed-precondition') || isDomainError(e, 'not-found') ? 'debug' : 'warn';
-    this.log[level]('sim agent command refused', { agentId: this.agentId, what, error: e });
+    this.log[level]('sim agent command refused', { agentId: this.agentId, what, err: e });
   }
 
   private after(key: string, delayMs: number, fn: () => void): void {

@@ -157,7 +157,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
         try {
           await o.channel.play(cmd.promptId, cmd.vars);
         } catch (e) {
-          log.info('caller gone during play', { error: e });
+          log.info('caller gone during play', { err: e });
           push({ type: 'caller-hung-up' });
           return false;
         }
@@ -200,7 +200,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
         lookup.then(
           (customer) => push({ type: 'lookup-result', requestId, ...(customer ? { customer } : {}) }),
           (e: unknown) => {
-            log.warn('customer lookup failed', { error: e });
+            log.warn('customer lookup failed', { err: e });
             push({ type: 'lookup-result', requestId });
           },
         );
@@ -217,7 +217,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
             data: cmd.data,
           });
         } catch (e) {
-          log.error('ticket not created', { ticketId: cmd.ticketId, kind: cmd.kind, error: e });
+          log.error('ticket not created', { ticketId: cmd.ticketId, kind: cmd.kind, err: e });
         }
         return true;
       case 'schedule-callback':
@@ -232,7 +232,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
             data: cmd.data,
           });
         } catch (e) {
-          log.error('callback not scheduled', { callbackId: cmd.callbackId, error: e });
+          log.error('callback not scheduled', { callbackId: cmd.callbackId, err: e });
         }
         return true;
       case 'transfer-to-queue':
@@ -273,7 +273,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
     try {
       customer = o.ani && o.directory ? await o.directory.byPhone(o.ani, purpose('ivr-ani')) : undefined;
     } catch (e) {
-      log.warn('ANI lookup failed; continuing unidentified', { error: e });
+      log.warn('ANI lookup failed; continuing unidentified', { err: e });
     }
     await feed({ type: 'call-started', ani: o.ani, dnis: o.dnis, ...(customer ? { customer } : {}) });
     while (state.status === 'running') {

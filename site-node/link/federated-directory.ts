@@ -156,7 +156,7 @@ export class FederatedCustomerDirectory implements CustomerDirectory {
       found = await this.withTimeout(link.lookupCustomer(key, value, why));
     } catch (e) {
       if (!isOutage(e)) throw e;
-      this.o.log.warn('hub lookup failed; falling back to the cache', { key, error: e });
+      this.o.log.warn('hub lookup failed; falling back to the cache', { key, err: e });
       return { kind: 'outage', reason: e instanceof Error ? e.message : String(e) };
     }
     if (!found) return { kind: 'answered', profile: undefined };
@@ -169,7 +169,7 @@ export class FederatedCustomerDirectory implements CustomerDirectory {
     try {
       await upsertCustomer(this.o.store, profile, roaming ? 'served' : 'home', { areaCode: this.o.areaCode });
     } catch (e) {
-      this.o.log.warn('customer cache fill failed', { customerId: profile.customerId, error: e });
+      this.o.log.warn('customer cache fill failed', { customerId: profile.customerId, err: e });
     }
   }
 
@@ -196,7 +196,7 @@ export class FederatedCustomerDirectory implements CustomerDirectory {
       await withTransaction(this.o.store.pool, (c) => appendToOutbox(c, env));
       return true;
     } catch (e) {
-      this.o.log.error('roaming read not audited; profile withheld', { customerId: p.customerId, error: e });
+      this.o.log.error('roaming read not audited; profile withheld', { customerId: p.customerId, err: e });
       return false;
     }
   }

@@ -265,7 +265,7 @@ export class GrpcHubLink implements HubLink {
       try {
         this.send({ body: { $case: 'snapshot', value: snapshotToProto(this.o.snapshot()) } });
       } catch (e) {
-        this.log.warn('snapshot failed', { error: e });
+        this.log.warn('snapshot failed', { err: e });
       }
     }
   }
@@ -290,7 +290,7 @@ export class GrpcHubLink implements HubLink {
       if (this.stream !== s) return;
       this.inbound = this.inbound
         .then(() => this.onHubMessage(m))
-        .catch((e: unknown) => this.log.warn('hub message failed', { error: e, kind: m.body?.$case }));
+        .catch((e: unknown) => this.log.warn('hub message failed', { err: e, kind: m.body?.$case }));
     });
     const lost = (why: string) => {
       if (this.stream !== s) return;
@@ -400,7 +400,7 @@ export class GrpcHubLink implements HubLink {
       this.log.warn('topology version refused; keeping the one running', {
         version,
         running: this.memory.topologyVersion,
-        error,
+        err: e,
       });
     }
     this.send({ body: { $case: 'topologyAck', value: { version, error } } });
@@ -459,9 +459,7 @@ export class GrpcHubLink implements HubLink {
         }
       } catch (e) {
         this.stats.batchesRefused++;
-        this.log.warn('shipping events to the hub failed; they stay in the outbox', {
-          error: e instanceof Error ? e.message : String(e),
-        });
+        this.log.warn('shipping events to the hub failed; they stay in the outbox', { err: e });
         await this.sleep(1000);
         continue;
       }

@@ -61,7 +61,7 @@ export class AcdEngine {
         try {
           this.step(next);
         } catch (e) {
-          this.log.warn('acd rejected a queued event', { event: next.type, error: (e as Error).message });
+          this.log.warn('acd rejected a queued event', { event: next.type, err: e });
         }
       }
     } finally {
@@ -80,7 +80,7 @@ export class AcdEngine {
         try {
           this.onCommand(cmd);
         } catch (e) {
-          this.log.error('acd command handler failed', { command: cmd.type, error: (e as Error).message });
+          this.log.error('acd command handler failed', { command: cmd.type, err: e });
         }
       }
     }
@@ -93,7 +93,7 @@ export class AcdEngine {
       try {
         this.dispatch({ type: 'timer-fired', id });
       } catch (e) {
-        this.log.warn('acd rejected a timer', { id, error: (e as Error).message });
+        this.log.warn('acd rejected a timer', { id, err: e });
       }
     });
     this.timers.set(id, cancel);

@@ -197,7 +197,7 @@ export class CallFlow {
         logger: d.log,
       });
     } catch (e) {
-      d.log.error('ivr session failed', { callId: call.callId, error: (e as Error).message });
+      d.log.error('ivr session failed', { callId: call.callId, err: e });
       this.finish(call, { callId: call.callId, state: 'failed', reason: 'ivr-error' });
       return;
     } finally {
@@ -294,7 +294,7 @@ export class CallFlow {
     try {
       this.engine.dispatch({ type: 'call-arrived', callId: call.callId, queueId, priority, attached: flat });
     } catch (e) {
-      this.d.log.error('acd refused a call', { callId: call.callId, queueId, error: (e as Error).message });
+      this.d.log.error('acd refused a call', { callId: call.callId, queueId, err: e });
       void this.announceAndRelease(call, 'acd.technical-difficulty', {
         state: 'failed',
         reason: 'acd-refused',
@@ -312,7 +312,7 @@ export class CallFlow {
     try {
       this.engine.dispatch({ type: 'caller-hung-up', callId: call.callId });
     } catch (e) {
-      this.d.log.warn('acd rejected a caller hangup', { callId: call.callId, error: (e as Error).message });
+      this.d.log.warn('acd rejected a caller hangup', { callId: call.callId, err: e });
     }
   }
 
@@ -467,7 +467,7 @@ export class CallFlow {
         recentContacts = await directory.recentContacts(call.customerId, 5);
       } catch (e) {
         // A screen pop without history beats no offer at all.
-        log.warn('screen pop lookup failed', { callId: call.callId, error: (e as Error).message });
+        log.warn('screen pop lookup failed', { callId: call.callId, err: e });
       }
     }
     return {

@@ -339,7 +339,7 @@ export class Site {
     this.evictTimer = setInterval(() => {
       evictServed(this.store, scheduler.now() - (this.d.servedCacheMs ?? 7 * 86_400_000)).then(
         (n) => n > 0 && log.info('evicted customers of other sites not served recently', { count: n }),
-        (e: unknown) => log.warn('cache eviction failed', { error: e }),
+        (e: unknown) => log.warn('cache eviction failed', { err: e }),
       );
     }, this.d.evictEveryMs ?? 600_000);
     this.evictTimer.unref();
@@ -373,7 +373,7 @@ export class Site {
     if (this.kafka) {
       await this.kafka.relay.stop();
       const flushed = this.kafka.relay.flush().catch((e: unknown) => {
-        log.warn('outbox not flushed to Kafka at stop; it ships on the next start', { error: e });
+        log.warn('outbox not flushed to Kafka at stop; it ships on the next start', { err: e });
       });
       await Promise.race([flushed, new Promise((r) => setTimeout(r, 3000))]);
       await this.kafka.shipper.disconnect();

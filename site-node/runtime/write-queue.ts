@@ -26,7 +26,7 @@ export class WriteQueue {
         this.completed++;
       } catch (e) {
         this.failures++;
-        this.log.error('store write failed', { write: label, error: (e as Error).message });
+        this.log.error('store write failed', { write: label, err: e });
       } finally {
         this.queued--;
       }

@@ -121,7 +121,7 @@ export class JobScheduler {
       max: 4,
       schedule: false, // no cron schedules here; every job is sent with startAfter
     });
-    this.boss.on('error', (err) => this.ctx.log.error('pg-boss error', { error: err }));
+    this.boss.on('error', (err) => this.ctx.log.error('pg-boss error', { err }));
   }
 
   get isStarted(): boolean {
