@@ -1,4 +1,4 @@
-import { test, describe } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createLogger, type LogLevel } from './log.js';
 import { DomainError } from './errors.js';
