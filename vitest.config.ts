@@ -1,5 +1,5 @@
 /**
- * The test runner (docs/architecture.md §8). Two projects:
+ * The test runner (docs/architecture.md §3.8). Two projects:
  *   unit         the tests beside the code (shared/, hub/, site-node/, access-gateway/, proto/,
  *                deploy/): pure cores, in-memory peers, and database suites that skip when
  *                TEST_PG_URL is not set (`npm run test:unit` runs only these, with no services)

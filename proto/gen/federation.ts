@@ -50,8 +50,10 @@ export const protobufFileName = "federation.proto";
  *
  * Versioning: the contract version is an integer in Hello/Welcome; both sides tolerate
  * unknown fields and unknown oneof cases (proto3 keeps and skips them), so a newer site talks
- * to an older hub and the other way round. `hub/federation/version.test.ts` proves it with a
- * "v2" message carrying fields v1 never heard of. Never renumber or reuse a field.
+ * to an older hub and the other way round. `shared/federation/version-tolerance.test.ts`,
+ * `site-node/link/hub-link.test.ts` (a v1 site on a v2 hub) and the contract-v2 test of
+ * `test/integration/federation.test.ts` prove it with messages carrying fields v1 never heard
+ * of. Never renumber or reuse a field.
  */
 
 export enum LookupKey {
