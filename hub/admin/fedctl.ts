@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AdminClient } from '../../proto/gen/admin.js';
-import { durationMs } from '../../site-node/acd/config.js';
+import { durationMs } from '../../shared/duration.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
 import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../shared/grpc/tls.js';

@@ -45,7 +45,7 @@
  * ```
  *
  * Durations (fields ending in `Ms`) take milliseconds or `'500ms'`, `'20s'`, `'15m'`, `'1h'`
- * (the ACD's `durationMs`). Cover windows are local `HH:MM`, half-open `[from, to)`; `to` may
+ * (shared/duration.ts). Cover windows are local `HH:MM`, half-open `[from, to)`; `to` may
  * be `24:00`; a window whose `to` is earlier than its `from` crosses midnight and runs into the
  * next day (`days` names the day it starts on). `from` equal to `to` is refused (use
  * `00:00`-`24:00` for a whole day). Two scheduled cover entries may not serve the same
@@ -71,7 +71,7 @@
  * `diffTopology` relies on. Only an overflow policy's `to` keeps its order (preference).
  */
 import { z } from 'zod';
-import { durationMs } from '../../site-node/acd/config.js';
+import { durationMs } from '../../shared/duration.js';
 import { assertSiteId } from '../../shared/ids.js';
 
 // ---------------------------------------------------------------------------------------------
