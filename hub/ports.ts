@@ -6,7 +6,7 @@
  */
 import type { CustomerProfile } from '../shared/domain/customer.js';
 import type { EventEnvelope } from '../shared/events/envelope.js';
-import type { Topology } from './topology/schema.js';
+import type { Topology } from '../shared/topology/schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // Topology versions and the admin audit trail

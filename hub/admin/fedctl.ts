@@ -29,7 +29,7 @@ import { DomainError, isDomainError } from '../../shared/errors.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
 import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { formatStatsTable } from '../stats/format-stats.js';
-import { loadTopology } from '../topology/validate.js';
+import { loadTopology } from '../../shared/topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
 import { formatHistory, formatReads, formatStatus } from './format-status.js';
 

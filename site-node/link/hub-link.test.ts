@@ -17,7 +17,7 @@ import { asField, unknownCase, withUnknownFields } from '../../shared/federation
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { mtlsServerCredentials } from '../../shared/grpc/tls.js';
 import { systemClock } from '../../shared/clock.js';
-import { loadTopology } from '../../hub/topology/validate.js';
+import { loadTopology } from '../../shared/topology/validate.js';
 import { makeTestPki, type TestPki } from '../../test/support/pki.js';
 import { waitFor } from '../../test/support/federation.js';
 import { PgCustomerDirectory } from '../store/customers-repo.js';

@@ -25,7 +25,7 @@ import {
   type HubMessage,
   type SiteMessage,
 } from '../../proto/gen/federation.js';
-import type { Topology } from '../../hub/topology/schema.js';
+import type { Topology } from '../../shared/topology/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
 import type { CustomerProfile } from '../../shared/domain/customer.js';

@@ -71,8 +71,8 @@
  * `diffTopology` relies on. Only an overflow policy's `to` keeps its order (preference).
  */
 import { z } from 'zod';
-import { durationMs } from '../../shared/duration.js';
-import { assertSiteId } from '../../shared/ids.js';
+import { durationMs } from '../duration.js';
+import { assertSiteId } from '../ids.js';
 
 // ---------------------------------------------------------------------------------------------
 // Compiled types
