@@ -3,7 +3,10 @@
  * with `fedctl validate`, compare with `fedctl diff` and push with `fedctl apply`. This module
  * holds the file format (zod schemas for each part) and the compiled types; `validate.ts`
  * parses a file into a {@link Topology} and checks every cross-reference, `diff.ts` compares
- * two compiled topologies. All three are pure: no I/O, no clock.
+ * two compiled topologies, `compiled.ts` checks a compiled topology as a site receives it.
+ * All are pure: no I/O, no clock. The format is the contract between the hub (which
+ * validates, stores and pushes it) and the sites (which validate each pushed version again
+ * and run it), so it lives in shared/, where both read it.
  *
  * ## File format (YAML; defaults in brackets)
  *

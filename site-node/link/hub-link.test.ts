@@ -104,8 +104,14 @@ function scriptedLink(call: ServerDuplexStream<SiteMessage, Uint8Array>): void {
         },
       }).finish(),
     );
-    // A version without this site: refused, the site keeps running version 5.
-    push(6, { ...topology, sites: topology.sites.filter((s) => s.id !== 'wanzhou') });
+    // A valid version without this site (the two other full sites, nothing shared): refused,
+    // the site keeps running version 5.
+    push(6, {
+      ...topology,
+      sites: topology.sites.filter((s) => s.kind === 'full' && s.id !== 'wanzhou'),
+      overflow: [],
+      cover: [],
+    });
   });
   call.on('error', () => undefined);
 }
