@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import type pg from 'pg';
 import { makePopulation } from '../../site-node/sim/population.js';
-import { PgDirectoryStore } from '../directory/pg-directory.js';
-import { migrateHubStore } from '../store/migrate.js';
+import { PgDirectoryStore } from '../../hub/directory/pg-directory.js';
+import { migrateHubStore } from '../../hub/store/migrate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PKI_SCRIPT = join(ROOT, 'deploy/pki.sh');

@@ -5,7 +5,9 @@
  * `fuling`; and the access-only city `qianjiang`, carried by its center `fuling`. Each full
  * site runs its example config (deploy/examples/site-<id>.yaml: about seed 003's size, 60
  * trunks, 30 IVR ports, 6 to 8 agents, the queues province.yaml lists for it) with simulated
- * callers and agents, sped up (`--speed`).
+ * callers and agents, sped up (`--speed`). It composes the hub and the sites in one process,
+ * which is why it lives in deploy/: the one place allowed to import both (hub/ and site-node/
+ * never import each other; shared/architecture.test.ts).
  *
  * What runs, all in this process:
  *   - one embedded PostgreSQL (a fresh data directory in the temp dir per run, removed at
@@ -56,17 +58,21 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { Hub } from '../hub.js';
-import type { HubConfig } from '../config.js';
-import { PgIngestStore } from '../ingest/pg-ingest.js';
-import { computeProvinceStats, type LiveSnapshot, type OutcomeStats } from '../stats/province-stats.js';
+import { Hub } from '../../hub/hub.js';
+import type { HubConfig } from '../../hub/config.js';
+import { PgIngestStore } from '../../hub/ingest/pg-ingest.js';
+import {
+  computeProvinceStats,
+  type LiveSnapshot,
+  type OutcomeStats,
+} from '../../hub/stats/province-stats.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import type { AccessSite, FullSite } from '../../shared/topology/schema.js';
 import { PROVINCE_TOPOLOGY, exampleSiteConfig, seedProvinceDirectory, writePki } from './layout.js';
 import { loadSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import type { SiteSummary } from '../../site-node/runtime/tally.js';
-import { startEmbeddedDb, type EmbeddedDb } from '../../site-node/sim/embedded-db.js';
-import { runInOwnProcessGroup } from '../../site-node/sim/terminal.js';
+import { startEmbeddedDb, type EmbeddedDb } from './embedded-db.js';
+import { runInOwnProcessGroup } from './terminal.js';
 import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
 import { startSimulatedSite, type SimulatedSite } from '../../site-node/sim/simulated-site.js';
 import { Traffic } from '../../site-node/sim/traffic.js';
