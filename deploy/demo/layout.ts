@@ -143,9 +143,8 @@ export async function seedProvinceDirectory(
   await migrateHubStore(hubPool);
   // Only into an empty directory: seeding writes version 1, and a site that already cached a
   // later version would never take an older one.
-  const existing = await hubPool.query<{ n: string }>(`SELECT count(*) AS n FROM customers`);
-  if (Number(existing.rows[0]?.n ?? 0) > 0) return 0;
   const dir = new PgDirectoryStore(hubPool);
+  if ((await dir.counts()).customers > 0) return 0;
   let n = 0;
   for (const id of siteIds) {
     n += await dir.seed(
