@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationMs } from '../site-node/acd/config.js';
+import { durationMs } from '../shared/duration.js';
 import { DomainError } from '../shared/errors.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow } from '../shared/validate.js';

@@ -36,8 +36,8 @@ import { KafkaIngestConsumer } from './ingest/kafka-ingest.js';
 import { PgIngestStore } from './ingest/pg-ingest.js';
 import { migrateHubStore } from './store/migrate.js';
 import { PgSiteAdminStore, PgTopologyStore } from './store/topology-store.js';
-import { changeLines } from './topology/diff.js';
-import { loadTopology } from './topology/validate.js';
+import { changeLines } from '../shared/topology/diff.js';
+import { loadTopology } from '../shared/topology/validate.js';
 
 /** How often the hub lets lapsed interest go (an hour is fine grain for a TTL of days). */
 const LAPSE_EVERY_MS = 3_600_000;

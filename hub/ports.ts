@@ -6,7 +6,7 @@
  */
 import type { CustomerProfile } from '../shared/domain/customer.js';
 import type { EventEnvelope } from '../shared/events/envelope.js';
-import type { Topology } from './topology/schema.js';
+import type { Topology } from '../shared/topology/schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // Topology versions and the admin audit trail
@@ -118,6 +118,15 @@ export interface WriteCustomerInput {
   nowMs: number;
 }
 
+/** The directory's size and its roaming reads, for summaries (the province demo's). */
+export interface DirectoryCounts {
+  customers: number;
+  /** Audited reads of a customer by a site other than their home site, per reading site. */
+  roamingReadsByReader: Map<string, number>;
+  /** The same reads, per the customer's home site. */
+  roamingReadsByHome: Map<string, number>;
+}
+
 export interface DirectoryStore {
   lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined>;
   /**
@@ -167,6 +176,8 @@ export interface DirectoryStore {
   applyFlagRequests(limit: number, nowMs: number): Promise<CustomerChange[]>;
   /** The read audit, newest first; `truncated` when more rows matched than `limit`. */
   readAudit(q: ReadAuditQuery): Promise<{ reads: AuditedRead[]; truncated: boolean }>;
+  /** How many customers the directory holds and how many roaming reads it audited. */
+  counts(): Promise<DirectoryCounts>;
   /**
    * Bulk load (demo data, benchmarks): creates or replaces at version 1; no audit. Only for an
    * empty directory: a site that cached a later version would never take version 1 again.

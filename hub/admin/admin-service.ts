@@ -31,9 +31,9 @@ import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
 import { MAX_AUDIT_PAGE, type StoredTopology } from '../ports.js';
 import { provinceStats } from './province-view.js';
-import { changeLines } from '../topology/diff.js';
-import type { Topology } from '../topology/schema.js';
-import { loadTopology } from '../topology/validate.js';
+import { changeLines } from '../../shared/topology/diff.js';
+import type { Topology } from '../../shared/topology/schema.js';
+import { loadTopology } from '../../shared/topology/validate.js';
 import type { HubState } from '../federation/hub-state.js';
 import { readToProto, siteStatuses, statsToProto } from './admin-mapping.js';
 

@@ -24,12 +24,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AdminClient } from '../../proto/gen/admin.js';
-import { durationMs } from '../../site-node/acd/config.js';
+import { durationMs } from '../../shared/duration.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
 import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { formatStatsTable } from '../stats/format-stats.js';
-import { loadTopology } from '../topology/validate.js';
+import { loadTopology } from '../../shared/topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
 import { formatHistory, formatReads, formatStatus } from './format-status.js';
 

@@ -500,6 +500,40 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal((await dir.lookup('phone', p.phones[0]!))?.version, 2);
   });
 
+  void test('counts: customers in the directory, and roaming reads by reading site and by home site', async () => {
+    const before = await dir.counts();
+    await dir.write(w(profile('k-1', 'count-home-a', 901), 0));
+    await dir.write(w(profile('k-2', 'count-home-b', 902), 0));
+    const read = (readerSiteId: string, customerId: string, homeSiteId: string) =>
+      dir.recordRead({
+        readerSiteId,
+        customerId,
+        homeSiteId,
+        reason: 'ivr',
+        callId: null,
+        agentId: null,
+        ivrSessionId: null,
+        atMs: T0,
+      });
+    await read('count-reader-a', 'k-1', 'count-home-a');
+    await read('count-reader-a', 'k-2', 'count-home-b');
+    await read('count-reader-b', 'k-1', 'count-home-a');
+    await read('count-home-a', 'k-1', 'count-home-a'); // a home read: audited, but not roaming
+    // Through the audited lookup too (the path a roaming call takes).
+    await dir.lookupAudited('customer-id', 'k-2', { ...NORM_AUDIT, readerSiteId: 'count-reader-b' });
+
+    const after = await dir.counts();
+    assert.equal(after.customers, before.customers + 2);
+    assert.equal(after.roamingReadsByReader.get('count-reader-a'), 2);
+    assert.equal(after.roamingReadsByReader.get('count-reader-b'), 2);
+    assert.equal(after.roamingReadsByReader.get('count-home-a'), undefined, 'own customers are not roaming');
+    assert.equal(after.roamingReadsByHome.get('count-home-a'), 2);
+    assert.equal(after.roamingReadsByHome.get('count-home-b'), 2);
+    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    assert.equal(total(after.roamingReadsByReader), total(before.roamingReadsByReader) + 4);
+    assert.equal(total(after.roamingReadsByHome), total(after.roamingReadsByReader));
+  });
+
   void test('readAudit: filters by customer, reader and time, newest first, says when it was cut', async () => {
     const read = (reader: string, customerId: string, atMs: number, agentId: string | null) =>
       dir.recordRead({

@@ -31,6 +31,7 @@ import {
   MAX_AUDIT_PAGE,
   type AuditedRead,
   type CustomerChange,
+  type DirectoryCounts,
   type DirectoryStore,
   type LookupKey,
   type ReadAudit,
@@ -527,6 +528,37 @@ export class PgDirectoryStore implements DirectoryStore {
       servedFrom: x.served_from,
     }));
     return { reads, truncated: r.rows.length > q.limit };
+  }
+
+  /**
+   * One statement, so the three figures are of one moment. A read of a site's own customer
+   * is audited too (recordRead) but is not roaming, so it is not counted here.
+   */
+  async counts(): Promise<DirectoryCounts> {
+    const r = await query<{ what: 'customers' | 'reader' | 'home'; site_id: string | null; n: string }>(
+      this.pool,
+      `SELECT 'customers' AS what, NULL AS site_id, count(*) AS n FROM customers
+       UNION ALL
+       SELECT 'reader', reader_site_id, count(*) FROM customer_reads
+        WHERE reader_site_id <> home_site_id GROUP BY reader_site_id
+       UNION ALL
+       SELECT 'home', home_site_id, count(*) FROM customer_reads
+        WHERE reader_site_id <> home_site_id GROUP BY home_site_id`,
+    );
+    const out: DirectoryCounts = {
+      customers: 0,
+      roamingReadsByReader: new Map(),
+      roamingReadsByHome: new Map(),
+    };
+    for (const row of r.rows) {
+      if (row.what === 'customers') out.customers = Number(row.n);
+      else
+        (row.what === 'reader' ? out.roamingReadsByReader : out.roamingReadsByHome).set(
+          row.site_id!,
+          Number(row.n),
+        );
+    }
+    return out;
   }
 
   /**

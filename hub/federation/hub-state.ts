@@ -13,7 +13,7 @@ import { customerToProto } from '../../shared/domain/customer-proto.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/log.js';
 import type { DirectoryStore, IngestStore, SiteAdminStore, StoredTopology, TopologyStore } from '../ports.js';
-import type { Site } from '../topology/schema.js';
+import type { Site } from '../../shared/topology/schema.js';
 import type { SiteRegistry } from './registry.js';
 import { GroupCommit } from '../ingest/group-commit.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
 import type { NewTopologyVersion } from '../ports.js';
-import type { Topology } from '../topology/schema.js';
+import type { Topology } from '../../shared/topology/schema.js';
 import { hubTestDb, pgSkip, type HubTestDb } from './testing.js';
 import { PgSiteAdminStore, PgTopologyStore } from './topology-store.js';
 

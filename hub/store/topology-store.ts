@@ -22,7 +22,7 @@ import type {
   StoredTopology,
   TopologyStore,
 } from '../ports.js';
-import type { Topology } from '../topology/schema.js';
+import type { Topology } from '../../shared/topology/schema.js';
 
 interface VersionRow {
   version: number;

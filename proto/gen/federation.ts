@@ -223,7 +223,7 @@ export interface EventBatchAck {
 
 export interface TopologyPush {
   version: number;
-  /** The compiled topology (hub/topology/schema.ts `Topology`) as JSON. */
+  /** The compiled topology (shared/topology/schema.ts `Topology`) as JSON. */
   topologyJson: Buffer;
   appliedAtMs: number;
   appliedBy: string;

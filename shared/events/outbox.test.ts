@@ -1,15 +1,23 @@
 /**
- * The outbox and its relay on a real PostgreSQL (schema from the site migrations).
+ * The outbox and its relay on a real PostgreSQL, on the table as shared's outbox-table.sql
+ * defines it (the site's migration creates the same: site-node/store/schema.test.ts).
  */
 import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
-import { migrateSiteStore } from '../../site-node/store/context.js';
 import { createPool } from '../pg/pool.js';
 import { withTransaction } from '../pg/transaction.js';
 import { makeEvent } from './envelope.js';
-import { appendToOutbox, countUnshipped, markShipped, readUnshipped, type OutboxRow } from './outbox.js';
+import {
+  appendToOutbox,
+  countUnshipped,
+  markShipped,
+  OUTBOX_TABLE_SQL,
+  readUnshipped,
+  type OutboxRow,
+} from './outbox.js';
 import { OutboxRelay } from './relay.js';
 
 const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (needs PostgreSQL)';
@@ -38,7 +46,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
   beforeAll(async () => {
     db = await freshDatabase('outbox');
     pool = createPool(db.url, { applicationName: 'test/outbox', max: 5 });
-    await migrateSiteStore(pool);
+    await pool.query(readFileSync(OUTBOX_TABLE_SQL, 'utf8'));
   });
   afterAll(async () => {
     await pool?.end();

@@ -9,13 +9,18 @@
  * aggregates, two concurrent transactions may commit out of seq order; a row that commits
  * late is simply picked up by a later read, never lost.
  *
- * The table is created by the node's migrations (site-node/store/migrations/001_outbox.sql):
- * outbox(seq bigserial PK, id text UNIQUE, type, site_id, aggregate_id, occurred_at_ms,
- * schema_version, payload jsonb, created_at, shipped_at NULL until shipped).
+ * The table (OUTBOX_TABLE_SQL, outbox-table.sql) is created by the node's migrations
+ * (site-node/store/migrations/001_outbox.sql): outbox(seq bigserial PK, id text UNIQUE, type,
+ * site_id, aggregate_id, occurred_at_ms, schema_version, payload jsonb, created_at,
+ * shipped_at NULL until shipped).
  */
+import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { query, type Queryable } from '../pg/pool.js';
 import type { EventEnvelope } from './envelope.js';
+
+/** The DDL of the table this module works on (a node's migration creates the same). */
+export const OUTBOX_TABLE_SQL = fileURLToPath(new URL('./outbox-table.sql', import.meta.url));
 
 export interface OutboxRow extends EventEnvelope {
   /** Position in the outbox; strictly increasing per insert. */

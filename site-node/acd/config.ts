@@ -5,7 +5,7 @@
  * `field` names the offending path, e.g. `acd.queues[2].expansion[1].afterMs`.
  *
  * Durations (every field ending in `Ms`) accept a number of milliseconds or a string with
- * a unit: `'500ms'`, `'20s'`, `'15m'`, `'1h'`.
+ * a unit: `'500ms'`, `'20s'`, `'15m'`, `'1h'` (shared/duration.ts).
  *
  * Shape (defaults in brackets):
  *
@@ -48,34 +48,13 @@
 import { z } from 'zod';
 import { invalidArgument } from '../../shared/errors.js';
 import { parseOrThrow } from '../../shared/validate.js';
+<<<<<<< HEAD
 import { SERVICE_LEVEL_DEFINITIONS, type ServiceLevelDefinition } from '../../shared/stats/service-level.js';
+=======
+import { durationMs } from '../../shared/duration.js';
+>>>>>>> contracts
 import type { FallbackAction } from './types.js';
 import { compileCalendar, calendarSchema, type CompiledCalendar } from './hours.js';
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A duration: milliseconds, or a string like '20s'. Output is integer milliseconds. */
-export const durationMs = z.union([z.number(), z.string()]).transform((v, ctx): number => {
-  let ms: number;
-  if (typeof v === 'number') ms = v;
-  else {
-    const m = DURATION.exec(v.trim());
-    if (!m) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${v}" is not a duration (use ms or e.g. '20s', '15m', '1h', '7d')`,
-      });
-      return z.NEVER;
-    }
-    ms = Number(m[1]) * UNIT_MS[m[2]!]!;
-  }
-  if (!Number.isFinite(ms) || ms < 0) {
-    ctx.addIssue({ code: 'custom', message: 'duration must be a finite number >= 0' });
-    return z.NEVER;
-  }
-  return Math.round(ms);
-});
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, _ . -');
 

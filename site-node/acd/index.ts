@@ -11,7 +11,7 @@
  * ```
  */
 export type * from './types.js';
-export { compileAcdConfig, acdConfigSchema, durationMs } from './config.js';
+export { compileAcdConfig, acdConfigSchema } from './config.js';
 export type {
   AcdConfigInput,
   CompiledAcdConfig,

@@ -17,9 +17,9 @@ import { asField, unknownCase, withUnknownFields } from '../../shared/federation
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { mtlsServerCredentials } from '../../shared/grpc/tls.js';
 import { systemClock } from '../../shared/clock.js';
-import { loadTopology } from '../../hub/topology/validate.js';
+import { loadTopology } from '../../shared/topology/validate.js';
 import { makeTestPki, type TestPki } from '../../test/support/pki.js';
-import { waitFor } from '../../test/support/federation.js';
+import { waitFor } from '../../test/support/wait.js';
 import { PgCustomerDirectory } from '../store/customers-repo.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
 import { GrpcHubLink } from './hub-link.js';
@@ -104,8 +104,14 @@ function scriptedLink(call: ServerDuplexStream<SiteMessage, Uint8Array>): void {
         },
       }).finish(),
     );
-    // A version without this site: refused, the site keeps running version 5.
-    push(6, { ...topology, sites: topology.sites.filter((s) => s.id !== 'wanzhou') });
+    // A valid version without this site (the two other full sites, nothing shared): refused,
+    // the site keeps running version 5.
+    push(6, {
+      ...topology,
+      sites: topology.sites.filter((s) => s.kind === 'full' && s.id !== 'wanzhou'),
+      overflow: [],
+      cover: [],
+    });
   });
   call.on('error', () => undefined);
 }

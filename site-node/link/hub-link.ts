@@ -9,9 +9,10 @@
  *   - in the embedded mode (`eventsOverLink`) the outbox is shipped on the stream, one batch
  *     at a time, and marked shipped only after the hub acknowledged that it committed them
  *     (at-least-once; the hub dedupes by event id). Otherwise Kafka carries them;
- *   - the hub pushes topology versions (validated, stored, acknowledged), customer changes
- *     (cached with the cursor in one transaction, so a restart resumes the feed exactly) and
- *     drain state.
+ *   - the hub pushes topology versions (validated with the shared topology rules, checked
+ *     against the site's queues by `onTopology`, stored, acknowledged; the ack of a refused
+ *     one says why), customer changes (cached with the cursor in one transaction, so a
+ *     restart resumes the feed exactly) and drain state.
  *
  * The link's state is the pure machine in link-state.ts; this class only carries out its
  * commands. When the hub is unreachable every RPC fails fast with 'unavailable' and the site
@@ -25,11 +26,12 @@ import {
   type HubMessage,
   type SiteMessage,
 } from '../../proto/gen/federation.js';
-import type { Topology } from '../../hub/topology/schema.js';
+import { validateCompiledTopology } from '../../shared/topology/compiled.js';
+import type { Topology } from '../../shared/topology/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
-import { DomainError } from '../../shared/errors.js';
+import { DomainError, isDomainError } from '../../shared/errors.js';
 import { countUnshipped, markShipped, readUnshipped } from '../../shared/events/outbox.js';
 import { CAPABILITIES, CONTRACT_VERSION, softwareVersion } from '../../shared/federation/contract.js';
 import { eventToProto } from '../../shared/federation/event-proto.js';
@@ -107,6 +109,29 @@ const KEY_TO_PB: Record<CustomerKey, LookupKey> = {
   card: LookupKey.LOOKUP_KEY_CARD,
   'customer-id': LookupKey.LOOKUP_KEY_CUSTOMER_ID,
 };
+
+/**
+ * A pushed version's JSON, checked with the shared topology rules the hub's file was checked
+ * with: the hub is not trusted to have sent a valid topology. The error, one line, names
+ * every problem by its path; it goes back to the hub in the ack (`fedctl status` shows it).
+ */
+function pushedTopology(version: number, json: Buffer): Topology {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json.toString('utf8'));
+  } catch (e) {
+    throw new Error(`topology version ${version} is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return validateCompiledTopology(parsed);
+  } catch (e) {
+    if (!isDomainError(e, 'invalid-argument')) throw e;
+    // "N problems:\n  - a\n  - b" -> "N problems: a; b"
+    const [head, ...problems] = e.message.split('\n').map((l) => l.replace(/^\s*- /, ''));
+    const reason = problems.length ? `${head} ${problems.join('; ')}` : head;
+    throw new Error(`topology version ${version} does not validate: ${reason}`, { cause: e });
+  }
+}
 
 export class GrpcHubLink implements HubLink {
   readonly siteId: string;
@@ -385,8 +410,8 @@ export class GrpcHubLink implements HubLink {
     let error = '';
     try {
       if (version <= 0) throw new Error(`version ${version} is not a version`);
-      const topology = JSON.parse(json.toString('utf8')) as Topology;
-      if (!Array.isArray(topology.sites) || !topology.sites.some((s) => s.id === this.siteId)) {
+      const topology = pushedTopology(version, json);
+      if (!topology.sites.some((s) => s.id === this.siteId)) {
         throw new Error(`site ${this.siteId} is not in topology version ${version}`);
       }
       this.o.onTopology?.(topology, version);

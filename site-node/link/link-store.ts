@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { query } from '../../shared/pg/pool.js';
-import type { Topology } from '../../hub/topology/schema.js';
+import type { Topology } from '../../shared/topology/schema.js';
 
 export interface LinkMemory {
   topologyVersion: number;

@@ -1,12 +1,16 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { exampleSiteConfig, PROVINCE_TOPOLOGY } from '../../hub/demo/layout.js';
-import type { Topology } from '../../hub/topology/schema.js';
-import { loadTopology } from '../../hub/topology/validate.js';
+import { fileURLToPath } from 'node:url';
+import type { Topology } from '../../shared/topology/schema.js';
+import { loadTopology } from '../../shared/topology/validate.js';
 import { loadSiteConfig } from '../config.js';
 import { loadFlow } from '../runtime/site.js';
 import { topologyMisfits } from './topology-fit.js';
+
+/** The example files an admin deploys (data, read as a site reads them). */
+const example = (file: string): string =>
+  fileURLToPath(new URL(`../../deploy/examples/${file}`, import.meta.url));
 
 const topology: Topology = {
   version: 4,
@@ -56,14 +60,14 @@ test('a topology without this site, or that makes it an access gateway, does not
 });
 
 test('every full site of the example province fits it: its example config, its ACD, its IVR flow', () => {
-  const example = loadTopology(readFileSync(PROVINCE_TOPOLOGY, 'utf8'));
-  const full = example.sites.filter((s) => s.kind === 'full');
+  const province = loadTopology(readFileSync(example('province.yaml'), 'utf8'));
+  const full = province.sites.filter((s) => s.kind === 'full');
   assert.ok(full.length >= 3);
   for (const s of full) {
-    const config = loadSiteConfig(exampleSiteConfig(s.id));
+    const config = loadSiteConfig(example(`site-${s.id}.yaml`));
     assert.equal(config.siteId, s.id);
     assert.deepEqual(
-      topologyMisfits(example, { siteId: s.id, queues: config.acd.queues.map((q) => q.id) }),
+      topologyMisfits(province, { siteId: s.id, queues: config.acd.queues.map((q) => q.id) }),
       [],
     );
     assert.doesNotThrow(() => loadFlow(config), `${s.id}'s flow routes only to its own queues`);

@@ -6,7 +6,7 @@
  * such a version (the reason goes back in its ack and shows in `fedctl status`) and keeps
  * the one it runs. Pure: the adapter is GrpcHubLink's `onTopology`.
  */
-import type { Topology } from '../../hub/topology/schema.js';
+import type { Topology } from '../../shared/topology/schema.js';
 
 export interface SiteShape {
   siteId: string;

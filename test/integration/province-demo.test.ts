@@ -1,5 +1,5 @@
 /**
- * `npm run demo` (hub/demo/province-demo.ts) runs a whole province and exits by itself: the
+ * `npm run demo` (deploy/demo/province-demo.ts) runs a whole province and exits by itself: the
  * demo runs as a process, exactly as a user starts it, with `--duration 25 --json`, on its
  * own embedded PostgreSQL (no services needed). The test checks:
  *   - it exits 0 on its own, and stdout is nothing but the JSON summary;
@@ -19,7 +19,7 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ProvinceDemoSummary } from '../../hub/demo/province-demo.js';
+import type { ProvinceDemoSummary } from '../../deploy/demo/province-demo.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TIMEOUT_MS = 240_000;
@@ -34,7 +34,7 @@ test(
       [
         '--import',
         'tsx',
-        'hub/demo/province-demo.ts',
+        'deploy/demo/province-demo.ts',
         '--duration',
         '25',
         '--json',

@@ -32,7 +32,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { StatsResponse, StatusResponse } from '../../proto/gen/admin.js';
-import { PROVINCE_TOPOLOGY } from '../../hub/demo/layout.js';
+import { PROVINCE_TOPOLOGY } from '../../deploy/demo/layout.js';
 import { count } from '../support/federation.js';
 import { startProvince, waitUntil, type Province } from '../support/province.js';
 

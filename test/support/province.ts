@@ -4,7 +4,7 @@
  * fresh Postgres database, Kafka for the sites that ship events through it, and one toxiproxy
  * proxy between every site and the hub, so a test can cut, slow or throttle one site's WAN
  * link without touching the others. Everything speaks mTLS with certificates from
- * deploy/pki.sh; configs come from hub/demo/layout.ts, i.e. exactly what an admin deploys.
+ * deploy/pki.sh; configs come from deploy/demo/layout.ts, i.e. exactly what an admin deploys.
  *
  *   site-<id> --mTLS--> toxiproxy "<id>-hub" (127.0.0.1:<own port>) ---> hub (127.0.0.1:<port>)
  *   site-<id> --------> Kafka topic pcc-test-<random> (events: kafka) --> hub's consumer group
@@ -36,7 +36,7 @@ import {
   writePki,
   writeSiteConfig,
   type PkiLayout,
-} from '../../hub/demo/layout.js';
+} from '../../deploy/demo/layout.js';
 import { ensureTopic } from '../../shared/events/kafka.js';
 import { freshDatabase, type TestDatabase } from './pg.js';
 

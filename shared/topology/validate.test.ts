@@ -2,7 +2,7 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isDomainError } from '../../shared/errors.js';
+import { isDomainError } from '../errors.js';
 import { coverOverlap, loadTopology, validateTopology } from './validate.js';
 import { isHostPort, type CoverInput, type TopologyInput, type Weekday } from './schema.js';
 

@@ -3,7 +3,10 @@
  * with `fedctl validate`, compare with `fedctl diff` and push with `fedctl apply`. This module
  * holds the file format (zod schemas for each part) and the compiled types; `validate.ts`
  * parses a file into a {@link Topology} and checks every cross-reference, `diff.ts` compares
- * two compiled topologies. All three are pure: no I/O, no clock.
+ * two compiled topologies, `compiled.ts` checks a compiled topology as a site receives it.
+ * All are pure: no I/O, no clock. The format is the contract between the hub (which
+ * validates, stores and pushes it) and the sites (which validate each pushed version again
+ * and run it), so it lives in shared/, where both read it.
  *
  * ## File format (YAML; defaults in brackets)
  *
@@ -45,7 +48,7 @@
  * ```
  *
  * Durations (fields ending in `Ms`) take milliseconds or `'500ms'`, `'20s'`, `'15m'`, `'1h'`
- * (the ACD's `durationMs`). Cover windows are local `HH:MM`, half-open `[from, to)`; `to` may
+ * (shared/duration.ts). Cover windows are local `HH:MM`, half-open `[from, to)`; `to` may
  * be `24:00`; a window whose `to` is earlier than its `from` crosses midnight and runs into the
  * next day (`days` names the day it starts on). `from` equal to `to` is refused (use
  * `00:00`-`24:00` for a whole day). Two scheduled cover entries may not serve the same
@@ -71,8 +74,8 @@
  * `diffTopology` relies on. Only an overflow policy's `to` keeps its order (preference).
  */
 import { z } from 'zod';
-import { durationMs } from '../../site-node/acd/config.js';
-import { assertSiteId } from '../../shared/ids.js';
+import { durationMs } from '../duration.js';
+import { assertSiteId } from '../ids.js';
 
 // ---------------------------------------------------------------------------------------------
 // Compiled types

@@ -5,7 +5,9 @@
  * `fuling`; and the access-only city `qianjiang`, carried by its center `fuling`. Each full
  * site runs its example config (deploy/examples/site-<id>.yaml: about seed 003's size, 60
  * trunks, 30 IVR ports, 6 to 8 agents, the queues province.yaml lists for it) with simulated
- * callers and agents, sped up (`--speed`).
+ * callers and agents, sped up (`--speed`). It composes the hub and the sites in one process,
+ * which is why it lives in deploy/: the one place allowed to import both (hub/ and site-node/
+ * never import each other; shared/architecture.test.ts).
  *
  * What runs, all in this process:
  *   - one embedded PostgreSQL (a fresh data directory in the temp dir per run, removed at
@@ -36,7 +38,7 @@
  *       calls placed by qianjiang's callers at fuling, and the hub's audited reads of their profiles.
  *   [hub] sites up 3/3, topology v1, events ingested 1234, roaming reads audited 56
  *       the hub's view: connected sites, current topology version, site events stored in its
- *       Postgres, and reads of a customer by a site other than their home site (customer_reads).
+ *       Postgres, and reads of a customer by a site other than their home site (its read audit).
  *
  * Flags: --duration <s> (stop after; else Ctrl-C), --json (summary JSON on stdout), --speed
  * (simulated ms per real ms, 20), --rate (calls per simulated hour per site, 600),
@@ -48,7 +50,7 @@
  * once every site is up ("province running").
  *
  * Stop order: the access city's traffic -> the sites (no new calls, live ones finish,
- * outboxes flushed to the hub) -> the province summary from the hub's Postgres -> the hub
+ * outboxes flushed to the hub) -> the province summary from the hub's ports -> the hub
  * -> PostgreSQL; the same on Ctrl-C or SIGTERM (twice quits at once).
  */
 import { readFileSync } from 'node:fs';
@@ -56,17 +58,20 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { Hub } from '../hub.js';
-import type { HubConfig } from '../config.js';
-import { PgIngestStore } from '../ingest/pg-ingest.js';
-import { computeProvinceStats, type LiveSnapshot, type OutcomeStats } from '../stats/province-stats.js';
-import { loadTopology } from '../topology/validate.js';
-import type { AccessSite, FullSite } from '../topology/schema.js';
+import { Hub } from '../../hub/hub.js';
+import type { HubConfig } from '../../hub/config.js';
+import {
+  computeProvinceStats,
+  type LiveSnapshot,
+  type OutcomeStats,
+} from '../../hub/stats/province-stats.js';
+import { loadTopology } from '../../shared/topology/validate.js';
+import type { AccessSite, FullSite } from '../../shared/topology/schema.js';
 import { PROVINCE_TOPOLOGY, exampleSiteConfig, seedProvinceDirectory, writePki } from './layout.js';
 import { loadSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import type { SiteSummary } from '../../site-node/runtime/tally.js';
-import { startEmbeddedDb, type EmbeddedDb } from '../../site-node/sim/embedded-db.js';
-import { runInOwnProcessGroup } from '../../site-node/sim/terminal.js';
+import { startEmbeddedDb, type EmbeddedDb } from './embedded-db.js';
+import { runInOwnProcessGroup } from './terminal.js';
 import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
 import { startSimulatedSite, type SimulatedSite } from '../../site-node/sim/simulated-site.js';
 import { Traffic } from '../../site-node/sim/traffic.js';
@@ -193,19 +198,7 @@ export interface ProvinceDemoSummary {
   pkiDir: string;
 }
 
-async function count(pool: pg.Pool, sql: string): Promise<Map<string, number>> {
-  const r = await pool.query<{ k: string; n: string }>(sql);
-  return new Map(r.rows.map((row) => [row.k, Number(row.n)]));
-}
-
-const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
-
-/** Roaming reads: a site reading a customer whose home is elsewhere, by reader / by home. */
-const ROAMING_BY_READER = `SELECT reader_site_id AS k, count(*) AS n FROM customer_reads
-  WHERE reader_site_id <> home_site_id GROUP BY reader_site_id`;
-const ROAMING_BY_HOME = `SELECT home_site_id AS k, count(*) AS n FROM customer_reads
-  WHERE reader_site_id <> home_site_id GROUP BY home_site_id`;
-const INGESTED_BY_SITE = `SELECT site_id AS k, count(*) AS n FROM ingested_events GROUP BY site_id`;
+const total = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
 async function demo(): Promise<void> {
   // Ctrl-C must reach the demo, not PostgreSQL under it (see terminal.ts).
@@ -406,12 +399,13 @@ async function demo(): Promise<void> {
       ticking = true;
       try {
         for (const s of sites) out(formatStatsLine(s.sim.site.snapshot()));
-        const byHome = await count(livePool, ROAMING_BY_HOME);
+        // The hub's own figures, through its ports (the directory's read audit, the ingest).
+        const byHome = (await liveHub.state.d.directory.counts()).roamingReadsByHome;
         out(
           `[${access.id} -> ${centerId}] access city (voice simulated): ${carried.placed} calls carried ` +
             `to ${centerId}, ${byHome.get(access.id) ?? 0} customer reads audited`,
         );
-        const ingested = total(await count(livePool, INGESTED_BY_SITE));
+        const ingested = total(await liveHub.state.d.ingest.countsBySite());
         const up = liveHub.registry.all().filter((e) => e.link.state === 'up').length;
         out(
           `[hub] sites up ${up}/${fullSites.length}, topology v${liveHub.state.currentVersion}, ` +
@@ -439,7 +433,6 @@ async function demo(): Promise<void> {
         const summary = await summarise({
           args,
           hub: liveHub,
-          hubPool: livePool,
           hubAddress,
           sites,
           access,
@@ -472,7 +465,6 @@ function sleep(ms: number): Promise<void> {
 async function summarise(o: {
   args: ProvinceDemoArgs;
   hub: Hub;
-  hubPool: pg.Pool;
   hubAddress: string;
   sites: readonly RunningSite[];
   access: AccessSite;
@@ -482,14 +474,15 @@ async function summarise(o: {
   startupSeconds: number;
   pkiDir: string;
 }): Promise<ProvinceDemoSummary> {
-  const { hub, hubPool } = o;
-  const ingested = await count(hubPool, INGESTED_BY_SITE);
-  const byReader = await count(hubPool, ROAMING_BY_READER);
-  const byHome = await count(hubPool, ROAMING_BY_HOME);
-  const customers = await hubPool.query<{ n: string }>(`SELECT count(*) AS n FROM customers`);
+  const { hub } = o;
+  // Everything from the hub's ports: what it ingested, what its directory audited.
+  const ingested = await hub.state.d.ingest.countsBySite();
+  const directory = await hub.state.d.directory.counts();
+  const byReader = directory.roamingReadsByReader;
+  const byHome = directory.roamingReadsByHome;
   // Province figures the way the admin Stats RPC computes them, over the whole run: the
   // sites' clocks run ahead of the wall clock (sped up), so "now" is the latest fact.
-  const facts = await new PgIngestStore(hubPool).callFacts(0);
+  const facts = await hub.state.d.ingest.callFacts(0);
   const nowMs = Math.max(Date.now(), ...facts.map((f) => f.endedAtMs));
   const snapshots = new Map<string, LiveSnapshot>();
   const links = new Map<string, string>();
@@ -514,7 +507,7 @@ async function summarise(o: {
     hub: {
       address: o.hubAddress,
       topologyVersion: hub.state.currentVersion,
-      customersInDirectory: Number(customers.rows[0]?.n ?? 0),
+      customersInDirectory: directory.customers,
       eventsIngested: total(ingested),
       roamingReadsAudited: total(byReader),
     },

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import type pg from 'pg';
 import { makePopulation } from '../../site-node/sim/population.js';
-import { PgDirectoryStore } from '../directory/pg-directory.js';
-import { migrateHubStore } from '../store/migrate.js';
+import { PgDirectoryStore } from '../../hub/directory/pg-directory.js';
+import { migrateHubStore } from '../../hub/store/migrate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PKI_SCRIPT = join(ROOT, 'deploy/pki.sh');
@@ -143,9 +143,8 @@ export async function seedProvinceDirectory(
   await migrateHubStore(hubPool);
   // Only into an empty directory: seeding writes version 1, and a site that already cached a
   // later version would never take an older one.
-  const existing = await hubPool.query<{ n: string }>(`SELECT count(*) AS n FROM customers`);
-  if (Number(existing.rows[0]?.n ?? 0) > 0) return 0;
   const dir = new PgDirectoryStore(hubPool);
+  if ((await dir.counts()).customers > 0) return 0;
   let n = 0;
   for (const id of siteIds) {
     n += await dir.seed(

@@ -1,22 +1,22 @@
 /**
- * `npm run demo`: one city's contact center on embedded PostgreSQL, at the size of seed 003
+ * `npm run demo:site`: one city's contact center on embedded PostgreSQL, at the size of seed 003
  * (60 trunks, 8 agents, 30 IVR ports), with simulated callers and agents, sped up. Prints a
  * live line per site every few seconds; `--duration <s>` ends it with a summary, `--json`
  * prints that summary as JSON on stdout (live lines then go to stderr).
  */
-import { parseSiteArgs } from './cli-args.js';
-import { loadSiteConfig } from './config.js';
-import { startSimulatedSite } from './sim/simulated-site.js';
-import { startEmbeddedDb } from './sim/embedded-db.js';
-import { runInOwnProcessGroup } from './sim/terminal.js';
-import { formatStatsLine } from './stats-line.js';
-import { createLogger } from '../shared/log.js';
+import { parseSiteArgs } from '../../site-node/cli-args.js';
+import { loadSiteConfig } from '../../site-node/config.js';
+import { startSimulatedSite } from '../../site-node/sim/simulated-site.js';
+import { startEmbeddedDb } from './embedded-db.js';
+import { runInOwnProcessGroup } from './terminal.js';
+import { formatStatsLine } from '../../site-node/stats-line.js';
+import { createLogger } from '../../shared/log.js';
 
 async function demo(): Promise<void> {
   // Ctrl-C must reach the demo, not PostgreSQL under it (see terminal.ts).
   if (!(await runInOwnProcessGroup())) return;
   const args = parseSiteArgs(process.argv.slice(2), {
-    config: new URL('../deploy/examples/site-chongqing.yaml', import.meta.url).pathname,
+    config: new URL('../examples/site-chongqing.yaml', import.meta.url).pathname,
     simulate: true,
   });
   const out = (line: string) => (args.json ? process.stderr : process.stdout).write(line + '\n');

@@ -19,7 +19,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { formatIssuePath, throwInvalid } from '../../shared/validate.js';
+import { formatIssuePath, throwInvalid } from '../validate.js';
 import {
   WEEKDAYS,
   coverSchema,
