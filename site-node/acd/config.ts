@@ -48,11 +48,8 @@
 import { z } from 'zod';
 import { invalidArgument } from '../../shared/errors.js';
 import { parseOrThrow } from '../../shared/validate.js';
-<<<<<<< HEAD
-import { SERVICE_LEVEL_DEFINITIONS, type ServiceLevelDefinition } from '../../shared/stats/service-level.js';
-=======
 import { durationMs } from '../../shared/duration.js';
->>>>>>> contracts
+import { SERVICE_LEVEL_DEFINITIONS, type ServiceLevelDefinition } from '../../shared/stats/service-level.js';
 import type { FallbackAction } from './types.js';
 import { compileCalendar, calendarSchema, type CompiledCalendar } from './hours.js';
 
