@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
 import { DomainError, type ErrorKind } from '../errors.js';
 import { DEMO_LEDGER_CUSTOMERS } from './demo.js';
@@ -314,7 +315,7 @@ describe.skipIf(skip)('bad requests: the pg ledger', () => {
   let subject: Subject;
   beforeAll(async () => {
     db = await freshDatabase('ledger_bad');
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    pool = createPool(db.url, { applicationName: 'test/ledger-bad', max: 4 });
     await applyLedgerMigrations(pool);
     await seedDemoLedger(pool, DEMO_LEDGER_CUSTOMERS);
     subject = {

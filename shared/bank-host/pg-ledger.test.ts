@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
 import { isDomainError } from '../errors.js';
 import { DEMO_LEDGER_CUSTOMERS } from './demo.js';
@@ -20,7 +21,7 @@ describe.skipIf(skip)('pg ledger', () => {
 
   beforeAll(async () => {
     db = await freshDatabase('ledger');
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    pool = createPool(db.url, { applicationName: 'test/ledger', max: 6 });
     const applied = await applyLedgerMigrations(pool);
     assert.deepEqual(applied, ['001_ledger.sql']);
     assert.deepEqual(await applyLedgerMigrations(pool), [], 'a second run applies nothing');

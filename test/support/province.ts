@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import Kafka from 'node-rdkafka';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../../shared/pg/pool.js';
 import { Toxiproxy, type Proxy } from 'toxiproxy-node-client';
 import { fedctl as runFedctl } from '../../hub/admin/fedctl.js';
 import {
@@ -400,7 +401,7 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       ...specs.map((s) => freshDatabase(`${prefix}_${label(s.id)}`)),
     ]);
     dbs.push(hubDb!, ...siteDbs);
-    const hubPool = new pg.Pool({ connectionString: hubDb!.url, max: 4 });
+    const hubPool = createPool(hubDb!.url, { applicationName: 'test/province-hub', max: 4 });
     pools.push(hubPool);
     const pki = writePki(dir, { hub: HUB_ID, sites: siteIds, admins: [ADMIN] });
 
@@ -480,7 +481,7 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       sitePool(id) {
         let p = sitePools.get(id);
         if (!p) {
-          p = new pg.Pool({ connectionString: site(id).db.url, max: 3 });
+          p = createPool(site(id).db.url, { applicationName: `test/province-${id}`, max: 3 });
           sitePools.set(id, p);
         }
         return p;
