@@ -1,5 +1,5 @@
 /**
- * The hub's configuration file (YAML), parsed and validated once at start (DESIGN.md §3.6):
+ * The hub's configuration file (YAML), parsed and validated once at start (docs/architecture.md §3.6):
  * every error names its field, and a bad file starts nothing. Relative paths resolve against
  * the file's directory. Example: deploy/examples/hub.yaml.
  *

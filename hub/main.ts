@@ -1,6 +1,6 @@
 /**
  * The hub's composition root: read the config, open the database, start the hub, stop it in
- * order on SIGTERM/SIGINT (DESIGN.md §3.7).
+ * order on SIGTERM/SIGINT (docs/architecture.md §3.7).
  *
  *   tsx hub/main.ts --config deploy/examples/hub.yaml [--database postgres://...]
  *

@@ -1,5 +1,5 @@
 /**
- * The hub's ports (DESIGN.md §3.3): what the federation and admin services need from
+ * The hub's ports (docs/architecture.md §3.3): what the federation and admin services need from
  * storage. The real adapters live on the hub's Postgres (hub/store, hub/directory,
  * hub/ingest); the services only see these interfaces, so each can be tested against the
  * real database on its own and the gRPC layer stays thin.

@@ -1,5 +1,5 @@
 /**
- * Time is an input (DESIGN.md §3.2). Cores never read the wall clock: they take `nowMs`
+ * Time is an input (docs/architecture.md §3.2). Cores never read the wall clock: they take `nowMs`
  * arguments, and adapters get a `Clock` injected so tests can run hours in milliseconds.
  */
 export interface Clock {

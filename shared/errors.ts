@@ -1,5 +1,5 @@
 /**
- * Domain errors (DESIGN.md §3.5). Code inside a process throws these; each boundary has one
+ * Domain errors (docs/architecture.md §3.5). Code inside a process throws these; each boundary has one
  * function that translates them (to gRPC status codes in shared/grpc, from SQLSTATEs in
  * shared/pg, to SIP responses in the telephony adapter). Nothing else inspects messages.
  */

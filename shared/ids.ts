@@ -1,6 +1,6 @@
 /**
  * Identifiers. A call id is the entry site's prefix plus a ULID, so it is unique across the
- * province without coordination and sorts by creation time (DESIGN.md §4).
+ * province without coordination and sorts by creation time (docs/architecture.md §4).
  */
 import { randomBytes } from 'node:crypto';
 

@@ -1,6 +1,6 @@
 /**
  * A `Scheduler` is a Clock that can also call back later. Adapters and simulations that
- * need timers take one (DESIGN.md §3.2): the real one runs on setTimeout, optionally sped
+ * need timers take one (docs/architecture.md §3.2): the real one runs on setTimeout, optionally sped
  * up; the virtual one only moves when a test advances it, firing due callbacks in order.
  */
 import type { Clock } from './clock.js';

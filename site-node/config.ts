@@ -1,6 +1,6 @@
 /**
  * A site node's configuration file (YAML), parsed and validated once at start
- * (DESIGN.md §3.6). Every error names its field (`site.agents[3].skills.vip: ...`), and a
+ * (docs/architecture.md §3.6). Every error names its field (`site.agents[3].skills.vip: ...`), and a
  * bad file starts nothing. See deploy/examples/site-chongqing.yaml for a full example.
  */
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * The site node's composition root: read the config, build the adapters, start the site,
- * stop it in order on SIGTERM/SIGINT (DESIGN.md §3.7).
+ * stop it in order on SIGTERM/SIGINT (docs/architecture.md §3.7).
  *
  *   tsx site-node/main.ts --config deploy/examples/site-chongqing.yaml --database postgres://...
  *   tsx site-node/main.ts ... --simulate [--speed 20 --rate 600]   simulated callers and agents

@@ -1,6 +1,6 @@
 /**
  * The provincial customer directory on the hub's Postgres (port `DirectoryStore`,
- * hub/ports.ts; DESIGN.md §5 "Shared customer data"). It is the system of record: sites
+ * hub/ports.ts; docs/architecture.md §5 "Shared customer data"). It is the system of record: sites
  * cache profiles and follow the change feed (`customer_changes`) by cursor.
  *
  * Three rules shape the code:

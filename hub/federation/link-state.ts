@@ -1,5 +1,5 @@
 /**
- * The hub's view of one site's link (pure, DESIGN.md §3.1 and §6): what `fedctl status`
+ * The hub's view of one site's link (pure, docs/architecture.md §3.1 and §6): what `fedctl status`
  * shows and what later issues (overflow, cover) read before routing anything to a site.
  *
  *            hello                       no heartbeat for suspectAfter

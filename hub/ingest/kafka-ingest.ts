@@ -1,5 +1,5 @@
 /**
- * The hub's Kafka consumer (DESIGN.md §5, §7): reads site events from the events topic and
+ * The hub's Kafka consumer (docs/architecture.md §5, §7): reads site events from the events topic and
  * stores them through the IngestStore. At-least-once: offsets are committed only AFTER the
  * store has committed the batch; a crash in between redelivers the batch and the store
  * counts the copies as duplicates (it dedupes on event id).

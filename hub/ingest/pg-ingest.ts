@@ -1,5 +1,5 @@
 /**
- * The hub's event ingest on its Postgres (DESIGN.md §5: delivery is at-least-once, the effect
+ * The hub's event ingest on its Postgres (docs/architecture.md §5: delivery is at-least-once, the effect
  * exactly-once). Events arrive from the hub link and from Kafka, possibly both, possibly
  * replayed after a link outage; the event id is the primary key, so a second copy is a no-op
  * and is reported as a duplicate.

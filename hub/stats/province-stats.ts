@@ -1,5 +1,5 @@
 /**
- * Province statistics (pure; DESIGN.md §3.1): what `fedctl stats` and the admin Stats RPC
+ * Province statistics (pure; docs/architecture.md §3.1): what `fedctl stats` and the admin Stats RPC
  * show. Two sources meet here: call facts the hub ingested from `call.ended` CDRs (history
  * over a window) and each site's latest live snapshot (now). Keeping the arithmetic out of
  * the service means the definitions below are tested with hand-computed numbers.

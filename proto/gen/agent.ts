@@ -35,7 +35,7 @@ export const protobufFileName = "agent.proto";
  * unknown agent or call is NOT_FOUND.
  */
 
-/** The agent's state (DESIGN.md section 4). */
+/** The agent's state (docs/architecture.md §4). */
 export enum AgentState {
   AGENT_STATE_UNSPECIFIED = 0,
   AGENT_STATE_LOGGED_OUT = 1,

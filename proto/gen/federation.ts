@@ -27,7 +27,7 @@ export const protobufPackage = "pcc.federation.v1";
 export const protobufFileName = "federation.proto";
 
 /**
- * The site <-> hub federation contract (DESIGN.md §5, issue 3).
+ * The site <-> hub federation contract (docs/architecture.md §5, issue 3).
  *
  * Each site dials the hub over mTLS and keeps ONE long-lived bidirectional stream, `Link`:
  *

@@ -1,5 +1,5 @@
 /**
- * The `BankHost` port (DESIGN.md §4): the bank's core system that holds balances. The IVR and
+ * The `BankHost` port (docs/architecture.md §4): the bank's core system that holds balances. The IVR and
  * agent desk talk to it only through this interface. Two adapters implement it: an in-memory
  * one for unit tests (memory.ts) and the reference ledger on Postgres (pg-ledger.ts).
  *

@@ -1,5 +1,5 @@
 /**
- * A `BankHost` that sends each request to the host holding the account (DESIGN.md §5,
+ * A `BankHost` that sends each request to the host holding the account (docs/architecture.md §5,
  * roaming customers): a customer of site A calling site B still checks balances and moves
  * money on A's host. The home site comes from a `HomeResolver` (the site's customer cache).
  *

@@ -1,5 +1,5 @@
 /**
- * The customer as the product sees it (DESIGN.md §4). The hub's directory is the system of
+ * The customer as the product sees it (docs/architecture.md §4). The hub's directory is the system of
  * record (a later issue); a site caches profiles. A PIN never appears here: only the bank
  * host verifies PINs.
  */
@@ -38,7 +38,7 @@ export interface ContactSummary {
 }
 
 /**
- * Why a site reads a customer. Every read of another site's customer is audited (DESIGN.md
+ * Why a site reads a customer. Every read of another site's customer is audited (docs/architecture.md
  * §5): by the hub when the read goes through it, by the site's outbox when it is served from
  * the local cache while the hub is unreachable. The purpose is what that audit records.
  */

@@ -1,5 +1,5 @@
 /**
- * The event envelope (DESIGN.md §5). Every fact a site produces is one envelope: a unique id
+ * The event envelope (docs/architecture.md §5). Every fact a site produces is one envelope: a unique id
  * (`evt_<ULID>`, so delivery can be at-least-once and the effect exactly-once: consumers
  * dedupe on `id`), a type, the producing site, when it happened, the aggregate it is about
  * (call id, agent id, ticket id...), a schema version for the payload, and the payload.

@@ -1,5 +1,5 @@
 /**
- * Shipping outbox events to Kafka (DESIGN.md §5, §7: Kafka is the production event backbone).
+ * Shipping outbox events to Kafka (docs/architecture.md §5, §7: Kafka is the production event backbone).
  * `KafkaEventShipper.ship` is an OutboxRelay `ShipFn`: it resolves only when the broker has
  * acknowledged EVERY message of the batch (acks=all, delivery reports), and rejects on any
  * delivery error or timeout, so the relay keeps the rows unshipped and retries the same batch.

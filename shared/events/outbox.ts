@@ -1,5 +1,5 @@
 /**
- * The transactional outbox (DESIGN.md §5). A fact is written to `outbox` by the SAME
+ * The transactional outbox (docs/architecture.md §5). A fact is written to `outbox` by the SAME
  * transaction that changes the state (`appendToOutbox(client, envelope)` with the client of
  * that transaction), so an event exists if and only if its change committed. A relay reads
  * unshipped rows in `seq` order, ships them, and only then marks them shipped.

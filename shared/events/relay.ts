@@ -9,7 +9,7 @@
  *
  * `notify()` wakes a sleeping relay early (call it after committing a write); `flush()`
  * ships everything currently unshipped and resolves when the outbox is empty (shutdown:
- * "flush the outbox", DESIGN.md §3.7).
+ * "flush the outbox", docs/architecture.md §3.7).
  */
 import type pg from 'pg';
 import { silentLogger, type Logger } from '../log.js';

@@ -1,6 +1,6 @@
 /**
  * Who is calling: the pure mapping from a verified peer certificate to a federation identity,
- * and the authorisation helpers built on it (issue 3, DESIGN.md §5).
+ * and the authorisation helpers built on it (issue 3, docs/architecture.md §5).
  *
  * The identity lives in the certificate's URI SAN `spiffe://province/<kind>/<id>`, issued by
  * `deploy/pki.sh`. The rules (anything else is refused with UNAUTHENTICATED):

@@ -1,5 +1,5 @@
 /**
- * The ONE translation point between domain errors and gRPC status codes (DESIGN.md §3.5).
+ * The ONE translation point between domain errors and gRPC status codes (docs/architecture.md §3.5).
  *
  * Servers: `toGrpcStatus(err)` turns whatever a handler threw into a status object; a
  * DomainError keeps its message (it is written for the caller) and its field travels in the

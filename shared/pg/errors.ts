@@ -1,5 +1,5 @@
 /**
- * The ONE place SQLSTATEs become domain errors (DESIGN.md §3.5). Repositories and
+ * The ONE place SQLSTATEs become domain errors (docs/architecture.md §3.5). Repositories and
  * `withTransaction` call `fromPgError`; nothing else looks at `err.code` from the driver.
  * The original driver error is kept as `cause` so logs still show the constraint and detail.
  *

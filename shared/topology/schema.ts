@@ -1,5 +1,5 @@
 /**
- * The declarative province topology (DESIGN.md §5): the file network admins write, validate
+ * The declarative province topology (docs/architecture.md §5): the file network admins write, validate
  * with `fedctl validate`, compare with `fedctl diff` and push with `fedctl apply`. This module
  * holds the file format (zod schemas for each part) and the compiled types; `validate.ts`
  * parses a file into a {@link Topology} and checks every cross-reference, `diff.ts` compares

@@ -1,5 +1,5 @@
 /**
- * The agent state machine (DESIGN.md §3.4, §4).
+ * The agent state machine (docs/architecture.md §3.4, §4).
  *
  * ```
  *                 login(ready)            offer-call

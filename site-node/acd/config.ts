@@ -1,7 +1,7 @@
 /**
  * ACD configuration: a zod schema for the file format and `compileAcdConfig`, which parses
  * it once, checks the cross-field rules, fills defaults and normalises every duration to
- * milliseconds (DESIGN.md §3.6). Every error is a DomainError('invalid-argument') whose
+ * milliseconds (docs/architecture.md §3.6). Every error is a DomainError('invalid-argument') whose
  * `field` names the offending path, e.g. `acd.queues[2].expansion[1].afterMs`.
  *
  * Durations (every field ending in `Ms`) accept a number of milliseconds or a string with

@@ -1,6 +1,6 @@
 /**
  * The ACD decision core: `acdStep(state, event, nowMs) -> { state, commands }`
- * (DESIGN.md §3.1). No sockets, timers or I/O: time is the `nowMs` argument, timers are
+ * (docs/architecture.md §3.1). No sockets, timers or I/O: time is the `nowMs` argument, timers are
  * `start-timer` / `cancel-timer` commands that come back as `timer-fired` events.
  *
  * Contract:

@@ -1,5 +1,5 @@
 /**
- * A tiny in-memory driver for the core, for tests (DESIGN.md §3.8 tier 1): it keeps a
+ * A tiny in-memory driver for the core, for tests (docs/architecture.md §3.8 tier 1): it keeps a
  * manual clock and the armed timers, and fires due timers in time order, the way the
  * site runtime's adapter does. Timers due at the same instant fire in the order armed.
  */

@@ -1,5 +1,5 @@
 /**
- * The local ACD: a pure decision core (DESIGN.md §3.1). Wire it as
+ * The local ACD: a pure decision core (docs/architecture.md §3.1). Wire it as
  *
  * ```ts
  * const config = compileAcdConfig(yamlObject);          // throws invalid-argument naming the field

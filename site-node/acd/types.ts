@@ -1,10 +1,10 @@
 /**
  * The ACD core's vocabulary: the events it accepts and the commands it emits
- * (DESIGN.md §3.1, §3.2). Everything here is plain data so an adapter can log, persist or
+ * (docs/architecture.md §3.1, §3.2). Everything here is plain data so an adapter can log, persist or
  * ship it as-is. Time never appears as "now": each step gets `nowMs` as an argument.
  */
 
-/** Agent states (DESIGN.md §4). The transition rules live in agent-state.ts. */
+/** Agent states (docs/architecture.md §4). The transition rules live in agent-state.ts. */
 export type AgentStateName = 'logged-out' | 'ready' | 'not-ready' | 'reserved' | 'on-call' | 'wrap-up';
 
 /** Call states inside the ACD. A call leaves the ACD's state when it ends (see CallOutcome). */

@@ -75,7 +75,7 @@ const optionsSchema = z.object({
 export type SimAgentsConfig = z.input<typeof optionsSchema>;
 export type CompiledSimAgentsConfig = z.output<typeof optionsSchema>;
 
-/** Validate and fill in defaults (DESIGN.md §3.6); errors name the field (`simAgents.breaks.perHour`). */
+/** Validate and fill in defaults (docs/architecture.md §3.6); errors name the field (`simAgents.breaks.perHour`). */
 export function compileSimAgentsConfig(input: SimAgentsConfig): CompiledSimAgentsConfig {
   return parseOrThrow(optionsSchema, input, 'simAgents');
 }

@@ -1,5 +1,5 @@
 /**
- * IVR flows are DATA (YAML or JSON), validated once at load (DESIGN.md §3.6). Problems are
+ * IVR flows are DATA (YAML or JSON), validated once at load (docs/architecture.md §3.6). Problems are
  * reported all at once in one invalid-argument DomainError, each naming the flow, the node
  * and the field: `flow phone-banking: nodes.main_menu.options["9"].next: unknown node "nope"`.
  *

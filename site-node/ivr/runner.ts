@@ -1,6 +1,6 @@
 /**
  * The IVR flow runner: a PURE function `ivrStep(flow, state, event, nowMs) -> {state, commands}`
- * (DESIGN.md §3.1). No I/O, no timers, no clock: adapters carry out the commands in order and
+ * (docs/architecture.md §3.1). No I/O, no timers, no clock: adapters carry out the commands in order and
  * feed the results back as events. The same inputs always give the same outputs, which is why
  * ids (requests, tickets, idempotency keys) are derived from the session id and a counter.
  *

@@ -1,6 +1,6 @@
 /**
  * The IVR runner's vocabulary: commands it asks adapters to carry out, events adapters feed
- * back, and the state it threads between steps (DESIGN.md §3.1, §3.2). Plain data, except
+ * back, and the state it threads between steps (docs/architecture.md §3.1, §3.2). Plain data, except
  * a PIN on its way to the host, which travels as a `Secret` that serialises as `[redacted]`.
  */
 import type {
@@ -15,7 +15,7 @@ import type { CustomerProfile, Segment } from '../../shared/domain/customer.js';
 
 export type TicketKind = 'complaint' | 'suggestion' | 'card-loss' | 'callback-request' | 'security-lock';
 
-/** What goes with a call to the queue and on to the agent's screen pop (DESIGN.md §4). */
+/** What goes with a call to the queue and on to the agent's screen pop (docs/architecture.md §4). */
 export interface AttachedData {
   customerId?: string;
   segment?: Segment;

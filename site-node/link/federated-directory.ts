@@ -1,5 +1,5 @@
 /**
- * The site's `CustomerDirectory` once it is federated (DESIGN.md §5 and §6): the local cache
+ * The site's `CustomerDirectory` once it is federated (docs/architecture.md §5 and §6): the local cache
  * first, the hub's provincial directory for everyone else, and a reduced but audited service
  * from the cache while the hub is unreachable.
  *

@@ -1,5 +1,5 @@
 /**
- * The site's link to the hub (DESIGN.md §5-§6): the `HubLink` port over gRPC with mTLS.
+ * The site's link to the hub (docs/architecture.md §5-§6): the `HubLink` port over gRPC with mTLS.
  *
  * One long-lived bidirectional stream (`Federation.Link`), dialled by the site:
  *   - Hello announces the site, its versions and capabilities, the topology version it runs

@@ -1,5 +1,5 @@
 /**
- * The site's view of its link to the hub (pure, DESIGN.md §3.1 and §6). The adapter
+ * The site's view of its link to the hub (pure, docs/architecture.md §3.1 and §6). The adapter
  * (hub-link.ts) feeds it events and carries out its commands; the machine never touches a
  * socket or a clock.
  *

@@ -1,10 +1,10 @@
 /**
- * The site's port to the hub (DESIGN.md §3.3): what the site's core needs from the
+ * The site's port to the hub (docs/architecture.md §3.3): what the site's core needs from the
  * federation, whatever carries it. The real adapter is `GrpcHubLink` (hub-link.ts) over the
  * mTLS stream and unary RPCs; tests use in-memory fakes.
  *
  * Every call fails fast with DomainError('unavailable') when the link is not up, so callers
- * take their reduced-service path at once instead of waiting on a dead WAN (DESIGN.md §6).
+ * take their reduced-service path at once instead of waiting on a dead WAN (docs/architecture.md §6).
  */
 import type { CustomerProfile, ReadPurpose } from '../../shared/domain/customer.js';
 import type { SiteLinkState } from './link-state.js';

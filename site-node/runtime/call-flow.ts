@@ -1,6 +1,6 @@
 /**
  * How a call moves through a site: trunk and IVR-port admission, the IVR session, the
- * queue, the agent, the end. This is the adapter layer of DESIGN.md §3.1: decisions come
+ * queue, the agent, the end. This is the adapter layer of docs/architecture.md §3.1: decisions come
  * from the pure cores (the IVR runner, the ACD), and this file carries out their commands
  * against the media port, the agent desks and the store.
  *

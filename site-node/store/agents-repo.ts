@@ -1,6 +1,6 @@
 /**
  * The agent roster, login sessions and agent state history. The ACD core decides agent state
- * (DESIGN.md §4); this module records what it decided: each change is a history row plus an
+ * (docs/architecture.md §4); this module records what it decided: each change is a history row plus an
  * `agent.state-changed` event in one transaction. Login/logout also open/close a session
  * (`agent.logged-in` / `agent.logged-out`).
  */

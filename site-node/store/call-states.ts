@@ -1,5 +1,5 @@
 /**
- * The call state machine as the store enforces it (DESIGN.md §4). One guarded function,
+ * The call state machine as the store enforces it (docs/architecture.md §4). One guarded function,
  * `checkCallTransition`, decides; the repository refuses anything it rejects.
  *
  *            +--------------------------------------------------+

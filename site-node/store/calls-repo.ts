@@ -1,6 +1,6 @@
 /**
  * Calls: creation, guarded state transitions with a timeline, and ending with a CDR. Every
- * write appends its outbox event in the same transaction (DESIGN.md §5):
+ * write appends its outbox event in the same transaction (docs/architecture.md §5):
  *   createCall      -> call.created
  *   transition      -> call.state-changed
  *   updateCallData  -> call.data-changed

@@ -1,6 +1,6 @@
 /**
  * What every repository needs: the pool, the site it writes for (events carry it), and the
- * clock (DESIGN.md §3.2: time is an input; rows get the clock's time, not the server's).
+ * clock (docs/architecture.md §3.2: time is an input; rows get the clock's time, not the server's).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,6 +1,6 @@
 /**
  * Tickets: complaints, suggestions, card-loss reports, callback requests, security locks and
- * left messages, each with an optional SLA clock (DESIGN.md §4). Status:
+ * left messages, each with an optional SLA clock (docs/architecture.md §4). Status:
  *
  *   open --(SLA runs out)--> escalated --(each reminder: level + 1)--> escalated
  *     \                          |

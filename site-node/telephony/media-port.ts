@@ -1,5 +1,5 @@
 /**
- * The port between the site's call handling and the voice network (DESIGN.md §3.3). Call
+ * The port between the site's call handling and the voice network (docs/architecture.md §3.3). Call
  * legs and media endpoints are explicit so the SIP/RTP adapter (a later issue) can fill
  * them with real addresses; today the simulated adapter (sim-media.ts) stands in.
  *

@@ -1,5 +1,5 @@
 /**
- * The Kafka event path end to end, on the real services (DESIGN.md §5, §7): a site's outbox
+ * The Kafka event path end to end, on the real services (docs/architecture.md §5, §7): a site's outbox
  * (site schema on PostgreSQL) -> OutboxRelay -> KafkaEventShipper -> Kafka broker ->
  * KafkaIngestConsumer -> PgIngestStore (hub schema on PostgreSQL).
  *

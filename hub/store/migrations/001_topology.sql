@@ -1,4 +1,4 @@
--- Topology versions and the admin audit trail (DESIGN.md §5: "stores it as a new version with
+-- Topology versions and the admin audit trail (docs/architecture.md §5: "stores it as a new version with
 -- an audit entry"). Versions are never updated or deleted: a rollback is a new version whose
 -- rollback_of names the one it restored, so the history always shows what ran when.
 CREATE TABLE topology_versions (

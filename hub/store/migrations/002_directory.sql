@@ -1,5 +1,5 @@
 -- The provincial customer directory: the system of record for customer profiles
--- (DESIGN.md §5 "Shared customer data"). Sites cache profiles and follow customer_changes by
+-- (docs/architecture.md §5 "Shared customer data"). Sites cache profiles and follow customer_changes by
 -- cursor; every write carries the version it was based on, and a stale one is refused and
 -- recorded in customer_conflicts. No PIN is stored.
 CREATE TABLE customers (

@@ -1,4 +1,4 @@
--- Events ingested from every site (DESIGN.md §5): one row per event id, whichever path
+-- Events ingested from every site (docs/architecture.md §5): one row per event id, whichever path
 -- (hub link or Kafka) delivered it first; a replay of the same id changes nothing.
 CREATE TABLE ingested_events (
   id              text PRIMARY KEY,

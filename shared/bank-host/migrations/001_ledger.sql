@@ -1,4 +1,4 @@
--- Reference ledger standing in for the bank host (DESIGN.md §4). Double entry: every posting
+-- Reference ledger standing in for the bank host (docs/architecture.md §4). Double entry: every posting
 -- has entries that sum to zero per currency (checked at commit by a deferred constraint
 -- trigger); account balances are the running sum of their entries.
 CREATE SCHEMA IF NOT EXISTS ledger;
