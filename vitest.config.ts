@@ -35,6 +35,7 @@ export default defineConfig({
       exclude: ['**/*.test.ts', '**/testing.ts', '**/test-support.ts'],
       reporter: ['text-summary', ['json-summary', { file: 'coverage-summary.json' }]],
       reportsDirectory: 'coverage',
+      reportOnFailure: true,
     },
   },
 });

@@ -16,6 +16,6 @@ test('npm run test:unit without TEST_PG_URL reports the database suites as skipp
     timeout: 120_000,
   });
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /^tests: 0 passed, 0 failed, 1 skipped$/m);
-  assert.match(r.stdout, /Tests\s+1 skipped/);
+  assert.match(r.stdout, /^tests: 0 passed, 0 failed, [1-9]\d* skipped$/m);
+  assert.match(r.stdout, /Tests\s+\d+ skipped/);
 });
