@@ -5,7 +5,7 @@ import { exampleSiteConfig, PROVINCE_TOPOLOGY } from '../../hub/demo/layout.js';
 import type { Topology } from '../../hub/topology/schema.js';
 import { loadTopology } from '../../hub/topology/validate.js';
 import { loadSiteConfig } from '../config.js';
-import { loadFlow } from '../runtime/site.js';
+import { loadFlow } from '../ivr/load-flow.js';
 import { topologyMisfits } from './topology-fit.js';
 
 const topology: Topology = {
