@@ -19,7 +19,7 @@ import { mtlsServerCredentials } from '../../shared/grpc/tls.js';
 import { systemClock } from '../../shared/clock.js';
 import { loadTopology } from '../../hub/topology/validate.js';
 import { makeTestPki, type TestPki } from '../../test/support/pki.js';
-import { waitFor } from '../../test/support/federation.js';
+import { waitFor } from '../../test/support/wait.js';
 import { PgCustomerDirectory } from '../store/customers-repo.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
 import { GrpcHubLink } from './hub-link.js';

@@ -22,25 +22,8 @@ export const EXAMPLE_TOPOLOGY = fileURLToPath(
   new URL('../../deploy/examples/province.yaml', import.meta.url),
 );
 
-/** Poll `check` until it returns a truthy value or the deadline passes (then throw `what`). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Re-exported for the tests and benchmarks that take it from here with the province.
+export { waitFor } from './wait.js';
 
 export interface TestSite {
   siteId: string;
