@@ -1,10 +1,12 @@
 /**
- * fedctl without a hub: `validate` works offline and lists every problem; usage mistakes
- * exit 2 with the usage; a missing admin certificate is named. (Against a real hub it is
- * exercised in test/integration/federation.test.ts.)
+ * fedctl without a hub: `validate` works offline and lists every problem; help is printed
+ * with no hub or certificate; usage mistakes exit 2 with the usage; a missing admin
+ * certificate is named. (Against a real hub it is exercised in
+ * test/integration/federation.test.ts.)
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,36 @@ import { fileURLToPath } from 'node:url';
 import { fedctl } from './fedctl.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../deploy/examples/province.yaml', import.meta.url));
+const FEDCTL = fileURLToPath(new URL('./fedctl.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const COMMANDS = [
+  'validate',
+  'diff',
+  'apply',
+  'rollback',
+  'history',
+  'status',
+  'drain',
+  'undrain',
+  'stats',
+  'reads',
+];
+
+/** fedctl as an admin runs it: a process of its own, with no hub and no certificate about. */
+function spawnFedctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FEDCTL_')));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', FEDCTL, ...argv],
+      { env, cwd: ROOT },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, out: stdout, err: stderr });
+      },
+    );
+  });
+}
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -58,4 +90,67 @@ test('usage mistakes exit 2 and say what is wrong', async () => {
   const badFlag = await run('status', '--bogus');
   assert.equal(badFlag.code, 2);
   assert.match((await run('validate', '/nonexistent.yaml')).err, /cannot read \/nonexistent\.yaml/);
+});
+
+test('fedctl --help and fedctl help list every command with a line each, exit 0, no hub needed', async () => {
+  for (const argv of [['--help'], ['help']]) {
+    const r = await spawnFedctl(...argv);
+    assert.equal(r.code, 0, `${argv.join(' ')}: ${r.err}`);
+    assert.equal(r.err, '', argv.join(' '));
+    assert.match(r.out, /^usage: fedctl <command>/);
+    for (const c of COMMANDS)
+      assert.match(r.out, new RegExp(`^  ${c}\\b.*\\S\\s{2,}\\S`, 'm'), `${c} has a line`);
+    assert.match(r.out, /--hub host:port/);
+  }
+  // -h is --help; help also works in process.
+  const short = await run('-h');
+  assert.equal(short.code, 0);
+  assert.match(short.out, /^usage: fedctl <command>/);
+});
+
+test("fedctl <command> --help and fedctl help <command> print the command's flags, exit 0", async () => {
+  const stats = await spawnFedctl('stats', '--help');
+  assert.equal(stats.code, 0, stats.err);
+  assert.equal(stats.err, '');
+  assert.match(stats.out, /^usage: fedctl stats \[--window/);
+  for (const flag of ['--window', '--threshold', '--json'])
+    assert.match(stats.out, new RegExp(`^  ${flag}\\b`, 'm'));
+  assert.doesNotMatch(stats.out, /--comment/);
+  const apply = await run('help', 'apply');
+  assert.equal(apply.code, 0, apply.err);
+  assert.match(apply.out, /^usage: fedctl apply <topology\.yaml> \[--comment TEXT\]/);
+  assert.match(apply.out, /^ {2}--comment TEXT\b/m);
+  // Help wins over the missing hub, certificate and file.
+  const validate = await run('validate', '--help');
+  assert.equal(validate.code, 0, validate.err);
+  assert.match(validate.out, /^usage: fedctl validate <topology\.yaml>/);
+});
+
+test('a wrong command or flag exits 2, naming it, with the usage on stderr', async () => {
+  const unknown = await spawnFedctl('frobnicate');
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.out, '');
+  assert.match(unknown.err, /^fedctl: unknown command "frobnicate"/);
+  assert.match(unknown.err, /^usage: fedctl <command>/m);
+  assert.match(unknown.err, /^ {2}status\b/m);
+
+  const flag = await spawnFedctl('status', '--bogus');
+  assert.equal(flag.code, 2);
+  assert.equal(flag.out, '');
+  assert.match(flag.err, /^fedctl: status: unknown flag --bogus/);
+  assert.match(flag.err, /^usage: fedctl status/m);
+
+  // A flag of another command is as wrong: history has no --window.
+  const other = await run('history', '--window', '1h');
+  assert.equal(other.code, 2);
+  assert.match(other.err, /^fedctl: history: --window is not a flag of history/);
+  assert.match(other.err, /^usage: fedctl history \[--limit N\]/m);
+
+  const helpUnknown = await run('help', 'frobnicate');
+  assert.equal(helpUnknown.code, 2);
+  assert.match(helpUnknown.err, /unknown command "frobnicate"/);
+
+  const extra = await run('status', 'wanzhou');
+  assert.equal(extra.code, 2);
+  assert.match(extra.err, /^fedctl: status: unexpected argument "wanzhou"/);
 });

@@ -15,14 +15,16 @@
  *   fedctl reads    [--customer ID] [--site ID] [--since 24h] [--limit 100] [--json]
  *                                                      the read audit, newest first
  *
+ *   fedctl help [command] | --help | <command> --help   what each command takes (no hub needed)
+ *
  * Connection: --hub host:port (or FEDCTL_HUB), and either --pki <dir> --admin <name> (the
  * files pki.sh wrote) or --ca/--cert/--key (or FEDCTL_CA, FEDCTL_CERT, FEDCTL_KEY).
  * Exit codes: 0 done, 1 refused by the hub or an invalid file, 2 bad usage.
+ * The command line itself (commands, flags, help text) is fedctl-args.ts.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { AdminClient } from '../../proto/gen/admin.js';
 import { durationMs } from '../../shared/duration.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
@@ -31,19 +33,14 @@ import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../
 import { formatStatsTable } from '../stats/format-stats.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
+import { type FedctlFlags, UsageError, commandUsage, parseFedctlArgs } from './fedctl-args.js';
 import { formatHistory, formatReads, formatStatus } from './format-status.js';
-
-class UsageError extends Error {}
 
 export interface FedctlIo {
   out: (text: string) => void;
   err: (text: string) => void;
   env: NodeJS.ProcessEnv;
 }
-
-const USAGE = `usage: fedctl <validate|diff|apply|rollback|history|status|drain|undrain|stats|reads> [args]
-  connection: --hub host:port  and  --pki <dir> --admin <name>  (or --ca --cert --key)
-  see hub/admin/fedctl.ts or the README for each command`;
 
 function readFile(path: string): string {
   try {
@@ -64,36 +61,18 @@ function parseDuration(flag: string, v: string | undefined): number {
 export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        hub: { type: 'string' },
-        pki: { type: 'string' },
-        admin: { type: 'string' },
-        ca: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        comment: { type: 'string', default: '' },
-        limit: { type: 'string' },
-        window: { type: 'string' },
-        threshold: { type: 'string' },
-        customer: { type: 'string' },
-        site: { type: 'string' },
-        since: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'deadline-ms': { type: 'string', default: '10000' },
-      },
-    });
+    parsed = parseFedctlArgs(argv);
   } catch (e) {
-    io.err(`fedctl: ${(e as Error).message}\n${USAGE}`);
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`fedctl: ${e.message}\n${e.usage}`);
     return 2;
   }
-  const { values: v, positionals } = parsed;
-  const [command, arg] = positionals;
+  if ('help' in parsed) {
+    io.out(parsed.help);
+    return 0;
+  }
+  const { command, arg, flags: v } = parsed;
   try {
-    if (command === undefined) throw new UsageError('no command');
     if (command === 'validate') {
       if (!arg) throw new UsageError('validate: which file?');
       const t = loadTopology(readFile(arg));
@@ -203,15 +182,13 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           io.out(v.json ? JSON.stringify(r) : formatReads(r));
           return 0;
         }
-        default:
-          throw new UsageError(`unknown command "${command}"`);
       }
     } finally {
       client.close();
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`fedctl: ${e.message}\n${USAGE}`);
+      io.err(`fedctl: ${e.message}\n${commandUsage(command)}`);
       return 2;
     }
     if (isDomainError(e)) {
@@ -223,10 +200,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
   }
 }
 
-function connect(
-  v: { hub?: string; pki?: string; admin?: string; ca?: string; cert?: string; key?: string },
-  env: NodeJS.ProcessEnv,
-): AdminClient {
+function connect(v: FedctlFlags, env: NodeJS.ProcessEnv): AdminClient {
   const hub = v.hub ?? env.FEDCTL_HUB;
   if (!hub) throw new UsageError('--hub host:port (or FEDCTL_HUB) is required');
   let paths: { caPath: string; certPath: string; keyPath: string };

@@ -1,8 +1,12 @@
 /** Flow validation: errors name the flow, the node and the field. */
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isDomainError } from '../../shared/errors.js';
 import { loadPromptCatalogueFile, parseFlow, parsePromptCatalogue, renderPrompt } from './flow.js';
+import { loadFlowFile } from './load-flow.js';
 import { PROMPTS_FILE, loadPhoneBanking } from './test-support.js';
 
 const catalogue = loadPromptCatalogueFile(PROMPTS_FILE);
@@ -21,6 +25,37 @@ const base = () => ({
     bye: { kind: 'hangup' } as Record<string, unknown>,
   } as Record<string, Record<string, unknown>>,
 });
+
+/** Writes a flow file (YAML text as an admin would write it) and returns where. */
+function flowFile(yaml: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'flow-')), 'flow.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** The invalid-argument error loading a flow file gives (fails if it loads). */
+function fileProblems(file: string): { message: string; field: string | undefined } {
+  try {
+    loadFlowFile(file, { catalogue });
+  } catch (e) {
+    assert.ok(isDomainError(e, 'invalid-argument'), String(e));
+    return { message: e.message, field: e.field };
+  }
+  assert.fail('expected the flow file to be refused');
+}
+
+const MENU_YAML = (options: string) => `id: demo
+start: main_menu
+nodes:
+  main_menu:
+    kind: menu
+    prompt: main.menu
+    options:
+${options}
+    onMaxRetries: agent
+  agent: { kind: transfer, queue: retail }
+  bye: { kind: hangup }
+`;
 
 function problems(input: unknown, strict = false): string {
   try {
@@ -101,6 +136,65 @@ describe('flow validation', () => {
     f.nodes.b = { kind: 'ticket', ticketKind: 'suggestion', slaMinutes: 5, next: 'a' };
     (f.nodes.main_menu!.options as Record<string, unknown>)['3'] = 'a';
     assert.match(problems(f), /loop without caller input: a -> b -> a/);
+  });
+
+  test('a PIN node whose onLocked leads back to it is a loop without caller input', () => {
+    // Once locked, entering the node goes straight to onLocked: back in, out again, forever.
+    const f = base();
+    f.nodes.pin = { kind: 'verify-pin', next: 'agent', onLocked: 'pin', onUnidentified: 'bye' };
+    (f.nodes.main_menu!.options as Record<string, unknown>)['2'] = 'pin';
+    assert.match(problems(f), /^flow demo: nodes\.pin\.onLocked: loop without caller input: pin -> pin$/);
+  });
+
+  test('a bank action whose onError leads back to it is a loop without caller input', () => {
+    // An unidentified caller at a bank node that needs no verification (no onUnverified)
+    // leaves through onError at once; a host error or timeout does too, with no key pressed.
+    const f = base();
+    f.nodes.bal = { kind: 'bank', action: 'balance', requiresVerified: false, next: 'bye', onError: 'sorry' };
+    f.nodes.sorry = { kind: 'play', prompt: 'common.error', next: 'bal' };
+    (f.nodes.main_menu!.options as Record<string, unknown>)['2'] = 'bal';
+    assert.match(
+      problems(f),
+      /^flow demo: nodes\.sorry\.next: loop without caller input: bal -> sorry -> bal$/,
+    );
+  });
+
+  test('a menu whose retries run out back into itself loops on a silent caller; a key press is no loop', () => {
+    const f = base();
+    f.nodes.main_menu!.onMaxRetries = 'main_menu';
+    assert.match(
+      problems(f),
+      /^flow demo: nodes\.main_menu\.onMaxRetries: loop without caller input: main_menu -> main_menu$/,
+    );
+    // Back to the menu on a key press needs the caller every time round: allowed.
+    const g = base();
+    (g.nodes.main_menu!.options as Record<string, unknown>)['0'] = 'main_menu';
+    assert.doesNotThrow(() => parseFlow(g, { catalogue }));
+  });
+
+  test("menu keys 0 and '0' are one key: refused at load, naming the node and the field", () => {
+    // YAML reads 0 as a number and '0' as a string; both become the key "0", and the later
+    // one would silently win.
+    const file = flowFile(MENU_YAML(`      0: agent\n      '1': agent\n      '0': bye`));
+    const { message, field } = fileProblems(file);
+    assert.equal(
+      message,
+      `flow demo (${file}): nodes.main_menu.options["0"]: keys 0 (line 8) and '0' (line 10) are the same key`,
+    );
+    assert.equal(field, 'nodes.main_menu.options["0"]');
+  });
+
+  test('a key YAML itself refuses as a duplicate names the node and the field', () => {
+    const file = flowFile(MENU_YAML(`      '1': agent\n      '1': bye`));
+    const { message, field } = fileProblems(file);
+    assert.equal(
+      message,
+      `flow demo (${file}): nodes.main_menu.options["1"]: key '1' is given twice (lines 8 and 9)`,
+    );
+    assert.equal(field, 'nodes.main_menu.options["1"]');
+    // A node given twice, too.
+    const twice = flowFile(MENU_YAML(`      '1': agent`) + `  bye: { kind: hangup, reason: twice }\n`);
+    assert.match(fileProblems(twice).message, /: nodes\.bye: key bye is given twice \(lines 11 and 12\)$/);
   });
 
   test("a transfer or callback to a queue the site's ACD does not have is refused, naming the field", () => {

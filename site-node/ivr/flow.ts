@@ -6,14 +6,17 @@
  * Checks, beyond the shape of each node (zod, unknown keys refused):
  * - errors: missing/unknown start node; a transition to an unknown node; a prompt id that is
  *   not in the prompt catalogue (including the built-in prompts a node kind plays); a loop of
- *   nodes that can pass without waiting for the caller or the host (it would spin forever).
+ *   transitions that can all happen without the caller pressing a key (on entry, on a host
+ *   answer or timeout, on silence): it would go round forever, or until `maxEvents`.
  * - warnings: nodes unreachable from the start node. They are returned, not thrown, so a flow
  *   under construction still loads; `{ strict: true }` turns warnings into errors.
+ *
+ * Reading a flow file is load-flow.ts: it also refuses two keys of one mapping that read as
+ * the same key (a menu's `0` and `'0'`), which only the YAML text still tells apart.
  */
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { DomainError } from '../../shared/errors.js';
 import { throwInvalid } from '../../shared/validate.js';
 import { PAYEE_KINDS } from '../../shared/bank-host/port.js';
 
@@ -294,7 +297,8 @@ export function renderPrompt(
   return p[lang].replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m);
 }
 
-function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+/** `.nodes.main_menu.options["9"].next` for a path into a flow (callers drop the leading dot). */
+export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
@@ -380,20 +384,48 @@ export function queuesOf(node: FlowNode): Array<[string, string]> {
   }
 }
 
-/** Nodes that can hand control to their successor within one step, without waiting. */
-function passThroughTargets(node: FlowNode): string[] {
+/**
+ * The transitions a node can take without the caller pressing a key, as [field, target]: on
+ * entering it (a play node, a locked or unidentified caller at a PIN node, an unverified or
+ * unidentified caller at a bank node), on the host's answer, error or timeout, and when
+ * silences use up the retries. Read off the runner (runner.ts): a loop made only of these
+ * would go round with nobody pressing anything, at once or once per host call or silence.
+ */
+function noInputTargets(node: FlowNode): Array<[string, string]> {
+  const maybe = (field: string, target: string | undefined): Array<[string, string]> =>
+    target === undefined ? [] : [[field, target]];
   switch (node.kind) {
+    case 'menu':
+    case 'collect':
+      return [['onMaxRetries', node.onMaxRetries]];
     case 'play':
     case 'ticket':
     case 'callback':
-      return [node.next];
+      return [['next', node.next]];
     case 'identify':
-      return node.method === 'card' ? [] : [node.next, node.onUnknown];
+      // next: a caller already known (ANI, or a card keyed earlier); onUnknown: ani method, or silence.
+      return [
+        ['next', node.next],
+        ['onUnknown', node.onUnknown],
+      ];
     case 'verify-pin':
-      return [node.next, node.onUnidentified];
+      // next: already verified; onLocked: already locked; onUnidentified: nobody to verify, or
+      // silence. onError follows a PIN the caller keyed.
+      return [
+        ['next', node.next],
+        ['onLocked', node.onLocked],
+        ['onUnidentified', node.onUnidentified],
+      ];
     case 'bank':
-      return [...(node.onUnverified ? [node.onUnverified] : [])];
-    default:
+      // onError: a host error or timeout, silence, or an unidentified caller with no
+      // onUnverified; next: the host's answer (only card-loss always asks the caller first).
+      return [
+        ...(node.action === 'card-loss' ? [] : maybe('next', node.next)),
+        ['onError', node.onError],
+        ...maybe('onUnverified', node.onUnverified),
+      ];
+    case 'transfer':
+    case 'hangup':
       return [];
   }
 }
@@ -484,23 +516,25 @@ export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
           `${label}: nodes${fieldPath([id])}: unreachable from start node ${JSON.stringify(flow.start)}`,
         );
     }
-    // Loops that never wait (error).
+    // Loops with no key pressed anywhere (error), named by the transition that closes them.
     const state = new Map<string, 'open' | 'done'>();
     const stack: string[] = [];
     const visit = (id: string): void => {
-      if (state.get(id) === 'done') return;
-      if (state.get(id) === 'open') {
-        const loop = [...stack.slice(stack.indexOf(id)), id];
-        errors.push([`nodes${fieldPath([id])}`, `loop without caller input: ${loop.join(' -> ')}`]);
-        return;
-      }
       state.set(id, 'open');
       stack.push(id);
-      for (const t of passThroughTargets(nodes[id]!)) visit(t);
+      for (const [field, t] of noInputTargets(nodes[id]!)) {
+        if (state.get(t) === 'open') {
+          const loop = [...stack.slice(stack.indexOf(t)), t];
+          errors.push([
+            `nodes${fieldPath([id])}.${field}`,
+            `loop without caller input: ${loop.join(' -> ')}`,
+          ]);
+        } else if (!state.has(t)) visit(t);
+      }
       stack.pop();
       state.set(id, 'done');
     };
-    for (const id of Object.keys(nodes)) visit(id);
+    for (const id of Object.keys(nodes)) if (!state.has(id)) visit(id);
   }
   if (opts.strict) for (const w of warnings) errors.push(['', w.slice(label.length + 2)]);
   if (errors.length > 0) {
@@ -514,20 +548,6 @@ export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
 
 export function defaultRequiresVerified(action: BankAction): boolean {
   return action !== 'rates' && action !== 'card-loss';
-}
-
-/** Loads a flow from a .yaml/.yml/.json file. */
-export function loadFlowFile(file: string, opts: LoadFlowOptions): LoadedFlow {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8')); // YAML is a superset of JSON
-  } catch (e) {
-    throw new DomainError('invalid-argument', `flow file ${file}: ${(e as Error).message}`, {
-      field: file,
-      cause: e,
-    });
-  }
-  return parseFlow(raw, opts);
 }
 
 export function menuTarget(o: z.infer<typeof MenuOption>): { next: string; intent?: string } {

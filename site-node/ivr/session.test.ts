@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../shared/clock.js';
+import { VirtualScheduler } from '../../shared/scheduler.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
 import { InMemoryBankHost } from '../../shared/bank-host/memory.js';
 import { DomainError } from '../../shared/errors.js';
@@ -19,6 +19,42 @@ const { flow, catalogue } = loadPhoneBanking();
 const PINS = DEMO_LEDGER_CUSTOMERS.flatMap((c) => [c.pin, ...c.cards.map((k) => k.pin)]);
 const RETAIL = '13800000001';
 const VIP = '13900000002';
+const T0 = 1_700_000_000_000;
+
+/**
+ * Lets queued promise continuations and immediates run, one macrotask turn at a time, until
+ * `check` holds; throws naming `what` if it never does. Counts turns, never real time: for
+ * work that is all in memory (no PIN hashing, no I/O).
+ */
+async function until(what: string, check: () => boolean, maxTurns = 10_000): Promise<void> {
+  for (let i = 0; i < maxTurns; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.fail(`still waiting for: ${what}`);
+}
+
+/**
+ * Watches a session's steps: `reached(op)` resolves once the session waits on the host for
+ * `op` (after however much real work, such as PIN hashing, it takes to get there).
+ */
+function bankWatch() {
+  let op: string | undefined;
+  const waiters: Array<{ op: string; resolve: () => void }> = [];
+  const onStep: NonNullable<IvrSessionOptions['onStep']> = (s) => {
+    op = s.state.waiting.on === 'bank' ? s.state.waiting.op : undefined;
+    for (const w of waiters.filter((x) => x.op === op)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  return {
+    onStep,
+    waitingOn: () => op,
+    reached: (want: string) =>
+      new Promise<void>((resolve) => (op === want ? resolve() : waiters.push({ op: want, resolve }))),
+  };
+}
 
 async function call(
   ani: string,
@@ -29,6 +65,7 @@ async function call(
   const caller = new ScriptedCaller(script, catalogue);
   const sinks = new RecordingSinks();
   const steps: Array<{ event: IvrEvent; commands: IvrCommand[]; state: IvrState }> = [];
+  const { onStep, ...options } = extra;
   const result = await runIvrSession({
     flow,
     sessionId: `s-${Math.random().toString(36).slice(2, 8)}`,
@@ -39,13 +76,15 @@ async function call(
     tickets: sinks,
     callbacks: sinks,
     directory: new MemoryDirectory(),
-    clock: new ManualClock(1_700_000_000_000),
+    // Virtual time: a bank timeout fires only when a test advances this scheduler.
+    scheduler: new VirtualScheduler(T0),
+    ...options,
     onStep: (s) => {
       steps.push(s);
+      onStep?.(s);
       if (process.env.IVR_DEBUG)
         console.error(ani, s.event.type, s.state.node, s.commands.map((c) => c.type).join(','));
     },
-    ...extra,
   });
   // No PIN ever appears in a command, a state, the path, attached data, tickets or callbacks.
   const commands = steps.flatMap((s) => s.commands);
@@ -116,9 +155,16 @@ describe('phone-banking flow end to end', () => {
     const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
     h.setFault('transfer', { kind: 'apply-then-hang' });
     const before = h.accounts.get('a-1001-cur')!.balanceMinor;
-    const { played, commands } = await call(RETAIL, ['2', '135790', '1', '300', '1', 'hangup'], h, {
+    const scheduler = new VirtualScheduler(T0);
+    const watch = bankWatch();
+    const running = call(RETAIL, ['2', '135790', '1', '300', '1', 'hangup'], h, {
       bankTimeoutMs: 1_000,
+      scheduler,
+      onStep: watch.onStep,
     });
+    await watch.reached('transfer');
+    await scheduler.advance(1_000);
+    const { played, commands } = await running;
     const t = commands.find((c) => c.type === 'bank-request' && c.op === 'transfer');
     const r = commands.find((c) => c.type === 'bank-request' && c.op === 'reverse');
     assert.ok(t?.type === 'bank-request' && t.op === 'transfer');
@@ -190,7 +236,7 @@ describe('phone-banking flow end to end', () => {
     assert.equal(sinks.tickets.length, 1);
     assert.equal(sinks.tickets[0]!.kind, 'complaint');
     assert.equal(sinks.tickets[0]!.slaMinutes, 1440);
-    assert.equal(sinks.tickets[0]!.createdAtMs, 1_700_000_000_000);
+    assert.equal(sinks.tickets[0]!.createdAtMs, T0);
     assert.equal(result.outcome.type === 'transfer' && result.outcome.queueId, 'complaints');
   });
 
@@ -224,6 +270,36 @@ describe('phone-banking flow end to end', () => {
     const { played } = await call(RETAIL, ['2', '135790', '1', '5', '1', 'hangup'], h);
     assert.ok(played.includes('transfer.insufficient'));
     assert.equal(h.accounts.get('a-1001-cur')!.balanceMinor, before);
+  });
+
+  test('a host that never answers times out on the scheduler, not the wall clock', async () => {
+    // The sped-up simulation hands the session a scheduler: its bank timeout must be that
+    // scheduler's 5 s, not 5 s of real time. Virtual time here: nothing waits for real.
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    h.setFault('balances', { kind: 'hang' });
+    const scheduler = new VirtualScheduler(T0);
+    const watch = bankWatch();
+    const realStart = performance.now();
+    let done = false;
+    const running = call(RETAIL, ['1', '135790', 'hangup'], h, {
+      bankTimeoutMs: 5_000,
+      scheduler,
+      onStep: watch.onStep,
+    }).finally(() => (done = true));
+    await watch.reached('balances');
+    await scheduler.advance(4_999);
+    assert.equal(done, false, 'still waiting on the host 1 ms before the timeout');
+    assert.equal(watch.waitingOn(), 'balances');
+    await scheduler.advance(1);
+    await until('the session goes on after the timeout', () => done);
+    const { played, steps, result } = await running;
+    const fired = steps.find((s) => s.event.type === 'timer-fired');
+    assert.ok(fired, 'the bank timer fired');
+    assert.ok(played.includes('bank.host_error'), played.join(','));
+    assert.deepEqual(result.outcome, { type: 'ended', reason: 'caller-hung-up' });
+    assert.equal(scheduler.now(), T0 + 5_000);
+    assert.equal(scheduler.pending(), 0, 'no timer left behind');
+    assert.ok(performance.now() - realStart < 5_000, 'no real 5 s wait');
   });
 
   test('a caller who says nothing ends at an agent after the retries', async () => {

@@ -4,17 +4,18 @@
  * bank host, the customer directory, and the ticket and callback sinks. It ends with the
  * call's outcome: handed to a queue (with attached data), or ended.
  *
- * Timers (bank-request timeouts) are real timers measured against the injected Clock; the
- * timeout itself comes from the flow's `settings.bankTimeoutMs`, overridable here.
+ * Timers (bank-request timeouts) run on the injected Scheduler, like every other timer of the
+ * site: a sped-up simulation times the host out after its own simulated seconds, and a test
+ * with a VirtualScheduler fires the timeout by advancing it, never by waiting. The timeout
+ * itself comes from the flow's `settings.bankTimeoutMs`, overridable here.
  * Secret digits (PIN entry) are never logged; the PIN reaches the host only through
  * `Secret.reveal()` at the single call site below.
  */
 import type { BankHost } from '../../shared/bank-host/port.js';
-import type { Clock } from '../../shared/clock.js';
-import { systemClock } from '../../shared/clock.js';
 import type { CustomerDirectory, ReadPurpose } from '../../shared/domain/customer.js';
 import { isDomainError } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
+import { type Cancel, RealScheduler, type Scheduler } from '../../shared/scheduler.js';
 import type { Flow } from './flow.js';
 import { ivrStep, newIvrState } from './runner.js';
 import type {
@@ -88,7 +89,8 @@ export interface IvrSessionOptions {
   callbacks: CallbackSink;
   /** Recognises the caller by ANI at the start and by card number at identify nodes. */
   directory?: CustomerDirectory;
-  clock?: Clock;
+  /** The session's time and timers; defaults to the wall clock (a RealScheduler at speed 1). */
+  scheduler?: Scheduler;
   /** Overrides the flow's `settings.bankTimeoutMs`. */
   bankTimeoutMs?: number;
   logger?: Logger;
@@ -102,7 +104,7 @@ export interface IvrSessionResult {
 }
 
 export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionResult> {
-  const clock = o.clock ?? systemClock;
+  const scheduler = o.scheduler ?? new RealScheduler();
   const log = (o.logger ?? silentLogger).child({ sessionId: o.sessionId, flow: o.flow.id });
   const flow: Flow =
     o.bankTimeoutMs === undefined
@@ -120,7 +122,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
   let outcome: IvrOutcome | undefined;
   const inbox: IvrEvent[] = [];
   let wake: (() => void) | undefined;
-  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  const timers = new Map<string, Cancel>();
   const push = (e: IvrEvent) => {
     inbox.push(e);
     const w = wake;
@@ -213,7 +215,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
             sessionId: o.sessionId,
             kind: cmd.kind,
             slaMinutes: cmd.slaMinutes,
-            createdAtMs: clock.now(),
+            createdAtMs: scheduler.now(),
             data: cmd.data,
           });
         } catch (e) {
@@ -228,7 +230,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
             phone: cmd.phone,
             queueId: cmd.queueId,
             slaMinutes: cmd.slaMinutes,
-            requestedAtMs: clock.now(),
+            requestedAtMs: scheduler.now(),
             data: cmd.data,
           });
         } catch (e) {
@@ -243,25 +245,22 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
         await o.channel.hangup(cmd.reason).catch(() => {});
         return true;
       case 'start-timer': {
-        const t = setTimeout(
-          () => {
-            timers.delete(cmd.timerId);
-            push({ type: 'timer-fired', timerId: cmd.timerId });
-          },
-          Math.max(0, cmd.atMs - clock.now()),
-        );
-        timers.set(cmd.timerId, t);
+        const cancel = scheduler.after(Math.max(0, cmd.atMs - scheduler.now()), () => {
+          timers.delete(cmd.timerId);
+          push({ type: 'timer-fired', timerId: cmd.timerId });
+        });
+        timers.set(cmd.timerId, cancel);
         return true;
       }
       case 'cancel-timer':
-        clearTimeout(timers.get(cmd.timerId));
+        timers.get(cmd.timerId)?.();
         timers.delete(cmd.timerId);
         return true;
     }
   };
 
   const feed = async (event: IvrEvent) => {
-    const r = ivrStep(flow, state, event, clock.now());
+    const r = ivrStep(flow, state, event, scheduler.now());
     state = r.state;
     o.onStep?.({ event, commands: r.commands, state });
     if (event.type !== 'digits') log.debug('ivr event', { event: event.type, node: state.node });
@@ -288,7 +287,7 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
       await feed(inbox.shift()!);
     }
   } finally {
-    for (const t of timers.values()) clearTimeout(t);
+    for (const cancel of timers.values()) cancel();
   }
   return { outcome: outcome ?? { type: 'ended', reason: state.endReason ?? 'ended' }, state };
 }

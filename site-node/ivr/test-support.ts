@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { ContactSummary, CustomerDirectory, CustomerProfile } from '../../shared/domain/customer.js';
-import { type Flow, type PromptCatalogue, loadFlowFile, loadPromptCatalogueFile } from './flow.js';
+import { type Flow, type PromptCatalogue, loadPromptCatalogueFile } from './flow.js';
+import { loadFlowFile } from './load-flow.js';
 import type { CallbackRequest, CallbackSink, TicketRequest, TicketSink } from './session.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -4,6 +4,7 @@ import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
 import { InMemoryBankHost } from '../../shared/bank-host/memory.js';
 import { RoutingBankHost } from '../../shared/bank-host/routing.js';
 import { ManualClock } from '../../shared/clock.js';
+import { VirtualScheduler } from '../../shared/scheduler.js';
 import type { CustomerProfile, ReadPurpose } from '../../shared/domain/customer.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { eventsFor } from '../../shared/events/outbox.js';
@@ -272,7 +273,8 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
  */
 void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
   let t: SiteTestDb;
-  const clock = new ManualClock(1_763_000_000_000);
+  // The IVR session's time and timers (its bank timeouts) as well as everyone else's.
+  const clock = new VirtualScheduler(1_763_000_000_000);
   const { flow, catalogue } = loadPhoneBanking();
   const roamer: CustomerProfile = { ...DEMO_PROFILES[0]!, homeSiteId: 'cd' };
   let hub: FakeHubLink;
@@ -320,7 +322,7 @@ void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
       tickets: sinks,
       callbacks: sinks,
       directory: dir,
-      clock,
+      scheduler: clock,
     });
     return { result, caller };
   };

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Topology } from '../../shared/topology/schema.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import { loadSiteConfig } from '../config.js';
-import { loadFlow } from '../runtime/site.js';
+import { loadFlow } from '../ivr/load-flow.js';
 import { topologyMisfits } from './topology-fit.js';
 
 /** The example files an admin deploys (data, read as a site reads them). */

@@ -192,7 +192,7 @@ export class CallFlow {
         tickets: { createTicket: (t) => this.ivrTicket(call, t) },
         callbacks: { scheduleCallback: (c) => this.ivrCallback(call, c) },
         directory: d.directory,
-        clock: d.scheduler,
+        scheduler: d.scheduler,
         bankTimeoutMs: d.config.ivr.bankTimeoutMs,
         logger: d.log,
       });

@@ -22,7 +22,7 @@ import type { BankHost } from '../../shared/bank-host/port.js';
 import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
-import { loadFlowFile, loadPromptCatalogueFile, type Flow } from '../ivr/flow.js';
+import { loadFlow } from '../ivr/load-flow.js';
 import {
   JobScheduler,
   PgCustomerDirectory,
@@ -101,21 +101,6 @@ export interface SiteSnapshot {
   summary: SiteSummary;
   /** The hub link, when the site is federated. */
   hub?: { state: string; topologyVersion: number; drained: boolean; eventsShipped: number };
-}
-
-/**
- * Load and validate the IVR flow named in the config against its prompt catalogue and the
- * ACD's queues. Strict: a node no caller can reach is an error at start, not a surprise in
- * production.
- */
-export function loadFlow(config: SiteConfig): { flow: Flow; warnings: string[] } {
-  const promptsPath =
-    config.ivr.promptsPath ?? fileURLToPath(new URL('../ivr/prompts.yaml', import.meta.url));
-  return loadFlowFile(config.ivr.flowPath, {
-    catalogue: loadPromptCatalogueFile(promptsPath),
-    strict: true,
-    queues: config.acd.queues.map((q) => q.id),
-  });
 }
 
 export class Site {
