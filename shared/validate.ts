@@ -23,11 +23,14 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, wha
   return throwInvalid(problems, first ? formatIssuePath(what, first.path) : what);
 }
 
-/** Throw one invalid-argument error listing every problem (each already names its field). */
-export function throwInvalid(problems: string[], field: string): never {
+/**
+ * Throw one invalid-argument error listing every problem (each already names its field);
+ * `cause` is what the problems were read from, when it is an error worth keeping (a parser's).
+ */
+export function throwInvalid(problems: string[], field: string, cause?: unknown): never {
   throw new DomainError(
     'invalid-argument',
     problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`,
-    { field },
+    { field, cause },
   );
 }

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type YAMLError } from 'yaml';
 import { DomainError } from '../../shared/errors.js';
+import { throwInvalid } from '../../shared/validate.js';
 import type { SiteConfig } from '../config.js';
 import {
   type Flow,
@@ -114,11 +115,10 @@ export function readFlowYaml(text: string, source: string): unknown {
       problems.push([field, `${reason(e)} (line ${line}, column ${col})`]);
     }
   }
-  const messages = problems.map(([f, m]) => `${label}: ${f}: ${m}`);
-  throw new DomainError(
-    'invalid-argument',
-    messages.length === 1 ? messages[0]! : `${messages.length} problems:\n  - ${messages.join('\n  - ')}`,
-    { field: problems[0]![0], cause: doc.errors[0] },
+  return throwInvalid(
+    problems.map(([f, m]) => `${label}: ${f}: ${m}`),
+    problems[0]![0],
+    doc.errors[0],
   );
 }
 
