@@ -22,7 +22,7 @@ export const REDACT_PATHS: readonly string[] = DEPTHS.flatMap((at) => [
   ...CARD_LIST_KEYS.map((k) => `${at}${k}.*`),
 ]);
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 const cardKeys = new Set(CARD_KEYS);
 const cardListKeys = new Set(CARD_LIST_KEYS);
@@ -43,7 +43,7 @@ export function censor(value: unknown, path: readonly (string | symbol)[]): stri
  * shorter number shows less of its front (the IVR accepts card numbers of 12 to 19 digits);
  * anything that is not such a number is `[redacted]` whole.
  */
-export function maskCardNumber(value: unknown): string {
+function maskCardNumber(value: unknown): string {
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return REDACTED;
   const digits = String(value).replace(/[\s-]/g, '');
   if (!/^\d{12,19}$/.test(digits)) return REDACTED;

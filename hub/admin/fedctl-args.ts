@@ -173,7 +173,7 @@ const synopsis = (c: CommandName): string => {
   return ['fedctl', c, ...(spec.arg ? [spec.arg] : []), ...flags].join(' ');
 };
 
-export function generalUsage(): string {
+function generalUsage(): string {
   return [
     'usage: fedctl <command> [argument] [flags]',
     '',

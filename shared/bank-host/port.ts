@@ -139,13 +139,13 @@ export const last4 = (cardNumber: string): string => cardNumber.slice(-4);
  * not-found, failed-precondition, invalid-argument `currency`, conflict.
  */
 
-export function checkAmount(field: string, amountMinor: number): void {
+function checkAmount(field: string, amountMinor: number): void {
   if (!Number.isSafeInteger(amountMinor) || amountMinor <= 0) {
     throw invalidArgument(field, `must be a positive whole number of minor units, got ${amountMinor}`);
   }
 }
 
-export function checkKey(field: string, key: string): void {
+function checkKey(field: string, key: string): void {
   if (typeof key !== 'string' || key.length < 1 || key.length > 200) {
     throw invalidArgument(field, 'must be a string of 1..200 characters');
   }
@@ -155,7 +155,7 @@ export function checkKey(field: string, key: string): void {
 const BILL_REF = /^[0-9A-Za-z-]{1,32}$/;
 
 /** The most lines `recentTransactions` returns in one call. */
-export const MAX_RECENT_TRANSACTIONS = 100;
+const MAX_RECENT_TRANSACTIONS = 100;
 
 export function checkTransferRequest(req: TransferRequest): void {
   checkKey('idempotencyKey', req.idempotencyKey);

@@ -46,7 +46,7 @@ function coverToFile(c: unknown): unknown {
 }
 
 /** The compiled form in the file's terms; anything unexpected is left for validation to name. */
-export function compiledToFile(input: unknown): unknown {
+function compiledToFile(input: unknown): unknown {
   if (!isRecord(input)) return input;
   const out = withoutNulls(input, ['version']);
   if ('sites' in out) out.sites = mapArray(out.sites, siteToFile);

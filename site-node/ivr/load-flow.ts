@@ -94,7 +94,7 @@ function duplicates(text: string, keys: unknown[], lines: LineCounter): string {
 const reason = (e: YAMLError): string => e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
 
 /** Parses a flow file's text into plain data; every YAML problem names its node and field. */
-export function readFlowYaml(text: string, source: string): unknown {
+function readFlowYaml(text: string, source: string): unknown {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: sameKey, prettyErrors: false, lineCounter: lines });
   if (doc.errors.length === 0) return doc.toJS();
