@@ -144,8 +144,6 @@ export const acdConfigSchema = z
   .strict();
 
 export type AcdConfigInput = z.input<typeof acdConfigSchema>;
-/** How abandons count in the service level; the definitions are in shared/stats/service-level.ts. */
-export type { ServiceLevelDefinition };
 
 /** One expansion level, cumulative: what a call accepts once it has waited `afterMs`. */
 export interface CompiledLevel {

@@ -12,13 +12,7 @@
  */
 export type * from './types.js';
 export { compileAcdConfig, acdConfigSchema } from './config.js';
-export type {
-  AcdConfigInput,
-  CompiledAcdConfig,
-  CompiledQueue,
-  CompiledLevel,
-  ServiceLevelDefinition,
-} from './config.js';
+export type { AcdConfigInput, CompiledAcdConfig, CompiledQueue, CompiledLevel } from './config.js';
 export { createAcdState } from './state.js';
 export type { AcdState } from './state.js';
 export { acdStep, isAcdRejection } from './core.js';

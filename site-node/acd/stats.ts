@@ -31,12 +31,12 @@
  * It is the "position times AHT over servers" estimate; good enough to decide callbacks.
  */
 import { isBusy } from './agent-state.js';
-import type { ServiceLevelDefinition } from './config.js';
 import { queuedCalls } from './routing.js';
 import type { AcdState, QueueRt } from './state.js';
 import { invalidArgument, failedPrecondition } from '../../shared/errors.js';
 import {
   type QueueOutcomeCounts,
+  type ServiceLevelDefinition,
   type ServiceLevelRule,
   measureServiceLevel,
 } from '../../shared/stats/service-level.js';
