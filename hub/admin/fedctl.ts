@@ -137,7 +137,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           return 0;
         }
         case 'history': {
-          const limit = v.limit === undefined ? 20 : Number(v.limit);
+          const limit = Number(v.limit); // its default is in fedctl-args.ts
           if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a number >= 1');
           const r = await rpc(client.topologyHistory.bind(client), { limit });
           io.out(formatHistory(r.versions));
@@ -170,7 +170,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           return 0;
         }
         case 'reads': {
-          const limit = v.limit === undefined ? 100 : Number(v.limit);
+          const limit = Number(v.limit); // its default is in fedctl-args.ts
           if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a number >= 1');
           const sinceAgo = parseDuration('since', v.since);
           const r = await rpc(client.customerReads.bind(client), {
