@@ -19,7 +19,10 @@ import type pg from 'pg';
 import { query, type Queryable } from '../pg/pool.js';
 import type { EventEnvelope } from './envelope.js';
 
-/** The DDL of the table this module works on (a node's migration creates the same). */
+/**
+ * The path of outbox-table.sql, the DDL of the table this module works on (a node's migration
+ * creates the same): tests create the table from it, and a site test checks its migration against it.
+ */
 export const OUTBOX_TABLE_SQL = fileURLToPath(new URL('./outbox-table.sql', import.meta.url));
 
 export interface OutboxRow extends EventEnvelope {
