@@ -37,8 +37,11 @@ export function ulid(nowMs: number, random: () => Uint8Array = () => randomBytes
 
 const SITE_ID = /^[a-z][a-z0-9-]{1,31}$/;
 
+/** Whether `s` is a site id (for schemas, which word the problem their own way). */
+export const isSiteId = (s: string): boolean => SITE_ID.test(s);
+
 export function assertSiteId(siteId: string): void {
-  if (!SITE_ID.test(siteId)) {
+  if (!isSiteId(siteId)) {
     throw new RangeError(`site id "${siteId}" must match ${SITE_ID} (lower-case letters, digits, dashes)`);
   }
 }

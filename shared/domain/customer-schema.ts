@@ -12,7 +12,7 @@
  * "13900000001" are the same number.
  */
 import { z } from 'zod';
-import { assertSiteId } from '../ids.js';
+import { isSiteId } from '../ids.js';
 import { parseOrThrow } from '../validate.js';
 import type { CustomerProfile } from './customer.js';
 import { parseStoredPhone } from './phone.js';
@@ -41,17 +41,7 @@ export const phoneSchema = z.string().transform((raw, ctx) => {
 
 export const cardSchema = z.string().regex(/^[0-9]{12,19}$/, 'must be a card number of 12-19 digits');
 
-const siteId = z.string().refine(
-  (s) => {
-    try {
-      assertSiteId(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a site id matching ^[a-z][a-z0-9-]{1,31}$' },
-);
+const siteId = z.string().refine(isSiteId, { message: 'must be a site id matching ^[a-z][a-z0-9-]{1,31}$' });
 
 /**
  * An array whose elements must be distinct; the issue points at the repeated element. The

@@ -75,7 +75,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from '../duration.js';
-import { assertSiteId } from '../ids.js';
+import { isSiteId } from '../ids.js';
 
 // ---------------------------------------------------------------------------------------------
 // Compiled types
@@ -142,17 +142,9 @@ export interface Topology {
 // Input schemas (one per part, so validate.ts can check each element on its own and report
 // every problem in the file, not just the first broken element's).
 
-export const siteIdSchema = z.string().refine(
-  (s) => {
-    try {
-      assertSiteId(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must match ^[a-z][a-z0-9-]{1,31}$ (lower-case letters, digits, dashes)' },
-);
+export const siteIdSchema = z.string().refine(isSiteId, {
+  message: 'must match ^[a-z][a-z0-9-]{1,31}$ (lower-case letters, digits, dashes)',
+});
 
 export const queueIdSchema = z
   .string()
