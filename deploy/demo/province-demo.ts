@@ -79,7 +79,7 @@ import { formatStatsLine } from '../../site-node/stats-line.js';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import { systemClock } from '../../shared/clock.js';
-import { createLogger, type LogLevel } from '../../shared/log.js';
+import { LOG_LEVELS, createLogger, type LogLevel } from '../../shared/log.js';
 import { createPool } from '../../shared/pg/pool.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -135,8 +135,8 @@ export function parseProvinceDemoArgs(argv: string[]): ProvinceDemoArgs {
   };
   const rate = num('rate', values.rate, 600, 0.001);
   const level = values['log-level'] ?? 'error';
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
-    throw new RangeError(`--log-level: one of error, warn, info, debug (got "${level}")`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new RangeError(`--log-level: one of ${LOG_LEVELS.join(', ')} (got "${level}")`);
   }
   return {
     durationSec: values.duration === undefined ? undefined : num('duration', values.duration, 0, 1),
