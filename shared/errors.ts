@@ -44,6 +44,14 @@ export const conflict = (message: string, cause?: unknown): DomainError =>
 export const unavailable = (message: string, cause?: unknown): DomainError =>
   new DomainError('unavailable', message, { cause });
 
+/** The message of anything thrown; a librdkafka callback's error may be a plain object with one. */
+export const errorMessage = (e: unknown): string =>
+  e instanceof Error
+    ? e.message
+    : typeof e === 'object' && e !== null && 'message' in e
+      ? String(e.message)
+      : String(e);
+
 export function isDomainError(e: unknown, kind?: ErrorKind): e is DomainError {
   return e instanceof DomainError && (kind === undefined || e.kind === kind);
 }

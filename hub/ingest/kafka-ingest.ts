@@ -19,7 +19,7 @@
  */
 import Kafka from 'node-rdkafka';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import { isDomainError, unavailable } from '../../shared/errors.js';
+import { errorMessage, isDomainError, unavailable } from '../../shared/errors.js';
 import { parseEvent, type EventEnvelope } from '../../shared/events/envelope.js';
 import { KAFKA_EVENTS_TOPIC } from '../../shared/events/kafka.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -79,13 +79,6 @@ interface Decoded {
   commits: Kafka.TopicPartitionOffset[];
   oldestTimestampMs: number | undefined;
 }
-
-const errText = (e: unknown): string =>
-  e instanceof Error
-    ? e.message
-    : typeof e === 'object' && e !== null && 'message' in e
-      ? String(e.message)
-      : String(e);
 
 export class KafkaIngestConsumer {
   readonly stats: KafkaIngestStats = {
@@ -192,7 +185,7 @@ export class KafkaIngestConsumer {
     await new Promise<void>((resolve, reject) => {
       consumer.connect({ timeout: timeoutMs }, (err) =>
         err
-          ? reject(unavailable(`kafka consumer: cannot connect to brokers: ${errText(err)}`, err))
+          ? reject(unavailable(`kafka consumer: cannot connect to brokers: ${errorMessage(err)}`, err))
           : resolve(),
       );
     });
@@ -215,7 +208,7 @@ export class KafkaIngestConsumer {
       try {
         messages = await this.consumeBatch(consumer);
       } catch (e) {
-        this.stats.lastError = errText(e);
+        this.stats.lastError = errorMessage(e);
         if ((e as { code?: unknown }).code === Kafka.CODES.ERRORS.ERR__MAX_POLL_EXCEEDED) {
           // The next poll rejoins; nothing was committed, so nothing is lost.
           this.stats.leftGroup++;
@@ -287,7 +280,7 @@ export class KafkaIngestConsumer {
         return true;
       } catch (e) {
         this.stats.failures++;
-        this.stats.lastError = errText(e);
+        this.stats.lastError = errorMessage(e);
         this.log.warn('ingest failed; retrying the same batch', {
           err: e,
           events: batch.events.length,

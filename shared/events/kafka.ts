@@ -11,7 +11,7 @@
  */
 import Kafka from 'node-rdkafka';
 import { silentLogger, type Logger } from '../log.js';
-import { unavailable } from '../errors.js';
+import { errorMessage, unavailable } from '../errors.js';
 import type { EventEnvelope } from './envelope.js';
 import type { OutboxRow } from './outbox.js';
 
@@ -51,13 +51,6 @@ export function encodeEvent(e: EventEnvelope): Buffer {
   };
   return Buffer.from(JSON.stringify(env), 'utf8');
 }
-
-const errText = (e: unknown): string =>
-  e instanceof Error
-    ? e.message
-    : typeof e === 'object' && e !== null && 'message' in e
-      ? String(e.message)
-      : String(e);
 
 export class KafkaEventShipper {
   readonly topic: string;
@@ -105,7 +98,7 @@ export class KafkaEventShipper {
       this.producer.connect({ timeout: timeoutMs }, (err) => {
         if (err) {
           this.connecting = undefined;
-          reject(unavailable(`kafka producer: cannot connect to brokers: ${errText(err)}`, err));
+          reject(unavailable(`kafka producer: cannot connect to brokers: ${errorMessage(err)}`, err));
           return;
         }
         this.connected = true;
@@ -158,7 +151,7 @@ export class KafkaEventShipper {
       } catch (err) {
         // e.g. the local queue is full: fail the batch; what was queued still goes out and
         // its copy in the retry is absorbed by the hub's dedupe.
-        this.settle(id, batch, unavailable(`kafka: produce failed: ${errText(err)}`, err));
+        this.settle(id, batch, unavailable(`kafka: produce failed: ${errorMessage(err)}`, err));
       }
     });
   };
@@ -169,7 +162,7 @@ export class KafkaEventShipper {
     if (id === undefined || !p) return; // a batch already failed (timeout, produce error)
     if (err) {
       this.log.warn('kafka delivery failed', { topic: this.topic, err });
-      this.settle(id, p, unavailable(`kafka: delivery failed: ${errText(err)}`, err));
+      this.settle(id, p, unavailable(`kafka: delivery failed: ${errorMessage(err)}`, err));
       return;
     }
     if (--p.remaining === 0) this.settle(id, p);
@@ -202,7 +195,7 @@ export async function ensureTopic(
     await new Promise<void>((resolve, reject) => {
       admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, timeoutMs, (err) => {
         if (!err || err.code === Kafka.CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS) resolve();
-        else reject(unavailable(`kafka: cannot create topic ${topic}: ${errText(err)}`, err));
+        else reject(unavailable(`kafka: cannot create topic ${topic}: ${errorMessage(err)}`, err));
       });
     });
   } finally {
