@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
@@ -100,6 +100,15 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
   afterAll(async () => {
     await t?.close();
   });
+  // Every test starts from an empty hub and stores the versions it needs, so each can run alone.
+  beforeEach(async () => {
+    await query(t.pool, 'TRUNCATE topology_versions, admin_audit');
+  });
+
+  /** Versions 1..n, each applied on top of the one before. */
+  async function appendVersions(n: number): Promise<void> {
+    for (let v = 0; v < n; v++) await store.append(newVersion(v));
+  }
 
   void test('an empty hub has no current version', async () => {
     assert.equal(await store.current(), undefined);
@@ -160,6 +169,7 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
   });
 
   void test('a stale expected version is a conflict naming both versions, and stores nothing', async () => {
+    await appendVersions(3);
     const before = await store.current();
     const audits = await count(t, 'admin_audit');
     await assert.rejects(store.append(newVersion(1)), (e) => {
@@ -178,6 +188,8 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
   });
 
   void test('bad input is refused before touching the database', async () => {
+    // On top of version 3, so that a request the checks let through would be stored.
+    await appendVersions(3);
     await assert.rejects(
       store.append(newVersion(3, { expectedCurrentVersion: -1 })),
       (e) => isDomainError(e, 'invalid-argument') && e.field === 'expectedCurrentVersion',
@@ -194,6 +206,7 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
   });
 
   void test('two concurrent appends on the same version: exactly one wins', async () => {
+    await appendVersions(3);
     const base = (await store.current())!.version;
     for (let round = 0; round < 3; round++) {
       const expected = base + round;

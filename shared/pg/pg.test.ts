@@ -2,7 +2,7 @@
  * shared/pg against a real PostgreSQL: the SQLSTATE mapping with errors provoked on the
  * server, withTransaction commit/rollback/retry, and the migration runner.
  */
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -254,15 +254,20 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
 
   void describe('migrate', () => {
     let dir: string;
-    beforeAll(async () => {
+    // Each test starts from a directory of its own holding 001 and 002 (and a file that is not
+    // a migration), on a database with none of the tables they make, so that each can run alone.
+    beforeEach(async () => {
+      await pool.query('DROP TABLE IF EXISTS mig_t, m_a, m_b, m_c, m_d, m_e');
       dir = await mkdtemp(join(tmpdir(), 'mig-'));
       await writeFile(join(dir, '001_a.sql'), 'CREATE TABLE m_a (id int);');
       await writeFile(join(dir, '002_b.sql'), 'CREATE TABLE m_b (id int);');
       await writeFile(join(dir, 'README.md'), 'not a migration');
     });
-    afterAll(async () => {
+    afterEach(async () => {
       await rm(dir, { recursive: true, force: true });
     });
+    /** Applies what the directory holds so far: where a test that adds or changes files starts. */
+    const applyAll = () => migrate(pool, { dir, schemaTable: 'mig_t' });
 
     void test('applies in order, then a second run changes nothing', async () => {
       const first = await migrate(pool, { dir, schemaTable: 'mig_t' });
@@ -277,12 +282,14 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     });
 
     void test('concurrent runners apply each file once (advisory lock)', async () => {
+      await applyAll();
       await writeFile(join(dir, '003_c.sql'), 'CREATE TABLE m_c (id int);');
       const rs = await Promise.all([1, 2, 3].map(() => migrate(pool, { dir, schemaTable: 'mig_t' })));
       assert.equal(rs.flatMap((r) => r.applied).join(','), '003_c.sql');
     });
 
     void test('a changed applied file is refused, naming it, before anything new is applied', async () => {
+      await applyAll();
       await writeFile(join(dir, '002_b.sql'), 'CREATE TABLE m_b (id int, x int);');
       await writeFile(join(dir, '004_d.sql'), 'CREATE TABLE m_d (id int);');
       await assert.rejects(
@@ -294,10 +301,11 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
       );
       const r = await pool.query(`SELECT to_regclass('m_d') AS t`);
       assert.equal(r.rows[0].t, null);
-      await writeFile(join(dir, '002_b.sql'), 'CREATE TABLE m_b (id int);');
     });
 
     void test('a failing file is rolled back alone and named', async () => {
+      await applyAll();
+      await writeFile(join(dir, '004_d.sql'), 'CREATE TABLE m_d (id int);');
       await writeFile(join(dir, '005_bad.sql'), 'CREATE TABLE m_e (id int); SELECT * FROM nope;');
       await assert.rejects(
         migrate(pool, { dir, schemaTable: 'mig_t' }),
@@ -306,7 +314,6 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
       const r = await pool.query(`SELECT to_regclass('m_d') AS d, to_regclass('m_e') AS e`);
       assert.equal(r.rows[0].d, 'm_d', '004 applied before 005 failed');
       assert.equal(r.rows[0].e, null, '005 left nothing behind');
-      await rm(join(dir, '005_bad.sql'));
     });
 
     void test('badly named and duplicate-numbered files are refused', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { afterEach, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { Metadata, status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -12,26 +12,31 @@ import { DomainError } from '../../shared/errors.js';
 import { call, clientCredentials, type UnaryMethod } from '../../shared/grpc/client.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { ERROR_FIELD_KEY, INTERNAL_MESSAGE } from '../../shared/grpc/status.js';
-import { createAgentService } from './agent-service.js';
+import { createAgentService, type AgentServiceRegistration } from './agent-service.js';
 import { InMemoryAgentDesk } from './in-memory-desk.js';
 
 const AGENTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
-const desk = new InMemoryAgentDesk({ agents: AGENTS.map((agentId) => ({ agentId, skills: { retail: 3 } })) });
-const service = createAgentService({
-  desk,
-  reasonCodes: ['break', 'lunch', 'training'],
-  wrapupCodes: /^[a-z][a-z-]*$/,
-});
-const server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [service], shutdownTimeoutMs: 1000 });
+let desk: InMemoryAgentDesk;
+let service: AgentServiceRegistration;
+let server: GrpcServer;
 let client: AgentDeskClient;
 
-beforeAll(async () => {
+// Each test gets a desk of its own (every agent logged out, no call) behind a server of its
+// own, so that none depends on the agent states another test left behind.
+beforeEach(async () => {
+  desk = new InMemoryAgentDesk({ agents: AGENTS.map((agentId) => ({ agentId, skills: { retail: 3 } })) });
+  service = createAgentService({
+    desk,
+    reasonCodes: ['break', 'lunch', 'training'],
+    wrapupCodes: /^[a-z][a-z-]*$/,
+  });
+  server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [service], shutdownTimeoutMs: 1000 });
   const port = await server.start();
   assert.equal(await server.start(), port, 'start is idempotent');
   client = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials());
 });
 
-afterAll(async () => {
+afterEach(async () => {
   client.close();
   await server.stop();
   await server.stop(); // idempotent
@@ -189,7 +194,10 @@ describe('agent gRPC service', () => {
   });
 
   test('transfer and not-ready reason codes go through; GetAgent reads state', async () => {
-    await call(client.setNotReady.bind(client), { agentId: 'a1', reasonCode: 'break' }); // only a2 takes calls
+    // a1 is ready (as after a call of its own), then takes a break: only a2 takes calls.
+    await call(client.login.bind(client), { agentId: 'a1' });
+    await call(client.setReady.bind(client), { agentId: 'a1' });
+    await call(client.setNotReady.bind(client), { agentId: 'a1', reasonCode: 'break' });
     await call(client.login.bind(client), { agentId: 'a2' });
     await call(client.setReady.bind(client), { agentId: 'a2' });
     desk.enqueueCall({ callId: 'cq-01CALL2' });
@@ -287,6 +295,7 @@ describe('agent gRPC service', () => {
     });
 
     test('an illegal state move is FAILED_PRECONDITION', async () => {
+      desk.enqueueCall({ callId: 'cq-01CALL1' }); // a call that exists, but is not offered to a3
       const r = await raw(client.answer.bind(client), { agentId: 'a3', callId: 'cq-01CALL1' });
       assert.ok(isError(r));
       assert.equal(r.code, Status.FAILED_PRECONDITION);

@@ -6,7 +6,9 @@
  *   chongqing  events over the link        wanzhou  events through Kafka
  *   fuling     events over the link        qianjiang, kaizhou: access gateways, no process
  *
- * In order (the tests share one province, as the network's day does):
+ * In order (the tests share one province, as the network's day does; each first waits for the
+ * links it needs and sets up the topology version it starts from, so that any of them can also
+ * run alone):
  *   1. registration and heartbeats: `fedctl status` shows every site up on the bootstrap
  *      version, the hub keeps hearing them, the access cities show `never`;
  *   2. topology push: `fedctl apply` of a new version reaches every site, which stores it; a
@@ -34,7 +36,7 @@ import type pg from 'pg';
 import type { StatsResponse, StatusResponse } from '../../proto/gen/admin.js';
 import { PROVINCE_TOPOLOGY } from '../../deploy/demo/layout.js';
 import { count } from '../support/federation.js';
-import { startProvince, waitUntil, type Province } from '../support/province.js';
+import { startProvince, waitUntil, type FedctlResult, type Province } from '../support/province.js';
 
 const missing = ['TEST_PG_URL', 'KAFKA_BROKERS', 'TOXIPROXY_URL'].filter((v) => !process.env[v]);
 const skip =
@@ -102,6 +104,40 @@ const siteStatus = (s: StatusResponse, id: string) => {
   return row;
 };
 
+/**
+ * Waits until the hub has every site's link up, and resolves with that status. The tests before
+ * leave the links up; a test run alone starts once the processes are ready, which may be before
+ * every site has registered.
+ */
+function everyLinkUp(): Promise<StatusResponse> {
+  return waitUntil(
+    'every site link up at the hub',
+    async () => {
+      const s = await status();
+      return SITES.every((id) => siteStatus(s, id).link === 'up') && s;
+    },
+    30_000,
+  );
+}
+
+/** Waits until `version` is the hub's current one and every site, link up, runs it unrefused. */
+async function everySiteOn(version: number): Promise<void> {
+  await waitUntil(
+    `every site up on v${version}`,
+    async () => {
+      const s = await status();
+      return (
+        s.currentVersion === version &&
+        SITES.every((id) => {
+          const row = siteStatus(s, id);
+          return row.link === 'up' && row.topologyVersion === version && row.topologyError === '';
+        })
+      );
+    },
+    30_000,
+  );
+}
+
 /** The example province with fuling grown from 6 agents to 10. */
 const provinceV2 = () =>
   readFileSync(PROVINCE_TOPOLOGY, 'utf8')
@@ -110,6 +146,27 @@ const provinceV2 = () =>
       'capacity: { trunks: 60, agents: 6, ivrPorts: 30 }',
       'capacity: { trunks: 60, agents: 10, ivrPorts: 30 }',
     );
+
+/** `fedctl apply` of v2 (`provinceV2`); resolves once every site acknowledged it. */
+async function applyV2(): Promise<FedctlResult> {
+  const apply = await p.fedctl(
+    'apply',
+    p.writeFile('province-v2.yaml', provinceV2()),
+    '--comment',
+    'fuling hires 2',
+  );
+  assert.equal(apply.code, 0, apply.err);
+  assert.match(apply.out, /applied version 2/);
+  await waitUntil(
+    'every site acknowledged v2',
+    async () => {
+      const s = await status();
+      return s.currentVersion === 2 && SITES.every((id) => siteStatus(s, id).topologyVersion === 2);
+    },
+    20_000,
+  );
+  return apply;
+}
 
 async function unshippedIds(pool: pg.Pool): Promise<string[]> {
   const r = await pool.query<{ id: string }>(`SELECT id FROM outbox WHERE shipped_at IS NULL ORDER BY seq`);
@@ -166,21 +223,11 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
   });
 
   test('fedctl apply pushes a new topology version live to every site, which acknowledges it', async () => {
+    await everySiteOn(1);
     const v1 = readFileSync(PROVINCE_TOPOLOGY, 'utf8');
-    const v2 = provinceV2();
-    assert.notEqual(v2.replace('version: 2', 'version: 1'), v1, 'the file really changes fuling');
-    const apply = await p.fedctl('apply', p.writeFile('province-v2.yaml', v2), '--comment', 'fuling hires 2');
-    assert.equal(apply.code, 0, apply.err);
-    assert.match(apply.out, /applied version 2/);
+    assert.notEqual(provinceV2().replace('version: 2', 'version: 1'), v1, 'the file really changes fuling');
+    const apply = await applyV2();
     assert.match(apply.out, /pushed to .*chongqing/);
-    await waitUntil(
-      'every site acknowledged v2',
-      async () => {
-        const s = await status();
-        return s.currentVersion === 2 && SITES.every((id) => siteStatus(s, id).topologyVersion === 2);
-      },
-      20_000,
-    );
     for (const id of SITES) {
       const r = await p.sitePool(id).query<{ v: string; agents: number | null }>(
         `SELECT topology_version AS v,
@@ -199,6 +246,9 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
   });
 
   test('a version that gives fuling a queue its ACD has not got: fuling refuses it and keeps v2, the others run it, a rollback heals', async () => {
+    // It starts from v2: what the test before applied, applied here if that test did not run.
+    if ((await everyLinkUp()).currentVersion === 1) await applyV2();
+    await everySiteOn(2);
     const v3 = provinceV2()
       .replace('version: 2', 'version: 3')
       .replace(
@@ -251,6 +301,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
   });
 
   test('roaming callers are looked up through the hub (audited), cached as served, and bank on their home ledger', async () => {
+    await everyLinkUp();
     // Every site reads other sites' customers for its IVR (by caller number) and its agents'
     // screen pops. (`ivr-card` is legal too, but a simulated roamer always calls from the
     // phone the directory knows, so the IVR asks for a card only when the number lookup
@@ -371,6 +422,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
   });
 
   test("a card loss reported at any site marks the customer's profile lost-card at the hub and in the home site's cache", async () => {
+    await everyLinkUp();
     // Simulated callers report card losses now and then; an identified one's report reaches
     // the hub as an event (link or Kafka), which queues a flag request; the hub's worker
     // marks the profile and the change feed carries the new version to the home site.
@@ -412,6 +464,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
   });
 
   test('a cut link: the hub marks fuling down, fuling keeps working, and its backlog drains exactly once when the link returns', async () => {
+    await everyLinkUp();
     const fl = p.sitePool('fuling');
     const callsBefore = await count(fl, `SELECT count(*) AS n FROM calls`);
     await p.setLink('fuling', false);
@@ -511,6 +564,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
   test('a silent link (timeout toxic): the hub goes suspect, then down, on missed heartbeats alone; Kafka keeps flowing', async () => {
     // The connection stays open but nothing from wanzhou reaches the hub: only the heartbeat
     // silence tells (3 intervals -> suspect, 10 -> down), unlike a cut that closes the socket.
+    await everyLinkUp();
     const proxy = p.proxy('wanzhou');
     const toxic = await proxy.addToxic<{ timeout: number }>({
       name: 'silence',
@@ -565,7 +619,8 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
 
   test('events reach the hub exactly once, over the link or through Kafka; fedctl stats counts every site', async () => {
     // (A site's window ends at its own simulated clock only while it is connected: the
-    // sites run 20x fast, so this needs every link up, which the tests before left it.)
+    // sites run 20x fast, so this needs every link up.)
+    await everyLinkUp();
     let seen = '';
     const stats = await waitUntil(
       'province stats with calls offered at every site',
