@@ -130,6 +130,12 @@ const BankNode = z.strictObject({
     .max(9)
     .default([...PAYEE_KINDS]),
   slaMinutes: z.number().int().min(1).max(10_080).default(240),
+  /**
+   * Transfers and bill payments: the queue through which an agent calls the customer back
+   * when neither the posting nor its reversal is confirmed (within `slaMinutes`). Absent, the
+   * site's default callback queue.
+   */
+  callbackQueue: z.string().min(1).optional(),
   ...inputOpts,
   ...common,
 });
@@ -236,6 +242,7 @@ export const BUILTIN_PROMPTS = {
     'transfer.insufficient',
     'transfer.not_made',
     'transfer.uncertain',
+    'transfer.unconfirmed',
   ],
   'card-loss': [
     'cardloss.choose_card',
@@ -256,6 +263,7 @@ export const BUILTIN_PROMPTS = {
     'transfer.amount_too_large',
     'transfer.not_made',
     'transfer.uncertain',
+    'transfer.unconfirmed',
   ],
   rates: ['rates.deposit_item', 'rates.fx_item'],
 } as const;
@@ -379,6 +387,8 @@ export function queuesOf(node: FlowNode): Array<[string, string]> {
       ];
     case 'callback':
       return [['queue', node.queue]];
+    case 'bank':
+      return node.callbackQueue ? [['callbackQueue', node.callbackQueue]] : [];
     default:
       return [];
   }

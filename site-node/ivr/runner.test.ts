@@ -237,6 +237,7 @@ describe('bank: transfer between own accounts', () => {
       kind: 'bank',
       action: 'transfer-own-accounts',
       requiresVerified: false,
+      callbackQueue: 'retail',
       next: 'bye',
       onError: 'agent',
     },
@@ -307,12 +308,43 @@ describe('bank: transfer between own accounts', () => {
     );
     assert.deepEqual(played(done.commands), ['transfer.not_made']);
   });
-  test('a reversal that also fails: uncertain, with a callback ticket', () => {
+  test('a reversal that also fails: a callback is scheduled (with a number and a time), then promised', () => {
     const r = upToConfirm();
     const t1 = ivrStep(flow, r.state, { type: 'timer-fired', timerId: 's1:req2:timeout' }, NOW);
     const t2 = ivrStep(flow, t1.state, { type: 'timer-fired', timerId: 's1:req3:timeout' }, NOW);
-    assert.ok(played(t2.commands).includes('transfer.uncertain'));
-    assert.ok(t2.commands.some((c) => c.type === 'create-ticket' && c.kind === 'callback-request'));
+    // A callback request the site can store and place: the caller's number, a time (SLA), and
+    // what the agent must check. It comes before the prompt that promises it.
+    const cb = t2.commands.findIndex((c) => c.type === 'schedule-callback');
+    const promise = t2.commands.findIndex((c) => c.type === 'play' && c.promptId === 'transfer.uncertain');
+    assert.ok(cb >= 0, 'a callback is scheduled');
+    assert.ok(promise > cb, 'the caller hears the promise after the callback is scheduled');
+    const c = t2.commands[cb]!;
+    assert.ok(c.type === 'schedule-callback');
+    assert.equal(c.phone, '13800000001');
+    assert.equal(c.queueId, 'retail');
+    assert.equal(c.slaMinutes, 240);
+    assert.equal(c.data.reason, 'transfer-outcome-unknown');
+    assert.equal(c.data.idempotencyKey, 'ivr:s1:t:2');
+    assert.equal(c.data.amountMinor, 1250);
+    assert.ok(!t2.commands.some((x) => x.type === 'create-ticket'), 'no ticket the store would refuse');
+  });
+  test('a reversal that also fails for a caller without a number: no promise of a call, to an agent', () => {
+    const r = drive(flow, [
+      start(''),
+      { type: 'bank-result', requestId: 's1:req1', ok: true, value: accounts },
+      d('1'),
+      d('12*5'),
+      d('1'),
+    ]);
+    const t1 = ivrStep(flow, r.state, { type: 'timer-fired', timerId: 's1:req2:timeout' }, NOW);
+    const t2 = ivrStep(flow, t1.state, { type: 'timer-fired', timerId: 's1:req3:timeout' }, NOW);
+    assert.ok(!t2.commands.some((c) => c.type === 'schedule-callback' || c.type === 'create-ticket'));
+    assert.deepEqual(played(t2.commands), ['transfer.unconfirmed', 'transfer.connecting']);
+    const toAgent = t2.commands.find((c) => c.type === 'transfer-to-queue');
+    assert.equal(
+      toAgent?.type === 'transfer-to-queue' && toAgent.attached.intent,
+      'transfer-outcome-unknown',
+    );
   });
   test('cancel at confirmation moves nothing', () => {
     const r = drive(flow, [

@@ -893,13 +893,29 @@ function onBank(st: Step, node: FlowNode, purpose: string, r: BankOutcome): void
         st.play('transfer.not_made');
         return st.goto(node.next);
       }
-      // Neither the transfer nor its reversal is confirmed: a person must check and call back.
-      st.play('transfer.uncertain');
-      st.ticket('callback-request', node.slaMinutes, {
-        reason: 'transfer-outcome-unknown',
-        idempotencyKey: w.idempotencyKey!,
-        amountMinor: w.amountMinor!,
+      // Neither the posting nor its reversal is confirmed: a person must check and call back.
+      // The callback (a request with the caller's number and a time, which the site can store
+      // and place) is scheduled before the caller hears the promise. A caller without a
+      // number cannot be called: no promise, and the agent they go to sees why.
+      if (!s.ani) {
+        s.intent = 'transfer-outcome-unknown';
+        st.play('transfer.unconfirmed');
+        return st.goto(node.onError);
+      }
+      st.cmds.push({
+        type: 'schedule-callback',
+        callbackId: `${s.sessionId}:cb${++s.seq}`,
+        phone: s.ani,
+        ...(node.callbackQueue ? { queueId: node.callbackQueue } : {}),
+        slaMinutes: node.slaMinutes,
+        data: {
+          ...st.baseData(),
+          reason: 'transfer-outcome-unknown',
+          idempotencyKey: w.idempotencyKey!,
+          amountMinor: w.amountMinor!,
+        },
       });
+      st.play('transfer.uncertain');
       return st.goto(node.onError);
     }
     case 'card-loss': {

@@ -63,7 +63,8 @@ export interface CallbackRequest {
   callbackId: string;
   sessionId: string;
   phone: string;
-  queueId: string;
+  /** Absent: the site's default callback queue. */
+  queueId?: string;
   slaMinutes: number;
   requestedAtMs: number;
   data: TicketData;

@@ -65,7 +65,8 @@ export type IvrCommand =
       type: 'schedule-callback';
       callbackId: string;
       phone: string;
-      queueId: string;
+      /** Absent: the site's default callback queue. */
+      queueId?: string;
       slaMinutes: number;
       data: TicketData;
     }
