@@ -197,7 +197,7 @@ describe('flow validation', () => {
     assert.match(fileProblems(twice).message, /: nodes\.bye: key bye is given twice \(lines 11 and 12\)$/);
   });
 
-  test("a transfer or callback to a queue the site's ACD does not have is refused, naming the field", () => {
+  test("a transfer, callback or bank callbackQueue to a queue the site's ACD does not have is refused, naming the field", () => {
     const f = base();
     f.nodes.agent = {
       kind: 'transfer',
@@ -206,6 +206,15 @@ describe('flow validation', () => {
     };
     f.nodes.cb = { kind: 'callback', queue: 'fx', slaMinutes: 60, next: 'bye' };
     (f.nodes.main_menu!.options as Record<string, unknown>)['8'] = 'cb';
+    f.nodes.move = {
+      kind: 'bank',
+      action: 'transfer-own-accounts',
+      callbackQueue: 'corporate',
+      next: 'bye',
+      onError: 'agent',
+      onUnverified: 'bye',
+    };
+    (f.nodes.main_menu!.options as Record<string, unknown>)['7'] = 'move';
     let message = '';
     try {
       parseFlow(f, { catalogue, queues: ['retail', 'credit-card'] });
@@ -218,9 +227,10 @@ describe('flow validation', () => {
       /nodes\.agent\.rules\[0\]\.queue: unknown queue "vip" \(the site's ACD has retail, credit-card\)/,
     );
     assert.match(message, /nodes\.cb\.queue: unknown queue "fx"/);
+    assert.match(message, /nodes\.move\.callbackQueue: unknown queue "corporate"/);
     // The same flow against an ACD with those queues, and with no queue list (a flow checked
     // on its own), loads.
-    assert.doesNotThrow(() => parseFlow(f, { catalogue, queues: ['retail', 'vip', 'fx'] }));
+    assert.doesNotThrow(() => parseFlow(f, { catalogue, queues: ['retail', 'vip', 'fx', 'corporate'] }));
     assert.doesNotThrow(() => parseFlow(f, { catalogue }));
   });
 
