@@ -305,7 +305,7 @@ export function createFederationService(
             log.warn('site refused a topology version', {
               siteId,
               version: body.value.version,
-              err: entry.topologyError,
+              reason: entry.topologyError,
             });
           } else {
             entry.topologyVersion = body.value.version;
