@@ -20,12 +20,22 @@ export class DomainError extends Error {
   readonly kind: ErrorKind;
   /** The field (dotted path) the error is about, when there is one: `flow.nodes.main.next`. */
   readonly field: string | undefined;
+  /**
+   * Every problem found, each naming its path, when a check reports several at once (the
+   * message lists them too); a caller that re-words them reads these, never the message.
+   */
+  readonly problems: readonly string[] | undefined;
 
-  constructor(kind: ErrorKind, message: string, opts: { field?: string; cause?: unknown } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    opts: { field?: string; cause?: unknown; problems?: readonly string[] } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'DomainError';
     this.kind = kind;
     this.field = opts.field;
+    this.problems = opts.problems;
   }
 }
 

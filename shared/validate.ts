@@ -31,6 +31,6 @@ export function throwInvalid(problems: string[], field: string, cause?: unknown)
   throw new DomainError(
     'invalid-argument',
     problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`,
-    { field, cause },
+    { field, cause, problems },
   );
 }

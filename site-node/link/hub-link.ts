@@ -126,9 +126,9 @@ function pushedTopology(version: number, json: Buffer): Topology {
     return validateCompiledTopology(parsed);
   } catch (e) {
     if (!isDomainError(e, 'invalid-argument')) throw e;
-    // "N problems:\n  - a\n  - b" -> "N problems: a; b"
-    const [head, ...problems] = e.message.split('\n').map((l) => l.replace(/^\s*- /, ''));
-    const reason = problems.length ? `${head} ${problems.join('; ')}` : head;
+    // One line for the ack and `fedctl status`: "N problems: a; b".
+    const problems = e.problems ?? [e.message];
+    const reason = problems.length > 1 ? `${problems.length} problems: ${problems.join('; ')}` : problems[0];
     throw new Error(`topology version ${version} does not validate: ${reason}`, { cause: e });
   }
 }
