@@ -271,7 +271,11 @@ export function parseFedctlArgs(argv: string[]): FedctlArgs {
       );
     }
   }
-  const takes = 'arg' in COMMANDS[command] ? 1 : 0;
+  const spec: CommandSpec = COMMANDS[command];
+  // Every command that takes an argument needs it: say so before asking for a hub.
+  if (spec.arg && arg === undefined)
+    throw new UsageError(`${command}: missing ${spec.arg}`, commandUsage(command));
+  const takes = spec.arg ? 1 : 0;
   const unexpected = positionals.slice(1 + takes)[0];
   if (unexpected !== undefined)
     throw new UsageError(`${command}: unexpected argument "${unexpected}"`, commandUsage(command));

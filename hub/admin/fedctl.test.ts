@@ -153,4 +153,12 @@ test('a wrong command or flag exits 2, naming it, with the usage on stderr', asy
   const extra = await run('status', 'wanzhou');
   assert.equal(extra.code, 2);
   assert.match(extra.err, /^fedctl: status: unexpected argument "wanzhou"/);
+  // A missing argument is named before anything else is asked for (no hub, no certificate).
+  const noFile = await spawnFedctl('diff');
+  assert.equal(noFile.code, 2);
+  assert.match(noFile.err, /^fedctl: diff: missing <topology\.yaml>/);
+  assert.match(noFile.err, /^usage: fedctl diff <topology\.yaml>/m);
+  const noSite = await run('drain');
+  assert.equal(noSite.code, 2);
+  assert.match(noSite.err, /^fedctl: drain: missing <site>/);
 });

@@ -74,8 +74,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
   const { command, arg, flags: v } = parsed;
   try {
     if (command === 'validate') {
-      if (!arg) throw new UsageError('validate: which file?');
-      const t = loadTopology(readFile(arg));
+      const t = loadTopology(readFile(arg!));
       const full = t.sites.filter((s) => s.kind === 'full').length;
       io.out(
         `${arg}: valid. ${t.sites.length} sites (${full} full, ${t.sites.length - full} access), ` +
@@ -89,8 +88,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
     try {
       switch (command) {
         case 'diff': {
-          if (!arg) throw new UsageError('diff: which file?');
-          const p = await rpc(client.planTopology.bind(client), { yaml: readFile(arg) });
+          const p = await rpc(client.planTopology.bind(client), { yaml: readFile(arg!) });
           io.out(
             p.changes.length === 0
               ? `no change against version ${p.currentVersion}`
@@ -102,8 +100,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           return 0;
         }
         case 'apply': {
-          if (!arg) throw new UsageError('apply: which file?');
-          const yaml = readFile(arg);
+          const yaml = readFile(arg!);
           const plan = await rpc(client.planTopology.bind(client), { yaml });
           if (plan.changes.length === 0) {
             io.out(`no change against version ${plan.currentVersion}; nothing applied`);
@@ -125,7 +122,7 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
         }
         case 'rollback': {
           const to = Number(arg);
-          if (!arg || !Number.isInteger(to) || to < 1)
+          if (!Number.isInteger(to) || to < 1)
             throw new UsageError('rollback: which version (a number >= 1)?');
           const st = await rpc(client.status.bind(client), {});
           const r = await rpc(client.rollbackTopology.bind(client), {
@@ -150,9 +147,8 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
         }
         case 'drain':
         case 'undrain': {
-          if (!arg) throw new UsageError(`${command}: which site?`);
           const r = await rpc(client.setDrain.bind(client), {
-            siteId: arg,
+            siteId: arg!,
             drained: command === 'drain',
             comment: v.comment ?? '',
           });
