@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
+import { waitFor } from '../../test/support/wait.js';
 import { createPool } from '../pg/pool.js';
 import { withTransaction } from '../pg/transaction.js';
 import { makeEvent } from './envelope.js';
@@ -30,14 +31,6 @@ const ev = (n: number, agg = 'cq-1') =>
     occurredAtMs: 1_700_000_000_000 + n,
     payload: { n },
   });
-
-const until = async (cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 void describe.skipIf(skip)('outbox on PostgreSQL', () => {
   let db: TestDatabase;
@@ -119,7 +112,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       });
       relay.start();
       relay.start(); // idempotent
-      await until(async () => (await countUnshipped(pool)) === 0);
+      await waitFor('the outbox drained', async () => (await countUnshipped(pool)) === 0, 5000);
       await relay.stop();
       await relay.stop(); // idempotent
       assert.equal(unshippedSeenDuringShip, 25);
@@ -151,7 +144,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
         },
       });
       relay.start();
-      await until(async () => (await countUnshipped(pool)) === 0);
+      await waitFor('the outbox drained', async () => (await countUnshipped(pool)) === 0, 5000);
       await relay.stop();
       assert.deepEqual(delivered, [0, 1, 2, 3, 4, 5, 6]);
       assert.equal(relay.stats.failures, 2);
@@ -166,10 +159,11 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
         ship: async (b) => void got.push(...b.map((e) => e.payload.n as number)),
       });
       relay.start();
-      await new Promise((r) => setTimeout(r, 50)); // relay is now asleep for 10 s
+      // Asleep for 10 s after finding the outbox empty: only notify() can make it ship now.
+      await waitFor('the relay asleep', () => relay.isSleeping, 5000);
       await withTransaction(pool, (c) => appendToOutbox(c, ev(100)));
       relay.notify();
-      await until(() => got.length === 1);
+      await waitFor('the notified event shipped', () => got.length === 1, 5000);
       await relay.stop();
       await withTransaction(pool, (c) => appendToOutbox(c, ev(101)));
       assert.equal(relay.isRunning, false);
