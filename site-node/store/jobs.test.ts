@@ -9,14 +9,7 @@ import { eventsFor } from '../../shared/events/outbox.js';
 import { ESCALATION_QUEUE, JobScheduler, type CallbackToPlace } from './jobs.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { closeTicket, getTicket, openTicket } from './tickets-repo.js';
-
-const until = async (what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+import { waitFor } from '../../test/support/wait.js';
 
 void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   let t: SiteTestDb;
@@ -55,11 +48,12 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       )
     ).rows.map((r) => r.j);
   /** Waits until every escalation job of the ticket has run: what "nothing more happened" rests on. */
-  const escalationJobsDone = async (ticketId: string, expected: string[]): Promise<void> =>
-    until(`escalation jobs of ${ticketId} = ${expected.join(',')}`, async () => {
+  const escalationJobsDone = async (ticketId: string, expected: string[]): Promise<void> => {
+    await waitFor(`escalation jobs of ${ticketId} = ${expected.join(',')}`, async () => {
       const jobs = await escalationJobs(ticketId);
       return jobs.length >= expected.length && jobs.every((j) => j.endsWith(':completed'));
     });
+  };
 
   beforeAll(async () => {
     t = await siteTestDb('jobs');
@@ -82,10 +76,10 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     });
     assert.equal(tk.status, 'open');
     assert.ok(tk.escalationJobId, 'job recorded on the ticket');
-    await until('level 1', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 1);
+    await waitFor('level 1', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 1);
     const l1 = (await getTicket(t.pool, tk.ticketId))!;
     assert.equal(l1.status, 'escalated');
-    await until('level 2', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 2);
+    await waitFor('level 2', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 2);
     const l2 = (await getTicket(t.pool, tk.ticketId))!;
     assert.equal(l2.nextEscalationAtMs, undefined, 'no reminder past maxLevel');
     // The level-2 job has run to completion and sent no level-3 job.
@@ -121,7 +115,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     await other.start();
     try {
       const dup = (await other.send(ESCALATION_QUEUE, { ticketId: tk.ticketId, level: 1 }))!;
-      await until(
+      await waitFor(
         'duplicate job done',
         async () => (await other.getJobById(ESCALATION_QUEUE, dup))?.state === 'completed',
       );
@@ -163,7 +157,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     const s = await jobs.sweep();
     assert.equal(s.escalations, 2);
     assert.equal((await jobs.sweep()).escalations, 0, 'sweep is idempotent');
-    await until(
+    await waitFor(
       'lost escalation fired',
       async () => (await getTicket(t.pool, lost.ticketId))!.escalationLevel === 1,
     );
@@ -180,7 +174,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       queueId: 'retail',
     });
     assert.equal(tk.kind, 'callback-request');
-    await until('callback placed', async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed');
+    await waitFor('callback placed', async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed');
     const mine = placed.filter((p) => p.ticketId === tk.ticketId);
     assert.equal(mine.length, 1);
     assert.deepEqual(
@@ -199,7 +193,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   void test('a failing callback is retried by pg-boss', async () => {
     failNextCallback = true;
     const tk = await jobs.scheduleCallback({ phone: '13800003333', atMs: Date.now() });
-    await until(
+    await waitFor(
       'callback placed after retry',
       async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
       20_000,
@@ -217,7 +211,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     jobs = scheduler();
     await jobs.start();
     assert.equal((await jobs.sweep()).callbacks, 1);
-    await until(
+    await waitFor(
       'swept callback placed',
       async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
     );
