@@ -30,13 +30,8 @@ import { readLinkMemory } from '../../site-node/link/link-store.js';
 import { PgCustomerDirectory } from '../../site-node/store/customers-repo.js';
 import type { DomainError } from '../../shared/errors.js';
 import { pgSkip } from '../../hub/store/testing.js';
-import {
-  count,
-  EXAMPLE_TOPOLOGY,
-  startTestProvince,
-  waitFor,
-  type TestProvince,
-} from '../support/federation.js';
+import { count, EXAMPLE_TOPOLOGY, startTestProvince, type TestProvince } from '../support/federation.js';
+import { waitFor } from '../support/wait.js';
 
 const example = readFileSync(EXAMPLE_TOPOLOGY, 'utf8');
 
