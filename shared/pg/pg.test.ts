@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { DomainError, isDomainError } from '../errors.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
+import { waitFor } from '../../test/support/wait.js';
 import { fromPgError, isRetryableSqlState, kindForSqlState, sqlStateOf } from './errors.js';
 import { migrate } from './migrate.js';
 import { createPool, query } from './pool.js';
@@ -51,13 +52,12 @@ void describe('kindForSqlState (table)', () => {
 void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
   /** Waits until the backend is where the test needs it (in pg_sleep, waiting for a lock). */
   const backendIs = async (pid: number, condition: string): Promise<void> => {
-    const end = Date.now() + 10_000;
-    for (;;) {
-      const r = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND ${condition}`, [pid]);
-      if (r.rowCount) return;
-      if (Date.now() > end) throw new Error(`backend ${pid} never reached ${condition}`);
-      await new Promise((res) => setTimeout(res, 10));
-    }
+    await waitFor(
+      `backend ${pid} to reach ${condition}`,
+      async () =>
+        (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND ${condition}`, [pid])).rowCount,
+      10_000,
+    );
   };
 
   let db: TestDatabase;

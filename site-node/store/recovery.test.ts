@@ -14,6 +14,7 @@ import { JobScheduler } from './jobs.js';
 import { recoverAfterRestart } from './recovery.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { getTicket, openTicket } from './tickets-repo.js';
+import { waitFor } from '../../test/support/wait.js';
 
 void describe.skipIf(pgSkip)('crash recovery', () => {
   let t: SiteTestDb;
@@ -88,10 +89,10 @@ void describe.skipIf(pgSkip)('crash recovery', () => {
     assert.equal((await t.pool.query(`SELECT count(*)::int n FROM outbox`)).rows[0].n, outboxBefore);
 
     // The swept escalation actually fires.
-    const end = Date.now() + 10_000;
-    while ((await getTicket(t.pool, ticket.ticketId))!.escalationLevel < 1) {
-      if (Date.now() > end) assert.fail('swept escalation never fired');
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await waitFor(
+      'the swept escalation to fire',
+      async () => (await getTicket(t.pool, ticket.ticketId))!.escalationLevel >= 1,
+      10_000,
+    );
   });
 });
