@@ -11,13 +11,14 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { waitFor } from '../support/wait.js';
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -95,6 +96,19 @@ function freeUdpPort(): Promise<number> {
       sock.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Whether a socket is bound to 127.0.0.1:`port` over UDP. /proc/net/udp (Linux, where the
+ * services run) lists this network namespace's bound UDP sockets, the local address in hex
+ * (`0100007F:<PORT>`); reading it disturbs nothing, where a probe binding the port could take
+ * it from the very process that is about to.
+ */
+function udpBound(port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .some((line) => line.trim().split(/\s+/)[1] === local);
 }
 
 /** Resolves when a TCP connection to the first host:port of `hostPorts` opens within `timeoutMs`. */
@@ -310,7 +324,19 @@ void test('sipp: one call from a UAC to a UAS on loopback succeeds', async () =>
         cwd,
       },
     );
-    await new Promise((r) => setTimeout(r, 300)); // let the UAS bind before the INVITE goes out
+    // The INVITE goes out once the UAS listens. A UAS that exits before it is bound ends the
+    // wait too, and the test with what it said.
+    let uasExited = false;
+    void uas.then(
+      () => (uasExited = true),
+      () => (uasExited = true),
+    );
+    await waitFor(
+      `the sipp UAS bound to udp 127.0.0.1:${uasPort}`,
+      () => uasExited || udpBound(uasPort),
+      10_000,
+    );
+    if (uasExited) assert.fail(describe('sipp UAS exited before it was bound:', await uas));
     const uac = await run(
       sipp,
       [
