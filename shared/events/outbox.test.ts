@@ -32,7 +32,7 @@ const ev = (n: number, agg = 'cq-1') =>
     payload: { n },
   });
 
-void describe.skipIf(skip)('outbox on PostgreSQL', () => {
+describe.skipIf(skip)('outbox on PostgreSQL', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 
@@ -49,7 +49,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     await pool.query('TRUNCATE outbox');
   });
 
-  void test('append inside a transaction: committed events appear, rolled-back ones do not', async () => {
+  test('append inside a transaction: committed events appear, rolled-back ones do not', async () => {
     await withTransaction(pool, async (c) => {
       await appendToOutbox(c, ev(1));
     });
@@ -66,7 +66,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     );
   });
 
-  void test('round trip keeps the envelope; appending the same id twice is one event', async () => {
+  test('round trip keeps the envelope; appending the same id twice is one event', async () => {
     const e = ev(3);
     const [a, b] = await withTransaction(pool, async (c) => [
       await appendToOutbox(c, e),
@@ -79,7 +79,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     assert.deepEqual(env, e);
   });
 
-  void test('readUnshipped is in seq order and markShipped hides rows', async () => {
+  test('readUnshipped is in seq order and markShipped hides rows', async () => {
     for (let i = 0; i < 5; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
     const first = await readUnshipped(pool, 3);
     assert.deepEqual(
@@ -95,8 +95,8 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     );
   });
 
-  void describe('OutboxRelay', () => {
-    void test('ships everything in order, and marks after ship resolves', async () => {
+  describe('OutboxRelay', () => {
+    test('ships everything in order, and marks after ship resolves', async () => {
       for (let i = 0; i < 25; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
       const got: number[] = [];
       let unshippedSeenDuringShip = -1;
@@ -123,7 +123,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       assert.equal(relay.stats.shipped, 25);
     });
 
-    void test('a failing ship is retried: nothing lost, nothing reordered, nothing marked until success', async () => {
+    test('a failing ship is retried: nothing lost, nothing reordered, nothing marked until success', async () => {
       for (let i = 0; i < 7; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
       const delivered: number[] = [];
       let calls = 0;
@@ -151,7 +151,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       assert.equal(relay.stats.lastError, 'sink down');
     });
 
-    void test('events written while running are picked up (notify wakes it); stop then restart resumes', async () => {
+    test('events written while running are picked up (notify wakes it); stop then restart resumes', async () => {
       const got: number[] = [];
       const relay = new OutboxRelay({
         pool,
@@ -171,7 +171,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       assert.deepEqual(got, [100, 101]);
     });
 
-    void test('flush throws on a failing sink and leaves the events unshipped', async () => {
+    test('flush throws on a failing sink and leaves the events unshipped', async () => {
       await withTransaction(pool, (c) => appendToOutbox(c, ev(7)));
       const relay = new OutboxRelay({
         pool,

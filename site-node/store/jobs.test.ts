@@ -11,7 +11,7 @@ import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { closeTicket, getTicket, openTicket } from './tickets-repo.js';
 import { waitFor } from '../../test/support/wait.js';
 
-void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
+describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   let t: SiteTestDb;
   let jobs: JobScheduler;
   const placed: CallbackToPlace[] = [];
@@ -67,7 +67,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     await t?.close();
   });
 
-  void test('an SLA escalation fires from pg-boss, then the timed reminder, then stops at maxLevel', async () => {
+  test('an SLA escalation fires from pg-boss, then the timed reminder, then stops at maxLevel', async () => {
     const tk = await jobs.openTicket({
       kind: 'complaint',
       customerId: 'c1',
@@ -90,7 +90,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.deepEqual(types, ['ticket.opened', 'ticket.escalated', 'ticket.escalated']);
   });
 
-  void test('the handler run twice (and a duplicate job) escalates once per level', async () => {
+  test('the handler run twice (and a duplicate job) escalates once per level', async () => {
     const tk = await openTicket(t.ctx, { kind: 'card-loss', customerId: 'c2', slaMs: 3_600_000 });
     const rs = await Promise.all([
       jobs.handleEscalation({ ticketId: tk.ticketId, level: 1 }),
@@ -135,7 +135,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.deepEqual(types.slice(0, 2), ['ticket.opened', 'card-loss.reported']);
   });
 
-  void test('a closed ticket is not escalated when its job fires', async () => {
+  test('a closed ticket is not escalated when its job fires', async () => {
     const tk = await jobs.openTicket({ kind: 'suggestion', slaMs: 800 });
     await closeTicket(t.ctx, tk.ticketId, 'answered');
     await escalationJobsDone(tk.ticketId, ['1:completed']);
@@ -145,7 +145,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.deepEqual(await escalations(tk.ticketId), []);
   });
 
-  void test('the restart sweep re-schedules lost and overdue escalations', async () => {
+  test('the restart sweep re-schedules lost and overdue escalations', async () => {
     // (a) died between the ticket transaction and sending the job: no job at all, already overdue.
     const lost = await openTicket(t.ctx, { kind: 'complaint', slaDueAtMs: Date.now() - 60_000 });
     // (b) the job vanished from pg-boss (e.g. deleted by hand / archive).
@@ -166,7 +166,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.equal((await getTicket(t.pool, ok.ticketId))!.escalationJobId, ok.escalationJobId);
   });
 
-  void test('a callback is placed at its time, once, and closes its request', async () => {
+  test('a callback is placed at its time, once, and closes its request', async () => {
     const tk = await jobs.scheduleCallback({
       phone: '13800002222',
       atMs: Date.now() + 500,
@@ -190,7 +190,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     );
   });
 
-  void test('a failing callback is retried by pg-boss', async () => {
+  test('a failing callback is retried by pg-boss', async () => {
     failNextCallback = true;
     const tk = await jobs.scheduleCallback({ phone: '13800003333', atMs: Date.now() });
     await waitFor(
@@ -201,7 +201,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.equal(placed.filter((p) => p.ticketId === tk.ticketId).length, 1);
   });
 
-  void test('a new scheduler (after a restart) picks up a callback whose job was lost', async () => {
+  test('a new scheduler (after a restart) picks up a callback whose job was lost', async () => {
     await jobs.stop();
     const tk = await openTicket(t.ctx, {
       kind: 'callback-request',

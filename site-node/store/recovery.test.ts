@@ -16,7 +16,7 @@ import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { getTicket, openTicket } from './tickets-repo.js';
 import { waitFor } from '../../test/support/wait.js';
 
-void describe.skipIf(pgSkip)('crash recovery', () => {
+describe.skipIf(pgSkip)('crash recovery', () => {
   let t: SiteTestDb;
   let jobs: JobScheduler | undefined;
 
@@ -28,7 +28,7 @@ void describe.skipIf(pgSkip)('crash recovery', () => {
     await t?.close();
   });
 
-  void test('closes in-progress calls as failed, logs agents out, sweeps escalations; twice is a no-op', async () => {
+  test('closes in-progress calls as failed, logs agents out, sweeps escalations; twice is a no-op', async () => {
     const { ctx } = t;
     // The world as the crashed process left it.
     const inIvr = await createCall(ctx, { ani: '1', dnis: '95533' });

@@ -115,7 +115,7 @@ async function produceRaw(topic: string, values: readonly string[]): Promise<voi
   }
 }
 
-void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_000 }, () => {
+describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_000 }, () => {
   let hubDb: TestDatabase;
   let hubPool: pg.Pool;
   let store: PgIngestStore;
@@ -163,7 +163,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     return Number(r.rows[0]?.n);
   }
 
-  void test('every event arrives exactly once; outbox shipped; call facts; a replay is absorbed', async () => {
+  test('every event arrives exactly once; outbox shipped; call facts; a replay is absorbed', async () => {
     const topic = unique('pcc-test-events');
     await ensureTopic(BROKERS, topic, 3);
     const site = await newSite();
@@ -222,7 +222,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     await consumer.stop();
   });
 
-  void test('a consumer stopped mid-stream and restarted in the same group loses nothing', async () => {
+  test('a consumer stopped mid-stream and restarted in the same group loses nothing', async () => {
     const topic = unique('pcc-test-restart');
     await ensureTopic(BROKERS, topic, 3);
     const site = await newSite();
@@ -261,7 +261,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     console.log(`stored by A ${storedByA}, by B ${b.stats.ingested}, B duplicates ${b.stats.duplicates}`);
   });
 
-  void test('ingest failures are retried and nothing is committed until the store succeeds', async () => {
+  test('ingest failures are retried and nothing is committed until the store succeeds', async () => {
     const topic = unique('pcc-test-dbdown');
     await ensureTopic(BROKERS, topic, 3);
     const site = await newSite();
@@ -322,7 +322,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     assert.ok(b.stats.lagMs !== undefined && b.stats.lagMs >= 0);
   });
 
-  void test('a database outage longer than the poll interval: the consumer leaves the group, rejoins, and loses nothing', async () => {
+  test('a database outage longer than the poll interval: the consumer leaves the group, rejoins, and loses nothing', async () => {
     // librdkafka drops a consumer from its group when it does not poll for
     // max.poll.interval.ms, which is what happens while the hub retries one batch against a
     // database that is down (300 s by default; 7 s here). Its offsets were never committed,
@@ -403,7 +403,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     assert.ok(c.stats.leftGroup >= 1, 'the consumer was dropped from its group and came back');
   });
 
-  void test('a batch the broker refuses fails ship; the relay keeps every row unshipped', async () => {
+  test('a batch the broker refuses fails ship; the relay keeps every row unshipped', async () => {
     const topic = unique('pcc-test-refused');
     // A topic that takes nothing over 2 KB: the broker refuses the big message of the batch.
     const admin = Kafka.AdminClient.create({ 'metadata.broker.list': BROKERS });
@@ -430,7 +430,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     await shipper.ship(siteEvents(2, Date.now()).map((e, i) => ({ ...e, seq: i + 1 })));
   });
 
-  void test('a garbage message is rejected and the events behind it still arrive', async () => {
+  test('a garbage message is rejected and the events behind it still arrive', async () => {
     const topic = unique('pcc-test-garbage');
     await ensureTopic(BROKERS, topic, 1); // one partition: the good events really are behind it
     const site = await newSite();

@@ -144,7 +144,7 @@ async function selectOne(url: string): Promise<number> {
   }
 }
 
-void test('postgres answers SELECT 1 at TEST_PG_URL', async () => {
+test('postgres answers SELECT 1 at TEST_PG_URL', async () => {
   const url = requireEnv('TEST_PG_URL');
   const one = await selectOne(url).catch((err: Error) => {
     throw new Error(`PostgreSQL at ${url} does not answer (bash deploy/services.sh status): ${err.message}`, {
@@ -154,7 +154,7 @@ void test('postgres answers SELECT 1 at TEST_PG_URL', async () => {
   assert.equal(one, 1);
 });
 
-void test('kafka: create a topic, produce one record, consume it back', async () => {
+test('kafka: create a topic, produce one record, consume it back', async () => {
   const brokers = requireEnv('KAFKA_BROKERS');
   const lib = requireEnv('KAFKA_LIB_DIR');
   assert.ok(
@@ -243,7 +243,7 @@ void test('kafka: create a topic, produce one record, consume it back', async ()
   assert.equal(del.code, 0, describe('TopicCommand --delete', del));
 });
 
-void test('toxiproxy: a proxy in front of Postgres passes queries, then breaks them on demand', async () => {
+test('toxiproxy: a proxy in front of Postgres passes queries, then breaks them on demand', async () => {
   const api = requireEnv('TOXIPROXY_URL');
   const pgUrl = requireEnv('TEST_PG_URL');
   const version = await fetch(`${api}/version`).catch((err: Error) => {
@@ -305,7 +305,7 @@ void test('toxiproxy: a proxy in front of Postgres passes queries, then breaks t
   assert.equal(after.status, 404, 'the proxy is gone after DELETE');
 });
 
-void test('sipp: one call from a UAC to a UAS on loopback succeeds', async () => {
+test('sipp: one call from a UAC to a UAS on loopback succeeds', async () => {
   const sipp = requireEnv('SIPP_BIN');
   assert.ok(existsSync(sipp), `SIPP_BIN ${sipp} does not exist: install the Debian package sip-tester`);
   const pcaps = requireEnv('SIPP_PCAP_DIR');
