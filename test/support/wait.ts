@@ -1,7 +1,7 @@
 /**
- * Waiting for a condition, never for a fixed time: the one way tests and test support wait.
- * On its own (it imports nothing of ours) so a test beside any part's code can use it without
- * reaching the others.
+ * Waiting for a condition, never for a fixed time: the one poll-until helper of the tests and
+ * their support. On its own (it imports nothing of ours) so a test beside any part's code can
+ * use it without reaching the others.
  */
 
 /** What a check returns while the condition does not hold yet. */
