@@ -44,7 +44,7 @@ function w(p: CustomerProfile, baseVersion: number, siteId = p.homeSiteId, nowMs
   return { siteId, profile: p, baseVersion, changedBy: `agent@${siteId}`, reason: 'agent-edit', nowMs };
 }
 
-void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
+describe.skipIf(pgSkip)('PgDirectoryStore', () => {
   let t: HubTestDb;
   let dir: PgDirectoryStore;
 
@@ -65,7 +65,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     return r.rows[0]!.n;
   }
 
-  void test('create, then look up by phone, card and customer id', async () => {
+  test('create, then look up by phone, card and customer id', async () => {
     const p = profile('c-1', 'wanzhou', 1, { phones: ['13900000001', '+862312345678'] });
     const stored = { ...p, phones: ['13900000001', '02312345678'] };
     const created = await dir.write(w(p, 0));
@@ -84,7 +84,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     );
   });
 
-  void test('phones are stored canonical and every spelling of the number finds the customer', async () => {
+  test('phones are stored canonical and every spelling of the number finds the customer', async () => {
     const p = profile('n-1', 'wanzhou', 601, { phones: ['+86 139 1234 5678', '023-6388-1234'] });
     const created = await dir.write(w(p, 0));
     const stored = { ...p, phones: ['13912345678', '02363881234'], version: 1 };
@@ -128,7 +128,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     );
   });
 
-  void test('a lookup by something that is not a phone number is invalid-argument naming the value', async () => {
+  test('a lookup by something that is not a phone number is invalid-argument naming the value', async () => {
     for (const bad of ['anonymous', 'unknown', '139x', '1'.repeat(21), '+']) {
       await assert.rejects(
         dir.lookup('phone', bad),
@@ -148,7 +148,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await dir.lookup('phone', ''), undefined);
   });
 
-  void test('a versioned update bumps the version, re-keys lookups and appends to the feed', async () => {
+  test('a versioned update bumps the version, re-keys lookups and appends to the feed', async () => {
     const p = profile('c-2', 'wanzhou', 2);
     const v1 = await dir.write(w(p, 0));
     const changed = { ...p, phones: ['13911111112'], segment: 'vip' as const, version: 1 };
@@ -167,7 +167,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     );
   });
 
-  void test('a stale base is a conflict naming both versions; it is recorded and nothing changes', async () => {
+  test('a stale base is a conflict naming both versions; it is recorded and nothing changes', async () => {
     const p = profile('c-3', 'wanzhou', 3);
     await dir.write(w(p, 0));
     await dir.write(w({ ...p, name: 'second' }, 1, 'fuling'));
@@ -222,7 +222,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await count('customer_conflicts', `customer_id = 'c-none' AND current_version = 0`), 1);
   });
 
-  void test('two writers on the same base: exactly one wins, the other conflict is recorded', async () => {
+  test('two writers on the same base: exactly one wins, the other conflict is recorded', async () => {
     const p = profile('c-4', 'wanzhou', 4);
     await dir.write(w(p, 0));
     const sites = ['wanzhou', 'fuling', 'chongqing', 'qianjiang'];
@@ -246,7 +246,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await count('customer_conflicts', `customer_id = 'c-5'`), 1);
   });
 
-  void test('a phone or card owned by another customer is a conflict naming the owner', async () => {
+  test('a phone or card owned by another customer is a conflict naming the owner', async () => {
     const a = profile('c-6', 'wanzhou', 6);
     await dir.write(w(a, 0));
     const b = profile('c-7', 'wanzhou', 7, { phones: ['13900000077', a.phones[0]!] });
@@ -282,7 +282,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.ok(lost && isDomainError(lost.reason, 'conflict') && /already belongs/.test(String(lost.reason)));
   });
 
-  void test('a bad profile or input is invalid-argument naming the field; nothing is stored', async () => {
+  test('a bad profile or input is invalid-argument naming the field; nothing is stored', async () => {
     const feed = await count('customer_changes');
     await assert.rejects(
       dir.write(w(profile('c-10', 'wanzhou', 10, { phones: ['not-a-phone'] }), 0)),
@@ -305,7 +305,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await count('customer_conflicts', `customer_id = 'c-10'`), 0);
   });
 
-  void test('recordRead audits the read and makes the reader follow the customer', async () => {
+  test('recordRead audits the read and makes the reader follow the customer', async () => {
     const p = profile('r-1', 'yubei', 101);
     await dir.write(w(p, 0));
     assert.deepEqual(await dir.interestedSites('r-1'), ['yubei']);
@@ -362,7 +362,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.deepEqual(await dir.interestedSites('nobody'), []);
   });
 
-  void test('lookupAudited: one statement looks up, audits a cross-site read and adds interest; own reads are not audited', async () => {
+  test('lookupAudited: one statement looks up, audits a cross-site read and adds interest; own reads are not audited', async () => {
     const p = profile('la-1', 'yubei', 501);
     await dir.write(w(p, 0));
     const audit = {
@@ -401,7 +401,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await count('customer_reads', `reader_site_id = 'jiangbei' AND customer_id IS NULL`), 0);
   });
 
-  void test('interest lapses when the site has not read the customer since the cut-off; every read renews it', async () => {
+  test('interest lapses when the site has not read the customer since the cut-off; every read renews it', async () => {
     const p = profile('lapse-1', 'yubei', 701);
     const change = await dir.write(w(p, 0));
     const read = (site: string, atMs: number) =>
@@ -456,7 +456,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     await assert.rejects(dir.lapseInterest(-1), (e) => isDomainError(e, 'invalid-argument'));
   });
 
-  void test('flag requests: a reported card loss marks the profile once, as a versioned write by the reporting site', async () => {
+  test('flag requests: a reported card loss marks the profile once, as a versioned write by the reporting site', async () => {
     const p = profile('fl-1', 'yubei', 801);
     await dir.write(w(p, 0));
     const request = (eventId: string, site: string, customerId: string, atMs: number) =>
@@ -500,7 +500,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal((await dir.lookup('phone', p.phones[0]!))?.version, 2);
   });
 
-  void test('counts: customers in the directory, and roaming reads by reading site and by home site', async () => {
+  test('counts: customers in the directory, and roaming reads by reading site and by home site', async () => {
     const before = await dir.counts();
     await dir.write(w(profile('k-1', 'count-home-a', 901), 0));
     await dir.write(w(profile('k-2', 'count-home-b', 902), 0));
@@ -534,7 +534,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(total(after.roamingReadsByHome), total(after.roamingReadsByReader));
   });
 
-  void test('readAudit: filters by customer, reader and time, newest first, says when it was cut', async () => {
+  test('readAudit: filters by customer, reader and time, newest first, says when it was cut', async () => {
     const read = (reader: string, customerId: string, atMs: number, agentId: string | null) =>
       dir.recordRead({
         readerSiteId: reader,
@@ -584,7 +584,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     }
   });
 
-  void test('a customer moving home is still sent to the site it left', async () => {
+  test('a customer moving home is still sent to the site it left', async () => {
     const p = profile('m-1', 'dazu', 201);
     await dir.write(w(p, 0));
     const moved = await dir.write(w({ ...p, homeSiteId: 'tongnan' }, 1, 'dazu'));
@@ -593,7 +593,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.deepEqual((await dir.changesFor('tongnan', 0, 10)).changes, [moved]);
   });
 
-  void test("changesFor: only the site's customers, latest version each, ordered, paged, with the head", async () => {
+  test("changesFor: only the site's customers, latest version each, ordered, paged, with the head", async () => {
     const start = (await dir.changesFor('feed-a', 0, 1)).headCursor;
     const a1 = profile('f-a1', 'feed-a', 301);
     const a2 = profile('f-a2', 'feed-a', 302);
@@ -644,7 +644,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     await assert.rejects(dir.changesFor('feed-a', -1, 10), (e) => isDomainError(e, 'invalid-argument'));
   });
 
-  void test('the feed has no holes: a reader polling during concurrent writes sees every change', async () => {
+  test('the feed has no holes: a reader polling during concurrent writes sees every change', async () => {
     const site = 'feed-c';
     let cursor = (await dir.changesFor(site, 0, 1)).headCursor;
     const seen = new Map<string, number>();
@@ -665,7 +665,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(seen.size, 40);
   });
 
-  void test('seed: 2,000 profiles in bulk, then lookups; reseeding replaces at version 1', async () => {
+  test('seed: 2,000 profiles in bulk, then lookups; reseeding replaces at version 1', async () => {
     const pop = Array.from({ length: 2000 }, (_, i) =>
       profile(`s-${i}`, i % 2 ? 'seed-a' : 'seed-b', 10_000 + i, {
         version: 7,
@@ -696,7 +696,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal((await dir.lookup('phone', pop[0]!.phones[0]!))!.customerId, 's-1');
   });
 
-  void test('seed stores phones canonical; two spellings of one number across profiles clash', async () => {
+  test('seed stores phones canonical; two spellings of one number across profiles clash', async () => {
     const a = profile('sn-1', 'seed-n', 95_001, { phones: ['+86 139 5000 0001', '0086-23-6500-0001'] });
     assert.equal(await dir.seed([a], T0), 1);
     const stored = await dir.lookup('customer-id', 'sn-1');
@@ -723,7 +723,7 @@ void describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await dir.lookup('customer-id', 'sn-2'), undefined);
   });
 
-  void test('seed is all or nothing: a bad profile, a repeated id or a taken phone stores nothing', async () => {
+  test('seed is all or nothing: a bad profile, a repeated id or a taken phone stores nothing', async () => {
     // The customer whose card a seeded profile tries to take (this test's own).
     const owner = (await dir.write(w(profile('z-0', 'seed-z', 90_000), 0))).profile;
     const feed = await count('customer_changes');

@@ -54,7 +54,7 @@ function callEnded(
   });
 }
 
-void describe.skipIf(skip)('PgIngestStore', () => {
+describe.skipIf(skip)('PgIngestStore', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let store: PgIngestStore;
@@ -74,7 +74,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
   const countEvents = async (): Promise<number> =>
     Number((await query<{ n: string }>(pool, 'SELECT count(*) AS n FROM ingested_events')).rows[0]?.n);
 
-  void test('counts accepted and duplicates; a replayed batch changes nothing', async () => {
+  test('counts accepted and duplicates; a replayed batch changes nothing', async () => {
     const batch = [agentEvent('cq', 1), agentEvent('cq', 2), agentEvent('wz', 3)];
     assert.deepEqual(await store.ingest(batch, 'link', T0), { accepted: 3, duplicates: 0 });
     const before = await countEvents();
@@ -97,7 +97,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     assert.deepEqual(await store.ingest([], 'link', T0), { accepted: 0, duplicates: 0 });
   });
 
-  void test('a customer.read event (served from a site cache) joins the read audit, once', async () => {
+  test('a customer.read event (served from a site cache) joins the read audit, once', async () => {
     const read = makeEvent({
       type: 'customer.read',
       siteId: 'cq',
@@ -139,7 +139,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     ]);
   });
 
-  void test("cache reads renew the reader's interest in another site's customer, never the home site's", async () => {
+  test("cache reads renew the reader's interest in another site's customer, never the home site's", async () => {
     await new PgDirectoryStore(pool).write({
       siteId: 'wz',
       profile: {
@@ -195,7 +195,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     ]);
   });
 
-  void test('a card loss of an identified customer queues one directory flag request; an anonymous one none', async () => {
+  test('a card loss of an identified customer queues one directory flag request; an anonymous one none', async () => {
     const report = (n: number, customerId: string | null) =>
       makeEvent({
         type: 'card-loss.reported',
@@ -231,7 +231,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     ]);
   });
 
-  void test('one malformed event refuses the whole batch, names it, stores nothing', async () => {
+  test('one malformed event refuses the whole batch, names it, stores nothing', async () => {
     const before = await countEvents();
     const good = [agentEvent('cq', 10), agentEvent('cq', 11), agentEvent('cq', 12)];
     const bad = { ...agentEvent('cq', 13), id: 'evt_not-a-ulid' };
@@ -250,7 +250,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     assert.equal(await countEvents(), before);
   });
 
-  void test('call.ended with a queue becomes a call fact; without a queue it does not', async () => {
+  test('call.ended with a queue becomes a call fact; without a queue it does not', async () => {
     const answered = callEnded('cq', 'cq-call-1', {
       queueId: 'retail',
       waitMs: 12_000,
@@ -302,7 +302,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     assert.equal((await store.callFacts(T0 + 200_001)).length, 0);
   });
 
-  void test('counts by site', async () => {
+  test('counts by site', async () => {
     await store.ingest([agentEvent('fl', 20), agentEvent('fl', 21), agentEvent('wz', 22)], 'link', T0);
     const counts = await store.countsBySite();
     const expected = await query<{ site_id: string; n: string }>(
@@ -314,7 +314,7 @@ void describe.skipIf(skip)('PgIngestStore', () => {
     assert.equal(counts.get('fl'), 2);
   });
 
-  void test('concurrent ingests of overlapping batches store each event once', async () => {
+  test('concurrent ingests of overlapping batches store each event once', async () => {
     const events = Array.from({ length: 400 }, (_, i) =>
       i % 4 === 0
         ? callEnded('cc', `cc-call-${i}`, {

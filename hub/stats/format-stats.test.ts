@@ -11,8 +11,8 @@ import { computeProvinceStats } from './province-stats.js';
 const near = computeProvinceStats(inputsNear());
 const later = computeProvinceStats({ ...inputsNear(), nowMs: Date.UTC(2026, 10, 23, 11, 0, 0) });
 
-void describe('formatStatsTable', () => {
-  void test('sites with the province row, then queues, fixed width', () => {
+describe('formatStatsTable', () => {
+  test('sites with the province row, then queues, fixed width', () => {
     const expected = [
       'Province statistics at 1970-01-01T02:46:40.000Z; window 60 min; service level = answered within 20 s / offered (abandons count against it)',
       '',
@@ -31,14 +31,14 @@ void describe('formatStatsTable', () => {
     assert.equal(formatStatsTable(near), expected);
   });
 
-  void test('facts outside the window: only live figures remain', () => {
+  test('facts outside the window: only live figures remain', () => {
     const out = formatStatsTable(later);
     assert.match(out, /^Province statistics at 2026-11-23T11:00:00\.000Z; window 60 min;/);
     assert.doesNotMatch(out, /credit-card/);
     assert.match(out, /^wz {4}retail +0 +0 +0 +— +— +— +3 +42\.0 +0$/m);
   });
 
-  void test('no sites at all', () => {
+  test('no sites at all', () => {
     const empty = computeProvinceStats({
       facts: [],
       snapshots: new Map(),
@@ -61,7 +61,7 @@ void describe('formatStatsTable', () => {
     );
   });
 
-  void test('renderTable pads to the widest cell and trims trailing spaces', () => {
+  test('renderTable pads to the widest cell and trims trailing spaces', () => {
     const lines = renderTable(
       [
         { header: 'A', align: 'left', cell: (r: [string, number]) => r[0] },

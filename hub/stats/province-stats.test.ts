@@ -91,16 +91,16 @@ const links = new Map([
   ['fl', 'down'],
 ]);
 
-void describe('computeProvinceStats', () => {
+describe('computeProvinceStats', () => {
   const s = computeProvinceStats({ facts, snapshots, links, nowMs: NOW, windowMs: WINDOW, thresholdMs: T });
 
-  void test('echoes the request', () => {
+  test('echoes the request', () => {
     assert.equal(s.atMs, NOW);
     assert.equal(s.windowMs, WINDOW);
     assert.equal(s.thresholdMs, T);
   });
 
-  void test('queues: facts in the window, window edges, snapshot-only queues; sorted', () => {
+  test('queues: facts in the window, window edges, snapshot-only queues; sorted', () => {
     assert.deepEqual(
       s.queues.map((q) => `${q.siteId}/${q.queueId}`),
       ['cq/credit', 'cq/retail', 'cq/vip', 'wz/retail'],
@@ -143,7 +143,7 @@ void describe('computeProvinceStats', () => {
     assert.equal(wzRetail?.abandonRate, null);
   });
 
-  void test('sites: facts, snapshot-only and link-only sites', () => {
+  test('sites: facts, snapshot-only and link-only sites', () => {
     assert.deepEqual(
       s.sites.map((x) => x.siteId),
       ['cq', 'fl', 'wz'],
@@ -192,7 +192,7 @@ void describe('computeProvinceStats', () => {
     assert.equal(wz?.liveCalls, 7);
   });
 
-  void test('province totals over all sites', () => {
+  test('province totals over all sites', () => {
     assert.deepEqual(s.province, {
       siteId: '*',
       link: '1/3 up',
@@ -213,7 +213,7 @@ void describe('computeProvinceStats', () => {
     });
   });
 
-  void test('a site whose facts all fall outside the window still shows its queue only if live', () => {
+  test('a site whose facts all fall outside the window still shows its queue only if live', () => {
     const r = computeProvinceStats({
       facts: [fact('xx', 'retail', 1_000, 1_000, 'answered')],
       snapshots: new Map(),

@@ -89,7 +89,7 @@ async function count(t: HubTestDb, table: string): Promise<number> {
   return r.rows[0]!.n;
 }
 
-void describe.skipIf(pgSkip)('PgTopologyStore', () => {
+describe.skipIf(pgSkip)('PgTopologyStore', () => {
   let t: HubTestDb;
   let store: PgTopologyStore;
 
@@ -110,13 +110,13 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
     for (let v = 0; v < n; v++) await store.append(newVersion(v));
   }
 
-  void test('an empty hub has no current version', async () => {
+  test('an empty hub has no current version', async () => {
     assert.equal(await store.current(), undefined);
     assert.equal(await store.get(1), undefined);
     assert.deepEqual(await store.history(10), []);
   });
 
-  void test('append/current/get/history round trip keeps every field deep-equal', async () => {
+  test('append/current/get/history round trip keeps every field deep-equal', async () => {
     const v1 = await store.append(newVersion(0));
     assert.equal(v1.version, 1);
     const want = newVersion(0);
@@ -168,7 +168,7 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
     assert.equal(audit[0]!.atMs, newVersion(2).nowMs);
   });
 
-  void test('a stale expected version is a conflict naming both versions, and stores nothing', async () => {
+  test('a stale expected version is a conflict naming both versions, and stores nothing', async () => {
     await appendVersions(3);
     const before = await store.current();
     const audits = await count(t, 'admin_audit');
@@ -187,7 +187,7 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
     assert.equal(await count(t, 'admin_audit'), audits);
   });
 
-  void test('bad input is refused before touching the database', async () => {
+  test('bad input is refused before touching the database', async () => {
     // On top of version 3, so that a request the checks let through would be stored.
     await appendVersions(3);
     await assert.rejects(
@@ -205,7 +205,7 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
     assert.equal(await count(t, 'topology_versions'), 3);
   });
 
-  void test('two concurrent appends on the same version: exactly one wins', async () => {
+  test('two concurrent appends on the same version: exactly one wins', async () => {
     await appendVersions(3);
     const base = (await store.current())!.version;
     for (let round = 0; round < 3; round++) {
@@ -228,7 +228,7 @@ void describe.skipIf(pgSkip)('PgTopologyStore', () => {
   });
 });
 
-void describe.skipIf(pgSkip)('PgSiteAdminStore', () => {
+describe.skipIf(pgSkip)('PgSiteAdminStore', () => {
   let t: HubTestDb;
   let admin: PgSiteAdminStore;
 
@@ -240,7 +240,7 @@ void describe.skipIf(pgSkip)('PgSiteAdminStore', () => {
     await t?.close();
   });
 
-  void test('drain and undrain are persisted and audited, newest first', async () => {
+  test('drain and undrain are persisted and audited, newest first', async () => {
     assert.deepEqual(await admin.drainedSites(), new Set());
     await admin.setDrained('wanzhou', true, 'admin-li', 'fibre cut', T0);
     await admin.setDrained('fuling', true, 'admin-li', 'maintenance', T0 + 1);
@@ -299,7 +299,7 @@ void describe.skipIf(pgSkip)('PgSiteAdminStore', () => {
     assert.deepEqual(await restarted.audit(0), []);
   });
 
-  void test('a bad site id or actor is refused and nothing is written', async () => {
+  test('a bad site id or actor is refused and nothing is written', async () => {
     const before = await admin.audit(100);
     await assert.rejects(
       admin.setDrained('Not A Site', true, 'admin-li', '', T0),

@@ -44,7 +44,7 @@ class MapResolver implements HomeResolver {
   }
 }
 
-void describe('RoutingBankHost', () => {
+describe('RoutingBankHost', () => {
   const cq = cust('cq', '001');
   const cd = cust('cd', '001');
   const xa = cust('xa', '001');
@@ -74,7 +74,7 @@ void describe('RoutingBankHost', () => {
     remote.calls.length = 0;
   };
 
-  void test('reads go to the home host: verifyPin by customer and card, balances, recent transactions', async () => {
+  test('reads go to the home host: verifyPin by customer and card, balances, recent transactions', async () => {
     clearCalls();
     assert.deepEqual(await router.verifyPin({ customerId: cd.customerId }, '123456'), {
       verified: true,
@@ -98,7 +98,7 @@ void describe('RoutingBankHost', () => {
     assert.equal(remote.calls.length, 4);
   });
 
-  void test('transfer and payBill post on the home host of the debited account', async () => {
+  test('transfer and payBill post on the home host of the debited account', async () => {
     clearCalls();
     const t = await router.transfer({
       idempotencyKey: 'k-t1',
@@ -131,7 +131,7 @@ void describe('RoutingBankHost', () => {
     assert.deepEqual(local.calls, ['transfer']);
   });
 
-  void test('reverse goes where the original went, by idempotency key or by posting id', async () => {
+  test('reverse goes where the original went, by idempotency key or by posting id', async () => {
     const req = {
       idempotencyKey: 'k-r1',
       fromAccountId: 'cd-a001-cur',
@@ -161,7 +161,7 @@ void describe('RoutingBankHost', () => {
     assert.equal(remote.accounts.get('cd-a001-cur')!.balanceMinor, 100_000);
   });
 
-  void test('a transfer whose reply was lost is still reversed on the host that applied it', async () => {
+  test('a transfer whose reply was lost is still reversed on the host that applied it', async () => {
     remote.setFault('transfer', { kind: 'error', error: new DomainError('deadline-exceeded', 'lost') });
     await assert.rejects(
       router.transfer({
@@ -180,7 +180,7 @@ void describe('RoutingBankHost', () => {
     assert.deepEqual(local.calls, []);
   });
 
-  void test('an unknown reversal, an unknown home and rates are served locally', async () => {
+  test('an unknown reversal, an unknown home and rates are served locally', async () => {
     clearCalls();
     assert.equal(
       (await router.reverse({ idempotencyKey: 'never-seen', reason: 'x' })).status,
@@ -195,7 +195,7 @@ void describe('RoutingBankHost', () => {
     assert.deepEqual(remote.calls, []);
   });
 
-  void test('reportCardLoss stops the card on its home host', async () => {
+  test('reportCardLoss stops the card on its home host', async () => {
     clearCalls();
     const r = await router.reportCardLoss(cd.cards[0]!.cardNumber);
     assert.equal(r.customerId, cd.customerId);
@@ -204,7 +204,7 @@ void describe('RoutingBankHost', () => {
     assert.deepEqual(local.calls, []);
   });
 
-  void test('a home site with no reachable host: unavailable, and nothing is posted anywhere', async () => {
+  test('a home site with no reachable host: unavailable, and nothing is posted anywhere', async () => {
     clearCalls();
     const unavailable = (e: unknown) =>
       isDomainError(e, 'unavailable') && /site xa is not reachable from site cq/.test(e.message);
@@ -240,7 +240,7 @@ void describe('RoutingBankHost', () => {
     assert.equal(postings(remote), 0);
   });
 
-  void test('the route memory is bounded', async () => {
+  test('the route memory is bounded', async () => {
     const small = new RoutingBankHost({
       localSiteId: 'cq',
       local,

@@ -29,8 +29,8 @@ function fieldOf(patch: Record<string, unknown>): string {
   }
 }
 
-void describe('parseCustomerProfile', () => {
-  void test('accepts a valid profile unchanged', () => {
+describe('parseCustomerProfile', () => {
+  test('accepts a valid profile unchanged', () => {
     assert.deepEqual(parseCustomerProfile(good, 'profile'), good);
     assert.deepEqual(
       parseCustomerProfile({ ...good, language: 'en-US', phones: [], cards: [] }, 'p').language,
@@ -38,12 +38,12 @@ void describe('parseCustomerProfile', () => {
     );
   });
 
-  void test('drops unknown keys (a cached profile can be written back as is)', () => {
+  test('drops unknown keys (a cached profile can be written back as is)', () => {
     const cached = { ...good, cachedAtMs: 1, source: 'served' };
     assert.deepEqual(parseCustomerProfile(cached, 'profile'), good);
   });
 
-  void test('customerId: non-empty, at most 64 of [A-Za-z0-9_.-]', () => {
+  test('customerId: non-empty, at most 64 of [A-Za-z0-9_.-]', () => {
     assert.equal(fieldOf({ customerId: '' }), 'profile.customerId');
     assert.equal(fieldOf({ customerId: 'x'.repeat(65) }), 'profile.customerId');
     assert.equal(fieldOf({ customerId: 'a b' }), 'profile.customerId');
@@ -51,14 +51,14 @@ void describe('parseCustomerProfile', () => {
     assert.equal(fieldOf({ customerId: 'x'.repeat(64) }), 'ok');
   });
 
-  void test('name: non-empty, at most 200 characters', () => {
+  test('name: non-empty, at most 200 characters', () => {
     assert.equal(fieldOf({ name: '' }), 'profile.name');
     assert.equal(fieldOf({ name: '   ' }), 'profile.name');
     assert.equal(fieldOf({ name: 'n'.repeat(201) }), 'profile.name');
     assert.equal(fieldOf({ name: 'n'.repeat(200) }), 'ok');
   });
 
-  void test('phones: stored canonical; bad numbers, more than 10 or repeats are named', () => {
+  test('phones: stored canonical; bad numbers, more than 10 or repeats are named', () => {
     assert.deepEqual(
       parseCustomerProfile(
         { ...good, phones: ['+86 139 0000 0001', '023-6388-1234', '001 415 555 0123', '95588'] },
@@ -83,7 +83,7 @@ void describe('parseCustomerProfile', () => {
     assert.equal(fieldOf({ phones: '13900000001' }), 'profile.phones');
   });
 
-  void test('phones: two spellings of one number are a repeat, named at the second', () => {
+  test('phones: two spellings of one number are a repeat, named at the second', () => {
     for (const second of ['+8613900000001', '008613900000001', '013900000001', '139 0000 0001']) {
       assert.equal(fieldOf({ phones: ['13900000001', '13900000002', second] }), 'profile.phones[2]', second);
     }
@@ -96,7 +96,7 @@ void describe('parseCustomerProfile', () => {
     );
   });
 
-  void test('cards: 12-19 digits, at most 10, no repeats', () => {
+  test('cards: 12-19 digits, at most 10, no repeats', () => {
     assert.equal(fieldOf({ cards: ['12345678901'] }), 'profile.cards[0]');
     assert.equal(fieldOf({ cards: ['1'.repeat(20)] }), 'profile.cards[0]');
     assert.equal(fieldOf({ cards: ['+123456789012'] }), 'profile.cards[0]');
@@ -108,7 +108,7 @@ void describe('parseCustomerProfile', () => {
     );
   });
 
-  void test('homeSiteId, segment, language', () => {
+  test('homeSiteId, segment, language', () => {
     assert.equal(fieldOf({ homeSiteId: 'Chongqing' }), 'profile.homeSiteId');
     assert.equal(fieldOf({ homeSiteId: 'c' }), 'profile.homeSiteId');
     assert.equal(fieldOf({ segment: 'gold' }), 'profile.segment');
@@ -117,7 +117,7 @@ void describe('parseCustomerProfile', () => {
     assert.equal(fieldOf({ language: 'zh-CN' }), 'ok');
   });
 
-  void test('flags, accountIds, version', () => {
+  test('flags, accountIds, version', () => {
     assert.equal(fieldOf({ flags: { blacklisted: 'no', lostCard: false } }), 'profile.flags.blacklisted');
     assert.equal(fieldOf({ flags: { blacklisted: false } }), 'profile.flags.lostCard');
     assert.equal(fieldOf({ accountIds: [''] }), 'profile.accountIds[0]');
@@ -131,7 +131,7 @@ void describe('parseCustomerProfile', () => {
     assert.equal(fieldOf({ version: 0 }), 'ok');
   });
 
-  void test('a missing field and a non-object are named; every problem is listed', () => {
+  test('a missing field and a non-object are named; every problem is listed', () => {
     const { name: _n, ...noName } = good;
     assert.throws(
       () => parseCustomerProfile(noName, 'profile'),

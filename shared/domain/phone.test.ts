@@ -94,9 +94,9 @@ const BAD: ReadonlyArray<readonly [string, RegExp]> = [
   ['+86139123456789', /after \+86 expected/],
 ];
 
-void describe('normalizePhone', () => {
+describe('normalizePhone', () => {
   for (const [raw, plain, atSite] of GOOD) {
-    void test(`${JSON.stringify(raw)} -> ${plain} (at 023: ${atSite})`, () => {
+    test(`${JSON.stringify(raw)} -> ${plain} (at 023: ${atSite})`, () => {
       assert.equal(normalizePhone(raw), plain);
       assert.equal(normalizePhone(raw, CQ), atSite);
       // Canonical is a fixed point: normalising twice changes nothing.
@@ -106,7 +106,7 @@ void describe('normalizePhone', () => {
   }
 
   for (const [raw, problem] of BAD) {
-    void test(`${JSON.stringify(raw)} is refused`, () => {
+    test(`${JSON.stringify(raw)} is refused`, () => {
       assert.throws(
         () => normalizePhone(raw, CQ, 'profile.phones[2]'),
         (e) => {
@@ -123,25 +123,25 @@ void describe('normalizePhone', () => {
     });
   }
 
-  void test('the field defaults to "phone"', () => {
+  test('the field defaults to "phone"', () => {
     assert.throws(
       () => normalizePhone('nope'),
       (e) => isDomainError(e, 'invalid-argument') && e.field === 'phone',
     );
   });
 
-  void test('a non-string is a problem, not a crash', () => {
+  test('a non-string is a problem, not a crash', () => {
     assert.deepEqual(parsePhone(undefined), { ok: false, problem: 'must be a string' });
     assert.deepEqual(parsePhone(13912345678), { ok: false, problem: 'must be a string' });
   });
 
-  void test('the non-throwing variants return the canonical form', () => {
+  test('the non-throwing variants return the canonical form', () => {
     assert.equal(tryNormalizePhone('+86 139 1234 5678'), '13912345678');
     assert.equal(tryNormalizePhone('63881234', { areaCode: '010' }), '01063881234');
     assert.deepEqual(parsePhone('013912345678'), { ok: true, phone: '13912345678' });
   });
 
-  void test('ctx.areaCode must be 0 followed by 2 or 3 digits; a bad one throws even in tryNormalizePhone', () => {
+  test('ctx.areaCode must be 0 followed by 2 or 3 digits; a bad one throws even in tryNormalizePhone', () => {
     for (const ok of ['010', '023', '0755', '0851', undefined]) {
       assert.doesNotThrow(() => assertAreaCode(ok));
       assert.doesNotThrow(() => normalizePhone('63881234', { areaCode: ok }));

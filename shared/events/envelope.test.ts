@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { isDomainError } from '../errors.js';
 import { makeEvent, parseEvent } from './envelope.js';
 
-void describe('event envelope', () => {
-  void test('makeEvent fills id and schema version; parseEvent accepts it back', () => {
+describe('event envelope', () => {
+  test('makeEvent fills id and schema version; parseEvent accepts it back', () => {
     const e = makeEvent({
       type: 'call.ended',
       siteId: 'cq',
@@ -17,13 +17,13 @@ void describe('event envelope', () => {
     assert.deepEqual(parseEvent(JSON.parse(JSON.stringify(e))), e);
   });
 
-  void test('ids sort by time', () => {
+  test('ids sort by time', () => {
     const a = makeEvent({ type: 'x.y', siteId: 'cq', aggregateId: 'a', occurredAtMs: 1000, payload: {} });
     const b = makeEvent({ type: 'x.y', siteId: 'cq', aggregateId: 'a', occurredAtMs: 2000, payload: {} });
     assert.ok(a.id < b.id);
   });
 
-  void test('bad envelopes are refused naming the field', () => {
+  test('bad envelopes are refused naming the field', () => {
     assert.throws(
       () => makeEvent({ type: 'Ended', siteId: 'cq', aggregateId: 'a', occurredAtMs: 1, payload: {} }),
       (e) => isDomainError(e, 'invalid-argument') && /event\.type/.test(e.message),

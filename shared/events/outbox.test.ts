@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
+import { waitFor } from '../../test/support/wait.js';
 import { createPool } from '../pg/pool.js';
 import { withTransaction } from '../pg/transaction.js';
 import { makeEvent } from './envelope.js';
@@ -31,15 +32,7 @@ const ev = (n: number, agg = 'cq-1') =>
     payload: { n },
   });
 
-const until = async (cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-void describe.skipIf(skip)('outbox on PostgreSQL', () => {
+describe.skipIf(skip)('outbox on PostgreSQL', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 
@@ -56,7 +49,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     await pool.query('TRUNCATE outbox');
   });
 
-  void test('append inside a transaction: committed events appear, rolled-back ones do not', async () => {
+  test('append inside a transaction: committed events appear, rolled-back ones do not', async () => {
     await withTransaction(pool, async (c) => {
       await appendToOutbox(c, ev(1));
     });
@@ -73,7 +66,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     );
   });
 
-  void test('round trip keeps the envelope; appending the same id twice is one event', async () => {
+  test('round trip keeps the envelope; appending the same id twice is one event', async () => {
     const e = ev(3);
     const [a, b] = await withTransaction(pool, async (c) => [
       await appendToOutbox(c, e),
@@ -86,7 +79,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     assert.deepEqual(env, e);
   });
 
-  void test('readUnshipped is in seq order and markShipped hides rows', async () => {
+  test('readUnshipped is in seq order and markShipped hides rows', async () => {
     for (let i = 0; i < 5; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
     const first = await readUnshipped(pool, 3);
     assert.deepEqual(
@@ -102,8 +95,8 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
     );
   });
 
-  void describe('OutboxRelay', () => {
-    void test('ships everything in order, and marks after ship resolves', async () => {
+  describe('OutboxRelay', () => {
+    test('ships everything in order, and marks after ship resolves', async () => {
       for (let i = 0; i < 25; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
       const got: number[] = [];
       let unshippedSeenDuringShip = -1;
@@ -119,7 +112,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       });
       relay.start();
       relay.start(); // idempotent
-      await until(async () => (await countUnshipped(pool)) === 0);
+      await waitFor('the outbox drained', async () => (await countUnshipped(pool)) === 0, 5000);
       await relay.stop();
       await relay.stop(); // idempotent
       assert.equal(unshippedSeenDuringShip, 25);
@@ -130,7 +123,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       assert.equal(relay.stats.shipped, 25);
     });
 
-    void test('a failing ship is retried: nothing lost, nothing reordered, nothing marked until success', async () => {
+    test('a failing ship is retried: nothing lost, nothing reordered, nothing marked until success', async () => {
       for (let i = 0; i < 7; i++) await withTransaction(pool, (c) => appendToOutbox(c, ev(i)));
       const delivered: number[] = [];
       let calls = 0;
@@ -151,14 +144,14 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
         },
       });
       relay.start();
-      await until(async () => (await countUnshipped(pool)) === 0);
+      await waitFor('the outbox drained', async () => (await countUnshipped(pool)) === 0, 5000);
       await relay.stop();
       assert.deepEqual(delivered, [0, 1, 2, 3, 4, 5, 6]);
       assert.equal(relay.stats.failures, 2);
       assert.equal(relay.stats.lastError, 'sink down');
     });
 
-    void test('events written while running are picked up (notify wakes it); stop then restart resumes', async () => {
+    test('events written while running are picked up (notify wakes it); stop then restart resumes', async () => {
       const got: number[] = [];
       const relay = new OutboxRelay({
         pool,
@@ -166,10 +159,11 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
         ship: async (b) => void got.push(...b.map((e) => e.payload.n as number)),
       });
       relay.start();
-      await new Promise((r) => setTimeout(r, 50)); // relay is now asleep for 10 s
+      // Asleep for 10 s after finding the outbox empty: only notify() can make it ship now.
+      await waitFor('the relay asleep', () => relay.isSleeping, 5000);
       await withTransaction(pool, (c) => appendToOutbox(c, ev(100)));
       relay.notify();
-      await until(() => got.length === 1);
+      await waitFor('the notified event shipped', () => got.length === 1, 5000);
       await relay.stop();
       await withTransaction(pool, (c) => appendToOutbox(c, ev(101)));
       assert.equal(relay.isRunning, false);
@@ -177,7 +171,7 @@ void describe.skipIf(skip)('outbox on PostgreSQL', () => {
       assert.deepEqual(got, [100, 101]);
     });
 
-    void test('flush throws on a failing sink and leaves the events unshipped', async () => {
+    test('flush throws on a failing sink and leaves the events unshipped', async () => {
       await withTransaction(pool, (c) => appendToOutbox(c, ev(7)));
       const relay = new OutboxRelay({
         pool,

@@ -64,6 +64,15 @@ export class OutboxRelay {
     return this.running;
   }
 
+  /**
+   * True while the loop sleeps out `pollMs` or a backoff, i.e. until `notify()` or the timer
+   * wakes it. Observable so a test can wait for the sleep itself, rather than for a guess at
+   * how long the first poll takes, before it proves that `notify()` wakes the relay.
+   */
+  get isSleeping(): boolean {
+    return this.wake !== undefined;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;

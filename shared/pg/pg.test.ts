@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { DomainError, isDomainError } from '../errors.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
+import { waitFor } from '../../test/support/wait.js';
 import { fromPgError, isRetryableSqlState, kindForSqlState, sqlStateOf } from './errors.js';
 import { migrate } from './migrate.js';
 import { createPool, query } from './pool.js';
@@ -17,8 +18,8 @@ import { withTransaction } from './transaction.js';
 
 const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (needs PostgreSQL)';
 
-void describe('kindForSqlState (table)', () => {
-  void test('maps classes and specific codes', () => {
+describe('kindForSqlState (table)', () => {
+  test('maps classes and specific codes', () => {
     const cases: Array<[string, string]> = [
       ['23505', 'already-exists'],
       ['23503', 'failed-precondition'],
@@ -39,7 +40,7 @@ void describe('kindForSqlState (table)', () => {
     for (const [code, kind] of cases) assert.equal(kindForSqlState(code), kind, code);
   });
 
-  void test('a DomainError passes through; a socket error is unavailable', () => {
+  test('a DomainError passes through; a socket error is unavailable', () => {
     const d = new DomainError('not-found', 'x');
     assert.equal(fromPgError(d), d);
     const sock = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
@@ -48,16 +49,15 @@ void describe('kindForSqlState (table)', () => {
   });
 });
 
-void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
+describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
   /** Waits until the backend is where the test needs it (in pg_sleep, waiting for a lock). */
   const backendIs = async (pid: number, condition: string): Promise<void> => {
-    const end = Date.now() + 10_000;
-    for (;;) {
-      const r = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND ${condition}`, [pid]);
-      if (r.rowCount) return;
-      if (Date.now() > end) throw new Error(`backend ${pid} never reached ${condition}`);
-      await new Promise((res) => setTimeout(res, 10));
-    }
+    await waitFor(
+      `backend ${pid} to reach ${condition}`,
+      async () =>
+        (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND ${condition}`, [pid])).rowCount,
+      10_000,
+    );
   };
 
   let db: TestDatabase;
@@ -86,12 +86,12 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     assert.fail(`expected ${sql} to fail`);
   };
 
-  void test('application_name is set on the connection', async () => {
+  test('application_name is set on the connection', async () => {
     const r = await pool.query<{ n: string }>(`SELECT current_setting('application_name') AS n`);
     assert.equal(r.rows[0]!.n, 'test/shared-pg');
   });
 
-  void test('real server errors map to domain kinds, keeping the cause', async () => {
+  test('real server errors map to domain kinds, keeping the cause', async () => {
     await pool.query(`INSERT INTO child VALUES (1, 1, 0)`);
     const dup = await provoke(`INSERT INTO child VALUES (1, 1, 0)`);
     assert.equal(dup.kind, 'already-exists');
@@ -106,7 +106,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     assert.equal((await provoke(`SELECT * FROM no_such_table`)).kind, 'internal');
   });
 
-  void test('statement timeout -> deadline-exceeded', async () => {
+  test('statement timeout -> deadline-exceeded', async () => {
     const p = createPool(db.url, { applicationName: 'test/timeout', max: 1, statementTimeoutMs: 100 });
     try {
       const e = await provoke(`SELECT pg_sleep(2)`, p);
@@ -117,7 +117,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     }
   });
 
-  void test('a terminated backend -> unavailable', async () => {
+  test('a terminated backend -> unavailable', async () => {
     const p = createPool(db.url, { applicationName: 'test/victim', max: 1 });
     try {
       const c = await p.connect();
@@ -136,7 +136,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     }
   });
 
-  void test('a real deadlock maps to conflict (retryable)', async () => {
+  test('a real deadlock maps to conflict (retryable)', async () => {
     await pool.query(`CREATE TABLE dl (id int PRIMARY KEY, v int); INSERT INTO dl VALUES (1, 0), (2, 0)`);
     const a = await pool.connect();
     const b = await pool.connect();
@@ -162,7 +162,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     }
   });
 
-  void test('withTransaction commits, and rolls back everything on error', async () => {
+  test('withTransaction commits, and rolls back everything on error', async () => {
     await pool.query(`CREATE TABLE tx (id int PRIMARY KEY)`);
     const n = await withTransaction(pool, async (c) => {
       await c.query(`INSERT INTO tx VALUES (1)`);
@@ -183,7 +183,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     );
   });
 
-  void test('withTransaction retries a serialization failure raised by the server, then succeeds', async () => {
+  test('withTransaction retries a serialization failure raised by the server, then succeeds', async () => {
     await pool.query(`CREATE TABLE retry (id serial PRIMARY KEY, attempt int)`);
     let attempts = 0;
     const retries: number[] = [];
@@ -208,7 +208,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     );
   });
 
-  void test('withTransaction gives up after maxAttempts with a conflict error', async () => {
+  test('withTransaction gives up after maxAttempts with a conflict error', async () => {
     let attempts = 0;
     await assert.rejects(
       withTransaction(
@@ -224,7 +224,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     assert.equal(attempts, 2);
   });
 
-  void test('real serializable conflict between two transactions is retried to success', async () => {
+  test('real serializable conflict between two transactions is retried to success', async () => {
     await pool.query(
       `CREATE TABLE acct (id int PRIMARY KEY, bal int); INSERT INTO acct VALUES (1, 100), (2, 100)`,
     );
@@ -252,7 +252,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     );
   });
 
-  void describe('migrate', () => {
+  describe('migrate', () => {
     let dir: string;
     // Each test starts from a directory of its own holding 001 and 002 (and a file that is not
     // a migration), on a database with none of the tables they make, so that each can run alone.
@@ -269,7 +269,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
     /** Applies what the directory holds so far: where a test that adds or changes files starts. */
     const applyAll = () => migrate(pool, { dir, schemaTable: 'mig_t' });
 
-    void test('applies in order, then a second run changes nothing', async () => {
+    test('applies in order, then a second run changes nothing', async () => {
       const first = await migrate(pool, { dir, schemaTable: 'mig_t' });
       assert.deepEqual(first.applied, ['001_a.sql', '002_b.sql']);
       const second = await migrate(pool, { dir, schemaTable: 'mig_t' });
@@ -281,14 +281,14 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
       ]);
     });
 
-    void test('concurrent runners apply each file once (advisory lock)', async () => {
+    test('concurrent runners apply each file once (advisory lock)', async () => {
       await applyAll();
       await writeFile(join(dir, '003_c.sql'), 'CREATE TABLE m_c (id int);');
       const rs = await Promise.all([1, 2, 3].map(() => migrate(pool, { dir, schemaTable: 'mig_t' })));
       assert.equal(rs.flatMap((r) => r.applied).join(','), '003_c.sql');
     });
 
-    void test('a changed applied file is refused, naming it, before anything new is applied', async () => {
+    test('a changed applied file is refused, naming it, before anything new is applied', async () => {
       await applyAll();
       await writeFile(join(dir, '002_b.sql'), 'CREATE TABLE m_b (id int, x int);');
       await writeFile(join(dir, '004_d.sql'), 'CREATE TABLE m_d (id int);');
@@ -303,7 +303,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
       assert.equal(r.rows[0].t, null);
     });
 
-    void test('a failing file is rolled back alone and named', async () => {
+    test('a failing file is rolled back alone and named', async () => {
       await applyAll();
       await writeFile(join(dir, '004_d.sql'), 'CREATE TABLE m_d (id int);');
       await writeFile(join(dir, '005_bad.sql'), 'CREATE TABLE m_e (id int); SELECT * FROM nope;');
@@ -316,7 +316,7 @@ void describe.skipIf(skip)('shared/pg on PostgreSQL', () => {
       assert.equal(r.rows[0].e, null, '005 left nothing behind');
     });
 
-    void test('badly named and duplicate-numbered files are refused', async () => {
+    test('badly named and duplicate-numbered files are refused', async () => {
       const d2 = await mkdtemp(join(tmpdir(), 'mig2-'));
       try {
         await writeFile(join(d2, '1_x.sql'), 'SELECT 1');

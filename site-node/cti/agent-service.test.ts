@@ -14,6 +14,7 @@ import { GrpcServer } from '../../shared/grpc/server.js';
 import { ERROR_FIELD_KEY, INTERNAL_MESSAGE } from '../../shared/grpc/status.js';
 import { createAgentService, type AgentServiceRegistration } from './agent-service.js';
 import { InMemoryAgentDesk } from './in-memory-desk.js';
+import { waitFor } from '../../test/support/wait.js';
 
 const AGENTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
 let desk: InMemoryAgentDesk;
@@ -56,16 +57,9 @@ function isError(r: ServiceError | AgentResponse): r is ServiceError {
 /** Collect stream messages; `next()` waits for the next one. */
 function collect(stream: ClientReadableStream<PbDeskEvent>) {
   const got: PbDeskEvent[] = [];
-  const waiters: Array<() => void> = [];
   let error: ServiceError | undefined;
-  stream.on('data', (m: PbDeskEvent) => {
-    got.push(m);
-    waiters.splice(0).forEach((w) => w());
-  });
-  stream.on('error', (e: ServiceError) => {
-    error = e;
-    waiters.splice(0).forEach((w) => w());
-  });
+  stream.on('data', (m: PbDeskEvent) => got.push(m));
+  stream.on('error', (e: ServiceError) => (error = e));
   let read = 0;
   return {
     got,
@@ -73,26 +67,11 @@ function collect(stream: ClientReadableStream<PbDeskEvent>) {
       return error;
     },
     async next(): Promise<PbDeskEvent> {
-      const deadline = Date.now() + 3000;
-      while (read >= got.length) {
-        if (error) throw error;
-        if (Date.now() > deadline) throw new Error('timed out waiting for a desk event');
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 100);
-        });
-      }
-      return got[read++]!;
+      await waitFor('a desk event', () => read < got.length || error !== undefined, 3000);
+      if (read < got.length) return got[read++]!;
+      throw error!;
     },
   };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('agent gRPC service', () => {
@@ -174,7 +153,7 @@ describe('agent gRPC service', () => {
     });
 
     // The stream saw the whole story, in order.
-    await until(() => events.got.length >= 9, 'the whole story on the stream');
+    await waitFor('the whole story on the stream', () => events.got.length >= 9, 3000);
     const kinds = events.got.map((e) =>
       e.event?.$case === 'state' ? `state:${AgentState[e.event.value.state]}` : e.event?.$case,
     );
@@ -190,7 +169,7 @@ describe('agent gRPC service', () => {
       'state:AGENT_STATE_READY',
     ]);
     stream.cancel();
-    await until(() => desk.subscriberCount('a1') === 0, 'unsubscribed');
+    await waitFor('unsubscribed', () => desk.subscriberCount('a1') === 0, 3000);
   });
 
   test('transfer and not-ready reason codes go through; GetAgent reads state', async () => {
@@ -329,7 +308,11 @@ describe('agent gRPC service', () => {
     assert.equal(desk.subscriberCount('a4'), 1);
     assert.equal(service.openStreams('a4'), 1);
     stream.cancel();
-    await until(() => desk.subscriberCount('a4') === 0 && service.openStreams('a4') === 0, 'unsubscribed');
+    await waitFor(
+      'unsubscribed',
+      () => desk.subscriberCount('a4') === 0 && service.openStreams('a4') === 0,
+      3000,
+    );
   });
 
   test('too many streams for one agent are RESOURCE_EXHAUSTED', async () => {
@@ -339,7 +322,7 @@ describe('agent gRPC service', () => {
     const fifth = collect(client.events({ agentId: 'a5' }));
     await assert.rejects(fifth.next(), (e: ServiceError) => e.code === Status.RESOURCE_EXHAUSTED);
     streams.forEach((s) => s.cancel());
-    await until(() => desk.subscriberCount('a5') === 0, 'unsubscribed');
+    await waitFor('unsubscribed', () => desk.subscriberCount('a5') === 0, 3000);
   });
 
   test('stop drains open streams so shutdown does not hang', async () => {

@@ -71,7 +71,7 @@ const profile = (id: string, home: string, over: Partial<CustomerProfile> = {}):
 const customerReads = async (t: SiteTestDb, customerId: string) =>
   (await eventsFor(t.pool, customerId)).filter((e) => e.type === 'customer.read');
 
-void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', () => {
+describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
   const own = profile('0001', 'cq');
@@ -110,7 +110,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     dir = directory(hub, { lookupTimeoutMs: 100 });
   });
 
-  void test("the site's own customer comes from the cache: no hub call, no audit", async () => {
+  test("the site's own customer comes from the cache: no hub call, no audit", async () => {
     assert.deepEqual(await dir.byPhone(own.phones[0]!, ivr), own);
     assert.deepEqual(await dir.byCard(own.cards[0]!, { ...ivr, reason: 'ivr-card' }), own);
     assert.deepEqual(await dir.byId(own.customerId, { reason: 'agent-screen-pop', agentId: 'ag1' }), own);
@@ -118,7 +118,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.deepEqual(await customerReads(t, own.customerId), []);
   });
 
-  void test('a roaming customer is fetched from the hub with the purpose, and cached as served', async () => {
+  test('a roaming customer is fetched from the hub with the purpose, and cached as served', async () => {
     assert.equal(await cache.byPhone(roamer.phones[0]!), undefined);
     assert.deepEqual(await dir.byPhone(roamer.phones[0]!, ivr), roamer);
     assert.deepEqual(hub.calls, [{ key: 'phone', value: roamer.phones[0]!, purpose: ivr }]);
@@ -135,7 +135,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.deepEqual(hub.calls[1], { key: 'customer-id', value: roamer.customerId, purpose: pop });
   });
 
-  void test('phones are normalised with the site area code before the cache and before the hub', async () => {
+  test('phones are normalised with the site area code before the cache and before the hub', async () => {
     const wanderer = profile('0042', 'cd', { phones: ['13800000042', '02363880042'] });
     hub = new FakeHubLink('cq', [own, wanderer]);
     const at023 = directory(hub, { areaCode: '023' });
@@ -165,7 +165,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     );
   });
 
-  void test('an ANI that is not a phone number matches nobody: no error, no hub call, no audit', async () => {
+  test('an ANI that is not a phone number matches nobody: no error, no hub call, no audit', async () => {
     for (const state of ['up', 'down'] as const) {
       hub.state = state;
       for (const ani of ['anonymous', 'unknown', 'Restricted', '', '  ', '+', 'sip:100@gw', '1'.repeat(21)]) {
@@ -177,7 +177,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.equal(outbox.rows[0]!.n, 0);
   });
 
-  void test('the hub is asked while suspect or resyncing too, and not-found is final', async () => {
+  test('the hub is asked while suspect or resyncing too, and not-found is final', async () => {
     hub.state = 'suspect';
     assert.deepEqual(await dir.byCard(roamer.cards[0]!, { reason: 'ivr-card' }), roamer);
     hub.state = 'resyncing';
@@ -186,7 +186,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.equal(hub.calls[0]!.key, 'card');
   });
 
-  void test('hub down + roaming profile cached: served from cache with exactly one customer.read event', async () => {
+  test('hub down + roaming profile cached: served from cache with exactly one customer.read event', async () => {
     await upsertCustomer(t.ctx, roamer, 'served');
     hub.state = 'down';
     clock.advance(5_000);
@@ -208,7 +208,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     });
   });
 
-  void test('hub down + not cached: undefined, nothing audited', async () => {
+  test('hub down + not cached: undefined, nothing audited', async () => {
     hub.state = 'connecting';
     assert.equal(await dir.byCard(otherRoamer.cards[0]!, { reason: 'ivr-card', callId: 'cq-C2' }), undefined);
     assert.equal(hub.calls.length, 0);
@@ -217,7 +217,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.equal(all.rows[0]!.n, 0);
   });
 
-  void test('a hub error or a hub that does not answer falls back to the cache the same way', async () => {
+  test('a hub error or a hub that does not answer falls back to the cache the same way', async () => {
     await upsertCustomer(t.ctx, roamer, 'served');
     hub.failWith = new DomainError('unavailable', 'connection reset');
     const pop: ReadPurpose = { reason: 'agent-screen-pop', callId: 'cq-CALL9', agentId: 'ag3' };
@@ -240,7 +240,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.deepEqual(await customerReads(t, otherRoamer.customerId), []);
   });
 
-  void test('a refusal from the hub is not overridden by the cache', async () => {
+  test('a refusal from the hub is not overridden by the cache', async () => {
     await upsertCustomer(t.ctx, roamer, 'served');
     hub.failWith = new DomainError('permission-denied', 'site cq may not read cd customers');
     await assert.rejects(dir.byId(roamer.customerId, { reason: 'agent-search', agentId: 'ag1' }), (e) =>
@@ -249,7 +249,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.deepEqual(await customerReads(t, roamer.customerId), []);
   });
 
-  void test('a site without a hub link serves roaming customers from the cache, audited', async () => {
+  test('a site without a hub link serves roaming customers from the cache, audited', async () => {
     await upsertCustomer(t.ctx, roamer, 'served');
     const standalone = directory(undefined);
     assert.deepEqual(await standalone.byPhone(roamer.phones[0]!), roamer);
@@ -259,7 +259,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
     assert.equal(reads[0]!.payload.reason, 'unspecified');
   });
 
-  void test('recentContacts is local', async () => {
+  test('recentContacts is local', async () => {
     hub.state = 'down';
     assert.deepEqual(await dir.recentContacts(own.customerId, 5), []);
     assert.equal(hub.calls.length, 0);
@@ -271,7 +271,7 @@ void describe.skipIf(pgSkip)('FederatedCustomerDirectory (real site database)', 
  * the hub (which receives the IVR's purpose), the bank requests go to cd's host, and while
  * the hub is down the cached profile still serves them, with an audit record in the outbox.
  */
-void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
+describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
   let t: SiteTestDb;
   // The IVR session's time and timers (its bank timeouts) as well as everyone else's.
   const clock = new VirtualScheduler(1_763_000_000_000);
@@ -331,7 +331,7 @@ void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
     return { result, caller };
   };
 
-  void test('recognised through the hub with the IVR purpose; balances come from the home host', async () => {
+  test('recognised through the hub with the IVR purpose; balances come from the home host', async () => {
     const { result, caller } = await call('cq-R1', ['1', '135790', '1', '0']);
     assert.deepEqual(hub.calls[0], {
       key: 'phone',
@@ -349,7 +349,7 @@ void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
       assert.equal(result.outcome.attached.customerId, roamer.customerId);
   });
 
-  void test('a withheld caller id is an unrecognised caller: no hub lookup, the call goes on', async () => {
+  test('a withheld caller id is an unrecognised caller: no hub lookup, the call goes on', async () => {
     const asked = hub.calls.length;
     for (const ani of ['anonymous', 'unknown', '']) {
       const { result } = await call(`cq-A-${ani}`, Array<string>(6).fill('timeout'), ani);
@@ -359,7 +359,7 @@ void describe.skipIf(pgSkip)('a roaming IVR call (real site database)', () => {
     assert.equal(hub.calls.length, asked);
   });
 
-  void test('hub down: served from the cache, audited once, and the transfer still posts on the home host', async () => {
+  test('hub down: served from the cache, audited once, and the transfer still posts on the home host', async () => {
     // Served through the hub on an earlier call (as in the first test), the roamer is cached.
     await upsertCustomer(t.ctx, roamer, 'served');
     hub.state = 'down';

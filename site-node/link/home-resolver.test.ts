@@ -19,7 +19,7 @@ const profile = (id: string, home: string): CustomerProfile => ({
   version: 1,
 });
 
-void describe.skipIf(pgSkip)('CacheHomeResolver (real site database)', () => {
+describe.skipIf(pgSkip)('CacheHomeResolver (real site database)', () => {
   let t: SiteTestDb;
   const own = profile('00001', 'cq');
   const roamer = profile('00001', 'cd');
@@ -32,7 +32,7 @@ void describe.skipIf(pgSkip)('CacheHomeResolver (real site database)', () => {
     await t?.close();
   });
 
-  void test('resolves the home site by customer id, account id and card number', async () => {
+  test('resolves the home site by customer id, account id and card number', async () => {
     const r = new CacheHomeResolver(t.pool);
     assert.equal(await r.byCustomer(own.customerId), 'cq');
     assert.equal(await r.byCustomer(roamer.customerId), 'cd');
@@ -42,7 +42,7 @@ void describe.skipIf(pgSkip)('CacheHomeResolver (real site database)', () => {
     assert.equal(await r.byCard(own.cards[0]!), 'cq');
   });
 
-  void test('unknown customers, accounts and cards resolve to undefined', async () => {
+  test('unknown customers, accounts and cards resolve to undefined', async () => {
     const r = new CacheHomeResolver(t.pool);
     assert.equal(await r.byCustomer('nobody'), undefined);
     assert.equal(await r.byAccount('no-such-account'), undefined);

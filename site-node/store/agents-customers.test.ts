@@ -16,7 +16,7 @@ import {
 import { evictServed, PgCustomerDirectory, seedCustomers, upsertCustomer } from './customers-repo.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 
-void describe.skipIf(pgSkip)('agents and customers repositories', () => {
+describe.skipIf(pgSkip)('agents and customers repositories', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
 
@@ -27,7 +27,7 @@ void describe.skipIf(pgSkip)('agents and customers repositories', () => {
     await t?.close();
   });
 
-  void test('login, state changes and logout are recorded with history and events', async () => {
+  test('login, state changes and logout are recorded with history and events', async () => {
     const { ctx } = t;
     await upsertAgent(ctx, { agentId: 'a1', name: 'Li Na', skills: { retail: 4, vip: 2 } });
     await assert.rejects(
@@ -80,7 +80,7 @@ void describe.skipIf(pgSkip)('agents and customers repositories', () => {
     ...over,
   });
 
-  void test('customer cache implements CustomerDirectory; older versions never overwrite newer', async () => {
+  test('customer cache implements CustomerDirectory; older versions never overwrite newer', async () => {
     const { ctx } = t;
     const n = await seedCustomers(
       ctx,
@@ -125,7 +125,7 @@ void describe.skipIf(pgSkip)('agents and customers repositories', () => {
     assert.equal(await dir.byId('0002'), undefined);
     assert.ok(await dir.byId('0001'));
   });
-  void test('phones are cached canonical; an ANI in any shape finds the customer, a non-number finds nobody', async () => {
+  test('phones are cached canonical; an ANI in any shape finds the customer, a non-number finds nobody', async () => {
     const { ctx } = t;
     await upsertCustomer(
       ctx,

@@ -10,22 +10,22 @@ import {
   TERMINAL_CALL_STATES,
 } from './call-states.js';
 
-void describe('call state machine', () => {
-  void test('the happy path is legal', () => {
+describe('call state machine', () => {
+  test('the happy path is legal', () => {
     const path = ['ivr', 'queued', 'offered', 'connected', 'wrapup', 'ended'] as const;
     for (let i = 1; i < path.length; i++)
       assert.ok(canTransition(path[i - 1]!, path[i]!), `${path[i - 1]} -> ${path[i]}`);
   });
 
-  void test("a queue's fallback (announcement, leave a message) ends a queued call", () => {
+  test("a queue's fallback (announcement, leave a message) ends a queued call", () => {
     assert.ok(canTransition('queued', 'ended'));
   });
 
-  void test('ring-no-answer returns an offered call to the queue', () => {
+  test('ring-no-answer returns an offered call to the queue', () => {
     assert.ok(canTransition('offered', 'queued'));
   });
 
-  void test('terminal states have no way out', () => {
+  test('terminal states have no way out', () => {
     fc.assert(
       fc.property(fc.constantFrom(...TERMINAL_CALL_STATES), fc.constantFrom(...CALL_STATES), (from, to) => {
         assert.equal(canTransition(from, to), false);
@@ -33,11 +33,11 @@ void describe('call state machine', () => {
     );
   });
 
-  void test('every live state can fail', () => {
+  test('every live state can fail', () => {
     for (const s of CALL_STATES) if (!isTerminal(s)) assert.ok(canTransition(s, 'failed'));
   });
 
-  void test('illegal moves throw failed-precondition; unknown states invalid-argument', () => {
+  test('illegal moves throw failed-precondition; unknown states invalid-argument', () => {
     assert.throws(
       () => checkCallTransition('c1', 'ivr', 'connected'),
       (e) => isDomainError(e, 'failed-precondition'),

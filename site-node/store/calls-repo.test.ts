@@ -22,7 +22,7 @@ import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 const count = async (t: SiteTestDb, sql: string, args: unknown[] = []): Promise<number> =>
   Number((await t.pool.query<{ n: string }>(sql, args)).rows[0]!.n);
 
-void describe.skipIf(pgSkip)('calls repository', () => {
+describe.skipIf(pgSkip)('calls repository', () => {
   let t: SiteTestDb;
   const clock = new ManualClock(1_763_000_000_000);
 
@@ -33,7 +33,7 @@ void describe.skipIf(pgSkip)('calls repository', () => {
     await t?.close();
   });
 
-  void test('full lifecycle: timeline, CDR and outbox events', async () => {
+  test('full lifecycle: timeline, CDR and outbox events', async () => {
     const { ctx } = t;
     const call = await createCall(ctx, {
       ani: '13800001111',
@@ -117,7 +117,7 @@ void describe.skipIf(pgSkip)('calls repository', () => {
     assert.equal(recent[0]!.channel, 'voice-agent');
   });
 
-  void test('ending twice writes one CDR and one call.ended', async () => {
+  test('ending twice writes one CDR and one call.ended', async () => {
     const { ctx } = t;
     const call = await createCall(ctx, { ani: '1', dnis: '95533', state: 'queued', queueId: 'vip' });
     clock.advance(30_000);
@@ -145,7 +145,7 @@ void describe.skipIf(pgSkip)('calls repository', () => {
     assert.equal(await count(t, `SELECT count(*) n FROM cdrs WHERE call_id = $1`, [c2.callId]), 1);
   });
 
-  void test('an illegal transition is refused and writes nothing', async () => {
+  test('an illegal transition is refused and writes nothing', async () => {
     const { ctx } = t;
     const call = await createCall(ctx, { ani: '3', dnis: '95533' });
     const before = await count(t, `SELECT count(*) n FROM outbox`);
@@ -177,7 +177,7 @@ void describe.skipIf(pgSkip)('calls repository', () => {
     assert.equal(await count(t, `SELECT count(*) n FROM call_timeline WHERE call_id = $1`, [call.callId]), 2);
   });
 
-  void test('a failure mid-endCall (CDR insert) leaves no partial rows', async () => {
+  test('a failure mid-endCall (CDR insert) leaves no partial rows', async () => {
     const { ctx } = t;
     const call = await createCall(ctx, { ani: '4', dnis: '95533', state: 'queued' });
     await transition(ctx, { callId: call.callId, to: 'offered' });
@@ -212,7 +212,7 @@ void describe.skipIf(pgSkip)('calls repository', () => {
     assert.equal((await endCall(ctx, { callId: call.callId, reason: 'caller-hangup' })).alreadyEnded, false);
   });
 
-  void test('a caller transaction that fails after create + transition leaves nothing', async () => {
+  test('a caller transaction that fails after create + transition leaves nothing', async () => {
     const { ctx } = t;
     let id = '';
     await assert.rejects(
@@ -229,7 +229,7 @@ void describe.skipIf(pgSkip)('calls repository', () => {
     assert.equal((await query(t.pool, `SELECT 1 FROM call_timeline WHERE call_id = $1`, [id])).rowCount, 0);
   });
 
-  void test('updateCallData merges attached data and records legs', async () => {
+  test('updateCallData merges attached data and records legs', async () => {
     const { ctx } = t;
     const call = await createCall(ctx, { ani: '6', dnis: '95533', attached: { lang: 'zh' } });
     const leg = {

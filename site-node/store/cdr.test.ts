@@ -18,8 +18,8 @@ const base: CdrFacts = {
   endReason: 'caller-hangup',
 };
 
-void describe('buildCdr', () => {
-  void test('answered call: wait from queued to answer, talk from answer to wrap-up', () => {
+describe('buildCdr', () => {
+  test('answered call: wait from queued to answer, talk from answer to wrap-up', () => {
     const cdr = buildCdr({
       ...base,
       timeline: [
@@ -39,7 +39,7 @@ void describe('buildCdr', () => {
     assert.equal(cdr.offeredAtMs, 9000);
   });
 
-  void test('abandoned in queue: wait to hang-up, no talk', () => {
+  test('abandoned in queue: wait to hang-up, no talk', () => {
     const cdr = buildCdr({
       ...base,
       agentId: undefined,
@@ -54,7 +54,7 @@ void describe('buildCdr', () => {
     assert.deepEqual([cdr.waitMs, cdr.talkMs, cdr.outcome, cdr.abandoned], [30000, 0, 'abandoned', true]);
   });
 
-  void test('self-service in the IVR and caller overrides', () => {
+  test('self-service in the IVR and caller overrides', () => {
     const ivr = buildCdr({ ...base, timeline: [{ state: 'ivr', atMs: 1000 }], endedAtMs: 61000 });
     assert.deepEqual([ivr.waitMs, ivr.talkMs, ivr.outcome], [0, 0, 'self-service']);
     const o = buildCdr(base, { wrapupCode: 'W12', agentId: 'a9', outcome: 'failed' });

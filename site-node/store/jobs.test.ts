@@ -9,16 +9,9 @@ import { eventsFor } from '../../shared/events/outbox.js';
 import { ESCALATION_QUEUE, JobScheduler, type CallbackToPlace } from './jobs.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { closeTicket, getTicket, openTicket } from './tickets-repo.js';
+import { waitFor } from '../../test/support/wait.js';
 
-const until = async (what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
-void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
+describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
   let t: SiteTestDb;
   let jobs: JobScheduler;
   const placed: CallbackToPlace[] = [];
@@ -55,11 +48,12 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       )
     ).rows.map((r) => r.j);
   /** Waits until every escalation job of the ticket has run: what "nothing more happened" rests on. */
-  const escalationJobsDone = async (ticketId: string, expected: string[]): Promise<void> =>
-    until(`escalation jobs of ${ticketId} = ${expected.join(',')}`, async () => {
+  const escalationJobsDone = async (ticketId: string, expected: string[]): Promise<void> => {
+    await waitFor(`escalation jobs of ${ticketId} = ${expected.join(',')}`, async () => {
       const jobs = await escalationJobs(ticketId);
       return jobs.length >= expected.length && jobs.every((j) => j.endsWith(':completed'));
     });
+  };
 
   beforeAll(async () => {
     t = await siteTestDb('jobs');
@@ -73,7 +67,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     await t?.close();
   });
 
-  void test('an SLA escalation fires from pg-boss, then the timed reminder, then stops at maxLevel', async () => {
+  test('an SLA escalation fires from pg-boss, then the timed reminder, then stops at maxLevel', async () => {
     const tk = await jobs.openTicket({
       kind: 'complaint',
       customerId: 'c1',
@@ -82,10 +76,10 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     });
     assert.equal(tk.status, 'open');
     assert.ok(tk.escalationJobId, 'job recorded on the ticket');
-    await until('level 1', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 1);
+    await waitFor('level 1', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 1);
     const l1 = (await getTicket(t.pool, tk.ticketId))!;
     assert.equal(l1.status, 'escalated');
-    await until('level 2', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 2);
+    await waitFor('level 2', async () => (await getTicket(t.pool, tk.ticketId))!.escalationLevel >= 2);
     const l2 = (await getTicket(t.pool, tk.ticketId))!;
     assert.equal(l2.nextEscalationAtMs, undefined, 'no reminder past maxLevel');
     // The level-2 job has run to completion and sent no level-3 job.
@@ -96,7 +90,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.deepEqual(types, ['ticket.opened', 'ticket.escalated', 'ticket.escalated']);
   });
 
-  void test('the handler run twice (and a duplicate job) escalates once per level', async () => {
+  test('the handler run twice (and a duplicate job) escalates once per level', async () => {
     const tk = await openTicket(t.ctx, { kind: 'card-loss', customerId: 'c2', slaMs: 3_600_000 });
     const rs = await Promise.all([
       jobs.handleEscalation({ ticketId: tk.ticketId, level: 1 }),
@@ -121,7 +115,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     await other.start();
     try {
       const dup = (await other.send(ESCALATION_QUEUE, { ticketId: tk.ticketId, level: 1 }))!;
-      await until(
+      await waitFor(
         'duplicate job done',
         async () => (await other.getJobById(ESCALATION_QUEUE, dup))?.state === 'completed',
       );
@@ -141,7 +135,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.deepEqual(types.slice(0, 2), ['ticket.opened', 'card-loss.reported']);
   });
 
-  void test('a closed ticket is not escalated when its job fires', async () => {
+  test('a closed ticket is not escalated when its job fires', async () => {
     const tk = await jobs.openTicket({ kind: 'suggestion', slaMs: 800 });
     await closeTicket(t.ctx, tk.ticketId, 'answered');
     await escalationJobsDone(tk.ticketId, ['1:completed']);
@@ -151,7 +145,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.deepEqual(await escalations(tk.ticketId), []);
   });
 
-  void test('the restart sweep re-schedules lost and overdue escalations', async () => {
+  test('the restart sweep re-schedules lost and overdue escalations', async () => {
     // (a) died between the ticket transaction and sending the job: no job at all, already overdue.
     const lost = await openTicket(t.ctx, { kind: 'complaint', slaDueAtMs: Date.now() - 60_000 });
     // (b) the job vanished from pg-boss (e.g. deleted by hand / archive).
@@ -163,7 +157,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     const s = await jobs.sweep();
     assert.equal(s.escalations, 2);
     assert.equal((await jobs.sweep()).escalations, 0, 'sweep is idempotent');
-    await until(
+    await waitFor(
       'lost escalation fired',
       async () => (await getTicket(t.pool, lost.ticketId))!.escalationLevel === 1,
     );
@@ -172,7 +166,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.equal((await getTicket(t.pool, ok.ticketId))!.escalationJobId, ok.escalationJobId);
   });
 
-  void test('a callback is placed at its time, once, and closes its request', async () => {
+  test('a callback is placed at its time, once, and closes its request', async () => {
     const tk = await jobs.scheduleCallback({
       phone: '13800002222',
       atMs: Date.now() + 500,
@@ -180,7 +174,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       queueId: 'retail',
     });
     assert.equal(tk.kind, 'callback-request');
-    await until('callback placed', async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed');
+    await waitFor('callback placed', async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed');
     const mine = placed.filter((p) => p.ticketId === tk.ticketId);
     assert.equal(mine.length, 1);
     assert.deepEqual(
@@ -196,10 +190,10 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     );
   });
 
-  void test('a failing callback is retried by pg-boss', async () => {
+  test('a failing callback is retried by pg-boss', async () => {
     failNextCallback = true;
     const tk = await jobs.scheduleCallback({ phone: '13800003333', atMs: Date.now() });
-    await until(
+    await waitFor(
       'callback placed after retry',
       async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
       20_000,
@@ -207,7 +201,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.equal(placed.filter((p) => p.ticketId === tk.ticketId).length, 1);
   });
 
-  void test('a new scheduler (after a restart) picks up a callback whose job was lost', async () => {
+  test('a new scheduler (after a restart) picks up a callback whose job was lost', async () => {
     await jobs.stop();
     const tk = await openTicket(t.ctx, {
       kind: 'callback-request',
@@ -217,7 +211,7 @@ void describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     jobs = scheduler();
     await jobs.start();
     assert.equal((await jobs.sweep()).callbacks, 1);
-    await until(
+    await waitFor(
       'swept callback placed',
       async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
     );

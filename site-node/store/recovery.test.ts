@@ -14,8 +14,9 @@ import { JobScheduler } from './jobs.js';
 import { recoverAfterRestart } from './recovery.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { getTicket, openTicket } from './tickets-repo.js';
+import { waitFor } from '../../test/support/wait.js';
 
-void describe.skipIf(pgSkip)('crash recovery', () => {
+describe.skipIf(pgSkip)('crash recovery', () => {
   let t: SiteTestDb;
   let jobs: JobScheduler | undefined;
 
@@ -27,7 +28,7 @@ void describe.skipIf(pgSkip)('crash recovery', () => {
     await t?.close();
   });
 
-  void test('closes in-progress calls as failed, logs agents out, sweeps escalations; twice is a no-op', async () => {
+  test('closes in-progress calls as failed, logs agents out, sweeps escalations; twice is a no-op', async () => {
     const { ctx } = t;
     // The world as the crashed process left it.
     const inIvr = await createCall(ctx, { ani: '1', dnis: '95533' });
@@ -88,10 +89,10 @@ void describe.skipIf(pgSkip)('crash recovery', () => {
     assert.equal((await t.pool.query(`SELECT count(*)::int n FROM outbox`)).rows[0].n, outboxBefore);
 
     // The swept escalation actually fires.
-    const end = Date.now() + 10_000;
-    while ((await getTicket(t.pool, ticket.ticketId))!.escalationLevel < 1) {
-      if (Date.now() > end) assert.fail('swept escalation never fired');
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await waitFor(
+      'the swept escalation to fire',
+      async () => (await getTicket(t.pool, ticket.ticketId))!.escalationLevel >= 1,
+      10_000,
+    );
   });
 });

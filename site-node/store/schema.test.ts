@@ -5,7 +5,7 @@ import { OUTBOX_TABLE_SQL } from '../../shared/events/outbox.js';
 import { migrateSiteStore, SITE_MIGRATIONS_DIR } from './context.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 
-void describe.skipIf(pgSkip)('site schema migrations', () => {
+describe.skipIf(pgSkip)('site schema migrations', () => {
   let t: SiteTestDb;
   beforeAll(async () => {
     t = await siteTestDb('schema', { migrate: false });
@@ -14,7 +14,7 @@ void describe.skipIf(pgSkip)('site schema migrations', () => {
     await t?.close();
   });
 
-  void test('apply on an empty database, then a second run changes nothing', async () => {
+  test('apply on an empty database, then a second run changes nothing', async () => {
     const files = (await readdir(SITE_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
     const first = await migrateSiteStore(t.pool);
     assert.deepEqual(first.applied, files);
@@ -46,7 +46,7 @@ void describe.skipIf(pgSkip)('site schema migrations', () => {
     }
   });
 
-  void test("the site's outbox is the table shared's outbox code is written for", async () => {
+  test("the site's outbox is the table shared's outbox code is written for", async () => {
     await migrateSiteStore(t.pool);
     // shared/events/outbox-table.sql in a schema of its own, next to the migrated one.
     await t.pool.query(`DROP SCHEMA IF EXISTS shared_outbox CASCADE; CREATE SCHEMA shared_outbox`);

@@ -50,7 +50,8 @@ import { FederatedCustomerDirectory } from '../../site-node/link/federated-direc
 import { GrpcHubLink } from '../../site-node/link/hub-link.js';
 import { PgCustomerDirectory } from '../../site-node/store/customers-repo.js';
 import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
-import { EXAMPLE_TOPOLOGY, waitFor } from '../support/federation.js';
+import { EXAMPLE_TOPOLOGY } from '../support/federation.js';
+import { waitFor } from '../support/wait.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
 import { EchoClientCtor } from './echo-service.js';
 import { startHubProcess, writeHubConfigFile, startNodeProcess, type NodeProcess } from './node-process.js';

@@ -12,6 +12,7 @@ import { createAgentService } from '../../site-node/cti/agent-service.js';
 import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import { InMemoryAgentDesk } from '../../site-node/cti/in-memory-desk.js';
 import { SimAgents } from '../../site-node/cti/sim-agents.js';
+import { waitFor } from '../support/wait.js';
 
 const scheduler = new RealScheduler({ speed: 100 });
 const agentIds = ['g1', 'g2', 'g3', 'g4'];
@@ -48,11 +49,7 @@ test('simulated agents serve calls through the gRPC agent service', async () => 
   );
   await sim.start();
   // Wait until every agent's stream is open and it is ready.
-  const deadline = Date.now() + 5000;
-  while (agentIds.some((id) => desk.subscriberCount(id) === 0)) {
-    assert.ok(Date.now() < deadline, 'streams opened');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor('streams opened', () => agentIds.every((id) => desk.subscriberCount(id) > 0), 5000);
   const rng = new Random(1);
   const N = 30;
   let at = 0;
@@ -61,9 +58,11 @@ test('simulated agents serve calls through the gRPC agent service', async () => 
     scheduler.after(at, () => desk.enqueueCall({ callId: `cq-${i}`, ani: '+861380000', ivrPath: ['main'] }));
   }
   // 30 calls * ~25 s over 4 agents plus arrivals: ~4-5 simulated minutes = ~3 s real at speed 100.
-  const until = Date.now() + 15_000;
-  while (desk.counts.completed < N && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  await sim.stop();
+  try {
+    await waitFor(`all ${N} calls completed`, () => desk.counts.completed >= N, 15_000);
+  } finally {
+    await sim.stop();
+  }
 
   const { total } = sim.stats();
   assert.equal(desk.counts.completed, N, 'every call served and wrapped up');
@@ -75,9 +74,5 @@ test('simulated agents serve calls through the gRPC agent service', async () => 
     assert.equal((await desk.agent(id)).state, 'logged-out');
   }
   // The streams are gone once the agents unsubscribed (cancel travels over the wire).
-  const gone = Date.now() + 3000;
-  while (agentIds.some((id) => desk.subscriberCount(id) > 0)) {
-    assert.ok(Date.now() < gone, 'streams closed');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor('streams closed', () => agentIds.every((id) => desk.subscriberCount(id) === 0), 3000);
 });

@@ -30,13 +30,8 @@ import { readLinkMemory } from '../../site-node/link/link-store.js';
 import { PgCustomerDirectory } from '../../site-node/store/customers-repo.js';
 import type { DomainError } from '../../shared/errors.js';
 import { pgSkip } from '../../hub/store/testing.js';
-import {
-  count,
-  EXAMPLE_TOPOLOGY,
-  startTestProvince,
-  waitFor,
-  type TestProvince,
-} from '../support/federation.js';
+import { count, EXAMPLE_TOPOLOGY, startTestProvince, type TestProvince } from '../support/federation.js';
+import { waitFor } from '../support/wait.js';
 
 const example = readFileSync(EXAMPLE_TOPOLOGY, 'utf8');
 
@@ -131,11 +126,16 @@ function rawClient(kind: 'site' | 'admin', id: string): FederationClient {
   );
 }
 
-/** Open a raw link, send `messages`, collect what comes back until the hub ends it. */
+/**
+ * Open a raw link, send `messages`, and collect what comes back until the hub ends the link or
+ * `enough(received)` holds. Past `timeoutMs` the link is cancelled and what came so far is
+ * returned, for the test's assertions to say what is missing.
+ */
 function rawLink(
   client: FederationClient,
   messages: SiteMessage[],
-  keepOpenMs = 1500,
+  enough: (received: HubMessage[]) => boolean = () => false,
+  timeoutMs = 15_000,
 ): Promise<{ received: HubMessage[]; error: (Error & { code?: number; details?: string }) | undefined }> {
   return new Promise((resolve) => {
     const received: HubMessage[] = [];
@@ -148,8 +148,11 @@ function rawLink(
       s.cancel();
       resolve({ received, error });
     };
-    const t = setTimeout(() => finish(), keepOpenMs);
-    s.on('data', (m: HubMessage) => received.push(m));
+    const t = setTimeout(() => finish(), timeoutMs);
+    s.on('data', (m: HubMessage) => {
+      received.push(m);
+      if (enough(received)) finish();
+    });
     s.on('error', (e: Error) => finish(e));
     s.on('end', () => finish());
     for (const m of messages) s.write(m);
@@ -549,21 +552,26 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
       payload: {},
     });
     const pb = (e: typeof good) => ({ ...e, payloadJson: Buffer.from(JSON.stringify(e.payload)) });
-    const res = await rawLink(fl, [
-      hello('fuling'),
-      { body: { $case: 'events', value: { batchId: 'b1', events: [pb(good), pb(foreign)] } } },
-      { body: { $case: 'events', value: { batchId: 'b2', events: [{ ...pb(good), id: 'not-an-id' }] } } },
-      {
-        body: {
-          $case: 'events',
-          value: { batchId: 'b3', events: [{ ...pb(good), payloadJson: Buffer.from('{oops') }] },
+    const eventsAcks = (received: HubMessage[]) => received.filter((m) => m.body?.$case === 'eventsAck');
+    const res = await rawLink(
+      fl,
+      [
+        hello('fuling'),
+        { body: { $case: 'events', value: { batchId: 'b1', events: [pb(good), pb(foreign)] } } },
+        { body: { $case: 'events', value: { batchId: 'b2', events: [{ ...pb(good), id: 'not-an-id' }] } } },
+        {
+          body: {
+            $case: 'events',
+            value: { batchId: 'b3', events: [{ ...pb(good), payloadJson: Buffer.from('{oops') }] },
+          },
         },
-      },
-      { body: { $case: 'events', value: { batchId: 'b4', events: [pb(good)] } } },
-    ]);
-    const acks = res.received
-      .filter((m) => m.body?.$case === 'eventsAck')
-      .map((m) => (m.body as { value: { batchId: string; accepted: number; error: string } }).value);
+        { body: { $case: 'events', value: { batchId: 'b4', events: [pb(good)] } } },
+      ],
+      (received) => eventsAcks(received).length >= 4,
+    );
+    const acks = eventsAcks(res.received).map(
+      (m) => (m.body as { value: { batchId: string; accepted: number; error: string } }).value,
+    );
     assert.equal(acks.length, 4, JSON.stringify(res.received.map((m) => m.body?.$case)));
     assert.match(acks[0]!.error, /events\[1\]\.site_id: site "fuling" cannot ship events of site "wanzhou"/);
     assert.match(acks[1]!.error, /events\[0\]\.id: must be evt_<ULID>/);

@@ -31,6 +31,7 @@ import type { Cdr } from '../../site-node/store/cdr.js';
 import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
 import { groupMembers } from '../support/kafka-group.js';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
+import { waitFor } from '../support/wait.js';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '';
 const skip =
@@ -40,18 +41,6 @@ const skip =
 
 const DEADLINE_MS = 30_000;
 const SITE = 'cq';
-
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  deadlineMs = DEADLINE_MS,
-): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const unique = (label: string): string => `${label}-${randomBytes(4).toString('hex')}`;
 
@@ -126,7 +115,7 @@ async function produceRaw(topic: string, values: readonly string[]): Promise<voi
   }
 }
 
-void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_000 }, () => {
+describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_000 }, () => {
   let hubDb: TestDatabase;
   let hubPool: pg.Pool;
   let store: PgIngestStore;
@@ -174,7 +163,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     return Number(r.rows[0]?.n);
   }
 
-  void test('every event arrives exactly once; outbox shipped; call facts; a replay is absorbed', async () => {
+  test('every event arrives exactly once; outbox shipped; call facts; a replay is absorbed', async () => {
     const topic = unique('pcc-test-events');
     await ensureTopic(BROKERS, topic, 3);
     const site = await newSite();
@@ -189,8 +178,12 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     cleanups.push(() => relay.stop());
     relay.start();
 
-    await waitFor('all 300 events stored at the hub', async () => (await storedCount(ids)) === 300);
-    await waitFor('the outbox drained', async () => (await countUnshipped(site.pool)) === 0);
+    await waitFor(
+      'all 300 events stored at the hub',
+      async () => (await storedCount(ids)) === 300,
+      DEADLINE_MS,
+    );
+    await waitFor('the outbox drained', async () => (await countUnshipped(site.pool)) === 0, DEADLINE_MS);
     await relay.stop();
     assert.equal(relay.stats.shipped, 300);
     assert.equal(relay.stats.failures, 0);
@@ -223,13 +216,13 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     // Replay: the same rows shipped again (as after a relay crash before markShipped).
     const rows: OutboxRow[] = events.map((e, i) => ({ ...e, seq: i + 1 }));
     await shipper.ship(rows);
-    await waitFor('the replay counted as duplicates', () => consumer.stats.duplicates === 300);
+    await waitFor('the replay counted as duplicates', () => consumer.stats.duplicates === 300, DEADLINE_MS);
     assert.equal(await storedCount(ids), 300);
     assert.equal(consumer.stats.ingested, 300);
     await consumer.stop();
   });
 
-  void test('a consumer stopped mid-stream and restarted in the same group loses nothing', async () => {
+  test('a consumer stopped mid-stream and restarted in the same group loses nothing', async () => {
     const topic = unique('pcc-test-restart');
     await ensureTopic(BROKERS, topic, 3);
     const site = await newSite();
@@ -245,7 +238,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     const group = unique('hub-test');
     const a = newConsumer(topic, group, 10);
     await a.start();
-    await waitFor('the first consumer stored some events', () => a.stats.ingested >= 30);
+    await waitFor('the first consumer stored some events', () => a.stats.ingested >= 30, DEADLINE_MS);
     await a.stop();
     await a.stop(); // idempotent
     const storedByA = await storedCount(ids);
@@ -258,7 +251,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     const b = newConsumer(topic, group, 10);
     await b.start();
     await b.start(); // idempotent
-    await waitFor('all 500 events stored', async () => (await storedCount(ids)) === 500);
+    await waitFor('all 500 events stored', async () => (await storedCount(ids)) === 500, DEADLINE_MS);
     await b.stop();
     // Each event stored once, by one of the two; B resumed from A's committed offsets, so it
     // saw at most the one batch per partition A had not committed, not the whole topic again.
@@ -268,7 +261,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     console.log(`stored by A ${storedByA}, by B ${b.stats.ingested}, B duplicates ${b.stats.duplicates}`);
   });
 
-  void test('ingest failures are retried and nothing is committed until the store succeeds', async () => {
+  test('ingest failures are retried and nothing is committed until the store succeeds', async () => {
     const topic = unique('pcc-test-dbdown');
     await ensureTopic(BROKERS, topic, 3);
     const site = await newSite();
@@ -300,7 +293,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     });
     cleanups.push(() => a.stop());
     await a.start();
-    await waitFor('the first consumer retrying', () => a.stats.failures >= 3);
+    await waitFor('the first consumer retrying', () => a.stats.failures >= 3, DEADLINE_MS);
     await a.stop();
     assert.equal(a.stats.ingested, 0);
     assert.match(a.stats.lastError ?? '', /ECONNREFUSED/);
@@ -317,7 +310,11 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     });
     cleanups.push(() => b.stop());
     await b.start();
-    await waitFor('all 100 events stored after the outage', async () => (await storedCount(ids)) === 100);
+    await waitFor(
+      'all 100 events stored after the outage',
+      async () => (await storedCount(ids)) === 100,
+      DEADLINE_MS,
+    );
     await b.stop();
     assert.equal(b.stats.failures, 2);
     assert.equal(b.stats.ingested, 100);
@@ -325,7 +322,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     assert.ok(b.stats.lagMs !== undefined && b.stats.lagMs >= 0);
   });
 
-  void test('a database outage longer than the poll interval: the consumer leaves the group, rejoins, and loses nothing', async () => {
+  test('a database outage longer than the poll interval: the consumer leaves the group, rejoins, and loses nothing', async () => {
     // librdkafka drops a consumer from its group when it does not poll for
     // max.poll.interval.ms, which is what happens while the hub retries one batch against a
     // database that is down (300 s by default; 7 s here). Its offsets were never committed,
@@ -362,18 +359,28 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     });
     cleanups.push(() => c.stop());
     await c.start();
-    await waitFor('the consumer retrying against the dead database', () => c.stats.failures >= 2);
-    await waitFor('the consumer in its group', async () => (await groupMembers(BROKERS, groupId)) === 1);
+    await waitFor(
+      'the consumer retrying against the dead database',
+      () => c.stats.failures >= 2,
+      DEADLINE_MS,
+    );
+    await waitFor(
+      'the consumer in its group',
+      async () => (await groupMembers(BROKERS, groupId)) === 1,
+      DEADLINE_MS,
+    );
     // Past max.poll.interval the coordinator drops it: the group has no member left.
     await waitFor(
       'the consumer dropped from its group',
       async () => (await groupMembers(BROKERS, groupId)) === 0,
+      DEADLINE_MS,
     );
     assert.equal(await storedCount(first.map((e) => e.id)), 0);
     down = false;
     await waitFor(
       'every event of the outage stored',
       async () => (await storedCount(first.map((e) => e.id))) === 60,
+      DEADLINE_MS,
     );
 
     // Still a member of the group afterwards: what sites send next arrives too.
@@ -383,6 +390,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     await waitFor(
       'the events sent after the outage stored',
       async () => (await storedCount(later.map((e) => e.id))) === 40,
+      DEADLINE_MS,
     );
     const all = [...first, ...later].map((e) => e.id);
     const rows = await query<{ n: string }>(
@@ -395,7 +403,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     assert.ok(c.stats.leftGroup >= 1, 'the consumer was dropped from its group and came back');
   });
 
-  void test('a batch the broker refuses fails ship; the relay keeps every row unshipped', async () => {
+  test('a batch the broker refuses fails ship; the relay keeps every row unshipped', async () => {
     const topic = unique('pcc-test-refused');
     // A topic that takes nothing over 2 KB: the broker refuses the big message of the batch.
     const admin = Kafka.AdminClient.create({ 'metadata.broker.list': BROKERS });
@@ -422,7 +430,7 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
     await shipper.ship(siteEvents(2, Date.now()).map((e, i) => ({ ...e, seq: i + 1 })));
   });
 
-  void test('a garbage message is rejected and the events behind it still arrive', async () => {
+  test('a garbage message is rejected and the events behind it still arrive', async () => {
     const topic = unique('pcc-test-garbage');
     await ensureTopic(BROKERS, topic, 1); // one partition: the good events really are behind it
     const site = await newSite();
@@ -440,8 +448,8 @@ void describe.skipIf(skip)('site outbox -> Kafka -> hub ingest', { timeout: 180_
 
     const consumer = newConsumer(topic, unique('hub-test'));
     await consumer.start();
-    await waitFor('the 20 good events stored', async () => (await storedCount(ids)) === 20);
-    await waitFor('the 3 bad messages rejected', () => consumer.stats.rejected === 3);
+    await waitFor('the 20 good events stored', async () => (await storedCount(ids)) === 20, DEADLINE_MS);
+    await waitFor('the 3 bad messages rejected', () => consumer.stats.rejected === 3, DEADLINE_MS);
     assert.equal(consumer.stats.ingested, 20);
     await consumer.stop();
   });

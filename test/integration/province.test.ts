@@ -36,7 +36,8 @@ import type pg from 'pg';
 import type { StatsResponse, StatusResponse } from '../../proto/gen/admin.js';
 import { PROVINCE_TOPOLOGY } from '../../deploy/demo/layout.js';
 import { count } from '../support/federation.js';
-import { startProvince, waitUntil, type FedctlResult, type Province } from '../support/province.js';
+import { PROVINCE_POLL_MS, startProvince, type FedctlResult, type Province } from '../support/province.js';
+import { waitFor } from '../support/wait.js';
 
 const missing = ['TEST_PG_URL', 'KAFKA_BROKERS', 'TOXIPROXY_URL'].filter((v) => !process.env[v]);
 const skip =
@@ -110,19 +111,20 @@ const siteStatus = (s: StatusResponse, id: string) => {
  * every site has registered.
  */
 function everyLinkUp(): Promise<StatusResponse> {
-  return waitUntil(
+  return waitFor(
     'every site link up at the hub',
     async () => {
       const s = await status();
       return SITES.every((id) => siteStatus(s, id).link === 'up') && s;
     },
     30_000,
+    PROVINCE_POLL_MS,
   );
 }
 
 /** Waits until `version` is the hub's current one and every site, link up, runs it unrefused. */
 async function everySiteOn(version: number): Promise<void> {
-  await waitUntil(
+  await waitFor(
     `every site up on v${version}`,
     async () => {
       const s = await status();
@@ -135,6 +137,7 @@ async function everySiteOn(version: number): Promise<void> {
       );
     },
     30_000,
+    PROVINCE_POLL_MS,
   );
 }
 
@@ -157,13 +160,14 @@ async function applyV2(): Promise<FedctlResult> {
   );
   assert.equal(apply.code, 0, apply.err);
   assert.match(apply.out, /applied version 2/);
-  await waitUntil(
+  await waitFor(
     'every site acknowledged v2',
     async () => {
       const s = await status();
       return s.currentVersion === 2 && SITES.every((id) => siteStatus(s, id).topologyVersion === 2);
     },
     20_000,
+    PROVINCE_POLL_MS,
   );
   return apply;
 }
@@ -175,7 +179,7 @@ async function unshippedIds(pool: pg.Pool): Promise<string[]> {
 
 describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', () => {
   test('sites register through their proxies, heartbeat, and run the bootstrap topology', async () => {
-    await waitUntil(
+    await waitFor(
       'all three sites up on v1',
       async () => {
         const s = await status();
@@ -188,6 +192,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         );
       },
       30_000,
+      PROVINCE_POLL_MS,
     );
     // Each site dials its own proxy, never the hub directly.
     for (const id of SITES) {
@@ -205,13 +210,14 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     // Heartbeats: the hub keeps hearing every site, well past the 3-interval silence limit.
     const first = await status();
     const heard = new Map(SITES.map((id) => [id, siteStatus(first, id).lastHeartbeatMs]));
-    await waitUntil(
+    await waitFor(
       'a later heartbeat from every site',
       async () => {
         const s = await status();
         return SITES.every((id) => siteStatus(s, id).lastHeartbeatMs >= heard.get(id)! + 4 * HEARTBEAT_MS);
       },
       15_000,
+      PROVINCE_POLL_MS,
     );
     const later = await status();
     for (const id of SITES) assert.equal(siteStatus(later, id).link, 'up', `${id} still up`);
@@ -258,7 +264,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     assert.match(v3, /complaints, fx\]/, 'the file really gives fuling fx');
     const apply = await p.fedctl('apply', p.writeFile('province-v3.yaml', v3), '--comment', 'fx at fuling');
     assert.equal(apply.code, 0, apply.err);
-    const refused = await waitUntil(
+    const refused = await waitFor(
       'fuling refuses v3, the others run it',
       async () => {
         const s = await status();
@@ -270,6 +276,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         );
       },
       20_000,
+      PROVINCE_POLL_MS,
     );
     assert.equal(refused.topologyVersion, 2, 'fuling keeps running v2');
     assert.match(
@@ -285,7 +292,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
 
     const rollback = await p.fedctl('rollback', '2', '--comment', 'fuling has no fx desk');
     assert.equal(rollback.code, 0, rollback.err);
-    await waitUntil(
+    await waitFor(
       'every site runs v4 (v2 again), fuling without complaint',
       async () => {
         const s = await status();
@@ -297,6 +304,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         );
       },
       20_000,
+      PROVINCE_POLL_MS,
     );
   });
 
@@ -306,7 +314,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     // screen pops. (`ivr-card` is legal too, but a simulated roamer always calls from the
     // phone the directory knows, so the IVR asks for a card only when the number lookup
     // failed, e.g. while the hub was unreachable: not something to wait for here.)
-    const reads = await waitUntil(
+    const reads = await waitFor(
       'roaming reads by every site, from the IVR and from agent screen pops',
       async () => {
         const r = await p.hubPool.query<{
@@ -326,6 +334,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         return ok && r.rows;
       },
       60_000,
+      PROVINCE_POLL_MS,
     );
     for (const row of reads) {
       assert.ok(SITES.includes(row.reader as (typeof SITES)[number]), `reader ${row.reader}`);
@@ -358,7 +367,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     // Money moves on the home site's ledger: a roamer's IVR transfer/bill payment at site B is
     // posted in A's ledger (its idempotency key names B's call), and a roamer's card-loss
     // report at B stops the card in A's ledger.
-    const crossLedger = await waitUntil(
+    const crossLedger = await waitFor(
       "a roaming caller's posting or card stop on the home site's ledger",
       async () => {
         const found: Array<{ reader: string; home: string; what: string }> = [];
@@ -402,6 +411,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         return found.length > 0 && found;
       },
       60_000,
+      PROVINCE_POLL_MS,
     );
     process.stderr.write(
       `roaming on home ledgers: ${crossLedger.map((f) => `${f.reader}->${f.home} ${f.what}`).join('; ')}\n`,
@@ -426,7 +436,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     // Simulated callers report card losses now and then; an identified one's report reaches
     // the hub as an event (link or Kafka), which queues a flag request; the hub's worker
     // marks the profile and the change feed carries the new version to the home site.
-    const flagged = await waitUntil(
+    const flagged = await waitFor(
       'a card loss applied to the directory',
       async () => {
         const r = await p.hubPool.query<{ site_id: string; customer_id: string; home: string }>(
@@ -437,6 +447,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         return r.rows.length > 0 && r.rows;
       },
       90_000,
+      PROVINCE_POLL_MS,
     );
     const pending = await count(
       p.hubPool,
@@ -447,7 +458,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     );
     assert.equal(pending, 0, 'no flag request waits more than a few seconds after its ingest');
     for (const f of flagged) {
-      await waitUntil(
+      await waitFor(
         `${f.customer_id} lost-card in ${f.home}'s cache`,
         async () =>
           (await count(
@@ -456,6 +467,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
             [f.customer_id],
           )) === 1,
         20_000,
+        PROVINCE_POLL_MS,
       );
     }
     process.stderr.write(
@@ -471,10 +483,11 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     const cutAt = Date.now();
     let restored = false;
     try {
-      await waitUntil(
+      await waitFor(
         'the hub sees fuling not up',
         async () => siteStatus(await status(), 'fuling').link !== 'up',
         10 * HEARTBEAT_MS + 10_000,
+        PROVINCE_POLL_MS,
       );
       const noticedMs = Date.now() - cutAt;
       // From here on the hub cannot take anything from fuling. (Events in flight at the cut
@@ -491,12 +504,13 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
       // Fuling keeps taking calls; what it records waits in its outbox. (Wait for both: calls
       // arrive at random, and ten events can be written by calls already in progress before
       // a new one comes in.)
-      await waitUntil(
+      await waitFor(
         'fuling takes new calls while the link is down',
         async () => (await count(fl, `SELECT count(*) AS n FROM calls`)) > callsBefore,
         30_000,
+        PROVINCE_POLL_MS,
       );
-      const writtenDuringCut = await waitUntil(
+      const writtenDuringCut = await waitFor(
         "fuling's outbox grows while the link is down",
         async () => {
           const r = await fl.query<{ id: string }>(
@@ -506,6 +520,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
           return r.rows.length >= 10 && r.rows.map((x) => x.id);
         },
         30_000,
+        PROVINCE_POLL_MS,
       );
       assert.ok(p.site('fuling').process?.running, 'fuling is still running');
       assert.equal(
@@ -520,21 +535,23 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
       await p.setLink('fuling', true);
       restored = true;
       const healedAt = Date.now();
-      await waitUntil(
+      await waitFor(
         'fuling up again at the hub',
         async () => siteStatus(await status(), 'fuling').link === 'up',
         30_000,
+        PROVINCE_POLL_MS,
       );
       const upMs = Date.now() - healedAt;
-      await waitUntil(
+      await waitFor(
         "fuling's backlog shipped",
         async () =>
           (await count(fl, `SELECT count(*) AS n FROM outbox WHERE shipped_at IS NULL AND id = ANY($1)`, [
             heldIds,
           ])) === 0,
         30_000,
+        PROVINCE_POLL_MS,
       );
-      await waitUntil(
+      await waitFor(
         'the outbox drains to empty',
         // Calls go on, so the outbox is empty only between two of them: poll it often.
         async () => (await unshippedIds(fl)).length === 0,
@@ -577,7 +594,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     try {
       const seen = new Set<string>();
       const silentAt = Date.now();
-      await waitUntil(
+      await waitFor(
         'the hub marks wanzhou down',
         async () => {
           const link = siteStatus(await status(), 'wanzhou').link;
@@ -585,6 +602,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
           return link === 'down';
         },
         10 * HEARTBEAT_MS + 15_000,
+        PROVINCE_POLL_MS,
       );
       const downMs = Date.now() - silentAt;
       process.stderr.write(
@@ -598,19 +616,21 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         p.hubPool,
         `SELECT count(*) AS n FROM ingested_events WHERE site_id = 'wanzhou'`,
       );
-      await waitUntil(
+      await waitFor(
         "wanzhou's events still arrive through Kafka",
         async () =>
           (await count(p.hubPool, `SELECT count(*) AS n FROM ingested_events WHERE site_id = 'wanzhou'`)) >
           before,
         20_000,
+        PROVINCE_POLL_MS,
       );
       await toxic.remove();
       removed = true;
-      await waitUntil(
+      await waitFor(
         'wanzhou up again',
         async () => siteStatus(await status(), 'wanzhou').link === 'up',
         30_000,
+        PROVINCE_POLL_MS,
       );
     } finally {
       if (!removed) await toxic.remove().catch(() => undefined);
@@ -622,7 +642,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     // sites run 20x fast, so this needs every link up.)
     await everyLinkUp();
     let seen = '';
-    const stats = await waitUntil(
+    const stats = await waitFor(
       'province stats with calls offered at every site',
       async () => {
         const r = await p.fedctl('stats', '--window', '1h', '--json');
@@ -632,6 +652,7 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         return SITES.every((id) => (s.sites.find((x) => x.siteId === id)?.offered ?? 0) > 0) && s;
       },
       30_000,
+      PROVINCE_POLL_MS,
     ).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; last seen: ${seen}`, { cause: e });
     });
@@ -664,12 +685,13 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
         `${id} shipped all`,
       );
       // Kafka is consumed by the hub asynchronously: wait (bounded) for the last of it.
-      await waitUntil(
+      await waitFor(
         `every event of ${id} at the hub`,
         async () =>
           (await count(p.hubPool, `SELECT count(*) AS n FROM ingested_events WHERE id = ANY($1)`, [ids])) ===
           ids.length,
         30_000,
+        PROVINCE_POLL_MS,
       );
       const byVia = await p.hubPool.query<{ via: string; n: string }>(
         `SELECT via, count(*) AS n FROM ingested_events WHERE site_id = $1 GROUP BY via`,

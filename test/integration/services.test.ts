@@ -11,13 +11,14 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { waitFor } from '../support/wait.js';
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -97,6 +98,19 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
+/**
+ * Whether a socket is bound to 127.0.0.1:`port` over UDP. /proc/net/udp (Linux, where the
+ * services run) lists this network namespace's bound UDP sockets, the local address in hex
+ * (`0100007F:<PORT>`); reading it disturbs nothing, where a probe binding the port could take
+ * it from the very process that is about to.
+ */
+function udpBound(port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .some((line) => line.trim().split(/\s+/)[1] === local);
+}
+
 /** Resolves when a TCP connection to the first host:port of `hostPorts` opens within `timeoutMs`. */
 function tcpReachable(hostPorts: string, timeoutMs: number): Promise<void> {
   const [host = '127.0.0.1', port = ''] = hostPorts.split(',')[0]?.split(':') ?? [];
@@ -130,7 +144,7 @@ async function selectOne(url: string): Promise<number> {
   }
 }
 
-void test('postgres answers SELECT 1 at TEST_PG_URL', async () => {
+test('postgres answers SELECT 1 at TEST_PG_URL', async () => {
   const url = requireEnv('TEST_PG_URL');
   const one = await selectOne(url).catch((err: Error) => {
     throw new Error(`PostgreSQL at ${url} does not answer (bash deploy/services.sh status): ${err.message}`, {
@@ -140,7 +154,7 @@ void test('postgres answers SELECT 1 at TEST_PG_URL', async () => {
   assert.equal(one, 1);
 });
 
-void test('kafka: create a topic, produce one record, consume it back', async () => {
+test('kafka: create a topic, produce one record, consume it back', async () => {
   const brokers = requireEnv('KAFKA_BROKERS');
   const lib = requireEnv('KAFKA_LIB_DIR');
   assert.ok(
@@ -229,7 +243,7 @@ void test('kafka: create a topic, produce one record, consume it back', async ()
   assert.equal(del.code, 0, describe('TopicCommand --delete', del));
 });
 
-void test('toxiproxy: a proxy in front of Postgres passes queries, then breaks them on demand', async () => {
+test('toxiproxy: a proxy in front of Postgres passes queries, then breaks them on demand', async () => {
   const api = requireEnv('TOXIPROXY_URL');
   const pgUrl = requireEnv('TEST_PG_URL');
   const version = await fetch(`${api}/version`).catch((err: Error) => {
@@ -291,7 +305,7 @@ void test('toxiproxy: a proxy in front of Postgres passes queries, then breaks t
   assert.equal(after.status, 404, 'the proxy is gone after DELETE');
 });
 
-void test('sipp: one call from a UAC to a UAS on loopback succeeds', async () => {
+test('sipp: one call from a UAC to a UAS on loopback succeeds', async () => {
   const sipp = requireEnv('SIPP_BIN');
   assert.ok(existsSync(sipp), `SIPP_BIN ${sipp} does not exist: install the Debian package sip-tester`);
   const pcaps = requireEnv('SIPP_PCAP_DIR');
@@ -310,7 +324,19 @@ void test('sipp: one call from a UAC to a UAS on loopback succeeds', async () =>
         cwd,
       },
     );
-    await new Promise((r) => setTimeout(r, 300)); // let the UAS bind before the INVITE goes out
+    // The INVITE goes out once the UAS listens. A UAS that exits before it is bound ends the
+    // wait too, and the test with what it said.
+    let uasExited = false;
+    void uas.then(
+      () => (uasExited = true),
+      () => (uasExited = true),
+    );
+    await waitFor(
+      `the sipp UAS bound to udp 127.0.0.1:${uasPort}`,
+      () => uasExited || udpBound(uasPort),
+      10_000,
+    );
+    if (uasExited) assert.fail(describe('sipp UAS exited before it was bound:', await uas));
     const uac = await run(
       sipp,
       [

@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
+import { waitFor } from '../support/wait.js';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -83,17 +84,16 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** Waits for the first `type` event and takes it out of `events`. */
 function nextEvent(events: DeskEvent[], type: DeskEvent['type'], timeoutMs = 15_000): Promise<DeskEvent> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = () => {
+  return waitFor(
+    `a ${type} event`,
+    () => {
       const i = events.findIndex((e) => e.type === type);
-      if (i >= 0) return resolve(events.splice(i, 1)[0]!);
-      if (Date.now() > deadline) return reject(new Error(`no ${type} event within ${timeoutMs} ms`));
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
+      return i >= 0 && events.splice(i, 1)[0];
+    },
+    timeoutMs,
+  );
 }
 
 test('a known caller presses 0: screen pop over gRPC, answer, hang up, wrap-up code in the CDR', async () => {
@@ -185,14 +185,15 @@ test('a callback request comes due: the site dials the customer and queues them 
   await desk.completeWrapup('a02', offer.pop.callId, 'follow-up');
 
   // The job closes the request once the call exists.
-  const deadline = Date.now() + 10_000;
-  let t = await getTicket(pool, ticket.ticketId);
-  while (t?.status !== 'closed' && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    t = await getTicket(pool, ticket.ticketId);
-  }
-  assert.equal(t?.status, 'closed');
-  assert.equal(t?.closeReason, 'callback-placed');
+  const t = await waitFor(
+    'the callback request closed',
+    async () => {
+      const closing = await getTicket(pool, ticket.ticketId);
+      return closing?.status === 'closed' && closing;
+    },
+    10_000,
+  );
+  assert.equal(t.closeReason, 'callback-placed');
   await site.flushWrites();
   assert.equal((await getCdr(pool, offer.pop.callId))?.wrapupCode, 'follow-up');
   unsubscribe();
@@ -210,15 +211,17 @@ test('a complaints caller nobody can take in time leaves a message: the call end
     thinkMs: 20,
     respond: (prompt) => (prompt === 'main.menu' ? '6' : prompt === 'feedback.menu' ? '1' : 'timeout'),
   });
-  const deadline = Date.now() + 20_000;
-  let call = leg.callId ? await getCall(pool, leg.callId) : undefined;
-  while ((!call || !['ended', 'failed', 'abandoned'].includes(call.state)) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    await site.flushWrites();
-    call = await getCall(pool, leg.callId);
-  }
-  assert.equal(call?.state, 'ended', `call ${leg.callId} closed (${call?.state})`);
-  assert.equal(call?.queueId, 'complaints');
+  const call = await waitFor(
+    `call ${leg.callId} closed`,
+    async () => {
+      await site.flushWrites();
+      const closing = leg.callId ? await getCall(pool, leg.callId) : undefined;
+      return closing && ['ended', 'failed', 'abandoned'].includes(closing.state) && closing;
+    },
+    20_000,
+  );
+  assert.equal(call.state, 'ended', `call ${leg.callId} closed as ended (${call.state})`);
+  assert.equal(call.queueId, 'complaints');
   const cdr = await getCdr(pool, leg.callId);
   assert.equal(cdr?.outcome, 'callback', 'the CDR says the caller is to be called back');
   const tickets = await query<{ kind: string }>(

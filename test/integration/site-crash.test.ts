@@ -16,6 +16,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
+import { waitFor } from '../support/wait.js';
+
+/** How long the running site gets to produce what a wait looks for (its simulation runs 30x). */
+const SITE_WAIT_MS = 90_000;
+/** Each check is a few count(*) queries on the database the site is busy writing: polled gently. */
+const POLL_MS = 250;
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 let db: TestDatabase;
@@ -85,28 +91,24 @@ async function count(sql: string, params: unknown[] = []): Promise<number> {
   return Number(r.rows[0]!.n);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 const ids = async (sql: string): Promise<string[]> =>
   (await client.query<{ id: string }>(sql)).rows.map((r) => r.id).sort();
 
 test('kill -9 loses no committed record; restart closes calls in progress and resets agents', async () => {
   const first = await startSite();
   try {
-    await waitFor('finished calls, tickets and calls in progress', async () => {
-      const ended = await count(`SELECT count(*) AS n FROM cdrs`);
-      const tickets = await count(`SELECT count(*) AS n FROM tickets`);
-      const live = await count(`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL`);
-      const onCall = await count(`SELECT count(*) AS n FROM agents WHERE state <> 'logged-out'`);
-      return ended >= 15 && tickets >= 2 && live >= 2 && onCall >= 1;
-    });
+    await waitFor(
+      'finished calls, tickets and calls in progress',
+      async () => {
+        const ended = await count(`SELECT count(*) AS n FROM cdrs`);
+        const tickets = await count(`SELECT count(*) AS n FROM tickets`);
+        const live = await count(`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL`);
+        const onCall = await count(`SELECT count(*) AS n FROM agents WHERE state <> 'logged-out'`);
+        return ended >= 15 && tickets >= 2 && live >= 2 && onCall >= 1;
+      },
+      SITE_WAIT_MS,
+      POLL_MS,
+    );
   } catch (e) {
     first.child.kill('SIGKILL');
     throw e;
@@ -167,6 +169,8 @@ test('kill -9 loses no committed record; restart closes calls in progress and re
     await waitFor(
       'new calls after restart',
       async () => (await count(`SELECT count(*) AS n FROM calls`)) > calls.length,
+      SITE_WAIT_MS,
+      POLL_MS,
     );
   } finally {
     second.child.kill('SIGTERM');

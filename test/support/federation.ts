@@ -22,9 +22,6 @@ export const EXAMPLE_TOPOLOGY = fileURLToPath(
   new URL('../../deploy/examples/province.yaml', import.meta.url),
 );
 
-// Re-exported for the tests and benchmarks that take it from here with the province.
-export { waitFor } from './wait.js';
-
 export interface TestSite {
   siteId: string;
   db: SiteTestDb;

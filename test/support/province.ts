@@ -52,34 +52,11 @@ const STOP_TIMEOUT_MS = 30_000;
 const KEEP_LINES = 4000;
 
 /**
- * Poll `check` until it returns a value (not false/undefined/null) or `timeoutMs` passes, then
- * throw naming `what` and the last error. Like federation.ts's `waitFor`, but polling gently
- * (default every 200 ms): each fedctl call is a fresh mTLS handshake, and a tight loop of them
- * slows the very hub and sites under test on a small machine.
+ * How often a test polls a running province (waitFor's `intervalMs`): gently, since each fedctl
+ * call is a fresh mTLS handshake, and a tight loop of them slows the very hub and sites under
+ * test on a small machine.
  */
-export async function waitUntil<T>(
-  what: string,
-  check: () => Promise<T | false | undefined | null> | T | false | undefined | null,
-  timeoutMs: number,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== false && v !== undefined && v !== null) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export const PROVINCE_POLL_MS = 200;
 
 export interface ProvinceSiteSpec {
   id: string;

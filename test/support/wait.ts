@@ -1,11 +1,26 @@
 /**
- * Waiting for a condition, never for a fixed time. On its own (it imports nothing of ours) so
- * a test beside any part's code can use it without reaching the others (federation.ts
- * composes the hub and the sites, and re-exports this).
+ * Waiting for a condition, never for a fixed time: the one poll-until helper of the tests and
+ * their support. On its own (it imports nothing of ours) so a test beside any part's code can
+ * use it without reaching the others.
  */
 
-/** Poll `check` until it returns a truthy value or the deadline passes (then throw `what`). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
+/** What a check returns while the condition does not hold yet. */
+type NotYet = false | 0 | '' | null | undefined;
+
+/**
+ * Poll `check` every `intervalMs` until it returns a truthy value (and resolve with it) or
+ * `timeoutMs` passes (then throw naming `what` and the last error `check` threw: a check that
+ * throws counts as "not yet"). Poll more gently than the default where each check is costly
+ * for the system under test (a fresh mTLS handshake, say).
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | NotYet> | T | NotYet,
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<T> {
+  if (!(timeoutMs >= 0)) throw new RangeError(`waitFor(${what}): timeoutMs must be >= 0, got ${timeoutMs}`);
+  if (!(intervalMs > 0)) throw new RangeError(`waitFor(${what}): intervalMs must be > 0, got ${intervalMs}`);
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -20,6 +35,6 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
         `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
       );
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
