@@ -11,18 +11,14 @@ import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { HubMessage, SiteMessage } from '../../proto/gen/federation.js';
-import { systemClock } from '../../shared/clock.js';
-import { GrpcServer } from '../../shared/grpc/server.js';
-import { mtlsServerCredentials } from '../../shared/grpc/tls.js';
+import type { SiteMessage } from '../../proto/gen/federation.js';
 import type { Topology } from '../../shared/topology/schema.js';
 import { loadTopology } from '../../shared/topology/validate.js';
-import { makeTestPki, type TestPki } from '../../test/support/pki.js';
 import { waitFor } from '../../test/support/wait.js';
-import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
-import { GrpcHubLink } from './hub-link.js';
+import { pgSkip, type SiteTestDb } from '../store/testing.js';
+import type { GrpcHubLink } from './hub-link.js';
 import { readLinkMemory } from './link-store.js';
+import { encodeHub, startScriptedHub, type ScriptedHub, type ScriptedLinkCall } from './testing.js';
 
 const good = loadTopology(
   readFileSync(fileURLToPath(new URL('../../deploy/examples/province.yaml', import.meta.url)), 'utf8'),
@@ -36,40 +32,43 @@ const invalid = structuredClone(good) as unknown as {
 invalid.sites[cq]!.capacity.trunks = -1;
 invalid.overflow[0]!.to = ['nowhere'];
 
-let pki: TestPki;
+let hub: ScriptedHub;
 let db: SiteTestDb;
-let server: GrpcServer;
 let link: GrpcHubLink;
 const acks: Array<{ version: number; error: string }> = [];
 const offered: number[] = [];
 
-function push(call: ServerDuplexStream<SiteMessage, HubMessage>, version: number, json: string): void {
-  call.write({
-    body: {
-      $case: 'topology',
-      value: { version, topologyJson: Buffer.from(json), appliedAtMs: Date.now(), appliedBy: 'alice' },
-    },
-  });
+function push(call: ScriptedLinkCall, version: number, json: string): void {
+  call.write(
+    encodeHub({
+      body: {
+        $case: 'topology',
+        value: { version, topologyJson: Buffer.from(json), appliedAtMs: Date.now(), appliedBy: 'alice' },
+      },
+    }),
+  );
 }
 
-function scriptedLink(call: ServerDuplexStream<SiteMessage, HubMessage>): void {
+function scriptedLink(call: ScriptedLinkCall): void {
   call.on('data', (m: SiteMessage) => {
     if (m.body?.$case === 'topologyAck') acks.push(m.body.value);
     if (m.body?.$case !== 'hello') return;
-    call.write({
-      body: {
-        $case: 'welcome',
-        value: {
-          hubId: 'hub',
-          softwareVersion: '0.1.0',
-          contractVersion: 1,
-          capabilities: ['topology'],
-          heartbeatIntervalMs: 200,
-          drained: false,
-          topologyVersion: 7,
+    call.write(
+      encodeHub({
+        body: {
+          $case: 'welcome',
+          value: {
+            hubId: 'hub',
+            softwareVersion: '0.1.0',
+            contractVersion: 1,
+            capabilities: ['topology'],
+            heartbeatIntervalMs: 200,
+            drained: false,
+            topologyVersion: 7,
+          },
         },
-      },
-    });
+      }),
+    );
     push(call, 5, JSON.stringify(good));
     push(call, 6, JSON.stringify(invalid));
     push(call, 7, '{"province": "truncated...');
@@ -79,53 +78,17 @@ function scriptedLink(call: ServerDuplexStream<SiteMessage, HubMessage>): void {
 
 beforeAll(async () => {
   if (pgSkip) return;
-  pki = makeTestPki([
-    ['hub', 'hub'],
-    ['site', 'wanzhou'],
-  ]);
-  db = await siteTestDb('hub_link_topology', { siteId: 'wanzhou' });
-  server = new GrpcServer({
-    host: '127.0.0.1',
-    port: 0,
-    credentials: mtlsServerCredentials(pki.material('hub', 'hub')),
-    services: [
-      {
-        definition: {
-          link: {
-            path: '/pcc.federation.v1.Federation/Link',
-            requestStream: true,
-            responseStream: true,
-            requestSerialize: (m: SiteMessage) => Buffer.from(SiteMessage.encode(m).finish()),
-            requestDeserialize: (b: Buffer) => SiteMessage.decode(b),
-            responseSerialize: (m: HubMessage) => Buffer.from(HubMessage.encode(m).finish()),
-            responseDeserialize: (b: Buffer) => HubMessage.decode(b),
-          },
-        },
-        implementation: { link: scriptedLink },
-      },
-    ],
-  });
-  const port = await server.start();
-  link = new GrpcHubLink({
-    siteId: 'wanzhou',
-    address: `127.0.0.1:${port}`,
-    tls: pki.material('site', 'wanzhou'),
-    hubId: 'hub',
-    store: db.ctx,
-    clock: systemClock,
-    eventsOverLink: false,
-    heartbeatIntervalMs: 200,
+  hub = await startScriptedHub({
+    label: 'hub_link_topology',
+    script: scriptedLink,
     // What the site's own check (its queues) sees: only versions that validated reach it.
-    onTopology: (_t: Topology, version: number) => void offered.push(version),
+    link: { onTopology: (_t: Topology, version: number) => void offered.push(version) },
   });
-  await link.start();
+  ({ db, link } = hub);
 });
 
 afterAll(async () => {
-  await link?.stop(100);
-  await server?.stop();
-  await db?.close();
-  pki?.cleanup();
+  await hub?.close();
 });
 
 test.skipIf(pgSkip)(

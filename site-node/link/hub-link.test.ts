@@ -10,35 +10,31 @@ import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { HubMessage, SiteMessage, Welcome } from '../../proto/gen/federation.js';
+import type { SiteMessage } from '../../proto/gen/federation.js';
+import { HubMessage, Welcome } from '../../proto/gen/federation.js';
 import { customerToProto } from '../../shared/domain/customer-proto.js';
 import { asField, unknownCase, withUnknownFields } from '../../shared/federation/version-tolerance.js';
-import { GrpcServer } from '../../shared/grpc/server.js';
-import { mtlsServerCredentials } from '../../shared/grpc/tls.js';
-import { systemClock } from '../../shared/clock.js';
 import { loadTopology } from '../../shared/topology/validate.js';
-import { makeTestPki, type TestPki } from '../../test/support/pki.js';
 import { waitFor } from '../../test/support/wait.js';
 import { PgCustomerDirectory } from '../store/customers-repo.js';
-import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
-import { GrpcHubLink } from './hub-link.js';
+import { pgSkip, type SiteTestDb } from '../store/testing.js';
+import type { GrpcHubLink } from './hub-link.js';
 import { readLinkMemory } from './link-store.js';
+import { startScriptedHub, type ScriptedHub, type ScriptedLinkCall } from './testing.js';
 
 const topology = loadTopology(
   readFileSync(fileURLToPath(new URL('../../deploy/examples/province.yaml', import.meta.url)), 'utf8'),
 );
 
-let pki: TestPki;
+let hub: ScriptedHub;
 let db: SiteTestDb;
-let server: GrpcServer;
 let link: GrpcHubLink;
 const hellos: SiteMessage[] = [];
 const received: SiteMessage[] = [];
 let streams = 0;
 
 /** The scripted v2 hub: raw bytes out, so it can send what a v1 encoder never would. */
-function scriptedLink(call: ServerDuplexStream<SiteMessage, Uint8Array>): void {
+function scriptedLink(call: ScriptedLinkCall): void {
   streams++;
   const first = streams === 1;
   call.on('data', (m: SiteMessage) => {
@@ -118,53 +114,16 @@ function scriptedLink(call: ServerDuplexStream<SiteMessage, Uint8Array>): void {
 
 beforeAll(async () => {
   if (pgSkip) return;
-  pki = makeTestPki([
-    ['hub', 'hub'],
-    ['site', 'wanzhou'],
-  ]);
-  db = await siteTestDb('hub_link', { siteId: 'wanzhou' });
-  server = new GrpcServer({
-    host: '127.0.0.1',
-    port: 0,
-    credentials: mtlsServerCredentials(pki.material('hub', 'hub')),
-    services: [
-      {
-        definition: {
-          link: {
-            path: '/pcc.federation.v1.Federation/Link',
-            requestStream: true,
-            responseStream: true,
-            requestSerialize: (m: SiteMessage) => Buffer.from(SiteMessage.encode(m).finish()),
-            requestDeserialize: (b: Buffer) => SiteMessage.decode(b),
-            responseSerialize: (b: Uint8Array) => Buffer.from(b),
-            responseDeserialize: (b: Buffer) => b,
-          },
-        },
-        implementation: { link: scriptedLink },
-      },
-    ],
+  hub = await startScriptedHub({
+    label: 'hub_link',
+    script: scriptedLink,
+    link: { minBackoffMs: 50, maxBackoffMs: 200 },
   });
-  const port = await server.start();
-  link = new GrpcHubLink({
-    siteId: 'wanzhou',
-    address: `127.0.0.1:${port}`,
-    tls: pki.material('site', 'wanzhou'),
-    hubId: 'hub',
-    store: db.ctx,
-    clock: systemClock,
-    eventsOverLink: false,
-    heartbeatIntervalMs: 200,
-    minBackoffMs: 50,
-    maxBackoffMs: 200,
-  });
-  await link.start();
+  ({ db, link } = hub);
 });
 
 afterAll(async () => {
-  await link?.stop(100);
-  await server?.stop();
-  await db?.close();
-  pki?.cleanup();
+  await hub?.close();
 });
 
 test.skipIf(pgSkip)('a v1 site on a v2 hub: tolerant, adopts, refuses, remembers, resumes', async () => {
