@@ -104,6 +104,8 @@ export enum WithdrawReason {
   WITHDRAW_REASON_UNSPECIFIED = 0,
   WITHDRAW_REASON_CALLER_ABANDONED = 1,
   WITHDRAW_REASON_RING_NO_ANSWER = 2,
+  /** WITHDRAW_REASON_LEASE_LAPSED - The agent's desk lost its lease; the call went back to its place in the queue. */
+  WITHDRAW_REASON_LEASE_LAPSED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -118,6 +120,9 @@ export function withdrawReasonFromJSON(object: any): WithdrawReason {
     case 2:
     case "WITHDRAW_REASON_RING_NO_ANSWER":
       return WithdrawReason.WITHDRAW_REASON_RING_NO_ANSWER;
+    case 3:
+    case "WITHDRAW_REASON_LEASE_LAPSED":
+      return WithdrawReason.WITHDRAW_REASON_LEASE_LAPSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -133,6 +138,8 @@ export function withdrawReasonToJSON(object: WithdrawReason): string {
       return "WITHDRAW_REASON_CALLER_ABANDONED";
     case WithdrawReason.WITHDRAW_REASON_RING_NO_ANSWER:
       return "WITHDRAW_REASON_RING_NO_ANSWER";
+    case WithdrawReason.WITHDRAW_REASON_LEASE_LAPSED:
+      return "WITHDRAW_REASON_LEASE_LAPSED";
     case WithdrawReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -257,6 +264,25 @@ export interface GetAgentRequest {
 
 export interface EventsRequest {
   agentId: string;
+}
+
+export interface HeartbeatRequest {
+  agentId: string;
+}
+
+export interface HeartbeatResponse {
+  /**
+   * The agent's state: a desk back within the grace sees it still not-ready "lease-lapsed"
+   * (nothing is restored for it), one back after it sees it logged out.
+   */
+  agent?:
+    | Agent
+    | undefined;
+  /**
+   * How long the lease lasts from this heartbeat; beat well within it (a third, say).
+   * 0 when the site keeps no lease for this agent (it is logged out).
+   */
+  leaseMs: number;
 }
 
 /**
@@ -1517,6 +1543,168 @@ export const EventsRequest: MessageFns<EventsRequest> = {
   },
 };
 
+function createBaseHeartbeatRequest(): HeartbeatRequest {
+  return { agentId: "" };
+}
+
+export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
+  encode(message: HeartbeatRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentId !== "") {
+      writer.uint32(10).string(message.agentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeartbeatRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeartbeatRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeartbeatRequest {
+    return {
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+    };
+  },
+
+  toJSON(message: HeartbeatRequest): unknown {
+    const obj: any = {};
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeartbeatRequest>, I>>(base?: I): HeartbeatRequest {
+    return HeartbeatRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeartbeatRequest>, I>>(object: I): HeartbeatRequest {
+    const message = createBaseHeartbeatRequest();
+    message.agentId = object.agentId ?? "";
+    return message;
+  },
+};
+
+function createBaseHeartbeatResponse(): HeartbeatResponse {
+  return { agent: undefined, leaseMs: 0 };
+}
+
+export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
+  encode(message: HeartbeatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agent !== undefined) {
+      Agent.encode(message.agent, writer.uint32(10).fork()).join();
+    }
+    if (message.leaseMs !== 0) {
+      writer.uint32(16).int64(message.leaseMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeartbeatResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeartbeatResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agent = Agent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leaseMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeartbeatResponse {
+    return {
+      agent: isSet(object.agent) ? Agent.fromJSON(object.agent) : undefined,
+      leaseMs: isSet(object.leaseMs)
+        ? globalThis.Number(object.leaseMs)
+        : isSet(object.lease_ms)
+        ? globalThis.Number(object.lease_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: HeartbeatResponse): unknown {
+    const obj: any = {};
+    if (message.agent !== undefined) {
+      obj.agent = Agent.toJSON(message.agent);
+    }
+    if (message.leaseMs !== 0) {
+      obj.leaseMs = Math.round(message.leaseMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeartbeatResponse>, I>>(base?: I): HeartbeatResponse {
+    return HeartbeatResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeartbeatResponse>, I>>(object: I): HeartbeatResponse {
+    const message = createBaseHeartbeatResponse();
+    message.agent = (object.agent !== undefined && object.agent !== null) ? Agent.fromPartial(object.agent) : undefined;
+    message.leaseMs = object.leaseMs ?? 0;
+    return message;
+  },
+};
+
 function createBaseScreenPop(): ScreenPop {
   return {
     callId: "",
@@ -2397,6 +2585,20 @@ export const AgentDeskService = {
     responseSerialize: (value: DeskEvent): Buffer => Buffer.from(DeskEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeskEvent => DeskEvent.decode(value),
   },
+  /**
+   * Keep the desk's lease (docs/architecture.md §4.3): a desk that neither keeps an Events
+   * stream open nor calls this within the lease is made not-ready (reason "lease-lapsed"), and
+   * logged out after a longer grace. The reply says how long the lease lasts.
+   */
+  heartbeat: {
+    path: "/pcc.agent.v1.AgentDesk/Heartbeat" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HeartbeatRequest): Buffer => Buffer.from(HeartbeatRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HeartbeatRequest => HeartbeatRequest.decode(value),
+    responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
+  },
 } as const;
 
 export interface AgentDeskServer extends UntypedServiceImplementation {
@@ -2423,6 +2625,12 @@ export interface AgentDeskServer extends UntypedServiceImplementation {
    * and state changes until the client cancels.
    */
   events: handleServerStreamingCall<EventsRequest, DeskEvent>;
+  /**
+   * Keep the desk's lease (docs/architecture.md §4.3): a desk that neither keeps an Events
+   * stream open nor calls this within the lease is made not-ready (reason "lease-lapsed"), and
+   * logged out after a longer grace. The reply says how long the lease lasts.
+   */
+  heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
 }
 
 export interface AgentDeskClient extends Client {
@@ -2576,6 +2784,26 @@ export interface AgentDeskClient extends Client {
    */
   events(request: EventsRequest, options?: Partial<CallOptions>): ClientReadableStream<DeskEvent>;
   events(request: EventsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<DeskEvent>;
+  /**
+   * Keep the desk's lease (docs/architecture.md §4.3): a desk that neither keeps an Events
+   * stream open nor calls this within the lease is made not-ready (reason "lease-lapsed"), and
+   * logged out after a longer grace. The reply says how long the lease lasts.
+   */
+  heartbeat(
+    request: HeartbeatRequest,
+    callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  heartbeat(
+    request: HeartbeatRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  heartbeat(
+    request: HeartbeatRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentDeskClient = makeGenericClientConstructor(AgentDeskService, "pcc.agent.v1.AgentDesk") as unknown as {

@@ -24,7 +24,8 @@
  * | ready       | reserved, not-ready, logged-out                           |
  * | not-ready   | ready, not-ready (new reason), logged-out                 |
  * | reserved    | on-call (answered), ready (caller abandoned),             |
- * |             | not-ready (ring-no-answer, or abandoned with pending NR)  |
+ * |             | not-ready (ring-no-answer, lease lapsed, or abandoned     |
+ * |             | with a pending not-ready)                                 |
  * | on-call     | wrap-up                                                   |
  * | wrap-up     | ready, not-ready (pending not-ready applied)              |
  *

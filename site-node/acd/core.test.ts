@@ -155,6 +155,55 @@ describe('agent state machine', () => {
     assert.deepEqual(offers(h.log.slice(-3)), ['old->b']);
   });
 
+  test('lease lapsed while offered: not-ready at once, the offer withdrawn, the call back at its old place', () => {
+    const h = harness();
+    login(h, 'a', { vip: 3 });
+    h.send({ type: 'call-arrived', callId: 'old', queueId: 'q' });
+    h.advance(3000);
+    h.send({ type: 'call-arrived', callId: 'young', queueId: 'q' });
+    const lapse = h.send({ type: 'agent-lease-lapsed', agentId: 'a', reason: 'lease-lapsed' });
+    assert.deepEqual(of(lapse, 'withdraw-offer'), [
+      { type: 'withdraw-offer', callId: 'old', agentId: 'a', reason: 'lease-lapsed' },
+    ]);
+    assert.deepEqual(of(lapse, 'cancel-timer').length, 1, 'the offer timer is cancelled');
+    assert.equal(agentView(h.state, 'a')?.state, 'not-ready');
+    assert.equal(agentView(h.state, 'a')?.reasonCode, 'lease-lapsed');
+    assert.deepEqual(waitingCalls(h.state, 'q'), ['old', 'young']);
+    assert.equal(callView(h.state, 'old')?.enqueueMs, 0);
+    login(h, 'b', { vip: 1 });
+    assert.deepEqual(offers(h.log.slice(-3)), ['old->b']);
+  });
+
+  test('lease lapsed: ready goes not-ready now; on a call the reason waits for the call to end', () => {
+    const h = harness();
+    login(h, 'idle', { vip: 3 });
+    assert.deepEqual(
+      of(h.send({ type: 'agent-lease-lapsed', agentId: 'idle', reason: 'lease-lapsed' }), 'agent-state-changed'),
+      [{ type: 'agent-state-changed', agentId: 'idle', from: 'ready', to: 'not-ready', reason: 'lease-lapsed' }],
+    );
+    login(h, 'busy', { vip: 3 });
+    h.send({ type: 'call-arrived', callId: 'c', queueId: 'q' });
+    h.send({ type: 'agent-answered', agentId: 'busy', callId: 'c' });
+    h.send({ type: 'agent-lease-lapsed', agentId: 'busy', reason: 'lease-lapsed' });
+    assert.equal(agentView(h.state, 'busy')?.state, 'on-call');
+    assert.equal(agentView(h.state, 'busy')?.pendingNotReady, 'lease-lapsed');
+    h.send({ type: 'caller-hung-up', callId: 'c' });
+    h.advance(5000); // wrap-up timer
+    assert.equal(agentView(h.state, 'busy')?.reasonCode, 'lease-lapsed');
+  });
+
+  test('a forced logout carries its reason; a plain logout none', () => {
+    const h = harness();
+    login(h, 'a', { vip: 3 });
+    login(h, 'b', { vip: 3 });
+    const forced = of(h.send({ type: 'agent-logout', agentId: 'a', reason: 'lease-expired' }), 'agent-state-changed');
+    assert.deepEqual(forced, [
+      { type: 'agent-state-changed', agentId: 'a', from: 'ready', to: 'logged-out', reason: 'lease-expired' },
+    ]);
+    const plain = of(h.send({ type: 'agent-logout', agentId: 'b' }), 'agent-state-changed');
+    assert.deepEqual(plain, [{ type: 'agent-state-changed', agentId: 'b', from: 'ready', to: 'logged-out' }]);
+  });
+
   test('illegal events are rejected with a typed error and change nothing', () => {
     const h = harness();
     login(h, 'a', { vip: 3 });

@@ -72,7 +72,10 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
       onLogin(state, event, nowMs, out);
       break;
     case 'agent-logout':
-      onLogout(state, event.agentId, nowMs, out);
+      onLogout(state, event.agentId, event.reason, nowMs, out);
+      break;
+    case 'agent-lease-lapsed':
+      onLeaseLapsed(state, event.agentId, event.reason, nowMs, out);
       break;
     case 'agent-ready':
       onReady(state, event.agentId, nowMs, out);
@@ -182,9 +185,11 @@ function setAgent(
   if (from === 'ready') removeReady(s, a);
   a.state = to;
   a.reason = to === 'not-ready' ? reason : undefined;
+  // A forced logout (lease expired) says why in the history; the agent record keeps no reason.
+  const recorded = to === 'logged-out' ? reason : a.reason;
   if (to === 'ready') addReady(s, a);
   const cmd: AcdCommand = { type: 'agent-state-changed', agentId: a.id, from, to };
-  if (a.reason !== undefined) cmd.reason = a.reason;
+  if (recorded !== undefined) cmd.reason = recorded;
   if (a.callId !== undefined) cmd.callId = a.callId;
   out.push(cmd);
 }
@@ -422,13 +427,37 @@ function onLogin(
   } else setAgent(s, a, 'not-ready', 'log in', out, 'login');
 }
 
-function onLogout(s: AcdState, agentId: unknown, now: number, out: AcdCommand[]): void {
+function onLogout(s: AcdState, agentId: unknown, reason: unknown, now: number, out: AcdCommand[]): void {
   const a = agentArg(s, agentId);
+  const r = reason === undefined ? undefined : str(reason, 'reason');
   assertAgentTransition(a.id, a.state, 'logged-out', 'log out');
   s.nowMs = now;
   for (const skill of a.skills.keys()) s.staffed.get(skill)?.delete(a);
   a.pendingNotReady = undefined;
-  setAgent(s, a, 'logged-out', 'log out', out);
+  setAgent(s, a, 'logged-out', 'log out', out, r);
+}
+
+/**
+ * The desk is gone: nobody will answer an offer or make the agent ready. Not-ready at once; an
+ * offer goes back to its place in the queue exactly as a ring-no-answer does (requeue), so
+ * another agent gets it; a connected call or wrap-up goes on (the voice path is not the desk)
+ * and the agent goes not-ready when it ends.
+ */
+function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: number, out: AcdCommand[]): void {
+  const a = agentArg(s, agentId);
+  const r = str(reason, 'reason');
+  s.nowMs = now;
+  if (a.state === 'reserved') {
+    const call = s.calls.get(a.callId!)!;
+    cancelTimer(s, call.offerTimer, out);
+    out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'lease-lapsed' });
+    a.callId = undefined;
+    a.pendingNotReady = undefined;
+    setAgent(s, a, 'not-ready', 'lose its desk', out, r);
+    requeue(s, call, out);
+  } else if (a.state === 'ready' || a.state === 'not-ready') {
+    setAgent(s, a, 'not-ready', 'lose its desk', out, r);
+  } else a.pendingNotReady = r; // on-call, wrap-up
 }
 
 function onReady(s: AcdState, agentId: unknown, now: number, out: AcdCommand[]): void {

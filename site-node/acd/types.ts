@@ -56,7 +56,14 @@ export type AcdEvent =
       /** Go straight to ready; otherwise the agent starts not-ready with reason `login`. */
       ready?: boolean;
     }
-  | { type: 'agent-logout'; agentId: string }
+  /** `reason` is recorded with the logged-out state (default: none, the agent's own logout). */
+  | { type: 'agent-logout'; agentId: string; reason?: string }
+  /**
+   * The agent's desk lost its lease (site-node/cti/lease.ts): from ready/not-ready it goes
+   * not-ready `reason` now; a call being offered is withdrawn and goes back to its place in the
+   * queue (the ring-no-answer path); on-call/wrap-up the reason is pending, as a not-ready is.
+   */
+  | { type: 'agent-lease-lapsed'; agentId: string; reason: string }
   | { type: 'agent-ready'; agentId: string }
   /** From ready/not-ready: applied now. From reserved/on-call/wrap-up: pending, applied when wrap-up ends. */
   | { type: 'agent-not-ready'; agentId: string; reason: string }
@@ -81,7 +88,7 @@ export type AcdCommand =
       type: 'withdraw-offer';
       callId: string;
       agentId: string;
-      reason: 'caller-abandoned' | 'ring-no-answer';
+      reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed';
     }
   | { type: 'call-connected'; callId: string; agentId: string; queueId: string; waitMs: number }
   | {
@@ -104,7 +111,7 @@ export type AcdCommand =
       agentId: string;
       from: AgentStateName;
       to: AgentStateName;
-      /** The not-ready reason code (when `to` is not-ready). */
+      /** The not-ready reason code (when `to` is not-ready), or why a logout was forced. */
       reason?: string;
       callId?: string;
     }

@@ -61,6 +61,7 @@ type WithdrawName = Extract<DeskEvent, { type: 'offer-withdrawn' }>['reason'];
 const withdrawReasons = enumMap<WithdrawName, WithdrawReason>([
   ['caller-abandoned', WithdrawReason.WITHDRAW_REASON_CALLER_ABANDONED],
   ['ring-no-answer', WithdrawReason.WITHDRAW_REASON_RING_NO_ANSWER],
+  ['lease-lapsed', WithdrawReason.WITHDRAW_REASON_LEASE_LAPSED],
 ]);
 
 type EndedByName = Extract<DeskEvent, { type: 'call-ended' }>['by'];

@@ -385,7 +385,8 @@ export class CallFlow {
       case 'withdraw-offer': {
         this.desk.emit(cmd.agentId, { type: 'offer-withdrawn', callId: cmd.callId, reason: cmd.reason });
         const call = this.calls.get(cmd.callId);
-        if (call && cmd.reason === 'ring-no-answer') {
+        // Both send the call back to its place in the queue (the agent's desk lapsed, or it rang out).
+        if (call && (cmd.reason === 'ring-no-answer' || cmd.reason === 'lease-lapsed')) {
           call.phase = 'queued';
           call.agentId = undefined;
           this.write(`requeue ${cmd.callId}`, (s) =>
@@ -393,7 +394,7 @@ export class CallFlow {
               callId: cmd.callId,
               from: 'offered',
               to: 'queued',
-              event: 'ring-no-answer',
+              event: cmd.reason,
               detail: { agentId: cmd.agentId },
               patch: { agentId: null },
             }),
