@@ -17,6 +17,8 @@ import { parseOrThrow, throwInvalid } from '../shared/validate.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
 
+const positiveDuration = durationMs.refine((v) => v > 0, 'must be more than 0');
+
 const agentSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, _ . -'),
@@ -61,9 +63,21 @@ const siteFileSchema = z
           .object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) })
           .strict()
           .optional(),
+        /**
+         * Agent leases (site-node/cti/lease.ts): a desk that neither keeps its Events stream
+         * nor sends a Heartbeat within `timeout` makes its agent not-ready (`lease-lapsed`,
+         * an offer goes back to the queue); `logoutAfter` later the agent is logged out.
+         */
+        lease: z
+          .object({
+            timeout: positiveDuration.default(30_000),
+            logoutAfter: positiveDuration.default(600_000),
+          })
+          .strict()
+          .default({ timeout: 30_000, logoutAfter: 600_000 }),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 0 }),
+      .default({ host: '127.0.0.1', port: 0, lease: { timeout: 30_000, logoutAfter: 600_000 } }),
     /** The supervisor's wallboard (HTTP). */
     web: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
@@ -132,6 +146,8 @@ export interface SiteConfig {
     host: string;
     port: number;
     tls?: { caPath: string; certPath: string; keyPath: string } | undefined;
+    /** Agent leases: silent longer than `leaseMs` -> not-ready; `logoutAfterMs` later -> logged out. */
+    lease: { leaseMs: number; logoutAfterMs: number };
   };
   web: { host: string; port: number };
   ivr: { flowPath: string; promptsPath: string | undefined; bankTimeoutMs: number };
@@ -187,6 +203,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     cti: {
       host: raw.cti.host,
       port: raw.cti.port,
+      lease: { leaseMs: raw.cti.lease.timeout, logoutAfterMs: raw.cti.lease.logoutAfter },
       ...(raw.cti.tls
         ? {
             tls: {

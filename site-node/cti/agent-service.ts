@@ -30,6 +30,7 @@ import { silentLogger, type Logger } from '../../shared/log.js';
 import { throwInvalid } from '../../shared/validate.js';
 import { peerIdentity, requireKind, type CallWithAuthContext } from '../../shared/grpc/identity.js';
 import type { AgentDesk, AgentView, DeskEvent } from './agent-desk.js';
+import type { LeaseKeeper } from './lease.js';
 import { agentToProto, deskEventToProto } from './proto-mapping.js';
 
 /** Codes allowed for a field: a fixed list or a pattern. */
@@ -57,6 +58,12 @@ export interface AgentServiceOptions {
    * anyone who can reach the port (a plaintext port on a trusted segment, tests).
    */
   authorize?: (call: CallWithAuthContext, agentId: string) => void;
+  /**
+   * Told of each desk's signs of life (login, logout, Events streams, Heartbeat) so a desk
+   * that vanishes loses its agent's lease (./lease.ts). Absent: no leases (Heartbeat answers
+   * `lease_ms` 0).
+   */
+  leases?: LeaseKeeper;
 }
 
 /** The mTLS rule: an agent certificate acts only for its own agent id. */
@@ -155,10 +162,21 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
   const m = (name: string) => ({ log, method: `AgentDesk.${name}` });
 
   const streams = new Set<OpenStream>();
+  const leases = opts.leases;
 
   const implementation: AgentDeskServer = {
-    login: unary(async (r, c) => reply(await desk.login(req(agentOnly, r, c).agentId)), m('Login')),
-    logout: unary(async (r, c) => reply(await desk.logout(req(agentOnly, r, c).agentId)), m('Logout')),
+    login: unary(async (r, c) => {
+      const id = req(agentOnly, r, c).agentId;
+      const view = await desk.login(id);
+      leases?.loggedIn(id);
+      return reply(view);
+    }, m('Login')),
+    logout: unary(async (r, c) => {
+      const id = req(agentOnly, r, c).agentId;
+      const view = await desk.logout(id);
+      leases?.loggedOut(id);
+      return reply(view);
+    }, m('Logout')),
     setReady: unary(async (r, c) => reply(await desk.setReady(req(agentOnly, r, c).agentId)), m('SetReady')),
     setNotReady: unary(async (q, c) => {
       const r = req(notReady, q, c);
@@ -181,6 +199,12 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
       return reply(await desk.completeWrapup(r.agentId, r.callId, r.wrapupCode));
     }, m('CompleteWrapup')),
     getAgent: unary(async (r, c) => reply(await desk.agent(req(agentOnly, r, c).agentId)), m('GetAgent')),
+    heartbeat: unary(async (r, c) => {
+      const id = req(agentOnly, r, c).agentId;
+      const view = await desk.agent(id); // an unknown agent is NOT_FOUND before any lease
+      const leaseMs = leases?.heartbeat(id) ?? 0;
+      return { agent: agentToProto(view), leaseMs };
+    }, m('Heartbeat')),
     events: serverStream((call) => openEvents(call), m('Events')),
   };
 
@@ -198,6 +222,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
 
     let live = false; // false until the current state has been sent
     let closed = false;
+    let leased = false; // the stream counts for the agent's lease once its state is sent
     const early: DeskEvent[] = [];
     const send = (e: DeskEvent): void => {
       if (closed) return;
@@ -236,6 +261,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
       closed = true;
       unsubscribe();
       streams.delete(entry);
+      if (leased) leases?.streamClosed(id);
     }
     streams.add(entry);
     call.on('cancelled', cleanup);
@@ -252,6 +278,10 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
     }
     send({ type: 'state', agent: view });
     live = true;
+    if (!closed) {
+      leased = true;
+      leases?.streamOpened(id);
+    }
     for (const e of early.splice(0)) send(e);
   }
 

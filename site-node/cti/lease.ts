@@ -141,3 +141,17 @@ export function leaseStep(
       return lease ? { lease: undefined, commands: [{ type: 'disarm' }] } : same;
   }
 }
+
+/**
+ * What the agent service tells about a desk's signs of life (implemented on the site by
+ * site-node/runtime/desk-leases.ts). Every method is called after the desk call it reports
+ * succeeded.
+ */
+export interface LeaseKeeper {
+  loggedIn(agentId: string): void;
+  loggedOut(agentId: string): void;
+  streamOpened(agentId: string): void;
+  streamClosed(agentId: string): void;
+  /** Renews the agent's lease; returns how long it lasts, 0 when the agent holds none. */
+  heartbeat(agentId: string): number;
+}

@@ -38,6 +38,7 @@ import type { MediaPort } from '../telephony/media-port.js';
 import { AcdEngine } from './acd-engine.js';
 import { CallFlow } from './call-flow.js';
 import { SiteDesk } from './site-desk.js';
+import { DeskLeases } from './desk-leases.js';
 import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { WriteQueue } from './write-queue.js';
 import { PageServer } from '../../shared/web/page-server.js';
@@ -109,6 +110,8 @@ export class Site {
   readonly jobs: JobScheduler;
   readonly engine: AcdEngine;
   readonly desk: SiteDesk;
+  /** The leases of desks that reach the site over the agent service (site-node/cti/lease.ts). */
+  readonly leases: DeskLeases;
   private readonly flow: CallFlow;
   private readonly writes: WriteQueue;
   private readonly grpc: GrpcServer | undefined;
@@ -177,6 +180,7 @@ export class Site {
     this.desk = new SiteDesk(this.engine, config.agents, config, (callId, code) =>
       this.flow.noteWrapupCode(callId, code),
     );
+    this.leases = new DeskLeases(this.engine, scheduler, config.cti.lease, log.child({ part: 'lease' }));
     this.flow.engine = this.engine;
     this.flow.desk = this.desk;
     this.web = this.webServer();
@@ -192,6 +196,7 @@ export class Site {
             log: log.child({ part: 'cti' }),
             reasonCodes: config.notReadyReasons,
             wrapupCodes: config.wrapupCodes,
+            leases: this.leases,
             ...(tls ? { authorize: agentsActForThemselves } : {}),
           }),
         ],
@@ -351,6 +356,7 @@ export class Site {
       log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
     await this.flow.releaseAll('site-shutdown');
     this.engine.stop();
+    this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents
     await this.grpc?.stop();
     await this.web?.stop();
     await this.writes.drain();
