@@ -53,6 +53,11 @@ export interface AgentDesk {
   transfer(agentId: string, callId: string, queueId: string): Promise<AgentView>;
   completeWrapup(agentId: string, callId: string, wrapupCode: string): Promise<AgentView>;
   agent(agentId: string): Promise<AgentView>;
+  /**
+   * Keep the desk's lease (./lease.ts); returns how long it lasts (0: the site keeps none for
+   * this agent). Only a remote desk has one: a desk in the site's own process cannot vanish.
+   */
+  heartbeat?(agentId: string): Promise<number>;
   /** Subscribe to a desk's events; returns the unsubscribe function. */
   subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void;
 }

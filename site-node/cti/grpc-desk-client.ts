@@ -81,6 +81,13 @@ export class GrpcAgentDesk implements AgentDesk {
     return this.unary(this.client.getAgent.bind(this.client), { agentId });
   }
 
+  async heartbeat(agentId: string): Promise<number> {
+    const res = await call(this.client.heartbeat.bind(this.client), { agentId }, {
+      deadlineMs: this.opts.deadlineMs ?? 5000,
+    });
+    return Number(res.leaseMs);
+  }
+
   subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void {
     const stream = this.client.events({ agentId });
     this.streams.add(stream);

@@ -63,6 +63,11 @@ const optionsSchema = z.object({
   noAnswerProbability: z.number().min(0).max(1).default(0),
   /** Delay before an agent the desk made not-ready on its own (ring-no-answer) goes ready again. */
   recoverDelay: distribution.default({ kind: 'fixed', ms: 5000 }),
+  /**
+   * How often an agent beats its desk's lease when the site does not say (a remote desk with
+   * leases beats at a third of the lease the site returns; see ./lease.ts).
+   */
+  heartbeatEveryMs: positiveMs.default(10_000),
   breaks: z
     .object({
       perHour: z.number().finite().nonnegative(),
@@ -167,9 +172,23 @@ class SimAgent {
     // Events are handled after the desk call that caused them has returned (microtask).
     this.unsubscribe = this.desk.subscribe(this.agentId, (e) => queueMicrotask(() => this.onEvent(e)));
     await this.act('login', () => this.desk.login(this.agentId));
+    this.beat();
     await this.act('ready', () => this.desk.setReady(this.agentId));
     this.starting = false;
     this.scheduleBreak();
+  }
+
+  /** Keep the desk's lease, as a real desk does: not through the serialised commands, so a slow one cannot starve it. */
+  private beat(): void {
+    const heartbeat = this.desk.heartbeat?.bind(this.desk);
+    if (!heartbeat || this.stopping) return;
+    heartbeat(this.agentId).then(
+      (leaseMs) => this.after('heartbeat', leaseMs > 0 ? leaseMs / 3 : this.cfg.heartbeatEveryMs, () => this.beat()),
+      (e: unknown) => {
+        this.failed('heartbeat', e);
+        this.after('heartbeat', this.cfg.heartbeatEveryMs, () => this.beat());
+      },
+    );
   }
 
   async stop(): Promise<void> {

@@ -605,7 +605,10 @@ export class CallFlow {
   private agentStateChanged(cmd: Extract<AcdCommand, { type: 'agent-state-changed' }>): void {
     const { agentId, from, to } = cmd;
     if (from === 'logged-out') this.write(`login ${agentId}`, (s) => loginAgent(s, agentId));
-    else if (to === 'logged-out') this.write(`logout ${agentId}`, (s) => logoutAgent(s, agentId));
+    else if (to === 'logged-out') {
+      // A forced logout (the desk's lease expired) says so in the session and the history.
+      this.write(`logout ${agentId}`, (s) => logoutAgent(s, agentId, cmd.reason));
+    }
     if (from !== 'logged-out' && to !== 'logged-out') {
       this.write(`agent ${agentId} ${to}`, (s) =>
         setAgentState(s, {
