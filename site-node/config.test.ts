@@ -105,3 +105,17 @@ test('site.areaCode: optional, 0 followed by 2 or 3 digits; a bad one is named',
     (e) => isDomainError(e, 'invalid-argument') && e.field === 'site.site.areaCode',
   );
 });
+
+test('agent lease timings: defaults, the duration grammar, and a bad one named by its field', () => {
+  const dflt = compileSiteConfig({ ...base(), cti: {} }, '/tmp', 'site');
+  assert.deepEqual(dflt.cti.lease, { leaseMs: 30_000, logoutAfterMs: 600_000 });
+  const c = base() as Doc;
+  c.cti.lease = { timeout: '20s', logoutAfter: '15m' };
+  assert.deepEqual(compileSiteConfig(c, '/tmp', 'site').cti.lease, {
+    leaseMs: 20_000,
+    logoutAfterMs: 900_000,
+  });
+  refuses((d) => (d.cti.lease = { timeout: 'soon' }), /site\.cti\.lease\.timeout/);
+  refuses((d) => (d.cti.lease = { logoutAfter: 0 }), /site\.cti\.lease\.logoutAfter/);
+  refuses((d) => (d.cti.lease = { timeout: '20s', heartbeat: '5s' }), /site\.cti\.lease/);
+});

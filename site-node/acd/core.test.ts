@@ -178,8 +178,19 @@ describe('agent state machine', () => {
     const h = harness();
     login(h, 'idle', { vip: 3 });
     assert.deepEqual(
-      of(h.send({ type: 'agent-lease-lapsed', agentId: 'idle', reason: 'lease-lapsed' }), 'agent-state-changed'),
-      [{ type: 'agent-state-changed', agentId: 'idle', from: 'ready', to: 'not-ready', reason: 'lease-lapsed' }],
+      of(
+        h.send({ type: 'agent-lease-lapsed', agentId: 'idle', reason: 'lease-lapsed' }),
+        'agent-state-changed',
+      ),
+      [
+        {
+          type: 'agent-state-changed',
+          agentId: 'idle',
+          from: 'ready',
+          to: 'not-ready',
+          reason: 'lease-lapsed',
+        },
+      ],
     );
     login(h, 'busy', { vip: 3 });
     h.send({ type: 'call-arrived', callId: 'c', queueId: 'q' });
@@ -196,7 +207,10 @@ describe('agent state machine', () => {
     const h = harness();
     login(h, 'a', { vip: 3 });
     login(h, 'b', { vip: 3 });
-    const forced = of(h.send({ type: 'agent-logout', agentId: 'a', reason: 'lease-expired' }), 'agent-state-changed');
+    const forced = of(
+      h.send({ type: 'agent-logout', agentId: 'a', reason: 'lease-expired' }),
+      'agent-state-changed',
+    );
     assert.deepEqual(forced, [
       { type: 'agent-state-changed', agentId: 'a', from: 'ready', to: 'logged-out', reason: 'lease-expired' },
     ]);

@@ -38,7 +38,11 @@ export interface ScreenPop {
 /** Events pushed to a logged-in agent's desk. */
 export type DeskEvent =
   | { type: 'offer'; pop: ScreenPop }
-  | { type: 'offer-withdrawn'; callId: string; reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed' }
+  | {
+      type: 'offer-withdrawn';
+      callId: string;
+      reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed';
+    }
   | { type: 'call-ended'; callId: string; by: 'caller' | 'agent' }
   | { type: 'state'; agent: AgentView };
 

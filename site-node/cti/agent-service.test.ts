@@ -14,6 +14,7 @@ import { GrpcServer } from '../../shared/grpc/server.js';
 import { ERROR_FIELD_KEY, INTERNAL_MESSAGE } from '../../shared/grpc/status.js';
 import { createAgentService, type AgentServiceRegistration } from './agent-service.js';
 import { InMemoryAgentDesk } from './in-memory-desk.js';
+import type { LeaseKeeper } from './lease.js';
 import { waitFor } from '../../test/support/wait.js';
 
 const AGENTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
@@ -341,5 +342,48 @@ describe('agent gRPC service', () => {
     assert.ok(Date.now() - t0 < 1500, 'graceful, not forced');
     assert.equal(desk2.subscriberCount('z1'), 0);
     c2.close();
+  });
+});
+
+describe('agent gRPC service: lease reports', () => {
+  test('login, the Events stream, Heartbeat and logout are reported to the lease keeper, in order', async () => {
+    const reported: string[] = [];
+    const keeper: LeaseKeeper = {
+      loggedIn: (id) => void reported.push(`login ${id}`),
+      loggedOut: (id) => void reported.push(`logout ${id}`),
+      streamOpened: (id) => void reported.push(`open ${id}`),
+      streamClosed: (id) => void reported.push(`close ${id}`),
+      heartbeat: (id) => (reported.push(`beat ${id}`), 20_000),
+    };
+    const leased = createAgentService({ desk, leases: keeper });
+    const s2 = new GrpcServer({ host: '127.0.0.1', port: 0, services: [leased], shutdownTimeoutMs: 1000 });
+    const c2 = new AgentDeskClient(`127.0.0.1:${await s2.start()}`, clientCredentials());
+    try {
+      const opts = { deadlineMs: 5000 };
+      await call(c2.login.bind(c2), { agentId: 'a1' }, opts);
+      const stream = c2.events({ agentId: 'a1' });
+      const events = collect(stream);
+      await events.next();
+      await waitFor('the stream reported open', () => reported.includes('open a1'));
+      const beat = await call(c2.heartbeat.bind(c2), { agentId: 'a1' }, opts);
+      assert.equal(Number(beat.leaseMs), 20_000);
+      assert.equal(beat.agent?.state, AgentState.AGENT_STATE_NOT_READY);
+      stream.cancel();
+      await waitFor('the stream reported closed', () => reported.includes('close a1'));
+      await call(c2.logout.bind(c2), { agentId: 'a1' }, opts);
+      assert.deepEqual(reported, ['login a1', 'open a1', 'beat a1', 'close a1', 'logout a1']);
+      // A heartbeat for an unknown agent is refused before it reaches the keeper.
+      await assert.rejects(call(c2.heartbeat.bind(c2), { agentId: 'nobody' }, opts));
+      assert.equal(reported.length, 5);
+    } finally {
+      c2.close();
+      await s2.stop();
+    }
+  });
+
+  test('without a lease keeper Heartbeat answers lease_ms 0 with the agent', async () => {
+    const beat = await call(client.heartbeat.bind(client), { agentId: 'a2' }, { deadlineMs: 5000 });
+    assert.equal(Number(beat.leaseMs), 0);
+    assert.equal(beat.agent?.state, AgentState.AGENT_STATE_LOGGED_OUT);
   });
 });

@@ -82,9 +82,13 @@ export class GrpcAgentDesk implements AgentDesk {
   }
 
   async heartbeat(agentId: string): Promise<number> {
-    const res = await call(this.client.heartbeat.bind(this.client), { agentId }, {
-      deadlineMs: this.opts.deadlineMs ?? 5000,
-    });
+    const res = await call(
+      this.client.heartbeat.bind(this.client),
+      { agentId },
+      {
+        deadlineMs: this.opts.deadlineMs ?? 5000,
+      },
+    );
     return Number(res.leaseMs);
   }
 

@@ -75,7 +75,11 @@ describe('agent lease', () => {
     d.send({ type: 'stream-closed' });
     d.advance(30_000);
     const cmds = d.send({ type: 'heartbeat' });
-    assert.deepEqual(cmds, [{ type: 'arm', atMs: 40_000 }], 'no command for the ACD: the agent stays not-ready');
+    assert.deepEqual(
+      cmds,
+      [{ type: 'arm', atMs: 40_000 }],
+      'no command for the ACD: the agent stays not-ready',
+    );
     assert.equal(d.lease?.phase, 'held');
     d.advance(8000);
     d.send({ type: 'heartbeat' });

@@ -124,10 +124,7 @@ export function leaseStep(
       if (nowMs < lease.logoutAtMs) return same;
       return {
         lease: undefined,
-        commands: [
-          { type: 'disarm' },
-          { type: 'logout', agentId: lease.agentId, reason: LEASE_EXPIRED },
-        ],
+        commands: [{ type: 'disarm' }, { type: 'logout', agentId: lease.agentId, reason: LEASE_EXPIRED }],
       };
     case 'logout-refused': {
       // The logout ended the lease; it failed, so the lapse goes on and the logout is tried again.

@@ -194,3 +194,29 @@ describe('simulated agents', () => {
     assert.ok(Math.abs(sum / 20_000 - 1000) < 50);
   });
 });
+
+describe('simulated agents keep their leases', () => {
+  test('a desk with leases is beaten at a third of the lease it returns, until stop', async () => {
+    const { scheduler, desk, agentIds } = setup(2);
+    const beats: { agentId: string; atMs: number }[] = [];
+    const leased = Object.assign(Object.create(desk) as InMemoryAgentDesk, {
+      heartbeat: async (agentId: string) => {
+        beats.push({ agentId, atMs: scheduler.now() });
+        return 9000;
+      },
+    });
+    const sim = new SimAgents({ desk: leased, scheduler }, { agentIds, seed: 1 });
+    await sim.start();
+    await scheduler.runUntil(scheduler.now() + 60_000);
+    await sim.stop();
+    for (const id of agentIds) {
+      const mine = beats.filter((b) => b.agentId === id).map((b) => b.atMs);
+      assert.ok(mine.length >= 20, `${id} beat ${mine.length} times in a minute`);
+      for (let i = 1; i < mine.length; i++)
+        assert.ok(mine[i]! - mine[i - 1]! <= 3000, 'never silent past a third');
+    }
+    const after = beats.length;
+    await scheduler.runUntil(scheduler.now() + 60_000);
+    assert.equal(beats.length, after, 'no beats after stop');
+  });
+});

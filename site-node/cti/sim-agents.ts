@@ -183,7 +183,8 @@ class SimAgent {
     const heartbeat = this.desk.heartbeat?.bind(this.desk);
     if (!heartbeat || this.stopping) return;
     heartbeat(this.agentId).then(
-      (leaseMs) => this.after('heartbeat', leaseMs > 0 ? leaseMs / 3 : this.cfg.heartbeatEveryMs, () => this.beat()),
+      (leaseMs) =>
+        this.after('heartbeat', leaseMs > 0 ? leaseMs / 3 : this.cfg.heartbeatEveryMs, () => this.beat()),
       (e: unknown) => {
         this.failed('heartbeat', e);
         this.after('heartbeat', this.cfg.heartbeatEveryMs, () => this.beat());

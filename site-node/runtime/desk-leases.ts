@@ -98,7 +98,9 @@ export class DeskLeases implements LeaseKeeper {
           why: c.why,
           reason: c.reason,
         });
-        this.act(agentId, () => this.engine.dispatch({ type: 'agent-lease-lapsed', agentId, reason: c.reason }));
+        this.act(agentId, () =>
+          this.engine.dispatch({ type: 'agent-lease-lapsed', agentId, reason: c.reason }),
+        );
         return;
       case 'logout':
         if (!this.loggedInNow(agentId)) return;

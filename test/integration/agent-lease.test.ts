@@ -44,7 +44,13 @@ beforeAll(async () => {
   doc.cti.lease = { timeout: '60s', logoutAfter: '1500ms' };
   const config = compileSiteConfig(doc, dirname(example), 'site');
   const scheduler = new RealScheduler();
-  media = new SimMedia(scheduler, (n) => ({ ani: n, dnis: 'callback', patienceMs: 600_000, thinkMs: 20 }));
+  media = new SimMedia(scheduler, (n) => ({
+    ani: n,
+    dnis: 'callback',
+    patienceMs: 600_000,
+    thinkMs: 20,
+    respond: () => 'timeout',
+  }));
   site = new Site({
     config,
     pool,
@@ -121,13 +127,13 @@ test('a desk lost while a call is offered: the call goes back to its place, anot
   const second = await waitFor('an offer to a02', () => offers(otherEvents)[0]);
   assert.equal(second.callId, first.callId, 'the withdrawn call kept its place');
   assert.equal((await desk.answer('a02', second.callId)).state, 'on-call');
-  assert.ok(
-    (await desk.heartbeat('a02')) === 60_000,
-    'a desk that beats is told how long its lease lasts',
-  );
+  assert.ok((await desk.heartbeat('a02')) === 60_000, 'a desk that beats is told how long its lease lasts');
 
   // After the grace the lost agent is logged out.
-  await waitFor('a01 logged out after the grace', async () => (await desk.agent('a01')).state === 'logged-out');
+  await waitFor(
+    'a01 logged out after the grace',
+    async () => (await desk.agent('a01')).state === 'logged-out',
+  );
   assert.equal(site.leases.lease('a01'), undefined);
   assert.equal(await desk.heartbeat('a01'), 0, 'a logged-out agent holds no lease');
 
