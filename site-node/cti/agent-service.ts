@@ -10,6 +10,11 @@
  * desk event until the client cancels (which unsubscribes) or the server drains. A client that
  * stops reading is cut off with RESOURCE_EXHAUSTED instead of buffering without bound.
  *
+ * Leases: with a `leases` keeper (the site's DeskLeases) every login, logout, Events stream
+ * opened (once its first state is sent) and ended, and Heartbeat is reported to it, so a desk
+ * that vanishes loses its agent's lease (./lease.ts). Heartbeat answers with the agent and the
+ * lease's length.
+ *
  *   const svc = createAgentService({ desk });
  *   const server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [svc] });
  *   const port = await server.start();

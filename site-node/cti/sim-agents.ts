@@ -10,6 +10,8 @@
  * taken at the next ready moment when the break falls during a call), offers deliberately
  * left ringing with a configured probability (to exercise ring-no-answer), and recovery when
  * the desk puts the agent not-ready on its own (ring-no-answer): ready again after a delay.
+ * On a desk with leases (a remote one: GrpcAgentDesk) each agent beats its lease from login
+ * to stop, at a third of the lease the site returns (`heartbeatEveryMs` when it returns none).
  *
  * Time comes from a Scheduler (shared/scheduler.ts): the virtual one in tests, the real one
  * (optionally sped up) in the demo. Randomness from a seeded PRNG (shared/random.ts): the
