@@ -57,6 +57,7 @@ type Action =
   | { k: 'login'; a: number; skills: Record<string, number>; ready: boolean }
   | { k: 'logout' | 'ready' | 'wrapdone'; a: number }
   | { k: 'notready'; a: number; r: string }
+  | { k: 'lapse'; a: number }
   | { k: 'answer' | 'agenthangup'; a: number; own: boolean; c: number }
   | { k: 'callerhangup'; c: number }
   | { k: 'transfer'; c: number; q: number }
@@ -82,6 +83,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('ready' as const), a: agentIx }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('lapse' as const), a: agentIx }) },
   {
     weight: 1,
     arbitrary: fc.record({ k: fc.constantFrom('logout' as const, 'wrapdone' as const), a: agentIx }),
@@ -273,6 +275,12 @@ function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | und
       return { type: 'wrapup-done', agentId: agentId(a.a) };
     case 'notready':
       return { type: 'agent-not-ready', agentId: agentId(a.a), reason: a.r };
+    case 'lapse': {
+      // Mostly a desk lost while its agent is being offered a call (the interesting case).
+      const ringing = [...s.agents.values()].filter((x) => x.state === 'reserved');
+      const ag = ringing.length > 0 && a.a % 2 === 0 ? ringing[a.a % ringing.length]!.id : agentId(a.a);
+      return { type: 'agent-lease-lapsed', agentId: ag, reason: 'lease-lapsed' };
+    }
     case 'answer':
     case 'agenthangup': {
       // Mostly an agent that can do it (reserved / on-call) with its own call; else anything.
