@@ -39,6 +39,18 @@ function exampleConfig(): SiteConfig {
   // Few trunks and IVR ports, so that callers are also refused (both kinds of blocked call).
   doc.trunks = 14;
   doc.ivrPorts = 10;
+  // Short limits, so that the ACD's fallbacks happen too: a VIP caller overflows to retail
+  // after 30 s, a retail caller beyond 3 waiting is offered a callback (refused on entry), and
+  // one who waits 60 s is offered a callback (timed out).
+  const queues = (doc.acd as { queues: Array<Record<string, unknown>> }).queues;
+  Object.assign(
+    queues.find((q) => q.id === 'vip')!,
+    { maxWaitMs: '30s', onMaxWait: 'overflow-queue:retail' },
+  );
+  Object.assign(
+    queues.find((q) => q.id === 'retail')!,
+    { maxQueueLength: 3, maxWaitMs: '60s' },
+  );
   return compileSiteConfig(doc, dirname(example), 'site');
 }
 
@@ -82,10 +94,17 @@ test('a site stopped and started again shows every counted figure it showed befo
   });
   try {
     await waitFor(
-      'answered, abandoned, blocked and self-service calls',
+      'answered, abandoned, blocked, self-service and fallback calls',
       () => {
         const s = sim.site.snapshot().summary;
-        return s.answered >= 15 && s.abandoned >= 1 && s.blocked >= 1 && s.selfService >= 5 && s.tickets >= 1;
+        return (
+          s.answered >= 15 &&
+          s.abandoned >= 1 &&
+          s.blocked >= 1 &&
+          s.selfService >= 5 &&
+          s.fallbacks >= 2 &&
+          s.tickets >= 1
+        );
       },
       90_000,
       200,
@@ -95,6 +114,8 @@ test('a site stopped and started again shows every counted figure it showed befo
   }
   const before = sim.site.snapshot();
   assert.ok(before.summary.offered > 0);
+  const windows = before.queues.map((q) => q.window);
+  assert.ok(windows.some((w) => w.timedOut > 0) && windows.some((w) => w.rejected > 0));
 
   // The same site, started again on the same database at the same site time.
   pool = createPool(db.url, { applicationName: 'statsrestart-2' });
