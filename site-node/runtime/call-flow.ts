@@ -691,7 +691,7 @@ export class CallFlow {
   private write(
     label: string,
     fn: (store: StoreContext) => Promise<unknown>,
-    at = this.engine?.stepNowMs ?? this.d.scheduler.now(),
+    at = this.engine.stepNowMs ?? this.d.scheduler.now(),
   ): void {
     const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
     void this.d.writes.push(label, () => fn(store));
