@@ -142,21 +142,26 @@ export function recordWindow(state: AcdState, q: QueueRt, kind: WindowKind, wait
 
 /**
  * Put back a queue's window and AHT rebuilt from stored events (runtime/stats-rebuild.ts) when
- * a site starts: `records` in time order, none after the state's time. Records already outside
- * the window are dropped by the same prune the live window uses.
+ * a site starts, at `nowMs` (the state moves on to it; never back): `records` in time order,
+ * none after `nowMs`. Records already outside the window are dropped by the same prune the live
+ * window uses.
  */
 export function restoreQueueStats(
   state: AcdState,
   queueId: string,
   records: ReadonlyArray<{ atMs: number; kind: WindowKind; waitMs: number }>,
   ahtMs: number,
+  nowMs: number,
 ): void {
+  checkTime(state, nowMs);
   const q = queueOf(state, queueId);
+  for (const r of records) {
+    if (r.atMs > nowMs) throw failedPrecondition(`window record at ${r.atMs} ms is after ${nowMs} ms`);
+  }
+  state.nowMs = nowMs;
   const sl = state.config.serviceLevel;
   const w = q.window;
   for (const r of records) {
-    if (r.atMs > state.nowMs)
-      throw failedPrecondition(`window record at ${r.atMs} ms is after ${state.nowMs} ms`);
     const k = KIND[r.kind];
     w.at.push(r.atMs);
     w.kind.push(k);

@@ -153,14 +153,10 @@ export class AcdEngine {
     windows: ReadonlyMap<string, ReadonlyArray<{ atMs: number; kind: WindowKind; waitMs: number }>>,
     ahtMs: ReadonlyMap<string, number>,
   ): void {
-    this.state.nowMs = Math.max(this.scheduler.now(), this.state.nowMs);
+    const now = Math.max(this.scheduler.now(), this.state.nowMs);
     for (const q of this.queueIds()) {
-      restoreQueueStats(
-        this.state,
-        q,
-        windows.get(q) ?? [],
-        ahtMs.get(q) ?? this.config.handleTime.initialMs,
-      );
+      const aht = ahtMs.get(q) ?? this.config.handleTime.initialMs;
+      restoreQueueStats(this.state, q, windows.get(q) ?? [], aht, now);
     }
   }
 
