@@ -170,7 +170,7 @@ export class CallFlow {
       void media.reject(leg, this.accepting ? 'busy' : 'unavailable');
       // No call record exists for it; the event keeps the day's offered and blocked counts.
       const reason = this.accepting ? 'no-trunk' : 'site-stopping';
-      this.write(`refused ${ani}`, (s) => recordRefusedCall(s, { ani, dnis, reason }));
+      this.write('refused call', (s) => recordRefusedCall(s, { ani, dnis, reason }));
       return;
     }
     const now = this.d.scheduler.now();
