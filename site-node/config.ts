@@ -39,6 +39,11 @@ const siteFileSchema = z
          * matched against the customer directory. Absent: such numbers are matched as is.
          */
         areaCode: z.string().regex(AREA_CODE_RE, AREA_CODE_RULE).optional(),
+        /**
+         * The site's local time is UTC + this offset (no DST; Chongqing = 480): the day's counts
+         * (the live line, the snapshot's summary) start at local midnight. Default 0.
+         */
+        utcOffsetMinutes: z.number().int().min(-720).max(840).default(0),
         /** A full center (this file) vs an access gateway (its own config, later issue). */
         kind: z.literal('full').default('full'),
       })
@@ -139,6 +144,8 @@ export interface SiteConfig {
   city: string;
   /** Qualifies local caller numbers for directory matching (shared/domain/phone.ts). */
   areaCode: string | undefined;
+  /** Local time = UTC + this (ms); the site's day starts at local midnight. */
+  utcOffsetMs: number;
   trunks: number;
   ivrPorts: number;
   databaseUrl: string | undefined;
@@ -197,6 +204,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     siteId: raw.site.id,
     city: raw.site.city,
     areaCode: raw.site.areaCode,
+    utcOffsetMs: raw.site.utcOffsetMinutes * 60_000,
     trunks: raw.trunks,
     ivrPorts: raw.ivrPorts,
     databaseUrl: raw.database.url,

@@ -14,6 +14,8 @@ export const EVENT_TYPES = [
   'call.state-changed',
   'call.data-changed',
   'call.ended',
+  /** A caller refused before the call existed (no free trunk, or the site stopping). */
+  'call.refused',
   'agent.logged-in',
   'agent.logged-out',
   'agent.state-changed',

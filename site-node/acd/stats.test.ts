@@ -1,7 +1,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { AcdHarness } from './harness.js';
-import { expectedWaitMs, queueStats } from './stats.js';
+import { expectedWaitMs, queueStats, restoreQueueStats } from './stats.js';
 
 test('service level (three definitions), ASA, abandon rate over a sliding window', () => {
   const h = new AcdHarness({ wrapUpMs: 0, offerTimeoutMs: '60s', queues: [{ id: 'q', skill: 'vip' }] });
@@ -76,4 +76,40 @@ test('waiting, oldest wait, staffing and EWT', () => {
   h.send({ type: 'agent-logout', agentId: 'b' });
   h.send({ type: 'agent-not-ready', agentId: 'a', reason: 'x' }); // pending; a still serving
   assert.equal(queueStats(h.state, 'q', h.now).agentsStaffed, 1);
+});
+
+test('a window restored from records counts as the live one did; records already out of it are dropped', () => {
+  const live = new AcdHarness({ wrapUpMs: 0, offerTimeoutMs: '60s', queues: [{ id: 'q', skill: 'vip' }] });
+  live.send({ type: 'call-arrived', callId: 'c1', queueId: 'q' });
+  live.send({ type: 'call-arrived', callId: 'c2', queueId: 'q' });
+  live.advance(3000);
+  live.send({ type: 'caller-hung-up', callId: 'c2' });
+  live.advance(27_000);
+  live.send({ type: 'agent-login', agentId: 'a', skills: { vip: 3 }, ready: true });
+  live.send({ type: 'agent-answered', agentId: 'a', callId: 'c1' });
+
+  const restored = new AcdHarness({
+    wrapUpMs: 0,
+    offerTimeoutMs: '60s',
+    queues: [{ id: 'q', skill: 'vip' }],
+  });
+  const t0 = restored.now;
+  restored.advance(30_000);
+  restoreQueueStats(
+    restored.state,
+    'q',
+    [
+      { atMs: t0 - 900_000, kind: 'answered', waitMs: 1_000 }, // a quarter of an hour before: out
+      { atMs: t0 + 3_000, kind: 'abandoned', waitMs: 3_000 },
+      { atMs: t0 + 30_000, kind: 'answered', waitMs: 30_000 },
+    ],
+    123_000,
+    restored.now,
+  );
+  const a = queueStats(live.state, 'q', live.now);
+  const b = queueStats(restored.state, 'q', restored.now);
+  assert.deepEqual(b.window, a.window);
+  assert.equal(b.serviceLevel, a.serviceLevel);
+  assert.equal(b.asaMs, a.asaMs);
+  assert.equal(b.ahtMs, 123_000);
 });

@@ -140,6 +140,38 @@ export function recordWindow(state: AcdState, q: QueueRt, kind: WindowKind, wait
   if (w.at[w.head]! <= state.nowMs - sl.windowMs) prune(w, state.nowMs, sl);
 }
 
+/**
+ * Put back a queue's window and AHT rebuilt from stored events (runtime/stats-rebuild.ts) when
+ * a site starts, at `nowMs` (the state moves on to it; never back): `records` in time order,
+ * none after `nowMs`. Records already outside the window are dropped by the same prune the live
+ * window uses.
+ */
+export function restoreQueueStats(
+  state: AcdState,
+  queueId: string,
+  records: ReadonlyArray<{ atMs: number; kind: WindowKind; waitMs: number }>,
+  ahtMs: number,
+  nowMs: number,
+): void {
+  checkTime(state, nowMs);
+  const q = queueOf(state, queueId);
+  for (const r of records) {
+    if (r.atMs > nowMs) throw failedPrecondition(`window record at ${r.atMs} ms is after ${nowMs} ms`);
+  }
+  state.nowMs = nowMs;
+  const sl = state.config.serviceLevel;
+  const w = q.window;
+  for (const r of records) {
+    const k = KIND[r.kind];
+    w.at.push(r.atMs);
+    w.kind.push(k);
+    w.wait.push(r.waitMs);
+    apply(w, k, r.waitMs, sl, 1);
+  }
+  prune(w, state.nowMs, sl);
+  q.ahtMs = ahtMs;
+}
+
 /** Fold one handle time (answer -> end of wrap-up) into the queue's moving average. */
 export function recordHandleTime(state: AcdState, q: QueueRt, handleMs: number): void {
   q.ahtMs += state.config.handleTime.alpha * (handleMs - q.ahtMs);

@@ -13,6 +13,7 @@ import {
   callView,
   createAcdState,
   queueStats,
+  restoreQueueStats,
   type AcdAgentView,
   type AcdCallView,
   type AcdCommand,
@@ -20,6 +21,7 @@ import {
   type AcdState,
   type CompiledAcdConfig,
   type QueueStats,
+  type WindowKind,
 } from '../acd/index.js';
 import type { Cancel, Scheduler } from '../../shared/scheduler.js';
 import type { Logger } from '../../shared/log.js';
@@ -31,6 +33,7 @@ export class AcdEngine {
   private readonly timers = new Map<string, Cancel>();
   private readonly pending: AcdEvent[] = [];
   private stepping = false;
+  private stepNow: number | undefined;
   private stopped = false;
 
   constructor(
@@ -73,6 +76,24 @@ export class AcdEngine {
     // The core forbids going back in time; a sped-up scheduler can read equal ms twice.
     const now = Math.max(this.scheduler.now(), this.state.nowMs);
     const { commands } = acdStep(this.state, event, now);
+    this.stepNow = now;
+    try {
+      this.run(commands, now);
+    } finally {
+      this.stepNow = undefined;
+    }
+  }
+
+  /**
+   * The time of the step whose commands are being carried out, undefined between steps. A
+   * sped-up scheduler moves on while handlers run; facts recorded from a command carry this
+   * time, the one the ACD's statistics counted them at.
+   */
+  get stepNowMs(): number | undefined {
+    return this.stepNow;
+  }
+
+  private run(commands: readonly AcdCommand[], now: number): void {
     for (const cmd of commands) {
       if (cmd.type === 'start-timer') this.startTimer(cmd.id, cmd.atMs, now);
       else if (cmd.type === 'cancel-timer') this.cancelTimer(cmd.id);
@@ -125,6 +146,18 @@ export class AcdEngine {
 
   allStats(): QueueStats[] {
     return this.queueIds().map((q) => this.stats(q));
+  }
+
+  /** Put back the queues' windows and AHT rebuilt from stored events (before any call). */
+  restoreStats(
+    windows: ReadonlyMap<string, ReadonlyArray<{ atMs: number; kind: WindowKind; waitMs: number }>>,
+    ahtMs: ReadonlyMap<string, number>,
+  ): void {
+    const now = Math.max(this.scheduler.now(), this.state.nowMs);
+    for (const q of this.queueIds()) {
+      const aht = ahtMs.get(q) ?? this.config.handleTime.initialMs;
+      restoreQueueStats(this.state, q, windows.get(q) ?? [], aht, now);
+    }
   }
 
   /** Cancel every timer; further events are ignored (shutdown). */

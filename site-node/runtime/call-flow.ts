@@ -29,6 +29,7 @@ import {
   createCall,
   endCall,
   logoutAgent,
+  recordRefusedCall,
   loginAgent,
   setAgentState,
   transition,
@@ -42,7 +43,7 @@ import {
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { SiteDesk } from './site-desk.js';
-import { recordAnswer, type SiteTally } from './tally.js';
+import { recordAnswer, rollDay, type SiteTally } from './tally.js';
 import type { WriteQueue } from './write-queue.js';
 
 type Phase = 'ivr' | 'queued' | 'offered' | 'connected' | 'wrapup';
@@ -63,6 +64,8 @@ interface LiveCall {
   agentId: string | undefined;
   /** Set once the caller has left, so nothing is played to an empty line. */
   callerGone: boolean;
+  /** Why the ACD's fallback took the call (max wait, full, closed), kept for its end record. */
+  fallbackReason: string | undefined;
 }
 
 function liveCall(callId: string, ani: string, dnis: string, leg: CallLeg, phase: Phase): LiveCall {
@@ -81,6 +84,7 @@ function liveCall(callId: string, ani: string, dnis: string, leg: CallLeg, phase
     queuedAtMs: undefined,
     agentId: undefined,
     callerGone: false,
+    fallbackReason: undefined,
   };
 }
 
@@ -115,6 +119,11 @@ export class CallFlow {
   desk!: SiteDesk;
 
   constructor(private readonly d: CallFlowDeps) {}
+
+  /** The day's tally, a new one once the site's day has turned (every count goes through here). */
+  private get tally(): SiteTally {
+    return rollDay(this.d.tally, this.d.scheduler.now(), this.d.config.utcOffsetMs);
+  }
 
   get liveCalls(): number {
     return this.calls.size;
@@ -153,11 +162,15 @@ export class CallFlow {
   // Inbound
 
   onInbound(ani: string, dnis: string, leg: CallLeg): void {
-    const { config, media, tally } = this.d;
+    const { config, media } = this.d;
+    const tally = this.tally;
     tally.offered++;
     if (!this.accepting || this.calls.size >= config.trunks) {
       tally.blockedNoTrunk++;
       void media.reject(leg, this.accepting ? 'busy' : 'unavailable');
+      // No call record exists for it; the event keeps the day's offered and blocked counts.
+      const reason = this.accepting ? 'no-trunk' : 'site-stopping';
+      this.write('refused call', (s) => recordRefusedCall(s, { ani, dnis, reason }));
       return;
     }
     const now = this.d.scheduler.now();
@@ -206,7 +219,7 @@ export class CallFlow {
     call.ivrPath = result.state.path;
     if (result.outcome.type === 'ended') {
       if (!call.callerGone) await d.media.hangup(call.leg).catch(() => {});
-      d.tally.selfService++;
+      this.tally.selfService++;
       this.finish(call, { callId: call.callId, state: 'ended', reason: `ivr:${result.outcome.reason}` });
       return;
     }
@@ -241,8 +254,8 @@ export class CallFlow {
       data: { ...t.data, ivrTicketId: t.ticketId },
       ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
     });
-    this.d.tally.ticketsOpened++;
-    if (t.kind === 'card-loss') this.d.tally.cardLossReports++;
+    this.tally.ticketsOpened++;
+    if (t.kind === 'card-loss') this.tally.cardLossReports++;
   }
 
   private async ivrCallback(call: LiveCall, c: CallbackRequest): Promise<void> {
@@ -254,8 +267,8 @@ export class CallFlow {
       data: { ...c.data, ivrCallbackId: c.callbackId },
       ...(typeof c.data.customerId === 'string' ? { customerId: c.data.customerId } : {}),
     });
-    this.d.tally.callbacksScheduled++;
-    this.d.tally.ticketsOpened++;
+    this.tally.callbacksScheduled++;
+    this.tally.ticketsOpened++;
   }
 
   private enqueue(call: LiveCall, queueId: string, priority: number, attached: IvrAttached): void {
@@ -274,7 +287,7 @@ export class CallFlow {
     call.queueId = queueId;
     call.phase = 'queued';
     call.queuedAtMs = this.d.scheduler.now();
-    this.d.tally.queued++;
+    this.tally.queued++;
     this.write(`queue ${call.callId}`, (s) =>
       transition(s, {
         callId: call.callId,
@@ -366,7 +379,7 @@ export class CallFlow {
       ...(cb.customerId ? { customerId: cb.customerId } : {}),
     });
     this.calls.set(callId, call);
-    this.d.tally.queued++;
+    this.tally.queued++;
     this.engine.dispatch({ type: 'call-arrived', callId, queueId, priority: CALLBACK_PRIORITY, attached });
   }
 
@@ -490,19 +503,25 @@ export class CallFlow {
     const call = this.calls.get(callId);
     if (!call) return;
     call.phase = 'connected';
-    recordAnswer(this.d.tally, waitMs, this.d.config.acd.serviceLevel.thresholdMs);
+    recordAnswer(this.tally, waitMs, this.d.config.acd.serviceLevel.thresholdMs);
+    // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
+    // rebuilt from this event must place the answer where the live window did.
+    const answeredAtMs = this.engine.stepNowMs ?? this.d.scheduler.now();
     void this.d.media.bridgeToAgent(call.leg, agentId).then((agentLeg) => {
       call.agentLeg = agentLeg;
       const now = this.d.scheduler.now();
-      this.write(`connect ${callId}`, (s) =>
-        transition(s, {
-          callId,
-          from: 'offered',
-          to: 'connected',
-          event: 'answer',
-          detail: { agentId, waitMs },
-          patch: { legs: [this.storedLeg(call.leg, now), this.storedLeg(agentLeg, now)] },
-        }),
+      this.write(
+        `connect ${callId}`,
+        (s) =>
+          transition(s, {
+            callId,
+            from: 'offered',
+            to: 'connected',
+            event: 'answer',
+            detail: { agentId, waitMs },
+            patch: { legs: [this.storedLeg(call.leg, now), this.storedLeg(agentLeg, now)] },
+          }),
+        answeredAtMs,
       );
     });
   }
@@ -516,12 +535,14 @@ export class CallFlow {
       this.write(`overflow ${cmd.callId}`, (s) =>
         updateCallData(s, cmd.callId, {
           queueId: a.queueId,
-          attached: { overflowFrom: cmd.queueId },
+          // The reason tells the rebuilt window a time-out from a refusal on entry.
+          attached: { overflowFrom: cmd.queueId, overflowReason: cmd.reason },
         }),
       );
       return;
     }
-    this.d.tally.fallbacks++;
+    this.tally.fallbacks++;
+    call.fallbackReason = cmd.reason;
     // The terminal record is written on the call-ended that follows; here the caller is told.
     if (call.callerGone) return;
     const prompt =
@@ -537,6 +558,8 @@ export class CallFlow {
     const call = this.calls.get(cmd.callId);
     if (!call) return;
     const base = { callId: cmd.callId };
+    // The ACD's reason for a fallback, for the window rebuilt from this record (stats-rebuild.ts).
+    const why = call.fallbackReason ? { detail: { fallbackReason: call.fallbackReason } } : {};
     switch (cmd.outcome) {
       case 'completed': {
         if (!call.callerGone) void this.d.media.hangup(call.leg);
@@ -559,7 +582,7 @@ export class CallFlow {
       }
       case 'abandoned-queued':
       case 'abandoned-ringing':
-        this.d.tally.abandoned++;
+        this.tally.abandoned++;
         this.finish(call, { ...base, state: 'abandoned', reason: cmd.outcome });
         return;
       case 'fallback-announcement':
@@ -567,13 +590,14 @@ export class CallFlow {
           ...base,
           state: 'ended',
           reason: 'fallback:announcement',
+          ...why,
           cdr: { outcome: 'failed' },
         });
         return;
       case 'fallback-callback-offer':
-        this.d.tally.callbacksScheduled++;
-        this.d.tally.ticketsOpened++;
-        this.finish(call, { ...base, state: 'callback-scheduled', reason: 'fallback:callback' }, () =>
+        this.tally.callbacksScheduled++;
+        this.tally.ticketsOpened++;
+        this.finish(call, { ...base, state: 'callback-scheduled', reason: 'fallback:callback', ...why }, () =>
           this.d.jobs.scheduleCallback({
             phone: call.ani,
             atMs: this.d.scheduler.now() + CALLBACK_DELAY_MS,
@@ -585,10 +609,10 @@ export class CallFlow {
         );
         return;
       case 'fallback-leave-message':
-        this.d.tally.ticketsOpened++;
+        this.tally.ticketsOpened++;
         this.finish(
           call,
-          { ...base, state: 'ended', reason: 'fallback:leave-message', cdr: { outcome: 'callback' } },
+          { ...base, state: 'ended', reason: 'fallback:leave-message', ...why, cdr: { outcome: 'callback' } },
           () =>
             this.d.jobs.openTicket({
               kind: 'leave-message',
@@ -665,11 +689,14 @@ export class CallFlow {
 
   /**
    * Queue a store write. The write runs later, in order behind the others; it records the time
-   * the fact happened (now), not the time the database got to it: a call's wait is its own,
+   * the fact happened (now, or `at` when the fact was earlier), not the time the database got to it: a call's wait is its own,
    * not the store's latency (which a sped-up simulation would multiply).
    */
-  private write(label: string, fn: (store: StoreContext) => Promise<unknown>): void {
-    const at = this.d.scheduler.now();
+  private write(
+    label: string,
+    fn: (store: StoreContext) => Promise<unknown>,
+    at = this.engine.stepNowMs ?? this.d.scheduler.now(),
+  ): void {
     const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
     void this.d.writes.push(label, () => fn(store));
   }

@@ -5,6 +5,7 @@
  *
  * start():  migrate the site and ledger schemas -> start jobs (pg-boss) -> recover from a
  *           crash (close calls left in progress, log agents out, re-arm lost escalations)
+ *           -> rebuild the day's tally and the queues' windows from the stored events
  *           -> load the roster -> start the agent service -> accept calls.
  *           -> open the hub link (when the config has a hub) and the Kafka relay.
  * stop():   refuse new calls -> let live calls finish (up to drainMs) -> release what is
@@ -28,6 +29,7 @@ import {
   PgCustomerDirectory,
   evictServed,
   migrateSiteStore,
+  readStatsEvents,
   recoverAfterRestart,
   storeContext,
   upsertAgent,
@@ -39,7 +41,8 @@ import { AcdEngine } from './acd-engine.js';
 import { CallFlow } from './call-flow.js';
 import { SiteDesk } from './site-desk.js';
 import { DeskLeases } from './desk-leases.js';
-import { emptyTally, summarise, type SiteSummary, type SiteTally } from './tally.js';
+import { dayStartMs, emptyTally, rollDay, summarise, type SiteSummary, type SiteTally } from './tally.js';
+import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from './stats-rebuild.js';
 import { WriteQueue } from './write-queue.js';
 import { PageServer } from '../../shared/web/page-server.js';
 import { topologyMisfits } from '../link/topology-fit.js';
@@ -309,6 +312,7 @@ export class Site {
         escalationsRescheduled: this.recovery.escalationsRescheduled,
       });
     }
+    await this.rebuildStats();
     for (const a of config.agents) {
       await upsertAgent(this.store, {
         agentId: a.id,
@@ -335,6 +339,34 @@ export class Site {
     this.evictTimer.unref();
     this.state = 'running';
     log.info('site started', { siteId: config.siteId, ctiPort: this.ctiPort, agents: config.agents.length });
+  }
+
+  /**
+   * The figures a restart must not lose (issue 9): the day's tally and each queue's window and
+   * AHT, rebuilt from the events the site stored, before the first call. Recovery has run, so
+   * the calls it closed are among them (as failed: counted as offered, nothing else).
+   */
+  private async rebuildStats(): Promise<void> {
+    const { config, pool, scheduler, log } = this.d;
+    const nowMs = scheduler.now();
+    const sl = config.acd.serviceLevel;
+    const options = {
+      nowMs,
+      dayStartMs: dayStartMs(nowMs, config.utcOffsetMs),
+      windowMs: sl.windowMs,
+      thresholdMs: sl.thresholdMs,
+      handleTime: config.acd.handleTime,
+      queueIds: this.engine.queueIds(),
+    };
+    const events = await readStatsEvents(pool, STATS_EVENT_TYPES, rebuildSinceMs(options), nowMs);
+    const rebuilt = rebuildStats(events, options);
+    Object.assign(this.tally, rebuilt.tally);
+    this.engine.restoreStats(rebuilt.windows, rebuilt.ahtMs);
+    log.info('statistics rebuilt from stored events', {
+      events: events.length,
+      offered: rebuilt.tally.offered,
+      answered: rebuilt.tally.answered,
+    });
   }
 
   stop(): Promise<void> {
@@ -386,7 +418,7 @@ export class Site {
       queues: this.engine.allStats(),
       agents: this.agentsByState(),
       agentBoard: this.agentBoard(),
-      summary: summarise(this.tally),
+      summary: summarise(rollDay(this.tally, this.d.scheduler.now(), this.d.config.utcOffsetMs)),
       ...(this.hubLink
         ? {
             hub: {

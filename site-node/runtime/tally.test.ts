@@ -1,6 +1,6 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { emptyTally, recordAnswer, summarise } from './tally.js';
+import { dayStartMs, emptyTally, recordAnswer, rollDay, summarise } from './tally.js';
 
 test('service level counts abandons and ending fallbacks against it; ASA averages answered waits', () => {
   const t = emptyTally();
@@ -19,4 +19,17 @@ test('service level counts abandons and ending fallbacks against it; ASA average
 
 test('no settled calls means no service level rather than a made-up 100%', () => {
   assert.equal(summarise(emptyTally()).serviceLevelPct, null);
+});
+
+test("the day starts at the site's local midnight, and the tally starts again then", () => {
+  const utc8 = 8 * 3_600_000;
+  const midnight = Date.UTC(2026, 11, 1, 16, 0); // 2 Dec 00:00 at UTC+8
+  assert.equal(dayStartMs(midnight - 1, utc8), midnight - 86_400_000);
+  assert.equal(dayStartMs(midnight, utc8), midnight);
+  const t = emptyTally(midnight - 86_400_000);
+  t.offered = 5;
+  rollDay(t, midnight - 1, utc8);
+  assert.equal(t.offered, 5);
+  rollDay(t, midnight, utc8);
+  assert.deepEqual(t, emptyTally(midnight));
 });

@@ -1,6 +1,8 @@
 /**
- * Whole-run counters of a site, for the demo's live line and its closing summary. Pure:
- * the call flow reports facts, this adds them up. Service level and abandon rate are the
+ * The day's counters of a site, for its live line, its snapshot and the demo's closing
+ * summary. Pure: the call flow reports facts, this adds them up. A day starts at the site's
+ * local midnight (config `site.utcOffsetMinutes`); `rollDay` starts a new tally then. At start
+ * the site rebuilds the day's tally from its stored events (stats-rebuild.ts). Service level and abandon rate are the
  * definition in shared/stats/service-level.ts under the province rule the hub uses too
  * (PROVINCE_SERVICE_LEVEL_RULE), so a site's line and the province's agree: every queued
  * call that left the queue for good counts (answered, abandoned, or taken by a fallback
@@ -10,6 +12,8 @@
 import { PROVINCE_SERVICE_LEVEL_RULE, measureServiceLevel } from '../../shared/stats/service-level.js';
 
 export interface SiteTally {
+  /** The start of the day these counts are for (site time, ms). */
+  dayStartMs: number;
   offered: number;
   blockedNoTrunk: number;
   blockedNoIvrPort: number;
@@ -25,7 +29,8 @@ export interface SiteTally {
   totalWaitAnsweredMs: number;
 }
 
-export const emptyTally = (): SiteTally => ({
+export const emptyTally = (dayStartMs = 0): SiteTally => ({
+  dayStartMs,
   offered: 0,
   blockedNoTrunk: 0,
   blockedNoIvrPort: 0,
@@ -40,6 +45,20 @@ export const emptyTally = (): SiteTally => ({
   callbacksScheduled: 0,
   totalWaitAnsweredMs: 0,
 });
+
+const DAY_MS = 86_400_000;
+
+/** The start (UTC ms) of the local day holding `nowMs`, local time being UTC + `utcOffsetMs`. */
+export function dayStartMs(nowMs: number, utcOffsetMs: number): number {
+  return Math.floor((nowMs + utcOffsetMs) / DAY_MS) * DAY_MS - utcOffsetMs;
+}
+
+/** Start a new day's counts once `nowMs` is past the tally's day. Returns the tally. */
+export function rollDay(t: SiteTally, nowMs: number, utcOffsetMs: number): SiteTally {
+  const start = dayStartMs(nowMs, utcOffsetMs);
+  if (start > t.dayStartMs) Object.assign(t, emptyTally(start));
+  return t;
+}
 
 export function recordAnswer(t: SiteTally, waitMs: number, thresholdMs: number): void {
   t.answered++;

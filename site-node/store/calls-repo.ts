@@ -4,7 +4,7 @@
  *   createCall      -> call.created
  *   transition      -> call.state-changed
  *   updateCallData  -> call.data-changed
- *   endCall         -> call.ended (payload carries the CDR)
+ *   endCall         -> call.ended (payload carries the CDR, and the request's detail)
  * Each function has a `...Tx(client, ctx, ...)` form that joins a caller's transaction.
  */
 import type pg from 'pg';
@@ -464,7 +464,13 @@ export async function endCallTx(
       siteId: ctx.siteId,
       aggregateId: call.callId,
       occurredAtMs: now,
-      payload: { from: row.state, to, reason: req.reason, cdr: cdr as unknown as Record<string, unknown> },
+      payload: {
+        from: row.state,
+        to,
+        reason: req.reason,
+        ...(req.detail ? { detail: req.detail } : {}),
+        cdr: cdr as unknown as Record<string, unknown>,
+      },
     }),
   );
   return { call, cdr, alreadyEnded: false };

@@ -8,3 +8,4 @@ export * from './customers-repo.js';
 export * from './tickets-repo.js';
 export * from './jobs.js';
 export * from './recovery.js';
+export * from './stats-events.js';
