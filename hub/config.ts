@@ -121,7 +121,7 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
   if (times.downAfterMs <= times.suspectAfterMs) {
     problems.push(`${what}.downAfterMs: must be longer than suspectAfterMs (${times.suspectAfterMs} ms)`);
   }
-  if (problems.length > 0) throwInvalid(problems, `${what}.suspectAfterMs`);
+  if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
   const path = (p: string) => resolve(baseDir, p);
   return {
     hubId: raw.hub.id,
