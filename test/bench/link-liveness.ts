@@ -19,8 +19,9 @@
  *   failed dials, start a new hub on the same port; time from its being ready to the site's
  *   link `up`.
  *
- * Baseline, measured in the same run before the rounds: on the healthy link, the gaps between
- * messages the hub hears (the heartbeat interval as it really is on this machine: the floor
+ * Baseline, measured in the same run before the rounds: on the healthy link (`--healthy-ms`,
+ * default 2000, with the false alarms seen in that time), the gaps between messages the hub
+ * hears (the heartbeat interval as it really is on this machine: the floor
  * for any silence threshold), and the time of one dial on a live hub (TCP, mTLS, Hello,
  * Welcome: the floor of a rejoin).
  *
@@ -89,7 +90,7 @@ const max = (xs: number[]) => (xs.length ? Math.max(...xs) : null);
 const summary = (xs: number[]) => ({ median: median(xs), max: max(xs), all: xs });
 
 export async function run(args: string[], progress: (line: string) => void): Promise<unknown> {
-  const f = parseFlags(args, { silences: 5, restarts: 3, 'away-dials': 4 });
+  const f = parseFlags(args, { silences: 5, restarts: 3, 'away-dials': 4, 'healthy-ms': 2000 });
   if (!process.env.TEST_PG_URL) throw new Error('TEST_PG_URL is not set (source the test services env)');
   const p = await startTestProvince({ label: 'bench_liveness', heartbeatIntervalMs: 100 });
   const relay = await relayTo(Number(p.address.split(':')[1]));
@@ -108,12 +109,15 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const firstDial = seen.find((s) => s.state === 'connecting')!.atMs;
     const firstWelcome = seen.find((s) => s.state === 'resyncing')!.atMs;
 
-    progress('baseline: message gaps the hub hears on a healthy link, 2 s');
+    progress(`baseline: message gaps the hub hears on a healthy link, ${f['healthy-ms']} ms`);
     const gaps: number[] = [];
+    const seenBefore = seen.length;
+    let hubNotUp = 0;
     let last = p.hub.registry.get('chongqing')!.link.lastHeardMs!;
-    const until = Date.now() + 2000;
+    const until = Date.now() + f['healthy-ms']!;
     while (Date.now() < until) {
       await new Promise((r) => setTimeout(r, 2));
+      if (hubState() !== 'up') hubNotUp++;
       const h = p.hub.registry.get('chongqing')!.link.lastHeardMs!;
       if (h !== last) {
         gaps.push(h - last);
@@ -121,6 +125,9 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       }
     }
     gaps.sort((a, b) => a - b);
+    // False alarms on the healthy link: any state change of the site's link, and polls that
+    // found the hub's view of it other than up.
+    const falseAlarms = { siteStateChanges: seen.length - seenBefore, hubPollsNotUp: hubNotUp };
 
     const silences: Array<Record<string, number | null>> = [];
     for (let i = 0; i < f.silences!; i++) {
@@ -191,6 +198,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
           n: gaps.length,
         },
         dialOnLiveHubMs: firstWelcome - firstDial,
+        falseAlarms,
       },
       silentLink: {
         siteSuspectMs: summary(col('siteSuspectMs')),
