@@ -5,7 +5,7 @@
  * What runs, in this process: a real hub (its own PostgreSQL database from TEST_PG_URL, mTLS
  * gRPC on loopback, the default thresholds: heartbeats every 100 ms, suspect after 400 ms of
  * silence, down after 1.5 s) and one real site link (`GrpcHubLink`, its own site database)
- * that reaches the hub through a small TCP relay in this file. The relay can freeze the
+ * that reaches the hub through a TCP relay (test/support/relay.ts). The relay can freeze the
  * connections it carries: bytes are dropped both ways and nothing is closed, which is a
  * half-open link (a cable cut behind a router); connections opened after a freeze go through.
  *
@@ -27,53 +27,10 @@
  *
  * Progress lines go to stderr; the result is one JSON document (test/bench/run.ts).
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { SiteLinkMachine, SiteLinkState } from '../../site-node/link/link-state.js';
 import { startTestProvince } from '../support/federation.js';
+import { relayTo } from '../support/relay.js';
 import { waitFor } from '../support/wait.js';
-
-interface Relay {
-  port: number;
-  freeze(): void;
-  close(): Promise<void>;
-}
-
-/** A TCP relay to `targetPort` whose open connections can be frozen (silent, not closed). */
-async function relayTo(targetPort: number): Promise<Relay> {
-  const pairs = new Set<{ a: Socket; b: Socket; frozen: boolean }>();
-  const server: Server = createServer((a) => {
-    const b = connect(targetPort, '127.0.0.1');
-    const pair = { a, b, frozen: false };
-    pairs.add(pair);
-    a.on('data', (d) => void (pair.frozen || b.write(d)));
-    b.on('data', (d) => void (pair.frozen || a.write(d)));
-    const end = () => {
-      pairs.delete(pair);
-      a.destroy();
-      b.destroy();
-    };
-    // A frozen pair stays open: the ends only find out by their own timers.
-    a.on('close', () => pair.frozen || end());
-    b.on('close', () => pair.frozen || end());
-    a.on('error', () => undefined);
-    b.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    freeze: () => {
-      for (const p of pairs) p.frozen = true;
-    },
-    close: async () => {
-      for (const p of pairs) {
-        p.a.destroy();
-        p.b.destroy();
-      }
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 function parseFlags(args: string[], defaults: Record<string, number>): Record<string, number> {
   const out = { ...defaults };

@@ -1,5 +1,6 @@
 /**
- * A site rejoins a restarted hub at once (issue 9, item 5). A real hub (its own Postgres, mTLS
+ * A silent link is noticed on both sides, and a site rejoins a restarted hub at once (issue 9,
+ * items 4 and 5). A real hub (its own Postgres, mTLS
  * on loopback) is stopped and started again on the same port; the site's link must be `up`
  * again, and the link's own record says how: the first redial after the drop was immediate,
  * no redial waited more than the backoff cap, and no dial made once the new hub was serving
@@ -12,12 +13,17 @@ import assert from 'node:assert/strict';
 import { pgSkip } from '../../hub/store/testing.js';
 import type { SiteLinkMachine, SiteLinkState } from '../../site-node/link/link-state.js';
 import { startTestProvince, type TestProvince } from '../support/federation.js';
+import { relayTo, type Relay } from '../support/relay.js';
 import { waitFor } from '../support/wait.js';
 
 let p: TestProvince | undefined;
+let relay: Relay | undefined;
 afterEach(async () => {
+  // The relay first: a frozen connection would hold up the hub's graceful stop.
+  await relay?.close();
   await p?.close();
   p = undefined;
+  relay = undefined;
 });
 
 interface Seen {
@@ -74,3 +80,46 @@ test.skipIf(pgSkip)('a site rejoins a hub restarted on the same port without a b
     `no dial after the hub was ready failed: ${JSON.stringify(after)}`,
   );
 });
+
+test.skipIf(pgSkip)(
+  'a silent link (half open): both sides go suspect, then down, and the site redials',
+  async () => {
+    p = await startTestProvince({ label: 'silent_hub', heartbeatIntervalMs: 100 });
+    relay = await relayTo(Number(p.address.split(':')[1]));
+    const seen: SiteLinkState[] = [];
+    const cq = await p.addSite('chongqing', {
+      address: `127.0.0.1:${relay.port}`,
+      onState: (state) => seen.push(state),
+    });
+    const hubView = () => p!.hub.registry.get('chongqing')?.link;
+    await waitFor('chongqing up on both sides', () => cq.link.state === 'up' && hubView()?.state === 'up');
+    const hubSeen = new Set<string>();
+    const from = seen.length;
+    const generation = p.hub.registry.get('chongqing')!.generation;
+
+    relay.freeze();
+    // The hub's view, polled: suspect first; then either down, or straight back to up when the
+    // site's new stream (the site calls the link down and redials) replaced the silent one.
+    await waitFor(
+      'the hub suspects chongqing',
+      () => {
+        hubSeen.add(hubView()!.state);
+        return hubSeen.has('suspect');
+      },
+      15_000,
+      5,
+    );
+    await waitFor('the site calls the link down', () => seen.slice(from).includes('down'));
+    await waitFor(
+      'chongqing up again on a new stream',
+      () =>
+        cq.link.state === 'up' &&
+        p!.hub.registry.get('chongqing')!.generation > generation &&
+        hubView()?.state === 'up',
+    );
+    const states = seen.slice(from);
+    assert.deepEqual(states.slice(0, 2), ['suspect', 'down'], 'suspect before down on the site');
+    assert.equal(cq.link.status.lastError, null, 'the new stream was welcomed');
+    assert.equal(cq.link.status.failedDials, 0, 'the redial through the relay succeeded at once');
+  },
+);
