@@ -12,7 +12,9 @@ test('the example compiles with defaults filled and paths resolved against the f
   const c = loadHubConfig(EXAMPLE);
   assert.equal(c.hubId, 'hub');
   assert.deepEqual(c.grpc, { host: '0.0.0.0', port: 7443 });
-  assert.equal(c.heartbeatIntervalMs, 2000);
+  assert.equal(c.heartbeatIntervalMs, 100);
+  assert.equal(c.suspectAfterMs, 400);
+  assert.equal(c.downAfterMs, 1500);
   assert.equal(c.topologyPath, join(dirname(EXAMPLE), 'province.yaml'));
   assert.equal(c.tls.caPath, join(dirname(EXAMPLE), '../../pki/ca.crt'));
   assert.equal(c.kafka, undefined);
@@ -40,4 +42,33 @@ test('bad fields are named, and mTLS cannot be left out', () => {
   );
   const k = compileHubConfig({ ...base, kafka: { brokers: '127.0.0.1:9092' } }, '/x');
   assert.deepEqual(k.kafka, { brokers: '127.0.0.1:9092', topic: 'pcc.site-events', groupId: 'hub-ingest' });
+});
+
+test('link liveness: short defaults, thresholds stretched for a slow heartbeat, each bad one named', () => {
+  const base = { hub: { id: 'hub' }, tls: { ca: 'a', cert: 'b', key: 'c' } };
+  const d = compileHubConfig(base, '/x');
+  assert.deepEqual([d.heartbeatIntervalMs, d.suspectAfterMs, d.downAfterMs], [100, 400, 1500]);
+  // Only a slower interval given: the thresholds are 3 and 10 of its intervals, as before.
+  const slow = compileHubConfig({ ...base, heartbeatIntervalMs: '500ms' }, '/x');
+  assert.deepEqual([slow.suspectAfterMs, slow.downAfterMs], [1500, 5000]);
+  const set = compileHubConfig(
+    { ...base, heartbeatIntervalMs: '200ms', suspectAfterMs: '0.6s', downAfterMs: '3s' },
+    '/x',
+  );
+  assert.deepEqual([set.suspectAfterMs, set.downAfterMs], [600, 3000]);
+  const problems = (input: unknown): string[] => {
+    try {
+      compileHubConfig(input, '/x');
+    } catch (e) {
+      if (isDomainError(e, 'invalid-argument')) return [...(e.problems ?? [e.message])];
+      throw e;
+    }
+    return [];
+  };
+  assert.deepEqual(problems({ ...base, suspectAfterMs: '250ms', downAfterMs: '200ms' }), [
+    'hub.suspectAfterMs: must be at least 3 heartbeat intervals (300 ms), so one late heartbeat never makes a site suspect',
+    'hub.downAfterMs: must be longer than suspectAfterMs (250 ms)',
+  ]);
+  assert.deepEqual(problems({ ...base, downAfterMs: 'soon' }).length, 1);
+  assert.match(problems({ ...base, downAfterMs: 'soon' })[0]!, /hub\.downAfterMs/);
 });

@@ -9,7 +9,9 @@
  * grpc: { host: 0.0.0.0, port: 7443 }
  * web: { host: 127.0.0.1, port: 8080 }  # [127.0.0.1, any free port] the province board page
  * tls: { ca: pki/ca.crt, cert: pki/hub-hub.crt, key: pki/hub-hub.key }   # required: mTLS only
- * heartbeatIntervalMs: 2s           # [2s] what sites are told; 3 missed -> suspect
+ * heartbeatIntervalMs: 100ms       # [100ms] what sites are told: they heartbeat this often
+ * suspectAfterMs: 400ms            # [400ms, or 3 intervals if longer] a silent site is suspect
+ * downAfterMs: 1.5s                # [1.5s, or 10 intervals if longer] ...and down: its stream ends
  * topology: province.yaml           # [none] applied as version 1 when the hub has no version yet
  * directory:
  *   interestTtl: 8d                 # [8d] a site's interest in another site's customer lapses
@@ -27,7 +29,8 @@ import { z } from 'zod';
 import { durationMs } from '../shared/duration.js';
 import { DomainError } from '../shared/errors.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
-import { parseOrThrow } from '../shared/validate.js';
+import { parseOrThrow, throwInvalid } from '../shared/validate.js';
+import { linkTimes } from './federation/link-state.js';
 
 /**
  * A site forgets a customer of another site it has not served for 7 days (site-node/runtime);
@@ -52,7 +55,10 @@ const hubFileSchema = z
     tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
     /** The province board (a read-only web page for network admins and supervisors). */
     web: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
-    heartbeatIntervalMs: durationMs.default(2_000),
+    heartbeatIntervalMs: durationMs.default(100),
+    /** Link liveness (docs/architecture.md §6.3); defaults in hub/federation/link-state.ts. */
+    suspectAfterMs: durationMs.optional(),
+    downAfterMs: durationMs.optional(),
     topology: z.string().min(1).optional(),
     directory: z
       .object({ interestTtl: durationMs.default(DEFAULT_INTEREST_TTL_MS) })
@@ -77,6 +83,9 @@ export interface HubConfig {
   web?: { host: string; port: number } | undefined;
   tls: { caPath: string; certPath: string; keyPath: string };
   heartbeatIntervalMs: number;
+  /** Silence after which a site's link is suspect, then down; default `linkTimes(...)`. */
+  suspectAfterMs?: number;
+  downAfterMs?: number;
   topologyPath: string | undefined;
   kafka: { brokers: string; topic: string; groupId: string } | undefined;
   /** Default DEFAULT_INTEREST_TTL_MS. */
@@ -99,6 +108,20 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
       field: `${what}.directory.interestTtl`,
     });
   }
+  const times = linkTimes(raw.heartbeatIntervalMs, {
+    ...(raw.suspectAfterMs === undefined ? {} : { suspectAfterMs: raw.suspectAfterMs }),
+    ...(raw.downAfterMs === undefined ? {} : { downAfterMs: raw.downAfterMs }),
+  });
+  const problems: string[] = [];
+  if (times.suspectAfterMs < 3 * raw.heartbeatIntervalMs) {
+    problems.push(
+      `${what}.suspectAfterMs: must be at least 3 heartbeat intervals (${3 * raw.heartbeatIntervalMs} ms), so one late heartbeat never makes a site suspect`,
+    );
+  }
+  if (times.downAfterMs <= times.suspectAfterMs) {
+    problems.push(`${what}.downAfterMs: must be longer than suspectAfterMs (${times.suspectAfterMs} ms)`);
+  }
+  if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
   const path = (p: string) => resolve(baseDir, p);
   return {
     hubId: raw.hub.id,
@@ -107,6 +130,7 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
     web: raw.web,
     tls: { caPath: path(raw.tls.ca), certPath: path(raw.tls.cert), keyPath: path(raw.tls.key) },
     heartbeatIntervalMs: raw.heartbeatIntervalMs,
+    ...times,
     topologyPath: raw.topology === undefined ? undefined : path(raw.topology),
     kafka: raw.kafka,
     interestTtlMs: raw.directory.interestTtl,

@@ -68,7 +68,7 @@ export class Hub {
 
   constructor(private readonly o: HubOptions) {
     const { config, pool, clock, log } = o;
-    this.registry = new SiteRegistry(linkTimes(config.heartbeatIntervalMs));
+    this.registry = new SiteRegistry(linkTimes(config.heartbeatIntervalMs, config));
     this.state = new HubState({
       hubId: config.hubId,
       topology: new PgTopologyStore(pool),
@@ -139,7 +139,12 @@ export class Hub {
     }
     this.port = await this.grpc.start();
     this.webPort = await this.web?.start();
-    const every = Math.max(50, Math.floor(config.heartbeatIntervalMs / 2));
+    // The link clock ticks often enough that a silent site is noticed within a tenth of the
+    // suspect threshold of it (every 40 ms on the defaults), and never faster than 20 ms.
+    const every = Math.max(
+      20,
+      Math.floor(Math.min(config.heartbeatIntervalMs / 2, this.registry.times.suspectAfterMs / 10)),
+    );
     this.tick = setInterval(() => {
       for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
     }, every);

@@ -63,6 +63,8 @@ test('federation settings: the hub link, agent-desk mTLS and bank hosts compile 
   const cfg = compileSiteConfig(c, '/etc/pcc', 'site');
   assert.equal(cfg.hub?.events, 'link');
   assert.equal(cfg.hub?.snapshotIntervalMs, 1000);
+  assert.equal(cfg.hub?.suspectAfterMs, 400);
+  assert.equal(cfg.hub?.downAfterMs, 1500);
   assert.equal(cfg.hub?.tls.caPath, '/etc/pcc/pki/ca.crt');
   assert.equal(cfg.cti.tls?.certPath, '/etc/pcc/pki/s.crt');
   assert.deepEqual(cfg.bankHosts, { wanzhou: { databaseUrl: 'postgres://h/wz' } });
@@ -80,6 +82,25 @@ test('federation settings: the hub link, agent-desk mTLS and bank hosts compile 
     /bankHosts\.chongqing: this site's own host/,
   );
   refuses((d) => (d.cti = { tls: { ca: 'a' } }), /site\.cti\.tls\.cert/);
+});
+
+test('hub link liveness: suspectAfterMs and downAfterMs in the duration grammar, each mistake named', () => {
+  const withHub = (extra: Record<string, unknown>) => {
+    const c = base() as Doc;
+    c.hub = { address: 'h:1', tls: { ca: 'a', cert: 'b', key: 'c' }, ...extra };
+    return c;
+  };
+  const cfg = compileSiteConfig(withHub({ suspectAfterMs: '600ms', downAfterMs: '2s' }), '/x', 'site');
+  assert.deepEqual([cfg.hub?.suspectAfterMs, cfg.hub?.downAfterMs], [600, 2000]);
+  refuses(
+    (d) => Object.assign(d, withHub({ suspectAfterMs: '50ms' })),
+    /site\.hub\.suspectAfterMs: must be at least 100 ms/,
+  );
+  refuses(
+    (d) => Object.assign(d, withHub({ suspectAfterMs: '2s', downAfterMs: '1s' })),
+    /site\.hub\.downAfterMs: must be longer than hub\.suspectAfterMs \(2000 ms\)/,
+  );
+  refuses((d) => Object.assign(d, withHub({ downAfterMs: 'later' })), /site\.hub\.downAfterMs/);
 });
 
 test('site.areaCode: optional, 0 followed by 2 or 3 digits; a bad one is named', () => {

@@ -14,6 +14,7 @@ import { DomainError, invalidArgument } from '../shared/errors.js';
 import { assertSiteId } from '../shared/ids.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
+import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from './link/link-state.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
 
@@ -113,6 +114,13 @@ const siteFileSchema = z
           .strict()
           .optional(),
         snapshotIntervalMs: durationMs.default(1_000),
+        /**
+         * Silence from the hub after which the link is suspect, then down (closed and
+         * redialled). Stretched to 3 and 10 of the heartbeat intervals the hub asks for when
+         * those are longer (site-node/link/link-state.ts).
+         */
+        suspectAfterMs: durationMs.default(DEFAULT_SUSPECT_AFTER_MS),
+        downAfterMs: durationMs.default(DEFAULT_DOWN_AFTER_MS),
       })
       .strict()
       .optional(),
@@ -137,6 +145,9 @@ export interface HubLinkConfig {
   events: 'link' | 'kafka';
   kafka: { brokers: string; topic: string } | undefined;
   snapshotIntervalMs: number;
+  /** Compiled files always have them; a config built in code may leave the link's defaults. */
+  suspectAfterMs?: number;
+  downAfterMs?: number;
 }
 
 export interface SiteConfig {
@@ -187,6 +198,14 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       problems.push(`${what}.agents[${i}].skills: agent "${a.id}" has no skill that any queue requires`);
     }
   });
+  if (raw.hub && raw.hub.suspectAfterMs < 100) {
+    problems.push(`${what}.hub.suspectAfterMs: must be at least 100 ms`);
+  }
+  if (raw.hub && raw.hub.downAfterMs <= raw.hub.suspectAfterMs) {
+    problems.push(
+      `${what}.hub.downAfterMs: must be longer than hub.suspectAfterMs (${raw.hub.suspectAfterMs} ms)`,
+    );
+  }
   if (raw.hub?.events === 'kafka' && !raw.hub.kafka) {
     problems.push(`${what}.hub.kafka: required when hub.events is kafka (brokers, topic)`);
   }
@@ -198,7 +217,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
   if (raw.ivrPorts > raw.trunks) {
     problems.push(`${what}.ivrPorts: ${raw.ivrPorts} IVR ports is more than the ${raw.trunks} trunks`);
   }
-  if (problems.length > 0) throwInvalid(problems, `${what}.agents`);
+  if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
 
   return {
     siteId: raw.site.id,
@@ -243,6 +262,8 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       events: raw.hub.events,
       kafka: raw.hub.kafka,
       snapshotIntervalMs: raw.hub.snapshotIntervalMs,
+      suspectAfterMs: raw.hub.suspectAfterMs,
+      downAfterMs: raw.hub.downAfterMs,
     },
     bankHosts: Object.fromEntries(
       Object.entries(raw.bankHosts).map(([id, h]) => [id, { databaseUrl: h.database }]),

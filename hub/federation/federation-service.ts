@@ -52,6 +52,7 @@ import type { LookupKey } from '../ports.js';
 import type { LiveSnapshot } from '../stats/province-stats.js';
 import { orNull } from '../admin/admin-mapping.js';
 import type { HubState } from './hub-state.js';
+import type { SiteEntry } from './registry.js';
 
 export interface FederationServiceOptions {
   /** How long a new stream may take to say hello. Default 10 s. */
@@ -243,7 +244,13 @@ export function createFederationService(
       if (caps.includes('customer-feed')) hub.startFeed(siteId, v.customerCursor);
     };
 
-    const handle = async (m: SiteMessage): Promise<void> => {
+    const ackHeartbeat = (entry: SiteEntry, hb: { seq: number; outboxBacklog: number }): void => {
+      entry.outboxBacklog = Math.max(0, hb.outboxBacklog);
+      send({ body: { $case: 'heartbeatAck', value: { seq: hb.seq, hubTimeMs: clock.now() } } });
+    };
+
+    /** `heardAlready`: the registry was told on arrival (see the 'data' handler). */
+    const handle = async (m: SiteMessage, heardAlready: boolean): Promise<void> => {
       if (ended) return;
       const body = m.body;
       if (siteId === undefined) {
@@ -256,14 +263,15 @@ export function createFederationService(
         onHello(body.value);
         return;
       }
-      const entry = registry.heard(siteId, generation, clock.now());
+      const entry = heardAlready
+        ? registry.current(siteId, generation)
+        : registry.heard(siteId, generation, clock.now());
       if (!entry) return; // replaced by a newer stream
       switch (body?.$case) {
         case 'hello':
           throw new DomainError('invalid-argument', 'hello: sent twice on one link; open a new link instead');
         case 'heartbeat':
-          entry.outboxBacklog = Math.max(0, body.value.outboxBacklog);
-          send({ body: { $case: 'heartbeatAck', value: { seq: body.value.seq, hubTimeMs: clock.now() } } });
+          ackHeartbeat(entry, body.value);
           return;
         case 'snapshot':
           try {
@@ -319,7 +327,19 @@ export function createFederationService(
     };
 
     call.on('data', (m: SiteMessage) => {
-      chain = chain.then(() => handle(m)).catch((e: unknown) => end(e));
+      // Liveness is taken on arrival, and a heartbeat is answered at once, not after the
+      // messages queued before it: a batch that takes the database a second to commit must
+      // not look like a silent site here, nor like a silent hub to the site.
+      if (siteId !== undefined && !ended && m.body?.$case !== 'hello') {
+        const entry = registry.heard(siteId, generation, clock.now());
+        if (entry && m.body?.$case === 'heartbeat') {
+          ackHeartbeat(entry, m.body.value);
+          return;
+        }
+        chain = chain.then(() => handle(m, true)).catch((e: unknown) => end(e));
+        return;
+      }
+      chain = chain.then(() => handle(m, false)).catch((e: unknown) => end(e));
     });
     call.on('end', () => {
       void chain.then(() => end());

@@ -43,7 +43,7 @@ export interface SiteEntry {
 export class SiteRegistry {
   private readonly sites = new Map<string, SiteEntry>();
 
-  constructor(private readonly times: LinkTimes) {}
+  constructor(readonly times: LinkTimes) {}
 
   get(siteId: string): SiteEntry | undefined {
     return this.sites.get(siteId);
@@ -103,6 +103,12 @@ export class SiteRegistry {
     Object.assign(e, hello, { stream, topologyError: '' });
     this.step(e, { kind: 'hello' }, nowMs);
     return { entry: e, generation: e.generation };
+  }
+
+  /** The entry if `generation` is still its current stream. */
+  current(siteId: string, generation: number): SiteEntry | undefined {
+    const e = this.sites.get(siteId);
+    return e && e.generation === generation ? e : undefined;
   }
 
   /** Any message from the current stream. */

@@ -15,7 +15,11 @@
  *     restart resumes the feed exactly) and drain state.
  *
  * The link's state is the pure machine in link-state.ts; this class only carries out its
- * commands. When the hub is unreachable every RPC fails fast with 'unavailable' and the site
+ * commands. Each dial opens a fresh gRPC channel (with its own subchannel): a channel that
+ * failed to connect stays in grpc-js's TRANSIENT_FAILURE with a reconnect backoff of its own
+ * (up to seconds), and a stream opened on it in that time fails at once with the previous
+ * connection's error, even when the hub is back; a half-open connection would take the next
+ * stream down with it as well. When the hub is unreachable every RPC fails fast with 'unavailable' and the site
  * keeps working on its own; events wait in the outbox and go out when the link is back.
  */
 import { randomUUID } from 'node:crypto';
@@ -42,6 +46,8 @@ import { withTransaction } from '../../shared/pg/transaction.js';
 import type { StoreContext } from '../store/context.js';
 import { upsertCustomerTx } from '../store/customers-repo.js';
 import {
+  DEFAULT_DOWN_AFTER_MS,
+  DEFAULT_SUSPECT_AFTER_MS,
   initialSiteLink,
   siteLinkStep,
   type SiteLinkCommand,
@@ -83,11 +89,19 @@ export interface GrpcHubLinkOptions {
   onDrain?: (drained: boolean, reason: string) => void;
   /** Called on every state change (status lines, tests). */
   onState?: (state: SiteLinkState, machine: SiteLinkMachine) => void;
-  /** Reconnect backoff. Defaults 250 ms .. 10 s. */
+  /**
+   * Reconnect backoff after a failed dial (the first redial after a link that was up is
+   * immediate). Defaults 100 ms .. 500 ms: a site rejoins a hub within half a second of its
+   * return (a refused dial costs a TCP round trip; a hub that is up but refuses the site, a
+   * handshake and a Hello).
+   */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Until the hub's welcome says otherwise. Default 2000. */
+  /** Until the hub's welcome says otherwise. Default 100 ms. */
   heartbeatIntervalMs?: number;
+  /** Silence from the hub after which the link is suspect, then down. Defaults 400 ms, 1.5 s. */
+  suspectAfterMs?: number;
+  downAfterMs?: number;
   /** Events per batch on the link. Default 200. */
   batchSize?: number;
   /** Unary RPC deadline. Default 2000 ms. */
@@ -97,6 +111,9 @@ export interface GrpcHubLinkOptions {
   /** Extra grpc-js channel options (tests). */
   channelOptions?: Record<string, string | number>;
 }
+
+/** How often the outbox backlog the heartbeats carry is read again. */
+const BACKLOG_EVERY_MS = 1000;
 
 interface PendingAck {
   resolve: (r: { accepted: number; duplicates: number }) => void;
@@ -135,7 +152,7 @@ function pushedTopology(version: number, json: Buffer): Topology {
 
 export class GrpcHubLink implements HubLink {
   readonly siteId: string;
-  private readonly client: FederationClient;
+  private client: FederationClient;
   private readonly log: Logger;
   private readonly linkOpts: SiteLinkOptions;
   private machine: SiteLinkMachine;
@@ -146,6 +163,10 @@ export class GrpcHubLink implements HubLink {
   private tickTimer: NodeJS.Timeout | undefined;
   private heartbeatSeq = 0;
   private lastHeartbeatMs = 0;
+  /** The outbox backlog the heartbeats report, refreshed at most every BACKLOG_EVERY_MS. */
+  private backlog = 0;
+  private backlogReadMs = 0;
+  private backlogReading = false;
   private lastSnapshotMs = 0;
   private readonly pendingAcks = new Map<string, PendingAck>();
   private inbound: Promise<void> = Promise.resolve();
@@ -159,18 +180,27 @@ export class GrpcHubLink implements HubLink {
     this.siteId = o.siteId;
     this.log = o.log ?? silentLogger;
     this.linkOpts = {
-      minBackoffMs: o.minBackoffMs ?? 250,
-      maxBackoffMs: o.maxBackoffMs ?? 10_000,
-      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 2000,
+      minBackoffMs: o.minBackoffMs ?? 100,
+      maxBackoffMs: o.maxBackoffMs ?? 500,
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 100,
+      suspectAfterMs: o.suspectAfterMs ?? DEFAULT_SUSPECT_AFTER_MS,
+      downAfterMs: o.downAfterMs ?? DEFAULT_DOWN_AFTER_MS,
     };
     this.machine = initialSiteLink(this.linkOpts, o.clock.now());
-    this.client = new FederationClient(
+    this.client = this.newClient();
+  }
+
+  /** A channel of its own (see the header): the subchannel is not shared with older ones. */
+  private newClient(): FederationClient {
+    const o = this.o;
+    return new FederationClient(
       o.address,
       mtlsClientCredentials(o.tls, {
         expectServer: { kind: 'hub', ...(o.hubId === undefined ? {} : { id: o.hubId }) },
       }),
       clientOptions({
         ...tlsTargetOptions(o.address),
+        'grpc.use_local_subchannel_pool': 1,
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 5000,
         ...o.channelOptions,
@@ -200,7 +230,16 @@ export class GrpcHubLink implements HubLink {
     this.running = true;
     this.memory = await readLinkMemory(this.o.store.pool);
     this.drained = this.memory.drained;
-    const every = Math.max(50, Math.min(500, Math.floor(this.linkOpts.heartbeatIntervalMs / 4)));
+    // Often enough to send heartbeats on time and to notice silence within a tenth of the
+    // suspect threshold (25 ms on the defaults); never faster than every 20 ms.
+    const every = Math.max(
+      20,
+      Math.min(
+        500,
+        Math.floor(this.linkOpts.heartbeatIntervalMs / 4),
+        Math.floor(this.linkOpts.suspectAfterMs / 10),
+      ),
+    );
     this.tickTimer = setInterval(() => this.onTick(), every);
     this.fire({ kind: 'dial' });
   }
@@ -273,16 +312,22 @@ export class GrpcHubLink implements HubLink {
     const now = this.o.clock.now();
     if (now - this.lastHeartbeatMs >= this.machine.heartbeatIntervalMs) {
       this.lastHeartbeatMs = now;
-      void countUnshipped(this.o.store.pool)
-        .catch(() => 0)
-        .then((backlog) =>
-          this.send({
-            body: {
-              $case: 'heartbeat',
-              value: { seq: ++this.heartbeatSeq, sentAtMs: now, outboxBacklog: backlog },
-            },
-          }),
-        );
+      // Sent now with the last backlog read, not after a database read: a busy database must
+      // not delay the heartbeat past the hub's suspect threshold.
+      this.send({
+        body: {
+          $case: 'heartbeat',
+          value: { seq: ++this.heartbeatSeq, sentAtMs: now, outboxBacklog: this.backlog },
+        },
+      });
+      if (!this.backlogReading && now - this.backlogReadMs >= BACKLOG_EVERY_MS) {
+        this.backlogReading = true;
+        this.backlogReadMs = now;
+        void countUnshipped(this.o.store.pool)
+          .then((n) => (this.backlog = n))
+          .catch(() => undefined)
+          .finally(() => (this.backlogReading = false));
+      }
     }
     const snapEvery = this.o.snapshotIntervalMs ?? 1000;
     if (this.o.snapshot && now - this.lastSnapshotMs >= snapEvery) {
@@ -309,10 +354,17 @@ export class GrpcHubLink implements HubLink {
   }
 
   private openStream(): void {
+    if (this.machine.dials > 1) {
+      this.client.close();
+      this.client = this.newClient();
+    }
     const s = this.client.link(new Metadata(), {});
     this.stream = s;
     s.on('data', (m: HubMessage) => {
       if (this.stream !== s) return;
+      // Liveness on arrival, not after the messages queued before it are handled (a customer
+      // change or a topology takes a database transaction).
+      if (m.body?.$case !== 'welcome') this.fire({ kind: 'heard' });
       this.inbound = this.inbound
         .then(() => this.onHubMessage(m))
         .catch((e: unknown) => this.log.warn('hub message failed', { err: e, kind: m.body?.$case }));
@@ -370,7 +422,6 @@ export class GrpcHubLink implements HubLink {
       else this.fire({ kind: 'caught-up' });
       return;
     }
-    this.fire({ kind: 'heard' });
     switch (b?.$case) {
       case 'heartbeatAck':
         return;

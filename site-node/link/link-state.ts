@@ -5,17 +5,28 @@
  *
  *          dial                 welcome                 caught up
  *   down ---------> connecting ---------> resyncing ---------------> up
- *    ^   (backoff)      |                     |                      |  ^
- *    |                  | failed              | lost                 |  | heard
- *    +------------------+---------------------+        silent >= 3 x |  |
- *    |                                                   interval    v  |
- *    +------------------------- lost / silent >= 10 x interval --- suspect
+ *    ^   (redial)       |                     |                      |  ^
+ *    |                  | failed              | lost                 |  | heard twice
+ *    +------------------+---------------------+      silent for      |  |
+ *    |                                                 suspectAfter  v  |
+ *    +------------------------- lost / silent for downAfter ------ suspect
  *
  * - `resyncing`: the stream is open; the site is replaying its outbox and catching up the
  *   customer feed. Routing decisions that need fresh hub state wait for `up`.
- * - `suspect` (hysteresis): one late heartbeat ack does not drop the link; only a broken
- *   stream or a long silence does. Any message from the hub brings it back to `up`.
- * - Reconnect backoff doubles from minBackoffMs to maxBackoffMs and resets on welcome.
+ * - `suspect` (hysteresis): a silence of `suspectAfterMs` (default 400 ms, at least 3
+ *   heartbeat intervals so one missed ack never counts) marks the link suspect; only a broken
+ *   stream or a silence of `downAfterMs` takes it down. Back to `up` takes two messages from
+ *   the hub, so one late ack arriving after the threshold does not flip the link back and
+ *   forth: the link flows again only when a second message follows it.
+ * - The thresholds are the site's own (its config's `hub:` section) but never shorter than 3
+ *   and 10 of the heartbeat intervals the hub asks for: a hub that wants slow heartbeats is
+ *   not called silent between two of them.
+ * - Redial: the first redial after a link that had been welcomed and stayed open for at least
+ *   `minBackoffMs` is immediate (a hub restart is over in well under a second; waiting first
+ *   only adds to the outage). Failed dials then back off, doubling from `minBackoffMs` to
+ *   `maxBackoffMs`; a welcome resets it. A link dropped sooner than `minBackoffMs` after its
+ *   welcome (say, two sites with one id replacing each other) redials after the backoff, so
+ *   such a pair cannot spin.
  */
 export type SiteLinkState = 'down' | 'connecting' | 'resyncing' | 'up' | 'suspect';
 
@@ -34,9 +45,22 @@ export interface SiteLinkMachine {
   state: SiteLinkState;
   lastHeardMs: number | null;
   heartbeatIntervalMs: number;
+  /** The thresholds in force: the configured ones, stretched to the hub's interval (above). */
+  suspectAfterMs: number;
+  downAfterMs: number;
+  /** Messages heard since the link went suspect (two bring it back). */
+  heardWhileSuspect: number;
+  /** When the current stream was welcomed (null while not open). */
+  welcomedAtMs: number | null;
+  /** The delay before the next dial, if this one fails. */
   backoffMs: number;
   /** How many times the link went down (for status and tests). */
   drops: number;
+  /** Dials made, and those that failed before the hub's welcome (for status and tests). */
+  dials: number;
+  failedDials: number;
+  /** The delay the last redial was scheduled with (0 = immediate). */
+  lastRedialDelayMs: number | null;
   lastError: string | null;
   changedAtMs: number;
 }
@@ -46,14 +70,37 @@ export interface SiteLinkOptions {
   maxBackoffMs: number;
   /** Until the hub's welcome says otherwise. */
   heartbeatIntervalMs: number;
+  /** Silence after which the link is suspect. */
+  suspectAfterMs: number;
+  /** Silence after which the link is down (closed and redialled). */
+  downAfterMs: number;
 }
+
+/** The site config's defaults (`hub.suspectAfterMs`, `hub.downAfterMs`). */
+export const DEFAULT_SUSPECT_AFTER_MS = 400;
+export const DEFAULT_DOWN_AFTER_MS = 1500;
+
+/** A hub's interval stretches the thresholds to at least these multiples of it. */
+export const MIN_SUSPECT_INTERVALS = 3;
+export const MIN_DOWN_INTERVALS = 10;
+
+const thresholds = (o: SiteLinkOptions, intervalMs: number) => ({
+  suspectAfterMs: Math.max(o.suspectAfterMs, MIN_SUSPECT_INTERVALS * intervalMs),
+  downAfterMs: Math.max(o.downAfterMs, MIN_DOWN_INTERVALS * intervalMs),
+});
 
 export const initialSiteLink = (o: SiteLinkOptions, nowMs: number): SiteLinkMachine => ({
   state: 'down',
   lastHeardMs: null,
   heartbeatIntervalMs: o.heartbeatIntervalMs,
+  ...thresholds(o, o.heartbeatIntervalMs),
+  heardWhileSuspect: 0,
+  welcomedAtMs: null,
   backoffMs: o.minBackoffMs,
   drops: 0,
+  dials: 0,
+  failedDials: 0,
+  lastRedialDelayMs: null,
   lastError: null,
   changedAtMs: nowMs,
 });
@@ -77,16 +124,23 @@ const to = (
 
 function goDown(m: SiteLinkMachine, reason: string, nowMs: number, o: SiteLinkOptions): Step {
   const wasOpen = m.state !== 'connecting';
+  // A link that got its welcome and stayed open a while redials at once (see the header).
+  const immediate = m.welcomedAtMs !== null && nowMs - m.welcomedAtMs >= o.minBackoffMs;
+  const delayMs = immediate ? 0 : m.backoffMs;
   const next = to(m, 'down', nowMs, {
     drops: m.drops + 1,
+    failedDials: m.failedDials + (wasOpen ? 0 : 1),
     lastError: reason,
-    backoffMs: Math.min(o.maxBackoffMs, m.backoffMs * 2),
+    welcomedAtMs: null,
+    heardWhileSuspect: 0,
+    lastRedialDelayMs: delayMs,
+    backoffMs: immediate ? o.minBackoffMs : Math.min(o.maxBackoffMs, m.backoffMs * 2),
   });
   return {
     machine: next,
     commands: [
       ...(wasOpen ? [{ kind: 'close-stream' as const, reason }] : []),
-      { kind: 'redial-at', atMs: nowMs + m.backoffMs },
+      { kind: 'redial-at', atMs: nowMs + delayMs },
     ],
   };
 }
@@ -96,23 +150,35 @@ export function siteLinkStep(m: SiteLinkMachine, e: SiteLinkEvent, nowMs: number
   switch (e.kind) {
     case 'dial':
       if (m.state !== 'down') return same;
-      return { machine: to(m, 'connecting', nowMs), commands: [{ kind: 'open-stream' }] };
-    case 'welcome':
+      return {
+        machine: to(m, 'connecting', nowMs, { dials: m.dials + 1 }),
+        commands: [{ kind: 'open-stream' }],
+      };
+    case 'welcome': {
       if (m.state !== 'connecting') return same;
+      const interval = e.heartbeatIntervalMs > 0 ? e.heartbeatIntervalMs : m.heartbeatIntervalMs;
       return {
         machine: to(m, 'resyncing', nowMs, {
           lastHeardMs: nowMs,
-          heartbeatIntervalMs: e.heartbeatIntervalMs > 0 ? e.heartbeatIntervalMs : m.heartbeatIntervalMs,
+          heartbeatIntervalMs: interval,
+          ...thresholds(o, interval),
+          welcomedAtMs: nowMs,
           backoffMs: o.minBackoffMs,
           lastError: null,
         }),
         commands: [],
       };
+    }
     case 'caught-up':
       if (m.state !== 'resyncing') return same;
       return { machine: to(m, 'up', nowMs), commands: [] };
     case 'heard':
-      if (m.state === 'suspect') return { machine: to(m, 'up', nowMs, { lastHeardMs: nowMs }), commands: [] };
+      if (m.state === 'suspect') {
+        const heard = m.heardWhileSuspect + 1;
+        if (heard >= 2)
+          return { machine: to(m, 'up', nowMs, { lastHeardMs: nowMs, heardWhileSuspect: 0 }), commands: [] };
+        return { machine: { ...m, lastHeardMs: nowMs, heardWhileSuspect: heard }, commands: [] };
+      }
       if (m.state === 'up' || m.state === 'resyncing')
         return { machine: { ...m, lastHeardMs: nowMs }, commands: [] };
       return same;
@@ -122,11 +188,11 @@ export function siteLinkStep(m: SiteLinkMachine, e: SiteLinkEvent, nowMs: number
     case 'tick': {
       if (m.state !== 'up' && m.state !== 'suspect' && m.state !== 'resyncing') return same;
       const silent = nowMs - (m.lastHeardMs ?? nowMs);
-      if (silent >= 10 * m.heartbeatIntervalMs) {
+      if (silent >= m.downAfterMs) {
         return goDown(m, `no message from the hub for ${silent} ms`, nowMs, o);
       }
-      if (m.state === 'up' && silent >= 3 * m.heartbeatIntervalMs) {
-        return { machine: to(m, 'suspect', nowMs), commands: [] };
+      if (m.state === 'up' && silent >= m.suspectAfterMs) {
+        return { machine: to(m, 'suspect', nowMs, { heardWhileSuspect: 0 }), commands: [] };
       }
       return same;
     }

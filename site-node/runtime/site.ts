@@ -253,6 +253,8 @@ export class Site {
         return { ...s, atMs: scheduler.now() };
       },
       snapshotIntervalMs: hub.snapshotIntervalMs,
+      ...(hub.suspectAfterMs === undefined ? {} : { suspectAfterMs: hub.suspectAfterMs }),
+      ...(hub.downAfterMs === undefined ? {} : { downAfterMs: hub.downAfterMs }),
       eventsOverLink: hub.events === 'link',
       areaCode: config.areaCode,
       onTopology: (topology) => {

@@ -11,6 +11,7 @@ export interface BenchModule {
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   acd: () => import('./acd.js'),
   'hub-ingest': () => import('./hub-ingest.js'),
+  'link-liveness': () => import('./link-liveness.js'),
   'roaming-lookup': () => import('./roaming-lookup.js'),
 };
 

@@ -37,6 +37,13 @@ export interface TestProvince {
   /** Hub log lines (JSON), for checks on what was logged. */
   hubLog: string[];
   addSite(siteId: string, extra?: Partial<GrpcHubLinkOptions>): Promise<TestSite>;
+  /** Stop the hub (as for a restart: `startHub` brings a new one up on the same port). */
+  stopHub(): Promise<void>;
+  /**
+   * Start a new hub on the same port and database as the first: resolves with the time it was
+   * ready (serving), once `hub` is the new one.
+   */
+  startHub(): Promise<number>;
   /** Run fedctl as the admin `alice`; returns exit code and output. */
   fedctl(...args: string[]): Promise<{ code: number; out: string; err: string }>;
   writeFile(name: string, text: string): string;
@@ -69,21 +76,32 @@ export async function startTestProvince(
     topologyPath: opts.topologyPath ?? EXAMPLE_TOPOLOGY,
     kafka: undefined,
   };
-  const hub = new Hub({
-    config,
-    pool: hubDb.pool,
-    clock: systemClock,
-    log: createLogger({}, { write: (l) => hubLog.push(l), level: 'debug' }),
-  });
+  const makeHub = (c: HubConfig) =>
+    new Hub({
+      config: c,
+      pool: hubDb.pool,
+      clock: systemClock,
+      log: createLogger({}, { write: (l) => hubLog.push(l), level: 'debug' }),
+    });
+  const hub = makeHub(config);
   const port = await hub.start();
   const address = `127.0.0.1:${port}`;
   const sites = new Map<string, TestSite>();
 
-  return {
+  const province: TestProvince = {
     pki,
     hubDb,
     hub,
     address,
+    async stopHub() {
+      await province.hub.stop();
+    },
+    async startHub() {
+      const next = makeHub({ ...config, grpc: { ...config.grpc, port } });
+      await next.start();
+      province.hub = next;
+      return Date.now();
+    },
     sites,
     hubLog,
     async addSite(siteId, extra = {}) {
@@ -125,12 +143,13 @@ export async function startTestProvince(
     },
     async close() {
       for (const s of sites.values()) await s.link.stop(200);
-      await hub.stop();
+      await province.hub.stop();
       for (const s of sites.values()) await s.db.close();
       await hubDb.close();
       pki.cleanup();
     },
   };
+  return province;
 }
 
 export async function count(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
