@@ -36,14 +36,14 @@ export default defineConfig({
       reporter: ['text-summary', ['json-summary', { file: 'coverage-summary.json' }]],
       reportsDirectory: 'coverage',
       reportOnFailure: true,
-      // Line-coverage floors per part, set when the suite moved to vitest (measured then: hub
-      // 90.2 %, shared 96.5 %, site-node 87.4 %), one point below to absorb run-to-run
-      // variation (timing-dependent branches). `npm test` fails when a part falls below its
-      // floor; raise a floor when its coverage has risen for good.
+      // Line-coverage floors per part, one point under what each part had when they were last
+      // raised (hub 90.2 %, shared 96.5 %, site-node 92.5 %), to absorb run-to-run variation
+      // (timing-dependent branches). `npm test` fails when a part falls below its floor;
+      // raise a floor when its coverage has risen for good, never lower one to pass a run.
       thresholds: {
         'hub/**': { lines: 89 },
         'shared/**': { lines: 95 },
-        'site-node/**': { lines: 86 },
+        'site-node/**': { lines: 91 },
       },
     },
   },
