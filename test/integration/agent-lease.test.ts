@@ -8,26 +8,16 @@
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type pg from 'pg';
-import { freshDatabase, type TestDatabase } from '../support/pg.js';
+import { startExampleSite, type ExampleSite } from '../support/example-site.js';
 import { waitFor } from '../support/wait.js';
-import { compileSiteConfig } from '../../site-node/config.js';
-import { Site } from '../../site-node/runtime/site.js';
-import { SimMedia } from '../../site-node/sim/sim-media.js';
-import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
+import type { Site } from '../../site-node/runtime/site.js';
+import type { SimMedia } from '../../site-node/sim/sim-media.js';
+import type { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import type { DeskEvent, ScreenPop } from '../../site-node/cti/agent-desk.js';
-import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
-import { seedCustomers } from '../../site-node/store/index.js';
-import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
-import { createPool, query } from '../../shared/pg/pool.js';
-import { RealScheduler } from '../../shared/scheduler.js';
-import { silentLogger } from '../../shared/log.js';
+import { query } from '../../shared/pg/pool.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-let db: TestDatabase;
+let ex: ExampleSite;
 let pool: pg.Pool;
 let site: Site;
 let media: SimMedia;
@@ -36,48 +26,18 @@ let desk: GrpcAgentDesk;
 let phones: string[];
 
 beforeAll(async () => {
-  db = await freshDatabase('lease');
-  pool = createPool(db.url, { applicationName: 'lease-test' });
-  const example = `${ROOT}deploy/examples/site-chongqing.yaml`;
-  const doc = parseYaml(readFileSync(example, 'utf8')) as { cti: Record<string, unknown> };
-  // A lease long enough that the desks in this test need no heartbeats; a short grace.
-  doc.cti.lease = { timeout: '60s', logoutAfter: '1500ms' };
-  const config = compileSiteConfig(doc, dirname(example), 'site');
-  const scheduler = new RealScheduler();
-  media = new SimMedia(scheduler, (n) => ({
-    ani: n,
-    dnis: 'callback',
-    patienceMs: 600_000,
-    thinkMs: 20,
-    respond: () => 'timeout',
-  }));
-  site = new Site({
-    config,
-    pool,
-    databaseUrl: db.url,
-    scheduler,
-    media,
-    bank: new PgLedgerBankHost(pool),
-    log: silentLogger,
-    drainMs: 1000,
-    jobPollingSeconds: 1,
+  ex = await startExampleSite({
+    label: 'lease',
+    // A lease long enough that the desks in this test need no heartbeats; a short grace.
+    edit: (doc) =>
+      void ((doc.cti as Record<string, unknown>).lease = { timeout: '60s', logoutAfter: '1500ms' }),
   });
-  await site.start();
-  const people = makePopulation(config.siteId, 3, 5);
-  await seedDemoLedger(pool, ledgerCustomers(people));
-  await seedCustomers(
-    site.store,
-    people.map((p) => ({ ...p.profile, segment: 'retail' as const })),
-  );
-  phones = people.map((p) => p.profile.phones[0]!);
-  desk = new GrpcAgentDesk({ address: `127.0.0.1:${site.ctiPort}` });
+  ({ pool, site, media, desk } = ex);
+  phones = ex.people.map((p) => p.profile.phones[0]!);
 });
 
 afterAll(async () => {
-  desk?.close();
-  await site?.stop();
-  await pool?.end();
-  await db?.drop();
+  await ex?.close();
 });
 
 function offers(events: DeskEvent[]): ScreenPop[] {

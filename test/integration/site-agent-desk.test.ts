@@ -9,79 +9,41 @@
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { freshDatabase, type TestDatabase } from '../support/pg.js';
+import { startExampleSite, type ExampleSite } from '../support/example-site.js';
 import { waitFor } from '../support/wait.js';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { compileSiteConfig } from '../../site-node/config.js';
-import { Site } from '../../site-node/runtime/site.js';
-import { SimMedia } from '../../site-node/sim/sim-media.js';
-import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
+import type { Site } from '../../site-node/runtime/site.js';
+import type { SimMedia } from '../../site-node/sim/sim-media.js';
+import type { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import type { DeskEvent, ScreenPop } from '../../site-node/cti/agent-desk.js';
-import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
-import { createPool } from '../../shared/pg/pool.js';
-import { RealScheduler } from '../../shared/scheduler.js';
-import { silentLogger } from '../../shared/log.js';
-import { getCdr, getCall, getTicket, seedCustomers } from '../../site-node/store/index.js';
+import { getCdr, getCall, getTicket } from '../../site-node/store/index.js';
 import { query } from '../../shared/pg/pool.js';
-import { ledgerCustomers, makePopulation } from '../../site-node/sim/population.js';
+import { makePopulation } from '../../site-node/sim/population.js';
 import { isDomainError } from '../../shared/errors.js';
 import type pg from 'pg';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-let db: TestDatabase;
+let ex: ExampleSite;
 let pool: pg.Pool;
 let site: Site;
 let media: SimMedia;
 let desk: GrpcAgentDesk;
 
 beforeAll(async () => {
-  db = await freshDatabase('desk');
-  pool = createPool(db.url, { applicationName: 'desk-test' });
-  // The example site, with complaints callers waiting at most 1.5 s before they are offered
-  // to leave a message (the example's 3 min, shortened so a test can see it happen).
-  const example = `${ROOT}deploy/examples/site-chongqing.yaml`;
-  const doc = parseYaml(readFileSync(example, 'utf8')) as { acd: { queues: Array<Record<string, unknown>> } };
-  const complaints = doc.acd.queues.find((q) => q.id === 'complaints')!;
-  assert.equal(complaints.onMaxWait, 'leave-message');
-  complaints.maxWaitMs = '1500ms';
-  const config = compileSiteConfig(doc, dirname(example), 'site');
-  const scheduler = new RealScheduler();
-  // Whoever the site calls back answers at once and waits for the agent.
-  media = new SimMedia(scheduler, (n) => ({
-    ani: n,
-    dnis: 'callback',
-    patienceMs: 600_000,
-    thinkMs: 20,
-    respond: () => 'timeout',
-  }));
-  site = new Site({
-    config,
-    pool,
-    databaseUrl: db.url,
-    scheduler,
-    media,
-    bank: new PgLedgerBankHost(pool),
-    log: silentLogger,
-    drainMs: 1000,
-    jobPollingSeconds: 1,
+  ex = await startExampleSite({
+    label: 'desk',
+    // Complaints callers wait at most 1.5 s before they are offered to leave a message (the
+    // example's 3 min, shortened so a test can see it happen).
+    edit: (doc) => {
+      const queues = (doc.acd as { queues: Array<Record<string, unknown>> }).queues;
+      const complaints = queues.find((q) => q.id === 'complaints')!;
+      assert.equal(complaints.onMaxWait, 'leave-message');
+      complaints.maxWaitMs = '1500ms';
+    },
   });
-  await site.start();
-  const people = makePopulation(config.siteId, 3, 5);
-  await seedDemoLedger(pool, ledgerCustomers(people));
-  await seedCustomers(
-    site.store,
-    people.map((p) => ({ ...p.profile, segment: 'retail' as const })),
-  );
-  desk = new GrpcAgentDesk({ address: `127.0.0.1:${site.ctiPort}` });
+  ({ pool, site, media, desk } = ex);
 });
 
 afterAll(async () => {
-  desk?.close();
-  await site?.stop();
-  await pool?.end();
-  await db?.drop();
+  await ex?.close();
 });
 
 /** Waits for the first `type` event and takes it out of `events`. */
