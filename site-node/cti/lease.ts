@@ -84,9 +84,11 @@ function lapse(l: Lease, why: 'stream-ended' | 'silent', nowMs: number, t: Lease
   const logoutAtMs = nowMs + t.logoutAfterMs;
   return {
     lease: { ...l, phase: 'lapsed', logoutAtMs },
+    // Armed first: the adapter may answer the lapse by releasing the lease (the agent had
+    // logged out another way), and that release must find the timer to disarm.
     commands: [
-      { type: 'lapse', agentId: l.agentId, reason: LEASE_LAPSED, why },
       { type: 'arm', atMs: logoutAtMs },
+      { type: 'lapse', agentId: l.agentId, reason: LEASE_LAPSED, why },
     ],
   };
 }
