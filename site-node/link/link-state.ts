@@ -29,6 +29,8 @@
  *   redials after the backoff, which goes on doubling (a welcome alone does not reset it), so
  *   such a pair cannot spin.
  */
+import { MIN_DOWN_INTERVALS, MIN_SUSPECT_INTERVALS } from '../../shared/federation/liveness.js';
+
 export type SiteLinkState = 'down' | 'connecting' | 'resyncing' | 'up' | 'suspect';
 
 export type SiteLinkEvent =
@@ -77,14 +79,7 @@ export interface SiteLinkOptions {
   downAfterMs: number;
 }
 
-/** The site config's defaults (`hub.suspectAfterMs`, `hub.downAfterMs`). */
-export const DEFAULT_SUSPECT_AFTER_MS = 400;
-export const DEFAULT_DOWN_AFTER_MS = 1500;
-
-/** A hub's interval stretches the thresholds to at least these multiples of it. */
-export const MIN_SUSPECT_INTERVALS = 3;
-export const MIN_DOWN_INTERVALS = 10;
-
+/** A hub's interval stretches the thresholds to at least MIN_*_INTERVALS of it. */
 const thresholds = (o: SiteLinkOptions, intervalMs: number) => ({
   suspectAfterMs: Math.max(o.suspectAfterMs, MIN_SUSPECT_INTERVALS * intervalMs),
   downAfterMs: Math.max(o.downAfterMs, MIN_DOWN_INTERVALS * intervalMs),
