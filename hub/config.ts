@@ -30,6 +30,7 @@ import { durationMs } from '../shared/duration.js';
 import { DomainError } from '../shared/errors.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
+import { MIN_SUSPECT_INTERVALS } from '../shared/federation/liveness.js';
 import { linkTimes } from './federation/link-state.js';
 
 /**
@@ -56,7 +57,7 @@ const hubFileSchema = z
     /** The province board (a read-only web page for network admins and supervisors). */
     web: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
     heartbeatIntervalMs: durationMs.default(100),
-    /** Link liveness (docs/architecture.md §6.3); defaults in hub/federation/link-state.ts. */
+    /** Link liveness (docs/architecture.md §6.3); defaults in shared/federation/liveness.ts. */
     suspectAfterMs: durationMs.optional(),
     downAfterMs: durationMs.optional(),
     topology: z.string().min(1).optional(),
@@ -113,9 +114,10 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
     ...(raw.downAfterMs === undefined ? {} : { downAfterMs: raw.downAfterMs }),
   });
   const problems: string[] = [];
-  if (times.suspectAfterMs < 3 * raw.heartbeatIntervalMs) {
+  const minSuspectMs = MIN_SUSPECT_INTERVALS * raw.heartbeatIntervalMs;
+  if (times.suspectAfterMs < minSuspectMs) {
     problems.push(
-      `${what}.suspectAfterMs: must be at least 3 heartbeat intervals (${3 * raw.heartbeatIntervalMs} ms), so one late heartbeat never makes a site suspect`,
+      `${what}.suspectAfterMs: must be at least ${MIN_SUSPECT_INTERVALS} heartbeat intervals (${minSuspectMs} ms), so one late heartbeat never makes a site suspect`,
     );
   }
   if (times.downAfterMs <= times.suspectAfterMs) {

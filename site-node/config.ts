@@ -14,7 +14,7 @@ import { DomainError, invalidArgument } from '../shared/errors.js';
 import { assertSiteId } from '../shared/ids.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
-import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from './link/link-state.js';
+import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../shared/federation/liveness.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
 

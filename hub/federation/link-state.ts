@@ -17,6 +17,13 @@
  * flip it back and forth. The thresholds come from the hub's config (`suspectAfterMs`,
  * default 400 ms; `downAfterMs`, default 1.5 s; hub/config.ts).
  */
+import {
+  DEFAULT_DOWN_AFTER_MS,
+  DEFAULT_SUSPECT_AFTER_MS,
+  MIN_DOWN_INTERVALS,
+  MIN_SUSPECT_INTERVALS,
+} from '../../shared/federation/liveness.js';
+
 export type LinkState = 'never' | 'up' | 'suspect' | 'down';
 
 export type LinkEvent = { kind: 'hello' } | { kind: 'heard' } | { kind: 'closed' } | { kind: 'tick' };
@@ -40,18 +47,16 @@ export interface SiteLink {
   heardWhileSuspect: number;
 }
 
-/** The config's defaults (hub/config.ts): noticed within half a second, down after 1.5 s. */
-export const DEFAULT_SUSPECT_AFTER_MS = 400;
-export const DEFAULT_DOWN_AFTER_MS = 1500;
-
 /**
  * The thresholds in force: the ones given, else the defaults stretched to 3 and 10 heartbeat
  * intervals, so a hub configured with slow heartbeats does not call a site silent between two.
  */
 export function linkTimes(heartbeatIntervalMs: number, given: Partial<LinkTimes> = {}): LinkTimes {
   return {
-    suspectAfterMs: given.suspectAfterMs ?? Math.max(DEFAULT_SUSPECT_AFTER_MS, 3 * heartbeatIntervalMs),
-    downAfterMs: given.downAfterMs ?? Math.max(DEFAULT_DOWN_AFTER_MS, 10 * heartbeatIntervalMs),
+    suspectAfterMs:
+      given.suspectAfterMs ?? Math.max(DEFAULT_SUSPECT_AFTER_MS, MIN_SUSPECT_INTERVALS * heartbeatIntervalMs),
+    downAfterMs:
+      given.downAfterMs ?? Math.max(DEFAULT_DOWN_AFTER_MS, MIN_DOWN_INTERVALS * heartbeatIntervalMs),
   };
 }
 

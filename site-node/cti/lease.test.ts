@@ -111,6 +111,31 @@ describe('agent lease', () => {
     assert.deepEqual(d.acted, ['0 not-ready lease-lapsed (stream-ended)']);
   });
 
+  test('streams left open across a logout still count after the next login', () => {
+    const d = loggedInWithStream();
+    d.send({ type: 'stream-opened' }); // a second stream of the same desk
+    d.send({ type: 'released' }); // the agent logs out; the desk keeps both streams open
+    assert.equal(d.timerAt, undefined, 'nothing to lapse while logged out');
+    assert.equal(d.send({ type: 'heartbeat' }).length, 0, 'a heartbeat holds no lease while logged out');
+    d.send({ type: 'login' });
+    d.send({ type: 'stream-closed' });
+    assert.deepEqual(d.acted, [], 'one of the two streams is still open');
+    d.send({ type: 'stream-closed' });
+    assert.deepEqual(d.acted, ['0 not-ready lease-lapsed (stream-ended)']);
+  });
+
+  test('a forced logout keeps the count of streams still open (a half-open one closes later)', () => {
+    const d = loggedInWithStream();
+    d.advance(10_000); // silent: lapses with its stream still counted
+    d.advance(60_000);
+    assert.deepEqual(d.acted.at(-1), '70000 logout lease-expired');
+    d.send({ type: 'login' }); // back on a new connection, a new stream
+    d.send({ type: 'stream-opened' });
+    d.send({ type: 'stream-closed' }); // the old half-open stream finally ends
+    assert.equal(d.acted.length, 2, 'the new stream holds the lease');
+    assert.equal(d.lease?.phase, 'held');
+  });
+
   test('a logout refused (the agent is on a call) is tried again a lease later', () => {
     const d = loggedInWithStream();
     d.send({ type: 'stream-closed' });

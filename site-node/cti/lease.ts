@@ -22,6 +22,10 @@
  *                                      +---------- heartbeat / stream / login -------------+
  *   lapsed --logoutAfterMs--> (none), command logout     held|lapsed --released--> (none)
  *
+ * "(none)" is `idle` while the desk still has streams open: nothing lapses and a heartbeat
+ * holds nothing, but the streams are counted, so after the next login the lease lapses only
+ * when the last of them ends.
+ *
  * `leaseStep(lease, event, nowMs, times) -> { lease, commands }`, one agent at a time; no
  * timers here: the adapter (site-node/runtime/desk-leases.ts) keeps one timer per agent,
  * armed at the `arm` command's time, and feeds `timer-fired`. A fire that is early (the
@@ -40,7 +44,12 @@ export interface LeaseTimes {
 
 export interface Lease {
   agentId: string;
-  phase: 'held' | 'lapsed';
+  /**
+   * `idle`: no agent logged in through the desk, but streams still open (kept only to count
+   * them: a logout or a forced logout does not close the desk's streams, and a later login
+   * must not lapse while one of them is still open).
+   */
+  phase: 'held' | 'lapsed' | 'idle';
   /** Events streams the desk has open. */
   streams: number;
   /** held: when it lapses without a sign of life. */
@@ -84,11 +93,22 @@ function lapse(l: Lease, why: 'stream-ended' | 'silent', nowMs: number, t: Lease
   const logoutAtMs = nowMs + t.logoutAfterMs;
   return {
     lease: { ...l, phase: 'lapsed', logoutAtMs },
+    // Armed first: the adapter may answer the lapse by releasing the lease (the agent had
+    // logged out another way), and that release must find the timer to disarm.
     commands: [
-      { type: 'lapse', agentId: l.agentId, reason: LEASE_LAPSED, why },
       { type: 'arm', atMs: logoutAtMs },
+      { type: 'lapse', agentId: l.agentId, reason: LEASE_LAPSED, why },
     ],
   };
+}
+
+/** The lease ended (logout): only the streams still open are remembered (see `idle`). */
+function ended(l: Lease, commands: LeaseCommand[]): LeaseStepResult {
+  const lease: Lease | undefined =
+    l.streams > 0
+      ? { agentId: l.agentId, phase: 'idle', streams: l.streams, expiresAtMs: 0, logoutAtMs: 0 }
+      : undefined;
+  return { lease, commands };
 }
 
 /**
@@ -109,23 +129,25 @@ export function leaseStep(
     case 'stream-opened':
       return held(agentId, (lease?.streams ?? 0) + 1, nowMs, times);
     case 'heartbeat':
-      return lease ? held(agentId, lease.streams, nowMs, times) : same;
+      return lease && lease.phase !== 'idle' ? held(agentId, lease.streams, nowMs, times) : same;
     case 'stream-closed': {
       if (!lease) return same;
       const l = { ...lease, streams: Math.max(0, lease.streams - 1) };
+      if (l.phase === 'idle')
+        return l.streams > 0 ? { lease: l, commands: [] } : { lease: undefined, commands: [] };
       if (l.streams === 0 && l.phase === 'held') return lapse(l, 'stream-ended', nowMs, times);
       return { lease: l, commands: [] };
     }
     case 'timer-fired':
-      if (!lease) return same;
+      if (!lease || lease.phase === 'idle') return same;
       if (lease.phase === 'held') {
         return nowMs >= lease.expiresAtMs ? lapse(lease, 'silent', nowMs, times) : same;
       }
       if (nowMs < lease.logoutAtMs) return same;
-      return {
-        lease: undefined,
-        commands: [{ type: 'disarm' }, { type: 'logout', agentId: lease.agentId, reason: LEASE_EXPIRED }],
-      };
+      return ended(lease, [
+        { type: 'disarm' },
+        { type: 'logout', agentId: lease.agentId, reason: LEASE_EXPIRED },
+      ]);
     case 'logout-refused': {
       // The logout ended the lease; it failed, so the lapse goes on and the logout is tried again.
       const logoutAtMs = nowMs + times.leaseMs;
@@ -135,7 +157,7 @@ export function leaseStep(
       };
     }
     case 'released':
-      return lease ? { lease: undefined, commands: [{ type: 'disarm' }] } : same;
+      return lease && lease.phase !== 'idle' ? ended(lease, [{ type: 'disarm' }]) : same;
   }
 }
 

@@ -39,6 +39,7 @@ import { DomainError, isDomainError } from '../../shared/errors.js';
 import { countUnshipped, markShipped, readUnshipped } from '../../shared/events/outbox.js';
 import { CAPABILITIES, CONTRACT_VERSION, softwareVersion } from '../../shared/federation/contract.js';
 import { eventToProto } from '../../shared/federation/event-proto.js';
+import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../../shared/federation/liveness.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
 import { mtlsClientCredentials, tlsTargetOptions, type TlsMaterial } from '../../shared/grpc/tls.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -46,8 +47,6 @@ import { withTransaction } from '../../shared/pg/transaction.js';
 import type { StoreContext } from '../store/context.js';
 import { upsertCustomerTx } from '../store/customers-repo.js';
 import {
-  DEFAULT_DOWN_AFTER_MS,
-  DEFAULT_SUSPECT_AFTER_MS,
   initialSiteLink,
   siteLinkStep,
   type SiteLinkCommand,

@@ -143,7 +143,7 @@ test('hysteresis: one late ack below the threshold changes nothing; one past it 
   assert.equal(m.changedAtMs, 2075);
 });
 
-test('redial: immediate after a link that was up, backoff from small after a failed dial, reset by a welcome', () => {
+test('redial: immediate after a link that was up, backoff from small after a failed dial', () => {
   const up = runWith(FAST, [
     ...upAt0,
     ...ticks(0, 1000).map(([, t]) => [{ kind: 'heard' }, t] as [SiteLinkEvent, number]),
@@ -162,15 +162,35 @@ test('redial: immediate after a link that was up, backoff from small after a fai
   assert.deepEqual(delays, [100, 200, 400, 800]);
   assert.equal(m.dials, 5);
   assert.equal(m.failedDials, 4);
-  // A welcome resets the backoff; a link dropped right after its welcome waits the minimum.
+  // A link dropped right after its welcome goes on backing off: the welcome alone resets nothing.
   m = siteLinkStep(m, { kind: 'dial' }, 5000, FAST).machine;
   m = siteLinkStep(m, { kind: 'welcome', heartbeatIntervalMs: 100 }, 5000, FAST).machine;
-  assert.equal(m.backoffMs, 100);
   const quick = siteLinkStep(m, { kind: 'lost', reason: 'replaced' }, 5010, FAST);
-  assert.deepEqual(quick.commands.at(-1), { kind: 'redial-at', atMs: 5110 });
+  assert.deepEqual(quick.commands.at(-1), { kind: 'redial-at', atMs: 5010 + 1600 });
 });
 
-test('a lost stream while connecting redials with a doubling backoff, capped; welcome resets it', () => {
+test('a link dropped at every welcome (two sites with one id) backs off instead of redialling every minBackoffMs', () => {
+  let m = initialSiteLink(FAST, 0);
+  let t = 0;
+  const delays: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    m = siteLinkStep(m, { kind: 'dial' }, t, FAST).machine;
+    m = siteLinkStep(m, { kind: 'welcome', heartbeatIntervalMs: 100 }, t + 5, FAST).machine;
+    const s = siteLinkStep(m, { kind: 'lost', reason: 'replaced by a newer link' }, t + 10, FAST);
+    m = s.machine;
+    delays.push(m.lastRedialDelayMs!);
+    t += 10 + m.lastRedialDelayMs!;
+  }
+  assert.deepEqual(delays, [100, 200, 400, 800, 1600, 1600]);
+  // A link that then stays open a while redials at once and starts the backoff afresh.
+  m = siteLinkStep(m, { kind: 'dial' }, t, FAST).machine;
+  m = siteLinkStep(m, { kind: 'welcome', heartbeatIntervalMs: 100 }, t, FAST).machine;
+  m = siteLinkStep(m, { kind: 'lost', reason: 'hub stopping' }, t + 1000, FAST).machine;
+  assert.equal(m.lastRedialDelayMs, 0);
+  assert.equal(m.backoffMs, 100);
+});
+
+test('a lost stream while connecting redials with a doubling backoff, capped', () => {
   const evs: Array<[SiteLinkEvent, number]> = [];
   let t = 0;
   for (let i = 0; i < 6; i++) {
@@ -189,8 +209,11 @@ test('a lost stream while connecting redials with a doubling backoff, capped; we
     t,
     O,
   );
-  assert.equal(after.machine.backoffMs, 100);
   assert.equal(after.machine.heartbeatIntervalMs, 1000, 'a 0 interval from the hub keeps ours');
+  // The backoff resets once the welcomed link has stayed open (see the test above).
+  const held = siteLinkStep(after.machine, { kind: 'lost', reason: 'hub stopping' }, t + 500, O);
+  assert.equal(held.machine.backoffMs, 100);
+  assert.equal(held.machine.lastRedialDelayMs, 0);
 });
 
 test('property: events in any order never leave the machine in an impossible combination', () => {

@@ -23,11 +23,14 @@
  *   not called silent between two of them.
  * - Redial: the first redial after a link that had been welcomed and stayed open for at least
  *   `minBackoffMs` is immediate (a hub restart is over in well under a second; waiting first
- *   only adds to the outage). Failed dials then back off, doubling from `minBackoffMs` to
- *   `maxBackoffMs`; a welcome resets it. A link dropped sooner than `minBackoffMs` after its
- *   welcome (say, two sites with one id replacing each other) redials after the backoff, so
+ *   only adds to the outage) and resets the backoff. Failed dials then back off, doubling from
+ *   `minBackoffMs` to `maxBackoffMs`. A link dropped sooner than `minBackoffMs` after its
+ *   welcome (say, two sites with one id replacing each other) backs off as a failed dial: it
+ *   redials after the backoff, which goes on doubling (a welcome alone does not reset it), so
  *   such a pair cannot spin.
  */
+import { MIN_DOWN_INTERVALS, MIN_SUSPECT_INTERVALS } from '../../shared/federation/liveness.js';
+
 export type SiteLinkState = 'down' | 'connecting' | 'resyncing' | 'up' | 'suspect';
 
 export type SiteLinkEvent =
@@ -76,14 +79,7 @@ export interface SiteLinkOptions {
   downAfterMs: number;
 }
 
-/** The site config's defaults (`hub.suspectAfterMs`, `hub.downAfterMs`). */
-export const DEFAULT_SUSPECT_AFTER_MS = 400;
-export const DEFAULT_DOWN_AFTER_MS = 1500;
-
-/** A hub's interval stretches the thresholds to at least these multiples of it. */
-export const MIN_SUSPECT_INTERVALS = 3;
-export const MIN_DOWN_INTERVALS = 10;
-
+/** A hub's interval stretches the thresholds to at least MIN_*_INTERVALS of it. */
 const thresholds = (o: SiteLinkOptions, intervalMs: number) => ({
   suspectAfterMs: Math.max(o.suspectAfterMs, MIN_SUSPECT_INTERVALS * intervalMs),
   downAfterMs: Math.max(o.downAfterMs, MIN_DOWN_INTERVALS * intervalMs),
@@ -163,7 +159,8 @@ export function siteLinkStep(m: SiteLinkMachine, e: SiteLinkEvent, nowMs: number
           heartbeatIntervalMs: interval,
           ...thresholds(o, interval),
           welcomedAtMs: nowMs,
-          backoffMs: o.minBackoffMs,
+          // The backoff is not reset here but when this link goes down after staying open
+          // (goDown): a link dropped at every welcome must go on backing off.
           lastError: null,
         }),
         commands: [],

@@ -74,7 +74,8 @@ describe('desk leases on the ACD engine', () => {
     engine.dispatch({ type: 'agent-logout', agentId: 'a' });
     await scheduler.advance(10_000);
     assert.deepEqual(moves, ['a ready', 'a logged-out']);
-    assert.equal(leases.lease('a'), undefined);
+    assert.equal(leases.lease('a')?.phase, 'idle', 'only its open stream is remembered');
+    assert.equal(scheduler.pending(), 0, 'no logout timer armed for a lease that ended');
     assert.equal(leases.heartbeat('a'), 0);
   });
 });

@@ -52,7 +52,8 @@ export class DeskLeases implements LeaseKeeper {
 
   heartbeat(agentId: string): number {
     this.feed(agentId, { type: 'heartbeat' });
-    return this.leases.has(agentId) ? this.times.leaseMs : 0;
+    const phase = this.leases.get(agentId)?.phase;
+    return phase === 'held' || phase === 'lapsed' ? this.times.leaseMs : 0;
   }
 
   /** The lease an agent holds, for tests and the wallboard. */

@@ -160,6 +160,17 @@ describe('rebuildStats', () => {
     assert.deepEqual(windows.get('retail'), [{ atMs: before, kind: 'answered', waitMs: 2_000 }]);
   });
 
+  test('an unanswered callback across midnight takes back only what it added', () => {
+    const midnight = DAY0 + 24 * 60 * MIN;
+    // Written as queued just before midnight, ended unanswered just after (live counts neither).
+    const events = [
+      created('cb', midnight - 10, 'queued'),
+      ended('cb', midnight + 10, 'failed', 'callback-no-answer', { queueId: 'retail' }),
+    ];
+    const { tally } = rebuildStats(events, options(midnight + MIN));
+    assert.equal(tally.queued, 0);
+  });
+
   test('AHT replays the moving average over answer -> end of wrap-up', () => {
     const t0 = at('09:00');
     const events = [

@@ -96,6 +96,8 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
   const ahtMs = new Map<string, number>(o.queueIds.map((q) => [q, o.handleTime.initialMs]));
   const enqueuedAt = new Map<string, number>();
   const answeredBy = new Map<string, { atMs: number; queueId: string }>();
+  /** Callbacks counted as queued today: only those take it back when unanswered (midnight). */
+  const callbacksQueuedToday = new Set<string>();
   const windowStart = o.nowMs - o.windowMs;
   const sorted = [...events].sort((a, b) => a.occurredAtMs - b.occurredAtMs);
 
@@ -118,7 +120,10 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
       case 'call.created':
         if (p.state === 'queued') {
           enqueuedAt.set(e.aggregateId, at);
-          if (today) tally.queued++;
+          if (today) {
+            tally.queued++;
+            callbacksQueuedToday.add(e.aggregateId);
+          }
         } else if (today) tally.offered++;
         break;
       case 'call.state-changed': {
@@ -162,7 +167,7 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
         } else if (today) {
           if (reason.startsWith('ivr:')) tally.selfService++;
           else if (reason === 'no-ivr-port') tally.blockedNoIvrPort++;
-          else if (reason === 'callback-no-answer') tally.queued--;
+          else if (reason === 'callback-no-answer' && callbacksQueuedToday.has(e.aggregateId)) tally.queued--;
         }
         break;
       }
