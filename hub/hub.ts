@@ -145,8 +145,13 @@ export class Hub {
       20,
       Math.floor(Math.min(config.heartbeatIntervalMs / 2, this.registry.times.suspectAfterMs / 10)),
     );
+    // The silence check runs after the messages already waiting in the sockets are read: after a
+    // stall of this process (GC, a burst of work), Node runs expired timers before it reads
+    // sockets, and a site that kept talking would be called silent.
     this.tick = setInterval(() => {
-      for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
+      setImmediate(() => {
+        for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
+      });
     }, every);
     this.tick.unref();
     this.lapseTimer = setInterval(() => void this.lapseInterest(), LAPSE_EVERY_MS);

@@ -239,7 +239,10 @@ export class GrpcHubLink implements HubLink {
         Math.floor(this.linkOpts.suspectAfterMs / 10),
       ),
     );
-    this.tickTimer = setInterval(() => this.onTick(), every);
+    // After the messages already waiting in the socket are read (setImmediate): after a stall of
+    // this process, Node runs expired timers before it reads sockets, and a hub that kept
+    // talking would be called silent.
+    this.tickTimer = setInterval(() => setImmediate(() => this.running && this.onTick()), every);
     this.fire({ kind: 'dial' });
   }
 
