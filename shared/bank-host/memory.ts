@@ -18,6 +18,8 @@ import {
   type PinLockPolicy,
   type PinLockState,
   type PinSubject,
+  type PinUnlockRequest,
+  type PinUnlockResult,
   type PinVerification,
   type PostingResult,
   type Rates,
@@ -30,6 +32,7 @@ import {
   activeLock,
   checkPayBillRequest,
   checkPinLockPolicy,
+  checkPinUnlockRequest,
   checkReverseRequest,
   checkTransactionLimit,
   checkTransferRequest,
@@ -50,6 +53,10 @@ export interface PinLockRecord {
   failures: number;
   lockedAtMs: number;
   lockedUntilMs: number;
+  /** Set when lifted before it lapsed: when, by whom, why. */
+  unlockedAtMs?: number;
+  unlockedBy?: string;
+  unlockReason?: string;
 }
 
 export type BankOpName = keyof BankHost;
@@ -245,6 +252,23 @@ export class InMemoryBankHost implements BankHost {
         });
       }
       return { verified: false, locked: true, lockedUntilMs: a.lockedUntilMs, lockedNow: a.lockedNow };
+    });
+  }
+
+  unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult> {
+    return this.gate('unlockPin', () => {
+      checkPinUnlockRequest(req);
+      if (!this.customerPins.has(req.customerId)) throw notFound('customer', req.customerId);
+      const now = this.clock.now();
+      const st = this.pinStates.get(req.customerId) ?? { failures: 0, lockedUntilMs: null };
+      const locked = activeLock(st, now) !== undefined;
+      this.pinStates.set(req.customerId, { failures: 0, lockedUntilMs: null });
+      if (!locked) return { customerId: req.customerId, status: 'not-locked' };
+      const rec = this.pinLocks.findLast(
+        (l) => l.customerId === req.customerId && l.unlockedAtMs === undefined,
+      );
+      if (rec) Object.assign(rec, { unlockedAtMs: now, unlockedBy: req.by, unlockReason: req.reason });
+      return { customerId: req.customerId, status: 'unlocked' };
     });
   }
 

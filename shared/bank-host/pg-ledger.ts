@@ -32,6 +32,8 @@ import {
   type PayBillRequest,
   type PinLockPolicy,
   type PinSubject,
+  type PinUnlockRequest,
+  type PinUnlockResult,
   type PinVerification,
   type PostingResult,
   type Rates,
@@ -43,6 +45,7 @@ import {
   activeLock,
   checkPayBillRequest,
   checkPinLockPolicy,
+  checkPinUnlockRequest,
   checkReverseRequest,
   checkTransactionLimit,
   checkTransferRequest,
@@ -178,6 +181,34 @@ export class PgLedgerBankHost implements BankHost {
         );
       }
       return { verified: false, locked: true, lockedUntilMs: a.lockedUntilMs, lockedNow: a.lockedNow };
+    });
+  }
+
+  async unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult> {
+    checkPinUnlockRequest(req);
+    return this.tx('unlockPin', async (c) => {
+      const row = (
+        await c.query<{ pin_failures: number; pin_locked_until_ms: string | null }>(
+          'SELECT pin_failures, pin_locked_until_ms FROM ledger.customers WHERE customer_id = $1 FOR UPDATE',
+          [req.customerId],
+        )
+      ).rows[0];
+      if (!row) throw notFound('customer', req.customerId);
+      const now = this.clock.now();
+      const until = row.pin_locked_until_ms === null ? null : Number(row.pin_locked_until_ms);
+      const locked = activeLock({ failures: row.pin_failures, lockedUntilMs: until }, now) !== undefined;
+      await c.query(
+        'UPDATE ledger.customers SET pin_failures = 0, pin_locked_until_ms = NULL WHERE customer_id = $1',
+        [req.customerId],
+      );
+      if (!locked) return { customerId: req.customerId, status: 'not-locked' };
+      await c.query(
+        `UPDATE ledger.pin_locks SET unlocked_at_ms = $2, unlocked_by = $3, unlock_reason = $4
+          WHERE lock_id = (SELECT max(lock_id) FROM ledger.pin_locks
+                            WHERE customer_id = $1 AND unlocked_at_ms IS NULL)`,
+        [req.customerId, now, req.by, req.reason],
+      );
+      return { customerId: req.customerId, status: 'unlocked' };
     });
   }
 

@@ -22,7 +22,17 @@ import { type BankHost, type PinLockPolicy, DEFAULT_PIN_LOCK } from './port.js';
 /** One adapter: a host on a manual clock, its lock records, and a way back to a clean slate. */
 interface Subject {
   make(clock: ManualClock, pinLock?: PinLockPolicy): Promise<BankHost>;
-  locks(): Promise<{ customerId: string; failures: number; lockedAtMs: number; lockedUntilMs: number }[]>;
+  locks(): Promise<
+    {
+      customerId: string;
+      failures: number;
+      lockedAtMs: number;
+      lockedUntilMs: number;
+      unlockedAtMs?: number;
+      unlockedBy?: string;
+      unlockReason?: string;
+    }[]
+  >;
   reset(): Promise<void>;
 }
 
@@ -131,6 +141,59 @@ function runTable(get: () => Subject) {
     );
   });
 
+  test('an unlock lifts the lock at once, resets the count, and the lock records who and why', async () => {
+    await fresh();
+    await wrong();
+    await wrong();
+    await wrong();
+    clock.advance(5 * 60_000);
+    const by = { customerId: C, by: 'agent-007', reason: 'identity verified by security questions' };
+    assert.deepEqual(await host.unlockPin(by), { customerId: C, status: 'unlocked' });
+    assert.deepEqual(await get().locks(), [
+      {
+        customerId: C,
+        failures: 3,
+        lockedAtMs: T0,
+        lockedUntilMs: T0 + DAY,
+        unlockedAtMs: T0 + 5 * 60_000,
+        unlockedBy: 'agent-007',
+        unlockReason: 'identity verified by security questions',
+      },
+    ]);
+    assert.deepEqual(await wrong(), { verified: false }, 'a fresh count after the unlock');
+    assert.deepEqual(await wrong(), { verified: false });
+    assert.deepEqual(await right(), { verified: true, customerId: C });
+    assert.deepEqual(await host.unlockPin(by), { customerId: C, status: 'not-locked' });
+    assert.equal((await get().locks()).length, 1, 'an unlock of nothing records nothing');
+  });
+
+  test('an unlock of a lapsed lock is not-locked and leaves its record as it was', async () => {
+    await fresh();
+    for (let i = 0; i < 3; i++) await wrong();
+    clock.advance(DAY);
+    assert.deepEqual(await host.unlockPin({ customerId: C, by: 'agent-007', reason: 'late' }), {
+      customerId: C,
+      status: 'not-locked',
+    });
+    assert.equal((await get().locks())[0]!.unlockedBy, undefined);
+  });
+
+  test('an unlock names an unknown customer not-found, and a malformed one the field', async () => {
+    await fresh();
+    await assert.rejects(
+      host.unlockPin({ customerId: 'c-nobody', by: 'agent-007', reason: 'x' }),
+      (e: unknown) => isDomainError(e) && e.kind === 'not-found',
+    );
+    await assert.rejects(
+      host.unlockPin({ customerId: C, by: '', reason: 'x' }),
+      (e: unknown) => isDomainError(e) && e.kind === 'invalid-argument' && e.field === 'by',
+    );
+    await assert.rejects(
+      host.unlockPin({ customerId: C, by: 'agent-007', reason: '' }),
+      (e: unknown) => isDomainError(e) && e.kind === 'invalid-argument' && e.field === 'reason',
+    );
+  });
+
   test('an unknown subject is a plain refusal and counts against nobody', async () => {
     await fresh();
     for (let i = 0; i < 4; i++) {
@@ -179,14 +242,22 @@ describe.skipIf(skip)('PIN lockout: the pg ledger', () => {
           failures: number;
           locked_at_ms: string;
           locked_until_ms: string;
-        }>(
-          'SELECT customer_id, failures, locked_at_ms, locked_until_ms FROM ledger.pin_locks ORDER BY lock_id',
-        )
+          unlocked_at_ms: string | null;
+          unlocked_by: string | null;
+          unlock_reason: string | null;
+        }>('SELECT * FROM ledger.pin_locks ORDER BY lock_id')
       ).rows.map((r) => ({
         customerId: r.customer_id,
         failures: r.failures,
         lockedAtMs: Number(r.locked_at_ms),
         lockedUntilMs: Number(r.locked_until_ms),
+        ...(r.unlocked_at_ms === null
+          ? {}
+          : {
+              unlockedAtMs: Number(r.unlocked_at_ms),
+              unlockedBy: r.unlocked_by!,
+              unlockReason: r.unlock_reason!,
+            }),
       })),
     reset: async () => {
       await pool.query('DELETE FROM ledger.pin_locks');

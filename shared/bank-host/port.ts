@@ -63,6 +63,35 @@ export interface PinLockPolicy {
   lockMs: number;
 }
 
+/**
+ * Lifting a customer's PIN lock, by someone who has verified the customer's identity (an
+ * agent): `by` says who, for the lock's record. Also resets the wrong-PIN count.
+ */
+export interface PinUnlockRequest {
+  customerId: string;
+  /** Who unlocks, e.g. the agent's id; kept on the lock's record. */
+  by: string;
+  reason: string;
+}
+
+export interface PinUnlockResult {
+  customerId: string;
+  /** `unlocked`: a lock was in force and is lifted; `not-locked`: there was none (or it had lapsed). */
+  status: 'unlocked' | 'not-locked';
+}
+
+export function checkPinUnlockRequest(req: PinUnlockRequest): void {
+  if (typeof req.customerId !== 'string' || req.customerId.length < 1) {
+    throw invalidArgument('customerId', 'must be a non-empty string');
+  }
+  if (typeof req.by !== 'string' || req.by.length < 1 || req.by.length > 200) {
+    throw invalidArgument('by', 'must be a string of 1..200 characters');
+  }
+  if (typeof req.reason !== 'string' || req.reason.length < 1 || req.reason.length > 500) {
+    throw invalidArgument('reason', 'must be a string of 1..500 characters');
+  }
+}
+
 /** The default: three wrong PINs lock the customer for 24 hours. */
 export const DEFAULT_PIN_LOCK: PinLockPolicy = { maxFailures: 3, lockMs: 24 * 60 * 60 * 1000 };
 
@@ -189,6 +218,8 @@ export interface Rates {
 
 export interface BankHost {
   verifyPin(subject: PinSubject, pin: string): Promise<PinVerification>;
+  /** Lift a PIN lock (not-found for an unknown customer); the lock's record says who and why. */
+  unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult>;
   balances(customerId: string): Promise<AccountBalance[]>;
   recentTransactions(accountId: string, limit: number): Promise<TransactionLine[]>;
   transfer(req: TransferRequest): Promise<PostingResult>;
