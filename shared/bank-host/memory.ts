@@ -15,7 +15,11 @@ import {
   type BankHost,
   type CardLossResult,
   type PayBillRequest,
+  type PinLockPolicy,
+  type PinLockState,
   type PinSubject,
+  type PinUnlockRequest,
+  type PinUnlockResult,
   type PinVerification,
   type PostingResult,
   type Rates,
@@ -23,15 +27,37 @@ import {
   type ReverseResult,
   type TransactionLine,
   type TransferRequest,
+  DEFAULT_PIN_LOCK,
   PAYEE_KINDS,
+  activeLock,
   checkPayBillRequest,
+  checkPinLockPolicy,
+  checkPinUnlockRequest,
   checkReverseRequest,
   checkTransactionLimit,
   checkTransferRequest,
   last4,
   payeeClearingAccount,
+  pinAttempt,
   requestFingerprint,
 } from './port.js';
+
+export interface InMemoryBankHostOptions {
+  /** Wrong PINs that lock a customer, and for how long; default DEFAULT_PIN_LOCK (port.ts). */
+  pinLock?: PinLockPolicy;
+}
+
+/** One PIN lock as the host recorded it (the ledger's `ledger.pin_locks` row). */
+export interface PinLockRecord {
+  customerId: string;
+  failures: number;
+  lockedAtMs: number;
+  lockedUntilMs: number;
+  /** Set when lifted before it lapsed: when, by whom, why. */
+  unlockedAtMs?: number;
+  unlockedBy?: string;
+  unlockReason?: string;
+}
 
 export type BankOpName = keyof BankHost;
 export type Fault = { kind: 'hang' } | { kind: 'apply-then-hang' } | { kind: 'error'; error: DomainError };
@@ -57,18 +83,30 @@ export class InMemoryBankHost implements BankHost {
   private readonly customerPins = new Map<string, string>();
   private readonly keys = new Map<string, { fingerprint: string; postingId?: string; voided: boolean }>();
   private readonly faults = new Map<BankOpName, Fault>();
+  private readonly pinStates = new Map<string, PinLockState>();
+  private readonly pinLock: PinLockPolicy;
+  /** Every PIN lock, in the order they started. */
+  readonly pinLocks: PinLockRecord[] = [];
   /** Every call made, with the op name only (never arguments: they may hold a PIN). */
   readonly calls: BankOpName[] = [];
   private seq = 0;
 
-  constructor(private readonly clock: Clock = systemClock) {
+  constructor(
+    private readonly clock: Clock = systemClock,
+    opts: InMemoryBankHostOptions = {},
+  ) {
+    this.pinLock = checkPinLockPolicy(opts.pinLock ?? DEFAULT_PIN_LOCK);
     this.open('bank-opening-equity', '', 'current', 'CNY', 0, true);
     for (const p of PAYEE_KINDS) this.open(payeeClearingAccount(p), '', 'current', 'CNY', 0, true);
   }
 
   /** A host preloaded with demo customers (PIN hashing makes this async). */
-  static async withCustomers(customers: DemoLedgerCustomer[], clock?: Clock): Promise<InMemoryBankHost> {
-    const h = new InMemoryBankHost(clock);
+  static async withCustomers(
+    customers: DemoLedgerCustomer[],
+    clock?: Clock,
+    opts?: InMemoryBankHostOptions,
+  ): Promise<InMemoryBankHost> {
+    const h = new InMemoryBankHost(clock, opts);
     for (const c of customers) {
       h.customerPins.set(c.customerId, await hashPin(c.pin));
       for (const a of c.accounts) {
@@ -195,7 +233,42 @@ export class InMemoryBankHost implements BankHost {
           ? [subject.customerId, this.customerPins.get(subject.customerId)]
           : [this.cards.get(subject.cardNumber)?.customerId, this.cards.get(subject.cardNumber)?.pinHash];
       if (!hash || !customerId) return { verified: false };
-      return (await verifyPinHash(pin, hash)) ? { verified: true, customerId } : { verified: false };
+      const now = this.clock.now();
+      const before = this.pinStates.get(customerId) ?? { failures: 0, lockedUntilMs: null };
+      // A locked customer is refused before the PIN is looked at: the right PIN is refused too.
+      const until = activeLock(before, now);
+      if (until !== undefined)
+        return { verified: false, locked: true, lockedUntilMs: until, lockedNow: false };
+      const a = pinAttempt(before, await verifyPinHash(pin, hash), now, this.pinLock);
+      this.pinStates.set(customerId, a.state);
+      if (a.kind === 'verified') return { verified: true, customerId };
+      if (a.kind === 'wrong') return { verified: false };
+      if (a.lockedNow) {
+        this.pinLocks.push({
+          customerId,
+          failures: a.state.failures,
+          lockedAtMs: now,
+          lockedUntilMs: a.lockedUntilMs,
+        });
+      }
+      return { verified: false, locked: true, lockedUntilMs: a.lockedUntilMs, lockedNow: a.lockedNow };
+    });
+  }
+
+  unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult> {
+    return this.gate('unlockPin', () => {
+      checkPinUnlockRequest(req);
+      if (!this.customerPins.has(req.customerId)) throw notFound('customer', req.customerId);
+      const now = this.clock.now();
+      const st = this.pinStates.get(req.customerId) ?? { failures: 0, lockedUntilMs: null };
+      const locked = activeLock(st, now) !== undefined;
+      this.pinStates.set(req.customerId, { failures: 0, lockedUntilMs: null });
+      if (!locked) return { customerId: req.customerId, status: 'not-locked' };
+      const rec = this.pinLocks.findLast(
+        (l) => l.customerId === req.customerId && l.unlockedAtMs === undefined,
+      );
+      if (rec) Object.assign(rec, { unlockedAtMs: now, unlockedBy: req.by, unlockReason: req.reason });
+      return { customerId: req.customerId, status: 'unlocked' };
     });
   }
 

@@ -23,7 +23,7 @@ describe.skipIf(skip)('pg ledger', () => {
     db = await freshDatabase('ledger');
     pool = createPool(db.url, { applicationName: 'test/ledger', max: 6 });
     const applied = await applyLedgerMigrations(pool);
-    assert.deepEqual(applied, ['001_ledger.sql']);
+    assert.deepEqual(applied, ['001_ledger.sql', '002_pin_lock.sql']);
     assert.deepEqual(await applyLedgerMigrations(pool), [], 'a second run applies nothing');
     await seedDemoLedger(pool, DEMO_LEDGER_CUSTOMERS);
     await seedDemoLedger(pool, DEMO_LEDGER_CUSTOMERS); // idempotent

@@ -30,7 +30,10 @@ import {
   type BankHost,
   type CardLossResult,
   type PayBillRequest,
+  type PinLockPolicy,
   type PinSubject,
+  type PinUnlockRequest,
+  type PinUnlockResult,
   type PinVerification,
   type PostingResult,
   type Rates,
@@ -38,12 +41,17 @@ import {
   type ReverseResult,
   type TransactionLine,
   type TransferRequest,
+  DEFAULT_PIN_LOCK,
+  activeLock,
   checkPayBillRequest,
+  checkPinLockPolicy,
+  checkPinUnlockRequest,
   checkReverseRequest,
   checkTransactionLimit,
   checkTransferRequest,
   last4,
   payeeClearingAccount,
+  pinAttempt,
   requestFingerprint,
 } from './port.js';
 
@@ -76,15 +84,19 @@ type Tx = pg.PoolClient;
 
 export interface PgLedgerOptions {
   clock?: Clock;
+  /** Wrong PINs that lock a customer, and for how long; default DEFAULT_PIN_LOCK (port.ts). */
+  pinLock?: PinLockPolicy;
 }
 
 export class PgLedgerBankHost implements BankHost {
   private readonly clock: Clock;
+  private readonly pinLock: PinLockPolicy;
   constructor(
     private readonly pool: pg.Pool,
     opts: PgLedgerOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.pinLock = checkPinLockPolicy(opts.pinLock ?? DEFAULT_PIN_LOCK);
   }
 
   private async tx<T>(what: string, work: (c: Tx) => Promise<T>): Promise<T> {
@@ -120,25 +132,84 @@ export class PgLedgerBankHost implements BankHost {
   }
 
   async verifyPin(subject: PinSubject, pin: string): Promise<PinVerification> {
-    const row = await this.read('verifyPin', async (p) =>
-      'customerId' in subject
-        ? (
-            await p.query<{ customer_id: string; pin_hash: string }>(
-              'SELECT customer_id, pin_hash FROM ledger.customers WHERE customer_id = $1',
-              [subject.customerId],
-            )
-          ).rows[0]
-        : (
-            await p.query<{ customer_id: string; pin_hash: string }>(
-              'SELECT customer_id, pin_hash FROM ledger.cards WHERE card_number = $1',
-              [subject.cardNumber],
-            )
-          ).rows[0],
-    );
-    if (!row) return { verified: false };
-    return (await verifyPinHash(pin, row.pin_hash))
-      ? { verified: true, customerId: row.customer_id }
-      : { verified: false };
+    // One transaction holding the customer's row (FOR UPDATE): concurrent attempts from two
+    // calls count one after the other, and the lock and its record commit together.
+    return this.tx('verifyPin', async (c) => {
+      const hashRow =
+        'customerId' in subject
+          ? (
+              await c.query<{ customer_id: string; pin_hash: string }>(
+                'SELECT customer_id, pin_hash FROM ledger.customers WHERE customer_id = $1',
+                [subject.customerId],
+              )
+            ).rows[0]
+          : (
+              await c.query<{ customer_id: string; pin_hash: string }>(
+                'SELECT customer_id, pin_hash FROM ledger.cards WHERE card_number = $1',
+                [subject.cardNumber],
+              )
+            ).rows[0];
+      if (!hashRow) return { verified: false };
+      const customerId = hashRow.customer_id;
+      const lockRow = (
+        await c.query<{ pin_failures: number; pin_locked_until_ms: string | null }>(
+          'SELECT pin_failures, pin_locked_until_ms FROM ledger.customers WHERE customer_id = $1 FOR UPDATE',
+          [customerId],
+        )
+      ).rows[0]!;
+      const before = {
+        failures: lockRow.pin_failures,
+        lockedUntilMs: lockRow.pin_locked_until_ms === null ? null : Number(lockRow.pin_locked_until_ms),
+      };
+      const now = this.clock.now();
+      // A locked customer is refused before the PIN is looked at: the right PIN is refused too.
+      const until = activeLock(before, now);
+      if (until !== undefined)
+        return { verified: false, locked: true, lockedUntilMs: until, lockedNow: false };
+      const a = pinAttempt(before, await verifyPinHash(pin, hashRow.pin_hash), now, this.pinLock);
+      await c.query(
+        'UPDATE ledger.customers SET pin_failures = $2, pin_locked_until_ms = $3 WHERE customer_id = $1',
+        [customerId, a.state.failures, a.state.lockedUntilMs],
+      );
+      if (a.kind === 'verified') return { verified: true, customerId };
+      if (a.kind === 'wrong') return { verified: false };
+      if (a.lockedNow) {
+        await c.query(
+          `INSERT INTO ledger.pin_locks (customer_id, failures, locked_at_ms, locked_until_ms)
+           VALUES ($1, $2, $3, $4)`,
+          [customerId, a.state.failures, now, a.lockedUntilMs],
+        );
+      }
+      return { verified: false, locked: true, lockedUntilMs: a.lockedUntilMs, lockedNow: a.lockedNow };
+    });
+  }
+
+  async unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult> {
+    checkPinUnlockRequest(req);
+    return this.tx('unlockPin', async (c) => {
+      const row = (
+        await c.query<{ pin_failures: number; pin_locked_until_ms: string | null }>(
+          'SELECT pin_failures, pin_locked_until_ms FROM ledger.customers WHERE customer_id = $1 FOR UPDATE',
+          [req.customerId],
+        )
+      ).rows[0];
+      if (!row) throw notFound('customer', req.customerId);
+      const now = this.clock.now();
+      const until = row.pin_locked_until_ms === null ? null : Number(row.pin_locked_until_ms);
+      const locked = activeLock({ failures: row.pin_failures, lockedUntilMs: until }, now) !== undefined;
+      await c.query(
+        'UPDATE ledger.customers SET pin_failures = 0, pin_locked_until_ms = NULL WHERE customer_id = $1',
+        [req.customerId],
+      );
+      if (!locked) return { customerId: req.customerId, status: 'not-locked' };
+      await c.query(
+        `UPDATE ledger.pin_locks SET unlocked_at_ms = $2, unlocked_by = $3, unlock_reason = $4
+          WHERE lock_id = (SELECT max(lock_id) FROM ledger.pin_locks
+                            WHERE customer_id = $1 AND unlocked_at_ms IS NULL)`,
+        [req.customerId, now, req.by, req.reason],
+      );
+      return { customerId: req.customerId, status: 'unlocked' };
+    });
   }
 
   async balances(customerId: string): Promise<AccountBalance[]> {

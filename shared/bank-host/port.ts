@@ -38,10 +38,112 @@ export interface TransactionLine {
 /** Who is verifying: a phone-banking customer (customer PIN) or a card (card PIN). */
 export type PinSubject = { customerId: string } | { cardNumber: string };
 
-export interface PinVerification {
-  verified: boolean;
-  /** The customer the subject belongs to, only when verified. */
-  customerId?: string;
+/**
+ * What a PIN check answers. A wrong PIN and a locked customer are distinct outcomes: a locked
+ * customer is refused without the PIN being checked (the right PIN is refused too), and the
+ * IVR tells the caller how to get unlocked instead of asking again.
+ * - `verified: true`: the PIN is right; the customer's failure count is reset.
+ * - `verified: false` alone: a wrong PIN, or a subject the host does not know.
+ * - `verified: false, locked: true`: the subject's customer is locked until `lockedUntilMs`
+ *   (the host's clock); `lockedNow` is true on the failure that started the lock, so the
+ *   caller records it once.
+ */
+export type PinVerification =
+  | { verified: true; customerId: string; locked?: undefined }
+  | { verified: false; customerId?: undefined; locked?: undefined }
+  | { verified: false; customerId?: undefined; locked: true; lockedUntilMs: number; lockedNow: boolean };
+
+/**
+ * How wrong PINs lock a customer, counted per customer across calls (a card's wrong PIN counts
+ * against its customer): `maxFailures` wrong PINs in a row lock the customer for `lockMs`; a
+ * right PIN before that resets the count; when the lock lapses the count starts again at zero.
+ */
+export interface PinLockPolicy {
+  maxFailures: number;
+  lockMs: number;
+}
+
+/**
+ * Lifting a customer's PIN lock, by someone who has verified the customer's identity (an
+ * agent): `by` says who, for the lock's record. Also resets the wrong-PIN count.
+ */
+export interface PinUnlockRequest {
+  customerId: string;
+  /** Who unlocks, e.g. the agent's id; kept on the lock's record. */
+  by: string;
+  reason: string;
+}
+
+export interface PinUnlockResult {
+  customerId: string;
+  /** `unlocked`: a lock was in force and is lifted; `not-locked`: there was none (or it had lapsed). */
+  status: 'unlocked' | 'not-locked';
+}
+
+export function checkPinUnlockRequest(req: PinUnlockRequest): void {
+  if (typeof req.customerId !== 'string' || req.customerId.length < 1) {
+    throw invalidArgument('customerId', 'must be a non-empty string');
+  }
+  if (typeof req.by !== 'string' || req.by.length < 1 || req.by.length > 200) {
+    throw invalidArgument('by', 'must be a string of 1..200 characters');
+  }
+  if (typeof req.reason !== 'string' || req.reason.length < 1 || req.reason.length > 500) {
+    throw invalidArgument('reason', 'must be a string of 1..500 characters');
+  }
+}
+
+/** The default: three wrong PINs lock the customer for 24 hours. */
+export const DEFAULT_PIN_LOCK: PinLockPolicy = { maxFailures: 3, lockMs: 24 * 60 * 60 * 1000 };
+
+/** A policy given where a host is built, checked once; the error names the field. */
+export function checkPinLockPolicy(p: PinLockPolicy, field = 'pinLock'): PinLockPolicy {
+  if (!Number.isInteger(p.maxFailures) || p.maxFailures < 1 || p.maxFailures > 20) {
+    throw invalidArgument(`${field}.maxFailures`, `must be a whole number 1..20, got ${p.maxFailures}`);
+  }
+  if (!Number.isSafeInteger(p.lockMs) || p.lockMs < 1) {
+    throw invalidArgument(
+      `${field}.lockMs`,
+      `must be a positive whole number of milliseconds, got ${p.lockMs}`,
+    );
+  }
+  return { maxFailures: p.maxFailures, lockMs: p.lockMs };
+}
+
+/**
+ * The lock decision both hosts make, pure so they cannot drift apart: given the customer's
+ * stored count and lock, the time and whether the PIN matched, the new count and lock and
+ * what to answer. A lapsed lock is cleared before the attempt counts.
+ */
+export interface PinLockState {
+  failures: number;
+  lockedUntilMs: number | null;
+}
+export type PinAttempt =
+  | { kind: 'locked'; state: PinLockState; lockedUntilMs: number; lockedNow: boolean }
+  | { kind: 'verified'; state: PinLockState }
+  | { kind: 'wrong'; state: PinLockState };
+
+/** Whether the customer is locked at `nowMs` (checked before the PIN is). */
+export function activeLock(st: PinLockState, nowMs: number): number | undefined {
+  return st.lockedUntilMs !== null && nowMs < st.lockedUntilMs ? st.lockedUntilMs : undefined;
+}
+
+export function pinAttempt(
+  st: PinLockState,
+  pinMatches: boolean,
+  nowMs: number,
+  policy: PinLockPolicy,
+): PinAttempt {
+  const until = activeLock(st, nowMs);
+  if (until !== undefined) return { kind: 'locked', state: st, lockedUntilMs: until, lockedNow: false };
+  if (pinMatches) return { kind: 'verified', state: { failures: 0, lockedUntilMs: null } };
+  // A lapsed lock starts the count again.
+  const failures = (st.lockedUntilMs === null ? st.failures : 0) + 1;
+  if (failures >= policy.maxFailures) {
+    const lockedUntilMs = nowMs + policy.lockMs;
+    return { kind: 'locked', state: { failures, lockedUntilMs }, lockedUntilMs, lockedNow: true };
+  }
+  return { kind: 'wrong', state: { failures, lockedUntilMs: null } };
 }
 
 export interface TransferRequest {
@@ -116,6 +218,8 @@ export interface Rates {
 
 export interface BankHost {
   verifyPin(subject: PinSubject, pin: string): Promise<PinVerification>;
+  /** Lift a PIN lock (not-found for an unknown customer); the lock's record says who and why. */
+  unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult>;
   balances(customerId: string): Promise<AccountBalance[]>;
   recentTransactions(accountId: string, limit: number): Promise<TransactionLine[]>;
   transfer(req: TransferRequest): Promise<PostingResult>;

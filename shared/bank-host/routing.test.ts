@@ -74,6 +74,28 @@ describe('RoutingBankHost', () => {
     remote.calls.length = 0;
   };
 
+  test("a roaming customer's wrong PINs lock them at their home host, where an unlock goes too", async () => {
+    // Two wrong PINs at the home site's own host, one through this site: the third locks.
+    await remote.verifyPin({ customerId: cd.customerId }, '000000');
+    await remote.verifyPin({ customerId: cd.customerId }, '000000');
+    const r = await router.verifyPin({ customerId: cd.customerId }, '000000');
+    assert.equal(r.locked, true);
+    assert.equal((await router.verifyPin({ customerId: cd.customerId }, '123456')).locked, true);
+    assert.equal(remote.pinLocks.length, 1);
+    assert.deepEqual(local.pinLocks, []);
+    clearCalls();
+    assert.deepEqual(
+      await router.unlockPin({ customerId: cd.customerId, by: 'agent-1', reason: 'verified' }),
+      {
+        customerId: cd.customerId,
+        status: 'unlocked',
+      },
+    );
+    assert.deepEqual(remote.calls, ['unlockPin']);
+    assert.deepEqual(local.calls, []);
+    assert.equal((await router.verifyPin({ customerId: cd.customerId }, '123456')).verified, true);
+  });
+
   test('reads go to the home host: verifyPin by customer and card, balances, recent transactions', async () => {
     clearCalls();
     assert.deepEqual(await router.verifyPin({ customerId: cd.customerId }, '123456'), {

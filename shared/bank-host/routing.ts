@@ -16,6 +16,8 @@ import type {
   CardLossResult,
   PayBillRequest,
   PinSubject,
+  PinUnlockRequest,
+  PinUnlockResult,
   PinVerification,
   PostingResult,
   Rates,
@@ -64,6 +66,12 @@ export class RoutingBankHost implements BankHost {
         ? await this.o.resolveHome.byCustomer(subject.customerId)
         : await this.o.resolveHome.byCard(subject.cardNumber);
     return this.hostFor(home, 'verifyPin').host.verifyPin(subject, pin);
+  }
+
+  async unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult> {
+    // The lock lives at the customer's home host, whichever site the agent works at.
+    const home = await this.o.resolveHome.byCustomer(req.customerId);
+    return this.hostFor(home, 'unlockPin').host.unlockPin(req);
   }
 
   async balances(customerId: string): Promise<AccountBalance[]> {

@@ -224,7 +224,7 @@ export type FlowSettings = Flow['settings'];
 export const BUILTIN_PROMPTS = {
   common: ['common.invalid', 'common.no_input', 'common.error', 'common.goodbye'],
   identify: ['identify.unknown_card'],
-  'verify-pin': ['pin.locked'],
+  'verify-pin': ['pin.locked', 'pin.locked_host'],
   transfer: ['transfer.connecting'],
   callback: ['callback.scheduled'],
   ticket: ['ticket.created'],

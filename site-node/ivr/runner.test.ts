@@ -224,6 +224,66 @@ describe('verify-pin', () => {
     assert.deepEqual(played(r.cmds[2]!), ['pin.wrong', 'pin.enter']);
     assert.equal(r.state.status, 'ended');
   });
+  test('a customer locked at the host is told how to unlock and leaves through onLocked, without a new ticket', () => {
+    // The right PIN, but the host refuses: the lock started in an earlier call.
+    const locked: IvrEvent = {
+      type: 'bank-result',
+      requestId: 's1:req1',
+      ok: true,
+      value: { verified: false, locked: true, lockedUntilMs: NOW + 86_400_000, lockedNow: false },
+    };
+    const r = drive(flow, [start(), d('135790'), locked]);
+    assert.equal(r.state.locked, true);
+    assert.equal(r.state.verified, false);
+    assert.deepEqual(played(r.last), ['pin.locked_host']);
+    assert.ok(!r.last.some((c) => c.type === 'create-ticket'), 'the lock was recorded when it started');
+    assert.equal(r.state.status, 'ended');
+    assert.deepEqual(r.state.path, ['v', 'bye']);
+  });
+  test('the wrong PIN that starts a host lock opens the security-lock ticket once, naming the host lock', () => {
+    const no = (n: number, value: unknown): IvrEvent => ({
+      type: 'bank-result',
+      requestId: `s1:req${n}`,
+      ok: true,
+      value,
+    });
+    const until = NOW + 86_400_000;
+    // One earlier failure in another call: the host locks on this call's second wrong PIN.
+    const r = drive(flow, [
+      start(),
+      d('111111'),
+      no(1, { verified: false }),
+      d('222222'),
+      no(2, { verified: false, locked: true, lockedUntilMs: until, lockedNow: true }),
+    ]);
+    assert.equal(r.state.locked, true);
+    assert.deepEqual(played(r.last), ['pin.locked_host']);
+    const tickets = r.cmds.flat().filter((c) => c.type === 'create-ticket');
+    assert.equal(tickets.length, 1);
+    const t = tickets[0]!;
+    assert.ok(t.type === 'create-ticket' && t.kind === 'security-lock' && t.slaMinutes === 30);
+    assert.equal(t.data.reason, 'pin-locked-at-host');
+    assert.equal(t.data.attempts, 2);
+    assert.equal(t.data.lockedUntilMs, until);
+  });
+  test('re-entering a PIN node after a host lock says the PIN is locked, not that the call is', () => {
+    const twice = flowOf(
+      {
+        v: { kind: 'verify-pin', next: 'agent', onLocked: 'v2', onUnidentified: 'bye' },
+        v2: { kind: 'verify-pin', next: 'agent', onLocked: 'bye', onUnidentified: 'bye' },
+        ...end,
+      },
+      'v',
+    );
+    const locked: IvrEvent = {
+      type: 'bank-result',
+      requestId: 's1:req1',
+      ok: true,
+      value: { verified: false, locked: true, lockedUntilMs: NOW + 1000, lockedNow: false },
+    };
+    const r = drive(twice, [start(), d('135790'), locked]);
+    assert.deepEqual(played(r.last), ['pin.locked_host', 'pin.locked_host']);
+  });
   test('a host timeout (timer fired) leaves through onUnidentified/onError', () => {
     const r = drive(flow, [start(), d('424242'), { type: 'timer-fired', timerId: 's1:req1:timeout' }]);
     assert.deepEqual(played(r.last), ['bank.host_error']);

@@ -25,6 +25,7 @@ import { Secret } from '../../shared/bank-host/pin.js';
 import type {
   AccountBalance,
   CardLossResult,
+  PinVerification,
   PostingResult,
   Rates,
   TransactionLine,
@@ -321,7 +322,7 @@ function enter(st: Step, node: FlowNode): void {
     case 'verify-pin':
       if (s.verified) return st.goto(node.next);
       if (s.locked) {
-        st.play('pin.locked');
+        st.play(s.lockedAtHost ? 'pin.locked_host' : 'pin.locked');
         return st.goto(node.onLocked);
       }
       if (!s.customer && !s.cardNumber) return st.goto(node.onUnidentified);
@@ -475,6 +476,34 @@ function onDigits(st: Step, node: FlowNode, purpose: string, digits: string | nu
     default:
       return;
   }
+}
+
+/**
+ * The host refused because the customer is locked (wrong PINs counted across calls): asking
+ * again is pointless, even the right PIN is refused, so the caller hears that the PIN is locked
+ * and that an agent can unlock it after checking who they are, and leaves through onLocked.
+ * The ticket is opened only by the call whose wrong PIN started the lock, so each lock is
+ * recorded once here (and once at the host); a call that finds the lock already there adds none.
+ */
+function pinLockedAtHost(
+  st: Step,
+  node: NodeOf<'verify-pin'>,
+  lockedUntilMs: number,
+  lockedNow: boolean,
+): void {
+  const s = st.s;
+  s.locked = true;
+  s.lockedAtHost = true;
+  if (lockedNow) {
+    s.pinFailures++;
+    st.ticket('security-lock', node.lockSlaMinutes, {
+      reason: 'pin-locked-at-host',
+      attempts: s.pinFailures,
+      lockedUntilMs,
+    });
+  }
+  st.play('pin.locked_host');
+  return st.goto(node.onLocked);
 }
 
 function pinRefused(st: Step, node: NodeOf<'verify-pin'>): void {
@@ -767,12 +796,13 @@ function onBank(st: Step, node: FlowNode, purpose: string, r: BankOutcome): void
       st.play('bank.host_error');
       return st.goto(node.onError ?? node.onUnidentified);
     }
-    const v = r.value as { verified?: boolean; customerId?: string };
+    const v = r.value as PinVerification | undefined;
     if (v?.verified === true) {
       s.verified = true;
       s.pinFailures = 0;
       return st.goto(node.next);
     }
+    if (v?.locked === true) return pinLockedAtHost(st, node, v.lockedUntilMs, v.lockedNow);
     return pinRefused(st, node);
   }
   if (node.kind !== 'bank') return;

@@ -4,10 +4,12 @@
  */
 import { beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { ManualClock } from '../../shared/clock.js';
 import { VirtualScheduler } from '../../shared/scheduler.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
 import { InMemoryBankHost } from '../../shared/bank-host/memory.js';
 import { DomainError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
 import { ScriptedCaller, type ScriptStep } from './scripted-caller.js';
 import { type IvrSessionOptions, runIvrSession } from './session.js';
 import { MemoryDirectory, RecordingSinks, loadPhoneBanking } from './test-support.js';
@@ -198,15 +200,64 @@ describe('phone-banking flow end to end', () => {
   });
 
   test('three wrong PINs lock the session and open a security ticket', async () => {
-    const { result, sinks, played, commands } = await call(RETAIL, ['1', '987654', '876543', '765432'], host);
+    // A host of its own: the wrong PINs lock the customer at the host too (across calls).
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    const { result, sinks, played, commands } = await call(RETAIL, ['1', '987654', '876543', '765432'], h);
     assert.equal(commands.filter((c) => c.type === 'bank-request' && c.op === 'verifyPin').length, 3);
     assert.equal(played.filter((p) => p === 'pin.wrong').length, 2);
-    assert.ok(played.includes('pin.locked'));
+    // The host's lock (three, the default) ends the call with how to unlock, not "this call".
+    assert.ok(played.includes('pin.locked_host'));
     assert.deepEqual(result.outcome, { type: 'ended', reason: 'security-lock' });
     assert.equal(sinks.tickets.length, 1);
     assert.equal(sinks.tickets[0]!.kind, 'security-lock');
     assert.equal(sinks.tickets[0]!.data.customerId, 'c-1001');
     assert.ok(!JSON.stringify(sinks).match(/987654|876543|765432/), 'wrong PINs are not recorded either');
+  });
+
+  test('a caller who failed three PINs in one call is refused in the next call, even with the right PIN', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    const first = await call(RETAIL, ['1', '987654', '876543', '765432'], h);
+    assert.ok(
+      first.played.includes('pin.locked_host'),
+      'the third wrong PIN locked the customer at the host',
+    );
+    assert.equal(first.sinks.tickets.length, 1);
+    assert.equal(first.sinks.tickets[0]!.kind, 'security-lock');
+    assert.equal(first.sinks.tickets[0]!.data.reason, 'pin-locked-at-host');
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({}, { env: {}, write: (l) => lines.push(JSON.parse(l)) });
+    const second = await call(RETAIL, ['1', '135790'], h, { logger });
+    assert.equal(second.commands.filter((c) => c.type === 'bank-request' && c.op === 'verifyPin').length, 1);
+    const refusals = lines.filter((l) => l.msg === 'PIN refused: customer locked at the bank host');
+    assert.equal(refusals.length, 1, 'the refusal is logged once');
+    assert.deepEqual(refusals[0]!.subject, { customerId: 'c-1001' });
+    assert.equal(refusals[0]!.lockedNow, false);
+    assert.ok(second.played.includes('pin.locked_host'));
+    assert.ok(!second.played.some((p) => p.startsWith('bank.balance')), 'no account service');
+    assert.deepEqual(second.result.outcome, { type: 'ended', reason: 'security-lock' });
+    assert.equal(second.sinks.tickets.length, 0, 'the lock was recorded once, when it started');
+    assert.equal(h.pinLocks.length, 1);
+  });
+
+  test('a right PIN before the limit resets the count across calls', async () => {
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS);
+    const first = await call(RETAIL, ['1', '987654', '876543', '135790', '9', 'hangup'], h);
+    assert.ok(first.played.includes('bank.balance_item'));
+    const second = await call(RETAIL, ['1', '987654', '876543', '135790', '9', 'hangup'], h);
+    assert.ok(second.played.includes('bank.balance_item'), 'two more wrong PINs did not lock');
+    assert.equal(h.pinLocks.length, 0);
+  });
+
+  test("the lock lapses after its period on the host's clock", async () => {
+    const clock = new ManualClock(T0);
+    const h = await InMemoryBankHost.withCustomers(DEMO_LEDGER_CUSTOMERS, clock);
+    await call(RETAIL, ['1', '987654', '876543', '765432'], h);
+    clock.advance(24 * 60 * 60 * 1000 - 1);
+    assert.ok((await call(RETAIL, ['1', '135790'], h)).played.includes('pin.locked_host'));
+    clock.advance(1);
+    const after = await call(RETAIL, ['1', '135790', '9', 'hangup'], h);
+    assert.ok(after.played.includes('bank.balance_item'));
+    assert.ok(!after.played.includes('pin.locked_host'));
   });
 
   test('a VIP customer goes to the VIP queue with attached data', async () => {

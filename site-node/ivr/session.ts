@@ -11,7 +11,7 @@
  * Secret digits (PIN entry) are never logged; the PIN reaches the host only through
  * `Secret.reveal()` at the single call site below.
  */
-import type { BankHost } from '../../shared/bank-host/port.js';
+import type { BankHost, PinVerification } from '../../shared/bank-host/port.js';
 import type { CustomerDirectory, ReadPurpose } from '../../shared/domain/customer.js';
 import { isDomainError } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
@@ -182,7 +182,19 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
         const { requestId, op } = cmd;
         log.debug('bank request', { requestId, op });
         callHost(cmd).then(
-          (value) => push({ type: 'bank-result', requestId, ok: true, value }),
+          (value) => {
+            // The one line for a refusal by PIN lock (the runner only routes): who, and until when.
+            if (cmd.op === 'verifyPin' && (value as PinVerification).locked === true) {
+              const v = value as Extract<PinVerification, { locked: true }>;
+              log.info('PIN refused: customer locked at the bank host', {
+                requestId,
+                subject: cmd.args.subject,
+                lockedUntil: new Date(v.lockedUntilMs).toISOString(),
+                lockedNow: v.lockedNow,
+              });
+            }
+            push({ type: 'bank-result', requestId, ok: true, value });
+          },
           (e: unknown) =>
             push({
               type: 'bank-result',

@@ -146,6 +146,8 @@ export interface IvrState {
   pinFailures: number;
   /** Set after too many wrong PINs: no verify-pin node will ask again in this call. */
   locked: boolean;
+  /** The lock is the host's (counted across calls), not only this call's: the caller is told how to unlock. */
+  lockedAtHost?: boolean;
   lastAsk?: Ask;
   vars: Record<string, string>;
   /** Counts issued ids (requests, tickets, timers), so ids are deterministic per session. */
