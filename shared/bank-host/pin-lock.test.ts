@@ -14,7 +14,7 @@ import { isDomainError } from '../errors.js';
 import { createPool } from '../pg/pool.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/pg.js';
 import { DEMO_LEDGER_CUSTOMERS } from './demo.js';
-import { InMemoryBankHost } from './memory.js';
+import { InMemoryBankHost, type PinLockRecord } from './memory.js';
 import { applyLedgerMigrations } from './migrate.js';
 import { PgLedgerBankHost, seedDemoLedger } from './pg-ledger.js';
 import { type BankHost, type PinLockPolicy, DEFAULT_PIN_LOCK } from './port.js';
@@ -22,17 +22,7 @@ import { type BankHost, type PinLockPolicy, DEFAULT_PIN_LOCK } from './port.js';
 /** One adapter: a host on a manual clock, its lock records, and a way back to a clean slate. */
 interface Subject {
   make(clock: ManualClock, pinLock?: PinLockPolicy): Promise<BankHost>;
-  locks(): Promise<
-    {
-      customerId: string;
-      failures: number;
-      lockedAtMs: number;
-      lockedUntilMs: number;
-      unlockedAtMs?: number;
-      unlockedBy?: string;
-      unlockReason?: string;
-    }[]
-  >;
+  locks(): Promise<PinLockRecord[]>;
   reset(): Promise<void>;
 }
 
