@@ -30,6 +30,8 @@ import {
   DEFAULT_PIN_LOCK,
   PAYEE_KINDS,
   activeLock,
+  lockStatus,
+  type PinLockStatus,
   checkPayBillRequest,
   checkPinLockPolicy,
   checkPinUnlockRequest,
@@ -269,6 +271,14 @@ export class InMemoryBankHost implements BankHost {
       );
       if (rec) Object.assign(rec, { unlockedAtMs: now, unlockedBy: req.by, unlockReason: req.reason });
       return { customerId: req.customerId, status: 'unlocked' };
+    });
+  }
+
+  pinLockStatus(customerId: string): Promise<PinLockStatus> {
+    return this.gate('pinLockStatus', () => {
+      if (!this.customerPins.has(customerId)) throw notFound('customer', customerId);
+      const st = this.pinStates.get(customerId) ?? { failures: 0, lockedUntilMs: null };
+      return lockStatus(customerId, activeLock(st, this.clock.now()));
     });
   }
 

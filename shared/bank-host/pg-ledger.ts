@@ -43,6 +43,8 @@ import {
   type TransferRequest,
   DEFAULT_PIN_LOCK,
   activeLock,
+  lockStatus,
+  type PinLockStatus,
   checkPayBillRequest,
   checkPinLockPolicy,
   checkPinUnlockRequest,
@@ -210,6 +212,25 @@ export class PgLedgerBankHost implements BankHost {
       );
       return { customerId: req.customerId, status: 'unlocked' };
     });
+  }
+
+  async pinLockStatus(customerId: string): Promise<PinLockStatus> {
+    const row = await this.read(
+      'pinLockStatus',
+      async (p) =>
+        (
+          await p.query<{ pin_failures: number; pin_locked_until_ms: string | null }>(
+            'SELECT pin_failures, pin_locked_until_ms FROM ledger.customers WHERE customer_id = $1',
+            [customerId],
+          )
+        ).rows[0],
+    );
+    if (!row) throw notFound('customer', customerId);
+    const until = row.pin_locked_until_ms === null ? null : Number(row.pin_locked_until_ms);
+    return lockStatus(
+      customerId,
+      activeLock({ failures: row.pin_failures, lockedUntilMs: until }, this.clock.now()),
+    );
   }
 
   async balances(customerId: string): Promise<AccountBalance[]> {

@@ -184,6 +184,27 @@ function runTable(get: () => Subject) {
     );
   });
 
+  test('the lock status says locked (and until when) while a lock is in force, not after it lapses or is lifted', async () => {
+    await fresh();
+    assert.deepEqual(await host.pinLockStatus(C), { customerId: C, locked: false });
+    for (let i = 0; i < 3; i++) await wrong();
+    assert.deepEqual(await host.pinLockStatus(C), { customerId: C, locked: true, lockedUntilMs: T0 + DAY });
+    assert.deepEqual(
+      await host.pinLockStatus(C),
+      { customerId: C, locked: true, lockedUntilMs: T0 + DAY },
+      'reading the status changes nothing',
+    );
+    clock.advance(DAY);
+    assert.deepEqual(await host.pinLockStatus(C), { customerId: C, locked: false }, 'a lapsed lock');
+    for (let i = 0; i < 3; i++) await wrong();
+    await host.unlockPin({ customerId: C, by: 'agent-007', reason: 'verified' });
+    assert.deepEqual(await host.pinLockStatus(C), { customerId: C, locked: false }, 'a lifted lock');
+    await assert.rejects(
+      host.pinLockStatus('c-nobody'),
+      (e: unknown) => isDomainError(e) && e.kind === 'not-found',
+    );
+  });
+
   test('an unknown subject is a plain refusal and counts against nobody', async () => {
     await fresh();
     for (let i = 0; i < 4; i++) {

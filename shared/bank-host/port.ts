@@ -80,6 +80,14 @@ export interface PinUnlockResult {
   status: 'unlocked' | 'not-locked';
 }
 
+/**
+ * Whether a customer's PIN is locked now (the host's clock), so an agent's screen can say so
+ * and the agent knows to offer an unlock. A lapsed lock reads as not locked.
+ */
+export type PinLockStatus =
+  | { customerId: string; locked: false }
+  | { customerId: string; locked: true; lockedUntilMs: number };
+
 export function checkPinUnlockRequest(req: PinUnlockRequest): void {
   if (typeof req.customerId !== 'string' || req.customerId.length < 1) {
     throw invalidArgument('customerId', 'must be a non-empty string');
@@ -126,6 +134,11 @@ export type PinAttempt =
 /** Whether the customer is locked at `nowMs` (checked before the PIN is). */
 export function activeLock(st: PinLockState, nowMs: number): number | undefined {
   return st.lockedUntilMs !== null && nowMs < st.lockedUntilMs ? st.lockedUntilMs : undefined;
+}
+
+/** The status a host answers for a customer whose active lock (if any) ends at `until`. */
+export function lockStatus(customerId: string, until: number | undefined): PinLockStatus {
+  return until === undefined ? { customerId, locked: false } : { customerId, locked: true, lockedUntilMs: until };
 }
 
 export function pinAttempt(
@@ -220,6 +233,8 @@ export interface BankHost {
   verifyPin(subject: PinSubject, pin: string): Promise<PinVerification>;
   /** Lift a PIN lock (not-found for an unknown customer); the lock's record says who and why. */
   unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult>;
+  /** Whether the customer's PIN is locked now (not-found for an unknown customer); changes nothing. */
+  pinLockStatus(customerId: string): Promise<PinLockStatus>;
   balances(customerId: string): Promise<AccountBalance[]>;
   recentTransactions(accountId: string, limit: number): Promise<TransactionLine[]>;
   transfer(req: TransferRequest): Promise<PostingResult>;

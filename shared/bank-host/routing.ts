@@ -15,6 +15,7 @@ import type {
   BankHost,
   CardLossResult,
   PayBillRequest,
+  PinLockStatus,
   PinSubject,
   PinUnlockRequest,
   PinUnlockResult,
@@ -72,6 +73,11 @@ export class RoutingBankHost implements BankHost {
     // The lock lives at the customer's home host, whichever site the agent works at.
     const home = await this.o.resolveHome.byCustomer(req.customerId);
     return this.hostFor(home, 'unlockPin').host.unlockPin(req);
+  }
+
+  async pinLockStatus(customerId: string): Promise<PinLockStatus> {
+    const home = await this.o.resolveHome.byCustomer(customerId);
+    return this.hostFor(home, 'pinLockStatus').host.pinLockStatus(customerId);
   }
 
   async balances(customerId: string): Promise<AccountBalance[]> {
