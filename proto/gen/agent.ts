@@ -285,9 +285,40 @@ export interface HeartbeatResponse {
   leaseMs: number;
 }
 
+/** How the agent verified the caller's identity before an unlock. */
+export interface IdentityVerification {
+  /** One of: security-questions, id-document, callback-to-registered-phone. */
+  method: string;
+  /** What was checked (not the answers), at most 200 characters; may be empty. */
+  detail: string;
+}
+
+export interface UnlockPinRequest {
+  agentId: string;
+  /** The agent's call with the customer. */
+  callId: string;
+  customerId: string;
+  verification?:
+    | IdentityVerification
+    | undefined;
+  /** Why the lock is lifted, 1-300 characters; kept on the lock's record and the event. */
+  reason: string;
+}
+
+export interface UnlockPinResponse {
+  customerId: string;
+  /**
+   * False when no lock was in force (it had lapsed, or another unlock came first); the
+   * wrong-PIN count is reset and the request recorded either way.
+   */
+  wasLocked: boolean;
+  /** The `customer.pin-unlocked` event that records it (committed before this reply). */
+  eventId: string;
+}
+
 /**
  * What the agent's screen shows when a call is offered (the screen pop).
- * Field numbers 12-19 are kept free for evolution (entry site, overflow origin, recording id...).
+ * Field numbers 13-19 are kept free for evolution (entry site, overflow origin, recording id...).
  */
 export interface ScreenPop {
   callId: string;
@@ -309,6 +340,12 @@ export interface ScreenPop {
   /** Data attached to the call (intent, priority...). */
   attached: { [key: string]: string };
   recentContacts: ContactSummary[];
+  /**
+   * Set when the customer's PIN is locked at the bank host (until then, the host's clock), so
+   * the agent knows to offer an unlock (UnlockPin); absent when not locked or the host could
+   * not say.
+   */
+  pinLockedUntilMs?: number | undefined;
 }
 
 export interface ScreenPop_AttachedEntry {
@@ -1705,6 +1742,351 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 };
 
+function createBaseIdentityVerification(): IdentityVerification {
+  return { method: "", detail: "" };
+}
+
+export const IdentityVerification: MessageFns<IdentityVerification> = {
+  encode(message: IdentityVerification, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.method !== "") {
+      writer.uint32(10).string(message.method);
+    }
+    if (message.detail !== "") {
+      writer.uint32(18).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentityVerification {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentityVerification();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentityVerification {
+    return {
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: IdentityVerification): unknown {
+    const obj: any = {};
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IdentityVerification>, I>>(base?: I): IdentityVerification {
+    return IdentityVerification.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IdentityVerification>, I>>(object: I): IdentityVerification {
+    const message = createBaseIdentityVerification();
+    message.method = object.method ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseUnlockPinRequest(): UnlockPinRequest {
+  return { agentId: "", callId: "", customerId: "", verification: undefined, reason: "" };
+}
+
+export const UnlockPinRequest: MessageFns<UnlockPinRequest> = {
+  encode(message: UnlockPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentId !== "") {
+      writer.uint32(10).string(message.agentId);
+    }
+    if (message.callId !== "") {
+      writer.uint32(18).string(message.callId);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(26).string(message.customerId);
+    }
+    if (message.verification !== undefined) {
+      IdentityVerification.encode(message.verification, writer.uint32(34).fork()).join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.callId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.verification = IdentityVerification.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockPinRequest {
+    return {
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      callId: isSet(object.callId)
+        ? globalThis.String(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.String(object.call_id)
+        : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      verification: isSet(object.verification) ? IdentityVerification.fromJSON(object.verification) : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: UnlockPinRequest): unknown {
+    const obj: any = {};
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.callId !== "") {
+      obj.callId = message.callId;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.verification !== undefined) {
+      obj.verification = IdentityVerification.toJSON(message.verification);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnlockPinRequest>, I>>(base?: I): UnlockPinRequest {
+    return UnlockPinRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnlockPinRequest>, I>>(object: I): UnlockPinRequest {
+    const message = createBaseUnlockPinRequest();
+    message.agentId = object.agentId ?? "";
+    message.callId = object.callId ?? "";
+    message.customerId = object.customerId ?? "";
+    message.verification = (object.verification !== undefined && object.verification !== null)
+      ? IdentityVerification.fromPartial(object.verification)
+      : undefined;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseUnlockPinResponse(): UnlockPinResponse {
+  return { customerId: "", wasLocked: false, eventId: "" };
+}
+
+export const UnlockPinResponse: MessageFns<UnlockPinResponse> = {
+  encode(message: UnlockPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.customerId !== "") {
+      writer.uint32(10).string(message.customerId);
+    }
+    if (message.wasLocked !== false) {
+      writer.uint32(16).bool(message.wasLocked);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(26).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlockPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlockPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.wasLocked = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlockPinResponse {
+    return {
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      wasLocked: isSet(object.wasLocked)
+        ? globalThis.Boolean(object.wasLocked)
+        : isSet(object.was_locked)
+        ? globalThis.Boolean(object.was_locked)
+        : false,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UnlockPinResponse): unknown {
+    const obj: any = {};
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.wasLocked !== false) {
+      obj.wasLocked = message.wasLocked;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnlockPinResponse>, I>>(base?: I): UnlockPinResponse {
+    return UnlockPinResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnlockPinResponse>, I>>(object: I): UnlockPinResponse {
+    const message = createBaseUnlockPinResponse();
+    message.customerId = object.customerId ?? "";
+    message.wasLocked = object.wasLocked ?? false;
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
 function createBaseScreenPop(): ScreenPop {
   return {
     callId: "",
@@ -1718,6 +2100,7 @@ function createBaseScreenPop(): ScreenPop {
     ivrPath: [],
     attached: {},
     recentContacts: [],
+    pinLockedUntilMs: undefined,
   };
 }
 
@@ -1755,6 +2138,9 @@ export const ScreenPop: MessageFns<ScreenPop> = {
     });
     for (const v of message.recentContacts) {
       ContactSummary.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.pinLockedUntilMs !== undefined) {
+      writer.uint32(96).int64(message.pinLockedUntilMs);
     }
     return writer;
   },
@@ -1863,6 +2249,14 @@ export const ScreenPop: MessageFns<ScreenPop> = {
             message.recentContacts.push(ContactSummary.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.pinLockedUntilMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1925,6 +2319,11 @@ export const ScreenPop: MessageFns<ScreenPop> = {
         : globalThis.Array.isArray(object?.recent_contacts)
         ? object.recent_contacts.map((e: any) => ContactSummary.fromJSON(e))
         : [],
+      pinLockedUntilMs: isSet(object.pinLockedUntilMs)
+        ? globalThis.Number(object.pinLockedUntilMs)
+        : isSet(object.pin_locked_until_ms)
+        ? globalThis.Number(object.pin_locked_until_ms)
+        : undefined,
     };
   },
 
@@ -1969,6 +2368,9 @@ export const ScreenPop: MessageFns<ScreenPop> = {
     if (message.recentContacts?.length) {
       obj.recentContacts = message.recentContacts.map((e) => ContactSummary.toJSON(e));
     }
+    if (message.pinLockedUntilMs !== undefined) {
+      obj.pinLockedUntilMs = Math.round(message.pinLockedUntilMs);
+    }
     return obj;
   },
 
@@ -1998,6 +2400,7 @@ export const ScreenPop: MessageFns<ScreenPop> = {
       {},
     );
     message.recentContacts = object.recentContacts?.map((e) => ContactSummary.fromPartial(e)) || [];
+    message.pinLockedUntilMs = object.pinLockedUntilMs ?? undefined;
     return message;
   },
 };
@@ -2599,6 +3002,22 @@ export const AgentDeskService = {
     responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
   },
+  /**
+   * Lift the PIN lock of the caller on the agent's own call (connected or in wrap-up), once the
+   * agent has verified who they are (docs/architecture.md §4.3). Another agent's call or a
+   * customer who is not the caller is PERMISSION_DENIED; an agent not on a call
+   * FAILED_PRECONDITION; an empty or unknown verification method INVALID_ARGUMENT. The unlock
+   * is recorded at the customer's bank host and as a `customer.pin-unlocked` event.
+   */
+  unlockPin: {
+    path: "/pcc.agent.v1.AgentDesk/UnlockPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnlockPinRequest): Buffer => Buffer.from(UnlockPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnlockPinRequest => UnlockPinRequest.decode(value),
+    responseSerialize: (value: UnlockPinResponse): Buffer => Buffer.from(UnlockPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnlockPinResponse => UnlockPinResponse.decode(value),
+  },
 } as const;
 
 export interface AgentDeskServer extends UntypedServiceImplementation {
@@ -2631,6 +3050,14 @@ export interface AgentDeskServer extends UntypedServiceImplementation {
    * logged out after a longer grace. The reply says how long the lease lasts.
    */
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
+  /**
+   * Lift the PIN lock of the caller on the agent's own call (connected or in wrap-up), once the
+   * agent has verified who they are (docs/architecture.md §4.3). Another agent's call or a
+   * customer who is not the caller is PERMISSION_DENIED; an agent not on a call
+   * FAILED_PRECONDITION; an empty or unknown verification method INVALID_ARGUMENT. The unlock
+   * is recorded at the customer's bank host and as a `customer.pin-unlocked` event.
+   */
+  unlockPin: handleUnaryCall<UnlockPinRequest, UnlockPinResponse>;
 }
 
 export interface AgentDeskClient extends Client {
@@ -2803,6 +3230,28 @@ export interface AgentDeskClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lift the PIN lock of the caller on the agent's own call (connected or in wrap-up), once the
+   * agent has verified who they are (docs/architecture.md §4.3). Another agent's call or a
+   * customer who is not the caller is PERMISSION_DENIED; an agent not on a call
+   * FAILED_PRECONDITION; an empty or unknown verification method INVALID_ARGUMENT. The unlock
+   * is recorded at the customer's bank host and as a `customer.pin-unlocked` event.
+   */
+  unlockPin(
+    request: UnlockPinRequest,
+    callback: (error: ServiceError | null, response: UnlockPinResponse) => void,
+  ): ClientUnaryCall;
+  unlockPin(
+    request: UnlockPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnlockPinResponse) => void,
+  ): ClientUnaryCall;
+  unlockPin(
+    request: UnlockPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnlockPinResponse) => void,
   ): ClientUnaryCall;
 }
 

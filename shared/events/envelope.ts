@@ -27,6 +27,8 @@ export const EVENT_TYPES = [
   'callback.placed',
   /** A site served another site's customer from its cache while the hub was unreachable. */
   'customer.read',
+  /** An agent lifted a customer's PIN lock at the bank host, after verifying who they are. */
+  'customer.pin-unlocked',
 ] as const;
 export type KnownEventType = (typeof EVENT_TYPES)[number];
 

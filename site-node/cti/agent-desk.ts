@@ -33,6 +33,25 @@ export interface ScreenPop {
   ivrPath: string[];
   attached: Record<string, string>;
   recentContacts: ContactSummary[];
+  /** Set when the customer's PIN is locked at the bank host (until then), so the agent offers an unlock. */
+  pinLockedUntilMs?: number;
+}
+
+/** An agent lifts the PIN lock of the caller on its call (./pin-unlock-rule.ts says who may). */
+export interface DeskPinUnlock {
+  callId: string;
+  customerId: string;
+  /** How the agent verified who the caller is: a method from UNLOCK_METHODS, and what was checked. */
+  verification: { method: string; detail: string };
+  reason: string;
+}
+
+export interface DeskPinUnlockResult {
+  customerId: string;
+  /** False when no lock was in force; the request is recorded either way. */
+  wasLocked: boolean;
+  /** The `customer.pin-unlocked` event recording it, committed before the answer. */
+  eventId: string;
 }
 
 /** Events pushed to a logged-in agent's desk. */
@@ -57,6 +76,11 @@ export interface AgentDesk {
   transfer(agentId: string, callId: string, queueId: string): Promise<AgentView>;
   completeWrapup(agentId: string, callId: string, wrapupCode: string): Promise<AgentView>;
   agent(agentId: string): Promise<AgentView>;
+  /**
+   * Lift the PIN lock of the caller on the agent's own call at the customer's bank host, and
+   * record it; refused (changing nothing) unless ./pin-unlock-rule.ts allows it.
+   */
+  unlockPin(agentId: string, req: DeskPinUnlock): Promise<DeskPinUnlockResult>;
   /**
    * Keep the desk's lease (./lease.ts); returns how long it lasts (0: the site keeps none for
    * this agent). Only a remote desk has one: a desk in the site's own process cannot vanish.

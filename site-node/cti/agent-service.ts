@@ -28,7 +28,7 @@ import {
   type DeskEvent as PbDeskEvent,
   type EventsRequest,
 } from '../../proto/gen/agent.js';
-import { DomainError } from '../../shared/errors.js';
+import { DomainError, errorMessage } from '../../shared/errors.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { failStream, serverStream, unary } from '../../shared/grpc/status.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -151,6 +151,19 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
   const notReady = z.object({ agentId, reasonCode });
   const transfer = z.object({ agentId, callId, queueId });
   const wrapup = z.object({ agentId, callId, wrapupCode });
+  // Shape only: which methods count, and the lengths, are the rule's (./pin-unlock-rule.ts),
+  // the one place that decides for this service and for desks in the site's process alike.
+  const unlock = z.object({
+    agentId,
+    callId,
+    customerId: z.string().max(128, 'must be at most 128 characters'),
+    // Absent reads as empty, which the rule refuses naming verification.method.
+    verification: z
+      .object({ method: z.string(), detail: z.string() })
+      .optional()
+      .transform((v) => v ?? { method: '', detail: '' }),
+    reason: z.string(),
+  });
 
   const reply = (view: AgentView): AgentResponse => ({ agent: agentToProto(view) });
   const authorize = opts.authorize ?? (() => undefined);
@@ -210,6 +223,28 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
       const leaseMs = leases?.heartbeat(id) ?? 0;
       return { agent: agentToProto(view), leaseMs };
     }, m('Heartbeat')),
+    unlockPin: unary(async (q, c) => {
+      let r: z.infer<typeof unlock>;
+      try {
+        r = req(unlock, q, c);
+      } catch (e) {
+        // Refused before the desk saw it; the desk logs the refusals it makes itself.
+        log.warn('pin unlock refused', {
+          agentId: String(q.agentId).slice(0, 64),
+          callId: String(q.callId).slice(0, 128),
+          customerId: String(q.customerId).slice(0, 128),
+          why: errorMessage(e),
+        });
+        throw e;
+      }
+      const res = await desk.unlockPin(r.agentId, {
+        callId: r.callId,
+        customerId: r.customerId,
+        verification: r.verification,
+        reason: r.reason,
+      });
+      return { customerId: res.customerId, wasLocked: res.wasLocked, eventId: res.eventId };
+    }, m('UnlockPin')),
     events: serverStream((call) => openEvents(call), m('Events')),
   };
 

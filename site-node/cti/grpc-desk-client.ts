@@ -16,7 +16,7 @@ import { tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { fromGrpcError } from '../../shared/grpc/status.js';
 import type { DomainError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import type { AgentDesk, AgentView, DeskEvent } from './agent-desk.js';
+import type { AgentDesk, AgentView, DeskEvent, DeskPinUnlock, DeskPinUnlockResult } from './agent-desk.js';
 import { agentFromProto, deskEventFromProto } from './proto-mapping.js';
 
 export interface GrpcAgentDeskOptions {
@@ -79,6 +79,15 @@ export class GrpcAgentDesk implements AgentDesk {
   }
   agent(agentId: string): Promise<AgentView> {
     return this.unary(this.client.getAgent.bind(this.client), { agentId });
+  }
+
+  async unlockPin(agentId: string, req: DeskPinUnlock): Promise<DeskPinUnlockResult> {
+    const res = await call(
+      this.client.unlockPin.bind(this.client),
+      { agentId, ...req },
+      { deadlineMs: this.opts.deadlineMs ?? 5000 },
+    );
+    return { customerId: res.customerId, wasLocked: res.wasLocked, eventId: res.eventId };
   }
 
   async heartbeat(agentId: string): Promise<number> {

@@ -17,13 +17,23 @@
  * an unknown agent or call, failed-precondition for a move the state machine forbids,
  * invalid-argument for an empty id. Every call to the port is recorded in `calls`, and
  * `failNext(err)` makes the next method throw `err` (to test error translation). Events are
- * delivered synchronously to subscribers, a `state` event after every state change.
+ * delivered synchronously to subscribers, a `state` event after every state change. PIN
+ * unlocks follow the site's rule (./pin-unlock-rule.ts) against `pinLocked`, a stand-in for
+ * the bank host, and are kept in `pinUnlocks`.
  */
 import type { Clock } from '../../shared/clock.js';
 import { systemClock } from '../../shared/clock.js';
 import { DomainError, failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
 import type { Cancel, Scheduler } from '../../shared/scheduler.js';
-import type { AgentDesk, AgentView, DeskEvent, ScreenPop } from './agent-desk.js';
+import type {
+  AgentDesk,
+  AgentView,
+  DeskEvent,
+  DeskPinUnlock,
+  DeskPinUnlockResult,
+  ScreenPop,
+} from './agent-desk.js';
+import { decidePinUnlock } from './pin-unlock-rule.js';
 
 /** A call to put in the fake's queue; missing screen-pop fields get bland defaults. */
 export type FakeCallInput = Pick<ScreenPop, 'callId'> &
@@ -92,6 +102,11 @@ export class InMemoryAgentDesk implements AgentDesk {
   }
 
   // ---- test controls ------------------------------------------------------------------------
+
+  /** Customers whose PIN the fake's "bank host" holds locked (tests add to it). */
+  readonly pinLocked = new Set<string>();
+  /** Every unlock the fake allowed, in order. */
+  readonly pinUnlocks: Array<DeskPinUnlock & { agentId: string; method: string; wasLocked: boolean }> = [];
 
   /** The next port method throws `err` (once), before doing anything. */
   failNext(err: unknown): void {
@@ -242,6 +257,25 @@ export class InMemoryAgentDesk implements AgentDesk {
     return this.snapshot(this.enter('agent', [agentId], agentId));
   }
 
+  async unlockPin(agentId: string, req: DeskPinUnlock): Promise<DeskPinUnlockResult> {
+    const a = this.enter('unlockPin', [agentId, req], agentId);
+    const call = this.callsById.get(req.callId);
+    const d = decidePinUnlock(
+      { agentId, ...req },
+      {
+        agent: a.view,
+        call: call && {
+          ...(call.agentId ? { agentId: call.agentId } : {}),
+          ...(call.pop.customer ? { customerId: call.pop.customer.customerId } : {}),
+        },
+      },
+    );
+    if (!d.allow) throw new DomainError(d.kind, d.why, d.field ? { field: d.field } : {});
+    const wasLocked = this.pinLocked.delete(req.customerId);
+    this.pinUnlocks.push({ agentId, ...req, method: d.method, wasLocked });
+    return { customerId: req.customerId, wasLocked, eventId: `evt_fake_${this.pinUnlocks.length}` };
+  }
+
   subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void {
     const a = this.agents.get(agentId);
     if (!a) throw notFound('agent', agentId);
@@ -261,7 +295,10 @@ export class InMemoryAgentDesk implements AgentDesk {
       throw err;
     }
     for (const [i, v] of args.entries()) {
-      if (typeof v !== 'string') throw invalidArgument(`arg${i}`, 'must be a string');
+      // The unlock's request is an object; every other argument is a string.
+      if (typeof v !== 'string' && (method !== 'unlockPin' || i === 0)) {
+        throw invalidArgument(`arg${i}`, 'must be a string');
+      }
     }
     if (!agentId) throw invalidArgument('agentId', 'must not be empty');
     const a = this.agents.get(agentId);

@@ -127,6 +127,7 @@ export function screenPopToProto(p: ScreenPop): PbScreenPop {
     ivrPath: [...p.ivrPath],
     attached: { ...p.attached },
     recentContacts: p.recentContacts.map(contactToProto),
+    pinLockedUntilMs: p.pinLockedUntilMs,
   };
 }
 
@@ -145,6 +146,7 @@ export function screenPopFromProto(p: PbScreenPop | undefined, field = 'pop'): S
     recentContacts: p.recentContacts.map((c, i) => contactFromProto(c, `${field}.recent_contacts[${i}]`)),
   };
   if (p.customer) pop.customer = customerFromProto(p.customer, `${field}.customer`);
+  if (p.pinLockedUntilMs !== undefined) pop.pinLockedUntilMs = p.pinLockedUntilMs;
   return pop;
 }
 

@@ -158,6 +158,16 @@ export class CallFlow {
     this.wrapupCodes.set(callId, code);
   }
 
+  /** A live call's agent and the customer its caller was identified as (for a PIN unlock). */
+  callFacts(callId: string): { agentId?: string; customerId?: string } | undefined {
+    const call = this.calls.get(callId);
+    if (!call) return undefined;
+    return {
+      ...(call.agentId ? { agentId: call.agentId } : {}),
+      ...(call.customerId ? { customerId: call.customerId } : {}),
+    };
+  }
+
   // ---------------------------------------------------------------------------------------
   // Inbound
 
@@ -471,6 +481,8 @@ export class CallFlow {
     const { directory, log } = this.d;
     let customer;
     let recentContacts: ScreenPop['recentContacts'] = [];
+    // Asked alongside the profile, so the pop waits for the slower of the two, not both.
+    const pinLock = call.customerId ? this.pinLockedUntil(call.customerId, call.callId) : undefined;
     if (call.customerId) {
       try {
         customer = await directory.byId(call.customerId, {
@@ -484,6 +496,7 @@ export class CallFlow {
         log.warn('screen pop lookup failed', { callId: call.callId, err: e });
       }
     }
+    const pinLockedUntilMs = await pinLock;
     return {
       callId: call.callId,
       queueId,
@@ -496,7 +509,20 @@ export class CallFlow {
       ivrPath: call.ivrPath,
       attached: call.attached,
       recentContacts,
+      ...(pinLockedUntilMs === undefined ? {} : { pinLockedUntilMs }),
     };
+  }
+
+  /** Until when the customer's PIN is locked at the bank host; undefined if not, or the host cannot say. */
+  private async pinLockedUntil(customerId: string, callId: string): Promise<number | undefined> {
+    try {
+      const st = await this.d.bank.pinLockStatus(customerId);
+      return st.locked ? st.lockedUntilMs : undefined;
+    } catch (e) {
+      // The offer goes out without it; the agent can still unlock (the host answers then).
+      this.d.log.warn('screen pop: PIN lock status unavailable', { callId, customerId, err: e });
+      return undefined;
+    }
   }
 
   private connect(callId: string, agentId: string, waitMs: number): void {

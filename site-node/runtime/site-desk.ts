@@ -7,11 +7,18 @@
  * Events for a desk (offers with the screen pop, withdrawals, state) are pushed by the site
  * runtime through `emit`.
  */
-import type { AgentDesk, AgentView, DeskEvent } from '../cti/agent-desk.js';
+import type {
+  AgentDesk,
+  AgentView,
+  DeskEvent,
+  DeskPinUnlock,
+  DeskPinUnlockResult,
+} from '../cti/agent-desk.js';
 import type { AgentRosterEntry } from '../config.js';
 import { failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { AcdAgentView } from '../acd/index.js';
+import type { SitePinUnlock } from './pin-unlock.js';
 
 export function toAgentView(v: AcdAgentView): AgentView {
   return {
@@ -33,6 +40,8 @@ export class SiteDesk implements AgentDesk {
     private readonly codes: { notReadyReasons: readonly string[]; wrapupCodes: readonly string[] },
     /** Told the wrap-up code before the core closes the wrap-up, so the CDR can carry it. */
     private readonly onWrapupCode: (callId: string, code: string) => void = () => {},
+    /** PIN unlocks (./pin-unlock.ts); without it the desk refuses them. */
+    private readonly pins?: SitePinUnlock,
   ) {
     this.roster = new Map(roster.map((a) => [a.id, a]));
   }
@@ -121,6 +130,12 @@ export class SiteDesk implements AgentDesk {
 
   async agent(agentId: string): Promise<AgentView> {
     return this.view(agentId);
+  }
+
+  async unlockPin(agentId: string, req: DeskPinUnlock): Promise<DeskPinUnlockResult> {
+    const view = this.view(agentId);
+    if (!this.pins) throw failedPrecondition('this site does not unlock PINs from the desk');
+    return this.pins.unlock(view, req);
   }
 
   subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void {

@@ -40,6 +40,7 @@ import type { MediaPort } from '../telephony/media-port.js';
 import { AcdEngine } from './acd-engine.js';
 import { CallFlow } from './call-flow.js';
 import { SiteDesk } from './site-desk.js';
+import { SitePinUnlock } from './pin-unlock.js';
 import { DeskLeases } from './desk-leases.js';
 import { dayStartMs, emptyTally, rollDay, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from './stats-rebuild.js';
@@ -180,8 +181,20 @@ export class Site {
       (cmd) => this.flow.onAcdCommand(cmd),
       log.child({ part: 'acd' }),
     );
-    this.desk = new SiteDesk(this.engine, config.agents, config, (callId, code) =>
-      this.flow.noteWrapupCode(callId, code),
+    const pins = new SitePinUnlock({
+      siteId: config.siteId,
+      bank,
+      pool: d.pool,
+      clock: scheduler,
+      log: log.child({ part: 'pin-unlock' }),
+      callFacts: (callId) => this.flow.callFacts(callId),
+    });
+    this.desk = new SiteDesk(
+      this.engine,
+      config.agents,
+      config,
+      (callId, code) => this.flow.noteWrapupCode(callId, code),
+      pins,
     );
     this.leases = new DeskLeases(this.engine, scheduler, config.cti.lease, log.child({ part: 'lease' }));
     this.flow.engine = this.engine;
