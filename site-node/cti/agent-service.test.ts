@@ -9,6 +9,7 @@ import {
 } from '../../proto/gen/agent.js';
 import { Segment } from '../../proto/gen/common.js';
 import { DomainError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
 import { call, clientCredentials, type UnaryMethod } from '../../shared/grpc/client.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { ERROR_FIELD_KEY, INTERNAL_MESSAGE } from '../../shared/grpc/status.js';
@@ -385,5 +386,72 @@ describe('agent gRPC service: lease reports', () => {
     const beat = await call(client.heartbeat.bind(client), { agentId: 'a2' }, { deadlineMs: 5000 });
     assert.equal(Number(beat.leaseMs), 0);
     assert.equal(beat.agent?.state, AgentState.AGENT_STATE_LOGGED_OUT);
+  });
+});
+
+describe('agent gRPC service: PIN unlock', () => {
+  const customer = {
+    customerId: 'c-7',
+    name: 'Li Si',
+    phones: ['+8613800000007'],
+    cards: [],
+    homeSiteId: 'chongqing',
+    segment: 'retail' as const,
+    language: 'zh' as const,
+    flags: { blacklisted: false, lostCard: false },
+    accountIds: [],
+    version: 1,
+  };
+
+  test('the screen pop carries the PIN lock; a request without a verification method or with a bad call id is refused, a good one unlocks', async () => {
+    const lines: string[] = [];
+    const log = createLogger({}, { level: 'info', write: (l) => lines.push(l) });
+    const logged = createAgentService({ desk, log });
+    const srv = new GrpcServer({ host: '127.0.0.1', port: 0, services: [logged], shutdownTimeoutMs: 1000 });
+    const c = new AgentDeskClient(`127.0.0.1:${await srv.start()}`, clientCredentials());
+    try {
+      const events = collect(c.events({ agentId: 'a1' }));
+      await call(c.login.bind(c), { agentId: 'a1' });
+      await call(c.setReady.bind(c), { agentId: 'a1' });
+      desk.pinLocked.add('c-7');
+      desk.enqueueCall({ callId: 'cq-LOCKED', customer, pinLockedUntilMs: 5_000 });
+      let ev = await events.next();
+      while (ev.event?.$case !== 'offer') ev = await events.next();
+      assert.equal(ev.event.value.pop!.pinLockedUntilMs, 5_000);
+      await call(c.answer.bind(c), { agentId: 'a1', callId: 'cq-LOCKED' });
+
+      const ask = { agentId: 'a1', callId: 'cq-LOCKED', customerId: 'c-7', reason: 'locked out' };
+      await assert.rejects(call(c.unlockPin.bind(c), ask), (e: unknown) => {
+        const err = e as DomainError;
+        assert.equal(err.kind, 'invalid-argument');
+        assert.equal(err.field, 'verification.method');
+        return true;
+      });
+      // A malformed request is refused by the service before the desk sees it, and logged
+      // here once (the desk logs the refusals its rule makes: site-node/runtime/pin-unlock.ts).
+      await assert.rejects(
+        call(c.unlockPin.bind(c), { ...ask, callId: 'has space' }),
+        (e: unknown) => (e as DomainError).field === 'call_id',
+      );
+      assert.ok(desk.pinLocked.has('c-7'), 'the refusals changed nothing');
+      assert.deepEqual(desk.pinUnlocks, []);
+      const refusals = lines.filter((l) => l.includes('pin unlock refused'));
+      assert.equal(refusals.length, 1, 'the service logs its own refusal once');
+      assert.match(refusals[0]!, /"agentId":"a1"/);
+      assert.match(refusals[0]!, /call_id/);
+
+      const res = await call(c.unlockPin.bind(c), {
+        ...ask,
+        verification: { method: 'id-document', detail: 'ID card checked on video' },
+      });
+      assert.equal(res.customerId, 'c-7');
+      assert.equal(res.wasLocked, true);
+      assert.ok(res.eventId);
+      assert.equal(desk.pinLocked.has('c-7'), false);
+      assert.equal(desk.pinUnlocks[0]?.method, 'id-document');
+    } finally {
+      c.close();
+      await srv.stop();
+    }
   });
 });

@@ -17,14 +17,20 @@ import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
 import { eventsFor } from '../../shared/events/index.js';
 import { isDomainError, type ErrorKind } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
+import { createLogger } from '../../shared/log.js';
 
 let ex: ExampleSite;
 let pool: pg.Pool;
 let desk: GrpcAgentDesk;
 let host: PgLedgerBankHost;
+/** The site's log lines (warn and above), to see each refusal logged once. */
+const lines: string[] = [];
 
 beforeAll(async () => {
-  ex = await startExampleSite({ label: 'pin-unlock' });
+  ex = await startExampleSite({
+    label: 'pin-unlock',
+    log: createLogger({}, { level: 'warn', write: (l) => lines.push(l) }),
+  });
   ({ pool, desk } = ex);
   host = new PgLedgerBankHost(pool);
 });
@@ -119,6 +125,16 @@ test('the agent on the call unlocks a locked caller; everyone else is refused an
       refusedAs('invalid-argument', /verification\.method/),
     );
   }
+
+  // Each refusal logged once, with who and why.
+  const refusals = lines
+    .filter((l) => l.includes('pin unlock refused'))
+    .map((l) => JSON.parse(l) as { agentId: string; why: string });
+  assert.deepEqual(
+    refusals.map((r) => r.agentId),
+    ['a03', 'a02', 'a02', 'a02', 'a03', 'a03'],
+  );
+  assert.ok(refusals.every((r) => r.why.length > 0));
 
   // Nothing changed: still locked, no unlock on the host's record, no event at the site.
   assert.deepEqual(await host.pinLockStatus(locked), lock);

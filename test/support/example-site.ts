@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
-import { silentLogger } from '../../shared/log.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
 import { createPool } from '../../shared/pg/pool.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { compileSiteConfig, type SiteConfig } from '../../site-node/config.js';
@@ -37,6 +37,8 @@ export interface ExampleSite {
 export async function startExampleSite(opts: {
   label: string;
   edit?: (doc: Record<string, unknown>) => void;
+  /** The site's logger (default silent); a test that checks what the site logs passes one. */
+  log?: Logger;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
@@ -59,7 +61,7 @@ export async function startExampleSite(opts: {
     scheduler,
     media,
     bank: new PgLedgerBankHost(pool),
-    log: silentLogger,
+    log: opts.log ?? silentLogger,
     drainMs: 1000,
     jobPollingSeconds: 1,
   });
