@@ -85,8 +85,7 @@ export interface PinUnlockResult {
  * and the agent knows to offer an unlock. A lapsed lock reads as not locked.
  */
 export type PinLockStatus =
-  | { customerId: string; locked: false }
-  | { customerId: string; locked: true; lockedUntilMs: number };
+  { customerId: string; locked: false } | { customerId: string; locked: true; lockedUntilMs: number };
 
 export function checkPinUnlockRequest(req: PinUnlockRequest): void {
   if (typeof req.customerId !== 'string' || req.customerId.length < 1) {
@@ -138,7 +137,9 @@ export function activeLock(st: PinLockState, nowMs: number): number | undefined 
 
 /** The status a host answers for a customer whose active lock (if any) ends at `until`. */
 export function lockStatus(customerId: string, until: number | undefined): PinLockStatus {
-  return until === undefined ? { customerId, locked: false } : { customerId, locked: true, lockedUntilMs: until };
+  return until === undefined
+    ? { customerId, locked: false }
+    : { customerId, locked: true, lockedUntilMs: until };
 }
 
 export function pinAttempt(

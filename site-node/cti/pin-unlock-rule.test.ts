@@ -1,6 +1,11 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { decidePinUnlock, UNLOCK_METHODS, type PinUnlockAsk, type PinUnlockFacts } from './pin-unlock-rule.js';
+import {
+  decidePinUnlock,
+  UNLOCK_METHODS,
+  type PinUnlockAsk,
+  type PinUnlockFacts,
+} from './pin-unlock-rule.js';
 
 const ask: PinUnlockAsk = {
   agentId: 'a01',
@@ -47,7 +52,10 @@ test('an agent that is not on a call is refused as failed-precondition, naming t
 });
 
 test("another agent's call, or a customer who is not the caller, is permission-denied", () => {
-  const other = refusal({ ...ask, callId: 'call-2' }, { ...onCall, call: { agentId: 'a02', customerId: 'c-1' } });
+  const other = refusal(
+    { ...ask, callId: 'call-2' },
+    { ...onCall, call: { agentId: 'a02', customerId: 'c-1' } },
+  );
   assert.equal(other.kind, 'permission-denied');
   assert.match(other.why, /call call-2 is not agent a01's call/);
   const stranger = refusal({ ...ask, customerId: 'c-9' }, onCall);

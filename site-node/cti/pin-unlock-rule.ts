@@ -72,13 +72,15 @@ export function decidePinUnlock(ask: PinUnlockAsk, facts: PinUnlockFacts): PinUn
     return bad('verification.detail', `must be at most ${MAX_UNLOCK_DETAIL} characters`);
   }
   if (ask.reason.trim().length === 0) return bad('reason', 'must say why the lock is lifted');
-  if (ask.reason.length > MAX_UNLOCK_REASON) return bad('reason', `must be at most ${MAX_UNLOCK_REASON} characters`);
+  if (ask.reason.length > MAX_UNLOCK_REASON)
+    return bad('reason', `must be at most ${MAX_UNLOCK_REASON} characters`);
 
   const refuse = (kind: 'not-found' | 'failed-precondition' | 'permission-denied', why: string) =>
     ({ allow: false, kind, why }) as const;
   const { agent, call } = facts;
   if (!agent) return refuse('not-found', `agent ${JSON.stringify(ask.agentId)} not found`);
-  if (agent.state === 'logged-out') return refuse('failed-precondition', `agent ${ask.agentId} is not logged in`);
+  if (agent.state === 'logged-out')
+    return refuse('failed-precondition', `agent ${ask.agentId} is not logged in`);
   if ((agent.state !== 'on-call' && agent.state !== 'wrap-up') || agent.callId === undefined) {
     return refuse(
       'failed-precondition',
