@@ -226,12 +226,7 @@ export class CallFlow {
    * counted as offered and blocked. No call row exists for it; the `call.refused` event keeps
    * the day's counts across a restart, and is buffered like any write while the store is away.
    */
-  private refuse(
-    ani: string,
-    dnis: string,
-    leg: CallLeg,
-    reason: RefusalReason,
-  ): void {
+  private refuse(ani: string, dnis: string, leg: CallLeg, reason: RefusalReason): void {
     this.tally.blockedNoTrunk++;
     void this.d.media.reject(leg, reason === 'site-stopping' ? 'unavailable' : 'busy');
     // Trunks full is the ordinary busy signal; a refusal because of the store is an incident.
@@ -306,25 +301,26 @@ export class CallFlow {
   }
 
   /**
-   * The caller is told "your report is recorded" only after it is: the ticket goes through the
-   * durable writes (in order behind the call's other writes) and this waits for its commit, at
-   * most `store.recordWait`, so a short blip still succeeds. Throws if it did not commit; the
-   * write is then withdrawn and never lands, and the IVR plays its apology.
+   * A ticket the caller is told about (`awaited`) is told only after it is recorded: it goes
+   * through the durable writes (in order behind the call's other writes) and this waits for its
+   * commit, at most `store.recordWait`, so a short blip still succeeds. Throws if it did not
+   * commit; the write is then withdrawn and never lands, and the IVR plays its apology.
+   * A ticket nobody is told about (a security lock, a card-loss follow-up) is buffered and
+   * retried like any other fact.
    */
   private async ivrTicket(call: LiveCall, t: TicketRequest): Promise<void> {
-    const outcome = await this.commit(
-      `ticket ${t.ticketId}`,
-      () =>
-        this.d.jobs.openTicket({
-          kind: t.kind,
-          callId: call.callId,
-          slaMs: t.slaMinutes * 60_000,
-          data: { ...t.data, ivrTicketId: t.ticketId },
-          ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
-        }),
-      this.storeSettings.recordWaitMs,
-    );
-    if (outcome !== 'written') throw notRecorded('ticket', t.ticketId, outcome);
+    const open = () =>
+      this.d.jobs.openTicket({
+        kind: t.kind,
+        callId: call.callId,
+        slaMs: t.slaMinutes * 60_000,
+        data: { ...t.data, ivrTicketId: t.ticketId },
+        ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
+      });
+    if (t.awaited) {
+      const outcome = await this.commit(`ticket ${t.ticketId}`, open, this.storeSettings.recordWaitMs);
+      if (outcome !== 'written') throw notRecorded('ticket', t.ticketId, outcome);
+    } else void this.d.writes.push(`ticket ${t.ticketId}`, open);
     this.tally.ticketsOpened++;
     if (t.kind === 'card-loss') this.tally.cardLossReports++;
   }

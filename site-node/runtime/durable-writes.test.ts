@@ -4,12 +4,16 @@ import { createLogger } from '../../shared/log.js';
 import { DomainError } from '../../shared/errors.js';
 import { DurableWrites, type WriteOutcome } from './durable-writes.js';
 
-const down = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+const down = (): Error =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
 /** A buffer whose waits are released by the test, over a fake store that is down `failFor` tries. */
 function harness(opts: { capacity?: number; closeWhileDownAt?: number } = {}) {
   const lines: Array<Record<string, unknown>> = [];
-  const log = createLogger({}, { level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const log = createLogger(
+    {},
+    { level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+  );
   const pauses: Array<{ ms: number; release: () => void }> = [];
   const writes = new DurableWrites({
     log,
@@ -49,7 +53,8 @@ test('a store down for several tries loses nothing and keeps the order', async (
   const h = harness();
   h.store.failNext(4);
   const outcomes: Array<Promise<WriteOutcome>> = [];
-  for (const l of ['create c1', 'queue c1', 'create c2', 'end c1']) outcomes.push(h.writes.push(l, h.store.write(l)));
+  for (const l of ['create c1', 'queue c1', 'create c2', 'end c1'])
+    outcomes.push(h.writes.push(l, h.store.write(l)));
   await h.settle();
   assert.equal(h.writes.storeUp, false);
   assert.equal(h.writes.depth, 4);

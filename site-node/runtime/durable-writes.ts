@@ -106,7 +106,9 @@ export class DurableWrites {
 
   /** May the site take a new call (write-policy.ts `admissionOpen`)? */
   get admissionOpen(): boolean {
-    return !this.abandoned && admissionOpen({ buffered: this.depth, storeUp: this.storeUp }, this.o.admission);
+    return (
+      !this.abandoned && admissionOpen({ buffered: this.depth, storeUp: this.storeUp }, this.o.admission)
+    );
   }
 
   /** Resolves once every write pushed so far has settled. */

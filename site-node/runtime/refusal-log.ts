@@ -28,17 +28,19 @@ export class RefusalLog {
     if (this.queued) return;
     this.queued = true;
     let batch: TimedRefusal[] | undefined;
-    void this.writes.push('refused calls', async () => {
-      if (!batch) {
-        batch = this.pending;
-        this.pending = [];
-        this.queued = false;
-      }
-      await this.record(this.store, batch);
-    }).then(() => {
-      // Given up on before it ran (shutdown): the refusals stay pending for the next write.
-      if (!batch) this.queued = false;
-    });
+    void this.writes
+      .push('refused calls', async () => {
+        if (!batch) {
+          batch = this.pending;
+          this.pending = [];
+          this.queued = false;
+        }
+        await this.record(this.store, batch);
+      })
+      .then(() => {
+        // Given up on before it ran (shutdown): the refusals stay pending for the next write.
+        if (!batch) this.queued = false;
+      });
   }
 
   /** Refusals not yet taken into a write. */
