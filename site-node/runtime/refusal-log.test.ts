@@ -24,7 +24,12 @@ test('refusals piling up while the store is away cost the buffer one write, and 
     },
     {} as StoreContext,
   );
-  const r = (n: number): TimedRefusal => ({ ani: `ani${n}`, dnis: '95588', reason: 'store-backlog', atMs: n });
+  const r = (n: number): TimedRefusal => ({
+    ani: `ani${n}`,
+    dnis: '95588',
+    reason: 'store-backlog',
+    atMs: n,
+  });
   log.add(r(1));
   await new Promise((res) => setImmediate(res));
   // The first batch was taken on its first try; later refusals wait for the next one.

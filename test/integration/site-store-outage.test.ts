@@ -40,8 +40,9 @@ class RecordingMedia extends SimMedia {
     if (leg.callId) e.callId = leg.callId;
     return e;
   }
-  override async reject(leg: CallLeg, reason: 'busy' | 'unavailable'): Promise<void> {
-    this.entry(leg).rejected = reason;
+  // SimMedia's own reject takes no reason; the site passes one (the MediaPort's).
+  override async reject(leg: CallLeg, reason?: 'busy' | 'unavailable'): Promise<void> {
+    this.entry(leg).rejected = reason ?? 'unspecified';
     await super.reject(leg);
   }
   override async play(leg: CallLeg, promptId: string): Promise<void> {
