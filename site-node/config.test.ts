@@ -140,3 +140,27 @@ test('agent lease timings: defaults, the duration grammar, and a bad one named b
   refuses((d) => (d.cti.lease = { logoutAfter: 0 }), /site\.cti\.lease\.logoutAfter/);
   refuses((d) => (d.cti.lease = { timeout: '20s', heartbeat: '5s' }), /site\.cti\.lease/);
 });
+
+test('store writes: defaults when absent, durations in the grammar, each mistake named', () => {
+  const c = loadSiteConfig(EXAMPLE);
+  assert.deepEqual(c.store, {
+    bufferCapacity: 5_000,
+    closeAdmissionWhileDownAt: 200,
+    firstRowWaitMs: 2_000,
+    recordWaitMs: 5_000,
+    drainAtStopMs: 10_000,
+  });
+  const doc = base() as Doc;
+  doc.store = { bufferCapacity: 100, closeAdmissionWhileDownAt: 10, firstRowWait: '500ms', recordWait: '3s' };
+  const s = compileSiteConfig(doc, '/tmp', 'site').store!;
+  assert.equal(s.firstRowWaitMs, 500);
+  assert.equal(s.recordWaitMs, 3_000);
+  assert.equal(s.drainAtStopMs, 10_000);
+  refuses((c) => (c.store = { bufferCapacity: 0 }), /site\.store\.bufferCapacity/);
+  refuses(
+    (c) => (c.store = { bufferCapacity: 10, closeAdmissionWhileDownAt: 11 }),
+    /site\.store\.closeAdmissionWhileDownAt: must not be more than store\.bufferCapacity/,
+  );
+  refuses((c) => (c.store = { firstRowWait: '0s' }), /site\.store\.firstRowWait/);
+  refuses((c) => (c.store = { bufer: 1 }), /site\.store/);
+});

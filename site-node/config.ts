@@ -28,6 +28,27 @@ const agentSchema = z
   })
   .strict();
 
+/**
+ * The site's store writes (site-node/runtime/durable-writes.ts): how many may wait while the
+ * database is away before the site stops taking calls, and how long a caller waits for a
+ * fact to commit before being refused (a first row) or told it is not recorded (a ticket).
+ */
+export interface StoreWritesConfig {
+  bufferCapacity: number;
+  closeAdmissionWhileDownAt: number;
+  firstRowWaitMs: number;
+  recordWaitMs: number;
+  drainAtStopMs: number;
+}
+
+export const DEFAULT_STORE_WRITES: StoreWritesConfig = {
+  bufferCapacity: 5_000,
+  closeAdmissionWhileDownAt: 200,
+  firstRowWaitMs: 2_000,
+  recordWaitMs: 5_000,
+  drainAtStopMs: 10_000,
+};
+
 const siteFileSchema = z
   .object({
     site: z
@@ -96,6 +117,32 @@ const siteFileSchema = z
         bankTimeoutMs: durationMs.default(5_000),
       })
       .strict(),
+    /** The site's store writes while its database is away (docs/operations.md §store). */
+    store: z
+      .object({
+        bufferCapacity: z.number().int().min(1).max(1_000_000).default(DEFAULT_STORE_WRITES.bufferCapacity),
+        closeAdmissionWhileDownAt: z
+          .number()
+          .int()
+          .min(0)
+          .max(1_000_000)
+          .default(DEFAULT_STORE_WRITES.closeAdmissionWhileDownAt),
+        firstRowWait: positiveDuration.default(DEFAULT_STORE_WRITES.firstRowWaitMs),
+        recordWait: positiveDuration.default(DEFAULT_STORE_WRITES.recordWaitMs),
+        drainAtStop: positiveDuration.default(DEFAULT_STORE_WRITES.drainAtStopMs),
+      })
+      .strict()
+      .refine((s) => s.closeAdmissionWhileDownAt <= s.bufferCapacity, {
+        message: 'must not be more than store.bufferCapacity',
+        path: ['closeAdmissionWhileDownAt'],
+      })
+      .default({
+        bufferCapacity: DEFAULT_STORE_WRITES.bufferCapacity,
+        closeAdmissionWhileDownAt: DEFAULT_STORE_WRITES.closeAdmissionWhileDownAt,
+        firstRowWait: DEFAULT_STORE_WRITES.firstRowWaitMs,
+        recordWait: DEFAULT_STORE_WRITES.recordWaitMs,
+        drainAtStop: DEFAULT_STORE_WRITES.drainAtStopMs,
+      }),
     notReadyReasons: z.array(code).default(['break', 'lunch', 'training', 'meeting', 'ring-no-answer']),
     wrapupCodes: z.array(code).default(['resolved', 'follow-up', 'transferred', 'complaint-logged']),
     agents: z.array(agentSchema).min(1),
@@ -169,6 +216,8 @@ export interface SiteConfig {
   };
   web: { host: string; port: number };
   ivr: { flowPath: string; promptsPath: string | undefined; bankTimeoutMs: number };
+  /** Absent in a config built in code: DEFAULT_STORE_WRITES. */
+  store?: StoreWritesConfig;
   notReadyReasons: string[];
   wrapupCodes: string[];
   agents: AgentRosterEntry[];
@@ -246,6 +295,13 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       flowPath: resolve(baseDir, raw.ivr.flow),
       promptsPath: raw.ivr.prompts === undefined ? undefined : resolve(baseDir, raw.ivr.prompts),
       bankTimeoutMs: raw.ivr.bankTimeoutMs,
+    },
+    store: {
+      bufferCapacity: raw.store.bufferCapacity,
+      closeAdmissionWhileDownAt: raw.store.closeAdmissionWhileDownAt,
+      firstRowWaitMs: raw.store.firstRowWait,
+      recordWaitMs: raw.store.recordWait,
+      drainAtStopMs: raw.store.drainAtStop,
     },
     notReadyReasons: raw.notReadyReasons,
     wrapupCodes: raw.wrapupCodes,

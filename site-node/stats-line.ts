@@ -17,6 +17,13 @@ export function formatStatsLine(s: SiteSnapshot): string {
     `ASA ${sum.asaSec === null ? '-' : sum.asaSec + 's'} tickets ${sum.tickets}` +
     (s.hub
       ? ` | hub ${s.hub.state} v${s.hub.topologyVersion}${s.hub.drained ? ' drained' : ''} shipped ${s.hub.eventsShipped}`
-      : '')
+      : '') +
+    storePart(s.store)
   );
+}
+
+/** Said only while something is wrong, so the usual line stays short (docs/operations.md §9.4). */
+function storePart(st: SiteSnapshot['store']): string {
+  if (st.state === 'up' && st.admission === 'open') return '';
+  return ` | store ${st.state}, ${st.buffered}/${st.capacity} writes waiting, admission ${st.admission}`;
 }

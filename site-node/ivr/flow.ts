@@ -147,6 +147,11 @@ const TicketNode = z.strictObject({
   /** Flow variables copied into the ticket's data. */
   dataVars: z.array(varName).default([]),
   next: ref,
+  /**
+   * Where the caller goes when the ticket could not be recorded (after the apology,
+   * `ticket.not_recorded`). Absent: an agent, through `settings.fallbackQueue`.
+   */
+  onError: ref.optional(),
   ...common,
 });
 const CallbackNode = z.strictObject({
@@ -155,6 +160,8 @@ const CallbackNode = z.strictObject({
   slaMinutes: z.number().int().min(1).max(10_080),
   prompt: ref.optional(),
   next: ref,
+  /** As a ticket node's, after `callback.not_scheduled`. */
+  onError: ref.optional(),
   ...common,
 });
 const RouteRule = z.strictObject({
@@ -226,8 +233,8 @@ export const BUILTIN_PROMPTS = {
   identify: ['identify.unknown_card'],
   'verify-pin': ['pin.locked', 'pin.locked_host'],
   transfer: ['transfer.connecting'],
-  callback: ['callback.scheduled'],
-  ticket: ['ticket.created'],
+  callback: ['callback.scheduled', 'callback.not_scheduled'],
+  ticket: ['ticket.created', 'ticket.not_recorded'],
   bank: ['bank.not_verified', 'bank.host_error', 'bank.cancelled', 'bank.choose_account_item'],
   balance: ['bank.balance_item', 'bank.no_accounts'],
   'recent-transactions': ['bank.txn_item', 'bank.txn_none'],
@@ -332,9 +339,10 @@ export function targetsOf(node: FlowNode): Array<[string, string]> {
         ['onMaxRetries', node.onMaxRetries],
       ];
     case 'play':
+      return [['next', node.next]];
     case 'ticket':
     case 'callback':
-      return [['next', node.next]];
+      return [['next', node.next], ...(node.onError ? [['onError', node.onError] as [string, string]] : [])];
     case 'identify':
       return [
         ['next', node.next],
@@ -409,9 +417,11 @@ function noInputTargets(node: FlowNode): Array<[string, string]> {
     case 'collect':
       return [['onMaxRetries', node.onMaxRetries]];
     case 'play':
+      return [['next', node.next]];
     case 'ticket':
     case 'callback':
-      return [['next', node.next]];
+      // next: recorded; onError: not recorded (the store's answer, not the caller's keys).
+      return [['next', node.next], ...maybe('onError', node.onError)];
     case 'identify':
       // next: a caller already known (ANI, or a card keyed earlier); onUnknown: ani method, or silence.
       return [

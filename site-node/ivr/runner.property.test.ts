@@ -163,6 +163,11 @@ test('random callers and hosts: no crash, bounded, no PIN anywhere', () => {
             } else if (c.type === 'bank-request') {
               const ans = hostAnswer(c, hostModes[hi++ % hostModes.length]!);
               if (ans) queue.push(ans);
+            } else if ((c.type === 'create-ticket' || c.type === 'schedule-callback') && c.awaited) {
+              // The store takes it, or not (its outage), as the host answers or not.
+              const recordId = c.type === 'create-ticket' ? c.ticketId : c.callbackId;
+              const ok = hostModes[hi++ % hostModes.length] !== 'error';
+              queue.push({ type: 'record-result', recordId, ok });
             } else if (c.type === 'lookup-customer') {
               const found = DEMO_PROFILES.find((p) => p.cards.includes(c.value));
               queue.push({

@@ -373,12 +373,14 @@ describe('bank: transfer between own accounts', () => {
     const t1 = ivrStep(flow, r.state, { type: 'timer-fired', timerId: 's1:req2:timeout' }, NOW);
     const t2 = ivrStep(flow, t1.state, { type: 'timer-fired', timerId: 's1:req3:timeout' }, NOW);
     // A callback request the site can store and place: the caller's number, a time (SLA), and
-    // what the agent must check. It comes before the prompt that promises it.
+    // what the agent must check. The promise waits until the store says it is recorded.
     const cb = t2.commands.findIndex((c) => c.type === 'schedule-callback');
-    const promise = t2.commands.findIndex((c) => c.type === 'play' && c.promptId === 'transfer.uncertain');
     assert.ok(cb >= 0, 'a callback is scheduled');
-    assert.ok(promise > cb, 'the caller hears the promise after the callback is scheduled');
+    assert.deepEqual(played(t2.commands), [], 'nothing promised before it is recorded');
     const c = t2.commands[cb]!;
+    assert.ok(c.type === 'schedule-callback');
+    const t3 = ivrStep(flow, t2.state, { type: 'record-result', recordId: c.callbackId, ok: true }, NOW);
+    assert.equal(played(t3.commands)[0], 'transfer.uncertain');
     assert.ok(c.type === 'schedule-callback');
     assert.equal(c.phone, '13800000001');
     assert.equal(c.queueId, 'retail');
@@ -387,6 +389,20 @@ describe('bank: transfer between own accounts', () => {
     assert.equal(c.data.idempotencyKey, 'ivr:s1:t:2');
     assert.equal(c.data.amountMinor, 1250);
     assert.ok(!t2.commands.some((x) => x.type === 'create-ticket'), 'no ticket the store would refuse');
+  });
+  test('a reversal that also fails and a callback the store could not record: no promise, to an agent', () => {
+    const r = upToConfirm();
+    const t1 = ivrStep(flow, r.state, { type: 'timer-fired', timerId: 's1:req2:timeout' }, NOW);
+    const t2 = ivrStep(flow, t1.state, { type: 'timer-fired', timerId: 's1:req3:timeout' }, NOW);
+    const c = t2.commands.find((x) => x.type === 'schedule-callback');
+    assert.ok(c?.type === 'schedule-callback' && c.awaited);
+    const t3 = ivrStep(flow, t2.state, { type: 'record-result', recordId: c.callbackId, ok: false }, NOW);
+    assert.deepEqual(played(t3.commands), ['transfer.unconfirmed', 'transfer.connecting']);
+    const toAgent = t3.commands.find((x) => x.type === 'transfer-to-queue');
+    assert.equal(
+      toAgent?.type === 'transfer-to-queue' && toAgent.attached.intent,
+      'transfer-outcome-unknown',
+    );
   });
   test('a reversal that also fails for a caller without a number: no promise of a call, to an agent', () => {
     const r = drive(flow, [
@@ -508,7 +524,51 @@ describe('ticket, callback, transfer, hangup', () => {
         ivrPath: ['t'],
         intent: 'complaint',
       },
+      awaited: true,
     });
+  });
+  test('a ticket is confirmed only once recorded; a stray or late result changes nothing', () => {
+    const flow = flowOf({
+      t: { kind: 'ticket', ticketKind: 'complaint', slaMinutes: 1440, next: 'bye' },
+      ...end,
+    });
+    const r = drive(flow, [start()]);
+    assert.deepEqual(played(r.last), [], 'nothing said before the store answers');
+    assert.deepEqual(r.state.waiting, { on: 'record', recordId: 's1:tkt1', purpose: 'ticket' });
+    const stray = ivrStep(flow, r.state, { type: 'record-result', recordId: 's1:tkt9', ok: true }, NOW);
+    assert.deepEqual(stray.commands, []);
+    const ok = ivrStep(flow, r.state, { type: 'record-result', recordId: 's1:tkt1', ok: true }, NOW);
+    assert.deepEqual(played(ok.commands), ['ticket.created']);
+    assert.equal(ok.state.status, 'ended');
+  });
+  test('a ticket the store could not record: an apology, then onError (or an agent without one)', () => {
+    const withOnError = flowOf({
+      t: { kind: 'ticket', ticketKind: 'complaint', slaMinutes: 1440, next: 'bye', onError: 'sorry' },
+      sorry: { kind: 'hangup', reason: 'not-recorded', prompt: 'common.goodbye' },
+      ...end,
+    });
+    const a = drive(withOnError, [start(), { type: 'record-result', recordId: 's1:tkt1', ok: false }]);
+    assert.deepEqual(played(a.last), ['ticket.not_recorded', 'common.goodbye']);
+    assert.equal(a.state.endReason, 'not-recorded');
+    const plain = flowOf({
+      t: { kind: 'ticket', ticketKind: 'complaint', slaMinutes: 1440, next: 'bye' },
+      ...end,
+    });
+    const b = drive(plain, [start(), { type: 'record-result', recordId: 's1:tkt1', ok: false }]);
+    assert.equal(played(b.last)[0], 'ticket.not_recorded');
+    assert.ok(!played(b.last).includes('ticket.created'));
+    assert.equal(b.state.status, 'transferred');
+    assert.equal(b.state.endReason, 'fallback:ticket-not-recorded');
+  });
+  test('a callback is promised only once recorded; not recorded: an apology and an agent', () => {
+    const flow = flowOf({ c: { kind: 'callback', queue: 'retail', slaMinutes: 60, next: 'bye' }, ...end });
+    const r = drive(flow, [start()]);
+    assert.deepEqual(played(r.last), []);
+    const ok = ivrStep(flow, r.state, { type: 'record-result', recordId: 's1:cb1', ok: true }, NOW);
+    assert.deepEqual(played(ok.commands), ['callback.scheduled']);
+    const no = ivrStep(flow, r.state, { type: 'record-result', recordId: 's1:cb1', ok: false }, NOW);
+    assert.equal(played(no.commands)[0], 'callback.not_scheduled');
+    assert.equal(no.state.status, 'transferred');
   });
   test('callback schedules to the caller number', () => {
     const flow = flowOf({ c: { kind: 'callback', queue: 'retail', slaMinutes: 60, next: 'bye' }, ...end });

@@ -148,10 +148,12 @@ class Step {
     this.s.waiting = { on: 'bank', requestId, op: req.op, purpose, timerId };
   }
 
+  /** `awaited`: the node waits for the ticket's record-result before saying anything of it. */
   ticket(
     kind: Extract<IvrCommand, { type: 'create-ticket' }>['kind'],
     slaMinutes: number,
     data: TicketData,
+    awaited = false,
   ): string {
     const ticketId = this.id('tkt');
     this.cmds.push({
@@ -160,7 +162,9 @@ class Step {
       kind,
       slaMinutes,
       data: { ...this.baseData(), ...data },
+      ...(awaited ? { awaited: true as const } : {}),
     });
+    if (awaited) this.s.waiting = { on: 'record', recordId: ticketId, purpose: 'ticket' };
     return ticketId;
   }
 
@@ -285,6 +289,13 @@ export function ivrStep(flow: Flow, state: IvrState, event: IvrEvent, nowMs: num
       onLookup(st, st.node as NodeOf<'identify'>, event.customer);
       break;
     }
+    case 'record-result': {
+      // Results of tickets nobody waits for (a security lock, a card-loss follow-up) end here.
+      if (w.on !== 'record' || w.recordId !== event.recordId) return { state, commands: [] };
+      s.waiting = { on: 'nothing' };
+      onRecord(st, st.node, w.purpose, w.recordId, event.ok);
+      break;
+    }
   }
   return { state: s, commands: st.cmds };
 }
@@ -336,11 +347,12 @@ function enter(st: Step, node: FlowNode): void {
     case 'bank':
       return enterBank(st, node);
     case 'ticket': {
+      // The confirmation waits for the record-result (onRecord): the caller hears "recorded"
+      // only once it is.
       const data: TicketData = {};
       for (const v of node.dataVars) if (s.vars[v] !== undefined) data[v] = s.vars[v];
-      const ticketId = st.ticket(node.ticketKind, node.slaMinutes, data);
-      st.play(node.prompt ?? 'ticket.created', { ref: ticketId });
-      return st.goto(node.next);
+      st.ticket(node.ticketKind, node.slaMinutes, data, true);
+      return;
     }
     case 'callback': {
       if (!s.ani) {
@@ -351,13 +363,14 @@ function enter(st: Step, node: FlowNode): void {
       st.cmds.push({
         type: 'schedule-callback',
         callbackId,
+        awaited: true,
         phone: s.ani,
         queueId: node.queue,
         slaMinutes: node.slaMinutes,
         data: st.baseData(),
       });
-      st.play(node.prompt ?? 'callback.scheduled', { minutes: String(node.slaMinutes) });
-      return st.goto(node.next);
+      s.waiting = { on: 'record', recordId: callbackId, purpose: 'callback' };
+      return;
     }
     case 'transfer': {
       const rule = node.rules.find(
@@ -523,6 +536,39 @@ function pinRefused(st: Step, node: NodeOf<'verify-pin'>): void {
   s.waiting = { on: 'digits', purpose: 'pin' };
   for (const p of ask.prompts) st.play(p.promptId, p.vars);
   st.cmds.push(ask.collect);
+}
+
+/**
+ * A ticket or callback the caller is about to be told about was recorded (`ok`), or the store
+ * could not take it in time. Recorded: the confirmation, then on. Not recorded: an apology and
+ * the node's onError, or an agent (the flow's fallback queue) when it has none; a caller whose
+ * transfer is in doubt hears that it is unconfirmed and goes where an unreachable caller goes.
+ */
+function onRecord(
+  st: Step,
+  node: FlowNode,
+  purpose: 'ticket' | 'callback' | 'transfer-callback',
+  recordId: string,
+  ok: boolean,
+): void {
+  const s = st.s;
+  if (purpose === 'transfer-callback' && node.kind === 'bank') {
+    if (ok) st.play('transfer.uncertain');
+    else {
+      s.intent = 'transfer-outcome-unknown';
+      st.play('transfer.unconfirmed');
+    }
+    return st.goto(node.onError);
+  }
+  if (node.kind !== 'ticket' && node.kind !== 'callback') return; // cannot happen: the node waits
+  if (ok) {
+    if (node.kind === 'ticket') st.play(node.prompt ?? 'ticket.created', { ref: recordId });
+    else st.play(node.prompt ?? 'callback.scheduled', { minutes: String(node.slaMinutes) });
+    return st.goto(node.next);
+  }
+  st.play(node.kind === 'ticket' ? 'ticket.not_recorded' : 'callback.not_scheduled');
+  if (node.onError) return st.goto(node.onError);
+  return st.fallback(`${purpose}-not-recorded`);
 }
 
 function parseAmount(digits: string): number | undefined {
@@ -932,9 +978,11 @@ function onBank(st: Step, node: FlowNode, purpose: string, r: BankOutcome): void
         st.play('transfer.unconfirmed');
         return st.goto(node.onError);
       }
+      const callbackId = `${s.sessionId}:cb${++s.seq}`;
       st.cmds.push({
         type: 'schedule-callback',
-        callbackId: `${s.sessionId}:cb${++s.seq}`,
+        callbackId,
+        awaited: true,
         phone: s.ani,
         ...(node.callbackQueue ? { queueId: node.callbackQueue } : {}),
         slaMinutes: node.slaMinutes,
@@ -945,8 +993,9 @@ function onBank(st: Step, node: FlowNode, purpose: string, r: BankOutcome): void
           amountMinor: w.amountMinor!,
         },
       });
-      st.play('transfer.uncertain');
-      return st.goto(node.onError);
+      // "We will call you back" (transfer.uncertain) once the callback is recorded: onRecord.
+      s.waiting = { on: 'record', recordId: callbackId, purpose: 'transfer-callback' };
+      return;
     }
     case 'card-loss': {
       if (r.ok) {

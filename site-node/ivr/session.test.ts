@@ -291,6 +291,19 @@ describe('phone-banking flow end to end', () => {
     assert.equal(result.outcome.type === 'transfer' && result.outcome.queueId, 'complaints');
   });
 
+  test('a ticket the store could not take is never confirmed: the caller hears an apology', async () => {
+    const failing = {
+      createTicket: () => Promise.reject(new Error('store unreachable')),
+      scheduleCallback: () => Promise.reject(new Error('store unreachable')),
+    };
+    const complaint = await call(RETAIL, ['6', '1'], host, { tickets: failing });
+    assert.ok(complaint.played.includes('ticket.not_recorded'));
+    assert.ok(!complaint.played.includes('feedback.complaint_recorded'), 'no "recorded" for a lost ticket');
+    const callback = await call(RETAIL, ['6', '3'], host, { callbacks: failing });
+    assert.ok(callback.played.includes('callback.not_scheduled'));
+    assert.ok(!callback.played.includes('callback.scheduled'));
+  });
+
   test('a callback request is scheduled to the caller number', async () => {
     const { sinks, result } = await call(RETAIL, ['6', '3'], host);
     assert.equal(sinks.callbacks.length, 1);

@@ -54,6 +54,11 @@ export interface TicketRequest {
   slaMinutes: number;
   createdAtMs: number;
   data: TicketData;
+  /**
+   * The caller is told about it once this resolves: resolve only once it is recorded, and
+   * within a bound (reject when it could not be). Absent: nobody waits; keep it until written.
+   */
+  awaited?: true;
 }
 export interface TicketSink {
   createTicket(t: TicketRequest): Promise<void>;
@@ -68,6 +73,8 @@ export interface CallbackRequest {
   slaMinutes: number;
   requestedAtMs: number;
   data: TicketData;
+  /** As TicketRequest's. */
+  awaited?: true;
 }
 export interface CallbackSink {
   scheduleCallback(c: CallbackRequest): Promise<void>;
@@ -221,35 +228,51 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
         );
         return true;
       }
-      case 'create-ticket':
-        try {
-          await o.tickets.createTicket({
-            ticketId: cmd.ticketId,
+      case 'create-ticket': {
+        // Not awaited here: the runner waits (on 'record') when the caller is to be told, and a
+        // caller hanging up meanwhile is still heard. The sink bounds its own wait.
+        const { ticketId, kind } = cmd;
+        o.tickets
+          .createTicket({
+            ticketId,
             sessionId: o.sessionId,
-            kind: cmd.kind,
+            kind,
             slaMinutes: cmd.slaMinutes,
             createdAtMs: scheduler.now(),
             data: cmd.data,
-          });
-        } catch (e) {
-          log.error('ticket not created', { ticketId: cmd.ticketId, kind: cmd.kind, err: e });
-        }
+            ...(cmd.awaited ? { awaited: true as const } : {}),
+          })
+          .then(
+            () => push({ type: 'record-result', recordId: ticketId, ok: true }),
+            (e: unknown) => {
+              log.error('ticket not recorded', { ticketId, kind, told: cmd.awaited === true, err: e });
+              push({ type: 'record-result', recordId: ticketId, ok: false });
+            },
+          );
         return true;
-      case 'schedule-callback':
-        try {
-          await o.callbacks.scheduleCallback({
-            callbackId: cmd.callbackId,
+      }
+      case 'schedule-callback': {
+        const { callbackId } = cmd;
+        o.callbacks
+          .scheduleCallback({
+            callbackId,
             sessionId: o.sessionId,
             phone: cmd.phone,
             queueId: cmd.queueId,
             slaMinutes: cmd.slaMinutes,
             requestedAtMs: scheduler.now(),
             data: cmd.data,
-          });
-        } catch (e) {
-          log.error('callback not scheduled', { callbackId: cmd.callbackId, err: e });
-        }
+            ...(cmd.awaited ? { awaited: true as const } : {}),
+          })
+          .then(
+            () => push({ type: 'record-result', recordId: callbackId, ok: true }),
+            (e: unknown) => {
+              log.error('callback not recorded', { callbackId, told: cmd.awaited === true, err: e });
+              push({ type: 'record-result', recordId: callbackId, ok: false });
+            },
+          );
         return true;
+      }
       case 'transfer-to-queue':
         outcome = { type: 'transfer', queueId: cmd.queueId, priority: cmd.priority, attached: cmd.attached };
         return true;

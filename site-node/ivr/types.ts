@@ -60,10 +60,23 @@ export type IvrCommand =
     }
   | ({ type: 'bank-request'; requestId: string } & BankRequest)
   | { type: 'lookup-customer'; requestId: string; by: 'card'; value: string }
-  | { type: 'create-ticket'; ticketId: string; kind: TicketKind; slaMinutes: number; data: TicketData }
+  | {
+      type: 'create-ticket';
+      ticketId: string;
+      kind: TicketKind;
+      slaMinutes: number;
+      data: TicketData;
+      /**
+       * The runner waits for its `record-result` and tells the caller only then: the sink
+       * answers within a bound (or fails). Absent: nobody is told, the sink keeps it until written.
+       */
+      awaited?: true;
+    }
   | {
       type: 'schedule-callback';
       callbackId: string;
+      /** The runner waits for its `record-result` before promising the call back. */
+      awaited?: true;
       phone: string;
       /** Absent: the site's default callback queue. */
       queueId?: string;
@@ -86,6 +99,8 @@ export type IvrEvent =
   | { type: 'bank-result'; requestId: string; ok: true; value: unknown }
   | { type: 'bank-result'; requestId: string; ok: false; error: BankErrorInfo }
   | { type: 'lookup-result'; requestId: string; customer?: CustomerProfile }
+  /** A ticket (`recordId` = its ticketId) or callback (its callbackId) was recorded, or not. */
+  | { type: 'record-result'; recordId: string; ok: boolean }
   | { type: 'prompt-done' }
   | { type: 'caller-hung-up' }
   | { type: 'timer-fired'; timerId: string };
@@ -103,7 +118,9 @@ export type Waiting =
   | { on: 'nothing' }
   | { on: 'digits'; purpose: string }
   | { on: 'bank'; requestId: string; op: BankOp; purpose: string; timerId: string }
-  | { on: 'lookup'; requestId: string };
+  | { on: 'lookup'; requestId: string }
+  /** A ticket or callback the caller will be told about, until it is recorded (or not). */
+  | { on: 'record'; recordId: string; purpose: 'ticket' | 'callback' | 'transfer-callback' };
 
 /** Scratch data of the node in progress (cleared on entering a node). */
 export interface Work {

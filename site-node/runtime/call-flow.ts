@@ -4,9 +4,12 @@
  * from the pure cores (the IVR runner, the ACD), and this file carries out their commands
  * against the media port, the agent desks and the store.
  *
- * Persistence runs through one ordered WriteQueue, so a call's rows land in the order its
- * facts happened without the ACD ever waiting on Postgres. Tickets (complaints, card-loss
- * reports, callback requests) are written before the caller hears that they were taken.
+ * Persistence runs through the site's durable writes (durable-writes.ts), so a call's rows
+ * land in the order its facts happened without the ACD ever waiting on Postgres, and a write
+ * the database could not take waits and is retried rather than dropped. Two facts are
+ * committed before anyone is told (docs/architecture.md §7.1): a call's first row before the
+ * call is admitted (or the caller hears busy), and a ticket or callback request before the
+ * caller hears it is recorded (or the caller hears an apology).
  */
 import type { AcdCommand } from '../acd/index.js';
 import type { SiteConfig } from '../config.js';
@@ -29,7 +32,6 @@ import {
   createCall,
   endCall,
   logoutAgent,
-  recordRefusedCall,
   loginAgent,
   setAgentState,
   transition,
@@ -44,7 +46,10 @@ import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { SiteDesk } from './site-desk.js';
 import { recordAnswer, rollDay, type SiteTally } from './tally.js';
-import type { WriteQueue } from './write-queue.js';
+import { DEFAULT_STORE_WRITES } from '../config.js';
+import type { DurableWrites, WriteOutcome } from './durable-writes.js';
+import type { RefusalLog } from './refusal-log.js';
+import type { RefusalReason } from '../store/index.js';
 
 type Phase = 'ivr' | 'queued' | 'offered' | 'connected' | 'wrapup';
 
@@ -66,6 +71,16 @@ interface LiveCall {
   callerGone: boolean;
   /** Why the ACD's fallback took the call (max wait, full, closed), kept for its end record. */
   fallbackReason: string | undefined;
+}
+
+/** The IVR hears of it (session.ts) and plays its apology instead of the confirmation. */
+function notRecorded(what: string, id: string, outcome: WriteOutcome): DomainError {
+  return new DomainError(
+    'unavailable',
+    outcome === 'withdrawn'
+      ? `${what} ${id} not recorded: the store did not take it in time`
+      : `${what} ${id} not recorded: the store refused it`,
+  );
 }
 
 function liveCall(callId: string, ani: string, dnis: string, leg: CallLeg, phase: Phase): LiveCall {
@@ -97,7 +112,9 @@ export interface CallFlowDeps {
   directory: CustomerDirectory;
   store: StoreContext;
   jobs: JobScheduler;
-  writes: WriteQueue;
+  writes: DurableWrites;
+  /** Callers refused before the site took the call, recorded in batches (refusal-log.ts). */
+  refusals: RefusalLog;
   tally: SiteTally;
   log: Logger;
 }
@@ -171,32 +188,70 @@ export class CallFlow {
   // ---------------------------------------------------------------------------------------
   // Inbound
 
-  onInbound(ani: string, dnis: string, leg: CallLeg): void {
+  async onInbound(ani: string, dnis: string, leg: CallLeg): Promise<void> {
     const { config, media } = this.d;
-    const tally = this.tally;
-    tally.offered++;
-    if (!this.accepting || this.calls.size >= config.trunks) {
-      tally.blockedNoTrunk++;
-      void media.reject(leg, this.accepting ? 'busy' : 'unavailable');
-      // No call record exists for it; the event keeps the day's offered and blocked counts.
-      const reason = this.accepting ? 'no-trunk' : 'site-stopping';
-      this.write('refused call', (s) => recordRefusedCall(s, { ani, dnis, reason }));
+    this.tally.offered++;
+    if (!this.accepting || this.calls.size >= config.trunks || !this.d.writes.admissionOpen) {
+      const reason = !this.accepting
+        ? 'site-stopping'
+        : this.calls.size >= config.trunks
+          ? 'no-trunk'
+          : 'store-backlog';
+      this.refuse(ani, dnis, leg, reason);
       return;
     }
     const now = this.d.scheduler.now();
     const callId = newCallId(config.siteId, now);
     leg.callId = callId;
     const call = liveCall(callId, ani, dnis, leg, 'ivr');
+    // Holds its trunk while its first row is written.
     this.calls.set(callId, call);
-    this.write(`create ${callId}`, (s) =>
-      createCall(s, { callId, ani, dnis, legs: [this.storedLeg(leg, now)] }),
+    // Committed before the call is admitted: a crash after this point leaves a row that
+    // recovery closes; one before it leaves a caller who heard ringing and can call again.
+    const created = await this.commit(
+      `create ${callId}`,
+      (s) => createCall(s, { callId, ani, dnis, legs: [this.storedLeg(leg, now)] }),
+      this.storeSettings.firstRowWaitMs,
+      now,
     );
+    if (created !== 'written') {
+      this.calls.delete(callId);
+      this.refuse(ani, dnis, leg, 'store-down');
+      return;
+    }
+    if (call.callerGone) {
+      this.finish(call, { callId, state: 'ended', reason: 'caller-hangup-in-ivr' });
+      return;
+    }
     if (this.ivrSessions >= config.ivrPorts) {
-      tally.blockedNoIvrPort++;
+      this.tally.blockedNoIvrPort++;
       void this.announceAndRelease(call, 'acd.all-ports-busy', { state: 'failed', reason: 'no-ivr-port' });
       return;
     }
     void media.answer(leg).then(() => this.runIvr(call));
+  }
+
+  /**
+   * A caller turned away before the site took the call: busy (or unavailable while stopping),
+   * counted as offered and blocked. No call row exists for it; the `call.refused` event keeps
+   * the day's counts across a restart, and is buffered like any write while the store is away.
+   */
+  private refuse(ani: string, dnis: string, leg: CallLeg, reason: RefusalReason): void {
+    this.tally.blockedNoTrunk++;
+    void this.d.media.reject(leg, reason === 'site-stopping' ? 'unavailable' : 'busy');
+    // Trunks full is the ordinary busy signal; a refusal because of the store is an incident.
+    if (reason === 'store-backlog' || reason === 'store-down')
+      this.d.log.warn('call refused with busy: the store cannot take its writes', {
+        ani,
+        reason,
+        buffered: this.d.writes.depth,
+        storeUp: this.d.writes.storeUp,
+      });
+    this.d.refusals.add({ ani, dnis, reason, atMs: this.engine.stepNowMs ?? this.d.scheduler.now() });
+  }
+
+  private get storeSettings() {
+    return this.d.config.store ?? DEFAULT_STORE_WRITES;
   }
 
   private async runIvr(call: LiveCall): Promise<void> {
@@ -255,28 +310,47 @@ export class CallFlow {
     };
   }
 
+  /**
+   * A ticket the caller is told about (`awaited`) is told only after it is recorded: it goes
+   * through the durable writes (in order behind the call's other writes) and this waits for its
+   * commit, at most `store.recordWait`, so a short blip still succeeds. Throws if it did not
+   * commit; the write is then withdrawn and never lands, and the IVR plays its apology.
+   * A ticket nobody is told about (a security lock, a card-loss follow-up) is buffered and
+   * retried like any other fact.
+   */
   private async ivrTicket(call: LiveCall, t: TicketRequest): Promise<void> {
-    // Awaited (not queued): the caller is told "your report is recorded" only after it is.
-    await this.d.jobs.openTicket({
-      kind: t.kind,
-      callId: call.callId,
-      slaMs: t.slaMinutes * 60_000,
-      data: { ...t.data, ivrTicketId: t.ticketId },
-      ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
-    });
+    const open = () =>
+      this.d.jobs.openTicket({
+        kind: t.kind,
+        callId: call.callId,
+        slaMs: t.slaMinutes * 60_000,
+        data: { ...t.data, ivrTicketId: t.ticketId },
+        ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
+      });
+    if (t.awaited) {
+      const outcome = await this.commit(`ticket ${t.ticketId}`, open, this.storeSettings.recordWaitMs);
+      if (outcome !== 'written') throw notRecorded('ticket', t.ticketId, outcome);
+    } else void this.d.writes.push(`ticket ${t.ticketId}`, open);
     this.tally.ticketsOpened++;
     if (t.kind === 'card-loss') this.tally.cardLossReports++;
   }
 
   private async ivrCallback(call: LiveCall, c: CallbackRequest): Promise<void> {
-    await this.d.jobs.scheduleCallback({
-      phone: c.phone,
-      atMs: this.d.scheduler.now() + c.slaMinutes * 60_000,
-      callId: call.callId,
-      queueId: c.queueId,
-      data: { ...c.data, ivrCallbackId: c.callbackId },
-      ...(typeof c.data.customerId === 'string' ? { customerId: c.data.customerId } : {}),
-    });
+    const atMs = this.d.scheduler.now() + c.slaMinutes * 60_000;
+    const outcome = await this.commit(
+      `callback ${c.callbackId}`,
+      () =>
+        this.d.jobs.scheduleCallback({
+          phone: c.phone,
+          atMs,
+          callId: call.callId,
+          queueId: c.queueId,
+          data: { ...c.data, ivrCallbackId: c.callbackId },
+          ...(typeof c.data.customerId === 'string' ? { customerId: c.data.customerId } : {}),
+        }),
+      this.storeSettings.recordWaitMs,
+    );
+    if (outcome !== 'written') throw notRecorded('callback', c.callbackId, outcome);
     this.tally.callbacksScheduled++;
     this.tally.ticketsOpened++;
   }
@@ -703,14 +777,14 @@ export class CallFlow {
 
   /**
    * The call leaves the site's live set; its terminal record (and any follow-up: a callback
-   * job, a ticket) is written in order behind everything else about it.
+   * job, a ticket) is written in order behind everything else about it. The follow-up is a
+   * write of its own, before the end: each is retried on its own while the store is away, so
+   * the end landing on a retry does not open the ticket twice.
    */
   private finish(call: LiveCall, req: EndCallRequest, followUp?: () => Promise<unknown>): void {
     if (!this.calls.delete(call.callId)) return;
-    this.write(`end ${call.callId}`, async (s) => {
-      if (followUp) await followUp();
-      await endCall(s, req);
-    });
+    if (followUp) void this.d.writes.push(`follow-up ${call.callId}`, followUp);
+    this.write(`end ${call.callId}`, (s) => endCall(s, req));
   }
 
   /**
@@ -725,6 +799,17 @@ export class CallFlow {
   ): void {
     const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
     void this.d.writes.push(label, () => fn(store));
+  }
+
+  /** A write someone is about to be told about: see DurableWrites.commit. */
+  private commit(
+    label: string,
+    fn: (store: StoreContext) => Promise<unknown>,
+    waitMs: number,
+    at = this.engine.stepNowMs ?? this.d.scheduler.now(),
+  ): Promise<WriteOutcome> {
+    const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
+    return this.d.writes.commit(label, () => fn(store), waitMs);
   }
 
   private storedLeg(leg: CallLeg, atMs: number): StoredLeg {

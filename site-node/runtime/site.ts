@@ -30,6 +30,7 @@ import {
   evictServed,
   migrateSiteStore,
   readStatsEvents,
+  recordRefusedCalls,
   recoverAfterRestart,
   storeContext,
   upsertAgent,
@@ -44,7 +45,9 @@ import { SitePinUnlock } from './pin-unlock.js';
 import { DeskLeases } from './desk-leases.js';
 import { dayStartMs, emptyTally, rollDay, summarise, type SiteSummary, type SiteTally } from './tally.js';
 import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from './stats-rebuild.js';
-import { WriteQueue } from './write-queue.js';
+import { DurableWrites } from './durable-writes.js';
+import { RefusalLog } from './refusal-log.js';
+import { DEFAULT_STORE_WRITES } from '../config.js';
 import { PageServer } from '../../shared/web/page-server.js';
 import { topologyMisfits } from '../link/topology-fit.js';
 import { GrpcHubLink } from '../link/hub-link.js';
@@ -96,8 +99,15 @@ export interface SiteSnapshot {
   atMs: number;
   liveCalls: number;
   ivrSessions: number;
+  /** Store writes waiting or running (the durable writes' buffer). */
   pendingWrites: number;
+  /** Writes given up on: a permanent error, or not written by the end of a shutdown. */
   failedWrites: number;
+  /**
+   * The site's own database as its writes see it: `down` from a write failing for want of it
+   * until one lands again; `admission` closed while the buffer is too full to take a call.
+   */
+  store: { state: 'up' | 'down'; buffered: number; capacity: number; admission: 'open' | 'closed' };
   queues: QueueStats[];
   /** Rostered agents by state. */
   agents: Record<string, number>;
@@ -117,7 +127,7 @@ export class Site {
   /** The leases of desks that reach the site over the agent service (site-node/cti/lease.ts). */
   readonly leases: DeskLeases;
   private readonly flow: CallFlow;
-  private readonly writes: WriteQueue;
+  private readonly writes: DurableWrites;
   private readonly grpc: GrpcServer | undefined;
   private readonly web: PageServer | undefined;
   /** The link to the provincial hub; undefined for a standalone site. */
@@ -134,7 +144,14 @@ export class Site {
   constructor(private readonly d: SiteDeps) {
     const { config, scheduler, log } = d;
     this.store = storeContext(d.pool, config.siteId, scheduler, log.child({ part: 'store' }));
-    this.writes = new WriteQueue(log.child({ part: 'writes' }));
+    const storeWrites = config.store ?? DEFAULT_STORE_WRITES;
+    this.writes = new DurableWrites({
+      log: log.child({ part: 'writes' }),
+      admission: {
+        capacity: storeWrites.bufferCapacity,
+        closeWhileDownAt: storeWrites.closeAdmissionWhileDownAt,
+      },
+    });
     this.jobs = new JobScheduler({
       ctx: this.store,
       url: d.databaseUrl,
@@ -172,6 +189,7 @@ export class Site {
       store: this.store,
       jobs: this.jobs,
       writes: this.writes,
+      refusals: new RefusalLog(this.writes, recordRefusedCalls, this.store),
       tally: this.tally,
       log: log.child({ part: 'calls' }),
     });
@@ -338,7 +356,7 @@ export class Site {
     }
     if (this.grpc) this.ctiPort = await this.grpc.start();
     if (this.web) this.webPort = await this.web.start();
-    media.onInbound((c) => this.flow.onInbound(c.ani, c.dnis, c.leg));
+    media.onInbound((c) => void this.flow.onInbound(c.ani, c.dnis, c.leg));
     media.onFarEndHangup((leg) => this.flow.onFarEndHangup(leg));
     // The site takes calls before the hub answers: it never waits on the WAN to start.
     await this.hubLink?.start();
@@ -406,7 +424,9 @@ export class Site {
     this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents
     await this.grpc?.stop();
     await this.web?.stop();
-    await this.writes.drain();
+    // Bounded: a store that is away at shutdown must not hold the process forever. What is
+    // left is logged by label; recovery at the next start closes the calls it leaves open.
+    await this.writes.drainWithin((this.d.config.store ?? DEFAULT_STORE_WRITES).drainAtStopMs);
     await this.jobs.stop();
     if (this.kafka) {
       await this.kafka.relay.stop();
@@ -430,6 +450,12 @@ export class Site {
       ivrSessions: this.flow.activeIvrSessions,
       pendingWrites: this.writes.depth,
       failedWrites: this.writes.failures,
+      store: {
+        state: this.writes.storeUp ? 'up' : 'down',
+        buffered: this.writes.depth,
+        capacity: this.writes.capacity,
+        admission: this.writes.admissionOpen ? 'open' : 'closed',
+      },
       queues: this.engine.allStats(),
       agents: this.agentsByState(),
       agentBoard: this.agentBoard(),

@@ -56,22 +56,44 @@ function firstIdAt(ms: number): string {
   return `evt_${ulid(ms, () => new Uint8Array(10))}`;
 }
 
-/** A caller refused before the site took the call (no free trunk, or the site stopping). */
-export function recordRefusedCall(
+/**
+ * Why a caller was refused before the site took the call: no free trunk, the site stopping,
+ * or its store unable to take the call's writes (too many waiting, or its first row not
+ * committed in time: site-node/runtime/durable-writes.ts). All count as blocked.
+ */
+export type RefusalReason = 'no-trunk' | 'site-stopping' | 'store-backlog' | 'store-down';
+
+export interface RefusedCall {
+  ani: string;
+  dnis: string;
+  reason: RefusalReason;
+}
+
+/** A caller refused before the site took the call. */
+export function recordRefusedCall(ctx: StoreContext, refused: RefusedCall): Promise<void> {
+  return recordRefusedCalls(ctx, [{ ...refused, atMs: ctx.clock.now() }]);
+}
+
+/**
+ * Several refusals in one transaction, each its own `call.refused` event at its own time:
+ * refusals that piled up while the store was away land as one write (runtime/refusal-log.ts).
+ */
+export function recordRefusedCalls(
   ctx: StoreContext,
-  refused: { ani: string; dnis: string; reason: 'no-trunk' | 'site-stopping' },
+  refused: ReadonlyArray<RefusedCall & { atMs: number }>,
 ): Promise<void> {
-  const now = ctx.clock.now();
   return withTransaction(ctx.pool, async (c) => {
-    await appendToOutbox(
-      c,
-      makeEvent({
-        type: 'call.refused',
-        siteId: ctx.siteId,
-        aggregateId: newCallId(ctx.siteId, now),
-        occurredAtMs: now,
-        payload: { ...refused },
-      }),
-    );
+    for (const { atMs, ...r } of refused) {
+      await appendToOutbox(
+        c,
+        makeEvent({
+          type: 'call.refused',
+          siteId: ctx.siteId,
+          aggregateId: newCallId(ctx.siteId, atMs),
+          occurredAtMs: atMs,
+          payload: { ...r },
+        }),
+      );
+    }
   });
 }

@@ -1,0 +1,176 @@
+import { test } from 'vitest';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../shared/log.js';
+import { DomainError } from '../../shared/errors.js';
+import { DurableWrites, type WriteOutcome } from './durable-writes.js';
+
+const down = (): Error =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+/** A buffer whose waits are released by the test, over a fake store that is down `failFor` tries. */
+function harness(opts: { capacity?: number; closeWhileDownAt?: number } = {}) {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger(
+    {},
+    { level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+  );
+  const pauses: Array<{ ms: number; release: () => void }> = [];
+  const writes = new DurableWrites({
+    log,
+    admission: { capacity: opts.capacity ?? 100, closeWhileDownAt: opts.closeWhileDownAt ?? 100 },
+    backoff: { firstMs: 10, maxMs: 40 },
+    pause: (ms) => new Promise<void>((release) => pauses.push({ ms, release })),
+  });
+  const landed: string[] = [];
+  let failures = 0;
+  const store = {
+    failNext(n: number) {
+      failures = n;
+    },
+    write(label: string) {
+      return async () => {
+        if (failures > 0) {
+          failures--;
+          throw down();
+        }
+        landed.push(label);
+      };
+    },
+  };
+  /** Let the pump run until it waits on a pause (or has nothing left). */
+  const settle = () => new Promise((r) => setImmediate(r));
+  const releasePause = async () => {
+    await settle();
+    const p = pauses.shift();
+    assert.ok(p, 'the buffer is waiting before a retry');
+    p.release();
+    await settle();
+  };
+  return { writes, store, landed, lines, pauses, settle, releasePause };
+}
+
+test('a store down for several tries loses nothing and keeps the order', async () => {
+  const h = harness();
+  h.store.failNext(4);
+  const outcomes: Array<Promise<WriteOutcome>> = [];
+  for (const l of ['create c1', 'queue c1', 'create c2', 'end c1'])
+    outcomes.push(h.writes.push(l, h.store.write(l)));
+  await h.settle();
+  assert.equal(h.writes.storeUp, false);
+  assert.equal(h.writes.depth, 4);
+  for (let i = 0; i < 4; i++) await h.releasePause();
+  assert.deepEqual(await Promise.all(outcomes), ['written', 'written', 'written', 'written']);
+  assert.deepEqual(h.landed, ['create c1', 'queue c1', 'create c2', 'end c1']);
+  assert.equal(h.writes.storeUp, true);
+  assert.equal(h.writes.failures, 0);
+  assert.equal(h.writes.retries, 4);
+});
+
+test('retries back off, doubling up to the cap', async () => {
+  const h = harness();
+  h.store.failNext(4);
+  const done = h.writes.push('w', h.store.write('w'));
+  const delays: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    await h.settle();
+    delays.push(h.pauses[0]!.ms);
+    await h.releasePause();
+  }
+  assert.equal(await done, 'written');
+  assert.deepEqual(delays, [10, 20, 40, 40]);
+});
+
+test('the store going away and coming back is one line each, not one per write', async () => {
+  const h = harness();
+  h.store.failNext(3);
+  for (const l of ['a', 'b', 'c']) void h.writes.push(l, h.store.write(l));
+  for (let i = 0; i < 3; i++) await h.releasePause();
+  await h.writes.drain();
+  const msgs = h.lines.map((l) => l.msg);
+  assert.equal(msgs.filter((m) => String(m).startsWith('store unreachable')).length, 1);
+  const back = h.lines.filter((l) => String(l.msg).startsWith('store is back'));
+  assert.equal(back.length, 1);
+  assert.equal(back[0]!.waiting, 3);
+});
+
+test('a permanent failure is logged with its label, counted and passed over; later writes land', async () => {
+  const h = harness();
+  const first = h.writes.push('transition c1', async () => {
+    throw new DomainError('failed-precondition', 'call c1 is ended, not queued');
+  });
+  const second = h.writes.push('end c2', h.store.write('end c2'));
+  assert.equal(await first, 'failed');
+  assert.equal(await second, 'written');
+  assert.equal(h.writes.failures, 1);
+  assert.deepEqual(h.landed, ['end c2']);
+  const line = h.lines.find((l) => l.write === 'transition c1');
+  assert.equal(line?.level, 'error');
+  assert.equal(h.writes.storeUp, true, 'a permanent failure says nothing about the store');
+});
+
+test('commit: written when the store answers within the bound', async () => {
+  const h = harness();
+  const outcome = h.writes.commit('create c1', h.store.write('create c1'), 2_000);
+  await h.settle();
+  // The bound's pause is pending but not needed.
+  assert.equal(await outcome, 'written');
+  assert.deepEqual(h.landed, ['create c1']);
+});
+
+test('commit: withdrawn when the bound passes first, and it never lands later', async () => {
+  const h = harness();
+  h.store.failNext(1);
+  void h.writes.push('end c0', h.store.write('end c0'));
+  const outcome = h.writes.commit('create c1', h.store.write('create c1'), 2_000);
+  await h.settle();
+  // Two pauses wait: the retry of `end c0` and the bound of `create c1`.
+  const bound = h.pauses.find((p) => p.ms === 2_000)!;
+  bound.release();
+  assert.equal(await outcome, 'withdrawn');
+  assert.equal(h.writes.depth, 1);
+  h.pauses.find((p) => p.ms === 10)!.release();
+  await h.writes.drain();
+  assert.deepEqual(h.landed, ['end c0']);
+});
+
+test('admission closes at capacity, and past the threshold while the store is down', async () => {
+  const h = harness({ capacity: 3, closeWhileDownAt: 2 });
+  assert.equal(h.writes.admissionOpen, true);
+  h.store.failNext(100);
+  void h.writes.push('a', h.store.write('a'));
+  await h.settle();
+  assert.equal(h.writes.storeUp, false);
+  assert.equal(h.writes.admissionOpen, true, 'one write waits: below the threshold');
+  void h.writes.push('b', h.store.write('b'));
+  assert.equal(h.writes.admissionOpen, false, 'store down and two wait');
+  h.store.failNext(0);
+  await h.releasePause();
+  await h.writes.drain();
+  assert.equal(h.writes.admissionOpen, true);
+  // Full even with the store up: the writes of admitted calls still go in, new calls do not.
+  h.store.failNext(100);
+  for (const l of ['c', 'd', 'e']) void h.writes.push(l, h.store.write(l));
+  h.store.failNext(0);
+  assert.equal(h.writes.depth, 3);
+  assert.equal(h.writes.admissionOpen, false);
+});
+
+test('shutdown drains within its bound and names what could not be written', async () => {
+  const h = harness();
+  h.store.failNext(100);
+  const a = h.writes.push('end c1', h.store.write('end c1'));
+  const b = h.writes.push('end c2', h.store.write('end c2'));
+  await h.settle();
+  const left = h.writes.drainWithin(5_000);
+  await h.settle();
+  h.pauses.find((p) => p.ms === 5_000)!.release();
+  assert.equal(await left, 2);
+  assert.equal(await b, 'failed');
+  const line = h.lines.find((l) => String(l.msg).startsWith('store writes not written at shutdown'));
+  assert.deepEqual(line?.writes, ['end c1', 'end c2']);
+  // The head was waiting on its retry pause: released, it is not tried again.
+  h.pauses.find((p) => p.ms === 10)!.release();
+  await h.settle();
+  assert.equal(h.landed.length, 0);
+  void a;
+});
