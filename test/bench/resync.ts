@@ -34,6 +34,7 @@
  * JSON document (test/bench/run.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -54,7 +55,7 @@ import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import { makeTestPki } from '../support/pki.js';
 import { waitFor } from '../support/wait.js';
 import { startHubProcess, type NodeProcess } from './node-process.js';
-import { nowMs, parseFlags, ratio, requirePostgres } from './stats.js';
+import { nowMs, parseFlags, processCpuMs, ratio, requirePostgres } from './stats.js';
 
 const SITE = 'chongqing';
 const GOAL_S = 10;
@@ -188,10 +189,15 @@ async function countStored(hub: pg.Pool, via: 'link' | 'kafka'): Promise<number>
   return Number(r.rows[0]!.n);
 }
 
-/** Wait until the hub stored `n` events of the run, with a progress line every second. */
+/**
+ * Wait until the hub stored `n` events of the run, with a progress line every second. `stored`
+ * is how many the hub has so far: for the link the site's count of events the hub acked (an
+ * ack comes after the commit), polled every 10 ms at no cost; for Kafka a count of the hub's
+ * rows, polled every 100 ms (so up to 100 ms late) not to load the database being measured.
+ */
 async function timeUntilStored(
-  hub: pg.Pool,
   via: 'link' | 'kafka',
+  stored: () => Promise<number> | number,
   n: number,
   t0: number,
   progress: (line: string) => void,
@@ -202,19 +208,19 @@ async function timeUntilStored(
   await waitFor(
     `the hub to store ${n} events (${via})`,
     async () => {
-      const stored = await countStored(hub, via);
+      const k = await stored();
       const t = nowMs();
-      if (stored >= n) return (end = t);
+      if (k >= n) return (end = t);
       if (t - lastLine >= 1000) {
-        const rate = Math.round(((stored - lastCount) * 1000) / (t - lastLine));
-        progress(`${via}: ${stored} of ${n} stored after ${((t - t0) / 1000).toFixed(1)} s (${rate} events/s)`);
+        const rate = Math.round(((k - lastCount) * 1000) / (t - lastLine));
+        progress(`${via}: ${k} of ${n} stored after ${((t - t0) / 1000).toFixed(1)} s (${rate} events/s)`);
         lastLine = t;
-        lastCount = stored;
+        lastCount = k;
       }
       return false;
     },
     120_000,
-    50,
+    via === 'link' ? 10 : 100,
   );
   return (end - t0) / 1000;
 }
@@ -251,6 +257,49 @@ async function verify(hub: pg.Pool, via: 'link' | 'kafka', sent: EventEnvelope[]
     doubled: doubled + factsDoubled,
     unexpected,
     unshippedAtSite: Number(u.rows[0]!.n),
+  };
+}
+
+/**
+ * CPU seconds the hub process and this one (the site's shipping) spend from now until the
+ * returned function is called: what a path costs, which the machine's load does not change
+ * as much as it changes the wall time.
+ */
+async function cpuMeter(
+  hubPid: number,
+  pg: pg.Pool,
+  databases: string[],
+): Promise<() => Promise<{ hub: number; site: number; postgres: number }>> {
+  // PostgreSQL's share: its backends serving the hub's and the site's databases (one process
+  // each, on this machine), read from /proc like the hub's.
+  const backends = async () => {
+    const r = await query<{ pid: number }>(
+      pg,
+      `SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()`,
+      [databases],
+    );
+    const out = new Map<number, number>();
+    for (const { pid } of r.rows) {
+      try {
+        out.set(pid, processCpuMs(pid));
+      } catch {
+        // gone meanwhile, or not readable
+      }
+    }
+    return out;
+  };
+  const pg0 = await backends();
+  const hub0 = processCpuMs(hubPid);
+  const site0 = process.cpuUsage();
+  return async () => {
+    const site = process.cpuUsage(site0);
+    let postgres = 0;
+    for (const [pid, ms] of await backends()) postgres += ms - (pg0.get(pid) ?? 0);
+    return {
+      hub: Math.round(processCpuMs(hubPid) - hub0) / 1000,
+      site: Math.round((site.user + site.system) / 1000) / 1000,
+      postgres: Math.round(postgres) / 1000,
+    };
   };
 }
 
@@ -321,9 +370,17 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     cleanups.unshift(() => link.stop(0));
     await waitFor('the link to fail a dial (down)', () => link.status.dials >= 2 && link.state === 'down');
     progress(`link: ${n} events in the outbox, link down (${link.status.dials} failed dials); opening`);
+    const linkCpu = await cpuMeter(hubProc.pid, hubPool, [hubDb.name, linkSite.db.name]);
     const t0 = nowMs();
     gate.open();
-    const linkSeconds = await timeUntilStored(hubPool, 'link', n, t0, progress);
+    const linkSeconds = await timeUntilStored(
+      'link',
+      () => link.stats.eventsShipped + link.stats.duplicates,
+      n,
+      t0,
+      progress,
+    );
+    const linkCpuS = await linkCpu();
     const linkCheck = await verify(hubPool, 'link', linkEvents, linkSite);
     progress(`link: ${n} stored in ${linkSeconds.toFixed(2)} s; ${JSON.stringify(linkCheck)}`);
     await link.stop(0);
@@ -346,9 +403,16 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     });
     await shipper.connect();
     progress(`kafka: ${n} events in the outbox; starting the relay`);
+    const kafkaCpu = await cpuMeter(hubProc.pid, hubPool, [hubDb.name, kafkaSite.db.name]);
     const k0 = nowMs();
     relay.start();
-    const kafkaSeconds = await timeUntilStored(hubPool, 'kafka', n, k0, progress);
+    // When the relay had every event acknowledged by the broker: the site's half of the path.
+    const atBroker = waitFor('the broker to have every event', () => relay.stats.shipped >= n, 120_000, 20).then(
+      () => (nowMs() - k0) / 1000,
+    );
+    const kafkaSeconds = await timeUntilStored('kafka', () => countStored(hubPool, 'kafka'), n, k0, progress);
+    const kafkaAtBrokerSeconds = Math.round((await atBroker) * 100) / 100;
+    const kafkaCpuS = await kafkaCpu();
     const kafkaCheck = await verify(hubPool, 'kafka', kafkaEvents, kafkaSite);
     progress(`kafka: ${n} stored in ${kafkaSeconds.toFixed(2)} s; ${JSON.stringify(kafkaCheck)}`);
 
@@ -379,8 +443,13 @@ export async function run(args: string[], progress: (line: string) => void): Pro
         seconds: Math.round(baseSeconds * 100) / 100,
         eventsPerSec: Math.round(n / baseSeconds),
       },
-      link: path(linkSeconds, linkCheck),
-      kafka: path(kafkaSeconds, kafkaCheck),
+      link: { ...path(linkSeconds, linkCheck), cpuSeconds: linkCpuS },
+      kafka: {
+        ...path(kafkaSeconds, kafkaCheck),
+        allAtBrokerSeconds: kafkaAtBrokerSeconds,
+        cpuSeconds: kafkaCpuS,
+      },
+      machine: { cores: cpus().length, loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 },
       goalMet:
         linkSeconds <= GOAL_S &&
         kafkaSeconds <= GOAL_S &&
