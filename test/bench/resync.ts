@@ -70,9 +70,12 @@ function backlog(n: number, t0: number): EventEnvelope[] {
     const callId = newCallId(SITE, at);
     const agentId = `agent-${i % 40}`;
     const queueId = i % 3 === 0 ? 'vip' : 'retail';
-    const ev = (type: Parameters<typeof makeEvent>[0]['type'], aggregateId: string, payload: Record<string, unknown>) =>
-      out.length < n &&
-      out.push(makeEvent({ type, siteId: SITE, aggregateId, occurredAtMs: at, payload }));
+    const ev = (
+      type: Parameters<typeof makeEvent>[0]['type'],
+      aggregateId: string,
+      payload: Record<string, unknown>,
+    ) =>
+      out.length < n && out.push(makeEvent({ type, siteId: SITE, aggregateId, occurredAtMs: at, payload }));
     ev('call.created', callId, {
       ani: '13800000000',
       dnis: '95533',
@@ -251,7 +254,10 @@ async function verify(hub: pg.Pool, via: 'link' | 'kafka', sent: EventEnvelope[]
   );
   const factsDoubled = Number(f.rows[0]!.n) - Number(f.rows[0]!.calls);
   const factsLost = calls.length - Number(f.rows[0]!.calls);
-  const u = await query<{ n: string }>(site.pool, `SELECT count(*) AS n FROM outbox WHERE shipped_at IS NULL`);
+  const u = await query<{ n: string }>(
+    site.pool,
+    `SELECT count(*) AS n FROM outbox WHERE shipped_at IS NULL`,
+  );
   return {
     lost: lost + factsLost,
     doubled: doubled + factsDoubled,
@@ -407,9 +413,12 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const k0 = nowMs();
     relay.start();
     // When the relay had every event acknowledged by the broker: the site's half of the path.
-    const atBroker = waitFor('the broker to have every event', () => relay.stats.shipped >= n, 120_000, 20).then(
-      () => (nowMs() - k0) / 1000,
-    );
+    const atBroker = waitFor(
+      'the broker to have every event',
+      () => relay.stats.shipped >= n,
+      120_000,
+      20,
+    ).then(() => (nowMs() - k0) / 1000);
     const kafkaSeconds = await timeUntilStored('kafka', () => countStored(hubPool, 'kafka'), n, k0, progress);
     const kafkaAtBrokerSeconds = Math.round((await atBroker) * 100) / 100;
     const kafkaCpuS = await kafkaCpu();
