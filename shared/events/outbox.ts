@@ -118,13 +118,12 @@ export async function markShipped(db: Queryable, ids: readonly string[]): Promis
  */
 export async function markShippedSeqs(db: Queryable, seqs: readonly number[]): Promise<number> {
   if (seqs.length === 0) return 0;
-  const r = await query(
-    db,
-    `UPDATE outbox SET shipped_at = now() WHERE seq = ANY($1::bigint[]) AND shipped_at IS NULL`,
-    [seqs],
-  );
+  const r = await query(db, MARK_SHIPPED_SEQS_SQL, [seqs]);
   return r.rowCount ?? 0;
 }
+
+/** The statement of markShippedSeqs ($1: the seqs), for the test of its plan. */
+export const MARK_SHIPPED_SEQS_SQL = `UPDATE outbox SET shipped_at = now() WHERE seq = ANY($1::bigint[]) AND shipped_at IS NULL`;
 
 /** Events about one aggregate, oldest first (shipped or not); for tests and diagnostics. */
 export async function eventsFor(db: Queryable, aggregateId: string): Promise<OutboxRow[]> {
