@@ -36,6 +36,7 @@ import {
 } from '../../proto/gen/federation.js';
 import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
 import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { MAX_BATCH_EVENTS } from '../../shared/federation/event-batch.js';
 import { eventsFromProto } from '../../shared/federation/event-proto.js';
 import {
   CONTRACT_VERSION,
@@ -57,7 +58,7 @@ import type { SiteEntry } from './registry.js';
 export interface FederationServiceOptions {
   /** How long a new stream may take to say hello. Default 10 s. */
   helloTimeoutMs?: number;
-  /** Most events in one batch. Default 1000. */
+  /** Most events in one batch. Default MAX_BATCH_EVENTS (shared with the sites). */
   maxBatchEvents?: number;
 }
 
@@ -140,7 +141,7 @@ export function createFederationService(
 ): ServiceRegistration {
   const { registry, clock, log } = hub.d;
   const helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
-  const maxBatch = opts.maxBatchEvents ?? 1000;
+  const maxBatch = opts.maxBatchEvents ?? MAX_BATCH_EVENTS;
   const open = new Set<ServerDuplexStream<SiteMessage, HubMessage>>();
 
   /** The caller, who must be a site of the current topology speaking for itself. */

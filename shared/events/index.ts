@@ -12,6 +12,7 @@ export {
   countUnshipped,
   eventsFor,
   markShipped,
+  markShippedSeqs,
   readUnshipped,
   type OutboxRow,
 } from './outbox.js';

@@ -75,13 +75,26 @@ const toRow = (r: Row): OutboxRow => ({
   payload: r.payload,
 });
 
-/** The oldest `limit` unshipped events, in seq order. */
-export async function readUnshipped(db: Queryable, limit: number): Promise<OutboxRow[]> {
+/**
+ * The oldest `limit` unshipped events, in seq order, leaving out the rows `exceptSeqs` names (a
+ * batch in flight, not marked yet: a shipper reads its next batch while the hub stores the
+ * one before). Always from the oldest, never "after the last seq": a row of a lower seq that
+ * committed late comes first, so one aggregate's events still go in order. (`<> ALL` of an
+ * array is a hash lookup from PostgreSQL 15, not a scan of the array per row.)
+ */
+export async function readUnshipped(
+  db: Queryable,
+  limit: number,
+  exceptSeqs: readonly number[] = [],
+): Promise<OutboxRow[]> {
   const r = await query<Row>(
     db,
-    `SELECT seq, id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload
-       FROM outbox WHERE shipped_at IS NULL ORDER BY seq LIMIT $1`,
-    [limit],
+    exceptSeqs.length === 0
+      ? `SELECT seq, id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload
+           FROM outbox WHERE shipped_at IS NULL ORDER BY seq LIMIT $1`
+      : `SELECT seq, id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload
+           FROM outbox WHERE shipped_at IS NULL AND seq <> ALL($2::bigint[]) ORDER BY seq LIMIT $1`,
+    exceptSeqs.length === 0 ? [limit] : [limit, exceptSeqs],
   );
   return r.rows.map(toRow);
 }
@@ -96,6 +109,21 @@ export async function markShipped(db: Queryable, ids: readonly string[]): Promis
   );
   return r.rowCount ?? 0;
 }
+
+/**
+ * Mark events shipped by seq, the way shippers do: `seq` is the key of both the table and
+ * the index of unshipped rows, so each row is one index lookup. By id the planner may instead
+ * walk every unshipped row (its estimate of them is low after a backlog grew fast), once per
+ * batch: a resync of 100,000 events then did 100 such walks (issue 9). Returns how many changed.
+ */
+export async function markShippedSeqs(db: Queryable, seqs: readonly number[]): Promise<number> {
+  if (seqs.length === 0) return 0;
+  const r = await query(db, MARK_SHIPPED_SEQS_SQL, [seqs]);
+  return r.rowCount ?? 0;
+}
+
+/** The statement of markShippedSeqs ($1: the seqs), for the test of its plan. */
+export const MARK_SHIPPED_SEQS_SQL = `UPDATE outbox SET shipped_at = now() WHERE seq = ANY($1::bigint[]) AND shipped_at IS NULL`;
 
 /** Events about one aggregate, oldest first (shipped or not); for tests and diagnostics. */
 export async function eventsFor(db: Queryable, aggregateId: string): Promise<OutboxRow[]> {

@@ -13,7 +13,7 @@
  */
 import type pg from 'pg';
 import { silentLogger, type Logger } from '../log.js';
-import { markShipped, readUnshipped, type OutboxRow } from './outbox.js';
+import { markShippedSeqs, readUnshipped, type OutboxRow } from './outbox.js';
 
 export type ShipFn = (events: OutboxRow[]) => Promise<void>;
 
@@ -108,9 +108,9 @@ export class OutboxRelay {
     const batch = await readUnshipped(this.opts.pool, this.opts.batchSize);
     if (batch.length === 0) return 0;
     await this.opts.ship(batch);
-    await markShipped(
+    await markShippedSeqs(
       this.opts.pool,
-      batch.map((e) => e.id),
+      batch.map((e) => e.seq),
     );
     this.stats.shipped += batch.length;
     return batch.length;
@@ -141,15 +141,46 @@ export class OutboxRelay {
     });
   }
 
+  /**
+   * One batch in flight, so the order holds and a failed batch is the next one shipped; while
+   * it is in flight the next is read (leaving out its rows, not marked yet) and the one before
+   * is marked shipped, so a backlog costs one `ship` per batch and nothing more (issue 9).
+   */
   private async run(): Promise<void> {
+    const size = this.opts.batchSize;
+    /** The batch after the one in flight, read ahead. */
+    let next: Promise<OutboxRow[]> | undefined;
+    /** The last shipped batch being marked (never rejects). */
+    let marking: Promise<void> = Promise.resolve();
     while (this.running) {
       let delay: number;
       try {
-        const n = await this.shipOnce();
+        // A read from the oldest waits for the marks, or it would read shipped rows again.
+        const batch = await (next ?? marking.then(() => readUnshipped(this.opts.pool, size)));
+        next = undefined;
+        if (batch.length > 0) {
+          const shipping = this.opts.ship(batch);
+          if (batch.length === size) {
+            const inFlight = batch.map((e) => e.seq);
+            next = marking.then(() => readUnshipped(this.opts.pool, size, inFlight));
+            next.catch(() => undefined); // awaited next time round, or dropped on a failure
+          }
+          await shipping;
+          marking = markShippedSeqs(
+            this.opts.pool,
+            batch.map((e) => e.seq),
+          ).then(
+            () => void (this.stats.shipped += batch.length),
+            // Shipped but not marked: they go again and consumers dedupe them.
+            (e: unknown) =>
+              this.opts.log.warn('marking events shipped failed; they will go again', { err: e }),
+          );
+        }
         this.backoffMs = this.opts.minBackoffMs;
-        if (n === this.opts.batchSize) continue; // more may be waiting
+        if (batch.length === size) continue; // more may be waiting
         delay = this.opts.pollMs;
       } catch (e) {
+        next = undefined;
         this.stats.failures++;
         this.stats.lastError = e instanceof Error ? e.message : String(e);
         this.opts.log.warn('outbox ship failed; will retry', { err: e, inMs: this.backoffMs });
@@ -159,5 +190,6 @@ export class OutboxRelay {
       if (!this.running) break;
       await this.sleep(delay);
     }
+    await marking;
   }
 }

@@ -27,6 +27,7 @@ import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import {
   FederationClient,
   LookupKey,
+  type Event as PbEvent,
   type HubMessage,
   type SiteMessage,
 } from '../../proto/gen/federation.js';
@@ -36,8 +37,14 @@ import type { Clock } from '../../shared/clock.js';
 import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
-import { countUnshipped, markShipped, readUnshipped } from '../../shared/events/outbox.js';
+import {
+  countUnshipped,
+  markShippedSeqs,
+  readUnshipped,
+  type OutboxRow,
+} from '../../shared/events/outbox.js';
 import { CAPABILITIES, CONTRACT_VERSION, softwareVersion } from '../../shared/federation/contract.js';
+import { batchPrefix, MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from '../../shared/federation/event-batch.js';
 import { eventToProto } from '../../shared/federation/event-proto.js';
 import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../../shared/federation/liveness.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
@@ -101,8 +108,10 @@ export interface GrpcHubLinkOptions {
   /** Silence from the hub after which the link is suspect, then down. Defaults 400 ms, 1.5 s. */
   suspectAfterMs?: number;
   downAfterMs?: number;
-  /** Events per batch on the link. Default 200. */
+  /** Most events per batch on the link. Default MAX_BATCH_EVENTS, the most the hub takes. */
   batchSize?: number;
+  /** Most encoded bytes per batch (at least one event goes). Default MAX_BATCH_BYTES. */
+  batchBytes?: number;
   /** Unary RPC deadline. Default 2000 ms. */
   rpcDeadlineMs?: number;
   /** How long to wait for a batch's ack before treating the link as broken. Default 10 s. */
@@ -113,6 +122,12 @@ export interface GrpcHubLinkOptions {
 
 /** How often the outbox backlog the heartbeats carry is read again. */
 const BACKLOG_EVERY_MS = 1000;
+
+interface PreparedBatch {
+  rows: OutboxRow[];
+  events: PbEvent[];
+  full: boolean;
+}
 
 interface PendingAck {
   resolve: (r: { accepted: number; duplicates: number }) => void;
@@ -518,24 +533,50 @@ export class GrpcHubLink implements HubLink {
     });
   }
 
+  /**
+   * Ship the outbox in seq order, one batch in flight: the hub stores a stream's batches one at
+   * a time in the order they come, so the site's order holds, and a refused batch is sent
+   * again before anything after it. While the hub stores a batch, the next is read and encoded
+   * and the one before is marked shipped, so a resync after an outage costs one hub round trip
+   * per batch and nothing more (issue 9).
+   */
   private async pumpLoop(): Promise<void> {
+    const maxEvents = this.o.batchSize ?? MAX_BATCH_EVENTS;
+    /** The batch after the one in flight, read ahead. */
+    let next: Promise<PreparedBatch> | undefined;
+    /** The last acknowledged batch being marked shipped (never rejects). */
+    let marking: Promise<void> = Promise.resolve();
     while (this.running && this.isOpen()) {
       let shipped = 0;
       let full = false;
       try {
-        const batch = await readUnshipped(this.o.store.pool, this.o.batchSize ?? 200);
-        full = batch.length === (this.o.batchSize ?? 200);
-        if (batch.length > 0) {
-          const r = await this.shipBatch(batch);
-          await markShipped(
+        // A read from the oldest waits for the marks, or it would read acked rows again.
+        const batch = await (next ?? marking.then(() => this.prepareBatch(maxEvents, [])));
+        next = undefined;
+        full = batch.full;
+        if (batch.rows.length > 0) {
+          const acked = this.shipBatch(batch.events);
+          if (full) {
+            // After the previous batch's mark, leaving out this one's rows (not marked yet).
+            const inFlight = batch.rows.map((e) => e.seq);
+            next = marking.then(() => this.prepareBatch(maxEvents, inFlight));
+            next.catch(() => undefined); // awaited next time round, or dropped on a failure
+          }
+          const r = await acked;
+          marking = markShippedSeqs(
             this.o.store.pool,
-            batch.map((e) => e.id),
+            batch.rows.map((e) => e.seq),
+          ).then(
+            () => undefined,
+            // The hub has them; unmarked they go again and the hub counts them as duplicates.
+            (e: unknown) => this.log.warn('marking events shipped failed; they will go again', { err: e }),
           );
-          shipped = batch.length;
+          shipped = batch.rows.length;
           this.stats.eventsShipped += r.accepted;
           this.stats.duplicates += r.duplicates;
         }
       } catch (e) {
+        next = undefined;
         this.stats.batchesRefused++;
         this.log.warn('shipping events to the hub failed; they stay in the outbox', { err: e });
         await this.sleep(1000);
@@ -545,6 +586,22 @@ export class GrpcHubLink implements HubLink {
       if (this.state === 'resyncing') this.fire({ kind: 'caught-up' });
       if (shipped === 0) await this.sleep(250);
     }
+    await marking;
+  }
+
+  /**
+   * The next batch: the oldest unshipped rows but those in flight, as protobuf, cut to the byte
+   * bound. `full` when more may be waiting (a whole read, or a cut one).
+   */
+  private async prepareBatch(maxEvents: number, inFlight: readonly number[]): Promise<PreparedBatch> {
+    const rows = await readUnshipped(this.o.store.pool, maxEvents, inFlight);
+    const events = rows.map(eventToProto);
+    const n = batchPrefix(events, this.o.batchBytes ?? MAX_BATCH_BYTES);
+    return {
+      rows: n < rows.length ? rows.slice(0, n) : rows,
+      events: n < events.length ? events.slice(0, n) : events,
+      full: rows.length === maxEvents || n < rows.length,
+    };
   }
 
   private sleep(ms: number): Promise<void> {
@@ -560,9 +617,7 @@ export class GrpcHubLink implements HubLink {
     });
   }
 
-  private shipBatch(
-    batch: Awaited<ReturnType<typeof readUnshipped>>,
-  ): Promise<{ accepted: number; duplicates: number }> {
+  private shipBatch(events: PbEvent[]): Promise<{ accepted: number; duplicates: number }> {
     const batchId = randomUUID();
     return new Promise((resolve, reject) => {
       const timeoutMs = this.o.ackTimeoutMs ?? 10_000;
@@ -576,7 +631,7 @@ export class GrpcHubLink implements HubLink {
           $case: 'events',
           value: {
             batchId,
-            events: batch.map(eventToProto),
+            events,
           },
         },
       });

@@ -48,6 +48,7 @@ import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from './stats-rebuild
 import { DurableWrites } from './durable-writes.js';
 import { RefusalLog } from './refusal-log.js';
 import { DEFAULT_STORE_WRITES } from '../config.js';
+import { siteKafkaRelay, type SiteKafkaRelay } from './kafka-relay.js';
 import { PageServer } from '../../shared/web/page-server.js';
 import { topologyMisfits } from '../link/topology-fit.js';
 import { GrpcHubLink } from '../link/hub-link.js';
@@ -56,8 +57,6 @@ import { CacheHomeResolver } from '../link/home-resolver.js';
 import { RoutingBankHost } from '../../shared/bank-host/routing.js';
 import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
 import { createPool } from '../../shared/pg/pool.js';
-import { KafkaEventShipper } from '../../shared/events/kafka.js';
-import { OutboxRelay } from '../../shared/events/relay.js';
 import { loadTlsMaterial, mtlsServerCredentials } from '../../shared/grpc/tls.js';
 import type { QueueStats } from '../acd/index.js';
 
@@ -132,7 +131,7 @@ export class Site {
   private readonly web: PageServer | undefined;
   /** The link to the provincial hub; undefined for a standalone site. */
   readonly hubLink: GrpcHubLink | undefined;
-  private readonly kafka: { shipper: KafkaEventShipper; relay: OutboxRelay } | undefined;
+  private readonly kafka: SiteKafkaRelay | undefined;
   private readonly remotePools: pg.Pool[] = [];
   private evictTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -298,26 +297,16 @@ export class Site {
     });
   }
 
-  private makeKafkaRelay(): { shipper: KafkaEventShipper; relay: OutboxRelay } | undefined {
+  private makeKafkaRelay(): SiteKafkaRelay | undefined {
     const { config, pool, log } = this.d;
     if (config.hub?.events !== 'kafka' || !config.hub.kafka) return undefined;
-    const shipper = new KafkaEventShipper({
+    return siteKafkaRelay({
+      siteId: config.siteId,
       brokers: config.hub.kafka.brokers,
       topic: config.hub.kafka.topic,
-      clientId: `site-${config.siteId}/outbox`,
-      log: log.child({ part: 'kafka' }),
-    });
-    const relay = new OutboxRelay({
       pool,
-      ship: async (events) => {
-        await shipper.connect();
-        await shipper.ship(events);
-      },
-      pollMs: 250,
-      maxBackoffMs: 10_000,
-      log: log.child({ part: 'outbox-relay' }),
+      log,
     });
-    return { shipper, relay };
   }
 
   private webServer(): PageServer | undefined {

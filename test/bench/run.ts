@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   acd: () => import('./acd.js'),
   'hub-ingest': () => import('./hub-ingest.js'),
   'link-liveness': () => import('./link-liveness.js'),
+  resync: () => import('./resync.js'),
   'roaming-lookup': () => import('./roaming-lookup.js'),
 };
 
