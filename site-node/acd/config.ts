@@ -104,7 +104,9 @@ const expansionStep = z
 
 const callbackSchema = z
   .object({
-    key: z.union([z.string().regex(/^[0-9*#]$/, 'must be one key: 0-9, * or #'), z.literal(false)]).default('1'),
+    key: z
+      .union([z.string().regex(/^[0-9*#]$/, 'must be one key: 0-9, * or #'), z.literal(false)])
+      .default('1'),
     maxTries: z.number().int().min(1).max(20).default(3),
     retryDelayMs: durationMs.default(600_000),
   })

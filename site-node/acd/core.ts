@@ -250,7 +250,13 @@ function offer(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void
   call.agent = a;
   if (call.virtual) {
     call.state = 'dialing';
-    out.push({ type: 'dial-callback', callId: call.id, agentId: a.id, queueId: call.queue.cfg.id, tries: call.tries });
+    out.push({
+      type: 'dial-callback',
+      callId: call.id,
+      agentId: a.id,
+      queueId: call.queue.cfg.id,
+      tries: call.tries,
+    });
     return;
   }
   ringAgent(s, call, a, out);
@@ -735,11 +741,17 @@ function onCallbackArrived(
   const priority = int(e.priority, 'priority', 0);
   const attached = attachedArg(e.attached);
   if (typeof e.enqueueMs !== 'number' || !Number.isSafeInteger(e.enqueueMs) || e.enqueueMs > now) {
-    throw invalidArgument('enqueueMs', `must be an integer time no later than now (${now}), got ${e.enqueueMs}`);
+    throw invalidArgument(
+      'enqueueMs',
+      `must be an integer time no later than now (${now}), got ${e.enqueueMs}`,
+    );
   }
   const tries = int(e.tries, 'tries', 0);
   if (tries < 0 || tries >= q.cfg.callback.maxTries) {
-    throw invalidArgument('tries', `must be 0..${q.cfg.callback.maxTries - 1} (the queue's callback.maxTries), got ${tries}`);
+    throw invalidArgument(
+      'tries',
+      `must be 0..${q.cfg.callback.maxTries - 1} (the queue's callback.maxTries), got ${tries}`,
+    );
   }
   s.nowMs = now;
   const call = newCall(callId, q, priority, attached, now);
@@ -785,7 +797,13 @@ function onCallbackDialled(
   else {
     call.state = 'retry-wait';
     const retryAtMs = now + cb.retryDelayMs;
-    out.push({ type: 'callback-retry', callId: call.id, queueId: call.queue.cfg.id, tries: call.tries, retryAtMs });
+    out.push({
+      type: 'callback-retry',
+      callId: call.id,
+      queueId: call.queue.cfg.id,
+      tries: call.tries,
+      retryAtMs,
+    });
     startTimer(s, timerId.retry(call.id), { kind: 'retry', call, atMs: retryAtMs }, out);
   }
   const pending = a.pendingNotReady;

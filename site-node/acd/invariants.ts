@@ -64,15 +64,15 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
     if (!c.virtual && (c.state === 'dialing' || c.state === 'retry-wait'))
       bad.push(`call ${c.id} is ${c.state} but not virtual`);
     if (c.virtual && !c.callback) bad.push(`virtual call ${c.id} is not marked a callback`);
-    if (c.virtual && c.tries >= c.queue.cfg.callback.maxTries) bad.push(`call ${c.id} is live after ${c.tries} tries`);
+    if (c.virtual && c.tries >= c.queue.cfg.callback.maxTries)
+      bad.push(`call ${c.id} is live after ${c.tries} tries`);
     const retrying = state.timers.get(timerId.retry(c.id));
     if ((c.state === 'retry-wait') !== (retrying?.kind === 'retry' && retrying.call === c))
       bad.push(`call ${c.id} is ${c.state} ${retrying ? 'with' : 'without'} a retry timer`);
   }
   // One place per call: a call (a callback above all) is in at most one bucket, once.
   const places = new Map<string, number>();
-  for (const q of state.queues)
-    for (const c of queuedCalls(q)) places.set(c.id, (places.get(c.id) ?? 0) + 1);
+  for (const q of state.queues) for (const c of queuedCalls(q)) places.set(c.id, (places.get(c.id) ?? 0) + 1);
   for (const [id, n] of places) if (n > 1) bad.push(`call ${id} holds ${n} places`);
   for (const q of state.queues) {
     let n = 0;

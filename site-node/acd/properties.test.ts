@@ -133,7 +133,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     weight: 4,
-    arbitrary: fc.record({ k: fc.constant('dialled' as const), c: fc.nat({ max: 40 }), answered: fc.boolean() }),
+    arbitrary: fc.record({
+      k: fc.constant('dialled' as const),
+      c: fc.nat({ max: 40 }),
+      answered: fc.boolean(),
+    }),
   },
   {
     weight: 4,
@@ -186,7 +190,11 @@ class Checker {
           const dialled = this.dialing.get(c.callId);
           if (c.type === 'offer-call' && dialled !== undefined) {
             // The customer answered: the offer goes to the agent reserved for the dial.
-            assert.equal(dialled, c.agentId, `callback ${c.callId} dialled for ${dialled}, offered to ${c.agentId}`);
+            assert.equal(
+              dialled,
+              c.agentId,
+              `callback ${c.callId} dialled for ${dialled}, offered to ${c.agentId}`,
+            );
             this.dialing.delete(c.callId);
             this.offeredTo.set(c.callId, c.agentId);
             break;
