@@ -7,6 +7,7 @@
  * Persistence runs through one ordered WriteQueue, so a call's rows land in the order its
  * facts happened without the ACD ever waiting on Postgres. Tickets (complaints, card-loss
  * reports, callback requests) are written before the caller hears that they were taken.
+ * Callbacks, which keep a caller's place in the queue, are callback-flow.ts.
  */
 import type { AcdCommand } from '../acd/index.js';
 import type { SiteConfig } from '../config.js';
@@ -16,7 +17,6 @@ import type { CustomerDirectory } from '../../shared/domain/customer.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
 import { newCallId } from '../../shared/ids.js';
-import { DomainError } from '../../shared/errors.js';
 import type { Flow } from '../ivr/flow.js';
 import {
   runIvrSession,
@@ -35,13 +35,13 @@ import {
   transition,
   updateCallData,
   type CallLeg as StoredLeg,
-  type CallbackToPlace,
   type EndCallRequest,
   type JobScheduler,
   type StoreContext,
 } from '../store/index.js';
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
+import { CallbackFlow } from './callback-flow.js';
 import type { SiteDesk } from './site-desk.js';
 import { recordAnswer, rollDay, type SiteTally } from './tally.js';
 import type { WriteQueue } from './write-queue.js';
@@ -102,12 +102,6 @@ export interface CallFlowDeps {
   log: Logger;
 }
 
-/** Minutes after which a callback offered by the ACD (long wait, full queue) is placed. */
-const CALLBACK_DELAY_MS = 15 * 60_000;
-/** A customer who asked to be called back goes ahead of callers who did not. */
-const CALLBACK_PRIORITY = 8;
-const CALLBACK_RING_MS = 30_000;
-
 export class CallFlow {
   private readonly calls = new Map<string, LiveCall>();
   private readonly wrapupCodes = new Map<string, string>();
@@ -117,8 +111,39 @@ export class CallFlow {
   private accepting = true;
   engine!: AcdEngine;
   desk!: SiteDesk;
+  /** Callbacks keeping callers' places (callback-flow.ts). */
+  readonly callbacks: CallbackFlow;
 
-  constructor(private readonly d: CallFlowDeps) {}
+  constructor(private readonly d: CallFlowDeps) {
+    const engine = (): AcdEngine => this.engine;
+    this.callbacks = new CallbackFlow(
+      { config: d.config, scheduler: d.scheduler, media: d.media, store: d.store, jobs: d.jobs, log: d.log },
+      {
+        // The engine is wired after construction (site.ts); read it when used.
+        get engine() {
+          return engine();
+        },
+        tally: () => this.tally,
+        write: (label, fn) => this.write(label, fn),
+        caller: (callId) => {
+          const c = this.calls.get(callId);
+          return c && !c.callerGone ? c : undefined;
+        },
+        adopt: (c) => {
+          const call = liveCall(c.callId, c.ani, 'callback', c.leg, 'queued');
+          Object.assign(call, {
+            customerId: c.customerId,
+            attached: c.attached,
+            queueId: c.queueId,
+            queuedAtMs: c.queuedAtMs,
+          });
+          this.calls.set(c.callId, call);
+        },
+        hungUp: (leg) => this.onFarEndHangup(leg),
+        storedLeg: (leg, atMs) => this.storedLeg(leg, atMs),
+      },
+    );
+  }
 
   /** The day's tally, a new one once the site's day has turned (every count goes through here). */
   private get tally(): SiteTally {
@@ -259,7 +284,7 @@ export class CallFlow {
   }
 
   private async ivrCallback(call: LiveCall, c: CallbackRequest): Promise<void> {
-    await this.d.jobs.scheduleCallback({
+    const ticket = await this.d.jobs.scheduleCallback({
       phone: c.phone,
       atMs: this.d.scheduler.now() + c.slaMinutes * 60_000,
       callId: call.callId,
@@ -269,6 +294,7 @@ export class CallFlow {
     });
     this.tally.callbacksScheduled++;
     this.tally.ticketsOpened++;
+    this.callbacks.track(ticket);
   }
 
   private enqueue(call: LiveCall, queueId: string, priority: number, attached: IvrAttached): void {
@@ -329,64 +355,11 @@ export class CallFlow {
     }
   }
 
-  /**
-   * A callback's time has come (a pg-boss job): dial the customer and, once they answer,
-   * queue them for an agent ahead of ordinary callers, with the request's data attached.
-   * Throws when the call cannot be placed (no trunk, no answer) so the job is retried
-   * with backoff; each attempt leaves its own call record.
-   */
-  async placeCallback(cb: CallbackToPlace): Promise<void> {
-    const { config, media, scheduler } = this.d;
-    if (!this.accepting)
-      throw new DomainError('unavailable', 'site is shutting down; callback retried later');
-    if (this.calls.size >= config.trunks)
-      throw new DomainError('resource-exhausted', 'no free trunk for a callback');
-    const queueId = cb.queueId && this.engine.queueIds().includes(cb.queueId) ? cb.queueId : 'retail';
-    const leg = await media.dial(cb.phone, { callerId: 'callback', timeoutMs: CALLBACK_RING_MS });
-    const now = scheduler.now();
-    const callId = newCallId(config.siteId, now);
-    const attached: Record<string, string> = {
-      intent: 'callback',
-      callbackTicketId: cb.ticketId,
-      ...(cb.callId ? { originalCallId: cb.callId } : {}),
-      ...(cb.customerId ? { customerId: cb.customerId } : {}),
-    };
-    if (leg === 'no-answer') {
-      await createCall(this.d.store, {
-        callId,
-        ani: cb.phone,
-        dnis: 'callback',
-        state: 'queued',
-        queueId,
-        attached,
-      });
-      await endCall(this.d.store, { callId, state: 'failed', reason: 'callback-no-answer' });
-      throw new DomainError('unavailable', `callback to ${cb.phone} not answered; retried later`);
-    }
-    leg.callId = callId;
-    const call = liveCall(callId, cb.phone, 'callback', leg, 'queued');
-    Object.assign(call, { customerId: cb.customerId, attached, queueId, queuedAtMs: now });
-    // Written before the job completes: the callback is not "placed" until its call exists.
-    await createCall(this.d.store, {
-      callId,
-      ani: cb.phone,
-      dnis: 'callback',
-      state: 'queued',
-      queueId,
-      priority: CALLBACK_PRIORITY,
-      attached,
-      legs: [this.storedLeg(leg, now)],
-      ...(cb.customerId ? { customerId: cb.customerId } : {}),
-    });
-    this.calls.set(callId, call);
-    this.tally.queued++;
-    this.engine.dispatch({ type: 'call-arrived', callId, queueId, priority: CALLBACK_PRIORITY, attached });
-  }
-
   // ---------------------------------------------------------------------------------------
   // ACD commands
 
   onAcdCommand(cmd: Exclude<AcdCommand, { type: 'start-timer' | 'cancel-timer' }>): void {
+    if (this.callbacks.onAcdCommand(cmd)) return;
     switch (cmd.type) {
       case 'call-queued': {
         const call = this.calls.get(cmd.callId);
@@ -594,20 +567,36 @@ export class CallFlow {
           cdr: { outcome: 'failed' },
         });
         return;
-      case 'fallback-callback-offer':
+      case 'fallback-callback-offer': {
         this.tally.callbacksScheduled++;
         this.tally.ticketsOpened++;
+        // The callback takes the caller's place in this queue at once (callback-flow.ts).
+        const place = this.callbacks.takeFallbackPlace(cmd.callId);
         this.finish(call, { ...base, state: 'callback-scheduled', reason: 'fallback:callback', ...why }, () =>
-          this.d.jobs.scheduleCallback({
-            phone: call.ani,
-            atMs: this.d.scheduler.now() + CALLBACK_DELAY_MS,
-            callId: call.callId,
-            queueId: cmd.queueId,
-            ...(call.customerId ? { customerId: call.customerId } : {}),
-            data: { reason: 'long-wait', attached: call.attached },
-          }),
+          this.d.jobs
+            .scheduleCallback({
+              phone: call.ani,
+              atMs: place?.enqueueMs ?? call.queuedAtMs ?? this.d.scheduler.now(),
+              callId: call.callId,
+              queueId: cmd.queueId,
+              ...(call.customerId ? { customerId: call.customerId } : {}),
+              data: {
+                reason: call.fallbackReason === 'max-wait' ? 'long-wait' : 'queue-full',
+                attached: call.attached,
+                ...(place ? { priority: place.priority } : {}),
+              },
+            })
+            .then((t) => this.callbacks.track(t)),
         );
         return;
+      }
+      case 'callback-requested':
+        // The caller asked to be called back while waiting: a virtual call has the place, and the
+        // callback flow tells the caller and hangs up.
+        this.finish(call, { ...base, state: 'callback-scheduled', reason: 'callback-requested' });
+        return;
+      case 'callback-failed':
+        return; // a virtual call: callback-flow.ts ends its record
       case 'fallback-leave-message':
         this.tally.ticketsOpened++;
         this.finish(
