@@ -40,6 +40,7 @@ import {
 import type { MediaPort } from '../telephony/media-port.js';
 import { AcdEngine } from './acd-engine.js';
 import { CallFlow } from './call-flow.js';
+import type { CallbackFlow } from './callback-flow.js';
 import { SiteDesk } from './site-desk.js';
 import { DeskLeases } from './desk-leases.js';
 import { dayStartMs, emptyTally, rollDay, summarise, type SiteSummary, type SiteTally } from './tally.js';
@@ -458,6 +459,11 @@ export class Site {
       out[st] = (out[st] ?? 0) + 1;
     }
     return out;
+  }
+
+  /** The callbacks holding callers' places (runtime/callback-flow.ts). */
+  get callbacks(): CallbackFlow {
+    return this.flow.callbacks;
   }
 
   /** Wait until every queued store write has landed. */

@@ -2,7 +2,8 @@
  * The example site (deploy/examples/site-chongqing.yaml) running in this process on a database
  * of its own, with simulated media, the reference ledger, a few known customers and a gRPC
  * agent desk client: the start of every test that drives a real site through its desk.
- * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease).
+ * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease);
+ * `speed` runs the site's clock sped up, as the simulation does.
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,6 +29,7 @@ export interface ExampleSite {
   config: SiteConfig;
   site: Site;
   media: SimMedia;
+  scheduler: RealScheduler;
   /** Known customers (retail), seeded in the site's cache and the ledger. */
   people: SimCustomer[];
   desk: GrpcAgentDesk;
@@ -37,13 +39,15 @@ export interface ExampleSite {
 export async function startExampleSite(opts: {
   label: string;
   edit?: (doc: Record<string, unknown>) => void;
+  /** Simulated ms per real ms (RealScheduler); default 1, real time. */
+  speed?: number;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
   const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
   opts.edit?.(doc);
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
-  const scheduler = new RealScheduler();
+  const scheduler = new RealScheduler({ speed: opts.speed ?? 1 });
   // Whoever the site calls back answers at once and waits for the agent.
   const media = new SimMedia(scheduler, (n) => ({
     ani: n,
@@ -77,6 +81,7 @@ export async function startExampleSite(opts: {
     config,
     site,
     media,
+    scheduler,
     people,
     desk,
     async close() {
