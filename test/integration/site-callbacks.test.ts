@@ -6,7 +6,8 @@
  * - a caller turned away by a full queue is promised a callback: it takes a place at once over
  *   the limit, is dialled and answered, and is never refused or offered another callback;
  * - sped up (the simulation's clock runs x20), a callback promised for later is placed on the
- *   site's clock (pg-boss would have waited for the wall clock to reach the simulated time).
+ *   site's clock (pg-boss would have waited for the wall clock to reach the simulated time);
+ * - after a restart, a callback that was waiting comes back from its ticket at its old place.
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -21,6 +22,14 @@ import type { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import type { SimCaller } from '../../site-node/sim/sim-media.js';
 import { getCall, getCdr, getTicket, getTimeline, type TicketRecord } from '../../site-node/store/index.js';
 import { query } from '../../shared/pg/pool.js';
+import { readStatsEvents } from '../../site-node/store/index.js';
+import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from '../../site-node/runtime/stats-rebuild.js';
+import { dayStartMs, summarise } from '../../site-node/runtime/tally.js';
+import { Site } from '../../site-node/runtime/site.js';
+import { SimMedia } from '../../site-node/sim/sim-media.js';
+import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
+import { RealScheduler } from '../../shared/scheduler.js';
+import { silentLogger } from '../../shared/log.js';
 
 let ex: ExampleSite;
 
@@ -183,6 +192,31 @@ test('a caller turned away by a full queue keeps a place over the limit and is a
   assert.equal(Number(refusals.rows[0]!.n), 0, 'no callback was turned away by a fallback');
   unsubscribe();
   await desk.logout('a04');
+
+  // The figures rebuilt from the stored events (what a restart shows) are the live ones.
+  await site.flushWrites();
+  const nowMs = ex.scheduler.now();
+  const sl = ex.config.acd.serviceLevel;
+  const o = {
+    nowMs,
+    dayStartMs: dayStartMs(nowMs, ex.config.utcOffsetMs),
+    windowMs: sl.windowMs,
+    thresholdMs: sl.thresholdMs,
+    handleTime: ex.config.acd.handleTime,
+    queueIds: site.engine.queueIds(),
+  };
+  const rebuilt = rebuildStats(await readStatsEvents(pool, STATS_EVENT_TYPES, rebuildSinceMs(o), nowMs), o);
+  assert.deepEqual(summarise(rebuilt.tally), site.snapshot().summary);
+  assert.equal(rebuilt.tally.queued, site.tally.queued);
+  const retail = site.engine.stats('retail').window;
+  const w = rebuilt.windows.get('retail')!;
+  assert.deepEqual(
+    {
+      answered: w.filter((r) => r.kind === 'answered').length,
+      rejected: w.filter((r) => r.kind === 'rejected').length,
+    },
+    { answered: retail.answered, rejected: retail.rejected },
+  );
 });
 
 test('sped up x20, a callback promised for later is placed on the site clock', async () => {
@@ -233,5 +267,69 @@ test('sped up x20, a callback promised for later is placed on the site clock', a
   } finally {
     await fast.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('after a restart a waiting callback comes back from its ticket, at its old place', async () => {
+  const { site, media, pool, people, config, db } = ex;
+  const a = media.place(caller(people[0]!.profile.phones[0]!, [], '1'));
+  const ticket = await waitFor(
+    'the callback request',
+    async () => (a.callId ? (await callbackTicketsOf(pool, a.callId))[0] : undefined),
+    20_000,
+  );
+  const virtualId = await waitFor('the callback in the queue', () =>
+    site.callbacks.virtualCallOf(ticket.ticketId),
+  );
+  const before = site.engine.call(virtualId)!;
+  await site.stop();
+
+  const scheduler = new RealScheduler();
+  const media2 = new SimMedia(scheduler, (n) => ({
+    ani: n,
+    dnis: 'callback',
+    patienceMs: 600_000,
+    thinkMs: 20,
+    respond: () => 'timeout',
+  }));
+  const again = new Site({
+    config,
+    pool,
+    databaseUrl: db.url,
+    scheduler,
+    media: media2,
+    bank: new PgLedgerBankHost(pool),
+    log: silentLogger,
+    drainMs: 500,
+    jobPollingSeconds: 1,
+    cti: false,
+    web: false,
+  });
+  await again.start();
+  try {
+    const restoredId = again.callbacks.virtualCallOf(ticket.ticketId);
+    assert.ok(restoredId, 'the open request took a place again at start');
+    const restored = again.engine.call(restoredId)!;
+    assert.equal(restored.virtual, true);
+    assert.equal(restored.enqueueMs, before.enqueueMs, 'its place: the time the caller first queued');
+    assert.equal(restored.priority, before.priority);
+
+    const late = media2.place(caller(people[1]!.profile.phones[0]!, []));
+    await waitFor(
+      'a new caller waiting',
+      () => late.callId !== '' && again.engine.call(late.callId)?.state === 'queued',
+    );
+    const events: DeskEvent[] = [];
+    again.desk.subscribe('a03', (e) => events.push(e));
+    await again.desk.login('a03');
+    await again.desk.setReady('a03');
+    const first = await waitFor('the first offer', () => events.find((e) => e.type === 'offer'));
+    assert.equal(
+      (first as { pop: ScreenPop }).pop.callId,
+      restoredId,
+      'the callback before the caller who came later',
+    );
+  } finally {
+    await again.stop();
   }
 });
