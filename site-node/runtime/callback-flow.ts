@@ -55,6 +55,8 @@ import type { SiteTally } from './tally.js';
 const CALLBACK_RING_MS = 30_000;
 /** How long one wait for the callback key lasts before the site listens again. */
 const LISTEN_MS = 60_000;
+/** The longest single timer: setTimeout fires at once past 2^31 - 1 ms, so a later time is re-armed. */
+const MAX_TIMER_MS = 86_400_000;
 
 /** A caller on the line, as the call flow knows it. */
 export interface CallerOnLine {
@@ -142,8 +144,14 @@ export class CallbackFlow {
     const h = this.fromTicket(t);
     if (!h) return;
     this.held.set(h.ticketId, h);
+    this.arm(h);
+  }
+
+  /** Admit the request when its time has come, else wait for it (a day at most per timer). */
+  private arm(h: Held): void {
+    h.timer = undefined;
     const wait = h.enqueueMs - this.d.scheduler.now();
-    if (wait > 0) h.timer = this.d.scheduler.after(wait, () => this.admit(h));
+    if (wait > 0) h.timer = this.d.scheduler.after(Math.min(wait, MAX_TIMER_MS), () => this.arm(h));
     else this.admit(h);
   }
 
@@ -218,7 +226,6 @@ export class CallbackFlow {
 
   /** The request takes its place: a virtual call in its queue, with a call record of its own. */
   private admit(h: Held): void {
-    h.timer = undefined;
     if (this.stopped) return;
     const { config, scheduler } = this.d;
     const now = scheduler.now();
