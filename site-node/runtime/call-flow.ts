@@ -140,6 +140,7 @@ export class CallFlow {
           this.calls.set(c.callId, call);
         },
         hungUp: (leg) => this.onFarEndHangup(leg),
+        trunk: () => (!this.accepting ? 'stopping' : this.calls.size < d.config.trunks ? 'free' : 'busy'),
         storedLeg: (leg, atMs) => this.storedLeg(leg, atMs),
       },
     );

@@ -79,6 +79,8 @@ export interface CallbackHost {
   adopt(c: CallerOnLine & { queueId: string; queuedAtMs: number }): void;
   /** The caller's leg ended while the site was listening for the callback key. */
   hungUp(leg: CallLeg): void;
+  /** Whether a trunk is free for an outgoing call ('stopping' while the site shuts down). */
+  trunk(): 'free' | 'busy' | 'stopping';
   storedLeg(leg: CallLeg, atMs: number): StoredLeg;
 }
 
@@ -397,6 +399,9 @@ export class CallbackFlow {
       return engine.dispatch({ type: 'callback-dialled', callId: cmd.callId, answered: false });
     }
     const callId = cmd.callId;
+    const trunk = this.host.trunk();
+    // Shutting down: no dial; the request stays open and comes back, with its tries, at start.
+    if (trunk === 'stopping') return;
     this.host.write(`dial ${callId}`, (s) =>
       transition(s, {
         callId,
@@ -409,7 +414,13 @@ export class CallbackFlow {
     );
     let leg: CallLeg | 'no-answer';
     try {
-      leg = await this.d.media.dial(h.phone, { callerId: 'callback', timeoutMs: CALLBACK_RING_MS });
+      if (trunk === 'busy') {
+        this.d.log.warn('no free trunk for a callback; counted as not answered', {
+          callId,
+          ticketId: h.ticketId,
+        });
+        leg = 'no-answer';
+      } else leg = await this.d.media.dial(h.phone, { callerId: 'callback', timeoutMs: CALLBACK_RING_MS });
     } catch (e) {
       this.d.log.warn('callback dial failed; counted as not answered', { callId, err: e });
       leg = 'no-answer';
