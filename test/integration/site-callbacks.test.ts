@@ -108,8 +108,13 @@ test('a caller who presses the callback key keeps the place: called back before 
   assert.equal(virtual.virtual, true);
   assert.equal(virtual.enqueueMs, ticket.callbackAtMs, 'its place is the time the caller first queued');
 
-  const later = [people[1]!, people[2]!].map((p) => media.place(caller(p.profile.phones[0]!, [])));
-  await waitFor('two later callers waiting', () => later.every((l) => l.callId && queued(l.callId)));
+  // One after the other, so that the order they queued in is known.
+  const later = [];
+  for (const p of [people[1]!, people[2]!]) {
+    const l = media.place(caller(p.profile.phones[0]!, []));
+    await waitFor('a later caller waiting', () => l.callId !== '' && queued(l.callId));
+    later.push(l);
+  }
   for (const l of later) assert.ok(site.engine.call(l.callId)!.enqueueMs > virtual.enqueueMs);
 
   const events: DeskEvent[] = [];
@@ -149,10 +154,12 @@ test('a caller who presses the callback key keeps the place: called back before 
 
 test('a caller turned away by a full queue keeps a place over the limit and is answered, never refused or offered again', async () => {
   const { site, media, desk, pool, people } = ex;
-  const waiting = [people[0]!, people[1]!].map((p) => media.place(caller(p.profile.phones[0]!, [])));
-  await waitFor('the queue full (two callers waiting)', () =>
-    waiting.every((l) => l.callId && queued(l.callId)),
-  );
+  const waiting = [];
+  for (const p of [people[0]!, people[1]!]) {
+    const l = media.place(caller(p.profile.phones[0]!, []));
+    await waitFor('a caller waiting', () => l.callId !== '' && queued(l.callId));
+    waiting.push(l);
+  }
   const heard: string[] = [];
   const f = media.place(caller(people[2]!.profile.phones[0]!, heard));
   const ticket = await waitFor(
