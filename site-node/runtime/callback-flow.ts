@@ -116,6 +116,8 @@ export class CallbackFlow {
   private readonly listening = new Set<string>();
   /** Where a caller taken by the `callback-offer` fallback was in its queue (priority, enqueue time). */
   private readonly fallbackPlaces = new Map<string, { priority: number; enqueueMs: number }>();
+  /** Set by `restore()`: before it the site is still starting, and holds no request yet. */
+  private restored = false;
   private stopped = false;
 
   constructor(
@@ -160,6 +162,7 @@ export class CallbackFlow {
   /** Every open request comes back after a start, with its place and its tries. */
   async restore(): Promise<number> {
     const open = await callbacksAwaiting(this.d.store.pool);
+    this.restored = true;
     for (const t of open) this.track(t);
     if (open.length > 0) this.d.log.info('callback requests restored', { count: open.length });
     return open.length;
@@ -167,7 +170,8 @@ export class CallbackFlow {
 
   /** The pg-boss path (jobs.ts): a due request the site may already hold. */
   async due(cb: CallbackToPlace): Promise<void> {
-    if (this.stopped || this.held.has(cb.ticketId)) return;
+    // Before restore() the site is rebuilding its figures; restore() takes every open request.
+    if (!this.restored || this.stopped || this.held.has(cb.ticketId)) return;
     // The caller is still on the line, being turned into this callback: that path places it.
     if (cb.callId !== undefined && this.host.caller(cb.callId)) return;
     const t = await getTicket(this.d.store.pool, cb.ticketId);
