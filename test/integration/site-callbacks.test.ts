@@ -148,6 +148,7 @@ test('a caller who presses the callback key keeps the place: called back before 
     timeline.join(', '),
   );
   assert.equal(site.snapshot().summary.abandoned, 0, 'asking for a callback is not abandoning');
+  assert.equal(site.snapshot().failedWrites, 0, 'every record of the callback was written in order');
   unsubscribe();
   await desk.logout('a03');
 });
@@ -214,6 +215,7 @@ test('a caller turned away by a full queue keeps a place over the limit and is a
   };
   const rebuilt = rebuildStats(await readStatsEvents(pool, STATS_EVENT_TYPES, rebuildSinceMs(o), nowMs), o);
   assert.deepEqual(summarise(rebuilt.tally), site.snapshot().summary);
+  assert.equal(site.snapshot().failedWrites, 0);
   assert.equal(rebuilt.tally.queued, site.tally.queued);
   const retail = site.engine.stats('retail').window;
   const w = rebuilt.windows.get('retail')!;
