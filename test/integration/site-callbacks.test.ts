@@ -7,7 +7,8 @@
  *   the limit, is dialled and answered, and is never refused or offered another callback;
  * - sped up (the simulation's clock runs x20), a callback promised for later is placed on the
  *   site's clock (pg-boss would have waited for the wall clock to reach the simulated time);
- * - after a restart, a callback that was waiting comes back from its ticket at its old place.
+ * - after a restart, a callback that was waiting comes back from its ticket at its old place;
+ * - a callback nobody answers is tried again at its place, then closed as failed.
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -340,5 +341,59 @@ test('after a restart a waiting callback comes back from its ticket, at its old 
     );
   } finally {
     await again.stop();
+  }
+});
+
+test('a callback nobody answers releases the agent, is tried again at its place, and closes failed after maxTries', async () => {
+  // Sped up x20: a 30 s ring is 1.5 s of real time. The customer never picks up.
+  const fast = await startExampleSite({
+    label: 'callbacks-no-answer',
+    speed: 20,
+    answers: () => false,
+    edit: (doc) => {
+      const queues = (doc.acd as { queues: Array<Record<string, unknown>> }).queues;
+      queues.find((q) => q.id === 'retail')!.callback = { key: '1', maxTries: 2, retryDelayMs: '20s' };
+    },
+  });
+  try {
+    const { site, media, pool, people } = fast;
+    const leg = media.place(caller(people[0]!.profile.phones[0]!, [], '1'));
+    const ticket = await waitFor(
+      'the callback request',
+      async () => (leg.callId ? (await callbackTicketsOf(pool, leg.callId))[0] : undefined),
+      20_000,
+    );
+    const virtualId = await waitFor('its virtual call', () => site.callbacks.virtualCallOf(ticket.ticketId));
+    await site.desk.login('a03');
+    await site.desk.setReady('a03');
+    const closed = await waitFor(
+      'the request closed',
+      async () => {
+        const t = await getTicket(pool, ticket.ticketId);
+        return t?.status === 'closed' && t;
+      },
+      30_000,
+    );
+    assert.equal(closed.closeReason, 'callback-failed');
+    assert.equal(closed.data.tries, 1, 'the first unanswered try was recorded for a restart');
+    await site.flushWrites();
+    const record = await getCall(pool, virtualId);
+    assert.equal(record?.state, 'failed');
+    assert.equal(record?.endReason, 'callback-failed:no-answer');
+    const timeline = (await getTimeline(pool, virtualId)).map((e) => e.event);
+    assert.deepEqual(
+      timeline.filter((e) => e.startsWith('callback-')),
+      [
+        'callback-dial',
+        'callback-no-answer',
+        'callback-dial',
+        'callback-no-answer',
+        'callback-failed:no-answer',
+      ],
+    );
+    assert.equal(site.engine.agent('a03')?.state, 'ready', 'the agent is free again');
+    assert.equal(site.engine.call(virtualId), undefined);
+  } finally {
+    await fast.close();
   }
 });

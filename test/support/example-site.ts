@@ -3,7 +3,8 @@
  * of its own, with simulated media, the reference ledger, a few known customers and a gRPC
  * agent desk client: the start of every test that drives a real site through its desk.
  * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease);
- * `speed` runs the site's clock sped up, as the simulation does.
+ * `speed` runs the site's clock sped up, as the simulation does; `answers` picks who picks up
+ * a callback.
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -41,6 +42,8 @@ export async function startExampleSite(opts: {
   edit?: (doc: Record<string, unknown>) => void;
   /** Simulated ms per real ms (RealScheduler); default 1, real time. */
   speed?: number;
+  /** Whether the customer at a number answers when the site calls back; default: everyone does. */
+  answers?: (number: string) => boolean;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
@@ -48,14 +51,12 @@ export async function startExampleSite(opts: {
   opts.edit?.(doc);
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
   const scheduler = new RealScheduler({ speed: opts.speed ?? 1 });
-  // Whoever the site calls back answers at once and waits for the agent.
-  const media = new SimMedia(scheduler, (n) => ({
-    ani: n,
-    dnis: 'callback',
-    patienceMs: 600_000,
-    thinkMs: 20,
-    respond: () => 'timeout',
-  }));
+  // Whoever the site calls back answers at once (unless `answers` says not) and waits for the agent.
+  const media = new SimMedia(scheduler, (n) =>
+    opts.answers && !opts.answers(n)
+      ? undefined
+      : { ani: n, dnis: 'callback', patienceMs: 600_000, thinkMs: 20, respond: () => 'timeout' },
+  );
   const site = new Site({
     config,
     pool,
