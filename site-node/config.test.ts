@@ -164,3 +164,22 @@ test('store writes: defaults when absent, durations in the grammar, each mistake
   refuses((c) => (c.store = { firstRowWait: '0s' }), /site\.store\.firstRowWait/);
   refuses((c) => (c.store = { bufer: 1 }), /site\.store/);
 });
+
+test('callbacks: the default queue is the first queue unless named; an unknown queue or a bad callback setting is named', () => {
+  const dflt = compileSiteConfig(base(), '/tmp', 'site');
+  assert.deepEqual(dflt.callbacks, { queueId: dflt.acd.queues[0]!.id, priority: 5 });
+  assert.deepEqual(dflt.acd.queues[0]!.callback, { key: '1', maxTries: 3, retryDelayMs: 600_000 });
+  const c = base() as Doc;
+  c.callbacks = { queue: 'complaints', priority: 4 };
+  c.acd.queues[0].callback = { key: '*', maxTries: 2, retryDelayMs: '5m' };
+  const compiled = compileSiteConfig(c, '/tmp', 'site');
+  assert.deepEqual(compiled.callbacks, { queueId: 'complaints', priority: 4 });
+  assert.deepEqual(compiled.acd.queues[0]!.callback, { key: '*', maxTries: 2, retryDelayMs: 300_000 });
+  refuses(
+    (d) => (d.callbacks = { queue: 'mortgages' }),
+    /site\.callbacks\.queue: "mortgages" is not a queue/,
+  );
+  refuses((d) => (d.acd.queues[0].callback = { key: '12' }), /site\.acd\.queues\[0\]\.callback\.key/);
+  refuses((d) => (d.acd.queues[0].callback = { maxTries: 0 }), /site\.acd\.queues\[0\]\.callback\.maxTries/);
+  refuses((d) => (d.acd.queues[0].callback = { retryDelayMs: 0 }), /callback\.retryDelayMs/);
+});

@@ -147,6 +147,14 @@ const siteFileSchema = z
     wrapupCodes: z.array(code).default(['resolved', 'follow-up', 'transferred', 'complaint-logged']),
     agents: z.array(agentSchema).min(1),
     acd: z.unknown(),
+    /**
+     * Callbacks (docs/architecture.md §4.7): the queue a callback request that names none takes
+     * its place in, and the priority of one whose caller's priority is unknown (an IVR request).
+     */
+    callbacks: z
+      .object({ queue: z.string().min(1).optional(), priority: z.number().int().min(0).max(100).default(5) })
+      .strict()
+      .default({ priority: 5 }),
     /** The link to the provincial hub; absent = a standalone site (no federation). */
     hub: z
       .object({
@@ -222,6 +230,8 @@ export interface SiteConfig {
   wrapupCodes: string[];
   agents: AgentRosterEntry[];
   acd: CompiledAcdConfig;
+  /** Default queue (an existing one; default: the first queue) and priority of callbacks. */
+  callbacks: { queueId: string; priority: number };
   hub: HubLinkConfig | undefined;
   /** Home site id -> the database of that site's bank host (reference ledger). */
   bankHosts: Record<string, { databaseUrl: string }>;
@@ -262,6 +272,11 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     if (!NODE_ID_RE.test(id)) problems.push(`${what}.bankHosts.${id}: not a site id (${NODE_ID_RE})`);
     if (id === raw.site.id)
       problems.push(`${what}.bankHosts.${id}: this site's own host is the local ledger`);
+  }
+  if (raw.callbacks.queue !== undefined && !acd.queueById.has(raw.callbacks.queue)) {
+    problems.push(
+      `${what}.callbacks.queue: "${raw.callbacks.queue}" is not a queue of this site (${acd.queues.map((q) => q.id).join(', ')})`,
+    );
   }
   if (raw.ivrPorts > raw.trunks) {
     problems.push(`${what}.ivrPorts: ${raw.ivrPorts} IVR ports is more than the ${raw.trunks} trunks`);
@@ -307,6 +322,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     wrapupCodes: raw.wrapupCodes,
     agents: raw.agents,
     acd,
+    callbacks: { queueId: raw.callbacks.queue ?? acd.queues[0]!.id, priority: raw.callbacks.priority },
     hub: raw.hub && {
       address: raw.hub.address,
       hubId: raw.hub.id,

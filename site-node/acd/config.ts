@@ -38,6 +38,10 @@
  *     calendarId: main           # [always open]
  *     afterHours: leave-message            # [announcement:after-hours]
  *     offerTimeoutMs / wrapUpMs  # per-queue overrides of the globals
+ *     callback:                  # a caller waiting here may keep the place as a callback
+ *       key: '1'                 # ['1'] the key that asks for it (0-9, * or #); false = not offered
+ *       maxTries: 3              # [3] dials before the callback is closed as failed
+ *       retryDelayMs: 10m        # [10m] after an unanswered dial; the place is kept meanwhile
  * ```
  *
  * A fallback is an object (`{kind: 'overflow-queue', queueId: 'retail'}`) or the shorthand
@@ -98,6 +102,16 @@ const expansionStep = z
   })
   .strict();
 
+const callbackSchema = z
+  .object({
+    key: z
+      .union([z.string().regex(/^[0-9*#]$/, 'must be one key: 0-9, * or #'), z.literal(false)])
+      .default('1'),
+    maxTries: z.number().int().min(1).max(20).default(3),
+    retryDelayMs: durationMs.default(600_000),
+  })
+  .strict();
+
 const queueSchema = z
   .object({
     id,
@@ -113,6 +127,7 @@ const queueSchema = z
     afterHours: fallbackSchema.default({ kind: 'announcement', announcement: 'after-hours' }),
     offerTimeoutMs: durationMs.optional(),
     wrapUpMs: durationMs.optional(),
+    callback: callbackSchema.default({ key: '1', maxTries: 3, retryDelayMs: 600_000 }),
   })
   .strict();
 
@@ -170,6 +185,8 @@ export interface CompiledQueue {
   afterHours: FallbackAction;
   offerTimeoutMs: number;
   wrapUpMs: number;
+  /** Callbacks that keep a caller's place (docs/architecture.md §4.7). */
+  callback: { key: string | false; maxTries: number; retryDelayMs: number };
 }
 
 export interface CompiledAcdConfig {
@@ -240,7 +257,9 @@ export function compileAcdConfig(input: unknown, what = 'acd'): CompiledAcdConfi
       afterHours: q.afterHours,
       offerTimeoutMs: q.offerTimeoutMs ?? raw.offerTimeoutMs,
       wrapUpMs: q.wrapUpMs ?? raw.wrapUpMs,
+      callback: q.callback,
     };
+    if (cq.callback.retryDelayMs <= 0) throw invalidArgument(`${f}.callback.retryDelayMs`, 'must be > 0');
     if (cq.offerTimeoutMs <= 0) throw invalidArgument(`${f}.offerTimeoutMs`, 'must be > 0');
     queueById.set(q.id, cq);
     queues.push(cq);

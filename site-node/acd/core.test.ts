@@ -301,6 +301,9 @@ describe('abandons and transfers', () => {
       seq: 2,
       level: 0,
       moves: 1,
+      virtual: false,
+      callback: false,
+      tries: 0,
     });
     assert.equal(agentView(h.state, 'a')?.state, 'wrap-up');
   });

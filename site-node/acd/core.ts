@@ -17,6 +17,14 @@
  *   adapters may race a cancel with a fire. `start-timer` with an id that is armed replaces it.
  * - Every call ends exactly once, with one `call-ended` command (see CallOutcome); after it
  *   no command names that call again.
+ *
+ * Callbacks (docs/architecture.md §4.7) are virtual calls: a place in a queue with nobody on the
+ * line. One ages like any call (same priority bucket, same enqueue time, same expansion) but
+ * is never turned away or timed out; at the front, with an eligible agent ready, the agent is
+ * reserved and the site told to dial (`dial-callback`). Answered, it becomes an ordinary call
+ * offered to that agent; unanswered, the agent is released and the call waits out of the line
+ * (`retry-wait`) for the queue's `callback.retryDelayMs`, then takes the same place again,
+ * until `callback.maxTries` dials have failed (`callback-failed`).
  */
 import { DomainError, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import { assertAgentTransition } from './agent-state.js';
@@ -32,6 +40,7 @@ import {
   refreshLevel,
   removeCall,
   removeReady,
+  levelFor,
 } from './routing.js';
 import { timerId, type AcdState, type AgentRec, type CallRec, type QueueRt, type TimerRec } from './state.js';
 import { recordHandleTime, recordWindow } from './stats.js';
@@ -100,6 +109,15 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
       break;
     case 'timer-fired':
       onTimer(state, event.id, nowMs, out);
+      break;
+    case 'callback-requested':
+      onCallbackRequested(state, event, nowMs, out);
+      break;
+    case 'callback-arrived':
+      onCallbackArrived(state, event, nowMs, out);
+      break;
+    case 'callback-dialled':
+      onCallbackDialled(state, event, nowMs, out);
       break;
     default:
       throw invalidArgument(
@@ -217,17 +235,35 @@ function endCall(
 }
 
 function armWaitTimer(s: AcdState, call: CallRec, out: AcdCommand[]): void {
-  const at = nextWaitDeadline(call.queue.cfg, call.enqueueMs, call.level);
+  const at = nextWaitDeadline(call.queue.cfg, call.enqueueMs, call.level, call.callback);
   if (at !== undefined) startTimer(s, call.waitTimer, { kind: 'wait', call, atMs: at }, out);
 }
 
-/** The call (removed from any bucket) goes to `a`, who is ready. */
+/**
+ * The call (removed from any bucket) goes to `a`, who is ready. A virtual call reserves the
+ * agent while the site dials the customer; it is offered once the customer answers.
+ */
 function offer(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
   cancelTimer(s, call.waitTimer, out);
   a.callId = call.id;
-  setAgent(s, a, 'reserved', 'take an offer', out);
-  call.state = 'offered';
+  setAgent(s, a, 'reserved', call.virtual ? 'be reserved for a callback' : 'take an offer', out);
   call.agent = a;
+  if (call.virtual) {
+    call.state = 'dialing';
+    out.push({
+      type: 'dial-callback',
+      callId: call.id,
+      agentId: a.id,
+      queueId: call.queue.cfg.id,
+      tries: call.tries,
+    });
+    return;
+  }
+  ringAgent(s, call, a, out);
+}
+
+function ringAgent(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
+  call.state = 'offered';
   const answerByMs = s.nowMs + call.queue.cfg.offerTimeoutMs;
   out.push({ type: 'offer-call', callId: call.id, agentId: a.id, queueId: call.queue.cfg.id, answerByMs });
   startTimer(s, call.offerTimer, { kind: 'offer', call, atMs: answerByMs }, out);
@@ -270,7 +306,7 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): 
   }
   const a = pickAgent(s, q.cfg, 0);
   if (a) return offer(s, call, a, out);
-  const room = checkRoom(q.cfg, q.waiting);
+  const room = checkRoom(q.cfg, q.waiting - q.virtualWaiting);
   if (!room.ok) {
     recordWindow(s, q, 'rejected', 0);
     return fallback(s, call, room.reason, room.action, out);
@@ -311,7 +347,7 @@ function requeue(s: AcdState, call: CallRec, out: AcdCommand[]): void {
   call.state = 'queued';
   call.agent = undefined;
   refreshLevel(call, s.nowMs);
-  if (maxWaitExceeded(q.cfg, call.enqueueMs, s.nowMs)) {
+  if (!call.callback && maxWaitExceeded(q.cfg, call.enqueueMs, s.nowMs)) {
     recordWindow(s, q, 'timed-out', s.nowMs - call.enqueueMs);
     return fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
   }
@@ -363,8 +399,14 @@ function onCallArrived(
   const priority = int(e.priority, 'priority', 0);
   const attached = attachedArg(e.attached);
   s.nowMs = now;
-  const call: CallRec = {
-    id: callId,
+  const call = newCall(callId, q, priority, attached, now);
+  s.calls.set(callId, call);
+  enterQueue(s, call, q, out);
+}
+
+function newCall(id: string, q: QueueRt, priority: number, attached: AttachedData, now: number): CallRec {
+  return {
+    id,
     queue: q,
     priority,
     attached,
@@ -375,11 +417,12 @@ function onCallArrived(
     level: 0,
     agent: undefined,
     moves: 0,
-    waitTimer: timerId.wait(callId),
-    offerTimer: timerId.offer(callId),
+    waitTimer: timerId.wait(id),
+    offerTimer: timerId.offer(id),
+    virtual: false,
+    callback: false,
+    tries: 0,
   };
-  s.calls.set(callId, call);
-  enterQueue(s, call, q, out);
 }
 
 function onLogin(
@@ -447,7 +490,11 @@ function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: numb
   const a = agentArg(s, agentId);
   const r = str(reason, 'reason');
   s.nowMs = now;
-  if (a.state === 'reserved') {
+  if (a.state === 'reserved' && s.calls.get(a.callId!)!.state === 'dialing') {
+    // The site is dialling the customer for this agent: the dial ends soon either way, and a
+    // second dial of the same customer for another agent must not start meanwhile.
+    a.pendingNotReady = r;
+  } else if (a.state === 'reserved') {
     const call = s.calls.get(a.callId!)!;
     cancelTimer(s, call.offerTimer, out);
     out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'lease-lapsed' });
@@ -492,10 +539,16 @@ function onAnswered(s: AcdState, agentId: unknown, callId: unknown, now: number,
     );
   }
   const call = s.calls.get(cid)!;
+  if (call.state !== 'offered') {
+    throw failedPrecondition(
+      `agent ${JSON.stringify(a.id)} cannot answer call ${JSON.stringify(cid)}: the customer is still being dialled`,
+    );
+  }
   s.nowMs = now;
   cancelTimer(s, call.offerTimer, out);
   setAgent(s, a, 'on-call', 'answer', out);
   call.state = 'connected';
+  call.callback = false; // served: a transfer from here is an ordinary call's
   const waitMs = now - call.enqueueMs;
   recordWindow(s, call.queue, 'answered', waitMs);
   a.answeredAtMs = now;
@@ -517,6 +570,9 @@ function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: numb
 
 function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
   const call = callArg(s, callId);
+  if (call.virtual) {
+    throw failedPrecondition(`call ${JSON.stringify(call.id)} is a callback with nobody on the line`);
+  }
   s.nowMs = now;
   const q = call.queue;
   const waitMs = now - call.enqueueMs;
@@ -600,7 +656,7 @@ function onTimer(s: AcdState, id: unknown, now: number, out: AcdCommand[]): void
       const call = t.call;
       const q = call.queue;
       refreshLevel(call, now);
-      if (maxWaitExceeded(q.cfg, call.enqueueMs, now)) {
+      if (!call.callback && maxWaitExceeded(q.cfg, call.enqueueMs, now)) {
         removeCall(q, call);
         recordWindow(s, q, 'timed-out', now - call.enqueueMs);
         fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
@@ -623,6 +679,139 @@ function onTimer(s: AcdState, id: unknown, now: number, out: AcdCommand[]): void
     case 'wrapup':
       finishWrapUp(s, t.agent, out);
       return;
+    case 'retry': {
+      // Back to the very place it had: same enqueue time and order.
+      const call = t.call;
+      const q = call.queue;
+      call.state = 'queued';
+      refreshLevel(call, now);
+      insertCall(q, call);
+      out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
+      dispatchQueue(s, q, out);
+      if (call.state === 'queued') armWaitTimer(s, call, out);
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Callbacks: virtual calls keeping a caller's place
+
+function onCallbackRequested(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'callback-requested' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const call = callArg(s, e.callId);
+  const cbId = str(e.callbackId, 'callbackId');
+  if (s.calls.has(cbId)) throw failedPrecondition(`call ${JSON.stringify(cbId)} is already in the ACD`);
+  if (call.virtual || call.state !== 'queued') {
+    throw failedPrecondition(
+      `call ${JSON.stringify(call.id)} cannot become a callback: it is ${call.virtual ? 'a callback already' : call.state}, not waiting in a queue`,
+    );
+  }
+  s.nowMs = now;
+  const q = call.queue;
+  const v = newCall(cbId, q, call.priority, call.attached, call.arrivedMs);
+  // The caller's place, exactly: the same enqueue time and order, and the expansion reached.
+  v.enqueueMs = call.enqueueMs;
+  v.seq = call.seq;
+  v.level = call.level;
+  v.moves = call.moves;
+  v.virtual = v.callback = true;
+  removeCall(q, call);
+  cancelTimer(s, call.waitTimer, out);
+  endCall(s, call, 'callback-requested', out);
+  s.calls.set(cbId, v);
+  insertCall(q, v);
+  out.push({ type: 'call-queued', callId: cbId, queueId: q.cfg.id });
+  armWaitTimer(s, v, out);
+}
+
+function onCallbackArrived(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'callback-arrived' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const callId = str(e.callId, 'callId');
+  if (s.calls.has(callId)) throw failedPrecondition(`call ${JSON.stringify(callId)} is already in the ACD`);
+  const q = queueArg(s, e.queueId, 'queueId');
+  const priority = int(e.priority, 'priority', 0);
+  const attached = attachedArg(e.attached);
+  if (typeof e.enqueueMs !== 'number' || !Number.isSafeInteger(e.enqueueMs) || e.enqueueMs > now) {
+    throw invalidArgument(
+      'enqueueMs',
+      `must be an integer time no later than now (${now}), got ${e.enqueueMs}`,
+    );
+  }
+  const tries = int(e.tries, 'tries', 0);
+  if (tries < 0 || tries >= q.cfg.callback.maxTries) {
+    throw invalidArgument(
+      'tries',
+      `must be 0..${q.cfg.callback.maxTries - 1} (the queue's callback.maxTries), got ${tries}`,
+    );
+  }
+  s.nowMs = now;
+  const call = newCall(callId, q, priority, attached, now);
+  call.enqueueMs = e.enqueueMs;
+  call.seq = ++s.seq;
+  call.level = levelFor(q.cfg, now - e.enqueueMs);
+  call.virtual = call.callback = true;
+  call.tries = tries;
+  s.calls.set(callId, call);
+  // No calendar or length check: the place was promised. An eligible ready agent means no
+  // eligible call waits (the core never idles one), so the callback may take it at once.
+  const a = pickAgent(s, q.cfg, call.level);
+  if (a) return offer(s, call, a, out);
+  insertCall(q, call);
+  out.push({ type: 'call-queued', callId, queueId: q.cfg.id });
+  armWaitTimer(s, call, out);
+}
+
+function onCallbackDialled(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'callback-dialled' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const call = callArg(s, e.callId);
+  if (typeof e.answered !== 'boolean') throw invalidArgument('answered', 'must be a boolean');
+  if (call.state !== 'dialing') {
+    throw failedPrecondition(`call ${JSON.stringify(call.id)} is not being dialled (it is ${call.state})`);
+  }
+  s.nowMs = now;
+  const a = call.agent!;
+  if (e.answered) {
+    // The customer is on the line: from here an ordinary call, rung to the reserved agent.
+    call.virtual = false;
+    ringAgent(s, call, a, out);
+    return;
+  }
+  call.tries++;
+  call.agent = undefined;
+  a.callId = undefined;
+  const cb = call.queue.cfg.callback;
+  if (call.tries >= cb.maxTries) endCall(s, call, 'callback-failed', out, a.id);
+  else {
+    call.state = 'retry-wait';
+    const retryAtMs = now + cb.retryDelayMs;
+    out.push({
+      type: 'callback-retry',
+      callId: call.id,
+      queueId: call.queue.cfg.id,
+      tries: call.tries,
+      retryAtMs,
+    });
+    startTimer(s, timerId.retry(call.id), { kind: 'retry', call, atMs: retryAtMs }, out);
+  }
+  const pending = a.pendingNotReady;
+  a.pendingNotReady = undefined;
+  if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
+  else {
+    setAgent(s, a, 'ready', 'return to ready', out);
+    dispatchAgent(s, a, out);
   }
 }
 

@@ -3,7 +3,8 @@
  * debugger. Returns a list of violations (empty = fine). O(agents x waiting calls): not for
  * production paths.
  */
-import { isEligible, levelFor, queuedCalls } from './routing.js';
+import { isEligible, levelFor, queuedCalls, servedBefore } from './routing.js';
+import { timerId } from './state.js';
 import type { AcdState } from './state.js';
 
 export interface InvariantOptions {
@@ -23,7 +24,7 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
       if (!c) bad.push(`agent ${a.id} is ${a.state} without a live call`);
       else {
         if (c.agent !== a) bad.push(`agent ${a.id} holds ${c.id} but the call points at ${c.agent?.id}`);
-        const want = a.state === 'reserved' ? 'offered' : 'connected';
+        const want = a.state === 'reserved' ? (c.virtual ? 'dialing' : 'offered') : 'connected';
         if (c.state !== want) bad.push(`agent ${a.id} is ${a.state} but call ${c.id} is ${c.state}`);
         if (holder.has(c.id)) bad.push(`call ${c.id} held by ${holder.get(c.id)} and ${a.id}`);
         holder.set(c.id, a.id);
@@ -52,21 +53,39 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
     });
   }
   for (const c of state.calls.values()) {
-    if (c.state === 'queued') {
-      if (c.agent) bad.push(`queued call ${c.id} has agent ${c.agent.id}`);
+    if (c.state === 'queued' || c.state === 'retry-wait') {
+      if (c.agent) bad.push(`${c.state} call ${c.id} has agent ${c.agent.id}`);
     } else if (!c.agent || c.agent.callId !== c.id) {
       bad.push(`${c.state} call ${c.id} is not held by its agent`);
     }
+    // A virtual call has nobody on the line: it only waits, waits to retry, or is dialled.
+    if (c.virtual && c.state !== 'queued' && c.state !== 'dialing' && c.state !== 'retry-wait')
+      bad.push(`virtual call ${c.id} is ${c.state}`);
+    if (!c.virtual && (c.state === 'dialing' || c.state === 'retry-wait'))
+      bad.push(`call ${c.id} is ${c.state} but not virtual`);
+    if (c.virtual && !c.callback) bad.push(`virtual call ${c.id} is not marked a callback`);
+    if (c.virtual && c.tries >= c.queue.cfg.callback.maxTries)
+      bad.push(`call ${c.id} is live after ${c.tries} tries`);
+    const retrying = state.timers.get(timerId.retry(c.id));
+    if ((c.state === 'retry-wait') !== (retrying?.kind === 'retry' && retrying.call === c))
+      bad.push(`call ${c.id} is ${c.state} ${retrying ? 'with' : 'without'} a retry timer`);
   }
+  // One place per call: a call (a callback above all) is in at most one bucket, once.
+  const places = new Map<string, number>();
+  for (const q of state.queues) for (const c of queuedCalls(q)) places.set(c.id, (places.get(c.id) ?? 0) + 1);
+  for (const [id, n] of places) if (n > 1) bad.push(`call ${id} holds ${n} places`);
   for (const q of state.queues) {
     let n = 0;
+    let virtual = 0;
     for (const b of q.buckets) {
-      let prev = -1;
+      let prev: (typeof b.calls)[number] | undefined;
       for (let i = b.head; i < b.calls.length; i++) {
         const c = b.calls[i]!;
         n++;
-        if (c.seq <= prev) bad.push(`queue ${q.cfg.id} priority ${b.priority} out of order at ${c.id}`);
-        prev = c.seq;
+        if (c.virtual) virtual++;
+        if (prev && !servedBefore(prev, c))
+          bad.push(`queue ${q.cfg.id} priority ${b.priority} out of order at ${c.id}`);
+        prev = c;
         if (
           c.state !== 'queued' ||
           c.queue !== q ||
@@ -78,6 +97,8 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
       }
     }
     if (n !== q.waiting) bad.push(`queue ${q.cfg.id} waiting=${q.waiting} but holds ${n}`);
+    if (virtual !== q.virtualWaiting)
+      bad.push(`queue ${q.cfg.id} virtualWaiting=${q.virtualWaiting} but holds ${virtual} virtual calls`);
     if (opts.noIdleWhileWaiting && n > 0) {
       for (const c of queuedCalls(q)) {
         const level = levelFor(q.cfg, state.nowMs - c.enqueueMs);

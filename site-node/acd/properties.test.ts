@@ -8,7 +8,9 @@
  *   same queue and priority is still waiting;
  * - no ready agent idles while a call it may take waits (checked whenever no timer is due);
  * - a rejected event changes nothing;
- * - the internal indexes agree with each other (invariants.ts).
+ * - the internal indexes agree with each other (invariants.ts);
+ * - callbacks (virtual calls): one place each, never dialled for two agents at once, never
+ *   turned away by a fallback, and each ends exactly once like any call.
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -45,6 +47,7 @@ const CONFIG = {
       maxQueueLength: 3,
       onQueueFull: 'leave-message',
       maxWaitMs: 20000,
+      callback: { maxTries: 2, retryDelayMs: 4000 },
     },
     { id: 'C', skill: 'c', wrapUpMs: 0 },
   ],
@@ -61,6 +64,9 @@ type Action =
   | { k: 'answer' | 'agenthangup'; a: number; own: boolean; c: number }
   | { k: 'callerhangup'; c: number }
   | { k: 'transfer'; c: number; q: number }
+  | { k: 'cbrequest'; c: number }
+  | { k: 'cbarrive'; q: number; p: number; back: number; tries: number }
+  | { k: 'dialled'; c: number; answered: boolean }
   | { k: 'advance'; ms: number };
 
 const agentIx = fc.nat({ max: AGENTS - 1 });
@@ -114,6 +120,25 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       q: fc.nat({ max: 2 }),
     }),
   },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('cbrequest' as const), c: fc.nat({ max: 40 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('cbarrive' as const),
+      q: fc.nat({ max: 2 }),
+      p: fc.nat({ max: 2 }),
+      back: fc.integer({ min: 0, max: 40000 }),
+      tries: fc.nat({ max: 2 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('dialled' as const),
+      c: fc.nat({ max: 40 }),
+      answered: fc.boolean(),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -139,16 +164,19 @@ class Checker {
   offeredTo = new Map<string, string>();
   connected = new Map<string, string>();
   holds = new Map<string, string>();
+  dialing = new Map<string, string>();
+  callbacks = new Set<string>();
   timers = new Map<string, number>();
   arrived: string[] = [];
 
   constructor(readonly state: AcdState) {}
 
   private release(callId: string): void {
-    const a = this.offeredTo.get(callId) ?? this.connected.get(callId);
+    const a = this.offeredTo.get(callId) ?? this.connected.get(callId) ?? this.dialing.get(callId);
     if (a !== undefined) this.holds.delete(a);
     this.offeredTo.delete(callId);
     this.connected.delete(callId);
+    this.dialing.delete(callId);
   }
 
   commands(cmds: AcdCommand[]): void {
@@ -157,14 +185,28 @@ class Checker {
         assert.fail(`ended call ${c.callId} got ${JSON.stringify(c)}`);
       }
       switch (c.type) {
+        case 'dial-callback':
         case 'offer-call': {
+          const dialled = this.dialing.get(c.callId);
+          if (c.type === 'offer-call' && dialled !== undefined) {
+            // The customer answered: the offer goes to the agent reserved for the dial.
+            assert.equal(
+              dialled,
+              c.agentId,
+              `callback ${c.callId} dialled for ${dialled}, offered to ${c.agentId}`,
+            );
+            this.dialing.delete(c.callId);
+            this.offeredTo.set(c.callId, c.agentId);
+            break;
+          }
+          assert.ok(dialled === undefined, `callback ${c.callId} dialled for two agents`);
           assert.ok(!this.offeredTo.has(c.callId), `call ${c.callId} offered twice`);
           assert.ok(!this.connected.has(c.callId), `connected call ${c.callId} offered`);
           assert.ok(
             !this.holds.has(c.agentId),
             `agent ${c.agentId} offered ${c.callId} while holding ${this.holds.get(c.agentId)}`,
           );
-          this.offeredTo.set(c.callId, c.agentId);
+          (c.type === 'dial-callback' ? this.dialing : this.offeredTo).set(c.callId, c.agentId);
           this.holds.set(c.agentId, c.callId);
           // FIFO within queue and priority
           const v = callView(this.state, c.callId)!;
@@ -189,9 +231,18 @@ class Checker {
           assert.equal(this.offeredTo.get(c.callId), c.agentId);
           this.release(c.callId);
           break;
+        case 'callback-retry':
+          assert.ok(this.dialing.has(c.callId), `callback ${c.callId} retried without a dial`);
+          this.release(c.callId);
+          break;
+        case 'call-fallback':
+          assert.ok(!this.callbacks.has(c.callId), `callback ${c.callId} turned away (${c.reason})`);
+          break;
         case 'call-connected':
           assert.equal(this.offeredTo.get(c.callId), c.agentId);
           this.offeredTo.delete(c.callId);
+          // Served: from here (a transfer, say) it is an ordinary call.
+          this.callbacks.delete(c.callId);
           this.connected.set(c.callId, c.agentId);
           break;
         case 'call-transferred':
@@ -230,6 +281,11 @@ class Checker {
       return false;
     }
     if (ev.type === 'call-arrived') this.arrived.push(ev.callId);
+    if (ev.type === 'callback-arrived' || ev.type === 'callback-requested') {
+      const id = ev.type === 'callback-arrived' ? ev.callId : ev.callbackId;
+      this.arrived.push(id);
+      this.callbacks.add(id);
+    }
     this.commands(cmds);
     assert.deepEqual(checkAcdInvariants(this.state), []);
     return true;
@@ -297,6 +353,25 @@ function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | und
       return { type: 'caller-hung-up', callId: live(a.c) };
     case 'transfer':
       return { type: 'transfer', callId: live(a.c), toQueueId: QUEUES[a.q]! };
+    case 'cbrequest': {
+      const queued = [...s.calls.values()].filter((c) => c.state === 'queued');
+      const id = queued.length > 0 && a.c % 8 !== 0 ? queued[a.c % queued.length]!.id : live(a.c);
+      return { type: 'callback-requested', callId: id, callbackId: nextCall() };
+    }
+    case 'cbarrive':
+      return {
+        type: 'callback-arrived',
+        callId: nextCall(),
+        queueId: QUEUES[a.q]!,
+        priority: a.p,
+        enqueueMs: Math.max(0, s.nowMs - a.back),
+        tries: a.tries,
+      };
+    case 'dialled': {
+      const dialing = [...s.calls.values()].filter((c) => c.state === 'dialing');
+      const id = dialing.length > 0 && a.c % 8 !== 0 ? dialing[a.c % dialing.length]!.id : live(a.c);
+      return { type: 'callback-dialled', callId: id, answered: a.answered };
+    }
     case 'advance':
       return undefined;
   }
@@ -327,9 +402,18 @@ test('random event sequences keep every ACD invariant', () => {
           ck.fireDue(now);
           ck.quiescentCheck();
         }
-        // Drain: every caller still in the ACD hangs up; then every call has ended exactly once.
-        for (const id of [...state.calls.keys()]) {
-          if (state.calls.has(id)) ck.step({ type: 'caller-hung-up', callId: id }, now);
+        // Drain: every caller still in the ACD hangs up, and every callback is dialled in vain
+        // (an agent able to take any queue logs in for them) until it fails; then every call
+        // has ended exactly once.
+        ck.step({ type: 'agent-login', agentId: 'drain', skills: { a: 5, b: 5, c: 5 }, ready: true }, now);
+        for (let round = 0; round < 200 && state.calls.size > 0; round++) {
+          for (const c of [...state.calls.values()]) {
+            if (!state.calls.has(c.id)) continue;
+            if (!c.virtual) ck.step({ type: 'caller-hung-up', callId: c.id }, now);
+            else if (c.state === 'dialing')
+              ck.step({ type: 'callback-dialled', callId: c.id, answered: false }, now);
+          }
+          ck.fireDue((now += 60_000));
         }
         assert.equal(state.calls.size, 0);
         for (const id of ck.arrived)

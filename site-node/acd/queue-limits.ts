@@ -8,6 +8,10 @@
  * - While waiting: once it has waited `maxWaitMs` in this queue -> `max-wait` fallback.
  *   A ring-no-answer re-queue keeps the original enqueue time, so time spent ringing counts.
  *
+ * - A callback (a virtual call keeping a caller's place, and the call it becomes once the
+ *   customer answers) is never turned away: no calendar, length or max-wait check applies to
+ *   it, and virtual calls do not count towards `maxQueueLength` (they hold no trunk).
+ *
  * One timer per waiting call (`wait:<callId>`) fires at the earlier of its next expansion
  * threshold and its max-wait deadline; it is cancelled while the call is offered.
  */
@@ -33,9 +37,17 @@ export function maxWaitExceeded(cfg: CompiledQueue, enqueueMs: number, nowMs: nu
   return nowMs - enqueueMs >= cfg.maxWaitMs;
 }
 
-/** When the wait timer of a call at `level` should fire next; undefined = never. */
-export function nextWaitDeadline(cfg: CompiledQueue, enqueueMs: number, level: number): number | undefined {
-  let at = enqueueMs + cfg.maxWaitMs;
+/**
+ * When the wait timer of a call at `level` should fire next; undefined = never. A callback
+ * (`noMaxWait`) has no max wait: the place was promised, so only skill expansion times it.
+ */
+export function nextWaitDeadline(
+  cfg: CompiledQueue,
+  enqueueMs: number,
+  level: number,
+  noMaxWait = false,
+): number | undefined {
+  let at = noMaxWait ? Number.POSITIVE_INFINITY : enqueueMs + cfg.maxWaitMs;
   const next = cfg.levels[level + 1];
   if (next) at = Math.min(at, enqueueMs + next.afterMs);
   return Number.isFinite(at) ? at : undefined;

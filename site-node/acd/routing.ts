@@ -18,7 +18,8 @@
  *
  * Agent picks call (an agent becomes ready and calls wait): among the heads of the
  * priority buckets of every queue the agent can serve, the eligible call with the highest
- * priority, then the lowest enqueue sequence (oldest). Within one queue and one priority
+ * priority, then the oldest (earliest enqueue time, then lowest enqueue sequence: a callback
+ * back after a restart keeps its place by its first enqueue time). Within one queue and one priority
  * calls are strictly FIFO: the head of a bucket is its oldest call, so it is the most
  * expanded one, and if it cannot take an agent no later call of that bucket can.
  */
@@ -165,25 +166,31 @@ function bucketFor(q: QueueRt, priority: number): Bucket {
   return b;
 }
 
-/** Index of the first call with seq >= `seq` in [head, length). */
-function lowerBound(b: Bucket, seq: number): number {
+/** Service order within a bucket: enqueue time, then enqueue sequence. */
+export function servedBefore(a: CallRec, b: CallRec): boolean {
+  return a.enqueueMs < b.enqueueMs || (a.enqueueMs === b.enqueueMs && a.seq < b.seq);
+}
+
+/** Index of the first call not served before `call` in [head, length). */
+function lowerBound(b: Bucket, call: CallRec): number {
   let lo = b.head;
   let hi = b.calls.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (b.calls[mid]!.seq < seq) lo = mid + 1;
+    if (servedBefore(b.calls[mid]!, call)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** Put a call in its queue's bucket, in seq order (usually an append). */
+/** Put a call in its queue's bucket, in service order (usually an append). */
 export function insertCall(q: QueueRt, call: CallRec): void {
   const b = bucketFor(q, call.priority);
   const n = b.calls.length;
-  if (n === b.head || b.calls[n - 1]!.seq < call.seq) b.calls.push(call);
-  else b.calls.splice(lowerBound(b, call.seq), 0, call);
+  if (n === b.head || servedBefore(b.calls[n - 1]!, call)) b.calls.push(call);
+  else b.calls.splice(lowerBound(b, call), 0, call);
   q.waiting++;
+  if (call.virtual) q.virtualWaiting++;
 }
 
 export function removeCall(q: QueueRt, call: CallRec): void {
@@ -199,18 +206,19 @@ export function removeCall(q: QueueRt, call: CallRec): void {
       b.head = 0;
     }
   } else {
-    const i = lowerBound(b, call.seq);
+    const i = lowerBound(b, call);
     if (b.calls[i] !== call) throw new Error(`acd internal: call ${call.id} not in its bucket`);
     b.calls.splice(i, 1);
   }
   q.waiting--;
+  if (call.virtual) q.virtualWaiting--;
 }
 
 export function headOf(b: Bucket): CallRec | undefined {
   return b.head < b.calls.length ? b.calls[b.head] : undefined;
 }
 
-/** Every queued call of a queue in service order (priority, then seq). For stats and tests. */
+/** Every queued call of a queue in service order (priority, then age). For stats and tests. */
 export function* queuedCalls(q: QueueRt): Generator<CallRec> {
   for (const b of q.buckets) for (let i = b.head; i < b.calls.length; i++) yield b.calls[i]!;
 }
@@ -238,7 +246,7 @@ export function pickCallForAgent(state: AcdState, agent: AgentRec): CallRec | un
       if (!h) continue;
       refreshLevel(h, now);
       if (!isEligible(agent, q.cfg, h.level)) continue;
-      if (!best || h.priority > best.priority || h.seq < best.seq) best = h;
+      if (!best || h.priority > best.priority || servedBefore(h, best)) best = h;
       break;
     }
   }

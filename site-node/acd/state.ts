@@ -7,8 +7,9 @@
  * Indexes kept for routing speed:
  * - `ready`: skill -> proficiency (1..5) -> intrusive linked list of ready agents. Agents
  *   are appended when they become ready, so the head of a list is the longest idle one.
- * - per queue, one bucket per priority, each an array of queued calls sorted by `seq`
- *   (enqueue order; a ring-no-answer re-queue keeps its old seq and is inserted in place).
+ * - per queue, one bucket per priority, each an array of queued calls sorted by enqueue time,
+ *   then `seq` (enqueue order; a ring-no-answer re-queue keeps its old place and is inserted
+ *   there; a callback that comes back with an earlier enqueue time goes to its place by it).
  */
 import type { CompiledAcdConfig, CompiledQueue } from './config.js';
 import { createQueueWindow, type QueueWindow } from './stats.js';
@@ -73,6 +74,16 @@ export interface CallRec {
   /** Cached timer ids (`wait:<callId>`, `offer:<callId>`): built once, hashed once. */
   waitTimer: string;
   offerTimer: string;
+  /**
+   * A callback keeping a place (no caller on the line): it waits with no max-wait, does not
+   * count against the queue's length limit, and its front place reserves an agent and makes
+   * the site dial (`dial-callback`). Cleared once the customer answers.
+   */
+  virtual: boolean;
+  /** A callback, virtual or answered: never turned away by a limit, never offered a fallback. */
+  callback: boolean;
+  /** Dials made for a virtual call that went unanswered. */
+  tries: number;
 }
 
 export interface Bucket {
@@ -85,7 +96,10 @@ export interface QueueRt {
   cfg: CompiledQueue;
   /** Buckets ordered by priority, highest first. */
   buckets: Bucket[];
+  /** Calls in the line, virtual ones included. */
   waiting: number;
+  /** Of `waiting`, virtual calls (they hold no trunk, so the length limit leaves them out). */
+  virtualWaiting: number;
   window: QueueWindow;
   /** Moving average handle time (talk + wrap-up), ms. */
   ahtMs: number;
@@ -94,7 +108,8 @@ export interface QueueRt {
 export type TimerRec =
   | { kind: 'wait'; call: CallRec; atMs: number }
   | { kind: 'offer'; call: CallRec; atMs: number }
-  | { kind: 'wrapup'; agent: AgentRec; atMs: number };
+  | { kind: 'wrapup'; agent: AgentRec; atMs: number }
+  | { kind: 'retry'; call: CallRec; atMs: number };
 
 export interface AcdState {
   readonly config: CompiledAcdConfig;
@@ -119,6 +134,7 @@ export function createAcdState(config: CompiledAcdConfig, nowMs = 0): AcdState {
     cfg,
     buckets: [],
     waiting: 0,
+    virtualWaiting: 0,
     window: createQueueWindow(),
     ahtMs: config.handleTime.initialMs,
   }));
@@ -141,4 +157,5 @@ export const timerId = {
   wait: (callId: string): string => `wait:${callId}`,
   offer: (callId: string): string => `offer:${callId}`,
   wrapup: (agentId: string): string => `wrapup:${agentId}`,
+  retry: (callId: string): string => `retry:${callId}`,
 };

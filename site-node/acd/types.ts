@@ -7,8 +7,14 @@
 /** Agent states (docs/architecture.md §4). The transition rules live in agent-state.ts. */
 export type AgentStateName = 'logged-out' | 'ready' | 'not-ready' | 'reserved' | 'on-call' | 'wrap-up';
 
-/** Call states inside the ACD. A call leaves the ACD's state when it ends (see CallOutcome). */
-export type CallStateName = 'queued' | 'offered' | 'connected';
+/**
+ * Call states inside the ACD. A call leaves the ACD's state when it ends (see CallOutcome).
+ * A virtual call (a callback keeping a caller's place, docs/architecture.md §4.7) is `queued`
+ * while it waits, `dialing` while its reserved agent waits for the site to reach the customer,
+ * and `retry-wait` between a failed dial and its retry (out of the line, its place kept); once
+ * the customer answers it is an ordinary call (`offered`, then `connected`).
+ */
+export type CallStateName = 'queued' | 'dialing' | 'retry-wait' | 'offered' | 'connected';
 
 /** Skills with proficiency 1 (novice) .. 5 (expert). */
 export type SkillMap = Readonly<Record<string, number>>;
@@ -35,7 +41,9 @@ export type CallOutcome =
   | 'abandoned-ringing' // caller hung up while the call was offered to an agent
   | 'fallback-announcement'
   | 'fallback-callback-offer'
-  | 'fallback-leave-message';
+  | 'fallback-leave-message'
+  | 'callback-requested' // the caller pressed the callback key: a virtual call took over its place
+  | 'callback-failed'; // a virtual call's customer did not answer, try after try, up to maxTries
 
 // ---------------------------------------------------------------------------------------
 // Events (input)
@@ -73,7 +81,29 @@ export type AcdEvent =
   | { type: 'wrapup-done'; agentId: string; wrapupCode?: string }
   /** Blind transfer of a connected call into another queue; attached data is kept. */
   | { type: 'transfer'; callId: string; toQueueId: string; priority?: number }
-  | { type: 'timer-fired'; id: string };
+  | { type: 'timer-fired'; id: string }
+  /**
+   * The caller of a queued call asked to be called back (and the request is committed): the
+   * call ends (`callback-requested`) and a virtual call `callbackId` takes its exact place
+   * (same queue, priority, enqueue time and order). Refused unless the call is queued.
+   */
+  | { type: 'callback-requested'; callId: string; callbackId: string }
+  /**
+   * A callback takes its place: a virtual call that entered the queue at `enqueueMs` (at most
+   * now; the time the caller was promised, or first queued). Never refused by the queue's
+   * limits (full, closed): the place was promised. `tries` already made (default 0).
+   */
+  | {
+      type: 'callback-arrived';
+      callId: string;
+      queueId: string;
+      priority?: number;
+      attached?: AttachedData;
+      enqueueMs: number;
+      tries?: number;
+    }
+  /** The site's dial of a `dialing` virtual call ended; a stale result (withdrawn) is ignored. */
+  | { type: 'callback-dialled'; callId: string; answered: boolean };
 
 export type AcdEventType = AcdEvent['type'];
 
@@ -89,6 +119,8 @@ export type AcdCommand =
       callId: string;
       agentId: string;
       reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed';
+      /** Set when the withdrawn call is a virtual one being dialled (no offer had rung). */
+      dialing?: true;
     }
   | { type: 'call-connected'; callId: string; agentId: string; queueId: string; waitMs: number }
   | {
@@ -115,6 +147,10 @@ export type AcdCommand =
       reason?: string;
       callId?: string;
     }
+  /** A virtual call reached the front and `agentId` is reserved for it: dial the customer. */
+  | { type: 'dial-callback'; callId: string; agentId: string; queueId: string; tries: number }
+  /** The dial failed: the agent is released and the call waits out of line until `retryAtMs`. */
+  | { type: 'callback-retry'; callId: string; queueId: string; tries: number; retryAtMs: number }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 

@@ -35,6 +35,12 @@ export interface AcdCallView {
   agentId?: string;
   /** Transfers and overflows so far. */
   moves: number;
+  /** A callback keeping a place with nobody on the line (docs/architecture.md §4.7). */
+  virtual: boolean;
+  /** A callback (virtual, or answered and now an ordinary call). */
+  callback: boolean;
+  /** Unanswered dials so far (callbacks). */
+  tries: number;
 }
 
 export function agentView(state: AcdState, agentId: string): AcdAgentView | undefined {
@@ -66,6 +72,9 @@ export function callView(state: AcdState, callId: string): AcdCallView | undefin
     seq: c.seq,
     level: c.level,
     moves: c.moves,
+    virtual: c.virtual,
+    callback: c.callback,
+    tries: c.tries,
   };
   if (c.agent) v.agentId = c.agent.id;
   return v;

@@ -12,6 +12,7 @@ import {
   agentView,
   callView,
   createAcdState,
+  expectedWaitMs,
   queueStats,
   restoreQueueStats,
   type AcdAgentView,
@@ -142,6 +143,11 @@ export class AcdEngine {
 
   stats(queueId: string): QueueStats {
     return queueStats(this.state, queueId, Math.max(this.scheduler.now(), this.state.nowMs));
+  }
+
+  /** Expected wait for a caller of `priority` in the queue now; null when nobody serves it. */
+  expectedWaitMs(queueId: string, priority: number): number | null {
+    return expectedWaitMs(this.state, queueId, priority, Math.max(this.scheduler.now(), this.state.nowMs));
   }
 
   allStats(): QueueStats[] {

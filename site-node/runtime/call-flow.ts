@@ -10,6 +10,7 @@
  * committed before anyone is told (docs/architecture.md §7.1): a call's first row before the
  * call is admitted (or the caller hears busy), and a ticket or callback request before the
  * caller hears it is recorded (or the caller hears an apology).
+ * Callbacks, which keep a caller's place in the queue, are callback-flow.ts.
  */
 import type { AcdCommand } from '../acd/index.js';
 import type { SiteConfig } from '../config.js';
@@ -37,13 +38,14 @@ import {
   transition,
   updateCallData,
   type CallLeg as StoredLeg,
-  type CallbackToPlace,
   type EndCallRequest,
   type JobScheduler,
   type StoreContext,
+  type TicketRecord,
 } from '../store/index.js';
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
+import { CallbackFlow } from './callback-flow.js';
 import type { SiteDesk } from './site-desk.js';
 import { recordAnswer, rollDay, type SiteTally } from './tally.js';
 import { DEFAULT_STORE_WRITES } from '../config.js';
@@ -119,12 +121,6 @@ export interface CallFlowDeps {
   log: Logger;
 }
 
-/** Minutes after which a callback offered by the ACD (long wait, full queue) is placed. */
-const CALLBACK_DELAY_MS = 15 * 60_000;
-/** A customer who asked to be called back goes ahead of callers who did not. */
-const CALLBACK_PRIORITY = 8;
-const CALLBACK_RING_MS = 30_000;
-
 export class CallFlow {
   private readonly calls = new Map<string, LiveCall>();
   private readonly wrapupCodes = new Map<string, string>();
@@ -134,8 +130,40 @@ export class CallFlow {
   private accepting = true;
   engine!: AcdEngine;
   desk!: SiteDesk;
+  /** Callbacks keeping callers' places (callback-flow.ts). */
+  readonly callbacks: CallbackFlow;
 
-  constructor(private readonly d: CallFlowDeps) {}
+  constructor(private readonly d: CallFlowDeps) {
+    const engine = (): AcdEngine => this.engine;
+    this.callbacks = new CallbackFlow(
+      { config: d.config, scheduler: d.scheduler, media: d.media, store: d.store, jobs: d.jobs, log: d.log },
+      {
+        // The engine is wired after construction (site.ts); read it when used.
+        get engine() {
+          return engine();
+        },
+        tally: () => this.tally,
+        write: (label, fn) => this.write(label, fn),
+        caller: (callId) => {
+          const c = this.calls.get(callId);
+          return c && !c.callerGone ? c : undefined;
+        },
+        adopt: (c) => {
+          const call = liveCall(c.callId, c.ani, 'callback', c.leg, 'queued');
+          Object.assign(call, {
+            customerId: c.customerId,
+            attached: c.attached,
+            queueId: c.queueId,
+            queuedAtMs: c.queuedAtMs,
+          });
+          this.calls.set(c.callId, call);
+        },
+        hungUp: (leg) => this.onFarEndHangup(leg),
+        trunk: () => (!this.accepting ? 'stopping' : this.calls.size < d.config.trunks ? 'free' : 'busy'),
+        storedLeg: (leg, atMs) => this.storedLeg(leg, atMs),
+      },
+    );
+  }
 
   /** The day's tally, a new one once the site's day has turned (every count goes through here). */
   private get tally(): SiteTally {
@@ -337,22 +365,25 @@ export class CallFlow {
 
   private async ivrCallback(call: LiveCall, c: CallbackRequest): Promise<void> {
     const atMs = this.d.scheduler.now() + c.slaMinutes * 60_000;
+    let ticket: TicketRecord | undefined;
     const outcome = await this.commit(
       `callback ${c.callbackId}`,
-      () =>
-        this.d.jobs.scheduleCallback({
+      async () => {
+        ticket = await this.d.jobs.scheduleCallback({
           phone: c.phone,
           atMs,
           callId: call.callId,
           queueId: c.queueId,
           data: { ...c.data, ivrCallbackId: c.callbackId },
           ...(typeof c.data.customerId === 'string' ? { customerId: c.data.customerId } : {}),
-        }),
+        });
+      },
       this.storeSettings.recordWaitMs,
     );
-    if (outcome !== 'written') throw notRecorded('callback', c.callbackId, outcome);
+    if (outcome !== 'written' || !ticket) throw notRecorded('callback', c.callbackId, outcome);
     this.tally.callbacksScheduled++;
     this.tally.ticketsOpened++;
+    this.callbacks.track(ticket);
   }
 
   private enqueue(call: LiveCall, queueId: string, priority: number, attached: IvrAttached): void {
@@ -413,64 +444,11 @@ export class CallFlow {
     }
   }
 
-  /**
-   * A callback's time has come (a pg-boss job): dial the customer and, once they answer,
-   * queue them for an agent ahead of ordinary callers, with the request's data attached.
-   * Throws when the call cannot be placed (no trunk, no answer) so the job is retried
-   * with backoff; each attempt leaves its own call record.
-   */
-  async placeCallback(cb: CallbackToPlace): Promise<void> {
-    const { config, media, scheduler } = this.d;
-    if (!this.accepting)
-      throw new DomainError('unavailable', 'site is shutting down; callback retried later');
-    if (this.calls.size >= config.trunks)
-      throw new DomainError('resource-exhausted', 'no free trunk for a callback');
-    const queueId = cb.queueId && this.engine.queueIds().includes(cb.queueId) ? cb.queueId : 'retail';
-    const leg = await media.dial(cb.phone, { callerId: 'callback', timeoutMs: CALLBACK_RING_MS });
-    const now = scheduler.now();
-    const callId = newCallId(config.siteId, now);
-    const attached: Record<string, string> = {
-      intent: 'callback',
-      callbackTicketId: cb.ticketId,
-      ...(cb.callId ? { originalCallId: cb.callId } : {}),
-      ...(cb.customerId ? { customerId: cb.customerId } : {}),
-    };
-    if (leg === 'no-answer') {
-      await createCall(this.d.store, {
-        callId,
-        ani: cb.phone,
-        dnis: 'callback',
-        state: 'queued',
-        queueId,
-        attached,
-      });
-      await endCall(this.d.store, { callId, state: 'failed', reason: 'callback-no-answer' });
-      throw new DomainError('unavailable', `callback to ${cb.phone} not answered; retried later`);
-    }
-    leg.callId = callId;
-    const call = liveCall(callId, cb.phone, 'callback', leg, 'queued');
-    Object.assign(call, { customerId: cb.customerId, attached, queueId, queuedAtMs: now });
-    // Written before the job completes: the callback is not "placed" until its call exists.
-    await createCall(this.d.store, {
-      callId,
-      ani: cb.phone,
-      dnis: 'callback',
-      state: 'queued',
-      queueId,
-      priority: CALLBACK_PRIORITY,
-      attached,
-      legs: [this.storedLeg(leg, now)],
-      ...(cb.customerId ? { customerId: cb.customerId } : {}),
-    });
-    this.calls.set(callId, call);
-    this.tally.queued++;
-    this.engine.dispatch({ type: 'call-arrived', callId, queueId, priority: CALLBACK_PRIORITY, attached });
-  }
-
   // ---------------------------------------------------------------------------------------
   // ACD commands
 
   onAcdCommand(cmd: Exclude<AcdCommand, { type: 'start-timer' | 'cancel-timer' }>): void {
+    if (this.callbacks.onAcdCommand(cmd)) return;
     switch (cmd.type) {
       case 'call-queued': {
         const call = this.calls.get(cmd.callId);
@@ -643,14 +621,10 @@ export class CallFlow {
     }
     this.tally.fallbacks++;
     call.fallbackReason = cmd.reason;
-    // The terminal record is written on the call-ended that follows; here the caller is told.
-    if (call.callerGone) return;
-    const prompt =
-      a.kind === 'announcement'
-        ? `acd.${a.announcement}`
-        : a.kind === 'callback-offer'
-          ? 'acd.callback-offered'
-          : 'acd.leave-message';
+    // The terminal record is written on the call-ended that follows; here the caller is told,
+    // except of a callback, which the caller hears about once it is committed (ended()).
+    if (call.callerGone || a.kind === 'callback-offer') return;
+    const prompt = a.kind === 'announcement' ? `acd.${a.announcement}` : 'acd.leave-message';
     void this.d.media.play(call.leg, prompt).finally(() => void this.d.media.hangup(call.leg));
   }
 
@@ -695,19 +669,15 @@ export class CallFlow {
         });
         return;
       case 'fallback-callback-offer':
-        this.tally.callbacksScheduled++;
-        this.tally.ticketsOpened++;
-        this.finish(call, { ...base, state: 'callback-scheduled', reason: 'fallback:callback', ...why }, () =>
-          this.d.jobs.scheduleCallback({
-            phone: call.ani,
-            atMs: this.d.scheduler.now() + CALLBACK_DELAY_MS,
-            callId: call.callId,
-            queueId: cmd.queueId,
-            ...(call.customerId ? { customerId: call.customerId } : {}),
-            data: { reason: 'long-wait', attached: call.attached },
-          }),
-        );
+        void this.fallbackCallback(call, cmd.queueId, why);
         return;
+      case 'callback-requested':
+        // The caller asked to be called back while waiting: a virtual call has the place, and the
+        // callback flow tells the caller and hangs up.
+        this.finish(call, { ...base, state: 'callback-scheduled', reason: 'callback-requested' });
+        return;
+      case 'callback-failed':
+        return; // a virtual call: callback-flow.ts ends its record
       case 'fallback-leave-message':
         this.tally.ticketsOpened++;
         this.finish(
@@ -724,6 +694,69 @@ export class CallFlow {
         );
         return;
     }
+  }
+
+  /**
+   * The ACD turned the caller away (queue full, waited too long) with a callback: the request
+   * is committed first, and takes the caller's place in the queue at once (callback-flow.ts);
+   * only then does the caller hear that they will be called back. If the store cannot take it
+   * in time the caller hears the apology instead, and the call ends as a plain fallback.
+   */
+  private async fallbackCallback(
+    call: LiveCall,
+    queueId: string,
+    why: Pick<EndCallRequest, 'detail'>,
+  ): Promise<void> {
+    const place = this.callbacks.takeFallbackPlace(call.callId);
+    let ticket: TicketRecord | undefined;
+    const outcome = await this.commit(
+      `callback for ${call.callId}`,
+      async () => {
+        ticket = await this.d.jobs.scheduleCallback({
+          phone: call.ani,
+          atMs: place?.enqueueMs ?? call.queuedAtMs ?? this.d.scheduler.now(),
+          callId: call.callId,
+          queueId,
+          ...(call.customerId ? { customerId: call.customerId } : {}),
+          data: {
+            reason: call.fallbackReason === 'max-wait' ? 'long-wait' : 'queue-full',
+            attached: call.attached,
+            ...(place ? { priority: place.priority } : {}),
+          },
+        });
+      },
+      this.storeSettings.recordWaitMs,
+    );
+    const recorded = outcome === 'written' && ticket !== undefined;
+    if (recorded) {
+      this.tally.callbacksScheduled++;
+      this.tally.ticketsOpened++;
+      this.callbacks.track(ticket!);
+    } else {
+      this.d.log.error('fallback callback not recorded; the caller is told so', {
+        callId: call.callId,
+        queueId,
+        outcome,
+      });
+    }
+    if (!call.callerGone) {
+      await this.d.media
+        .play(call.leg, recorded ? 'acd.callback-offered' : 'callback.not_scheduled')
+        .catch(() => {});
+      await this.d.media.hangup(call.leg).catch(() => {});
+    }
+    this.finish(
+      call,
+      recorded
+        ? { callId: call.callId, state: 'callback-scheduled', reason: 'fallback:callback', ...why }
+        : {
+            callId: call.callId,
+            state: 'ended',
+            reason: 'fallback:callback-not-recorded',
+            ...why,
+            cdr: { outcome: 'failed' },
+          },
+    );
   }
 
   private agentStateChanged(cmd: Extract<AcdCommand, { type: 'agent-state-changed' }>): void {

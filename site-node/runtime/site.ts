@@ -6,10 +6,11 @@
  * start():  migrate the site and ledger schemas -> start jobs (pg-boss) -> recover from a
  *           crash (close calls left in progress, log agents out, re-arm lost escalations)
  *           -> rebuild the day's tally and the queues' windows from the stored events
+ *           -> bring back the open callback requests (their places in the queues)
  *           -> load the roster -> start the agent service -> accept calls.
  *           -> open the hub link (when the config has a hub) and the Kafka relay.
  * stop():   refuse new calls -> let live calls finish (up to drainMs) -> release what is
- *           left, recording why -> stop the ACD timers -> stop the agent service -> flush
+ *           left, recording why -> stop placing callbacks -> stop the ACD timers -> stop the agent service -> flush
  *           the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
  *           each bounded) and close the link. The owner closes the pool afterwards. An
  *           event not shipped by then stays in the outbox for the next start.
@@ -40,6 +41,7 @@ import {
 import type { MediaPort } from '../telephony/media-port.js';
 import { AcdEngine } from './acd-engine.js';
 import { CallFlow } from './call-flow.js';
+import type { CallbackFlow } from './callback-flow.js';
 import { SiteDesk } from './site-desk.js';
 import { SitePinUnlock } from './pin-unlock.js';
 import { DeskLeases } from './desk-leases.js';
@@ -157,7 +159,7 @@ export class Site {
       escalation: { reminderIntervalMs: 4 * 3_600_000, maxLevel: 3 },
       pollingIntervalSeconds: d.jobPollingSeconds ?? 2,
       // The call flow exists by the time pg-boss delivers the first job (after start()).
-      placeCallback: (cb) => this.flow.placeCallback(cb),
+      onCallbackDue: (cb) => this.flow.callbacks.due(cb),
     });
     this.hubLink = this.makeHubLink();
     this.kafka = this.makeKafkaRelay();
@@ -335,6 +337,8 @@ export class Site {
       });
     }
     await this.rebuildStats();
+    // Callbacks promised before the stop take their places again, by their first enqueue time.
+    await this.flow.callbacks.restore();
     for (const a of config.agents) {
       await upsertAgent(this.store, {
         agentId: a.id,
@@ -409,6 +413,7 @@ export class Site {
     if (this.flow.liveCalls > 0)
       log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
     await this.flow.releaseAll('site-shutdown');
+    this.flow.callbacks.stop('site-shutdown');
     this.engine.stop();
     this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents
     await this.grpc?.stop();
@@ -482,6 +487,11 @@ export class Site {
       out[st] = (out[st] ?? 0) + 1;
     }
     return out;
+  }
+
+  /** The callbacks holding callers' places (runtime/callback-flow.ts). */
+  get callbacks(): CallbackFlow {
+    return this.flow.callbacks;
   }
 
   /** Wait until every queued store write has landed. */

@@ -171,6 +171,35 @@ describe('rebuildStats', () => {
     assert.equal(tally.queued, 0);
   });
 
+  test('a callback keeping a place: the caller who asked is neither abandoned nor a fallback; the callback counts once, answered with its whole wait', () => {
+    const t0 = at('11:00');
+    const events = [
+      created('c1', t0),
+      queued('c1', t0 + 5_000, 'retail'),
+      // The caller pressed the callback key after 60 s in the queue (runtime/callback-flow.ts).
+      ended('c1', t0 + 65_000, 'callback-scheduled', 'callback-requested', { queueId: 'retail' }),
+      ev('ticket.opened', 't1', t0 + 65_000, {}),
+      ev('callback.scheduled', 't1', t0 + 65_000, {}),
+      // Its virtual call: a record of its own, one unanswered dial, then an answered one.
+      created('v1', t0 + 65_000, 'queued'),
+      queued('v1', t0 + 200_000, 'retail', 'offered'),
+      answered('v1', t0 + 500_000, 'retail', 'a1', 495_000),
+    ];
+    const { tally, windows } = rebuildStats(events, options(t0 + 600_000));
+    assert.deepEqual(
+      [
+        tally.offered,
+        tally.queued,
+        tally.abandoned,
+        tally.fallbacks,
+        tally.answered,
+        tally.callbacksScheduled,
+      ],
+      [1, 2, 0, 0, 1, 1],
+    );
+    assert.deepEqual(windows.get('retail'), [{ atMs: t0 + 500_000, kind: 'answered', waitMs: 495_000 }]);
+  });
+
   test('AHT replays the moving average over answer -> end of wrap-up', () => {
     const t0 = at('09:00');
     const events = [

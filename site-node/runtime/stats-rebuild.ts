@@ -12,7 +12,8 @@
  *   blocked (no trunk)  call.refused                 (no IVR port) call.ended `no-ivr-port`
  *   self-service        call.ended with a reason `ivr:...`
  *   queued              call.state-changed ivr -> queued; call.created in state `queued` (a
- *                       callback answered), less those ended `callback-no-answer`
+ *                       callback taking its place, runtime/callback-flow.ts), less those ended
+ *                       `callback-no-answer` (records of callbacks placed before they kept places)
  *   answered, ASA       call.state-changed to `connected` (its detail has the ACD's waitMs)
  *   abandoned           call.ended `abandoned`
  *   fallbacks           call.ended with a reason `fallback:...`

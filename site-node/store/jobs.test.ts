@@ -1,6 +1,6 @@
 /**
  * pg-boss jobs on a real PostgreSQL: escalations really fire, exactly once per level; the
- * restart sweep re-schedules lost jobs; callbacks are placed and closed.
+ * restart sweep re-schedules lost jobs; due callbacks are handed to the site, which closes them.
  */
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import PgBoss from 'pg-boss';
 import { eventsFor } from '../../shared/events/outbox.js';
 import { ESCALATION_QUEUE, JobScheduler, type CallbackToPlace } from './jobs.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
-import { closeTicket, getTicket, openTicket } from './tickets-repo.js';
+import { closeCallbackRequest, closeTicket, getTicket, openTicket } from './tickets-repo.js';
 import { waitFor } from '../../test/support/wait.js';
 
 describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
@@ -24,12 +24,14 @@ describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       escalation: { reminderIntervalMs: 1_000, maxLevel: 2 },
       pollingIntervalSeconds: 0.5,
       retryDelaySeconds: 1,
-      placeCallback: async (cb) => {
+      // Stands in for the site (runtime/callback-flow.ts), which closes a request once placed.
+      onCallbackDue: async (cb) => {
         if (failNextCallback) {
           failNextCallback = false;
           throw new Error('trunk busy');
         }
         placed.push(cb);
+        await closeCallbackRequest(t.ctx, cb.ticketId, 'placed', { phone: cb.phone });
       },
     });
 
@@ -168,7 +170,7 @@ describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.equal((await getTicket(t.pool, ok.ticketId))!.escalationJobId, ok.escalationJobId);
   });
 
-  test('a callback is placed at its time, once, and closes its request', async () => {
+  test('a due callback is handed to the site at its time, once; the site closes its request', async () => {
     const tk = await jobs.scheduleCallback({
       phone: '13800002222',
       atMs: Date.now() + 500,

@@ -15,21 +15,23 @@
  * retried or duplicated job, or two sweeps racing, escalate once. After escalating it
  * schedules the next reminder (again: row first, then job; a crash in between is swept).
  *
- * Callbacks are at-least-once: the handler calls `placeCallback` and then closes the
- * callback-request ticket; a crash in between places the call again on retry.
+ * Callbacks: the callback-request ticket is the durable record; the site keeps each open one
+ * on its own clock (site-node/runtime/callback-flow.ts: a timer until it is due, then a place
+ * in its queue) and closes it when the customer answers or the tries run out. Its pg-boss job
+ * is only a second path to the same hand-over: the handler gives the due ticket to
+ * `onCallbackDue`, which ignores a ticket the site already holds, and closes nothing itself.
  *
  * Time: pg-boss starts a job by the database server's clock, while due times come from
- * `ctx.clock`; give the scheduler a store context on the system clock (not a ManualClock).
+ * `ctx.clock`. In a sped-up simulation those differ, which is why the site's own timer, not
+ * the job, decides when a callback is due.
  *
  * Lifecycle: start() / stop() are idempotent. stop() lets running handlers finish.
  */
 import PgBoss from 'pg-boss';
 import { DomainError } from '../../shared/errors.js';
-import { withTransaction } from '../../shared/pg/transaction.js';
 import type { StoreContext } from './context.js';
 import {
   callbacksAwaiting,
-  closeTicketTx,
   escalateTicket,
   getTicket,
   openTicket,
@@ -80,8 +82,8 @@ export interface JobSchedulerOptions {
   /** Connection URL of the site database (pg-boss keeps its own small pool). */
   url: string;
   escalation: EscalationPolicy;
-  /** Places a callback; throw to have pg-boss retry it. Without one, callback jobs fail. */
-  placeCallback?: (cb: CallbackToPlace) => Promise<void>;
+  /** Hands a due callback to the site (idempotent); throw to have pg-boss retry. Without one, callback jobs fail. */
+  onCallbackDue?: (cb: CallbackToPlace) => Promise<void>;
   /** pg-boss schema; default `pgboss`. */
   schema?: string;
   /** How often workers poll; default 2 s (pg-boss minimum 0.5 s). */
@@ -261,11 +263,11 @@ export class JobScheduler {
     return outcome;
   }
 
-  /** The callback job handler: place the call, then close the request. */
-  async handleCallback(data: CallbackJobData): Promise<'placed' | 'skipped'> {
+  /** The callback job handler: hand an open request to the site, which closes it when done. */
+  async handleCallback(data: CallbackJobData): Promise<'handed-over' | 'skipped'> {
     const t = await getTicket(this.ctx.pool, data.ticketId);
     if (!t || t.status === 'closed') return 'skipped';
-    if (!this.opts.placeCallback) throw new DomainError('failed-precondition', 'no placeCallback configured');
+    if (!this.opts.onCallbackDue) throw new DomainError('failed-precondition', 'no onCallbackDue configured');
     const cb: CallbackToPlace = {
       ticketId: t.ticketId,
       phone: String(t.data.phone ?? ''),
@@ -275,13 +277,7 @@ export class JobScheduler {
       atMs: t.callbackAtMs ?? t.openedAtMs,
       data: t.data,
     };
-    await this.opts.placeCallback(cb);
-    await withTransaction(this.ctx.pool, (c) =>
-      closeTicketTx(c, this.ctx, t.ticketId, 'callback-placed', {
-        type: 'callback.placed',
-        payload: { phone: cb.phone, callId: cb.callId ?? null, customerId: cb.customerId ?? null },
-      }),
-    );
-    return 'placed';
+    await this.opts.onCallbackDue(cb);
+    return 'handed-over';
   }
 }

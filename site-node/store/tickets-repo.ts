@@ -8,7 +8,8 @@
  *
  * Events (same transaction as the row): ticket.opened (+ card-loss.reported for card-loss,
  * + callback.scheduled for a callback request), ticket.escalated, ticket.closed (+
- * callback.placed when a callback request is closed by its callback).
+ * callback.placed when a callback request is closed by its answered callback, callback.failed
+ * when its tries ran out).
  *
  * The pg-boss jobs that drive escalations and callbacks live in jobs.ts; this file only
  * records their ids so the restart sweep can see which tickets have lost theirs.
@@ -327,4 +328,29 @@ export async function callbacksAwaiting(db: pg.Pool | pg.PoolClient): Promise<Ti
       ORDER BY callback_at, id`,
   );
   return r.rows.map(toTicket);
+}
+
+/**
+ * Close a callback request: `placed` (the customer answered the callback) or `failed` (the
+ * tries ran out), with its event. Closing a closed request writes nothing.
+ */
+export function closeCallbackRequest(
+  ctx: StoreContext,
+  ticketId: string,
+  outcome: 'placed' | 'failed',
+  payload: Record<string, unknown>,
+): Promise<{ ticket: TicketRecord; closed: boolean }> {
+  return withTransaction(ctx.pool, (c) =>
+    closeTicketTx(c, ctx, ticketId, `callback-${outcome}`, { type: `callback.${outcome}`, payload }),
+  );
+}
+
+/** Record the unanswered dials of an open callback request (its `data.tries`), so a restart keeps them. */
+export async function recordCallbackTries(db: pg.Pool, ticketId: string, tries: number): Promise<boolean> {
+  const r = await query(
+    db,
+    `UPDATE tickets SET data = data || jsonb_build_object('tries', $2::int) WHERE id = $1 AND status <> 'closed'`,
+    [ticketId, tries],
+  );
+  return r.rowCount === 1;
 }

@@ -2,7 +2,9 @@
  * The example site (deploy/examples/site-chongqing.yaml) running in this process on a database
  * of its own, with simulated media, the reference ledger, a few known customers and a gRPC
  * agent desk client: the start of every test that drives a real site through its desk.
- * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease).
+ * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease);
+ * `speed` runs the site's clock sped up, as the simulation does; `answers` picks who picks up
+ * a callback.
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,6 +30,7 @@ export interface ExampleSite {
   config: SiteConfig;
   site: Site;
   media: SimMedia;
+  scheduler: RealScheduler;
   /** Known customers (retail), seeded in the site's cache and the ledger. */
   people: SimCustomer[];
   desk: GrpcAgentDesk;
@@ -39,21 +42,23 @@ export async function startExampleSite(opts: {
   edit?: (doc: Record<string, unknown>) => void;
   /** The site's logger (default silent); a test that checks what the site logs passes one. */
   log?: Logger;
+  /** Simulated ms per real ms (RealScheduler); default 1, real time. */
+  speed?: number;
+  /** Whether the customer at a number answers when the site calls back; default: everyone does. */
+  answers?: (number: string) => boolean;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
   const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
   opts.edit?.(doc);
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
-  const scheduler = new RealScheduler();
-  // Whoever the site calls back answers at once and waits for the agent.
-  const media = new SimMedia(scheduler, (n) => ({
-    ani: n,
-    dnis: 'callback',
-    patienceMs: 600_000,
-    thinkMs: 20,
-    respond: () => 'timeout',
-  }));
+  const scheduler = new RealScheduler({ speed: opts.speed ?? 1 });
+  // Whoever the site calls back answers at once (unless `answers` says not) and waits for the agent.
+  const media = new SimMedia(scheduler, (n) =>
+    opts.answers && !opts.answers(n)
+      ? undefined
+      : { ani: n, dnis: 'callback', patienceMs: 600_000, thinkMs: 20, respond: () => 'timeout' },
+  );
   const site = new Site({
     config,
     pool,
@@ -79,6 +84,7 @@ export async function startExampleSite(opts: {
     config,
     site,
     media,
+    scheduler,
     people,
     desk,
     async close() {
