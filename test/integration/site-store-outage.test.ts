@@ -201,6 +201,9 @@ test('a site whose database is away for ten seconds loses no fact and refuses, w
     ['feedback.complaint_recorded', 'complaint'],
     ['feedback.suggestion_recorded', 'suggestion'],
     ['callback.scheduled', 'callback-request'],
+    // Turned away by a full queue or a long wait with a callback, or pressed the key in queue.
+    ['acd.callback-offered', 'callback-request'],
+    ['acd.callback-confirmed', 'callback-request'],
   ];
   for (const [prompt, kind] of told) {
     const lost = taken.filter((h) => h.prompts.includes(prompt) && !has(h.callId, kind)).map((h) => h.callId);
