@@ -5,6 +5,9 @@
  * with the sites stopped cleanly and the hub still up. Every failure, of a step or of an
  * invariant, lands in the verdict; nothing is thrown past it.
  */
+import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startProvince, type Province, type ProvinceSiteSpec } from '../support/province.js';
 import { waitFor } from '../support/wait.js';
 import { Random } from '../../shared/random.js';
@@ -60,6 +63,8 @@ export interface Verdict {
 
 export interface RunOptions {
   scale?: number;
+  /** Where every process's output is kept, one file per process (default: a temp dir). */
+  logDir?: string;
   seed?: number;
   /** Progress lines (stderr in `npm run chaos`). */
   progress?: (line: string) => void;
@@ -91,6 +96,11 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
     note(`${name} failed: ${(e as Error).message.split('\n')[0]}`);
   };
   const obs = new Observer();
+  const logDir = join(o.logDir ?? mkdtempSync(join(tmpdir(), 'chaos-logs-')), s.name);
+  mkdirSync(logDir, { recursive: true });
+  note(`process output in ${logDir}`);
+  const keep = (name: string, line: string) =>
+    appendFileSync(join(logDir, `${name.replace(/\W+/g, '-')}.log`), line + '\n');
   let kafka: KafkaBroker | undefined;
   let p: Province | undefined;
   try {
@@ -105,7 +115,10 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
       hubDatabaseServer: env.hubPg.url,
       siteDatabaseServer: env.sitePg.url,
       ...(kafka ? { kafkaBrokers: kafka.brokers } : {}),
-      onLine: (name, line) => obs.line(name, line),
+      onLine: (name, line) => {
+        obs.line(name, line);
+        keep(name, line);
+      },
     });
     const prov = p;
     await allUp(prov);

@@ -189,31 +189,34 @@ const ON_CALL = new Set(['reserved', 'on-call', 'wrap-up']);
 export async function agentsMoveOn(p: Province, boundMs = 60_000): Promise<Check> {
   const problems: string[] = [];
   let watched = 0;
-  for (const id of p.siteIds) {
-    const first = await board(p, id);
-    const held = first.filter((a) => ON_CALL.has(a.state));
-    watched += held.length;
-    const noCall = held.filter((a) => !a.callId).map((a) => a.agentId);
-    if (noCall.length > 0) problems.push(`${id}: agents in a call state without a call: ${few(noCall)}`);
-    let still = held;
-    await waitFor(
-      `${id}: every agent on a call moved on`,
-      async () => {
-        const now = new Map((await board(p, id)).map((a) => [a.agentId, a]));
-        still = still.filter((a) => {
-          const n = now.get(a.agentId);
-          return n !== undefined && n.state === a.state && n.callId === a.callId;
-        });
-        return still.length === 0;
-      },
-      boundMs,
-      1000,
-    ).catch(() => undefined);
-    if (still.length > 0)
-      problems.push(
-        `${id}: ${still.length} agents held the same call for ${boundMs / 1000} s: ${few(still.map((a) => `${a.agentId} ${a.state} ${a.callId}`))}`,
-      );
-  }
+  // The sites in parallel: each may take up to the bound.
+  await Promise.all(
+    p.siteIds.map(async (id) => {
+      const first = await board(p, id);
+      const held = first.filter((a) => ON_CALL.has(a.state));
+      watched += held.length;
+      const noCall = held.filter((a) => !a.callId).map((a) => a.agentId);
+      if (noCall.length > 0) problems.push(`${id}: agents in a call state without a call: ${few(noCall)}`);
+      let still = held;
+      await waitFor(
+        `${id}: every agent on a call moved on`,
+        async () => {
+          const now = new Map((await board(p, id)).map((a) => [a.agentId, a]));
+          still = still.filter((a) => {
+            const n = now.get(a.agentId);
+            return n !== undefined && n.state === a.state && n.callId === a.callId;
+          });
+          return still.length === 0;
+        },
+        boundMs,
+        1000,
+      ).catch(() => undefined);
+      if (still.length > 0)
+        problems.push(
+          `${id}: ${still.length} agents held the same call for ${boundMs / 1000} s: ${few(still.map((a) => `${a.agentId} ${a.state} ${a.callId}`))}`,
+        );
+    }),
+  );
   return verdict(problems, [`${watched} agents on calls watched`]);
 }
 

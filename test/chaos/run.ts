@@ -7,6 +7,9 @@
  * a fresh province, and prints one JSON verdict line per scenario on stdout; progress goes to
  * stderr. Exits 1 when any verdict fails, 2 on bad arguments.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startPgCluster } from './pg-cluster.js';
 import { runScenario, type ChaosEnv, type Verdict } from './harness.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -48,10 +51,11 @@ async function main(): Promise<number> {
   progress('[chaos] starting PostgreSQL for the hub and for the sites');
   const env: ChaosEnv = { hubPg: await startPgCluster('hub'), sitePg: await startPgCluster('sites') };
   const verdicts: Verdict[] = [];
+  const logDir = mkdtempSync(join(tmpdir(), 'chaos-logs-'));
   try {
     for (const name of args.names) {
       const s = SCENARIOS.find((x) => x.name === name)!;
-      const v = await runScenario(s, env, { scale: args.scale, seed: args.seed, progress });
+      const v = await runScenario(s, env, { scale: args.scale, seed: args.seed, progress, logDir });
       verdicts.push(v);
       process.stdout.write(JSON.stringify(v) + '\n');
     }

@@ -93,7 +93,10 @@ export interface ProvinceOptions {
   siteDatabaseServer?: string;
   /** The Kafka brokers; default KAFKA_BROKERS (the chaos suite stops a broker of its own). */
   kafkaBrokers?: string;
-  /** Every line any process of the province prints, as it prints it (`process` is its name). */
+  /**
+   * Every line any process of the province prints (stdout: ready and stats lines; stderr: its
+   * log), as it prints it; `process` is its name (`hub`, `site <id>`).
+   */
   onLine?: (process: string, line: string) => void;
 }
 
@@ -148,7 +151,10 @@ export class ManagedProcess {
         }
       }
     });
-    createInterface({ input: this.child.stderr! }).on('line', (l) => this.keep(`! ${l}`));
+    createInterface({ input: this.child.stderr! }).on('line', (l) => {
+      this.keep(`! ${l}`);
+      this.onLine?.(this.name, l);
+    });
   }
 
   get pid(): number | undefined {
