@@ -66,6 +66,10 @@ async function main(): Promise<number> {
   return verdicts.every((v) => v.pass) ? 0 : 1;
 }
 
+// Ctrl-C or a kill: exit through 'exit', whose handlers kill the province's processes and
+// stop the suite's own servers (province.ts, pg-cluster.ts, kafka-broker.ts).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
