@@ -96,7 +96,7 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
       problems.push(`${id}: ${refusedPlaced} calls refused but ${refusedEvents} call.refused events`);
     facts.push(
       `${id}: placed ${placed.size + refusedPlaced} in ${runs.length} runs (${killedRuns} killed), ` +
-        `refused ${refusedPlaced}, records ${rows.length} (${rows.length - placed.size + unrecorded.length - lostInKill} callbacks and others), ` +
+        `refused ${refusedPlaced}, call records ${rows.length} (${rows.filter((r) => r.dnis === 'callback').length} callbacks), ` +
         `lostInKill ${lostInKill}`,
     );
   }

@@ -33,6 +33,8 @@ export class Observer {
   readonly stopTallies = new Map<string, { atMs: number; tally: Record<string, number> }>();
   readonly siteLink: LinkChange[] = [];
   private readonly lastN = new Map<string, number>();
+  /** Sites killed since their last placement: the next one starts a new run. */
+  private readonly killed = new Set<string>();
 
   /** Feed it every line (province.ts `onLine`). */
   line(process: string, text: string): void {
@@ -48,7 +50,7 @@ export class Observer {
       case 'call placed': {
         const n = Number(o.n);
         // The traffic's counter starts at 1 in every process: a smaller one is a new run.
-        if (!(n > (this.lastN.get(siteId) ?? 0))) this.newRun(siteId);
+        if (!(n > (this.lastN.get(siteId) ?? 0)) || this.killed.delete(siteId)) this.newRun(siteId);
         this.lastN.set(siteId, n);
         this.currentRun(siteId).placed.push(String(o.callId ?? ''));
         return;
@@ -75,7 +77,7 @@ export class Observer {
   markKilled(siteId: string): void {
     const runs = this.runs.get(siteId);
     if (runs && runs.length > 0) runs[runs.length - 1]!.killed = true;
-    this.lastN.set(siteId, 0);
+    this.killed.add(siteId);
   }
 
   placedCount(siteId: string): number {
