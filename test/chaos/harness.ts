@@ -163,11 +163,11 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
         detail: 'every link up and every event written before the checks at the hub',
       };
       invariants.noAgentStuck = await agentsMoveOn(prov);
-      await stopSites(prov, obs, invariants);
+      await stopSites(prov, invariants);
       invariants.eventsAtHub = await eventsAtHub(prov, marks);
     } catch (e) {
       fail('recovered', e);
-      await stopSites(prov, obs, invariants);
+      await stopSites(prov, invariants);
       invariants.eventsAtHub = await eventsAtHub(prov, new Map()).catch((x: unknown) => ({
         pass: false,
         detail: `FAIL ${(x as Error).message}`,
@@ -207,7 +207,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
 }
 
 /** Stop every site cleanly (traffic stops, calls drain, the outbox flushes); a kill is a finding. */
-async function stopSites(p: Province, obs: Observer, invariants: Record<string, Check>): Promise<void> {
+async function stopSites(p: Province, invariants: Record<string, Check>): Promise<void> {
   const exits = await Promise.all(
     p.siteIds.map(async (id) => [id, await p.stopSite(id, 'SIGTERM')] as const),
   );
@@ -216,5 +216,4 @@ async function stopSites(p: Province, obs: Observer, invariants: Record<string, 
     .map(([id, x]) => `${id} ${JSON.stringify(x)}`);
   if (unclean.length > 0)
     invariants.cleanStop = { pass: false, detail: `FAIL sites did not stop cleanly: ${unclean.join(', ')}` };
-  void obs;
 }

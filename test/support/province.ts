@@ -14,6 +14,10 @@
  * what happens between machines (cut links, slow links, crashes), and those only mean
  * something when the parts are separate processes with their own sockets, pools and timers.
  *
+ * The databases are on the shared test server unless the caller names servers of its own (the
+ * chaos suite, test/chaos/, restarts them); the hub can be stopped and started again on its
+ * database and port (`stopHub`/`startHub`).
+ *
  * Every wait is bounded; every process's stdout/stderr is kept in memory so a failure can
  * show what each process said (`logTail`, and the error a failed start throws). `stop()` is
  * idempotent and never leaves a process behind: SIGTERM, bounded wait, then SIGKILL.
