@@ -50,7 +50,9 @@ export class Observer {
       case 'call placed': {
         const n = Number(o.n);
         // The traffic's counter starts at 1 in every process: a smaller one is a new run.
-        if (!(n > (this.lastN.get(siteId) ?? 0)) || this.killed.delete(siteId)) this.newRun(siteId);
+        // (Both tested: the kill's mark is used up by this placement either way.)
+        const afterKill = this.killed.delete(siteId);
+        if (afterKill || !(n > (this.lastN.get(siteId) ?? 0))) this.newRun(siteId);
         this.lastN.set(siteId, n);
         this.currentRun(siteId).placed.push(String(o.callId ?? ''));
         return;
