@@ -433,7 +433,14 @@ export class Site {
     await this.hubLink?.stop();
     for (const p of this.remotePools) await p.end();
     this.state = 'stopped';
-    log.info('site stopped', { siteId: this.d.config.siteId, atMs: scheduler.now() });
+    // The day's tally as the site counted it live, so it can be compared with the same figures
+    // rebuilt from the stored events (the chaos suite's statistics check, docs/operations.md).
+    const atMs = scheduler.now();
+    log.info('site stopped', {
+      siteId: this.d.config.siteId,
+      atMs,
+      tally: rollDay(this.tally, atMs, this.d.config.utcOffsetMs),
+    });
   }
 
   snapshot(): SiteSnapshot {

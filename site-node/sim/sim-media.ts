@@ -29,6 +29,27 @@ interface LegState {
   prompts: string[];
 }
 
+/**
+ * The prompts that tell a caller their request is recorded (a ticket's reference, a callback
+ * booked). The simulated caller reports each one it hears (`onConfirmation`), so the chaos
+ * suite can check that every caller told "recorded" has the record (docs/operations.md,
+ * "Chaos suite").
+ */
+export const CONFIRMATION_PROMPTS: ReadonlySet<string> = new Set([
+  'ticket.created',
+  'feedback.complaint_recorded',
+  'feedback.suggestion_recorded',
+  'callback.scheduled',
+]);
+
+/** What a caller heard that says something was recorded for them. */
+export interface HeardConfirmation {
+  callId: string;
+  promptId: string;
+  /** The reference the prompt read out (a ticket's IVR id), when it has one. */
+  ref?: string;
+}
+
 export interface SimMediaCounters {
   placed: number;
   rejected: number;
@@ -54,6 +75,8 @@ export class SimMedia implements MediaPort {
     private readonly scheduler: Scheduler,
     /** Who answers a callback: a simulated customer for the number, or undefined for no answer. */
     private readonly answerer: (number: string) => SimCaller | undefined = () => undefined,
+    /** Called when a caller on the line hears a confirmation prompt (CONFIRMATION_PROMPTS). */
+    private readonly onConfirmation: (heard: HeardConfirmation) => void = () => undefined,
   ) {}
 
   onInbound(handler: (call: InboundCall) => void): void {
@@ -102,11 +125,13 @@ export class SimMedia implements MediaPort {
     this.counters.rejected++;
   }
 
-  async play(leg: CallLeg, promptId: string): Promise<void> {
+  async play(leg: CallLeg, promptId: string, vars?: Record<string, string>): Promise<void> {
     const s = this.live(leg);
     if (!s) return;
     s.lastPrompt = promptId;
     s.prompts.push(promptId);
+    if (CONFIRMATION_PROMPTS.has(promptId))
+      this.onConfirmation({ callId: leg.callId, promptId, ...(vars?.ref ? { ref: vars.ref } : {}) });
   }
 
   collectDigits(leg: CallLeg, opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'> {

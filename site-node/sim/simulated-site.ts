@@ -87,16 +87,22 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
   const scheduler = new RealScheduler({ speed: o.speed, startMs: Math.max(Date.now(), (resumeAt ?? 0) + 1) });
   // Most customers pick up when the bank calls them back; they wait for the agent quietly.
   const pickUp = new Random(o.seed + 3);
-  const media = new SimMedia(scheduler, (number) =>
-    pickUp.chance(0.85)
-      ? {
-          ani: number,
-          dnis: 'callback',
-          patienceMs: 600_000,
-          thinkMs: pickUp.uniform(3_000, 15_000),
-          respond: () => 'timeout',
-        }
-      : undefined,
+  const callers = o.log.child({ part: 'sim-callers' });
+  const media = new SimMedia(
+    scheduler,
+    (number) =>
+      pickUp.chance(0.85)
+        ? {
+            ani: number,
+            dnis: 'callback',
+            patienceMs: 600_000,
+            thinkMs: pickUp.uniform(3_000, 15_000),
+            respond: () => 'timeout',
+          }
+        : undefined,
+    // What the caller heard, logged once per prompt: the chaos suite reads these lines to
+    // check that every caller told "recorded" has the record (docs/operations.md).
+    (heard) => callers.info('caller told recorded', { ...heard }),
   );
   const site = new Site({
     config: o.config,
@@ -139,6 +145,9 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
     callsPerHour: o.callsPerHour,
     seed: o.seed + 2,
     customers: withRoamers(population, o.roamers ?? [], o.roamingShare ?? 0.1, o.seed + 4),
+    // One line per call placed, with the site's call id ('' when refused): the chaos suite
+    // counts them to check that every call placed has exactly one terminal record.
+    onPlaced: (leg) => callers.info('call placed', { callId: leg.callId, n: traffic.placed }),
   });
   traffic.start();
   let stopping: Promise<void> | undefined;

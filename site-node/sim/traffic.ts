@@ -7,6 +7,7 @@ import type { Cancel, Scheduler } from '../../shared/scheduler.js';
 import { DEFAULT_CALLER_MIX, makeCaller, type CallerMixOptions } from './callers.js';
 import type { SimCustomer } from './population.js';
 import type { SimMedia } from './sim-media.js';
+import type { CallLeg } from '../telephony/media-port.js';
 
 export interface TrafficOptions {
   callsPerHour: number;
@@ -18,6 +19,11 @@ export interface TrafficOptions {
    * another one for an access-only city's calls carried to its center.
    */
   dnis?: string;
+  /**
+   * Called after each call is placed, with its leg: `callId` is the site's id for the call,
+   * or '' when the site refused it (no trunk free, or stopping).
+   */
+  onPlaced?: (leg: CallLeg) => void;
 }
 
 export class Traffic {
@@ -43,9 +49,10 @@ export class Traffic {
     const gap = this.rng.exponential(3_600_000 / this.opts.callsPerHour);
     this.cancel = this.scheduler.after(gap, () => {
       this.placed++;
-      this.media.place(
+      const leg = this.media.place(
         makeCaller(this.rng, this.opts.customers, this.opts.mix ?? DEFAULT_CALLER_MIX, this.opts.dnis),
       );
+      this.opts.onPlaced?.(leg);
       this.next();
     });
   }

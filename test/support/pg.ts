@@ -22,8 +22,9 @@ export function testServerUrl(): string {
   return url;
 }
 
-export async function freshDatabase(label = 't'): Promise<TestDatabase> {
-  const server = testServerUrl();
+/** A database of its own on `serverUrl` (default: the shared test server, TEST_PG_URL). */
+export async function freshDatabase(label = 't', serverUrl?: string): Promise<TestDatabase> {
+  const server = serverUrl ?? testServerUrl();
   const name = `${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();

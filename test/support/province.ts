@@ -14,6 +14,10 @@
  * what happens between machines (cut links, slow links, crashes), and those only mean
  * something when the parts are separate processes with their own sockets, pools and timers.
  *
+ * The databases are on the shared test server unless the caller names servers of its own (the
+ * chaos suite, test/chaos/, restarts them); the hub can be stopped and started again on its
+ * database and port (`stopHub`/`startHub`).
+ *
  * Every wait is bounded; every process's stdout/stderr is kept in memory so a failure can
  * show what each process said (`logTail`, and the error a failed start throws). `stop()` is
  * idempotent and never leaves a process behind: SIGTERM, bounded wait, then SIGKILL.
@@ -84,6 +88,20 @@ export interface ProvinceOptions {
   roamShare?: number;
   /** Database name prefix; default `prov`. */
   label?: string;
+  /**
+   * The PostgreSQL servers to create the databases on (URLs of a database there, e.g. its
+   * `postgres`); default the shared test server (TEST_PG_URL). The chaos suite gives the hub and
+   * the sites servers of their own so it can restart one without touching the other.
+   */
+  hubDatabaseServer?: string;
+  siteDatabaseServer?: string;
+  /** The Kafka brokers; default KAFKA_BROKERS (the chaos suite stops a broker of its own). */
+  kafkaBrokers?: string;
+  /**
+   * Every line any process of the province prints (stdout: ready and stats lines; stderr: its
+   * log), as it prints it; `process` is its name (`hub`, `site <id>`).
+   */
+  onLine?: (process: string, line: string) => void;
 }
 
 export interface ExitInfo {
@@ -105,6 +123,7 @@ export class ManagedProcess {
     readonly name: string,
     args: string[],
     env: NodeJS.ProcessEnv,
+    private readonly onLine?: (process: string, line: string) => void,
   ) {
     this.child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: ROOT,
@@ -126,6 +145,7 @@ export class ManagedProcess {
     });
     createInterface({ input: this.child.stdout! }).on('line', (l) => {
       this.keep(l);
+      this.onLine?.(this.name, l);
       if (this.readyLine === undefined && l.startsWith('{') && l.includes('"event":"ready"')) {
         try {
           this.readyLine = JSON.parse(l) as Record<string, unknown>;
@@ -135,7 +155,10 @@ export class ManagedProcess {
         }
       }
     });
-    createInterface({ input: this.child.stderr! }).on('line', (l) => this.keep(`! ${l}`));
+    createInterface({ input: this.child.stderr! }).on('line', (l) => {
+      this.keep(`! ${l}`);
+      this.onLine?.(this.name, l);
+    });
   }
 
   get pid(): number | undefined {
@@ -217,10 +240,13 @@ export interface Province {
   pki: PkiLayout;
   /** The hub's own address (admins reach it directly; sites go through their proxy). */
   hubAddress: string;
+  /** The hub's config file (its port is fixed after the first start, so a restart keeps it). */
+  hubConfigPath: string;
   /** The Kafka topic of this province, when any site or the hub uses Kafka. */
   kafkaTopic: string | undefined;
   siteIds: string[];
-  hub: ManagedProcess;
+  /** The hub process running now (a new one after `startHub`). */
+  readonly hub: ManagedProcess;
   hubPool: pg.Pool;
   site(id: string): ProvinceSite;
   sitePool(id: string): pg.Pool;
@@ -235,6 +261,10 @@ export interface Province {
   stopSite(id: string, signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
   /** Start a site process again on its database; resolves at its ready line. */
   startSite(id: string): Promise<Record<string, unknown>>;
+  /** Stop the hub process (SIGTERM: a clean stop; SIGKILL: a crash). */
+  stopHub(signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
+  /** Start the hub again on its database and port; resolves at its ready line. */
+  startHub(): Promise<Record<string, unknown>>;
   /** Pids of the processes still running. */
   livePids(): number[];
   /** The last lines of every process's output, for failure messages. */
@@ -274,7 +304,7 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
   const siteIds = specs.map((s) => s.id);
   if (new Set(siteIds).size !== siteIds.length) throw new Error(`duplicate site ids: ${siteIds.join(', ')}`);
   const useKafka = opts.hubKafka === true || specs.some((s) => s.events === 'kafka');
-  const brokers = process.env.KAFKA_BROKERS;
+  const brokers = opts.kafkaBrokers ?? process.env.KAFKA_BROKERS;
   if (useKafka && !brokers) throw new Error('KAFKA_BROKERS is not set: `source .services/env.sh`');
   const speed = opts.speed ?? 20;
   const customers = opts.customersPerSite ?? 60;
@@ -297,6 +327,8 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
   let hub: ManagedProcess | undefined;
   const childEnv = { ...process.env, LOG_LEVEL: process.env.PROVINCE_LOG_LEVEL ?? 'info' };
 
+  const managed = (name: string, args: string[]): ManagedProcess =>
+    new ManagedProcess(name, args, childEnv, opts.onLine);
   const all = (): ManagedProcess[] => [
     ...[...sites.values()].flatMap((s) => (s.process ? [s.process] : [])),
     ...(hub ? [hub] : []),
@@ -367,15 +399,15 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
     const s = sites.get(id);
     if (!s) throw new Error(`no site ${id} in this province`);
     if (s.process?.running) throw new Error(`site ${id} is already running (pid ${s.process.pid})`);
-    s.process = new ManagedProcess(`site ${id}`, siteArgs(s), childEnv);
+    s.process = managed(`site ${id}`, siteArgs(s));
     return s.process.ready();
   };
 
   try {
     // Databases: the hub's and one per site, created in parallel.
     const [hubDb, ...siteDbs] = await Promise.all([
-      freshDatabase(`${prefix}_hub`),
-      ...specs.map((s) => freshDatabase(`${prefix}_${label(s.id)}`)),
+      freshDatabase(`${prefix}_hub`, opts.hubDatabaseServer),
+      ...specs.map((s) => freshDatabase(`${prefix}_${label(s.id)}`, opts.siteDatabaseServer)),
     ]);
     dbs.push(hubDb!, ...siteDbs);
     const hubPool = createPool(hubDb!.url, { applicationName: 'test/province-hub', max: 4 });
@@ -389,22 +421,26 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       await ensureTopic(brokers, kafkaTopic, 3);
       topicCreated = true;
     }
-    const hubConfig = writeHubConfig(dir, pki, {
+    const hubLayout = (port: number) => ({
       hubId: HUB_ID,
       databaseUrl: hubDb!.url,
-      port: 0,
+      port,
       topologyPath: PROVINCE_TOPOLOGY,
       heartbeatIntervalMs: hbMs,
       ...(kafkaTopic && brokers
         ? { kafka: { brokers, topic: kafkaTopic, groupId: `hub-ingest-${run}` } }
         : {}),
     });
-    hub = new ManagedProcess('hub', ['hub/main.ts', '--config', hubConfig], childEnv);
+    const hubConfig = writeHubConfig(dir, pki, hubLayout(0));
+    hub = managed('hub', ['hub/main.ts', '--config', hubConfig]);
     const hubReady = await hub.ready();
     const hubPort = Number(hubReady.port);
     if (!Number.isInteger(hubPort) || hubPort <= 0)
       throw new Error(`hub ready line without a port: ${JSON.stringify(hubReady)}`);
     const hubAddress = `127.0.0.1:${hubPort}`;
+    // The port the system picked is written back, so a restarted hub listens where the
+    // proxies in front of it point.
+    writeHubConfig(dir, pki, hubLayout(hubPort));
 
     // One proxy per site; port 0 lets toxiproxy pick a free port (no race with other tests),
     // and it keeps that port across disable/enable.
@@ -450,9 +486,12 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       dir,
       pki,
       hubAddress,
+      hubConfigPath: hubConfig,
       kafkaTopic,
       siteIds,
-      hub,
+      get hub() {
+        return hub!;
+      },
       hubPool,
       site,
       sitePool(id) {
@@ -493,6 +532,14 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
         return p.stop(signal);
       },
       startSite: startSiteProcess,
+      stopHub(signal = 'SIGTERM') {
+        return hub!.stop(signal);
+      },
+      startHub() {
+        if (hub?.running) throw new Error(`the hub is already running (pid ${hub.pid})`);
+        hub = managed('hub', ['hub/main.ts', '--config', hubConfig]);
+        return hub.ready();
+      },
       livePids: () => all().flatMap((p) => (p.running && p.pid !== undefined ? [p.pid] : [])),
       logTail,
       stop,

@@ -1,0 +1,106 @@
+/**
+ * What the province's processes say, collected line by line as they print it: the calls each
+ * site's traffic placed (per run of the process: a restart starts a new run), what callers
+ * were told was recorded, the tally each site logged at its clean stop, and the site's own view
+ * of its hub link. The invariants (invariants.ts) are checked against these.
+ */
+
+/** One run of a site process: the calls its traffic placed, in order. */
+export interface SiteRun {
+  /** The site's call id of each call placed, '' for a call the site refused. */
+  placed: string[];
+  /** The run ended in a kill -9 (the suite killed it). */
+  killed: boolean;
+}
+
+export interface HeardConfirmation {
+  siteId: string;
+  callId: string;
+  promptId: string;
+  ref?: string;
+}
+
+export interface LinkChange {
+  siteId: string;
+  state: string;
+  atMs: number;
+}
+
+export class Observer {
+  readonly runs = new Map<string, SiteRun[]>();
+  readonly confirmations: HeardConfirmation[] = [];
+  /** The tally each site logged at its last clean stop, with the site time it was taken at. */
+  readonly stopTallies = new Map<string, { atMs: number; tally: Record<string, number> }>();
+  readonly siteLink: LinkChange[] = [];
+  private readonly lastN = new Map<string, number>();
+  /** Sites killed since their last placement: the next one starts a new run. */
+  private readonly killed = new Set<string>();
+
+  /** Feed it every line (province.ts `onLine`). */
+  line(process: string, text: string): void {
+    if (!process.startsWith('site ') || !text.startsWith('{')) return;
+    const siteId = process.slice('site '.length);
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    switch (o.msg) {
+      case 'call placed': {
+        const n = Number(o.n);
+        // The traffic's counter starts at 1 in every process: a smaller one is a new run.
+        // (Both tested: the kill's mark is used up by this placement either way.)
+        const afterKill = this.killed.delete(siteId);
+        if (afterKill || !(n > (this.lastN.get(siteId) ?? 0))) this.newRun(siteId);
+        this.lastN.set(siteId, n);
+        this.currentRun(siteId).placed.push(String(o.callId ?? ''));
+        return;
+      }
+      case 'caller told recorded':
+        this.confirmations.push({
+          siteId,
+          callId: String(o.callId),
+          promptId: String(o.promptId),
+          ...(typeof o.ref === 'string' ? { ref: o.ref } : {}),
+        });
+        return;
+      case 'site stopped':
+        if (typeof o.tally === 'object' && o.tally !== null)
+          this.stopTallies.set(siteId, { atMs: Number(o.atMs), tally: o.tally as Record<string, number> });
+        return;
+      case 'hub link':
+        this.siteLink.push({ siteId, state: String(o.state), atMs: Date.now() });
+        return;
+    }
+  }
+
+  /** The suite killed this site's process: its current run ended in a crash. */
+  markKilled(siteId: string): void {
+    const runs = this.runs.get(siteId);
+    if (runs && runs.length > 0) runs[runs.length - 1]!.killed = true;
+    this.killed.add(siteId);
+  }
+
+  placedCount(siteId: string): number {
+    return (this.runs.get(siteId) ?? []).reduce((n, r) => n + r.placed.length, 0);
+  }
+
+  /** The first time since `sinceMs` the site saw its link in one of `states`. */
+  siteSaw(siteId: string, states: readonly string[], sinceMs: number): number | undefined {
+    return this.siteLink.find((c) => c.siteId === siteId && c.atMs >= sinceMs && states.includes(c.state))
+      ?.atMs;
+  }
+
+  private newRun(siteId: string): void {
+    const runs = this.runs.get(siteId) ?? [];
+    runs.push({ placed: [], killed: false });
+    this.runs.set(siteId, runs);
+  }
+
+  private currentRun(siteId: string): SiteRun {
+    const runs = this.runs.get(siteId);
+    if (!runs || runs.length === 0) this.newRun(siteId);
+    return this.runs.get(siteId)!.at(-1)!;
+  }
+}
