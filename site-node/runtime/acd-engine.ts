@@ -166,6 +166,11 @@ export class AcdEngine {
     }
   }
 
+  /** Agents not logged out, in the order the site knows them (what a stop must log out). */
+  loggedInAgentIds(): string[] {
+    return [...this.state.agents.values()].filter((a) => a.state !== 'logged-out').map((a) => a.id);
+  }
+
   /** Cancel every timer; further events are ignored (shutdown). */
   stop(): void {
     this.stopped = true;

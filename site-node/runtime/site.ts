@@ -10,8 +10,8 @@
  *           -> load the roster -> start the agent service -> accept calls.
  *           -> open the hub link (when the config has a hub) and the Kafka relay.
  * stop():   refuse new calls -> let live calls finish (up to drainMs) -> release what is
- *           left, recording why -> stop placing callbacks -> stop the ACD timers -> stop the agent service -> flush
- *           the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
+ *           left, recording why -> stop placing callbacks -> stop the ACD timers -> stop the agent service
+ *           -> log out the agents still logged in (`site-shutdown`) -> flush the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
  *           each bounded) and close the link. The owner closes the pool afterwards. An
  *           event not shipped by then stays in the outbox for the next start.
  */
@@ -29,6 +29,7 @@ import {
   JobScheduler,
   PgCustomerDirectory,
   evictServed,
+  logoutAgent,
   migrateSiteStore,
   readStatsEvents,
   recordRefusedCalls,
@@ -418,6 +419,14 @@ export class Site {
     this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents
     await this.grpc?.stop();
     await this.web?.stop();
+    // No desk can act any more: the sessions of agents still logged in end here, with the
+    // stop as their reason, rather than being left open for the next start's recovery to close
+    // as `site-restart` (an agent's day would otherwise last until the site came back).
+    for (const agentId of this.engine.loggedInAgentIds()) {
+      void this.writes.push(`logout ${agentId} at stop`, () =>
+        logoutAgent(this.store, agentId, 'site-shutdown'),
+      );
+    }
     // Bounded: a store that is away at shutdown must not hold the process forever. What is
     // left is logged by label; recovery at the next start closes the calls it leaves open.
     await this.writes.drainWithin((this.d.config.store ?? DEFAULT_STORE_WRITES).drainAtStopMs);
