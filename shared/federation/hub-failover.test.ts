@@ -52,7 +52,10 @@ test('address lists: a comma list or an array, each host:port, no repeats, at le
 
 test('a standby refusal carries the leader address across gRPC, and the client finds it', () => {
   const refusal = notLeaderError('hub-b', { hubId: 'hub-a', address: A });
-  assert.match(refusal.message, /hub hub-b is a standby, not the leader: the leader is hub-a at hub-a.example:7443/);
+  assert.match(
+    refusal.message,
+    /hub hub-b is a standby, not the leader: the leader is hub-a at hub-a.example:7443/,
+  );
   const st = toGrpcStatus(refusal);
   assert.deepEqual(st.metadata.get(LEADER_TRAILER), [A]);
   // What a client receives: a ServiceError with the trailers, turned into a DomainError.

@@ -68,7 +68,10 @@ export function leaderHintOf(err: unknown): string | undefined {
 }
 
 /** The refusal a standby hub answers with: UNAVAILABLE, naming the leader when it knows it. */
-export function notLeaderError(hubId: string, leader: { hubId: string; address: string } | null): DomainError {
+export function notLeaderError(
+  hubId: string,
+  leader: { hubId: string; address: string } | null,
+): DomainError {
   return new DomainError(
     'unavailable',
     leader

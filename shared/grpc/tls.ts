@@ -104,7 +104,8 @@ export function mtlsClientCredentials(
     checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined => {
       try {
         const who = identityFromCertificate(cert);
-        const ids = expect.id === undefined ? undefined : typeof expect.id === 'string' ? [expect.id] : expect.id;
+        const ids =
+          expect.id === undefined ? undefined : typeof expect.id === 'string' ? [expect.id] : expect.id;
         if (who.kind !== expect.kind || (ids !== undefined && !ids.includes(who.id))) {
           const wanted =
             ids === undefined
