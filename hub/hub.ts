@@ -130,7 +130,11 @@ export class Hub {
       siteAdmin: new PgSiteAdminStore(pool, fence),
       directory: new PgDirectoryStore(pool, fence),
       ingest: new PgIngestStore(pool, fence),
-      leadership: { leading: () => this.leading, leader: () => this.lease.leader },
+      leadership: {
+        leading: () => this.leading,
+        // Between a grant and the start of its term this hub refuses without naming itself.
+        leader: () => (this.leading || this.lease.leader?.hubId !== config.hubId ? this.lease.leader : null),
+      },
       registry: this.registry,
       clock,
       log: log.child({ part: 'federation' }),

@@ -45,6 +45,7 @@ describe.skipIf(pgSkip)('the hub lease on PostgreSQL', () => {
   });
   afterAll(async () => t?.close());
 
+  const rowsWhere = async (sql: string) => (await query<{ n: number }>(t.pool, sql)).rows[0]!.n;
   const rows = async (table: string) =>
     (await query<{ n: number }>(t.pool, `SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
 
@@ -128,5 +129,40 @@ describe.skipIf(pgSkip)('the hub lease on PostgreSQL', () => {
     // Releasing a token no longer held changes nothing.
     await b.release(3);
     assert.deepEqual(await b.leader(), { hubId: 'hub-a', address: 'a.example:7443', token: 4 });
+  });
+
+  test('a renewal never waits for a fenced write in flight; a takeover does, and that write commits first', async () => {
+    const c = await t.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT hub_fence($1, $2)', ['hub-a', 4]);
+      // hub-a renews while its own write holds the fence (a long burst of ingest, say).
+      assert.deepEqual(await a.attempt(TTL_MS), {
+        held: true,
+        self: { hubId: 'hub-a', address: 'a.example:7443', token: 4 },
+      });
+      await waitFor('the lease lapses', async () => (await b.leader()) === null);
+      let taken = false;
+      const takeover = b.attempt(TTL_MS * 10).then((r) => {
+        taken = true;
+        return r;
+      });
+      await waitFor(
+        'the takeover waits on the lease row',
+        async () =>
+          (await rowsWhere(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )) > 0,
+      );
+      assert.equal(taken, false, 'no takeover while a fenced write is in flight');
+      await c.query('COMMIT');
+      assert.deepEqual(await takeover, {
+        held: true,
+        self: { hubId: 'hub-b', address: 'b.example:7443', token: 5 },
+      });
+    } finally {
+      c.release();
+    }
   });
 });
