@@ -296,6 +296,10 @@ export class GrpcHubLink implements HubLink {
     const before = this.machine.state;
     const step = siteLinkStep(this.machine, e, this.o.clock.now(), this.linkOpts);
     this.machine = step.machine;
+    // A dial the machine gave up on (no welcome in time): the next hub, as for a refused dial.
+    if (e.kind === 'tick' && before === 'connecting' && this.machine.state === 'down') {
+      this.chooseNextHub(false, undefined);
+    }
     for (const c of step.commands) this.run(c);
     if (this.machine.state !== before) {
       this.log.info('hub link', {
