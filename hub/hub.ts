@@ -207,7 +207,12 @@ export class Hub {
     this.advertiseAddress = config.advertiseAddress ?? `${host}:${this.port}`;
     this.pgLease = new PgLease(this.o.leasePool ?? pool, config.hubId, this.advertiseAddress);
     const answered = new Promise<void>((r) => (this.firstAnswer = r));
-    this.leaseTimer = setInterval(() => this.fireLease({ kind: 'tick' }), LEASE_TICK_MS);
+    // After the socket reads (setImmediate), as the link clock: after a stall of this process a
+    // renewal answer already waiting is read before the grant is judged run out.
+    this.leaseTimer = setInterval(
+      () => setImmediate(() => this.phase !== 'stopped' && this.fireLease({ kind: 'tick' })),
+      LEASE_TICK_MS,
+    );
     this.fireLease({ kind: 'tick' });
     await answered;
     await this.roleChain;

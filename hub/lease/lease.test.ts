@@ -6,11 +6,13 @@ import {
   leaseTimes,
   type LeaderInfo,
   type LeaseCommand,
+  type LeaseTimes,
   type LeaseEvent,
   type LeaseMachine,
 } from './lease.js';
 
-const T = leaseTimes(2000); // renew every 400 ms, retry every 250 ms, step down 500 ms early
+/** Round numbers for the scenarios (the core takes any timings): renew every 400 ms, step down 500 ms early. */
+const T: LeaseTimes = { ttlMs: 2000, renewEveryMs: 400, retryEveryMs: 250, marginMs: 500 };
 const self = (token: number): LeaderInfo => ({ hubId: 'hub-a', address: 'a:7443', token });
 const other: LeaderInfo = { hubId: 'hub-b', address: 'b:7443', token: 7 };
 
@@ -26,9 +28,10 @@ function run(steps: Array<[number, LeaseEvent]>, m0 = initialLease(0)) {
   return { m, commands };
 }
 
-test('the timings follow the TTL: renew 5 times per TTL, retry at most every 250 ms, a quarter TTL margin', () => {
-  assert.deepEqual(leaseTimes(2000), { ttlMs: 2000, renewEveryMs: 400, retryEveryMs: 250, marginMs: 500 });
-  assert.deepEqual(leaseTimes(800), { ttlMs: 800, renewEveryMs: 160, retryEveryMs: 100, marginMs: 200 });
+test('the default timings follow the TTL: renew 8 times per TTL, retry at most every 250 ms, a tenth TTL margin', () => {
+  assert.deepEqual(leaseTimes(2000), { ttlMs: 2000, renewEveryMs: 250, retryEveryMs: 250, marginMs: 200 });
+  assert.deepEqual(leaseTimes(800), { ttlMs: 800, renewEveryMs: 100, retryEveryMs: 100, marginMs: 80 });
+  assert.deepEqual(leaseTimes(), leaseTimes(2000));
 });
 
 test('a standby attempts at once, one attempt in flight at a time, and leads when granted', () => {

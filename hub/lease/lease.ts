@@ -42,13 +42,19 @@ export interface LeaseTimes {
 
 export const DEFAULT_LEASE_TTL_MS = 2_000;
 
-/** The timings for a TTL: renew 5 times per TTL, step down a quarter TTL early. */
+/**
+ * The timings for a TTL: renew 8 times per TTL (a leader rides out a stall of most of a TTL),
+ * step down a tenth of the TTL early. The margin need not cover more: the database counts the
+ * grant from when it ran the statement, after this hub sent it, so the margin is only for
+ * clock-rate differences and the synchronous part of stepping down; writes still in flight
+ * after that are fenced.
+ */
 export function leaseTimes(ttlMs = DEFAULT_LEASE_TTL_MS): LeaseTimes {
   return {
     ttlMs,
-    renewEveryMs: Math.floor(ttlMs / 5),
+    renewEveryMs: Math.floor(ttlMs / 8),
     retryEveryMs: Math.min(250, Math.floor(ttlMs / 8)),
-    marginMs: Math.floor(ttlMs / 4),
+    marginMs: Math.floor(ttlMs / 10),
   };
 }
 
