@@ -209,6 +209,9 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
   }
 }
 
+/** How long `status` waits for the other hubs once the leader answered. */
+const PROBE_GRACE_MS = 500;
+
 interface Hubs {
   addresses: string[];
   client(address: string): AdminClient;
@@ -254,21 +257,41 @@ async function probeHubs(
 ): Promise<{ leader: StatusResponse; probes: HubProbe[] }> {
   let leader: StatusResponse | undefined;
   let refusal: unknown;
+  // Once the leader has answered, a hub that is still silent (hung) is not waited for to the
+  // deadline: it gets PROBE_GRACE_MS more and is reported as not answering.
+  let leaderAnswered: () => void = () => undefined;
+  const grace = new Promise<'late'>((resolve) => {
+    leaderAnswered = () => setTimeout(() => resolve('late'), PROBE_GRACE_MS).unref();
+  });
   const probes = await Promise.all(
     hubs.addresses.map(async (address): Promise<HubProbe> => {
       const client = hubs.client(address);
+      const asked = call(client.status.bind(client), {}, { deadlineMs }).then(
+        (r) => {
+          leader = r;
+          leaderAnswered();
+          return { address, role: 'leader', detail: '' } satisfies HubProbe;
+        },
+        (e: unknown): HubProbe => {
+          if (!isDomainError(e, 'unavailable')) refusal ??= e;
+          const hint = leaderHintOf(e);
+          const standby = isDomainError(e, 'unavailable') && /is a standby/.test(e.message);
+          return {
+            address,
+            role: standby ? 'standby' : 'unreachable',
+            detail: standby
+              ? hint
+                ? `(names ${hint} as leader)`
+                : '(knows no leader)'
+              : (e as Error).message,
+          };
+        },
+      );
       try {
-        leader = await call(client.status.bind(client), {}, { deadlineMs });
-        return { address, role: 'leader', detail: '' };
-      } catch (e) {
-        if (!isDomainError(e, 'unavailable')) refusal ??= e;
-        const hint = leaderHintOf(e);
-        const standby = isDomainError(e, 'unavailable') && /is a standby/.test(e.message);
-        return {
-          address,
-          role: standby ? 'standby' : 'unreachable',
-          detail: standby ? (hint ? `(names ${hint} as leader)` : '(knows no leader)') : (e as Error).message,
-        };
+        const r = await Promise.race([asked, grace]);
+        return r === 'late'
+          ? { address, role: 'unreachable', detail: `no answer within ${PROBE_GRACE_MS} ms of the leader's` }
+          : r;
       } finally {
         client.close();
       }

@@ -12,7 +12,9 @@
  *      addresses works again and says hub-a is unreachable;
  *   3. no event lost or stored twice: after a clean stop of both sites, every outbox event is
  *      at the hub, once (the event id is the key), whichever hub stored it and however;
- *   4. hub-a comes back and stands by.
+ *   4. hub-a comes back and stands by;
+ *   5. a hung leader (SIGSTOP of hub-b, sites running again): hub-a leads and every site links
+ *      to it (time printed); when hub-b wakes it steps down before anything else and stands by.
  *
  * Needs TEST_PG_URL, KAFKA_BROKERS and TOXIPROXY_URL (`source .services/env.sh`).
  */
@@ -223,5 +225,56 @@ describe.skipIf(skip)('a standby hub takes over a killed leader', () => {
       r.out,
       new RegExp(`^standby\\s+${p.hubs[0]!.address}\\s+\\(names ${p.hubs[1]!.address} as leader\\)$`, 'm'),
     );
+  });
+});
+
+describe.skipIf(skip)('a standby hub takes over a hung leader', () => {
+  test('SIGSTOP of the leader: the other hub leads, every site follows; woken, the hung one stands by', async () => {
+    for (const h of p.hubs) if (!h.process.running) await p.startHub(h.id);
+    const stopped = SITES.filter((id) => !p.site(id).process?.running);
+    await Promise.all(stopped.map((id) => p.startSite(id)));
+    // Whichever hub leads now hangs (hub-b after the tests above; hub-a when run alone).
+    const hung = (await p.leaderHub())!;
+    const other = p.hubs.find((h) => h.id !== hung.id)!;
+    await waitFor(`both sites up at ${hung.id}`, () => everySiteUpAt(hung.id), 60_000, PROVINCE_POLL_MS);
+    const hungAt = Date.now();
+    p.pauseHub(hung.id);
+    try {
+      const led = await waitFor(
+        `${other.id} holds the lease`,
+        async () => ((await p.leaderHub())?.id === other.id ? Date.now() : 0),
+        30_000,
+        50,
+      );
+      const linked = await waitFor(
+        `both sites up at ${other.id}`,
+        async () => ((await everySiteUpAt(other.id)) ? Date.now() : 0),
+        30_000,
+        100,
+      );
+      process.stdout.write(
+        `hung leader: ${other.id} led ${led - hungAt} ms and both sites were linked to it ${linked - hungAt} ms after SIGSTOP of ${hung.id}\n`,
+      );
+    } finally {
+      p.resumeHub(hung.id);
+    }
+    // Woken, the hung hub finds its grant ran out before it does anything else, and stands by.
+    await waitFor(
+      `${hung.id} says it stepped down`,
+      () => hung.process.lines.some((l) => l.includes('stepped down: not leading now')),
+      30_000,
+      PROVINCE_POLL_MS,
+    );
+    const r = await waitFor(
+      `fedctl names ${hung.id} the standby`,
+      async () => {
+        const s = await hubStatus();
+        return new RegExp(`^standby\\s+${hung.address}`, 'm').test(s.out) ? s : undefined;
+      },
+      30_000,
+      PROVINCE_POLL_MS,
+    );
+    assert.match(r.out, new RegExp(`^leader\\s+${other.address}$`, 'm'));
+    assert.equal((await p.leaderHub())?.id, other.id);
   });
 });

@@ -23,6 +23,7 @@
  *   await p.killHub(old.id);                    // kill -9 (SIGKILL); stopHub(id, 'SIGTERM') drains
  *   const now = await waitFor('a new leader', async () => { const l = await p.leaderHub(); return l.id !== old.id && l; });
  *   await p.startHub(old.id);                   // back, as the standby
+ *   p.pauseHub(id); p.resumeHub(id);            // a hung leader (SIGSTOP / SIGCONT)
  *
  * Sites dial the hubs through their proxies, so the leader address a standby names (the hub's
  * own) is not in a site's list: a site falls back to "the next in order", as the pure rule
@@ -256,6 +257,9 @@ export interface Province {
   stopHub(id: string, signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
   /** kill -9 a hub. */
   killHub(id: string): Promise<ExitInfo & { killed: boolean }>;
+  /** Hang a hub (SIGSTOP: its sockets stay open, nothing answers) or wake it (SIGCONT). */
+  pauseHub(id: string): void;
+  resumeHub(id: string): void;
   /** Start a stopped hub again on the same port; resolves at its ready line. */
   startHub(id: string): Promise<Record<string, unknown>>;
   /** The Kafka topic of this province, when any site or the hub uses Kafka. */
@@ -537,6 +541,8 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       },
       stopHub: (id, signal = 'SIGKILL') => hubById(id).process.stop(signal),
       killHub: (id) => hubById(id).process.stop('SIGKILL'),
+      pauseHub: (id) => void hubById(id).process.child.kill('SIGSTOP'),
+      resumeHub: (id) => void hubById(id).process.child.kill('SIGCONT'),
       async startHub(id) {
         const h = hubById(id);
         if (h.process.running) throw new Error(`hub ${id} is already running (pid ${h.process.pid})`);
