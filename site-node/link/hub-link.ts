@@ -26,8 +26,9 @@
  * dial that fails, or that a standby refuses ("not leader", naming the leader in the
  * `x-hub-leader` trailer), is followed by a dial of the leader it named when that address is
  * in the list, else of the next address (shared/federation/hub-failover.ts), with the same
- * backoff as any failed dial. A link that was up and dropped redials the same hub first (a
- * restart is over in well under a second). Every hub dialled must pass the same mTLS check.
+ * backoff as any failed dial. A link whose stream ended redials the same hub first (a restart
+ * is over in well under a second); a hub gone silent, or a dial with no welcome in time, moves
+ * on to the next one (a hung hub). Every hub dialled must pass the same mTLS check.
  */
 import { randomUUID } from 'node:crypto';
 import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
@@ -296,8 +297,10 @@ export class GrpcHubLink implements HubLink {
     const before = this.machine.state;
     const step = siteLinkStep(this.machine, e, this.o.clock.now(), this.linkOpts);
     this.machine = step.machine;
-    // A dial the machine gave up on (no welcome in time): the next hub, as for a refused dial.
-    if (e.kind === 'tick' && before === 'connecting' && this.machine.state === 'down') {
+    // A hub gone silent (the link down on missed heartbeats) or a dial the machine gave up on
+    // (no welcome in time): that hub is likely hung, so the next one, as for a refused dial. A
+    // stream that ENDS (a restart, a crash) redials the same hub first (chooseNextHub).
+    if (e.kind === 'tick' && before !== 'down' && this.machine.state === 'down') {
       this.chooseNextHub(false, undefined);
     }
     for (const c of step.commands) this.run(c);
