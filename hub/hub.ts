@@ -250,6 +250,14 @@ export class Hub {
       case 'step-down':
         this.stepDown(c.reason);
         return;
+      case 'retoken':
+        // An uncontended lease lapsed (this hub stalled) and was retaken with nobody between:
+        // the same term goes on, its writes under the new token (hub/lease/lease.ts).
+        this.token = c.token;
+        this.o.log.info('lease lapsed and retaken with no other hub waiting; still leading', {
+          token: c.token,
+        });
+        return;
       case 'release': {
         const lease = this.pgLease;
         this.releasing = this.roleChain
@@ -281,7 +289,12 @@ export class Hub {
       this.attemptSeq++;
     }, ttl);
     lease.attempt(ttl).then(
-      (r) => answer(r.held ? { kind: 'held', sentAtMs, self: r.self } : { kind: 'taken', leader: r.leader }),
+      (r) =>
+        answer(
+          r.held
+            ? { kind: 'held', sentAtMs, self: r.self, contended: r.contended }
+            : { kind: 'taken', leader: r.leader },
+        ),
       (e: unknown) => {
         if (seq === this.attemptSeq && this.lease.lastError === null) {
           this.o.log.warn('lease attempt failed; trying again', { err: e });

@@ -200,3 +200,70 @@ test('the core is deterministic: the same events at the same times give the same
   ];
   assert.deepEqual(run(script), run(script));
 });
+
+test('a leader with no contender that stalled past its grant confirms before stepping down, and keeps its term', () => {
+  const lone = (at: number, token: number): [number, LeaseEvent] => [
+    at,
+    { kind: 'held', sentAtMs: at, self: self(token), contended: false },
+  ];
+  const { m, commands } = run([
+    [0, { kind: 'tick' }],
+    lone(0, 1),
+    [3000, { kind: 'tick' }], // a 3 s stall of its own: the grant ran out at 1500 on its clock
+    [3020, { kind: 'held', sentAtMs: 3000, self: self(2), contended: false }], // lapsed, retaken
+    [3500, { kind: 'tick' }],
+  ]);
+  assert.deepEqual(commands, [
+    [0, { kind: 'attempt' }],
+    [0, { kind: 'lead', token: 1 }],
+    [3000, { kind: 'attempt' }],
+    [3020, { kind: 'retoken', token: 2 }],
+    [3500, { kind: 'attempt' }],
+  ]);
+  assert.equal(m.role, 'leader');
+  assert.equal(m.token, 2);
+  assert.equal(m.terms, 1, 'the same term');
+  assert.equal(m.overdueSinceMs, null);
+});
+
+test('an overdue leader with no contender steps down when another hub holds it, or when no answer comes within a TTL', () => {
+  const overdue: Array<[number, LeaseEvent]> = [
+    [0, { kind: 'tick' }],
+    [0, { kind: 'held', sentAtMs: 0, self: self(1), contended: false }],
+    [3000, { kind: 'tick' }],
+  ];
+  const taken = run([...overdue, [3010, { kind: 'taken', leader: other }]]);
+  assert.deepEqual(taken.commands.at(-1), [
+    3010,
+    { kind: 'step-down', reason: 'hub hub-b holds the lease (token 7)' },
+  ]);
+  const silent = run([...overdue, [4999, { kind: 'tick' }], [5000, { kind: 'tick' }]]);
+  assert.deepEqual(silent.commands.slice(-1), [
+    [5000, { kind: 'step-down', reason: 'lease not confirmed within 2000 ms of running out' }],
+  ]);
+  assert.equal(silent.m.role, 'standby');
+  // A token that jumped by more than one: another hub held it in between. The old term ends.
+  const jumped = run([...overdue, [3010, { kind: 'held', sentAtMs: 3000, self: self(3), contended: false }]]);
+  assert.deepEqual(jumped.commands.slice(-2), [
+    [3010, { kind: 'step-down', reason: 'fencing token changed' }],
+    [3010, { kind: 'lead', token: 3 }],
+  ]);
+});
+
+test('a contended leader never waits to confirm: it steps down when its grant runs out', () => {
+  const { m, commands } = run([
+    [0, { kind: 'tick' }],
+    [0, { kind: 'held', sentAtMs: 0, self: self(1), contended: false }],
+    [410, { kind: 'tick' }],
+    [420, { kind: 'held', sentAtMs: 410, self: self(1), contended: true }], // a standby appeared
+    [1910, { kind: 'tick' }],
+  ]);
+  assert.deepEqual(commands.slice(-2), [
+    [
+      1910,
+      { kind: 'step-down', reason: 'lease not renewed in time (last grant ran out for this hub at 1910)' },
+    ],
+    [1910, { kind: 'attempt' }],
+  ]);
+  assert.equal(m.role, 'standby');
+});

@@ -27,6 +27,15 @@
  *     covers the time stepping down takes (closing links, stopping the Kafka consumer) and
  *     clock-rate differences; the fence in SQL covers the rest.
  *   - a grant that comes back after that point is not used (the next attempt comes at once).
+ *
+ * A leader with no contender (no other hub has tried for the lease within two TTLs: a
+ * province with one hub) does not step down when its grant runs out on its clock, which a
+ * stall of its own process (a long GC pause) would otherwise cost every site its link: it is
+ * `overdue`, asks at once, and keeps leading if the answer is the same token, or the next one
+ * with itself as holder (the lease lapsed in the database, and nobody held it in between:
+ * every change of holder raises the token). It steps down if another hub holds it, or if no
+ * answer comes within a TTL. Its writes meanwhile are fenced as always: a lapsed lease refuses
+ * them, so nothing is written twice or out of turn.
  */
 
 export interface LeaseTimes {
@@ -82,14 +91,21 @@ export interface LeaseMachine {
   leader: LeaderInfo | null;
   /** Times this hub became leader (status, tests). */
   terms: number;
+  /** The last grant said another hub is waiting for the lease (assume so until told). */
+  contended: boolean;
+  /** An uncontended leader whose grant ran out on its clock: since when (null = not overdue). */
+  overdueSinceMs: number | null;
   lastError: string | null;
   changedAtMs: number;
 }
 
 export type LeaseEvent =
   | { kind: 'tick' }
-  /** The attempt sent at `sentAtMs` got or renewed the lease: this hub holds it as `self`. */
-  | { kind: 'held'; sentAtMs: number; self: LeaderInfo }
+  /**
+   * The attempt sent at `sentAtMs` got or renewed the lease: this hub holds it as `self`;
+   * `contended`: another hub tried for it lately (default true: assume a standby).
+   */
+  | { kind: 'held'; sentAtMs: number; self: LeaderInfo; contended?: boolean }
   /** Another hub holds an unexpired lease (its row), or none could be read (null). */
   | { kind: 'taken'; leader: LeaderInfo | null }
   /** The attempt failed (database unreachable, timeout): nothing is known. */
@@ -103,7 +119,9 @@ export type LeaseCommand =
   /** Stop leading NOW: close links, stop the consumer, refuse writes. */
   | { kind: 'step-down'; reason: string }
   /** Give the lease up in the database so the standby need not wait for it to expire. */
-  | { kind: 'release'; token: number };
+  | { kind: 'release'; token: number }
+  /** The same term goes on under this token (an uncontended lease lapsed and was retaken). */
+  | { kind: 'retoken'; token: number };
 
 export interface LeaseStep {
   machine: LeaseMachine;
@@ -118,6 +136,8 @@ export const initialLease = (nowMs: number): LeaseMachine => ({
   nextAttemptAtMs: nowMs,
   leader: null,
   terms: 0,
+  contended: true,
+  overdueSinceMs: null,
   lastError: null,
   changedAtMs: nowMs,
 });
@@ -127,6 +147,7 @@ const stepDown = (m: LeaseMachine, nowMs: number, patch: Partial<LeaseMachine> =
   role: 'standby',
   token: null,
   leadUntilMs: null,
+  overdueSinceMs: null,
   changedAtMs: nowMs,
   ...patch,
 });
@@ -140,6 +161,18 @@ export function leaseStep(m: LeaseMachine, e: LeaseEvent, nowMs: number, t: Leas
   }
   switch (e.kind) {
     case 'tick': {
+      if (m.role === 'leader' && m.leadUntilMs !== null && nowMs >= m.leadUntilMs && !m.contended) {
+        if (m.overdueSinceMs === null) {
+          return attemptIfDue({ ...m, overdueSinceMs: nowMs, nextAttemptAtMs: nowMs }, nowMs);
+        }
+        if (nowMs - m.overdueSinceMs < t.ttlMs) return attemptIfDue(m, nowMs);
+        const machine = stepDown(m, nowMs, { leader: null });
+        const reason = `lease not confirmed within ${t.ttlMs} ms of running out`;
+        return {
+          machine,
+          commands: [{ kind: 'step-down', reason }, ...attemptIfDue(machine, nowMs).commands],
+        };
+      }
       if (m.role === 'leader' && m.leadUntilMs !== null && nowMs >= m.leadUntilMs) {
         const machine = stepDown(m, nowMs, { leader: null });
         const reason = `lease not renewed in time (last grant ran out for this hub at ${m.leadUntilMs})`;
@@ -152,7 +185,26 @@ export function leaseStep(m: LeaseMachine, e: LeaseEvent, nowMs: number, t: Leas
     }
     case 'held': {
       const leadUntilMs = e.sentAtMs + t.ttlMs - t.marginMs;
-      const answered = { ...m, inFlight: false };
+      const contended = e.contended ?? true;
+      const answered = { ...m, inFlight: false, contended };
+      // An uncontended leader confirmed: the same term goes on (see the header), even when the
+      // answer came late: nobody else held the lease in between.
+      const sameTerm =
+        m.role === 'leader' && m.token !== null && (e.self.token === m.token || e.self.token === m.token + 1);
+      if (sameTerm && !m.contended && !contended) {
+        return {
+          machine: {
+            ...answered,
+            token: e.self.token,
+            leadUntilMs,
+            overdueSinceMs: null,
+            nextAttemptAtMs: nowMs + t.renewEveryMs,
+            leader: e.self,
+            lastError: null,
+          },
+          commands: e.self.token === m.token ? [] : [{ kind: 'retoken', token: e.self.token }],
+        };
+      }
       if (leadUntilMs <= nowMs) {
         // Too late to act on: whatever it granted may already be running out. Ask again now.
         return { machine: { ...answered, nextAttemptAtMs: nowMs }, commands: [] };
@@ -160,7 +212,14 @@ export function leaseStep(m: LeaseMachine, e: LeaseEvent, nowMs: number, t: Leas
       const next = nowMs + t.renewEveryMs;
       if (m.role === 'leader' && m.token === e.self.token) {
         return {
-          machine: { ...answered, leadUntilMs, nextAttemptAtMs: next, leader: e.self, lastError: null },
+          machine: {
+            ...answered,
+            leadUntilMs,
+            overdueSinceMs: null,
+            nextAttemptAtMs: next,
+            leader: e.self,
+            lastError: null,
+          },
           commands: [],
         };
       }
@@ -175,6 +234,7 @@ export function leaseStep(m: LeaseMachine, e: LeaseEvent, nowMs: number, t: Leas
           role: 'leader',
           token: e.self.token,
           leadUntilMs,
+          overdueSinceMs: null,
           nextAttemptAtMs: next,
           leader: e.self,
           terms: m.terms + 1,

@@ -9,7 +9,8 @@ import type pg from 'pg';
 import { query } from '../../shared/pg/pool.js';
 import type { LeaderInfo } from './lease.js';
 
-export type LeaseAttempt = { held: true; self: LeaderInfo } | { held: false; leader: LeaderInfo | null };
+export type LeaseAttempt =
+  { held: true; self: LeaderInfo; contended: boolean } | { held: false; leader: LeaderInfo | null };
 
 export class PgLease {
   constructor(
@@ -20,19 +21,33 @@ export class PgLease {
 
   /** Take the lease if it is free or lapsed, renew it if this hub holds it; else say who does. */
   async attempt(ttlMs: number): Promise<LeaseAttempt> {
-    const r = await query<{ token: string }>(
+    const r = await query<{ token: string; contended: boolean }>(
       this.pool,
       `UPDATE hub_lease
           SET token = CASE WHEN holder = $1 AND expires_at > clock_timestamp() THEN token ELSE token + 1 END,
               holder = $1, address = $2,
               expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
         WHERE id = 1 AND (holder = $1 OR expires_at <= clock_timestamp())
-        RETURNING token`,
+        RETURNING token,
+                  contender IS DISTINCT FROM $1
+                    AND contender_at > clock_timestamp() - make_interval(secs => $3::double precision / 500)
+                    AS contended`,
       [this.hubId, this.address, ttlMs],
     );
     const row = r.rows[0];
-    if (row)
-      return { held: true, self: { hubId: this.hubId, address: this.address, token: Number(row.token) } };
+    if (row) {
+      return {
+        held: true,
+        self: { hubId: this.hubId, address: this.address, token: Number(row.token) },
+        contended: row.contended,
+      };
+    }
+    // Held by another: record that this hub waits for it (the leader hears of it for two TTLs).
+    await query(
+      this.pool,
+      `UPDATE hub_lease SET contender = $1, contender_at = clock_timestamp() WHERE id = 1`,
+      [this.hubId],
+    );
     return { held: false, leader: await this.leader() };
   }
 

@@ -10,7 +10,12 @@ CREATE TABLE hub_lease (
   -- which waits for the fenced writes in flight (below); a renewal leaves the token as it is
   -- and so does not wait for them.
   token       bigint NOT NULL UNIQUE,
-  expires_at  timestamptz NOT NULL
+  expires_at  timestamptz NOT NULL,
+  -- The last hub that tried for the lease and found it held, and when: a leader with no
+  -- contender (a province with one hub) need not step down before confirming its lease after a
+  -- stall of its own, since nobody can have taken it (hub/lease/lease.ts).
+  contender     text NULL,
+  contender_at  timestamptz NOT NULL DEFAULT '-infinity'
 );
 INSERT INTO hub_lease (id, holder, address, token, expires_at) VALUES (1, NULL, NULL, 0, '-infinity');
 
