@@ -33,7 +33,12 @@ import { AdminClient } from '../../proto/gen/admin.js';
 import { durationMs } from '../../shared/duration.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
-import { leaderHintOf, nextHubAddress, parseHubAddresses } from '../../shared/federation/hub-failover.js';
+import {
+  leaderHintOf,
+  nextHubAddress,
+  parseHubAddresses,
+  refusingStandbyOf,
+} from '../../shared/federation/hub-failover.js';
 import type { StatusResponse } from '../../proto/gen/admin.js';
 import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { formatStatsTable } from '../stats/format-stats.js';
@@ -275,7 +280,7 @@ async function probeHubs(
         (e: unknown): HubProbe => {
           if (!isDomainError(e, 'unavailable')) refusal ??= e;
           const hint = leaderHintOf(e);
-          const standby = isDomainError(e, 'unavailable') && /is a standby/.test(e.message);
+          const standby = refusingStandbyOf(e) !== undefined;
           return {
             address,
             role: standby ? 'standby' : 'unreachable',

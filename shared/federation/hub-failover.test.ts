@@ -9,6 +9,7 @@ import {
   nextHubAddress,
   notLeaderError,
   parseHubAddresses,
+  refusingStandbyOf,
 } from './hub-failover.js';
 
 const A = 'hub-a.example:7443';
@@ -65,13 +66,16 @@ test('a standby refusal carries the leader address across gRPC, and the client f
   assert.equal(leaderHintOf(back), A);
   assert.equal(leaderHintOf(received), A);
   assert.equal(leaderHintOf(refusal), A);
+  assert.equal(refusingStandbyOf(back), 'hub-b');
 });
 
 test('no leader known: the refusal says so and carries no hint', () => {
   const refusal = notLeaderError('hub-b', null);
   assert.match(refusal.message, /no hub leads right now/);
   assert.equal(leaderHintOf(refusal), undefined);
+  assert.equal(refusingStandbyOf(refusal), 'hub-b', 'still a standby refusal');
   assert.equal(leaderHintOf(new DomainError('unavailable', 'connection refused')), undefined);
+  assert.equal(refusingStandbyOf(new DomainError('unavailable', 'connection refused')), undefined);
   const md = new Metadata();
   assert.equal(leaderHintOf(Object.assign(new Error('x'), { code: 14, metadata: md })), undefined);
 });

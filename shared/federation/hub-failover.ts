@@ -13,6 +13,8 @@ import { DomainError } from '../errors.js';
 
 /** The trailer a standby hub names the leader in (`host:port`, its `advertiseAddress`). */
 export const LEADER_TRAILER = 'x-hub-leader';
+/** The trailer every "not leader" refusal carries: the refusing standby's hub id. */
+export const STANDBY_TRAILER = 'x-hub-standby';
 
 /** A hub address list as written (`a:1,b:2` or an array): trimmed, no empties, no repeats. */
 export function parseHubAddresses(input: string | readonly string[], field: string): string[] {
@@ -57,10 +59,19 @@ export function nextHubAddress(
  * DomainError made from one (its `cause`). Undefined when there is none.
  */
 export function leaderHintOf(err: unknown): string | undefined {
+  return trailerOf(err, LEADER_TRAILER);
+}
+
+/** The id of the standby that refused (its `x-hub-standby` trailer), or undefined. */
+export function refusingStandbyOf(err: unknown): string | undefined {
+  return trailerOf(err, STANDBY_TRAILER);
+}
+
+function trailerOf(err: unknown, key: string): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
-    if (e instanceof DomainError && e.trailers?.[LEADER_TRAILER]) return e.trailers[LEADER_TRAILER];
+    if (e instanceof DomainError && e.trailers?.[key]) return e.trailers[key];
     const md = (e as { metadata?: { get?: (k: string) => unknown[] } }).metadata;
-    const v = typeof md?.get === 'function' ? md.get(LEADER_TRAILER)[0] : undefined;
+    const v = typeof md?.get === 'function' ? md.get(key)[0] : undefined;
     if (typeof v === 'string' && v !== '') return v;
     e = (e as { cause?: unknown }).cause;
   }
@@ -77,6 +88,6 @@ export function notLeaderError(
     leader
       ? `hub ${hubId} is a standby, not the leader: the leader is ${leader.hubId} at ${leader.address}`
       : `hub ${hubId} is a standby, not the leader, and no hub leads right now; try again shortly`,
-    leader ? { trailers: { [LEADER_TRAILER]: leader.address } } : {},
+    { trailers: { [STANDBY_TRAILER]: hubId, ...(leader ? { [LEADER_TRAILER]: leader.address } : {}) } },
   );
 }
