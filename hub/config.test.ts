@@ -72,3 +72,21 @@ test('link liveness: short defaults, thresholds stretched for a slow heartbeat, 
   assert.deepEqual(problems({ ...base, downAfterMs: 'soon' }).length, 1);
   assert.match(problems({ ...base, downAfterMs: 'soon' })[0]!, /hub\.downAfterMs/);
 });
+
+test('two hubs: advertiseAddress and lease.ttl, with defaults; bad values named', () => {
+  const base = { hub: { id: 'hub-a' }, tls: { ca: 'a', cert: 'b', key: 'c' } };
+  const d = compileHubConfig(base, '/x');
+  assert.equal(d.advertiseAddress, undefined, 'default: the address it listens on (hub/hub.ts)');
+  assert.equal(d.leaseTtlMs, 2000);
+  const c = compileHubConfig({ ...base, advertiseAddress: 'hub-a.bank:7443', lease: { ttl: '3s' } }, '/x');
+  assert.equal(c.advertiseAddress, 'hub-a.bank:7443');
+  assert.equal(c.leaseTtlMs, 3000);
+  const bad = (input: unknown, field: RegExp) =>
+    assert.throws(
+      () => compileHubConfig(input, '/x'),
+      (e: unknown) => isDomainError(e, 'invalid-argument') && field.test(e.message),
+    );
+  bad({ ...base, advertiseAddress: 'hub-a' }, /hub\.advertiseAddress: must be host:port/);
+  bad({ ...base, lease: { ttl: '100ms' } }, /hub\.lease\.ttl: must be between 500 ms and 60 s/);
+  bad({ ...base, lease: { ttl: 'soon' } }, /hub\.lease\.ttl/);
+});

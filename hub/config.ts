@@ -7,6 +7,11 @@
  * hub: { id: hub }                 # the id in the hub's certificate (spiffe://province/hub/hub)
  * database: { url: postgres://... } # or --database / HUB_DATABASE_URL
  * grpc: { host: 0.0.0.0, port: 7443 }
+ * advertiseAddress: hub-a.bank:7443 # [grpc host:port; 127.0.0.1 for 0.0.0.0/::] where sites and
+ *                                   #   admins reach this hub: a standby names it to them when
+ *                                   #   this hub leads (docs/architecture.md §6.6)
+ * lease: { ttl: 2s }                # [2s] the leader lease: a standby takes over a crashed or
+ *                                   #   hung leader at most this long after its last renewal
  * web: { host: 127.0.0.1, port: 8080 }  # [127.0.0.1, any free port] the province board page
  * tls: { ca: pki/ca.crt, cert: pki/hub-hub.crt, key: pki/hub-hub.key }   # required: mTLS only
  * heartbeatIntervalMs: 100ms       # [100ms] what sites are told: they heartbeat this often
@@ -32,6 +37,8 @@ import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
 import { MIN_SUSPECT_INTERVALS } from '../shared/federation/liveness.js';
 import { linkTimes } from './federation/link-state.js';
+import { HOST_PORT } from '../shared/federation/hub-failover.js';
+import { DEFAULT_LEASE_TTL_MS } from './lease/lease.js';
 
 /**
  * A site forgets a customer of another site it has not served for 7 days (site-node/runtime);
@@ -53,6 +60,11 @@ const hubFileSchema = z
       .strict()
       .default({}),
     grpc: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
+    advertiseAddress: z.string().regex(HOST_PORT, 'must be host:port').optional(),
+    lease: z
+      .object({ ttl: durationMs.default(DEFAULT_LEASE_TTL_MS) })
+      .strict()
+      .default({ ttl: DEFAULT_LEASE_TTL_MS }),
     tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
     /** The province board (a read-only web page for network admins and supervisors). */
     web: z.object(hostPort).strict().default({ host: '127.0.0.1', port: 0 }),
@@ -80,6 +92,10 @@ export interface HubConfig {
   hubId: string;
   databaseUrl: string | undefined;
   grpc: { host: string; port: number };
+  /** Where sites and admins reach this hub; default: the gRPC host and the port it listens on. */
+  advertiseAddress?: string | undefined;
+  /** The leader lease's TTL (hub/lease/lease.ts); default DEFAULT_LEASE_TTL_MS. */
+  leaseTtlMs?: number;
   /** The province board; undefined = none (a file always has one, on loopback by default). */
   web?: { host: string; port: number } | undefined;
   tls: { caPath: string; certPath: string; keyPath: string };
@@ -123,12 +139,17 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
   if (times.downAfterMs <= times.suspectAfterMs) {
     problems.push(`${what}.downAfterMs: must be longer than suspectAfterMs (${times.suspectAfterMs} ms)`);
   }
+  if (raw.lease.ttl < 500 || raw.lease.ttl > 60_000) {
+    problems.push(`${what}.lease.ttl: must be between 500 ms and 60 s`);
+  }
   if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
   const path = (p: string) => resolve(baseDir, p);
   return {
     hubId: raw.hub.id,
     databaseUrl: raw.database.url,
     grpc: raw.grpc,
+    advertiseAddress: raw.advertiseAddress,
+    leaseTtlMs: raw.lease.ttl,
     web: raw.web,
     tls: { caPath: path(raw.tls.ca), certPath: path(raw.tls.cert), keyPath: path(raw.tls.key) },
     heartbeatIntervalMs: raw.heartbeatIntervalMs,

@@ -1,19 +1,27 @@
 /**
  * The provincial hub, composed: its Postgres stores, the live site registry, the federation
- * service for sites and the admin service for `fedctl`, both on one mTLS gRPC port, and
- * (production mode) the Kafka consumer that ingests site events. `main.ts` and the tests
- * build the pool and the config and hand them over; this class only starts and stops things
- * in a written order.
+ * service for sites and the admin service for `fedctl`, both on one mTLS gRPC port, the
+ * leader lease, and (production mode) the Kafka consumer that ingests site events. `main.ts`
+ * and the tests build the pool and the config and hand them over; this class only starts and
+ * stops things in a written order.
  *
- * start(): migrate the hub schema -> load the current topology and drained sites -> apply
- *          the bootstrap topology file if no version is stored yet -> start the Kafka
- *          consumer -> serve gRPC and the province board page -> start the link clock, the
- *          hourly lapse of sites' interest in customers they no longer read, and the
- *          directory flag worker (card losses -> profiles).
- * stop():  stop the link clock, the lapse timer and the flag worker (its run finishes) ->
- *          end every site stream (sites keep working on their own and reconnect later) and
- *          stop serving -> stop the Kafka consumer (committed offsets only cover ingested
- *          events) -> wait for feed pushes. The owner closes the pool.
+ * Two hub processes may share one database (docs/architecture.md §6.6): the one holding the
+ * lease leads, the other is a standby that serves gRPC and the board but answers every RPC
+ * "not leader" with the leader's address. Everything that writes as the hub runs only while
+ * leading, and its writes are fenced by the lease's token (lease/fence.ts).
+ *
+ * start(): migrate the hub schema -> serve gRPC and the province board page (a standby's
+ *          answers start here) -> run the lease; resolves once the first attempt is answered
+ *          and, if this hub leads, its term has started (lead(), below).
+ * lead():  load the current topology and drained sites -> apply the bootstrap topology file if
+ *          no version is stored yet -> start the link clock, the hourly lapse of sites' interest
+ *          in customers they no longer read, and the directory flag worker (card losses ->
+ *          profiles) -> accept sites and admins -> start the Kafka consumer.
+ * step-down (lease lost, or stop): refuse RPCs and fence writes AT ONCE -> stop the timers ->
+ *          end every site stream (sites go to the leader) -> wait for the flag worker -> stop
+ *          the Kafka consumer -> wait for feed pushes.
+ * stop():  step down and release the lease (the standby takes over without waiting for it to
+ *          lapse) -> stop serving. The owner closes the pools.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +43,19 @@ import { SiteRegistry } from './federation/registry.js';
 import { KafkaIngestConsumer } from './ingest/kafka-ingest.js';
 import { PgIngestStore } from './ingest/pg-ingest.js';
 import { migrateHubStore } from './store/migrate.js';
+import type { Fence } from './lease/fence.js';
+import {
+  initialLease,
+  leaseStep,
+  leaseTimes,
+  type LeaderInfo,
+  type LeaseCommand,
+  type LeaseEvent,
+  type LeaseMachine,
+  type LeaseTimes,
+} from './lease/lease.js';
+import { PgLease } from './lease/pg-lease.js';
+import { errorMessage } from '../shared/errors.js';
 import { PgSiteAdminStore, PgTopologyStore } from './store/topology-store.js';
 import { changeLines } from '../shared/topology/diff.js';
 import { loadTopology } from '../shared/topology/validate.js';
@@ -44,12 +65,26 @@ const LAPSE_EVERY_MS = 3_600_000;
 /** How often the hub applies queued directory flags (a lost card reaches every site in ~1 s). */
 const FLAGS_EVERY_MS = 1_000;
 
+/** How often the lease machine is ticked: a tenth of a renewal on the defaults. */
+const LEASE_TICK_MS = 40;
+/** The Kafka consumer group's session timeout (see lead()). */
+const KAFKA_SESSION_TIMEOUT_MS = 10_000;
+/** A term that failed to start (database down) is tried again this often while it lasts. */
+const LEAD_RETRY_MS = 1_000;
+
 export interface HubOptions {
   config: HubConfig;
   pool: pg.Pool;
   clock: Clock;
   log: Logger;
+  /**
+   * The lease's own pool (one or two connections), so a renewal never queues behind a burst
+   * of ingest on `pool` and a busy leader is not deposed for it. Default: `pool`.
+   */
+  leasePool?: pg.Pool;
 }
+
+export type HubRole = 'leader' | 'standby';
 
 export class Hub {
   readonly state: HubState;
@@ -65,16 +100,41 @@ export class Hub {
   private phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   port: number | undefined;
+  /** Where sites and admins reach this hub (config advertiseAddress, or the listen address). */
+  advertiseAddress: string | undefined;
+  private lease: LeaseMachine;
+  private readonly leaseTimes: LeaseTimes;
+  private pgLease: PgLease | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  /** Bumped per attempt: an answer to an attempt given up on (timed out) is ignored. */
+  private attemptSeq = 0;
+  private firstAnswer: (() => void) | undefined;
+  /** Serving as leader: RPCs accepted, leader-only work running. */
+  private leading = false;
+  /** The fencing token of the current term (null = not leading: every write is refused). */
+  private token: number | null = null;
+  /** Role changes run one after the other: a term's start never overlaps the last one's end. */
+  private roleChain: Promise<void> = Promise.resolve();
+  private releasing: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: HubOptions) {
     const { config, pool, clock, log } = o;
+    this.leaseTimes = leaseTimes(config.leaseTtlMs);
+    this.lease = initialLease(clock.now());
+    // Writes carry this hub's term; a hub that does not lead presents a token no lease has.
+    const fence: Fence = () => ({ hubId: config.hubId, token: this.token ?? -1 });
     this.registry = new SiteRegistry(linkTimes(config.heartbeatIntervalMs, config));
     this.state = new HubState({
       hubId: config.hubId,
-      topology: new PgTopologyStore(pool),
-      siteAdmin: new PgSiteAdminStore(pool),
-      directory: new PgDirectoryStore(pool),
-      ingest: new PgIngestStore(pool),
+      topology: new PgTopologyStore(pool, fence),
+      siteAdmin: new PgSiteAdminStore(pool, fence),
+      directory: new PgDirectoryStore(pool, fence),
+      ingest: new PgIngestStore(pool, fence),
+      leadership: {
+        leading: () => this.leading,
+        // Between a grant and the start of its term this hub refuses without naming itself.
+        leader: () => (this.leading || this.lease.leader?.hubId !== config.hubId ? this.lease.leader : null),
+      },
       registry: this.registry,
       clock,
       log: log.child({ part: 'federation' }),
@@ -108,6 +168,7 @@ export class Hub {
     return {
       hubId: this.o.config.hubId,
       atMs: this.o.clock.now(),
+      leadership: { role: this.role, address: this.advertiseAddress ?? null, leader: this.leader },
       topology: t
         ? { version: t.version, appliedAtMs: t.appliedAtMs, appliedBy: t.appliedBy, comment: t.comment }
         : null,
@@ -120,25 +181,171 @@ export class Hub {
     return this.grpc.refusedHandshakes;
   }
 
+  /** Whether this hub leads now. */
+  get role(): HubRole {
+    return this.leading ? 'leader' : 'standby';
+  }
+
+  /** The leader as this hub last saw it (itself when it leads; null = none known). */
+  get leader(): LeaderInfo | null {
+    return this.lease.leader;
+  }
+
+  /** Times this hub started leading (status, tests). */
+  get terms(): number {
+    return this.lease.terms;
+  }
+
   async start(): Promise<number> {
     if (this.phase !== 'new') return this.port ?? 0;
     this.phase = 'starting';
-    const { config, pool, clock, log } = this.o;
+    const { config, pool, log } = this.o;
     await migrateHubStore(pool);
-    await this.state.load();
-    if (!this.state.current && config.topologyPath) await this.bootstrap(config.topologyPath);
-    if (config.kafka) {
-      this.kafka = new KafkaIngestConsumer({
-        brokers: config.kafka.brokers,
-        topic: config.kafka.topic,
-        groupId: config.kafka.groupId,
-        store: this.state.d.ingest,
-        log: log.child({ part: 'kafka-ingest' }),
-      });
-      await this.kafka.start();
-    }
     this.port = await this.grpc.start();
     this.webPort = await this.web?.start();
+    const host = /^(0\.0\.0\.0|::|\[::\])$/.test(config.grpc.host) ? '127.0.0.1' : config.grpc.host;
+    this.advertiseAddress = config.advertiseAddress ?? `${host}:${this.port}`;
+    this.pgLease = new PgLease(this.o.leasePool ?? pool, config.hubId, this.advertiseAddress);
+    const answered = new Promise<void>((r) => (this.firstAnswer = r));
+    // After the socket reads (setImmediate), as the link clock: after a stall of this process a
+    // renewal answer already waiting is read before the grant is judged run out.
+    this.leaseTimer = setInterval(
+      () => setImmediate(() => this.phase !== 'stopped' && this.fireLease({ kind: 'tick' })),
+      LEASE_TICK_MS,
+    );
+    this.fireLease({ kind: 'tick' });
+    await answered;
+    await this.roleChain;
+    this.phase = 'running';
+    log.info('hub started', {
+      hubId: config.hubId,
+      port: this.port,
+      advertiseAddress: this.advertiseAddress,
+      role: this.role,
+      leader: this.lease.leader,
+      board: config.web ? `http://${config.web.host}:${this.webPort}/` : null,
+      topologyVersion: this.state.currentVersion,
+      kafka: config.kafka?.brokers ?? null,
+    });
+    return this.port;
+  }
+
+  // ---- the lease (hub/lease/lease.ts decides; this carries out) -----------------------------
+
+  private fireLease(e: LeaseEvent): void {
+    const step = leaseStep(this.lease, e, this.o.clock.now(), this.leaseTimes);
+    this.lease = step.machine;
+    for (const c of step.commands) this.runLease(c);
+  }
+
+  private runLease(c: LeaseCommand): void {
+    switch (c.kind) {
+      case 'attempt':
+        this.attempt();
+        return;
+      case 'lead':
+        this.token = c.token;
+        this.roleChain = this.roleChain.then(() => this.lead(c.token));
+        return;
+      case 'step-down':
+        this.stepDown(c.reason);
+        return;
+      case 'retoken':
+        // An uncontended lease lapsed (this hub stalled) and was retaken with nobody between:
+        // the same term goes on, its writes under the new token (hub/lease/lease.ts).
+        this.token = c.token;
+        this.o.log.info('lease lapsed and retaken with no other hub waiting; still leading', {
+          token: c.token,
+        });
+        return;
+      case 'release': {
+        const lease = this.pgLease;
+        this.releasing = this.roleChain
+          .then(() => lease?.release(c.token))
+          .catch((e: unknown) => this.o.log.warn('lease not released; it lapses on its own', { err: e }));
+        return;
+      }
+    }
+  }
+
+  private attempt(): void {
+    const lease = this.pgLease;
+    if (!lease) return;
+    const seq = ++this.attemptSeq;
+    const sentAtMs = this.o.clock.now();
+    const ttl = this.leaseTimes.ttlMs;
+    const answer = (e: LeaseEvent): void => {
+      clearTimeout(timer);
+      if (seq !== this.attemptSeq) return;
+      this.fireLease(e);
+      const first = this.firstAnswer;
+      this.firstAnswer = undefined;
+      first?.();
+    };
+    // A database that does not answer is no answer: a leader steps down when its grant runs
+    // out (the machine's tick), and the next attempt goes out.
+    const timer = setTimeout(() => {
+      answer({ kind: 'failed', reason: `the lease attempt got no answer within ${ttl} ms` });
+      this.attemptSeq++;
+    }, ttl);
+    lease.attempt(ttl).then(
+      (r) =>
+        answer(
+          r.held
+            ? { kind: 'held', sentAtMs, self: r.self, contended: r.contended }
+            : { kind: 'taken', leader: r.leader },
+        ),
+      (e: unknown) => {
+        if (seq === this.attemptSeq && this.lease.lastError === null) {
+          this.o.log.warn('lease attempt failed; trying again', { err: e });
+        }
+        answer({ kind: 'failed', reason: errorMessage(e) });
+      },
+    );
+  }
+
+  /** A term starts: load what the hub caches, start the leader's work, then accept callers. */
+  private async lead(token: number): Promise<void> {
+    const { config, log } = this.o;
+    if (this.token !== token) return; // stepped down before the term could start
+    try {
+      await this.state.load();
+      if (!this.state.current && config.topologyPath) await this.bootstrap(config.topologyPath);
+      if (this.token !== token) return;
+      this.startLeaderTimers();
+      this.leading = true;
+      this.state.roleChanged();
+      log.info('leading', {
+        hubId: config.hubId,
+        token,
+        advertiseAddress: this.advertiseAddress,
+        topologyVersion: this.state.currentVersion,
+      });
+      if (config.kafka && !this.kafka) {
+        this.kafka = new KafkaIngestConsumer({
+          brokers: config.kafka.brokers,
+          topic: config.kafka.topic,
+          groupId: config.kafka.groupId,
+          store: this.state.d.ingest,
+          log: log.child({ part: 'kafka-ingest' }),
+          // A crashed leader's partitions are handed to the next leader's consumer only when its
+          // group session times out: 10 s rather than librdkafka's 45 s keeps a failover's
+          // Kafka backlog short (the events wait in Kafka meanwhile; nothing is lost).
+          sessionTimeoutMs: KAFKA_SESSION_TIMEOUT_MS,
+        });
+        await this.kafka.start();
+      }
+    } catch (e) {
+      log.error('term did not start; trying again while the lease lasts', { token, err: e });
+      setTimeout(() => {
+        if (this.token === token) this.roleChain = this.roleChain.then(() => this.lead(token));
+      }, LEAD_RETRY_MS).unref();
+    }
+  }
+
+  private startLeaderTimers(): void {
+    if (this.tick) return;
+    const { config, clock, log } = this.o;
     // The link clock ticks often enough that a silent site is noticed within a tenth of the
     // suspect threshold of it (every 40 ms on the defaults), and never faster than 20 ms.
     const every = Math.max(
@@ -156,19 +363,38 @@ export class Hub {
     this.tick.unref();
     this.lapseTimer = setInterval(() => void this.lapseInterest(), LAPSE_EVERY_MS);
     this.lapseTimer.unref();
-    // Card losses ingested while the hub was down (or before a crash) are applied now.
+    // Card losses ingested while no hub led (or before a crash) are applied now.
     void this.applyFlags();
     this.flagTimer = setInterval(() => void this.applyFlags(), FLAGS_EVERY_MS);
     this.flagTimer.unref();
-    this.phase = 'running';
-    log.info('hub started', {
-      hubId: config.hubId,
-      port: this.port,
-      board: config.web ? `http://${config.web.host}:${this.webPort}/` : null,
-      topologyVersion: this.state.currentVersion,
-      kafka: config.kafka?.brokers ?? null,
-    });
-    return this.port;
+  }
+
+  /**
+   * The term ends. What must not outlive it stops synchronously, before any other callback
+   * runs: RPCs are refused and writes fenced (token gone), timers stop, site streams end. The
+   * flag worker's run and the Kafka consumer are then waited for, in the role chain, before
+   * any new term may start.
+   */
+  private stepDown(reason: string): void {
+    const { config, log } = this.o;
+    this.leading = false;
+    this.token = null;
+    this.state.roleChanged();
+    if (this.tick) clearInterval(this.tick);
+    if (this.lapseTimer) clearInterval(this.lapseTimer);
+    if (this.flagTimer) clearInterval(this.flagTimer);
+    this.tick = this.lapseTimer = this.flagTimer = undefined;
+    this.registry.closeAll(`hub ${config.hubId} no longer leads (${reason}); reconnect`);
+    const kafka = this.kafka;
+    this.kafka = undefined;
+    this.roleChain = this.roleChain
+      .then(async () => {
+        await this.flagRun;
+        await kafka?.stop();
+        await this.state.feedIdle();
+      })
+      .catch((e: unknown) => log.warn('stepping down was not clean', { err: e }));
+    log.warn('stepped down: not leading now', { hubId: config.hubId, reason });
   }
 
   /**
@@ -240,15 +466,13 @@ export class Hub {
 
   private async doStop(): Promise<void> {
     this.phase = 'stopping';
-    if (this.tick) clearInterval(this.tick);
-    if (this.lapseTimer) clearInterval(this.lapseTimer);
-    if (this.flagTimer) clearInterval(this.flagTimer);
-    await this.flagRun;
-    this.registry.closeAll('hub stopping; reconnect later');
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    // An attempt still in flight is answered to the stopped machine: a grant it got is released.
+    this.fireLease({ kind: 'stop' });
+    await this.roleChain;
+    await this.releasing;
     await this.grpc.stop();
     await this.web?.stop();
-    await this.kafka?.stop();
-    await this.state.feedIdle();
     this.phase = 'stopped';
     this.o.log.info('hub stopped', { hubId: this.o.config.hubId });
   }

@@ -4,7 +4,8 @@
  *
  *   tsx hub/main.ts --config deploy/examples/hub.yaml [--database postgres://...]
  *
- * Prints one JSON line `{"event":"ready","hubId":...,"port":...}` on stdout once it serves,
+ * Prints one JSON line `{"event":"ready","hubId":...,"port":...,"role":"leader"|"standby",...}` on
+ * stdout once it serves (as leader, or as a standby that knows who leads),
  * then a status line per site every `--stats-every` seconds (0 = never).
  */
 import { parseArgs } from 'node:util';
@@ -33,13 +34,18 @@ async function main(): Promise<void> {
     throw new Error('no database: give --database, database.url in the config, or HUB_DATABASE_URL');
   const log = createLogger({ hub: config.hubId });
   const pool = createPool(databaseUrl, { applicationName: `hub-${config.hubId}`, max: 16 });
-  const hub = new Hub({ config, pool, clock: systemClock, log });
+  // The lease renews on connections of its own (hub/hub.ts HubOptions.leasePool).
+  const leasePool = createPool(databaseUrl, { applicationName: `hub-${config.hubId}-lease`, max: 2 });
+  const hub = new Hub({ config, pool, leasePool, clock: systemClock, log });
   const port = await hub.start();
   process.stdout.write(
     JSON.stringify({
       event: 'ready',
       hubId: config.hubId,
       port,
+      role: hub.role,
+      advertiseAddress: hub.advertiseAddress,
+      leader: hub.leader ? `${hub.leader.hubId}@${hub.leader.address}` : null,
       board: config.web ? `http://${config.web.host}:${hub.webPort}/` : null,
       topologyVersion: hub.state.currentVersion,
       pid: process.pid,
@@ -52,7 +58,10 @@ async function main(): Promise<void> {
             .all()
             .map((e) => `${e.siteId}:${e.link.state}/v${e.topologyVersion}`)
             .join(' ');
-          process.stdout.write(`hub v${hub.state.currentVersion} ${sites || '(no site connected yet)'}\n`);
+          const role = hub.role === 'leader' ? 'leader' : `standby (leader ${hub.leader?.address ?? 'none'})`;
+          process.stdout.write(
+            `hub ${role} v${hub.state.currentVersion} ${sites || '(no site connected yet)'}\n`,
+          );
         }, statsEvery * 1000)
       : undefined;
   let stopping = false;
@@ -63,7 +72,7 @@ async function main(): Promise<void> {
     log.info('stopping', { signal });
     hub
       .stop()
-      .then(() => pool.end())
+      .then(() => Promise.all([pool.end(), leasePool.end()]))
       .then(
         () => process.exit(0),
         (e: unknown) => {

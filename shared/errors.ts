@@ -25,17 +25,28 @@ export class DomainError extends Error {
    * message lists them too); a caller that re-words them reads these, never the message.
    */
   readonly problems: readonly string[] | undefined;
+  /**
+   * Extra gRPC trailers the caller needs to act on the error (a standby hub names the leader
+   * in `x-hub-leader`, shared/federation/hub-failover.ts); sent by shared/grpc/status.ts.
+   */
+  readonly trailers: Readonly<Record<string, string>> | undefined;
 
   constructor(
     kind: ErrorKind,
     message: string,
-    opts: { field?: string; cause?: unknown; problems?: readonly string[] } = {},
+    opts: {
+      field?: string;
+      cause?: unknown;
+      problems?: readonly string[];
+      trailers?: Readonly<Record<string, string>>;
+    } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'DomainError';
     this.kind = kind;
     this.field = opts.field;
     this.problems = opts.problems;
+    this.trailers = opts.trailers;
   }
 }
 

@@ -84,6 +84,35 @@ test('federation settings: the hub link, agent-desk mTLS and bank hosts compile 
   refuses((d) => (d.cti = { tls: { ca: 'a' } }), /site\.cti\.tls\.cert/);
 });
 
+test('two hubs: hub.addresses in order and the ids of both; hub.address stays a one-item list; mistakes are named', () => {
+  const tls = { ca: 'a', cert: 'b', key: 'c' };
+  const c = base() as Doc;
+  c.hub = { addresses: ['hub-a.bank:7443', 'hub-b.bank:7443'], id: ['hub-a', 'hub-b'], tls };
+  const cfg = compileSiteConfig(c, '/x', 'site');
+  assert.deepEqual(cfg.hub?.addresses, ['hub-a.bank:7443', 'hub-b.bank:7443']);
+  assert.deepEqual(cfg.hub?.hubId, ['hub-a', 'hub-b']);
+  const old = base() as Doc;
+  old.hub = { address: 'hub.bank:7443', id: 'hub', tls };
+  const oldCfg = compileSiteConfig(old, '/x', 'site');
+  assert.deepEqual([oldCfg.hub?.addresses, oldCfg.hub?.hubId], [['hub.bank:7443'], 'hub']);
+
+  refuses(
+    (d) => (d.hub = { address: 'a:1', addresses: ['b:1'], tls }),
+    /site\.hub\.addresses: give the hub addresses \(or, for one hub, hub\.address\), not both/,
+  );
+  refuses((d) => (d.hub = { tls }), /site\.hub\.addresses: give the hub addresses/);
+  refuses(
+    (d) => (d.hub = { addresses: ['a:1', 'a:1'], tls }),
+    /site\.hub\.addresses\[1\]: a:1 is listed twice/,
+  );
+  refuses(
+    (d) => (d.hub = { addresses: ['a:1', 'nowhere'], tls }),
+    /site\.hub\.addresses\[1\]: "nowhere" must be host:port/,
+  );
+  refuses((d) => (d.hub = { addresses: [], tls }), /site\.hub\.addresses: must name at least one hub/);
+  refuses((d) => (d.hub = { addresses: ['a:1'], id: ['Hub A'], tls }), /site\.hub\.id/);
+});
+
 test('hub link liveness: suspectAfterMs and downAfterMs in the duration grammar, each mistake named', () => {
   const withHub = (extra: Record<string, unknown>) => {
     const c = base() as Doc;

@@ -15,6 +15,7 @@ import { assertSiteId } from '../shared/ids.js';
 import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
 import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../shared/federation/liveness.js';
+import { HOST_PORT, parseHubAddresses } from '../shared/federation/hub-failover.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
 
@@ -158,9 +159,24 @@ const siteFileSchema = z
     /** The link to the provincial hub; absent = a standalone site (no federation). */
     hub: z
       .object({
-        address: z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port'),
-        /** The hub's id in its certificate; default: any hub certificate of the province. */
-        id: z.string().regex(NODE_ID_RE, `must match ${NODE_ID_RE}`).optional(),
+        /** One hub (older configs): the same as `addresses: [address]`. */
+        address: z.string().regex(HOST_PORT, 'must be host:port').optional(),
+        /**
+         * The hubs in order of preference, a leader and its standby (docs/architecture.md §6.6):
+         * the site dials the first, and on a refused dial or "not leader" the leader the hub
+         * named (if listed here) or the next one.
+         */
+        addresses: z.array(z.string()).optional(),
+        /**
+         * The hub's id in its certificate, or the ids of the hubs (leader and standby); default:
+         * any hub certificate of the province.
+         */
+        id: z
+          .union([
+            z.string().regex(NODE_ID_RE, `must match ${NODE_ID_RE}`),
+            z.array(z.string().regex(NODE_ID_RE, `must match ${NODE_ID_RE}`)).min(1, 'must list a hub id'),
+          ])
+          .optional(),
         tls: z.object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).strict(),
         /** How events reach the hub: on the link (embedded mode) or through Kafka (production). */
         events: z.enum(['link', 'kafka']).default('link'),
@@ -194,8 +210,10 @@ export interface AgentRosterEntry {
 }
 
 export interface HubLinkConfig {
-  address: string;
-  hubId: string | undefined;
+  /** The hubs in order of preference (one for a province with one hub). */
+  addresses: string[];
+  /** The id, or ids, a hub's certificate may carry; undefined = any hub of the province. */
+  hubId: string | readonly string[] | undefined;
   tls: { caPath: string; certPath: string; keyPath: string };
   events: 'link' | 'kafka';
   kafka: { brokers: string; topic: string } | undefined;
@@ -265,6 +283,20 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       `${what}.hub.downAfterMs: must be longer than hub.suspectAfterMs (${raw.hub.suspectAfterMs} ms)`,
     );
   }
+  let hubAddresses: string[] = [];
+  if (raw.hub) {
+    if ((raw.hub.address === undefined) === (raw.hub.addresses === undefined)) {
+      problems.push(`${what}.hub.addresses: give the hub addresses (or, for one hub, hub.address), not both`);
+    } else {
+      try {
+        hubAddresses = raw.hub.addresses
+          ? parseHubAddresses(raw.hub.addresses, `${what}.hub.addresses`)
+          : [raw.hub.address!];
+      } catch (e) {
+        problems.push(...((e as DomainError).problems ?? [(e as Error).message]));
+      }
+    }
+  }
   if (raw.hub?.events === 'kafka' && !raw.hub.kafka) {
     problems.push(`${what}.hub.kafka: required when hub.events is kafka (brokers, topic)`);
   }
@@ -324,7 +356,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     acd,
     callbacks: { queueId: raw.callbacks.queue ?? acd.queues[0]!.id, priority: raw.callbacks.priority },
     hub: raw.hub && {
-      address: raw.hub.address,
+      addresses: hubAddresses,
       hubId: raw.hub.id,
       tls: {
         caPath: resolve(baseDir, raw.hub.tls.ca),

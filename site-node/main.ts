@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       siteId: config.siteId,
       ctiPort: sim.site.ctiPort,
       wallboard: `http://${config.web.host}:${sim.site.webPort}/`,
-      hub: config.hub?.address ?? null,
+      hub: config.hub?.addresses.join(',') ?? null,
       pid: process.pid,
     }) + '\n',
   );

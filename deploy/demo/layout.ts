@@ -39,13 +39,14 @@ export interface PkiLayout {
 /** Make (or reuse) the CA and the certificates of the hub, the sites and the admins. */
 export function writePki(
   dir: string,
-  nodes: { hub: string; sites: readonly string[]; admins: readonly string[] },
+  /** `hub`: one hub's id, or a leader's and a standby's (docs/architecture.md §6.6). */
+  nodes: { hub: string | readonly string[]; sites: readonly string[]; admins: readonly string[] },
 ): PkiLayout {
   const pki = join(dir, 'pki');
   mkdirSync(pki, { recursive: true });
   const run = (...args: string[]) => execFileSync('bash', [PKI_SCRIPT, pki, ...args], { stdio: 'pipe' });
   run('ca');
-  run('node', 'hub', nodes.hub);
+  for (const h of typeof nodes.hub === 'string' ? [nodes.hub] : nodes.hub) run('node', 'hub', h);
   for (const s of nodes.sites) run('node', 'site', s);
   for (const a of nodes.admins) run('node', 'admin', a);
   return {
@@ -62,6 +63,10 @@ export interface HubLayout {
   topologyPath: string;
   heartbeatIntervalMs: number;
   kafka?: { brokers: string; topic: string; groupId: string };
+  /** The lease TTL (hub config `lease.ttl`); default the hub's. */
+  leaseTtlMs?: number;
+  /** The file written in `dir`; default hub.yaml. */
+  fileName?: string;
 }
 
 export function writeHubConfig(dir: string, pki: PkiLayout, h: HubLayout): string {
@@ -74,8 +79,9 @@ export function writeHubConfig(dir: string, pki: PkiLayout, h: HubLayout): strin
     heartbeatIntervalMs: h.heartbeatIntervalMs,
     topology: h.topologyPath,
     ...(h.kafka ? { kafka: h.kafka } : {}),
+    ...(h.leaseTtlMs === undefined ? {} : { lease: { ttl: h.leaseTtlMs } }),
   };
-  const path = join(dir, 'hub.yaml');
+  const path = join(dir, h.fileName ?? 'hub.yaml');
   writeFileSync(path, toYaml(doc));
   return path;
 }
@@ -85,9 +91,12 @@ export interface SiteLayout {
   /** Default: the template's. */
   city?: string;
   databaseUrl: string;
-  /** Where the site dials the hub (the hub itself, or a toxiproxy in front of it). */
-  hubAddress: string;
-  hubId: string;
+  /**
+   * Where the site dials the hub (the hub itself, or a toxiproxy in front of it); a list for
+   * a leader and a standby, in order.
+   */
+  hubAddress: string | readonly string[];
+  hubId: string | readonly string[];
   events: 'link' | 'kafka';
   kafka?: { brokers: string; topic: string };
   /** Other sites' bank hosts (their databases), for roaming customers. */
@@ -116,8 +125,8 @@ export function writeSiteConfig(dir: string, pki: PkiLayout, s: SiteLayout): str
   doc.cti = { host: '127.0.0.1', port: 0 };
   doc.web = { host: '127.0.0.1', port: 0 };
   doc.hub = {
-    address: s.hubAddress,
-    id: s.hubId,
+    ...(typeof s.hubAddress === 'string' ? { address: s.hubAddress } : { addresses: [...s.hubAddress] }),
+    id: typeof s.hubId === 'string' ? s.hubId : [...s.hubId],
     tls: { ca: pki.ca, cert: c.cert, key: c.key },
     events: s.events,
     ...(s.kafka ? { kafka: s.kafka } : {}),

@@ -328,7 +328,7 @@ async function demo(): Promise<void> {
           ...loadSiteConfig(exampleSiteConfig(topo.id)),
           databaseUrl: urls.get(topo.id)!,
           hub: {
-            address: hubAddress,
+            addresses: [hubAddress],
             hubId: HUB_ID,
             tls: { caPath: pki.ca, certPath: cert.cert, keyPath: cert.key },
             events: 'link',

@@ -77,7 +77,11 @@ function versionToProto(v: StoredTopology) {
 
 export function createAdminService(hub: HubState): ServiceRegistration {
   const { clock, log } = hub.d;
-  const admin = (call: Parameters<typeof peerIdentity>[0]) => requireKind(peerIdentity(call), 'admin');
+  const admin = (call: Parameters<typeof peerIdentity>[0]) => {
+    const who = requireKind(peerIdentity(call), 'admin');
+    hub.requireLeader(`admin ${who.id}`);
+    return who;
+  };
 
   /** Store, audit, adopt and push one new version. */
   async function store(

@@ -28,7 +28,11 @@ interface FlagSpec {
 
 /** The hub's address and the admin certificate; every command takes them, validate ignores them. */
 const CONNECTION = {
-  hub: { type: 'string', value: 'host:port', help: "the hub's admin API (or FEDCTL_HUB)" },
+  hub: {
+    type: 'string',
+    value: 'host:port[,host:port]',
+    help: "the hubs' admin API, leader and standby in any order (or FEDCTL_HUB)",
+  },
   pki: { type: 'string', value: '<dir>', help: 'the directory deploy/pki.sh wrote, with --admin' },
   admin: { type: 'string', value: '<name>', help: "the admin's certificate in it: admin-<name>.crt/.key" },
   ca: { type: 'string', value: '<file>', help: 'or the CA certificate (or FEDCTL_CA)' },
@@ -204,7 +208,7 @@ export function commandUsage(c: CommandName): string {
     ...(flags.length ? ['', 'flags:', table(flags.map(([n, f]) => flagLine(n, f)))] : []),
     '',
     spec.hub
-      ? 'connection: --hub host:port and --pki <dir> --admin <name> (or --ca --cert --key); see fedctl --help'
+      ? 'connection: --hub host:port[,host:port] and --pki <dir> --admin <name> (or --ca --cert --key); see fedctl --help'
       : 'works on the file here: no hub or certificate needed',
   ].join('\n');
 }

@@ -89,6 +89,33 @@ test('usage mistakes exit 2 and say what is wrong', async () => {
   assert.match(missing.err, /tls\.caPath: cannot read the CA certificate at \/nonexistent\/ca\.crt/);
   const badFlag = await run('status', '--bogus');
   assert.equal(badFlag.code, 2);
+  // Two hubs: a comma list, each host:port, none twice (named before anything connects).
+  const twice = await run(
+    'status',
+    '--hub',
+    '127.0.0.1:1,127.0.0.1:1',
+    '--ca',
+    'a',
+    '--cert',
+    'b',
+    '--key',
+    'c',
+  );
+  assert.equal(twice.code, 2);
+  assert.match(twice.err, /--hub\[1\]: 127\.0\.0\.1:1 is listed twice/);
+  const notHostPort = await run(
+    'stats',
+    '--hub',
+    '127.0.0.1:1,hub-b',
+    '--ca',
+    'a',
+    '--cert',
+    'b',
+    '--key',
+    'c',
+  );
+  assert.equal(notHostPort.code, 2);
+  assert.match(notHostPort.err, /--hub\[1\]: "hub-b" must be host:port/);
   assert.match((await run('validate', '/nonexistent.yaml')).err, /cannot read \/nonexistent\.yaml/);
 });
 

@@ -18,7 +18,11 @@
  *   fedctl help [command] | --help | <command> --help   what each command takes (no hub needed)
  *
  * Connection: --hub host:port (or FEDCTL_HUB), and either --pki <dir> --admin <name> (the
- * files pki.sh wrote) or --ca/--cert/--key (or FEDCTL_CA, FEDCTL_CERT, FEDCTL_KEY).
+ * files pki.sh wrote) or --ca/--cert/--key (or FEDCTL_CA, FEDCTL_CERT, FEDCTL_KEY). With two
+ * hubs (a leader and a standby, docs/architecture.md §6.6) --hub lists both, `a:7443,b:7443`:
+ * a command goes to the first, and on "unavailable" (unreachable, or a standby's "not leader")
+ * to the leader the refusal named, if listed, else to the next (shared/federation/hub-failover.ts).
+ * `status` asks every listed hub and prints which leads and which stands by.
  * Exit codes: 0 done, 1 refused by the hub or an invalid file, 2 bad usage.
  * The command line itself (commands, flags, help text) is fedctl-args.ts.
  */
@@ -29,6 +33,13 @@ import { AdminClient } from '../../proto/gen/admin.js';
 import { durationMs } from '../../shared/duration.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
+import {
+  leaderHintOf,
+  nextHubAddress,
+  parseHubAddresses,
+  refusingStandbyOf,
+} from '../../shared/federation/hub-failover.js';
+import type { StatusResponse } from '../../proto/gen/admin.js';
 import { loadTlsMaterial, mtlsClientCredentials, tlsTargetOptions } from '../../shared/grpc/tls.js';
 import { formatStatsTable } from '../stats/format-stats.js';
 import { loadTopology } from '../../shared/topology/validate.js';
@@ -82,10 +93,23 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
       );
       return 0;
     }
-    const client = connect(v, io.env);
+    const hubs = connectTo(v, io.env);
     const deadlineMs = Number(v['deadline-ms']);
     const rpc = <Req, Res>(m: Parameters<typeof call<Req, Res>>[0], req: Req) => call(m, req, { deadlineMs });
-    try {
+    if (command === 'status') {
+      const { leader, probes } = await probeHubs(hubs, deadlineMs);
+      io.out(
+        v.json
+          ? JSON.stringify({ ...leader, hubs: probes })
+          : [
+              ...probes.map((h) => `${h.role.padEnd(11)} ${h.address}${h.detail ? `  ${h.detail}` : ''}`),
+              '',
+              formatStatus(leader),
+            ].join('\n'),
+      );
+      return 0;
+    }
+    return await onLeader(hubs, async (client) => {
       switch (command) {
         case 'diff': {
           const p = await rpc(client.planTopology.bind(client), { yaml: readFile(arg!) });
@@ -140,11 +164,6 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           io.out(formatHistory(r.versions));
           return 0;
         }
-        case 'status': {
-          const r = await rpc(client.status.bind(client), {});
-          io.out(v.json ? JSON.stringify(r) : formatStatus(r));
-          return 0;
-        }
         case 'drain':
         case 'undrain': {
           const r = await rpc(client.setDrain.bind(client), {
@@ -179,9 +198,8 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           return 0;
         }
       }
-    } finally {
-      client.close();
-    }
+      return 2; // not reached: every hub command has its case above
+    });
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`fedctl: ${e.message}\n${commandUsage(command)}`);
@@ -196,9 +214,111 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
   }
 }
 
-function connect(v: FedctlFlags, env: NodeJS.ProcessEnv): AdminClient {
+/** How long `status` waits for the other hubs once the leader answered. */
+const PROBE_GRACE_MS = 500;
+
+interface Hubs {
+  addresses: string[];
+  client(address: string): AdminClient;
+}
+
+/**
+ * Run `fn` on the leading hub: the first address, then on "unavailable" the leader the refusal
+ * named (if listed) or the next, each address at most twice. A refusal is the standby's before
+ * anything is done; a call cut off mid-way may have been done by a leader that then failed:
+ * apply and rollback plan against the version current when they run, so a retry never applies
+ * on top of a change it did not see.
+ */
+async function onLeader<T>(hubs: Hubs, fn: (client: AdminClient) => Promise<T>): Promise<T> {
+  let current: string | undefined;
+  let last: unknown;
+  for (let i = 0; i < hubs.addresses.length * 2; i++) {
+    const address = nextHubAddress(hubs.addresses, current, leaderHintOf(last));
+    const client = hubs.client(address);
+    try {
+      return await fn(client);
+    } catch (e) {
+      if (!isDomainError(e, 'unavailable') || hubs.addresses.length === 1) throw e;
+      last = e;
+      current = address;
+    } finally {
+      client.close();
+    }
+  }
+  throw last;
+}
+
+export interface HubProbe {
+  address: string;
+  role: 'leader' | 'standby' | 'unreachable';
+  /** What the hub said: who leads, or why it could not be asked. */
+  detail: string;
+}
+
+/** Ask every listed hub for its status: the leader's answer, and each hub's role. */
+async function probeHubs(
+  hubs: Hubs,
+  deadlineMs: number,
+): Promise<{ leader: StatusResponse; probes: HubProbe[] }> {
+  let leader: StatusResponse | undefined;
+  let refusal: unknown;
+  // Once the leader has answered, a hub that is still silent (hung) is not waited for to the
+  // deadline: it gets PROBE_GRACE_MS more and is reported as not answering.
+  let leaderAnswered: () => void = () => undefined;
+  const grace = new Promise<'late'>((resolve) => {
+    leaderAnswered = () => setTimeout(() => resolve('late'), PROBE_GRACE_MS).unref();
+  });
+  const probes = await Promise.all(
+    hubs.addresses.map(async (address): Promise<HubProbe> => {
+      const client = hubs.client(address);
+      const asked = call(client.status.bind(client), {}, { deadlineMs }).then(
+        (r) => {
+          leader = r;
+          leaderAnswered();
+          return { address, role: 'leader', detail: '' } satisfies HubProbe;
+        },
+        (e: unknown): HubProbe => {
+          if (!isDomainError(e, 'unavailable')) refusal ??= e;
+          const hint = leaderHintOf(e);
+          const standby = refusingStandbyOf(e) !== undefined;
+          return {
+            address,
+            role: standby ? 'standby' : 'unreachable',
+            detail: standby
+              ? hint
+                ? `(names ${hint} as leader)`
+                : '(knows no leader)'
+              : (e as Error).message,
+          };
+        },
+      );
+      try {
+        const r = await Promise.race([asked, grace]);
+        return r === 'late'
+          ? { address, role: 'unreachable', detail: `no answer within ${PROBE_GRACE_MS} ms of the leader's` }
+          : r;
+      } finally {
+        client.close();
+      }
+    }),
+  );
+  if (leader) return { leader, probes };
+  if (refusal) throw refusal;
+  throw new DomainError(
+    'unavailable',
+    `no listed hub leads: ${probes.map((p) => `${p.address} ${p.role}${p.detail ? ` ${p.detail}` : ''}`).join('; ')}`,
+  );
+}
+
+function connectTo(v: FedctlFlags, env: NodeJS.ProcessEnv): Hubs {
   const hub = v.hub ?? env.FEDCTL_HUB;
   if (!hub) throw new UsageError('--hub host:port (or FEDCTL_HUB) is required');
+  let addresses: string[];
+  try {
+    addresses = parseHubAddresses(hub, '--hub');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   let paths: { caPath: string; certPath: string; keyPath: string };
   if (v.pki !== undefined || v.admin !== undefined) {
     if (!v.pki || !v.admin) throw new UsageError('--pki <dir> and --admin <name> go together');
@@ -224,11 +344,11 @@ function connect(v: FedctlFlags, env: NodeJS.ProcessEnv): AdminClient {
   } catch (e) {
     throw new UsageError(e instanceof DomainError ? e.message : String(e));
   }
-  return new AdminClient(
-    hub,
-    mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } }),
-    clientOptions(tlsTargetOptions(hub)),
-  );
+  const creds = mtlsClientCredentials(tls, { expectServer: { kind: 'hub' } });
+  return {
+    addresses,
+    client: (address) => new AdminClient(address, creds, clientOptions(tlsTargetOptions(address))),
+  };
 }
 
 // Run as a program (not when imported by tests).

@@ -27,6 +27,7 @@ import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
 import { query, queryPrepared, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
+import { fenceTx, type Fence } from '../lease/fence.js';
 import {
   MAX_AUDIT_PAGE,
   type AuditedRead,
@@ -144,7 +145,14 @@ function keyValue(key: LookupKey, value: string): string {
 }
 
 export class PgDirectoryStore implements DirectoryStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /**
+   * `fence`: only the leading hub writes profiles and applies flags (lease/fence.ts); none =
+   * unfenced. Read audits are not fenced: they record reads that were served.
+   */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly fence?: Fence,
+  ) {}
 
   async lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined> {
     if (typeof value !== 'string' || value === '') return undefined;
@@ -222,7 +230,10 @@ export class PgDirectoryStore implements DirectoryStore {
     if (typeof w.reason !== 'string') throw invalidArgument('reason', 'must be a string');
     const p = parseCustomerProfile(w.profile, 'profile');
     try {
-      return await withTransaction(this.pool, (c) => this.writeTx(c, w, p));
+      return await withTransaction(this.pool, async (c) => {
+        await fenceTx(c, this.fence);
+        return this.writeTx(c, w, p);
+      });
     } catch (e) {
       if (!(e instanceof StaleBase)) throw e;
       const conflict = new DomainError('conflict', staleMessage(p.customerId, w.baseVersion, e), {
@@ -422,7 +433,10 @@ export class PgDirectoryStore implements DirectoryStore {
     for (let i = 0; i < limit; i++) {
       let r: CustomerChange | 'none' | 'no-change';
       try {
-        r = await withTransaction(this.pool, (c) => this.applyOneFlagRequest(c, nowMs));
+        r = await withTransaction(this.pool, async (c) => {
+          await fenceTx(c, this.fence);
+          return this.applyOneFlagRequest(c, nowMs);
+        });
       } catch (e) {
         if (e instanceof StaleBase) break; // a write raced it: next run
         throw e;

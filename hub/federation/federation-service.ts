@@ -135,6 +135,16 @@ function snapshotFromProto(s: Snapshot): LiveSnapshot {
   };
 }
 
+/** Who is calling, for a refusal's log line; the identity checks proper come later. */
+function peerName(call: Parameters<typeof peerIdentity>[0]): string {
+  try {
+    const p = peerIdentity(call);
+    return `${p.kind} ${p.id}`;
+  } catch {
+    return 'an unidentified peer';
+  }
+}
+
 export function createFederationService(
   hub: HubState,
   opts: FederationServiceOptions = {},
@@ -147,6 +157,7 @@ export function createFederationService(
   /** The caller, who must be a site of the current topology speaking for itself. */
   function callerSite(call: Parameters<typeof peerIdentity>[0], siteId: string): Identity {
     const who = requireSelf(peerIdentity(call), siteId);
+    hub.requireLeader(`site ${siteId}`);
     if (!hub.site(siteId)) {
       throw new DomainError(
         'not-found',
@@ -192,6 +203,13 @@ export function createFederationService(
         end(new DomainError('deadline-exceeded', `no Hello within ${helloTimeoutMs} ms of opening the link`)),
       helloTimeoutMs,
     );
+    // A standby refuses the link before the Hello, naming the leader (docs/architecture.md §6.6).
+    try {
+      hub.requireLeader(peerName(call));
+    } catch (e) {
+      end(e);
+      return;
+    }
 
     const onHello = (h: Hello): void => {
       const v = parseOrThrow(helloSchema, h, 'hello');

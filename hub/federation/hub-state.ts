@@ -16,6 +16,15 @@ import type { DirectoryStore, IngestStore, SiteAdminStore, StoredTopology, Topol
 import type { Site } from '../../shared/topology/schema.js';
 import type { SiteRegistry } from './registry.js';
 import { GroupCommit } from '../ingest/group-commit.js';
+import { notLeaderError } from '../../shared/federation/hub-failover.js';
+import type { LeaderInfo } from '../lease/lease.js';
+
+/** Whether this hub leads (hub/lease/), for the services' guard; none = always leads. */
+export interface Leadership {
+  leading(): boolean;
+  /** The leader as last seen (null = none known). */
+  leader(): LeaderInfo | null;
+}
 
 export interface HubDeps {
   hubId: string;
@@ -29,6 +38,7 @@ export interface HubDeps {
   heartbeatIntervalMs: number;
   /** Changes per CustomerChanged burst read from the store. Default 500. */
   feedBatch?: number;
+  leadership?: Leadership;
 }
 
 export class HubState {
@@ -40,12 +50,38 @@ export class HubState {
   private readonly feedAgain = new Set<string>();
   /** Event batches from all site links, written together while the database is busy. */
   readonly linkIngest: GroupCommit;
+  /** Callers already told this hub does not lead (each is logged once per term, not per retry). */
+  private readonly refusedCallers = new Set<string>();
 
   constructor(readonly d: HubDeps) {
     this.linkIngest = new GroupCommit(
       (events, nowMs) => d.ingest.ingestReturningIds(events, 'link', nowMs),
       () => d.clock.now(),
     );
+  }
+
+  /**
+   * The guard of every federation and admin RPC (docs/architecture.md §6.6): a standby answers
+   * UNAVAILABLE naming the leader's address (trailer `x-hub-leader`). Logged once per caller
+   * until this hub's role changes (a site redials every few hundred ms).
+   */
+  requireLeader(who: string): void {
+    const l = this.d.leadership;
+    if (!l || l.leading()) return;
+    const leader = l.leader();
+    if (!this.refusedCallers.has(who)) {
+      this.refusedCallers.add(who);
+      this.d.log.info('refused: this hub is a standby', {
+        who,
+        leader: leader ? `${leader.hubId}@${leader.address}` : null,
+      });
+    }
+    throw notLeaderError(this.d.hubId, leader ? { hubId: leader.hubId, address: leader.address } : null);
+  }
+
+  /** The role changed: callers refused before are logged again on their next refusal. */
+  roleChanged(): void {
+    this.refusedCallers.clear();
   }
 
   async load(): Promise<void> {

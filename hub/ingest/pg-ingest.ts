@@ -20,6 +20,7 @@
 import type pg from 'pg';
 import { query } from '../../shared/pg/pool.js';
 import { parseEvent, type EventEnvelope } from '../../shared/events/envelope.js';
+import type { Fence } from '../lease/fence.js';
 import type { CallFactRow, IngestResult, IngestStore, ReadAudit } from '../ports.js';
 
 /** Validate every envelope before touching the database; the first bad one names its index. */
@@ -68,7 +69,11 @@ interface FactDbRow {
 }
 
 export class PgIngestStore implements IngestStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `fence`: only the leading hub stores events (lease/fence.ts); none = unfenced. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly fence?: Fence,
+  ) {}
 
   async ingest(
     events: readonly EventEnvelope[],
@@ -106,6 +111,9 @@ export class PgIngestStore implements IngestStore {
     );
     const reads = rows.map(readAuditOf).filter((a) => a !== undefined);
     const flags = rows.map(flagRequestOf).filter((f) => f !== undefined);
+    // The fence is an uncorrelated subquery: run once, before the first row is inserted, in
+    // this statement's own transaction (a deposed hub's batch fails whole and stores nothing).
+    const fence = this.fence?.();
     const r = await query<{ id: string }>(
       this.pool,
       `WITH ins AS (
@@ -114,6 +122,7 @@ export class PgIngestStore implements IngestStore {
          SELECT id, site_id, type, aggregate_id, occurred_at_ms, schema_version, payload, $8, $9
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::jsonb[])
                 AS t(id, site_id, type, aggregate_id, occurred_at_ms, schema_version, payload)
+         ${fence ? 'WHERE (SELECT hub_fence($34::text, $35::bigint))' : ''}
          ORDER BY id
          ON CONFLICT (id) DO NOTHING
          RETURNING id
@@ -195,6 +204,7 @@ export class PgIngestStore implements IngestStore {
         flags.map((f) => f.flag),
         flags.map((f) => f.reason),
         flags.map((f) => f.atMs),
+        ...(fence ? [fence.hubId, fence.token] : []),
       ],
     );
     return new Set(r.rows.map((x) => x.id));

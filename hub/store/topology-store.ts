@@ -15,6 +15,7 @@ import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
 import { query, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
+import { fenceTx, type Fence } from '../lease/fence.js';
 import type {
   AdminAuditEntry,
   NewTopologyVersion,
@@ -91,7 +92,11 @@ function checkNewVersion(v: NewTopologyVersion): void {
 }
 
 export class PgTopologyStore implements TopologyStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `fence`: only the leading hub appends versions (lease/fence.ts); none = unfenced. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly fence?: Fence,
+  ) {}
 
   async current(): Promise<StoredTopology | undefined> {
     const r = await query<VersionRow>(
@@ -124,6 +129,7 @@ export class PgTopologyStore implements TopologyStore {
   async append(v: NewTopologyVersion): Promise<StoredTopology> {
     checkNewVersion(v);
     return withTransaction(this.pool, async (c) => {
+      await fenceTx(c, this.fence);
       await query(c, 'LOCK TABLE topology_versions IN EXCLUSIVE MODE');
       const head = await query<{ v: number }>(
         c,
@@ -178,7 +184,10 @@ export class PgTopologyStore implements TopologyStore {
 }
 
 export class PgSiteAdminStore implements SiteAdminStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly fence?: Fence,
+  ) {}
 
   async drainedSites(): Promise<Set<string>> {
     const r = await query<{ site_id: string }>(this.pool, `SELECT site_id FROM site_admin WHERE drained`);
@@ -204,6 +213,7 @@ export class PgSiteAdminStore implements SiteAdminStore {
     checkActor('actor', actor);
     checkMs('nowMs', nowMs);
     await withTransaction(this.pool, async (c) => {
+      await fenceTx(c, this.fence);
       const before = await query<{ drained: boolean }>(
         c,
         `SELECT drained FROM site_admin WHERE site_id = $1 FOR UPDATE`,

@@ -3,7 +3,7 @@
  *
  * Servers: `toGrpcStatus(err)` turns whatever a handler threw into a status object; a
  * DomainError keeps its message (it is written for the caller) and its field travels in the
- * `pcc-error-field` trailer; anything else becomes INTERNAL with a generic message, the
+ * `pcc-error-field` trailer (and its `trailers`, if any, as they are); anything else becomes INTERNAL with a generic message, the
  * details logged server-side only (no stack trace ever leaves the process).
  * Clients: `fromGrpcError(err)` turns a ServiceError back into a DomainError.
  * Handlers: `unary(...)` and `serverStream(...)` wrap a handler so that it can simply
@@ -75,6 +75,7 @@ export function toGrpcStatus(
   if (err instanceof DomainError && err.kind !== 'internal') {
     metadata.set(ERROR_KIND_KEY, err.kind);
     if (err.field !== undefined) metadata.set(ERROR_FIELD_KEY, err.field);
+    for (const [k, v] of Object.entries(err.trailers ?? {})) metadata.set(k, v);
     return { code: KIND_TO_CODE[err.kind], details: err.message, metadata };
   }
   log.error('rpc failed with an unexpected error', { ...context, err });

@@ -85,11 +85,12 @@ export function mtlsServerCredentials(material: TlsMaterial): ServerCredentials 
 export interface MtlsClientOptions {
   /**
    * Check the server by its federation identity instead of by hostname: the server's
-   * certificate must carry `spiffe://province/<kind>/<id>` (id optional). Use this when the
+   * certificate must carry `spiffe://province/<kind>/<id>` (id optional; a list accepts any
+   * of its ids: a leading hub and its standby, docs/architecture.md §6.6). Use this when the
    * dialled name is not in the certificate (only `localhost`/127.0.0.1 are). Without it,
    * Node's usual hostname check applies.
    */
-  expectServer?: { kind: NodeKind; id?: string };
+  expectServer?: { kind: NodeKind; id?: string | readonly string[] };
 }
 
 /** Client credentials presenting this node's certificate and trusting only the provincial CA. */
@@ -103,9 +104,13 @@ export function mtlsClientCredentials(
     checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined => {
       try {
         const who = identityFromCertificate(cert);
-        if (who.kind !== expect.kind || (expect.id !== undefined && who.id !== expect.id)) {
+        const ids =
+          expect.id === undefined ? undefined : typeof expect.id === 'string' ? [expect.id] : expect.id;
+        if (who.kind !== expect.kind || (ids !== undefined && !ids.includes(who.id))) {
           const wanted =
-            expect.id === undefined ? `kind ${expect.kind}` : `${expect.kind} ${JSON.stringify(expect.id)}`;
+            ids === undefined
+              ? `kind ${expect.kind}`
+              : `${expect.kind} ${ids.map((i) => JSON.stringify(i)).join(' or ')}`;
           return new Error(
             `server is ${who.kind} ${JSON.stringify(who.id)} (${who.uri}), expected ${wanted}`,
           );

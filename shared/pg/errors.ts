@@ -17,6 +17,7 @@
  *   57P01..57P05 admin shutdown etc.  -> unavailable
  *   53xxx insufficient resources      -> resource-exhausted
  *   42501 insufficient_privilege      -> permission-denied
+ *   PCCNL a hub's write fenced off    -> unavailable (hub_fence: that hub no longer leads)
  *   28xxx invalid authorization       -> unauthenticated
  *   anything else                     -> internal
  */
@@ -86,6 +87,10 @@ export function kindForSqlState(code: string): ErrorKind {
       return 'deadline-exceeded';
     case '42501':
       return 'permission-denied';
+    case 'PCCNL':
+      // Raised by the hub's write fence (hub/store/migrations/007_leader_lease.sql): the hub that
+      // wrote no longer leads; the caller tries the leader (docs/architecture.md §6.6).
+      return 'unavailable';
   }
   const cls = code.slice(0, 2);
   switch (cls) {

@@ -21,6 +21,14 @@
  * connection's error, even when the hub is back; a half-open connection would take the next
  * stream down with it as well. When the hub is unreachable every RPC fails fast with 'unavailable' and the site
  * keeps working on its own; events wait in the outbox and go out when the link is back.
+ *
+ * Two hubs (docs/architecture.md §6.6): the site holds an ordered list of hub addresses. A
+ * dial that fails, or that a standby refuses ("not leader", naming the leader in the
+ * `x-hub-leader` trailer), is followed by a dial of the leader it named when that address is
+ * in the list, else of the next address (shared/federation/hub-failover.ts), with the same
+ * backoff as any failed dial. A link whose stream ended redials the same hub first (a restart
+ * is over in well under a second); a hub gone silent, or a dial with no welcome in time, moves
+ * on to the next one (a hung hub). Every hub dialled must pass the same mTLS check.
  */
 import { randomUUID } from 'node:crypto';
 import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
@@ -48,6 +56,7 @@ import { batchPrefix, MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from '../../shared/fed
 import { eventToProto } from '../../shared/federation/event-proto.js';
 import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../../shared/federation/liveness.js';
 import { call, clientOptions } from '../../shared/grpc/client.js';
+import { leaderHintOf, nextHubAddress } from '../../shared/federation/hub-failover.js';
 import { mtlsClientCredentials, tlsTargetOptions, type TlsMaterial } from '../../shared/grpc/tls.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
@@ -74,11 +83,14 @@ import { snapshotToProto, type LinkSnapshotSource } from './snapshot-mapping.js'
 
 export interface GrpcHubLinkOptions {
   siteId: string;
-  /** The hub's `host:port`. */
-  address: string;
+  /** The hubs' `host:port`, in order of preference (one for a province with one hub). */
+  addresses: readonly string[];
   tls: TlsMaterial;
-  /** The hub's id in its certificate (spiffe://province/hub/<id>); default: any hub. */
-  hubId?: string;
+  /**
+   * The hub's id in its certificate (spiffe://province/hub/<id>), or the ids of the leader and
+   * the standby; default: any hub.
+   */
+  hubId?: string | readonly string[];
   store: StoreContext;
   clock: Clock;
   log?: Logger;
@@ -166,6 +178,8 @@ function pushedTopology(version: number, json: Buffer): Topology {
 
 export class GrpcHubLink implements HubLink {
   readonly siteId: string;
+  /** The hub dialled now (one of the configured addresses). */
+  private address: string;
   private client: FederationClient;
   private readonly log: Logger;
   private readonly linkOpts: SiteLinkOptions;
@@ -192,6 +206,8 @@ export class GrpcHubLink implements HubLink {
 
   constructor(private readonly o: GrpcHubLinkOptions) {
     this.siteId = o.siteId;
+    if (o.addresses.length === 0) throw new RangeError('GrpcHubLink: no hub address');
+    this.address = nextHubAddress(o.addresses, undefined);
     this.log = o.log ?? silentLogger;
     this.linkOpts = {
       minBackoffMs: o.minBackoffMs ?? 100,
@@ -208,12 +224,12 @@ export class GrpcHubLink implements HubLink {
   private newClient(): FederationClient {
     const o = this.o;
     return new FederationClient(
-      o.address,
+      this.address,
       mtlsClientCredentials(o.tls, {
         expectServer: { kind: 'hub', ...(o.hubId === undefined ? {} : { id: o.hubId }) },
       }),
       clientOptions({
-        ...tlsTargetOptions(o.address),
+        ...tlsTargetOptions(this.address),
         'grpc.use_local_subchannel_pool': 1,
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 5000,
@@ -224,6 +240,11 @@ export class GrpcHubLink implements HubLink {
 
   get state(): SiteLinkState {
     return this.machine.state;
+  }
+
+  /** The hub address dialled now (status lines, tests). */
+  get hubAddress(): string {
+    return this.address;
   }
 
   get status(): SiteLinkMachine {
@@ -291,6 +312,12 @@ export class GrpcHubLink implements HubLink {
     const before = this.machine.state;
     const step = siteLinkStep(this.machine, e, this.o.clock.now(), this.linkOpts);
     this.machine = step.machine;
+    // A hub gone silent (the link down on missed heartbeats) or a dial the machine gave up on
+    // (no welcome in time): that hub is likely hung, so the next one, as for a refused dial. A
+    // stream that ENDS (a restart, a crash) redials the same hub first (chooseNextHub).
+    if (e.kind === 'tick' && before !== 'down' && this.machine.state === 'down') {
+      this.chooseNextHub(false, undefined);
+    }
     for (const c of step.commands) this.run(c);
     if (this.machine.state !== before) {
       this.log.info('hub link', {
@@ -377,8 +404,10 @@ export class GrpcHubLink implements HubLink {
     }
     const s = this.client.link(new Metadata(), {});
     this.stream = s;
+    let welcomed = false;
     s.on('data', (m: HubMessage) => {
       if (this.stream !== s) return;
+      if (m.body?.$case === 'welcome') welcomed = true;
       // Liveness on arrival, not after the messages queued before it are handled (a customer
       // change or a topology takes a database transaction).
       if (m.body?.$case !== 'welcome') this.fire({ kind: 'heard' });
@@ -386,13 +415,14 @@ export class GrpcHubLink implements HubLink {
         .then(() => this.onHubMessage(m))
         .catch((e: unknown) => this.log.warn('hub message failed', { err: e, kind: m.body?.$case }));
     });
-    const lost = (why: string) => {
+    const lost = (why: string, err?: unknown) => {
       if (this.stream !== s) return;
       this.stream = undefined;
       this.failAcks(why);
+      this.chooseNextHub(welcomed, err);
       this.fire({ kind: 'lost', reason: why });
     };
-    s.on('error', (e: Error & { details?: string }) => lost(e.details || e.message));
+    s.on('error', (e: Error & { details?: string }) => lost(e.details || e.message, e));
     s.on('end', () => lost('the hub ended the link'));
     s.on('close', () => lost('the link closed'));
     this.send({
@@ -409,6 +439,23 @@ export class GrpcHubLink implements HubLink {
         },
       },
     });
+  }
+
+  /**
+   * After a stream ended: the hub to dial next. A refusal naming the leader goes there (if it
+   * is listed); a link that was up redials the same hub; a failed dial tries the next one.
+   */
+  private chooseNextHub(welcomed: boolean, err: unknown): void {
+    const hint = leaderHintOf(err);
+    if (welcomed && hint === undefined) return;
+    const next = nextHubAddress(this.o.addresses, this.address, hint);
+    if (next === this.address) return;
+    this.log.info('hub link: trying another hub', {
+      from: this.address,
+      to: next,
+      ...(hint === undefined ? {} : { leader: hint }),
+    });
+    this.address = next;
   }
 
   private closeStream(reason: string): void {

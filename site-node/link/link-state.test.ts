@@ -245,3 +245,15 @@ test('property: events in any order never leave the machine in an impossible com
     { numRuns: 300 },
   );
 });
+
+test('a dial with no welcome within downAfterMs fails like any dial: stream closed, redial after the backoff', () => {
+  const { m, cmds } = runWith(FAST, [[{ kind: 'dial' }, 0], ...ticks(25, 1475), [{ kind: 'tick' }, 1500]]);
+  assert.equal(m.state, 'down');
+  assert.equal(m.failedDials, 1);
+  assert.equal(m.lastError, 'no welcome from the hub within 1500 ms of dialling');
+  assert.deepEqual(cmds, [
+    { kind: 'open-stream' },
+    { kind: 'close-stream', reason: 'no welcome from the hub within 1500 ms of dialling' },
+    { kind: 'redial-at', atMs: 1600 },
+  ]);
+});

@@ -28,6 +28,10 @@
  *   welcome (say, two sites with one id replacing each other) backs off as a failed dial: it
  *   redials after the backoff, which goes on doubling (a welcome alone does not reset it), so
  *   such a pair cannot spin.
+ * - A dial that gets no welcome within `downAfterMs` fails like any dial (its stream is
+ *   closed): a hub that hangs mid-handshake (stopped, swapping) would otherwise hold the site
+ *   in `connecting` for as long as it hangs, and with two hubs the site must move on to the
+ *   other one (docs/architecture.md §6.6).
  */
 import { MIN_DOWN_INTERVALS, MIN_SUSPECT_INTERVALS } from '../../shared/federation/liveness.js';
 
@@ -183,6 +187,18 @@ export function siteLinkStep(m: SiteLinkMachine, e: SiteLinkEvent, nowMs: number
       if (m.state === 'down') return same;
       return goDown(m, e.reason, nowMs, o);
     case 'tick': {
+      if (m.state === 'connecting' && nowMs - m.changedAtMs >= m.downAfterMs) {
+        const failed = goDown(
+          m,
+          `no welcome from the hub within ${nowMs - m.changedAtMs} ms of dialling`,
+          nowMs,
+          o,
+        );
+        return {
+          ...failed,
+          commands: [{ kind: 'close-stream', reason: failed.machine.lastError! }, ...failed.commands],
+        };
+      }
       if (m.state !== 'up' && m.state !== 'suspect' && m.state !== 'resyncing') return same;
       const silent = nowMs - (m.lastHeardMs ?? nowMs);
       if (silent >= m.downAfterMs) {

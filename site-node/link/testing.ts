@@ -60,7 +60,7 @@ export async function startScriptedHub(opts: {
   const port = await server.start();
   const link = new GrpcHubLink({
     siteId: 'wanzhou',
-    address: `127.0.0.1:${port}`,
+    addresses: [`127.0.0.1:${port}`],
     tls: pki.material('site', 'wanzhou'),
     hubId: 'hub',
     store: db.ctx,

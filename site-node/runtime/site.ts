@@ -273,7 +273,7 @@ export class Site {
     if (!hub) return undefined;
     return new GrpcHubLink({
       siteId: config.siteId,
-      address: hub.address,
+      addresses: hub.addresses,
       tls: loadTlsMaterial(hub.tls),
       ...(hub.hubId === undefined ? {} : { hubId: hub.hubId }),
       store: this.store,

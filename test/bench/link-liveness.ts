@@ -55,7 +55,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
   const onState = (state: SiteLinkState, _m: SiteLinkMachine) => seen.push({ state, atMs: Date.now() });
   try {
     const cq = await p.addSite('chongqing', {
-      address: `127.0.0.1:${relay.port}`,
+      addresses: [`127.0.0.1:${relay.port}`],
       onState,
       minBackoffMs: undefined,
       maxBackoffMs: undefined,

@@ -386,7 +386,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     cleanups.unshift(() => gate.close());
     const link = new GrpcHubLink({
       siteId: SITE,
-      address: `127.0.0.1:${gate.port}`,
+      addresses: [`127.0.0.1:${gate.port}`],
       tls: pki.material('site', SITE),
       hubId: 'hub',
       store: linkSite.ctx,

@@ -205,7 +205,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const channel = { 'grpc.ssl_target_name_override': 'localhost' };
     link = new GrpcHubLink({
       siteId: ASKER,
-      address,
+      addresses: [address],
       tls,
       hubId: 'hub',
       store: siteDb.ctx,

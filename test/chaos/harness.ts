@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startProvince, type Province, type ProvinceSiteSpec } from '../support/province.js';
 import { waitFor } from '../support/wait.js';
 import { Random } from '../../shared/random.js';
-import { singleHub, type HubControl } from './hubs.js';
+import { leaderAndStandby, type HubControl } from './hubs.js';
 import {
   agentsLoggedOut,
   agentsMoveOn,
@@ -112,6 +112,8 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
     p = await startProvince({
       sites: SITES(s.kafka === true),
       label: `chaos_${s.name.replace(/-/g, '_')}`,
+      // The hub leader and its standby on the one hub database (docs/architecture.md §6.6).
+      standby: true,
       hubDatabaseServer: env.hubPg.url,
       siteDatabaseServer: env.sitePg.url,
       ...(kafka ? { kafkaBrokers: kafka.brokers } : {}),
@@ -132,7 +134,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
     try {
       await s.run({
         p: prov,
-        hubs: singleHub(prov),
+        hubs: leaderAndStandby(prov),
         obs,
         env,
         kafka,

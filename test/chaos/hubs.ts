@@ -1,35 +1,55 @@
 /**
- * How the chaos suite starts the hub side and takes its leader away, behind one small
- * interface, so "kill -9 of the hub leader" can be switched from today's single hub (killed,
- * then restarted) to a leader and a standby (the standby takes over) by giving the suite
- * another HubControl, without touching the scenario or the invariants.
+ * How the chaos suite takes the hub leader away, behind one small interface: the province runs
+ * two hubs on one database (docs/architecture.md §6.6), `hub-a` leading and `hub-b` standing by;
+ * "kill -9 of the hub leader" kills whichever holds the lease and measures the standby's
+ * takeover, until every site is linked to it.
  */
 import type { Province } from '../support/province.js';
+import { waitFor } from '../support/wait.js';
+import { allUp } from './measure.js';
 
 export interface HubControl {
-  /** What the hub side is, for the verdict (e.g. `single hub, restarted`). */
+  /** What the hub side is, for the verdict. */
   readonly kind: string;
   /** kill -9 the hub that leads now; resolves with the time of the kill (Date.now()). */
   killLeader(): Promise<number>;
   /**
-   * Resolves once a hub leads again (serves the sites), with the time it was ready: today the
-   * killed hub restarted on its database and port; with a standby, the standby's takeover.
+   * Resolves once another hub leads and every site is linked to it, with that time; the killed
+   * hub is then started again (it comes back as the standby), so the province is whole for the
+   * checks that follow.
    */
   waitForLeader(): Promise<number>;
 }
 
-/** Today's hub: one process; after a kill it is started again on the same port. */
-export function singleHub(p: Province): HubControl {
+/** How often the lease row is read while a takeover is awaited (a cheap local query). */
+const LEASE_POLL_MS = 50;
+
+export function leaderAndStandby(p: Province): HubControl {
+  let killed: string | undefined;
   return {
-    kind: 'single hub, restarted after the kill',
+    kind: 'leader and standby: the standby takes over',
     async killLeader() {
+      const leader = await waitFor('a hub leading', async () => (await p.leaderHub()) ?? false, 30_000);
+      killed = leader.id;
       const at = Date.now();
-      await p.stopHub('SIGKILL');
+      await p.killHub(leader.id);
       return at;
     },
     async waitForLeader() {
-      await p.startHub();
-      return Date.now();
+      if (killed === undefined) throw new Error('waitForLeader before killLeader');
+      const gone = killed;
+      await waitFor(
+        'another hub leading',
+        async () => {
+          const l = await p.leaderHub();
+          return l !== undefined && l.id !== gone;
+        },
+        30_000,
+        LEASE_POLL_MS,
+      );
+      const linked = await allUp(p, 60_000);
+      await p.startHub(gone);
+      return linked;
     },
   };
 }

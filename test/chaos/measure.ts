@@ -12,7 +12,7 @@ import { waitFor } from '../support/wait.js';
 export interface Figures {
   /** Fault injected -> the hub (or the site, where the hub cannot see it) marks the link not up. */
   detectionMs: number | null;
-  /** Leader killed -> a hub serving again (today: the same hub restarted). */
+  /** Leader killed -> the standby leads and every site is linked to it. */
   failoverMs: number | null;
   /** Fault healed -> every site's link up at the hub again. */
   rejoinMs: number | null;

@@ -88,7 +88,7 @@ test.skipIf(pgSkip)(
     relay = await relayTo(Number(p.address.split(':')[1]));
     const seen: SiteLinkState[] = [];
     const cq = await p.addSite('chongqing', {
-      address: `127.0.0.1:${relay.port}`,
+      addresses: [`127.0.0.1:${relay.port}`],
       onState: (state) => seen.push(state),
     });
     const hubView = () => p!.hub.registry.get('chongqing')?.link;

@@ -109,7 +109,7 @@ export async function startTestProvince(
       const db = await siteTestDb(`fed_${siteId.replace(/-/g, '_')}`, { siteId });
       const link = new GrpcHubLink({
         siteId,
-        address,
+        addresses: [address],
         tls: pki.material('site', siteId),
         hubId: 'hub',
         store: db.ctx,

@@ -14,9 +14,23 @@
  * what happens between machines (cut links, slow links, crashes), and those only mean
  * something when the parts are separate processes with their own sockets, pools and timers.
  *
+ * A standby hub (`standby: true`, docs/architecture.md §6.6): two hub processes, `hub-a`
+ * (started first, so it leads) and `hub-b`, on the one hub database; every site lists a proxy
+ * to each, [hub-a, hub-b], and fedctl is given both. The chaos suites use three calls:
+ *
+ *   const p = await startProvince({ sites, standby: true });
+ *   const old = await p.leaderHub();            // which hub holds the lease now (the database says)
+ *   await p.killHub(old.id);                    // kill -9 (SIGKILL); stopHub(id, 'SIGTERM') drains
+ *   const now = await waitFor('a new leader', async () => { const l = await p.leaderHub(); return l.id !== old.id && l; });
+ *   await p.startHub(old.id);                   // back, as the standby
+ *   p.pauseHub(id); p.resumeHub(id);            // a hung leader (SIGSTOP / SIGCONT)
+ *
+ * Sites dial the hubs through their proxies, so the leader address a standby names (the hub's
+ * own) is not in a site's list: a site falls back to "the next in order", as the pure rule
+ * says (shared/federation/hub-failover.ts); fedctl dials the hubs directly and follows it.
+ *
  * The databases are on the shared test server unless the caller names servers of its own (the
- * chaos suite, test/chaos/, restarts them); the hub can be stopped and started again on its
- * database and port (`stopHub`/`startHub`).
+ * chaos suite, test/chaos/, restarts them), and so is Kafka (`kafkaBrokers`).
  *
  * Every wait is bounded; every process's stdout/stderr is kept in memory so a failure can
  * show what each process said (`logTail`, and the error a failed start throws). `stop()` is
@@ -48,6 +62,8 @@ import { freshDatabase, type TestDatabase } from './pg.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN = 'alice';
 const HUB_ID = 'hub';
+/** With a standby: the first leader and its standby. */
+const HUB_IDS = ['hub-a', 'hub-b'] as const;
 /** A process that has not printed its ready line by then is a failed start (tsx compiles first). */
 const READY_TIMEOUT_MS = 90_000;
 /** How long a SIGTERMed process gets to drain before it is SIGKILLed. */
@@ -99,9 +115,22 @@ export interface ProvinceOptions {
   kafkaBrokers?: string;
   /**
    * Every line any process of the province prints (stdout: ready and stats lines; stderr: its
-   * log), as it prints it; `process` is its name (`hub`, `site <id>`).
+   * log), as it prints it; `process` is its name (`hub-a`, `site <id>`).
    */
   onLine?: (process: string, line: string) => void;
+  /** Start a second hub (`hub-b`) as the standby of the first (`hub-a`). */
+  standby?: boolean;
+  /** The hubs' lease TTL (hub config `lease.ttl`); default the hub's (2 s). */
+  leaseTtlMs?: number;
+}
+
+/** One hub process of the province, and where it listens. */
+export interface ProvinceHub {
+  id: string;
+  /** Its own address (127.0.0.1:<port>): what fedctl dials and what it advertises. */
+  address: string;
+  configPath: string;
+  process: ManagedProcess;
 }
 
 export interface ExitInfo {
@@ -223,8 +252,10 @@ export interface ProvinceSite {
   spec: ProvinceSiteSpec;
   db: TestDatabase;
   configPath: string;
-  /** Where the site dials the hub: its own toxiproxy proxy. */
+  /** Where the site dials the hub: its own toxiproxy proxy (to the first hub). */
   proxyAddress: string;
+  /** With a standby: its proxies to each hub, in the order the site lists them. */
+  proxyAddresses: string[];
   process: ManagedProcess | undefined;
 }
 
@@ -238,21 +269,37 @@ export interface Province {
   /** The temp dir with pki/, hub.yaml, site-<id>.yaml and anything `writeFile` wrote. */
   dir: string;
   pki: PkiLayout;
-  /** The hub's own address (admins reach it directly; sites go through their proxy). */
+  /** The (first) hub's own address (admins reach it directly; sites go through their proxy). */
   hubAddress: string;
-  /** The hub's config file (its port is fixed after the first start, so a restart keeps it). */
-  hubConfigPath: string;
+  /** Every hub: one, or with `standby` the first leader and its standby. */
+  hubs: ProvinceHub[];
+  /** The hub holding an unexpired lease now (read from the hub database), or undefined. */
+  leaderHub(): Promise<ProvinceHub | undefined>;
+  /** Stop one hub (SIGKILL by default: a crash; SIGTERM: a clean stop that releases the lease). */
+  stopHub(id: string, signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
+  /** kill -9 a hub. */
+  killHub(id: string): Promise<ExitInfo & { killed: boolean }>;
+  /** Hang a hub (SIGSTOP: its sockets stay open, nothing answers) or wake it (SIGCONT). */
+  pauseHub(id: string): void;
+  resumeHub(id: string): void;
+  /** Start a stopped hub again on the same port; resolves at its ready line. */
+  startHub(id: string): Promise<Record<string, unknown>>;
   /** The Kafka topic of this province, when any site or the hub uses Kafka. */
   kafkaTopic: string | undefined;
   siteIds: string[];
-  /** The hub process running now (a new one after `startHub`). */
+  /** The first hub's process (its latest, after a startHub). */
   readonly hub: ManagedProcess;
   hubPool: pg.Pool;
   site(id: string): ProvinceSite;
   sitePool(id: string): pg.Pool;
-  /** The toxiproxy proxy between site `id` and the hub: disable it, or add toxics. */
+  /** The toxiproxy proxy between site `id` and the (first) hub: disable it, or add toxics. */
   proxy(id: string): Proxy;
-  /** Cut (false) or restore (true) a site's link; existing connections are closed on a cut. */
+  /** Every proxy of site `id`, one per hub, in hub order. */
+  proxiesOf(id: string): Proxy[];
+  /**
+   * Cut (false) or restore (true) a site's link (to every hub); existing connections are
+   * closed on a cut.
+   */
   setLink(id: string, enabled: boolean): Promise<void>;
   /** fedctl as the admin `alice`, in process; exit code and what it printed. */
   fedctl(...args: string[]): Promise<FedctlResult>;
@@ -261,10 +308,6 @@ export interface Province {
   stopSite(id: string, signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
   /** Start a site process again on its database; resolves at its ready line. */
   startSite(id: string): Promise<Record<string, unknown>>;
-  /** Stop the hub process (SIGTERM: a clean stop; SIGKILL: a crash). */
-  stopHub(signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
-  /** Start the hub again on its database and port; resolves at its ready line. */
-  startHub(): Promise<Record<string, unknown>>;
   /** Pids of the processes still running. */
   livePids(): number[];
   /** The last lines of every process's output, for failure messages. */
@@ -318,20 +361,22 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
   const dir = mkdtempSync(join(tmpdir(), 'province-'));
   const dbs: TestDatabase[] = [];
   const pools: pg.Pool[] = [];
-  const proxies = new Map<string, Proxy>();
+  /** Per site, one proxy per hub in hub order. */
+  const proxies = new Map<string, Proxy[]>();
   const sites = new Map<string, ProvinceSite>();
   const sitePools = new Map<string, pg.Pool>();
   const toxiproxy = new Toxiproxy(toxiproxyUrl);
   const kafkaTopic = useKafka ? `pcc-test-province-${run}` : undefined;
   let topicCreated = false;
-  let hub: ManagedProcess | undefined;
+  const hubs: ProvinceHub[] = [];
+  const hubIds: readonly string[] = opts.standby ? HUB_IDS : [HUB_ID];
   const childEnv = { ...process.env, LOG_LEVEL: process.env.PROVINCE_LOG_LEVEL ?? 'info' };
 
   const managed = (name: string, args: string[]): ManagedProcess =>
     new ManagedProcess(name, args, childEnv, opts.onLine);
   const all = (): ManagedProcess[] => [
     ...[...sites.values()].flatMap((s) => (s.process ? [s.process] : [])),
-    ...(hub ? [hub] : []),
+    ...hubs.map((h) => h.process),
   ];
   // Last resort if the test process exits without calling stop(): no orphan keeps running.
   const killOnExit = (): void => {
@@ -359,9 +404,12 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       await Promise.all(
         [...sites.values()].map((s) => attempt(`stop ${s.spec.id}`, async () => s.process?.stop('SIGTERM'))),
       );
-      await attempt('stop hub', async () => hub?.stop('SIGTERM'));
+      // The standby first, so the leader's clean stop hands its lease to nobody.
+      for (const h of [...hubs].reverse())
+        await attempt(`stop ${h.id}`, async () => h.process.stop('SIGTERM'));
       process.off('exit', killOnExit);
-      for (const [id, p] of proxies) await attempt(`delete proxy ${id}`, () => p.remove());
+      for (const [id, ps] of proxies)
+        for (const p of ps) await attempt(`delete proxy ${id}`, () => p.remove());
       for (const p of [...sitePools.values(), ...pools]) await attempt('close pool', () => p.end());
       for (const db of dbs) await attempt(`drop ${db.name}`, () => db.drop());
       if (kafkaTopic && topicCreated && brokers)
@@ -412,7 +460,7 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
     dbs.push(hubDb!, ...siteDbs);
     const hubPool = createPool(hubDb!.url, { applicationName: 'test/province-hub', max: 4 });
     pools.push(hubPool);
-    const pki = writePki(dir, { hub: HUB_ID, sites: siteIds, admins: [ADMIN] });
+    const pki = writePki(dir, { hub: hubIds, sites: siteIds, admins: [ADMIN] });
 
     // The directory is seeded before the hub starts, so a site's first feed already has it.
     await seedProvinceDirectory(hubPool, siteIds, customers, seed);
@@ -421,48 +469,64 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       await ensureTopic(brokers, kafkaTopic, 3);
       topicCreated = true;
     }
-    const hubLayout = (port: number) => ({
-      hubId: HUB_ID,
-      databaseUrl: hubDb!.url,
-      port,
-      topologyPath: PROVINCE_TOPOLOGY,
-      heartbeatIntervalMs: hbMs,
-      ...(kafkaTopic && brokers
-        ? { kafka: { brokers, topic: kafkaTopic, groupId: `hub-ingest-${run}` } }
-        : {}),
-    });
-    const hubConfig = writeHubConfig(dir, pki, hubLayout(0));
-    hub = managed('hub', ['hub/main.ts', '--config', hubConfig]);
-    const hubReady = await hub.ready();
-    const hubPort = Number(hubReady.port);
-    if (!Number.isInteger(hubPort) || hubPort <= 0)
-      throw new Error(`hub ready line without a port: ${JSON.stringify(hubReady)}`);
-    const hubAddress = `127.0.0.1:${hubPort}`;
-    // The port the system picked is written back, so a restarted hub listens where the
-    // proxies in front of it point.
-    writeHubConfig(dir, pki, hubLayout(hubPort));
-
-    // One proxy per site; port 0 lets toxiproxy pick a free port (no race with other tests),
-    // and it keeps that port across disable/enable.
-    for (const spec of specs) {
-      const proxy = await toxiproxy.createProxy({
-        name: `${spec.id}-hub-${run}`,
-        listen: '127.0.0.1:0',
-        upstream: hubAddress,
-        enabled: true,
+    // Every hub listens on a port chosen once (the first start's), so a restarted hub is found
+    // where the proxies and fedctl look for it.
+    const startHubProcess = async (h: { id: string; configPath: string }): Promise<ProvinceHub> => {
+      const proc = managed(h.id, ['hub/main.ts', '--config', h.configPath]);
+      const ready = await proc.ready();
+      const port = Number(ready.port);
+      if (!Number.isInteger(port) || port <= 0)
+        throw new Error(`${h.id} ready line without a port: ${JSON.stringify(ready)}`);
+      return { id: h.id, address: `127.0.0.1:${port}`, configPath: h.configPath, process: proc };
+    };
+    // One after the other: the first leads, the second finds the lease held and stands by.
+    const hubConfig = (id: string, port: number): string =>
+      writeHubConfig(dir, pki, {
+        hubId: id,
+        databaseUrl: hubDb!.url,
+        port,
+        topologyPath: PROVINCE_TOPOLOGY,
+        heartbeatIntervalMs: hbMs,
+        fileName: `${id}.yaml`,
+        ...(opts.leaseTtlMs === undefined ? {} : { leaseTtlMs: opts.leaseTtlMs }),
+        ...(kafkaTopic && brokers
+          ? { kafka: { brokers, topic: kafkaTopic, groupId: `hub-ingest-${run}` } }
+          : {}),
       });
-      proxies.set(spec.id, proxy);
+    for (const id of hubIds) {
+      const h = await startHubProcess({ id, configPath: hubConfig(id, 0) });
+      hubs.push(h);
+      hubConfig(id, Number(h.address.split(':')[1])); // the port it got, for a restart
+    }
+    const hubAddress = hubs[0]!.address;
+
+    // One proxy per site and hub; port 0 lets toxiproxy pick a free port (no race with other
+    // tests), and it keeps that port across disable/enable.
+    for (const spec of specs) {
+      const list: Proxy[] = [];
+      for (const h of hubs) {
+        list.push(
+          await toxiproxy.createProxy({
+            name: `${spec.id}-${h.id}-${run}`,
+            listen: '127.0.0.1:0',
+            upstream: h.address,
+            enabled: true,
+          }),
+        );
+      }
+      proxies.set(spec.id, list);
     }
 
     specs.forEach((spec, i) => {
       const db = siteDbs[i]!;
-      const proxyAddress = proxies.get(spec.id)!.listen;
+      const proxyAddresses = proxies.get(spec.id)!.map((p) => p.listen);
+      const proxyAddress = proxyAddresses[0]!;
       const configPath = writeSiteConfig(dir, pki, {
         siteId: spec.id,
         ...(spec.city ? { city: spec.city } : {}),
         databaseUrl: db.url,
-        hubAddress: proxyAddress,
-        hubId: HUB_ID,
+        hubAddress: opts.standby ? proxyAddresses : proxyAddress,
+        hubId: opts.standby ? hubIds : HUB_ID,
         events: spec.events,
         ...(spec.events === 'kafka' && kafkaTopic && brokers
           ? { kafka: { brokers, topic: kafkaTopic } }
@@ -472,7 +536,7 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
           specs.flatMap((o, j) => (o.id === spec.id ? [] : [[o.id, siteDbs[j]!.url] as const])),
         ),
       });
-      sites.set(spec.id, { spec, db, configPath, proxyAddress, process: undefined });
+      sites.set(spec.id, { spec, db, configPath, proxyAddress, proxyAddresses, process: undefined });
     });
     // In parallel: each start is mostly tsx compiling and migrations.
     await Promise.all(siteIds.map((id) => startSiteProcess(id)));
@@ -482,15 +546,40 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
       if (!s) throw new Error(`no site ${id} in this province`);
       return s;
     };
+    const hubById = (id: string): ProvinceHub => {
+      const h = hubs.find((x) => x.id === id);
+      if (!h) throw new Error(`no hub ${id} in this province (${hubs.map((x) => x.id).join(', ')})`);
+      return h;
+    };
     const province: Province = {
       dir,
       pki,
       hubAddress,
-      hubConfigPath: hubConfig,
+      hubs,
+      async leaderHub() {
+        const r = await hubPool.query<{ holder: string }>(
+          `SELECT holder FROM hub_lease WHERE id = 1 AND expires_at > clock_timestamp()`,
+        );
+        const id = r.rows[0]?.holder;
+        return id === undefined ? undefined : hubs.find((h) => h.id === id);
+      },
+      stopHub: (id, signal = 'SIGKILL') => hubById(id).process.stop(signal),
+      killHub: (id) => hubById(id).process.stop('SIGKILL'),
+      pauseHub: (id) => void hubById(id).process.child.kill('SIGSTOP'),
+      resumeHub: (id) => void hubById(id).process.child.kill('SIGCONT'),
+      async startHub(id) {
+        const h = hubById(id);
+        if (h.process.running) throw new Error(`hub ${id} is already running (pid ${h.process.pid})`);
+        const again = await startHubProcess(h);
+        if (again.address !== h.address)
+          throw new Error(`hub ${id} came back on ${again.address}, not ${h.address}`);
+        h.process = again.process;
+        return h.process.ready();
+      },
       kafkaTopic,
       siteIds,
       get hub() {
-        return hub!;
+        return hubs[0]!.process;
       },
       hubPool,
       site,
@@ -503,18 +592,25 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
         return p;
       },
       proxy(id) {
+        return province.proxiesOf(id)[0]!;
+      },
+      proxiesOf(id) {
         const p = proxies.get(id);
         if (!p) throw new Error(`no proxy for site ${id}`);
         return p;
       },
       async setLink(id, enabled) {
-        const p = province.proxy(id);
-        proxies.set(id, await p.update({ enabled, listen: p.listen, upstream: p.upstream }));
+        const ps = province.proxiesOf(id);
+        proxies.set(
+          id,
+          await Promise.all(ps.map((p) => p.update({ enabled, listen: p.listen, upstream: p.upstream }))),
+        );
       },
       async fedctl(...args) {
         let out = '';
         let err = '';
-        const code = await runFedctl([...args, '--hub', hubAddress, '--pki', pki.dir, '--admin', ADMIN], {
+        const hubList = hubs.map((h) => h.address).join(',');
+        const code = await runFedctl([...args, '--hub', hubList, '--pki', pki.dir, '--admin', ADMIN], {
           out: (t) => (out += t + '\n'),
           err: (t) => (err += t + '\n'),
           env: {},
@@ -532,14 +628,6 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
         return p.stop(signal);
       },
       startSite: startSiteProcess,
-      stopHub(signal = 'SIGTERM') {
-        return hub!.stop(signal);
-      },
-      startHub() {
-        if (hub?.running) throw new Error(`the hub is already running (pid ${hub.pid})`);
-        hub = managed('hub', ['hub/main.ts', '--config', hubConfig]);
-        return hub.ready();
-      },
       livePids: () => all().flatMap((p) => (p.running && p.pid !== undefined ? [p.pid] : [])),
       logTail,
       stop,

@@ -1,6 +1,6 @@
 /**
- * kill -9 of the hub leader. Through HubControl (hubs.ts): today the single hub is restarted
- * on its database and port; with a standby, the standby's takeover is the failover.
+ * kill -9 of the hub leader. Through HubControl (hubs.ts): the standby takes over; the
+ * failover is the time from the kill until every site is linked to the new leader.
  */
 import type { Scenario } from '../harness.js';
 import { measureRecovery } from './common.js';

@@ -13,8 +13,10 @@ export const hubPgRestart: Scenario = {
     await hold(Math.max(0, at + downMs - Date.now()));
     ctx.env.hubPg.start();
     ctx.figures.pgDownMs = Date.now() - at;
-    if (!ctx.p.hub.running)
-      throw new Error(`the hub exited while its database was away: ${JSON.stringify(ctx.p.hub.exit)}`);
+    for (const h of ctx.p.hubs) {
+      if (!h.process.running)
+        throw new Error(`${h.id} exited while its database was away: ${JSON.stringify(h.process.exit)}`);
+    }
     await measureRecovery(ctx, Date.now(), ctx.p.siteIds);
   },
 };
