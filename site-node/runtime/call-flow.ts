@@ -244,7 +244,7 @@ export class CallFlow {
     );
     if (created !== 'written') {
       this.calls.delete(callId);
-      this.refuse(ani, dnis, leg, 'store-down');
+      this.refuse(ani, dnis, leg, 'store-down', callId);
       return;
     }
     if (call.callerGone) {
@@ -264,7 +264,7 @@ export class CallFlow {
    * counted as offered and blocked. No call row exists for it; the `call.refused` event keeps
    * the day's counts across a restart, and is buffered like any write while the store is away.
    */
-  private refuse(ani: string, dnis: string, leg: CallLeg, reason: RefusalReason): void {
+  private refuse(ani: string, dnis: string, leg: CallLeg, reason: RefusalReason, callId?: string): void {
     this.tally.blockedNoTrunk++;
     void this.d.media.reject(leg, reason === 'site-stopping' ? 'unavailable' : 'busy');
     // Trunks full is the ordinary busy signal; a refusal because of the store is an incident.
@@ -275,7 +275,13 @@ export class CallFlow {
         buffered: this.d.writes.depth,
         storeUp: this.d.writes.storeUp,
       });
-    this.d.refusals.add({ ani, dnis, reason, atMs: this.engine.stepNowMs ?? this.d.scheduler.now() });
+    this.d.refusals.add({
+      ani,
+      dnis,
+      reason,
+      ...(callId ? { callId } : {}),
+      atMs: this.engine.stepNowMs ?? this.d.scheduler.now(),
+    });
   }
 
   private get storeSettings() {

@@ -67,6 +67,11 @@ export interface RefusedCall {
   ani: string;
   dnis: string;
   reason: RefusalReason;
+  /**
+   * The id the call had been given when it was refused after that (its first row not
+   * committed in time): the event's aggregate, so the call's one terminal record is this event.
+   */
+  callId?: string;
 }
 
 /** A caller refused before the site took the call. */
@@ -83,13 +88,13 @@ export function recordRefusedCalls(
   refused: ReadonlyArray<RefusedCall & { atMs: number }>,
 ): Promise<void> {
   return withTransaction(ctx.pool, async (c) => {
-    for (const { atMs, ...r } of refused) {
+    for (const { atMs, callId, ...r } of refused) {
       await appendToOutbox(
         c,
         makeEvent({
           type: 'call.refused',
           siteId: ctx.siteId,
-          aggregateId: newCallId(ctx.siteId, atMs),
+          aggregateId: callId ?? newCallId(ctx.siteId, atMs),
           occurredAtMs: atMs,
           payload: { ...r },
         }),

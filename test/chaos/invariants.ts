@@ -56,13 +56,21 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
       )
     ).rows;
     const byId = new Map(rows.map((r) => [r.id, r]));
+    // A call given an id and then refused (its first row not committed while the store was
+    // away) has its `call.refused` event under that id: that event is its terminal record.
+    const refusedIds = new Set(
+      (
+        await pool.query<{ id: string }>(`SELECT aggregate_id AS id FROM outbox WHERE type = 'call.refused'`)
+      ).rows.map((r) => r.id),
+    );
     const runs = obs.runs.get(id) ?? [];
     const placed = new Set<string>();
     let refusedPlaced = 0;
     let lostInKill = 0;
     const unrecorded: string[] = [];
     for (const run of runs) {
-      const ids = run.placed.filter((c) => c !== '');
+      const refusedWithId = run.placed.filter((c) => c !== '' && !byId.has(c) && refusedIds.has(c));
+      const ids = run.placed.filter((c) => c !== '' && !refusedWithId.includes(c));
       refusedPlaced += run.placed.length - ids.length;
       ids.forEach((c) => placed.add(c));
       // Writes commit in order: after a kill only a tail of the run can be without a record.

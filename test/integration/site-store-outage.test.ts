@@ -220,6 +220,15 @@ test('a site whose database is away for ten seconds loses no fact and refuses, w
     `SELECT count(*)::int AS n FROM outbox WHERE type = 'call.refused'`,
   );
   assert.equal(events.rows[0]!.n, refused.length, 'one call.refused event per caller refused');
+  // A caller refused after the site had given the call an id (its first row not committed in
+  // time) finds its refusal under that id: the call's one terminal record.
+  const refusedIds = new Set(
+    (
+      await pool.query<{ id: string }>(`SELECT aggregate_id AS id FROM outbox WHERE type = 'call.refused'`)
+    ).rows.map((r) => r.id),
+  );
+  const lostIds = refused.filter((h) => h.callId && !refusedIds.has(h.callId)).map((h) => h.callId);
+  assert.deepEqual(lostIds, [], 'refused calls with an id whose refusal is not under that id');
   // Blocked also counts callers announced busy for want of an IVR port (they have a call row).
   assert.ok(snapshot.summary.blocked >= refused.length, 'refused callers counted as blocked');
   assert.equal(snapshot.summary.offered, placed);
