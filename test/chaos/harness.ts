@@ -114,6 +114,9 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
       label: `chaos_${s.name.replace(/-/g, '_')}`,
       // The hub leader and its standby on the one hub database (docs/architecture.md §6.6).
       standby: true,
+      // The product's liveness defaults (heartbeat 100 ms, suspect 400 ms, down 1.5 s), so the
+      // detection figures are what a deployment would see.
+      heartbeatIntervalMs: 100,
       hubDatabaseServer: env.hubPg.url,
       siteDatabaseServer: env.sitePg.url,
       ...(kafka ? { kafkaBrokers: kafka.brokers } : {}),

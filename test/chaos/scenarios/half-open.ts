@@ -35,8 +35,11 @@ export const halfOpen: Scenario = {
       );
       ctx.figures.detectionMs = w.firstNotUpAt === null ? null : w.firstNotUpAt - at;
       ctx.figures.hubSaw = w.seen.join(',');
+      // Noticed (suspect) and given up on (down, redialled), as the site saw it.
+      const siteNoticed = ctx.obs.siteSaw(SITE, ['suspect', 'down'], at);
       const siteDown = ctx.obs.siteSaw(SITE, ['down'], at);
-      ctx.figures.siteDetectionMs = siteDown === undefined ? null : siteDown - at;
+      ctx.figures.siteDetectionMs = siteNoticed === undefined ? null : siteNoticed - at;
+      ctx.figures.siteDownMs = siteDown === undefined ? null : siteDown - at;
       if (w.firstNotUpAt === null) throw new Error('the hub never saw the silent link as not up');
     } finally {
       for (const t of toxics) await t.remove();
