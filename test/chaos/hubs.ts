@@ -13,12 +13,10 @@ export interface HubControl {
   readonly kind: string;
   /** kill -9 the hub that leads now; resolves with the time of the kill (Date.now()). */
   killLeader(): Promise<number>;
-  /**
-   * Resolves once another hub leads and every site is linked to it, with that time; the killed
-   * hub is then started again (it comes back as the standby), so the province is whole for the
-   * checks that follow.
-   */
+  /** Resolves once another hub leads and every site is linked to it, with that time. */
   waitForLeader(): Promise<number>;
+  /** Start the killed hub again (it comes back as the standby): the province whole for the checks. */
+  restoreKilled(): Promise<void>;
 }
 
 /** How often the lease row is read while a takeover is awaited (a cheap local query). */
@@ -47,9 +45,11 @@ export function leaderAndStandby(p: Province): HubControl {
         30_000,
         LEASE_POLL_MS,
       );
-      const linked = await allUp(p, 60_000);
-      await p.startHub(gone);
-      return linked;
+      return allUp(p, 60_000);
+    },
+    async restoreKilled() {
+      if (killed !== undefined) await p.startHub(killed);
+      killed = undefined;
     },
   };
 }

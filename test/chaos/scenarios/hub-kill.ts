@@ -19,5 +19,6 @@ export const hubKill: Scenario = {
       .filter((t) => t !== undefined);
     ctx.figures.detectionMs = seen.length === 0 ? null : Math.min(...seen) - killedAt;
     await measureRecovery(ctx, leaderAt, ctx.p.siteIds);
+    await ctx.hubs.restoreKilled();
   },
 };
