@@ -16,7 +16,8 @@
  * lead():  load the current topology and drained sites -> apply the bootstrap topology file if
  *          no version is stored yet -> start the link clock, the hourly lapse of sites' interest
  *          in customers they no longer read, and the directory flag worker (card losses ->
- *          profiles) -> accept sites and admins -> start the Kafka consumer.
+ *          profiles) -> accept sites and admins -> start the Kafka consumer (no broker: each
+ *          second while the term lasts, each failed try logged; the term leads meanwhile).
  * step-down (lease lost, or stop): refuse RPCs and fence writes AT ONCE -> stop the timers ->
  *          end every site stream (sites go to the leader) -> wait for the flag worker -> stop
  *          the Kafka consumer -> wait for feed pushes.
@@ -113,6 +114,11 @@ export class Hub {
   private leading = false;
   /** The fencing token of the current term (null = not leading: every write is refused). */
   private token: number | null = null;
+  /**
+   * Counts terms started, so a retry of lead() knows whether its term still lasts: the token
+   * alone cannot say, since a lapsed lease retaken (`retoken`) changes it in the same term.
+   */
+  private termSeq = 0;
   /** Role changes run one after the other: a term's start never overlaps the last one's end. */
   private roleChain: Promise<void> = Promise.resolve();
   private releasing: Promise<void> = Promise.resolve();
@@ -243,10 +249,12 @@ export class Hub {
       case 'attempt':
         this.attempt();
         return;
-      case 'lead':
+      case 'lead': {
         this.token = c.token;
-        this.roleChain = this.roleChain.then(() => this.lead(c.token));
+        const term = ++this.termSeq;
+        this.roleChain = this.roleChain.then(() => this.lead(term));
         return;
+      }
       case 'step-down':
         this.stepDown(c.reason);
         return;
@@ -304,43 +312,74 @@ export class Hub {
     );
   }
 
-  /** A term starts: load what the hub caches, start the leader's work, then accept callers. */
-  private async lead(token: number): Promise<void> {
+  /**
+   * A term starts: load what the hub caches, start the leader's work, then accept callers, then
+   * the Kafka consumer. What failed (database or broker down) is tried again every
+   * LEAD_RETRY_MS while the term lasts, from where it failed: a term that already leads only
+   * retries its consumer, which is never left behind as "started" when its start failed.
+   */
+  private async lead(term: number): Promise<void> {
     const { config, log } = this.o;
-    if (this.token !== token) return; // stepped down before the term could start
+    const lasts = (): boolean => this.token !== null && this.termSeq === term;
+    if (!lasts()) return; // stepped down before the term could start
     try {
-      await this.state.load();
-      if (!this.state.current && config.topologyPath) await this.bootstrap(config.topologyPath);
-      if (this.token !== token) return;
-      this.startLeaderTimers();
-      this.leading = true;
-      this.state.roleChanged();
-      log.info('leading', {
-        hubId: config.hubId,
-        token,
-        advertiseAddress: this.advertiseAddress,
-        topologyVersion: this.state.currentVersion,
-      });
-      if (config.kafka && !this.kafka) {
-        this.kafka = new KafkaIngestConsumer({
-          brokers: config.kafka.brokers,
-          topic: config.kafka.topic,
-          groupId: config.kafka.groupId,
-          store: this.state.d.ingest,
-          log: log.child({ part: 'kafka-ingest' }),
-          // A crashed leader's partitions are handed to the next leader's consumer only when its
-          // group session times out: 10 s rather than librdkafka's 45 s keeps a failover's
-          // Kafka backlog short (the events wait in Kafka meanwhile; nothing is lost).
-          sessionTimeoutMs: KAFKA_SESSION_TIMEOUT_MS,
+      if (!this.leading) {
+        await this.state.load();
+        if (!this.state.current && config.topologyPath) await this.bootstrap(config.topologyPath);
+        if (!lasts()) return;
+        this.startLeaderTimers();
+        this.leading = true;
+        this.state.roleChanged();
+        log.info('leading', {
+          hubId: config.hubId,
+          token: this.token,
+          advertiseAddress: this.advertiseAddress,
+          topologyVersion: this.state.currentVersion,
         });
-        await this.kafka.start();
       }
+      if (config.kafka && !this.kafka) await this.startKafka(config.kafka);
     } catch (e) {
-      log.error('term did not start; trying again while the lease lasts', { token, err: e });
+      if (this.leading) {
+        log.error('kafka ingest did not start; trying again while the term lasts', {
+          token: this.token,
+          brokers: config.kafka?.brokers,
+          inMs: LEAD_RETRY_MS,
+          err: e,
+        });
+      } else {
+        log.error('term did not start; trying again while the lease lasts', { token: this.token, err: e });
+      }
       setTimeout(() => {
-        if (this.token === token) this.roleChain = this.roleChain.then(() => this.lead(token));
+        if (lasts()) this.roleChain = this.roleChain.then(() => this.lead(term));
       }, LEAD_RETRY_MS).unref();
     }
+  }
+
+  /**
+   * Start the Kafka consumer. It is this.kafka while it starts, so a step-down meanwhile stops
+   * it (its stop waits for the start); a start that fails leaves this.kafka empty, so the next
+   * try makes a new one (node-rdkafka has already disconnected the failed one).
+   */
+  private async startKafka(kafkaConfig: NonNullable<HubConfig['kafka']>): Promise<void> {
+    const kafka = new KafkaIngestConsumer({
+      brokers: kafkaConfig.brokers,
+      topic: kafkaConfig.topic,
+      groupId: kafkaConfig.groupId,
+      store: this.state.d.ingest,
+      log: this.o.log.child({ part: 'kafka-ingest' }),
+      // A crashed leader's partitions are handed to the next leader's consumer only when its
+      // group session times out: 10 s rather than librdkafka's 45 s keeps a failover's Kafka
+      // backlog short (the events wait in Kafka meanwhile; nothing is lost).
+      sessionTimeoutMs: KAFKA_SESSION_TIMEOUT_MS,
+    });
+    this.kafka = kafka;
+    try {
+      await kafka.start();
+    } catch (e) {
+      if (this.kafka === kafka) this.kafka = undefined;
+      throw e;
+    }
+    this.o.log.info('kafka ingest started', { brokers: kafkaConfig.brokers, topic: kafkaConfig.topic });
   }
 
   private startLeaderTimers(): void {

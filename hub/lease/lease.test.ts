@@ -226,7 +226,7 @@ test('a leader with no contender that stalled past its grant confirms before ste
   assert.equal(m.overdueSinceMs, null);
 });
 
-test('an overdue leader with no contender steps down when another hub holds it, or when no answer comes within a TTL', () => {
+test('an overdue leader with no contender steps down when another hub holds it, or when no answer comes within the margin', () => {
   const overdue: Array<[number, LeaseEvent]> = [
     [0, { kind: 'tick' }],
     [0, { kind: 'held', sentAtMs: 0, self: self(1), contended: false }],
@@ -237,9 +237,9 @@ test('an overdue leader with no contender steps down when another hub holds it, 
     3010,
     { kind: 'step-down', reason: 'hub hub-b holds the lease (token 7)' },
   ]);
-  const silent = run([...overdue, [4999, { kind: 'tick' }], [5000, { kind: 'tick' }]]);
+  const silent = run([...overdue, [3499, { kind: 'tick' }], [3500, { kind: 'tick' }]]);
   assert.deepEqual(silent.commands.slice(-1), [
-    [5000, { kind: 'step-down', reason: 'lease not confirmed within 2000 ms of running out' }],
+    [3500, { kind: 'step-down', reason: 'lease not confirmed within 500 ms of running out' }],
   ]);
   assert.equal(silent.m.role, 'standby');
   // A token that jumped by more than one: another hub held it in between. The old term ends.
@@ -265,5 +265,36 @@ test('a contended leader never waits to confirm: it steps down when its grant ru
     ],
     [1910, { kind: 'attempt' }],
   ]);
+  assert.equal(m.role, 'standby');
+});
+
+test('an uncontended leader whose renewals go unanswered has stopped by the time an unseen hub can take the lease', () => {
+  // hub-a leads alone (no standby seen). Its database link is cut: every attempt fails 10 ms
+  // after it is sent, and its own ticks run on time (every 40 ms). A hub that starts now finds
+  // the lease lapsed at sentAtMs + ttlMs (2000) and takes it without ever having been a
+  // contender, so hub-a cannot count on hearing of it: it must have stopped by then (give or
+  // take one tick of its own clock, as any step-down).
+  let { m } = run([
+    [0, { kind: 'tick' }],
+    [0, { kind: 'held', sentAtMs: 0, self: self(1), contended: false }],
+  ]);
+  let downAt: number | null = null;
+  let failAt: number | null = null;
+  for (let at = 10; at <= 4000 && downAt === null; at += 10) {
+    const events: LeaseEvent[] = [];
+    if (failAt === at) events.push({ kind: 'failed', reason: 'database unreachable' });
+    if (at % 40 === 0) events.push({ kind: 'tick' });
+    for (const e of events) {
+      const s = leaseStep(m, e, at, T);
+      m = s.machine;
+      for (const c of s.commands) {
+        if (c.kind === 'attempt') failAt = at + 10;
+        if (c.kind === 'step-down') downAt = at;
+      }
+    }
+  }
+  assert.notEqual(downAt, null, 'hub-a stepped down');
+  // It notices on its first tick at or after 1500 (1520), so it stops within one tick of 2000.
+  assert.ok(downAt! <= 2000 + 40, `hub-a led until ${downAt}, a TTL after the lease could lapse (2000)`);
   assert.equal(m.role, 'standby');
 });

@@ -34,8 +34,15 @@
  * `overdue`, asks at once, and keeps leading if the answer is the same token, or the next one
  * with itself as holder (the lease lapsed in the database, and nobody held it in between:
  * every change of holder raises the token). It steps down if another hub holds it, or if no
- * answer comes within a TTL. Its writes meanwhile are fenced as always: a lapsed lease refuses
- * them, so nothing is written twice or out of turn.
+ * answer comes within `marginMs` of its noticing. Why the margin and not longer: "no
+ * contender" only means no standby was seen in the last two TTLs; a hub that starts (or comes
+ * back) while the lease has lapsed takes it at once without ever being seen, and a leader whose
+ * renewals go unanswered (its database link cut, its ticks running on time) notices at
+ * `sentAtMs + ttlMs - marginMs` (on its next tick), so it has stopped by `sentAtMs + ttlMs`
+ * (give or take that tick), the earliest the database lets another hub take the lease. Links, feed and consumer of two hubs then overlap
+ * by no more than stepping down takes, not by a TTL. After a stall of its own process the
+ * answer is one round trip away, well inside the margin. Its writes meanwhile are fenced as
+ * always: a lapsed lease refuses them, so nothing is written twice or out of turn.
  */
 
 export interface LeaseTimes {
@@ -165,9 +172,10 @@ export function leaseStep(m: LeaseMachine, e: LeaseEvent, nowMs: number, t: Leas
         if (m.overdueSinceMs === null) {
           return attemptIfDue({ ...m, overdueSinceMs: nowMs, nextAttemptAtMs: nowMs }, nowMs);
         }
-        if (nowMs - m.overdueSinceMs < t.ttlMs) return attemptIfDue(m, nowMs);
+        // Capped at the margin (see the header): an unseen hub may have taken the lapsed lease.
+        if (nowMs - m.overdueSinceMs < t.marginMs) return attemptIfDue(m, nowMs);
         const machine = stepDown(m, nowMs, { leader: null });
-        const reason = `lease not confirmed within ${t.ttlMs} ms of running out`;
+        const reason = `lease not confirmed within ${t.marginMs} ms of running out`;
         return {
           machine,
           commands: [{ kind: 'step-down', reason }, ...attemptIfDue(machine, nowMs).commands],

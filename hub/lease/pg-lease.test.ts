@@ -71,6 +71,9 @@ describe.skipIf(pgSkip)('the hub lease on PostgreSQL', () => {
       return r.held ? r : undefined;
     });
     assert.deepEqual(taken.self, { hubId: 'hub-b', address: 'b.example:7443', token: 2 });
+    // hub-a's lease lapsed: it may be stalled, not gone, and a hub that started while the lease
+    // lapsed would never have been seen waiting. The takeover itself says hub-a is in play.
+    assert.equal(taken.contended, true, 'the displaced hub counts as a contender');
     assert.deepEqual(await a.attempt(TTL_MS), { held: false, leader: taken.self });
   });
 

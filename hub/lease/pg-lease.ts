@@ -19,12 +19,22 @@ export class PgLease {
     private readonly address: string,
   ) {}
 
-  /** Take the lease if it is free or lapsed, renew it if this hub holds it; else say who does. */
+  /**
+   * Take the lease if it is free or lapsed, renew it if this hub holds it; else say who does.
+   * A take from another hub records that hub as the contender (the `contender` column then
+   * means "another hub in play lately", not only "tried and found it held"): a leader whose
+   * lease lapsed may be stalled, not gone, and the new holder must not count on being alone
+   * for two TTLs (hub/lease/lease.ts, no contender).
+   */
   async attempt(ttlMs: number): Promise<LeaseAttempt> {
     const r = await query<{ token: string; contended: boolean }>(
       this.pool,
       `UPDATE hub_lease
           SET token = CASE WHEN holder = $1 AND expires_at > clock_timestamp() THEN token ELSE token + 1 END,
+              -- A takeover records the hub it displaced as a contender (see attempt()'s note).
+              contender = CASE WHEN holder IS DISTINCT FROM $1 AND holder IS NOT NULL THEN holder ELSE contender END,
+              contender_at = CASE WHEN holder IS DISTINCT FROM $1 AND holder IS NOT NULL
+                                  THEN clock_timestamp() ELSE contender_at END,
               holder = $1, address = $2,
               expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
         WHERE id = 1 AND (holder = $1 OR expires_at <= clock_timestamp())

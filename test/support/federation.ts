@@ -56,6 +56,8 @@ export async function startTestProvince(
     heartbeatIntervalMs?: number;
     topologyPath?: string;
     log?: Logger;
+    /** The hub's Kafka consumer (none by default: sites ship events on the link). */
+    kafka?: HubConfig['kafka'];
   } = {},
 ): Promise<TestProvince> {
   const pki = makeTestPki([
@@ -74,7 +76,7 @@ export async function startTestProvince(
     tls: hubPaths,
     heartbeatIntervalMs: hbMs,
     topologyPath: opts.topologyPath ?? EXAMPLE_TOPOLOGY,
-    kafka: undefined,
+    kafka: opts.kafka,
   };
   const makeHub = (c: HubConfig) =>
     new Hub({
