@@ -202,6 +202,15 @@ export class DurableWrites {
             head.settle('withdrawn');
             continue;
           }
+          if (this.abandoned) {
+            // Shutdown gave up while this write was running (drainWithin settles only those
+            // waiting, and named this one in its log line): it is not tried again, and whoever
+            // waits for it must hear so rather than wait forever.
+            this.remove(head);
+            this.failures++;
+            head.settle('failed');
+            continue;
+          }
           await this.pause(retryDelayMs(failedTries, this.o.backoff ?? DEFAULT_BACKOFF));
           continue;
         }
