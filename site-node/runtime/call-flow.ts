@@ -242,6 +242,9 @@ export class CallFlow {
       this.storeSettings.firstRowWaitMs,
       now,
     );
+    // A stop may have released the call meanwhile (releaseAll hung up its leg and queued its
+    // end): it is no longer this flow's to answer, nor to refuse.
+    if (this.calls.get(callId) !== call) return;
     if (created !== 'written') {
       this.calls.delete(callId);
       this.refuse(ani, dnis, leg, 'store-down', callId);
