@@ -1,0 +1,5 @@
+-- A ticket's idempotency key: whoever opens a ticket may name the request (the IVR's ticket or
+-- callback id, a call's fallback), so that a retried write (the store lost the answer of a
+-- commit, or the step after it failed) finds the ticket it opened instead of opening a second
+-- one and calling the customer twice (docs/architecture.md §7.1). NULL: no key, no dedupe.
+ALTER TABLE tickets ADD COLUMN idempotency_key text UNIQUE;
