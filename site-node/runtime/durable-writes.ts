@@ -77,7 +77,9 @@ export class DurableWrites {
   /**
    * Queue a write and wait at most `waitMs` for it to commit; if it has not, withdraw it
    * (it will not run later). A write already running when the bound passes is waited for:
-   * its transaction either committed or not, and the answer says which.
+   * its transaction either committed or not, and the answer says which. That wait is bounded
+   * by the site's pool (site-node/store/site-pool.ts): a query unanswered for
+   * `store.queryTimeout` fails, transiently, and the withdrawn write is then not tried again.
    */
   async commit(label: string, write: () => Promise<unknown>, waitMs: number): Promise<WriteOutcome> {
     const { entry, done } = this.enqueue(label, write);
