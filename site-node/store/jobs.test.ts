@@ -283,4 +283,20 @@ describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
     assert.equal(await callbackJobs(opened), 1);
     await closeTicket(t.ctx, opened, 'test-done');
   });
+
+  test('a call whose callback request was closed may ask again: its key answers only while open', async () => {
+    const req = {
+      phone: '13800006666',
+      atMs: Date.now() + 3_600_000,
+      callId: 'cq-AGAIN1',
+      queueId: 'retail',
+    };
+    const first = await jobs.scheduleCallback(req);
+    await closeTicket(t.ctx, first.ticketId, 'served-while-waiting');
+    const second = await jobs.scheduleCallback(req);
+    assert.notEqual(second.ticketId, first.ticketId);
+    assert.equal(second.status, 'open');
+    assert.equal((await jobs.scheduleCallback(req)).ticketId, second.ticketId);
+    await closeTicket(t.ctx, second.ticketId, 'test-done');
+  });
 });

@@ -16,8 +16,10 @@
  * request that names itself (`idempotencyKey`: the IVR's ticket or callback id, a call's
  * fallback) finds the ticket it opened on a second try instead of opening another, and
  * step 2 (`arm`, the ensure* methods) sends a job only when the recorded one is not live.
- * A callback request without a key but with a call is keyed by its call: a call ends with at
- * most one callback of its own (the queue's key, a fallback), and two would call twice.
+ * A callback request without a key but with a call is keyed by its call: a call has at most
+ * one open callback request of its own (the queue's key, a fallback: either ends the call),
+ * and two would call twice. Keys are unique among tickets not closed, so a call whose request
+ * was closed (served while it waited) may ask again.
  * `recordTicket` / `recordCallback` are step 1 alone, for a caller who must be told once the
  * ticket is committed and not wait for pg-boss; it then arms the jobs as a write of its own.
  *

@@ -65,7 +65,8 @@ export interface NewTicket {
   data?: Record<string, unknown>;
   /**
    * Names the request, so that opening it again (a retried write) returns the ticket it
-   * opened, with no second row and no second events. Unique among all tickets; absent: none.
+   * opened, with no second row and no second events. Unique among tickets not closed (a
+   * closed one no longer answers for its key); absent: none.
    */
   idempotencyKey?: string;
 }
@@ -149,7 +150,7 @@ export async function openTicketTx(
     `INSERT INTO tickets (id, kind, customer_id, call_id, status, opened_at, updated_at, sla_due_at,
                           next_escalation_at, callback_at, data, idempotency_key)
      VALUES ($1, $2, $3, $4, 'open', $5, $5, $6, $6, $7, $8, $9)
-     ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+     ON CONFLICT (idempotency_key) WHERE status <> 'closed' DO NOTHING RETURNING *`,
     [
       id,
       t.kind,
@@ -191,9 +192,11 @@ export async function openTicketTx(
 }
 
 async function openedBefore(client: pg.PoolClient, t: NewTicket): Promise<TicketRecord> {
-  const r = await query<TicketRow>(client, `SELECT * FROM tickets WHERE idempotency_key = $1`, [
-    t.idempotencyKey,
-  ]);
+  const r = await query<TicketRow>(
+    client,
+    `SELECT * FROM tickets WHERE idempotency_key = $1 AND status <> 'closed'`,
+    [t.idempotencyKey],
+  );
   const row = r.rows[0];
   if (!row) throw new DomainError('internal', `ticket with key ${t.idempotencyKey} neither opened nor found`);
   if (row.kind !== t.kind) {
