@@ -178,13 +178,22 @@ test('store writes: defaults when absent, durations in the grammar, each mistake
     firstRowWaitMs: 2_000,
     recordWaitMs: 5_000,
     drainAtStopMs: 10_000,
+    queryTimeoutMs: 5_000,
   });
   const doc = base() as Doc;
-  doc.store = { bufferCapacity: 100, closeAdmissionWhileDownAt: 10, firstRowWait: '500ms', recordWait: '3s' };
+  doc.store = {
+    bufferCapacity: 100,
+    closeAdmissionWhileDownAt: 10,
+    firstRowWait: '500ms',
+    recordWait: '3s',
+    queryTimeout: '2s',
+  };
   const s = compileSiteConfig(doc, '/tmp', 'site').store!;
   assert.equal(s.firstRowWaitMs, 500);
   assert.equal(s.recordWaitMs, 3_000);
   assert.equal(s.drainAtStopMs, 10_000);
+  assert.equal(s.queryTimeoutMs, 2_000);
+  refuses((c) => (c.store = { queryTimeout: '0s' }), /site\.store\.queryTimeout/);
   refuses((c) => (c.store = { bufferCapacity: 0 }), /site\.store\.bufferCapacity/);
   refuses(
     (c) => (c.store = { bufferCapacity: 10, closeAdmissionWhileDownAt: 11 }),

@@ -40,6 +40,8 @@ export interface StoreWritesConfig {
   firstRowWaitMs: number;
   recordWaitMs: number;
   drainAtStopMs: number;
+  /** A query on the site's pool unanswered this long fails and its connection is dropped (site-pool.ts). */
+  queryTimeoutMs: number;
 }
 
 export const DEFAULT_STORE_WRITES: StoreWritesConfig = {
@@ -48,6 +50,7 @@ export const DEFAULT_STORE_WRITES: StoreWritesConfig = {
   firstRowWaitMs: 2_000,
   recordWaitMs: 5_000,
   drainAtStopMs: 10_000,
+  queryTimeoutMs: 5_000,
 };
 
 const siteFileSchema = z
@@ -131,6 +134,7 @@ const siteFileSchema = z
         firstRowWait: positiveDuration.default(DEFAULT_STORE_WRITES.firstRowWaitMs),
         recordWait: positiveDuration.default(DEFAULT_STORE_WRITES.recordWaitMs),
         drainAtStop: positiveDuration.default(DEFAULT_STORE_WRITES.drainAtStopMs),
+        queryTimeout: positiveDuration.default(DEFAULT_STORE_WRITES.queryTimeoutMs),
       })
       .strict()
       .refine((s) => s.closeAdmissionWhileDownAt <= s.bufferCapacity, {
@@ -143,6 +147,7 @@ const siteFileSchema = z
         firstRowWait: DEFAULT_STORE_WRITES.firstRowWaitMs,
         recordWait: DEFAULT_STORE_WRITES.recordWaitMs,
         drainAtStop: DEFAULT_STORE_WRITES.drainAtStopMs,
+        queryTimeout: DEFAULT_STORE_WRITES.queryTimeoutMs,
       }),
     notReadyReasons: z.array(code).default(['break', 'lunch', 'training', 'meeting', 'ring-no-answer']),
     wrapupCodes: z.array(code).default(['resolved', 'follow-up', 'transferred', 'complaint-logged']),
@@ -349,6 +354,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       firstRowWaitMs: raw.store.firstRowWait,
       recordWaitMs: raw.store.recordWait,
       drainAtStopMs: raw.store.drainAtStop,
+      queryTimeoutMs: raw.store.queryTimeout,
     },
     notReadyReasons: raw.notReadyReasons,
     wrapupCodes: raw.wrapupCodes,

@@ -13,7 +13,7 @@
  *   40P01 deadlock_detected           -> conflict (retryable)
  *   55P03 lock_not_available          -> conflict (retryable)
  *   57014 query_canceled (timeout)    -> deadline-exceeded
- *   08xxx connection exception        -> unavailable
+ *   08xxx connection exception        -> unavailable (so are a lost socket and a query read timeout)
  *   57P01..57P05 admin shutdown etc.  -> unavailable
  *   53xxx insufficient resources      -> resource-exhausted
  *   42501 insufficient_privilege      -> permission-denied
@@ -115,7 +115,10 @@ function describe(e: PgErrorLike): string {
   return `database: ${e.message}${where} [SQLSTATE ${e.code}]${retry}`;
 }
 
-const CONNECTION_LOST = /Connection terminated|connection timeout|Client has encountered a connection error/i;
+// "Query read timeout": a pool's queryTimeoutMs passed with no answer (pool.ts); the connection
+// is treated as lost, whatever became of the statement on the server.
+const CONNECTION_LOST =
+  /Connection terminated|connection timeout|Client has encountered a connection error|Query read timeout/i;
 
 /** True for errors that came from the database or the connection to it (not from app code). */
 export function isDatabaseError(e: unknown): boolean {

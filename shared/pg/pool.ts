@@ -20,6 +20,15 @@ export interface PoolOptions {
   /** How long to wait for a free connection before failing; default 10 s. */
   connectionTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /**
+   * Client-side bound on one query; 0 or absent means none. A query unanswered this long (a
+   * half-open connection, a host dropping packets) fails with node-postgres's "Query read
+   * timeout" (`unavailable`, errors.ts), and its connection is not reused: the pool drops a
+   * client released with an error, and withTransaction does not send ROLLBACK down it.
+   */
+  queryTimeoutMs?: number;
+  /** TCP keepalive on every connection, first probe after this long idle; absent: none. */
+  keepAliveMs?: number;
 }
 
 export function createPool(url: string, opts: PoolOptions): pg.Pool {
@@ -35,6 +44,10 @@ export function createPool(url: string, opts: PoolOptions): pg.Pool {
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
+    ...(opts.keepAliveMs !== undefined
+      ? { keepAlive: true, keepAliveInitialDelayMillis: opts.keepAliveMs }
+      : {}),
   });
   // An idle client losing its connection emits 'error' on the pool; without a listener that
   // would crash the process. The next query gets a fresh connection (or an `unavailable`).

@@ -9,6 +9,9 @@
 import type pg from 'pg';
 import { fromPgError, isDatabaseError, isRetryableSqlState } from './errors.js';
 
+/** What node-postgres says when a query outlives the pool's query_timeout. */
+const READ_TIMEOUT = /Query read timeout/;
+
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
 export interface TransactionOptions {
@@ -44,10 +47,17 @@ export async function withTransaction<T>(
       return result;
     } catch (e) {
       failure = e;
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true; // the connection is gone: destroy it rather than give it back
+      if (READ_TIMEOUT.test(e instanceof Error ? e.message : '')) {
+        // The connection stopped answering (pool.ts queryTimeoutMs): a ROLLBACK would queue
+        // behind the unanswered query and wait as long again. Dropping the connection ends
+        // the transaction on the server all the same.
+        broken = true;
+      } else {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true; // the connection is gone: destroy it rather than give it back
+        }
       }
     } finally {
       client.release(broken);

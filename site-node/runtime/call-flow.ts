@@ -242,6 +242,9 @@ export class CallFlow {
       this.storeSettings.firstRowWaitMs,
       now,
     );
+    // A stop may have released the call meanwhile (releaseAll hung up its leg and queued its
+    // end): it is no longer this flow's to answer, nor to refuse.
+    if (this.calls.get(callId) !== call) return;
     if (created !== 'written') {
       this.calls.delete(callId);
       this.refuse(ani, dnis, leg, 'store-down', callId);
@@ -351,16 +354,25 @@ export class CallFlow {
    * commit; the write is then withdrawn and never lands, and the IVR plays its apology.
    * A ticket nobody is told about (a security lock, a card-loss follow-up) is buffered and
    * retried like any other fact.
+   *
+   * Each is keyed by the IVR's id for it, so a write run again after its ticket committed finds
+   * that ticket (jobs.ts). The bound covers the ticket's own transaction only: the caller is
+   * told once it committed, and its job is armed after, as a write of its own (the restart
+   * sweep arms any the site could not).
    */
   private async ivrTicket(call: LiveCall, t: TicketRequest): Promise<void> {
-    const open = () =>
-      this.d.jobs.openTicket({
+    let ticket: TicketRecord | undefined;
+    const open = async () => {
+      ticket = await this.d.jobs.recordTicket({
         kind: t.kind,
         callId: call.callId,
         slaMs: t.slaMinutes * 60_000,
         data: { ...t.data, ivrTicketId: t.ticketId },
+        idempotencyKey: `ivr-ticket:${t.ticketId}`,
         ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
       });
+      this.arm(ticket);
+    };
     if (t.awaited) {
       const outcome = await this.commit(`ticket ${t.ticketId}`, open, this.storeSettings.recordWaitMs);
       if (outcome !== 'written') throw notRecorded('ticket', t.ticketId, outcome);
@@ -375,21 +387,28 @@ export class CallFlow {
     const outcome = await this.commit(
       `callback ${c.callbackId}`,
       async () => {
-        ticket = await this.d.jobs.scheduleCallback({
+        ticket = await this.d.jobs.recordCallback({
           phone: c.phone,
           atMs,
           callId: call.callId,
           queueId: c.queueId,
           data: { ...c.data, ivrCallbackId: c.callbackId },
+          idempotencyKey: `ivr-callback:${c.callbackId}`,
           ...(typeof c.data.customerId === 'string' ? { customerId: c.data.customerId } : {}),
         });
       },
       this.storeSettings.recordWaitMs,
     );
     if (outcome !== 'written' || !ticket) throw notRecorded('callback', c.callbackId, outcome);
+    this.arm(ticket);
     this.tally.callbacksScheduled++;
     this.tally.ticketsOpened++;
     this.callbacks.track(ticket);
+  }
+
+  /** A committed ticket's jobs, armed behind it as a write of its own (retried while the store is away). */
+  private arm(ticket: TicketRecord): void {
+    void this.d.writes.push(`arm ${ticket.ticketId}`, () => this.d.jobs.arm(ticket.ticketId));
   }
 
   private enqueue(call: LiveCall, queueId: string, priority: number, attached: IvrAttached): void {
@@ -696,6 +715,8 @@ export class CallFlow {
               slaMs: 24 * 3_600_000,
               ...(call.customerId ? { customerId: call.customerId } : {}),
               data: { queueId: cmd.queueId, ani: call.ani },
+              // Retried by the durable writes: a second try finds the message left the first time.
+              idempotencyKey: `leave-message:${call.callId}`,
             }),
         );
         return;

@@ -174,3 +174,21 @@ test('shutdown drains within its bound and names what could not be written', asy
   assert.equal(h.landed.length, 0);
   void a;
 });
+
+test('shutdown: a write running past the bound that then fails is settled failed, not left waiting', async () => {
+  const h = harness();
+  let fail!: (e: unknown) => void;
+  const running = h.writes.push('end c1', () => new Promise((_, reject) => (fail = reject)));
+  await h.settle();
+  const left = h.writes.drainWithin(5_000);
+  await h.settle();
+  h.pauses.find((p) => p.ms === 5_000)!.release();
+  assert.equal(await left, 1);
+  // The store is away: the running write fails transiently after the site gave up writing.
+  fail(down());
+  const outcome = await Promise.race([running, h.settle().then(() => 'still waiting')]);
+  assert.equal(outcome, 'failed');
+  assert.equal(h.writes.depth, 0);
+  assert.equal(h.writes.failures, 1);
+  await h.writes.drain();
+});

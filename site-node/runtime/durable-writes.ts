@@ -77,7 +77,9 @@ export class DurableWrites {
   /**
    * Queue a write and wait at most `waitMs` for it to commit; if it has not, withdraw it
    * (it will not run later). A write already running when the bound passes is waited for:
-   * its transaction either committed or not, and the answer says which.
+   * its transaction either committed or not, and the answer says which. That wait is bounded
+   * by the site's pool (site-node/store/site-pool.ts): a query unanswered for
+   * `store.queryTimeout` fails, transiently, and the withdrawn write is then not tried again.
    */
   async commit(label: string, write: () => Promise<unknown>, waitMs: number): Promise<WriteOutcome> {
     const { entry, done } = this.enqueue(label, write);
@@ -200,6 +202,15 @@ export class DurableWrites {
             // Its caller gave up waiting and was told it is not recorded: it must not land later.
             this.remove(head);
             head.settle('withdrawn');
+            continue;
+          }
+          if (this.abandoned) {
+            // Shutdown gave up while this write was running (drainWithin settles only those
+            // waiting, and named this one in its log line): it is not tried again, and whoever
+            // waits for it must hear so rather than wait forever.
+            this.remove(head);
+            this.failures++;
+            head.settle('failed');
             continue;
           }
           await this.pause(retryDelayMs(failedTries, this.o.backoff ?? DEFAULT_BACKOFF));

@@ -4,7 +4,7 @@
  * call given what is waiting to be written. No I/O, no clock: durable-writes.ts carries them out.
  *
  * Transient: the database is away or overloaded, and the same write will succeed once it is
- * back (connection refused or terminated, 08xxx, 57P01..57P05 admin/crash shutdown and
+ * back (connection refused, terminated or silent past the pool's query timeout, 08xxx, 57P01..57P05 admin/crash shutdown and
  * "starting up", a pool that could not connect in time, 53xxx, a serialization failure that
  * outlived withTransaction's own retries). Permanent: anything else (a constraint, a state the
  * write did not expect, a bug). Retrying a permanent failure would block every later write

@@ -4,11 +4,11 @@
  * are simulated. Used by `npm run demo` and by `main.ts --simulate` (the crash test).
  */
 import type pg from 'pg';
-import type { SiteConfig } from '../config.js';
+import { DEFAULT_STORE_WRITES, type SiteConfig } from '../config.js';
 import { SimAgents } from '../cti/sim-agents.js';
 import { Site } from '../runtime/site.js';
 import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
-import { createPool } from '../../shared/pg/pool.js';
+import { createSitePool } from '../store/site-pool.js';
 import type { Logger } from '../../shared/log.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { Random } from '../../shared/random.js';
@@ -82,7 +82,11 @@ export function withRoamers(
 }
 
 export async function startSimulatedSite(o: SimulationOptions): Promise<SimulatedSite> {
-  const pool = createPool(o.databaseUrl, { applicationName: `site-${o.config.siteId}`, max: 12 });
+  const pool = createSitePool(o.databaseUrl, {
+    applicationName: `site-${o.config.siteId}`,
+    max: 12,
+    store: o.config.store ?? DEFAULT_STORE_WRITES,
+  });
   const resumeAt = await lastRecordedMs(pool);
   const scheduler = new RealScheduler({ speed: o.speed, startMs: Math.max(Date.now(), (resumeAt ?? 0) + 1) });
   // Most customers pick up when the bank calls them back; they wait for the agent quietly.

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import PgBoss from 'pg-boss';
 import { eventsFor } from '../../shared/events/outbox.js';
-import { ESCALATION_QUEUE, JobScheduler, type CallbackToPlace } from './jobs.js';
+import { CALLBACK_QUEUE, ESCALATION_QUEUE, JobScheduler, type CallbackToPlace } from './jobs.js';
+import type { DomainError } from '../../shared/errors.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from './testing.js';
 import { closeCallbackRequest, closeTicket, getTicket, openTicket } from './tickets-repo.js';
 import { waitFor } from '../../test/support/wait.js';
@@ -219,5 +220,83 @@ describe.skipIf(pgSkip)('JobScheduler (pg-boss)', () => {
       'swept callback placed',
       async () => (await getTicket(t.pool, tk.ticketId))!.status === 'closed',
     );
+  });
+
+  /** The callback jobs pg-boss holds for a ticket. */
+  const callbackJobs = async (ticketId: string): Promise<number> =>
+    (
+      await t.pool.query(`SELECT 1 FROM pgboss.job WHERE name = $1 AND data->>'ticketId' = $2`, [
+        CALLBACK_QUEUE,
+        ticketId,
+      ])
+    ).rowCount ?? 0;
+  const ticketsOfCall = async (callId: string): Promise<string[]> =>
+    (await t.pool.query<{ id: string }>(`SELECT id FROM tickets WHERE call_id = $1`, [callId])).rows.map(
+      (r) => r.id,
+    );
+
+  test('a ticket opened again under its key is the same ticket: one row, one set of events, one job', async () => {
+    const req = {
+      kind: 'complaint' as const,
+      callId: 'cq-KEY1',
+      slaMs: 3_600_000,
+      idempotencyKey: 'ivr-ticket:k1',
+    };
+    const first = await jobs.openTicket(req);
+    const again = await jobs.openTicket(req);
+    assert.equal(again.ticketId, first.ticketId);
+    assert.deepEqual(await ticketsOfCall('cq-KEY1'), [first.ticketId]);
+    assert.deepEqual(
+      (await eventsFor(t.pool, first.ticketId)).map((e) => e.type),
+      ['ticket.opened'],
+    );
+    assert.deepEqual(await escalationJobs(first.ticketId), ['1:created']);
+    await assert.rejects(
+      jobs.openTicket({ ...req, kind: 'suggestion' }),
+      (e: DomainError) => e.kind === 'conflict' && e.field === 'idempotencyKey',
+    );
+  });
+
+  test('a callback request retried after its ticket committed but before its job: one ticket, one job', async () => {
+    // A scheduler that is not started fails at the job step, after the ticket committed: as a
+    // write whose store went away between the two steps.
+    const half = scheduler();
+    const req = {
+      phone: '13800005555',
+      atMs: Date.now() + 3_600_000,
+      callId: 'cq-RETRY1',
+      queueId: 'retail',
+    };
+    await assert.rejects(half.scheduleCallback(req), (e: DomainError) => e.kind === 'failed-precondition');
+    const [opened] = await ticketsOfCall('cq-RETRY1');
+    assert.ok(opened, 'the first try committed its ticket');
+    // The durable writes run the whole write again once the store is back.
+    const retried = await jobs.scheduleCallback(req);
+    const third = await jobs.scheduleCallback(req);
+    assert.equal(retried.ticketId, opened);
+    assert.equal(third.ticketId, opened);
+    assert.deepEqual(await ticketsOfCall('cq-RETRY1'), [opened]);
+    assert.deepEqual(
+      (await eventsFor(t.pool, opened)).map((e) => e.type),
+      ['ticket.opened', 'callback.scheduled'],
+    );
+    assert.equal(await callbackJobs(opened), 1);
+    await closeTicket(t.ctx, opened, 'test-done');
+  });
+
+  test('a call whose callback request was closed may ask again: its key answers only while open', async () => {
+    const req = {
+      phone: '13800006666',
+      atMs: Date.now() + 3_600_000,
+      callId: 'cq-AGAIN1',
+      queueId: 'retail',
+    };
+    const first = await jobs.scheduleCallback(req);
+    await closeTicket(t.ctx, first.ticketId, 'served-while-waiting');
+    const second = await jobs.scheduleCallback(req);
+    assert.notEqual(second.ticketId, first.ticketId);
+    assert.equal(second.status, 'open');
+    assert.equal((await jobs.scheduleCallback(req)).ticketId, second.ticketId);
+    await closeTicket(t.ctx, second.ticketId, 'test-done');
   });
 });

@@ -10,6 +10,19 @@
  * and has a pending escalation or callback, and sends a job for each one whose recorded job
  * is missing, finished or failed; a job whose time has passed simply runs at once.
  *
+ * Retries (docs/architecture.md §7.1): the site runs these through its durable writes, which
+ * run a write again after a transient failure, also one that came after step 1 committed (the
+ * store went away before step 2, or the commit's answer was lost). So step 1 is keyed: a
+ * request that names itself (`idempotencyKey`: the IVR's ticket or callback id, a call's
+ * fallback) finds the ticket it opened on a second try instead of opening another, and
+ * step 2 (`arm`, the ensure* methods) sends a job only when the recorded one is not live.
+ * A callback request without a key but with a call is keyed by its call: a call has at most
+ * one open callback request of its own (the queue's key, a fallback: either ends the call),
+ * and two would call twice. Keys are unique among tickets not closed, so a call whose request
+ * was closed (served while it waited) may ask again.
+ * `recordTicket` / `recordCallback` are step 1 alone, for a caller who must be told once the
+ * ticket is committed and not wait for pg-boss; it then arms the jobs as a write of its own.
+ *
  * Exactly once per level: an escalation job carries the level it escalates to. The handler
  * locks the ticket and escalates only if the ticket is at level - 1 (escalateTicketTx), so a
  * retried or duplicated job, or two sweeps racing, escalate once. After escalating it
@@ -75,6 +88,22 @@ export interface CallbackRequest {
   customerId?: string;
   queueId?: string;
   data?: Record<string, unknown>;
+  /** Names the request (see the header); default `callback:<callId>` when there is a call. */
+  idempotencyKey?: string;
+}
+
+/** The callback-request ticket of a request (step 1 of the header's ordering). */
+function callbackTicket(req: CallbackRequest): NewTicket {
+  if (!req.phone) throw new DomainError('invalid-argument', 'phone: required', { field: 'phone' });
+  const key = req.idempotencyKey ?? (req.callId !== undefined ? `callback:${req.callId}` : undefined);
+  return {
+    kind: 'callback-request',
+    callbackAtMs: req.atMs,
+    ...(req.callId !== undefined ? { callId: req.callId } : {}),
+    ...(req.customerId !== undefined ? { customerId: req.customerId } : {}),
+    ...(key !== undefined ? { idempotencyKey: key } : {}),
+    data: { ...req.data, phone: req.phone, ...(req.queueId !== undefined ? { queueId: req.queueId } : {}) },
+  };
 }
 
 export interface JobSchedulerOptions {
@@ -170,11 +199,30 @@ export class JobScheduler {
     if (!this.started) throw new DomainError('failed-precondition', 'JobScheduler is not started');
   }
 
-  /** Open a ticket (row + events), then schedule its SLA escalation (see ordering above). */
+  /**
+   * Open a ticket (row + events), then schedule its SLA escalation (see ordering above). Safe
+   * to run again with the same `idempotencyKey`: the same ticket, at most one live job.
+   */
   async openTicket(t: NewTicket): Promise<TicketRecord> {
-    const ticket = await openTicket(this.ctx, t);
-    await this.ensureEscalationScheduled(ticket.ticketId);
+    const ticket = await this.recordTicket(t);
+    await this.arm(ticket.ticketId);
     return (await getTicket(this.ctx.pool, ticket.ticketId)) ?? ticket;
+  }
+
+  /** Step 1 alone: the ticket row and its events, committed; no job yet (call `arm`). */
+  recordTicket(t: NewTicket): Promise<TicketRecord> {
+    return openTicket(this.ctx, t);
+  }
+
+  /** Step 1 alone for a callback request: its ticket, committed; no job yet (call `arm`). */
+  recordCallback(req: CallbackRequest): Promise<TicketRecord> {
+    return openTicket(this.ctx, callbackTicket(req));
+  }
+
+  /** Step 2: make sure the ticket's escalation and callback jobs are live. Idempotent. */
+  async arm(ticketId: string): Promise<void> {
+    await this.ensureEscalationScheduled(ticketId);
+    await this.ensureCallbackScheduled(ticketId);
   }
 
   /**
@@ -200,17 +248,13 @@ export class JobScheduler {
     return 'scheduled';
   }
 
-  /** Open a callback-request ticket (with callback.scheduled), then its callback job. */
+  /**
+   * Open a callback-request ticket (with callback.scheduled), then its callback job. Safe to
+   * run again for the same request (its key, or its call): the same ticket, one live job.
+   */
   async scheduleCallback(req: CallbackRequest): Promise<TicketRecord> {
-    if (!req.phone) throw new DomainError('invalid-argument', 'phone: required', { field: 'phone' });
-    const t = await openTicket(this.ctx, {
-      kind: 'callback-request',
-      callbackAtMs: req.atMs,
-      ...(req.callId !== undefined ? { callId: req.callId } : {}),
-      ...(req.customerId !== undefined ? { customerId: req.customerId } : {}),
-      data: { ...req.data, phone: req.phone, ...(req.queueId !== undefined ? { queueId: req.queueId } : {}) },
-    });
-    await this.ensureCallbackScheduled(t.ticketId);
+    const t = await this.recordCallback(req);
+    await this.arm(t.ticketId);
     return (await getTicket(this.ctx.pool, t.ticketId)) ?? t;
   }
 

@@ -63,6 +63,12 @@ export interface NewTicket {
   /** Callback requests: when to call back. */
   callbackAtMs?: number;
   data?: Record<string, unknown>;
+  /**
+   * Names the request, so that opening it again (a retried write) returns the ticket it
+   * opened, with no second row and no second events. Unique among tickets not closed (a
+   * closed one no longer answers for its key); absent: none.
+   */
+  idempotencyKey?: string;
 }
 
 /** How reminders continue after the first escalation. */
@@ -131,14 +137,20 @@ export async function openTicketTx(
       field: 'callbackAtMs',
     });
   }
+  if (t.idempotencyKey !== undefined && t.idempotencyKey.length === 0) {
+    throw new DomainError('invalid-argument', 'idempotencyKey: must not be empty', {
+      field: 'idempotencyKey',
+    });
+  }
   const now = ctx.clock.now();
   const id = newId('tkt', now);
   const slaDue = t.slaDueAtMs ?? (t.slaMs === undefined ? undefined : now + t.slaMs);
   const r = await query<TicketRow>(
     client,
     `INSERT INTO tickets (id, kind, customer_id, call_id, status, opened_at, updated_at, sla_due_at,
-                          next_escalation_at, callback_at, data)
-     VALUES ($1, $2, $3, $4, 'open', $5, $5, $6, $6, $7, $8) RETURNING *`,
+                          next_escalation_at, callback_at, data, idempotency_key)
+     VALUES ($1, $2, $3, $4, 'open', $5, $5, $6, $6, $7, $8, $9)
+     ON CONFLICT (idempotency_key) WHERE status <> 'closed' DO NOTHING RETURNING *`,
     [
       id,
       t.kind,
@@ -148,9 +160,12 @@ export async function openTicketTx(
       d(slaDue),
       d(t.callbackAtMs),
       JSON.stringify(t.data ?? {}),
+      t.idempotencyKey ?? null,
     ],
   );
-  const ticket = toTicket(r.rows[0]!);
+  // The key was used: this request was opened before (a retry). Its ticket and events exist.
+  if (!r.rows[0]) return openedBefore(client, t);
+  const ticket = toTicket(r.rows[0]);
   const base = { siteId: ctx.siteId, aggregateId: id, occurredAtMs: now };
   const summary = {
     kind: t.kind,
@@ -174,6 +189,24 @@ export async function openTicketTx(
     );
   }
   return ticket;
+}
+
+async function openedBefore(client: pg.PoolClient, t: NewTicket): Promise<TicketRecord> {
+  const r = await query<TicketRow>(
+    client,
+    `SELECT * FROM tickets WHERE idempotency_key = $1 AND status <> 'closed'`,
+    [t.idempotencyKey],
+  );
+  const row = r.rows[0];
+  if (!row) throw new DomainError('internal', `ticket with key ${t.idempotencyKey} neither opened nor found`);
+  if (row.kind !== t.kind) {
+    throw new DomainError(
+      'conflict',
+      `idempotencyKey: ${t.idempotencyKey} already opened ticket ${row.id} of kind ${row.kind}, not ${t.kind}`,
+      { field: 'idempotencyKey' },
+    );
+  }
+  return toTicket(row);
 }
 
 /** Open a ticket (row + events in one transaction). Use JobScheduler.openTicket to also schedule its SLA job. */
