@@ -348,6 +348,9 @@ export class CallbackFlow {
       this.requesting.delete(caller.callId);
     }
     if (!ticket) return false;
+    // Counted once committed, as its `callback.scheduled` event is (stats-rebuild.ts), whatever
+    // becomes of it next; a request not recorded is not counted.
+    this.counted();
     const h = this.fromTicket(ticket);
     if (!h || this.held.has(ticket.ticketId)) return true;
     this.held.set(h.ticketId, h);
@@ -372,11 +375,9 @@ export class CallbackFlow {
         ticketId: h.ticketId,
         err: e,
       });
-      this.counted();
       this.track(ticket);
       return true;
     }
-    this.counted();
     this.openRecord(h, callbackId);
     await media.play(caller.leg, 'acd.callback-confirmed').catch(() => {});
     await media.hangup(caller.leg).catch(() => {});
@@ -405,7 +406,7 @@ export class CallbackFlow {
     return undefined;
   }
 
-  /** A request that stands (committed, and not withdrawn because the caller was answered). */
+  /** A request committed: the day's tally counts it. */
   private counted(): void {
     const tally = this.host.tally();
     tally.callbacksScheduled++;
