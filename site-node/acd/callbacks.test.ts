@@ -169,6 +169,21 @@ describe('an unanswered callback', () => {
     assert.equal(agentView(h.state, 'a')?.state, 'ready');
   });
 
+  test('one the site never dialled (it is stopping) releases the agent without counting a try', () => {
+    const h = harness();
+    login(h, 'a');
+    h.send({ type: 'callback-arrived', callId: 'v1', queueId: 'retail', enqueueMs: 0, tries: 1 });
+    assert.equal(agentView(h.state, 'a')?.state, 'reserved');
+    const out = h.send({ type: 'callback-dialled', callId: 'v1', answered: false, notDialled: true });
+    assert.equal(agentView(h.state, 'a')?.state, 'ready', 'the agent can take the callers still queued');
+    assert.equal(of(out, 'call-ended').length, 0, 'not closed as failed: maxTries is 2 and one was made');
+    assert.deepEqual(
+      of(out, 'callback-retry').map((c) => [c.callId, c.tries]),
+      [['v1', 1]],
+    );
+    assert.equal(callView(h.state, 'v1')?.state, 'retry-wait');
+  });
+
   test('a desk lost during the dial waits for the dial: no second dial starts for another agent', () => {
     const h = harness();
     login(h, 'a');

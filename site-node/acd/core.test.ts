@@ -321,12 +321,26 @@ describe('limits, fallbacks and hours', () => {
         queueId: 'q',
         reason: 'queue-full',
         action: { kind: 'announcement', announcement: 'busy' },
+        priority: 0,
+        enqueueMs: 0,
       },
     ]);
     assert.equal(of(full, 'call-ended')[0]?.outcome, 'fallback-announcement');
     const wait = h.advance(30_000);
     assert.deepEqual(of(wait, 'call-fallback')[0]?.action, { kind: 'callback-offer' });
     assert.equal(of(wait, 'call-ended')[0]?.outcome, 'fallback-callback-offer');
+  });
+
+  test('a callback-offer fallback says where the call was: its priority and the time it queued', () => {
+    // The call is gone from the ACD once the step ends; the site books the callback from this.
+    const h = harness({ maxWaitMs: '30s', onMaxWait: 'callback-offer' });
+    h.advance(1_000);
+    h.send({ type: 'call-arrived', callId: 'vip', queueId: 'q', priority: 10 });
+    const taken = of(h.advance(30_000), 'call-fallback');
+    assert.deepEqual(
+      taken.map((c) => [c.callId, c.reason, c.priority, c.enqueueMs]),
+      [['vip', 'max-wait', 10, 1_000]],
+    );
   });
 
   test('maxQueueLength 0 still serves a call when an agent is free', () => {

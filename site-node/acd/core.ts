@@ -276,7 +276,15 @@ function fallback(
   action: FallbackAction,
   out: AcdCommand[],
 ): void {
-  out.push({ type: 'call-fallback', callId: call.id, queueId: call.queue.cfg.id, reason, action });
+  out.push({
+    type: 'call-fallback',
+    callId: call.id,
+    queueId: call.queue.cfg.id,
+    reason,
+    action,
+    priority: call.priority,
+    enqueueMs: call.enqueueMs,
+  });
   switch (action.kind) {
     case 'overflow-queue':
       call.moves++;
@@ -778,6 +786,10 @@ function onCallbackDialled(
 ): void {
   const call = callArg(s, e.callId);
   if (typeof e.answered !== 'boolean') throw invalidArgument('answered', 'must be a boolean');
+  if (e.notDialled !== undefined && typeof e.notDialled !== 'boolean')
+    throw invalidArgument('notDialled', 'must be a boolean');
+  if (e.notDialled && e.answered)
+    throw invalidArgument('answered', 'cannot be true for a call never dialled');
   if (call.state !== 'dialing') {
     throw failedPrecondition(`call ${JSON.stringify(call.id)} is not being dialled (it is ${call.state})`);
   }
@@ -789,7 +801,8 @@ function onCallbackDialled(
     ringAgent(s, call, a, out);
     return;
   }
-  call.tries++;
+  // A call the site never placed (it is stopping) is no try: the request keeps the tries it had.
+  if (!e.notDialled) call.tries++;
   call.agent = undefined;
   a.callId = undefined;
   const cb = call.queue.cfg.callback;

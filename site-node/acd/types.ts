@@ -102,8 +102,12 @@ export type AcdEvent =
       enqueueMs: number;
       tries?: number;
     }
-  /** The site's dial of a `dialing` virtual call ended; a stale result (withdrawn) is ignored. */
-  | { type: 'callback-dialled'; callId: string; answered: boolean };
+  /**
+   * The site's dial of a `dialing` virtual call ended; a stale result (withdrawn) is ignored.
+   * `notDialled`: the site placed no call at all (it is stopping): the agent is released and the
+   * call waits out of line until its retry, as after a miss, but no try is counted.
+   */
+  | { type: 'callback-dialled'; callId: string; answered: boolean; notDialled?: boolean };
 
 export type AcdEventType = AcdEvent['type'];
 
@@ -136,6 +140,12 @@ export type AcdCommand =
       queueId: string;
       reason: FallbackReason;
       action: FallbackAction;
+      /**
+       * The call's place when it was taken: its priority and the time it entered `queueId`
+       * (a `callback-offer` fallback books the callback at that place, docs/architecture.md §4.7).
+       */
+      priority: number;
+      enqueueMs: number;
     }
   | { type: 'call-ended'; callId: string; queueId: string; outcome: CallOutcome; agentId?: string }
   | {

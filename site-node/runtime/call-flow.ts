@@ -73,6 +73,11 @@ interface LiveCall {
   callerGone: boolean;
   /** Why the ACD's fallback took the call (max wait, full, closed), kept for its end record. */
   fallbackReason: string | undefined;
+  /**
+   * Where the fallback took the call from (the ACD's call-fallback command): a callback it books
+   * takes this place. The ACD has forgotten the call by the time the command is carried out.
+   */
+  fallbackPlace: { priority: number; enqueueMs: number } | undefined;
 }
 
 /** The IVR hears of it (session.ts) and plays its apology instead of the confirmation. */
@@ -102,6 +107,7 @@ function liveCall(callId: string, ani: string, dnis: string, leg: CallLeg, phase
     agentId: undefined,
     callerGone: false,
     fallbackReason: undefined,
+    fallbackPlace: undefined,
   };
 }
 
@@ -144,6 +150,7 @@ export class CallFlow {
         },
         tally: () => this.tally,
         write: (label, fn) => this.write(label, fn),
+        commit: (label, fn) => this.commit(label, fn, this.storeSettings.recordWaitMs),
         caller: (callId) => {
           const c = this.calls.get(callId);
           return c && !c.callerGone ? c : undefined;
@@ -646,6 +653,7 @@ export class CallFlow {
     }
     this.tally.fallbacks++;
     call.fallbackReason = cmd.reason;
+    call.fallbackPlace = { priority: cmd.priority, enqueueMs: cmd.enqueueMs };
     // The terminal record is written on the call-ended that follows; here the caller is told,
     // except of a callback, which the caller hears about once it is committed (ended()).
     if (call.callerGone || a.kind === 'callback-offer') return;
@@ -734,7 +742,37 @@ export class CallFlow {
     queueId: string,
     why: Pick<EndCallRequest, 'detail'>,
   ): Promise<void> {
-    const place = this.callbacks.takeFallbackPlace(call.callId);
+    // The caller had pressed the callback key and that request is still being committed: it is
+    // the callback (the callback flow places it); a second would dial the customer twice.
+    const pressed = await this.callbacks.joinRequest(call.callId);
+    const recorded = pressed !== undefined || (await this.bookFallbackCallback(call, queueId));
+    if (!call.callerGone) {
+      await this.d.media
+        .play(call.leg, recorded ? 'acd.callback-offered' : 'callback.not_scheduled')
+        .catch(() => {});
+      await this.d.media.hangup(call.leg).catch(() => {});
+    }
+    this.finish(
+      call,
+      recorded
+        ? { callId: call.callId, state: 'callback-scheduled', reason: 'fallback:callback', ...why }
+        : {
+            callId: call.callId,
+            state: 'ended',
+            reason: 'fallback:callback-not-recorded',
+            ...why,
+            cdr: { outcome: 'failed' },
+          },
+    );
+  }
+
+  /**
+   * Commit the fallback's callback request at the caller's place in the queue (priority and
+   * enqueue time from the ACD's call-fallback), and hand it to the callback flow. False if the
+   * store did not take it within `store.recordWait`.
+   */
+  private async bookFallbackCallback(call: LiveCall, queueId: string): Promise<boolean> {
+    const place = call.fallbackPlace;
     let ticket: TicketRecord | undefined;
     const outcome = await this.commit(
       `callback for ${call.callId}`,
@@ -754,36 +792,18 @@ export class CallFlow {
       },
       this.storeSettings.recordWaitMs,
     );
-    const recorded = outcome === 'written' && ticket !== undefined;
-    if (recorded) {
-      this.tally.callbacksScheduled++;
-      this.tally.ticketsOpened++;
-      this.callbacks.track(ticket!);
-    } else {
+    if (outcome !== 'written' || !ticket) {
       this.d.log.error('fallback callback not recorded; the caller is told so', {
         callId: call.callId,
         queueId,
         outcome,
       });
+      return false;
     }
-    if (!call.callerGone) {
-      await this.d.media
-        .play(call.leg, recorded ? 'acd.callback-offered' : 'callback.not_scheduled')
-        .catch(() => {});
-      await this.d.media.hangup(call.leg).catch(() => {});
-    }
-    this.finish(
-      call,
-      recorded
-        ? { callId: call.callId, state: 'callback-scheduled', reason: 'fallback:callback', ...why }
-        : {
-            callId: call.callId,
-            state: 'ended',
-            reason: 'fallback:callback-not-recorded',
-            ...why,
-            cdr: { outcome: 'failed' },
-          },
-    );
+    this.tally.callbacksScheduled++;
+    this.tally.ticketsOpened++;
+    this.callbacks.track(ticket);
+    return true;
   }
 
   private agentStateChanged(cmd: Extract<AcdCommand, { type: 'agent-state-changed' }>): void {

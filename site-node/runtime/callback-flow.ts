@@ -49,6 +49,7 @@ import {
 } from '../store/index.js';
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
+import type { WriteOutcome } from './durable-writes.js';
 import type { SiteTally } from './tally.js';
 
 /** How long the site rings a customer it calls back. */
@@ -73,6 +74,11 @@ export interface CallbackHost {
   tally(): SiteTally;
   /** Queue a store write behind the others (the call flow's ordered write queue). */
   write(label: string, fn: (store: StoreContext) => Promise<unknown>): void;
+  /**
+   * A write the caller is about to be told about: queued like `write`, waited for at most
+   * `store.recordWait` (DurableWrites.commit); not `written` means it never lands.
+   */
+  commit(label: string, fn: (store: StoreContext) => Promise<unknown>): Promise<WriteOutcome>;
   /** The caller of a live call, while they are on the line. */
   caller(callId: string): CallerOnLine | undefined;
   /** The customer answered a callback: the call flow owns the call from here (it waits, queued). */
@@ -114,8 +120,8 @@ export class CallbackFlow {
   private readonly held = new Map<string, Held>();
   private readonly byCall = new Map<string, Held>();
   private readonly listening = new Set<string>();
-  /** Where a caller taken by the `callback-offer` fallback was in its queue (priority, enqueue time). */
-  private readonly fallbackPlaces = new Map<string, { priority: number; enqueueMs: number }>();
+  /** Key presses whose request is being committed, by the caller's call id (see joinRequest). */
+  private readonly requesting = new Map<string, Promise<TicketRecord | undefined>>();
   /** Set by `restore()`: before it the site is still starting, and holds no request yet. */
   private restored = false;
   private stopped = false;
@@ -300,29 +306,53 @@ export class CallbackFlow {
       while (!this.stopped && waiting()) {
         const r = await media.collectDigits(caller.leg, { maxDigits: 1, timeoutMs: LISTEN_MS });
         if (r === 'hung-up') return this.host.hungUp(caller.leg);
-        if (r === key && waiting()) return this.requestInQueue(caller, engine.call(callId)!);
+        if (r !== key || !waiting()) continue;
+        let done: boolean;
+        try {
+          done = await this.requestInQueue(caller, engine.call(callId)!);
+        } catch (e) {
+          this.d.log.warn('callback request in queue failed', { callId, err: e });
+          done = false;
+        }
+        if (done) return;
+        // Not recorded: the caller hears so, keeps waiting in the queue and may press again.
+        if (waiting()) await media.play(caller.leg, 'callback.not_scheduled').catch(() => {});
       }
     })()
       .catch((e: unknown) => this.d.log.warn('callback offer in queue failed', { callId, err: e }))
       .finally(() => this.listening.delete(callId));
   }
 
-  /** The key was pressed: commit the request, then swap the caller for a virtual call in place. */
-  private async requestInQueue(caller: CallerOnLine, v: AcdCallView): Promise<void> {
-    const { jobs, media, log, config, scheduler } = this.d;
-    const ticket = await jobs.scheduleCallback({
-      phone: caller.ani,
-      atMs: v.enqueueMs,
-      callId: caller.callId,
-      queueId: v.queueId,
-      ...(caller.customerId ? { customerId: caller.customerId } : {}),
-      data: { reason: 'in-queue', priority: v.priority, attached: caller.attached },
-    });
-    const tally = this.host.tally();
-    tally.callbacksScheduled++;
-    tally.ticketsOpened++;
+  /**
+   * The queue's fallback took a caller whose key press is still being committed: the fallback
+   * waits for that request rather than opening a second one (two requests would reserve two
+   * agents and dial the customer twice). Resolves with the committed request, which this flow
+   * places, or undefined if it was not recorded; undefined at once when no key press is pending.
+   */
+  joinRequest(callId: string): Promise<TicketRecord | undefined> | undefined {
+    return this.requesting.get(callId);
+  }
+
+  /**
+   * The key was pressed: commit the request, then swap the caller for a virtual call in place.
+   * False when the request was not recorded (the caller is still waiting, and is told so).
+   */
+  private async requestInQueue(caller: CallerOnLine, v: AcdCallView): Promise<boolean> {
+    const { media, log, config, scheduler } = this.d;
+    const committing = this.commitRequest(caller, v);
+    this.requesting.set(caller.callId, committing);
+    let ticket: TicketRecord | undefined;
+    try {
+      ticket = await committing;
+    } finally {
+      this.requesting.delete(caller.callId);
+    }
+    if (!ticket) return false;
+    // Counted once committed, as its `callback.scheduled` event is (stats-rebuild.ts), whatever
+    // becomes of it next; a request not recorded is not counted.
+    this.counted();
     const h = this.fromTicket(ticket);
-    if (!h || this.held.has(ticket.ticketId)) return;
+    if (!h || this.held.has(ticket.ticketId)) return true;
     this.held.set(h.ticketId, h);
     const callbackId = newCallId(config.siteId, scheduler.now());
     try {
@@ -336,20 +366,51 @@ export class CallbackFlow {
           ticketId: h.ticketId,
         });
         await closeTicket(this.d.store, h.ticketId, 'served-while-waiting');
-      } else {
-        // The caller hung up after asking: the committed request stands, at the caller's place.
-        log.info('caller left after asking for a callback; the request keeps its place', {
-          callId: caller.callId,
-          ticketId: h.ticketId,
-          err: e,
-        });
-        this.track(ticket);
+        return true;
       }
-      return;
+      // The caller hung up after asking, or the queue's fallback took them meanwhile (it uses
+      // this request, joinRequest): the committed request stands, at the caller's place.
+      log.info('caller left the queue after asking for a callback; the request keeps its place', {
+        callId: caller.callId,
+        ticketId: h.ticketId,
+        err: e,
+      });
+      this.track(ticket);
+      return true;
     }
     this.openRecord(h, callbackId);
     await media.play(caller.leg, 'acd.callback-confirmed').catch(() => {});
     await media.hangup(caller.leg).catch(() => {});
+    return true;
+  }
+
+  /** The key press's request, committed within `store.recordWait`; undefined if it was not. */
+  private async commitRequest(caller: CallerOnLine, v: AcdCallView): Promise<TicketRecord | undefined> {
+    let ticket: TicketRecord | undefined;
+    const outcome = await this.host.commit(`callback for ${caller.callId} (key)`, async () => {
+      ticket = await this.d.jobs.scheduleCallback({
+        phone: caller.ani,
+        atMs: v.enqueueMs,
+        callId: caller.callId,
+        queueId: v.queueId,
+        ...(caller.customerId ? { customerId: caller.customerId } : {}),
+        data: { reason: 'in-queue', priority: v.priority, attached: caller.attached },
+      });
+    });
+    if (outcome === 'written' && ticket) return ticket;
+    this.d.log.warn('callback request from the queue not recorded; the caller is told so', {
+      callId: caller.callId,
+      queueId: v.queueId,
+      outcome,
+    });
+    return undefined;
+  }
+
+  /** A request committed: the day's tally counts it. */
+  private counted(): void {
+    const tally = this.host.tally();
+    tally.callbacksScheduled++;
+    tally.ticketsOpened++;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -372,13 +433,6 @@ export class CallbackFlow {
         if (this.byCall.has(cmd.callId)) return true; // a place, with nobody on the line to hold
         this.listen(cmd.callId);
         return false;
-      case 'call-fallback': {
-        const v = this.host.engine.call(cmd.callId);
-        if (cmd.action.kind === 'callback-offer' && v) {
-          this.fallbackPlaces.set(cmd.callId, { priority: v.priority, enqueueMs: v.enqueueMs });
-        }
-        return false;
-      }
       case 'call-ended':
         if (cmd.outcome !== 'callback-failed') return false;
         this.failed(cmd.callId);
@@ -386,13 +440,6 @@ export class CallbackFlow {
       default:
         return false;
     }
-  }
-
-  /** Where a caller the `callback-offer` fallback took was: the callback's place. */
-  takeFallbackPlace(callId: string): { priority: number; enqueueMs: number } | undefined {
-    const p = this.fallbackPlaces.get(callId);
-    this.fallbackPlaces.delete(callId);
-    return p;
   }
 
   private async dial(cmd: Extract<AcdCommand, { type: 'dial-callback' }>): Promise<void> {
@@ -404,8 +451,12 @@ export class CallbackFlow {
     }
     const callId = cmd.callId;
     const trunk = this.host.trunk();
-    // Shutting down: no dial; the request stays open and comes back, with its tries, at start.
-    if (trunk === 'stopping') return;
+    // Shutting down: no dial. The reserved agent is released at once for the callers still
+    // draining, and no try is counted: the request stays open and comes back, with the tries it
+    // had, at the next start.
+    if (trunk === 'stopping') {
+      return engine.dispatch({ type: 'callback-dialled', callId, answered: false, notDialled: true });
+    }
     this.host.write(`dial ${callId}`, (s) =>
       transition(s, {
         callId,
@@ -476,6 +527,8 @@ export class CallbackFlow {
   private retry(cmd: Extract<AcdCommand, { type: 'callback-retry' }>): boolean {
     const h = this.byCall.get(cmd.callId);
     if (!h) return false;
+    // Released without a dial (the site is stopping): no try to record or to tell of.
+    if (cmd.tries === h.tries) return true;
     h.tries = cmd.tries;
     this.d.log.info('callback not answered; it keeps its place and is tried again', {
       ticketId: h.ticketId,

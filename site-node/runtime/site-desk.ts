@@ -15,7 +15,8 @@ import type {
   DeskPinUnlockResult,
 } from '../cti/agent-desk.js';
 import type { AgentRosterEntry } from '../config.js';
-import { failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
+import { errorMessage, failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { AcdAgentView } from '../acd/index.js';
 import type { SitePinUnlock } from './pin-unlock.js';
@@ -42,6 +43,8 @@ export class SiteDesk implements AgentDesk {
     private readonly onWrapupCode: (callId: string, code: string) => void = () => {},
     /** PIN unlocks (./pin-unlock.ts); without it the desk refuses them. */
     private readonly pins?: SitePinUnlock,
+    /** Where the desk logs the PIN-unlock refusals it makes before SitePinUnlock is asked. */
+    private readonly log: Logger = silentLogger,
   ) {
     this.roster = new Map(roster.map((a) => [a.id, a]));
   }
@@ -133,8 +136,21 @@ export class SiteDesk implements AgentDesk {
   }
 
   async unlockPin(agentId: string, req: DeskPinUnlock): Promise<DeskPinUnlockResult> {
-    const view = this.view(agentId);
-    if (!this.pins) throw failedPrecondition('this site does not unlock PINs from the desk');
+    let view: AgentView;
+    try {
+      view = this.view(agentId);
+      if (!this.pins) throw failedPrecondition('this site does not unlock PINs from the desk');
+    } catch (e) {
+      // SitePinUnlock logs the refusals it makes; these two come before it is asked, and every
+      // refusal is logged once with who and why (docs/architecture.md §3.10).
+      this.log.warn('pin unlock refused', {
+        agentId,
+        callId: req.callId,
+        customerId: req.customerId,
+        why: errorMessage(e),
+      });
+      throw e;
+    }
     return this.pins.unlock(view, req);
   }
 

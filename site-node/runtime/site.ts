@@ -215,6 +215,7 @@ export class Site {
       config,
       (callId, code) => this.flow.noteWrapupCode(callId, code),
       pins,
+      log.child({ part: 'desk' }),
     );
     this.leases = new DeskLeases(this.engine, scheduler, config.cti.lease, log.child({ part: 'lease' }));
     this.flow.engine = this.engine;

@@ -8,7 +8,9 @@
  * - sped up (the simulation's clock runs x20), a callback promised for later is placed on the
  *   site's clock (pg-boss would have waited for the wall clock to reach the simulated time);
  * - after a restart, a callback that was waiting comes back from its ticket at its old place;
- * - a callback nobody answers is tried again at its place, then closed as failed.
+ * - a callback nobody answers is tried again at its place, then closed as failed;
+ * - a VIP the queue's fallback turns away (waited too long) is called back as a VIP, at the time
+ *   they queued.
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -21,7 +23,14 @@ import { waitFor } from '../support/wait.js';
 import type { DeskEvent, ScreenPop } from '../../site-node/cti/agent-desk.js';
 import type { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import type { SimCaller } from '../../site-node/sim/sim-media.js';
-import { getCall, getCdr, getTicket, getTimeline, type TicketRecord } from '../../site-node/store/index.js';
+import {
+  getCall,
+  getCdr,
+  getTicket,
+  getTimeline,
+  seedCustomers,
+  type TicketRecord,
+} from '../../site-node/store/index.js';
 import { query } from '../../shared/pg/pool.js';
 import { readStatsEvents } from '../../site-node/store/index.js';
 import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from '../../site-node/runtime/stats-rebuild.js';
@@ -43,6 +52,10 @@ beforeAll(async () => {
       const retail = queues.find((q) => q.id === 'retail')!;
       assert.equal(retail.onQueueFull, 'callback-offer');
       Object.assign(retail, { maxQueueLength: 2, callback: { key: '1', maxTries: 2, retryDelayMs: '2s' } });
+      // A VIP nobody serves is turned away with a callback soon (no VIP agent logs in here).
+      const vip = queues.find((q) => q.id === 'vip')!;
+      assert.equal(vip.onMaxWait, 'callback-offer');
+      vip.maxWaitMs = '2s';
     },
   });
 });
@@ -227,6 +240,43 @@ test('a caller turned away by a full queue keeps a place over the limit and is a
     },
     { answered: retail.answered, rejected: retail.rejected },
   );
+});
+
+test('a VIP turned away by the fallback is called back as a VIP, at the time they queued', async () => {
+  const { site, media, pool, people } = ex;
+  // A VIP of their own: the other tests' callers are retail.
+  const p = people[0]!.profile;
+  const person = {
+    ...p,
+    customerId: `${p.customerId}-vip`,
+    phones: [`${p.phones[0]!}9`],
+    segment: 'vip' as const,
+  };
+  await seedCustomers(site.store, [person]);
+  const v = media.place(caller(person.phones[0]!, []));
+  const place = await waitFor('the VIP waiting in the VIP queue', () => {
+    const c = v.callId ? site.engine.call(v.callId) : undefined;
+    return c?.state === 'queued' && { queueId: c.queueId, priority: c.priority, enqueueMs: c.enqueueMs };
+  });
+  assert.deepEqual([place.queueId, place.priority], ['vip', 10]);
+  const ticket = await waitFor(
+    'the callback promised when the VIP waited too long',
+    async () => (await callbackTicketsOf(pool, v.callId))[0],
+    20_000,
+  );
+  assert.equal(ticket.data.priority, 10, 'the request keeps the VIP priority');
+  assert.equal(ticket.callbackAtMs, place.enqueueMs, 'and the time the VIP queued');
+  const virtualId = await waitFor('its place in the VIP queue', () =>
+    site.callbacks.virtualCallOf(ticket.ticketId),
+  );
+  const virtual = site.engine.call(virtualId)!;
+  assert.deepEqual(
+    [virtual.queueId, virtual.priority, virtual.enqueueMs],
+    ['vip', 10, place.enqueueMs],
+    'the callback waits as a VIP, at the VIP’s place',
+  );
+  await site.flushWrites();
+  assert.equal((await getCall(pool, v.callId))?.state, 'callback-scheduled');
 });
 
 test('sped up x20, a callback promised for later is placed on the site clock', async () => {

@@ -4,7 +4,7 @@
  * agent desk client: the start of every test that drives a real site through its desk.
  * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease);
  * `speed` runs the site's clock sped up, as the simulation does; `answers` picks who picks up
- * a callback.
+ * a callback; `drainMs` how long its stop lets calls finish.
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -46,6 +46,8 @@ export async function startExampleSite(opts: {
   speed?: number;
   /** Whether the customer at a number answers when the site calls back; default: everyone does. */
   answers?: (number: string) => boolean;
+  /** How long a stop lets live calls finish (Site `drainMs`); default 1 s. */
+  drainMs?: number;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
@@ -67,7 +69,7 @@ export async function startExampleSite(opts: {
     media,
     bank: new PgLedgerBankHost(pool),
     log: opts.log ?? silentLogger,
-    drainMs: 1000,
+    drainMs: opts.drainMs ?? 1000,
     jobPollingSeconds: 1,
   });
   await site.start();
