@@ -777,7 +777,10 @@ export class CallFlow {
     const outcome = await this.commit(
       `callback for ${call.callId}`,
       async () => {
-        ticket = await this.d.jobs.scheduleCallback({
+        // The request only, keyed by the call (`callback:<callId>`, the key press's key too, so
+        // neither a retried write nor a key press racing the fallback makes a second request);
+        // its job is armed behind it.
+        ticket = await this.d.jobs.recordCallback({
           phone: call.ani,
           atMs: place?.enqueueMs ?? call.queuedAtMs ?? this.d.scheduler.now(),
           callId: call.callId,
@@ -800,6 +803,7 @@ export class CallFlow {
       });
       return false;
     }
+    this.arm(ticket);
     this.tally.callbacksScheduled++;
     this.tally.ticketsOpened++;
     this.callbacks.track(ticket);

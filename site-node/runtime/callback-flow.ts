@@ -388,7 +388,9 @@ export class CallbackFlow {
   private async commitRequest(caller: CallerOnLine, v: AcdCallView): Promise<TicketRecord | undefined> {
     let ticket: TicketRecord | undefined;
     const outcome = await this.host.commit(`callback for ${caller.callId} (key)`, async () => {
-      ticket = await this.d.jobs.scheduleCallback({
+      // The request only (keyed by the call, so a retried write finds it again); its job is
+      // armed behind it as a write of its own (jobs.ts `arm`; the start's sweep arms any missed).
+      ticket = await this.d.jobs.recordCallback({
         phone: caller.ani,
         atMs: v.enqueueMs,
         callId: caller.callId,
@@ -397,7 +399,11 @@ export class CallbackFlow {
         data: { reason: 'in-queue', priority: v.priority, attached: caller.attached },
       });
     });
-    if (outcome === 'written' && ticket) return ticket;
+    if (outcome === 'written' && ticket) {
+      const ticketId = ticket.ticketId;
+      this.host.write(`arm ${ticketId}`, () => this.d.jobs.arm(ticketId));
+      return ticket;
+    }
     this.d.log.warn('callback request from the queue not recorded; the caller is told so', {
       callId: caller.callId,
       queueId: v.queueId,
