@@ -94,10 +94,15 @@ test('a site stopped and started again shows every counted figure it showed befo
   });
   try {
     await waitFor(
-      'answered, abandoned, blocked, self-service and fallback calls',
+      'answered, abandoned, blocked, self-service calls, and both kinds of fallback',
       () => {
-        const s = sim.site.snapshot().summary;
+        const snap = sim.site.snapshot();
+        const s = snap.summary;
+        // Both kinds of fallback in the windows: a caller who waited too long, one turned away.
+        const windows = snap.queues.map((q) => q.window);
         return (
+          windows.some((w) => w.timedOut > 0) &&
+          windows.some((w) => w.rejected > 0) &&
           s.answered >= 15 &&
           s.abandoned >= 1 &&
           s.blocked >= 1 &&
