@@ -206,7 +206,13 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
       return 2;
     }
     if (isDomainError(e)) {
-      io.err(`fedctl: ${e.kind}: ${e.message}`);
+      // The hub sends the first problems of a long list (shared/grpc/status.ts); the whole
+      // list is one local command away.
+      const more =
+        e.kind === 'invalid-argument' && /… and \d+ more problems$/.test(e.message) && arg !== undefined
+          ? `\n(\`fedctl validate ${arg}\` lists every problem)`
+          : '';
+      io.err(`fedctl: ${e.kind}: ${e.message}${more}`);
       return 1;
     }
     io.err(`fedctl: ${(e as Error).message}`);

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { DomainError, type ErrorKind } from '../errors.js';
 import { createLogger } from '../log.js';
-import { ERROR_FIELD_KEY, fromGrpcError, INTERNAL_MESSAGE, toGrpcStatus, unary } from './status.js';
+import {
+  capStatusMessage,
+  ERROR_FIELD_KEY,
+  fromGrpcError,
+  INTERNAL_MESSAGE,
+  MAX_STATUS_MESSAGE_BYTES,
+  toGrpcStatus,
+  unary,
+} from './status.js';
 
 const table: Array<[ErrorKind, Status]> = [
   ['invalid-argument', Status.INVALID_ARGUMENT],
@@ -75,5 +83,31 @@ describe('grpc status translation', () => {
     });
     assert.equal((err2 as ServiceError).code, Status.INTERNAL);
     assert.equal((err2 as ServiceError).details, INTERNAL_MESSAGE);
+  });
+});
+
+describe('a long message is cut to fit a status', () => {
+  test('short messages pass unchanged', () => {
+    assert.equal(capStatusMessage('2 problems:\n  - a\n  - b'), '2 problems:\n  - a\n  - b');
+  });
+
+  test('a long list keeps whole lines from the start and counts the rest', () => {
+    const problems = Array.from({ length: 3000 }, (_, i) => `sites[${i}].city: required`);
+    const e = new DomainError('invalid-argument', `3000 problems:\n  - ${problems.join('\n  - ')}`, {
+      problems,
+    });
+    const { details } = toGrpcStatus(e);
+    assert.ok(Buffer.byteLength(details) <= MAX_STATUS_MESSAGE_BYTES, `${Buffer.byteLength(details)} bytes`);
+    const lines = details.split('\n');
+    assert.equal(lines[0], '3000 problems:');
+    assert.equal(lines[1], '  - sites[0].city: required');
+    const shown = lines.length - 2;
+    assert.equal(lines.at(-1), `  … and ${3001 - 1 - shown} more problems`);
+  });
+
+  test('one line longer than the limit is cut by characters, with its size', () => {
+    const cut = capStatusMessage('x'.repeat(10_000), 'lines', 1000);
+    assert.ok(Buffer.byteLength(cut) <= 1000);
+    assert.match(cut, /… \(cut: 10000 bytes in all\)$/);
   });
 });

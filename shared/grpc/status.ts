@@ -58,6 +58,40 @@ const CODE_TO_KIND = new Map<Status, ErrorKind>([
   [Status.DEADLINE_EXCEEDED, 'deadline-exceeded'],
 ]);
 
+/**
+ * The most of a message a status carries. The message travels in the `grpc-message` trailer,
+ * and a peer refuses a header block over its limit (a few KiB to 16 KiB): the call then fails
+ * only at its deadline, with nothing of the message. A topology with thousands of problems
+ * says far more than that.
+ */
+export const MAX_STATUS_MESSAGE_BYTES = 4096;
+
+/**
+ * A message cut to fit a status: whole lines from the start, then one line saying how many
+ * were left out (`unit`: what a line is, e.g. `problems`). Short messages pass unchanged.
+ */
+export function capStatusMessage(
+  message: string,
+  unit = 'lines',
+  maxBytes = MAX_STATUS_MESSAGE_BYTES,
+): string {
+  if (Buffer.byteLength(message) <= maxBytes) return message;
+  const lines = message.split('\n');
+  const kept: string[] = [];
+  // Room for the closing line, whatever its count.
+  let room = maxBytes - 80;
+  for (const line of lines) {
+    const size = Buffer.byteLength(line) + 1;
+    if (size > room) break;
+    kept.push(line);
+    room -= size;
+  }
+  // A single line longer than the limit is cut by characters, not dropped.
+  if (kept.length === 0)
+    return `${message.slice(0, Math.floor(maxBytes / 4))}… (cut: ${Buffer.byteLength(message)} bytes in all)`;
+  return `${kept.join('\n')}\n  … and ${lines.length - kept.length} more ${unit}`;
+}
+
 export function codeForKind(kind: ErrorKind): Status {
   return KIND_TO_CODE[kind];
 }
@@ -76,7 +110,8 @@ export function toGrpcStatus(
     metadata.set(ERROR_KIND_KEY, err.kind);
     if (err.field !== undefined) metadata.set(ERROR_FIELD_KEY, err.field);
     for (const [k, v] of Object.entries(err.trailers ?? {})) metadata.set(k, v);
-    return { code: KIND_TO_CODE[err.kind], details: err.message, metadata };
+    const details = capStatusMessage(err.message, err.problems ? 'problems' : 'lines');
+    return { code: KIND_TO_CODE[err.kind], details, metadata };
   }
   log.error('rpc failed with an unexpected error', { ...context, err });
   return { code: Status.INTERNAL, details: INTERNAL_MESSAGE, metadata };

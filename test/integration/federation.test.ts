@@ -238,6 +238,24 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     );
   });
 
+  test('a file with thousands of problems is refused at once, the first ones listed and the rest counted', async () => {
+    // 1,000 access cities with no city, endpoints or capacity and a center that does not
+    // exist: thousands of problems, far more text than a gRPC status can carry in its trailers
+    // (before, fedctl waited out its deadline and showed none of them).
+    const extra = Array.from(
+      { length: 1000 },
+      (_, i) => `  - { id: x${String(i).padStart(4, '0')}, kind: access, center: nowhere }\n`,
+    ).join('');
+    const huge = example.replace('version: 1', 'version: 9').replace('\nsites:\n', `\nsites:\n${extra}`);
+    const r = await p.fedctl('apply', p.writeFile('huge.yaml', huge));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /invalid-argument/);
+    assert.match(r.err, /^fedctl: invalid-argument: \d+ problems:\n {2}- sites\[0\]\.city: /);
+    assert.match(r.err, /and \d+ more problems/);
+    assert.match(r.err, /fedctl validate/);
+    assert.equal(p.hub.state.currentVersion < 9, true);
+  });
+
   test('a bad file is refused with every problem listed, and nothing is applied', async () => {
     await applyV2();
     const bad = example
