@@ -26,7 +26,8 @@ import {
   type TopologyHistoryResponse,
 } from '../../proto/gen/admin.js';
 import { DomainError, invalidArgument, isDomainError } from '../../shared/errors.js';
-import { peerIdentity, requireKind, NODE_ID_RE } from '../../shared/grpc/identity.js';
+import { checkCaller, type CheckedCall } from '../../shared/grpc/caller-check.js';
+import { requireKind, NODE_ID_RE } from '../../shared/grpc/identity.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
 import { MAX_AUDIT_PAGE, type StoredTopology } from '../ports.js';
@@ -77,8 +78,8 @@ function versionToProto(v: StoredTopology) {
 
 export function createAdminService(hub: HubState): ServiceRegistration {
   const { clock, log } = hub.d;
-  const admin = (call: Parameters<typeof peerIdentity>[0]) => {
-    const who = requireKind(peerIdentity(call), 'admin');
+  const admin = (call: CheckedCall) => {
+    const who = checkCaller(call, log, (id) => requireKind(id, 'admin'));
     hub.requireLeader(`admin ${who.id}`);
     return who;
   };

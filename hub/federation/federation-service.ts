@@ -3,7 +3,8 @@
  * HubState and the stores.
  *
  * Who is calling comes only from the mTLS certificate (`peerIdentity`); every `site_id` in a
- * request must be that site (`requireSelf`), so a site can never speak for another. A site
+ * request must be that site (`requireSelf`), so a site can never speak for another; a
+ * refusal is logged as `rpc refused` with who and why (caller-check.ts). A site
  * that is not in the current topology is refused (NOT_FOUND naming the version). Bad input
  * gets INVALID_ARGUMENT naming the field, and changes nothing.
  *
@@ -45,6 +46,7 @@ import {
   softwareVersion,
 } from '../../shared/federation/contract.js';
 import { peerIdentity, requireSelf, type Identity } from '../../shared/grpc/identity.js';
+import { checkCaller, type CheckedCall } from '../../shared/grpc/caller-check.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { toGrpcStatus, unary } from '../../shared/grpc/status.js';
 import { NODE_ID_RE } from '../../shared/grpc/identity.js';
@@ -155,8 +157,8 @@ export function createFederationService(
   const open = new Set<ServerDuplexStream<SiteMessage, HubMessage>>();
 
   /** The caller, who must be a site of the current topology speaking for itself. */
-  function callerSite(call: Parameters<typeof peerIdentity>[0], siteId: string): Identity {
-    const who = requireSelf(peerIdentity(call), siteId);
+  function callerSite(call: CheckedCall, siteId: string): Identity {
+    const who = checkCaller(call, log, (id) => requireSelf(id, siteId));
     hub.requireLeader(`site ${siteId}`);
     if (!hub.site(siteId)) {
       throw new DomainError(

@@ -5,11 +5,17 @@ import { OTHER_ADDRESSES, RefusalWindow } from './refusal-window.js';
 test('the first refusal from an address is logged, the rest of the window only counted', () => {
   const w = new RefusalWindow(10_000);
   assert.equal(w.note('10.0.0.1', 'unknown CA', 0), true);
-  for (let i = 1; i < 200; i++) assert.equal(w.note('10.0.0.1', i % 2 ? 'unknown CA' : 'no certificate', i), false);
+  for (let i = 1; i < 200; i++)
+    assert.equal(w.note('10.0.0.1', i % 2 ? 'unknown CA' : 'no certificate', i), false);
   assert.equal(w.note('10.0.0.2', 'expired', 5), true, 'another address is logged on its own');
   assert.deepEqual(w.due(9_999), [], 'nothing is summarised before the window ends');
   assert.deepEqual(w.due(10_000), [
-    { key: '10.0.0.1', suppressed: 199, reasons: { 'unknown CA': 100, 'no certificate': 99 }, windowMs: 10_000 },
+    {
+      key: '10.0.0.1',
+      suppressed: 199,
+      reasons: { 'unknown CA': 100, 'no certificate': 99 },
+      windowMs: 10_000,
+    },
   ]);
 });
 

@@ -7,8 +7,11 @@
  * Credentials: the federation (hub) always passes `mtlsServerCredentials(...)` from
  * shared/grpc/tls.ts; plaintext is left only for a site's local agent-desk port and tests.
  * With TLS, every refused handshake (no client certificate, a certificate from another CA,
- * an expired one) is logged as `tls handshake refused` with the peer address and counted in
- * `refusedHandshakes`: grpc-js does not surface these, so we listen on its TLS servers.
+ * an expired one) is counted in `refusedHandshakes` and logged with the remote address and
+ * the reason (handshake-reason.ts): grpc-js does not surface these, so we listen on its TLS
+ * servers. The log is rate-limited per address (refusal-window.ts): the first refusal is
+ * `tls handshake refused`, the rest of each window one `more tls handshakes refused` line
+ * with their count, so a flood of bad handshakes cannot flood the log.
  *
  * Stop order: run each service's `drain()` (ends its open streams so clients reconnect
  * elsewhere), then `tryShutdown` (finish in-flight calls) for up to `shutdownTimeoutMs`,
@@ -22,7 +25,10 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
+import { handshakeReason } from './handshake-reason.js';
+import { RefusalWindow } from './refusal-window.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -49,6 +55,9 @@ export interface GrpcServerOptions {
   /** Extra grpc-js channel options (they win over the defaults). */
   channelOptions?: ChannelOptions;
   log?: Logger;
+  /** Refused handshakes from one address are summarised once per this window. Default 10 s. */
+  handshakeLogWindowMs?: number;
+  clock?: Clock;
 }
 
 /** Plaintext: a site's local agent-desk port and tests. The federation uses mTLS (tls.ts). */
@@ -64,12 +73,17 @@ export class GrpcServer {
   private readonly log: Logger;
   /** TLS handshakes refused since start (no or untrusted client certificate...). */
   refusedHandshakes = 0;
+  private readonly refusals: RefusalWindow;
+  private readonly clock: Clock;
+  private summaryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: GrpcServerOptions) {
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
       throw new RangeError(`grpc server: port ${opts.port} is not 0..65535`);
     }
     this.log = opts.log ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
+    this.refusals = new RefusalWindow(opts.handshakeLogWindowMs ?? 10_000);
   }
 
   /** The bound port, once started. */
@@ -128,12 +142,38 @@ export class GrpcServer {
     }
     for (const s of inner.keys()) {
       if (!(s instanceof TlsServer)) continue;
-      s.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-        this.refusedHandshakes++;
-        this.log.warn('tls handshake refused', {
-          peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
-          err,
-        });
+      s.on('tlsClientError', (err: Error, socket: TLSSocket) => this.onRefused(err, socket));
+    }
+    const windowMs = this.opts.handshakeLogWindowMs ?? 10_000;
+    this.summaryTimer = setInterval(() => this.logSummaries(false), windowMs);
+    this.summaryTimer.unref();
+  }
+
+  private onRefused(err: Error, socket: TLSSocket): void {
+    this.refusedHandshakes++;
+    // By the time the TLS layer gives up, the TLS socket may have lost its address (logged as
+    // `?:?`); the raw TCP socket it wraps still has it.
+    const raw = (socket as unknown as { _parent?: { remoteAddress?: string; remotePort?: number } })._parent;
+    const address = socket.remoteAddress ?? raw?.remoteAddress ?? 'unknown address';
+    const port = socket.remotePort ?? raw?.remotePort;
+    const reason = handshakeReason(err);
+    if (!this.refusals.note(address, reason, this.clock.now())) return;
+    this.log.warn('tls handshake refused', {
+      peer: port === undefined ? address : `${address}:${port}`,
+      reason,
+      code: (err as { code?: unknown }).code,
+      err,
+    });
+  }
+
+  /** One line per address for the refusals counted but not logged; `all` at stop. */
+  private logSummaries(all: boolean): void {
+    for (const s of this.refusals.due(this.clock.now(), all)) {
+      this.log.warn('more tls handshakes refused', {
+        peer: s.key,
+        count: s.suppressed,
+        reasons: s.reasons,
+        windowMs: s.windowMs,
       });
     }
   }
@@ -148,6 +188,8 @@ export class GrpcServer {
     if (this.starting) await this.starting.catch(() => undefined);
     const server = this.server;
     if (!server) return;
+    clearInterval(this.summaryTimer);
+    this.logSummaries(true);
     for (const s of this.opts.services) {
       try {
         await s.drain?.();
