@@ -9,6 +9,7 @@
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect as connectTls } from 'node:tls';
 import {
   Metadata,
   makeGenericClientConstructor,
@@ -535,6 +536,22 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     );
     assert.equal(e2.kind, 'permission-denied');
     assert.match(e2.message, /needs a certificate of kind admin/);
+    // Each identity refusal is one hub log line naming who and why (the unknown site is a
+    // topology matter, not an identity one, and is answered NOT_FOUND without this line).
+    const refusals = p.hubLog
+      .map((l) => JSON.parse(l) as { msg: string; peer?: string; reason?: string; method?: string })
+      .filter((l) => l.msg === 'rpc refused');
+    assert.deepEqual(
+      refusals.map((l) => [l.method, l.peer]),
+      [
+        ['/pcc.federation.v1.Federation/Link', 'site wanzhou'],
+        ['/pcc.federation.v1.Federation/LookupCustomer', 'site wanzhou'],
+        ['/pcc.admin.v1.Admin/SetDrain', 'site wanzhou'],
+      ],
+    );
+    assert.match(refusals[0]!.reason!, /site "wanzhou" cannot act for site "chongqing"/);
+    assert.match(refusals[1]!.reason!, /site "wanzhou" cannot act for site "chongqing"/);
+    assert.match(refusals[2]!.reason!, /needs a certificate of kind admin/);
     assert.equal(p.hub.state.drained.has('chongqing'), false);
     for (const c of [wzRaw, rogue, asAdmin]) c.close();
     // The real links were not disturbed... except Wanzhou's, replaced by nothing: the spoof
@@ -734,6 +751,31 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     ).catch(() => undefined);
     anon.close();
     await waitFor('refusal counted', () => p.hub.refusedHandshakes > before);
-    assert.ok(p.hubLog.some((l) => l.includes('"tls handshake refused"')));
+    const lines = () =>
+      p.hubLog
+        .map((l) => JSON.parse(l) as { msg: string; peer?: string; reason?: string; count?: number })
+        .filter((l) => l.msg === 'tls handshake refused' || l.msg === 'more tls handshakes refused');
+    const first = lines()[0];
+    assert.ok(first, 'a "tls handshake refused" line is logged');
+    assert.match(first.peer!, /127\.0\.0\.1:\d+$/, 'it names the remote address, not ?:?');
+    assert.equal(first.reason, 'no client certificate');
+    // A flood of 200 bad handshakes: a bounded number of lines that still count them all.
+    const { caPath } = p.pki.paths('hub', 'hub');
+    const [host, port] = [
+      p.address.slice(0, p.address.lastIndexOf(':')),
+      Number(p.address.split(':').at(-1)),
+    ];
+    const ca = readFileSync(caPath);
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((resolve) => {
+        const s = connectTls({ host, port, ca, servername: 'localhost' });
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+      });
+    }
+    await waitFor('all refusals counted', () => p.hub.refusedHandshakes >= before + 200);
+    const logged = () => lines().reduce((n, l) => n + (l.msg === 'tls handshake refused' ? 1 : l.count!), 0);
+    await waitFor('the summaries count every refusal', () => logged() === p.hub.refusedHandshakes, 25_000);
+    assert.ok(lines().length <= 3, `${lines().length} lines for ${p.hub.refusedHandshakes} refusals`);
   });
 });
