@@ -327,7 +327,11 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     assert.equal(d.code, 0, d.err);
     assert.match(d.out, /wanzhou drained/);
     await waitFor('site drained', () => site('wanzhou').link.drained);
-    assert.equal((await readLinkMemory(site('wanzhou').db.pool)).drained, true);
+    // The site acts on the drain at once and remembers it (for a restart) right after.
+    await waitFor(
+      'the drain remembered',
+      async () => (await readLinkMemory(site('wanzhou').db.pool)).drained,
+    );
     assert.match((await p.fedctl('status')).out, /wanzhou\s+full\s+up \(drained\)/);
     const u = await p.fedctl('undrain', 'wanzhou');
     assert.equal(u.code, 0, u.err);
