@@ -1,7 +1,6 @@
 /** A site's link throttled to 10 KB/s each way for 30 s. */
-import type { Toxic } from 'toxiproxy-node-client';
 import type { Scenario } from '../harness.js';
-import { measureRecovery, watchLink } from './common.js';
+import { measureRecovery, toxicBothWays, watchLink } from './common.js';
 import { hubEventCount, unshipped } from '../measure.js';
 
 const SITE = 'chongqing';
@@ -12,19 +11,9 @@ export const bandwidth: Scenario = {
   async run(ctx) {
     const ms = Math.round(30_000 * ctx.scale);
     const proxy = ctx.p.proxy(SITE);
-    const toxics: Array<Toxic<unknown>> = [];
     const before = await hubEventCount(ctx.p, SITE);
     const at = Date.now();
-    for (const stream of ['upstream', 'downstream'] as const)
-      toxics.push(
-        await proxy.addToxic<unknown>({
-          name: `slow-${stream}`,
-          type: 'bandwidth',
-          stream,
-          toxicity: 1,
-          attributes: { rate: 10 },
-        }),
-      );
+    const heal = await toxicBothWays(proxy, 'slow', 'bandwidth', { rate: 10 });
     try {
       const w = await watchLink(ctx, SITE, ms);
       ctx.figures.detectionMs = w.firstNotUpAt === null ? null : w.firstNotUpAt - at;
@@ -34,7 +23,7 @@ export const bandwidth: Scenario = {
       );
       ctx.figures.backlogAtEnd = await unshipped(ctx.p, SITE);
     } finally {
-      for (const t of toxics) await t.remove();
+      await heal();
     }
     await measureRecovery(ctx, Date.now(), [SITE]);
   },

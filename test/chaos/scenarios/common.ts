@@ -1,4 +1,5 @@
 /** Steps several scenarios share: measure the rejoin and the replay after a fault is healed. */
+import type { Proxy, Toxic, ToxicType } from 'toxiproxy-node-client';
 import type { ScenarioContext } from '../harness.js';
 import { allUp, hubLinks, waitCaughtUp } from '../measure.js';
 import { PROVINCE_POLL_MS } from '../../support/province.js';
@@ -40,4 +41,24 @@ export async function watchLink(
     await new Promise((r) => setTimeout(r, PROVINCE_POLL_MS));
   }
   return { seen: [...seen], firstNotUpAt };
+}
+
+/**
+ * The same toxic on both directions of a proxy (`<name>-upstream`, `<name>-downstream`);
+ * resolves with the function that removes both.
+ */
+export async function toxicBothWays(
+  proxy: Proxy,
+  name: string,
+  type: ToxicType,
+  attributes: Record<string, unknown>,
+): Promise<() => Promise<void>> {
+  const toxics: Array<Toxic<unknown>> = [];
+  for (const stream of ['upstream', 'downstream'] as const)
+    toxics.push(
+      await proxy.addToxic<unknown>({ name: `${name}-${stream}`, type, stream, toxicity: 1, attributes }),
+    );
+  return async () => {
+    for (const t of toxics) await t.remove();
+  };
 }

@@ -3,9 +3,8 @@
  * `timeout` toxics with no timeout), as when a NAT or firewall drops a flow silently. Only the
  * heartbeats' silence can tell; held until both ends called the link down (30 s at most).
  */
-import type { Toxic } from 'toxiproxy-node-client';
 import type { Scenario } from '../harness.js';
-import { measureRecovery, watchLink } from './common.js';
+import { measureRecovery, toxicBothWays, watchLink } from './common.js';
 
 const SITE = 'wanzhou';
 
@@ -14,18 +13,8 @@ export const halfOpen: Scenario = {
   summary: "wanzhou's link silent both ways with the connection left open",
   async run(ctx) {
     const proxy = ctx.p.proxy(SITE);
-    const toxics: Array<Toxic<unknown>> = [];
     const at = Date.now();
-    for (const stream of ['upstream', 'downstream'] as const)
-      toxics.push(
-        await proxy.addToxic<unknown>({
-          name: `silent-${stream}`,
-          type: 'timeout',
-          stream,
-          toxicity: 1,
-          attributes: { timeout: 0 },
-        }),
-      );
+    const heal = await toxicBothWays(proxy, 'silent', 'timeout', { timeout: 0 });
     try {
       const w = await watchLink(
         ctx,
@@ -42,7 +31,7 @@ export const halfOpen: Scenario = {
       ctx.figures.siteDownMs = siteDown === undefined ? null : siteDown - at;
       if (w.firstNotUpAt === null) throw new Error('the hub never saw the silent link as not up');
     } finally {
-      for (const t of toxics) await t.remove();
+      await heal();
     }
     await measureRecovery(ctx, Date.now(), [SITE]);
   },

@@ -1,7 +1,6 @@
 /** 2 s of added latency both ways on a site's link for 30 s. */
-import type { Toxic } from 'toxiproxy-node-client';
 import type { Scenario } from '../harness.js';
-import { measureRecovery, watchLink } from './common.js';
+import { measureRecovery, toxicBothWays, watchLink } from './common.js';
 import { hubEventCount } from '../measure.js';
 
 const SITE = 'chongqing';
@@ -12,19 +11,9 @@ export const latency: Scenario = {
   async run(ctx) {
     const ms = Math.round(30_000 * ctx.scale);
     const proxy = ctx.p.proxy(SITE);
-    const toxics: Array<Toxic<unknown>> = [];
     const before = await hubEventCount(ctx.p, SITE);
     const at = Date.now();
-    for (const stream of ['upstream', 'downstream'] as const)
-      toxics.push(
-        await proxy.addToxic<unknown>({
-          name: `latency-${stream}`,
-          type: 'latency',
-          stream,
-          toxicity: 1,
-          attributes: { latency: 2000, jitter: 0 },
-        }),
-      );
+    const heal = await toxicBothWays(proxy, 'latency', 'latency', { latency: 2000, jitter: 0 });
     try {
       const w = await watchLink(ctx, SITE, ms);
       ctx.figures.detectionMs = w.firstNotUpAt === null ? null : w.firstNotUpAt - at;
@@ -33,7 +22,7 @@ export const latency: Scenario = {
         ((await hubEventCount(ctx.p, SITE)) - before) / (ms / 1000),
       );
     } finally {
-      for (const t of toxics) await t.remove();
+      await heal();
     }
     await measureRecovery(ctx, Date.now(), [SITE]);
   },
