@@ -141,7 +141,7 @@ describe.skipIf(skip)('PgIngestStore', () => {
 
   test("cache reads renew the reader's interest in another site's customer, never the home site's", async () => {
     await new PgDirectoryStore(pool).write({
-      siteId: 'wz',
+      writer: { kind: 'site', id: 'wz' },
       profile: {
         customerId: 'wz-c-2',
         name: 'Roamer',
@@ -155,7 +155,7 @@ describe.skipIf(skip)('PgIngestStore', () => {
         version: 0,
       },
       baseVersion: 0,
-      changedBy: 'test',
+      claimedBy: 'test',
       reason: 'seed',
       nowMs: T0,
     });
