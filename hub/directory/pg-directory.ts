@@ -257,7 +257,16 @@ export class PgDirectoryStore implements DirectoryStore {
             `INSERT INTO customer_write_refusals (customer_id, writer_kind, writer_id, changed_by, field, reason,
                                                   attempted, at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-            [p.customerId, w.writer.kind, w.writer.id, author, e.field ?? '', e.message, JSON.stringify(p), w.nowMs],
+            [
+              p.customerId,
+              w.writer.kind,
+              w.writer.id,
+              author,
+              e.field ?? '',
+              e.message,
+              JSON.stringify(p),
+              w.nowMs,
+            ],
           );
         } catch (recordErr) {
           throw new DomainError('permission-denied', `${e.message} (the refusal could not be recorded)`, {
