@@ -5,6 +5,7 @@
  * real database on its own and the gRPC layer stays thin.
  */
 import type { CustomerProfile } from '../shared/domain/customer.js';
+import type { DirectoryWriter } from './directory/write-rule.js';
 import type { EventEnvelope } from '../shared/events/envelope.js';
 import type { Topology } from '../shared/topology/schema.js';
 
@@ -89,6 +90,14 @@ export interface ReadAudit {
 export interface AuditedRead extends ReadAudit {
   /** `hub`: the hub answered; `site-cache`: the site served its copy and reported it later. */
   servedFrom: 'hub' | 'site-cache';
+  /**
+   * Null for a read the hub corroborates; otherwise why it doubts a reported read (an unknown
+   * customer, another home claimed, never served to that site). `homeSiteId` is always the
+   * directory's (empty for an unknown customer).
+   */
+  flag: string | null;
+  /** The home a `customer.read` event claimed; null for reads the hub served. */
+  claimedHomeSiteId: string | null;
 }
 
 /** Most read-audit rows one query returns. */
@@ -109,11 +118,16 @@ export interface CustomerChange {
 }
 
 export interface WriteCustomerInput {
-  siteId: string;
+  /** From the caller's certificate (hub/directory/write-rule.ts decides what it may change). */
+  writer: DirectoryWriter;
   profile: CustomerProfile;
   /** 0 = create. */
   baseVersion: number;
-  changedBy: string;
+  /**
+   * Which agent of the writing site made the change (or 'ivr'), as the site says: recorded
+   * only scoped to the site (`wanzhou/a01`); '' = the site itself. Ignored for an admin.
+   */
+  claimedBy: string;
   reason: string;
   nowMs: number;
 }
@@ -147,7 +161,9 @@ export interface DirectoryStore {
    * Versioned write. `baseVersion` must equal the stored version (0 for a new customer); the
    * stored profile gets version + 1 and a change-feed entry. A stale base throws
    * DomainError('conflict') naming both versions AND records the conflict (that record
-   * commits even though the write does not).
+   * commits even though the write does not). Then the owner rule (directory/write-rule.ts): a
+   * change the writer may not make throws DomainError('permission-denied') naming the field
+   * and is recorded in `customer_write_refusals` the same way.
    */
   write(w: WriteCustomerInput): Promise<CustomerChange>;
   /**

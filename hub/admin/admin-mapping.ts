@@ -138,5 +138,12 @@ export function statsFromProto(r: StatsResponse): ProvinceStats {
 
 /** A read-audit row on the wire: absent ids travel as "". */
 export function readToProto(r: AuditedRead): CustomerRead {
-  return { ...r, callId: r.callId ?? '', agentId: r.agentId ?? '', ivrSessionId: r.ivrSessionId ?? '' };
+  return {
+    ...r,
+    callId: r.callId ?? '',
+    agentId: r.agentId ?? '',
+    ivrSessionId: r.ivrSessionId ?? '',
+    flag: r.flag ?? '',
+    claimedHomeSiteId: r.claimedHomeSiteId ?? '',
+  };
 }

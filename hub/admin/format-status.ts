@@ -72,7 +72,8 @@ export function formatReads(r: CustomerReadsResponse): string {
       { header: 'WHEN (UTC)', align: 'left', cell: (x) => new Date(x.atMs).toISOString().slice(0, 19) },
       { header: 'READER', align: 'left', cell: (x) => x.readerSiteId },
       { header: 'CUSTOMER', align: 'left', cell: (x) => x.customerId },
-      { header: 'HOME', align: 'left', cell: (x) => x.homeSiteId },
+      // The directory's home, never a reported read's claim (a differing claim is in FLAG).
+      { header: 'HOME', align: 'left', cell: (x) => x.homeSiteId || NONE },
       { header: 'WHY', align: 'left', cell: (x) => x.reason },
       {
         header: 'BY',
@@ -81,6 +82,8 @@ export function formatReads(r: CustomerReadsResponse): string {
       },
       { header: 'CALL', align: 'left', cell: (x) => x.callId || NONE },
       { header: 'SERVED FROM', align: 'left', cell: (x) => x.servedFrom },
+      // Why the hub doubts a read a site reported (it grants no change-feed interest).
+      { header: 'FLAG', align: 'left', cell: (x) => x.flag || NONE },
     ],
     r.reads,
   );

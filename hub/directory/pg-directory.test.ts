@@ -41,7 +41,19 @@ function profile(
 }
 
 function w(p: CustomerProfile, baseVersion: number, siteId = p.homeSiteId, nowMs = T0): WriteCustomerInput {
-  return { siteId, profile: p, baseVersion, changedBy: `agent@${siteId}`, reason: 'agent-edit', nowMs };
+  return {
+    writer: { kind: 'site', id: siteId },
+    profile: p,
+    baseVersion,
+    claimedBy: 'a01',
+    reason: 'agent-edit',
+    nowMs,
+  };
+}
+
+/** The same write by the admin `alice`, who may change any customer. */
+function asAdmin(p: CustomerProfile, baseVersion: number, nowMs = T0): WriteCustomerInput {
+  return { ...w(p, baseVersion, p.homeSiteId, nowMs), writer: { kind: 'admin', id: 'alice' } };
 }
 
 describe.skipIf(pgSkip)('PgDirectoryStore', () => {
@@ -170,7 +182,7 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
   test('a stale base is a conflict naming both versions; it is recorded and nothing changes', async () => {
     const p = profile('c-3', 'wanzhou', 3);
     await dir.write(w(p, 0));
-    await dir.write(w({ ...p, name: 'second' }, 1, 'fuling'));
+    await dir.write(w({ ...p, preferredCallback: '13700000003' }, 1, 'fuling'));
     const before = await dir.lookup('customer-id', 'c-3');
     const feed = await count('customer_changes');
 
@@ -179,7 +191,7 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
       assert.equal(e.field, 'baseVersion');
       assert.equal(
         e.message,
-        'customer c-3: your change was based on version 1 but version 2 is current (changed by site fuling); reload and retry',
+        'customer c-3: your change was based on version 1 but version 2 is current (changed by fuling/a01); reload and retry',
       );
       return true;
     });
@@ -214,7 +226,7 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
         base_version: '1',
         current_version: '2',
         attempted: { ...p, name: 'stale' },
-        changed_by: 'agent@chongqing',
+        changed_by: 'chongqing/a01',
         at_ms: String(T0 + 9),
       },
     );
@@ -226,7 +238,9 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     const p = profile('c-4', 'wanzhou', 4);
     await dir.write(w(p, 0));
     const sites = ['wanzhou', 'fuling', 'chongqing', 'qianjiang'];
-    const results = await Promise.allSettled(sites.map((s) => dir.write(w({ ...p, name: `by ${s}` }, 1, s))));
+    // Each adds a note (what any site may add): one wins, the others are stale and must reload.
+    const note = (s: string) => [{ siteId: '', by: '', atMs: 0, text: `by ${s}` }];
+    const results = await Promise.allSettled(sites.map((s) => dir.write(w({ ...p, notes: note(s) }, 1, s))));
     const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     assert.equal(won.length, 1);
     for (const r of results)
@@ -237,13 +251,76 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.equal(await count('customer_conflicts', `customer_id = 'c-4'`), sites.length - 1);
     assert.equal(await count('customer_changes', `customer_id = 'c-4'`), 2);
 
-    // Creating the same new customer from two sites at once: one create, one conflict.
+    // Creating the same new customer twice at once (its home site and an admin): one create,
+    // one conflict.
     const n = profile('c-5', 'wanzhou', 5);
-    const creates = await Promise.allSettled([dir.write(w(n, 0, 'wanzhou')), dir.write(w(n, 0, 'fuling'))]);
+    const creates = await Promise.allSettled([dir.write(w(n, 0, 'wanzhou')), dir.write(asAdmin(n, 0))]);
     assert.equal(creates.filter((r) => r.status === 'fulfilled').length, 1);
     const lost = creates.find((r) => r.status === 'rejected');
     assert.ok(lost && isDomainError(lost.reason, 'conflict'), String(lost?.reason));
     assert.equal(await count('customer_conflicts', `customer_id = 'c-5'`), 1);
+  });
+
+  test('another site changing an identity field is refused, recorded, and changes nothing', async () => {
+    const p = profile('o-1', 'wanzhou', 851);
+    await dir.write(w(p, 0));
+    const feed = await count('customer_changes');
+    await assert.rejects(dir.write(w({ ...p, phones: ['13800000851'] }, 1, 'chongqing', T0 + 3)), (e) => {
+      assert.ok(isDomainError(e, 'permission-denied'));
+      assert.equal(e.field, 'profile.phones');
+      assert.equal(
+        e.message,
+        "profile.phones: only the customer's home site (wanzhou) or an admin may change it",
+      );
+      return true;
+    });
+    assert.equal((await dir.lookup('customer-id', 'o-1'))?.version, 1);
+    assert.equal(await dir.lookup('phone', '13800000851'), undefined, 'the phone was not moved');
+    assert.equal(await count('customer_changes'), feed);
+    const rec = await query<{
+      writer_kind: string;
+      writer_id: string;
+      changed_by: string;
+      field: string;
+      at_ms: string;
+    }>(
+      t.pool,
+      `SELECT writer_kind, writer_id, changed_by, field, at_ms FROM customer_write_refusals WHERE customer_id = 'o-1'`,
+    );
+    assert.deepEqual(rec.rows, [
+      {
+        writer_kind: 'site',
+        writer_id: 'chongqing',
+        changed_by: 'chongqing/a01',
+        field: 'profile.phones',
+        at_ms: String(T0 + 3),
+      },
+    ]);
+
+    // What it may add is stored, stamped by the hub; an admin may change identity fields.
+    const noted = await dir.write(
+      w(
+        { ...p, notes: [{ siteId: 'wanzhou', by: 'admin x', atMs: 1, text: 'asked about fees' }] },
+        1,
+        'chongqing',
+        T0 + 4,
+      ),
+    );
+    assert.deepEqual(noted.profile.notes, [
+      { siteId: 'chongqing', by: 'chongqing/a01', atMs: T0 + 4, text: 'asked about fees' },
+    ]);
+    assert.deepEqual(await dir.lookup('customer-id', 'o-1'), noted.profile);
+    const renamed = await dir.write(asAdmin({ ...p, name: '王五' }, 2, T0 + 5));
+    assert.equal(renamed.profile.name, '王五');
+    assert.equal(renamed.profile.notes?.length, 1, 'a write without the notes keeps them');
+    const by = await query<{ site_id: string; changed_by: string }>(
+      t.pool,
+      `SELECT site_id, changed_by FROM customer_changes WHERE customer_id = 'o-1' ORDER BY cursor`,
+    );
+    assert.deepEqual(
+      by.rows.map((r) => `${r.site_id}|${r.changed_by}`),
+      ['wanzhou|wanzhou/a01', 'chongqing|chongqing/a01', '|admin alice'],
+    );
   });
 
   test('a phone or card owned by another customer is a conflict naming the owner', async () => {
@@ -297,8 +374,8 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
       (e) => isDomainError(e, 'invalid-argument') && e.field === 'baseVersion',
     );
     await assert.rejects(
-      dir.write({ ...w(profile('c-10', 'wanzhou', 10), 0), siteId: 'bad site' }),
-      (e) => isDomainError(e, 'invalid-argument') && e.field === 'siteId',
+      dir.write({ ...w(profile('c-10', 'wanzhou', 10), 0), writer: { kind: 'site', id: 'bad site' } }),
+      (e) => isDomainError(e, 'invalid-argument') && e.field === 'writer.id',
     );
     assert.equal(await dir.lookup('customer-id', 'c-10'), undefined);
     assert.equal(await count('customer_changes'), feed);
@@ -356,8 +433,10 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.deepEqual(feed.changes, [v2]);
     assert.equal(feed.headCursor, v2.cursor);
 
-    // A writer from another site follows the customer too.
-    await dir.write(w({ ...p, name: 'by nanan' }, 2, 'nanan'));
+    // A writer from another site (it added a note) follows the customer too.
+    await dir.write(
+      w({ ...v2.profile, notes: [{ siteId: '', by: '', atMs: 0, text: 'by nanan' }] }, 2, 'nanan'),
+    );
     assert.deepEqual(await dir.interestedSites('r-1'), ['jiangbei', 'nanan', 'yubei']);
     assert.deepEqual(await dir.interestedSites('nobody'), []);
   });

@@ -3,8 +3,13 @@
  * hub/ports.ts; docs/architecture.md §5 "Shared customer data"). It is the system of record: sites
  * cache profiles and follow the change feed (`customer_changes`) by cursor.
  *
- * Three rules shape the code:
+ * Four rules shape the code:
  *
+ * - **Writes by their owner.** Who may change which field is a pure rule
+ *   (write-rule.ts) run on the stored row the write has locked, after the version check: the
+ *   home site and admins change identity fields, other sites only add notes, the preferred
+ *   callback number and the lost-card flag. A refusal is recorded in
+ *   `customer_write_refusals` after the write rolled back, like a conflict.
  * - **Versioned writes, conflicts surfaced.** A write names the version it was based on; the
  *   row is locked (`FOR UPDATE`) and a stale base is refused. The refusal is recorded in
  *   `customer_conflicts` by a separate statement after the write's transaction rolled back,
@@ -20,10 +25,10 @@
  *   after all row locks, so it cannot join a deadlock cycle with them.
  */
 import type pg from 'pg';
-import type { CustomerProfile } from '../../shared/domain/customer.js';
+import type { ContactNote, CustomerProfile } from '../../shared/domain/customer.js';
 import { customerIdSchema, parseCustomerProfile } from '../../shared/domain/customer-schema.js';
 import { normalizePhone } from '../../shared/domain/phone.js';
-import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { DomainError, invalidArgument, isDomainError } from '../../shared/errors.js';
 import { assertSiteId } from '../../shared/ids.js';
 import { query, queryPrepared, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
@@ -39,6 +44,7 @@ import {
   type ReadAuditQuery,
   type WriteCustomerInput,
 } from '../ports.js';
+import { authorOf, decideWrite } from './write-rule.js';
 
 /** Rows per statement in `seed` (keeps each statement's parameters and plan small). */
 const SEED_CHUNK = 500;
@@ -49,7 +55,7 @@ const RENEW_INTEREST = `ON CONFLICT (site_id, customer_id)
          DO UPDATE SET last_read_ms = greatest(customer_interest.last_read_ms, EXCLUDED.last_read_ms)`;
 
 const PROFILE_COLUMNS = `c.id, c.name, c.phones, c.cards, c.home_site_id, c.segment, c.language, c.flags,
-  c.account_ids, c.version`;
+  c.account_ids, c.version, c.notes, c.preferred_callback`;
 
 interface ProfileRow {
   id: string;
@@ -63,6 +69,8 @@ interface ProfileRow {
   account_ids: string[];
   /** bigint: node-postgres returns it as a string. */
   version: string;
+  notes: ContactNote[];
+  preferred_callback: string | null;
 }
 
 const toProfile = (r: ProfileRow): CustomerProfile => ({
@@ -76,6 +84,9 @@ const toProfile = (r: ProfileRow): CustomerProfile => ({
   flags: { blacklisted: r.flags.blacklisted, lostCard: r.flags.lostCard },
   accountIds: r.account_ids,
   version: Number(r.version),
+  // Absent rather than empty, as customerFromProto reads them (shared/domain/customer-proto.ts).
+  ...(r.notes.length > 0 ? { notes: r.notes } : {}),
+  ...(r.preferred_callback ? { preferredCallback: r.preferred_callback } : {}),
 });
 
 /** The two lookup keys with a side table (table and column names are fixed, never input). */
@@ -89,7 +100,7 @@ type KeyKind = keyof typeof KEY_TABLES;
 class StaleBase extends Error {
   constructor(
     readonly current: number,
-    readonly changedBySite: string | null,
+    readonly changedBy: string | null,
   ) {
     super('stale base version');
   }
@@ -112,7 +123,7 @@ function checkCount(field: string, n: number): void {
 }
 
 function staleMessage(customerId: string, base: number, s: StaleBase): string {
-  const by = s.changedBySite ? ` (changed by site ${s.changedBySite})` : '';
+  const by = s.changedBy ? ` (changed by ${s.changedBy})` : '';
   const based = base === 0 ? 'version 0 (a new customer)' : `version ${base}`;
   const current = s.current === 0 ? 'the customer does not exist' : `version ${s.current} is current${by}`;
   return `customer ${customerId}: your change was based on ${based} but ${current}; reload and retry`;
@@ -223,18 +234,48 @@ export class PgDirectoryStore implements DirectoryStore {
   }
 
   async write(w: WriteCustomerInput): Promise<CustomerChange> {
-    checkSiteId('siteId', w.siteId);
+    if (w.writer?.kind !== 'site' && w.writer?.kind !== 'admin') {
+      throw invalidArgument('writer.kind', 'must be site or admin');
+    }
+    checkSiteId('writer.id', w.writer.id);
     checkCount('baseVersion', w.baseVersion);
-    checkText('changedBy', w.changedBy);
     checkCount('nowMs', w.nowMs);
     if (typeof w.reason !== 'string') throw invalidArgument('reason', 'must be a string');
+    const author = authorOf(w.writer, typeof w.claimedBy === 'string' ? w.claimedBy : '', 'claimedBy');
     const p = parseCustomerProfile(w.profile, 'profile');
+    const siteId = w.writer.kind === 'site' ? w.writer.id : '';
     try {
       return await withTransaction(this.pool, async (c) => {
         await fenceTx(c, this.fence);
-        return this.writeTx(c, w, p);
+        return this.writeTx(c, w, p, author);
       });
     } catch (e) {
+      if (isDomainError(e, 'permission-denied')) {
+        try {
+          await query(
+            this.pool,
+            `INSERT INTO customer_write_refusals (customer_id, writer_kind, writer_id, changed_by, field, reason,
+                                                  attempted, at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [
+              p.customerId,
+              w.writer.kind,
+              w.writer.id,
+              author,
+              e.field ?? '',
+              e.message,
+              JSON.stringify(p),
+              w.nowMs,
+            ],
+          );
+        } catch (recordErr) {
+          throw new DomainError('permission-denied', `${e.message} (the refusal could not be recorded)`, {
+            field: e.field,
+            cause: recordErr,
+          });
+        }
+        throw e;
+      }
       if (!(e instanceof StaleBase)) throw e;
       const conflict = new DomainError('conflict', staleMessage(p.customerId, w.baseVersion, e), {
         field: 'baseVersion',
@@ -245,7 +286,7 @@ export class PgDirectoryStore implements DirectoryStore {
           `INSERT INTO customer_conflicts (customer_id, site_id, base_version, current_version, attempted,
                                            changed_by, at_ms)
            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [p.customerId, w.siteId, w.baseVersion, e.current, JSON.stringify(p), w.changedBy, w.nowMs],
+          [p.customerId, siteId, w.baseVersion, e.current, JSON.stringify(p), author, w.nowMs],
         );
       } catch (recordErr) {
         // The writer still needs to hear about the conflict; the lost record is in the message.
@@ -258,19 +299,26 @@ export class PgDirectoryStore implements DirectoryStore {
     }
   }
 
+  /**
+   * `proposed` as parsed; what is stored is what the owner rule makes of it over the locked
+   * row. `author`: authorOf(w.writer, w.claimedBy).
+   */
   private async writeTx(
     c: pg.PoolClient,
-    w: WriteCustomerInput,
-    p: CustomerProfile,
+    w: Pick<WriteCustomerInput, 'writer' | 'baseVersion' | 'reason' | 'nowMs'>,
+    proposed: CustomerProfile,
+    author: string,
   ): Promise<CustomerChange> {
-    const cur = await query<{ version: string; updated_by_site: string; home_site_id: string }>(
+    const cur = await query<ProfileRow & { updated_by: string }>(
       c,
-      `SELECT version, updated_by_site, home_site_id FROM customers WHERE id = $1 FOR UPDATE`,
-      [p.customerId],
+      `SELECT ${PROFILE_COLUMNS}, c.updated_by FROM customers c WHERE c.id = $1 FOR UPDATE`,
+      [proposed.customerId],
     );
     const row = cur.rows[0];
     const current = row ? Number(row.version) : 0;
-    if (current !== w.baseVersion) throw new StaleBase(current, row?.updated_by_site ?? null);
+    if (current !== w.baseVersion) throw new StaleBase(current, row?.updated_by ?? null);
+    const p = decideWrite(w.writer, row ? toProfile(row) : undefined, proposed, { author, nowMs: w.nowMs });
+    const siteId = w.writer.kind === 'site' ? w.writer.id : '';
     const version = current + 1;
     const values = [
       p.customerId,
@@ -284,14 +332,17 @@ export class PgDirectoryStore implements DirectoryStore {
       p.accountIds,
       version,
       w.nowMs,
-      w.siteId,
-      w.changedBy,
+      siteId,
+      author,
+      JSON.stringify(p.notes ?? []),
+      p.preferredCallback ?? null,
     ];
     if (row) {
       await query(
         c,
         `UPDATE customers SET name = $2, phones = $3, cards = $4, home_site_id = $5, segment = $6, language = $7,
-           flags = $8, account_ids = $9, version = $10, updated_at_ms = $11, updated_by_site = $12, updated_by = $13
+           flags = $8, account_ids = $9, version = $10, updated_at_ms = $11, updated_by_site = $12, updated_by = $13,
+           notes = $14, preferred_callback = $15
          WHERE id = $1`,
         values,
       );
@@ -299,19 +350,19 @@ export class PgDirectoryStore implements DirectoryStore {
       const ins = await query(
         c,
         `INSERT INTO customers (id, name, phones, cards, home_site_id, segment, language, flags, account_ids, version,
-                                updated_at_ms, updated_by_site, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                updated_at_ms, updated_by_site, updated_by, notes, preferred_callback)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (id) DO NOTHING`,
         values,
       );
       if (ins.rowCount === 0) {
-        // Another site created the same customer meanwhile (it committed while we waited).
-        const now = await query<{ version: string; updated_by_site: string }>(
+        // Another writer created the same customer meanwhile (it committed while we waited).
+        const now = await query<{ version: string; updated_by: string }>(
           c,
-          `SELECT version, updated_by_site FROM customers WHERE id = $1`,
+          `SELECT version, updated_by FROM customers WHERE id = $1`,
           [p.customerId],
         );
-        throw new StaleBase(Number(now.rows[0]?.version ?? 0), now.rows[0]?.updated_by_site ?? null);
+        throw new StaleBase(Number(now.rows[0]?.version ?? 0), now.rows[0]?.updated_by ?? null);
       }
     }
     await this.claimKeys(c, p.customerId, 'phone', p.phones);
@@ -320,7 +371,7 @@ export class PgDirectoryStore implements DirectoryStore {
     // Who must hear about this change besides the (new) home site: the writer, which now
     // caches this version, and a home site the customer just moved away from, whose cache
     // still holds it as a home customer.
-    const interested = new Set([w.siteId]);
+    const interested = new Set(siteId ? [siteId] : []);
     if (row && row.home_site_id !== p.homeSiteId) interested.add(row.home_site_id);
     interested.delete(p.homeSiteId);
     if (interested.size > 0) {
@@ -339,7 +390,7 @@ export class PgDirectoryStore implements DirectoryStore {
       c,
       `INSERT INTO customer_changes (customer_id, version, changed_at_ms, site_id, changed_by, reason)
        VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor`,
-      [p.customerId, version, w.nowMs, w.siteId, w.changedBy, w.reason],
+      [p.customerId, version, w.nowMs, siteId, author, w.reason],
     );
     return { cursor: Number(ch.rows[0]!.cursor), profile: { ...p, version } };
   }
@@ -471,8 +522,11 @@ export class PgDirectoryStore implements DirectoryStore {
     else {
       const p = toProfile(row);
       const flagged = { ...p, flags: { ...p.flags, lostCard: true } };
-      const w = { siteId: q.site_id, profile: flagged, baseVersion: p.version, changedBy: q.site_id, nowMs };
-      change = await this.writeTx(c, { ...w, reason: q.reason }, flagged);
+      // The reporting site's write, held to the owner rule like any other (setting lostCard
+      // is what any site that served the customer may do).
+      const writer = { kind: 'site' as const, id: q.site_id };
+      const w = { writer, baseVersion: p.version, reason: q.reason, nowMs };
+      change = await this.writeTx(c, w, flagged, authorOf(writer, ''));
       outcome = 'set';
     }
     await query(
@@ -522,10 +576,12 @@ export class PgDirectoryStore implements DirectoryStore {
       agent_id: string | null;
       ivr_session_id: string | null;
       served_from: 'hub' | 'site-cache';
+      flag: string | null;
+      claimed_home_site_id: string | null;
     }>(
       this.pool,
       `SELECT at_ms, reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id,
-              served_from
+              served_from, flag, claimed_home_site_id
          FROM customer_reads ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY at_ms DESC, id DESC LIMIT $${params.length}`,
       params,
@@ -540,13 +596,16 @@ export class PgDirectoryStore implements DirectoryStore {
       agentId: x.agent_id,
       ivrSessionId: x.ivr_session_id,
       servedFrom: x.served_from,
+      flag: x.flag,
+      claimedHomeSiteId: x.claimed_home_site_id,
     }));
     return { reads, truncated: r.rows.length > q.limit };
   }
 
   /**
    * One statement, so the three figures are of one moment. A read of a site's own customer
-   * is audited too (recordRead) but is not roaming, so it is not counted here.
+   * is audited too (recordRead) but is not roaming, so it is not counted here; nor is a
+   * reported read of a customer the hub does not know (no home: it is flagged).
    */
   async counts(): Promise<DirectoryCounts> {
     const r = await query<{ what: 'customers' | 'reader' | 'home'; site_id: string | null; n: string }>(
@@ -554,10 +613,10 @@ export class PgDirectoryStore implements DirectoryStore {
       `SELECT 'customers' AS what, NULL AS site_id, count(*) AS n FROM customers
        UNION ALL
        SELECT 'reader', reader_site_id, count(*) FROM customer_reads
-        WHERE reader_site_id <> home_site_id GROUP BY reader_site_id
+        WHERE reader_site_id <> home_site_id AND home_site_id <> '' GROUP BY reader_site_id
        UNION ALL
        SELECT 'home', home_site_id, count(*) FROM customer_reads
-        WHERE reader_site_id <> home_site_id GROUP BY home_site_id`,
+        WHERE reader_site_id <> home_site_id AND home_site_id <> '' GROUP BY home_site_id`,
     );
     const out: DirectoryCounts = {
       customers: 0,
@@ -654,18 +713,22 @@ export class PgDirectoryStore implements DirectoryStore {
       language: p.language,
       flags: p.flags,
       account_ids: p.accountIds,
+      notes: p.notes ?? [],
+      preferred_callback: p.preferredCallback || null,
     }));
     await query(
       c,
       `INSERT INTO customers (id, name, phones, cards, home_site_id, segment, language, flags, account_ids, version,
-                              updated_at_ms, updated_by_site, updated_by)
+                              updated_at_ms, updated_by_site, updated_by, notes, preferred_callback)
        SELECT x.id, x.name, x.phones, x.cards, x.home_site_id, x.segment, x.language, x.flags, x.account_ids, 1,
-              $2, x.home_site_id, 'seed'
+              $2, x.home_site_id, 'seed', x.notes, x.preferred_callback
        FROM jsonb_to_recordset($1::jsonb) AS x(id text, name text, phones text[], cards text[], home_site_id text,
-                                               segment text, language text, flags jsonb, account_ids text[])
+                                               segment text, language text, flags jsonb, account_ids text[],
+                                               notes jsonb, preferred_callback text)
        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, phones = EXCLUDED.phones, cards = EXCLUDED.cards,
          home_site_id = EXCLUDED.home_site_id, segment = EXCLUDED.segment, language = EXCLUDED.language,
          flags = EXCLUDED.flags, account_ids = EXCLUDED.account_ids, version = 1,
+         notes = EXCLUDED.notes, preferred_callback = EXCLUDED.preferred_callback,
          updated_at_ms = EXCLUDED.updated_at_ms, updated_by_site = EXCLUDED.updated_by_site,
          updated_by = EXCLUDED.updated_by`,
       [JSON.stringify(rows), nowMs],

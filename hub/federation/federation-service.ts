@@ -3,7 +3,8 @@
  * HubState and the stores.
  *
  * Who is calling comes only from the mTLS certificate (`peerIdentity`); every `site_id` in a
- * request must be that site (`requireSelf`), so a site can never speak for another; a
+ * request must be that site (`requireSelf`), so a site can never speak for another (only
+ * WriteCustomer also takes an admin certificate, writing for no site); a
  * refusal is logged as `rpc refused` with who and why (caller-check.ts). A site
  * that is not in the current topology is refused (NOT_FOUND naming the version). Bad input
  * gets INVALID_ARGUMENT naming the field, and changes nothing.
@@ -36,7 +37,7 @@ import {
   type WriteCustomerResponse,
 } from '../../proto/gen/federation.js';
 import { customerFromProto, customerToProto } from '../../shared/domain/customer-proto.js';
-import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { DomainError, invalidArgument, isDomainError } from '../../shared/errors.js';
 import { MAX_BATCH_EVENTS } from '../../shared/federation/event-batch.js';
 import { eventsFromProto } from '../../shared/federation/event-proto.js';
 import {
@@ -46,11 +47,12 @@ import {
   softwareVersion,
 } from '../../shared/federation/contract.js';
 import { peerIdentity, requireSelf, type Identity } from '../../shared/grpc/identity.js';
-import { checkCaller, type CheckedCall } from '../../shared/grpc/caller-check.js';
+import { checkCaller, logRefused, type CheckedCall } from '../../shared/grpc/caller-check.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { toGrpcStatus, unary } from '../../shared/grpc/status.js';
 import { NODE_ID_RE } from '../../shared/grpc/identity.js';
 import { parseOrThrow } from '../../shared/validate.js';
+import { authorOf } from '../directory/write-rule.js';
 import type { LookupKey } from '../ports.js';
 import type { LiveSnapshot } from '../stats/province-stats.js';
 import { orNull } from '../admin/admin-mapping.js';
@@ -155,6 +157,31 @@ export function createFederationService(
   const helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
   const maxBatch = opts.maxBatchEvents ?? MAX_BATCH_EVENTS;
   const open = new Set<ServerDuplexStream<SiteMessage, HubMessage>>();
+
+  /**
+   * A directory writer: an admin certificate (with an empty `site_id`: an admin writes for no
+   * site), or a site of the current topology speaking for itself.
+   */
+  function writerOf(call: CheckedCall, siteIdRaw: string): Identity & { kind: 'site' | 'admin' } {
+    const asAdmin = checkCaller(call, log, (id) => {
+      if (id.kind !== 'admin') return false;
+      if (siteIdRaw !== '') {
+        throw new DomainError(
+          'permission-denied',
+          `admin ${JSON.stringify(id.id)} cannot write as site ${JSON.stringify(siteIdRaw)}: an admin writes as itself; leave site_id empty`,
+          { field: 'site_id' },
+        );
+      }
+      return true;
+    });
+    if (asAdmin) {
+      const who = peerIdentity(call) as Identity & { kind: 'admin' };
+      hub.requireLeader(`admin ${who.id}`);
+      return who;
+    }
+    const siteId = parseOrThrow(siteIdField, siteIdRaw, 'site_id');
+    return callerSite(call, siteId) as Identity & { kind: 'site' };
+  }
 
   /** The caller, who must be a site of the current topology speaking for itself. */
   function callerSite(call: CheckedCall, siteId: string): Identity {
@@ -394,20 +421,32 @@ export function createFederationService(
     ),
     writeCustomer: unary<WriteCustomerRequest, WriteCustomerResponse>(
       async (req, call) => {
-        const siteId = parseOrThrow(siteIdField, req.siteId, 'site_id');
-        callerSite(call, siteId);
+        // The writer is the certificate: a site speaking for itself, or an admin speaking for
+        // no site. The author recorded comes from it too; the request's `changed_by` is only
+        // a claim of which agent, kept scoped to the site (hub/directory/write-rule.ts).
+        const who = writerOf(call, req.siteId);
+        const writer = { kind: who.kind, id: who.id };
+        const claimedBy = who.kind === 'site' ? req.changedBy : '';
+        authorOf(writer, claimedBy, 'changed_by');
         const profile = customerFromProto(req.profile, 'profile');
         if (!Number.isInteger(req.baseVersion) || req.baseVersion < 0) {
           throw invalidArgument('base_version', 'must be an integer >= 0 (0 creates a customer)');
         }
-        const change = await hub.d.directory.write({
-          siteId,
-          profile,
-          baseVersion: req.baseVersion,
-          changedBy: req.changedBy.slice(0, 64) || siteId,
-          reason: req.reason.slice(0, 200),
-          nowMs: clock.now(),
-        });
+        let change;
+        try {
+          change = await hub.d.directory.write({
+            writer,
+            profile,
+            baseVersion: req.baseVersion,
+            claimedBy,
+            reason: req.reason.slice(0, 200),
+            nowMs: clock.now(),
+          });
+        } catch (e) {
+          // The owner rule's refusal: logged once here (the store recorded it in its table).
+          if (isDomainError(e, 'permission-denied')) logRefused(call, log, who, e);
+          throw e;
+        }
         void hub
           .notifyCustomerChanged(change.profile.customerId)
           .catch((e: unknown) => log.warn('customer change push failed', { err: e }));

@@ -97,7 +97,7 @@ describe.skipIf(skip)('PgIngestStore', () => {
     assert.deepEqual(await store.ingest([], 'link', T0), { accepted: 0, duplicates: 0 });
   });
 
-  test('a customer.read event (served from a site cache) joins the read audit, once', async () => {
+  test('a customer.read event (served from a site cache) joins the read audit, once, flagged when the hub does not know the customer', async () => {
     const read = makeEvent({
       type: 'customer.read',
       siteId: 'cq',
@@ -120,15 +120,18 @@ describe.skipIf(skip)('PgIngestStore', () => {
     await store.ingest([read], 'kafka', T0 + 1); // replay
     const r = await query(
       pool,
-      `SELECT reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id, at_ms,
-              served_from FROM customer_reads WHERE event_id = $1`,
+      `SELECT reader_site_id, customer_id, home_site_id, claimed_home_site_id, flag, reason, call_id, agent_id,
+              ivr_session_id, at_ms, served_from FROM customer_reads WHERE event_id = $1`,
       [read.id],
     );
     assert.deepEqual(r.rows, [
       {
         reader_site_id: 'cq',
         customer_id: 'wz-c-1',
-        home_site_id: 'wz',
+        // The hub's knowledge, not the event's claim: it has no such customer.
+        home_site_id: '',
+        claimed_home_site_id: 'wz',
+        flag: 'unknown-customer: the directory has no customer wz-c-1',
         reason: 'ivr-ani',
         call_id: 'cq-call-1',
         agent_id: null,
@@ -140,8 +143,9 @@ describe.skipIf(skip)('PgIngestStore', () => {
   });
 
   test("cache reads renew the reader's interest in another site's customer, never the home site's", async () => {
-    await new PgDirectoryStore(pool).write({
-      siteId: 'wz',
+    const dir = new PgDirectoryStore(pool);
+    await dir.write({
+      writer: { kind: 'site', id: 'wz' },
       profile: {
         customerId: 'wz-c-2',
         name: 'Roamer',
@@ -155,7 +159,7 @@ describe.skipIf(skip)('PgIngestStore', () => {
         version: 0,
       },
       baseVersion: 0,
-      changedBy: 'test',
+      claimedBy: 'test',
       reason: 'seed',
       nowMs: T0,
     });
@@ -176,6 +180,11 @@ describe.skipIf(skip)('PgIngestStore', () => {
           servedFrom: 'cache',
         },
       });
+    // The hub served the customer to cq once (so cq can hold it in its cache); its interest
+    // has lapsed since.
+    const audit = { readerSiteId: 'cq', reason: 'ivr-ani', callId: null, agentId: null, ivrSessionId: null };
+    assert.ok(await dir.lookupAudited('customer-id', 'wz-c-2', { ...audit, atMs: T0 + 1 }));
+    assert.equal(await dir.lapseInterest(T0 + 2), 1);
     // Two reads by cq in one batch (one interest row, the later read), one by the home site.
     const batch = [cacheRead('cq', T0 + 10), cacheRead('cq', T0 + 30), cacheRead('wz', T0 + 40)];
     assert.deepEqual(await store.ingest(batch, 'link', T0 + 50), { accepted: 3, duplicates: 0 });
@@ -193,6 +202,87 @@ describe.skipIf(skip)('PgIngestStore', () => {
     assert.deepEqual(await interest(), [
       { site_id: 'cq', since_ms: String(T0 + 30), last_read_ms: String(T0 + 90) },
     ]);
+  });
+
+  test('a read the hub cannot corroborate is stored flagged with the directory home and grants no interest', async () => {
+    const dir = new PgDirectoryStore(pool);
+    const roamer = (id: string, phone: string) => ({
+      writer: { kind: 'site' as const, id: 'wz' },
+      profile: {
+        customerId: id,
+        name: 'Roamer',
+        phones: [phone],
+        cards: [],
+        homeSiteId: 'wz',
+        segment: 'retail' as const,
+        language: 'zh',
+        flags: { blacklisted: false, lostCard: false },
+        accountIds: [],
+        version: 0,
+      },
+      baseVersion: 0,
+      claimedBy: '',
+      reason: 'seed',
+      nowMs: T0,
+    });
+    await dir.write(roamer('wz-c-5', '13900000705'));
+    await dir.write(roamer('wz-c-6', '13900000706'));
+    const forged = (customerId: string, homeSiteId: string) =>
+      makeEvent({
+        type: 'customer.read',
+        siteId: 'qj',
+        aggregateId: customerId,
+        occurredAtMs: T0 + 7,
+        payload: {
+          customerId,
+          homeSiteId,
+          reason: 'agent-search',
+          callId: null,
+          agentId: 'f01',
+          ivrSessionId: null,
+        },
+      });
+    // qj claims wz-c-5 is its own (hiding a roaming read), and reports a read of wz-c-6 the
+    // hub never served it (to follow that customer's changes).
+    const hidden = forged('wz-c-5', 'qj');
+    const never = forged('wz-c-6', 'wz');
+    assert.deepEqual(await store.ingest([hidden, never], 'link', T0 + 8), { accepted: 2, duplicates: 0 });
+    const r = await query<{
+      event_id: string;
+      home_site_id: string;
+      claimed_home_site_id: string;
+      flag: string;
+    }>(
+      pool,
+      `SELECT event_id, home_site_id, claimed_home_site_id, flag FROM customer_reads
+        WHERE event_id = ANY($1) ORDER BY customer_id`,
+      [[hidden.id, never.id]],
+    );
+    assert.deepEqual(r.rows, [
+      {
+        event_id: hidden.id,
+        home_site_id: 'wz',
+        claimed_home_site_id: 'qj',
+        flag: "home-mismatch: the event claims home qj; the directory's is wz",
+      },
+      {
+        event_id: never.id,
+        home_site_id: 'wz',
+        claimed_home_site_id: 'wz',
+        flag: 'uncorroborated: the hub never served customer wz-c-6 to qj',
+      },
+    ]);
+    assert.deepEqual(await dir.interestedSites('wz-c-5'), ['wz']);
+    assert.deepEqual(await dir.interestedSites('wz-c-6'), ['wz']);
+    // The admins' view shows them as what they are.
+    const view = await dir.readAudit({ readerSiteId: 'qj', limit: 10 });
+    assert.deepEqual(
+      view.reads.map((x) => [x.customerId, x.homeSiteId, x.claimedHomeSiteId, x.flag?.split(':')[0]]).sort(),
+      [
+        ['wz-c-5', 'wz', 'qj', 'home-mismatch'],
+        ['wz-c-6', 'wz', 'wz', 'uncorroborated'],
+      ],
+    );
   });
 
   test('a card loss of an identified customer queues one directory flag request; an anonymous one none', async () => {

@@ -13,7 +13,10 @@
  *
  * `call.ended` events whose CDR names a queue also become a `call_facts` row: the narrow,
  * time-indexed table the province statistics read. `customer.read` events (reads a site
- * served from its cache) join the read audit and renew the site's interest.
+ * served from its cache) join the read audit with the hub's facts, not the event's claims
+ * (read-check.ts): the directory's home, and a flag when the hub cannot corroborate the read;
+ * only a corroborated read renews the site's interest. What the directory knows is read by
+ * one query before the statement, only for batches that carry such events.
  * `card-loss.reported` events of an identified customer queue a directory flag request
  * (applied by PgDirectoryStore.applyFlagRequests).
  */
@@ -22,6 +25,7 @@ import { query } from '../../shared/pg/pool.js';
 import { parseEvent, type EventEnvelope } from '../../shared/events/envelope.js';
 import type { Fence } from '../lease/fence.js';
 import type { CallFactRow, IngestResult, IngestStore, ReadAudit } from '../ports.js';
+import { checkReportedRead, type ReadFacts } from './read-check.js';
 
 /** Validate every envelope before touching the database; the first bad one names its index. */
 export function validateBatch(events: readonly unknown[]): EventEnvelope[] {
@@ -109,7 +113,8 @@ export class PgIngestStore implements IngestStore {
     const facts = [...factByCall.values()].sort((a, b) =>
       a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0,
     );
-    const reads = rows.map(readAuditOf).filter((a) => a !== undefined);
+    const reads = await this.checkReads(rows.map(readAuditOf).filter((a) => a !== undefined));
+    const interest = reads.filter((a) => a.grantsInterest);
     const flags = rows.map(flagRequestOf).filter((f) => f !== undefined);
     // The fence is an uncorrelated subquery: run once, before the first row is inserted, in
     // this statement's own transaction (a deposed hub's batch fails whole and stores nothing).
@@ -122,7 +127,7 @@ export class PgIngestStore implements IngestStore {
          SELECT id, site_id, type, aggregate_id, occurred_at_ms, schema_version, payload, $8, $9
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::jsonb[])
                 AS t(id, site_id, type, aggregate_id, occurred_at_ms, schema_version, payload)
-         ${fence ? 'WHERE (SELECT hub_fence($34::text, $35::bigint))' : ''}
+         ${fence ? 'WHERE (SELECT hub_fence($40::text, $41::bigint))' : ''}
          ORDER BY id
          ON CONFLICT (id) DO NOTHING
          RETURNING id
@@ -140,21 +145,22 @@ export class PgIngestStore implements IngestStore {
        reads AS (
          INSERT INTO customer_reads
            (event_id, reader_site_id, customer_id, home_site_id, reason, call_id, agent_id, ivr_session_id,
-            at_ms, served_from)
+            at_ms, claimed_home_site_id, flag, served_from)
          SELECT a.*, 'site-cache' FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[],
-                                              $24::text[], $25::text[], $26::text[], $27::bigint[])
+                                              $24::text[], $25::text[], $26::text[], $27::bigint[],
+                                              $34::text[], $35::text[])
                   AS a(event_id, reader_site_id, customer_id, home_site_id, reason, call_id, agent_id,
-                       ivr_session_id, at_ms)
+                       ivr_session_id, at_ms, claimed_home_site_id, flag)
           WHERE a.event_id IN (SELECT id FROM ins)
          ON CONFLICT (event_id) DO NOTHING
        ),
        interest AS (
          -- The site still holds the customer it served from its cache: its interest is
-         -- renewed as by a read the hub served (one row per site and customer: ON CONFLICT
-         -- DO UPDATE may touch a row once per statement).
+         -- renewed as by a read the hub served, for corroborated reads only (one row per site
+         -- and customer: ON CONFLICT DO UPDATE may touch a row once per statement).
          INSERT INTO customer_interest (site_id, customer_id, since_ms, last_read_ms)
          SELECT a.reader_site_id, a.customer_id, max(a.at_ms), max(a.at_ms)
-           FROM unnest($19::text[], $20::text[], $21::text[], $27::bigint[])
+           FROM unnest($36::text[], $37::text[], $38::text[], $39::bigint[])
                   AS a(event_id, reader_site_id, customer_id, at_ms)
            JOIN customers c ON c.id = a.customer_id AND c.home_site_id <> a.reader_site_id
           WHERE a.event_id IN (SELECT id FROM ins)
@@ -204,10 +210,48 @@ export class PgIngestStore implements IngestStore {
         flags.map((f) => f.flag),
         flags.map((f) => f.reason),
         flags.map((f) => f.atMs),
+        reads.map((a) => a.claimedHomeSiteId),
+        reads.map((a) => a.flag),
+        interest.map((a) => a.eventId),
+        interest.map((a) => a.readerSiteId),
+        interest.map((a) => a.customerId),
+        interest.map((a) => a.atMs),
         ...(fence ? [fence.hubId, fence.token] : []),
       ],
     );
     return new Set(r.rows.map((x) => x.id));
+  }
+
+  /**
+   * The hub's verdict on each reported read (read-check.ts), from what the directory held
+   * before this batch: one query, and none for a batch without reads.
+   */
+  private async checkReads(reads: ReadAuditRow[]): Promise<CheckedRead[]> {
+    if (reads.length === 0) return [];
+    const r = await query<{ n: number; home_site_id: string | null; served: boolean }>(
+      this.pool,
+      `SELECT x.n::int AS n, c.home_site_id,
+              (EXISTS (SELECT 1 FROM customer_interest i WHERE i.site_id = x.reader AND i.customer_id = x.customer_id)
+               OR EXISTS (SELECT 1 FROM customer_reads r
+                           WHERE r.customer_id = x.customer_id AND r.reader_site_id = x.reader
+                             AND r.served_from = 'hub')) AS served
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(reader, customer_id, n)
+         LEFT JOIN customers c ON c.id = x.customer_id`,
+      [reads.map((a) => a.readerSiteId), reads.map((a) => a.customerId)],
+    );
+    const facts = new Map<number, ReadFacts>(
+      r.rows.map((x) => [x.n - 1, { homeSiteId: x.home_site_id ?? undefined, servedToReader: x.served }]),
+    );
+    return reads.map((a, i) => {
+      const v = checkReportedRead(a.readerSiteId, a.customerId, a.homeSiteId, facts.get(i)!);
+      return {
+        ...a,
+        claimedHomeSiteId: a.homeSiteId,
+        homeSiteId: v.homeSiteId,
+        flag: v.flag,
+        grantsInterest: v.grantsInterest,
+      };
+    });
   }
 
   async countsBySite(): Promise<Map<string, number>> {
@@ -293,5 +337,8 @@ interface FlagRequestRow {
   atMs: number;
 }
 
-/** A read audit that came as an event (one row per event id). */
+/** A read audit that came as an event (one row per event id); `homeSiteId` is its claim. */
 type ReadAuditRow = ReadAudit & { eventId: string };
+
+/** The same with the hub's facts: `homeSiteId` the directory's, the claim kept beside it. */
+type CheckedRead = ReadAuditRow & { claimedHomeSiteId: string; flag: string | null; grantsInterest: boolean };

@@ -103,7 +103,14 @@ describe.skipIf(pgSkip)('the hub lease on PostgreSQL', () => {
       accountIds: ['c-fence-cur'],
       version: 0,
     };
-    const write = { siteId: 'wanzhou', profile, baseVersion: 0, changedBy: 'x', reason: 'test', nowMs: T0 };
+    const write = {
+      writer: { kind: 'site' as const, id: 'wanzhou' },
+      profile,
+      baseVersion: 0,
+      claimedBy: 'x',
+      reason: 'test',
+      nowMs: T0,
+    };
     await assert.rejects(new PgDirectoryStore(t.pool, deposed).write(write), notLeader);
     assert.equal(await rows('ingested_events'), 0);
     assert.equal(await rows('site_admin'), 0);

@@ -199,6 +199,16 @@ export interface CustomerRead {
    * the hub was unreachable and reported the read later.
    */
   servedFrom: string;
+  /**
+   * Empty for a read the hub corroborates. Otherwise why the hub doubts a read a site reported
+   * (`customer.read` event): it names a customer the directory does not know, claims another
+   * home than the directory's, or the hub never served that customer to that site. Such a
+   * read is kept as received but grants no change-feed interest. `home_site_id` is always
+   * the directory's home (empty when the customer is unknown), never the event's claim.
+   */
+  flag: string;
+  /** The home site the event claimed (site-cache reads only; empty when the hub served it). */
+  claimedHomeSiteId: string;
 }
 
 export interface CustomerReadsResponse {
@@ -2686,6 +2696,8 @@ function createBaseCustomerRead(): CustomerRead {
     agentId: "",
     ivrSessionId: "",
     servedFrom: "",
+    flag: "",
+    claimedHomeSiteId: "",
   };
 }
 
@@ -2717,6 +2729,12 @@ export const CustomerRead: MessageFns<CustomerRead> = {
     }
     if (message.servedFrom !== "") {
       writer.uint32(74).string(message.servedFrom);
+    }
+    if (message.flag !== "") {
+      writer.uint32(82).string(message.flag);
+    }
+    if (message.claimedHomeSiteId !== "") {
+      writer.uint32(90).string(message.claimedHomeSiteId);
     }
     return writer;
   },
@@ -2806,6 +2824,22 @@ export const CustomerRead: MessageFns<CustomerRead> = {
             message.servedFrom = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.flag = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.claimedHomeSiteId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2861,6 +2895,12 @@ export const CustomerRead: MessageFns<CustomerRead> = {
         : isSet(object.served_from)
         ? globalThis.String(object.served_from)
         : "",
+      flag: isSet(object.flag) ? globalThis.String(object.flag) : "",
+      claimedHomeSiteId: isSet(object.claimedHomeSiteId)
+        ? globalThis.String(object.claimedHomeSiteId)
+        : isSet(object.claimed_home_site_id)
+        ? globalThis.String(object.claimed_home_site_id)
+        : "",
     };
   },
 
@@ -2893,6 +2933,12 @@ export const CustomerRead: MessageFns<CustomerRead> = {
     if (message.servedFrom !== "") {
       obj.servedFrom = message.servedFrom;
     }
+    if (message.flag !== "") {
+      obj.flag = message.flag;
+    }
+    if (message.claimedHomeSiteId !== "") {
+      obj.claimedHomeSiteId = message.claimedHomeSiteId;
+    }
     return obj;
   },
 
@@ -2910,6 +2956,8 @@ export const CustomerRead: MessageFns<CustomerRead> = {
     message.agentId = object.agentId ?? "";
     message.ivrSessionId = object.ivrSessionId ?? "";
     message.servedFrom = object.servedFrom ?? "";
+    message.flag = object.flag ?? "";
+    message.claimedHomeSiteId = object.claimedHomeSiteId ?? "";
     return message;
   },
 };

@@ -125,9 +125,27 @@ export interface CustomerFlags {
 }
 
 /**
+ * A note an agent left after serving the customer (docs/architecture.md §5.5). Notes are only
+ * ever appended: the hub keeps every stored note whatever a write sends, and stamps a new
+ * note's site, author and time itself (what a writer puts there is ignored).
+ */
+export interface ContactNote {
+  /** The site whose agent wrote it (the writer's certificate), empty for an admin. */
+  siteId: string;
+  /** The author as the hub recorded it: `<site>/<agent>` or `admin <id>`. */
+  by: string;
+  atMs: number;
+  text: string;
+}
+
+/**
  * A customer as the product sees it. The hub's directory is the system of record; a site
  * caches profiles. A PIN never appears here: only the bank host verifies PINs.
- * Field numbers 11-19 are kept free for future profile fields (tickets, contact preferences...).
+ * Field numbers 13-19 are kept free for future profile fields (tickets, contact preferences...).
+ *
+ * Who may change what (docs/architecture.md §5.5): the customer's home site and an admin change
+ * the identity fields (1-9); any other site may only add what an agent who served the
+ * customer may add: notes (11), the preferred callback number (12) and flags.lost_card set.
  */
 export interface CustomerProfile {
   customerId: string;
@@ -148,6 +166,13 @@ export interface CustomerProfile {
   accountIds: string[];
   /** Optimistic-concurrency version of the profile; writes carry the version they read. */
   version: number;
+  /** Contact notes, oldest first; append-only (see ContactNote). */
+  notes: ContactNote[];
+  /**
+   * A number the customer asked to be called back on. In a write: absent = unchanged (an
+   * older peer, or a cache that does not keep it), empty = cleared, a number = set.
+   */
+  preferredCallback?: string | undefined;
 }
 
 /** One line of contact history, shown on the agent's screen pop. */
@@ -255,6 +280,131 @@ export const CustomerFlags: MessageFns<CustomerFlags> = {
   },
 };
 
+function createBaseContactNote(): ContactNote {
+  return { siteId: "", by: "", atMs: 0, text: "" };
+}
+
+export const ContactNote: MessageFns<ContactNote> = {
+  encode(message: ContactNote, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.siteId !== "") {
+      writer.uint32(10).string(message.siteId);
+    }
+    if (message.by !== "") {
+      writer.uint32(18).string(message.by);
+    }
+    if (message.atMs !== 0) {
+      writer.uint32(24).int64(message.atMs);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContactNote {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContactNote();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.siteId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.by = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContactNote {
+    return {
+      siteId: isSet(object.siteId)
+        ? globalThis.String(object.siteId)
+        : isSet(object.site_id)
+        ? globalThis.String(object.site_id)
+        : "",
+      by: isSet(object.by) ? globalThis.String(object.by) : "",
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: ContactNote): unknown {
+    const obj: any = {};
+    if (message.siteId !== "") {
+      obj.siteId = message.siteId;
+    }
+    if (message.by !== "") {
+      obj.by = message.by;
+    }
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContactNote>, I>>(base?: I): ContactNote {
+    return ContactNote.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContactNote>, I>>(object: I): ContactNote {
+    const message = createBaseContactNote();
+    message.siteId = object.siteId ?? "";
+    message.by = object.by ?? "";
+    message.atMs = object.atMs ?? 0;
+    message.text = object.text ?? "";
+    return message;
+  },
+};
+
 function createBaseCustomerProfile(): CustomerProfile {
   return {
     customerId: "",
@@ -267,6 +417,8 @@ function createBaseCustomerProfile(): CustomerProfile {
     flags: undefined,
     accountIds: [],
     version: 0,
+    notes: [],
+    preferredCallback: undefined,
   };
 }
 
@@ -301,6 +453,12 @@ export const CustomerProfile: MessageFns<CustomerProfile> = {
     }
     if (message.version !== 0) {
       writer.uint32(80).int64(message.version);
+    }
+    for (const v of message.notes) {
+      ContactNote.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.preferredCallback !== undefined) {
+      writer.uint32(98).string(message.preferredCallback);
     }
     return writer;
   },
@@ -398,6 +556,22 @@ export const CustomerProfile: MessageFns<CustomerProfile> = {
             message.version = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.notes.push(ContactNote.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.preferredCallback = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -434,6 +608,12 @@ export const CustomerProfile: MessageFns<CustomerProfile> = {
         ? object.account_ids.map((e: any) => globalThis.String(e))
         : [],
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      notes: globalThis.Array.isArray(object?.notes) ? object.notes.map((e: any) => ContactNote.fromJSON(e)) : [],
+      preferredCallback: isSet(object.preferredCallback)
+        ? globalThis.String(object.preferredCallback)
+        : isSet(object.preferred_callback)
+        ? globalThis.String(object.preferred_callback)
+        : undefined,
     };
   },
 
@@ -469,6 +649,12 @@ export const CustomerProfile: MessageFns<CustomerProfile> = {
     if (message.version !== 0) {
       obj.version = Math.round(message.version);
     }
+    if (message.notes?.length) {
+      obj.notes = message.notes.map((e) => ContactNote.toJSON(e));
+    }
+    if (message.preferredCallback !== undefined) {
+      obj.preferredCallback = message.preferredCallback;
+    }
     return obj;
   },
 
@@ -489,6 +675,8 @@ export const CustomerProfile: MessageFns<CustomerProfile> = {
       : undefined;
     message.accountIds = object.accountIds?.map((e) => e) || [];
     message.version = object.version ?? 0;
+    message.notes = object.notes?.map((e) => ContactNote.fromPartial(e)) || [];
+    message.preferredCallback = object.preferredCallback ?? undefined;
     return message;
   },
 };

@@ -281,7 +281,12 @@ export interface WriteCustomerRequest {
     | undefined;
   /** The version the change was based on; 0 creates a new customer. */
   baseVersion: number;
-  /** Who made the change at the site (agent id or "ivr"), for the record. */
+  /**
+   * Who made the change at the site (agent id or "ivr"): a CLAIM, recorded only scoped to the
+   * calling site's certificate (`<site>/<changed_by>`), so it can never name another site or
+   * an admin. An admin certificate's writes are recorded as `admin <id>` and ignore it.
+   * Letters, digits and _ . @ - only, at most 64; empty = the site itself.
+   */
   changedBy: string;
   reason: string;
 }
@@ -3334,7 +3339,11 @@ export const FederationService = {
   },
   /**
    * Create or change a profile. `base_version` is the version the write was based on
-   * (0 = create). A stale base is refused with ABORTED and the conflict is recorded.
+   * (0 = create). A stale base is refused with ABORTED and the conflict is recorded. Only the
+   * customer's home site (or an admin certificate, with an empty `site_id`) may change
+   * identity fields or create a customer, homed at itself; other sites may add notes, the
+   * preferred callback number and the lost-card flag. Anything else is PERMISSION_DENIED
+   * naming the field, changes nothing and is recorded.
    */
   writeCustomer: {
     path: "/pcc.federation.v1.Federation/WriteCustomer" as const,
@@ -3370,7 +3379,11 @@ export interface FederationServer extends UntypedServiceImplementation {
   lookupCustomer: handleUnaryCall<LookupCustomerRequest, LookupCustomerResponse>;
   /**
    * Create or change a profile. `base_version` is the version the write was based on
-   * (0 = create). A stale base is refused with ABORTED and the conflict is recorded.
+   * (0 = create). A stale base is refused with ABORTED and the conflict is recorded. Only the
+   * customer's home site (or an admin certificate, with an empty `site_id`) may change
+   * identity fields or create a customer, homed at itself; other sites may add notes, the
+   * preferred callback number and the lost-card flag. Anything else is PERMISSION_DENIED
+   * naming the field, changes nothing and is recorded.
    */
   writeCustomer: handleUnaryCall<WriteCustomerRequest, WriteCustomerResponse>;
   /** Catch up the customer change feed from a cursor (after a restart or a long outage). */
@@ -3403,7 +3416,11 @@ export interface FederationClient extends Client {
   ): ClientUnaryCall;
   /**
    * Create or change a profile. `base_version` is the version the write was based on
-   * (0 = create). A stale base is refused with ABORTED and the conflict is recorded.
+   * (0 = create). A stale base is refused with ABORTED and the conflict is recorded. Only the
+   * customer's home site (or an admin certificate, with an empty `site_id`) may change
+   * identity fields or create a customer, homed at itself; other sites may add notes, the
+   * preferred callback number and the lost-card flag. Anything else is PERMISSION_DENIED
+   * naming the field, changes nothing and is recorded.
    */
   writeCustomer(
     request: WriteCustomerRequest,

@@ -27,6 +27,8 @@ export function customerToProto(c: CustomerProfile): PbCustomerProfile {
     flags: { blacklisted: c.flags.blacklisted, lostCard: c.flags.lostCard },
     accountIds: [...c.accountIds],
     version: c.version,
+    notes: (c.notes ?? []).map((n) => ({ ...n })),
+    preferredCallback: c.preferredCallback,
   };
 }
 
@@ -53,5 +55,9 @@ export function customerFromProto(c: PbCustomerProfile | undefined, field = 'cus
     flags: { blacklisted: c.flags?.blacklisted ?? false, lostCard: c.flags?.lostCard ?? false },
     accountIds: [...c.accountIds],
     version: c.version,
+    // Absent rather than empty, so a profile from an older peer (or one without notes) is
+    // the same value it was before these fields existed.
+    ...(c.notes.length > 0 ? { notes: c.notes.map((n) => ({ ...n })) } : {}),
+    ...(c.preferredCallback !== undefined ? { preferredCallback: c.preferredCallback } : {}),
   };
 }

@@ -20,6 +20,9 @@ import { parseStoredPhone } from './phone.js';
 export const MAX_PHONES = 10;
 export const MAX_CARDS = 10;
 export const MAX_ACCOUNTS = 20;
+/** Notes one profile keeps (it travels whole in every feed message), and one note's length. */
+export const MAX_NOTES = 100;
+export const MAX_NOTE_TEXT = 500;
 
 export const customerIdSchema = z
   .string()
@@ -82,6 +85,22 @@ export const customerProfileSchema = z.object({
     .array(z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'))
     .max(MAX_ACCOUNTS, `at most ${MAX_ACCOUNTS} accounts`),
   version: z.number().int('must be an integer').min(0, 'must be >= 0'),
+  // A new note's siteId, by and atMs are stamped by the hub; only its text is the writer's.
+  notes: z
+    .array(
+      z.object({
+        siteId: z.string().max(32, 'must be at most 32 characters'),
+        by: z.string().max(100, 'must be at most 100 characters'),
+        atMs: z.number().int('must be an integer').min(0, 'must be >= 0'),
+        text: z
+          .string()
+          .max(MAX_NOTE_TEXT, `must be at most ${MAX_NOTE_TEXT} characters`)
+          .refine((t) => t.trim() !== '', { message: 'must not be empty' }),
+      }),
+    )
+    .max(MAX_NOTES, `at most ${MAX_NOTES} notes`)
+    .optional(),
+  preferredCallback: z.union([z.literal(''), phoneSchema]).optional(),
 });
 
 // Compile-time guard: the schema's output is exactly the domain type, so a field added to

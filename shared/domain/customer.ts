@@ -10,6 +10,19 @@ export interface CustomerFlags {
   lostCard: boolean;
 }
 
+/**
+ * A note an agent left after serving the customer. Append-only: the hub keeps every stored
+ * note and stamps a new one's site, author and time itself (docs/architecture.md §5.5).
+ */
+export interface ContactNote {
+  /** The writer's site ('' for an admin). */
+  siteId: string;
+  /** As the hub recorded it: `<site>/<agent>` or `admin <id>`. */
+  by: string;
+  atMs: number;
+  text: string;
+}
+
 export interface CustomerProfile {
   customerId: string;
   name: string;
@@ -27,6 +40,13 @@ export interface CustomerProfile {
   accountIds: string[];
   /** Optimistic-concurrency version of the profile (a later issue writes through the hub). */
   version: number;
+  /**
+   * Contact notes, oldest first (absent = none). Optional, like `preferredCallback`, because
+   * caches and older peers do not keep them: a write without them changes neither.
+   */
+  notes?: ContactNote[];
+  /** A number the customer asked to be called back on; in a write '' clears it. */
+  preferredCallback?: string;
 }
 
 /** One line of contact history shown on the agent's screen pop. */

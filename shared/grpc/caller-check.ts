@@ -29,3 +29,18 @@ export function checkCaller<T>(call: CheckedCall, log: Logger, check: (who: Iden
     throw e;
   }
 }
+
+/**
+ * Log, in the same `rpc refused` shape, a refusal decided after the identity check (a site
+ * changing a field of another site's customer): who from the certificate, the field at fault.
+ * For the handler to call once where it refuses, so the line is not repeated elsewhere.
+ */
+export function logRefused(call: CheckedCall, log: Logger, who: Identity, e: DomainError): void {
+  log.warn('rpc refused', {
+    method: typeof call.getPath === 'function' ? call.getPath() : undefined,
+    peer: `${who.kind} ${who.id}`,
+    kind: e.kind,
+    reason: e.message,
+    ...(e.field ? { field: e.field } : {}),
+  });
+}

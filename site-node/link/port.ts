@@ -28,6 +28,9 @@ export interface HubLink {
   /**
    * Write a profile through the hub (the system of record). `baseVersion` is the version the
    * change was based on (0 = new); a stale one fails with 'conflict' and is recorded at the hub.
+   * Of another site's customer only notes, the preferred callback number and the lost-card
+   * flag may change ('permission-denied' naming the field otherwise; docs/architecture.md
+   * §5.5). `changedBy` is the agent id or 'ivr': the hub records it as `<this site>/<changedBy>`.
    */
   writeCustomer(
     profile: CustomerProfile,
