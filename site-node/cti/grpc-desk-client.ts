@@ -69,6 +69,8 @@ export class GrpcAgentDesk implements AgentDesk {
   private readonly log: Logger;
   /** Session tokens by user id. */
   private readonly tokens = new Map<string, string>();
+  /** Sign-ins under way, so a stream and a login opened together share one session. */
+  private readonly signingIn = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: GrpcAgentDeskOptions) {
     this.client = new AgentDeskClient(
@@ -113,6 +115,21 @@ export class GrpcAgentDesk implements AgentDesk {
     return agentFromProto(res.agent);
   }
 
+  /** With a password source and no session yet: sign `userId` in (once, however many ask). */
+  private async ensureSession(userId: string): Promise<void> {
+    if (this.tokens.has(userId)) return;
+    const pending = this.signingIn.get(userId);
+    if (pending) {
+      await pending;
+      return;
+    }
+    const password = this.opts.password?.(userId);
+    if (password === undefined) return;
+    const p = this.signIn(userId, password).finally(() => this.signingIn.delete(userId));
+    this.signingIn.set(userId, p);
+    await p;
+  }
+
   /** Sign `userId` in; its token is kept for its later calls. */
   async signIn(userId: string, password: string): Promise<DeskSignIn> {
     const res = await call(
@@ -142,8 +159,7 @@ export class GrpcAgentDesk implements AgentDesk {
   }
 
   async login(agentId: string): Promise<AgentView> {
-    const password = this.opts.password?.(agentId);
-    if (password !== undefined && !this.tokens.has(agentId)) await this.signIn(agentId, password);
+    await this.ensureSession(agentId);
     return this.unary(agentId, this.client.login.bind(this.client), { agentId });
   }
   async logout(agentId: string): Promise<AgentView> {
@@ -205,30 +221,46 @@ export class GrpcAgentDesk implements AgentDesk {
   }
 
   subscribe(agentId: string, listener: (e: DeskEvent) => void): () => void {
-    const stream = this.client.events({ agentId }, this.metadata(agentId));
-    this.streams.add(stream);
     let cancelled = false;
-    stream.on('data', (msg: PbDeskEvent) => {
-      let e: DeskEvent | undefined;
-      try {
-        e = deskEventFromProto(msg);
-      } catch (err) {
-        this.log.warn('undecodable desk event dropped', { agentId, err });
-        return;
-      }
-      if (e) listener(e);
-    });
-    stream.on('error', (err: ServiceError) => {
-      this.streams.delete(stream);
-      if (cancelled && err.code === Status.CANCELLED) return;
-      this.log.warn('desk event stream failed', { agentId, err });
-      this.opts.onStreamError?.(agentId, fromGrpcError(err));
-    });
-    stream.on('end', () => this.streams.delete(stream));
+    let stream: ClientReadableStream<PbDeskEvent> | undefined;
+    const open = (): void => {
+      if (cancelled) return;
+      const s = this.client.events({ agentId }, this.metadata(agentId));
+      stream = s;
+      this.streams.add(s);
+      s.on('data', (msg: PbDeskEvent) => {
+        let e: DeskEvent | undefined;
+        try {
+          e = deskEventFromProto(msg);
+        } catch (err) {
+          this.log.warn('undecodable desk event dropped', { agentId, err });
+          return;
+        }
+        if (e) listener(e);
+      });
+      s.on('error', (err: ServiceError) => {
+        this.streams.delete(s);
+        if (cancelled && err.code === Status.CANCELLED) return;
+        this.log.warn('desk event stream failed', { agentId, err });
+        this.opts.onStreamError?.(agentId, fromGrpcError(err));
+      });
+      s.on('end', () => this.streams.delete(s));
+    };
+    // A stream needs the agent's session: sign in first when this desk can and has none yet.
+    if (this.tokens.has(agentId) || this.opts.password?.(agentId) === undefined) open();
+    else {
+      this.ensureSession(agentId).then(open, (err: unknown) => {
+        if (cancelled) return;
+        this.log.warn('desk sign-in for the event stream failed', { agentId, err });
+        this.opts.onStreamError?.(agentId, fromGrpcError(err));
+      });
+    }
     return () => {
       cancelled = true;
-      this.streams.delete(stream);
-      stream.cancel();
+      if (stream) {
+        this.streams.delete(stream);
+        stream.cancel();
+      }
     };
   }
 
