@@ -49,7 +49,11 @@ test('a good sign-in clears its user, not its address', () => {
   t.succeeded(k('a01'));
   t.failed(k('a01'), 3);
   assert.equal(t.check(k('a01', '10.0.0.7'), 3), undefined, 'a01 starts afresh');
-  assert.deepEqual(t.check(k('a03'), 3), { by: 'address', retryInMs: 10_000 }, 'the address counted all five');
+  assert.deepEqual(
+    t.check(k('a03'), 3),
+    { by: 'address', retryInMs: 10_000 },
+    'the address counted all five',
+  );
 });
 
 test('failures older than the window do not count', () => {

@@ -5,7 +5,8 @@
  * with the token of the agent its request names (so a test written against agent ids keeps
  * reading as it did).
  */
-import { InterceptingCall, Metadata, type Interceptor } from '@grpc/grpc-js';
+import type { Metadata} from '@grpc/grpc-js';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { ManualClock, type Clock } from '../../shared/clock.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { DEFAULT_DESK_AUTH, type DeskAuthConfig } from '../config.js';
