@@ -5,7 +5,7 @@
  * with the token of the agent its request names (so a test written against agent ids keeps
  * reading as it did).
  */
-import type { Metadata} from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { ManualClock, type Clock } from '../../shared/clock.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
