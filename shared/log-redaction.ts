@@ -2,13 +2,24 @@
  * What never reaches a log line: pino's `redact` paths and the censor that fills them in.
  * Keys are matched by exact name, never by substring (a pattern on "pin" also hid `mapping`
  * and `eventsShipping`). The names are the ones the code uses for these values: `pin`,
- * `newPin` and `pinHash` (IVR, bank host), `password`, `cardNumber`/`card`/`pan` and the
+ * `newPin` and `pinHash` (IVR, bank host), `password`, the desk's `newPassword`, `oldPassword`,
+ * `passwordHash` and `sessionToken` (site-node/cti/), `cardNumber`/`card`/`pan` and the
  * `cards` of a customer profile; each is caught at the top of a line or nested up to three
  * objects down, e.g. `req.pin`, `params.password`, `cmd.args.subject.cardNumber`.
  */
 
 /** Replaced by `[redacted]` whatever their value. */
-const SECRET_KEYS = ['pin', 'newPin', 'pinHash', 'password', 'cvv'];
+const SECRET_KEYS = [
+  'pin',
+  'newPin',
+  'pinHash',
+  'password',
+  'newPassword',
+  'oldPassword',
+  'passwordHash',
+  'sessionToken',
+  'cvv',
+];
 /** A card number: masked, keeping at most its first 6 and last 4 digits. */
 const CARD_KEYS = ['cardNumber', 'card', 'pan'];
 /** A list of card numbers: each one masked. */

@@ -73,6 +73,8 @@ describe('redaction', () => {
       req: { pin: '111111', op: 'verifyPin' },
       request: { args: { pin: '222222', newPin: '333333' } },
       params: { password: 'hunter3' },
+      desk: { newPassword: 'hunter4', oldPassword: 'hunter5', sessionToken: 'tok-hunter6' },
+      passwordHash: 'scrypt$hunter7',
     });
     const line = c.last();
     assert.equal(line.pin, '[redacted]');
@@ -82,7 +84,22 @@ describe('redaction', () => {
     assert.deepEqual(line.req, { pin: '[redacted]', op: 'verifyPin' });
     assert.deepEqual(line.request, { args: { pin: '[redacted]', newPin: '[redacted]' } });
     assert.deepEqual(line.params, { password: '[redacted]' });
-    for (const secret of ['135790', '246802', 'scrypt', 'hunter2', '111111', '222222', '333333', 'hunter3'])
+    assert.deepEqual(line.desk, {
+      newPassword: '[redacted]',
+      oldPassword: '[redacted]',
+      sessionToken: '[redacted]',
+    });
+    for (const secret of [
+      '135790',
+      '246802',
+      'scrypt',
+      'hunter2',
+      '111111',
+      '222222',
+      '333333',
+      'hunter',
+      'tok-',
+    ])
       assert.ok(!c.raw[0]!.includes(secret), `${secret} reached the log`);
   });
 

@@ -19,6 +19,8 @@ export interface SiteCliOptions {
   /** Simulation: other sites whose customers also call this one (roaming). */
   roamFrom: string[];
   roamingShare: number;
+  /** Serve the agent desk in plaintext on a loopback cti.host (no cti.tls needed). */
+  insecureLoopback: boolean;
 }
 
 function num(flag: string, v: string | undefined, dflt: number, min: number): number {
@@ -56,6 +58,7 @@ export function parseSiteArgs(
       'stats-every': { type: 'string' },
       'roam-from': { type: 'string' },
       'roam-share': { type: 'string' },
+      'insecure-loopback': { type: 'boolean' },
     },
     strict: true,
   });
@@ -73,5 +76,6 @@ export function parseSiteArgs(
     statsEverySec: num('stats-every', values['stats-every'], 2, 0.1),
     roamFrom: roamFrom(values['roam-from']),
     roamingShare: num('roam-share', values['roam-share'], 0.1, 0),
+    insecureLoopback: values['insecure-loopback'] ?? false,
   };
 }

@@ -221,3 +221,28 @@ test('callbacks: the default queue is the first queue unless named; an unknown q
   refuses((d) => (d.acd.queues[0].callback = { maxTries: 0 }), /site\.acd\.queues\[0\]\.callback\.maxTries/);
   refuses((d) => (d.acd.queues[0].callback = { retryDelayMs: 0 }), /callback\.retryDelayMs/);
 });
+
+test('desk users: supervisors and teams, each unknown id named; cti.auth defaults and durations', () => {
+  const c = loadSiteConfig(EXAMPLE);
+  assert.deepEqual(c.supervisors, [{ id: 's01', name: '孙梅' }]);
+  assert.deepEqual(c.teams[1], { id: 'corporate', supervisors: ['s01', 'a08'], agents: ['a06', 'a07'] });
+  assert.equal(c.cti.auth?.maxFailuresPerUser, 5);
+  assert.equal(c.cti.auth?.sessionIdleMs, 1_800_000);
+  const d = base() as Doc;
+  d.cti.auth = { sessionIdle: '5m', lockout: '1m', maxFailuresPerAddress: 50 };
+  const auth = compileSiteConfig(d, '/tmp', 'site').cti.auth!;
+  assert.deepEqual([auth.sessionIdleMs, auth.lockoutMs, auth.maxFailuresPerAddress], [300_000, 60_000, 50]);
+  refuses((x) => (x.cti.auth = { sessionIdle: 'soon' }), /site\.cti\.auth\.sessionIdle/);
+  refuses((x) => (x.teams[0].agents = ['a01', 'a99']), /site\.teams\[0\]\.agents\[1\]: unknown agent "a99"/);
+  refuses((x) => (x.teams[0].agents = ['s01']), /site\.teams\[0\]\.agents\[0\]: unknown agent "s01"/);
+  refuses(
+    (x) => (x.teams[0].supervisors = ['boss']),
+    /site\.teams\[0\]\.supervisors\[0\]: unknown user "boss"/,
+  );
+  refuses((x) => (x.teams[0].supervisors = []), /site\.teams\.0\.supervisors|site\.teams\[0\]\.supervisors/);
+  refuses(
+    (x) => (x.supervisors = [{ id: 'a01', name: 'twice' }]),
+    /site\.supervisors\[0\]\.id: "a01" is already/,
+  );
+  refuses((x) => (x.teams[1].id = 'retail'), /site\.teams\[1\]\.id: duplicate team id/);
+});

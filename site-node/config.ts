@@ -29,6 +29,33 @@ const agentSchema = z
   })
   .strict();
 
+const userSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, _ . -'),
+    name: z.string().min(1),
+  })
+  .strict();
+
+/** Desk sessions and failed sign-ins (site-node/cti/desk-sessions.ts, signin-throttle.ts). */
+export interface DeskAuthConfig {
+  sessionIdleMs: number;
+  sessionMaxAgeMs: number;
+  maxFailuresPerUser: number;
+  maxFailuresPerAddress: number;
+  failureWindowMs: number;
+  /** The first lock; each lock that follows doubles it, up to an hour. */
+  lockoutMs: number;
+}
+
+export const DEFAULT_DESK_AUTH: DeskAuthConfig = {
+  sessionIdleMs: 30 * 60_000,
+  sessionMaxAgeMs: 12 * 3_600_000,
+  maxFailuresPerUser: 5,
+  maxFailuresPerAddress: 20,
+  failureWindowMs: 15 * 60_000,
+  lockoutMs: 30_000,
+};
+
 /**
  * The site's store writes (site-node/runtime/durable-writes.ts): how many may wait while the
  * database is away before the site stops taking calls, and how long a caller waits for a
@@ -87,8 +114,10 @@ const siteFileSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(0),
         /**
-         * mTLS for the agent desk: agents present `agent` certificates (deploy/pki.sh) and can
-         * act only for their own agent id. Absent = plaintext (a trusted segment, the demo).
+         * TLS for the agent desk, with the site's certificate (deploy/pki.sh `node site <id>`).
+         * A client certificate is asked for but optional: an `agent` certificate acts as that
+         * agent; a desk without one signs in with a password. Required unless the site is
+         * started with `--insecure-loopback` (site-node/runtime/site.ts).
          */
         tls: z
           .object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) })
@@ -106,9 +135,45 @@ const siteFileSchema = z
           })
           .strict()
           .default({ timeout: 30_000, logoutAfter: 600_000 }),
+        /** Desk sessions and sign-in throttling (docs/architecture.md §4.3 "Desk authentication"). */
+        auth: z
+          .object({
+            sessionIdle: positiveDuration.default(DEFAULT_DESK_AUTH.sessionIdleMs),
+            sessionMaxAge: positiveDuration.default(DEFAULT_DESK_AUTH.sessionMaxAgeMs),
+            maxFailuresPerUser: z
+              .number()
+              .int()
+              .min(1)
+              .max(1000)
+              .default(DEFAULT_DESK_AUTH.maxFailuresPerUser),
+            maxFailuresPerAddress: z
+              .number()
+              .int()
+              .min(1)
+              .max(100_000)
+              .default(DEFAULT_DESK_AUTH.maxFailuresPerAddress),
+            failureWindow: positiveDuration.default(DEFAULT_DESK_AUTH.failureWindowMs),
+            lockout: positiveDuration.default(DEFAULT_DESK_AUTH.lockoutMs),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 0, lease: { timeout: 30_000, logoutAfter: 600_000 } }),
+    /** Desk users who take no calls (docs/operations.md §3.2); they supervise `teams`. */
+    supervisors: z.array(userSchema).default([]),
+    /** Who supervises whom: each team's supervisors (agents or supervisors) and agents. */
+    teams: z
+      .array(
+        z
+          .object({
+            id: code,
+            supervisors: z.array(z.string()).min(1, 'a team needs a supervisor'),
+            agents: z.array(z.string()),
+          })
+          .strict(),
+      )
+      .default([]),
     /** The supervisor's wallboard (HTTP). */
     web: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
@@ -244,7 +309,13 @@ export interface SiteConfig {
     tls?: { caPath: string; certPath: string; keyPath: string } | undefined;
     /** Agent leases: silent longer than `leaseMs` -> not-ready; `logoutAfterMs` later -> logged out. */
     lease: { leaseMs: number; logoutAfterMs: number };
+    /** Absent in a config built in code: DEFAULT_DESK_AUTH. */
+    auth?: DeskAuthConfig;
   };
+  /** Desk users who are not agents; they supervise teams. */
+  supervisors: Array<{ id: string; name: string }>;
+  /** Who supervises which agents (site-node/cti/desk-access.ts). */
+  teams: Array<{ id: string; supervisors: string[]; agents: string[] }>;
   web: { host: string; port: number };
   ivr: { flowPath: string; promptsPath: string | undefined; bankTimeoutMs: number };
   /** Absent in a config built in code: DEFAULT_STORE_WRITES. */
@@ -279,6 +350,30 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     if (!Object.keys(a.skills).some((s) => queueSkills.has(s))) {
       problems.push(`${what}.agents[${i}].skills: agent "${a.id}" has no skill that any queue requires`);
     }
+  });
+  const supervisorIds = new Set<string>();
+  raw.supervisors.forEach((s, i) => {
+    if (seen.has(s.id))
+      problems.push(`${what}.supervisors[${i}].id: "${s.id}" is already an agent or supervisor id`);
+    seen.add(s.id);
+    supervisorIds.add(s.id);
+  });
+  const teamIds = new Set<string>();
+  raw.teams.forEach((t, i) => {
+    if (teamIds.has(t.id)) problems.push(`${what}.teams[${i}].id: duplicate team id "${t.id}"`);
+    teamIds.add(t.id);
+    t.supervisors.forEach((id, j) => {
+      if (!seen.has(id)) {
+        problems.push(
+          `${what}.teams[${i}].supervisors[${j}]: unknown user "${id}" (not in agents or supervisors)`,
+        );
+      }
+    });
+    t.agents.forEach((id, j) => {
+      if (supervisorIds.has(id) || !seen.has(id)) {
+        problems.push(`${what}.teams[${i}].agents[${j}]: unknown agent "${id}" (not in agents)`);
+      }
+    });
   });
   if (raw.hub && raw.hub.suspectAfterMs < 100) {
     problems.push(`${what}.hub.suspectAfterMs: must be at least 100 ms`);
@@ -332,6 +427,16 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       host: raw.cti.host,
       port: raw.cti.port,
       lease: { leaseMs: raw.cti.lease.timeout, logoutAfterMs: raw.cti.lease.logoutAfter },
+      auth: raw.cti.auth
+        ? {
+            sessionIdleMs: raw.cti.auth.sessionIdle,
+            sessionMaxAgeMs: raw.cti.auth.sessionMaxAge,
+            maxFailuresPerUser: raw.cti.auth.maxFailuresPerUser,
+            maxFailuresPerAddress: raw.cti.auth.maxFailuresPerAddress,
+            failureWindowMs: raw.cti.auth.failureWindow,
+            lockoutMs: raw.cti.auth.lockout,
+          }
+        : { ...DEFAULT_DESK_AUTH },
       ...(raw.cti.tls
         ? {
             tls: {
@@ -359,6 +464,8 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     notReadyReasons: raw.notReadyReasons,
     wrapupCodes: raw.wrapupCodes,
     agents: raw.agents,
+    supervisors: raw.supervisors,
+    teams: raw.teams,
     acd,
     callbacks: { queueId: raw.callbacks.queue ?? acd.queues[0]!.id, priority: raw.callbacks.priority },
     hub: raw.hub && {

@@ -5,6 +5,8 @@
  *   tsx site-node/main.ts --config deploy/examples/site-chongqing.yaml --database postgres://...
  *   tsx site-node/main.ts ... --simulate [--speed 20 --rate 600]   simulated callers and agents
  *       [--roam-from wanzhou,fuling --roam-share 0.1]   some callers are other sites' customers
+ *   --insecure-loopback   the agent desk in plaintext, only on a loopback cti.host (one machine);
+ *                         without it the desk needs cti.tls (docs/operations.md §3.2)
  *
  * Voice over SIP/RTP is a later issue, so today a site runs with the simulated media port
  * and simulated callers (`--simulate`); without it, it refuses to start rather than pretend.
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
     // The other sites' simulated customers: the same generator and seed they use themselves.
     roamers: args.roamFrom.flatMap((id) => makePopulation(id, args.customers, args.seed)),
     roamingShare: args.roamingShare,
+    insecureLoopback: args.insecureLoopback,
   });
   process.stdout.write(
     JSON.stringify({

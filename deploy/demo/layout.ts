@@ -122,7 +122,8 @@ export function writeSiteConfig(dir: string, pki: PkiLayout, s: SiteLayout): str
     flow: resolve(base, doc.ivr.flow),
     ...(doc.ivr.prompts ? { prompts: resolve(base, doc.ivr.prompts) } : {}),
   };
-  doc.cti = { host: '127.0.0.1', port: 0 };
+  // The agent desk speaks TLS with the site's own certificate (docs/architecture.md §4.3).
+  doc.cti = { host: '127.0.0.1', port: 0, tls: { ca: pki.ca, cert: c.cert, key: c.key } };
   doc.web = { host: '127.0.0.1', port: 0 };
   doc.hub = {
     ...(typeof s.hubAddress === 'string' ? { address: s.hubAddress } : { addresses: [...s.hubAddress] }),

@@ -324,9 +324,12 @@ async function demo(): Promise<void> {
         const bankHosts: SiteConfig['bankHosts'] = {};
         for (const o of fullSites) if (o.id !== topo.id) bankHosts[o.id] = { databaseUrl: urls.get(o.id)! };
         bankHosts[access.id] = { databaseUrl: urls.get(centerId)! };
+        const example = loadSiteConfig(exampleSiteConfig(topo.id));
         const config: SiteConfig = {
-          ...loadSiteConfig(exampleSiteConfig(topo.id)),
+          ...example,
           databaseUrl: urls.get(topo.id)!,
+          // The agent desk speaks TLS with the site's certificate from the demo's PKI.
+          cti: { ...example.cti, tls: { caPath: pki.ca, certPath: cert.cert, keyPath: cert.key } },
           hub: {
             addresses: [hubAddress],
             hubId: HUB_ID,

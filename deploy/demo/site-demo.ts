@@ -34,6 +34,8 @@ async function demo(): Promise<void> {
       customers: args.customers,
       seed: args.seed,
       log,
+      // One machine: the example config's cti.tls files are not made by this demo.
+      insecureLoopback: true,
     });
   } catch (e) {
     await db.stop();

@@ -33,7 +33,52 @@ export const protobufFileName = "agent.proto";
  * errors come back as gRPC status codes (shared/grpc/status.ts): bad input is
  * INVALID_ARGUMENT naming the field, an illegal state move is FAILED_PRECONDITION, an
  * unknown agent or call is NOT_FOUND.
+ *
+ * Authentication (docs/architecture.md §4.3 "Desk authentication"): the desk speaks TLS. A
+ * caller is either a verified `agent` client certificate (it acts as that agent) or a session
+ * from SignIn, whose token travels as metadata `authorization: Bearer <token>` on every later
+ * call and on the Events stream. No session and no certificate is UNAUTHENTICATED; a request
+ * naming an agent other than the caller's own is PERMISSION_DENIED naming `agent_id`.
  */
+
+export enum DeskRole {
+  DESK_ROLE_UNSPECIFIED = 0,
+  DESK_ROLE_AGENT = 1,
+  DESK_ROLE_SUPERVISOR = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function deskRoleFromJSON(object: any): DeskRole {
+  switch (object) {
+    case 0:
+    case "DESK_ROLE_UNSPECIFIED":
+      return DeskRole.DESK_ROLE_UNSPECIFIED;
+    case 1:
+    case "DESK_ROLE_AGENT":
+      return DeskRole.DESK_ROLE_AGENT;
+    case 2:
+    case "DESK_ROLE_SUPERVISOR":
+      return DeskRole.DESK_ROLE_SUPERVISOR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DeskRole.UNRECOGNIZED;
+  }
+}
+
+export function deskRoleToJSON(object: DeskRole): string {
+  switch (object) {
+    case DeskRole.DESK_ROLE_UNSPECIFIED:
+      return "DESK_ROLE_UNSPECIFIED";
+    case DeskRole.DESK_ROLE_AGENT:
+      return "DESK_ROLE_AGENT";
+    case DeskRole.DESK_ROLE_SUPERVISOR:
+      return "DESK_ROLE_SUPERVISOR";
+    case DeskRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /** The agent's state (docs/architecture.md §4). */
 export enum AgentState {
@@ -184,6 +229,58 @@ export function endedByToJSON(object: EndedBy): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+export interface SignInRequest {
+  userId: string;
+  password: string;
+}
+
+export interface SignInResponse {
+  /** Send as metadata `authorization: Bearer <session_token>`. */
+  sessionToken: string;
+  role: DeskRole;
+  /** The ACD agent this session acts for; empty for a supervisor who is not an agent. */
+  agentId: string;
+  /** When the session ends at the latest (it ends sooner after an idle spell). */
+  expiresAtMs: number;
+}
+
+export interface SignOutRequest {
+}
+
+export interface SignOutResponse {
+}
+
+export interface ListTeamRequest {
+}
+
+export interface TeamMember {
+  teamId: string;
+  agent?: Agent | undefined;
+  name: string;
+}
+
+export interface ListTeamResponse {
+  members: TeamMember[];
+}
+
+export interface ForceRequest {
+  agentId: string;
+  /** Why, 1-200 characters; recorded in the desk audit. */
+  reason: string;
+  /** ForceNotReady: one of the site's not-ready reason codes, the agent's new reason. */
+  reasonCode: string;
+}
+
+export interface SetPasswordRequest {
+  userId: string;
+  newPassword: string;
+  /** Required when a user sets its own password. */
+  oldPassword: string;
+}
+
+export interface SetPasswordResponse {
 }
 
 /**
@@ -382,6 +479,828 @@ export interface DeskEvent {
   /** The agent's state changed (also the first message of every stream). */
   { $case: "state"; value: Agent } | undefined;
 }
+
+function createBaseSignInRequest(): SignInRequest {
+  return { userId: "", password: "" };
+}
+
+export const SignInRequest: MessageFns<SignInRequest> = {
+  encode(message: SignInRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignInRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignInRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignInRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+    };
+  },
+
+  toJSON(message: SignInRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignInRequest>, I>>(base?: I): SignInRequest {
+    return SignInRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignInRequest>, I>>(object: I): SignInRequest {
+    const message = createBaseSignInRequest();
+    message.userId = object.userId ?? "";
+    message.password = object.password ?? "";
+    return message;
+  },
+};
+
+function createBaseSignInResponse(): SignInResponse {
+  return { sessionToken: "", role: 0, agentId: "", expiresAtMs: 0 };
+}
+
+export const SignInResponse: MessageFns<SignInResponse> = {
+  encode(message: SignInResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionToken !== "") {
+      writer.uint32(10).string(message.sessionToken);
+    }
+    if (message.role !== 0) {
+      writer.uint32(16).int32(message.role);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(26).string(message.agentId);
+    }
+    if (message.expiresAtMs !== 0) {
+      writer.uint32(32).int64(message.expiresAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignInResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignInResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.expiresAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignInResponse {
+    return {
+      sessionToken: isSet(object.sessionToken)
+        ? globalThis.String(object.sessionToken)
+        : isSet(object.session_token)
+        ? globalThis.String(object.session_token)
+        : "",
+      role: isSet(object.role) ? deskRoleFromJSON(object.role) : 0,
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      expiresAtMs: isSet(object.expiresAtMs)
+        ? globalThis.Number(object.expiresAtMs)
+        : isSet(object.expires_at_ms)
+        ? globalThis.Number(object.expires_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: SignInResponse): unknown {
+    const obj: any = {};
+    if (message.sessionToken !== "") {
+      obj.sessionToken = message.sessionToken;
+    }
+    if (message.role !== 0) {
+      obj.role = deskRoleToJSON(message.role);
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.expiresAtMs !== 0) {
+      obj.expiresAtMs = Math.round(message.expiresAtMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignInResponse>, I>>(base?: I): SignInResponse {
+    return SignInResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignInResponse>, I>>(object: I): SignInResponse {
+    const message = createBaseSignInResponse();
+    message.sessionToken = object.sessionToken ?? "";
+    message.role = object.role ?? 0;
+    message.agentId = object.agentId ?? "";
+    message.expiresAtMs = object.expiresAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseSignOutRequest(): SignOutRequest {
+  return {};
+}
+
+export const SignOutRequest: MessageFns<SignOutRequest> = {
+  encode(_: SignOutRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignOutRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignOutRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SignOutRequest {
+    return {};
+  },
+
+  toJSON(_: SignOutRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignOutRequest>, I>>(base?: I): SignOutRequest {
+    return SignOutRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignOutRequest>, I>>(_: I): SignOutRequest {
+    const message = createBaseSignOutRequest();
+    return message;
+  },
+};
+
+function createBaseSignOutResponse(): SignOutResponse {
+  return {};
+}
+
+export const SignOutResponse: MessageFns<SignOutResponse> = {
+  encode(_: SignOutResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignOutResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignOutResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SignOutResponse {
+    return {};
+  },
+
+  toJSON(_: SignOutResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignOutResponse>, I>>(base?: I): SignOutResponse {
+    return SignOutResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignOutResponse>, I>>(_: I): SignOutResponse {
+    const message = createBaseSignOutResponse();
+    return message;
+  },
+};
+
+function createBaseListTeamRequest(): ListTeamRequest {
+  return {};
+}
+
+export const ListTeamRequest: MessageFns<ListTeamRequest> = {
+  encode(_: ListTeamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTeamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTeamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListTeamRequest {
+    return {};
+  },
+
+  toJSON(_: ListTeamRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTeamRequest>, I>>(base?: I): ListTeamRequest {
+    return ListTeamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTeamRequest>, I>>(_: I): ListTeamRequest {
+    const message = createBaseListTeamRequest();
+    return message;
+  },
+};
+
+function createBaseTeamMember(): TeamMember {
+  return { teamId: "", agent: undefined, name: "" };
+}
+
+export const TeamMember: MessageFns<TeamMember> = {
+  encode(message: TeamMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.teamId !== "") {
+      writer.uint32(10).string(message.teamId);
+    }
+    if (message.agent !== undefined) {
+      Agent.encode(message.agent, writer.uint32(18).fork()).join();
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TeamMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTeamMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.teamId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agent = Agent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TeamMember {
+    return {
+      teamId: isSet(object.teamId)
+        ? globalThis.String(object.teamId)
+        : isSet(object.team_id)
+        ? globalThis.String(object.team_id)
+        : "",
+      agent: isSet(object.agent) ? Agent.fromJSON(object.agent) : undefined,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: TeamMember): unknown {
+    const obj: any = {};
+    if (message.teamId !== "") {
+      obj.teamId = message.teamId;
+    }
+    if (message.agent !== undefined) {
+      obj.agent = Agent.toJSON(message.agent);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TeamMember>, I>>(base?: I): TeamMember {
+    return TeamMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TeamMember>, I>>(object: I): TeamMember {
+    const message = createBaseTeamMember();
+    message.teamId = object.teamId ?? "";
+    message.agent = (object.agent !== undefined && object.agent !== null) ? Agent.fromPartial(object.agent) : undefined;
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListTeamResponse(): ListTeamResponse {
+  return { members: [] };
+}
+
+export const ListTeamResponse: MessageFns<ListTeamResponse> = {
+  encode(message: ListTeamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      TeamMember.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTeamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTeamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(TeamMember.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTeamResponse {
+    return {
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => TeamMember.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListTeamResponse): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => TeamMember.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTeamResponse>, I>>(base?: I): ListTeamResponse {
+    return ListTeamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTeamResponse>, I>>(object: I): ListTeamResponse {
+    const message = createBaseListTeamResponse();
+    message.members = object.members?.map((e) => TeamMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseForceRequest(): ForceRequest {
+  return { agentId: "", reason: "", reasonCode: "" };
+}
+
+export const ForceRequest: MessageFns<ForceRequest> = {
+  encode(message: ForceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentId !== "") {
+      writer.uint32(10).string(message.agentId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.reasonCode !== "") {
+      writer.uint32(26).string(message.reasonCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reasonCode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForceRequest {
+    return {
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reasonCode: isSet(object.reasonCode)
+        ? globalThis.String(object.reasonCode)
+        : isSet(object.reason_code)
+        ? globalThis.String(object.reason_code)
+        : "",
+    };
+  },
+
+  toJSON(message: ForceRequest): unknown {
+    const obj: any = {};
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.reasonCode !== "") {
+      obj.reasonCode = message.reasonCode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ForceRequest>, I>>(base?: I): ForceRequest {
+    return ForceRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ForceRequest>, I>>(object: I): ForceRequest {
+    const message = createBaseForceRequest();
+    message.agentId = object.agentId ?? "";
+    message.reason = object.reason ?? "";
+    message.reasonCode = object.reasonCode ?? "";
+    return message;
+  },
+};
+
+function createBaseSetPasswordRequest(): SetPasswordRequest {
+  return { userId: "", newPassword: "", oldPassword: "" };
+}
+
+export const SetPasswordRequest: MessageFns<SetPasswordRequest> = {
+  encode(message: SetPasswordRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.newPassword !== "") {
+      writer.uint32(18).string(message.newPassword);
+    }
+    if (message.oldPassword !== "") {
+      writer.uint32(26).string(message.oldPassword);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPasswordRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPasswordRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newPassword = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.oldPassword = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetPasswordRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      newPassword: isSet(object.newPassword)
+        ? globalThis.String(object.newPassword)
+        : isSet(object.new_password)
+        ? globalThis.String(object.new_password)
+        : "",
+      oldPassword: isSet(object.oldPassword)
+        ? globalThis.String(object.oldPassword)
+        : isSet(object.old_password)
+        ? globalThis.String(object.old_password)
+        : "",
+    };
+  },
+
+  toJSON(message: SetPasswordRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.newPassword !== "") {
+      obj.newPassword = message.newPassword;
+    }
+    if (message.oldPassword !== "") {
+      obj.oldPassword = message.oldPassword;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPasswordRequest>, I>>(base?: I): SetPasswordRequest {
+    return SetPasswordRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPasswordRequest>, I>>(object: I): SetPasswordRequest {
+    const message = createBaseSetPasswordRequest();
+    message.userId = object.userId ?? "";
+    message.newPassword = object.newPassword ?? "";
+    message.oldPassword = object.oldPassword ?? "";
+    return message;
+  },
+};
+
+function createBaseSetPasswordResponse(): SetPasswordResponse {
+  return {};
+}
+
+export const SetPasswordResponse: MessageFns<SetPasswordResponse> = {
+  encode(_: SetPasswordResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPasswordResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPasswordResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetPasswordResponse {
+    return {};
+  },
+
+  toJSON(_: SetPasswordResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetPasswordResponse>, I>>(base?: I): SetPasswordResponse {
+    return SetPasswordResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetPasswordResponse>, I>>(_: I): SetPasswordResponse {
+    const message = createBaseSetPasswordResponse();
+    return message;
+  },
+};
 
 function createBaseAgent(): Agent {
   return { agentId: "", state: 0, reasonCode: undefined, callId: undefined, skills: {} };
@@ -2884,7 +3803,83 @@ export const DeskEvent: MessageFns<DeskEvent> = {
 
 export type AgentDeskService = typeof AgentDeskService;
 export const AgentDeskService = {
-  /** Log the agent in (the agent starts not-ready with reason "login"). */
+  /**
+   * Sign a user (an agent or a supervisor) in with a password: a session bound to that user.
+   * A wrong password and an unknown user get the same UNAUTHENTICATED answer; repeated
+   * failures (per user id and per address) are refused for a growing delay ("retry in Ns").
+   */
+  signIn: {
+    path: "/pcc.agent.v1.AgentDesk/SignIn" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SignInRequest): Buffer => Buffer.from(SignInRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignInRequest => SignInRequest.decode(value),
+    responseSerialize: (value: SignInResponse): Buffer => Buffer.from(SignInResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignInResponse => SignInResponse.decode(value),
+  },
+  /**
+   * End the caller's session (the token on this call). The ACD state is not changed: log out
+   * first to leave the queues.
+   */
+  signOut: {
+    path: "/pcc.agent.v1.AgentDesk/SignOut" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SignOutRequest): Buffer => Buffer.from(SignOutRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignOutRequest => SignOutRequest.decode(value),
+    responseSerialize: (value: SignOutResponse): Buffer => Buffer.from(SignOutResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignOutResponse => SignOutResponse.decode(value),
+  },
+  /** Supervisors: the agents of the caller's teams with their states. */
+  listTeam: {
+    path: "/pcc.agent.v1.AgentDesk/ListTeam" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTeamRequest): Buffer => Buffer.from(ListTeamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTeamRequest => ListTeamRequest.decode(value),
+    responseSerialize: (value: ListTeamResponse): Buffer => Buffer.from(ListTeamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTeamResponse => ListTeamResponse.decode(value),
+  },
+  /** Supervisors: make an agent of one's teams not-ready (audited). */
+  forceNotReady: {
+    path: "/pcc.agent.v1.AgentDesk/ForceNotReady" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ForceRequest): Buffer => Buffer.from(ForceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForceRequest => ForceRequest.decode(value),
+    responseSerialize: (value: AgentResponse): Buffer => Buffer.from(AgentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AgentResponse => AgentResponse.decode(value),
+  },
+  /**
+   * Supervisors: log an agent of one's teams out and end its sessions (audited). Refused
+   * (FAILED_PRECONDITION) while the agent holds a call.
+   */
+  forceLogout: {
+    path: "/pcc.agent.v1.AgentDesk/ForceLogout" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ForceRequest): Buffer => Buffer.from(ForceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForceRequest => ForceRequest.decode(value),
+    responseSerialize: (value: AgentResponse): Buffer => Buffer.from(AgentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AgentResponse => AgentResponse.decode(value),
+  },
+  /**
+   * Set a password: a supervisor for a member of its teams, or a user for itself with its
+   * current password (audited).
+   */
+  setPassword: {
+    path: "/pcc.agent.v1.AgentDesk/SetPassword" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPasswordRequest): Buffer => Buffer.from(SetPasswordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPasswordRequest => SetPasswordRequest.decode(value),
+    responseSerialize: (value: SetPasswordResponse): Buffer => Buffer.from(SetPasswordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPasswordResponse => SetPasswordResponse.decode(value),
+  },
+  /**
+   * Log the agent into the ACD (the agent starts not-ready with reason "login"); needs a
+   * session or certificate of that agent.
+   */
   login: {
     path: "/pcc.agent.v1.AgentDesk/Login" as const,
     requestStream: false as const,
@@ -3021,7 +4016,35 @@ export const AgentDeskService = {
 } as const;
 
 export interface AgentDeskServer extends UntypedServiceImplementation {
-  /** Log the agent in (the agent starts not-ready with reason "login"). */
+  /**
+   * Sign a user (an agent or a supervisor) in with a password: a session bound to that user.
+   * A wrong password and an unknown user get the same UNAUTHENTICATED answer; repeated
+   * failures (per user id and per address) are refused for a growing delay ("retry in Ns").
+   */
+  signIn: handleUnaryCall<SignInRequest, SignInResponse>;
+  /**
+   * End the caller's session (the token on this call). The ACD state is not changed: log out
+   * first to leave the queues.
+   */
+  signOut: handleUnaryCall<SignOutRequest, SignOutResponse>;
+  /** Supervisors: the agents of the caller's teams with their states. */
+  listTeam: handleUnaryCall<ListTeamRequest, ListTeamResponse>;
+  /** Supervisors: make an agent of one's teams not-ready (audited). */
+  forceNotReady: handleUnaryCall<ForceRequest, AgentResponse>;
+  /**
+   * Supervisors: log an agent of one's teams out and end its sessions (audited). Refused
+   * (FAILED_PRECONDITION) while the agent holds a call.
+   */
+  forceLogout: handleUnaryCall<ForceRequest, AgentResponse>;
+  /**
+   * Set a password: a supervisor for a member of its teams, or a user for itself with its
+   * current password (audited).
+   */
+  setPassword: handleUnaryCall<SetPasswordRequest, SetPasswordResponse>;
+  /**
+   * Log the agent into the ACD (the agent starts not-ready with reason "login"); needs a
+   * session or certificate of that agent.
+   */
   login: handleUnaryCall<LoginRequest, AgentResponse>;
   /** Log the agent out; refused while the agent holds a call. */
   logout: handleUnaryCall<LogoutRequest, AgentResponse>;
@@ -3061,7 +4084,119 @@ export interface AgentDeskServer extends UntypedServiceImplementation {
 }
 
 export interface AgentDeskClient extends Client {
-  /** Log the agent in (the agent starts not-ready with reason "login"). */
+  /**
+   * Sign a user (an agent or a supervisor) in with a password: a session bound to that user.
+   * A wrong password and an unknown user get the same UNAUTHENTICATED answer; repeated
+   * failures (per user id and per address) are refused for a growing delay ("retry in Ns").
+   */
+  signIn(
+    request: SignInRequest,
+    callback: (error: ServiceError | null, response: SignInResponse) => void,
+  ): ClientUnaryCall;
+  signIn(
+    request: SignInRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SignInResponse) => void,
+  ): ClientUnaryCall;
+  signIn(
+    request: SignInRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SignInResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * End the caller's session (the token on this call). The ACD state is not changed: log out
+   * first to leave the queues.
+   */
+  signOut(
+    request: SignOutRequest,
+    callback: (error: ServiceError | null, response: SignOutResponse) => void,
+  ): ClientUnaryCall;
+  signOut(
+    request: SignOutRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SignOutResponse) => void,
+  ): ClientUnaryCall;
+  signOut(
+    request: SignOutRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SignOutResponse) => void,
+  ): ClientUnaryCall;
+  /** Supervisors: the agents of the caller's teams with their states. */
+  listTeam(
+    request: ListTeamRequest,
+    callback: (error: ServiceError | null, response: ListTeamResponse) => void,
+  ): ClientUnaryCall;
+  listTeam(
+    request: ListTeamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTeamResponse) => void,
+  ): ClientUnaryCall;
+  listTeam(
+    request: ListTeamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTeamResponse) => void,
+  ): ClientUnaryCall;
+  /** Supervisors: make an agent of one's teams not-ready (audited). */
+  forceNotReady(
+    request: ForceRequest,
+    callback: (error: ServiceError | null, response: AgentResponse) => void,
+  ): ClientUnaryCall;
+  forceNotReady(
+    request: ForceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AgentResponse) => void,
+  ): ClientUnaryCall;
+  forceNotReady(
+    request: ForceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AgentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Supervisors: log an agent of one's teams out and end its sessions (audited). Refused
+   * (FAILED_PRECONDITION) while the agent holds a call.
+   */
+  forceLogout(
+    request: ForceRequest,
+    callback: (error: ServiceError | null, response: AgentResponse) => void,
+  ): ClientUnaryCall;
+  forceLogout(
+    request: ForceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AgentResponse) => void,
+  ): ClientUnaryCall;
+  forceLogout(
+    request: ForceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AgentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Set a password: a supervisor for a member of its teams, or a user for itself with its
+   * current password (audited).
+   */
+  setPassword(
+    request: SetPasswordRequest,
+    callback: (error: ServiceError | null, response: SetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  setPassword(
+    request: SetPasswordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  setPassword(
+    request: SetPasswordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Log the agent into the ACD (the agent starts not-ready with reason "login"); needs a
+   * session or certificate of that agent.
+   */
   login(
     request: LoginRequest,
     callback: (error: ServiceError | null, response: AgentResponse) => void,

@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
-import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { credentials, experimental, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { DomainError } from '../errors.js';
 import { identityFromCertificate, type NodeKind } from './identity.js';
 
@@ -82,6 +82,31 @@ export function mtlsServerCredentials(material: TlsMaterial): ServerCredentials 
   );
 }
 
+/**
+ * Server credentials that ASK for a client certificate signed by the provincial CA but do not
+ * require one: a site's agent desk, where an `agent` certificate is an identity and a desk
+ * without one signs in with a password (docs/architecture.md §4.3). `createSsl` cannot say
+ * this (its flag sets both asking and requiring), so the certificates go through grpc-js's
+ * certificate-provider credentials with `requireClientCertificate` false. A certificate that
+ * does not verify (another CA, expired) then does not fail the handshake, but the socket is
+ * not `authorized` and grpc-js shows no peer certificate to handlers, so `peerIdentity`
+ * finds none: such a caller is anonymous, never trusted.
+ */
+export function optionalClientCertServerCredentials(material: TlsMaterial): ServerCredentials {
+  // The server adds its watcher only after registering with the provider, so the provider
+  // answers on the next microtask, when the watcher is there to hear it.
+  const provider: experimental.CertificateProvider = {
+    addCaCertificateListener: (l) => queueMicrotask(() => l({ caCertificate: material.ca })),
+    removeCaCertificateListener: () => undefined,
+    addIdentityCertificateListener: (l) =>
+      queueMicrotask(() => l({ certificate: material.cert, privateKey: material.key })),
+    removeIdentityCertificateListener: () => undefined,
+  };
+  // One provider in both places: grpc-js's declaration and implementation disagree on the
+  // order of the two provider arguments.
+  return experimental.createCertificateProviderServerCredentials(provider, provider, false);
+}
+
 export interface MtlsClientOptions {
   /**
    * Check the server by its federation identity instead of by hostname: the server's
@@ -98,9 +123,26 @@ export function mtlsClientCredentials(
   material: TlsMaterial,
   opts: MtlsClientOptions = {},
 ): ChannelCredentials {
+  return tlsCredentials(material.ca, material, opts);
+}
+
+/**
+ * Client credentials trusting only the provincial CA and presenting no certificate: a desk
+ * that signs in with a password (a site's agent desk asks for a certificate, does not
+ * require one: `optionalClientCertServerCredentials`).
+ */
+export function tlsClientCredentials(ca: Buffer, opts: MtlsClientOptions = {}): ChannelCredentials {
+  return tlsCredentials(ca, undefined, opts);
+}
+
+function tlsCredentials(
+  ca: Buffer,
+  own: { key: Buffer; cert: Buffer } | undefined,
+  opts: MtlsClientOptions,
+): ChannelCredentials {
   const expect = opts.expectServer;
-  if (!expect) return credentials.createSsl(material.ca, material.key, material.cert);
-  return credentials.createSsl(material.ca, material.key, material.cert, {
+  if (!expect) return credentials.createSsl(ca, own?.key ?? null, own?.cert ?? null);
+  return credentials.createSsl(ca, own?.key ?? null, own?.cert ?? null, {
     checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined => {
       try {
         const who = identityFromCertificate(cert);

@@ -1,17 +1,22 @@
 /**
- * The agent desk with mTLS (site config `cti.tls`): an agent's certificate
- * (`deploy/pki.sh <dir> node agent <agent id>`) acts only for that agent. Another agent's id,
- * a certificate of another kind, or no certificate at all is refused, and nothing changes.
+ * The agent desk over TLS (site config `cti.tls`, the site's certificate): a client
+ * certificate is asked for, not required. An agent's certificate (`deploy/pki.sh <dir> node
+ * agent <agent id>`) acts only for that agent, without a password. Another agent's id is
+ * refused; a certificate of another kind, one from another CA, or none at all is no identity:
+ * such a desk must sign in with a password.
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { credentials } from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
 import type { DomainError } from '../../shared/errors.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
-import { mtlsClientCredentials, mtlsServerCredentials } from '../../shared/grpc/tls.js';
+import {
+  mtlsClientCredentials,
+  optionalClientCertServerCredentials,
+  tlsClientCredentials,
+} from '../../shared/grpc/tls.js';
 import { makeTestPki, type TestPki } from '../../test/support/pki.js';
-import { agentsActForThemselves, createAgentService } from './agent-service.js';
+import { createAgentService } from './agent-service.js';
+import { testDeskAuth, testPassword } from './testing.js';
 import { GrpcAgentDesk } from './grpc-desk-client.js';
 import { InMemoryAgentDesk } from './in-memory-desk.js';
 
@@ -48,11 +53,12 @@ beforeAll(async () => {
     ['agent', 'a01'],
     ['admin', 'alice'],
   ]);
+  const { auth } = await testDeskAuth({ agents: ['a01', 'a02'] });
   server = new GrpcServer({
     host: '127.0.0.1',
     port: 0,
-    credentials: mtlsServerCredentials(pki.material('site', 'chongqing')),
-    services: [createAgentService({ desk, authorize: agentsActForThemselves })],
+    credentials: optionalClientCertServerCredentials(pki.material('site', 'chongqing')),
+    services: [createAgentService({ desk, auth })],
   });
   address = `127.0.0.1:${await server.start()}`;
 });
@@ -77,17 +83,46 @@ test('an agent cannot act for another agent; nothing changes for that agent', as
   assert.equal((await desk.agent('a02')).state, before);
 });
 
-test('other kinds of certificate are refused; so is a connection without one', async () => {
+test('another kind of certificate is no desk identity: UNAUTHENTICATED, sign in', async () => {
   const e = await refused(deskAs('admin', 'alice').login('a01'));
-  assert.equal(e.kind, 'permission-denied');
-  assert.match(e.message, /needs a certificate of kind agent/);
-  const anonymous = new GrpcAgentDesk({
-    address,
-    deadlineMs: 2000,
-    credentials: credentials.createSsl(readFileSync(pki.paths('site', 'chongqing').caPath)),
-  });
+  assert.equal(e.kind, 'unauthenticated');
+  assert.match(e.message, /admin certificate "alice" is not a desk user/);
+});
+
+test('without a certificate a desk signs in with a password over TLS', async () => {
+  const ca = pki.material('site', 'chongqing').ca;
+  const tls = () => tlsClientCredentials(ca, { expectServer: { kind: 'site', id: 'chongqing' } });
+  const anonymous = new GrpcAgentDesk({ address, deadlineMs: 3000, credentials: tls() });
   clients.push(anonymous);
-  const n = await refused(anonymous.login('a01'));
-  assert.ok(['unavailable', 'deadline-exceeded'].includes(n.kind), n.kind);
-  assert.ok(server.refusedHandshakes >= 1);
+  assert.equal((await refused(anonymous.agent('a02'))).kind, 'unauthenticated');
+  const withPassword = new GrpcAgentDesk({
+    address,
+    deadlineMs: 3000,
+    credentials: tls(),
+    password: testPassword,
+  });
+  clients.push(withPassword);
+  assert.equal((await withPassword.login('a02')).state, 'not-ready');
+  await withPassword.logout('a02');
+  assert.equal(withPassword.signedIn('a02'), false, 'logout signed it out');
+});
+
+test('a certificate from another CA is no identity (the socket is not authorized)', async () => {
+  const other = makeTestPki([['agent', 'a01']]);
+  try {
+    const forged = new GrpcAgentDesk({
+      address,
+      deadlineMs: 3000,
+      credentials: mtlsClientCredentials(
+        { ...other.material('agent', 'a01'), ca: pki.material('site', 'chongqing').ca },
+        { expectServer: { kind: 'site', id: 'chongqing' } },
+      ),
+    });
+    clients.push(forged);
+    const e = await refused(forged.login('a01'));
+    assert.equal(e.kind, 'unauthenticated');
+    assert.match(e.message, /no session and no agent certificate/);
+  } finally {
+    other.cleanup();
+  }
 });

@@ -13,7 +13,12 @@ import { createLogger } from '../../shared/log.js';
 import { call, clientCredentials, type UnaryMethod } from '../../shared/grpc/client.js';
 import { GrpcServer } from '../../shared/grpc/server.js';
 import { ERROR_FIELD_KEY, INTERNAL_MESSAGE } from '../../shared/grpc/status.js';
-import { createAgentService, type AgentServiceRegistration } from './agent-service.js';
+import {
+  createAgentService,
+  type AgentServiceOptions,
+  type AgentServiceRegistration,
+} from './agent-service.js';
+import { bearerByRequest, testDeskAuth, testPassword } from './testing.js';
 import { InMemoryAgentDesk } from './in-memory-desk.js';
 import type { LeaseKeeper } from './lease.js';
 import { waitFor } from '../../test/support/wait.js';
@@ -24,19 +29,44 @@ let service: AgentServiceRegistration;
 let server: GrpcServer;
 let client: AgentDeskClient;
 
+/**
+ * A service over `d` behind a server of its own, and a client whose calls carry the session
+ * of the agent each request names (a request naming nobody signed in goes as the first
+ * agent): every agent of `agents` is signed in first (site-node/cti/testing.ts), since the
+ * service serves nobody anonymous.
+ */
+async function serve(
+  d: InMemoryAgentDesk,
+  agents: readonly string[],
+  extra: Omit<AgentServiceOptions, 'desk' | 'auth'> = {},
+): Promise<{ service: AgentServiceRegistration; server: GrpcServer; client: AgentDeskClient; port: number }> {
+  const { auth } = await testDeskAuth({ agents });
+  const svc = createAgentService({ desk: d, auth, ...extra });
+  const srv = new GrpcServer({ host: '127.0.0.1', port: 0, services: [svc], shutdownTimeoutMs: 2000 });
+  const port = await srv.start();
+  const tokens = new Map<string, string>();
+  const c = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials(), {
+    interceptors: [bearerByRequest((id) => tokens.get(id) ?? tokens.get(agents[0]!))],
+  });
+  for (const id of agents) {
+    const r = await call(c.signIn.bind(c), { userId: id, password: testPassword(id) });
+    tokens.set(id, r.sessionToken);
+  }
+  return { service: svc, server: srv, client: c, port };
+}
+
 // Each test gets a desk of its own (every agent logged out, no call) behind a server of its
 // own, so that none depends on the agent states another test left behind.
 beforeEach(async () => {
   desk = new InMemoryAgentDesk({ agents: AGENTS.map((agentId) => ({ agentId, skills: { retail: 3 } })) });
-  service = createAgentService({
-    desk,
+  const s = await serve(desk, AGENTS, {
     reasonCodes: ['break', 'lunch', 'training'],
     wrapupCodes: /^[a-z][a-z-]*$/,
   });
-  server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [service], shutdownTimeoutMs: 1000 });
-  const port = await server.start();
-  assert.equal(await server.start(), port, 'start is idempotent');
-  client = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials());
+  service = s.service;
+  server = s.server;
+  client = s.client;
+  assert.equal(await server.start(), s.port, 'start is idempotent');
 });
 
 afterEach(async () => {
@@ -267,10 +297,11 @@ describe('agent gRPC service', () => {
   });
 
   describe('domain errors map to status codes; the client gets DomainErrors back', () => {
-    test('unknown agent is NOT_FOUND', async () => {
+    test('another (here unknown) agent is PERMISSION_DENIED naming agent_id', async () => {
       await assert.rejects(call(client.login.bind(client), { agentId: 'nobody' }), (e: DomainError) => {
         assert.ok(e instanceof DomainError);
-        assert.equal(e.kind, 'not-found');
+        assert.equal(e.kind, 'permission-denied');
+        assert.equal(e.field, 'agent_id');
         return true;
       });
     });
@@ -317,22 +348,27 @@ describe('agent gRPC service', () => {
     );
   });
 
-  test('too many streams for one agent are RESOURCE_EXHAUSTED', async () => {
+  test("one stream more than an agent's slots closes its oldest, and the new one opens", async () => {
     const streams = [1, 2, 3, 4].map(() => client.events({ agentId: 'a5' }));
     const cols = streams.map(collect);
     for (const c of cols) await c.next();
     const fifth = collect(client.events({ agentId: 'a5' }));
-    await assert.rejects(fifth.next(), (e: ServiceError) => e.code === Status.RESOURCE_EXHAUSTED);
+    assert.equal((await fifth.next()).event?.$case, 'state', 'the newest stream is served');
+    await waitFor('the oldest closed', () => cols[0]!.error !== undefined, 3000);
+    assert.equal(cols[0]!.error!.code, Status.RESOURCE_EXHAUSTED);
+    assert.match(cols[0]!.error!.details, /replaced by a newer event stream/);
+    assert.equal(service.openStreams('a5'), 4);
+    assert.ok(
+      cols.slice(1).every((c) => c.error === undefined),
+      'only the oldest was closed',
+    );
     streams.forEach((s) => s.cancel());
-    await waitFor('unsubscribed', () => desk.subscriberCount('a5') === 0, 3000);
+    await waitFor('unsubscribed', () => desk.subscriberCount('a5') === 1, 3000);
   });
 
   test('stop drains open streams so shutdown does not hang', async () => {
     const desk2 = new InMemoryAgentDesk({ agents: [{ agentId: 'z1' }] });
-    const svc2 = createAgentService({ desk: desk2 });
-    const srv2 = new GrpcServer({ host: '127.0.0.1', port: 0, services: [svc2], shutdownTimeoutMs: 2000 });
-    const port = await srv2.start();
-    const c2 = new AgentDeskClient(`127.0.0.1:${port}`, clientCredentials());
+    const { server: srv2, client: c2 } = await serve(desk2, ['z1']);
     const stream = c2.events({ agentId: 'z1' });
     const ended = new Promise<void>((resolve) => stream.on('end', () => resolve()));
     const events = collect(stream);
@@ -356,9 +392,7 @@ describe('agent gRPC service: lease reports', () => {
       streamClosed: (id) => void reported.push(`close ${id}`),
       heartbeat: (id) => (reported.push(`beat ${id}`), 20_000),
     };
-    const leased = createAgentService({ desk, leases: keeper });
-    const s2 = new GrpcServer({ host: '127.0.0.1', port: 0, services: [leased], shutdownTimeoutMs: 1000 });
-    const c2 = new AgentDeskClient(`127.0.0.1:${await s2.start()}`, clientCredentials());
+    const { server: s2, client: c2 } = await serve(desk, AGENTS, { leases: keeper });
     try {
       const opts = { deadlineMs: 5000 };
       await call(c2.login.bind(c2), { agentId: 'a1' }, opts);
@@ -373,7 +407,7 @@ describe('agent gRPC service: lease reports', () => {
       await waitFor('the stream reported closed', () => reported.includes('close a1'));
       await call(c2.logout.bind(c2), { agentId: 'a1' }, opts);
       assert.deepEqual(reported, ['login a1', 'open a1', 'beat a1', 'close a1', 'logout a1']);
-      // A heartbeat for an unknown agent is refused before it reaches the keeper.
+      // A heartbeat for another agent is refused before it reaches the keeper.
       await assert.rejects(call(c2.heartbeat.bind(c2), { agentId: 'nobody' }, opts));
       assert.equal(reported.length, 5);
     } finally {
@@ -406,9 +440,7 @@ describe('agent gRPC service: PIN unlock', () => {
   test('the screen pop carries the PIN lock; a request without a verification method or with a bad call id is refused, a good one unlocks', async () => {
     const lines: string[] = [];
     const log = createLogger({}, { level: 'info', write: (l) => lines.push(l) });
-    const logged = createAgentService({ desk, log });
-    const srv = new GrpcServer({ host: '127.0.0.1', port: 0, services: [logged], shutdownTimeoutMs: 1000 });
-    const c = new AgentDeskClient(`127.0.0.1:${await srv.start()}`, clientCredentials());
+    const { server: srv, client: c } = await serve(desk, AGENTS, { log });
     try {
       const events = collect(c.events({ agentId: 'a1' }));
       await call(c.login.bind(c), { agentId: 'a1' });

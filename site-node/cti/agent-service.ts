@@ -10,6 +10,17 @@
  * desk event until the client cancels (which unsubscribes) or the server drains. A client that
  * stops reading is cut off with RESOURCE_EXHAUSTED instead of buffering without bound.
  *
+ * Authentication (docs/architecture.md §4.3 "Desk authentication"): every call but SignIn
+ * needs a caller (./desk-auth.ts: a session token or a verified agent certificate), found
+ * BEFORE the request is parsed, so an anonymous call learns nothing and changes nothing. The
+ * agent RPCs then act only for the caller's own agent, the supervisor RPCs only on the
+ * caller's teams (./desk-access.ts, the one rule). Refusals are logged by ./desk-auth.ts.
+ *
+ * Stream slots belong to their agent: only the agent itself opens its Events streams, and
+ * when it opens one more than `maxStreamsPerAgent`, its OLDEST stream is closed
+ * (RESOURCE_EXHAUSTED, "replaced by a newer stream"), so a desk that reconnects always gets
+ * in. A stream opened with a session ends when that session does (sign-out, forced logout).
+ *
  * Leases: with a `leases` keeper (the site's DeskLeases) every login, logout, Events stream
  * opened (once its first state is sent) and ended, and Heartbeat is reported to it, so a desk
  * that vanishes loses its agent's lease (./lease.ts). Heartbeat answers with the agent and the
@@ -23,6 +34,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { z } from 'zod';
 import {
   AgentDeskService,
+  DeskRole,
   type AgentDeskServer,
   type AgentResponse,
   type DeskEvent as PbDeskEvent,
@@ -33,7 +45,14 @@ import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { failStream, serverStream, unary } from '../../shared/grpc/status.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { throwInvalid } from '../../shared/validate.js';
-import { peerIdentity, requireKind, type CallWithAuthContext } from '../../shared/grpc/identity.js';
+import {
+  actFor,
+  setPassword as setPasswordRule,
+  supervise,
+  teamOf,
+  type DeskPrincipal,
+} from './desk-access.js';
+import type { AuthCall, DeskAuth } from './desk-auth.js';
 import type { AgentDesk, AgentView, DeskEvent } from './agent-desk.js';
 import type { LeaseKeeper } from './lease.js';
 import { agentToProto, deskEventToProto } from './proto-mapping.js';
@@ -52,35 +71,18 @@ export interface AgentServiceOptions {
   reasonCodes?: CodeRule;
   /** Allowed wrap-up codes. Default: the pattern /^[a-z][a-z0-9-]{0,31}$/. */
   wrapupCodes?: CodeRule;
-  /** Open Events streams allowed per agent; more get RESOURCE_EXHAUSTED. Default 4. */
+  /** Open Events streams kept per agent; one more closes the agent's oldest. Default 4. */
   maxStreamsPerAgent?: number;
   /** Events buffered for a client that is not reading before it is cut off. Default 1000. */
   maxBufferedEvents?: number;
-  /**
-   * Who may act for an agent. With mTLS (the site config's `cti.tls`), `agentsActForThemselves`:
-   * the caller's certificate must be that agent's (`spiffe://province/agent/<agent id>`), so
-   * nobody can log another agent in, answer their calls or read their screen pops. Default:
-   * anyone who can reach the port (a plaintext port on a trusted segment, tests).
-   */
-  authorize?: (call: CallWithAuthContext, agentId: string) => void;
+  /** Who is calling and what it may do (./desk-auth.ts); there is no desk without it. */
+  auth: DeskAuth;
   /**
    * Told of each desk's signs of life (login, logout, Events streams, Heartbeat) so a desk
    * that vanishes loses its agent's lease (./lease.ts). Absent: no leases (Heartbeat answers
    * `lease_ms` 0).
    */
   leases?: LeaseKeeper;
-}
-
-/** The mTLS rule: an agent certificate acts only for its own agent id. */
-export function agentsActForThemselves(call: CallWithAuthContext, agentId: string): void {
-  const who = requireKind(peerIdentity(call), 'agent');
-  if (who.id !== agentId) {
-    throw new DomainError(
-      'permission-denied',
-      `agent ${JSON.stringify(who.id)} cannot act for agent ${JSON.stringify(agentId)}: an agent can only act for itself`,
-      { field: 'agent_id' },
-    );
-  }
 }
 
 export const DEFAULT_AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -121,8 +123,13 @@ function parse<S extends z.ZodType>(schema: S, request: unknown): z.infer<S> {
 
 interface OpenStream {
   agentId: string;
-  close(): void;
+  /** The session it was opened with (absent: a certificate). */
+  token: string | undefined;
+  openedAt: number;
+  close(err?: DomainError): void;
 }
+
+const ROLE_TO_PROTO = { agent: DeskRole.DESK_ROLE_AGENT, supervisor: DeskRole.DESK_ROLE_SUPERVISOR } as const;
 
 export interface AgentServiceRegistration extends ServiceRegistration {
   definition: typeof AgentDeskService;
@@ -165,68 +172,174 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
     reason: z.string(),
   });
 
+  const userId = z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters');
+  const signIn = z.object({ userId, password: z.string().max(1024, 'must be at most 1024 characters') });
+  const force = z.object({
+    agentId,
+    reason: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  });
+  const forceNotReady = force.extend({ reasonCode });
+  const newPassword = z.object({
+    userId,
+    newPassword: z.string().max(1024, 'must be at most 1024 characters'),
+    oldPassword: z.string().max(1024, 'must be at most 1024 characters'),
+  });
+
   const reply = (view: AgentView): AgentResponse => ({ agent: agentToProto(view) });
-  const authorize = opts.authorize ?? (() => undefined);
-  /** Parse, then check the caller may act for the request's agent. */
+  const auth = opts.auth;
+  /** Who calls (refused before anything else), then the request parsed. */
+  const caller = <S extends z.ZodType>(schema: S, request: unknown, call: AuthCall, method: string) => {
+    const who = auth.principal(call, `AgentDesk.${method}`);
+    return { who, r: parse(schema, request) as z.infer<S> };
+  };
+  /** An agent RPC: the caller, then the request, then the agent must be the caller's own. */
   const req = <S extends z.ZodType<{ agentId: string }>>(
     schema: S,
     request: unknown,
-    call: CallWithAuthContext,
+    call: AuthCall,
+    method: string,
   ) => {
-    const r = parse(schema, request);
-    authorize(call, r.agentId);
+    const { who, r } = caller(schema, request, call, method);
+    auth.check(call, `AgentDesk.${method}`, who, () => actFor(who, r.agentId));
     return r;
+  };
+  /** A supervisor's action on `agent_id`, audited (after it took effect) and logged. */
+  const supervised = async <S extends z.ZodType<{ agentId: string; reason: string }>>(
+    schema: S,
+    request: unknown,
+    call: AuthCall,
+    method: 'ForceNotReady' | 'ForceLogout',
+    act: (r: z.infer<S>, who: DeskPrincipal) => Promise<AgentView>,
+  ): Promise<AgentResponse> => {
+    const { who, r } = caller(schema, request, call, method);
+    auth.check(call, `AgentDesk.${method}`, who, () => supervise(auth.roster, who, r.agentId));
+    const view = await act(r, who);
+    const action = method === 'ForceNotReady' ? 'force-not-ready' : 'force-logout';
+    const detail = { reason: r.reason, ...('reasonCode' in r ? { reasonCode: r.reasonCode } : {}) };
+    await auth.credentials.audit({ actor: who.userId, action, target: r.agentId, detail });
+    log.info('desk supervisor action', { by: who.userId, action, agentId: r.agentId, ...detail });
+    return reply(view);
   };
   const m = (name: string) => ({ log, method: `AgentDesk.${name}` });
 
   const streams = new Set<OpenStream>();
+  let opened = 0;
   const leases = opts.leases;
 
   const implementation: AgentDeskServer = {
+    signIn: unary(async (q, c) => {
+      // Refused before the password is looked at: bad input is named, nothing is counted.
+      const r = parse(signIn, q);
+      const s = await auth.signIn(c, 'AgentDesk.SignIn', r.userId, r.password);
+      return {
+        sessionToken: s.token,
+        role: ROLE_TO_PROTO[s.role],
+        agentId: s.agentId ?? '',
+        expiresAtMs: s.expiresAtMs,
+      };
+    }, m('SignIn')),
+    signOut: unary((q, c) => {
+      const who = auth.principal(c, 'AgentDesk.SignOut');
+      if (who.token !== undefined) auth.signOut(who.token);
+      return Promise.resolve({});
+    }, m('SignOut')),
+    listTeam: unary(async (q, c) => {
+      const who = auth.principal(c, 'AgentDesk.ListTeam');
+      const teams = auth.check(c, 'AgentDesk.ListTeam', who, () => teamOf(auth.roster, who));
+      const members = [];
+      for (const t of teams) {
+        for (const id of t.agents) {
+          members.push({
+            teamId: t.id,
+            agent: agentToProto(await desk.agent(id)),
+            name: auth.roster.user(id)?.name ?? id,
+          });
+        }
+      }
+      return { members };
+    }, m('ListTeam')),
+    forceNotReady: unary(
+      (q, c) =>
+        supervised(forceNotReady, q, c, 'ForceNotReady', (r) => desk.setNotReady(r.agentId, r.reasonCode)),
+      m('ForceNotReady'),
+    ),
+    forceLogout: unary(
+      (q, c) =>
+        supervised(force, q, c, 'ForceLogout', async (r) => {
+          const view = await desk.logout(r.agentId);
+          leases?.loggedOut(r.agentId);
+          // Its sessions end too (their streams with them); a certificate's streams are closed here.
+          auth.endUser(r.agentId);
+          for (const st of [...streams]) if (st.agentId === r.agentId) st.close();
+          return view;
+        }),
+      m('ForceLogout'),
+    ),
+    setPassword: unary(async (q, c) => {
+      const { who, r } = caller(newPassword, q, c, 'SetPassword');
+      const as = auth.check(c, 'AgentDesk.SetPassword', who, () =>
+        setPasswordRule(auth.roster, who, r.userId),
+      );
+      // One's own password needs the old one, checked (and throttled) like a sign-in.
+      if (as === 'self') await auth.checkPassword(c, 'AgentDesk.SetPassword', r.userId, r.oldPassword, who);
+      await auth.credentials.setPassword(r.userId, r.newPassword, who.userId, { as });
+      // The old password's other sessions end: a reset locks out whoever else had it.
+      const ended = auth.endUser(r.userId, as === 'self' ? who.token : undefined);
+      log.info('desk password set', { by: who.userId, userId: r.userId, as, sessionsEnded: ended });
+      return {};
+    }, m('SetPassword')),
     login: unary(async (r, c) => {
-      const id = req(agentOnly, r, c).agentId;
+      const id = req(agentOnly, r, c, 'Login').agentId;
       const view = await desk.login(id);
       leases?.loggedIn(id);
       return reply(view);
     }, m('Login')),
     logout: unary(async (r, c) => {
-      const id = req(agentOnly, r, c).agentId;
+      const id = req(agentOnly, r, c, 'Logout').agentId;
       const view = await desk.logout(id);
       leases?.loggedOut(id);
       return reply(view);
     }, m('Logout')),
-    setReady: unary(async (r, c) => reply(await desk.setReady(req(agentOnly, r, c).agentId)), m('SetReady')),
+    setReady: unary(
+      async (r, c) => reply(await desk.setReady(req(agentOnly, r, c, 'SetReady').agentId)),
+      m('SetReady'),
+    ),
     setNotReady: unary(async (q, c) => {
-      const r = req(notReady, q, c);
+      const r = req(notReady, q, c, 'SetNotReady');
       return reply(await desk.setNotReady(r.agentId, r.reasonCode));
     }, m('SetNotReady')),
     answer: unary(async (q, c) => {
-      const r = req(withCall, q, c);
+      const r = req(withCall, q, c, 'Answer');
       return reply(await desk.answer(r.agentId, r.callId));
     }, m('Answer')),
     hangup: unary(async (q, c) => {
-      const r = req(withCall, q, c);
+      const r = req(withCall, q, c, 'Hangup');
       return reply(await desk.hangup(r.agentId, r.callId));
     }, m('Hangup')),
     transfer: unary(async (q, c) => {
-      const r = req(transfer, q, c);
+      const r = req(transfer, q, c, 'Transfer');
       return reply(await desk.transfer(r.agentId, r.callId, r.queueId));
     }, m('Transfer')),
     completeWrapup: unary(async (q, c) => {
-      const r = req(wrapup, q, c);
+      const r = req(wrapup, q, c, 'CompleteWrapup');
       return reply(await desk.completeWrapup(r.agentId, r.callId, r.wrapupCode));
     }, m('CompleteWrapup')),
-    getAgent: unary(async (r, c) => reply(await desk.agent(req(agentOnly, r, c).agentId)), m('GetAgent')),
+    getAgent: unary(
+      async (r, c) => reply(await desk.agent(req(agentOnly, r, c, 'GetAgent').agentId)),
+      m('GetAgent'),
+    ),
     heartbeat: unary(async (r, c) => {
-      const id = req(agentOnly, r, c).agentId;
+      const id = req(agentOnly, r, c, 'Heartbeat').agentId;
       const view = await desk.agent(id); // an unknown agent is NOT_FOUND before any lease
       const leaseMs = leases?.heartbeat(id) ?? 0;
       return { agent: agentToProto(view), leaseMs };
     }, m('Heartbeat')),
     unlockPin: unary(async (q, c) => {
+      // Who calls first: its refusals are logged by the auth layer, once.
+      const who = auth.principal(c, 'AgentDesk.UnlockPin');
       let r: z.infer<typeof unlock>;
       try {
-        r = req(unlock, q, c);
+        r = parse(unlock, q);
       } catch (e) {
         // Refused before the desk saw it; the desk logs the refusals it makes itself.
         log.warn('pin unlock refused', {
@@ -237,6 +350,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
         });
         throw e;
       }
+      auth.check(c, 'AgentDesk.UnlockPin', who, () => actFor(who, r.agentId));
       const res = await desk.unlockPin(r.agentId, {
         callId: r.callId,
         customerId: r.customerId,
@@ -248,17 +362,16 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
     events: serverStream((call) => openEvents(call), m('Events')),
   };
 
+  // A session that ends takes the streams opened with it.
+  auth.onSessionsEnded((ended) => {
+    const tokens = new Set(ended.map((e) => e.token));
+    for (const st of [...streams]) if (st.token !== undefined && tokens.has(st.token)) st.close();
+  });
+
   async function openEvents(call: ServerWritableStream<EventsRequest, PbDeskEvent>): Promise<void> {
-    const id = req(agentOnly, call.request, call).agentId;
-    if (countStreams(id) >= maxStreams) {
-      throw new DomainError(
-        'resource-exhausted',
-        `agent_id: ${id} already has ${maxStreams} open event streams`,
-        {
-          field: 'agent_id',
-        },
-      );
-    }
+    const who = auth.principal(call, 'AgentDesk.Events');
+    const id = parse(agentOnly, call.request).agentId;
+    auth.check(call, 'AgentDesk.Events', who, () => actFor(who, id));
 
     let live = false; // false until the current state has been sent
     let closed = false;
@@ -291,9 +404,12 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
     const unsubscribe = desk.subscribe(id, (e) => (live ? send(e) : early.push(e)));
     const entry: OpenStream = {
       agentId: id,
-      close: () => {
+      token: who.token,
+      openedAt: ++opened,
+      close: (err?: DomainError) => {
         cleanup();
-        if (!call.writableEnded && !call.cancelled) call.end();
+        if (err) failStream(call, err, log, 'AgentDesk.Events');
+        else if (!call.writableEnded && !call.cancelled) call.end();
       },
     };
     function cleanup(): void {
@@ -323,6 +439,20 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
       leases?.streamOpened(id);
     }
     for (const e of early.splice(0)) send(e);
+    // Over the agent's slots: its oldest stream makes room (after this one holds the lease,
+    // so the agent's lease never sees zero streams).
+    const mine = [...streams].filter((st) => st.agentId === id).sort((a, b) => a.openedAt - b.openedAt);
+    for (const old of mine.slice(0, Math.max(0, mine.length - maxStreams))) {
+      old.close(
+        new DomainError(
+          'resource-exhausted',
+          `agent_id: replaced by a newer event stream of agent ${id} (at most ${maxStreams})`,
+          {
+            field: 'agent_id',
+          },
+        ),
+      );
+    }
   }
 
   function countStreams(agentId?: string): number {
@@ -337,6 +467,7 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
     /** End every open Events stream (OK status) so clients reconnect; called by GrpcServer.stop. */
     drain: () => {
       for (const s of [...streams]) s.close();
+      auth.stop();
     },
     openStreams: countStreams,
   };

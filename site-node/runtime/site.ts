@@ -18,8 +18,14 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { SiteConfig } from '../config.js';
-import { agentsActForThemselves, createAgentService } from '../cti/agent-service.js';
-import { GrpcServer } from '../../shared/grpc/server.js';
+import { createAgentService } from '../cti/agent-service.js';
+import { makeDeskAuth } from '../cti/desk-auth.js';
+import type { DeskCredentials } from '../cti/desk-credentials.js';
+import { PgDeskCredentialStore } from '../store/desk-auth-repo.js';
+import { systemClock } from '../../shared/clock.js';
+import { DomainError, invalidArgument } from '../../shared/errors.js';
+import { isIP } from 'node:net';
+import { GrpcServer, serverCredentials } from '../../shared/grpc/server.js';
 import type { BankHost } from '../../shared/bank-host/port.js';
 import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import type { Logger } from '../../shared/log.js';
@@ -60,7 +66,9 @@ import { CacheHomeResolver } from '../link/home-resolver.js';
 import { RoutingBankHost } from '../../shared/bank-host/routing.js';
 import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
 import { createPool } from '../../shared/pg/pool.js';
-import { loadTlsMaterial, mtlsServerCredentials } from '../../shared/grpc/tls.js';
+import { loadTlsMaterial, optionalClientCertServerCredentials } from '../../shared/grpc/tls.js';
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { DEFAULT_DESK_AUTH } from '../config.js';
 import type { QueueStats } from '../acd/index.js';
 
 export interface SiteDeps {
@@ -74,6 +82,12 @@ export interface SiteDeps {
   log: Logger;
   /** Run the gRPC agent service (default true). */
   cti?: boolean;
+  /**
+   * Serve the agent desk in plaintext, for one machine only (`--insecure-loopback`): refused
+   * unless `cti.host` is a loopback address; `cti.tls` is then not used. Without it the
+   * desk needs `cti.tls` (docs/architecture.md §4.3 "Desk authentication").
+   */
+  insecureLoopback?: boolean;
   /** Serve the supervisor's wallboard (default true). */
   web?: boolean;
   /** How long stop() lets live calls finish before releasing them. Default 30 s. */
@@ -128,6 +142,11 @@ export class Site {
   readonly desk: SiteDesk;
   /** The leases of desks that reach the site over the agent service (site-node/cti/lease.ts). */
   readonly leases: DeskLeases;
+  /**
+   * Desk passwords (in the site's database) and the desk audit: `setPassword(userId,
+   * password, by)` for the bootstrap CLI (site-node/admin/set-password.ts) and tests.
+   */
+  readonly credentials: DeskCredentials;
   private readonly flow: CallFlow;
   private readonly writes: DurableWrites;
   private readonly grpc: GrpcServer | undefined;
@@ -221,20 +240,28 @@ export class Site {
     this.flow.engine = this.engine;
     this.flow.desk = this.desk;
     this.web = this.webServer();
+    const auth = makeDeskAuth({
+      roster: { agents: config.agents, supervisors: config.supervisors, teams: config.teams },
+      store: new PgDeskCredentialStore(d.pool),
+      config: config.cti.auth ?? DEFAULT_DESK_AUTH,
+      // Sessions and lockouts are real time, even in a sped-up simulation.
+      clock: systemClock,
+      log: log.child({ part: 'desk-auth' }),
+    });
+    this.credentials = auth.credentials;
     if (d.cti !== false) {
-      const tls = config.cti.tls && loadTlsMaterial(config.cti.tls);
       this.grpc = new GrpcServer({
         host: config.cti.host,
         port: config.cti.port,
-        ...(tls ? { credentials: mtlsServerCredentials(tls) } : {}),
+        credentials: deskServerCredentials(config, d.insecureLoopback === true, log),
         services: [
           createAgentService({
             desk: this.desk,
+            auth,
             log: log.child({ part: 'cti' }),
             reasonCodes: config.notReadyReasons,
             wrapupCodes: config.wrapupCodes,
             leases: this.leases,
-            ...(tls ? { authorize: agentsActForThemselves } : {}),
           }),
         ],
         log: log.child({ part: 'grpc' }),
@@ -515,4 +542,41 @@ export class Site {
   flushWrites(): Promise<void> {
     return this.writes.drain();
   }
+}
+
+/** `127.0.0.1` (any of 127/8), `::1`, `localhost`: a bind nobody else can reach. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '[::1]') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/**
+ * The desk's transport: TLS with the site's certificate (a client certificate asked for, not
+ * required), or plaintext only when asked for AND bound to loopback. Anything else refuses to
+ * start, naming the field to fix.
+ */
+export function deskServerCredentials(
+  config: SiteConfig,
+  insecureLoopback: boolean,
+  log: Logger,
+): ServerCredentials {
+  if (insecureLoopback) {
+    if (!isLoopbackHost(config.cti.host)) {
+      throw invalidArgument(
+        'cti.host',
+        `${JSON.stringify(config.cti.host)} is not a loopback address; --insecure-loopback serves the agent desk in plaintext and only on 127.0.0.1, ::1 or localhost`,
+      );
+    }
+    if (config.cti.tls) log.warn('--insecure-loopback: the agent desk is plaintext; cti.tls is not used');
+    return serverCredentials();
+  }
+  if (!config.cti.tls) {
+    throw new DomainError(
+      'invalid-argument',
+      'cti.tls: the agent desk speaks TLS: set cti.tls { ca, cert, key } to the CA and the site certificate ' +
+        '(bash deploy/pki.sh pki node site <site id>), or for one machine run with --insecure-loopback and a loopback cti.host',
+      { field: 'cti.tls' },
+    );
+  }
+  return optionalClientCertServerCredentials(loadTlsMaterial(config.cti.tls));
 }

@@ -27,6 +27,8 @@ export interface SimulationOptions {
   seed: number;
   log: Logger;
   cti?: boolean;
+  /** Plaintext agent desk on a loopback `cti.host` (Site `insecureLoopback`, `--insecure-loopback`). */
+  insecureLoopback?: boolean;
   /**
    * Customers of other sites who call this one (roaming, 漫游用户): a share of the known
    * callers is drawn from these. They are not in this site's cache; the hub serves them.
@@ -117,6 +119,7 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
     bank: new PgLedgerBankHost(pool, { clock: scheduler }),
     log: o.log,
     cti: o.cti ?? true,
+    insecureLoopback: o.insecureLoopback ?? false,
     drainMs: 5_000,
     // Simulated time runs faster than pg-boss's wall clock; poll often so jobs keep up.
     jobPollingSeconds: 1,

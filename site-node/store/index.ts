@@ -9,3 +9,4 @@ export * from './tickets-repo.js';
 export * from './jobs.js';
 export * from './recovery.js';
 export * from './stats-events.js';
+export * from './desk-auth-repo.js';

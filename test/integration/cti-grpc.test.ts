@@ -1,6 +1,6 @@
 /**
  * End to end over real gRPC: simulated agents drive a remote desk through GrpcAgentDesk
- * (the AgentDesk port as a gRPC client) against the agent service on 127.0.0.1, with the
+ * (the AgentDesk port as a gRPC client, each agent signed in) against the agent service on 127.0.0.1, with the
  * in-memory desk behind it and a real scheduler sped up 100x. Needs no external services.
  */
 import { afterAll, beforeAll, test } from 'vitest';
@@ -12,6 +12,7 @@ import { createAgentService } from '../../site-node/cti/agent-service.js';
 import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import { InMemoryAgentDesk } from '../../site-node/cti/in-memory-desk.js';
 import { SimAgents } from '../../site-node/cti/sim-agents.js';
+import { testDeskAuth, testPassword } from '../../site-node/cti/testing.js';
 import { waitFor } from '../support/wait.js';
 
 const scheduler = new RealScheduler({ speed: 100 });
@@ -21,12 +22,15 @@ const desk = new InMemoryAgentDesk({
   scheduler,
   ringTimeoutMs: 30_000,
 });
-const server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [createAgentService({ desk })] });
+let server: GrpcServer;
 let remote: GrpcAgentDesk;
 
 beforeAll(async () => {
+  // The agents sign in with their passwords (site-node/cti/testing.ts) as real desks do.
+  const { auth } = await testDeskAuth({ agents: agentIds });
+  server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [createAgentService({ desk, auth })] });
   const port = await server.start();
-  remote = new GrpcAgentDesk({ address: `127.0.0.1:${port}` });
+  remote = new GrpcAgentDesk({ address: `127.0.0.1:${port}`, password: testPassword });
 });
 
 afterAll(async () => {

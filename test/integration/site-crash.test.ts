@@ -57,6 +57,8 @@ async function startSite(): Promise<Running> {
       '--database',
       db.url,
       '--simulate',
+      // The example's cti.tls files are not made here; its cti.host is loopback.
+      '--insecure-loopback',
       '--speed',
       '30',
       '--rate',

@@ -2,6 +2,9 @@
  * The example site (deploy/examples/site-chongqing.yaml) running in this process on a database
  * of its own, with simulated media, the reference ledger, a few known customers and a gRPC
  * agent desk client: the start of every test that drives a real site through its desk.
+ * The desk is served in plaintext on loopback (`insecureLoopback`; the example's `cti.tls`
+ * files are not made here) and every agent and supervisor has the password
+ * `testPassword(id)` (site-node/cti/testing.ts), with which `desk` signs agents in at login.
  * `edit` changes the parsed config file before it is compiled (a shorter wait, a lease);
  * `speed` runs the site's clock sped up, as the simulation does; `answers` picks who picks up
  * a callback; `drainMs` how long its stop lets calls finish.
@@ -13,9 +16,11 @@ import { parse as parseYaml } from 'yaml';
 import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { createPool } from '../../shared/pg/pool.js';
+import { tlsClientCredentials } from '../../shared/grpc/tls.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { compileSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
+import { testPassword } from '../../site-node/cti/testing.js';
 import { Site } from '../../site-node/runtime/site.js';
 import { ledgerCustomers, makePopulation, type SimCustomer } from '../../site-node/sim/population.js';
 import { SimMedia } from '../../site-node/sim/sim-media.js';
@@ -48,10 +53,15 @@ export async function startExampleSite(opts: {
   answers?: (number: string) => boolean;
   /** How long a stop lets live calls finish (Site `drainMs`); default 1 s. */
   drainMs?: number;
+  /** Serve the desk with this `cti.tls` (paths) instead of plaintext on loopback. */
+  tls?: { ca: string; cert: string; key: string };
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
   const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
+  const cti = doc.cti as Record<string, unknown>;
+  delete cti.tls;
+  if (opts.tls) cti.tls = opts.tls;
   opts.edit?.(doc);
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
   const scheduler = new RealScheduler({ speed: opts.speed ?? 1 });
@@ -71,15 +81,31 @@ export async function startExampleSite(opts: {
     log: opts.log ?? silentLogger,
     drainMs: opts.drainMs ?? 1000,
     jobPollingSeconds: 1,
+    insecureLoopback: opts.tls === undefined,
   });
   await site.start();
+  await Promise.all(
+    [...config.agents, ...config.supervisors].map((u) =>
+      site.credentials.setPassword(u.id, testPassword(u.id), 'test'),
+    ),
+  );
   const people = makePopulation(config.siteId, 3, 5);
   await seedDemoLedger(pool, ledgerCustomers(people));
   await seedCustomers(
     site.store,
     people.map((p) => ({ ...p.profile, segment: 'retail' as const })),
   );
-  const desk = new GrpcAgentDesk({ address: `127.0.0.1:${site.ctiPort}` });
+  const desk = new GrpcAgentDesk({
+    address: `127.0.0.1:${site.ctiPort}`,
+    password: testPassword,
+    ...(opts.tls
+      ? {
+          credentials: tlsClientCredentials(readFileSync(opts.tls.ca), {
+            expectServer: { kind: 'site', id: config.siteId },
+          }),
+        }
+      : {}),
+  });
   return {
     db,
     pool,
