@@ -147,6 +147,8 @@ export class Site {
    * password, by)` for the bootstrap CLI (site-node/admin/set-password.ts) and tests.
    */
   readonly credentials: DeskCredentials;
+  /** The agent desk is plaintext (`--insecure-loopback`), not TLS with `cti.tls`. */
+  readonly ctiPlaintext: boolean;
   private readonly flow: CallFlow;
   private readonly writes: DurableWrites;
   private readonly grpc: GrpcServer | undefined;
@@ -249,6 +251,7 @@ export class Site {
       log: log.child({ part: 'desk-auth' }),
     });
     this.credentials = auth.credentials;
+    this.ctiPlaintext = d.insecureLoopback === true;
     if (d.cti !== false) {
       this.grpc = new GrpcServer({
         host: config.cti.host,

@@ -2,10 +2,20 @@
  * A site with simulated callers and agents around the real runtime: real Postgres, real
  * ledger, real ACD and IVR, real gRPC agent service; only the voice network and the people
  * are simulated. Used by `npm run demo` and by `main.ts --simulate` (the crash test).
+ *
+ * The simulated agents work like people at desks (docs/architecture.md §4.3 "Desk
+ * authentication"): each gets a password of its own, set at start as a supervisor would
+ * (audited as `simulator`), and signs in to the site's agent service over its TLS port
+ * (plaintext only with `--insecure-loopback`). Only with `cti: false` (tests that need no
+ * agent service) do they drive the site's desk in the process.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { DEFAULT_STORE_WRITES, type SiteConfig } from '../config.js';
+import { GrpcAgentDesk } from '../cti/grpc-desk-client.js';
 import { SimAgents } from '../cti/sim-agents.js';
+import { tlsClientCredentials } from '../../shared/grpc/tls.js';
 import { Site } from '../runtime/site.js';
 import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { createSitePool } from '../store/site-pool.js';
@@ -62,6 +72,36 @@ async function lastRecordedMs(pool: pg.Pool): Promise<number | undefined> {
   const r = await pool.query<{ t: string | null }>(`SELECT max(occurred_at_ms)::text AS t FROM outbox`);
   const t = r.rows[0]?.t;
   return t === null || t === undefined ? undefined : Number(t);
+}
+
+/**
+ * The simulated agents' desk: the site's own agent service, reached as a desk on the LAN
+ * would reach it, each agent signing in with a password of its own. The passwords are drawn
+ * fresh at every start and set through the site's credential store, so the simulation holds
+ * no password anyone else knows, and a restarted site's agents sign in again.
+ */
+async function signedInDesk(site: Site, config: SiteConfig, log: Logger): Promise<GrpcAgentDesk> {
+  const passwords = new Map<string, string>();
+  for (const a of config.agents) {
+    const password = randomBytes(18).toString('base64url');
+    await site.credentials.setPassword(a.id, password, 'simulator');
+    passwords.set(a.id, password);
+  }
+  const tls = site.ctiPlaintext ? undefined : config.cti.tls;
+  // A wildcard bind is reached on loopback; a named address as configured.
+  const host = ['0.0.0.0', '::', ''].includes(config.cti.host) ? '127.0.0.1' : config.cti.host;
+  return new GrpcAgentDesk({
+    address: `${host.includes(':') ? `[${host}]` : host}:${site.ctiPort}`,
+    log,
+    password: (id) => passwords.get(id),
+    ...(tls
+      ? {
+          credentials: tlsClientCredentials(readFileSync(tls.caPath), {
+            expectServer: { kind: 'site', id: config.siteId },
+          }),
+        }
+      : {}),
+  });
 }
 
 /**
@@ -131,8 +171,10 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
     site.store,
     population.map((c) => c.profile),
   );
+  const agentLog = o.log.child({ part: 'sim-agents' });
+  const remote = site.ctiPort === undefined ? undefined : await signedInDesk(site, o.config, agentLog);
   const agents = new SimAgents(
-    { desk: site.desk, scheduler, log: o.log.child({ part: 'sim-agents' }) },
+    { desk: remote ?? site.desk, scheduler, log: agentLog },
     {
       agentIds: o.config.agents.map((a) => a.id),
       seed: o.seed,
@@ -169,6 +211,7 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
       stopping ??= (async () => {
         traffic.stop();
         await agents.stop();
+        remote?.close();
         await site.stop();
         scheduler.cancelAll();
         await pool.end();

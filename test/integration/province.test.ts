@@ -10,7 +10,9 @@
  * links it needs and sets up the topology version it starts from, so that any of them can also
  * run alone):
  *   1. registration and heartbeats: `fedctl status` shows every site up on the bootstrap
- *      version, the hub keeps hearing them, the access cities show `never`;
+ *      version, the hub keeps hearing them, the access cities show `never`; every site's
+ *      simulated agents signed in to its TLS agent desk with passwords of their own, and the
+ *      desk answers nobody else;
  *   2. topology push: `fedctl apply` of a new version reaches every site, which stores it; a
  *      version that says fuling offers a queue its ACD has not got is refused by fuling alone
  *      (it keeps its version; `fedctl status` shows why) until a rollback heals it;
@@ -34,6 +36,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { StatsResponse, StatusResponse } from '../../proto/gen/admin.js';
+import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
+import { loadSiteConfig } from '../../site-node/config.js';
+import { tlsClientCredentials } from '../../shared/grpc/tls.js';
 import { PROVINCE_TOPOLOGY } from '../../deploy/demo/layout.js';
 import { count } from '../support/federation.js';
 import { PROVINCE_POLL_MS, startProvince, type FedctlResult, type Province } from '../support/province.js';
@@ -49,6 +54,8 @@ const SITES = ['chongqing', 'wanzhou', 'fuling'] as const;
 const HEARTBEAT_MS = 500;
 
 let p: Province;
+/** Who signed in to each site's agent desk, from the sites' own `desk signed in` lines. */
+const signedIn = new Map<string, Set<string>>();
 
 beforeAll(async () => {
   if (skip) return;
@@ -66,6 +73,11 @@ beforeAll(async () => {
     // A quarter of the known callers roam, so roaming reads happen within seconds.
     roamShare: 0.25,
     seed: 11,
+    onLine: (proc, line) => {
+      if (!line.includes('"desk signed in"')) return;
+      const who = (JSON.parse(line) as { userId?: string }).userId;
+      if (who) signedIn.set(proc, (signedIn.get(proc) ?? new Set()).add(who));
+    },
   });
 }, 180_000);
 
@@ -225,6 +237,51 @@ describe.skipIf(skip)('a province of real processes over mTLS and toxiproxy', ()
     for (const id of SITES) {
       const r = await p.sitePool(id).query<{ v: string }>(`SELECT topology_version AS v FROM hub_link`);
       assert.equal(Number(r.rows[0]?.v), 1, `${id} stored v1`);
+    }
+  });
+
+  test("each site's simulated agents sign in to its TLS desk with their own passwords; nobody else gets in", async () => {
+    for (const id of SITES) {
+      const site = p.site(id);
+      const agents = loadSiteConfig(site.configPath)
+        .agents.map((a) => a.id)
+        .sort();
+      // Passwords set as a supervisor would, fresh at the site's start, audited as `simulator`.
+      const set = await p
+        .sitePool(id)
+        .query<{ user_id: string }>(`SELECT user_id FROM desk_credentials WHERE set_by = 'simulator'`);
+      assert.deepEqual(set.rows.map((r) => r.user_id).sort(), agents, `${id}: a password per agent`);
+      await waitFor(
+        `every ${id} agent signed in to its desk`,
+        () => agents.every((a) => signedIn.get(site.process!.name)?.has(a)),
+        30_000,
+        PROVINCE_POLL_MS,
+      );
+      const { ctiPort } = await site.process!.ready();
+      const address = `127.0.0.1:${ctiPort}`;
+      // The desk is TLS only: a plaintext client never reaches a handler.
+      const plain = new GrpcAgentDesk({ address, deadlineMs: 3000 });
+      const tls = new GrpcAgentDesk({
+        address,
+        deadlineMs: 3000,
+        credentials: tlsClientCredentials(readFileSync(p.pki.ca), { expectServer: { kind: 'site', id } }),
+      });
+      try {
+        const anon = await plain.agent(agents[0]!).then(
+          () => assert.fail(`${id}: a plaintext desk call must fail`),
+          (e: { kind?: string }) => e.kind,
+        );
+        assert.equal(anon, 'unavailable', `${id}: plaintext refused at the handshake`);
+        // Over TLS but without signing in: refused, naming no agent's state.
+        const noSession = await tls.agent(agents[0]!).then(
+          () => assert.fail(`${id}: a call without a session must be refused`),
+          (e: { kind?: string }) => e.kind,
+        );
+        assert.equal(noSession, 'unauthenticated', `${id}: no session, no answer`);
+      } finally {
+        plain.close();
+        tls.close();
+      }
     }
   });
 
