@@ -83,6 +83,11 @@ export interface HubOptions {
    * of ingest on `pool` and a busy leader is not deposed for it. Default: `pool`.
    */
   leasePool?: pg.Pool;
+  /**
+   * Refused RPCs from one peer past the first are counted and summed up once per this window
+   * (shared/grpc/refusal-log.ts). Default 10 s; tests shorten it to read the summaries soon.
+   */
+  refusalWindowMs?: number;
 }
 
 export type HubRole = 'leader' | 'standby';
@@ -145,6 +150,7 @@ export class Hub {
       clock,
       log: log.child({ part: 'federation' }),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...(o.refusalWindowMs === undefined ? {} : { refusalWindowMs: o.refusalWindowMs }),
     });
     this.grpc = new GrpcServer({
       host: config.grpc.host,
@@ -511,6 +517,7 @@ export class Hub {
     await this.roleChain;
     await this.releasing;
     await this.grpc.stop();
+    this.state.refusals.stop();
     await this.web?.stop();
     this.phase = 'stopped';
     this.o.log.info('hub stopped', { hubId: this.o.config.hubId });

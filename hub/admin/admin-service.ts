@@ -79,7 +79,7 @@ function versionToProto(v: StoredTopology) {
 export function createAdminService(hub: HubState): ServiceRegistration {
   const { clock, log } = hub.d;
   const admin = (call: CheckedCall) => {
-    const who = checkCaller(call, log, (id) => requireKind(id, 'admin'));
+    const who = checkCaller(call, hub.refusals, (id) => requireKind(id, 'admin'));
     hub.requireLeader(`admin ${who.id}`);
     return who;
   };

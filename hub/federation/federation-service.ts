@@ -163,7 +163,7 @@ export function createFederationService(
    * site), or a site of the current topology speaking for itself.
    */
   function writerOf(call: CheckedCall, siteIdRaw: string): Identity & { kind: 'site' | 'admin' } {
-    const asAdmin = checkCaller(call, log, (id) => {
+    const asAdmin = checkCaller(call, hub.refusals, (id) => {
       if (id.kind !== 'admin') return false;
       if (siteIdRaw !== '') {
         throw new DomainError(
@@ -185,7 +185,7 @@ export function createFederationService(
 
   /** The caller, who must be a site of the current topology speaking for itself. */
   function callerSite(call: CheckedCall, siteId: string): Identity {
-    const who = checkCaller(call, log, (id) => requireSelf(id, siteId));
+    const who = checkCaller(call, hub.refusals, (id) => requireSelf(id, siteId));
     hub.requireLeader(`site ${siteId}`);
     if (!hub.site(siteId)) {
       throw new DomainError(
@@ -444,7 +444,7 @@ export function createFederationService(
           });
         } catch (e) {
           // The owner rule's refusal: logged once here (the store recorded it in its table).
-          if (isDomainError(e, 'permission-denied')) logRefused(call, log, who, e);
+          if (isDomainError(e, 'permission-denied')) logRefused(call, hub.refusals, who, e);
           throw e;
         }
         void hub

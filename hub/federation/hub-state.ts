@@ -12,6 +12,7 @@ import type { HubMessage } from '../../proto/gen/federation.js';
 import { customerToProto } from '../../shared/domain/customer-proto.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/log.js';
+import { RefusalLog } from '../../shared/grpc/refusal-log.js';
 import type { DirectoryStore, IngestStore, SiteAdminStore, StoredTopology, TopologyStore } from '../ports.js';
 import type { Site } from '../../shared/topology/schema.js';
 import type { SiteRegistry } from './registry.js';
@@ -36,6 +37,8 @@ export interface HubDeps {
   clock: Clock;
   log: Logger;
   heartbeatIntervalMs: number;
+  /** Refusals from one peer past the first are summed up once per this window. Default 10 s. */
+  refusalWindowMs?: number;
   /** Changes per CustomerChanged burst read from the store. Default 500. */
   feedBatch?: number;
   leadership?: Leadership;
@@ -53,7 +56,14 @@ export class HubState {
   /** Callers already told this hub does not lead (each is logged once per term, not per retry). */
   private readonly refusedCallers = new Set<string>();
 
+  /** Every refused RPC, one line each, throttled per peer (shared/grpc/refusal-log.ts). */
+  readonly refusals: RefusalLog;
+
   constructor(readonly d: HubDeps) {
+    this.refusals = new RefusalLog(d.log, {
+      clock: d.clock,
+      ...(d.refusalWindowMs === undefined ? {} : { windowMs: d.refusalWindowMs }),
+    });
     this.linkIngest = new GroupCommit(
       (events, nowMs) => d.ingest.ingestReturningIds(events, 'link', nowMs),
       () => d.clock.now(),

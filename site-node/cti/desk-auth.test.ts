@@ -352,22 +352,26 @@ describe('refusal log', () => {
         reason: 'agent "a03" cannot act for agent "a01": an agent can only act for itself',
       },
     );
+    // A flood from one peer (who and address: here anonymous callers from 127.0.0.1): its
+    // first refusal is a line, the rest are only counted.
     for (let i = 0; i < 40; i++) await refused(call(anon.getAgent.bind(anon), { agentId: 'a01' }));
-    assert.equal(logged('rpc refused').length, 1, 'the flood adds no line within the window');
+    assert.equal(logged('rpc refused').length, 2, 'the flood adds one line within the window');
+    assert.equal(logged('rpc refused')[1]!.who, 'anonymous');
     // The window over, the next refusal brings the summary of all that were only counted.
     clock.advance(10_000);
     await refused(call(anon.getAgent.bind(anon), { agentId: 'a01' }));
     const summary = logged('more rpc refusals');
     assert.equal(summary.length, 1);
+    assert.equal(summary[0]!.who, 'anonymous');
     assert.equal(summary[0]!.peer, '127.0.0.1');
-    assert.equal(summary[0]!.count, 41);
-    assert.deepEqual(summary[0]!.kinds, { unauthenticated: 41 });
-    assert.equal(logged('rpc refused').length, 1);
-    // A quiet address is forgotten: after another window its next refusal is a line again.
+    assert.equal(summary[0]!.count, 40);
+    assert.deepEqual(summary[0]!.kinds, { unauthenticated: 40 });
+    assert.equal(logged('rpc refused').length, 2);
+    // A quiet peer is forgotten: after another window its next refusal is a line again.
     clock.advance(20_000);
     auth.stop();
     await refused(call(anon.getAgent.bind(anon), { agentId: 'a01' }));
-    await waitFor('logged afresh', () => logged('rpc refused').length === 2);
-    assert.equal(logged('rpc refused')[1]!.who, 'anonymous');
+    await waitFor('logged afresh', () => logged('rpc refused').length === 3);
+    assert.equal(logged('rpc refused')[2]!.who, 'anonymous');
   });
 });

@@ -27,7 +27,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Clock } from '../../shared/clock.js';
 import { DomainError, isDomainError } from '../../shared/errors.js';
 import { peerIdentity, type CallWithAuthContext, type Identity } from '../../shared/grpc/identity.js';
-import { RefusalWindow } from '../../shared/grpc/refusal-window.js';
+import { peerAddressOf, RefusalLog } from '../../shared/grpc/refusal-log.js';
 import type { Logger } from '../../shared/log.js';
 import type { DeskAuthConfig } from '../config.js';
 import { DeskRoster, type DeskPrincipal, type DeskRosterInput } from './desk-access.js';
@@ -58,9 +58,7 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]{16,256})$/;
 
 /** `1.2.3.4:5678` or `::1:5678` -> the address without the port. */
 export function peerAddress(call: CallWithAuthContext): string {
-  const peer = typeof call.getPeer === 'function' ? call.getPeer() : 'unknown';
-  const m = /^(.*):\d+$/.exec(peer);
-  return (m ? m[1]! : peer).replace(/^\[|\]$/g, '') || 'unknown';
+  return peerAddressOf(typeof call.getPeer === 'function' ? call.getPeer() : undefined);
 }
 
 function describeWho(p: DeskPrincipal | Identity | undefined): string {
@@ -72,16 +70,18 @@ function describeWho(p: DeskPrincipal | Identity | undefined): string {
 export class DeskAuth {
   readonly roster: DeskRoster;
   readonly credentials: DeskCredentials;
-  private readonly refusals: RefusalWindow;
+  private readonly refusals: RefusalLog;
   private readonly listeners = new Set<(ended: DeskSession[]) => void>();
-  private timer: NodeJS.Timeout | undefined;
   private checking = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly o: DeskAuthOptions) {
     this.roster = o.roster;
     this.credentials = o.credentials;
-    this.refusals = new RefusalWindow(o.refusalWindowMs ?? 10_000);
+    this.refusals = new RefusalLog(o.log, {
+      clock: o.clock,
+      ...(o.refusalWindowMs === undefined ? {} : { windowMs: o.refusalWindowMs }),
+    });
   }
 
   /** Told of sessions that ended (sign-out, forced logout, new password), to close their streams. */
@@ -233,38 +233,19 @@ export class DeskAuth {
     err: DomainError,
     detail?: string,
   ): DomainError {
-    const address = peerAddress(call);
-    const now = this.o.clock.now();
-    if (this.refusals.note(address, err.kind, now)) {
-      this.o.log.warn('rpc refused', {
-        method,
-        who: describeWho(who),
-        peer: address,
-        kind: err.kind,
-        reason: detail ? `${err.message} (${detail})` : err.message,
-      });
-    }
-    this.logSummaries(false);
-    this.timer ??= setInterval(() => this.logSummaries(false), this.o.refusalWindowMs ?? 10_000).unref();
+    this.refusals.refused({
+      method,
+      who: describeWho(who),
+      peer: peerAddress(call),
+      kind: err.kind,
+      reason: detail ? `${err.message} (${detail})` : err.message,
+    });
     return err;
   }
 
   /** Say the counts still unsaid and stop the summary timer (at the service's drain). */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.logSummaries(true);
-  }
-
-  private logSummaries(all: boolean): void {
-    for (const s of this.refusals.due(this.o.clock.now(), all)) {
-      this.o.log.warn('more rpc refusals', {
-        peer: s.key,
-        count: s.suppressed,
-        kinds: s.reasons,
-        windowMs: s.windowMs,
-      });
-    }
+    this.refusals.stop();
   }
 
   private ended(sessions: DeskSession[]): void {

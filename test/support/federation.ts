@@ -84,6 +84,8 @@ export async function startTestProvince(
       pool: hubDb.pool,
       clock: systemClock,
       log: createLogger({}, { write: (l) => hubLog.push(l), level: 'debug' }),
+      // Summaries of refused RPCs soon, so tests can count every refusal (refusalsBy).
+      refusalWindowMs: REFUSAL_WINDOW_MS,
     });
   const hub = makeHub(config);
   const port = await hub.start();
@@ -152,6 +154,32 @@ export async function startTestProvince(
     },
   };
   return province;
+}
+
+/** The test hub's refusal window (shared/grpc/refusal-log.ts): short, so summaries come soon. */
+export const REFUSAL_WINDOW_MS = 200;
+
+export interface RefusalLine {
+  msg: string;
+  method?: string;
+  who?: string;
+  peer?: string;
+  field?: string;
+  reason?: string;
+  count?: number;
+}
+
+/**
+ * What a log says about refusals of `who`: the `rpc refused` lines (each its own refusal) and
+ * the total, counting those summed up in `more rpc refusals` lines (a burst from one peer is
+ * one line plus a count: which of a burst got its own line depends on timing, the total not).
+ */
+export function refusalsBy(log: readonly string[], who: string): { lines: RefusalLine[]; total: number } {
+  const mine = log
+    .map((l) => JSON.parse(l) as RefusalLine)
+    .filter((l) => l.who === who && (l.msg === 'rpc refused' || l.msg === 'more rpc refusals'));
+  const lines = mine.filter((l) => l.msg === 'rpc refused');
+  return { lines, total: lines.length + mine.reduce((n, l) => n + (l.count ?? 0), 0) };
 }
 
 export async function count(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<number> {
