@@ -177,7 +177,8 @@ export interface DirectoryStore {
    * DomainError('conflict') naming both versions AND records the conflict (that record
    * commits even though the write does not). Then the owner rule (directory/write-rule.ts): a
    * change the writer may not make throws DomainError('permission-denied') naming the field
-   * and is recorded in `customer_write_refusals` the same way.
+   * and is recorded in `customer_write_refusals` the same way (in full for a writer's first
+   * few refusals in a minute, then only counted: pg-directory.ts REFUSALS_KEPT_PER_MINUTE).
    */
   write(w: WriteCustomerInput): Promise<CustomerChange>;
   /**
