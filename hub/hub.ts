@@ -466,7 +466,19 @@ export class Hub {
   applyFlags(): Promise<number> {
     this.flagRun ??= (async () => {
       try {
-        const changes = await this.state.d.directory.applyFlagRequests(100, this.o.clock.now());
+        const { changes, refused } = await this.state.d.directory.applyFlagRequests(100, this.o.clock.now());
+        for (const r of refused) {
+          // Logged once, like a refused RPC, throttled per reporting site (the request came as
+          // an event, over the link or Kafka: no address of its own).
+          this.state.refusals.refused({
+            method: 'card-loss.reported',
+            who: `site ${r.siteId}`,
+            peer: 'events',
+            kind: 'permission-denied',
+            reason: `event ${r.eventId}: ${r.reason}`,
+            field: 'customerId',
+          });
+        }
         for (const c of changes) {
           this.o.log.info('customer flagged lost card', {
             customerId: c.profile.customerId,

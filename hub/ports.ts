@@ -141,6 +141,20 @@ export interface DirectoryCounts {
   roamingReadsByHome: Map<string, number>;
 }
 
+/** A card-loss flag request the owner rule refused: the site was never served the customer. */
+export interface RefusedFlagRequest {
+  eventId: string;
+  siteId: string;
+  customerId: string;
+  /** The rule's refusal, for the log. */
+  reason: string;
+}
+
+export interface FlagRequestsApplied {
+  changes: CustomerChange[];
+  refused: RefusedFlagRequest[];
+}
+
 export interface DirectoryStore {
   lookup(key: LookupKey, value: string): Promise<CustomerProfile | undefined>;
   /**
@@ -163,7 +177,8 @@ export interface DirectoryStore {
    * DomainError('conflict') naming both versions AND records the conflict (that record
    * commits even though the write does not). Then the owner rule (directory/write-rule.ts): a
    * change the writer may not make throws DomainError('permission-denied') naming the field
-   * and is recorded in `customer_write_refusals` the same way.
+   * and is recorded in `customer_write_refusals` the same way (in full for a writer's first
+   * few refusals in a minute, then only counted: pg-directory.ts REFUSALS_KEPT_PER_MINUTE).
    */
   write(w: WriteCustomerInput): Promise<CustomerChange>;
   /**
@@ -187,9 +202,10 @@ export interface DirectoryStore {
   lapseInterest(beforeMs: number): Promise<number>;
   /**
    * Apply pending directory flag requests (a card loss reported at a site marks the
-   * customer's profile `lostCard`), at most `limit`; returns the profile changes made.
+   * customer's profile `lostCard`), at most `limit`; returns the profile changes made and the
+   * requests the owner rule refused (marked `uncorroborated`), for the caller to log.
    */
-  applyFlagRequests(limit: number, nowMs: number): Promise<CustomerChange[]>;
+  applyFlagRequests(limit: number, nowMs: number): Promise<FlagRequestsApplied>;
   /** The read audit, newest first; `truncated` when more rows matched than `limit`. */
   readAudit(q: ReadAuditQuery): Promise<{ reads: AuditedRead[]; truncated: boolean }>;
   /** How many customers the directory holds and how many roaming reads it audited. */

@@ -5,7 +5,8 @@ import { isDomainError } from '../../shared/errors.js';
 import { query } from '../../shared/pg/pool.js';
 import type { WriteCustomerInput } from '../ports.js';
 import { hubTestDb, pgSkip, type HubTestDb } from '../store/testing.js';
-import { PgDirectoryStore } from './pg-directory.js';
+import { MAX_NOTES } from '../../shared/domain/customer-schema.js';
+import { PgDirectoryStore, REFUSALS_KEPT_PER_MINUTE } from './pg-directory.js';
 
 const T0 = 1_763_000_000_000;
 /** A roaming IVR read by a site of its own, for the phone-normalisation tests. */
@@ -182,6 +183,7 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
   test('a stale base is a conflict naming both versions; it is recorded and nothing changes', async () => {
     const p = profile('c-3', 'wanzhou', 3);
     await dir.write(w(p, 0));
+    await dir.lookupAudited('customer-id', 'c-3', { ...NORM_AUDIT, readerSiteId: 'fuling' });
     await dir.write(w({ ...p, preferredCallback: '13700000003' }, 1, 'fuling'));
     const before = await dir.lookup('customer-id', 'c-3');
     const feed = await count('customer_changes');
@@ -264,6 +266,8 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
   test('another site changing an identity field is refused, recorded, and changes nothing', async () => {
     const p = profile('o-1', 'wanzhou', 851);
     await dir.write(w(p, 0));
+    // Chongqing served the customer (the hub answered its lookup), so it may add to it.
+    await dir.lookupAudited('customer-id', 'o-1', { ...NORM_AUDIT, readerSiteId: 'chongqing' });
     const feed = await count('customer_changes');
     await assert.rejects(dir.write(w({ ...p, phones: ['13800000851'] }, 1, 'chongqing', T0 + 3)), (e) => {
       assert.ok(isDomainError(e, 'permission-denied'));
@@ -433,11 +437,14 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     assert.deepEqual(feed.changes, [v2]);
     assert.equal(feed.headCursor, v2.cursor);
 
-    // A writer from another site (it added a note) follows the customer too.
-    await dir.write(
-      w({ ...v2.profile, notes: [{ siteId: '', by: '', atMs: 0, text: 'by nanan' }] }, 2, 'nanan'),
+    // A site the hub never served the customer to cannot write it (not even a note), and is
+    // not made to follow it.
+    const note = { ...v2.profile, notes: [{ siteId: '', by: '', atMs: 0, text: 'by nanan' }] };
+    await assert.rejects(
+      dir.write(w(note, 2, 'nanan')),
+      (e) => isDomainError(e, 'permission-denied') && e.field === 'profile.customerId',
     );
-    assert.deepEqual(await dir.interestedSites('r-1'), ['jiangbei', 'nanan', 'yubei']);
+    assert.deepEqual(await dir.interestedSites('r-1'), ['jiangbei', 'yubei']);
     assert.deepEqual(await dir.interestedSites('nobody'), []);
   });
 
@@ -535,9 +542,11 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
     await assert.rejects(dir.lapseInterest(-1), (e) => isDomainError(e, 'invalid-argument'));
   });
 
-  test('flag requests: a reported card loss marks the profile once, as a versioned write by the reporting site', async () => {
+  test('flag requests: a card loss reported by a site the hub served the customer to marks the profile once; others are recorded uncorroborated', async () => {
     const p = profile('fl-1', 'yubei', 801);
     await dir.write(w(p, 0));
+    // nanan looked the customer up through the hub (a roaming caller); jiangbei never did.
+    await dir.lookupAudited('customer-id', 'fl-1', { ...NORM_AUDIT, readerSiteId: 'nanan' });
     const request = (eventId: string, site: string, customerId: string, atMs: number) =>
       query(
         t.pool,
@@ -545,38 +554,144 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
          VALUES ($1, $2, $3, 'lostCard', $4, $5)`,
         [eventId, site, customerId, `card loss reported at ${site}`, atMs],
       );
-    await request('evt-fl-1', 'jiangbei', 'fl-1', T0 + 1);
-    await request('evt-fl-2', 'yubei', 'fl-1', T0 + 2); // the same card reported twice
-    await request('evt-fl-3', 'jiangbei', 'nobody-known', T0 + 3);
+    await request('evt-fl-1', 'jiangbei', 'fl-1', T0 + 1); // names a customer it was never served
+    await request('evt-fl-2', 'nanan', 'fl-1', T0 + 2);
+    await request('evt-fl-3', 'yubei', 'fl-1', T0 + 3); // the same card reported twice
+    await request('evt-fl-4', 'nanan', 'nobody-known', T0 + 4);
 
-    const changes = await dir.applyFlagRequests(10, T0 + 100);
-    assert.equal(changes.length, 1, 'one new version');
-    const v2 = changes[0]!;
+    const r = await dir.applyFlagRequests(10, T0 + 100);
+    assert.equal(r.changes.length, 1, 'one new version');
+    const v2 = r.changes[0]!;
     assert.equal(v2.profile.customerId, 'fl-1');
     assert.equal(v2.profile.version, 2);
     assert.deepEqual(v2.profile.flags, { blacklisted: false, lostCard: true });
     assert.equal(v2.profile.name, p.name, 'nothing else changes');
     assert.equal((await dir.lookup('phone', p.phones[0]!))?.flags.lostCard, true);
-    // The change is on the feed of the home site and of the reporter (which now follows it).
+    // The change is on the feed of the home site and of the reporter (which followed it
+    // since its lookup); jiangbei gained nothing.
     assert.deepEqual((await dir.changesFor('yubei', v2.cursor - 1, 10)).changes, [v2]);
-    assert.deepEqual(await dir.interestedSites('fl-1'), ['jiangbei', 'yubei']);
+    assert.deepEqual(await dir.interestedSites('fl-1'), ['nanan', 'yubei']);
+    assert.deepEqual((await dir.changesFor('jiangbei', v2.cursor - 1, 10)).changes, []);
+    assert.deepEqual(r.refused, [
+      {
+        eventId: 'evt-fl-1',
+        siteId: 'jiangbei',
+        customerId: 'fl-1',
+        reason:
+          'profile.customerId: the hub never served customer fl-1 to site jiangbei; only its home site (yubei), an admin or a site that served it may write it',
+      },
+    ]);
     const done = await query<{ event_id: string; outcome: string; applied_at_ms: string }>(
       t.pool,
       `SELECT event_id, outcome, applied_at_ms FROM directory_flag_requests WHERE event_id LIKE 'evt-fl-%' ORDER BY event_id`,
     );
     assert.deepEqual(done.rows, [
-      { event_id: 'evt-fl-1', outcome: 'set', applied_at_ms: String(T0 + 100) },
-      { event_id: 'evt-fl-2', outcome: 'already-set', applied_at_ms: String(T0 + 100) },
-      { event_id: 'evt-fl-3', outcome: 'unknown-customer', applied_at_ms: String(T0 + 100) },
+      { event_id: 'evt-fl-1', outcome: 'uncorroborated', applied_at_ms: String(T0 + 100) },
+      { event_id: 'evt-fl-2', outcome: 'set', applied_at_ms: String(T0 + 100) },
+      { event_id: 'evt-fl-3', outcome: 'already-set', applied_at_ms: String(T0 + 100) },
+      { event_id: 'evt-fl-4', outcome: 'unknown-customer', applied_at_ms: String(T0 + 100) },
     ]);
     const who = await query<{ updated_by_site: string }>(
       t.pool,
       `SELECT updated_by_site FROM customers WHERE id = 'fl-1'`,
     );
-    assert.equal(who.rows[0]?.updated_by_site, 'jiangbei');
+    assert.equal(who.rows[0]?.updated_by_site, 'nanan');
     // Nothing pending: a second run changes nothing.
-    assert.deepEqual(await dir.applyFlagRequests(10, T0 + 200), []);
+    assert.deepEqual(await dir.applyFlagRequests(10, T0 + 200), { changes: [], refused: [] });
     assert.equal((await dir.lookup('phone', p.phones[0]!))?.version, 2);
+  });
+
+  test('a write by a site that is not the home gives it no interest it did not have', async () => {
+    const p = profile('wi-1', 'yubei', 811);
+    await dir.write(w(p, 0));
+    // jiangbei was served the customer long ago; its interest has lapsed since.
+    await dir.lookupAudited('customer-id', 'wi-1', { ...NORM_AUDIT, readerSiteId: 'jiangbei', atMs: T0 });
+    await query(t.pool, `DELETE FROM customer_interest WHERE customer_id = 'wi-1'`);
+    const noted = await dir.write(
+      w({ ...p, version: 1, notes: [{ siteId: '', by: '', atMs: 0, text: 'called back' }] }, 1, 'jiangbei'),
+    );
+    assert.equal(noted.profile.notes?.[0]?.siteId, 'jiangbei', 'served once: it may add a note');
+    assert.deepEqual(
+      await dir.interestedSites('wi-1'),
+      ['yubei'],
+      'and follows the customer no more than before',
+    );
+  });
+
+  test('the preferred callback number: another site adds one; changing it is the home site’s', async () => {
+    const p = profile('cb-1', 'yubei', 821);
+    await dir.write(w(p, 0));
+    await dir.lookupAudited('customer-id', 'cb-1', { ...NORM_AUDIT, readerSiteId: 'jiangbei' });
+    const v2 = await dir.write(w({ ...p, preferredCallback: '13700000821' }, 1, 'jiangbei'));
+    assert.equal(v2.profile.preferredCallback, '13700000821');
+    await assert.rejects(
+      dir.write(w({ ...v2.profile, preferredCallback: '13700000999' }, 2, 'jiangbei')),
+      (e) => isDomainError(e, 'permission-denied') && e.field === 'profile.preferredCallback',
+    );
+    assert.equal((await dir.lookup('customer-id', 'cb-1'))?.preferredCallback, '13700000821');
+    const v3 = await dir.write(w({ ...v2.profile, preferredCallback: '' }, 2, 'yubei'));
+    assert.equal(v3.profile.preferredCallback, undefined, 'the home site clears it');
+  });
+
+  test('past the note limit the oldest note moves to the archive in the same write; none is lost', async () => {
+    const notes = Array.from({ length: MAX_NOTES }, (_, i) => ({
+      siteId: 'yubei',
+      by: 'yubei/a01',
+      atMs: T0 + i,
+      text: `note ${i}`,
+    }));
+    await dir.seed([{ ...profile('nt-1', 'yubei', 831), version: 1, notes }], T0);
+    const v2 = await dir.write(
+      w({ ...profile('nt-1', 'yubei', 831), notes: [{ siteId: '', by: '', atMs: 0, text: 'newest' }] }, 1),
+    );
+    assert.equal(v2.profile.notes?.length, MAX_NOTES);
+    assert.equal(v2.profile.notes?.[0]?.text, 'note 1');
+    assert.equal(v2.profile.notes?.at(-1)?.text, 'newest');
+    const archived = await query<{
+      site_id: string;
+      by: string;
+      at_ms: string;
+      text: string;
+      version: string;
+    }>(
+      t.pool,
+      `SELECT site_id, by, at_ms, text, version FROM customer_notes_archive WHERE customer_id = 'nt-1'`,
+    );
+    assert.deepEqual(archived.rows, [
+      { site_id: 'yubei', by: 'yubei/a01', at_ms: String(T0), text: 'note 0', version: '2' },
+    ]);
+  });
+
+  test('refused writes: a full record for the first few per writer per minute, then only a count', async () => {
+    const p = profile('rf-1', 'yubei', 841);
+    await dir.write(w(p, 0));
+    const minute = Math.ceil(T0 / 60_000) * 60_000;
+    const attempts = REFUSALS_KEPT_PER_MINUTE + 5;
+    for (let i = 0; i < attempts; i++) {
+      await assert.rejects(
+        dir.write(w({ ...p, version: 1, name: `forged ${i}` }, 1, 'flooder', minute + i)),
+        (e) => isDomainError(e, 'permission-denied'),
+      );
+    }
+    // The next minute starts a new allowance.
+    await assert.rejects(dir.write(w({ ...p, version: 1, name: 'later' }, 1, 'flooder', minute + 60_000)));
+    const rows = await query<{ at_ms: string; more: number; name: string }>(
+      t.pool,
+      `SELECT at_ms, more, attempted->>'name' AS name FROM customer_write_refusals
+        WHERE writer_id = 'flooder' ORDER BY id`,
+    );
+    assert.equal(rows.rows.length, REFUSALS_KEPT_PER_MINUTE + 1);
+    assert.deepEqual(
+      rows.rows.map((r) => r.more),
+      [...Array<number>(REFUSALS_KEPT_PER_MINUTE - 1).fill(0), 5, 0],
+      'the last full record of the minute counts the refusals after it',
+    );
+    assert.equal(rows.rows.at(-1)?.name, 'later');
+    const total = await query<{ n: number }>(
+      t.pool,
+      `SELECT sum(1 + more)::int AS n FROM customer_write_refusals WHERE writer_id = 'flooder'`,
+    );
+    assert.equal(total.rows[0]?.n, attempts + 1, 'every refusal is counted');
   });
 
   test('counts: customers in the directory, and roaming reads by reading site and by home site', async () => {

@@ -7,9 +7,10 @@
  *
  * - **Writes by their owner.** Who may change which field is a pure rule
  *   (write-rule.ts) run on the stored row the write has locked, after the version check: the
- *   home site and admins change identity fields, other sites only add notes, the preferred
- *   callback number and the lost-card flag. A refusal is recorded in
- *   `customer_write_refusals` after the write rolled back, like a conflict.
+ *   home site and admins change identity fields; another site, only if the hub served it the
+ *   customer, adds notes, a preferred callback number where none is stored and the lost-card
+ *   flag. A refusal is recorded in `customer_write_refusals` after the write rolled back,
+ *   like a conflict (in full for the first few per writer per minute, then counted).
  * - **Versioned writes, conflicts surfaced.** A write names the version it was based on; the
  *   row is locked (`FOR UPDATE`) and a stale base is refused. The refusal is recorded in
  *   `customer_conflicts` by a separate statement after the write's transaction rolled back,
@@ -39,12 +40,21 @@ import {
   type CustomerChange,
   type DirectoryCounts,
   type DirectoryStore,
+  type FlagRequestsApplied,
   type LookupKey,
+  type RefusedFlagRequest,
   type ReadAudit,
   type ReadAuditQuery,
   type WriteCustomerInput,
 } from '../ports.js';
-import { authorOf, decideWrite } from './write-rule.js';
+import { authorOf, decideWrite, droppedNotes } from './write-rule.js';
+
+/**
+ * Refused writes kept in full per writer per minute; the ones after are only counted (`more`
+ * on the minute's last full record), so a site that floods refused writes cannot grow
+ * `customer_write_refusals` by a profile per attempt (docs/operations.md).
+ */
+export const REFUSALS_KEPT_PER_MINUTE = 10;
 
 /** Rows per statement in `seed` (keeps each statement's parameters and plan small). */
 const SEED_CHUNK = 500;
@@ -252,22 +262,7 @@ export class PgDirectoryStore implements DirectoryStore {
     } catch (e) {
       if (isDomainError(e, 'permission-denied')) {
         try {
-          await query(
-            this.pool,
-            `INSERT INTO customer_write_refusals (customer_id, writer_kind, writer_id, changed_by, field, reason,
-                                                  attempted, at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-            [
-              p.customerId,
-              w.writer.kind,
-              w.writer.id,
-              author,
-              e.field ?? '',
-              e.message,
-              JSON.stringify(p),
-              w.nowMs,
-            ],
-          );
+          await this.recordRefusal(w.writer, p, author, e, w.nowMs);
         } catch (recordErr) {
           throw new DomainError('permission-denied', `${e.message} (the refusal could not be recorded)`, {
             field: e.field,
@@ -300,6 +295,53 @@ export class PgDirectoryStore implements DirectoryStore {
   }
 
   /**
+   * Record a refused write: in full (the attempted profile) for the writer's first
+   * REFUSALS_KEPT_PER_MINUTE in the minute, after that only counted on the minute's last
+   * full record. One writer's refusals are recorded one at a time (an advisory lock on the
+   * writer), so the count per minute is exact under concurrent refusals.
+   */
+  private async recordRefusal(
+    writer: WriteCustomerInput['writer'],
+    p: CustomerProfile,
+    author: string,
+    e: DomainError,
+    nowMs: number,
+  ): Promise<void> {
+    const minute = nowMs - (nowMs % 60_000);
+    await withTransaction(this.pool, async (c) => {
+      await query(c, `SELECT pg_advisory_xact_lock(hashtext('customer_write_refusals'), hashtext($1))`, [
+        `${writer.kind} ${writer.id}`,
+      ]);
+      await query(
+        c,
+        `WITH win AS (
+           SELECT count(*)::int AS n, max(id) AS last FROM customer_write_refusals
+            WHERE writer_kind = $2 AND writer_id = $3 AND at_ms >= $9 AND at_ms < $9 + 60000
+         ),
+         counted AS (
+           UPDATE customer_write_refusals r SET more = r.more + 1 FROM win
+            WHERE win.n >= $10 AND r.id = win.last
+         )
+         INSERT INTO customer_write_refusals (customer_id, writer_kind, writer_id, changed_by, field, reason,
+                                              attempted, at_ms)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM win WHERE win.n < $10`,
+        [
+          p.customerId,
+          writer.kind,
+          writer.id,
+          author,
+          e.field ?? '',
+          e.message,
+          JSON.stringify(p),
+          nowMs,
+          minute,
+          REFUSALS_KEPT_PER_MINUTE,
+        ],
+      );
+    });
+  }
+
+  /**
    * `proposed` as parsed; what is stored is what the owner rule makes of it over the locked
    * row. `author`: authorOf(w.writer, w.claimedBy).
    */
@@ -317,8 +359,14 @@ export class PgDirectoryStore implements DirectoryStore {
     const row = cur.rows[0];
     const current = row ? Number(row.version) : 0;
     if (current !== w.baseVersion) throw new StaleBase(current, row?.updated_by ?? null);
-    const p = decideWrite(w.writer, row ? toProfile(row) : undefined, proposed, { author, nowMs: w.nowMs });
     const siteId = w.writer.kind === 'site' ? w.writer.id : '';
+    const stored = row ? toProfile(row) : undefined;
+    const servedToWriter =
+      siteId !== '' &&
+      row !== undefined &&
+      row.home_site_id !== siteId &&
+      (await this.served(c, siteId, row.id));
+    const p = decideWrite(w.writer, stored, proposed, { author, nowMs: w.nowMs, servedToWriter });
     const version = current + 1;
     const values = [
       p.customerId,
@@ -367,20 +415,29 @@ export class PgDirectoryStore implements DirectoryStore {
     }
     await this.claimKeys(c, p.customerId, 'phone', p.phones);
     await this.claimKeys(c, p.customerId, 'card', p.cards);
+    const dropped = droppedNotes(stored, p);
+    if (dropped.length > 0) {
+      // Moved out of the profile by newer notes (write-rule.ts), kept here: nothing committed is lost.
+      await query(
+        c,
+        `INSERT INTO customer_notes_archive (customer_id, version, site_id, by, at_ms, text, archived_at_ms)
+         SELECT $1, $2, n."siteId", n.by, n."atMs", n.text, $3
+           FROM jsonb_to_recordset($4::jsonb) AS n("siteId" text, by text, "atMs" bigint, text text)`,
+        [p.customerId, version, w.nowMs, JSON.stringify(dropped)],
+      );
+    }
 
-    // Who must hear about this change besides the (new) home site: the writer, which now
-    // caches this version, and a home site the customer just moved away from, whose cache
-    // still holds it as a home customer.
-    const interested = new Set(siteId ? [siteId] : []);
-    if (row && row.home_site_id !== p.homeSiteId) interested.add(row.home_site_id);
-    interested.delete(p.homeSiteId);
-    if (interested.size > 0) {
+    // Who must hear about this change besides the (new) home site: a home site the customer
+    // just moved away from, whose cache still holds it as a home customer. Not the writer: a
+    // site other than the home that may write the customer was served it and follows it
+    // already, and a write must not be a way to start following one (docs/architecture.md §5.5).
+    if (row && row.home_site_id !== p.homeSiteId) {
       await query(
         c,
         `INSERT INTO customer_interest (site_id, customer_id, since_ms, last_read_ms)
-         SELECT s, $2, $3, $3 FROM unnest($1::text[]) AS s
+         VALUES ($1, $2, $3, $3)
          ${RENEW_INTEREST}`,
-        [[...interested], p.customerId, w.nowMs],
+        [row.home_site_id, p.customerId, w.nowMs],
       );
     }
 
@@ -393,6 +450,22 @@ export class PgDirectoryStore implements DirectoryStore {
       [p.customerId, version, w.nowMs, siteId, author, w.reason],
     );
     return { cursor: Number(ch.rows[0]!.cursor), profile: { ...p, version } };
+  }
+
+  /**
+   * The hub served `customerId` to `siteId`: a lookup it answered (an audit row `served_from =
+   * hub`, never deleted) or an interest the site holds. The same facts read-check.ts
+   * corroborates a reported read with (pg-ingest.ts checkReads).
+   */
+  private async served(c: Queryable, siteId: string, customerId: string): Promise<boolean> {
+    const r = await query<{ served: boolean }>(
+      c,
+      `SELECT EXISTS (SELECT 1 FROM customer_interest WHERE site_id = $1 AND customer_id = $2)
+           OR EXISTS (SELECT 1 FROM customer_reads
+                       WHERE customer_id = $2 AND reader_site_id = $1 AND served_from = 'hub') AS served`,
+      [siteId, customerId],
+    );
+    return r.rows[0]?.served === true;
   }
 
   /**
@@ -475,14 +548,17 @@ export class PgDirectoryStore implements DirectoryStore {
    * already has it), and the request is marked applied with its outcome, so a crash in
    * between leaves it pending and a second run never applies it twice. One per transaction
    * because a write takes the feed's lock last (see "a feed with no holes"). A request whose
-   * write meets a concurrent write (stale base) stays pending for the next run.
+   * write meets a concurrent write (stale base) stays pending for the next run. A request the
+   * owner rule refuses (a site the hub never served the customer to) is marked
+   * `uncorroborated` and returned in `refused` for the caller to log; the event itself stays
+   * stored, like a flagged read.
    */
-  async applyFlagRequests(limit: number, nowMs: number): Promise<CustomerChange[]> {
+  async applyFlagRequests(limit: number, nowMs: number): Promise<FlagRequestsApplied> {
     checkCount('limit', limit);
     checkCount('nowMs', nowMs);
-    const changes: CustomerChange[] = [];
+    const out: FlagRequestsApplied = { changes: [], refused: [] };
     for (let i = 0; i < limit; i++) {
-      let r: CustomerChange | 'none' | 'no-change';
+      let r: CustomerChange | RefusedFlagRequest | 'none' | 'no-change';
       try {
         r = await withTransaction(this.pool, async (c) => {
           await fenceTx(c, this.fence);
@@ -493,15 +569,17 @@ export class PgDirectoryStore implements DirectoryStore {
         throw e;
       }
       if (r === 'none') break;
-      if (r !== 'no-change') changes.push(r);
+      if (r === 'no-change') continue;
+      if ('eventId' in r) out.refused.push(r);
+      else out.changes.push(r);
     }
-    return changes;
+    return out;
   }
 
   private async applyOneFlagRequest(
     c: pg.PoolClient,
     nowMs: number,
-  ): Promise<CustomerChange | 'none' | 'no-change'> {
+  ): Promise<CustomerChange | RefusedFlagRequest | 'none' | 'no-change'> {
     const req = await query<{ event_id: string; site_id: string; customer_id: string; reason: string }>(
       c,
       `SELECT event_id, site_id, customer_id, reason FROM directory_flag_requests
@@ -515,26 +593,33 @@ export class PgDirectoryStore implements DirectoryStore {
       [q.customer_id],
     );
     const row = cur.rows[0];
-    let change: CustomerChange | undefined;
-    let outcome: 'set' | 'already-set' | 'unknown-customer';
+    let result: CustomerChange | RefusedFlagRequest | 'no-change' = 'no-change';
+    let outcome: 'set' | 'already-set' | 'unknown-customer' | 'uncorroborated';
     if (!row) outcome = 'unknown-customer';
     else if (row.flags.lostCard) outcome = 'already-set';
     else {
       const p = toProfile(row);
       const flagged = { ...p, flags: { ...p.flags, lostCard: true } };
-      // The reporting site's write, held to the owner rule like any other (setting lostCard
-      // is what any site that served the customer may do).
+      // The reporting site's write, held to the owner rule like any other: setting lostCard
+      // is what the home site or a site the hub served the customer to may do.
       const writer = { kind: 'site' as const, id: q.site_id };
       const w = { writer, baseVersion: p.version, reason: q.reason, nowMs };
-      change = await this.writeTx(c, w, flagged, authorOf(writer, ''));
-      outcome = 'set';
+      try {
+        result = await this.writeTx(c, w, flagged, authorOf(writer, ''));
+        outcome = 'set';
+      } catch (e) {
+        // The rule refuses before the write touches anything, so the transaction goes on.
+        if (!isDomainError(e, 'permission-denied')) throw e;
+        result = { eventId: q.event_id, siteId: q.site_id, customerId: q.customer_id, reason: e.message };
+        outcome = 'uncorroborated';
+      }
     }
     await query(
       c,
       `UPDATE directory_flag_requests SET applied_at_ms = $2, outcome = $3 WHERE event_id = $1`,
       [q.event_id, nowMs, outcome],
     );
-    return change ?? 'no-change';
+    return result;
   }
 
   /**

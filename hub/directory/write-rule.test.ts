@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import type { CustomerProfile } from '../../shared/domain/customer.js';
 import { MAX_NOTES } from '../../shared/domain/customer-schema.js';
 import { isDomainError } from '../../shared/errors.js';
-import { authorOf, decideWrite, type DirectoryWriter } from './write-rule.js';
+import {
+  authorOf,
+  decideWrite,
+  droppedNotes,
+  MAX_NOTES_PER_SITE_DAY,
+  type DirectoryWriter,
+} from './write-rule.js';
 
 const T = 1_763_000_000_000;
 const wanzhou: DirectoryWriter = { kind: 'site', id: 'wanzhou' };
@@ -24,7 +30,8 @@ const stored: CustomerProfile = {
   notes: [{ siteId: 'wanzhou', by: 'wanzhou/a01', atMs: T - 1000, text: 'prefers mornings' }],
 };
 
-const stamp = (author: string) => ({ author, nowMs: T });
+/** The writer's stamp; `served`: the hub served this customer to the writer before. */
+const stamp = (author: string, served = true) => ({ author, nowMs: T, servedToWriter: served });
 
 function refused(f: () => unknown, field: string, message: RegExp): void {
   assert.throws(f, (e) => {
@@ -133,16 +140,35 @@ describe('decideWrite: what any site that served the customer may add', () => {
     assert.equal(again.notes?.[1]?.siteId, '', 'an admin writes for no site');
   });
 
-  test('the preferred callback number: set by any site; absent keeps it; empty clears it', () => {
+  test('the preferred callback number: another site may add one; only the home or an admin changes or clears it', () => {
     const set = decideWrite(chongqing, stored, { ...stored, preferredCallback: '13700000001' }, stamp('c'));
     assert.equal(set.preferredCallback, '13700000001');
     assert.equal(
+      decideWrite(chongqing, set, { ...set, preferredCallback: '13700000001' }, stamp('c')).preferredCallback,
+      '13700000001',
+      'sending the stored number again is no change',
+    );
+    for (const [what, value] of [
+      ['overwrite', '13799999999'],
+      ['clear', ''],
+    ] as const) {
+      refused(
+        () => decideWrite(chongqing, set, { ...set, preferredCallback: value }, stamp('c')),
+        'profile.preferredCallback',
+        /^profile\.preferredCallback: only the customer's home site \(wanzhou\) or an admin may change or clear it/,
+      );
+      for (const [who, author] of [
+        [wanzhou, 'w'],
+        [admin, 'admin alice'],
+      ] as const) {
+        const out = decideWrite(who, set, { ...set, preferredCallback: value }, stamp(author));
+        assert.equal(out.preferredCallback, value || undefined, `${who.id} may ${what} it`);
+      }
+    }
+    assert.equal(
       decideWrite(wanzhou, set, { ...set, preferredCallback: undefined }, stamp('w')).preferredCallback,
       '13700000001',
-    );
-    assert.equal(
-      'preferredCallback' in decideWrite(chongqing, set, { ...set, preferredCallback: '' }, stamp('c')),
-      false,
+      'absent keeps it',
     );
   });
 
@@ -156,7 +182,7 @@ describe('decideWrite: what any site that served the customer may add', () => {
     assert.equal(decideWrite(wanzhou, lost, stored, stamp('w')).flags.lostCard, false);
   });
 
-  test('notes beyond the limit are refused, naming the field', () => {
+  test('the newest notes are kept: at the limit a new note drops the oldest, which droppedNotes names for the archive', () => {
     const full = {
       ...stored,
       notes: Array.from({ length: MAX_NOTES }, (_, i) => ({
@@ -166,15 +192,67 @@ describe('decideWrite: what any site that served the customer may add', () => {
         text: `n${i}`,
       })),
     };
-    assert.throws(
-      () =>
-        decideWrite(
-          chongqing,
-          full,
-          { ...full, notes: [{ siteId: '', by: '', atMs: 0, text: 'one more' }] },
-          stamp('c'),
-        ),
-      (e) => isDomainError(e, 'resource-exhausted') && e.field === 'profile.notes',
+    // Even the home site can add to a full list (before, every write was refused for good).
+    const out = decideWrite(
+      wanzhou,
+      full,
+      { ...full, notes: [{ siteId: '', by: '', atMs: 0, text: 'one more' }] },
+      stamp('wanzhou/a01'),
+    );
+    assert.equal(out.notes?.length, MAX_NOTES);
+    assert.equal(out.notes?.[0]?.text, 'n1');
+    assert.equal(out.notes?.at(-1)?.text, 'one more');
+    assert.deepEqual(droppedNotes(full, out), [full.notes[0]]);
+    assert.deepEqual(droppedNotes(stored, { ...stored }), []);
+    assert.deepEqual(droppedNotes(undefined, out), []);
+  });
+
+  test(`another site adds at most ${MAX_NOTES_PER_SITE_DAY} notes to one customer in 24 hours; the home site has no such cap`, () => {
+    const DAY = 86_400_000;
+    const mine = (atMs: number, i: number) => ({ siteId: 'chongqing', by: 'c', atMs, text: `c${i}` });
+    const busy = {
+      ...stored,
+      notes: [
+        mine(T - DAY, 0), // a day old: no longer counted
+        ...Array.from({ length: MAX_NOTES_PER_SITE_DAY - 1 }, (_, i) => mine(T - 1000, i + 1)),
+      ],
+    };
+    const add = (n: number) => ({
+      ...busy,
+      notes: Array.from({ length: n }, (_, i) => ({ siteId: '', by: '', atMs: 0, text: `new ${i}` })),
+    });
+    assert.equal(decideWrite(chongqing, busy, add(1), stamp('c')).notes?.length, MAX_NOTES_PER_SITE_DAY + 1);
+    refused(
+      () => decideWrite(chongqing, busy, add(2), stamp('c')),
+      'profile.notes',
+      new RegExp(
+        `^profile\\.notes: site chongqing may add at most ${MAX_NOTES_PER_SITE_DAY} notes a day to customer wz-1 \\(home wanzhou\\)`,
+      ),
+    );
+    assert.equal(decideWrite(wanzhou, busy, add(5), stamp('w')).notes?.length, MAX_NOTES_PER_SITE_DAY + 5);
+  });
+});
+
+describe('decideWrite: a site that was never served the customer adds nothing', () => {
+  test('notes, a callback number, the lost-card flag or an unchanged profile are refused naming the customer', () => {
+    const attempts: CustomerProfile[] = [
+      { ...stored, notes: [{ siteId: '', by: '', atMs: 0, text: 'hello' }] },
+      { ...stored, preferredCallback: '13700000001' },
+      { ...stored, flags: { blacklisted: false, lostCard: true } },
+      stored,
+    ];
+    for (const proposed of attempts) {
+      refused(
+        () => decideWrite(chongqing, stored, proposed, stamp('c', false)),
+        'profile.customerId',
+        /^profile\.customerId: the hub never served customer wz-1 to site chongqing; only its home site \(wanzhou\), an admin or a site that served it may write it$/,
+      );
+    }
+    // The home site and an admin need no service.
+    assert.equal(decideWrite(wanzhou, stored, attempts[0]!, stamp('w', false)).notes?.length, 2);
+    assert.equal(
+      decideWrite(admin, stored, attempts[1]!, stamp('a', false)).preferredCallback,
+      '13700000001',
     );
   });
 });
@@ -187,7 +265,7 @@ describe('authorOf: the certificate names the author; the request only names an 
   });
 
   test('a claim that is not a plain name is refused naming the field', () => {
-    for (const bad of ['admin alice', 'chongqing/a01', '../x', ' a01', 'x'.repeat(65)]) {
+    for (const bad of ['admin alice', 'chongqing/a01', 'a01@chongqing', '../x', ' a01', 'x'.repeat(65)]) {
       assert.throws(
         () => authorOf(wanzhou, bad, 'changed_by'),
         (e) => isDomainError(e, 'invalid-argument') && e.field === 'changed_by',

@@ -8,15 +8,25 @@
  *   blacklist flag. A new customer may only be created homed at the writing site (an admin:
  *   anywhere). Otherwise any site could take over another city's customer: re-home them,
  *   move their phone to itself, or rename them, and the change would reach the victim's cache.
- * - Any other site may only add what an agent who served the customer may add: contact
- *   notes, the preferred callback number, and the lost-card flag (set; clearing it is the
- *   home's, as is every identity decision).
+ * - Any other site may write the customer only if the hub served it the customer (a lookup the
+ *   hub answered, or an interest it holds: the same facts read-check.ts corroborates a reported
+ *   read with). A site can only hold another city's customer the hub gave it, so an honest
+ *   writer always has one; without it any site could name any customer id, add to the
+ *   profile and follow it.
+ * - Such a site may only add what an agent who served the customer may add: contact notes,
+ *   a preferred callback number when none is stored (changing or clearing a stored one would
+ *   redirect the customer's callbacks: the home's or an admin's), and the lost-card flag
+ *   (set; clearing it is the home's, as is every identity decision).
  * - Notes are append-only and merged, never replaced: every stored note is kept whatever the
  *   proposal lists, and a proposed note that is not already stored is a new one, stamped with
  *   the writer's site, author and time (what the writer put there is ignored). So a write
  *   from a cache that does not keep notes drops none, and when two sites add notes on the
  *   same base the second is refused as stale (the version check), reloads and retries
- *   without losing the first's note.
+ *   without losing the first's note. The profile keeps the newest MAX_NOTES: a new note past
+ *   that moves the oldest out (droppedNotes: the directory archives it in the same
+ *   transaction), so a full list never blocks the home site's next note and none is lost.
+ *   Another site adds at most MAX_NOTES_PER_SITE_DAY notes to one customer in 24 hours, so
+ *   one site cannot push the home's notes out of the profile in a burst.
  * - The author of a change comes from the caller's certificate; the site's own claim of which
  *   agent made it is recorded only scoped to that site (`wanzhou/a01`), so no request can
  *   name another site or an admin as the author.
@@ -28,14 +38,21 @@ import type { ContactNote, CustomerProfile } from '../../shared/domain/customer.
 import { MAX_NOTES } from '../../shared/domain/customer-schema.js';
 import { DomainError, invalidArgument } from '../../shared/errors.js';
 
+/** Notes a site other than the home may add to one customer in 24 hours (docs/architecture.md §5.5). */
+export const MAX_NOTES_PER_SITE_DAY = 10;
+const DAY_MS = 86_400_000;
+
 /** Who writes, from the caller's certificate: a site (its id) or an admin (its id). */
 export interface DirectoryWriter {
   kind: 'site' | 'admin';
   id: string;
 }
 
-/** The claim a site may make about which of its agents (or 'ivr') made a change. */
-const CLAIM_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+/**
+ * The claim a site may make about which of its agents (or 'ivr') made a change. No `@` or
+ * `/`: `chongqing/w01@wanzhou` would read as wanzhou's user.
+ */
+const CLAIM_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * The author recorded for a change: `<site>` or `<site>/<claim>` for a site, `admin <id>` for
@@ -49,7 +66,7 @@ export function authorOf(writer: DirectoryWriter, claimedBy: string, field = 'ch
   if (!CLAIM_RE.test(claimedBy)) {
     throw invalidArgument(
       field,
-      `must be the agent id (or "ivr") at site ${writer.id}: letters, digits, _ . @ - only, at most 64 (got ${JSON.stringify(claimedBy.slice(0, 80))})`,
+      `must be the agent id (or "ivr") at site ${writer.id}: letters, digits, _ . - only, at most 64 (got ${JSON.stringify(claimedBy.slice(0, 80))})`,
     );
   }
   return `${writer.id}/${claimedBy}`;
@@ -80,6 +97,11 @@ export interface WriteStamp {
   /** `authorOf(...)`. */
   author: string;
   nowMs: number;
+  /**
+   * The hub served this customer to the writing site before (an audit row `served_from = hub`
+   * or an interest it holds). Only asked of a site that is not the stored home.
+   */
+  servedToWriter: boolean;
 }
 
 /**
@@ -104,6 +126,12 @@ export function decideWrite(
   const home = stored?.homeSiteId ?? proposed.homeSiteId;
   const ownsIdentity = admin || home === writer.id;
   if (stored && !ownsIdentity) {
+    if (!stamp.servedToWriter) {
+      refuse(
+        'customerId',
+        `the hub never served customer ${stored.customerId} to site ${writer.id}; only its home site (${home}), an admin or a site that served it may write it`,
+      );
+    }
     for (const [field, same] of IDENTITY) {
       if (!same(stored, proposed)) {
         refuse(field, `only the customer's home site (${home}) or an admin may change it`);
@@ -111,6 +139,14 @@ export function decideWrite(
     }
     if (stored.flags.lostCard && !proposed.flags.lostCard) {
       refuse('flags.lostCard', `only the customer's home site (${home}) or an admin may clear it`);
+    }
+    const storedCallback = stored.preferredCallback ?? '';
+    const proposedCallback = proposed.preferredCallback;
+    if (storedCallback !== '' && proposedCallback !== undefined && proposedCallback !== storedCallback) {
+      refuse(
+        'preferredCallback',
+        `only the customer's home site (${home}) or an admin may change or clear it; another site may only add one when none is stored`,
+      );
     }
   }
   const base = stored && !ownsIdentity ? stored : proposed;
@@ -125,14 +161,17 @@ export function decideWrite(
       atMs: stamp.nowMs,
       text: n.text,
     }));
-  const notes = [...kept, ...added];
-  if (notes.length > MAX_NOTES) {
-    throw new DomainError(
-      'resource-exhausted',
-      `profile.notes: customer ${proposed.customerId} would have ${notes.length} notes; at most ${MAX_NOTES} are kept`,
-      { field: 'profile.notes' },
-    );
+  if (stored && !ownsIdentity && added.length > 0) {
+    const today = kept.filter((n) => n.siteId === writer.id && n.atMs > stamp.nowMs - DAY_MS).length;
+    if (today + added.length > MAX_NOTES_PER_SITE_DAY) {
+      refuse(
+        'notes',
+        `site ${writer.id} may add at most ${MAX_NOTES_PER_SITE_DAY} notes a day to customer ${stored.customerId} (home ${home}); it added ${today} in the last 24 hours and sent ${added.length} more`,
+      );
+    }
   }
+  // The newest MAX_NOTES stay on the profile; older ones go to the archive (droppedNotes).
+  const notes = [...kept, ...added].slice(-MAX_NOTES);
   // Absent = unchanged (a cache or an older peer that does not keep it); '' = cleared.
   const callback = proposed.preferredCallback ?? stored?.preferredCallback ?? '';
 
@@ -151,4 +190,13 @@ export function decideWrite(
   if (notes.length > 0) out.notes = notes;
   if (callback !== '') out.preferredCallback = callback;
   return out;
+}
+
+/**
+ * The stored notes `decided` (decideWrite's result over `stored`) no longer holds: the oldest,
+ * moved out by newer ones past MAX_NOTES. The directory archives them with the write.
+ */
+export function droppedNotes(stored: CustomerProfile | undefined, decided: CustomerProfile): ContactNote[] {
+  const keptNow = new Set((decided.notes ?? []).map(noteKey));
+  return (stored?.notes ?? []).filter((n) => !keptNow.has(noteKey(n)));
 }

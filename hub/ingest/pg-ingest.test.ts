@@ -321,6 +321,67 @@ describe.skipIf(skip)('PgIngestStore', () => {
     ]);
   });
 
+  test('a card loss naming a customer the hub never served the site neither flags it nor makes its later reads corroborated', async () => {
+    const dir = new PgDirectoryStore(pool);
+    await dir.write({
+      writer: { kind: 'site', id: 'wz' },
+      profile: {
+        customerId: 'wz-c-20',
+        name: 'Target',
+        phones: ['13900000720'],
+        cards: [],
+        homeSiteId: 'wz',
+        segment: 'retail',
+        language: 'zh',
+        flags: { blacklisted: false, lostCard: false },
+        accountIds: [],
+        version: 0,
+      },
+      baseVersion: 0,
+      claimedBy: '',
+      reason: 'seed',
+      nowMs: T0,
+    });
+    // The attack: qj reports a card loss for a customer it never looked up, hoping the flag
+    // write makes it follow the customer, then reports a read of it.
+    const loss = makeEvent({
+      type: 'card-loss.reported',
+      siteId: 'qj',
+      aggregateId: 'tkt-qj-20',
+      occurredAtMs: T0 + 20,
+      payload: { kind: 'card-loss', customerId: 'wz-c-20', callId: 'qj-call-20', slaDueAtMs: null, data: {} },
+    });
+    assert.deepEqual(await store.ingest([loss], 'link', T0 + 20), { accepted: 1, duplicates: 0 });
+    const applied = await dir.applyFlagRequests(100, T0 + 21);
+    assert.deepEqual(applied.changes, []);
+    assert.deepEqual(
+      applied.refused.map((x) => [x.eventId, x.siteId, x.customerId]),
+      [[loss.id, 'qj', 'wz-c-20']],
+    );
+    assert.equal((await dir.lookup('customer-id', 'wz-c-20'))?.flags.lostCard, false);
+    assert.deepEqual(await dir.interestedSites('wz-c-20'), ['wz']);
+    const read = makeEvent({
+      type: 'customer.read',
+      siteId: 'qj',
+      aggregateId: 'wz-c-20',
+      occurredAtMs: T0 + 22,
+      payload: {
+        customerId: 'wz-c-20',
+        homeSiteId: 'wz',
+        reason: 'agent-search',
+        callId: null,
+        agentId: 'f01',
+        ivrSessionId: null,
+      },
+    });
+    await store.ingest([read], 'link', T0 + 22);
+    const r = await query<{ flag: string }>(pool, `SELECT flag FROM customer_reads WHERE event_id = $1`, [
+      read.id,
+    ]);
+    assert.deepEqual(r.rows, [{ flag: 'uncorroborated: the hub never served customer wz-c-20 to qj' }]);
+    assert.deepEqual(await dir.interestedSites('wz-c-20'), ['wz']);
+  });
+
   test('one malformed event refuses the whole batch, names it, stores nothing', async () => {
     const before = await countEvents();
     const good = [agentEvent('cq', 10), agentEvent('cq', 11), agentEvent('cq', 12)];

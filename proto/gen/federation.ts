@@ -285,7 +285,8 @@ export interface WriteCustomerRequest {
    * Who made the change at the site (agent id or "ivr"): a CLAIM, recorded only scoped to the
    * calling site's certificate (`<site>/<changed_by>`), so it can never name another site or
    * an admin. An admin certificate's writes are recorded as `admin <id>` and ignore it.
-   * Letters, digits and _ . @ - only, at most 64; empty = the site itself.
+   * Letters, digits and _ . - only (no @ or /: a claim must not read as another site's user),
+   * at most 64; empty = the site itself.
    */
   changedBy: string;
   reason: string;

@@ -29,3 +29,22 @@ test('an unknown code is named by the code; no code, by the message', () => {
   assert.equal(handshakeReason(new Error('boom')), 'boom');
   assert.equal(handshakeReason('odd'), 'odd');
 });
+
+test('a client certificate that failed verification is named by the verification error, not the hang-up Node reports', () => {
+  const hangUp = withCode('ECONNRESET', 'socket hang up');
+  assert.equal(
+    handshakeReason(hangUp, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+    'client certificate from an unknown CA',
+  );
+  assert.equal(handshakeReason(hangUp, 'CERT_HAS_EXPIRED'), 'client certificate expired');
+  assert.equal(
+    handshakeReason(hangUp, 'CERT_REVOKED'),
+    'client certificate refused: CERT_REVOKED',
+    'an unknown verification code is still named',
+  );
+  assert.equal(
+    handshakeReason(hangUp, null),
+    'the client closed the connection during the handshake',
+    'no verification error: the hang-up is the reason',
+  );
+});

@@ -25,7 +25,17 @@ const REASONS: Record<string, string> = {
   ECONNRESET: 'the client closed the connection during the handshake',
 };
 
-export function handshakeReason(err: unknown): string {
+/**
+ * `authorizationError`: the TLS socket's verification result (a code like
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), when it has one. Node verifies a client certificate
+ * after the handshake and, when it fails, destroys the socket itself without an alert, so
+ * the server's own error is only "socket hang up" (ECONNRESET): the verification result is
+ * the real reason and wins over it.
+ */
+export function handshakeReason(err: unknown, authorizationError?: unknown): string {
+  if (typeof authorizationError === 'string' && authorizationError !== '') {
+    return REASONS[authorizationError] ?? `client certificate refused: ${authorizationError}`;
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return REASONS[code] ?? code;
   return err instanceof Error ? err.message : String(err);

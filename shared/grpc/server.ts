@@ -24,6 +24,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -76,6 +77,8 @@ export class GrpcServer {
   private readonly refusals: RefusalWindow;
   private readonly clock: Clock;
   private summaryTimer: NodeJS.Timeout | undefined;
+  /** Each TLS connection's remote address as it arrived (see watchHandshakes); weak: no leak. */
+  private readonly peers = new WeakMap<Socket, { address: string; port: number | undefined }>();
 
   constructor(private readonly opts: GrpcServerOptions) {
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
@@ -142,6 +145,14 @@ export class GrpcServer {
     }
     for (const s of inner.keys()) {
       if (!(s instanceof TlsServer)) continue;
+      // The address is read from the raw TCP socket as it arrives: when Node refuses a client
+      // certificate it destroys the socket before `tlsClientError`, and by then neither the
+      // TLS socket nor the raw one can ask the OS for the peer any more.
+      s.on('connection', (raw: Socket) => {
+        if (raw.remoteAddress !== undefined) {
+          this.peers.set(raw, { address: raw.remoteAddress, port: raw.remotePort });
+        }
+      });
       s.on('tlsClientError', (err: Error, socket: TLSSocket) => this.onRefused(err, socket));
     }
     const windowMs = this.opts.handshakeLogWindowMs ?? 10_000;
@@ -152,16 +163,20 @@ export class GrpcServer {
   private onRefused(err: Error, socket: TLSSocket): void {
     this.refusedHandshakes++;
     // By the time the TLS layer gives up, the TLS socket may have lost its address (logged as
-    // `?:?`); the raw TCP socket it wraps still has it.
-    const raw = (socket as unknown as { _parent?: { remoteAddress?: string; remotePort?: number } })._parent;
-    const address = socket.remoteAddress ?? raw?.remoteAddress ?? 'unknown address';
-    const port = socket.remotePort ?? raw?.remotePort;
-    const reason = handshakeReason(err);
+    // `?:?`); the raw TCP socket it wraps (Node keeps it as `_parent`) was noted on arrival.
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    const noted = raw ? this.peers.get(raw) : undefined;
+    const address = socket.remoteAddress ?? noted?.address ?? raw?.remoteAddress ?? 'unknown address';
+    const port = socket.remotePort ?? noted?.port ?? raw?.remotePort;
+    // A client certificate that fails verification surfaces as a hang-up; the socket still
+    // says why it was not authorised (handshake-reason.ts).
+    const reason = handshakeReason(err, socket.authorizationError);
     if (!this.refusals.note(address, reason, this.clock.now())) return;
     this.log.warn('tls handshake refused', {
       peer: port === undefined ? address : `${address}:${port}`,
       reason,
       code: (err as { code?: unknown }).code,
+      ...(socket.authorizationError ? { verifyError: String(socket.authorizationError) } : {}),
       err,
     });
   }

@@ -201,6 +201,12 @@ describe.skipIf(pgSkip)('directory writes by their owner', () => {
       },
     );
     assert.equal(v2.preferredCallback, '13700000003');
+    // Once one is stored, another site may not redirect the customer's callbacks.
+    const redirect = await refusal(
+      cq.link.writeCustomer({ ...v2, preferredCallback: '13799999999' }, 2, 'c07', 'redirect'),
+    );
+    assert.equal(redirect.kind, 'permission-denied');
+    assert.equal(redirect.field, 'profile.preferredCallback');
     const feed = await feedOf('wanzhou', cursor);
     assert.equal(feed.length, 1);
     assert.equal(feed[0]!.version, 2);
@@ -253,6 +259,100 @@ describe.skipIf(pgSkip)('directory writes by their owner', () => {
     );
   });
 
+  test('a site the hub never served the customer to can neither write it nor mark its card lost, and gains no interest; a roaming card loss still marks it', async () => {
+    const wz = site('wanzhou');
+    const cq = site('chongqing');
+    const li = await wz.link.writeCustomer(customer('wz-o-5', 'wanzhou', 5), 0, 'w01', 'new customer');
+    const wang = await wz.link.writeCustomer(customer('wz-o-6', 'wanzhou', 6), 0, 'w01', 'new customer');
+    const logFrom = p.hubLog.length;
+    const cursor = await head();
+
+    // Chongqing never looked wz-o-5 up: a note is refused naming the customer, and recorded.
+    const note = await refusal(
+      cq.link.writeCustomer(
+        { ...li, notes: [{ siteId: '', by: '', atMs: 0, text: 'planted' }] },
+        1,
+        'c05',
+        'planted',
+      ),
+    );
+    assert.equal(note.kind, 'permission-denied');
+    assert.equal(note.field, 'profile.customerId');
+    assert.match(note.message, /the hub never served customer wz-o-5 to site chongqing/);
+
+    // A card loss chongqing reports for wz-o-5 (it never served) and for wz-o-6 (a roaming
+    // caller it looked up through the hub): the events are stored either way.
+    assert.ok(
+      await cq.link.lookupCustomer('phone', wang.phones[0]!, { reason: 'ivr-ani', ivrSessionId: 'i-6' }),
+    );
+    const ids: string[] = [];
+    await withTransaction(cq.db.pool, async (c) => {
+      for (const customerId of ['wz-o-5', 'wz-o-6']) {
+        const e = makeEvent({
+          type: 'card-loss.reported',
+          siteId: 'chongqing',
+          aggregateId: `tkt-${customerId}`,
+          occurredAtMs: Date.now(),
+          payload: {
+            kind: 'card-loss',
+            customerId,
+            callId: `cq-call-${customerId}`,
+            slaDueAtMs: null,
+            data: { cardLast4: '0005', stopConfirmed: true },
+          },
+        });
+        ids.push(e.id);
+        await appendToOutbox(c, e);
+      }
+    });
+    cq.link.wakePump();
+    await waitFor(
+      'both flag requests applied',
+      async () =>
+        (await count(
+          p.hubDb.pool,
+          `SELECT count(*) AS n FROM directory_flag_requests WHERE event_id = ANY($1) AND applied_at_ms IS NOT NULL`,
+          [ids],
+        )) === 2,
+    );
+    const outcomes = await p.hubDb.pool.query<{ customer_id: string; outcome: string }>(
+      `SELECT customer_id, outcome FROM directory_flag_requests WHERE event_id = ANY($1) ORDER BY customer_id`,
+      [ids],
+    );
+    assert.deepEqual(outcomes.rows, [
+      { customer_id: 'wz-o-5', outcome: 'uncorroborated' },
+      { customer_id: 'wz-o-6', outcome: 'set' },
+    ]);
+    assert.equal(
+      await count(p.hubDb.pool, `SELECT count(*) AS n FROM ingested_events WHERE id = ANY($1)`, [ids]),
+      2,
+      'both events stored',
+    );
+    const dir = p.hub.state.d.directory;
+    assert.equal((await dir.lookup('customer-id', 'wz-o-5'))?.flags.lostCard, false);
+    assert.equal((await dir.lookup('customer-id', 'wz-o-5'))?.version, 1);
+    assert.deepEqual(await dir.interestedSites('wz-o-5'), ['wanzhou'], 'chongqing does not follow it');
+    assert.deepEqual(
+      (await feedOf('chongqing', cursor)).map((x) => [x.customerId, x.flags.lostCard]),
+      [['wz-o-6', true]],
+      "chongqing's feed: only the customer it served",
+    );
+    const wzCache = new PgCustomerDirectory(wz.db.pool);
+    await waitFor(
+      "the roaming card loss reached the home site's cache",
+      async () => (await wzCache.byId('wz-o-6'))?.flags.lostCard === true,
+    );
+
+    // Both refusals are logged once with who and why (or counted in the peer's summary).
+    await waitFor(
+      'both refusals logged or counted',
+      () => refusalsBy(p.hubLog.slice(logFrom), 'site chongqing').total === 2,
+    );
+    const { lines } = refusalsBy(p.hubLog.slice(logFrom), 'site chongqing');
+    assert.ok(lines.length >= 1);
+    assert.ok(lines.every((l) => /never served customer wz-o-5 to site chongqing/.test(l.reason!)));
+  });
+
   test('changed_by cannot be forged: it is the certificate, with the claim scoped to it', async () => {
     const cq = site('chongqing');
     const c = await cq.link.writeCustomer(
@@ -261,7 +361,7 @@ describe.skipIf(pgSkip)('directory writes by their owner', () => {
       'wanzhou',
       'claims to be wanzhou',
     );
-    for (const forged of ['admin alice', 'wanzhou/w01', 'a'.repeat(65)]) {
+    for (const forged of ['admin alice', 'wanzhou/w01', 'w01@wanzhou', 'a'.repeat(65)]) {
       const e = await refusal(cq.link.writeCustomer({ ...c, name: 'x' }, 1, forged, 'forged'));
       assert.ok(isDomainError(e, 'invalid-argument'), `${forged}: ${e.kind}`);
       assert.equal(e.field, 'changed_by');

@@ -38,6 +38,7 @@ import {
   startTestProvince,
   type TestProvince,
 } from '../support/federation.js';
+import { makeTestPki } from '../support/pki.js';
 import { waitFor } from '../support/wait.js';
 
 const example = readFileSync(EXAMPLE_TOPOLOGY, 'utf8');
@@ -792,5 +793,37 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     const logged = () => lines().reduce((n, l) => n + (l.msg === 'tls handshake refused' ? 1 : l.count!), 0);
     await waitFor('the summaries count every refusal', () => logged() === p.hub.refusedHandshakes, 25_000);
     assert.ok(lines().length <= 3, `${lines().length} lines for ${p.hub.refusedHandshakes} refusals`);
+  });
+
+  test('a certificate from another CA is logged with the peer address and the verification error', async () => {
+    // A site certificate with the very same name, issued by another CA: Node refuses it after
+    // the handshake and destroys the socket itself, which used to be logged as a hang-up from
+    // an unknown address.
+    const other = makeTestPki([['site', 'wanzhou']]);
+    try {
+      const foreign = other.material('site', 'wanzhou');
+      const { ca } = p.pki.material('site', 'wanzhou');
+      const c = new FederationClient(
+        p.address,
+        mtlsClientCredentials({ ...foreign, ca }, { expectServer: { kind: 'hub' } }),
+        clientOptions(),
+      );
+      await call(
+        c.customerChanges.bind(c),
+        { siteId: 'wanzhou', afterCursor: 0, limit: 1 },
+        { deadlineMs: 2000 },
+      ).catch(() => undefined);
+      c.close();
+    } finally {
+      other.cleanup();
+    }
+    const line = await waitFor('the refusal is logged', () =>
+      p.hubLog
+        .map((l) => JSON.parse(l) as { msg: string; peer?: string; reason?: string; verifyError?: string })
+        .find((l) => l.msg === 'tls handshake refused'),
+    );
+    assert.match(line.peer!, /^127\.0\.0\.1:\d+$/, 'the remote address, not "unknown address"');
+    assert.equal(line.reason, 'client certificate from an unknown CA');
+    assert.equal(line.verifyError, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 });
