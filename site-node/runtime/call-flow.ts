@@ -281,6 +281,7 @@ export class CallFlow {
     if (reason === 'store-backlog' || reason === 'store-down')
       this.d.log.warn('call refused with busy: the store cannot take its writes', {
         ani,
+        ...(callId ? { callId } : {}),
         reason,
         buffered: this.d.writes.depth,
         storeUp: this.d.writes.storeUp,

@@ -14,8 +14,12 @@
  *
  * What a kill -9 cannot keep is said, not hidden: a call placed by a process killed before its
  * first write committed has no record at all. Writes are queued in order (runtime/
- * write-queue.ts), so such calls are the tail of that run's placements; they are counted as
- * `lostInKill` and any other call without a record fails the check.
+ * durable-writes.ts), so such calls are the tail of that run's placements; they are counted as
+ * `lostInKill` and any other call without a record fails the check. One exception to the
+ * order: a call refused because its first row did not commit in time (`store.firstRowWait`)
+ * has its `call.refused` event in a later batch (runtime/refusal-log.ts), behind calls placed
+ * after it, so in a killed run such a call (its id in the site's refusal line) may be lost
+ * out of order; it is counted as `lostInKill` too.
  */
 import { get } from 'node:http';
 import type { EventEnvelope } from '../../shared/events/envelope.js';
@@ -78,7 +82,7 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
       ids.forEach((c, i) => (byId.has(c) ? (lastRecorded = i) : undefined));
       ids.forEach((c, i) => {
         if (byId.has(c)) return;
-        if (run.killed && i > lastRecorded) lostInKill++;
+        if (run.killed && (i > lastRecorded || run.refusedWithId.has(c))) lostInKill++;
         else unrecorded.push(c);
       });
     }

@@ -13,6 +13,11 @@ test('runs split at a restart and at a kill, the killed one marked', () => {
   const o = new Observer();
   o.line('site cq', placed('a', 1));
   o.line('site cq', placed('b', 2));
+  // Its first row not committed in time: refused, its event in a later batch.
+  o.line(
+    'site cq',
+    JSON.stringify({ msg: 'call refused with busy: the store cannot take its writes', callId: 'b' }),
+  );
   o.markKilled('cq');
   o.line('site cq', placed('c', 1));
   o.line('site cq', placed('d', 2));
@@ -20,9 +25,9 @@ test('runs split at a restart and at a kill, the killed one marked', () => {
   o.line('site cq', placed('e', 1)); // a clean restart: the counter starts again
   o.line('hub', placed('x', 1)); // not a site: ignored
   assert.deepEqual(o.runs.get('cq'), [
-    { placed: ['a', 'b'], killed: true },
-    { placed: ['c', 'd', ''], killed: false },
-    { placed: ['e'], killed: false },
+    { placed: ['a', 'b'], refusedWithId: new Set(['b']), killed: true },
+    { placed: ['c', 'd', ''], refusedWithId: new Set(), killed: false },
+    { placed: ['e'], refusedWithId: new Set(), killed: false },
   ]);
   assert.equal(o.placedCount('cq'), 6);
 });

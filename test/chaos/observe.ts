@@ -9,6 +9,11 @@
 export interface SiteRun {
   /** The site's call id of each call placed, '' for a call the site refused. */
   placed: string[];
+  /**
+   * Calls refused after they got an id (their first row not committed in time): their
+   * `call.refused` event is written in a later batch, so a kill can lose it.
+   */
+  refusedWithId: Set<string>;
   /** The run ended in a kill -9 (the suite killed it). */
   killed: boolean;
 }
@@ -57,6 +62,9 @@ export class Observer {
         this.currentRun(siteId).placed.push(String(o.callId ?? ''));
         return;
       }
+      case 'call refused with busy: the store cannot take its writes':
+        if (typeof o.callId === 'string') this.currentRun(siteId).refusedWithId.add(o.callId);
+        return;
       case 'caller told recorded':
         this.confirmations.push({
           siteId,
@@ -94,7 +102,7 @@ export class Observer {
 
   private newRun(siteId: string): void {
     const runs = this.runs.get(siteId) ?? [];
-    runs.push({ placed: [], killed: false });
+    runs.push({ placed: [], refusedWithId: new Set(), killed: false });
     this.runs.set(siteId, runs);
   }
 
