@@ -301,7 +301,10 @@ describe('supervisors', () => {
     const d = deskClient();
     await d.signIn('a01', testPassword('a01'));
     const wrongOld = await refused(d.setPassword('a01', 'a01', 'a brand new one', 'not the old one'));
-    assert.equal(wrongOld.kind, 'unauthenticated');
+    // Not UNAUTHENTICATED: the caller is signed in, and its client must not sign in again.
+    assert.equal(wrongOld.kind, 'permission-denied');
+    assert.equal(wrongOld.field, 'old_password');
+    assert.equal(logged('desk signed in').length, 1, 'the client did not sign in again');
     await d.setPassword('a01', 'a01', 'a brand new one', testPassword('a01'));
     assert.equal((await d.agent('a01')).agentId, 'a01', 'the session that changed it goes on');
     await refused(d.signIn('a01', testPassword('a01')));
@@ -350,6 +353,7 @@ describe('refusal log', () => {
         peer: '127.0.0.1',
         kind: 'permission-denied',
         reason: 'agent "a03" cannot act for agent "a01": an agent can only act for itself',
+        field: 'agent_id',
       },
     );
     // A flood from one peer (who and address: here anonymous callers from 127.0.0.1): its

@@ -91,9 +91,10 @@ test('endIf ends the sessions whose credential is no longer the one', () => {
   const old = r.open(a01, 0, 'v1').session;
   const other = r.open({ userId: 'a02', role: 'agent', agentId: 'a02' }, 0, 'w1').session;
   r.setCredential(old.token, 'v2');
-  assert.deepEqual(r.endIf((s) => s.userId === 'a02' && s.credential !== 'w2').map((s) => s.token), [
-    other.token,
-  ]);
+  assert.deepEqual(
+    r.endIf((s) => s.userId === 'a02' && s.credential !== 'w2').map((s) => s.token),
+    [other.token],
+  );
   assert.equal(r.touch(old.token, 1)?.credential, 'v2');
 });
 

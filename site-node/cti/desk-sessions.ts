@@ -71,11 +71,7 @@ export class DeskSessions {
   }
 
   /** A new session for `user`; the user's oldest ends if it already has `maxPerUser`. */
-  open(
-    user: DeskUser,
-    nowMs: number,
-    credential?: string,
-  ): { session: DeskSession; ended: DeskSession[] } {
+  open(user: DeskUser, nowMs: number, credential?: string): { session: DeskSession; ended: DeskSession[] } {
     const ended: DeskSession[] = [];
     const mine = this.ofUser(user.userId).sort((a, b) => a.startedAtMs - b.startedAtMs);
     while (mine.length >= this.maxPerUser) {

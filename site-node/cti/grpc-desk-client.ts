@@ -12,8 +12,10 @@
  * `login(agentId)` first signs the agent in and keeps its session token, which then goes as
  * `authorization: Bearer <token>` on that agent's calls and Events streams; `logout` signs it
  * out again. A call refused UNAUTHENTICATED (the session ended: idle, too old, the site
- * restarted) signs in once more and is tried again, once. With an agent certificate
- * (`credentials`) no password is needed. Supervisors sign in with `signIn` and act through
+ * restarted) signs in once more (one sign-in shared by every call that found it ended) and is
+ * tried again, once. A wrong old password in `setPassword` is PERMISSION_DENIED, not a lost
+ * session. With an agent certificate (`credentials`, where the site accepts them:
+ * `cti.auth.agentCertificates`) no password is needed. Supervisors sign in with `signIn` and act through
  * `listTeam`, `forceNotReady`, `forceLogout` and `setPassword`.
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -93,15 +95,21 @@ export class GrpcAgentDesk implements AgentDesk {
     return md;
   }
 
-  /** A call as `userId`; an ended session is signed in again (with a password source), once. */
+  /**
+   * A call as `userId`; an ended session is signed in again (with a password source), once.
+   * Calls that find the same session ended share one sign-in (`ensureSession`): each signing
+   * in on its own would leave all but the last session orphaned on the site.
+   */
   private async as<Req, Res>(userId: string, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    const token = this.tokens.get(userId);
     try {
       return await call(method, request, { deadlineMs: this.deadlineMs, metadata: this.metadata(userId) });
     } catch (e) {
       const password = this.opts.password?.(userId);
-      if (!isDomainError(e, 'unauthenticated') || password === undefined || !this.tokens.has(userId)) throw e;
-      this.tokens.delete(userId);
-      await this.signIn(userId, password);
+      if (!isDomainError(e, 'unauthenticated') || password === undefined || token === undefined) throw e;
+      // Another call may have signed in again already: only the token that failed is dropped.
+      if (this.tokens.get(userId) === token) this.tokens.delete(userId);
+      await this.ensureSession(userId);
       return call(method, request, { deadlineMs: this.deadlineMs, metadata: this.metadata(userId) });
     }
   }

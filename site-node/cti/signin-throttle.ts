@@ -135,7 +135,14 @@ export class SignInThrottle {
       }
     }
     const missing = pairs.filter(([, key]) => !this.entries.has(key)).length;
-    if (missing > 0 && !this.makeRoom(nowMs, missing, pairs.map(([, k]) => k))) {
+    if (
+      missing > 0 &&
+      !this.makeRoom(
+        nowMs,
+        missing,
+        pairs.map(([, k]) => k),
+      )
+    ) {
       const [by] = pairs.find(([, key]) => !this.entries.has(key))!;
       return { by, retryInMs: this.earliestUnlockMs(nowMs), full: true };
     }
