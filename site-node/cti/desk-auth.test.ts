@@ -538,6 +538,15 @@ describe('attacks (issue 10 review)', () => {
     assert.ok(logged('desk sessions ended').some((l) => l.why === 'expired'));
   });
 
+  test('desks behind one address signing in at once all get in: the ones turned away try again when told', async () => {
+    const d = deskClient();
+    const many = ['a01', 'a02', 'a03', 's01'].flatMap((u) => [u, u]);
+    const res = await Promise.all(many.map((u) => d.signIn(u, testPassword(u))));
+    assert.equal(res.length, many.length);
+    const busy = logged('rpc refused').filter((l) => String(l.reason).includes('at once'));
+    assert.ok(busy.length >= 1, 'some were turned away (at most 4 from one address at once)');
+  });
+
   test('calls that find their session ended share one sign-in', async () => {
     const d = deskClient();
     await d.login('a01');

@@ -222,7 +222,13 @@ export class DeskAuth {
     try {
       this.take(place);
     } catch (e) {
-      throw this.refuse(call, method, who, e as DomainError, `sign-in queue, user ${JSON.stringify(userId)}`);
+      throw this.refuse(
+        call,
+        method,
+        who,
+        retryAfter(e as DomainError, 1_000),
+        `sign-in queue, user ${JSON.stringify(userId)}`,
+      );
     }
     try {
       const locked = this.o.throttle.begin(keys, this.o.clock.now());
@@ -233,7 +239,10 @@ export class DeskAuth {
           call,
           method,
           who,
-          new DomainError('resource-exhausted', `too many failed sign-ins: retry in ${s}s`),
+          retryAfter(
+            new DomainError('resource-exhausted', `too many failed sign-ins: retry in ${s}s`),
+            locked.retryInMs,
+          ),
           `${why} (${locked.by} ${locked.by === 'user' ? userId : address}), ${s}s left`,
         );
       }
@@ -464,6 +473,17 @@ export class DeskAuth {
       else this.checking--;
     }
   }
+}
+
+/** The trailer a refused sign-in's client may wait for before trying again (grpc-desk-client.ts). */
+export const RETRY_AFTER_TRAILER = 'pcc-retry-after-ms';
+
+/** `e` with the RETRY_AFTER_TRAILER, so a desk knows when to try again without reading the message. */
+function retryAfter(e: DomainError, ms: number): DomainError {
+  return new DomainError(e.kind, e.message, {
+    ...(e.field ? { field: e.field } : {}),
+    trailers: { [RETRY_AFTER_TRAILER]: String(Math.ceil(ms)) },
+  });
 }
 
 function unauthenticated(message: string): DomainError {

@@ -32,6 +32,7 @@ import { fromGrpcError } from '../../shared/grpc/status.js';
 import { isDomainError, type DomainError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import type { AgentDesk, AgentView, DeskEvent, DeskPinUnlock, DeskPinUnlockResult } from './agent-desk.js';
+import { RETRY_AFTER_TRAILER } from './desk-auth.js';
 import { agentFromProto, deskEventFromProto } from './proto-mapping.js';
 
 export interface GrpcAgentDeskOptions {
@@ -50,6 +51,18 @@ export interface GrpcAgentDeskOptions {
   credentials?: ChannelCredentials;
   /** A user's password, to sign in with at `login` (and again when a session has ended). */
   password?: (userId: string) => string | undefined;
+}
+
+/** A sign-in turned away for longer than this is not retried here. */
+const MAX_SIGN_IN_WAIT_MS = 2_000;
+const MAX_SIGN_IN_ATTEMPTS = 10;
+
+/** How long the site said to wait before signing in again (desk-auth.ts RETRY_AFTER_TRAILER). */
+function retryAfterMs(e: unknown): number | undefined {
+  if (!isDomainError(e, 'resource-exhausted')) return undefined;
+  const md = (e.cause as Partial<ServiceError> | undefined)?.metadata;
+  const v = Number(md?.get(RETRY_AFTER_TRAILER)[0]);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 export interface DeskSignIn {
@@ -138,13 +151,29 @@ export class GrpcAgentDesk implements AgentDesk {
     await p;
   }
 
-  /** Sign `userId` in; its token is kept for its later calls. */
+  /**
+   * Sign `userId` in; its token is kept for its later calls. A sign-in the site turned away
+   * for a moment (its checks busy, too many from this address at once: a room of desks
+   * behind one address at the start of a shift) is tried again when the site says, a few
+   * times; a lockout (seconds or more) is the caller's to see.
+   */
   async signIn(userId: string, password: string): Promise<DeskSignIn> {
-    const res = await call(
-      this.client.signIn.bind(this.client),
-      { userId, password },
-      { deadlineMs: this.deadlineMs },
-    );
+    let res;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await call(
+          this.client.signIn.bind(this.client),
+          { userId, password },
+          { deadlineMs: this.deadlineMs },
+        );
+        break;
+      } catch (e) {
+        const waitMs = retryAfterMs(e);
+        if (waitMs === undefined || waitMs > MAX_SIGN_IN_WAIT_MS || attempt >= MAX_SIGN_IN_ATTEMPTS) throw e;
+        // Spread out, so the desks turned away together do not all come back together.
+        await new Promise((r) => setTimeout(r, waitMs * (0.5 + Math.random())));
+      }
+    }
     this.tokens.set(userId, res.sessionToken);
     return {
       role: res.role === DeskRole.DESK_ROLE_SUPERVISOR ? 'supervisor' : 'agent',
