@@ -9,6 +9,9 @@
 # A node certificate has subject CN=<id>, O=<kind>, the URI SAN spiffe://province/<kind>/<id>
 # (the identity the hub trusts, see shared/grpc/identity.ts), DNS:localhost and IP:127.0.0.1
 # for loopback use, extendedKeyUsage serverAuth+clientAuth, and is valid for 2 years.
+# An agent certificate names no site (spiffe://province/agent/<id>) and cannot be revoked: a
+# site accepts it only with cti.auth.agentCertificates: true, as that agent only (never a
+# supervisor), so agent ids must be unique in the province first (docs/operations.md §2).
 # The CA is EC P-256, self-signed, 10 years, CA:true, keyUsage keyCertSign+cRLSign.
 #
 # Files: <dir>/ca.crt, <dir>/ca.key (0600), <dir>/<kind>-<id>.crt, <dir>/<kind>-<id>.key (0600).

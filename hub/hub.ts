@@ -269,7 +269,7 @@ export class Hub {
         // the same term goes on, its writes under the new token (hub/lease/lease.ts).
         this.token = c.token;
         this.o.log.info('lease lapsed and retaken with no other hub waiting; still leading', {
-          token: c.token,
+          fencingToken: c.token,
         });
         return;
       case 'release': {
@@ -338,7 +338,7 @@ export class Hub {
         this.state.roleChanged();
         log.info('leading', {
           hubId: config.hubId,
-          token: this.token,
+          fencingToken: this.token,
           advertiseAddress: this.advertiseAddress,
           topologyVersion: this.state.currentVersion,
         });
@@ -347,13 +347,16 @@ export class Hub {
     } catch (e) {
       if (this.leading) {
         log.error('kafka ingest did not start; trying again while the term lasts', {
-          token: this.token,
+          fencingToken: this.token,
           brokers: config.kafka?.brokers,
           inMs: LEAD_RETRY_MS,
           err: e,
         });
       } else {
-        log.error('term did not start; trying again while the lease lasts', { token: this.token, err: e });
+        log.error('term did not start; trying again while the lease lasts', {
+          fencingToken: this.token,
+          err: e,
+        });
       }
       setTimeout(() => {
         if (lasts()) this.roleChain = this.roleChain.then(() => this.lead(term));

@@ -3,7 +3,8 @@
  * Keys are matched by exact name, never by substring (a pattern on "pin" also hid `mapping`
  * and `eventsShipping`). The names are the ones the code uses for these values: `pin`,
  * `newPin` and `pinHash` (IVR, bank host), `password`, the desk's `newPassword`, `oldPassword`,
- * `passwordHash` and `sessionToken` (site-node/cti/), `cardNumber`/`card`/`pan` and the
+ * `passwordHash`, `sessionToken`, `token` and `authorization` (a session's bearer token, bare
+ * or as the gRPC metadata carrying it: site-node/cti/), `cardNumber`/`card`/`pan` and the
  * `cards` of a customer profile; each is caught at the top of a line or nested up to three
  * objects down, e.g. `req.pin`, `params.password`, `cmd.args.subject.cardNumber`.
  */
@@ -18,6 +19,8 @@ const SECRET_KEYS = [
   'oldPassword',
   'passwordHash',
   'sessionToken',
+  'token',
+  'authorization',
   'cvv',
 ];
 /** A card number: masked, keeping at most its first 6 and last 4 digits. */

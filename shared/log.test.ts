@@ -75,6 +75,8 @@ describe('redaction', () => {
       params: { password: 'hunter3' },
       desk: { newPassword: 'hunter4', oldPassword: 'hunter5', sessionToken: 'tok-hunter6' },
       passwordHash: 'scrypt$hunter7',
+      token: 'hunter8-token',
+      metadata: { authorization: 'Bearer hunter9-bearer' },
     });
     const line = c.last();
     assert.equal(line.pin, '[redacted]');
@@ -89,6 +91,9 @@ describe('redaction', () => {
       oldPassword: '[redacted]',
       sessionToken: '[redacted]',
     });
+    // A desk session's bearer token, bare or as the gRPC metadata that carries it.
+    assert.equal(line.token, '[redacted]');
+    assert.deepEqual(line.metadata, { authorization: '[redacted]' });
     for (const secret of [
       '135790',
       '246802',

@@ -232,6 +232,11 @@ test('desk users: supervisors and teams, each unknown id named; cti.auth default
   d.cti.auth = { sessionIdle: '5m', lockout: '1m', maxFailuresPerAddress: 50 };
   const auth = compileSiteConfig(d, '/tmp', 'site').cti.auth!;
   assert.deepEqual([auth.sessionIdleMs, auth.lockoutMs, auth.maxFailuresPerAddress], [300_000, 60_000, 50]);
+  assert.equal(auth.agentCertificates, false, 'agent certificates are off unless turned on');
+  assert.equal(c.cti.auth?.agentCertificates, false);
+  d.cti.auth = { agentCertificates: true };
+  assert.equal(compileSiteConfig(d, '/tmp', 'site').cti.auth!.agentCertificates, true);
+  refuses((x) => (x.cti.auth = { agentCertificates: 'yes' }), /site\.cti\.auth\.agentCertificates/);
   refuses((x) => (x.cti.auth = { sessionIdle: 'soon' }), /site\.cti\.auth\.sessionIdle/);
   refuses((x) => (x.teams[0].agents = ['a01', 'a99']), /site\.teams\[0\]\.agents\[1\]: unknown agent "a99"/);
   refuses((x) => (x.teams[0].agents = ['s01']), /site\.teams\[0\]\.agents\[0\]: unknown agent "s01"/);

@@ -45,6 +45,12 @@ export interface DeskAuthConfig {
   failureWindowMs: number;
   /** The first lock; each lock that follows doubles it, up to an hour. */
   lockoutMs: number;
+  /**
+   * Whether a verified `agent` client certificate signs its agent in without a password. Off
+   * by default: a certificate names no site and cannot be ended before it expires, so agent
+   * ids must be unique in the province before any site turns this on.
+   */
+  agentCertificates: boolean;
 }
 
 export const DEFAULT_DESK_AUTH: DeskAuthConfig = {
@@ -54,6 +60,7 @@ export const DEFAULT_DESK_AUTH: DeskAuthConfig = {
   maxFailuresPerAddress: 20,
   failureWindowMs: 15 * 60_000,
   lockoutMs: 30_000,
+  agentCertificates: false,
 };
 
 /**
@@ -154,6 +161,7 @@ const siteFileSchema = z
               .default(DEFAULT_DESK_AUTH.maxFailuresPerAddress),
             failureWindow: positiveDuration.default(DEFAULT_DESK_AUTH.failureWindowMs),
             lockout: positiveDuration.default(DEFAULT_DESK_AUTH.lockoutMs),
+            agentCertificates: z.boolean().default(DEFAULT_DESK_AUTH.agentCertificates),
           })
           .strict()
           .optional(),
@@ -435,6 +443,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
             maxFailuresPerAddress: raw.cti.auth.maxFailuresPerAddress,
             failureWindowMs: raw.cti.auth.failureWindow,
             lockoutMs: raw.cti.auth.lockout,
+            agentCertificates: raw.cti.auth.agentCertificates,
           }
         : { ...DEFAULT_DESK_AUTH },
       ...(raw.cti.tls

@@ -2,7 +2,9 @@
  * The operator's bootstrap of desk passwords (docs/operations.md §3.2 "Desk users"): set a
  * user's password in the site's database, audited as done by `operator:<OS user>`. The first
  * supervisor's password comes from here; after that supervisors reset their teams' over the
- * desk (SetPassword).
+ * desk (SetPassword), but never another supervisor's: that is this CLI's, or the supervisor's
+ * own. A running site ends the sessions signed in with the old password within seconds: it
+ * compares each session's password version with this table (site-node/cti/desk-auth.ts).
  *
  *   npm run -s site-admin -- --config site.yaml --user s01 < password.txt
  *   npx tsx site-node/admin/set-password.ts --config site.yaml --user s01 --password-file pw.txt

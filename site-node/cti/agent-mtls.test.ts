@@ -1,9 +1,11 @@
 /**
  * The agent desk over TLS (site config `cti.tls`, the site's certificate): a client
- * certificate is asked for, not required. An agent's certificate (`deploy/pki.sh <dir> node
- * agent <agent id>`) acts only for that agent, without a password. Another agent's id is
- * refused; a certificate of another kind, one from another CA, or none at all is no identity:
- * such a desk must sign in with a password.
+ * certificate is asked for, not required. Where the site accepts them
+ * (`cti.auth.agentCertificates`), an agent's certificate (`deploy/pki.sh <dir> node agent
+ * <agent id>`) acts only for that agent, without a password, and only as an agent: never as a
+ * supervisor. Another agent's id is refused; a certificate of another kind, one from another
+ * CA, one of a supervisor, or none at all is no identity: such a desk must sign in with a
+ * password. A site that does not accept agent certificates (the default) refuses them all.
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -23,14 +25,17 @@ import { InMemoryAgentDesk } from './in-memory-desk.js';
 let pki: TestPki;
 let server: GrpcServer;
 let address: string;
+/** The same desk users at a site that does not accept agent certificates (the default). */
+let strictServer: GrpcServer;
+let strictAddress: string;
 const desk = new InMemoryAgentDesk({
-  agents: ['a01', 'a02'].map((agentId) => ({ agentId, skills: { retail: 3 } })),
+  agents: ['a01', 'a02', 'lead'].map((agentId) => ({ agentId, skills: { retail: 3 } })),
 });
 const clients: GrpcAgentDesk[] = [];
 
-function deskAs(kind: 'agent' | 'admin' | 'site', id: string): GrpcAgentDesk {
+function deskAs(kind: 'agent' | 'admin' | 'site', id: string, at = address): GrpcAgentDesk {
   const d = new GrpcAgentDesk({
-    address,
+    address: at,
     deadlineMs: 3000,
     credentials: mtlsClientCredentials(pki.material(kind, id), {
       expectServer: { kind: 'site', id: 'chongqing' },
@@ -51,21 +56,33 @@ beforeAll(async () => {
   pki = makeTestPki([
     ['site', 'chongqing'],
     ['agent', 'a01'],
+    ['agent', 'lead'],
+    ['agent', 's01'],
     ['admin', 'alice'],
   ]);
-  const { auth } = await testDeskAuth({ agents: ['a01', 'a02'] });
-  server = new GrpcServer({
-    host: '127.0.0.1',
-    port: 0,
-    credentials: optionalClientCertServerCredentials(pki.material('site', 'chongqing')),
-    services: [createAgentService({ desk, auth })],
-  });
-  address = `127.0.0.1:${await server.start()}`;
+  const users = {
+    agents: ['a01', 'a02', 'lead'],
+    supervisors: ['s01'],
+    teams: [{ id: 'east', supervisors: ['s01', 'lead'], agents: ['a01', 'a02'] }],
+  };
+  const { auth } = await testDeskAuth({ ...users, config: { agentCertificates: true } });
+  const serve = async (a: typeof auth) => {
+    const s = new GrpcServer({
+      host: '127.0.0.1',
+      port: 0,
+      credentials: optionalClientCertServerCredentials(pki.material('site', 'chongqing')),
+      services: [createAgentService({ desk, auth: a })],
+    });
+    return { s, at: `127.0.0.1:${await s.start()}` };
+  };
+  ({ s: server, at: address } = await serve(auth));
+  ({ s: strictServer, at: strictAddress } = await serve((await testDeskAuth(users)).auth));
 });
 
 afterAll(async () => {
   for (const c of clients) c.close();
   await server?.stop();
+  await strictServer?.stop();
   pki?.cleanup();
 });
 
@@ -86,7 +103,29 @@ test('an agent cannot act for another agent; nothing changes for that agent', as
 test('another kind of certificate is no desk identity: UNAUTHENTICATED, sign in', async () => {
   const e = await refused(deskAs('admin', 'alice').login('a01'));
   assert.equal(e.kind, 'unauthenticated');
-  assert.match(e.message, /admin certificate "alice" is not a desk user/);
+  assert.match(e.message, /admin certificate "alice" is not an agent of this site/);
+});
+
+test('a certificate is an agent only: an agent who leads a team is no supervisor by it; a supervisor is nobody', async () => {
+  const lead = deskAs('agent', 'lead');
+  assert.equal((await lead.login('lead')).state, 'not-ready', 'its own agent, yes');
+  const e = await refused(lead.listTeam('lead'));
+  assert.equal(e.kind, 'permission-denied');
+  assert.equal((await refused(lead.forceLogout('lead', 'a01', 'by certificate'))).kind, 'permission-denied');
+  assert.equal(
+    (await refused(lead.setPassword('lead', 'a01', 'taken over by a certificate'))).kind,
+    'permission-denied',
+  );
+  const s01 = await refused(deskAs('agent', 's01').listTeam('s01'));
+  assert.equal(s01.kind, 'unauthenticated');
+  assert.match(s01.message, /agent certificate "s01" is not an agent of this site: sign in/);
+  await lead.logout('lead');
+});
+
+test('a site that does not accept agent certificates (the default) refuses them: sign in', async () => {
+  const e = await refused(deskAs('agent', 'a01', strictAddress).agent('a01'));
+  assert.equal(e.kind, 'unauthenticated');
+  assert.match(e.message, /does not accept agent certificates \(cti\.auth\.agentCertificates is off\)/);
 });
 
 test('without a certificate a desk signs in with a password over TLS', async () => {

@@ -40,7 +40,7 @@ async function serve(
   agents: readonly string[],
   extra: Omit<AgentServiceOptions, 'desk' | 'auth'> = {},
 ): Promise<{ service: AgentServiceRegistration; server: GrpcServer; client: AgentDeskClient; port: number }> {
-  const { auth } = await testDeskAuth({ agents });
+  const { auth } = await testDeskAuth({ agents, ...(extra.log ? { log: extra.log } : {}) });
   const svc = createAgentService({ desk: d, auth, ...extra });
   const srv = new GrpcServer({ host: '127.0.0.1', port: 0, services: [svc], shutdownTimeoutMs: 2000 });
   const port = await srv.start();
@@ -469,7 +469,8 @@ describe('agent gRPC service: PIN unlock', () => {
       assert.equal(desk.pinUnlocks.length, 0);
       const refusals = lines.filter((l) => l.includes('pin unlock refused'));
       assert.equal(refusals.length, 1, 'the service logs its own refusal once');
-      assert.match(refusals[0]!, /"agentId":"a1"/);
+      assert.match(refusals[0]!, /"msg":"rpc refused"/);
+      assert.match(refusals[0]!, /pin unlock refused: agent \\"a1\\"/);
       assert.match(refusals[0]!, /call_id/);
 
       const res = await call(c.unlockPin.bind(c), {

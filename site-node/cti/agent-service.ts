@@ -19,7 +19,8 @@
  * Stream slots belong to their agent: only the agent itself opens its Events streams, and
  * when it opens one more than `maxStreamsPerAgent`, its OLDEST stream is closed
  * (RESOURCE_EXHAUSTED, "replaced by a newer stream"), so a desk that reconnects always gets
- * in. A stream opened with a session ends when that session does (sign-out, forced logout).
+ * in. A stream opened with a session ends when that session does (sign-out, forced logout,
+ * expiry: the auth layer sweeps), and while it is open its session is not idle.
  *
  * Leases: with a `leases` keeper (the site's DeskLeases) every login, logout, Events stream
  * opened (once its first state is sent) and ended, and Heartbeat is reported to it, so a desk
@@ -40,7 +41,7 @@ import {
   type DeskEvent as PbDeskEvent,
   type EventsRequest,
 } from '../../proto/gen/agent.js';
-import { DomainError, errorMessage } from '../../shared/errors.js';
+import { DomainError } from '../../shared/errors.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { failStream, serverStream, unary } from '../../shared/grpc/status.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
@@ -280,11 +281,17 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
       const as = auth.check(c, 'AgentDesk.SetPassword', who, () =>
         setPasswordRule(auth.roster, who, r.userId),
       );
-      // One's own password needs the old one, checked (and throttled) like a sign-in.
-      if (as === 'self') await auth.checkPassword(c, 'AgentDesk.SetPassword', r.userId, r.oldPassword, who);
-      await auth.credentials.setPassword(r.userId, r.newPassword, who.userId, { as });
-      // The old password's other sessions end: a reset locks out whoever else had it.
-      const ended = auth.endUser(r.userId, as === 'self' ? who.token : undefined);
+      // One's own needs the old one (checked and throttled like a sign-in); the old password's
+      // other sessions end: a reset locks out whoever else had it.
+      const ended = await auth.setPassword(
+        c,
+        'AgentDesk.SetPassword',
+        who,
+        r.userId,
+        r.newPassword,
+        r.oldPassword,
+        as,
+      );
       log.info('desk password set', { by: who.userId, userId: r.userId, as, sessionsEnded: ended });
       return {};
     }, m('SetPassword')),
@@ -341,14 +348,18 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
       try {
         r = parse(unlock, q);
       } catch (e) {
-        // Refused before the desk saw it; the desk logs the refusals it makes itself.
-        log.warn('pin unlock refused', {
-          agentId: String(q.agentId).slice(0, 64),
-          callId: String(q.callId).slice(0, 128),
-          customerId: String(q.customerId).slice(0, 128),
-          why: errorMessage(e),
-        });
-        throw e;
+        // Refused before the desk saw it (the desk logs the refusals it makes itself), through
+        // the per-peer refusal log: a desk looping on a bad request costs one line a window.
+        if (!(e instanceof DomainError)) throw e;
+        throw auth.refuse(
+          c,
+          'AgentDesk.UnlockPin',
+          who,
+          e,
+          `pin unlock refused: agent ${JSON.stringify(String(q.agentId).slice(0, 64))}, call ${JSON.stringify(
+            String(q.callId).slice(0, 128),
+          )}, customer ${JSON.stringify(String(q.customerId).slice(0, 128))}`,
+        );
       }
       auth.check(c, 'AgentDesk.UnlockPin', who, () => actFor(who, r.agentId));
       const res = await desk.unlockPin(r.agentId, {
@@ -412,9 +423,12 @@ export function createAgentService(opts: AgentServiceOptions): AgentServiceRegis
         else if (!call.writableEnded && !call.cancelled) call.end();
       },
     };
+    // While it is open the session is at work, not idle (never past its maximum age).
+    const release = who.token === undefined ? () => undefined : auth.holdStream(who.token);
     function cleanup(): void {
       if (closed) return;
       closed = true;
+      release();
       unsubscribe();
       streams.delete(entry);
       if (leased) leases?.streamClosed(id);

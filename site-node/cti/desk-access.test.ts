@@ -59,3 +59,19 @@ test("passwords: one's own, or a member's of one's teams", () => {
   denied(() => setPassword(roster, as('s01'), 'a03'), 'user_id');
   denied(() => setPassword(roster, as('lead'), 's01'), 'user_id');
 });
+
+test("a supervisor cannot set another supervisor's password, even a member of its team", () => {
+  // `lead` supervises west and is a member of east: s01's reset would hand s01 the west team.
+  const r = new DeskRoster({
+    agents: ['a01', 'lead'].map((id) => ({ id, name: id })),
+    supervisors: [{ id: 's01', name: 'Sun' }],
+    teams: [
+      { id: 'east', supervisors: ['s01'], agents: ['a01', 'lead'] },
+      { id: 'west', supervisors: ['lead'], agents: [] },
+    ],
+  });
+  const who = (id: string): DeskPrincipal => ({ ...r.user(id)!, via: 'session' });
+  denied(() => setPassword(r, who('s01'), 'lead'), 'user_id');
+  assert.equal(setPassword(r, who('s01'), 'a01'), 'supervisor');
+  assert.equal(setPassword(r, who('lead'), 'lead'), 'self');
+});

@@ -2,10 +2,13 @@
  * Who may do what at the agent desk: the one rule (docs/architecture.md §4.3 "Desk
  * authentication"), pure, used by the gRPC service for every call.
  *
- *   - a caller is a signed-in session or a verified `agent` certificate (a DeskPrincipal);
+ *   - a caller is a signed-in session or a verified `agent` certificate (a DeskPrincipal; a
+ *     certificate is only ever an agent, desk-auth.ts);
  *     the agent RPCs act only for the caller's own agent (`actFor`);
  *   - a supervisor acts on the agents of its own teams (`supervise`), sees those teams
- *     (`teamOf`), and sets their passwords;
+ *     (`teamOf`), and sets the passwords of those who are no supervisor themselves: an agent
+ *     who supervises another team may be a member of this one, and its password would be
+ *     that team too (only the operator's CLI sets a supervisor's password but its own);
  *   - anybody sets their own password, with the old one (`setPassword`).
  * Anything else is PERMISSION_DENIED naming the field that names the other user.
  *
@@ -121,10 +124,18 @@ export function teamOf(roster: DeskRoster, p: DeskPrincipal): DeskTeam[] {
 
 /**
  * SetPassword: one's own (the old password is checked by the caller of this rule) or a
- * member's of one's teams. Says which, so the caller knows whether to check the old one.
+ * member's of one's teams who is no supervisor. Says which, so the caller knows whether to
+ * check the old one.
  */
 export function setPassword(roster: DeskRoster, p: DeskPrincipal, userId: string): 'self' | 'supervisor' {
   if (p.userId === userId) return 'self';
+  if (p.role === 'supervisor' && roster.user(userId)?.role === 'supervisor') {
+    throw new DomainError(
+      'permission-denied',
+      `${describe(p)} cannot set the password of supervisor ${JSON.stringify(userId)}: a supervisor's password is set by that supervisor or by the operator (site-admin)`,
+      { field: 'user_id' },
+    );
+  }
   if (p.role === 'supervisor' && roster.supervises(p.userId, userId)) return 'supervisor';
   throw new DomainError(
     'permission-denied',

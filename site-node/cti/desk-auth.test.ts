@@ -16,16 +16,16 @@ import { GrpcServer } from '../../shared/grpc/server.js';
 import { createLogger } from '../../shared/log.js';
 import { waitFor } from '../../test/support/wait.js';
 import { createAgentService, type AgentServiceRegistration } from './agent-service.js';
-import type { DeskAuth } from './desk-auth.js';
-import type { MemoryCredentialStore } from './desk-credentials.js';
+import type { AuthCall, DeskAuth } from './desk-auth.js';
+import { DeskCredentials, MemoryCredentialStore } from './desk-credentials.js';
 import { GrpcAgentDesk } from './grpc-desk-client.js';
 import { InMemoryAgentDesk } from './in-memory-desk.js';
-import { testDeskAuth, testPassword } from './testing.js';
+import { TEST_SCRYPT, testDeskAuth, testPassword } from './testing.js';
 
 const AGENTS = ['a01', 'a02', 'a03'];
 let desk: InMemoryAgentDesk;
 let auth: DeskAuth;
-let store: MemoryCredentialStore;
+let store: HeldStore;
 let clock: ManualClock;
 let service: AgentServiceRegistration;
 let server: GrpcServer;
@@ -39,13 +39,23 @@ beforeEach(async () => {
   lines = [];
   const log = createLogger({}, { level: 'info', write: (l) => lines.push(l) });
   desk = new InMemoryAgentDesk({ agents: AGENTS.map((agentId) => ({ agentId, skills: { retail: 3 } })) });
-  ({ auth, store } = await testDeskAuth({
+  store = new HeldStore();
+  ({ auth } = await testDeskAuth({
     agents: AGENTS,
     supervisors: ['s01'],
     teams: [{ id: 'east', supervisors: ['s01'], agents: ['a01', 'a02'] }],
-    config: { maxFailuresPerUser: 3, maxFailuresPerAddress: 6, lockoutMs: 30_000, sessionIdleMs: 60_000 },
+    config: {
+      maxFailuresPerUser: 3,
+      maxFailuresPerAddress: 6,
+      lockoutMs: 30_000,
+      sessionIdleMs: 60_000,
+      sessionMaxAgeMs: 600_000,
+    },
     clock,
     log,
+    store,
+    // The timer sweeps often here; the tests that need a sweep at one moment call sweep().
+    sweepMs: 20,
   }));
   service = createAgentService({ desk, auth, log, reasonCodes: ['break', 'lunch'], maxStreamsPerAgent: 2 });
   server = new GrpcServer({ host: '127.0.0.1', port: 0, services: [service], shutdownTimeoutMs: 1000 });
@@ -58,6 +68,41 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   await server.stop();
 });
+
+/**
+ * The in-memory store, where a test can hold one user's password lookup until it says go: a
+ * check then stays in flight while the test does something else (a reset, a forced logout).
+ */
+class HeldStore extends MemoryCredentialStore {
+  private held = new Map<string, { reached: boolean; go: () => void; gate: Promise<void> }>();
+  hold(userId: string): { reached: () => boolean; release: () => void } {
+    let go!: () => void;
+    const gate = new Promise<void>((r) => (go = r));
+    const h = { reached: false, go, gate };
+    this.held.set(userId, h);
+    return {
+      reached: () => h.reached,
+      release: () => {
+        this.held.delete(userId);
+        go();
+      },
+    };
+  }
+  override async passwordHash(userId: string): Promise<string | undefined> {
+    const hash = await super.passwordHash(userId);
+    const h = this.held.get(userId);
+    if (h) {
+      h.reached = true;
+      await h.gate;
+    }
+    return hash;
+  }
+}
+
+/** A server call as the auth layer sees it, from `address`, with no certificate. */
+function callFrom(address: string): AuthCall {
+  return { getPeer: () => `${address}:40000`, getAuthContext: () => ({}) };
+}
 
 /** A desk client that signs its agents in with their test passwords. */
 function deskClient(): GrpcAgentDesk {
@@ -301,7 +346,10 @@ describe('supervisors', () => {
     const d = deskClient();
     await d.signIn('a01', testPassword('a01'));
     const wrongOld = await refused(d.setPassword('a01', 'a01', 'a brand new one', 'not the old one'));
-    assert.equal(wrongOld.kind, 'unauthenticated');
+    // Not UNAUTHENTICATED: the caller is signed in, and its client must not sign in again.
+    assert.equal(wrongOld.kind, 'permission-denied');
+    assert.equal(wrongOld.field, 'old_password');
+    assert.equal(logged('desk signed in').length, 1, 'the client did not sign in again');
     await d.setPassword('a01', 'a01', 'a brand new one', testPassword('a01'));
     assert.equal((await d.agent('a01')).agentId, 'a01', 'the session that changed it goes on');
     await refused(d.signIn('a01', testPassword('a01')));
@@ -350,6 +398,7 @@ describe('refusal log', () => {
         peer: '127.0.0.1',
         kind: 'permission-denied',
         reason: 'agent "a03" cannot act for agent "a01": an agent can only act for itself',
+        field: 'agent_id',
       },
     );
     // A flood from one peer (who and address: here anonymous callers from 127.0.0.1): its
@@ -373,5 +422,154 @@ describe('refusal log', () => {
     await refused(call(anon.getAgent.bind(anon), { agentId: 'a01' }));
     await waitFor('logged afresh', () => logged('rpc refused').length === 3);
     assert.equal(logged('rpc refused')[2]!.who, 'anonymous');
+  });
+});
+
+describe('attacks (issue 10 review)', () => {
+  test('a concurrent burst of guesses is checked no further than the limit; a right password inside it is refused', async () => {
+    // Every guess from an address of its own: what stops them is the user's count alone.
+    const before = store.lookups;
+    const burst = Array.from({ length: 60 }, (_, i) =>
+      auth.signIn(callFrom(`10.0.${i >> 8}.${i & 255}`), 'AgentDesk.SignIn', 'a02', `guess ${i}`),
+    );
+    burst.push(auth.signIn(callFrom('10.9.9.9'), 'AgentDesk.SignIn', 'a02', testPassword('a02')));
+    const results = await Promise.allSettled(burst);
+    assert.ok(store.lookups - before <= 3, `${store.lookups - before} passwords checked, at most 3`);
+    const last = results.at(-1)!;
+    assert.equal(last.status, 'rejected', 'the right password inside the burst did not sign in');
+    assert.equal(((last as PromiseRejectedResult).reason as DomainError).kind, 'resource-exhausted');
+  });
+
+  test("one address's flood of sign-ins is refused for that address only, logged; a supervisor elsewhere signs in", async () => {
+    const flood = Array.from({ length: 200 }, (_, i) =>
+      auth.signIn(callFrom('10.6.6.6'), 'AgentDesk.SignIn', `made-up-${i}`, 'not a password'),
+    );
+    const sup = auth.signIn(callFrom('10.1.1.1'), 'AgentDesk.SignIn', 's01', testPassword('s01'));
+    const [floodResults, supResult] = await Promise.all([Promise.allSettled(flood), sup]);
+    assert.equal(supResult.userId, 's01');
+    const kinds = floodResults.map((r) => (r.status === 'rejected' ? (r.reason as DomainError).kind : 'ok'));
+    assert.ok(kinds.filter((k) => k === 'resource-exhausted').length >= 190, kinds.join());
+    auth.stop();
+    const fromFlood = [...logged('rpc refused'), ...logged('more rpc refusals')].filter(
+      (l) => l.peer === '10.6.6.6',
+    );
+    assert.equal(logged('rpc refused').filter((l) => l.peer === '10.6.6.6').length, 1, 'one line');
+    const counted = fromFlood.reduce((n, l) => n + (l.msg === 'rpc refused' ? 1 : Number(l.count)), 0);
+    assert.equal(counted, 200, 'and every refusal counted');
+  });
+
+  test('a sign-in whose check began before a forced logout or a reset gets no session', async () => {
+    for (const interrupt of [
+      () => auth.endUser('a01'),
+      () =>
+        auth.setPassword(
+          callFrom('10.1.1.1'),
+          'AgentDesk.SetPassword',
+          { userId: 's01', role: 'supervisor', via: 'session' },
+          'a01',
+          'reset by the supervisor',
+          '',
+          'supervisor',
+        ),
+    ]) {
+      await auth.credentials.setPassword('a01', testPassword('a01'), 'test');
+      const held = store.hold('a01');
+      const signIn = auth.signIn(callFrom('10.2.2.2'), 'AgentDesk.SignIn', 'a01', testPassword('a01'));
+      await waitFor('the check is under way', () => held.reached());
+      await interrupt();
+      held.release();
+      const e = await refused(signIn);
+      assert.equal(e.kind, 'unauthenticated');
+      assert.match(e.message, /while signing in: sign in again/);
+    }
+  });
+
+  test("a change of one's own password racing a supervisor's reset does not overwrite it", async () => {
+    const d = deskClient();
+    await d.signIn('a01', testPassword('a01'));
+    const held = store.hold('a01');
+    const change = d.setPassword('a01', 'a01', 'my own new password', testPassword('a01'));
+    await waitFor('the old password is being checked', () => held.reached());
+    const sup = deskClient();
+    await sup.signIn('s01', testPassword('s01'));
+    await sup.setPassword('s01', 'a01', 'reset by the supervisor');
+    held.release();
+    const e = await refused(change);
+    assert.equal(e.kind, 'conflict');
+    assert.equal(e.field, 'old_password');
+    await refused(deskClient().signIn('a01', 'my own new password'));
+    assert.equal((await deskClient().signIn('a01', 'reset by the supervisor')).agentId, 'a01');
+  });
+
+  test("a password set elsewhere (the operator's CLI) ends the user's sessions and streams", async () => {
+    const d = deskClient();
+    await d.signIn('a01', testPassword('a01'));
+    const md = sessionOf(d, 'a01');
+    const stream = d.client.events({ agentId: 'a01' }, md);
+    assert.ok(!((await firstEventOrError(stream)) instanceof Error));
+    const ended = firstErrorOrEnd(stream);
+    const other = deskClient();
+    await other.signIn('a02', testPassword('a02'));
+    // The CLI: another process over the same table, not this DeskAuth.
+    await new DeskCredentials(store, auth.roster, clock, TEST_SCRYPT).setPassword(
+      'a01',
+      'set by the operator',
+      'operator:root',
+    );
+    await ended;
+    const e = await refused(call(anon.getAgent.bind(anon), { agentId: 'a01' }, { metadata: md }));
+    assert.equal(e.kind, 'unauthenticated');
+    assert.equal((await other.agent('a02')).agentId, 'a02', "another user's session goes on");
+  });
+
+  test('an expired session closes its stream; an open stream keeps it from idling, not past its maximum age', async () => {
+    const d = deskClient();
+    await d.signIn('a01', testPassword('a01'));
+    const stream = d.client.events({ agentId: 'a01' }, sessionOf(d, 'a01'));
+    assert.ok(!((await firstEventOrError(stream)) instanceof Error));
+    const ended = firstErrorOrEnd(stream);
+    clock.advance(180_000); // three idle spells without a call
+    await auth.sweep();
+    assert.equal(service.openStreams('a01'), 1, 'a desk with its stream open is not idle');
+    assert.equal((await d.agent('a01')).agentId, 'a01', 'and its session still answers');
+    clock.advance(600_000); // past the maximum age
+    await ended; // the timer's sweep, no call needed
+    assert.equal(service.openStreams('a01'), 0);
+    assert.ok(logged('desk sessions ended').some((l) => l.why === 'expired'));
+  });
+
+  test('desks behind one address signing in at once all get in: the ones turned away try again when told', async () => {
+    const d = deskClient();
+    const many = ['a01', 'a02', 'a03', 's01'].flatMap((u) => [u, u]);
+    const res = await Promise.all(many.map((u) => d.signIn(u, testPassword(u))));
+    assert.equal(res.length, many.length);
+    const busy = logged('rpc refused').filter((l) => String(l.reason).includes('at once'));
+    assert.ok(busy.length >= 1, 'some were turned away (at most 4 from one address at once)');
+  });
+
+  test('calls that find their session ended share one sign-in', async () => {
+    const d = deskClient();
+    await d.login('a01');
+    assert.equal(logged('desk signed in').length, 1);
+    clock.advance(60_000); // idle: the session has ended
+    const views = await Promise.all([d.agent('a01'), d.agent('a01'), d.heartbeat('a01'), d.agent('a01')]);
+    assert.equal(views.length, 4);
+    assert.equal(logged('desk signed in').length, 2, 'one sign-in for all four, no orphaned sessions');
+  });
+
+  test('a desk looping on a malformed UnlockPin costs one log line a window', async () => {
+    const d = deskClient();
+    await d.login('a01');
+    for (let i = 0; i < 30; i++) {
+      await refused(
+        d.unlockPin('a01', {
+          callId: 'has space',
+          customerId: 'c-1',
+          verification: { method: 'id-document', detail: 'x' },
+          reason: 'r',
+        }),
+      );
+    }
+    assert.equal(lines.filter((l) => l.includes('pin unlock refused')).length, 1);
   });
 });

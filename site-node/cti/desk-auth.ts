@@ -7,8 +7,12 @@
  *   - a session: metadata `authorization: Bearer <token>` naming a live session. A token that
  *     is malformed, unknown or ended is UNAUTHENTICATED even on a connection with a
  *     certificate (the caller said who it is, and that is not good);
- *   - a verified `agent` client certificate (shared/grpc/identity.ts; grpc-js shows a peer
- *     certificate only on an `authorized` socket) of a user of this site;
+ *   - when the site accepts them (`cti.auth.agentCertificates`, off by default), a verified
+ *     `agent` client certificate (shared/grpc/identity.ts; grpc-js shows a peer certificate
+ *     only on an `authorized` socket) naming an agent of this site's roster. It is that AGENT
+ *     and never more: an agent who also supervises a team acts as a supervisor only signed in
+ *     with its password. A certificate names no site and cannot be ended before it expires,
+ *     so it must never carry more than one agent's own desk;
  *   - else UNAUTHENTICATED: sign in.
  *
  * Refusals (no caller, not allowed, sign-in failed or throttled) are logged here, once each,
@@ -20,7 +24,17 @@
  *
  * Password checks (scrypt: tens of ms and 32 MiB each) run at most `maxConcurrentChecks` at
  * a time with a bounded queue, so a burst of sign-ins can neither exhaust memory nor starve
- * the process's thread pool; past the queue a sign-in is RESOURCE_EXHAUSTED.
+ * the process's thread pool. One address holds at most `maxChecksPerAddress` places, running
+ * or queued, so one client's burst is refused for that client alone and a desk elsewhere
+ * still signs in; past either bound a sign-in is RESOURCE_EXHAUSTED, logged as a refusal.
+ * An attempt counts against the throttle from before its check (signin-throttle.ts).
+ *
+ * Ends of sessions: each user has a generation, bumped whenever its sessions are ended
+ * (forced out, a new password); a sign-in whose check began in an older generation is
+ * refused, so an old password cannot win a race against a reset. Sessions are swept every
+ * `sweepMs` (and the expired ones on use): the expired end, and so do those whose password
+ * version is no longer the stored one (set by the operator's CLI, another process), and the
+ * listeners close their streams.
  */
 import { randomBytes } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
@@ -31,10 +45,10 @@ import { peerAddressOf, RefusalLog } from '../../shared/grpc/refusal-log.js';
 import type { Logger } from '../../shared/log.js';
 import type { DeskAuthConfig } from '../config.js';
 import { DeskRoster, type DeskPrincipal, type DeskRosterInput } from './desk-access.js';
-import { DeskCredentials, type DeskCredentialStore } from './desk-credentials.js';
+import { credentialVersion, DeskCredentials, type DeskCredentialStore } from './desk-credentials.js';
 import { DeskSessions, type DeskSession } from './desk-sessions.js';
 import type { ScryptParams } from './password-hash.js';
-import { SignInThrottle } from './signin-throttle.js';
+import { addressKey, SignInThrottle } from './signin-throttle.js';
 
 /** A server call as far as authentication needs it. */
 export type AuthCall = CallWithAuthContext & { metadata?: Metadata };
@@ -52,6 +66,12 @@ export interface DeskAuthOptions {
   /** Password checks at once; default 2. More wait, up to `maxQueuedChecks` (default 64). */
   maxConcurrentChecks?: number;
   maxQueuedChecks?: number;
+  /** Checks running or queued from one address at most; default 4. */
+  maxChecksPerAddress?: number;
+  /** Whether a verified `agent` certificate is a caller (`cti.auth.agentCertificates`). Default false. */
+  agentCertificates?: boolean;
+  /** How often sessions are swept (ended ones, passwords set elsewhere). Default 5 s. */
+  sweepMs?: number;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,256})$/;
@@ -74,6 +94,15 @@ export class DeskAuth {
   private readonly listeners = new Set<(ended: DeskSession[]) => void>();
   private checking = 0;
   private readonly waiting: Array<() => void> = [];
+  /** Places (running or queued) held per address key. */
+  private readonly perAddress = new Map<string, number>();
+  /** Per user: bumped each time its sessions are ended. */
+  private readonly generations = new Map<string, number>();
+  /** Users whose own password change is under way (the sweep leaves their sessions alone). */
+  private readonly changing = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private lastSweepMs = -Infinity;
 
   constructor(private readonly o: DeskAuthOptions) {
     this.roster = o.roster;
@@ -84,13 +113,19 @@ export class DeskAuth {
     });
   }
 
-  /** Told of sessions that ended (sign-out, forced logout, new password), to close their streams. */
+  /** Told of sessions that ended (sign-out, forced logout, new password, expired), to close their streams. */
   onSessionsEnded(listener: (ended: DeskSession[]) => void): void {
     this.listeners.add(listener);
   }
 
   /** The caller of `call`, or UNAUTHENTICATED (logged). */
   principal(call: AuthCall, method: string): DeskPrincipal {
+    const now = this.o.clock.now();
+    // On use as well as on the timer: an expired session's streams close at the next call.
+    if (now - this.lastSweepMs >= 1_000) {
+      this.lastSweepMs = now;
+      this.ended(this.o.sessions.sweep(now), 'expired');
+    }
     const header = call.metadata?.get('authorization') ?? [];
     if (header.length > 0) {
       const m = header.length === 1 ? BEARER.exec(String(header[0])) : null;
@@ -101,7 +136,7 @@ export class DeskAuth {
           undefined,
           unauthenticated('the authorization metadata is not one "Bearer <token>"'),
         );
-      const s = this.o.sessions.touch(m[1]!, this.o.clock.now());
+      const s = this.o.sessions.touch(m[1]!, now);
       if (!s)
         throw this.refuse(
           call,
@@ -130,23 +165,29 @@ export class DeskAuth {
         undefined,
         unauthenticated('no session and no agent certificate: sign in first'),
       );
-    const user = cert.kind === 'agent' ? this.o.roster.user(cert.id) : undefined;
-    if (!user) {
+    if (cert.kind === 'agent' && this.o.agentCertificates !== true) {
       throw this.refuse(
         call,
         method,
         cert,
         unauthenticated(
-          `a ${cert.kind} certificate ${JSON.stringify(cert.id)} is not a desk user of this site: sign in`,
+          'this site does not accept agent certificates (cti.auth.agentCertificates is off): sign in',
         ),
       );
     }
-    return {
-      userId: user.userId,
-      role: user.role,
-      ...(user.agentId === undefined ? {} : { agentId: user.agentId }),
-      via: 'certificate',
-    };
+    // An agent of this roster, as an agent only: supervising needs a password.
+    const user = cert.kind === 'agent' ? this.o.roster.user(cert.id) : undefined;
+    if (!user || user.agentId === undefined) {
+      throw this.refuse(
+        call,
+        method,
+        cert,
+        unauthenticated(
+          `a ${cert.kind} certificate ${JSON.stringify(cert.id)} is not an agent of this site: sign in`,
+        ),
+      );
+    }
+    return { userId: user.userId, role: 'agent', agentId: user.agentId, via: 'certificate' };
   }
 
   /** Run an access rule (desk-access.ts) for `who`; a refusal is logged and thrown. */
@@ -160,8 +201,12 @@ export class DeskAuth {
   }
 
   /**
-   * Check a user's password under the throttle: a locked user or address is refused before
-   * the check; a failure counts against both. The answer names neither which it was.
+   * Check a user's password under the throttle and the per-address bound; returns the stored
+   * hash it matched. The attempt counts against both throttle keys from before the check, so
+   * a burst is refused past the limit while its first checks still run; a failure counts
+   * against both. A sign-in's answer names neither which key nor whether the user exists.
+   * `oldPassword`: the check of SetPassword's old password, by a caller already signed in, so
+   * a wrong one is PERMISSION_DENIED naming `old_password` (not a lost session).
    */
   async checkPassword(
     call: AuthCall,
@@ -169,41 +214,114 @@ export class DeskAuth {
     userId: string,
     password: string,
     who?: DeskPrincipal,
-  ): Promise<void> {
-    const keys = { userId, address: peerAddress(call) };
-    const locked = this.o.throttle.check(keys, this.o.clock.now());
-    if (locked) {
-      const s = Math.ceil(locked.retryInMs / 1000);
+    oldPassword = false,
+  ): Promise<string> {
+    const address = peerAddress(call);
+    const keys = { userId, address };
+    const place = addressKey(address);
+    try {
+      this.take(place);
+    } catch (e) {
       throw this.refuse(
         call,
         method,
         who,
-        new DomainError('resource-exhausted', `too many failed sign-ins: retry in ${s}s`),
-        `locked (${locked.by} ${locked.by === 'user' ? userId : keys.address}), ${s}s left`,
+        retryAfter(e as DomainError, 1_000),
+        `sign-in queue, user ${JSON.stringify(userId)}`,
       );
     }
-    const result = await this.limited(() => this.o.credentials.verify(userId, password));
-    if (!result.ok) {
-      this.o.throttle.failed(keys, this.o.clock.now());
-      throw this.refuse(
-        call,
-        method,
-        who,
-        unauthenticated('sign-in failed: unknown user id or wrong password'),
-        `${result.why} for user ${JSON.stringify(userId)}`,
-      );
+    try {
+      const locked = this.o.throttle.begin(keys, this.o.clock.now());
+      if (locked) {
+        const s = Math.ceil(locked.retryInMs / 1000);
+        const why = locked.full ? 'throttle full of locks' : locked.pending ? 'checks in flight' : 'locked';
+        throw this.refuse(
+          call,
+          method,
+          who,
+          retryAfter(
+            new DomainError('resource-exhausted', `too many failed sign-ins: retry in ${s}s`),
+            locked.retryInMs,
+          ),
+          `${why} (${locked.by} ${locked.by === 'user' ? userId : address}), ${s}s left`,
+        );
+      }
+      let result: Awaited<ReturnType<DeskCredentials['verify']>>;
+      try {
+        result = await this.run(() => this.o.credentials.verify(userId, password));
+      } catch (e) {
+        this.o.throttle.abandoned(keys);
+        throw e;
+      }
+      if (!result.ok || result.stored === undefined) {
+        this.o.throttle.failed(keys, this.o.clock.now());
+        throw this.refuse(
+          call,
+          method,
+          who,
+          oldPassword
+            ? new DomainError('permission-denied', 'old_password: is not the current password', {
+                field: 'old_password',
+              })
+            : unauthenticated('sign-in failed: unknown user id or wrong password'),
+          `${result.why ?? 'wrong password'} for user ${JSON.stringify(userId)}`,
+        );
+      }
+      this.o.throttle.succeeded(keys);
+      return result.stored;
+    } finally {
+      this.give(place);
     }
-    this.o.throttle.succeeded(keys);
   }
 
-  /** SignIn: check the password, open a session. */
+  /** SignIn: check the password, open a session (refused if the user's sessions were ended meanwhile). */
   async signIn(call: AuthCall, method: string, userId: string, password: string): Promise<DeskSession> {
-    await this.checkPassword(call, method, userId, password);
+    const generation = this.generation(userId);
+    const stored = await this.checkPassword(call, method, userId, password);
+    if (this.generation(userId) !== generation) {
+      throw this.refuse(
+        call,
+        method,
+        undefined,
+        unauthenticated('the password was set or the user forced out while signing in: sign in again'),
+        `user ${JSON.stringify(userId)}`,
+      );
+    }
     const user = this.o.roster.user(userId)!;
-    const { session, ended } = this.o.sessions.open(user, this.o.clock.now());
-    this.ended(ended);
+    const { session, ended } = this.o.sessions.open(user, this.o.clock.now(), credentialVersion(stored));
+    this.ended(ended, 'too many sessions');
+    this.startSweeping();
     this.o.log.info('desk signed in', { userId, role: user.role, peer: peerAddress(call) });
     return session;
+  }
+
+  /**
+   * SetPassword once the rule (desk-access.ts) said `as`: one's own needs the old password,
+   * and is stored only over the hash that old password matched (a reset that landed meanwhile
+   * wins: CONFLICT). Then the user's other sessions end (all of them after a reset). Returns
+   * how many ended.
+   */
+  async setPassword(
+    call: AuthCall,
+    method: string,
+    who: DeskPrincipal,
+    userId: string,
+    newPassword: string,
+    oldPassword: string,
+    as: 'self' | 'supervisor',
+  ): Promise<number> {
+    const keep = as === 'self' ? who.token : undefined;
+    let ifHash: string | undefined;
+    if (as === 'self') ifHash = await this.checkPassword(call, method, userId, oldPassword, who, true);
+    if (keep !== undefined) this.changing.add(userId);
+    try {
+      const version = await this.credentials.setPassword(userId, newPassword, who.userId, { as }, ifHash);
+      const ended = this.endUser(userId, keep);
+      if (keep !== undefined) this.o.sessions.setCredential(keep, version);
+      return ended;
+    } finally {
+      if (keep !== undefined) this.changing.delete(userId);
+    }
   }
 
   /** End one session (sign-out). */
@@ -215,11 +333,55 @@ export class DeskAuth {
     }
   }
 
-  /** End a user's sessions but `keepToken` (forced logout, a new password). */
+  /** End a user's sessions but `keepToken` (forced logout, a new password); sign-ins under way fail. */
   endUser(userId: string, keepToken?: string): number {
+    this.bump(userId);
     const ended = this.o.sessions.endUser(userId, keepToken);
     this.ended(ended);
     return ended.length;
+  }
+
+  /**
+   * An Events stream opened with the session `token`: the session is not idle while it is
+   * open. Returns what to call when the stream closes.
+   */
+  holdStream(token: string): () => void {
+    this.o.sessions.holdStream(token);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.o.sessions.releaseStream(token, this.o.clock.now());
+    };
+  }
+
+  /**
+   * End the sessions that have expired, and those whose user's password is no longer the one
+   * they signed in with (set elsewhere: the operator's CLI). Run every `sweepMs`.
+   */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = this.o.clock.now();
+      this.lastSweepMs = now;
+      this.ended(this.o.sessions.sweep(now), 'expired');
+      if (this.o.sessions.size === 0) return;
+      const before = new Map(this.generations);
+      const versions = await this.credentials.versions();
+      const stale = this.o.sessions.endIf(
+        (s) =>
+          s.credential !== undefined &&
+          !this.changing.has(s.userId) &&
+          // Ended meanwhile by this process: endUser has dealt with them.
+          this.generation(s.userId) === (before.get(s.userId) ?? 0) &&
+          versions.get(s.userId) !== s.credential,
+      );
+      for (const userId of new Set(stale.map((s) => s.userId))) this.bump(userId);
+      this.ended(stale, 'password set elsewhere');
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /**
@@ -239,26 +401,66 @@ export class DeskAuth {
       peer: peerAddress(call),
       kind: err.kind,
       reason: detail ? `${err.message} (${detail})` : err.message,
+      ...(err.field ? { field: err.field } : {}),
     });
     return err;
   }
 
-  /** Say the counts still unsaid and stop the summary timer (at the service's drain). */
+  /** Say the counts still unsaid and stop the timers (at the service's drain). */
   stop(): void {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.refusals.stop();
   }
 
-  private ended(sessions: DeskSession[]): void {
+  private generation(userId: string): number {
+    return this.generations.get(userId) ?? 0;
+  }
+
+  private bump(userId: string): void {
+    if (this.o.roster.user(userId)) this.generations.set(userId, this.generation(userId) + 1);
+  }
+
+  private startSweeping(): void {
+    this.sweepTimer ??= setInterval(() => {
+      this.sweep().catch((err: unknown) => this.o.log.warn('desk session sweep failed', { err }));
+    }, this.o.sweepMs ?? 5_000).unref();
+  }
+
+  private ended(sessions: DeskSession[], why?: string): void {
     if (sessions.length === 0) return;
+    if (why) {
+      this.o.log.info('desk sessions ended', { why, userIds: [...new Set(sessions.map((s) => s.userId))] });
+    }
     for (const l of this.listeners) l(sessions);
   }
 
-  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+  /** Hold a place for a check from `place` (an address key), or RESOURCE_EXHAUSTED. Synchronous. */
+  private take(place: string): void {
+    const mine = this.perAddress.get(place) ?? 0;
+    const perAddress = this.o.maxChecksPerAddress ?? 4;
+    if (mine >= perAddress) {
+      throw new DomainError(
+        'resource-exhausted',
+        `too many sign-ins from this address at once (at most ${perAddress}): retry in 1s`,
+      );
+    }
+    const max = this.o.maxConcurrentChecks ?? 2;
+    if (this.checking >= max && this.waiting.length >= (this.o.maxQueuedChecks ?? 64)) {
+      throw new DomainError('resource-exhausted', 'too many sign-ins at once: retry in 1s');
+    }
+    this.perAddress.set(place, mine + 1);
+  }
+
+  private give(place: string): void {
+    const mine = (this.perAddress.get(place) ?? 1) - 1;
+    if (mine <= 0) this.perAddress.delete(place);
+    else this.perAddress.set(place, mine);
+  }
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
     const max = this.o.maxConcurrentChecks ?? 2;
     if (this.checking >= max) {
-      if (this.waiting.length >= (this.o.maxQueuedChecks ?? 64)) {
-        throw new DomainError('resource-exhausted', 'too many sign-ins at once: retry in 1s');
-      }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.checking++;
@@ -271,6 +473,17 @@ export class DeskAuth {
       else this.checking--;
     }
   }
+}
+
+/** The trailer a refused sign-in's client may wait for before trying again (grpc-desk-client.ts). */
+export const RETRY_AFTER_TRAILER = 'pcc-retry-after-ms';
+
+/** `e` with the RETRY_AFTER_TRAILER, so a desk knows when to try again without reading the message. */
+function retryAfter(e: DomainError, ms: number): DomainError {
+  return new DomainError(e.kind, e.message, {
+    ...(e.field ? { field: e.field } : {}),
+    trailers: { [RETRY_AFTER_TRAILER]: String(Math.ceil(ms)) },
+  });
 }
 
 function unauthenticated(message: string): DomainError {
@@ -286,6 +499,7 @@ export interface MakeDeskAuthOptions {
   /** Cheaper scrypt for tests; default password-hash.ts DEFAULT_SCRYPT. */
   scrypt?: ScryptParams;
   refusalWindowMs?: number;
+  sweepMs?: number;
 }
 
 /** The desk's authentication from the site config's roster and `cti.auth`. */
@@ -303,12 +517,15 @@ export function makeDeskAuth(o: MakeDeskAuthOptions): DeskAuth {
     sessions: new DeskSessions({ idleMs: o.config.sessionIdleMs, maxAgeMs: o.config.sessionMaxAgeMs }, () =>
       randomBytes(32).toString('base64url'),
     ),
-    throttle: new SignInThrottle({
-      user: rule(o.config.maxFailuresPerUser),
-      address: rule(o.config.maxFailuresPerAddress),
-    }),
+    throttle: new SignInThrottle(
+      { user: rule(o.config.maxFailuresPerUser), address: rule(o.config.maxFailuresPerAddress) },
+      // Made-up user ids share one key: each would otherwise be a key of its own.
+      { knownUser: (id) => roster.user(id) !== undefined },
+    ),
     clock: o.clock,
     log: o.log,
+    agentCertificates: o.config.agentCertificates,
+    ...(o.sweepMs === undefined ? {} : { sweepMs: o.sweepMs }),
     ...(o.refusalWindowMs === undefined ? {} : { refusalWindowMs: o.refusalWindowMs }),
   });
 }

@@ -67,3 +67,40 @@ test('sweep forgets the sessions that ended', () => {
   );
   assert.ok(r.touch(live.token, 1_500));
 });
+
+test('an open stream keeps a session from going idle, never past its maximum age', () => {
+  const r = registry();
+  const { session } = r.open(a01, 0);
+  r.holdStream(session.token);
+  assert.deepEqual(r.sweep(5_000), [], 'its stream is open: not idle');
+  r.releaseStream(session.token, 6_000);
+  assert.deepEqual(r.sweep(6_900), [], 'idle time starts when the stream closes');
+  assert.equal(r.sweep(7_000).length, 1, 'then idle');
+
+  const held = r.open(a01, 0).session;
+  r.holdStream(held.token);
+  assert.deepEqual(
+    r.sweep(10_000).map((s) => s.token),
+    [held.token],
+    'the maximum age ends it, stream or not',
+  );
+});
+
+test('endIf ends the sessions whose credential is no longer the one', () => {
+  const r = registry();
+  const old = r.open(a01, 0, 'v1').session;
+  const other = r.open({ userId: 'a02', role: 'agent', agentId: 'a02' }, 0, 'w1').session;
+  r.setCredential(old.token, 'v2');
+  assert.deepEqual(
+    r.endIf((s) => s.userId === 'a02' && s.credential !== 'w2').map((s) => s.token),
+    [other.token],
+  );
+  assert.equal(r.touch(old.token, 1)?.credential, 'v2');
+});
+
+test('bad times are an invalid-argument DomainError naming the field', () => {
+  assert.throws(
+    () => new DeskSessions({ idleMs: 0, maxAgeMs: 10 }, () => 't'),
+    (e: { kind: string; field: string }) => e.kind === 'invalid-argument' && e.field === 'idleMs',
+  );
+});

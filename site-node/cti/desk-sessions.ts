@@ -8,7 +8,16 @@
  *
  * Bounded: a user keeps at most `maxPerUser` sessions (signing in once more ends the oldest),
  * so a script signing in in a loop cannot grow the registry.
+ *
+ * An open Events stream is a desk at work: a session holding one (`holdStream`) is never idle,
+ * but still ends at its maximum age. Its idle time starts again when its last stream closes.
+ * Ended sessions are found on use (`touch`) and by `sweep`, which the adapter runs on a timer
+ * so that the streams of a session that ended unused are closed too.
+ *
+ * A session carries the version of the credential it signed in with (`credential`), so a
+ * password set elsewhere (the operator's CLI, another process) ends it (`endIf`).
  */
+import { DomainError } from '../../shared/errors.js';
 
 export type DeskRole = 'agent' | 'supervisor';
 
@@ -25,6 +34,10 @@ export interface DeskSession extends DeskUser {
   lastSeenMs: number;
   /** The latest it can last: `startedAtMs + maxAgeMs`. */
   expiresAtMs: number;
+  /** The version of the password it signed in with (desk-credentials.ts `credentialVersion`). */
+  credential?: string;
+  /** Events streams open with it: while there is one the session is not idle. */
+  streams: number;
 }
 
 export interface SessionTimes {
@@ -43,13 +56,22 @@ export class DeskSessions {
     private readonly newToken: () => string,
   ) {
     if (!(times.idleMs > 0 && times.maxAgeMs > 0)) {
-      throw new RangeError(`desk sessions: idleMs and maxAgeMs must be positive`);
+      throw new DomainError(
+        'invalid-argument',
+        `desk sessions: idleMs and maxAgeMs must be positive, got ${times.idleMs} and ${times.maxAgeMs}`,
+        { field: times.idleMs > 0 ? 'maxAgeMs' : 'idleMs' },
+      );
     }
     this.maxPerUser = times.maxPerUser ?? 8;
+    if (!(Number.isInteger(this.maxPerUser) && this.maxPerUser >= 1)) {
+      throw new DomainError('invalid-argument', `desk sessions: maxPerUser must be an integer >= 1`, {
+        field: 'maxPerUser',
+      });
+    }
   }
 
   /** A new session for `user`; the user's oldest ends if it already has `maxPerUser`. */
-  open(user: DeskUser, nowMs: number): { session: DeskSession; ended: DeskSession[] } {
+  open(user: DeskUser, nowMs: number, credential?: string): { session: DeskSession; ended: DeskSession[] } {
     const ended: DeskSession[] = [];
     const mine = this.ofUser(user.userId).sort((a, b) => a.startedAtMs - b.startedAtMs);
     while (mine.length >= this.maxPerUser) {
@@ -67,6 +89,8 @@ export class DeskSessions {
       startedAtMs: nowMs,
       lastSeenMs: nowMs,
       expiresAtMs: nowMs + this.times.maxAgeMs,
+      ...(credential === undefined ? {} : { credential }),
+      streams: 0,
     };
     this.byToken.set(token, session);
     return { session, ended };
@@ -85,6 +109,33 @@ export class DeskSessions {
     }
     s.lastSeenMs = Math.max(s.lastSeenMs, nowMs);
     return s;
+  }
+
+  /** An Events stream opened with `token`'s session: it is not idle while the stream is open. */
+  holdStream(token: string): void {
+    const s = this.byToken.get(token);
+    if (s) s.streams++;
+  }
+
+  /** That stream closed: the idle time starts now (unless other streams are open). */
+  releaseStream(token: string, nowMs: number): void {
+    const s = this.byToken.get(token);
+    if (!s) return;
+    s.streams = Math.max(0, s.streams - 1);
+    s.lastSeenMs = Math.max(s.lastSeenMs, nowMs);
+  }
+
+  /** The session's credential is now `credential` (its user set its own password with it). */
+  setCredential(token: string, credential: string): void {
+    const s = this.byToken.get(token);
+    if (s) s.credential = credential;
+  }
+
+  /** End every session `ended` says should end; returns them. */
+  endIf(ended: (s: DeskSession) => boolean): DeskSession[] {
+    const out = [...this.byToken.values()].filter(ended);
+    for (const s of out) this.byToken.delete(s.token);
+    return out;
   }
 
   /** End one session (sign-out). */
@@ -118,6 +169,6 @@ export class DeskSessions {
   }
 
   private expired(s: DeskSession, nowMs: number): boolean {
-    return nowMs - s.lastSeenMs >= this.times.idleMs || nowMs >= s.expiresAtMs;
+    return nowMs >= s.expiresAtMs || (s.streams === 0 && nowMs - s.lastSeenMs >= this.times.idleMs);
   }
 }

@@ -12,8 +12,10 @@
  * `login(agentId)` first signs the agent in and keeps its session token, which then goes as
  * `authorization: Bearer <token>` on that agent's calls and Events streams; `logout` signs it
  * out again. A call refused UNAUTHENTICATED (the session ended: idle, too old, the site
- * restarted) signs in once more and is tried again, once. With an agent certificate
- * (`credentials`) no password is needed. Supervisors sign in with `signIn` and act through
+ * restarted) signs in once more (one sign-in shared by every call that found it ended) and is
+ * tried again, once. A wrong old password in `setPassword` is PERMISSION_DENIED, not a lost
+ * session. With an agent certificate (`credentials`, where the site accepts them:
+ * `cti.auth.agentCertificates`) no password is needed. Supervisors sign in with `signIn` and act through
  * `listTeam`, `forceNotReady`, `forceLogout` and `setPassword`.
  */
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -30,6 +32,7 @@ import { fromGrpcError } from '../../shared/grpc/status.js';
 import { isDomainError, type DomainError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import type { AgentDesk, AgentView, DeskEvent, DeskPinUnlock, DeskPinUnlockResult } from './agent-desk.js';
+import { RETRY_AFTER_TRAILER } from './desk-auth.js';
 import { agentFromProto, deskEventFromProto } from './proto-mapping.js';
 
 export interface GrpcAgentDeskOptions {
@@ -48,6 +51,18 @@ export interface GrpcAgentDeskOptions {
   credentials?: ChannelCredentials;
   /** A user's password, to sign in with at `login` (and again when a session has ended). */
   password?: (userId: string) => string | undefined;
+}
+
+/** A sign-in turned away for longer than this is not retried here. */
+const MAX_SIGN_IN_WAIT_MS = 2_000;
+const MAX_SIGN_IN_ATTEMPTS = 10;
+
+/** How long the site said to wait before signing in again (desk-auth.ts RETRY_AFTER_TRAILER). */
+function retryAfterMs(e: unknown): number | undefined {
+  if (!isDomainError(e, 'resource-exhausted')) return undefined;
+  const md = (e.cause as Partial<ServiceError> | undefined)?.metadata;
+  const v = Number(md?.get(RETRY_AFTER_TRAILER)[0]);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 export interface DeskSignIn {
@@ -93,15 +108,21 @@ export class GrpcAgentDesk implements AgentDesk {
     return md;
   }
 
-  /** A call as `userId`; an ended session is signed in again (with a password source), once. */
+  /**
+   * A call as `userId`; an ended session is signed in again (with a password source), once.
+   * Calls that find the same session ended share one sign-in (`ensureSession`): each signing
+   * in on its own would leave all but the last session orphaned on the site.
+   */
   private async as<Req, Res>(userId: string, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    const token = this.tokens.get(userId);
     try {
       return await call(method, request, { deadlineMs: this.deadlineMs, metadata: this.metadata(userId) });
     } catch (e) {
       const password = this.opts.password?.(userId);
-      if (!isDomainError(e, 'unauthenticated') || password === undefined || !this.tokens.has(userId)) throw e;
-      this.tokens.delete(userId);
-      await this.signIn(userId, password);
+      if (!isDomainError(e, 'unauthenticated') || password === undefined || token === undefined) throw e;
+      // Another call may have signed in again already: only the token that failed is dropped.
+      if (this.tokens.get(userId) === token) this.tokens.delete(userId);
+      await this.ensureSession(userId);
       return call(method, request, { deadlineMs: this.deadlineMs, metadata: this.metadata(userId) });
     }
   }
@@ -130,13 +151,29 @@ export class GrpcAgentDesk implements AgentDesk {
     await p;
   }
 
-  /** Sign `userId` in; its token is kept for its later calls. */
+  /**
+   * Sign `userId` in; its token is kept for its later calls. A sign-in the site turned away
+   * for a moment (its checks busy, too many from this address at once: a room of desks
+   * behind one address at the start of a shift) is tried again when the site says, a few
+   * times; a lockout (seconds or more) is the caller's to see.
+   */
   async signIn(userId: string, password: string): Promise<DeskSignIn> {
-    const res = await call(
-      this.client.signIn.bind(this.client),
-      { userId, password },
-      { deadlineMs: this.deadlineMs },
-    );
+    let res;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await call(
+          this.client.signIn.bind(this.client),
+          { userId, password },
+          { deadlineMs: this.deadlineMs },
+        );
+        break;
+      } catch (e) {
+        const waitMs = retryAfterMs(e);
+        if (waitMs === undefined || waitMs > MAX_SIGN_IN_WAIT_MS || attempt >= MAX_SIGN_IN_ATTEMPTS) throw e;
+        // Spread out, so the desks turned away together do not all come back together.
+        await new Promise((r) => setTimeout(r, waitMs * (0.5 + Math.random())));
+      }
+    }
     this.tokens.set(userId, res.sessionToken);
     return {
       role: res.role === DeskRole.DESK_ROLE_SUPERVISOR ? 'supervisor' : 'agent',

@@ -35,8 +35,11 @@ export async function testDeskAuth(o: {
   config?: Partial<DeskAuthConfig>;
   clock?: Clock;
   log?: Logger;
+  /** A store of the test's own (one that holds a lookup, say); default a fresh one. */
+  store?: MemoryCredentialStore;
+  sweepMs?: number;
 }): Promise<TestDeskAuth> {
-  const store = new MemoryCredentialStore();
+  const store = o.store ?? new MemoryCredentialStore();
   const auth = makeDeskAuth({
     roster: {
       agents: o.agents.map((id) => ({ id, name: `agent ${id}` })),
@@ -48,6 +51,7 @@ export async function testDeskAuth(o: {
     clock: o.clock ?? new ManualClock(1_000_000),
     log: o.log ?? silentLogger,
     scrypt: TEST_SCRYPT,
+    ...(o.sweepMs === undefined ? {} : { sweepMs: o.sweepMs }),
   });
   for (const id of [...o.agents, ...(o.supervisors ?? [])]) {
     await auth.credentials.setPassword(id, testPassword(id), 'test');

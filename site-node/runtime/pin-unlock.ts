@@ -19,6 +19,7 @@ import type { Logger } from '../../shared/log.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
 import type { AgentView, DeskPinUnlock, DeskPinUnlockResult } from '../cti/agent-desk.js';
 import { decidePinUnlock, type PinUnlockFacts } from '../cti/pin-unlock-rule.js';
+import { PinRefusalLog } from './pin-refusal-log.js';
 
 /** The payload of a `customer.pin-unlocked` event (schemaVersion 1). Never the PIN. */
 export type PinUnlockedPayload = {
@@ -39,12 +40,17 @@ export interface SitePinUnlockDeps {
   pool: pg.Pool;
   clock: Clock;
   log: Logger;
+  /** Where refusals are logged, throttled per agent; default one over `log`. */
+  refusals?: PinRefusalLog;
   /** The live call's agent and the customer its caller was identified as; undefined when gone. */
   callFacts(callId: string): PinUnlockFacts['call'];
 }
 
 export class SitePinUnlock {
-  constructor(private readonly d: SitePinUnlockDeps) {}
+  private readonly refusals: PinRefusalLog;
+  constructor(private readonly d: SitePinUnlockDeps) {
+    this.refusals = d.refusals ?? new PinRefusalLog(d.log);
+  }
 
   async unlock(agent: AgentView, req: DeskPinUnlock): Promise<DeskPinUnlockResult> {
     const { log } = this.d;
@@ -52,7 +58,7 @@ export class SitePinUnlock {
     const who = { agentId, callId: req.callId, customerId: req.customerId };
     const decision = decidePinUnlock({ agentId, ...req }, { agent, call: this.d.callFacts(req.callId) });
     if (!decision.allow) {
-      log.warn('pin unlock refused', { ...who, kind: decision.kind, why: decision.why });
+      this.refusals.refused({ ...who, kind: decision.kind, why: decision.why });
       throw new DomainError(decision.kind, decision.why, decision.field ? { field: decision.field } : {});
     }
     let wasLocked: boolean;
@@ -65,7 +71,10 @@ export class SitePinUnlock {
       });
       wasLocked = res.status === 'unlocked';
     } catch (e) {
-      log.warn('pin unlock refused by the bank host', { ...who, why: errorMessage(e) });
+      this.refusals.refused(
+        { ...who, kind: 'bank host', why: errorMessage(e) },
+        'pin unlock refused by the bank host',
+      );
       throw e;
     }
     const payload: PinUnlockedPayload = {

@@ -8,6 +8,10 @@ import type { DeskPinUnlock } from '../cti/agent-desk.js';
 import { AcdEngine } from './acd-engine.js';
 import type { SitePinUnlock } from './pin-unlock.js';
 import { SiteDesk } from './site-desk.js';
+import { PinRefusalLog } from './pin-refusal-log.js';
+import { ManualClock } from '../../shared/clock.js';
+
+const clock = new ManualClock(1_000_000);
 
 const req: DeskPinUnlock = {
   callId: 'c1',
@@ -30,7 +34,10 @@ function desk(pins: SitePinUnlock | undefined): { desk: SiteDesk; lines: Array<R
   );
   const roster = [{ id: 'a01', name: 'A', skills: { retail: 3 } }];
   const codes = { notReadyReasons: ['break'], wrapupCodes: ['resolved'] };
-  return { desk: new SiteDesk(engine, roster, codes, () => {}, pins, log), lines };
+  return {
+    desk: new SiteDesk(engine, roster, codes, () => {}, pins, new PinRefusalLog(log, { clock })),
+    lines,
+  };
 }
 
 test('a PIN unlock refused before SitePinUnlock is asked is logged once, with who and why', async () => {
@@ -50,5 +57,21 @@ test('a PIN unlock refused before SitePinUnlock is asked is logged once, with wh
   assert.deepEqual(
     noPins.lines.map((l) => [l.msg, l.agentId, l.why]),
     [['pin unlock refused', 'a01', 'this site does not unlock PINs from the desk']],
+  );
+});
+
+test('a desk looping on a refused unlock costs one line per agent per window, every refusal counted', async () => {
+  const noPins = desk(undefined);
+  for (let i = 0; i < 50; i++) {
+    await assert.rejects(noPins.desk.unlockPin('a01', req), (e) => isDomainError(e, 'failed-precondition'));
+  }
+  assert.equal(noPins.lines.filter((l) => l.msg === 'pin unlock refused').length, 1);
+  clock.advance(10_000);
+  await assert.rejects(noPins.desk.unlockPin('a01', req));
+  const more = noPins.lines.filter((l) => l.msg === 'more pin unlock refusals');
+  assert.deepEqual(
+    more.map((l) => [l.agentId, l.count, l.kinds]),
+    // 51 refusals: the line, and 50 counted (the 51st, which closed the window, with them).
+    [['a01', 50, { 'failed-precondition': 50 }]],
   );
 });

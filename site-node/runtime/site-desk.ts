@@ -15,11 +15,18 @@ import type {
   DeskPinUnlockResult,
 } from '../cti/agent-desk.js';
 import type { AgentRosterEntry } from '../config.js';
-import { errorMessage, failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
-import { silentLogger, type Logger } from '../../shared/log.js';
+import {
+  errorMessage,
+  failedPrecondition,
+  invalidArgument,
+  isDomainError,
+  notFound,
+} from '../../shared/errors.js';
+import { silentLogger } from '../../shared/log.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { AcdAgentView } from '../acd/index.js';
 import type { SitePinUnlock } from './pin-unlock.js';
+import { PinRefusalLog } from './pin-refusal-log.js';
 
 export function toAgentView(v: AcdAgentView): AgentView {
   return {
@@ -43,8 +50,11 @@ export class SiteDesk implements AgentDesk {
     private readonly onWrapupCode: (callId: string, code: string) => void = () => {},
     /** PIN unlocks (./pin-unlock.ts); without it the desk refuses them. */
     private readonly pins?: SitePinUnlock,
-    /** Where the desk logs the PIN-unlock refusals it makes before SitePinUnlock is asked. */
-    private readonly log: Logger = silentLogger,
+    /**
+     * Where the desk logs the PIN-unlock refusals it makes before SitePinUnlock is asked
+     * (throttled per agent; the site shares one with SitePinUnlock).
+     */
+    private readonly refusals: PinRefusalLog = new PinRefusalLog(silentLogger),
   ) {
     this.roster = new Map(roster.map((a) => [a.id, a]));
   }
@@ -143,10 +153,11 @@ export class SiteDesk implements AgentDesk {
     } catch (e) {
       // SitePinUnlock logs the refusals it makes; these two come before it is asked, and every
       // refusal is logged once with who and why (docs/architecture.md §3.10).
-      this.log.warn('pin unlock refused', {
+      this.refusals.refused({
         agentId,
         callId: req.callId,
         customerId: req.customerId,
+        kind: isDomainError(e) ? e.kind : 'internal',
         why: errorMessage(e),
       });
       throw e;

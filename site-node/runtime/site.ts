@@ -20,6 +20,7 @@ import type pg from 'pg';
 import type { SiteConfig } from '../config.js';
 import { createAgentService } from '../cti/agent-service.js';
 import { makeDeskAuth } from '../cti/desk-auth.js';
+import { PinRefusalLog } from './pin-refusal-log.js';
 import type { DeskCredentials } from '../cti/desk-credentials.js';
 import { PgDeskCredentialStore } from '../store/desk-auth-repo.js';
 import { systemClock } from '../../shared/clock.js';
@@ -142,6 +143,7 @@ export class Site {
   readonly desk: SiteDesk;
   /** The leases of desks that reach the site over the agent service (site-node/cti/lease.ts). */
   readonly leases: DeskLeases;
+  private readonly pinRefusals: PinRefusalLog;
   /**
    * Desk passwords (in the site's database) and the desk audit: `setPassword(userId,
    * password, by)` for the bootstrap CLI (site-node/admin/set-password.ts) and tests.
@@ -222,12 +224,15 @@ export class Site {
       (cmd) => this.flow.onAcdCommand(cmd),
       log.child({ part: 'acd' }),
     );
+    // One per-agent throttle for the desk's refusals and the unlock's own (wall-clock windows).
+    this.pinRefusals = new PinRefusalLog(log.child({ part: 'pin-unlock' }));
     const pins = new SitePinUnlock({
       siteId: config.siteId,
       bank,
       pool: d.pool,
       clock: scheduler,
       log: log.child({ part: 'pin-unlock' }),
+      refusals: this.pinRefusals,
       callFacts: (callId) => this.flow.callFacts(callId),
     });
     this.desk = new SiteDesk(
@@ -236,7 +241,7 @@ export class Site {
       config,
       (callId, code) => this.flow.noteWrapupCode(callId, code),
       pins,
-      log.child({ part: 'desk' }),
+      this.pinRefusals,
     );
     this.leases = new DeskLeases(this.engine, scheduler, config.cti.lease, log.child({ part: 'lease' }));
     this.flow.engine = this.engine;
@@ -450,6 +455,7 @@ export class Site {
     this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents
     await this.grpc?.stop();
     await this.web?.stop();
+    this.pinRefusals.stop(); // the refusal counts still unsaid
     // No desk can act any more: the sessions of agents still logged in end here, with the
     // stop as their reason, rather than being left open for the next start's recovery to close
     // as `site-restart` (an agent's day would otherwise last until the site came back).

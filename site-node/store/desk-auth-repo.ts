@@ -27,14 +27,39 @@ export class PgDeskCredentialStore implements DeskCredentialStore {
     return r.rows[0]?.password_hash;
   }
 
-  async setPasswordHash(userId: string, hash: string, audit: DeskAuditEntry): Promise<void> {
-    await withTransaction(this.pool, async (c) => {
-      await c.query(
-        `INSERT INTO desk_credentials (user_id, password_hash, set_by, set_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id) DO UPDATE SET password_hash = $2, set_by = $3, set_at = $4`,
-        [userId, hash, audit.actor, ts(audit.atMs)],
-      );
+  async passwordHashes(): Promise<Map<string, string>> {
+    const r = await query<{ user_id: string; password_hash: string }>(
+      this.pool,
+      `SELECT user_id, password_hash FROM desk_credentials`,
+      [],
+    );
+    return new Map(r.rows.map((x) => [x.user_id, x.password_hash]));
+  }
+
+  async setPasswordHash(
+    userId: string,
+    hash: string,
+    audit: DeskAuditEntry,
+    ifHash?: string,
+  ): Promise<boolean> {
+    return withTransaction(this.pool, async (c) => {
+      // With ifHash: only over the hash the old password was checked against (a reset that
+      // committed meanwhile wins), decided by the row itself, not by a read before.
+      const r =
+        ifHash === undefined
+          ? await c.query(
+              `INSERT INTO desk_credentials (user_id, password_hash, set_by, set_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (user_id) DO UPDATE SET password_hash = $2, set_by = $3, set_at = $4`,
+              [userId, hash, audit.actor, ts(audit.atMs)],
+            )
+          : await c.query(
+              `UPDATE desk_credentials SET password_hash = $2, set_by = $3, set_at = $4
+                WHERE user_id = $1 AND password_hash = $5`,
+              [userId, hash, audit.actor, ts(audit.atMs), ifHash],
+            );
+      if (r.rowCount === 0) return false;
       await c.query(INSERT_AUDIT, auditParams(audit));
+      return true;
     });
   }
 

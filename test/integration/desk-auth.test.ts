@@ -26,6 +26,7 @@ import { Site } from '../../site-node/runtime/site.js';
 import { SimMedia } from '../../site-node/sim/sim-media.js';
 import { readDeskAudit } from '../../site-node/store/desk-auth-repo.js';
 import { startExampleSite, type ExampleSite } from '../support/example-site.js';
+import { waitFor } from '../support/wait.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -97,6 +98,10 @@ describe('a site with a TLS desk', () => {
     ex = await startExampleSite({
       label: 'desk-auth',
       tls: { ca: p.caPath, cert: p.certPath, key: p.keyPath },
+      // a06 signs in with its certificate: this site accepts agent certificates (off by default).
+      edit: (doc) => {
+        (doc.cti as Record<string, unknown>).auth = { agentCertificates: true };
+      },
       log: createLogger({}, { level: 'info', write: (l) => lines.push(l) }),
     });
   });
@@ -189,7 +194,33 @@ describe('a site with a TLS desk', () => {
     assert.equal((await readDeskAudit(ex.pool, 'a01')).filter((r) => r.action !== 'set-password').length, 0);
   });
 
-  test("the operator's CLI sets a password, audited as the operator; the supervisor signs in with it", async () => {
+  function runSetPassword(
+    user: string,
+    file: string,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'site-node/admin/set-password.ts',
+          '--config',
+          EXAMPLE,
+          '--user',
+          user,
+          '--password-file',
+          file,
+          '--database',
+          ex.db.url,
+        ],
+        { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' } },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  test("the operator's CLI sets a password, audited as the operator; the supervisor signs in with it; setting it again ends that session", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'set-password-'));
     try {
       const file = join(dir, 'pw.txt');
@@ -225,6 +256,18 @@ describe('a site with a TLS desk', () => {
       const sup = tlsDesk();
       await refused(sup.signIn('s01', testPassword('s01')));
       assert.equal((await sup.signIn('s01', 'first supervisor password')).role, 'supervisor');
+      // The operator's CLI sets it again: the session signed in with the old one ends (the
+      // site notices within its sweep, a few seconds), though another process changed it.
+      writeFileSync(file, 'second supervisor password\n', { mode: 0o600 });
+      const again = await runSetPassword('s01', file);
+      assert.equal(again.code, 0, again.stderr);
+      await waitFor('the old session ended', async () => {
+        const e = await sup.listTeam('s01').then(
+          () => undefined,
+          (err: unknown) => err as DomainError,
+        );
+        return e?.kind === 'unauthenticated';
+      });
 
       const unknown = await new Promise<number>((resolve) =>
         execFile(
