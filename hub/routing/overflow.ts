@@ -16,6 +16,10 @@
  *   it at all (nobody will answer; the wire then carries an expected wait of 0, which means
  *   "unknown", not "now") or an expected wait beyond the caller's remaining patience. With the
  *   patience unknown, a site with agents serving is eligible (ranked after the ready ones).
+ *
+ * `is-origin` and `already-visited` cannot come up under today's file format (`to` never
+ * names `from`; maxHops is 1, so a call that was elsewhere is `max-hops` first); the checks
+ * stay so that the core's promise does not rest on the validator.
  */
 import type { Topology } from '../../shared/topology/schema.js';
 import { judge, rank, skipped } from './candidates.js';
