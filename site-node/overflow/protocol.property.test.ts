@@ -101,7 +101,7 @@ function runOnce(seed: number, stats: Stats): void {
     retainAdmittedMs: 86_400_000,
   };
   const offset: Record<Site, number> = { wanzhou: 0, chongqing: 0, fuling: 0 };
-  for (const s of [ORIGIN, ...TARGETS]) offset[s] = rnd.int(-50_000, 50_000);
+  for (const s of [ORIGIN, ...TARGETS] as Site[]) offset[s] = rnd.int(-50_000, 50_000);
   const chaosEndMs = rnd.int(2_000, 15_000);
   // Timers fire late (a busy event loop): a commit may come in after a deadline whose timer has
   // not fired yet, and must be refused all the same.

@@ -176,14 +176,14 @@ function onOffer(
     if (r.status === 'released') return [refuse(book, req.requestId, null, 'reservation released')];
     return []; // admitted: the origin has its answer (commit-ack)
   }
+  if (book.byToken.has(e.token)) {
+    // Tokens are one-time: a repeated one is the adapter's bug, never the peer's.
+    throw new DomainError('internal', `overflow token issued twice at site ${book.site}`);
+  }
   const why = refusal(book, req, e.local);
   if (why !== null) {
     book.byRequest.set(req.requestId, { refused: why, atMs: nowMs });
     return [refuse(book, req.requestId, null, why)];
-  }
-  if (book.byToken.has(e.token)) {
-    // Tokens are one-time: a repeated one is the adapter's bug, never the peer's.
-    throw new DomainError('internal', `overflow token issued twice at site ${book.site}`);
   }
   const r: Reservation = {
     token: e.token,
