@@ -80,7 +80,14 @@ function randomProvince(r: Random): Topology {
         queues: ['q0', 'q1'],
         // Any sites, the origin and sites without the queue included, in a random order.
         to: shuffled(r, ids).slice(0, r.int(1, n)),
-        when: { waitingOver: 1, oldestWaitOverMs: null, serviceLevelBelow: null },
+        when: {
+          waitingOver: 1,
+          oldestWaitOverMs: null,
+          serviceLevelBelow: null,
+          noAgentsLoggedIn: false,
+          afterHours: false,
+        },
+        excludePriorities: [],
         maxHops: 1,
       },
     ],

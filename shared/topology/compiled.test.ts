@@ -46,6 +46,8 @@ test('property: any valid variant of the example survives the trip unchanged', (
         dropBackups: fc.boolean(),
         waitingOver: fc.option(fc.nat(50), { nil: null }),
         dropCover: fc.nat(base.cover.length),
+        exclude: fc.uniqueArray(fc.integer({ min: 0, max: 100 }), { maxLength: 3 }),
+        afterHours: fc.boolean(),
       }),
       (e) => {
         const t: Topology = structuredClone(base);
@@ -55,12 +57,31 @@ test('property: any valid variant of the example survives the trip unchanged', (
         const p = t.overflow[0]!;
         p.when.oldestWaitOverMs ??= 60_000; // a policy needs one condition; waitingOver may go
         p.when.waitingOver = e.waitingOver;
+        p.when.afterHours = e.afterHours;
+        p.excludePriorities = [...e.exclude].sort((x, y) => x - y);
         t.cover.splice(e.dropCover, 1);
         assert.deepEqual(validateCompiledTopology(wire(t)), t);
       },
     ),
     { numRuns: 100 },
   );
+});
+
+test('a compiled topology from a hub that predates the new overflow fields gets their defaults', () => {
+  const t = example();
+  const old = wire(t) as { overflow: Array<Record<string, unknown>> };
+  for (const p of old.overflow) {
+    delete p.excludePriorities;
+    const when = p.when as Record<string, unknown>;
+    delete when.noAgentsLoggedIn;
+    delete when.afterHours;
+  }
+  const got = validateCompiledTopology(old);
+  for (const p of got.overflow) {
+    assert.deepEqual(p.excludePriorities, [10]);
+    assert.equal(p.when.noAgentsLoggedIn, false);
+    assert.equal(p.when.afterHours, false);
+  }
 });
 
 test('a broken compiled topology is refused with every problem named by its path in the JSON', () => {

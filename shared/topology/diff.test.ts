@@ -72,6 +72,21 @@ test('diff of the example against an edited copy lists exactly the changes', () 
   );
 });
 
+test('a change of excluded priorities or of the new triggers is listed as a field change', () => {
+  const a = raw();
+  const b = raw();
+  b.overflow.find((p: Raw) => p.id === 'wanzhou-busy').excludePriorities = [];
+  b.overflow.find((p: Raw) => p.id === 'wanzhou-busy').when.afterHours = true;
+  assert.equal(
+    formatDiff(diffTopology(validateTopology(a), validateTopology(b))),
+    '~ overflow wanzhou-busy: when.afterHours false -> true; excludePriorities [10] -> []',
+  );
+  // Spelling out the default changes nothing.
+  b.overflow.find((p: Raw) => p.id === 'wanzhou-busy').excludePriorities = [10];
+  b.overflow.find((p: Raw) => p.id === 'wanzhou-busy').when.afterHours = false;
+  assert.deepEqual(diffTopology(validateTopology(a), validateTopology(b)), []);
+});
+
 test('formatDiff of no changes is empty', () => {
   const t = validateTopology(raw());
   assert.deepEqual(diffTopology(t, t), []);

@@ -35,6 +35,8 @@
  *     queues: [retail]        # ... and queues it offers
  *     to: [chongqing, fuling] # full sites in preference order, each offering those queues
  *     when: { waitingOver: 5, oldestWaitOverMs: 60s, serviceLevelBelow: 0.8 }   # any one triggers; at least one
+ *                             # also noAgentsLoggedIn: true, afterHours: true (queue closed)
+ *     excludePriorities: [10] # [[10]] priorities that never overflow (VIP stays home); [] = none
  *     maxHops: 1              # [1] and must be 1: a call overflows at most once
  * cover:                      # [] agent cover (代值班), acted on by the cover scheduler
  *   - id: night-wanzhou-retail
@@ -112,8 +114,18 @@ export interface OverflowPolicy {
   queues: string[];
   /** Target sites, in preference order. */
   to: string[];
-  /** Any set condition triggers; `null` = not used. */
-  when: { waitingOver: number | null; oldestWaitOverMs: number | null; serviceLevelBelow: number | null };
+  /** Any set condition triggers; `null` / `false` = not used. */
+  when: {
+    waitingOver: number | null;
+    oldestWaitOverMs: number | null;
+    serviceLevelBelow: number | null;
+    /** The queue has no agent logged in (all went home at night). */
+    noAgentsLoggedIn: boolean;
+    /** The queue is outside its calendar's hours. */
+    afterHours: boolean;
+  };
+  /** Sorted call priorities that never overflow under this policy. */
+  excludePriorities: number[];
   maxHops: 1;
 }
 
@@ -188,6 +200,19 @@ export function isHostPort(s: string): boolean {
   return p >= 1 && p <= 65535;
 }
 
+/**
+ * A call's priority as the IVR's transfer sets it (site-node/ivr/flow.ts: an integer 0-100,
+ * higher served first, docs/architecture.md §4.2).
+ */
+const callPriority = z.number().int().min(0).max(100);
+
+/**
+ * What an overflow policy keeps home when it says nothing: priority 10, the VIP class (the
+ * highest the example flow gives, docs/architecture.md §4.2). A bank's best customers are
+ * answered by their own city unless the admin says otherwise (`excludePriorities: []`).
+ */
+export const DEFAULT_EXCLUDED_PRIORITIES: readonly number[] = [10];
+
 const hostPort = z.string().refine(isHostPort, { message: 'must be host:port (e.g. 10.0.0.5:5060)' });
 const count = z.number().int().min(0);
 const city = z.string().trim().min(1, 'must not be empty');
@@ -231,15 +256,26 @@ export const overflowSchema = z
         waitingOver: count.optional(),
         oldestWaitOverMs: durationMs.optional(),
         serviceLevelBelow: z.number().gt(0).max(1).optional(),
+        noAgentsLoggedIn: z.boolean().optional(),
+        afterHours: z.boolean().optional(),
       })
       .strict()
       .refine(
         (w) =>
           w.waitingOver !== undefined ||
           w.oldestWaitOverMs !== undefined ||
-          w.serviceLevelBelow !== undefined,
-        { message: 'set at least one of waitingOver, oldestWaitOverMs, serviceLevelBelow' },
+          w.serviceLevelBelow !== undefined ||
+          w.noAgentsLoggedIn === true ||
+          w.afterHours === true,
+        {
+          message:
+            'set at least one of waitingOver, oldestWaitOverMs, serviceLevelBelow, noAgentsLoggedIn: true, afterHours: true',
+        },
       ),
+    excludePriorities: z
+      .array(callPriority)
+      .refine((ps) => new Set(ps).size === ps.length, { message: 'lists a priority twice' })
+      .default([...DEFAULT_EXCLUDED_PRIORITIES]),
     maxHops: z.literal(1, { message: 'must be 1: a call overflows at most once' }).default(1),
   })
   .strict();

@@ -82,10 +82,19 @@ test('the example province validates and compiles', () => {
     ['chongqing:full', 'fuling:full', 'kaizhou:access', 'qianjiang:access', 'wanzhou:full'],
   );
   const wz = t.overflow.find((p) => p.id === 'wanzhou-busy')!;
-  assert.deepEqual(wz.when, { waitingOver: 5, oldestWaitOverMs: 60_000, serviceLevelBelow: 0.8 });
+  assert.deepEqual(wz.when, {
+    waitingOver: 5,
+    oldestWaitOverMs: 60_000,
+    serviceLevelBelow: 0.8,
+    noAgentsLoggedIn: false,
+    afterHours: false,
+  });
   assert.deepEqual(wz.to, ['chongqing', 'fuling']); // preference order kept
+  assert.deepEqual(wz.excludePriorities, [10]); // VIP stays home by default
   const fl = t.overflow.find((p) => p.id === 'fuling-busy')!;
   assert.equal(fl.when.serviceLevelBelow, null);
+  assert.equal(fl.when.noAgentsLoggedIn, true);
+  assert.deepEqual(t.overflow.find((p) => p.id === 'center-vip-busy')!.excludePriorities, []);
   assert.equal(fl.maxHops, 1);
   const c = t.cover.find((x) => x.id === 'night-wanzhou-retail')!;
   assert.deepEqual(c.when, {
@@ -107,6 +116,51 @@ test('the small base file validates; defaults are filled', () => {
   const gw = t.sites.find((s) => s.id === 'gw-b')!;
   assert.ok(gw.kind === 'access');
   assert.equal(gw.capacity.ivrPorts, 0);
+});
+
+test('an overflow policy keeps VIP home unless it says otherwise; its priorities are sorted', () => {
+  const t = base();
+  assert.deepEqual(validateTopology(t).overflow[0]!.excludePriorities, [10]);
+  t.overflow![0]!.excludePriorities = [9, 0, 10];
+  assert.deepEqual(validateTopology(t).overflow[0]!.excludePriorities, [0, 9, 10]);
+  t.overflow![0]!.excludePriorities = [];
+  assert.deepEqual(validateTopology(t).overflow[0]!.excludePriorities, []);
+});
+
+test('noAgentsLoggedIn and afterHours are triggers of their own; false or absent is off', () => {
+  const t = base();
+  t.overflow![0]!.when = { afterHours: true };
+  const p = validateTopology(t).overflow[0]!;
+  assert.deepEqual(p.when, {
+    waitingOver: null,
+    oldestWaitOverMs: null,
+    serviceLevelBelow: null,
+    noAgentsLoggedIn: false,
+    afterHours: true,
+  });
+  t.overflow![0]!.when = { noAgentsLoggedIn: true };
+  assert.equal(validateTopology(t).overflow[0]!.when.noAgentsLoggedIn, true);
+  // Both off is no trigger at all.
+  t.overflow![0]!.when = { noAgentsLoggedIn: false, afterHours: false };
+  assert.ok(problemsOf(() => validateTopology(t))[0]!.startsWith('overflow[0].when: set at least one of'));
+});
+
+test('bad excluded priorities are named', () => {
+  for (const [bad, message] of [
+    [[10, 10], 'overflow[0].excludePriorities: lists a priority twice'],
+    [[101], 'overflow[0].excludePriorities[0]:'],
+    [[1.5], 'overflow[0].excludePriorities[0]:'],
+    ['vip', 'overflow[0].excludePriorities:'],
+  ] as const) {
+    const t = base();
+    (t.overflow![0] as Record<string, unknown>).excludePriorities = bad;
+    const p = problemsOf(() => validateTopology(t));
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.ok(p[0]!.startsWith(message), p[0]);
+  }
+  const t = base();
+  (t.overflow![0]!.when as Record<string, unknown>).afterHours = 'yes';
+  assert.ok(problemsOf(() => validateTopology(t))[0]!.startsWith('overflow[0].when.afterHours:'));
 });
 
 test('a file with three different problems reports all three, each with its path', () => {

@@ -205,7 +205,10 @@ export function validateTopology(input: unknown): Topology {
         waitingOver: p.when.waitingOver ?? null,
         oldestWaitOverMs: p.when.oldestWaitOverMs ?? null,
         serviceLevelBelow: p.when.serviceLevelBelow ?? null,
+        noAgentsLoggedIn: p.when.noAgentsLoggedIn ?? false,
+        afterHours: p.when.afterHours ?? false,
       },
+      excludePriorities: [...p.excludePriorities].sort((x, y) => x - y),
       maxHops: 1,
     });
   });

@@ -1,0 +1,215 @@
+import { test } from 'vitest';
+import assert from 'node:assert/strict';
+import { isDomainError } from '../../shared/errors.js';
+import type { OverflowMessage } from './messages.js';
+import {
+  initialOrigin,
+  originStep,
+  type OriginCommand,
+  type OriginEvent,
+  type OriginMachine,
+  type OriginOptions,
+} from './origin.js';
+
+const O: OriginOptions = { askTimeoutMs: 2_000, commitMarginMs: 500, commitResendMs: 1_000 };
+const T0 = 100_000;
+
+/** Drives one call's machine, keeping the commands of the last step. */
+class Drive {
+  m: OriginMachine = initialOrigin('wanzhou', 'c1', 'retail', T0);
+  out: OriginCommand[] = [];
+  step(e: OriginEvent, nowMs: number): this {
+    const r = originStep(this.m, e, nowMs, O);
+    this.m = r.machine;
+    this.out = r.commands;
+    return this;
+  }
+  ask(nowMs = T0): this {
+    return this.step(
+      { type: 'ask', priority: 5, waitedMs: 40_000, patienceMs: null, targets: ['chongqing'], attached: {} },
+      nowMs,
+    );
+  }
+  msg(message: OverflowMessage, nowMs: number): this {
+    return this.step({ type: 'message', message }, nowMs);
+  }
+  accept(nowMs: number, holdMs = 3_000, token = 'tok-1', requestId = 'c1#1'): this {
+    return this.msg({ kind: 'accept', requestId, target: 'chongqing', token, holdMs }, nowMs);
+  }
+  /** The kinds of what it did: `send:commit`, `take-call`, ... */
+  did(): string[] {
+    return this.out.map((c) => (c.type === 'send' ? `send:${c.message.kind}` : c.type));
+  }
+}
+
+test('the happy path: ask, accept, the home queue lets go, commit, ack: moved', () => {
+  const d = new Drive().ask();
+  assert.equal(d.m.state, 'asked');
+  assert.deepEqual(d.did(), ['send:request', 'start-timer']);
+  const req = d.out[0]!;
+  assert.ok(req.type === 'send' && req.message.kind === 'request');
+  assert.equal(req.message.requestId, 'c1#1');
+  assert.equal(req.message.waitedMs, 40_000);
+
+  d.accept(T0 + 100);
+  assert.equal(d.m.state, 'accepted');
+  // Nothing is committed before the home queue has given the call up.
+  assert.deepEqual(d.did(), ['cancel-timer', 'take-call']);
+
+  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 101);
+  assert.equal(d.m.state, 'committing');
+  assert.deepEqual(d.did(), ['send:commit', 'start-timer']);
+
+  d.msg({ kind: 'commit-ack', requestId: 'c1#1', target: 'chongqing', token: 'tok-1' }, T0 + 200);
+  assert.equal(d.m.state, 'moved');
+  assert.deepEqual(d.out.at(-1), { type: 'call-moved', callId: 'c1', target: 'chongqing', token: 'tok-1' });
+});
+
+test('refused, timed out or cut off before the commit: the call stays home, in its place', () => {
+  const refused = new Drive()
+    .ask()
+    .msg({ kind: 'refuse', requestId: 'c1#1', target: null, token: null, reason: 'x' }, T0 + 1);
+  assert.deepEqual([refused.m.state, refused.m.homeReason], ['home', 'refused']);
+  assert.ok(!refused.did().includes('return-call')); // never left the queue
+
+  const timedOut = new Drive().ask().step({ type: 'timer-fired', id: 'c1#1:ask' }, T0 + 2_000);
+  assert.deepEqual([timedOut.m.state, timedOut.m.homeReason], ['home', 'timeout']);
+  assert.deepEqual(timedOut.did(), ['send:cancel']); // a late reservation lets go at once
+
+  const cut = new Drive().ask().step({ type: 'link-down' }, T0 + 1);
+  assert.deepEqual([cut.m.state, cut.m.homeReason], ['home', 'link-down']);
+
+  const cutAccepted = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'link-down' }, T0 + 2);
+  assert.deepEqual([cutAccepted.m.state, cutAccepted.did()], ['home', ['send:cancel']]);
+});
+
+test('the call answered or abandoned at home meanwhile: cancel sent, the target lets go', () => {
+  const d = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-left' }, T0 + 2);
+  assert.deepEqual([d.m.state, d.m.homeReason], ['home', 'call-left']);
+  const cancel = d.out[0]!;
+  assert.ok(cancel.type === 'send' && cancel.message.kind === 'cancel');
+  assert.equal(cancel.message.token, 'tok-1');
+  // The home queue could not give the call up (an agent here is being offered it): same.
+  const ringing = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-not-waiting', requestId: 'c1#1' }, T0 + 2);
+  assert.deepEqual([ringing.m.homeReason, ringing.did()], ['not-waiting', ['send:cancel']]);
+  // A call that left is never asked again.
+  assert.throws(
+    () => d.ask(T0 + 10_000),
+    (e) => isDomainError(e, 'failed-precondition'),
+  );
+});
+
+test('the reservation counts from when the request left, and the commit needs the margin', () => {
+  // Asked at T0, held 3 s by the target: surely held until T0 + 3000 here, so commit by T0 + 2500.
+  const late = new Drive().ask().accept(T0 + 2_500);
+  assert.deepEqual(
+    [late.m.state, late.m.homeReason, late.did()],
+    ['home', 'too-late', ['cancel-timer', 'send:cancel']],
+  );
+  const inTime = new Drive().ask().accept(T0 + 2_499);
+  assert.equal(inTime.m.state, 'accepted');
+  // The home queue answered too slowly: the call goes back and the reservation is cancelled.
+  inTime.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2_500);
+  assert.deepEqual([inTime.m.homeReason, inTime.did()], ['too-late', ['return-call', 'send:cancel']]);
+});
+
+test('after the commit only the target decides: link drops and timeouts resend, a dead token brings it home', () => {
+  const d = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+  d.step({ type: 'link-down' }, T0 + 3);
+  assert.equal(d.m.state, 'committing');
+  d.step({ type: 'timer-fired', id: 'c1#1:commit' }, T0 + 1_002);
+  assert.deepEqual([d.m.state, d.did(), d.m.commitsSent], ['committing', ['send:commit', 'start-timer'], 2]);
+  // A refusal of the request (no token) is not about our commit: ignored.
+  d.msg({ kind: 'refuse', requestId: 'c1#1', target: 'fuling', token: null, reason: 'busy' }, T0 + 1_003);
+  assert.equal(d.m.state, 'committing');
+  // Another token's refusal neither.
+  d.msg({ kind: 'refuse', requestId: 'c1#1', target: 'chongqing', token: 'tok-9', reason: 'x' }, T0 + 1_004);
+  assert.equal(d.m.state, 'committing');
+  d.msg(
+    { kind: 'refuse', requestId: 'c1#1', target: 'chongqing', token: 'tok-1', reason: 'expired' },
+    T0 + 1_005,
+  );
+  assert.deepEqual([d.m.state, d.m.homeReason], ['home', 'commit-refused']);
+  assert.deepEqual(d.did(), ['cancel-timer', 'return-call']);
+});
+
+test('a caller who hangs up in transit is not put back when the commit is refused', () => {
+  const d = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+  d.step({ type: 'call-left' }, T0 + 3);
+  assert.equal(d.m.state, 'committing');
+  d.msg(
+    { kind: 'refuse', requestId: 'c1#1', target: 'chongqing', token: 'tok-1', reason: 'expired' },
+    T0 + 4,
+  );
+  assert.deepEqual([d.m.homeReason, d.did()], ['call-left', ['cancel-timer']]);
+});
+
+test('stale and duplicate messages: ignored, and a stray reservation is cancelled', () => {
+  const d = new Drive().ask().accept(T0 + 1);
+  // The same accept again changes nothing.
+  d.accept(T0 + 2);
+  assert.deepEqual([d.m.state, d.did()], ['accepted', []]);
+  // An accept from a second target (the request was duplicated on the way): let it go.
+  d.accept(T0 + 3, 3_000, 'tok-2');
+  assert.equal(d.m.token, 'tok-1');
+  const c = d.out[0]!;
+  assert.ok(c.type === 'send' && c.message.kind === 'cancel' && c.message.token === 'tok-2');
+  // A commit-ack for another token or request does not move the call.
+  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 4);
+  d.msg({ kind: 'commit-ack', requestId: 'c1#1', target: 'fuling', token: 'tok-2' }, T0 + 5);
+  d.msg({ kind: 'commit-ack', requestId: 'c1#0', target: 'chongqing', token: 'tok-1' }, T0 + 5);
+  assert.equal(d.m.state, 'committing');
+  // A timer of an earlier attempt is ignored.
+  d.step({ type: 'timer-fired', id: 'c1#1:ask' }, T0 + 6);
+  assert.deepEqual([d.m.state, d.did()], ['committing', []]);
+});
+
+test('a call back home may be asked again, under a new request id; a moved call never', () => {
+  const d = new Drive().ask().step({ type: 'timer-fired', id: 'c1#1:ask' }, T0 + 2_000);
+  d.ask(T0 + 10_000);
+  assert.equal(d.m.requestId, 'c1#2');
+  // The first attempt's late accept is stale now: cancelled, not taken.
+  d.accept(T0 + 10_001, 3_000, 'tok-old', 'c1#1');
+  assert.equal(d.m.state, 'asked');
+  assert.deepEqual(d.did(), ['send:cancel']);
+  // Asking while a request is in flight is the adapter's bug.
+  assert.throws(
+    () => d.ask(T0 + 10_002),
+    (e) => isDomainError(e, 'failed-precondition'),
+  );
+
+  d.accept(T0 + 10_010, 3_000, 'tok-2', 'c1#2').step({ type: 'call-taken', requestId: 'c1#2' }, T0 + 10_011);
+  d.msg({ kind: 'commit-ack', requestId: 'c1#2', target: 'chongqing', token: 'tok-2' }, T0 + 10_020);
+  assert.equal(d.m.state, 'moved');
+  assert.throws(
+    () => d.ask(T0 + 20_000),
+    (e) => isDomainError(e, 'failed-precondition'),
+  );
+  // Messages after the move change nothing.
+  d.msg({ kind: 'refuse', requestId: 'c1#2', target: 'chongqing', token: 'tok-2', reason: 'x' }, T0 + 20_001);
+  assert.equal(d.m.state, 'moved');
+});
+
+test('the home queue letting the call go after the move was given up: the call goes back', () => {
+  const d = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'link-down' }, T0 + 2);
+  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  assert.deepEqual(d.did(), ['return-call']);
+});

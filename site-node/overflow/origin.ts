@@ -1,0 +1,350 @@
+/**
+ * The origin's side of one call's overflow (docs/architecture.md §5.9): a pure machine,
+ * `originStep(machine, event, nowMs, options) -> { machine, commands }`, in the style of the
+ * site's link machine (docs/architecture.md §3.1, §3.4). Messages, timers and the home queue
+ * are all events and commands; the machine touches nothing.
+ *
+ *            ask              accept (in time)         call-taken (in time)           commit-ack
+ *   waiting ----> asked ---------------------> accepted --------------------> committing ----> moved
+ *      ^  \         |                            |                              |  ^
+ *      |   \        | refuse, timeout,           | not waiting, call left,      |  | timer: commit again
+ *      |    \       | link down, call left       | too late, link down          |  |
+ *      |     \      v                            v                              +--+
+ *      |      +--> home <------------------------+<----- refuse naming our token (dead token)
+ *      |   ask     (call still queued at home, in its place)
+ *      +-----------+
+ *
+ * The exactly-one-offer argument (the reason for every rule below):
+ * - The call leaves the home queue only in `accepted -> committing`, i.e. when the home queue
+ *   gave it up (`take-call` answered by `call-taken`) and in the same step the commit is sent.
+ *   Before that, whatever happens (refuse, timeout, lost messages, link drop, the call answered
+ *   or abandoned here) it simply stays in its place, and a reservation the target may hold is
+ *   cancelled or lapses at its deadline.
+ * - The target admits the call only on a commit carrying its one-time token, before its
+ *   deadline, and once (reservation.ts). A commit cannot be taken back, so once it is sent the
+ *   origin does not know where the call is until the target says: `commit-ack` (admitted:
+ *   `moved`) or a `refuse` naming the token (dead: admitted never; the call goes back to its
+ *   place, `return-call`). Until one arrives the origin sends the commit again every
+ *   `commitResendMs`, through timeouts and link drops: the target answers a repeated commit
+ *   the same way, so the origin never guesses. (With voice the commit is the leg's move
+ *   itself, and it settles the same question.)
+ * - The origin commits only while `askedAtMs + holdMs - commitMarginMs` has not passed. The
+ *   target started its `holdMs` after the request left, so in the origin's clock that instant
+ *   is never later than the real deadline (no shared clock is needed); the margin leaves time
+ *   for the commit to arrive. A commit that still arrives late is refused, which is safe: the
+ *   call goes back home.
+ * - A stale accept (an earlier attempt, a duplicate request that reached a second target, an
+ *   answer after a timeout) is answered with a `cancel` of its token so its reservation ends
+ *   before its deadline; any other stale or duplicate message is ignored.
+ * - `moved` is final: the call now belongs to the target and never comes back (no ping-pong:
+ *   there it has `hops = 1`, and the trigger asks no call with `hops >= maxHops`).
+ */
+import { failedPrecondition } from '../../shared/errors.js';
+import type { AttachedData } from '../acd/types.js';
+import type { OverflowMessage, RequestMessage } from './messages.js';
+
+export type OriginStateName = 'waiting' | 'asked' | 'accepted' | 'committing' | 'moved' | 'home';
+
+/** Why an attempt ended with the call at home. */
+export type HomeReason =
+  | 'refused' // no target, or the target said no
+  | 'timeout' // no answer within askTimeoutMs
+  | 'link-down' // the hub link dropped before the commit
+  | 'call-left' // answered or abandoned here meanwhile (or hung up during a refused move)
+  | 'not-waiting' // the home queue could not give the call up (offered to an agent here)
+  | 'too-late' // the reservation would end before the commit could arrive
+  | 'commit-refused'; // the target refused the commit: the token is dead
+
+export interface OriginMachine {
+  state: OriginStateName;
+  site: string;
+  callId: string;
+  queueId: string;
+  /** Attempts made (the request id's suffix). */
+  attempts: number;
+  requestId: string | null;
+  askedAtMs: number | null;
+  target: string | null;
+  token: string | null;
+  /** The last instant, in this site's clock, at which the reservation surely still holds. */
+  reservedUntilMs: number | null;
+  commitsSent: number;
+  /** The caller hung up while the call was in transit (between take and the target's word). */
+  leftInTransit: boolean;
+  homeReason: HomeReason | null;
+  changedAtMs: number;
+}
+
+export interface OriginOptions {
+  /** How long to wait for an accept or refuse before the call stays home. */
+  askTimeoutMs: number;
+  /** Commit only while at least this much of the reservation is left (the commit's transit). */
+  commitMarginMs: number;
+  /** Send the commit again after this long without the target's word. */
+  commitResendMs: number;
+}
+
+export const DEFAULT_ORIGIN_OPTIONS: OriginOptions = {
+  askTimeoutMs: 2_000,
+  commitMarginMs: 500,
+  commitResendMs: 1_000,
+};
+
+export type OriginEvent =
+  | {
+      type: 'ask';
+      priority: number;
+      waitedMs: number;
+      patienceMs: number | null;
+      targets: readonly string[];
+      attached: AttachedData;
+    }
+  | { type: 'message'; message: OverflowMessage }
+  /** The home queue gave the call up for the move (answer to `take-call`). */
+  | { type: 'call-taken'; requestId: string }
+  /** The home queue could not give it up: it is being offered to an agent here, or gone. */
+  | { type: 'call-not-waiting'; requestId: string }
+  /** The call was answered or abandoned at home (or the caller hung up in transit). */
+  | { type: 'call-left' }
+  | { type: 'link-down' }
+  | { type: 'timer-fired'; id: string };
+
+export type OriginCommand =
+  | { type: 'send'; message: OverflowMessage }
+  /** Take the call out of the home queue, keeping its place; answer call-taken / call-not-waiting. */
+  | { type: 'take-call'; callId: string; requestId: string }
+  /** Put the call back in its place (same priority, same enqueue time). */
+  | { type: 'return-call'; callId: string }
+  /** The target admitted the call: it ends here as `overflowed` (CDR) with target and token. */
+  | { type: 'call-moved'; callId: string; target: string; token: string }
+  | { type: 'start-timer'; id: string; atMs: number }
+  | { type: 'cancel-timer'; id: string };
+
+export interface OriginStep {
+  machine: OriginMachine;
+  commands: OriginCommand[];
+}
+
+export const initialOrigin = (
+  site: string,
+  callId: string,
+  queueId: string,
+  nowMs: number,
+): OriginMachine => ({
+  state: 'waiting',
+  site,
+  callId,
+  queueId,
+  attempts: 0,
+  requestId: null,
+  askedAtMs: null,
+  target: null,
+  token: null,
+  reservedUntilMs: null,
+  commitsSent: 0,
+  leftInTransit: false,
+  homeReason: null,
+  changedAtMs: nowMs,
+});
+
+/** A request in flight: the trigger must not ask for this call. */
+export const inFlight = (m: OriginMachine): boolean =>
+  m.state === 'asked' || m.state === 'accepted' || m.state === 'committing';
+
+const askTimer = (m: OriginMachine): string => `${m.requestId}:ask`;
+const commitTimer = (m: OriginMachine): string => `${m.requestId}:commit`;
+
+function goHome(m: OriginMachine, reason: HomeReason, nowMs: number, commands: OriginCommand[]): OriginStep {
+  return {
+    machine: { ...m, state: 'home', homeReason: reason, changedAtMs: nowMs },
+    commands,
+  };
+}
+
+/** A cancel for the current request (its token when known), so the target lets go at once. */
+function cancelOf(m: OriginMachine, token: string | null, target: string | null): OriginCommand {
+  return { type: 'send', message: { kind: 'cancel', requestId: m.requestId!, target, token } };
+}
+
+function sendCommit(m: OriginMachine, nowMs: number, o: OriginOptions): OriginCommand[] {
+  return [
+    {
+      type: 'send',
+      message: { kind: 'commit', requestId: m.requestId!, target: m.target!, token: m.token! },
+    },
+    { type: 'start-timer', id: commitTimer(m), atMs: nowMs + o.commitResendMs },
+  ];
+}
+
+const canCommit = (m: OriginMachine, nowMs: number, o: OriginOptions): boolean =>
+  m.reservedUntilMs !== null && nowMs < m.reservedUntilMs - o.commitMarginMs;
+
+function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs: number, o: OriginOptions) {
+  if (m.state === 'moved' || inFlight(m) || (m.state === 'home' && m.homeReason === 'call-left')) {
+    // The trigger never asks such a call (trigger.ts): asking now is the adapter's bug.
+    throw failedPrecondition(`call ${m.callId}: cannot ask to overflow a call in state ${m.state}`);
+  }
+  const attempts = m.attempts + 1;
+  const requestId = `${m.callId}#${attempts}`;
+  const request: RequestMessage = {
+    kind: 'request',
+    requestId,
+    callId: m.callId,
+    origin: m.site,
+    queueId: m.queueId,
+    priority: e.priority,
+    waitedMs: e.waitedMs,
+    patienceMs: e.patienceMs,
+    targets: [...e.targets],
+    attached: e.attached,
+  };
+  const next: OriginMachine = {
+    ...m,
+    state: 'asked',
+    attempts,
+    requestId,
+    askedAtMs: nowMs,
+    target: null,
+    token: null,
+    reservedUntilMs: null,
+    commitsSent: 0,
+    homeReason: null,
+    changedAtMs: nowMs,
+  };
+  return {
+    machine: next,
+    commands: [
+      { type: 'send', message: request },
+      { type: 'start-timer', id: askTimer(next), atMs: nowMs + o.askTimeoutMs },
+    ],
+  } satisfies OriginStep;
+}
+
+function onMessage(m: OriginMachine, msg: OverflowMessage, nowMs: number, o: OriginOptions): OriginStep {
+  const same: OriginStep = { machine: m, commands: [] };
+  switch (msg.kind) {
+    case 'accept': {
+      const ours = m.state === 'asked' && msg.requestId === m.requestId;
+      if (!ours) {
+        // Our own accept again (a duplicate) changes nothing; any other holds a reservation
+        // nobody will use: let it go now rather than at its deadline.
+        if (msg.token === m.token) return same;
+        return {
+          machine: m,
+          commands: [cancelOf({ ...m, requestId: msg.requestId }, msg.token, msg.target)],
+        };
+      }
+      const accepted: OriginMachine = {
+        ...m,
+        target: msg.target,
+        token: msg.token,
+        reservedUntilMs: m.askedAtMs! + msg.holdMs,
+      };
+      const stop: OriginCommand = { type: 'cancel-timer', id: askTimer(m) };
+      if (!canCommit(accepted, nowMs, o)) {
+        return goHome(accepted, 'too-late', nowMs, [stop, cancelOf(accepted, msg.token, msg.target)]);
+      }
+      return {
+        machine: { ...accepted, state: 'accepted', changedAtMs: nowMs },
+        commands: [stop, { type: 'take-call', callId: m.callId, requestId: m.requestId! }],
+      };
+    }
+    case 'refuse':
+      if (m.state === 'asked' && msg.requestId === m.requestId && msg.token === null) {
+        return goHome(m, 'refused', nowMs, [{ type: 'cancel-timer', id: askTimer(m) }]);
+      }
+      if (m.state === 'committing' && msg.token === m.token && msg.requestId === m.requestId) {
+        // The token is dead: the target did not and will not admit the call. Back to its place.
+        const back: OriginCommand[] = m.leftInTransit ? [] : [{ type: 'return-call', callId: m.callId }];
+        return goHome(m, m.leftInTransit ? 'call-left' : 'commit-refused', nowMs, [
+          { type: 'cancel-timer', id: commitTimer(m) },
+          ...back,
+        ]);
+      }
+      return same;
+    case 'commit-ack':
+      if (m.state !== 'committing' || msg.token !== m.token || msg.requestId !== m.requestId) return same;
+      return {
+        machine: { ...m, state: 'moved', changedAtMs: nowMs },
+        commands: [
+          { type: 'cancel-timer', id: commitTimer(m) },
+          { type: 'call-moved', callId: m.callId, target: m.target!, token: m.token! },
+        ],
+      };
+    case 'request':
+    case 'commit':
+    case 'cancel':
+      return same; // a target's messages; not for the origin
+  }
+}
+
+export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: OriginOptions): OriginStep {
+  const same: OriginStep = { machine: m, commands: [] };
+  switch (e.type) {
+    case 'ask':
+      return onAsk(m, e, nowMs, o);
+    case 'message':
+      return onMessage(m, e.message, nowMs, o);
+    case 'call-taken':
+      if (m.state !== 'accepted' || e.requestId !== m.requestId) {
+        // The move was given up while the home queue was letting the call go: put it back.
+        return m.state === 'home' && m.homeReason === 'call-left'
+          ? same
+          : { machine: m, commands: [{ type: 'return-call', callId: m.callId }] };
+      }
+      if (!canCommit(m, nowMs, o)) {
+        return goHome(m, 'too-late', nowMs, [
+          { type: 'return-call', callId: m.callId },
+          cancelOf(m, m.token, m.target),
+        ]);
+      }
+      // The call is out of the home queue: from here only the target's word decides (header).
+      return {
+        machine: { ...m, state: 'committing', commitsSent: 1, changedAtMs: nowMs },
+        commands: sendCommit(m, nowMs, o),
+      };
+    case 'call-not-waiting':
+      if (m.state !== 'accepted' || e.requestId !== m.requestId) return same;
+      return goHome(m, 'not-waiting', nowMs, [cancelOf(m, m.token, m.target)]);
+    case 'call-left':
+      switch (m.state) {
+        case 'waiting':
+        case 'home':
+          return {
+            machine: { ...m, state: 'home', homeReason: 'call-left', changedAtMs: nowMs },
+            commands: [],
+          };
+        case 'asked':
+          return goHome(m, 'call-left', nowMs, [
+            { type: 'cancel-timer', id: askTimer(m) },
+            cancelOf(m, null, null),
+          ]);
+        case 'accepted':
+          return goHome(m, 'call-left', nowMs, [cancelOf(m, m.token, m.target)]);
+        case 'committing':
+          // The call is in transit: where it ends is the target's word (return-call is skipped).
+          return { machine: { ...m, leftInTransit: true }, commands: [] };
+        case 'moved':
+          return same;
+      }
+      return same;
+    case 'link-down':
+      // Before the commit the call simply stays home; after it, only the target's word counts.
+      if (m.state === 'asked') {
+        return goHome(m, 'link-down', nowMs, [
+          { type: 'cancel-timer', id: askTimer(m) },
+          cancelOf(m, null, null),
+        ]);
+      }
+      if (m.state === 'accepted') return goHome(m, 'link-down', nowMs, [cancelOf(m, m.token, m.target)]);
+      return same;
+    case 'timer-fired':
+      if (m.state === 'asked' && e.id === askTimer(m)) {
+        return goHome(m, 'timeout', nowMs, [cancelOf(m, null, null)]);
+      }
+      if (m.state === 'committing' && e.id === commitTimer(m)) {
+        return { machine: { ...m, commitsSent: m.commitsSent + 1 }, commands: sendCommit(m, nowMs, o) };
+      }
+      return same;
+  }
+}
