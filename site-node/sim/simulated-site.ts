@@ -19,6 +19,7 @@ import { tlsClientCredentials } from '../../shared/grpc/tls.js';
 import { Site } from '../runtime/site.js';
 import { PgLedgerBankHost, seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { createSitePool } from '../store/site-pool.js';
+import { createPool } from '../../shared/pg/pool.js';
 import type { Logger } from '../../shared/log.js';
 import { RealScheduler } from '../../shared/scheduler.js';
 import { Random } from '../../shared/random.js';
@@ -166,11 +167,19 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
   });
   await site.start();
   const population = makePopulation(o.config.siteId, o.customers, o.seed);
-  await seedDemoLedger(pool, ledgerCustomers(population, o.seed + 1), scheduler);
-  await seedCustomers(
-    site.store,
-    population.map((c) => c.profile),
-  );
+  // Seeding is setup, not the live path: it runs on a pool of its own without the live path's
+  // query timeout (`store.queryTimeout`), which a first start hashing every PIN on a busy
+  // machine can exceed.
+  const seedPool = createPool(o.databaseUrl, { applicationName: `site-${o.config.siteId}-seed`, max: 1 });
+  try {
+    await seedDemoLedger(seedPool, ledgerCustomers(population, o.seed + 1), scheduler);
+    await seedCustomers(
+      { ...site.store, pool: seedPool },
+      population.map((c) => c.profile),
+    );
+  } finally {
+    await seedPool.end();
+  }
   const agentLog = o.log.child({ part: 'sim-agents' });
   const remote = site.ctiPort === undefined ? undefined : await signedInDesk(site, o.config, agentLog);
   const agents = new SimAgents(
