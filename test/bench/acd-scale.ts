@@ -10,13 +10,20 @@
  * past the first wave of calls), and the table says how long each size simulated.
  *
  * Cost per event is the replay's mean (pure core, no per-event clock reads, no simulator),
- * the fastest of three passes. "x smallest" is that cost over the smallest size's; "x / log"
+ * the fastest of two passes. "x smallest" is that cost over the smallest size's; "x / log"
  * divides it again by log2(agents) / log2(smallest agents): at most 1 means the cost grows no
  * faster than the logarithm of the size (the goal, with p99 <= 50 us at 10,000 agents).
+ *
+ * The floor (acd.ts `floorReplay`) is the same events doing only the id lookups any ACD must
+ * do, over maps as big as the core's: it grows with the size through the machine's memory
+ * alone (caches, garbage collection). "floor x smallest" beside "x smallest" tells that growth
+ * apart from the core's own; "x floor" is the core's cost over it at each size. The load
+ * average at the start of each size is in the JSON: the machine is shared.
  *
  * The table goes to stderr with the progress lines; stdout stays one JSON document (run.ts),
  * which holds the same table as lines and every size's full measurement.
  */
+import { loadavg } from 'node:os';
 import { measureAcd, type AcdMeasurement, type AcdSetup } from './acd.js';
 
 export const SCALE_SIZES: ReadonlyArray<{ agents: number; queues: number; hours: number }> = [
@@ -37,6 +44,9 @@ export interface ScaleRow {
   replayCoreOverBaseline: number;
   costVsSmallest: number;
   costVsSmallestOverLog2: number;
+  floorUsPerEvent: number;
+  floorVsSmallest: number;
+  replayCoreOverFloor: number;
 }
 
 const r2 = (v: number): number => Math.round(v * 100) / 100;
@@ -45,6 +55,9 @@ const r2 = (v: number): number => Math.round(v * 100) / 100;
 export function scaleRows(ms: readonly AcdMeasurement[]): ScaleRow[] {
   const first = ms[0]!;
   const c0 = first.replay.meanUs;
+  const floorUs = (m: AcdMeasurement): number =>
+    (m.floor.replay.ms * 1000) / Math.max(1, m.traffic.events as number);
+  const f0 = floorUs(first);
   return ms.map((m) => {
     const cost = m.replay.meanUs / Math.max(0.001, c0);
     const log = Math.log2(m.setup.agents) / Math.log2(first.setup.agents);
@@ -60,6 +73,9 @@ export function scaleRows(ms: readonly AcdMeasurement[]): ScaleRow[] {
       replayCoreOverBaseline: m.ratio.replayCoreOverBaseline,
       costVsSmallest: r2(cost),
       costVsSmallestOverLog2: r2(cost / log),
+      floorUsPerEvent: r2(floorUs(m)),
+      floorVsSmallest: r2(floorUs(m) / Math.max(0.001, f0)),
+      replayCoreOverFloor: m.ratio.replayCoreOverFloor,
     };
   });
 }
@@ -77,6 +93,9 @@ export function formatTable(rows: readonly ScaleRow[]): string[] {
     'x base',
     'x smallest',
     'x / log',
+    'floor us',
+    'floor x smallest',
+    'x floor',
   ];
   const body = rows.map((r) => [
     r.agents.toLocaleString('en'),
@@ -90,6 +109,9 @@ export function formatTable(rows: readonly ScaleRow[]): string[] {
     r.replayCoreOverBaseline.toFixed(1),
     r.costVsSmallest.toFixed(2),
     r.costVsSmallestOverLog2.toFixed(2),
+    r.floorUsPerEvent.toFixed(2),
+    r.floorVsSmallest.toFixed(2),
+    r.replayCoreOverFloor.toFixed(1),
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(width[i]!)).join('  ');
@@ -99,11 +121,13 @@ export function formatTable(rows: readonly ScaleRow[]): string[] {
 export function runScale(base: AcdSetup, progress: (line: string) => void): unknown {
   const t0 = Date.now();
   const ms: AcdMeasurement[] = [];
+  const loads: number[] = [];
   for (const size of SCALE_SIZES) {
     progress(
       `size ${ms.length + 1}/${SCALE_SIZES.length}: ${size.agents} agents (${Math.round((Date.now() - t0) / 1000)} s so far)`,
     );
-    ms.push(measureAcd({ ...base, ...size }, progress, 3));
+    loads.push(Number(loadavg()[0]!.toFixed(1)));
+    ms.push(measureAcd({ ...base, ...size }, progress, 2));
   }
   const rows = scaleRows(ms);
   const table = formatTable(rows);
@@ -116,7 +140,8 @@ export function runScale(base: AcdSetup, progress: (line: string) => void): unkn
     node: process.version,
     note,
     costPerEvent:
-      'replay mean of the core (fastest of 3 passes); x / log = x smallest / (log2 agents / log2 1000)',
+      'replay mean of the core (fastest of 2 passes); x / log = x smallest / (log2 agents / log2 1000)',
+    loadAverageAtEachSize: loads,
     wallSeconds: Math.round((Date.now() - t0) / 1000),
     table,
     rows,
