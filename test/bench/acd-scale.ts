@@ -148,6 +148,12 @@ export function runScale(base: AcdSetup, progress: (line: string) => void): unkn
     goals: {
       p99AtMost50usAt10k: at10k !== undefined && at10k.p99Us <= 50,
       costGrowsNoFasterThanLog: rows.every((r) => r.costVsSmallestOverLog2 <= 1),
+      // The same test on the core's cost over the floor: the growth that is the core's own.
+      coreOverFloorGrowsNoFasterThanLog: rows.every(
+        (r) =>
+          r.replayCoreOverFloor / Math.max(0.01, rows[0]!.replayCoreOverFloor) <=
+          Math.log2(r.agents) / Math.log2(rows[0]!.agents),
+      ),
     },
     sizes: ms,
   };
