@@ -1,7 +1,7 @@
 /**
  * The `rpc refused` log of a server (docs/operations.md §8.4): every refusal is one line with
  * who (a certificate's kind and id, a desk user, or `anonymous`), the peer's address, the
- * method, the kind and the reason, throttled per peer with refusal-window.ts. A peer is who
+ * method, the kind and the reason, throttled per peer (windowed-log.ts). A peer is who
  * and the address together: `who` is never what the caller claims (a verified certificate, a
  * session's user, or `anonymous`), so one address cannot spread a flood over many keys, and
  * two sites behind one address are still told apart. The first refusal from a peer in a
@@ -13,9 +13,9 @@
  *   refusals.refused({ method, who: 'site wanzhou', peer: '10.1.2.3', kind, reason });
  *   refusals.stop(); // at the server's stop: say the counts still unsaid
  */
-import { systemClock, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { RefusalWindow } from './refusal-window.js';
+import { WindowedLog } from './windowed-log.js';
 
 /** Joins who and address in a window key; neither can contain it. */
 const SEP = '\u0000';
@@ -40,23 +40,24 @@ export interface RefusalLogOptions {
 }
 
 export class RefusalLog {
-  private readonly window: RefusalWindow;
-  private readonly clock: Clock;
-  private readonly windowMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly lines: WindowedLog;
 
   constructor(
     private readonly log: Logger,
     opts: RefusalLogOptions = {},
   ) {
-    this.windowMs = opts.windowMs ?? 10_000;
-    this.window = new RefusalWindow(this.windowMs);
-    this.clock = opts.clock ?? systemClock;
+    this.lines = new WindowedLog(log, {
+      ...opts,
+      summary: 'more rpc refusals',
+      keyFields: (key) => {
+        const [who, peer] = key.includes(SEP) ? key.split(SEP) : [key, key];
+        return { who, peer };
+      },
+    });
   }
 
   refused(r: Refusal): void {
-    const now = this.clock.now();
-    if (this.window.note(`${r.who}${SEP}${r.peer}`, r.kind, now)) {
+    this.lines.note(`${r.who}${SEP}${r.peer}`, r.kind, () =>
       this.log.warn('rpc refused', {
         method: r.method,
         who: r.who,
@@ -64,31 +65,13 @@ export class RefusalLog {
         kind: r.kind,
         reason: r.reason,
         ...(r.field ? { field: r.field } : {}),
-      });
-    }
-    this.summarise(false);
-    // Summaries are due even when no refusal follows to notice the window's end.
-    this.timer ??= setInterval(() => this.summarise(false), this.windowMs).unref();
+      }),
+    );
   }
 
   /** Say the counts still unsaid and stop the summary timer. */
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.summarise(true);
-  }
-
-  private summarise(all: boolean): void {
-    for (const s of this.window.due(this.clock.now(), all)) {
-      const [who, peer] = s.key.includes(SEP) ? s.key.split(SEP) : [s.key, s.key];
-      this.log.warn('more rpc refusals', {
-        who,
-        peer,
-        count: s.suppressed,
-        kinds: s.reasons,
-        windowMs: s.windowMs,
-      });
-    }
+    this.lines.stop();
   }
 }
 
