@@ -16,7 +16,8 @@
  * - `timer-fired` for an id that is not armed (cancelled, or already handled) is ignored:
  *   adapters may race a cancel with a fire. `start-timer` with an id that is armed replaces it.
  * - Every call ends exactly once, with one `call-ended` command (see CallOutcome); after it
- *   no command names that call again.
+ *   no command names that call again, but for the answer to a `take-call` asked about it
+ *   (`call-not-waiting`, `unknown`).
  *
  * Callbacks (docs/architecture.md §4.7) are virtual calls: a place in a queue with nobody on the
  * line. One ages like any call (same priority bucket, same enqueue time, same expansion) but
