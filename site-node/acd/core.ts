@@ -899,7 +899,9 @@ function notWaiting(call: CallRec | undefined): NotWaitingReason | undefined {
 function takenArg(s: AcdState, callId: unknown, what: string): CallRec {
   const call = callArg(s, callId);
   if (call.state !== 'taken') {
-    throw failedPrecondition(`call ${JSON.stringify(call.id)} cannot be ${what}: it is ${call.state}, not taken`);
+    throw failedPrecondition(
+      `call ${JSON.stringify(call.id)} cannot be ${what}: it is ${call.state}, not taken`,
+    );
   }
   return call;
 }

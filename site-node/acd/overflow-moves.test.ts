@@ -34,8 +34,11 @@ function harness(queue: Record<string, unknown> = {}): AcdHarness {
 
 const arrive = (h: AcdHarness, callId: string, priority = 5): AcdCommand[] =>
   h.send({ type: 'call-arrived', callId, queueId: 'retail', priority });
-const login = (h: AcdHarness, agentId: string, skills: Record<string, number> = { retail: 3 }): AcdCommand[] =>
-  h.send({ type: 'agent-login', agentId, skills, ready: true });
+const login = (
+  h: AcdHarness,
+  agentId: string,
+  skills: Record<string, number> = { retail: 3 },
+): AcdCommand[] => h.send({ type: 'agent-login', agentId, skills, ready: true });
 const take = (h: AcdHarness, callId: string): AcdCommand[] => h.send({ type: 'take-call', callId });
 const notWaiting = (out: AcdCommand[]): string[] => of(out, 'call-not-waiting').map((c) => c.reason);
 
@@ -216,7 +219,13 @@ describe('admit-overflow', () => {
     arrive(h, 'local-new'); // queued at 70 s
     arrive(h, 'local-vip', 10);
     h.advance(5000);
-    const out = h.send({ type: 'admit-overflow', callId: 'from-b', queueId: 'retail', priority: 5, enqueueMs: 65_000 });
+    const out = h.send({
+      type: 'admit-overflow',
+      callId: 'from-b',
+      queueId: 'retail',
+      priority: 5,
+      enqueueMs: 65_000,
+    });
     assert.deepEqual(of(out, 'call-queued'), [{ type: 'call-queued', callId: 'from-b', queueId: 'retail' }]);
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['local-vip', 'local-old', 'from-b', 'local-new']);
     const v = callView(h.state, 'from-b')!;
@@ -250,7 +259,13 @@ describe('admit-overflow', () => {
     const h = harness({ maxQueueLength: 1 });
     h.advance(1000);
     arrive(h, 'c1');
-    const out = h.send({ type: 'admit-overflow', callId: 'from-b', queueId: 'retail', priority: 5, enqueueMs: 0 });
+    const out = h.send({
+      type: 'admit-overflow',
+      callId: 'from-b',
+      queueId: 'retail',
+      priority: 5,
+      enqueueMs: 0,
+    });
     assert.equal(of(out, 'call-fallback').length, 0);
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['from-b', 'c1']);
   });
@@ -277,7 +292,9 @@ describe('admit-overflow', () => {
             enqueueMs: 500,
             ...patch,
           } as never),
-        (e) => (isDomainError(e, 'invalid-argument') || isDomainError(e, 'failed-precondition')) && why.test((e as Error).message),
+        (e) =>
+          (isDomainError(e, 'invalid-argument') || isDomainError(e, 'failed-precondition')) &&
+          why.test((e as Error).message),
       );
     }
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1']);

@@ -306,7 +306,8 @@ class Checker {
   /** One core step with all checks. Returns false if the event was rejected. */
   step(ev: AcdEvent, at: number): boolean {
     const before = snapshot(this.state);
-    const named = 'callId' in ev && typeof ev.callId === 'string' ? callView(this.state, ev.callId) : undefined;
+    const named =
+      'callId' in ev && typeof ev.callId === 'string' ? callView(this.state, ev.callId) : undefined;
     let cmds: AcdCommand[];
     try {
       cmds = acdStep(this.state, ev, at).commands;
