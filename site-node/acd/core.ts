@@ -16,7 +16,8 @@
  * - `timer-fired` for an id that is not armed (cancelled, or already handled) is ignored:
  *   adapters may race a cancel with a fire. `start-timer` with an id that is armed replaces it.
  * - Every call ends exactly once, with one `call-ended` command (see CallOutcome); after it
- *   no command names that call again.
+ *   no command names that call again, but for the answer to a `take-call` asked about it
+ *   (`call-not-waiting`, `unknown`).
  *
  * Callbacks (docs/architecture.md §4.7) are virtual calls: a place in a queue with nobody on the
  * line. One ages like any call (same priority bucket, same enqueue time, same expansion) but
@@ -52,6 +53,7 @@ import type {
   CallOutcome,
   FallbackAction,
   FallbackReason,
+  NotWaitingReason,
 } from './types.js';
 
 export interface AcdStepResult {
@@ -118,6 +120,18 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
       break;
     case 'callback-dialled':
       onCallbackDialled(state, event, nowMs, out);
+      break;
+    case 'take-call':
+      onTakeCall(state, event.callId, nowMs, out);
+      break;
+    case 'return-call':
+      onReturnCall(state, event.callId, nowMs, out);
+      break;
+    case 'call-moved':
+      onCallMoved(state, event.callId, nowMs, out);
+      break;
+    case 'admit-overflow':
+      onAdmitOverflow(state, event, nowMs, out);
       break;
     default:
       throw invalidArgument(
@@ -610,6 +624,11 @@ function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdComma
     case 'connected':
       endConnected(s, call, call.agent!, out);
       return;
+    case 'taken':
+      // Hung up in transit (taken for a move): abandoned while waiting, as far as this queue knows.
+      recordWindow(s, q, 'abandoned', waitMs);
+      endCall(s, call, 'abandoned-queued', out);
+      return;
   }
 }
 
@@ -826,6 +845,126 @@ function onCallbackDialled(
     setAgent(s, a, 'ready', 'return to ready', out);
     dispatchAgent(s, a, out);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Overflow between sites (docs/architecture.md §5.9): take, return, moved, admit
+
+/**
+ * The origin gives a waiting call up for a move. Only a caller waiting in the line is taken:
+ * one being offered (or dialled for) keeps its agent, so no call is ever both ringing here and
+ * moving. Not an error when refused: the origin asks on state that may have changed since.
+ */
+function onTakeCall(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+  const id = str(callId, 'callId');
+  s.nowMs = now;
+  const call = s.calls.get(id);
+  const why = notWaiting(call);
+  if (why !== undefined) {
+    out.push({ type: 'call-not-waiting', callId: id, reason: why });
+    return;
+  }
+  const c = call!;
+  refreshLevel(c, now);
+  removeCall(c.queue, c);
+  cancelTimer(s, c.waitTimer, out);
+  c.state = 'taken';
+  out.push({
+    type: 'call-taken',
+    callId: id,
+    queueId: c.queue.cfg.id,
+    priority: c.priority,
+    enqueueMs: c.enqueueMs,
+    seq: c.seq,
+    level: c.level,
+    moves: c.moves,
+  });
+}
+
+function notWaiting(call: CallRec | undefined): NotWaitingReason | undefined {
+  if (!call) return 'unknown';
+  if (call.virtual) return 'callback';
+  switch (call.state) {
+    case 'queued':
+      return undefined;
+    case 'taken':
+      return 'taken';
+    case 'connected':
+      return 'answered';
+    default:
+      return 'offered'; // offered (a virtual call dialling or waiting to retry is caught above)
+  }
+}
+
+function takenArg(s: AcdState, callId: unknown, what: string): CallRec {
+  const call = callArg(s, callId);
+  if (call.state !== 'taken') {
+    throw failedPrecondition(
+      `call ${JSON.stringify(call.id)} cannot be ${what}: it is ${call.state}, not taken`,
+    );
+  }
+  return call;
+}
+
+/**
+ * The move failed: back to the very place, exactly as a ring-no-answer re-queue (requeue): the
+ * same enqueue time and order, the expansion its wait has reached, and its max wait counted
+ * from when it entered the queue, time in transit included (had it never left, it would have
+ * waited that long here).
+ */
+function onReturnCall(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+  const call = takenArg(s, callId, 'returned');
+  s.nowMs = now;
+  requeue(s, call, out);
+}
+
+/**
+ * The target admitted the call: it ends here. Not counted in this queue's window: the province
+ * counts a call once, at the site that answers it, with its full wait.
+ */
+function onCallMoved(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+  const call = takenArg(s, callId, 'moved');
+  s.nowMs = now;
+  call.moves++;
+  endCall(s, call, 'overflowed', out);
+}
+
+/**
+ * A call from another site enters a queue as if it had joined at its original time. No
+ * calendar or length check: the reservation promised the place. Unlike a callback it has a
+ * caller on the line, so it counts towards the length limit and its max wait applies, from
+ * its original time.
+ */
+function onAdmitOverflow(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'admit-overflow' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const callId = str(e.callId, 'callId');
+  if (s.calls.has(callId)) throw failedPrecondition(`call ${JSON.stringify(callId)} is already in the ACD`);
+  const q = queueArg(s, e.queueId, 'queueId');
+  const priority = int(e.priority, 'priority', 0);
+  const attached = attachedArg(e.attached);
+  if (typeof e.enqueueMs !== 'number' || !Number.isSafeInteger(e.enqueueMs) || e.enqueueMs > now) {
+    throw invalidArgument(
+      'enqueueMs',
+      `must be an integer time no later than now (${now}), got ${e.enqueueMs}`,
+    );
+  }
+  s.nowMs = now;
+  const call = newCall(callId, q, priority, attached, now);
+  call.enqueueMs = e.enqueueMs;
+  call.seq = ++s.seq;
+  call.level = levelFor(q.cfg, now - e.enqueueMs);
+  call.moves = 1;
+  s.calls.set(callId, call);
+  // An eligible ready agent means no call it may take waits (the core never idles one).
+  const a = pickAgent(s, q.cfg, call.level);
+  if (a) return offer(s, call, a, out);
+  insertCall(q, call);
+  out.push({ type: 'call-queued', callId, queueId: q.cfg.id });
+  armWaitTimer(s, call, out);
 }
 
 /** For adapters that need to tell errors apart without importing shared/errors. */

@@ -53,7 +53,7 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
     });
   }
   for (const c of state.calls.values()) {
-    if (c.state === 'queued' || c.state === 'retry-wait') {
+    if (c.state === 'queued' || c.state === 'retry-wait' || c.state === 'taken') {
       if (c.agent) bad.push(`${c.state} call ${c.id} has agent ${c.agent.id}`);
     } else if (!c.agent || c.agent.callId !== c.id) {
       bad.push(`${c.state} call ${c.id} is not held by its agent`);
@@ -66,6 +66,11 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
     if (c.virtual && !c.callback) bad.push(`virtual call ${c.id} is not marked a callback`);
     if (c.virtual && c.tries >= c.queue.cfg.callback.maxTries)
       bad.push(`call ${c.id} is live after ${c.tries} tries`);
+    // Taken for a move to another site: in transit, so nothing here may time it or offer it.
+    if (c.state === 'taken') {
+      for (const t of [c.waitTimer, c.offerTimer])
+        if (state.timers.has(t)) bad.push(`taken call ${c.id} has timer ${t} armed`);
+    }
     const retrying = state.timers.get(timerId.retry(c.id));
     if ((c.state === 'retry-wait') !== (retrying?.kind === 'retry' && retrying.call === c))
       bad.push(`call ${c.id} is ${c.state} ${retrying ? 'with' : 'without'} a retry timer`);

@@ -10,7 +10,10 @@
  * - a rejected event changes nothing;
  * - the internal indexes agree with each other (invariants.ts);
  * - callbacks (virtual calls): one place each, never dialled for two agents at once, never
- *   turned away by a fallback, and each ends exactly once like any call.
+ *   turned away by a fallback, and each ends exactly once like any call;
+ * - moves between sites (take, return, moved, admit): only a caller waiting in the line is
+ *   taken, with its place; a taken call is never offered or dialled until it is returned, and
+ *   comes back to the very place it had (same queue, priority, enqueue time and order).
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -67,6 +70,8 @@ type Action =
   | { k: 'cbrequest'; c: number }
   | { k: 'cbarrive'; q: number; p: number; back: number; tries: number }
   | { k: 'dialled'; c: number; answered: boolean }
+  | { k: 'take' | 'return' | 'moved'; c: number }
+  | { k: 'admit'; q: number; p: number; back: number }
   | { k: 'advance'; ms: number };
 
 const agentIx = fc.nat({ max: AGENTS - 1 });
@@ -139,6 +144,20 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       answered: fc.boolean(),
     }),
   },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('take' as const), c: fc.nat({ max: 40 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constantFrom('return' as const, 'moved' as const), c: fc.nat({ max: 40 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('admit' as const),
+      q: fc.nat({ max: 2 }),
+      p: fc.nat({ max: 2 }),
+      back: fc.integer({ min: 0, max: 40000 }),
+    }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -147,6 +166,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
 );
+
+/** A call's place in its queue, as a comparable string. */
+function place(c: { queueId: string; priority: number; enqueueMs: number; seq: number }): string {
+  return `${c.queueId}/${c.priority}/${c.enqueueMs}/${c.seq}`;
+}
 
 function snapshot(s: AcdState): string {
   return JSON.stringify({
@@ -166,6 +190,8 @@ class Checker {
   holds = new Map<string, string>();
   dialing = new Map<string, string>();
   callbacks = new Set<string>();
+  /** Taken for a move: call id -> its place when taken (queue, priority, enqueue time, order). */
+  taken = new Map<string, string>();
   timers = new Map<string, number>();
   arrived: string[] = [];
 
@@ -181,7 +207,9 @@ class Checker {
 
   commands(cmds: AcdCommand[]): void {
     for (const c of cmds) {
-      if ('callId' in c && c.callId !== undefined && this.ended.has(c.callId)) {
+      // The one exception: the answer to a take asked about a call that has ended.
+      const answer = c.type === 'call-not-waiting' && c.reason === 'unknown';
+      if ('callId' in c && c.callId !== undefined && this.ended.has(c.callId) && !answer) {
         assert.fail(`ended call ${c.callId} got ${JSON.stringify(c)}`);
       }
       switch (c.type) {
@@ -199,6 +227,7 @@ class Checker {
             this.offeredTo.set(c.callId, c.agentId);
             break;
           }
+          assert.ok(!this.taken.has(c.callId), `taken call ${c.callId} given to ${c.agentId}`);
           assert.ok(dialled === undefined, `callback ${c.callId} dialled for two agents`);
           assert.ok(!this.offeredTo.has(c.callId), `call ${c.callId} offered twice`);
           assert.ok(!this.connected.has(c.callId), `connected call ${c.callId} offered`);
@@ -252,6 +281,11 @@ class Checker {
         case 'call-ended':
           this.ended.set(c.callId, (this.ended.get(c.callId) ?? 0) + 1);
           this.release(c.callId);
+          this.taken.delete(c.callId);
+          break;
+        case 'call-taken':
+          assert.ok(!this.taken.has(c.callId), `call ${c.callId} taken twice`);
+          this.taken.set(c.callId, place(c));
           break;
         case 'start-timer':
           this.timers.set(c.id, c.atMs);
@@ -272,6 +306,8 @@ class Checker {
   /** One core step with all checks. Returns false if the event was rejected. */
   step(ev: AcdEvent, at: number): boolean {
     const before = snapshot(this.state);
+    const named =
+      'callId' in ev && typeof ev.callId === 'string' ? callView(this.state, ev.callId) : undefined;
     let cmds: AcdCommand[];
     try {
       cmds = acdStep(this.state, ev, at).commands;
@@ -286,7 +322,27 @@ class Checker {
       this.arrived.push(id);
       this.callbacks.add(id);
     }
+    if (ev.type === 'admit-overflow') this.arrived.push(ev.callId);
+    if (ev.type === 'take-call') {
+      // Taken exactly when a caller waits in the line, with the place it had there.
+      const waiting = named !== undefined && named.state === 'queued' && !named.virtual;
+      const answer = cmds.find((c) => c.type === 'call-taken' || c.type === 'call-not-waiting');
+      assert.equal(answer?.type, waiting ? 'call-taken' : 'call-not-waiting', `take of ${ev.callId}`);
+      if (waiting && answer?.type === 'call-taken') assert.equal(place(answer), place(named));
+    }
+    const wasTaken = ev.type === 'return-call' ? this.taken.get(ev.callId) : undefined;
+    // Returned, it may be offered in this very step.
+    if (ev.type === 'return-call') this.taken.delete(ev.callId);
     this.commands(cmds);
+    if (ev.type === 'return-call') {
+      assert.ok(wasTaken !== undefined, `${ev.callId} returned without being taken`);
+      const back = callView(this.state, ev.callId);
+      // Back in its very place, unless it was served at once or its max wait had run out (its
+      // fallback may be another queue of the site).
+      const turnedAway = cmds.some((c) => c.type === 'call-fallback' && c.callId === ev.callId);
+      if (back?.state === 'queued' && !turnedAway) assert.equal(place(back), wasTaken);
+    }
+    for (const id of this.taken.keys()) assert.equal(callView(this.state, id)?.state, 'taken');
     assert.deepEqual(checkAcdInvariants(this.state), []);
     return true;
   }
@@ -372,6 +428,27 @@ function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | und
       const id = dialing.length > 0 && a.c % 8 !== 0 ? dialing[a.c % dialing.length]!.id : live(a.c);
       return { type: 'callback-dialled', callId: id, answered: a.answered };
     }
+    case 'take': {
+      // Mostly a caller waiting in the line; sometimes one offered, connected, taken or gone.
+      const queued = [...s.calls.values()].filter((c) => c.state === 'queued');
+      const id = queued.length > 0 && a.c % 4 !== 0 ? queued[a.c % queued.length]!.id : live(a.c);
+      return { type: 'take-call', callId: id };
+    }
+    case 'return':
+    case 'moved': {
+      const taken = [...s.calls.values()].filter((c) => c.state === 'taken');
+      const id = taken.length > 0 && a.c % 8 !== 0 ? taken[a.c % taken.length]!.id : live(a.c);
+      return { type: a.k === 'return' ? 'return-call' : 'call-moved', callId: id };
+    }
+    case 'admit':
+      return {
+        type: 'admit-overflow',
+        callId: nextCall(),
+        queueId: QUEUES[a.q]!,
+        priority: a.p,
+        enqueueMs: Math.max(0, s.nowMs - a.back),
+        attached: { from: 'other-site' },
+      };
     case 'advance':
       return undefined;
   }

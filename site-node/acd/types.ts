@@ -13,8 +13,11 @@ export type AgentStateName = 'logged-out' | 'ready' | 'not-ready' | 'reserved' |
  * while it waits, `dialing` while its reserved agent waits for the site to reach the customer,
  * and `retry-wait` between a failed dial and its retry (out of the line, its place kept); once
  * the customer answers it is an ordinary call (`offered`, then `connected`).
+ * A call `taken` for a move to another site (docs/architecture.md §5.9) is out of the line, in
+ * transit: never offered here, its place kept until it is returned (`return-call`) or has moved
+ * (`call-moved`).
  */
-export type CallStateName = 'queued' | 'dialing' | 'retry-wait' | 'offered' | 'connected';
+export type CallStateName = 'queued' | 'dialing' | 'retry-wait' | 'offered' | 'connected' | 'taken';
 
 /** Skills with proficiency 1 (novice) .. 5 (expert). */
 export type SkillMap = Readonly<Record<string, number>>;
@@ -43,7 +46,16 @@ export type CallOutcome =
   | 'fallback-callback-offer'
   | 'fallback-leave-message'
   | 'callback-requested' // the caller pressed the callback key: a virtual call took over its place
-  | 'callback-failed'; // a virtual call's customer did not answer, try after try, up to maxTries
+  | 'callback-failed' // a virtual call's customer did not answer, try after try, up to maxTries
+  | 'overflowed'; // taken for a move, and another site admitted it (docs/architecture.md §5.9)
+
+/** Why a `take-call` found no call to give up: the call stays where it is. */
+export type NotWaitingReason =
+  | 'unknown' // not in the ACD: never arrived, or ended
+  | 'offered' // being offered to an agent here (or its agent reserved for a dial): the offer wins
+  | 'answered' // connected to an agent here
+  | 'taken' // already taken for a move
+  | 'callback'; // a callback's virtual call: nobody on the line to move
 
 // ---------------------------------------------------------------------------------------
 // Events (input)
@@ -107,7 +119,31 @@ export type AcdEvent =
    * `notDialled`: the site placed no call at all (it is stopping): the agent is released and the
    * call waits out of line until its retry, as after a miss, but no try is counted.
    */
-  | { type: 'callback-dialled'; callId: string; answered: boolean; notDialled?: boolean };
+  | { type: 'callback-dialled'; callId: string; answered: boolean; notDialled?: boolean }
+  /**
+   * Overflow to another site (docs/architecture.md §5.9), the origin's side: give up a call
+   * waiting in its queue for a move. Answered by `call-taken` (the call is out of the line,
+   * `taken`, its place kept) or `call-not-waiting` (why; nothing changes). A call being offered
+   * to an agent is not taken: the offer wins.
+   */
+  | { type: 'take-call'; callId: string }
+  /** The move failed: a taken call goes back to its very place (as if it had never left). */
+  | { type: 'return-call'; callId: string }
+  /** The move succeeded (the target admitted it): a taken call ends here, `overflowed`. */
+  | { type: 'call-moved'; callId: string }
+  /**
+   * The target's side: a call from another site enters `queueId` ranked by its original
+   * `enqueueMs` (at most now: now minus the time it waited at home) and priority. Never
+   * refused by the queue's limits (full, closed): the target's reservation promised the place.
+   */
+  | {
+      type: 'admit-overflow';
+      callId: string;
+      queueId: string;
+      priority?: number;
+      attached?: AttachedData;
+      enqueueMs: number;
+    };
 
 export type AcdEventType = AcdEvent['type'];
 
@@ -161,6 +197,24 @@ export type AcdCommand =
   | { type: 'dial-callback'; callId: string; agentId: string; queueId: string; tries: number }
   /** The dial failed: the agent is released and the call waits out of line until `retryAtMs`. */
   | { type: 'callback-retry'; callId: string; queueId: string; tries: number; retryAtMs: number }
+  /**
+   * Answer to `take-call`: the call is out of the line. Its place, as it was: the queue, the
+   * priority, the time it entered the queue and its order there (`seq`), the skill-expansion
+   * level reached and the moves so far. The ACD keeps them too, so `return-call` needs only
+   * the id; the target admits with `priority` and `enqueueMs` (as a time waited).
+   */
+  | {
+      type: 'call-taken';
+      callId: string;
+      queueId: string;
+      priority: number;
+      enqueueMs: number;
+      seq: number;
+      level: number;
+      moves: number;
+    }
+  /** Answer to `take-call`: no call to give up, and why; nothing changed. */
+  | { type: 'call-not-waiting'; callId: string; reason: NotWaitingReason }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 

@@ -1,0 +1,303 @@
+/**
+ * The ACD's side of a move to another site (docs/architecture.md §5.9): the origin takes a
+ * waiting call out of its queue (`take-call`) only while it waits in the line, and puts it back
+ * in its very place when the move fails (`return-call`) or ends it when the target admitted it
+ * (`call-moved`); the target admits it ranked by its original time (`admit-overflow`).
+ */
+import { describe, test } from 'vitest';
+import assert from 'node:assert/strict';
+import { isDomainError } from '../../shared/errors.js';
+import { AcdHarness } from './harness.js';
+import { checkAcdInvariants } from './invariants.js';
+import { queueStats, waitingCalls } from './stats.js';
+import { agentView, callView } from './views.js';
+import type { AcdCommand } from './types.js';
+
+const of = <T extends AcdCommand['type']>(cmds: AcdCommand[], type: T): Extract<AcdCommand, { type: T }>[] =>
+  cmds.filter((c): c is Extract<AcdCommand, { type: T }> => c.type === type);
+
+function harness(queue: Record<string, unknown> = {}): AcdHarness {
+  return new AcdHarness({
+    offerTimeoutMs: '10s',
+    wrapUpMs: '5s',
+    queues: [
+      {
+        id: 'retail',
+        skill: 'retail',
+        expansion: [{ afterMs: '30s', alsoSkills: ['vip'] }],
+        callback: { maxTries: 2, retryDelayMs: '1m' },
+        ...queue,
+      },
+    ],
+  });
+}
+
+const arrive = (h: AcdHarness, callId: string, priority = 5): AcdCommand[] =>
+  h.send({ type: 'call-arrived', callId, queueId: 'retail', priority });
+const login = (
+  h: AcdHarness,
+  agentId: string,
+  skills: Record<string, number> = { retail: 3 },
+): AcdCommand[] => h.send({ type: 'agent-login', agentId, skills, ready: true });
+const take = (h: AcdHarness, callId: string): AcdCommand[] => h.send({ type: 'take-call', callId });
+const notWaiting = (out: AcdCommand[]): string[] => of(out, 'call-not-waiting').map((c) => c.reason);
+
+describe('take-call', () => {
+  test('a waiting call is taken out of the line with its place, and nothing here times or offers it', () => {
+    const h = harness({ maxWaitMs: '5m' });
+    arrive(h, 'c1');
+    h.advance(1000);
+    arrive(h, 'c2');
+    h.advance(1000);
+    arrive(h, 'c3');
+    h.advance(31_000); // c1 and c2 have reached the expansion step, c3 not yet
+    const before = callView(h.state, 'c2')!;
+    const out = take(h, 'c2');
+    assert.deepEqual(of(out, 'call-taken'), [
+      {
+        type: 'call-taken',
+        callId: 'c2',
+        queueId: 'retail',
+        priority: 5,
+        enqueueMs: 1000,
+        seq: before.seq,
+        level: 1,
+        moves: 0,
+      },
+    ]);
+    assert.deepEqual(of(out, 'cancel-timer'), [{ type: 'cancel-timer', id: 'wait:c2' }]);
+    assert.equal(callView(h.state, 'c2')?.state, 'taken');
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1', 'c3']);
+    assert.equal(queueStats(h.state, 'retail', h.now).waiting, 2);
+    // An agent who could take it gets the others, never the taken one.
+    login(h, 'a');
+    login(h, 'b');
+    login(h, 'c');
+    assert.deepEqual(
+      h.log.filter((c) => c.type === 'offer-call').map((c) => (c as { callId: string }).callId),
+      ['c1', 'c3'],
+    );
+    assert.equal(agentView(h.state, 'c')?.state, 'ready');
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
+  test('refused while offered, answered, unknown, already taken or a callback: nothing changes', () => {
+    const h = harness();
+    login(h, 'a');
+    arrive(h, 'offered');
+    assert.deepEqual(notWaiting(take(h, 'offered')), ['offered'], 'the offer wins');
+    assert.equal(callView(h.state, 'offered')?.state, 'offered');
+    assert.equal(agentView(h.state, 'a')?.callId, 'offered');
+    h.send({ type: 'agent-answered', agentId: 'a', callId: 'offered' });
+    assert.deepEqual(notWaiting(take(h, 'offered')), ['answered']);
+    assert.equal(callView(h.state, 'offered')?.state, 'connected');
+
+    assert.deepEqual(notWaiting(take(h, 'nobody')), ['unknown']);
+
+    arrive(h, 'c1');
+    assert.equal(of(take(h, 'c1'), 'call-taken').length, 1);
+    const again = take(h, 'c1');
+    assert.deepEqual(notWaiting(again), ['taken']);
+    assert.deepEqual(again, [{ type: 'call-not-waiting', callId: 'c1', reason: 'taken' }]);
+
+    arrive(h, 'c2');
+    h.send({ type: 'callback-requested', callId: 'c2', callbackId: 'v2' });
+    assert.deepEqual(notWaiting(take(h, 'v2')), ['callback'], 'nobody on the line to move');
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['v2']);
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
+  test('a malformed id is an error, not an answer', () => {
+    const h = harness();
+    assert.throws(
+      () => h.send({ type: 'take-call', callId: '' }),
+      (e) => isDomainError(e, 'invalid-argument') && /callId/.test((e as Error).message),
+    );
+  });
+});
+
+describe('return-call', () => {
+  test('a returned call keeps its place ahead of later callers, as if it had never left', () => {
+    const h = harness();
+    arrive(h, 'early');
+    h.advance(1000);
+    arrive(h, 'moving');
+    const placed = callView(h.state, 'moving')!;
+    h.advance(1000);
+    take(h, 'moving');
+    h.advance(5000);
+    arrive(h, 'late1');
+    h.advance(1000);
+    arrive(h, 'late2');
+    const out = h.send({ type: 'return-call', callId: 'moving' });
+    assert.deepEqual(of(out, 'call-queued'), [{ type: 'call-queued', callId: 'moving', queueId: 'retail' }]);
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['early', 'moving', 'late1', 'late2']);
+    const back = callView(h.state, 'moving')!;
+    assert.equal(back.enqueueMs, placed.enqueueMs);
+    assert.equal(back.seq, placed.seq);
+    // Served in that order, and its wait runs from when it first queued.
+    login(h, 'a');
+    h.send({ type: 'agent-answered', agentId: 'a', callId: 'early' });
+    h.send({ type: 'agent-hung-up', agentId: 'a', callId: 'early' });
+    const next = h.advance(5000);
+    assert.deepEqual(
+      of(next, 'offer-call').map((c) => c.callId),
+      ['moving'],
+    );
+    const conn = h.send({ type: 'agent-answered', agentId: 'a', callId: 'moving' });
+    assert.equal(of(conn, 'call-connected')[0]?.waitMs, h.now - 1000);
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
+  test('returned to a free agent it is offered at once, at the expansion its wait reached', () => {
+    const h = harness();
+    arrive(h, 'c1');
+    take(h, 'c1');
+    login(h, 'vipOnly', { vip: 5 });
+    h.advance(40_000); // in transit past the 30 s step: no timer of its own fires meanwhile
+    assert.equal(agentView(h.state, 'vipOnly')?.state, 'ready');
+    const out = h.send({ type: 'return-call', callId: 'c1' });
+    assert.deepEqual(
+      of(out, 'offer-call').map((c) => [c.callId, c.agentId]),
+      [['c1', 'vipOnly']],
+    );
+    assert.equal(callView(h.state, 'c1')?.level, 1);
+  });
+
+  test('only a taken call can be returned or moved; the refusal changes nothing', () => {
+    const h = harness();
+    arrive(h, 'c1');
+    for (const type of ['return-call', 'call-moved'] as const) {
+      assert.throws(
+        () => h.send({ type, callId: 'c1' }),
+        (e) => isDomainError(e, 'failed-precondition') && /queued, not taken/.test((e as Error).message),
+      );
+      assert.throws(
+        () => h.send({ type, callId: 'gone' }),
+        (e) => isDomainError(e, 'failed-precondition') && /not in the ACD/.test((e as Error).message),
+      );
+    }
+    assert.equal(callView(h.state, 'c1')?.state, 'queued');
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1']);
+  });
+});
+
+describe('a taken call ends here', () => {
+  test('moved: it ends overflowed, once, and is not counted in this queue', () => {
+    const h = harness();
+    arrive(h, 'c1');
+    h.advance(3000);
+    take(h, 'c1');
+    const out = h.send({ type: 'call-moved', callId: 'c1' });
+    assert.deepEqual(of(out, 'call-ended'), [
+      { type: 'call-ended', callId: 'c1', queueId: 'retail', outcome: 'overflowed' },
+    ]);
+    assert.equal(callView(h.state, 'c1'), undefined);
+    const w = queueStats(h.state, 'retail', h.now).window;
+    assert.equal(w.answered + w.abandoned, 0);
+  });
+
+  test('the caller hung up in transit: abandoned while waiting', () => {
+    const h = harness();
+    arrive(h, 'c1');
+    take(h, 'c1');
+    const out = h.send({ type: 'caller-hung-up', callId: 'c1' });
+    assert.deepEqual(
+      of(out, 'call-ended').map((c) => c.outcome),
+      ['abandoned-queued'],
+    );
+    assert.equal(queueStats(h.state, 'retail', h.now).window.abandoned, 1);
+  });
+});
+
+describe('admit-overflow', () => {
+  test('an admitted call ranks by its original time and priority, ahead of callers who came later', () => {
+    const h = harness();
+    h.advance(60_000);
+    arrive(h, 'local-old'); // queued at 60 s
+    h.advance(10_000);
+    arrive(h, 'local-new'); // queued at 70 s
+    arrive(h, 'local-vip', 10);
+    h.advance(5000);
+    const out = h.send({
+      type: 'admit-overflow',
+      callId: 'from-b',
+      queueId: 'retail',
+      priority: 5,
+      enqueueMs: 65_000,
+    });
+    assert.deepEqual(of(out, 'call-queued'), [{ type: 'call-queued', callId: 'from-b', queueId: 'retail' }]);
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['local-vip', 'local-old', 'from-b', 'local-new']);
+    const v = callView(h.state, 'from-b')!;
+    assert.equal(v.enqueueMs, 65_000);
+    assert.equal(v.moves, 1);
+    assert.equal(v.level, 0, 'waited 10 s: short of the 30 s step');
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
+  test('its expansion follows its full wait, and it is answered with its full wait', () => {
+    const h = harness();
+    h.advance(100_000);
+    login(h, 'vipOnly', { vip: 5 });
+    const out = h.send({
+      type: 'admit-overflow',
+      callId: 'from-b',
+      queueId: 'retail',
+      enqueueMs: 60_000,
+      attached: { customerId: 'k1' },
+    });
+    assert.deepEqual(
+      of(out, 'offer-call').map((c) => [c.callId, c.agentId]),
+      [['from-b', 'vipOnly']],
+    );
+    const conn = h.send({ type: 'agent-answered', agentId: 'vipOnly', callId: 'from-b' });
+    assert.equal(of(conn, 'call-connected')[0]?.waitMs, 40_000);
+    assert.deepEqual(callView(h.state, 'from-b')?.attached, { customerId: 'k1' });
+  });
+
+  test('the promised place is not refused by a full queue', () => {
+    const h = harness({ maxQueueLength: 1 });
+    h.advance(1000);
+    arrive(h, 'c1');
+    const out = h.send({
+      type: 'admit-overflow',
+      callId: 'from-b',
+      queueId: 'retail',
+      priority: 5,
+      enqueueMs: 0,
+    });
+    assert.equal(of(out, 'call-fallback').length, 0);
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['from-b', 'c1']);
+  });
+
+  test('bad input is refused naming the field, and changes nothing', () => {
+    const h = harness();
+    h.advance(1000);
+    arrive(h, 'c1');
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ enqueueMs: 2000 }, /enqueueMs.*no later than now/],
+      [{ enqueueMs: 1.5 }, /enqueueMs/],
+      [{ enqueueMs: undefined }, /enqueueMs/],
+      [{ queueId: 'nope' }, /unknown queue/],
+      [{ priority: 'high' }, /priority/],
+      [{ callId: 'c1' }, /already in the ACD/],
+    ];
+    for (const [patch, why] of bad) {
+      assert.throws(
+        () =>
+          h.send({
+            type: 'admit-overflow',
+            callId: 'from-b',
+            queueId: 'retail',
+            enqueueMs: 500,
+            ...patch,
+          } as never),
+        (e) =>
+          (isDomainError(e, 'invalid-argument') || isDomainError(e, 'failed-precondition')) &&
+          why.test((e as Error).message),
+      );
+    }
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1']);
+    assert.equal(callView(h.state, 'from-b'), undefined);
+  });
+});
