@@ -41,7 +41,10 @@ function script(call: ScriptedLinkCall): void {
                 softwareVersion: 'test',
                 contractVersion: 1,
                 capabilities: ['events-over-link'],
-                heartbeatIntervalMs: 200,
+                // This hub answers no heartbeat: a long interval keeps the link from being
+                // declared down for silence while a slow machine ships the backlog (a CI run
+                // under load once redialled mid-backlog and sent 1680.. again).
+                heartbeatIntervalMs: 60_000,
                 drained: false,
                 topologyVersion: 0,
               },
