@@ -393,11 +393,19 @@ function finishWrapUp(s: AcdState, a: AgentRec, out: AcdCommand[]): void {
   if (a.handleQueue) recordHandleTime(s, a.handleQueue, s.nowMs - a.answeredAtMs);
   a.handleQueue = undefined;
   a.callId = undefined;
+  freeAgent(s, a, 'become ready after wrap-up', out);
+}
+
+/**
+ * An agent done with a call (or an offer): not-ready if a not-ready was asked meanwhile,
+ * otherwise ready and at once given the next call it may take.
+ */
+function freeAgent(s: AcdState, a: AgentRec, readyWhy: string, out: AcdCommand[]): void {
   const pending = a.pendingNotReady;
   a.pendingNotReady = undefined;
   if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
   else {
-    setAgent(s, a, 'ready', 'become ready after wrap-up', out);
+    setAgent(s, a, 'ready', readyWhy, out);
     dispatchAgent(s, a, out);
   }
 }
@@ -612,13 +620,7 @@ function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdComma
       recordWindow(s, q, 'abandoned', waitMs);
       endCall(s, call, 'abandoned-ringing', out, a.id);
       a.callId = undefined;
-      const pending = a.pendingNotReady;
-      a.pendingNotReady = undefined;
-      if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
-      else {
-        setAgent(s, a, 'ready', 'return to ready', out);
-        dispatchAgent(s, a, out);
-      }
+      freeAgent(s, a, 'return to ready', out);
       return;
     }
     case 'connected':
@@ -838,13 +840,7 @@ function onCallbackDialled(
     });
     startTimer(s, timerId.retry(call.id), { kind: 'retry', call, atMs: retryAtMs }, out);
   }
-  const pending = a.pendingNotReady;
-  a.pendingNotReady = undefined;
-  if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
-  else {
-    setAgent(s, a, 'ready', 'return to ready', out);
-    dispatchAgent(s, a, out);
-  }
+  freeAgent(s, a, 'return to ready', out);
 }
 
 // ---------------------------------------------------------------------------------------
