@@ -6,39 +6,14 @@
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
-import { AcdHarness } from './harness.js';
+import { arriveInRetail, commandsOf, loginReady, retailHarness } from './harness.js';
 import { agentView, callView } from './views.js';
 import { queueStats, waitingCalls } from './stats.js';
-import type { AcdCommand } from './types.js';
 
-const of = <T extends AcdCommand['type']>(cmds: AcdCommand[], type: T): Extract<AcdCommand, { type: T }>[] =>
-  cmds.filter((c): c is Extract<AcdCommand, { type: T }> => c.type === type);
-
-function harness(queue: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): AcdHarness {
-  return new AcdHarness({
-    ...extra,
-    offerTimeoutMs: '10s',
-    wrapUpMs: '5s',
-    queues: [
-      {
-        id: 'retail',
-        skill: 'retail',
-        expansion: [{ afterMs: '30s', alsoSkills: ['vip'] }],
-        callback: { maxTries: 2, retryDelayMs: '1m' },
-        ...queue,
-      },
-    ],
-  });
-}
-
-const arrive = (h: AcdHarness, callId: string, priority = 5): AcdCommand[] =>
-  h.send({ type: 'call-arrived', callId, queueId: 'retail', priority });
-
-const login = (
-  h: AcdHarness,
-  agentId: string,
-  skills: Record<string, number> = { retail: 3 },
-): AcdCommand[] => h.send({ type: 'agent-login', agentId, skills, ready: true });
+const of = commandsOf;
+const harness = retailHarness;
+const arrive = arriveInRetail;
+const login = loginReady;
 
 describe('a caller who asks for a callback while waiting', () => {
   test('keeps the exact place: same enqueue time, order and priority; not counted as abandoned', () => {

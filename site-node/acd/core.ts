@@ -758,12 +758,15 @@ function onCallbackRequested(
   armWaitTimer(s, v, out);
 }
 
-function onCallbackArrived(
+/**
+ * The fields of a call that enters with a place it already had (a callback, a call from
+ * another site), checked: a new id, a queue, a priority and an enqueue time not after now.
+ */
+function placedCallArgs(
   s: AcdState,
-  e: Extract<AcdEvent, { type: 'callback-arrived' }>,
+  e: { callId: unknown; queueId: unknown; priority?: unknown; attached?: unknown; enqueueMs: unknown },
   now: number,
-  out: AcdCommand[],
-): void {
+) {
   const callId = str(e.callId, 'callId');
   if (s.calls.has(callId)) throw failedPrecondition(`call ${JSON.stringify(callId)} is already in the ACD`);
   const q = queueArg(s, e.queueId, 'queueId');
@@ -772,9 +775,19 @@ function onCallbackArrived(
   if (typeof e.enqueueMs !== 'number' || !Number.isSafeInteger(e.enqueueMs) || e.enqueueMs > now) {
     throw invalidArgument(
       'enqueueMs',
-      `must be an integer time no later than now (${now}), got ${e.enqueueMs}`,
+      `must be an integer time no later than now (${now}), got ${String(e.enqueueMs)}`,
     );
   }
+  return { callId, q, priority, attached };
+}
+
+function onCallbackArrived(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'callback-arrived' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const { callId, q, priority, attached } = placedCallArgs(s, e, now);
   const tries = int(e.tries, 'tries', 0);
   if (tries < 0 || tries >= q.cfg.callback.maxTries) {
     throw invalidArgument(
@@ -937,17 +950,7 @@ function onAdmitOverflow(
   now: number,
   out: AcdCommand[],
 ): void {
-  const callId = str(e.callId, 'callId');
-  if (s.calls.has(callId)) throw failedPrecondition(`call ${JSON.stringify(callId)} is already in the ACD`);
-  const q = queueArg(s, e.queueId, 'queueId');
-  const priority = int(e.priority, 'priority', 0);
-  const attached = attachedArg(e.attached);
-  if (typeof e.enqueueMs !== 'number' || !Number.isSafeInteger(e.enqueueMs) || e.enqueueMs > now) {
-    throw invalidArgument(
-      'enqueueMs',
-      `must be an integer time no later than now (${now}), got ${e.enqueueMs}`,
-    );
-  }
+  const { callId, q, priority, attached } = placedCallArgs(s, e, now);
   s.nowMs = now;
   const call = newCall(callId, q, priority, attached, now);
   call.enqueueMs = e.enqueueMs;

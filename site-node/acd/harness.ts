@@ -67,3 +67,44 @@ export class AcdHarness {
     return out;
   }
 }
+
+// ---- a one-queue site for the tests of calls that keep their place (callbacks, moves) ----
+
+/** The commands of one type in a step's output. */
+export const commandsOf = <T extends AcdCommand['type']>(
+  cmds: AcdCommand[],
+  type: T,
+): Extract<AcdCommand, { type: T }>[] =>
+  cmds.filter((c): c is Extract<AcdCommand, { type: T }> => c.type === type);
+
+/** A site with one `retail` queue (expanding to `vip` after 30 s, callbacks tried twice). */
+export function retailHarness(
+  queue: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): AcdHarness {
+  return new AcdHarness({
+    ...extra,
+    offerTimeoutMs: '10s',
+    wrapUpMs: '5s',
+    queues: [
+      {
+        id: 'retail',
+        skill: 'retail',
+        expansion: [{ afterMs: '30s', alsoSkills: ['vip'] }],
+        callback: { maxTries: 2, retryDelayMs: '1m' },
+        ...queue,
+      },
+    ],
+  });
+}
+
+/** A caller arriving in `retail`. */
+export const arriveInRetail = (h: AcdHarness, callId: string, priority = 5): AcdCommand[] =>
+  h.send({ type: 'call-arrived', callId, queueId: 'retail', priority });
+
+/** An agent logging in ready. */
+export const loginReady = (
+  h: AcdHarness,
+  agentId: string,
+  skills: Record<string, number> = { retail: 3 },
+): AcdCommand[] => h.send({ type: 'agent-login', agentId, skills, ready: true });

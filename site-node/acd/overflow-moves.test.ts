@@ -7,38 +7,16 @@
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
-import { AcdHarness } from './harness.js';
+import { arriveInRetail, commandsOf, loginReady, retailHarness, type AcdHarness } from './harness.js';
 import { checkAcdInvariants } from './invariants.js';
 import { queueStats, waitingCalls } from './stats.js';
 import { agentView, callView } from './views.js';
 import type { AcdCommand } from './types.js';
 
-const of = <T extends AcdCommand['type']>(cmds: AcdCommand[], type: T): Extract<AcdCommand, { type: T }>[] =>
-  cmds.filter((c): c is Extract<AcdCommand, { type: T }> => c.type === type);
-
-function harness(queue: Record<string, unknown> = {}): AcdHarness {
-  return new AcdHarness({
-    offerTimeoutMs: '10s',
-    wrapUpMs: '5s',
-    queues: [
-      {
-        id: 'retail',
-        skill: 'retail',
-        expansion: [{ afterMs: '30s', alsoSkills: ['vip'] }],
-        callback: { maxTries: 2, retryDelayMs: '1m' },
-        ...queue,
-      },
-    ],
-  });
-}
-
-const arrive = (h: AcdHarness, callId: string, priority = 5): AcdCommand[] =>
-  h.send({ type: 'call-arrived', callId, queueId: 'retail', priority });
-const login = (
-  h: AcdHarness,
-  agentId: string,
-  skills: Record<string, number> = { retail: 3 },
-): AcdCommand[] => h.send({ type: 'agent-login', agentId, skills, ready: true });
+const of = commandsOf;
+const harness = retailHarness;
+const arrive = arriveInRetail;
+const login = loginReady;
 const take = (h: AcdHarness, callId: string): AcdCommand[] => h.send({ type: 'take-call', callId });
 const notWaiting = (out: AcdCommand[]): string[] => of(out, 'call-not-waiting').map((c) => c.reason);
 
