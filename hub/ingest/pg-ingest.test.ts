@@ -18,6 +18,29 @@ const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (needs Po
 
 const T0 = 1_790_000_000_000;
 
+/** A new customer of `wz`, written by `wz` itself (the directory's seed for these tests). */
+function wzCustomer(customerId: string, phone: string, name = 'Roamer') {
+  return {
+    writer: { kind: 'site' as const, id: 'wz' },
+    profile: {
+      customerId,
+      name,
+      phones: [phone],
+      cards: [],
+      homeSiteId: 'wz',
+      segment: 'retail' as const,
+      language: 'zh',
+      flags: { blacklisted: false, lostCard: false },
+      accountIds: [],
+      version: 0,
+    },
+    baseVersion: 0,
+    claimedBy: '',
+    reason: 'seed',
+    nowMs: T0,
+  };
+}
+
 function agentEvent(siteId: string, i: number): EventEnvelope {
   return makeEvent({
     type: 'agent.state-changed',
@@ -144,25 +167,7 @@ describe.skipIf(skip)('PgIngestStore', () => {
 
   test("cache reads renew the reader's interest in another site's customer, never the home site's", async () => {
     const dir = new PgDirectoryStore(pool);
-    await dir.write({
-      writer: { kind: 'site', id: 'wz' },
-      profile: {
-        customerId: 'wz-c-2',
-        name: 'Roamer',
-        phones: ['13900000702'],
-        cards: [],
-        homeSiteId: 'wz',
-        segment: 'retail',
-        language: 'zh',
-        flags: { blacklisted: false, lostCard: false },
-        accountIds: [],
-        version: 0,
-      },
-      baseVersion: 0,
-      claimedBy: 'test',
-      reason: 'seed',
-      nowMs: T0,
-    });
+    await dir.write(wzCustomer('wz-c-2', '13900000702'));
     const cacheRead = (site: string, atMs: number) =>
       makeEvent({
         type: 'customer.read',
@@ -206,27 +211,8 @@ describe.skipIf(skip)('PgIngestStore', () => {
 
   test('a read the hub cannot corroborate is stored flagged with the directory home and grants no interest', async () => {
     const dir = new PgDirectoryStore(pool);
-    const roamer = (id: string, phone: string) => ({
-      writer: { kind: 'site' as const, id: 'wz' },
-      profile: {
-        customerId: id,
-        name: 'Roamer',
-        phones: [phone],
-        cards: [],
-        homeSiteId: 'wz',
-        segment: 'retail' as const,
-        language: 'zh',
-        flags: { blacklisted: false, lostCard: false },
-        accountIds: [],
-        version: 0,
-      },
-      baseVersion: 0,
-      claimedBy: '',
-      reason: 'seed',
-      nowMs: T0,
-    });
-    await dir.write(roamer('wz-c-5', '13900000705'));
-    await dir.write(roamer('wz-c-6', '13900000706'));
+    await dir.write(wzCustomer('wz-c-5', '13900000705'));
+    await dir.write(wzCustomer('wz-c-6', '13900000706'));
     const forged = (customerId: string, homeSiteId: string) =>
       makeEvent({
         type: 'customer.read',
@@ -323,25 +309,7 @@ describe.skipIf(skip)('PgIngestStore', () => {
 
   test('a card loss naming a customer the hub never served the site neither flags it nor makes its later reads corroborated', async () => {
     const dir = new PgDirectoryStore(pool);
-    await dir.write({
-      writer: { kind: 'site', id: 'wz' },
-      profile: {
-        customerId: 'wz-c-20',
-        name: 'Target',
-        phones: ['13900000720'],
-        cards: [],
-        homeSiteId: 'wz',
-        segment: 'retail',
-        language: 'zh',
-        flags: { blacklisted: false, lostCard: false },
-        accountIds: [],
-        version: 0,
-      },
-      baseVersion: 0,
-      claimedBy: '',
-      reason: 'seed',
-      nowMs: T0,
-    });
+    await dir.write(wzCustomer('wz-c-20', '13900000720', 'Target'));
     // The attack: qj reports a card loss for a customer it never looked up, hoping the flag
     // write makes it follow the customer, then reports a read of it.
     const loss = makeEvent({

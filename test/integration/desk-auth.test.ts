@@ -225,26 +225,7 @@ describe('a site with a TLS desk', () => {
     try {
       const file = join(dir, 'pw.txt');
       writeFileSync(file, 'first supervisor password\n', { mode: 0o600 });
-      const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            'site-node/admin/set-password.ts',
-            '--config',
-            EXAMPLE,
-            '--user',
-            's01',
-            '--password-file',
-            file,
-            '--database',
-            ex.db.url,
-          ],
-          { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' } },
-          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-        );
-      });
+      const out = await runSetPassword('s01', file);
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /the password of s01 at site chongqing is set/);
       assert.ok(
@@ -269,26 +250,7 @@ describe('a site with a TLS desk', () => {
         return e?.kind === 'unauthenticated';
       });
 
-      const unknown = await new Promise<number>((resolve) =>
-        execFile(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            'site-node/admin/set-password.ts',
-            '--config',
-            EXAMPLE,
-            '--user',
-            'nobody',
-            '--password-file',
-            file,
-            '--database',
-            ex.db.url,
-          ],
-          { cwd: ROOT },
-          (err) => resolve(err ? Number(err.code ?? 1) : 0),
-        ),
-      );
+      const unknown = (await runSetPassword('nobody', file)).code;
       assert.equal(unknown, 1, 'an unknown user is refused');
     } finally {
       rmSync(dir, { recursive: true, force: true });
