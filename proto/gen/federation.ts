@@ -108,6 +108,12 @@ export interface SiteMessage {
     | { $case: "snapshot"; value: Snapshot }
     | { $case: "events"; value: EventBatch }
     | { $case: "topologyAck"; value: TopologyAck }
+    | //
+    /**
+     * Contract 2, capability `overflow` (docs/architecture.md §5.9): a message of the overflow
+     * protocol the site sends (as origin or as target); the hub routes a request and relays the rest.
+     */
+    { $case: "overflow"; value: OverflowEnvelope }
     | undefined;
 }
 
@@ -119,6 +125,15 @@ export interface HubMessage {
     | { $case: "eventsAck"; value: EventBatchAck }
     | { $case: "customerChanged"; value: CustomerChanged }
     | { $case: "drain"; value: DrainState }
+    | //
+    /** Contract 2, capability `overflow`: a message of the overflow protocol relayed to this site. */
+    { $case: "overflow"; value: OverflowEnvelope }
+    | //
+    /**
+     * Contract 2, capability `cover`: the cover entries active now (sent on every change and on
+     * attach); the served site asks for cover only under these.
+     */
+    { $case: "cover"; value: CoverState }
     | undefined;
 }
 
@@ -246,6 +261,106 @@ export interface DrainState {
   reason: string;
 }
 
+export interface OverflowEnvelope {
+  /**
+   * Set by the hub from the sending link's identity when it relays; what a site puts here is
+   * ignored (a site speaks only for itself).
+   */
+  fromSiteId: string;
+  /**
+   * The site the message is for. Empty on a request (the hub picks the target) and on a cancel
+   * sent before any answer (the hub sends it where it forwarded the request).
+   */
+  toSiteId: string;
+  /** `<callId>#<attempt>`, unique per attempt; every message of an attempt carries it. */
+  requestId: string;
+  body?:
+    | { $case: "request"; value: OverflowRequest }
+    | { $case: "accept"; value: OverflowAccept }
+    | { $case: "refuse"; value: OverflowRefuse }
+    | { $case: "commit"; value: OverflowCommit }
+    | { $case: "commitAck"; value: OverflowCommitAck }
+    | { $case: "cancel"; value: OverflowCancel }
+    | { $case: "callerLeft"; value: OverflowCallerLeft }
+    | undefined;
+}
+
+/** Origin -> hub -> target: find a site for this call. Names as in hub/routing/request.ts. */
+export interface OverflowRequest {
+  callId: string;
+  queueId: string;
+  priority: number;
+  /** How long the caller has waited so far: at the target it ranks as if it joined then. */
+  waitedMs: number;
+  /** How much longer the caller is expected to wait before hanging up; absent = unknown. */
+  remainingPatienceMs?:
+    | number
+    | undefined;
+  /** Every site the call has been at, the origin included. */
+  visitedSiteIds: string[];
+  /** Exactly one of the two: the overflow policy or the cover entry the request is under. */
+  policyId: string;
+  coverEntryId: string;
+  /** Moves between sites so far (the origin's; the target admits with hops + 1). */
+  hops: number;
+  /** Data before voice: what the target's agent sees. */
+  ani: string;
+  dnis: string;
+  customerId: string;
+  customerHomeSiteId: string;
+  ivrPath: string[];
+  attached: { [key: string]: string };
+  /** The origin's own call record id is call_id; this is when it was created, as a duration ago. */
+  callAgeMs: number;
+}
+
+export interface OverflowRequest_AttachedEntry {
+  key: string;
+  value: string;
+}
+
+/** Target -> origin: a reservation is held for hold_ms from when the target took it. */
+export interface OverflowAccept {
+  token: string;
+  holdMs: number;
+}
+
+/**
+ * Target (or the hub, when it finds no target) -> origin. `token` is set when it answers a
+ * commit: the token is dead, the call was not admitted and never will be under it.
+ */
+export interface OverflowRefuse {
+  reason: string;
+  token: string;
+  /** Set by the hub when it refused the request itself (no target, bad request). */
+  byHub: boolean;
+}
+
+/** Origin -> target: the call is on its way; admit it under this token. */
+export interface OverflowCommit {
+  token: string;
+}
+
+/** Target -> origin: admitted (sent again for a repeated commit; admitted once). */
+export interface OverflowCommitAck {
+  token: string;
+}
+
+/** Origin -> target: let the reservation go (token empty: a request with no answer yet). */
+export interface OverflowCancel {
+  token: string;
+}
+
+/** Origin -> target: the caller hung up after the commit; end the admitted call (or never admit it). */
+export interface OverflowCallerLeft {
+  token: string;
+}
+
+export interface CoverState {
+  /** The cover entries active now (topology ids), in the topology's order. */
+  activeEntryIds: string[];
+}
+
 /** Why a site reads a customer: stored in the audit entry. */
 export interface ReadPurpose {
   /** "ivr", "agent-screen-pop", "agent-search", "callback". */
@@ -331,6 +446,9 @@ export const SiteMessage: MessageFns<SiteMessage> = {
       case "topologyAck":
         TopologyAck.encode(message.body.value, writer.uint32(42).fork()).join();
         break;
+      case "overflow":
+        OverflowEnvelope.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -388,6 +506,14 @@ export const SiteMessage: MessageFns<SiteMessage> = {
             message.body = { $case: "topologyAck", value: TopologyAck.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "overflow", value: OverflowEnvelope.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -414,6 +540,8 @@ export const SiteMessage: MessageFns<SiteMessage> = {
         ? { $case: "topologyAck", value: TopologyAck.fromJSON(object.topologyAck) }
         : isSet(object.topology_ack)
         ? { $case: "topologyAck", value: TopologyAck.fromJSON(object.topology_ack) }
+        : isSet(object.overflow)
+        ? { $case: "overflow", value: OverflowEnvelope.fromJSON(object.overflow) }
         : undefined,
     };
   },
@@ -430,6 +558,8 @@ export const SiteMessage: MessageFns<SiteMessage> = {
       obj.events = EventBatch.toJSON(message.body.value);
     } else if (message.body?.$case === "topologyAck") {
       obj.topologyAck = TopologyAck.toJSON(message.body.value);
+    } else if (message.body?.$case === "overflow") {
+      obj.overflow = OverflowEnvelope.toJSON(message.body.value);
     }
     return obj;
   },
@@ -470,6 +600,12 @@ export const SiteMessage: MessageFns<SiteMessage> = {
         }
         break;
       }
+      case "overflow": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "overflow", value: OverflowEnvelope.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -499,6 +635,12 @@ export const HubMessage: MessageFns<HubMessage> = {
         break;
       case "drain":
         DrainState.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
+      case "overflow":
+        OverflowEnvelope.encode(message.body.value, writer.uint32(58).fork()).join();
+        break;
+      case "cover":
+        CoverState.encode(message.body.value, writer.uint32(66).fork()).join();
         break;
     }
     return writer;
@@ -565,6 +707,22 @@ export const HubMessage: MessageFns<HubMessage> = {
             message.body = { $case: "drain", value: DrainState.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.body = { $case: "overflow", value: OverflowEnvelope.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.body = { $case: "cover", value: CoverState.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -597,6 +755,10 @@ export const HubMessage: MessageFns<HubMessage> = {
         ? { $case: "customerChanged", value: CustomerChanged.fromJSON(object.customer_changed) }
         : isSet(object.drain)
         ? { $case: "drain", value: DrainState.fromJSON(object.drain) }
+        : isSet(object.overflow)
+        ? { $case: "overflow", value: OverflowEnvelope.fromJSON(object.overflow) }
+        : isSet(object.cover)
+        ? { $case: "cover", value: CoverState.fromJSON(object.cover) }
         : undefined,
     };
   },
@@ -615,6 +777,10 @@ export const HubMessage: MessageFns<HubMessage> = {
       obj.customerChanged = CustomerChanged.toJSON(message.body.value);
     } else if (message.body?.$case === "drain") {
       obj.drain = DrainState.toJSON(message.body.value);
+    } else if (message.body?.$case === "overflow") {
+      obj.overflow = OverflowEnvelope.toJSON(message.body.value);
+    } else if (message.body?.$case === "cover") {
+      obj.cover = CoverState.toJSON(message.body.value);
     }
     return obj;
   },
@@ -658,6 +824,18 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "drain": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "drain", value: DrainState.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "overflow": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "overflow", value: OverflowEnvelope.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "cover": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "cover", value: CoverState.fromPartial(object.body.value) };
         }
         break;
       }
@@ -2522,6 +2700,1298 @@ export const DrainState: MessageFns<DrainState> = {
   },
 };
 
+function createBaseOverflowEnvelope(): OverflowEnvelope {
+  return { fromSiteId: "", toSiteId: "", requestId: "", body: undefined };
+}
+
+export const OverflowEnvelope: MessageFns<OverflowEnvelope> = {
+  encode(message: OverflowEnvelope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromSiteId !== "") {
+      writer.uint32(10).string(message.fromSiteId);
+    }
+    if (message.toSiteId !== "") {
+      writer.uint32(18).string(message.toSiteId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    switch (message.body?.$case) {
+      case "request":
+        OverflowRequest.encode(message.body.value, writer.uint32(82).fork()).join();
+        break;
+      case "accept":
+        OverflowAccept.encode(message.body.value, writer.uint32(90).fork()).join();
+        break;
+      case "refuse":
+        OverflowRefuse.encode(message.body.value, writer.uint32(98).fork()).join();
+        break;
+      case "commit":
+        OverflowCommit.encode(message.body.value, writer.uint32(106).fork()).join();
+        break;
+      case "commitAck":
+        OverflowCommitAck.encode(message.body.value, writer.uint32(114).fork()).join();
+        break;
+      case "cancel":
+        OverflowCancel.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
+      case "callerLeft":
+        OverflowCallerLeft.encode(message.body.value, writer.uint32(130).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowEnvelope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowEnvelope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromSiteId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toSiteId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.body = { $case: "request", value: OverflowRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "accept", value: OverflowAccept.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "refuse", value: OverflowRefuse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "commit", value: OverflowCommit.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "commitAck", value: OverflowCommitAck.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "cancel", value: OverflowCancel.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.body = { $case: "callerLeft", value: OverflowCallerLeft.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowEnvelope {
+    return {
+      fromSiteId: isSet(object.fromSiteId)
+        ? globalThis.String(object.fromSiteId)
+        : isSet(object.from_site_id)
+        ? globalThis.String(object.from_site_id)
+        : "",
+      toSiteId: isSet(object.toSiteId)
+        ? globalThis.String(object.toSiteId)
+        : isSet(object.to_site_id)
+        ? globalThis.String(object.to_site_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      body: isSet(object.request)
+        ? { $case: "request", value: OverflowRequest.fromJSON(object.request) }
+        : isSet(object.accept)
+        ? { $case: "accept", value: OverflowAccept.fromJSON(object.accept) }
+        : isSet(object.refuse)
+        ? { $case: "refuse", value: OverflowRefuse.fromJSON(object.refuse) }
+        : isSet(object.commit)
+        ? { $case: "commit", value: OverflowCommit.fromJSON(object.commit) }
+        : isSet(object.commitAck)
+        ? { $case: "commitAck", value: OverflowCommitAck.fromJSON(object.commitAck) }
+        : isSet(object.commit_ack)
+        ? { $case: "commitAck", value: OverflowCommitAck.fromJSON(object.commit_ack) }
+        : isSet(object.cancel)
+        ? { $case: "cancel", value: OverflowCancel.fromJSON(object.cancel) }
+        : isSet(object.callerLeft)
+        ? { $case: "callerLeft", value: OverflowCallerLeft.fromJSON(object.callerLeft) }
+        : isSet(object.caller_left)
+        ? { $case: "callerLeft", value: OverflowCallerLeft.fromJSON(object.caller_left) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: OverflowEnvelope): unknown {
+    const obj: any = {};
+    if (message.fromSiteId !== "") {
+      obj.fromSiteId = message.fromSiteId;
+    }
+    if (message.toSiteId !== "") {
+      obj.toSiteId = message.toSiteId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.body?.$case === "request") {
+      obj.request = OverflowRequest.toJSON(message.body.value);
+    } else if (message.body?.$case === "accept") {
+      obj.accept = OverflowAccept.toJSON(message.body.value);
+    } else if (message.body?.$case === "refuse") {
+      obj.refuse = OverflowRefuse.toJSON(message.body.value);
+    } else if (message.body?.$case === "commit") {
+      obj.commit = OverflowCommit.toJSON(message.body.value);
+    } else if (message.body?.$case === "commitAck") {
+      obj.commitAck = OverflowCommitAck.toJSON(message.body.value);
+    } else if (message.body?.$case === "cancel") {
+      obj.cancel = OverflowCancel.toJSON(message.body.value);
+    } else if (message.body?.$case === "callerLeft") {
+      obj.callerLeft = OverflowCallerLeft.toJSON(message.body.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowEnvelope>, I>>(base?: I): OverflowEnvelope {
+    return OverflowEnvelope.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowEnvelope>, I>>(object: I): OverflowEnvelope {
+    const message = createBaseOverflowEnvelope();
+    message.fromSiteId = object.fromSiteId ?? "";
+    message.toSiteId = object.toSiteId ?? "";
+    message.requestId = object.requestId ?? "";
+    switch (object.body?.$case) {
+      case "request": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "request", value: OverflowRequest.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "accept": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "accept", value: OverflowAccept.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "refuse": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "refuse", value: OverflowRefuse.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "commit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "commit", value: OverflowCommit.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "commitAck": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "commitAck", value: OverflowCommitAck.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "cancel": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "cancel", value: OverflowCancel.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "callerLeft": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "callerLeft", value: OverflowCallerLeft.fromPartial(object.body.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseOverflowRequest(): OverflowRequest {
+  return {
+    callId: "",
+    queueId: "",
+    priority: 0,
+    waitedMs: 0,
+    remainingPatienceMs: undefined,
+    visitedSiteIds: [],
+    policyId: "",
+    coverEntryId: "",
+    hops: 0,
+    ani: "",
+    dnis: "",
+    customerId: "",
+    customerHomeSiteId: "",
+    ivrPath: [],
+    attached: {},
+    callAgeMs: 0,
+  };
+}
+
+export const OverflowRequest: MessageFns<OverflowRequest> = {
+  encode(message: OverflowRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== "") {
+      writer.uint32(10).string(message.callId);
+    }
+    if (message.queueId !== "") {
+      writer.uint32(18).string(message.queueId);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(24).uint32(message.priority);
+    }
+    if (message.waitedMs !== 0) {
+      writer.uint32(32).int64(message.waitedMs);
+    }
+    if (message.remainingPatienceMs !== undefined) {
+      writer.uint32(40).int64(message.remainingPatienceMs);
+    }
+    for (const v of message.visitedSiteIds) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.policyId !== "") {
+      writer.uint32(58).string(message.policyId);
+    }
+    if (message.coverEntryId !== "") {
+      writer.uint32(66).string(message.coverEntryId);
+    }
+    if (message.hops !== 0) {
+      writer.uint32(72).uint32(message.hops);
+    }
+    if (message.ani !== "") {
+      writer.uint32(82).string(message.ani);
+    }
+    if (message.dnis !== "") {
+      writer.uint32(90).string(message.dnis);
+    }
+    if (message.customerId !== "") {
+      writer.uint32(98).string(message.customerId);
+    }
+    if (message.customerHomeSiteId !== "") {
+      writer.uint32(106).string(message.customerHomeSiteId);
+    }
+    for (const v of message.ivrPath) {
+      writer.uint32(114).string(v!);
+    }
+    globalThis.Object.entries(message.attached).forEach(([key, value]: [string, string]) => {
+      OverflowRequest_AttachedEntry.encode({ key: key as any, value }, writer.uint32(122).fork()).join();
+    });
+    if (message.callAgeMs !== 0) {
+      writer.uint32(128).int64(message.callAgeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.callId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.queueId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.priority = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.waitedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.remainingPatienceMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.visitedSiteIds.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.policyId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.coverEntryId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.hops = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.ani = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.dnis = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.customerId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.customerHomeSiteId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.ivrPath.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            const entry15 = OverflowRequest_AttachedEntry.decode(reader, reader.uint32());
+            if (entry15.value !== undefined) {
+              message.attached[entry15.key] = entry15.value;
+            }
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.callAgeMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowRequest {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.String(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.String(object.call_id)
+        : "",
+      queueId: isSet(object.queueId)
+        ? globalThis.String(object.queueId)
+        : isSet(object.queue_id)
+        ? globalThis.String(object.queue_id)
+        : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      waitedMs: isSet(object.waitedMs)
+        ? globalThis.Number(object.waitedMs)
+        : isSet(object.waited_ms)
+        ? globalThis.Number(object.waited_ms)
+        : 0,
+      remainingPatienceMs: isSet(object.remainingPatienceMs)
+        ? globalThis.Number(object.remainingPatienceMs)
+        : isSet(object.remaining_patience_ms)
+        ? globalThis.Number(object.remaining_patience_ms)
+        : undefined,
+      visitedSiteIds: globalThis.Array.isArray(object?.visitedSiteIds)
+        ? object.visitedSiteIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.visited_site_ids)
+        ? object.visited_site_ids.map((e: any) => globalThis.String(e))
+        : [],
+      policyId: isSet(object.policyId)
+        ? globalThis.String(object.policyId)
+        : isSet(object.policy_id)
+        ? globalThis.String(object.policy_id)
+        : "",
+      coverEntryId: isSet(object.coverEntryId)
+        ? globalThis.String(object.coverEntryId)
+        : isSet(object.cover_entry_id)
+        ? globalThis.String(object.cover_entry_id)
+        : "",
+      hops: isSet(object.hops) ? globalThis.Number(object.hops) : 0,
+      ani: isSet(object.ani) ? globalThis.String(object.ani) : "",
+      dnis: isSet(object.dnis) ? globalThis.String(object.dnis) : "",
+      customerId: isSet(object.customerId)
+        ? globalThis.String(object.customerId)
+        : isSet(object.customer_id)
+        ? globalThis.String(object.customer_id)
+        : "",
+      customerHomeSiteId: isSet(object.customerHomeSiteId)
+        ? globalThis.String(object.customerHomeSiteId)
+        : isSet(object.customer_home_site_id)
+        ? globalThis.String(object.customer_home_site_id)
+        : "",
+      ivrPath: globalThis.Array.isArray(object?.ivrPath)
+        ? object.ivrPath.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ivr_path)
+        ? object.ivr_path.map((e: any) => globalThis.String(e))
+        : [],
+      attached: isObject(object.attached)
+        ? (globalThis.Object.entries(object.attached) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      callAgeMs: isSet(object.callAgeMs)
+        ? globalThis.Number(object.callAgeMs)
+        : isSet(object.call_age_ms)
+        ? globalThis.Number(object.call_age_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: OverflowRequest): unknown {
+    const obj: any = {};
+    if (message.callId !== "") {
+      obj.callId = message.callId;
+    }
+    if (message.queueId !== "") {
+      obj.queueId = message.queueId;
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.waitedMs !== 0) {
+      obj.waitedMs = Math.round(message.waitedMs);
+    }
+    if (message.remainingPatienceMs !== undefined) {
+      obj.remainingPatienceMs = Math.round(message.remainingPatienceMs);
+    }
+    if (message.visitedSiteIds?.length) {
+      obj.visitedSiteIds = message.visitedSiteIds;
+    }
+    if (message.policyId !== "") {
+      obj.policyId = message.policyId;
+    }
+    if (message.coverEntryId !== "") {
+      obj.coverEntryId = message.coverEntryId;
+    }
+    if (message.hops !== 0) {
+      obj.hops = Math.round(message.hops);
+    }
+    if (message.ani !== "") {
+      obj.ani = message.ani;
+    }
+    if (message.dnis !== "") {
+      obj.dnis = message.dnis;
+    }
+    if (message.customerId !== "") {
+      obj.customerId = message.customerId;
+    }
+    if (message.customerHomeSiteId !== "") {
+      obj.customerHomeSiteId = message.customerHomeSiteId;
+    }
+    if (message.ivrPath?.length) {
+      obj.ivrPath = message.ivrPath;
+    }
+    if (message.attached) {
+      const entries = globalThis.Object.entries(message.attached) as [string, string][];
+      if (entries.length > 0) {
+        obj.attached = {};
+        entries.forEach(([k, v]) => {
+          obj.attached[k] = v;
+        });
+      }
+    }
+    if (message.callAgeMs !== 0) {
+      obj.callAgeMs = Math.round(message.callAgeMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowRequest>, I>>(base?: I): OverflowRequest {
+    return OverflowRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowRequest>, I>>(object: I): OverflowRequest {
+    const message = createBaseOverflowRequest();
+    message.callId = object.callId ?? "";
+    message.queueId = object.queueId ?? "";
+    message.priority = object.priority ?? 0;
+    message.waitedMs = object.waitedMs ?? 0;
+    message.remainingPatienceMs = object.remainingPatienceMs ?? undefined;
+    message.visitedSiteIds = object.visitedSiteIds?.map((e) => e) || [];
+    message.policyId = object.policyId ?? "";
+    message.coverEntryId = object.coverEntryId ?? "";
+    message.hops = object.hops ?? 0;
+    message.ani = object.ani ?? "";
+    message.dnis = object.dnis ?? "";
+    message.customerId = object.customerId ?? "";
+    message.customerHomeSiteId = object.customerHomeSiteId ?? "";
+    message.ivrPath = object.ivrPath?.map((e) => e) || [];
+    message.attached = (globalThis.Object.entries(object.attached ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.callAgeMs = object.callAgeMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseOverflowRequest_AttachedEntry(): OverflowRequest_AttachedEntry {
+  return { key: "", value: "" };
+}
+
+export const OverflowRequest_AttachedEntry: MessageFns<OverflowRequest_AttachedEntry> = {
+  encode(message: OverflowRequest_AttachedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowRequest_AttachedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowRequest_AttachedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowRequest_AttachedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: OverflowRequest_AttachedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowRequest_AttachedEntry>, I>>(base?: I): OverflowRequest_AttachedEntry {
+    return OverflowRequest_AttachedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowRequest_AttachedEntry>, I>>(
+    object: I,
+  ): OverflowRequest_AttachedEntry {
+    const message = createBaseOverflowRequest_AttachedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseOverflowAccept(): OverflowAccept {
+  return { token: "", holdMs: 0 };
+}
+
+export const OverflowAccept: MessageFns<OverflowAccept> = {
+  encode(message: OverflowAccept, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.holdMs !== 0) {
+      writer.uint32(16).int64(message.holdMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowAccept {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowAccept();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.holdMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowAccept {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      holdMs: isSet(object.holdMs)
+        ? globalThis.Number(object.holdMs)
+        : isSet(object.hold_ms)
+        ? globalThis.Number(object.hold_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: OverflowAccept): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.holdMs !== 0) {
+      obj.holdMs = Math.round(message.holdMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowAccept>, I>>(base?: I): OverflowAccept {
+    return OverflowAccept.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowAccept>, I>>(object: I): OverflowAccept {
+    const message = createBaseOverflowAccept();
+    message.token = object.token ?? "";
+    message.holdMs = object.holdMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseOverflowRefuse(): OverflowRefuse {
+  return { reason: "", token: "", byHub: false };
+}
+
+export const OverflowRefuse: MessageFns<OverflowRefuse> = {
+  encode(message: OverflowRefuse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    if (message.byHub !== false) {
+      writer.uint32(24).bool(message.byHub);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowRefuse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowRefuse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.byHub = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowRefuse {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      byHub: isSet(object.byHub)
+        ? globalThis.Boolean(object.byHub)
+        : isSet(object.by_hub)
+        ? globalThis.Boolean(object.by_hub)
+        : false,
+    };
+  },
+
+  toJSON(message: OverflowRefuse): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.byHub !== false) {
+      obj.byHub = message.byHub;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowRefuse>, I>>(base?: I): OverflowRefuse {
+    return OverflowRefuse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowRefuse>, I>>(object: I): OverflowRefuse {
+    const message = createBaseOverflowRefuse();
+    message.reason = object.reason ?? "";
+    message.token = object.token ?? "";
+    message.byHub = object.byHub ?? false;
+    return message;
+  },
+};
+
+function createBaseOverflowCommit(): OverflowCommit {
+  return { token: "" };
+}
+
+export const OverflowCommit: MessageFns<OverflowCommit> = {
+  encode(message: OverflowCommit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowCommit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowCommit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowCommit {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: OverflowCommit): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowCommit>, I>>(base?: I): OverflowCommit {
+    return OverflowCommit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowCommit>, I>>(object: I): OverflowCommit {
+    const message = createBaseOverflowCommit();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseOverflowCommitAck(): OverflowCommitAck {
+  return { token: "" };
+}
+
+export const OverflowCommitAck: MessageFns<OverflowCommitAck> = {
+  encode(message: OverflowCommitAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowCommitAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowCommitAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowCommitAck {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: OverflowCommitAck): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowCommitAck>, I>>(base?: I): OverflowCommitAck {
+    return OverflowCommitAck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowCommitAck>, I>>(object: I): OverflowCommitAck {
+    const message = createBaseOverflowCommitAck();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseOverflowCancel(): OverflowCancel {
+  return { token: "" };
+}
+
+export const OverflowCancel: MessageFns<OverflowCancel> = {
+  encode(message: OverflowCancel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowCancel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowCancel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowCancel {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: OverflowCancel): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowCancel>, I>>(base?: I): OverflowCancel {
+    return OverflowCancel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowCancel>, I>>(object: I): OverflowCancel {
+    const message = createBaseOverflowCancel();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseOverflowCallerLeft(): OverflowCallerLeft {
+  return { token: "" };
+}
+
+export const OverflowCallerLeft: MessageFns<OverflowCallerLeft> = {
+  encode(message: OverflowCallerLeft, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverflowCallerLeft {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverflowCallerLeft();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverflowCallerLeft {
+    return { token: isSet(object.token) ? globalThis.String(object.token) : "" };
+  },
+
+  toJSON(message: OverflowCallerLeft): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverflowCallerLeft>, I>>(base?: I): OverflowCallerLeft {
+    return OverflowCallerLeft.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverflowCallerLeft>, I>>(object: I): OverflowCallerLeft {
+    const message = createBaseOverflowCallerLeft();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseCoverState(): CoverState {
+  return { activeEntryIds: [] };
+}
+
+export const CoverState: MessageFns<CoverState> = {
+  encode(message: CoverState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.activeEntryIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoverState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoverState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.activeEntryIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoverState {
+    return {
+      activeEntryIds: globalThis.Array.isArray(object?.activeEntryIds)
+        ? object.activeEntryIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.active_entry_ids)
+        ? object.active_entry_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CoverState): unknown {
+    const obj: any = {};
+    if (message.activeEntryIds?.length) {
+      obj.activeEntryIds = message.activeEntryIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoverState>, I>>(base?: I): CoverState {
+    return CoverState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoverState>, I>>(object: I): CoverState {
+    const message = createBaseCoverState();
+    message.activeEntryIds = object.activeEntryIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseReadPurpose(): ReadPurpose {
   return { reason: "", callId: "", agentId: "", ivrSessionId: "" };
 }
@@ -3499,6 +4969,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

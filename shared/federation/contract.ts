@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const CONTRACT_VERSION = 1;
+export const CONTRACT_VERSION = 2;
 export const MIN_CONTRACT_VERSION = 1;
 
 export const CAPABILITIES = [
@@ -21,6 +21,10 @@ export const CAPABILITIES = [
   'customer-feed',
   /** Topology versions pushed and acknowledged on the link. */
   'topology',
+  /** Contract 2: the overflow protocol's messages on the link (docs/architecture.md §5.9). */
+  'overflow',
+  /** Contract 2: the hub pushes the active cover entries (docs/architecture.md §5.8). */
+  'cover',
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 

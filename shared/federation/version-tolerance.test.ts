@@ -1,6 +1,6 @@
 /**
- * Version tolerance of the federation contract at the wire level: v1 code decodes messages
- * of a newer contract (extra fields inside known messages, whole new oneof cases) without
+ * Version tolerance of the federation contract at the wire level: this code (contract 2)
+ * decodes messages of a newer contract (extra fields inside known messages, whole new oneof cases) without
  * error and without losing the fields it knows. The handlers' side of it (skip what is not
  * understood, keep the link up) is proven end to end in test/integration/federation.test.ts.
  */
@@ -11,15 +11,15 @@ import { asField, unknownCase, withUnknownFields } from './version-tolerance.js'
 
 const hello: Hello = {
   siteId: 'wanzhou',
-  softwareVersion: '2.0.0',
-  contractVersion: 2,
-  capabilities: ['snapshots', 'events-over-link', 'overflow-offers'],
+  softwareVersion: '3.0.0',
+  contractVersion: 3,
+  capabilities: ['snapshots', 'events-over-link', 'video-offers'],
   topologyVersion: 7,
   customerCursor: 42,
   sentAtMs: 1_790_000_000_000,
 };
 
-test('a v2 Hello with fields v1 does not know decodes to the same v1 Hello', () => {
+test('a v3 Hello with fields this code does not know decodes to the same Hello', () => {
   const v2 = withUnknownFields(Hello.encode(hello).finish());
   assert.deepEqual(Hello.decode(v2), hello);
   // ... also when nested in the stream envelope.
@@ -32,11 +32,11 @@ test('a SiteMessage of a new kind (unknown oneof case) decodes to an empty body,
   assert.equal(m.body, undefined);
 });
 
-test('a v2 hub: unknown fields in Welcome and unknown HubMessage kinds are tolerated by a v1 site', () => {
+test('a v3 hub: unknown fields in Welcome and unknown HubMessage kinds are tolerated by this site', () => {
   const welcome: Welcome = {
     hubId: 'hub',
-    softwareVersion: '2.0.0',
-    contractVersion: 2,
+    softwareVersion: '3.0.0',
+    contractVersion: 3,
     capabilities: ['topology'],
     heartbeatIntervalMs: 2000,
     drained: false,
@@ -47,7 +47,7 @@ test('a v2 hub: unknown fields in Welcome and unknown HubMessage kinds are toler
   assert.equal(HubMessage.decode(unknownCase(9)).body, undefined);
 });
 
-test('v1 messages re-encode without the unknown fields (a v1 relay does not forward what it cannot read)', () => {
+test('messages re-encode without the unknown fields (a relay does not forward what it cannot read)', () => {
   const v2 = withUnknownFields(Hello.encode(hello).finish());
   const again = Hello.encode(Hello.decode(v2)).finish();
   assert.ok(again.length < v2.length);

@@ -14,6 +14,7 @@ import type { SiteMessage } from '../../proto/gen/federation.js';
 import { HubMessage, Welcome } from '../../proto/gen/federation.js';
 import { customerToProto } from '../../shared/domain/customer-proto.js';
 import { asField, unknownCase, withUnknownFields } from '../../shared/federation/version-tolerance.js';
+import { CONTRACT_VERSION } from '../../shared/federation/contract.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import { waitFor } from '../../test/support/wait.js';
 import { PgCustomerDirectory } from '../store/customers-repo.js';
@@ -47,8 +48,8 @@ function scriptedLink(call: ScriptedLinkCall): void {
     hellos.push(m);
     const welcome: Welcome = {
       hubId: 'hub',
-      softwareVersion: '2.0.0',
-      contractVersion: 2,
+      softwareVersion: '3.0.0',
+      contractVersion: 3,
       capabilities: ['topology', 'customer-feed', 'snapshots'],
       heartbeatIntervalMs: 200,
       // A real hub remembers the drain it pushed on the first stream and says so again.
@@ -57,7 +58,7 @@ function scriptedLink(call: ScriptedLinkCall): void {
     };
     call.write(asField(1, withUnknownFields(Welcome.encode(welcome).finish())));
     if (!first) return;
-    call.write(unknownCase(9)); // e.g. a v2 overflow offer: the v1 site skips it
+    call.write(unknownCase(9)); // a message kind of a later contract: the site skips it
     const push = (version: number, t: unknown) =>
       call.write(
         HubMessage.encode({
@@ -139,7 +140,7 @@ test.skipIf(pgSkip)('a v1 site on a v2 hub: tolerant, adopts, refuses, remembers
   assert.match(acks[1]!.error, /site wanzhou is not in topology version 6/);
 
   const first = hellos[0]!.body as { value: { contractVersion: number; topologyVersion: number } };
-  assert.equal(first.value.contractVersion, 1);
+  assert.equal(first.value.contractVersion, CONTRACT_VERSION);
   assert.equal(first.value.topologyVersion, 0);
 
   // The hub ended the stream: the site redials and says where it stands.

@@ -672,7 +672,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     fl.close();
   });
 
-  test('a newer site (contract v2: unknown fields and message kinds) is served by this hub', async () => {
+  test('a newer site (contract v3: unknown fields and message kinds) is served by this hub', async () => {
     p.pki.issue('site', 'fuling');
     const ctor = makeGenericClientConstructor(
       {
@@ -701,9 +701,9 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     );
     const helloV2 = Hello.encode({
       siteId: 'fuling',
-      softwareVersion: '2.0.0',
-      contractVersion: 2,
-      capabilities: ['snapshots', 'topology', 'overflow-offers'],
+      softwareVersion: '3.0.0',
+      contractVersion: 3,
+      capabilities: ['snapshots', 'topology', 'video-offers'],
       topologyVersion: 0,
       customerCursor: 0,
       sentAtMs: Date.now(),
@@ -725,7 +725,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     const welcome = received.find((m) => m.body?.$case === 'welcome')!.body as {
       value: { contractVersion: number; capabilities: string[] };
     };
-    assert.equal(welcome.value.contractVersion, 1, 'the hub says which contract it speaks');
+    assert.equal(welcome.value.contractVersion, 2, 'the hub says which contract it speaks');
     assert.deepEqual(welcome.value.capabilities, ['snapshots', 'topology'], 'only what both sides know');
     const ack = received.find((m) => m.body?.$case === 'heartbeatAck')!.body as { value: { seq: number } };
     assert.equal(ack.value.seq, 7);
