@@ -730,7 +730,7 @@ describe.skipIf(pgSkip)('federation over mTLS', () => {
     const ack = received.find((m) => m.body?.$case === 'heartbeatAck')!.body as { value: { seq: number } };
     assert.equal(ack.value.seq, 7);
     assert.equal(error, undefined, 'the link stays up');
-    assert.equal(p.hub.registry.get('fuling')?.contractVersion, 2);
+    assert.equal(p.hub.registry.get('fuling')?.contractVersion, 3);
     s.cancel();
     v2.close();
   });
