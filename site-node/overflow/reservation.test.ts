@@ -1,10 +1,12 @@
-import { test } from 'vitest';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import type { RequestMessage } from './messages.js';
 import {
+  bookFromAdmitted,
   emptyBook,
   reservationStep,
+  type AdmittedRow,
   type LocalQueueState,
   type ReservationBook,
   type ReservationCommand,
@@ -14,21 +16,40 @@ import {
 
 const O: ReservationOptions = { holdMs: 3_000, retainMs: 10_000, retainAdmittedMs: 100_000 };
 const T0 = 500_000;
-const READY: LocalQueueState = { offersQueue: true, readyAgents: 1, expectedWaitMs: null };
+const READY: LocalQueueState = {
+  offersQueue: true,
+  agentsReady: 1,
+  agentsServing: 1,
+  expectedWaitMs: null,
+  maxWaitMs: null,
+};
+const BUSY: LocalQueueState = { ...READY, agentsReady: 0, agentsServing: 2 };
 
 const request = (n: number, extra: Partial<RequestMessage> = {}): RequestMessage => ({
   kind: 'request',
   requestId: `c${n}#1`,
+  fromSiteId: 'wanzhou',
+  toSiteId: 'chongqing',
   callId: `c${n}`,
-  origin: 'wanzhou',
   queueId: 'retail',
   priority: 5,
   waitedMs: 40_000,
-  patienceMs: null,
-  targets: ['chongqing'],
-  attached: { customerId: 'cust-1' },
+  remainingPatienceMs: null,
+  visitedSiteIds: ['wanzhou'],
+  policyId: 'wanzhou-retail',
+  coverEntryId: null,
+  hops: 0,
+  ani: '+861380000',
+  dnis: '95588',
+  customerId: 'cust-1',
+  customerHomeSiteId: 'wanzhou',
+  ivrPath: ['main'],
+  attached: { intent: 'card' },
+  callAgeMs: 42_000,
   ...extra,
 });
+
+const addr = (n: number) => ({ requestId: `c${n}#1`, fromSiteId: 'wanzhou', toSiteId: 'chongqing' });
 
 class Drive {
   book: ReservationBook = emptyBook('chongqing');
@@ -41,10 +62,17 @@ class Drive {
     return this.step({ type: 'offer', request: request(n, extra), token: `tok-${n}`, local }, nowMs);
   }
   commit(n: number, nowMs: number, token = `tok-${n}`): this {
-    return this.step(
-      { type: 'message', message: { kind: 'commit', requestId: `c${n}#1`, target: 'chongqing', token } },
-      nowMs,
-    );
+    return this.step({ type: 'message', message: { kind: 'commit', ...addr(n), token } }, nowMs);
+  }
+  callerLeft(n: number, nowMs: number, token = `tok-${n}`): this {
+    return this.step({ type: 'message', message: { kind: 'caller-left', ...addr(n), token } }, nowMs);
+  }
+  done(n: number, nowMs: number): this {
+    return this.step({ type: 'admit-done', token: `tok-${n}` }, nowMs);
+  }
+  /** Commit and the ACD's admit, as the adapter does. */
+  admit(n: number, nowMs: number): this {
+    return this.commit(n, nowMs).done(n, nowMs);
   }
   /** `send:accept`, `send:refuse(reason)`, `admit-call`, ... */
   did(): string[] {
@@ -58,120 +86,269 @@ class Drive {
   }
 }
 
-test('a ready agent: accepted, held until the deadline; the commit admits at the original enqueue time', () => {
-  const d = new Drive().offer(1, T0);
-  assert.deepEqual(d.did(), ['send:accept', 'start-timer']);
-  const accept = d.out[0]!;
-  assert.ok(accept.type === 'send' && accept.message.kind === 'accept');
-  assert.deepEqual([accept.message.token, accept.message.holdMs], ['tok-1', 3_000]);
-  assert.deepEqual(d.out[1], { type: 'start-timer', id: 'reservation:tok-1', atMs: T0 + 3_000 });
+describe('commit', () => {
+  test('accepted, held until the deadline; the commit asks the ACD to admit at the original time, acked only once admitted', () => {
+    const d = new Drive().offer(1, T0);
+    assert.deepEqual(d.did(), ['send:accept', 'start-timer']);
+    const accept = d.out[0]!;
+    assert.ok(accept.type === 'send' && accept.message.kind === 'accept');
+    assert.deepEqual(
+      [accept.message.token, accept.message.holdMs, accept.message.fromSiteId, accept.message.toSiteId],
+      ['tok-1', 3_000, 'chongqing', 'wanzhou'],
+    );
+    assert.deepEqual(d.out[1], { type: 'start-timer', id: 'reservation:tok-1', atMs: T0 + 3_000 });
 
-  d.commit(1, T0 + 2_999);
-  assert.deepEqual(d.did(), ['cancel-timer', 'admit-call', 'send:commit-ack']);
-  const admit = d.out.find((c) => c.type === 'admit-call');
-  assert.ok(admit?.type === 'admit-call');
-  assert.equal(admit.enqueueMs, T0 - 40_000); // ranks as if it joined when it joined at home
-  assert.deepEqual([admit.origin, admit.callId, admit.attached.customerId], ['wanzhou', 'c1', 'cust-1']);
+    d.commit(1, T0 + 2_999);
+    assert.deepEqual(d.did(), ['cancel-timer', 'admit-call'], 'no ack before the ACD admitted it');
+    const admit = d.out.find((c) => c.type === 'admit-call');
+    assert.ok(admit?.type === 'admit-call');
+    assert.equal(admit.enqueueMs, T0 - 40_000); // ranks as if it joined when it joined at home
+    assert.deepEqual(
+      [admit.fromSiteId, admit.token, admit.callId, admit.hops, admit.visitedSiteIds],
+      ['wanzhou', 'tok-1', 'c1', 1, ['wanzhou']],
+    );
+    assert.deepEqual(
+      [admit.data.customerId, admit.data.ani, admit.data.ivrPath],
+      ['cust-1', '+861380000', ['main']],
+    );
+    assert.deepEqual(admit.row, {
+      token: 'tok-1',
+      requestId: 'c1#1',
+      callId: 'c1',
+      fromSiteId: 'wanzhou',
+      queueId: 'retail',
+      admittedAtMs: T0 + 2_999,
+    });
+    // A commit repeated while the ACD admits gets no answer; neither the deadline nor a cancel
+    // lets it go.
+    d.commit(1, T0 + 3_000);
+    assert.deepEqual(d.did(), []);
+    d.step({ type: 'timer-fired', id: 'reservation:tok-1' }, T0 + 3_000);
+    d.step({ type: 'message', message: { kind: 'cancel', ...addr(1), token: 'tok-1' } }, T0 + 3_001);
+    assert.equal(d.book.byToken.get('tok-1')!.status, 'admitting');
+    d.done(1, T0 + 3_010);
+    assert.deepEqual(d.did(), ['send:commit-ack']);
+    assert.equal(d.book.byToken.get('tok-1')!.status, 'admitted');
+  });
+
+  test('admit-failed: the token is dead, the commit and its repeats are refused naming it', () => {
+    const d = new Drive().offer(1, T0).commit(1, T0 + 10);
+    d.step({ type: 'admit-failed', token: 'tok-1', reason: 'queue retail is gone' }, T0 + 20);
+    assert.deepEqual(d.did(), ['send:refuse(not admitted: queue retail is gone)']);
+    const r = d.out[0]!;
+    assert.ok(r.type === 'send' && r.message.kind === 'refuse' && r.message.token === 'tok-1');
+    d.commit(1, T0 + 30);
+    assert.deepEqual(d.did(), ['send:refuse(reservation released)']);
+    // An adapter answer for no admit in progress is its bug: refused, nothing changes.
+    assert.throws(
+      () => d.step({ type: 'admit-done', token: 'tok-1' }, T0 + 40),
+      (e) => isDomainError(e, 'failed-precondition') && /tok-1/.test((e as Error).message),
+    );
+    assert.equal(d.book.byToken.get('tok-1')!.status, 'released');
+  });
+
+  test('a repeated commit is acked again and never admits twice; a reused or wrong token is refused', () => {
+    const d = new Drive().offer(1, T0).admit(1, T0 + 10);
+    d.commit(1, T0 + 20);
+    assert.deepEqual(d.did(), ['send:commit-ack']);
+    d.commit(1, T0 + 30, 'tok-x');
+    assert.deepEqual(d.did(), ['send:refuse(unknown token)']);
+    d.offer(2, T0 + 40).commit(1, T0 + 50, 'tok-2');
+    assert.deepEqual(d.did(), ['send:refuse(unknown token)']);
+    assert.equal(d.book.byToken.get('tok-2')!.status, 'held');
+  });
+
+  test('a commit at or after the deadline is refused even before the timer fires; the timer releases', () => {
+    const d = new Drive().offer(1, T0).commit(1, T0 + 3_000);
+    assert.deepEqual(d.did(), ['cancel-timer', 'send:refuse(reservation expired)']);
+    const t = new Drive().offer(2, T0).step({ type: 'timer-fired', id: 'reservation:tok-2' }, T0 + 3_000);
+    assert.equal(t.book.byToken.get('tok-2')!.status, 'released');
+    t.commit(2, T0 + 3_001);
+    assert.deepEqual(t.did(), ['send:refuse(reservation released)']);
+  });
 });
 
-test('a repeated commit is acked again and never admits twice; a reused or wrong token is refused', () => {
-  const d = new Drive().offer(1, T0).commit(1, T0 + 10);
-  d.commit(1, T0 + 20);
-  assert.deepEqual(d.did(), ['send:commit-ack']);
-  d.commit(1, T0 + 30, 'tok-x');
-  assert.deepEqual(d.did(), ['send:refuse(unknown token)']);
-  // Request 2's token used for request 1, or the other way round: refused.
-  d.offer(2, T0 + 40).commit(1, T0 + 50, 'tok-2');
-  assert.deepEqual(d.did(), ['send:refuse(unknown token)']);
-  assert.equal(d.book.byToken.get('tok-2')!.status, 'held');
+describe('caller-left', () => {
+  test('held: released and refused naming the token, never admitted (a late commit is refused too)', () => {
+    const d = new Drive().offer(1, T0).callerLeft(1, T0 + 5);
+    assert.deepEqual(d.did(), ['cancel-timer', 'send:refuse(the caller left)']);
+    d.commit(1, T0 + 6);
+    assert.deepEqual(d.did(), ['send:refuse(reservation released)']);
+    d.callerLeft(1, T0 + 7);
+    assert.deepEqual(d.did(), ['send:refuse(reservation released)']);
+  });
+
+  test('admitted: ended once (end-admitted) and acked every time', () => {
+    const d = new Drive()
+      .offer(1, T0)
+      .admit(1, T0 + 5)
+      .callerLeft(1, T0 + 6);
+    assert.deepEqual(d.did(), ['end-admitted', 'send:commit-ack']);
+    assert.deepEqual(d.out[0], { type: 'end-admitted', callId: 'c1', fromSiteId: 'wanzhou', token: 'tok-1' });
+    d.callerLeft(1, T0 + 7);
+    assert.deepEqual(d.did(), ['send:commit-ack'], 'ended once');
+  });
+
+  test('while admitting: no answer yet; admit-done ends it and acks, admit-failed refuses', () => {
+    const d = new Drive()
+      .offer(1, T0)
+      .commit(1, T0 + 1)
+      .callerLeft(1, T0 + 2);
+    assert.deepEqual(d.did(), []);
+    d.done(1, T0 + 3);
+    assert.deepEqual(d.did(), ['end-admitted', 'send:commit-ack']);
+    const f = new Drive()
+      .offer(2, T0)
+      .commit(2, T0 + 1)
+      .callerLeft(2, T0 + 2);
+    f.step({ type: 'admit-failed', token: 'tok-2', reason: 'no' }, T0 + 3);
+    assert.deepEqual(f.did(), ['send:refuse(not admitted: no)']);
+  });
+
+  test('unknown: refused naming the token, so the origin stops resending', () => {
+    const d = new Drive().callerLeft(9, T0);
+    assert.deepEqual(d.did(), ['send:refuse(unknown token)']);
+    const r = d.out[0]!;
+    assert.ok(r.type === 'send' && r.message.kind === 'refuse' && r.message.token === 'tok-9');
+  });
 });
 
-test('a commit at or after the deadline is refused even before the timer fires; the timer releases', () => {
-  const d = new Drive().offer(1, T0).commit(1, T0 + 3_000);
-  assert.deepEqual(d.did(), ['cancel-timer', 'send:refuse(reservation expired)']);
-  const refusal = d.out[1]!;
-  assert.ok(
-    refusal.type === 'send' && refusal.message.kind === 'refuse' && refusal.message.token === 'tok-1',
-  );
+describe('durable book', () => {
+  test('a restarted target rebuilt from the admitted rows acks a resent commit; a lost held one is refused', () => {
+    const d = new Drive().offer(1, T0).commit(1, T0 + 1);
+    const row = (d.out.find((c) => c.type === 'admit-call') as { row: AdmittedRow }).row;
+    d.done(1, T0 + 1).offer(2, T0 + 2);
+    // Restart: only the admitted row was stored.
+    const r = new Drive();
+    r.book = bookFromAdmitted('chongqing', [row], T0 + 5_000);
+    r.commit(1, T0 + 5_001);
+    assert.deepEqual(r.did(), ['send:commit-ack']);
+    r.commit(2, T0 + 5_002);
+    assert.deepEqual(r.did(), ['send:refuse(unknown token)']);
+    r.offer(1, T0 + 5_003);
+    assert.deepEqual(r.did(), [], 'a duplicate offer of an admitted request gets no second reservation');
+    // Kept as long as an admitted token always is.
+    r.step({ type: 'sweep' }, T0 + 1 + O.retainAdmittedMs - 1);
+    assert.equal(r.book.byToken.size, 1);
+    r.step({ type: 'sweep' }, T0 + 1 + O.retainAdmittedMs);
+    assert.equal(r.book.byToken.size, 0);
+  });
 
-  const t = new Drive().offer(2, T0).step({ type: 'timer-fired', id: 'reservation:tok-2' }, T0 + 3_000);
-  assert.equal(t.book.byToken.get('tok-2')!.status, 'released');
-  t.commit(2, T0 + 3_001);
-  assert.deepEqual(t.did(), ['send:refuse(reservation released)']);
+  test('a bad row is refused naming it', () => {
+    assert.throws(
+      () =>
+        bookFromAdmitted(
+          'chongqing',
+          [{ token: '', requestId: 'r', callId: 'c', fromSiteId: 'w', queueId: 'q', admittedAtMs: 1 }],
+          0,
+        ),
+      (e) => isDomainError(e, 'invalid-argument') && /rows\[0\]\.token/.test((e as Error).message),
+    );
+  });
+});
+
+describe('offer', () => {
+  test('accept or refuse by the hub rule: ready and unpromised, else serving with the patience fitting', () => {
+    const d = new Drive().offer(1, T0);
+    assert.equal(d.did()[0], 'send:accept');
+    // The one ready agent is promised to c1: c2 is refused, unless its caller can wait long enough.
+    const busy = { ...READY, expectedWaitMs: 20_000 };
+    d.offer(2, T0 + 1, busy, { remainingPatienceMs: 10_000 });
+    assert.deepEqual(d.did(), [
+      "send:refuse(no agent ready and the expected wait of 20000 ms is beyond the caller's 10000 ms)",
+    ]);
+    d.offer(3, T0 + 2, busy, { remainingPatienceMs: 20_000 });
+    assert.equal(d.did()[0], 'send:accept');
+    d.offer(4, T0 + 3, { ...READY, offersQueue: false, agentsReady: 5 });
+    assert.deepEqual(d.did(), ['send:refuse(site chongqing does not offer queue retail)']);
+  });
+
+  test('unknown values judged as the hub does: unknown patience fits agents serving; unknown wait fits only unknown patience', () => {
+    const d = new Drive().offer(1, T0, BUSY);
+    assert.equal(d.did()[0], 'send:accept', 'patience unknown, agents serving');
+    d.offer(2, T0, BUSY, { remainingPatienceMs: 60_000 });
+    assert.deepEqual(d.did(), ['send:refuse(no agent ready and the expected wait is unknown)']);
+    d.offer(3, T0, { ...BUSY, agentsServing: 0 });
+    assert.deepEqual(d.did(), ['send:refuse(no agent serves queue retail at site chongqing)']);
+  });
+
+  test("a caller who has waited the target queue's max wait is refused (it would fall back at once)", () => {
+    const d = new Drive().offer(1, T0, { ...READY, maxWaitMs: 40_000 });
+    assert.deepEqual(d.did(), [
+      "send:refuse(the caller has waited 40000 ms, at or past queue retail's max wait of 40000 ms)",
+    ]);
+    d.offer(2, T0, { ...READY, maxWaitMs: 40_001 });
+    assert.equal(d.did()[0], 'send:accept');
+  });
+
+  test('a request with a number out of range is refused naming the field, and nothing is held', () => {
+    const bad: Array<[Partial<RequestMessage>, RegExp]> = [
+      [{ waitedMs: -1 }, /^request\.waitedMs: /],
+      [{ waitedMs: Number.NaN }, /^request\.waitedMs: /],
+      [{ remainingPatienceMs: -5 }, /^request\.remainingPatienceMs: /],
+      [{ priority: 1.5 }, /^request\.priority: /],
+      [{ hops: -1 }, /^request\.hops: /],
+      [{ callAgeMs: -1 }, /^request\.callAgeMs: /],
+    ];
+    for (const [patch, why] of bad) {
+      const d = new Drive().offer(1, T0, READY, patch);
+      assert.equal(d.out.length, 1);
+      const r = d.out[0]!;
+      assert.ok(r.type === 'send' && r.message.kind === 'refuse' && r.message.token === null);
+      assert.match(r.message.reason, why);
+      assert.equal(d.book.byToken.size, 0);
+    }
+  });
+
+  test('a duplicate offer gets the same answer, never a second reservation', () => {
+    const d = new Drive().offer(1, T0);
+    d.step({ type: 'offer', request: request(1), token: 'tok-other', local: READY }, T0 + 1_000);
+    const again = d.out[0]!;
+    assert.ok(again.type === 'send' && again.message.kind === 'accept');
+    assert.deepEqual([again.message.token, again.message.holdMs], ['tok-1', 2_000]); // what is left
+    assert.equal(d.book.byToken.size, 1);
+    const no = new Drive().offer(1, T0, { ...BUSY, agentsServing: 0 });
+    no.offer(1, T0 + 1); // now an agent is ready, but the request was answered
+    assert.deepEqual(no.did(), ['send:refuse(no agent serves queue retail at site chongqing)']);
+  });
+
+  test('a token issued twice is the adapter bug: refused, nothing changes', () => {
+    const d = new Drive().offer(1, T0);
+    assert.throws(
+      () => d.step({ type: 'offer', request: request(2), token: 'tok-1', local: READY }, T0 + 1),
+      (e) => isDomainError(e, 'internal'),
+    );
+    assert.equal(d.book.byToken.size, 1);
+    assert.equal(d.book.byRequest.has('c2#1'), false);
+  });
 });
 
 test('a cancel releases a held reservation (its later commit is refused) and never an admitted call', () => {
   const d = new Drive().offer(1, T0);
-  d.step(
-    { type: 'message', message: { kind: 'cancel', requestId: 'c1#1', target: null, token: null } },
-    T0 + 1,
-  );
+  d.step({ type: 'message', message: { kind: 'cancel', ...addr(1), toSiteId: null, token: null } }, T0 + 1);
   assert.deepEqual(d.did(), ['cancel-timer']);
   d.commit(1, T0 + 2);
   assert.deepEqual(d.did(), ['send:refuse(reservation released)']);
-
-  d.offer(2, T0).commit(2, T0 + 1);
-  d.step(
-    { type: 'message', message: { kind: 'cancel', requestId: 'c2#1', target: 'chongqing', token: 'tok-2' } },
-    T0 + 2,
-  );
+  d.offer(2, T0).admit(2, T0 + 1);
+  d.step({ type: 'message', message: { kind: 'cancel', ...addr(2), token: 'tok-2' } }, T0 + 2);
   assert.deepEqual(d.did(), []);
   assert.equal(d.book.byToken.get('tok-2')!.status, 'admitted');
-  // A cancel naming a token of another request releases nothing.
   d.offer(3, T0 + 3);
-  d.step(
-    { type: 'message', message: { kind: 'cancel', requestId: 'c9#1', target: null, token: 'tok-3' } },
-    T0 + 4,
-  );
+  d.step({ type: 'message', message: { kind: 'cancel', ...addr(9), token: 'tok-3' } }, T0 + 4);
   assert.equal(d.book.byToken.get('tok-3')!.status, 'held');
 });
 
-test('accept or refuse on the site own state; held reservations count against ready agents', () => {
-  const d = new Drive().offer(1, T0, { offersQueue: true, readyAgents: 1, expectedWaitMs: null });
-  assert.equal(d.did()[0], 'send:accept');
-  // The one ready agent is promised to c1: c2 is refused, unless its caller can wait long enough.
-  d.offer(2, T0 + 1, { offersQueue: true, readyAgents: 1, expectedWaitMs: 20_000 }, { patienceMs: 10_000 });
-  assert.deepEqual(d.did(), ['send:refuse(no agent ready and the expected wait is beyond the caller)']);
-  d.offer(3, T0 + 2, { offersQueue: true, readyAgents: 1, expectedWaitMs: 20_000 }, { patienceMs: 20_000 });
-  assert.equal(d.did()[0], 'send:accept');
-  d.offer(4, T0 + 3, { offersQueue: false, readyAgents: 5, expectedWaitMs: 0 });
-  assert.deepEqual(d.did(), ['send:refuse(site chongqing does not offer queue retail)']);
-});
-
-test('a duplicate offer gets the same answer, never a second reservation', () => {
-  const d = new Drive().offer(1, T0);
-  d.step({ type: 'offer', request: request(1), token: 'tok-other', local: READY }, T0 + 1_000);
-  const again = d.out[0]!;
-  assert.ok(again.type === 'send' && again.message.kind === 'accept');
-  assert.deepEqual([again.message.token, again.message.holdMs], ['tok-1', 2_000]); // what is left
-  assert.equal(d.book.byToken.size, 1);
-  const no = new Drive().offer(1, T0, { offersQueue: true, readyAgents: 0, expectedWaitMs: null });
-  no.offer(1, T0 + 1); // now an agent is ready, but the request was answered
-  assert.deepEqual(no.did(), ['send:refuse(no agent ready and the expected wait is beyond the caller)']);
-});
-
 test('the sweep forgets released reservations and refusals, and keeps admitted ones much longer', () => {
-  const d = new Drive().offer(1, T0).commit(1, T0 + 1);
+  const d = new Drive().offer(1, T0).admit(1, T0 + 1);
   d.offer(2, T0).step({ type: 'timer-fired', id: 'reservation:tok-2' }, T0 + 3_000);
-  d.offer(3, T0, { offersQueue: true, readyAgents: 0, expectedWaitMs: null });
+  d.offer(3, T0, { ...BUSY, agentsServing: 0 });
   d.step({ type: 'sweep' }, T0 + 3_000 + O.retainMs);
   assert.deepEqual([...d.book.byToken.keys()], ['tok-1']);
   assert.deepEqual([...d.book.byRequest.keys()], ['c1#1']);
-  // A forgotten released token is refused as unknown: still the truth, it was not admitted.
   d.commit(2, T0 + 20_000);
   assert.deepEqual(d.did(), ['send:refuse(unknown token)']);
   d.commit(1, T0 + 20_000);
   assert.deepEqual(d.did(), ['send:commit-ack']);
   d.step({ type: 'sweep' }, T0 + 1 + O.retainAdmittedMs);
   assert.equal(d.book.byToken.size, 0);
-});
-
-test('a token issued twice is the adapter bug: refused, nothing changes', () => {
-  const d = new Drive().offer(1, T0);
-  assert.throws(
-    () => d.step({ type: 'offer', request: request(2), token: 'tok-1', local: READY }, T0 + 1),
-    (e) => isDomainError(e, 'internal'),
-  );
-  assert.equal(d.book.byToken.size, 1);
-  assert.equal(d.book.byRequest.has('c2#1'), false);
 });

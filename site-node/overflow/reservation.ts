@@ -7,48 +7,86 @@
  *
  * One reservation per token, each:
  *
- *          accept                  commit (right token, before the deadline)
- *   (offer) -----> held ----------------------------------------------> admitted
- *                   |  cancel, deadline                                  (once; a repeated commit
- *                   v                                                     is acked again)
- *                released  (the token is dead: a later commit is refused)
+ *          accept          commit (right token,            admit-done (the ACD admitted it
+ *   (offer) -----> held --- before the deadline) --> admitting --- and the row is durable) --> admitted
+ *                   |                                     |
+ *                   | cancel, deadline, caller-left       | admit-failed
+ *                   v                                     v
+ *                released  (the token is dead: a later commit or caller-left is refused)
  *
- * - Accept when a ready agent of the queue is not already promised to another reservation, or
- *   the expected wait is within the caller's remaining patience; otherwise refuse.
+ * - Accept by the hub's rule (docs/architecture.md §5.8 `no-capacity`), so the two judge
+ *   alike: a ready agent of the queue not already promised to another held reservation; else
+ *   agents serving the queue and the caller's patience unknown or at least the expected wait
+ *   (an unknown expected wait fits only an unknown patience); else refuse. Also refused: a
+ *   queue this site does not run, a caller who has already waited the queue's `maxWaitMs`
+ *   (admitted, it would fall back at once), and a request whose numbers are out of range
+ *   (the refusal names the field).
  * - The admitted call ranks by its ORIGINAL enqueue time: `now - waitedMs` in this site's clock.
+ * - The book follows the ACD, never leads it: a commit makes it `admitting` and asks the
+ *   adapter to admit (`admit-call`); only the adapter's `admit-done` (the ACD admitted it AND
+ *   the admitted row is committed with it) sends the `commit-ack`, and `admit-failed` the
+ *   refusal naming the token. A commit repeated meanwhile gets no answer: the origin resends.
  * - A reservation never outlives its deadline: a commit at or after it is refused (even if the
- *   deadline's timer has not fired yet) and the timer releases it.
+ *   deadline's timer has not fired yet) and the timer releases it. Once `admitting`, the
+ *   deadline was met: neither the timer nor a cancel lets it go.
+ * - The caller hung up after the commit (`caller-left`): a held reservation is released and
+ *   refused (never admitted), an admitted call is ended (`end-admitted`, once) and acked, an
+ *   unknown or released token refused; while admitting the answer waits for the adapter's.
+ *   Every token's answer is the same whichever message asks: commit-ack (admitted) or refuse.
  * - Duplicates get the same answer: an offer of a request already answered is answered again
  *   the same way (same token); a repeated commit of an admitted token is acked, never admitted
  *   twice. A commit naming a token this site did not issue, or issued for another request, is
  *   refused. The refusal of a commit names the token, which tells the origin the call was not
  *   admitted and never will be under it (origin.ts relies on exactly this).
+ * - Durable: a restarted target rebuilds its book from the admitted rows only
+ *   (`bookFromAdmitted`), so a resent commit for an admitted call is acked, never refused.
+ *   Held reservations are lost on a restart: a commit for one is refused as unknown, which is
+ *   the truth (it was not admitted) and safe (the call goes back to its place at home).
  * - Forgetting (sweep): a released token or a refusal is forgotten `retainMs` after it ended;
  *   a commit naming it later is refused as unknown, which is the truth (it was not admitted).
  *   An admitted token is kept `retainAdmittedMs` (a day): refusing a commit for an admitted
- *   call would send the origin's copy home while this site offers it. An origin resends its
- *   commit only until it hears back (origin.ts), never for a day: its caller is long gone.
+ *   call would send the origin's copy home while this site offers it.
  */
-import { DomainError } from '../../shared/errors.js';
-import type { AttachedData } from '../acd/types.js';
-import type { OverflowMessage, RequestMessage } from './messages.js';
+import { DomainError, failedPrecondition } from '../../shared/errors.js';
+import { throwInvalid } from '../../shared/validate.js';
+import { NO_CALL_DATA, type CallData, type OverflowMessage, type RequestMessage } from './messages.js';
 
-export type ReservationStatus = 'held' | 'admitted' | 'released';
+export type ReservationStatus = 'held' | 'admitting' | 'admitted' | 'released';
 
 export interface Reservation {
   token: string;
   requestId: string;
   callId: string;
-  origin: string;
+  /** The origin site. */
+  fromSiteId: string;
   queueId: string;
   priority: number;
   /** The caller's original enqueue time, in this site's clock. */
   enqueueMs: number;
-  attached: AttachedData;
+  /** The call's hops once here (the request's + 1) and the sites it was at before, home first. */
+  hops: number;
+  visitedSiteIds: readonly string[];
+  data: CallData;
   deadlineMs: number;
   status: ReservationStatus;
   /** When it was admitted or released (for the sweep). */
   endedMs: number | null;
+  /** The origin said the caller hung up (an admitted call is ended once). */
+  callerLeft: boolean;
+}
+
+/**
+ * What the adapter stores for an admitted reservation, in the transaction that admits the call
+ * into the ACD: plain, serializable, enough to answer a resent commit after a restart.
+ */
+export interface AdmittedRow {
+  token: string;
+  requestId: string;
+  callId: string;
+  fromSiteId: string;
+  queueId: string;
+  /** In this site's clock. */
+  admittedAtMs: number;
 }
 
 export interface ReservationBook {
@@ -73,36 +111,56 @@ export const DEFAULT_RESERVATION_OPTIONS: ReservationOptions = {
   retainAdmittedMs: 86_400_000,
 };
 
-/** This site's own state for the offered queue, read by the adapter when the offer arrives. */
+/**
+ * This site's own state for the offered queue, read by the adapter when the offer arrives
+ * (names as in the hub's snapshot, docs/architecture.md §5.8).
+ */
 export interface LocalQueueState {
-  /** The site offers the queue at all (the topology says so, but the ACD decides). */
+  /** The site runs the queue at all (the topology says so, but the ACD decides). */
   offersQueue: boolean;
   /** Agents ready now who may take the call (the queue's skill). */
-  readyAgents: number;
-  /** Expected wait of a call joining now, or null when unknown. */
+  agentsReady: number;
+  /** Agents logged in with the queue's skill, whatever their state. */
+  agentsServing: number;
+  /** Expected wait of a call joining now; null = unknown. */
   expectedWaitMs: number | null;
+  /** The queue's max wait; null = none. */
+  maxWaitMs: number | null;
 }
 
 export type ReservationEvent =
   | { type: 'offer'; request: RequestMessage; token: string; local: LocalQueueState }
   | { type: 'message'; message: OverflowMessage }
+  /** The adapter's answer to `admit-call`: the ACD admitted the call and the row is durable. */
+  | { type: 'admit-done'; token: string }
+  /** The adapter's answer to `admit-call`: the ACD did not admit it (nothing was stored). */
+  | { type: 'admit-failed'; token: string; reason: string }
   | { type: 'timer-fired'; id: string }
   /** Forget answers older than retainMs (run now and then). */
   | { type: 'sweep' };
 
 export type ReservationCommand =
   | { type: 'send'; message: OverflowMessage }
-  /** Queue the call here at its original place, with its data; it came from `origin`. */
+  /**
+   * Queue the call here at its original place, with its data, and store `row` with it in one
+   * transaction; answer `admit-done` or `admit-failed`. `fromSiteId` and `token` are the
+   * `overflow-in` record's facts.
+   */
   | {
       type: 'admit-call';
       callId: string;
       queueId: string;
       priority: number;
       enqueueMs: number;
-      origin: string;
+      fromSiteId: string;
       token: string;
-      attached: AttachedData;
+      hops: number;
+      visitedSiteIds: readonly string[];
+      data: CallData;
+      row: AdmittedRow;
     }
+  /** The caller of an admitted call hung up at the origin: end it here (if still live). */
+  | { type: 'end-admitted'; callId: string; fromSiteId: string; token: string }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 
@@ -117,6 +175,43 @@ export const emptyBook = (site: string): ReservationBook => ({
   byRequest: new Map(),
 });
 
+const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+/** A book rebuilt at start from the admitted rows (docs/architecture.md §5.9: durable book). */
+export function bookFromAdmitted(site: string, rows: readonly AdmittedRow[], nowMs: number): ReservationBook {
+  const problems: string[] = [];
+  rows.forEach((r, i) => {
+    for (const f of ['token', 'requestId', 'callId', 'fromSiteId', 'queueId'] as const) {
+      if (!isText(r[f])) problems.push(`rows[${i}].${f}: must be a non-empty string`);
+    }
+    if (!isTime(r.admittedAtMs)) problems.push(`rows[${i}].admittedAtMs: must be an integer time in ms`);
+  });
+  if (problems.length > 0) throwInvalid(problems, problems[0]!.slice(0, problems[0]!.indexOf(':')));
+  const book = emptyBook(site);
+  for (const r of rows) {
+    book.byToken.set(r.token, {
+      token: r.token,
+      requestId: r.requestId,
+      callId: r.callId,
+      fromSiteId: r.fromSiteId,
+      queueId: r.queueId,
+      priority: 0,
+      enqueueMs: r.admittedAtMs,
+      hops: 0,
+      visitedSiteIds: [],
+      data: NO_CALL_DATA,
+      deadlineMs: r.admittedAtMs,
+      status: 'admitted',
+      // A row from a clock that went back is kept its full retention from now.
+      endedMs: Math.min(r.admittedAtMs, nowMs),
+      callerLeft: false,
+    });
+    book.byRequest.set(r.requestId, { token: r.token });
+  }
+  return book;
+}
+
 const timerOf = (token: string): string => `reservation:${token}`;
 
 /** Reservations held now for a queue (each promises one ready agent). */
@@ -126,33 +221,78 @@ export function heldFor(book: ReservationBook, queueId: string): number {
   return n;
 }
 
-/** Why this site cannot take the call, or null to accept. */
-function refusal(book: ReservationBook, req: RequestMessage, local: LocalQueueState): string | null {
-  if (!local.offersQueue) return `site ${book.site} does not offer queue ${req.queueId}`;
-  if (local.readyAgents > heldFor(book, req.queueId)) return null;
-  if (local.expectedWaitMs !== null && req.patienceMs !== null && local.expectedWaitMs <= req.patienceMs) {
-    return null;
+const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** The first field of the request that is out of range, as a refusal reason; null = fine. */
+function badRequest(req: RequestMessage): string | null {
+  if (!isCount(req.priority))
+    return `request.priority: must be an integer >= 0 (got ${String(req.priority)})`;
+  if (!isMs(req.waitedMs))
+    return `request.waitedMs: must be a number of ms >= 0 (got ${String(req.waitedMs)})`;
+  if (req.remainingPatienceMs !== null && !isMs(req.remainingPatienceMs)) {
+    return `request.remainingPatienceMs: must be a number of ms >= 0, or null when unknown (got ${String(req.remainingPatienceMs)})`;
   }
-  return 'no agent ready and the expected wait is beyond the caller';
+  if (!isCount(req.hops)) return `request.hops: must be an integer >= 0 (got ${String(req.hops)})`;
+  if (!isMs(req.callAgeMs))
+    return `request.callAgeMs: must be a number of ms >= 0 (got ${String(req.callAgeMs)})`;
+  if (!isText(req.callId)) return 'request.callId: required';
+  if (!isText(req.queueId)) return 'request.queueId: required';
+  if (!isText(req.fromSiteId)) return 'request.fromSiteId: required';
+  return null;
 }
 
-function accept(book: ReservationBook, r: Reservation, nowMs: number): OverflowMessage {
-  return {
+/** Why this site cannot take the call, or null to accept (the hub's rule, header). */
+function refusal(book: ReservationBook, req: RequestMessage, local: LocalQueueState): string | null {
+  if (!local.offersQueue) return `site ${book.site} does not offer queue ${req.queueId}`;
+  if (local.maxWaitMs !== null && req.waitedMs >= local.maxWaitMs) {
+    return `the caller has waited ${req.waitedMs} ms, at or past queue ${req.queueId}'s max wait of ${local.maxWaitMs} ms`;
+  }
+  if (local.agentsReady > heldFor(book, req.queueId)) return null;
+  if (local.agentsServing === 0) return `no agent serves queue ${req.queueId} at site ${book.site}`;
+  const patience = req.remainingPatienceMs;
+  if (patience === null) return null;
+  if (local.expectedWaitMs !== null && local.expectedWaitMs <= patience) return null;
+  return local.expectedWaitMs === null
+    ? 'no agent ready and the expected wait is unknown'
+    : `no agent ready and the expected wait of ${local.expectedWaitMs} ms is beyond the caller's ${patience} ms`;
+}
+
+/** The token's answer once admitted (to a commit, a repeated one, or a caller-left). */
+const ackOf = (book: ReservationBook, r: Reservation): ReservationCommand => ({
+  type: 'send',
+  message: {
+    kind: 'commit-ack',
+    requestId: r.requestId,
+    fromSiteId: book.site,
+    toSiteId: r.fromSiteId,
+    token: r.token,
+  },
+});
+
+const acceptOf = (book: ReservationBook, r: Reservation, nowMs: number): ReservationCommand => ({
+  type: 'send',
+  message: {
     kind: 'accept',
     requestId: r.requestId,
-    target: book.site,
+    fromSiteId: book.site,
+    toSiteId: r.fromSiteId,
     token: r.token,
     holdMs: r.deadlineMs - nowMs,
-  };
-}
+  },
+});
 
 function refuse(
   book: ReservationBook,
   requestId: string,
+  toSiteId: string,
   token: string | null,
   reason: string,
 ): ReservationCommand {
-  return { type: 'send', message: { kind: 'refuse', requestId, target: book.site, token, reason } };
+  return {
+    type: 'send',
+    message: { kind: 'refuse', requestId, fromSiteId: book.site, toSiteId, token, reason, byHub: false },
+  };
 }
 
 function release(r: Reservation, nowMs: number): void {
@@ -167,104 +307,189 @@ function onOffer(
   o: ReservationOptions,
 ): ReservationCommand[] {
   const req = e.request;
+  const origin = req.fromSiteId;
   const known = book.byRequest.get(req.requestId);
   if (known) {
     // A duplicate: the same answer again (a held reservation with what is left of it).
-    if ('refused' in known) return [refuse(book, req.requestId, null, known.refused)];
+    if ('refused' in known) return [refuse(book, req.requestId, origin, null, known.refused)];
     const r = book.byToken.get(known.token)!;
-    if (r.status === 'held') return [{ type: 'send', message: accept(book, r, nowMs) }];
-    if (r.status === 'released') return [refuse(book, req.requestId, null, 'reservation released')];
-    return []; // admitted: the origin has its answer (commit-ack)
+    if (r.status === 'held') return [acceptOf(book, r, nowMs)];
+    if (r.status === 'released') return [refuse(book, req.requestId, origin, null, 'reservation released')];
+    return []; // admitting or admitted: the origin gets its answer to the commit
   }
   if (book.byToken.has(e.token)) {
     // Tokens are one-time: a repeated one is the adapter's bug, never the peer's.
     throw new DomainError('internal', `overflow token issued twice at site ${book.site}`);
   }
+  // A bad request is refused naming the field and remembered as nothing (the same request
+  // gets the same refusal again anyway).
+  const bad = badRequest(req);
+  if (bad !== null) return [refuse(book, req.requestId, origin, null, bad)];
   const why = refusal(book, req, e.local);
   if (why !== null) {
     book.byRequest.set(req.requestId, { refused: why, atMs: nowMs });
-    return [refuse(book, req.requestId, null, why)];
+    return [refuse(book, req.requestId, origin, null, why)];
   }
   const r: Reservation = {
     token: e.token,
     requestId: req.requestId,
     callId: req.callId,
-    origin: req.origin,
+    fromSiteId: origin,
     queueId: req.queueId,
     priority: req.priority,
     enqueueMs: nowMs - req.waitedMs,
-    attached: req.attached,
+    hops: req.hops + 1,
+    visitedSiteIds: [...req.visitedSiteIds],
+    data: {
+      ani: req.ani,
+      dnis: req.dnis,
+      customerId: req.customerId,
+      customerHomeSiteId: req.customerHomeSiteId,
+      ivrPath: [...req.ivrPath],
+      attached: req.attached,
+    },
     deadlineMs: nowMs + o.holdMs,
     status: 'held',
     endedMs: null,
+    callerLeft: false,
   };
   book.byToken.set(r.token, r);
   book.byRequest.set(r.requestId, { token: r.token });
-  return [
-    { type: 'send', message: accept(book, r, nowMs) },
-    { type: 'start-timer', id: timerOf(r.token), atMs: r.deadlineMs },
-  ];
+  return [acceptOf(book, r, nowMs), { type: 'start-timer', id: timerOf(r.token), atMs: r.deadlineMs }];
+}
+
+/** The reservation a commit or caller-left names, if it is that request's. */
+function named(book: ReservationBook, requestId: string, token: string): Reservation | undefined {
+  const r = book.byToken.get(token);
+  return r && r.requestId === requestId ? r : undefined;
 }
 
 function onCommit(
   book: ReservationBook,
-  requestId: string,
-  token: string,
+  m: { requestId: string; fromSiteId: string; token: string },
   nowMs: number,
-): ReservationCommand[] {
-  const r = book.byToken.get(token);
-  if (!r || r.requestId !== requestId) return [refuse(book, requestId, token, 'unknown token')];
+) {
+  const r = named(book, m.requestId, m.token);
+  if (!r) return [refuse(book, m.requestId, m.fromSiteId, m.token, 'unknown token')];
   switch (r.status) {
     case 'admitted':
-      return [{ type: 'send', message: { kind: 'commit-ack', requestId, target: book.site, token } }];
+      return [ackOf(book, r)];
+    case 'admitting':
+      return []; // the answer waits for the ACD's (header)
     case 'released':
-      return [refuse(book, requestId, token, 'reservation released')];
+      return [refuse(book, r.requestId, r.fromSiteId, r.token, 'reservation released')];
     case 'held':
       if (nowMs >= r.deadlineMs) {
         release(r, nowMs);
         return [
-          { type: 'cancel-timer', id: timerOf(token) },
-          refuse(book, requestId, token, 'reservation expired'),
-        ];
+          { type: 'cancel-timer', id: timerOf(r.token) },
+          refuse(book, r.requestId, r.fromSiteId, r.token, 'reservation expired'),
+        ] satisfies ReservationCommand[];
       }
-      r.status = 'admitted';
-      r.endedMs = nowMs;
+      r.status = 'admitting';
       return [
-        { type: 'cancel-timer', id: timerOf(token) },
+        { type: 'cancel-timer', id: timerOf(r.token) },
         {
           type: 'admit-call',
           callId: r.callId,
           queueId: r.queueId,
           priority: r.priority,
           enqueueMs: r.enqueueMs,
-          origin: r.origin,
-          token,
-          attached: r.attached,
+          fromSiteId: r.fromSiteId,
+          token: r.token,
+          hops: r.hops,
+          visitedSiteIds: r.visitedSiteIds,
+          data: r.data,
+          row: {
+            token: r.token,
+            requestId: r.requestId,
+            callId: r.callId,
+            fromSiteId: r.fromSiteId,
+            queueId: r.queueId,
+            admittedAtMs: nowMs,
+          },
         },
-        { type: 'send', message: { kind: 'commit-ack', requestId, target: book.site, token } },
-      ];
+      ] satisfies ReservationCommand[];
   }
 }
 
-function onCancel(
+function onCallerLeft(
   book: ReservationBook,
-  requestId: string,
-  token: string | null,
+  m: { requestId: string; fromSiteId: string; token: string },
   nowMs: number,
 ): ReservationCommand[] {
+  const r = named(book, m.requestId, m.token);
+  if (!r) return [refuse(book, m.requestId, m.fromSiteId, m.token, 'unknown token')];
+  switch (r.status) {
+    case 'held':
+      release(r, nowMs);
+      r.callerLeft = true;
+      return [
+        { type: 'cancel-timer', id: timerOf(r.token) },
+        refuse(book, r.requestId, r.fromSiteId, r.token, 'the caller left'),
+      ];
+    case 'released':
+      return [refuse(book, r.requestId, r.fromSiteId, r.token, 'reservation released')];
+    case 'admitting':
+      r.callerLeft = true; // ended as soon as it is admitted (admit-done)
+      return [];
+    case 'admitted': {
+      const end: ReservationCommand[] = r.callerLeft
+        ? []
+        : [{ type: 'end-admitted', callId: r.callId, fromSiteId: r.fromSiteId, token: r.token }];
+      r.callerLeft = true;
+      return [...end, ackOf(book, r)];
+    }
+  }
+}
+
+function admitting(book: ReservationBook, token: unknown, what: string): Reservation {
+  const r = typeof token === 'string' ? book.byToken.get(token) : undefined;
+  if (!r || r.status !== 'admitting') {
+    // Only the adapter sends these, once per admit-call: anything else is its bug.
+    throw failedPrecondition(
+      `${what} for token ${JSON.stringify(token)} at site ${book.site}: no reservation is being admitted under it`,
+    );
+  }
+  return r;
+}
+
+function onAdmitDone(book: ReservationBook, token: string, nowMs: number): ReservationCommand[] {
+  const r = admitting(book, token, 'admit-done');
+  r.status = 'admitted';
+  r.endedMs = nowMs;
+  const end: ReservationCommand[] = r.callerLeft
+    ? [{ type: 'end-admitted', callId: r.callId, fromSiteId: r.fromSiteId, token: r.token }]
+    : [];
+  return [...end, ackOf(book, r)];
+}
+
+function onAdmitFailed(
+  book: ReservationBook,
+  token: string,
+  reason: string,
+  nowMs: number,
+): ReservationCommand[] {
+  const r = admitting(book, token, 'admit-failed');
+  release(r, nowMs);
+  return [refuse(book, r.requestId, r.fromSiteId, r.token, `not admitted: ${String(reason)}`)];
+}
+
+function onCancel(book: ReservationBook, requestId: string, token: string | null, nowMs: number) {
   const answer = book.byRequest.get(requestId);
   const t = token ?? (answer && 'token' in answer ? answer.token : undefined);
   const r = t === undefined ? undefined : book.byToken.get(t);
-  // Only a held reservation of that very request lets go; an admitted call is this site's now.
+  // Only a held reservation of that very request lets go; an admitting or admitted call is
+  // this site's now.
   if (!r || r.requestId !== requestId || r.status !== 'held') return [];
   release(r, nowMs);
-  return [{ type: 'cancel-timer', id: timerOf(r.token) }];
+  return [{ type: 'cancel-timer', id: timerOf(r.token) }] satisfies ReservationCommand[];
 }
 
 function sweep(book: ReservationBook, nowMs: number, o: ReservationOptions): void {
   for (const [token, r] of book.byToken) {
     const keepMs = r.status === 'admitted' ? o.retainAdmittedMs : o.retainMs;
-    if (r.endedMs !== null && nowMs - r.endedMs >= keepMs) {
+    if (r.endedMs !== null && r.status !== 'admitting' && nowMs - r.endedMs >= keepMs) {
       book.byToken.delete(token);
       book.byRequest.delete(r.requestId);
     }
@@ -286,11 +511,19 @@ export function reservationStep(
     case 'offer':
       commands = onOffer(book, e, nowMs, o);
       break;
-    case 'message':
-      if (e.message.kind === 'commit') commands = onCommit(book, e.message.requestId, e.message.token, nowMs);
-      else if (e.message.kind === 'cancel')
-        commands = onCancel(book, e.message.requestId, e.message.token, nowMs);
+    case 'message': {
+      const m = e.message;
+      if (m.kind === 'commit') commands = onCommit(book, m, nowMs);
+      else if (m.kind === 'caller-left') commands = onCallerLeft(book, m, nowMs);
+      else if (m.kind === 'cancel') commands = onCancel(book, m.requestId, m.token, nowMs);
       break; // anything else is not for the target
+    }
+    case 'admit-done':
+      commands = onAdmitDone(book, e.token, nowMs);
+      break;
+    case 'admit-failed':
+      commands = onAdmitFailed(book, e.token, e.reason, nowMs);
+      break;
     case 'timer-fired': {
       const token = e.id.startsWith('reservation:') ? e.id.slice('reservation:'.length) : undefined;
       const r = token === undefined ? undefined : book.byToken.get(token);
