@@ -1,7 +1,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
-import type { OverflowMessage } from './messages.js';
+import { NO_CALL_DATA, type OverflowMessage } from './messages.js';
 import {
   initialOrigin,
   originStep,
@@ -11,7 +11,13 @@ import {
   type OriginOptions,
 } from './origin.js';
 
-const O: OriginOptions = { askTimeoutMs: 2_000, commitMarginMs: 500, commitResendMs: 1_000 };
+const O: OriginOptions = {
+  askTimeoutMs: 2_000,
+  commitMarginMs: 500,
+  commitResendMs: 1_000,
+  commitAlarmAfterMs: 30_000,
+  commitSlowResendMs: 10_000,
+};
 const T0 = 100_000;
 
 /** Drives one call's machine, keeping the commands of the last step. */
@@ -26,7 +32,19 @@ class Drive {
   }
   ask(nowMs = T0): this {
     return this.step(
-      { type: 'ask', priority: 5, waitedMs: 40_000, patienceMs: null, targets: ['chongqing'], attached: {} },
+      {
+        type: 'ask',
+        priority: 5,
+        waitedMs: 40_000,
+        remainingPatienceMs: null,
+        visitedSiteIds: [],
+        hops: 0,
+        policyId: 'wanzhou-retail',
+        coverEntryId: null,
+        callAgeMs: 41_000,
+        ...NO_CALL_DATA,
+        customerId: 'k1',
+      },
       nowMs,
     );
   }
@@ -34,7 +52,10 @@ class Drive {
     return this.step({ type: 'message', message }, nowMs);
   }
   accept(nowMs: number, holdMs = 3_000, token = 'tok-1', requestId = 'c1#1'): this {
-    return this.msg({ kind: 'accept', requestId, target: 'chongqing', token, holdMs }, nowMs);
+    return this.msg(
+      { kind: 'accept', requestId, fromSiteId: 'chongqing', toSiteId: 'wanzhou', token, holdMs },
+      nowMs,
+    );
   }
   /** The kinds of what it did: `send:commit`, `take-call`, ... */
   did(): string[] {
@@ -60,15 +81,29 @@ test('the happy path: ask, accept, the home queue lets go, commit, ack: moved', 
   assert.equal(d.m.state, 'committing');
   assert.deepEqual(d.did(), ['send:commit', 'start-timer']);
 
-  d.msg({ kind: 'commit-ack', requestId: 'c1#1', target: 'chongqing', token: 'tok-1' }, T0 + 200);
+  d.msg(
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-1' },
+    T0 + 200,
+  );
   assert.equal(d.m.state, 'moved');
-  assert.deepEqual(d.out.at(-1), { type: 'call-moved', callId: 'c1', target: 'chongqing', token: 'tok-1' });
+  assert.deepEqual(d.out.at(-1), { type: 'call-moved', callId: 'c1', toSiteId: 'chongqing', token: 'tok-1' });
 });
 
 test('refused, timed out or cut off before the commit: the call stays home, in its place', () => {
   const refused = new Drive()
     .ask()
-    .msg({ kind: 'refuse', requestId: 'c1#1', target: null, token: null, reason: 'x' }, T0 + 1);
+    .msg(
+      {
+        kind: 'refuse',
+        requestId: 'c1#1',
+        fromSiteId: 'hub',
+        toSiteId: 'wanzhou',
+        token: null,
+        reason: 'x',
+        byHub: true,
+      },
+      T0 + 1,
+    );
   assert.deepEqual([refused.m.state, refused.m.homeReason], ['home', 'refused']);
   assert.ok(!refused.did().includes('return-call')); // never left the queue
 
@@ -132,31 +167,147 @@ test('after the commit only the target decides: link drops and timeouts resend, 
   d.step({ type: 'timer-fired', id: 'c1#1:commit' }, T0 + 1_002);
   assert.deepEqual([d.m.state, d.did(), d.m.commitsSent], ['committing', ['send:commit', 'start-timer'], 2]);
   // A refusal of the request (no token) is not about our commit: ignored.
-  d.msg({ kind: 'refuse', requestId: 'c1#1', target: 'fuling', token: null, reason: 'busy' }, T0 + 1_003);
+  d.msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#1',
+      fromSiteId: 'fuling',
+      toSiteId: 'wanzhou',
+      token: null,
+      reason: 'busy',
+      byHub: false,
+    },
+    T0 + 1_003,
+  );
   assert.equal(d.m.state, 'committing');
   // Another token's refusal neither.
-  d.msg({ kind: 'refuse', requestId: 'c1#1', target: 'chongqing', token: 'tok-9', reason: 'x' }, T0 + 1_004);
+  d.msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#1',
+      fromSiteId: 'chongqing',
+      toSiteId: 'wanzhou',
+      token: 'tok-9',
+      reason: 'x',
+      byHub: false,
+    },
+    T0 + 1_004,
+  );
   assert.equal(d.m.state, 'committing');
   d.msg(
-    { kind: 'refuse', requestId: 'c1#1', target: 'chongqing', token: 'tok-1', reason: 'expired' },
+    {
+      kind: 'refuse',
+      requestId: 'c1#1',
+      fromSiteId: 'chongqing',
+      toSiteId: 'wanzhou',
+      token: 'tok-1',
+      reason: 'expired',
+      byHub: false,
+    },
     T0 + 1_005,
   );
   assert.deepEqual([d.m.state, d.m.homeReason], ['home', 'commit-refused']);
   assert.deepEqual(d.did(), ['cancel-timer', 'return-call']);
 });
 
-test('a caller who hangs up in transit is not put back when the commit is refused', () => {
+test("a caller who hangs up in transit: caller-left replaces the commit, and the target's word settles the call once", () => {
+  const taken = () =>
+    new Drive()
+      .ask()
+      .accept(T0 + 1)
+      .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+  const d = taken().step({ type: 'call-left' }, T0 + 3);
+  assert.equal(d.m.state, 'committing');
+  assert.deepEqual(d.did(), ['send:caller-left', 'start-timer']);
+  const left = d.out[0]!;
+  assert.ok(left.type === 'send' && left.message.kind === 'caller-left');
+  assert.deepEqual([left.message.token, left.message.toSiteId], ['tok-1', 'chongqing']);
+  // Resent like the commit (which it replaces) until the target's word; told once is enough here.
+  d.step({ type: 'call-left' }, T0 + 4);
+  assert.deepEqual(d.did(), []);
+  d.step({ type: 'timer-fired', id: 'c1#1:commit' }, T0 + 1_003);
+  assert.deepEqual(d.did(), ['send:caller-left', 'start-timer']);
+  // Refused (never admitted): the call goes back, where the ACD ends it (its caller is gone).
+  d.msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#1',
+      fromSiteId: 'chongqing',
+      toSiteId: 'wanzhou',
+      token: 'tok-1',
+      reason: 'the caller left',
+      byHub: false,
+    },
+    T0 + 1_004,
+  );
+  assert.deepEqual([d.m.homeReason, d.did()], ['call-left', ['cancel-timer', 'return-call']]);
+  // Admitted (and ended there): moved, once.
+  const a = taken().step({ type: 'call-left' }, T0 + 3);
+  a.msg(
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-1' },
+    T0 + 5,
+  );
+  assert.deepEqual([a.m.state, a.did()], ['moved', ['cancel-timer', 'call-moved']]);
+  a.msg(
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-1' },
+    T0 + 6,
+  );
+  a.step({ type: 'call-left' }, T0 + 7);
+  assert.deepEqual(a.did(), []);
+});
+
+test('a silent target: one alarm after commitAlarmAfterMs, then slower resends until its word', () => {
   const d = new Drive()
     .ask()
     .accept(T0 + 1)
     .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
-  d.step({ type: 'call-left' }, T0 + 3);
-  assert.equal(d.m.state, 'committing');
+  let t = T0 + 2;
+  let alarms = 0;
+  for (let i = 0; i < 29; i++) {
+    t += 1_000;
+    d.step({ type: 'timer-fired', id: 'c1#1:commit' }, t);
+    alarms += d.out.filter((c) => c.type === 'alarm').length;
+  }
+  assert.equal(alarms, 0, '29 s: no alarm yet');
+  t += 1_000;
+  d.step({ type: 'timer-fired', id: 'c1#1:commit' }, t);
+  assert.deepEqual(d.did(), ['alarm', 'send:commit', 'start-timer']);
+  assert.deepEqual(d.out[0], {
+    type: 'alarm',
+    callId: 'c1',
+    requestId: 'c1#1',
+    toSiteId: 'chongqing',
+    token: 'tok-1',
+    silentMs: 30_000,
+  });
+  assert.deepEqual(d.out[2], { type: 'start-timer', id: 'c1#1:commit', atMs: t + 10_000 });
+  d.step({ type: 'timer-fired', id: 'c1#1:commit' }, t + 10_000);
+  assert.deepEqual(d.did(), ['send:commit', 'start-timer'], 'once');
   d.msg(
-    { kind: 'refuse', requestId: 'c1#1', target: 'chongqing', token: 'tok-1', reason: 'expired' },
-    T0 + 4,
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-1' },
+    t + 10_001,
   );
-  assert.deepEqual([d.m.homeReason, d.did()], ['call-left', ['cancel-timer']]);
+  assert.equal(d.m.state, 'moved');
+});
+
+test('the request carries the wire names: this site last in visitedSiteIds, hops, the policy, the data', () => {
+  const d = new Drive().ask();
+  const req = d.out[0]!;
+  assert.ok(req.type === 'send' && req.message.kind === 'request');
+  const m = req.message;
+  assert.deepEqual(
+    [
+      m.fromSiteId,
+      m.toSiteId,
+      m.visitedSiteIds,
+      m.hops,
+      m.policyId,
+      m.coverEntryId,
+      m.customerId,
+      m.callAgeMs,
+    ],
+    ['wanzhou', null, ['wanzhou'], 0, 'wanzhou-retail', null, 'k1', 41_000],
+  );
 });
 
 test('stale and duplicate messages: ignored, and a stray reservation is cancelled', () => {
@@ -171,8 +322,14 @@ test('stale and duplicate messages: ignored, and a stray reservation is cancelle
   assert.ok(c.type === 'send' && c.message.kind === 'cancel' && c.message.token === 'tok-2');
   // A commit-ack for another token or request does not move the call.
   d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 4);
-  d.msg({ kind: 'commit-ack', requestId: 'c1#1', target: 'fuling', token: 'tok-2' }, T0 + 5);
-  d.msg({ kind: 'commit-ack', requestId: 'c1#0', target: 'chongqing', token: 'tok-1' }, T0 + 5);
+  d.msg(
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'fuling', toSiteId: 'wanzhou', token: 'tok-2' },
+    T0 + 5,
+  );
+  d.msg(
+    { kind: 'commit-ack', requestId: 'c1#0', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-1' },
+    T0 + 5,
+  );
   assert.equal(d.m.state, 'committing');
   // A timer of an earlier attempt is ignored.
   d.step({ type: 'timer-fired', id: 'c1#1:ask' }, T0 + 6);
@@ -194,14 +351,28 @@ test('a call back home may be asked again, under a new request id; a moved call 
   );
 
   d.accept(T0 + 10_010, 3_000, 'tok-2', 'c1#2').step({ type: 'call-taken', requestId: 'c1#2' }, T0 + 10_011);
-  d.msg({ kind: 'commit-ack', requestId: 'c1#2', target: 'chongqing', token: 'tok-2' }, T0 + 10_020);
+  d.msg(
+    { kind: 'commit-ack', requestId: 'c1#2', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-2' },
+    T0 + 10_020,
+  );
   assert.equal(d.m.state, 'moved');
   assert.throws(
     () => d.ask(T0 + 20_000),
     (e) => isDomainError(e, 'failed-precondition'),
   );
   // Messages after the move change nothing.
-  d.msg({ kind: 'refuse', requestId: 'c1#2', target: 'chongqing', token: 'tok-2', reason: 'x' }, T0 + 20_001);
+  d.msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#2',
+      fromSiteId: 'chongqing',
+      toSiteId: 'wanzhou',
+      token: 'tok-2',
+      reason: 'x',
+      byHub: false,
+    },
+    T0 + 20_001,
+  );
   assert.equal(d.m.state, 'moved');
 });
 
@@ -212,4 +383,18 @@ test('the home queue letting the call go after the move was given up: the call g
     .step({ type: 'link-down' }, T0 + 2);
   d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
   assert.deepEqual(d.did(), ['return-call']);
+  // Also when the caller hung up meanwhile: the ACD kept the taken call and ends it on return.
+  const gone = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-left' }, T0 + 2);
+  gone.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  assert.deepEqual(gone.did(), ['return-call']);
+  // Our own answer again, once committing, changes nothing.
+  const twice = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+  twice.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  assert.deepEqual(twice.did(), []);
 });

@@ -6,6 +6,7 @@
  *
  *            ask              accept (in time)         call-taken (in time)           commit-ack
  *   waiting ----> asked ---------------------> accepted --------------------> committing ----> moved
+ *                                                                       (call left: caller-left, resent)
  *      ^  \         |                            |                              |  ^
  *      |   \        | refuse, timeout,           | not waiting, call left,      |  | timer: commit again
  *      |    \       | link down, call left       | too late, link down          |  |
@@ -36,12 +37,21 @@
  * - A stale accept (an earlier attempt, a duplicate request that reached a second target, an
  *   answer after a timeout) is answered with a `cancel` of its token so its reservation ends
  *   before its deadline; any other stale or duplicate message is ignored.
+ * - The caller hangs up after the commit (`call-left` while committing): the ACD keeps the
+ *   taken call (its caller gone) until this machine settles it, and the target is told
+ *   (`caller-left`, resent like the commit, which it replaces): a held reservation is then
+ *   released, an admitted call ended. The target's word settles the call exactly once:
+ *   `call-moved` (admitted) or `return-call` (the ACD ends it abandoned).
+ * - The commit is resent until the target's word, however long: giving up would guess. After
+ *   `commitAlarmAfterMs` without it the machine raises one `alarm` (the adapter logs it: a
+ *   target gone silent with a call in transit) and resends every `commitSlowResendMs` after.
  * - `moved` is final: the call now belongs to the target and never comes back (no ping-pong:
  *   there it has `hops = 1`, and the trigger asks no call with `hops >= maxHops`).
+ * - Names are the wire's (messages.ts): the request carries the call's sites so far
+ *   (`visitedSiteIds`, this one last), its `hops`, the policy or cover entry, and its data.
  */
 import { failedPrecondition } from '../../shared/errors.js';
-import type { AttachedData } from '../acd/types.js';
-import type { OverflowMessage, RequestMessage } from './messages.js';
+import type { CallData, OverflowMessage, RequestMessage } from './messages.js';
 
 export type OriginStateName = 'waiting' | 'asked' | 'accepted' | 'committing' | 'moved' | 'home';
 
@@ -64,11 +74,16 @@ export interface OriginMachine {
   attempts: number;
   requestId: string | null;
   askedAtMs: number | null;
-  target: string | null;
+  /** The site that accepted (the accept's `fromSiteId`). */
+  toSiteId: string | null;
   token: string | null;
   /** The last instant, in this site's clock, at which the reservation surely still holds. */
   reservedUntilMs: number | null;
   commitsSent: number;
+  /** When the first commit was sent (for the alarm). */
+  committedAtMs: number | null;
+  /** The alarm was raised for this commit. */
+  alarmed: boolean;
   /** The caller hung up while the call was in transit (between take and the target's word). */
   leftInTransit: boolean;
   homeReason: HomeReason | null;
@@ -80,31 +95,41 @@ export interface OriginOptions {
   askTimeoutMs: number;
   /** Commit only while at least this much of the reservation is left (the commit's transit). */
   commitMarginMs: number;
-  /** Send the commit again after this long without the target's word. */
+  /** Send the commit (or caller-left) again after this long without the target's word. */
   commitResendMs: number;
+  /** Raise one `alarm` when the target has been silent this long after the first commit. */
+  commitAlarmAfterMs: number;
+  /** The resend pace after the alarm. */
+  commitSlowResendMs: number;
 }
 
 export const DEFAULT_ORIGIN_OPTIONS: OriginOptions = {
   askTimeoutMs: 2_000,
   commitMarginMs: 500,
   commitResendMs: 1_000,
+  commitAlarmAfterMs: 30_000,
+  commitSlowResendMs: 10_000,
 };
 
 export type OriginEvent =
-  | {
+  | ({
       type: 'ask';
       priority: number;
       waitedMs: number;
-      patienceMs: number | null;
-      targets: readonly string[];
-      attached: AttachedData;
-    }
+      remainingPatienceMs: number | null;
+      /** The sites the call was at before this one, home first (the ACD's), and its hops. */
+      visitedSiteIds: readonly string[];
+      hops: number;
+      policyId: string | null;
+      coverEntryId: string | null;
+      callAgeMs: number;
+    } & CallData)
   | { type: 'message'; message: OverflowMessage }
   /** The home queue gave the call up for the move (answer to `take-call`). */
   | { type: 'call-taken'; requestId: string }
   /** The home queue could not give it up: it is being offered to an agent here, or gone. */
   | { type: 'call-not-waiting'; requestId: string }
-  /** The call was answered or abandoned at home (or the caller hung up in transit). */
+  /** The call was answered or abandoned at home, or its caller hung up (also in transit). */
   | { type: 'call-left' }
   | { type: 'link-down' }
   | { type: 'timer-fired'; id: string };
@@ -113,10 +138,15 @@ export type OriginCommand =
   | { type: 'send'; message: OverflowMessage }
   /** Take the call out of the home queue, keeping its place; answer call-taken / call-not-waiting. */
   | { type: 'take-call'; callId: string; requestId: string }
-  /** Put the call back in its place (same priority, same enqueue time). */
+  /**
+   * Put the call back in its place (same priority, same enqueue time); a call whose caller
+   * left in transit ends there instead (the ACD ends it abandoned).
+   */
   | { type: 'return-call'; callId: string }
   /** The target admitted the call: it ends here as `overflowed` (CDR) with target and token. */
-  | { type: 'call-moved'; callId: string; target: string; token: string }
+  | { type: 'call-moved'; callId: string; toSiteId: string; token: string }
+  /** The target has said nothing for `commitAlarmAfterMs` with the call in transit: log it. */
+  | { type: 'alarm'; callId: string; requestId: string; toSiteId: string; token: string; silentMs: number }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 
@@ -138,10 +168,12 @@ export const initialOrigin = (
   attempts: 0,
   requestId: null,
   askedAtMs: null,
-  target: null,
+  toSiteId: null,
   token: null,
   reservedUntilMs: null,
   commitsSent: 0,
+  committedAtMs: null,
+  alarmed: false,
   leftInTransit: false,
   homeReason: null,
   changedAtMs: nowMs,
@@ -162,17 +194,27 @@ function goHome(m: OriginMachine, reason: HomeReason, nowMs: number, commands: O
 }
 
 /** A cancel for the current request (its token when known), so the target lets go at once. */
-function cancelOf(m: OriginMachine, token: string | null, target: string | null): OriginCommand {
-  return { type: 'send', message: { kind: 'cancel', requestId: m.requestId!, target, token } };
+function cancelOf(m: OriginMachine, token: string | null, toSiteId: string | null): OriginCommand {
+  return {
+    type: 'send',
+    message: { kind: 'cancel', requestId: m.requestId!, fromSiteId: m.site, toSiteId, token },
+  };
 }
 
+/** The commit, or once the caller left the caller-left that replaces it, and the resend timer. */
 function sendCommit(m: OriginMachine, nowMs: number, o: OriginOptions): OriginCommand[] {
+  const head = { requestId: m.requestId!, fromSiteId: m.site, toSiteId: m.toSiteId!, token: m.token! };
+  const slow = m.alarmed;
   return [
     {
       type: 'send',
-      message: { kind: 'commit', requestId: m.requestId!, target: m.target!, token: m.token! },
+      message: m.leftInTransit ? { kind: 'caller-left', ...head } : { kind: 'commit', ...head },
     },
-    { type: 'start-timer', id: commitTimer(m), atMs: nowMs + o.commitResendMs },
+    {
+      type: 'start-timer',
+      id: commitTimer(m),
+      atMs: nowMs + (slow ? o.commitSlowResendMs : o.commitResendMs),
+    },
   ];
 }
 
@@ -189,14 +231,24 @@ function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs
   const request: RequestMessage = {
     kind: 'request',
     requestId,
+    fromSiteId: m.site,
+    toSiteId: null, // the hub picks
     callId: m.callId,
-    origin: m.site,
     queueId: m.queueId,
     priority: e.priority,
     waitedMs: e.waitedMs,
-    patienceMs: e.patienceMs,
-    targets: [...e.targets],
+    remainingPatienceMs: e.remainingPatienceMs,
+    visitedSiteIds: [...e.visitedSiteIds.filter((s) => s !== m.site), m.site],
+    policyId: e.policyId,
+    coverEntryId: e.coverEntryId,
+    hops: e.hops,
+    ani: e.ani,
+    dnis: e.dnis,
+    customerId: e.customerId,
+    customerHomeSiteId: e.customerHomeSiteId,
+    ivrPath: [...e.ivrPath],
     attached: e.attached,
+    callAgeMs: e.callAgeMs,
   };
   const next: OriginMachine = {
     ...m,
@@ -204,10 +256,12 @@ function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs
     attempts,
     requestId,
     askedAtMs: nowMs,
-    target: null,
+    toSiteId: null,
     token: null,
     reservedUntilMs: null,
     commitsSent: 0,
+    committedAtMs: null,
+    alarmed: false,
     homeReason: null,
     changedAtMs: nowMs,
   };
@@ -231,18 +285,18 @@ function onMessage(m: OriginMachine, msg: OverflowMessage, nowMs: number, o: Ori
         if (msg.token === m.token) return same;
         return {
           machine: m,
-          commands: [cancelOf({ ...m, requestId: msg.requestId }, msg.token, msg.target)],
+          commands: [cancelOf({ ...m, requestId: msg.requestId }, msg.token, msg.fromSiteId)],
         };
       }
       const accepted: OriginMachine = {
         ...m,
-        target: msg.target,
+        toSiteId: msg.fromSiteId,
         token: msg.token,
         reservedUntilMs: m.askedAtMs! + msg.holdMs,
       };
       const stop: OriginCommand = { type: 'cancel-timer', id: askTimer(m) };
       if (!canCommit(accepted, nowMs, o)) {
-        return goHome(accepted, 'too-late', nowMs, [stop, cancelOf(accepted, msg.token, msg.target)]);
+        return goHome(accepted, 'too-late', nowMs, [stop, cancelOf(accepted, msg.token, msg.fromSiteId)]);
       }
       return {
         machine: { ...accepted, state: 'accepted', changedAtMs: nowMs },
@@ -254,11 +308,11 @@ function onMessage(m: OriginMachine, msg: OverflowMessage, nowMs: number, o: Ori
         return goHome(m, 'refused', nowMs, [{ type: 'cancel-timer', id: askTimer(m) }]);
       }
       if (m.state === 'committing' && msg.token === m.token && msg.requestId === m.requestId) {
-        // The token is dead: the target did not and will not admit the call. Back to its place.
-        const back: OriginCommand[] = m.leftInTransit ? [] : [{ type: 'return-call', callId: m.callId }];
+        // The token is dead: the target did not and will not admit the call. Back to its place
+        // (where a call whose caller left ends: the ACD kept it until now).
         return goHome(m, m.leftInTransit ? 'call-left' : 'commit-refused', nowMs, [
           { type: 'cancel-timer', id: commitTimer(m) },
-          ...back,
+          { type: 'return-call', callId: m.callId },
         ]);
       }
       return same;
@@ -268,12 +322,13 @@ function onMessage(m: OriginMachine, msg: OverflowMessage, nowMs: number, o: Ori
         machine: { ...m, state: 'moved', changedAtMs: nowMs },
         commands: [
           { type: 'cancel-timer', id: commitTimer(m) },
-          { type: 'call-moved', callId: m.callId, target: m.target!, token: m.token! },
+          { type: 'call-moved', callId: m.callId, toSiteId: m.toSiteId!, token: m.token! },
         ],
       };
     case 'request':
     case 'commit':
     case 'cancel':
+    case 'caller-left':
       return same; // a target's messages; not for the origin
   }
 }
@@ -287,25 +342,26 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
       return onMessage(m, e.message, nowMs, o);
     case 'call-taken':
       if (m.state !== 'accepted' || e.requestId !== m.requestId) {
-        // The move was given up while the home queue was letting the call go: put it back.
-        return m.state === 'home' && m.homeReason === 'call-left'
-          ? same
-          : { machine: m, commands: [{ type: 'return-call', callId: m.callId }] };
+        // Our own answer again changes nothing once the call is in transit or moved.
+        if (e.requestId === m.requestId && (m.state === 'committing' || m.state === 'moved')) return same;
+        // The move was given up while the home queue was letting the call go: put it back
+        // (a call whose caller left meanwhile ends there: the ACD kept it taken until now).
+        return { machine: m, commands: [{ type: 'return-call', callId: m.callId }] };
       }
       if (!canCommit(m, nowMs, o)) {
         return goHome(m, 'too-late', nowMs, [
           { type: 'return-call', callId: m.callId },
-          cancelOf(m, m.token, m.target),
+          cancelOf(m, m.token, m.toSiteId),
         ]);
       }
       // The call is out of the home queue: from here only the target's word decides (header).
       return {
-        machine: { ...m, state: 'committing', commitsSent: 1, changedAtMs: nowMs },
+        machine: { ...m, state: 'committing', commitsSent: 1, committedAtMs: nowMs, changedAtMs: nowMs },
         commands: sendCommit(m, nowMs, o),
       };
     case 'call-not-waiting':
       if (m.state !== 'accepted' || e.requestId !== m.requestId) return same;
-      return goHome(m, 'not-waiting', nowMs, [cancelOf(m, m.token, m.target)]);
+      return goHome(m, 'not-waiting', nowMs, [cancelOf(m, m.token, m.toSiteId)]);
     case 'call-left':
       switch (m.state) {
         case 'waiting':
@@ -320,10 +376,13 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
             cancelOf(m, null, null),
           ]);
         case 'accepted':
-          return goHome(m, 'call-left', nowMs, [cancelOf(m, m.token, m.target)]);
-        case 'committing':
-          // The call is in transit: where it ends is the target's word (return-call is skipped).
-          return { machine: { ...m, leftInTransit: true }, commands: [] };
+          return goHome(m, 'call-left', nowMs, [cancelOf(m, m.token, m.toSiteId)]);
+        case 'committing': {
+          // In transit: tell the target now (header); its word still settles the call, once.
+          if (m.leftInTransit) return same;
+          const left = { ...m, leftInTransit: true };
+          return { machine: left, commands: sendCommit(left, nowMs, o) };
+        }
         case 'moved':
           return same;
       }
@@ -336,14 +395,29 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
           cancelOf(m, null, null),
         ]);
       }
-      if (m.state === 'accepted') return goHome(m, 'link-down', nowMs, [cancelOf(m, m.token, m.target)]);
+      if (m.state === 'accepted') return goHome(m, 'link-down', nowMs, [cancelOf(m, m.token, m.toSiteId)]);
       return same;
     case 'timer-fired':
       if (m.state === 'asked' && e.id === askTimer(m)) {
         return goHome(m, 'timeout', nowMs, [cancelOf(m, null, null)]);
       }
       if (m.state === 'committing' && e.id === commitTimer(m)) {
-        return { machine: { ...m, commitsSent: m.commitsSent + 1 }, commands: sendCommit(m, nowMs, o) };
+        const silentMs = nowMs - m.committedAtMs!;
+        const alarm = !m.alarmed && silentMs >= o.commitAlarmAfterMs;
+        const next = { ...m, commitsSent: m.commitsSent + 1, alarmed: m.alarmed || alarm };
+        const raise: OriginCommand[] = alarm
+          ? [
+              {
+                type: 'alarm',
+                callId: m.callId,
+                requestId: m.requestId!,
+                toSiteId: m.toSiteId!,
+                token: m.token!,
+                silentMs,
+              },
+            ]
+          : [];
+        return { machine: next, commands: [...raise, ...sendCommit(next, nowMs, o)] };
       }
       return same;
   }
