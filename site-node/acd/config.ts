@@ -37,6 +37,7 @@
  *     onMaxWait: callback-offer            # [callback-offer]
  *     calendarId: main           # [always open]
  *     afterHours: leave-message            # [announcement:after-hours]
+ *     closedOverflowWaitMs: 10s  # [none] closed: wait this long for a move to another site first
  *     offerTimeoutMs / wrapUpMs  # per-queue overrides of the globals
  *     callback:                  # a caller waiting here may keep the place as a callback
  *       key: '1'                 # ['1'] the key that asks for it (0-9, * or #); false = not offered
@@ -125,6 +126,7 @@ const queueSchema = z
     onMaxWait: fallbackSchema.default({ kind: 'callback-offer' }),
     calendarId: id.optional(),
     afterHours: fallbackSchema.default({ kind: 'announcement', announcement: 'after-hours' }),
+    closedOverflowWaitMs: durationMs.optional(),
     offerTimeoutMs: durationMs.optional(),
     wrapUpMs: durationMs.optional(),
     callback: callbackSchema.default({ key: '1', maxTries: 3, retryDelayMs: 600_000 }),
@@ -183,6 +185,12 @@ export interface CompiledQueue {
   onMaxWait: FallbackAction;
   calendar: CompiledCalendar | undefined;
   afterHours: FallbackAction;
+  /**
+   * Set when the site's overflow policy for the queue has `afterHours`: a call arriving while
+   * the queue is closed waits this long (out of the line) to be moved, before the after-hours
+   * fallback. null: turned away on arrival.
+   */
+  closedOverflowWaitMs: number | null;
   offerTimeoutMs: number;
   wrapUpMs: number;
   /** Callbacks that keep a caller's place (docs/architecture.md §4.7). */
@@ -255,6 +263,7 @@ export function compileAcdConfig(input: unknown, what = 'acd'): CompiledAcdConfi
       onMaxWait: q.onMaxWait,
       calendar,
       afterHours: q.afterHours,
+      closedOverflowWaitMs: q.closedOverflowWaitMs ?? null,
       offerTimeoutMs: q.offerTimeoutMs ?? raw.offerTimeoutMs,
       wrapUpMs: q.wrapUpMs ?? raw.wrapUpMs,
       callback: q.callback,

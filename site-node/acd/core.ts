@@ -122,13 +122,13 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
       onCallbackDialled(state, event, nowMs, out);
       break;
     case 'take-call':
-      onTakeCall(state, event.callId, nowMs, out);
+      onTakeCall(state, event.callId, event.requestId, nowMs, out);
       break;
     case 'return-call':
       onReturnCall(state, event.callId, nowMs, out);
       break;
     case 'call-moved':
-      onCallMoved(state, event.callId, nowMs, out);
+      onCallMoved(state, event, nowMs, out);
       break;
     case 'admit-overflow':
       onAdmitOverflow(state, event, nowMs, out);
@@ -241,10 +241,12 @@ function endCall(
   outcome: CallOutcome,
   out: AcdCommand[],
   agentId?: string,
+  movedTo?: { toSiteId: string; token: string },
 ): void {
   s.calls.delete(call.id);
   const cmd: AcdCommand = { type: 'call-ended', callId: call.id, queueId: call.queue.cfg.id, outcome };
   if (agentId !== undefined) cmd.agentId = agentId;
+  if (movedTo) Object.assign(cmd, movedTo);
   out.push(cmd);
 }
 
@@ -323,6 +325,10 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): 
   call.seq = ++s.seq;
   const open = checkOpen(q.cfg, s.nowMs);
   if (!open.ok) {
+    if (q.cfg.closedOverflowWaitMs !== null && !call.callback) {
+      call.closedUntilMs = s.nowMs + q.cfg.closedOverflowWaitMs;
+      return closedWait(s, call, out);
+    }
     recordWindow(s, q, 'rejected', 0);
     return fallback(s, call, open.reason, open.action, out);
   }
@@ -336,6 +342,26 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): 
   insertCall(q, call);
   out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
   armWaitTimer(s, call, out);
+}
+
+/**
+ * A call that arrived while its queue was closed, under an `afterHours` overflow policy: it
+ * waits out of the line, never offered here (the queue is closed), until `closedUntilMs` for
+ * a move to another site; then it is turned away as closed (the `closed` timer).
+ */
+function closedWait(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+  const q = call.queue;
+  call.state = 'closed-wait';
+  out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
+  startTimer(s, timerId.closed(call.id), { kind: 'closed', call, atMs: call.closedUntilMs! }, out);
+}
+
+/** The closed wait is over and the call did not move: turned away as a closed queue does. */
+function turnAwayClosed(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+  const q = call.queue;
+  call.closedUntilMs = undefined;
+  recordWindow(s, q, 'rejected', 0);
+  fallback(s, call, 'after-hours', q.cfg.afterHours, out);
 }
 
 /** Offer waiting calls of `q` to ready agents, highest priority first, FIFO in a priority. */
@@ -447,6 +473,11 @@ function newCall(id: string, q: QueueRt, priority: number, attached: AttachedDat
     level: 0,
     agent: undefined,
     moves: 0,
+    hops: 0,
+    visitedSiteIds: [],
+    overflowIn: undefined,
+    callerLeft: false,
+    closedUntilMs: undefined,
     waitTimer: timerId.wait(id),
     offerTimer: timerId.offer(id),
     virtual: false,
@@ -627,8 +658,13 @@ function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdComma
       endConnected(s, call, call.agent!, out);
       return;
     case 'taken':
-      // Hung up in transit (taken for a move): abandoned while waiting, as far as this queue knows.
-      recordWindow(s, q, 'abandoned', waitMs);
+      // Hung up in transit: the move decides where it ends (return-call ends it abandoned,
+      // call-moved overflowed), so it is kept until then and ended once. Said twice: no news.
+      call.callerLeft = true;
+      return;
+    case 'closed-wait':
+      // Never in an open line: not counted in the queue's window.
+      cancelTimer(s, timerId.closed(call.id), out);
       endCall(s, call, 'abandoned-queued', out);
       return;
   }
@@ -707,6 +743,9 @@ function onTimer(s: AcdState, id: unknown, now: number, out: AcdCommand[]): void
     }
     case 'wrapup':
       finishWrapUp(s, t.agent, out);
+      return;
+    case 'closed':
+      turnAwayClosed(s, t.call, out);
       return;
     case 'retry': {
       // Back to the very place it had: same enqueue time and order.
@@ -864,29 +903,37 @@ function onCallbackDialled(
  * one being offered (or dialled for) keeps its agent, so no call is ever both ringing here and
  * moving. Not an error when refused: the origin asks on state that may have changed since.
  */
-function onTakeCall(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+function onTakeCall(s: AcdState, callId: unknown, requestId: unknown, now: number, out: AcdCommand[]): void {
   const id = str(callId, 'callId');
+  const rid = str(requestId, 'requestId');
   s.nowMs = now;
   const call = s.calls.get(id);
   const why = notWaiting(call);
   if (why !== undefined) {
-    out.push({ type: 'call-not-waiting', callId: id, reason: why });
+    out.push({ type: 'call-not-waiting', callId: id, requestId: rid, reason: why });
     return;
   }
   const c = call!;
-  refreshLevel(c, now);
-  removeCall(c.queue, c);
-  cancelTimer(s, c.waitTimer, out);
+  if (c.state === 'closed-wait') {
+    cancelTimer(s, timerId.closed(id), out); // its closed deadline is kept for a return
+  } else {
+    refreshLevel(c, now);
+    removeCall(c.queue, c);
+    cancelTimer(s, c.waitTimer, out);
+  }
   c.state = 'taken';
   out.push({
     type: 'call-taken',
     callId: id,
+    requestId: rid,
     queueId: c.queue.cfg.id,
     priority: c.priority,
     enqueueMs: c.enqueueMs,
     seq: c.seq,
     level: c.level,
     moves: c.moves,
+    hops: c.hops,
+    visitedSiteIds: c.visitedSiteIds,
   });
 }
 
@@ -895,6 +942,7 @@ function notWaiting(call: CallRec | undefined): NotWaitingReason | undefined {
   if (call.virtual) return 'callback';
   switch (call.state) {
     case 'queued':
+    case 'closed-wait':
       return undefined;
     case 'taken':
       return 'taken';
@@ -924,6 +972,19 @@ function takenArg(s: AcdState, callId: unknown, what: string): CallRec {
 function onReturnCall(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
   const call = takenArg(s, callId, 'returned');
   s.nowMs = now;
+  if (call.callerLeft) {
+    // Its caller hung up in transit and it did not move: it ends here, once, as an abandon
+    // (counted only if it had waited in the open line).
+    if (call.closedUntilMs === undefined) recordWindow(s, call.queue, 'abandoned', now - call.enqueueMs);
+    endCall(s, call, 'abandoned-queued', out);
+    return;
+  }
+  if (call.closedUntilMs !== undefined) {
+    // Taken from its closed wait: back to it for what is left, or turned away now.
+    if (now < call.closedUntilMs) closedWait(s, call, out);
+    else turnAwayClosed(s, call, out);
+    return;
+  }
   requeue(s, call, out);
 }
 
@@ -931,11 +992,18 @@ function onReturnCall(s: AcdState, callId: unknown, now: number, out: AcdCommand
  * The target admitted the call: it ends here. Not counted in this queue's window: the province
  * counts a call once, at the site that answers it, with its full wait.
  */
-function onCallMoved(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
-  const call = takenArg(s, callId, 'moved');
+function onCallMoved(
+  s: AcdState,
+  e: Extract<AcdEvent, { type: 'call-moved' }>,
+  now: number,
+  out: AcdCommand[],
+): void {
+  const call = takenArg(s, e.callId, 'moved');
+  const toSiteId = str(e.toSiteId, 'toSiteId');
+  const token = str(e.token, 'token');
   s.nowMs = now;
-  call.moves++;
-  endCall(s, call, 'overflowed', out);
+  // Site hops are counted at the target (admit-overflow); `moves` counts this site's transfers.
+  endCall(s, call, 'overflowed', out, undefined, { toSiteId, token });
 }
 
 /**
@@ -951,12 +1019,30 @@ function onAdmitOverflow(
   out: AcdCommand[],
 ): void {
   const { callId, q, priority, attached } = placedCallArgs(s, e, now);
+  const fromSiteId = str(e.fromSiteId, 'fromSiteId');
+  const token = str(e.token, 'token');
+  const hops = int(e.hops, 'hops', Number.NaN);
+  if (!(hops >= 1))
+    throw invalidArgument('hops', `must be an integer >= 1 (this move counted), got ${String(e.hops)}`);
+  const visited = e.visitedSiteIds as unknown;
+  if (
+    !Array.isArray(visited) ||
+    visited.length === 0 ||
+    !visited.every((v) => typeof v === 'string' && v.length > 0)
+  ) {
+    throw invalidArgument(
+      'visitedSiteIds',
+      'must list the sites the call was at before this one, home first',
+    );
+  }
   s.nowMs = now;
   const call = newCall(callId, q, priority, attached, now);
   call.enqueueMs = e.enqueueMs;
   call.seq = ++s.seq;
   call.level = levelFor(q.cfg, now - e.enqueueMs);
-  call.moves = 1;
+  call.hops = hops;
+  call.visitedSiteIds = [...(visited as string[])];
+  call.overflowIn = { fromSiteId, token };
   s.calls.set(callId, call);
   // An eligible ready agent means no call it may take waits (the core never idles one).
   const a = pickAgent(s, q.cfg, call.level);

@@ -19,7 +19,7 @@ export { acdStep, isAcdRejection } from './core.js';
 export type { AcdStepResult } from './core.js';
 export { queueStats, expectedWaitMs, waitingCalls, restoreQueueStats } from './stats.js';
 export type { QueueStats, ServiceLevels, WindowKind } from './stats.js';
-export { agentView, callView } from './views.js';
+export { agentView, callView, movableCalls } from './views.js';
 export type { AcdAgentView, AcdCallView } from './views.js';
 export { isOpen } from './hours.js';
 export { canTransition } from './agent-state.js';

@@ -53,7 +53,12 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
     });
   }
   for (const c of state.calls.values()) {
-    if (c.state === 'queued' || c.state === 'retry-wait' || c.state === 'taken') {
+    if (
+      c.state === 'queued' ||
+      c.state === 'retry-wait' ||
+      c.state === 'taken' ||
+      c.state === 'closed-wait'
+    ) {
       if (c.agent) bad.push(`${c.state} call ${c.id} has agent ${c.agent.id}`);
     } else if (!c.agent || c.agent.callId !== c.id) {
       bad.push(`${c.state} call ${c.id} is not held by its agent`);
@@ -71,6 +76,11 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
       for (const t of [c.waitTimer, c.offerTimer])
         if (state.timers.has(t)) bad.push(`taken call ${c.id} has timer ${t} armed`);
     }
+    // Waiting out of the line while its queue is closed: only its closed deadline times it.
+    const closing = state.timers.get(timerId.closed(c.id));
+    if ((c.state === 'closed-wait') !== (closing?.kind === 'closed' && closing.call === c))
+      bad.push(`call ${c.id} is ${c.state} but its closed timer says otherwise`);
+    if (c.callerLeft && c.state !== 'taken') bad.push(`call ${c.id} is ${c.state} though its caller left`);
     const retrying = state.timers.get(timerId.retry(c.id));
     if ((c.state === 'retry-wait') !== (retrying?.kind === 'retry' && retrying.call === c))
       bad.push(`call ${c.id} is ${c.state} ${retrying ? 'with' : 'without'} a retry timer`);

@@ -10,14 +10,19 @@ import { isDomainError } from '../../shared/errors.js';
 import { arriveInRetail, commandsOf, loginReady, retailHarness, type AcdHarness } from './harness.js';
 import { checkAcdInvariants } from './invariants.js';
 import { queueStats, waitingCalls } from './stats.js';
-import { agentView, callView } from './views.js';
+import { agentView, callView, movableCalls } from './views.js';
 import type { AcdCommand } from './types.js';
 
 const of = commandsOf;
 const harness = retailHarness;
 const arrive = arriveInRetail;
 const login = loginReady;
-const take = (h: AcdHarness, callId: string): AcdCommand[] => h.send({ type: 'take-call', callId });
+const take = (h: AcdHarness, callId: string, requestId = `${callId}#1`): AcdCommand[] =>
+  h.send({ type: 'take-call', callId, requestId });
+const moved = (h: AcdHarness, callId: string): AcdCommand[] =>
+  h.send({ type: 'call-moved', callId, toSiteId: 'chongqing', token: `tok-${callId}` });
+/** What admit-overflow carries besides the call: where it came from, the token, its hops. */
+const FROM_WZ = { fromSiteId: 'wanzhou', token: 'tok-w', hops: 1, visitedSiteIds: ['wanzhou'] } as const;
 const notWaiting = (out: AcdCommand[]): string[] => of(out, 'call-not-waiting').map((c) => c.reason);
 
 describe('take-call', () => {
@@ -35,12 +40,15 @@ describe('take-call', () => {
       {
         type: 'call-taken',
         callId: 'c2',
+        requestId: 'c2#1',
         queueId: 'retail',
         priority: 5,
         enqueueMs: 1000,
         seq: before.seq,
         level: 1,
         moves: 0,
+        hops: 0,
+        visitedSiteIds: [],
       },
     ]);
     assert.deepEqual(of(out, 'cancel-timer'), [{ type: 'cancel-timer', id: 'wait:c2' }]);
@@ -76,7 +84,7 @@ describe('take-call', () => {
     assert.equal(of(take(h, 'c1'), 'call-taken').length, 1);
     const again = take(h, 'c1');
     assert.deepEqual(notWaiting(again), ['taken']);
-    assert.deepEqual(again, [{ type: 'call-not-waiting', callId: 'c1', reason: 'taken' }]);
+    assert.deepEqual(again, [{ type: 'call-not-waiting', callId: 'c1', requestId: 'c1#1', reason: 'taken' }]);
 
     arrive(h, 'c2');
     h.send({ type: 'callback-requested', callId: 'c2', callbackId: 'v2' });
@@ -88,8 +96,12 @@ describe('take-call', () => {
   test('a malformed id is an error, not an answer', () => {
     const h = harness();
     assert.throws(
-      () => h.send({ type: 'take-call', callId: '' }),
+      () => h.send({ type: 'take-call', callId: '', requestId: 'x#1' }),
       (e) => isDomainError(e, 'invalid-argument') && /callId/.test((e as Error).message),
+    );
+    assert.throws(
+      () => h.send({ type: 'take-call', callId: 'c1', requestId: '' } as never),
+      (e) => isDomainError(e, 'invalid-argument') && /requestId/.test((e as Error).message),
     );
   });
 });
@@ -146,12 +158,13 @@ describe('return-call', () => {
     const h = harness();
     arrive(h, 'c1');
     for (const type of ['return-call', 'call-moved'] as const) {
+      const e = { type, callId: 'c1', toSiteId: 'chongqing', token: 't' };
       assert.throws(
-        () => h.send({ type, callId: 'c1' }),
+        () => h.send(e),
         (e) => isDomainError(e, 'failed-precondition') && /queued, not taken/.test((e as Error).message),
       );
       assert.throws(
-        () => h.send({ type, callId: 'gone' }),
+        () => h.send({ ...e, callId: 'gone' }),
         (e) => isDomainError(e, 'failed-precondition') && /not in the ACD/.test((e as Error).message),
       );
     }
@@ -166,25 +179,63 @@ describe('a taken call ends here', () => {
     arrive(h, 'c1');
     h.advance(3000);
     take(h, 'c1');
-    const out = h.send({ type: 'call-moved', callId: 'c1' });
+    const out = moved(h, 'c1');
     assert.deepEqual(of(out, 'call-ended'), [
-      { type: 'call-ended', callId: 'c1', queueId: 'retail', outcome: 'overflowed' },
+      {
+        type: 'call-ended',
+        callId: 'c1',
+        queueId: 'retail',
+        outcome: 'overflowed',
+        toSiteId: 'chongqing',
+        token: 'tok-c1',
+      },
     ]);
     assert.equal(callView(h.state, 'c1'), undefined);
     const w = queueStats(h.state, 'retail', h.now).window;
     assert.equal(w.answered + w.abandoned, 0);
   });
 
-  test('the caller hung up in transit: abandoned while waiting', () => {
+  test('the caller hung up in transit: kept taken until the move settles it, then ended once', () => {
+    // Returned (the target refused): abandoned while waiting, counted in this queue.
     const h = harness();
     arrive(h, 'c1');
     take(h, 'c1');
-    const out = h.send({ type: 'caller-hung-up', callId: 'c1' });
+    const hung = h.send({ type: 'caller-hung-up', callId: 'c1' });
+    assert.deepEqual(hung, [], 'not ended yet: the target may have admitted it');
+    assert.deepEqual(h.send({ type: 'caller-hung-up', callId: 'c1' }), [], 'said twice: no news');
+    assert.equal(callView(h.state, 'c1')?.callerLeft, true);
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+    const back = h.send({ type: 'return-call', callId: 'c1' });
     assert.deepEqual(
-      of(out, 'call-ended').map((c) => c.outcome),
+      of(back, 'call-ended').map((c) => c.outcome),
       ['abandoned-queued'],
     );
+    assert.equal(of(back, 'call-queued').length, 0, 'never back in the line');
     assert.equal(queueStats(h.state, 'retail', h.now).window.abandoned, 1);
+    // Moved (the target admitted it): overflowed, once; never an error.
+    const m = harness();
+    arrive(m, 'c2');
+    take(m, 'c2');
+    m.send({ type: 'caller-hung-up', callId: 'c2' });
+    const out = moved(m, 'c2');
+    assert.deepEqual(
+      of(out, 'call-ended').map((c) => c.outcome),
+      ['overflowed'],
+    );
+    assert.equal(callView(m.state, 'c2'), undefined);
+    assert.equal(m.log.filter((c) => c.type === 'call-ended').length, 1);
+  });
+
+  test('the answer to take-call names the request it answers', () => {
+    const h = harness();
+    arrive(h, 'c1');
+    assert.equal(of(take(h, 'c1', 'c1#7'), 'call-taken')[0]?.requestId, 'c1#7');
+    assert.deepEqual(of(take(h, 'c1', 'c1#8'), 'call-not-waiting')[0], {
+      type: 'call-not-waiting',
+      callId: 'c1',
+      requestId: 'c1#8',
+      reason: 'taken',
+    });
   });
 });
 
@@ -203,12 +254,14 @@ describe('admit-overflow', () => {
       queueId: 'retail',
       priority: 5,
       enqueueMs: 65_000,
+      ...FROM_WZ,
     });
     assert.deepEqual(of(out, 'call-queued'), [{ type: 'call-queued', callId: 'from-b', queueId: 'retail' }]);
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['local-vip', 'local-old', 'from-b', 'local-new']);
     const v = callView(h.state, 'from-b')!;
     assert.equal(v.enqueueMs, 65_000);
-    assert.equal(v.moves, 1);
+    assert.equal(v.moves, 0, 'site hops are not transfers');
+    assert.deepEqual([v.hops, v.visitedSiteIds, v.fromSiteId, v.token], [1, ['wanzhou'], 'wanzhou', 'tok-w']);
     assert.equal(v.level, 0, 'waited 10 s: short of the 30 s step');
     assert.deepEqual(checkAcdInvariants(h.state), []);
   });
@@ -223,6 +276,7 @@ describe('admit-overflow', () => {
       queueId: 'retail',
       enqueueMs: 60_000,
       attached: { customerId: 'k1' },
+      ...FROM_WZ,
     });
     assert.deepEqual(
       of(out, 'offer-call').map((c) => [c.callId, c.agentId]),
@@ -243,6 +297,7 @@ describe('admit-overflow', () => {
       queueId: 'retail',
       priority: 5,
       enqueueMs: 0,
+      ...FROM_WZ,
     });
     assert.equal(of(out, 'call-fallback').length, 0);
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['from-b', 'c1']);
@@ -259,6 +314,10 @@ describe('admit-overflow', () => {
       [{ queueId: 'nope' }, /unknown queue/],
       [{ priority: 'high' }, /priority/],
       [{ callId: 'c1' }, /already in the ACD/],
+      [{ fromSiteId: '' }, /fromSiteId/],
+      [{ token: undefined }, /token/],
+      [{ hops: 0 }, /hops.*>= 1/],
+      [{ visitedSiteIds: [] }, /visitedSiteIds/],
     ];
     for (const [patch, why] of bad) {
       assert.throws(
@@ -268,6 +327,7 @@ describe('admit-overflow', () => {
             callId: 'from-b',
             queueId: 'retail',
             enqueueMs: 500,
+            ...FROM_WZ,
             ...patch,
           } as never),
         (e) =>
@@ -277,5 +337,81 @@ describe('admit-overflow', () => {
     }
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1']);
     assert.equal(callView(h.state, 'from-b'), undefined);
+  });
+});
+
+describe('closed queue under an afterHours overflow policy', () => {
+  // Closed all week (no window on any day): every arrival finds it closed.
+  const closed = (wait: string | undefined) =>
+    retailHarness(
+      { calendarId: 'never', ...(wait === undefined ? {} : { closedOverflowWaitMs: wait }) },
+      { calendars: { never: { weekly: {} } } },
+    );
+
+  test('without closedOverflowWaitMs a closed queue turns the caller away on arrival, as before', () => {
+    const h = closed(undefined);
+    const out = arrive(h, 'c1');
+    assert.deepEqual(
+      of(out, 'call-fallback').map((c) => c.reason),
+      ['after-hours'],
+    );
+  });
+
+  test('the caller waits out of the line for a move, never offered here, then is turned away as closed', () => {
+    const h = closed('10s');
+    login(h, 'a');
+    const out = arrive(h, 'c1');
+    assert.deepEqual(of(out, 'call-fallback'), []);
+    assert.deepEqual(of(out, 'call-queued'), [{ type: 'call-queued', callId: 'c1', queueId: 'retail' }]);
+    assert.equal(callView(h.state, 'c1')?.state, 'closed-wait');
+    assert.equal(of(h.log, 'offer-call').length, 0, 'no local agent is offered it while closed');
+    assert.deepEqual(
+      movableCalls(h.state, 'retail').map((c) => c.callId),
+      ['c1'],
+      'the trigger sees it',
+    );
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+    h.advance(9_999);
+    assert.equal(callView(h.state, 'c1')?.state, 'closed-wait');
+    const late = h.advance(1);
+    assert.deepEqual(
+      of(late, 'call-fallback').map((c) => c.reason),
+      ['after-hours'],
+    );
+    assert.equal(callView(h.state, 'c1'), undefined);
+  });
+
+  test('taken from its closed wait: moved ends it; returned it waits what is left, then is turned away', () => {
+    const h = closed('10s');
+    arrive(h, 'c1');
+    arrive(h, 'c2');
+    h.advance(2_000);
+    assert.equal(of(take(h, 'c1'), 'call-taken').length, 1);
+    assert.deepEqual(
+      of(moved(h, 'c1'), 'call-ended').map((c) => c.outcome),
+      ['overflowed'],
+    );
+    take(h, 'c2');
+    h.advance(3_000); // its own closed deadline does not fire while taken
+    assert.equal(callView(h.state, 'c2')?.state, 'taken');
+    h.send({ type: 'return-call', callId: 'c2' });
+    assert.equal(callView(h.state, 'c2')?.state, 'closed-wait');
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+    const out = h.advance(5_000);
+    assert.deepEqual(
+      of(out, 'call-fallback').map((c) => c.reason),
+      ['after-hours'],
+    );
+  });
+
+  test('a caller hanging up during the closed wait ends it abandoned, once', () => {
+    const h = closed('10s');
+    arrive(h, 'c1');
+    const out = h.send({ type: 'caller-hung-up', callId: 'c1' });
+    assert.deepEqual(
+      of(out, 'call-ended').map((c) => c.outcome),
+      ['abandoned-queued'],
+    );
+    assert.deepEqual(h.advance(20_000), []);
   });
 });

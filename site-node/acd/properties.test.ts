@@ -432,13 +432,15 @@ function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | und
       // Mostly a caller waiting in the line; sometimes one offered, connected, taken or gone.
       const queued = [...s.calls.values()].filter((c) => c.state === 'queued');
       const id = queued.length > 0 && a.c % 4 !== 0 ? queued[a.c % queued.length]!.id : live(a.c);
-      return { type: 'take-call', callId: id };
+      return { type: 'take-call', callId: id, requestId: `${id}#1` };
     }
     case 'return':
     case 'moved': {
       const taken = [...s.calls.values()].filter((c) => c.state === 'taken');
       const id = taken.length > 0 && a.c % 8 !== 0 ? taken[a.c % taken.length]!.id : live(a.c);
-      return { type: a.k === 'return' ? 'return-call' : 'call-moved', callId: id };
+      return a.k === 'return'
+        ? { type: 'return-call', callId: id }
+        : { type: 'call-moved', callId: id, toSiteId: 'other-site', token: `tok-${id}` };
     }
     case 'admit':
       return {
@@ -448,6 +450,10 @@ function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | und
         priority: a.p,
         enqueueMs: Math.max(0, s.nowMs - a.back),
         attached: { from: 'other-site' },
+        fromSiteId: 'other-site',
+        token: 'tok',
+        hops: 1,
+        visitedSiteIds: ['other-site'],
       };
     case 'advance':
       return undefined;
@@ -486,7 +492,9 @@ test('random event sequences keep every ACD invariant', () => {
         for (let round = 0; round < 200 && state.calls.size > 0; round++) {
           for (const c of [...state.calls.values()]) {
             if (!state.calls.has(c.id)) continue;
-            if (!c.virtual) ck.step({ type: 'caller-hung-up', callId: c.id }, now);
+            // A taken call whose caller left is ended by its move's outcome: here, returned.
+            if (c.state === 'taken' && c.callerLeft) ck.step({ type: 'return-call', callId: c.id }, now);
+            else if (!c.virtual) ck.step({ type: 'caller-hung-up', callId: c.id }, now);
             else if (c.state === 'dialing')
               ck.step({ type: 'callback-dialled', callId: c.id, answered: false }, now);
           }

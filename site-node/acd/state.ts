@@ -69,8 +69,18 @@ export interface CallRec {
   /** Index into queue.cfg.levels: how far skill expansion has gone. */
   level: number;
   agent: AgentRec | undefined;
-  /** Times the call was moved to another queue (transfer or overflow). */
+  /** Times the call was moved to another queue of this site (transfer or overflow-queue). */
   moves: number;
+  /** Moves between sites so far (docs/architecture.md §5.9), kept apart from `moves`. */
+  hops: number;
+  /** The sites it was at before this one, home first (empty for a call that arrived here). */
+  visitedSiteIds: readonly string[];
+  /** Came in from another site: the origin and the token (the `overflow-in` facts). */
+  overflowIn: { fromSiteId: string; token: string } | undefined;
+  /** Taken for a move and its caller hung up in transit: ended when the move is settled. */
+  callerLeft: boolean;
+  /** Arrived while its queue was closed: waits `closed-wait` until then for a move. */
+  closedUntilMs: number | undefined;
   /** Cached timer ids (`wait:<callId>`, `offer:<callId>`): built once, hashed once. */
   waitTimer: string;
   offerTimer: string;
@@ -109,7 +119,8 @@ export type TimerRec =
   | { kind: 'wait'; call: CallRec; atMs: number }
   | { kind: 'offer'; call: CallRec; atMs: number }
   | { kind: 'wrapup'; agent: AgentRec; atMs: number }
-  | { kind: 'retry'; call: CallRec; atMs: number };
+  | { kind: 'retry'; call: CallRec; atMs: number }
+  | { kind: 'closed'; call: CallRec; atMs: number };
 
 export interface AcdState {
   readonly config: CompiledAcdConfig;
@@ -158,4 +169,5 @@ export const timerId = {
   offer: (callId: string): string => `offer:${callId}`,
   wrapup: (agentId: string): string => `wrapup:${agentId}`,
   retry: (callId: string): string => `retry:${callId}`,
+  closed: (callId: string): string => `closed:${callId}`,
 };

@@ -15,9 +15,13 @@ export type AgentStateName = 'logged-out' | 'ready' | 'not-ready' | 'reserved' |
  * the customer answers it is an ordinary call (`offered`, then `connected`).
  * A call `taken` for a move to another site (docs/architecture.md §5.9) is out of the line, in
  * transit: never offered here, its place kept until it is returned (`return-call`) or has moved
- * (`call-moved`).
+ * (`call-moved`); if its caller hangs up meanwhile it stays taken (`callerLeft`) until one of
+ * those settles it. A call `closed-wait` arrived while its queue was closed and waits, out of
+ * the line, at most the queue's `closedOverflowWaitMs` to be moved to another site
+ * (docs/architecture.md §4.2): never offered here, then turned away as closed.
  */
-export type CallStateName = 'queued' | 'dialing' | 'retry-wait' | 'offered' | 'connected' | 'taken';
+export type CallStateName =
+  'queued' | 'dialing' | 'retry-wait' | 'offered' | 'connected' | 'taken' | 'closed-wait';
 
 /** Skills with proficiency 1 (novice) .. 5 (expert). */
 export type SkillMap = Readonly<Record<string, number>>;
@@ -126,15 +130,24 @@ export type AcdEvent =
    * `taken`, its place kept) or `call-not-waiting` (why; nothing changes). A call being offered
    * to an agent is not taken: the offer wins.
    */
-  | { type: 'take-call'; callId: string }
-  /** The move failed: a taken call goes back to its very place (as if it had never left). */
+  | { type: 'take-call'; callId: string; /** The attempt asking; its answer names it. */ requestId: string }
+  /**
+   * The move failed: a taken call goes back to its very place (as if it had never left); one
+   * whose caller hung up in transit ends, `abandoned-queued`.
+   */
   | { type: 'return-call'; callId: string }
-  /** The move succeeded (the target admitted it): a taken call ends here, `overflowed`. */
-  | { type: 'call-moved'; callId: string }
+  /**
+   * The move succeeded (the target admitted it): a taken call ends here, `overflowed`, with the
+   * site it went to and the token it went under (the CDR's facts).
+   */
+  | { type: 'call-moved'; callId: string; toSiteId: string; token: string }
   /**
    * The target's side: a call from another site enters `queueId` ranked by its original
    * `enqueueMs` (at most now: now minus the time it waited at home) and priority. Never
    * refused by the queue's limits (full, closed): the target's reservation promised the place.
+   * `fromSiteId` and `token` are the `overflow-in` facts; `hops` (site moves, the origin's
+   * plus this one) and `visitedSiteIds` (the sites before this one, home first) keep it from
+   * being moved again past the policy's `maxHops` or back where it was.
    */
   | {
       type: 'admit-overflow';
@@ -143,6 +156,10 @@ export type AcdEvent =
       priority?: number;
       attached?: AttachedData;
       enqueueMs: number;
+      fromSiteId: string;
+      token: string;
+      hops: number;
+      visitedSiteIds: readonly string[];
     };
 
 export type AcdEventType = AcdEvent['type'];
@@ -183,7 +200,16 @@ export type AcdCommand =
       priority: number;
       enqueueMs: number;
     }
-  | { type: 'call-ended'; callId: string; queueId: string; outcome: CallOutcome; agentId?: string }
+  | {
+      type: 'call-ended';
+      callId: string;
+      queueId: string;
+      outcome: CallOutcome;
+      agentId?: string;
+      /** `overflowed`: where it went and under which token. */
+      toSiteId?: string;
+      token?: string;
+    }
   | {
       type: 'agent-state-changed';
       agentId: string;
@@ -200,21 +226,26 @@ export type AcdCommand =
   /**
    * Answer to `take-call`: the call is out of the line. Its place, as it was: the queue, the
    * priority, the time it entered the queue and its order there (`seq`), the skill-expansion
-   * level reached and the moves so far. The ACD keeps them too, so `return-call` needs only
-   * the id; the target admits with `priority` and `enqueueMs` (as a time waited).
+   * level reached and the moves so far, and its site hops and sites visited. The ACD keeps
+   * them too, so `return-call` needs only the id; the target admits with `priority` and
+   * `enqueueMs` (as a time waited). `requestId` is the take's: a late answer to an earlier
+   * attempt cannot move a later one.
    */
   | {
       type: 'call-taken';
       callId: string;
+      requestId: string;
       queueId: string;
       priority: number;
       enqueueMs: number;
       seq: number;
       level: number;
       moves: number;
+      hops: number;
+      visitedSiteIds: readonly string[];
     }
   /** Answer to `take-call`: no call to give up, and why; nothing changed. */
-  | { type: 'call-not-waiting'; callId: string; reason: NotWaitingReason }
+  | { type: 'call-not-waiting'; callId: string; requestId: string; reason: NotWaitingReason }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 

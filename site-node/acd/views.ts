@@ -2,6 +2,7 @@
  * Read-only views of the core's state, as plain data (copies): what the CTI desk, the hub
  * snapshot and tests may look at.
  */
+import { queuedCalls } from './routing.js';
 import type { AcdState } from './state.js';
 import type { AgentStateName, AttachedData, CallStateName } from './types.js';
 
@@ -33,8 +34,17 @@ export interface AcdCallView {
   /** Skill-expansion level reached (0 = base). */
   level: number;
   agentId?: string;
-  /** Transfers and overflows so far. */
+  /** Moves to another queue of this site so far (transfers, overflow-queue fallbacks). */
   moves: number;
+  /** Moves between sites so far (docs/architecture.md §5.9). */
+  hops: number;
+  /** The sites it was at before this one, home first (empty: it arrived here). */
+  visitedSiteIds: readonly string[];
+  /** Came in from another site: the origin and the token (the `overflow-in` facts). */
+  fromSiteId?: string;
+  token?: string;
+  /** Taken for a move and its caller hung up in transit (ended when the move is settled). */
+  callerLeft: boolean;
   /** A callback keeping a place with nobody on the line (docs/architecture.md §4.7). */
   virtual: boolean;
   /** A callback (virtual, or answered and now an ordinary call). */
@@ -72,10 +82,30 @@ export function callView(state: AcdState, callId: string): AcdCallView | undefin
     seq: c.seq,
     level: c.level,
     moves: c.moves,
+    hops: c.hops,
+    visitedSiteIds: c.visitedSiteIds,
+    callerLeft: c.callerLeft,
     virtual: c.virtual,
     callback: c.callback,
     tries: c.tries,
   };
   if (c.agent) v.agentId = c.agent.id;
+  if (c.overflowIn) Object.assign(v, c.overflowIn);
   return v;
+}
+
+/**
+ * The calls of a queue another site could take (docs/architecture.md §5.9, the trigger's
+ * input): callers waiting in the line, in its order, then those waiting out of it while the
+ * queue is closed (`closed-wait`). Callbacks have nobody on the line to move.
+ */
+export function movableCalls(state: AcdState, queueId: string): AcdCallView[] {
+  const q = state.queueById.get(queueId);
+  if (!q) return [];
+  const out: AcdCallView[] = [];
+  for (const c of queuedCalls(q)) if (!c.virtual) out.push(callView(state, c.id)!);
+  for (const c of state.calls.values()) {
+    if (c.state === 'closed-wait' && c.queue === q) out.push(callView(state, c.id)!);
+  }
+  return out;
 }

@@ -29,7 +29,7 @@ const call = (callId: string, waitedMs: number, extra: Partial<WaitingCall> = {}
   callId,
   priority: 5,
   enqueueMs: NOW - waitedMs,
-  visited: ['wanzhou'],
+  visitedSiteIds: ['wanzhou'],
   hops: 0,
   inFlight: false,
   lastAskEndedMs: null,
@@ -82,7 +82,7 @@ test('service level, no agents logged in and after hours ask every waiting call'
 test('excluded priorities, moved calls and calls with a request in flight are never asked', () => {
   const q = queue([
     call('vip', 90_000, { priority: 10 }),
-    call('came-in', 90_000, { hops: 1, visited: ['fuling', 'wanzhou'] }),
+    call('came-in', 90_000, { hops: 1, visitedSiteIds: ['fuling', 'wanzhou'] }),
     call('busy', 90_000, { inFlight: true }),
     call('plain', 90_000),
   ]);
@@ -104,7 +104,7 @@ test('a call whose request ended at home is asked again only after reaskAfterMs'
 test('the targets keep the preference order and never include a site the call has been at', () => {
   const p = policy({ waitingOver: 0 }, { to: ['fuling', 'chongqing'] });
   const targetsOf = (visited: string[]) =>
-    overflowAsks('wanzhou', [p], [queue([call('a', 1, { visited })])], NOW).map((a) => a.targets);
+    overflowAsks('wanzhou', [p], [queue([call('a', 1, { visitedSiteIds: visited })])], NOW).map((a) => a.targets);
   assert.deepEqual(targetsOf(['wanzhou']), [['fuling', 'chongqing']]);
   assert.deepEqual(targetsOf(['fuling', 'wanzhou']), [['chongqing']]);
   assert.deepEqual(targetsOf(['fuling', 'chongqing', 'wanzhou']), []); // nowhere left: not asked

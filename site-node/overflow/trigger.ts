@@ -25,9 +25,12 @@ export interface WaitingCall {
   priority: number;
   /** When it joined the queue (at its home site, in this site's clock). */
   enqueueMs: number;
-  /** Sites it has been queued at, home first (this site last). */
-  visited: readonly string[];
-  /** Moves between sites so far. */
+  /**
+   * Sites it has been at, home first: the ACD call's `visitedSiteIds` (those before this one;
+   * this site may be listed too, it is never a target anyway).
+   */
+  visitedSiteIds: readonly string[];
+  /** Moves between sites so far: the ACD call's `hops` (not its `moves`, which count transfers). */
   hops: number;
   /** A request for it is in flight (the origin machine is neither idle nor back home). */
   inFlight: boolean;
@@ -54,7 +57,10 @@ export interface OverflowAsk {
   queueId: string;
   policyId: string;
   trigger: TriggerName;
-  /** The policy's targets in preference order, without sites the call has been at. */
+  /**
+   * The policy's sites in preference order, without those the call has been at: the hub's
+   * candidates (it picks; the origin sends no list). Empty means not asked.
+   */
   targets: string[];
 }
 
@@ -117,7 +123,7 @@ export function overflowAsks(
     q.waiting.forEach((call, index) => {
       const trigger = callTrigger(p, whole, call, index, nowMs);
       if (!trigger || !mayAsk(p, call, nowMs, reaskAfterMs)) return;
-      const targets = p.to.filter((t) => !call.visited.includes(t) && t !== siteId);
+      const targets = p.to.filter((t) => !call.visitedSiteIds.includes(t) && t !== siteId);
       if (targets.length === 0) return;
       asks.push({ callId: call.callId, queueId: q.queueId, policyId: p.id, trigger, targets });
     });

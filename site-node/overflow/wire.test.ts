@@ -59,7 +59,7 @@ describe('wire', () => {
     const e = toEnvelope(request);
     assert.equal(e.toSiteId, '');
     assert.equal(e.body?.$case, 'request');
-    const v = e.body!.value as Record<string, unknown>;
+    const v = e.body!.value as unknown as Record<string, unknown>;
     assert.equal('remainingPatienceMs' in v, false, 'unknown patience is an unset optional');
     assert.equal(v.coverEntryId, '');
     const cancel = toEnvelope({ kind: 'cancel', ...addr, toSiteId: null, token: null });
