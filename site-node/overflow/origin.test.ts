@@ -90,20 +90,18 @@ test('the happy path: ask, accept, the home queue lets go, commit, ack: moved', 
 });
 
 test('refused, timed out or cut off before the commit: the call stays home, in its place', () => {
-  const refused = new Drive()
-    .ask()
-    .msg(
-      {
-        kind: 'refuse',
-        requestId: 'c1#1',
-        fromSiteId: 'hub',
-        toSiteId: 'wanzhou',
-        token: null,
-        reason: 'x',
-        byHub: true,
-      },
-      T0 + 1,
-    );
+  const refused = new Drive().ask().msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#1',
+      fromSiteId: 'hub',
+      toSiteId: 'wanzhou',
+      token: null,
+      reason: 'x',
+      byHub: true,
+    },
+    T0 + 1,
+  );
   assert.deepEqual([refused.m.state, refused.m.homeReason], ['home', 'refused']);
   assert.ok(!refused.did().includes('return-call')); // never left the queue
 

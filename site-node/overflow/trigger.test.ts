@@ -104,7 +104,9 @@ test('a call whose request ended at home is asked again only after reaskAfterMs'
 test('the targets keep the preference order and never include a site the call has been at', () => {
   const p = policy({ waitingOver: 0 }, { to: ['fuling', 'chongqing'] });
   const targetsOf = (visited: string[]) =>
-    overflowAsks('wanzhou', [p], [queue([call('a', 1, { visitedSiteIds: visited })])], NOW).map((a) => a.targets);
+    overflowAsks('wanzhou', [p], [queue([call('a', 1, { visitedSiteIds: visited })])], NOW).map(
+      (a) => a.targets,
+    );
   assert.deepEqual(targetsOf(['wanzhou']), [['fuling', 'chongqing']]);
   assert.deepEqual(targetsOf(['fuling', 'wanzhou']), [['chongqing']]);
   assert.deepEqual(targetsOf(['fuling', 'chongqing', 'wanzhou']), []); // nowhere left: not asked
