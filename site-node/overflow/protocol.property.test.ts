@@ -672,7 +672,7 @@ test('property: with the real ACDs, a lossy network, link drops, restarts and fa
     restarts: 0,
     requests: 0,
   };
-  const runs = 1_000;
+  const runs = 700;
   for (let seed = 1; seed <= runs; seed++) {
     try {
       runOnce(seed, stats);
@@ -684,7 +684,7 @@ test('property: with the real ACDs, a lossy network, link drops, restarts and fa
   // The runs must exercise every ending and every fault, or they prove little.
   assert.ok(stats.moved > runs / 5, `only ${stats.moved} calls moved`);
   assert.ok(stats.endedHome > runs / 5, `only ${stats.endedHome} calls ended at home`);
-  assert.ok(stats.leftAfterCommit > 20, `only ${stats.leftAfterCommit} callers left after the commit`);
-  assert.ok(stats.admitFailed > 20, `only ${stats.admitFailed} admits failed`);
+  assert.ok(stats.leftAfterCommit > 10, `only ${stats.leftAfterCommit} callers left after the commit`);
+  assert.ok(stats.admitFailed > 10, `only ${stats.admitFailed} admits failed`);
   assert.ok(stats.restarts > runs / 2, `only ${stats.restarts} target restarts`);
 });
