@@ -421,6 +421,47 @@ describe.skipIf(skip)('PgIngestStore', () => {
     assert.equal((await store.callFacts(T0 + 200_001)).length, 0);
   });
 
+  test("the origin's end of a call moved to another site is stored but is no call fact; the target's end is one", async () => {
+    const moved = makeEvent({
+      type: 'call.ended',
+      siteId: 'wz',
+      aggregateId: 'wz-moved-1',
+      occurredAtMs: T0 + 500_000,
+      schemaVersion: 2,
+      payload: {
+        from: 'queued',
+        to: 'overflowed',
+        reason: 'overflowed',
+        detail: { toSiteId: 'cq', token: 'tok-1' },
+        cdr: {
+          callId: 'wz-moved-1',
+          siteId: 'wz',
+          queueId: 'retail',
+          queuedAtMs: T0 + 460_000,
+          waitMs: 40_000,
+          abandoned: false,
+          outcome: 'overflowed',
+          finalState: 'overflowed',
+          endedAtMs: T0 + 500_000,
+          overflowOut: { toSiteId: 'cq', token: 'tok-1' },
+        },
+      },
+    });
+    const answeredThere = callEnded('cq', 'cq-moved-in-1', {
+      queueId: 'retail',
+      waitMs: 47_000,
+      answered: true,
+      abandoned: false,
+      endedAtMs: T0 + 600_000,
+    });
+    assert.deepEqual(await store.ingest([moved, answeredThere], 'link', T0), { accepted: 2, duplicates: 0 });
+    const facts = await store.callFacts(T0 + 500_000);
+    assert.deepEqual(
+      facts.map((f) => [f.siteId, f.queueId, f.answered, f.waitMs]),
+      [['cq', 'retail', true, 47_000]],
+    );
+  });
+
   test('counts by site', async () => {
     await store.ingest([agentEvent('fl', 20), agentEvent('fl', 21), agentEvent('wz', 22)], 'link', T0);
     const counts = await store.countsBySite();

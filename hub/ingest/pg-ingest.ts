@@ -12,7 +12,8 @@
  * same order and cannot deadlock.
  *
  * `call.ended` events whose CDR names a queue also become a `call_facts` row: the narrow,
- * time-indexed table the province statistics read. `customer.read` events (reads a site
+ * time-indexed table the province statistics read (not the origin's end of a call that moved
+ * to another site: callFactOf). `customer.read` events (reads a site
  * served from its cache) join the read audit with the hub's facts, not the event's claims
  * (read-check.ts): the directory's home, and a flag when the hub cannot corroborate the read;
  * only a corroborated read renews the site's interest. What the directory knows is read by
@@ -34,8 +35,11 @@ export function validateBatch(events: readonly unknown[]): EventEnvelope[] {
 
 /**
  * The call fact a `call.ended` envelope carries, or undefined when it is not one or its CDR
- * names no queue (self-service calls never reach the ACD, so they do not count as offered).
- * The payload is a site's JSON: read it defensively, never trust its types.
+ * names no queue (self-service calls never reach the ACD, so they do not count as offered), or
+ * the call left for another site (outcome `overflowed`): the province counts a moved call once,
+ * at the site that answered it (or lost it), whose CDR's wait is the caller's full wait, the
+ * origin's included (docs/architecture.md §5.9 "Records"). The payload is a site's JSON: read
+ * it defensively, never trust its types.
  */
 export function callFactOf(
   e: EventEnvelope,
@@ -45,6 +49,7 @@ export function callFactOf(
   if (typeof cdr !== 'object' || cdr === null) return undefined;
   const c = cdr as Record<string, unknown>;
   if (typeof c.queueId !== 'string' || c.queueId === '') return undefined;
+  if (c.outcome === 'overflowed' || e.payload.to === 'overflowed') return undefined;
   const num = (v: unknown): number | undefined =>
     typeof v === 'number' && Number.isFinite(v) ? v : undefined;
   return {

@@ -17,7 +17,7 @@ function fact(
   queueId: string,
   endedAtMs: number,
   waitMs: number,
-  how: 'answered' | 'abandoned' | 'overflowed' | 'self-service',
+  how: 'answered' | 'abandoned' | 'fallback' | 'self-service',
 ): CallFactRow {
   return {
     siteId,
@@ -58,7 +58,7 @@ const facts: CallFactRow[] = [
   fact('cq', 'retail', 6_399_999, 1_000, 'answered'), // 1 ms before the window: out
   fact('cq', 'retail', 9_000_000, 0, 'self-service'), // never queued: not offered
   fact('cq', 'retail', 10_000_001, 1_000, 'answered'), // after now (clock skew): out
-  fact('cq', 'vip', 9_500_000, 40_000, 'overflowed'), // left the queue unanswered
+  fact('cq', 'vip', 9_500_000, 40_000, 'fallback'), // left the queue unanswered (an announcement)
   fact('cq', 'vip', 9_600_000, 10_000, 'answered'),
 ];
 
@@ -121,7 +121,7 @@ describe('computeProvinceStats', () => {
       oldestWaitMs: 15_000,
       agentsReady: 1,
     });
-    // vip: the overflowed call is offered, not answered, not abandoned: SL 1/2, AR 0.
+    // vip: the fallback's call is offered, not answered, not abandoned: SL 1/2, AR 0.
     assert.deepEqual(
       { o: vip?.offered, sl: vip?.serviceLevel, asa: vip?.averageSpeedOfAnswerMs, ar: vip?.abandonRate },
       { o: 2, sl: 0.5, asa: 10_000, ar: 0 },

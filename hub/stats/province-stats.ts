@@ -11,9 +11,13 @@
  *   offered        = calls that queued (reached the ACD) and ended in the window
  *   answered       = offered calls an agent answered (within T: wait <= T)
  *   abandoned      = offered calls the caller hung up on while waiting
- *   the rest       = offered calls that left the queue another way: overflowed out, or a
- *                    fallback ended them (callback taken, message left, announcement),
- *                    also when the queue refused them on entry
+ *   the rest       = offered calls that left the queue another way: a fallback ended them
+ *                    (callback taken, message left, announcement), also when the queue
+ *                    refused them on entry
+ *
+ * A call that moved to another site is counted there only, once, with its full wait: the
+ * ingest makes no fact of the origin's `overflowed` end (callFactOf in hub/ingest/pg-ingest.ts),
+ * and the target's CDR counts the wait at the origin too (overflow-stats.test.ts).
  *   service level, abandon rate: the definition in shared/stats/service-level.ts under
  *                    PROVINCE_SERVICE_LEVEL_RULE ("abandons penalise", turned-away calls
  *                    counted): answered within T / offered and abandoned / offered, null

@@ -213,4 +213,38 @@ describe('rebuildStats', () => {
     assert.equal(ahtMs.get('retail'), 180_000 + 0.5 * (120_000 - 180_000));
     assert.equal(ahtMs.get('vip'), 180_000);
   });
+
+  test('a call moved to another site: the origin counts it queued and nothing more; the target counts its full wait', () => {
+    const t0 = at('10:00');
+    const overflowIn = { originSiteId: 'wz', originCallId: 'wz-1', token: 'tok', waitedMs: 40_000 };
+    const events = [
+      // The origin: queued 40 s, then moved (not an abandon, not a fallback, no window record).
+      created('o1', t0),
+      queued('o1', t0 + 10_000, 'retail'),
+      ended('o1', t0 + 50_000, 'overflowed', 'overflowed', { queueId: 'retail', outcome: 'overflowed' }),
+      // The target: two moved-in callers, one abandons 5 s after arriving, one is answered.
+      ev('call.created', 'm1', t0 + 60_000, { state: 'queued', queueId: 'retail', overflowIn }),
+      ended('m1', t0 + 65_000, 'abandoned', 'abandoned-queued', { queueId: 'retail' }),
+      ev('call.created', 'm2', t0 + 60_000, { state: 'queued', queueId: 'vip', overflowIn }),
+      // The ACD ranks it from its original time, so its answer's wait is already the full one.
+      answered('m2', t0 + 70_000, 'vip', 'a1', 50_000),
+    ];
+    const r = rebuildStats(events, options(t0 + 5 * MIN));
+    assert.deepEqual(
+      [r.tally.offered, r.tally.queued, r.tally.abandoned, r.tally.answered, r.tally.fallbacks],
+      [1, 1, 1, 1, 0],
+      'one inbound call queued here; a moved-in call was counted queued where it came in',
+    );
+    assert.equal(r.tally.totalWaitAnsweredMs, 50_000);
+    assert.deepEqual(r.windows.get('retail'), [{ atMs: t0 + 65_000, kind: 'abandoned', waitMs: 45_000 }]);
+    assert.deepEqual(r.windows.get('vip'), [{ atMs: t0 + 70_000, kind: 'answered', waitMs: 50_000 }]);
+
+    // Unanswered past midnight, a moved-in call does not take back a `queued` it never added
+    // (only a callback's record does, when it ends callback-no-answer).
+    const r2 = rebuildStats(
+      [...events, ev('call.created', 'm3', t0 + 90_000, { state: 'queued', queueId: 'retail', overflowIn })],
+      options(t0 + 5 * MIN),
+    );
+    assert.equal(r2.tally.queued, 1);
+  });
 });

@@ -13,7 +13,11 @@
  *   self-service        call.ended with a reason `ivr:...`
  *   queued              call.state-changed ivr -> queued; call.created in state `queued` (a
  *                       callback taking its place, runtime/callback-flow.ts), less those ended
- *                       `callback-no-answer` (records of callbacks placed before they kept places)
+ *                       `callback-no-answer` (records of callbacks placed before they kept places);
+ *                       not a call moved in from another site (`overflowIn`): it was counted
+ *                       where it came in
+ *   moved away          call.ended `overflowed`: none of the counts below, no window record
+ *                       (the province counts the call once, where it is answered or lost)
  *   answered, ASA       call.state-changed to `connected` (its detail has the ACD's waitMs)
  *   abandoned           call.ended `abandoned`
  *   fallbacks           call.ended with a reason `fallback:...`
@@ -21,7 +25,8 @@
  *
  * and each queue's window records ({atMs, kind, waitMs}, acd/stats.ts) from the same events:
  * `answered` at the answer, `abandoned` at the call's end (wait since it last entered a
- * queue), a fallback's `timed-out` or `rejected` (by the ACD's reason, which the end event's
+ * queue; for a call moved in, since it joined at the origin, `overflowIn.waitedMs` before it
+ * arrived), a fallback's `timed-out` or `rejected` (by the ACD's reason, which the end event's
  * detail carries; an overflow to another queue carries it in `overflowReason`). AHT is the
  * ACD's moving average replayed over the handle times (answer -> end of wrap-up) in the
  * events read, from the configured initial value.
@@ -119,7 +124,11 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
         }
         break;
       case 'call.created':
-        if (p.state === 'queued') {
+        if (p.overflowIn !== null && typeof p.overflowIn === 'object') {
+          // A call moved in from another site (store/overflow-repo.ts): counted queued where it
+          // came in; here its wait runs from when it joined there, as the ACD ranks it.
+          enqueuedAt.set(e.aggregateId, at - (num(obj(p.overflowIn).waitedMs) ?? 0));
+        } else if (p.state === 'queued') {
           enqueuedAt.set(e.aggregateId, at);
           if (today) {
             tally.queued++;

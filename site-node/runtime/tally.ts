@@ -7,7 +7,10 @@
  * (PROVINCE_SERVICE_LEVEL_RULE), so a site's line and the province's agree: every queued
  * call that left the queue for good counts (answered, abandoned, or taken by a fallback
  * that ended it: announcement, callback, leave a message; a refusal on entry is such a
- * fallback too, so it is among `fallbacks`).
+ * fallback too, so it is among `fallbacks`). A call moved to another site (§5.9) counts here
+ * as offered and queued and nothing more; one moved in from another site is not offered or
+ * queued here again, and its answer or abandon counts here with the caller's full wait (the
+ * ACD ranks it from when it joined at the origin), as the province counts it.
  */
 import { PROVINCE_SERVICE_LEVEL_RULE, measureServiceLevel } from '../../shared/stats/service-level.js';
 

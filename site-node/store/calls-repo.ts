@@ -1,11 +1,13 @@
 /**
  * Calls: creation, guarded state transitions with a timeline, and ending with a CDR. Every
  * write appends its outbox event in the same transaction (docs/architecture.md §5):
- *   createCall      -> call.created
+ *   createCall      -> call.created (schemaVersion 2: `overflowIn`, null unless the call moved in)
  *   transition      -> call.state-changed
  *   updateCallData  -> call.data-changed
- *   endCall         -> call.ended (payload carries the CDR, and the request's detail)
+ *   endCall         -> call.ended (payload carries the CDR, and the request's detail;
+ *                      schemaVersion 2: the CDR's `overflowIn` and `overflowOut`)
  * Each function has a `...Tx(client, ctx, ...)` form that joins a caller's transaction.
+ * A call's move between sites (both ends) is overflow-repo.ts, built on these.
  */
 import type pg from 'pg';
 import { DomainError, notFound } from '../../shared/errors.js';
@@ -21,7 +23,7 @@ import {
   type CallState,
   type TerminalCallState,
 } from './call-states.js';
-import { buildCdr, type Cdr, type CdrInput } from './cdr.js';
+import { buildCdr, type Cdr, type CdrInput, type OverflowIn, type OverflowOut } from './cdr.js';
 import { ts, type StoreContext } from './context.js';
 
 /** One call leg: a signalling dialog and its media endpoint. */
@@ -56,6 +58,12 @@ export interface CallRecord {
   updatedAtMs: number;
   endedAtMs: number | undefined;
   endReason: string | undefined;
+  /** Moves between sites so far (not the ACD's moves between queues). */
+  hops: number;
+  /** Every site the call has been at, this one included; empty for a call that never moved. */
+  visitedSiteIds: string[];
+  /** Set for a call that moved in from another site. */
+  overflowIn: OverflowIn | undefined;
 }
 
 export interface TimelineEntry {
@@ -91,6 +99,10 @@ export interface NewCall extends CallDataPatch {
   entrySiteId?: string;
   /** Defaults to `ivr`. */
   state?: 'ivr' | 'queued';
+  /** A call moved in from another site (overflow-repo.ts); its timeline starts `overflow-in`. */
+  overflowIn?: OverflowIn;
+  hops?: number;
+  visitedSiteIds?: string[];
 }
 
 interface CallRow {
@@ -112,6 +124,9 @@ interface CallRow {
   updated_at: Date;
   ended_at: Date | null;
   end_reason: string | null;
+  hops: number;
+  visited_site_ids: string[];
+  overflow_in: OverflowIn | null;
 }
 
 const toCall = (r: CallRow): CallRecord => ({
@@ -133,6 +148,9 @@ const toCall = (r: CallRow): CallRecord => ({
   updatedAtMs: r.updated_at.getTime(),
   endedAtMs: r.ended_at?.getTime(),
   endReason: r.end_reason ?? undefined,
+  hops: r.hops,
+  visitedSiteIds: r.visited_site_ids,
+  overflowIn: r.overflow_in ?? undefined,
 });
 
 function requireText(field: string, v: unknown): void {
@@ -204,8 +222,9 @@ export async function createCallTx(
   const r = await query<CallRow>(
     client,
     `INSERT INTO calls (id, ani, dnis, entry_site_id, current_site_id, state, queue_id, priority, customer_id,
-                        verified, attached, ivr_path, legs, agent_id, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+                        verified, attached, ivr_path, legs, agent_id, created_at, updated_at, hops,
+                        visited_site_ids, overflow_in)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18)
      RETURNING *`,
     [
       callId,
@@ -223,10 +242,18 @@ export async function createCallTx(
       JSON.stringify(input.legs ?? []),
       input.agentId ?? null,
       ts(now),
+      input.hops ?? 0,
+      JSON.stringify(input.visitedSiteIds ?? []),
+      input.overflowIn ? JSON.stringify(input.overflowIn) : null,
     ],
   );
   const call = toCall(r.rows[0]!);
-  await insertTimeline(client, callId, now, state, 'created', {});
+  // A moved-in call's history starts with where it came from (the origin's timeline has the rest).
+  if (input.overflowIn) {
+    await insertTimeline(client, callId, now, state, 'overflow-in', { ...input.overflowIn });
+  } else {
+    await insertTimeline(client, callId, now, state, 'created', {});
+  }
   await appendToOutbox(
     client,
     makeEvent({
@@ -234,6 +261,7 @@ export async function createCallTx(
       siteId: ctx.siteId,
       aggregateId: callId,
       occurredAtMs: now,
+      schemaVersion: 2,
       payload: {
         ani: call.ani,
         dnis: call.dnis,
@@ -241,6 +269,10 @@ export async function createCallTx(
         state,
         queueId: call.queueId ?? null,
         customerId: call.customerId ?? null,
+        // Version 2: the site's statistics rebuild counts the wait from the origin's (stats-rebuild.ts).
+        overflowIn: call.overflowIn
+          ? { ...call.overflowIn, hops: call.hops, visitedSiteIds: call.visitedSiteIds }
+          : null,
       },
     }),
   );
@@ -360,6 +392,8 @@ export interface EndCallRequest {
   reason: string;
   cdr?: CdrInput;
   detail?: Record<string, unknown>;
+  /** Required with state `overflowed`, refused with any other (overflow-repo.ts). */
+  overflowOut?: OverflowOut;
 }
 
 export interface EndCallResult {
@@ -388,6 +422,13 @@ export async function endCallTx(
   }
   const to = req.state ?? 'ended';
   checkCallTransition(req.callId, row.state, to);
+  if ((to === 'overflowed') !== (req.overflowOut !== undefined)) {
+    throw new DomainError(
+      'invalid-argument',
+      `overflowOut: a call ends overflowed exactly when it names the site and token it left with`,
+      { field: 'overflowOut' },
+    );
+  }
   const now = ctx.clock.now();
   const u = await query<CallRow>(
     client,
@@ -412,6 +453,8 @@ export async function endCallTx(
       finalState: to,
       endedAtMs: now,
       endReason: req.reason,
+      ...(row.overflow_in ? { overflowIn: row.overflow_in } : {}),
+      ...(req.overflowOut ? { overflowOut: req.overflowOut } : {}),
     },
     req.cdr,
   );
@@ -419,8 +462,8 @@ export async function endCallTx(
     client,
     `INSERT INTO cdrs (call_id, site_id, entry_site_id, ani, dnis, queue_id, customer_id, agent_id, started_at,
                        queued_at, offered_at, answered_at, ended_at, wait_ms, talk_ms, wrapup_code, final_state,
-                       outcome, abandoned, end_reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+                       outcome, abandoned, end_reason, overflow_in, overflow_out)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
     [
       cdr.callId,
       cdr.siteId,
@@ -442,6 +485,8 @@ export async function endCallTx(
       cdr.outcome,
       cdr.abandoned,
       cdr.endReason,
+      cdr.overflowIn ? JSON.stringify(cdr.overflowIn) : null,
+      cdr.overflowOut ? JSON.stringify(cdr.overflowOut) : null,
     ],
   );
   if (call.customerId) {
@@ -464,6 +509,7 @@ export async function endCallTx(
       siteId: ctx.siteId,
       aggregateId: call.callId,
       occurredAtMs: now,
+      schemaVersion: 2,
       payload: {
         from: row.state,
         to,
@@ -529,6 +575,8 @@ interface CdrRow {
   outcome: Cdr['outcome'];
   abandoned: boolean;
   end_reason: string;
+  overflow_in: OverflowIn | null;
+  overflow_out: OverflowOut | null;
 }
 
 export async function getCdr(db: pg.Pool | pg.PoolClient, callId: string): Promise<Cdr | undefined> {
@@ -556,5 +604,7 @@ export async function getCdr(db: pg.Pool | pg.PoolClient, callId: string): Promi
     outcome: x.outcome,
     abandoned: x.abandoned,
     endReason: x.end_reason,
+    ...(x.overflow_in ? { overflowIn: x.overflow_in } : {}),
+    ...(x.overflow_out ? { overflowOut: x.overflow_out } : {}),
   };
 }

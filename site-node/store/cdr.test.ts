@@ -60,4 +60,22 @@ describe('buildCdr', () => {
     const o = buildCdr(base, { wrapupCode: 'W12', agentId: 'a9', outcome: 'failed' });
     assert.deepEqual([o.wrapupCode, o.agentId, o.outcome], ['W12', 'a9', 'failed']);
   });
+
+  test("a call moved in from another site: the wait counts the origin's too, and the CDR names the origin", () => {
+    const overflowIn = { originSiteId: 'wz', originCallId: 'wz-1', token: 'tok', waitedMs: 40_000 };
+    const cdr = buildCdr({
+      ...base,
+      overflowIn,
+      timeline: [
+        { state: 'queued', atMs: 5000 },
+        { state: 'offered', atMs: 9000 },
+        { state: 'connected', atMs: 12000 },
+        { state: 'ended', atMs: 90000 },
+      ],
+      endedAtMs: 90000,
+    });
+    assert.equal(cdr.waitMs, 47_000);
+    assert.deepEqual(cdr.overflowIn, overflowIn);
+    assert.equal(cdr.overflowOut, undefined);
+  });
 });

@@ -2,11 +2,30 @@
  * Building a call detail record from a call's timeline (pure). Times come from the first
  * timeline entry of each state unless the caller supplies them:
  *   wait = (answered or ended) - queued        (0 when the call never queued)
+ *          + the wait at the origin, for a call moved in from another site (overflowIn.waitedMs):
+ *          the province counts a moved call once, where it was answered, with the caller's
+ *          full wait (docs/architecture.md §5.9 "Records")
  *   talk = (wrap-up or ended) - answered       (0 when never answered)
  */
 import type { CallState, TerminalCallState } from './call-states.js';
 
 export type CallOutcome = 'answered' | 'self-service' | 'abandoned' | 'overflowed' | 'callback' | 'failed';
+
+/** A call moved in from another site: where from, under which token, and how long it had waited there. */
+export interface OverflowIn {
+  originSiteId: string;
+  /** The origin's own record of the call (its call id there). */
+  originCallId: string;
+  token: string;
+  /** The time the caller had waited at the origin when it moved (a duration: clocks differ). */
+  waitedMs: number;
+}
+
+/** A call that left for another site: where to, under which token. */
+export interface OverflowOut {
+  toSiteId: string;
+  token: string;
+}
 
 export interface CdrInput {
   agentId?: string;
@@ -37,6 +56,10 @@ export interface Cdr {
   outcome: CallOutcome;
   abandoned: boolean;
   endReason: string;
+  /** Only on a call moved in from another site. */
+  overflowIn?: OverflowIn;
+  /** Exactly when the outcome is `overflowed`. */
+  overflowOut?: OverflowOut;
 }
 
 export interface CdrFacts {
@@ -53,6 +76,8 @@ export interface CdrFacts {
   finalState: TerminalCallState;
   endedAtMs: number;
   endReason: string;
+  overflowIn?: OverflowIn;
+  overflowOut?: OverflowOut;
 }
 
 export function defaultOutcome(finalState: TerminalCallState, answered: boolean): CallOutcome {
@@ -79,7 +104,8 @@ export function buildCdr(f: CdrFacts, input: CdrInput = {}): Cdr {
     answeredAtMs === undefined
       ? undefined
       : f.timeline.find((t) => t.state === 'wrapup' && t.atMs >= answeredAtMs)?.atMs;
-  const waitMs = queuedAtMs === undefined ? 0 : (answeredAtMs ?? f.endedAtMs) - queuedAtMs;
+  const waitMs =
+    queuedAtMs === undefined ? 0 : (f.overflowIn?.waitedMs ?? 0) + (answeredAtMs ?? f.endedAtMs) - queuedAtMs;
   const talkMs = answeredAtMs === undefined ? 0 : (wrapAtMs ?? f.endedAtMs) - answeredAtMs;
   return {
     callId: f.callId,
@@ -102,5 +128,7 @@ export function buildCdr(f: CdrFacts, input: CdrInput = {}): Cdr {
     outcome: input.outcome ?? defaultOutcome(f.finalState, answeredAtMs !== undefined),
     abandoned: f.finalState === 'abandoned',
     endReason: f.endReason,
+    ...(f.overflowIn ? { overflowIn: f.overflowIn } : {}),
+    ...(f.overflowOut ? { overflowOut: f.overflowOut } : {}),
   };
 }

@@ -3,6 +3,7 @@ export * from './call-states.js';
 export * from './cdr.js';
 export * from './context.js';
 export * from './calls-repo.js';
+export * from './overflow-repo.js';
 export * from './agents-repo.js';
 export * from './customers-repo.js';
 export * from './tickets-repo.js';

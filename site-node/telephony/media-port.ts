@@ -5,6 +5,17 @@
  *
  * A call has one `caller` leg from the trunk and, once connected, one `agent` leg bridged
  * to it. The IVR talks to the caller leg through play/collectDigits.
+ *
+ * A caller moved to another site (overflow and cover, docs/architecture.md §5.9) goes with
+ * `handOver` at the origin and arrives through `onHandedOver` at the target, after the target
+ * admitted the call under a one-time token (the commit, acked). The SIP adapter implements it
+ * as an INVITE from the origin's media server to the target's trunk carrying the token (in a
+ * header; the target matches it to its admitted reservation and answers 200, or refuses the
+ * INVITE), with the media anchored at the origin: the origin bridges the caller's leg to that
+ * outbound leg and stays in the RTP path, so the caller's carrier sees no re-INVITE and the
+ * target needs no route to the caller. For the origin's call handling the leg is gone once
+ * the hand-over resolved (its relay is the adapter's business, torn down when either side
+ * hangs up).
  */
 export type MediaEndpoint =
   { transport: 'sim'; id: string } | { transport: 'rtp'; host: string; port: number; codec: 'PCMU' | 'PCMA' };
@@ -32,6 +43,18 @@ export interface CollectOptions {
   secret?: boolean;
 }
 
+/** Where a hand-over goes: the site that admitted the call, and the token it admitted it under. */
+export interface HandOverTo {
+  toSiteId: string;
+  token: string;
+}
+
+/**
+ * The target's decision on a leg handed over to it: true when it takes the leg (the token names
+ * a call it admitted and has no leg for yet), false to refuse it (the origin keeps the caller).
+ */
+export type HandedOverHandler = (token: string, leg: CallLeg) => boolean | Promise<boolean>;
+
 export interface MediaPort {
   /** Calls arriving on the trunks; the handler owns each call from then on. */
   onInbound(handler: (call: InboundCall) => void): void;
@@ -52,6 +75,20 @@ export interface MediaPort {
    * nobody picks up or the line is busy.
    */
   dial(number: string, opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'>;
-  /** Hang up a leg from the site's side; a no-op for a leg that has already ended. */
+  /** Hang up a leg from the site's side; a no-op for a leg that has already ended or was handed over. */
   hangup(leg: CallLeg): Promise<void>;
+  /**
+   * Origin: hand the caller's leg (waiting, not bridged) to the site that admitted the call.
+   * Resolves once the target has taken the leg; from then on this site hears nothing of it
+   * (no far-end hang-up) and `hangup` of it is a no-op. Rejects (`failed-precondition`: the
+   * leg has ended or is bridged; `unavailable`: no route to the site, or it did not take the
+   * leg) with the caller still on this site's leg, as before (on hold, its patience running).
+   */
+  handOver(leg: CallLeg, to: HandOverTo): Promise<void>;
+  /**
+   * Target: legs handed over by other sites arrive here with their token (instead of
+   * `onInbound`); the handler claims each or refuses it. A leg claimed is the site's like an
+   * inbound one (its far-end hang-up is reported; it is not answered again).
+   */
+  onHandedOver(handler: HandedOverHandler): void;
 }
