@@ -55,7 +55,9 @@ function main(argv: string[]): void {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail(`${path}: no such file`);
     throw e;
   }
-  const out = parsed.values.out ? resolve(parsed.values.out) : join(dir, `${basename(path, extname(path))}.svg`);
+  const out = parsed.values.out
+    ? resolve(parsed.values.out)
+    : join(dir, `${basename(path, extname(path))}.svg`);
 
   const t0 = performance.now();
   const off = runProvince(scenario, false, { onHour: progress('off', scenario) });

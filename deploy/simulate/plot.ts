@@ -38,19 +38,27 @@ function series(left: number, values: ReadonlyArray<number | null>): string {
 
 function panel(left: number, heading: string): string {
   const out: string[] = [];
-  out.push(`<text x="${left + PANEL_W / 2}" y="${TOP - 12}" text-anchor="middle" font-size="15" font-weight="bold">${esc(heading)}</text>`);
+  out.push(
+    `<text x="${left + PANEL_W / 2}" y="${TOP - 12}" text-anchor="middle" font-size="15" font-weight="bold">${esc(heading)}</text>`,
+  );
   for (let p = 0; p <= 100; p += 20) {
     const yy = f1(y(p / 100));
     out.push(`<line x1="${left}" y1="${yy}" x2="${left + PANEL_W}" y2="${yy}" stroke="#ddd"/>`);
-    out.push(`<text x="${left - 8}" y="${yy}" text-anchor="end" dominant-baseline="middle" font-size="11">${p}%</text>`);
+    out.push(
+      `<text x="${left - 8}" y="${yy}" text-anchor="end" dominant-baseline="middle" font-size="11">${p}%</text>`,
+    );
   }
   for (let h = 0; h <= 24; h += 3) {
     const xx = f1(x(left, h));
     out.push(`<line x1="${xx}" y1="${TOP + PANEL_H}" x2="${xx}" y2="${TOP + PANEL_H + 5}" stroke="#333"/>`);
-    out.push(`<text x="${xx}" y="${TOP + PANEL_H + 18}" text-anchor="middle" font-size="11">${String(h).padStart(2, '0')}:00</text>`);
+    out.push(
+      `<text x="${xx}" y="${TOP + PANEL_H + 18}" text-anchor="middle" font-size="11">${String(h).padStart(2, '0')}:00</text>`,
+    );
   }
   out.push(`<rect x="${left}" y="${TOP}" width="${PANEL_W}" height="${PANEL_H}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${left + PANEL_W / 2}" y="${TOP + PANEL_H + 38}" text-anchor="middle" font-size="12">hour of arrival (local time)</text>`);
+  out.push(
+    `<text x="${left + PANEL_W / 2}" y="${TOP + PANEL_H + 38}" text-anchor="middle" font-size="12">hour of arrival (local time)</text>`,
+  );
   out.push(
     `<text x="${left - 48}" y="${TOP + PANEL_H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${left - 48} ${TOP + PANEL_H / 2})">service level</text>`,
   );
@@ -89,7 +97,9 @@ export function plotServiceLevel(s: Summary, title: string): string {
     const off = s.off.sites[site]!;
     const on = s.on.sites[site]!;
     const pct = (v: number | null): string => (v === null ? '-' : `${Math.round(v * 100)}%`);
-    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${COLOURS[j % COLOURS.length]}" stroke-width="3"/>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${COLOURS[j % COLOURS.length]}" stroke-width="3"/>`,
+    );
     out.push(
       `<text x="${lx + 30}" y="${ly}" dominant-baseline="middle" font-size="12">${esc(site)} ${pct(off.serviceLevel)} → ${pct(on.serviceLevel)}</text>`,
     );

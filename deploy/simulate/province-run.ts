@@ -23,9 +23,21 @@
  * sees both ends); messages are neither lost nor reordered; a cut link carries no new asks,
  * snapshots or offers, while messages already on their way arrive.
  */
-import { isOpen, queueStats, expectedWaitMs, waitingCalls, acdStep, createAcdState } from '../../site-node/acd/index.js';
+import {
+  isOpen,
+  queueStats,
+  expectedWaitMs,
+  waitingCalls,
+  acdStep,
+  createAcdState,
+} from '../../site-node/acd/index.js';
 import type { AcdCommand, AcdEvent, AcdState } from '../../site-node/acd/index.js';
-import { overflowAsks, DEFAULT_REASK_AFTER_MS, type QueueView as TriggerQueueView, type WaitingCall } from '../../site-node/overflow/trigger.js';
+import {
+  overflowAsks,
+  DEFAULT_REASK_AFTER_MS,
+  type QueueView as TriggerQueueView,
+  type WaitingCall,
+} from '../../site-node/overflow/trigger.js';
 import {
   DEFAULT_RESERVATION_OPTIONS,
   emptyBook,
@@ -136,16 +148,14 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
   const start = s.dayStartMs;
   const dayEnd = start + DAY_MS;
   const resOpts: ReservationOptions = { ...DEFAULT_RESERVATION_OPTIONS, holdMs: s.federation.holdMs };
-  const sites = s.sites.map(
-    (cfg): Site => ({
-      id: cfg.id,
-      cfg,
-      acd: createAcdState(cfg.acd, start),
-      timers: new Map(),
-      book: emptyBook(cfg.id),
-      snapshot: null,
-    }),
-  );
+  const sites = s.sites.map((cfg): Site => ({
+    id: cfg.id,
+    cfg,
+    acd: createAcdState(cfg.acd, start),
+    timers: new Map(),
+    book: emptyBook(cfg.id),
+    snapshot: null,
+  }));
   const siteById = new Map(sites.map((x) => [x.id, x]));
   const tally = new Tally(
     sites.map((x) => x.id),
@@ -199,7 +209,11 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
         const rt = rts.get(c.callId)!;
         rt.answered = true;
         rt.answeredWaitMs = now - rt.call.arriveMs;
-        q.push(now + rt.call.talkMs, { k: 'acd', site, ev: { type: 'agent-hung-up', agentId: c.agentId, callId: c.callId } });
+        q.push(now + rt.call.talkMs, {
+          k: 'acd',
+          site,
+          ev: { type: 'agent-hung-up', agentId: c.agentId, callId: c.callId },
+        });
         return;
       }
       case 'call-ended': {
@@ -214,7 +228,11 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
       }
       case 'agent-state-changed':
         if (c.to === 'not-ready' && c.reason === 'shift-end') {
-          q.push(now, { k: 'acd', site, ev: { type: 'agent-logout', agentId: c.agentId, reason: 'shift-end' } });
+          q.push(now, {
+            k: 'acd',
+            site,
+            ev: { type: 'agent-logout', agentId: c.agentId, reason: 'shift-end' },
+          });
         }
         return;
       default:
@@ -225,14 +243,25 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
   // ---- the federation (only with it on) ------------------------------------------------------
 
   const hubViews = (): Map<string, SiteLiveView> =>
-    new Map(sites.map((x) => [x.id, { link: cut(x.id, now) ? 'down' : 'up', drained: false, snapshot: x.snapshot }]));
+    new Map(
+      sites.map((x) => [
+        x.id,
+        { link: cut(x.id, now) ? 'down' : 'up', drained: false, snapshot: x.snapshot },
+      ]),
+    );
 
   const home = (ask: Ask): void => {
     ask.rt.inFlight = null;
     ask.rt.lastAskEndedMs = now;
   };
 
-  const ask = (site: Site, rt: CallRt, queueId: string, rule: { policy: string } | { cover: string }, targets: string[]): void => {
+  const ask = (
+    site: Site,
+    rt: CallRt,
+    queueId: string,
+    rule: { policy: string } | { cover: string },
+    targets: string[],
+  ): void => {
     const waitedMs = now - rt.call.arriveMs;
     // What a site can know of its callers: their mean patience. Patience is exponential, so
     // the expected patience left is that mean whatever the caller has waited.
@@ -370,8 +399,21 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     };
     const options = { maxSnapshotAgeMs: s.federation.maxSnapshotAgeMs };
     return it.cover !== null
-      ? routeCover({ request: { ...base, coverEntryId: it.cover }, topology: s.topology, sites: hubViews(), started: new Map(), nowMs: now, options })
-      : routeOverflow({ request: { ...base, policyId: it.policy! }, topology: s.topology, sites: hubViews(), nowMs: now, options });
+      ? routeCover({
+          request: { ...base, coverEntryId: it.cover },
+          topology: s.topology,
+          sites: hubViews(),
+          started: new Map(),
+          nowMs: now,
+          options,
+        })
+      : routeOverflow({
+          request: { ...base, policyId: it.policy! },
+          topology: s.topology,
+          sites: hubViews(),
+          nowMs: now,
+          options,
+        });
   };
 
   const reserve = (site: Site, ask: Ask, cmds: ReservationCommand[]): void => {
@@ -380,7 +422,15 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
       else if (c.type === 'start-timer') q.push(c.atMs, { k: 'hold-timer', site, id: c.id });
       else if (c.type === 'admit-call') {
         const rt = ask.rt;
-        step(site, admitOverflow({ callId: c.callId, queueId: c.queueId, priority: c.priority, enqueueMs: rt.takenEnqueueMs! }));
+        step(
+          site,
+          admitOverflow({
+            callId: c.callId,
+            queueId: c.queueId,
+            priority: c.priority,
+            enqueueMs: rt.takenEnqueueMs!,
+          }),
+        );
         tally.moved(ask.origin.id, site.id);
         result.routing.moved++;
         rt.hops++;
@@ -431,7 +481,12 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
         return;
       case 'accept': {
         const late = now >= ask.askedAtMs + msg.holdMs - COMMIT_MARGIN_MS;
-        const cancel: OverflowMessage = { kind: 'cancel', requestId: ask.requestId, target: msg.target, token: msg.token };
+        const cancel: OverflowMessage = {
+          kind: 'cancel',
+          requestId: ask.requestId,
+          target: msg.target,
+          token: msg.token,
+        };
         if (late || rt.ended || rt.at !== origin) {
           toTarget(cancel);
           home(ask);
@@ -462,7 +517,9 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     const site = ask.target!;
     // The caller hung up while the call was on its way: the origin ended it; do not admit.
     const m: OverflowMessage =
-      msg.kind === 'commit' && ask.rt.ended ? { kind: 'cancel', requestId: msg.requestId, target: msg.target, token: msg.token } : msg;
+      msg.kind === 'commit' && ask.rt.ended
+        ? { kind: 'cancel', requestId: msg.requestId, target: msg.target, token: msg.token }
+        : msg;
     reserve(site, ask, reservationStep(site.book, { type: 'message', message: m }, now, resOpts).commands);
   };
 
@@ -472,7 +529,11 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
   for (const site of sites) {
     for (const a of site.cfg.agents) {
       for (const [from, to] of a.shifts) {
-        q.push(start + from, { k: 'acd', site, ev: { type: 'agent-login', agentId: a.agentId, skills: a.skills, ready: true } });
+        q.push(start + from, {
+          k: 'acd',
+          site,
+          ev: { type: 'agent-login', agentId: a.agentId, skills: a.skills, ready: true },
+        });
         if (to < DAY_MS) q.push(start + to, { k: 'shift-end', site, agentId: a.agentId });
       }
     }
@@ -500,7 +561,12 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
         };
         rts.set(it.call.callId, rt);
         q.push(now + it.call.patienceMs, { k: 'patience', rt });
-        step(site, { type: 'call-arrived', callId: it.call.callId, queueId: it.call.queueId, priority: it.call.priority });
+        step(site, {
+          type: 'call-arrived',
+          callId: it.call.callId,
+          queueId: it.call.queueId,
+          priority: it.call.priority,
+        });
         break;
       }
       case 'acd': {

@@ -35,7 +35,9 @@ import { durationMs } from '../../shared/duration.js';
 
 const nonNegative = z.number().min(0, 'must be >= 0');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00..24:00)');
-const byHour = z.array(z.number().int('must be a whole number of calls').min(0, 'must be >= 0')).length(24, 'must have 24 numbers, one per hour');
+const byHour = z
+  .array(z.number().int('must be a whole number of calls').min(0, 'must be >= 0'))
+  .length(24, 'must have 24 numbers, one per hour');
 
 const arrivalsSchema = z.union([
   z
@@ -69,7 +71,9 @@ const rosterGroupSchema = z
 export const siteScenarioSchema = z
   .object({
     /** The site's ACD config: `{ from: <site config file> }` (its `acd:` section) or the section inline. */
-    acd: z.union([z.object({ from: z.string().min(1) }).strict(), z.record(z.string(), z.unknown())]).optional(),
+    acd: z
+      .union([z.object({ from: z.string().min(1) }).strict(), z.record(z.string(), z.unknown())])
+      .optional(),
     arrivals: arrivalsSchema.optional(),
     priorities: z.record(z.string(), z.number().int()).default({}),
     handleTime: handleTimeSchema.optional(),

@@ -94,7 +94,9 @@ export function splitWhole(total: number, weights: readonly number[]): number[] 
   const exact = weights.map((w) => (total * w) / sum);
   const parts = exact.map(Math.floor);
   let left = total - parts.reduce((a, b) => a + b, 0);
-  const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  const order = exact
+    .map((e, i) => [e - Math.floor(e), i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [, i] of order) {
     if (left <= 0) break;
     parts[i]!++;
@@ -174,20 +176,24 @@ export function compileScenario(doc: unknown, read: ReadRelative): CompiledScena
 
   const siteOf = new Map(topology.sites.map((x) => [x.id, x]));
   for (const id of Object.keys(s.sites)) {
-    if (!siteOf.has(id)) problems.push(`sites.${id}: not a site of the topology (${[...siteOf.keys()].join(', ')})`);
+    if (!siteOf.has(id))
+      problems.push(`sites.${id}: not a site of the topology (${[...siteOf.keys()].join(', ')})`);
   }
 
   // Full sites: each needs its ACD and roster (an overflow target with no ACD could not answer).
   const sites: CompiledSite[] = [];
   const acdOf = new Map<string, CompiledAcdConfig>();
   const short = new Map<string, number[]>();
-  for (const e of s.events) if (e.kind === 'agents-short') short.set(e.site, [...(short.get(e.site) ?? []), e.fraction]);
+  for (const e of s.events)
+    if (e.kind === 'agents-short') short.set(e.site, [...(short.get(e.site) ?? []), e.fraction]);
   for (const site of topology.sites) {
     const sc = s.sites[site.id];
     const f = `sites.${site.id}`;
     if (site.kind === 'access') {
-      if (sc?.acd !== undefined) problems.push(`${f}.acd: ${site.id} is an access city: its calls go to ${site.center}'s ACD`);
-      if (sc?.roster !== undefined) problems.push(`${f}.roster: ${site.id} is an access city: it has no agents`);
+      if (sc?.acd !== undefined)
+        problems.push(`${f}.acd: ${site.id} is an access city: its calls go to ${site.center}'s ACD`);
+      if (sc?.roster !== undefined)
+        problems.push(`${f}.roster: ${site.id} is an access city: it has no agents`);
       continue;
     }
     if (!sc) {
@@ -207,7 +213,8 @@ export function compileScenario(doc: unknown, read: ReadRelative): CompiledScena
       let count = g.count;
       for (const fraction of short.get(site.id) ?? []) count -= Math.round(count * fraction);
       const shifts = shiftIntervals(g.from, g.to);
-      for (let n = 1; n <= count; n++) agents.push({ agentId: `${site.id}.${g.name}.${n}`, skills: g.skills, shifts });
+      for (let n = 1; n <= count; n++)
+        agents.push({ agentId: `${site.id}.${g.name}.${n}`, skills: g.skills, shifts });
     });
     sites.push({ id: site.id, acd, agents });
   }
@@ -232,16 +239,28 @@ export function compileScenario(doc: unknown, read: ReadRelative): CompiledScena
             if (ids.length === 0 || ids.every((q) => share[q] === 0)) {
               problems.push(`${f}.arrivals.share: must give at least one queue a share above 0`);
             }
-            const split = byHour.map((n) => splitWhole(n, ids.map((q) => share[q]!)));
-            return ids.map((q, j): [string, number[], string] => [q, split.map((h) => h[j]!), `${f}.arrivals.share.${q}`]);
+            const split = byHour.map((n) =>
+              splitWhole(
+                n,
+                ids.map((q) => share[q]!),
+              ),
+            );
+            return ids.map((q, j): [string, number[], string] => [
+              q,
+              split.map((h) => h[j]!),
+              `${f}.arrivals.share.${q}`,
+            ]);
           })();
     for (const [q, , path] of queues) {
       if (!acd.queueById.has(q)) {
-        problems.push(`${path}: ${centerId}'s ACD has no queue "${q}" (it has ${[...acd.queueById.keys()].join(', ')})`);
+        problems.push(
+          `${path}: ${centerId}'s ACD has no queue "${q}" (it has ${[...acd.queueById.keys()].join(', ')})`,
+        );
       }
     }
     for (const q of Object.keys(sc.priorities)) {
-      if (!acd.queueById.has(q)) problems.push(`sites.${id}.priorities.${q}: ${centerId}'s ACD has no queue "${q}"`);
+      if (!acd.queueById.has(q))
+        problems.push(`sites.${id}.priorities.${q}: ${centerId}'s ACD has no queue "${q}"`);
     }
     const ht = sc.handleTime;
     callers.push({
@@ -273,7 +292,8 @@ export function compileScenario(doc: unknown, read: ReadRelative): CompiledScena
       return;
     }
     if (e.kind === 'link-cut') {
-      if (site.kind !== 'full') problems.push(`events[${i}].site: ${e.site} is an access city; only a full site has a hub link`);
+      if (site.kind !== 'full')
+        problems.push(`events[${i}].site: ${e.site} is an access city; only a full site has a hub link`);
       const fromMs = minutesOf(e.from) * 60_000;
       const toMs = minutesOf(e.to) * 60_000;
       if (toMs <= fromMs) problems.push(`events[${i}].to: must be after from (${e.from})`);
@@ -288,7 +308,10 @@ export function compileScenario(doc: unknown, read: ReadRelative): CompiledScena
   });
 
   if (problems.length > 0) return throwInvalid(problems, problems[0]!.slice(0, problems[0]!.indexOf(':')));
-  const totalCalls = callers.reduce((a, c) => a + c.byQueue.reduce((b, q) => b + q.perHour.reduce((x, y) => x + y, 0), 0), 0);
+  const totalCalls = callers.reduce(
+    (a, c) => a + c.byQueue.reduce((b, q) => b + q.perHour.reduce((x, y) => x + y, 0), 0),
+    0,
+  );
   return {
     topology,
     day: s.day,

@@ -23,7 +23,13 @@ export interface Counts {
   answeredWaitMs: number;
 }
 
-const zero = (): Counts => ({ answeredWithinT: 0, answeredAfterT: 0, abandoned: 0, other: 0, answeredWaitMs: 0 });
+const zero = (): Counts => ({
+  answeredWithinT: 0,
+  answeredAfterT: 0,
+  abandoned: 0,
+  other: 0,
+  answeredWaitMs: 0,
+});
 
 export interface SiteTally {
   total: Counts;
@@ -53,7 +59,12 @@ export class Tally {
     private readonly thresholdMs: number,
   ) {
     for (const id of siteIds) {
-      this.sites.set(id, { total: zero(), byHour: Array.from({ length: 24 }, zero), movedOut: 0, movedIn: 0 });
+      this.sites.set(id, {
+        total: zero(),
+        byHour: Array.from({ length: 24 }, zero),
+        movedOut: 0,
+        movedIn: 0,
+      });
     }
   }
 
