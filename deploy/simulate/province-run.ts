@@ -23,21 +23,9 @@
  * sees both ends); messages are neither lost nor reordered; a cut link carries no new asks,
  * snapshots or offers, while messages already on their way arrive.
  */
-import {
-  isOpen,
-  queueStats,
-  expectedWaitMs,
-  waitingCalls,
-  acdStep,
-  createAcdState,
-} from '../../site-node/acd/index.js';
+import { queueStats, expectedWaitMs, acdStep, createAcdState } from '../../site-node/acd/index.js';
 import type { AcdCommand, AcdEvent, AcdState } from '../../site-node/acd/index.js';
-import {
-  overflowAsks,
-  DEFAULT_REASK_AFTER_MS,
-  type QueueView as TriggerQueueView,
-  type WaitingCall,
-} from '../../site-node/overflow/trigger.js';
+import { overflowAsks, DEFAULT_REASK_AFTER_MS } from '../../site-node/overflow/trigger.js';
 import {
   DEFAULT_RESERVATION_OPTIONS,
   emptyBook,
@@ -53,6 +41,7 @@ import { activeCoverEntries } from '../../hub/routing/cover-windows.js';
 import type { SiteLiveView, SnapshotView } from '../../hub/routing/site-view.js';
 import type { RoutingDecision } from '../../hub/routing/decision.js';
 import { drawCalls, type SimCall } from './arrivals.js';
+import { snapshotOf, triggerViews, type CallPlace } from './site-views.js';
 import { EventQueue } from './event-queue.js';
 import { admitOverflow, callMoved, returnCall, takeCall } from './move-events.js';
 import { DAY_MS, HOUR_MS, type CompiledScenario, type CompiledSite } from './scenario.js';
@@ -303,50 +292,16 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     ]),
   );
 
-  const snapshotOf = (site: Site): SnapshotView => ({
-    atMs: now,
-    receivedAtMs: now + L,
-    queues: site.cfg.acd.queues.map((cq) => {
-      const r = queueStats(site.acd, cq.id, now);
-      return {
-        queueId: r.queueId,
-        callsWaiting: r.waiting,
-        agentsReady: r.agentsReady,
-        agentsServing: r.agentsBusy,
-        expectedWaitMs: Math.round(r.ewtMs ?? 0),
-      };
-    }),
-  });
-
-  /** The trigger's view of the site's queues that have callers waiting and that it may ask for. */
-  const triggerViews = (site: Site): TriggerQueueView[] => {
-    const views: TriggerQueueView[] = [];
-    for (const queueId of askQueues.get(site.id)!) {
-      if (!site.acd.queueById.has(queueId)) continue;
-      const ids = waitingCalls(site.acd, queueId);
-      if (ids.length === 0) continue;
-      const r = queueStats(site.acd, queueId, now);
-      const waiting: WaitingCall[] = ids.map((id) => {
-        const rt = rts.get(id)!;
-        return {
-          callId: id,
-          priority: rt.call.priority,
-          enqueueMs: rt.call.arriveMs,
-          visited: rt.visited,
-          hops: rt.hops,
-          inFlight: rt.inFlight !== null,
-          lastAskEndedMs: rt.lastAskEndedMs,
-        };
-      });
-      views.push({
-        queueId,
-        waiting,
-        agentsLoggedIn: r.agentsStaffed,
-        serviceLevel: r.serviceLevel,
-        inHours: isOpen(site.cfg.acd.queueById.get(queueId)!.calendar, now),
-      });
-    }
-    return views;
+  const placeOf = (callId: string): CallPlace => {
+    const rt = rts.get(callId)!;
+    return {
+      priority: rt.call.priority,
+      arriveMs: rt.call.arriveMs,
+      visited: rt.visited,
+      hops: rt.hops,
+      inFlight: rt.inFlight !== null,
+      lastAskEndedMs: rt.lastAskEndedMs,
+    };
   };
 
   /**
@@ -359,7 +314,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     const active = activeCoverEntries(s.topology, new Map(), now);
     const up = sites.filter((x) => !cut(x.id, now));
     for (const site of up) {
-      const views = triggerViews(site);
+      const views = triggerViews(site.acd, askQueues.get(site.id)!, now, placeOf);
       if (views.length === 0) continue;
       for (const a of overflowAsks(site.id, s.topology.overflow, views, now)) {
         ask(site, rts.get(a.callId)!, a.queueId, { policy: a.policyId }, a.targets);
@@ -381,7 +336,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     }
     if (undecided === 0) return;
     // Snapshots first: at the same instant the hub receives them before the requests.
-    for (const site of up) q.push(now + L, { k: 'snapshot', site, snap: snapshotOf(site) });
+    for (const site of up) q.push(now + L, { k: 'snapshot', site, snap: snapshotOf(site.acd, now, now + L) });
     for (const it of outbox) q.push(now + L, it);
     outbox.length = 0;
   };
