@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../shared/errors.js';
+import { compileScenario, loadScenario, splitWhole } from './scenario.js';
+import { smallFiles, smallScenario } from './testing.js';
+
+/** The error a scenario document is refused with (fails the test if it compiles). */
+function refusal(doc: unknown): DomainError {
+  try {
+    compileScenario(doc, smallFiles);
+  } catch (e) {
+    expect(e).toBeInstanceOf(DomainError);
+    return e as DomainError;
+  }
+  throw new Error('the scenario compiled');
+}
+
+const problemsOf = (doc: unknown): string[] => [...(refusal(doc).problems ?? [refusal(doc).message])];
+
+describe('scenario validation', () => {
+  it('compiles the small scenario: agents by shift, calls by queue and hour', () => {
+    const s = compileScenario(smallScenario(), smallFiles);
+    expect(s.sites.map((x) => x.id)).toEqual(['busy', 'helper']);
+    expect(s.sites[0]!.agents.map((a) => a.agentId)).toEqual(['busy.day.1', 'busy.day.2']);
+    expect(s.sites[0]!.agents[0]!.shifts).toEqual([[8 * 3_600_000, 13 * 3_600_000]]);
+    expect(s.totalCalls).toBe(3 * (40 + 4 + 20));
+    // The day starts at local midnight: 2026-12-02 00:00 at UTC+8.
+    expect(s.dayStartMs).toBe(Date.UTC(2026, 11, 1, 16));
+  });
+
+  it('names the field of a negative hourly count, and changes nothing', () => {
+    const doc = smallScenario();
+    doc.sites.helper.arrivals.byHour[9] = -1;
+    const before = structuredClone(doc);
+    expect(problemsOf(doc)).toContain('sites.helper.arrivals.byHour[9]: must be >= 0');
+    expect(doc).toEqual(before);
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const doc = smallScenario();
+    doc.sites.busy.arrivals.byQueue.mortgages = doc.sites.busy.arrivals.byQueue.retail;
+    doc.sites.nowhere = { patience: { meanMs: '1m' } };
+    doc.events = [{ kind: 'busy-hour', site: 'busy', hour: 24, multiplier: 2 }];
+    doc.day = 'tomorrow';
+    const ps = problemsOf(doc);
+    expect(ps).toEqual(
+      expect.arrayContaining(['events[0].hour: must be 0..23', 'day: must be a date YYYY-MM-DD']),
+    );
+    // Shape first; once the shape is right the cross-file checks speak.
+    doc.events = [{ kind: 'busy-hour', site: 'busy', hour: 10, multiplier: 2 }];
+    doc.day = '2026-12-02';
+    const cross = problemsOf(doc);
+    expect(
+      cross.some((p) =>
+        p.startsWith('sites.busy.arrivals.byQueue.mortgages: busy\'s ACD has no queue "mortgages"'),
+      ),
+    ).toBe(true);
+    expect(cross.some((p) => p.startsWith('sites.nowhere: not a site of the topology'))).toBe(true);
+  });
+
+  it('names a full site left out, a roster missing, and an unreadable site config', () => {
+    const doc = smallScenario();
+    delete doc.sites.busy.roster;
+    doc.sites.helper.acd = { from: 'missing.yaml' };
+    const ps = problemsOf(doc);
+    expect(ps).toContain('sites.busy.roster: required for a full site');
+    expect(ps.some((p) => p.startsWith('sites.helper.acd.from: cannot read missing.yaml'))).toBe(true);
+    delete doc.sites.busy;
+    expect(problemsOf(doc).some((p) => p.startsWith('sites.busy: required'))).toBe(true);
+  });
+
+  it("reads the ACD config with the ACD's own checks, named under the site", () => {
+    const doc = smallScenario();
+    doc.sites.busy.acd = { queues: [{ id: 'retail', skill: 'retail', maxWaitMs: 'soon' }] };
+    expect(problemsOf(doc).some((p) => p.startsWith('sites.busy.acd.queues[0].maxWaitMs:'))).toBe(true);
+  });
+
+  it('applies the events: agents short removes a fraction of each group, a busy hour multiplies it', () => {
+    const doc = smallScenario();
+    doc.events = [
+      { kind: 'agents-short', site: 'helper', fraction: 0.5 },
+      { kind: 'busy-hour', site: 'helper', hour: 10, multiplier: 1.5 },
+      { kind: 'link-cut', site: 'helper', from: '10:00', to: '10:30' },
+    ];
+    const s = compileScenario(doc, smallFiles);
+    expect(s.sites[1]!.agents).toHaveLength(4);
+    expect(s.callers.find((c) => c.cityId === 'helper')!.byQueue[0]!.perHour.slice(9, 12)).toEqual([
+      20, 30, 20,
+    ]);
+    expect(s.linkCuts).toEqual([{ siteId: 'helper', fromMs: 36_000_000, toMs: 37_800_000 }]);
+  });
+
+  it('splits an hour by shares into whole calls that add up', () => {
+    expect(splitWhole(10, [1, 1, 1])).toEqual([4, 3, 3]);
+    expect(splitWhole(7, [0.65, 0.22, 0.06, 0.07]).reduce((a, b) => a + b)).toBe(7);
+  });
+
+  it('compiles the two example scenarios', () => {
+    for (const name of ['simulate-normal-day.yaml', 'simulate-wanzhou-short.yaml']) {
+      const path = resolve(import.meta.dirname, '../examples', name);
+      const s = loadScenario(readFileSync(path, 'utf8'), (rel) =>
+        readFileSync(resolve(dirname(path), rel), 'utf8'),
+      );
+      expect(s.totalCalls).toBe(30_000);
+      expect(s.sites.map((x) => x.id)).toEqual(['chongqing', 'fuling', 'wanzhou']);
+    }
+  });
+});
