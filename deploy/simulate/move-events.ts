@@ -1,19 +1,27 @@
 /**
  * Every ACD event the simulator builds for a move between sites (docs/architecture.md §5.9),
  * in one place: the origin's `take-call`, `return-call` and `call-moved`, the target's
- * `admit-overflow`. The ACD's move events are being renamed; keeping their construction here
- * means a rename touches this file only.
+ * `admit-overflow`, so a change to the ACD's move events touches this file only.
  */
 import type { AcdEvent } from '../../site-node/acd/index.js';
 
 /** Origin: give the waiting call up for the move (answered by call-taken or call-not-waiting). */
-export const takeCall = (callId: string): AcdEvent => ({ type: 'take-call', callId });
+export const takeCall = (callId: string, requestId: string): AcdEvent => ({
+  type: 'take-call',
+  callId,
+  requestId,
+});
 
 /** Origin: the move failed; the taken call goes back to its place. */
 export const returnCall = (callId: string): AcdEvent => ({ type: 'return-call', callId });
 
 /** Origin: the target admitted the call; it ends here as overflowed. */
-export const callMoved = (callId: string): AcdEvent => ({ type: 'call-moved', callId });
+export const callMoved = (callId: string, toSiteId: string, token: string): AcdEvent => ({
+  type: 'call-moved',
+  callId,
+  toSiteId,
+  token,
+});
 
 /** Target: the call joins `queueId` ranked by its original enqueue time. */
 export const admitOverflow = (a: {
@@ -21,10 +29,8 @@ export const admitOverflow = (a: {
   queueId: string;
   priority: number;
   enqueueMs: number;
-}): AcdEvent => ({
-  type: 'admit-overflow',
-  callId: a.callId,
-  queueId: a.queueId,
-  priority: a.priority,
-  enqueueMs: a.enqueueMs,
-});
+  fromSiteId: string;
+  token: string;
+  hops: number;
+  visitedSiteIds: readonly string[];
+}): AcdEvent => ({ type: 'admit-overflow', ...a });

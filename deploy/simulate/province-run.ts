@@ -34,7 +34,11 @@ import {
   type ReservationCommand,
   type ReservationOptions,
 } from '../../site-node/overflow/reservation.js';
-import type { OverflowMessage, RequestMessage } from '../../site-node/overflow/messages.js';
+import {
+  NO_CALL_DATA,
+  type OverflowMessage,
+  type RequestMessage,
+} from '../../site-node/overflow/messages.js';
 import { routeOverflow } from '../../hub/routing/overflow.js';
 import { routeCover } from '../../hub/routing/cover.js';
 import { activeCoverEntries } from '../../hub/routing/cover-windows.js';
@@ -102,6 +106,12 @@ interface Ask {
   token: string | null;
   askedAtMs: number;
   request: RequestMessage;
+}
+
+/** The queue's max wait for the target's check (docs/architecture.md §5.9); null = none. */
+function maxWaitOf(site: Site, queueId: string): number | null {
+  const q = site.acd.config.queueById.get(queueId);
+  return q && Number.isFinite(q.maxWaitMs) ? q.maxWaitMs : null;
 }
 
 interface Site {
@@ -249,7 +259,6 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     rt: CallRt,
     queueId: string,
     rule: { policy: string } | { cover: string },
-    targets: string[],
   ): void => {
     const waitedMs = now - rt.call.arriveMs;
     // What a site can know of its callers: their mean patience. Patience is exponential, so
@@ -260,13 +269,18 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
       kind: 'request',
       requestId,
       callId: rt.call.callId,
-      origin: site.id,
+      fromSiteId: site.id,
+      toSiteId: null,
       queueId,
       priority: rt.call.priority,
       waitedMs,
-      patienceMs: patience,
-      targets,
-      attached: {},
+      remainingPatienceMs: patience,
+      visitedSiteIds: rt.visited,
+      policyId: 'policy' in rule ? rule.policy : null,
+      coverEntryId: 'cover' in rule ? rule.cover : null,
+      hops: rt.hops,
+      callAgeMs: waitedMs,
+      ...NO_CALL_DATA,
     };
     const a: Ask = { requestId, rt, origin: site, target: null, token: null, askedAtMs: now, request };
     rt.inFlight = a;
@@ -317,7 +331,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
       const views = triggerViews(site.acd, askQueues.get(site.id)!, now, placeOf);
       if (views.length === 0) continue;
       for (const a of overflowAsks(site.id, s.topology.overflow, views, now)) {
-        ask(site, rts.get(a.callId)!, a.queueId, { policy: a.policyId }, a.targets);
+        ask(site, rts.get(a.callId)!, a.queueId, { policy: a.policyId });
       }
       // Cover asks without a trigger: every waiting call of a covered queue not already asked.
       for (const entry of active) {
@@ -329,7 +343,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
             const rt = rts.get(w.callId)!;
             if (rt.inFlight || rt.hops >= 1 || rt.visited.includes(c.agentsOf)) continue;
             if (rt.lastAskEndedMs !== null && now - rt.lastAskEndedMs < DEFAULT_REASK_AFTER_MS) continue;
-            ask(site, rt, v.queueId, { cover: c.id }, [c.agentsOf]);
+            ask(site, rt, v.queueId, { cover: c.id });
           }
         }
       }
@@ -344,13 +358,13 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
   const decide = (it: Extract<Item, { k: 'hub-request' }>): RoutingDecision => {
     const r = it.ask.request;
     const base = {
-      originSiteId: r.origin,
+      originSiteId: r.fromSiteId,
       callId: r.callId,
       queueId: r.queueId,
       priority: r.priority,
       waitedMs: r.waitedMs,
-      remainingPatienceMs: r.patienceMs,
-      visitedSiteIds: it.ask.rt.visited,
+      remainingPatienceMs: r.remainingPatienceMs,
+      visitedSiteIds: r.visitedSiteIds,
     };
     const options = { maxSnapshotAgeMs: s.federation.maxSnapshotAgeMs };
     return it.cover !== null
@@ -384,6 +398,10 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
             queueId: c.queueId,
             priority: c.priority,
             enqueueMs: rt.takenEnqueueMs!,
+            fromSiteId: c.fromSiteId,
+            token: c.token,
+            hops: c.hops,
+            visitedSiteIds: c.visitedSiteIds,
           }),
         );
         tally.moved(ask.origin.id, site.id);
@@ -391,6 +409,12 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
         rt.hops++;
         rt.visited = [...rt.visited, site.id];
         rt.at = site;
+        // The ACD took it (there is no store here): the book may now ack the commit.
+        reserve(
+          site,
+          ask,
+          reservationStep(site.book, { type: 'admit-done', token: c.token }, now, resOpts).commands,
+        );
       }
     }
   };
@@ -409,8 +433,10 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
         token: ask.token,
         local: {
           offersQueue: has,
-          readyAgents: rows?.agentsReady ?? 0,
+          agentsReady: rows?.agentsReady ?? 0,
+          agentsServing: rows?.agentsStaffed ?? 0,
           expectedWaitMs: has ? expectedWaitMs(site.acd, r.queueId, r.priority, now) : null,
+          maxWaitMs: maxWaitOf(site, r.queueId),
         },
       },
       now,
@@ -426,7 +452,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     switch (msg.kind) {
       case 'refuse':
         if (msg.token === null) {
-          if (msg.target !== null) result.routing.refusedByTarget++; // the hub's are counted where it decided
+          if (!msg.byHub) result.routing.refusedByTarget++; // the hub's are counted where it decided
           home(ask);
         } else if (!rt.ended && rt.at === origin) {
           // The commit was refused: the taken call goes back to its very place.
@@ -439,7 +465,8 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
         const cancel: OverflowMessage = {
           kind: 'cancel',
           requestId: ask.requestId,
-          target: msg.target,
+          fromSiteId: origin.id,
+          toSiteId: msg.fromSiteId,
           token: msg.token,
         };
         if (late || rt.ended || rt.at !== origin) {
@@ -447,7 +474,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
           home(ask);
           return;
         }
-        const out = step(origin, takeCall(rt.call.callId));
+        const out = step(origin, takeCall(rt.call.callId, ask.requestId));
         const taken = out.find((c) => c.type === 'call-taken');
         if (!taken || taken.type !== 'call-taken') {
           result.routing.notWaiting++;
@@ -456,11 +483,17 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
           return;
         }
         rt.takenEnqueueMs = taken.enqueueMs;
-        toTarget({ kind: 'commit', requestId: ask.requestId, target: msg.target, token: msg.token });
+        toTarget({
+          kind: 'commit',
+          requestId: ask.requestId,
+          fromSiteId: origin.id,
+          toSiteId: msg.fromSiteId,
+          token: msg.token,
+        });
         return;
       }
       case 'commit-ack':
-        step(origin, callMoved(rt.call.callId));
+        step(origin, callMoved(rt.call.callId, msg.fromSiteId, msg.token));
         rt.inFlight = null;
         return;
       default:
@@ -473,7 +506,13 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     // The caller hung up while the call was on its way: the origin ended it; do not admit.
     const m: OverflowMessage =
       msg.kind === 'commit' && ask.rt.ended
-        ? { kind: 'cancel', requestId: msg.requestId, target: msg.target, token: msg.token }
+        ? {
+            kind: 'cancel',
+            requestId: msg.requestId,
+            fromSiteId: msg.fromSiteId,
+            toSiteId: msg.toSiteId,
+            token: msg.token,
+          }
         : msg;
     reserve(site, ask, reservationStep(site.book, { type: 'message', message: m }, now, resOpts).commands);
   };
@@ -568,7 +607,15 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
           q.push(now + L, {
             k: 'answer',
             ask: it.ask,
-            msg: { kind: 'refuse', requestId: it.ask.requestId, target: null, token: null, reason: why },
+            msg: {
+              kind: 'refuse',
+              requestId: it.ask.requestId,
+              fromSiteId: '',
+              toSiteId: it.ask.origin.id,
+              token: null,
+              reason: why,
+              byHub: true,
+            },
           });
         } else {
           it.ask.target = siteById.get(d.target)!;

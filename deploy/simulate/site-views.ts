@@ -58,7 +58,7 @@ export function triggerViews(
         callId,
         priority: p.priority,
         enqueueMs: p.arriveMs,
-        visited: p.visited,
+        visitedSiteIds: p.visited,
         hops: p.hops,
         inFlight: p.inFlight,
         lastAskEndedMs: p.lastAskEndedMs,
