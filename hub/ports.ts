@@ -281,7 +281,13 @@ export interface CoverStore {
    * still running at `nowMs` -> DomainError 'failed-precondition' and nothing is written; one
    * past its `until` is closed first.
    */
-  start(a: { entryId: string; by: string; nowMs: number; untilMs: number | null; comment: string }): Promise<CoverActivation>;
+  start(a: {
+    entryId: string;
+    by: string;
+    nowMs: number;
+    untilMs: number | null;
+    comment: string;
+  }): Promise<CoverActivation>;
   /**
    * Record a stop and its audit row in one transaction. No activation of the entry running at
    * `nowMs` -> DomainError 'failed-precondition' and nothing is written.

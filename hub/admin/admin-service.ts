@@ -85,7 +85,10 @@ function versionToProto(v: StoredTopology) {
 function checkEntryId(entryId: string): void {
   const r = policyIdSchema.safeParse(entryId);
   if (!r.success) {
-    throw invalidArgument('entry_id', `${r.error.issues[0]?.message ?? 'malformed'} (got ${JSON.stringify(entryId)})`);
+    throw invalidArgument(
+      'entry_id',
+      `${r.error.issues[0]?.message ?? 'malformed'} (got ${JSON.stringify(entryId)})`,
+    );
   }
 }
 
@@ -295,7 +298,11 @@ export function createAdminService(hub: HubState): ServiceRegistration {
             forMs,
             comment: req.comment.slice(0, 500),
           });
-          log.info('cover start by admin', { entryId: req.entryId, by: who.id, untilMs: r.entry.untilMs || null });
+          log.info('cover start by admin', {
+            entryId: req.entryId,
+            by: who.id,
+            untilMs: r.entry.untilMs || null,
+          });
           return r;
         });
       },
@@ -306,7 +313,11 @@ export function createAdminService(hub: HubState): ServiceRegistration {
         const who = admin(call);
         return refusedLogged(call, who, async () => {
           checkEntryId(req.entryId);
-          const r = await coverOf().stopEntry({ entryId: req.entryId, by: who.id, comment: req.comment.slice(0, 500) });
+          const r = await coverOf().stopEntry({
+            entryId: req.entryId,
+            by: who.id,
+            comment: req.comment.slice(0, 500),
+          });
           log.info('cover stop by admin', { entryId: req.entryId, by: who.id });
           return r;
         });

@@ -29,12 +29,17 @@ export function parseCoverUntil(text: string): CoverUntil {
   }
   const m = ISO.exec(text);
   if (!m) {
-    throw bad(/^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text) ? 'has no UTC offset (add Z or +08:00)' : 'is not a time');
+    throw bad(
+      /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text) ? 'has no UTC offset (add Z or +08:00)' : 'is not a time',
+    );
   }
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   const ms = Date.parse(text);
   // Date.parse rolls some impossible dates over (Feb 30): check the fields it read back.
-  const offsetMin = zone === 'Z' ? 0 : (zone![0] === '-' ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4)));
+  const offsetMin =
+    zone === 'Z'
+      ? 0
+      : (zone![0] === '-' ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4)));
   const local = new Date(ms + offsetMin * 60_000);
   const same =
     Number.isFinite(ms) &&

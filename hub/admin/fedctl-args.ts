@@ -123,7 +123,7 @@ export const COMMANDS = {
         value: 'TIME',
         help:
           'stop by itself at TIME: an ISO 8601 instant with its offset (2026-12-02T18:00+08:00, ' +
-          '2026-12-02T10:00:00Z) or a duration from now on the hub\'s clock (+90m, +2h, +1d); default: until stopped',
+          "2026-12-02T10:00:00Z) or a duration from now on the hub's clock (+90m, +2h, +1d); default: until stopped",
       },
       comment,
     },
@@ -281,7 +281,10 @@ export function parseFedctlArgs(argv: string[]): FedctlArgs {
   let first = loose.positionals[0];
   if (first !== undefined && Object.hasOwn(GROUPS, first)) {
     try {
-      first = joinGroup(loose.positionals.filter((p): p is string => typeof p === 'string'), 'command')[0];
+      first = joinGroup(
+        loose.positionals.filter((p): p is string => typeof p === 'string'),
+        'command',
+      )[0];
     } catch {
       // Named below, once the strict parse has run.
     }

@@ -48,7 +48,13 @@ import { formatStatsTable } from '../stats/format-stats.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
 import { type FedctlFlags, UsageError, commandUsage, parseFedctlArgs } from './fedctl-args.js';
-import { formatCoverChange, formatCoverList, formatHistory, formatReads, formatStatus } from './format-status.js';
+import {
+  formatCoverChange,
+  formatCoverList,
+  formatHistory,
+  formatReads,
+  formatStatus,
+} from './format-status.js';
 import { parseCoverUntil, type CoverUntil } from './cover-until.js';
 
 export interface FedctlIo {

@@ -53,8 +53,12 @@ export function formatStatus(r: StatusResponse): string {
     .filter((s) => s.topologyError)
     .map((s) => `  ${s.siteId} refused v${r.currentVersion}: ${s.topologyError}`);
   const cover =
-    r.activeCover.length === 0 ? ['', 'active cover: none'] : ['', 'active cover:', ...coverTable(r.activeCover)];
-  return [head, ...lines, ...(problems.length ? ['', 'refused versions:', ...problems] : []), ...cover].join('\n');
+    r.activeCover.length === 0
+      ? ['', 'active cover: none']
+      : ['', 'active cover:', ...coverTable(r.activeCover)];
+  return [head, ...lines, ...(problems.length ? ['', 'refused versions:', ...problems] : []), ...cover].join(
+    '\n',
+  );
 }
 
 const utcMinute = (ms: number): string => (ms > 0 ? `${new Date(ms).toISOString().slice(0, 16)}Z` : NONE);
@@ -70,11 +74,19 @@ function coverTable(entries: readonly CoverEntryStatus[]): string[] {
   return renderTable<CoverEntryStatus>(
     [
       { header: 'ENTRY', align: 'left', cell: (c) => c.entryId },
-      { header: 'SERVED -> COVERING', align: 'left', cell: (c) => `${c.servedSiteId} -> ${c.coveringSiteId}` },
+      {
+        header: 'SERVED -> COVERING',
+        align: 'left',
+        cell: (c) => `${c.servedSiteId} -> ${c.coveringSiteId}`,
+      },
       { header: 'QUEUES', align: 'left', cell: (c) => c.queues.join(',') },
       { header: 'ACTIVE', align: 'left', cell: (c) => (c.active ? 'yes' : 'no') },
       { header: 'SINCE (UTC)', align: 'left', cell: (c) => utcMinute(c.sinceMs) },
-      { header: 'UNTIL (UTC)', align: 'left', cell: (c) => (c.active && c.untilMs === 0 ? 'stopped' : utcMinute(c.untilMs)) },
+      {
+        header: 'UNTIL (UTC)',
+        align: 'left',
+        cell: (c) => (c.active && c.untilMs === 0 ? 'stopped' : utcMinute(c.untilMs)),
+      },
       { header: 'HOW', align: 'left', cell: how },
     ],
     entries,

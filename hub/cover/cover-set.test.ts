@@ -16,7 +16,13 @@ import {
 /** A UTC instant. Nov 2025: the 10th is a Monday. NOW is Wednesday the 12th, 10:00 at +08:00. */
 const utc = (day: number, h: number, m = 0) => Date.UTC(2025, 10, day, h, m);
 type Weekly = Extract<CoverSchedule['when'], { kind: 'weekly' }>;
-const night: Weekly = { kind: 'weekly', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '22:00', to: '08:00', utcOffsetMinutes: 480 };
+const night: Weekly = {
+  kind: 'weekly',
+  days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+  from: '22:00',
+  to: '08:00',
+  utcOffsetMinutes: 480,
+};
 const none = new Map<string, StartedCover>();
 
 describe('window edges', () => {
@@ -37,7 +43,10 @@ describe('window edges', () => {
     assert.equal(nextCoverBoundary(t, none, NOW), utc(12, 14));
     const soon = new Map([['fuling-helps', { untilMs: NOW + 60_000 }]]);
     assert.equal(nextCoverBoundary(t, soon, NOW), NOW + 60_000);
-    assert.equal(nextCoverBoundary({ ...t, cover: t.cover.filter((c) => c.when.kind === 'on-demand') }, none, NOW), null);
+    assert.equal(
+      nextCoverBoundary({ ...t, cover: t.cover.filter((c) => c.when.kind === 'on-demand') }, none, NOW),
+      null,
+    );
   });
 });
 
@@ -47,15 +56,32 @@ describe('what is told', () => {
   test('since: the window opening for a scheduled entry, the admin start for an on-demand one', () => {
     const at = utc(12, 15); // Wednesday 23:00 local
     const [a] = activeCoverEntries(t, none, at);
-    assert.equal(activeSince(t.cover.find((c) => c.id === a!.entryId)!, a!, undefined), utc(12, 14));
+    assert.equal(
+      activeSince(
+        t.cover.find((c) => c.id === a!.entryId)!,
+        a!,
+        undefined,
+      ),
+      utc(12, 14),
+    );
     const started = new Map([['fuling-helps', { untilMs: null }]]);
     const b = activeCoverEntries(t, started, NOW)[0]!;
-    assert.equal(activeSince(t.cover.find((c) => c.id === 'fuling-helps')!, b, NOW - 5), NOW - 5);
+    assert.equal(
+      activeSince(
+        t.cover.find((c) => c.id === 'fuling-helps')!,
+        b,
+        NOW - 5,
+      ),
+      NOW - 5,
+    );
   });
 
   test('changes: began and ended, by id', () => {
     const after = activeCoverEntries(t, new Map([['fuling-helps', { untilMs: null }]]), NOW);
-    assert.deepEqual(coverChanges(new Set(['night-wanzhou']), after), { started: after, ended: ['night-wanzhou'] });
+    assert.deepEqual(coverChanges(new Set(['night-wanzhou']), after), {
+      started: after,
+      ended: ['night-wanzhou'],
+    });
     assert.deepEqual(coverChanges(new Set(['fuling-helps']), after), { started: [], ended: [] });
   });
 
@@ -70,6 +96,9 @@ describe('what is told', () => {
 
   test('a schedule as people read it', () => {
     assert.equal(describeSchedule(night), 'mon,tue,wed,thu,fri 22:00-08:00 UTC+08:00');
-    assert.equal(describeSchedule({ ...night, days: ['sat'], utcOffsetMinutes: -330 }), 'sat 22:00-08:00 UTC-05:30');
+    assert.equal(
+      describeSchedule({ ...night, days: ['sat'], utcOffsetMinutes: -330 }),
+      'sat 22:00-08:00 UTC-05:30',
+    );
   });
 });

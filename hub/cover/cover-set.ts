@@ -67,7 +67,11 @@ export function nextCoverBoundary(
 }
 
 /** Since when an active entry has been active: its window's start, or the admin's start. */
-export function activeSince(entry: CoverSchedule, active: ActiveCover, startedAtMs: number | undefined): number {
+export function activeSince(
+  entry: CoverSchedule,
+  active: ActiveCover,
+  startedAtMs: number | undefined,
+): number {
   if (entry.when.kind === 'weekly' && active.endsAtMs !== null) {
     return active.endsAtMs - weeklyWindowLengthMs(entry.when);
   }
@@ -90,7 +94,11 @@ export function coverChanges(
  * What a site is told (CoverState): the active entries in which it is the served or the
  * covering site, in the topology's order. Other sites' cover is none of its business.
  */
-export function coverEntriesForSite(topology: Topology, activeIds: ReadonlySet<string>, siteId: string): string[] {
+export function coverEntriesForSite(
+  topology: Topology,
+  activeIds: ReadonlySet<string>,
+  siteId: string,
+): string[] {
   return topology.cover
     .filter((c) => activeIds.has(c.id) && (c.serves.site === siteId || c.agentsOf === siteId))
     .map((c) => c.id);

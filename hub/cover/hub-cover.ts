@@ -27,8 +27,19 @@ import type { Logger } from '../../shared/log.js';
 import type { Cancel, Scheduler } from '../../shared/scheduler.js';
 import type { CoverSchedule, Topology } from '../../shared/topology/schema.js';
 import type { CoverActivation, CoverStore } from '../ports.js';
-import { activeCoverEntries, checkCoverStart, type ActiveCover, type StartedCover } from '../routing/cover-windows.js';
-import { activeSince, coverChanges, coverEntriesForSite, describeSchedule, nextCoverBoundary } from './cover-set.js';
+import {
+  activeCoverEntries,
+  checkCoverStart,
+  type ActiveCover,
+  type StartedCover,
+} from '../routing/cover-windows.js';
+import {
+  activeSince,
+  coverChanges,
+  coverEntriesForSite,
+  describeSchedule,
+  nextCoverBoundary,
+} from './cover-set.js';
 
 /**
  * A boundary further ahead than this is re-evaluated at this distance instead (setTimeout
@@ -108,7 +119,13 @@ export class HubCover {
     const nowMs = this.d.scheduler.now();
     const untilMs = a.forMs !== null ? nowMs + a.forMs : a.untilMs;
     checkCoverStart(t, a.entryId, untilMs, nowMs, this.started());
-    const row = await this.d.store.start({ entryId: a.entryId, by: a.by, nowMs, untilMs, comment: a.comment });
+    const row = await this.d.store.start({
+      entryId: a.entryId,
+      by: a.by,
+      nowMs,
+      untilMs,
+      comment: a.comment,
+    });
     this.open.set(row.entryId, row);
     const pushedTo = this.evaluate((id) => (id === a.entryId ? a.by : undefined));
     return { entry: this.status(t, a.entryId, this.d.scheduler.now()), pushedTo };
@@ -218,7 +235,12 @@ export class HubCover {
       const was = this.active.get(id)!;
       const e = entryOf(id);
       const why =
-        cause(id) ?? (was.how === 'scheduled' ? 'schedule' : was.endsAtMs !== null && nowMs >= was.endsAtMs ? 'until' : 'schedule');
+        cause(id) ??
+        (was.how === 'scheduled'
+          ? 'schedule'
+          : was.endsAtMs !== null && nowMs >= was.endsAtMs
+            ? 'until'
+            : 'schedule');
       log.info('cover ended', {
         entryId: id,
         servedSiteId: e?.serves.site ?? null,
@@ -240,7 +262,9 @@ export class HubCover {
     }
     for (const a of began) {
       const e = entryOf(a.entryId)!;
-      const why = cause(a.entryId) ?? (a.how === 'scheduled' ? 'schedule' : (this.open.get(a.entryId)?.startedBy ?? 'admin'));
+      const why =
+        cause(a.entryId) ??
+        (a.how === 'scheduled' ? 'schedule' : (this.open.get(a.entryId)?.startedBy ?? 'admin'));
       log.info('cover started', {
         entryId: a.entryId,
         servedSiteId: e.serves.site,

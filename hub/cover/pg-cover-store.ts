@@ -41,7 +41,8 @@ const toActivation = (r: Row): CoverActivation => ({
 function check(entryId: string, by: string, nowMs: number): void {
   if (typeof entryId !== 'string' || entryId === '') throw invalidArgument('entryId', 'must not be empty');
   if (typeof by !== 'string' || by.trim() === '') throw invalidArgument('by', 'must not be empty');
-  if (!Number.isSafeInteger(nowMs) || nowMs < 0) throw invalidArgument('nowMs', `must be a time in ms (got ${nowMs})`);
+  if (!Number.isSafeInteger(nowMs) || nowMs < 0)
+    throw invalidArgument('nowMs', `must be a time in ms (got ${nowMs})`);
 }
 
 /** The entry's open activation, locked; null when none or when its `until` has passed. */
@@ -120,9 +121,13 @@ export class PgCoverStore implements CoverStore {
       await fenceTx(c, this.fence);
       const now = await running(c, a.entryId, a.nowMs);
       if (!now) {
-        throw new DomainError('failed-precondition', `cover entry "${a.entryId}" is not active; nothing to stop`, {
-          field: 'entryId',
-        });
+        throw new DomainError(
+          'failed-precondition',
+          `cover entry "${a.entryId}" is not active; nothing to stop`,
+          {
+            field: 'entryId',
+          },
+        );
       }
       const r = await query<Row>(
         c,
@@ -135,7 +140,12 @@ export class PgCoverStore implements CoverStore {
         actor: a.by,
         action: 'cover.stop',
         target: a.entryId,
-        detail: { startedBy: now.startedBy, startedAtMs: now.startedAtMs, untilMs: now.untilMs, comment: a.comment },
+        detail: {
+          startedBy: now.startedBy,
+          startedAtMs: now.startedAtMs,
+          untilMs: now.untilMs,
+          comment: a.comment,
+        },
       });
       return toActivation(r.rows[0]!);
     });

@@ -162,7 +162,8 @@ describe('checkCoverStart', () => {
     const running = new Map<string, StartedCover>([['fuling-helps', { untilMs: NOW + 1 }]]);
     assert.throws(
       () => checkCoverStart(t, 'fuling-helps', null, NOW, running),
-      (e) => isDomainError(e, 'failed-precondition') && e.field === 'entryId' && /already active/.test(e.message),
+      (e) =>
+        isDomainError(e, 'failed-precondition') && e.field === 'entryId' && /already active/.test(e.message),
     );
     assert.equal(checkCoverStart(t, 'fuling-helps', null, NOW + 1, running).id, 'fuling-helps');
   });

@@ -112,7 +112,9 @@ export function checkCoverStart(
     throw new DomainError(
       'failed-precondition',
       `cover entry "${entryId}" is already active` +
-        (running.untilMs === null ? ' (until stopped)' : ` (until ${new Date(running.untilMs).toISOString()})`) +
+        (running.untilMs === null
+          ? ' (until stopped)'
+          : ` (until ${new Date(running.untilMs).toISOString()})`) +
         '; stop it first',
       { field: 'entryId' },
     );

@@ -18,7 +18,8 @@ let hellos = 0;
 const told: CoverView[] = [];
 const lines: string[] = [];
 
-const cover = (ids: string[]): Uint8Array => encodeHub({ body: { $case: 'cover', value: { activeEntryIds: ids } } });
+const cover = (ids: string[]): Uint8Array =>
+  encodeHub({ body: { $case: 'cover', value: { activeEntryIds: ids } } });
 
 function script(call: ScriptedLinkCall): void {
   call.on('data', (m: SiteMessage) => {
@@ -76,7 +77,9 @@ test.skipIf(pgSkip)('cover state: kept, told once per change, stale while the st
   current!.write(cover(['night-wanzhou']));
   await waitFor('the second set', () => told.length === 2);
   assert.deepEqual(link.cover, { activeEntryIds: ['night-wanzhou'], stale: false });
-  const logged = lines.map((l) => JSON.parse(l) as { msg: string; ended?: string[] }).filter((l) => l.msg === 'cover state from the hub');
+  const logged = lines
+    .map((l) => JSON.parse(l) as { msg: string; ended?: string[] })
+    .filter((l) => l.msg === 'cover state from the hub');
   assert.equal(logged.length, 2, 'one line per change, none for a repeat');
   assert.deepEqual(logged[1]!.ended, ['fuling-helps']);
 
