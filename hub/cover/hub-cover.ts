@@ -234,13 +234,8 @@ export class HubCover {
     for (const id of ended) {
       const was = this.active.get(id)!;
       const e = entryOf(id);
-      const why =
-        cause(id) ??
-        (was.how === 'scheduled'
-          ? 'schedule'
-          : was.endsAtMs !== null && nowMs >= was.endsAtMs
-            ? 'until'
-            : 'schedule');
+      // Admin stops and topology versions name themselves; otherwise the clock ended it.
+      const why = cause(id) ?? (was.how === 'scheduled' ? 'schedule' : 'until');
       log.info('cover ended', {
         entryId: id,
         servedSiteId: e?.serves.site ?? null,
