@@ -14,11 +14,13 @@
  *          answers start here) -> run the lease; resolves once the first attempt is answered
  *          and, if this hub leads, its term has started (lead(), below).
  * lead():  load the current topology and drained sites -> apply the bootstrap topology file if
- *          no version is stored yet -> start the link clock, the hourly lapse of sites' interest
+ *          no version is stored yet -> load the admins' cover activations and compute the
+ *          active cover (hub/cover/) -> start the link clock, the hourly lapse of sites' interest
  *          in customers they no longer read, and the directory flag worker (card losses ->
  *          profiles) -> accept sites and admins -> start the Kafka consumer (no broker: each
  *          second while the term lasts, each failed try logged; the term leads meanwhile).
- * step-down (lease lost, or stop): refuse RPCs and fence writes AT ONCE -> stop the timers ->
+ * step-down (lease lost, or stop): refuse RPCs and fence writes AT ONCE -> stop the timers
+ *          (the cover boundary's too) ->
  *          end every site stream (sites go to the leader) -> wait for the flag worker -> stop
  *          the Kafka consumer -> wait for feed pushes.
  * stop():  step down and release the lease (the standby takes over without waiting for it to
@@ -58,6 +60,9 @@ import {
 import { PgLease } from './lease/pg-lease.js';
 import { errorMessage } from '../shared/errors.js';
 import { PgSiteAdminStore, PgTopologyStore } from './store/topology-store.js';
+import { HubCover } from './cover/hub-cover.js';
+import { PgCoverStore } from './cover/pg-cover-store.js';
+import { RealScheduler, type Scheduler } from '../shared/scheduler.js';
 import { changeLines } from '../shared/topology/diff.js';
 import { loadTopology } from '../shared/topology/validate.js';
 
@@ -88,6 +93,12 @@ export interface HubOptions {
    * (shared/grpc/refusal-log.ts). Default 10 s; tests shorten it to read the summaries soon.
    */
   refusalWindowMs?: number;
+  /**
+   * The clock and timers cover windows and `until`s are judged on (hub/cover/). Default: a
+   * scheduler on `clock`. Tests pass a VirtualScheduler to move the hub across a window edge
+   * without moving the link clock.
+   */
+  coverScheduler?: Scheduler;
 }
 
 export type HubRole = 'leader' | 'standby';
@@ -95,6 +106,8 @@ export type HubRole = 'leader' | 'standby';
 export class Hub {
   readonly state: HubState;
   readonly registry: SiteRegistry;
+  /** The active cover entries (hub/cover/); `activeCoverEntryIds` is what routing asks. */
+  readonly cover: HubCover;
   private readonly grpc: GrpcServer;
   private readonly web: PageServer | undefined;
   webPort: number | undefined;
@@ -152,6 +165,14 @@ export class Hub {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       ...(o.refusalWindowMs === undefined ? {} : { refusalWindowMs: o.refusalWindowMs }),
     });
+    this.cover = new HubCover({
+      store: new PgCoverStore(pool, fence),
+      scheduler: o.coverScheduler ?? new RealScheduler({ realNow: () => clock.now() }),
+      log: log.child({ part: 'cover' }),
+      topology: () => this.state.current,
+      sites: this.registry,
+    });
+    this.state.cover = this.cover;
     this.grpc = new GrpcServer({
       host: config.grpc.host,
       port: config.grpc.port,
@@ -332,7 +353,11 @@ export class Hub {
       if (!this.leading) {
         await this.state.load();
         if (!this.state.current && config.topologyPath) await this.bootstrap(config.topologyPath);
-        if (!lasts()) return;
+        await this.cover.start();
+        if (!lasts()) {
+          this.cover.stop();
+          return;
+        }
         this.startLeaderTimers();
         this.leading = true;
         this.state.roleChanged();
@@ -432,6 +457,7 @@ export class Hub {
     if (this.lapseTimer) clearInterval(this.lapseTimer);
     if (this.flagTimer) clearInterval(this.flagTimer);
     this.tick = this.lapseTimer = this.flagTimer = undefined;
+    this.cover.stop();
     this.registry.closeAll(`hub ${config.hubId} no longer leads (${reason}); reconnect`);
     const kafka = this.kafka;
     this.kafka = undefined;

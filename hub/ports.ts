@@ -255,3 +255,42 @@ export interface CallFactRow {
   abandoned: boolean;
   waitMs: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// On-demand cover (hub/cover/, docs/architecture.md §5.8)
+
+/** One start of an on-demand cover entry, as stored (`cover_activations`). */
+export interface CoverActivation {
+  entryId: string;
+  /** The admin certificate's id. */
+  startedBy: string;
+  startedAtMs: number;
+  /** Exclusive end on the hub's clock; null = until stopped. */
+  untilMs: number | null;
+  /** Null while open, and for an activation its `until` ended. */
+  stoppedBy: string | null;
+  stoppedAtMs: number | null;
+  comment: string;
+}
+
+export interface CoverStore {
+  /** Activations not stopped (some may be past their `until`: the caller's clock decides). */
+  open(): Promise<CoverActivation[]>;
+  /**
+   * Record a start and its audit row in one transaction. An open activation of the entry
+   * still running at `nowMs` -> DomainError 'failed-precondition' and nothing is written; one
+   * past its `until` is closed first.
+   */
+  start(a: {
+    entryId: string;
+    by: string;
+    nowMs: number;
+    untilMs: number | null;
+    comment: string;
+  }): Promise<CoverActivation>;
+  /**
+   * Record a stop and its audit row in one transaction. No activation of the entry running at
+   * `nowMs` -> DomainError 'failed-precondition' and nothing is written.
+   */
+  stop(a: { entryId: string; by: string; nowMs: number; comment: string }): Promise<CoverActivation>;
+}

@@ -13,6 +13,11 @@ import {
   type ApplyTopologyResponse,
   type CustomerReadsRequest,
   type CustomerReadsResponse,
+  type CoverChangeResponse,
+  type ListCoverRequest,
+  type ListCoverResponse,
+  type StartCoverRequest,
+  type StopCoverRequest,
   type PlanTopologyRequest,
   type PlanTopologyResponse,
   type RollbackTopologyRequest,
@@ -26,14 +31,14 @@ import {
   type TopologyHistoryResponse,
 } from '../../proto/gen/admin.js';
 import { DomainError, invalidArgument, isDomainError } from '../../shared/errors.js';
-import { checkCaller, type CheckedCall } from '../../shared/grpc/caller-check.js';
-import { requireKind, NODE_ID_RE } from '../../shared/grpc/identity.js';
+import { checkCaller, logRefused, type CheckedCall } from '../../shared/grpc/caller-check.js';
+import { requireKind, NODE_ID_RE, type Identity } from '../../shared/grpc/identity.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
 import { MAX_AUDIT_PAGE, type StoredTopology } from '../ports.js';
 import { provinceStats } from './province-view.js';
 import { changeLines } from '../../shared/topology/diff.js';
-import type { Topology } from '../../shared/topology/schema.js';
+import { policyIdSchema, type Topology } from '../../shared/topology/schema.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import type { HubState } from '../federation/hub-state.js';
 import { readToProto, siteStatuses, statsToProto } from './admin-mapping.js';
@@ -76,6 +81,30 @@ function versionToProto(v: StoredTopology) {
   };
 }
 
+/** A cover entry id as the topology writes them (shared/topology/schema.ts), or the field's error. */
+function checkEntryId(entryId: string): void {
+  const r = policyIdSchema.safeParse(entryId);
+  if (!r.success) {
+    throw invalidArgument(
+      'entry_id',
+      `${r.error.issues[0]?.message ?? 'malformed'} (got ${JSON.stringify(entryId)})`,
+    );
+  }
+}
+
+/** The cover request's fields, checked before anything is looked at; what `cover start` runs. */
+function coverStartFields(req: StartCoverRequest): { untilMs: number | null; forMs: number | null } {
+  checkEntryId(req.entryId);
+  if (!Number.isSafeInteger(req.untilMs) || req.untilMs < 0) {
+    throw invalidArgument('until_ms', 'must be a time in ms since the epoch, or 0 for none');
+  }
+  if (!Number.isSafeInteger(req.forMs) || req.forMs < 0) {
+    throw invalidArgument('for_ms', 'must be a duration in ms, or 0 for none');
+  }
+  if (req.untilMs > 0 && req.forMs > 0) throw invalidArgument('for_ms', 'give until_ms or for_ms, not both');
+  return { untilMs: req.untilMs > 0 ? req.untilMs : null, forMs: req.forMs > 0 ? req.forMs : null };
+}
+
 export function createAdminService(hub: HubState): ServiceRegistration {
   const { clock, log } = hub.d;
   const admin = (call: CheckedCall) => {
@@ -83,6 +112,21 @@ export function createAdminService(hub: HubState): ServiceRegistration {
     hub.requireLeader(`admin ${who.id}`);
     return who;
   };
+  const coverOf = () => {
+    if (!hub.cover) throw new DomainError('unavailable', 'this hub runs no cover component');
+    return hub.cover;
+  };
+  /** A cover change refused after the caller was known: logged once, who and why, then thrown. */
+  async function refusedLogged<T>(call: CheckedCall, who: Identity, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof DomainError && e.kind !== 'internal' && e.kind !== 'unavailable') {
+        logRefused(call, hub.refusals, who, e);
+      }
+      throw e;
+    }
+  }
 
   /** Store, audit, adopt and push one new version. */
   async function store(
@@ -168,6 +212,7 @@ export function createAdminService(hub: HubState): ServiceRegistration {
           currentVersion: hub.currentVersion,
           sites: siteStatuses(hub, counts),
           hubTimeMs: clock.now(),
+          activeCover: hub.cover?.activeStatus() ?? [],
         };
       },
       { log, method: 'Admin.Status' },
@@ -240,6 +285,52 @@ export function createAdminService(hub: HubState): ServiceRegistration {
         return { reads: r.reads.map(readToProto), truncated: r.truncated };
       },
       { log, method: 'Admin.CustomerReads' },
+    ),
+    startCover: unary<StartCoverRequest, CoverChangeResponse>(
+      async (req, call) => {
+        const who = admin(call);
+        return refusedLogged(call, who, async () => {
+          const { untilMs, forMs } = coverStartFields(req);
+          const r = await coverOf().startEntry({
+            entryId: req.entryId,
+            by: who.id,
+            untilMs,
+            forMs,
+            comment: req.comment.slice(0, 500),
+          });
+          log.info('cover start by admin', {
+            entryId: req.entryId,
+            by: who.id,
+            untilMs: r.entry.untilMs || null,
+          });
+          return r;
+        });
+      },
+      { log, method: 'Admin.StartCover' },
+    ),
+    stopCover: unary<StopCoverRequest, CoverChangeResponse>(
+      async (req, call) => {
+        const who = admin(call);
+        return refusedLogged(call, who, async () => {
+          checkEntryId(req.entryId);
+          const r = await coverOf().stopEntry({
+            entryId: req.entryId,
+            by: who.id,
+            comment: req.comment.slice(0, 500),
+          });
+          log.info('cover stop by admin', { entryId: req.entryId, by: who.id });
+          return r;
+        });
+      },
+      { log, method: 'Admin.StopCover' },
+    ),
+    listCover: unary<ListCoverRequest, ListCoverResponse>(
+      (_req, call) => {
+        admin(call);
+        const { entries, nowMs } = coverOf().list();
+        return { entries, hubTimeMs: nowMs };
+      },
+      { log, method: 'Admin.ListCover' },
     ),
   };
   return { definition: AdminService, implementation: impl };

@@ -114,6 +114,32 @@ export const COMMANDS = {
     },
     hub: true,
   },
+  'cover start': {
+    arg: '<entry-id>',
+    summary: 'start an on-demand cover entry of the running topology (audited, pushed live)',
+    flags: {
+      until: {
+        type: 'string',
+        value: 'TIME',
+        help:
+          'stop by itself at TIME: an ISO 8601 instant with its offset (2026-12-02T18:00+08:00, ' +
+          "2026-12-02T10:00:00Z) or a duration from now on the hub's clock (+90m, +2h, +1d); default: until stopped",
+      },
+      comment,
+    },
+    hub: true,
+  },
+  'cover stop': {
+    arg: '<entry-id>',
+    summary: 'stop an active on-demand cover entry (audited, pushed live)',
+    flags: { comment },
+    hub: true,
+  },
+  'cover list': {
+    summary: 'every cover entry of the running topology: active or not, since, until, by whom',
+    flags: { json },
+    hub: true,
+  },
   reads: {
     summary: 'the customer read audit, newest first',
     flags: {
@@ -146,6 +172,7 @@ export interface FedctlFlags {
   customer?: string;
   site?: string;
   since?: string;
+  until?: string;
   json?: boolean;
 }
 
@@ -153,6 +180,29 @@ export type FedctlArgs =
   { help: string } | { command: CommandName; arg: string | undefined; flags: FedctlFlags };
 
 const isCommand = (c: string | undefined): c is CommandName => c !== undefined && Object.hasOwn(COMMANDS, c);
+
+/** Commands of two words (`cover start`): the group, and its words. */
+const GROUPS: Record<string, string[]> = { cover: ['start', 'stop', 'list'] };
+
+/**
+ * The positionals with a group's two words joined into one command name (`cover start`). A
+ * group without a known second word is an error naming the words it takes.
+ */
+function joinGroup(positionals: string[], where: 'command' | 'help'): string[] {
+  if (where === 'help' && positionals[0] !== 'help') return positionals;
+  const at = where === 'help' ? 1 : 0;
+  const group = positionals[at];
+  if (group === undefined || !Object.hasOwn(GROUPS, group)) return positionals;
+  const sub = positionals[at + 1];
+  const words = GROUPS[group]!;
+  if (sub === undefined || !words.includes(sub)) {
+    throw new UsageError(
+      `${group}: ${sub === undefined ? 'missing' : `unknown "${sub}"; want`} ${words.join(', ')}`,
+      generalUsage(),
+    );
+  }
+  return [...positionals.slice(0, at), `${group} ${sub}`, ...positionals.slice(at + 2)];
+}
 
 const flagsOf = (c: CommandName): Record<string, FlagSpec> => COMMANDS[c].flags;
 
@@ -228,7 +278,17 @@ export function parseFedctlArgs(argv: string[]): FedctlArgs {
   const options = parseOptions();
   // The command first, to name it and show its usage whatever else is wrong.
   const loose = parseArgs({ args: argv, options, allowPositionals: true, strict: false });
-  const first = loose.positionals[0];
+  let first = loose.positionals[0];
+  if (first !== undefined && Object.hasOwn(GROUPS, first)) {
+    try {
+      first = joinGroup(
+        loose.positionals.filter((p): p is string => typeof p === 'string'),
+        'command',
+      )[0];
+    } catch {
+      // Named below, once the strict parse has run.
+    }
+  }
   const usageFor = isCommand(first) ? commandUsage(first) : generalUsage();
   const where = isCommand(first) ? `${first}: ` : '';
 
@@ -248,7 +308,8 @@ export function parseFedctlArgs(argv: string[]): FedctlArgs {
       );
     throw new UsageError(`${where}${err.message}`, usageFor);
   }
-  const { values, positionals, tokens } = parsed;
+  const { values, tokens } = parsed;
+  const positionals = joinGroup(joinGroup(parsed.positionals, 'command'), 'help');
   const [command, arg, ...extra] = positionals;
   const help = values.help === true;
 

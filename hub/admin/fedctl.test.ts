@@ -189,3 +189,27 @@ test('a wrong command or flag exits 2, naming it, with the usage on stderr', asy
   assert.equal(noSite.code, 2);
   assert.match(noSite.err, /^fedctl: drain: missing <site>/);
 });
+
+test('cover: the two-word commands, and their mistakes named before any hub is asked', async () => {
+  const help = await run('help', 'cover', 'start');
+  assert.equal(help.code, 0, help.err);
+  assert.match(help.out, /usage: fedctl cover start <entry-id> \[--until TIME\]/);
+  assert.match(help.out, /ISO 8601 instant with its offset .*\+2h/s);
+
+  const noSub = await run('cover');
+  assert.equal(noSub.code, 2);
+  assert.match(noSub.err, /cover: missing start, stop, list/);
+  const badSub = await run('cover', 'pause', 'x');
+  assert.equal(badSub.code, 2);
+  assert.match(badSub.err, /cover: unknown "pause"; want start, stop, list/);
+  const noId = await run('cover', 'start');
+  assert.equal(noId.code, 2);
+  assert.match(noId.err, /cover start: missing <entry-id>/);
+  const notOfStop = await run('cover', 'stop', 'x', '--until', '+1h');
+  assert.equal(notOfStop.code, 2);
+  assert.match(notOfStop.err, /--until is not a flag of cover stop/);
+  // No --hub given: the bad --until is named first, so nothing was about to connect.
+  const noOffset = await run('cover', 'start', 'fuling-helps', '--until', '2026-12-02T18:00');
+  assert.equal(noOffset.code, 2);
+  assert.match(noOffset.err, /--until: "2026-12-02T18:00" has no UTC offset/);
+});

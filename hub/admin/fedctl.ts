@@ -14,6 +14,9 @@
  *   fedctl stats    [--window 1h] [--threshold 20s] [--json]
  *   fedctl reads    [--customer ID] [--site ID] [--since 24h] [--limit 100] [--json]
  *                                                      the read audit, newest first
+ *   fedctl cover start <entry-id> [--until TIME] [--comment TEXT]   on-demand cover on
+ *   fedctl cover stop  <entry-id> [--comment TEXT]                  and off
+ *   fedctl cover list  [--json]                        every cover entry and its state
  *
  *   fedctl help [command] | --help | <command> --help   what each command takes (no hub needed)
  *
@@ -45,7 +48,14 @@ import { formatStatsTable } from '../stats/format-stats.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
 import { type FedctlFlags, UsageError, commandUsage, parseFedctlArgs } from './fedctl-args.js';
-import { formatHistory, formatReads, formatStatus } from './format-status.js';
+import {
+  formatCoverChange,
+  formatCoverList,
+  formatHistory,
+  formatReads,
+  formatStatus,
+} from './format-status.js';
+import { parseCoverUntil, type CoverUntil } from './cover-until.js';
 
 export interface FedctlIo {
   out: (text: string) => void;
@@ -92,6 +102,15 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
           `${t.overflow.length} overflow policies, ${t.cover.length} cover entries; hub site ${t.hubSite}`,
       );
       return 0;
+    }
+    // A malformed --until is a usage error before anything connects.
+    let until: CoverUntil | null = null;
+    if (command === 'cover start' && v.until !== undefined) {
+      try {
+        until = parseCoverUntil(v.until);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
     }
     const hubs = connectTo(v, io.env);
     const deadlineMs = Number(v['deadline-ms']);
@@ -195,6 +214,26 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
             limit,
           });
           io.out(v.json ? JSON.stringify(r) : formatReads(r));
+          return 0;
+        }
+        case 'cover start': {
+          const r = await rpc(client.startCover.bind(client), {
+            entryId: arg!,
+            untilMs: until && 'untilMs' in until ? until.untilMs : 0,
+            forMs: until && 'forMs' in until ? until.forMs : 0,
+            comment: v.comment ?? '',
+          });
+          io.out(formatCoverChange(r.entry!, r.pushedTo));
+          return 0;
+        }
+        case 'cover stop': {
+          const r = await rpc(client.stopCover.bind(client), { entryId: arg!, comment: v.comment ?? '' });
+          io.out(formatCoverChange(r.entry!, r.pushedTo));
+          return 0;
+        }
+        case 'cover list': {
+          const r = await rpc(client.listCover.bind(client), {});
+          io.out(v.json ? JSON.stringify(r) : formatCoverList(r.entries));
           return 0;
         }
       }

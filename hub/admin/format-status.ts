@@ -4,7 +4,12 @@
  * current one, and the rest of what the hub knows; one block per stored topology version;
  * one row per audited read of a customer by another site.
  */
-import type { CustomerReadsResponse, StatusResponse, TopologyVersion } from '../../proto/gen/admin.js';
+import type {
+  CoverEntryStatus,
+  CustomerReadsResponse,
+  StatusResponse,
+  TopologyVersion,
+} from '../../proto/gen/admin.js';
 import { NONE, renderTable } from '../stats/format-stats.js';
 
 function ago(nowMs: number, atMs: number): string {
@@ -47,7 +52,58 @@ export function formatStatus(r: StatusResponse): string {
   const problems = r.sites
     .filter((s) => s.topologyError)
     .map((s) => `  ${s.siteId} refused v${r.currentVersion}: ${s.topologyError}`);
-  return [head, ...lines, ...(problems.length ? ['', 'refused versions:', ...problems] : [])].join('\n');
+  const cover =
+    r.activeCover.length === 0
+      ? ['', 'active cover: none']
+      : ['', 'active cover:', ...coverTable(r.activeCover)];
+  return [head, ...lines, ...(problems.length ? ['', 'refused versions:', ...problems] : []), ...cover].join(
+    '\n',
+  );
+}
+
+const utcMinute = (ms: number): string => (ms > 0 ? `${new Date(ms).toISOString().slice(0, 16)}Z` : NONE);
+
+/** How an entry is (or would be) active: by its schedule, or started by whom. */
+function how(c: CoverEntryStatus): string {
+  if (c.kind === 'weekly') return `scheduled ${c.schedule}`;
+  if (c.kind === 'on-demand') return c.active ? `on-demand by ${c.startedBy}` : 'on-demand';
+  return c.kind;
+}
+
+function coverTable(entries: readonly CoverEntryStatus[]): string[] {
+  return renderTable<CoverEntryStatus>(
+    [
+      { header: 'ENTRY', align: 'left', cell: (c) => c.entryId },
+      {
+        header: 'SERVED -> COVERING',
+        align: 'left',
+        cell: (c) => `${c.servedSiteId} -> ${c.coveringSiteId}`,
+      },
+      { header: 'QUEUES', align: 'left', cell: (c) => c.queues.join(',') },
+      { header: 'ACTIVE', align: 'left', cell: (c) => (c.active ? 'yes' : 'no') },
+      { header: 'SINCE (UTC)', align: 'left', cell: (c) => utcMinute(c.sinceMs) },
+      {
+        header: 'UNTIL (UTC)',
+        align: 'left',
+        cell: (c) => (c.active && c.untilMs === 0 ? 'stopped' : utcMinute(c.untilMs)),
+      },
+      { header: 'HOW', align: 'left', cell: how },
+    ],
+    entries,
+  );
+}
+
+/** `fedctl cover list`: every entry of the running topology. */
+export function formatCoverList(entries: readonly CoverEntryStatus[]): string {
+  return entries.length === 0 ? 'no cover entries in the running topology' : coverTable(entries).join('\n');
+}
+
+/** What `cover start` / `cover stop` print. */
+export function formatCoverChange(c: CoverEntryStatus, pushedTo: readonly string[]): string {
+  const state = c.active
+    ? `active: ${c.servedSiteId} ${c.queues.join(',')} served by ${c.coveringSiteId}'s agents, until ${c.untilMs ? utcMinute(c.untilMs) : 'stopped'}`
+    : 'not active';
+  return `${c.entryId} ${state}; told ${pushedTo.length ? pushedTo.join(', ') : 'no connected site (each is told on its next hello)'}`;
 }
 
 export function formatHistory(versions: readonly TopologyVersion[]): string {

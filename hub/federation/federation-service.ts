@@ -290,6 +290,8 @@ export function createFederationService(
         send(hub.topologyMessage(hub.current));
       }
       if (caps.includes('customer-feed')) hub.startFeed(siteId, v.customerCursor);
+      // The cover entries this site is served or covers under, after Welcome as DrainState is.
+      hub.cover?.attached(siteId, caps);
     };
 
     const ackHeartbeat = (entry: SiteEntry, hb: { seq: number; outboxBacklog: number }): void => {

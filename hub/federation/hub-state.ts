@@ -19,6 +19,7 @@ import type { SiteRegistry } from './registry.js';
 import { GroupCommit } from '../ingest/group-commit.js';
 import { notLeaderError } from '../../shared/federation/hub-failover.js';
 import type { LeaderInfo } from '../lease/lease.js';
+import type { HubCover } from '../cover/hub-cover.js';
 
 /** Whether this hub leads (hub/lease/), for the services' guard; none = always leads. */
 export interface Leadership {
@@ -58,6 +59,12 @@ export class HubState {
 
   /** Every refused RPC, one line each, throttled per peer (shared/grpc/refusal-log.ts). */
   readonly refusals: RefusalLog;
+
+  /**
+   * The active cover entries and their pushes (hub/cover/); set by the hub that composes it.
+   * None (a HubState used alone): no cover is pushed and the cover RPCs are unavailable.
+   */
+  cover: HubCover | undefined;
 
   constructor(readonly d: HubDeps) {
     this.refusals = new RefusalLog(d.log, {
@@ -125,7 +132,10 @@ export class HubState {
   adopt(t: StoredTopology): string[] {
     this.current = t;
     const msg = this.topologyMessage(t);
-    return this.d.registry.connected().filter((id) => this.d.registry.send(id, msg));
+    const pushed = this.d.registry.connected().filter((id) => this.d.registry.send(id, msg));
+    // After the topology: a site adopts the version that names the entries it is told of.
+    this.cover?.topologyChanged(t.version);
+    return pushed;
   }
 
   setDrained(siteId: string, drained: boolean, reason: string): boolean {

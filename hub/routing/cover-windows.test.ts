@@ -158,4 +158,13 @@ describe('checkCoverStart', () => {
   test('an until not after now', () => {
     refused(() => checkCoverStart(t, 'fuling-helps', NOW, NOW), 'until', /later than now/);
   });
+  test('an entry already active is refused; one whose until has passed may start again', () => {
+    const running = new Map<string, StartedCover>([['fuling-helps', { untilMs: NOW + 1 }]]);
+    assert.throws(
+      () => checkCoverStart(t, 'fuling-helps', null, NOW, running),
+      (e) =>
+        isDomainError(e, 'failed-precondition') && e.field === 'entryId' && /already active/.test(e.message),
+    );
+    assert.equal(checkCoverStart(t, 'fuling-helps', null, NOW + 1, running).id, 'fuling-helps');
+  });
 });

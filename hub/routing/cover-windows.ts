@@ -15,7 +15,7 @@
  * was started under an earlier one, and the clock alone decides weekly entries.
  * {@link checkCoverStart} is the check `fedctl cover start` runs before anything is started.
  */
-import { invalidArgument } from '../../shared/errors.js';
+import { DomainError, invalidArgument } from '../../shared/errors.js';
 import { WEEKDAYS, hhmmToMinutes, type CoverSchedule, type Topology } from '../../shared/topology/schema.js';
 
 const MINUTE_MS = 60_000;
@@ -82,14 +82,16 @@ export function activeCoverEntries(
 
 /**
  * Check an admin's `cover start <entryId> [--until]` against the topology: the entry exists,
- * is on-demand, and `untilMs` (if any) is after `nowMs`. Returns the entry; throws
- * invalid-argument naming the field otherwise, so nothing is started.
+ * is on-demand, is not already active among `started` (when given), and `untilMs` (if any) is
+ * after `nowMs`. Returns the entry; throws naming the field otherwise (invalid-argument;
+ * failed-precondition for an entry already active), so nothing is started.
  */
 export function checkCoverStart(
   topology: Topology,
   entryId: string,
   untilMs: number | null,
   nowMs: number,
+  started?: ReadonlyMap<string, StartedCover>,
 ): CoverSchedule {
   const c = topology.cover.find((e) => e.id === entryId);
   if (!c) {
@@ -105,8 +107,25 @@ export function checkCoverStart(
       `cover entry "${entryId}" is scheduled (${c.when.days.join(',')} ${c.when.from}-${c.when.to}); only on-demand entries are started by hand`,
     );
   }
+  const running = started?.get(entryId);
+  if (running && (running.untilMs === null || nowMs < running.untilMs)) {
+    throw new DomainError(
+      'failed-precondition',
+      `cover entry "${entryId}" is already active` +
+        (running.untilMs === null
+          ? ' (until stopped)'
+          : ` (until ${new Date(running.untilMs).toISOString()})`) +
+        '; stop it first',
+      { field: 'entryId' },
+    );
+  }
   if (untilMs !== null && !(Number.isFinite(untilMs) && untilMs > nowMs)) {
-    throw invalidArgument('until', `must be later than now (got ${String(untilMs)}, now ${nowMs})`);
+    throw invalidArgument(
+      'until',
+      Number.isFinite(untilMs)
+        ? `must be later than now (got ${new Date(untilMs).toISOString()}, now ${new Date(nowMs).toISOString()} on the hub's clock)`
+        : `must be a time (got ${String(untilMs)})`,
+    );
   }
   return c;
 }

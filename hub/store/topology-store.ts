@@ -49,8 +49,11 @@ const toStored = (r: VersionRow): StoredTopology => ({
 
 const COLUMNS = `version, topology, source_yaml, applied_at_ms, applied_by, comment, changes, rollback_of`;
 
-/** Audit rows are written inside the caller's transaction (see the module comment). */
-async function audit(db: Queryable, e: AdminAuditEntry): Promise<void> {
+/**
+ * Audit rows are written inside the caller's transaction (see the module comment); other
+ * admin stores (hub/cover/pg-cover-store.ts) write theirs through this one function.
+ */
+export async function audit(db: Queryable, e: AdminAuditEntry): Promise<void> {
   await query(
     db,
     `INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,

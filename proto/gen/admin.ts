@@ -107,6 +107,65 @@ export interface StatusResponse {
   currentVersion: number;
   sites: SiteStatus[];
   hubTimeMs: number;
+  /** The cover entries active now (docs/architecture.md §5.8), in the topology's order. */
+  activeCover: CoverEntryStatus[];
+}
+
+/** One cover entry as the hub sees it. */
+export interface CoverEntryStatus {
+  entryId: string;
+  /** The site whose queues are served, and which of them. */
+  servedSiteId: string;
+  queues: string[];
+  /** The site whose agents serve them. */
+  coveringSiteId: string;
+  /** "weekly" or "on-demand" (from the topology). */
+  kind: string;
+  active: boolean;
+  /** When this activation began (hub clock, ms since the epoch); 0 when not active. */
+  sinceMs: number;
+  /** When it ends as known now (end of the window, or the admin's until); 0 = until stopped. */
+  untilMs: number;
+  /** The admin who started an active on-demand entry; empty for a scheduled one. */
+  startedBy: string;
+  /** For a weekly entry: its window, e.g. "mon,tue 22:00-08:00 UTC+08:00". */
+  schedule: string;
+}
+
+export interface StartCoverRequest {
+  entryId: string;
+  /**
+   * Until when (ms since the epoch, hub clock); 0 = not given. At most one of until_ms and
+   * for_ms.
+   */
+  untilMs: number;
+  /** For how long from now on the hub's clock (ms); 0 = not given. Both 0 = until stopped. */
+  forMs: number;
+  comment: string;
+}
+
+export interface StopCoverRequest {
+  entryId: string;
+  comment: string;
+}
+
+export interface CoverChangeResponse {
+  entry?:
+    | CoverEntryStatus
+    | undefined;
+  /**
+   * Sites told of the change on their link now (the served and the covering site, when
+   * connected and speaking the `cover` capability).
+   */
+  pushedTo: string[];
+}
+
+export interface ListCoverRequest {
+}
+
+export interface ListCoverResponse {
+  entries: CoverEntryStatus[];
+  hubTimeMs: number;
 }
 
 export interface SetDrainRequest {
@@ -1358,7 +1417,7 @@ export const SiteStatus: MessageFns<SiteStatus> = {
 };
 
 function createBaseStatusResponse(): StatusResponse {
-  return { currentVersion: 0, sites: [], hubTimeMs: 0 };
+  return { currentVersion: 0, sites: [], hubTimeMs: 0, activeCover: [] };
 }
 
 export const StatusResponse: MessageFns<StatusResponse> = {
@@ -1371,6 +1430,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.hubTimeMs !== 0) {
       writer.uint32(24).int64(message.hubTimeMs);
+    }
+    for (const v of message.activeCover) {
+      CoverEntryStatus.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1412,6 +1474,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.hubTimeMs = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.activeCover.push(CoverEntryStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1437,6 +1507,11 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         : isSet(object.hub_time_ms)
         ? globalThis.Number(object.hub_time_ms)
         : 0,
+      activeCover: globalThis.Array.isArray(object?.activeCover)
+        ? object.activeCover.map((e: any) => CoverEntryStatus.fromJSON(e))
+        : globalThis.Array.isArray(object?.active_cover)
+        ? object.active_cover.map((e: any) => CoverEntryStatus.fromJSON(e))
+        : [],
     };
   },
 
@@ -1451,6 +1526,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.hubTimeMs !== 0) {
       obj.hubTimeMs = Math.round(message.hubTimeMs);
     }
+    if (message.activeCover?.length) {
+      obj.activeCover = message.activeCover.map((e) => CoverEntryStatus.toJSON(e));
+    }
     return obj;
   },
 
@@ -1461,6 +1539,707 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     const message = createBaseStatusResponse();
     message.currentVersion = object.currentVersion ?? 0;
     message.sites = object.sites?.map((e) => SiteStatus.fromPartial(e)) || [];
+    message.hubTimeMs = object.hubTimeMs ?? 0;
+    message.activeCover = object.activeCover?.map((e) => CoverEntryStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCoverEntryStatus(): CoverEntryStatus {
+  return {
+    entryId: "",
+    servedSiteId: "",
+    queues: [],
+    coveringSiteId: "",
+    kind: "",
+    active: false,
+    sinceMs: 0,
+    untilMs: 0,
+    startedBy: "",
+    schedule: "",
+  };
+}
+
+export const CoverEntryStatus: MessageFns<CoverEntryStatus> = {
+  encode(message: CoverEntryStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "") {
+      writer.uint32(10).string(message.entryId);
+    }
+    if (message.servedSiteId !== "") {
+      writer.uint32(18).string(message.servedSiteId);
+    }
+    for (const v of message.queues) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.coveringSiteId !== "") {
+      writer.uint32(34).string(message.coveringSiteId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(42).string(message.kind);
+    }
+    if (message.active !== false) {
+      writer.uint32(48).bool(message.active);
+    }
+    if (message.sinceMs !== 0) {
+      writer.uint32(56).int64(message.sinceMs);
+    }
+    if (message.untilMs !== 0) {
+      writer.uint32(64).int64(message.untilMs);
+    }
+    if (message.startedBy !== "") {
+      writer.uint32(74).string(message.startedBy);
+    }
+    if (message.schedule !== "") {
+      writer.uint32(82).string(message.schedule);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoverEntryStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoverEntryStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.servedSiteId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.queues.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.coveringSiteId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.active = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sinceMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.untilMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.startedBy = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.schedule = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoverEntryStatus {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "",
+      servedSiteId: isSet(object.servedSiteId)
+        ? globalThis.String(object.servedSiteId)
+        : isSet(object.served_site_id)
+        ? globalThis.String(object.served_site_id)
+        : "",
+      queues: globalThis.Array.isArray(object?.queues) ? object.queues.map((e: any) => globalThis.String(e)) : [],
+      coveringSiteId: isSet(object.coveringSiteId)
+        ? globalThis.String(object.coveringSiteId)
+        : isSet(object.covering_site_id)
+        ? globalThis.String(object.covering_site_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      active: isSet(object.active) ? globalThis.Boolean(object.active) : false,
+      sinceMs: isSet(object.sinceMs)
+        ? globalThis.Number(object.sinceMs)
+        : isSet(object.since_ms)
+        ? globalThis.Number(object.since_ms)
+        : 0,
+      untilMs: isSet(object.untilMs)
+        ? globalThis.Number(object.untilMs)
+        : isSet(object.until_ms)
+        ? globalThis.Number(object.until_ms)
+        : 0,
+      startedBy: isSet(object.startedBy)
+        ? globalThis.String(object.startedBy)
+        : isSet(object.started_by)
+        ? globalThis.String(object.started_by)
+        : "",
+      schedule: isSet(object.schedule) ? globalThis.String(object.schedule) : "",
+    };
+  },
+
+  toJSON(message: CoverEntryStatus): unknown {
+    const obj: any = {};
+    if (message.entryId !== "") {
+      obj.entryId = message.entryId;
+    }
+    if (message.servedSiteId !== "") {
+      obj.servedSiteId = message.servedSiteId;
+    }
+    if (message.queues?.length) {
+      obj.queues = message.queues;
+    }
+    if (message.coveringSiteId !== "") {
+      obj.coveringSiteId = message.coveringSiteId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.active !== false) {
+      obj.active = message.active;
+    }
+    if (message.sinceMs !== 0) {
+      obj.sinceMs = Math.round(message.sinceMs);
+    }
+    if (message.untilMs !== 0) {
+      obj.untilMs = Math.round(message.untilMs);
+    }
+    if (message.startedBy !== "") {
+      obj.startedBy = message.startedBy;
+    }
+    if (message.schedule !== "") {
+      obj.schedule = message.schedule;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoverEntryStatus>, I>>(base?: I): CoverEntryStatus {
+    return CoverEntryStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoverEntryStatus>, I>>(object: I): CoverEntryStatus {
+    const message = createBaseCoverEntryStatus();
+    message.entryId = object.entryId ?? "";
+    message.servedSiteId = object.servedSiteId ?? "";
+    message.queues = object.queues?.map((e) => e) || [];
+    message.coveringSiteId = object.coveringSiteId ?? "";
+    message.kind = object.kind ?? "";
+    message.active = object.active ?? false;
+    message.sinceMs = object.sinceMs ?? 0;
+    message.untilMs = object.untilMs ?? 0;
+    message.startedBy = object.startedBy ?? "";
+    message.schedule = object.schedule ?? "";
+    return message;
+  },
+};
+
+function createBaseStartCoverRequest(): StartCoverRequest {
+  return { entryId: "", untilMs: 0, forMs: 0, comment: "" };
+}
+
+export const StartCoverRequest: MessageFns<StartCoverRequest> = {
+  encode(message: StartCoverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "") {
+      writer.uint32(10).string(message.entryId);
+    }
+    if (message.untilMs !== 0) {
+      writer.uint32(16).int64(message.untilMs);
+    }
+    if (message.forMs !== 0) {
+      writer.uint32(24).int64(message.forMs);
+    }
+    if (message.comment !== "") {
+      writer.uint32(34).string(message.comment);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartCoverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartCoverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.untilMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.forMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.comment = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartCoverRequest {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "",
+      untilMs: isSet(object.untilMs)
+        ? globalThis.Number(object.untilMs)
+        : isSet(object.until_ms)
+        ? globalThis.Number(object.until_ms)
+        : 0,
+      forMs: isSet(object.forMs)
+        ? globalThis.Number(object.forMs)
+        : isSet(object.for_ms)
+        ? globalThis.Number(object.for_ms)
+        : 0,
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+    };
+  },
+
+  toJSON(message: StartCoverRequest): unknown {
+    const obj: any = {};
+    if (message.entryId !== "") {
+      obj.entryId = message.entryId;
+    }
+    if (message.untilMs !== 0) {
+      obj.untilMs = Math.round(message.untilMs);
+    }
+    if (message.forMs !== 0) {
+      obj.forMs = Math.round(message.forMs);
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartCoverRequest>, I>>(base?: I): StartCoverRequest {
+    return StartCoverRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartCoverRequest>, I>>(object: I): StartCoverRequest {
+    const message = createBaseStartCoverRequest();
+    message.entryId = object.entryId ?? "";
+    message.untilMs = object.untilMs ?? 0;
+    message.forMs = object.forMs ?? 0;
+    message.comment = object.comment ?? "";
+    return message;
+  },
+};
+
+function createBaseStopCoverRequest(): StopCoverRequest {
+  return { entryId: "", comment: "" };
+}
+
+export const StopCoverRequest: MessageFns<StopCoverRequest> = {
+  encode(message: StopCoverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entryId !== "") {
+      writer.uint32(10).string(message.entryId);
+    }
+    if (message.comment !== "") {
+      writer.uint32(18).string(message.comment);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopCoverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopCoverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.comment = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopCoverRequest {
+    return {
+      entryId: isSet(object.entryId)
+        ? globalThis.String(object.entryId)
+        : isSet(object.entry_id)
+        ? globalThis.String(object.entry_id)
+        : "",
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+    };
+  },
+
+  toJSON(message: StopCoverRequest): unknown {
+    const obj: any = {};
+    if (message.entryId !== "") {
+      obj.entryId = message.entryId;
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopCoverRequest>, I>>(base?: I): StopCoverRequest {
+    return StopCoverRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopCoverRequest>, I>>(object: I): StopCoverRequest {
+    const message = createBaseStopCoverRequest();
+    message.entryId = object.entryId ?? "";
+    message.comment = object.comment ?? "";
+    return message;
+  },
+};
+
+function createBaseCoverChangeResponse(): CoverChangeResponse {
+  return { entry: undefined, pushedTo: [] };
+}
+
+export const CoverChangeResponse: MessageFns<CoverChangeResponse> = {
+  encode(message: CoverChangeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entry !== undefined) {
+      CoverEntryStatus.encode(message.entry, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.pushedTo) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoverChangeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoverChangeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entry = CoverEntryStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pushedTo.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoverChangeResponse {
+    return {
+      entry: isSet(object.entry) ? CoverEntryStatus.fromJSON(object.entry) : undefined,
+      pushedTo: globalThis.Array.isArray(object?.pushedTo)
+        ? object.pushedTo.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.pushed_to)
+        ? object.pushed_to.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CoverChangeResponse): unknown {
+    const obj: any = {};
+    if (message.entry !== undefined) {
+      obj.entry = CoverEntryStatus.toJSON(message.entry);
+    }
+    if (message.pushedTo?.length) {
+      obj.pushedTo = message.pushedTo;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoverChangeResponse>, I>>(base?: I): CoverChangeResponse {
+    return CoverChangeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoverChangeResponse>, I>>(object: I): CoverChangeResponse {
+    const message = createBaseCoverChangeResponse();
+    message.entry = (object.entry !== undefined && object.entry !== null)
+      ? CoverEntryStatus.fromPartial(object.entry)
+      : undefined;
+    message.pushedTo = object.pushedTo?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListCoverRequest(): ListCoverRequest {
+  return {};
+}
+
+export const ListCoverRequest: MessageFns<ListCoverRequest> = {
+  encode(_: ListCoverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCoverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCoverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListCoverRequest {
+    return {};
+  },
+
+  toJSON(_: ListCoverRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCoverRequest>, I>>(base?: I): ListCoverRequest {
+    return ListCoverRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCoverRequest>, I>>(_: I): ListCoverRequest {
+    const message = createBaseListCoverRequest();
+    return message;
+  },
+};
+
+function createBaseListCoverResponse(): ListCoverResponse {
+  return { entries: [], hubTimeMs: 0 };
+}
+
+export const ListCoverResponse: MessageFns<ListCoverResponse> = {
+  encode(message: ListCoverResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      CoverEntryStatus.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.hubTimeMs !== 0) {
+      writer.uint32(16).int64(message.hubTimeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCoverResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCoverResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(CoverEntryStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hubTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCoverResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => CoverEntryStatus.fromJSON(e))
+        : [],
+      hubTimeMs: isSet(object.hubTimeMs)
+        ? globalThis.Number(object.hubTimeMs)
+        : isSet(object.hub_time_ms)
+        ? globalThis.Number(object.hub_time_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListCoverResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => CoverEntryStatus.toJSON(e));
+    }
+    if (message.hubTimeMs !== 0) {
+      obj.hubTimeMs = Math.round(message.hubTimeMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCoverResponse>, I>>(base?: I): ListCoverResponse {
+    return ListCoverResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCoverResponse>, I>>(object: I): ListCoverResponse {
+    const message = createBaseListCoverResponse();
+    message.entries = object.entries?.map((e) => CoverEntryStatus.fromPartial(e)) || [];
     message.hubTimeMs = object.hubTimeMs ?? 0;
     return message;
   },
@@ -3143,6 +3922,40 @@ export const AdminService = {
       Buffer.from(CustomerReadsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CustomerReadsResponse => CustomerReadsResponse.decode(value),
   },
+  /**
+   * Start an on-demand cover entry of the running topology (`fedctl cover start`), until
+   * stopped or until a time. Audited; refused (nothing started) for an entry that is missing,
+   * scheduled, already active, or an `until` that is not in the future.
+   */
+  startCover: {
+    path: "/pcc.admin.v1.Admin/StartCover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartCoverRequest): Buffer => Buffer.from(StartCoverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartCoverRequest => StartCoverRequest.decode(value),
+    responseSerialize: (value: CoverChangeResponse): Buffer => Buffer.from(CoverChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CoverChangeResponse => CoverChangeResponse.decode(value),
+  },
+  /** Stop an active on-demand cover entry (`fedctl cover stop`). Audited. */
+  stopCover: {
+    path: "/pcc.admin.v1.Admin/StopCover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StopCoverRequest): Buffer => Buffer.from(StopCoverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopCoverRequest => StopCoverRequest.decode(value),
+    responseSerialize: (value: CoverChangeResponse): Buffer => Buffer.from(CoverChangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CoverChangeResponse => CoverChangeResponse.decode(value),
+  },
+  /** Every cover entry of the running topology with its state (`fedctl cover list`). */
+  listCover: {
+    path: "/pcc.admin.v1.Admin/ListCover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCoverRequest): Buffer => Buffer.from(ListCoverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCoverRequest => ListCoverRequest.decode(value),
+    responseSerialize: (value: ListCoverResponse): Buffer => Buffer.from(ListCoverResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCoverResponse => ListCoverResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
@@ -3169,6 +3982,16 @@ export interface AdminServer extends UntypedServiceImplementation {
    * logged at the hub with the admin's name.
    */
   customerReads: handleUnaryCall<CustomerReadsRequest, CustomerReadsResponse>;
+  /**
+   * Start an on-demand cover entry of the running topology (`fedctl cover start`), until
+   * stopped or until a time. Audited; refused (nothing started) for an entry that is missing,
+   * scheduled, already active, or an `until` that is not in the future.
+   */
+  startCover: handleUnaryCall<StartCoverRequest, CoverChangeResponse>;
+  /** Stop an active on-demand cover entry (`fedctl cover stop`). Audited. */
+  stopCover: handleUnaryCall<StopCoverRequest, CoverChangeResponse>;
+  /** Every cover entry of the running topology with its state (`fedctl cover list`). */
+  listCover: handleUnaryCall<ListCoverRequest, ListCoverResponse>;
 }
 
 export interface AdminClient extends Client {
@@ -3306,6 +4129,58 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CustomerReadsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Start an on-demand cover entry of the running topology (`fedctl cover start`), until
+   * stopped or until a time. Audited; refused (nothing started) for an entry that is missing,
+   * scheduled, already active, or an `until` that is not in the future.
+   */
+  startCover(
+    request: StartCoverRequest,
+    callback: (error: ServiceError | null, response: CoverChangeResponse) => void,
+  ): ClientUnaryCall;
+  startCover(
+    request: StartCoverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CoverChangeResponse) => void,
+  ): ClientUnaryCall;
+  startCover(
+    request: StartCoverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CoverChangeResponse) => void,
+  ): ClientUnaryCall;
+  /** Stop an active on-demand cover entry (`fedctl cover stop`). Audited. */
+  stopCover(
+    request: StopCoverRequest,
+    callback: (error: ServiceError | null, response: CoverChangeResponse) => void,
+  ): ClientUnaryCall;
+  stopCover(
+    request: StopCoverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CoverChangeResponse) => void,
+  ): ClientUnaryCall;
+  stopCover(
+    request: StopCoverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CoverChangeResponse) => void,
+  ): ClientUnaryCall;
+  /** Every cover entry of the running topology with its state (`fedctl cover list`). */
+  listCover(
+    request: ListCoverRequest,
+    callback: (error: ServiceError | null, response: ListCoverResponse) => void,
+  ): ClientUnaryCall;
+  listCover(
+    request: ListCoverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCoverResponse) => void,
+  ): ClientUnaryCall;
+  listCover(
+    request: ListCoverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCoverResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -12,7 +12,11 @@
  *   - the hub pushes topology versions (validated with the shared topology rules, checked
  *     against the site's queues by `onTopology`, stored, acknowledged; the ack of a refused
  *     one says why), customer changes (cached with the cursor in one transaction, so a
- *     restart resumes the feed exactly) and drain state.
+ *     restart resumes the feed exactly), drain state, and the cover entries active for this
+ *     site (`CoverState`: those it is served by or covers under, docs/architecture.md §5.8).
+ *     The cover set is kept in memory only: the last one heard is kept while the link is
+ *     down but marked stale (cover needs the hub to route anyway, and the hub sends the
+ *     current set after every Welcome); a restarted site knows none until the hub says.
  *
  * The link's state is the pure machine in link-state.ts; this class only carries out its
  * commands. Each dial opens a fresh gRPC channel (with its own subchannel): a channel that
@@ -105,6 +109,11 @@ export interface GrpcHubLinkOptions {
   /** A pushed topology the site accepts; throw to refuse it (the error goes back in the ack). */
   onTopology?: (topology: Topology, version: number) => void;
   onDrain?: (drained: boolean, reason: string) => void;
+  /**
+   * The cover entries the hub says are active for this site changed, or went stale (the
+   * stream was lost) or fresh again (the hub said, after a Welcome). See `cover`.
+   */
+  onCover?: (cover: CoverView) => void;
   /** Called on every state change (status lines, tests). */
   onState?: (state: SiteLinkState, machine: SiteLinkMachine) => void;
   /**
@@ -176,6 +185,13 @@ function pushedTopology(version: number, json: Buffer): Topology {
   }
 }
 
+/** The cover entries active for this site as the hub last said (topology ids, its order). */
+export interface CoverView {
+  activeEntryIds: readonly string[];
+  /** True until the hub has said on the current stream: the set may have changed meanwhile. */
+  stale: boolean;
+}
+
 export class GrpcHubLink implements HubLink {
   readonly siteId: string;
   /** The hub dialled now (one of the configured addresses). */
@@ -203,6 +219,9 @@ export class GrpcHubLink implements HubLink {
   /** Counters for status lines and tests. */
   readonly stats = { eventsShipped: 0, duplicates: 0, batchesRefused: 0, customerChanges: 0, topologies: 0 };
   drained = false;
+  private coverIds: readonly string[] = [];
+  /** A CoverState arrived on the current stream. */
+  private coverFresh = false;
 
   constructor(private readonly o: GrpcHubLinkOptions) {
     this.siteId = o.siteId;
@@ -258,6 +277,11 @@ export class GrpcHubLink implements HubLink {
 
   get topology(): Topology | null {
     return this.memory.topology;
+  }
+
+  /** The cover entries active for this site, as the hub last said (see the header). */
+  get cover(): CoverView {
+    return { activeEntryIds: this.coverIds, stale: !this.coverFresh };
   }
 
   async start(): Promise<void> {
@@ -419,6 +443,7 @@ export class GrpcHubLink implements HubLink {
       if (this.stream !== s) return;
       this.stream = undefined;
       this.failAcks(why);
+      this.coverStale();
       this.chooseNextHub(welcomed, err);
       this.fire({ kind: 'lost', reason: why });
     };
@@ -462,6 +487,7 @@ export class GrpcHubLink implements HubLink {
     const s = this.stream;
     this.stream = undefined;
     this.failAcks(reason);
+    this.coverStale();
     if (s) {
       s.cancel();
       s.removeAllListeners('data');
@@ -516,6 +542,9 @@ export class GrpcHubLink implements HubLink {
       case 'drain':
         await this.applyDrain(b.value.drained, b.value.reason);
         return;
+      case 'cover':
+        this.applyCover(b.value.activeEntryIds);
+        return;
       default:
         return; // a newer hub's message: skipped (version tolerance)
     }
@@ -544,6 +573,31 @@ export class GrpcHubLink implements HubLink {
       });
     }
     this.send({ body: { $case: 'topologyAck', value: { version, error } } });
+  }
+
+  /** The hub's word on this site's cover: logged once per change of the set. */
+  private applyCover(ids: readonly string[]): void {
+    const before = this.coverIds;
+    const next = [...ids];
+    const changed = next.length !== before.length || next.some((id, i) => id !== before[i]);
+    const wasStale = !this.coverFresh;
+    this.coverIds = next;
+    this.coverFresh = true;
+    if (changed) {
+      this.log.info('cover state from the hub', {
+        activeEntryIds: next,
+        started: next.filter((id) => !before.includes(id)),
+        ended: before.filter((id) => !next.includes(id)),
+      });
+    }
+    if (changed || wasStale) this.o.onCover?.(this.cover);
+  }
+
+  /** The stream is gone: the set is kept but can no longer be trusted to be current. */
+  private coverStale(): void {
+    if (!this.coverFresh) return;
+    this.coverFresh = false;
+    this.o.onCover?.(this.cover);
   }
 
   private async applyDrain(drained: boolean, reason: string): Promise<void> {

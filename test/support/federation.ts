@@ -15,6 +15,7 @@ import { fedctl } from '../../hub/admin/fedctl.js';
 import { GrpcHubLink, type GrpcHubLinkOptions } from '../../site-node/link/hub-link.js';
 import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
 import { systemClock } from '../../shared/clock.js';
+import type { Scheduler } from '../../shared/scheduler.js';
 import { createLogger, silentLogger, type Logger } from '../../shared/log.js';
 import { makeTestPki, type TestPki } from './pki.js';
 
@@ -58,6 +59,8 @@ export async function startTestProvince(
     log?: Logger;
     /** The hub's Kafka consumer (none by default: sites ship events on the link). */
     kafka?: HubConfig['kafka'];
+    /** The clock cover windows are judged on (hub/cover/); tests move it across a window edge. */
+    coverScheduler?: Scheduler;
   } = {},
 ): Promise<TestProvince> {
   const pki = makeTestPki([
@@ -86,6 +89,7 @@ export async function startTestProvince(
       log: createLogger({}, { write: (l) => hubLog.push(l), level: 'debug' }),
       // Summaries of refused RPCs soon, so tests can count every refusal (refusalsBy).
       refusalWindowMs: REFUSAL_WINDOW_MS,
+      ...(opts.coverScheduler ? { coverScheduler: opts.coverScheduler } : {}),
     });
   const hub = makeHub(config);
   const port = await hub.start();
