@@ -85,7 +85,8 @@ const queueSnapshotSchema = z.object({
   oldestWaitMs: z.number().int().min(0),
   agentsReady: z.number().int().min(0),
   agentsServing: z.number().int().min(0),
-  expectedWaitMs: z.number().int().min(0),
+  // Absent = unknown (no agent serving the queue): routing must not read it as "at once".
+  expectedWaitMs: z.number().int().min(0).optional(),
   // -1 = no value yet (nothing offered / answered in the site's window).
   serviceLevel: z.number().min(-1).max(1),
   averageSpeedOfAnswerMs: z.number().int().min(-1),
@@ -129,6 +130,7 @@ function snapshotFromProto(s: Snapshot): LiveSnapshot {
     atMs: v.atMs,
     queues: v.queues.map((q) => ({
       ...q,
+      expectedWaitMs: q.expectedWaitMs ?? null,
       serviceLevel: orNull(q.serviceLevel),
       averageSpeedOfAnswerMs: orNull(q.averageSpeedOfAnswerMs),
       abandonRate: orNull(q.abandonRate),
@@ -297,8 +299,12 @@ export function createFederationService(
       send({ body: { $case: 'heartbeatAck', value: { seq: hb.seq, hubTimeMs: clock.now() } } });
     };
 
-    /** `heardAlready`: the registry was told on arrival (see the 'data' handler). */
-    const handle = async (m: SiteMessage, heardAlready: boolean): Promise<void> => {
+    /**
+     * `heardAlready`: the registry was told on arrival (see the 'data' handler); `arrivedAtMs`:
+     * the hub's clock then, the time a snapshot is aged from (a snapshot queued behind a slow
+     * event batch is as old as its arrival, not its handling).
+     */
+    const handle = async (m: SiteMessage, heardAlready: boolean, arrivedAtMs: number): Promise<void> => {
       if (ended) return;
       const body = m.body;
       if (siteId === undefined) {
@@ -323,7 +329,7 @@ export function createFederationService(
           return;
         case 'snapshot':
           try {
-            entry.snapshot = snapshotFromProto(body.value);
+            registry.snapshotReceived(entry, snapshotFromProto(body.value), arrivedAtMs);
           } catch (e) {
             // A bad snapshot is dropped (the previous one stays); the link is not worth ending.
             log.warn('snapshot refused', { siteId, err: e });
@@ -378,16 +384,17 @@ export function createFederationService(
       // Liveness is taken on arrival, and a heartbeat is answered at once, not after the
       // messages queued before it: a batch that takes the database a second to commit must
       // not look like a silent site here, nor like a silent hub to the site.
+      const arrivedAtMs = clock.now();
       if (siteId !== undefined && !ended && m.body?.$case !== 'hello') {
-        const entry = registry.heard(siteId, generation, clock.now());
+        const entry = registry.heard(siteId, generation, arrivedAtMs);
         if (entry && m.body?.$case === 'heartbeat') {
           ackHeartbeat(entry, m.body.value);
           return;
         }
-        chain = chain.then(() => handle(m, true)).catch((e: unknown) => end(e));
+        chain = chain.then(() => handle(m, true, arrivedAtMs)).catch((e: unknown) => end(e));
         return;
       }
-      chain = chain.then(() => handle(m, false)).catch((e: unknown) => end(e));
+      chain = chain.then(() => handle(m, false, arrivedAtMs)).catch((e: unknown) => end(e));
     });
     call.on('end', () => {
       void chain.then(() => end());
