@@ -20,7 +20,7 @@
  *          second while the term lasts, each failed try logged; the term leads meanwhile).
  * step-down (lease lost, or stop): refuse RPCs and fence writes AT ONCE -> stop the timers ->
  *          end every site stream (sites go to the leader) -> wait for the flag worker -> stop
- *          the Kafka consumer -> wait for feed pushes.
+ *          the Kafka consumer -> wait for feed pushes and routing decisions being recorded.
  * stop():  step down and release the lease (the standby takes over without waiting for it to
  *          lapse) -> stop serving. The owner closes the pools.
  */
@@ -43,6 +43,7 @@ import { linkTimes } from './federation/link-state.js';
 import { SiteRegistry } from './federation/registry.js';
 import { KafkaIngestConsumer } from './ingest/kafka-ingest.js';
 import { PgIngestStore } from './ingest/pg-ingest.js';
+import { PgOverflowDecisionStore } from './overflow/pg-decision-store.js';
 import { migrateHubStore } from './store/migrate.js';
 import type { Fence } from './lease/fence.js';
 import {
@@ -141,6 +142,8 @@ export class Hub {
       siteAdmin: new PgSiteAdminStore(pool, fence),
       directory: new PgDirectoryStore(pool, fence),
       ingest: new PgIngestStore(pool, fence),
+      decisions: new PgOverflowDecisionStore(pool, fence),
+      ...(config.maxSnapshotAgeMs === undefined ? {} : { maxSnapshotAgeMs: config.maxSnapshotAgeMs }),
       leadership: {
         leading: () => this.leading,
         // Between a grant and the start of its term this hub refuses without naming itself.
@@ -440,6 +443,7 @@ export class Hub {
         await this.flagRun;
         await kafka?.stop();
         await this.state.feedIdle();
+        await this.state.decisions?.idle();
       })
       .catch((e: unknown) => log.warn('stepping down was not clean', { err: e }));
     log.warn('stepped down: not leading now', { hubId: config.hubId, reason });

@@ -48,6 +48,7 @@ import {
 } from '../../shared/federation/contract.js';
 import { peerIdentity, requireSelf, type Identity } from '../../shared/grpc/identity.js';
 import { checkCaller, logRefused, type CheckedCall } from '../../shared/grpc/caller-check.js';
+import { peerAddressOf } from '../../shared/grpc/refusal-log.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { toGrpcStatus, unary } from '../../shared/grpc/status.js';
 import { NODE_ID_RE } from '../../shared/grpc/identity.js';
@@ -207,6 +208,7 @@ export function createFederationService(
     let generation = -1;
     let ended = false;
     let chain: Promise<void> = Promise.resolve();
+    const peerAddress = peerAddressOf(typeof call.getPeer === 'function' ? call.getPeer() : undefined);
 
     const end = (err?: unknown): void => {
       if (ended) return;
@@ -361,6 +363,21 @@ export function createFederationService(
           send(ack);
           return;
         }
+        case 'overflow':
+          // Only a site that announced the capability speaks the protocol; one that did not is
+          // never a target either, so nothing it sends can be part of a request (§5.3).
+          if (!entry.capabilities.includes('overflow')) {
+            hub.overflow.refused(
+              siteId,
+              peerAddress,
+              'failed-precondition',
+              'overflow',
+              `site ${siteId} sent an overflow message without announcing the overflow capability`,
+            );
+            return;
+          }
+          hub.overflow.receive(siteId, body.value, peerAddress);
+          return;
         case 'topologyAck':
           if (body.value.error) {
             entry.topologyError = body.value.error.slice(0, 500);
