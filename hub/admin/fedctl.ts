@@ -14,6 +14,7 @@
  *   fedctl stats    [--window 1h] [--threshold 20s] [--json]
  *   fedctl reads    [--customer ID] [--site ID] [--since 24h] [--limit 100] [--json]
  *                                                      the read audit, newest first
+ *   fedctl routes   [--site ID] [--limit 20] [--json]  routing decisions, newest first
  *
  *   fedctl help [command] | --help | <command> --help   what each command takes (no hub needed)
  *
@@ -46,6 +47,7 @@ import { loadTopology } from '../../shared/topology/validate.js';
 import { statsFromProto } from './admin-mapping.js';
 import { type FedctlFlags, UsageError, commandUsage, parseFedctlArgs } from './fedctl-args.js';
 import { formatHistory, formatReads, formatStatus } from './format-status.js';
+import { formatRoutes } from './format-routes.js';
 
 export interface FedctlIo {
   out: (text: string) => void;
@@ -195,6 +197,13 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
             limit,
           });
           io.out(v.json ? JSON.stringify(r) : formatReads(r));
+          return 0;
+        }
+        case 'routes': {
+          const limit = Number(v.limit); // its default is in fedctl-args.ts
+          if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a number >= 1');
+          const r = await rpc(client.routeDecisions.bind(client), { siteId: v.site ?? '', limit });
+          io.out(v.json ? JSON.stringify(r) : formatRoutes(r));
           return 0;
         }
       }

@@ -268,6 +268,14 @@ describe.skipIf(pgSkip)('the hub routes overflow and relays the protocol', () =>
       row.targetAgeMs !== null && row.targetAgeMs >= 0 && row.targetAgeMs <= 1000,
       String(row.targetAgeMs),
     );
+    // fedctl routes shows it to the admin, filtered by site.
+    const routes = await p.fedctl('routes', '--site', 'fuling');
+    assert.equal(routes.code, 0, routes.err);
+    assert.match(
+      routes.out,
+      /wz-call-1#1\s+overflow wanzhou-busy\s+wanzhou\/retail\s+fuling\s+chongqing no-capacity \d+ms, fuling taken \d+ms/,
+    );
+    assert.equal((await p.fedctl('routes', '--site', 'yubei')).out.trim(), 'no routing decision matches');
     const line = logLines('overflow routed').find((l) => l.requestId === 'wz-call-1#1');
     assert.equal(line?.target, 'fuling');
     assert.equal(
