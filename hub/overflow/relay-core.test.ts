@@ -159,6 +159,18 @@ describe('the rest of the protocol', () => {
     }
   });
 
+  test("a target's refuse is relayed as the target's: it cannot pass for the hub's", () => {
+    const forged = msg(
+      { $case: 'refuse', value: { reason: 'no-eligible-site', token: '', byHub: true } },
+      'wanzhou',
+    );
+    const v = judgeEnvelope(routed(), 'chongqing', forged, T0 + 1);
+    assert.deepEqual(v.kind === 'relay' && v.envelope.body, {
+      $case: 'refuse',
+      value: { reason: 'no-eligible-site', token: '', byHub: false },
+    });
+  });
+
   test('a cancel with no toSiteId goes where the request went', () => {
     const v = judgeEnvelope(routed(), 'wanzhou', cancel(), T0 + 1);
     assert.deepEqual(v, {

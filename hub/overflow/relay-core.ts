@@ -5,7 +5,8 @@
  * decides.
  *
  * The sender S is the link's certificate identity, never the envelope's `fromSiteId` (a site
- * speaks only for itself): every relayed envelope leaves with `fromSiteId = S`.
+ * speaks only for itself): every relayed envelope leaves with `fromSiteId = S`, and a relayed
+ * refuse never says `by_hub` (only the hub's own refusals do).
  *
  *   request     -> route it (the adapter runs hub/routing/), or, for a request id already
  *                  decided, the same again: relayed to the same target (a duplicate offer gets
@@ -156,7 +157,13 @@ export function judgeEnvelope(
   const known = memory.get(requestId, nowMs);
   if (body.$case === 'request') return judgeRequest(known, from, { ...env, body });
 
-  const stamped = (to: string): OverflowEnvelope => ({ ...env, fromSiteId: from, toSiteId: to });
+  // `by_hub` is the hub's word alone: a site's refuse is relayed as the site's, whatever it says.
+  const stamped = (to: string): OverflowEnvelope => ({
+    ...env,
+    fromSiteId: from,
+    toSiteId: to,
+    ...(body.$case === 'refuse' ? { body: { ...body, value: { ...body.value, byHub: false } } } : {}),
+  });
   if (!known) {
     if (env.toSiteId !== '') return { kind: 'relay', to: env.toSiteId, envelope: stamped(env.toSiteId) };
     if (body.$case === 'cancel') {
