@@ -19,6 +19,24 @@ test('the example compiles with defaults filled and paths resolved against the f
   assert.equal(c.tls.caPath, join(dirname(EXAMPLE), '../../pki/ca.crt'));
   assert.equal(c.kafka, undefined);
   assert.equal(c.interestTtlMs, 8 * 86_400_000, 'a day longer than a site keeps a customer it served');
+  assert.equal(c.maxSnapshotAgeMs, 1000);
+});
+
+test('routing.maxSnapshotAgeMs: a duration between 100 ms and 60 s', () => {
+  const base = { hub: { id: 'hub' }, tls: { ca: 'a', cert: 'b', key: 'c' } };
+  assert.equal(
+    compileHubConfig({ ...base, routing: { maxSnapshotAgeMs: '2s' } }, '/x').maxSnapshotAgeMs,
+    2000,
+  );
+  for (const bad of ['50ms', '2m', 'soon']) {
+    assert.throws(
+      () => compileHubConfig({ ...base, routing: { maxSnapshotAgeMs: bad } }, '/x'),
+      (e: unknown) =>
+        isDomainError(e, 'invalid-argument') && /hub\.routing\.maxSnapshotAgeMs/.test(e.message),
+      bad,
+    );
+  }
+  assert.throws(() => compileHubConfig({ ...base, routing: { other: 1 } }, '/x'), /other/);
 });
 
 test('bad fields are named, and mTLS cannot be left out', () => {

@@ -18,6 +18,9 @@
  * suspectAfterMs: 400ms            # [400ms, or 3 intervals if longer] a silent site is suspect
  * downAfterMs: 1.5s                # [1.5s, or 10 intervals if longer] ...and down: its stream ends
  * topology: province.yaml           # [none] applied as version 1 when the hub has no version yet
+ * routing:
+ *   maxSnapshotAgeMs: 1s            # [1s] overflow and cover are routed only on site snapshots
+ *                                   #   the hub received at most this long ago (hub clock)
  * directory:
  *   interestTtl: 8d                 # [8d] a site's interest in another site's customer lapses
  *                                   #   when it has not read them for this long (no more changes)
@@ -39,6 +42,7 @@ import { MIN_SUSPECT_INTERVALS } from '../shared/federation/liveness.js';
 import { linkTimes } from './federation/link-state.js';
 import { HOST_PORT } from '../shared/federation/hub-failover.js';
 import { DEFAULT_LEASE_TTL_MS } from './lease/lease.js';
+import { DEFAULT_MAX_SNAPSHOT_AGE_MS } from './routing/site-view.js';
 
 /**
  * A site forgets a customer of another site it has not served for 7 days (site-node/runtime);
@@ -73,6 +77,11 @@ const hubFileSchema = z
     suspectAfterMs: durationMs.optional(),
     downAfterMs: durationMs.optional(),
     topology: z.string().min(1).optional(),
+    /** Overflow and cover routing (docs/architecture.md §5.8). */
+    routing: z
+      .object({ maxSnapshotAgeMs: durationMs.default(DEFAULT_MAX_SNAPSHOT_AGE_MS) })
+      .strict()
+      .default({ maxSnapshotAgeMs: DEFAULT_MAX_SNAPSHOT_AGE_MS }),
     directory: z
       .object({ interestTtl: durationMs.default(DEFAULT_INTEREST_TTL_MS) })
       .strict()
@@ -107,6 +116,8 @@ export interface HubConfig {
   kafka: { brokers: string; topic: string; groupId: string } | undefined;
   /** Default DEFAULT_INTEREST_TTL_MS. */
   interestTtlMs?: number;
+  /** Routing uses snapshots at most this old (hub clock); default DEFAULT_MAX_SNAPSHOT_AGE_MS. */
+  maxSnapshotAgeMs?: number;
 }
 
 export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'): HubConfig {
@@ -142,6 +153,9 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
   if (raw.lease.ttl < 500 || raw.lease.ttl > 60_000) {
     problems.push(`${what}.lease.ttl: must be between 500 ms and 60 s`);
   }
+  if (raw.routing.maxSnapshotAgeMs < 100 || raw.routing.maxSnapshotAgeMs > 60_000) {
+    problems.push(`${what}.routing.maxSnapshotAgeMs: must be between 100 ms and 60 s`);
+  }
   if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
   const path = (p: string) => resolve(baseDir, p);
   return {
@@ -157,6 +171,7 @@ export function compileHubConfig(input: unknown, baseDir: string, what = 'hub'):
     topologyPath: raw.topology === undefined ? undefined : path(raw.topology),
     kafka: raw.kafka,
     interestTtlMs: raw.directory.interestTtl,
+    maxSnapshotAgeMs: raw.routing.maxSnapshotAgeMs,
   };
 }
 

@@ -22,7 +22,7 @@
  * step-down (lease lost, or stop): refuse RPCs and fence writes AT ONCE -> stop the timers
  *          (the cover boundary's too) ->
  *          end every site stream (sites go to the leader) -> wait for the flag worker -> stop
- *          the Kafka consumer -> wait for feed pushes.
+ *          the Kafka consumer -> wait for feed pushes and routing decisions being recorded.
  * stop():  step down and release the lease (the standby takes over without waiting for it to
  *          lapse) -> stop serving. The owner closes the pools.
  */
@@ -45,6 +45,7 @@ import { linkTimes } from './federation/link-state.js';
 import { SiteRegistry } from './federation/registry.js';
 import { KafkaIngestConsumer } from './ingest/kafka-ingest.js';
 import { PgIngestStore } from './ingest/pg-ingest.js';
+import { PgOverflowDecisionStore } from './overflow/pg-decision-store.js';
 import { migrateHubStore } from './store/migrate.js';
 import type { Fence } from './lease/fence.js';
 import {
@@ -148,12 +149,18 @@ export class Hub {
     // Writes carry this hub's term; a hub that does not lead presents a token no lease has.
     const fence: Fence = () => ({ hubId: config.hubId, token: this.token ?? -1 });
     this.registry = new SiteRegistry(linkTimes(config.heartbeatIntervalMs, config));
+    const coverScheduler = o.coverScheduler ?? new RealScheduler({ realNow: () => clock.now() });
     this.state = new HubState({
       hubId: config.hubId,
       topology: new PgTopologyStore(pool, fence),
       siteAdmin: new PgSiteAdminStore(pool, fence),
       directory: new PgDirectoryStore(pool, fence),
       ingest: new PgIngestStore(pool, fence),
+      decisions: new PgOverflowDecisionStore(pool, fence),
+      ...(config.maxSnapshotAgeMs === undefined ? {} : { maxSnapshotAgeMs: config.maxSnapshotAgeMs }),
+      // Routing asks the cover component, on the cover's own clock: the same answer the sites
+      // were pushed (a test moves that clock across a window edge).
+      activeCoverEntryIds: () => this.cover.activeCoverEntryIds(coverScheduler.now()),
       leadership: {
         leading: () => this.leading,
         // Between a grant and the start of its term this hub refuses without naming itself.
@@ -167,7 +174,7 @@ export class Hub {
     });
     this.cover = new HubCover({
       store: new PgCoverStore(pool, fence),
-      scheduler: o.coverScheduler ?? new RealScheduler({ realNow: () => clock.now() }),
+      scheduler: coverScheduler,
       log: log.child({ part: 'cover' }),
       topology: () => this.state.current,
       sites: this.registry,
@@ -466,6 +473,7 @@ export class Hub {
         await this.flagRun;
         await kafka?.stop();
         await this.state.feedIdle();
+        await this.state.decisions?.idle();
       })
       .catch((e: unknown) => log.warn('stepping down was not clean', { err: e }));
     log.warn('stepped down: not leading now', { hubId: config.hubId, reason });

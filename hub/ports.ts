@@ -294,3 +294,51 @@ export interface CoverStore {
    */
   stop(a: { entryId: string; by: string; nowMs: number; comment: string }): Promise<CoverActivation>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Overflow and cover decisions (hub/overflow/, docs/architecture.md §5.8)
+
+/** One routing decision as recorded (table overflow_decisions). */
+export interface OverflowDecisionRow {
+  requestId: string;
+  callId: string;
+  kind: 'overflow' | 'cover';
+  /** The overflow policy id or the cover entry id. */
+  ruleId: string;
+  originSiteId: string;
+  queueId: string;
+  /** null: not routed (`reason` says why). */
+  targetSiteId: string | null;
+  /** null when routed; else max-hops, no-eligible-site, cover-not-active, target-unreachable. */
+  reason: string | null;
+  why: string;
+  decidedAtMs: number;
+  maxSnapshotAgeMs: number;
+  /** The target's snapshot age when chosen (hub clock); null without a target. */
+  targetAgeMs: number | null;
+  request: {
+    priority: number;
+    waitedMs: number;
+    remainingPatienceMs: number | null;
+    visitedSiteIds: readonly string[];
+  };
+  candidates: readonly {
+    siteId: string;
+    outcome: string;
+    reason: string | null;
+    rank: number | null;
+    agentReady: boolean | null;
+    why: string;
+    state: { link: string; drained: boolean; ageMs: number | null; snapshotAtMs: number | null };
+  }[];
+}
+
+/** Most decisions one query returns. */
+export const MAX_DECISIONS_PAGE = 1000;
+
+export interface OverflowDecisionStore {
+  /** Store decisions in one (fenced) transaction. */
+  record(rows: readonly OverflowDecisionRow[]): Promise<void>;
+  /** Newest first; `siteId` = decisions where that site was the origin or the target. */
+  recent(q: { siteId?: string | undefined; limit: number }): Promise<OverflowDecisionRow[]>;
+}

@@ -245,7 +245,7 @@ export function runProvince(s: CompiledScenario, federation: boolean, hooks: Run
     new Map(
       sites.map((x) => [
         x.id,
-        { link: cut(x.id, now) ? 'down' : 'up', drained: false, snapshot: x.snapshot },
+        { link: cut(x.id, now) ? 'down' : 'up', drained: false, overflow: true, snapshot: x.snapshot },
       ]),
     );
 

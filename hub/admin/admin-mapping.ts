@@ -5,12 +5,13 @@
  */
 import type {
   CustomerRead,
+  RouteDecision,
   SiteStats as PbSiteStats,
   SiteStatus,
   StatsResponse,
 } from '../../proto/gen/admin.js';
 import type { HubState } from '../federation/hub-state.js';
-import type { AuditedRead } from '../ports.js';
+import type { AuditedRead, OverflowDecisionRow } from '../ports.js';
 import type { ProvinceStats, SiteStats } from '../stats/province-stats.js';
 
 /** null -> -1 on the wire. */
@@ -145,5 +146,29 @@ export function readToProto(r: AuditedRead): CustomerRead {
     ivrSessionId: r.ivrSessionId ?? '',
     flag: r.flag ?? '',
     claimedHomeSiteId: r.claimedHomeSiteId ?? '',
+  };
+}
+
+/** A stored routing decision on the wire (`fedctl routes`): each candidate's verdict is its skip reason or outcome. */
+export function decisionToProto(r: OverflowDecisionRow): RouteDecision {
+  return {
+    requestId: r.requestId,
+    callId: r.callId,
+    kind: r.kind,
+    ruleId: r.ruleId,
+    originSiteId: r.originSiteId,
+    queueId: r.queueId,
+    targetSiteId: r.targetSiteId ?? '',
+    reason: r.reason ?? '',
+    why: r.why,
+    decidedAtMs: r.decidedAtMs,
+    maxSnapshotAgeMs: r.maxSnapshotAgeMs,
+    candidates: r.candidates.map((c) => ({
+      siteId: c.siteId,
+      verdict: c.reason ?? c.outcome,
+      why: c.why,
+      ...(c.state.ageMs === null ? {} : { ageMs: c.state.ageMs }),
+      link: c.state.link,
+    })),
   };
 }

@@ -21,6 +21,8 @@ import {
   type PlanTopologyRequest,
   type PlanTopologyResponse,
   type RollbackTopologyRequest,
+  type RouteDecisionsRequest,
+  type RouteDecisionsResponse,
   type SetDrainRequest,
   type SetDrainResponse,
   type StatsRequest,
@@ -35,13 +37,13 @@ import { checkCaller, logRefused, type CheckedCall } from '../../shared/grpc/cal
 import { requireKind, NODE_ID_RE, type Identity } from '../../shared/grpc/identity.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { unary } from '../../shared/grpc/status.js';
-import { MAX_AUDIT_PAGE, type StoredTopology } from '../ports.js';
+import { MAX_AUDIT_PAGE, MAX_DECISIONS_PAGE, type StoredTopology } from '../ports.js';
 import { provinceStats } from './province-view.js';
 import { changeLines } from '../../shared/topology/diff.js';
 import { policyIdSchema, type Topology } from '../../shared/topology/schema.js';
 import { loadTopology } from '../../shared/topology/validate.js';
 import type { HubState } from '../federation/hub-state.js';
-import { readToProto, siteStatuses, statsToProto } from './admin-mapping.js';
+import { decisionToProto, readToProto, siteStatuses, statsToProto } from './admin-mapping.js';
 
 /** Largest topology file accepted (the gRPC limit is 1 MiB; a province is a few KiB). */
 const MAX_YAML_BYTES = 256 * 1024;
@@ -331,6 +333,22 @@ export function createAdminService(hub: HubState): ServiceRegistration {
         return { entries, hubTimeMs: nowMs };
       },
       { log, method: 'Admin.ListCover' },
+    ),
+    routeDecisions: unary<RouteDecisionsRequest, RouteDecisionsResponse>(
+      async (req, call) => {
+        admin(call);
+        const limit = req.limit === 0 ? 20 : req.limit;
+        if (limit > MAX_DECISIONS_PAGE)
+          throw invalidArgument('limit', `must be at most ${MAX_DECISIONS_PAGE}`);
+        if (req.siteId !== '' && !NODE_ID_RE.test(req.siteId)) {
+          throw invalidArgument('site_id', `must match ${NODE_ID_RE}`);
+        }
+        const store = hub.d.decisions;
+        if (!store) throw new DomainError('failed-precondition', 'this hub keeps no routing decisions');
+        const rows = await store.recent({ ...(req.siteId ? { siteId: req.siteId } : {}), limit });
+        return { decisions: rows.map(decisionToProto) };
+      },
+      { log, method: 'Admin.RouteDecisions' },
     ),
   };
   return { definition: AdminService, implementation: impl };

@@ -151,6 +151,19 @@ export const COMMANDS = {
     },
     hub: true,
   },
+  routes: {
+    summary: 'recent overflow and cover routing decisions, newest first, with every verdict',
+    flags: {
+      site: {
+        type: 'string',
+        value: 'ID',
+        help: 'only decisions where this site was the origin or the target',
+      },
+      limit: { type: 'string', value: 'N', help: 'at most this many (up to 1000)', default: '20' },
+      json,
+    },
+    hub: true,
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -17,6 +17,7 @@
  *   fedctl cover start <entry-id> [--until TIME] [--comment TEXT]   on-demand cover on
  *   fedctl cover stop  <entry-id> [--comment TEXT]                  and off
  *   fedctl cover list  [--json]                        every cover entry and its state
+ *   fedctl routes   [--site ID] [--limit 20] [--json]  routing decisions, newest first
  *
  *   fedctl help [command] | --help | <command> --help   what each command takes (no hub needed)
  *
@@ -56,6 +57,7 @@ import {
   formatStatus,
 } from './format-status.js';
 import { parseCoverUntil, type CoverUntil } from './cover-until.js';
+import { formatRoutes } from './format-routes.js';
 
 export interface FedctlIo {
   out: (text: string) => void;
@@ -234,6 +236,13 @@ export async function fedctl(argv: string[], io: FedctlIo): Promise<number> {
         case 'cover list': {
           const r = await rpc(client.listCover.bind(client), {});
           io.out(v.json ? JSON.stringify(r) : formatCoverList(r.entries));
+          return 0;
+        }
+        case 'routes': {
+          const limit = Number(v.limit); // its default is in fedctl-args.ts
+          if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a number >= 1');
+          const r = await rpc(client.routeDecisions.bind(client), { siteId: v.site ?? '', limit });
+          io.out(v.json ? JSON.stringify(r) : formatRoutes(r));
           return 0;
         }
       }

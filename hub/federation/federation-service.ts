@@ -48,6 +48,7 @@ import {
 } from '../../shared/federation/contract.js';
 import { peerIdentity, requireSelf, type Identity } from '../../shared/grpc/identity.js';
 import { checkCaller, logRefused, type CheckedCall } from '../../shared/grpc/caller-check.js';
+import { peerAddressOf } from '../../shared/grpc/refusal-log.js';
 import type { ServiceRegistration } from '../../shared/grpc/server.js';
 import { toGrpcStatus, unary } from '../../shared/grpc/status.js';
 import { NODE_ID_RE } from '../../shared/grpc/identity.js';
@@ -85,7 +86,8 @@ const queueSnapshotSchema = z.object({
   oldestWaitMs: z.number().int().min(0),
   agentsReady: z.number().int().min(0),
   agentsServing: z.number().int().min(0),
-  expectedWaitMs: z.number().int().min(0),
+  // Absent = unknown (no agent serving the queue): routing must not read it as "at once".
+  expectedWaitMs: z.number().int().min(0).optional(),
   // -1 = no value yet (nothing offered / answered in the site's window).
   serviceLevel: z.number().min(-1).max(1),
   averageSpeedOfAnswerMs: z.number().int().min(-1),
@@ -129,6 +131,7 @@ function snapshotFromProto(s: Snapshot): LiveSnapshot {
     atMs: v.atMs,
     queues: v.queues.map((q) => ({
       ...q,
+      expectedWaitMs: q.expectedWaitMs ?? null,
       serviceLevel: orNull(q.serviceLevel),
       averageSpeedOfAnswerMs: orNull(q.averageSpeedOfAnswerMs),
       abandonRate: orNull(q.abandonRate),
@@ -205,6 +208,7 @@ export function createFederationService(
     let generation = -1;
     let ended = false;
     let chain: Promise<void> = Promise.resolve();
+    const peerAddress = peerAddressOf(typeof call.getPeer === 'function' ? call.getPeer() : undefined);
 
     const end = (err?: unknown): void => {
       if (ended) return;
@@ -299,8 +303,12 @@ export function createFederationService(
       send({ body: { $case: 'heartbeatAck', value: { seq: hb.seq, hubTimeMs: clock.now() } } });
     };
 
-    /** `heardAlready`: the registry was told on arrival (see the 'data' handler). */
-    const handle = async (m: SiteMessage, heardAlready: boolean): Promise<void> => {
+    /**
+     * `heardAlready`: the registry was told on arrival (see the 'data' handler); `arrivedAtMs`:
+     * the hub's clock then, the time a snapshot is aged from (a snapshot queued behind a slow
+     * event batch is as old as its arrival, not its handling).
+     */
+    const handle = async (m: SiteMessage, heardAlready: boolean, arrivedAtMs: number): Promise<void> => {
       if (ended) return;
       const body = m.body;
       if (siteId === undefined) {
@@ -325,7 +333,7 @@ export function createFederationService(
           return;
         case 'snapshot':
           try {
-            entry.snapshot = snapshotFromProto(body.value);
+            registry.snapshotReceived(entry, snapshotFromProto(body.value), arrivedAtMs);
           } catch (e) {
             // A bad snapshot is dropped (the previous one stays); the link is not worth ending.
             log.warn('snapshot refused', { siteId, err: e });
@@ -357,6 +365,21 @@ export function createFederationService(
           send(ack);
           return;
         }
+        case 'overflow':
+          // Only a site that announced the capability speaks the protocol; one that did not is
+          // never a target either, so nothing it sends can be part of a request (§5.3).
+          if (!entry.capabilities.includes('overflow')) {
+            hub.overflow.refused(
+              siteId,
+              peerAddress,
+              'failed-precondition',
+              'overflow',
+              `site ${siteId} sent an overflow message without announcing the overflow capability`,
+            );
+            return;
+          }
+          hub.overflow.receive(siteId, body.value, peerAddress);
+          return;
         case 'topologyAck':
           if (body.value.error) {
             entry.topologyError = body.value.error.slice(0, 500);
@@ -380,16 +403,17 @@ export function createFederationService(
       // Liveness is taken on arrival, and a heartbeat is answered at once, not after the
       // messages queued before it: a batch that takes the database a second to commit must
       // not look like a silent site here, nor like a silent hub to the site.
+      const arrivedAtMs = clock.now();
       if (siteId !== undefined && !ended && m.body?.$case !== 'hello') {
-        const entry = registry.heard(siteId, generation, clock.now());
+        const entry = registry.heard(siteId, generation, arrivedAtMs);
         if (entry && m.body?.$case === 'heartbeat') {
           ackHeartbeat(entry, m.body.value);
           return;
         }
-        chain = chain.then(() => handle(m, true)).catch((e: unknown) => end(e));
+        chain = chain.then(() => handle(m, true, arrivedAtMs)).catch((e: unknown) => end(e));
         return;
       }
-      chain = chain.then(() => handle(m, false)).catch((e: unknown) => end(e));
+      chain = chain.then(() => handle(m, false, arrivedAtMs)).catch((e: unknown) => end(e));
     });
     call.on('end', () => {
       void chain.then(() => end());

@@ -20,6 +20,9 @@ import { GroupCommit } from '../ingest/group-commit.js';
 import { notLeaderError } from '../../shared/federation/hub-failover.js';
 import type { LeaderInfo } from '../lease/lease.js';
 import type { HubCover } from '../cover/hub-cover.js';
+import type { OverflowDecisionStore } from '../ports.js';
+import { DecisionRecorder } from '../overflow/decision-recorder.js';
+import { OverflowRelay } from '../overflow/overflow-relay.js';
 
 /** Whether this hub leads (hub/lease/), for the services' guard; none = always leads. */
 export interface Leadership {
@@ -43,6 +46,12 @@ export interface HubDeps {
   /** Changes per CustomerChanged burst read from the store. Default 500. */
   feedBatch?: number;
   leadership?: Leadership;
+  /** Where overflow and cover decisions are recorded; none = logged only. */
+  decisions?: OverflowDecisionStore;
+  /** Routing uses snapshots at most this old (hub config routing.maxSnapshotAgeMs). */
+  maxSnapshotAgeMs?: number;
+  /** The cover entries active at a moment (the hub's cover schedule); default the weekly windows. */
+  activeCoverEntryIds?: (nowMs: number) => readonly string[];
 }
 
 export class HubState {
@@ -65,11 +74,27 @@ export class HubState {
    * None (a HubState used alone): no cover is pushed and the cover RPCs are unavailable.
    */
   cover: HubCover | undefined;
+  /** Routing decisions written off the message path (null: no store, logged only). */
+  readonly decisions: DecisionRecorder | null;
+  /** The overflow protocol's routing and relay (hub/overflow/). */
+  readonly overflow: OverflowRelay;
 
   constructor(readonly d: HubDeps) {
     this.refusals = new RefusalLog(d.log, {
       clock: d.clock,
       ...(d.refusalWindowMs === undefined ? {} : { windowMs: d.refusalWindowMs }),
+    });
+    this.decisions = d.decisions ? new DecisionRecorder(d.decisions, d.log) : null;
+    this.overflow = new OverflowRelay({
+      registry: d.registry,
+      topology: () => this.current?.topology,
+      drained: () => this.drained,
+      clock: d.clock,
+      log: d.log,
+      refusals: this.refusals,
+      recorder: this.decisions,
+      ...(d.maxSnapshotAgeMs === undefined ? {} : { maxSnapshotAgeMs: d.maxSnapshotAgeMs }),
+      ...(d.activeCoverEntryIds === undefined ? {} : { activeCoverEntryIds: d.activeCoverEntryIds }),
     });
     this.linkIngest = new GroupCommit(
       (events, nowMs) => d.ingest.ingestReturningIds(events, 'link', nowMs),

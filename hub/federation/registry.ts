@@ -35,6 +35,11 @@ export interface SiteEntry {
   customerCursor: number;
   outboxBacklog: number;
   snapshot: LiveSnapshot | null;
+  /**
+   * The hub's clock when `snapshot` arrived (null = none yet): routing measures a snapshot's
+   * age from here, never from the site's own `atMs` (docs/architecture.md §5.8).
+   */
+  snapshotReceivedAtMs: number | null;
   stream: SiteStream | null;
   /** Increments per hello; lets a closing stream tell whether it is still the current one. */
   generation: number;
@@ -67,6 +72,7 @@ export class SiteRegistry {
         customerCursor: 0,
         outboxBacklog: 0,
         snapshot: null,
+        snapshotReceivedAtMs: null,
         stream: null,
         generation: 0,
       };
@@ -117,6 +123,12 @@ export class SiteRegistry {
     if (!e || e.generation !== generation) return undefined;
     this.step(e, { kind: 'heard' }, nowMs);
     return e;
+  }
+
+  /** A snapshot from the current stream, taken as received at `receivedAtMs` (hub clock). */
+  snapshotReceived(entry: SiteEntry, snapshot: LiveSnapshot, receivedAtMs: number): void {
+    entry.snapshot = snapshot;
+    entry.snapshotReceivedAtMs = receivedAtMs;
   }
 
   /** The stream ended. Ignored when a newer stream has replaced it. */

@@ -65,6 +65,17 @@ describe('routeCover', () => {
     );
   });
 
+  test("active entries given by the caller decide over the clock (the hub's cover schedule)", () => {
+    assert.equal(route({ sites: nightSites() }).target, 'chongqing', 'inside its window');
+    const off = route({ sites: nightSites(), activeEntryIds: [] });
+    assert.equal(off.noTarget!.reason, 'cover-not-active');
+    const req = coverRequest({ coverEntryId: 'fuling-helps', queueId: 'credit-card' });
+    assert.equal(
+      route({ request: req, sites: nightSites(), activeEntryIds: ['fuling-helps'] }).target,
+      'fuling',
+    );
+  });
+
   test('an on-demand entry: not started, then started', () => {
     const req = coverRequest({ coverEntryId: 'fuling-helps', queueId: 'credit-card' });
     assert.equal(route({ request: req, sites: nightSites() }).noTarget!.reason, 'cover-not-active');
@@ -80,6 +91,7 @@ describe('routeCover', () => {
     ['drained', { drained: true }, 'drained'],
     ['suspect', { link: 'suspect' }, 'link-not-up'],
     ['down', { link: 'down' }, 'link-not-up'],
+    ['contract-1', { overflow: false }, 'no-overflow-capability'],
   ] as const) {
     test(`a ${name} covering site gets nothing (${reason})`, () => {
       const base = nightSites().get('chongqing')!;

@@ -30,6 +30,12 @@ export interface CoverInput {
   sites: ReadonlyMap<string, SiteLiveView>;
   /** The on-demand entries an admin has started, by entry id. */
   started: ReadonlyMap<string, StartedCover>;
+  /**
+   * The entry ids active now, when the caller already knows them (the hub's cover schedule
+   * decides them once for the pushes and the routing alike, so the two never disagree).
+   * Absent: computed here from the topology and `started` (cover-windows.ts).
+   */
+  activeEntryIds?: readonly string[];
   nowMs: number;
   options?: RoutingOptions;
 }
@@ -71,7 +77,9 @@ export function routeCover(input: CoverInput): RoutingDecision {
     noTarget: { reason, why },
     candidates: [],
   });
-  const active = activeCoverEntries(topology, input.started, nowMs).some((a) => a.entryId === entry.id);
+  const active = input.activeEntryIds
+    ? input.activeEntryIds.includes(entry.id)
+    : activeCoverEntries(topology, input.started, nowMs).some((a) => a.entryId === entry.id);
   if (!active) {
     return none(
       'cover-not-active',

@@ -141,7 +141,9 @@ describe('routeOverflow: every skip reason', () => {
   });
 
   test('stale-state: no snapshot yet, or one received after now (the clock stepped back)', () => {
-    const none = route({ sites: sitesWith({ chongqing: { link: 'up', drained: false, snapshot: null } }) });
+    const none = route({
+      sites: sitesWith({ chongqing: { link: 'up', drained: false, overflow: true, snapshot: null } }),
+    });
     assert.equal(verdict(none, 'chongqing').reason, 'stale-state');
     assert.equal(verdict(none, 'chongqing').state.ageMs, null);
     const future = route({ sites: sitesWith({ chongqing: upSite([queue('retail')], -5) }) });
@@ -190,6 +192,36 @@ describe('routeOverflow: every skip reason', () => {
     assert.equal(verdict(unknown, 'chongqing').outcome, 'eligible');
   });
 
+  test('no-capacity: nobody ready and no expected wait (null = unknown), whatever the patience', () => {
+    const unknownWait = upSite([queue('retail', { agentsReady: 0, agentsServing: 2, expectedWaitMs: null })]);
+    for (const remainingPatienceMs of [null, 600_000]) {
+      const d = route({
+        request: overflowRequest({ remainingPatienceMs }),
+        sites: sitesWith({ chongqing: unknownWait }),
+      });
+      assert.equal(verdict(d, 'chongqing').reason, 'no-capacity');
+      assert.match(verdict(d, 'chongqing').why, /no expected wait/);
+      assert.equal(d.target, 'fuling');
+    }
+    // A ready agent is enough: the estimate is not read then.
+    const ready = upSite([queue('retail', { agentsReady: 1, agentsServing: 0, expectedWaitMs: null })]);
+    assert.equal(route({ sites: sitesWith({ chongqing: ready }) }).target, 'chongqing');
+  });
+
+  test('no-overflow-capability: a site that did not announce overflow is never a target', () => {
+    const old = upSite([queue('retail')], 100, { overflow: false });
+    const d = route({ sites: sitesWith({ chongqing: old }) });
+    assert.equal(verdict(d, 'chongqing').reason, 'no-overflow-capability');
+    assert.match(verdict(d, 'chongqing').why, /overflow capability/);
+    assert.equal(d.target, 'fuling');
+    // After the link and drain checks: a down contract-1 site is reported as down.
+    const down = upSite([queue('retail')], 100, { overflow: false, link: 'down' });
+    assert.equal(
+      verdict(route({ sites: sitesWith({ chongqing: down }) }), 'chongqing').reason,
+      'link-not-up',
+    );
+  });
+
   test('no-capacity: nobody ready or serving (the wire says 0 ms, meaning unknown)', () => {
     const empty = upSite([queue('retail', { agentsReady: 0, agentsServing: 0, expectedWaitMs: 0 })]);
     const d = route({
@@ -220,7 +252,7 @@ describe('routeOverflow: every skip reason', () => {
   });
 
   test('the order of checks: a drained, down, stale site is reported as drained', () => {
-    const v: SiteLiveView = { link: 'down', drained: true, snapshot: null };
+    const v: SiteLiveView = { link: 'down', drained: true, overflow: false, snapshot: null };
     const d = route({ sites: sitesWith({ chongqing: v }) });
     assert.equal(verdict(d, 'chongqing').reason, 'drained');
   });

@@ -13,9 +13,10 @@
  *   (checked once its state is usable) its snapshot has no row for the queue: its ACD does not
  *   run it, whatever the topology says.
  * - `no-capacity`: its snapshot shows no ready agent for the queue and either no agent serving
- *   it at all (nobody will answer; the wire then carries an expected wait of 0, which means
- *   "unknown", not "now") or an expected wait beyond the caller's remaining patience. With the
- *   patience unknown, a site with agents serving is eligible (ranked after the ready ones).
+ *   it at all, or no expected wait (null: the site's ACD has no estimate, which it has only
+ *   when nobody serves the queue; never read as "at once"), or an expected wait beyond the
+ *   caller's remaining patience. With the patience unknown, a site with agents serving and an
+ *   estimate is eligible (ranked after the ready ones).
  *
  * `is-origin` and `already-visited` cannot come up under today's file format (`to` never
  * names `from`; maxHops is 1, so a call that was elsewhere is `max-hops` first); the checks
@@ -106,6 +107,15 @@ export function routeOverflow(input: OverflowInput): RoutingDecision {
         if (row.agentsReady > 0) return { agentReady: true, why: `${row.agentsReady} agent(s) ready` };
         if (row.agentsServing === 0) {
           return skipped(siteId, state, 'no-capacity', `no agent ready or serving queue "${q}"`, false);
+        }
+        if (row.expectedWaitMs === null) {
+          return skipped(
+            siteId,
+            state,
+            'no-capacity',
+            `no agent ready and no expected wait for queue "${q}"`,
+            false,
+          );
         }
         if (patience !== null && row.expectedWaitMs > patience) {
           return skipped(

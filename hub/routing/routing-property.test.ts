@@ -106,6 +106,7 @@ function randomViews(r: Random, t: Topology): Map<string, SiteLiveView> {
     m.set(s.id, {
       link: r.pick(LINKS),
       drained: r.chance(0.2),
+      overflow: r.chance(0.9),
       snapshot: r.chance(0.1)
         ? null
         : {
@@ -116,7 +117,7 @@ function randomViews(r: Random, t: Topology): Map<string, SiteLiveView> {
               callsWaiting: r.int(0, 5),
               agentsReady: r.chance(0.5) ? 0 : r.int(1, 3),
               agentsServing: r.int(0, 3),
-              expectedWaitMs: r.int(0, 60_000),
+              expectedWaitMs: r.chance(0.1) ? null : r.int(0, 60_000),
             })),
           },
     });
@@ -150,7 +151,7 @@ function liveOk(
   v: SiteLiveView | undefined,
   maxAge: number,
 ): v is SiteLiveView & { snapshot: NonNullable<SiteLiveView['snapshot']> } {
-  if (!v || v.drained || v.link !== 'up' || !v.snapshot) return false;
+  if (!v || v.drained || v.link !== 'up' || !v.overflow || !v.snapshot) return false;
   const age = NOW - v.snapshot.receivedAtMs;
   return age >= 0 && age <= maxAge;
 }
@@ -207,7 +208,11 @@ describe('routing core, random provinces', () => {
         const row = v.snapshot.queues.find((x) => x.queueId === q);
         if (!row) return false;
         if (row.agentsReady > 0) return true;
-        return row.agentsServing > 0 && (patience === null || row.expectedWaitMs <= patience);
+        return (
+          row.agentsServing > 0 &&
+          row.expectedWaitMs !== null &&
+          (patience === null || row.expectedWaitMs <= patience)
+        );
       };
       const expected = p.to.filter(canTake);
       assert.deepEqual(
@@ -266,7 +271,7 @@ describe('routing core, random provinces', () => {
       const moved = request.visitedSiteIds.some((x) => x !== request.originSiteId);
       const v = sites.get(c.agentsOf);
       const usable = (() => {
-        if (!v || v.drained || v.link !== 'up' || !v.snapshot) return false;
+        if (!v || v.drained || v.link !== 'up' || !v.overflow || !v.snapshot) return false;
         const age = nowMs - v.snapshot.receivedAtMs;
         return age >= 0 && age <= DEFAULT_MAX_SNAPSHOT_AGE_MS;
       })();

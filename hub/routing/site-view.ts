@@ -1,12 +1,14 @@
 /**
  * What the routing core knows of one site at the moment it decides (docs/architecture.md
- * §5.8): the hub's view of its link, whether an admin drained it, and its last live snapshot
- * with the hub's own time of receipt. The adapter builds one view per site from the registry
- * and HubState; a site the hub has never heard from has no view and counts as
- * {@link ABSENT_VIEW}.
+ * §5.8): the hub's view of its link, whether an admin drained it, whether it announced the
+ * `overflow` capability, and its last live snapshot with the hub's own time of receipt. The
+ * adapter builds one view per site from the registry and HubState; a site the hub has never
+ * heard from has no view and counts as {@link ABSENT_VIEW}.
  *
  * The live checks here are the ones overflow and cover share, in the order they are made:
- * drained, then the link, then the age of the state. The age is measured on the HUB's clock
+ * drained, then the link, then the capability (a contract-1 site cannot speak the protocol:
+ * an offer sent to it would be skipped unread and the origin would wait out its timeout),
+ * then the age of the state. The age is measured on the HUB's clock
  * (`nowMs - receivedAtMs`), not from the snapshot's own `atMs`: the site stamps `atMs` with
  * its clock, and a site whose clock is a second off would otherwise look fresh forever or
  * stale forever. `atMs` is carried into the decision for the record. A snapshot received
@@ -37,11 +39,18 @@ export interface SnapshotView {
 export interface SiteLiveView {
   link: LinkState;
   drained: boolean;
+  /** Whether the site announced the `overflow` capability on its current link (contract 2). */
+  overflow: boolean;
   snapshot: SnapshotView | null;
 }
 
 /** A site the hub has no entry for: never connected since the hub started. */
-export const ABSENT_VIEW: SiteLiveView = Object.freeze({ link: 'never', drained: false, snapshot: null });
+export const ABSENT_VIEW: SiteLiveView = Object.freeze({
+  link: 'never',
+  drained: false,
+  overflow: false,
+  snapshot: null,
+});
 
 /** The state a verdict was made on, recorded with every verdict. */
 export interface StateUsed {
@@ -63,7 +72,7 @@ export function stateUsed(view: SiteLiveView, nowMs: number): StateUsed {
   };
 }
 
-export type LiveSkipReason = 'drained' | 'link-not-up' | 'stale-state';
+export type LiveSkipReason = 'drained' | 'link-not-up' | 'no-overflow-capability' | 'stale-state';
 
 /** Why a site cannot take anything now, or null when its live state lets it. */
 export function liveSkip(
@@ -73,6 +82,12 @@ export function liveSkip(
 ): { reason: LiveSkipReason; why: string } | null {
   if (view.drained) return { reason: 'drained', why: 'drained by an admin' };
   if (view.link !== 'up') return { reason: 'link-not-up', why: `link is ${view.link}` };
+  if (!view.overflow) {
+    return {
+      reason: 'no-overflow-capability',
+      why: 'it did not announce the overflow capability (an older contract)',
+    };
+  }
   const age = state.ageMs;
   if (age === null) return { reason: 'stale-state', why: 'no snapshot received yet' };
   if (age < 0) {

@@ -88,6 +88,7 @@ export function upSite(queues: QueueView[], ageMs = 100, patch: Partial<SiteLive
   return {
     link: 'up',
     drained: false,
+    overflow: true,
     snapshot: { atMs: NOW - ageMs - 7, receivedAtMs: NOW - ageMs, queues },
     ...patch,
   };

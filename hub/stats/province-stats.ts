@@ -42,7 +42,8 @@ export interface LiveQueueSnapshot {
   oldestWaitMs: number;
   agentsReady: number;
   agentsServing: number;
-  expectedWaitMs: number;
+  /** The site's estimate for a new call; null = unknown (no agent serving the queue). */
+  expectedWaitMs: number | null;
   /** The site's own view (its definitions); the hub recomputes from facts, see above. */
   serviceLevel: number | null;
   averageSpeedOfAnswerMs: number | null;

@@ -276,6 +276,51 @@ export interface CustomerReadsResponse {
   truncated: boolean;
 }
 
+export interface RouteDecisionsRequest {
+  /** Only decisions where this site was the origin or the target; empty = any. */
+  siteId: string;
+  /** At most this many, newest first; default 20, at most 1000. */
+  limit: number;
+}
+
+export interface RouteCandidate {
+  siteId: string;
+  /** `taken`, `eligible`, or the reason it was skipped (`drained`, `stale-state`, `no-capacity`...). */
+  verdict: string;
+  why: string;
+  /** The age of its snapshot on the hub's clock when judged; absent = it had none. */
+  ageMs?:
+    | number
+    | undefined;
+  /** Its link state when judged (`up`, `suspect`, `down`, `never`). */
+  link: string;
+}
+
+export interface RouteDecision {
+  requestId: string;
+  callId: string;
+  /** `overflow` or `cover`. */
+  kind: string;
+  /** The overflow policy id or the cover entry id. */
+  ruleId: string;
+  originSiteId: string;
+  queueId: string;
+  /**
+   * Empty when the call stayed home; `reason` then says why (max-hops, no-eligible-site,
+   * cover-not-active, target-unreachable).
+   */
+  targetSiteId: string;
+  reason: string;
+  why: string;
+  decidedAtMs: number;
+  maxSnapshotAgeMs: number;
+  candidates: RouteCandidate[];
+}
+
+export interface RouteDecisionsResponse {
+  decisions: RouteDecision[];
+}
+
 function createBasePlanTopologyRequest(): PlanTopologyRequest {
   return { yaml: "" };
 }
@@ -3826,6 +3871,599 @@ export const CustomerReadsResponse: MessageFns<CustomerReadsResponse> = {
   },
 };
 
+function createBaseRouteDecisionsRequest(): RouteDecisionsRequest {
+  return { siteId: "", limit: 0 };
+}
+
+export const RouteDecisionsRequest: MessageFns<RouteDecisionsRequest> = {
+  encode(message: RouteDecisionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.siteId !== "") {
+      writer.uint32(10).string(message.siteId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteDecisionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteDecisionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.siteId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteDecisionsRequest {
+    return {
+      siteId: isSet(object.siteId)
+        ? globalThis.String(object.siteId)
+        : isSet(object.site_id)
+        ? globalThis.String(object.site_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: RouteDecisionsRequest): unknown {
+    const obj: any = {};
+    if (message.siteId !== "") {
+      obj.siteId = message.siteId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RouteDecisionsRequest>, I>>(base?: I): RouteDecisionsRequest {
+    return RouteDecisionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RouteDecisionsRequest>, I>>(object: I): RouteDecisionsRequest {
+    const message = createBaseRouteDecisionsRequest();
+    message.siteId = object.siteId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRouteCandidate(): RouteCandidate {
+  return { siteId: "", verdict: "", why: "", ageMs: undefined, link: "" };
+}
+
+export const RouteCandidate: MessageFns<RouteCandidate> = {
+  encode(message: RouteCandidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.siteId !== "") {
+      writer.uint32(10).string(message.siteId);
+    }
+    if (message.verdict !== "") {
+      writer.uint32(18).string(message.verdict);
+    }
+    if (message.why !== "") {
+      writer.uint32(26).string(message.why);
+    }
+    if (message.ageMs !== undefined) {
+      writer.uint32(32).int64(message.ageMs);
+    }
+    if (message.link !== "") {
+      writer.uint32(42).string(message.link);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteCandidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.siteId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.verdict = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ageMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.link = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteCandidate {
+    return {
+      siteId: isSet(object.siteId)
+        ? globalThis.String(object.siteId)
+        : isSet(object.site_id)
+        ? globalThis.String(object.site_id)
+        : "",
+      verdict: isSet(object.verdict) ? globalThis.String(object.verdict) : "",
+      why: isSet(object.why) ? globalThis.String(object.why) : "",
+      ageMs: isSet(object.ageMs)
+        ? globalThis.Number(object.ageMs)
+        : isSet(object.age_ms)
+        ? globalThis.Number(object.age_ms)
+        : undefined,
+      link: isSet(object.link) ? globalThis.String(object.link) : "",
+    };
+  },
+
+  toJSON(message: RouteCandidate): unknown {
+    const obj: any = {};
+    if (message.siteId !== "") {
+      obj.siteId = message.siteId;
+    }
+    if (message.verdict !== "") {
+      obj.verdict = message.verdict;
+    }
+    if (message.why !== "") {
+      obj.why = message.why;
+    }
+    if (message.ageMs !== undefined) {
+      obj.ageMs = Math.round(message.ageMs);
+    }
+    if (message.link !== "") {
+      obj.link = message.link;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RouteCandidate>, I>>(base?: I): RouteCandidate {
+    return RouteCandidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RouteCandidate>, I>>(object: I): RouteCandidate {
+    const message = createBaseRouteCandidate();
+    message.siteId = object.siteId ?? "";
+    message.verdict = object.verdict ?? "";
+    message.why = object.why ?? "";
+    message.ageMs = object.ageMs ?? undefined;
+    message.link = object.link ?? "";
+    return message;
+  },
+};
+
+function createBaseRouteDecision(): RouteDecision {
+  return {
+    requestId: "",
+    callId: "",
+    kind: "",
+    ruleId: "",
+    originSiteId: "",
+    queueId: "",
+    targetSiteId: "",
+    reason: "",
+    why: "",
+    decidedAtMs: 0,
+    maxSnapshotAgeMs: 0,
+    candidates: [],
+  };
+}
+
+export const RouteDecision: MessageFns<RouteDecision> = {
+  encode(message: RouteDecision, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.callId !== "") {
+      writer.uint32(18).string(message.callId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.ruleId !== "") {
+      writer.uint32(34).string(message.ruleId);
+    }
+    if (message.originSiteId !== "") {
+      writer.uint32(42).string(message.originSiteId);
+    }
+    if (message.queueId !== "") {
+      writer.uint32(50).string(message.queueId);
+    }
+    if (message.targetSiteId !== "") {
+      writer.uint32(58).string(message.targetSiteId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(66).string(message.reason);
+    }
+    if (message.why !== "") {
+      writer.uint32(74).string(message.why);
+    }
+    if (message.decidedAtMs !== 0) {
+      writer.uint32(80).int64(message.decidedAtMs);
+    }
+    if (message.maxSnapshotAgeMs !== 0) {
+      writer.uint32(88).int64(message.maxSnapshotAgeMs);
+    }
+    for (const v of message.candidates) {
+      RouteCandidate.encode(v!, writer.uint32(98).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteDecision {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteDecision();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.callId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ruleId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.originSiteId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.queueId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.targetSiteId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.decidedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.maxSnapshotAgeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.candidates.push(RouteCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteDecision {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      callId: isSet(object.callId)
+        ? globalThis.String(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.String(object.call_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      ruleId: isSet(object.ruleId)
+        ? globalThis.String(object.ruleId)
+        : isSet(object.rule_id)
+        ? globalThis.String(object.rule_id)
+        : "",
+      originSiteId: isSet(object.originSiteId)
+        ? globalThis.String(object.originSiteId)
+        : isSet(object.origin_site_id)
+        ? globalThis.String(object.origin_site_id)
+        : "",
+      queueId: isSet(object.queueId)
+        ? globalThis.String(object.queueId)
+        : isSet(object.queue_id)
+        ? globalThis.String(object.queue_id)
+        : "",
+      targetSiteId: isSet(object.targetSiteId)
+        ? globalThis.String(object.targetSiteId)
+        : isSet(object.target_site_id)
+        ? globalThis.String(object.target_site_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      why: isSet(object.why) ? globalThis.String(object.why) : "",
+      decidedAtMs: isSet(object.decidedAtMs)
+        ? globalThis.Number(object.decidedAtMs)
+        : isSet(object.decided_at_ms)
+        ? globalThis.Number(object.decided_at_ms)
+        : 0,
+      maxSnapshotAgeMs: isSet(object.maxSnapshotAgeMs)
+        ? globalThis.Number(object.maxSnapshotAgeMs)
+        : isSet(object.max_snapshot_age_ms)
+        ? globalThis.Number(object.max_snapshot_age_ms)
+        : 0,
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => RouteCandidate.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RouteDecision): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.callId !== "") {
+      obj.callId = message.callId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.ruleId !== "") {
+      obj.ruleId = message.ruleId;
+    }
+    if (message.originSiteId !== "") {
+      obj.originSiteId = message.originSiteId;
+    }
+    if (message.queueId !== "") {
+      obj.queueId = message.queueId;
+    }
+    if (message.targetSiteId !== "") {
+      obj.targetSiteId = message.targetSiteId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.why !== "") {
+      obj.why = message.why;
+    }
+    if (message.decidedAtMs !== 0) {
+      obj.decidedAtMs = Math.round(message.decidedAtMs);
+    }
+    if (message.maxSnapshotAgeMs !== 0) {
+      obj.maxSnapshotAgeMs = Math.round(message.maxSnapshotAgeMs);
+    }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => RouteCandidate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RouteDecision>, I>>(base?: I): RouteDecision {
+    return RouteDecision.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RouteDecision>, I>>(object: I): RouteDecision {
+    const message = createBaseRouteDecision();
+    message.requestId = object.requestId ?? "";
+    message.callId = object.callId ?? "";
+    message.kind = object.kind ?? "";
+    message.ruleId = object.ruleId ?? "";
+    message.originSiteId = object.originSiteId ?? "";
+    message.queueId = object.queueId ?? "";
+    message.targetSiteId = object.targetSiteId ?? "";
+    message.reason = object.reason ?? "";
+    message.why = object.why ?? "";
+    message.decidedAtMs = object.decidedAtMs ?? 0;
+    message.maxSnapshotAgeMs = object.maxSnapshotAgeMs ?? 0;
+    message.candidates = object.candidates?.map((e) => RouteCandidate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRouteDecisionsResponse(): RouteDecisionsResponse {
+  return { decisions: [] };
+}
+
+export const RouteDecisionsResponse: MessageFns<RouteDecisionsResponse> = {
+  encode(message: RouteDecisionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.decisions) {
+      RouteDecision.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteDecisionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteDecisionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.decisions.push(RouteDecision.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteDecisionsResponse {
+    return {
+      decisions: globalThis.Array.isArray(object?.decisions)
+        ? object.decisions.map((e: any) => RouteDecision.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RouteDecisionsResponse): unknown {
+    const obj: any = {};
+    if (message.decisions?.length) {
+      obj.decisions = message.decisions.map((e) => RouteDecision.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RouteDecisionsResponse>, I>>(base?: I): RouteDecisionsResponse {
+    return RouteDecisionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RouteDecisionsResponse>, I>>(object: I): RouteDecisionsResponse {
+    const message = createBaseRouteDecisionsResponse();
+    message.decisions = object.decisions?.map((e) => RouteDecision.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type AdminService = typeof AdminService;
 export const AdminService = {
   /** Validate a topology file and show what would change. Stores nothing. */
@@ -3956,6 +4594,21 @@ export const AdminService = {
     responseSerialize: (value: ListCoverResponse): Buffer => Buffer.from(ListCoverResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListCoverResponse => ListCoverResponse.decode(value),
   },
+  /**
+   * Recent overflow and cover routing decisions, newest first (docs/architecture.md §5.8): the
+   * target or why none, and each candidate's verdict with the age of the snapshot it was judged on.
+   */
+  routeDecisions: {
+    path: "/pcc.admin.v1.Admin/RouteDecisions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RouteDecisionsRequest): Buffer =>
+      Buffer.from(RouteDecisionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RouteDecisionsRequest => RouteDecisionsRequest.decode(value),
+    responseSerialize: (value: RouteDecisionsResponse): Buffer =>
+      Buffer.from(RouteDecisionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RouteDecisionsResponse => RouteDecisionsResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
@@ -3992,6 +4645,11 @@ export interface AdminServer extends UntypedServiceImplementation {
   stopCover: handleUnaryCall<StopCoverRequest, CoverChangeResponse>;
   /** Every cover entry of the running topology with its state (`fedctl cover list`). */
   listCover: handleUnaryCall<ListCoverRequest, ListCoverResponse>;
+  /**
+   * Recent overflow and cover routing decisions, newest first (docs/architecture.md §5.8): the
+   * target or why none, and each candidate's verdict with the age of the snapshot it was judged on.
+   */
+  routeDecisions: handleUnaryCall<RouteDecisionsRequest, RouteDecisionsResponse>;
 }
 
 export interface AdminClient extends Client {
@@ -4181,6 +4839,25 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListCoverResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Recent overflow and cover routing decisions, newest first (docs/architecture.md §5.8): the
+   * target or why none, and each candidate's verdict with the age of the snapshot it was judged on.
+   */
+  routeDecisions(
+    request: RouteDecisionsRequest,
+    callback: (error: ServiceError | null, response: RouteDecisionsResponse) => void,
+  ): ClientUnaryCall;
+  routeDecisions(
+    request: RouteDecisionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RouteDecisionsResponse) => void,
+  ): ClientUnaryCall;
+  routeDecisions(
+    request: RouteDecisionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RouteDecisionsResponse) => void,
   ): ClientUnaryCall;
 }
 

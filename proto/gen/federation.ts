@@ -186,7 +186,14 @@ export interface QueueSnapshot {
   oldestWaitMs: number;
   agentsReady: number;
   agentsServing: number;
-  expectedWaitMs: number;
+  /**
+   * The ACD's estimate for a new call; absent = unknown (no agent serving the queue). Contract 1
+   * sent a plain int64 with 0 for unknown; proto3 never put a 0 on the wire, so an old site's
+   * "unknown" reads as absent here too.
+   */
+  expectedWaitMs?:
+    | number
+    | undefined;
   /** Over the site's sliding window, as the site's ACD counts it. */
   serviceLevel: number;
   averageSpeedOfAnswerMs: number;
@@ -1443,7 +1450,7 @@ function createBaseQueueSnapshot(): QueueSnapshot {
     oldestWaitMs: 0,
     agentsReady: 0,
     agentsServing: 0,
-    expectedWaitMs: 0,
+    expectedWaitMs: undefined,
     serviceLevel: 0,
     averageSpeedOfAnswerMs: 0,
     abandonRate: 0,
@@ -1467,7 +1474,7 @@ export const QueueSnapshot: MessageFns<QueueSnapshot> = {
     if (message.agentsServing !== 0) {
       writer.uint32(40).uint32(message.agentsServing);
     }
-    if (message.expectedWaitMs !== 0) {
+    if (message.expectedWaitMs !== undefined) {
       writer.uint32(48).int64(message.expectedWaitMs);
     }
     if (message.serviceLevel !== 0) {
@@ -1610,7 +1617,7 @@ export const QueueSnapshot: MessageFns<QueueSnapshot> = {
         ? globalThis.Number(object.expectedWaitMs)
         : isSet(object.expected_wait_ms)
         ? globalThis.Number(object.expected_wait_ms)
-        : 0,
+        : undefined,
       serviceLevel: isSet(object.serviceLevel)
         ? globalThis.Number(object.serviceLevel)
         : isSet(object.service_level)
@@ -1646,7 +1653,7 @@ export const QueueSnapshot: MessageFns<QueueSnapshot> = {
     if (message.agentsServing !== 0) {
       obj.agentsServing = Math.round(message.agentsServing);
     }
-    if (message.expectedWaitMs !== 0) {
+    if (message.expectedWaitMs !== undefined) {
       obj.expectedWaitMs = Math.round(message.expectedWaitMs);
     }
     if (message.serviceLevel !== 0) {
@@ -1671,7 +1678,7 @@ export const QueueSnapshot: MessageFns<QueueSnapshot> = {
     message.oldestWaitMs = object.oldestWaitMs ?? 0;
     message.agentsReady = object.agentsReady ?? 0;
     message.agentsServing = object.agentsServing ?? 0;
-    message.expectedWaitMs = object.expectedWaitMs ?? 0;
+    message.expectedWaitMs = object.expectedWaitMs ?? undefined;
     message.serviceLevel = object.serviceLevel ?? 0;
     message.averageSpeedOfAnswerMs = object.averageSpeedOfAnswerMs ?? 0;
     message.abandonRate = object.abandonRate ?? 0;
