@@ -26,12 +26,18 @@ export async function startNodeProcess(
   name: string,
   script: string,
   args: readonly string[],
-  o: { nodeArgs?: readonly string[]; env?: Record<string, string>; readyWithinMs?: number } = {},
+  o: {
+    nodeArgs?: readonly string[];
+    env?: Record<string, string>;
+    readyWithinMs?: number;
+    /** A pipe to the program's stdin (a benchmark that drives it with commands); default none. */
+    stdin?: boolean;
+  } = {},
 ): Promise<NodeProcess> {
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...o.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => {

@@ -3,6 +3,8 @@
  * Prints the benchmark's result as one JSON document on stdout; progress goes to stderr.
  * To add a benchmark, add one line to BENCHES: a module exporting
  * `run(args: string[], progress: (line: string) => void): unknown | Promise<unknown>`.
+ * A result with a numeric `exitCode` ends the run with that code once it is printed (a
+ * benchmark whose invariant broke, e.g. overflow's calls admitted twice or lost).
  */
 export interface BenchModule {
   run(args: string[], progress: (line: string) => void): unknown;
@@ -12,6 +14,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   acd: () => import('./acd.js'),
   'hub-ingest': () => import('./hub-ingest.js'),
   'link-liveness': () => import('./link-liveness.js'),
+  overflow: () => import('./overflow.js'),
   resync: () => import('./resync.js'),
   'roaming-lookup': () => import('./roaming-lookup.js'),
 };
@@ -29,7 +32,8 @@ async function main(argv: string[]): Promise<number> {
   const mod = await load();
   const result = await mod.run(args, progress);
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  return 0;
+  const code = (result as { exitCode?: unknown } | null)?.exitCode;
+  return typeof code === 'number' ? code : 0;
 }
 
 main(process.argv.slice(2)).then(
