@@ -366,7 +366,8 @@ write({
 
 let seq = 0;
 const heartbeat = setInterval(
-  () => write({ body: { $case: 'heartbeat', value: { seq: ++seq, sentAtMs: Date.now(), outboxBacklog: 0 } } }),
+  () =>
+    write({ body: { $case: 'heartbeat', value: { seq: ++seq, sentAtMs: Date.now(), outboxBacklog: 0 } } }),
   1_000,
 );
 let snapshotTimer: NodeJS.Timeout | undefined;
@@ -408,7 +409,11 @@ const sweep = setInterval(() => bookEvent({ type: 'sweep' }), 10_000);
 
 const echo = new EchoClientCtor(a.echo!, creds, channel);
 async function floor(measured: boolean): Promise<void> {
-  const req = { siteId: site, value: 'overflow-floor', purpose: { reason: 'bench', callId: '', ivrSessionId: '' } };
+  const req = {
+    siteId: site,
+    value: 'overflow-floor',
+    purpose: { reason: 'bench', callId: '', ivrSessionId: '' },
+  };
   const t0 = nowMs();
   await call(echo.echo.bind(echo), req, { deadlineMs: 5_000 });
   const t1 = nowMs();

@@ -128,6 +128,18 @@ class BenchSite {
   }
 }
 
+/** Moved requests by the target's place in its origin's `to` list (the ring of topologyYaml). */
+function choices(ds: readonly DoneLine[], sites: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const n = (id: string): number => Number(id.slice('site-'.length)) - 1;
+  for (const d of ds) {
+    if (d.state !== 'moved' || d.toSiteId === null) continue;
+    const k = String((n(d.toSiteId) - n(d.originSiteId) + sites) % sites);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `ok` until true (true) or `withinMs` passed (false). */
@@ -175,7 +187,10 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     progress(`hub pid ${hub.pid} on port ${hub.port} (database ${db.name})`);
     const answerPath = join(pki.dir, 'echo-answer.json');
     // About the size of an overflow envelope on the wire.
-    writeFileSync(answerPath, JSON.stringify({ requestId: 'site-01-c1#1', token: 'x'.repeat(36), holdMs: 3000 }));
+    writeFileSync(
+      answerPath,
+      JSON.stringify({ requestId: 'site-01-c1#1', token: 'x'.repeat(36), holdMs: 3000 }),
+    );
     const tlsArgs = (p: { caPath: string; certPath: string; keyPath: string }) => [
       '--ca',
       p.caPath,
@@ -326,12 +341,16 @@ export async function run(args: string[], progress: (line: string) => void): Pro
           ended: m.length,
           moved: m.filter((d) => d.state === 'moved').length,
           endedPerSec: Math.round(m.length / windowS),
+          /** Moved calls by the target's place in the origin's policy (1 = its first choice). */
+          movedToChoice: choices(m, sites),
         },
       },
       sites: {
         stillInFlightAtReport: benchSites.flatMap((s) => s.report?.inFlight ?? []),
         reservationsHeldAtReport: benchSites.reduce((n, s) => n + (s.report?.held ?? 0), 0),
-        linkErrors: benchSites.flatMap((s) => (s.report?.linkError ? [`${s.siteId}: ${s.report.linkError}`] : [])),
+        linkErrors: benchSites.flatMap((s) =>
+          s.report?.linkError ? [`${s.siteId}: ${s.report.linkError}`] : [],
+        ),
         cpuPctOfOneCoreAll: Math.round((sitesCpuMs / wallMs) * 1000) / 10,
       },
       hub: {
