@@ -21,7 +21,9 @@
  * `{"cmd":"report"}`. Answers on stdout, one JSON line each: the ready line once the hub
  * welcomed the link, `done` per request (its outcome and, on this site's clock, the times of
  * accept received, commit sent and commit-ack received after the request was sent),
- * `admitted` per call admitted here, `floor` per pair of round trips, `report`.
+ * `admitted` per call admitted here, `arrived` when an offer or a commit reached this target
+ * (host clock, so the driver can split the path into its hops through the hub), `floor` per
+ * pair of round trips, `report`.
  */
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -56,6 +58,12 @@ import { fromEnvelope, toEnvelope } from '../../site-node/overflow/wire.js';
 import { EchoClientCtor } from './echo-service.js';
 import type { OriginOutcome } from './overflow-tally.js';
 import { nowMs } from './stats.js';
+
+/**
+ * The machine's clock with sub-ms resolution, the same in every process of the run (they
+ * share one host), so the driver can split a round trip into its hops through the hub.
+ */
+const hostMs = (): number => performance.timeOrigin + performance.now();
 
 const BENCH_QUEUE = 'retail';
 /** Agents logged in with the queue's skill at every bench site. */
@@ -128,14 +136,14 @@ function originEvent(x: Attempt, e: OriginEvent): void {
   const before = x.m.state;
   const step = originStep(x.m, e, Date.now(), DEFAULT_ORIGIN_OPTIONS);
   x.m = step.machine;
-  if (before === 'asked' && x.m.state === 'accepted') x.acceptMs = nowMs() - x.t0!;
+  if (before === 'asked' && x.m.state === 'accepted') x.acceptMs = hostMs() - x.t0!;
   if (e.type === 'message' && e.message.kind === 'refuse' && x.m.state === 'home' && before !== 'home') {
     x.refusal = { reason: e.message.reason, byHub: e.message.byHub };
   }
   for (const c of step.commands) originCommand(x, c);
   if (!x.ended && (x.m.state === 'moved' || x.m.state === 'home')) {
     x.ended = true;
-    if (x.m.state === 'moved') x.ackMs = nowMs() - x.t0!;
+    if (x.m.state === 'moved') x.ackMs = hostMs() - x.t0!;
     const outcome: OriginOutcome = {
       requestId: x.m.requestId!,
       callId: x.m.callId,
@@ -150,6 +158,7 @@ function originEvent(x: Attempt, e: OriginEvent): void {
       e: 'done',
       ...outcome,
       measured: x.measured,
+      sentAtMs: x.t0,
       ms: { accept: x.acceptMs, commitSent: x.commitSentMs, ack: x.ackMs },
     });
     // Kept a while: a late accept of an ended request is still answered with a cancel.
@@ -160,8 +169,8 @@ function originEvent(x: Attempt, e: OriginEvent): void {
 function originCommand(x: Attempt, c: OriginCommand): void {
   switch (c.type) {
     case 'send':
-      if (c.message.kind === 'request') x.t0 = nowMs();
-      if (c.message.kind === 'commit' && x.commitSentMs === null) x.commitSentMs = nowMs() - x.t0!;
+      if (c.message.kind === 'request') x.t0 = hostMs();
+      if (c.message.kind === 'commit' && x.commitSentMs === null) x.commitSentMs = hostMs() - x.t0!;
       sendOverflow(c.message);
       return;
     case 'take-call':
@@ -291,6 +300,10 @@ function onOverflow(env: OverflowEnvelope): void {
     return;
   }
   const m = r.message;
+  // When the offer and the commit reached this target (it answers both in the same tick).
+  if (m.kind === 'request' || m.kind === 'commit') {
+    out({ e: 'arrived', kind: m.kind, requestId: m.requestId, atMs: hostMs() });
+  }
   switch (m.kind) {
     case 'request':
       bookEvent({

@@ -27,7 +27,10 @@
  * Measured per request on the origin's clock: request sent -> accept received (the hub's
  * decision and the target's reservation: two hops through the hub) -> commit sent (the
  * origin's own step) -> commit-ack received (the hub's relay and the target's admit: two hops
- * again). After the window the driver waits for every request to end, then counts outcomes
+ * again). The processes share one host clock, so each hop is also measured one way (the
+ * target says when the offer and the commit reached it): a request routed by the hub against
+ * a commit only relayed is what routing and the decision cost. The window is also cut in 5 s
+ * slices (path and floor), so a stall shows when it happened. After the window the driver waits for every request to end, then counts outcomes
  * across the sites (overflow-tally.ts): moved, home, refused by who and why, timeouts, calls
  * admitted twice and calls lost. Either of the last two not 0 ends the run with exit code 1.
  *
@@ -94,7 +97,11 @@ function topologyYaml(sites: number, targets: number): string {
 interface DoneLine extends OriginOutcome {
   e: 'done';
   measured: boolean;
+  /** When the request left the origin, on the host clock every process of the run shares. */
+  sentAtMs: number;
   ms: { accept: number | null; commitSent: number | null; ack: number | null };
+  /** When the driver read it (Date.now()), for the figures per 5 s. */
+  readAtMs: number;
 }
 interface ReportLine {
   e: 'report';
@@ -209,13 +216,21 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const asked: Asked[] = [];
     const done: DoneLine[] = [];
     const admissions: Admission[] = [];
-    const floorMs: number[][] = [];
+    const floorMs: Array<{ ms: number[]; readAtMs: number }> = [];
     let floorFailed = 0;
+    /** When each offer and each commit reached its target (host clock). */
+    const arrived = new Map<string, { request?: number; commit?: number }>();
     const onLine = (_siteId: string, j: Record<string, unknown>): void => {
-      if (j.e === 'done') done.push(j as unknown as DoneLine);
+      if (j.e === 'done') done.push({ ...(j as unknown as DoneLine), readAtMs: Date.now() });
       else if (j.e === 'admitted') admissions.push(j as unknown as Admission);
-      else if (j.e === 'floor' && j.measured === true) floorMs.push(j.ms as number[]);
-      else if (j.e === 'floor-failed') floorFailed++;
+      else if (j.e === 'arrived') {
+        const a = arrived.get(j.requestId as string) ?? {};
+        const k = j.kind as 'request' | 'commit';
+        a[k] ??= j.atMs as number;
+        arrived.set(j.requestId as string, a);
+      } else if (j.e === 'floor' && j.measured === true) {
+        floorMs.push({ ms: j.ms as number[], readAtMs: Date.now() });
+      } else if (j.e === 'floor-failed') floorFailed++;
     };
     progress(`starting ${sites} site processes`);
     // A few at a time: each start compiles the TypeScript it loads, on cores others share.
@@ -295,7 +310,32 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const parts = (pick: (d: DoneLine) => number | null) =>
       summarize(m.flatMap((d) => (d.state === 'moved' ? [pick(d)!] : [])));
     const whole = parts((d) => d.ms.ack);
-    const floorPair = summarize(floorMs.map(([x, y]) => x! + y!));
+    const pairOf = (f: { ms: number[] }): number => f.ms[0]! + f.ms[1]!;
+    const floorPair = summarize(floorMs.map(pairOf));
+    // The path's hops through the hub, from the times its messages reached the target.
+    const hop = (pick: (d: DoneLine, at: { request?: number; commit?: number }) => number | undefined) =>
+      summarize(
+        m.flatMap((d) => {
+          const at = arrived.get(d.requestId);
+          const v = d.state === 'moved' && at ? pick(d, at) : undefined;
+          return v === undefined ? [] : [v];
+        }),
+      );
+    // The window in 5 s slices (by when the driver read each line): a stall shows here.
+    const by5s: Array<Record<string, number>> = [];
+    for (let from = t0; from < t0 + wallMs; from += 5000) {
+      const inSlice = (x: { readAtMs: number }) => x.readAtMs >= from && x.readAtMs < from + 5000;
+      const w = summarize(m.filter((d) => inSlice(d) && d.state === 'moved').map((d) => d.ms.ack!));
+      const fl = summarize(floorMs.filter(inSlice).map(pairOf));
+      by5s.push({
+        fromS: (from - t0) / 1000,
+        wholeP50Ms: w.p50Ms,
+        wholeP99Ms: w.p99Ms,
+        floorP50Ms: fl.p50Ms,
+        floorP99Ms: fl.p99Ms,
+        timeouts: m.filter((d) => inSlice(d) && d.homeReason === 'timeout').length,
+      });
+    }
     const exitCode = tally.admittedTwice === 0 && tally.lost === 0 ? 0 : 1;
     progress(
       `whole path p50 ${whole.p50Ms} ms p99 ${whole.p99Ms} ms; floor p50 ${floorPair.p50Ms} ms ` +
@@ -324,11 +364,27 @@ export async function run(args: string[], progress: (line: string) => void): Pro
           acceptToCommitSent: parts((d) => d.ms.commitSent! - d.ms.accept!),
           commitToCommitAck: parts((d) => d.ms.ack! - d.ms.commitSent!),
         },
+        hops: {
+          what: 'one way, from the times the offer and the commit reached the target (host clock)',
+          requestOriginToTargetRoutedByHub: hop((d, at) =>
+            at.request === undefined ? undefined : at.request - d.sentAtMs,
+          ),
+          acceptTargetToOriginRelayed: hop((d, at) =>
+            at.request === undefined ? undefined : d.sentAtMs + d.ms.accept! - at.request,
+          ),
+          commitOriginToTargetRelayed: hop((d, at) =>
+            at.commit === undefined ? undefined : at.commit - d.sentAtMs - d.ms.commitSent!,
+          ),
+          commitAckTargetToOriginRelayed: hop((d, at) =>
+            at.commit === undefined ? undefined : d.sentAtMs + d.ms.ack! - at.commit,
+          ),
+        },
+        by5s,
       },
       floor: {
         what: 'two sequential unary gRPC round trips (echo-server.ts, own process, hub certificate) from a site process over mTLS',
         twoRoundTrips: floorPair,
-        oneRoundTrip: summarize(floorMs.flat()),
+        oneRoundTrip: summarize(floorMs.flatMap((f) => f.ms)),
         failed: floorFailed,
       },
       ratio: {
