@@ -1,7 +1,7 @@
 /**
  * One site of the overflow benchmark (test/bench/overflow.ts) as its own process: a raw hub
  * link (like hub-ingest's simulated sites: Hello with contract 2 and the capabilities
- * `snapshots` and `overflow`, the topology acknowledged, a heartbeat every second, a snapshot
+ * `snapshots` and `overflow`, the topology acknowledged, a heartbeat every 500 ms, a snapshot
  * every 200 to 500 ms) running the REAL pure protocol machines of docs/architecture.md §5.9
  * over the real wire mapping (site-node/overflow/wire.ts):
  *
@@ -21,7 +21,8 @@
  * `{"cmd":"report"}`. Answers on stdout, one JSON line each: the ready line once the hub
  * welcomed the link, `done` per request (its outcome and, on this site's clock, the times of
  * accept received, commit sent and commit-ack received after the request was sent),
- * `admitted` per call admitted here, `arrived` when an offer or a commit reached this target
+ * `admitted` per call admitted here, `heartbeat` per heartbeat answered (its round trip through
+ * the hub, which answers it on arrival: the link's own floor), `arrived` when an offer or a commit reached this target
  * (host clock, so the driver can split the path into its hops through the hub), `floor` per
  * pair of round trips, `report`.
  */
@@ -343,6 +344,12 @@ stream.on('data', (msg: HubMessage) => {
         out({ event: 'ready', port: 0, pid: process.pid });
       }
       return;
+    case 'heartbeatAck': {
+      const t = heartbeatsSent.get(b.value.seq);
+      heartbeatsSent.delete(b.value.seq);
+      if (t !== undefined) out({ e: 'heartbeat', ms: nowMs() - t });
+      return;
+    }
     case 'topology':
       write({ body: { $case: 'topologyAck', value: { version: b.value.version, error: '' } } });
       return;
@@ -378,11 +385,12 @@ write({
 });
 
 let seq = 0;
-const heartbeat = setInterval(
-  () =>
-    write({ body: { $case: 'heartbeat', value: { seq: ++seq, sentAtMs: Date.now(), outboxBacklog: 0 } } }),
-  1_000,
-);
+/** Heartbeats in flight: the hub answers one as it arrives, before any other work (a probe). */
+const heartbeatsSent = new Map<number, number>();
+const heartbeat = setInterval(() => {
+  heartbeatsSent.set(++seq, nowMs());
+  write({ body: { $case: 'heartbeat', value: { seq, sentAtMs: Date.now(), outboxBacklog: 0 } } });
+}, 500);
 let snapshotTimer: NodeJS.Timeout | undefined;
 function snapshot(): void {
   drawState();

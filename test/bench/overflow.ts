@@ -30,7 +30,10 @@
  * again). The processes share one host clock, so each hop is also measured one way (the
  * target says when the offer and the commit reached it): a request routed by the hub against
  * a commit only relayed is what routing and the decision cost. The window is also cut in 5 s
- * slices (path and floor), so a stall shows when it happened. After the window the driver waits for every request to end, then counts outcomes
+ * slices (path and floor), so a stall shows when it happened. A third figure, beside the
+ * floor: the heartbeat round trip on the same site links (every 500 ms per site), which the hub
+ * answers as it arrives, before any other work: what a trip through the hub process costs at
+ * that moment, overflow code aside. After the window the driver waits for every request to end, then counts outcomes
  * across the sites (overflow-tally.ts): moved, home, refused by who and why, timeouts, calls
  * admitted twice and calls lost. Either of the last two not 0 ends the run with exit code 1.
  *
@@ -218,6 +221,8 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     const admissions: Admission[] = [];
     const floorMs: Array<{ ms: number[]; readAtMs: number }> = [];
     let floorFailed = 0;
+    /** Heartbeat round trips through the hub (answered on arrival): the link's floor. */
+    const heartbeatMs: Array<{ ms: number; readAtMs: number }> = [];
     /** When each offer and each commit reached its target (host clock). */
     const arrived = new Map<string, { request?: number; commit?: number }>();
     const onLine = (_siteId: string, j: Record<string, unknown>): void => {
@@ -228,6 +233,8 @@ export async function run(args: string[], progress: (line: string) => void): Pro
         const k = j.kind as 'request' | 'commit';
         a[k] ??= j.atMs as number;
         arrived.set(j.requestId as string, a);
+      } else if (j.e === 'heartbeat') {
+        heartbeatMs.push({ ms: j.ms as number, readAtMs: Date.now() });
       } else if (j.e === 'floor' && j.measured === true) {
         floorMs.push({ ms: j.ms as number[], readAtMs: Date.now() });
       } else if (j.e === 'floor-failed') floorFailed++;
@@ -327,12 +334,14 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       const inSlice = (x: { readAtMs: number }) => x.readAtMs >= from && x.readAtMs < from + 5000;
       const w = summarize(m.filter((d) => inSlice(d) && d.state === 'moved').map((d) => d.ms.ack!));
       const fl = summarize(floorMs.filter(inSlice).map(pairOf));
+      const hb = summarize(heartbeatMs.filter(inSlice).map((h) => h.ms));
       by5s.push({
         fromS: (from - t0) / 1000,
         wholeP50Ms: w.p50Ms,
         wholeP99Ms: w.p99Ms,
         floorP50Ms: fl.p50Ms,
         floorP99Ms: fl.p99Ms,
+        heartbeatP99Ms: hb.p99Ms,
         timeouts: m.filter((d) => inSlice(d) && d.homeReason === 'timeout').length,
       });
     }
@@ -386,6 +395,12 @@ export async function run(args: string[], progress: (line: string) => void): Pro
         twoRoundTrips: floorPair,
         oneRoundTrip: summarize(floorMs.flatMap((f) => f.ms)),
         failed: floorFailed,
+      },
+      hubHeartbeat: {
+        what: 'a heartbeat round trip on the same site links, answered by the hub as it arrives (no overflow work): what any round trip through the hub process costs here',
+        roundTrip: summarize(
+          heartbeatMs.filter((h) => h.readAtMs >= t0 && h.readAtMs < t0 + wallMs).map((h) => h.ms),
+        ),
       },
       ratio: {
         wholeP50OverFloorP50: ratio(whole.p50Ms, floorPair.p50Ms),
