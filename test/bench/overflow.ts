@@ -428,6 +428,8 @@ export async function run(args: string[], progress: (line: string) => void): Pro
         pid: hub.pid,
         cpuPctOfOneCore: Math.round((hubCpuMs / wallMs) * 1000) / 10,
         rssMiB: hubRss,
+        /** Its last log lines (warnings and errors only: LOG_LEVEL=warn), to explain a bad run. */
+        stderrTail: hub.stderrTail.slice(-5),
       },
       machine: {
         loadAvg1mStartEnd: [load0, load1].map((v) => Math.round(v * 100) / 100),
