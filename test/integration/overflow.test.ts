@@ -70,7 +70,10 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const wanzhouPhone = (i: number): string => makePopulation('wanzhou', CUSTOMERS, SEED)[i]!.profile.phones[0]!;
+/** A known customer's number (recognised by the IVR, which then goes straight to the menu). */
+const phoneOf = (siteId: string, i: number): string =>
+  makePopulation(siteId, CUSTOMERS, SEED)[i]!.profile.phones[0]!;
+const wanzhouPhone = (i: number): string => phoneOf('wanzhou', i);
 
 interface Line {
   msg: string;
@@ -311,7 +314,7 @@ test.skipIf(skip)(
       const c = cq.site.hubLink!.cover;
       return !c.stale && c.activeEntryIds.includes(entry);
     });
-    const leg = cq.placeRetailCall('13900000001');
+    const leg = cq.placeRetailCall(phoneOf('chongqing', 0));
     const pop = await waitFor("the call offered to wanzhou's agent", () => pops[0], 20_000);
     assert.equal(pop.attached.overflowFromSite, 'chongqing');
     const served = leg.callId;
@@ -338,7 +341,7 @@ test.skipIf(skip)(
       const c = cq.site.hubLink!.cover;
       return !c.stale && !c.activeEntryIds.includes(entry);
     });
-    const later = cq.placeRetailCall('13900000002');
+    const later = cq.placeRetailCall(phoneOf('chongqing', 1));
     // Many of the origin's ticks (every 250 ms) pass while the call waits.
     await waitFor(
       'the second call to wait 2 s at chongqing',
