@@ -86,6 +86,8 @@ interface CallRt {
   preparing: boolean;
   /** The call has left the ACD: forget it once the machine has settled. */
   ended: boolean;
+  /** The last refusal heard for the call's request, for the line that says it stays home. */
+  refusal: { fromSiteId: string; reason: string; byHub: boolean } | undefined;
 }
 
 /** `<callId>#<attempt>` -> the call id (origin.ts names requests so). */
@@ -217,6 +219,7 @@ export class OverflowOrigin {
         timers: new Map(),
         preparing: false,
         ended: false,
+        refusal: undefined,
       };
       this.calls.set(callId, rt);
     } else if (rt.preparing || inFlight(rt.machine) || rt.machine.state === 'moved') return;
@@ -319,6 +322,7 @@ export class OverflowOrigin {
       this.refused(m, `the token was issued by ${mm.toSiteId}, not ${m.fromSiteId}`);
       return;
     }
+    if (m.kind === 'refuse') rt.refusal = { fromSiteId: m.fromSiteId, reason: m.reason, byHub: m.byHub };
     this.feed(callId, { type: 'message', message: m });
   }
 
@@ -362,12 +366,17 @@ export class OverflowOrigin {
     for (const c of r.commands) this.run(rt, c);
     const m = rt.machine;
     if (m.state !== before.state && m.state === 'home' && before.state !== 'waiting') {
+      const refused = m.homeReason === 'refused' || m.homeReason === 'commit-refused';
       this.d.log.info('overflow: call stays home', {
         callId,
         requestId: m.requestId,
         reason: m.homeReason,
         ...(m.toSiteId ? { toSiteId: m.toSiteId } : {}),
+        ...(refused && rt.refusal
+          ? { refusedBy: rt.refusal.byHub ? 'hub' : rt.refusal.fromSiteId, why: rt.refusal.reason }
+          : {}),
       });
+      rt.refusal = undefined;
     }
     if (rt.ended && (m.state === 'home' || m.state === 'moved' || m.state === 'waiting')) {
       for (const c of rt.timers.values()) c();

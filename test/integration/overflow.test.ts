@@ -202,6 +202,9 @@ test.skipIf(skip)(
         homeFor(wz, second).some((l) => l.reason === 'refused'),
       20_000,
     );
+    const refusal = homeFor(wz, first).find((l) => l.reason === 'refused')!;
+    assert.equal(refusal.refusedBy, 'hub', 'the hub found no site with capacity');
+    assert.equal(typeof refusal.why, 'string');
     assert.deepEqual(
       wz.site.engine.movableCalls('retail').map((c) => c.callId),
       [first, second],
