@@ -171,15 +171,8 @@ export class OverflowTarget {
       this.refusedUnanswered(m, `the reservation is ${r.fromSiteId}'s, not ${m.fromSiteId}'s`);
       return;
     }
-    if (m.kind !== 'cancel' && !r) {
-      this.d.log.warn('overflow message refused', {
-        fromSiteId: m.fromSiteId,
-        requestId: m.requestId,
-        kind: m.kind,
-        token: m.token,
-        why: 'a token this site never issued (or has forgotten): answered with a refusal',
-      });
-    }
+    // A commit or caller-left under a token this site never issued (or has forgotten) is
+    // refused by the book, `unknown token`: that refusal is its one log line (send()).
     this.step({ type: 'message', message: m });
   }
 
