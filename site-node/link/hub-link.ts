@@ -16,7 +16,13 @@
  *     site (`CoverState`: those it is served by or covers under, docs/architecture.md §5.8).
  *     The cover set is kept in memory only: the last one heard is kept while the link is
  *     down but marked stale (cover needs the hub to route anyway, and the hub sends the
- *     current set after every Welcome); a restarted site knows none until the hub says.
+ *     current set after every Welcome); a restarted site knows none until the hub says;
+ *   - the overflow protocol's envelopes (docs/architecture.md §5.9), both ways, only while the
+ *     hub's Welcome announced `overflow`: `sendOverflow` writes one, and those the hub relays go
+ *     to the handler the runtime registers (`onOverflow`), checked first with `fromEnvelope`
+ *     (a malformed one is logged once with the hub's id and dropped). When the stream is lost
+ *     the handler hears `linkDown` once: no message of a request in flight can arrive on a new
+ *     stream that the machines could still use, so each machine decides what that means.
  *
  * The link's state is the pure machine in link-state.ts; this class only carries out its
  * commands. Each dial opens a fresh gRPC channel (with its own subchannel): a channel that
@@ -84,6 +90,8 @@ import {
 } from './link-store.js';
 import type { CustomerKey, HubLink, ReadPurpose, RemoteCustomer } from './port.js';
 import { snapshotToProto, type LinkSnapshotSource } from './snapshot-mapping.js';
+import type { OverflowMessage } from '../overflow/messages.js';
+import { fromEnvelope, toEnvelope } from '../overflow/wire.js';
 
 export interface GrpcHubLinkOptions {
   siteId: string;
@@ -185,6 +193,14 @@ function pushedTopology(version: number, json: Buffer): Topology {
   }
 }
 
+/** Who the runtime's overflow adapters are on the link (`GrpcHubLink.onOverflow`). */
+export interface OverflowLinkHandler {
+  /** A relayed message, checked (wire.ts `fromEnvelope`). */
+  message(m: OverflowMessage): void;
+  /** The stream carrying overflow was lost (said once per stream). */
+  linkDown(): void;
+}
+
 /** The cover entries active for this site as the hub last said (topology ids, its order). */
 export interface CoverView {
   activeEntryIds: readonly string[];
@@ -222,6 +238,11 @@ export class GrpcHubLink implements HubLink {
   private coverIds: readonly string[] = [];
   /** A CoverState arrived on the current stream. */
   private coverFresh = false;
+  /** The current stream's Welcome announced `overflow` (cleared when the stream is lost). */
+  private overflowUp = false;
+  private overflowHandler: OverflowLinkHandler | undefined;
+  /** The hub that welcomed the current (or last) stream, for log lines about what it sent. */
+  private hubId = '';
 
   constructor(private readonly o: GrpcHubLinkOptions) {
     this.siteId = o.siteId;
@@ -282,6 +303,25 @@ export class GrpcHubLink implements HubLink {
   /** The cover entries active for this site, as the hub last said (see the header). */
   get cover(): CoverView {
     return { activeEntryIds: this.coverIds, stale: !this.coverFresh };
+  }
+
+  /** The runtime's overflow adapters (docs/architecture.md §5.9); one handler per link. */
+  onOverflow(handler: OverflowLinkHandler): void {
+    this.overflowHandler = handler;
+  }
+
+  /** Overflow messages can be sent now: the stream is open and its hub speaks `overflow`. */
+  get overflowReady(): boolean {
+    return this.overflowUp && this.isOpen() && this.state !== 'connecting' && this.state !== 'down';
+  }
+
+  /**
+   * Send one overflow message to the hub. False when it cannot go (see `overflowReady`): the
+   * caller treats that as the link being down for its request.
+   */
+  sendOverflow(m: OverflowMessage): boolean {
+    if (!this.overflowReady) return false;
+    return this.send({ body: { $case: 'overflow', value: toEnvelope(m) } });
   }
 
   async start(): Promise<void> {
@@ -444,6 +484,7 @@ export class GrpcHubLink implements HubLink {
       this.stream = undefined;
       this.failAcks(why);
       this.coverStale();
+      this.overflowDown();
       this.chooseNextHub(welcomed, err);
       this.fire({ kind: 'lost', reason: why });
     };
@@ -488,6 +529,7 @@ export class GrpcHubLink implements HubLink {
     this.stream = undefined;
     this.failAcks(reason);
     this.coverStale();
+    this.overflowDown();
     if (s) {
       s.cancel();
       s.removeAllListeners('data');
@@ -500,6 +542,8 @@ export class GrpcHubLink implements HubLink {
       this.fire({ kind: 'welcome', heartbeatIntervalMs: b.value.heartbeatIntervalMs });
       this.lastHeartbeatMs = 0;
       this.lastSnapshotMs = 0;
+      this.hubId = b.value.hubId;
+      this.overflowUp = b.value.capabilities.includes('overflow');
       await this.applyDrain(b.value.drained, '');
       this.log.info('hub welcome', {
         hubId: b.value.hubId,
@@ -544,6 +588,9 @@ export class GrpcHubLink implements HubLink {
         return;
       case 'cover':
         this.applyCover(b.value.activeEntryIds);
+        return;
+      case 'overflow':
+        this.applyOverflow(b.value);
         return;
       default:
         return; // a newer hub's message: skipped (version tolerance)
@@ -591,6 +638,42 @@ export class GrpcHubLink implements HubLink {
       });
     }
     if (changed || wasStale) this.o.onCover?.(this.cover);
+  }
+
+  /**
+   * A relayed overflow envelope: checked, then handed to the runtime. The hub's own refusals
+   * carry no sender (hub/overflow/relay-core.ts `hubRefuse`): they are read as from the hub.
+   */
+  private applyOverflow(envelope: unknown): void {
+    const e = envelope as { fromSiteId?: unknown; body?: { $case?: unknown; value?: { byHub?: unknown } } };
+    const fromHub = e.fromSiteId === '' && e.body?.$case === 'refuse' && e.body.value?.byHub === true;
+    const read = fromEnvelope(fromHub ? { ...e, fromSiteId: `hub:${this.hubId || 'unknown'}` } : envelope);
+    if (!read.ok) {
+      this.log.warn('overflow message refused', {
+        hubId: this.hubId,
+        hubAddress: this.address,
+        why: 'malformed envelope',
+        field: read.field,
+        problems: read.error,
+      });
+      return;
+    }
+    if (!this.overflowHandler) {
+      this.log.warn('overflow message refused', {
+        hubId: this.hubId,
+        requestId: read.message.requestId,
+        why: 'this site runs no overflow adapter',
+      });
+      return;
+    }
+    this.overflowHandler.message(read.message);
+  }
+
+  /** The stream that carried overflow is gone: the adapters hear it once. */
+  private overflowDown(): void {
+    if (!this.overflowUp) return;
+    this.overflowUp = false;
+    this.overflowHandler?.linkDown();
   }
 
   /** The stream is gone: the set is kept but can no longer be trusted to be current. */

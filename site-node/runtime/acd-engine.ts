@@ -13,6 +13,8 @@ import {
   callView,
   createAcdState,
   expectedWaitMs,
+  isOpen,
+  movableCalls,
   queueStats,
   restoreQueueStats,
   type AcdAgentView,
@@ -148,6 +150,37 @@ export class AcdEngine {
   /** Expected wait for a caller of `priority` in the queue now; null when nobody serves it. */
   expectedWaitMs(queueId: string, priority: number): number | null {
     return expectedWaitMs(this.state, queueId, priority, Math.max(this.scheduler.now(), this.state.nowMs));
+  }
+
+  /**
+   * The calls of a queue another site could take now, in the queue's order (the overflow
+   * trigger's input, docs/architecture.md §5.9).
+   */
+  movableCalls(queueId: string): AcdCallView[] {
+    return movableCalls(this.state, queueId);
+  }
+
+  /** Inside the queue's calendar hours now (always, without a calendar). */
+  queueOpen(queueId: string): boolean {
+    const q = this.state.queueById.get(queueId);
+    return q !== undefined && isOpen(q.cfg.calendar, Math.max(this.scheduler.now(), this.state.nowMs));
+  }
+
+  /** The queue's max wait; null = none (the target's check of an overflow offer). */
+  maxWaitMs(queueId: string): number | null {
+    const q = this.state.queueById.get(queueId);
+    return q && Number.isFinite(q.cfg.maxWaitMs) ? q.cfg.maxWaitMs : null;
+  }
+
+  /**
+   * Set how long a caller arriving while the queue is closed waits for a move to another site
+   * (null: turned away at once). Derived from the topology the site runs
+   * (overflow/closed-wait.ts); applies to calls arriving from now on.
+   */
+  setClosedOverflowWait(queueId: string, ms: number | null): void {
+    const q = this.state.queueById.get(queueId);
+    if (!q || q.cfg.closedOverflowWaitMs === ms) return;
+    q.cfg = { ...q.cfg, closedOverflowWaitMs: ms };
   }
 
   allStats(): QueueStats[] {

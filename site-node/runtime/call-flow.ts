@@ -10,7 +10,10 @@
  * committed before anyone is told (docs/architecture.md §7.1): a call's first row before the
  * call is admitted (or the caller hears busy), and a ticket or callback request before the
  * caller hears it is recorded (or the caller hears an apology).
- * Callbacks, which keep a caller's place in the queue, are callback-flow.ts.
+ * Callbacks, which keep a caller's place in the queue, are callback-flow.ts. Moves to and from
+ * other sites (docs/architecture.md §5.9) are overflow-origin.ts and overflow-target.ts: this
+ * file only gives them a few hooks (`overflow`, `movedCall`, `adoptMovedIn`, ...) and ends a
+ * call the ACD says has moved as `overflowed` (nothing else ends it).
  */
 import type { AcdCommand } from '../acd/index.js';
 import type { SiteConfig } from '../config.js';
@@ -32,6 +35,7 @@ import type { AttachedData as IvrAttached } from '../ivr/types.js';
 import {
   createCall,
   endCall,
+  endOverflowed,
   logoutAgent,
   loginAgent,
   setAgentState,
@@ -78,8 +82,48 @@ interface LiveCall {
    * takes this place. The ACD has forgotten the call by the time the command is carried out.
    */
   fallbackPlace: { priority: number; enqueueMs: number } | undefined;
+  /** When the site took the call (its record's creation), for a move's `callAgeMs`. */
+  createdAtMs: number;
 }
 
+/** What the overflow adapters hear from the call flow (overflow-origin.ts). */
+export interface CallFlowOverflowHooks {
+  /** The ACD's answer to a `take-call` (call-taken or call-not-waiting). */
+  acdAnswer(cmd: Extract<AcdCommand, { type: 'call-taken' | 'call-not-waiting' }>): void;
+  /** The caller of a queued (or taken) call hung up. */
+  callerLeft(callId: string): void;
+  /** The call left the ACD (any outcome). */
+  callEnded(callId: string): void;
+}
+
+/** A live call as a move to another site needs it (overflow-origin.ts). */
+export interface MovableCallData {
+  callId: string;
+  ani: string;
+  dnis: string;
+  leg: CallLeg;
+  customerId: string | undefined;
+  ivrPath: readonly string[];
+  attached: Readonly<Record<string, string>>;
+  createdAtMs: number;
+  callerGone: boolean;
+}
+
+/** A call another site moved here, adopted as a live call (overflow-target.ts). */
+export interface MovedInCall {
+  /** This site's record of it (admitOverflow made it). */
+  callId: string;
+  ani: string;
+  dnis: string;
+  /** The caller's leg, or a stand-in until the voice arrives (`attachLeg`). */
+  leg: CallLeg;
+  customerId: string | undefined;
+  ivrPath: string[];
+  attached: Record<string, string>;
+  queueId: string;
+  /** When it joined the queue at the origin, in this site's clock. */
+  queuedAtMs: number;
+}
 /** The IVR hears of it (session.ts) and plays its apology instead of the confirmation. */
 function notRecorded(what: string, id: string, outcome: WriteOutcome): DomainError {
   return new DomainError(
@@ -108,6 +152,7 @@ function liveCall(callId: string, ani: string, dnis: string, leg: CallLeg, phase
     callerGone: false,
     fallbackReason: undefined,
     fallbackPlace: undefined,
+    createdAtMs: 0,
   };
 }
 
@@ -136,6 +181,8 @@ export class CallFlow {
   private accepting = true;
   engine!: AcdEngine;
   desk!: SiteDesk;
+  /** The overflow adapters, when the site is federated (site.ts). */
+  overflow: CallFlowOverflowHooks | undefined;
   /** Callbacks keeping callers' places (callback-flow.ts). */
   readonly callbacks: CallbackFlow;
 
@@ -221,6 +268,69 @@ export class CallFlow {
   }
 
   // ---------------------------------------------------------------------------------------
+  // Moves between sites (overflow-origin.ts, overflow-target.ts)
+
+  /** A live call waiting in a queue, as a move needs it; undefined if it is not live here. */
+  movedCall(callId: string): MovableCallData | undefined {
+    const c = this.calls.get(callId);
+    if (!c) return undefined;
+    return {
+      callId: c.callId,
+      ani: c.ani,
+      dnis: c.dnis,
+      leg: c.leg,
+      customerId: c.customerId,
+      ivrPath: c.ivrPath,
+      attached: c.attached,
+      createdAtMs: c.createdAtMs,
+      callerGone: c.callerGone,
+    };
+  }
+
+  /**
+   * A call admitted from another site becomes a live call here, queued with its data, before
+   * the ACD admits it (the ACD may offer it at once): offer, connect, abandon and end then work
+   * as for any call. It holds a trunk like any call; it is not counted offered or queued again
+   * (the origin counted it, tally.ts).
+   */
+  adoptMovedIn(m: MovedInCall): void {
+    const call = liveCall(m.callId, m.ani, m.dnis, m.leg, 'queued');
+    m.leg.callId = m.callId;
+    Object.assign(call, {
+      customerId: m.customerId,
+      ivrPath: m.ivrPath,
+      attached: m.attached,
+      queueId: m.queueId,
+      queuedAtMs: m.queuedAtMs,
+      createdAtMs: this.d.scheduler.now(),
+    });
+    this.calls.set(m.callId, call);
+  }
+
+  /** Forget an adopted call the ACD did not admit (its record is ended by the caller). */
+  dropMovedIn(callId: string): void {
+    this.calls.delete(callId);
+  }
+
+  /** The caller's leg of a moved-in call arrived (it was a stand-in until now). */
+  attachLeg(callId: string, leg: CallLeg): boolean {
+    const c = this.calls.get(callId);
+    if (!c || c.callerGone) return false;
+    leg.callId = callId;
+    c.leg = leg;
+    if (c.phase === 'queued') void this.d.media.hold(leg);
+    return true;
+  }
+
+  /** The origin says the caller of a moved-in call hung up there: as a hang-up here. */
+  callerLeftElsewhere(callId: string): void {
+    const c = this.calls.get(callId);
+    if (!c || c.callerGone) return;
+    void this.d.media.hangup(c.leg).catch(() => {});
+    this.onFarEndHangup(c.leg);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Inbound
 
   async onInbound(ani: string, dnis: string, leg: CallLeg): Promise<void> {
@@ -239,6 +349,7 @@ export class CallFlow {
     const callId = newCallId(config.siteId, now);
     leg.callId = callId;
     const call = liveCall(callId, ani, dnis, leg, 'ivr');
+    call.createdAtMs = now;
     // Holds its trunk while its first row is written.
     this.calls.set(callId, call);
     // Committed before the call is admitted: a crash after this point leaves a row that
@@ -470,6 +581,8 @@ export class CallFlow {
     call.callerGone = true;
     if (call.phase === 'ivr') return; // the IVR session sees 'hung-up' and finishes the call
     if (call.phase === 'wrapup') return;
+    // Before the ACD hears it: a request in flight is cancelled, a call in transit says so.
+    if (call.phase === 'queued') this.overflow?.callerLeft(call.callId);
     try {
       this.engine.dispatch({ type: 'caller-hung-up', callId: call.callId });
     } catch (e) {
@@ -483,6 +596,10 @@ export class CallFlow {
   onAcdCommand(cmd: Exclude<AcdCommand, { type: 'start-timer' | 'cancel-timer' }>): void {
     if (this.callbacks.onAcdCommand(cmd)) return;
     switch (cmd.type) {
+      case 'call-taken':
+      case 'call-not-waiting':
+        this.overflow?.acdAnswer(cmd);
+        return;
       case 'call-queued': {
         const call = this.calls.get(cmd.callId);
         if (call && !call.callerGone) void this.d.media.hold(call.leg);
@@ -665,6 +782,7 @@ export class CallFlow {
   private ended(cmd: Extract<AcdCommand, { type: 'call-ended' }>): void {
     const call = this.calls.get(cmd.callId);
     if (!call) return;
+    this.overflow?.callEnded(cmd.callId);
     const base = { callId: cmd.callId };
     // The ACD's reason for a fallback, for the window rebuilt from this record (stats-rebuild.ts).
     const why = call.fallbackReason ? { detail: { fallbackReason: call.fallbackReason } } : {};
@@ -712,6 +830,15 @@ export class CallFlow {
         return;
       case 'callback-failed':
         return; // a virtual call: callback-flow.ts ends its record
+      case 'overflowed': {
+        // Another site admitted it (overflow-origin.ts handed the caller over): the record ends
+        // `overflowed` naming the target and the token, and only so. Not abandoned, not
+        // answered here: the province counts it once, where it is answered or lost.
+        const to = { toSiteId: cmd.toSiteId ?? '', token: cmd.token ?? '' };
+        this.calls.delete(call.callId);
+        this.write(`overflowed ${call.callId}`, (s) => endOverflowed(s, { callId: call.callId, ...to }));
+        return;
+      }
       case 'fallback-leave-message':
         this.tally.ticketsOpened++;
         this.finish(

@@ -8,8 +8,9 @@
  *           -> rebuild the day's tally and the queues' windows from the stored events
  *           -> bring back the open callback requests (their places in the queues)
  *           -> load the roster -> start the agent service -> accept calls.
- *           -> open the hub link (when the config has a hub) and the Kafka relay.
- * stop():   refuse new calls -> let live calls finish (up to drainMs) -> release what is
+ *           -> rebuild the overflow reservations and start asking (overflow-wiring.ts, with a
+ *           hub) -> open the hub link (when the config has a hub) and the Kafka relay.
+ * stop():   refuse new calls -> let live calls finish (up to drainMs) -> stop overflow -> release what is
  *           left, recording why -> stop placing callbacks -> stop the ACD timers -> stop the agent service
  *           -> log out the agents still logged in (`site-shutdown`) -> flush the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
  *           each bounded) and close the link. The owner closes the pool afterwards. An
@@ -71,6 +72,7 @@ import { loadTlsMaterial, optionalClientCertServerCredentials } from '../../shar
 import type { ServerCredentials } from '@grpc/grpc-js';
 import { DEFAULT_DESK_AUTH } from '../config.js';
 import type { QueueStats } from '../acd/index.js';
+import { SiteOverflow, type SimCallers } from './overflow-wiring.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -101,6 +103,11 @@ export interface SiteDeps {
    */
   servedCacheMs?: number;
   evictEveryMs?: number;
+  /**
+   * The simulated media's callers, when the voice is simulated: a caller moved to another site
+   * travels in the overflow request (site-node/sim/sim-hand-over.ts). None with real voice.
+   */
+  simCallers?: SimCallers;
 }
 
 export interface AgentBoardEntry {
@@ -158,6 +165,8 @@ export class Site {
   /** The link to the provincial hub; undefined for a standalone site. */
   readonly hubLink: GrpcHubLink | undefined;
   private readonly kafka: SiteKafkaRelay | undefined;
+  /** Overflow and cover (docs/architecture.md §5.9), with a hub link. */
+  readonly overflow: SiteOverflow | undefined;
   private readonly remotePools: pg.Pool[] = [];
   private evictTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -202,6 +211,7 @@ export class Site {
         })
       : cache;
     const bank = this.routedBank();
+    const homes = new CacheHomeResolver(d.pool);
     const { flow, warnings } = loadFlow(config);
     for (const w of warnings) log.warn('ivr flow warning', { warning: w });
     this.flow = new CallFlow({
@@ -246,6 +256,23 @@ export class Site {
     this.leases = new DeskLeases(this.engine, scheduler, config.cti.lease, log.child({ part: 'lease' }));
     this.flow.engine = this.engine;
     this.flow.desk = this.desk;
+    this.overflow = this.hubLink
+      ? new SiteOverflow({
+          siteId: config.siteId,
+          scheduler,
+          engine: this.engine,
+          flow: this.flow,
+          link: this.hubLink,
+          media: d.media,
+          store: this.store,
+          writes: this.writes,
+          admitWaitMs: storeWrites.recordWaitMs,
+          configuredClosedWaits: new Map(config.acd.queues.map((q) => [q.id, q.closedOverflowWaitMs])),
+          homeOf: (customerId) => homes.byCustomer(customerId),
+          simCallers: d.simCallers,
+          log: log.child({ part: 'overflow' }),
+        })
+      : undefined;
     this.web = this.webServer();
     const auth = makeDeskAuth({
       roster: { agents: config.agents, supervisors: config.supervisors, teams: config.teams },
@@ -332,6 +359,7 @@ export class Site {
           queues: config.acd.queues.map((q) => q.id),
         });
         if (misfits.length > 0) throw new Error(misfits.join('; '));
+        this.overflow?.applyTopology(topology);
       },
     });
   }
@@ -388,8 +416,11 @@ export class Site {
     if (this.web) this.webPort = await this.web.start();
     media.onInbound((c) => void this.flow.onInbound(c.ani, c.dnis, c.leg));
     media.onFarEndHangup((leg) => this.flow.onFarEndHangup(leg));
+    // The book of admitted moves is back before the link can bring a resent commit.
+    await this.overflow?.start();
     // The site takes calls before the hub answers: it never waits on the WAN to start.
     await this.hubLink?.start();
+    this.overflow?.applyTopology(this.hubLink?.topology ?? null);
     this.kafka?.relay.start();
     // The cache keeps this site's own customers and those it served recently: roaming
     // customers not served for a while leave it (the hub still has them).
@@ -447,6 +478,7 @@ export class Site {
     while (this.flow.liveCalls > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    this.overflow?.stop();
     if (this.flow.liveCalls > 0)
       log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
     await this.flow.releaseAll('site-shutdown');

@@ -26,6 +26,7 @@ import { Random } from '../../shared/random.js';
 import { seedCustomers } from '../store/index.js';
 import { ledgerCustomers, makePopulation, type SimCustomer } from './population.js';
 import { SimMedia } from './sim-media.js';
+import { carriedHandOver } from './sim-hand-over.js';
 import { Traffic } from './traffic.js';
 
 export interface SimulationOptions {
@@ -151,8 +152,11 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
     // check that every caller told "recorded" has the record (docs/operations.md).
     (heard) => callers.info('caller told recorded', { ...heard }),
   );
+  // Across processes a moved caller travels in the overflow request (sim-hand-over.ts).
+  media.useHandOverRoute(carriedHandOver);
   const site = new Site({
     config: o.config,
+    simCallers: media,
     pool,
     databaseUrl: o.databaseUrl,
     scheduler,

@@ -53,9 +53,10 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
   for (const id of p.siteIds) {
     const pool = p.sitePool(id);
     const rows = (
-      await pool.query<{ id: string; dnis: string; ended: boolean; cdrs: string }>(
+      await pool.query<{ id: string; dnis: string; ended: boolean; cdrs: string; moved_in: boolean }>(
         `SELECT c.id, c.dnis, c.ended_at IS NOT NULL AS ended,
-                (SELECT count(*) FROM cdrs d WHERE d.call_id = c.id) AS cdrs
+                (SELECT count(*) FROM cdrs d WHERE d.call_id = c.id) AS cdrs,
+                c.overflow_in IS NOT NULL AS moved_in
            FROM calls c`,
       )
     ).rows;
@@ -88,7 +89,11 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
     }
     const notEnded = rows.filter((r) => !r.ended).map((r) => r.id);
     const notOneCdr = rows.filter((r) => Number(r.cdrs) !== 1).map((r) => `${r.id} (${r.cdrs} CDRs)`);
-    const neverPlaced = rows.filter((r) => r.dnis !== 'callback' && !placed.has(r.id)).map((r) => r.id);
+    // A call moved in from another site (docs/architecture.md §5.9) was placed there, where its
+    // record ends `overflowed`.
+    const neverPlaced = rows
+      .filter((r) => r.dnis !== 'callback' && !r.moved_in && !placed.has(r.id))
+      .map((r) => r.id);
     const refusedEvents = Number(
       (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM outbox WHERE type = 'call.refused'`))
         .rows[0]!.n,

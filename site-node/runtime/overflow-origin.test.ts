@@ -1,0 +1,240 @@
+/**
+ * The origin's adapter (overflow-origin.ts) on the real ACD engine, in virtual time, against a
+ * scripted hub link and media (docs/architecture.md §3.8, tier 2): what it sends, what it asks
+ * the ACD, when the voice goes, and that every ending leaves the call exactly once somewhere.
+ */
+import { beforeEach, describe, test } from 'vitest';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../shared/log.js';
+import { VirtualScheduler } from '../../shared/scheduler.js';
+import type { Topology } from '../../shared/topology/schema.js';
+import { compileAcdConfig, type AcdCommand } from '../acd/index.js';
+import type { CoverView } from '../link/hub-link.js';
+import type { OverflowMessage } from '../overflow/messages.js';
+import type { CallLeg, HandOverTo, MediaPort } from '../telephony/media-port.js';
+import { AcdEngine } from './acd-engine.js';
+import { OverflowOrigin } from './overflow-origin.js';
+
+const POLICY = {
+  id: 'wanzhou-busy',
+  from: 'wanzhou',
+  queues: ['retail'],
+  to: ['chongqing'],
+  when: {
+    waitingOver: 0,
+    oldestWaitOverMs: null,
+    serviceLevelBelow: null,
+    noAgentsLoggedIn: false,
+    afterHours: false,
+  },
+  excludePriorities: [10],
+  maxHops: 1 as const,
+};
+const TOPOLOGY = { overflow: [POLICY], cover: [] } as unknown as Topology;
+
+let clock: VirtualScheduler;
+let engine: AcdEngine;
+let origin: OverflowOrigin;
+let sent: OverflowMessage[];
+let ended: Array<Extract<AcdCommand, { type: 'call-ended' }>>;
+let handedOver: Array<{ leg: CallLeg; to: HandOverTo }>;
+let lines: Array<{ msg: string; [k: string]: unknown }>;
+const link = {
+  overflowReady: true,
+  topology: TOPOLOGY,
+  cover: { activeEntryIds: [], stale: true } as CoverView,
+};
+
+const leg = (callId: string): CallLeg => ({
+  legId: `leg-${callId}`,
+  callId,
+  role: 'caller',
+  endpoint: { transport: 'sim', id: callId },
+});
+
+beforeEach(() => {
+  clock = new VirtualScheduler(1_000_000);
+  sent = [];
+  ended = [];
+  handedOver = [];
+  lines = [];
+  link.overflowReady = true;
+  const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
+  const config = compileAcdConfig({
+    offerTimeoutMs: '10s',
+    wrapUpMs: '5s',
+    queues: [{ id: 'retail', skill: 'retail' }],
+  });
+  engine = new AcdEngine(
+    config,
+    clock,
+    (cmd) => {
+      if (cmd.type === 'call-taken' || cmd.type === 'call-not-waiting') origin.acdAnswer(cmd);
+      if (cmd.type === 'call-ended') {
+        ended.push(cmd);
+        origin.callEnded(cmd.callId);
+      }
+    },
+    log,
+  );
+  const media = {
+    handOver: (l: CallLeg, to: HandOverTo) => {
+      handedOver.push({ leg: l, to });
+      return Promise.resolve();
+    },
+    hangup: () => Promise.resolve(),
+  } as unknown as MediaPort;
+  origin = new OverflowOrigin({
+    siteId: 'wanzhou',
+    scheduler: clock,
+    protocolClock: clock,
+    engine,
+    callOf: (callId) =>
+      engine.call(callId)
+        ? {
+            callId,
+            ani: '13900000001',
+            dnis: '95599',
+            leg: leg(callId),
+            customerId: 'c-1',
+            ivrPath: ['main.menu'],
+            attached: { intent: 'balance' },
+            createdAtMs: 1_000_000,
+            callerGone: false,
+          }
+        : undefined,
+    link: {
+      get overflowReady() {
+        return link.overflowReady;
+      },
+      sendOverflow: (m) => {
+        if (!link.overflowReady) return false;
+        sent.push(m);
+        return true;
+      },
+      topology: link.topology,
+      cover: link.cover,
+    },
+    media,
+    homeOf: () => Promise.resolve('wanzhou'),
+    log,
+    tickMs: 250,
+  });
+  origin.start();
+});
+
+const kinds = (): string[] => sent.map((m) => m.kind);
+const last = <K extends OverflowMessage['kind']>(kind: K): Extract<OverflowMessage, { kind: K }> =>
+  sent.filter((m) => m.kind === kind).at(-1) as Extract<OverflowMessage, { kind: K }>;
+
+/** c1 waits in retail and the tick asks for it. */
+async function asked(): Promise<Extract<OverflowMessage, { kind: 'request' }>> {
+  engine.dispatch({ type: 'call-arrived', callId: 'c1', queueId: 'retail', priority: 5 });
+  await clock.advance(250); // the next tick
+  const r = last('request');
+  assert.ok(r, 'a request was sent');
+  return r;
+}
+
+/** A message relayed from chongqing (unless `fromSiteId` says otherwise). */
+const reply = (m: Record<string, unknown> & { kind: OverflowMessage['kind'] }): void =>
+  origin.message({ fromSiteId: 'chongqing', toSiteId: 'wanzhou', ...m } as unknown as OverflowMessage);
+
+describe('OverflowOrigin', () => {
+  test('asked, accepted, taken, committed, acked: the voice goes, then the ACD ends the call overflowed', async () => {
+    const req = await asked();
+    assert.equal(req.requestId, 'c1#1');
+    assert.equal(req.policyId, 'wanzhou-busy');
+    assert.equal(req.customerHomeSiteId, 'wanzhou');
+    assert.equal(req.waitedMs, 250, 'the wait so far, on the site clock');
+    assert.deepEqual(req.visitedSiteIds, ['wanzhou']);
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    assert.equal(engine.call('c1')?.state, 'taken');
+    assert.equal(last('commit').token, 'T');
+    reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T' });
+    await clock.advance(0);
+    assert.deepEqual(
+      handedOver.map((h) => h.to),
+      [{ toSiteId: 'chongqing', token: 'T' }],
+    );
+    assert.deepEqual(
+      ended.map((e) => [e.callId, e.outcome, e.toSiteId, e.token]),
+      [['c1', 'overflowed', 'chongqing', 'T']],
+    );
+    assert.equal(origin.inFlightCount, 0);
+  });
+
+  test('a commit-ack from a site that did not issue the token is refused and logged; the right one moves the call', async () => {
+    await asked();
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T', fromSiteId: 'fuling' });
+    assert.equal(engine.call('c1')?.state, 'taken', 'still in transit');
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'overflow message refused').map((l) => l.fromSiteId),
+      ['fuling'],
+    );
+    reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T' });
+    await clock.advance(0);
+    assert.deepEqual(
+      ended.map((e) => e.outcome),
+      ['overflowed'],
+    );
+  });
+
+  test('a refusal leaves the call in its place; it is asked again 5 s later, not before', async () => {
+    await asked();
+    const enqueue = engine.call('c1')!.enqueueMs;
+    reply({ kind: 'refuse', requestId: 'c1#1', token: null, reason: 'no capacity', byHub: false });
+    assert.equal(engine.call('c1')?.state, 'queued');
+    assert.equal(engine.call('c1')?.enqueueMs, enqueue);
+    const home = lines.find((l) => l.msg === 'overflow: call stays home')!;
+    assert.equal(home.reason, 'refused');
+    assert.equal(home.why, 'no capacity');
+    await clock.advance(4_500);
+    assert.equal(kinds().filter((k) => k === 'request').length, 1);
+    await clock.advance(1_000);
+    assert.equal(last('request').requestId, 'c1#2');
+  });
+
+  test('the link drops while asked: the call stays home; nothing is asked while the link cannot carry it', async () => {
+    await asked();
+    link.overflowReady = false;
+    origin.linkDown();
+    assert.equal(engine.call('c1')?.state, 'queued');
+    assert.equal(lines.find((l) => l.msg === 'overflow: call stays home')?.reason, 'link-down');
+    await clock.advance(10_000);
+    assert.equal(kinds().filter((k) => k === 'request').length, 1);
+  });
+
+  test('the caller hangs up in transit: caller-left replaces the commit; the refusal naming the token ends the call abandoned, once', async () => {
+    await asked();
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    engine.dispatch({ type: 'caller-hung-up', callId: 'c1' });
+    origin.callerLeft('c1');
+    assert.equal(last('caller-left').token, 'T');
+    assert.equal(engine.call('c1')?.state, 'taken', 'kept until the target says');
+    reply({ kind: 'refuse', requestId: 'c1#1', token: 'T', reason: 'the caller left', byHub: false });
+    assert.deepEqual(
+      ended.map((e) => e.outcome),
+      ['abandoned-queued'],
+    );
+    assert.deepEqual(handedOver, []);
+  });
+
+  test('a silent target: the commit is resent, one alarm after 30 s, the call stays out of the line', async () => {
+    await asked();
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    await clock.advance(31_000);
+    assert.ok(kinds().filter((k) => k === 'commit').length >= 30, 'resent every second');
+    await clock.advance(60_000);
+    assert.equal(lines.filter((l) => l.msg === 'overflow: target silent with a call in transit').length, 1);
+    assert.equal(engine.call('c1')?.state, 'taken');
+  });
+
+  test('an accept for a call no longer asking is answered with a cancel of its token', async () => {
+    reply({ kind: 'accept', requestId: 'gone#1', token: 'X', holdMs: 3_000 });
+    assert.deepEqual(sent, [
+      { kind: 'cancel', requestId: 'gone#1', fromSiteId: 'wanzhou', toSiteId: 'chongqing', token: 'X' },
+    ]);
+  });
+});

@@ -1,0 +1,463 @@
+/**
+ * The origin's side of overflow and cover, wired (docs/architecture.md §5.9): the thin adapter
+ * around the pure trigger (overflow/trigger.ts), the cover asks (overflow/cover-asks.ts) and
+ * one origin machine per call (overflow/origin.ts). It decides nothing itself:
+ *
+ * - a tick (every `tickMs` of the protocol clock, and soon after a call joins a queue) builds
+ *   the trigger's views from the ACD (`movableCalls`, queue statistics, calendar) and asks for
+ *   every call `overflowAsks` names under the policies `from` this site, then, under each active
+ *   cover entry serving this site (the hub's `CoverState`, not stale), for the calls
+ *   `coverAsks` names; nothing while the link cannot carry overflow;
+ * - it carries out the machine's commands: `send` on the hub link (a send that cannot go is
+ *   the link being down for that request), `take-call` / `return-call` on the ACD (whose
+ *   answers come back through the call flow's hook), after the commit-ack the voice's
+ *   `handOver` on the media port and then `call-moved` on the ACD (the call flow ends the record
+ *   `overflowed` with the target and the token), `alarm` logged once, timers;
+ * - it feeds the machine what happens: messages relayed by the hub (from the party they should
+ *   come from: anything else is logged once and dropped), the caller hanging up, the call
+ *   ending at home, the link dropping.
+ *
+ * Two clocks, on purpose: the machines' timers (ask timeout, commit resends, the alarm) measure
+ * the network, so they run on the protocol clock, the wall clock the hub link speaks (a site
+ * simulated at x20 still talks to the hub in real time); the call's own figures in a request
+ * (time waited, the caller's patience, the call's age) are the site's scheduler's, as the ACD
+ * counts them.
+ *
+ * Events are fed one at a time (a queue): a command's answer (the ACD's `call-taken` arriving
+ * while the `take-call` is still being carried out) is stepped after the step that caused it,
+ * so the machine never re-enters itself.
+ */
+import type { Logger } from '../../shared/log.js';
+import type { Cancel, Scheduler } from '../../shared/scheduler.js';
+import type { Topology } from '../../shared/topology/schema.js';
+import type { AcdCommand } from '../acd/index.js';
+import type { CoverView } from '../link/hub-link.js';
+import { coverAsks, type CoverQueueView } from '../overflow/cover-asks.js';
+import type { OverflowMessage } from '../overflow/messages.js';
+import {
+  DEFAULT_ORIGIN_OPTIONS,
+  inFlight,
+  initialOrigin,
+  originStep,
+  type OriginCommand,
+  type OriginEvent,
+  type OriginMachine,
+  type OriginOptions,
+} from '../overflow/origin.js';
+import { overflowAsks, type WaitingCall } from '../overflow/trigger.js';
+import { simCallerAttached, type SimCallerState } from '../sim/sim-hand-over.js';
+import type { CallLeg, MediaPort } from '../telephony/media-port.js';
+import type { AcdEngine } from './acd-engine.js';
+import type { MovableCallData } from './call-flow.js';
+
+/** What the origin needs of the hub link (GrpcHubLink; a fake in unit tests). */
+export interface OverflowLinkPort {
+  readonly overflowReady: boolean;
+  sendOverflow(m: OverflowMessage): boolean;
+  readonly topology: Topology | null;
+  readonly cover: CoverView;
+}
+
+export interface OverflowOriginDeps {
+  siteId: string;
+  /** The site's clock: the call's figures (waited, patience, age). */
+  scheduler: Scheduler;
+  /** The protocol's clock: the machines' timers and the tick (see the header). */
+  protocolClock: Scheduler;
+  engine: AcdEngine;
+  /** The live call's data and leg (CallFlow.movedCall). */
+  callOf(callId: string): MovableCallData | undefined;
+  link: OverflowLinkPort;
+  media: MediaPort;
+  /** A simulated caller's state, to travel in the request (sim-hand-over.ts); none with real voice. */
+  simCaller?: ((leg: CallLeg) => SimCallerState | undefined) | undefined;
+  /** The customer's home site, for the target's bank routing; undefined = not known. */
+  homeOf(customerId: string): Promise<string | undefined>;
+  log: Logger;
+  options?: OriginOptions;
+  /** Default 250 ms. */
+  tickMs?: number;
+}
+
+interface CallRt {
+  machine: OriginMachine;
+  timers: Map<string, Cancel>;
+  /** An ask is being prepared (the customer's home site is being read). */
+  preparing: boolean;
+  /** The call has left the ACD: forget it once the machine has settled. */
+  ended: boolean;
+  /** The last refusal heard for the call's request, for the line that says it stays home. */
+  refusal: { fromSiteId: string; reason: string; byHub: boolean } | undefined;
+}
+
+/** `<callId>#<attempt>` -> the call id (origin.ts names requests so). */
+export function callIdOfRequest(requestId: string): string | undefined {
+  const i = requestId.lastIndexOf('#');
+  return i > 0 ? requestId.slice(0, i) : undefined;
+}
+
+export class OverflowOrigin {
+  private readonly calls = new Map<string, CallRt>();
+  private readonly queue: Array<{ callId: string; event: OriginEvent }> = [];
+  private draining = false;
+  private tickTimer: Cancel | undefined;
+  private running = false;
+  private readonly o: OriginOptions;
+
+  constructor(private readonly d: OverflowOriginDeps) {
+    this.o = d.options ?? DEFAULT_ORIGIN_OPTIONS;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.tickTimer?.();
+    this.tickTimer = undefined;
+    for (const rt of this.calls.values()) for (const c of rt.timers.values()) c();
+    this.calls.clear();
+  }
+
+  /** Calls with a request in flight now (status, tests). */
+  get inFlightCount(): number {
+    let n = 0;
+    for (const rt of this.calls.values()) if (inFlight(rt.machine)) n++;
+    return n;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.tickTimer = this.d.protocolClock.after(this.d.tickMs ?? 250, () => {
+      try {
+        this.tick();
+      } catch (e) {
+        this.d.log.error('overflow tick failed', { err: e });
+      }
+      this.schedule();
+    });
+  }
+
+  // ---- asking ----------------------------------------------------------------------------
+
+  /** One look at the queues: ask for every call the policies or the active cover name. */
+  tick(): void {
+    const { link, engine, siteId } = this.d;
+    const topology = link.topology;
+    if (!this.running || !topology || !link.overflowReady) return;
+    const now = this.d.scheduler.now();
+    const cover = link.cover;
+    const activeCover = cover.stale ? [] : cover.activeEntryIds;
+    const asked = new Set<string>();
+    const queues = new Set<string>([
+      ...topology.overflow.filter((p) => p.from === siteId).flatMap((p) => p.queues),
+      ...topology.cover
+        .filter((c) => c.serves.site === siteId && activeCover.includes(c.id))
+        .flatMap((c) => c.serves.queues),
+    ]);
+    const views: CoverQueueView[] = [];
+    for (const queueId of engine.queueIds()) {
+      if (!queues.has(queueId)) continue;
+      const stats = engine.stats(queueId);
+      views.push({
+        queueId,
+        waiting: engine.movableCalls(queueId).map((c) => this.waitingCall(c)),
+        agentsLoggedIn: stats.agentsStaffed,
+        serviceLevel: stats.serviceLevel,
+        inHours: engine.queueOpen(queueId),
+        agentsReady: stats.agentsReady,
+      });
+    }
+    if (views.length === 0) return;
+    for (const a of overflowAsks(siteId, topology.overflow, views, now)) {
+      asked.add(a.callId);
+      void this.ask(a.callId, a.queueId, { policyId: a.policyId, coverEntryId: null }, a.trigger);
+    }
+    for (const a of coverAsks(siteId, topology.cover, activeCover, views, now)) {
+      if (asked.has(a.callId)) continue;
+      void this.ask(a.callId, a.queueId, { policyId: null, coverEntryId: a.coverEntryId }, 'cover');
+    }
+  }
+
+  private waitingCall(c: {
+    callId: string;
+    priority: number;
+    enqueueMs: number;
+    visitedSiteIds: readonly string[];
+    hops: number;
+  }): WaitingCall {
+    const rt = this.calls.get(c.callId);
+    const m = rt?.machine;
+    return {
+      callId: c.callId,
+      priority: c.priority,
+      enqueueMs: c.enqueueMs,
+      visitedSiteIds: c.visitedSiteIds,
+      hops: c.hops,
+      inFlight: rt !== undefined && (rt.preparing || inFlight(rt.machine)),
+      // The machine's times are the protocol clock's; the trigger compares in the site's.
+      lastAskEndedMs:
+        m?.state === 'home' ? this.d.scheduler.now() - (this.d.protocolClock.now() - m.changedAtMs) : null,
+    };
+  }
+
+  private async ask(
+    callId: string,
+    queueId: string,
+    under: { policyId: string | null; coverEntryId: string | null },
+    trigger: string,
+  ): Promise<void> {
+    const data = this.d.callOf(callId);
+    if (!data || data.callerGone) return;
+    let rt = this.calls.get(callId);
+    if (!rt) {
+      rt = {
+        machine: initialOrigin(this.d.siteId, callId, queueId, this.d.protocolClock.now()),
+        timers: new Map(),
+        preparing: false,
+        ended: false,
+        refusal: undefined,
+      };
+      this.calls.set(callId, rt);
+    } else if (rt.preparing || inFlight(rt.machine) || rt.machine.state === 'moved') return;
+    // A call transferred to another queue since its last ask is asked for that queue.
+    if (rt.machine.queueId !== queueId) rt.machine = { ...rt.machine, queueId };
+    rt.preparing = true;
+    let home: string | undefined;
+    try {
+      home = data.customerId ? await this.d.homeOf(data.customerId) : undefined;
+    } catch (e) {
+      // The target's bank routing then finds the home itself (its own cache or the hub).
+      this.d.log.warn('overflow: customer home site not read', { callId, err: e });
+    } finally {
+      rt.preparing = false;
+    }
+    // Still waiting here, and still ours, after the read?
+    const acd = this.d.engine.call(callId);
+    const now = this.d.scheduler.now();
+    if (!this.running || rt.ended || !acd || (acd.state !== 'queued' && acd.state !== 'closed-wait')) return;
+    if (inFlight(rt.machine) || rt.machine.state === 'moved') return;
+    const sim = this.d.simCaller?.(data.leg);
+    this.feed(callId, {
+      type: 'ask',
+      priority: acd.priority,
+      waitedMs: Math.max(0, Math.round(now - acd.enqueueMs)),
+      remainingPatienceMs: sim ? Math.round(sim.remainingPatienceMs) : null,
+      visitedSiteIds: acd.visitedSiteIds,
+      hops: acd.hops,
+      policyId: under.policyId,
+      coverEntryId: under.coverEntryId,
+      callAgeMs: Math.max(0, Math.round(now - data.createdAtMs)),
+      ani: data.ani,
+      dnis: data.dnis,
+      customerId: data.customerId ?? '',
+      customerHomeSiteId: home ?? '',
+      ivrPath: [...data.ivrPath],
+      attached: { ...data.attached, ...(sim ? simCallerAttached(sim) : {}) },
+    });
+    const m = this.calls.get(callId)?.machine;
+    if (m?.state === 'asked') {
+      this.d.log.info('overflow asked', {
+        callId,
+        requestId: m.requestId,
+        queueId,
+        ...(under.policyId ? { policyId: under.policyId } : { coverEntryId: under.coverEntryId }),
+        trigger,
+      });
+    }
+  }
+
+  // ---- what happens to the calls ---------------------------------------------------------
+
+  /** The ACD's answer to a take-call (through the call flow's hook). */
+  acdAnswer(cmd: Extract<AcdCommand, { type: 'call-taken' | 'call-not-waiting' }>): void {
+    this.feed(cmd.callId, {
+      type: cmd.type === 'call-taken' ? 'call-taken' : 'call-not-waiting',
+      requestId: cmd.requestId,
+    });
+  }
+
+  /** The caller hung up (waiting, or in transit). */
+  callerLeft(callId: string): void {
+    this.feed(callId, { type: 'call-left' });
+  }
+
+  /** The call left the ACD: whatever its machine was doing, the call is not here to move. */
+  callEnded(callId: string): void {
+    const rt = this.calls.get(callId);
+    if (!rt) return;
+    rt.ended = true;
+    this.feed(callId, { type: 'call-left' });
+  }
+
+  linkDown(): void {
+    for (const callId of this.calls.keys()) this.feed(callId, { type: 'link-down' });
+  }
+
+  /** A message relayed by the hub for a request of this site (accept, refuse, commit-ack). */
+  message(m: OverflowMessage): void {
+    const callId = callIdOfRequest(m.requestId);
+    const rt = callId === undefined ? undefined : this.calls.get(callId);
+    if (!rt || !callId) {
+      // A call that ended or was never asked here: an accept still holds a reservation there.
+      this.refused(m, 'no call of this site is asking under this request');
+      if (m.kind === 'accept') {
+        this.d.link.sendOverflow({
+          kind: 'cancel',
+          requestId: m.requestId,
+          fromSiteId: this.d.siteId,
+          toSiteId: m.fromSiteId,
+          token: m.token,
+        });
+      }
+      return;
+    }
+    const mm = rt.machine;
+    // The target's word on a token comes from the site that issued it, and from no other.
+    const namesOurToken = (m.kind === 'commit-ack' || m.kind === 'refuse') && m.token !== null;
+    if (namesOurToken && mm.toSiteId !== null && m.fromSiteId !== mm.toSiteId) {
+      this.refused(m, `the token was issued by ${mm.toSiteId}, not ${m.fromSiteId}`);
+      return;
+    }
+    if (m.kind === 'refuse') rt.refusal = { fromSiteId: m.fromSiteId, reason: m.reason, byHub: m.byHub };
+    this.feed(callId, { type: 'message', message: m });
+  }
+
+  private refused(m: OverflowMessage, why: string): void {
+    this.d.log.warn('overflow message refused', {
+      fromSiteId: m.fromSiteId,
+      requestId: m.requestId,
+      kind: m.kind,
+      why,
+    });
+  }
+
+  // ---- the machines ----------------------------------------------------------------------
+
+  private feed(callId: string, event: OriginEvent): void {
+    this.queue.push({ callId, event });
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const next = this.queue.shift()!;
+        this.step(next.callId, next.event);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private step(callId: string, event: OriginEvent): void {
+    const rt = this.calls.get(callId);
+    if (!rt) return;
+    const before = rt.machine;
+    let r;
+    try {
+      r = originStep(before, event, this.d.protocolClock.now(), this.o);
+    } catch (e) {
+      this.d.log.error('overflow origin refused an event', { callId, event: event.type, err: e });
+      return;
+    }
+    rt.machine = r.machine;
+    for (const c of r.commands) this.run(rt, c);
+    const m = rt.machine;
+    if (m.state !== before.state && m.state === 'home' && before.state !== 'waiting') {
+      const refused = m.homeReason === 'refused' || m.homeReason === 'commit-refused';
+      this.d.log.info('overflow: call stays home', {
+        callId,
+        requestId: m.requestId,
+        reason: m.homeReason,
+        ...(m.toSiteId ? { toSiteId: m.toSiteId } : {}),
+        ...(refused && rt.refusal
+          ? { refusedBy: rt.refusal.byHub ? 'hub' : rt.refusal.fromSiteId, why: rt.refusal.reason }
+          : {}),
+      });
+      rt.refusal = undefined;
+    }
+    if (rt.ended && (m.state === 'home' || m.state === 'moved' || m.state === 'waiting')) {
+      for (const c of rt.timers.values()) c();
+      this.calls.delete(callId);
+    }
+  }
+
+  private run(rt: CallRt, c: OriginCommand): void {
+    const { log } = this.d;
+    const callId = rt.machine.callId;
+    switch (c.type) {
+      case 'send':
+        if (!this.d.link.sendOverflow(c.message)) this.feed(callId, { type: 'link-down' });
+        return;
+      case 'take-call':
+        this.dispatch({ type: 'take-call', callId: c.callId, requestId: c.requestId });
+        return;
+      case 'return-call':
+        this.dispatch({ type: 'return-call', callId: c.callId });
+        return;
+      case 'call-moved':
+        log.info('overflow: call moved', { callId, toSiteId: c.toSiteId, token: c.token });
+        void this.handOver(c);
+        return;
+      case 'alarm':
+        log.error('overflow: target silent with a call in transit', {
+          callId: c.callId,
+          requestId: c.requestId,
+          toSiteId: c.toSiteId,
+          token: c.token,
+          silentMs: c.silentMs,
+        });
+        return;
+      case 'start-timer': {
+        rt.timers.get(c.id)?.();
+        const delay = Math.max(0, c.atMs - this.d.protocolClock.now());
+        rt.timers.set(
+          c.id,
+          this.d.protocolClock.after(delay, () => {
+            rt.timers.delete(c.id);
+            this.feed(callId, { type: 'timer-fired', id: c.id });
+          }),
+        );
+        return;
+      }
+      case 'cancel-timer':
+        rt.timers.get(c.id)?.();
+        rt.timers.delete(c.id);
+        return;
+    }
+  }
+
+  /**
+   * The target admitted the call: the caller's voice goes there, then the ACD ends the call
+   * here (`overflowed`). A hand-over that fails leaves the caller's leg here, but the call is
+   * the target's now (its record is there and its answer never changes): the leg is released
+   * and the failure logged, rather than a second live copy of the call kept here.
+   */
+  private async handOver(c: Extract<OriginCommand, { type: 'call-moved' }>): Promise<void> {
+    const data = this.d.callOf(c.callId);
+    if (data && !data.callerGone) {
+      try {
+        await this.d.media.handOver(data.leg, { toSiteId: c.toSiteId, token: c.token });
+      } catch (e) {
+        this.d.log.error('overflow: voice hand-over failed; the caller is released', {
+          callId: c.callId,
+          toSiteId: c.toSiteId,
+          token: c.token,
+          err: e,
+        });
+        await this.d.media.hangup(data.leg).catch(() => undefined);
+      }
+    }
+    this.dispatch({ type: 'call-moved', callId: c.callId, toSiteId: c.toSiteId, token: c.token });
+  }
+
+  private dispatch(e: Parameters<AcdEngine['dispatch']>[0]): void {
+    try {
+      this.d.engine.dispatch(e);
+    } catch (err) {
+      this.d.log.error('overflow: the ACD refused a move command', { event: e.type, err });
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The target's adapter (overflow-target.ts) on the real ACD engine and a real site database,
+ * against a scripted link (docs/architecture.md §5.9): offers judged on the ACD's state, the
+ * admit stored with its reservation before the ack, messages from the wrong site dropped and
+ * logged, a drained site refusing, an unknown token refused once, and a restarted target acking
+ * a resent commit for a call it admitted.
+ */
+import { afterAll, beforeAll, beforeEach, test } from 'vitest';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../shared/log.js';
+import { VirtualScheduler } from '../../shared/scheduler.js';
+import { compileAcdConfig } from '../acd/index.js';
+import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
+import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
+import { waitFor } from '../../test/support/wait.js';
+import type { MediaPort } from '../telephony/media-port.js';
+import { AcdEngine } from './acd-engine.js';
+import type { MovedInCall } from './call-flow.js';
+import { DurableWrites } from './durable-writes.js';
+import { OverflowTarget } from './overflow-target.js';
+
+let db: SiteTestDb;
+let clock: VirtualScheduler;
+let engine: AcdEngine;
+let sent: OverflowMessage[];
+let adopted: MovedInCall[];
+let lines: Array<{ msg: string; [k: string]: unknown }>;
+let drained: boolean;
+let tokens: number;
+
+beforeAll(async () => {
+  if (pgSkip) return;
+  db = await siteTestDb('ovf_target', { siteId: 'chongqing' });
+});
+
+afterAll(async () => {
+  await db?.close();
+});
+
+beforeEach(() => {
+  clock = new VirtualScheduler(Date.now());
+  sent = [];
+  adopted = [];
+  lines = [];
+  drained = false;
+  const config = compileAcdConfig({
+    offerTimeoutMs: '10s',
+    wrapUpMs: '5s',
+    queues: [{ id: 'retail', skill: 'retail' }],
+  });
+  engine = new AcdEngine(config, clock, () => undefined, createLogger({}, { level: 'error' }));
+});
+
+function target(): OverflowTarget {
+  const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
+  return new OverflowTarget({
+    siteId: 'chongqing',
+    scheduler: clock,
+    protocolClock: clock,
+    engine,
+    flow: {
+      adoptMovedIn: (m) => void adopted.push(m),
+      dropMovedIn: () => undefined,
+      attachLeg: () => true,
+      callerLeftElsewhere: () => undefined,
+    },
+    link: {
+      sendOverflow: (m) => {
+        sent.push(m);
+        return true;
+      },
+      get drained() {
+        return drained;
+      },
+    },
+    media: { onHandedOver: () => undefined } as unknown as MediaPort,
+    store: { ...db.ctx, clock },
+    writes: new DurableWrites({ log, admission: { capacity: 100, closeWhileDownAt: 50 } }),
+    admitWaitMs: 5_000,
+    log,
+    newToken: () => `tok-${++tokens}-${Math.random().toString(16).slice(2, 8)}`,
+  });
+}
+
+const request = (callId: string, over: Partial<RequestMessage> = {}): RequestMessage => ({
+  kind: 'request',
+  requestId: `${callId}#1`,
+  fromSiteId: 'wanzhou',
+  toSiteId: 'chongqing',
+  callId,
+  queueId: 'retail',
+  priority: 5,
+  waitedMs: 30_000,
+  remainingPatienceMs: null,
+  visitedSiteIds: ['wanzhou'],
+  policyId: 'wanzhou-busy',
+  coverEntryId: null,
+  hops: 0,
+  ani: '13900000001',
+  dnis: '95599',
+  customerId: '',
+  customerHomeSiteId: '',
+  ivrPath: ['main.menu'],
+  attached: { intent: 'balance', 'sim.thinkMs': '20' },
+  callAgeMs: 40_000,
+  ...over,
+});
+
+const commit = (callId: string, token: string, fromSiteId = 'wanzhou'): OverflowMessage => ({
+  kind: 'commit',
+  requestId: `${callId}#1`,
+  fromSiteId,
+  toSiteId: 'chongqing',
+  token,
+});
+
+const refusedLines = () => lines.filter((l) => l.msg === 'overflow message refused');
+
+test.skipIf(pgSkip)(
+  'accepted on a ready agent; the commit stores and admits the call, then acks; a repeat is acked, admitted once',
+  async () => {
+    tokens = 0;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    t.message(request('wanzhou-01A'));
+    const accept = sent.find((m) => m.kind === 'accept');
+    assert.ok(accept && accept.kind === 'accept', 'accepted');
+    assert.equal(accept.toSiteId, 'wanzhou');
+    t.message(commit('wanzhou-01A', accept.token));
+    const ack = await waitForAck(accept.token);
+    assert.equal(ack.toSiteId, 'wanzhou');
+    const rows = await db.pool.query<{ id: string; state: string; overflow_in: Record<string, unknown> }>(
+      `SELECT id, state, overflow_in FROM calls WHERE overflow_in ->> 'originCallId' = 'wanzhou-01A'`,
+    );
+    assert.equal(rows.rows.length, 1);
+    assert.equal(rows.rows[0]!.overflow_in.token, accept.token);
+    assert.equal(adopted.length, 1);
+    assert.equal(adopted[0]!.callId, rows.rows[0]!.id);
+    assert.equal(adopted[0]!.attached.overflowFromSite, 'wanzhou');
+    assert.equal(adopted[0]!.attached['sim.thinkMs'], undefined, 'no sim keys on the screen');
+    assert.equal(engine.call(rows.rows[0]!.id)?.state, 'offered', 'offered to the ready agent');
+    assert.equal(engine.call(rows.rows[0]!.id)?.fromSiteId, 'wanzhou');
+    t.message(commit('wanzhou-01A', accept.token));
+    assert.equal(sent.filter((m) => m.kind === 'commit-ack').length, 2, 'a repeat is acked again');
+    const again = await db.pool.query(
+      `SELECT 1 FROM calls WHERE overflow_in ->> 'originCallId' = 'wanzhou-01A'`,
+    );
+    assert.equal(again.rows.length, 1, 'admitted once');
+
+    // Restarted: the book comes back from the admitted rows; a resent commit is acked.
+    sent = [];
+    const restarted = target();
+    await restarted.start();
+    restarted.message(commit('wanzhou-01A', accept.token));
+    assert.deepEqual(
+      sent.map((m) => m.kind),
+      ['commit-ack'],
+    );
+    t.stop();
+    restarted.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'a message from a site that is not the party is dropped unanswered and logged; an unknown token is refused once',
+  async () => {
+    tokens = 100;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    // A request whose sender is not its origin.
+    t.message(request('wanzhou-02B', { fromSiteId: 'fuling' }));
+    assert.equal(sent.length, 0, 'no answer to it');
+    assert.match(String(refusedLines()[0]?.why), /origin is wanzhou, but fuling sent it/);
+    // A commit of wanzhou's reservation sent by fuling.
+    t.message(request('wanzhou-02C'));
+    const accept = sent.find((m) => m.kind === 'accept')!;
+    assert.ok(accept.kind === 'accept');
+    t.message(commit('wanzhou-02C', accept.token, 'fuling'));
+    assert.deepEqual(
+      sent.map((m) => m.kind),
+      ['accept'],
+      'nothing answered to fuling',
+    );
+    assert.equal(refusedLines().length, 2);
+    assert.equal(refusedLines()[1]!.fromSiteId, 'fuling');
+    // A commit naming a token never issued here: refused, one line.
+    t.message(commit('wanzhou-02D', 'never-issued'));
+    const refusal = sent.at(-1)!;
+    assert.ok(refusal.kind === 'refuse');
+    assert.equal(refusal.token, 'never-issued');
+    assert.equal(refusal.reason, 'unknown token');
+    assert.equal(
+      lines.filter((l) => l.msg === 'overflow refused' && l.requestId === 'wanzhou-02D#1').length,
+      1,
+    );
+    assert.equal(refusedLines().length, 2, 'no second line for it');
+    t.stop();
+  },
+);
+
+test.skipIf(pgSkip)('a drained site refuses an offer that reaches it, naming why', async () => {
+  tokens = 200;
+  const t = target();
+  await t.start();
+  engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+  drained = true;
+  t.message(request('wanzhou-03A'));
+  assert.equal(sent.length, 1);
+  const r = sent[0]!;
+  assert.ok(r.kind === 'refuse');
+  assert.equal(r.reason, 'site chongqing is drained');
+  t.stop();
+});
+
+const waitForAck = (token: string): Promise<Extract<OverflowMessage, { kind: 'commit-ack' }>> =>
+  waitFor(`the commit-ack of ${token}`, () =>
+    sent.find(
+      (m): m is Extract<OverflowMessage, { kind: 'commit-ack' }> =>
+        m.kind === 'commit-ack' && m.token === token,
+    ),
+  );

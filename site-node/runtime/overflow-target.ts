@@ -1,0 +1,427 @@
+/**
+ * The target's side of overflow and cover, wired (docs/architecture.md §5.9): the thin adapter
+ * around the reservation book (overflow/reservation.ts). It decides nothing itself:
+ *
+ * - an offer (a `request` the hub forwarded) is judged by the book on this site's own state
+ *   for the queue, read from the ACD when it arrives (agents ready and logged in, the expected
+ *   wait for the caller's priority, the queue's max wait), with a fresh token (node:crypto);
+ * - `admit-call` (a commit in time): `admitOverflow` writes the call's record and the admitted
+ *   reservation in one transaction (committed before anyone hears of it, durable-writes.ts
+ *   `commit`), the call becomes a live call of the call flow (`adoptMovedIn`: queued, with the
+ *   origin's data and the caller's leg), then the ACD admits it at its original place
+ *   (`admit-overflow`); only then `admit-done`, which sends the commit-ack. A store that does
+ *   not take the admit in time, or an ACD that refuses it, is `admit-failed` (the origin gets a
+ *   refusal naming the token and keeps the call); after an ACD refusal the stored call is ended
+ *   `failed` so no record is left open;
+ * - `end-admitted`: the caller hung up at the origin while the call moved: it ends here as a
+ *   caller's hang-up; timers on the protocol clock; a `sweep` every minute.
+ *
+ * The voice: a simulated caller travels in the request across processes (sim-hand-over.ts), so
+ * with `simHandOver` the caller is placed on this site's media when the call is admitted,
+ * before the ack; otherwise the leg arrives through the media port's `onHandedOver` with the
+ * token (after the ack: the SIP adapter's INVITE), and until then the live call holds a
+ * stand-in leg that nothing rings.
+ *
+ * The book is rebuilt at start from the admitted rows (`readAdmittedReservations`,
+ * `bookFromAdmitted`), so a restarted target acks a resent commit for a call it admitted.
+ * Every refusal this site sends is logged once (who: the origin; why: the reason it carries),
+ * and so is every message that comes from a site that is not the reservation's origin (dropped
+ * unanswered: the hub relays by `toSiteId` after losing its memory, so the site checks).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../shared/log.js';
+import type { Cancel, Scheduler } from '../../shared/scheduler.js';
+import type { AcdEngine } from './acd-engine.js';
+import type { MovedInCall } from './call-flow.js';
+import type { DurableWrites } from './durable-writes.js';
+import { movedCallAttached } from '../overflow/call-data.js';
+import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
+import {
+  DEFAULT_RESERVATION_OPTIONS,
+  bookFromAdmitted,
+  emptyBook,
+  reservationStep,
+  type ReservationBook,
+  type ReservationCommand,
+  type ReservationEvent,
+  type ReservationOptions,
+} from '../overflow/reservation.js';
+import { simCallerFromRequest, type SimCallerState } from '../sim/sim-hand-over.js';
+import { admitOverflow, endCall, readAdmittedReservations, type AdmitResult } from '../store/index.js';
+import type { StoreContext } from '../store/context.js';
+import type { CallLeg, MediaPort } from '../telephony/media-port.js';
+import { callIdOfRequest } from './overflow-origin.js';
+
+export interface OverflowTargetDeps {
+  siteId: string;
+  /** The site's clock (the ACD's, the records'). */
+  scheduler: Scheduler;
+  /** The protocol's clock (reservation deadlines: the wall clock the link speaks). */
+  protocolClock: Scheduler;
+  engine: AcdEngine;
+  flow: {
+    adoptMovedIn(m: MovedInCall): void;
+    dropMovedIn(callId: string): void;
+    attachLeg(callId: string, leg: CallLeg): boolean;
+    callerLeftElsewhere(callId: string): void;
+  };
+  link: { sendOverflow(m: OverflowMessage): boolean; readonly drained: boolean };
+  media: MediaPort;
+  store: StoreContext;
+  writes: DurableWrites;
+  /** How long the admit's transaction may take before the admit fails (store.recordWait). */
+  admitWaitMs: number;
+  /** A simulated caller carried in the request is placed on this site's media (see the header). */
+  simHandOver?: { receive(token: string, caller: SimCallerState): Promise<void> } | undefined;
+  log: Logger;
+  options?: ReservationOptions;
+  /** Default node:crypto's randomUUID. */
+  newToken?: () => string;
+}
+
+/** What an offer left for its admit: the request and the caller's place in this site's clock. */
+interface Offer {
+  request: RequestMessage;
+  /** The caller's original enqueue time here (site clock). */
+  enqueueMs: number;
+  /** When the offer arrived (site clock), for the patience a simulated caller has left. */
+  atMs: number;
+  protocolAtMs: number;
+}
+
+const SWEEP_EVERY_MS = 60_000;
+
+export class OverflowTarget {
+  private book: ReservationBook;
+  private readonly o: ReservationOptions;
+  private readonly timers = new Map<string, Cancel>();
+  private readonly offers = new Map<string, Offer>();
+  /** Token -> this site's record of the admitted call (for end-admitted). */
+  private readonly admittedCalls = new Map<string, string>();
+  /** Token -> the admitted call still waiting for its caller's leg (onHandedOver). */
+  private readonly legsAwaited = new Map<string, string>();
+  private sweepTimer: Cancel | undefined;
+  private running = false;
+
+  constructor(private readonly d: OverflowTargetDeps) {
+    this.o = d.options ?? DEFAULT_RESERVATION_OPTIONS;
+    this.book = emptyBook(d.siteId);
+  }
+
+  /** Rebuild the book from the admitted rows, take handed-over legs, start the sweep. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const { scheduler, protocolClock, store } = this.d;
+    const siteNow = scheduler.now();
+    const rows = await readAdmittedReservations(store.pool, siteNow - this.o.retainAdmittedMs);
+    const protoNow = protocolClock.now();
+    this.book = bookFromAdmitted(
+      this.d.siteId,
+      rows.map((r) => ({
+        token: r.token,
+        requestId: r.requestId,
+        callId: r.originCallId,
+        fromSiteId: r.originSiteId,
+        queueId: r.queueId,
+        // Stored in the site's clock; the book keeps the protocol's.
+        admittedAtMs: Math.round(protoNow - Math.max(0, siteNow - r.admittedAtMs)),
+      })),
+      protoNow,
+    );
+    for (const r of rows) this.admittedCalls.set(r.token, r.callId);
+    this.d.media.onHandedOver((token, leg) => this.legArrived(token, leg));
+    this.running = true;
+    this.scheduleSweep();
+    if (rows.length > 0) this.d.log.info('overflow reservations rebuilt', { admitted: rows.length });
+  }
+
+  stop(): void {
+    this.running = false;
+    this.sweepTimer?.();
+    for (const c of this.timers.values()) c();
+    this.timers.clear();
+  }
+
+  /** Held reservations now (status, tests). */
+  get heldCount(): number {
+    let n = 0;
+    for (const r of this.book.byToken.values()) if (r.status === 'held') n++;
+    return n;
+  }
+
+  private scheduleSweep(): void {
+    if (!this.running) return;
+    this.sweepTimer = this.d.protocolClock.after(SWEEP_EVERY_MS, () => {
+      this.step({ type: 'sweep' });
+      const cutoff = this.d.protocolClock.now() - this.o.retainMs;
+      for (const [id, o] of this.offers) if (o.protocolAtMs < cutoff) this.offers.delete(id);
+      this.scheduleSweep();
+    });
+  }
+
+  /** A message relayed by the hub for this site as a target (request, commit, cancel, caller-left). */
+  message(m: OverflowMessage): void {
+    if (!this.running) return;
+    if (m.kind === 'request') return this.offer(m);
+    if (m.kind !== 'commit' && m.kind !== 'cancel' && m.kind !== 'caller-left') return;
+    const answer = this.book.byRequest.get(m.requestId);
+    const token = m.token ?? (answer && 'token' in answer ? answer.token : null);
+    const r = token === null ? undefined : this.book.byToken.get(token);
+    if (r && r.fromSiteId !== m.fromSiteId) {
+      this.refusedUnanswered(m, `the reservation is ${r.fromSiteId}'s, not ${m.fromSiteId}'s`);
+      return;
+    }
+    // A commit or caller-left under a token this site never issued (or has forgotten) is
+    // refused by the book, `unknown token`: that refusal is its one log line (send()).
+    this.step({ type: 'message', message: m });
+  }
+
+  private offer(req: RequestMessage): void {
+    const { engine, scheduler } = this.d;
+    // The sender is the hub's stamp of the link it came on: the origin itself must be asking.
+    const origin = req.visitedSiteIds[req.visitedSiteIds.length - 1];
+    if (origin !== req.fromSiteId || callIdOfRequest(req.requestId) !== req.callId) {
+      this.refusedUnanswered(
+        req,
+        origin !== req.fromSiteId
+          ? `the request's origin is ${String(origin)}, but ${req.fromSiteId} sent it`
+          : `request id ${req.requestId} does not name call ${req.callId}`,
+      );
+      return;
+    }
+    if (this.d.link.drained && !this.book.byRequest.has(req.requestId)) {
+      // The hub routes nothing to a drained site; one that arrives anyway is turned down here.
+      this.send({
+        kind: 'refuse',
+        requestId: req.requestId,
+        fromSiteId: this.d.siteId,
+        toSiteId: req.fromSiteId,
+        token: null,
+        reason: `site ${this.d.siteId} is drained`,
+        byHub: false,
+      });
+      return;
+    }
+    const offers = engine.queueIds().includes(req.queueId);
+    const stats = offers ? engine.stats(req.queueId) : undefined;
+    const now = scheduler.now();
+    if (!this.offers.has(req.requestId)) {
+      this.offers.set(req.requestId, {
+        request: req,
+        enqueueMs: now - req.waitedMs,
+        atMs: now,
+        protocolAtMs: this.d.protocolClock.now(),
+      });
+    }
+    let token = (this.d.newToken ?? randomUUID)();
+    while (this.book.byToken.has(token)) token = (this.d.newToken ?? randomUUID)();
+    this.step({
+      type: 'offer',
+      request: req,
+      token,
+      local: {
+        offersQueue: offers,
+        agentsReady: stats?.agentsReady ?? 0,
+        agentsServing: stats?.agentsStaffed ?? 0,
+        expectedWaitMs: offers ? engine.expectedWaitMs(req.queueId, req.priority) : null,
+        maxWaitMs: offers ? engine.maxWaitMs(req.queueId) : null,
+      },
+    });
+  }
+
+  private refusedUnanswered(m: OverflowMessage, why: string): void {
+    this.d.log.warn('overflow message refused', {
+      fromSiteId: m.fromSiteId,
+      requestId: m.requestId,
+      kind: m.kind,
+      why,
+    });
+  }
+
+  private step(e: ReservationEvent): void {
+    let r;
+    try {
+      r = reservationStep(this.book, e, this.d.protocolClock.now(), this.o);
+    } catch (err) {
+      this.d.log.error('overflow reservations refused an event', { event: e.type, err });
+      return;
+    }
+    this.book = r.book;
+    for (const c of r.commands) this.run(c);
+  }
+
+  private send(m: OverflowMessage): void {
+    if (m.kind === 'refuse') {
+      this.d.log.info('overflow refused', {
+        toSiteId: m.toSiteId,
+        requestId: m.requestId,
+        ...(m.token ? { token: m.token } : {}),
+        reason: m.reason,
+      });
+    } else if (m.kind === 'accept') {
+      this.d.log.info('overflow accepted', {
+        toSiteId: m.toSiteId,
+        requestId: m.requestId,
+        token: m.token,
+        holdMs: m.holdMs,
+      });
+    }
+    // Not sent (the link is down): the origin resends or its call stays home.
+    this.d.link.sendOverflow(m);
+  }
+
+  private run(c: ReservationCommand): void {
+    switch (c.type) {
+      case 'send':
+        this.send(c.message);
+        return;
+      case 'admit-call':
+        void this.admit(c);
+        return;
+      case 'end-admitted': {
+        const callId = this.admittedCalls.get(c.token);
+        this.d.log.info('overflow: caller left at the origin; the admitted call ends', {
+          fromSiteId: c.fromSiteId,
+          token: c.token,
+          callId,
+        });
+        if (callId) this.d.flow.callerLeftElsewhere(callId);
+        return;
+      }
+      case 'start-timer': {
+        this.timers.get(c.id)?.();
+        const delay = Math.max(0, c.atMs - this.d.protocolClock.now());
+        this.timers.set(
+          c.id,
+          this.d.protocolClock.after(delay, () => {
+            this.timers.delete(c.id);
+            this.step({ type: 'timer-fired', id: c.id });
+          }),
+        );
+        return;
+      }
+      case 'cancel-timer':
+        this.timers.get(c.id)?.();
+        this.timers.delete(c.id);
+        return;
+    }
+  }
+
+  /** The commit's admit: stored with its reservation, adopted, admitted by the ACD (header). */
+  private async admit(c: Extract<ReservationCommand, { type: 'admit-call' }>): Promise<void> {
+    const { scheduler, engine, flow, log } = this.d;
+    const offer = this.offers.get(c.row.requestId);
+    const enqueueMs = offer?.enqueueMs ?? c.enqueueMs;
+    const attached = movedCallAttached(c.data.attached, c.fromSiteId);
+    let result: AdmitResult | undefined;
+    const outcome = await this.d.writes.commit(
+      `admit ${c.callId} from ${c.fromSiteId}`,
+      async () => {
+        result = await admitOverflow(this.d.store, {
+          token: c.token,
+          requestId: c.row.requestId,
+          originSiteId: c.fromSiteId,
+          originCallId: c.callId,
+          queueId: c.queueId,
+          priority: c.priority,
+          // The caller's whole wait so far, the protocol's own time included.
+          waitedMs: Math.max(0, Math.round(scheduler.now() - enqueueMs)),
+          hops: c.hops - 1,
+          visitedSiteIds: [...c.visitedSiteIds],
+          ani: c.data.ani,
+          dnis: c.data.dnis,
+          ...(c.data.customerId ? { customerId: c.data.customerId } : {}),
+          ivrPath: [...c.data.ivrPath],
+          attached,
+        });
+      },
+      this.d.admitWaitMs,
+    );
+    if (outcome !== 'written' || !result) {
+      log.warn('overflow admit failed: the store did not take it', { token: c.token, outcome });
+      this.step({ type: 'admit-failed', token: c.token, reason: `the store did not take it (${outcome})` });
+      return;
+    }
+    const localId = result.call.callId;
+    this.admittedCalls.set(c.token, localId);
+    if (engine.call(localId)) {
+      this.step({ type: 'admit-done', token: c.token }); // admitted before (a repeat)
+      return;
+    }
+    const standIn: CallLeg = {
+      legId: `handover-${c.token}`,
+      callId: localId,
+      role: 'caller',
+      endpoint: { transport: 'sim', id: `handover-${c.token}` },
+    };
+    flow.adoptMovedIn({
+      callId: localId,
+      ani: c.data.ani,
+      dnis: c.data.dnis,
+      leg: standIn,
+      customerId: c.data.customerId || undefined,
+      ivrPath: [...c.data.ivrPath],
+      attached,
+      queueId: c.queueId,
+      queuedAtMs: enqueueMs,
+    });
+    this.legsAwaited.set(c.token, localId);
+    const carried = this.d.simHandOver;
+    if (carried && offer && offer.request.remainingPatienceMs !== null) {
+      try {
+        await carried.receive(c.token, simCallerFromRequest(offer.request, scheduler.now() - offer.atMs));
+      } catch (e) {
+        log.warn('overflow: the simulated caller did not arrive with the admit', { token: c.token, err: e });
+      }
+    }
+    try {
+      engine.dispatch({
+        type: 'admit-overflow',
+        callId: localId,
+        queueId: c.queueId,
+        priority: c.priority,
+        attached,
+        enqueueMs: Math.min(enqueueMs, scheduler.now()),
+        fromSiteId: c.fromSiteId,
+        token: c.token,
+        hops: c.hops,
+        visitedSiteIds: [...c.visitedSiteIds],
+      });
+    } catch (e) {
+      log.error('overflow admit failed: the ACD refused the call', {
+        token: c.token,
+        callId: localId,
+        err: e,
+      });
+      this.legsAwaited.delete(c.token);
+      flow.dropMovedIn(localId);
+      void this.d.writes.push(`end ${localId} (not admitted)`, () =>
+        endCall(this.d.store, { callId: localId, state: 'failed', reason: 'overflow-not-admitted' }),
+      );
+      this.step({ type: 'admit-failed', token: c.token, reason: 'the ACD refused it' });
+      return;
+    }
+    log.info('overflow admitted', {
+      fromSiteId: c.fromSiteId,
+      originCallId: c.callId,
+      callId: localId,
+      queueId: c.queueId,
+      token: c.token,
+    });
+    this.step({ type: 'admit-done', token: c.token });
+  }
+
+  /** The media port's hand-over arrives: the leg of an admitted call, or refused. */
+  private legArrived(token: string, leg: CallLeg): boolean {
+    const callId = this.legsAwaited.get(token);
+    if (callId === undefined) {
+      this.d.log.warn('overflow hand-over refused', {
+        token,
+        why: 'no call admitted here is waiting for a leg under this token',
+      });
+      return false;
+    }
+    this.legsAwaited.delete(token);
+    return this.d.flow.attachLeg(callId, leg);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * A federated site's overflow and cover, composed (docs/architecture.md §5.9): the origin
+ * (overflow-origin.ts) and the target (overflow-target.ts) adapters on one hub link, the call
+ * flow's hooks, and the queues' closed wait derived from the topology the site runs
+ * (overflow/closed-wait.ts). `Site` builds one when it has a hub link.
+ *
+ * The link hands every relayed message here; it goes to the side it is for by its kind
+ * (request, commit, cancel, caller-left: this site is the target; accept, refuse, commit-ack:
+ * this site asked). A lost stream is the origin's `link-down`; the target needs no word of it
+ * (its reservations lapse at their deadlines, admitted calls are its own).
+ *
+ * start: rebuild the target's book (before the link opens, so no commit finds it empty), then
+ * the origin's tick. stop: the tick and every timer; calls in transit are settled by the
+ * site's stop (released with the others) and by the target's word on the next start's link.
+ */
+import { RealScheduler, type Scheduler } from '../../shared/scheduler.js';
+import type { Logger } from '../../shared/log.js';
+import type { Topology } from '../../shared/topology/schema.js';
+import type { GrpcHubLink } from '../link/hub-link.js';
+import { closedOverflowWaits } from '../overflow/closed-wait.js';
+import type { SimCallerState } from '../sim/sim-hand-over.js';
+import type { StoreContext } from '../store/context.js';
+import type { CallLeg, MediaPort } from '../telephony/media-port.js';
+import type { AcdEngine } from './acd-engine.js';
+import type { CallFlow } from './call-flow.js';
+import type { DurableWrites } from './durable-writes.js';
+import { OverflowOrigin } from './overflow-origin.js';
+import { OverflowTarget } from './overflow-target.js';
+
+/** A simulated voice network's callers (SimMedia): they travel in the request (sim-hand-over.ts). */
+export interface SimCallers {
+  callerState(leg: CallLeg): SimCallerState | undefined;
+  receiveHandOver(token: string, caller: SimCallerState): Promise<void>;
+}
+
+export interface SiteOverflowDeps {
+  siteId: string;
+  scheduler: Scheduler;
+  /** Default: the wall clock (a RealScheduler at speed 1), the clock the hub link speaks. */
+  protocolClock?: Scheduler;
+  engine: AcdEngine;
+  flow: CallFlow;
+  link: GrpcHubLink;
+  media: MediaPort;
+  store: StoreContext;
+  writes: DurableWrites;
+  admitWaitMs: number;
+  /** The configured `closedOverflowWaitMs` of each queue (null: none). */
+  configuredClosedWaits: ReadonlyMap<string, number | null>;
+  homeOf(customerId: string): Promise<string | undefined>;
+  simCallers?: SimCallers | undefined;
+  log: Logger;
+}
+
+export class SiteOverflow {
+  readonly origin: OverflowOrigin;
+  readonly target: OverflowTarget;
+  private readonly protocolClock: Scheduler;
+
+  constructor(private readonly d: SiteOverflowDeps) {
+    this.protocolClock = d.protocolClock ?? new RealScheduler();
+    const log = d.log;
+    this.origin = new OverflowOrigin({
+      siteId: d.siteId,
+      scheduler: d.scheduler,
+      protocolClock: this.protocolClock,
+      engine: d.engine,
+      callOf: (callId) => d.flow.movedCall(callId),
+      link: d.link,
+      media: d.media,
+      simCaller: d.simCallers ? (leg) => d.simCallers!.callerState(leg) : undefined,
+      homeOf: d.homeOf,
+      log,
+    });
+    this.target = new OverflowTarget({
+      siteId: d.siteId,
+      scheduler: d.scheduler,
+      protocolClock: this.protocolClock,
+      engine: d.engine,
+      flow: d.flow,
+      link: d.link,
+      media: d.media,
+      store: d.store,
+      writes: d.writes,
+      admitWaitMs: d.admitWaitMs,
+      simHandOver: d.simCallers
+        ? { receive: (token, caller) => d.simCallers!.receiveHandOver(token, caller) }
+        : undefined,
+      log,
+    });
+    d.flow.overflow = {
+      acdAnswer: (cmd) => this.origin.acdAnswer(cmd),
+      callerLeft: (callId) => this.origin.callerLeft(callId),
+      callEnded: (callId) => this.origin.callEnded(callId),
+    };
+    d.link.onOverflow({
+      message: (m) => {
+        switch (m.kind) {
+          case 'request':
+          case 'commit':
+          case 'cancel':
+          case 'caller-left':
+            return this.target.message(m);
+          case 'accept':
+          case 'refuse':
+          case 'commit-ack':
+            return this.origin.message(m);
+        }
+      },
+      linkDown: () => this.origin.linkDown(),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.target.start();
+    this.origin.start();
+  }
+
+  stop(): void {
+    this.origin.stop();
+    this.target.stop();
+  }
+
+  /**
+   * The topology the site runs now (at start, and each version adopted): the queues' closed
+   * wait follows its afterHours policies (overflow/closed-wait.ts).
+   */
+  applyTopology(topology: Topology | null): void {
+    const queues = this.d.engine.queueIds().map((queueId) => ({
+      queueId,
+      configuredMs: this.d.configuredClosedWaits.get(queueId) ?? null,
+    }));
+    const waits = closedOverflowWaits(this.d.siteId, topology?.overflow ?? [], queues);
+    for (const [queueId, ms] of waits) {
+      if (ms !== (this.d.configuredClosedWaits.get(queueId) ?? null)) {
+        this.d.log.info('queue waits for a move when closed (afterHours policy)', {
+          queueId,
+          closedOverflowWaitMs: ms,
+        });
+      }
+      this.d.engine.setClosedOverflowWait(queueId, ms);
+    }
+  }
+}

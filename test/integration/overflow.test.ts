@@ -1,0 +1,359 @@
+/**
+ * Overflow and cover end to end (docs/architecture.md §5.9): the real hub on its own Postgres
+ * and two real sites (wanzhou and chongqing, their example configs) in this process, each on
+ * its own database and linked to the hub over mTLS through a toxiproxy proxy of its own
+ * (test/support/federated-site.ts). Callers are simulated (and travel with the request, as
+ * between processes); agents are driven through each site's desk, so a test decides who is
+ * ready. The topology is the example province's with the policy `wanzhou-busy` asking as soon
+ * as a call waits (`waitingOver: 0`) and the on-demand cover entry only (no night windows: the
+ * test must not depend on the hour it runs at).
+ *
+ * Proves, each on a fresh province: (a) a call waiting at a busy wanzhou is answered once at
+ * chongqing, with the origin's data, the origin's CDR `overflowed` naming target and token, the
+ * target's `overflow-in` naming the origin, and the hub counting it once; (b) with no capacity
+ * anywhere the calls stay home in their places; (c) the target's link cut between accept and
+ * commit: stays home or moves, never both, never lost; (d) 2 s of latency on the target's link:
+ * stays home; (e) a drained site gets nothing; (f) on-demand cover started with fedctl: the
+ * served site's call is answered by the covering site's agent; stopped: no more moves.
+ */
+import { afterEach, beforeEach, test } from 'vitest';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { pgSkip } from '../../hub/store/testing.js';
+import { PROVINCE_TOPOLOGY, seedProvinceDirectory } from '../../deploy/demo/layout.js';
+import { makePopulation } from '../../site-node/sim/population.js';
+import { startTestProvince, type TestProvince } from '../support/federation.js';
+import { startFederatedSite, type FederatedSite } from '../support/federated-site.js';
+import { waitFor } from '../support/wait.js';
+
+const skip = pgSkip || !process.env.TOXIPROXY_URL;
+const CUSTOMERS = 3;
+const SEED = 5;
+
+let p: TestProvince;
+let wz: FederatedSite;
+let cq: FederatedSite;
+let dir: string;
+
+/** The example province, with wanzhou-busy asking at once and only the on-demand cover. */
+function testTopology(): string {
+  const doc = parseYaml(readFileSync(PROVINCE_TOPOLOGY, 'utf8')) as {
+    overflow: Array<{ id: string; when: Record<string, unknown> }>;
+    cover: Array<{ id: string }>;
+  };
+  for (const pol of doc.overflow) if (pol.id === 'wanzhou-busy') pol.when = { waitingOver: 0 };
+  doc.cover = doc.cover.filter((c) => c.id === 'wanzhou-helps-center');
+  const path = join(dir, 'province.yaml');
+  writeFileSync(path, toYaml(doc));
+  return path;
+}
+
+beforeEach(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'overflow-'));
+  p = await startTestProvince({ label: 'ovf_hub', topologyPath: testTopology() });
+  // The directory before the sites: wanzhou recognises its callers, chongqing reads them roaming.
+  await seedProvinceDirectory(p.hubDb.pool, ['wanzhou', 'chongqing'], CUSTOMERS, SEED);
+  [wz, cq] = await Promise.all([startFederatedSite(p, 'wanzhou'), startFederatedSite(p, 'chongqing')]);
+  await waitFor('both sites linked, speaking overflow, running the topology', () =>
+    [wz, cq].every((s) => s.site.hubLink!.overflowReady && s.site.hubLink!.topology !== null),
+  );
+}, 120_000);
+
+afterEach(async () => {
+  await wz?.close();
+  await cq?.close();
+  await p?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A known customer's number (recognised by the IVR, which then goes straight to the menu). */
+const phoneOf = (siteId: string, i: number): string =>
+  makePopulation(siteId, CUSTOMERS, SEED)[i]!.profile.phones[0]!;
+const wanzhouPhone = (i: number): string => phoneOf('wanzhou', i);
+
+interface Line {
+  msg: string;
+  [k: string]: unknown;
+}
+const logged = (s: FederatedSite, msg: string): Line[] =>
+  s.lines.map((l) => JSON.parse(l) as Line).filter((l) => l.msg === msg);
+const asksFor = (s: FederatedSite, callId: string): Line[] =>
+  logged(s, 'overflow asked').filter((l) => l.callId === callId);
+const homeFor = (s: FederatedSite, callId: string): Line[] =>
+  logged(s, 'overflow: call stays home').filter((l) => l.callId === callId);
+
+async function row<T>(s: FederatedSite, sql: string, params: unknown[]): Promise<T | undefined> {
+  return (await s.pool.query(sql, params)).rows[0] as T | undefined;
+}
+/** This site's records of calls moved in from `originCallId`. */
+async function movedIn(
+  s: FederatedSite,
+  originCallId: string,
+): Promise<Array<{ id: string; state: string }>> {
+  const r = await s.pool.query<{ id: string; state: string }>(
+    `SELECT id, state FROM calls WHERE overflow_in ->> 'originCallId' = $1`,
+    [originCallId],
+  );
+  return r.rows;
+}
+
+/** wanzhou's only ready agent takes a first call and talks: wanzhou is busy. */
+async function busyWanzhou(): Promise<void> {
+  await wz.readyAgent('w07');
+  wz.placeRetailCall(wanzhouPhone(2));
+  await waitFor('w07 on a call', () => wz.site.engine.agent('w07')?.state === 'on-call');
+}
+
+/** A caller waiting in wanzhou's retail line (its call id once the site took it). */
+async function waitingAtWanzhou(phone: string): Promise<string> {
+  const leg = wz.placeRetailCall(phone);
+  return waitFor('the call to wait in wanzhou retail', () =>
+    leg.callId && wz.site.engine.call(leg.callId) ? leg.callId : undefined,
+  );
+}
+
+test.skipIf(skip)(
+  '(a) a call at a busy site is answered once at a site with a ready agent, with its data; both records show the move; the hub counts it once',
+  async () => {
+    await busyWanzhou();
+    const pops = await cq.readyAgent('a03');
+    const callId = await waitingAtWanzhou(wanzhouPhone(0));
+
+    const pop = await waitFor('the call offered at chongqing', () => pops[0], 20_000);
+    await waitFor('a03 on the call', () => cq.site.engine.agent('a03')?.state === 'on-call');
+    // The origin's record: ended overflowed, naming the target and the token.
+    const out = await waitFor('the origin CDR', () =>
+      row<{ outcome: string; overflow_out: { toSiteId: string; token: string } }>(
+        wz,
+        `SELECT outcome, overflow_out FROM cdrs WHERE call_id = $1`,
+        [callId],
+      ),
+    );
+    assert.equal(out.outcome, 'overflowed');
+    assert.equal(out.overflow_out.toSiteId, 'chongqing');
+    assert.equal(
+      (await row<{ state: string }>(wz, `SELECT state FROM calls WHERE id = $1`, [callId]))?.state,
+      'overflowed',
+    );
+    // The target's record: one call, overflow-in from the origin under the same token.
+    const mine = await movedIn(cq, callId);
+    assert.equal(mine.length, 1, 'admitted once');
+    const target = mine[0]!;
+    assert.equal(pop.callId, target.id);
+    const inn = await row<{ overflow_in: Record<string, unknown>; hops: number; visited_site_ids: string[] }>(
+      cq,
+      `SELECT overflow_in, hops, visited_site_ids FROM calls WHERE id = $1`,
+      [target.id],
+    );
+    assert.equal(inn!.overflow_in.originSiteId, 'wanzhou');
+    assert.equal(inn!.overflow_in.token, out.overflow_out.token);
+    assert.equal(inn!.hops, 1);
+    assert.deepEqual(inn!.visited_site_ids, ['wanzhou', 'chongqing']);
+    // Data before voice: the origin site, the IVR path, the attached data without sim keys,
+    // and the roaming customer read through the directory.
+    assert.equal(pop.attached.overflowFromSite, 'wanzhou');
+    assert.ok(pop.ivrPath.length > 0, 'the IVR path travelled');
+    assert.ok(!Object.keys(pop.attached).some((k) => k.startsWith('sim.')));
+    const customer = makePopulation('wanzhou', CUSTOMERS, SEED)[0]!.profile;
+    assert.equal(pop.customer?.customerId, customer.customerId);
+    assert.equal(pops.length, 1, 'offered once at chongqing');
+
+    // The agent finishes: the target's CDR is answered with the caller's full wait.
+    await cq.site.desk.hangup('a03', target.id);
+    await cq.site.desk.completeWrapup('a03', target.id, 'resolved');
+    const cdr = await waitFor('the target CDR', () =>
+      row<{ outcome: string; wait_ms: string }>(cq, `SELECT outcome, wait_ms FROM cdrs WHERE call_id = $1`, [
+        target.id,
+      ]),
+    );
+    assert.equal(cdr.outcome, 'answered');
+    const waited = Number((inn!.overflow_in as { waitedMs: number }).waitedMs);
+    assert.ok(Number(cdr.wait_ms) >= waited, `full wait ${cdr.wait_ms} >= the origin's ${waited}`);
+    // The hub: one fact for the pair, at the site that answered.
+    const facts = await waitFor('the hub to count the answer', async () => {
+      const r = await p.hubDb.pool.query<{ call_id: string; site_id: string; answered: boolean }>(
+        `SELECT call_id, site_id, answered FROM call_facts WHERE call_id = ANY($1)`,
+        [[callId, target.id]],
+      );
+      return r.rows.some((f) => f.call_id === target.id) ? r.rows : undefined;
+    });
+    assert.deepEqual(facts, [{ call_id: target.id, site_id: 'chongqing', answered: true }]);
+    // The origin's own tally does not count the moved call as abandoned.
+    assert.equal(wz.site.snapshot().summary.abandoned, 0);
+  },
+  90_000,
+);
+
+test.skipIf(skip)(
+  '(b) with no capacity at the target the calls stay home, in their places',
+  async () => {
+    await busyWanzhou();
+    const first = await waitingAtWanzhou(wanzhouPhone(0));
+    const second = await waitingAtWanzhou(wanzhouPhone(1));
+    const before = [first, second].map((id) => wz.site.engine.call(id)!.enqueueMs);
+    await waitFor(
+      'both asked and refused',
+      () =>
+        homeFor(wz, first).some((l) => l.reason === 'refused') &&
+        homeFor(wz, second).some((l) => l.reason === 'refused'),
+      20_000,
+    );
+    const refusal = homeFor(wz, first).find((l) => l.reason === 'refused')!;
+    assert.equal(refusal.refusedBy, 'hub', 'the hub found no site with capacity');
+    assert.equal(typeof refusal.why, 'string');
+    assert.deepEqual(
+      wz.site.engine.movableCalls('retail').map((c) => c.callId),
+      [first, second],
+      'each in its place',
+    );
+    assert.deepEqual(
+      [first, second].map((id) => [wz.site.engine.call(id)!.state, wz.site.engine.call(id)!.enqueueMs]),
+      [
+        ['queued', before[0]],
+        ['queued', before[1]],
+      ],
+    );
+    assert.deepEqual(await movedIn(cq, first), []);
+    assert.deepEqual(await movedIn(cq, second), []);
+  },
+  60_000,
+);
+
+test.skipIf(skip)(
+  "(c) the target's link cut between accept and commit: the call stays home or moves, never both, never lost",
+  async () => {
+    await busyWanzhou();
+    await cq.readyAgent('a03');
+    let cut: Promise<void> | undefined;
+    const stop = cq.onLine((l) => {
+      if (!cut && l.includes('"msg":"overflow accepted"')) cut = cq.setLink(false);
+    });
+    const callId = await waitingAtWanzhou(wanzhouPhone(0));
+    await waitFor('the accept, and the cut after it', () => cut !== undefined, 20_000);
+    await cut;
+    stop();
+    await waitFor(
+      'the hub to see chongqing down',
+      () => p.hub.registry.get('chongqing')?.link.state === 'down',
+    );
+    await cq.setLink(true);
+    // Settled: no request in flight, and the call either moved (ended overflowed) or home.
+    const where = await waitFor(
+      'the move settled',
+      async () => {
+        if (wz.site.overflow!.origin.inFlightCount > 0) return undefined;
+        const st = (await row<{ state: string }>(wz, `SELECT state FROM calls WHERE id = $1`, [callId]))
+          ?.state;
+        if (st === 'overflowed') return 'moved';
+        const acd = wz.site.engine.call(callId);
+        return acd && acd.state === 'queued' ? 'home' : undefined;
+      },
+      30_000,
+    );
+    const admitted = await movedIn(cq, callId);
+    if (where === 'moved') assert.equal(admitted.length, 1, 'moved: exactly one record at the target');
+    else {
+      assert.equal(admitted.length, 0, 'home: no record at the target');
+      assert.equal(wz.site.engine.call(callId)?.state, 'queued');
+    }
+    process.stderr.write(
+      `cut between accept and commit: the call ${where === 'moved' ? 'moved' : 'stayed home'}\n`,
+    );
+  },
+  90_000,
+);
+
+test.skipIf(skip)(
+  "(d) 2 s of latency on the target's link: the call stays home",
+  async () => {
+    await busyWanzhou();
+    await cq.readyAgent('a03');
+    for (const stream of ['upstream', 'downstream'] as const) {
+      await cq.proxy.addToxic({
+        name: `slow-${stream}`,
+        type: 'latency',
+        stream,
+        toxicity: 1,
+        attributes: { latency: 2_000, jitter: 0 },
+      });
+    }
+    const callId = await waitingAtWanzhou(wanzhouPhone(0));
+    const home = await waitFor('the first ask to end at home', () => homeFor(wz, callId)[0], 20_000);
+    assert.ok(home.reason === 'timeout' || home.reason === 'refused', `stays home (${String(home.reason)})`);
+    assert.equal(wz.site.engine.call(callId)?.state, 'queued');
+    assert.deepEqual(await movedIn(cq, callId), []);
+  },
+  60_000,
+);
+
+test.skipIf(skip)(
+  '(e) a drained site receives nothing',
+  async () => {
+    await busyWanzhou();
+    await cq.readyAgent('a03');
+    assert.equal((await p.fedctl('drain', 'chongqing', '--comment', 'test')).code, 0);
+    await waitFor('chongqing told it is drained', () => cq.site.hubLink!.drained);
+    const callId = await waitingAtWanzhou(wanzhouPhone(0));
+    await waitFor('the ask refused', () => homeFor(wz, callId).some((l) => l.reason === 'refused'), 20_000);
+    assert.equal(wz.site.engine.call(callId)?.state, 'queued');
+    assert.deepEqual(logged(cq, 'overflow accepted'), [], 'no offer reached chongqing');
+    assert.deepEqual(logged(cq, 'overflow refused'), []);
+    assert.deepEqual(await movedIn(cq, callId), []);
+  },
+  60_000,
+);
+
+test.skipIf(skip)(
+  "(f) on-demand cover started with fedctl: the served site's call is answered by the covering site's agent; stopped: no more moves",
+  async () => {
+    const entry = 'wanzhou-helps-center';
+    const pops = await wz.readyAgent('w07');
+    assert.equal((await p.fedctl('cover', 'start', entry)).code, 0);
+    await waitFor('chongqing told the cover is on', () => {
+      const c = cq.site.hubLink!.cover;
+      return !c.stale && c.activeEntryIds.includes(entry);
+    });
+    const leg = cq.placeRetailCall(phoneOf('chongqing', 0));
+    const pop = await waitFor("the call offered to wanzhou's agent", () => pops[0], 20_000);
+    assert.equal(pop.attached.overflowFromSite, 'chongqing');
+    const served = leg.callId;
+    const out = await waitFor('the served site ends its call overflowed', () =>
+      row<{ outcome: string; overflow_out: { toSiteId: string } }>(
+        cq,
+        `SELECT outcome, overflow_out FROM cdrs WHERE call_id = $1`,
+        [served],
+      ),
+    );
+    assert.equal(out.outcome, 'overflowed');
+    assert.equal(out.overflow_out.toSiteId, 'wanzhou');
+    assert.ok(
+      asksFor(cq, served).some((l) => l.coverEntryId === entry),
+      'asked under the cover entry',
+    );
+    await waitFor('w07 on the call', () => wz.site.engine.agent('w07')?.state === 'on-call');
+    await wz.site.desk.hangup('w07', pop.callId);
+    await wz.site.desk.completeWrapup('w07', pop.callId, 'resolved');
+    await waitFor('w07 ready again', () => wz.site.engine.agent('w07')?.state === 'ready');
+
+    assert.equal((await p.fedctl('cover', 'stop', entry)).code, 0);
+    await waitFor('chongqing told the cover is off', () => {
+      const c = cq.site.hubLink!.cover;
+      return !c.stale && !c.activeEntryIds.includes(entry);
+    });
+    const later = cq.placeRetailCall(phoneOf('chongqing', 1));
+    // Many of the origin's ticks (every 250 ms) pass while the call waits.
+    await waitFor(
+      'the second call to wait 2 s at chongqing',
+      () => later.callId !== '' && (cq.site.engine.stats('retail').oldestWaitMs ?? 0) > 2_000,
+      20_000,
+    );
+    assert.equal(cq.site.engine.call(later.callId)?.state, 'queued');
+    assert.deepEqual(asksFor(cq, later.callId), [], 'not asked once the cover stopped');
+    assert.equal(pops.length, 1);
+  },
+  90_000,
+);
