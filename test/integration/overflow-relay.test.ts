@@ -327,8 +327,12 @@ describe.skipIf(pgSkip)('the hub routes overflow and relays the protocol', () =>
     assert.equal(s.chongqing!.envelopes.length + s.fuling!.envelopes.length, 0);
     const [row] = await decisionRows();
     const [cq, fl] = row!.candidates;
+    // Drained is judged before the snapshot's age (site-view.ts), so chongqing's verdict holds
+    // however long the machine took between its snapshot and the route; its age is only
+    // carried. No bound on a wall-clock age is asserted (docs/architecture.md §3.8): fuling's
+    // age above the bound is what its `stale-state` verdict says, and can only grow.
     assert.deepEqual([cq!.siteId, cq!.reason, cq!.state.drained], ['chongqing', 'drained', true]);
-    assert.ok(cq!.state.ageMs !== null && cq!.state.ageMs <= 1000, `chongqing age ${cq!.state.ageMs}`);
+    assert.notEqual(cq!.state.ageMs, null, 'the age of the snapshot it was judged on is recorded');
     assert.deepEqual([fl!.siteId, fl!.reason], ['fuling', 'stale-state']);
     assert.ok(fl!.state.ageMs !== null && fl!.state.ageMs > 1000, `fuling age ${fl!.state.ageMs}`);
     assert.match(fl!.why, /ms old \(bound 1000 ms\)/);
