@@ -19,6 +19,12 @@
  *
  * start():  load open activations -> evaluate (logs and pushes) -> arm the next boundary.
  * stop():   cancel the boundary timer; forget the set (the next term logs it again).
+ *
+ * A topology version that drops an on-demand entry (or makes it scheduled) closes the entry's
+ * open activation, stored with its audit row by `topology vN` (`cover.stop`): left open, the
+ * same id added back later would silently start covering again with nobody having asked. The
+ * component forgets it at once (routing and the pushes stop); a write that fails is logged
+ * and done again at the next term's start, which closes whatever the running version lacks.
  */
 import type { HubMessage } from '../../proto/gen/federation.js';
 import type { CoverEntryStatus } from '../../proto/gen/admin.js';
@@ -86,7 +92,11 @@ export class HubCover {
     this.open = new Map(rows.map((r) => [r.entryId, r]));
     this.running = true;
     this.sent.clear();
+    const v = this.d.topology()?.version;
+    const dropped = v === undefined ? [] : this.forgetDropped();
     this.evaluate(() => undefined);
+    // Not awaited: the term does not wait on these writes (closeDropped logs its own failures).
+    if (v !== undefined) void this.closeDropped(dropped, v);
   }
 
   stop(): void {
@@ -157,9 +167,15 @@ export class HubCover {
     };
   }
 
-  /** A new topology version is running: entries may have appeared, gone or moved. */
-  topologyChanged(version: number): void {
+  /**
+   * A new topology version is running: entries may have appeared, gone or moved. Resolves
+   * when the activations it dropped are closed in the table (or their closing was logged as
+   * failed); the set is re-evaluated and pushed before that, at once.
+   */
+  topologyChanged(version: number): Promise<void> {
+    const dropped = this.running ? this.forgetDropped() : [];
     this.evaluate(() => `topology v${version}`);
+    return this.closeDropped(dropped, version);
   }
 
   /** A site said hello: it gets its list after Welcome (an empty list too: it may hold an old one). */
@@ -185,6 +201,37 @@ export class HubCover {
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** Forget the open activations the running topology has no on-demand entry for; their ids. */
+  private forgetDropped(): CoverActivation[] {
+    const t = this.d.topology()?.topology;
+    const onDemand = new Set(t?.cover.filter((c) => c.when.kind === 'on-demand').map((c) => c.id));
+    const dropped = [...this.open.values()].filter((r) => !onDemand.has(r.entryId));
+    for (const r of dropped) this.open.delete(r.entryId);
+    return dropped;
+  }
+
+  /** Close the dropped activations in the table, each with its audit row (header). */
+  private async closeDropped(dropped: CoverActivation[], version: number): Promise<void> {
+    const by = `topology v${version}`;
+    const nowMs = this.d.scheduler.now();
+    for (const r of dropped) {
+      // One past its `until` is not running: nothing to stop, and it can never start again
+      // by itself (the next start of the id closes it at its until).
+      if (r.untilMs !== null && r.untilMs <= nowMs) continue;
+      try {
+        await this.d.store.stop({
+          entryId: r.entryId,
+          by,
+          nowMs,
+          comment: `the entry is not on demand in ${by}`,
+        });
+        this.d.log.info('cover activation closed', { entryId: r.entryId, startedBy: r.startedBy, by });
+      } catch (e) {
+        this.d.log.error('cover activation not closed', { entryId: r.entryId, by, err: e });
+      }
+    }
+  }
 
   private started(): Map<string, StartedCover> {
     return new Map([...this.open].map(([id, r]) => [id, { untilMs: r.untilMs }]));

@@ -159,7 +159,8 @@ export class HubState {
     const msg = this.topologyMessage(t);
     const pushed = this.d.registry.connected().filter((id) => this.d.registry.send(id, msg));
     // After the topology: a site adopts the version that names the entries it is told of.
-    this.cover?.topologyChanged(t.version);
+    // Not awaited: the set is pushed at once; closing what the version dropped logs its own failures.
+    void this.cover?.topologyChanged(t.version);
     return pushed;
   }
 
