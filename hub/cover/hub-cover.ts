@@ -12,6 +12,14 @@
  * `CoverState` with the active entries in which it is the served or the covering site. A site
  * that attaches gets its list after `Welcome`, as it gets DrainState.
  *
+ * An entry is pushed only while it is routable: its covering site connected, speaking
+ * `overflow`, and not drained (`routable`). The served site asks under every pushed entry
+ * without a trigger (docs/architecture.md §5.9), so an entry whose covering site the hub would
+ * skip anyway would have it ask for every waiting call, each refused by the hub, again and
+ * again. The lists are pushed again when that changes (`sitesChanged`: a site attached, its
+ * link closed or went down, a drain or undrain). The schedule itself (the logs, routing,
+ * `fedctl status`) is not changed by it.
+ *
  * Only a leading hub runs it: `start()` when a term starts (the admins' activations are read
  * from the table, so they survive a restart and a takeover), `stop()` when it ends. Routing
  * asks `activeCoverEntryIds(nowMs)`, computed afresh from the same inputs, so it never waits
@@ -67,6 +75,8 @@ export interface HubCoverDeps {
   /** The running topology (none before the first version). */
   topology: () => { version: number; topology: Topology } | undefined;
   sites: CoverSites;
+  /** Whether a covering site can take cover calls now (header); default: always. */
+  routable?: (siteId: string) => boolean;
 }
 
 interface Active {
@@ -178,12 +188,24 @@ export class HubCover {
     return this.closeDropped(dropped, version);
   }
 
-  /** A site said hello: it gets its list after Welcome (an empty list too: it may hold an old one). */
+  /**
+   * A site said hello: it gets its list after Welcome (an empty list too: it may hold an old
+   * one), and the sites it covers for may get theirs (it is routable again).
+   */
   attached(siteId: string, capabilities: readonly string[]): void {
-    if (!this.running || !capabilities.includes('cover')) return;
+    if (!this.running) return;
+    if (capabilities.includes('cover')) {
+      const t = this.d.topology()?.topology;
+      const ids = t ? coverEntriesForSite(t, this.pushable(t), siteId) : [];
+      if (this.d.sites.send(siteId, coverState(ids))) this.sent.set(siteId, ids.join(','));
+    }
+    this.sitesChanged();
+  }
+
+  /** A covering site may have become routable or not (link, drain): push the lists that changed. */
+  sitesChanged(): void {
     const t = this.d.topology()?.topology;
-    const ids = t ? coverEntriesForSite(t, new Set(this.active.keys()), siteId) : [];
-    if (this.d.sites.send(siteId, coverState(ids))) this.sent.set(siteId, ids.join(','));
+    if (this.running && t) this.push(t);
   }
 
   /** The active entries (for `fedctl status`), in the topology's order. */
@@ -328,9 +350,20 @@ export class HubCover {
     return pushedTo;
   }
 
+  /** The active entries whose covering site is routable now (header). */
+  private pushable(t: Topology): Set<string> {
+    const routable = this.d.routable ?? (() => true);
+    return new Set(
+      [...this.active.keys()].filter((id) => {
+        const e = t.cover.find((c) => c.id === id);
+        return e !== undefined && routable(e.agentsOf);
+      }),
+    );
+  }
+
   /** Tell every connected `cover` site whose own list changed; returns those told. */
   private push(t: Topology): string[] {
-    const ids = new Set(this.active.keys());
+    const ids = this.pushable(t);
     const told: string[] = [];
     for (const siteId of this.d.sites.connected()) {
       if (!this.d.sites.get(siteId)?.capabilities.includes('cover')) continue;

@@ -218,6 +218,7 @@ export function createFederationService(
       if (siteId !== undefined) {
         registry.disconnect(siteId, generation, clock.now());
         hub.stopFeed(siteId);
+        hub.cover?.sitesChanged(); // a covering site gone: the sites it served stop asking
         log.info('site link closed', { siteId, ...(err === undefined ? { reason: 'ended' } : { err }) });
       }
       if (err !== undefined && !call.cancelled && !call.writableEnded && !call.destroyed) {

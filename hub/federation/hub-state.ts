@@ -167,7 +167,9 @@ export class HubState {
   setDrained(siteId: string, drained: boolean, reason: string): boolean {
     if (drained) this.drained.add(siteId);
     else this.drained.delete(siteId);
-    return this.d.registry.send(siteId, { body: { $case: 'drain', value: { drained, reason } } });
+    const told = this.d.registry.send(siteId, { body: { $case: 'drain', value: { drained, reason } } });
+    this.cover?.sitesChanged(); // cover by a drained site is not pushed (hub-cover.ts)
+    return told;
   }
 
   /** Start (or restart after hello) a site's feed from the cursor the site holds. */

@@ -6,7 +6,8 @@
  * switching on and off at its edges, logged and pushed to the sites concerned (and again on
  * reconnect); on-demand start/stop audited, shown by status and pushed; a bad `--until`
  * refused naming it, with nothing stored; a start and a stop surviving a hub restart; a
- * topology version dropping a started on-demand entry closing its activation, audited.
+ * topology version dropping a started on-demand entry closing its activation, audited; an
+ * entry pushed as active only while its covering site is connected and not drained.
  */
 import { afterEach, beforeEach, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -293,6 +294,31 @@ test.skipIf(pgSkip)(
     assert.equal(
       await count(p.hubDb.pool, 'SELECT count(*) AS n FROM cover_activations WHERE stopped_at_ms IS NULL'),
       0,
+    );
+  },
+);
+
+test.skipIf(pgSkip)(
+  'an entry is pushed as active only while its covering site can be routed to: drained or gone, it is not',
+  async () => {
+    // wanzhou's agents cover chongqing's retail; chongqing asks under it while it is pushed.
+    assert.equal((await p.fedctl('cover', 'start', 'wanzhou-helps-center')).code, 0);
+    await waitFor('chongqing told', () => has('chongqing', 'wanzhou-helps-center'));
+
+    assert.equal((await p.fedctl('drain', 'wanzhou', '--comment', 'maintenance')).code, 0);
+    await waitFor(
+      'both told it is off while wanzhou is drained',
+      () => !has('chongqing', 'wanzhou-helps-center') && !has('wanzhou', 'wanzhou-helps-center'),
+    );
+    // The schedule is unchanged: the entry is still started, and routing would judge it.
+    assert.ok(p.hub.cover.activeCoverEntryIds(clock.now()).includes('wanzhou-helps-center'));
+    assert.equal((await p.fedctl('undrain', 'wanzhou')).code, 0);
+    await waitFor('chongqing told again', () => has('chongqing', 'wanzhou-helps-center'));
+
+    await p.sites.get('wanzhou')!.link.stop(200);
+    await waitFor(
+      'chongqing told it is off once wanzhou is gone',
+      () => !has('chongqing', 'wanzhou-helps-center'),
     );
   },
 );
