@@ -48,9 +48,10 @@
  * - Only the expected site speaks for the request: never this site itself, and no site at all
  *   only on the hub's own refuse (`byHub`); while `asked`, any other site may accept or refuse
  *   (the hub picks the target); once an accept came, only that target refuses or acks its
- *   token (a second site's accept or refusal of the request is stale: handled as such). Anything else is ignored and reported
- *   once (`wrong-sender`, the adapter logs it): a hub that forgot the request relays by
- *   `toSiteId` alone (§5.8), so the check is this site's own.
+ *   token (a second site's accept or refusal of the request is stale: handled as such).
+ *   Anything else is ignored and reported once (`wrong-sender`, the adapter logs it): a hub
+ *   that forgot the request relays by `toSiteId` alone (§5.8), so the check is this site's
+ *   own.
  * - `moved` is final: the call now belongs to the target and never comes back (no ping-pong:
  *   there it has `hops = 1`, and the trigger asks no call with `hops >= maxHops`).
  * - Names are the wire's (messages.ts): the request carries the call's sites so far
