@@ -178,6 +178,13 @@ export class Hub {
       log: log.child({ part: 'cover' }),
       topology: () => this.state.current,
       sites: this.registry,
+      // Pushed as active only while the hub could route to the covering site (hub-cover.ts).
+      routable: (siteId) => {
+        const e = this.registry.get(siteId);
+        return (
+          !!e && e.stream !== null && e.capabilities.includes('overflow') && !this.state.drained.has(siteId)
+        );
+      },
     });
     this.state.cover = this.cover;
     this.grpc = new GrpcServer({
@@ -437,7 +444,9 @@ export class Hub {
     // sockets, and a site that kept talking would be called silent.
     this.tick = setInterval(() => {
       setImmediate(() => {
-        for (const siteId of this.registry.tick(clock.now())) log.warn('site link down', { siteId });
+        const down = this.registry.tick(clock.now());
+        for (const siteId of down) log.warn('site link down', { siteId });
+        if (down.length > 0) this.cover.sitesChanged();
       });
     }, every);
     this.tick.unref();

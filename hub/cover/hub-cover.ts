@@ -12,6 +12,14 @@
  * `CoverState` with the active entries in which it is the served or the covering site. A site
  * that attaches gets its list after `Welcome`, as it gets DrainState.
  *
+ * An entry is pushed only while it is routable: its covering site connected, speaking
+ * `overflow`, and not drained (`routable`). The served site asks under every pushed entry
+ * without a trigger (docs/architecture.md §5.9), so an entry whose covering site the hub would
+ * skip anyway would have it ask for every waiting call, each refused by the hub, again and
+ * again. The lists are pushed again when that changes (`sitesChanged`: a site attached, its
+ * link closed or went down, a drain or undrain). The schedule itself (the logs, routing,
+ * `fedctl status`) is not changed by it.
+ *
  * Only a leading hub runs it: `start()` when a term starts (the admins' activations are read
  * from the table, so they survive a restart and a takeover), `stop()` when it ends. Routing
  * asks `activeCoverEntryIds(nowMs)`, computed afresh from the same inputs, so it never waits
@@ -19,6 +27,12 @@
  *
  * start():  load open activations -> evaluate (logs and pushes) -> arm the next boundary.
  * stop():   cancel the boundary timer; forget the set (the next term logs it again).
+ *
+ * A topology version that drops an on-demand entry (or makes it scheduled) closes the entry's
+ * open activation, stored with its audit row by `topology vN` (`cover.stop`): left open, the
+ * same id added back later would silently start covering again with nobody having asked. The
+ * component forgets it at once (routing and the pushes stop); a write that fails is logged
+ * and done again at the next term's start, which closes whatever the running version lacks.
  */
 import type { HubMessage } from '../../proto/gen/federation.js';
 import type { CoverEntryStatus } from '../../proto/gen/admin.js';
@@ -61,6 +75,8 @@ export interface HubCoverDeps {
   /** The running topology (none before the first version). */
   topology: () => { version: number; topology: Topology } | undefined;
   sites: CoverSites;
+  /** Whether a covering site can take cover calls now (header); default: always. */
+  routable?: (siteId: string) => boolean;
 }
 
 interface Active {
@@ -86,7 +102,11 @@ export class HubCover {
     this.open = new Map(rows.map((r) => [r.entryId, r]));
     this.running = true;
     this.sent.clear();
+    const v = this.d.topology()?.version;
+    const dropped = v === undefined ? [] : this.forgetDropped();
     this.evaluate(() => undefined);
+    // Not awaited: the term does not wait on these writes (closeDropped logs its own failures).
+    if (v !== undefined) void this.closeDropped(dropped, v);
   }
 
   stop(): void {
@@ -157,17 +177,35 @@ export class HubCover {
     };
   }
 
-  /** A new topology version is running: entries may have appeared, gone or moved. */
-  topologyChanged(version: number): void {
+  /**
+   * A new topology version is running: entries may have appeared, gone or moved. Resolves
+   * when the activations it dropped are closed in the table (or their closing was logged as
+   * failed); the set is re-evaluated and pushed before that, at once.
+   */
+  topologyChanged(version: number): Promise<void> {
+    const dropped = this.running ? this.forgetDropped() : [];
     this.evaluate(() => `topology v${version}`);
+    return this.closeDropped(dropped, version);
   }
 
-  /** A site said hello: it gets its list after Welcome (an empty list too: it may hold an old one). */
+  /**
+   * A site said hello: it gets its list after Welcome (an empty list too: it may hold an old
+   * one), and the sites it covers for may get theirs (it is routable again).
+   */
   attached(siteId: string, capabilities: readonly string[]): void {
-    if (!this.running || !capabilities.includes('cover')) return;
+    if (!this.running) return;
+    if (capabilities.includes('cover')) {
+      const t = this.d.topology()?.topology;
+      const ids = t ? coverEntriesForSite(t, this.pushable(t), siteId) : [];
+      if (this.d.sites.send(siteId, coverState(ids))) this.sent.set(siteId, ids.join(','));
+    }
+    this.sitesChanged();
+  }
+
+  /** A covering site may have become routable or not (link, drain): push the lists that changed. */
+  sitesChanged(): void {
     const t = this.d.topology()?.topology;
-    const ids = t ? coverEntriesForSite(t, new Set(this.active.keys()), siteId) : [];
-    if (this.d.sites.send(siteId, coverState(ids))) this.sent.set(siteId, ids.join(','));
+    if (this.running && t) this.push(t);
   }
 
   /** The active entries (for `fedctl status`), in the topology's order. */
@@ -185,6 +223,37 @@ export class HubCover {
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** Forget the open activations the running topology has no on-demand entry for; their ids. */
+  private forgetDropped(): CoverActivation[] {
+    const t = this.d.topology()?.topology;
+    const onDemand = new Set(t?.cover.filter((c) => c.when.kind === 'on-demand').map((c) => c.id));
+    const dropped = [...this.open.values()].filter((r) => !onDemand.has(r.entryId));
+    for (const r of dropped) this.open.delete(r.entryId);
+    return dropped;
+  }
+
+  /** Close the dropped activations in the table, each with its audit row (header). */
+  private async closeDropped(dropped: CoverActivation[], version: number): Promise<void> {
+    const by = `topology v${version}`;
+    const nowMs = this.d.scheduler.now();
+    for (const r of dropped) {
+      // One past its `until` is not running: nothing to stop, and it can never start again
+      // by itself (the next start of the id closes it at its until).
+      if (r.untilMs !== null && r.untilMs <= nowMs) continue;
+      try {
+        await this.d.store.stop({
+          entryId: r.entryId,
+          by,
+          nowMs,
+          comment: `the entry is not on demand in ${by}`,
+        });
+        this.d.log.info('cover activation closed', { entryId: r.entryId, startedBy: r.startedBy, by });
+      } catch (e) {
+        this.d.log.error('cover activation not closed', { entryId: r.entryId, by, err: e });
+      }
+    }
+  }
 
   private started(): Map<string, StartedCover> {
     return new Map([...this.open].map(([id, r]) => [id, { untilMs: r.untilMs }]));
@@ -281,9 +350,20 @@ export class HubCover {
     return pushedTo;
   }
 
+  /** The active entries whose covering site is routable now (header). */
+  private pushable(t: Topology): Set<string> {
+    const routable = this.d.routable ?? (() => true);
+    return new Set(
+      [...this.active.keys()].filter((id) => {
+        const e = t.cover.find((c) => c.id === id);
+        return e !== undefined && routable(e.agentsOf);
+      }),
+    );
+  }
+
   /** Tell every connected `cover` site whose own list changed; returns those told. */
   private push(t: Topology): string[] {
-    const ids = new Set(this.active.keys());
+    const ids = this.pushable(t);
     const told: string[] = [];
     for (const siteId of this.d.sites.connected()) {
       if (!this.d.sites.get(siteId)?.capabilities.includes('cover')) continue;

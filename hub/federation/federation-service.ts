@@ -13,7 +13,10 @@
  *   - the first message must be a Hello, within `helloTimeoutMs`, else the stream ends with
  *     INVALID_ARGUMENT / DEADLINE_EXCEEDED saying so;
  *   - messages are handled one at a time in arrival order (a promise chain), so event
- *     batches are stored and acknowledged in the order the site sent them;
+ *     batches are stored and acknowledged in the order the site sent them; heartbeats and
+ *     overflow envelopes are handled on arrival instead, ahead of a batch the database is
+ *     still storing (both are synchronous, so overflow envelopes keep their order among
+ *     themselves: a cancel never overtakes its request);
  *   - an event batch that is refused (malformed, another site's events, database down) is
  *     answered with an EventBatchAck carrying the error, and the stream stays up: the site
  *     keeps the events in its outbox and retries, nothing is lost;
@@ -29,6 +32,7 @@ import {
   type FederationServer,
   type Hello,
   type HubMessage,
+  type OverflowEnvelope,
   type LookupCustomerRequest,
   type LookupCustomerResponse,
   type SiteMessage,
@@ -208,6 +212,8 @@ export function createFederationService(
     let generation = -1;
     let ended = false;
     let chain: Promise<void> = Promise.resolve();
+    /** Overflow envelopes queued on the chain (they came before the Hello was read, or behind those). */
+    let overflowOnChain = 0;
     const peerAddress = peerAddressOf(typeof call.getPeer === 'function' ? call.getPeer() : undefined);
 
     const end = (err?: unknown): void => {
@@ -218,6 +224,7 @@ export function createFederationService(
       if (siteId !== undefined) {
         registry.disconnect(siteId, generation, clock.now());
         hub.stopFeed(siteId);
+        hub.cover?.sitesChanged(); // a covering site gone: the sites it served stop asking
         log.info('site link closed', { siteId, ...(err === undefined ? { reason: 'ended' } : { err }) });
       }
       if (err !== undefined && !call.cancelled && !call.writableEnded && !call.destroyed) {
@@ -298,6 +305,24 @@ export function createFederationService(
       hub.cover?.attached(siteId, caps);
     };
 
+    /**
+     * Only a site that announced the capability speaks the protocol; one that did not is never
+     * a target either, so nothing it sends can be part of a request (§5.3). Synchronous.
+     */
+    const onOverflow = (from: string, entry: SiteEntry, env: OverflowEnvelope): void => {
+      if (!entry.capabilities.includes('overflow')) {
+        hub.overflow.refused(
+          from,
+          peerAddress,
+          'failed-precondition',
+          'overflow',
+          `site ${from} sent an overflow message without announcing the overflow capability`,
+        );
+        return;
+      }
+      hub.overflow.receive(from, env, peerAddress);
+    };
+
     const ackHeartbeat = (entry: SiteEntry, hb: { seq: number; outboxBacklog: number }): void => {
       entry.outboxBacklog = Math.max(0, hb.outboxBacklog);
       send({ body: { $case: 'heartbeatAck', value: { seq: hb.seq, hubTimeMs: clock.now() } } });
@@ -366,19 +391,7 @@ export function createFederationService(
           return;
         }
         case 'overflow':
-          // Only a site that announced the capability speaks the protocol; one that did not is
-          // never a target either, so nothing it sends can be part of a request (§5.3).
-          if (!entry.capabilities.includes('overflow')) {
-            hub.overflow.refused(
-              siteId,
-              peerAddress,
-              'failed-precondition',
-              'overflow',
-              `site ${siteId} sent an overflow message without announcing the overflow capability`,
-            );
-            return;
-          }
-          hub.overflow.receive(siteId, body.value, peerAddress);
+          onOverflow(siteId, entry, body.value);
           return;
         case 'topologyAck':
           if (body.value.error) {
@@ -399,10 +412,25 @@ export function createFederationService(
       }
     };
 
+    const enqueue = (m: SiteMessage, heardAlready: boolean, arrivedAtMs: number): void => {
+      const overflow = m.body?.$case === 'overflow';
+      if (overflow) overflowOnChain++;
+      chain = chain
+        .then(() => handle(m, heardAlready, arrivedAtMs))
+        .finally(() => {
+          if (overflow) overflowOnChain--;
+        })
+        .catch((e: unknown) => end(e));
+    };
+
     call.on('data', (m: SiteMessage) => {
       // Liveness is taken on arrival, and a heartbeat is answered at once, not after the
       // messages queued before it: a batch that takes the database a second to commit must
-      // not look like a silent site here, nor like a silent hub to the site.
+      // not look like a silent site here, nor like a silent hub to the site. An overflow
+      // envelope too: a request held behind an origin's outbox backlog would be routed after
+      // the origin stopped waiting (its ask timeout, 2 s), holding a target's agent for a call
+      // already home. Its age is not judged: the hub cannot read the site's clock, and
+      // arrival order is all it has (a late accept is cancelled by the origin, §5.9).
       const arrivedAtMs = clock.now();
       if (siteId !== undefined && !ended && m.body?.$case !== 'hello') {
         const entry = registry.heard(siteId, generation, arrivedAtMs);
@@ -410,10 +438,19 @@ export function createFederationService(
           ackHeartbeat(entry, m.body.value);
           return;
         }
-        chain = chain.then(() => handle(m, true, arrivedAtMs)).catch((e: unknown) => end(e));
+        // One queued on the chain (it came before the Hello was read) goes first: keep behind it.
+        if (entry && m.body?.$case === 'overflow' && overflowOnChain === 0) {
+          try {
+            onOverflow(siteId, entry, m.body.value);
+          } catch (e) {
+            end(e);
+          }
+          return;
+        }
+        enqueue(m, true, arrivedAtMs);
         return;
       }
-      chain = chain.then(() => handle(m, false, arrivedAtMs)).catch((e: unknown) => end(e));
+      enqueue(m, false, arrivedAtMs);
     });
     call.on('end', () => {
       void chain.then(() => end());

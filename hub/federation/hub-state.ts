@@ -159,14 +159,17 @@ export class HubState {
     const msg = this.topologyMessage(t);
     const pushed = this.d.registry.connected().filter((id) => this.d.registry.send(id, msg));
     // After the topology: a site adopts the version that names the entries it is told of.
-    this.cover?.topologyChanged(t.version);
+    // Not awaited: the set is pushed at once; closing what the version dropped logs its own failures.
+    void this.cover?.topologyChanged(t.version);
     return pushed;
   }
 
   setDrained(siteId: string, drained: boolean, reason: string): boolean {
     if (drained) this.drained.add(siteId);
     else this.drained.delete(siteId);
-    return this.d.registry.send(siteId, { body: { $case: 'drain', value: { drained, reason } } });
+    const told = this.d.registry.send(siteId, { body: { $case: 'drain', value: { drained, reason } } });
+    this.cover?.sitesChanged(); // cover by a drained site is not pushed (hub-cover.ts)
+    return told;
   }
 
   /** Start (or restart after hello) a site's feed from the cursor the site holds. */

@@ -15,8 +15,11 @@
  * active is a dependency (the hub's cover schedule decides them; by default the topology's
  * weekly windows, with no on-demand entry started).
  *
- * Runs on the link's message chain, synchronously: a request is decided and forwarded before
- * the next message of that link is read, so the origin's cancel can never overtake its request.
+ * Runs when the envelope arrives, synchronously, ahead of the link's event batches still being
+ * stored (federation-service.ts): a request is decided and forwarded before the next message of
+ * that link is read, so the origin's cancel can never overtake its request, and no request
+ * waits on the hub's database. The hub does not judge a request's age: it cannot read the
+ * site's clock, so arrival order is what it goes by.
  */
 import type { OverflowEnvelope } from '../../proto/gen/federation.js';
 import type { Clock } from '../../shared/clock.js';

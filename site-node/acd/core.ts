@@ -347,7 +347,8 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): 
 /**
  * A call that arrived while its queue was closed, under an `afterHours` overflow policy: it
  * waits out of the line, never offered here (the queue is closed), until `closedUntilMs` for
- * a move to another site; then it is turned away as closed (the `closed` timer).
+ * a move to another site; then it is turned away as closed, or lined if the queue has opened
+ * meanwhile (the `closed` timer, `closedWaitOver`).
  */
 function closedWait(s: AcdState, call: CallRec, out: AcdCommand[]): void {
   const q = call.queue;
@@ -356,12 +357,35 @@ function closedWait(s: AcdState, call: CallRec, out: AcdCommand[]): void {
   startTimer(s, timerId.closed(call.id), { kind: 'closed', call, atMs: call.closedUntilMs! }, out);
 }
 
-/** The closed wait is over and the call did not move: turned away as a closed queue does. */
-function turnAwayClosed(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+/**
+ * The closed wait is over and the call did not move. The calendar is read again: still closed,
+ * it is turned away as a closed queue does; open by now (the wait crossed the opening time),
+ * it joins the line as any caller would, ranked by when it arrived (it has waited since then)
+ * and judged by the queue's max wait and length from there, never sent away at an open queue.
+ */
+function closedWaitOver(s: AcdState, call: CallRec, out: AcdCommand[]): void {
   const q = call.queue;
   call.closedUntilMs = undefined;
-  recordWindow(s, q, 'rejected', 0);
-  fallback(s, call, 'after-hours', q.cfg.afterHours, out);
+  if (!checkOpen(q.cfg, s.nowMs).ok) {
+    recordWindow(s, q, 'rejected', 0);
+    return fallback(s, call, 'after-hours', q.cfg.afterHours, out);
+  }
+  call.state = 'queued';
+  refreshLevel(call, s.nowMs);
+  if (maxWaitExceeded(q.cfg, call.enqueueMs, s.nowMs)) {
+    recordWindow(s, q, 'timed-out', s.nowMs - call.enqueueMs);
+    return fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
+  }
+  const a = pickAgent(s, q.cfg, call.level);
+  if (a) return offer(s, call, a, out);
+  const room = checkRoom(q.cfg, q.waiting - q.virtualWaiting);
+  if (!room.ok) {
+    recordWindow(s, q, 'rejected', 0);
+    return fallback(s, call, room.reason, room.action, out);
+  }
+  insertCall(q, call);
+  out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
+  armWaitTimer(s, call, out);
 }
 
 /** Offer waiting calls of `q` to ready agents, highest priority first, FIFO in a priority. */
@@ -745,7 +769,7 @@ function onTimer(s: AcdState, id: unknown, now: number, out: AcdCommand[]): void
       finishWrapUp(s, t.agent, out);
       return;
     case 'closed':
-      turnAwayClosed(s, t.call, out);
+      closedWaitOver(s, t.call, out);
       return;
     case 'retry': {
       // Back to the very place it had: same enqueue time and order.
@@ -980,9 +1004,9 @@ function onReturnCall(s: AcdState, callId: unknown, now: number, out: AcdCommand
     return;
   }
   if (call.closedUntilMs !== undefined) {
-    // Taken from its closed wait: back to it for what is left, or turned away now.
+    // Taken from its closed wait: back to it for what is left, or its wait is over now.
     if (now < call.closedUntilMs) closedWait(s, call, out);
-    else turnAwayClosed(s, call, out);
+    else closedWaitOver(s, call, out);
     return;
   }
   requeue(s, call, out);

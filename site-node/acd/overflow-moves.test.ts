@@ -7,7 +7,7 @@
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
-import { arriveInRetail, commandsOf, loginReady, retailHarness, type AcdHarness } from './harness.js';
+import { AcdHarness, arriveInRetail, commandsOf, loginReady, retailHarness } from './harness.js';
 import { checkAcdInvariants } from './invariants.js';
 import { queueStats, waitingCalls } from './stats.js';
 import { agentView, callView, movableCalls } from './views.js';
@@ -402,6 +402,30 @@ describe('closed queue under an afterHours overflow policy', () => {
       of(out, 'call-fallback').map((c) => c.reason),
       ['after-hours'],
     );
+  });
+
+  test('a closed wait that ends after the queue opened lines the call, ranked by its arrival', () => {
+    // Monday 07:59:55 (UTC); the queue opens at 08:00 and the closed wait is 10 s.
+    const h = new AcdHarness(
+      {
+        calendars: { day: { weekly: { mon: [{ from: '08:00', to: '18:00' }] } } },
+        offerTimeoutMs: '10s',
+        wrapUpMs: '5s',
+        queues: [{ id: 'retail', skill: 'retail', calendarId: 'day', closedOverflowWaitMs: '10s' }],
+      },
+      Date.UTC(2026, 10, 23, 7, 59, 55),
+    );
+    arrive(h, 'c1');
+    assert.equal(callView(h.state, 'c1')?.state, 'closed-wait');
+    h.advance(6_000); // 08:00:01: open; a new caller joins the line directly
+    arrive(h, 'c2');
+    const over = h.advance(4_000); // 08:00:05: c1's closed wait ends with the queue open
+    assert.deepEqual(of(over, 'call-fallback'), [], 'never turned away at an open queue');
+    assert.equal(callView(h.state, 'c1')?.state, 'queued');
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1', 'c2'], 'ahead of the later caller');
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+    login(h, 'a');
+    assert.equal(callView(h.state, 'c1')?.state, 'offered');
   });
 
   test('a caller hanging up during the closed wait ends it abandoned, once', () => {

@@ -109,7 +109,7 @@ test.skipIf(pgSkip)('overflow envelopes both ways, checked; link down said once'
     handled.map((m) => [m.kind, m.fromSiteId, m.requestId]),
     [
       ['accept', 'chongqing', 'wanzhou-1#1'],
-      ['refuse', 'hub:hub', 'wanzhou-2#1'],
+      ['refuse', '', 'wanzhou-2#1'],
     ],
   );
   const refused = lines

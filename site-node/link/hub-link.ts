@@ -642,12 +642,11 @@ export class GrpcHubLink implements HubLink {
 
   /**
    * A relayed overflow envelope: checked, then handed to the runtime. The hub's own refusals
-   * carry no sender (hub/overflow/relay-core.ts `hubRefuse`): they are read as from the hub.
+   * carry an empty sender and `byHub` (hub/overflow/relay-core.ts `hubRefuse`), which
+   * `fromEnvelope` accepts on those alone.
    */
   private applyOverflow(envelope: unknown): void {
-    const e = envelope as { fromSiteId?: unknown; body?: { $case?: unknown; value?: { byHub?: unknown } } };
-    const fromHub = e.fromSiteId === '' && e.body?.$case === 'refuse' && e.body.value?.byHub === true;
-    const read = fromEnvelope(fromHub ? { ...e, fromSiteId: `hub:${this.hubId || 'unknown'}` } : envelope);
+    const read = fromEnvelope(envelope);
     if (!read.ok) {
       this.log.warn('overflow message refused', {
         hubId: this.hubId,

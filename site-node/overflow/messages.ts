@@ -16,7 +16,10 @@ import type { AttachedData } from '../acd/types.js';
 export interface Addressed {
   /** `<callId>#<attempt>` (origin.ts), unique per attempt. */
   requestId: string;
-  /** The sending site (stamped by the hub when it relays). */
+  /**
+   * The sending site (stamped by the hub when it relays); '' on the hub's own refuse (`byHub`)
+   * and only there.
+   */
   fromSiteId: string;
   /** The site it is for; null on a request (the hub picks) and on a cancel before any answer. */
   toSiteId: string | null;

@@ -94,7 +94,7 @@ test('refused, timed out or cut off before the commit: the call stays home, in i
     {
       kind: 'refuse',
       requestId: 'c1#1',
-      fromSiteId: 'hub',
+      fromSiteId: '', // the hub's own refuse names no site (wire.ts)
       toSiteId: 'wanzhou',
       token: null,
       reason: 'x',
@@ -395,4 +395,72 @@ test('the home queue letting the call go after the move was given up: the call g
     .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
   twice.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
   assert.deepEqual(twice.did(), []);
+});
+
+test('only the expected site answers: never this site itself, and after the accept only that target', () => {
+  const refuse = (fromSiteId: string, token: string | null, byHub = false): OverflowMessage => ({
+    kind: 'refuse',
+    requestId: 'c1#1',
+    fromSiteId,
+    toSiteId: 'wanzhou',
+    token,
+    reason: 'x',
+    byHub,
+  });
+  const reported = (d: Drive, state: string, kind: string, site: string) => {
+    assert.deepEqual(d.did(), ['wrong-sender']);
+    const r = d.out[0]!;
+    assert.ok(r.type === 'wrong-sender');
+    assert.deepEqual([d.m.state, r.kind, r.fromSiteId], [state, kind, site]);
+  };
+  // Asked: the hub picks, so any other site may answer; this site and "no site" may not.
+  const asked = new Drive().ask();
+  asked.msg(
+    {
+      kind: 'accept',
+      requestId: 'c1#1',
+      fromSiteId: 'wanzhou',
+      toSiteId: 'wanzhou',
+      token: 't',
+      holdMs: 3_000,
+    },
+    T0 + 1,
+  );
+  reported(asked, 'asked', 'accept', 'wanzhou');
+  asked.msg(refuse('', null), T0 + 2); // not by the hub, yet from no site
+  reported(asked, 'asked', 'refuse', '');
+  asked.msg(refuse('fuling', null), T0 + 3);
+  assert.deepEqual([asked.m.state, asked.m.homeReason], ['home', 'refused']);
+
+  // After chongqing's accept: fuling's refuse or ack of our token is not chongqing's word.
+  const d = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+  assert.equal(d.m.state, 'committing');
+  d.msg(refuse('fuling', 'tok-1'), T0 + 3);
+  reported(d, 'committing', 'refuse', 'fuling');
+  d.msg(
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'fuling', toSiteId: 'wanzhou', token: 'tok-1' },
+    T0 + 4,
+  );
+  reported(d, 'committing', 'commit-ack', 'fuling');
+  // A second site's accept (the request went on twice) is stale: cancelled, not reported.
+  d.msg(
+    {
+      kind: 'accept',
+      requestId: 'c1#1',
+      fromSiteId: 'fuling',
+      toSiteId: 'wanzhou',
+      token: 't2',
+      holdMs: 3_000,
+    },
+    T0 + 5,
+  );
+  assert.deepEqual(d.did(), ['send:cancel']);
+  d.msg(
+    { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-1' },
+    T0 + 6,
+  );
+  assert.equal(d.m.state, 'moved');
 });

@@ -45,6 +45,13 @@
  * - The commit is resent until the target's word, however long: giving up would guess. After
  *   `commitAlarmAfterMs` without it the machine raises one `alarm` (the adapter logs it: a
  *   target gone silent with a call in transit) and resends every `commitSlowResendMs` after.
+ * - Only the expected site speaks for the request: never this site itself, and no site at all
+ *   only on the hub's own refuse (`byHub`); while `asked`, any other site may accept or refuse
+ *   (the hub picks the target); once an accept came, only that target refuses or acks its
+ *   token (a second site's accept or refusal of the request is stale: handled as such).
+ *   Anything else is ignored and reported once (`wrong-sender`, the adapter logs it): a hub
+ *   that forgot the request relays by `toSiteId` alone (§5.8), so the check is this site's
+ *   own.
  * - `moved` is final: the call now belongs to the target and never comes back (no ping-pong:
  *   there it has `hops = 1`, and the trigger asks no call with `hops >= maxHops`).
  * - Names are the wire's (messages.ts): the request carries the call's sites so far
@@ -147,6 +154,14 @@ export type OriginCommand =
   | { type: 'call-moved'; callId: string; toSiteId: string; token: string }
   /** The target has said nothing for `commitAlarmAfterMs` with the call in transit: log it. */
   | { type: 'alarm'; callId: string; requestId: string; toSiteId: string; token: string; silentMs: number }
+  /** A message for this call's request from a site that cannot have sent it: ignored; log it once. */
+  | {
+      type: 'wrong-sender';
+      requestId: string;
+      kind: OverflowMessage['kind'];
+      fromSiteId: string;
+      reason: string;
+    }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 
@@ -274,8 +289,39 @@ function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs
   } satisfies OriginStep;
 }
 
+/** The report of a message the current request's expected sender did not send (header), or null. */
+function wrongSender(
+  m: OriginMachine,
+  msg: Extract<OverflowMessage, { kind: 'accept' | 'refuse' | 'commit-ack' }>,
+): OriginCommand | null {
+  if (msg.requestId !== m.requestId) return null; // another attempt's: handled as stale
+  const byHub = msg.kind === 'refuse' && msg.byHub && msg.fromSiteId === '';
+  let expected: string | null = null;
+  if (msg.fromSiteId === m.site || (msg.fromSiteId === '' && !byHub)) {
+    expected = 'another site';
+  } else if ((m.state === 'accepted' || m.state === 'committing') && msg.kind !== 'accept') {
+    // A second target's accept or refusal of the request (the hub sent it on twice) is stale,
+    // not wrong: handled below. A refuse or ack of our token is only its target's to give.
+    const ofOurToken = msg.token === m.token;
+    if (ofOurToken && msg.fromSiteId !== m.toSiteId) expected = `site ${m.toSiteId}, which accepted it`;
+  }
+  if (expected === null) return null;
+  const who = msg.fromSiteId === '' ? 'no site' : `site ${msg.fromSiteId}`;
+  return {
+    type: 'wrong-sender',
+    requestId: msg.requestId,
+    kind: msg.kind,
+    fromSiteId: msg.fromSiteId,
+    reason: `${msg.kind} of ${msg.requestId} from ${who}; only ${expected} answers it`,
+  };
+}
+
 function onMessage(m: OriginMachine, msg: OverflowMessage, nowMs: number, o: OriginOptions): OriginStep {
   const same: OriginStep = { machine: m, commands: [] };
+  if (msg.kind === 'accept' || msg.kind === 'refuse' || msg.kind === 'commit-ack') {
+    const wrong = wrongSender(m, msg);
+    if (wrong) return { machine: m, commands: [wrong] };
+  }
   switch (msg.kind) {
     case 'accept': {
       const ours = m.state === 'asked' && msg.requestId === m.requestId;

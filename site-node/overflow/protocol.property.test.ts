@@ -262,6 +262,9 @@ function runOnce(seed: number, stats: Stats): void {
       }
       case 'alarm':
         return;
+      case 'wrong-sender': // every party here is honest: only a stranger's message is reported
+        assert.fail(`origin: ${c.reason}`);
+        return;
       case 'start-timer':
         arm(ORIGIN, 'proto', c.id, c.atMs);
         return;
@@ -323,6 +326,9 @@ function runOnce(seed: number, stats: Stats): void {
       case 'end-admitted':
         if (callView(acd[site], c.callId)) acdDo(site, { type: 'caller-hung-up', callId: c.callId });
         return;
+      case 'wrong-sender':
+        assert.fail(`${site}: ${c.reason}`);
+        return;
       case 'start-timer':
         arm(site, 'proto', c.id, c.atMs);
         return;
@@ -344,7 +350,7 @@ function runOnce(seed: number, stats: Stats): void {
         send('hub', from, {
           kind: 'refuse',
           requestId: msg.requestId,
-          fromSiteId: 'hub',
+          fromSiteId: '', // the hub's own refuse names no site (wire.ts)
           toSiteId: from,
           token: null,
           reason,

@@ -352,3 +352,64 @@ test('the sweep forgets released reservations and refusals, and keeps admitted o
   d.step({ type: 'sweep' }, T0 + 1 + O.retainAdmittedMs);
   assert.equal(d.book.byToken.size, 0);
 });
+
+describe('past the deadline, before the timer fires (a late timer)', () => {
+  const PATIENT = { remainingPatienceMs: 10_000 }; // a known patience: an unknown wait does not fit it
+
+  test('a repeated offer is answered as released, never with an accept of no time left', () => {
+    const d = new Drive().offer(1, T0);
+    d.offer(1, T0 + 3_500);
+    assert.deepEqual(d.did(), ['cancel-timer', 'send:refuse(reservation expired)']);
+    assert.equal(d.book.byToken.get('tok-1')!.status, 'released');
+    d.commit(1, T0 + 3_501);
+    assert.deepEqual(d.did(), ['send:refuse(reservation released)']);
+  });
+
+  test('it promises no agent: the one ready agent may be offered to the next call', () => {
+    const d = new Drive().offer(1, T0, READY, PATIENT);
+    d.offer(2, T0 + 2_999, READY, PATIENT);
+    assert.deepEqual(d.did(), ['send:refuse(no agent ready and the expected wait is unknown)']);
+    d.offer(3, T0 + 3_000, READY, PATIENT);
+    assert.deepEqual(d.did(), ['send:accept', 'start-timer']);
+  });
+});
+
+describe('only the origin speaks for its reservation', () => {
+  const from = (n: number, site: string) => ({ ...addr(n), fromSiteId: site });
+
+  test('a commit, cancel or caller-left from another site is reported and changes nothing', () => {
+    const d = new Drive().offer(1, T0);
+    for (const message of [
+      { kind: 'commit' as const, ...from(1, 'fuling'), token: 'tok-1' },
+      { kind: 'cancel' as const, ...from(1, 'fuling'), token: 'tok-1' },
+      { kind: 'cancel' as const, ...from(1, 'fuling'), toSiteId: null, token: null },
+      { kind: 'caller-left' as const, ...from(1, 'fuling'), token: 'tok-1' },
+    ]) {
+      d.step({ type: 'message', message }, T0 + 1);
+      assert.deepEqual(d.did(), ['wrong-sender'], `${message.kind} from fuling`);
+      const report = d.out[0]!;
+      assert.ok(report.type === 'wrong-sender');
+      assert.deepEqual([report.kind, report.fromSiteId], [message.kind, 'fuling']);
+      assert.match(report.reason, /from site fuling, but the reservation is wanzhou's/);
+      assert.equal(d.book.byToken.get('tok-1')!.status, 'held');
+    }
+    // The origin's own commit still admits it.
+    d.commit(1, T0 + 2);
+    assert.deepEqual(d.did(), ['cancel-timer', 'admit-call']);
+    d.done(1, T0 + 3);
+    d.step(
+      { type: 'message', message: { kind: 'caller-left', ...from(1, 'fuling'), token: 'tok-1' } },
+      T0 + 4,
+    );
+    assert.deepEqual(d.did(), ['wrong-sender'], 'an admitted call is not ended at a stranger’s word');
+  });
+
+  test("a repeated offer from another site is reported, never answered with the origin's token", () => {
+    const d = new Drive().offer(1, T0);
+    d.step(
+      { type: 'offer', request: request(1, { fromSiteId: 'fuling' }), token: 'tok-x', local: READY },
+      T0 + 1,
+    );
+    assert.deepEqual(d.did(), ['wrong-sender']);
+  });
+});

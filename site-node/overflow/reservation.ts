@@ -26,9 +26,15 @@
  *   adapter to admit (`admit-call`); only the adapter's `admit-done` (the ACD admitted it AND
  *   the admitted row is committed with it) sends the `commit-ack`, and `admit-failed` the
  *   refusal naming the token. A commit repeated meanwhile gets no answer: the origin resends.
- * - A reservation never outlives its deadline: a commit at or after it is refused (even if the
- *   deadline's timer has not fired yet) and the timer releases it. Once `admitting`, the
- *   deadline was met: neither the timer nor a cancel lets it go.
+ * - A reservation never outlives its deadline: a commit at or after it is refused, a repeated
+ *   offer is answered as released, and it promises no agent any more (`heldFor`), even if the
+ *   deadline's timer has not fired yet (a late timer); the timer releases it. Once `admitting`,
+ *   the deadline was met: neither the timer nor a cancel lets it go.
+ * - Only the origin speaks for its reservation: a commit, cancel or caller-left (or a repeated
+ *   offer) from any other site is not acted on and is reported once (`wrong-sender`, the adapter
+ *   logs it). The hub stamps `fromSiteId` from the sender's certificate, but a hub that forgot
+ *   the request relays by `toSiteId` alone, so this check is the site's own (§5.8). It is not
+ *   answered: the answer would name the token to a site it was never given to.
  * - The caller hung up after the commit (`caller-left`): a held reservation is released and
  *   refused (never admitted), an admitted call is ended (`end-admitted`, once) and acked, an
  *   unknown or released token refused; while admitting the answer waits for the adapter's.
@@ -161,6 +167,14 @@ export type ReservationCommand =
     }
   /** The caller of an admitted call hung up at the origin: end it here (if still live). */
   | { type: 'end-admitted'; callId: string; fromSiteId: string; token: string }
+  /** A message for a reservation from a site that is not its origin: not acted on; log it once. */
+  | {
+      type: 'wrong-sender';
+      requestId: string;
+      kind: OverflowMessage['kind'];
+      fromSiteId: string;
+      reason: string;
+    }
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 
@@ -214,12 +228,27 @@ export function bookFromAdmitted(site: string, rows: readonly AdmittedRow[], now
 
 const timerOf = (token: string): string => `reservation:${token}`;
 
+/** Held and not past its deadline: one past it is as good as released, whether or not its timer fired. */
+const holds = (r: Reservation, nowMs: number): boolean => r.status === 'held' && nowMs < r.deadlineMs;
+
 /** Reservations held now for a queue (each promises one ready agent). */
-export function heldFor(book: ReservationBook, queueId: string): number {
+export function heldFor(book: ReservationBook, queueId: string, nowMs: number): number {
   let n = 0;
-  for (const r of book.byToken.values()) if (r.status === 'held' && r.queueId === queueId) n++;
+  for (const r of book.byToken.values()) if (r.queueId === queueId && holds(r, nowMs)) n++;
   return n;
 }
+
+/** The report of a message from a site that is not the reservation's origin (header). */
+const wrongSender = (
+  r: Reservation,
+  m: { kind: OverflowMessage['kind']; fromSiteId: string },
+): ReservationCommand => ({
+  type: 'wrong-sender',
+  requestId: r.requestId,
+  kind: m.kind,
+  fromSiteId: m.fromSiteId,
+  reason: `${m.kind} of ${r.requestId} from site ${m.fromSiteId}, but the reservation is ${r.fromSiteId}'s`,
+});
 
 const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
@@ -243,12 +272,17 @@ function badRequest(req: RequestMessage): string | null {
 }
 
 /** Why this site cannot take the call, or null to accept (the hub's rule, header). */
-function refusal(book: ReservationBook, req: RequestMessage, local: LocalQueueState): string | null {
+function refusal(
+  book: ReservationBook,
+  req: RequestMessage,
+  local: LocalQueueState,
+  nowMs: number,
+): string | null {
   if (!local.offersQueue) return `site ${book.site} does not offer queue ${req.queueId}`;
   if (local.maxWaitMs !== null && req.waitedMs >= local.maxWaitMs) {
     return `the caller has waited ${req.waitedMs} ms, at or past queue ${req.queueId}'s max wait of ${local.maxWaitMs} ms`;
   }
-  if (local.agentsReady > heldFor(book, req.queueId)) return null;
+  if (local.agentsReady > heldFor(book, req.queueId, nowMs)) return null;
   if (local.agentsServing === 0) return `no agent serves queue ${req.queueId} at site ${book.site}`;
   const patience = req.remainingPatienceMs;
   if (patience === null) return null;
@@ -313,6 +347,15 @@ function onOffer(
     // A duplicate: the same answer again (a held reservation with what is left of it).
     if ('refused' in known) return [refuse(book, req.requestId, origin, null, known.refused)];
     const r = book.byToken.get(known.token)!;
+    if (r.fromSiteId !== origin) return [wrongSender(r, req)];
+    if (r.status === 'held' && nowMs >= r.deadlineMs) {
+      // Past its deadline (the timer is late): released now, never offered again.
+      release(r, nowMs);
+      return [
+        { type: 'cancel-timer', id: timerOf(r.token) },
+        refuse(book, req.requestId, origin, null, 'reservation expired'),
+      ];
+    }
     if (r.status === 'held') return [acceptOf(book, r, nowMs)];
     if (r.status === 'released') return [refuse(book, req.requestId, origin, null, 'reservation released')];
     return []; // admitting or admitted: the origin gets its answer to the commit
@@ -325,7 +368,7 @@ function onOffer(
   // gets the same refusal again anyway).
   const bad = badRequest(req);
   if (bad !== null) return [refuse(book, req.requestId, origin, null, bad)];
-  const why = refusal(book, req, e.local);
+  const why = refusal(book, req, e.local, nowMs);
   if (why !== null) {
     book.byRequest.set(req.requestId, { refused: why, atMs: nowMs });
     return [refuse(book, req.requestId, origin, null, why)];
@@ -366,11 +409,12 @@ function named(book: ReservationBook, requestId: string, token: string): Reserva
 
 function onCommit(
   book: ReservationBook,
-  m: { requestId: string; fromSiteId: string; token: string },
+  m: { kind: 'commit'; requestId: string; fromSiteId: string; token: string },
   nowMs: number,
-) {
+): ReservationCommand[] {
   const r = named(book, m.requestId, m.token);
   if (!r) return [refuse(book, m.requestId, m.fromSiteId, m.token, 'unknown token')];
+  if (r.fromSiteId !== m.fromSiteId) return [wrongSender(r, m)];
   switch (r.status) {
     case 'admitted':
       return [ackOf(book, r)];
@@ -415,11 +459,12 @@ function onCommit(
 
 function onCallerLeft(
   book: ReservationBook,
-  m: { requestId: string; fromSiteId: string; token: string },
+  m: { kind: 'caller-left'; requestId: string; fromSiteId: string; token: string },
   nowMs: number,
 ): ReservationCommand[] {
   const r = named(book, m.requestId, m.token);
   if (!r) return [refuse(book, m.requestId, m.fromSiteId, m.token, 'unknown token')];
+  if (r.fromSiteId !== m.fromSiteId) return [wrongSender(r, m)];
   switch (r.status) {
     case 'held':
       release(r, nowMs);
@@ -475,13 +520,19 @@ function onAdmitFailed(
   return [refuse(book, r.requestId, r.fromSiteId, r.token, `not admitted: ${String(reason)}`)];
 }
 
-function onCancel(book: ReservationBook, requestId: string, token: string | null, nowMs: number) {
-  const answer = book.byRequest.get(requestId);
-  const t = token ?? (answer && 'token' in answer ? answer.token : undefined);
+function onCancel(
+  book: ReservationBook,
+  m: { kind: 'cancel'; requestId: string; fromSiteId: string; token: string | null },
+  nowMs: number,
+): ReservationCommand[] {
+  const answer = book.byRequest.get(m.requestId);
+  const t = m.token ?? (answer && 'token' in answer ? answer.token : undefined);
   const r = t === undefined ? undefined : book.byToken.get(t);
+  if (!r || r.requestId !== m.requestId) return [];
+  if (r.fromSiteId !== m.fromSiteId) return [wrongSender(r, m)];
   // Only a held reservation of that very request lets go; an admitting or admitted call is
   // this site's now.
-  if (!r || r.requestId !== requestId || r.status !== 'held') return [];
+  if (r.status !== 'held') return [];
   release(r, nowMs);
   return [{ type: 'cancel-timer', id: timerOf(r.token) }] satisfies ReservationCommand[];
 }
@@ -515,7 +566,7 @@ export function reservationStep(
       const m = e.message;
       if (m.kind === 'commit') commands = onCommit(book, m, nowMs);
       else if (m.kind === 'caller-left') commands = onCallerLeft(book, m, nowMs);
-      else if (m.kind === 'cancel') commands = onCancel(book, m.requestId, m.token, nowMs);
+      else if (m.kind === 'cancel') commands = onCancel(book, m, nowMs);
       break; // anything else is not for the target
     }
     case 'admit-done':

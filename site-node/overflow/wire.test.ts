@@ -39,7 +39,7 @@ const every: OverflowMessage[] = [
   { kind: 'accept', ...addr, token: 't1', holdMs: 3000 },
   { kind: 'refuse', ...addr, token: null, reason: 'no agent', byHub: false },
   { kind: 'refuse', ...addr, toSiteId: 'wanzhou', token: 't1', reason: 'reservation expired', byHub: false },
-  { kind: 'refuse', ...addr, token: null, reason: 'no eligible site', byHub: true },
+  { kind: 'refuse', ...addr, fromSiteId: '', token: null, reason: 'no eligible site', byHub: true },
   { kind: 'commit', ...addr, token: 't1' },
   { kind: 'commit-ack', ...addr, token: 't1' },
   { kind: 'cancel', ...addr, toSiteId: null, token: null },
@@ -86,6 +86,20 @@ describe('wire', () => {
       [{ ...good, body: undefined }, /envelope\.body/],
       [{ ...good, body: { $case: 'commit', value: { token: '' } } }, /body\.value\.token/],
       [{ ...good, body: { $case: 'accept', value: { token: 't', holdMs: -1 } } }, /holdMs/],
+      // Only the hub's own refuse has no sending site, and it never names one.
+      [{ ...good, fromSiteId: '' }, /envelope\.fromSiteId: must not be empty/],
+      [
+        {
+          ...good,
+          body: { $case: 'refuse', value: { reason: 'no agent', token: '', byHub: false } },
+          fromSiteId: '',
+        },
+        /envelope\.fromSiteId: must not be empty/,
+      ],
+      [
+        { ...good, body: { $case: 'refuse', value: { reason: 'max-hops', token: '', byHub: true } } },
+        /envelope\.fromSiteId: must be empty on the hub's own refuse/,
+      ],
     ];
     for (const [input, field] of cases) {
       const r = fromEnvelope(input);

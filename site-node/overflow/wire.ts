@@ -6,7 +6,8 @@
  *
  * `fromEnvelope` checks what a peer sent before anything acts on it (docs/architecture.md §3):
  * every number in range, exactly one body, exactly one of policy and cover entry, a token where
- * the message needs one. A bad envelope is answered with an error naming the field, never a
+ * the message needs one, and a sending site on every message but the hub's own refuse
+ * (`byHub`, whose `fromSiteId` is ''). A bad envelope is answered with an error naming the field, never a
  * half-read message.
  */
 import { z } from 'zod';
@@ -105,12 +106,32 @@ const body = z.discriminatedUnion('$case', [
   z.object({ $case: z.literal('callerLeft'), value: token }),
 ]);
 
-const envelope = z.object({
-  fromSiteId: text,
-  toSiteId: z.string(),
-  requestId: text,
-  body,
-});
+// The hub's own refusals (`by_hub`) are the only messages no site sends: they carry
+// `fromSiteId` '' (docs/architecture.md §5.8), and every other message names its sending site.
+// The relay forces `by_hub` off on a site's refuse, so the two can never be confused.
+const envelope = z
+  .object({
+    fromSiteId: z.string(),
+    toSiteId: z.string(),
+    requestId: text,
+    body,
+  })
+  .superRefine((e, ctx) => {
+    const byHub = e.body.$case === 'refuse' && e.body.value.byHub;
+    if (byHub && e.fromSiteId !== '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fromSiteId'],
+        message: `must be empty on the hub's own refuse (by_hub), got ${JSON.stringify(e.fromSiteId)}`,
+      });
+    } else if (!byHub && e.fromSiteId === '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fromSiteId'],
+        message: "must not be empty (only the hub's own refuse, by_hub, has no sending site)",
+      });
+    }
+  });
 
 export type FromEnvelope =
   | { ok: true; message: OverflowMessage }

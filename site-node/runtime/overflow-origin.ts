@@ -426,6 +426,15 @@ export class OverflowOrigin {
         rt.timers.get(c.id)?.();
         rt.timers.delete(c.id);
         return;
+      case 'wrong-sender':
+        // The machine's own check (origin.ts): the one line for this message.
+        log.warn('overflow message refused', {
+          fromSiteId: c.fromSiteId,
+          requestId: c.requestId,
+          kind: c.kind,
+          why: c.reason,
+        });
+        return;
     }
   }
 

@@ -304,6 +304,15 @@ export class OverflowTarget {
         this.timers.get(c.id)?.();
         this.timers.delete(c.id);
         return;
+      case 'wrong-sender':
+        // The book's own check (reservation.ts): the one line for this message.
+        this.d.log.warn('overflow message refused', {
+          fromSiteId: c.fromSiteId,
+          requestId: c.requestId,
+          kind: c.kind,
+          why: c.reason,
+        });
+        return;
     }
   }
 

@@ -5,13 +5,22 @@
  * keep the wall clock), so an hour of schedule takes no waiting. Proves: a weekly entry
  * switching on and off at its edges, logged and pushed to the sites concerned (and again on
  * reconnect); on-demand start/stop audited, shown by status and pushed; a bad `--until`
- * refused naming it, with nothing stored; a start and a stop surviving a hub restart.
+ * refused naming it, with nothing stored; a start and a stop surviving a hub restart; a
+ * topology version dropping a started on-demand entry closing its activation, audited; an
+ * entry pushed as active only while its covering site is connected and not drained.
  */
 import { afterEach, beforeEach, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { pgSkip } from '../../hub/store/testing.js';
 import { VirtualScheduler } from '../../shared/scheduler.js';
-import { count, refusalsBy, startTestProvince, type TestProvince } from '../support/federation.js';
+import {
+  count,
+  EXAMPLE_TOPOLOGY,
+  refusalsBy,
+  startTestProvince,
+  type TestProvince,
+} from '../support/federation.js';
 import { waitFor } from '../support/wait.js';
 
 /** Wednesday 2 December 2026, 20:59 at +08:00 (the example province's offset). */
@@ -231,6 +240,85 @@ test.skipIf(pgSkip)(
         ['alice', true, null, true], // closed by its until when started again
         ['alice', false, 'alice', true],
       ],
+    );
+  },
+);
+
+test.skipIf(pgSkip)(
+  'a version that drops a started on-demand entry closes its activation, audited; adding it back starts nothing',
+  async () => {
+    const example = readFileSync(EXAMPLE_TOPOLOGY, 'utf8');
+    const helps = `  - id: wanzhou-helps-center
+    agentsOf: wanzhou
+    serves: { site: chongqing, queues: [retail] }
+    when: on-demand
+`;
+    assert.ok(example.includes(helps), 'the example province has the on-demand entry');
+    const apply = async (version: number, text: string) => {
+      const file = p.writeFile(`v${version}.yaml`, text.replace('version: 1', `version: ${version}`));
+      const r = await p.fedctl('apply', file, '--comment', `cover v${version}`);
+      assert.equal(r.code, 0, r.err);
+    };
+    assert.equal((await p.fedctl('cover', 'start', 'wanzhou-helps-center')).code, 0);
+    await waitFor('wanzhou told', () => has('wanzhou', 'wanzhou-helps-center'));
+
+    await apply(2, example.replace(helps, ''));
+    await waitFor('wanzhou told it ended', () => !has('wanzhou', 'wanzhou-helps-center'));
+    const closed = () =>
+      p.hubDb.pool
+        .query<{ stopped_by: string | null }>(
+          `SELECT stopped_by FROM cover_activations WHERE entry_id = 'wanzhou-helps-center'`,
+        )
+        .then((r) => r.rows.map((x) => x.stopped_by));
+    await waitFor('the activation closed', async () => (await closed())[0] === 'topology v2');
+    const audit = await p.hubDb.pool.query<{ actor: string; action: string }>(
+      `SELECT actor, action FROM admin_audit WHERE target = 'wanzhou-helps-center' ORDER BY id`,
+    );
+    assert.deepEqual(
+      audit.rows.map((r) => `${r.actor} ${r.action}`),
+      ['alice cover.start', 'topology v2 cover.stop'],
+    );
+    assert.deepEqual(
+      logged('cover ended').map((l) => [l.entryId, l.why]),
+      [['wanzhou-helps-center', 'topology v2']],
+    );
+
+    // The same id back in v3: nobody started it, so nothing covers.
+    await apply(3, example);
+    await waitFor('both sites run v3', () =>
+      ['chongqing', 'wanzhou'].every((id) => p.hub.registry.get(id)?.topologyVersion === 3),
+    );
+    assert.equal(p.hub.cover.activeCoverEntryIds(clock.now()).includes('wanzhou-helps-center'), false);
+    assert.doesNotMatch((await p.fedctl('status')).out, /wanzhou-helps-center/);
+    assert.equal(has('wanzhou', 'wanzhou-helps-center'), false);
+    assert.equal(
+      await count(p.hubDb.pool, 'SELECT count(*) AS n FROM cover_activations WHERE stopped_at_ms IS NULL'),
+      0,
+    );
+  },
+);
+
+test.skipIf(pgSkip)(
+  'an entry is pushed as active only while its covering site can be routed to: drained or gone, it is not',
+  async () => {
+    // wanzhou's agents cover chongqing's retail; chongqing asks under it while it is pushed.
+    assert.equal((await p.fedctl('cover', 'start', 'wanzhou-helps-center')).code, 0);
+    await waitFor('chongqing told', () => has('chongqing', 'wanzhou-helps-center'));
+
+    assert.equal((await p.fedctl('drain', 'wanzhou', '--comment', 'maintenance')).code, 0);
+    await waitFor(
+      'both told it is off while wanzhou is drained',
+      () => !has('chongqing', 'wanzhou-helps-center') && !has('wanzhou', 'wanzhou-helps-center'),
+    );
+    // The schedule is unchanged: the entry is still started, and routing would judge it.
+    assert.ok(p.hub.cover.activeCoverEntryIds(clock.now()).includes('wanzhou-helps-center'));
+    assert.equal((await p.fedctl('undrain', 'wanzhou')).code, 0);
+    await waitFor('chongqing told again', () => has('chongqing', 'wanzhou-helps-center'));
+
+    await p.sites.get('wanzhou')!.link.stop(200);
+    await waitFor(
+      'chongqing told it is off once wanzhou is gone',
+      () => !has('chongqing', 'wanzhou-helps-center'),
     );
   },
 );
