@@ -36,12 +36,20 @@
  *       (fuling's counts include the access city's calls it carries.)
  *   [qianjiang -> fuling] access city (voice simulated): 37 calls carried to fuling, 40 customer reads audited
  *       calls placed by qianjiang's callers at fuling, and the hub's audited reads of their profiles.
+ *   [wanzhou moves] out 14 (overflow 14, cover 0) -> chongqing 11, fuling 3 | in 0 | not routed 2
+ *       one per site: calls it moved to other sites and took from them (docs/architecture.md
+ *       §5.9), by the rule they moved under (an overflow policy or a cover entry) and by the
+ *       other site, from both ends' records (deploy/demo/moves.ts); and its requests the hub
+ *       routed nowhere. Wanzhou gets `--busy-rate` calls (2.5 x the others' by default), more
+ *       than its eight agents take, so the topology's `wanzhou-busy` policy moves its callers;
+ *       cover moves show while a cover entry is active (the night windows, or `fedctl cover start`).
  *   [hub] sites up 3/3, topology v1, events ingested 1234, roaming reads audited 56
  *       the hub's view: connected sites, current topology version, site events stored in its
  *       Postgres, and reads of a customer by a site other than their home site (its read audit).
  *
  * Flags: --duration <s> (stop after; else Ctrl-C), --json (summary JSON on stdout), --speed
- * (simulated ms per real ms, 20), --rate (calls per simulated hour per site, 600),
+ * (simulated ms per real ms, 20), --rate (calls per simulated hour per site, 600), --busy-rate
+ * (the busy city wanzhou's, 2.5 x rate),
  * --access-rate (qianjiang's calls per hour, rate / 3), --customers (per site and for
  * qianjiang, 60: every customer costs two scrypt PIN hashes at start),
  * --seed (1), --stats-every (seconds, 2), --log-level (error). While it runs, `fedctl` works
@@ -81,6 +89,7 @@ import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import { systemClock } from '../../shared/clock.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../../shared/log.js';
 import { createPool } from '../../shared/pg/pool.js';
+import { countMoves, formatMovesLine, readMoves, type MoveRows, type SiteMoves } from './moves.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The access-only city the demo simulates (kaizhou, the other one, stays idle). */
@@ -88,12 +97,20 @@ const ACCESS_CITY = 'qianjiang';
 const HUB_ID = 'hub';
 const ADMIN = 'admin';
 const SL_THRESHOLD_MS = 20_000;
+/**
+ * The city given more callers than its agents can take (`--busy-rate`), so the example
+ * topology's policy `wanzhou-busy` has calls to move: the demo shows overflow happening.
+ */
+const BUSY_CITY = 'wanzhou';
+const BUSY_FACTOR = 2.5;
 
 export interface ProvinceDemoArgs {
   durationSec: number | undefined;
   json: boolean;
   speed: number;
   callsPerHour: number;
+  /** The busy city's calls per simulated hour. */
+  busyCallsPerHour: number;
   accessCallsPerHour: number;
   customers: number;
   seed: number;
@@ -101,7 +118,7 @@ export interface ProvinceDemoArgs {
   logLevel: LogLevel;
 }
 
-const USAGE = `usage: npm run demo -- [--duration <s>] [--json] [--speed 20] [--rate 600]
+const USAGE = `usage: npm run demo -- [--duration <s>] [--json] [--speed 20] [--rate 600] [--busy-rate <calls/h>]
                       [--access-rate <calls/h>] [--customers 60] [--seed 1] [--stats-every 2]
                       [--log-level error|warn|info|debug]`;
 
@@ -114,6 +131,7 @@ export function parseProvinceDemoArgs(argv: string[]): ProvinceDemoArgs {
       json: { type: 'boolean', default: false },
       speed: { type: 'string' },
       rate: { type: 'string' },
+      'busy-rate': { type: 'string' },
       'access-rate': { type: 'string' },
       customers: { type: 'string' },
       seed: { type: 'string' },
@@ -143,6 +161,7 @@ export function parseProvinceDemoArgs(argv: string[]): ProvinceDemoArgs {
     json: values.json ?? false,
     speed: num('speed', values.speed, 20, 0.001),
     callsPerHour: rate,
+    busyCallsPerHour: num('busy-rate', values['busy-rate'], rate * BUSY_FACTOR, 0.001),
     accessCallsPerHour: num('access-rate', values['access-rate'], rate / 3, 0.001),
     customers: Math.floor(num('customers', values.customers, 60, 1)),
     seed: Math.floor(num('seed', values.seed, 1, 0)),
@@ -181,6 +200,8 @@ export interface ProvinceDemoSummary {
       eventsIngested: number;
       /** Reads of other sites' customers this site made (audited at the hub). */
       roamingReads: number;
+      /** Calls this site moved to other sites, and took from them (both ends' records). */
+      moves: SiteMoves;
     }
   >;
   accessCities: Array<{
@@ -195,6 +216,8 @@ export interface ProvinceDemoSummary {
   }>;
   /** The hub's province statistics over the whole run (from ingested call facts). */
   province: OutcomeStats & { sites: number };
+  /** Calls moved between sites over the run, by the rule they moved under. */
+  moves: { overflow: number; cover: number; notRouted: number };
   pkiDir: string;
 }
 
@@ -222,9 +245,12 @@ async function demo(): Promise<void> {
   let hub: Hub | undefined;
   const sites: RunningSite[] = [];
   let accessTraffic: Traffic | undefined;
+  /** The demo's own reads of each site's records (the moves lines); a site's pool closes at its stop. */
+  const movePools = new Map<string, pg.Pool>();
   const teardown = async () => {
     accessTraffic?.stop();
     await Promise.allSettled(sites.map((s) => s.sim.stop()));
+    await Promise.allSettled([...movePools.values()].map((p) => p.end()));
     await hub?.stop();
     await hubPool?.end();
     await db?.stop();
@@ -258,6 +284,8 @@ async function demo(): Promise<void> {
     db = await startEmbeddedDb({ database: 'hub', postgresFlags: ['-c', 'max_connections=300'] });
     const urls = new Map<string, string>();
     for (const s of fullSites) urls.set(s.id, await db.createDatabase(`site_${s.id.replace(/-/g, '_')}`));
+    for (const [id, url] of urls)
+      movePools.set(id, createPool(url, { applicationName: `demo-moves-${id}`, max: 1 }));
     out(
       `PostgreSQL up (${since()}): databases hub, ${[...urls.keys()].map((id) => `site_${id}`).join(', ')}`,
     );
@@ -344,7 +372,7 @@ async function demo(): Promise<void> {
           config,
           databaseUrl: config.databaseUrl!,
           speed: args.speed,
-          callsPerHour: args.callsPerHour,
+          callsPerHour: topo.id === BUSY_CITY ? args.busyCallsPerHour : args.callsPerHour,
           customers: args.customers,
           seed: args.seed,
           log: log.child({ node: topo.id }),
@@ -361,7 +389,7 @@ async function demo(): Promise<void> {
         while (sim.site.hubLink?.state !== 'up' && Date.now() < deadline) await sleep(100);
         out(
           `site ${topo.id} up (${topo.city}): ${config.trunks} trunks, ${config.ivrPorts} IVR ports, ` +
-            `${config.agents.length} agents, ${args.callsPerHour} calls/h; agent desk gRPC :${sim.site.ctiPort}, ` +
+            `${config.agents.length} agents, ${topo.id === BUSY_CITY ? `${args.busyCallsPerHour} calls/h (busy)` : `${args.callsPerHour} calls/h`}; agent desk gRPC :${sim.site.ctiPort}, ` +
             `wallboard http://${config.web.host}:${sim.site.webPort}/; hub link ${sim.site.hubLink?.state} (${since()})`,
         );
         return running;
@@ -402,6 +430,11 @@ async function demo(): Promise<void> {
       ticking = true;
       try {
         for (const s of sites) out(formatStatsLine(s.sim.site.snapshot()));
+        const moves = countMoves(
+          sites.map((s) => s.topo.id),
+          await readMoves(movePools, livePool),
+        );
+        for (const m of moves) out(formatMovesLine(m));
         // The hub's own figures, through its ports (the directory's read audit, the ingest).
         const byHome = (await liveHub.state.d.directory.counts()).roamingReadsByHome;
         out(
@@ -444,7 +477,10 @@ async function demo(): Promise<void> {
           wallSeconds,
           startupSeconds: Math.round((tRun - t0) / 100) / 10,
           pkiDir: pki.dir,
+          moveRows: await readMoves(movePools, livePool),
         });
+        await Promise.all([...movePools.values()].map((p) => p.end()));
+        movePools.clear();
         await liveHub.stop();
         await livePool.end();
         await db?.stop();
@@ -476,6 +512,7 @@ async function summarise(o: {
   wallSeconds: number;
   startupSeconds: number;
   pkiDir: string;
+  moveRows: MoveRows;
 }): Promise<ProvinceDemoSummary> {
   const { hub } = o;
   // Everything from the hub's ports: what it ingested, what its directory audited.
@@ -502,6 +539,11 @@ async function summarise(o: {
     thresholdMs: SL_THRESHOLD_MS,
   });
   const p = stats.province;
+  const moves = countMoves(
+    o.sites.map((s) => s.topo.id),
+    o.moveRows,
+  );
+  const movesOf = new Map(moves.map((m) => [m.siteId, m]));
   return {
     simulatedMinutes: Math.round((o.args.speed * o.wallSeconds) / 60),
     wallSeconds: o.wallSeconds,
@@ -524,6 +566,7 @@ async function summarise(o: {
         eventsShipped: snap.hub?.eventsShipped ?? 0,
         eventsIngested: ingested.get(s.topo.id) ?? 0,
         roamingReads: byReader.get(s.topo.id) ?? 0,
+        moves: movesOf.get(s.topo.id)!,
       };
     }),
     accessCities: [
@@ -545,6 +588,12 @@ async function summarise(o: {
       averageSpeedOfAnswerMs: p.averageSpeedOfAnswerMs,
       abandonRate: p.abandonRate,
     },
+    // Counted once, at the origin: every move has one record at each end.
+    moves: {
+      overflow: moves.reduce((n, m) => n + m.outByKind.overflow, 0),
+      cover: moves.reduce((n, m) => n + m.outByKind.cover, 0),
+      notRouted: moves.reduce((n, m) => n + m.notRouted, 0),
+    },
     pkiDir: o.pkiDir,
   };
 }
@@ -558,7 +607,8 @@ function printSummary(s: ProvinceDemoSummary, out: (line: string) => void): void
   out(
     `  ${'site'.padEnd(10)} ${'calls'.padStart(6)} ${'self-svc'.padStart(8)} ` +
       `${'answered'.padStart(8)} ${'abandon'.padStart(7)} ${'SL'.padStart(6)} ${'ASA'.padStart(5)} ` +
-      `${'tickets'.padStart(7)} ${'roaming'.padStart(7)} ${'shipped'.padStart(7)} ${'ingested'.padStart(8)}`,
+      `${'tickets'.padStart(7)} ${'roaming'.padStart(7)} ${'moved out'.padStart(9)} ${'moved in'.padStart(8)} ` +
+      `${'shipped'.padStart(7)} ${'ingested'.padStart(8)}`,
   );
   for (const x of s.sites) {
     out(
@@ -566,7 +616,8 @@ function printSummary(s: ProvinceDemoSummary, out: (line: string) => void): void
         `${String(x.answered).padStart(8)} ` +
         `${String(x.abandoned).padStart(7)} ${(x.serviceLevelPct === null ? '-' : x.serviceLevelPct + '%').padStart(6)} ` +
         `${(x.asaSec === null ? '-' : x.asaSec + 's').padStart(5)} ${String(x.tickets).padStart(7)} ` +
-        `${String(x.roamingReads).padStart(7)} ${String(x.eventsShipped).padStart(7)} ${String(x.eventsIngested).padStart(8)}`,
+        `${String(x.roamingReads).padStart(7)} ${String(x.moves.out).padStart(9)} ${String(x.moves.in).padStart(8)} ` +
+        `${String(x.eventsShipped).padStart(7)} ${String(x.eventsIngested).padStart(8)}`,
     );
   }
   for (const a of s.accessCities) {
@@ -575,6 +626,11 @@ function printSummary(s: ProvinceDemoSummary, out: (line: string) => void): void
         `${a.customerReads} reads of its customers audited`,
     );
   }
+  const moved = s.moves.overflow + s.moves.cover;
+  out(
+    `  moves: ${moved} calls moved between sites (overflow ${s.moves.overflow}, cover ${s.moves.cover}), ` +
+      `${s.moves.notRouted} requests the hub routed nowhere; each moved call counted once below, where it ended`,
+  );
   const p = s.province;
   out(
     `  province (hub, from ingested call records; ${p.sites} sites): queued ${p.offered}, answered ${p.answered}, ` +

@@ -17,6 +17,7 @@ import {
   agentsMoveOn,
   callsTerminal,
   eventsAtHub,
+  movesKept,
   statsMatch,
   toldRecorded,
   type Check,
@@ -50,6 +51,8 @@ export interface Scenario {
   summary: string;
   /** Ship fuling's events through a Kafka broker of the suite's own (to stop it). */
   kafka?: boolean;
+  /** Simulated calls per hour of some sites, in place of the province's 900 (a busy city). */
+  rates?: Readonly<Record<string, number>>;
   run(ctx: ScenarioContext): Promise<void>;
 }
 
@@ -70,11 +73,14 @@ export interface RunOptions {
   progress?: (line: string) => void;
 }
 
-const SITES = (kafka: boolean): ProvinceSiteSpec[] => [
-  { id: 'chongqing', events: 'link' },
-  { id: 'wanzhou', events: 'link' },
-  { id: 'fuling', events: kafka ? 'kafka' : 'link' },
-];
+const SITES = (s: Scenario): ProvinceSiteSpec[] =>
+  (
+    [
+      { id: 'chongqing', events: 'link' },
+      { id: 'wanzhou', events: 'link' },
+      { id: 'fuling', events: s.kafka === true ? 'kafka' : 'link' },
+    ] as const
+  ).map((x) => ({ ...x, ...(s.rates?.[x.id] === undefined ? {} : { rate: s.rates[x.id] }) }));
 
 /** Calls each site places before the fault, so it strikes a province under load. */
 const WARM_UP_CALLS = 10;
@@ -110,7 +116,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
     }
     note('starting the province');
     p = await startProvince({
-      sites: SITES(s.kafka === true),
+      sites: SITES(s),
       label: `chaos_${s.name.replace(/-/g, '_')}`,
       // The hub leader and its standby on the one hub database (docs/architecture.md §6.6).
       standby: true,
@@ -187,6 +193,12 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
     invariants.callsTerminal = await callsTerminal(prov, obs);
     invariants.statsMatch = await statsMatch(prov, obs);
     invariants.toldRecorded = await toldRecorded(prov, obs);
+    const moves = await movesKept(prov);
+    invariants.answeredOnce = moves.answeredOnce;
+    invariants.movesLanded = moves.movesLanded;
+    invariants.countedOnce = moves.countedOnce;
+    figures.moves = moves.moves;
+    figures.splitByKill = moves.splitByKill;
   } catch (e) {
     fail('setup', e);
   } finally {

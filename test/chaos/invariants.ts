@@ -11,6 +11,9 @@
  *                   equal the ones the sites' `call.ended` events give
  *   toldRecorded    every caller told "recorded" (a ticket reference, a callback booked) has
  *                   the record
+ *   answeredOnce, movesLanded, countedOnce
+ *                   calls moved between sites: none answered at two sites, none lost on the
+ *                   way, each counted once by the hub (moves.ts, the pure rules)
  *
  * What a kill -9 cannot keep is said, not hidden: a call placed by a process killed before its
  * first write committed has no record at all. Writes are queued in order (runtime/
@@ -32,6 +35,7 @@ import type { Province } from '../support/province.js';
 import { PROVINCE_POLL_MS } from '../support/province.js';
 import { waitFor } from '../support/wait.js';
 import type { Observer } from './observe.js';
+import { checkMoves, type CallRecord, type MovesVerdict } from './moves.js';
 
 export interface Check {
   pass: boolean;
@@ -376,4 +380,44 @@ export async function toldRecorded(p: Province, obs: Observer): Promise<Check> {
       `${missing.length} of ${obs.confirmations.length} callers told "recorded" have no record: ${few(missing)}`,
     );
   return verdict(problems, [`${obs.confirmations.length} confirmations heard`]);
+}
+
+/**
+ * The sites' call records and the hub's call facts, read for the move invariants (moves.ts).
+ * Run with the sites stopped and their events at the hub.
+ */
+export async function movesKept(p: Province): Promise<MovesVerdict> {
+  const records: CallRecord[] = [];
+  for (const id of p.siteIds) {
+    const rows = (
+      await p.sitePool(id).query<{
+        id: string;
+        end_reason: string | null;
+        overflow_in: { originSiteId: string; originCallId: string; token: string; waitedMs: number } | null;
+        outcome: string | null;
+        answered: boolean;
+        overflow_out: { toSiteId: string; token: string } | null;
+      }>(
+        `SELECT c.id, c.end_reason, c.overflow_in, d.outcome, d.answered_at IS NOT NULL AS answered,
+                d.overflow_out
+           FROM calls c LEFT JOIN cdrs d ON d.call_id = c.id`,
+      )
+    ).rows;
+    for (const r of rows)
+      records.push({
+        siteId: id,
+        callId: r.id,
+        outcome: r.outcome,
+        answered: r.answered,
+        endReason: r.end_reason,
+        overflowOut: r.overflow_out,
+        overflowIn: r.overflow_in,
+      });
+  }
+  const facts = (
+    await p.hubPool.query<{ site_id: string; call_id: string; wait_ms: string }>(
+      `SELECT site_id, call_id, wait_ms FROM call_facts`,
+    )
+  ).rows.map((r) => ({ siteId: r.site_id, callId: r.call_id, waitMs: Number(r.wait_ms) }));
+  return checkMoves(p.siteIds, records, facts);
 }

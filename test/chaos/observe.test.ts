@@ -45,3 +45,18 @@ test('confirmations and the tally at a clean stop are kept per site', () => {
   ]);
   assert.deepEqual(o.stopTallies.get('fl'), { atMs: 5, tally: { offered: 3 } });
 });
+
+test('overflow steps are counted per site, across runs', () => {
+  const o = new Observer();
+  const line = (msg: string) => JSON.stringify({ msg, callId: 'c1' });
+  o.line('site wz', line('overflow asked'));
+  o.markKilled('wz');
+  o.line('site wz', line('overflow asked'));
+  o.line('site wz', line('overflow: call moved'));
+  o.line('site cq', line('overflow admitted'));
+  o.line('hub', line('overflow asked')); // not a site: ignored
+  assert.equal(o.overflowSteps('wz', 'overflow asked'), 2);
+  assert.equal(o.overflowSteps('wz', 'overflow: call moved'), 1);
+  assert.equal(o.overflowSteps('cq', 'overflow admitted'), 1);
+  assert.equal(o.overflowSteps('cq', 'overflow asked'), 0);
+});

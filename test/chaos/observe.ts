@@ -1,9 +1,20 @@
 /**
  * What the province's processes say, collected line by line as they print it: the calls each
  * site's traffic placed (per run of the process: a restart starts a new run), what callers
- * were told was recorded, the tally each site logged at its clean stop, and the site's own view
- * of its hub link. The invariants (invariants.ts) are checked against these.
+ * were told was recorded, the tally each site logged at its clean stop, the site's own view
+ * of its hub link, and how many steps of the overflow protocol each site has logged (so a
+ * scenario can strike while a move is in flight). The invariants (invariants.ts) are checked
+ * against these.
  */
+
+/** The overflow lines counted per site (site-node/runtime/overflow-origin.ts, overflow-target.ts). */
+export const OVERFLOW_STEPS = [
+  'overflow asked',
+  'overflow accepted',
+  'overflow admitted',
+  'overflow: call moved',
+] as const;
+export type OverflowStep = (typeof OVERFLOW_STEPS)[number];
 
 /** One run of a site process: the calls its traffic placed, in order. */
 export interface SiteRun {
@@ -37,6 +48,8 @@ export class Observer {
   /** The tally each site logged at its last clean stop, with the site time it was taken at. */
   readonly stopTallies = new Map<string, { atMs: number; tally: Record<string, number> }>();
   readonly siteLink: LinkChange[] = [];
+  /** Per site, how many times it logged each overflow step, over all its runs. */
+  private readonly steps = new Map<string, Map<OverflowStep, number>>();
   private readonly lastN = new Map<string, number>();
   /** Sites killed since their last placement: the next one starts a new run. */
   private readonly killed = new Set<string>();
@@ -81,6 +94,12 @@ export class Observer {
         this.siteLink.push({ siteId, state: String(o.state), atMs: Date.now() });
         return;
     }
+    if ((OVERFLOW_STEPS as readonly unknown[]).includes(o.msg)) {
+      const step = o.msg as OverflowStep;
+      const bySite = this.steps.get(siteId) ?? new Map<OverflowStep, number>();
+      bySite.set(step, (bySite.get(step) ?? 0) + 1);
+      this.steps.set(siteId, bySite);
+    }
   }
 
   /** The suite killed this site's process: its current run ended in a crash. */
@@ -88,6 +107,11 @@ export class Observer {
     const runs = this.runs.get(siteId);
     if (runs && runs.length > 0) runs[runs.length - 1]!.killed = true;
     this.killed.add(siteId);
+  }
+
+  /** How many times `siteId` logged `step` so far. */
+  overflowSteps(siteId: string, step: OverflowStep): number {
+    return this.steps.get(siteId)?.get(step) ?? 0;
   }
 
   placedCount(siteId: string): number {

@@ -7,8 +7,10 @@
  *     ingested; the access city qianjiang had calls carried to its center fuling;
  *   - the hub ingested events and audited roaming reads (customers of one site served at
  *     another), and the province figures come from the hub's ingested call records;
- *   - stderr carried the progress lines and a live line per site, for the access city and
- *     for the hub.
+ *   - calls moved between sites: wanzhou, busier than its agents, moved callers out, each
+ *     move counted at both ends (out at wanzhou = in at the others), and the summary counts them;
+ *   - stderr carried the progress lines and a live line per site, a moves line per site, and a
+ *     line for the access city and for the hub.
  *
  * Time: about 5 s for PostgreSQL, then the seeding (two scrypt PIN hashes per customer, hence
  * `--customers 30` instead of the demo's 60: the test checks the wiring, not the scale), 25 s
@@ -95,6 +97,19 @@ test(
       `the province's queued calls, from ingested call records: ${s.province.offered}`,
     );
 
+    // Overflow happens: the busy city moved callers, and each move is counted at both ends.
+    const wz = s.sites.find((x) => x.siteId === 'wanzhou')!;
+    assert.ok(wz.moves.out > 0, `wanzhou moved calls out: ${JSON.stringify(wz.moves)}`);
+    assert.equal(
+      s.sites.reduce((n, x) => n + x.moves.in, 0),
+      s.sites.reduce((n, x) => n + x.moves.out, 0),
+      'every call moved out was taken in',
+    );
+    assert.equal(
+      s.moves.overflow + s.moves.cover,
+      s.sites.reduce((n, x) => n + x.moves.out, 0),
+    );
+
     for (const line of [
       'starting embedded PostgreSQL',
       'hub up on 127.0.0.1:',
@@ -112,6 +127,12 @@ test(
         `a live line for ${site}`,
       );
     }
+    for (const site of ['chongqing', 'wanzhou', 'fuling'])
+      assert.match(
+        stderr,
+        new RegExp(`^\\[${site} moves\\] out \\d+.* \\| in \\d+.* \\| not routed \\d+$`, 'm'),
+        `a moves line for ${site}`,
+      );
     assert.match(stderr, /^\[qianjiang -> fuling\] access city/m, 'a live line for the access city');
     assert.match(
       stderr,

@@ -7,6 +7,7 @@ import { hubPgRestart } from './hub-pg-restart.js';
 import { kafkaStop } from './kafka-stop.js';
 import { latency } from './latency.js';
 import { linkCut } from './link-cut.js';
+import { overflowKill } from './overflow-kill.js';
 import { resetMidBatch } from './reset-mid-batch.js';
 import { siteKill } from './site-kill.js';
 import { sitePgRestart } from './site-pg-restart.js';
@@ -22,4 +23,5 @@ export const SCENARIOS: readonly Scenario[] = [
   kafkaStop,
   sitePgRestart,
   hubPgRestart,
+  overflowKill,
 ];
