@@ -84,8 +84,10 @@ function script(call: ScriptedLinkCall): void {
     const lastButOne = !first && !held && EVENTS - 1 - n[n.length - 1]! < n.length;
     void (async () => {
       if (first) unshippedAtFirstBatch = await countUnshipped(hub.db.pool);
-      if (lastButOne)
-        held = { ids: b.value.events.map((e) => e.id), tx: await holdRows(b.value.events.map((e) => e.id)) };
+      if (lastButOne) {
+        const ids = b.value.events.map((e) => e.id);
+        held = { ids, tx: await holdRows(ids) };
+      }
       inFlight--;
       call.write(
         encodeHub({
