@@ -721,13 +721,15 @@ export class GrpcHubLink implements HubLink {
    * a time in the order they come, so the site's order holds, and a refused batch is sent
    * again before anything after it. While the hub stores a batch, the next is read and encoded
    * and the one before is marked shipped, so a resync after an outage costs one hub round trip
-   * per batch and nothing more (issue 9).
+   * per batch and nothing more (issue 9). Marks may run side by side (one slow on a loaded
+   * database), so a read waits for all of them, never only the last: a batch acked but not yet
+   * marked would be read as unshipped and sent again.
    */
   private async pumpLoop(): Promise<void> {
     const maxEvents = this.o.batchSize ?? MAX_BATCH_EVENTS;
     /** The batch after the one in flight, read ahead. */
     let next: Promise<PreparedBatch> | undefined;
-    /** The last acknowledged batch being marked shipped (never rejects). */
+    /** Every acknowledged batch being marked shipped, settled when all are (never rejects). */
     let marking: Promise<void> = Promise.resolve();
     while (this.running && this.isOpen()) {
       let shipped = 0;
@@ -746,7 +748,7 @@ export class GrpcHubLink implements HubLink {
             next.catch(() => undefined); // awaited next time round, or dropped on a failure
           }
           const r = await acked;
-          marking = markShippedSeqs(
+          const mark = markShippedSeqs(
             this.o.store.pool,
             batch.rows.map((e) => e.seq),
           ).then(
@@ -754,6 +756,10 @@ export class GrpcHubLink implements HubLink {
             // The hub has them; unmarked they go again and the hub counts them as duplicates.
             (e: unknown) => this.log.warn('marking events shipped failed; they will go again', { err: e }),
           );
+          // Joined to the marks still running, not in place of them: the previous batch's mark
+          // can outlast this batch's round trip, and a read after this mark alone would send
+          // that batch again (seen under load as a whole batch arriving twice at the end).
+          marking = Promise.all([marking, mark]).then(() => undefined);
           shipped = batch.rows.length;
           this.stats.eventsShipped += r.accepted;
           this.stats.duplicates += r.duplicates;
