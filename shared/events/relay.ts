@@ -166,7 +166,7 @@ export class OutboxRelay {
             next.catch(() => undefined); // awaited next time round, or dropped on a failure
           }
           await shipping;
-          marking = markShippedSeqs(
+          const mark = markShippedSeqs(
             this.opts.pool,
             batch.map((e) => e.seq),
           ).then(
@@ -175,6 +175,10 @@ export class OutboxRelay {
             (e: unknown) =>
               this.opts.log.warn('marking events shipped failed; they will go again', { err: e }),
           );
+          // Joined to the marks still running, not in place of them: a read from the oldest that
+          // waited only for the newest mark would find a slower earlier batch unshipped and send
+          // it again (the hub link had the same bug, site-node/link/hub-link.ts).
+          marking = Promise.all([marking, mark]).then(() => undefined);
         }
         this.backoffMs = this.opts.minBackoffMs;
         if (batch.length === size) continue; // more may be waiting
