@@ -732,6 +732,8 @@ function onTransfer(
   startWrapUp(s, a, out);
   call.moves++;
   call.priority = priority;
+  // A call ranked below own callers keeps that rank in its new queue: it is still the covered
+  // site's call (docs/architecture.md §4.4).
   enterQueue(s, call, to, out);
 }
 

@@ -472,6 +472,36 @@ describe('admit-overflow below own (a covered call whose entry says below-own)',
     );
   });
 
+  test('a below-own call transferred to another queue keeps its rank there', () => {
+    const h = new AcdHarness({
+      offerTimeoutMs: '10s',
+      wrapUpMs: 0,
+      queues: [
+        { id: 'retail', skill: 'retail' },
+        { id: 'cards', skill: 'cards' },
+      ],
+    });
+    h.advance(10_000);
+    h.send({ type: 'agent-login', agentId: 'r', skills: { retail: 3 }, ready: true });
+    h.send({
+      type: 'admit-overflow',
+      callId: 'covered',
+      queueId: 'retail',
+      enqueueMs: 0,
+      ...FROM_WZ,
+      belowOwn: true,
+    });
+    h.send({ type: 'agent-answered', agentId: 'r', callId: 'covered' });
+    h.send({ type: 'call-arrived', callId: 'own-cards', queueId: 'cards', priority: 0 });
+    h.send({ type: 'transfer', callId: 'covered', toQueueId: 'cards', priority: 9 });
+    assert.deepEqual(waitingCalls(h.state, 'cards'), ['own-cards', 'covered']);
+    assert.deepEqual(
+      [callView(h.state, 'covered')?.priority, callView(h.state, 'covered')?.belowOwn],
+      [9, true],
+    );
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
   test('a callback requested by a below-own caller keeps its rank', () => {
     const h = harness();
     h.advance(10_000);
