@@ -22,7 +22,9 @@
  * age on its clock) and forwards the offer; the target's book accepts or refuses on the
  * target's own ACD state now; on an accept the origin takes the call out of its queue (if it
  * is still waiting) and commits; on the commit the target admits it at its original enqueue
- * time; on the ack the origin ends its copy (`call-moved`). A refusal, a lapsed hold or a call
+ * time, ranked as the book says (a covered call below the target's own callers unless its
+ * entry says `by-wait`, docs/architecture.md §5.9; the offer judged on the expected wait at that
+ * rank, as a real target does); on the ack the origin ends its copy (`call-moved`). A refusal, a lapsed hold or a call
  * no longer waiting leaves the call at home in its place. A caller who hangs up after the
  * commit is not admitted: the simulator sees both ends and turns the commit into a cancel (the
  * real sites settle it with `caller-left`, docs/architecture.md §5.9).
@@ -45,6 +47,7 @@ import { routeCover } from '../../hub/routing/cover.js';
 import { activeCoverEntries } from '../../hub/routing/cover-windows.js';
 import type { SiteLiveView } from '../../hub/routing/site-view.js';
 import type { RoutingDecision } from '../../hub/routing/decision.js';
+import type { CoverRank } from '../../shared/topology/schema.js';
 import { snapshotOf, triggerViews, type CallPlace } from './site-views.js';
 import type { EventQueue } from './event-queue.js';
 import { admitOverflow, callMoved, returnCall, takeCall } from './move-events.js';
@@ -95,6 +98,10 @@ export function federationPlay(ctx: PlayContext): FederationPlay {
   /** Requests on their way to the hub, not decided yet; and the asks of this tick, to send. */
   let undecided = 0;
   const outbox: Item[] = [];
+
+  /** The rank the scenario's topology gives a cover entry (the sites run that topology). */
+  const coverRankOf = (entryId: string | null): CoverRank | null =>
+    entryId === null ? null : (s.topology.cover.find((c) => c.id === entryId)?.rank ?? null);
 
   const hubViews = (): Map<string, SiteLiveView> =>
     new Map(
@@ -254,6 +261,7 @@ export function federationPlay(ctx: PlayContext): FederationPlay {
             queueId: c.queueId,
             priority: c.priority,
             enqueueMs: rt.takenEnqueueMs!,
+            belowOwn: c.rank === 'below-own',
             fromSiteId: c.fromSiteId,
             token: c.token,
             hops: c.hops,
@@ -292,8 +300,10 @@ export function federationPlay(ctx: PlayContext): FederationPlay {
           agentsReady: rows?.agentsReady ?? 0,
           agentsServing: rows?.agentsStaffed ?? 0,
           expectedWaitMs: has ? expectedWaitMs(site.acd, r.queueId, r.priority, t.now) : null,
+          expectedWaitBelowOwnMs: has ? expectedWaitMs(site.acd, r.queueId, r.priority, t.now, true) : null,
           maxWaitMs: maxWaitOf(site, r.queueId),
         },
+        coverRank: coverRankOf(r.coverEntryId),
       },
       t.now,
       resOpts,

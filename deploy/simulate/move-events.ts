@@ -23,12 +23,13 @@ export const callMoved = (callId: string, toSiteId: string, token: string): AcdE
   token,
 });
 
-/** Target: the call joins `queueId` ranked by its original enqueue time. */
+/** Target: the call joins `queueId` ranked by its original enqueue time, below own callers if `belowOwn`. */
 export const admitOverflow = (a: {
   callId: string;
   queueId: string;
   priority: number;
   enqueueMs: number;
+  belowOwn: boolean;
   fromSiteId: string;
   token: string;
   hops: number;

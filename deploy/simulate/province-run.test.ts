@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { runProvince, type RunResult } from './province-run.js';
 import { compileScenario, type CompiledScenario } from './scenario.js';
 import { runSummary, summarise } from './summary.js';
-import { smallFiles, smallScenario, type Doc } from './testing.js';
+import { SMALL_TOPOLOGY, smallFiles, smallScenario, type Doc } from './testing.js';
 
 const small = (patch: (doc: Doc) => void = () => {}): CompiledScenario => {
   const doc = smallScenario();
@@ -80,5 +80,36 @@ describe('the province run', () => {
     assert.ok(u.routing.asked > 0);
     assert.equal(u.routing.moved, 0);
     assert.equal(u.routing.noTarget['no-eligible-site'], u.routing.asked);
+  });
+
+  test("a cover entry's calls rank as the entry says: below-own the covering site turns more of them down", () => {
+    // helper covers busy's retail all day; helper has its own busy line (5 agents, 80 calls an hour).
+    const covered = (rank: string): RunResult => {
+      const topology = SMALL_TOPOLOGY.replace(
+        /overflow:[\s\S]*$/,
+        `cover:
+  - id: helper-covers-busy
+    agentsOf: helper
+    serves: { site: busy, queues: [retail] }
+    when: { days: [mon, tue, wed, thu, fri, sat, sun], from: '00:00', to: '24:00' }
+    rank: ${rank}
+`,
+      );
+      const doc = smallScenario();
+      doc.sites.helper.roster[0].count = 5;
+      doc.sites.helper.arrivals.byHour = doc.sites.helper.arrivals.byHour.map((n: number) => n * 4);
+      const s = compileScenario(doc, (p) => (p === 'topology.yaml' ? topology : smallFiles(p)));
+      return runProvince(s, true);
+    };
+    const below = runSummary(covered('below-own')).routing;
+    const byWait = runSummary(covered('by-wait')).routing;
+    assert.ok(below.cover > 0 && byWait.cover > 0 && below.moved > 0);
+    // The target judges a below-own call on the wait behind all its own callers: longer, so
+    // fewer fit the caller's patience (a by-wait call, as an overflow call, is judged at its
+    // own place).
+    assert.ok(
+      below.refusedByTarget > byWait.refusedByTarget,
+      `refused below-own ${below.refusedByTarget}, by-wait ${byWait.refusedByTarget}`,
+    );
   });
 });

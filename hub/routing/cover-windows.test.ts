@@ -113,6 +113,7 @@ describe('activeCoverEntries', () => {
           agentsOf: 'fuling',
           serves: { site: 'wanzhou', queues: ['vip'] },
           when: weekly(['wed'], '09:00', '17:00', 0),
+          rank: 'below-own',
         },
       ],
     };

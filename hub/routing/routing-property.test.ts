@@ -66,6 +66,7 @@ function randomProvince(r: Random): Topology {
           to: hhmm(r.int(1, 1440)),
           utcOffsetMinutes: r.int(-720, 840),
         },
+    rank: 'below-own',
   };
   return {
     version: 1,

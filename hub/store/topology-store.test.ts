@@ -66,12 +66,14 @@ function topology(trunks: number): Topology {
         agentsOf: 'chongqing',
         serves: { site: 'wanzhou', queues: ['retail'] },
         when: { kind: 'weekly', days: ['fri', 'mon'], from: '22:00', to: '08:00', utcOffsetMinutes: 480 },
+        rank: 'below-own',
       },
       {
         id: 'on-call',
         agentsOf: 'wanzhou',
         serves: { site: 'chongqing', queues: ['vip'] },
         when: { kind: 'on-demand' },
+        rank: 'by-wait',
       },
     ],
   };

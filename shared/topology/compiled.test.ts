@@ -84,6 +84,24 @@ test('a compiled topology from a hub that predates the new overflow fields gets 
   }
 });
 
+test('a compiled topology from a hub that predates cover ranks gets below-own', () => {
+  const t = example();
+  const old = wire(t) as { cover: Array<Record<string, unknown>> };
+  for (const c of old.cover) delete c.rank;
+  const got = validateCompiledTopology(old);
+  assert.ok(got.cover.length > 0);
+  for (const c of got.cover) assert.equal(c.rank, 'below-own');
+});
+
+test('a pushed cover rank the file format does not know is refused by its path', () => {
+  const old = wire(example()) as { cover: Array<Record<string, unknown>> };
+  old.cover[0]!.rank = 'above-own';
+  assert.throws(
+    () => validateCompiledTopology(old),
+    (e: Error) => /cover\[0\]\.rank: must be one of below-own, by-wait/.test(e.message),
+  );
+});
+
 test('a broken compiled topology is refused with every problem named by its path in the JSON', () => {
   const t = wire(example()) as {
     sites: Array<Record<string, unknown>>;

@@ -32,6 +32,7 @@ test('diff of the example against an edited copy lists exactly the changes', () 
   b.overflow.find((p: Raw) => p.id === 'fuling-busy').when.oldestWaitOverMs = '90s';
   b.overflow = b.overflow.filter((p: Raw) => p.id !== 'center-vip-busy');
   b.cover.find((c: Raw) => c.id === 'night-wanzhou-retail').when.from = '21:00';
+  b.cover.find((c: Raw) => c.id === 'weekend-wanzhou-cards').rank = 'by-wait';
   b.cover.push({
     id: 'sunday-help',
     agentsOf: 'fuling',
@@ -55,6 +56,7 @@ test('diff of the example against an edited copy lists exactly the changes', () 
       'overflow-changed',
       'cover-changed',
       'cover-added',
+      'cover-changed',
     ],
   );
   assert.equal(
@@ -67,7 +69,8 @@ test('diff of the example against an edited copy lists exactly the changes', () 
       '- overflow center-vip-busy: chongqing [vip] -> [wanzhou]',
       '~ overflow fuling-busy: when.oldestWaitOverMs 60000 -> 90000',
       '~ cover night-wanzhou-retail: when.from 22:00 -> 21:00',
-      '+ cover sunday-help: fuling serves chongqing [vip] on demand',
+      '+ cover sunday-help: fuling serves chongqing [vip] on demand, rank below-own',
+      '~ cover weekend-wanzhou-cards: rank below-own -> by-wait',
     ].join('\n'),
   );
 });
@@ -84,6 +87,13 @@ test('a change of excluded priorities or of the new triggers is listed as a fiel
   // Spelling out the default changes nothing.
   b.overflow.find((p: Raw) => p.id === 'wanzhou-busy').excludePriorities = [10];
   b.overflow.find((p: Raw) => p.id === 'wanzhou-busy').when.afterHours = false;
+  assert.deepEqual(diffTopology(validateTopology(a), validateTopology(b)), []);
+});
+
+test("a cover entry's rank spelled out as the default changes nothing", () => {
+  const a = raw();
+  const b = raw();
+  b.cover.find((c: Raw) => c.id === 'night-wanzhou-retail').rank = 'below-own';
   assert.deepEqual(diffTopology(validateTopology(a), validateTopology(b)), []);
 });
 

@@ -18,7 +18,8 @@
  * - overflow center-vip-busy: chongqing [vip] -> [wanzhou]
  * ~ overflow fuling-busy: when.oldestWaitOverMs 60000 -> 90000
  * ~ cover night-wanzhou-retail: when.from 22:00 -> 21:00
- * + cover sunday-help: fuling serves chongqing [vip] on demand
+ * ~ cover fuling-helps-wanzhou: rank below-own -> by-wait
+ * + cover sunday-help: fuling serves chongqing [vip] on demand, rank below-own
  * ```
  */
 import type { CoverSchedule, OverflowPolicy, Site, Topology } from './schema.js';
@@ -154,7 +155,7 @@ function coverSummary(c: CoverSchedule): string {
     c.when.kind === 'on-demand'
       ? 'on demand'
       : `${c.when.days.join(',')} ${c.when.from}-${c.when.to} UTC${c.when.utcOffsetMinutes >= 0 ? '+' : '-'}${Math.abs(c.when.utcOffsetMinutes)}m`;
-  return `${c.id}: ${c.agentsOf} serves ${c.serves.site} ${show(c.serves.queues)} ${when}`;
+  return `${c.id}: ${c.agentsOf} serves ${c.serves.site} ${show(c.serves.queues)} ${when}, rank ${c.rank}`;
 }
 
 /** One line per change: `+` added, `-` removed, `~` changed. Empty string for no changes. */

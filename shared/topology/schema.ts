@@ -47,6 +47,10 @@
  *     agentsOf: fuling
  *     serves: { site: wanzhou, queues: [credit-card] }
  *     when: on-demand         # started and stopped by an admin (`fedctl`), not by the clock
+ *     rank: by-wait           # [below-own] how its calls rank at the covering site: below-own =
+ *                             # after every caller of the covering site's own (any priority, later
+ *                             # arrivals too); by-wait = as an overflow call, by priority and the
+ *                             # time waited since the call joined at home
  * ```
  *
  * Durations (fields ending in `Ms`) take milliseconds or `'500ms'`, `'20s'`, `'15m'`, `'1h'`
@@ -133,11 +137,22 @@ export type CoverWhen =
   | { kind: 'on-demand' }
   | { kind: 'weekly'; days: Weekday[]; from: string; to: string; utcOffsetMinutes: number };
 
+/**
+ * How a cover entry's calls rank in the covering site's queue (docs/architecture.md §5.9): issue 11
+ * puts them "below the covering site's own callers unless the entry says otherwise", so
+ * `below-own` is the default; `by-wait` ranks them as overflow calls (priority, then the
+ * original enqueue time at home).
+ */
+export const COVER_RANKS = ['below-own', 'by-wait'] as const;
+export type CoverRank = (typeof COVER_RANKS)[number];
+export const DEFAULT_COVER_RANK: CoverRank = 'below-own';
+
 export interface CoverSchedule {
   id: string;
   agentsOf: string;
   serves: { site: string; queues: string[] };
   when: CoverWhen;
+  rank: CoverRank;
 }
 
 export interface Topology {
@@ -311,6 +326,9 @@ export const coverSchema = z
     when: z.union([z.literal('on-demand'), weeklyCoverSchema], {
       message: "must be 'on-demand' or { days, from, to, utcOffsetMinutes? }",
     }),
+    rank: z
+      .enum(COVER_RANKS, { message: `must be one of ${COVER_RANKS.join(', ')}` })
+      .default(DEFAULT_COVER_RANK),
   })
   .strict();
 export type CoverInput = z.input<typeof coverSchema>;

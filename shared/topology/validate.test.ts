@@ -105,6 +105,9 @@ test('the example province validates and compiles', () => {
     utcOffsetMinutes: 480,
   });
   assert.deepEqual(t.cover.find((x) => x.id === 'wanzhou-helps-center')!.when, { kind: 'on-demand' });
+  // An entry's calls rank below the covering site's own unless it says otherwise (issue 11).
+  assert.equal(c.rank, 'below-own');
+  assert.equal(t.cover.find((x) => x.id === 'wanzhou-helps-center')!.rank, 'by-wait');
   const qj = t.sites.find((s) => s.id === 'qianjiang')!;
   assert.ok(qj.kind === 'access' && qj.capacity.ivrPorts === 8 && qj.backupCenter === 'chongqing');
 });
@@ -279,6 +282,11 @@ test('each kind of bad reference is refused with its path', () => {
       'bad time',
       (t) => (t.cover = [night('n', ['mon'], '25:00', '06:00')]),
       'cover[0].when.from: must be HH:MM',
+    ],
+    [
+      'unknown cover rank',
+      (t) => (t.cover = [{ ...night('n', ['mon'], '22:00', '06:00'), rank: 'first' as 'by-wait' }]),
+      'cover[0].rank: must be one of below-own, by-wait',
     ],
     ['bad site id', (t) => (t.sites[1]!.id = 'City_A'), 'sites[1].id: must match'],
     [

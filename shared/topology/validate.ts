@@ -259,6 +259,7 @@ export function validateTopology(input: unknown): Topology {
         agentsOf: c.agentsOf,
         serves: { site: c.serves.site, queues: sorted(c.serves.queues) },
         when,
+        rank: c.rank,
       },
       index: j,
     });

@@ -303,6 +303,7 @@ describe('abandons and transfers', () => {
       moves: 1,
       hops: 0,
       visitedSiteIds: [],
+      belowOwn: false,
       callerLeft: false,
       virtual: false,
       callback: false,

@@ -388,7 +388,7 @@ function closedWaitOver(s: AcdState, call: CallRec, out: AcdCommand[]): void {
   armWaitTimer(s, call, out);
 }
 
-/** Offer waiting calls of `q` to ready agents, highest priority first, FIFO in a priority. */
+/** Offer waiting calls of `q` to ready agents in bucket order (own first, highest priority first), FIFO in a bucket. */
 function dispatchQueue(s: AcdState, q: QueueRt, out: AcdCommand[]): void {
   if (q.waiting === 0) return;
   for (const b of q.buckets) {
@@ -500,6 +500,7 @@ function newCall(id: string, q: QueueRt, priority: number, attached: AttachedDat
     hops: 0,
     visitedSiteIds: [],
     overflowIn: undefined,
+    belowOwn: false,
     callerLeft: false,
     closedUntilMs: undefined,
     waitTimer: timerId.wait(id),
@@ -731,6 +732,8 @@ function onTransfer(
   startWrapUp(s, a, out);
   call.moves++;
   call.priority = priority;
+  // A call ranked below own callers keeps that rank in its new queue: it is still the covered
+  // site's call (docs/architecture.md §4.4).
   enterQueue(s, call, to, out);
 }
 
@@ -806,8 +809,10 @@ function onCallbackRequested(
   s.nowMs = now;
   const q = call.queue;
   const v = newCall(cbId, q, call.priority, call.attached, call.arrivedMs);
-  // The caller's place, exactly: the same enqueue time and order, and the expansion reached.
+  // The caller's place, exactly: the same enqueue time and order, the expansion reached, and
+  // its rank below this site's own callers if it had one.
   v.enqueueMs = call.enqueueMs;
+  v.belowOwn = call.belowOwn;
   v.seq = call.seq;
   v.level = call.level;
   v.moves = call.moves;
@@ -1034,7 +1039,9 @@ function onCallMoved(
  * A call from another site enters a queue as if it had joined at its original time. No
  * calendar or length check: the reservation promised the place. Unlike a callback it has a
  * caller on the line, so it counts towards the length limit and its max wait applies, from
- * its original time.
+ * its original time. One admitted `belowOwn` ranks after every own caller (routing.ts) and
+ * keeps its priority; it is never held past its max wait either, so a site whose own callers
+ * never thin out ends its wait by the queue's `onMaxWait`, not never.
  */
 function onAdmitOverflow(
   s: AcdState,
@@ -1048,6 +1055,9 @@ function onAdmitOverflow(
   const hops = int(e.hops, 'hops', Number.NaN);
   if (!(hops >= 1))
     throw invalidArgument('hops', `must be an integer >= 1 (this move counted), got ${String(e.hops)}`);
+  const belowOwn = (e.belowOwn as unknown) ?? false;
+  if (typeof belowOwn !== 'boolean')
+    throw invalidArgument('belowOwn', `must be true or false, got ${JSON.stringify(belowOwn)}`);
   const visited = e.visitedSiteIds as unknown;
   if (
     !Array.isArray(visited) ||
@@ -1067,6 +1077,7 @@ function onAdmitOverflow(
   call.hops = hops;
   call.visitedSiteIds = [...(visited as string[])];
   call.overflowIn = { fromSiteId, token };
+  call.belowOwn = belowOwn;
   s.calls.set(callId, call);
   // An eligible ready agent means no call it may take waits (the core never idles one).
   const a = pickAgent(s, q.cfg, call.level);

@@ -105,6 +105,7 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
           c.state !== 'queued' ||
           c.queue !== q ||
           c.priority !== b.priority ||
+          c.belowOwn !== b.belowOwn ||
           state.calls.get(c.id) !== c
         ) {
           bad.push(`queue ${q.cfg.id} holds ${c.id} which is ${c.state} in ${c.queue.cfg.id}`);

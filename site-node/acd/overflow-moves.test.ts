@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { AcdHarness, arriveInRetail, commandsOf, loginReady, retailHarness } from './harness.js';
 import { checkAcdInvariants } from './invariants.js';
-import { queueStats, waitingCalls } from './stats.js';
+import { expectedWaitMs, queueStats, waitingCalls } from './stats.js';
 import { agentView, callView, movableCalls } from './views.js';
 import type { AcdCommand } from './types.js';
 
@@ -318,6 +318,7 @@ describe('admit-overflow', () => {
       [{ token: undefined }, /token/],
       [{ hops: 0 }, /hops.*>= 1/],
       [{ visitedSiteIds: [] }, /visitedSiteIds/],
+      [{ belowOwn: 'yes' }, /belowOwn.*true or false/],
     ];
     for (const [patch, why] of bad) {
       assert.throws(
@@ -337,6 +338,179 @@ describe('admit-overflow', () => {
     }
     assert.deepEqual(waitingCalls(h.state, 'retail'), ['c1']);
     assert.equal(callView(h.state, 'from-b'), undefined);
+  });
+});
+
+describe('admit-overflow below own (a covered call whose entry says below-own)', () => {
+  const admit = (h: AcdHarness, callId: string, enqueueMs: number, priority = 5, belowOwn = true) =>
+    h.send({
+      type: 'admit-overflow',
+      callId,
+      queueId: 'retail',
+      priority,
+      enqueueMs,
+      ...FROM_WZ,
+      token: `tok-${callId}`,
+      belowOwn,
+    });
+
+  test('it ranks below every own caller, of any priority, including ones who arrive after it', () => {
+    const h = harness({ maxWaitMs: '10m' });
+    h.advance(60_000);
+    arrive(h, 'own-early', 1);
+    h.advance(10_000);
+    admit(h, 'covered-vip', 0, 10); // waited 70 s at home, VIP
+    h.advance(5_000);
+    arrive(h, 'own-late', 0); // lowest priority, arrives after the covered call
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['own-early', 'own-late', 'covered-vip']);
+    const v = callView(h.state, 'covered-vip')!;
+    assert.deepEqual([v.priority, v.belowOwn, v.enqueueMs], [10, true, 0], 'its own priority and wait kept');
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+    // Freed agents take the own callers first, then it.
+    login(h, 'a');
+    login(h, 'b');
+    login(h, 'c');
+    assert.deepEqual(
+      of(h.log, 'offer-call').map((c) => [c.callId, c.agentId]),
+      [
+        ['own-early', 'a'],
+        ['own-late', 'b'],
+        ['covered-vip', 'c'],
+      ],
+    );
+  });
+
+  test('by-wait (no belowOwn) keeps the original place ahead of later own callers, as before', () => {
+    const h = harness();
+    h.advance(60_000);
+    arrive(h, 'own-early', 1);
+    admit(h, 'covered', 0, 1, false);
+    arrive(h, 'own-late', 1);
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['covered', 'own-early', 'own-late']);
+    assert.equal(callView(h.state, 'covered')?.belowOwn, false);
+  });
+
+  test('among below-own calls: priority, then the original enqueue time', () => {
+    const h = harness({ maxWaitMs: '10m' });
+    h.advance(100_000);
+    admit(h, 'cov-young', 90_000, 5);
+    admit(h, 'cov-old', 10_000, 5);
+    admit(h, 'cov-high', 95_000, 7);
+    arrive(h, 'own', 0);
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['own', 'cov-high', 'cov-old', 'cov-young']);
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
+  test('an agent no own caller waits for takes it at once: a rank, not a block', () => {
+    const h = harness();
+    h.advance(1_000);
+    login(h, 'a');
+    const out = admit(h, 'covered', 0);
+    assert.deepEqual(
+      of(out, 'offer-call').map((c) => [c.callId, c.agentId]),
+      [['covered', 'a']],
+    );
+  });
+
+  test('an agent freed while own callers of another queue it serves wait takes them first', () => {
+    const h = new AcdHarness({
+      offerTimeoutMs: '10s',
+      wrapUpMs: 0,
+      queues: [
+        { id: 'retail', skill: 'retail' },
+        { id: 'cards', skill: 'cards' },
+      ],
+    });
+    h.advance(60_000);
+    h.send({
+      type: 'admit-overflow',
+      callId: 'covered',
+      queueId: 'retail',
+      priority: 10,
+      enqueueMs: 0,
+      ...FROM_WZ,
+      belowOwn: true,
+    });
+    h.advance(1_000);
+    h.send({ type: 'call-arrived', callId: 'own-cards', queueId: 'cards', priority: 0 });
+    const out = h.send({
+      type: 'agent-login',
+      agentId: 'both',
+      skills: { retail: 3, cards: 3 },
+      ready: true,
+    });
+    assert.deepEqual(
+      of(out, 'offer-call').map((c) => c.callId),
+      ['own-cards'],
+    );
+  });
+
+  test('its expected wait counts every own caller ahead of it, so it is longer', () => {
+    const h = harness();
+    login(h, 'busy');
+    arrive(h, 'talking');
+    h.send({ type: 'agent-answered', agentId: 'busy', callId: 'talking' });
+    arrive(h, 'own-low', 0);
+    arrive(h, 'own-high', 9);
+    const own = expectedWaitMs(h.state, 'retail', 9, h.now);
+    const below = expectedWaitMs(h.state, 'retail', 9, h.now, true);
+    assert.ok(own !== null && below !== null);
+    assert.ok(below > own, `below-own ${below} ms must exceed own ${own} ms`);
+    // Two own callers ahead of it (the priority-0 one too), against one for an own caller.
+    assert.equal(below, 3 * (own / 2));
+  });
+
+  test('it never waits past the queue max wait: the fallback ends it, not never', () => {
+    const h = harness({ maxWaitMs: '2m', onMaxWait: 'leave-message' });
+    h.advance(60_000);
+    admit(h, 'covered', 0);
+    arrive(h, 'own', 0);
+    const out = h.advance(60_000);
+    assert.deepEqual(
+      of(out, 'call-fallback').map((c) => [c.callId, c.reason]),
+      [['covered', 'max-wait']],
+    );
+  });
+
+  test('a below-own call transferred to another queue keeps its rank there', () => {
+    const h = new AcdHarness({
+      offerTimeoutMs: '10s',
+      wrapUpMs: 0,
+      queues: [
+        { id: 'retail', skill: 'retail' },
+        { id: 'cards', skill: 'cards' },
+      ],
+    });
+    h.advance(10_000);
+    h.send({ type: 'agent-login', agentId: 'r', skills: { retail: 3 }, ready: true });
+    h.send({
+      type: 'admit-overflow',
+      callId: 'covered',
+      queueId: 'retail',
+      enqueueMs: 0,
+      ...FROM_WZ,
+      belowOwn: true,
+    });
+    h.send({ type: 'agent-answered', agentId: 'r', callId: 'covered' });
+    h.send({ type: 'call-arrived', callId: 'own-cards', queueId: 'cards', priority: 0 });
+    h.send({ type: 'transfer', callId: 'covered', toQueueId: 'cards', priority: 9 });
+    assert.deepEqual(waitingCalls(h.state, 'cards'), ['own-cards', 'covered']);
+    assert.deepEqual(
+      [callView(h.state, 'covered')?.priority, callView(h.state, 'covered')?.belowOwn],
+      [9, true],
+    );
+    assert.deepEqual(checkAcdInvariants(h.state), []);
+  });
+
+  test('a callback requested by a below-own caller keeps its rank', () => {
+    const h = harness();
+    h.advance(10_000);
+    admit(h, 'covered', 0);
+    arrive(h, 'own', 0);
+    h.send({ type: 'callback-requested', callId: 'covered', callbackId: 'cb' });
+    assert.equal(callView(h.state, 'cb')?.belowOwn, true);
+    assert.deepEqual(waitingCalls(h.state, 'retail'), ['own', 'cb']);
+    assert.deepEqual(checkAcdInvariants(h.state), []);
   });
 });
 

@@ -4,8 +4,10 @@
  * core step:
  * - no agent holds two calls; no call is offered to two agents at once;
  * - every call ends exactly once, and an ended call never appears in a command again;
- * - FIFO within one queue and one priority: when a call is offered, no older call of the
- *   same queue and priority is still waiting;
+ * - FIFO within one queue, one priority and one rank: when a call is offered, no older call of
+ *   the same queue, priority and rank (own, or below own) is still waiting;
+ * - below own: a call admitted `belowOwn` is offered to an agent only while no own caller of
+ *   its queue that agent may take is waiting, whatever the priorities;
  * - no ready agent idles while a call it may take waits (checked whenever no timer is due);
  * - a rejected event changes nothing;
  * - the internal indexes agree with each other (invariants.ts);
@@ -22,6 +24,7 @@ import { isDomainError } from '../../shared/errors.js';
 import { compileAcdConfig } from './config.js';
 import { acdStep } from './core.js';
 import { checkAcdInvariants } from './invariants.js';
+import { isEligible, levelFor } from './routing.js';
 import { createAcdState, type AcdState } from './state.js';
 import type { AcdCommand, AcdEvent } from './types.js';
 import { agentView, callView } from './views.js';
@@ -71,7 +74,7 @@ type Action =
   | { k: 'cbarrive'; q: number; p: number; back: number; tries: number }
   | { k: 'dialled'; c: number; answered: boolean }
   | { k: 'take' | 'return' | 'moved'; c: number }
-  | { k: 'admit'; q: number; p: number; back: number }
+  | { k: 'admit'; q: number; p: number; back: number; belowOwn: boolean }
   | { k: 'advance'; ms: number };
 
 const agentIx = fc.nat({ max: AGENTS - 1 });
@@ -156,6 +159,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       q: fc.nat({ max: 2 }),
       p: fc.nat({ max: 2 }),
       back: fc.integer({ min: 0, max: 40000 }),
+      belowOwn: fc.boolean(),
     }),
   },
   {
@@ -243,7 +247,8 @@ class Checker {
             if (
               other.state === 'queued' &&
               other.queue.cfg.id === v.queueId &&
-              other.priority === v.priority
+              other.priority === v.priority &&
+              other.belowOwn === v.belowOwn
             ) {
               // Older = entered the queue earlier (a ring-no-answer re-queue keeps its entry time).
               const older =
@@ -251,6 +256,18 @@ class Checker {
               assert.ok(
                 !older,
                 `offered ${c.callId} (seq ${v.seq}) before older ${other.id} (seq ${other.seq})`,
+              );
+            }
+          }
+          if (v.belowOwn) {
+            // Below every own caller: none of its queue that this agent may take still waits.
+            const agent = this.state.agents.get(c.agentId)!;
+            for (const other of this.state.calls.values()) {
+              if (other.state !== 'queued' || other.belowOwn || other.queue.cfg.id !== v.queueId) continue;
+              const level = levelFor(other.queue.cfg, this.state.nowMs - other.enqueueMs);
+              assert.ok(
+                !isEligible(agent, other.queue.cfg, level),
+                `below-own ${c.callId} given to ${c.agentId} while own ${other.id} waits for it`,
               );
             }
           }
@@ -454,6 +471,7 @@ function toEvent(a: Action, s: AcdState, nextCall: () => string): AcdEvent | und
         token: 'tok',
         hops: 1,
         visitedSiteIds: ['other-site'],
+        belowOwn: a.belowOwn,
       };
     case 'advance':
       return undefined;

@@ -22,6 +22,14 @@
  * back after a restart keeps its place by its first enqueue time). Within one queue and one priority
  * calls are strictly FIFO: the head of a bucket is its oldest call, so it is the most
  * expanded one, and if it cannot take an agent no later call of that bucket can.
+ *
+ * Below own (docs/architecture.md §5.9, a covered call whose entry says `below-own`): such a
+ * call ranks after every caller of this site's own, in any of the agent's queues, whatever
+ * the priorities, so an own caller arriving later still goes first; among themselves they
+ * rank by priority, then age, as above. Their buckets come after the own buckets, so the
+ * order is (own first, priority, enqueue time, seq). It is a rank, not a block: an agent no
+ * own waiting caller is eligible for takes a below-own call, as a lower priority is served
+ * when no higher one can use the agent. The call keeps its own priority (its records show it).
  */
 import type { AcdState, AgentRec, Bucket, CallRec, QueueRt, ReadyList, ReadyNode } from './state.js';
 import type { CompiledQueue } from './config.js';
@@ -156,12 +164,24 @@ export function pickAgent(state: AcdState, cfg: CompiledQueue, level: number): A
 // ---------------------------------------------------------------------------------------
 // Priority buckets
 
-function bucketFor(q: QueueRt, priority: number): Bucket {
+/** The rank of a bucket (or of a call's place): own callers before below-own ones, then priority. */
+interface Rank {
+  belowOwn: boolean;
+  priority: number;
+}
+
+/** Whether a bucket of rank `a` is served before one of rank `b` (strictly). */
+export function ranksAbove(a: Rank, b: Rank): boolean {
+  return a.belowOwn !== b.belowOwn ? !a.belowOwn : a.priority > b.priority;
+}
+
+function bucketFor(q: QueueRt, belowOwn: boolean, priority: number): Bucket {
   const bs = q.buckets;
+  const rank: Rank = { belowOwn, priority };
   let i = 0;
-  while (i < bs.length && bs[i]!.priority > priority) i++;
-  if (i < bs.length && bs[i]!.priority === priority) return bs[i]!;
-  const b: Bucket = { priority, calls: [], head: 0 };
+  while (i < bs.length && ranksAbove(bs[i]!, rank)) i++;
+  if (i < bs.length && bs[i]!.priority === priority && bs[i]!.belowOwn === belowOwn) return bs[i]!;
+  const b: Bucket = { belowOwn, priority, calls: [], head: 0 };
   bs.splice(i, 0, b);
   return b;
 }
@@ -185,7 +205,7 @@ function lowerBound(b: Bucket, call: CallRec): number {
 
 /** Put a call in its queue's bucket, in service order (usually an append). */
 export function insertCall(q: QueueRt, call: CallRec): void {
-  const b = bucketFor(q, call.priority);
+  const b = bucketFor(q, call.belowOwn, call.priority);
   const n = b.calls.length;
   if (n === b.head || servedBefore(b.calls[n - 1]!, call)) b.calls.push(call);
   else b.calls.splice(lowerBound(b, call), 0, call);
@@ -194,7 +214,7 @@ export function insertCall(q: QueueRt, call: CallRec): void {
 }
 
 export function removeCall(q: QueueRt, call: CallRec): void {
-  const b = bucketFor(q, call.priority);
+  const b = bucketFor(q, call.belowOwn, call.priority);
   if (b.calls[b.head] === call) {
     b.calls[b.head] = undefined as unknown as CallRec;
     b.head++;
@@ -218,7 +238,7 @@ export function headOf(b: Bucket): CallRec | undefined {
   return b.head < b.calls.length ? b.calls[b.head] : undefined;
 }
 
-/** Every queued call of a queue in service order (priority, then age). For stats and tests. */
+/** Every queued call of a queue in service order (own first, priority, then age). For stats and tests. */
 export function* queuedCalls(q: QueueRt): Generator<CallRec> {
   for (const b of q.buckets) for (let i = b.head; i < b.calls.length; i++) yield b.calls[i]!;
 }
@@ -241,12 +261,12 @@ export function pickCallForAgent(state: AcdState, agent: AgentRec): CallRec | un
   for (const q of agent.queues) {
     if (q.waiting === 0) continue;
     for (const b of q.buckets) {
-      if (best && b.priority < best.priority) break;
+      if (best && ranksAbove(best, b)) break;
       const h = headOf(b);
       if (!h) continue;
       refreshLevel(h, now);
       if (!isEligible(agent, q.cfg, h.level)) continue;
-      if (!best || h.priority > best.priority || servedBefore(h, best)) best = h;
+      if (!best || ranksAbove(h, best) || servedBefore(h, best)) best = h;
       break;
     }
   }

@@ -10,6 +10,8 @@
  * - per queue, one bucket per priority, each an array of queued calls sorted by enqueue time,
  *   then `seq` (enqueue order; a ring-no-answer re-queue keeps its old place and is inserted
  *   there; a callback that comes back with an earlier enqueue time goes to its place by it).
+ *   Calls another site's cover sent to rank below this site's own (`belowOwn`) have buckets of
+ *   their own, after every bucket of the site's own callers (routing.ts).
  */
 import type { CompiledAcdConfig, CompiledQueue } from './config.js';
 import { createQueueWindow, type QueueWindow } from './stats.js';
@@ -77,6 +79,11 @@ export interface CallRec {
   visitedSiteIds: readonly string[];
   /** Came in from another site: the origin and the token (the `overflow-in` facts). */
   overflowIn: { fromSiteId: string; token: string } | undefined;
+  /**
+   * Ranks below every caller of this site's own, whatever their priority (a covered call whose
+   * entry says `below-own`, docs/architecture.md §5.9); its `priority` is still its own.
+   */
+  belowOwn: boolean;
   /** Taken for a move and its caller hung up in transit: ended when the move is settled. */
   callerLeft: boolean;
   /** Arrived while its queue was closed: waits `closed-wait` until then for a move. */
@@ -97,6 +104,8 @@ export interface CallRec {
 }
 
 export interface Bucket {
+  /** The bucket of calls ranked below this site's own (after every own bucket). */
+  belowOwn: boolean;
   priority: number;
   calls: CallRec[];
   head: number;
@@ -104,7 +113,7 @@ export interface Bucket {
 
 export interface QueueRt {
   cfg: CompiledQueue;
-  /** Buckets ordered by priority, highest first. */
+  /** Buckets in service order: own callers' by priority, highest first, then the below-own ones the same way. */
   buckets: Bucket[];
   /** Calls in the line, virtual ones included. */
   waiting: number;

@@ -31,7 +31,7 @@
  * It is the "position times AHT over servers" estimate; good enough to decide callbacks.
  */
 import { isBusy } from './agent-state.js';
-import { queuedCalls } from './routing.js';
+import { queuedCalls, ranksAbove } from './routing.js';
 import type { AcdState, QueueRt } from './state.js';
 import { invalidArgument, failedPrecondition } from '../../shared/errors.js';
 import {
@@ -256,21 +256,28 @@ function staffing(
   return { staffed: ready + busy + notReady, ready, busy, notReady };
 }
 
-/** EWT for a new call of `priority` in `queueId` (see module doc). */
+/**
+ * EWT for a new call of `priority` in `queueId` (see module doc). `belowOwn`: for a call that
+ * would rank below every own caller (routing.ts): every own caller waiting is ahead of it, so
+ * its estimate is at least an own caller's; own callers yet to arrive will push it back too,
+ * which no estimate of the present can count.
+ */
 export function expectedWaitMs(
   state: AcdState,
   queueId: string,
   priority: number,
   nowMs: number,
+  belowOwn = false,
 ): number | null {
   checkTime(state, nowMs);
   const q = queueOf(state, queueId);
-  return ewt(state, q, priority);
+  return ewt(state, q, priority, belowOwn);
 }
 
-function ewt(state: AcdState, q: QueueRt, priority: number): number | null {
+function ewt(state: AcdState, q: QueueRt, priority: number, belowOwn = false): number | null {
   let ahead = 0;
-  for (const b of q.buckets) if (b.priority >= priority) ahead += b.calls.length - b.head;
+  const rank = { belowOwn, priority };
+  for (const b of q.buckets) if (!ranksAbove(rank, b)) ahead += b.calls.length - b.head;
   const s = staffing(state, q);
   if (ahead < s.ready) return 0;
   const n = s.ready + s.busy;

@@ -147,7 +147,10 @@ export type AcdEvent =
    * refused by the queue's limits (full, closed): the target's reservation promised the place.
    * `fromSiteId` and `token` are the `overflow-in` facts; `hops` (site moves, the origin's
    * plus this one) and `visitedSiteIds` (the sites before this one, home first) keep it from
-   * being moved again past the policy's `maxHops` or back where it was.
+   * being moved again past the policy's `maxHops` or back where it was. `belowOwn` (default
+   * false): it ranks below every caller of this site's own, any priority, later arrivals too
+   * (a covered call whose entry says `below-own`); among such calls, by priority and
+   * `enqueueMs`.
    */
   | {
       type: 'admit-overflow';
@@ -160,6 +163,7 @@ export type AcdEvent =
       token: string;
       hops: number;
       visitedSiteIds: readonly string[];
+      belowOwn?: boolean;
     };
 
 export type AcdEventType = AcdEvent['type'];

@@ -43,6 +43,8 @@ export interface AcdCallView {
   /** Came in from another site: the origin and the token (the `overflow-in` facts). */
   fromSiteId?: string;
   token?: string;
+  /** Ranks below every caller of this site's own (a covered call's `below-own`, §5.9). */
+  belowOwn: boolean;
   /** Taken for a move and its caller hung up in transit (ended when the move is settled). */
   callerLeft: boolean;
   /** A callback keeping a place with nobody on the line (docs/architecture.md §4.7). */
@@ -84,6 +86,7 @@ export function callView(state: AcdState, callId: string): AcdCallView | undefin
     moves: c.moves,
     hops: c.hops,
     visitedSiteIds: c.visitedSiteIds,
+    belowOwn: c.belowOwn,
     callerLeft: c.callerLeft,
     virtual: c.virtual,
     callback: c.callback,

@@ -9,6 +9,7 @@ const entry: CoverSchedule = {
   agentsOf: 'wanzhou',
   serves: { site: 'chongqing', queues: ['retail'] },
   when: { kind: 'on-demand' },
+  rank: 'below-own',
 };
 
 const call = (callId: string, over: Partial<WaitingCall> = {}): WaitingCall => ({

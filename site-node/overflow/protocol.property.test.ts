@@ -393,6 +393,8 @@ function runOnce(seed: number, stats: Stats): void {
           agentsReady: s.agentsReady,
           agentsServing: s.agentsStaffed,
           expectedWaitMs: s.ewtMs,
+          // Every request here is under the overflow policy (by-wait): never read.
+          expectedWaitBelowOwnMs: s.ewtMs,
           maxWaitMs: Number.isFinite(maxWait) ? maxWait : null,
         },
       });

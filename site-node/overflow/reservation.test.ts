@@ -1,10 +1,12 @@
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
+import type { CoverRank } from '../../shared/topology/schema.js';
 import type { RequestMessage } from './messages.js';
 import {
   bookFromAdmitted,
   emptyBook,
+  rankOf,
   reservationStep,
   type AdmittedRow,
   type LocalQueueState,
@@ -21,6 +23,7 @@ const READY: LocalQueueState = {
   agentsReady: 1,
   agentsServing: 1,
   expectedWaitMs: null,
+  expectedWaitBelowOwnMs: null,
   maxWaitMs: null,
 };
 const BUSY: LocalQueueState = { ...READY, agentsReady: 0, agentsServing: 2 };
@@ -103,6 +106,7 @@ describe('commit', () => {
     const admit = d.out.find((c) => c.type === 'admit-call');
     assert.ok(admit?.type === 'admit-call');
     assert.equal(admit.enqueueMs, T0 - 40_000); // ranks as if it joined when it joined at home
+    assert.equal(admit.rank, 'by-wait', 'an overflow call ranks by its wait');
     assert.deepEqual(
       [admit.fromSiteId, admit.token, admit.callId, admit.hops, admit.visitedSiteIds],
       ['wanzhou', 'tok-1', 'c1', 1, ['wanzhou']],
@@ -270,6 +274,63 @@ describe('offer', () => {
     assert.deepEqual(d.did(), ['send:refuse(no agent ready and the expected wait is unknown)']);
     d.offer(3, T0, { ...BUSY, agentsServing: 0 });
     assert.deepEqual(d.did(), ['send:refuse(no agent serves queue retail at site chongqing)']);
+  });
+
+  test("a covered call's rank is its entry's here, below-own when this site does not know the entry", () => {
+    const cover = { policyId: null, coverEntryId: 'night-wanzhou-retail' };
+    assert.equal(rankOf({ coverEntryId: null }, 'below-own'), 'by-wait', 'overflow: by wait');
+    assert.equal(rankOf(cover, 'by-wait'), 'by-wait');
+    assert.equal(rankOf(cover, 'below-own'), 'below-own');
+    assert.equal(rankOf(cover, null), 'below-own', "an entry unknown here: the topology's default");
+    assert.equal(rankOf(cover, undefined), 'below-own');
+    const rankAdmitted = (coverRank: CoverRank | null): CoverRank => {
+      const d = new Drive().step(
+        { type: 'offer', request: request(1, cover), token: 'tok-1', local: READY, coverRank },
+        T0,
+      );
+      assert.equal(d.did()[0], 'send:accept');
+      const admit = d.commit(1, T0 + 1).out.find((c) => c.type === 'admit-call');
+      assert.ok(admit?.type === 'admit-call');
+      return admit.rank;
+    };
+    assert.equal(rankAdmitted('below-own'), 'below-own');
+    assert.equal(rankAdmitted('by-wait'), 'by-wait');
+    assert.equal(rankAdmitted(null), 'below-own');
+  });
+
+  test('a below-own call is judged on the expected wait below own callers; by-wait on its own', () => {
+    const cover = { policyId: null, coverEntryId: 'night', remainingPatienceMs: 30_000 };
+    const local = { ...BUSY, expectedWaitMs: 20_000, expectedWaitBelowOwnMs: 50_000 };
+    const offer = (n: number, coverRank: CoverRank | null, extra: Partial<RequestMessage> = cover) =>
+      new Drive().step(
+        { type: 'offer', request: request(n, extra), token: `tok-${n}`, local, coverRank },
+        T0,
+      );
+    assert.deepEqual(offer(1, 'below-own').did(), [
+      "send:refuse(no agent ready and the expected wait (ranked below own callers) of 50000 ms is beyond the caller's 30000 ms)",
+    ]);
+    assert.equal(offer(2, 'by-wait').did()[0], 'send:accept', '20 s at its own rank fits 30 s');
+    assert.equal(
+      offer(3, 'below-own', { ...cover, policyId: 'p', coverEntryId: null }).did()[0],
+      'send:accept',
+      'an overflow request is by-wait whatever the caller passes',
+    );
+    assert.deepEqual(offer(4, null, { ...cover, remainingPatienceMs: 60_000 }).did()[0], 'send:accept');
+    assert.deepEqual(
+      new Drive()
+        .step(
+          {
+            type: 'offer',
+            request: request(5, cover),
+            token: 'tok-5',
+            local: { ...local, expectedWaitBelowOwnMs: null },
+            coverRank: 'below-own',
+          },
+          T0,
+        )
+        .did(),
+      ['send:refuse(no agent ready and the expected wait (ranked below own callers) is unknown)'],
+    );
   });
 
   test("a caller who has waited the target queue's max wait is refused (it would fall back at once)", () => {

@@ -22,6 +22,15 @@
  *   (admitted, it would fall back at once), and a request whose numbers are out of range
  *   (the refusal names the field).
  * - The admitted call ranks by its ORIGINAL enqueue time: `now - waitedMs` in this site's clock.
+ * - Its rank (`rankOf`): an overflow call `by-wait` (priority, then that time); a covered call
+ *   as its entry says in the topology this site runs (the adapter passes `coverRank`), and
+ *   `below-own`, the topology's default, when this site does not know the entry (it runs an
+ *   older version): below every own caller of the queue, any priority, later arrivals too
+ *   (site-node/acd/routing.ts), ranked by priority and that time among such calls. The offer is
+ *   judged on the expected wait AT that rank (`expectedWaitBelowOwnMs` for below-own: every own
+ *   caller waiting is ahead of it), so a caller whose patience cannot outlast the site's own
+ *   line is refused rather than parked behind it; once admitted, the queue's max wait still
+ *   ends its wait from its original time.
  * - The book follows the ACD, never leads it: a commit makes it `admitting` and asks the
  *   adapter to admit (`admit-call`); only the adapter's `admit-done` (the ACD admitted it AND
  *   the admitted row is committed with it) sends the `commit-ack`, and `admit-failed` the
@@ -54,6 +63,7 @@
  *   call would send the origin's copy home while this site offers it.
  */
 import { DomainError, failedPrecondition } from '../../shared/errors.js';
+import { DEFAULT_COVER_RANK, type CoverRank } from '../../shared/topology/schema.js';
 import { throwInvalid } from '../../shared/validate.js';
 import { NO_CALL_DATA, type CallData, type OverflowMessage, type RequestMessage } from './messages.js';
 
@@ -69,6 +79,8 @@ export interface Reservation {
   priority: number;
   /** The caller's original enqueue time, in this site's clock. */
   enqueueMs: number;
+  /** How it ranks among this site's callers once admitted (`rankOf`). */
+  rank: CoverRank;
   /** The call's hops once here (the request's + 1) and the sites it was at before, home first. */
   hops: number;
   visitedSiteIds: readonly string[];
@@ -128,14 +140,26 @@ export interface LocalQueueState {
   agentsReady: number;
   /** Agents logged in with the queue's skill, whatever their state. */
   agentsServing: number;
-  /** Expected wait of a call joining now; null = unknown. */
+  /** Expected wait of a call of the caller's priority joining now; null = unknown. */
   expectedWaitMs: number | null;
+  /** The same for a call ranked below every own caller (a below-own cover call); null = unknown. */
+  expectedWaitBelowOwnMs: number | null;
   /** The queue's max wait; null = none. */
   maxWaitMs: number | null;
 }
 
 export type ReservationEvent =
-  | { type: 'offer'; request: RequestMessage; token: string; local: LocalQueueState }
+  | {
+      type: 'offer';
+      request: RequestMessage;
+      token: string;
+      local: LocalQueueState;
+      /**
+       * The rank the topology this site runs gives the cover entry the request names; null or
+       * absent when it has no such entry (or the request is under an overflow policy).
+       */
+      coverRank?: CoverRank | null;
+    }
   | { type: 'message'; message: OverflowMessage }
   /** The adapter's answer to `admit-call`: the ACD admitted the call and the row is durable. */
   | { type: 'admit-done'; token: string }
@@ -158,6 +182,8 @@ export type ReservationCommand =
       queueId: string;
       priority: number;
       enqueueMs: number;
+      /** How it ranks here: below every own caller, or by its wait (`rankOf`). */
+      rank: CoverRank;
       fromSiteId: string;
       token: string;
       hops: number;
@@ -212,6 +238,7 @@ export function bookFromAdmitted(site: string, rows: readonly AdmittedRow[], now
       queueId: r.queueId,
       priority: 0,
       enqueueMs: r.admittedAtMs,
+      rank: 'by-wait', // not used again: an admitted call is not admitted twice
       hops: 0,
       visitedSiteIds: [],
       data: NO_CALL_DATA,
@@ -271,11 +298,24 @@ function badRequest(req: RequestMessage): string | null {
   return null;
 }
 
+/**
+ * How a request's call ranks here once admitted (header): an overflow call by its wait; a
+ * covered one as its entry says, or the topology's default when this site does not know it.
+ */
+export function rankOf(
+  req: Pick<RequestMessage, 'coverEntryId'>,
+  coverRank: CoverRank | null | undefined,
+): CoverRank {
+  if (req.coverEntryId === null) return 'by-wait';
+  return coverRank ?? DEFAULT_COVER_RANK;
+}
+
 /** Why this site cannot take the call, or null to accept (the hub's rule, header). */
 function refusal(
   book: ReservationBook,
   req: RequestMessage,
   local: LocalQueueState,
+  rank: CoverRank,
   nowMs: number,
 ): string | null {
   if (!local.offersQueue) return `site ${book.site} does not offer queue ${req.queueId}`;
@@ -286,10 +326,13 @@ function refusal(
   if (local.agentsServing === 0) return `no agent serves queue ${req.queueId} at site ${book.site}`;
   const patience = req.remainingPatienceMs;
   if (patience === null) return null;
-  if (local.expectedWaitMs !== null && local.expectedWaitMs <= patience) return null;
-  return local.expectedWaitMs === null
-    ? 'no agent ready and the expected wait is unknown'
-    : `no agent ready and the expected wait of ${local.expectedWaitMs} ms is beyond the caller's ${patience} ms`;
+  const belowOwn = rank === 'below-own';
+  const ewt = belowOwn ? local.expectedWaitBelowOwnMs : local.expectedWaitMs;
+  if (ewt !== null && ewt <= patience) return null;
+  const at = belowOwn ? ' (ranked below own callers)' : '';
+  return ewt === null
+    ? `no agent ready and the expected wait${at} is unknown`
+    : `no agent ready and the expected wait${at} of ${ewt} ms is beyond the caller's ${patience} ms`;
 }
 
 /** The token's answer once admitted (to a commit, a repeated one, or a caller-left). */
@@ -368,7 +411,8 @@ function onOffer(
   // gets the same refusal again anyway).
   const bad = badRequest(req);
   if (bad !== null) return [refuse(book, req.requestId, origin, null, bad)];
-  const why = refusal(book, req, e.local, nowMs);
+  const rank = rankOf(req, e.coverRank);
+  const why = refusal(book, req, e.local, rank, nowMs);
   if (why !== null) {
     book.byRequest.set(req.requestId, { refused: why, atMs: nowMs });
     return [refuse(book, req.requestId, origin, null, why)];
@@ -381,6 +425,7 @@ function onOffer(
     queueId: req.queueId,
     priority: req.priority,
     enqueueMs: nowMs - req.waitedMs,
+    rank,
     hops: req.hops + 1,
     visitedSiteIds: [...req.visitedSiteIds],
     data: {
@@ -439,6 +484,7 @@ function onCommit(
           queueId: r.queueId,
           priority: r.priority,
           enqueueMs: r.enqueueMs,
+          rank: r.rank,
           fromSiteId: r.fromSiteId,
           token: r.token,
           hops: r.hops,

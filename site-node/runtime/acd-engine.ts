@@ -147,9 +147,18 @@ export class AcdEngine {
     return queueStats(this.state, queueId, Math.max(this.scheduler.now(), this.state.nowMs));
   }
 
-  /** Expected wait for a caller of `priority` in the queue now; null when nobody serves it. */
-  expectedWaitMs(queueId: string, priority: number): number | null {
-    return expectedWaitMs(this.state, queueId, priority, Math.max(this.scheduler.now(), this.state.nowMs));
+  /**
+   * Expected wait for a caller of `priority` in the queue now; null when nobody serves it.
+   * `belowOwn`: for a call ranked below every own caller (acd/stats.ts).
+   */
+  expectedWaitMs(queueId: string, priority: number, belowOwn = false): number | null {
+    return expectedWaitMs(
+      this.state,
+      queueId,
+      priority,
+      Math.max(this.scheduler.now(), this.state.nowMs),
+      belowOwn,
+    );
   }
 
   /**

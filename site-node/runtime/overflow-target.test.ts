@@ -9,6 +9,8 @@ import { afterAll, beforeAll, beforeEach, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../shared/log.js';
 import { VirtualScheduler } from '../../shared/scheduler.js';
+import type { CoverRank, Topology } from '../../shared/topology/schema.js';
+import { validateTopology } from '../../shared/topology/validate.js';
 import { compileAcdConfig } from '../acd/index.js';
 import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
@@ -26,6 +28,7 @@ let sent: OverflowMessage[];
 let adopted: MovedInCall[];
 let lines: Array<{ msg: string; [k: string]: unknown }>;
 let drained: boolean;
+let topology: Topology | null;
 let tokens: number;
 
 beforeAll(async () => {
@@ -43,6 +46,7 @@ beforeEach(() => {
   adopted = [];
   lines = [];
   drained = false;
+  topology = null;
   const config = compileAcdConfig({
     offerTimeoutMs: '10s',
     wrapUpMs: '5s',
@@ -71,6 +75,9 @@ function target(): OverflowTarget {
       },
       get drained() {
         return drained;
+      },
+      get topology() {
+        return topology;
       },
     },
     media: { onHandedOver: () => undefined } as unknown as MediaPort,
@@ -221,3 +228,73 @@ const waitForAck = (token: string): Promise<Extract<OverflowMessage, { kind: 'co
         m.kind === 'commit-ack' && m.token === token,
     ),
   );
+
+/** A province where chongqing's agents cover wanzhou's retail under entry `night`, ranked `rank`. */
+const coverTopology = (rank: CoverRank): Topology => {
+  const site = (id: string, n: number) => ({
+    id,
+    kind: 'full',
+    city: id,
+    endpoints: { cti: `${id}.bank.internal:7443`, sip: `10.0.0.${n}:5060` },
+    capacity: { trunks: 10, agents: 10, ivrPorts: 10 },
+    queues: ['retail'],
+  });
+  return validateTopology({
+    province: 'test',
+    hubSite: 'chongqing',
+    sites: [site('chongqing', 1), site('wanzhou', 2)],
+    cover: [
+      {
+        id: 'night',
+        agentsOf: 'chongqing',
+        serves: { site: 'wanzhou', queues: ['retail'] },
+        when: 'on-demand',
+        rank,
+      },
+    ],
+  });
+};
+
+test.skipIf(pgSkip)(
+  "a covered call is admitted at its entry's rank in the topology the site runs (below-own when it has none)",
+  async () => {
+    tokens = 300;
+    const t = target();
+    await t.start();
+    // An agent serves the queue but none is ready; an own caller waits.
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: false });
+    engine.dispatch({ type: 'call-arrived', callId: 'own-1', queueId: 'retail', priority: 0 });
+    const admitUnder = async (callId: string): Promise<string> => {
+      t.message(request(callId, { policyId: null, coverEntryId: 'night', waitedMs: 600_000 }));
+      const accept = sent.find(
+        (m): m is Extract<OverflowMessage, { kind: 'accept' }> =>
+          m.kind === 'accept' && m.requestId === `${callId}#1`,
+      );
+      assert.ok(accept, `${callId} accepted`);
+      t.message(commit(callId, accept.token));
+      await waitForAck(accept.token);
+      const rows = await db.pool.query<{ id: string }>(
+        `SELECT id FROM calls WHERE overflow_in ->> 'originCallId' = $1`,
+        [callId],
+      );
+      return rows.rows[0]!.id;
+    };
+    topology = coverTopology('below-own');
+    const below = await admitUnder('wanzhou-04A');
+    topology = coverTopology('by-wait');
+    const byWait = await admitUnder('wanzhou-04B');
+    topology = null; // a site that has adopted no topology yet: the default
+    const unknown = await admitUnder('wanzhou-04C');
+    assert.deepEqual(
+      [below, byWait, unknown].map((id) => engine.call(id)?.belowOwn),
+      [true, false, true],
+    );
+    // The by-wait call waited 10 min at home: ahead of the own caller; the below-own ones after it.
+    assert.deepEqual(
+      engine.movableCalls('retail').map((c) => c.callId),
+      [byWait, 'own-1', below, unknown],
+    );
+    assert.equal(lines.find((l) => l.msg === 'overflow admitted' && l.callId === below)?.rank, 'below-own');
+    t.stop();
+  },
+);

@@ -4,7 +4,9 @@
  *
  * - an offer (a `request` the hub forwarded) is judged by the book on this site's own state
  *   for the queue, read from the ACD when it arrives (agents ready and logged in, the expected
- *   wait for the caller's priority, the queue's max wait), with a fresh token (node:crypto);
+ *   wait for the caller's priority, at its own rank and below the site's own callers, the
+ *   queue's max wait) and the rank the topology the site runs gives the request's cover entry
+ *   (the book decides the call's rank, reservation.ts `rankOf`), with a fresh token (node:crypto);
  * - `admit-call` (a commit in time): `admitOverflow` writes the call's record and the admitted
  *   reservation in one transaction (committed before anyone hears of it, durable-writes.ts
  *   `commit`), the call becomes a live call of the call flow (`adoptMovedIn`: queued, with the
@@ -31,6 +33,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
 import type { Cancel, Scheduler } from '../../shared/scheduler.js';
+import type { CoverRank, Topology } from '../../shared/topology/schema.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { MovedInCall } from './call-flow.js';
 import type { DurableWrites } from './durable-writes.js';
@@ -65,7 +68,12 @@ export interface OverflowTargetDeps {
     attachLeg(callId: string, leg: CallLeg): boolean;
     callerLeftElsewhere(callId: string): void;
   };
-  link: { sendOverflow(m: OverflowMessage): boolean; readonly drained: boolean };
+  link: {
+    sendOverflow(m: OverflowMessage): boolean;
+    readonly drained: boolean;
+    /** The topology the site runs (its cover entries' ranks); null before the first. */
+    readonly topology: Topology | null;
+  };
   media: MediaPort;
   store: StoreContext;
   writes: DurableWrites;
@@ -224,9 +232,17 @@ export class OverflowTarget {
         agentsReady: stats?.agentsReady ?? 0,
         agentsServing: stats?.agentsStaffed ?? 0,
         expectedWaitMs: offers ? engine.expectedWaitMs(req.queueId, req.priority) : null,
+        expectedWaitBelowOwnMs: offers ? engine.expectedWaitMs(req.queueId, req.priority, true) : null,
         maxWaitMs: offers ? engine.maxWaitMs(req.queueId) : null,
       },
+      coverRank: this.coverRankOf(req),
     });
+  }
+
+  /** The rank the topology this site runs gives the request's cover entry (null: none, or unknown here). */
+  private coverRankOf(req: RequestMessage): CoverRank | null {
+    if (req.coverEntryId === null) return null;
+    return this.d.link.topology?.cover.find((c) => c.id === req.coverEntryId)?.rank ?? null;
   }
 
   private refusedUnanswered(m: OverflowMessage, why: string): void {
@@ -395,6 +411,7 @@ export class OverflowTarget {
         token: c.token,
         hops: c.hops,
         visitedSiteIds: [...c.visitedSiteIds],
+        belowOwn: c.rank === 'below-own',
       });
     } catch (e) {
       log.error('overflow admit failed: the ACD refused the call', {
@@ -416,6 +433,7 @@ export class OverflowTarget {
       callId: localId,
       queueId: c.queueId,
       token: c.token,
+      rank: c.rank,
     });
     this.step({ type: 'admit-done', token: c.token });
   }
