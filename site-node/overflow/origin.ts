@@ -18,11 +18,12 @@
  *   (a restarted origin) resumeCommit ----> committing: the move it recorded before the crash
  *
  * The exactly-one-offer argument (the reason for every rule below):
- * - The call leaves the home queue only in `accepted -> committing`, i.e. when the home queue
- *   gave it up (`take-call` answered by `call-taken`) and in the same step the commit is sent.
- *   Before that, whatever happens (refuse, timeout, lost messages, link drop, the call answered
- *   or abandoned here) it simply stays in its place, and a reservation the target may hold is
- *   cancelled or lapses at its deadline.
+ * - The call leaves the home queue only in `accepted -> recording`, i.e. when the home queue
+ *   gave it up (`take-call` answered by `call-taken`), and the commit is sent only in
+ *   `recording -> committing`, once the move is recorded (below). Before the commit is sent,
+ *   whatever happens (refuse, timeout, lost messages, link drop, the call answered or abandoned
+ *   here, the record not made in time) it goes back to or stays in its place, and a
+ *   reservation the target may hold is cancelled or lapses at its deadline.
  * - The target admits the call only on a commit carrying its one-time token, before its
  *   deadline, and once (reservation.ts). A commit cannot be taken back, so once it is sent the
  *   origin does not know where the call is until the target says: `commit-ack` (admitted:
