@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { NO_CALL_DATA, type OverflowMessage } from './messages.js';
 import {
+  inFlight,
   initialOrigin,
   originStep,
+  resumeCommit,
   type OriginCommand,
   type OriginEvent,
   type OriginMachine,
@@ -57,6 +59,13 @@ class Drive {
       nowMs,
     );
   }
+  /** The home queue let the call go and the move was recorded: the commit goes. */
+  taken(nowMs: number, requestId = 'c1#1'): this {
+    return this.step({ type: 'call-taken', requestId }, nowMs).step(
+      { type: 'commit-recorded', requestId },
+      nowMs,
+    );
+  }
   /** The kinds of what it did: `send:commit`, `take-call`, ... */
   did(): string[] {
     return this.out.map((c) => (c.type === 'send' ? `send:${c.message.kind}` : c.type));
@@ -78,6 +87,19 @@ test('the happy path: ask, accept, the home queue lets go, commit, ack: moved', 
   assert.deepEqual(d.did(), ['cancel-timer', 'take-call']);
 
   d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 101);
+  // The move is recorded at home before any commit can go, by the instant the commit must go.
+  assert.equal(d.m.state, 'recording');
+  assert.deepEqual(d.out, [
+    {
+      type: 'record-commit',
+      callId: 'c1',
+      requestId: 'c1#1',
+      toSiteId: 'chongqing',
+      token: 'tok-1',
+      byMs: T0 + 2_500,
+    },
+  ]);
+  d.step({ type: 'commit-recorded', requestId: 'c1#1' }, T0 + 150);
   assert.equal(d.m.state, 'committing');
   assert.deepEqual(d.did(), ['send:commit', 'start-timer']);
 
@@ -159,7 +181,7 @@ test('after the commit only the target decides: link drops and timeouts resend, 
   const d = new Drive()
     .ask()
     .accept(T0 + 1)
-    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+    .taken(T0 + 2);
   d.step({ type: 'link-down' }, T0 + 3);
   assert.equal(d.m.state, 'committing');
   d.step({ type: 'timer-fired', id: 'c1#1:commit' }, T0 + 1_002);
@@ -213,7 +235,7 @@ test("a caller who hangs up in transit: caller-left replaces the commit, and the
     new Drive()
       .ask()
       .accept(T0 + 1)
-      .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+      .taken(T0 + 2);
   const d = taken().step({ type: 'call-left' }, T0 + 3);
   assert.equal(d.m.state, 'committing');
   assert.deepEqual(d.did(), ['send:caller-left', 'start-timer']);
@@ -258,7 +280,7 @@ test('a silent target: one alarm after commitAlarmAfterMs, then slower resends u
   const d = new Drive()
     .ask()
     .accept(T0 + 1)
-    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+    .taken(T0 + 2);
   let t = T0 + 2;
   let alarms = 0;
   for (let i = 0; i < 29; i++) {
@@ -319,7 +341,7 @@ test('stale and duplicate messages: ignored, and a stray reservation is cancelle
   const c = d.out[0]!;
   assert.ok(c.type === 'send' && c.message.kind === 'cancel' && c.message.token === 'tok-2');
   // A commit-ack for another token or request does not move the call.
-  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 4);
+  d.taken(T0 + 4);
   d.msg(
     { kind: 'commit-ack', requestId: 'c1#1', fromSiteId: 'fuling', toSiteId: 'wanzhou', token: 'tok-2' },
     T0 + 5,
@@ -348,7 +370,7 @@ test('a call back home may be asked again, under a new request id; a moved call 
     (e) => isDomainError(e, 'failed-precondition'),
   );
 
-  d.accept(T0 + 10_010, 3_000, 'tok-2', 'c1#2').step({ type: 'call-taken', requestId: 'c1#2' }, T0 + 10_011);
+  d.accept(T0 + 10_010, 3_000, 'tok-2', 'c1#2').taken(T0 + 10_011, 'c1#2');
   d.msg(
     { kind: 'commit-ack', requestId: 'c1#2', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-2' },
     T0 + 10_020,
@@ -392,7 +414,7 @@ test('the home queue letting the call go after the move was given up: the call g
   const twice = new Drive()
     .ask()
     .accept(T0 + 1)
-    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+    .taken(T0 + 2);
   twice.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
   assert.deepEqual(twice.did(), []);
 });
@@ -436,7 +458,7 @@ test('only the expected site answers: never this site itself, and after the acce
   const d = new Drive()
     .ask()
     .accept(T0 + 1)
-    .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+    .taken(T0 + 2);
   assert.equal(d.m.state, 'committing');
   d.msg(refuse('fuling', 'tok-1'), T0 + 3);
   reported(d, 'committing', 'refuse', 'fuling');
@@ -463,4 +485,92 @@ test('only the expected site answers: never this site itself, and after the acce
     T0 + 6,
   );
   assert.equal(d.m.state, 'moved');
+});
+
+test('a move not recorded in time sends no commit: the call goes back to its place, the reservation is let go', () => {
+  const taken = () =>
+    new Drive()
+      .ask()
+      .accept(T0 + 1)
+      .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+  const cancel = {
+    kind: 'cancel',
+    requestId: 'c1#1',
+    fromSiteId: 'wanzhou',
+    toSiteId: 'chongqing',
+    token: 'tok-1',
+  };
+  // The store did not take it (withdrawn at its bound, or refused).
+  const no = taken().step({ type: 'commit-not-recorded', requestId: 'c1#1' }, T0 + 2_400);
+  assert.deepEqual(
+    [no.m.state, no.m.homeReason, no.out],
+    [
+      'home',
+      'not-recorded',
+      [
+        { type: 'return-call', callId: 'c1' },
+        { type: 'send', message: cancel },
+      ],
+    ],
+  );
+  // Recorded, but past the instant the commit had to go: the commit would arrive late.
+  const late = taken().step({ type: 'commit-recorded', requestId: 'c1#1' }, T0 + 2_500);
+  assert.deepEqual([late.m.homeReason, late.did()], ['too-late', ['return-call', 'send:cancel']]);
+  // The caller leaves, or the link drops, while the record is being written: no commit went.
+  for (const e of [{ type: 'call-left' }, { type: 'link-down' }] as const) {
+    const d = taken().step(e, T0 + 3);
+    assert.deepEqual([d.m.state, d.did()], ['home', ['return-call', 'send:cancel']]);
+    d.step({ type: 'commit-recorded', requestId: 'c1#1' }, T0 + 4);
+    assert.deepEqual([d.m.state, d.did()], ['home', []], 'a record landing later sends nothing');
+  }
+  // Recording is in flight: the trigger does not ask again; a second answer of the queue is ours.
+  const d = taken();
+  assert.ok(inFlight(d.m));
+  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  assert.deepEqual([d.m.state, d.did()], ['recording', []]);
+});
+
+test("a restarted origin resumes a recorded move: commit sent again, resent, settled by the target's word", () => {
+  const r = resumeCommit(
+    'wanzhou',
+    { callId: 'c1', queueId: 'retail', requestId: 'c1#3', toSiteId: 'chongqing', token: 'tok-9' },
+    T0,
+    O,
+  );
+  const d = new Drive();
+  d.m = r.machine;
+  d.out = r.commands;
+  assert.deepEqual([d.m.state, d.m.attempts, d.did()], ['committing', 3, ['send:commit', 'start-timer']]);
+  d.step({ type: 'link-down' }, T0 + 1);
+  assert.equal(d.m.state, 'committing');
+  d.step({ type: 'timer-fired', id: 'c1#3:commit' }, T0 + 1_000);
+  assert.deepEqual(d.did(), ['send:commit', 'start-timer']);
+  const acked = new Drive();
+  acked.m = d.m;
+  acked.msg(
+    { kind: 'commit-ack', requestId: 'c1#3', fromSiteId: 'chongqing', toSiteId: 'wanzhou', token: 'tok-9' },
+    T0 + 1_100,
+  );
+  assert.deepEqual(acked.out.at(-1), {
+    type: 'call-moved',
+    callId: 'c1',
+    toSiteId: 'chongqing',
+    token: 'tok-9',
+  });
+  d.msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#3',
+      fromSiteId: 'chongqing',
+      toSiteId: 'wanzhou',
+      token: 'tok-9',
+      reason: 'unknown token',
+      byHub: false,
+    },
+    T0 + 1_100,
+  );
+  assert.deepEqual(
+    [d.m.state, d.m.homeReason, d.did()],
+    ['home', 'commit-refused', ['cancel-timer', 'return-call']],
+  );
 });

@@ -4,23 +4,26 @@
  * site's link machine (docs/architecture.md §3.1, §3.4). Messages, timers and the home queue
  * are all events and commands; the machine touches nothing.
  *
- *            ask              accept (in time)         call-taken (in time)           commit-ack
- *   waiting ----> asked ---------------------> accepted --------------------> committing ----> moved
- *                                                                       (call left: caller-left, resent)
- *      ^  \         |                            |                              |  ^
- *      |   \        | refuse, timeout,           | not waiting, call left,      |  | timer: commit again
- *      |    \       | link down, call left       | too late, link down          |  |
- *      |     \      v                            v                              +--+
- *      |      +--> home <------------------------+<----- refuse naming our token (dead token)
+ *            ask            accept (in time)       call-taken (in time)       commit-recorded (in time)        commit-ack
+ *   waiting ----> asked -------------------> accepted ------------------> recording ------------------> committing ----> moved
+ *                                                                                              (call left: caller-left, resent)
+ *      ^  \         |                          |                           |                          |  ^
+ *      |   \        | refuse, timeout,         | not waiting, call left,   | not recorded, too late,  |  | timer: commit again
+ *      |    \       | link down, call left     | too late, link down       | call left, link down     |  |
+ *      |     \      v                          v                           v                          +--+
+ *      |      +--> home <----------------------+<--------------------------+<----- refuse naming our token (dead token)
  *      |   ask     (call still queued at home, in its place)
  *      +-----------+
  *
+ *   (a restarted origin) resumeCommit ----> committing: the move it recorded before the crash
+ *
  * The exactly-one-offer argument (the reason for every rule below):
- * - The call leaves the home queue only in `accepted -> committing`, i.e. when the home queue
- *   gave it up (`take-call` answered by `call-taken`) and in the same step the commit is sent.
- *   Before that, whatever happens (refuse, timeout, lost messages, link drop, the call answered
- *   or abandoned here) it simply stays in its place, and a reservation the target may hold is
- *   cancelled or lapses at its deadline.
+ * - The call leaves the home queue only in `accepted -> recording`, i.e. when the home queue
+ *   gave it up (`take-call` answered by `call-taken`), and the commit is sent only in
+ *   `recording -> committing`, once the move is recorded (below). Before the commit is sent,
+ *   whatever happens (refuse, timeout, lost messages, link drop, the call answered or abandoned
+ *   here, the record not made in time) it goes back to or stays in its place, and a
+ *   reservation the target may hold is cancelled or lapses at its deadline.
  * - The target admits the call only on a commit carrying its one-time token, before its
  *   deadline, and once (reservation.ts). A commit cannot be taken back, so once it is sent the
  *   origin does not know where the call is until the target says: `commit-ack` (admitted:
@@ -29,6 +32,15 @@
  *   `commitResendMs`, through timeouts and link drops: the target answers a repeated commit
  *   the same way, so the origin never guesses. (With voice the commit is the leg's move
  *   itself, and it settles the same question.)
+ * - Before the first commit is sent the origin records the move durably (`record-commit`: call,
+ *   request, target, token; the adapter commits it to the site's store within the time left
+ *   before `reservedUntilMs - commitMarginMs` and answers `commit-recorded` or
+ *   `commit-not-recorded`). A commit is thus never sent that a crash of the origin could make
+ *   it forget: a restarted origin resumes every recorded move of a call still open
+ *   (`resumeCommit`) and waits for the target's word like any commit. A record that does not
+ *   commit in time brings the call home (`return-call`, and a cancel: the reservation lapses
+ *   anyway); a record that lands after the call went home names a token that was never
+ *   committed, which the target refuses: harmless. Resends need no new record.
  * - The origin commits only while `askedAtMs + holdMs - commitMarginMs` has not passed. The
  *   target started its `holdMs` after the request left, so in the origin's clock that instant
  *   is never later than the real deadline (no shared clock is needed); the margin leaves time
@@ -60,7 +72,8 @@
 import { failedPrecondition } from '../../shared/errors.js';
 import type { CallData, OverflowMessage, RequestMessage } from './messages.js';
 
-export type OriginStateName = 'waiting' | 'asked' | 'accepted' | 'committing' | 'moved' | 'home';
+export type OriginStateName =
+  'waiting' | 'asked' | 'accepted' | 'recording' | 'committing' | 'moved' | 'home';
 
 /** Why an attempt ended with the call at home. */
 export type HomeReason =
@@ -70,6 +83,7 @@ export type HomeReason =
   | 'call-left' // answered or abandoned here meanwhile (or hung up during a refused move)
   | 'not-waiting' // the home queue could not give the call up (offered to an agent here)
   | 'too-late' // the reservation would end before the commit could arrive
+  | 'not-recorded' // the move could not be recorded durably in time: no commit was sent
   | 'commit-refused'; // the target refused the commit: the token is dead
 
 export interface OriginMachine {
@@ -136,6 +150,9 @@ export type OriginEvent =
   | { type: 'call-taken'; requestId: string }
   /** The home queue could not give it up: it is being offered to an agent here, or gone. */
   | { type: 'call-not-waiting'; requestId: string }
+  /** The answer to `record-commit`: the move is (or is not) in the site's store. */
+  | { type: 'commit-recorded'; requestId: string }
+  | { type: 'commit-not-recorded'; requestId: string }
   /** The call was answered or abandoned at home, or its caller hung up (also in transit). */
   | { type: 'call-left' }
   | { type: 'link-down' }
@@ -145,6 +162,18 @@ export type OriginCommand =
   | { type: 'send'; message: OverflowMessage }
   /** Take the call out of the home queue, keeping its place; answer call-taken / call-not-waiting. */
   | { type: 'take-call'; callId: string; requestId: string }
+  /**
+   * Commit the move to the site's store before the commit is sent (header), by `byMs` at the
+   * latest (this site's clock); answer commit-recorded / commit-not-recorded.
+   */
+  | {
+      type: 'record-commit';
+      callId: string;
+      requestId: string;
+      toSiteId: string;
+      token: string;
+      byMs: number;
+    }
   /**
    * Put the call back in its place (same priority, same enqueue time); a call whose caller
    * left in transit ends there instead (the ACD ends it abandoned).
@@ -196,7 +225,36 @@ export const initialOrigin = (
 
 /** A request in flight: the trigger must not ask for this call. */
 export const inFlight = (m: OriginMachine): boolean =>
-  m.state === 'asked' || m.state === 'accepted' || m.state === 'committing';
+  m.state === 'asked' || m.state === 'accepted' || m.state === 'recording' || m.state === 'committing';
+
+/** A move recorded before its commit was sent (the site's store), as a restarted origin finds it. */
+export interface RecordedMove {
+  callId: string;
+  queueId: string;
+  requestId: string;
+  toSiteId: string;
+  token: string;
+}
+
+/**
+ * A restarted origin takes over a move it recorded (header): the machine is `committing` again
+ * and sends the commit at once, then resends it, alarm included, until the target's word. Its
+ * `commit-ack` ends the call `moved`, a refusal naming the token `home` (`commit-refused`).
+ */
+export function resumeCommit(site: string, r: RecordedMove, nowMs: number, o: OriginOptions): OriginStep {
+  const attempt = Number(r.requestId.slice(r.requestId.lastIndexOf('#') + 1));
+  const m: OriginMachine = {
+    ...initialOrigin(site, r.callId, r.queueId, nowMs),
+    state: 'committing',
+    attempts: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+    requestId: r.requestId,
+    toSiteId: r.toSiteId,
+    token: r.token,
+    commitsSent: 1,
+    committedAtMs: nowMs,
+  };
+  return { machine: m, commands: sendCommit(m, nowMs, o) };
+}
 
 const askTimer = (m: OriginMachine): string => `${m.requestId}:ask`;
 const commitTimer = (m: OriginMachine): string => `${m.requestId}:commit`;
@@ -299,7 +357,10 @@ function wrongSender(
   let expected: string | null = null;
   if (msg.fromSiteId === m.site || (msg.fromSiteId === '' && !byHub)) {
     expected = 'another site';
-  } else if ((m.state === 'accepted' || m.state === 'committing') && msg.kind !== 'accept') {
+  } else if (
+    (m.state === 'accepted' || m.state === 'recording' || m.state === 'committing') &&
+    msg.kind !== 'accept'
+  ) {
     // A second target's accept or refusal of the request (the hub sent it on twice) is stale,
     // not wrong: handled below. A refuse or ack of our token is only its target's to give.
     const ofOurToken = msg.token === m.token;
@@ -389,7 +450,11 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
     case 'call-taken':
       if (m.state !== 'accepted' || e.requestId !== m.requestId) {
         // Our own answer again changes nothing once the call is in transit or moved.
-        if (e.requestId === m.requestId && (m.state === 'committing' || m.state === 'moved')) return same;
+        if (
+          e.requestId === m.requestId &&
+          (m.state === 'recording' || m.state === 'committing' || m.state === 'moved')
+        )
+          return same;
         // The move was given up while the home queue was letting the call go: put it back
         // (a call whose caller left meanwhile ends there: the ACD kept it taken until now).
         return { machine: m, commands: [{ type: 'return-call', callId: m.callId }] };
@@ -400,11 +465,39 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
           cancelOf(m, m.token, m.toSiteId),
         ]);
       }
-      // The call is out of the home queue: from here only the target's word decides (header).
+      // The call is out of the home queue; the move is recorded before the commit goes (header).
+      return {
+        machine: { ...m, state: 'recording', changedAtMs: nowMs },
+        commands: [
+          {
+            type: 'record-commit',
+            callId: m.callId,
+            requestId: m.requestId!,
+            toSiteId: m.toSiteId!,
+            token: m.token!,
+            byMs: m.reservedUntilMs! - o.commitMarginMs,
+          },
+        ],
+      };
+    case 'commit-recorded':
+      if (m.state !== 'recording' || e.requestId !== m.requestId) return same;
+      if (!canCommit(m, nowMs, o)) {
+        return goHome(m, 'too-late', nowMs, [
+          { type: 'return-call', callId: m.callId },
+          cancelOf(m, m.token, m.toSiteId),
+        ]);
+      }
+      // From here only the target's word decides (header).
       return {
         machine: { ...m, state: 'committing', commitsSent: 1, committedAtMs: nowMs, changedAtMs: nowMs },
         commands: sendCommit(m, nowMs, o),
       };
+    case 'commit-not-recorded':
+      if (m.state !== 'recording' || e.requestId !== m.requestId) return same;
+      return goHome(m, 'not-recorded', nowMs, [
+        { type: 'return-call', callId: m.callId },
+        cancelOf(m, m.token, m.toSiteId),
+      ]);
     case 'call-not-waiting':
       if (m.state !== 'accepted' || e.requestId !== m.requestId) return same;
       return goHome(m, 'not-waiting', nowMs, [cancelOf(m, m.token, m.toSiteId)]);
@@ -423,6 +516,12 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
           ]);
         case 'accepted':
           return goHome(m, 'call-left', nowMs, [cancelOf(m, m.token, m.toSiteId)]);
+        case 'recording':
+          // No commit went: the taken call ends at home (the ACD kept it), the target lets go.
+          return goHome(m, 'call-left', nowMs, [
+            { type: 'return-call', callId: m.callId },
+            cancelOf(m, m.token, m.toSiteId),
+          ]);
         case 'committing': {
           // In transit: tell the target now (header); its word still settles the call, once.
           if (m.leftInTransit) return same;
@@ -442,6 +541,13 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
         ]);
       }
       if (m.state === 'accepted') return goHome(m, 'link-down', nowMs, [cancelOf(m, m.token, m.toSiteId)]);
+      if (m.state === 'recording') {
+        // No commit went yet: the call goes back to its place rather than commit on a dead link.
+        return goHome(m, 'link-down', nowMs, [
+          { type: 'return-call', callId: m.callId },
+          cancelOf(m, m.token, m.toSiteId),
+        ]);
+      }
       return same;
     case 'timer-fired':
       if (m.state === 'asked' && e.id === askTimer(m)) {

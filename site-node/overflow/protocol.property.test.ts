@@ -83,6 +83,7 @@ type Item =
   | { kind: 'deliver'; from: Site | 'hub'; to: Site | 'hub'; msg: OverflowMessage; link: Site; epoch: number }
   | { kind: 'timer'; site: Site; layer: 'acd' | 'proto'; id: string; atMs: number }
   | { kind: 'take'; callId: string; requestId: string }
+  | { kind: 'recorded'; callId: string; requestId: string; ok: boolean }
   | { kind: 'tick' }
   | { kind: 'arrive'; callId: string; priority: number }
   | { kind: 'hangup'; callId: string }
@@ -123,6 +124,7 @@ function runOnce(seed: number, stats: Stats): void {
   const chaosEndMs = rnd.int(2_000, 15_000);
   const timerLateMs = rnd.int(0, 300);
   const admitFailP = rnd.uniform(0, 0.2);
+  const recordFailP = rnd.uniform(0, 0.1);
 
   // --- the world -----------------------------------------------------------------------------
   let g = 0; // global time; a site's clock is g + offset
@@ -246,6 +248,15 @@ function runOnce(seed: number, stats: Stats): void {
       case 'take-call':
         // The home ACD answers a moment later, so answers and hang-ups can slip in between.
         at(g + rnd.int(0, 3), { kind: 'take', callId, requestId: c.requestId });
+        return;
+      case 'record-commit':
+        // The origin's store answers a moment later, or not in time (the call then stays home).
+        at(g + rnd.int(0, 3), {
+          kind: 'recorded',
+          callId,
+          requestId: c.requestId,
+          ok: !rnd.chance(recordFailP),
+        });
         return;
       case 'return-call':
         acdDo(ORIGIN, { type: 'return-call', callId }); // throws unless taken: the check
@@ -544,6 +555,11 @@ function runOnce(seed: number, stats: Stats): void {
         });
         return;
       }
+      case 'recorded':
+        return originDo(item.callId, {
+          type: item.ok ? 'commit-recorded' : 'commit-not-recorded',
+          requestId: item.requestId,
+        });
       case 'tick':
         return tick();
       case 'arrive':

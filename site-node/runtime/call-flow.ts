@@ -237,10 +237,21 @@ export class CallFlow {
     this.accepting = false;
   }
 
-  /** Release every call still up, recording why (last step before the store closes). */
-  async releaseAll(reason: string): Promise<void> {
+  /**
+   * Release every call still up, recording why (last step before the store closes). A call in
+   * `leaveOpen` (its commit went to another site: overflow-origin.ts) is let go without an end:
+   * only the target's word may end it, which the next start asks for (docs/architecture.md §5.9).
+   */
+  async releaseAll(reason: string, leaveOpen: ReadonlySet<string> = new Set()): Promise<void> {
     for (const call of [...this.calls.values()]) {
       await this.d.media.hangup(call.leg).catch(() => {});
+      if (leaveOpen.has(call.callId)) {
+        this.calls.delete(call.callId);
+        this.d.log.warn('call in transit to another site left open at stop; the next start settles it', {
+          callId: call.callId,
+        });
+        continue;
+      }
       // A call in wrap-up was served; only the agent's after-call work is cut short.
       if (call.phase === 'wrapup') {
         this.finish(call, {

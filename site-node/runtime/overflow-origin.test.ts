@@ -13,6 +13,7 @@ import type { CoverView } from '../link/hub-link.js';
 import type { OverflowMessage } from '../overflow/messages.js';
 import type { CallLeg, HandOverTo, MediaPort } from '../telephony/media-port.js';
 import { AcdEngine } from './acd-engine.js';
+import type { WriteOutcome } from './durable-writes.js';
 import { OverflowOrigin } from './overflow-origin.js';
 
 const POLICY = {
@@ -39,6 +40,11 @@ let sent: OverflowMessage[];
 let ended: Array<Extract<AcdCommand, { type: 'call-ended' }>>;
 let handedOver: Array<{ leg: CallLeg; to: HandOverTo }>;
 let lines: Array<{ msg: string; [k: string]: unknown }>;
+/** The moves the adapter recorded (with the bound it gave), and how the fake store answers. */
+let recorded: Array<{ requestId: string; toSiteId: string; token: string; waitMs: number }>;
+let recordAnswer: () => Promise<WriteOutcome>;
+/** Ends of resumed moves the adapter asked the store for. */
+let storeEnds: string[];
 const link = {
   overflowReady: true,
   topology: TOPOLOGY,
@@ -58,6 +64,9 @@ beforeEach(() => {
   ended = [];
   handedOver = [];
   lines = [];
+  recorded = [];
+  recordAnswer = () => Promise.resolve('written');
+  storeEnds = [];
   link.overflowReady = true;
   const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
   const config = compileAcdConfig({
@@ -115,6 +124,14 @@ beforeEach(() => {
       topology: link.topology,
       cover: link.cover,
     },
+    moves: {
+      record: (m, waitMs) => {
+        recorded.push({ requestId: m.requestId, toSiteId: m.toSiteId, token: m.token, waitMs });
+        return recordAnswer();
+      },
+      endMoved: (callId, toSiteId, token) => storeEnds.push(`overflowed ${callId} ${toSiteId} ${token}`),
+      endRefused: (callId) => storeEnds.push(`failed ${callId}`),
+    },
     media,
     homeOf: () => Promise.resolve('wanzhou'),
     log,
@@ -124,6 +141,8 @@ beforeEach(() => {
 });
 
 const kinds = (): string[] => sent.map((m) => m.kind);
+/** Lets the store's answer (a resolved promise) reach the machine. */
+const settled = (): Promise<void> => new Promise((r) => setImmediate(r));
 const last = <K extends OverflowMessage['kind']>(kind: K): Extract<OverflowMessage, { kind: K }> =>
   sent.filter((m) => m.kind === kind).at(-1) as Extract<OverflowMessage, { kind: K }>;
 
@@ -150,6 +169,7 @@ describe('OverflowOrigin', () => {
     assert.deepEqual(req.visitedSiteIds, ['wanzhou']);
     reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
     assert.equal(engine.call('c1')?.state, 'taken');
+    await settled();
     assert.equal(last('commit').token, 'T');
     reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T' });
     await clock.advance(0);
@@ -167,6 +187,7 @@ describe('OverflowOrigin', () => {
   test('a commit-ack from a site that did not issue the token is refused and logged; the right one moves the call', async () => {
     await asked();
     reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    await settled();
     reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T', fromSiteId: 'fuling' });
     assert.equal(engine.call('c1')?.state, 'taken', 'still in transit');
     assert.deepEqual(
@@ -209,6 +230,7 @@ describe('OverflowOrigin', () => {
   test('the caller hangs up in transit: caller-left replaces the commit; the refusal naming the token ends the call abandoned, once', async () => {
     await asked();
     reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    await settled();
     engine.dispatch({ type: 'caller-hung-up', callId: 'c1' });
     origin.callerLeft('c1');
     assert.equal(last('caller-left').token, 'T');
@@ -224,6 +246,7 @@ describe('OverflowOrigin', () => {
   test('a silent target: the commit is resent, one alarm after 30 s, the call stays out of the line', async () => {
     await asked();
     reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    await settled();
     await clock.advance(31_000);
     assert.ok(kinds().filter((k) => k === 'commit').length >= 30, 'resent every second');
     await clock.advance(60_000);
@@ -236,5 +259,78 @@ describe('OverflowOrigin', () => {
     assert.deepEqual(sent, [
       { kind: 'cancel', requestId: 'gone#1', fromSiteId: 'wanzhou', toSiteId: 'chongqing', token: 'X' },
     ]);
+  });
+
+  test('the move is recorded before the commit is sent, bounded by the time the reservation allows', async () => {
+    let answer!: (o: WriteOutcome) => void;
+    recordAnswer = () => new Promise((r) => (answer = r));
+    await asked();
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    assert.deepEqual(recorded, [{ requestId: 'c1#1', toSiteId: 'chongqing', token: 'T', waitMs: 2_500 }]);
+    await settled();
+    assert.ok(!kinds().includes('commit'), 'no commit before the record committed');
+    assert.equal(engine.call('c1')?.state, 'taken');
+    answer('written');
+    await settled();
+    assert.equal(last('commit').token, 'T');
+  });
+
+  for (const outcome of ['withdrawn', 'failed'] as const) {
+    test(`a record ${outcome}: no commit is sent, the call goes back to its place, the reservation is let go`, async () => {
+      recordAnswer = () => Promise.resolve(outcome);
+      await asked();
+      const enqueue = engine.call('c1')!.enqueueMs;
+      reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+      await settled();
+      assert.ok(!kinds().includes('commit'));
+      assert.deepEqual(last('cancel'), {
+        kind: 'cancel',
+        requestId: 'c1#1',
+        fromSiteId: 'wanzhou',
+        toSiteId: 'chongqing',
+        token: 'T',
+      });
+      assert.equal(engine.call('c1')?.state, 'queued');
+      assert.equal(engine.call('c1')?.enqueueMs, enqueue);
+      assert.equal(lines.find((l) => l.msg === 'overflow: call stays home')?.reason, 'not-recorded');
+      assert.deepEqual(ended, []);
+    });
+  }
+
+  test('a resumed move: the commit goes again, through a link drop, until the ack ends the stored call overflowed', async () => {
+    link.overflowReady = false;
+    origin.resume([
+      { callId: 'r1', queueId: 'retail', requestId: 'r1#2', toSiteId: 'chongqing', token: 'T' },
+    ]);
+    assert.deepEqual(sent, [], 'the link is not up yet');
+    link.overflowReady = true;
+    await clock.advance(1_000);
+    assert.deepEqual(last('commit'), {
+      kind: 'commit',
+      requestId: 'r1#2',
+      fromSiteId: 'wanzhou',
+      toSiteId: 'chongqing',
+      token: 'T',
+    });
+    reply({ kind: 'commit-ack', requestId: 'r1#2', token: 'T', fromSiteId: 'fuling' });
+    assert.deepEqual(storeEnds, [], 'only the target that issued the token speaks for it');
+    reply({ kind: 'commit-ack', requestId: 'r1#2', token: 'T' });
+    assert.deepEqual(storeEnds, ['overflowed r1 chongqing T']);
+    assert.deepEqual(handedOver, [], 'no voice here to hand over: it died with the crash');
+    const commits = kinds().filter((k) => k === 'commit').length;
+    await clock.advance(5_000);
+    assert.equal(kinds().filter((k) => k === 'commit').length, commits, 'settled: no more resends');
+  });
+
+  test('a resumed move the target refuses ends the stored call as recovery ends calls; a silent one raises the alarm', async () => {
+    origin.resume([
+      { callId: 'r1', queueId: 'retail', requestId: 'r1#1', toSiteId: 'chongqing', token: 'T1' },
+      { callId: 'r2', queueId: 'retail', requestId: 'r2#1', toSiteId: 'chongqing', token: 'T2' },
+    ]);
+    reply({ kind: 'refuse', requestId: 'r1#1', token: 'T1', reason: 'unknown token', byHub: false });
+    assert.deepEqual(storeEnds, ['failed r1']);
+    await clock.advance(31_000);
+    assert.equal(lines.filter((l) => l.msg === 'overflow: target silent with a call in transit').length, 1);
+    assert.deepEqual(storeEnds, ['failed r1'], 'r2 waits for its word');
   });
 });

@@ -10,7 +10,9 @@
  *   `coverAsks` names; nothing while the link cannot carry overflow;
  * - it carries out the machine's commands: `send` on the hub link (a send that cannot go is
  *   the link being down for that request), `take-call` / `return-call` on the ACD (whose
- *   answers come back through the call flow's hook), after the commit-ack the voice's
+ *   answers come back through the call flow's hook), `record-commit` in the site's store
+ *   (`moves.record`, bounded by the time the machine allows: the move is durable before the
+ *   commit is sent, so a crash cannot make the origin forget it), after the commit-ack the voice's
  *   `handOver` on the media port and then `call-moved` on the ACD (the call flow ends the record
  *   `overflowed` with the target and the token), `alarm` logged once, timers;
  * - it feeds the machine what happens: messages relayed by the hub (from the party they should
@@ -22,6 +24,11 @@
  * simulated at x20 still talks to the hub in real time); the call's own figures in a request
  * (time waited, the caller's patience, the call's age) are the site's scheduler's, as the ACD
  * counts them.
+ *
+ * A restarted site hands it the moves crash recovery left open (`resume`): calls no longer in
+ * the ACD or the call flow, only in the store. Their machines resend the commit until the
+ * target's word, and the word ends the stored call directly (`moves.endMoved`: `overflowed`;
+ * `moves.endRefused`: as recovery ends other calls), since there is nothing live to move.
  *
  * Events are fed one at a time (a queue): a command's answer (the ACD's `call-taken` arriving
  * while the `take-call` is still being carried out) is stepped after the step that caused it,
@@ -39,6 +46,8 @@ import {
   inFlight,
   initialOrigin,
   originStep,
+  resumeCommit,
+  type RecordedMove,
   type OriginCommand,
   type OriginEvent,
   type OriginMachine,
@@ -49,6 +58,7 @@ import { simCallerAttached, type SimCallerState } from '../sim/sim-hand-over.js'
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { MovableCallData } from './call-flow.js';
+import type { WriteOutcome } from './durable-writes.js';
 
 /** What the origin needs of the hub link (GrpcHubLink; a fake in unit tests). */
 export interface OverflowLinkPort {
@@ -56,6 +66,19 @@ export interface OverflowLinkPort {
   sendOverflow(m: OverflowMessage): boolean;
   readonly topology: Topology | null;
   readonly cover: CoverView;
+}
+
+/** The origin's moves in the site's store (overflow-wiring.ts; a fake in unit tests). */
+export interface OriginMoveStore {
+  /** Commit the move (call, request, target, token) within `waitMs`, or not at all. */
+  record(
+    m: { callId: string; requestId: string; toSiteId: string; token: string },
+    waitMs: number,
+  ): Promise<WriteOutcome>;
+  /** A resumed move the target acked: the stored call ends `overflowed` (target, token). */
+  endMoved(callId: string, toSiteId: string, token: string): void;
+  /** A resumed move the target refused: the stored call ends as crash recovery ends calls. */
+  endRefused(callId: string): void;
 }
 
 export interface OverflowOriginDeps {
@@ -68,6 +91,7 @@ export interface OverflowOriginDeps {
   /** The live call's data and leg (CallFlow.movedCall). */
   callOf(callId: string): MovableCallData | undefined;
   link: OverflowLinkPort;
+  moves: OriginMoveStore;
   media: MediaPort;
   /** A simulated caller's state, to travel in the request (sim-hand-over.ts); none with real voice. */
   simCaller?: ((leg: CallLeg) => SimCallerState | undefined) | undefined;
@@ -88,6 +112,8 @@ interface CallRt {
   ended: boolean;
   /** The last refusal heard for the call's request, for the line that says it stays home. */
   refusal: { fromSiteId: string; reason: string; byHub: boolean } | undefined;
+  /** A move taken over after a restart (`resume`): the call is only in the store. */
+  resumed: boolean;
 }
 
 /** `<callId>#<attempt>` -> the call id (origin.ts names requests so). */
@@ -120,6 +146,41 @@ export class OverflowOrigin {
     this.tickTimer = undefined;
     for (const rt of this.calls.values()) for (const c of rt.timers.values()) c();
     this.calls.clear();
+  }
+
+  /**
+   * The moves crash recovery left open (site-node/store/recovery.ts): each commit is sent
+   * again, and resent until the target's word, which ends the stored call (header).
+   */
+  resume(moves: readonly RecordedMove[]): void {
+    for (const r of moves) {
+      if (this.calls.has(r.callId)) continue;
+      const { machine, commands } = resumeCommit(this.d.siteId, r, this.d.protocolClock.now(), this.o);
+      // `ended`: nothing live here; the machine is forgotten once the word settled it.
+      const rt: CallRt = {
+        machine,
+        timers: new Map(),
+        preparing: false,
+        ended: true,
+        refusal: undefined,
+        resumed: true,
+      };
+      this.calls.set(r.callId, rt);
+      this.d.log.info('overflow: resuming a move committed before the restart', {
+        callId: r.callId,
+        requestId: r.requestId,
+        toSiteId: r.toSiteId,
+        token: r.token,
+      });
+      for (const c of commands) this.run(rt, c);
+    }
+  }
+
+  /** Calls whose commit has gone, waiting for the target's word (a stop leaves them open). */
+  committingCallIds(): string[] {
+    return [...this.calls.entries()]
+      .filter(([, rt]) => rt.machine.state === 'committing' && !rt.resumed)
+      .map(([callId]) => callId);
   }
 
   /** Calls with a request in flight now (status, tests). */
@@ -220,6 +281,7 @@ export class OverflowOrigin {
         preparing: false,
         ended: false,
         refusal: undefined,
+        resumed: false,
       };
       this.calls.set(callId, rt);
     } else if (rt.preparing || inFlight(rt.machine) || rt.machine.state === 'moved') return;
@@ -365,7 +427,7 @@ export class OverflowOrigin {
     rt.machine = r.machine;
     for (const c of r.commands) this.run(rt, c);
     const m = rt.machine;
-    if (m.state !== before.state && m.state === 'home' && before.state !== 'waiting') {
+    if (m.state !== before.state && m.state === 'home' && before.state !== 'waiting' && !rt.resumed) {
       const refused = m.homeReason === 'refused' || m.homeReason === 'commit-refused';
       this.d.log.info('overflow: call stays home', {
         callId,
@@ -395,10 +457,27 @@ export class OverflowOrigin {
         this.dispatch({ type: 'take-call', callId: c.callId, requestId: c.requestId });
         return;
       case 'return-call':
+        if (rt.resumed) {
+          // The target refused the token: the call never left this crashed site.
+          log.info('overflow: resumed move refused by the target; the call ends as recovered', {
+            callId,
+            toSiteId: rt.machine.toSiteId,
+            token: rt.machine.token,
+          });
+          this.d.moves.endRefused(callId);
+          return;
+        }
         this.dispatch({ type: 'return-call', callId: c.callId });
+        return;
+      case 'record-commit':
+        void this.record(c);
         return;
       case 'call-moved':
         log.info('overflow: call moved', { callId, toSiteId: c.toSiteId, token: c.token });
+        if (rt.resumed) {
+          this.d.moves.endMoved(callId, c.toSiteId, c.token);
+          return;
+        }
         void this.handOver(c);
         return;
       case 'alarm':
@@ -436,6 +515,34 @@ export class OverflowOrigin {
         });
         return;
     }
+  }
+
+  /** The move goes to the store before its commit may be sent (header); the outcome comes back as an event. */
+  private async record(c: Extract<OriginCommand, { type: 'record-commit' }>): Promise<void> {
+    const waitMs = Math.max(0, c.byMs - this.d.protocolClock.now());
+    let outcome: WriteOutcome;
+    try {
+      outcome = await this.d.moves.record(
+        { callId: c.callId, requestId: c.requestId, toSiteId: c.toSiteId, token: c.token },
+        waitMs,
+      );
+    } catch (e) {
+      this.d.log.error('overflow: recording the move failed', { callId: c.callId, err: e });
+      outcome = 'failed';
+    }
+    if (outcome !== 'written') {
+      this.d.log.warn('overflow: the move was not recorded in time; no commit sent, the call stays home', {
+        callId: c.callId,
+        requestId: c.requestId,
+        toSiteId: c.toSiteId,
+        outcome,
+        waitMs,
+      });
+    }
+    this.feed(c.callId, {
+      type: outcome === 'written' ? 'commit-recorded' : 'commit-not-recorded',
+      requestId: c.requestId,
+    });
   }
 
   /**

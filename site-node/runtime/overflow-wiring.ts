@@ -9,9 +9,16 @@
  * this site asked). A lost stream is the origin's `link-down`; the target needs no word of it
  * (its reservations lapse at their deadlines, admitted calls are its own).
  *
+ * The origin's moves go to the site's store through the durable writes (`OriginMoveStore`):
+ * the record of a move before its commit is sent is a `commit` (bounded, withdrawn if late:
+ * the call then stays home), in order behind the call's other rows, so the call is `queued`
+ * in the store when its move is; a resumed move's end is a plain write (retried until it
+ * lands: the target's word is final).
+ *
  * start: rebuild the target's book (before the link opens, so no commit finds it empty), then
- * the origin's tick. stop: the tick and every timer; calls in transit are settled by the
- * site's stop (released with the others) and by the target's word on the next start's link.
+ * the origin's tick; `resume` the moves crash recovery left open once the link is opening.
+ * stop: the tick and every timer; a call in transit is left open by the site's stop and
+ * settled by the target's word after the next start (`resume`).
  */
 import { RealScheduler, type Scheduler } from '../../shared/scheduler.js';
 import type { Logger } from '../../shared/log.js';
@@ -24,7 +31,11 @@ import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { CallFlow } from './call-flow.js';
 import type { DurableWrites } from './durable-writes.js';
-import { OverflowOrigin } from './overflow-origin.js';
+import { endCall } from '../store/calls-repo.js';
+import { recordOverflowCommit } from '../store/overflow-commits.js';
+import { endOverflowed } from '../store/overflow-repo.js';
+import { RESTART_REASON } from '../store/recovery.js';
+import { OverflowOrigin, type OriginMoveStore } from './overflow-origin.js';
 import { OverflowTarget } from './overflow-target.js';
 
 /** A simulated voice network's callers (SimMedia): they travel in the request (sim-hand-over.ts). */
@@ -52,6 +63,22 @@ export interface SiteOverflowDeps {
   log: Logger;
 }
 
+/** The origin's moves in the site's store, through its durable writes (see the header). */
+export function storedMoves(store: StoreContext, writes: DurableWrites): OriginMoveStore {
+  return {
+    record: (m, waitMs) =>
+      writes.commit(`overflow commit ${m.callId}`, () => recordOverflowCommit(store, m), waitMs),
+    endMoved: (callId, toSiteId, token) =>
+      void writes.push(`overflowed ${callId} (resumed)`, () =>
+        endOverflowed(store, { callId, toSiteId, token }),
+      ),
+    endRefused: (callId) =>
+      void writes.push(`end ${callId} (resumed move refused)`, () =>
+        endCall(store, { callId, state: 'failed', reason: RESTART_REASON }),
+      ),
+  };
+}
+
 export class SiteOverflow {
   readonly origin: OverflowOrigin;
   readonly target: OverflowTarget;
@@ -67,6 +94,7 @@ export class SiteOverflow {
       engine: d.engine,
       callOf: (callId) => d.flow.movedCall(callId),
       link: d.link,
+      moves: storedMoves(d.store, d.writes),
       media: d.media,
       simCaller: d.simCallers ? (leg) => d.simCallers!.callerState(leg) : undefined,
       homeOf: d.homeOf,

@@ -4,14 +4,17 @@
  * hand them over; this class only starts and stops them in a written order.
  *
  * start():  migrate the site and ledger schemas -> start jobs (pg-boss) -> recover from a
- *           crash (close calls left in progress, log agents out, re-arm lost escalations)
+ *           crash (close calls left in progress, except, with a hub, those whose move to
+ *           another site was committed: left open; log agents out, re-arm lost escalations)
  *           -> rebuild the day's tally and the queues' windows from the stored events
  *           -> bring back the open callback requests (their places in the queues)
  *           -> load the roster -> start the agent service -> accept calls.
  *           -> rebuild the overflow reservations and start asking (overflow-wiring.ts, with a
- *           hub) -> open the hub link (when the config has a hub) and the Kafka relay.
+ *           hub) -> open the hub link (when the config has a hub) and the Kafka relay -> resume
+ *           the moves left open (the origin resends their commits until the target's word).
  * stop():   refuse new calls -> let live calls finish (up to drainMs) -> stop overflow -> release what is
- *           left, recording why -> stop placing callbacks -> stop the ACD timers -> stop the agent service
+ *           left, recording why (a call whose commit went to another site is left open: the next
+ *           start settles it with the target's word) -> stop placing callbacks -> stop the ACD timers -> stop the agent service
  *           -> log out the agents still logged in (`site-shutdown`) -> flush the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
  *           each bounded) and close the link. The owner closes the pool afterwards. An
  *           event not shipped by then stays in the outbox for the next start.
@@ -393,10 +396,19 @@ export class Site {
     await migrateSiteStore(pool);
     await applyLedgerMigrations(pool);
     await this.jobs.start();
-    this.recovery = await recoverAfterRestart(this.store, { scheduler: this.jobs });
-    if (this.recovery.callsFailed.length > 0 || this.recovery.agentsLoggedOut.length > 0) {
+    // With a hub, a call whose move was committed waits for the target's word (overflow below).
+    this.recovery = await recoverAfterRestart(this.store, {
+      scheduler: this.jobs,
+      keepPendingMoves: this.overflow !== undefined,
+    });
+    if (
+      this.recovery.callsFailed.length > 0 ||
+      this.recovery.agentsLoggedOut.length > 0 ||
+      this.recovery.pendingMoves.length > 0
+    ) {
       log.warn('recovered after an unclean stop', {
         callsClosed: this.recovery.callsFailed.length,
+        movesToSettle: this.recovery.pendingMoves.length,
         agentsLoggedOut: this.recovery.agentsLoggedOut.length,
         escalationsRescheduled: this.recovery.escalationsRescheduled,
       });
@@ -421,6 +433,8 @@ export class Site {
     // The site takes calls before the hub answers: it never waits on the WAN to start.
     await this.hubLink?.start();
     this.overflow?.applyTopology(this.hubLink?.topology ?? null);
+    // Commits sent before the crash: resent until the target's word (overflow-origin.ts).
+    this.overflow?.origin.resume(this.recovery.pendingMoves);
     this.kafka?.relay.start();
     // The cache keeps this site's own customers and those it served recently: roaming
     // customers not served for a while leave it (the hub still has them).
@@ -478,10 +492,16 @@ export class Site {
     while (this.flow.liveCalls > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    // A call whose commit went is the target's to decide: its record stays open (its move is
+    // recorded) and the next start asks the target again, rather than end it here.
+    const inTransit = new Set(this.overflow?.origin.committingCallIds() ?? []);
     this.overflow?.stop();
     if (this.flow.liveCalls > 0)
-      log.warn('releasing calls still up at shutdown', { calls: this.flow.liveCalls });
-    await this.flow.releaseAll('site-shutdown');
+      log.warn('releasing calls still up at shutdown', {
+        calls: this.flow.liveCalls,
+        inTransit: inTransit.size,
+      });
+    await this.flow.releaseAll('site-shutdown', inTransit);
     this.flow.callbacks.stop('site-shutdown');
     this.engine.stop();
     this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents

@@ -4,6 +4,7 @@ export * from './cdr.js';
 export * from './context.js';
 export * from './calls-repo.js';
 export * from './overflow-repo.js';
+export * from './overflow-commits.js';
 export * from './agents-repo.js';
 export * from './customers-repo.js';
 export * from './tickets-repo.js';

@@ -82,6 +82,7 @@ describe.skipIf(pgSkip)('crash recovery', () => {
     const again = await recoverAfterRestart(ctx, { scheduler: jobs });
     assert.deepEqual(again, {
       callsFailed: [],
+      pendingMoves: [],
       agentsLoggedOut: [],
       escalationsRescheduled: 0,
       callbacksRescheduled: 0,

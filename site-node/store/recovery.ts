@@ -3,7 +3,12 @@
  * abruptly left rows describing a world that no longer exists:
  *   1. calls in any non-terminal state: their media and signalling died with the process.
  *      Each is ended as `failed`, reason `site-restart`, with its CDR and `call.ended`
- *      (endCallTx: one transaction per call).
+ *      (endCallTx: one transaction per call). Except, when `keepPendingMoves` (a federated
+ *      site), a call whose move to another site was recorded before its commit was sent
+ *      (overflow-commits.ts): the commit may have reached the target, so only the target's
+ *      word can say how the call ends. It stays open and is returned in `pendingMoves`; the
+ *      origin's adapter resends the commit and ends it `overflowed` on the ack, or `failed`,
+ *      `site-restart` like the others on a refusal (docs/architecture.md §5.9, §7.1).
  *   2. agent sessions still open, and agents not logged out: closed / set to `logged-out`
  *      with a state-history row and events, reason `site-restart` (one transaction per agent).
  *   3. ticket escalations and callbacks whose pg-boss job was lost: re-scheduled
@@ -16,11 +21,14 @@ import { logoutAgentTx } from './agents-repo.js';
 import { endCallTx } from './calls-repo.js';
 import type { StoreContext } from './context.js';
 import type { JobScheduler } from './jobs.js';
+import { readPendingMoves, type PendingMove } from './overflow-commits.js';
 
 export const RESTART_REASON = 'site-restart';
 
 export interface RecoveryReport {
   callsFailed: string[];
+  /** Live calls left open for the origin to settle with the target's word (see the header). */
+  pendingMoves: PendingMove[];
   agentsLoggedOut: string[];
   escalationsRescheduled: number;
   callbacksRescheduled: number;
@@ -28,10 +36,11 @@ export interface RecoveryReport {
 
 export async function recoverAfterRestart(
   ctx: StoreContext,
-  opts: { scheduler?: JobScheduler } = {},
+  opts: { scheduler?: JobScheduler; keepPendingMoves?: boolean } = {},
 ): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     callsFailed: [],
+    pendingMoves: [],
     agentsLoggedOut: [],
     escalationsRescheduled: 0,
     callbacksRescheduled: 0,
@@ -41,7 +50,10 @@ export async function recoverAfterRestart(
     ctx.pool,
     `SELECT id FROM calls WHERE ended_at IS NULL ORDER BY created_at, id`,
   );
+  if (opts.keepPendingMoves) report.pendingMoves = await readPendingMoves(ctx.pool);
+  const pending = new Set(report.pendingMoves.map((m) => m.callId));
   for (const { id } of live.rows) {
+    if (pending.has(id)) continue;
     const r = await withTransaction(ctx.pool, (c) =>
       endCallTx(c, ctx, { callId: id, state: 'failed', reason: RESTART_REASON }),
     );
@@ -66,6 +78,7 @@ export async function recoverAfterRestart(
   }
   ctx.log.info('recovery done', {
     callsFailed: report.callsFailed.length,
+    pendingMoves: report.pendingMoves.length,
     agentsLoggedOut: report.agentsLoggedOut.length,
     escalationsRescheduled: report.escalationsRescheduled,
     callbacksRescheduled: report.callbacksRescheduled,

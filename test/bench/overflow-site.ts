@@ -178,6 +178,11 @@ function originCommand(x: Attempt, c: OriginCommand): void {
       // No home queue in the benchmark: the call is always still waiting (header).
       originEvent(x, { type: 'call-taken', requestId: c.requestId });
       return;
+    case 'record-commit':
+      // No store in the benchmark either: the move counts as recorded at once (the protocol's
+      // messages are what it measures; the record's cost is the site's store, §7.1).
+      originEvent(x, { type: 'commit-recorded', requestId: c.requestId });
+      return;
     case 'return-call':
     case 'call-moved':
       return; // the outcome is reported from the machine's state

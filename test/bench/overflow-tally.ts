@@ -22,7 +22,14 @@ export interface Asked {
 
 /** Why an attempt ended with the call at home (site-node/overflow/origin.ts HomeReason). */
 export type HomeReason =
-  'refused' | 'timeout' | 'link-down' | 'call-left' | 'not-waiting' | 'too-late' | 'commit-refused';
+  | 'refused'
+  | 'timeout'
+  | 'link-down'
+  | 'call-left'
+  | 'not-waiting'
+  | 'too-late'
+  | 'not-recorded'
+  | 'commit-refused';
 
 export interface OriginOutcome {
   requestId: string;

@@ -14,7 +14,9 @@
  * anywhere the calls stay home in their places; (c) the target's link cut between accept and
  * commit: stays home or moves, never both, never lost; (d) 2 s of latency on the target's link:
  * stays home; (e) a drained site gets nothing; (f) on-demand cover started with fedctl: the
- * served site's call is answered by the covering site's agent; stopped: no more moves.
+ * served site's call is answered by the covering site's agent; stopped: no more moves; (g) the
+ * origin stopped with its commit out and unanswered: the call is left open, with its move
+ * recorded, for the next start to settle with the target's word (not ended `site-shutdown`).
  */
 import { afterEach, beforeEach, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -25,6 +27,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { pgSkip } from '../../hub/store/testing.js';
 import { PROVINCE_TOPOLOGY, seedProvinceDirectory } from '../../deploy/demo/layout.js';
 import { makePopulation } from '../../site-node/sim/population.js';
+import { recoverAfterRestart } from '../../site-node/store/recovery.js';
 import { startTestProvince, type TestProvince } from '../support/federation.js';
 import { startFederatedSite, type FederatedSite } from '../support/federated-site.js';
 import { waitFor } from '../support/wait.js';
@@ -354,6 +357,53 @@ test.skipIf(skip)(
     assert.equal(cq.site.engine.call(later.callId)?.state, 'queued');
     assert.deepEqual(asksFor(cq, later.callId), [], 'not asked once the cover stopped');
     assert.equal(pops.length, 1);
+  },
+  90_000,
+);
+
+test.skipIf(skip)(
+  '(g) the origin stopped with its commit out: the call is left open with its move recorded, for the next start',
+  async () => {
+    await busyWanzhou();
+    await cq.readyAgent('a03');
+    // The target hears everything but the commit: the origin's commit stays out, unanswered.
+    const target = cq.site.overflow!.target;
+    const hear = target.message.bind(target);
+    target.message = (m) => {
+      if (m.kind !== 'commit') hear(m);
+    };
+    const callId = await waitingAtWanzhou(wanzhouPhone(0));
+    await waitFor(
+      "wanzhou's commit out",
+      () => wz.site.overflow!.origin.committingCallIds().includes(callId),
+      20_000,
+    );
+    const recorded = await row<{ to_site_id: string }>(
+      wz,
+      `SELECT to_site_id FROM overflow_commits WHERE call_id = $1`,
+      [callId],
+    );
+    assert.equal(recorded?.to_site_id, 'chongqing', 'recorded before the commit went');
+    await wz.site.stop();
+    const call = await row<{ state: string; ended_at: Date | null }>(
+      wz,
+      `SELECT state, ended_at FROM calls WHERE id = $1`,
+      [callId],
+    );
+    assert.deepEqual([call?.state, call?.ended_at], ['queued', null], 'not ended by the stop');
+    assert.equal(
+      logged(wz, 'call in transit to another site left open at stop; the next start settles it').filter(
+        (l) => l.callId === callId,
+      ).length,
+      1,
+    );
+    // What the next start finds: the move to settle, not a call to end.
+    const next = await recoverAfterRestart(wz.site.store, { keepPendingMoves: true });
+    assert.deepEqual(
+      next.pendingMoves.map((m) => [m.callId, m.toSiteId]),
+      [[callId, 'chongqing']],
+    );
+    assert.ok(!next.callsFailed.includes(callId));
   },
   90_000,
 );
