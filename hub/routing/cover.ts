@@ -1,6 +1,6 @@
 /**
  * `routeCover`: where a call of a covered queue goes while a cover entry is active
- * (docs/architecture.md §5.8). Pure, like overflow.ts, and not wired into the hub yet.
+ * (docs/architecture.md §5.8). Pure, like overflow.ts; the hub's relay (hub/overflow/) runs it.
  *
  * The request must name a cover entry of the topology that serves the asking site and the
  * call's queue; anything else is refused whole (invalid-argument naming the field). An entry

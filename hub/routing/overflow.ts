@@ -1,7 +1,7 @@
 /**
  * `routeOverflow`: where an overflowing call should go (docs/architecture.md §5.8). Pure: the
  * request, the topology, the live view of each site and `nowMs` in, a {@link RoutingDecision}
- * out; no I/O, no clock. Not wired into the hub yet.
+ * out; no I/O, no clock. The hub's relay (hub/overflow/) runs it on each request a site sends.
  *
  * The request must name a policy of the topology whose `from` is the asking site and whose
  * queues include the call's queue; anything else is refused whole (invalid-argument naming
