@@ -39,6 +39,8 @@ let sent: OverflowMessage[];
 let ended: Array<Extract<AcdCommand, { type: 'call-ended' }>>;
 let handedOver: Array<{ leg: CallLeg; to: HandOverTo }>;
 let lines: Array<{ msg: string; [k: string]: unknown }>;
+/** Calls whose callback key press is being committed. */
+let keyPressed: Set<string>;
 const link = {
   overflowReady: true,
   topology: TOPOLOGY,
@@ -58,6 +60,7 @@ beforeEach(() => {
   ended = [];
   handedOver = [];
   lines = [];
+  keyPressed = new Set();
   link.overflowReady = true;
   const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
   const config = compileAcdConfig({
@@ -101,6 +104,7 @@ beforeEach(() => {
             attached: { intent: 'balance' },
             createdAtMs: 1_000_000,
             callerGone: false,
+            callbackPending: keyPressed.has(callId),
           }
         : undefined,
     link: {
@@ -229,6 +233,25 @@ describe('OverflowOrigin', () => {
     await clock.advance(60_000);
     assert.equal(lines.filter((l) => l.msg === 'overflow: target silent with a call in transit').length, 1);
     assert.equal(engine.call('c1')?.state, 'taken');
+  });
+
+  test('a call whose callback key press is being committed is not asked for; once it is settled, it is', async () => {
+    engine.dispatch({ type: 'call-arrived', callId: 'c1', queueId: 'retail', priority: 5 });
+    keyPressed.add('c1');
+    await clock.advance(1_000);
+    assert.deepEqual(sent, [], 'no request while the key press is committed');
+    keyPressed.delete('c1'); // not recorded: the caller keeps waiting
+    await clock.advance(250);
+    assert.equal(last('request').requestId, 'c1#1');
+  });
+
+  test('the key pressed while asked: the accept does not take the call, the reservation is cancelled', async () => {
+    await asked();
+    keyPressed.add('c1');
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    assert.equal(engine.call('c1')?.state, 'queued', 'still in its place, for the callback request');
+    assert.deepEqual(kinds(), ['request', 'cancel']);
+    assert.equal(last('cancel').token, 'T');
   });
 
   test('an accept for a call no longer asking is answered with a cancel of its token', async () => {
