@@ -200,6 +200,23 @@ test.skipIf(pgSkip)(
   },
 );
 
+test.skipIf(pgSkip)('a moved-in call that ends is no longer followed (no leak per call)', async () => {
+  tokens = 300;
+  const t = target();
+  await t.start();
+  const before = t.followedCount; // the calls earlier tests admitted, rebuilt from their rows
+  engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+  t.message(request('wanzhou-04A'));
+  const accept = sent.find((m) => m.kind === 'accept')!;
+  assert.ok(accept.kind === 'accept');
+  t.message(commit('wanzhou-04A', accept.token));
+  await waitForAck(accept.token);
+  assert.equal(t.followedCount, before + 2, 'admitted, its leg awaited');
+  t.callEnded(adopted[0]!.callId); // the caller hung up before the voice arrived
+  assert.equal(t.followedCount, before);
+  t.stop();
+});
+
 test.skipIf(pgSkip)('a drained site refuses an offer that reaches it, naming why', async () => {
   tokens = 200;
   const t = target();

@@ -142,6 +142,20 @@ export class OverflowTarget {
     this.timers.clear();
   }
 
+  /**
+   * A call of this site ended: a moved-in one is forgotten here (the book keeps its token for
+   * repeats until its retention ends; a caller-left for it then finds no call to end).
+   */
+  callEnded(callId: string): void {
+    for (const [token, id] of this.admittedCalls) if (id === callId) this.admittedCalls.delete(token);
+    for (const [token, id] of this.legsAwaited) if (id === callId) this.legsAwaited.delete(token);
+  }
+
+  /** Moved-in calls this adapter still follows (admitted, or waiting for their leg); for tests. */
+  get followedCount(): number {
+    return this.admittedCalls.size + this.legsAwaited.size;
+  }
+
   /** Held reservations now (status, tests). */
   get heldCount(): number {
     let n = 0;
