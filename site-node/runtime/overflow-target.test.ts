@@ -11,6 +11,7 @@ import { createLogger } from '../../shared/log.js';
 import { VirtualScheduler } from '../../shared/scheduler.js';
 import { compileAcdConfig } from '../acd/index.js';
 import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
+import { endCall } from '../store/index.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
 import { waitFor } from '../../test/support/wait.js';
 import type { MediaPort } from '../telephony/media-port.js';
@@ -197,6 +198,35 @@ test.skipIf(pgSkip)(
     );
     assert.equal(refusedLines().length, 2, 'no second line for it');
     t.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'restarted after crash recovery ended an admitted call: a resent commit is refused naming the token, not acked',
+  async () => {
+    tokens = 400;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    t.message(request('wanzhou-05A'));
+    const accept = sent.find((m) => m.kind === 'accept')!;
+    assert.ok(accept.kind === 'accept');
+    t.message(commit('wanzhou-05A', accept.token));
+    await waitForAck(accept.token); // the ack the origin never heard
+    t.stop();
+    // The site crashed; its recovery ends every open call (store/recovery.ts).
+    await endCall(
+      { ...db.ctx, clock },
+      { callId: adopted[0]!.callId, state: 'failed', reason: 'site-restart' },
+    );
+    sent = [];
+    const restarted = target();
+    await restarted.start();
+    restarted.message(commit('wanzhou-05A', accept.token));
+    const answer = sent.at(-1);
+    assert.ok(answer?.kind === 'refuse', `refused, not ${answer?.kind}`);
+    assert.equal(answer.token, accept.token);
+    restarted.stop();
   },
 );
 

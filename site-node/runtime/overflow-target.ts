@@ -113,7 +113,12 @@ export class OverflowTarget {
     if (this.running) return;
     const { scheduler, protocolClock, store } = this.d;
     const siteNow = scheduler.now();
-    const rows = await readAdmittedReservations(store.pool, siteNow - this.o.retainAdmittedMs);
+    const all = await readAdmittedReservations(store.pool, siteNow - this.o.retainAdmittedMs);
+    // Only calls still open here: one that crash recovery ended (store/recovery.ts) was never
+    // confirmed to the origin if its ack was lost, so a resent commit for it is refused naming
+    // the token (unknown here now) and the call goes back home, rather than acked into nothing.
+    // An origin that heard the ack never resends (docs/architecture.md §5.9 "Durable book").
+    const rows = all.filter((r) => r.callOpen);
     const protoNow = protocolClock.now();
     this.book = bookFromAdmitted(
       this.d.siteId,
@@ -132,7 +137,12 @@ export class OverflowTarget {
     this.d.media.onHandedOver((token, leg) => this.legArrived(token, leg));
     this.running = true;
     this.scheduleSweep();
-    if (rows.length > 0) this.d.log.info('overflow reservations rebuilt', { admitted: rows.length });
+    if (all.length > 0) {
+      this.d.log.info('overflow reservations rebuilt', {
+        admitted: rows.length,
+        ended: all.length - rows.length,
+      });
+    }
   }
 
   stop(): void {
