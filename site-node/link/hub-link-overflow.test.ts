@@ -3,7 +3,8 @@
  * against a scripted hub over real mTLS: the link sends overflow only while the hub's Welcome
  * announced `overflow`; what the hub relays reaches the registered handler checked (a
  * malformed envelope is logged once with the hub's id and dropped; the hub's own refusal,
- * which names no sender, is read as from the hub); a lost stream is one `linkDown`.
+ * which names no sender, is read as from the hub); a lost stream is one `linkDown`; a relayed
+ * envelope is handed over on arrival, not behind an earlier message's database work.
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -131,3 +132,35 @@ test.skipIf(pgSkip)('overflow envelopes both ways, checked; link down said once'
   assert.equal(fromSite.length, 1);
   assert.equal(downs, 1, 'said once per stream that carried overflow');
 });
+
+test.skipIf(pgSkip)(
+  'a relayed envelope reaches the runtime on arrival, not behind database work',
+  async () => {
+    const { link, db } = hub;
+    capabilities = ['overflow'];
+    const streams = hellos;
+    current!.end();
+    await waitFor('a stream with overflow again', () => hellos > streams && link.overflowReady);
+    // The drain's save waits on this row lock for as long as the test holds it.
+    const lock = await db.pool.connect();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('SELECT 1 FROM hub_link WHERE id = 1 FOR UPDATE');
+      const before = handled.length;
+      current!.write(encodeHub({ body: { $case: 'drain', value: { drained: true, reason: 'test' } } }));
+      current!.write(
+        relay({
+          fromSiteId: 'chongqing',
+          toSiteId: 'wanzhou',
+          requestId: 'wanzhou-3#1',
+          body: { $case: 'accept', value: { token: 't-3', holdMs: 3000 } },
+        }),
+      );
+      await waitFor('the accept handled while the drain is still being saved', () => handled.length > before);
+      assert.equal(handled.at(-1)!.requestId, 'wanzhou-3#1');
+    } finally {
+      await lock.query('ROLLBACK');
+      lock.release();
+    }
+  },
+);

@@ -19,7 +19,8 @@
  *     current set after every Welcome); a restarted site knows none until the hub says;
  *   - the overflow protocol's envelopes (docs/architecture.md §5.9), both ways, only while the
  *     hub's Welcome announced `overflow`: `sendOverflow` writes one, and those the hub relays go
- *     to the handler the runtime registers (`onOverflow`), checked first with `fromEnvelope`
+ *     to the handler the runtime registers (`onOverflow`) on arrival, not behind the database
+ *     work of earlier hub messages, checked first with `fromEnvelope`
  *     (a malformed one is logged once with the hub's id and dropped). When the stream is lost
  *     the handler hears `linkDown` once: no message of a request in flight can arrive on a new
  *     stream that the machines could still use, so each machine decides what that means.
@@ -475,6 +476,17 @@ export class GrpcHubLink implements HubLink {
       // Liveness on arrival, not after the messages queued before it are handled (a customer
       // change or a topology takes a database transaction).
       if (m.body?.$case !== 'welcome') this.fire({ kind: 'heard' });
+      // Relayed overflow envelopes too: a commit held behind a directory import would outlive
+      // its hold (docs/architecture.md §5.9). Handled synchronously here, so they keep their
+      // order among themselves.
+      if (m.body?.$case === 'overflow') {
+        try {
+          this.applyOverflow(m.body.value);
+        } catch (e) {
+          this.log.warn('hub message failed', { err: e, kind: 'overflow' });
+        }
+        return;
+      }
       this.inbound = this.inbound
         .then(() => this.onHubMessage(m))
         .catch((e: unknown) => this.log.warn('hub message failed', { err: e, kind: m.body?.$case }));

@@ -107,6 +107,11 @@ export interface MovableCallData {
   attached: Readonly<Record<string, string>>;
   createdAtMs: number;
   callerGone: boolean;
+  /**
+   * The caller pressed the callback key and that request is being committed: the call is not
+   * moved meanwhile (the request takes its place here; a move would serve it twice).
+   */
+  callbackPending: boolean;
 }
 
 /** A call another site moved here, adopted as a live call (overflow-target.ts). */
@@ -295,6 +300,7 @@ export class CallFlow {
       attached: c.attached,
       createdAtMs: c.createdAtMs,
       callerGone: c.callerGone,
+      callbackPending: this.callbacks.joinRequest(callId) !== undefined,
     };
   }
 

@@ -122,6 +122,14 @@ export class CallbackFlow {
   private readonly listening = new Set<string>();
   /** Key presses whose request is being committed, by the caller's call id (see joinRequest). */
   private readonly requesting = new Map<string, Promise<TicketRecord | undefined>>();
+  /**
+   * How the move of a caller who pressed the key while taken for it ended, by call id: the
+   * request waits for it (a failed move brings the caller back to the queue, where the request
+   * takes their place; a move that happened means the caller is served elsewhere).
+   */
+  private readonly moveSettled = new Map<string, (how: 'moved' | 'back' | 'gone') => void>();
+  /** Callers whose key press was being committed when they moved to another site. */
+  private readonly movedWhileRequesting = new Set<string>();
   /** Set by `restore()`: before it the site is still starting, and holds no request yet. */
   private restored = false;
   private stopped = false;
@@ -355,32 +363,60 @@ export class CallbackFlow {
     if (!h || this.held.has(ticket.ticketId)) return true;
     this.held.set(h.ticketId, h);
     const callbackId = newCallId(config.siteId, scheduler.now());
-    try {
-      this.host.engine.dispatch({ type: 'callback-requested', callId: caller.callId, callbackId });
-    } catch (e) {
-      this.held.delete(h.ticketId);
-      if (this.host.engine.call(caller.callId)) {
-        // An agent took the caller while the request was being written: no callback needed.
-        log.info('callback request withdrawn: the caller was answered first', {
+    for (;;) {
+      try {
+        this.host.engine.dispatch({ type: 'callback-requested', callId: caller.callId, callbackId });
+        break;
+      } catch (e) {
+        const acd = this.host.engine.call(caller.callId);
+        if (acd?.state === 'taken') {
+          // Taken for a move to another site while the request was written: its outcome decides.
+          const how = await new Promise<'moved' | 'back' | 'gone'>((resolve) =>
+            this.moveSettled.set(caller.callId, resolve),
+          );
+          if (how === 'back') continue; // the move failed: the request takes the caller's place now
+          if (how === 'moved') return this.servedElsewhere(h, caller.callId);
+        } else if (acd) {
+          // An agent took the caller while the request was being written: no callback needed.
+          this.held.delete(h.ticketId);
+          log.info('callback request withdrawn: the caller was answered first', {
+            callId: caller.callId,
+            ticketId: h.ticketId,
+          });
+          await closeTicket(this.d.store, h.ticketId, 'served-while-waiting');
+          return true;
+        } else if (this.movedWhileRequesting.delete(caller.callId)) {
+          return this.servedElsewhere(h, caller.callId);
+        }
+        // The caller hung up after asking, or the queue's fallback took them meanwhile (it uses
+        // this request, joinRequest): the committed request stands, at the caller's place.
+        this.held.delete(h.ticketId);
+        log.info('caller left the queue after asking for a callback; the request keeps its place', {
           callId: caller.callId,
           ticketId: h.ticketId,
+          err: e,
         });
-        await closeTicket(this.d.store, h.ticketId, 'served-while-waiting');
+        this.track(ticket);
         return true;
       }
-      // The caller hung up after asking, or the queue's fallback took them meanwhile (it uses
-      // this request, joinRequest): the committed request stands, at the caller's place.
-      log.info('caller left the queue after asking for a callback; the request keeps its place', {
-        callId: caller.callId,
-        ticketId: h.ticketId,
-        err: e,
-      });
-      this.track(ticket);
-      return true;
     }
     this.openRecord(h, callbackId);
     await media.play(caller.leg, 'acd.callback-confirmed').catch(() => {});
     await media.hangup(caller.leg).catch(() => {});
+    return true;
+  }
+
+  /**
+   * The caller asked for a callback but another site admitted the call (it ended `overflowed`):
+   * they are served there, so the request is closed, never dialled (docs/architecture.md §5.9).
+   */
+  private async servedElsewhere(h: Held, callId: string): Promise<boolean> {
+    this.held.delete(h.ticketId);
+    this.d.log.info('callback request withdrawn: the call moved to another site', {
+      callId,
+      ticketId: h.ticketId,
+    });
+    await closeTicket(this.d.store, h.ticketId, 'served-elsewhere');
     return true;
   }
 
@@ -427,6 +463,9 @@ export class CallbackFlow {
    * flow then does nothing more with it).
    */
   onAcdCommand(cmd: Exclude<AcdCommand, { type: 'start-timer' | 'cancel-timer' }>): boolean {
+    if ('callId' in cmd && cmd.type !== 'agent-state-changed') {
+      this.settleMove(cmd.type, cmd.callId, cmd.type === 'call-ended' && cmd.outcome === 'overflowed');
+    }
     switch (cmd.type) {
       case 'dial-callback':
         void this.dial(cmd).catch((e: unknown) =>
@@ -446,6 +485,16 @@ export class CallbackFlow {
       default:
         return false;
     }
+  }
+
+  /** A key press waiting on a move (requestInQueue) learns how it ended. */
+  private settleMove(type: AcdCommand['type'], callId: string, moved: boolean): void {
+    if (moved && this.requesting.has(callId)) this.movedWhileRequesting.add(callId);
+    const settle = this.moveSettled.get(callId);
+    if (!settle || type === 'call-taken') return;
+    if (type !== 'call-ended' && this.host.engine.call(callId)?.state === 'taken') return;
+    this.moveSettled.delete(callId);
+    settle(moved ? 'moved' : type === 'call-ended' ? 'gone' : 'back');
   }
 
   private async dial(cmd: Extract<AcdCommand, { type: 'dial-callback' }>): Promise<void> {

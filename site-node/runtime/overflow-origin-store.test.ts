@@ -108,6 +108,7 @@ describe.skipIf(pgSkip)('the origin on its store', () => {
               attached: {},
               createdAtMs: clock.now(),
               callerGone: false,
+              callbackPending: false,
             }
           : undefined,
       link: {

@@ -45,6 +45,8 @@ let recorded: Array<{ requestId: string; toSiteId: string; token: string; waitMs
 let recordAnswer: () => Promise<WriteOutcome>;
 /** Ends of resumed moves the adapter asked the store for. */
 let storeEnds: string[];
+/** Calls whose callback key press is being committed. */
+let keyPressed: Set<string>;
 const link = {
   overflowReady: true,
   topology: TOPOLOGY,
@@ -67,6 +69,7 @@ beforeEach(() => {
   recorded = [];
   recordAnswer = () => Promise.resolve('written');
   storeEnds = [];
+  keyPressed = new Set();
   link.overflowReady = true;
   const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
   const config = compileAcdConfig({
@@ -110,6 +113,7 @@ beforeEach(() => {
             attached: { intent: 'balance' },
             createdAtMs: 1_000_000,
             callerGone: false,
+            callbackPending: keyPressed.has(callId),
           }
         : undefined,
     link: {
@@ -252,6 +256,25 @@ describe('OverflowOrigin', () => {
     await clock.advance(60_000);
     assert.equal(lines.filter((l) => l.msg === 'overflow: target silent with a call in transit').length, 1);
     assert.equal(engine.call('c1')?.state, 'taken');
+  });
+
+  test('a call whose callback key press is being committed is not asked for; once it is settled, it is', async () => {
+    engine.dispatch({ type: 'call-arrived', callId: 'c1', queueId: 'retail', priority: 5 });
+    keyPressed.add('c1');
+    await clock.advance(1_000);
+    assert.deepEqual(sent, [], 'no request while the key press is committed');
+    keyPressed.delete('c1'); // not recorded: the caller keeps waiting
+    await clock.advance(250);
+    assert.equal(last('request').requestId, 'c1#1');
+  });
+
+  test('the key pressed while asked: the accept does not take the call, the reservation is cancelled', async () => {
+    await asked();
+    keyPressed.add('c1');
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    assert.equal(engine.call('c1')?.state, 'queued', 'still in its place, for the callback request');
+    assert.deepEqual(kinds(), ['request', 'cancel']);
+    assert.equal(last('cancel').token, 'T');
   });
 
   test('an accept for a call no longer asking is answered with a cancel of its token', async () => {

@@ -272,7 +272,7 @@ export class OverflowOrigin {
     trigger: string,
   ): Promise<void> {
     const data = this.d.callOf(callId);
-    if (!data || data.callerGone) return;
+    if (!data || data.callerGone || data.callbackPending) return;
     let rt = this.calls.get(callId);
     if (!rt) {
       rt = {
@@ -302,6 +302,7 @@ export class OverflowOrigin {
     const now = this.d.scheduler.now();
     if (!this.running || rt.ended || !acd || (acd.state !== 'queued' && acd.state !== 'closed-wait')) return;
     if (inFlight(rt.machine) || rt.machine.state === 'moved') return;
+    if (this.d.callOf(callId)?.callbackPending) return; // the key was pressed during the read
     const sim = this.d.simCaller?.(data.leg);
     this.feed(callId, {
       type: 'ask',
@@ -454,6 +455,11 @@ export class OverflowOrigin {
         if (!this.d.link.sendOverflow(c.message)) this.feed(callId, { type: 'link-down' });
         return;
       case 'take-call':
+        // A key press being committed keeps the call here (MovableCallData.callbackPending).
+        if (this.d.callOf(c.callId)?.callbackPending) {
+          this.feed(callId, { type: 'call-not-waiting', requestId: c.requestId });
+          return;
+        }
         this.dispatch({ type: 'take-call', callId: c.callId, requestId: c.requestId });
         return;
       case 'return-call':

@@ -13,6 +13,7 @@ import type { CoverRank, Topology } from '../../shared/topology/schema.js';
 import { validateTopology } from '../../shared/topology/validate.js';
 import { compileAcdConfig } from '../acd/index.js';
 import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
+import { endCall } from '../store/index.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
 import { waitFor } from '../../test/support/wait.js';
 import type { MediaPort } from '../telephony/media-port.js';
@@ -207,6 +208,52 @@ test.skipIf(pgSkip)(
   },
 );
 
+test.skipIf(pgSkip)(
+  'restarted after crash recovery ended an admitted call: a resent commit is refused naming the token, not acked',
+  async () => {
+    tokens = 400;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    t.message(request('wanzhou-05A'));
+    const accept = sent.find((m) => m.kind === 'accept')!;
+    assert.ok(accept.kind === 'accept');
+    t.message(commit('wanzhou-05A', accept.token));
+    await waitForAck(accept.token); // the ack the origin never heard
+    t.stop();
+    // The site crashed; its recovery ends every open call (store/recovery.ts).
+    await endCall(
+      { ...db.ctx, clock },
+      { callId: adopted[0]!.callId, state: 'failed', reason: 'site-restart' },
+    );
+    sent = [];
+    const restarted = target();
+    await restarted.start();
+    restarted.message(commit('wanzhou-05A', accept.token));
+    const answer = sent.at(-1);
+    assert.ok(answer?.kind === 'refuse', `refused, not ${answer?.kind}`);
+    assert.equal(answer.token, accept.token);
+    restarted.stop();
+  },
+);
+
+test.skipIf(pgSkip)('a moved-in call that ends is no longer followed (no leak per call)', async () => {
+  tokens = 300;
+  const t = target();
+  await t.start();
+  const before = t.followedCount; // the calls earlier tests admitted, rebuilt from their rows
+  engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+  t.message(request('wanzhou-04A'));
+  const accept = sent.find((m) => m.kind === 'accept')!;
+  assert.ok(accept.kind === 'accept');
+  t.message(commit('wanzhou-04A', accept.token));
+  await waitForAck(accept.token);
+  assert.equal(t.followedCount, before + 2, 'admitted, its leg awaited');
+  t.callEnded(adopted[0]!.callId); // the caller hung up before the voice arrived
+  assert.equal(t.followedCount, before);
+  t.stop();
+});
+
 test.skipIf(pgSkip)('a drained site refuses an offer that reaches it, naming why', async () => {
   tokens = 200;
   const t = target();
@@ -258,7 +305,7 @@ const coverTopology = (rank: CoverRank): Topology => {
 test.skipIf(pgSkip)(
   "a covered call is admitted at its entry's rank in the topology the site runs (below-own when it has none)",
   async () => {
-    tokens = 300;
+    tokens = 600;
     const t = target();
     await t.start();
     // An agent serves the queue but none is ready; an own caller waits.
@@ -280,11 +327,11 @@ test.skipIf(pgSkip)(
       return rows.rows[0]!.id;
     };
     topology = coverTopology('below-own');
-    const below = await admitUnder('wanzhou-04A');
+    const below = await admitUnder('wanzhou-06A');
     topology = coverTopology('by-wait');
-    const byWait = await admitUnder('wanzhou-04B');
+    const byWait = await admitUnder('wanzhou-06B');
     topology = null; // a site that has adopted no topology yet: the default
-    const unknown = await admitUnder('wanzhou-04C');
+    const unknown = await admitUnder('wanzhou-06C');
     assert.deepEqual(
       [below, byWait, unknown].map((id) => engine.call(id)?.belowOwn),
       [true, false, true],

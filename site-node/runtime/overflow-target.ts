@@ -121,7 +121,12 @@ export class OverflowTarget {
     if (this.running) return;
     const { scheduler, protocolClock, store } = this.d;
     const siteNow = scheduler.now();
-    const rows = await readAdmittedReservations(store.pool, siteNow - this.o.retainAdmittedMs);
+    const all = await readAdmittedReservations(store.pool, siteNow - this.o.retainAdmittedMs);
+    // Only calls still open here: one that crash recovery ended (store/recovery.ts) was never
+    // confirmed to the origin if its ack was lost, so a resent commit for it is refused naming
+    // the token (unknown here now) and the call goes back home, rather than acked into nothing.
+    // An origin that heard the ack never resends (docs/architecture.md §5.9 "Durable book").
+    const rows = all.filter((r) => r.callOpen);
     const protoNow = protocolClock.now();
     this.book = bookFromAdmitted(
       this.d.siteId,
@@ -140,7 +145,12 @@ export class OverflowTarget {
     this.d.media.onHandedOver((token, leg) => this.legArrived(token, leg));
     this.running = true;
     this.scheduleSweep();
-    if (rows.length > 0) this.d.log.info('overflow reservations rebuilt', { admitted: rows.length });
+    if (all.length > 0) {
+      this.d.log.info('overflow reservations rebuilt', {
+        admitted: rows.length,
+        ended: all.length - rows.length,
+      });
+    }
   }
 
   stop(): void {
@@ -148,6 +158,20 @@ export class OverflowTarget {
     this.sweepTimer?.();
     for (const c of this.timers.values()) c();
     this.timers.clear();
+  }
+
+  /**
+   * A call of this site ended: a moved-in one is forgotten here (the book keeps its token for
+   * repeats until its retention ends; a caller-left for it then finds no call to end).
+   */
+  callEnded(callId: string): void {
+    for (const [token, id] of this.admittedCalls) if (id === callId) this.admittedCalls.delete(token);
+    for (const [token, id] of this.legsAwaited) if (id === callId) this.legsAwaited.delete(token);
+  }
+
+  /** Moved-in calls this adapter still follows (admitted, or waiting for their leg); for tests. */
+  get followedCount(): number {
+    return this.admittedCalls.size + this.legsAwaited.size;
   }
 
   /** Held reservations now (status, tests). */

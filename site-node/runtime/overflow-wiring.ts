@@ -119,7 +119,10 @@ export class SiteOverflow {
     d.flow.overflow = {
       acdAnswer: (cmd) => this.origin.acdAnswer(cmd),
       callerLeft: (callId) => this.origin.callerLeft(callId),
-      callEnded: (callId) => this.origin.callEnded(callId),
+      callEnded: (callId) => {
+        this.origin.callEnded(callId);
+        this.target.callEnded(callId);
+      },
     };
     d.link.onOverflow({
       message: (m) => {

@@ -109,6 +109,7 @@ describe.skipIf(pgSkip)('overflow records', () => {
       priority: 5,
       waitedMs: 40_000,
       admittedAtMs: clock.now(),
+      callOpen: true,
     });
     const after = await footprint(t);
     assert.deepEqual(

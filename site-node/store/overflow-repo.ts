@@ -93,6 +93,8 @@ export interface AdmittedReservation {
   /** The wait at the origin it was admitted with (its original enqueue time is admitted - waited). */
   waitedMs: number;
   admittedAtMs: number;
+  /** This site's record of the call is still open (crash recovery ends the ones it finds open). */
+  callOpen: boolean;
 }
 
 interface ReservationRow {
@@ -255,9 +257,9 @@ export async function readAdmittedReservations(
   db: pg.Pool | pg.PoolClient,
   sinceMs: number,
 ): Promise<AdmittedReservation[]> {
-  const r = await query<ReservationRow & { priority: number; waited_ms: string }>(
+  const r = await query<ReservationRow & { priority: number; waited_ms: string; call_open: boolean }>(
     db,
-    `SELECT r.*, c.priority, (c.overflow_in ->> 'waitedMs') AS waited_ms
+    `SELECT r.*, c.priority, (c.overflow_in ->> 'waitedMs') AS waited_ms, c.ended_at IS NULL AS call_open
        FROM overflow_reservations r JOIN calls c ON c.id = r.call_id
       WHERE r.admitted_at >= $1
       ORDER BY r.admitted_at, r.token`,
@@ -273,5 +275,6 @@ export async function readAdmittedReservations(
     priority: x.priority,
     waitedMs: Number(x.waited_ms),
     admittedAtMs: x.admitted_at.getTime(),
+    callOpen: x.call_open,
   }));
 }

@@ -6,7 +6,9 @@
  * - the key press's request is refused by the store: the caller hears the apology, keeps waiting
  *   and may press again;
  * - a callback's turn comes while the site is stopping: no dial, and the agent it reserved is
- *   released at once for the callers still draining (the request keeps its place and its tries).
+ *   released at once for the callers still draining (the request keeps its place and its tries);
+ * - the key is pressed while the call is taken for a move to another site: a failed move gives
+ *   the request the caller's place; a move that happened closes it `served-elsewhere`, unplaced.
  */
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -184,5 +186,124 @@ describe('the key press not recorded, then a stop while callbacks wait', () => {
     const t = await getTicket(pool, front.ticketId);
     assert.equal(t?.status, 'open', 'the request stays open for the next start');
     assert.equal(t?.data.tries ?? 0, 0, 'and no try was counted');
+  });
+});
+
+describe('the key pressed while the call is taken for a move to another site', () => {
+  let ex: ExampleSite;
+  beforeAll(async () => {
+    ex = await startExampleSite({ label: 'cb-move', edit: retailWith({}) });
+  });
+  afterAll(async () => {
+    await ex?.close();
+  });
+
+  /**
+   * A caller presses the key with the store held, so the request is still being committed when
+   * the test takes the call for a move (as overflow-origin.ts would); `settle` then ends the move
+   * before the store is let go. Returns the caller's call id and the committed request.
+   */
+  async function pressedWhileTaken(
+    ani: string,
+    settle: (callId: string) => void,
+  ): Promise<{ callId: string; ticket: TicketRecord }> {
+    const { site, media, pool } = ex;
+    const lock = await pool.connect();
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await lock.query('COMMIT');
+      lock.release();
+    };
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE tickets IN EXCLUSIVE MODE');
+      const c = media.place(caller(ani, [], (p) => (p === 'acd.callback-option' ? '1' : 'timeout')));
+      await waitFor(
+        'the key press being committed',
+        () => c.callId !== '' && site.callbacks.joinRequest(c.callId) !== undefined,
+      );
+      site.engine.dispatch({ type: 'take-call', callId: c.callId, requestId: `${c.callId}#1` });
+      assert.equal(site.engine.call(c.callId)?.state, 'taken');
+      await release();
+      const ticket = await waitFor(
+        'the request committed',
+        async () => (await callbackTicketsOf(pool, c.callId))[0],
+        20_000,
+      );
+      settle(c.callId);
+      return { callId: c.callId, ticket };
+    } finally {
+      await release();
+    }
+  }
+
+  test('the move fails: the caller is back in the queue and the request takes their place', async () => {
+    const { site, pool, people } = ex;
+    const { callId, ticket } = await pressedWhileTaken(people[0]!.profile.phones[0]!, (id) =>
+      site.engine.dispatch({ type: 'return-call', callId: id }),
+    );
+    await waitFor('the callback in the queue', () => site.callbacks.virtualCallOf(ticket.ticketId), 10_000);
+    await site.flushWrites();
+    assert.equal((await getTicket(pool, ticket.ticketId))?.status, 'open');
+    assert.equal((await getCall(pool, callId))?.state, 'callback-scheduled');
+  });
+
+  test('the call moved: the request is closed served elsewhere and never placed', async () => {
+    const { site, pool, people } = ex;
+    const { callId, ticket } = await pressedWhileTaken(people[1]!.profile.phones[0]!, (id) =>
+      site.engine.dispatch({ type: 'call-moved', callId: id, toSiteId: 'wanzhou', token: 'T' }),
+    );
+    const closed = await waitFor(
+      'the request closed',
+      async () => {
+        const t = await getTicket(pool, ticket.ticketId);
+        return t?.status === 'closed' ? t : undefined;
+      },
+      10_000,
+    );
+    assert.equal(closed.closeReason, 'served-elsewhere');
+    assert.equal(site.callbacks.virtualCallOf(ticket.ticketId), undefined, 'never placed');
+    await site.flushWrites();
+    assert.equal((await getCall(pool, callId))?.state, 'overflowed');
+  });
+
+  test('the call moved before the request committed: the request is closed, never placed', async () => {
+    const { site, media, pool, people } = ex;
+    const lock = await pool.connect();
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await lock.query('COMMIT');
+      lock.release();
+    };
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE tickets IN EXCLUSIVE MODE');
+      const c = media.place(
+        caller(people[2]!.profile.phones[0]!, [], (p) => (p === 'acd.callback-option' ? '1' : 'timeout')),
+      );
+      await waitFor(
+        'the key press being committed',
+        () => c.callId !== '' && site.callbacks.joinRequest(c.callId) !== undefined,
+      );
+      site.engine.dispatch({ type: 'take-call', callId: c.callId, requestId: `${c.callId}#1` });
+      site.engine.dispatch({ type: 'call-moved', callId: c.callId, toSiteId: 'wanzhou', token: 'T2' });
+      await release();
+      const closed = await waitFor(
+        'the request closed',
+        async () => {
+          const t = (await callbackTicketsOf(pool, c.callId))[0];
+          return t?.status === 'closed' ? t : undefined;
+        },
+        20_000,
+      );
+      assert.equal(closed.closeReason, 'served-elsewhere');
+      assert.equal(site.callbacks.virtualCallOf(closed.ticketId), undefined, 'never placed');
+    } finally {
+      await release();
+    }
   });
 });
