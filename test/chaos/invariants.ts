@@ -22,7 +22,9 @@
  * order: a call refused because its first row did not commit in time (`store.firstRowWait`)
  * has its `call.refused` event in a later batch (runtime/refusal-log.ts), behind calls placed
  * after it, so in a killed run such a call (its id in the site's refusal line) may be lost
- * out of order; it is counted as `lostInKill` too.
+ * out of order; it is counted as `lostInKill` too. A call whose move to another site was
+ * committed but not yet answered when its site stopped is left open for the next start to
+ * settle (docs/architecture.md §5.9); it is counted as `inTransitAtStop`, not as never ended.
  */
 import { get } from 'node:http';
 import type { EventEnvelope } from '../../shared/events/envelope.js';
@@ -91,8 +93,21 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
         else unrecorded.push(c);
       });
     }
-    const notEnded = rows.filter((r) => !r.ended).map((r) => r.id);
-    const notOneCdr = rows.filter((r) => Number(r.cdrs) !== 1).map((r) => `${r.id} (${r.cdrs} CDRs)`);
+    // A call whose move was committed (recorded before the commit went out) and not yet answered
+    // by its target when its site stopped is left open on purpose: the next start resends the
+    // commit and ends it `overflowed` or sends it home (docs/architecture.md §5.9). Not lost,
+    // not ended; counted and said.
+    const committed = new Set(
+      (await pool.query<{ id: string }>(`SELECT DISTINCT call_id AS id FROM overflow_commits`)).rows.map(
+        (r) => r.id,
+      ),
+    );
+    const inTransitAtStop = rows.filter((r) => !r.ended && committed.has(r.id)).map((r) => r.id);
+    const open = new Set(inTransitAtStop);
+    const notEnded = rows.filter((r) => !r.ended && !open.has(r.id)).map((r) => r.id);
+    const notOneCdr = rows
+      .filter((r) => Number(r.cdrs) !== 1 && !open.has(r.id))
+      .map((r) => `${r.id} (${r.cdrs} CDRs)`);
     // A call moved in from another site (docs/architecture.md §5.9) was placed there, where its
     // record ends `overflowed`.
     const neverPlaced = rows
@@ -118,7 +133,8 @@ export async function callsTerminal(p: Province, obs: Observer): Promise<Check> 
     facts.push(
       `${id}: placed ${placed.size + refusedPlaced} in ${runs.length} runs (${killedRuns} killed), ` +
         `refused ${refusedPlaced}, call records ${rows.length} (${rows.filter((r) => r.dnis === 'callback').length} callbacks), ` +
-        `lostInKill ${lostInKill}`,
+        `lostInKill ${lostInKill}, inTransitAtStop ${inTransitAtStop.length}` +
+        (inTransitAtStop.length > 0 ? ` (${few(inTransitAtStop)})` : ''),
     );
   }
   return verdict(problems, facts);
