@@ -124,3 +124,15 @@ export const NO_CALL_DATA: CallData = Object.freeze({
   ivrPath: [],
   attached: {},
 });
+
+/**
+ * What the origin's machine and the target's book report of a message from a site that cannot
+ * have sent it (docs/architecture.md §5.9): not acted on, not answered; the adapter logs it once.
+ */
+export interface WrongSender {
+  type: 'wrong-sender';
+  requestId: string;
+  kind: OverflowMessage['kind'];
+  fromSiteId: string;
+  reason: string;
+}

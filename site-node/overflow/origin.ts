@@ -70,7 +70,7 @@
  *   (`visitedSiteIds`, this one last), its `hops`, the policy or cover entry, and its data.
  */
 import { failedPrecondition } from '../../shared/errors.js';
-import type { CallData, OverflowMessage, RequestMessage } from './messages.js';
+import type { CallData, OverflowMessage, RequestMessage, WrongSender } from './messages.js';
 
 export type OriginStateName =
   'waiting' | 'asked' | 'accepted' | 'recording' | 'committing' | 'moved' | 'home';
@@ -184,13 +184,7 @@ export type OriginCommand =
   /** The target has said nothing for `commitAlarmAfterMs` with the call in transit: log it. */
   | { type: 'alarm'; callId: string; requestId: string; toSiteId: string; token: string; silentMs: number }
   /** A message for this call's request from a site that cannot have sent it: ignored; log it once. */
-  | {
-      type: 'wrong-sender';
-      requestId: string;
-      kind: OverflowMessage['kind'];
-      fromSiteId: string;
-      reason: string;
-    }
+  | WrongSender
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 

@@ -65,7 +65,13 @@
 import { DomainError, failedPrecondition } from '../../shared/errors.js';
 import { DEFAULT_COVER_RANK, type CoverRank } from '../../shared/topology/schema.js';
 import { throwInvalid } from '../../shared/validate.js';
-import { NO_CALL_DATA, type CallData, type OverflowMessage, type RequestMessage } from './messages.js';
+import {
+  NO_CALL_DATA,
+  type CallData,
+  type OverflowMessage,
+  type RequestMessage,
+  type WrongSender,
+} from './messages.js';
 
 export type ReservationStatus = 'held' | 'admitting' | 'admitted' | 'released';
 
@@ -194,13 +200,7 @@ export type ReservationCommand =
   /** The caller of an admitted call hung up at the origin: end it here (if still live). */
   | { type: 'end-admitted'; callId: string; fromSiteId: string; token: string }
   /** A message for a reservation from a site that is not its origin: not acted on; log it once. */
-  | {
-      type: 'wrong-sender';
-      requestId: string;
-      kind: OverflowMessage['kind'];
-      fromSiteId: string;
-      reason: string;
-    }
+  | WrongSender
   | { type: 'start-timer'; id: string; atMs: number }
   | { type: 'cancel-timer'; id: string };
 

@@ -389,7 +389,7 @@ export class OverflowOrigin {
     this.feed(callId, { type: 'message', message: m });
   }
 
-  private refused(m: OverflowMessage, why: string): void {
+  private refused(m: Pick<OverflowMessage, 'fromSiteId' | 'requestId' | 'kind'>, why: string): void {
     this.d.log.warn('overflow message refused', {
       fromSiteId: m.fromSiteId,
       requestId: m.requestId,
@@ -513,12 +513,7 @@ export class OverflowOrigin {
         return;
       case 'wrong-sender':
         // The machine's own check (origin.ts): the one line for this message.
-        log.warn('overflow message refused', {
-          fromSiteId: c.fromSiteId,
-          requestId: c.requestId,
-          kind: c.kind,
-          why: c.reason,
-        });
+        this.refused(c, c.reason);
         return;
     }
   }

@@ -269,7 +269,10 @@ export class OverflowTarget {
     return this.d.link.topology?.cover.find((c) => c.id === req.coverEntryId)?.rank ?? null;
   }
 
-  private refusedUnanswered(m: OverflowMessage, why: string): void {
+  private refusedUnanswered(
+    m: Pick<OverflowMessage, 'fromSiteId' | 'requestId' | 'kind'>,
+    why: string,
+  ): void {
     this.d.log.warn('overflow message refused', {
       fromSiteId: m.fromSiteId,
       requestId: m.requestId,
@@ -346,12 +349,7 @@ export class OverflowTarget {
         return;
       case 'wrong-sender':
         // The book's own check (reservation.ts): the one line for this message.
-        this.d.log.warn('overflow message refused', {
-          fromSiteId: c.fromSiteId,
-          requestId: c.requestId,
-          kind: c.kind,
-          why: c.reason,
-        });
+        this.refusedUnanswered(c, c.reason);
         return;
     }
   }
