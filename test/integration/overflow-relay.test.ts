@@ -340,6 +340,60 @@ describe.skipIf(pgSkip)('the hub routes overflow and relays the protocol', () =>
     assert.match(fl!.why, /ms old \(bound 1000 ms\)/);
   });
 
+  test('a site drained while it holds a reservation: that move finishes, and no new request is routed to it', async () => {
+    const s = await sites({
+      wanzhou: { queues: BUSY },
+      chongqing: { queues: BUSY },
+      fuling: { queues: READY },
+    });
+    s.wanzhou!.overflow(request('wz-call-7'));
+    await waitFor('fuling got the request', () => s.fuling!.envelopes.length === 1);
+    s.fuling!.overflow({
+      requestId: 'wz-call-7#1',
+      toSiteId: 'wanzhou',
+      body: { $case: 'accept', value: { token: 'tok-7', holdMs: 3000 } },
+    });
+    await waitFor('wanzhou got the accept', () => s.wanzhou!.envelopes.length === 1);
+
+    const d = await p.fedctl('drain', 'fuling', '--comment', 'maintenance');
+    assert.equal(d.code, 0, d.err);
+    await waitFor('the hub holds fuling drained', () => p.hub.state.drained.has('fuling'));
+
+    // The held reservation is a promise already made: its commit and ack are still relayed.
+    s.wanzhou!.overflow({
+      requestId: 'wz-call-7#1',
+      toSiteId: 'fuling',
+      body: { $case: 'commit', value: { token: 'tok-7' } },
+    });
+    await waitFor('fuling got the commit', () => s.fuling!.envelopes.length === 2);
+    assert.equal(bodyOf(s.fuling!.envelopes[1])?.$case, 'commit');
+    s.fuling!.overflow({
+      requestId: 'wz-call-7#1',
+      toSiteId: 'wanzhou',
+      body: { $case: 'commitAck', value: { token: 'tok-7' } },
+    });
+    await waitFor('wanzhou got the commit-ack', () => s.wanzhou!.envelopes.length === 2);
+    assert.equal(bodyOf(s.wanzhou!.envelopes[1])?.$case, 'commitAck');
+
+    // A new request: fuling still shows a ready agent, but it is drained now.
+    s.fuling!.snapshot(READY);
+    s.wanzhou!.overflow(request('wz-call-8'));
+    await waitFor('wanzhou got the answer to the new request', () => s.wanzhou!.envelopes.length === 3);
+    assert.deepEqual(bodyOf(s.wanzhou!.envelopes[2]), {
+      $case: 'refuse',
+      value: { reason: 'no-eligible-site', token: '', byHub: true },
+    });
+    assert.equal(s.fuling!.envelopes.length, 2, 'nothing new reached fuling');
+    const row = (await decisionRows()).find((r) => r.requestId === 'wz-call-8#1')!;
+    assert.deepEqual(
+      row.candidates.map((c) => [c.siteId, c.reason]),
+      [
+        ['chongqing', 'no-capacity'],
+        ['fuling', 'drained'],
+      ],
+    );
+  });
+
   test("a third site's commit for someone else's request is refused and logged once, and never relayed", async () => {
     const s = await sites({
       wanzhou: { queues: BUSY },
