@@ -342,6 +342,36 @@ describe('offer', () => {
     assert.equal(d.did()[0], 'send:accept');
   });
 
+  test('no trunk free here, counting the trunks held reservations and admits in progress promise: refused `no-trunk`', () => {
+    const trunks = (n: number): LocalQueueState => ({ ...READY, agentsReady: 5, trunksFree: n });
+    const d = new Drive().offer(1, T0, trunks(0));
+    assert.deepEqual(d.did(), [
+      'send:refuse(no-trunk: site chongqing has no trunk free (0 free, 0 promised))',
+    ]);
+    assert.equal(d.book.byToken.size, 0);
+    // One trunk free: c2 holds it; c3 finds it promised (whatever its queue).
+    d.offer(2, T0, trunks(1));
+    assert.equal(d.did()[0], 'send:accept');
+    d.offer(3, T0 + 1, trunks(1), { queueId: 'loans' });
+    assert.deepEqual(d.did(), [
+      'send:refuse(no-trunk: site chongqing has no trunk free (1 free, 1 promised))',
+    ]);
+    // Being admitted, c2 still holds its trunk (the adapter adopts the call only once stored).
+    d.commit(2, T0 + 2);
+    d.offer(4, T0 + 3, trunks(1));
+    assert.match(d.did()[0]!, /^send:refuse\(no-trunk: /);
+    // Admitted, it is one of the site's calls: the adapter's trunksFree counts it.
+    d.done(2, T0 + 4);
+    d.offer(5, T0 + 5, trunks(1));
+    assert.equal(d.did()[0], 'send:accept');
+    // A reservation past its deadline promises nothing, even before its timer fires.
+    d.offer(6, T0 + 3_005, trunks(1));
+    assert.equal(d.did()[0], 'send:accept');
+    // No trunk figure (a simulation without trunks): not limited.
+    d.offer(7, T0 + 3_006, { ...READY, agentsReady: 5 });
+    assert.equal(d.did()[0], 'send:accept');
+  });
+
   test('a request with a number out of range is refused naming the field, and nothing is held', () => {
     const bad: Array<[Partial<RequestMessage>, RegExp]> = [
       [{ waitedMs: -1 }, /^request\.waitedMs: /],

@@ -19,8 +19,10 @@
  *   agents serving the queue and the caller's patience unknown or at least the expected wait
  *   (an unknown expected wait fits only an unknown patience); else refuse. Also refused: a
  *   queue this site does not run, a caller who has already waited the queue's `maxWaitMs`
- *   (admitted, it would fall back at once), and a request whose numbers are out of range
- *   (the refusal names the field).
+ *   (admitted, it would fall back at once), a site with no trunk free for it (`no-trunk`: its
+ *   free trunks, given by the adapter, all promised to held reservations and admits in
+ *   progress, `trunksPromised`), and a request whose numbers are out of range (the refusal
+ *   names the field).
  * - The admitted call ranks by its ORIGINAL enqueue time: `now - waitedMs` in this site's clock.
  * - Its rank (`rankOf`): an overflow call `by-wait` (priority, then that time); a covered call
  *   as its entry says in the topology this site runs (the adapter passes `coverRank`), and
@@ -53,10 +55,12 @@
  *   twice. A commit naming a token this site did not issue, or issued for another request, is
  *   refused. The refusal of a commit names the token, which tells the origin the call was not
  *   admitted and never will be under it (origin.ts relies on exactly this).
- * - Durable: a restarted target rebuilds its book from the admitted rows only
- *   (`bookFromAdmitted`), so a resent commit for an admitted call is acked, never refused.
- *   Held reservations are lost on a restart: a commit for one is refused as unknown, which is
- *   the truth (it was not admitted) and safe (the call goes back to its place at home).
+ * - A restart: `bookFromAdmitted` rebuilds a book from the admitted rows, for a target whose
+ *   admitted calls outlive its book (the property test restarts books, not ACDs). A site's
+ *   admitted calls die with its process, so its adapter starts with an empty book
+ *   (runtime/overflow-target.ts): a resent commit for one of them is refused as unknown, and
+ *   so is one for a held reservation, which is the truth (it was not admitted) and safe (the
+ *   call goes back to its place at home).
  * - Forgetting (sweep): a released token or a refusal is forgotten `retainMs` after it ended;
  *   a commit naming it later is refused as unknown, which is the truth (it was not admitted).
  *   An admitted token is kept `retainAdmittedMs` (a day): refusing a commit for an admitted
@@ -152,6 +156,12 @@ export interface LocalQueueState {
   expectedWaitBelowOwnMs: number | null;
   /** The queue's max wait; null = none. */
   maxWaitMs: number | null;
+  /**
+   * Trunks of the site not held by a call now (its `trunks` less its live calls): a moved-in
+   * call holds one like any call, and with real voice the origin's INVITE takes it. Absent or
+   * null: no trunk limit to judge (the pure simulations have none).
+   */
+  trunksFree?: number | null;
 }
 
 export type ReservationEvent =
@@ -265,6 +275,18 @@ export function heldFor(book: ReservationBook, queueId: string, nowMs: number): 
   return n;
 }
 
+/**
+ * Trunks the book has promised and the adapter's `trunksFree` does not count yet: one per held
+ * reservation (not past its deadline) and per admit in progress, whatever the queue. An
+ * admitting call the adapter has already adopted is counted twice for a moment: an offer
+ * refused a little early is safe, one accepted onto a trunk already taken is not.
+ */
+export function trunksPromised(book: ReservationBook, nowMs: number): number {
+  let n = 0;
+  for (const r of book.byToken.values()) if (holds(r, nowMs) || r.status === 'admitting') n++;
+  return n;
+}
+
 /** The report of a message from a site that is not the reservation's origin (header). */
 const wrongSender = (
   r: Reservation,
@@ -321,6 +343,12 @@ function refusal(
   if (!local.offersQueue) return `site ${book.site} does not offer queue ${req.queueId}`;
   if (local.maxWaitMs !== null && req.waitedMs >= local.maxWaitMs) {
     return `the caller has waited ${req.waitedMs} ms, at or past queue ${req.queueId}'s max wait of ${local.maxWaitMs} ms`;
+  }
+  const free = local.trunksFree ?? null;
+  if (free !== null) {
+    const promised = trunksPromised(book, nowMs);
+    if (free <= promised)
+      return `no-trunk: site ${book.site} has no trunk free (${free} free, ${promised} promised)`;
   }
   if (local.agentsReady > heldFor(book, req.queueId, nowMs)) return null;
   if (local.agentsServing === 0) return `no agent serves queue ${req.queueId} at site ${book.site}`;

@@ -324,6 +324,14 @@ export class CallFlow {
     this.calls.set(m.callId, call);
   }
 
+  /**
+   * Trunks not held by a call now, as an inbound call finds them (`onInbound`): what a target
+   * may still promise to calls moved in from other sites (overflow-target.ts).
+   */
+  get trunksFree(): number {
+    return Math.max(0, this.d.config.trunks - this.calls.size);
+  }
+
   /** Forget an adopted call the ACD did not admit (its record is ended by the caller). */
   dropMovedIn(callId: string): void {
     this.calls.delete(callId);

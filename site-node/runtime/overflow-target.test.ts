@@ -2,8 +2,9 @@
  * The target's adapter (overflow-target.ts) on the real ACD engine and a real site database,
  * against a scripted link (docs/architecture.md §5.9): offers judged on the ACD's state, the
  * admit stored with its reservation before the ack, messages from the wrong site dropped and
- * logged, a drained site refusing, an unknown token refused once, and a restarted target acking
- * a resent commit for a call it admitted.
+ * logged, a drained site refusing, an unknown token refused once, the site's trunk limit at the
+ * offer and at the commit, a restarted target ending the calls an earlier process admitted and
+ * refusing their resent commits, and each answer logged once (never as sent when it was not).
  */
 import { afterAll, beforeAll, beforeEach, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
 import { endCall } from '../store/index.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
 import { waitFor } from '../../test/support/wait.js';
-import type { MediaPort } from '../telephony/media-port.js';
+import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import { AcdEngine } from './acd-engine.js';
 import type { MovedInCall } from './call-flow.js';
 import { DurableWrites } from './durable-writes.js';
@@ -31,6 +32,12 @@ let lines: Array<{ msg: string; [k: string]: unknown }>;
 let drained: boolean;
 let topology: Topology | null;
 let tokens: number;
+/** The link carries messages (else `sendOverflow` answers false and nothing is sent). */
+let linkUp: boolean;
+/** The call flow's free trunks, read when asked (default: plenty, less the calls adopted). */
+let trunksFree: () => number;
+let dropped: string[];
+let handedOver: ((token: string, leg: CallLeg) => boolean) | undefined;
 
 beforeAll(async () => {
   if (pgSkip) return;
@@ -41,6 +48,16 @@ afterAll(async () => {
   await db?.close();
 });
 
+/** A fresh ACD, as a new process has (nothing of the calls admitted before). */
+function newEngine(): AcdEngine {
+  const config = compileAcdConfig({
+    offerTimeoutMs: '10s',
+    wrapUpMs: '5s',
+    queues: [{ id: 'retail', skill: 'retail' }],
+  });
+  return new AcdEngine(config, clock, () => undefined, createLogger({}, { level: 'error' }));
+}
+
 beforeEach(() => {
   clock = new VirtualScheduler(Date.now());
   sent = [];
@@ -48,16 +65,15 @@ beforeEach(() => {
   lines = [];
   drained = false;
   topology = null;
-  const config = compileAcdConfig({
-    offerTimeoutMs: '10s',
-    wrapUpMs: '5s',
-    queues: [{ id: 'retail', skill: 'retail' }],
-  });
-  engine = new AcdEngine(config, clock, () => undefined, createLogger({}, { level: 'error' }));
+  linkUp = true;
+  trunksFree = () => 100 - adopted.length + dropped.length;
+  dropped = [];
+  handedOver = undefined;
+  engine = newEngine();
 });
 
 function target(): OverflowTarget {
-  const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
+  const log = createLogger({}, { level: 'debug', write: (l) => lines.push(JSON.parse(l) as never) });
   return new OverflowTarget({
     siteId: 'chongqing',
     scheduler: clock,
@@ -65,14 +81,17 @@ function target(): OverflowTarget {
     engine,
     flow: {
       adoptMovedIn: (m) => void adopted.push(m),
-      dropMovedIn: () => undefined,
+      dropMovedIn: (callId) => void dropped.push(callId),
       attachLeg: () => true,
       callerLeftElsewhere: () => undefined,
+      get trunksFree() {
+        return trunksFree();
+      },
     },
     link: {
       sendOverflow: (m) => {
-        sent.push(m);
-        return true;
+        if (linkUp) sent.push(m);
+        return linkUp;
       },
       get drained() {
         return drained;
@@ -81,7 +100,9 @@ function target(): OverflowTarget {
         return topology;
       },
     },
-    media: { onHandedOver: () => undefined } as unknown as MediaPort,
+    media: {
+      onHandedOver: (h: (token: string, leg: CallLeg) => boolean) => void (handedOver = h),
+    } as unknown as MediaPort,
     store: { ...db.ctx, clock },
     writes: new DurableWrites({ log, admission: { capacity: 100, closeWhileDownAt: 50 } }),
     admitWaitMs: 5_000,
@@ -156,17 +177,7 @@ test.skipIf(pgSkip)(
     );
     assert.equal(again.rows.length, 1, 'admitted once');
 
-    // Restarted: the book comes back from the admitted rows; a resent commit is acked.
-    sent = [];
-    const restarted = target();
-    await restarted.start();
-    restarted.message(commit('wanzhou-01A', accept.token));
-    assert.deepEqual(
-      sent.map((m) => m.kind),
-      ['commit-ack'],
-    );
     t.stop();
-    restarted.stop();
   },
 );
 
@@ -342,6 +353,216 @@ test.skipIf(pgSkip)(
       [byWait, 'own-1', below, unknown],
     );
     assert.equal(lines.find((l) => l.msg === 'overflow admitted' && l.callId === below)?.rank, 'below-own');
+    t.stop();
+  },
+);
+
+const acceptOf = (callId: string): Extract<OverflowMessage, { kind: 'accept' }> => {
+  const a = sent.find(
+    (m): m is Extract<OverflowMessage, { kind: 'accept' }> =>
+      m.kind === 'accept' && m.requestId === `${callId}#1`,
+  );
+  assert.ok(a, `${callId} accepted`);
+  return a;
+};
+
+const storedCall = async (originCallId: string) =>
+  (
+    await db.pool.query<{ id: string; state: string; end_reason: string | null }>(
+      `SELECT id, state, end_reason FROM calls WHERE overflow_in ->> 'originCallId' = $1`,
+      [originCallId],
+    )
+  ).rows;
+
+test.skipIf(pgSkip)(
+  'trunks full counting held reservations: an offer is refused `no-trunk`; a commit finding no trunk free is refused naming the token, nothing stored',
+  async () => {
+    tokens = 800;
+    let inUse = 0; // calls holding this site's 2 trunks, the adopted ones included
+    trunksFree = () => 2 - inUse - adopted.length;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: false });
+    inUse = 1;
+    t.message(request('wanzhou-08A'));
+    const accept = acceptOf('wanzhou-08A'); // the last trunk, promised to it
+    t.message(request('wanzhou-08B'));
+    const refusal = sent.at(-1)!;
+    assert.ok(refusal.kind === 'refuse' && refusal.requestId === 'wanzhou-08B#1');
+    assert.match(refusal.reason, /^no-trunk: site chongqing has no trunk free \(1 free, 1 promised\)/);
+    // A caller dialled in meanwhile and took that trunk: the commit cannot be admitted.
+    inUse = 2;
+    t.message(commit('wanzhou-08A', accept.token));
+    const answer = await waitFor('the answer to the commit', () =>
+      sent.find((m) => m.kind !== 'accept' && m.requestId === 'wanzhou-08A#1'),
+    );
+    assert.ok(answer.kind === 'refuse', `refused, not ${answer.kind}`);
+    assert.equal(answer.token, accept.token);
+    assert.match(answer.reason, /^not admitted: no-trunk: /);
+    assert.deepEqual(await storedCall('wanzhou-08A'), [], 'nothing stored');
+    assert.equal(adopted.length, 0);
+    t.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'a trunk taken while the admit was being written: the stored call is ended, nothing adopted, the commit refused',
+  async () => {
+    tokens = 900;
+    let reads = 0; // free when the admit starts; taken by the time the row is written
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: false });
+    t.message(request('wanzhou-09A'));
+    const accept = acceptOf('wanzhou-09A');
+    trunksFree = () => (reads++ === 0 ? 1 : 0);
+    t.message(commit('wanzhou-09A', accept.token));
+    const answer = await waitFor('the answer to the commit', () =>
+      sent.find((m) => m.kind !== 'accept' && m.requestId === 'wanzhou-09A#1'),
+    );
+    assert.ok(answer.kind === 'refuse' && answer.token === accept.token, `refused, not ${answer.kind}`);
+    assert.match(answer.reason, /^not admitted: no-trunk: /);
+    assert.equal(adopted.length, 0, 'never a live call here');
+    assert.equal(engine.call((await storedCall('wanzhou-09A'))[0]!.id), undefined, 'not in the ACD');
+    await waitFor('the stored call ended', async () => {
+      const [row] = await storedCall('wanzhou-09A');
+      return row?.state === 'failed' && row.end_reason === 'overflow-not-admitted';
+    });
+    t.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'restarted with an admitted call still open: it is ended at start (its leg can never reach the new process); a resent commit and a hand-over under its token are refused',
+  async () => {
+    tokens = 1000;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: false });
+    t.message(request('wanzhou-10A'));
+    const accept = acceptOf('wanzhou-10A');
+    t.message(commit('wanzhou-10A', accept.token));
+    await waitForAck(accept.token); // the ack the origin never heard; the leg not yet arrived
+    t.stop();
+    // A new process: its ACD and call flow hold nothing of the call, and no recovery ran.
+    engine = newEngine();
+    sent = [];
+    lines = [];
+    const restarted = target();
+    await restarted.start();
+    const [row] = await storedCall('wanzhou-10A');
+    assert.deepEqual([row?.state, row?.end_reason], ['failed', 'site-restart']);
+    assert.ok(
+      lines.some(
+        (l) =>
+          l.msg.startsWith('overflow: a call admitted before the restart is ended') &&
+          l.originCallId === 'wanzhou-10A' &&
+          l.callId === row?.id,
+      ),
+      'logged, naming the call',
+    );
+    assert.equal(restarted.followedCount, 0);
+    restarted.message(commit('wanzhou-10A', accept.token));
+    const answer = sent.at(-1);
+    assert.ok(answer?.kind === 'refuse', `refused, not ${answer?.kind}`);
+    assert.equal(answer.token, accept.token);
+    const leg: CallLeg = {
+      legId: 'sip-1',
+      callId: '',
+      role: 'caller',
+      endpoint: { transport: 'sim', id: 'sip-1' },
+    };
+    assert.equal(handedOver?.(accept.token, leg), false, 'the hand-over is refused');
+    restarted.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'an answer repeated to a repeated request or commit is logged once (the repeat at debug)',
+  async () => {
+    tokens = 1100;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    const linesOf = (msg: string, requestId: string) =>
+      lines.filter((l) => l.msg === msg && l.requestId === requestId);
+    // An accept, the request delivered twice.
+    t.message(request('wanzhou-11A'));
+    t.message(request('wanzhou-11A'));
+    assert.equal(sent.filter((m) => m.kind === 'accept').length, 2, 'answered twice');
+    assert.equal(linesOf('overflow accepted', 'wanzhou-11A#1').length, 1);
+    // A refusal (no agent serves the queue), the request delivered three times.
+    engine.dispatch({ type: 'agent-logout', agentId: 'a1' });
+    for (let i = 0; i < 3; i++) t.message(request('wanzhou-11B'));
+    assert.equal(sent.filter((m) => m.requestId === 'wanzhou-11B#1').length, 3);
+    assert.equal(linesOf('overflow refused', 'wanzhou-11B#1').length, 1);
+    assert.equal(
+      lines.filter(
+        (l) => l.msg === 'overflow answer repeated' && l.requestId === 'wanzhou-11B#1' && l.level === 'debug',
+      ).length,
+      2,
+    );
+    // A commit under an unknown token, resent.
+    t.message(commit('wanzhou-11C', 'never-issued'));
+    t.message(commit('wanzhou-11C', 'never-issued'));
+    assert.equal(linesOf('overflow refused', 'wanzhou-11C#1').length, 1);
+    // The reservation's refusal at its commit after the deadline, and on a repeat of it.
+    const accept = acceptOf('wanzhou-11A');
+    await clock.advance(3_000); // the deadline: released
+    t.message(commit('wanzhou-11A', accept.token));
+    t.message(commit('wanzhou-11A', accept.token));
+    const refusals = linesOf('overflow refused', 'wanzhou-11A#1');
+    assert.deepEqual(
+      refusals.map((l) => l.reason),
+      ['reservation released'],
+    );
+    // A commit from a site that is not the party, delivered twice: one line.
+    t.message(request('wanzhou-11D'));
+    engine.dispatch({ type: 'agent-login', agentId: 'a2', skills: { retail: 3 }, ready: true });
+    t.message(request('wanzhou-11E'));
+    const e = acceptOf('wanzhou-11E');
+    t.message(commit('wanzhou-11E', e.token, 'fuling'));
+    t.message(commit('wanzhou-11E', e.token, 'fuling'));
+    assert.equal(linesOf('overflow message refused', 'wanzhou-11E#1').length, 1);
+    t.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'an answer the link could not carry is logged as not sent, never as refused or accepted; sent later, it is logged then',
+  async () => {
+    tokens = 1200;
+    const t = target();
+    await t.start();
+    linkUp = false;
+    t.message(request('wanzhou-12A')); // no agent: refused
+    const about = (requestId: string) => lines.filter((l) => l.requestId === requestId);
+    assert.deepEqual(
+      about('wanzhou-12A#1').map((l) => [l.msg, l.kind, l.reason]),
+      [
+        [
+          'overflow answer not sent: the link cannot carry it',
+          'refuse',
+          'no agent serves queue retail at site chongqing',
+        ],
+      ],
+    );
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    t.message(request('wanzhou-12B'));
+    assert.deepEqual(
+      about('wanzhou-12B#1').map((l) => [l.msg, l.kind]),
+      [['overflow answer not sent: the link cannot carry it', 'accept']],
+    );
+    // The link is back and the origin asks again: the same answers, logged now as sent.
+    linkUp = true;
+    t.message(request('wanzhou-12A'));
+    t.message(request('wanzhou-12B'));
+    assert.deepEqual(
+      [...about('wanzhou-12A#1'), ...about('wanzhou-12B#1')]
+        .map((l) => l.msg)
+        .filter((m) => !m.includes('not sent')),
+      ['overflow refused', 'overflow accepted'],
+    );
     t.stop();
   },
 );

@@ -5,16 +5,19 @@
  * - an offer (a `request` the hub forwarded) is judged by the book on this site's own state
  *   for the queue, read from the ACD when it arrives (agents ready and logged in, the expected
  *   wait for the caller's priority, at its own rank and below the site's own callers, the
- *   queue's max wait) and the rank the topology the site runs gives the request's cover entry
- *   (the book decides the call's rank, reservation.ts `rankOf`), with a fresh token (node:crypto);
+ *   queue's max wait), the call flow's free trunks, and the rank the topology the site runs
+ *   gives the request's cover entry (the book decides the call's rank, reservation.ts
+ *   `rankOf`), with a fresh token (node:crypto);
  * - `admit-call` (a commit in time): `admitOverflow` writes the call's record and the admitted
  *   reservation in one transaction (committed before anyone hears of it, durable-writes.ts
  *   `commit`), the call becomes a live call of the call flow (`adoptMovedIn`: queued, with the
- *   origin's data and the caller's leg), then the ACD admits it at its original place
- *   (`admit-overflow`); only then `admit-done`, which sends the commit-ack. A store that does
- *   not take the admit in time, or an ACD that refuses it, is `admit-failed` (the origin gets a
- *   refusal naming the token and keeps the call); after an ACD refusal the stored call is ended
- *   `failed` so no record is left open;
+ *   origin's data and the caller's leg, holding a trunk), then the ACD admits it at its
+ *   original place (`admit-overflow`); only then `admit-done`, which sends the commit-ack. No
+ *   trunk free (checked before the write and again just before the adoption: an inbound call
+ *   may take the last one meanwhile), a store that does not take the admit in time, or an ACD
+ *   that refuses it, is `admit-failed` (the origin gets a refusal naming the token and keeps
+ *   the call); a call stored but not adopted or not admitted is ended `failed`,
+ *   `overflow-not-admitted`, so no record is left open;
  * - `end-admitted`: the caller hung up at the origin while the call moved: it ends here as a
  *   caller's hang-up; timers on the protocol clock; a `sweep` every minute.
  *
@@ -24,11 +27,22 @@
  * token (after the ack: the SIP adapter's INVITE), and until then the live call holds a
  * stand-in leg that nothing rings.
  *
- * The book is rebuilt at start from the admitted rows (`readAdmittedReservations`,
- * `bookFromAdmitted`), so a restarted target acks a resent commit for a call it admitted.
- * Every refusal this site sends is logged once (who: the origin; why: the reason it carries),
- * and so is every message that comes from a site that is not the reservation's origin (dropped
- * unanswered: the hub relays by `toSiteId` after losing its memory, so the site checks).
+ * A restart: no call admitted here outlives the process that admitted it. The call flow and
+ * the ACD are memory only, and its caller cannot come back: a simulated caller was placed on
+ * the old process's media at the admit, and a real leg is handed over once, right after the
+ * ack (overflow-origin.ts `handOver`: a failure releases the caller, never a retry), so it
+ * either reached the old process and died with it or never comes. Crash recovery has already
+ * ended such calls in a site (store/recovery.ts); `start` ends any admitted call it still finds
+ * open (`failed`, `site-restart`, logged naming the call), and the book starts empty: a resent
+ * commit for it is refused naming the token (unknown here now), so an origin that never heard
+ * the ack keeps its caller, and a hand-over under it finds no call waiting.
+ *
+ * Logging: every answer this site sends is logged once (who: the origin; why: the reason a
+ * refusal carries); the same answer sent again to a repeated request or commit is a debug
+ * line, and an answer the link could not carry is logged as not sent (the origin asks again,
+ * or its call stays home). Every message from a site that is not the reservation's origin is
+ * logged once too (dropped unanswered: the hub relays by `toSiteId` after losing its memory,
+ * so the site checks).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
@@ -41,7 +55,6 @@ import { movedCallAttached } from '../overflow/call-data.js';
 import type { OverflowMessage, RequestMessage } from '../overflow/messages.js';
 import {
   DEFAULT_RESERVATION_OPTIONS,
-  bookFromAdmitted,
   emptyBook,
   reservationStep,
   type ReservationBook,
@@ -51,6 +64,7 @@ import {
 } from '../overflow/reservation.js';
 import { simCallerFromRequest, type SimCallerState } from '../sim/sim-hand-over.js';
 import { admitOverflow, endCall, readAdmittedReservations, type AdmitResult } from '../store/index.js';
+import { RESTART_REASON } from '../store/recovery.js';
 import type { StoreContext } from '../store/context.js';
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import { callIdOfRequest } from './overflow-origin.js';
@@ -67,6 +81,8 @@ export interface OverflowTargetDeps {
     dropMovedIn(callId: string): void;
     attachLeg(callId: string, leg: CallLeg): boolean;
     callerLeftElsewhere(callId: string): void;
+    /** Trunks not held by a call now (a moved-in call holds one like any call). */
+    readonly trunksFree: number;
   };
   link: {
     sendOverflow(m: OverflowMessage): boolean;
@@ -108,48 +124,47 @@ export class OverflowTarget {
   private readonly admittedCalls = new Map<string, string>();
   /** Token -> the admitted call still waiting for its caller's leg (onHandedOver). */
   private readonly legsAwaited = new Map<string, string>();
+  /** Each answer and dropped message logged, by what it says (protocol clock): logged once. */
+  private readonly logged = new Map<string, number>();
   private sweepTimer: Cancel | undefined;
   private running = false;
+  /** The calls an earlier process admitted are settled at the first start only (header). */
+  private startedOnce = false;
 
   constructor(private readonly d: OverflowTargetDeps) {
     this.o = d.options ?? DEFAULT_RESERVATION_OPTIONS;
     this.book = emptyBook(d.siteId);
   }
 
-  /** Rebuild the book from the admitted rows, take handed-over legs, start the sweep. */
+  /** End the calls an earlier process admitted (header), take handed-over legs, start the sweep. */
   async start(): Promise<void> {
     if (this.running) return;
-    const { scheduler, protocolClock, store } = this.d;
-    const siteNow = scheduler.now();
-    const all = await readAdmittedReservations(store.pool, siteNow - this.o.retainAdmittedMs);
-    // Only calls still open here: one that crash recovery ended (store/recovery.ts) was never
-    // confirmed to the origin if its ack was lost, so a resent commit for it is refused naming
-    // the token (unknown here now) and the call goes back home, rather than acked into nothing.
-    // An origin that heard the ack never resends (docs/architecture.md §5.9 "Durable book").
-    const rows = all.filter((r) => r.callOpen);
-    const protoNow = protocolClock.now();
-    this.book = bookFromAdmitted(
-      this.d.siteId,
-      rows.map((r) => ({
-        token: r.token,
-        requestId: r.requestId,
-        callId: r.originCallId,
-        fromSiteId: r.originSiteId,
-        queueId: r.queueId,
-        // Stored in the site's clock; the book keeps the protocol's.
-        admittedAtMs: Math.round(protoNow - Math.max(0, siteNow - r.admittedAtMs)),
-      })),
-      protoNow,
-    );
-    for (const r of rows) this.admittedCalls.set(r.token, r.callId);
+    if (!this.startedOnce) await this.endEarlierAdmits();
+    this.startedOnce = true;
     this.d.media.onHandedOver((token, leg) => this.legArrived(token, leg));
     this.running = true;
     this.scheduleSweep();
-    if (all.length > 0) {
-      this.d.log.info('overflow reservations rebuilt', {
-        admitted: rows.length,
-        ended: all.length - rows.length,
-      });
+  }
+
+  /**
+   * An admitted call still open at start belongs to a process that is gone: ended, and left
+   * out of the book, so a resent commit for it is refused rather than acked into nothing.
+   */
+  private async endEarlierAdmits(): Promise<void> {
+    const { scheduler, store, log } = this.d;
+    const rows = await readAdmittedReservations(store.pool, scheduler.now() - this.o.retainAdmittedMs);
+    for (const r of rows) {
+      if (!r.callOpen) continue;
+      log.warn(
+        "overflow: a call admitted before the restart is ended (its caller's leg cannot reach this process)",
+        {
+          callId: r.callId,
+          fromSiteId: r.originSiteId,
+          originCallId: r.originCallId,
+          token: r.token,
+        },
+      );
+      await endCall(store, { callId: r.callId, state: 'failed', reason: RESTART_REASON });
     }
   }
 
@@ -187,6 +202,7 @@ export class OverflowTarget {
       this.step({ type: 'sweep' });
       const cutoff = this.d.protocolClock.now() - this.o.retainMs;
       for (const [id, o] of this.offers) if (o.protocolAtMs < cutoff) this.offers.delete(id);
+      for (const [key, atMs] of this.logged) if (atMs < cutoff) this.logged.delete(key);
       this.scheduleSweep();
     });
   }
@@ -258,6 +274,7 @@ export class OverflowTarget {
         expectedWaitMs: offers ? engine.expectedWaitMs(req.queueId, req.priority) : null,
         expectedWaitBelowOwnMs: offers ? engine.expectedWaitMs(req.queueId, req.priority, true) : null,
         maxWaitMs: offers ? engine.maxWaitMs(req.queueId) : null,
+        trunksFree: this.d.flow.trunksFree,
       },
       coverRank: this.coverRankOf(req),
     });
@@ -273,12 +290,17 @@ export class OverflowTarget {
     m: Pick<OverflowMessage, 'fromSiteId' | 'requestId' | 'kind'>,
     why: string,
   ): void {
-    this.d.log.warn('overflow message refused', {
-      fromSiteId: m.fromSiteId,
-      requestId: m.requestId,
-      kind: m.kind,
-      why,
-    });
+    const fields = { fromSiteId: m.fromSiteId, requestId: m.requestId, kind: m.kind, why };
+    if (this.firstTime(`dropped|${m.kind}|${m.requestId}|${m.fromSiteId}|${why}`)) {
+      this.d.log.warn('overflow message refused', fields);
+    } else this.d.log.debug('overflow message refused again (a repeat)', fields);
+  }
+
+  /** True the first time `key` is logged (within the retention the book keeps answers for). */
+  private firstTime(key: string): boolean {
+    if (this.logged.has(key)) return false;
+    this.logged.set(key, this.d.protocolClock.now());
+    return true;
   }
 
   private step(e: ReservationEvent): void {
@@ -293,24 +315,28 @@ export class OverflowTarget {
     for (const c of r.commands) this.run(c);
   }
 
+  /**
+   * Send an answer and log it once (header). A token's answer and a request's never change
+   * (reservation.ts), so what an answer says (its kind, request and token) tells a repeat.
+   */
   private send(m: OverflowMessage): void {
-    if (m.kind === 'refuse') {
-      this.d.log.info('overflow refused', {
-        toSiteId: m.toSiteId,
-        requestId: m.requestId,
-        ...(m.token ? { token: m.token } : {}),
-        reason: m.reason,
-      });
-    } else if (m.kind === 'accept') {
-      this.d.log.info('overflow accepted', {
-        toSiteId: m.toSiteId,
-        requestId: m.requestId,
-        token: m.token,
-        holdMs: m.holdMs,
-      });
+    const token = 'token' in m ? m.token : null;
+    const fields = {
+      toSiteId: m.toSiteId,
+      requestId: m.requestId,
+      ...(token ? { token } : {}),
+      ...(m.kind === 'refuse' ? { reason: m.reason } : {}),
+      ...(m.kind === 'accept' ? { holdMs: m.holdMs } : {}),
+    };
+    if (!this.d.link.sendOverflow(m)) {
+      // The origin asks again (its resends, or a new request) or its call stays home.
+      this.d.log.info('overflow answer not sent: the link cannot carry it', { kind: m.kind, ...fields });
+      return;
     }
-    // Not sent (the link is down): the origin resends or its call stays home.
-    this.d.link.sendOverflow(m);
+    if (m.kind !== 'refuse' && m.kind !== 'accept') return; // an ack: the admit was logged
+    if (!this.firstTime(`${m.kind}|${m.requestId}|${token ?? ''}`)) {
+      this.d.log.debug('overflow answer repeated', { kind: m.kind, ...fields });
+    } else this.d.log.info(m.kind === 'refuse' ? 'overflow refused' : 'overflow accepted', fields);
   }
 
   private run(c: ReservationCommand): void {
@@ -360,6 +386,11 @@ export class OverflowTarget {
     const offer = this.offers.get(c.row.requestId);
     const enqueueMs = offer?.enqueueMs ?? c.enqueueMs;
     const attached = movedCallAttached(c.data.attached, c.fromSiteId);
+    // Held, its trunk was promised; an inbound call may still have taken it (never a row then).
+    if (flow.trunksFree <= 0) {
+      this.step({ type: 'admit-failed', token: c.token, reason: this.noTrunk() });
+      return;
+    }
     let result: AdmitResult | undefined;
     const outcome = await this.d.writes.commit(
       `admit ${c.callId} from ${c.fromSiteId}`,
@@ -393,6 +424,12 @@ export class OverflowTarget {
     this.admittedCalls.set(c.token, localId);
     if (engine.call(localId)) {
       this.step({ type: 'admit-done', token: c.token }); // admitted before (a repeat)
+      return;
+    }
+    // Checked again with no wait before the adoption takes the trunk: an inbound call may have
+    // taken the last one while the row was written.
+    if (flow.trunksFree <= 0) {
+      this.notAdmitted(localId, c.token, this.noTrunk());
       return;
     }
     const standIn: CallLeg = {
@@ -443,10 +480,7 @@ export class OverflowTarget {
       });
       this.legsAwaited.delete(c.token);
       flow.dropMovedIn(localId);
-      void this.d.writes.push(`end ${localId} (not admitted)`, () =>
-        endCall(this.d.store, { callId: localId, state: 'failed', reason: 'overflow-not-admitted' }),
-      );
-      this.step({ type: 'admit-failed', token: c.token, reason: 'the ACD refused it' });
+      this.notAdmitted(localId, c.token, 'the ACD refused it');
       return;
     }
     log.info('overflow admitted', {
@@ -458,6 +492,19 @@ export class OverflowTarget {
       rank: c.rank,
     });
     this.step({ type: 'admit-done', token: c.token });
+  }
+
+  private noTrunk(): string {
+    return `no-trunk: site ${this.d.siteId} has no trunk free`;
+  }
+
+  /** A call stored for an admit but not live here: its record is ended, the commit refused. */
+  private notAdmitted(localId: string, token: string, reason: string): void {
+    this.admittedCalls.delete(token);
+    void this.d.writes.push(`end ${localId} (not admitted)`, () =>
+      endCall(this.d.store, { callId: localId, state: 'failed', reason: 'overflow-not-admitted' }),
+    );
+    this.step({ type: 'admit-failed', token, reason });
   }
 
   /** The media port's hand-over arrives: the leg of an admitted call, or refused. */
