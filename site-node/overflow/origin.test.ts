@@ -21,6 +21,8 @@ const O: OriginOptions = {
   commitSlowResendMs: 10_000,
 };
 const T0 = 100_000;
+/** The ACD's answer to the take: the call was where it was asked (retail, never transferred). */
+const HERE = { requestId: 'c1#1', queueId: 'retail', queueMoves: 0 } as const;
 
 /** Drives one call's machine, keeping the commands of the last step. */
 class Drive {
@@ -32,10 +34,13 @@ class Drive {
     this.out = r.commands;
     return this;
   }
-  ask(nowMs = T0): this {
+  ask(nowMs = T0, over: Partial<Extract<OriginEvent, { type: 'ask' }>> = {}): this {
     return this.step(
       {
         type: 'ask',
+        queueId: 'retail',
+        queueMoves: 0,
+        targetSiteIds: ['chongqing', 'fuling'], // the policy's `to`
         priority: 5,
         waitedMs: 40_000,
         remainingPatienceMs: null,
@@ -46,6 +51,7 @@ class Drive {
         callAgeMs: 41_000,
         ...NO_CALL_DATA,
         customerId: 'k1',
+        ...over,
       },
       nowMs,
     );
@@ -61,7 +67,7 @@ class Drive {
   }
   /** The home queue let the call go and the move was recorded: the commit goes. */
   taken(nowMs: number, requestId = 'c1#1'): this {
-    return this.step({ type: 'call-taken', requestId }, nowMs).step(
+    return this.step({ type: 'call-taken', ...HERE, requestId }, nowMs).step(
       { type: 'commit-recorded', requestId },
       nowMs,
     );
@@ -86,7 +92,7 @@ test('the happy path: ask, accept, the home queue lets go, commit, ack: moved', 
   // Nothing is committed before the home queue has given the call up.
   assert.deepEqual(d.did(), ['cancel-timer', 'take-call']);
 
-  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 101);
+  d.step({ type: 'call-taken', ...HERE }, T0 + 101);
   // The move is recorded at home before any commit can go, by the instant the commit must go.
   assert.equal(d.m.state, 'recording');
   assert.deepEqual(d.out, [
@@ -173,7 +179,7 @@ test('the reservation counts from when the request left, and the commit needs th
   const inTime = new Drive().ask().accept(T0 + 2_499);
   assert.equal(inTime.m.state, 'accepted');
   // The home queue answered too slowly: the call goes back and the reservation is cancelled.
-  inTime.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2_500);
+  inTime.step({ type: 'call-taken', ...HERE }, T0 + 2_500);
   assert.deepEqual([inTime.m.homeReason, inTime.did()], ['too-late', ['return-call', 'send:cancel']]);
 });
 
@@ -401,21 +407,21 @@ test('the home queue letting the call go after the move was given up: the call g
     .ask()
     .accept(T0 + 1)
     .step({ type: 'link-down' }, T0 + 2);
-  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  d.step({ type: 'call-taken', ...HERE }, T0 + 3);
   assert.deepEqual(d.did(), ['return-call']);
   // Also when the caller hung up meanwhile: the ACD kept the taken call and ends it on return.
   const gone = new Drive()
     .ask()
     .accept(T0 + 1)
     .step({ type: 'call-left' }, T0 + 2);
-  gone.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  gone.step({ type: 'call-taken', ...HERE }, T0 + 3);
   assert.deepEqual(gone.did(), ['return-call']);
   // Our own answer again, once committing, changes nothing.
   const twice = new Drive()
     .ask()
     .accept(T0 + 1)
     .taken(T0 + 2);
-  twice.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  twice.step({ type: 'call-taken', ...HERE }, T0 + 3);
   assert.deepEqual(twice.did(), []);
 });
 
@@ -492,7 +498,7 @@ test('a move not recorded in time sends no commit: the call goes back to its pla
     new Drive()
       .ask()
       .accept(T0 + 1)
-      .step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 2);
+      .step({ type: 'call-taken', ...HERE }, T0 + 2);
   const cancel = {
     kind: 'cancel',
     requestId: 'c1#1',
@@ -526,7 +532,7 @@ test('a move not recorded in time sends no commit: the call goes back to its pla
   // Recording is in flight: the trigger does not ask again; a second answer of the queue is ours.
   const d = taken();
   assert.ok(inFlight(d.m));
-  d.step({ type: 'call-taken', requestId: 'c1#1' }, T0 + 3);
+  d.step({ type: 'call-taken', ...HERE }, T0 + 3);
   assert.deepEqual([d.m.state, d.did()], ['recording', []]);
 });
 
@@ -573,4 +579,110 @@ test("a restarted origin resumes a recorded move: commit sent again, resent, set
     [d.m.state, d.m.homeReason, d.did()],
     ['home', 'commit-refused', ['cancel-timer', 'return-call']],
   );
+});
+
+test('an accept from a site the policy does not name is reported, not taken; the real target is not cancelled', () => {
+  const accept = (fromSiteId: string, token: string): OverflowMessage => ({
+    kind: 'accept',
+    requestId: 'c1#1',
+    fromSiteId,
+    toSiteId: 'wanzhou',
+    token,
+    holdMs: 3_000,
+  });
+  const d = new Drive().ask(); // policy wanzhou-retail: to chongqing or fuling
+  d.msg(accept('yongchuan', 'tok-x'), T0 + 1);
+  assert.deepEqual([d.m.state, d.m.toSiteId, d.did()], ['asked', null, ['wrong-sender']]);
+  const r = d.out[0]!;
+  assert.ok(r.type === 'wrong-sender');
+  assert.deepEqual(
+    [r.kind, r.fromSiteId, r.reason],
+    [
+      'accept',
+      'yongchuan',
+      'accept of c1#1 from site yongchuan; only site chongqing or site fuling (named by policy wanzhou-retail) answers it',
+    ],
+  );
+  // The real target's accept is the request's answer: taken, not cancelled as a stray one.
+  d.accept(T0 + 2);
+  assert.deepEqual(
+    [d.m.state, d.m.toSiteId, d.did()],
+    ['accepted', 'chongqing', ['cancel-timer', 'take-call']],
+  );
+  // Its refusal is the unnamed site's to give neither, while asked.
+  const refused = new Drive().ask();
+  refused.msg(
+    {
+      kind: 'refuse',
+      requestId: 'c1#1',
+      fromSiteId: 'yongchuan',
+      toSiteId: 'wanzhou',
+      token: null,
+      reason: 'x',
+      byHub: false,
+    },
+    T0 + 1,
+  );
+  assert.deepEqual([refused.m.state, refused.did()], ['asked', ['wrong-sender']]);
+
+  // A cover entry names its covering site alone.
+  const covered = new Drive().ask(T0, {
+    policyId: null,
+    coverEntryId: 'night-wanzhou',
+    targetSiteIds: ['chongqing'],
+  });
+  covered.msg(accept('fuling', 'tok-f'), T0 + 1);
+  const c = covered.out[0]!;
+  assert.ok(
+    c.type === 'wrong-sender' &&
+      c.reason.endsWith('only site chongqing (named by cover entry night-wanzhou) answers it'),
+  );
+  covered.accept(T0 + 2);
+  assert.equal(covered.m.state, 'accepted');
+
+  // A request no site may answer is the adapter's bug.
+  assert.throws(
+    () => new Drive().ask(T0, { targetSiteIds: ['wanzhou'] }),
+    (e) => isDomainError(e, 'failed-precondition'),
+  );
+});
+
+test('a call moved to another queue after the ask is not moved by the accept: back in its new place, the reservation cancelled', () => {
+  const cancel = {
+    type: 'send',
+    message: {
+      kind: 'cancel',
+      requestId: 'c1#1',
+      fromSiteId: 'wanzhou',
+      toSiteId: 'chongqing',
+      token: 'tok-1',
+    },
+  };
+  // Transferred to credit-card: the home queue gives it up from there.
+  const moved = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-taken', requestId: 'c1#1', queueId: 'credit-card', queueMoves: 1 }, T0 + 2);
+  assert.deepEqual(
+    [moved.m.state, moved.m.homeReason, moved.out],
+    ['home', 'requeued', [{ type: 'return-call', callId: 'c1' }, cancel]],
+  );
+  // Answered, then transferred back into retail: the same queue, but not the same wait.
+  const back = new Drive()
+    .ask()
+    .accept(T0 + 1)
+    .step({ type: 'call-taken', requestId: 'c1#1', queueId: 'retail', queueMoves: 1 }, T0 + 2);
+  assert.deepEqual(
+    [back.m.homeReason, back.out],
+    ['requeued', [{ type: 'return-call', callId: 'c1' }, cancel]],
+  );
+  // Asked again later, under its new queue: the request says so, and a take from there commits.
+  moved.ask(T0 + 10_000, { queueId: 'credit-card', queueMoves: 1, policyId: 'wanzhou-card' });
+  const req = moved.out[0]!;
+  assert.ok(req.type === 'send' && req.message.kind === 'request');
+  assert.deepEqual([req.message.requestId, req.message.queueId], ['c1#2', 'credit-card']);
+  moved
+    .accept(T0 + 10_001, 3_000, 'tok-2', 'c1#2')
+    .step({ type: 'call-taken', requestId: 'c1#2', queueId: 'credit-card', queueMoves: 1 }, T0 + 10_002);
+  assert.equal(moved.m.state, 'recording');
 });

@@ -9,9 +9,10 @@
  *                                                                                              (call left: caller-left, resent)
  *      ^  \         |                          |                           |                          |  ^
  *      |   \        | refuse, timeout,         | not waiting, call left,   | not recorded, too late,  |  | timer: commit again
- *      |    \       | link down, call left     | too late, link down       | call left, link down     |  |
- *      |     \      v                          v                           v                          +--+
- *      |      +--> home <----------------------+<--------------------------+<----- refuse naming our token (dead token)
+ *      |    \       | link down, call left     | too late, link down,      | call left, link down     |  |
+ *      |     \      |                          | requeued                  |                          |  |
+ *      |      \     v                          v                           v                          +--+
+ *      |       +--> home <---------------------+<--------------------------+<----- refuse naming our token (dead token)
  *      |   ask     (call still queued at home, in its place)
  *      +-----------+
  *
@@ -57,13 +58,22 @@
  * - The commit is resent until the target's word, however long: giving up would guess. After
  *   `commitAlarmAfterMs` without it the machine raises one `alarm` (the adapter logs it: a
  *   target gone silent with a call in transit) and resends every `commitSlowResendMs` after.
- * - Only the expected site speaks for the request: never this site itself, and no site at all
- *   only on the hub's own refuse (`byHub`); while `asked`, any other site may accept or refuse
- *   (the hub picks the target); once an accept came, only that target refuses or acks its
- *   token (a second site's accept or refusal of the request is stale: handled as such).
- *   Anything else is ignored and reported once (`wrong-sender`, the adapter logs it): a hub
- *   that forgot the request relays by `toSiteId` alone (§5.8), so the check is this site's
- *   own.
+ * - Only the expected site speaks for the request: never this site itself, no site at all
+ *   only on the hub's own refuse (`byHub`), and only a site the request's policy (its `to`) or
+ *   cover entry (its covering site) names (`targetSiteIds`): among those the hub picks the
+ *   target, so while `asked` any of them may accept or refuse; once an accept came, only that
+ *   target refuses or acks its token (a second named site's accept or refusal of the request
+ *   is stale: handled as such). Anything else is ignored, not answered (a cancel would be
+ *   sent to a site the request never went to) and reported once (`wrong-sender`, the adapter
+ *   logs it): a hub that forgot the request relays by `toSiteId` alone (§5.8), so the check is
+ *   this site's own. An accept from an unnamed site therefore never takes the call nor makes
+ *   the real target's accept look like a stray one to be cancelled.
+ * - The request is for the call where it waited when asked: its queue and the ACD's count of
+ *   its moves between this site's queues (`queueMoves`). A call transferred meanwhile (to
+ *   another queue, or back into the same one after an agent) is not that call any more: when
+ *   the home queue gives it up for the accept (`call-taken`, which says where it took it
+ *   from) in another place, it goes straight back there and the reservation is cancelled
+ *   (`requeued`); the trigger may ask again under its new queue's policy.
  * - `moved` is final: the call now belongs to the target and never comes back (no ping-pong:
  *   there it has `hops = 1`, and the trigger asks no call with `hops >= maxHops`).
  * - Names are the wire's (messages.ts): the request carries the call's sites so far
@@ -84,13 +94,22 @@ export type HomeReason =
   | 'not-waiting' // the home queue could not give the call up (offered to an agent here)
   | 'too-late' // the reservation would end before the commit could arrive
   | 'not-recorded' // the move could not be recorded durably in time: no commit was sent
+  | 'requeued' // the call changed queue (or came back into it) after the request went out
   | 'commit-refused'; // the target refused the commit: the token is dead
 
 export interface OriginMachine {
   state: OriginStateName;
   site: string;
   callId: string;
+  /** The queue the call waited in when asked (the request's `queueId`). */
   queueId: string;
+  /** The ACD's count of the call's moves between this site's queues when asked (its `moves`). */
+  queueMoves: number;
+  /** The request's policy or cover entry (exactly one is set once asked). */
+  policyId: string | null;
+  coverEntryId: string | null;
+  /** The sites that policy (`to`) or cover entry (its covering site) names: only they answer. */
+  targetSiteIds: readonly string[];
   /** Attempts made (the request id's suffix). */
   attempts: number;
   requestId: string | null;
@@ -135,6 +154,11 @@ export const DEFAULT_ORIGIN_OPTIONS: OriginOptions = {
 export type OriginEvent =
   | ({
       type: 'ask';
+      /** Where the call waits now: its queue and the ACD's `moves` (see the header). */
+      queueId: string;
+      queueMoves: number;
+      /** The sites the policy (`to`) or cover entry (its covering site) names. */
+      targetSiteIds: readonly string[];
       priority: number;
       waitedMs: number;
       remainingPatienceMs: number | null;
@@ -146,8 +170,11 @@ export type OriginEvent =
       callAgeMs: number;
     } & CallData)
   | { type: 'message'; message: OverflowMessage }
-  /** The home queue gave the call up for the move (answer to `take-call`). */
-  | { type: 'call-taken'; requestId: string }
+  /**
+   * The home queue gave the call up for the move (answer to `take-call`), from this queue, with
+   * this many moves between queues so far (the ACD's `call-taken` says where it took it from).
+   */
+  | { type: 'call-taken'; requestId: string; queueId: string; queueMoves: number }
   /** The home queue could not give it up: it is being offered to an agent here, or gone. */
   | { type: 'call-not-waiting'; requestId: string }
   /** The answer to `record-commit`: the move is (or is not) in the site's store. */
@@ -203,6 +230,10 @@ export const initialOrigin = (
   site,
   callId,
   queueId,
+  queueMoves: 0,
+  policyId: null,
+  coverEntryId: null,
+  targetSiteIds: [],
   attempts: 0,
   requestId: null,
   askedAtMs: null,
@@ -240,6 +271,8 @@ export function resumeCommit(site: string, r: RecordedMove, nowMs: number, o: Or
   const m: OriginMachine = {
     ...initialOrigin(site, r.callId, r.queueId, nowMs),
     state: 'committing',
+    // Only the target the move was recorded with speaks for it.
+    targetSiteIds: [r.toSiteId],
     attempts: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
     requestId: r.requestId,
     toSiteId: r.toSiteId,
@@ -293,6 +326,11 @@ function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs
     // The trigger never asks such a call (trigger.ts): asking now is the adapter's bug.
     throw failedPrecondition(`call ${m.callId}: cannot ask to overflow a call in state ${m.state}`);
   }
+  const targetSiteIds = e.targetSiteIds.filter((s) => s !== m.site);
+  if (targetSiteIds.length === 0) {
+    // No site could answer: the adapter read the policy or entry wrong.
+    throw failedPrecondition(`call ${m.callId}: the request names no site that may take it`);
+  }
   const attempts = m.attempts + 1;
   const requestId = `${m.callId}#${attempts}`;
   const request: RequestMessage = {
@@ -301,7 +339,7 @@ function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs
     fromSiteId: m.site,
     toSiteId: null, // the hub picks
     callId: m.callId,
-    queueId: m.queueId,
+    queueId: e.queueId,
     priority: e.priority,
     waitedMs: e.waitedMs,
     remainingPatienceMs: e.remainingPatienceMs,
@@ -320,6 +358,11 @@ function onAsk(m: OriginMachine, e: Extract<OriginEvent, { type: 'ask' }>, nowMs
   const next: OriginMachine = {
     ...m,
     state: 'asked',
+    queueId: e.queueId,
+    queueMoves: e.queueMoves,
+    policyId: e.policyId,
+    coverEntryId: e.coverEntryId,
+    targetSiteIds,
     attempts,
     requestId,
     askedAtMs: nowMs,
@@ -351,6 +394,9 @@ function wrongSender(
   let expected: string | null = null;
   if (msg.fromSiteId === m.site || (msg.fromSiteId === '' && !byHub)) {
     expected = 'another site';
+  } else if (!byHub && !m.targetSiteIds.includes(msg.fromSiteId)) {
+    const named = m.targetSiteIds.map((s) => `site ${s}`).join(' or ');
+    expected = `${named} (named by ${namedBy(m)})`;
   } else if (
     (m.state === 'accepted' || m.state === 'recording' || m.state === 'committing') &&
     msg.kind !== 'accept'
@@ -370,6 +416,14 @@ function wrongSender(
     reason: `${msg.kind} of ${msg.requestId} from ${who}; only ${expected} answers it`,
   };
 }
+
+/** What named the request's possible targets, for a wrong sender's report. */
+const namedBy = (m: OriginMachine): string =>
+  m.policyId !== null
+    ? `policy ${m.policyId}`
+    : m.coverEntryId !== null
+      ? `cover entry ${m.coverEntryId}`
+      : 'the recorded move';
 
 function onMessage(m: OriginMachine, msg: OverflowMessage, nowMs: number, o: OriginOptions): OriginStep {
   const same: OriginStep = { machine: m, commands: [] };
@@ -452,6 +506,14 @@ export function originStep(m: OriginMachine, e: OriginEvent, nowMs: number, o: O
         // The move was given up while the home queue was letting the call go: put it back
         // (a call whose caller left meanwhile ends there: the ACD kept it taken until now).
         return { machine: m, commands: [{ type: 'return-call', callId: m.callId }] };
+      }
+      if (e.queueId !== m.queueId || e.queueMoves !== m.queueMoves) {
+        // Transferred since the ask (header): not the call the request was for. Back to its new
+        // place; the target lets the reservation go.
+        return goHome(m, 'requeued', nowMs, [
+          { type: 'return-call', callId: m.callId },
+          cancelOf(m, m.token, m.toSiteId),
+        ]);
       }
       if (!canCommit(m, nowMs, o)) {
         return goHome(m, 'too-late', nowMs, [

@@ -434,6 +434,9 @@ function runOnce(seed: number, stats: Stats): void {
       if (!machines.has(v.callId)) machines.set(v.callId, initialOrigin(ORIGIN, v.callId, 'retail', now));
       originDo(v.callId, {
         type: 'ask',
+        queueId: v.queueId,
+        queueMoves: v.moves,
+        targetSiteIds: thePolicy.to,
         priority: v.priority,
         waitedMs: now - v.enqueueMs,
         remainingPatienceMs: rnd.chance(0.5) ? rnd.int(0, 60_000) : null,
@@ -549,10 +552,17 @@ function runOnce(seed: number, stats: Stats): void {
         const out = acdDo(ORIGIN, { type: 'take-call', callId: item.callId, requestId: item.requestId });
         const answer = out.find((c) => c.type === 'call-taken' || c.type === 'call-not-waiting')!;
         assert.ok(answer && 'requestId' in answer && answer.requestId === item.requestId);
-        originDo(item.callId, {
-          type: answer.type as 'call-taken' | 'call-not-waiting',
-          requestId: item.requestId,
-        });
+        originDo(
+          item.callId,
+          answer.type === 'call-taken'
+            ? {
+                type: 'call-taken',
+                requestId: item.requestId,
+                queueId: answer.queueId,
+                queueMoves: answer.moves,
+              }
+            : { type: 'call-not-waiting', requestId: item.requestId },
+        );
         return;
       }
       case 'recorded':

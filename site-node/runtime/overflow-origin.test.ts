@@ -71,11 +71,16 @@ beforeEach(() => {
   storeEnds = [];
   keyPressed = new Set();
   link.overflowReady = true;
+  link.topology = TOPOLOGY;
+  link.cover = { activeEntryIds: [], stale: true };
   const log = createLogger({}, { level: 'info', write: (l) => lines.push(JSON.parse(l) as never) });
   const config = compileAcdConfig({
     offerTimeoutMs: '10s',
     wrapUpMs: '5s',
-    queues: [{ id: 'retail', skill: 'retail' }],
+    queues: [
+      { id: 'retail', skill: 'retail' },
+      { id: 'credit-card', skill: 'card' },
+    ],
   });
   engine = new AcdEngine(
     config,
@@ -125,8 +130,12 @@ beforeEach(() => {
         sent.push(m);
         return true;
       },
-      topology: link.topology,
-      cover: link.cover,
+      get topology() {
+        return link.topology;
+      },
+      get cover() {
+        return link.cover;
+      },
     },
     moves: {
       record: (m, waitMs) => {
@@ -315,7 +324,17 @@ describe('OverflowOrigin', () => {
       });
       assert.equal(engine.call('c1')?.state, 'queued');
       assert.equal(engine.call('c1')?.enqueueMs, enqueue);
-      assert.equal(lines.find((l) => l.msg === 'overflow: call stays home')?.reason, 'not-recorded');
+      // One line says it, with why: the call stays home because the record did not land.
+      const home = lines.filter((l) => l.msg === 'overflow: call stays home');
+      assert.deepEqual(
+        home.map((l) => [l.reason, l.outcome]),
+        [['not-recorded', outcome]],
+      );
+      assert.deepEqual(
+        lines.filter((l) => l.level === 'warn').map((l) => l.msg),
+        [],
+        'no second line for the same failure',
+      );
       assert.deepEqual(ended, []);
     });
   }
@@ -355,5 +374,205 @@ describe('OverflowOrigin', () => {
     await clock.advance(31_000);
     assert.equal(lines.filter((l) => l.msg === 'overflow: target silent with a call in transit').length, 1);
     assert.deepEqual(storeEnds, ['failed r1'], 'r2 waits for its word');
+  });
+
+  test('an accept from a site the policy does not name: refused once, not taken, nothing cancelled; the named target moves the call', async () => {
+    await asked(); // wanzhou-busy sends to chongqing only
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'F', holdMs: 3_000, fromSiteId: 'fuling' });
+    assert.equal(engine.call('c1')?.state, 'queued', 'not taken');
+    assert.deepEqual(
+      kinds(),
+      ['request'],
+      'not answered: a cancel would go to a site the request never went to',
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'overflow message refused').map((l) => [l.fromSiteId, l.kind]),
+      [['fuling', 'accept']],
+    );
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    await settled();
+    assert.deepEqual([last('commit').toSiteId, last('commit').token], ['chongqing', 'T']);
+    assert.deepEqual(kinds(), ['request', 'commit'], "the real target's reservation is not cancelled");
+  });
+
+  test('a cover ask names the covering site alone: another site accepting is refused', async () => {
+    link.topology = {
+      overflow: [],
+      cover: [
+        {
+          id: 'night',
+          agentsOf: 'fuling',
+          serves: { site: 'wanzhou', queues: ['retail'] },
+          when: { kind: 'on-demand' },
+          rank: 'by-wait',
+        },
+      ],
+    } as unknown as Topology;
+    link.cover = { activeEntryIds: ['night'], stale: false };
+    const req = await asked();
+    assert.equal(req.coverEntryId, 'night');
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'C', holdMs: 3_000 }); // chongqing
+    assert.equal(engine.call('c1')?.state, 'queued');
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'overflow message refused').map((l) => l.fromSiteId),
+      ['chongqing'],
+    );
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'F', holdMs: 3_000, fromSiteId: 'fuling' });
+    assert.equal(engine.call('c1')?.state, 'taken');
+  });
+
+  for (const toQueueId of ['credit-card', 'retail'] as const) {
+    test(`a call answered and transferred to ${toQueueId} while asked: the accept does not move it; it stays in its new place, the reservation cancelled`, async () => {
+      await asked();
+      // An agent answers the call meanwhile, then transfers it.
+      engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+      engine.dispatch({ type: 'agent-answered', agentId: 'a1', callId: 'c1' });
+      assert.equal(engine.call('c1')?.state, 'connected');
+      engine.dispatch({ type: 'transfer', callId: 'c1', toQueueId });
+      const place = engine.call('c1')!;
+      assert.deepEqual([place.state, place.queueId], ['queued', toQueueId]);
+
+      reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+      await settled();
+      const now = engine.call('c1')!;
+      assert.deepEqual(
+        [now.state, now.queueId, now.enqueueMs, now.seq],
+        ['queued', toQueueId, place.enqueueMs, place.seq],
+        'in its new place',
+      );
+      assert.deepEqual(recorded, [], 'no move recorded');
+      assert.deepEqual(kinds(), ['request', 'cancel']);
+      assert.deepEqual(last('cancel'), {
+        kind: 'cancel',
+        requestId: 'c1#1',
+        fromSiteId: 'wanzhou',
+        toSiteId: 'chongqing',
+        token: 'T',
+      });
+      assert.equal(lines.find((l) => l.msg === 'overflow: call stays home')?.reason, 'requeued');
+    });
+  }
+
+  test("late duplicates of a settled call's answers are honest: no refusal logged", async () => {
+    await asked();
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    await settled();
+    reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T' });
+    await clock.advance(0);
+    assert.deepEqual(
+      ended.map((e) => e.outcome),
+      ['overflowed'],
+    );
+    // The target answered a resent commit twice: the second ack comes after the call left.
+    reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T' });
+    // c2's ask timed out and its caller hung up; the target's refusal crossed the timeout.
+    engine.dispatch({ type: 'call-arrived', callId: 'c2', queueId: 'retail', priority: 5 });
+    await clock.advance(250);
+    assert.equal(last('request').requestId, 'c2#1');
+    await clock.advance(2_000);
+    engine.dispatch({ type: 'caller-hung-up', callId: 'c2' });
+    reply({ kind: 'refuse', requestId: 'c2#1', token: null, reason: 'no capacity', byHub: false });
+    // Its late accept is still let go at once.
+    reply({ kind: 'accept', requestId: 'c2#1', token: 'T2', holdMs: 3_000 });
+    assert.equal(last('cancel').token, 'T2');
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'warn').map((l) => l.msg),
+      [],
+    );
+    // A message for a request this site never made is still a refusal, said once.
+    reply({ kind: 'commit-ack', requestId: 'zz#1', token: 'Z' });
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'overflow message refused').map((l) => l.requestId),
+      ['zz#1'],
+    );
+  });
+
+  test('a cancel that could not be sent is not logged as sent: the line says it could not go', async () => {
+    link.overflowReady = false;
+    reply({ kind: 'accept', requestId: 'gone#1', token: 'X', holdMs: 3_000 });
+    assert.deepEqual(sent, []);
+    const line = lines.find((l) => l.msg === 'overflow message refused')!;
+    assert.match(String(line.why), /cancel could not be sent/);
+    assert.doesNotMatch(String(line.why), /reservation cancelled/);
+    // A machine's own cancel (a stray accept of a call asked before) that cannot go says so too.
+    link.overflowReady = true;
+    await asked();
+    await clock.advance(2_000); // timed out: home
+    link.overflowReady = false;
+    reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'overflow: cancel not sent').map((l) => [l.requestId, l.toSiteId]),
+      [['c1#1', 'chongqing']],
+    );
+    // The link dropping while c2 is asked: its cancel cannot go either; its one line says so.
+    link.overflowReady = true;
+    engine.dispatch({ type: 'call-arrived', callId: 'c2', queueId: 'retail', priority: 5 });
+    await clock.advance(250);
+    assert.equal(last('request').requestId, 'c2#1');
+    link.overflowReady = false;
+    origin.linkDown();
+    const home = lines.filter((l) => l.msg === 'overflow: call stays home' && l.callId === 'c2');
+    assert.deepEqual(
+      home.map((l) => [l.reason, l.cancel]),
+      [['link-down', 'not sent (link down): the reservation lapses at its deadline']],
+    );
+    assert.notEqual(last('cancel').requestId, 'c2#1', 'no cancel of c2 went');
+  });
+
+  describe('a clean stop', () => {
+    /** c1 in transit: its commit went, the target has not answered yet. */
+    async function inTransit(): Promise<void> {
+      await asked();
+      reply({ kind: 'accept', requestId: 'c1#1', token: 'T', holdMs: 3_000 });
+      await settled();
+      assert.equal(last('commit').token, 'T');
+    }
+
+    test('the target answers within the window: the call ends moved, nothing is left open, nothing new is asked', async () => {
+      await inTransit();
+      const stopped = origin.stop();
+      engine.dispatch({ type: 'call-arrived', callId: 'c2', queueId: 'retail', priority: 5 });
+      await clock.advance(1_000); // the commit is resent once meanwhile
+      assert.ok(
+        !sent.some((m) => m.kind === 'request' && m.callId === 'c2'),
+        'no new request while stopping',
+      );
+      reply({ kind: 'commit-ack', requestId: 'c1#1', token: 'T' });
+      assert.deepEqual(await stopped, []);
+      assert.deepEqual(
+        ended.map((e) => [e.callId, e.outcome, e.toSiteId]),
+        [['c1', 'overflowed', 'chongqing']],
+      );
+      assert.equal(handedOver.length, 1);
+    });
+
+    test('a refusal within the window brings the call home; the stop leaves nothing open', async () => {
+      await inTransit();
+      const stopped = origin.stop();
+      reply({ kind: 'refuse', requestId: 'c1#1', token: 'T', reason: 'reservation expired', byHub: false });
+      assert.deepEqual(await stopped, []);
+      assert.equal(engine.call('c1')?.state, 'queued', 'back in its place, for the site to release');
+    });
+
+    test('a silent target: the stop waits 2 s, no more, and leaves the call in transit', async () => {
+      await inTransit();
+      let result: string[] | undefined;
+      void origin.stop().then((r) => (result = r));
+      await clock.advance(1_999);
+      assert.equal(result, undefined, 'still waiting for the word');
+      await clock.advance(1);
+      await settled();
+      assert.deepEqual(result, ['c1']);
+      assert.equal(engine.call('c1')?.state, 'taken');
+      assert.deepEqual(ended, []);
+      const commits = kinds().filter((k) => k === 'commit').length;
+      await clock.advance(5_000);
+      assert.equal(kinds().filter((k) => k === 'commit').length, commits, 'stopped: no more resends');
+    });
+
+    test('nothing in transit: the stop does not wait', async () => {
+      await asked();
+      assert.deepEqual(await origin.stop(), []);
+    });
   });
 });

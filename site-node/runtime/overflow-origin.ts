@@ -15,9 +15,23 @@
  *   commit is sent, so a crash cannot make the origin forget it), after the commit-ack the voice's
  *   `handOver` on the media port and then `call-moved` on the ACD (the call flow ends the record
  *   `overflowed` with the target and the token), `alarm` logged once, timers;
- * - it feeds the machine what happens: messages relayed by the hub (from the party they should
- *   come from: anything else is logged once and dropped), the caller hanging up, the call
- *   ending at home, the link dropping.
+ * - it feeds the machine what happens: messages relayed by the hub (the machine judges who may
+ *   send them: anything else is logged once and dropped), the caller hanging up, the call
+ *   ending at home, the link dropping. Each ask tells the machine where the call waits (its
+ *   queue and the ACD's `moves`) and which sites its policy or cover entry names; the ACD's
+ *   answer to a take says where it took the call from, so a call transferred since its ask
+ *   is never moved under the old request.
+ *
+ * A settled call's machine is kept `SETTLED_KEPT_MS` after the call left: a late duplicate
+ * (the target acked a resent commit twice, a refusal that crossed the ask's timeout) then
+ * meets the machine that knows it is honest (at most a debug line) and a late accept is
+ * still cancelled; only a message for a request this site never made, or forgot, is a
+ * refusal to log.
+ *
+ * A clean stop (`stop()`) asks nothing more and waits, up to `settleAtStopMs` (default
+ * `DEFAULT_SETTLE_AT_STOP_MS`, 2 s), for the target's word on the moves whose commit went:
+ * those answered end as usual (moved, or back home); it returns the calls still unanswered,
+ * which the site's stop leaves open for the next start to settle.
  *
  * Two clocks, on purpose: the machines' timers (ask timeout, commit resends, the alarm) measure
  * the network, so they run on the protocol clock, the wall clock the hub link speaks (a site
@@ -81,6 +95,12 @@ export interface OriginMoveStore {
   endRefused(callId: string): void;
 }
 
+/** How long a clean stop waits for the target's word on moves whose commit went (header). */
+export const DEFAULT_SETTLE_AT_STOP_MS = 2_000;
+
+/** How long a settled call's machine is kept for late duplicates (header); as long as a target keeps a released token. */
+export const SETTLED_KEPT_MS = 10 * 60_000;
+
 export interface OverflowOriginDeps {
   siteId: string;
   /** The site's clock: the call's figures (waited, patience, age). */
@@ -101,6 +121,8 @@ export interface OverflowOriginDeps {
   options?: OriginOptions;
   /** Default 250 ms. */
   tickMs?: number;
+  /** How long a clean stop waits for the target's word on committed moves (protocol clock); default 2 s. */
+  settleAtStopMs?: number;
 }
 
 interface CallRt {
@@ -108,10 +130,14 @@ interface CallRt {
   timers: Map<string, Cancel>;
   /** An ask is being prepared (the customer's home site is being read). */
   preparing: boolean;
-  /** The call has left the ACD: forget it once the machine has settled. */
+  /** The call has left the ACD: forget it once the machine has settled (and kept a while). */
   ended: boolean;
-  /** The last refusal heard for the call's request, for the line that says it stays home. */
-  refusal: { fromSiteId: string; reason: string; byHub: boolean } | undefined;
+  /** Settled after the call left: kept for late duplicates until then (protocol clock). */
+  keptUntilMs: number | undefined;
+  /** Why a record did not land, for the line that says the call stays home. */
+  notRecorded: Record<string, unknown> | undefined;
+  /** A cancel of this step could not be sent (link down): said by the step's line, never as sent. */
+  cancelNotSent: { requestId: string; toSiteId: string | null } | undefined;
   /** A move taken over after a restart (`resume`): the call is only in the store. */
   resumed: boolean;
 }
@@ -124,10 +150,17 @@ export function callIdOfRequest(requestId: string): string | undefined {
 
 export class OverflowOrigin {
   private readonly calls = new Map<string, CallRt>();
+  /** Settled machines of calls that left, in the order they expire (`keptUntilMs`). */
+  private readonly kept: Array<{ callId: string; untilMs: number }> = [];
   private readonly queue: Array<{ callId: string; event: OriginEvent }> = [];
   private draining = false;
   private tickTimer: Cancel | undefined;
   private running = false;
+  private stopping: Promise<string[]> | undefined;
+  /** Hand-overs under way after a commit-ack (the ACD ends the call when each is done). */
+  private readonly handingOver = new Set<Promise<void>>();
+  /** Called after every step while a stop waits for the moves in transit. */
+  private onSettle: (() => void) | undefined;
   private readonly o: OriginOptions;
 
   constructor(private readonly d: OverflowOriginDeps) {
@@ -137,15 +170,64 @@ export class OverflowOrigin {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = undefined;
     this.schedule();
   }
 
-  stop(): void {
+  /**
+   * Asks nothing more, waits (bounded) for the target's word on the moves whose commit went,
+   * then stops every timer (header). Resolves with the live calls whose commit is still
+   * unanswered: the site's stop leaves them open (their move is recorded) for the next start.
+   */
+  stop(): Promise<string[]> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<string[]> {
     this.running = false;
     this.tickTimer?.();
     this.tickTimer = undefined;
+    await this.settleInTransit();
+    const left = this.committingCallIds();
     for (const rt of this.calls.values()) for (const c of rt.timers.values()) c();
     this.calls.clear();
+    this.kept.length = 0;
+    return left;
+  }
+
+  /** Moves whose commit went and whose target has not answered, and hand-overs under way. */
+  private unsettled(): number {
+    let n = this.handingOver.size;
+    for (const rt of this.calls.values()) if (rt.machine.state === 'committing') n++;
+    return n;
+  }
+
+  private settleInTransit(): Promise<void> {
+    const waitMs = this.d.settleAtStopMs ?? DEFAULT_SETTLE_AT_STOP_MS;
+    if (waitMs <= 0 || this.unsettled() === 0) return Promise.resolve();
+    this.d.log.info("overflow: stopping; waiting for the targets' word on moves in transit", {
+      calls: [...this.calls.values()]
+        .filter((rt) => rt.machine.state === 'committing')
+        .map((rt) => rt.machine.callId),
+      waitMs,
+    });
+    return new Promise((resolve) => {
+      const done = (): void => {
+        cancel();
+        this.onSettle = undefined;
+        resolve();
+      };
+      const cancel = this.d.protocolClock.after(waitMs, done);
+      this.onSettle = () => {
+        if (this.unsettled() === 0) done();
+      };
+    });
+  }
+
+  /** Whether a stop is under way: no new request is made, moves in transit are still settled. */
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
   }
 
   /**
@@ -162,7 +244,9 @@ export class OverflowOrigin {
         timers: new Map(),
         preparing: false,
         ended: true,
-        refusal: undefined,
+        keptUntilMs: undefined,
+        notRecorded: undefined,
+        cancelNotSent: undefined,
         resumed: true,
       };
       this.calls.set(r.callId, rt);
@@ -206,6 +290,7 @@ export class OverflowOrigin {
 
   /** One look at the queues: ask for every call the policies or the active cover name. */
   tick(): void {
+    this.forgetKept();
     const { link, engine, siteId } = this.d;
     const topology = link.topology;
     if (!this.running || !topology || !link.overflowReady) return;
@@ -235,11 +320,23 @@ export class OverflowOrigin {
     if (views.length === 0) return;
     for (const a of overflowAsks(siteId, topology.overflow, views, now)) {
       asked.add(a.callId);
-      void this.ask(a.callId, a.queueId, { policyId: a.policyId, coverEntryId: null }, a.trigger);
+      // Only the sites the policy sends to may take the call (origin.ts).
+      const to = topology.overflow.find((p) => p.id === a.policyId)?.to ?? [];
+      void this.ask(
+        a.callId,
+        a.queueId,
+        { policyId: a.policyId, coverEntryId: null, targetSiteIds: to },
+        a.trigger,
+      );
     }
     for (const a of coverAsks(siteId, topology.cover, activeCover, views, now)) {
       if (asked.has(a.callId)) continue;
-      void this.ask(a.callId, a.queueId, { policyId: null, coverEntryId: a.coverEntryId }, 'cover');
+      void this.ask(
+        a.callId,
+        a.queueId,
+        { policyId: null, coverEntryId: a.coverEntryId, targetSiteIds: [a.coveringSiteId] },
+        'cover',
+      );
     }
   }
 
@@ -268,7 +365,8 @@ export class OverflowOrigin {
   private async ask(
     callId: string,
     queueId: string,
-    under: { policyId: string | null; coverEntryId: string | null },
+    /** The policy or cover entry, and the sites it names (its `to`, or the covering site). */
+    under: { policyId: string | null; coverEntryId: string | null; targetSiteIds: readonly string[] },
     trigger: string,
   ): Promise<void> {
     const data = this.d.callOf(callId);
@@ -280,13 +378,13 @@ export class OverflowOrigin {
         timers: new Map(),
         preparing: false,
         ended: false,
-        refusal: undefined,
+        keptUntilMs: undefined,
+        notRecorded: undefined,
+        cancelNotSent: undefined,
         resumed: false,
       };
       this.calls.set(callId, rt);
-    } else if (rt.preparing || inFlight(rt.machine) || rt.machine.state === 'moved') return;
-    // A call transferred to another queue since its last ask is asked for that queue.
-    if (rt.machine.queueId !== queueId) rt.machine = { ...rt.machine, queueId };
+    } else if (rt.ended || rt.preparing || inFlight(rt.machine) || rt.machine.state === 'moved') return;
     rt.preparing = true;
     let home: string | undefined;
     try {
@@ -303,9 +401,14 @@ export class OverflowOrigin {
     if (!this.running || rt.ended || !acd || (acd.state !== 'queued' && acd.state !== 'closed-wait')) return;
     if (inFlight(rt.machine) || rt.machine.state === 'moved') return;
     if (this.d.callOf(callId)?.callbackPending) return; // the key was pressed during the read
+    // Transferred during the read: the trigger's policy was for the queue it left.
+    if (acd.queueId !== queueId) return;
     const sim = this.d.simCaller?.(data.leg);
     this.feed(callId, {
       type: 'ask',
+      queueId,
+      queueMoves: acd.moves,
+      targetSiteIds: under.targetSiteIds,
       priority: acd.priority,
       waitedMs: Math.max(0, Math.round(now - acd.enqueueMs)),
       remainingPatienceMs: sim ? Math.round(sim.remainingPatienceMs) : null,
@@ -335,12 +438,14 @@ export class OverflowOrigin {
 
   // ---- what happens to the calls ---------------------------------------------------------
 
-  /** The ACD's answer to a take-call (through the call flow's hook). */
+  /** The ACD's answer to a take-call (through the call flow's hook): where it took the call from. */
   acdAnswer(cmd: Extract<AcdCommand, { type: 'call-taken' | 'call-not-waiting' }>): void {
-    this.feed(cmd.callId, {
-      type: cmd.type === 'call-taken' ? 'call-taken' : 'call-not-waiting',
-      requestId: cmd.requestId,
-    });
+    this.feed(
+      cmd.callId,
+      cmd.type === 'call-taken'
+        ? { type: 'call-taken', requestId: cmd.requestId, queueId: cmd.queueId, queueMoves: cmd.moves }
+        : { type: 'call-not-waiting', requestId: cmd.requestId },
+    );
   }
 
   /** The caller hung up (waiting, or in transit). */
@@ -365,27 +470,43 @@ export class OverflowOrigin {
     const callId = callIdOfRequest(m.requestId);
     const rt = callId === undefined ? undefined : this.calls.get(callId);
     if (!rt || !callId) {
-      // A call that ended or was never asked here: an accept still holds a reservation there.
-      this.refused(m, 'no call of this site is asking under this request');
-      if (m.kind === 'accept') {
-        this.d.link.sendOverflow({
-          kind: 'cancel',
-          requestId: m.requestId,
-          fromSiteId: this.d.siteId,
-          toSiteId: m.fromSiteId,
-          token: m.token,
-        });
+      // A request this site never made, or one settled long ago: nothing here to act on. An
+      // accept still holds a reservation there: let it go now rather than at its deadline.
+      if (m.kind !== 'accept') {
+        this.refused(m, 'no call of this site is asking under this request');
+        return;
       }
+      const sent = this.d.link.sendOverflow({
+        kind: 'cancel',
+        requestId: m.requestId,
+        fromSiteId: this.d.siteId,
+        toSiteId: m.fromSiteId,
+        token: m.token,
+      });
+      this.refused(
+        m,
+        sent
+          ? 'no call of this site is asking under this request; its reservation cancelled'
+          : 'no call of this site is asking under this request; the cancel could not be sent (link down), the reservation lapses at its deadline',
+      );
       return;
     }
     const mm = rt.machine;
-    // The target's word on a token comes from the site that issued it, and from no other.
-    const namesOurToken = (m.kind === 'commit-ack' || m.kind === 'refuse') && m.token !== null;
-    if (namesOurToken && mm.toSiteId !== null && m.fromSiteId !== mm.toSiteId) {
-      this.refused(m, `the token was issued by ${mm.toSiteId}, not ${m.fromSiteId}`);
-      return;
+    if (
+      m.kind === 'commit-ack' &&
+      mm.state === 'moved' &&
+      m.requestId === mm.requestId &&
+      m.token === mm.token &&
+      m.fromSiteId === mm.toSiteId
+    ) {
+      // The target answered a resent commit again: honest, and the move is done.
+      this.d.log.debug('overflow: late duplicate commit-ack; the call has moved already', {
+        callId,
+        requestId: m.requestId,
+        fromSiteId: m.fromSiteId,
+      });
     }
-    if (m.kind === 'refuse') rt.refusal = { fromSiteId: m.fromSiteId, reason: m.reason, byHub: m.byHub };
+    // Who may send what is the machine's to judge (origin.ts): one line for a wrong sender.
     this.feed(callId, { type: 'message', message: m });
   }
 
@@ -428,22 +549,56 @@ export class OverflowOrigin {
     rt.machine = r.machine;
     for (const c of r.commands) this.run(rt, c);
     const m = rt.machine;
+    const unsent = rt.cancelNotSent;
+    rt.cancelNotSent = undefined;
+    const lapses = 'not sent (link down): the reservation lapses at its deadline';
     if (m.state !== before.state && m.state === 'home' && before.state !== 'waiting' && !rt.resumed) {
-      const refused = m.homeReason === 'refused' || m.homeReason === 'commit-refused';
+      // The refusal that sent it home is this event's message (a wrong sender's is not acted on).
+      const refusal = event.type === 'message' && event.message.kind === 'refuse' ? event.message : undefined;
       this.d.log.info('overflow: call stays home', {
         callId,
         requestId: m.requestId,
         reason: m.homeReason,
         ...(m.toSiteId ? { toSiteId: m.toSiteId } : {}),
-        ...(refused && rt.refusal
-          ? { refusedBy: rt.refusal.byHub ? 'hub' : rt.refusal.fromSiteId, why: rt.refusal.reason }
-          : {}),
+        ...(refusal ? { refusedBy: refusal.byHub ? 'hub' : refusal.fromSiteId, why: refusal.reason } : {}),
+        ...(m.homeReason === 'not-recorded' ? rt.notRecorded : {}),
+        ...(unsent ? { cancel: lapses } : {}),
       });
-      rt.refusal = undefined;
+    } else if (unsent) {
+      // A stray accept's cancel: no other line speaks of it.
+      this.d.log.info('overflow: cancel not sent', {
+        callId,
+        requestId: unsent.requestId,
+        ...(unsent.toSiteId ? { toSiteId: unsent.toSiteId } : {}),
+        cancel: lapses,
+      });
     }
-    if (rt.ended && (m.state === 'home' || m.state === 'moved' || m.state === 'waiting')) {
-      for (const c of rt.timers.values()) c();
-      this.calls.delete(callId);
+    rt.notRecorded = undefined;
+    if (
+      rt.ended &&
+      rt.keptUntilMs === undefined &&
+      (m.state === 'home' || m.state === 'moved' || m.state === 'waiting')
+    ) {
+      this.keep(callId, rt);
+    }
+    this.onSettle?.();
+  }
+
+  /** A settled call that left: its timers stop, its machine is kept a while for late duplicates (header). */
+  private keep(callId: string, rt: CallRt): void {
+    for (const c of rt.timers.values()) c();
+    rt.timers.clear();
+    const untilMs = this.d.protocolClock.now() + SETTLED_KEPT_MS;
+    rt.keptUntilMs = untilMs;
+    this.kept.push({ callId, untilMs });
+    this.forgetKept();
+  }
+
+  private forgetKept(): void {
+    const now = this.d.protocolClock.now();
+    while (this.kept.length > 0 && this.kept[0]!.untilMs <= now) {
+      const { callId, untilMs } = this.kept.shift()!;
+      if (this.calls.get(callId)?.keptUntilMs === untilMs) this.calls.delete(callId);
     }
   }
 
@@ -452,7 +607,15 @@ export class OverflowOrigin {
     const callId = rt.machine.callId;
     switch (c.type) {
       case 'send':
-        if (!this.d.link.sendOverflow(c.message)) this.feed(callId, { type: 'link-down' });
+        if (!this.d.link.sendOverflow(c.message)) {
+          // Never said as sent: a request's failure is the call staying home (link-down), a
+          // commit's is resent; a cancel that cannot go leaves the reservation to its deadline,
+          // which the step's line says (step).
+          if (c.message.kind === 'cancel') {
+            rt.cancelNotSent = { requestId: c.message.requestId, toSiteId: c.message.toSiteId };
+          }
+          this.feed(callId, { type: 'link-down' });
+        }
         return;
       case 'take-call':
         // A key press being committed keeps the call here (MovableCallData.callbackPending).
@@ -484,7 +647,7 @@ export class OverflowOrigin {
           this.d.moves.endMoved(callId, c.toSiteId, c.token);
           return;
         }
-        void this.handOver(c);
+        this.trackHandOver(this.handOver(c));
         return;
       case 'alarm':
         log.error('overflow: target silent with a call in transit', {
@@ -518,6 +681,15 @@ export class OverflowOrigin {
     }
   }
 
+  /** A stop waits for a hand-over under way: the call ends `overflowed` only once it is done. */
+  private trackHandOver(p: Promise<void>): void {
+    this.handingOver.add(p);
+    void p.finally(() => {
+      this.handingOver.delete(p);
+      this.onSettle?.();
+    });
+  }
+
   /** The move goes to the store before its commit may be sent (header); the outcome comes back as an event. */
   private async record(c: Extract<OriginCommand, { type: 'record-commit' }>): Promise<void> {
     const waitMs = Math.max(0, c.byMs - this.d.protocolClock.now());
@@ -531,15 +703,9 @@ export class OverflowOrigin {
       this.d.log.error('overflow: recording the move failed', { callId: c.callId, err: e });
       outcome = 'failed';
     }
-    if (outcome !== 'written') {
-      this.d.log.warn('overflow: the move was not recorded in time; no commit sent, the call stays home', {
-        callId: c.callId,
-        requestId: c.requestId,
-        toSiteId: c.toSiteId,
-        outcome,
-        waitMs,
-      });
-    }
+    // Said once, by the line that says the call stays home (step), if this answer sends it there.
+    const rt = this.calls.get(c.callId);
+    if (outcome !== 'written' && rt) rt.notRecorded = { outcome, waitMs };
     this.feed(c.callId, {
       type: outcome === 'written' ? 'commit-recorded' : 'commit-not-recorded',
       requestId: c.requestId,

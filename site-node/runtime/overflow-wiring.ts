@@ -17,8 +17,10 @@
  *
  * start: rebuild the target's book (before the link opens, so no commit finds it empty), then
  * the origin's tick; `resume` the moves crash recovery left open once the link is opening.
- * stop: the tick and every timer; a call in transit is left open by the site's stop and
- * settled by the target's word after the next start (`resume`).
+ * stop: no new request; a bounded wait (`DEFAULT_SETTLE_AT_STOP_MS`, 2 s) for the target's word
+ * on the moves whose commit went, answered ones ending as usual; then every timer. A call
+ * still in transit is left open by the site's stop and settled by the target's word after the
+ * next start (`resume`). The target side keeps answering through that wait.
  */
 import { RealScheduler, type Scheduler } from '../../shared/scheduler.js';
 import type { Logger } from '../../shared/log.js';
@@ -147,9 +149,11 @@ export class SiteOverflow {
     this.origin.start();
   }
 
-  stop(): void {
-    this.origin.stop();
+  /** Resolves with the live calls whose commit is still unanswered: the site leaves them open. */
+  async stop(): Promise<string[]> {
+    const inTransit = await this.origin.stop();
     this.target.stop();
+    return inTransit;
   }
 
   /**

@@ -12,8 +12,9 @@
  *           -> rebuild the overflow reservations and start asking (overflow-wiring.ts, with a
  *           hub) -> open the hub link (when the config has a hub) and the Kafka relay -> resume
  *           the moves left open (the origin resends their commits until the target's word).
- * stop():   refuse new calls -> let live calls finish (up to drainMs) -> stop overflow -> release what is
- *           left, recording why (a call whose commit went to another site is left open: the next
+ * stop():   refuse new calls -> let live calls finish (up to drainMs) -> stop overflow (no new
+ *           request; up to 2 s for the target's word on moves whose commit went) -> release what is
+ *           left, recording why (a call whose commit is still unanswered is left open: the next
  *           start settles it with the target's word) -> stop placing callbacks -> stop the ACD timers -> stop the agent service
  *           -> log out the agents still logged in (`site-shutdown`) -> flush the store writes -> stop jobs -> flush the outbox (Kafka relay, or the hub link,
  *           each bounded) and close the link. The owner closes the pool afterwards. An
@@ -492,10 +493,10 @@ export class Site {
     while (this.flow.liveCalls > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    // A call whose commit went is the target's to decide: its record stays open (its move is
+    // A call whose commit went is the target's to decide: overflow waits a little for its word
+    // (no new request meanwhile); one still unanswered keeps its record open (its move is
     // recorded) and the next start asks the target again, rather than end it here.
-    const inTransit = new Set(this.overflow?.origin.committingCallIds() ?? []);
-    this.overflow?.stop();
+    const inTransit = new Set((await this.overflow?.stop()) ?? []);
     if (this.flow.liveCalls > 0)
       log.warn('releasing calls still up at shutdown', {
         calls: this.flow.liveCalls,

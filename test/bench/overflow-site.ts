@@ -16,7 +16,7 @@
  *   node --import tsx test/bench/overflow-site.ts --site ID --hub HOST:PORT --echo HOST:PORT \
  *     --ca CA --cert CRT --key KEY
  *
- * Driven over stdin, one JSON line per command: `{"cmd":"ask","callId","policyId","measured"}`,
+ * Driven over stdin, one JSON line per command: `{"cmd":"ask","callId","policyId","to","measured"}`,
  * `{"cmd":"floor","measured"}` (two sequential round trips to the echo server, the floor),
  * `{"cmd":"report"}`. Answers on stdout, one JSON line each: the ready line once the hub
  * welcomed the link, `done` per request (its outcome and, on this site's clock, the times of
@@ -176,7 +176,7 @@ function originCommand(x: Attempt, c: OriginCommand): void {
       return;
     case 'take-call':
       // No home queue in the benchmark: the call is always still waiting (header).
-      originEvent(x, { type: 'call-taken', requestId: c.requestId });
+      originEvent(x, { type: 'call-taken', requestId: c.requestId, queueId: BENCH_QUEUE, queueMoves: 0 });
       return;
     case 'record-commit':
       // No store in the benchmark either: the move counts as recorded at once (the protocol's
@@ -211,7 +211,7 @@ function originCommand(x: Attempt, c: OriginCommand): void {
   }
 }
 
-function ask(callId: string, policyId: string, measured: boolean): void {
+function ask(callId: string, policyId: string, to: readonly string[], measured: boolean): void {
   const now = Date.now();
   const x: Attempt = {
     m: initialOrigin(site, callId, BENCH_QUEUE, now),
@@ -227,6 +227,9 @@ function ask(callId: string, policyId: string, measured: boolean): void {
   const waitedMs = int(30_000, 90_000);
   originEvent(x, {
     type: 'ask',
+    queueId: BENCH_QUEUE,
+    queueMoves: 0,
+    targetSiteIds: to,
     priority: 0,
     waitedMs,
     remainingPatienceMs: 60_000,
@@ -453,10 +456,16 @@ async function floor(measured: boolean): Promise<void> {
 // ---- the driver's commands ---------------------------------------------------------------------
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const c = JSON.parse(line) as { cmd: string; callId?: string; policyId?: string; measured?: boolean };
+  const c = JSON.parse(line) as {
+    cmd: string;
+    callId?: string;
+    policyId?: string;
+    to?: string[];
+    measured?: boolean;
+  };
   switch (c.cmd) {
     case 'ask':
-      ask(c.callId!, c.policyId!, c.measured === true);
+      ask(c.callId!, c.policyId!, c.to!, c.measured === true);
       return;
     case 'floor':
       floor(c.measured === true).catch((e: unknown) =>

@@ -29,6 +29,7 @@ export type HomeReason =
   | 'not-waiting'
   | 'too-late'
   | 'not-recorded'
+  | 'requeued'
   | 'commit-refused';
 
 export interface OriginOutcome {

@@ -63,6 +63,9 @@ const DRAIN_MS = 30_000;
 
 const siteIdOf = (i: number): string => `site-${String(i + 1).padStart(2, '0')}`;
 const policyOf = (siteId: string): string => `${siteId}-busy`;
+/** The policy of site i sends to the next `targets` sites (its `to`, which the origin checks). */
+const targetsOf = (i: number, sites: number, targets: number): string[] =>
+  Array.from({ length: Math.min(targets, sites - 1) }, (_, k) => siteIdOf((i + 1 + k) % sites));
 
 function topologyYaml(sites: number, targets: number): string {
   const lines = [
@@ -85,7 +88,7 @@ function topologyYaml(sites: number, targets: number): string {
   }
   lines.push('overflow:');
   for (let i = 0; i < sites; i++) {
-    const to = Array.from({ length: Math.min(targets, sites - 1) }, (_, k) => siteIdOf((i + 1 + k) % sites));
+    const to = targetsOf(i, sites, targets);
     lines.push(
       `  - id: ${policyOf(siteIdOf(i))}`,
       `    from: ${siteIdOf(i)}`,
@@ -267,11 +270,14 @@ export async function run(args: string[], progress: (line: string) => void): Pro
 
     let measured = false;
     let callNo = 0;
+    const toOf = new Map(
+      Array.from({ length: sites }, (_, i) => [siteIdOf(i), targetsOf(i, sites, targets)]),
+    );
     const driveAsks = paced(f.rate!, () => {
       const s = benchSites[Math.floor(Math.random() * benchSites.length)]!;
       const callId = `${s.siteId}-c${++callNo}`;
       asked.push({ requestId: `${callId}#1`, callId, originSiteId: s.siteId });
-      s.command({ cmd: 'ask', callId, policyId: policyOf(s.siteId), measured });
+      s.command({ cmd: 'ask', callId, policyId: policyOf(s.siteId), to: toOf.get(s.siteId), measured });
     });
     const driveFloor = paced(f['floor-rate']!, () => {
       benchSites[Math.floor(Math.random() * benchSites.length)]!.command({ cmd: 'floor', measured });

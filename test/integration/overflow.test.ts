@@ -15,8 +15,10 @@
  * commit: stays home or moves, never both, never lost; (d) 2 s of latency on the target's link:
  * stays home; (e) a drained site gets nothing; (f) on-demand cover started with fedctl: the
  * served site's call is answered by the covering site's agent; stopped: no more moves; (g) the
- * origin stopped with its commit out and unanswered: the call is left open, with its move
- * recorded, for the next start to settle with the target's word (not ended `site-shutdown`).
+ * origin stopped with its commit out and unanswered: the stop waits its 2 s for the target's
+ * word, then the call is left open, with its move recorded, for the next start to settle with
+ * the target's word (not ended `site-shutdown`); (h) the target answers while the stop waits:
+ * the call ends moved there, nothing left open.
  */
 import { afterEach, beforeEach, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -385,6 +387,12 @@ test.skipIf(skip)(
     );
     assert.equal(recorded?.to_site_id, 'chongqing', 'recorded before the commit went');
     await wz.site.stop();
+    const waited = logged(wz, "overflow: stopping; waiting for the targets' word on moves in transit");
+    assert.deepEqual(
+      waited.map((l) => [l.calls, l.waitMs]),
+      [[[callId], 2_000]],
+      'the stop waited for the word',
+    );
     const call = await row<{ state: string; ended_at: Date | null }>(
       wz,
       `SELECT state, ended_at FROM calls WHERE id = $1`,
@@ -404,6 +412,57 @@ test.skipIf(skip)(
       [[callId, 'chongqing']],
     );
     assert.ok(!next.callsFailed.includes(callId));
+  },
+  90_000,
+);
+
+test.skipIf(skip)(
+  '(h) the origin stopped with its commit out, the target answering while the stop waits: the call ends moved, not left open',
+  async () => {
+    await busyWanzhou();
+    const pops = await cq.readyAgent('a03');
+    const origin = wz.site.overflow!.origin;
+    // The commits reach chongqing only once wanzhou's stop waits for their word (the origin
+    // resends its commit every second; the reservation holds 3 s from the accept).
+    const target = cq.site.overflow!.target;
+    const hear = target.message.bind(target);
+    target.message = (m) => {
+      if (m.kind !== 'commit' || origin.isStopping) hear(m);
+    };
+    const callId = await waitingAtWanzhou(wanzhouPhone(0));
+    await waitFor("wanzhou's commit out", () => origin.committingCallIds().includes(callId), 20_000);
+    await wz.site.stop();
+    // Ended here as moved, with its CDR naming the target: not left open, not ended at the stop.
+    const call = await row<{ state: string; ended_at: Date | null }>(
+      wz,
+      `SELECT state, ended_at FROM calls WHERE id = $1`,
+      [callId],
+    );
+    assert.equal(call?.state, 'overflowed');
+    assert.notEqual(call?.ended_at, null);
+    assert.equal(
+      logged(wz, "overflow: stopping; waiting for the targets' word on moves in transit").length,
+      1,
+      'the word came while the stop waited',
+    );
+    const out = await row<{ outcome: string; overflow_out: { toSiteId: string } }>(
+      wz,
+      `SELECT outcome, overflow_out FROM cdrs WHERE call_id = $1`,
+      [callId],
+    );
+    assert.deepEqual([out?.outcome, out?.overflow_out.toSiteId], ['overflowed', 'chongqing']);
+    assert.deepEqual(
+      logged(wz, 'call in transit to another site left open at stop; the next start settles it').filter(
+        (l) => l.callId === callId,
+      ),
+      [],
+    );
+    // Admitted once at chongqing, and offered to its agent.
+    assert.equal((await movedIn(cq, callId)).length, 1);
+    await waitFor('the call offered at chongqing', () => pops[0]);
+    // Nothing for the next start to settle.
+    const next = await recoverAfterRestart(wz.site.store, { keepPendingMoves: true });
+    assert.ok(!next.pendingMoves.some((m) => m.callId === callId));
   },
   90_000,
 );
