@@ -10,10 +10,12 @@
  *     at a time, and marked shipped only after the hub acknowledged that it committed them
  *     (at-least-once; the hub dedupes by event id). Otherwise Kafka carries them;
  *   - the hub pushes topology versions (validated with the shared topology rules, checked
- *     against the site's queues by `onTopology`, stored, acknowledged; the ack of a refused
- *     one says why), customer changes (cached with the cursor in one transaction, so a
- *     restart resumes the feed exactly), drain state, and the cover entries active for this
- *     site (`CoverState`: those it is served by or covers under, docs/architecture.md §5.8).
+ *     against the site's queues by `onTopology`, stored, then acted on by `onAdopted` and
+ *     acknowledged; the ack of a refused one says why, and nothing of it is acted on: a
+ *     version whose save fails is refused like one that does not fit), customer changes
+ *     (cached with the cursor in one transaction, so a restart resumes the feed exactly),
+ *     drain state, and the cover entries active for this site (`CoverState`: those it is
+ *     served by or covers under, docs/architecture.md §5.8).
  *     The cover set is kept in memory only: the last one heard is kept while the link is
  *     down but marked stale (cover needs the hub to route anyway, and the hub sends the
  *     current set after every Welcome); a restarted site knows none until the hub says;
@@ -115,8 +117,17 @@ export interface GrpcHubLinkOptions {
   eventsOverLink: boolean;
   /** The site's telephone area code (e.g. 023): local numbers of its own customers get it. */
   areaCode?: string | undefined;
-  /** A pushed topology the site accepts; throw to refuse it (the error goes back in the ack). */
+  /**
+   * The site's check of a pushed topology, before it is stored: throw to refuse it (the error
+   * goes back in the ack). Only checks here: the version may still fail to be stored.
+   */
   onTopology?: (topology: Topology, version: number) => void;
+  /**
+   * A version adopted: stored, and what `topology` returns now. What the site does with a
+   * topology goes here, never in `onTopology`, so a version it did not adopt changes nothing.
+   * An error is logged; the version stays adopted (it is stored and running).
+   */
+  onAdopted?: (topology: Topology, version: number) => void;
   onDrain?: (drained: boolean, reason: string) => void;
   /**
    * The cover entries the hub says are active for this site changed, or went stale (the
@@ -611,6 +622,7 @@ export class GrpcHubLink implements HubLink {
 
   private async applyTopology(version: number, json: Buffer): Promise<void> {
     let error = '';
+    let adopted: Topology | undefined;
     try {
       if (version <= 0) throw new Error(`version ${version} is not a version`);
       const topology = pushedTopology(version, json);
@@ -623,6 +635,7 @@ export class GrpcHubLink implements HubLink {
       this.memory.topology = topology;
       this.stats.topologies++;
       this.log.info('topology version adopted', { version });
+      adopted = topology;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       this.log.warn('topology version refused; keeping the one running', {
@@ -630,6 +643,15 @@ export class GrpcHubLink implements HubLink {
         running: this.memory.topologyVersion,
         err: e,
       });
+    }
+    // Acted on only once stored: a save that fails leaves the site as it was. Before the ack,
+    // so a hub that has the ack finds the site running the version.
+    if (adopted) {
+      try {
+        this.o.onAdopted?.(adopted, version);
+      } catch (e) {
+        this.log.error('acting on an adopted topology version failed', { version, err: e });
+      }
     }
     this.send({ body: { $case: 'topologyAck', value: { version, error } } });
   }

@@ -192,6 +192,11 @@ export class AcdEngine {
     q.cfg = { ...q.cfg, closedOverflowWaitMs: ms };
   }
 
+  /** The queue's closed wait now (null: none; undefined: no such queue). */
+  closedOverflowWaitMs(queueId: string): number | null | undefined {
+    return this.state.queueById.get(queueId)?.cfg.closedOverflowWaitMs;
+  }
+
   allStats(): QueueStats[] {
     return this.queueIds().map((q) => this.stats(q));
   }

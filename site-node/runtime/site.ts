@@ -357,14 +357,16 @@ export class Site {
       ...(hub.downAfterMs === undefined ? {} : { downAfterMs: hub.downAfterMs }),
       eventsOverLink: hub.events === 'link',
       areaCode: config.areaCode,
+      // The check before the version is stored (a misfit is refused and changes nothing);
+      // acting on it only once it is stored, so a failed save leaves the site as it was.
       onTopology: (topology) => {
         const misfits = topologyMisfits(topology, {
           siteId: config.siteId,
           queues: config.acd.queues.map((q) => q.id),
         });
         if (misfits.length > 0) throw new Error(misfits.join('; '));
-        this.overflow?.applyTopology(topology);
       },
+      onAdopted: (topology) => this.overflow?.applyTopology(topology),
     });
   }
 

@@ -306,8 +306,11 @@ export interface Province {
   writeFile(name: string, text: string): string;
   /** Stop one site process (SIGTERM: drains and flushes; SIGKILL: a crash). */
   stopSite(id: string, signal?: NodeJS.Signals): Promise<ExitInfo & { killed: boolean }>;
-  /** Start a site process again on its database; resolves at its ready line. */
-  startSite(id: string): Promise<Record<string, unknown>>;
+  /**
+   * Start a site process again on its database; resolves at its ready line. `rate`: its
+   * simulated calls per hour from now on (a site made busy or quiet between two runs).
+   */
+  startSite(id: string, opts?: { rate?: number }): Promise<Record<string, unknown>>;
   /** Pids of the processes still running. */
   livePids(): number[];
   /** The last lines of every process's output, for failure messages. */
@@ -443,10 +446,11 @@ export async function startProvince(opts: ProvinceOptions): Promise<Province> {
     ];
   };
 
-  const startSiteProcess = (id: string): Promise<Record<string, unknown>> => {
+  const startSiteProcess = (id: string, o: { rate?: number } = {}): Promise<Record<string, unknown>> => {
     const s = sites.get(id);
     if (!s) throw new Error(`no site ${id} in this province`);
     if (s.process?.running) throw new Error(`site ${id} is already running (pid ${s.process.pid})`);
+    if (o.rate !== undefined) s.spec = { ...s.spec, rate: o.rate };
     s.process = managed(`site ${id}`, siteArgs(s));
     return s.process.ready();
   };
