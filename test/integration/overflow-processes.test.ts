@@ -2,7 +2,8 @@
  * Overflow between real processes (docs/architecture.md §5.9): the hub and two site processes
  * (`site-node/main.ts --simulate`) on their own databases, each site behind its own toxiproxy
  * proxy (test/support/province.ts), running the example province's topology with one policy
- * more, `chongqing-busy`, the mirror of `wanzhou-busy` (applied with fedctl as version 2). Each
+ * more, `chongqing-busy`, the mirror of `wanzhou-busy` asking from 2 callers waiting, so a
+ * restarted Chongqing fills up soon (applied with fedctl as version 2). Each
  * site is the origin once and the target once: first Wanzhou gets more callers than its eight
  * simulated agents can take and Chongqing few, so Wanzhou's callers move to Chongqing; then
  * both sites restart with the loads swapped, and Chongqing's callers move to Wanzhou. The
@@ -41,7 +42,7 @@ function bothWays(): string {
     from: 'chongqing',
     queues: ['retail', 'credit-card'],
     to: ['wanzhou'],
-    when: { waitingOver: 5 },
+    when: { waitingOver: 2 },
   });
   return p.writeFile('province-both-ways.yaml', toYaml(doc));
 }
