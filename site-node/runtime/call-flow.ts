@@ -237,6 +237,15 @@ export class CallFlow {
     return this.ivrSessions;
   }
 
+  /**
+   * Why this site cannot take a call moved in from another site now (null: it can): the same
+   * gates as a new inbound call's, trunks aside (the target counts those with its promises).
+   */
+  get movedInRefusal(): 'site-stopping' | 'store-backlog' | null {
+    if (!this.accepting) return 'site-stopping';
+    return this.d.writes.admissionOpen ? null : 'store-backlog';
+  }
+
   /** Refuse new calls from now on (first step of shutdown). */
   refuseNewCalls(): void {
     this.accepting = false;

@@ -36,6 +36,8 @@ let tokens: number;
 let linkUp: boolean;
 /** The call flow's free trunks, read when asked (default: plenty, less the calls adopted). */
 let trunksFree: () => number;
+/** Why the call flow takes no moved-in call now (null: it does). */
+let movedInRefusal: 'site-stopping' | 'store-backlog' | null;
 let dropped: string[];
 let handedOver: ((token: string, leg: CallLeg) => boolean) | undefined;
 
@@ -67,6 +69,7 @@ beforeEach(() => {
   topology = null;
   linkUp = true;
   trunksFree = () => 100 - adopted.length + dropped.length;
+  movedInRefusal = null;
   dropped = [];
   handedOver = undefined;
   engine = newEngine();
@@ -86,6 +89,9 @@ function target(): OverflowTarget {
       callerLeftElsewhere: () => undefined,
       get trunksFree() {
         return trunksFree();
+      },
+      get movedInRefusal() {
+        return movedInRefusal;
       },
     },
     link: {
@@ -401,6 +407,39 @@ test.skipIf(pgSkip)(
     assert.match(answer.reason, /^not admitted: no-trunk: /);
     assert.deepEqual(await storedCall('wanzhou-08A'), [], 'nothing stored');
     assert.equal(adopted.length, 0);
+    t.stop();
+  },
+);
+
+test.skipIf(pgSkip)(
+  'a stopping site refuses new offers, and a commit for a reservation held before the stop, nothing stored; a store down likewise',
+  async () => {
+    tokens = 850;
+    const t = target();
+    await t.start();
+    engine.dispatch({ type: 'agent-login', agentId: 'a1', skills: { retail: 3 }, ready: true });
+    t.message(request('wanzhou-085A'));
+    const accept = acceptOf('wanzhou-085A'); // held before the stop began
+    movedInRefusal = 'site-stopping';
+    t.message(request('wanzhou-085B'));
+    const refusal = sent.at(-1)!;
+    assert.ok(refusal.kind === 'refuse' && refusal.requestId === 'wanzhou-085B#1');
+    assert.equal(refusal.reason, 'site chongqing is stopping');
+    t.message(commit('wanzhou-085A', accept.token));
+    const answer = await waitFor('the answer to the commit', () =>
+      sent.find((m) => m.kind !== 'accept' && m.requestId === 'wanzhou-085A#1'),
+    );
+    assert.ok(answer.kind === 'refuse', `refused, not ${answer.kind}`);
+    assert.equal(answer.token, accept.token);
+    assert.match(answer.reason, /^not admitted: site chongqing is stopping/);
+    assert.deepEqual(await storedCall('wanzhou-085A'), [], 'nothing stored');
+    assert.equal(adopted.length, 0);
+
+    movedInRefusal = 'store-backlog';
+    t.message(request('wanzhou-085C'));
+    const down = sent.at(-1)!;
+    assert.ok(down.kind === 'refuse' && down.requestId === 'wanzhou-085C#1');
+    assert.match(down.reason, /^site chongqing cannot record calls now/);
     t.stop();
   },
 );

@@ -83,6 +83,8 @@ export interface OverflowTargetDeps {
     callerLeftElsewhere(callId: string): void;
     /** Trunks not held by a call now (a moved-in call holds one like any call). */
     readonly trunksFree: number;
+    /** Why the site takes no moved-in call now: stopping, or its store down (null: it does). */
+    readonly movedInRefusal: 'site-stopping' | 'store-backlog' | null;
   };
   link: {
     sendOverflow(m: OverflowMessage): boolean;
@@ -237,15 +239,17 @@ export class OverflowTarget {
       );
       return;
     }
-    if (this.d.link.drained && !this.book.byRequest.has(req.requestId)) {
-      // The hub routes nothing to a drained site; one that arrives anyway is turned down here.
+    // The hub routes nothing to a drained site; one that arrives anyway is turned down here. A
+    // stopping site, or one whose store is down, takes no new call from anywhere (call-flow.ts).
+    const closed = this.d.link.drained ? 'is drained' : this.closedForMovedIn();
+    if (closed && !this.book.byRequest.has(req.requestId)) {
       this.send({
         kind: 'refuse',
         requestId: req.requestId,
         fromSiteId: this.d.siteId,
         toSiteId: req.fromSiteId,
         token: null,
-        reason: `site ${this.d.siteId} is drained`,
+        reason: `site ${this.d.siteId} ${closed}`,
         byHub: false,
       });
       return;
@@ -386,6 +390,12 @@ export class OverflowTarget {
     const offer = this.offers.get(c.row.requestId);
     const enqueueMs = offer?.enqueueMs ?? c.enqueueMs;
     const attached = movedCallAttached(c.data.attached, c.fromSiteId);
+    // Held since before the site began to stop (or its store went down): it takes no call now.
+    const closed = this.closedForMovedIn();
+    if (closed) {
+      this.step({ type: 'admit-failed', token: c.token, reason: `site ${this.d.siteId} ${closed}` });
+      return;
+    }
     // Held, its trunk was promised; an inbound call may still have taken it (never a row then).
     if (flow.trunksFree <= 0) {
       this.step({ type: 'admit-failed', token: c.token, reason: this.noTrunk() });
@@ -492,6 +502,14 @@ export class OverflowTarget {
       rank: c.rank,
     });
     this.step({ type: 'admit-done', token: c.token });
+  }
+
+  /** Why the site takes no moved-in call now, as the end of "site X ..." (null: it does). */
+  private closedForMovedIn(): string | null {
+    const why = this.d.flow.movedInRefusal;
+    if (why === 'site-stopping') return 'is stopping';
+    if (why === 'store-backlog') return 'cannot record calls now (its store is down or behind)';
+    return null;
   }
 
   private noTrunk(): string {
