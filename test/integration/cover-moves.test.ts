@@ -31,9 +31,17 @@ import assert from 'node:assert/strict';
 import { pgSkip } from '../../hub/store/testing.js';
 import { seedProvinceDirectory } from '../../deploy/demo/layout.js';
 import { VirtualScheduler } from '../../shared/scheduler.js';
-import { makePopulation } from '../../site-node/sim/population.js';
 import { startTestProvince, type TestProvince } from '../support/federation.js';
 import { startFederatedSite, type FederatedSite } from '../support/federated-site.js';
+import {
+  asksFor,
+  customerPhone,
+  logged,
+  logLines,
+  movedIn,
+  row,
+  type LogLine as Line,
+} from '../support/overflow-checks.js';
 import { waitFor } from '../support/wait.js';
 
 const skip = pgSkip || !process.env.TOXIPROXY_URL;
@@ -86,19 +94,9 @@ function withoutRetail(agentId: string): (doc: Record<string, unknown>) => void 
   };
 }
 
-/** A known customer's number (recognised by the IVR, which then goes straight to the menu). */
-const phoneOf = (siteId: string, i: number): string =>
-  makePopulation(siteId, CUSTOMERS, SEED)[i]!.profile.phones[0]!;
+const phoneOf = (siteId: string, i: number): string => customerPhone(siteId, i, CUSTOMERS, SEED);
+const parsed = logLines;
 
-interface Line {
-  msg: string;
-  [k: string]: unknown;
-}
-const parsed = (lines: readonly string[], msg: string): Line[] =>
-  lines.map((l) => JSON.parse(l) as Line).filter((l) => l.msg === msg);
-const logged = (s: FederatedSite, msg: string): Line[] => parsed(s.lines, msg);
-const asksFor = (s: FederatedSite, callId: string): Line[] =>
-  logged(s, 'overflow asked').filter((l) => l.callId === callId);
 /** The hub's routing decisions for a call's requests (`<callId>#<n>`). */
 const decisionsFor = (callId: string): Line[] =>
   [...parsed(p.hubLog, 'overflow routed'), ...parsed(p.hubLog, 'overflow not routed')].filter((l) =>
@@ -108,18 +106,6 @@ const toldOf = (s: FederatedSite): readonly string[] | undefined => {
   const c = s.site.hubLink!.cover;
   return c.stale ? undefined : c.activeEntryIds;
 };
-
-async function row<T>(s: FederatedSite, sql: string, params: unknown[]): Promise<T | undefined> {
-  return (await s.pool.query(sql, params)).rows[0] as T | undefined;
-}
-/** This site's records of calls moved in from `originCallId`. */
-async function movedIn(s: FederatedSite, originCallId: string): Promise<Array<{ id: string }>> {
-  const r = await s.pool.query<{ id: string }>(
-    `SELECT id FROM calls WHERE overflow_in ->> 'originCallId' = $1`,
-    [originCallId],
-  );
-  return r.rows;
-}
 
 const queuedInRetail = (s: FederatedSite, callId: string): boolean => {
   const c = s.site.engine.call(callId);

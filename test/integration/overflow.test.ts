@@ -34,6 +34,7 @@ import { makePopulation } from '../../site-node/sim/population.js';
 import { recoverAfterRestart } from '../../site-node/store/recovery.js';
 import { startTestProvince, type TestProvince } from '../support/federation.js';
 import { startFederatedSite, type FederatedSite } from '../support/federated-site.js';
+import { asksFor, customerPhone, homeFor, logged, movedIn, row } from '../support/overflow-checks.js';
 import { waitFor } from '../support/wait.js';
 import type { AcceptMessage, CommitMessage } from '../../site-node/overflow/messages.js';
 
@@ -78,36 +79,8 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A known customer's number (recognised by the IVR, which then goes straight to the menu). */
-const phoneOf = (siteId: string, i: number): string =>
-  makePopulation(siteId, CUSTOMERS, SEED)[i]!.profile.phones[0]!;
+const phoneOf = (siteId: string, i: number): string => customerPhone(siteId, i, CUSTOMERS, SEED);
 const wanzhouPhone = (i: number): string => phoneOf('wanzhou', i);
-
-interface Line {
-  msg: string;
-  [k: string]: unknown;
-}
-const logged = (s: FederatedSite, msg: string): Line[] =>
-  s.lines.map((l) => JSON.parse(l) as Line).filter((l) => l.msg === msg);
-const asksFor = (s: FederatedSite, callId: string): Line[] =>
-  logged(s, 'overflow asked').filter((l) => l.callId === callId);
-const homeFor = (s: FederatedSite, callId: string): Line[] =>
-  logged(s, 'overflow: call stays home').filter((l) => l.callId === callId);
-
-async function row<T>(s: FederatedSite, sql: string, params: unknown[]): Promise<T | undefined> {
-  return (await s.pool.query(sql, params)).rows[0] as T | undefined;
-}
-/** This site's records of calls moved in from `originCallId`. */
-async function movedIn(
-  s: FederatedSite,
-  originCallId: string,
-): Promise<Array<{ id: string; state: string }>> {
-  const r = await s.pool.query<{ id: string; state: string }>(
-    `SELECT id, state FROM calls WHERE overflow_in ->> 'originCallId' = $1`,
-    [originCallId],
-  );
-  return r.rows;
-}
 
 /** wanzhou's only ready agent takes a first call and talks: wanzhou is busy. */
 async function busyWanzhou(): Promise<void> {
