@@ -112,12 +112,19 @@ const queuedInRetail = (s: FederatedSite, callId: string): boolean => {
   return c?.state === 'queued' && c.queueId === 'retail';
 };
 
-/** A caller queued in wanzhou's retail line (its call id once the ACD has it queued). */
+/**
+ * A caller queued in wanzhou's retail line: its call id once the ACD has it queued, or once
+ * wanzhou asked to move it from there (inside the window a call may be asked for, and gone,
+ * between two looks of this wait).
+ */
 async function queuedAtWanzhou(phone: string): Promise<string> {
   const leg = wz.placeRetailCall(phone);
-  return waitFor('the call to wait in wanzhou retail', () =>
-    leg.callId && queuedInRetail(wz, leg.callId) ? leg.callId : undefined,
-  );
+  return waitFor('the call to wait in wanzhou retail', () => {
+    const id = leg.callId;
+    if (!id) return undefined;
+    const askedFromRetail = asksFor(wz, id).some((l) => l.queueId === 'retail');
+    return queuedInRetail(wz, id) || askedFromRetail ? id : undefined;
+  });
 }
 
 /**

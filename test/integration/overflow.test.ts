@@ -92,8 +92,11 @@ async function busyWanzhou(): Promise<void> {
 /** A caller waiting in wanzhou's retail line (its call id once the site took it). */
 async function waitingAtWanzhou(phone: string): Promise<string> {
   const leg = wz.placeRetailCall(phone);
+  // Or asked for already: a call may be queued, asked for and moved between two looks.
   return waitFor('the call to wait in wanzhou retail', () =>
-    leg.callId && wz.site.engine.call(leg.callId) ? leg.callId : undefined,
+    leg.callId && (wz.site.engine.call(leg.callId) || asksFor(wz, leg.callId).length > 0)
+      ? leg.callId
+      : undefined,
   );
 }
 
