@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { readPcapUdp } from '../../test/support/pcap.js';
+import { sippPcapUdp } from '../../test/support/pcap.js';
 import { readRtp, type Rtp } from './rtp-packets.js';
 import {
   detectDtmf,
@@ -10,13 +10,12 @@ import {
   type DtmfDigit,
 } from './dtmf.js';
 
-const SIPP = '/usr/share/sip-tester';
 const PCAP_DIGITS: Record<string, DtmfDigit> = {
   ...Object.fromEntries(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'].map((d) => [d, d])),
   star: '*',
   pound: '#',
 };
-const pcapRtp = (name: string): Rtp[] => readPcapUdp(`${SIPP}/${name}.pcap`).map((u) => readRtp(u.payload));
+const pcapRtp = (name: string): Rtp[] => sippPcapUdp(name).map((u) => readRtp(u.payload));
 const dtmfPcap = (key: string): Rtp[] => pcapRtp(`dtmf_2833_${key}`);
 
 /** Feeds the packets in order; the digits reported, and the detector after. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { readPcapUdp } from '../../test/support/pcap.js';
+import { sippPcapUdp } from '../../test/support/pcap.js';
 import {
   extendSequence,
   nextSequence,
@@ -100,7 +100,7 @@ describe('G.711 payloader', () => {
   });
 
   test("SIPp's g711a.pcap reads as PCMA in 30 ms frames", () => {
-    const packets = readPcapUdp('/usr/share/sip-tester/g711a.pcap').map((u) => readRtp(u.payload));
+    const packets = sippPcapUdp('g711a').map((u) => readRtp(u.payload));
     expect(packets).toHaveLength(236);
     const ssrcs = new Set(packets.map((p) => p.ssrc));
     expect(ssrcs.size).toBe(1);

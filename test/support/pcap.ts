@@ -2,7 +2,8 @@
  * Reads the UDP datagrams out of a classic pcap file (Ethernet, IPv4), for tests that replay
  * captured RTP such as SIPp's /usr/share/sip-tester/*.pcap (no tcpdump or tshark needed).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface PcapUdp {
   atMs: number;
@@ -39,4 +40,17 @@ export function readPcapUdp(path: string): PcapUdp[] {
     });
   }
   return out;
+}
+
+/**
+ * One of SIPp's own pcaps. deploy/services.sh names their folder in SIPP_PCAP_DIR; the unit
+ * tier runs without its env.sh, so Debian's place for them is the fallback.
+ */
+export function sippPcapUdp(name: string): PcapUdp[] {
+  const dir = process.env['SIPP_PCAP_DIR'] ?? '/usr/share/sip-tester';
+  const path = join(dir, `${name}.pcap`);
+  if (!existsSync(path)) {
+    throw new Error(`${path} is missing: install SIPp (Debian package sip-tester) or set SIPP_PCAP_DIR`);
+  }
+  return readPcapUdp(path);
 }
