@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
 import { sippPcapUdp } from '../../test/support/pcap.js';
 import {
   extendSequence,
@@ -62,6 +63,19 @@ describe('RTP packets', () => {
     }
     expect(seen).toEqual([65533, 65534, 65535, 65536, 65537, 65535, 65538]);
   });
+});
+
+test('any packet within half the sequence space of the highest maps to its own extended number', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 2 ** 40 }),
+      fc.integer({ min: -32768, max: 32767 }),
+      (highest, delta) => {
+        fc.pre(highest + delta >= 0);
+        expect(extendSequence(highest, (highest + delta) & 0xffff)).toBe(highest + delta);
+      },
+    ),
+  );
 });
 
 describe('G.711 payloader', () => {
