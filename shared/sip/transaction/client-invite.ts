@@ -2,35 +2,38 @@
  * The INVITE client transaction (RFC 3261 §17.1.1, with RFC 6026 §7.2's Accepted state).
  *
  * ```
- *                      |INVITE from TU (start)
- *    Timer A fires     |INVITE sent, A (UDP) and B started
- *    INVITE resent,    V                       Timer B fires: timeout to TU
- *    A doubled   +-----------+                 Transport error: to TU
- *       +--------|           |------------------------------------+
- *       |        |  Calling  |                                    |
- *       +------->|           |-----------+ 2xx: to TU, start M    |
- *                +-----------+           |                        |
- *        300-699    |     |1xx: to TU    |                        |
- *        ACK sent,  |     V              |                        |
- *        to TU      |  +------------+    |                        |
- *                   |  |            |----+ 2xx: to TU, start M    |
- *      1xx: to TU   |  | Proceeding |    |                        |
- *      cancel-sent: |  |            |----|------------------------+ Timer B (after
- *      start B      |  +------------+    |                        | cancel-sent),
- *                   |     | 300-699:     |                        | transport error
- *                   |     | ACK sent,    V                        |
- *                   |     | to TU  +------------+                 |
- *                   V     V        |            |---+ 2xx: to TU  |
- *                +-----------+     |  Accepted  |<--+ others: -   |
- *     300-699:   |           |     |            |-----------------+ Timer M fires,
- *     ACK resent |           |     +------------+                 | transport error
- *       +--------| Completed |                                    |
- *       +------->|           |------------------------------------+ Timer D fires,
- *                +-----------+                                    | transport error
- *                                                                 V
- *                                                           +------------+
- *                                                           | Terminated |
- *                                                           +------------+
+ *              start: INVITE sent; A (UDP only) and B started
+ *                            |
+ *                   a        v                b, x
+ *                +----->+---------+------------------------------+
+ *                |      | Calling |                              |
+ *                +------+---------+                              |
+ *                      /     |     \                             |
+ *                   f /      | c    \ g                          |
+ *                    /       v       \                           |
+ *                   /  +------------+ \      b (after d), x      |
+ *                  /   | Proceeding |--\------------------------>|
+ *                 /    +------------+   \                        |
+ *                /    f /  ^  |  \ g     \                       |
+ *               v      v   +--+   v       v                      |
+ *      h  +-----------+    c, d   +-----------+  i               |
+ *   +---->| Completed |           | Accepted  |<----+            |
+ *   +-----+-----------+           +-----------+-----+            |
+ *               | D fires, x            | M fires, x             |
+ *               v                       v                        v
+ *         +---------------------------------------------------------+
+ *         |                       Terminated                        |
+ *         +---------------------------------------------------------+
+ *
+ *   a  Timer A fires: INVITE resent, A re-armed at twice its interval
+ *   b  Timer B fires: timeout to TU
+ *   c  1xx: to TU (leaving Calling cancels A and B)
+ *   d  cancel-sent (the TU sent a CANCEL): B started
+ *   f  300-699: ACK sent, to TU, D started (TCP: D = 0, straight to Terminated)
+ *   g  2xx: to TU, M started (no ACK: the TU sends it)
+ *   h  300-699 again: ACK resent (other responses absorbed)
+ *   i  2xx again, resent or forked: to TU (other responses absorbed)
+ *   x  transport error: to TU
  * ```
  *
  * A 2xx is passed to the TU and never acknowledged here: the ACK to a 2xx is the TU's own

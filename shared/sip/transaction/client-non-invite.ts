@@ -2,31 +2,34 @@
  * The non-INVITE client transaction (RFC 3261 §17.1.2): BYE, CANCEL, REGISTER, OPTIONS...
  *
  * ```
- *                        |request from TU (start)
- *                        |request sent, E (UDP) and F started
- *    Timer E fires       V
- *    request resent, +-----------+          Timer F fires: timeout to TU
- *    E doubled up    |           |------------------------------------+
- *    to T2   +-------|  Trying   |          Transport error: to TU    |
- *            +------>|           |------------------------------------+
- *                    +-----------+                                    |
- *        200-699:       |    |1xx: to TU                              |
- *        to TU          |    V                                        |
- *                       | +------------+ Timer E fires: request       |
- *                       | |            |---+ resent, E = T2           |
- *                       | | Proceeding |<--+ 1xx: to TU               |
- *                       | |            |------------------------------+ Timer F fires,
- *                       | +------------+                              | transport error
- *                       |    | 200-699: to TU                         |
- *                       V    V                                        |
- *                    +-----------+                                    |
- *    any response: - |           |                                    |
- *            +-------| Completed |------------------------------------+ Timer K fires,
- *            +------>|           |                                    | transport error
- *                    +-----------+                                    V
- *                                                               +------------+
- *                                                               | Terminated |
- *                                                               +------------+
+ *              start: request sent; E (UDP only) and F started
+ *                            |
+ *                   a        v                 F, x
+ *                +----->+---------+-------------------------------+
+ *                |      | Trying  |                               |
+ *                +------+---------+                               |
+ *                        |      |  c                              |
+ *                        |      v                                 |
+ *                        |   +------------+   F, x                |
+ *                        |   | Proceeding |---------------------->|
+ *                        |   +------------+<----+                 |
+ *                      f |      |  f  |    b    |                 |
+ *                        |      |     +---------+                 |
+ *                        v      v                                 |
+ *               h   +------------+        K fires, x              |
+ *              +--->| Completed  |------------------------------->|
+ *              +----+------------+                                v
+ *                                                         +------------+
+ *                                                         | Terminated |
+ *                                                         +------------+
+ *
+ *   a  Timer E fires: request resent, E re-armed at twice its interval, at most T2
+ *   b  Timer E fires: request resent, E re-armed at T2; 1xx: to TU
+ *   c  1xx: to TU
+ *   f  200-699: to TU, E and F cancelled, K started (TCP: K = 0, straight to Terminated)
+ *   h  any response again: absorbed
+ *   F  Timer F fires: timeout to TU
+ *   x  transport error: to TU
  * ```
  *
  * E is capped at T2 because a non-INVITE is answered at once (no ringing), so backing off

@@ -2,42 +2,46 @@
  * The INVITE server transaction (RFC 3261 §17.2.1, with RFC 6026 §7.1's Accepted state).
  *
  * ```
- *                          |INVITE received (start)
- *   INVITE: resend the     |to TU, 100 Trying sent
- *   last 1xx (or a 100)    V
- *   ACK: -         +------------+ 1xx from TU: sent
- *          +-------|            |-------+
- *          +------>| Proceeding |<------+
- *                  |            |-------------------------------------+ transport
- *                  +------------+                                     | error: to TU
- *     300-699 from TU:  |     | 2xx from TU: sent, start L            |
- *     sent, start G     |     +-------------------+                   |
- *     (UDP) and H       V                         V                   |
- *                  +------------+  INVITE: -  +------------+          |
- *   INVITE: final  |            |       +-----|            |          |
- *   resent         |            |       +---->|  Accepted  |          |
- *   G: final       | Completed  |  ACK: to TU |            |<--+ 2xx from TU: sent
- *   resent, G      |            |  transport  |            |---+      |
- *   doubled to T2  |            |  error: to  +------------+          |
- *                  +------------+  TU (stays)       | Timer L fires   |
- *          ACK: start I |     | Timer H fires:      |                 |
- *                       |     | timeout to TU;      |                 |
- *                       V     | transport error     |                 |
- *                  +------------+                   |                 |
- *   ACK, INVITE: - | Confirmed  |                   |                 |
- *                  +------------+                   |                 |
- *                       | Timer I fires             |                 |
- *                       V                           V                 |
- *                  +------------------------------------+             |
- *                  |             Terminated             |<------------+
- *                  +------------------------------------+
+ *              start: INVITE to TU, 100 Trying sent
+ *                            |
+ *                   a        v                       x
+ *                +----->+------------+-------------------------------+
+ *                |      | Proceeding |                               |
+ *                +------+------------+                               |
+ *                        /          \                                |
+ *                     f /            \ g                             |
+ *                      v              v                              |
+ *      h  +-----------+              +-----------+  i                |
+ *   +---->| Completed |              | Accepted  |<----+             |
+ *   +-----+-----------+              +-----------+-----+             |
+ *          |         | k                   | L fires                 |
+ *          | H, x    v                     |                         |
+ *          |   +-----------+  m            |                         |
+ *          |   | Confirmed |<----+         |                         |
+ *          |   +-----------+-----+         |                         |
+ *          |         | I fires, x          |                         |
+ *          v         v                     v                         v
+ *         +------------------------------------------------------------+
+ *         |                         Terminated                         |
+ *         +------------------------------------------------------------+
+ *
+ *   a  INVITE resent: the last 1xx resent (a 100 if none yet); 1xx from TU: sent; ACK: absorbed
+ *   f  300-699 from TU: sent, G (UDP only) and H started
+ *   g  2xx from TU: sent once, L started
+ *   h  INVITE resent, or Timer G fires: the final resent (G doubles up to T2)
+ *   i  2xx from TU (the TU's own resend): sent; INVITE: absorbed; ACK: to TU;
+ *      transport error: to TU, and the transaction stays
+ *   k  ACK: G and H cancelled, I started (TCP: I = 0, straight to Terminated)
+ *   m  ACK or INVITE again: absorbed
+ *   H  Timer H fires (no ACK came): timeout to TU
+ *   x  transport error: to TU
  * ```
  *
  * The 2xx is sent once and never retransmitted here: the TU resends it until the ACK comes
  * (RFC 3261 §13.3.1.4) and hands each resend to this transaction. Accepted holds the
  * transaction for L = 64*T1 so a resent INVITE is absorbed instead of looking like a new
- * call (the RFC 6026 fix), and an ACK that carries this INVITE's branch (a pre-3261 peer)
- * still reaches the TU. A transport error in Accepted is reported but does not end it, for
+ * call (the RFC 6026 fix), and an ACK that reuses this INVITE's branch (some UAs do,
+ * against RFC 3261 §17.1.1.3) still reaches the TU. A transport error in Accepted is reported but does not end it, for
  * the same reason. On TCP, G never runs and I is zero (the ACK ends it at once).
  */
 import { Effects, guard } from './effects.js';

@@ -2,31 +2,33 @@
  * The non-INVITE server transaction (RFC 3261 §17.2.2).
  *
  * ```
- *                        |request received (start)
- *                        |pass to TU
- *                        V
- *   request: -     +-----------+
- *          +-------|           |
- *          +------>|  Trying   |------------------------------------+ transport
- *                  |           |                                    | error: to TU
- *                  +-----------+                                    |
- *   200-699 from TU:    |    | 1xx from TU: sent                    |
- *   sent, start J       |    V                                      |
- *                       | +------------+ 1xx from TU: sent          |
- *                       | |            |---+ request: last 1xx      |
- *                       | | Proceeding |<--+ resent                 |
- *                       | |            |----------------------------+ transport error
- *                       | +------------+                            |
- *                       |    | 200-699 from TU: sent, start J       |
- *                       V    V                                      |
- *                  +-----------+                                    |
- *   request: final |           |                                    |
- *   resent +-------| Completed |------------------------------------+ Timer J fires,
- *          +------>|           |                                    | transport error
- *                  +-----------+                                    V
- *                                                             +------------+
- *                                                             | Terminated |
- *                                                             +------------+
+ *              start: request to TU
+ *                            |
+ *                   a        v                  x
+ *                +----->+---------+-------------------------------+
+ *                |      | Trying  |                               |
+ *                +------+---------+                               |
+ *                        |      |  c                              |
+ *                        |      v                                 |
+ *                        |   +------------+   x                   |
+ *                        |   | Proceeding |---------------------->|
+ *                        |   +------------+<----+                 |
+ *                      f |      |  f  |    b    |                 |
+ *                        |      |     +---------+                 |
+ *                        v      v                                 |
+ *               h   +------------+        J fires, x              |
+ *              +--->| Completed  |------------------------------->|
+ *              +----+------------+                                v
+ *                                                         +------------+
+ *                                                         | Terminated |
+ *                                                         +------------+
+ *
+ *   a  request resent: absorbed (nothing to resend yet)
+ *   b  request resent: the last 1xx resent; 1xx from TU: sent
+ *   c  1xx from TU: sent
+ *   f  200-699 from TU: sent, J started (TCP: J = 0, straight to Terminated)
+ *   h  request resent: the final resent
+ *   x  transport error: to TU
  * ```
  *
  * Completed lingers for J (64*T1 on UDP, the longest a client keeps resending) so every
