@@ -126,6 +126,11 @@ const MOVES: [string, string, Ev, ClientInviteStateName, TxCommand<string>[]][] 
 
 /** Events a state refuses: the adapter or the TU got something wrong. */
 const REFUSED: [string, string, Ev][] = [
+  [
+    'proceeding',
+    'the 200 to its CANCEL (another transaction)',
+    { type: 'response', response: response(200, 'CANCEL') },
+  ],
   ['calling', 'cancel sent before any provisional', cancelSent],
   ['calling', 'timer D (not running)', timer('D')],
   ['proceeding', 'timer A (cancelled)', timer('A')],

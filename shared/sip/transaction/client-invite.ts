@@ -47,7 +47,7 @@
  */
 import { invalidArgument } from '../../errors.js';
 import { Effects, guard } from './effects.js';
-import { checkStatus } from './illegal-event.js';
+import { checkAnswers, checkStatus } from './illegal-event.js';
 import { firstIntervalMs, nextIntervalMs } from './timers.js';
 import {
   isFailure,
@@ -160,6 +160,7 @@ export function stepClientInvite<H>(
     case 'response': {
       const r = event.response;
       checkStatus('response.status', r.status);
+      checkAnswers('client-invite', state.name, state.request, r);
       if (state.name === 'completed') {
         // A resent 3xx-6xx means our ACK was lost: send it again. Anything else is absorbed.
         if (isFailure(r.status))

@@ -97,6 +97,7 @@ const MOVES: [string, string, Ev, ClientNonInviteStateName, TxCommand<string>[]]
 ];
 
 const REFUSED: [string, string, Ev][] = [
+  ['trying', 'a response to another method', { type: 'response', response: response(200, 'INVITE') }],
   ['trying', 'timer K (not running)', timer('K')],
   ['completed', 'timer E (cancelled)', timer('E')],
   ['completed', 'timer F (cancelled)', timer('F')],

@@ -38,7 +38,7 @@
  */
 import { invalidArgument } from '../../errors.js';
 import { Effects, guard } from './effects.js';
-import { checkStatus } from './illegal-event.js';
+import { checkAnswers, checkStatus } from './illegal-event.js';
 import { firstIntervalMs, nextIntervalMs } from './timers.js';
 import {
   isProvisional,
@@ -132,6 +132,7 @@ export function stepClientNonInvite<H>(
     case 'response': {
       const r = event.response;
       checkStatus('response.status', r.status);
+      checkAnswers('client-non-invite', state.name, state.request, r);
       if (state.name === 'completed') return to('completed'); // a resent final: absorbed
       fx.passToTu(r.handle);
       if (isProvisional(r.status)) return to('proceeding');

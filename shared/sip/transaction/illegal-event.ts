@@ -29,3 +29,24 @@ export function checkStatus(field: string, status: number): void {
     throw invalidArgument(field, `status ${status} is not a SIP status code (100-699)`);
   }
 }
+
+/**
+ * A response handed to a client transaction must answer its request: the 200 to a CANCEL
+ * shares the INVITE's branch but not its CSeq method, and belongs to the CANCEL's own
+ * transaction (matching.ts). Handing it here is an adapter bug, refused before any change.
+ */
+export function checkAnswers(
+  machine: MachineName,
+  state: string,
+  request: { readonly method: string },
+  response: { readonly status: number; readonly cseqMethod: string },
+): void {
+  if (response.cseqMethod !== request.method) {
+    throw new IllegalTransactionEvent(
+      machine,
+      state,
+      'response',
+      `a ${response.status} to ${response.cseqMethod} does not answer this ${request.method}`,
+    );
+  }
+}

@@ -44,9 +44,9 @@
  * against RFC 3261 §17.1.1.3) still reaches the TU. A transport error in Accepted is reported but does not end it, for
  * the same reason. On TCP, G never runs and I is zero (the ACK ends it at once).
  */
+import { invalidArgument } from '../../errors.js';
 import { Effects, guard } from './effects.js';
 import { checkStatus, IllegalTransactionEvent } from './illegal-event.js';
-import { invalidArgument } from '../../errors.js';
 import { firstIntervalMs, nextIntervalMs } from './timers.js';
 import {
   isProvisional,

@@ -4,20 +4,20 @@
  * long a message may stay in the network. Every other timer derives from these three, so
  * raising T1 on a slow link stretches the whole schedule consistently.
  *
- * | timer | machine              | value on UDP                 | on TCP/TLS | what it does                        |
- * |-------|----------------------|------------------------------|------------|-------------------------------------|
- * | A     | client INVITE        | T1, doubling                 | not run    | resend the INVITE                   |
- * | B     | client INVITE        | 64*T1                        | 64*T1      | give up waiting for any response    |
- * | D     | client INVITE        | max(32 s, 64*T1)             | 0          | absorb resent 3xx-6xx finals        |
- * | E     | client non-INVITE    | T1, doubling up to T2        | not run    | resend the request                  |
- * | F     | client non-INVITE    | 64*T1                        | 64*T1      | give up waiting for a final         |
- * | G     | server INVITE        | T1, doubling up to T2        | not run    | resend the 3xx-6xx final            |
- * | H     | server INVITE        | 64*T1                        | 64*T1      | give up waiting for the ACK         |
- * | I     | server INVITE        | T4                           | 0          | absorb resent ACKs                  |
- * | J     | server non-INVITE    | 64*T1                        | 0          | absorb resent requests              |
- * | K     | client non-INVITE    | T4                           | 0          | absorb resent finals                |
- * | L     | server INVITE        | 64*T1                        | 64*T1      | absorb resent INVITEs after a 2xx   |
- * | M     | client INVITE        | 64*T1                        | 64*T1      | pass resent and forked 2xx to the TU|
+ * | timer | machine              | value on UDP                 | on TCP/TLS | what it does                           |
+ * |-------|----------------------|------------------------------|------------|----------------------------------------|
+ * | A     | client INVITE        | T1, doubling                 | not run    | resend the INVITE                      |
+ * | B     | client INVITE        | 64*T1                        | 64*T1      | give up waiting for any response       |
+ * | D     | client INVITE        | max(32 s, 64*T1)             | 0          | absorb resent 3xx-6xx finals           |
+ * | E     | client non-INVITE    | T1, doubling up to T2        | not run    | resend the request                     |
+ * | F     | client non-INVITE    | 64*T1                        | 64*T1      | give up waiting for a final            |
+ * | G     | server INVITE        | T1, doubling up to T2        | not run    | resend the 3xx-6xx final               |
+ * | H     | server INVITE        | 64*T1                        | 64*T1      | give up waiting for the ACK            |
+ * | I     | server INVITE        | T4                           | 0          | absorb resent ACKs                     |
+ * | J     | server non-INVITE    | 64*T1                        | 0          | absorb resent requests                 |
+ * | K     | client non-INVITE    | T4                           | 0          | absorb resent finals                   |
+ * | L     | server INVITE        | 64*T1                        | 64*T1      | absorb resent INVITEs after a 2xx      |
+ * | M     | client INVITE        | 64*T1                        | 64*T1      | pass resent and forked 2xx to the TU   |
  *
  * D is at least 32 s as the RFC asks, and at least 64*T1 so that it still outlasts the
  * server's G retransmissions (bounded by H = 64*T1) when T1 is raised.
@@ -56,9 +56,6 @@ export function compileTimerOptions(input: Partial<TimerOptions> = {}, field = '
   }
   return out;
 }
-
-/** Timers that retransmit: run only on unreliable transports (the transport retransmits on TCP). */
-export const RETRANSMIT_TIMERS: readonly TimerName[] = ['A', 'E', 'G'];
 
 /**
  * The first interval of a timer on this transport: the value it is armed with. Zero means
