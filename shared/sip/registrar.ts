@@ -8,12 +8,13 @@
  *
  * One binding, per (AoR, Contact URI):
  *
- *            REGISTER, expires > 0              REGISTER, expires > 0
- *   (none) ------------------------> bound <----------------------- (refresh: newer CSeq,
- *      ^                               |                              or another Call-ID)
- *      |  REGISTER expires=0,          |
- *      +-- Contact: * with Expires: 0, +
- *          or a sweep at/after its expiry
+ *                REGISTER, expires > 0                     REGISTER, expires > 0, with a
+ *   (none) ----------------------------------> bound --+   CSeq above the stored one for
+ *      ^                                       |  ^    |   its Call-ID, or another Call-ID
+ *      |                                       |  +----+   (a refresh: a new expiry)
+ *      +---------------------------------------+
+ *        REGISTER expires=0 for it, Contact: * with Expires: 0,
+ *        or a sweep at or after its expiry
  *
  * A REGISTER is applied whole or not at all: a contact asking for less than the minimum
  * (423 with Min-Expires), a CSeq not above the one stored for the same Call-ID (a
