@@ -10,6 +10,12 @@ import { createHash } from 'node:crypto';
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 export const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'];
 
+/**
+ * What a realm may be, for the site's config and the HA1 tool alike: no `:` (it would make
+ * `user:realm:password` ambiguous) and no quote (it goes into a quoted challenge as is).
+ */
+export const DIGEST_REALM_RE = /^[A-Za-z0-9.\-_@]{1,255}$/;
+
 const NODE_HASH: Record<DigestAlgorithm, string> = { MD5: 'md5', 'SHA-256': 'sha256' };
 /** Hex digits of each algorithm's digest: a response of another length is malformed. */
 export const DIGEST_HEX_LENGTH: Record<DigestAlgorithm, number> = { MD5: 32, 'SHA-256': 64 };

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { ha1 } from './digest-hash.js';
 import { parseDigestCredentials } from './digest-header.js';
 import {
+  checkDigestRealm,
   digestChallenges,
   emptyNonceCounts,
   verifyDigest,
@@ -314,4 +315,22 @@ test('malformed credentials, no qop or no opaque are refused 400 naming the fiel
   assert.match(detail(proxy), /^400 Proxy-Authorization\.username: is missing/);
   // What the parser reads is what the verifier judged.
   assert.equal(parseDigestCredentials(good).username, '1001');
+});
+
+test("a realm's settings are checked once, each bad one named", () => {
+  assert.equal(checkDigestRealm(REALM, 'sip.digest'), REALM);
+  const field = (over: Partial<DigestRealm>) => {
+    try {
+      checkDigestRealm({ ...REALM, ...over }, 'sip.digest');
+    } catch (e) {
+      return (e as { field?: string }).field;
+    }
+    return undefined;
+  };
+  assert.equal(field({ realm: 'a "b"' }), 'sip.digest.realm');
+  assert.equal(field({ secret: Buffer.alloc(15) }), 'sip.digest.secret');
+  assert.equal(field({ nonceLifetimeMs: 999 }), 'sip.digest.nonceLifetimeMs');
+  assert.equal(field({ algorithms: [] }), 'sip.digest.algorithms');
+  assert.equal(field({ algorithms: ['MD5', 'MD5'] }), 'sip.digest.algorithms');
+  assert.equal(field({ nonceMemory: 0 }), 'sip.digest.nonceMemory');
 });

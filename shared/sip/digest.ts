@@ -15,8 +15,8 @@
  * the phone the same 403, only the log tells them apart.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { isDomainError } from '../errors.js';
-import { digestResponse, type DigestAlgorithm } from './digest-hash.js';
+import { invalidArgument, isDomainError } from '../errors.js';
+import { DIGEST_REALM_RE, digestResponse, type DigestAlgorithm } from './digest-hash.js';
 import {
   formatDigestChallenge,
   parseDigestCredentials,
@@ -38,6 +38,24 @@ export interface DigestRealm {
   algorithms: readonly DigestAlgorithm[];
   /** How many nonces' highest nc are remembered (digest-nonce-counts.ts). */
   nonceMemory: number;
+}
+
+/**
+ * Checks a realm's settings once, when the site config is compiled, naming the field under
+ * `at` (`sip.digest.secret`); returns them unchanged.
+ */
+export function checkDigestRealm(r: DigestRealm, at: string): DigestRealm {
+  if (!DIGEST_REALM_RE.test(r.realm))
+    throw invalidArgument(`${at}.realm`, 'letters, digits and . - _ @ only, at most 255');
+  // Shorter keys make nonces guessable; 16 bytes is the HMAC output kept (digest-nonce.ts).
+  if (r.secret.length < 16) throw invalidArgument(`${at}.secret`, 'must be at least 16 bytes');
+  if (!Number.isInteger(r.nonceLifetimeMs) || r.nonceLifetimeMs < 1000)
+    throw invalidArgument(`${at}.nonceLifetimeMs`, 'must be at least 1 s');
+  if (r.algorithms.length === 0 || new Set(r.algorithms).size !== r.algorithms.length)
+    throw invalidArgument(`${at}.algorithms`, 'must name MD5 and/or SHA-256, each once');
+  if (!Number.isInteger(r.nonceMemory) || r.nonceMemory < 1)
+    throw invalidArgument(`${at}.nonceMemory`, 'must be a whole number of at least 1');
+  return r;
 }
 
 export interface DigestRequest {

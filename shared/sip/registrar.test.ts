@@ -1,6 +1,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import {
+  checkRegistrarLimits,
   contactsOf,
   emptyRegistrar,
   registrarStep,
@@ -207,4 +208,21 @@ test('other AoRs are untouched by a REGISTER or a wildcard', () => {
   const all = register(state, { cseq: 2, expires: 0, contacts: '*' }, T0);
   assert.equal(contactsOf(all.state, other, T0).length, 1);
   assert.equal(contactsOf(all.state, AOR, T0).length, 0);
+});
+
+test('the limits are checked once, each bad one named', () => {
+  assert.equal(checkRegistrarLimits(LIMITS, 'sip.registrar'), LIMITS);
+  const field = (over: Partial<RegistrarLimits>) => {
+    try {
+      checkRegistrarLimits({ ...LIMITS, ...over }, 'sip.registrar');
+    } catch (e) {
+      return (e as { field?: string }).field;
+    }
+    return undefined;
+  };
+  assert.equal(field({ minExpiresS: 0 }), 'sip.registrar.minExpiresS');
+  assert.equal(field({ maxContactsPerAor: 1.5 }), 'sip.registrar.maxContactsPerAor');
+  assert.equal(field({ maxExpiresS: 30 }), 'sip.registrar.maxExpiresS');
+  assert.equal(field({ defaultExpiresS: 7200 }), 'sip.registrar.defaultExpiresS');
+  assert.equal(field({ defaultExpiresS: 30 }), 'sip.registrar.defaultExpiresS');
 });

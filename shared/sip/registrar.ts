@@ -21,6 +21,7 @@
  * retransmission or an old request overtaken, RFC 3261 §10.3 step 7), or too many contacts
  * leaves every binding as it was.
  */
+import { invalidArgument } from '../errors.js';
 
 export interface RegistrarLimits {
   /** Shorter non-zero requests get `423 Interval Too Brief` with this as Min-Expires. */
@@ -30,6 +31,21 @@ export interface RegistrarLimits {
   /** When neither the contact nor the request says (RFC 3261 §10.2.1.1 suggests 3600). */
   defaultExpiresS: number;
   maxContactsPerAor: number;
+}
+
+/**
+ * Checks the limits once, when the site config is compiled, naming the field under `at`
+ * (`sip.registrar.minExpiresS`); returns them unchanged.
+ */
+export function checkRegistrarLimits(l: RegistrarLimits, at: string): RegistrarLimits {
+  for (const [name, v] of Object.entries(l))
+    if (!Number.isInteger(v) || v < 1)
+      throw invalidArgument(`${at}.${name}`, 'must be a whole number of at least 1');
+  if (l.maxExpiresS < l.minExpiresS)
+    throw invalidArgument(`${at}.maxExpiresS`, `must not be under minExpiresS (${l.minExpiresS})`);
+  if (l.defaultExpiresS < l.minExpiresS || l.defaultExpiresS > l.maxExpiresS)
+    throw invalidArgument(`${at}.defaultExpiresS`, `must be from minExpiresS to maxExpiresS`);
+  return l;
 }
 
 export interface Binding {

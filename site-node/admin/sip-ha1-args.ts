@@ -5,7 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../../shared/errors.js';
-import { DIGEST_ALGORITHMS, ha1, type DigestAlgorithm } from '../../shared/sip/digest-hash.js';
+import {
+  DIGEST_ALGORITHMS,
+  DIGEST_REALM_RE,
+  ha1,
+  type DigestAlgorithm,
+} from '../../shared/sip/digest-hash.js';
 
 export const SIP_HA1_USAGE =
   'usage: sip-ha1 --extension EXT --realm REALM [--algorithm MD5|SHA-256] [--password-file FILE]\n' +
@@ -25,7 +30,6 @@ export interface SipHa1Args {
 
 // A ':' in the extension or realm would make `EXT:REALM:password` mean two different accounts.
 const EXTENSION = /^[A-Za-z0-9._+-]{1,64}$/;
-const REALM = /^[A-Za-z0-9.\-_@]{1,255}$/;
 
 export function parseSipHa1Args(argv: string[]): SipHa1Args {
   let values: Record<string, string | undefined>;
@@ -48,7 +52,7 @@ export function parseSipHa1Args(argv: string[]): SipHa1Args {
   if (!EXTENSION.test(values.extension))
     throw invalidArgument('--extension', 'letters, digits and . _ + - only, at most 64');
   if (!values.realm) throw invalidArgument('--realm', "the site's SIP realm is required");
-  if (!REALM.test(values.realm))
+  if (!DIGEST_REALM_RE.test(values.realm))
     throw invalidArgument('--realm', 'letters, digits and . - _ @ only, at most 255');
   let algorithms = DIGEST_ALGORITHMS;
   if (values.algorithm !== undefined) {
