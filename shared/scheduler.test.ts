@@ -44,3 +44,23 @@ test('real scheduler runs sped up, and its clock agrees', async () => {
   assert.equal(s.pending(), 0);
   assert.throws(() => new RealScheduler({ speed: 0 }), RangeError);
 });
+
+test('a real timer never fires before its time on the scheduler clock, though setTimeout may', async () => {
+  // libuv arms a timer from its loop time, cached at the start of the loop's turn; on a busy
+  // process that time is behind Date.now(), so the callback can run before `now()` reaches
+  // the due time (a reservation's deadline then looks not yet passed). Here the clock reads
+  // 30 ms behind the timeout's own time once the timer is armed: the same lag, made certain.
+  let lagMs = 0;
+  const s = new RealScheduler({ realNow: () => Date.now() - lagMs });
+  const due = s.now() + 50;
+  const at = new Promise<number>((resolve) => s.after(50, () => resolve(s.now())));
+  lagMs = 30;
+  assert.ok((await at) >= due, 'fired at or after its due time on the scheduler clock');
+  assert.equal(s.pending(), 0);
+  const early = s.after(40, () => assert.fail('cancelled timer fired'));
+  lagMs = 60; // cancelled while waiting out the lag: the re-armed timeout goes too
+  await new Promise((r) => setTimeout(r, 45));
+  early();
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(s.pending(), 0);
+});

@@ -39,15 +39,25 @@ export class RealScheduler implements Scheduler {
     return Math.floor(this.startMs + (this.realNow() - this.realStart) * this.speed);
   }
 
+  /**
+   * Never before `now()` reaches the due time: libuv arms a timeout from its loop time, cached
+   * when the loop's turn began, so on a busy process setTimeout can fire while `now()` (read
+   * fresh) is still short of it, and a deadline checked against `now()` would look unpassed
+   * with no timer left to check it again. An early firing re-arms for the rest.
+   */
   after(ms: number, fn: () => void): Cancel {
-    const t = setTimeout(
-      () => {
+    const dueMs = this.now() + Math.max(0, ms);
+    let t: NodeJS.Timeout;
+    const arm = (simMs: number): void => {
+      t = setTimeout(() => {
         this.timers.delete(t);
+        const left = dueMs - this.now();
+        if (left > 0) return arm(left);
         fn();
-      },
-      Math.max(0, ms) / this.speed,
-    );
-    this.timers.add(t);
+      }, simMs / this.speed);
+      this.timers.add(t);
+    };
+    arm(Math.max(0, ms));
     return () => {
       clearTimeout(t);
       this.timers.delete(t);
