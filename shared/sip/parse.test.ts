@@ -5,6 +5,7 @@ import { SipParseError } from './parse-error.js';
 import { headerValue, headerValues } from './message.js';
 import type { SipMessage, SipRequest, SipResponse } from './message.js';
 import {
+  authorization,
   callId,
   contacts,
   contentType,
@@ -12,12 +13,14 @@ import {
   expires,
   fromHeader,
   maxForwards,
+  proxyAuthorization,
   recordRoutes,
   routes,
   sessionExpires,
   supported,
   toHeader,
   vias,
+  wwwAuthenticate,
 } from './headers.js';
 import { corpusMessage, corpusNames, wire } from './testing.js';
 
@@ -310,7 +313,18 @@ Content-Length: 0
     ['no Via', withHeaders('Content-Length: 0\n').replace(/Via: .*\n/, ''), 'Via: missing', 'drop'],
     ['two Tos', withHeaders('To: <sip:x@y>\n'), 'To: appears 2 times', 'drop'],
     ['a broken top Via', withHeaders('').replace('SIP/2.0/UDP 10.0.0.2:5060', 'SIP/2.0/UDP'), 'Via', 'drop'],
-    ['Max-Forwards over 255', withHeaders('Max-Forwards: 256\n'), 'Max-Forwards: appears 2 times', 'answer'],
+    [
+      'Max-Forwards over 255',
+      withHeaders('').replace('Max-Forwards: 70', 'Max-Forwards: 256'),
+      'Max-Forwards: value "256" is more than 255',
+      'answer',
+    ],
+    [
+      'two different Max-Forwards',
+      withHeaders('Max-Forwards: 69\n'),
+      'Max-Forwards: appears 2 times',
+      'answer',
+    ],
     [
       'Max-Forwards not a number',
       withHeaders('').replace('Max-Forwards: 70', 'Max-Forwards: ten'),
@@ -423,6 +437,17 @@ describe('header readers', () => {
       { uri: 'sip:c@10.0.0.7', expires: 0 },
     ]);
     expect(contacts(parseRequest(withHeaders('')))).toEqual([]);
+  });
+
+  test('Authorization, Proxy-Authorization and WWW-Authenticate come back raw, for the digest code', () => {
+    const retry = parse(corpusMessage('phone-register-auth.sip'));
+    expect(authorization(retry)).toMatch(/^Digest username="1001", realm="pbx.example.com", /);
+    expect(proxyAuthorization(retry)).toBeUndefined();
+    const proxied = parseRequest(withHeaders('Proxy-Authorization: Digest username="a", qop=auth\n'));
+    expect(proxyAuthorization(proxied)).toBe('Digest username="a", qop=auth');
+    expect(wwwAuthenticate(parse(corpusMessage('phone-register-401.sip')))).toEqual([
+      'Digest realm="pbx.example.com", nonce="MTcwMTAwMDAwMDo5ZjNkYWM2Yjg1", algorithm=MD5, qop="auth"',
+    ]);
   });
 
   test('lookups are case-insensitive and compact-aware; headerValues keeps every line in order', () => {
