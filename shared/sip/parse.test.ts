@@ -60,7 +60,13 @@ const EXPECTED: Record<string, Expected> = {
   'rfc3261-ok-f9.sip': { result: 'message' },
   'rfc3261-register.sip': { result: 'message' },
   'rfc4475-dblreq.sip': { result: 'message' },
+  'rfc4475-esc01.sip': { result: 'message' },
   'rfc4475-esc02.sip': { result: 'message' },
+  'rfc4475-escnull.sip': { result: 'message' },
+  'rfc4475-mpart01.sip': { result: 'message' },
+  'rfc4475-novelsc.sip': { result: 'message' },
+  'rfc4475-regaut01.sip': { result: 'message' },
+  'rfc4475-zeromf.sip': { result: 'message' },
   'rfc4475-intmeth.sip': { result: 'message' },
   'rfc4475-inv2543.sip': { result: 'message' },
   'rfc4475-lwsdisp.sip': { result: 'message' },
@@ -188,6 +194,20 @@ describe('the corpus', () => {
     expect(cseq(m).method).toBe(m.method);
     expect(toHeader(m).displayName).toBe('BEL:\x07 NUL:\x00 DEL:\x7f');
     expect(fromHeader(m).displayName).toBe("token1~` token2'+_ token3*%!.-");
+  });
+
+  test('mpart01, escnull, regaut01, zeromf: a multipart body, "L:0", an unknown auth scheme, Max-Forwards 0', () => {
+    const mpart = parse(corpusMessage('rfc4475-mpart01.sip'));
+    expect(contentType(mpart)).toMatchObject({ mediaType: 'multipart/mixed' });
+    expect(contentType(mpart)!.params.get('boundary')).toBe('7a9cbec02ceef655');
+    expect(mpart.body.toString()).toMatch(/^--7a9cbec02ceef655\r\n[^]*--7a9cbec02ceef655--\r\n$/);
+    const escnull = parse(corpusMessage('rfc4475-escnull.sip'));
+    expect(escnull.headers.at(-1)).toEqual({ name: 'Content-Length', value: '0' });
+    expect(contacts(escnull)).toHaveLength(2);
+    expect(headerValue(parse(corpusMessage('rfc4475-regaut01.sip')), 'Authorization')).toBe(
+      'NoOneKnowsThisScheme opaque-data=here',
+    );
+    expect(maxForwards(parse(corpusMessage('rfc4475-zeromf.sip')))).toBe(0);
   });
 
   test('noreason and unreason: an empty and a UTF-8 reason phrase', () => {
