@@ -122,15 +122,20 @@ export function parseSipMessage(
   return { ...message, body };
 }
 
-/** RFC 3261 §7.3.1: a line starting with SP or HTAB continues the one before, read as one SP. */
+/**
+ * RFC 3261 §7.3.1: a line starting with SP or HTAB continues the one before, read as one SP.
+ * Pieces are joined once per header, so thousands of folds cost linear time.
+ */
 function unfold(raw: string[]): string[] {
-  const out: string[] = [];
+  const pieces: string[][] = [];
   for (const line of raw) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 0) {
-      out[out.length - 1] = `${out[out.length - 1]!.trimEnd()} ${line.trimStart()}`;
-    } else out.push(line);
+    const last = pieces[pieces.length - 1];
+    if ((line.startsWith(' ') || line.startsWith('\t')) && last) last.push(line.trim());
+    else pieces.push([line]);
   }
-  return out;
+  return pieces.map((p) =>
+    p.length === 1 ? p[0]! : [p[0]!.trimEnd(), ...p.slice(1)].filter((x) => x).join(' '),
+  );
 }
 
 const STATUS_LINE = /^SIP\/(\d+\.\d+) (\d{3})(?: ([^\r\n]*))?$/i;
