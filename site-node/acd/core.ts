@@ -29,21 +29,30 @@
  */
 import { DomainError, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import { assertAgentTransition } from './agent-state.js';
+import { CommandSink, type CommandOut } from './command-sink.js';
 import { checkOpen, checkRoom, maxWaitExceeded, nextWaitDeadline } from './queue-limits.js';
 import {
-  addReady,
   headOf,
+  indexAgent,
   insertCall,
+  joinReady,
+  markReady,
   pickAgent,
   pickCallForAgent,
-  readyNodes,
-  servableQueues,
   refreshLevel,
   removeCall,
-  removeReady,
   levelFor,
+  unstaffAgent,
 } from './routing.js';
-import { timerId, type AcdState, type AgentRec, type CallRec, type QueueRt, type TimerRec } from './state.js';
+import type { AcdState, AgentRec, CallRec, QueueRt } from './state.js';
+import {
+  cancelCallTimer,
+  cancelWrapTimer,
+  startCallTimer,
+  startWrapTimer,
+  takeFiredTimer,
+  timerId,
+} from './timers.js';
 import { recordHandleTime, recordWindow } from './stats.js';
 import type {
   AcdCommand,
@@ -63,6 +72,8 @@ export interface AcdStepResult {
 
 const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const EMPTY: AttachedData = Object.freeze({});
+const NO_SITES: readonly string[] = Object.freeze([]);
+const SINK = new CommandSink();
 
 export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdStepResult {
   if (typeof nowMs !== 'number' || !Number.isFinite(nowMs))
@@ -74,7 +85,8 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
     );
   }
   if (event === null || typeof event !== 'object') throw invalidArgument('event', 'must be an object');
-  const out: AcdCommand[] = [];
+  const out = SINK;
+  out.begin();
   switch (event.type) {
     case 'call-arrived':
       onCallArrived(state, event, nowMs, out);
@@ -139,7 +151,7 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
         `unknown event type ${JSON.stringify((event as { type: unknown }).type)}`,
       );
   }
-  return { state, commands: out };
+  return { state, commands: out.take() };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -209,58 +221,62 @@ function setAgent(
   a: AgentRec,
   to: AgentStateName,
   why: string,
-  out: AcdCommand[],
+  out: CommandOut,
   reason?: string,
 ): void {
   const from = a.state;
   assertAgentTransition(a.id, from, to, why);
-  if (from === 'ready') removeReady(s, a);
+  // Leaving ready needs no unlinking: the agent's ready-list entries are dead from now on.
   a.state = to;
   a.reason = to === 'not-ready' ? reason : undefined;
   // A forced logout (lease expired) says why in the history; the agent record keeps no reason.
   const recorded = to === 'logged-out' ? reason : a.reason;
-  if (to === 'ready') addReady(s, a);
-  const cmd: AcdCommand = { type: 'agent-state-changed', agentId: a.id, from, to };
-  if (recorded !== undefined) cmd.reason = recorded;
-  if (a.callId !== undefined) cmd.callId = a.callId;
-  out.push(cmd);
-}
-
-function startTimer(s: AcdState, id: string, rec: TimerRec, out: AcdCommand[]): void {
-  s.timers.set(id, rec);
-  out.push({ type: 'start-timer', id, atMs: rec.atMs });
-}
-
-function cancelTimer(s: AcdState, id: string, out: AcdCommand[]): void {
-  if (s.timers.delete(id)) out.push({ type: 'cancel-timer', id });
+  if (to === 'ready') markReady(s, a);
+  const type = 'agent-state-changed';
+  const agentId = a.id;
+  const callId = a.callId;
+  // Whole literals, not fields added afterwards: a field added to a made object costs it a
+  // second allocation, and this is a command of nearly every event.
+  out.push(
+    recorded === undefined
+      ? callId === undefined
+        ? { type, agentId, from, to }
+        : { type, agentId, from, to, callId }
+      : callId === undefined
+        ? { type, agentId, from, to, reason: recorded }
+        : { type, agentId, from, to, reason: recorded, callId },
+  );
 }
 
 function endCall(
   s: AcdState,
   call: CallRec,
   outcome: CallOutcome,
-  out: AcdCommand[],
+  out: CommandOut,
   agentId?: string,
   movedTo?: { toSiteId: string; token: string },
 ): void {
   s.calls.delete(call.id);
-  const cmd: AcdCommand = { type: 'call-ended', callId: call.id, queueId: call.queue.cfg.id, outcome };
-  if (agentId !== undefined) cmd.agentId = agentId;
+  const type = 'call-ended';
+  const callId = call.id;
+  const queueId = call.queue.cfg.id;
+  const cmd: AcdCommand =
+    agentId === undefined ? { type, callId, queueId, outcome } : { type, callId, queueId, outcome, agentId };
   if (movedTo) Object.assign(cmd, movedTo);
   out.push(cmd);
 }
 
-function armWaitTimer(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+function armWaitTimer(s: AcdState, call: CallRec, out: CommandOut): void {
   const at = nextWaitDeadline(call.queue.cfg, call.enqueueMs, call.level, call.callback);
-  if (at !== undefined) startTimer(s, call.waitTimer, { kind: 'wait', call, atMs: at }, out);
+  if (at !== undefined) startCallTimer(call, 'wait', at, out);
 }
 
 /**
  * The call (removed from any bucket) goes to `a`, who is ready. A virtual call reserves the
  * agent while the site dials the customer; it is offered once the customer answers.
  */
-function offer(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
-  cancelTimer(s, call.waitTimer, out);
+function offer(s: AcdState, call: CallRec, a: AgentRec, out: CommandOut): void {
+  cancelCallTimer(call, 'wait', out);
   a.callId = call.id;
   setAgent(s, a, 'reserved', call.virtual ? 'be reserved for a callback' : 'take an offer', out);
   call.agent = a;
@@ -278,11 +294,11 @@ function offer(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void
   ringAgent(s, call, a, out);
 }
 
-function ringAgent(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
+function ringAgent(s: AcdState, call: CallRec, a: AgentRec, out: CommandOut): void {
   call.state = 'offered';
   const answerByMs = s.nowMs + call.queue.cfg.offerTimeoutMs;
   out.push({ type: 'offer-call', callId: call.id, agentId: a.id, queueId: call.queue.cfg.id, answerByMs });
-  startTimer(s, call.offerTimer, { kind: 'offer', call, atMs: answerByMs }, out);
+  startCallTimer(call, 'offer', answerByMs, out);
 }
 
 function fallback(
@@ -290,7 +306,7 @@ function fallback(
   call: CallRec,
   reason: FallbackReason,
   action: FallbackAction,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   out.push({
     type: 'call-fallback',
@@ -316,7 +332,7 @@ function fallback(
 }
 
 /** A call enters a queue: arrival, transfer in, overflow in. */
-function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): void {
+function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: CommandOut): void {
   call.queue = q;
   call.state = 'queued';
   call.agent = undefined;
@@ -332,7 +348,7 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): 
     recordWindow(s, q, 'rejected', 0);
     return fallback(s, call, open.reason, open.action, out);
   }
-  const a = pickAgent(s, q.cfg, 0);
+  const a = pickAgent(q, 0);
   if (a) return offer(s, call, a, out);
   const room = checkRoom(q.cfg, q.waiting - q.virtualWaiting);
   if (!room.ok) {
@@ -350,11 +366,11 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: AcdCommand[]): 
  * a move to another site; then it is turned away as closed, or lined if the queue has opened
  * meanwhile (the `closed` timer, `closedWaitOver`).
  */
-function closedWait(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+function closedWait(s: AcdState, call: CallRec, out: CommandOut): void {
   const q = call.queue;
   call.state = 'closed-wait';
   out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
-  startTimer(s, timerId.closed(call.id), { kind: 'closed', call, atMs: call.closedUntilMs! }, out);
+  startCallTimer(call, 'closed', call.closedUntilMs!, out);
 }
 
 /**
@@ -363,7 +379,7 @@ function closedWait(s: AcdState, call: CallRec, out: AcdCommand[]): void {
  * it joins the line as any caller would, ranked by when it arrived (it has waited since then)
  * and judged by the queue's max wait and length from there, never sent away at an open queue.
  */
-function closedWaitOver(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+function closedWaitOver(s: AcdState, call: CallRec, out: CommandOut): void {
   const q = call.queue;
   call.closedUntilMs = undefined;
   if (!checkOpen(q.cfg, s.nowMs).ok) {
@@ -376,7 +392,7 @@ function closedWaitOver(s: AcdState, call: CallRec, out: AcdCommand[]): void {
     recordWindow(s, q, 'timed-out', s.nowMs - call.enqueueMs);
     return fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
   }
-  const a = pickAgent(s, q.cfg, call.level);
+  const a = pickAgent(q, call.level);
   if (a) return offer(s, call, a, out);
   const room = checkRoom(q.cfg, q.waiting - q.virtualWaiting);
   if (!room.ok) {
@@ -389,14 +405,14 @@ function closedWaitOver(s: AcdState, call: CallRec, out: AcdCommand[]): void {
 }
 
 /** Offer waiting calls of `q` to ready agents in bucket order (own first, highest priority first), FIFO in a bucket. */
-function dispatchQueue(s: AcdState, q: QueueRt, out: AcdCommand[]): void {
+function dispatchQueue(s: AcdState, q: QueueRt, out: CommandOut): void {
   if (q.waiting === 0) return;
   for (const b of q.buckets) {
     for (;;) {
       const h = headOf(b);
       if (!h) break;
       refreshLevel(h, s.nowMs);
-      const a = pickAgent(s, q.cfg, h.level);
+      const a = pickAgent(q, h.level);
       if (!a) break;
       removeCall(q, h);
       offer(s, h, a, out);
@@ -404,17 +420,19 @@ function dispatchQueue(s: AcdState, q: QueueRt, out: AcdCommand[]): void {
   }
 }
 
-/** A ready agent looks for the best waiting call it may take. */
-function dispatchAgent(s: AcdState, a: AgentRec, out: AcdCommand[]): void {
-  if (a.state !== 'ready') return;
+/**
+ * An agent just made ready takes the best waiting call it may, or, none waiting, joins the
+ * ready lists to wait for one (it did not join them before: it may never need to).
+ */
+function dispatchAgent(s: AcdState, a: AgentRec, out: CommandOut): void {
   const call = pickCallForAgent(s, a);
-  if (!call) return;
+  if (!call) return joinReady(a);
   removeCall(call.queue, call);
   offer(s, call, a, out);
 }
 
 /** Back to the queue at the call's old place (ring-no-answer). */
-function requeue(s: AcdState, call: CallRec, out: AcdCommand[]): void {
+function requeue(s: AcdState, call: CallRec, out: CommandOut): void {
   const q = call.queue;
   call.state = 'queued';
   call.agent = undefined;
@@ -429,17 +447,17 @@ function requeue(s: AcdState, call: CallRec, out: AcdCommand[]): void {
   if (call.state === 'queued') armWaitTimer(s, call, out);
 }
 
-function startWrapUp(s: AcdState, a: AgentRec, out: AcdCommand[], ended?: CallRec): void {
+function startWrapUp(s: AcdState, a: AgentRec, out: CommandOut, ended?: CallRec): void {
   setAgent(s, a, 'wrap-up', 'start wrap-up', out);
   // The call ends after the agent's move that still names it, and before anything else.
   if (ended) endCall(s, ended, 'completed', out, a.id);
   const ms = a.handleQueue!.cfg.wrapUpMs;
-  if (ms > 0) startTimer(s, a.wrapTimer, { kind: 'wrapup', agent: a, atMs: s.nowMs + ms }, out);
+  if (ms > 0) startWrapTimer(a, s.nowMs + ms, out);
   else finishWrapUp(s, a, out);
 }
 
-function finishWrapUp(s: AcdState, a: AgentRec, out: AcdCommand[]): void {
-  cancelTimer(s, a.wrapTimer, out);
+function finishWrapUp(s: AcdState, a: AgentRec, out: CommandOut): void {
+  cancelWrapTimer(a, out);
   if (a.handleQueue) recordHandleTime(s, a.handleQueue, s.nowMs - a.answeredAtMs);
   a.handleQueue = undefined;
   a.callId = undefined;
@@ -450,7 +468,7 @@ function finishWrapUp(s: AcdState, a: AgentRec, out: AcdCommand[]): void {
  * An agent done with a call (or an offer): not-ready if a not-ready was asked meanwhile,
  * otherwise ready and at once given the next call it may take.
  */
-function freeAgent(s: AcdState, a: AgentRec, readyWhy: string, out: AcdCommand[]): void {
+function freeAgent(s: AcdState, a: AgentRec, readyWhy: string, out: CommandOut): void {
   const pending = a.pendingNotReady;
   a.pendingNotReady = undefined;
   if (pending !== undefined) setAgent(s, a, 'not-ready', 'apply its pending not-ready', out, pending);
@@ -460,7 +478,7 @@ function freeAgent(s: AcdState, a: AgentRec, readyWhy: string, out: AcdCommand[]
   }
 }
 
-function endConnected(s: AcdState, call: CallRec, a: AgentRec, out: AcdCommand[]): void {
+function endConnected(s: AcdState, call: CallRec, a: AgentRec, out: CommandOut): void {
   startWrapUp(s, a, out, call);
 }
 
@@ -471,7 +489,7 @@ function onCallArrived(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'call-arrived' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const callId = str(e.callId, 'callId');
   if (s.calls.has(callId)) throw failedPrecondition(`call ${JSON.stringify(callId)} is already in the ACD`);
@@ -498,13 +516,13 @@ function newCall(id: string, q: QueueRt, priority: number, attached: AttachedDat
     agent: undefined,
     moves: 0,
     hops: 0,
-    visitedSiteIds: [],
+    visitedSiteIds: NO_SITES,
     overflowIn: undefined,
     belowOwn: false,
     callerLeft: false,
     closedUntilMs: undefined,
-    waitTimer: timerId.wait(id),
-    offerTimer: timerId.offer(id),
+    timer: undefined,
+    timerAt: 0,
     virtual: false,
     callback: false,
     tries: 0,
@@ -515,7 +533,7 @@ function onLogin(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'agent-login' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const id = str(e.agentId, 'agentId');
   const existing = s.agents.get(id);
@@ -532,9 +550,13 @@ function onLogin(
     reason: undefined,
     pendingNotReady: undefined,
     skills,
-    nodes: [],
+    lists: [],
+    staffedAt: [],
     queues: [],
+    queueOwn: [],
+    queueAlso: [],
     wrapTimer: timerId.wrapup(id),
+    wrapAt: Number.NaN,
     readySeq: 0,
     readySinceMs: now,
     callId: undefined,
@@ -542,26 +564,20 @@ function onLogin(
     answeredAtMs: 0,
   };
   a.skills = skills;
-  a.nodes = readyNodes(a);
-  a.queues = servableQueues(s, skills);
+  indexAgent(s, a);
   s.agents.set(id, a);
-  for (const skill of skills.keys()) {
-    let set = s.staffed.get(skill);
-    if (!set) s.staffed.set(skill, (set = new Set()));
-    set.add(a);
-  }
   if (e.ready === true) {
     setAgent(s, a, 'ready', 'log in', out);
     dispatchAgent(s, a, out);
   } else setAgent(s, a, 'not-ready', 'log in', out, 'login');
 }
 
-function onLogout(s: AcdState, agentId: unknown, reason: unknown, now: number, out: AcdCommand[]): void {
+function onLogout(s: AcdState, agentId: unknown, reason: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   const r = reason === undefined ? undefined : str(reason, 'reason');
   assertAgentTransition(a.id, a.state, 'logged-out', 'log out');
   s.nowMs = now;
-  for (const skill of a.skills.keys()) s.staffed.get(skill)?.delete(a);
+  unstaffAgent(a);
   a.pendingNotReady = undefined;
   setAgent(s, a, 'logged-out', 'log out', out, r);
 }
@@ -572,7 +588,7 @@ function onLogout(s: AcdState, agentId: unknown, reason: unknown, now: number, o
  * another agent gets it; a connected call or wrap-up goes on (the voice path is not the desk)
  * and the agent goes not-ready when it ends.
  */
-function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: number, out: AcdCommand[]): void {
+function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   const r = str(reason, 'reason');
   s.nowMs = now;
@@ -582,7 +598,7 @@ function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: numb
     a.pendingNotReady = r;
   } else if (a.state === 'reserved') {
     const call = s.calls.get(a.callId!)!;
-    cancelTimer(s, call.offerTimer, out);
+    cancelCallTimer(call, 'offer', out);
     out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'lease-lapsed' });
     a.callId = undefined;
     a.pendingNotReady = undefined;
@@ -593,7 +609,7 @@ function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: numb
   } else a.pendingNotReady = r; // on-call, wrap-up
 }
 
-function onReady(s: AcdState, agentId: unknown, now: number, out: AcdCommand[]): void {
+function onReady(s: AcdState, agentId: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   if (a.state !== 'not-ready' && a.state !== 'wrap-up') {
     throw failedPrecondition(`agent ${JSON.stringify(a.id)} cannot become ready: it is ${a.state}`);
@@ -608,7 +624,7 @@ function onReady(s: AcdState, agentId: unknown, now: number, out: AcdCommand[]):
   dispatchAgent(s, a, out);
 }
 
-function onNotReady(s: AcdState, agentId: unknown, reason: unknown, now: number, out: AcdCommand[]): void {
+function onNotReady(s: AcdState, agentId: unknown, reason: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   const r = str(reason, 'reason');
   s.nowMs = now;
@@ -616,7 +632,7 @@ function onNotReady(s: AcdState, agentId: unknown, reason: unknown, now: number,
   else a.pendingNotReady = r; // reserved, on-call, wrap-up: applied when the work ends
 }
 
-function onAnswered(s: AcdState, agentId: unknown, callId: unknown, now: number, out: AcdCommand[]): void {
+function onAnswered(s: AcdState, agentId: unknown, callId: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   const cid = str(callId, 'callId');
   if (a.state !== 'reserved' || a.callId !== cid) {
@@ -631,7 +647,7 @@ function onAnswered(s: AcdState, agentId: unknown, callId: unknown, now: number,
     );
   }
   s.nowMs = now;
-  cancelTimer(s, call.offerTimer, out);
+  cancelCallTimer(call, 'offer', out);
   setAgent(s, a, 'on-call', 'answer', out);
   call.state = 'connected';
   call.callback = false; // served: a transfer from here is an ordinary call's
@@ -642,7 +658,7 @@ function onAnswered(s: AcdState, agentId: unknown, callId: unknown, now: number,
   out.push({ type: 'call-connected', callId: cid, agentId: a.id, queueId: call.queue.cfg.id, waitMs });
 }
 
-function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: number, out: AcdCommand[]): void {
+function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   const cid = str(callId, 'callId');
   if (a.state !== 'on-call' || a.callId !== cid) {
@@ -654,7 +670,7 @@ function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: numb
   endConnected(s, s.calls.get(cid)!, a, out);
 }
 
-function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: CommandOut): void {
   const call = callArg(s, callId);
   if (call.virtual) {
     throw failedPrecondition(`call ${JSON.stringify(call.id)} is a callback with nobody on the line`);
@@ -665,13 +681,13 @@ function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdComma
   switch (call.state) {
     case 'queued':
       removeCall(q, call);
-      cancelTimer(s, call.waitTimer, out);
+      cancelCallTimer(call, 'wait', out);
       recordWindow(s, q, 'abandoned', waitMs);
       endCall(s, call, 'abandoned-queued', out);
       return;
     case 'offered': {
       const a = call.agent!;
-      cancelTimer(s, call.offerTimer, out);
+      cancelCallTimer(call, 'offer', out);
       out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'caller-abandoned' });
       recordWindow(s, q, 'abandoned', waitMs);
       endCall(s, call, 'abandoned-ringing', out, a.id);
@@ -689,13 +705,13 @@ function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: AcdComma
       return;
     case 'closed-wait':
       // Never in an open line: not counted in the queue's window.
-      cancelTimer(s, timerId.closed(call.id), out);
+      cancelCallTimer(call, 'closed', out);
       endCall(s, call, 'abandoned-queued', out);
       return;
   }
 }
 
-function onWrapupDone(s: AcdState, agentId: unknown, code: unknown, now: number, out: AcdCommand[]): void {
+function onWrapupDone(s: AcdState, agentId: unknown, code: unknown, now: number, out: CommandOut): void {
   const a = agentArg(s, agentId);
   if (code !== undefined && typeof code !== 'string') throw invalidArgument('wrapupCode', 'must be a string');
   if (a.state !== 'wrap-up') {
@@ -709,7 +725,7 @@ function onTransfer(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'transfer' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const call = callArg(s, e.callId);
   const to = queueArg(s, e.toQueueId, 'toQueueId');
@@ -737,12 +753,11 @@ function onTransfer(
   enterQueue(s, call, to, out);
 }
 
-function onTimer(s: AcdState, id: unknown, now: number, out: AcdCommand[]): void {
+function onTimer(s: AcdState, id: unknown, now: number, out: CommandOut): void {
   const tid = str(id, 'id');
   s.nowMs = now;
-  const t = s.timers.get(tid);
+  const t = takeFiredTimer(s, tid);
   if (!t) return; // cancelled or already handled: a harmless race
-  s.timers.delete(tid);
   switch (t.kind) {
     case 'wait': {
       const call = t.call;
@@ -796,7 +811,7 @@ function onCallbackRequested(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'callback-requested' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const call = callArg(s, e.callId);
   const cbId = str(e.callbackId, 'callbackId');
@@ -818,7 +833,7 @@ function onCallbackRequested(
   v.moves = call.moves;
   v.virtual = v.callback = true;
   removeCall(q, call);
-  cancelTimer(s, call.waitTimer, out);
+  cancelCallTimer(call, 'wait', out);
   endCall(s, call, 'callback-requested', out);
   s.calls.set(cbId, v);
   insertCall(q, v);
@@ -853,7 +868,7 @@ function onCallbackArrived(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'callback-arrived' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const { callId, q, priority, attached } = placedCallArgs(s, e, now);
   const tries = int(e.tries, 'tries', 0);
@@ -873,7 +888,7 @@ function onCallbackArrived(
   s.calls.set(callId, call);
   // No calendar or length check: the place was promised. An eligible ready agent means no
   // eligible call waits (the core never idles one), so the callback may take it at once.
-  const a = pickAgent(s, q.cfg, call.level);
+  const a = pickAgent(q, call.level);
   if (a) return offer(s, call, a, out);
   insertCall(q, call);
   out.push({ type: 'call-queued', callId, queueId: q.cfg.id });
@@ -884,7 +899,7 @@ function onCallbackDialled(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'callback-dialled' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const call = callArg(s, e.callId);
   if (typeof e.answered !== 'boolean') throw invalidArgument('answered', 'must be a boolean');
@@ -919,7 +934,7 @@ function onCallbackDialled(
       tries: call.tries,
       retryAtMs,
     });
-    startTimer(s, timerId.retry(call.id), { kind: 'retry', call, atMs: retryAtMs }, out);
+    startCallTimer(call, 'retry', retryAtMs, out);
   }
   freeAgent(s, a, 'return to ready', out);
 }
@@ -932,7 +947,7 @@ function onCallbackDialled(
  * one being offered (or dialled for) keeps its agent, so no call is ever both ringing here and
  * moving. Not an error when refused: the origin asks on state that may have changed since.
  */
-function onTakeCall(s: AcdState, callId: unknown, requestId: unknown, now: number, out: AcdCommand[]): void {
+function onTakeCall(s: AcdState, callId: unknown, requestId: unknown, now: number, out: CommandOut): void {
   const id = str(callId, 'callId');
   const rid = str(requestId, 'requestId');
   s.nowMs = now;
@@ -944,11 +959,11 @@ function onTakeCall(s: AcdState, callId: unknown, requestId: unknown, now: numbe
   }
   const c = call!;
   if (c.state === 'closed-wait') {
-    cancelTimer(s, timerId.closed(id), out); // its closed deadline is kept for a return
+    cancelCallTimer(c, 'closed', out); // its closed deadline is kept for a return
   } else {
     refreshLevel(c, now);
     removeCall(c.queue, c);
-    cancelTimer(s, c.waitTimer, out);
+    cancelCallTimer(c, 'wait', out);
   }
   c.state = 'taken';
   out.push({
@@ -998,7 +1013,7 @@ function takenArg(s: AcdState, callId: unknown, what: string): CallRec {
  * from when it entered the queue, time in transit included (had it never left, it would have
  * waited that long here).
  */
-function onReturnCall(s: AcdState, callId: unknown, now: number, out: AcdCommand[]): void {
+function onReturnCall(s: AcdState, callId: unknown, now: number, out: CommandOut): void {
   const call = takenArg(s, callId, 'returned');
   s.nowMs = now;
   if (call.callerLeft) {
@@ -1025,7 +1040,7 @@ function onCallMoved(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'call-moved' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const call = takenArg(s, e.callId, 'moved');
   const toSiteId = str(e.toSiteId, 'toSiteId');
@@ -1047,7 +1062,7 @@ function onAdmitOverflow(
   s: AcdState,
   e: Extract<AcdEvent, { type: 'admit-overflow' }>,
   now: number,
-  out: AcdCommand[],
+  out: CommandOut,
 ): void {
   const { callId, q, priority, attached } = placedCallArgs(s, e, now);
   const fromSiteId = str(e.fromSiteId, 'fromSiteId');
@@ -1080,7 +1095,7 @@ function onAdmitOverflow(
   call.belowOwn = belowOwn;
   s.calls.set(callId, call);
   // An eligible ready agent means no call it may take waits (the core never idles one).
-  const a = pickAgent(s, q.cfg, call.level);
+  const a = pickAgent(q, call.level);
   if (a) return offer(s, call, a, out);
   insertCall(q, call);
   out.push({ type: 'call-queued', callId, queueId: q.cfg.id });

@@ -3,9 +3,9 @@
  * debugger. Returns a list of violations (empty = fine). O(agents x waiting calls): not for
  * production paths.
  */
-import { isEligible, levelFor, queuedCalls, servedBefore } from './routing.js';
-import { timerId } from './state.js';
-import type { AcdState } from './state.js';
+import { isEligible, levelFor, queuedCalls, readyAgents, servedBefore } from './routing.js';
+import { timerId } from './timers.js';
+import type { AcdState, AgentRec } from './state.js';
 
 export interface InvariantOptions {
   /**
@@ -30,27 +30,51 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
         holder.set(c.id, a.id);
       }
     }
-    const inIndex = a.nodes.some(
-      (n) => n.list !== null && state.ready.get(n.skill)?.[n.proficiency] === n.list,
-    );
-    if (a.skills.size > 0 && inIndex !== (a.state === 'ready'))
-      bad.push(`agent ${a.id} is ${a.state} but ready-index says ${inIndex}`);
   }
-  for (const [skill, lists] of state.ready) {
-    lists.forEach((list, p) => {
-      let n = 0;
+  // The ready index: each live entry is a ready agent in the list of one of its skills at its
+  // proficiency, in idle order; each ready agent is live once in each of its skills' lists,
+  // any other agent in none.
+  const liveIn = new Map<AgentRec, number>();
+  for (const [skill, sk] of state.bySkill) {
+    const loggedIn = sk.staffed.filter((a) => a.state !== 'logged-out' && a.skills.has(skill));
+    if (loggedIn.length !== sk.staffed.length || new Set(sk.staffed).size !== sk.staffed.length)
+      bad.push(`the staffed agents of skill ${skill} hold one twice or one without the skill logged in`);
+    sk.lists.forEach((list, p) => {
       let prevSeq = -1;
-      for (let node = list.head; node; node = node.next) {
-        n++;
-        if (node.list !== list || node.skill !== skill || node.proficiency !== p)
-          bad.push(`ready list ${skill}/${p} holds a foreign node`);
-        if (node.agent.state !== 'ready')
-          bad.push(`ready list ${skill}/${p} holds ${node.agent.id} (${node.agent.state})`);
-        if (node.agent.readySeq <= prevSeq) bad.push(`ready list ${skill}/${p} is not in idle order`);
-        prevSeq = node.agent.readySeq;
+      const live = readyAgents(list);
+      if (live.length > 0 && (sk.mask & (1 << p)) === 0)
+        bad.push(`ready list ${skill}/${p} holds ${live.length} agents but its skill's mask says none`);
+      for (const a of live) {
+        liveIn.set(a, (liveIn.get(a) ?? 0) + 1);
+        if (a.skills.get(skill) !== p || !a.lists.includes(list))
+          bad.push(`ready list ${skill}/${p} holds a foreign agent ${a.id}`);
+        if (a.readySeq <= prevSeq) bad.push(`ready list ${skill}/${p} is not in idle order`);
+        prevSeq = a.readySeq;
       }
-      if (n !== list.size) bad.push(`ready list ${skill}/${p} size ${list.size} but holds ${n}`);
     });
+  }
+  for (const a of state.agents.values()) {
+    if (a.state !== 'logged-out') {
+      const want = [...a.skills].map(([skill, p]) => state.bySkill.get(skill)?.lists[p]);
+      if (want.length !== a.lists.length || want.some((l, i) => l !== a.lists[i]))
+        bad.push(`agent ${a.id}'s ready lists are not those of its skills`);
+      // The eligibility numbers kept at login say what its skill map says, at every level.
+      a.queues.forEach((q, i) => {
+        q.cfg.levels.forEach((lv, l) => {
+          const viaAlso = lv.alsoSkills.some((s) => a.skills.has(s));
+          if (a.queueOwn[i] !== (a.skills.get(q.cfg.skill) ?? 0) || viaAlso !== l >= a.queueAlso[i]!)
+            bad.push(`agent ${a.id}'s eligibility for queue ${q.cfg.id} at level ${l} is stale`);
+        });
+      });
+    }
+    a.lists.forEach((l, j) => {
+      const at = a.staffedAt[j]!;
+      if (a.state !== 'logged-out' && l.skill.staffed[at] !== a)
+        bad.push(`agent ${a.id} is not at its place among the staffed agents of its skills`);
+    });
+    const n = liveIn.get(a) ?? 0;
+    if (n !== (a.state === 'ready' ? a.skills.size : 0))
+      bad.push(`agent ${a.id} is ${a.state} but the ready index holds it ${n} times`);
   }
   for (const c of state.calls.values()) {
     if (
@@ -73,7 +97,7 @@ export function checkAcdInvariants(state: AcdState, opts: InvariantOptions = {})
       bad.push(`call ${c.id} is live after ${c.tries} tries`);
     // Taken for a move to another site: in transit, so nothing here may time it or offer it.
     if (c.state === 'taken') {
-      for (const t of [c.waitTimer, c.offerTimer])
+      for (const t of [timerId.wait(c.id), timerId.offer(c.id)])
         if (state.timers.has(t)) bad.push(`taken call ${c.id} has timer ${t} armed`);
     }
     // Waiting out of the line while its queue is closed: only its closed deadline times it.

@@ -31,60 +31,129 @@
  * own waiting caller is eligible for takes a below-own call, as a lower priority is served
  * when no higher one can use the agent. The call keeps its own priority (its records show it).
  */
-import type { AcdState, AgentRec, Bucket, CallRec, QueueRt, ReadyList, ReadyNode } from './state.js';
+import {
+  skillAgents,
+  type AcdState,
+  type AgentRec,
+  type Bucket,
+  type CallRec,
+  type QueueRt,
+  type ReadyList,
+  type SkillAgents,
+} from './state.js';
 import type { CompiledQueue } from './config.js';
 
 // ---------------------------------------------------------------------------------------
 // Ready-agent index
 
-export function addReady(state: AcdState, agent: AgentRec): void {
+/**
+ * The agent becomes ready now: it is the newest idle one. It joins the ready lists only if no
+ * waiting call takes it at once (`joinReady`), so a busy centre's agents rarely touch them.
+ */
+export function markReady(state: AcdState, agent: AgentRec): void {
   agent.readySeq = ++state.readySeq;
   agent.readySinceMs = state.nowMs;
-  for (const node of agent.nodes) {
-    let levels = state.ready.get(node.skill);
-    if (!levels) {
-      levels = [];
-      for (let i = 0; i <= 5; i++) levels.push({ head: null, tail: null, size: 0 });
-      state.ready.set(node.skill, levels);
+}
+
+/** A ready agent no waiting call took joins the ready list of each of its skills, at the back. */
+export function joinReady(agent: AgentRec): void {
+  const lists = agent.lists;
+  for (let i = 0; i < lists.length; i++) {
+    const l = lists[i]!;
+    if (l.entries.length >= l.compactAt) compact(l);
+    l.entries.push(agent, agent.readySeq);
+    l.skill.mask |= l.bit;
+  }
+}
+
+/** The pair at `i` still stands for a ready agent (the agent has not left ready since). */
+function live(e: ReadonlyArray<AgentRec | number>, i: number): boolean {
+  const a = e[i] as AgentRec;
+  return a.state === 'ready' && a.readySeq === e[i + 1];
+}
+
+/**
+ * The longest idle ready agent of a list; dead pairs in front are passed for good, and a list
+ * found empty is marked so in its skill's mask.
+ */
+export function firstReady(l: ReadyList): AgentRec | undefined {
+  const e = l.entries;
+  const n = e.length;
+  let h = l.head;
+  while (h < n && !live(e, h)) h += 2;
+  l.head = h;
+  if (h < n) return e[h] as AgentRec;
+  l.skill.mask &= ~l.bit;
+  return undefined;
+}
+
+/** `firstReady` of a skill's list at proficiency `p`, without reading a list known empty. */
+function firstAt(sk: SkillAgents, p: number): AgentRec | undefined {
+  return (sk.mask & (1 << p)) === 0 ? undefined : firstReady(sk.lists[p]!);
+}
+
+/** Keep only the live pairs, in order; the next compaction waits for as many new ones again. */
+function compact(l: ReadyList): void {
+  const e = l.entries;
+  let w = 0;
+  for (let r = l.head; r < e.length; r += 2) {
+    if (!live(e, r)) continue;
+    e[w++] = e[r]!;
+    e[w++] = e[r + 1]!;
+  }
+  e.length = w;
+  l.head = 0;
+  l.compactAt = 2 * w + 128;
+}
+
+/** Live entries of a list, in order (for the invariant checks). */
+export function readyAgents(l: ReadyList): AgentRec[] {
+  const out: AgentRec[] = [];
+  for (let i = l.head; i < l.entries.length; i += 2)
+    if (live(l.entries, i)) out.push(l.entries[i] as AgentRec);
+  return out;
+}
+
+/**
+ * At login: the agent's ready lists (one per skill, at its proficiency), the queues it can
+ * serve at some level, each once, and its eligibility numbers for each of them; and it joins
+ * the staffed agents of each of its skills.
+ */
+export function indexAgent(state: AcdState, agent: AgentRec): void {
+  const lists: ReadyList[] = [];
+  const queues: QueueRt[] = [];
+  const own: number[] = [];
+  const also: number[] = [];
+  for (const [skill, proficiency] of agent.skills) {
+    lists.push(skillAgents(state.bySkill, skill).lists[proficiency]!);
+    for (const { q, alsoLevel } of state.queuesOfSkill.get(skill) ?? []) {
+      let i = queues.indexOf(q);
+      if (i < 0) {
+        i = queues.push(q) - 1;
+        own.push(0);
+        also.push(Number.POSITIVE_INFINITY);
+      }
+      if (alsoLevel === Number.POSITIVE_INFINITY) own[i] = proficiency;
+      else if (alsoLevel < also[i]!) also[i] = alsoLevel;
     }
-    const list = levels[node.proficiency]!;
-    node.list = list;
-    node.prev = list.tail;
-    node.next = null;
-    if (list.tail) list.tail.next = node;
-    else list.head = node;
-    list.tail = node;
-    list.size++;
   }
+  agent.lists = lists;
+  agent.queues = queues;
+  agent.queueOwn = own;
+  agent.queueAlso = also;
+  agent.staffedAt = lists.map((l) => l.skill.staffed.push(agent) - 1);
 }
 
-export function removeReady(_state: AcdState, agent: AgentRec): void {
-  for (const node of agent.nodes) {
-    const list = node.list;
-    if (!list) continue;
-    if (node.prev) node.prev.next = node.next;
-    else list.head = node.next;
-    if (node.next) node.next.prev = node.prev;
-    else list.tail = node.prev;
-    list.size--;
-    node.list = node.prev = node.next = null;
-  }
-}
-
-/** Build the per-skill ready nodes of an agent (at login). */
-export function readyNodes(agent: AgentRec): ReadyNode[] {
-  return [...agent.skills].map(([skill, proficiency]) => ({
-    agent,
-    skill,
-    proficiency,
-    prev: null,
-    next: null,
-    list: null,
-  }));
-}
-
-function first(list: ReadyList | undefined): AgentRec | undefined {
-  return list?.head?.agent;
+/** At logout: the agent leaves the staffed agents of its skills (the last one takes its place). */
+export function unstaffAgent(agent: AgentRec): void {
+  agent.lists.forEach((l, j) => {
+    const staffed = l.skill.staffed;
+    const i = agent.staffedAt[j]!;
+    const last = staffed.pop()!;
+    if (last === agent) return;
+    staffed[i] = last;
+    last.staffedAt[last.lists.findIndex((m) => m.skill === l.skill)] = i;
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -112,26 +181,32 @@ export function isEligible(agent: AgentRec, cfg: CompiledQueue, level: number): 
   return false;
 }
 
+/**
+ * `isEligible` for the agent's `i`-th servable queue, from the numbers `indexAgent` kept: the
+ * `alsoSkills` of the levels only ever grow, so once a level admits the agent through them,
+ * every later one does too.
+ */
+function eligibleFor(agent: AgentRec, i: number, cfg: CompiledQueue, level: number): boolean {
+  return agent.queueOwn[i]! >= cfg.levels[level]!.minProficiency || level >= agent.queueAlso[i]!;
+}
+
 // ---------------------------------------------------------------------------------------
 // Call picks agent
 
-export function pickAgent(state: AcdState, cfg: CompiledQueue, level: number): AgentRec | undefined {
-  const lv = cfg.levels[level]!;
-  const own = state.ready.get(cfg.skill);
-  if (cfg.strategy === 'best-proficiency') {
-    if (own) {
-      for (let p = 5; p >= lv.minProficiency; p--) {
-        const a = first(own[p]);
-        if (a) return a;
-      }
+export function pickAgent(q: QueueRt, level: number): AgentRec | undefined {
+  const lv = q.cfg.levels[level]!;
+  const own = q.own;
+  const also = q.also[level]!;
+  if (q.cfg.strategy === 'best-proficiency') {
+    for (let p = 5; p >= lv.minProficiency; p--) {
+      const a = firstAt(own, p);
+      if (a) return a;
     }
     let best: AgentRec | undefined;
     let bestP = 0;
-    for (const s of lv.alsoSkills) {
-      const sets = state.ready.get(s);
-      if (!sets) continue;
+    for (const sk of also) {
       for (let p = 5; p >= 1 && p >= bestP; p--) {
-        const a = first(sets[p]);
+        const a = firstAt(sk, p);
         if (!a) continue;
         if (p > bestP || a.readySeq < best!.readySeq) {
           best = a;
@@ -144,17 +219,13 @@ export function pickAgent(state: AcdState, cfg: CompiledQueue, level: number): A
   }
   // longest-idle
   let best: AgentRec | undefined;
-  if (own) {
-    for (let p = lv.minProficiency; p <= 5; p++) {
-      const a = first(own[p]);
-      if (a && (!best || a.readySeq < best.readySeq)) best = a;
-    }
+  for (let p = lv.minProficiency; p <= 5; p++) {
+    const a = firstAt(own, p);
+    if (a && (!best || a.readySeq < best.readySeq)) best = a;
   }
-  for (const s of lv.alsoSkills) {
-    const sets = state.ready.get(s);
-    if (!sets) continue;
+  for (const sk of also) {
     for (let p = 1; p <= 5; p++) {
-      const a = first(sets[p]);
+      const a = firstAt(sk, p);
       if (a && (!best || a.readySeq < best.readySeq)) best = a;
     }
   }
@@ -246,26 +317,19 @@ export function* queuedCalls(q: QueueRt): Generator<CallRec> {
 // ---------------------------------------------------------------------------------------
 // Agent picks call
 
-/** Queues an agent with these skills can serve at some level, each once. */
-export function servableQueues(state: AcdState, skills: ReadonlyMap<string, number>): QueueRt[] {
-  const out = new Set<QueueRt>();
-  for (const skill of skills.keys()) {
-    for (const cfg of state.config.queuesBySkill.get(skill) ?? []) out.add(state.queues[cfg.index]!);
-  }
-  return [...out];
-}
-
 export function pickCallForAgent(state: AcdState, agent: AgentRec): CallRec | undefined {
   const now = state.nowMs;
   let best: CallRec | undefined;
-  for (const q of agent.queues) {
+  const queues = agent.queues;
+  for (let i = 0; i < queues.length; i++) {
+    const q = queues[i]!;
     if (q.waiting === 0) continue;
     for (const b of q.buckets) {
       if (best && ranksAbove(best, b)) break;
       const h = headOf(b);
       if (!h) continue;
       refreshLevel(h, now);
-      if (!isEligible(agent, q.cfg, h.level)) continue;
+      if (!eligibleFor(agent, i, q.cfg, h.level)) continue;
       if (!best || ranksAbove(h, best) || servedBefore(h, best)) best = h;
       break;
     }

@@ -5,8 +5,15 @@
  * `agentView`, `callView`, `queueStats` (index.ts).
  *
  * Indexes kept for routing speed:
- * - `ready`: skill -> proficiency (1..5) -> intrusive linked list of ready agents. Agents
- *   are appended when they become ready, so the head of a list is the longest idle one.
+ * - `bySkill`: skill -> proficiency (1..5) -> list of ready agents in the order they became
+ *   ready, so the first live entry is the longest idle one. An agent leaving ready is not
+ *   unlinked: its entries go dead (routing.ts `firstReady` passes them), so leaving ready
+ *   touches no other agent's memory, which at tens of thousands of agents is what costs. An
+ *   agent that becomes ready and takes a waiting call at once never joins the lists. A skill's
+ *   `mask` says which of its lists may hold a ready agent, so a search for one passes the
+ *   lists known empty (most of them, in a busy centre) without reading them. Each queue holds
+ *   its skills' lists directly (`own`, `also`), and each agent its own (`lists`), so no
+ *   decision looks a skill up by name.
  * - per queue, one bucket per priority, each an array of queued calls sorted by enqueue time,
  *   then `seq` (enqueue order; a ring-no-answer re-queue keeps its old place and is inserted
  *   there; a callback that comes back with an earlier enqueue time goes to its place by it).
@@ -15,23 +22,37 @@
  */
 import type { CompiledAcdConfig, CompiledQueue } from './config.js';
 import { createQueueWindow, type QueueWindow } from './stats.js';
+import { armedTimers, type CallTimerKind } from './timers.js';
 import type { AgentStateName, AttachedData, CallStateName } from './types.js';
 
-/** An agent's place in one ready list (one per skill the agent has). */
-export interface ReadyNode {
-  agent: AgentRec;
-  skill: string;
-  proficiency: number;
-  prev: ReadyNode | null;
-  next: ReadyNode | null;
-  list: ReadyList | null;
+/**
+ * Ready agents of one skill and proficiency, in the order they became ready: `entries` holds
+ * pairs (agent, its `readySeq` then), one array so that joining touches little memory. A pair
+ * is live while the agent is still ready from that time (its `readySeq` unchanged); dead
+ * pairs are passed from the front and dropped when the list is compacted (routing.ts).
+ */
+export interface ReadyList {
+  entries: Array<AgentRec | number>;
+  /** Index of the first pair not yet known dead (pairs before it all are). */
+  head: number;
+  /** Compact when `entries` reaches this length (twice the live ones at the last compaction). */
+  compactAt: number;
+  /** The skill the list is of, and the list's bit in its `mask` (1 << proficiency). */
+  skill: SkillAgents;
+  bit: number;
 }
 
-/** Ready agents of one skill and proficiency, longest idle first (intrusive, O(1) ops). */
-export interface ReadyList {
-  head: ReadyNode | null;
-  tail: ReadyNode | null;
-  size: number;
+/** The agents of one skill. */
+export interface SkillAgents {
+  /** Ready lists by proficiency 1..5 (index 0 unused). */
+  lists: ReadyList[];
+  /** Bit `1 << p` clear: `lists[p]` holds no ready agent (set: it may). */
+  mask: number;
+  /**
+   * Logged-in agents with the skill, in no order (staffing statistics); each knows its place
+   * (`AgentRec.staffedAt`), so a logout takes it out without a search.
+   */
+  staffed: AgentRec[];
 }
 
 export interface AgentRec {
@@ -44,10 +65,20 @@ export interface AgentRec {
   skills: Map<string, number>;
   /** Queues the agent can serve at some expansion level (from its skills). */
   queues: QueueRt[];
-  /** Cached timer id (`wrapup:<agentId>`). */
+  /**
+   * Of each queue in `queues`, the agent's proficiency in the queue's own skill (0: none) and
+   * the first expansion level whose `alsoSkills` it has (Infinity: none), so eligibility
+   * (routing.ts `eligibleFor`) reads two numbers instead of the agent's skill map.
+   */
+  queueOwn: number[];
+  queueAlso: number[];
+  /** Cached timer id (`wrapup:<agentId>`), and when that timer fires (NaN: not armed; timers.ts). */
   wrapTimer: string;
-  /** One node per skill, linked into `ready` while the agent is ready. */
-  nodes: ReadyNode[];
+  wrapAt: number;
+  /** The ready list of each of its skills at its proficiency; it joins them when it becomes ready. */
+  lists: ReadyList[];
+  /** While logged in, its place in `staffed` of each of its skills (in the order of `lists`). */
+  staffedAt: number[];
   /** Order of becoming ready: smaller = idle longer. */
   readySeq: number;
   readySinceMs: number;
@@ -88,9 +119,9 @@ export interface CallRec {
   callerLeft: boolean;
   /** Arrived while its queue was closed: waits `closed-wait` until then for a move. */
   closedUntilMs: number | undefined;
-  /** Cached timer ids (`wait:<callId>`, `offer:<callId>`): built once, hashed once. */
-  waitTimer: string;
-  offerTimer: string;
+  /** Its armed timer, if any, and when that fires (timers.ts). */
+  timer: CallTimerKind | undefined;
+  timerAt: number;
   /**
    * A callback keeping a place (no caller on the line): it waits with no max-wait, does not
    * count against the queue's length limit, and its front place reserves an agent and makes
@@ -122,6 +153,10 @@ export interface QueueRt {
   window: QueueWindow;
   /** Moving average handle time (talk + wrap-up), ms. */
   ahtMs: number;
+  /** Ready lists of the queue's own skill. */
+  own: SkillAgents;
+  /** Per expansion level, the ready lists of each of its `alsoSkills`. */
+  also: SkillAgents[][];
 }
 
 export type TimerRec =
@@ -142,14 +177,23 @@ export interface AcdState {
   calls: Map<string, CallRec>;
   queues: QueueRt[];
   queueById: Map<string, QueueRt>;
-  /** skill -> lists indexed by proficiency (1..5; index 0 unused). */
-  ready: Map<string, ReadyList[]>;
-  /** Logged-in agents per skill (for staffing statistics). */
-  staffed: Map<string, Set<AgentRec>>;
-  timers: Map<string, TimerRec>;
+  /** skill -> its agents: ready lists, and who is logged in with it. */
+  bySkill: Map<string, SkillAgents>;
+  /**
+   * skill -> the queues that take it at some level, in config order (as `queuesBySkill`), each
+   * with the first level at which it is one of the queue's `alsoSkills` (Infinity: it is the
+   * queue's own skill). A login reads its agent's eligibility from here (routing.ts).
+   */
+  queuesOfSkill: Map<string, Array<{ q: QueueRt; alsoLevel: number }>>;
+  /**
+   * Every armed timer by id, built on each read from the calls and agents that keep them
+   * (timers.ts): for checks and tests, never read by a step.
+   */
+  readonly timers: ReadonlyMap<string, TimerRec>;
 }
 
 export function createAcdState(config: CompiledAcdConfig, nowMs = 0): AcdState {
+  const bySkill = new Map<string, SkillAgents>();
   const queues = config.queues.map((cfg): QueueRt => ({
     cfg,
     buckets: [],
@@ -157,7 +201,19 @@ export function createAcdState(config: CompiledAcdConfig, nowMs = 0): AcdState {
     virtualWaiting: 0,
     window: createQueueWindow(),
     ahtMs: config.handleTime.initialMs,
+    own: skillAgents(bySkill, cfg.skill),
+    also: cfg.levels.map((lv) => lv.alsoSkills.map((s) => skillAgents(bySkill, s))),
   }));
+  const queuesOfSkill = new Map<string, Array<{ q: QueueRt; alsoLevel: number }>>();
+  for (const [skill, cfgs] of config.queuesBySkill) {
+    queuesOfSkill.set(
+      skill,
+      cfgs.map((cfg) => {
+        const l = cfg.levels.findIndex((lv) => lv.alsoSkills.includes(skill));
+        return { q: queues[cfg.index]!, alsoLevel: l < 0 ? Number.POSITIVE_INFINITY : l };
+      }),
+    );
+  }
   return {
     config,
     nowMs,
@@ -167,16 +223,22 @@ export function createAcdState(config: CompiledAcdConfig, nowMs = 0): AcdState {
     calls: new Map(),
     queues,
     queueById: new Map(queues.map((q) => [q.cfg.id, q])),
-    ready: new Map(),
-    staffed: new Map(),
-    timers: new Map(),
+    bySkill,
+    queuesOfSkill,
+    get timers() {
+      return armedTimers(this);
+    },
   };
 }
 
-export const timerId = {
-  wait: (callId: string): string => `wait:${callId}`,
-  offer: (callId: string): string => `offer:${callId}`,
-  wrapup: (agentId: string): string => `wrapup:${agentId}`,
-  retry: (callId: string): string => `retry:${callId}`,
-  closed: (callId: string): string => `closed:${callId}`,
-};
+/** The agents of a skill, made on first use. */
+export function skillAgents(bySkill: Map<string, SkillAgents>, skill: string): SkillAgents {
+  let sk = bySkill.get(skill);
+  if (!sk) {
+    sk = { lists: [], mask: 0, staffed: [] };
+    for (let p = 0; p <= 5; p++)
+      sk.lists.push({ entries: [], head: 0, compactAt: 128, skill: sk, bit: 1 << p });
+    bySkill.set(skill, sk);
+  }
+  return sk;
+}

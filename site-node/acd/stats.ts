@@ -53,11 +53,13 @@ const KIND: Record<WindowKind, number> = {
   rejected: REJECTED,
 };
 
-/** Parallel arrays (a queue of records) and running sums over the records still inside. */
+/**
+ * The records, three numbers each (at, kind, wait) in one array, so a record is written to one
+ * place, and running sums over the records still inside.
+ */
 export interface QueueWindow {
-  at: number[];
-  kind: number[];
-  wait: number[];
+  recs: number[];
+  /** Index of the first record still inside (a multiple of 3). */
   head: number;
   answered: number;
   answeredWithinT: number;
@@ -70,9 +72,7 @@ export interface QueueWindow {
 
 export function createQueueWindow(): QueueWindow {
   return {
-    at: [],
-    kind: [],
-    wait: [],
+    recs: [],
     head: 0,
     answered: 0,
     answeredWithinT: 0,
@@ -111,19 +111,18 @@ function apply(w: QueueWindow, kind: number, wait: number, sl: SlConfig, sign: 1
 
 function prune(w: QueueWindow, nowMs: number, sl: SlConfig): void {
   const cutoff = nowMs - sl.windowMs;
+  const r = w.recs;
   let h = w.head;
-  const n = w.at.length;
-  while (h < n && w.at[h]! <= cutoff) {
-    apply(w, w.kind[h]!, w.wait[h]!, sl, -1);
-    h++;
+  const n = r.length;
+  while (h < n && r[h]! <= cutoff) {
+    apply(w, r[h + 1]!, r[h + 2]!, sl, -1);
+    h += 3;
   }
   if (h === n) {
-    w.at.length = w.kind.length = w.wait.length = 0;
+    r.length = 0;
     h = 0;
-  } else if (h > 1024 && h * 2 > n) {
-    w.at.splice(0, h);
-    w.kind.splice(0, h);
-    w.wait.splice(0, h);
+  } else if (h > 3072 && h * 2 > n) {
+    r.splice(0, h);
     h = 0;
   }
   w.head = h;
@@ -133,11 +132,9 @@ export function recordWindow(state: AcdState, q: QueueRt, kind: WindowKind, wait
   const sl = state.config.serviceLevel;
   const w = q.window;
   const k = KIND[kind];
-  w.at.push(state.nowMs);
-  w.kind.push(k);
-  w.wait.push(waitMs);
+  w.recs.push(state.nowMs, k, waitMs);
   apply(w, k, waitMs, sl, 1);
-  if (w.at[w.head]! <= state.nowMs - sl.windowMs) prune(w, state.nowMs, sl);
+  if (w.recs[w.head]! <= state.nowMs - sl.windowMs) prune(w, state.nowMs, sl);
 }
 
 /**
@@ -163,9 +160,7 @@ export function restoreQueueStats(
   const w = q.window;
   for (const r of records) {
     const k = KIND[r.kind];
-    w.at.push(r.atMs);
-    w.kind.push(k);
-    w.wait.push(r.waitMs);
+    w.recs.push(r.atMs, k, r.waitMs);
     apply(w, k, r.waitMs, sl, 1);
   }
   prune(w, state.nowMs, sl);
@@ -238,20 +233,14 @@ function checkTime(state: AcdState, nowMs: number): void {
   }
 }
 
-function staffing(
-  state: AcdState,
-  q: QueueRt,
-): { staffed: number; ready: number; busy: number; notReady: number } {
+function staffing(q: QueueRt): { staffed: number; ready: number; busy: number; notReady: number } {
   let ready = 0;
   let busy = 0;
   let notReady = 0;
-  const set = state.staffed.get(q.cfg.skill);
-  if (set) {
-    for (const a of set) {
-      if (a.state === 'ready') ready++;
-      else if (isBusy(a.state)) busy++;
-      else if (a.state === 'not-ready') notReady++;
-    }
+  for (const a of q.own.staffed) {
+    if (a.state === 'ready') ready++;
+    else if (isBusy(a.state)) busy++;
+    else if (a.state === 'not-ready') notReady++;
   }
   return { staffed: ready + busy + notReady, ready, busy, notReady };
 }
@@ -278,7 +267,7 @@ function ewt(state: AcdState, q: QueueRt, priority: number, belowOwn = false): n
   let ahead = 0;
   const rank = { belowOwn, priority };
   for (const b of q.buckets) if (!ranksAbove(rank, b)) ahead += b.calls.length - b.head;
-  const s = staffing(state, q);
+  const s = staffing(q);
   if (ahead < s.ready) return 0;
   const n = s.ready + s.busy;
   if (n === 0) return null;
@@ -296,7 +285,7 @@ export function queueStats(state: AcdState, queueId: string, nowMs: number): Que
     // The bucket head is the oldest call of the bucket, except a re-queue keeps its old time.
     for (let i = b.head; i < b.calls.length; i++) oldest = Math.min(oldest, b.calls[i]!.enqueueMs);
   }
-  const s = staffing(state, q);
+  const s = staffing(q);
   const counts: QueueOutcomeCounts = {
     answeredWithinT: w.answeredWithinT,
     answeredAfterT: w.answered - w.answeredWithinT,
