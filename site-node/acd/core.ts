@@ -64,6 +64,7 @@ import type {
   FallbackReason,
   NotWaitingReason,
 } from './types.js';
+import { routingWork } from './work-count.js';
 
 export interface AcdStepResult {
   state: AcdState;
@@ -87,6 +88,8 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
   if (event === null || typeof event !== 'object') throw invalidArgument('event', 'must be an object');
   const out = SINK;
   out.begin();
+  // The event itself is one step; the routing's loops add theirs (work-count.ts).
+  routingWork.steps++;
   switch (event.type) {
     case 'call-arrived':
       onCallArrived(state, event, nowMs, out);
@@ -409,6 +412,7 @@ function dispatchQueue(s: AcdState, q: QueueRt, out: CommandOut): void {
   if (q.waiting === 0) return;
   for (const b of q.buckets) {
     for (;;) {
+      routingWork.steps++;
       const h = headOf(b);
       if (!h) break;
       refreshLevel(h, s.nowMs);

@@ -42,6 +42,7 @@ import {
   type SkillAgents,
 } from './state.js';
 import type { CompiledQueue } from './config.js';
+import { routingWork } from './work-count.js';
 
 // ---------------------------------------------------------------------------------------
 // Ready-agent index
@@ -58,6 +59,7 @@ export function markReady(state: AcdState, agent: AgentRec): void {
 /** A ready agent no waiting call took joins the ready list of each of its skills, at the back. */
 export function joinReady(agent: AgentRec): void {
   const lists = agent.lists;
+  routingWork.steps += lists.length;
   for (let i = 0; i < lists.length; i++) {
     const l = lists[i]!;
     if (l.entries.length >= l.compactAt) compact(l);
@@ -81,6 +83,7 @@ export function firstReady(l: ReadyList): AgentRec | undefined {
   const n = e.length;
   let h = l.head;
   while (h < n && !live(e, h)) h += 2;
+  routingWork.steps += 1 + (h - l.head) / 2;
   l.head = h;
   if (h < n) return e[h] as AgentRec;
   l.skill.mask &= ~l.bit;
@@ -89,12 +92,14 @@ export function firstReady(l: ReadyList): AgentRec | undefined {
 
 /** `firstReady` of a skill's list at proficiency `p`, without reading a list known empty. */
 function firstAt(sk: SkillAgents, p: number): AgentRec | undefined {
+  routingWork.steps++;
   return (sk.mask & (1 << p)) === 0 ? undefined : firstReady(sk.lists[p]!);
 }
 
 /** Keep only the live pairs, in order; the next compaction waits for as many new ones again. */
 function compact(l: ReadyList): void {
   const e = l.entries;
+  routingWork.steps += (e.length - l.head) / 2;
   let w = 0;
   for (let r = l.head; r < e.length; r += 2) {
     if (!live(e, r)) continue;
@@ -127,6 +132,7 @@ export function indexAgent(state: AcdState, agent: AgentRec): void {
   for (const [skill, proficiency] of agent.skills) {
     lists.push(skillAgents(state.bySkill, skill).lists[proficiency]!);
     for (const { q, alsoLevel } of state.queuesOfSkill.get(skill) ?? []) {
+      routingWork.steps += 1 + queues.length;
       let i = queues.indexOf(q);
       if (i < 0) {
         i = queues.push(q) - 1;
@@ -147,6 +153,7 @@ export function indexAgent(state: AcdState, agent: AgentRec): void {
 /** At logout: the agent leaves the staffed agents of its skills (the last one takes its place). */
 export function unstaffAgent(agent: AgentRec): void {
   agent.lists.forEach((l, j) => {
+    routingWork.steps += 1 + agent.lists.length;
     const staffed = l.skill.staffed;
     const i = agent.staffedAt[j]!;
     const last = staffed.pop()!;
@@ -251,6 +258,7 @@ function bucketFor(q: QueueRt, belowOwn: boolean, priority: number): Bucket {
   const rank: Rank = { belowOwn, priority };
   let i = 0;
   while (i < bs.length && ranksAbove(bs[i]!, rank)) i++;
+  routingWork.steps += i + 1;
   if (i < bs.length && bs[i]!.priority === priority && bs[i]!.belowOwn === belowOwn) return bs[i]!;
   const b: Bucket = { belowOwn, priority, calls: [], head: 0 };
   bs.splice(i, 0, b);
@@ -279,7 +287,11 @@ export function insertCall(q: QueueRt, call: CallRec): void {
   const b = bucketFor(q, call.belowOwn, call.priority);
   const n = b.calls.length;
   if (n === b.head || servedBefore(b.calls[n - 1]!, call)) b.calls.push(call);
-  else b.calls.splice(lowerBound(b, call), 0, call);
+  else {
+    const i = lowerBound(b, call);
+    routingWork.steps += Math.log2(n - b.head + 1) + (n - i);
+    b.calls.splice(i, 0, call);
+  }
   q.waiting++;
   if (call.virtual) q.virtualWaiting++;
 }
@@ -293,12 +305,14 @@ export function removeCall(q: QueueRt, call: CallRec): void {
       b.calls.length = 0;
       b.head = 0;
     } else if (b.head > 32 && b.head * 2 > b.calls.length) {
+      routingWork.steps += b.calls.length - b.head;
       b.calls.splice(0, b.head);
       b.head = 0;
     }
   } else {
     const i = lowerBound(b, call);
     if (b.calls[i] !== call) throw new Error(`acd internal: call ${call.id} not in its bucket`);
+    routingWork.steps += Math.log2(b.calls.length - b.head + 1) + (b.calls.length - i);
     b.calls.splice(i, 1);
   }
   q.waiting--;
@@ -323,8 +337,10 @@ export function pickCallForAgent(state: AcdState, agent: AgentRec): CallRec | un
   const queues = agent.queues;
   for (let i = 0; i < queues.length; i++) {
     const q = queues[i]!;
+    routingWork.steps++;
     if (q.waiting === 0) continue;
     for (const b of q.buckets) {
+      routingWork.steps++;
       if (best && ranksAbove(best, b)) break;
       const h = headOf(b);
       if (!h) continue;

@@ -33,6 +33,7 @@
 import { isBusy } from './agent-state.js';
 import { queuedCalls, ranksAbove } from './routing.js';
 import type { AcdState, QueueRt } from './state.js';
+import { routingWork } from './work-count.js';
 import { invalidArgument, failedPrecondition } from '../../shared/errors.js';
 import {
   type QueueOutcomeCounts,
@@ -115,6 +116,7 @@ function prune(w: QueueWindow, nowMs: number, sl: SlConfig): void {
   let h = w.head;
   const n = r.length;
   while (h < n && r[h]! <= cutoff) {
+    routingWork.steps++;
     apply(w, r[h + 1]!, r[h + 2]!, sl, -1);
     h += 3;
   }
@@ -122,6 +124,7 @@ function prune(w: QueueWindow, nowMs: number, sl: SlConfig): void {
     r.length = 0;
     h = 0;
   } else if (h > 3072 && h * 2 > n) {
+    routingWork.steps += (n - h) / 3;
     r.splice(0, h);
     h = 0;
   }

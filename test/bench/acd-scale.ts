@@ -47,6 +47,15 @@ export interface ScaleRow {
   floorUsPerEvent: number;
   floorVsSmallest: number;
   replayCoreOverFloor: number;
+  /** The same after the logins at the start (acd.ts `Pass`). */
+  steadyUsPerEvent: number;
+  steadyVsSmallest: number;
+  steadyFloorVsSmallest: number;
+  steadyCoreOverFloor: number;
+  loginUs: number;
+  /** The routing's counted steps per steady event (site-node/acd/work-count.ts). */
+  workPerEvent: number;
+  workVsSmallest: number;
 }
 
 const r2 = (v: number): number => Math.round(v * 100) / 100;
@@ -58,6 +67,9 @@ export function scaleRows(ms: readonly AcdMeasurement[]): ScaleRow[] {
   const floorUs = (m: AcdMeasurement): number =>
     (m.floor.replay.ms * 1000) / Math.max(1, m.traffic.events as number);
   const f0 = floorUs(first);
+  const s0 = first.replay.steady.meanUs;
+  const sf0 = first.floor.replay.steadyMeanUs;
+  const w0 = first.replay.steadyWorkPerEvent;
   return ms.map((m) => {
     const cost = m.replay.meanUs / Math.max(0.001, c0);
     const log = Math.log2(m.setup.agents) / Math.log2(first.setup.agents);
@@ -76,6 +88,13 @@ export function scaleRows(ms: readonly AcdMeasurement[]): ScaleRow[] {
       floorUsPerEvent: r2(floorUs(m)),
       floorVsSmallest: r2(floorUs(m) / Math.max(0.001, f0)),
       replayCoreOverFloor: m.ratio.replayCoreOverFloor,
+      steadyUsPerEvent: m.replay.steady.meanUs,
+      steadyVsSmallest: r2(m.replay.steady.meanUs / Math.max(0.001, s0)),
+      steadyFloorVsSmallest: r2(m.floor.replay.steadyMeanUs / Math.max(0.001, sf0)),
+      steadyCoreOverFloor: r2(m.replay.steady.meanUs / Math.max(0.001, m.floor.replay.steadyMeanUs)),
+      loginUs: r2(m.replay.loginMeanUs),
+      workPerEvent: r2(m.replay.steadyWorkPerEvent),
+      workVsSmallest: r2(m.replay.steadyWorkPerEvent / Math.max(0.001, w0)),
     };
   });
 }
@@ -96,6 +115,13 @@ export function formatTable(rows: readonly ScaleRow[]): string[] {
     'floor us',
     'floor x smallest',
     'x floor',
+    'steady us',
+    'steady x smallest',
+    'steady floor x smallest',
+    'steady x floor',
+    'login us',
+    'work/event',
+    'work x smallest',
   ];
   const body = rows.map((r) => [
     r.agents.toLocaleString('en'),
@@ -112,6 +138,13 @@ export function formatTable(rows: readonly ScaleRow[]): string[] {
     r.floorUsPerEvent.toFixed(2),
     r.floorVsSmallest.toFixed(2),
     r.replayCoreOverFloor.toFixed(1),
+    r.steadyUsPerEvent.toFixed(2),
+    r.steadyVsSmallest.toFixed(2),
+    r.steadyFloorVsSmallest.toFixed(2),
+    r.steadyCoreOverFloor.toFixed(2),
+    r.loginUs.toFixed(2),
+    r.workPerEvent.toFixed(2),
+    r.workVsSmallest.toFixed(2),
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(width[i]!)).join('  ');
@@ -134,6 +167,7 @@ export function runScale(base: AcdSetup, progress: (line: string) => void): unkn
   const note = `bigger sizes simulate fewer hours (${SCALE_SIZES.map((s) => `${s.agents}: ${s.hours} h`).join(', ')}) to keep the run near three minutes`;
   process.stderr.write(`\n${table.join('\n')}\n(${note})\n\n`);
   const at10k = rows.find((r) => r.agents === 10_000);
+  const logRatio = (r: ScaleRow): number => Math.log2(r.agents) / Math.log2(rows[0]!.agents);
   return {
     bench: 'acd',
     mode: 'scale',
@@ -150,10 +184,18 @@ export function runScale(base: AcdSetup, progress: (line: string) => void): unkn
       costGrowsNoFasterThanLog: rows.every((r) => r.costVsSmallestOverLog2 <= 1),
       // The same test on the core's cost over the floor: the growth that is the core's own.
       coreOverFloorGrowsNoFasterThanLog: rows.every(
-        (r) =>
-          r.replayCoreOverFloor / Math.max(0.01, rows[0]!.replayCoreOverFloor) <=
-          Math.log2(r.agents) / Math.log2(rows[0]!.agents),
+        (r) => r.replayCoreOverFloor / Math.max(0.01, rows[0]!.replayCoreOverFloor) <= logRatio(r),
       ),
+      // After the logins: the same, on the events a running centre sees.
+      steadyCostGrowsNoFasterThanLog: rows.every((r) => r.steadyVsSmallest <= logRatio(r)),
+      steadyCoreOverFloorGrowsNoFasterThanLog: rows.every(
+        (r) => r.steadyCoreOverFloor / Math.max(0.01, rows[0]!.steadyCoreOverFloor) <= logRatio(r),
+      ),
+      // The routing's own work, counted in steps: no machine in it.
+      workGrowsNoFasterThanLog: rows.every((r) => r.workVsSmallest <= logRatio(r)),
+      // Even the floor (id lookups only) outgrows log2 when this is false: the machine's memory,
+      // not any ACD's routing, sets the wall-clock growth.
+      floorGrowsNoFasterThanLog: rows.every((r) => r.steadyFloorVsSmallest <= logRatio(r)),
     },
     sizes: ms,
   };

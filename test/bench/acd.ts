@@ -27,6 +27,7 @@ import { createAcdState, type AcdState } from '../../site-node/acd/state.js';
 import { exponential, lognormal, seededRng, simulate, uniform } from '../../site-node/acd/simulate.js';
 import type { AcdStepResult } from '../../site-node/acd/core.js';
 import type { AcdCommand, AcdEvent } from '../../site-node/acd/types.js';
+import { routingWork } from '../../site-node/acd/work-count.js';
 import { runScale } from './acd-scale.js';
 import { parseFlags } from './stats.js';
 
@@ -138,7 +139,8 @@ function idEffects(commands: readonly AcdCommand[]): Array<number | string> | un
 function floorReplay(
   recorded: ReadonlyArray<[AcdEvent, number]>,
   effects: ReadonlyArray<Array<number | string> | undefined>,
-): number {
+  logins: number,
+): Pass {
   const agents = new Map<string, { at: number }>();
   const calls = new Map<string, { at: number }>();
   const timers = new Map<string, { at: number }>();
@@ -149,7 +151,9 @@ function floorReplay(
     else m.set(id, { at });
   };
   const t0 = process.hrtime.bigint();
+  let tSteady = t0;
   for (let i = 0; i < recorded.length; i++) {
+    if (i === logins) tSteady = process.hrtime.bigint();
     const [e, now] = recorded[i]!;
     const f = e as { agentId?: unknown; callId?: unknown; callbackId?: unknown; id?: unknown };
     touch(agents, f.agentId, now);
@@ -166,7 +170,28 @@ function floorReplay(
       }
     }
   }
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+  const t1 = process.hrtime.bigint();
+  return {
+    ms: Number(t1 - t0) / 1e6,
+    steadyMs: Number(t1 - tSteady) / 1e6,
+    rejected: 0,
+    work: 0,
+    steadyWork: 0,
+  };
+}
+
+/**
+ * One timed pass over the recorded events: the whole of it, and the steady part after the
+ * logins at the start (each size has as many logins as agents, and the bigger sizes simulate
+ * fewer hours, so the logins weigh more there: 5% of the events at 50,000 agents). `work` is
+ * the routing's counted steps (site-node/acd/work-count.ts), 0 for steps that do no routing.
+ */
+interface Pass {
+  ms: number;
+  steadyMs: number;
+  rejected: number;
+  work: number;
+  steadyWork: number;
 }
 
 /** `--scale`, the flags, and the older `name=value` form; a bad or unknown one is refused. */
@@ -192,13 +217,24 @@ export interface AcdMeasurement {
   traffic: Record<string, unknown>;
   live: LatencyStats & { eventsPerSec: number; wallMsIncludingSimulator: number };
   byEventType: Record<string, { count: number; p50Us: number; p99Us: number; meanUs: number }>;
-  replay: { eventsPerSec: number; ms: number; meanUs: number };
+  replay: {
+    eventsPerSec: number;
+    ms: number;
+    meanUs: number;
+    /** The events after the logins at the start (see `Pass`). */
+    steady: { events: number; meanUs: number };
+    /** Logins: their mean cost each. */
+    loginMeanUs: number;
+    /** The routing's counted steps per event (site-node/acd/work-count.ts): cost without the machine. */
+    workPerEvent: number;
+    steadyWorkPerEvent: number;
+  };
   baseline: {
     what: string;
     timed: LatencyStats & { eventsPerSec: number };
     replay: { eventsPerSec: number; ms: number };
   };
-  floor: { what: string; replay: { eventsPerSec: number; ms: number } };
+  floor: { what: string; replay: { eventsPerSec: number; ms: number; steadyMeanUs: number } };
   ratio: {
     replayCoreOverFloor: number;
     liveP50OverBaselineP50: number;
@@ -293,26 +329,43 @@ export function measureAcd(setup: AcdSetup, progress: (line: string) => void, re
 
   // 2. replay through a fresh core, untimed per event.
   const compiled = compileAcdConfig(config);
-  const replay = (
-    step: (s: AcdState, e: AcdEvent, now: number) => unknown,
-  ): { ms: number; rejected: number } => {
+  const logins = Math.max(
+    0,
+    recorded.findIndex(([e]) => e.type !== 'agent-login'),
+  );
+  const replay = (step: (s: AcdState, e: AcdEvent, now: number) => unknown): Pass => {
     const st = createAcdState(compiled, 0);
     let rejected = 0;
+    const w0 = routingWork.steps;
+    let wSteady = w0;
     const t0 = process.hrtime.bigint();
-    for (const [e, now] of recorded) {
+    let tSteady = t0;
+    for (let i = 0; i < recorded.length; i++) {
+      if (i === logins) {
+        tSteady = process.hrtime.bigint();
+        wSteady = routingWork.steps;
+      }
+      const [e, now] = recorded[i]!;
       try {
         step(st, e, now);
       } catch {
         rejected++;
       }
     }
-    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, rejected };
+    const t1 = process.hrtime.bigint();
+    return {
+      ms: Number(t1 - t0) / 1e6,
+      steadyMs: Number(t1 - tSteady) / 1e6,
+      rejected,
+      work: routingWork.steps - w0,
+      steadyWork: routingWork.steps - wSteady,
+    };
   };
   const trivial = (s: AcdState, _e: AcdEvent, now: number): AcdStepResult => {
     s.nowMs = now;
     return { state: s, commands: [] };
   };
-  const fastest = (step: (s: AcdState, e: AcdEvent, now: number) => unknown): { ms: number } => {
+  const fastest = (step: (s: AcdState, e: AcdEvent, now: number) => unknown): Pass => {
     let best = replay(step);
     for (let i = 1; i < replays; i++) {
       const r = replay(step);
@@ -323,9 +376,13 @@ export function measureAcd(setup: AcdSetup, progress: (line: string) => void, re
   replay(acdStep); // warm-up pass
   const coreReplay = fastest(acdStep);
   const baseReplay = fastest(trivial);
-  const floorPass = (): number => (collectGarbage(), floorReplay(recorded, effects));
-  let floorMs = floorPass();
-  for (let i = 1; i < replays; i++) floorMs = Math.min(floorMs, floorPass());
+  const floorPass = (): Pass => (collectGarbage(), floorReplay(recorded, effects, logins));
+  let floor = floorPass();
+  for (let i = 1; i < replays; i++) {
+    const f = floorPass();
+    if (f.ms < floor.ms) floor = f;
+  }
+  const floorMs = floor.ms;
   progress(
     `replay: core ${coreReplay.ms.toFixed(0)} ms, baseline ${baseReplay.ms.toFixed(0)} ms, floor ${floorMs.toFixed(0)} ms`,
   );
@@ -344,6 +401,8 @@ export function measureAcd(setup: AcdSetup, progress: (line: string) => void, re
   const base = latencyStats(blat);
 
   const events = recorded.length;
+  const steadyEvents = Math.max(1, events - logins);
+  const r3 = (v: number): number => Math.round(v * 1000) / 1000;
   const perSec = (count: number, ms: number): number => Math.round(count / (ms / 1000));
   return {
     setup: { agents: AGENTS, queues: QUEUES, skillsPerAgent: SKILLS_PER_AGENT, simulatedHours: hours, seed },
@@ -367,6 +426,10 @@ export function measureAcd(setup: AcdSetup, progress: (line: string) => void, re
       eventsPerSec: perSec(events, coreReplay.ms),
       ms: Math.round(coreReplay.ms),
       meanUs: Math.round((coreReplay.ms * 1000 * 100) / events) / 100,
+      steady: { events: steadyEvents, meanUs: r3((coreReplay.steadyMs * 1000) / steadyEvents) },
+      loginMeanUs: r3(((coreReplay.ms - coreReplay.steadyMs) * 1000) / Math.max(1, logins)),
+      workPerEvent: r3(coreReplay.work / events),
+      steadyWorkPerEvent: r3(coreReplay.steadyWork / steadyEvents),
     },
     baseline: {
       what: 'trivial step (set the clock, return no commands) over the same events',
@@ -375,7 +438,11 @@ export function measureAcd(setup: AcdSetup, progress: (line: string) => void, re
     },
     floor: {
       what: 'find the agent, call and timer of each event by id and keep those maps as the core does, nothing else',
-      replay: { eventsPerSec: perSec(events, floorMs), ms: Math.round(floorMs) },
+      replay: {
+        eventsPerSec: perSec(events, floorMs),
+        ms: Math.round(floorMs),
+        steadyMeanUs: r3((floor.steadyMs * 1000) / steadyEvents),
+      },
     },
     ratio: {
       replayCoreOverFloor: Number((coreReplay.ms / Math.max(0.001, floorMs)).toFixed(1)),
