@@ -24,7 +24,8 @@ import { runInNewContext } from 'node:vm';
 import { acdStep } from '../../site-node/acd/core.js';
 import { compileAcdConfig } from '../../site-node/acd/config.js';
 import { createAcdState, type AcdState } from '../../site-node/acd/state.js';
-import { exponential, lognormal, seededRng, simulate, uniform } from '../../site-node/acd/simulate.js';
+import { simulate } from '../../site-node/acd/simulate.js';
+import { scaleScenario } from '../../site-node/acd/scale-scenario.js';
 import type { AcdStepResult } from '../../site-node/acd/core.js';
 import type { AcdCommand, AcdEvent } from '../../site-node/acd/types.js';
 import { routingWork } from '../../site-node/acd/work-count.js';
@@ -44,27 +45,6 @@ export const DEFAULT_SETUP: AcdSetup = { agents: 1000, queues: 50, skills: 5, ho
 
 /** Offered load relative to nominal capacity (breaks, ring time and RNA eat the rest). */
 const LOAD = Number(process.env.ACD_BENCH_LOAD ?? 0.88);
-
-function buildConfig(queues: number): unknown {
-  const qs = Array.from({ length: queues }, (_, i) => ({
-    id: `q${i}`,
-    skill: `s${i}`,
-    strategy: i % 2 === 0 ? 'longest-idle' : 'best-proficiency',
-    minProficiency: i % 3 === 0 ? 3 : 1,
-    expansion:
-      i % 3 === 0
-        ? [
-            { afterMs: '20s', minProficiency: 1 },
-            { afterMs: '60s', alsoSkills: [`s${(i + 1) % queues}`] },
-          ]
-        : [],
-    maxQueueLength: 40,
-    maxWaitMs: '5m',
-    onMaxWait: 'callback-offer',
-    onQueueFull: i % 5 === 0 ? `overflow-queue:q${(i + 1) % queues}` : 'announcement:busy',
-  }));
-  return { offerTimeoutMs: '15s', wrapUpMs: '20s', queues: qs };
-}
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
@@ -250,26 +230,8 @@ export interface AcdMeasurement {
  */
 export function measureAcd(setup: AcdSetup, progress: (line: string) => void, replays = 1): AcdMeasurement {
   const { agents: AGENTS, queues: QUEUES, skills: SKILLS_PER_AGENT, hours, seed } = setup;
-  const config = buildConfig(QUEUES);
-  const rng = seededRng(seed ^ 0x5eed);
-
-  const agents = Array.from({ length: AGENTS }, (_, i) => {
-    const skills: Record<string, number> = {};
-    while (Object.keys(skills).length < SKILLS_PER_AGENT) {
-      skills[`s${Math.floor(rng() * QUEUES)}`] = 1 + Math.floor(rng() * 5);
-    }
-    return { id: `agent-${i}`, skills };
-  });
-  // Near-saturated: capacity is AGENTS / (talk 180 s + wrap-up ~15 s) calls per second,
-  // less breaks; demand is spread unevenly over the queues.
-  const weights = Array.from({ length: QUEUES }, () => 0.5 + rng());
-  const wsum = weights.reduce((a, b) => a + b, 0);
-  const totalPerHour = ((AGENTS * 3600) / 195) * LOAD;
-  const arrivals = weights.map((w, i) => ({
-    queueId: `q${i}`,
-    perHour: (totalPerHour * w) / wsum,
-    priority: i % 10 === 0 ? (r: () => number) => (r() < 0.3 ? 10 : 0) : undefined,
-  }));
+  const scenario = scaleScenario({ ...setup, load: LOAD });
+  const { config, callsPerHour: totalPerHour } = scenario;
 
   // 1. live run, every decision timed.
   const recorded: Array<[AcdEvent, number]> = [];
@@ -299,22 +261,7 @@ export function measureAcd(setup: AcdSetup, progress: (line: string) => void, re
     `simulating ${hours} h: ${AGENTS} agents, ${QUEUES} queues, ${SKILLS_PER_AGENT} skills each, ~${Math.round(totalPerHour)} calls/h`,
   );
   const wall0 = process.hrtime.bigint();
-  const summary = simulate({
-    seed,
-    config,
-    agents,
-    arrivals,
-    durationMs: hours * 3_600_000,
-    talkMs: lognormal(180_000, 120_000),
-    answerDelayMs: uniform(1_000, 6_000),
-    ringNoAnswer: 0.03,
-    rnaRecoveryMs: exponential(30_000),
-    patienceMs: lognormal(150_000, 120_000),
-    breaks: { everyMs: exponential(2 * 3_600_000), lengthMs: exponential(600_000) },
-    transfer: 0.05,
-    wrapupDoneMs: exponential(12_000),
-    step: timedStep,
-  });
+  const summary = simulate({ ...scenario, step: timedStep });
   const liveWallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
   const live = latencyStats(lat.subarray(0, n));
   const byType: AcdMeasurement['byEventType'] = {};
