@@ -351,7 +351,16 @@ function enterQueue(s: AcdState, call: CallRec, q: QueueRt, out: CommandOut): vo
     recordWindow(s, q, 'rejected', 0);
     return fallback(s, call, open.reason, open.action, out);
   }
-  const a = pickAgent(q, 0);
+  offerOrLine(s, call, out);
+}
+
+/**
+ * A call free to be served here now: to a ready agent it may have, else into the line if
+ * there is room (its wait timer armed), else turned away as a full queue says.
+ */
+function offerOrLine(s: AcdState, call: CallRec, out: CommandOut): void {
+  const q = call.queue;
+  const a = pickAgent(q, call.level);
   if (a) return offer(s, call, a, out);
   const room = checkRoom(q.cfg, q.waiting - q.virtualWaiting);
   if (!room.ok) {
@@ -395,16 +404,7 @@ function closedWaitOver(s: AcdState, call: CallRec, out: CommandOut): void {
     recordWindow(s, q, 'timed-out', s.nowMs - call.enqueueMs);
     return fallback(s, call, 'max-wait', q.cfg.onMaxWait, out);
   }
-  const a = pickAgent(q, call.level);
-  if (a) return offer(s, call, a, out);
-  const room = checkRoom(q.cfg, q.waiting - q.virtualWaiting);
-  if (!room.ok) {
-    recordWindow(s, q, 'rejected', 0);
-    return fallback(s, call, room.reason, room.action, out);
-  }
-  insertCall(q, call);
-  out.push({ type: 'call-queued', callId: call.id, queueId: q.cfg.id });
-  armWaitTimer(s, call, out);
+  offerOrLine(s, call, out);
 }
 
 /** Offer waiting calls of `q` to ready agents in bucket order (own first, highest priority first), FIFO in a bucket. */
