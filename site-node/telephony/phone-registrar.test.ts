@@ -59,7 +59,14 @@ class Phone {
   }
 
   request(
-    o: { to?: string; expires?: number; contact?: string; method?: string; extra?: string } = {},
+    o: {
+      to?: string;
+      from?: string;
+      expires?: number;
+      contact?: string;
+      method?: string;
+      extra?: string;
+    } = {},
   ): SipRequest {
     const method = o.method ?? 'REGISTER';
     const uri = method === 'REGISTER' ? `sip:${REALM}` : `sip:95588@${REALM}`;
@@ -124,8 +131,10 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     await t?.close();
   });
 
+  const changed: string[] = [];
   const open = (log = capture().log) =>
     PhoneRegistrar.open({
+      onPhoneChange: (agentId) => changed.push(agentId),
       sip: SIP,
       secret: SECRET,
       store: new PgRegistrationStore(t.pool),
@@ -194,6 +203,7 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     ]);
     assert.deepEqual(reg.phoneOf('s01'), []);
     assert.equal(c.said('phone registered').length, 1);
+    assert.deepEqual(changed.splice(0), ['a01']);
     assert.equal(c.said('sip phone challenged').length, 1);
     assert.equal(c.said('sip phone refused').length, 0);
     // Nothing in the log is a credential.
@@ -295,6 +305,7 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     assert.equal(await reg.sweep(), 1);
     assert.deepEqual(await stored(), []);
     assert.equal(c.said('phone unregistered')[0]!.change, 'expired');
+    assert.deepEqual(changed.splice(0), ['a02', 'a02']);
     // The restarted service does not bring it back.
     const again = await open();
     assert.deepEqual(again.phoneOf('a02'), []);

@@ -86,6 +86,11 @@ export interface PhoneContact {
 
 export type PhoneState = 'registered' | 'not-registered' | 'no-phone';
 
+/** What the desk and the wallboard read (site-node/runtime/site-desk.ts). */
+export interface PhonePresence {
+  phoneState(agentId: string): PhoneState;
+}
+
 export type InviteAuthorization = { ok: true; extension: string } | { ok: false; response: SipResponse };
 
 export interface PhoneRegistrarDeps {
@@ -99,6 +104,8 @@ export interface PhoneRegistrarDeps {
   random?: (n: number) => Uint8Array;
   /** The refusal log's window per source address; default 60 s. */
   refusalWindowMs?: number;
+  /** Told an agent's id when its phone's bindings were made or ended (the desk shows it). */
+  onPhoneChange?: (agentId: string) => void;
 }
 
 const sourceText = (s: RegistrationSource): string =>
@@ -118,7 +125,7 @@ interface Refusal {
   headers?: SipHeader[];
 }
 
-export class PhoneRegistrar {
+export class PhoneRegistrar implements PhonePresence {
   private state: RegistrarState;
   /** (aor, contact) -> the stored binding, with its source. */
   private readonly meta = new Map<string, StoredBinding>();
@@ -338,12 +345,18 @@ export class PhoneRegistrar {
       if (w.kind === 'put') this.meta.set(key(w.binding.aor, w.binding.contact), w.binding);
       else this.meta.delete(key(w.aor, w.contact));
     }
+    const agents = new Set<string>();
     for (const c of changes) {
       const extension = uriUser(c.aor);
-      const fields = { extension, contact: c.contact, change: c.change };
+      const agentId = extension === undefined ? undefined : this.byExtension.get(extension)?.agentId;
+      const fields = { extension, agentId, contact: c.contact, change: c.change };
       if (c.change === 'refreshed') this.d.log.debug('phone registration refreshed', fields);
-      else this.d.log.info(c.change === 'added' ? 'phone registered' : 'phone unregistered', fields);
+      else {
+        this.d.log.info(c.change === 'added' ? 'phone registered' : 'phone unregistered', fields);
+        if (agentId !== undefined) agents.add(agentId);
+      }
     }
+    for (const agentId of agents) this.d.onPhoneChange?.(agentId);
   }
 
   /** The REGISTER's extension and contacts, or why it is refused before the registrar is asked. */
