@@ -13,6 +13,7 @@ import { parseCidr } from './cidr.js';
 import { InviteGate } from './invite-gate.js';
 import { PhoneRegistrar, type RegistrationSource } from './phone-registrar.js';
 import { TrunkAcl } from './trunk-acl.js';
+import { waitFor } from '../../test/support/wait.js';
 
 const REALM = 'chongqing.cc.example';
 const PASSWORDS: Record<string, string> = { '1001': 'purple-Tiger-42', '1002': 'green-Lion-7788' };
@@ -432,5 +433,61 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
       c.said('more sip phone refusals').map((l) => [l.source, l.count, l.kinds]),
       [[PHONE_A.host, 1, { 'other-extension': 1 }]],
     );
+  });
+
+  test('requests whose headers cannot be read are 400, and a To without a user is 404', async () => {
+    const c = capture();
+    const reg = await open(c.log);
+    // Built by hand, as no parser would let them through: the service still answers them.
+    const handMade = (headers: Array<[string, string]>, method = 'REGISTER'): SipRequest => ({
+      kind: 'request',
+      method,
+      uri: `sip:${REALM}`,
+      headers: [
+        ['Via', 'SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx'],
+        ['Call-ID', 'hand@1'],
+        ['CSeq', `1 ${method}`],
+        ...headers,
+      ].map(([name, value]) => ({ name: name!, value: value! })),
+      body: Buffer.alloc(0),
+    });
+    const from: [string, string] = ['From', `<sip:1001@${REALM}>;tag=1`];
+    const badTo = await reg.handleRegister(handMade([from, ['To', '<sip:1001@x']]), PHONE_A);
+    assert.equal(badTo.status, 400);
+    assert.match(badTo.reason, /^Bad Request \(To: /);
+    const badContact = await reg.handleRegister(
+      handMade([from, ['To', `<sip:1001@${REALM}>`], ['Contact', '<sip:1001@x>;expires=soon']]),
+      PHONE_A,
+    );
+    assert.equal(badContact.status, 400);
+    const noUser = await reg.handleRegister(handMade([from, ['To', `<sip:${REALM}>`]]), PHONE_A);
+    assert.equal(noUser.status, 404);
+    const invite = reg.authorizeInvite(
+      handMade(
+        [
+          ['From', '<sip:1001@x'],
+          ['To', `<sip:95588@${REALM}>`],
+        ],
+        'INVITE',
+      ),
+      PHONE_A,
+    );
+    assert.ok(!invite.ok && invite.response.status === 400);
+    reg.stop();
+    assert.deepEqual(
+      [...c.said('sip phone refused'), ...c.said('more sip phone refusals')].map((l) => l.why ?? l.kinds),
+      ['malformed', { malformed: 2, 'unknown-extension': 1 }],
+    );
+  });
+
+  test('once started, the service sweeps lapsed bindings by itself', async () => {
+    await t.pool.query('TRUNCATE sip_registrations');
+    const reg = await open();
+    const phone = new Phone('1002', PASSWORDS['1002']!, 'sip:1002@192.0.2.11:5062');
+    assert.equal((await register(reg, phone, PHONE_B, { expires: 60 })).status, 200);
+    clock.advance(60_000);
+    reg.start(20);
+    await waitFor('the lapsed binding swept', async () => (await stored()).length === 0);
+    reg.stop();
   });
 });

@@ -183,15 +183,9 @@ export class PhoneRegistrar implements PhonePresence {
   async handleRegister(req: SipRequest, source: RegistrationSource): Promise<SipResponse> {
     const refused = this.checkRegister(req);
     if ('refusal' in refused) return this.refuse(req, source, refused.refusal);
-    const { extension, contactList } = refused;
+    const { extension, contactList, ids } = refused;
     const aor = this.aorOf(extension);
-    const request = {
-      aor,
-      callId: callId(req),
-      cseq: cseq(req).seq,
-      expires: expires(req),
-      contacts: contactList,
-    };
+    const request = { aor, ...ids, contacts: contactList };
     const userAgent = headerValue(req, 'User-Agent');
     return this.serially(async () => {
       const nowMs = this.d.clock.now();
@@ -360,14 +354,20 @@ export class PhoneRegistrar implements PhonePresence {
   }
 
   /** The REGISTER's extension and contacts, or why it is refused before the registrar is asked. */
-  private checkRegister(
-    req: SipRequest,
-  ): { extension: string; contactList: '*' | RegisterContact[] } | { refusal: Refusal } {
+  private checkRegister(req: SipRequest):
+    | {
+        extension: string;
+        contactList: '*' | RegisterContact[];
+        ids: { callId: string; cseq: number; expires: number | undefined };
+      }
+    | { refusal: Refusal } {
     let toUser: string | undefined;
     let raw: ReturnType<typeof contacts>;
+    let ids: { callId: string; cseq: number; expires: number | undefined };
     try {
       toUser = uriUser(toHeader(req).uri);
       raw = contacts(req);
+      ids = { callId: callId(req), cseq: cseq(req).seq, expires: expires(req) };
     } catch (e) {
       return { refusal: badHeader(e) };
     }
@@ -392,7 +392,7 @@ export class PhoneRegistrar implements PhonePresence {
           extension: verdict.username,
         },
       };
-    if (raw === '*') return { extension: toUser, contactList: '*' };
+    if (raw === '*') return { extension: toUser, contactList: '*', ids };
     const contactList: RegisterContact[] = [];
     for (const c of raw) {
       const uri = normalizeContact(c.uri);
@@ -412,7 +412,7 @@ export class PhoneRegistrar implements PhonePresence {
         ...(q === undefined || q === null ? {} : { q: Number(q) }),
       });
     }
-    return { extension: toUser, contactList };
+    return { extension: toUser, contactList, ids };
   }
 
   private verify(req: SipRequest): { username: string } | { refusal: Refusal } {
