@@ -186,7 +186,8 @@ export class PhoneRegistrar implements PhonePresence {
     const { extension, contactList, ids } = refused;
     const aor = this.aorOf(extension);
     const request = { aor, ...ids, contacts: contactList };
-    const userAgent = headerValue(req, 'User-Agent');
+    // Kept to tell phones apart when reading the table; the peer's text, so kept short.
+    const userAgent = headerValue(req, 'User-Agent')?.slice(0, 200);
     return this.serially(async () => {
       const nowMs = this.d.clock.now();
       const step = registrarStep(this.state, { kind: 'register', request }, nowMs, this.d.sip.registrar);
