@@ -16,6 +16,7 @@ import { NODE_ID_RE } from '../shared/grpc/identity.js';
 import { parseOrThrow, throwInvalid } from '../shared/validate.js';
 import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../shared/federation/liveness.js';
 import { HOST_PORT, parseHubAddresses } from '../shared/federation/hub-failover.js';
+import { compileSipSection, sipSectionSchema, type SiteSipConfig } from './config-sip.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
 
@@ -278,6 +279,8 @@ const siteFileSchema = z
      * a Postgres database; a customer whose home site is listed here is served from its host.
      */
     bankHosts: z.record(z.string(), z.object({ database: z.string().min(1) }).strict()).default({}),
+    /** Real voice (config-sip.ts); absent = no SIP (a simulated site). */
+    sip: sipSectionSchema.optional(),
   })
   .strict();
 
@@ -337,6 +340,8 @@ export interface SiteConfig {
   hub: HubLinkConfig | undefined;
   /** Home site id -> the database of that site's bank host (reference ledger). */
   bankHosts: Record<string, { databaseUrl: string }>;
+  /** SIP, trunks and agents' phones (config-sip.ts); undefined without a `sip:` section. */
+  sip?: SiteSipConfig | undefined;
 }
 
 /** Validate a parsed config object. Relative file paths resolve against `baseDir`. */
@@ -421,6 +426,18 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
   if (raw.ivrPorts > raw.trunks) {
     problems.push(`${what}.ivrPorts: ${raw.ivrPorts} IVR ports is more than the ${raw.trunks} trunks`);
   }
+  const sip =
+    raw.sip &&
+    compileSipSection(
+      raw.sip,
+      {
+        at: `${what}.sip`,
+        baseDir,
+        agentIds: new Set(raw.agents.map((a) => a.id)),
+        siteChannels: raw.trunks,
+      },
+      problems,
+    );
   if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
 
   return {
@@ -494,6 +511,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
     bankHosts: Object.fromEntries(
       Object.entries(raw.bankHosts).map(([id, h]) => [id, { databaseUrl: h.database }]),
     ),
+    sip,
   };
 }
 

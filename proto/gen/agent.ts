@@ -144,6 +144,45 @@ export function agentStateToJSON(object: AgentState): string {
   }
 }
 
+export enum PhoneState {
+  PHONE_STATE_UNSPECIFIED = 0,
+  PHONE_STATE_REGISTERED = 1,
+  PHONE_STATE_NOT_REGISTERED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function phoneStateFromJSON(object: any): PhoneState {
+  switch (object) {
+    case 0:
+    case "PHONE_STATE_UNSPECIFIED":
+      return PhoneState.PHONE_STATE_UNSPECIFIED;
+    case 1:
+    case "PHONE_STATE_REGISTERED":
+      return PhoneState.PHONE_STATE_REGISTERED;
+    case 2:
+    case "PHONE_STATE_NOT_REGISTERED":
+      return PhoneState.PHONE_STATE_NOT_REGISTERED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PhoneState.UNRECOGNIZED;
+  }
+}
+
+export function phoneStateToJSON(object: PhoneState): string {
+  switch (object) {
+    case PhoneState.PHONE_STATE_UNSPECIFIED:
+      return "PHONE_STATE_UNSPECIFIED";
+    case PhoneState.PHONE_STATE_REGISTERED:
+      return "PHONE_STATE_REGISTERED";
+    case PhoneState.PHONE_STATE_NOT_REGISTERED:
+      return "PHONE_STATE_NOT_REGISTERED";
+    case PhoneState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Why an offer was taken back. */
 export enum WithdrawReason {
   WITHDRAW_REASON_UNSPECIFIED = 0,
@@ -300,6 +339,11 @@ export interface Agent {
     | undefined;
   /** Skill name -> proficiency 1..5. */
   skills: { [key: string]: number };
+  /**
+   * The agent's desk phone, when the site has SIP and the agent a phone in its config: whether
+   * it is registered (can be rung). Absent otherwise (a simulated site, an agent without one).
+   */
+  phone?: PhoneState | undefined;
 }
 
 export interface Agent_SkillsEntry {
@@ -1303,7 +1347,7 @@ export const SetPasswordResponse: MessageFns<SetPasswordResponse> = {
 };
 
 function createBaseAgent(): Agent {
-  return { agentId: "", state: 0, reasonCode: undefined, callId: undefined, skills: {} };
+  return { agentId: "", state: 0, reasonCode: undefined, callId: undefined, skills: {}, phone: undefined };
 }
 
 export const Agent: MessageFns<Agent> = {
@@ -1323,6 +1367,9 @@ export const Agent: MessageFns<Agent> = {
     globalThis.Object.entries(message.skills).forEach(([key, value]: [string, number]) => {
       Agent_SkillsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.phone !== undefined) {
+      writer.uint32(48).int32(message.phone);
+    }
     return writer;
   },
 
@@ -1382,6 +1429,14 @@ export const Agent: MessageFns<Agent> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.phone = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1426,6 +1481,7 @@ export const Agent: MessageFns<Agent> = {
           {},
         )
         : {},
+      phone: isSet(object.phone) ? phoneStateFromJSON(object.phone) : undefined,
     };
   },
 
@@ -1452,6 +1508,9 @@ export const Agent: MessageFns<Agent> = {
         });
       }
     }
+    if (message.phone !== undefined) {
+      obj.phone = phoneStateToJSON(message.phone);
+    }
     return obj;
   },
 
@@ -1473,6 +1532,7 @@ export const Agent: MessageFns<Agent> = {
       },
       {},
     );
+    message.phone = object.phone ?? undefined;
     return message;
   },
 };

@@ -29,7 +29,7 @@ export interface SipHa1Args {
 }
 
 // A ':' in the extension or realm would make `EXT:REALM:password` mean two different accounts.
-const EXTENSION = /^[A-Za-z0-9._+-]{1,64}$/;
+export const SIP_EXTENSION_RE = /^[A-Za-z0-9._+-]{1,64}$/;
 
 export function parseSipHa1Args(argv: string[]): SipHa1Args {
   let values: Record<string, string | undefined>;
@@ -49,7 +49,7 @@ export function parseSipHa1Args(argv: string[]): SipHa1Args {
   }
   if (!values.extension)
     throw invalidArgument('--extension', "the phone's extension (its SIP user) is required");
-  if (!EXTENSION.test(values.extension))
+  if (!SIP_EXTENSION_RE.test(values.extension))
     throw invalidArgument('--extension', 'letters, digits and . _ + - only, at most 64');
   if (!values.realm) throw invalidArgument('--realm', "the site's SIP realm is required");
   if (!DIGEST_REALM_RE.test(values.realm))

@@ -16,6 +16,11 @@ export interface AgentView {
   /** The call the agent is reserved for, talking on, or wrapping up. */
   callId?: string;
   skills: Record<string, number>;
+  /**
+   * The agent's desk phone (site-node/telephony/phone-registrar.ts): whether it can be rung.
+   * Absent when the site has no SIP or the agent has no phone in the config.
+   */
+  phone?: 'registered' | 'not-registered';
 }
 
 /** What the agent's screen shows when a call is offered (the screen pop). */

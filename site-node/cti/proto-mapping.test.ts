@@ -70,6 +70,7 @@ const agent: fc.Arbitrary<AgentView> = fc.record(
     reasonCode: str,
     callId: str,
     skills: fc.dictionary(key, fc.integer({ min: 1, max: 5 }), { maxKeys: 4 }),
+    phone: fc.constantFrom('registered' as const, 'not-registered' as const),
   },
   { requiredKeys: ['agentId', 'state', 'skills'] },
 );
@@ -112,6 +113,13 @@ test('unknown enum values from the wire are refused naming the field; unknown ev
   assert.throws(
     () => deskEventFromProto({ event: { $case: 'callEnded', value: { callId: 'c', by: 0 } } }),
     (e: Error & { field?: string }) => e.field === 'call_ended.by',
+  );
+  assert.throws(
+    () =>
+      deskEventFromProto({
+        event: { $case: 'state', value: { agentId: 'a', state: 2 as AgentState, skills: {}, phone: 0 } },
+      }),
+    (e: Error & { field?: string }) => e.field === 'state.phone',
   );
   assert.equal(deskEventFromProto({}), undefined);
 });

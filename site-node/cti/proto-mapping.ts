@@ -9,6 +9,7 @@
 import {
   AgentState,
   EndedBy,
+  PhoneState,
   WithdrawReason,
   type Agent as PbAgent,
   type DeskEvent as PbDeskEvent,
@@ -51,6 +52,11 @@ export const agentStates = enumMap<AgentStateName, AgentState>([
   ['wrap-up', AgentState.AGENT_STATE_WRAP_UP],
 ]);
 
+const phoneStates = enumMap<NonNullable<AgentView['phone']>, PhoneState>([
+  ['registered', PhoneState.PHONE_STATE_REGISTERED],
+  ['not-registered', PhoneState.PHONE_STATE_NOT_REGISTERED],
+]);
+
 const channels = enumMap<ContactSummary['channel'], ContactChannel>([
   ['voice-ivr', ContactChannel.CONTACT_CHANNEL_VOICE_IVR],
   ['voice-agent', ContactChannel.CONTACT_CHANNEL_VOICE_AGENT],
@@ -79,6 +85,7 @@ export function agentToProto(a: AgentView): PbAgent {
     reasonCode: a.reasonCode,
     callId: a.callId,
     skills: { ...a.skills },
+    ...(a.phone === undefined ? {} : { phone: phoneStates.toProto(a.phone) }),
   };
 }
 
@@ -91,6 +98,7 @@ export function agentFromProto(a: PbAgent | undefined, field = 'agent'): AgentVi
   };
   if (a.reasonCode !== undefined) view.reasonCode = a.reasonCode;
   if (a.callId !== undefined) view.callId = a.callId;
+  if (a.phone !== undefined) view.phone = phoneStates.fromProto(a.phone, `${field}.phone`);
   return view;
 }
 

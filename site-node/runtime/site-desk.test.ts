@@ -75,3 +75,25 @@ test('a desk looping on a refused unlock costs one line per agent per window, ev
     [['a01', 50, { 'failed-precondition': 50 }]],
   );
 });
+
+test("an agent's view says whether its phone is registered, and a change is pushed to its desk", async () => {
+  const { desk: d } = desk(undefined);
+  // Without SIP the view says nothing of a phone.
+  assert.equal((await d.agent('a01')).phone, undefined);
+  const states: Record<string, 'registered' | 'not-registered' | 'no-phone'> = { a01: 'not-registered' };
+  d.showPhones({ phoneState: (id) => states[id] ?? 'no-phone' });
+  assert.equal((await d.agent('a01')).phone, 'not-registered');
+  const pushed: unknown[] = [];
+  d.subscribe('a01', (e) => pushed.push(e));
+  states.a01 = 'registered';
+  d.phoneChanged('a01');
+  d.phoneChanged('nobody'); // not on the roster: nothing to tell
+  assert.deepEqual(pushed, [
+    {
+      type: 'state',
+      agent: { agentId: 'a01', state: 'logged-out', skills: { retail: 3 }, phone: 'registered' },
+    },
+  ]);
+  states.a01 = 'no-phone';
+  assert.equal((await d.agent('a01')).phone, undefined);
+});

@@ -27,6 +27,7 @@ import type { AcdEngine } from './acd-engine.js';
 import type { AcdAgentView } from '../acd/index.js';
 import type { SitePinUnlock } from './pin-unlock.js';
 import { PinRefusalLog } from './pin-refusal-log.js';
+import type { PhonePresence } from '../telephony/phone-registrar.js';
 
 export function toAgentView(v: AcdAgentView): AgentView {
   return {
@@ -41,6 +42,8 @@ export function toAgentView(v: AcdAgentView): AgentView {
 export class SiteDesk implements AgentDesk {
   private readonly roster: Map<string, AgentRosterEntry>;
   private readonly listeners = new Map<string, Set<(e: DeskEvent) => void>>();
+  /** The agents' phones, once the site has SIP (showPhones); the view then says if each is registered. */
+  private phones: PhonePresence | undefined;
 
   constructor(
     private readonly engine: AcdEngine,
@@ -68,7 +71,23 @@ export class SiteDesk implements AgentDesk {
   private view(agentId: string): AgentView {
     const entry = this.rostered(agentId);
     const v = this.engine.agent(agentId);
-    return v ? toAgentView(v) : { agentId, state: 'logged-out', skills: entry.skills };
+    const view: AgentView = v ? toAgentView(v) : { agentId, state: 'logged-out', skills: entry.skills };
+    const phone = this.phones?.phoneState(agentId);
+    if (phone === 'registered' || phone === 'not-registered') view.phone = phone;
+    return view;
+  }
+
+  /**
+   * From now on each agent's view says whether its phone is registered, and a change is pushed
+   * to the agent's desk as a `state` event, so an agent sees when the phone cannot be rung.
+   */
+  showPhones(phones: PhonePresence): void {
+    this.phones = phones;
+  }
+
+  /** The agent's phone was registered or lost: tell its desk. */
+  phoneChanged(agentId: string): void {
+    if (this.roster.has(agentId)) this.emit(agentId, { type: 'state', agent: this.view(agentId) });
   }
 
   /** The agent must be working on `callId`. */

@@ -77,6 +77,7 @@ import type { ServerCredentials } from '@grpc/grpc-js';
 import { DEFAULT_DESK_AUTH } from '../config.js';
 import type { QueueStats } from '../acd/index.js';
 import { SiteOverflow, type SimCallers } from './overflow-wiring.js';
+import type { PhonePresence } from '../telephony/phone-registrar.js';
 
 export interface SiteDeps {
   config: SiteConfig;
@@ -112,6 +113,11 @@ export interface SiteDeps {
    * travels in the overflow request (site-node/sim/sim-hand-over.ts). None with real voice.
    */
   simCallers?: SimCallers;
+  /**
+   * The agents' phones (site-node/telephony/phone-registrar.ts), with real voice: the desk and
+   * the wallboard show whether each agent's phone is registered. None when simulated.
+   */
+  phones?: PhonePresence;
 }
 
 export interface AgentBoardEntry {
@@ -120,6 +126,8 @@ export interface AgentBoardEntry {
   state: string;
   reasonCode?: string;
   callId?: string;
+  /** With real voice, for an agent with a phone: whether it can be rung. */
+  phone?: 'registered' | 'not-registered';
 }
 
 export interface SiteSnapshot {
@@ -257,6 +265,7 @@ export class Site {
       pins,
       this.pinRefusals,
     );
+    if (d.phones) this.desk.showPhones(d.phones);
     this.leases = new DeskLeases(this.engine, scheduler, config.cti.lease, log.child({ part: 'lease' }));
     this.flow.engine = this.engine;
     this.flow.desk = this.desk;
@@ -578,12 +587,14 @@ export class Site {
   private agentBoard(): AgentBoardEntry[] {
     return this.d.config.agents.map((a) => {
       const v = this.engine.agent(a.id);
+      const phone = this.d.phones?.phoneState(a.id);
       return {
         agentId: a.id,
         name: a.name,
         state: v?.state ?? 'logged-out',
         ...(v?.reasonCode ? { reasonCode: v.reasonCode } : {}),
         ...(v?.callId ? { callId: v.callId } : {}),
+        ...(phone === 'registered' || phone === 'not-registered' ? { phone } : {}),
       };
     });
   }

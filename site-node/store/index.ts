@@ -12,3 +12,4 @@ export * from './jobs.js';
 export * from './recovery.js';
 export * from './stats-events.js';
 export * from './desk-auth-repo.js';
+export * from './sip-registrations-repo.js';

@@ -41,6 +41,7 @@ describe.skipIf(pgSkip)('site schema migrations', () => {
       'customers',
       'contact_history',
       'outbox',
+      'sip_registrations',
     ]) {
       assert.ok(tables.has(tb), `table ${tb}`);
     }

@@ -25,6 +25,7 @@ import { Site } from '../../site-node/runtime/site.js';
 import { ledgerCustomers, makePopulation, type SimCustomer } from '../../site-node/sim/population.js';
 import { SimMedia } from '../../site-node/sim/sim-media.js';
 import { seedCustomers } from '../../site-node/store/index.js';
+import type { PhonePresence } from '../../site-node/telephony/phone-registrar.js';
 import { freshDatabase, type TestDatabase } from './pg.js';
 
 const EXAMPLE = new URL('../../deploy/examples/site-chongqing.yaml', import.meta.url).pathname;
@@ -55,6 +56,8 @@ export async function startExampleSite(opts: {
   drainMs?: number;
   /** Serve the desk with this `cti.tls` (paths) instead of plaintext on loopback. */
   tls?: { ca: string; cert: string; key: string };
+  /** The agents' phones (site-node/telephony/phone-registrar.ts), for a site with real voice. */
+  phones?: PhonePresence;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
@@ -82,6 +85,7 @@ export async function startExampleSite(opts: {
     drainMs: opts.drainMs ?? 1000,
     jobPollingSeconds: 1,
     insecureLoopback: opts.tls === undefined,
+    ...(opts.phones ? { phones: opts.phones } : {}),
   });
   await site.start();
   await Promise.all(
