@@ -1,7 +1,8 @@
 /**
  * The transaction layer's counters, a plain object the site's stats read. `refused` counts
- * by reason what was turned away (each also logged once): `malformed-request`,
- * `malformed-response`, `bad-branch`, `stray-response`, `framing`, `too-many-connections`.
+ * by reason what was turned away (each also logged once): `malformed-request` (answered
+ * 400 or 505), `malformed-message` (a response, or a request too broken to answer: dropped),
+ * `bad-branch`, `stray-response`, `framing`, `too-many-connections`.
  */
 export interface SipStackCounters {
   readonly received: { requests: number; responses: number };

@@ -377,10 +377,6 @@ export class SipStack {
       );
     }
     const { method } = cseq(response);
-    if (response.status > 100) {
-      const to = /;[ \t]*tag[ \t]*=[ \t]*([^;\s]+)/i.exec(headerValue(response, 'To') ?? '');
-      record.toTag ??= to?.[1];
-    }
     this.step(record, {
       type: 'tu-response',
       response: {
@@ -390,6 +386,9 @@ export class SipStack {
         handle: held(response),
       },
     });
+    // Read after the step, so a response the machine refused leaves no trace.
+    const tag = /;[ \t]*tag[ \t]*=[ \t]*([^;\s]+)/i.exec(headerValue(response, 'To') ?? '');
+    if (response.status > 100) record.toTag ??= tag?.[1];
   }
 
   // --- running the machines ------------------------------------------------------------------
