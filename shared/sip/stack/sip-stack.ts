@@ -10,16 +10,14 @@
  *   none goes to `onAck`; a CANCEL is answered here (200, or 481) and told as `onCancel`;
  * - a response goes to its client transaction; a 2xx to an INVITE whose transaction is gone
  *   goes to `onStrayResponse`; any other unmatched response is dropped;
- * - the machines' commands are carried out exactly: sends (by the Via rules of via.ts),
- *   the ACK and the 100 they ask for (generated.ts), timers on the Scheduler, and what the
- *   TU is told, after the step's sends, so an answer given at once follows the 100.
+ * - the machines' commands are carried out by transaction-runner.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { DomainError, failedPrecondition, invalidArgument } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { RealScheduler, type Cancel, type Scheduler } from '../../scheduler.js';
+import { RealScheduler, type Scheduler } from '../../scheduler.js';
 import { cseq } from '../headers.js';
-import { headerValue, type SipMessage, type SipRequest, type SipResponse } from '../message.js';
+import { headerValue, type SipRequest, type SipResponse } from '../message.js';
 import { KEEP_ALIVE, parseSipMessage } from '../parse.js';
 import { isSipParseError } from '../parse-error.js';
 import { buildResponse, responseToParseError } from '../response.js';
@@ -31,10 +29,9 @@ import {
   clientKeyOfResponse,
   isRfc3261Branch,
   serverKeyOfRequest,
-  type TransactionKey,
 } from '../transaction/matching.js';
-import { compileTimerOptions, type TimerName, type TimerOptions } from '../transaction/timers.js';
-import { isSuccess, type TxCommand, type TxRequest } from '../transaction/types.js';
+import { compileTimerOptions, type TimerOptions } from '../transaction/timers.js';
+import { isSuccess, type TxRequest } from '../transaction/types.js';
 import { TcpTransport, type TcpTransportOptions } from '../transport/tcp-transport.js';
 import {
   addressText,
@@ -45,16 +42,16 @@ import {
 } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp-transport.js';
 import { copyCounters, newCounters, type SipStackCounters } from './counters.js';
-import { buildAck, buildTrying } from './generated.js';
 import { Machine } from './machine.js';
-import type {
-  ClientEvents,
-  ClientTransaction,
-  ServerTransaction,
-  SipTarget,
-  TransactionUser,
-} from './transaction-user.js';
-import { ourVia, responseDestination, stampVia, topVia, uriTransport, withTopVia } from './via.js';
+import {
+  held,
+  TransactionRunner,
+  type ClientRecord,
+  type Held,
+  type ServerRecord,
+} from './transaction-runner.js';
+import type { ClientEvents, ClientTransaction, SipTarget, TransactionUser } from './transaction-user.js';
+import { ourVia, stampVia, topVia, uriTransport, withTopVia } from './via.js';
 
 /** RFC 3261 §18.1.1: a request this much larger goes over TCP when we have it. */
 export const UDP_REQUEST_LIMIT_BYTES = 1300;
@@ -70,46 +67,10 @@ export interface SipStackOptions {
   readonly log: Logger;
 }
 
-/** A message a machine holds: serialized once, so a retransmission is the same bytes. */
-interface Held {
-  readonly message: SipMessage;
-  bytes: Buffer | undefined;
-  sends: number;
-}
-
-interface BaseRecord {
-  readonly key: TransactionKey;
-  readonly machine: Machine<Held>;
-  readonly timers: Map<TimerName, Cancel>;
-  /** The generated ACK or 100, kept so that sending it again counts as a retransmission. */
-  generated: Held | undefined;
-}
-
-interface ServerRecord extends BaseRecord {
-  readonly side: 'server';
-  readonly inbound: SipInbound;
-  readonly request: SipRequest;
-  readonly branch: string;
-  readonly api: ServerTransaction;
-  /** The To tag of the TU's responses, which the 200 to a CANCEL repeats (RFC 3261 §9.2). */
-  toTag: string | undefined;
-}
-
-interface ClientRecord extends BaseRecord {
-  readonly side: 'client';
-  readonly target: SipAddress;
-  readonly transport: SipTransportName;
-  readonly events: ClientEvents;
-}
-
-type TxRecord = ServerRecord | ClientRecord;
-
 const token = (): string => randomBytes(8).toString('hex');
-const held = (message: SipMessage): Held => ({ message, bytes: undefined, sends: 0 });
 
 export class SipStack {
-  private readonly servers = new Map<TransactionKey, ServerRecord>();
-  private readonly clients = new Map<TransactionKey, ClientRecord>();
+  private readonly runner: TransactionRunner;
   private readonly stats = newCounters();
   private readonly transports = new Map<SipTransportName, SipTransport>();
   private readonly timerOptions: TimerOptions;
@@ -124,6 +85,15 @@ export class SipStack {
     this.timerOptions = compileTimerOptions(opts.timers);
     this.scheduler = opts.scheduler ?? new RealScheduler();
     this.log = opts.log;
+    this.runner = new TransactionRunner({
+      scheduler: this.scheduler,
+      log: this.log,
+      stats: this.stats,
+      tu,
+      transportOf: (name) => this.transportOf(name),
+      isClosed: () => this.closed,
+      onCancel: (record) => this.cancel(record),
+    });
   }
 
   /** Bind the transports and start taking messages for `tu`. */
@@ -158,7 +128,7 @@ export class SipStack {
 
   /** Open transactions (tests and stats). */
   get openTransactions(): { server: number; client: number } {
-    return { server: this.servers.size, client: this.clients.size };
+    return { server: this.runner.servers.size, client: this.runner.clients.size };
   }
 
   /**
@@ -190,7 +160,7 @@ export class SipStack {
     }
     this.transportOf(transport);
     const key = clientKeyOfRequest({ branch, method: req.method });
-    if (this.clients.has(key)) {
+    if (this.runner.clients.has(key)) {
       throw new DomainError(
         'already-exists',
         `a ${req.method} transaction with branch ${branch} is running`,
@@ -201,7 +171,7 @@ export class SipStack {
     }
     const invite =
       req.method === 'CANCEL'
-        ? this.clients.get(clientKeyOfRequest({ branch, method: 'INVITE' }))
+        ? this.runner.clients.get(clientKeyOfRequest({ branch, method: 'INVITE' }))
         : undefined;
     if (invite?.machine.stateName === 'calling') {
       throw failedPrecondition(
@@ -225,9 +195,9 @@ export class SipStack {
       transport,
       events,
     };
-    this.clients.set(key, record);
-    this.execute(record, commands);
-    if (invite && invite.machine.stateName !== 'terminated') this.step(invite, { type: 'cancel-sent' });
+    this.runner.add(record, commands);
+    if (invite && invite.machine.stateName !== 'terminated')
+      this.runner.step(invite, { type: 'cancel-sent' });
     return { request: sent, branch, transport };
   }
 
@@ -249,9 +219,7 @@ export class SipStack {
   /** Stop every timer and close the sockets. Transactions still open are dropped unreported. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const r of [...this.servers.values(), ...this.clients.values()]) this.stopTimers(r);
-    this.servers.clear();
-    this.clients.clear();
+    this.runner.clear();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 
@@ -296,14 +264,14 @@ export class SipStack {
       handle: held(request),
     };
     const key = serverKeyOfRequest(txRequest);
-    const existing = this.servers.get(key);
+    const existing = this.runner.servers.get(key);
     if (existing) {
-      this.step(existing, { type: 'request', request: txRequest });
+      this.runner.step(existing, { type: 'request', request: txRequest });
       return;
     }
     const origin = { transport: m.transport, source: m.source };
     if (request.method === 'ACK') {
-      this.tell(() => this.tu.onAck(request, origin));
+      this.runner.tell(() => this.tu.onAck(request, origin));
       return;
     }
     const { machine, commands } = Machine.start<Held>(
@@ -328,13 +296,12 @@ export class SipStack {
         respond: (response) => this.respond(record, response),
       },
     };
-    this.servers.set(key, record);
-    this.execute(record, commands);
+    this.runner.add(record, commands);
   }
 
   /** A CANCEL's own transaction passed it up: answer it here, and tell the TU (RFC 3261 §9.2). */
   private cancel(record: ServerRecord): void {
-    const invite = this.servers.get(
+    const invite = this.runner.servers.get(
       cancelledKey({ method: 'CANCEL', branch: record.branch, sentBy: topVia(record.request).sentBy }),
     );
     if (!invite) {
@@ -349,17 +316,19 @@ export class SipStack {
     this.stats.received.responses++;
     const via = topVia(response);
     const { method } = cseq(response);
-    const record = this.clients.get(clientKeyOfResponse({ branch: via.branch ?? '', cseqMethod: method }));
+    const record = this.runner.clients.get(
+      clientKeyOfResponse({ branch: via.branch ?? '', cseqMethod: method }),
+    );
     if (!record) {
       if (method === 'INVITE' && isSuccess(response.status)) {
         const origin = { transport: m.transport, source: m.source };
-        this.tell(() => this.tu.onStrayResponse(response, origin));
+        this.runner.tell(() => this.tu.onStrayResponse(response, origin));
       } else {
         this.refuse('stray-response', m, `a ${response.status} to ${method} matches no transaction`);
       }
       return;
     }
-    this.step(record, {
+    this.runner.step(record, {
       type: 'response',
       response: {
         status: response.status,
@@ -371,13 +340,13 @@ export class SipStack {
   }
 
   private respond(record: ServerRecord, response: SipResponse): void {
-    if (this.servers.get(record.key) !== record) {
+    if (this.runner.servers.get(record.key) !== record) {
       throw failedPrecondition(
         `the ${record.request.method} transaction ${record.branch} is over: its response cannot be sent`,
       );
     }
     const { method } = cseq(response);
-    this.step(record, {
+    this.runner.step(record, {
       type: 'tu-response',
       response: {
         status: response.status,
@@ -391,114 +360,7 @@ export class SipStack {
     if (response.status > 100) record.toTag ??= tag?.[1];
   }
 
-  // --- running the machines ------------------------------------------------------------------
-
-  private step(record: TxRecord, event: Parameters<Machine<Held>['step']>[0]): void {
-    this.execute(record, record.machine.step(event, this.scheduler.now()));
-  }
-
-  /**
-   * Carry out a step's commands in order. What the TU is told waits until the sends and
-   * timers are done, so a TU that answers inside its callback steps a settled transaction.
-   */
-  private execute(record: TxRecord, commands: readonly TxCommand<Held>[]): void {
-    const later: Array<() => void> = [];
-    for (const c of commands) {
-      switch (c.type) {
-        case 'send':
-          this.send(record, c.message);
-          break;
-        case 'send-ack':
-          record.generated ??= held(
-            buildAck(c.request.message as SipRequest, c.response.message as SipResponse),
-          );
-          this.send(record, record.generated);
-          break;
-        case 'send-trying':
-          record.generated ??= held(buildTrying(c.request.message as SipRequest));
-          this.send(record, record.generated);
-          break;
-        case 'start-timer': {
-          record.timers.get(c.name)?.();
-          const name = c.name;
-          const cancel = this.scheduler.after(c.atMs - this.scheduler.now(), () => {
-            record.timers.delete(name);
-            if (this.isLive(record)) this.step(record, { type: 'timer', name });
-          });
-          record.timers.set(name, cancel);
-          break;
-        }
-        case 'cancel-timer':
-          record.timers.get(c.name)?.();
-          record.timers.delete(c.name);
-          break;
-        case 'pass-to-tu':
-          later.push(this.passToTu(record, c.message.message));
-          break;
-        case 'timeout':
-        case 'transport-error':
-          later.push(this.failure(record, c.type));
-          break;
-        case 'terminated':
-          this.stopTimers(record);
-          if (record.side === 'server' && this.servers.get(record.key) === record)
-            this.servers.delete(record.key);
-          if (record.side === 'client' && this.clients.get(record.key) === record)
-            this.clients.delete(record.key);
-          break;
-      }
-    }
-    for (const f of later) this.tell(f);
-  }
-
-  private passToTu(record: TxRecord, message: SipMessage): () => void {
-    if (record.side === 'client') return () => record.events.onResponse(message as SipResponse);
-    const request = message as SipRequest;
-    const origin = record.api.origin;
-    if (request.method === 'ACK') return () => this.tu.onAck(request, origin);
-    if (request.method === 'CANCEL') return () => this.cancel(record);
-    return () => this.tu.onRequest(record.request, record.api);
-  }
-
-  private failure(record: TxRecord, what: 'timeout' | 'transport-error'): () => void {
-    if (record.side === 'client') {
-      return what === 'timeout' ? () => record.events.onTimeout() : () => record.events.onTransportError();
-    }
-    return () => this.tu.onServerFailure?.(record.request, what);
-  }
-
-  /** Call up into the TU; a TU that throws is a bug above us, logged, and must not stop the stack. */
-  private tell(f: () => void): void {
-    try {
-      f();
-    } catch (err) {
-      this.log.error('SIP transaction user failed', { err });
-    }
-  }
-
   // --- sending -------------------------------------------------------------------------------
-
-  private send(record: TxRecord, h: Held): void {
-    h.bytes ??= serializeSipMessage(h.message);
-    if (h.sends++ > 0) this.stats.retransmissions++;
-    if (h.message.kind === 'request') this.stats.sent.requests++;
-    else this.stats.sent.responses++;
-    let sending: Promise<void>;
-    let to: SipAddress;
-    if (record.side === 'client') {
-      to = record.target;
-      sending = this.transportOf(record.transport).send(h.bytes, to);
-    } else {
-      const { transport, connection } = record.inbound;
-      to = responseDestination(h.message, transport);
-      sending = this.transportOf(transport).send(h.bytes, to, connection);
-    }
-    sending.catch((err: unknown) => {
-      if (this.closed) return;
-      this.log.warn('SIP send failed', { to: addressText(to), err });
-      if (this.isLive(record)) this.step(record, { type: 'transport-error' });
-    });
-  }
 
   /** A refusal's answer, outside any transaction, to the packet's source (or its connection). */
   private sendRefusal(response: SipResponse, m: SipInbound): void {
@@ -522,17 +384,6 @@ export class SipStack {
 
   private refused(reason: string): void {
     this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
-  }
-
-  private isLive(record: TxRecord): boolean {
-    return (
-      (record.side === 'server' ? this.servers.get(record.key) : this.clients.get(record.key)) === record
-    );
-  }
-
-  private stopTimers(record: TxRecord): void {
-    for (const cancel of record.timers.values()) cancel();
-    record.timers.clear();
   }
 
   private sentBy(transport: SipTransportName): SipAddress {
