@@ -5,6 +5,7 @@
  * wait is for a condition, never for a time.
  */
 import { afterEach, describe, expect, test } from 'vitest';
+import { connect } from 'node:net';
 import { waitFor } from '../../../test/support/wait.js';
 import { headerValue, type SipRequest } from '../message.js';
 import { vias } from '../headers.js';
@@ -29,9 +30,11 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((o) => o.close()));
 });
 
-async function stack(tu = new RecordingTu(), log = silentLogger): Promise<SipStack> {
+/** Fast timers by default; `slow` (RFC 3261's T1 = 500 ms) where a retransmission would race the answer. */
+async function stack(tu = new RecordingTu(), log = silentLogger, slow = false): Promise<SipStack> {
+  const timers = slow ? {} : FAST_TIMERS;
   const s = await SipStack.start(
-    { udp: { host: LOOPBACK, port: 0 }, tcp: { host: LOOPBACK, port: 0 }, timers: FAST_TIMERS, log },
+    { udp: { host: LOOPBACK, port: 0 }, tcp: { host: LOOPBACK, port: 0 }, timers, log },
     tu,
   );
   open.push(s);
@@ -48,8 +51,8 @@ describe.each(['udp', 'tcp'] as const)('two stacks over %s', (transport) => {
   test('a request and its response both ways', async () => {
     const aTu = new RecordingTu(200);
     const bTu = new RecordingTu(200);
-    const a = await stack(aTu);
-    const b = await stack(bTu);
+    const a = await stack(aTu, silentLogger, true);
+    const b = await stack(bTu, silentLogger, true);
     const toB = new RecordingClient();
     const tx = a.request(tuRequest('OPTIONS'), { ...b.address(transport), transport }, toB);
     expect(tx.transport).toBe(transport);
@@ -71,8 +74,8 @@ describe.each(['udp', 'tcp'] as const)('two stacks over %s', (transport) => {
 
   test('an INVITE rung, answered 200 and acknowledged; the ACK reaches the TU', async () => {
     const bTu = new RecordingTu();
-    const a = await stack();
-    const b = await stack(bTu);
+    const a = await stack(undefined, silentLogger, true);
+    const b = await stack(bTu, silentLogger, true);
     const events = new RecordingClient();
     a.request(tuRequest('INVITE'), { ...b.address(transport), transport }, events);
     await waitFor('the INVITE at b', () => bTu.requests.length === 1);
@@ -263,6 +266,99 @@ describe('over UDP against a raw peer', () => {
   });
 });
 
+describe('edges', () => {
+  test('a TU that throws is logged as an error and the stack goes on', async () => {
+    const tu = new RecordingTu(200);
+    const { log, lines } = capturingLogger();
+    const b = await stack(tu, log);
+    let calls = 0;
+    tu.onRequest = (request, tx) => {
+      if (calls++ === 0) throw new Error('TU bug');
+      tx.respond(buildResponse(request, 200, { toTag: 't' }));
+    };
+    const client = await peer();
+    await client.send(rawRequest('OPTIONS', client.port, 'z9hG4bKthrow1'), b.address('udp'));
+    await waitFor('the error logged', () => lines.some((l) => l.level === 'error'));
+    await client.send(rawRequest('OPTIONS', client.port, 'z9hG4bKthrow2'), b.address('udp'));
+    await waitFor('the 200 to the second', () => client.responses().length === 1);
+  });
+
+  test('a response after the transaction is over is refused, naming it', async () => {
+    const tu = new RecordingTu();
+    const b = await stack(tu);
+    const a = await stack();
+    const events = new RecordingClient();
+    a.request(tuRequest('OPTIONS'), { ...b.address('tcp'), transport: 'tcp' }, events);
+    await waitFor('the request', () => tu.requests.length === 1);
+    const { request, tx } = tu.requests[0]!;
+    tx.respond(buildResponse(request, 200, { toTag: 'x' })); // TCP: J = 0, over at once
+    expect(() => tx.respond(buildResponse(request, 200, { toTag: 'x' }))).toThrow(/is over/);
+    await waitFor('the 200', () => events.responses.length === 1);
+  });
+
+  test('a second final from the TU is refused and nothing is sent', async () => {
+    const tu = new RecordingTu();
+    const b = await stack(tu);
+    const client = await peer();
+    await client.send(rawRequest('OPTIONS', client.port, 'z9hG4bKtwofinals'), b.address('udp'));
+    await waitFor('the request', () => tu.requests.length === 1);
+    const { request, tx } = tu.requests[0]!;
+    tx.respond(buildResponse(request, 404, { toTag: 'x' }));
+    expect(() => tx.respond(buildResponse(request, 200, { toTag: 'x' }))).toThrow(/cannot take/);
+    await waitFor('the 404', () => client.responses().length === 1);
+    expect(b.counters().sent.responses).toBe(1);
+  });
+
+  test('two requests with one branch: the second is refused', async () => {
+    const a = await stack();
+    const silent = await peer();
+    const tx = a.request(tuRequest('OPTIONS'), { host: LOOPBACK, port: silent.port }, new RecordingClient());
+    expect(() => a.request(tx.request, { host: LOOPBACK, port: silent.port }, new RecordingClient())).toThrow(
+      /is running/,
+    );
+  });
+
+  test('a keep-alive datagram is ignored', async () => {
+    const tu = new RecordingTu(200);
+    const b = await stack(tu);
+    const client = await peer();
+    await client.send(Buffer.from('\r\n\r\n'), b.address('udp'));
+    await client.send(rawRequest('OPTIONS', client.port, 'z9hG4bKafterka'), b.address('udp'));
+    await waitFor('the 200', () => client.responses().length === 1);
+    expect(b.counters().received.requests).toBe(1);
+    expect(b.counters().refused).toEqual({});
+  });
+
+  test('an ACK reusing the INVITE branch after a 2xx reaches the TU through the transaction', async () => {
+    const tu = new RecordingTu(200);
+    const b = await stack(tu, silentLogger, true);
+    const caller = await peer();
+    await caller.send(rawRequest('INVITE', caller.port, 'z9hG4bKsameack'), b.address('udp'));
+    await waitFor('the 200', () => caller.responses().some((r) => r.status === 200));
+    await caller.send(rawRequest('ACK', caller.port, 'z9hG4bKsameack', { toTag: 'uas1' }), b.address('udp'));
+    await waitFor('onAck', () => tu.acks.length === 1);
+    expect(b.openTransactions.server).toBe(1); // Accepted holds it for L
+  });
+
+  test('a TCP stream refused by the framer is counted by the stack', async () => {
+    const b = await stack();
+    const socket = connect(b.address('tcp'));
+    open.push({ close: async () => void socket.destroy() });
+    socket.on('error', () => {});
+    socket.write('OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKf\r\n\r\n');
+    await waitFor('the refusal', () => b.counters().refused['framing'] === 1);
+  });
+
+  test('a port already taken fails the start, and what was bound is closed again', async () => {
+    const a = await stack();
+    const taken = a.address('tcp');
+    const udp = { host: LOOPBACK, port: 0 };
+    await expect(SipStack.start({ udp, tcp: taken, log: silentLogger }, new RecordingTu())).rejects.toThrow(
+      /EADDRINUSE/,
+    );
+  });
+});
+
 describe('client side rules', () => {
   test('a UDP request over 1300 bytes goes over TCP', async () => {
     const tu = new RecordingTu(200);
@@ -302,7 +398,7 @@ describe('client side rules', () => {
     if (events.responses.length === 0) {
       expect(() => a.request(cancel, target, new RecordingClient())).toThrow(/provisional/);
     }
-    await waitFor('the 100', () => events.responses.length === 1);
+    await waitFor('the 100', () => events.responses.length >= 1);
     const cancelEvents = new RecordingClient();
     a.request(cancel, target, cancelEvents);
     await waitFor('the 200 to the CANCEL', () => cancelEvents.statuses().includes(200));
