@@ -183,6 +183,17 @@ describe('over UDP against a raw peer', () => {
     });
   });
 
+  test('a request of another SIP version is answered 505', async () => {
+    const tu = new RecordingTu(200);
+    const b = await stack(tu);
+    const client = await peer();
+    const text = rawRequest('OPTIONS', client.port, 'z9hG4bKv3').replace('SIP/2.0\n', 'SIP/3.0\n');
+    await client.send(text, b.address('udp'));
+    await waitFor('the 505', () => client.responses().length === 1);
+    expect(client.responses()[0]!.status).toBe(505);
+    expect(tu.requests).toHaveLength(0);
+  });
+
   test('a request without the RFC 3261 branch cookie is answered 400 naming Via', async () => {
     const tu = new RecordingTu(200);
     const b = await stack(tu);
@@ -371,6 +382,20 @@ describe('client side rules', () => {
     expect(vias(tx.request)[0]!.transport).toBe('TCP');
     await waitFor('the 200', () => events.responses.length === 1);
     expect(tu.requests[0]!.tx.origin.transport).toBe('tcp');
+  });
+
+  test('our Via names viaHost when given, with a z9hG4bK branch and rport', async () => {
+    const a = await SipStack.start(
+      { udp: { host: LOOPBACK, port: 0 }, viaHost: 'sip.site.example', log: silentLogger },
+      new RecordingTu(),
+    );
+    open.push(a);
+    const silent = await peer();
+    const tx = a.request(tuRequest('OPTIONS'), { host: LOOPBACK, port: silent.port }, new RecordingClient());
+    const via = vias(tx.request)[0]!;
+    expect(via).toMatchObject({ transport: 'UDP', host: 'sip.site.example', port: a.address('udp').port });
+    expect(via.branch).toMatch(/^z9hG4bK[0-9a-f]{16}$/);
+    expect(via.rport).toBe(true);
   });
 
   test('the URI chooses TCP with ;transport=tcp', async () => {
