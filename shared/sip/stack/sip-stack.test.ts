@@ -443,6 +443,17 @@ describe('client side rules', () => {
       a.request(tuRequest('OPTIONS'), { ...a.address('udp'), transport: 'tcp' }, new RecordingClient()),
     ).toThrow(/no tcp transport/);
     expect(() => a.address('tcp')).toThrow(/no tcp transport/);
+    const broken = tuRequest('OPTIONS');
+    const withVia = {
+      ...broken,
+      headers: [
+        { name: 'Via', value: 'SIP/2.0/UDP h;branch=z9hG4bKcr' },
+        { name: 'Subject', value: 'a\r\nb' },
+        ...broken.headers,
+      ],
+    };
+    expect(() => a.request(withVia, a.address('udp'), new RecordingClient())).toThrow(/CR or LF/);
+    expect(a.openTransactions.client).toBe(0);
     await expect(SipStack.start({ log: silentLogger }, new RecordingTu())).rejects.toThrow(DomainError);
   });
 

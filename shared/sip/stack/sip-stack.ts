@@ -178,7 +178,10 @@ export class SipStack {
         'a CANCEL may only follow a provisional response to its INVITE (RFC 3261 §9.1)',
       );
     }
+    // Serialized before the transaction exists: a request that cannot be written (a CR in a
+    // value) is refused with nothing started.
     const handle = held(sent);
+    handle.bytes = serializeSipMessage(sent);
     const { machine, commands } = Machine.start<Held>(
       'client',
       { method: req.method, branch, sentBy: '', handle },
