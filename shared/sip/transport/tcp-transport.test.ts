@@ -171,3 +171,14 @@ test('bad options are refused, naming the field', async () => {
     TcpTransport.listen({ host: '127.0.0.1', port: 0 }, new Sink(), silentLogger, { idleMs: 0 }),
   ).rejects.toThrow(/tcp.idleMs/);
 });
+
+test('a connection still opening when the transport closes is closed too', async () => {
+  const t = await listen();
+  const peerSink = new Sink();
+  const peer = await listen(peerSink);
+  const sending = t.send(options('z9hG4bKracing'), peer.local);
+  await t.close();
+  await expect(sending).rejects.toThrow(/closed/);
+  expect(t.openConnections).toBe(0);
+  expect(peerSink.messages).toHaveLength(0);
+});

@@ -157,7 +157,10 @@ export class TcpTransport implements SipTransport {
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
-        resolve(this.adopt(socket, to));
+        if (!this.closed) return resolve(this.adopt(socket, to));
+        // Closed while connecting: this socket must not outlive the transport.
+        socket.destroy();
+        reject(new DomainError('unavailable', 'the SIP TCP transport is closed'));
       });
     }).finally(() => this.opening.delete(key));
     this.opening.set(key, opening);
