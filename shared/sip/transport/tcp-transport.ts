@@ -121,9 +121,14 @@ export class TcpTransport implements SipTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const c of this.connections.values()) c.socket.destroy();
-    await closing;
+    // Resolves once every socket is really closed, ours included (the listener's close only
+    // waits for the accepted ones), so a caller that awaits it leaves no handle behind.
+    const closing = [new Promise<void>((resolve) => this.server.close(() => resolve()))];
+    for (const c of this.connections.values()) {
+      if (!c.socket.closed) closing.push(new Promise((resolve) => c.socket.once('close', () => resolve())));
+      c.socket.destroy();
+    }
+    await Promise.all(closing);
   }
 
   private accept(socket: Socket): void {
