@@ -5,7 +5,7 @@
  * wait is for a condition, never for a time.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { waitFor } from '../../../test/support/wait.js';
 import { headerValue, type SipRequest } from '../message.js';
 import { vias } from '../headers.js';
@@ -464,6 +464,19 @@ describe('client side rules', () => {
     await closed.close();
     const events = new RecordingClient();
     a.request(tuRequest('OPTIONS'), { host: LOOPBACK, port, transport: 'tcp' }, events);
+    await waitFor('the transport error', () => events.transportErrors === 1);
+    expect(a.openTransactions.client).toBe(0);
+  });
+
+  test('a TCP connection closed before the final is a transport error for the request on it', async () => {
+    const a = await stack(undefined, silentLogger, true);
+    const server = createServer((socket) => socket.once('data', () => socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+    open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    const { port } = server.address() as AddressInfo;
+    const events = new RecordingClient();
+    a.request(tuRequest('INVITE'), { host: LOOPBACK, port, transport: 'tcp' }, events);
+    // Timer B is 32 s away: only the close can end it within the test.
     await waitFor('the transport error', () => events.transportErrors === 1);
     expect(a.openTransactions.client).toBe(0);
   });

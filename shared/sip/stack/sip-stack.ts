@@ -103,6 +103,7 @@ export class SipStack {
     const sink = {
       onMessage: (m: SipInbound) => stack.receive(m),
       onRefused: (reason: string) => stack.refused(reason),
+      onConnectionClosed: (connection: string) => stack.runner.connectionClosed(connection),
     };
     try {
       if (opts.udp) stack.transports.set('udp', await UdpTransport.bind(opts.udp, sink, opts.log));
@@ -197,6 +198,7 @@ export class SipStack {
       target,
       transport,
       events,
+      connection: undefined,
     };
     this.runner.add(record, commands);
     if (invite && invite.machine.stateName !== 'terminated')

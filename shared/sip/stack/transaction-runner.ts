@@ -56,6 +56,8 @@ export interface ClientRecord extends BaseRecord {
   readonly target: SipAddress;
   readonly transport: SipTransportName;
   readonly events: ClientEvents;
+  /** The TCP connection its request went on, once sent. */
+  connection: string | undefined;
 }
 
 export type TxRecord = ServerRecord | ClientRecord;
@@ -94,6 +96,18 @@ export class TransactionRunner {
     return (
       (record.side === 'server' ? this.servers.get(record.key) : this.clients.get(record.key)) === record
     );
+  }
+
+  /**
+   * A TCP connection closed: a client transaction still waiting on it for a final response
+   * would only learn of it from timer B or F (or never, an INVITE in Proceeding), so it gets
+   * a transport error now (RFC 3261 §17.1.4). One with its final already in is left alone.
+   */
+  connectionClosed(connection: string): void {
+    for (const record of [...this.clients.values()]) {
+      const waiting = ['calling', 'trying', 'proceeding'].includes(record.machine.stateName);
+      if (record.connection === connection && waiting) this.step(record, { type: 'transport-error' });
+    }
   }
 
   /** Drop every transaction and its timers, unreported (close). */
@@ -190,11 +204,14 @@ export class TransactionRunner {
     if (h.sends++ > 0) stats.retransmissions++;
     if (h.message.kind === 'request') stats.sent.requests++;
     else stats.sent.responses++;
-    let sending: Promise<void>;
+    let sending: Promise<unknown>;
     let to: SipAddress;
     if (record.side === 'client') {
       to = record.target;
-      sending = this.ctx.transportOf(record.transport).send(h.bytes, to);
+      sending = this.ctx
+        .transportOf(record.transport)
+        .send(h.bytes, to)
+        .then((connection) => (record.connection ??= connection));
     } else {
       const { transport, connection } = record.inbound;
       to = responseDestination(h.message, transport);

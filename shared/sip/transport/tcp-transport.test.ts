@@ -27,8 +27,12 @@ class Sink implements SipTransportSink {
   onMessage(m: SipInbound): void {
     this.messages.push(m);
   }
+  readonly closed: string[] = [];
   onRefused(reason: string): void {
     this.refused.push(reason);
+  }
+  onConnectionClosed(connection: string): void {
+    this.closed.push(connection);
   }
 }
 
@@ -93,6 +97,7 @@ test('responses ride the connection the request came on; requests reuse one conn
   await other.send(options('z9hG4bKreuse2'), server.local);
   await waitFor('both requests', () => serverSink.messages.length === 2);
   expect(other.openConnections).toBe(1);
+  expect(await other.send(options('z9hG4bKreuse3'), server.local)).toMatch(/^tcp-/);
   const [first] = serverSink.messages;
   // Answered on the request's connection, whatever address is given.
   await server.send(
@@ -104,11 +109,13 @@ test('responses ride the connection the request came on; requests reuse one conn
   expect(server.openConnections).toBe(1);
 });
 
-test('a connection idle for idleMs is closed', async () => {
-  const t = await listen(new Sink(), { idleMs: 50 });
+test('a connection idle for idleMs is closed, and the close reported', async () => {
+  const sink = new Sink();
+  const t = await listen(sink, { idleMs: 50 });
   const c = await client(t.local.port);
   await waitFor('the close', () => c.closed());
   await waitFor('forgotten', () => t.openConnections === 0);
+  await waitFor('reported', () => sink.closed.length === 1);
 });
 
 test('one connection over maxConnections is closed at once, and a send needing one fails', async () => {

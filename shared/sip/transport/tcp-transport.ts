@@ -109,13 +109,14 @@ export class TcpTransport implements SipTransport {
     return this.connections.size;
   }
 
-  async send(bytes: Buffer, to: SipAddress, connection?: string): Promise<void> {
+  async send(bytes: Buffer, to: SipAddress, connection?: string): Promise<string> {
     if (this.closed) throw new DomainError('unavailable', 'the SIP TCP transport is closed');
     const open = connection === undefined ? undefined : this.connections.get(connection);
     const conn = open ?? this.byPeer.get(addressText(to)) ?? (await this.connect(to));
     await new Promise<void>((resolve, reject) => {
       conn.socket.write(bytes, (err) => (err ? reject(err) : resolve()));
     });
+    return conn.id;
   }
 
   async close(): Promise<void> {
@@ -191,6 +192,7 @@ export class TcpTransport implements SipTransport {
     socket.on('close', () => {
       this.connections.delete(conn.id);
       if (this.byPeer.get(addressText(peer)) === conn) this.byPeer.delete(addressText(peer));
+      if (!this.closed) this.sink.onConnectionClosed(conn.id);
     });
     return conn;
   }

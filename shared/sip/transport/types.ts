@@ -28,10 +28,11 @@ export interface SipTransport {
   readonly local: SipAddress;
   /**
    * Send one message. Over TCP, on `connection` while it is open, else on the connection
-   * to `to` (opened when there is none). Rejects when the bytes cannot be handed to the
-   * network: the transaction layer turns that into a transport error.
+   * to `to` (opened when there is none). Resolves with the TCP connection used (undefined
+   * over UDP). Rejects when the bytes cannot be handed to the network: the transaction
+   * layer turns that into a transport error.
    */
-  send(bytes: Buffer, to: SipAddress, connection?: string): Promise<void>;
+  send(bytes: Buffer, to: SipAddress, connection?: string): Promise<string | undefined>;
   /** Stop listening and close every socket; resolves once they are closed. */
   close(): Promise<void>;
 }
@@ -40,6 +41,8 @@ export interface SipTransport {
 export interface SipTransportSink {
   onMessage(inbound: SipInbound): void;
   onRefused(reason: string): void;
+  /** A TCP connection closed (by the peer, an error or the idle timer), not by close(). */
+  onConnectionClosed(connection: string): void;
 }
 
 /** `host:port`, IPv6 in brackets: the key of a peer, and how logs name it. */

@@ -12,7 +12,7 @@ afterEach(async () => {
 async function bind(received: SipInbound[]): Promise<UdpTransport> {
   const t = await UdpTransport.bind(
     { host: '127.0.0.1', port: 0 },
-    { onMessage: (m) => received.push(m), onRefused: () => {} },
+    { onMessage: (m) => received.push(m), onRefused: () => {}, onConnectionClosed: () => {} },
     silentLogger,
   );
   open.push(t);
@@ -35,7 +35,11 @@ test('datagrams both ways, each with its source; the bound port is exposed', asy
 test('binding a taken port fails; a closed socket refuses to send and closes twice quietly', async () => {
   const a = await bind([]);
   await expect(
-    UdpTransport.bind(a.local, { onMessage: () => {}, onRefused: () => {} }, silentLogger),
+    UdpTransport.bind(
+      a.local,
+      { onMessage: () => {}, onRefused: () => {}, onConnectionClosed: () => {} },
+      silentLogger,
+    ),
   ).rejects.toThrow(/EADDRINUSE/);
   await a.close();
   await a.close();

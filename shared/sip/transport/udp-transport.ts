@@ -48,10 +48,10 @@ export class UdpTransport implements SipTransport {
     return new UdpTransport(socket, { host: address, port });
   }
 
-  send(bytes: Buffer, to: SipAddress): Promise<void> {
+  send(bytes: Buffer, to: SipAddress): Promise<undefined> {
     if (this.closed) return Promise.reject(new DomainError('unavailable', 'the SIP UDP socket is closed'));
     return new Promise((resolve, reject) => {
-      this.socket.send(bytes, to.port, to.host, (err) => (err ? reject(err) : resolve()));
+      this.socket.send(bytes, to.port, to.host, (err) => (err ? reject(err) : resolve(undefined)));
     });
   }
 
