@@ -134,7 +134,8 @@ export class TcpTransport implements SipTransport {
 
   private accept(socket: Socket): void {
     const peer = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    if (this.closed || this.connections.size >= this.maxConnections) {
+    if (this.closed) return void socket.destroy();
+    if (this.connections.size >= this.maxConnections) {
       this.log.warn('SIP TCP connection refused: too many open', {
         source: addressText(peer),
         open: this.connections.size,
