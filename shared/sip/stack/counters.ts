@@ -1,0 +1,27 @@
+/**
+ * The transaction layer's counters, a plain object the site's stats read. `refused` counts
+ * by reason what was turned away (each also logged once): `malformed-request` (answered
+ * 400 or 505), `malformed-message` (a response, or a request too broken to answer: dropped),
+ * `bad-branch`, `stray-response`, `framing`, `too-many-connections`.
+ */
+export interface SipStackCounters {
+  readonly received: { requests: number; responses: number };
+  readonly sent: { requests: number; responses: number };
+  /** Messages sent again: retransmissions by a machine, and the same ACK or 100 resent. */
+  retransmissions: number;
+  readonly refused: Record<string, number>;
+}
+
+export const newCounters = (): SipStackCounters => ({
+  received: { requests: 0, responses: 0 },
+  sent: { requests: 0, responses: 0 },
+  retransmissions: 0,
+  refused: {},
+});
+
+export const copyCounters = (c: SipStackCounters): SipStackCounters => ({
+  received: { ...c.received },
+  sent: { ...c.sent },
+  retransmissions: c.retransmissions,
+  refused: { ...c.refused },
+});

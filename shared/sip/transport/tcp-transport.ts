@@ -1,0 +1,235 @@
+/**
+ * SIP over TCP (RFC 3261 §18): a listening socket and the connections, both accepted and
+ * opened by us. Each connection cuts its byte stream into messages with SipStreamFramer and
+ * answers an RFC 5626 ping (CRLF CRLF) with one CRLF.
+ *
+ * - Requests we send reuse the open connection to their peer (`host:port`), one per peer;
+ *   an accepted connection is also found by the address it came from.
+ * - Responses go back on the connection their request came on (RFC 3261 §18.2.2); the
+ *   transaction layer passes that connection, and the address to open a new one to if it
+ *   has closed meanwhile.
+ * - A connection with no traffic for `idleMs` is closed: a phone keeps its own open with
+ *   pings, and a dead peer must not hold a slot forever.
+ * - At most `maxConnections` are open at once; one more accepted is closed at once, and a
+ *   send that would need one more fails (a transport error to its transaction).
+ * - A stream that can no longer be framed is answered 400/413 where the head allows
+ *   (framing-refusal.ts) and closed, logged once.
+ */
+import { createConnection, createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { DomainError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { serializeSipMessage } from '../serialize.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, SipStreamFramer } from '../stream.js';
+import { framingRefusal } from './framing-refusal.js';
+import { addressText, type SipAddress, type SipTransport, type SipTransportSink } from './types.js';
+
+export interface TcpTransportOptions {
+  /** Close a connection after this long without a byte either way. Default 5 minutes. */
+  readonly idleMs?: number;
+  /** Open connections at most, accepted and ours together. Default 1024. */
+  readonly maxConnections?: number;
+  /** The framer's bound on one message. Default 64 KiB. */
+  readonly maxMessageBytes?: number;
+}
+
+const PONG = Buffer.from('\r\n');
+
+interface Connection {
+  readonly id: string;
+  readonly socket: Socket;
+  readonly peer: SipAddress;
+  readonly framer: SipStreamFramer;
+  /** The bytes received since the end of the last framed message (where a refused one starts). */
+  unframed: Buffer;
+  /** The stream was refused: what still arrives before the close is ignored. */
+  refused: boolean;
+}
+
+export class TcpTransport implements SipTransport {
+  readonly name = 'tcp';
+  private readonly connections = new Map<string, Connection>();
+  /** `host:port` of a peer -> its connection, for reuse. */
+  private readonly byPeer = new Map<string, Connection>();
+  /** Connections being opened, so two sends to one peer share one connection. */
+  private readonly opening = new Map<string, Promise<Connection>>();
+  private nextId = 1;
+  private closed = false;
+  private readonly idleMs: number;
+  private readonly maxConnections: number;
+  private readonly maxMessageBytes: number;
+
+  private constructor(
+    private readonly server: Server,
+    readonly local: SipAddress,
+    private readonly sink: SipTransportSink,
+    private readonly log: Logger,
+    opts: TcpTransportOptions,
+  ) {
+    this.idleMs = opts.idleMs ?? 300_000;
+    this.maxConnections = opts.maxConnections ?? 1024;
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** Listen on `host:port` (port 0: any free port; read it from `local`). */
+  static async listen(
+    bind: SipAddress,
+    sink: SipTransportSink,
+    log: Logger,
+    opts: TcpTransportOptions = {},
+  ): Promise<TcpTransport> {
+    for (const [field, v] of [
+      ['idleMs', opts.idleMs],
+      ['maxConnections', opts.maxConnections],
+      ['maxMessageBytes', opts.maxMessageBytes],
+    ] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
+        throw new DomainError('invalid-argument', `tcp.${field}: must be a positive whole number, not ${v}`, {
+          field: `tcp.${field}`,
+        });
+      }
+    }
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bind.port, bind.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : bind.port;
+    const t = new TcpTransport(server, { host: bind.host, port }, sink, log, opts);
+    server.on('connection', (socket) => t.accept(socket));
+    server.on('error', (err) => log.warn('SIP TCP listener error', { err }));
+    return t;
+  }
+
+  /** How many connections are open now. */
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  async send(bytes: Buffer, to: SipAddress, connection?: string): Promise<string> {
+    if (this.closed) throw new DomainError('unavailable', 'the SIP TCP transport is closed');
+    const open = connection === undefined ? undefined : this.connections.get(connection);
+    const conn = open ?? this.byPeer.get(addressText(to)) ?? (await this.connect(to));
+    await new Promise<void>((resolve, reject) => {
+      conn.socket.write(bytes, (err) => (err ? reject(err) : resolve()));
+    });
+    return conn.id;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Resolves once every socket is really closed, ours included (the listener's close only
+    // waits for the accepted ones), so a caller that awaits it leaves no handle behind.
+    const closing = [new Promise<void>((resolve) => this.server.close(() => resolve()))];
+    for (const c of this.connections.values()) {
+      if (!c.socket.closed) closing.push(new Promise((resolve) => c.socket.once('close', () => resolve())));
+      c.socket.destroy();
+    }
+    await Promise.all(closing);
+  }
+
+  private accept(socket: Socket): void {
+    const peer = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    if (this.closed) return void socket.destroy();
+    if (this.connections.size >= this.maxConnections) {
+      this.log.warn('SIP TCP connection refused: too many open', {
+        source: addressText(peer),
+        open: this.connections.size,
+      });
+      this.sink.onRefused('too-many-connections');
+      socket.destroy();
+      return;
+    }
+    this.adopt(socket, peer);
+  }
+
+  private connect(to: SipAddress): Promise<Connection> {
+    const key = addressText(to);
+    const pending = this.opening.get(key);
+    if (pending) return pending;
+    if (this.connections.size >= this.maxConnections) {
+      return Promise.reject(
+        new DomainError(
+          'resource-exhausted',
+          `no SIP TCP connection to ${key}: ${this.maxConnections} are open already`,
+        ),
+      );
+    }
+    const opening = new Promise<Connection>((resolve, reject) => {
+      const socket = createConnection({ host: to.host, port: to.port, family: isIPv6(to.host) ? 6 : 4 });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        if (!this.closed) return resolve(this.adopt(socket, to));
+        // Closed while connecting: this socket must not outlive the transport.
+        socket.destroy();
+        reject(new DomainError('unavailable', 'the SIP TCP transport is closed'));
+      });
+    }).finally(() => this.opening.delete(key));
+    this.opening.set(key, opening);
+    return opening;
+  }
+
+  private adopt(socket: Socket, peer: SipAddress): Connection {
+    const conn: Connection = {
+      id: `tcp-${this.nextId++}`,
+      socket,
+      peer,
+      framer: new SipStreamFramer(this.maxMessageBytes),
+      unframed: Buffer.alloc(0),
+      refused: false,
+    };
+    this.connections.set(conn.id, conn);
+    this.byPeer.set(addressText(peer), conn);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.idleMs, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
+    // A reset or a broken pipe ends the connection; whoever waits on it sees its send fail.
+    socket.on('error', (err) => this.log.debug('SIP TCP connection error', { peer: addressText(peer), err }));
+    socket.on('close', () => {
+      this.connections.delete(conn.id);
+      if (this.byPeer.get(addressText(peer)) === conn) this.byPeer.delete(addressText(peer));
+      if (!this.closed) this.sink.onConnectionClosed(conn.id);
+    });
+    return conn;
+  }
+
+  private receive(conn: Connection, chunk: Buffer): void {
+    if (conn.refused) return;
+    conn.unframed = conn.unframed.length === 0 ? chunk : Buffer.concat([conn.unframed, chunk]);
+    const { items, close } = conn.framer.push(chunk);
+    for (const item of items) {
+      if (item.kind === 'ping') {
+        conn.socket.write(PONG);
+        continue;
+      }
+      // Each frame is a copy of bytes in `unframed`: drop everything up to its end.
+      const at = conn.unframed.indexOf(item.bytes);
+      conn.unframed = conn.unframed.subarray(at + item.bytes.length);
+      this.sink.onMessage({ bytes: item.bytes, transport: 'tcp', source: conn.peer, connection: conn.id });
+    }
+    // CRLFs between messages are pings or padding, never part of one: keep `unframed` small
+    // on a connection that only pings.
+    let start = 0;
+    while (conn.unframed[start] === 0x0d || conn.unframed[start] === 0x0a) start++;
+    conn.unframed = conn.unframed.subarray(start);
+    if (!close) return;
+    conn.refused = true;
+    const answer = framingRefusal(conn.unframed, close);
+    this.log.warn('SIP TCP stream refused, connection closed', {
+      source: addressText(conn.peer),
+      reason: close.message,
+      answered: answer?.status,
+    });
+    this.sink.onRefused('framing');
+    // Destroyed once the answer is flushed: the peer's further bytes have nowhere to go.
+    const done = (): void => void conn.socket.destroy();
+    if (answer) conn.socket.end(serializeSipMessage(answer), done);
+    else conn.socket.end(done);
+    conn.unframed = Buffer.alloc(0);
+  }
+}
