@@ -14,7 +14,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +106,8 @@ export interface SippRun {
 }
 
 const BIND_FAILED = 254;
+/** SIPp notes each pcap it finds in its working directory rather than beside the scenario. */
+const PCAP_NOTICE = 'prefers looking for pcap files next to the scenario';
 const running = new Set<ChildProcess>();
 let exitHookSet = false;
 
@@ -155,7 +165,8 @@ export function boundUdpPorts(pid: number): number[] {
 
 /** SIPp's arguments for `o` on the given ports, writing its files into `dir`. */
 export function sippArgs(o: SippOptions, port: number, mediaPort: number, dir: string): string[] {
-  const scenario = isAbsolute(o.scenario) || o.scenario.includes('/') ? resolve(o.scenario) : join(SCENARIO_DIR, o.scenario);
+  const scenario =
+    isAbsolute(o.scenario) || o.scenario.includes('/') ? resolve(o.scenario) : join(SCENARIO_DIR, o.scenario);
   if (!existsSync(scenario)) throw new Error(`SIPp scenario ${scenario} does not exist`);
   const args = ['-sf', scenario];
   if (o.remote !== undefined) args.push(o.remote);
@@ -163,7 +174,8 @@ export function sippArgs(o: SippOptions, port: number, mediaPort: number, dir: s
   // The scenarios' SDP names `sdp_port`: SIPp's own media port unless a meter sits in between.
   const keys: Record<string, string | number> = { sdp_port: mediaPort, ...o.keys };
   for (const [k, v] of Object.entries(keys)) {
-    if (!/^[a-z_][a-z0-9_]*$/i.test(k)) throw new Error(`SIPp key ${JSON.stringify(k)}: letters, digits and _ only`);
+    if (!/^[a-z_][a-z0-9_]*$/i.test(k))
+      throw new Error(`SIPp key ${JSON.stringify(k)}: letters, digits and _ only`);
     args.push('-key', k, String(v));
   }
   if (o.rate !== undefined) args.push('-r', String(o.rate));
@@ -288,7 +300,12 @@ function spawnSipp(bin: string, args: string[], dir: string, port: number): Spaw
   return { bound, done, handle };
 }
 
-function readResult(dir: string, code: number | null, signal: NodeJS.Signals | null, stderr: string): SippResult {
+function readResult(
+  dir: string,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string,
+): SippResult {
   const read = (f: string): string => {
     try {
       return readFileSync(join(dir, f), 'utf8');
@@ -299,7 +316,7 @@ function readResult(dir: string, code: number | null, signal: NodeJS.Signals | n
   const errors = read('errors.log')
     .replace(/The following events occurred:\n?/g, '')
     .split(/(?=\d{4}-\d\d-\d\d\t)/)
-    .filter((l) => l.trim() !== '' && !l.includes('prefers looking for pcap files'))
+    .filter((l, i, all) => l.trim() !== '' && !l.includes(PCAP_NOTICE) && l !== all[i - 1])
     .join('\n');
   const rttFile = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
   return {
@@ -308,7 +325,13 @@ function readResult(dir: string, code: number | null, signal: NodeJS.Signals | n
     stats: parseSippStats(read('stats.csv')),
     responseTimes: parseSippRtt(rttFile ? read(rttFile) : ''),
     errors,
-    stderr: stderr.replace(/^(In pcap|max pkt length|base port).*\n/gm, ''),
+    stderr: stderr
+      .split('\n')
+      .filter(
+        (l) => !/^(In pcap|max pkt length|base port|Resolving remote host|There were more errors)/.test(l),
+      )
+      .filter((l) => !l.includes(PCAP_NOTICE))
+      .join('\n'),
   };
 }
 
