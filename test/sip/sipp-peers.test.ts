@@ -1,12 +1,14 @@
 /**
  * The SIPp scenarios of test/sip/scenarios/ against each other, without the site: the carrier's
  * caller to an agent phone directly, and through Kamailio as a stateful proxy and registrar
- * (test/sip/kamailio/kamailio.cfg). Each SIPp's own counts must show every call succeeded, and
- * RTP meters between the peers (test/support/rtp-meter.ts) must see media both ways, none lost.
+ * (test/sip/kamailio/kamailio.cfg), and baresip as one real softphone. Each SIPp's own counts
+ * must show every call succeeded, and RTP meters between the peers (test/support/rtp-meter.ts)
+ * must see media both ways, none lost.
  * docs/sip.md "Testing with real peers".
  */
 import { afterEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { startBaresip } from '../support/baresip.js';
 import { startKamailio, type Kamailio } from '../support/kamailio.js';
 import { RtpMeter } from '../support/rtp-meter.js';
 import { describeSipp, startSipp, type SippOptions, type SippResult, type SippRun } from '../support/sipp.js';
@@ -126,6 +128,36 @@ describe('SIPp caller and agent phones, without the site', () => {
     });
     assertAllSucceeded('caller to extension 1001', await caller.done, 2);
     assertAllSucceeded('agent phone 1001', await agent.stop(), 2);
+  });
+
+  test('baresip, a real softphone, registers through Kamailio and answers a call of the walk with its voice', async () => {
+    const proxy = await kamailio(`${LOCAL}:9`, { password: 'correct-horse-battery', realm: 'site.test' });
+    const phone = await startBaresip({
+      extension: '1003',
+      password: 'correct-horse-battery',
+      registrar: `${LOCAL}:${proxy.port}`,
+    });
+    cleanups.push(() => phone.stop());
+    const toCaller = await meter();
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${proxy.port}`,
+      calls: 1,
+      keys: {
+        ...callerKeys(WALK_WITHOUT_PROMPTS, { dnis: '1003', talkMs: TALK_MS }),
+        sdp_port: toCaller.port,
+      },
+    });
+    toCaller.target = { host: LOCAL, port: caller.mediaPort };
+    assertAllSucceeded('caller to baresip', await caller.done, 1);
+    const down = toCaller.forward.summary();
+    // A 20 ms frame each: about 50 a second from the answer to the BYE.
+    assert.ok(
+      (down.byPayloadType['8'] ?? 0) >= TALK_MS / 20 / 2,
+      `baresip's PCMA reached the caller: ${JSON.stringify(down)}`,
+    );
+    assert.equal(down.lost, 0, JSON.stringify(down));
+    assert.match(phone.output(), /terminated/, 'baresip saw the call end');
   });
 
   test('a caller who hangs up while an unanswered phone rings: CANCEL, 200, 487, ACK, through the proxy', async () => {
