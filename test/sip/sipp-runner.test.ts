@@ -1,9 +1,10 @@
 /**
- * The SIPp runner's parts that need no SIPp (test/support/sipp.ts): its arguments, the files
- * it reads back, and what it says when SIPp or a scenario is missing.
+ * The SIPp runner (test/support/sipp.ts): its arguments, the files it reads back, and what it
+ * says when SIPp or a scenario is missing or SIPp cannot have the port it was given.
  */
 import { afterEach, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { parseSippRtt, parseSippStats, sippArgs, sippBin, startSipp } from '../support/sipp.js';
 
 const HEADER =
@@ -78,5 +79,18 @@ describe('SIPp runner', () => {
       /SIPp is not installed at \/nonexistent\/sipp: install the Debian package sip-tester/,
     );
     await assert.rejects(startSipp({ scenario: 'caller.xml' }), /sip-tester/);
+  });
+
+  test('a SIP port given and taken: SIPp cannot bind, and the error says so with its exit code', async () => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    try {
+      await assert.rejects(
+        startSipp({ scenario: 'agent-phone.xml', localPort: sock.address().port, keys: { ring_ms: 0 } }),
+        new RegExp(`did not start on 127\\.0\\.0\\.1:${sock.address().port} .*exit 254`, 's'),
+      );
+    } finally {
+      sock.close();
+    }
   });
 });
