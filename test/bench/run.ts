@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   overflow: () => import('./overflow.js'),
   resync: () => import('./resync.js'),
   'roaming-lookup': () => import('./roaming-lookup.js'),
+  'sip-site': () => import('./sip-site.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
