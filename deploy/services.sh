@@ -3,7 +3,8 @@
 #   PostgreSQL (Debian package)      127.0.0.1:$PG_PORT            (default 55432)
 #   Apache Kafka, KRaft, one node    127.0.0.1:$KAFKA_PORT         (default 59092, controller 59093)
 #   toxiproxy (built with go)        127.0.0.1:$TOXIPROXY_PORT     (default 58474)
-#   SIPp (Debian package sip-tester) nothing to start
+#   SIPp (Debian package sip-tester) nothing to start; Kamailio and baresip (Debian) are started
+#                                    by the SIP tests themselves (test/support/kamailio.ts, baresip.ts)
 #
 #   bash deploy/services.sh up       install what is missing, start what is not answering, write env.sh
 #   bash deploy/services.sh status   one line per service: answering or not
@@ -28,7 +29,7 @@ KAFKA_START_TIMEOUT_S=120
 TOXIPROXY_START_TIMEOUT_S=20
 STOP_TIMEOUT_S=30
 
-APT_PACKAGES=(postgresql sip-tester protobuf-compiler librdkafka-dev)
+APT_PACKAGES=(postgresql sip-tester kamailio baresip protobuf-compiler librdkafka-dev)
 
 say() { printf '[%3ss] %s\n' "$SECONDS" "$*"; }
 line() { printf '%s\n' "$*"; }
