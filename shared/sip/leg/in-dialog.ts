@@ -234,7 +234,8 @@ export function inDialogResponse(fx: Fx, res: SipResponse): void {
   if (res.status < 200) return;
   const { seq, method } = cseq(res);
   const dialog = fx.s.dialog!;
-  const ours = dialogKeyOfResponse(res) === dialogKey(dialog.id);
+  const key = dialogKeyOfResponse(res);
+  const ours = key === dialogKey(dialog.id);
   if (method === 'INVITE') {
     if (res.status >= 300) {
       if (ours && fx.s.refreshSeq === seq) {
@@ -248,7 +249,9 @@ export function inDialogResponse(fx: Fx, res: SipResponse): void {
       return;
     }
     if (ours && fx.s.refreshSeq === seq) return onRefreshAnswered(fx, res, seq);
-    if (!ours && dialog.role === 'uac' && seq === cseq(fx.s.invite).seq) hangUpFork(fx, res);
+    // A 2xx without a To tag has no dialog to ACK or hang up: nothing can be done with it.
+    if (!ours && key !== undefined && dialog.role === 'uac' && seq === cseq(fx.s.invite).seq)
+      hangUpFork(fx, res);
     return;
   }
   if (method === 'BYE' && ours && fx.s.phase === 'ending' && fx.s.byeSeq === seq) fx.finish();
