@@ -5,7 +5,7 @@ import { headerValue } from '../message.js';
 import { callerRequest, invite, OFFER, roundTrip } from '../dialog/testing.js';
 import { IllegalLegEvent } from './illegal-event.js';
 import { startInboundLeg, stepInboundLeg, type InboundEvent, type InboundLeg } from './inbound.js';
-import { legOptions, requestsIn, responsesIn, summary } from './testing.js';
+import { legOptions, phoneAnswer, requestsIn, responsesIn, summary } from './testing.js';
 
 const TAG = 'xt1'; // the first id the counting source gives: our To tag
 
@@ -39,7 +39,6 @@ const req = (method: string, seq: number, opts: Parameters<typeof callerRequest>
 
 describe('an INVITE the leg cannot take is refused at once', () => {
   test.each([
-    ['no offer (late offer)', invite({ body: '' }), 488],
     ['an offer of SRTP only', invite({ body: OFFER.replace('RTP/AVP', 'RTP/SAVP') }), 488],
     ['a Session-Expires under our Min-SE', invite({ extra: 'Session-Expires: 60\n' }), 422],
     ['a malformed Min-SE', invite({ extra: 'Min-SE: soon\n' }), 400],
@@ -128,6 +127,48 @@ describe('before the answer', () => {
         stepInboundLeg(ringing, { type: 'request', request: callerRequest('BYE', 102, 'zz') }, 0).commands,
       ),
     ).toEqual(['BYE 481', 'refusal BYE 481']);
+  });
+});
+
+describe('a late offer (an INVITE without SDP)', () => {
+  const lateAnswered = () => stepInboundLeg(offered(invite({ body: '' })), { type: 'answer' }, 0).state;
+  const ackWith = (body: string): InboundEvent => ({
+    type: 'request',
+    request: callerRequest('ACK', 101, TAG, { body }),
+  });
+
+  test('our 200 carries our offer, and media waits for the answer in the ACK', () => {
+    const r = stepInboundLeg(offered(invite({ body: '' })), { type: 'answer' }, 0);
+    expect(summary(r.commands)).not.toContain('media-start');
+    expect(responsesIn(r.commands)[0]!.body.toString()).toContain('m=audio 30000 RTP/AVP 8 0 101');
+    const acked = stepInboundLeg(r.state, ackWith(phoneAnswer()), 100);
+    expect(summary(acked.commands)).toEqual(['media-start', 'cancel 2xx-resend', 'cancel ack-wait']);
+    expect(acked.state.phase).toBe('confirmed');
+    expect(acked.commands[0]).toMatchObject({ audio: { codec: 'PCMU', remotePort: 50000 } });
+  });
+
+  test('an ACK without a usable answer: BYE, failed 488; a stray ACK is absorbed', () => {
+    const r = stepInboundLeg(lateAnswered(), ackWith(''), 100);
+    expect(summary(r.commands)).toEqual(['cancel 2xx-resend', 'cancel ack-wait', 'cancel session', 'BYE 1']);
+    expect(r.state.end).toMatchObject({ reason: 'failed', status: 488 });
+    const stray = {
+      type: 'request',
+      request: callerRequest('ACK', 99, TAG, { body: phoneAnswer() }),
+    } as const;
+    expect(stepInboundLeg(lateAnswered(), stray, 100).commands).toEqual([]);
+  });
+
+  test('a hang-up before the ACK: media starts with the ACK and stops with the BYE', () => {
+    const waiting = stepInboundLeg(lateAnswered(), { type: 'hangup' }, 50).state;
+    const r = stepInboundLeg(waiting, ackWith(phoneAnswer()), 100);
+    expect(summary(r.commands)).toEqual([
+      'media-start',
+      'cancel 2xx-resend',
+      'cancel ack-wait',
+      'cancel session',
+      'media-stop',
+      'BYE 1',
+    ]);
   });
 });
 

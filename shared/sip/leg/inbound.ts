@@ -32,11 +32,12 @@
  *
  * The offer is read when the INVITE arrives, so a call we cannot take (no G.711, only SRTP,
  * an interval under our Min-SE, no Contact) is refused at once and never reaches the site.
- * An INVITE without an offer (a late offer) is refused 488 too: the carriers this site
- * meets send one, and taking the answer from the ACK is left for when one does not.
+ * An INVITE without an offer (a late offer, RFC 3261 §13.2.1) is taken: our 200 carries our
+ * offer and the ACK the answer, so media starts at the ACK. An ACK without a usable answer
+ * ends the call: BYE, `failed` 488.
  */
 import { invalidArgument, isDomainError } from '../../errors.js';
-import { answerOffer } from '../../media/sdp.js';
+import { answerOffer, buildOffer, readAnswer } from '../../media/sdp.js';
 import { SdpNotAcceptable } from '../../media/sdp-refusal.js';
 import { negotiateAsUas } from '../../media/session-expires.js';
 import { sessionTimer } from '../../media/session-timer.js';
@@ -74,6 +75,8 @@ export interface InboundLeg extends LegState<InboundPhase> {
     readonly intervalS: number;
     readonly weRefresh: boolean;
   };
+  /** The INVITE had no offer: ours goes in the 200, the answer comes in the ACK. */
+  readonly lateOffer: boolean;
 }
 
 type EventType = InboundEvent['type'];
@@ -118,6 +121,7 @@ export function startInboundLeg(
     end: undefined,
     byeAfterAck: undefined,
     grant: { headers: [], intervalS: 0, weRefresh: false },
+    lateOffer: false,
   } satisfies InboundLeg;
   const refuse = (status: number, detail: string, headers: SipHeader[] = []): LegStepResult<InboundLeg> => {
     const end = { reason: 'refused' as const, status, detail };
@@ -150,10 +154,12 @@ export function startInboundLeg(
       { name: 'Min-SE', value: String(decision.minSeS) },
     ]);
   }
-  if (invite.body.length === 0) return refuse(488, 'no SDP offer in the INVITE (late offer is not taken)');
+  const lateOffer = invite.body.length === 0;
   let answer;
   try {
-    answer = answerOffer(invite.body.toString('utf8'), options.audio);
+    answer = lateOffer
+      ? { sdp: buildOffer(options.audio), audio: undefined }
+      : answerOffer(invite.body.toString('utf8'), options.audio);
   } catch (e) {
     if (!(e instanceof SdpNotAcceptable)) throw e;
     return refuse(488, e.message);
@@ -164,6 +170,7 @@ export function startInboundLeg(
     dialog,
     localSdp: answer.sdp,
     audio: answer.audio,
+    lateOffer,
     grant: {
       headers: headersOf(decision.headers),
       intervalS: decision.intervalS,
@@ -201,7 +208,9 @@ export function stepInboundLeg(
       break;
     case 'request':
       if (beforeAnswer) beforeAnswerRequest(fx, event.request);
-      else inDialogRequest(fx, event.request);
+      else if (state.phase === 'answered' && state.lateOffer && event.request.method === 'ACK') {
+        ackWithAnswer(fx, event.request);
+      } else inDialogRequest(fx, event.request);
       break;
     case 'response':
       inDialogResponse(fx, event.response);
@@ -231,8 +240,10 @@ function answer(fx: LegStep<InboundLeg>): void {
   });
   fx.s.unacked2xx = { response, seq: cseq(invite).seq };
   fx.start('2xx-resend', options.timers.t1Ms).start('ack-wait', 64 * options.timers.t1Ms);
-  fx.s.mediaOn = true;
-  fx.push({ type: 'media-start', audio: fx.s.audio! });
+  if (!fx.s.lateOffer) {
+    fx.s.mediaOn = true;
+    fx.push({ type: 'media-start', audio: fx.s.audio! });
+  }
   fx.s.phase = 'answered';
   sessionStep(fx, { kind: 'refreshed', intervalS: grant.intervalS, weRefresh: grant.weRefresh });
 }
@@ -270,5 +281,25 @@ function beforeAnswerRequest(fx: LegStep<InboundLeg>, req: SipRequest): void {
     default:
       // INFO, OPTIONS and the rest are handled as in a standing dialog.
       inDialogRequest(fx, req);
+  }
+}
+
+/** The ACK of our 200 after a late offer: it carries the answer to the offer in our 200. */
+function ackWithAnswer(fx: LegStep<InboundLeg>, ack: SipRequest): void {
+  const pending = fx.s.unacked2xx!;
+  // A stray ACK (another CSeq, another dialog) is absorbed as inDialogRequest would.
+  if (cseq(ack).seq !== pending.seq || receiveInDialog(fx.s.dialog, ack).kind !== 'accept') return;
+  let problem: string | undefined;
+  try {
+    fx.s.audio = readAnswer(ack.body.toString('utf8'), fx.s.local);
+    fx.s.mediaOn = true;
+    fx.push({ type: 'media-start', audio: fx.s.audio });
+  } catch (e) {
+    if (!(e instanceof SdpNotAcceptable)) throw e;
+    problem = e.message;
+  }
+  inDialogRequest(fx, ack);
+  if (problem !== undefined && fx.s.phase === 'confirmed') {
+    fx.bye({ reason: 'failed', status: 488, detail: `the ACK's answer: ${problem}` });
   }
 }

@@ -76,6 +76,19 @@ const SUBJECTS: Subject[] = [
     },
   },
   {
+    name: 'inbound, late offer',
+    phases: ['offered', 'ringing', 'answered', 'confirmed', 'ending', 'ended'],
+    start: () => startInboundLeg(invite({ body: '' }), legOptions(), 0),
+    step: (leg, e, now) => stepInboundLeg(leg as InboundLeg, e, now),
+    peerRequest: inDialogFromPeer,
+    owed: (leg, open) => {
+      if (leg.phase === 'offered' || leg.phase === 'ringing' || leg.phase === 'confirmed')
+        return { type: 'hangup' };
+      if (leg.phase === 'ending') return byeOwed(leg, open);
+      return undefined;
+    },
+  },
+  {
     name: 'outbound',
     phases: ['calling', 'ringing', 'cancelling', 'confirmed', 'ending', 'ended'],
     start: () =>
@@ -160,7 +173,9 @@ function eventOf(
           : method === 'CANCEL'
             ? cseq(leg.invite).seq
             : peerSeq + (c.b % 4) - 1;
-      const body = method === 'INVITE' && c.b % 2 === 0 ? OFFER : method === 'INFO' ? '' : '';
+      // A re-INVITE with or without an offer; an ACK with the answer to a late offer, or none.
+      const body =
+        method === 'INVITE' && c.b % 2 === 0 ? OFFER : method === 'ACK' && c.b % 2 === 0 ? phoneAnswer() : '';
       return { type: 'request', request: subject.peerRequest(leg, method, seq, body) };
     }
     case 6:

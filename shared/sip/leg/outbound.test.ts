@@ -310,6 +310,7 @@ describe('what the site hears', () => {
     expect(isFarEndHangup({ reason: 'far-end' })).toBe(true);
     expect(isFarEndHangup({ reason: 'timeout' })).toBe(true);
     expect(isFarEndHangup({ reason: 'cancelled' })).toBe(true);
+    expect(isFarEndHangup({ reason: 'failed', status: 488 })).toBe(true);
     expect(isFarEndHangup({ reason: 'local' })).toBe(false);
     expect(REJECT_STATUS).toEqual({ busy: 486, unavailable: 503 });
     expect(agentNotReadyReason({ reason: 'no-answer' })).toBe('phone-no-answer');

@@ -7,7 +7,7 @@
  * | `onInbound`               | inbound, once started (not `refused`)   | the call                            |
  * | `answer`                  | inbound `answer`                        | resolves when the 200 is out        |
  * | `reject(busy/unavailable)`| inbound `hangup` with 486 / 503         | the leg ends `local`                |
- * | `onFarEndHangup`          | ends `far-end`, `cancelled` (inbound) or `timeout` | the caller left              |
+ * | `onFarEndHangup`          | a leg the site holds ends, not `local`  | the far end is gone                 |
  * | `hangup`                  | `hangup`; a no-op once the leg ended    | nothing more                        |
  * | `dial`                    | outbound; `answered` gives the leg      | any end before it: `'no-answer'`    |
  * | `bridgeToAgent`           | outbound to the agent's phone           | an end before `answered`: the agent |
@@ -23,9 +23,12 @@ export const REJECT_STATUS: Readonly<Record<'busy' | 'unavailable', number>> = {
   unavailable: 503,
 };
 
-/** The site did not end it: it must be told the far end hung up (MediaPort.onFarEndHangup). */
-export const isFarEndHangup = (end: LegEnd): boolean =>
-  end.reason === 'far-end' || end.reason === 'cancelled' || end.reason === 'timeout';
+/**
+ * A leg the site holds (an inbound call it took, an outbound one after `answered`) that the
+ * site did not end: the site must be told the far end is gone (MediaPort.onFarEndHangup).
+ * Before that an outbound leg's end is the answer to `dial` or `bridgeToAgent` instead.
+ */
+export const isFarEndHangup = (end: LegEnd): boolean => end.reason !== 'local';
 
 /**
  * An agent's phone that did not take the call: the reason the agent goes not-ready with, so

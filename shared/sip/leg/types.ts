@@ -37,7 +37,10 @@ export type LegEndReason =
   | 'busy'
   /** Outbound: 404, 408, 480, or the INVITE's transaction timed out or failed to send. */
   | 'unavailable'
-  /** Outbound: any other final, or an answer we could not use; `status` says which. */
+  /**
+   * Outbound: any other final, or an answer we could not use. Inbound: the answer in the ACK
+   * (after a late offer) was unusable. `status` says which.
+   */
   | 'failed';
 
 export interface LegEnd {
