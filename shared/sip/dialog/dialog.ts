@@ -19,7 +19,7 @@
  */
 import { invalidArgument } from '../../errors.js';
 import { callId, contacts, cseq, fromHeader, recordRoutes, toHeader } from '../headers.js';
-import type { SipRequest, SipResponse } from '../message.js';
+import { headerValues, type SipHeader, type SipRequest, type SipResponse } from '../message.js';
 
 export type DialogState = 'early' | 'confirmed';
 
@@ -151,6 +151,14 @@ export function confirmUacDialog(dialog: Dialog, invite: SipRequest, response: S
   if (fresh.state !== 'confirmed') return dialog;
   return { ...dialog, state: 'confirmed', remoteTarget: fresh.remoteTarget, routeSet: fresh.routeSet };
 }
+
+/**
+ * The Record-Route headers of a dialog-creating request, for our 1xx/2xx to it: RFC 3261
+ * §12.1.1 has the UAS copy them, values and order as received, so each proxy on the path
+ * sees itself and the caller builds the same route set.
+ */
+export const recordRouteCopy = (request: SipRequest): SipHeader[] =>
+  headerValues(request, 'Record-Route').map((value) => ({ name: 'Record-Route', value }));
 
 /** A UAS dialog made confirmed by our 2xx (only the state changes). */
 export const confirmUasDialog = (dialog: Dialog): Dialog =>

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { isDomainError } from '../../errors.js';
 import { cseq, routes, toHeader } from '../headers.js';
-import { headerValue } from '../message.js';
+import { headerValue, headerValues } from '../message.js';
 import { callerRequest, invite, OFFER, roundTrip } from '../dialog/testing.js';
 import { IllegalLegEvent } from './illegal-event.js';
 import { startInboundLeg, stepInboundLeg, type InboundEvent, type InboundLeg } from './inbound.js';
@@ -74,6 +74,10 @@ describe('before the answer', () => {
     expect(summary(r.commands)).toEqual(['INVITE 180']);
     expect(toHeader(responsesIn(r.commands)[0]!).tag).toBe(TAG);
     expect(headerValue(responsesIn(r.commands)[0]!, 'Contact')).toBe('<sip:site@10.0.0.5:5060>');
+    // RFC 3261 §12.1.1: the Record-Route of the INVITE, copied in order.
+    expect(headerValues(responsesIn(r.commands)[0]!, 'Record-Route')).toEqual([
+      '<sip:p2.carrier.example;lr>, <sip:p1.carrier.example;lr>',
+    ]);
     expect(r.state.phase).toBe('ringing');
     expect(() => stepInboundLeg(r.state, { type: 'ring' }, 0)).toThrow(IllegalLegEvent);
   });
@@ -185,6 +189,9 @@ describe('answering', () => {
     const ok = roundTrip(responsesIn(r.commands)[0]!);
     expect(toHeader(ok).tag).toBe(TAG);
     expect(ok.body.toString()).toContain('m=audio 30000 RTP/AVP 8');
+    expect(headerValues(ok, 'Record-Route')).toEqual([
+      '<sip:p2.carrier.example;lr>, <sip:p1.carrier.example;lr>',
+    ]);
     // The caller does not support timers: we refresh.
     expect(headerValue(ok, 'Session-Expires')).toBe('1800;refresher=uas');
     expect(r.state.phase).toBe('answered');

@@ -44,7 +44,7 @@ import { sessionTimer } from '../../media/session-timer.js';
 import { cseq, supported } from '../headers.js';
 import { headerValue, type SipHeader, type SipRequest } from '../message.js';
 import { buildResponse } from '../response.js';
-import { confirmUasDialog, createUasDialog } from '../dialog/dialog.js';
+import { confirmUasDialog, createUasDialog, recordRouteCopy } from '../dialog/dialog.js';
 import { receiveInDialog } from '../dialog/incoming.js';
 import { guardLeg } from './illegal-event.js';
 import {
@@ -193,7 +193,7 @@ export function stepInboundLeg(
   const beforeAnswer = state.phase === 'offered' || state.phase === 'ringing';
   switch (event.type) {
     case 'ring':
-      fx.respond(state.invite, 180, { headers: [contactHeader(fx)] });
+      fx.respond(state.invite, 180, { headers: [...recordRouteCopy(state.invite), contactHeader(fx)] });
       fx.s.phase = 'ringing';
       break;
     case 'answer':
@@ -235,7 +235,14 @@ function answer(fx: LegStep<InboundLeg>): void {
   const { invite, grant, options } = fx.s;
   fx.s.dialog = confirmUasDialog(fx.s.dialog!);
   const response = fx.respond(invite, 200, {
-    headers: [contactHeader(fx), ALLOW, { name: 'Supported', value: 'timer' }, ...grant.headers, SDP_TYPE],
+    headers: [
+      ...recordRouteCopy(invite),
+      contactHeader(fx),
+      ALLOW,
+      { name: 'Supported', value: 'timer' },
+      ...grant.headers,
+      SDP_TYPE,
+    ],
     body: Buffer.from(fx.s.localSdp),
   });
   fx.s.unacked2xx = { response, seq: cseq(invite).seq };

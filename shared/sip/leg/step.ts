@@ -73,9 +73,9 @@ export class LegStep<S extends AnyLeg> {
   }
 
   /** ACK a 2xx to the INVITE numbered `seq` in `dialog`, remembered so a resent 2xx is ACKed again. */
-  ack(dialog: Dialog, seq: number, remember = true): this {
+  ack(dialog: Dialog, seq: number): this {
     const request = buildAck(dialog, seq, this.s.options.via, this.s.options.ids.branch());
-    if (remember) this.s.lastAck = { seq, request };
+    this.s.lastAck = { seq, request };
     return this.sendRequest(request);
   }
 
