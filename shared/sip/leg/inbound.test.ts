@@ -42,6 +42,7 @@ describe('an INVITE the leg cannot take is refused at once', () => {
     ['an offer of SRTP only', invite({ body: OFFER.replace('RTP/AVP', 'RTP/SAVP') }), 488],
     ['a Session-Expires under our Min-SE', invite({ extra: 'Session-Expires: 60\n' }), 422],
     ['a malformed Min-SE', invite({ extra: 'Min-SE: soon\n' }), 400],
+    ['a required extension we lack (100rel)', invite({ extra: 'Require: timer, 100rel\n' }), 420],
   ])('%s', (_what, inv, status) => {
     const { state, commands } = startInboundLeg(inv, legOptions(), 0);
     expect(state.phase).toBe('ended');
@@ -52,6 +53,7 @@ describe('an INVITE the leg cannot take is refused at once', () => {
     ]);
     expect(toHeader(responsesIn(commands)[0]!).tag).toBe(TAG);
     if (status === 422) expect(headerValue(responsesIn(commands)[0]!, 'Min-SE')).toBe('90');
+    if (status === 420) expect(headerValue(responsesIn(commands)[0]!, 'Unsupported')).toBe('100rel');
   });
 
   test('no Contact: 400 naming it', () => {
@@ -61,6 +63,10 @@ describe('an INVITE the leg cannot take is refused at once', () => {
     expect(commands.at(-1)).toMatchObject({
       end: { reason: 'refused', status: 400, detail: expect.stringContaining('Contact') as unknown },
     });
+  });
+
+  test('Require: timer is ours, so that call is taken', () => {
+    offered(invite({ extra: 'Supported: timer\nRequire: timer\nSession-Expires: 1800\n' }));
   });
 
   test('a request that is not an INVITE is a caller bug', () => {

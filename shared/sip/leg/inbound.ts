@@ -2,7 +2,7 @@
  * The inbound call leg: a caller from a trunk, we are the UAS (RFC 3261 §13.3, §15, §9.2).
  *
  * ```
- *   INVITE taken (100 Trying is the transaction's)       INVITE refused: 400, 422 or 488
+ *   INVITE taken (100 Trying is the transaction's)       refused: 400, 420, 422, 488
  *        |                                               -----------------------------> ended
  *        v        ring: 180
  *    offered ------------------> ringing
@@ -42,7 +42,7 @@ import { SdpNotAcceptable } from '../../media/sdp-refusal.js';
 import { negotiateAsUas } from '../../media/session-expires.js';
 import { sessionTimer } from '../../media/session-timer.js';
 import { cseq, supported } from '../headers.js';
-import { headerValue, type SipHeader, type SipRequest } from '../message.js';
+import { headerValue, headerValues, type SipHeader, type SipRequest } from '../message.js';
 import { buildResponse } from '../response.js';
 import { confirmUasDialog, createUasDialog, recordRouteCopy } from '../dialog/dialog.js';
 import { receiveInDialog } from '../dialog/incoming.js';
@@ -90,6 +90,16 @@ const ACCEPTS: Readonly<Record<InboundPhase, readonly EventType[]>> = {
   ended: [],
 };
 
+/** The extensions we implement (option tags, RFC 3261 §19.2): session timers only. */
+const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set(['timer']);
+
+/** The option tags of Require, lower-cased (the parser does not read Require; a bad tag is simply not ours). */
+const required = (req: SipRequest): string[] =>
+  headerValues(req, 'Require')
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
+
 /** 480 Temporarily Unavailable: the site could not take the call now (RFC 3261 §21.4.18). */
 export const DEFAULT_REFUSAL_STATUS = 480;
 
@@ -133,6 +143,13 @@ export function startInboundLeg(
     return { state: { ...base, end }, commands };
   };
 
+  // RFC 3261 §8.2.2.3: an extension the caller requires and we lack is a 420 naming it.
+  const lacking = required(invite).filter((tag) => !SUPPORTED_EXTENSIONS.has(tag));
+  if (lacking.length > 0) {
+    return refuse(420, `Require: ${lacking.join(', ')} not supported`, [
+      { name: 'Unsupported', value: lacking.join(', ') },
+    ]);
+  }
   let dialog;
   let decision;
   try {
