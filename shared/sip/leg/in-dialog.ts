@@ -244,11 +244,15 @@ export function inDialogResponse(fx: Fx, res: SipResponse): void {
       }
       return;
     }
-    if (ours && fx.s.lastAck?.seq === seq) {
-      fx.sendRequest(fx.s.lastAck.request); // our 2xx's ACK was lost: the 2xx came again
+    if (ours && fx.s.refreshSeq === seq) return onRefreshAnswered(fx, res, seq);
+    if (ours && seq <= (dialog.localSeq ?? 0)) {
+      // One of our INVITEs answered again: our ACK was lost or crossed the resend. The last
+      // ACK is sent again as it was; an older INVITE's (a refresh since) is built afresh.
+      const last = fx.s.lastAck;
+      const { via, ids } = fx.s.options;
+      fx.sendRequest(last?.seq === seq ? last.request : buildAck(dialog, seq, via, ids.branch()));
       return;
     }
-    if (ours && fx.s.refreshSeq === seq) return onRefreshAnswered(fx, res, seq);
     // A 2xx without a To tag has no dialog to ACK or hang up: nothing can be done with it.
     if (!ours && key !== undefined && dialog.role === 'uac' && seq === cseq(fx.s.invite).seq)
       hangUpFork(fx, res);

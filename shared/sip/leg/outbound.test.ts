@@ -117,6 +117,21 @@ describe('calling out', () => {
     expect(stepOutboundLeg(fork.state, { type: 'response', response: byeOk }, 3700).commands).toEqual([]);
   });
 
+  test('after a refresh, a resend of the first 2xx still gets an ACK (of the first INVITE)', () => {
+    const leg = confirmed('Session-Expires: 90;refresher=uac');
+    const refresh = stepOutboundLeg(leg, { type: 'timer', name: 'session' }, 47_000);
+    const reinvite = requestsIn(refresh.commands)[0]!;
+    const done = stepOutboundLeg(
+      refresh.state,
+      { type: 'response', response: answer(reinvite, 200) },
+      47_100,
+    );
+    // No Session-Expires in that 2xx: no session timer any more (RFC 4028 §7.2).
+    expect(summary(done.commands)).toEqual(['ACK 2', 'cancel session']);
+    const resend = stepOutboundLeg(done.state, ok(leg), 47_200);
+    expect(summary(resend.commands)).toEqual(['ACK 1']);
+  });
+
   test('the session timer runs as the 2xx granted it', () => {
     const leg = confirmed('Session-Expires: 90;refresher=uac');
     expect(leg.timers.session!.atMs).toBe(2000 + 45_000);
