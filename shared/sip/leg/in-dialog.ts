@@ -15,8 +15,8 @@
  * - A 2xx to an INVITE is resent at T1, 2*T1... up to T2 until its ACK; none within 64*T1
  *   ends the session with a BYE (RFC 3261 §13.3.1.4).
  * - The session timer (shared/media/session-timer.ts) runs inside the leg: its wake-ups are
- *   the `session` timer, its refreshes our re-INVITEs (with our SDP unchanged), its BYE ends
- *   the leg `timeout`.
+ *   the `session` timer, its refreshes our UPDATE (when the peer's Allow lists it) or
+ *   re-INVITE (with our SDP unchanged), its BYE ends the leg `timeout`.
  * - Once our BYE is out (`ending`), a BYE from the peer still gets 200, other requests 481;
  *   the leg ends on the BYE's final or its transaction's failure.
  */
@@ -31,7 +31,7 @@ import {
 } from '../../media/session-expires.js';
 import { stepSessionTimer, type SessionTimerEvent } from '../../media/session-timer.js';
 import { contentType, cseq, supported } from '../headers.js';
-import { headerValue, type SipHeader, type SipRequest, type SipResponse } from '../message.js';
+import { headerValue, headerValues, type SipHeader, type SipRequest, type SipResponse } from '../message.js';
 import { createUacDialog, dialogKey, dialogKeyOfResponse } from '../dialog/dialog.js';
 import { receiveInDialog } from '../dialog/incoming.js';
 import { buildAck, buildInDialogRequest } from '../dialog/requests.js';
@@ -58,17 +58,26 @@ export function sessionStep(fx: Fx, event: SessionTimerEvent): void {
   }
 }
 
-/** Our session refresh: a re-INVITE with our SDP unchanged, saying we stay the refresher. */
+/** How we refresh: UPDATE when the peer allows it (no offer, no ACK), else a re-INVITE. */
+const refreshMethod = (fx: Fx): 'UPDATE' | 'INVITE' => (fx.s.peerAllowsUpdate ? 'UPDATE' : 'INVITE');
+
+/** Whether a message's Allow lists a method (the parser does not read Allow). */
+export const allows = (msg: SipRequest | SipResponse, method: string): boolean =>
+  headerValues(msg, 'Allow').some((v) => v.split(',').some((m) => m.trim().toUpperCase() === method));
+
+/**
+ * Our session refresh, saying we stay the refresher: an UPDATE without a body (RFC 4028 §7.4
+ * lets a refresh carry no offer), or a re-INVITE with our SDP unchanged (a pure refresh).
+ */
 function sendRefresh(fx: Fx): void {
   const intervalS = Math.round(fx.s.session.intervalMs / 1000);
-  const timerHeaders = {
+  const timerHeaders = headersOf({
     ...uacRequestHeaders(fx.s.options.sessionTimer),
     'Session-Expires': writeSessionExpires({ deltaSeconds: intervalS, refresher: 'uac' }),
-  };
-  fx.inDialog('INVITE', {
-    headers: [SDP_TYPE, ALLOW, ...headersOf(timerHeaders)],
-    body: Buffer.from(fx.s.localSdp),
   });
+  if (refreshMethod(fx) === 'UPDATE') fx.inDialog('UPDATE', { headers: [ALLOW, ...timerHeaders] });
+  else
+    fx.inDialog('INVITE', { headers: [SDP_TYPE, ALLOW, ...timerHeaders], body: Buffer.from(fx.s.localSdp) });
   fx.s.refreshSeq = fx.s.dialog!.localSeq;
 }
 
@@ -236,15 +245,13 @@ export function inDialogResponse(fx: Fx, res: SipResponse): void {
   const dialog = fx.s.dialog!;
   const key = dialogKeyOfResponse(res);
   const ours = key === dialogKey(dialog.id);
-  if (method === 'INVITE') {
-    if (res.status >= 300) {
-      if (ours && fx.s.refreshSeq === seq) {
-        fx.s.refreshSeq = undefined;
-        sessionStep(fx, { kind: 'refresh-failed', status: res.status });
-      }
-      return;
-    }
-    if (ours && fx.s.refreshSeq === seq) return onRefreshAnswered(fx, res, seq);
+  if (ours && seq === fx.s.refreshSeq && method === refreshMethod(fx)) {
+    fx.s.refreshSeq = undefined;
+    if (res.status >= 300) sessionStep(fx, { kind: 'refresh-failed', status: res.status });
+    else onRefreshAnswered(fx, res, seq);
+    return;
+  }
+  if (method === 'INVITE' && res.status < 300) {
     if (ours && seq <= (dialog.localSeq ?? 0)) {
       // One of our INVITEs answered again: our ACK was lost or crossed the resend. The last
       // ACK is sent again as it was; an older INVITE's (a refresh since) is built afresh.
@@ -262,8 +269,7 @@ export function inDialogResponse(fx: Fx, res: SipResponse): void {
 }
 
 function onRefreshAnswered(fx: Fx, res: SipResponse, seq: number): void {
-  fx.s.refreshSeq = undefined;
-  fx.ack(fx.s.dialog!, seq);
+  if (cseq(res).method === 'INVITE') fx.ack(fx.s.dialog!, seq);
   let granted: ReturnType<typeof readUacResponse>;
   try {
     granted = readUacResponse(headerValue(res, 'Session-Expires') ?? null);
@@ -296,7 +302,7 @@ export function inDialogRequestFailed(fx: Fx, event: Extract<LegEvent, { type: '
     fx.finish();
     return;
   }
-  if (event.method === 'INVITE' && event.seq === fx.s.refreshSeq) {
+  if (event.method === refreshMethod(fx) && event.seq === fx.s.refreshSeq) {
     fx.s.refreshSeq = undefined;
     // RFC 4028 §10 counts a refresh that timed out like a 408: the dialog is gone.
     sessionStep(fx, { kind: 'refresh-failed', status: 408 });

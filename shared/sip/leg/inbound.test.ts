@@ -457,6 +457,40 @@ describe('a confirmed call', () => {
     expect(requestsIn(again.commands)).toEqual(requestsIn(done.commands));
   });
 
+  test('a peer that allows UPDATE is refreshed with an UPDATE without a body, and no ACK', () => {
+    const inv = invite({ extra: 'Allow: INVITE, ACK, CANCEL, BYE, UPDATE\n' });
+    const up = stepInboundLeg(stepInboundLeg(offered(inv), { type: 'answer' }, 0).state, ack(101), 10).state;
+    const r = stepInboundLeg(up, { type: 'timer', name: 'session' }, 900_000);
+    expect(summary(r.commands)).toEqual(['UPDATE 1', 'start session @1800000']);
+    const update = requestsIn(r.commands)[0]!;
+    expect(update.body.length).toBe(0);
+    expect(headerValue(update, 'Session-Expires')).toBe('1800;refresher=uac');
+    const ok = {
+      ...okTo(update),
+      headers: [...okTo(update).headers, { name: 'Session-Expires', value: '1800;refresher=uac' }],
+    };
+    expect(summary(stepInboundLeg(r.state, { type: 'response', response: ok }, 900_100).commands)).toEqual([
+      'start session @1800100',
+    ]);
+    expect(
+      summary(stepInboundLeg(r.state, { type: 'response', response: okTo(update, 408) }, 900_100).commands),
+    ).toEqual(['cancel session', 'media-stop', 'BYE 2']);
+    const failed = stepInboundLeg(
+      r.state,
+      { type: 'request-failed', method: 'UPDATE', seq: 1, reason: 'transport-error' },
+      900_100,
+    );
+    expect(summary(failed.commands)).toEqual(['cancel session', 'media-stop', 'BYE 2']);
+    // A 2xx of an INVITE numbered like the UPDATE is not its answer: it is ACKed, the UPDATE still waits.
+    const stray = {
+      ...ok,
+      headers: ok.headers.map((h) => (h.name === 'CSeq' ? { ...h, value: '1 INVITE' } : h)),
+    };
+    const strayStep = stepInboundLeg(r.state, { type: 'response', response: stray }, 900_100);
+    expect(summary(strayStep.commands)).toEqual(['ACK 1']);
+    expect(strayStep.state.refreshSeq).toBe(1);
+  });
+
   test('a refresh answered 481 (or timed out) means the dialog is gone: BYE, ended timeout', () => {
     const r = stepInboundLeg(confirmed(), { type: 'timer', name: 'session' }, 900_000);
     const reinvite = requestsIn(r.commands)[0]!;

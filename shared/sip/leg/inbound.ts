@@ -48,6 +48,7 @@ import { confirmUasDialog, createUasDialog, recordRouteCopy } from '../dialog/di
 import { receiveInDialog } from '../dialog/incoming.js';
 import { guardLeg } from './illegal-event.js';
 import {
+  allows,
   contactHeader,
   hangUpStanding,
   inDialogRequest,
@@ -126,6 +127,7 @@ export function startInboundLeg(
     mediaOn: false,
     unacked2xx: undefined,
     lastAck: undefined,
+    peerAllowsUpdate: allows(invite, 'UPDATE'),
     refreshSeq: undefined,
     byeSeq: undefined,
     end: undefined,

@@ -77,9 +77,14 @@ const SUBJECTS: Subject[] = [
     },
   },
   {
-    name: 'inbound, late offer',
+    name: 'inbound, late offer, UPDATE allowed',
     phases: ['offered', 'ringing', 'answered', 'confirmed', 'ending', 'ended'],
-    start: () => startInboundLeg(invite({ body: '' }), legOptions(), 0),
+    start: () =>
+      startInboundLeg(
+        invite({ body: '', extra: 'Allow: INVITE, ACK, BYE, CANCEL, UPDATE\n' }),
+        legOptions(),
+        0,
+      ),
     step: (leg, e, now) => stepInboundLeg(leg as InboundLeg, e, now),
     peerRequest: inDialogFromPeer,
     owed: (leg, open) => {

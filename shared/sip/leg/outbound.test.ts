@@ -137,6 +137,10 @@ describe('calling out', () => {
     expect(leg.timers.session!.atMs).toBe(2000 + 45_000);
     const refresh = stepOutboundLeg(leg, { type: 'timer', name: 'session' }, 47_000);
     expect(summary(refresh.commands)).toEqual(['INVITE 2', 'start session @92000']);
+    // The phone allows UPDATE: the refresh is an UPDATE.
+    const allowing = confirmed('Session-Expires: 90;refresher=uac\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE');
+    const update = stepOutboundLeg(allowing, { type: 'timer', name: 'session' }, 47_000);
+    expect(summary(update.commands)).toEqual(['UPDATE 2', 'start session @92000']);
     const theirs = confirmed('Session-Expires: 90;refresher=uas');
     expect(theirs.timers.session!.atMs).toBe(2000 + 60_000);
     expect(confirmed().timers.session).toBeUndefined();

@@ -43,6 +43,7 @@ import { confirmUacDialog, createUacDialog } from '../dialog/dialog.js';
 import { buildCancel, buildInvite } from '../dialog/requests.js';
 import { guardLeg } from './illegal-event.js';
 import {
+  allows,
   hangUpStanding,
   inDialogRequest,
   inDialogRequestFailed,
@@ -143,6 +144,7 @@ export function startOutboundLeg(
     mediaOn: false,
     unacked2xx: undefined,
     lastAck: undefined,
+    peerAllowsUpdate: false,
     refreshSeq: undefined,
     byeSeq: undefined,
     end: undefined,
@@ -291,6 +293,7 @@ function answered(fx: Fx, res: SipResponse): void {
     return;
   }
   fx.s.audio = audio;
+  fx.s.peerAllowsUpdate = allows(res, 'UPDATE');
   fx.s.mediaOn = true;
   fx.s.phase = 'confirmed';
   fx.push({ type: 'media-start', audio }).push({ type: 'answered' });

@@ -138,7 +138,9 @@ export interface LegState<P extends string> {
   readonly unacked2xx: Unacked2xx | undefined;
   /** Our last ACK of a 2xx, resent when that 2xx is (its CSeq number and the request). */
   readonly lastAck: { readonly seq: number; readonly request: SipRequest } | undefined;
-  /** Our session refresh (a re-INVITE) still waiting for its final: its CSeq number. */
+  /** The peer's Allow lists UPDATE (its INVITE's, or its 2xx's): we refresh with UPDATE. */
+  readonly peerAllowsUpdate: boolean;
+  /** Our session refresh (UPDATE or re-INVITE) still waiting for its final: its CSeq number. */
   readonly refreshSeq: number | undefined;
   /** Our BYE waiting for its final: its CSeq number. */
   readonly byeSeq: number | undefined;
