@@ -21,7 +21,12 @@ import { performance } from 'node:perf_hooks';
 import { DomainError, failedPrecondition, invalidArgument, notFound, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { type DtmfDetector, detectDtmf, dtmfDetector } from '../dtmf.js';
-import { type InactivityEvent, type InactivityWatch, inactivityWatch, stepInactivity } from '../inactivity.js';
+import {
+  type InactivityEvent,
+  type InactivityWatch,
+  inactivityWatch,
+  stepInactivity,
+} from '../inactivity.js';
 import type { G711Codec, NegotiatedAudio } from '../sdp.js';
 import type {
   HoldOptions,
@@ -36,7 +41,13 @@ import type {
 } from './port.js';
 import { PromptCache } from './prompt-cache.js';
 import { RECORDING_CHANNELS, Recording } from './recording.js';
-import { RTP_HEADER_BYTES, type RtpHeaderView, readRtpHeader, rtpHeaderView, writeRtpHeader } from './rtp-view.js';
+import {
+  RTP_HEADER_BYTES,
+  type RtpHeaderView,
+  readRtpHeader,
+  rtpHeaderView,
+  writeRtpHeader,
+} from './rtp-view.js';
 import { transcodeInPlace } from './transcode.js';
 
 export const TICK_MS = 20;
@@ -157,7 +168,10 @@ export class LocalMediaEngine implements MediaEngine {
       const ep = this.newEndpoint(port, socket);
       return { endpointId: ep.id, localHost: host, localPort: port };
     }
-    const e = new DomainError('resource-exhausted', `media engine: no free RTP port in ${portMin}-${portMax}`);
+    const e = new DomainError(
+      'resource-exhausted',
+      `media engine: no free RTP port in ${portMin}-${portMax}`,
+    );
     this.log.warn('RTP port range exhausted', { err: e, portMin, portMax });
     throw e;
   }
@@ -176,7 +190,11 @@ export class LocalMediaEngine implements MediaEngine {
     });
   }
 
-  async play(endpointId: string, pieces: readonly PromptPiece[], opts: PlayOptions = {}): Promise<PlayOutcome> {
+  async play(
+    endpointId: string,
+    pieces: readonly PromptPiece[],
+    opts: PlayOptions = {},
+  ): Promise<PlayOutcome> {
     const ep = this.endpoint(endpointId);
     const bufs = await this.prompts.load(pieces, this.remoteOf(ep, 'play').codec);
     if (ep.closed) return { outcome: 'replaced' };
@@ -247,14 +265,16 @@ export class LocalMediaEngine implements MediaEngine {
     }
     const eps = endpointIds.map((id) => this.endpoint(id));
     for (const r of this.recordings.values()) {
-      if (r.rec.path === path) throw failedPrecondition(`${path} is being recorded already (${r.rec.recordingId})`);
+      if (r.rec.path === path)
+        throw failedPrecondition(`${path} is being recorded already (${r.rec.recordingId})`);
     }
     try {
       await access(dirname(path), constants.W_OK);
     } catch (e) {
       throw failedPrecondition(`recording folder ${dirname(path)} cannot be written`, e);
     }
-    if (eps.some((ep) => ep.closed)) throw failedPrecondition('an endpoint closed before its recording began');
+    if (eps.some((ep) => ep.closed))
+      throw failedPrecondition('an endpoint closed before its recording began');
     const rec = new Recording(`rec-${++this.ids}`, path, performance.now());
     eps.forEach((ep, channel) => ep.recordings.push({ rec, channel }));
     this.recordings.set(rec.recordingId, { rec, endpoints: eps });
@@ -330,7 +350,8 @@ export class LocalMediaEngine implements MediaEngine {
   }
 
   private remoteOf(ep: Endpoint, what: string): NegotiatedAudio {
-    if (!ep.remote) throw failedPrecondition(`endpoint ${ep.id}: ${what} needs the far end's SDP first (setRemote)`);
+    if (!ep.remote)
+      throw failedPrecondition(`endpoint ${ep.id}: ${what} needs the far end's SDP first (setRemote)`);
     return ep.remote;
   }
 
@@ -360,7 +381,11 @@ export class LocalMediaEngine implements MediaEngine {
     ep.socket.close();
     this.endpoints.delete(ep.id);
     this.usedPorts.delete(ep.port);
-    if (ep.malformed > 0) this.log.info('endpoint closed after dropping malformed RTP', { endpointId: ep.id, malformed: ep.malformed });
+    if (ep.malformed > 0)
+      this.log.info('endpoint closed after dropping malformed RTP', {
+        endpointId: ep.id,
+        malformed: ep.malformed,
+      });
     if (this.endpoints.size === 0) this.stopTicking();
   }
 
@@ -372,7 +397,9 @@ export class LocalMediaEngine implements MediaEngine {
       const { path, durationMs } = await rec.finish(performance.now());
       return { recordingId: rec.recordingId, path, durationMs };
     } catch (e) {
-      const err = new DomainError('internal', `recording ${rec.recordingId}: cannot write ${rec.path}`, { cause: e });
+      const err = new DomainError('internal', `recording ${rec.recordingId}: cannot write ${rec.path}`, {
+        cause: e,
+      });
       this.log.error('recording lost', { recordingId: rec.recordingId, path: rec.path, err });
       throw err;
     }
@@ -417,7 +444,8 @@ export class LocalMediaEngine implements MediaEngine {
       payload: b.subarray(h.payloadStart, h.payloadEnd),
     });
     ep.detector = res.detector;
-    if (res.dropped !== null) this.log.debug('telephone-event dropped', { endpointId: ep.id, reason: res.dropped });
+    if (res.dropped !== null)
+      this.log.debug('telephone-event dropped', { endpointId: ep.id, reason: res.dropped });
     if (res.digit === null) return;
     this.emit({ kind: 'digit', endpointId: ep.id, digit: res.digit });
     const s = ep.source;
@@ -612,7 +640,8 @@ function fill(c: Cursor, out: Uint8Array, at: number, n: number, loop: boolean):
 const evenAtOrAbove = (p: number): number => p + (p % 2);
 
 function checkConfig(c: MediaEngineConfig): void {
-  if (typeof c.host !== 'string' || c.host === '') throw invalidArgument('media.host', 'must be an IP address');
+  if (typeof c.host !== 'string' || c.host === '')
+    throw invalidArgument('media.host', 'must be an IP address');
   for (const f of ['portMin', 'portMax'] as const) {
     const v = c[f];
     if (!Number.isInteger(v) || v < 1024 || v > 65535) {
@@ -647,7 +676,10 @@ function checkRemote(a: NegotiatedAudio): void {
   }
   if (a.payloadType === null) throw invalidArgument('audio.payloadType', 'is required');
   if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(a.direction)) {
-    throw invalidArgument('audio.direction', `must be sendrecv, sendonly, recvonly or inactive, got ${String(a.direction)}`);
+    throw invalidArgument(
+      'audio.direction',
+      `must be sendrecv, sendonly, recvonly or inactive, got ${String(a.direction)}`,
+    );
   }
 }
 

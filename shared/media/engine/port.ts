@@ -42,7 +42,8 @@ export interface PlayOptions {
  * - `interrupted`: a digit stopped it (bargeIn), `digit` says which;
  * - `replaced`: another play, a hold, a bridge or close took the endpoint's outbound stream.
  */
-export type PlayOutcome = { outcome: 'done' } | { outcome: 'interrupted'; digit: DtmfDigit } | { outcome: 'replaced' };
+export type PlayOutcome =
+  { outcome: 'done' } | { outcome: 'interrupted'; digit: DtmfDigit } | { outcome: 'replaced' };
 
 export interface HoldOptions {
   /** Looped while the caller waits. */

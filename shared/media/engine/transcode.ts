@@ -11,7 +11,13 @@ const ALAW_TO_MULAW = alawmulaw.mulaw.encode(alawmulaw.alaw.decode(ALL_BYTES));
 const MULAW_TO_ALAW = alawmulaw.alaw.encode(alawmulaw.mulaw.decode(ALL_BYTES));
 
 /** Rewrites b[start, end) from codec `from` to codec `to` (nothing when they are the same). */
-export function transcodeInPlace(b: Uint8Array, start: number, end: number, from: G711Codec, to: G711Codec): void {
+export function transcodeInPlace(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  from: G711Codec,
+  to: G711Codec,
+): void {
   if (from === to) return;
   const table = from === 'PCMA' ? ALAW_TO_MULAW : MULAW_TO_ALAW;
   for (let i = start; i < end; i++) b[i] = table[b[i]!]!;
