@@ -128,10 +128,11 @@ export class WorkerMediaEngine implements MediaEngine {
   }
 
   async stop(): Promise<void> {
-    if (this.gone) return;
+    if (this.gone || this.stopping) return;
     await this.call('stop', []);
     this.stopping = true;
     await this.worker.terminate();
+    this.gone ??= new Error('stopped');
   }
 
   private call(method: CallMethod, args: unknown[]): Promise<unknown> {
@@ -203,11 +204,13 @@ export class WorkerMediaEngine implements MediaEngine {
   private fail(message: string, cause?: unknown): void {
     if (this.gone) return;
     this.gone = cause instanceof Error ? cause : new Error(message);
-    if (this.stopping) return;
-    this.log.error('media engine lost', { err: cause ?? new Error(message) });
+    // A worker that never started has nothing to lose: start() rejects, with its reason when it sent one.
+    const starting = this.pending.has(0);
     const e = unavailable(message, cause);
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    if (this.stopping || starting) return;
+    this.log.error('media engine lost', { err: cause ?? new Error(message) });
     this.emit({ kind: 'failed', message });
   }
 
