@@ -1,8 +1,10 @@
 /**
- * The media engine against raw UDP peers on loopback, run twice: in this thread
- * (LocalMediaEngine) and in its worker (WorkerMediaEngine), which must behave the same.
+ * The media engine against raw UDP peers on loopback, run three times: in this thread
+ * (LocalMediaEngine), in its worker (WorkerMediaEngine), and through the worker's messages
+ * without the worker (so that coverage sees the serving side), which must all behave the same.
  */
 import alawmulaw from 'alawmulaw';
+import dgram from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
@@ -12,19 +14,22 @@ import { waitFor } from '../../../test/support/wait.js';
 import { isDomainError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { writeTelephoneEvent } from '../dtmf.js';
-import { readRtp, type Rtp } from '../rtp-packets.js';
+import { readRtp, type Rtp, writeRtp } from '../rtp-packets.js';
 import { LocalMediaEngine } from './engine.js';
 import type { MediaEngine, MediaEngineConfig, MediaEvent } from './port.js';
-import { RtpPeer, audioTo, clipFile, eventsOf, marked, tempDir } from './testing.js';
+import { RtpPeer, audioTo, channelThread, clipFile, eventsOf, marked, tempDir } from './testing.js';
 import { transcoded } from './transcode.js';
 import { WorkerMediaEngine } from './worker-engine.js';
 
 const log = createLogger({}, { level: 'error' });
+/** A far end that is never sent to: the SDP checks refuse before anything goes out. */
+const squatterless = { port: 9 } as RtpPeer;
 
 type Make = (config: MediaEngineConfig) => Promise<MediaEngine>;
 const KINDS: [string, Make, number][] = [
   ['in this thread', async (c) => new LocalMediaEngine(c, log), 41000],
   ['in its worker', (c) => WorkerMediaEngine.start(c, log), 42000],
+  ['over a message channel', (c) => WorkerMediaEngine.over(channelThread(c, log), log), 47000],
 ];
 
 const dtmfPacket = (digitEvent: number, timestamp: number, over: Partial<Rtp> = {}): Rtp => ({
@@ -359,6 +364,98 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     expect(await kindOf(engine.record([ep.endpointId, ep.endpointId], join(dir, 'a.wav')))).toMatch(/twice/);
     await engine.close(ep.endpointId);
     expect(await kindOf(engine.close(ep.endpointId))).toMatch(/^not-found/);
+  });
+
+  test('edges: a far end we only hear, packets before the SDP, CSRCs, comfort noise, a failing announcement', async () => {
+    const [a, b] = [await peer(), await peer()];
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    engine.onEvent(() => {
+      throw new Error('a handler that throws does not stop the others');
+    });
+    // Before setRemote a packet is read (counted) but goes nowhere.
+    await a.send(ea.localPort, voicePacket(0, marked(160, 0)));
+    // recvonly: we do not send, but a prompt still takes its time and ends.
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMA', { direction: 'recvonly' }));
+    expect(await engine.play(ea.endpointId, [clipFile(dir, 'q.alaw', marked(320, 0x10))])).toEqual({
+      outcome: 'done',
+    });
+    expect(a.heard).toHaveLength(0);
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMA'));
+    await engine.bridge(ea.endpointId, eb.endpointId);
+    // Comfort noise (13) is dropped; a flash (event 16) is no digit; a packet with a CSRC is
+    // forwarded behind a plain header.
+    await a.send(ea.localPort, voicePacket(0, marked(1, 0), 0xaaa, 13));
+    await a.send(ea.localPort, dtmfPacket(16, 200));
+    const withCsrc = Buffer.from(writeRtp(voicePacket(1, marked(160, 0x44, 1), 0xaaa, 8)));
+    const csrc = Buffer.concat([withCsrc.subarray(0, 12), Buffer.from([0, 0, 0, 9]), withCsrc.subarray(12)]);
+    csrc[0] = 0x81;
+    await a.send(ea.localPort, csrc);
+    await waitFor('the CSRC packet forwarded', () => b.heard.length === 1);
+    expect(b.heard[0]!.payload).toEqual(marked(160, 0x44, 1));
+    expect(eventsOf(events, 'digit')).toEqual([]);
+
+    // A failing announcement is logged and the music goes on; the next one is asked again.
+    await engine.unbridge(ea.endpointId);
+    let asked = 0;
+    await engine.hold(ea.endpointId, {
+      music: [clipFile(dir, 'mm.alaw', marked(160, 0x01, 1))],
+      announce: {
+        everyMs: 100,
+        pieces: () => {
+          if (asked++ === 0) throw new Error('the queue is gone');
+          return [clipFile(dir, 'ann.alaw', marked(160, 0x02, 1))];
+        },
+      },
+    });
+    await waitFor('the second announcement', () => a.heard.some((p) => p.payload[0] === 0x02));
+    expect(asked).toBeGreaterThanOrEqual(2);
+    // A play on an endpoint closed while its clips load is replaced, and a hold then is a no-op.
+    const slow = engine.play(eb.endpointId, [clipFile(dir, 'late.alaw', marked(160, 0x09))]);
+    const held = engine.hold(eb.endpointId, { music: [clipFile(dir, 'late2.alaw', marked(160, 0x09))] });
+    await engine.close(eb.endpointId);
+    expect(['replaced', 'done']).toContain((await slow).outcome);
+    await held;
+  });
+
+  test('takes the next port when one in its range is taken by another program', async () => {
+    const squatter = dgram.createSocket('udp4');
+    await new Promise<void>((r) => squatter.bind(basePort + 302, '127.0.0.1', r));
+    const small = await make({
+      host: '127.0.0.1',
+      portMin: basePort + 302,
+      portMax: basePort + 304,
+      rtpTimeoutMs: 1000,
+    });
+    try {
+      expect((await small.open()).localPort).toBe(basePort + 304);
+      await expect(small.open()).rejects.toThrow(/no free RTP port/);
+    } finally {
+      squatter.close();
+      await small.stop();
+    }
+    await expect(make({ host: '', portMin: 4000, portMax: 4002, rtpTimeoutMs: 1 })).rejects.toThrow(
+      /media.host/,
+    );
+    const e = await make({
+      host: '127.0.0.1',
+      portMin: basePort + 310,
+      portMax: basePort + 312,
+      rtpTimeoutMs: 1000,
+    });
+    try {
+      const ep = await e.open();
+      await expect(e.setRemote(ep.endpointId, null as never)).rejects.toThrow(/audio: must be/);
+      await expect(
+        e.setRemote(ep.endpointId, { ...audioTo(squatterless, 'PCMA'), remoteAddress: '' }),
+      ).rejects.toThrow(/audio.remoteAddress/);
+      await expect(
+        e.setRemote(ep.endpointId, { ...audioTo(squatterless, 'PCMA'), payloadType: null as never }),
+      ).rejects.toThrow(/audio.payloadType/);
+      await expect(e.hold(ep.endpointId, null as never)).rejects.toThrow();
+    } finally {
+      await e.stop();
+    }
   });
 
   test('hands out even ports from its range until none is left', async () => {

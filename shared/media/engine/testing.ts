@@ -3,13 +3,19 @@
  * they hear, prompt files with known bytes, and the negotiated audio that points at a peer.
  */
 import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Rtp, readRtp, writeRtp } from '../rtp-packets.js';
 import type { G711Codec, NegotiatedAudio } from '../sdp.js';
-import type { MediaEvent, PromptPiece } from './port.js';
+import type { Logger } from '../../log.js';
+import type { MediaEngineConfig, MediaEvent, PromptPiece } from './port.js';
+import type { EngineThread } from './worker-engine.js';
+import type { FromWorker } from './worker-protocol.js';
+import { type ServedPort, serveMediaEngine } from './worker-serve.js';
+import { MessageChannel } from 'node:worker_threads';
 
 export interface Heard extends Rtp {
   atMs: number;
@@ -88,3 +94,28 @@ export const eventsOf = <K extends MediaEvent['kind']>(
   kind: K,
 ): Extract<MediaEvent, { kind: K }>[] =>
   events.filter((e): e is Extract<MediaEvent, { kind: K }> => e.kind === kind);
+
+/**
+ * The worker's protocol without the worker: the engine served on one end of a MessageChannel
+ * in this thread, the proxy on the other (so coverage sees the serving side too).
+ */
+export function channelThread(config: MediaEngineConfig, log: Logger): EngineThread {
+  const { port1, port2 } = new MessageChannel();
+  const events = new EventEmitter();
+  port1.on('message', (m: FromWorker) => {
+    events.emit('message', m);
+    // As the worker does: a refused start ends it once the refusal is out.
+    if (m.kind === 'result' && m.id === 0 && !m.ok) events.emit('exit', 1);
+  });
+  serveMediaEngine(port2 as unknown as ServedPort, config, log);
+  return {
+    postMessage: (m) => port1.postMessage(m),
+    on: (event: string, listener: (arg: never) => void) =>
+      events.on(event, listener as (arg: unknown) => void),
+    terminate: () => {
+      port1.close();
+      events.emit('exit', 1);
+      return Promise.resolve();
+    },
+  };
+}

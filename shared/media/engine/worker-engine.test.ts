@@ -56,8 +56,8 @@ test('calls in flight when the worker dies are rejected, not left hanging', asyn
 test('messages the worker cannot read are dropped, and it goes on', async () => {
   const engine = await WorkerMediaEngine.start(config, log);
   started.push(engine);
-  engine.worker.postMessage(null);
-  engine.worker.postMessage({ kind: 'nonsense' });
+  engine.worker.postMessage(null as never);
+  engine.worker.postMessage({ kind: 'nonsense' } as never);
   engine.worker.postMessage({ kind: 'announce-pieces', id: 12345, pieces: [] });
   const bogus = await (engine as unknown as { call(m: string, a: unknown[]): Promise<unknown> })
     .call('fly', [])

@@ -40,6 +40,15 @@ function startWorker(init: WorkerInit): Worker {
   return new Worker(boot, { eval: true, workerData: init });
 }
 
+/** What the proxy needs of the worker: a node:worker_threads Worker, or a stand-in for tests. */
+export interface EngineThread {
+  postMessage(m: ToWorker): void;
+  on(event: 'message', listener: (m: FromWorker) => void): unknown;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  terminate(): Promise<unknown>;
+}
+
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -59,17 +68,22 @@ export class WorkerMediaEngine implements MediaEngine {
 
   private constructor(
     /** The thread itself, for the tests that end it the hard way. */
-    readonly worker: Worker,
+    readonly worker: EngineThread,
     private readonly log: Logger,
   ) {
-    worker.on('message', (m: FromWorker) => this.receive(m));
+    worker.on('message', (m) => this.receive(m));
     worker.on('error', (e) => this.fail(`media worker crashed: ${e.message}`, e));
     worker.on('exit', (code) => this.fail(`media worker exited (code ${code})`));
   }
 
   /** Starts the worker; rejects when it cannot start (a bad config is `invalid-argument`, as in-process). */
   static start(config: MediaEngineConfig, log: Logger): Promise<WorkerMediaEngine> {
-    const engine = new WorkerMediaEngine(startWorker({ config }), log);
+    return WorkerMediaEngine.over(startWorker({ config }), log);
+  }
+
+  /** The proxy over a thread that serves the engine (worker-serve.ts); resolves once it has started. */
+  static over(thread: EngineThread, log: Logger): Promise<WorkerMediaEngine> {
+    const engine = new WorkerMediaEngine(thread, log);
     return new Promise((resolve, reject) => {
       engine.pending.set(0, { resolve: () => resolve(engine), reject });
     });
