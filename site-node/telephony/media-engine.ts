@@ -18,6 +18,7 @@ export type {
   HoldOptions,
   MediaEngine,
   MediaEngineConfig,
+  MediaEngineStats,
   MediaEvent,
   OpenedEndpoint,
   PlayOptions,

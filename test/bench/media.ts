@@ -153,7 +153,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       outOfOrderOrGap: ends.reduce((s, e) => s + e.disorder, 0),
       packetsPerSecondThroughEngine: Math.round(got / (sendMs / 1000)),
       cpuCores: Number(((cpu.user + cpu.system) / 1000 / wallMs).toFixed(2)),
-      engine: await (engine as unknown as { stats(): Promise<unknown> }).stats(),
+      engine: await engine.stats(),
     };
     progress(`lost ${result.lost} of ${sent}; ${result.cpuCores} cores`);
     return { ...result, exitCode: result.lost === 0 ? 0 : 1 };

@@ -32,6 +32,7 @@ import type {
   HoldOptions,
   MediaEngine,
   MediaEngineConfig,
+  MediaEngineStats,
   MediaEvent,
   OpenedEndpoint,
   PlayOptions,
@@ -109,14 +110,6 @@ interface ActiveRecording {
   endpoints: Endpoint[];
 }
 
-/** Counters for operators and the bench; the per-packet path only increments them. */
-export interface MediaEngineStats {
-  endpoints: number;
-  packetsIn: number;
-  packetsOut: number;
-  malformed: number;
-}
-
 export class LocalMediaEngine implements MediaEngine {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly usedPorts = new Set<number>();
@@ -144,8 +137,8 @@ export class LocalMediaEngine implements MediaEngine {
     this.handlers.push(handler);
   }
 
-  stats(): MediaEngineStats {
-    return { ...this.counters, endpoints: this.endpoints.size };
+  stats(): Promise<MediaEngineStats> {
+    return Promise.resolve({ ...this.counters, endpoints: this.endpoints.size });
   }
 
   async open(): Promise<OpenedEndpoint> {

@@ -75,12 +75,21 @@ export type MediaEvent =
   /** The engine is gone (its worker died): every endpoint with it. The site must stop taking calls. */
   | { kind: 'failed'; message: string };
 
+/** Counters for operators and the bench; the per-packet path only increments them. */
+export interface MediaEngineStats {
+  endpoints: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Datagrams that were not usable RTP (each endpoint logs its first). */
+  malformed: number;
+}
+
 export interface MediaEngine {
   /** A new endpoint on a free port of the range (`resource-exhausted` when none is left). */
   open(): Promise<OpenedEndpoint>;
   /** What the SDP agreed: where to send, which codec and payload types, the direction. */
   setRemote(endpointId: string, audio: NegotiatedAudio): Promise<void>;
-  /** Plays the pieces in order; resolves when they end or something stops them. */
+  /** Plays the pieces in order; resolves when they end or something stops them. On a bridged endpoint it ends the bridge (the other side falls silent). */
   play(endpointId: string, pieces: readonly PromptPiece[], opts?: PlayOptions): Promise<PlayOutcome>;
   /** Queue treatment until a play, a bridge or close replaces it. */
   hold(endpointId: string, opts: HoldOptions): Promise<void>;
@@ -96,6 +105,7 @@ export interface MediaEngine {
   /** Closes every endpoint, writes open recordings (reported as events), ends the engine. */
   stop(): Promise<void>;
   onEvent(handler: (e: MediaEvent) => void): void;
+  stats(): Promise<MediaEngineStats>;
 }
 
 export type { G711Codec, NegotiatedAudio, DtmfDigit };

@@ -16,11 +16,11 @@
 import { Worker } from 'node:worker_threads';
 import { DomainError, unavailable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { MediaEngineStats } from './engine.js';
 import type {
   HoldOptions,
   MediaEngine,
   MediaEngineConfig,
+  MediaEngineStats,
   MediaEvent,
   OpenedEndpoint,
   PlayOptions,
