@@ -52,3 +52,15 @@ test('a new SSRC, or a timestamp far off the clock, starts over at the wall cloc
   const nonZero = [...left!.keys()].filter((i) => left![i] !== 0);
   expect(nonZero).toEqual([0, 80, 160, 168]);
 });
+
+test('a long recording grows its buffers and keeps what came before', async () => {
+  const r = new Recording('rec-3', join(dir, 'c.wav'), 0);
+  const frame = new Uint8Array(160).fill(0x55);
+  for (let i = 0; i < 150; i++) r.add(0, 1, i * 160, frame, 0, 160, 'PCMA', i * 20); // 3 s
+  const { durationMs } = await r.finish(3000);
+  expect(durationMs).toBe(3000);
+  const [left, right] = channels(join(dir, 'c.wav'));
+  const a = alawmulaw.alaw.decode(new Uint8Array([0x55]))[0]!;
+  expect(left!.every((s) => s === a)).toBe(true);
+  expect(right!.every((s) => s === 0)).toBe(true);
+});
