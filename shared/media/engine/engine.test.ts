@@ -407,6 +407,16 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     });
     await waitFor('the second announcement', () => a.heard.some((p) => p.payload[0] === 0x02));
     expect(asked).toBeGreaterThanOrEqual(2);
+    // A play whose clips are still loading when the agent is bridged gives way to the bridge.
+    const [c, ec] = [await peer(), await engine.open()];
+    await engine.setRemote(ec.endpointId, audioTo(c, 'PCMA'));
+    const loading = engine.play(ec.endpointId, [clipFile(dir, 'fresh.alaw', marked(8000, 0x07, 1))]);
+    const bridged = engine.bridge(ec.endpointId, eb.endpointId);
+    expect(await loading).toEqual({ outcome: 'replaced' });
+    await bridged;
+    await b.send(eb.localPort, voicePacket(5, marked(160, 0x66, 1), 0xbbb, 8));
+    await waitFor('the bridge carries', () => c.heard.some((p) => p.payload[0] === 0x66));
+    expect(c.heard.every((p) => p.payload[0] === 0x66)).toBe(true);
     // A play on an endpoint closed while its clips load is replaced, and a hold then is a no-op.
     const slow = engine.play(eb.endpointId, [clipFile(dir, 'late.alaw', marked(160, 0x09))]);
     const held = engine.hold(eb.endpointId, { music: [clipFile(dir, 'late2.alaw', marked(160, 0x09))] });

@@ -103,6 +103,11 @@ interface Endpoint {
   recordings: { rec: Recording; channel: number }[];
   malformed: number;
   closed: boolean;
+  /**
+   * Bumped by every command that sets what the endpoint sends. A play or hold whose clips were
+   * still loading when a later command came (a bridge once the agent answered) gives way to it.
+   */
+  commands: number;
 }
 
 interface ActiveRecording {
@@ -189,8 +194,10 @@ export class LocalMediaEngine implements MediaEngine {
     opts: PlayOptions = {},
   ): Promise<PlayOutcome> {
     const ep = this.endpoint(endpointId);
-    const bufs = await this.prompts.load(pieces, this.remoteOf(ep, 'play').codec);
-    if (ep.closed) return { outcome: 'replaced' };
+    const { codec } = this.remoteOf(ep, 'play');
+    const mine = ++ep.commands;
+    const bufs = await this.prompts.load(pieces, codec);
+    if (ep.closed || ep.commands !== mine) return { outcome: 'replaced' };
     if (bufs.every((b) => b.length === 0)) return { outcome: 'done' };
     return new Promise<PlayOutcome>((resolve) => {
       this.replaceSource(ep, {
@@ -209,9 +216,10 @@ export class LocalMediaEngine implements MediaEngine {
     if (every !== undefined && !(Number.isFinite(every) && every > 0)) {
       throw invalidArgument('announce.everyMs', `must be a positive number of ms, got ${every}`);
     }
+    const mine = ++ep.commands;
     const music = await this.prompts.load(opts.music, codec);
     if (music.every((b) => b.length === 0)) throw invalidArgument('music', 'no audio to loop');
-    if (ep.closed) return;
+    if (ep.closed || ep.commands !== mine) return;
     this.replaceSource(ep, {
       kind: 'hold',
       music: { bufs: music, idx: 0, off: 0 },
@@ -328,6 +336,7 @@ export class LocalMediaEngine implements MediaEngine {
       recordings: [],
       malformed: 0,
       closed: false,
+      commands: 0,
     };
     socket.on('message', (msg) => this.receive(ep, msg));
     socket.on('error', (e) => this.log.warn('RTP socket error', { endpointId: ep.id, err: e }));
@@ -350,6 +359,7 @@ export class LocalMediaEngine implements MediaEngine {
 
   /** Gives `ep` a new outbound source; what it played learns it was replaced, a bridge ends on both sides. */
   private replaceSource(ep: Endpoint, next: Source): void {
+    ep.commands++;
     const prev = ep.source;
     this.setSource(ep, next);
     if (prev.kind === 'play') prev.resolve({ outcome: 'replaced' });
