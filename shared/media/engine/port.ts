@@ -40,7 +40,8 @@ export interface PlayOptions {
 /**
  * - `done`: played to the end;
  * - `interrupted`: a digit stopped it (bargeIn), `digit` says which;
- * - `replaced`: another play, a hold, a bridge or close took the endpoint's outbound stream.
+ * - `replaced`: another play, a hold, a bridge or close took the endpoint's outbound stream
+ *   (also one that came while this play's clips were still loading: the later command wins).
  */
 export type PlayOutcome =
   { outcome: 'done' } | { outcome: 'interrupted'; digit: DtmfDigit } | { outcome: 'replaced' };
