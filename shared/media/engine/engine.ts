@@ -41,6 +41,8 @@ import type {
   RecordingResult,
 } from './port.js';
 import { PromptCache } from './prompt-cache.js';
+import { checkConfig, checkRemote, evenAtOrAbove } from './checks.js';
+import { type Cursor, fill } from './cursor.js';
 import { RECORDING_CHANNELS, Recording } from './recording.js';
 import {
   RTP_HEADER_BYTES,
@@ -56,12 +58,6 @@ const FRAME_BYTES = 160;
 /** After a stalled event loop, at most this many frames go out at once; the rest are skipped. */
 const MAX_CATCH_UP_FRAMES = 3;
 const SILENCE: Readonly<Record<G711Codec, number>> = { PCMA: 0xd5, PCMU: 0xff };
-
-interface Cursor {
-  bufs: Uint8Array[];
-  idx: number;
-  off: number;
-}
 
 interface PlaySource {
   kind: 'play';
@@ -614,77 +610,6 @@ export class LocalMediaEngine implements MediaEngine {
 }
 
 const sends = (r: NegotiatedAudio): boolean => r.direction === 'sendrecv' || r.direction === 'sendonly';
-
-/** Copies up to n bytes from the cursor into out[at...]; loops when asked. Returns how many. */
-function fill(c: Cursor, out: Uint8Array, at: number, n: number, loop: boolean): number {
-  let w = 0;
-  let emptyPasses = 0;
-  while (w < n) {
-    if (c.idx >= c.bufs.length) {
-      // Two passes over the list without a byte: it is empty, not worth looping.
-      if (!loop || ++emptyPasses > 1) break;
-      c.idx = 0;
-      c.off = 0;
-    }
-    const buf = c.bufs[c.idx]!;
-    const take = Math.min(n - w, buf.length - c.off);
-    for (let i = 0; i < take; i++) out[at + w + i] = buf[c.off + i]!;
-    if (take > 0) emptyPasses = 0;
-    w += take;
-    c.off += take;
-    if (c.off >= buf.length) {
-      c.idx++;
-      c.off = 0;
-    }
-  }
-  return w;
-}
-
-const evenAtOrAbove = (p: number): number => p + (p % 2);
-
-function checkConfig(c: MediaEngineConfig): void {
-  if (typeof c.host !== 'string' || c.host === '')
-    throw invalidArgument('media.host', 'must be an IP address');
-  for (const f of ['portMin', 'portMax'] as const) {
-    const v = c[f];
-    if (!Number.isInteger(v) || v < 1024 || v > 65535) {
-      throw invalidArgument(`media.${f}`, `must be a port in 1024-65535, got ${v}`);
-    }
-  }
-  if (evenAtOrAbove(c.portMin) > c.portMax) {
-    throw invalidArgument('media.portMax', `range ${c.portMin}-${c.portMax} has no even port`);
-  }
-  inactivityWatch(c.rtpTimeoutMs);
-}
-
-function checkRemote(a: NegotiatedAudio): void {
-  if (typeof a !== 'object' || a === null) throw invalidArgument('audio', 'must be the negotiated audio');
-  if (typeof a.remoteAddress !== 'string' || a.remoteAddress === '') {
-    throw invalidArgument('audio.remoteAddress', 'must be an IP address');
-  }
-  if (!Number.isInteger(a.remotePort) || a.remotePort < 1 || a.remotePort > 65535) {
-    throw invalidArgument('audio.remotePort', `must be a port in 1-65535, got ${a.remotePort}`);
-  }
-  if (a.codec !== 'PCMA' && a.codec !== 'PCMU') {
-    throw invalidArgument('audio.codec', `must be PCMA or PCMU, got ${String(a.codec)}`);
-  }
-  const pts: [string, number | null][] = [
-    ['payloadType', a.payloadType],
-    ['telephoneEventPayloadType', a.telephoneEventPayloadType],
-  ];
-  for (const [f, v] of pts) {
-    if (v !== null && !(Number.isInteger(v) && v >= 0 && v <= 127)) {
-      throw invalidArgument(`audio.${f}`, `must be an RTP payload type 0-127, got ${v}`);
-    }
-  }
-  if (a.payloadType === null) throw invalidArgument('audio.payloadType', 'is required');
-  if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(a.direction)) {
-    throw invalidArgument(
-      'audio.direction',
-      `must be sendrecv, sendonly, recvonly or inactive, got ${String(a.direction)}`,
-    );
-  }
-}
 
 function bindUdp(host: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
