@@ -261,14 +261,16 @@ export class LocalMediaEngine implements MediaEngine {
       throw invalidArgument('path', `must be a .wav file path, got ${JSON.stringify(path)}`);
     }
     const eps = endpointIds.map((id) => this.endpoint(id));
-    for (const r of this.recordings.values()) {
-      if (r.rec.path === path)
-        throw failedPrecondition(`${path} is being recorded already (${r.rec.recordingId})`);
-    }
     try {
       await access(dirname(path), constants.W_OK);
     } catch (e) {
       throw failedPrecondition(`recording folder ${dirname(path)} cannot be written`, e);
+    }
+    // Checked after the wait, with nothing awaited until the recording is in place: two calls
+    // for one path cannot both pass.
+    for (const r of this.recordings.values()) {
+      if (r.rec.path === path)
+        throw failedPrecondition(`${path} is being recorded already (${r.rec.recordingId})`);
     }
     if (eps.some((ep) => ep.closed))
       throw failedPrecondition('an endpoint closed before its recording began');
