@@ -6,7 +6,8 @@
  *
  * Each endpoint sends one outbound stream: one SSRC for its life, a sequence number that
  * goes up by one a packet and a timestamp that goes on from source to source (prompt, music,
- * the bridged party), with the marker bit on the first packet after a switch. So a far end
+ * the bridged party; on by the pause between them), with the marker bit on the first packet
+ * after a switch. So a far end
  * sees one talker whose audio changes, never a new stream to resynchronise to.
  *
  * The per-packet path allocates nothing it can avoid: headers are read into one reused view,
@@ -96,6 +97,8 @@ interface Endpoint {
   watch: InactivityWatch;
   wakeAtMs: number | null;
   lastPacketMs: number;
+  /** When the endpoint last sent (or would have, to a far end that wants nothing); 0 before. */
+  lastSentMs: number;
   recordings: { rec: Recording; channel: number }[];
   malformed: number;
   closed: boolean;
@@ -331,6 +334,7 @@ export class LocalMediaEngine implements MediaEngine {
       watch: inactivityWatch(this.config.rtpTimeoutMs),
       wakeAtMs: null,
       lastPacketMs: 0,
+      lastSentMs: 0,
       recordings: [],
       malformed: 0,
       closed: false,
@@ -432,7 +436,7 @@ export class LocalMediaEngine implements MediaEngine {
     for (const { rec, channel } of ep.recordings) {
       rec.add(channel, h.ssrc, h.timestamp, b, h.payloadStart, h.payloadEnd, r.codec, now);
     }
-    if (ep.source.kind === 'bridge') this.forward(ep.source.peer, r.codec, b, h);
+    if (ep.source.kind === 'bridge') this.forward(ep.source.peer, r.codec, b, h, now);
   }
 
   private digit(ep: Endpoint, b: Buffer, h: RtpHeaderView): void {
@@ -462,12 +466,12 @@ export class LocalMediaEngine implements MediaEngine {
    * not forwarded (it was taken as digits before): the legs may have agreed different
    * telephone-event types or none, and a caller's PIN is not for the agent's phone.
    */
-  private forward(to: Endpoint, from: G711Codec, b: Buffer, h: RtpHeaderView): void {
+  private forward(to: Endpoint, from: G711Codec, b: Buffer, h: RtpHeaderView, now: number): void {
     const tr = to.remote;
     if (!tr || !sends(tr)) return;
     if (to.fwdSsrc !== h.ssrc) {
       to.fwdSsrc = h.ssrc;
-      to.fwdOffset = (to.ts - h.timestamp) >>> 0;
+      to.fwdOffset = (to.ts + silenceSince(to, now) - h.timestamp) >>> 0;
       to.marker = true;
     }
     const ts = (h.timestamp + to.fwdOffset) >>> 0;
@@ -484,6 +488,7 @@ export class LocalMediaEngine implements MediaEngine {
     to.marker = false;
     to.seq = (to.seq + 1) & 0xffff;
     to.ts = (ts + end - RTP_HEADER_BYTES) >>> 0;
+    to.lastSentMs = now;
     this.counters.packetsOut++;
     to.socket.send(out, 0, end, tr.remotePort, tr.remoteAddress);
   }
@@ -522,7 +527,7 @@ export class LocalMediaEngine implements MediaEngine {
     if (s.kind === 'play') {
       const n = fill(s.cursor, pkt, RTP_HEADER_BYTES, FRAME_BYTES, false);
       pkt.fill(SILENCE[r.codec], RTP_HEADER_BYTES + n);
-      this.sendOwn(ep, r, pkt);
+      this.sendOwn(ep, r, pkt, now);
       if (s.cursor.idx >= s.cursor.bufs.length) {
         this.setSource(ep, IDLE);
         s.resolve({ outcome: 'done' });
@@ -539,7 +544,7 @@ export class LocalMediaEngine implements MediaEngine {
         fill(s.music, pkt, RTP_HEADER_BYTES, FRAME_BYTES, true);
         if (s.announce && !s.fetching && now >= s.nextAnnounceMs) this.fetchAnnouncement(ep, s, r.codec);
       }
-      this.sendOwn(ep, r, pkt);
+      this.sendOwn(ep, r, pkt, now);
     }
   }
 
@@ -560,9 +565,11 @@ export class LocalMediaEngine implements MediaEngine {
   }
 
   /** Our own frame (prompt or music): the stream's next sequence number and 160 samples on. */
-  private sendOwn(ep: Endpoint, r: NegotiatedAudio, pkt: Buffer): void {
+  private sendOwn(ep: Endpoint, r: NegotiatedAudio, pkt: Buffer, now: number): void {
+    if (ep.marker) ep.ts = (ep.ts + silenceSince(ep, now)) >>> 0;
     writeRtpHeader(pkt, r.payloadType, ep.marker, ep.seq, ep.ts, ep.ssrc);
     ep.ts = (ep.ts + FRAME_BYTES) >>> 0;
+    ep.lastSentMs = now;
     // Time passes for a far end that wants no audio (hold), but no packet is counted for it.
     if (!sends(r)) return;
     ep.marker = false;
@@ -610,6 +617,14 @@ export class LocalMediaEngine implements MediaEngine {
     }
   }
 }
+
+/**
+ * The samples of silence since the endpoint last sent, beyond the one frame a continuous
+ * stream advances: a talkspurt after a pause starts that much later in RTP time (RFC 3551
+ * §4.1), so the far end's jitter buffer sees the pause as a pause, not as a late packet.
+ */
+const silenceSince = (ep: Endpoint, now: number): number =>
+  ep.lastSentMs === 0 ? 0 : Math.max(0, Math.round((now - ep.lastSentMs) * 8) - FRAME_BYTES);
 
 const sends = (r: NegotiatedAudio): boolean => r.direction === 'sendrecv' || r.direction === 'sendonly';
 
