@@ -412,6 +412,11 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     });
     await waitFor('the second announcement', () => a.heard.some((p) => p.payload[0] === 0x02));
     expect(asked).toBeGreaterThanOrEqual(2);
+    // A re-INVITE to another codec ends what was playing in the old one.
+    const before = engine.play(ea.endpointId, [clipFile(dir, 'long2.alaw', marked(8000 * 20, 0x40, 1))]);
+    await waitFor('the long prompt', () => a.heard.some((p) => p.payload[0] === 0x40));
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMU', { payloadType: 0 }));
+    expect(await before).toEqual({ outcome: 'replaced' });
     // A play whose clips are still loading when the agent is bridged gives way to the bridge.
     const [c, ec] = [await peer(), await engine.open()];
     await engine.setRemote(ec.endpointId, audioTo(c, 'PCMA'));

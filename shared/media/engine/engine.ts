@@ -180,6 +180,10 @@ export class LocalMediaEngine implements MediaEngine {
       const te = audio.telephoneEventPayloadType;
       if (te === null) ep.detector = null;
       else if (ep.detector?.payloadType !== te) ep.detector = dtmfDetector(te);
+      // A re-INVITE that changes the codec: clips loaded in the old one cannot go on. What was
+      // playing ends `replaced` (the adapter plays it again); a bridge converts per packet.
+      const playing = ep.source.kind === 'play' || ep.source.kind === 'hold';
+      if (playing && ep.remote !== null && ep.remote.codec !== audio.codec) this.replaceSource(ep, IDLE);
       ep.remote = { ...audio };
       const receives = audio.direction === 'sendrecv' || audio.direction === 'recvonly';
       this.watchStep(ep, { kind: receives ? 'receiving' : 'not-receiving' }, performance.now());
