@@ -512,3 +512,33 @@ function buildResponseText(status: number, method: string, branch: string): stri
     '',
   ].join('\n');
 }
+
+test('a bound on server transactions that is not a whole number of at least 1 is refused, naming it', async () => {
+  for (const bad of [0, 1.5, -3, Number.NaN]) {
+    await expect(
+      SipStack.start(
+        { udp: { host: LOOPBACK, port: 0 }, maxServerTransactions: bad, log: silentLogger },
+        new RecordingTu(),
+      ),
+    ).rejects.toThrow(/sip.maxServerTransactions/);
+  }
+});
+
+test('a full table answers a new request 503 with Retry-After, and logs it once per source', async () => {
+  const { log, lines } = capturingLogger();
+  const tu = new RecordingTu();
+  const s = await SipStack.start(
+    { udp: { host: LOOPBACK, port: 0 }, timers: FAST_TIMERS, maxServerTransactions: 1, log },
+    tu,
+  );
+  open.push(s);
+  const p = await peer();
+  await p.send(rawRequest('OPTIONS', p.port, 'z9hG4bKfull1', { callId: 'f1' }), s.address('udp'));
+  await waitFor('the first taken', () => tu.requests.length === 1);
+  await p.send(rawRequest('OPTIONS', p.port, 'z9hG4bKfull2', { callId: 'f2' }), s.address('udp'));
+  await p.send(rawRequest('OPTIONS', p.port, 'z9hG4bKfull3', { callId: 'f3' }), s.address('udp'));
+  await waitFor('two 503s', () => p.responses().filter((r) => r.status === 503).length === 2);
+  expect(headerValue(p.responses()[0]!, 'Retry-After')).toBe('5');
+  expect(s.counters().refused).toEqual({ overloaded: 2 });
+  expect(lines.filter((l) => l['msg'] === 'SIP message refused')).toHaveLength(1);
+});

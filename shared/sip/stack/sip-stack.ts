@@ -41,6 +41,7 @@ import {
   type SipTransportName,
 } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp-transport.js';
+import { WindowedLog } from '../../grpc/windowed-log.js';
 import { copyCounters, newCounters, type SipStackCounters } from './counters.js';
 import { Machine } from './machine.js';
 import {
@@ -56,6 +57,11 @@ import { ourVia, stampVia, topVia, uriTransport, withTopVia } from './via.js';
 /** RFC 3261 §18.1.1: a request this much larger goes over TCP when we have it. */
 export const UDP_REQUEST_LIMIT_BYTES = 1300;
 
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 10_000;
+
+/** What a client told 503 for a full table waits before trying again (RFC 3261 §21.5.4). */
+const OVERLOAD_RETRY_AFTER_S = 5;
+
 export interface SipStackOptions {
   /** Where to bind UDP (port 0 in tests). At least one of `udp` and `tcp`. */
   readonly udp?: SipAddress;
@@ -63,6 +69,15 @@ export interface SipStackOptions {
   /** The host our Via names (the address peers reach us at); default the bound host. */
   readonly viaHost?: string;
   readonly timers?: Partial<TimerOptions>;
+  /**
+   * Server transactions open at most (default 10,000). A new request beyond it is answered
+   * 503 with Retry-After, statelessly: a flood of requests the TU is slow to answer (or of
+   * INVITEs whose final waits 64*T1 for an ACK that never comes) must not grow the table
+   * without bound. Retransmissions still reach their transactions.
+   */
+  readonly maxServerTransactions?: number;
+  /** The refusal log's window per source address (default 60 s, as the INVITE gate's). */
+  readonly refusalLogWindowMs?: number;
   readonly scheduler?: Scheduler;
   readonly log: Logger;
 }
@@ -76,6 +91,8 @@ export class SipStack {
   private readonly timerOptions: TimerOptions;
   private readonly scheduler: Scheduler;
   private readonly log: Logger;
+  private readonly refusalLog: WindowedLog;
+  private readonly maxServerTransactions: number;
   private closed = false;
 
   private constructor(
@@ -85,6 +102,15 @@ export class SipStack {
     this.timerOptions = compileTimerOptions(opts.timers);
     this.scheduler = opts.scheduler ?? new RealScheduler();
     this.log = opts.log;
+    this.maxServerTransactions = opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
+    // A scanner's flood of bad packets must not fill the disk: the first refusal from an
+    // address in a window is written, the rest counted into one line per window.
+    this.refusalLog = new WindowedLog(this.log, {
+      summary: 'more sip message refusals',
+      keyFields: (source) => ({ source }),
+      windowMs: opts.refusalLogWindowMs ?? 60_000,
+      clock: this.scheduler,
+    });
     this.runner = new TransactionRunner({
       scheduler: this.scheduler,
       log: this.log,
@@ -99,6 +125,10 @@ export class SipStack {
   /** Bind the transports and start taking messages for `tu`. */
   static async start(opts: SipStackOptions, tu: TransactionUser): Promise<SipStack> {
     if (!opts.udp && !opts.tcp) throw invalidArgument('sip', 'needs a udp or a tcp address to listen on');
+    const max = opts.maxServerTransactions;
+    if (max !== undefined && !(Number.isInteger(max) && max >= 1)) {
+      throw invalidArgument('sip.maxServerTransactions', `must be a whole number of at least 1, got ${max}`);
+    }
     const stack = new SipStack(opts, tu);
     const sink = {
       onMessage: (m: SipInbound) => stack.receive(m),
@@ -225,6 +255,7 @@ export class SipStack {
   async close(): Promise<void> {
     this.closed = true;
     this.runner.clear();
+    this.refusalLog.stop();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 
@@ -277,6 +308,13 @@ export class SipStack {
     const origin = { transport: m.transport, source: m.source };
     if (request.method === 'ACK') {
       this.runner.tell(() => this.tu.onAck(request, origin));
+      return;
+    }
+    if (this.runner.servers.size >= this.maxServerTransactions) {
+      const why = `${this.runner.servers.size} server transactions are open, the most allowed`;
+      this.refuse('overloaded', m, why);
+      const retryAfter = { name: 'Retry-After', value: String(OVERLOAD_RETRY_AFTER_S) };
+      this.sendRefusal(buildResponse(request, 503, { toTag: token(), headers: [retryAfter] }), m);
       return;
     }
     const { machine, commands } = Machine.start<Held>(
@@ -379,12 +417,14 @@ export class SipStack {
 
   private refuse(reason: string, m: SipInbound, why: string): void {
     this.refused(reason);
-    this.log.warn('SIP message refused', {
-      reason,
-      problem: why,
-      source: addressText(m.source),
-      transport: m.transport,
-    });
+    this.refusalLog.note(m.source.host, reason, () =>
+      this.log.warn('SIP message refused', {
+        reason,
+        problem: why,
+        source: addressText(m.source),
+        transport: m.transport,
+      }),
+    );
   }
 
   private refused(reason: string): void {
