@@ -14,12 +14,17 @@
  *   send that would need one more fails (a transport error to its transaction).
  * - A stream that can no longer be framed is answered 400/413 where the head allows
  *   (framing-refusal.ts) and closed, logged once.
+ * - Under attack (docs/sip.md "Under attack"): a message begun must be whole within
+ *   `messageMs` (a byte now and then must not hold a slot for ever), and a peer that does not
+ *   read has at most `maxPendingBytes` waiting for it; either closes the connection. Refusals
+ *   are logged the first per source address and window, the rest counted into one line.
  */
 import { createConnection, createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { DomainError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { serializeSipMessage } from '../serialize.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, SipStreamFramer } from '../stream.js';
+import { WindowedLog } from '../../grpc/windowed-log.js';
 import { framingRefusal } from './framing-refusal.js';
 import { addressText, type SipAddress, type SipTransport, type SipTransportSink } from './types.js';
 
@@ -30,6 +35,20 @@ export interface TcpTransportOptions {
   readonly maxConnections?: number;
   /** The framer's bound on one message. Default 64 KiB. */
   readonly maxMessageBytes?: number;
+  /**
+   * A message begun must be whole within this long, else the connection is closed. Default
+   * 32 s (64*T1). The idle timer alone would let a peer that sends a byte now and then hold a
+   * connection (and its slot) for ever without completing a message.
+   */
+  readonly messageMs?: number;
+  /**
+   * Bytes written to a connection that the peer has not yet taken, at most. Default 1 MiB.
+   * A peer that sends requests but never reads their responses would otherwise have us
+   * buffer without bound; past this the connection is closed and the send fails.
+   */
+  readonly maxPendingBytes?: number;
+  /** The refusal log's window per source address. Default 60 s. */
+  readonly refusalLogWindowMs?: number;
 }
 
 const PONG = Buffer.from('\r\n');
@@ -43,6 +62,8 @@ interface Connection {
   unframed: Buffer;
   /** The stream was refused: what still arrives before the close is ignored. */
   refused: boolean;
+  /** Running while a message has begun and is not yet whole (messageMs). */
+  messageTimer: NodeJS.Timeout | undefined;
 }
 
 export class TcpTransport implements SipTransport {
@@ -57,6 +78,10 @@ export class TcpTransport implements SipTransport {
   private readonly idleMs: number;
   private readonly maxConnections: number;
   private readonly maxMessageBytes: number;
+  private readonly messageMs: number;
+  private readonly maxPendingBytes: number;
+  /** Refusals, the first per source address and window written, the rest counted. */
+  private readonly refusals: WindowedLog;
 
   private constructor(
     private readonly server: Server,
@@ -68,6 +93,13 @@ export class TcpTransport implements SipTransport {
     this.idleMs = opts.idleMs ?? 300_000;
     this.maxConnections = opts.maxConnections ?? 1024;
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.messageMs = opts.messageMs ?? 32_000;
+    this.maxPendingBytes = opts.maxPendingBytes ?? 1_048_576;
+    this.refusals = new WindowedLog(log, {
+      summary: 'more sip tcp refusals',
+      keyFields: (source) => ({ source }),
+      windowMs: opts.refusalLogWindowMs ?? 60_000,
+    });
   }
 
   /** Listen on `host:port` (port 0: any free port; read it from `local`). */
@@ -81,6 +113,9 @@ export class TcpTransport implements SipTransport {
       ['idleMs', opts.idleMs],
       ['maxConnections', opts.maxConnections],
       ['maxMessageBytes', opts.maxMessageBytes],
+      ['messageMs', opts.messageMs],
+      ['maxPendingBytes', opts.maxPendingBytes],
+      ['refusalLogWindowMs', opts.refusalLogWindowMs],
     ] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
         throw new DomainError('invalid-argument', `tcp.${field}: must be a positive whole number, not ${v}`, {
@@ -113,6 +148,18 @@ export class TcpTransport implements SipTransport {
     if (this.closed) throw new DomainError('unavailable', 'the SIP TCP transport is closed');
     const open = connection === undefined ? undefined : this.connections.get(connection);
     const conn = open ?? this.byPeer.get(addressText(to)) ?? (await this.connect(to));
+    if (conn.socket.destroyed) {
+      throw new DomainError('unavailable', `the SIP TCP connection to ${addressText(conn.peer)} is closed`);
+    }
+    if (conn.socket.writableLength + bytes.length > this.maxPendingBytes) {
+      const pending = conn.socket.writableLength;
+      this.refuse(conn.peer, 'not-reading', 'SIP TCP peer is not reading, connection closed', { pending });
+      conn.socket.destroy();
+      throw new DomainError(
+        'resource-exhausted',
+        `the SIP TCP peer ${addressText(conn.peer)} has not taken ${pending} bytes: connection closed`,
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       conn.socket.write(bytes, (err) => (err ? reject(err) : resolve()));
     });
@@ -122,6 +169,7 @@ export class TcpTransport implements SipTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.refusals.stop();
     // Resolves once every socket is really closed, ours included (the listener's close only
     // waits for the accepted ones), so a caller that awaits it leaves no handle behind.
     const closing = [new Promise<void>((resolve) => this.server.close(() => resolve()))];
@@ -136,11 +184,9 @@ export class TcpTransport implements SipTransport {
     const peer = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     if (this.closed) return void socket.destroy();
     if (this.connections.size >= this.maxConnections) {
-      this.log.warn('SIP TCP connection refused: too many open', {
-        source: addressText(peer),
+      this.refuse(peer, 'too-many-connections', 'SIP TCP connection refused: too many open', {
         open: this.connections.size,
       });
-      this.sink.onRefused('too-many-connections');
       socket.destroy();
       return;
     }
@@ -182,6 +228,7 @@ export class TcpTransport implements SipTransport {
       framer: new SipStreamFramer(this.maxMessageBytes),
       unframed: Buffer.alloc(0),
       refused: false,
+      messageTimer: undefined,
     };
     this.connections.set(conn.id, conn);
     this.byPeer.set(addressText(peer), conn);
@@ -191,6 +238,7 @@ export class TcpTransport implements SipTransport {
     // A reset or a broken pipe ends the connection; whoever waits on it sees its send fail.
     socket.on('error', (err) => this.log.debug('SIP TCP connection error', { peer: addressText(peer), err }));
     socket.on('close', () => {
+      clearTimeout(conn.messageTimer);
       this.connections.delete(conn.id);
       if (this.byPeer.get(addressText(peer)) === conn) this.byPeer.delete(addressText(peer));
       if (!this.closed) this.sink.onConnectionClosed(conn.id);
@@ -217,19 +265,44 @@ export class TcpTransport implements SipTransport {
     let start = 0;
     while (conn.unframed[start] === 0x0d || conn.unframed[start] === 0x0a) start++;
     conn.unframed = conn.unframed.subarray(start);
-    if (!close) return;
+    if (!close) return this.watchPartial(conn, items.length > 0);
     conn.refused = true;
+    clearTimeout(conn.messageTimer);
     const answer = framingRefusal(conn.unframed, close);
-    this.log.warn('SIP TCP stream refused, connection closed', {
-      source: addressText(conn.peer),
+    this.refuse(conn.peer, 'framing', 'SIP TCP stream refused, connection closed', {
       reason: close.message,
       answered: answer?.status,
     });
-    this.sink.onRefused('framing');
     // Destroyed once the answer is flushed: the peer's further bytes have nowhere to go.
     const done = (): void => void conn.socket.destroy();
     if (answer) conn.socket.end(serializeSipMessage(answer), done);
     else conn.socket.end(done);
     conn.unframed = Buffer.alloc(0);
+  }
+
+  /**
+   * A message begun must be whole within messageMs: the clock starts with its first byte and
+   * restarts when a message completes with the next one begun behind it.
+   */
+  private watchPartial(conn: Connection, framed: boolean): void {
+    if (conn.unframed.length === 0 || framed) {
+      clearTimeout(conn.messageTimer);
+      conn.messageTimer = undefined;
+    }
+    if (conn.unframed.length === 0 || conn.messageTimer) return;
+    conn.messageTimer = setTimeout(() => {
+      conn.refused = true;
+      this.refuse(conn.peer, 'slow-message', 'SIP TCP message not whole in time, connection closed', {
+        messageMs: this.messageMs,
+        received: conn.unframed.length,
+      });
+      conn.socket.destroy();
+    }, this.messageMs);
+  }
+
+  /** Counted by reason for the stack; logged, the first per source address and window. */
+  private refuse(peer: SipAddress, reason: string, msg: string, fields: Record<string, unknown>): void {
+    this.sink.onRefused(reason);
+    this.refusals.note(peer.host, reason, () => this.log.warn(msg, { source: addressText(peer), ...fields }));
   }
 }
