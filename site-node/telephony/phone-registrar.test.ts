@@ -67,6 +67,9 @@ class Phone {
       contact?: string;
       method?: string;
       extra?: string;
+      /** Credentials for this realm instead of the site's, or with this nc (a replay, or going back). */
+      realm?: string;
+      nc?: number;
     } = {},
   ): SipRequest {
     const method = o.method ?? 'REGISTER';
@@ -75,12 +78,13 @@ class Phone {
     let auth = '';
     if (this.challenge) {
       this.nc++;
+      const realm = o.realm ?? REALM;
       const h = (s: string) => createHash('md5').update(s).digest('hex');
-      const nc = this.nc.toString(16).padStart(8, '0');
-      const a1 = h(`${this.user}:${REALM}:${this.password}`);
+      const nc = (o.nc ?? this.nc).toString(16).padStart(8, '0');
+      const a1 = h(`${this.user}:${realm}:${this.password}`);
       const response = h(`${a1}:${this.challenge.nonce}:${nc}:abc123:auth:${h(`${method}:${uri}`)}`);
       auth =
-        `Authorization: Digest username="${this.user}",realm="${REALM}",nonce="${this.challenge.nonce}",` +
+        `Authorization: Digest username="${this.user}",realm="${realm}",nonce="${this.challenge.nonce}",` +
         `uri="${uri}",response="${response}",algorithm=MD5,cnonce="abc123",qop=auth,nc=${nc},` +
         `opaque="${this.challenge.opaque}"\n`;
     }
@@ -488,6 +492,86 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     clock.advance(60_000);
     reg.start(20);
     await waitFor('the lapsed binding swept', async () => (await stored()).length === 0);
+    reg.stop();
+  });
+
+  test("attacks on REGISTER: nc going back, a foreign realm, a stranger's credentials, Contact floods", async () => {
+    await t.pool.query('TRUNCATE sip_registrations');
+    const c = capture();
+    const reg = await open(c.log);
+    const phone = new Phone('1001', PASSWORDS['1001']!, 'sip:1001@192.0.2.10');
+    assert.equal((await register(reg, phone, PHONE_A)).status, 200);
+    assert.equal((await reg.handleRegister(phone.request(), PHONE_A)).status, 200);
+    // nc 3 was next; 1 goes back (a replay of an older request) and is refused.
+    assert.equal((await reg.handleRegister(phone.request({ nc: 1 }), PHONE_A)).status, 403);
+    // Credentials for another realm: no credentials for ours, challenged again.
+    assert.equal((await reg.handleRegister(phone.request({ realm: 'evil.example' }), PHONE_A)).status, 401);
+    // `Contact: *` with a non-zero Expires: 400; more Contacts than the cap: 403.
+    assert.equal(
+      (await reg.handleRegister(phone.request({ contact: '*', expires: 3600 }), PHONE_A)).status,
+      400,
+    );
+    const many = Array.from({ length: 300 }, (_, i) => `<sip:1001@192.0.2.10:${6000 + i}>`).join(', ');
+    assert.equal((await reg.handleRegister(phone.request({ contact: many }), PHONE_A)).status, 403);
+    // A user the site does not have, answering a challenge, for an extension it does have: 403.
+    const stranger = new Phone('9999', 'whatever-password', 'sip:9999@192.0.2.66');
+    const challenge = await reg.handleRegister(stranger.request({ to: '1001' }), PHONE_B);
+    stranger.heed(challenge);
+    assert.equal((await reg.handleRegister(stranger.request({ to: '1001' }), PHONE_B)).status, 403);
+    // Only the one binding of the first REGISTER is stored.
+    assert.deepEqual(
+      (await stored()).map((r) => r.contact),
+      ['sip:1001@192.0.2.10'],
+    );
+    reg.stop();
+    const why = [...c.said('sip phone refused'), ...c.said('more sip phone refusals')].map(
+      (l) => l.why ?? l.kinds,
+    );
+    assert.deepEqual(why, [
+      'replayed-nc',
+      'unknown-user',
+      { 'other-realm': 1, 'registrar-refused': 1, 'too-many-contacts': 1 },
+    ]);
+  });
+
+  test('MD5 credentials where only SHA-256 is allowed are refused', async () => {
+    const c = capture();
+    const both = await open();
+    const shaOnly = await PhoneRegistrar.open({
+      sip: { ...SIP, digest: { ...SIP.digest, algorithms: ['SHA-256'] } },
+      secret: SECRET,
+      store: new PgRegistrationStore(t.pool),
+      clock,
+      log: c.log,
+    });
+    const phone = new Phone('1002', PASSWORDS['1002']!, 'sip:1002@192.0.2.11:5062');
+    // The nonce comes from a challenge offering MD5 (same realm and secret: the nonce is good).
+    phone.heed(await both.handleRegister(phone.request(), PHONE_B));
+    const r = await shaOnly.handleRegister(phone.request(), PHONE_B);
+    assert.notEqual(r.status, 200);
+    assert.equal(shaOnly.phoneState('a02'), 'not-registered');
+    both.stop();
+    shaOnly.stop();
+  });
+
+  test("a phone's INVITE is taken only from where that phone registered, not from another phone's address", async () => {
+    await t.pool.query('TRUNCATE sip_registrations');
+    const c = capture();
+    const reg = await open(c.log);
+    const a = new Phone('1001', PASSWORDS['1001']!, 'sip:1001@192.0.2.10');
+    const b = new Phone('1002', PASSWORDS['1002']!, 'sip:1002@192.0.2.11:5062');
+    assert.equal((await register(reg, a, PHONE_A)).status, 200);
+    assert.equal((await register(reg, b, PHONE_B)).status, 200);
+    // Phone A's INVITE, with good credentials, arriving from phone B's address (captured on the
+    // way and sent on from there, or A's credentials used on B's desk): refused.
+    const fromB = reg.authorizeInvite(a.request({ method: 'INVITE' }), PHONE_B);
+    assert.ok(!fromB.ok && fromB.response.status === 403);
+    assert.equal(c.said('sip phone refused')[0]!.why, 'other-source');
+    // From its own address it is taken.
+    assert.deepEqual(reg.authorizeInvite(a.request({ method: 'INVITE' }), PHONE_A), {
+      ok: true,
+      extension: '1001',
+    });
     reg.stop();
   });
 });

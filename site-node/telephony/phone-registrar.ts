@@ -236,8 +236,9 @@ export class PhoneRegistrar implements PhonePresence {
   }
 
   /**
-   * A phone's INVITE (a call an agent dials): the digest credentials must be right, and the
-   * authenticated extension must be the From user. Trunks' INVITEs go through the trunk
+   * A phone's INVITE (a call an agent dials): the digest credentials must be right, the
+   * authenticated extension must be the From user, and that extension must have a live binding
+   * registered from the INVITE's source address. Trunks' INVITEs go through the trunk
    * access list instead (trunk-acl.ts, invite-gate.ts).
    */
   authorizeInvite(req: SipRequest, source: RegistrationSource): InviteAuthorization {
@@ -259,7 +260,27 @@ export class PhoneRegistrar implements PhonePresence {
           extension: verdict.username,
         }),
       };
+    // The digest is not bound to an address: credentials taken on the way (or used on another
+    // desk) must not call from anywhere but where that very phone registered.
+    if (!this.registeredFrom(verdict.username, source.host))
+      return {
+        ok: false,
+        response: this.refuse(req, source, {
+          status: 403,
+          why: 'other-source',
+          detail: `phone ${verdict.username} has no live registration from ${source.host}`,
+          extension: verdict.username,
+        }),
+      };
     return { ok: true, extension: verdict.username };
+  }
+
+  private registeredFrom(extension: string, host: string): boolean {
+    const aor = this.aorOf(extension);
+    const nowMs = this.d.clock.now();
+    return contactsOf(this.state, aor, nowMs).some(
+      (b) => this.meta.get(key(aor, b.contact))?.received.host === host,
+    );
   }
 
   /** Where the agent's phone can be rung now, most preferred first; empty when not registered. */
