@@ -189,3 +189,11 @@ test('a connection still opening when the transport closes is closed too', async
   expect(t.openConnections).toBe(0);
   expect(peerSink.messages).toHaveLength(0);
 });
+
+test('connections still opening count against maxConnections: concurrent sends to many peers cannot pass it', async () => {
+  const t = await listen(new Sink(), { maxConnections: 2 });
+  const peers = await Promise.all(Array.from({ length: 5 }, () => listen()));
+  const sends = await Promise.allSettled(peers.map((p, i) => t.send(options(`z9hG4bKmany${i}`), p.local)));
+  expect(sends.filter((s) => s.status === 'fulfilled')).toHaveLength(2);
+  expect(t.openConnections).toBe(2);
+});

@@ -139,6 +139,14 @@ export class TcpTransport implements SipTransport {
     return t;
   }
 
+  /**
+   * Connections open and being opened: both hold a socket, so both count against the bound
+   * (else concurrent sends to many peers, each seeing room, would all open one).
+   */
+  private inUse(): number {
+    return this.connections.size + this.opening.size;
+  }
+
   /** How many connections are open now. */
   get openConnections(): number {
     return this.connections.size;
@@ -183,9 +191,9 @@ export class TcpTransport implements SipTransport {
   private accept(socket: Socket): void {
     const peer = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     if (this.closed) return void socket.destroy();
-    if (this.connections.size >= this.maxConnections) {
+    if (this.inUse() >= this.maxConnections) {
       this.refuse(peer, 'too-many-connections', 'SIP TCP connection refused: too many open', {
-        open: this.connections.size,
+        open: this.inUse(),
       });
       socket.destroy();
       return;
@@ -197,11 +205,11 @@ export class TcpTransport implements SipTransport {
     const key = addressText(to);
     const pending = this.opening.get(key);
     if (pending) return pending;
-    if (this.connections.size >= this.maxConnections) {
+    if (this.inUse() >= this.maxConnections) {
       return Promise.reject(
         new DomainError(
           'resource-exhausted',
-          `no SIP TCP connection to ${key}: ${this.maxConnections} are open already`,
+          `no SIP TCP connection to ${key}: ${this.maxConnections} are open or opening already`,
         ),
       );
     }
