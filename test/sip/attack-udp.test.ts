@@ -146,3 +146,37 @@ test('a flood of INVITEs the transaction user never answers stays bounded: the r
   for (const { request, tx } of tu.requests) tx.respond(buildResponse(request, 486, { toTag: 'busy' }));
   await waitFor('the table drained', () => s.openTransactions.server < 50);
 });
+
+test('requests whose answers cannot go out over UDP (too large with their Vias copied) are logged a bounded number of times', async () => {
+  const { log, lines } = capturingLogger();
+  const tu = new RecordingTu();
+  // Like the registrar's 401: a few hundred bytes of challenge on top of the copied Vias.
+  tu.onRequest = (request, tx) =>
+    tx.respond(
+      buildResponse(request, 401, {
+        toTag: 'chal',
+        headers: [{ name: 'WWW-Authenticate', value: `Digest realm="x", nonce="${'n'.repeat(600)}"` }],
+      }),
+    );
+  const s = await stack(tu, log);
+  const p = await peer();
+  const vias = Array.from(
+    { length: 1040 },
+    (_, i) => `Via: SIP/2.0/UDP 198.51.100.${i % 250}:5060;branch=z9hG4bKpadding${i}`,
+  ).join('\n');
+  for (let i = 0; i < 10; i++) {
+    const req = rawRequest('OPTIONS', p.port, `z9hG4bKvias${i}`, { callId: `vias-${i}` }).replace(
+      /\nMax-Forwards/,
+      `\n${vias}\nMax-Forwards`,
+    );
+    const bytes = wireText(req);
+    expect(bytes.length).toBeGreaterThan(64_000);
+    expect(bytes.length).toBeLessThan(65_500);
+    await p.send(bytes, s.address('udp'));
+    await waitFor('the answer tried', () => tu.failures.length === i + 1);
+  }
+  expect(lines.filter((l) => l['msg'] === 'SIP send failed')).toHaveLength(1);
+  // A request of ordinary size still gets its answer.
+  await p.send(rawRequest('OPTIONS', p.port, 'z9hG4bKsmall', { callId: 'small' }), s.address('udp'));
+  await waitFor('the 401', () => p.responses().some((r) => r.status === 401));
+});

@@ -92,6 +92,7 @@ export class SipStack {
   private readonly scheduler: Scheduler;
   private readonly log: Logger;
   private readonly refusalLog: WindowedLog;
+  private readonly sendFailures: WindowedLog;
   private readonly maxServerTransactions: number;
   private closed = false;
 
@@ -111,6 +112,12 @@ export class SipStack {
       windowMs: opts.refusalLogWindowMs ?? 60_000,
       clock: this.scheduler,
     });
+    this.sendFailures = new WindowedLog(this.log, {
+      summary: 'more sip send failures',
+      keyFields: (to) => ({ to }),
+      windowMs: opts.refusalLogWindowMs ?? 60_000,
+      clock: this.scheduler,
+    });
     this.runner = new TransactionRunner({
       scheduler: this.scheduler,
       log: this.log,
@@ -119,6 +126,7 @@ export class SipStack {
       transportOf: (name) => this.transportOf(name),
       isClosed: () => this.closed,
       onCancel: (record) => this.cancel(record),
+      sendFailed: (to, err) => this.sendFailed(to, err),
     });
   }
 
@@ -256,6 +264,7 @@ export class SipStack {
     this.closed = true;
     this.runner.clear();
     this.refusalLog.stop();
+    this.sendFailures.stop();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 
@@ -410,7 +419,7 @@ export class SipStack {
     this.stats.sent.responses++;
     this.transportOf(m.transport)
       .send(serializeSipMessage(response), m.source, m.connection)
-      .catch((err: unknown) => this.log.warn('SIP send failed', { to: addressText(m.source), err }));
+      .catch((err: unknown) => this.sendFailed(m.source, err));
   }
 
   // --- helpers -------------------------------------------------------------------------------
@@ -424,6 +433,17 @@ export class SipStack {
         source: addressText(m.source),
         transport: m.transport,
       }),
+    );
+  }
+
+  /**
+   * Rate-bound like the refusals: a peer can make every answer fail (a request whose copied
+   * Vias make the response too large for a datagram, a connection reset at once).
+   */
+  private sendFailed(to: SipAddress, err: unknown): void {
+    const kind = err instanceof Error && 'code' in err ? String(err.code) : 'error';
+    this.sendFailures.note(to.host, kind, () =>
+      this.log.warn('SIP send failed', { to: addressText(to), err }),
     );
   }
 

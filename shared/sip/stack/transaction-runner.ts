@@ -12,7 +12,6 @@ import type { TransactionKey } from '../transaction/matching.js';
 import type { TimerName } from '../transaction/timers.js';
 import type { TxCommand } from '../transaction/types.js';
 import {
-  addressText,
   type SipAddress,
   type SipInbound,
   type SipTransport,
@@ -72,6 +71,8 @@ export interface RunnerContext {
   isClosed(): boolean;
   /** A CANCEL's own transaction passed it up: the stack answers it. */
   onCancel(record: ServerRecord): void;
+  /** A send failed: logged by the stack, at a bounded rate per destination. */
+  sendFailed(to: SipAddress, err: unknown): void;
 }
 
 export class TransactionRunner {
@@ -199,7 +200,7 @@ export class TransactionRunner {
 
   /** A request to its target; a response by RFC 3261 §18.2.2 (its request's connection over TCP). */
   private send(record: TxRecord, h: Held): void {
-    const { stats, log } = this.ctx;
+    const { stats } = this.ctx;
     h.bytes ??= serializeSipMessage(h.message);
     if (h.sends++ > 0) stats.retransmissions++;
     if (h.message.kind === 'request') stats.sent.requests++;
@@ -219,7 +220,7 @@ export class TransactionRunner {
     }
     sending.catch((err: unknown) => {
       if (this.ctx.isClosed()) return;
-      log.warn('SIP send failed', { to: addressText(to), err });
+      this.ctx.sendFailed(to, err);
       if (this.isLive(record)) this.step(record, { type: 'transport-error' });
     });
   }
