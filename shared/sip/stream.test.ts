@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { SipStreamFramer } from './stream.js';
 import type { SipStreamItem } from './stream.js';
 import { KEEP_ALIVE, parseSipMessage } from './parse.js';
@@ -88,4 +88,30 @@ describe('SipStreamFramer', () => {
       expect(f.push(bye)).toEqual({ items: [], close: r.close });
     });
   }
+});
+
+test('a head trickled a byte at a time is scanned once, not again from its start at every byte', () => {
+  // A slow peer must cost linear work: 6,000 bytes of short header lines, one byte per push.
+  const head = Buffer.from(`OPTIONS sip:a@b SIP/2.0\r\n${'X:a\r\n'.repeat(1200)}`);
+  const framer = new SipStreamFramer();
+  const searches = vi.spyOn(Buffer.prototype, 'indexOf');
+  try {
+    for (let i = 0; i < head.length; i++) expect(framer.push(head.subarray(i, i + 1)).items).toEqual([]);
+    // One search per push and one per line end; rescanning from the start would be millions.
+    expect(searches.mock.calls.length).toBeLessThan(3 * head.length);
+  } finally {
+    searches.mockRestore();
+  }
+  const rest = framer.push(Buffer.from('Content-Length: 0\r\n\r\n'));
+  expect(rest.items).toHaveLength(1);
+  expect(rest.items[0]).toMatchObject({ kind: 'message' });
+  expect(framer.partialBytes).toBe(0);
+});
+
+test('partialBytes counts a message begun, not the CRLFs between messages', () => {
+  const framer = new SipStreamFramer();
+  framer.push(Buffer.from('\r\n'));
+  expect(framer.partialBytes).toBe(0);
+  framer.push(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\n'));
+  expect(framer.partialBytes).toBe(25);
 });

@@ -28,23 +28,70 @@ const PING = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /^(?:content-length|l)[ \t]*:[ \t]*(.*?)[ \t]*$/i;
 
 export class SipStreamFramer {
-  private buffered: Buffer = Buffer.alloc(0);
+  /**
+   * The bytes not yet cut into items are store[start, end). The store grows by doubling and
+   * the head is scanned from where the last push left off, so a peer trickling a big head a
+   * few bytes at a time costs linear work, not a copy and a rescan of all of it per chunk.
+   */
+  private store: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
+  /** Where the search for the end of the head resumes: every LF before it is judged. */
+  private scanFrom = 0;
   private closed: SipParseError | undefined;
+  private refused: Buffer = Buffer.alloc(0);
 
   constructor(private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {}
 
   push(chunk: Buffer): SipStreamResult {
     if (this.closed) return { items: [], close: this.closed };
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.append(chunk);
     const items: SipStreamItem[] = [];
     try {
       for (let item = this.next(); item; item = this.next()) items.push(item);
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e;
       this.closed = e;
-      this.buffered = Buffer.alloc(0);
+      this.refused = Buffer.from(this.buffered);
+      this.store = Buffer.alloc(0);
+      this.start = this.end = this.scanFrom = 0;
     }
     return { items, close: this.closed };
+  }
+
+  /** Bytes of a message begun and not yet whole (CRLFs between messages not counted). */
+  get partialBytes(): number {
+    let i = this.start;
+    while (i < this.end && (this.store[i] === CR || this.store[i] === LF)) i++;
+    return this.end - i;
+  }
+
+  /** Once closed: the bytes the refused message starts in (for an answer naming why). */
+  get refusedBytes(): Buffer {
+    return this.refused;
+  }
+
+  private get buffered(): Buffer {
+    return this.store.subarray(this.start, this.end);
+  }
+
+  private append(chunk: Buffer): void {
+    const live = this.end - this.start;
+    if (this.end + chunk.length > this.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(4096, 2 * (live + chunk.length)));
+      this.store.copy(grown, 0, this.start, this.end);
+      this.store = grown;
+      this.start = 0;
+      this.end = live;
+    }
+    chunk.copy(this.store, this.end);
+    this.end += chunk.length;
+  }
+
+  private consume(n: number): void {
+    this.start += n;
+    this.scanFrom = 0;
+    if (this.start === this.end) this.start = this.end = 0;
   }
 
   /** The next whole item at the front of the buffer, consumed; undefined until more bytes come. */
@@ -52,13 +99,13 @@ export class SipStreamFramer {
     for (;;) {
       const b = this.buffered;
       if (b.length >= 4 && PING.equals(b.subarray(0, 4))) {
-        this.buffered = b.subarray(4);
+        this.consume(4);
         return { kind: 'ping' };
       }
       if (b[0] !== CR && b[0] !== LF) break;
       // Too few bytes yet to tell a ping from a lone CRLF (a pong, or padding): wait.
       if (b.length < 4 && PING.subarray(0, b.length).equals(b)) return undefined;
-      this.buffered = b.subarray(1);
+      this.consume(1);
     }
     const head = this.headLength();
     if (head === undefined) {
@@ -76,18 +123,22 @@ export class SipStreamFramer {
     }
     if (this.buffered.length < total) return undefined;
     const bytes = Buffer.from(this.buffered.subarray(0, total));
-    this.buffered = this.buffered.subarray(total);
+    this.consume(total);
     return { kind: 'message', bytes };
   }
 
   /** Where the head ends (the first empty line, CRLF CRLF or LF LF) and the body starts. */
   private headLength(): { end: number; bodyStart: number } | undefined {
     const b = this.buffered;
-    for (let i = b.indexOf(LF); i >= 0 && i < this.maxMessageBytes; i = b.indexOf(LF, i + 1)) {
+    let i = b.indexOf(LF, this.scanFrom);
+    for (; i >= 0 && i < this.maxMessageBytes; i = b.indexOf(LF, i + 1)) {
       const end = b[i - 1] === CR ? i - 1 : i;
       if (b[i + 1] === LF) return { end, bodyStart: i + 2 };
       if (b[i + 1] === CR && b[i + 2] === LF) return { end, bodyStart: i + 3 };
+      // The bytes that would tell are not here yet: judge this LF again on the next push.
+      if (i + 1 >= b.length || (b[i + 1] === CR && i + 2 >= b.length)) break;
     }
+    this.scanFrom = i >= 0 ? i : b.length;
     return undefined;
   }
 

@@ -58,8 +58,6 @@ interface Connection {
   readonly socket: Socket;
   readonly peer: SipAddress;
   readonly framer: SipStreamFramer;
-  /** The bytes received since the end of the last framed message (where a refused one starts). */
-  unframed: Buffer;
   /** The stream was refused: what still arrives before the close is ignored. */
   refused: boolean;
   /** Running while a message has begun and is not yet whole (messageMs). */
@@ -234,7 +232,6 @@ export class TcpTransport implements SipTransport {
       socket,
       peer,
       framer: new SipStreamFramer(this.maxMessageBytes),
-      unframed: Buffer.alloc(0),
       refused: false,
       messageTimer: undefined,
     };
@@ -256,27 +253,18 @@ export class TcpTransport implements SipTransport {
 
   private receive(conn: Connection, chunk: Buffer): void {
     if (conn.refused) return;
-    conn.unframed = conn.unframed.length === 0 ? chunk : Buffer.concat([conn.unframed, chunk]);
     const { items, close } = conn.framer.push(chunk);
     for (const item of items) {
       if (item.kind === 'ping') {
         conn.socket.write(PONG);
         continue;
       }
-      // Each frame is a copy of bytes in `unframed`: drop everything up to its end.
-      const at = conn.unframed.indexOf(item.bytes);
-      conn.unframed = conn.unframed.subarray(at + item.bytes.length);
       this.sink.onMessage({ bytes: item.bytes, transport: 'tcp', source: conn.peer, connection: conn.id });
     }
-    // CRLFs between messages are pings or padding, never part of one: keep `unframed` small
-    // on a connection that only pings.
-    let start = 0;
-    while (conn.unframed[start] === 0x0d || conn.unframed[start] === 0x0a) start++;
-    conn.unframed = conn.unframed.subarray(start);
     if (!close) return this.watchPartial(conn, items.length > 0);
     conn.refused = true;
     clearTimeout(conn.messageTimer);
-    const answer = framingRefusal(conn.unframed, close);
+    const answer = framingRefusal(conn.framer.refusedBytes, close);
     this.refuse(conn.peer, 'framing', 'SIP TCP stream refused, connection closed', {
       reason: close.message,
       answered: answer?.status,
@@ -285,7 +273,6 @@ export class TcpTransport implements SipTransport {
     const done = (): void => void conn.socket.destroy();
     if (answer) conn.socket.end(serializeSipMessage(answer), done);
     else conn.socket.end(done);
-    conn.unframed = Buffer.alloc(0);
   }
 
   /**
@@ -293,16 +280,17 @@ export class TcpTransport implements SipTransport {
    * restarts when a message completes with the next one begun behind it.
    */
   private watchPartial(conn: Connection, framed: boolean): void {
-    if (conn.unframed.length === 0 || framed) {
+    const partial = conn.framer.partialBytes;
+    if (partial === 0 || framed) {
       clearTimeout(conn.messageTimer);
       conn.messageTimer = undefined;
     }
-    if (conn.unframed.length === 0 || conn.messageTimer) return;
+    if (partial === 0 || conn.messageTimer) return;
     conn.messageTimer = setTimeout(() => {
       conn.refused = true;
       this.refuse(conn.peer, 'slow-message', 'SIP TCP message not whole in time, connection closed', {
         messageMs: this.messageMs,
-        received: conn.unframed.length,
+        received: conn.framer.partialBytes,
       });
       conn.socket.destroy();
     }, this.messageMs);
