@@ -548,8 +548,9 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     // The nonce comes from a challenge offering MD5 (same realm and secret: the nonce is good).
     phone.heed(await both.handleRegister(phone.request(), PHONE_B));
     const r = await shaOnly.handleRegister(phone.request(), PHONE_B);
-    assert.notEqual(r.status, 200);
+    assert.equal(r.status, 403);
     assert.equal(shaOnly.phoneState('a02'), 'not-registered');
+    assert.equal(c.said('sip phone refused')[0]!.why, 'no-ha1-for-algorithm');
     both.stop();
     shaOnly.stop();
   });
