@@ -186,3 +186,20 @@ test('framing refusals on many connections from one source: one line, each still
   expect(s.counters().refused['framing']).toBe(20);
   expect(lines.filter((l) => String(l['msg']).includes('stream refused'))).toHaveLength(1);
 });
+
+test('a peer that pings and never reads the pongs: bounded buffering, then closed', async () => {
+  const { log, lines } = capturingLogger();
+  const s = await stack(log, { maxPendingBytes: 64 * 1024 });
+  const c = await client(s.address('tcp').port);
+  c.socket.pause();
+  const pings = Buffer.from('\r\n\r\n'.repeat(16_384));
+  const gaveUp = (): boolean => (s.counters().refused['not-reading'] ?? 0) > 0;
+  let sent = 0;
+  while (!gaveUp() && sent < 50_000_000) {
+    await new Promise<void>((resolve) => c.socket.write(pings, () => resolve()));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sent += pings.length;
+  }
+  await waitFor('the stack gave up on the peer', gaveUp);
+  expect(lines.filter((l) => String(l['msg']).includes('not reading'))).toHaveLength(1);
+});

@@ -51,7 +51,7 @@ export interface TcpTransportOptions {
   readonly refusalLogWindowMs?: number;
 }
 
-const PONG = Buffer.from('\r\n');
+const PONG = '\r\n';
 
 interface Connection {
   readonly id: string;
@@ -157,10 +157,8 @@ export class TcpTransport implements SipTransport {
     if (conn.socket.destroyed) {
       throw new DomainError('unavailable', `the SIP TCP connection to ${addressText(conn.peer)} is closed`);
     }
-    if (conn.socket.writableLength + bytes.length > this.maxPendingBytes) {
-      const pending = conn.socket.writableLength;
-      this.refuse(conn.peer, 'not-reading', 'SIP TCP peer is not reading, connection closed', { pending });
-      conn.socket.destroy();
+    const pending = conn.socket.writableLength;
+    if (this.tooMuchPending(conn, bytes.length)) {
       throw new DomainError(
         'resource-exhausted',
         `the SIP TCP peer ${addressText(conn.peer)} has not taken ${pending} bytes: connection closed`,
@@ -254,13 +252,18 @@ export class TcpTransport implements SipTransport {
   private receive(conn: Connection, chunk: Buffer): void {
     if (conn.refused) return;
     const { items, close } = conn.framer.push(chunk);
+    let pings = 0;
     for (const item of items) {
       if (item.kind === 'ping') {
-        conn.socket.write(PONG);
+        pings++;
         continue;
       }
       this.sink.onMessage({ bytes: item.bytes, transport: 'tcp', source: conn.peer, connection: conn.id });
     }
+    // One write for a chunk's pongs, within the same bound as any send: a peer that pings
+    // and never reads must not grow our buffer either.
+    if (pings > 0 && !this.tooMuchPending(conn, 2 * pings)) conn.socket.write(PONG.repeat(pings));
+    if (conn.socket.destroyed) return;
     if (!close) return this.watchPartial(conn, items.length > 0);
     conn.refused = true;
     clearTimeout(conn.messageTimer);
@@ -294,6 +297,15 @@ export class TcpTransport implements SipTransport {
       });
       conn.socket.destroy();
     }, this.messageMs);
+  }
+
+  /** Whether writing `more` bytes would pass maxPendingBytes; if so the connection is closed. */
+  private tooMuchPending(conn: Connection, more: number): boolean {
+    const pending = conn.socket.writableLength;
+    if (pending + more <= this.maxPendingBytes) return false;
+    this.refuse(conn.peer, 'not-reading', 'SIP TCP peer is not reading, connection closed', { pending });
+    conn.socket.destroy();
+    return true;
   }
 
   /** Counted by reason for the stack; logged, the first per source address and window. */
