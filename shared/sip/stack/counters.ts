@@ -1,8 +1,8 @@
 /**
  * The transaction layer's counters, a plain object the site's stats read. `refused` counts
- * by reason what was turned away (each also logged once): `malformed-request` (answered
- * 400 or 505), `malformed-message` (a response, or a request too broken to answer: dropped),
- * `bad-branch`, `stray-response`, `overloaded` (the server transaction table is full: 503),
+ * by reason what was turned away (each also logged, the first per source address and window):
+ * `malformed-request` (answered 400 or 505), `malformed-message` (a response, or a request too
+ * broken to answer: dropped), `bad-branch`, `stray-response`, `overloaded` (the server transaction table is full: 503),
  * and the TCP transport's `framing`, `too-many-connections`, `slow-message`, `not-reading`.
  */
 export interface SipStackCounters {

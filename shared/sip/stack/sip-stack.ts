@@ -4,7 +4,9 @@
  * docs/sip.md "Transports" and "The transaction layer" say what it does; in short:
  *
  * - every received message is parsed; a malformed request is answered 400 (or 505) naming
- *   the problem, a malformed response dropped, each refusal logged once and counted;
+ *   the problem, a malformed response dropped, each refusal counted and logged (the first
+ *   per source address in a window; docs/sip.md "Under attack");
+ * - a new request when the server transaction table is full is answered 503 statelessly;
  * - a request is stamped (Via received/rport), matched to its server transaction (a
  *   retransmission goes to the machine, never to the TU) or starts one; an ACK matching
  *   none goes to `onAck`; a CANCEL is answered here (200, or 481) and told as `onCancel`;
