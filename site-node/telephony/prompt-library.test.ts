@@ -5,9 +5,9 @@
  */
 import { afterAll, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DomainError } from '../../shared/errors.js';
 import { loadPromptCatalogueFile } from '../ivr/flow.js';
 import { PROMPTS_FILE } from '../ivr/test-support.js';
@@ -50,6 +50,25 @@ test('the payloads of a prompt with vars, in play order, in the codec asked for'
   assert.deepEqual(
     lib.pieces('queue.position', { position: '2' }, 'zh', 'PCMU').payloads.map((p) => p[0]),
     [100, 101, 102],
+  );
+});
+
+test('the same prompt as clip files for the media engine, with the codec they are in', () => {
+  const file = writeBuild('files');
+  const lib = PromptLibrary.load(file, catalogue);
+  const files = lib.files('queue.position', { position: '2' }, 'zh', 'PCMU');
+  assert.deepEqual(
+    files.map((f) => [readFileSync(f.file)[0], f.codec]),
+    [
+      [100, 'PCMU'],
+      [101, 'PCMU'],
+      [102, 'PCMU'],
+    ],
+  );
+  assert.ok(files.every((f) => f.file.startsWith(dirname(file)) && f.file.endsWith(CLIP_FILES.PCMU)));
+  assert.throws(
+    () => lib.files('welcome', {}, 'zh', 'PCMA'),
+    refused('failed-precondition', /zh\/prompt:welcome is missing from the prompt build/),
   );
 });
 

@@ -11,7 +11,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DomainError, failedPrecondition } from '../../shared/errors.js';
 import type { PromptCatalogue } from '../ivr/flow.js';
-import { CLIP_FILES, type PromptManifest, parsePromptManifest } from './prompt-manifest.js';
+import {
+  CLIP_FILES,
+  type ManifestClip,
+  type PromptManifest,
+  parsePromptManifest,
+} from './prompt-manifest.js';
 import { type PromptLanguage, clipKey, planPrompt } from './prompt-pieces.js';
 
 export type G711 = 'PCMA' | 'PCMU';
@@ -60,20 +65,9 @@ export class PromptLibrary {
     lang: PromptLanguage,
     codec: G711,
   ): PromptAudio {
-    const plan = planPrompt(this.catalogue, promptId, vars, lang);
     let durationMs = 0;
-    const payloads = plan.map((clip) => {
-      const entry = this.manifest.clips[clipKey(clip)];
-      if (!entry)
-        throw failedPrecondition(
-          `prompt ${promptId} (${lang}): ${clipKey(clip)} is missing from the prompt build ${this.manifestPath} (run npm run prompts)`,
-        );
-      if (entry.text !== clip.text)
-        throw failedPrecondition(
-          `prompt ${promptId} (${lang}): ${clipKey(clip)} changed since the prompt build ${this.manifestPath} (run npm run prompts)`,
-        );
+    const payloads = this.clips(promptId, vars, lang, codec).map(({ file, entry }) => {
       durationMs += entry.durationMs;
-      const file = join(this.folder, entry.dir, CLIP_FILES[codec]);
       let buf = this.audio.get(file);
       if (!buf) {
         try {
@@ -89,5 +83,38 @@ export class PromptLibrary {
       return buf;
     });
     return { payloads, durationMs };
+  }
+
+  /**
+   * The same prompt as the clip files to play, for the media engine (docs/sip.md "Media
+   * engine"), which reads and keeps them in its own thread. Refused as `pieces` refuses.
+   */
+  files(
+    promptId: string,
+    vars: Readonly<Record<string, string>>,
+    lang: PromptLanguage,
+    codec: G711,
+  ): { file: string; codec: G711 }[] {
+    return this.clips(promptId, vars, lang, codec).map(({ file }) => ({ file, codec }));
+  }
+
+  private clips(
+    promptId: string,
+    vars: Readonly<Record<string, string>>,
+    lang: PromptLanguage,
+    codec: G711,
+  ): { file: string; entry: ManifestClip }[] {
+    return planPrompt(this.catalogue, promptId, vars, lang).map((clip) => {
+      const entry = this.manifest.clips[clipKey(clip)];
+      if (!entry)
+        throw failedPrecondition(
+          `prompt ${promptId} (${lang}): ${clipKey(clip)} is missing from the prompt build ${this.manifestPath} (run npm run prompts)`,
+        );
+      if (entry.text !== clip.text)
+        throw failedPrecondition(
+          `prompt ${promptId} (${lang}): ${clipKey(clip)} changed since the prompt build ${this.manifestPath} (run npm run prompts)`,
+        );
+      return { file: join(this.folder, entry.dir, CLIP_FILES[codec]), entry };
+    });
   }
 }

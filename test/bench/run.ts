@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   acd: () => import('./acd.js'),
   'hub-ingest': () => import('./hub-ingest.js'),
   'link-liveness': () => import('./link-liveness.js'),
+  media: () => import('./media.js'),
   overflow: () => import('./overflow.js'),
   resync: () => import('./resync.js'),
   'roaming-lookup': () => import('./roaming-lookup.js'),

@@ -1,0 +1,492 @@
+/**
+ * The media engine against raw UDP peers on loopback, run three times: in this thread
+ * (LocalMediaEngine), in its worker (WorkerMediaEngine), and through the worker's messages
+ * without the worker (so that coverage sees the serving side), which must all behave the same.
+ */
+import alawmulaw from 'alawmulaw';
+import dgram from 'node:dgram';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import wavefile from 'wavefile';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { sippPcapUdp } from '../../../test/support/pcap.js';
+import { waitFor } from '../../../test/support/wait.js';
+import { isDomainError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { writeTelephoneEvent } from '../dtmf.js';
+import { readRtp, type Rtp, writeRtp } from '../rtp-packets.js';
+import { LocalMediaEngine } from './engine.js';
+import type { MediaEngine, MediaEngineConfig, MediaEvent } from './port.js';
+import { RtpPeer, audioTo, channelThread, clipFile, eventsOf, marked, tempDir } from './testing.js';
+import { transcoded } from './transcode.js';
+import { WorkerMediaEngine } from './worker-engine.js';
+
+const log = createLogger({}, { level: 'error' });
+/** A far end that is never sent to: the SDP checks refuse before anything goes out. */
+const squatterless = { port: 9 } as RtpPeer;
+
+type Make = (config: MediaEngineConfig) => Promise<MediaEngine>;
+const KINDS: [string, Make, number][] = [
+  ['in this thread', async (c) => new LocalMediaEngine(c, log), 41000],
+  ['in its worker', (c) => WorkerMediaEngine.start(c, log), 42000],
+  ['over a message channel', (c) => WorkerMediaEngine.over(channelThread(c, log), log), 47000],
+];
+
+const dtmfPacket = (digitEvent: number, timestamp: number, over: Partial<Rtp> = {}): Rtp => ({
+  payloadType: 101,
+  sequenceNumber: 1,
+  timestamp,
+  ssrc: 0xd7f,
+  marker: true,
+  payload: writeTelephoneEvent({ event: digitEvent, end: false, volume: 10, duration: 160 }),
+  ...over,
+});
+
+const voicePacket = (seq: number, payload: Uint8Array, ssrc = 0xabc, payloadType = 8): Rtp => ({
+  payloadType,
+  sequenceNumber: seq,
+  timestamp: 1000 + seq * 160,
+  ssrc,
+  marker: seq === 0,
+  payload,
+});
+
+describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
+  let engine: MediaEngine;
+  let events: MediaEvent[];
+  let peers: RtpPeer[];
+  let dir: string;
+
+  beforeEach(async () => {
+    engine = await make({ host: '127.0.0.1', portMin: basePort, portMax: basePort + 99, rtpTimeoutMs: 400 });
+    events = [];
+    engine.onEvent((e) => events.push(e));
+    peers = [];
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    await engine.stop();
+    for (const p of peers) p.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const peer = async (): Promise<RtpPeer> => {
+    const p = await RtpPeer.open();
+    peers.push(p);
+    return p;
+  };
+
+  test('plays a prompt paced at 20 ms, one continuous stream, the file bytes; barge-in stops a prompt', async () => {
+    const far = await peer();
+    const ep = await engine.open();
+    expect(ep).toMatchObject({ localHost: '127.0.0.1' });
+    expect(ep.localPort % 2).toBe(0);
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    const bytes = marked(160 * 10 + 50, 0x20);
+    const outcome = await engine.play(ep.endpointId, [clipFile(dir, 'a.alaw', bytes)]);
+    expect(outcome).toEqual({ outcome: 'done' });
+    await waitFor('11 packets', () => far.heard.length >= 11);
+    const h = far.heard;
+    expect(h).toHaveLength(11);
+    h.forEach((p, i) => {
+      expect(p.ssrc).toBe(h[0]!.ssrc);
+      expect(p.payloadType).toBe(8);
+      expect(p.sequenceNumber).toBe((h[0]!.sequenceNumber + i) & 0xffff);
+      expect(p.timestamp).toBe((h[0]!.timestamp + i * 160) >>> 0);
+      expect(p.marker).toBe(i === 0);
+    });
+    // The last frame is padded with A-law silence.
+    expect(far.audio()).toEqual(Buffer.concat([bytes, Buffer.alloc(110, 0xd5)]));
+    // Paced by the clock: never faster than a frame per 20 ms (a late tick may send up to 3 at once).
+    expect(h.at(-1)!.atMs - h[0]!.atMs).toBeGreaterThanOrEqual((h.length - 1 - 3) * 20 - 5);
+
+    // Barge-in: a long prompt, a key pressed, the prompt ends with that digit.
+    const long = clipFile(dir, 'long.alaw', marked(8000 * 20, 0x40));
+    const playing = engine.play(ep.endpointId, [long], { bargeIn: true });
+    await waitFor('the long prompt to start', () => far.heard.length > 12);
+    await far.send(ep.localPort, dtmfPacket(4, 5000));
+    expect(await playing).toEqual({ outcome: 'interrupted', digit: '4' });
+    expect(eventsOf(events, 'digit')).toEqual([{ kind: 'digit', endpointId: ep.endpointId, digit: '4' }]);
+    const heardBefore = far.heard.length;
+    // A prompt after it goes on in the same stream, a talkspurt start.
+    expect(await engine.play(ep.endpointId, [clipFile(dir, 'b.alaw', marked(160, 0x60))])).toEqual({
+      outcome: 'done',
+    });
+    await waitFor('the short prompt', () => far.heard.some((p) => p.payload[0] === 0x60));
+    expect(heardBefore - 11).toBeLessThan(1000);
+    const last = far.heard.at(-1)!;
+    expect(last).toMatchObject({ ssrc: h[0]!.ssrc, marker: true });
+    const prev = far.heard.at(-2)!;
+    expect(last.sequenceNumber).toBe((prev.sequenceNumber + 1) & 0xffff);
+    expect(last.timestamp).toBe((prev.timestamp + 160) >>> 0);
+    // Without bargeIn a digit is reported and the prompt goes on; a new play replaces it.
+    const first = engine.play(ep.endpointId, [long]);
+    await far.send(ep.localPort, dtmfPacket(7, 9000));
+    await waitFor('digit 7', () => eventsOf(events, 'digit').some((e) => e.digit === '7'));
+    const second = engine.play(ep.endpointId, [clipFile(dir, 'c.alaw', marked(160, 0x70))]);
+    expect(await first).toEqual({ outcome: 'replaced' });
+    expect(await second).toEqual({ outcome: 'done' });
+  });
+
+  test("detects DTMF from SIPp's pcaps: own SSRC, voice between, the same digit twice", async () => {
+    const far = await peer();
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    const voice = sippPcapUdp('g711a').map((u) => u.payload);
+    const pcap = (key: string): Uint8Array[] => sippPcapUdp(`dtmf_2833_${key}`).map((u) => u.payload);
+    const fiveAgain = pcap('5').map((b) => {
+      const p = readRtp(b);
+      return { ...p, timestamp: p.timestamp + 3200, sequenceNumber: p.sequenceNumber + 20 };
+    });
+    expect(readRtp(voice[0]!).ssrc).not.toBe(readRtp(pcap('1')[0]!).ssrc);
+    const stream: (Uint8Array | Rtp)[] = [
+      ...voice.slice(0, 3),
+      ...pcap('1'),
+      ...voice.slice(3, 6),
+      ...pcap('pound'),
+      ...pcap('5'),
+      ...voice.slice(6, 9),
+      ...fiveAgain,
+      ...pcap('5'), // a replay of an event heard: not a new press
+    ];
+    for (const p of stream) await far.send(ep.localPort, p);
+    await waitFor('four digits', () => eventsOf(events, 'digit').length >= 4);
+    // The replay is the last packet sent: once the engine has answered a later call it was read.
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    expect(
+      eventsOf(events, 'digit')
+        .map((e) => e.digit)
+        .join(''),
+    ).toBe('1#55');
+  });
+
+  test('bridges PCMA to PCMU both ways in one stream per far end; after unbridge, hold music flows', async () => {
+    const [a, b] = [await peer(), await peer()];
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMU', { payloadType: 0 }));
+    await engine.play(ea.endpointId, [clipFile(dir, 'w.alaw', marked(320, 0x10))]);
+    await waitFor('the welcome prompt', () => a.heard.length >= 2);
+    await engine.bridge(ea.endpointId, eb.endpointId);
+
+    const fromA = Array.from({ length: 5 }, (_, i) => marked(160, 0x80 + i * 8, 8));
+    const fromB = Array.from({ length: 5 }, (_, i) => marked(160, 0x30 + i * 8, 8));
+    for (let i = 0; i < 5; i++) await a.send(ea.localPort, voicePacket(i, fromA[i]!, 0xaaa, 8));
+    for (let i = 0; i < 5; i++) await b.send(eb.localPort, voicePacket(i, fromB[i]!, 0xbbb, 0));
+    await waitFor('both sides heard', () => b.heard.length >= 5 && a.heard.length >= 7);
+    expect(b.heard.map((p) => p.payloadType)).toEqual([0, 0, 0, 0, 0]);
+    expect(b.audio()).toEqual(Buffer.from(transcoded(Buffer.concat(fromA), 'PCMA', 'PCMU')));
+    expect(a.audio(2)).toEqual(Buffer.from(transcoded(Buffer.concat(fromB), 'PCMU', 'PCMA')));
+    // a's far end: the prompt then b's voice, one SSRC, sequence and timestamps going on.
+    const ah = a.heard;
+    for (let i = 1; i < ah.length; i++) {
+      expect(ah[i]!.ssrc).toBe(ah[0]!.ssrc);
+      expect(ah[i]!.sequenceNumber).toBe((ah[i - 1]!.sequenceNumber + 1) & 0xffff);
+      expect(ah[i]!.timestamp).toBe((ah[i - 1]!.timestamp + 160) >>> 0);
+    }
+    expect(ah[2]!.marker).toBe(true);
+    // DTMF is taken as digits on its own leg, not passed to the other.
+    await a.send(ea.localPort, dtmfPacket(9, 7000));
+    await waitFor('digit 9', () => eventsOf(events, 'digit').some((e) => e.endpointId === ea.endpointId));
+    expect(b.heard.every((p) => p.payloadType === 0)).toBe(true);
+
+    await expect(engine.bridge(ea.endpointId, eb.endpointId)).rejects.toThrow(/already bridged/);
+    await engine.unbridge(eb.endpointId);
+    await expect(engine.unbridge(ea.endpointId)).rejects.toThrow(/is not bridged/);
+    await engine.hold(ea.endpointId, { music: [clipFile(dir, 'm.ulaw', marked(400, 0x50), 'PCMU')] });
+    const musicA = transcoded(marked(400, 0x50), 'PCMU', 'PCMA');
+    await waitFor('music', () => a.heard.length >= 7 + 3);
+    const m = a.heard[7]!;
+    expect(m).toMatchObject({ ssrc: ah[0]!.ssrc, marker: true, payloadType: 8 });
+    expect(m.sequenceNumber).toBe((a.heard[6]!.sequenceNumber + 1) & 0xffff);
+    // The music loops: 400 bytes, then from its start again.
+    expect(a.audio(7).subarray(0, 480)).toEqual(Buffer.concat([musicA, musicA.subarray(0, 80)]));
+    // b, unbridged, hears nothing more from a.
+    const bHeard = b.heard.length;
+    await a.send(ea.localPort, voicePacket(9, fromA[0]!, 0xaaa, 8));
+    await a.send(ea.localPort, dtmfPacket(3, 9000));
+    await waitFor('digit 3, read after the voice packet', () =>
+      eventsOf(events, 'digit').some((e) => e.digit === '3'),
+    );
+    await engine.close(eb.endpointId);
+    expect(b.heard.length).toBe(bHeard);
+  });
+
+  test('hold: music, and an announcement asked fresh each time', async () => {
+    const far = await peer();
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    const music = clipFile(dir, 'music.alaw', marked(800, 0x01, 1));
+    const texts = [
+      clipFile(dir, 'pos3.alaw', marked(320, 0x02, 1)),
+      clipFile(dir, 'pos2.alaw', marked(320, 0x03, 1)),
+    ];
+    let asked = 0;
+    await engine.hold(ep.endpointId, {
+      music: [music],
+      announce: { everyMs: 200, pieces: () => [texts[Math.min(asked++, 1)]!] },
+    });
+    await waitFor('two announcements', () => far.heard.some((p) => p.payload[0] === 0x03), 20_000);
+    // First byte of each packet: music (1), announcement one (2), music, announcement two (3).
+    const runs = far.heard.map((p) => p.payload[0]).filter((v, i, all) => i === 0 || all[i - 1] !== v);
+    expect(runs.slice(0, 4)).toEqual([1, 2, 1, 3]);
+    expect(far.heard.filter((p) => p.payload[0] === 2)).toHaveLength(2);
+    await expect(engine.hold(ep.endpointId, { music: [] })).rejects.toThrow(/music: no audio/);
+    await expect(
+      engine.hold(ep.endpointId, { music: [music], announce: { everyMs: 0, pieces: () => [] } }),
+    ).rejects.toThrow(/everyMs/);
+  });
+
+  test('records a bridged call to a two-channel WAV: caller left, agent right', async () => {
+    const [a, b] = [await peer(), await peer()];
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMU', { payloadType: 0 }));
+    await engine.bridge(ea.endpointId, eb.endpointId);
+    const path = join(dir, 'complaint.wav');
+    await expect(engine.record([ea.endpointId], join(dir, 'nowhere', 'x.wav'))).rejects.toThrow(
+      /cannot be written/,
+    );
+    await expect(engine.record([ea.endpointId], join(dir, 'x.mp3'))).rejects.toThrow(/\.wav/);
+    const id = await engine.record([ea.endpointId, eb.endpointId], path);
+    await expect(engine.record([ea.endpointId], path)).rejects.toThrow(/being recorded/);
+    const tone = (f: number, n: number): Int16Array =>
+      Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * f * i) / 8000 + 1)));
+    const callerSays = alawmulaw.alaw.encode(tone(440, 160 * 25));
+    const agentSays = alawmulaw.mulaw.encode(tone(1000, 160 * 25));
+    for (let i = 0; i < 25; i++) {
+      await a.send(ea.localPort, voicePacket(i, callerSays.subarray(i * 160, i * 160 + 160), 0x111, 8));
+      await b.send(eb.localPort, voicePacket(i, agentSays.subarray(i * 160, i * 160 + 160), 0x222, 0));
+    }
+    await waitFor('all forwarded', () => a.heard.length >= 25 && b.heard.length >= 25);
+    const saved = await engine.stopRecording(id);
+    expect(saved).toMatchObject({ recordingId: id, path });
+    expect(saved.durationMs).toBeGreaterThanOrEqual(500);
+    const wav = new wavefile.WaveFile(
+      Buffer.from(await import('node:fs').then((fs) => fs.readFileSync(path))),
+    );
+    expect(wav.fmt).toMatchObject({ numChannels: 2, sampleRate: 8000, bitsPerSample: 16 });
+    const [left, right] = wav.getSamples(false, Int16Array) as unknown as [Int16Array, Int16Array];
+    expect(Math.round(left.length / 8)).toBe(saved.durationMs);
+    const heard = (ch: Int16Array): Int16Array => {
+      const start = ch.findIndex((s) => s !== 0);
+      return ch.subarray(start, start + 160 * 25);
+    };
+    expect(heard(left)).toEqual(alawmulaw.alaw.decode(callerSays));
+    expect(heard(right)).toEqual(alawmulaw.mulaw.decode(agentSays));
+    await expect(engine.stopRecording(id)).rejects.toThrow(/not found/);
+
+    // A recording that cannot be written is an error, not a silent loss.
+    const lost = join(dir, 'gone');
+    await import('node:fs').then((fs) => fs.mkdirSync(lost));
+    const id2 = await engine.record([ea.endpointId], join(lost, 'r.wav'));
+    rmSync(lost, { recursive: true });
+    await expect(engine.stopRecording(id2)).rejects.toThrow(/cannot write .*r\.wav/);
+    // One left running when the engine stops is written and reported.
+    const id3 = await engine.record([eb.endpointId], join(dir, 'open.wav'));
+    await engine.close(eb.endpointId);
+    await engine.stop();
+    await waitFor('recording-saved', () => eventsOf(events, 'recording-saved').length === 1);
+    expect(eventsOf(events, 'recording-saved')[0]!.recording).toMatchObject({ recordingId: id3 });
+  });
+
+  test('a far end that stops sending is reported inactive once', async () => {
+    const far = await peer();
+    const [ep, quiet] = [await engine.open(), await engine.open()];
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    // An endpoint the far end holds (we only send) is not watched.
+    await engine.setRemote(quiet.endpointId, audioTo(far, 'PCMA', { direction: 'sendonly' }));
+    for (let i = 0; i < 3; i++) await far.send(ep.localPort, voicePacket(i, marked(160, 0)));
+    await waitFor('inactive', () => eventsOf(events, 'inactive').length > 0);
+    const [e] = eventsOf(events, 'inactive');
+    expect(e).toMatchObject({ endpointId: ep.endpointId });
+    expect(e!.silentForMs).toBeGreaterThanOrEqual(400);
+    // A later endpoint's report comes after; the first is not repeated and `quiet` never shows.
+    const later = await engine.open();
+    await engine.setRemote(later.endpointId, audioTo(far, 'PCMA'));
+    await waitFor('the later one', () => eventsOf(events, 'inactive').length > 1);
+    expect(eventsOf(events, 'inactive').map((x) => x.endpointId)).toEqual([ep.endpointId, later.endpointId]);
+  });
+
+  test('drops malformed packets and RTCP, counting them, and goes on', async () => {
+    const far = await peer();
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    await far.send(ep.localPort, new Uint8Array([1, 2, 3]));
+    await far.send(ep.localPort, new Uint8Array(12).fill(0x40));
+    await far.send(ep.localPort, new Uint8Array([0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0]));
+    await far.send(ep.localPort, dtmfPacket(1, 100));
+    await waitFor('the digit after the garbage', () => eventsOf(events, 'digit').length === 1);
+    expect(await engine.stats()).toMatchObject({ endpoints: 1, malformed: 3, packetsIn: 1 });
+  });
+
+  test('refuses bad input, naming it, and changes nothing', async () => {
+    const far = await peer();
+    const ep = await engine.open();
+    const kindOf = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'resolved',
+        (e: unknown) => (isDomainError(e) ? `${e.kind}: ${e.message}` : String(e)),
+      );
+    expect(await kindOf(engine.setRemote('ep-nope', audioTo(far, 'PCMA')))).toMatch(
+      /^not-found: media endpoint/,
+    );
+    expect(await kindOf(engine.play(ep.endpointId, []))).toMatch(/^failed-precondition: .*setRemote/);
+    expect(await kindOf(engine.setRemote(ep.endpointId, audioTo(far, 'PCMA', { remotePort: 0 })))).toMatch(
+      /^invalid-argument: audio.remotePort/,
+    );
+    expect(await kindOf(engine.setRemote(ep.endpointId, audioTo(far, 'G729' as never)))).toMatch(
+      /^invalid-argument: audio.codec/,
+    );
+    expect(
+      await kindOf(engine.setRemote(ep.endpointId, audioTo(far, 'PCMA', { telephoneEventPayloadType: 300 }))),
+    ).toMatch(/^invalid-argument: audio.telephoneEventPayloadType/);
+    expect(
+      await kindOf(engine.setRemote(ep.endpointId, audioTo(far, 'PCMA', { direction: 'up' as never }))),
+    ).toMatch(/^invalid-argument: audio.direction/);
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA', { telephoneEventPayloadType: null }));
+    expect(
+      await kindOf(engine.play(ep.endpointId, [{ file: join(dir, 'missing.alaw'), codec: 'PCMA' }])),
+    ).toMatch(/^failed-precondition: prompt file .*missing\.alaw/);
+    expect(await kindOf(engine.play(ep.endpointId, [{ file: '', codec: 'PCMA' }]))).toMatch(
+      /pieces\[0\]\.file/,
+    );
+    expect(await kindOf(engine.play(ep.endpointId, [{ file: 'x', codec: 'G722' as never }]))).toMatch(
+      /pieces\[0\]\.codec/,
+    );
+    expect(await kindOf(engine.play(ep.endpointId, []))).toBe('resolved');
+    expect(await kindOf(engine.bridge(ep.endpointId, ep.endpointId))).toMatch(/itself/);
+    expect(await kindOf(engine.record([], join(dir, 'a.wav')))).toMatch(/endpointIds/);
+    expect(await kindOf(engine.record([ep.endpointId, ep.endpointId], join(dir, 'a.wav')))).toMatch(/twice/);
+    await engine.close(ep.endpointId);
+    expect(await kindOf(engine.close(ep.endpointId))).toMatch(/^not-found/);
+  });
+
+  test('edges: a far end we only hear, packets before the SDP, CSRCs, comfort noise, a failing announcement', async () => {
+    const [a, b] = [await peer(), await peer()];
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    engine.onEvent(() => {
+      throw new Error('a handler that throws does not stop the others');
+    });
+    // Before setRemote a packet is read (counted) but goes nowhere.
+    await a.send(ea.localPort, voicePacket(0, marked(160, 0)));
+    // recvonly: we do not send, but a prompt still takes its time and ends.
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMA', { direction: 'recvonly' }));
+    expect(await engine.play(ea.endpointId, [clipFile(dir, 'q.alaw', marked(320, 0x10))])).toEqual({
+      outcome: 'done',
+    });
+    expect(a.heard).toHaveLength(0);
+    await engine.setRemote(ea.endpointId, audioTo(a, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMA'));
+    await engine.bridge(ea.endpointId, eb.endpointId);
+    // Comfort noise (13) is dropped; a flash (event 16) is no digit; a packet with a CSRC is
+    // forwarded behind a plain header.
+    await a.send(ea.localPort, voicePacket(0, marked(1, 0), 0xaaa, 13));
+    await a.send(ea.localPort, dtmfPacket(16, 200));
+    const withCsrc = Buffer.from(writeRtp(voicePacket(1, marked(160, 0x44, 1), 0xaaa, 8)));
+    const csrc = Buffer.concat([withCsrc.subarray(0, 12), Buffer.from([0, 0, 0, 9]), withCsrc.subarray(12)]);
+    csrc[0] = 0x81;
+    await a.send(ea.localPort, csrc);
+    await waitFor('the CSRC packet forwarded', () => b.heard.length === 1);
+    expect(b.heard[0]!.payload).toEqual(marked(160, 0x44, 1));
+    expect(eventsOf(events, 'digit')).toEqual([]);
+
+    // A failing announcement is logged and the music goes on; the next one is asked again.
+    await engine.unbridge(ea.endpointId);
+    let asked = 0;
+    await engine.hold(ea.endpointId, {
+      music: [clipFile(dir, 'mm.alaw', marked(160, 0x01, 1))],
+      announce: {
+        everyMs: 100,
+        pieces: () => {
+          if (asked++ === 0) throw new Error('the queue is gone');
+          return [clipFile(dir, 'ann.alaw', marked(160, 0x02, 1))];
+        },
+      },
+    });
+    await waitFor('the second announcement', () => a.heard.some((p) => p.payload[0] === 0x02));
+    expect(asked).toBeGreaterThanOrEqual(2);
+    // A play whose clips are still loading when the agent is bridged gives way to the bridge.
+    const [c, ec] = [await peer(), await engine.open()];
+    await engine.setRemote(ec.endpointId, audioTo(c, 'PCMA'));
+    const loading = engine.play(ec.endpointId, [clipFile(dir, 'fresh.alaw', marked(8000, 0x07, 1))]);
+    const bridged = engine.bridge(ec.endpointId, eb.endpointId);
+    expect(await loading).toEqual({ outcome: 'replaced' });
+    await bridged;
+    await b.send(eb.localPort, voicePacket(5, marked(160, 0x66, 1), 0xbbb, 8));
+    await waitFor('the bridge carries', () => c.heard.some((p) => p.payload[0] === 0x66));
+    expect(c.heard.every((p) => p.payload[0] === 0x66)).toBe(true);
+    // A play on an endpoint closed while its clips load is replaced, and a hold then is a no-op.
+    const slow = engine.play(eb.endpointId, [clipFile(dir, 'late.alaw', marked(160, 0x09))]);
+    const held = engine.hold(eb.endpointId, { music: [clipFile(dir, 'late2.alaw', marked(160, 0x09))] });
+    await engine.close(eb.endpointId);
+    expect(['replaced', 'done']).toContain((await slow).outcome);
+    await held;
+  });
+
+  test('takes the next port when one in its range is taken by another program', async () => {
+    const squatter = dgram.createSocket('udp4');
+    await new Promise<void>((r) => squatter.bind(basePort + 302, '127.0.0.1', r));
+    const small = await make({
+      host: '127.0.0.1',
+      portMin: basePort + 302,
+      portMax: basePort + 304,
+      rtpTimeoutMs: 1000,
+    });
+    try {
+      expect((await small.open()).localPort).toBe(basePort + 304);
+      await expect(small.open()).rejects.toThrow(/no free RTP port/);
+    } finally {
+      squatter.close();
+      await small.stop();
+    }
+    await expect(make({ host: '', portMin: 4000, portMax: 4002, rtpTimeoutMs: 1 })).rejects.toThrow(
+      /media.host/,
+    );
+    const e = await make({
+      host: '127.0.0.1',
+      portMin: basePort + 310,
+      portMax: basePort + 312,
+      rtpTimeoutMs: 1000,
+    });
+    try {
+      const ep = await e.open();
+      await expect(e.setRemote(ep.endpointId, null as never)).rejects.toThrow(/audio: must be/);
+      await expect(
+        e.setRemote(ep.endpointId, { ...audioTo(squatterless, 'PCMA'), remoteAddress: '' }),
+      ).rejects.toThrow(/audio.remoteAddress/);
+      await expect(
+        e.setRemote(ep.endpointId, { ...audioTo(squatterless, 'PCMA'), payloadType: null as never }),
+      ).rejects.toThrow(/audio.payloadType/);
+      await expect(e.hold(ep.endpointId, null as never)).rejects.toThrow();
+    } finally {
+      await e.stop();
+    }
+  });
+
+  test('hands out even ports from its range until none is left', async () => {
+    const small = await make({
+      host: '127.0.0.1',
+      portMin: basePort + 201,
+      portMax: basePort + 204,
+      rtpTimeoutMs: 1000,
+    });
+    try {
+      const [e1, e2] = [await small.open(), await small.open()];
+      expect([e1.localPort, e2.localPort]).toEqual([basePort + 202, basePort + 204]);
+      await expect(small.open()).rejects.toThrow(/no free RTP port/);
+      await small.close(e1.endpointId);
+      expect((await small.open()).localPort).toBe(basePort + 202);
+    } finally {
+      await small.stop();
+    }
+    await expect(small.open()).rejects.toThrow(/stopped|gone/);
+    await expect(make({ host: '127.0.0.1', portMin: 80, portMax: 90, rtpTimeoutMs: 1 })).rejects.toThrow(
+      /media.portMin: must be a port in 1024-65535/,
+    );
+    await expect(make({ host: '127.0.0.1', portMin: 3001, portMax: 3001, rtpTimeoutMs: 1 })).rejects.toThrow(
+      /no even port/,
+    );
+  });
+});
