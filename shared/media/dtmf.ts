@@ -115,7 +115,10 @@ export function detectDtmf(d: DtmfDetector, p: Rtp): DtmfResult {
     return { ...none, dropped: err instanceof Error ? err.message : String(err) };
   }
   const i = d.recent.findIndex((h) => h.ssrc === p.ssrc && h.timestamp === p.timestamp);
-  if (i >= 0) {
+  // A start (marker) after that event's end is the key pressed again with the same clip, as
+  // SIPp replays its dtmf_2833_*.pcap: a new press, not a late copy (the end comes last).
+  const again = i >= 0 && p.marker && d.recent[i]!.ended;
+  if (i >= 0 && !again) {
     const h = d.recent[i]!;
     const updated = { ...h, ended: h.ended || e.end, duration: Math.max(h.duration, e.duration) };
     return { ...none, detector: { ...d, recent: d.recent.map((r, j) => (j === i ? updated : r)) } };
@@ -134,7 +137,8 @@ export function detectDtmf(d: DtmfDetector, p: Rtp): DtmfResult {
     ended: e.end,
     duration: e.duration,
   };
-  const detector = { ...d, recent: [...d.recent, heard].slice(-RECENT_EVENTS) };
+  const kept = again ? d.recent.filter((_, j) => j !== i) : d.recent;
+  const detector = { ...d, recent: [...kept, heard].slice(-RECENT_EVENTS) };
   const digit = continues ? null : digitOfEvent(e.event);
   return {
     detector,

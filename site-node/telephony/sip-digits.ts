@@ -4,6 +4,8 @@
  * caller who knows the menu need not wait. A collection ends at `maxDigits` keys, at the
  * terminator (not returned), or `timeoutMs` after the last key (or after it started when none
  * came): with keys, what was pressed; without, 'timeout'. The caller leaving ends it 'hung-up'.
+ * A terminator right after a collection that ended by its length (a full PIN, then #) belongs
+ * to it, and is dropped rather than answer the next menu.
  * No digit is logged here: a PIN goes through this buffer.
  */
 import type { Cancel, Scheduler } from '../../shared/scheduler.js';
@@ -17,8 +19,15 @@ export class DigitBuffer {
     | { opts: CollectOptions; got: string; resolve: (r: Result) => void; timer: Cancel | undefined }
     | undefined;
   private gone = false;
+  /** The terminator that may follow a collection ended by its length (a full PIN, then #). */
+  private swallow: string | undefined;
 
   constructor(private readonly scheduler: Scheduler) {}
+
+  /** Keys pressed and not yet collected: a prompt is skipped when the caller already answered it. */
+  get pending(): boolean {
+    return this.keys.length > 0;
+  }
 
   /** Forget type-ahead (the caller went on hold, or was bridged). */
   clear(): void {
@@ -27,6 +36,9 @@ export class DigitBuffer {
 
   press(digit: string): void {
     if (this.gone) return;
+    const swallow = this.swallow;
+    this.swallow = undefined;
+    if (digit === swallow && this.keys === '') return;
     this.keys += digit;
     this.drain();
   }
@@ -72,7 +84,11 @@ export class DigitBuffer {
       pressed = true;
       if (k === w.opts.terminator) return this.finish(w, w.got === '' ? 'timeout' : w.got);
       w.got += k;
-      if (w.got.length >= w.opts.maxDigits) return this.finish(w, w.got);
+      if (w.got.length >= w.opts.maxDigits) {
+        this.swallow = w.opts.terminator;
+        if (this.keys.startsWith(this.swallow ?? '\0')) this.keys = this.keys.slice(1);
+        return this.finish(w, w.got);
+      }
     }
     if (pressed) this.arm();
   }

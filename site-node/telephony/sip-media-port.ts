@@ -62,8 +62,6 @@ export interface QueueAnnouncement {
 export interface SipMediaPortOptions {
   sip: SiteSipConfig;
   engine: MediaEngine;
-  registrar: PhoneRegistrar;
-  gate: InviteGate;
   prompts: PromptLibrary;
   scheduler: Scheduler;
   log: Logger;
@@ -106,6 +104,8 @@ const IDS: SipIds = {
 
 export class SipMediaPort implements MediaPort, TransactionUser {
   private stack: SipStack | undefined;
+  private registrar: PhoneRegistrar | undefined;
+  private gate: InviteGate | undefined;
   private readonly byDialog = new Map<string, Leg>();
   private readonly byInviteBranch = new Map<string, Leg>();
   private readonly byEndpoint = new Map<string, Leg>();
@@ -127,9 +127,14 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     });
   }
 
-  /** The stack this port is the TU of (it is started with the port, so it comes after). */
-  attach(stack: SipStack): void {
-    this.stack = stack;
+  /**
+   * What the port needs once the site's database is migrated (the registrar's table) and the
+   * stack is bound with this port as its TU; no request arrives before.
+   */
+  attach(parts: { stack: SipStack; registrar: PhoneRegistrar; gate: InviteGate }): void {
+    this.stack = parts.stack;
+    this.registrar = parts.registrar;
+    this.gate = parts.gate;
   }
 
   /** Legs still open (tests and stop). */
@@ -141,7 +146,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   onRequest(request: SipRequest, tx: ServerTransaction): void {
     if (request.method === 'REGISTER') {
-      this.o.registrar.handleRegister(request, { ...tx.origin.source, transport: tx.origin.transport }).then(
+      this.registrar!.handleRegister(request, { ...tx.origin.source, transport: tx.origin.transport }).then(
         (r) => this.respond(tx, r),
         (e: unknown) => {
           this.log.warn('sip register failed', { err: e });
@@ -199,7 +204,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   private async newInvite(request: SipRequest, tx: ServerTransaction): Promise<void> {
     const source = { ...tx.origin.source, transport: tx.origin.transport };
-    const admission = this.o.gate.admit(request, source);
+    const admission = this.gate!.admit(request, source);
     if (!admission.ok) return this.respond(tx, admission.response);
     if (this.stopping || !this.inbound) {
       return this.respond(tx, buildResponse(request, REJECT_STATUS.unavailable, { toTag: IDS.tag() }));
@@ -359,15 +364,30 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   async play(leg: CallLeg, promptId: string, vars?: Record<string, string>): Promise<void> {
     const l = this.live(leg);
-    if (!l) return;
+    if (!l || l.digits.pending) {
+      this.log.debug('sip prompt skipped', {
+        legId: leg.legId,
+        promptId,
+        why: l ? 'type-ahead' : 'leg ended',
+      });
+      return;
+    }
     await l.runner.settled();
-    await this.o.engine.play(l.runner.endpointId, this.files(l, promptId, vars), { bargeIn: true });
+    const r = await this.o.engine.play(l.runner.endpointId, this.files(l, promptId, vars), { bargeIn: true });
+    this.log.debug('sip prompt played', { legId: leg.legId, promptId, outcome: r.outcome });
   }
 
   collectDigits(leg: CallLeg, opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'> {
     const l = this.live(leg);
     if (!l) return Promise.resolve('hung-up');
-    return l.digits.collect(opts);
+    return l.digits.collect(opts).then((r) => {
+      // The keys themselves are never logged (a PIN comes this way): only how many.
+      this.log.debug('sip keys collected', {
+        legId: leg.legId,
+        result: r === 'timeout' || r === 'hung-up' ? r : `${r.length} keys`,
+      });
+      return r;
+    });
   }
 
   async hold(leg: CallLeg): Promise<void> {
@@ -395,7 +415,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
     const caller = this.live(callerLeg);
     if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
-    const phone = this.o.registrar.phoneOf(agentId)[0];
+    const phone = this.registrar?.phoneOf(agentId)[0];
     if (!phone) throw unavailable(`agent ${agentId}'s phone is not registered`);
     const endpoint = await this.o.engine.open();
     const transport = phone.target.transport ?? 'udp';
