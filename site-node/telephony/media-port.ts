@@ -17,6 +17,22 @@
  * the hand-over resolved (its relay is the adapter's business, torn down when either side
  * hangs up).
  */
+import { DomainError } from '../../shared/errors.js';
+
+/**
+ * `bridgeToAgent`'s refusal when the agent's phone did not take the call (not registered, no
+ * answer, busy, unreachable): `reason` is what the agent goes not-ready with, so the
+ * supervisor sees why (`phone-not-registered`, `phone-no-answer`, `phone-busy`...).
+ */
+export class AgentPhoneFailed extends DomainError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super('unavailable', message);
+  }
+}
+
 export type MediaEndpoint =
   { transport: 'sim'; id: string } | { transport: 'rtp'; host: string; port: number; codec: 'PCMU' | 'PCMA' };
 

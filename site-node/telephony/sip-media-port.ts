@@ -46,7 +46,14 @@ import { compileTimerOptions } from '../../shared/sip/transaction/timers.js';
 import type { SiteSipConfig } from '../config-sip.js';
 import type { InviteGate } from './invite-gate.js';
 import type { MediaEngine, PromptPiece } from './media-engine.js';
-import type { CallLeg, CollectOptions, HandedOverHandler, InboundCall, MediaPort } from './media-port.js';
+import {
+  AgentPhoneFailed,
+  type CallLeg,
+  type CollectOptions,
+  type HandedOverHandler,
+  type InboundCall,
+  type MediaPort,
+} from './media-port.js';
 import type { PhoneRegistrar } from './phone-registrar.js';
 import type { PromptLibrary } from './prompt-library.js';
 import type { PromptLanguage } from './prompt-pieces.js';
@@ -308,7 +315,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         l.endNow();
         if (l.onAnswer) {
           const why = agentNotReadyReason(end);
-          l.onAnswer.reject(unavailable(`the agent's phone did not take the call: ${why}`));
+          l.onAnswer.reject(new AgentPhoneFailed(why, `the agent's phone did not take the call: ${why}`));
           l.onAnswer = undefined;
           return;
         }
@@ -416,7 +423,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const caller = this.live(callerLeg);
     if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
     const phone = this.registrar?.phoneOf(agentId)[0];
-    if (!phone) throw unavailable(`agent ${agentId}'s phone is not registered`);
+    if (!phone)
+      throw new AgentPhoneFailed('phone-not-registered', `agent ${agentId}'s phone is not registered`);
     const endpoint = await this.o.engine.open();
     const transport = phone.target.transport ?? 'udp';
     const options = this.legOptions({ transport, source: phone.target }, endpoint.localPort);

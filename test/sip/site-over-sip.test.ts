@@ -75,7 +75,11 @@ beforeAll(async () => {
         realm: REALM,
         digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
         trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 10 }],
-        phones: [{ agent: 'a01', extension: '1001', ha1: { MD5: ha1('MD5', '1001', REALM, PASSWORD) } }],
+        phones: ['a01', 'a02', 'a03'].map((agent, i) => ({
+          agent,
+          extension: `100${i + 1}`,
+          ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PASSWORD) },
+        })),
         timers: { ringTimeout: 4000 },
       };
     },
@@ -101,73 +105,152 @@ afterAll(async () => {
   await voice?.stop();
 });
 
-/** The agent phone (agent-phone.xml) and its registration (agent-register.xml) as 1001. */
+/** An agent phone (agent-phone.xml or a variant) and its registration (agent-register.xml). */
 async function registeredPhone(
+  agentId: string,
   scenario = 'agent-phone.xml',
   keys: Record<string, number> = {},
 ): Promise<SippRun> {
+  const extension = `100${agentId.slice(-1)}`;
   const phone = await sipp({ scenario, keys: { ring_ms: 200, ...keys } });
   const register = await sipp({
     scenario: 'agent-register.xml',
     remote: `${LOCAL}:${sipPort}`,
     calls: 1,
     timeoutSec: 20,
-    auth: { username: '1001', password: PASSWORD },
+    auth: { username: extension, password: PASSWORD },
     // SIPp signs the address it sends to unless told; the site checks the digest's uri is the
     // REGISTER's Request-URI (sip:realm).
     extraArgs: ['-auth_uri', REALM],
-    keys: { extension: '1001', domain: REALM, contact_port: phone.port, expires: 300 },
+    keys: { extension, domain: REALM, contact_port: phone.port, expires: 300 },
   });
-  assertAllSucceeded('register 1001', await register.done, 1);
-  await waitFor('1001 registered', () => voice.registrar?.phoneState('a01') === 'registered');
+  assertAllSucceeded(`register ${extension}`, await register.done, 1);
+  await waitFor(`${extension} registered`, () => voice.registrar?.phoneState(agentId) === 'registered');
   return phone;
 }
 
+/** The agent signed in at the desk and ready; it answers every offer at the desk. Logged out after. */
+async function readyAgent(
+  agentId: string,
+  phone: 'registered' | 'not-registered' = 'registered',
+): Promise<DeskEvent[]> {
+  const events: DeskEvent[] = [];
+  const unsubscribe = ex.desk.subscribe(agentId, (e) => {
+    events.push(e);
+    if (e.type === 'offer') void ex.desk.answer(agentId, e.pop.callId).catch(() => {});
+  });
+  cleanups.push(async () => {
+    unsubscribe();
+    const v = await ex.desk.agent(agentId);
+    if (v.state === 'wrap-up' && v.callId) await ex.desk.completeWrapup(agentId, v.callId, 'resolved');
+    await ex.desk.logout(agentId);
+  });
+  const view = await ex.desk.login(agentId);
+  assert.equal(view.phone, phone);
+  await ex.desk.setReady(agentId);
+  return events;
+}
+
+function offeredCall(events: DeskEvent[]): string {
+  const offer = events.find((e) => e.type === 'offer');
+  assert.ok(offer?.type === 'offer', `the agent was offered the call: ${JSON.stringify(events)}`);
+  return offer.pop.callId;
+}
+
+async function timelineOf(callId: string): Promise<string[]> {
+  const r = await ex.pool.query<{ event: string }>(
+    `SELECT event FROM call_timeline WHERE call_id = $1 ORDER BY seq`,
+    [callId],
+  );
+  return r.rows.map((x) => x.event);
+}
+
+const walk = (talkMs: number): Record<string, string | number> =>
+  callerKeys(QUICK_WALK, { dnis: '95588', ani: RETAIL_ANI, talkMs });
+
 describe('a real site over SIP', () => {
   test('a caller walks the IVR to an agent whose phone registered and answers; the caller hangs up; CDR and timeline in PG', async () => {
-    const phone = await registeredPhone();
-    const events: DeskEvent[] = [];
-    const unsubscribe = ex.desk.subscribe('a01', (e) => {
-      events.push(e);
-      if (e.type === 'offer') void ex.desk.answer('a01', e.pop.callId);
-    });
-    cleanups.push(async () => unsubscribe());
-    const view = await ex.desk.login('a01');
-    assert.equal(view.phone, 'registered');
-    await ex.desk.setReady('a01');
-
+    const phone = await registeredPhone('a01');
+    const events = await readyAgent('a01');
     const caller = await sipp({
       scenario: 'caller.xml',
       remote: `${LOCAL}:${sipPort}`,
       calls: 1,
-      keys: callerKeys(QUICK_WALK, { dnis: '95588', ani: RETAIL_ANI, talkMs: 6000 }),
+      keys: walk(6000),
     });
-    const callerResult = await caller.done;
-    assertAllSucceeded('caller', callerResult, 1);
+    assertAllSucceeded('caller', await caller.done, 1);
     assertAllSucceeded('agent phone', await phone.stop(), 1);
 
-    const offer = events.find((e) => e.type === 'offer');
-    assert.ok(offer?.type === 'offer', `the agent was offered the call: ${JSON.stringify(events)}`);
-    const callId = offer.pop.callId;
-    assert.equal(offer.pop.customer?.customerId, 'c-1001');
-    const view2 = await waitFor('a01 in wrap-up', async () => {
-      const v = await ex.desk.agent('a01');
-      return v.state === 'wrap-up' ? v : undefined;
-    });
-    assert.ok(view2);
+    const callId = offeredCall(events);
+    const pop = events.find((e) => e.type === 'offer');
+    assert.equal(pop?.type === 'offer' ? pop.pop.customer?.customerId : undefined, 'c-1001');
+    await waitFor('a01 in wrap-up', async () => (await ex.desk.agent('a01')).state === 'wrap-up');
     await ex.desk.completeWrapup('a01', callId, 'resolved');
+    assert.equal((await ex.desk.agent('a01')).state, 'ready');
     const cdr = await waitFor('the CDR', () => getCdr(ex.pool, callId));
     assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
     assert.equal(cdr.agentId, 'a01');
-    assert.ok(cdr.answeredAtMs !== undefined && cdr.endedAtMs !== undefined, JSON.stringify(cdr));
+    assert.ok(cdr.answeredAtMs !== undefined, JSON.stringify(cdr));
     assert.ok(cdr.answeredAtMs >= cdr.startedAtMs && cdr.endedAtMs > cdr.answeredAtMs, JSON.stringify(cdr));
-    const timeline = await ex.pool.query<{ event: string }>(
-      `SELECT event FROM call_timeline WHERE call_id = $1 ORDER BY seq`,
-      [callId],
-    );
-    const kinds = timeline.rows.map((r) => r.event);
+    assert.ok(cdr.talkMs > 0, JSON.stringify(cdr));
+    const kinds = await timelineOf(callId);
     for (const k of ['offer', 'answer'])
       assert.ok(kinds.includes(k), `timeline has ${k}: ${kinds.join(', ')}`);
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
+  test("the agent's phone rings out: the agent goes not-ready (phone-no-answer), the caller back to the queue, then abandons", async () => {
+    const phone = await registeredPhone('a02', 'agent-phone-no-answer.xml');
+    const events = await readyAgent('a02');
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walk(16000),
+    });
+    const callId = await waitFor(
+      'the offer',
+      () => events.some((e) => e.type === 'offer') && offeredCall(events),
+    );
+    const view = await waitFor(
+      'a02 not-ready',
+      async () => {
+        const v = await ex.desk.agent('a02');
+        return v.state === 'not-ready' ? v : undefined;
+      },
+      20_000,
+    );
+    assert.equal(view.reasonCode, 'phone-no-answer');
+    assertAllSucceeded('caller', await caller.done, 1);
+    assertAllSucceeded('agent phone (rang, cancelled)', await phone.stop(), 1);
+    const cdr = await waitFor('the CDR', () => getCdr(ex.pool, callId));
+    assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
+    assert.equal(cdr.answeredAtMs, undefined, JSON.stringify(cdr));
+    assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
+  test('an agent whose phone is not registered answers at the desk: not-ready (phone-not-registered), the caller back to the queue', async () => {
+    const events = await readyAgent('a03', 'not-registered');
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walk(8000),
+    });
+    const callId = await waitFor(
+      'the offer',
+      () => events.some((e) => e.type === 'offer') && offeredCall(events),
+    );
+    const view = await waitFor('a03 not-ready', async () => {
+      const v = await ex.desk.agent('a03');
+      return v.state === 'not-ready' ? v : undefined;
+    });
+    assert.equal(view.reasonCode, 'phone-not-registered');
+    assertAllSucceeded('caller', await caller.done, 1);
+    const cdr = await waitFor('the CDR', () => getCdr(ex.pool, callId));
+    assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
+    assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 });
