@@ -24,6 +24,8 @@ export interface SipSiteOptions {
   log: Logger;
   /** Plaintext agent desk on a loopback `cti.host` (`--insecure-loopback`). */
   insecureLoopback?: boolean;
+  /** How long a stop lets live calls finish (Site `drainMs`); default the Site's 30 s. */
+  drainMs?: number;
   /** The prompt build's manifest; default .cache/prompts/manifest.json (`npm run prompts`). */
   promptManifest?: string;
 }
@@ -57,6 +59,7 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
     bank: new PgLedgerBankHost(pool, { clock: scheduler }),
     log: o.log,
     insecureLoopback: o.insecureLoopback ?? false,
+    ...(o.drainMs === undefined ? {} : { drainMs: o.drainMs }),
     // The registrar opens after the site migrated its database; until then no phone is known.
     phones: { phoneState: (agentId) => voice.registrar?.phoneState(agentId) ?? 'not-registered' },
   });

@@ -1,13 +1,16 @@
 /**
  * A real call through a real site (issue 12): the example site in this process on its own
- * PostgreSQL database, with the SIP media port (site-node/telephony/sip-voice.ts) instead of the
- * simulated one. A SIPp agent phone registers with digest and answers; the agent signs in and
+ * PostgreSQL database, built as main.ts builds it without --simulate (site-node/sip-site.ts:
+ * the SIP media port instead of the simulated one). A SIPp agent phone registers with digest and answers; the agent signs in and
  * goes ready through the gRPC desk and answers the offer there; a SIPp caller from the trunk
  * walks the IVR with RFC 4733 keys (1, PIN 135790#, 9, 0), waits, talks and hangs up.
  * docs/sip.md "The site over SIP".
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
 import { ha1 } from '../../shared/sip/digest-hash.js';
@@ -15,8 +18,12 @@ import { createLogger, silentLogger } from '../../shared/log.js';
 import type { DeskEvent } from '../../site-node/cti/agent-desk.js';
 import { DEMO_PROFILES } from '../../site-node/ivr/test-support.js';
 import { getCdr, seedCustomers } from '../../site-node/store/index.js';
-import { createSipVoice, type SipVoice } from '../../site-node/telephony/sip-voice.js';
-import { startExampleSite, type ExampleSite } from '../support/example-site.js';
+import type { SipVoice } from '../../site-node/telephony/sip-voice.js';
+import { startSipSite, type SipSite } from '../../site-node/sip-site.js';
+import { compileSiteConfig } from '../../site-node/config.js';
+import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
+import { testPassword } from '../../site-node/cti/testing.js';
+import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import {
   describeSipp,
   freeUdpPort,
@@ -28,6 +35,7 @@ import {
 import { callerKeys, RETAIL_ANI } from '../support/sipp-walk.js';
 import { waitFor } from '../support/wait.js';
 
+const EXAMPLE = new URL('../../deploy/examples/site-chongqing.yaml', import.meta.url).pathname;
 const REALM = 'chongqing.cc.example';
 const PASSWORD = 'phone-1001-test-password';
 const LOCAL = '127.0.0.1';
@@ -39,8 +47,10 @@ const log = process.env['SITE_SIP_TEST_LOG']
   : silentLogger;
 const QUICK_WALK = { greeting_ms: 1500, pin_ms: 800, balance_ms: 800, menu_ms: 800, digit_ms: 250 };
 
-let ex: ExampleSite;
+let db: TestDatabase;
+let real: SipSite;
 let voice: SipVoice;
+let desk: GrpcAgentDesk;
 let sipPort: number;
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -63,46 +73,40 @@ function assertAllSucceeded(what: string, r: SippResult, calls: number): void {
 beforeAll(async () => {
   sipPort = await freeUdpPort();
   const rtpBase = 32000 + 2 * Math.floor(Math.random() * 2000);
-  ex = await startExampleSite({
-    label: 'site_over_sip',
-    drainMs: 500,
-    log,
-    edit: (doc) => {
-      doc.sip = {
-        listen: [{ transport: 'udp', host: LOCAL, port: sipPort }],
-        publicAddress: LOCAL,
-        rtpPorts: { from: rtpBase, to: rtpBase + 99 },
-        realm: REALM,
-        digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
-        trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 10 }],
-        phones: ['a01', 'a02', 'a03'].map((agent, i) => ({
-          agent,
-          extension: `100${i + 1}`,
-          ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PASSWORD) },
-        })),
-        timers: { ringTimeout: 4000 },
-      };
-    },
-    phones: { phoneState: (agentId) => voice.registrar?.phoneState(agentId) ?? 'no-phone' },
-    media: async (config, scheduler) => {
-      voice = await createSipVoice({
-        config,
-        scheduler,
-        log,
-        env: { [SECRET_ENV]: 'an-integration-test-nonce-secret-of-40-chars' },
-      });
-      return voice.port;
-    },
-  });
-  await voice.listen(ex.pool, (agentId) => ex.site.desk.phoneChanged(agentId));
+  db = await freshDatabase('site_over_sip');
+  const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
+  delete doc.cti!.tls; // the desk in plaintext on loopback (--insecure-loopback)
+  doc.sip = {
+    listen: [{ transport: 'udp', host: LOCAL, port: sipPort }],
+    publicAddress: LOCAL,
+    rtpPorts: { from: rtpBase, to: rtpBase + 99 },
+    realm: REALM,
+    digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
+    trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 10 }],
+    phones: ['a01', 'a02', 'a03'].map((agent, i) => ({
+      agent,
+      extension: `100${i + 1}`,
+      ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PASSWORD) },
+    })),
+    timers: { ringTimeout: 4000 },
+  };
+  const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
+  process.env[SECRET_ENV] = 'an-integration-test-nonce-secret-of-40-chars';
+  real = await startSipSite({ config, databaseUrl: db.url, log, insecureLoopback: true, drainMs: 500 });
+  voice = real.voice;
+  for (const u of [...config.agents, ...config.supervisors]) {
+    await real.site.credentials.setPassword(u.id, testPassword(u.id), 'test');
+  }
   // The walk's caller: the demo customer c-1001, known by number, PIN 135790.
-  await seedDemoLedger(ex.pool, DEMO_LEDGER_CUSTOMERS.slice(0, 1));
-  await seedCustomers(ex.site.store, [{ ...DEMO_PROFILES[0]!, homeSiteId: ex.config.siteId }]);
+  await seedDemoLedger(real.pool, DEMO_LEDGER_CUSTOMERS.slice(0, 1));
+  await seedCustomers(real.site.store, [{ ...DEMO_PROFILES[0]!, homeSiteId: config.siteId }]);
+  desk = new GrpcAgentDesk({ address: `127.0.0.1:${real.site.ctiPort}`, password: testPassword });
 }, 60_000);
 
 afterAll(async () => {
-  await ex?.close();
-  await voice?.stop();
+  desk?.close();
+  await real?.stop();
+  await db?.drop();
 });
 
 /** An agent phone (agent-phone.xml or a variant) and its registration (agent-register.xml). */
@@ -135,19 +139,19 @@ async function readyAgent(
   phone: 'registered' | 'not-registered' = 'registered',
 ): Promise<DeskEvent[]> {
   const events: DeskEvent[] = [];
-  const unsubscribe = ex.desk.subscribe(agentId, (e) => {
+  const unsubscribe = desk.subscribe(agentId, (e) => {
     events.push(e);
-    if (e.type === 'offer') void ex.desk.answer(agentId, e.pop.callId).catch(() => {});
+    if (e.type === 'offer') void desk.answer(agentId, e.pop.callId).catch(() => {});
   });
   cleanups.push(async () => {
     unsubscribe();
-    const v = await ex.desk.agent(agentId);
-    if (v.state === 'wrap-up' && v.callId) await ex.desk.completeWrapup(agentId, v.callId, 'resolved');
-    await ex.desk.logout(agentId);
+    const v = await desk.agent(agentId);
+    if (v.state === 'wrap-up' && v.callId) await desk.completeWrapup(agentId, v.callId, 'resolved');
+    await desk.logout(agentId);
   });
-  const view = await ex.desk.login(agentId);
+  const view = await desk.login(agentId);
   assert.equal(view.phone, phone);
-  await ex.desk.setReady(agentId);
+  await desk.setReady(agentId);
   return events;
 }
 
@@ -158,7 +162,7 @@ function offeredCall(events: DeskEvent[]): string {
 }
 
 async function timelineOf(callId: string): Promise<string[]> {
-  const r = await ex.pool.query<{ event: string }>(
+  const r = await real.pool.query<{ event: string }>(
     `SELECT event FROM call_timeline WHERE call_id = $1 ORDER BY seq`,
     [callId],
   );
@@ -184,10 +188,10 @@ describe('a real site over SIP', () => {
     const callId = offeredCall(events);
     const pop = events.find((e) => e.type === 'offer');
     assert.equal(pop?.type === 'offer' ? pop.pop.customer?.customerId : undefined, 'c-1001');
-    await waitFor('a01 in wrap-up', async () => (await ex.desk.agent('a01')).state === 'wrap-up');
-    await ex.desk.completeWrapup('a01', callId, 'resolved');
-    assert.equal((await ex.desk.agent('a01')).state, 'ready');
-    const cdr = await waitFor('the CDR', () => getCdr(ex.pool, callId));
+    await waitFor('a01 in wrap-up', async () => (await desk.agent('a01')).state === 'wrap-up');
+    await desk.completeWrapup('a01', callId, 'resolved');
+    assert.equal((await desk.agent('a01')).state, 'ready');
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
     assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
     assert.equal(cdr.agentId, 'a01');
     assert.ok(cdr.answeredAtMs !== undefined, JSON.stringify(cdr));
@@ -215,7 +219,7 @@ describe('a real site over SIP', () => {
     const view = await waitFor(
       'a02 not-ready',
       async () => {
-        const v = await ex.desk.agent('a02');
+        const v = await desk.agent('a02');
         return v.state === 'not-ready' ? v : undefined;
       },
       20_000,
@@ -223,7 +227,7 @@ describe('a real site over SIP', () => {
     assert.equal(view.reasonCode, 'phone-no-answer');
     assertAllSucceeded('caller', await caller.done, 1);
     assertAllSucceeded('agent phone (rang, cancelled)', await phone.stop(), 1);
-    const cdr = await waitFor('the CDR', () => getCdr(ex.pool, callId));
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
     assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
     assert.equal(cdr.answeredAtMs, undefined, JSON.stringify(cdr));
     assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
@@ -243,12 +247,12 @@ describe('a real site over SIP', () => {
       () => events.some((e) => e.type === 'offer') && offeredCall(events),
     );
     const view = await waitFor('a03 not-ready', async () => {
-      const v = await ex.desk.agent('a03');
+      const v = await desk.agent('a03');
       return v.state === 'not-ready' ? v : undefined;
     });
     assert.equal(view.reasonCode, 'phone-not-registered');
     assertAllSucceeded('caller', await caller.done, 1);
-    const cdr = await waitFor('the CDR', () => getCdr(ex.pool, callId));
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
     assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
     assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
     await waitFor('every leg closed', () => voice.port.openLegs === 0);

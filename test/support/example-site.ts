@@ -26,7 +26,6 @@ import { ledgerCustomers, makePopulation, type SimCustomer } from '../../site-no
 import { SimMedia } from '../../site-node/sim/sim-media.js';
 import { seedCustomers } from '../../site-node/store/index.js';
 import type { PhonePresence } from '../../site-node/telephony/phone-registrar.js';
-import type { MediaPort } from '../../site-node/telephony/media-port.js';
 import { freshDatabase, type TestDatabase } from './pg.js';
 
 const EXAMPLE = new URL('../../deploy/examples/site-chongqing.yaml', import.meta.url).pathname;
@@ -59,8 +58,6 @@ export async function startExampleSite(opts: {
   tls?: { ca: string; cert: string; key: string };
   /** The agents' phones (site-node/telephony/phone-registrar.ts), for a site with real voice. */
   phones?: PhonePresence;
-  /** The site's media port instead of the simulated one (the SIP adapter, for real voice). */
-  media?: (config: SiteConfig, scheduler: RealScheduler) => Promise<MediaPort>;
 }): Promise<ExampleSite> {
   const db = await freshDatabase(opts.label);
   const pool = createPool(db.url, { applicationName: `test/${opts.label}` });
@@ -82,7 +79,7 @@ export async function startExampleSite(opts: {
     pool,
     databaseUrl: db.url,
     scheduler,
-    media: opts.media ? await opts.media(config, scheduler) : media,
+    media,
     bank: new PgLedgerBankHost(pool),
     log: opts.log ?? silentLogger,
     drainMs: opts.drainMs ?? 1000,
