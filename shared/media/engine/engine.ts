@@ -6,7 +6,8 @@
  *
  * Each endpoint sends one outbound stream: one SSRC for its life, a sequence number that
  * goes up by one a packet and a timestamp that goes on from source to source (prompt, music,
- * the bridged party), with the marker bit on the first packet after a switch. So a far end
+ * the bridged party; on by the pause between them), with the marker bit on the first packet
+ * after a switch. So a far end
  * sees one talker whose audio changes, never a new stream to resynchronise to.
  *
  * The per-packet path allocates nothing it can avoid: headers are read into one reused view,
@@ -41,6 +42,8 @@ import type {
   RecordingResult,
 } from './port.js';
 import { PromptCache } from './prompt-cache.js';
+import { checkConfig, checkRemote, evenAtOrAbove } from './checks.js';
+import { type Cursor, fill } from './cursor.js';
 import { RECORDING_CHANNELS, Recording } from './recording.js';
 import {
   RTP_HEADER_BYTES,
@@ -56,12 +59,6 @@ const FRAME_BYTES = 160;
 /** After a stalled event loop, at most this many frames go out at once; the rest are skipped. */
 const MAX_CATCH_UP_FRAMES = 3;
 const SILENCE: Readonly<Record<G711Codec, number>> = { PCMA: 0xd5, PCMU: 0xff };
-
-interface Cursor {
-  bufs: Uint8Array[];
-  idx: number;
-  off: number;
-}
 
 interface PlaySource {
   kind: 'play';
@@ -100,6 +97,8 @@ interface Endpoint {
   watch: InactivityWatch;
   wakeAtMs: number | null;
   lastPacketMs: number;
+  /** When the endpoint last sent (or would have, to a far end that wants nothing); 0 before. */
+  lastSentMs: number;
   recordings: { rec: Recording; channel: number }[];
   malformed: number;
   closed: boolean;
@@ -181,6 +180,10 @@ export class LocalMediaEngine implements MediaEngine {
       const te = audio.telephoneEventPayloadType;
       if (te === null) ep.detector = null;
       else if (ep.detector?.payloadType !== te) ep.detector = dtmfDetector(te);
+      // A re-INVITE that changes the codec: clips loaded in the old one cannot go on. What was
+      // playing ends `replaced` (the adapter plays it again); a bridge converts per packet.
+      const playing = ep.source.kind === 'play' || ep.source.kind === 'hold';
+      if (playing && ep.remote !== null && ep.remote.codec !== audio.codec) this.replaceSource(ep, IDLE);
       ep.remote = { ...audio };
       const receives = audio.direction === 'sendrecv' || audio.direction === 'recvonly';
       this.watchStep(ep, { kind: receives ? 'receiving' : 'not-receiving' }, performance.now());
@@ -265,14 +268,16 @@ export class LocalMediaEngine implements MediaEngine {
       throw invalidArgument('path', `must be a .wav file path, got ${JSON.stringify(path)}`);
     }
     const eps = endpointIds.map((id) => this.endpoint(id));
-    for (const r of this.recordings.values()) {
-      if (r.rec.path === path)
-        throw failedPrecondition(`${path} is being recorded already (${r.rec.recordingId})`);
-    }
     try {
       await access(dirname(path), constants.W_OK);
     } catch (e) {
       throw failedPrecondition(`recording folder ${dirname(path)} cannot be written`, e);
+    }
+    // Checked after the wait, with nothing awaited until the recording is in place: two calls
+    // for one path cannot both pass.
+    for (const r of this.recordings.values()) {
+      if (r.rec.path === path)
+        throw failedPrecondition(`${path} is being recorded already (${r.rec.recordingId})`);
     }
     if (eps.some((ep) => ep.closed))
       throw failedPrecondition('an endpoint closed before its recording began');
@@ -333,6 +338,7 @@ export class LocalMediaEngine implements MediaEngine {
       watch: inactivityWatch(this.config.rtpTimeoutMs),
       wakeAtMs: null,
       lastPacketMs: 0,
+      lastSentMs: 0,
       recordings: [],
       malformed: 0,
       closed: false,
@@ -434,7 +440,7 @@ export class LocalMediaEngine implements MediaEngine {
     for (const { rec, channel } of ep.recordings) {
       rec.add(channel, h.ssrc, h.timestamp, b, h.payloadStart, h.payloadEnd, r.codec, now);
     }
-    if (ep.source.kind === 'bridge') this.forward(ep.source.peer, r.codec, b, h);
+    if (ep.source.kind === 'bridge') this.forward(ep.source.peer, r.codec, b, h, now);
   }
 
   private digit(ep: Endpoint, b: Buffer, h: RtpHeaderView): void {
@@ -464,12 +470,12 @@ export class LocalMediaEngine implements MediaEngine {
    * not forwarded (it was taken as digits before): the legs may have agreed different
    * telephone-event types or none, and a caller's PIN is not for the agent's phone.
    */
-  private forward(to: Endpoint, from: G711Codec, b: Buffer, h: RtpHeaderView): void {
+  private forward(to: Endpoint, from: G711Codec, b: Buffer, h: RtpHeaderView, now: number): void {
     const tr = to.remote;
     if (!tr || !sends(tr)) return;
     if (to.fwdSsrc !== h.ssrc) {
       to.fwdSsrc = h.ssrc;
-      to.fwdOffset = (to.ts - h.timestamp) >>> 0;
+      to.fwdOffset = (to.ts + silenceSince(to, now) - h.timestamp) >>> 0;
       to.marker = true;
     }
     const ts = (h.timestamp + to.fwdOffset) >>> 0;
@@ -486,6 +492,7 @@ export class LocalMediaEngine implements MediaEngine {
     to.marker = false;
     to.seq = (to.seq + 1) & 0xffff;
     to.ts = (ts + end - RTP_HEADER_BYTES) >>> 0;
+    to.lastSentMs = now;
     this.counters.packetsOut++;
     to.socket.send(out, 0, end, tr.remotePort, tr.remoteAddress);
   }
@@ -524,7 +531,7 @@ export class LocalMediaEngine implements MediaEngine {
     if (s.kind === 'play') {
       const n = fill(s.cursor, pkt, RTP_HEADER_BYTES, FRAME_BYTES, false);
       pkt.fill(SILENCE[r.codec], RTP_HEADER_BYTES + n);
-      this.sendOwn(ep, r, pkt);
+      this.sendOwn(ep, r, pkt, now);
       if (s.cursor.idx >= s.cursor.bufs.length) {
         this.setSource(ep, IDLE);
         s.resolve({ outcome: 'done' });
@@ -541,7 +548,7 @@ export class LocalMediaEngine implements MediaEngine {
         fill(s.music, pkt, RTP_HEADER_BYTES, FRAME_BYTES, true);
         if (s.announce && !s.fetching && now >= s.nextAnnounceMs) this.fetchAnnouncement(ep, s, r.codec);
       }
-      this.sendOwn(ep, r, pkt);
+      this.sendOwn(ep, r, pkt, now);
     }
   }
 
@@ -562,9 +569,11 @@ export class LocalMediaEngine implements MediaEngine {
   }
 
   /** Our own frame (prompt or music): the stream's next sequence number and 160 samples on. */
-  private sendOwn(ep: Endpoint, r: NegotiatedAudio, pkt: Buffer): void {
+  private sendOwn(ep: Endpoint, r: NegotiatedAudio, pkt: Buffer, now: number): void {
+    if (ep.marker) ep.ts = (ep.ts + silenceSince(ep, now)) >>> 0;
     writeRtpHeader(pkt, r.payloadType, ep.marker, ep.seq, ep.ts, ep.ssrc);
     ep.ts = (ep.ts + FRAME_BYTES) >>> 0;
+    ep.lastSentMs = now;
     // Time passes for a far end that wants no audio (hold), but no packet is counted for it.
     if (!sends(r)) return;
     ep.marker = false;
@@ -613,78 +622,15 @@ export class LocalMediaEngine implements MediaEngine {
   }
 }
 
+/**
+ * The samples of silence since the endpoint last sent, beyond the one frame a continuous
+ * stream advances: a talkspurt after a pause starts that much later in RTP time (RFC 3551
+ * §4.1), so the far end's jitter buffer sees the pause as a pause, not as a late packet.
+ */
+const silenceSince = (ep: Endpoint, now: number): number =>
+  ep.lastSentMs === 0 ? 0 : Math.max(0, Math.round((now - ep.lastSentMs) * 8) - FRAME_BYTES);
+
 const sends = (r: NegotiatedAudio): boolean => r.direction === 'sendrecv' || r.direction === 'sendonly';
-
-/** Copies up to n bytes from the cursor into out[at...]; loops when asked. Returns how many. */
-function fill(c: Cursor, out: Uint8Array, at: number, n: number, loop: boolean): number {
-  let w = 0;
-  let emptyPasses = 0;
-  while (w < n) {
-    if (c.idx >= c.bufs.length) {
-      // Two passes over the list without a byte: it is empty, not worth looping.
-      if (!loop || ++emptyPasses > 1) break;
-      c.idx = 0;
-      c.off = 0;
-    }
-    const buf = c.bufs[c.idx]!;
-    const take = Math.min(n - w, buf.length - c.off);
-    for (let i = 0; i < take; i++) out[at + w + i] = buf[c.off + i]!;
-    if (take > 0) emptyPasses = 0;
-    w += take;
-    c.off += take;
-    if (c.off >= buf.length) {
-      c.idx++;
-      c.off = 0;
-    }
-  }
-  return w;
-}
-
-const evenAtOrAbove = (p: number): number => p + (p % 2);
-
-function checkConfig(c: MediaEngineConfig): void {
-  if (typeof c.host !== 'string' || c.host === '')
-    throw invalidArgument('media.host', 'must be an IP address');
-  for (const f of ['portMin', 'portMax'] as const) {
-    const v = c[f];
-    if (!Number.isInteger(v) || v < 1024 || v > 65535) {
-      throw invalidArgument(`media.${f}`, `must be a port in 1024-65535, got ${v}`);
-    }
-  }
-  if (evenAtOrAbove(c.portMin) > c.portMax) {
-    throw invalidArgument('media.portMax', `range ${c.portMin}-${c.portMax} has no even port`);
-  }
-  inactivityWatch(c.rtpTimeoutMs);
-}
-
-function checkRemote(a: NegotiatedAudio): void {
-  if (typeof a !== 'object' || a === null) throw invalidArgument('audio', 'must be the negotiated audio');
-  if (typeof a.remoteAddress !== 'string' || a.remoteAddress === '') {
-    throw invalidArgument('audio.remoteAddress', 'must be an IP address');
-  }
-  if (!Number.isInteger(a.remotePort) || a.remotePort < 1 || a.remotePort > 65535) {
-    throw invalidArgument('audio.remotePort', `must be a port in 1-65535, got ${a.remotePort}`);
-  }
-  if (a.codec !== 'PCMA' && a.codec !== 'PCMU') {
-    throw invalidArgument('audio.codec', `must be PCMA or PCMU, got ${String(a.codec)}`);
-  }
-  const pts: [string, number | null][] = [
-    ['payloadType', a.payloadType],
-    ['telephoneEventPayloadType', a.telephoneEventPayloadType],
-  ];
-  for (const [f, v] of pts) {
-    if (v !== null && !(Number.isInteger(v) && v >= 0 && v <= 127)) {
-      throw invalidArgument(`audio.${f}`, `must be an RTP payload type 0-127, got ${v}`);
-    }
-  }
-  if (a.payloadType === null) throw invalidArgument('audio.payloadType', 'is required');
-  if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(a.direction)) {
-    throw invalidArgument(
-      'audio.direction',
-      `must be sendrecv, sendonly, recvonly or inactive, got ${String(a.direction)}`,
-    );
-  }
-}
 
 function bindUdp(host: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {

@@ -88,7 +88,7 @@ export interface MediaEngineStats {
 export interface MediaEngine {
   /** A new endpoint on a free port of the range (`resource-exhausted` when none is left). */
   open(): Promise<OpenedEndpoint>;
-  /** What the SDP agreed: where to send, which codec and payload types, the direction. */
+  /** What the SDP agreed: where to send, which codec and payload types, the direction. A new codec ends a play or hold (`replaced`). */
   setRemote(endpointId: string, audio: NegotiatedAudio): Promise<void>;
   /** Plays the pieces in order; resolves when they end or something stops them. On a bridged endpoint it ends the bridge (the other side falls silent). */
   play(endpointId: string, pieces: readonly PromptPiece[], opts?: PlayOptions): Promise<PlayOutcome>;

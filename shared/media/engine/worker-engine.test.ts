@@ -7,6 +7,7 @@ import { waitFor } from '../../../test/support/wait.js';
 import { isDomainError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import type { MediaEvent } from './port.js';
+import { channelThread } from './testing.js';
 import { WorkerMediaEngine } from './worker-engine.js';
 
 const lines: { msg: string }[] = [];
@@ -77,4 +78,18 @@ test('a config the engine refuses fails the start with the reason', async () => 
   const r = await WorkerMediaEngine.start({ ...config, rtpTimeoutMs: -1 }, log).catch((e: unknown) => e);
   expect(isDomainError(r, 'invalid-argument')).toBe(true);
   expect(String(r)).toMatch(/rtpTimeoutMs/);
+});
+
+test('a refused call is logged once, on the serving side, naming the method', async () => {
+  const served: { msg: string; method?: string; err?: { message: string } }[] = [];
+  const serveLog = createLogger({}, { level: 'warn', write: (l) => served.push(JSON.parse(l) as never) });
+  const engine = await WorkerMediaEngine.over(channelThread(config, serveLog), log);
+  started.push(engine);
+  await expect(engine.close('ep-404')).rejects.toThrow(/not found/);
+  expect(served.filter((l) => l.msg === 'media engine call refused')).toEqual([
+    expect.objectContaining({
+      method: 'close',
+      err: expect.objectContaining({ message: 'media endpoint "ep-404" not found' }),
+    }),
+  ]);
 });

@@ -105,6 +105,8 @@ export function serveMediaEngine(port: ServedPort, config: MediaEngineConfig, lo
             value: await call(m.method, Array.isArray(m.args) ? m.args : []),
           });
         } catch (e) {
+          // The one place a refused call is logged (the proxy only passes the error on).
+          log.warn('media engine call refused', { method: String(m.method), err: e });
           post({ kind: 'result', id: m.id, ok: false, error: wireError(e) });
         }
       })();
