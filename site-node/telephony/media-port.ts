@@ -1,7 +1,8 @@
 /**
  * The port between the site's call handling and the voice network (docs/architecture.md §3.3). Call
- * legs and media endpoints are explicit so the SIP/RTP adapter (a later issue) can fill
- * them with real addresses; today the simulated adapter (sim-media.ts) stands in.
+ * legs and media endpoints are explicit so the SIP/RTP adapter (sip-media-port.ts, docs/sip.md
+ * "The site over SIP") fills them with real addresses; the simulated adapter (sim-media.ts)
+ * stands in for the demos and tests.
  *
  * A call has one `caller` leg from the trunk and, once connected, one `agent` leg bridged
  * to it. The IVR talks to the caller leg through play/collectDigits.
