@@ -51,6 +51,7 @@ import {
   type CallLeg,
   type CollectOptions,
   type HandedOverHandler,
+  type HandOverTo,
   type InboundCall,
   type MediaPort,
 } from './media-port.js';
@@ -479,7 +480,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return leg.call;
   }
 
-  dial(): Promise<CallLeg | 'no-answer'> {
+  dial(_number: string, _opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'> {
     return Promise.reject(
       unavailable(
         'dialling out over SIP is not built yet (the SIP media port has no trunk route for callbacks)',
@@ -499,7 +500,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return Promise.resolve();
   }
 
-  handOver(): Promise<void> {
+  handOver(_leg: CallLeg, _to: HandOverTo): Promise<void> {
     return Promise.reject(
       unavailable(
         'handing a caller to another site over SIP is not built yet (no INVITE to the target trunk)',
