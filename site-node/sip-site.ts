@@ -17,6 +17,7 @@ import { createSitePool } from './store/site-pool.js';
 import type { Logger } from '../shared/log.js';
 import { RealScheduler } from '../shared/scheduler.js';
 import { createSipVoice, type SipVoice } from './telephony/sip-voice.js';
+import { queueAnnouncement } from './telephony/queue-announcement.js';
 
 export interface SipSiteOptions {
   config: SiteConfig;
@@ -26,6 +27,8 @@ export interface SipSiteOptions {
   insecureLoopback?: boolean;
   /** How long a stop lets live calls finish (Site `drainMs`); default the Site's 30 s. */
   drainMs?: number;
+  /** How often a caller on hold hears its position and expected wait; default 30 s. */
+  announceEveryMs?: number;
   /** The prompt build's manifest; default .cache/prompts/manifest.json (`npm run prompts`). */
   promptManifest?: string;
 }
@@ -39,10 +42,16 @@ export interface SipSite {
 
 export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
   const scheduler = new RealScheduler();
+  // The site (and its ACD) exists only after the port: the announcement asks it when it plays.
+  const late: { site?: Site } = {};
   const voice = await createSipVoice({
     config: o.config,
     scheduler,
     log: o.log,
+    port: {
+      queueAnnouncement: (callId) => (late.site ? queueAnnouncement(late.site.engine, callId) : []),
+      ...(o.announceEveryMs === undefined ? {} : { announceEveryMs: o.announceEveryMs }),
+    },
     ...(o.promptManifest === undefined ? {} : { promptManifest: o.promptManifest }),
   });
   const pool = createSitePool(o.databaseUrl, {
@@ -63,6 +72,7 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
     // The registrar opens after the site migrated its database; until then no phone is known.
     phones: { phoneState: (agentId) => voice.registrar?.phoneState(agentId) ?? 'not-registered' },
   });
+  late.site = site;
   try {
     await site.start();
     await voice.listen(pool, (agentId) => site.desk.phoneChanged(agentId));

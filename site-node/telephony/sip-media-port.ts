@@ -412,6 +412,10 @@ export class SipMediaPort implements MediaPort, TransactionUser {
               everyMs: this.o.announceEveryMs ?? 30_000,
               pieces: async () => {
                 const items = await announce(leg.callId);
+                this.log.debug('sip queue announcement', {
+                  legId: leg.legId,
+                  prompts: items.map((a) => a.promptId),
+                });
                 return items.flatMap((a) => this.files(l, a.promptId, a.vars));
               },
             },

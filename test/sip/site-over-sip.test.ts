@@ -92,7 +92,14 @@ beforeAll(async () => {
   };
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
   process.env[SECRET_ENV] = 'an-integration-test-nonce-secret-of-40-chars';
-  real = await startSipSite({ config, databaseUrl: db.url, log, insecureLoopback: true, drainMs: 500 });
+  real = await startSipSite({
+    config,
+    databaseUrl: db.url,
+    log,
+    insecureLoopback: true,
+    drainMs: 500,
+    announceEveryMs: 1500,
+  });
   voice = real.voice;
   for (const u of [...config.agents, ...config.supervisors]) {
     await real.site.credentials.setPassword(u.id, testPassword(u.id), 'test');
