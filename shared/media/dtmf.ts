@@ -8,7 +8,9 @@
  * - not the timestamp alone: two streams (a phone's DTMF may come from its own SSRC, as in
  *   SIPp's dtmf_2833_*.pcap, and a transfer or re-INVITE changes SSRC) can share one;
  * - not locked to the first SSRC seen: the DTMF SSRC often differs from the voice one;
- * - the same digit pressed twice is two events with two timestamps, so two digits.
+ * - the same digit pressed twice is two events with two timestamps, so two digits; and a
+ *   start packet (marker) of an event already ended is a new press too, though its timestamp
+ *   is the old one: SIPp presses a key again by replaying the same clip.
  * The digit is reported on the first packet heard of the event (start, or a repeated end
  * packet when the start was lost), so the IVR reacts while the key is still down.
  *
