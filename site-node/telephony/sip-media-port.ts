@@ -95,6 +95,8 @@ interface Leg {
   digits: DigitBuffer;
   /** The site hung up (or refused) this leg: its end is not reported as the far end's. */
   localEnd: boolean;
+  /** On hold (queue treatment): a prompt played meanwhile gives the music back when it ends. */
+  holding: boolean;
   /** Outbound: waiting for the answer. */
   onAnswer?: { resolve: () => void; reject: (e: Error) => void };
   /** Inbound: waiting for the 200 to go out. */
@@ -291,7 +293,16 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private makeLeg(call: CallLeg, kind: Leg['kind'], runner: Leg['runner']): Leg {
     let endNow = (): void => {};
     const ended = new Promise<void>((r) => (endNow = r));
-    return { call, kind, runner, digits: new DigitBuffer(this.o.scheduler), localEnd: false, ended, endNow };
+    return {
+      call,
+      kind,
+      runner,
+      digits: new DigitBuffer(this.o.scheduler),
+      localEnd: false,
+      holding: false,
+      ended,
+      endNow,
+    };
   }
 
   private register(leg: Leg, endpointId: string, dialog: string | undefined, inviteBranch: string): void {
@@ -383,6 +394,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     await l.runner.settled();
     const r = await this.o.engine.play(l.runner.endpointId, this.files(l, promptId, vars), { bargeIn: true });
     this.log.debug('sip prompt played', { legId: leg.legId, promptId, outcome: r.outcome });
+    // A prompt to a waiting caller (the callback offer) took the music's place: give it back.
+    if (l.holding && r.outcome !== 'replaced' && this.live(leg)) await this.startHold(l, leg);
   }
 
   collectDigits(leg: CallLeg, opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'> {
@@ -402,6 +415,12 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const l = this.live(leg);
     if (!l) return;
     l.digits.clear();
+    await this.startHold(l, leg);
+  }
+
+  /** Music and announcements; keys already pressed stay (a key may answer the prompt before). */
+  private async startHold(l: Leg, leg: CallLeg): Promise<void> {
+    l.holding = true;
     const music = this.o.holdMusic ?? this.files(l, 'agent.hold');
     const announce = this.o.queueAnnouncement;
     await this.o.engine.hold(l.runner.endpointId, {
@@ -476,6 +495,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
     await leg.runner.settled();
     caller.digits.clear();
+    caller.holding = false;
     if (!this.live(callerLeg)) {
       await this.hangup(leg.call);
       throw failedPrecondition(`caller leg ${callerLeg.legId} ended while the agent's phone rang`);
