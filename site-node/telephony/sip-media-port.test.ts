@@ -5,7 +5,7 @@
  * walk: refusals, CANCEL, the site's hang-up, requests outside any dialog, stop.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../shared/clock.js';
@@ -30,6 +30,9 @@ import { InviteGate } from './invite-gate.js';
 import { AgentPhoneFailed, type CallLeg, type InboundCall } from './media-port.js';
 import { PhoneRegistrar } from './phone-registrar.js';
 import { PromptLibrary } from './prompt-library.js';
+import { CLIP_FILES, type ManifestClip } from './prompt-manifest.js';
+import { clipKey, planPrompt } from './prompt-pieces.js';
+import { RtpPeer } from '../../shared/media/engine/testing.js';
 import { SipMediaPort } from './sip-media-port.js';
 import { TrunkAcl } from './trunk-acl.js';
 
@@ -160,8 +163,22 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
     t = await siteTestDb('sip_port');
     dir = mkdtempSync(join(tmpdir(), 'sip-port-'));
     const manifest = join(dir, 'manifest.json');
-    writeFileSync(manifest, JSON.stringify({ version: 1, sampleRate: 8000, tools: 't', clips: {} }));
     const catalogue = loadPromptCatalogueFile(new URL('../ivr/prompts.yaml', import.meta.url).pathname);
+    // A small build: every clip of `welcome` is bytes 0x11, of `agent.hold` 0x22 (160 = 20 ms).
+    const clips: Record<string, ManifestClip> = {};
+    for (const [promptId, byte] of [
+      ['welcome', 0x11],
+      ['agent.hold', 0x22],
+    ] as const) {
+      planPrompt(catalogue, promptId, {}, 'zh').forEach((c, i) => {
+        const sub = `${byte.toString(16)}${i}`.padEnd(16, '0');
+        mkdirSync(join(dir, sub));
+        writeFileSync(join(dir, sub, CLIP_FILES.PCMA), Buffer.alloc(320, byte));
+        writeFileSync(join(dir, sub, CLIP_FILES.PCMU), Buffer.alloc(320, byte));
+        clips[clipKey(c)] = { dir: sub, text: c.text, voice: 'cmn', durationMs: 40 };
+      });
+    }
+    writeFileSync(manifest, JSON.stringify({ version: 1, sampleRate: 8000, tools: 't', clips }));
     engine = new LocalMediaEngine(
       { host: LOCAL, portMin: SIP.rtpPorts.from, portMax: SIP.rtpPorts.to, rtpTimeoutMs: 30_000 },
       silentLogger,
@@ -263,6 +280,31 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
     await expect(port.answer(calls[0]!.leg)).rejects.toSatisfy((e) =>
       isDomainError(e, 'failed-precondition'),
     );
+  });
+
+  test('on hold the caller hears the music; a prompt meanwhile takes its place, then the music comes back', async () => {
+    const far = await RtpPeer.open();
+    try {
+      const call = carrier.invite(
+        sitePort(),
+        OFFER.replace('192.0.2.10', LOCAL).replace('192.0.2.10', LOCAL).replace('40000', String(far.port)),
+      );
+      await until('the call', () => calls.length === 1);
+      const leg = calls[0]!.leg;
+      await port.answer(leg);
+      expect((await call.final).status).toBe(200);
+      await port.hold(leg);
+      const hears = (byte: number, from: number): boolean => far.audio(from).includes(byte);
+      await until('the music', () => hears(0x22, 0));
+      const before = far.heard.length;
+      await port.play(leg, 'welcome');
+      expect(hears(0x11, before)).toBe(true);
+      const after = far.heard.length;
+      await until('the music again', () => hears(0x22, after));
+      await port.hangup(leg);
+    } finally {
+      far.close();
+    }
   });
 
   test('an offer without G.711 is 488 and never reaches the site', async () => {
