@@ -83,7 +83,7 @@ beforeAll(async () => {
     realm: REALM,
     digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
     trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 10 }],
-    phones: ['a01', 'a02', 'a03'].map((agent, i) => ({
+    phones: ['a01', 'a02', 'a03', 'a04'].map((agent, i) => ({
       agent,
       extension: `100${i + 1}`,
       ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PASSWORD) },
@@ -238,6 +238,30 @@ describe('a real site over SIP', () => {
     assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
     assert.equal(cdr.answeredAtMs, undefined, JSON.stringify(cdr));
     assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
+  test("the agent's phone hangs up first: the site's BYE reaches the caller, the agent goes to wrap-up", async () => {
+    const phone = await registeredPhone('a04', 'agent-phone-hangs-up.xml', { talk_ms: 3000 });
+    const events = await readyAgent('a04');
+    const { talk_ms: _talk, ...walkKeys } = walk(0);
+    const caller = await sipp({
+      scenario: 'caller-receives-bye.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walkKeys,
+    });
+    assertAllSucceeded('caller whose far end hangs up', await caller.done, 1);
+    assertAllSucceeded('agent phone hanging up', await phone.stop(), 1);
+    const callId = offeredCall(events);
+    await waitFor('a04 in wrap-up', async () => (await desk.agent('a04')).state === 'wrap-up');
+    await desk.completeWrapup('a04', callId, 'resolved');
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
+    assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
+    assert.equal(cdr.agentId, 'a04');
+    // The agent's hang-up, not the caller's: the phone's BYE is the agent's.
+    const kinds = await timelineOf(callId);
+    assert.ok(kinds.includes('agent-hangup') && !kinds.includes('caller-hangup'), kinds.join(', '));
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 
