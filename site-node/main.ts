@@ -8,16 +8,19 @@
  *   --insecure-loopback   the agent desk in plaintext, only on a loopback cti.host (one machine);
  *                         without it the desk needs cti.tls (docs/operations.md §3.2)
  *
- * Voice over SIP/RTP is a later issue, so today a site runs with the simulated media port
- * and simulated callers (`--simulate`); without it, it refuses to start rather than pretend.
+ * Without `--simulate` the site takes real calls over SIP/RTP (sip-site.ts, docs/sip.md "The
+ * site over SIP"): the config needs its `sip:` section, and the prompts built (`npm run
+ * prompts`). Without either it refuses to start, naming what is missing, rather than pretend.
  * Prints one JSON line `{"event":"ready",...}` on stdout when it accepts calls.
  */
-import { parseSiteArgs } from './cli-args.js';
-import { loadSiteConfig } from './config.js';
+import { parseSiteArgs, type SiteCliOptions } from './cli-args.js';
+import { loadSiteConfig, type SiteConfig } from './config.js';
+import type { Site } from './runtime/site.js';
+import { startSipSite } from './sip-site.js';
 import { startSimulatedSite } from './sim/simulated-site.js';
 import { makePopulation } from './sim/population.js';
 import { formatStatsLine } from './stats-line.js';
-import { createLogger } from '../shared/log.js';
+import { createLogger, type Logger } from '../shared/log.js';
 
 async function main(): Promise<void> {
   const args = parseSiteArgs(process.argv.slice(2), {
@@ -28,10 +31,74 @@ async function main(): Promise<void> {
   const databaseUrl = args.database ?? config.databaseUrl ?? process.env.SITE_DATABASE_URL;
   if (!databaseUrl)
     throw new Error('no database: give --database, database.url in the config, or SITE_DATABASE_URL');
-  if (!args.simulate) {
-    throw new Error('no voice adapter yet: SIP/RTP comes with the telephony issue; run with --simulate');
+  if (!args.simulate && !config.sip) {
+    throw new Error(
+      `${args.config} has no sip: section: a site without --simulate takes its calls over SIP ` +
+        '(docs/operations.md "A site\'s SIP section"); add one, or run with --simulate',
+    );
   }
   const log = createLogger({ site: config.siteId });
+  const running = args.simulate
+    ? await simulated(args, config, databaseUrl, log)
+    : await real(args, config, databaseUrl, log);
+  process.stdout.write(
+    JSON.stringify({
+      event: 'ready',
+      siteId: config.siteId,
+      ctiPort: running.site.ctiPort,
+      wallboard: `http://${config.web.host}:${running.site.webPort}/`,
+      hub: config.hub?.addresses.join(',') ?? null,
+      ...(running.sip ? { sip: running.sip } : {}),
+      pid: process.pid,
+    }) + '\n',
+  );
+  const timer = setInterval(
+    () => process.stdout.write(formatStatsLine(running.site.snapshot()) + '\n'),
+    args.statsEverySec * 1000,
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    log.info('stopping', { signal });
+    running.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error('unclean stop', { err: e });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+interface Running {
+  site: Site;
+  /** The SIP addresses taken, for a real site. */
+  sip?: string[];
+  stop(): Promise<void>;
+}
+
+async function real(
+  args: SiteCliOptions,
+  config: SiteConfig,
+  databaseUrl: string,
+  log: Logger,
+): Promise<Running> {
+  const s = await startSipSite({ config, databaseUrl, log, insecureLoopback: args.insecureLoopback });
+  const stack = s.voice.stack!;
+  const sip = config.sip!.listen.map((l) => `${l.transport}:${l.host}:${stack.address(l.transport).port}`);
+  return { site: s.site, sip, stop: () => s.stop() };
+}
+
+async function simulated(
+  args: SiteCliOptions,
+  config: SiteConfig,
+  databaseUrl: string,
+  log: Logger,
+): Promise<Running> {
   const sim = await startSimulatedSite({
     config,
     databaseUrl,
@@ -45,36 +112,7 @@ async function main(): Promise<void> {
     roamingShare: args.roamingShare,
     insecureLoopback: args.insecureLoopback,
   });
-  process.stdout.write(
-    JSON.stringify({
-      event: 'ready',
-      siteId: config.siteId,
-      ctiPort: sim.site.ctiPort,
-      wallboard: `http://${config.web.host}:${sim.site.webPort}/`,
-      hub: config.hub?.addresses.join(',') ?? null,
-      pid: process.pid,
-    }) + '\n',
-  );
-  const timer = setInterval(
-    () => process.stdout.write(formatStatsLine(sim.site.snapshot()) + '\n'),
-    args.statsEverySec * 1000,
-  );
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(timer);
-    log.info('stopping', { signal });
-    sim.stop().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log.error('unclean stop', { err: e });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  return { site: sim.site, stop: () => sim.stop() };
 }
 
 main().catch((e: unknown) => {

@@ -8,7 +8,9 @@
  * - not the timestamp alone: two streams (a phone's DTMF may come from its own SSRC, as in
  *   SIPp's dtmf_2833_*.pcap, and a transfer or re-INVITE changes SSRC) can share one;
  * - not locked to the first SSRC seen: the DTMF SSRC often differs from the voice one;
- * - the same digit pressed twice is two events with two timestamps, so two digits.
+ * - the same digit pressed twice is two events with two timestamps, so two digits; and a
+ *   start packet (marker) of an event already ended is a new press too, though its timestamp
+ *   is the old one: SIPp presses a key again by replaying the same clip.
  * The digit is reported on the first packet heard of the event (start, or a repeated end
  * packet when the start was lost), so the IVR reacts while the key is still down.
  *
@@ -115,7 +117,10 @@ export function detectDtmf(d: DtmfDetector, p: Rtp): DtmfResult {
     return { ...none, dropped: err instanceof Error ? err.message : String(err) };
   }
   const i = d.recent.findIndex((h) => h.ssrc === p.ssrc && h.timestamp === p.timestamp);
-  if (i >= 0) {
+  // A start (marker) after that event's end is the key pressed again with the same clip, as
+  // SIPp replays its dtmf_2833_*.pcap: a new press, not a late copy (the end comes last).
+  const again = i >= 0 && p.marker && d.recent[i]!.ended;
+  if (i >= 0 && !again) {
     const h = d.recent[i]!;
     const updated = { ...h, ended: h.ended || e.end, duration: Math.max(h.duration, e.duration) };
     return { ...none, detector: { ...d, recent: d.recent.map((r, j) => (j === i ? updated : r)) } };
@@ -134,7 +139,8 @@ export function detectDtmf(d: DtmfDetector, p: Rtp): DtmfResult {
     ended: e.end,
     duration: e.duration,
   };
-  const detector = { ...d, recent: [...d.recent, heard].slice(-RECENT_EVENTS) };
+  const kept = again ? d.recent.filter((_, j) => j !== i) : d.recent;
+  const detector = { ...d, recent: [...kept, heard].slice(-RECENT_EVENTS) };
   const digit = continues ? null : digitOfEvent(e.event);
   return {
     detector,

@@ -17,6 +17,7 @@ import {
   movableCalls,
   queueStats,
   restoreQueueStats,
+  waitingCalls,
   type AcdAgentView,
   type AcdCallView,
   type AcdCommand,
@@ -137,6 +138,20 @@ export class AcdEngine {
 
   call(callId: string): AcdCallView | undefined {
     return callView(this.state, callId);
+  }
+
+  /**
+   * A waiting call's place in its queue's service order (1: next), for the announcement its
+   * caller hears on hold; undefined when the call is not waiting.
+   */
+  queuePosition(callId: string): number | undefined {
+    const c = callView(this.state, callId);
+    if (c?.state !== 'queued') return undefined;
+    const waiting = waitingCalls(this.state, c.queueId).filter(
+      (id) => callView(this.state, id)?.state === 'queued',
+    );
+    const i = waiting.indexOf(callId);
+    return i < 0 ? undefined : i + 1;
   }
 
   queueIds(): string[] {

@@ -9,7 +9,8 @@
  */
 import type { AcdCommand } from '../acd/index.js';
 import { loginAgent, logoutAgent, setAgentState, transition } from '../store/index.js';
-import type { CallLeg } from '../telephony/media-port.js';
+import { AgentPhoneFailed, type CallLeg } from '../telephony/media-port.js';
+import type { LiveCall } from './live-call.js';
 import type { CallContext } from './call-context.js';
 import type { CallEndings } from './call-endings.js';
 import { movePhase } from './call-phase.js';
@@ -57,6 +58,7 @@ export class CallAcdCommands {
     const { ctx } = this;
     const call = ctx.calls.get(leg.callId);
     if (!call) return;
+    if (leg.role === 'agent') return this.agentPhoneHungUp(call, leg);
     call.callerGone = true;
     if (call.phase === 'ivr') return; // the IVR session sees 'hung-up' and finishes the call
     if (call.phase === 'wrapup') return;
@@ -66,6 +68,46 @@ export class CallAcdCommands {
       ctx.engine.dispatch({ type: 'caller-hung-up', callId: call.callId });
     } catch (e) {
       ctx.d.log.warn('acd rejected a caller hangup', { callId: call.callId, err: e });
+    }
+  }
+
+  /** The agent's phone hung up (its BYE, or its media went silent): the agent ended the call. */
+  private agentPhoneHungUp(call: LiveCall, leg: CallLeg): void {
+    const { ctx } = this;
+    if (call.agentLeg?.legId !== leg.legId || call.agentId === undefined) return;
+    call.agentLeg = undefined;
+    try {
+      ctx.engine.dispatch({ type: 'agent-hung-up', agentId: call.agentId, callId: call.callId });
+    } catch (e) {
+      ctx.d.log.warn('acd rejected an agent phone hangup', { callId: call.callId, err: e });
+    }
+  }
+
+  /**
+   * The agent answered at the desk but the phone did not take the call (not registered, no
+   * answer, busy): the caller goes back to the queue and the agent not-ready with the reason,
+   * as after a ring-no-answer.
+   */
+  private agentPhoneFailed(callId: string, agentId: string, e: unknown): void {
+    const { ctx } = this;
+    const reason = e instanceof AgentPhoneFailed ? e.reason : 'phone-failed';
+    ctx.d.log.warn('agent phone did not take the call: back to the queue', {
+      callId,
+      agentId,
+      reason,
+      err: e,
+    });
+    const call = ctx.calls.get(callId);
+    try {
+      if (call && !call.callerGone && call.queueId !== undefined && call.phase === 'connected') {
+        ctx.engine.dispatch({ type: 'transfer', callId, toQueueId: call.queueId });
+      }
+      // After the transfer the agent is in wrap-up with nothing to wrap up: not-ready at once.
+      ctx.engine.dispatch({ type: 'agent-not-ready', agentId, reason });
+      if (ctx.engine.agent(agentId)?.state === 'wrap-up')
+        ctx.engine.dispatch({ type: 'wrapup-done', agentId });
+    } catch (err) {
+      ctx.d.log.warn('acd rejected an agent phone failure', { callId, agentId, err });
     }
   }
 
@@ -117,23 +159,26 @@ export class CallAcdCommands {
     // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
     // rebuilt from this event must place the answer where the live window did.
     const answeredAtMs = ctx.nowMs();
-    void ctx.d.media.bridgeToAgent(call.leg, agentId).then((agentLeg) => {
-      call.agentLeg = agentLeg;
-      const now = ctx.d.scheduler.now();
-      ctx.write(
-        `connect ${callId}`,
-        (s) =>
-          transition(s, {
-            callId,
-            from: 'offered',
-            to: 'connected',
-            event: 'answer',
-            detail: { agentId, waitMs },
-            patch: { legs: [ctx.storedLeg(call.leg, now), ctx.storedLeg(agentLeg, now)] },
-          }),
-        answeredAtMs,
-      );
-    });
+    void ctx.d.media.bridgeToAgent(call.leg, agentId).then(
+      (agentLeg) => {
+        call.agentLeg = agentLeg;
+        const now = ctx.d.scheduler.now();
+        ctx.write(
+          `connect ${callId}`,
+          (s) =>
+            transition(s, {
+              callId,
+              from: 'offered',
+              to: 'connected',
+              event: 'answer',
+              detail: { agentId, waitMs },
+              patch: { legs: [ctx.storedLeg(call.leg, now), ctx.storedLeg(agentLeg, now)] },
+            }),
+          answeredAtMs,
+        );
+      },
+      (e: unknown) => this.agentPhoneFailed(callId, agentId, e),
+    );
   }
 
   private transferred(cmd: Extract<AcdCommand, { type: 'call-transferred' }>): void {
@@ -141,6 +186,9 @@ export class CallAcdCommands {
     const call = ctx.calls.get(cmd.callId);
     if (!call) return;
     movePhase(call, 'queued', `be transferred to queue ${JSON.stringify(cmd.toQueueId)}`);
+    // A call whose agent phone never answered was never connected in the store (its answer is
+    // written when the media is bridged): it goes back from `offered`.
+    const bridged = call.agentLeg !== undefined;
     // The transferring agent's leg drops; the caller waits in the new queue.
     if (call.agentLeg) void ctx.d.media.hangup(call.agentLeg);
     call.agentLeg = undefined;
@@ -149,9 +197,9 @@ export class CallAcdCommands {
     ctx.write(`transfer ${cmd.callId}`, (s) =>
       transition(s, {
         callId: cmd.callId,
-        from: 'connected',
+        from: bridged ? 'connected' : 'offered',
         to: 'queued',
-        event: 'agent-transfer',
+        event: bridged ? 'agent-transfer' : 'agent-phone-failed',
         detail: { fromQueueId: cmd.fromQueueId, agentId: cmd.agentId },
         patch: { queueId: cmd.toQueueId, agentId: null },
       }),

@@ -1,7 +1,8 @@
 /**
  * The port between the site's call handling and the voice network (docs/architecture.md §3.3). Call
- * legs and media endpoints are explicit so the SIP/RTP adapter (a later issue) can fill
- * them with real addresses; today the simulated adapter (sim-media.ts) stands in.
+ * legs and media endpoints are explicit so the SIP/RTP adapter (sip-media-port.ts, docs/sip.md
+ * "The site over SIP") fills them with real addresses; the simulated adapter (sim-media.ts)
+ * stands in for the demos and tests.
  *
  * A call has one `caller` leg from the trunk and, once connected, one `agent` leg bridged
  * to it. The IVR talks to the caller leg through play/collectDigits.
@@ -17,6 +18,22 @@
  * the hand-over resolved (its relay is the adapter's business, torn down when either side
  * hangs up).
  */
+import { DomainError } from '../../shared/errors.js';
+
+/**
+ * `bridgeToAgent`'s refusal when the agent's phone did not take the call (not registered, no
+ * answer, busy, unreachable): `reason` is what the agent goes not-ready with, so the
+ * supervisor sees why (`phone-not-registered`, `phone-no-answer`, `phone-busy`...).
+ */
+export class AgentPhoneFailed extends DomainError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super('unavailable', message);
+  }
+}
+
 export type MediaEndpoint =
   { transport: 'sim'; id: string } | { transport: 'rtp'; host: string; port: number; codec: 'PCMU' | 'PCMA' };
 

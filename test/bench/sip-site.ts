@@ -19,8 +19,9 @@
  * failed calls and retransmissions, RTP packets and loss each way, and the CPU time and memory
  * of Kamailio (all its processes) and of both SIPps.
  *
- * The site run (the same SIPp against `site-node/main.ts` with its SIP adapter) is not built
- * yet: the result says `site: null` and why, at the marked place below. No figure is made up.
+ * The site run (the same SIPp against a site with its SIP adapter, site-node/sip-site.ts) is not
+ * written yet: the result says `site: null` and why, at the marked place below. No figure is
+ * made up.
  *
  * Progress lines go to stderr; the result is one JSON document (test/bench/run.ts).
  */
@@ -253,12 +254,14 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     };
 
     // --- The site run -----------------------------------------------------------------------
-    // HERE goes the same caller.xml (with WALK_PHONE_BANKING_ZH, or shorter pauses once the
-    // site's barge-in is settled) against site-node/main.ts --config <site.yaml> with its SIP
-    // adapter listening on loopback, agent-register.xml + agent-phone.xml per agent extension,
-    // and the desk logging the agents in. Until the adapter exists there is nothing to measure.
+    // HERE goes the same caller.xml (short pauses: the site skips a prompt when a key waits,
+    // as test/sip/site-over-sip.test.ts walks it) against startSipSite (site-node/sip-site.ts)
+    // on loopback and its own database, with a roster of --rate x call length agents, each an
+    // extension registered by agent-register.xml to one agent-phone.xml process, and the desk
+    // signing them in and answering their offers. Not written yet: nothing is measured.
     const site = null;
-    const siteReason = 'site SIP adapter not built yet';
+    const siteReason =
+      'the site run at load is not written yet (the SIP adapter exists: test/sip/site-over-sip.test.ts)';
 
     return {
       bench: 'sip-site',

@@ -1,0 +1,122 @@
+/**
+ * A site's real voice, built from its config's `sip:` section (docs/sip.md "The site over
+ * SIP"): the media engine in its worker, the prompt library, and the SIP media port; then,
+ * once the site has migrated its database, the phone registrar on it, the invite gate and the
+ * SIP stack with the port as its transaction user. main.ts and the end-to-end tests build a
+ * real site with these two calls, so they cannot drift apart.
+ */
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import type { Logger } from '../../shared/log.js';
+import type { Scheduler } from '../../shared/scheduler.js';
+import { SipStack } from '../../shared/sip/stack/sip-stack.js';
+import { failedPrecondition } from '../../shared/errors.js';
+import type { SiteConfig } from '../config.js';
+import { loadNonceSecret, type SiteSipConfig } from '../config-sip.js';
+import { loadPromptCatalogueFile } from '../ivr/flow.js';
+import { PgRegistrationStore } from '../store/sip-registrations-repo.js';
+import { InviteGate } from './invite-gate.js';
+import { startMediaEngine, type MediaEngine } from './media-engine.js';
+import { PhoneRegistrar } from './phone-registrar.js';
+import { PromptLibrary } from './prompt-library.js';
+import { SipMediaPort, type SipMediaPortOptions } from './sip-media-port.js';
+import { TrunkAcl } from './trunk-acl.js';
+
+/** `npm run prompts`'s default output: the repository's .cache/prompts/manifest.json. */
+export const DEFAULT_PROMPT_MANIFEST = fileURLToPath(
+  new URL('../../.cache/prompts/manifest.json', import.meta.url),
+);
+
+export interface SipVoiceOptions {
+  config: SiteConfig;
+  scheduler: Scheduler;
+  log: Logger;
+  /** The prompt build's manifest; default DEFAULT_PROMPT_MANIFEST. */
+  promptManifest?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  port?: Partial<
+    Pick<SipMediaPortOptions, 'language' | 'holdMusic' | 'queueAnnouncement' | 'announceEveryMs'>
+  >;
+}
+
+export interface SipVoice {
+  sip: SiteSipConfig;
+  port: SipMediaPort;
+  engine: MediaEngine;
+  /** Set by `listen`. */
+  stack: SipStack | undefined;
+  registrar: PhoneRegistrar | undefined;
+  /**
+   * Open the registrar on the site's (migrated) database and start taking SIP. The desk is
+   * told of phone changes through `onPhoneChange`.
+   */
+  listen(pool: pg.Pool, onPhoneChange: (agentId: string) => void): Promise<SipStack>;
+  /** Stop taking calls, end the legs, close the stack and the engine. */
+  stop(): Promise<void>;
+}
+
+export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
+  const sip = o.config.sip;
+  if (!sip) throw failedPrecondition('the site config has no sip: section: real voice needs one');
+  const secret = loadNonceSecret(sip.digest.secret, o.env ?? process.env, 'site.sip.digest');
+  const catalogue = loadPromptCatalogueFile(
+    o.config.ivr.promptsPath ?? fileURLToPath(new URL('../ivr/prompts.yaml', import.meta.url)),
+  );
+  const prompts = PromptLibrary.load(o.promptManifest ?? DEFAULT_PROMPT_MANIFEST, catalogue);
+  const log = o.log.child({ part: 'sip' });
+  const engine = await startMediaEngine(
+    {
+      host: sip.publicAddress,
+      portMin: sip.rtpPorts.from,
+      portMax: sip.rtpPorts.to,
+      rtpTimeoutMs: sip.timers.rtpInactivityMs,
+    },
+    log,
+  );
+  const port = new SipMediaPort({ sip, engine, prompts, scheduler: o.scheduler, log, ...o.port });
+  let stopGate = (): void => {};
+  const voice: SipVoice = {
+    sip,
+    port,
+    engine,
+    stack: undefined,
+    registrar: undefined,
+    async listen(pool, onPhoneChange) {
+      const registrar = await PhoneRegistrar.open({
+        sip,
+        secret,
+        store: new PgRegistrationStore(pool),
+        clock: o.scheduler,
+        log,
+        onPhoneChange,
+      });
+      registrar.start();
+      voice.registrar = registrar;
+      const gate = new InviteGate(new TrunkAcl(sip.trunks), registrar, log, o.scheduler);
+      const udp = sip.listen.find((l) => l.transport === 'udp');
+      const tcp = sip.listen.find((l) => l.transport === 'tcp');
+      const stack = await SipStack.start(
+        {
+          ...(udp ? { udp: { host: udp.host, port: udp.port } } : {}),
+          ...(tcp ? { tcp: { host: tcp.host, port: tcp.port } } : {}),
+          viaHost: sip.publicAddress,
+          timers: { t1Ms: sip.timers.t1Ms },
+          log,
+        },
+        port,
+      );
+      voice.stack = stack;
+      stopGate = () => gate.stop();
+      port.attach({ stack, registrar, gate });
+      return stack;
+    },
+    async stop() {
+      await port.stop();
+      voice.registrar?.stop();
+      stopGate();
+      await voice.stack?.close();
+      await engine.stop();
+    },
+  };
+  return voice;
+}
