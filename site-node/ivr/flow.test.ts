@@ -5,8 +5,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDomainError } from '../../shared/errors.js';
-import { loadPromptCatalogueFile, parseFlow, parsePromptCatalogue, renderPrompt } from './flow.js';
-import { loadFlowFile } from './load-flow.js';
+import { fileURLToPath } from 'node:url';
+import { loadSiteConfig } from '../config.js';
+import {
+  announcementPrompt,
+  loadPromptCatalogueFile,
+  parseFlow,
+  parsePromptCatalogue,
+  renderPrompt,
+} from './flow.js';
+import { loadFlow, loadFlowFile } from './load-flow.js';
 import { PROMPTS_FILE, loadPhoneBanking } from './test-support.js';
 
 const catalogue = loadPromptCatalogueFile(PROMPTS_FILE);
@@ -248,6 +256,27 @@ describe('flow validation', () => {
     f.nodes.main_menu!.timeoutPrompt = 'nope.prompt';
     const msg = problems(f);
     assert.match(msg, /^2 problems:/);
+  });
+
+  test("the site's own prompts (refusals, the queue's callback offer) must be in the catalogue", () => {
+    const without = new Map(catalogue);
+    without.delete('acd.callback_option');
+    assert.throws(
+      () => parseFlow(base(), { catalogue: without }),
+      /\(built-in site prompt\): unknown prompt "acd\.callback_option"/,
+    );
+  });
+
+  test("a queue's fallback announcement without its prompt is refused at load, naming the queue's field", () => {
+    const config = loadSiteConfig(
+      fileURLToPath(new URL('../../deploy/examples/site-chongqing.yaml', import.meta.url)),
+    );
+    assert.doesNotThrow(() => loadFlow(config));
+    const [q0, ...rest] = config.acd.queues;
+    const holiday = { kind: 'announcement' as const, announcement: 'holiday-closed' };
+    const bad = { ...config, acd: { ...config.acd, queues: [{ ...q0!, afterHours: holiday }, ...rest] } };
+    assert.equal(announcementPrompt('holiday-closed'), 'acd.holiday_closed');
+    assert.throws(() => loadFlow(bad), /acd\.queues\[0\]\.afterHours: unknown prompt "acd\.holiday_closed"/);
   });
 
   test('the prompt catalogue is validated and renders variables', () => {

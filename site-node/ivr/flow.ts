@@ -227,9 +227,30 @@ export type NodeOf<K extends FlowNode['kind']> = Extract<FlowNode, { kind: K }>;
 export type Flow = z.infer<typeof FlowSchema>;
 export type FlowSettings = Flow['settings'];
 
+/**
+ * The prompt a queue's fallback `announcement:<name>` plays (site-node/acd/config.ts):
+ * `acd.<name>`, its dashes as underscores, since prompt ids are lower_snake_case.
+ */
+export const announcementPrompt = (name: string): string => `acd.${name.replace(/-/g, '_')}`;
+
 /** Prompt ids the runner plays by itself, by node kind / bank action. */
 export const BUILTIN_PROMPTS = {
   common: ['common.invalid', 'common.no_input', 'common.error', 'common.goodbye'],
+  /**
+   * What the site's call handling plays outside the flow (site-node/runtime/): refusals, the
+   * queue's announcement and its callback offer. Checked with every flow, so that a catalogue
+   * without them fails at load, not on a real caller's line.
+   */
+  site: [
+    'acd.all_ports_busy',
+    'acd.technical_difficulty',
+    'acd.leave_message',
+    'acd.callback_option',
+    'acd.callback_offered',
+    'acd.callback_confirmed',
+    'queue.position',
+    'queue.expected_wait',
+  ],
   identify: ['identify.unknown_card'],
   'verify-pin': ['pin.locked', 'pin.locked_host'],
   transfer: ['transfer.connecting'],
@@ -464,6 +485,11 @@ export interface LoadFlowOptions {
    * error at load: otherwise the first caller routed there would find no queue.
    */
   queues?: readonly string[];
+  /**
+   * Other prompts the site will play, as [where they are named, prompt id]: the queues'
+   * fallback announcements (load-flow.ts). Each must be in the catalogue.
+   */
+  sitePrompts?: ReadonlyArray<readonly [string, string]>;
 }
 
 export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
@@ -518,6 +544,14 @@ export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
   for (const p of [flow.settings.invalidPrompt, flow.settings.timeoutPrompt, ...BUILTIN_PROMPTS.common]) {
     if (!opts.catalogue.has(p))
       errors.push(['settings', `unknown prompt ${JSON.stringify(p)} (not in the prompt catalogue)`]);
+  }
+  const site: Array<readonly [string, string]> = [
+    ...BUILTIN_PROMPTS.site.map((p) => ['(built-in site prompt)', p] as const),
+    ...(opts.sitePrompts ?? []),
+  ];
+  for (const [where, p] of site) {
+    if (!opts.catalogue.has(p))
+      errors.push([where, `unknown prompt ${JSON.stringify(p)} (not in the prompt catalogue)`]);
   }
 
   if (errors.length === 0) {

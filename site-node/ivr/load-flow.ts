@@ -16,6 +16,7 @@ import { DomainError } from '../../shared/errors.js';
 import { throwInvalid } from '../../shared/validate.js';
 import type { SiteConfig } from '../config.js';
 import {
+  announcementPrompt,
   type Flow,
   type LoadFlowOptions,
   type LoadedFlow,
@@ -148,5 +149,18 @@ export function loadFlow(config: SiteConfig): { flow: Flow; warnings: string[] }
     catalogue: loadPromptCatalogueFile(promptsPath),
     strict: true,
     queues: config.acd.queues.map((q) => q.id),
+    sitePrompts: announcementPrompts(config),
   });
+}
+
+/** The prompts of the queues' fallback announcements (call-endings.ts plays them). */
+function announcementPrompts(config: SiteConfig): Array<readonly [string, string]> {
+  return config.acd.queues.flatMap((q, i) =>
+    (['onQueueFull', 'onMaxWait', 'afterHours'] as const).flatMap((key) => {
+      const a = q[key];
+      return a.kind === 'announcement'
+        ? [[`acd.queues[${i}].${key}`, announcementPrompt(a.announcement)] as const]
+        : [];
+    }),
+  );
 }

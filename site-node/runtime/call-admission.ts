@@ -70,7 +70,7 @@ export class CallAdmission {
     }
     if (this.ivr.sessions >= config.ivrPorts) {
       ctx.tally.blockedNoIvrPort++;
-      void ctx.announceAndRelease(call, 'acd.all-ports-busy', { state: 'failed', reason: 'no-ivr-port' });
+      void ctx.announceAndRelease(call, 'acd.all_ports_busy', { state: 'failed', reason: 'no-ivr-port' });
       return;
     }
     void media.answer(leg).then(() => this.ivr.start(call));

@@ -18,6 +18,7 @@ import {
 import type { CallContext } from './call-context.js';
 import { movePhase } from './call-phase.js';
 import type { LiveCall } from './live-call.js';
+import { announcementPrompt } from '../ivr/flow.js';
 
 export class CallEndings {
   private readonly wrapupCodes = new Map<string, string>();
@@ -52,7 +53,7 @@ export class CallEndings {
     // The terminal record is written on the call-ended that follows; here the caller is told,
     // except of a callback, which the caller hears about once it is committed (ended()).
     if (call.callerGone || a.kind === 'callback-offer') return;
-    const prompt = a.kind === 'announcement' ? `acd.${a.announcement}` : 'acd.leave-message';
+    const prompt = a.kind === 'announcement' ? announcementPrompt(a.announcement) : 'acd.leave_message';
     void ctx.d.media.play(call.leg, prompt).finally(() => void ctx.d.media.hangup(call.leg));
   }
 
@@ -176,7 +177,7 @@ export class CallEndings {
     const recorded = pressed !== undefined || (await this.bookFallbackCallback(call, queueId));
     if (!call.callerGone) {
       await ctx.d.media
-        .play(call.leg, recorded ? 'acd.callback-offered' : 'callback.not_scheduled')
+        .play(call.leg, recorded ? 'acd.callback_offered' : 'callback.not_scheduled')
         .catch(() => {});
       await ctx.d.media.hangup(call.leg).catch(() => {});
     }

@@ -198,7 +198,7 @@ export class CallIvr {
       ctx.engine.dispatch({ type: 'call-arrived', callId: call.callId, queueId, priority, attached: flat });
     } catch (e) {
       ctx.d.log.error('acd refused a call', { callId: call.callId, queueId, err: e });
-      void ctx.announceAndRelease(call, 'acd.technical-difficulty', {
+      void ctx.announceAndRelease(call, 'acd.technical_difficulty', {
         state: 'failed',
         reason: 'acd-refused',
       });

@@ -306,11 +306,8 @@ export class CallbackFlow {
     const waiting = (): boolean =>
       engine.call(callId)?.state === 'queued' && this.host.caller(callId) !== undefined;
     void (async () => {
-      const ewt = engine.expectedWaitMs(v.queueId, v.priority);
-      await media.play(caller.leg, 'acd.callback-option', {
-        key,
-        minutes: ewt === null ? 'unknown' : String(Math.max(1, Math.ceil(ewt / 60_000))),
-      });
+      // The expected wait is the hold announcement's to tell (queue-announcement.ts).
+      await media.play(caller.leg, 'acd.callback_option', { key });
       while (!this.stopped && waiting()) {
         const r = await media.collectDigits(caller.leg, { maxDigits: 1, timeoutMs: LISTEN_MS });
         if (r === 'hung-up') return this.host.hungUp(caller.leg);
@@ -401,7 +398,7 @@ export class CallbackFlow {
       }
     }
     this.openRecord(h, callbackId);
-    await media.play(caller.leg, 'acd.callback-confirmed').catch(() => {});
+    await media.play(caller.leg, 'acd.callback_confirmed').catch(() => {});
     await media.hangup(caller.leg).catch(() => {});
     return true;
   }

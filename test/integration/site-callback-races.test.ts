@@ -77,10 +77,10 @@ describe('the key pressed as the queue gives up on the caller', () => {
       await lock.query('LOCK TABLE tickets IN EXCLUSIVE MODE');
       const heard: string[] = [];
       const c = media.place(
-        caller(people[0]!.profile.phones[0]!, heard, (p) => (p === 'acd.callback-option' ? '1' : 'timeout')),
+        caller(people[0]!.profile.phones[0]!, heard, (p) => (p === 'acd.callback_option' ? '1' : 'timeout')),
       );
       await waitFor('the caller waiting', () => c.callId !== '' && site.engine.call(c.callId));
-      await waitFor('the key pressed', () => heard.includes('acd.callback-option'));
+      await waitFor('the key pressed', () => heard.includes('acd.callback_option'));
       await waitFor(
         'the queue giving up on the caller',
         () => site.engine.call(c.callId) === undefined,
@@ -130,7 +130,7 @@ describe('the key press not recorded, then a stop while callbacks wait', () => {
       WHEN (NEW.kind = 'callback-request') EXECUTE FUNCTION test_refuse_first_callback()`);
     const heard: string[] = [];
     const pressAgain = (p: string): string =>
-      p === 'acd.callback-option' || p === 'callback.not_scheduled' ? '1' : 'timeout';
+      p === 'acd.callback_option' || p === 'callback.not_scheduled' ? '1' : 'timeout';
     const c = media.place(caller(people[0]!.profile.phones[0]!, heard, pressAgain));
     const ticket = await waitFor(
       'the request of the second key press',
@@ -139,7 +139,7 @@ describe('the key press not recorded, then a stop while callbacks wait', () => {
     );
     assert.deepEqual(
       heard.filter((p) => p.startsWith('acd.callback') || p.startsWith('callback.')),
-      ['acd.callback-option', 'callback.not_scheduled'],
+      ['acd.callback_option', 'callback.not_scheduled'],
       'the offer, then the apology after the refused request',
     );
     assert.ok(await waitFor('its place in the queue', () => site.callbacks.virtualCallOf(ticket.ticketId)));
@@ -152,7 +152,7 @@ describe('the key press not recorded, then a stop while callbacks wait', () => {
     const { site, media, pool, people, desk } = ex;
     // A callback waits at the front of retail (with any left by the test before); a caller behind.
     const a = media.place(
-      caller(people[2]!.profile.phones[0]!, [], (p) => (p === 'acd.callback-option' ? '1' : 'timeout')),
+      caller(people[2]!.profile.phones[0]!, [], (p) => (p === 'acd.callback_option' ? '1' : 'timeout')),
     );
     const front = await waitFor(
       'the callback request',
@@ -219,7 +219,7 @@ describe('the key pressed while the call is taken for a move to another site', (
     try {
       await lock.query('BEGIN');
       await lock.query('LOCK TABLE tickets IN EXCLUSIVE MODE');
-      const c = media.place(caller(ani, [], (p) => (p === 'acd.callback-option' ? '1' : 'timeout')));
+      const c = media.place(caller(ani, [], (p) => (p === 'acd.callback_option' ? '1' : 'timeout')));
       await waitFor(
         'the key press being committed',
         () => c.callId !== '' && site.callbacks.joinRequest(c.callId) !== undefined,
@@ -283,7 +283,7 @@ describe('the key pressed while the call is taken for a move to another site', (
       await lock.query('BEGIN');
       await lock.query('LOCK TABLE tickets IN EXCLUSIVE MODE');
       const c = media.place(
-        caller(people[2]!.profile.phones[0]!, [], (p) => (p === 'acd.callback-option' ? '1' : 'timeout')),
+        caller(people[2]!.profile.phones[0]!, [], (p) => (p === 'acd.callback_option' ? '1' : 'timeout')),
       );
       await waitFor(
         'the key press being committed',

@@ -73,7 +73,7 @@ function caller(ani: string, prompts: string[], onOffer: string | 'timeout' = 't
     thinkMs: 20,
     respond: (prompt) => {
       if (prompt) prompts.push(prompt);
-      return prompt === 'main.menu' ? '0' : prompt === 'acd.callback-option' ? onOffer : 'timeout';
+      return prompt === 'main.menu' ? '0' : prompt === 'acd.callback_option' ? onOffer : 'timeout';
     },
   };
 }
@@ -114,7 +114,7 @@ test('a caller who presses the callback key keeps the place: called back before 
     async () => (a.callId ? (await callbackTicketsOf(pool, a.callId))[0] : undefined),
     20_000,
   );
-  assert.ok(heard.includes('acd.callback-option'), `the caller heard the offer (${heard.join(', ')})`);
+  assert.ok(heard.includes('acd.callback_option'), `the caller heard the offer (${heard.join(', ')})`);
   const virtualId = await waitFor('the callback in the queue', () =>
     site.callbacks.virtualCallOf(ticket.ticketId),
   );

@@ -202,8 +202,8 @@ test('a site whose database is away for ten seconds loses no fact and refuses, w
     ['feedback.suggestion_recorded', 'suggestion'],
     ['callback.scheduled', 'callback-request'],
     // Turned away by a full queue or a long wait with a callback, or pressed the key in queue.
-    ['acd.callback-offered', 'callback-request'],
-    ['acd.callback-confirmed', 'callback-request'],
+    ['acd.callback_offered', 'callback-request'],
+    ['acd.callback_confirmed', 'callback-request'],
   ];
   for (const [prompt, kind] of told) {
     const lost = taken.filter((h) => h.prompts.includes(prompt) && !has(h.callId, kind)).map((h) => h.callId);
