@@ -8,22 +8,19 @@ import { buildResponse, type ResponseOptions } from '../response.js';
 import type { SipHeader, SipRequest, SipResponse } from '../message.js';
 import { buildAck, buildInDialogRequest, type RequestExtras } from '../dialog/requests.js';
 import type { Dialog } from '../dialog/dialog.js';
-import type { LegCommand, LegEnd, LegState, LegStepResult, LegTimerName, RunningLegTimer } from './types.js';
+import type { LegCommand, LegEnd, LegState, LegStepResult, LegTimerName } from './types.js';
+import { TimerSteps } from '../timer-steps.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export type AnyLeg = LegState<string>;
 
-export class LegStep<S extends AnyLeg> {
+export class LegStep<S extends AnyLeg> extends TimerSteps<LegTimerName, LegCommand> {
+  declare readonly commands: LegCommand[];
   readonly s: Mutable<S>;
-  readonly commands: LegCommand[] = [];
-  private readonly running: Partial<Record<LegTimerName, RunningLegTimer>>;
 
-  constructor(
-    state: S,
-    readonly nowMs: number,
-  ) {
-    this.running = { ...state.timers };
+  constructor(state: S, nowMs: number) {
+    super(state.timers, nowMs);
     this.s = { ...state, timers: this.running };
   }
 
@@ -77,32 +74,6 @@ export class LegStep<S extends AnyLeg> {
     const request = buildAck(dialog, seq, this.s.options.via, this.s.options.ids.branch());
     this.s.lastAck = { seq, request };
     return this.sendRequest(request);
-  }
-
-  start(name: LegTimerName, intervalMs: number): this {
-    const atMs = this.nowMs + intervalMs;
-    this.running[name] = { atMs, intervalMs };
-    this.commands.push({ type: 'start-timer', name, atMs });
-    return this;
-  }
-
-  /** Forget a timer that just fired: the adapter has nothing left to cancel. */
-  fired(name: LegTimerName): this {
-    delete this.running[name];
-    return this;
-  }
-
-  cancel(...names: LegTimerName[]): this {
-    for (const name of names) {
-      if (this.running[name] === undefined) continue;
-      delete this.running[name];
-      this.commands.push({ type: 'cancel-timer', name });
-    }
-    return this;
-  }
-
-  cancelAll(): this {
-    return this.cancel(...(Object.keys(this.running) as LegTimerName[]));
   }
 
   stopMedia(): this {

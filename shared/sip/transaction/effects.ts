@@ -7,17 +7,10 @@
 import { IllegalTransactionEvent, type MachineName } from './illegal-event.js';
 import type { TimerName } from './timers.js';
 import type { RunningTimers, TerminationReason, TxCommand } from './types.js';
+import { TimerSteps } from '../timer-steps.js';
 
-export class Effects<H> {
-  readonly commands: TxCommand<H>[] = [];
-  private running: Partial<Record<TimerName, { atMs: number; intervalMs: number }>>;
-
-  constructor(
-    timers: RunningTimers,
-    private readonly nowMs: number,
-  ) {
-    this.running = { ...timers };
-  }
+export class Effects<H> extends TimerSteps<TimerName, TxCommand<H>> {
+  declare readonly commands: TxCommand<H>[];
 
   get timers(): RunningTimers {
     return this.running;
@@ -36,34 +29,6 @@ export class Effects<H> {
   push(command: TxCommand<H>): this {
     this.commands.push(command);
     return this;
-  }
-
-  /** Arm (or re-arm) a timer to fire `intervalMs` from now. */
-  start(name: TimerName, intervalMs: number): this {
-    const atMs = this.nowMs + intervalMs;
-    this.running[name] = { atMs, intervalMs };
-    this.commands.push({ type: 'start-timer', name, atMs });
-    return this;
-  }
-
-  /** Forget a timer that just fired: the adapter has nothing left to cancel. */
-  fired(name: TimerName): this {
-    delete this.running[name];
-    return this;
-  }
-
-  /** Cancel these timers where they are running. */
-  cancel(...names: TimerName[]): this {
-    for (const name of names) {
-      if (this.running[name] === undefined) continue;
-      delete this.running[name];
-      this.commands.push({ type: 'cancel-timer', name });
-    }
-    return this;
-  }
-
-  cancelAll(): this {
-    return this.cancel(...(Object.keys(this.running) as TimerName[]));
   }
 
   /** Cancel what is left and end: `terminated` is always the last command. */
