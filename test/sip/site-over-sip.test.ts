@@ -4,6 +4,7 @@
  * the SIP media port instead of the simulated one). A SIPp agent phone registers with digest and answers; the agent signs in and
  * goes ready through the gRPC desk and answers the offer there; a SIPp caller from the trunk
  * walks the IVR with RFC 4733 keys (1, PIN 135790#, 9, 0), waits, talks and hangs up.
+ * Callers who hang up before an agent: in the IVR, and in the queue with no agent ready.
  * docs/sip.md "The site over SIP".
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
