@@ -4,6 +4,7 @@
  * the SIP media port instead of the simulated one). A SIPp agent phone registers with digest and answers; the agent signs in and
  * goes ready through the gRPC desk and answers the offer there; a SIPp caller from the trunk
  * walks the IVR with RFC 4733 keys (1, PIN 135790#, 9, 0), waits, talks and hangs up.
+ * Callers who hang up before an agent: in the IVR, and in the queue with no agent ready.
  * docs/sip.md "The site over SIP".
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
@@ -145,6 +146,13 @@ async function readyAgent(
   agentId: string,
   phone: 'registered' | 'not-registered' = 'registered',
 ): Promise<DeskEvent[]> {
+  const events = await signedInAgent(agentId, phone);
+  await desk.setReady(agentId);
+  return events;
+}
+
+/** The agent signed in at the desk, not ready; it answers every offer at the desk. Logged out after. */
+async function signedInAgent(agentId: string, phone: 'registered' | 'not-registered'): Promise<DeskEvent[]> {
   const events: DeskEvent[] = [];
   const unsubscribe = desk.subscribe(agentId, (e) => {
     events.push(e);
@@ -158,7 +166,6 @@ async function readyAgent(
   });
   const view = await desk.login(agentId);
   assert.equal(view.phone, phone);
-  await desk.setReady(agentId);
   return events;
 }
 
@@ -166,6 +173,20 @@ function offeredCall(events: DeskEvent[]): string {
   const offer = events.find((e) => e.type === 'offer');
   assert.ok(offer?.type === 'offer', `the agent was offered the call: ${JSON.stringify(events)}`);
   return offer.pop.callId;
+}
+
+/**
+ * The one call the site opened since `sinceMs`: a call that reaches no agent has no offer at the
+ * desk to name it, and this file's tests run one at a time.
+ */
+async function callSince(sinceMs: number): Promise<string> {
+  return waitFor('the call in PG', async () => {
+    const r = await real.pool.query<{ id: string }>(`SELECT id FROM calls WHERE created_at >= $1`, [
+      new Date(sinceMs),
+    ]);
+    assert.ok(r.rows.length <= 1, `one call since the test began: ${JSON.stringify(r.rows)}`);
+    return r.rows[0]?.id;
+  });
 }
 
 async function timelineOf(callId: string): Promise<string[]> {
@@ -262,6 +283,82 @@ describe('a real site over SIP', () => {
     // The agent's hang-up, not the caller's: the phone's BYE is the agent's.
     const kinds = await timelineOf(callId);
     assert.ok(kinds.includes('agent-hangup') && !kinds.includes('caller-hangup'), kinds.join(', '));
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
+  test('a caller who hangs up in the IVR: the call ends self-service, never queued, no agent offered it', async () => {
+    const sinceMs = Date.now();
+    // Ready with no phone: the desk would still see an offer (the last test), so none here means
+    // the call never left the IVR.
+    const events = await readyAgent('a03', 'not-registered');
+    const caller = await sipp({
+      scenario: 'caller-hangs-up-in-ivr.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: {
+        dnis: '95588',
+        ani: RETAIL_ANI,
+        greeting_ms: QUICK_WALK.greeting_ms,
+        pin_ms: QUICK_WALK.pin_ms,
+      },
+    });
+    assertAllSucceeded('caller hanging up in the IVR', await caller.done, 1);
+    const callId = await callSince(sinceMs);
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
+    // The call ended in the IVR: a self-service call, the caller's hang-up its reason, no wait.
+    assert.equal(cdr.outcome, 'self-service', JSON.stringify(cdr));
+    assert.equal(cdr.finalState, 'ended', JSON.stringify(cdr));
+    assert.equal(cdr.endReason, 'ivr:caller-hung-up', JSON.stringify(cdr));
+    assert.equal(cdr.abandoned, false, JSON.stringify(cdr));
+    assert.equal(cdr.queuedAtMs, undefined, JSON.stringify(cdr));
+    assert.equal(cdr.offeredAtMs, undefined, JSON.stringify(cdr));
+    assert.equal(cdr.agentId, undefined, JSON.stringify(cdr));
+    assert.equal(cdr.waitMs, 0, JSON.stringify(cdr));
+    assert.deepEqual(await timelineOf(callId), ['created', 'ivr:caller-hung-up']);
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'offer'),
+      [],
+    );
+    assert.equal((await desk.agent('a03')).state, 'ready');
+  }, 120_000);
+
+  test('a caller who hangs up while queued, no agent ready: the CDR says abandoned, with its wait', async () => {
+    const sinceMs = Date.now();
+    // Signed in but not ready: the queue has an agent for its skill and none to offer to.
+    const events = await signedInAgent('a03', 'not-registered');
+    assert.equal((await desk.agent('a03')).state, 'not-ready');
+    // talk_ms from the 0: the site's "please hold" prompt (about 5 s) plays in the IVR first,
+    // then the caller waits in the queue for the rest.
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walk(10_000),
+    });
+    const callId = await callSince(sinceMs);
+    await waitFor('the caller queued', async () => (await timelineOf(callId)).includes('ivr-transfer'));
+    assertAllSucceeded('caller hanging up in the queue', await caller.done, 1);
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
+    assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
+    assert.equal(cdr.finalState, 'abandoned', JSON.stringify(cdr));
+    assert.equal(cdr.abandoned, true, JSON.stringify(cdr));
+    assert.equal(cdr.endReason, 'abandoned-queued', JSON.stringify(cdr));
+    assert.equal(cdr.queueId, 'retail', JSON.stringify(cdr));
+    assert.equal(cdr.customerId, 'c-1001', JSON.stringify(cdr));
+    assert.equal(cdr.agentId, undefined, JSON.stringify(cdr));
+    assert.equal(cdr.offeredAtMs, undefined, JSON.stringify(cdr));
+    assert.equal(cdr.answeredAtMs, undefined, JSON.stringify(cdr));
+    assert.equal(cdr.talkMs, 0, JSON.stringify(cdr));
+    // The wait is the time in the queue: from queued to the caller's BYE.
+    assert.ok(cdr.queuedAtMs !== undefined, JSON.stringify(cdr));
+    assert.ok(cdr.waitMs > 0, JSON.stringify(cdr));
+    assert.equal(cdr.waitMs, cdr.endedAtMs - cdr.queuedAtMs, JSON.stringify(cdr));
+    assert.deepEqual(await timelineOf(callId), ['created', 'ivr-transfer', 'abandoned-queued']);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'offer'),
+      [],
+    );
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 
