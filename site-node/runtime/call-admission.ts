@@ -64,10 +64,7 @@ export class CallAdmission {
       this.refuse(ani, dnis, leg, 'store-down', callId);
       return;
     }
-    if (call.callerGone) {
-      ctx.finish(call, { callId, state: 'ended', reason: 'caller-hangup-in-ivr' });
-      return;
-    }
+    if (call.callerGone) return ctx.endInIvr(call);
     if (this.ivr.sessions >= config.ivrPorts) {
       ctx.tally.blockedNoIvrPort++;
       void ctx.announceAndRelease(call, 'acd.all_ports_busy', { state: 'failed', reason: 'no-ivr-port' });

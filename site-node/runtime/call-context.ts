@@ -112,6 +112,17 @@ export class CallContext {
     this.write(`end ${call.callId}`, (s) => endCall(s, req));
   }
 
+  /**
+   * The caller left while the call was still the IVR's: at a menu, during the flow's last
+   * prompt before the queue, or before the flow began. Each is the same end, self-service in
+   * the CDR and in the day's counts (stats-rebuild.ts counts `ivr:` reasons), with one reason.
+   */
+  endInIvr(call: LiveCall, reason = 'caller-hung-up'): void {
+    if (!this.calls.has(call.callId)) return;
+    this.tally.selfService++;
+    this.finish(call, { callId: call.callId, state: 'ended', reason: `ivr:${reason}` });
+  }
+
   async announceAndRelease(
     call: LiveCall,
     promptId: string,

@@ -72,14 +72,10 @@ export class CallIvr {
     call.ivrPath = result.state.path;
     if (result.outcome.type === 'ended') {
       if (!call.callerGone) await d.media.hangup(call.leg).catch(() => {});
-      ctx.tally.selfService++;
-      ctx.finish(call, { callId: call.callId, state: 'ended', reason: `ivr:${result.outcome.reason}` });
+      ctx.endInIvr(call, result.outcome.reason);
       return;
     }
-    if (call.callerGone) {
-      ctx.finish(call, { callId: call.callId, state: 'ended', reason: 'caller-hangup-in-ivr' });
-      return;
-    }
+    if (call.callerGone) return ctx.endInIvr(call);
     this.enqueue(call, result.outcome.queueId, result.outcome.priority, result.outcome.attached);
   }
 

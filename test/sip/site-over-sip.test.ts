@@ -362,6 +362,29 @@ describe('a real site over SIP', () => {
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 
+  test('a caller who asks for an agent and hangs up during "please hold": one self-service call, in the CDR and in the counts', async () => {
+    const sinceMs = Date.now();
+    const selfServiceBefore = real.site.snapshot().summary.selfService;
+    await signedInAgent('a03', 'not-registered');
+    // 1 s after the 0, while the site's "please hold" (about 5 s) still plays in the IVR: the
+    // caller has left before the queue. It was counted nowhere while its CDR said self-service.
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walk(1_000),
+    });
+    assertAllSucceeded('caller hanging up during the hold prompt', await caller.done, 1);
+    const callId = await callSince(sinceMs);
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
+    assert.equal(cdr.outcome, 'self-service', JSON.stringify(cdr));
+    assert.equal(cdr.endReason, 'ivr:caller-hung-up', JSON.stringify(cdr));
+    assert.equal(cdr.queuedAtMs, undefined, JSON.stringify(cdr));
+    assert.deepEqual(await timelineOf(callId), ['created', 'ivr:caller-hung-up']);
+    assert.equal(real.site.snapshot().summary.selfService, selfServiceBefore + 1);
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
   test('an agent whose phone is not registered answers at the desk: not-ready (phone-not-registered), the caller back to the queue', async () => {
     const events = await readyAgent('a03', 'not-registered');
     const caller = await sipp({
