@@ -3,21 +3,22 @@
  * transaction user and the call flow's MediaPort (media-port.ts). REGISTERs go to the phone
  * registrar; a new INVITE passes the gate (trunk ACL or phone digest), starts an inbound leg
  * with an engine endpoint and reaches the call flow as `onInbound`; the agent is reached by an
- * outbound leg to the phone the registrar knows, bridged in the engine once it answers.
+ * outbound leg to the phone the registrar knows, bridged in the engine once it answers. Every
+ * outbound leg (an agent's phone, and the dial-out and hand-over built on it) goes through one
+ * `placeOutbound`.
  *
  * Every leg ends through its pure core (shared/sip/leg/): the far end's BYE or CANCEL, RTP
  * silence (the engine's `inactive`), the session timer, or the site's hang-up; an end the
  * site did not ask for is told to it (`onFarEndHangup`), so a lost BYE never leaves an agent
  * on a call. Dial-out and hand-over are not built yet: they refuse with `unavailable`.
  */
-import { randomBytes } from 'node:crypto';
 import { DomainError, failedPrecondition, unavailable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
 import type { G711Codec, LocalAudio } from '../../shared/media/sdp.js';
 import { DEFAULT_TIMER_POLICY } from '../../shared/media/session-expires.js';
 import { dialogKey, dialogKeyOfRequest, dialogKeyOfResponse } from '../../shared/sip/dialog/dialog.js';
-import { buildCancel, type SipIds } from '../../shared/sip/dialog/requests.js';
+import { buildCancel } from '../../shared/sip/dialog/requests.js';
 import { fromHeader, toHeader } from '../../shared/sip/headers.js';
 import {
   startInboundLeg,
@@ -30,6 +31,7 @@ import {
   stepOutboundLeg,
   type OutboundEvent,
   type OutboundLeg,
+  type OutboundTarget,
 } from '../../shared/sip/leg/outbound.js';
 import { agentNotReadyReason, isFarEndHangup, REJECT_STATUS } from '../../shared/sip/leg/outcomes.js';
 import type { LegOptions } from '../../shared/sip/leg/types.js';
@@ -39,6 +41,7 @@ import type { SipStack } from '../../shared/sip/stack/sip-stack.js';
 import type {
   ServerTransaction,
   SipOrigin,
+  SipTarget,
   TransactionUser,
 } from '../../shared/sip/stack/transaction-user.js';
 import { topVia } from '../../shared/sip/stack/via.js';
@@ -58,8 +61,8 @@ import {
 import type { PhoneRegistrar } from './phone-registrar.js';
 import type { PromptLibrary } from './prompt-library.js';
 import type { PromptLanguage } from './prompt-pieces.js';
-import { DigitBuffer } from './sip-digits.js';
 import { LegRunner } from './sip-leg-runner.js';
+import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
 
 /** What the caller hears between announcements while waiting: a prompt id, or raw clip files. */
 export interface QueueAnnouncement {
@@ -88,38 +91,11 @@ export interface SipMediaPortOptions {
   announceEveryMs?: number;
 }
 
-interface Leg {
-  call: CallLeg;
-  runner: LegRunner<InboundLeg, InboundEvent> | LegRunner<OutboundLeg, OutboundEvent>;
-  kind: 'inbound' | 'outbound';
-  digits: DigitBuffer;
-  /** The site hung up (or refused) this leg: its end is not reported as the far end's. */
-  localEnd: boolean;
-  /** On hold (queue treatment): a prompt played meanwhile gives the music back when it ends. */
-  holding: boolean;
-  /** Outbound: waiting for the answer. */
-  onAnswer?: { resolve: () => void; reject: (e: Error) => void };
-  /** Inbound: waiting for the 200 to go out. */
-  ended: Promise<void>;
-  endNow: () => void;
-}
-
-const hex = (n: number): string => randomBytes(n).toString('hex');
-
-const IDS: SipIds = {
-  branch: () => `z9hG4bK${hex(10)}`,
-  tag: () => hex(6),
-  callId: () => hex(12),
-};
-
 export class SipMediaPort implements MediaPort, TransactionUser {
   private stack: SipStack | undefined;
   private registrar: PhoneRegistrar | undefined;
   private gate: InviteGate | undefined;
-  private readonly byDialog = new Map<string, Leg>();
-  private readonly byInviteBranch = new Map<string, Leg>();
-  private readonly byEndpoint = new Map<string, Leg>();
-  private readonly byLegId = new Map<string, Leg>();
+  private readonly legs = new PortLegTable();
   private inbound: ((call: InboundCall) => void) | undefined;
   private farEnd: ((leg: CallLeg) => void) | undefined;
   private stopping = false;
@@ -129,9 +105,9 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   constructor(private readonly o: SipMediaPortOptions) {
     this.log = o.log.child({ part: 'sip-port' });
     o.engine.onEvent((e) => {
-      if (e.kind === 'digit') this.byEndpoint.get(e.endpointId)?.digits.press(e.digit);
+      if (e.kind === 'digit') this.legs.ofEndpoint(e.endpointId)?.digits.press(e.digit);
       else if (e.kind === 'inactive')
-        this.byEndpoint.get(e.endpointId)?.runner.feed({ type: 'media-timeout' });
+        this.legs.ofEndpoint(e.endpointId)?.runner.feed({ type: 'media-timeout' });
       else if (e.kind === 'failed')
         this.log.error('media engine failed: calls lose their audio', { message: e.message });
     });
@@ -149,7 +125,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   /** Legs still open (tests and stop). */
   get openLegs(): number {
-    return this.byLegId.size;
+    return this.legs.size;
   }
 
   // --- TransactionUser -------------------------------------------------------------------
@@ -167,7 +143,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     }
     const key = dialogKeyOfRequest(request);
     if (key !== undefined) {
-      const leg = this.byDialog.get(key);
+      const leg = this.legs.ofDialog(key);
       if (!leg) {
         this.respond(tx, buildResponse(request, 481, { toTag: toHeader(request).tag ?? IDS.tag() }));
         return;
@@ -189,18 +165,18 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   onAck(ack: SipRequest): void {
     const key = dialogKeyOfRequest(ack);
-    const leg = key === undefined ? undefined : this.byDialog.get(key);
+    const leg = key === undefined ? undefined : this.legs.ofDialog(key);
     leg?.runner.feed({ type: 'request', request: ack });
   }
 
   onCancel(invite: SipRequest): void {
-    const leg = this.byInviteBranch.get(topVia(invite).branch ?? '');
+    const leg = this.legs.ofInviteBranch(topVia(invite).branch ?? '');
     leg?.runner.feed({ type: 'request', request: buildCancel(invite) });
   }
 
   onStrayResponse(response: SipResponse): void {
     const key = dialogKeyOfResponse(response);
-    const leg = key === undefined ? undefined : this.byDialog.get(key);
+    const leg = key === undefined ? undefined : this.legs.ofDialog(key);
     if (leg?.kind === 'outbound') leg.runner.feed({ type: 'response', response });
   }
 
@@ -253,7 +229,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       leg.runner.run(start.commands);
       return;
     }
-    this.register(leg, endpoint.endpointId, dialogKey(start.state.dialog!.id), topVia(request).branch ?? '');
+    this.legs.add(leg, topVia(request).branch ?? '', dialogKey(start.state.dialog!.id));
     leg.runner.run(start.commands);
     const codec = start.state.audio?.codec;
     if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
@@ -265,7 +241,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private legOptions(origin: SipOrigin, rtpPort: number): LegOptions {
     const sip = this.o.sip;
     const local = this.stack!.address(origin.transport);
-    const host = sip.publicAddress.includes(':') ? `[${sip.publicAddress}]` : sip.publicAddress;
+    const host = this.hostInUri();
     return {
       via: { transport: origin.transport.toUpperCase(), sentBy: `${host}:${local.port}` },
       contact: `sip:site@${host}:${local.port}${origin.transport === 'tcp' ? ';transport=tcp' : ''}`,
@@ -291,26 +267,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   private makeLeg(call: CallLeg, kind: Leg['kind'], runner: Leg['runner']): Leg {
-    let endNow = (): void => {};
-    const ended = new Promise<void>((r) => (endNow = r));
-    return {
-      call,
-      kind,
-      runner,
-      digits: new DigitBuffer(this.o.scheduler),
-      localEnd: false,
-      holding: false,
-      ended,
-      endNow,
-    };
-  }
-
-  private register(leg: Leg, endpointId: string, dialog: string | undefined, inviteBranch: string): void {
-    this.byEndpoint.set(endpointId, leg);
-    this.byLegId.set(leg.call.legId, leg);
-    if (dialog !== undefined) this.byDialog.set(dialog, leg);
-    this.byInviteBranch.set(inviteBranch, leg);
-    (leg as Leg & { keys?: string[] }).keys = [endpointId, dialog ?? '', inviteBranch];
+    return makePortLeg(call, kind, runner, this.o.scheduler);
   }
 
   private hooks(leg: () => Leg): ConstructorParameters<typeof LegRunner>[5] {
@@ -319,10 +276,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       onAnswered: () => leg().onAnswer?.resolve(),
       onEnded: (end) => {
         const l = leg();
-        this.byEndpoint.delete(l.runner.endpointId);
-        this.byLegId.delete(l.call.legId);
-        for (const [k, v] of this.byDialog) if (v === l) this.byDialog.delete(k);
-        for (const [k, v] of this.byInviteBranch) if (v === l) this.byInviteBranch.delete(k);
+        this.legs.remove(l);
         l.digits.hungUp();
         l.endNow();
         if (l.onAnswer) {
@@ -350,7 +304,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   private live(leg: CallLeg): Leg | undefined {
-    const l = this.byLegId.get(leg.legId);
+    const l = this.legs.ofLegId(leg.legId);
     return l && !l.runner.ended ? l : undefined;
   }
 
@@ -449,27 +403,51 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const phone = this.registrar?.phoneOf(agentId)[0];
     if (!phone)
       throw new AgentPhoneFailed('phone-not-registered', `agent ${agentId}'s phone is not registered`);
-    const endpoint = await this.o.engine.open();
-    const transport = phone.target.transport ?? 'udp';
-    const options = this.legOptions({ transport, source: phone.target }, endpoint.localPort);
-    const sip = this.o.sip;
-    const start = startOutboundLeg(
-      {
+    const leg = await this.placeOutbound({
+      target: phone.target,
+      to: {
         requestUri: phone.contact,
         toUri: phone.contact,
-        fromUri: `sip:site@${sip.publicAddress.includes(':') ? `[${sip.publicAddress}]` : sip.publicAddress}`,
+        fromUri: `sip:site@${this.hostInUri()}`,
         fromDisplayName: callerLeg.callId,
       },
-      options,
-      sip.timers.ringTimeoutMs,
-      this.o.scheduler.now(),
-    );
-    const legId = `${callerLeg.legId}-agent-${++this.seq}`;
+      ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
+      call: { legId: `${callerLeg.legId}-agent-${++this.seq}`, callId: callerLeg.callId, role: 'agent' },
+    });
+    caller.digits.clear();
+    caller.holding = false;
+    if (!this.live(callerLeg)) {
+      await this.hangup(leg.call);
+      throw failedPrecondition(`caller leg ${callerLeg.legId} ended while the agent's phone rang`);
+    }
+    await this.o.engine.bridge(caller.runner.endpointId, leg.runner.endpointId);
+    return leg.call;
+  }
+
+  private hostInUri(): string {
+    const a = this.o.sip.publicAddress;
+    return a.includes(':') ? `[${a}]` : a;
+  }
+
+  /**
+   * Call out (an agent's phone, a customer through a trunk, another site): an engine endpoint,
+   * the outbound leg's INVITE, and the answer. Rejects with the leg's end when the far end did
+   * not take the call (AgentPhoneFailed carries why: no answer, busy, unreachable); the leg is
+   * gone then. Resolves with the answered leg once the engine points its RTP at the far end.
+   */
+  private async placeOutbound(spec: {
+    target: SipTarget;
+    to: OutboundTarget;
+    ringTimeoutMs: number;
+    call: Omit<CallLeg, 'endpoint'>;
+  }): Promise<Leg> {
+    const endpoint = await this.o.engine.open();
+    const transport = spec.target.transport ?? 'udp';
+    const options = this.legOptions({ transport, source: spec.target }, endpoint.localPort);
+    const start = startOutboundLeg(spec.to, options, spec.ringTimeoutMs, this.o.scheduler.now());
     const leg = this.makeLeg(
       {
-        legId,
-        callId: callerLeg.callId,
-        role: 'agent',
+        ...spec.call,
         endpoint: { transport: 'rtp', host: endpoint.localHost, port: endpoint.localPort, codec: 'PCMA' },
       },
       'outbound',
@@ -477,31 +455,24 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         start.state,
         stepOutboundLeg,
         endpoint.endpointId,
-        phone.target,
+        spec.target,
         this.deps(),
         this.hooks(() => leg),
       ),
     );
     const answered = new Promise<void>((resolve, reject) => (leg.onAnswer = { resolve, reject }));
-    this.register(leg, endpoint.endpointId, undefined, topVia(start.state.invite).branch ?? '');
-    // The dialog's key is known at the 2xx (the phone's tag); responses come through the
+    // The dialog's key is known at the 2xx (the far end's tag); responses come through the
     // INVITE's own transaction until then.
+    this.legs.add(leg, topVia(start.state.invite).branch ?? '');
     leg.runner.run(start.commands);
     await answered;
     leg.onAnswer = undefined;
     const dialog = leg.runner.dialogOf();
-    if (dialog) this.byDialog.set(dialogKey(dialog.id), leg);
+    if (dialog) this.legs.addDialog(leg, dialogKey(dialog.id));
     const codec = leg.runner.audio?.codec;
     if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
     await leg.runner.settled();
-    caller.digits.clear();
-    caller.holding = false;
-    if (!this.live(callerLeg)) {
-      await this.hangup(leg.call);
-      throw failedPrecondition(`caller leg ${callerLeg.legId} ended while the agent's phone rang`);
-    }
-    await this.o.engine.bridge(caller.runner.endpointId, endpoint.endpointId);
-    return leg.call;
+    return leg;
   }
 
   dial(_number: string, _opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'> {
@@ -539,7 +510,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   /** Stop taking calls and hang up every leg; resolves when they ended or `waitMs` passed. */
   async stop(waitMs = 5_000): Promise<void> {
     this.stopping = true;
-    const legs = [...this.byLegId.values()];
+    const legs = this.legs.all();
     for (const l of legs) await this.hangup(l.call);
     let timer: (() => void) | undefined;
     await Promise.race([
