@@ -9,47 +9,13 @@
  * present in only one URI when comparing, so a phone still finds its Contact in our 200.
  */
 import { isIP } from 'node:net';
+import { parseSipUri as parseContact } from '../../shared/sip/uri.js';
 import { isPrivateIp } from './cidr.js';
 
 export interface SipTarget {
   transport: 'udp' | 'tcp';
   host: string;
   port: number;
-}
-
-interface ContactParts {
-  user: string | undefined;
-  /** Lower-case; IPv6 with its brackets. */
-  host: string;
-  port: number | undefined;
-  transport: 'udp' | 'tcp' | undefined;
-  ob: boolean;
-}
-
-const HOSTPORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/;
-
-function parseContact(uri: string): ContactParts | undefined {
-  // The site speaks SIP over UDP and TCP only: a sips: or TLS contact could not be reached.
-  const m = /^sip:(.*)$/i.exec(uri);
-  if (!m) return undefined;
-  const rest = m[1]!.split('?')[0]!;
-  const at = rest.lastIndexOf('@');
-  const user = at >= 0 ? rest.slice(0, at) : undefined;
-  if (user === '') return undefined;
-  const [hostport = '', ...params] = rest.slice(at + 1).split(';');
-  const hp = HOSTPORT.exec(hostport);
-  if (!hp) return undefined;
-  const port = hp[2] === undefined ? undefined : Number(hp[2]);
-  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  let transport: string | undefined;
-  let ob = false;
-  for (const p of params) {
-    const [name = '', value] = p.split('=');
-    if (name.toLowerCase() === 'transport' && value) transport = value.toLowerCase();
-    if (name.toLowerCase() === 'ob') ob = true;
-  }
-  if (transport !== undefined && transport !== 'udp' && transport !== 'tcp') return undefined;
-  return { user, host: hp[1]!.toLowerCase(), port, transport: transport as ContactParts['transport'], ob };
 }
 
 /** The stored form of a Contact URI, or undefined when it is not a sip: URI over UDP or TCP. */

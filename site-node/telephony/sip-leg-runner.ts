@@ -10,7 +10,8 @@
  */
 import type { Logger } from '../../shared/log.js';
 import type { Cancel, Scheduler } from '../../shared/scheduler.js';
-import { cseq } from '../../shared/sip/headers.js';
+import { nextHop } from '../../shared/sip/dialog/next-hop.js';
+import { cseq, toHeader } from '../../shared/sip/headers.js';
 import type { SipRequest, SipResponse } from '../../shared/sip/message.js';
 import type { SipStack } from '../../shared/sip/stack/sip-stack.js';
 import type { ServerTransaction, SipTarget } from '../../shared/sip/stack/transaction-user.js';
@@ -144,9 +145,18 @@ export class LegRunner<S extends LegState<string>, E extends { type: string }> {
     }
   }
 
+  /**
+   * The INVITE and its CANCEL go where the leg was set up over; a request inside the dialog
+   * (To has a tag) follows the dialog's route set (shared/sip/dialog/next-hop.ts).
+   */
+  private destination(request: SipRequest): SipTarget {
+    const inDialog = request.method !== 'CANCEL' && toHeader(request).tag !== undefined;
+    return inDialog ? nextHop(request, this.target) : this.target;
+  }
+
   private send(request: SipRequest): void {
     if (request.method === 'ACK') {
-      this.d.stack.sendAck(request, this.target).catch((e: unknown) => {
+      this.d.stack.sendAck(request, this.destination(request)).catch((e: unknown) => {
         this.d.log.warn('sip ACK not sent', { err: e });
       });
       return;
@@ -156,7 +166,7 @@ export class LegRunner<S extends LegState<string>, E extends { type: string }> {
     const failed = (reason: 'timeout' | 'transport-error'): void =>
       this.feed({ type: 'request-failed', method, seq, reason } as LegEvent as unknown as E);
     try {
-      this.d.stack.request(request, this.target, {
+      this.d.stack.request(request, this.destination(request), {
         onResponse: (response) => this.feed({ type: 'response', response } as LegEvent as unknown as E),
         onTimeout: () => failed('timeout'),
         onTransportError: () => failed('transport-error'),
