@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { compileSiteConfig } from './config.js';
-import { loadNonceSecret } from './config-sip.js';
+import { DEFAULT_SIP_LIMITS, loadNonceSecret } from './config-sip.js';
 import { isDomainError } from '../shared/errors.js';
 import { ha1 } from '../shared/sip/digest-hash.js';
 
@@ -79,6 +79,7 @@ test("the example's sip section compiles when uncommented, with defaults filled 
     defaultExpiresS: 3600,
     maxContactsPerAor: 3,
   });
+  assert.deepEqual(sip.limits, DEFAULT_SIP_LIMITS);
 });
 
 test('without a sip section there is no SIP, and a minimal one takes every default', () => {
@@ -98,6 +99,12 @@ test('without a sip section there is no SIP, and a minimal one takes every defau
   assert.deepEqual(sip.digest.algorithms, ['SHA-256', 'MD5']);
   assert.deepEqual([sip.trunks, sip.phones], [[], []]);
   assert.equal(sip.timers.sessionIntervalS, 1800);
+  assert.deepEqual(sip.limits, DEFAULT_SIP_LIMITS);
+  c.sip.limits = { maxServerTransactions: 2000, tcp: { idle: '1m', messageTimeout: '10s' } };
+  assert.deepEqual(compileSiteConfig(c, '/etc/site', 'site').sip!.limits, {
+    maxServerTransactions: 2000,
+    tcp: { ...DEFAULT_SIP_LIMITS.tcp, idleMs: 60_000, messageMs: 10_000 },
+  });
 });
 
 test('each kind of bad sip section is refused, naming the field', () => {
@@ -197,6 +204,10 @@ test('each kind of bad sip section is refused, naming the field', () => {
   );
   refuses((c) => (c.sip.registrar.defaultExpiresS = 10), /site\.sip\.registrar\.defaultExpiresS/);
   refuses((c) => (c.sip.secret = 'inline'), /site\.sip: Unrecognized key/);
+  refuses((c) => (c.sip.limits = { maxServerTransactions: 10 }), /site\.sip\.limits\.maxServerTransactions/);
+  refuses((c) => (c.sip.limits = { tcp: { idle: 0 } }), /site\.sip\.limits\.tcp\.idle: must be more than 0/);
+  refuses((c) => (c.sip.limits = { tcp: { maxConnections: 0 } }), /site\.sip\.limits\.tcp\.maxConnections/);
+  refuses((c) => (c.sip.limits = { udp: {} }), /site\.sip\.limits: Unrecognized key/);
 });
 
 test('every problem of a bad section is reported at once', () => {

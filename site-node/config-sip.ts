@@ -47,6 +47,15 @@ export const DEFAULT_REGISTRAR_LIMITS: RegistrarLimits = {
   maxContactsPerAor: 3,
 };
 
+/**
+ * The stack's bounds against floods and slow peers (docs/sip.md "Under attack"); the defaults
+ * are the stack's own (shared/sip/stack/sip-stack.ts, shared/sip/transport/tcp-transport.ts).
+ */
+export const DEFAULT_SIP_LIMITS: SipLimits = {
+  maxServerTransactions: 10_000,
+  tcp: { idleMs: 300_000, maxConnections: 1024, messageMs: 32_000, maxPendingBytes: 1024 * 1024 },
+};
+
 export const sipSectionSchema = z
   .object({
     /** Where the site takes SIP: one entry per transport and address. */
@@ -130,6 +139,50 @@ export const sipSectionSchema = z
       })
       .strict()
       .default({ ...DEFAULT_REGISTRAR_LIMITS }),
+    /** The stack's bounds: server transactions open, and TCP connections and their timers. */
+    limits: z
+      .object({
+        maxServerTransactions: z
+          .number()
+          .int()
+          .min(100)
+          .max(1_000_000)
+          .default(DEFAULT_SIP_LIMITS.maxServerTransactions),
+        tcp: z
+          .object({
+            idle: positiveDuration.default(DEFAULT_SIP_LIMITS.tcp.idleMs),
+            maxConnections: z
+              .number()
+              .int()
+              .min(1)
+              .max(100_000)
+              .default(DEFAULT_SIP_LIMITS.tcp.maxConnections),
+            messageTimeout: positiveDuration.default(DEFAULT_SIP_LIMITS.tcp.messageMs),
+            maxPendingBytes: z
+              .number()
+              .int()
+              .min(64 * 1024)
+              .max(64 * 1024 * 1024)
+              .default(DEFAULT_SIP_LIMITS.tcp.maxPendingBytes),
+          })
+          .strict()
+          .default({
+            idle: DEFAULT_SIP_LIMITS.tcp.idleMs,
+            maxConnections: DEFAULT_SIP_LIMITS.tcp.maxConnections,
+            messageTimeout: DEFAULT_SIP_LIMITS.tcp.messageMs,
+            maxPendingBytes: DEFAULT_SIP_LIMITS.tcp.maxPendingBytes,
+          }),
+      })
+      .strict()
+      .default({
+        maxServerTransactions: DEFAULT_SIP_LIMITS.maxServerTransactions,
+        tcp: {
+          idle: DEFAULT_SIP_LIMITS.tcp.idleMs,
+          maxConnections: DEFAULT_SIP_LIMITS.tcp.maxConnections,
+          messageTimeout: DEFAULT_SIP_LIMITS.tcp.messageMs,
+          maxPendingBytes: DEFAULT_SIP_LIMITS.tcp.maxPendingBytes,
+        },
+      }),
   })
   .strict();
 
@@ -147,6 +200,11 @@ export interface SipPhoneConfig {
   extension: string;
   /** Lower-case hex per algorithm, one for each algorithm the realm offers. */
   ha1: Partial<Record<DigestAlgorithm, string>>;
+}
+
+export interface SipLimits {
+  maxServerTransactions: number;
+  tcp: { idleMs: number; maxConnections: number; messageMs: number; maxPendingBytes: number };
 }
 
 /** Where the nonce secret is read from at start; the config holds no secret itself. */
@@ -167,6 +225,7 @@ export interface SiteSipConfig {
   phones: SipPhoneConfig[];
   timers: { t1Ms: number; sessionIntervalS: number; rtpInactivityMs: number; ringTimeoutMs: number };
   registrar: RegistrarLimits;
+  limits: SipLimits;
 }
 
 export interface SipSectionContext {
@@ -305,6 +364,15 @@ export function compileSipSection(
     phones,
     timers,
     registrar: raw.registrar,
+    limits: {
+      maxServerTransactions: raw.limits.maxServerTransactions,
+      tcp: {
+        idleMs: raw.limits.tcp.idle,
+        maxConnections: raw.limits.tcp.maxConnections,
+        messageMs: raw.limits.tcp.messageTimeout,
+        maxPendingBytes: raw.limits.tcp.maxPendingBytes,
+      },
+    },
   };
 }
 

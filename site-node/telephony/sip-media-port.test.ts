@@ -21,7 +21,7 @@ import type { SipRequest, SipResponse } from '../../shared/sip/message.js';
 import { buildResponse } from '../../shared/sip/response.js';
 import { SipStack } from '../../shared/sip/stack/sip-stack.js';
 import type { ServerTransaction, TransactionUser } from '../../shared/sip/stack/transaction-user.js';
-import { DEFAULT_REGISTRAR_LIMITS, type SiteSipConfig } from '../config-sip.js';
+import { DEFAULT_REGISTRAR_LIMITS, DEFAULT_SIP_LIMITS, type SiteSipConfig } from '../config-sip.js';
 import { loadPromptCatalogueFile } from '../ivr/flow.js';
 import { pgSkip, siteTestDb, type SiteTestDb } from '../store/testing.js';
 import { PgRegistrationStore } from '../store/sip-registrations-repo.js';
@@ -50,6 +50,7 @@ const SIP: SiteSipConfig = {
   phones: [{ agentId: 'a01', extension: '1001', ha1: { MD5: '0123456789abcdef0123456789abcdef' } }],
   timers: { t1Ms: 100, sessionIntervalS: 1800, rtpInactivityMs: 30_000, ringTimeoutMs: 2000 },
   registrar: DEFAULT_REGISTRAR_LIMITS,
+  limits: DEFAULT_SIP_LIMITS,
 };
 
 /** A carrier's user agent: its own stack; requests it receives are kept and answered 200. */

@@ -98,8 +98,9 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
       const stack = await SipStack.start(
         {
           ...(udp ? { udp: { host: udp.host, port: udp.port } } : {}),
-          ...(tcp ? { tcp: { host: tcp.host, port: tcp.port } } : {}),
+          ...(tcp ? { tcp: { host: tcp.host, port: tcp.port, ...sip.limits.tcp } } : {}),
           viaHost: sip.publicAddress,
+          maxServerTransactions: sip.limits.maxServerTransactions,
           timers: { t1Ms: sip.timers.t1Ms },
           log,
         },
