@@ -19,14 +19,22 @@ import { buildResponse } from '../../shared/sip/response.js';
 import type { SipTrunkConfig } from '../config-sip.js';
 import type { PhoneRegistrar, RegistrationSource } from './phone-registrar.js';
 import type { TrunkAcl } from './trunk-acl.js';
+import { TrunkChannels } from './trunk-channels.js';
+
+/** The Request-URI's user part: the number the caller dialled (DNIS). */
+export const dialledNumber = (uri: string): string | undefined => /^sips?:([^@;?]+)@/i.exec(uri)?.[1];
 
 export type InviteAdmission =
-  | { ok: true; from: 'trunk'; trunk: SipTrunkConfig }
+  /** `release` gives the trunk's channel back: call it once the call has ended, however. */
+  | { ok: true; from: 'trunk'; trunk: SipTrunkConfig; release: () => void }
   | { ok: true; from: 'phone'; extension: string }
   | { ok: false; response: SipResponse };
 
 export class InviteGate {
   private readonly refusals: WindowedLog;
+
+  /** Calls open per trunk; the port gives each back when its leg ends. */
+  readonly channels = new TrunkChannels();
 
   constructor(
     private readonly trunks: TrunkAcl,
@@ -48,20 +56,68 @@ export class InviteGate {
 
   admit(req: SipRequest, source: RegistrationSource): InviteAdmission {
     const trunk = this.trunks.trunkOf(source.host);
-    if (trunk) return { ok: true, from: 'trunk', trunk };
+    if (trunk) return this.admitFromTrunk(req, source, trunk);
     if (this.phones.isPhoneSource(source.host)) {
       const a = this.phones.authorizeInvite(req, source);
       return a.ok ? { ok: true, from: 'phone', extension: a.extension } : a;
     }
-    this.refusals.note(source.host, 'unknown-source', () =>
+    return this.refuse(
+      req,
+      source,
+      403,
+      'unknown-source',
+      'not a trunk source, nor the address of a registered phone',
+    );
+  }
+
+  /** The trunk carries this number to the site, and has a channel free. */
+  private admitFromTrunk(
+    req: SipRequest,
+    source: RegistrationSource,
+    trunk: SipTrunkConfig,
+  ): InviteAdmission {
+    const dnis = dialledNumber(req.uri);
+    if (dnis === undefined || !trunk.dnis.includes(dnis))
+      return this.refuse(
+        req,
+        source,
+        404,
+        'unknown-dnis',
+        `trunk ${trunk.name} does not carry ${dnis ?? 'that number'} to this site`,
+        trunk.name,
+      );
+    const release = this.channels.take(trunk);
+    if (!release)
+      return this.refuse(
+        req,
+        source,
+        503,
+        'trunk-full',
+        `all ${trunk.maxChannels} channels of trunk ${trunk.name} are in use`,
+        trunk.name,
+      );
+    return { ok: true, from: 'trunk', trunk, release };
+  }
+
+  private refuse(
+    req: SipRequest,
+    source: RegistrationSource,
+    status: number,
+    why: string,
+    detail: string,
+    trunk?: string,
+  ): InviteAdmission {
+    this.refusals.note(source.host, why, () =>
       this.log.warn('sip invite refused', {
         source: `${source.transport}:${source.host}:${source.port}`,
-        why: 'unknown-source',
-        detail: 'not a trunk source, nor the address of a registered phone',
+        ...(trunk === undefined ? {} : { trunk }),
+        status,
+        why,
+        detail,
         requestUri: req.uri.length > 100 ? `${req.uri.slice(0, 97)}...` : req.uri,
       }),
     );
-    return { ok: false, response: buildResponse(req, 403, { toTag: this.toTag() }) };
+    return { ok: false, response: buildResponse(req, status, { toTag: this.toTag() }) };
   }
 
   stop(): void {

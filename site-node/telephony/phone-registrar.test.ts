@@ -383,6 +383,44 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     reg.stop();
   });
 
+  test("a trunk's INVITE must dial one of its numbers and find a channel free; each is given back once", async () => {
+    const c = capture();
+    const reg = await open(c.log);
+    const gate = new InviteGate(
+      new TrunkAcl([
+        { name: 'telecom', sources: [parseCidr('203.0.113.0/28', 'f')], dnis: ['95588'], maxChannels: 2 },
+      ]),
+      reg,
+      c.log,
+      clock,
+    );
+    const carrier: RegistrationSource = { transport: 'udp', host: '203.0.113.5', port: 5060 };
+    const phone = new Phone('1001', PASSWORDS['1001']!, 'sip:1001@192.0.2.10');
+    const invite = (dnis: string) => {
+      const r = phone.request({ method: 'INVITE' });
+      return { ...r, uri: `sip:${dnis}@${REALM}` };
+    };
+    const other = gate.admit(invite('95599'), carrier);
+    assert.ok(!other.ok && other.response.status === 404);
+    assert.deepEqual(
+      c.said('sip invite refused').map((l) => [l.why, l.trunk, l.status]),
+      [['unknown-dnis', 'telecom', 404]],
+    );
+    const first = gate.admit(invite('95588'), carrier);
+    const second = gate.admit(invite('95588'), carrier);
+    assert.ok(first.ok && first.from === 'trunk' && second.ok && second.from === 'trunk');
+    assert.equal(gate.channels.inUse('telecom'), 2);
+    const third = gate.admit(invite('95588'), { ...carrier, host: '203.0.113.6' });
+    assert.ok(!third.ok && third.response.status === 503);
+    assert.equal(c.said('sip invite refused').at(-1)!.why, 'trunk-full');
+    first.release();
+    first.release(); // given back once, however often the port says so
+    assert.equal(gate.channels.inUse('telecom'), 1);
+    assert.ok(gate.admit(invite('95588'), carrier).ok);
+    gate.stop();
+    reg.stop();
+  });
+
   test('INVITEs: a trunk by its source, a registered phone by digest, anything else 403 logged once', async () => {
     await t.pool.query('TRUNCATE sip_registrations');
     const c = capture();

@@ -223,6 +223,20 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
 
   const sitePort = (): number => site.address('udp').port;
 
+  /** The carrier's ACK of the site's 200 (without it the site resends the 200, then ends the leg). */
+  const acknowledge = (invite: SipRequest, ok: SipResponse): Promise<void> => {
+    const me = carrier.stack.address('udp');
+    return carrier.stack.sendAck(
+      buildAck(
+        createUacDialog(invite, ok),
+        cseq(invite).seq,
+        { transport: 'UDP', sentBy: `${me.host}:${me.port}` },
+        `z9hG4bKack${cseq(invite).seq}${Math.random().toString(36).slice(2)}`,
+      ),
+      { host: LOCAL, port: sitePort() },
+    );
+  };
+
   test('an INVITE from the trunk reaches the site with an RTP endpoint; reject busy is 486', async () => {
     const call = carrier.invite(sitePort());
     await until('the call', () => calls.length === 1);
@@ -260,17 +274,7 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
     const ok = await call.final;
     expect(ok.status).toBe(200);
     expect(ok.body.toString()).toMatch(/m=audio \d+ RTP\/AVP 8/);
-    const dialog = createUacDialog(call.invite, ok);
-    const me = carrier.stack.address('udp');
-    await carrier.stack.sendAck(
-      buildAck(
-        dialog,
-        cseq(call.invite).seq,
-        { transport: 'UDP', sentBy: `${me.host}:${me.port}` },
-        'z9hG4bKack1',
-      ),
-      { host: LOCAL, port: sitePort() },
-    );
+    await acknowledge(call.invite, ok);
     await port.hangup(calls[0]!.leg);
     await until('our BYE', () => carrier.received.some((r) => r.method === 'BYE'));
     await until('the leg closed', () => port.openLegs === 0);
@@ -293,19 +297,41 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
       await until('the call', () => calls.length === 1);
       const leg = calls[0]!.leg;
       await port.answer(leg);
-      expect((await call.final).status).toBe(200);
+      const ok = await call.final;
+      expect(ok.status).toBe(200);
+      await acknowledge(call.invite, ok);
       await port.hold(leg);
       const hears = (byte: number, from: number): boolean => far.audio(from).includes(byte);
       await until('the music', () => hears(0x22, 0));
       const before = far.heard.length;
       await port.play(leg, 'welcome');
-      expect(hears(0x11, before)).toBe(true);
+      // play resolves once the engine sent the prompt; the datagrams may still be on their way.
+      await until('the prompt', () => hears(0x11, before));
       const after = far.heard.length;
       await until('the music again', () => hears(0x22, after));
       await port.hangup(leg);
+      await until('the leg closed', () => port.openLegs === 0);
     } finally {
       far.close();
     }
+  });
+
+  test("a trunk's channels: past its maxChannels an INVITE is 503, and a call's end gives its channel back", async () => {
+    const max = SIP.trunks[0]!.maxChannels;
+    await until('the earlier calls ended', () => port.openLegs === 0);
+    const ringing = Array.from({ length: max }, () => carrier.invite(sitePort()));
+    await until('every channel in use', () => calls.length === max);
+    expect(gate.channels.inUse('loopback')).toBe(max);
+    expect((await carrier.invite(sitePort()).final).status).toBe(503);
+    expect(calls.length).toBe(max);
+    await port.reject(calls[0]!.leg, 'busy');
+    expect((await ringing[0]!.final).status).toBe(486);
+    await until('the channel given back', () => gate.channels.inUse('loopback') === max - 1);
+    const next = carrier.invite(sitePort());
+    await until('the next call', () => calls.length === max + 1);
+    for (const c of calls.slice(1)) await port.reject(c.leg, 'busy');
+    for (const r of [...ringing.slice(1), next]) expect((await r.final).status).toBe(486);
+    await until('every channel free', () => gate.channels.inUse('loopback') === 0);
   });
 
   test('an offer without G.711 is 488 and never reaches the site', async () => {

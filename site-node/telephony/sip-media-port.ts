@@ -192,13 +192,17 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const source = { ...tx.origin.source, transport: tx.origin.transport };
     const admission = this.gate!.admit(request, source);
     if (!admission.ok) return this.respond(tx, admission.response);
+    // The trunk's channel is the call's until its leg ends (or the call is refused here).
+    const release = admission.from === 'trunk' ? admission.release : () => {};
     if (this.stopping || !this.inbound) {
+      release();
       return this.respond(tx, buildResponse(request, REJECT_STATUS.unavailable, { toTag: IDS.tag() }));
     }
     let endpoint;
     try {
       endpoint = await this.o.engine.open();
     } catch (e) {
+      release();
       this.log.warn('no RTP port for a call: refused 503', { err: e });
       return this.respond(tx, buildResponse(request, 503, { toTag: IDS.tag() }));
     }
@@ -222,6 +226,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         this.hooks(() => leg),
       ),
     );
+    leg.release = release;
     leg.runner.keep(tx);
     if (start.state.phase === 'ended') {
       // Refused by the leg (its offer, its Session-Expires): answered, logged, never the site's.
@@ -277,6 +282,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       onEnded: (end) => {
         const l = leg();
         this.legs.remove(l);
+        l.release?.();
         l.digits.hungUp();
         l.endNow();
         if (l.onAnswer) {

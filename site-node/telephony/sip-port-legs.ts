@@ -24,6 +24,8 @@ export interface PortLeg {
   holding: boolean;
   /** Outbound: waiting for the answer. */
   onAnswer?: { resolve: () => void; reject: (e: Error) => void };
+  /** Gives back what the leg holds outside the port (its trunk's channel) when it ends. */
+  release?: () => void;
   /** Resolves when the leg has ended (stop waits on it). */
   ended: Promise<void>;
   endNow: () => void;
