@@ -190,6 +190,11 @@ export enum WithdrawReason {
   WITHDRAW_REASON_RING_NO_ANSWER = 2,
   /** WITHDRAW_REASON_LEASE_LAPSED - The agent's desk lost its lease; the call went back to its place in the queue. */
   WITHDRAW_REASON_LEASE_LAPSED = 3,
+  /**
+   * WITHDRAW_REASON_PHONE_FAILED - The agent's phone, rung with the offer, did not take the call (not registered, rang out,
+   * busy); the call went back to its place in the queue, the agent is not-ready with the why.
+   */
+  WITHDRAW_REASON_PHONE_FAILED = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -207,6 +212,9 @@ export function withdrawReasonFromJSON(object: any): WithdrawReason {
     case 3:
     case "WITHDRAW_REASON_LEASE_LAPSED":
       return WithdrawReason.WITHDRAW_REASON_LEASE_LAPSED;
+    case 4:
+    case "WITHDRAW_REASON_PHONE_FAILED":
+      return WithdrawReason.WITHDRAW_REASON_PHONE_FAILED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -224,6 +232,8 @@ export function withdrawReasonToJSON(object: WithdrawReason): string {
       return "WITHDRAW_REASON_RING_NO_ANSWER";
     case WithdrawReason.WITHDRAW_REASON_LEASE_LAPSED:
       return "WITHDRAW_REASON_LEASE_LAPSED";
+    case WithdrawReason.WITHDRAW_REASON_PHONE_FAILED:
+      return "WITHDRAW_REASON_PHONE_FAILED";
     case WithdrawReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -174,6 +174,37 @@ describe('agent state machine', () => {
     assert.deepEqual(offers(h.log.slice(-3)), ['old->b']);
   });
 
+  test("the agent's phone failed while offered: the offer withdrawn, the call back at its old place, the agent not-ready with the phone's reason", () => {
+    const h = harness();
+    login(h, 'a', { vip: 3 });
+    h.send({ type: 'call-arrived', callId: 'old', queueId: 'q' });
+    h.advance(3000);
+    h.send({ type: 'call-arrived', callId: 'young', queueId: 'q' });
+    const failed = h.send({ type: 'agent-phone-failed', agentId: 'a', callId: 'old', reason: 'phone-busy' });
+    assert.deepEqual(of(failed, 'withdraw-offer'), [
+      { type: 'withdraw-offer', callId: 'old', agentId: 'a', reason: 'phone-failed' },
+    ]);
+    assert.deepEqual(of(failed, 'cancel-timer').length, 1, 'the offer timer is cancelled');
+    assert.equal(agentView(h.state, 'a')?.state, 'not-ready');
+    assert.equal(agentView(h.state, 'a')?.reasonCode, 'phone-busy');
+    assert.deepEqual(waitingCalls(h.state, 'q'), ['old', 'young']);
+    assert.equal(callView(h.state, 'old')?.enqueueMs, 0);
+    login(h, 'b', { vip: 1 });
+    assert.deepEqual(offers(h.log.slice(-3)), ['old->b']);
+    // Too late once answered, or for a call not offered to it: refused, nothing changes.
+    h.send({ type: 'agent-answered', agentId: 'b', callId: 'old' });
+    const before = JSON.stringify([agentView(h.state, 'b'), callView(h.state, 'old')]);
+    for (const [agentId, callId] of [
+      ['b', 'old'],
+      ['a', 'young'],
+    ] as const)
+      assert.throws(
+        () => h.send({ type: 'agent-phone-failed', agentId, callId, reason: 'phone-no-answer' }),
+        (e: unknown) => isDomainError(e, 'failed-precondition'),
+      );
+    assert.equal(JSON.stringify([agentView(h.state, 'b'), callView(h.state, 'old')]), before);
+  });
+
   test('lease lapsed: ready goes not-ready now; on a call the reason waits for the call to end', () => {
     const h = harness();
     login(h, 'idle', { vip: 3 });

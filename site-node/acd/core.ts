@@ -103,6 +103,9 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
     case 'agent-lease-lapsed':
       onLeaseLapsed(state, event.agentId, event.reason, nowMs, out);
       break;
+    case 'agent-phone-failed':
+      onPhoneFailed(state, event.agentId, event.callId, event.reason, nowMs, out);
+      break;
     case 'agent-ready':
       onReady(state, event.agentId, nowMs, out);
       break;
@@ -601,16 +604,51 @@ function onLeaseLapsed(s: AcdState, agentId: unknown, reason: unknown, now: numb
     // second dial of the same customer for another agent must not start meanwhile.
     a.pendingNotReady = r;
   } else if (a.state === 'reserved') {
-    const call = s.calls.get(a.callId!)!;
-    cancelCallTimer(call, 'offer', out);
-    out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: 'lease-lapsed' });
-    a.callId = undefined;
-    a.pendingNotReady = undefined;
-    setAgent(s, a, 'not-ready', 'lose its desk', out, r);
-    requeue(s, call, out);
+    withdrawToNotReady(s, a, 'lease-lapsed', 'lose its desk', r, out);
   } else if (a.state === 'ready' || a.state === 'not-ready') {
     setAgent(s, a, 'not-ready', 'lose its desk', out, r);
   } else a.pendingNotReady = r; // on-call, wrap-up
+}
+
+/** The offer goes back to its place in the queue and the agent not-ready `reason`. */
+function withdrawToNotReady(
+  s: AcdState,
+  a: AgentRec,
+  why: 'lease-lapsed' | 'phone-failed',
+  what: string,
+  reason: string,
+  out: CommandOut,
+): void {
+  const call = s.calls.get(a.callId!)!;
+  cancelCallTimer(call, 'offer', out);
+  out.push({ type: 'withdraw-offer', callId: call.id, agentId: a.id, reason: why });
+  a.callId = undefined;
+  a.pendingNotReady = undefined;
+  setAgent(s, a, 'not-ready', what, out, reason);
+  requeue(s, call, out);
+}
+
+/**
+ * The agent's phone did not take the call it rang for (docs/sip.md "The site over SIP"): as a
+ * ring-no-answer, but with the phone's reason, so the supervisor sees why.
+ */
+function onPhoneFailed(
+  s: AcdState,
+  agentId: unknown,
+  callId: unknown,
+  reason: unknown,
+  now: number,
+  out: CommandOut,
+): void {
+  const a = agentArg(s, agentId);
+  const c = str(callId, 'callId');
+  const r = str(reason, 'reason');
+  const call = a.callId === c ? s.calls.get(c) : undefined;
+  if (a.state !== 'reserved' || !call || call.state !== 'offered') {
+    throw failedPrecondition(`call ${JSON.stringify(c)} is not offered to agent ${JSON.stringify(a.id)}`);
+  }
+  s.nowMs = now;
+  withdrawToNotReady(s, a, 'phone-failed', 'miss an offer on its phone', r, out);
 }
 
 function onReady(s: AcdState, agentId: unknown, now: number, out: CommandOut): void {

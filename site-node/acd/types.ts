@@ -92,6 +92,13 @@ export type AcdEvent =
   /** From ready/not-ready: applied now. From reserved/on-call/wrap-up: pending, applied when wrap-up ends. */
   | { type: 'agent-not-ready'; agentId: string; reason: string }
   | { type: 'agent-answered'; agentId: string; callId: string }
+  /**
+   * The agent's phone, rung as the call was offered, did not take it (not registered, rang
+   * out, busy): the offer is withdrawn, the call goes back to its place in the queue and the
+   * agent not-ready `reason`, as after a ring-no-answer. Only while that call is offered to
+   * that agent; otherwise refused (the offer was answered or withdrawn already).
+   */
+  | { type: 'agent-phone-failed'; agentId: string; callId: string; reason: string }
   | { type: 'agent-hung-up'; agentId: string; callId: string }
   | { type: 'caller-hung-up'; callId: string }
   | { type: 'wrapup-done'; agentId: string; wrapupCode?: string }
@@ -179,7 +186,7 @@ export type AcdCommand =
       type: 'withdraw-offer';
       callId: string;
       agentId: string;
-      reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed';
+      reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed' | 'phone-failed';
       /** Set when the withdrawn call is a virtual one being dialled (no offer had rung). */
       dialing?: true;
     }

@@ -65,7 +65,7 @@ export type DeskEvent =
   | {
       type: 'offer-withdrawn';
       callId: string;
-      reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed';
+      reason: 'caller-abandoned' | 'ring-no-answer' | 'lease-lapsed' | 'phone-failed';
     }
   | { type: 'call-ended'; callId: string; by: 'caller' | 'agent' }
   | { type: 'state'; agent: AgentView };

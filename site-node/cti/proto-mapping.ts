@@ -68,6 +68,7 @@ const withdrawReasons = enumMap<WithdrawName, WithdrawReason>([
   ['caller-abandoned', WithdrawReason.WITHDRAW_REASON_CALLER_ABANDONED],
   ['ring-no-answer', WithdrawReason.WITHDRAW_REASON_RING_NO_ANSWER],
   ['lease-lapsed', WithdrawReason.WITHDRAW_REASON_LEASE_LAPSED],
+  ['phone-failed', WithdrawReason.WITHDRAW_REASON_PHONE_FAILED],
 ]);
 
 type EndedByName = Extract<DeskEvent, { type: 'call-ended' }>['by'];

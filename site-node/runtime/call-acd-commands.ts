@@ -127,14 +127,56 @@ export class CallAcdCommands {
       if (ctx.engine.call(callId)?.agentId !== agentId) return;
       ctx.desk.emit(agentId, { type: 'offer', pop });
     });
+    // A real phone rings with the offer: picking it up answers the offer, as the desk's
+    // Answer does; a phone that does not take the call withdraws the offer.
+    ctx.d.media.ringAgent?.(call.leg, agentId).then(
+      () => this.phoneAnswered(callId, agentId),
+      (e: unknown) => this.phoneFailedWhileOffered(callId, agentId, e),
+    );
+  }
+
+  /** Still offered to this agent (not answered at the desk meanwhile, nor withdrawn). */
+  private offeredTo(callId: string, agentId: string): boolean {
+    const c = this.ctx.engine.call(callId);
+    return c?.state === 'offered' && c.agentId === agentId;
+  }
+
+  private phoneAnswered(callId: string, agentId: string): void {
+    if (!this.offeredTo(callId, agentId)) return; // the desk answered first; the bridge takes the phone
+    try {
+      this.ctx.engine.dispatch({ type: 'agent-answered', agentId, callId });
+    } catch (e) {
+      this.ctx.d.log.warn('acd rejected an answer from the phone', { callId, agentId, err: e });
+    }
+  }
+
+  private phoneFailedWhileOffered(callId: string, agentId: string, e: unknown): void {
+    const { ctx } = this;
+    // Answered at the desk meanwhile: the bridge sees the same failure (agentPhoneFailed).
+    // Withdrawn: the ring was stopped on purpose.
+    if (!this.offeredTo(callId, agentId)) return;
+    const reason = e instanceof AgentPhoneFailed ? e.reason : 'phone-failed';
+    ctx.d.log.warn('agent phone did not take the offer: back to the queue', {
+      callId,
+      agentId,
+      reason,
+      err: e,
+    });
+    try {
+      ctx.engine.dispatch({ type: 'agent-phone-failed', agentId, callId, reason });
+    } catch (err) {
+      ctx.d.log.warn('acd rejected an agent phone failure', { callId, agentId, err });
+    }
   }
 
   private withdraw(cmd: Extract<AcdCommand, { type: 'withdraw-offer' }>): void {
     const { ctx } = this;
     ctx.desk.emit(cmd.agentId, { type: 'offer-withdrawn', callId: cmd.callId, reason: cmd.reason });
     const call = ctx.calls.get(cmd.callId);
-    // Both send the call back to its place in the queue (the agent's desk lapsed, or it rang out).
-    if (call && (cmd.reason === 'ring-no-answer' || cmd.reason === 'lease-lapsed')) {
+    if (call) void ctx.d.media.stopRinging?.(call.leg);
+    // These send the call back to its place in the queue (the agent's desk lapsed, it rang
+    // out, or the agent's phone did not take it).
+    if (call && cmd.reason !== 'caller-abandoned') {
       movePhase(call, 'queued', `go back to its queue (${cmd.reason})`);
       call.agentId = undefined;
       ctx.write(`requeue ${cmd.callId}`, (s) =>

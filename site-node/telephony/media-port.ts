@@ -85,7 +85,19 @@ export interface MediaPort {
   collectDigits(leg: CallLeg, opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'>;
   /** Queue treatment: music and the periodic announcement while the caller waits. */
   hold(leg: CallLeg): Promise<void>;
-  /** Ring the agent's phone and bridge it to the caller; returns the agent leg. */
+  /**
+   * Ring the agent's phone as the call is offered (a port with real phones; the simulated one
+   * has none and leaves this out): resolves once the agent picked the phone up, and the call
+   * flow then answers the offer for them; rejects with AgentPhoneFailed when the phone did not
+   * take the call (not registered, rang out, busy). The answered leg waits for `bridgeToAgent`.
+   */
+  ringAgent?(callerLeg: CallLeg, agentId: string): Promise<void>;
+  /** The offer was withdrawn: the phone rung for it stops (or, just answered, is hung up). */
+  stopRinging?(callerLeg: CallLeg): Promise<void>;
+  /**
+   * Connect the agent to the caller; returns the agent leg. The phone rung with the offer
+   * (`ringAgent`) is taken once it answers; without one the agent's phone is rung now.
+   */
   bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg>;
   /**
    * Call a customer (a callback): resolves with the answered leg, or 'no-answer' when

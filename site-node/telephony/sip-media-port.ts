@@ -61,6 +61,7 @@ import {
 import type { PhoneRegistrar } from './phone-registrar.js';
 import type { PromptLibrary } from './prompt-library.js';
 import type { PromptLanguage } from './prompt-pieces.js';
+import { AgentRings } from './agent-rings.js';
 import { LegRunner } from './sip-leg-runner.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
 
@@ -96,6 +97,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private registrar: PhoneRegistrar | undefined;
   private gate: InviteGate | undefined;
   private readonly legs = new PortLegTable();
+  /** Agents' phones rung with an offer, not yet bridged. */
+  private readonly rings = new AgentRings<Leg>((leg) => void this.hangup(leg.call));
   private inbound: ((call: InboundCall) => void) | undefined;
   private farEnd: ((leg: CallLeg) => void) | undefined;
   private stopping = false;
@@ -283,6 +286,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         const l = leg();
         this.legs.remove(l);
         l.release?.();
+        // A caller gone while an agent's phone rings for it: the phone stops ringing.
+        if (l.kind === 'inbound') this.rings.stop(l.call.legId);
         l.digits.hungUp();
         l.endNow();
         if (l.onAnswer) {
@@ -403,23 +408,31 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     });
   }
 
+  ringAgent(callerLeg: CallLeg, agentId: string): Promise<void> {
+    if (!this.live(callerLeg))
+      return Promise.reject(
+        failedPrecondition(`caller leg ${callerLeg.legId} has ended: nobody to ring for`),
+      );
+    return this.rings
+      .start(callerLeg.legId, agentId, (started) => this.callAgentPhone(callerLeg, agentId, started))
+      .then(() => undefined);
+  }
+
+  stopRinging(callerLeg: CallLeg): Promise<void> {
+    this.rings.stop(callerLeg.legId);
+    return Promise.resolve();
+  }
+
   async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
     const caller = this.live(callerLeg);
     if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
-    const phone = this.registrar?.phoneOf(agentId)[0];
-    if (!phone)
-      throw new AgentPhoneFailed('phone-not-registered', `agent ${agentId}'s phone is not registered`);
-    const leg = await this.placeOutbound({
-      target: phone.target,
-      to: {
-        requestUri: phone.contact,
-        toUri: phone.contact,
-        fromUri: `sip:site@${this.hostInUri()}`,
-        fromDisplayName: callerLeg.callId,
-      },
-      ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
-      call: { legId: `${callerLeg.legId}-agent-${++this.seq}`, callId: callerLeg.callId, role: 'agent' },
-    });
+    // The phone rung with the offer; without one for this agent (another's rang), ring now.
+    let ringing = this.rings.take(callerLeg.legId, agentId);
+    if (!ringing) {
+      this.rings.stop(callerLeg.legId);
+      ringing = this.callAgentPhone(callerLeg, agentId);
+    }
+    const leg = await ringing;
     caller.digits.clear();
     caller.holding = false;
     if (!this.live(callerLeg)) {
@@ -428,6 +441,31 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     }
     await this.o.engine.bridge(caller.runner.endpointId, leg.runner.endpointId);
     return leg.call;
+  }
+
+  /** The agent's phone as the registrar knows it, rung with the caller's call id as its name. */
+  private async callAgentPhone(
+    callerLeg: CallLeg,
+    agentId: string,
+    started?: (leg: Leg) => void,
+  ): Promise<Leg> {
+    const phone = this.registrar?.phoneOf(agentId)[0];
+    if (!phone)
+      throw new AgentPhoneFailed('phone-not-registered', `agent ${agentId}'s phone is not registered`);
+    return this.placeOutbound(
+      {
+        target: phone.target,
+        to: {
+          requestUri: phone.contact,
+          toUri: phone.contact,
+          fromUri: `sip:site@${this.hostInUri()}`,
+          fromDisplayName: callerLeg.callId,
+        },
+        ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
+        call: { legId: `${callerLeg.legId}-agent-${++this.seq}`, callId: callerLeg.callId, role: 'agent' },
+      },
+      started,
+    );
   }
 
   private hostInUri(): string {
@@ -441,12 +479,15 @@ export class SipMediaPort implements MediaPort, TransactionUser {
    * not take the call (AgentPhoneFailed carries why: no answer, busy, unreachable); the leg is
    * gone then. Resolves with the answered leg once the engine points its RTP at the far end.
    */
-  private async placeOutbound(spec: {
-    target: SipTarget;
-    to: OutboundTarget;
-    ringTimeoutMs: number;
-    call: Omit<CallLeg, 'endpoint'>;
-  }): Promise<Leg> {
+  private async placeOutbound(
+    spec: {
+      target: SipTarget;
+      to: OutboundTarget;
+      ringTimeoutMs: number;
+      call: Omit<CallLeg, 'endpoint'>;
+    },
+    started?: (leg: Leg) => void,
+  ): Promise<Leg> {
     const endpoint = await this.o.engine.open();
     const transport = spec.target.transport ?? 'udp';
     const options = this.legOptions({ transport, source: spec.target }, endpoint.localPort);
@@ -471,6 +512,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     // INVITE's own transaction until then.
     this.legs.add(leg, topVia(start.state.invite).branch ?? '');
     leg.runner.run(start.commands);
+    started?.(leg);
     await answered;
     leg.onAnswer = undefined;
     const dialog = leg.runner.dialogOf();

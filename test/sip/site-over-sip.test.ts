@@ -141,22 +141,30 @@ async function registeredPhone(
   return phone;
 }
 
-/** The agent signed in at the desk and ready; it answers every offer at the desk. Logged out after. */
+/**
+ * The agent signed in at the desk and ready; it answers every offer at the desk unless told not
+ * to (then only the phone answers). Logged out after.
+ */
 async function readyAgent(
   agentId: string,
   phone: 'registered' | 'not-registered' = 'registered',
+  deskAnswers = true,
 ): Promise<DeskEvent[]> {
-  const events = await signedInAgent(agentId, phone);
+  const events = await signedInAgent(agentId, phone, deskAnswers);
   await desk.setReady(agentId);
   return events;
 }
 
 /** The agent signed in at the desk, not ready; it answers every offer at the desk. Logged out after. */
-async function signedInAgent(agentId: string, phone: 'registered' | 'not-registered'): Promise<DeskEvent[]> {
+async function signedInAgent(
+  agentId: string,
+  phone: 'registered' | 'not-registered',
+  deskAnswers = true,
+): Promise<DeskEvent[]> {
   const events: DeskEvent[] = [];
   const unsubscribe = desk.subscribe(agentId, (e) => {
     events.push(e);
-    if (e.type === 'offer') void desk.answer(agentId, e.pop.callId).catch(() => {});
+    if (e.type === 'offer' && deskAnswers) void desk.answer(agentId, e.pop.callId).catch(() => {});
   });
   cleanups.push(async () => {
     unsubscribe();
@@ -259,6 +267,53 @@ describe('a real site over SIP', () => {
     assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
     assert.equal(cdr.answeredAtMs, undefined, JSON.stringify(cdr));
     assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
+  test("the agent picks the ringing phone up without touching the desk: the phone's answer answers the offer", async () => {
+    const phone = await registeredPhone('a01', 'agent-phone.xml', { ring_ms: 1000 });
+    const events = await readyAgent('a01', 'registered', false);
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walk(3000),
+    });
+    assertAllSucceeded('caller', await caller.done, 1);
+    assertAllSucceeded('agent phone', await phone.stop(), 1);
+    const callId = offeredCall(events);
+    await waitFor('a01 in wrap-up', async () => (await desk.agent('a01')).state === 'wrap-up');
+    await desk.completeWrapup('a01', callId, 'resolved');
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
+    assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
+    assert.equal(cdr.agentId, 'a01');
+    assert.ok(cdr.talkMs > 0, JSON.stringify(cdr));
+    await waitFor('every leg closed', () => voice.port.openLegs === 0);
+  }, 120_000);
+
+  test('the phone rung with the offer rings out before anyone answers: the offer withdrawn (phone-failed), the agent not-ready', async () => {
+    const phone = await registeredPhone('a02', 'agent-phone-no-answer.xml');
+    const events = await readyAgent('a02', 'registered', false);
+    const caller = await sipp({
+      scenario: 'caller.xml',
+      remote: `${LOCAL}:${sipPort}`,
+      calls: 1,
+      keys: walk(16000),
+    });
+    const withdrawn = await waitFor(
+      'the offer withdrawn',
+      () => events.find((e) => e.type === 'offer-withdrawn'),
+      30_000,
+    );
+    assert.equal(withdrawn.type === 'offer-withdrawn' && withdrawn.reason, 'phone-failed');
+    const view = await desk.agent('a02');
+    assert.deepEqual([view.state, view.reasonCode], ['not-ready', 'phone-no-answer']);
+    const callId = offeredCall(events);
+    assertAllSucceeded('caller', await caller.done, 1);
+    assertAllSucceeded('agent phone (rang, cancelled)', await phone.stop(), 1);
+    const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
+    assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
+    assert.ok((await timelineOf(callId)).includes('phone-failed'));
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 
@@ -385,7 +440,8 @@ describe('a real site over SIP', () => {
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 
-  test('an agent whose phone is not registered answers at the desk: not-ready (phone-not-registered), the caller back to the queue', async () => {
+  test('an agent whose phone is not registered is offered a call: withdrawn at once (phone-failed), not-ready (phone-not-registered), the caller back to the queue', async () => {
+    const sinceMs = Date.now();
     const events = await readyAgent('a03', 'not-registered');
     const caller = await sipp({
       scenario: 'caller.xml',
@@ -393,19 +449,20 @@ describe('a real site over SIP', () => {
       calls: 1,
       keys: walk(8000),
     });
-    const callId = await waitFor(
-      'the offer',
-      () => events.some((e) => e.type === 'offer') && offeredCall(events),
+    const callId = await callSince(sinceMs);
+    const withdrawn = await waitFor(
+      'the offer withdrawn',
+      () => events.find((e) => e.type === 'offer-withdrawn'),
+      30_000,
     );
-    const view = await waitFor('a03 not-ready', async () => {
-      const v = await desk.agent('a03');
-      return v.state === 'not-ready' ? v : undefined;
-    });
-    assert.equal(view.reasonCode, 'phone-not-registered');
+    assert.ok(withdrawn.type === 'offer-withdrawn' && withdrawn.callId === callId, JSON.stringify(withdrawn));
+    assert.equal(withdrawn.reason, 'phone-failed');
+    const view = await desk.agent('a03');
+    assert.deepEqual([view.state, view.reasonCode], ['not-ready', 'phone-not-registered']);
     assertAllSucceeded('caller', await caller.done, 1);
     const cdr = await waitFor('the CDR', () => getCdr(real.pool, callId));
     assert.equal(cdr.outcome, 'abandoned', JSON.stringify(cdr));
-    assert.ok((await timelineOf(callId)).includes('agent-phone-failed'));
+    assert.ok((await timelineOf(callId)).includes('phone-failed'));
     await waitFor('every leg closed', () => voice.port.openLegs === 0);
   }, 120_000);
 });
