@@ -234,7 +234,11 @@ export class SiteOverSip {
       events.push(e);
       if (e.type === 'offer') void desk.answer(agentId, e.pop.callId).catch(() => {});
     });
+    // As a desk does: a heartbeat well within the lease (30 s), or a test longer than that
+    // finds its agent not-ready (lease-lapsed).
+    const beat = setInterval(() => void desk.heartbeat(agentId).catch(() => {}), 10_000);
     this.later(async () => {
+      clearInterval(beat);
       unsubscribe();
       const v = await desk.agent(agentId);
       if (v.state === 'wrap-up' && v.callId) await desk.completeWrapup(agentId, v.callId, 'resolved');
@@ -249,7 +253,8 @@ export class SiteOverSip {
   async finishWrapup(agentId: string, callId: string): Promise<void> {
     await waitFor(`${agentId} in wrap-up`, async () => (await this.desk.agent(agentId)).state === 'wrap-up');
     await this.desk.completeWrapup(agentId, callId, 'resolved');
-    assert.equal((await this.desk.agent(agentId)).state, 'ready');
+    const view = await this.desk.agent(agentId);
+    assert.equal(view.state, 'ready', JSON.stringify(view));
   }
 
   /**
