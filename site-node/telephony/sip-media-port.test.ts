@@ -267,6 +267,42 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
     expect(await port.collectDigits(calls[0]!.leg, { maxDigits: 1, timeoutMs: 1000 })).toBe('hung-up');
   });
 
+  test("a CANCEL while the call's RTP port opens: 487 once the leg starts, never a 200, and the site hears it", async () => {
+    // The real engine, its open() held until the CANCEL has been answered: the race the
+    // end-to-end test (test/sip/site-cancel-race.test.ts) meets on a fresh site's first call.
+    const open = engine.open.bind(engine);
+    let release = (): void => {};
+    const held = new Promise<void>((r) => (release = r));
+    engine.open = async () => {
+      await held;
+      return open();
+    };
+    try {
+      const call = carrier.invite(sitePort());
+      await until('the 100 Trying', () => call.responses.length > 0);
+      const cancelled = new Promise<SipResponse>((resolve, reject) =>
+        carrier.stack.request(
+          buildCancel(call.invite),
+          { host: LOCAL, port: sitePort() },
+          {
+            onResponse: (r) => r.status >= 200 && resolve(r),
+            onTimeout: () => reject(new Error('CANCEL timed out')),
+            onTransportError: () => reject(new Error('CANCEL not sent')),
+          },
+        ),
+      );
+      expect((await cancelled).status).toBe(200);
+      release();
+      expect((await call.final).status).toBe(487);
+      await until('the far end reported', () => farEnd.length === 1);
+      expect(farEnd[0]!.legId).toBe(calls[0]!.leg.legId);
+      await until('the leg closed', () => port.openLegs === 0);
+    } finally {
+      release();
+      engine.open = open;
+    }
+  }, 10_000);
+
   test('answered, acknowledged, then hung up by the site: 200 with SDP, then our BYE', async () => {
     const call = carrier.invite(sitePort());
     await until('the call', () => calls.length === 1);

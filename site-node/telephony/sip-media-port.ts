@@ -99,6 +99,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private readonly legs = new PortLegTable();
   /** Agents' phones rung with an offer, not yet bridged. */
   private readonly rings = new AgentRings<Leg>((leg) => void this.hangup(leg.call));
+  /** INVITEs (by top Via branch) whose RTP port is opening, and whether a CANCEL came meanwhile. */
+  private readonly opening = new Map<string, boolean>();
   private inbound: ((call: InboundCall) => void) | undefined;
   private farEnd: ((leg: CallLeg) => void) | undefined;
   private stopping = false;
@@ -173,8 +175,11 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   onCancel(invite: SipRequest): void {
-    const leg = this.legs.ofInviteBranch(topVia(invite).branch ?? '');
-    leg?.runner.feed({ type: 'request', request: buildCancel(invite) });
+    const branch = topVia(invite).branch ?? '';
+    const leg = this.legs.ofInviteBranch(branch);
+    if (leg) leg.runner.feed({ type: 'request', request: buildCancel(invite) });
+    // No leg yet (its RTP port is opening): the leg takes the CANCEL once it starts.
+    else if (this.opening.has(branch)) this.opening.set(branch, true);
   }
 
   onStrayResponse(response: SipResponse): void {
@@ -202,13 +207,18 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       return this.respond(tx, buildResponse(request, REJECT_STATUS.unavailable, { toTag: IDS.tag() }));
     }
     let endpoint;
+    const branch = topVia(request).branch ?? '';
+    this.opening.set(branch, false);
     try {
       endpoint = await this.o.engine.open();
     } catch (e) {
       release();
+      this.opening.delete(branch);
       this.log.warn('no RTP port for a call: refused 503', { err: e });
       return this.respond(tx, buildResponse(request, 503, { toTag: IDS.tag() }));
     }
+    const cancelledEarly = this.opening.get(branch) === true;
+    this.opening.delete(branch);
     const options = this.legOptions(tx.origin, endpoint.localPort);
     const start = startInboundLeg(request, options, this.o.scheduler.now());
     const legId = `sip-${++this.seq}`;
@@ -244,6 +254,10 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const ani = /^sips?:([^@;]+)/i.exec(fromHeader(request).uri)?.[1] ?? '';
     const dnis = /^sips?:([^@;]+)/i.exec(request.uri)?.[1] ?? '';
     this.inbound({ ani, dnis, leg: leg.call });
+    // Cancelled while its port opened: 487 now, and the site hears the caller left, as for a
+    // CANCEL a moment later (the stack already answered the CANCEL 200: a 200 to the INVITE
+    // now would answer a call its caller gave up).
+    if (cancelledEarly) leg.runner.feed({ type: 'request', request: buildCancel(request) });
   }
 
   private legOptions(origin: SipOrigin, rtpPort: number): LegOptions {
@@ -297,7 +311,12 @@ export class SipMediaPort implements MediaPort, TransactionUser {
           return;
         }
         if (!l.localEnd && isFarEndHangup(end)) {
-          this.log.info('sip leg ended by the far end', { legId: l.call.legId, reason: end.reason });
+          // The detail says which watch ended a silent far end (RTP inactivity, session timer).
+          this.log.info('sip leg ended by the far end', {
+            legId: l.call.legId,
+            reason: end.reason,
+            ...(end.detail === undefined ? {} : { detail: end.detail }),
+          });
           this.farEnd?.(l.call);
         }
       },

@@ -2,7 +2,8 @@
  * baresip (Debian package baresip, 1.0) as one real agent phone: it registers an extension
  * with digest auth, answers every call at once (`answermode=auto`) and sends a 440 Hz tone in
  * PCMA. Its own configuration directory, written here, holds the config, the account and the
- * tone (8 kHz, 16-bit mono WAV: the ausine source only does 48 kHz). Ready means it printed
+ * tone (8 kHz, 16-bit mono WAV: the ausine source only does 48 kHz), and the sndfile module's
+ * dumps of each call's audio, sent (`-enc.wav`) and received (`-dec.wav`). Ready means it printed
  * that its account registered; a refused registration is an error with what it printed.
  * docs/sip.md "Testing with real peers".
  */
@@ -25,6 +26,8 @@ export interface BaresipOptions {
 export interface Baresip {
   pid: number;
   port: number;
+  /** Its configuration directory; `dump-*-dec.wav` there is what it received, decoded. */
+  dir: string;
   /** What it printed so far (bounded). */
   output(): string;
   stop(): Promise<void>;
@@ -85,6 +88,11 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
       'module stdio.so',
       'module g711.so',
       'module aufile.so',
+      // Dumps what it sends and what it receives (decoded) as WAVs in its directory: aufile
+      // plays nothing in this version (no audio player of its own), so this is how a test
+      // hears what reached the phone.
+      'module sndfile.so',
+      `snd_path ${dir}`,
       'module_app account.so',
       'module_app menu.so',
       '',
@@ -143,5 +151,5 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { pid: child.pid!, port, output: () => out, stop };
+  return { pid: child.pid!, port, dir, output: () => out, stop };
 }

@@ -20,6 +20,8 @@ export class RtpMeter {
   /** What came back from the target (an echo), forwarded to the last sender. */
   readonly back = new RtpCounter();
   private lastSender: MeterTarget | undefined;
+  /** Sees each datagram from the senders as it is counted (a test reading the payloads). */
+  public tap: ((datagram: Buffer) => void) | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -36,6 +38,7 @@ export class RtpMeter {
         return;
       }
       this.forward.add(sender, msg);
+      this.tap?.(msg);
       this.lastSender = { host: from.address, port: from.port };
       if (this.target) socket.send(msg, this.target.port, this.target.host);
     });
