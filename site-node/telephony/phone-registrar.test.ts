@@ -292,6 +292,26 @@ describe.skipIf(pgSkip)('the location service on PostgreSQL', () => {
     reg.stop();
   });
 
+  test('a phone that restarted on a new port is rung there, not at its old binding (refreshed last first)', async () => {
+    await t.pool.query('TRUNCATE sip_registrations');
+    const reg = await open();
+    const before = new Phone('1002', PASSWORDS['1002']!, 'sip:1002@192.0.2.20:5060');
+    assert.equal((await register(reg, before, PHONE_B, { expires: 300 })).status, 200);
+    clock.advance(1_000);
+    const after = new Phone('1002', PASSWORDS['1002']!, 'sip:1002@192.0.2.20:5099');
+    assert.equal((await register(reg, after, PHONE_B, { expires: 300 })).status, 200);
+    assert.deepEqual(
+      reg.phoneOf('a02').map((p) => p.contact),
+      ['sip:1002@192.0.2.20:5099', 'sip:1002@192.0.2.20:5060'],
+    );
+    clock.advance(1_000);
+    // The old one refreshes (it was alive after all): it is the last refreshed now.
+    assert.equal((await register(reg, before, PHONE_B, { expires: 300 })).status, 200);
+    assert.equal(reg.phoneOf('a02')[0]!.contact, 'sip:1002@192.0.2.20:5060');
+    changed.splice(0);
+    reg.stop();
+  });
+
   test('expiry: a lapsed binding is not rung, and the sweep removes it from the store', async () => {
     await t.pool.query('TRUNCATE sip_registrations');
     const c = capture();

@@ -283,12 +283,19 @@ export class PhoneRegistrar implements PhonePresence {
     );
   }
 
-  /** Where the agent's phone can be rung now, most preferred first; empty when not registered. */
+  /**
+   * Where the agent's phone can be rung now, most preferred first; empty when not registered.
+   * Highest q first, then the binding refreshed last: a desk phone that restarted registers
+   * from a new port, and its old binding, dead, lingers until it expires.
+   */
   phoneOf(agentId: string): PhoneContact[] {
     const extension = this.extensionOf.get(agentId);
     if (extension === undefined) return [];
     const aor = this.aorOf(extension);
-    return contactsOf(this.state, aor, this.d.clock.now()).map((b) => {
+    const bindings = contactsOf(this.state, aor, this.d.clock.now()).sort(
+      (a, b) => (b.q ?? 1) - (a.q ?? 1) || b.expiresAtMs - a.expiresAtMs,
+    );
+    return bindings.map((b) => {
       const received = this.meta.get(key(aor, b.contact))!.received;
       return {
         contact: b.contact,

@@ -82,24 +82,24 @@ describe('a real site over SIP', () => {
   }, 120_000);
 
   test("the agent picks the ringing phone up without touching the desk: the phone's answer answers the offer", async () => {
-    const phone = await s.registeredPhone('a01', 'agent-phone.xml', { ring_ms: 1000 });
-    const events = await s.readyAgent('a01', 'registered', false);
-    const caller = await s.caller('caller.xml', walk(3000));
+    const phone = await s.registeredPhone('a05', 'agent-phone.xml', { ring_ms: 1000 });
+    const events = await s.readyAgent('a05', 'registered', false);
+    const caller = await s.caller('caller.xml', walk(8000));
     assertAllSucceeded('caller', await caller.done, 1);
     assertAllSucceeded('agent phone', await phone.stop(), 1);
     const callId = offeredCall(events);
-    await waitFor('a01 in wrap-up', async () => (await s.desk.agent('a01')).state === 'wrap-up');
-    await s.desk.completeWrapup('a01', callId, 'resolved');
+    await waitFor('a05 in wrap-up', async () => (await s.desk.agent('a05')).state === 'wrap-up');
+    await s.desk.completeWrapup('a05', callId, 'resolved');
     const cdr = await waitFor('the CDR', () => getCdr(s.real.pool, callId));
     assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
-    assert.equal(cdr.agentId, 'a01');
+    assert.equal(cdr.agentId, 'a05');
     assert.ok(cdr.talkMs > 0, JSON.stringify(cdr));
     await s.legsClosed();
   }, 120_000);
 
   test('the phone rung with the offer rings out before anyone answers: the offer withdrawn (phone-failed), the agent not-ready', async () => {
-    const phone = await s.registeredPhone('a02', 'agent-phone-no-answer.xml');
-    const events = await s.readyAgent('a02', 'registered', false);
+    const phone = await s.registeredPhone('a06', 'agent-phone-no-answer.xml');
+    const events = await s.readyAgent('a06', 'registered', false);
     const caller = await s.caller('caller.xml', walk(16000));
     const withdrawn = await waitFor(
       'the offer withdrawn',
@@ -107,7 +107,7 @@ describe('a real site over SIP', () => {
       30_000,
     );
     assert.equal(withdrawn.type === 'offer-withdrawn' && withdrawn.reason, 'phone-failed');
-    const view = await s.desk.agent('a02');
+    const view = await s.desk.agent('a06');
     assert.deepEqual([view.state, view.reasonCode], ['not-ready', 'phone-no-answer']);
     const callId = offeredCall(events);
     assertAllSucceeded('caller', await caller.done, 1);

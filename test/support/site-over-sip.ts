@@ -129,7 +129,7 @@ export class SiteOverSip {
       realm: REALM,
       digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
       trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 10 }],
-      phones: ['a01', 'a02', 'a03', 'a04'].map((agent, i) => ({
+      phones: ['a01', 'a02', 'a03', 'a04', 'a05', 'a06'].map((agent, i) => ({
         agent,
         extension: `100${i + 1}`,
         ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PHONE_PASSWORD) },
