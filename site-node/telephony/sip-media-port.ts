@@ -10,7 +10,10 @@
  * Every leg ends through its pure core (shared/sip/leg/): the far end's BYE or CANCEL, RTP
  * silence (the engine's `inactive`), the session timer, or the site's hang-up; an end the
  * site did not ask for is told to it (`onFarEndHangup`), so a lost BYE never leaves an agent
- * on a call. Dial-out and hand-over are not built yet: they refuse with `unavailable`.
+ * on a call. A caller handed to another site (overflow, cover) goes as an INVITE with the
+ * reservation's token to that site's SIP address, and is relayed here once answered; an INVITE
+ * with a token from another site goes to `onHandedOver`, not `onInbound` (sip-hand-over.ts).
+ * Dial-out is not built yet: it refuses with `unavailable`.
  */
 import { DomainError, failedPrecondition, unavailable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -63,6 +66,8 @@ import type { PromptLibrary } from './prompt-library.js';
 import type { PromptLanguage } from './prompt-pieces.js';
 import { LegRunner } from './sip-leg-runner.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
+import type { PeerSites } from './peer-sites.js';
+import { handOverCaller, handOverVerdict, relayEnded, type HandOverPort } from './sip-hand-over.js';
 
 /** What the caller hears between announcements while waiting: a prompt id, or raw clip files. */
 export interface QueueAnnouncement {
@@ -89,6 +94,8 @@ export interface SipMediaPortOptions {
   ) => readonly QueueAnnouncement[] | Promise<readonly QueueAnnouncement[]>;
   /** How often the announcement plays; default 30 s. */
   announceEveryMs?: number;
+  /** The other sites' SIP addresses (the topology the site runs): where a hand-over goes. */
+  peers?: PeerSites;
 }
 
 export class SipMediaPort implements MediaPort, TransactionUser {
@@ -98,6 +105,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private readonly legs = new PortLegTable();
   private inbound: ((call: InboundCall) => void) | undefined;
   private farEnd: ((leg: CallLeg) => void) | undefined;
+  private handedOver: HandedOverHandler | undefined;
   private stopping = false;
   private seq = 0;
   private readonly log: Logger;
@@ -192,7 +200,9 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const source = { ...tx.origin.source, transport: tx.origin.transport };
     const admission = this.gate!.admit(request, source);
     if (!admission.ok) return this.respond(tx, admission.response);
-    if (this.stopping || !this.inbound) {
+    const handOver = admission.from === 'site' ? admission : undefined;
+    const inbound = this.inbound;
+    if (this.stopping || !(handOver ? this.handedOver : inbound)) {
       return this.respond(tx, buildResponse(request, REJECT_STATUS.unavailable, { toTag: IDS.tag() }));
     }
     let endpoint;
@@ -233,9 +243,38 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     leg.runner.run(start.commands);
     const codec = start.state.audio?.codec;
     if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
+    if (handOver) return this.offerHandedOver(leg, handOver.siteId, handOver.token);
     const ani = /^sips?:([^@;]+)/i.exec(fromHeader(request).uri)?.[1] ?? '';
     const dnis = /^sips?:([^@;]+)/i.exec(request.uri)?.[1] ?? '';
-    this.inbound({ ani, dnis, leg: leg.call });
+    inbound!({ ani, dnis, leg: leg.call });
+  }
+
+  /**
+   * Target: a leg another site handed over goes to the handler with its token, never to
+   * `onInbound` (it is not a new call). Claimed: answered 200, the site's like an inbound leg;
+   * refused or failed: the INVITE is refused (sip-hand-over.ts `handOverVerdict`).
+   */
+  private async offerHandedOver(leg: Leg, fromSiteId: string, token: string): Promise<void> {
+    let ready = (): void => {};
+    leg.ready = new Promise<void>((r) => (ready = r));
+    let decision: 'claimed' | 'refused' | 'failed';
+    try {
+      decision = (await this.handedOver!(token, leg.call)) ? 'claimed' : 'refused';
+    } catch (e) {
+      this.log.error('sip hand-over: the site failed to judge it; refused', { fromSiteId, token, err: e });
+      decision = 'failed';
+    }
+    const status = handOverVerdict(decision);
+    if (status === 200) {
+      (leg.runner as LegRunner<InboundLeg, InboundEvent>).feed({ type: 'answer' });
+      await leg.runner.settled();
+      this.log.info('sip hand-over taken', { fromSiteId, legId: leg.call.legId, callId: leg.call.callId });
+    } else {
+      if (decision === 'refused') this.log.info('sip hand-over refused', { fromSiteId, token, status });
+      leg.localEnd = true;
+      leg.runner.feed({ type: 'hangup', status });
+    }
+    ready();
   }
 
   private legOptions(origin: SipOrigin, rtpPort: number): LegOptions {
@@ -279,6 +318,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         this.legs.remove(l);
         l.digits.hungUp();
         l.endNow();
+        if (l.relay) return relayEnded(this.handOverPort(), l, end.reason);
         if (l.onAnswer) {
           const why = agentNotReadyReason(end);
           l.onAnswer.reject(new AgentPhoneFailed(why, `the agent's phone did not take the call: ${why}`));
@@ -305,7 +345,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   private live(leg: CallLeg): Leg | undefined {
     const l = this.legs.ofLegId(leg.legId);
-    return l && !l.runner.ended ? l : undefined;
+    // A leg handed over is the relay's, no longer the call flow's (media-port.ts `handOver`).
+    return l && !l.runner.ended && !l.relay ? l : undefined;
   }
 
   answer(leg: CallLeg): Promise<void> {
@@ -366,7 +407,12 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   async hold(leg: CallLeg): Promise<void> {
-    const l = this.live(leg);
+    let l = this.live(leg);
+    if (l?.ready) {
+      // A leg handed over here: the hold its claim asked for waits for the answer's media.
+      await l.ready;
+      l = this.live(leg);
+    }
     if (!l) return;
     l.digits.clear();
     await this.startHold(l, leg);
@@ -440,6 +486,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     to: OutboundTarget;
     ringTimeoutMs: number;
     call: Omit<CallLeg, 'endpoint'>;
+    /** The leg as its INVITE goes (a hand-over cancels it when its caller hangs up meanwhile). */
+    started?: (leg: Leg) => void;
   }): Promise<Leg> {
     const endpoint = await this.o.engine.open();
     const transport = spec.target.transport ?? 'udp';
@@ -465,6 +513,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     // INVITE's own transaction until then.
     this.legs.add(leg, topVia(start.state.invite).branch ?? '');
     leg.runner.run(start.commands);
+    spec.started?.(leg);
     await answered;
     leg.onAnswer = undefined;
     const dialog = leg.runner.dialogOf();
@@ -485,33 +534,54 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   hangup(leg: CallLeg): Promise<void> {
     const l = this.live(leg);
-    if (!l) return Promise.resolve();
-    l.localEnd = true;
-    if (l.onAnswer) {
-      l.onAnswer.reject(new DomainError('failed-precondition', `leg ${leg.legId} hung up while it rang`));
-      l.onAnswer = undefined;
-    }
-    l.runner.feed({ type: 'hangup' });
+    if (l) this.endLeg(l);
     return Promise.resolve();
   }
 
-  handOver(_leg: CallLeg, _to: HandOverTo): Promise<void> {
-    return Promise.reject(
-      unavailable(
-        'handing a caller to another site over SIP is not built yet (no INVITE to the target trunk)',
-      ),
-    );
+  /** Hang a leg up from this side, whoever holds it (the call flow, or a hand-over's relay). */
+  private endLeg(l: Leg): void {
+    l.localEnd = true;
+    if (l.onAnswer) {
+      l.onAnswer.reject(new DomainError('failed-precondition', `leg ${l.call.legId} hung up while it rang`));
+      l.onAnswer = undefined;
+    }
+    l.runner.feed({ type: 'hangup' });
   }
 
-  onHandedOver(_handler: HandedOverHandler): void {
-    // Nothing arrives: no other site hands a caller over SIP yet (handOver refuses).
+  async handOver(leg: CallLeg, to: HandOverTo): Promise<void> {
+    const caller = this.live(leg);
+    if (caller?.kind !== 'inbound' || caller.handingOver) {
+      throw failedPrecondition(
+        `leg ${leg.legId} cannot be handed over: ${
+          caller ? 'a hand-over of it is under way' : "it has ended, or is not a caller's leg"
+        }`,
+      );
+    }
+    await handOverCaller(this.handOverPort(), caller, to, `${leg.legId}-to-${to.toSiteId}-${++this.seq}`);
+  }
+
+  private handOverPort(): HandOverPort {
+    return {
+      peers: this.o.peers,
+      engine: this.o.engine,
+      log: this.log,
+      ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
+      hostInUri: this.hostInUri(),
+      placeOutbound: (spec) => this.placeOutbound(spec),
+      endLeg: (l) => this.endLeg(l),
+    };
+  }
+
+  onHandedOver(handler: HandedOverHandler): void {
+    this.handedOver = handler;
   }
 
   /** Stop taking calls and hang up every leg; resolves when they ended or `waitMs` passed. */
   async stop(waitMs = 5_000): Promise<void> {
     this.stopping = true;
     const legs = this.legs.all();
-    for (const l of legs) await this.hangup(l.call);
+    // Relayed legs too: they are no longer the call flow's, so `hangup` would skip them.
+    for (const l of legs) if (!l.runner.ended) this.endLeg(l);
     let timer: (() => void) | undefined;
     await Promise.race([
       Promise.all(legs.map((l) => l.ended)),

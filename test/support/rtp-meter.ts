@@ -20,6 +20,8 @@ export class RtpMeter {
   /** What came back from the target (an echo), forwarded to the last sender. */
   readonly back = new RtpCounter();
   private lastSender: MeterTarget | undefined;
+  /** Sees each datagram counted in `forward` (a test that must tell streams apart by content). */
+  tap: ((msg: Buffer) => void) | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -36,6 +38,7 @@ export class RtpMeter {
         return;
       }
       this.forward.add(sender, msg);
+      this.tap?.(msg);
       this.lastSender = { host: from.address, port: from.port };
       if (this.target) socket.send(msg, this.target.port, this.target.host);
     });
