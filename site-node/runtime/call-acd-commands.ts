@@ -17,6 +17,9 @@ import { movePhase } from './call-phase.js';
 import { buildScreenPop } from './screen-pop.js';
 import { recordAnswer } from './tally.js';
 
+/** How long an answered moved-in call waits for its caller's leg before the bridge (legOf). */
+export const MOVED_IN_LEG_WAIT_MS = 5_000;
+
 export class CallAcdCommands {
   constructor(
     private readonly ctx: CallContext,
@@ -159,26 +162,53 @@ export class CallAcdCommands {
     // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
     // rebuilt from this event must place the answer where the live window did.
     const answeredAtMs = ctx.nowMs();
-    void ctx.d.media.bridgeToAgent(call.leg, agentId).then(
-      (agentLeg) => {
-        call.agentLeg = agentLeg;
-        const now = ctx.d.scheduler.now();
-        ctx.write(
-          `connect ${callId}`,
-          (s) =>
-            transition(s, {
-              callId,
-              from: 'offered',
-              to: 'connected',
-              event: 'answer',
-              detail: { agentId, waitMs },
-              patch: { legs: [ctx.storedLeg(call.leg, now), ctx.storedLeg(agentLeg, now)] },
-            }),
-          answeredAtMs,
-        );
-      },
-      (e: unknown) => this.agentPhoneFailed(callId, agentId, e),
-    );
+    void this.legOf(call)
+      .then(() => ctx.d.media.bridgeToAgent(call.leg, agentId))
+      .then(
+        (agentLeg) => {
+          call.agentLeg = agentLeg;
+          const now = ctx.d.scheduler.now();
+          ctx.write(
+            `connect ${callId}`,
+            (s) =>
+              transition(s, {
+                callId,
+                from: 'offered',
+                to: 'connected',
+                event: 'answer',
+                detail: { agentId, waitMs },
+                patch: { legs: [ctx.storedLeg(call.leg, now), ctx.storedLeg(agentLeg, now)] },
+              }),
+            answeredAtMs,
+          );
+        },
+        (e: unknown) => this.agentPhoneFailed(callId, agentId, e),
+      );
+  }
+
+  /**
+   * A call moved in from another site may be offered and answered before its caller's leg
+   * arrives (over SIP the origin's INVITE follows the admit's ack, media-port.ts `handOver`):
+   * the bridge waits for it, at most MOVED_IN_LEG_WAIT_MS, then goes on with what the call
+   * holds (a stand-in that nothing rings fails as the agent's phone would, logged).
+   */
+  private legOf(call: LiveCall): Promise<void> {
+    const arrival = call.legArrival;
+    if (!arrival) return Promise.resolve();
+    const { ctx } = this;
+    return new Promise<void>((resolve) => {
+      const stop = ctx.d.scheduler.after(MOVED_IN_LEG_WAIT_MS, () => {
+        ctx.d.log.warn("a moved-in call's caller leg has not arrived: the agent is bridged without it", {
+          callId: call.callId,
+          waitedMs: MOVED_IN_LEG_WAIT_MS,
+        });
+        resolve();
+      });
+      void arrival.arrived.then(() => {
+        stop();
+        resolve();
+      });
+    });
   }
 
   private transferred(cmd: Extract<AcdCommand, { type: 'call-transferred' }>): void {
