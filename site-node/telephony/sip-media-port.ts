@@ -549,6 +549,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   async handOver(leg: CallLeg, to: HandOverTo): Promise<void> {
+    if (this.stopping)
+      throw unavailable(`the site is stopping: leg ${leg.legId} is not handed to ${to.toSiteId}`);
     const caller = this.live(leg);
     if (caller?.kind !== 'inbound' || caller.handingOver) {
       throw failedPrecondition(
