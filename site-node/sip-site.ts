@@ -53,6 +53,8 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
       ...(o.announceEveryMs === undefined ? {} : { announceEveryMs: o.announceEveryMs }),
     },
     ...(o.promptManifest === undefined ? {} : { promptManifest: o.promptManifest }),
+    // Hand-overs find the other sites in the topology the hub link runs (none without a hub).
+    topology: () => late.site?.hubLink?.topology ?? null,
   });
   const pool = createSitePool(o.databaseUrl, {
     applicationName: `site-${o.config.siteId}`,

@@ -17,6 +17,9 @@ import { movePhase } from './call-phase.js';
 import { buildScreenPop } from './screen-pop.js';
 import { recordAnswer } from './tally.js';
 
+/** How long an answered moved-in call waits for its caller's leg before the bridge (legOf). */
+export const MOVED_IN_LEG_WAIT_MS = 5_000;
+
 export class CallAcdCommands {
   constructor(
     private readonly ctx: CallContext,
@@ -129,10 +132,15 @@ export class CallAcdCommands {
     });
     // A real phone rings with the offer: picking it up answers the offer, as the desk's
     // Answer does; a phone that does not take the call withdraws the offer.
-    ctx.d.media.ringAgent?.(call.leg, agentId).then(
-      () => this.phoneAnswered(callId, agentId),
-      (e: unknown) => this.phoneFailedWhileOffered(callId, agentId, e),
-    );
+    // A call moved in may not hold its caller's leg yet: the phone rings once it does.
+    const ring = ctx.d.media.ringAgent?.bind(ctx.d.media);
+    if (ring)
+      void this.legOf(call)
+        .then(() => ring(call.leg, agentId))
+        .then(
+          () => this.phoneAnswered(callId, agentId),
+          (e: unknown) => this.phoneFailedWhileOffered(callId, agentId, e),
+        );
   }
 
   /** Still offered to this agent (not answered at the desk meanwhile, nor withdrawn). */
@@ -155,7 +163,12 @@ export class CallAcdCommands {
     // Answered at the desk meanwhile: the bridge sees the same failure (agentPhoneFailed).
     // Withdrawn: the ring was stopped on purpose.
     if (!this.offeredTo(callId, agentId)) return;
-    const reason = e instanceof AgentPhoneFailed ? e.reason : 'phone-failed';
+    // Not the phone's doing (the caller's leg ended meanwhile): the ACD hears of the caller.
+    if (!(e instanceof AgentPhoneFailed)) {
+      ctx.d.log.debug('agent phone not rung for the offer', { callId, agentId, err: e });
+      return;
+    }
+    const reason = e.reason;
     ctx.d.log.warn('agent phone did not take the offer: back to the queue', {
       callId,
       agentId,
@@ -201,26 +214,53 @@ export class CallAcdCommands {
     // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
     // rebuilt from this event must place the answer where the live window did.
     const answeredAtMs = ctx.nowMs();
-    void ctx.d.media.bridgeToAgent(call.leg, agentId).then(
-      (agentLeg) => {
-        call.agentLeg = agentLeg;
-        const now = ctx.d.scheduler.now();
-        ctx.write(
-          `connect ${callId}`,
-          (s) =>
-            transition(s, {
-              callId,
-              from: 'offered',
-              to: 'connected',
-              event: 'answer',
-              detail: { agentId, waitMs },
-              patch: { legs: [ctx.storedLeg(call.leg, now), ctx.storedLeg(agentLeg, now)] },
-            }),
-          answeredAtMs,
-        );
-      },
-      (e: unknown) => this.agentPhoneFailed(callId, agentId, e),
-    );
+    void this.legOf(call)
+      .then(() => ctx.d.media.bridgeToAgent(call.leg, agentId))
+      .then(
+        (agentLeg) => {
+          call.agentLeg = agentLeg;
+          const now = ctx.d.scheduler.now();
+          ctx.write(
+            `connect ${callId}`,
+            (s) =>
+              transition(s, {
+                callId,
+                from: 'offered',
+                to: 'connected',
+                event: 'answer',
+                detail: { agentId, waitMs },
+                patch: { legs: [ctx.storedLeg(call.leg, now), ctx.storedLeg(agentLeg, now)] },
+              }),
+            answeredAtMs,
+          );
+        },
+        (e: unknown) => this.agentPhoneFailed(callId, agentId, e),
+      );
+  }
+
+  /**
+   * A call moved in from another site may be offered and answered before its caller's leg
+   * arrives (over SIP the origin's INVITE follows the admit's ack, media-port.ts `handOver`):
+   * the bridge waits for it, at most MOVED_IN_LEG_WAIT_MS, then goes on with what the call
+   * holds (a stand-in that nothing rings fails as the agent's phone would, logged).
+   */
+  private legOf(call: LiveCall): Promise<void> {
+    const arrival = call.legArrival;
+    if (!arrival) return Promise.resolve();
+    const { ctx } = this;
+    return new Promise<void>((resolve) => {
+      const stop = ctx.d.scheduler.after(MOVED_IN_LEG_WAIT_MS, () => {
+        ctx.d.log.warn("a moved-in call's caller leg has not arrived: the agent is bridged without it", {
+          callId: call.callId,
+          waitedMs: MOVED_IN_LEG_WAIT_MS,
+        });
+        resolve();
+      });
+      void arrival.arrived.then(() => {
+        stop();
+        resolve();
+      });
+    });
   }
 
   private transferred(cmd: Extract<AcdCommand, { type: 'call-transferred' }>): void {

@@ -112,6 +112,9 @@ export class CallMoves {
       queuedAtMs: m.queuedAtMs,
       createdAtMs: this.ctx.d.scheduler.now(),
     });
+    let arrive = (): void => {};
+    const arrived = new Promise<void>((r) => (arrive = r));
+    call.legArrival = { arrived, arrive };
     this.ctx.calls.set(m.callId, call);
   }
 
@@ -126,6 +129,8 @@ export class CallMoves {
     if (!c || c.callerGone) return false;
     leg.callId = callId;
     c.leg = leg;
+    c.legArrival?.arrive();
+    c.legArrival = undefined;
     if (c.phase === 'queued') void this.ctx.d.media.hold(leg);
     return true;
   }

@@ -28,6 +28,11 @@ export interface LiveCall {
   fallbackPlace: { priority: number; enqueueMs: number } | undefined;
   /** When the site took the call (its record's creation), for a move's `callAgeMs`. */
   createdAtMs: number;
+  /**
+   * A call moved in whose caller's leg has not arrived yet (it holds a stand-in): resolves when
+   * it does (call-overflow-hooks.ts `attachLeg`), so the agent is bridged to the real leg.
+   */
+  legArrival: { arrived: Promise<void>; arrive: () => void } | undefined;
 }
 
 export function liveCall(
@@ -55,5 +60,6 @@ export function liveCall(
     fallbackReason: undefined,
     fallbackPlace: undefined,
     createdAtMs: 0,
+    legArrival: undefined,
   };
 }

@@ -402,8 +402,10 @@ describe.skipIf(pgSkip)('SipMediaPort on loopback', () => {
     await expect(port.dial('13800000001', { callerId: 'x', timeoutMs: 1000 })).rejects.toSatisfy((x) =>
       isDomainError(x, 'unavailable'),
     );
-    await expect(port.handOver(leg, { toSiteId: 'wanzhou', token: 't' })).rejects.toThrow(/not built yet/);
-    port.onHandedOver(() => true);
+    // No peers given: no other site is known.
+    await expect(port.handOver(leg, { toSiteId: 'wanzhou', token: 't' })).rejects.toThrow(
+      /cannot be handed to site wanzhou: this site knows no other site/,
+    );
     await port.hangup(leg);
     expect((await call.final).status).toBe(480);
   });

@@ -10,7 +10,10 @@
  * Every leg ends through its pure core (shared/sip/leg/): the far end's BYE or CANCEL, RTP
  * silence (the engine's `inactive`), the session timer, or the site's hang-up; an end the
  * site did not ask for is told to it (`onFarEndHangup`), so a lost BYE never leaves an agent
- * on a call. Dial-out and hand-over are not built yet: they refuse with `unavailable`.
+ * on a call. A caller handed to another site (overflow, cover) goes as an INVITE with the
+ * reservation's token to that site's SIP address, and is relayed here once answered; an INVITE
+ * with a token from another site goes to `onHandedOver`, not `onInbound` (sip-hand-over.ts).
+ * Dial-out is not built yet: it refuses with `unavailable`.
  */
 import { DomainError, failedPrecondition, unavailable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -64,6 +67,8 @@ import type { PromptLanguage } from './prompt-pieces.js';
 import { AgentRings } from './agent-rings.js';
 import { LegRunner } from './sip-leg-runner.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
+import type { PeerSites } from './peer-sites.js';
+import { handOverCaller, handOverVerdict, relayEnded, type HandOverPort } from './sip-hand-over.js';
 
 /** What the caller hears between announcements while waiting: a prompt id, or raw clip files. */
 export interface QueueAnnouncement {
@@ -90,6 +95,8 @@ export interface SipMediaPortOptions {
   ) => readonly QueueAnnouncement[] | Promise<readonly QueueAnnouncement[]>;
   /** How often the announcement plays; default 30 s. */
   announceEveryMs?: number;
+  /** The other sites' SIP addresses (the topology the site runs): where a hand-over goes. */
+  peers?: PeerSites;
 }
 
 export class SipMediaPort implements MediaPort, TransactionUser {
@@ -103,6 +110,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private readonly opening = new Map<string, boolean>();
   private inbound: ((call: InboundCall) => void) | undefined;
   private farEnd: ((leg: CallLeg) => void) | undefined;
+  private handedOver: HandedOverHandler | undefined;
   private stopping = false;
   private seq = 0;
   private readonly log: Logger;
@@ -202,7 +210,9 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     if (!admission.ok) return this.respond(tx, admission.response);
     // The trunk's channel is the call's until its leg ends (or the call is refused here).
     const release = admission.from === 'trunk' ? admission.release : () => {};
-    if (this.stopping || !this.inbound) {
+    const handOver = admission.from === 'site' ? admission : undefined;
+    const inbound = this.inbound;
+    if (this.stopping || !(handOver ? this.handedOver : inbound)) {
       release();
       return this.respond(tx, buildResponse(request, REJECT_STATUS.unavailable, { toTag: IDS.tag() }));
     }
@@ -251,13 +261,47 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     leg.runner.run(start.commands);
     const codec = start.state.audio?.codec;
     if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
+    if (handOver && cancelledEarly) {
+      // The origin gave up before the leg existed: nothing to claim.
+      leg.localEnd = true;
+      return leg.runner.feed({ type: 'request', request: buildCancel(request) });
+    }
+    if (handOver) return this.offerHandedOver(leg, handOver.siteId, handOver.token);
     const ani = /^sips?:([^@;]+)/i.exec(fromHeader(request).uri)?.[1] ?? '';
     const dnis = /^sips?:([^@;]+)/i.exec(request.uri)?.[1] ?? '';
-    this.inbound({ ani, dnis, leg: leg.call });
+    inbound!({ ani, dnis, leg: leg.call });
     // Cancelled while its port opened: 487 now, and the site hears the caller left, as for a
     // CANCEL a moment later (the stack already answered the CANCEL 200: a 200 to the INVITE
     // now would answer a call its caller gave up).
     if (cancelledEarly) leg.runner.feed({ type: 'request', request: buildCancel(request) });
+  }
+
+  /**
+   * Target: a leg another site handed over goes to the handler with its token, never to
+   * `onInbound` (it is not a new call). Claimed: answered 200, the site's like an inbound leg;
+   * refused or failed: the INVITE is refused (sip-hand-over.ts `handOverVerdict`).
+   */
+  private async offerHandedOver(leg: Leg, fromSiteId: string, token: string): Promise<void> {
+    let ready = (): void => {};
+    leg.ready = new Promise<void>((r) => (ready = r));
+    let decision: 'claimed' | 'refused' | 'failed';
+    try {
+      decision = (await this.handedOver!(token, leg.call)) ? 'claimed' : 'refused';
+    } catch (e) {
+      this.log.error('sip hand-over: the site failed to judge it; refused', { fromSiteId, token, err: e });
+      decision = 'failed';
+    }
+    const status = handOverVerdict(decision);
+    if (status === 200) {
+      (leg.runner as LegRunner<InboundLeg, InboundEvent>).feed({ type: 'answer' });
+      await leg.runner.settled();
+      this.log.info('sip hand-over taken', { fromSiteId, legId: leg.call.legId, callId: leg.call.callId });
+    } else {
+      if (decision === 'refused') this.log.info('sip hand-over refused', { fromSiteId, token, status });
+      leg.localEnd = true;
+      leg.runner.feed({ type: 'hangup', status });
+    }
+    ready();
   }
 
   private legOptions(origin: SipOrigin, rtpPort: number): LegOptions {
@@ -304,6 +348,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         if (l.kind === 'inbound') this.rings.stop(l.call.legId);
         l.digits.hungUp();
         l.endNow();
+        if (l.relay) return relayEnded(this.handOverPort(), l, end.reason);
         if (l.onAnswer) {
           const why = agentNotReadyReason(end);
           l.onAnswer.reject(new AgentPhoneFailed(why, `the agent's phone did not take the call: ${why}`));
@@ -335,7 +380,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   private live(leg: CallLeg): Leg | undefined {
     const l = this.legs.ofLegId(leg.legId);
-    return l && !l.runner.ended ? l : undefined;
+    // A leg handed over is the relay's, no longer the call flow's (media-port.ts `handOver`).
+    return l && !l.runner.ended && !l.relay ? l : undefined;
   }
 
   answer(leg: CallLeg): Promise<void> {
@@ -396,7 +442,12 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   async hold(leg: CallLeg): Promise<void> {
-    const l = this.live(leg);
+    let l = this.live(leg);
+    if (l?.ready) {
+      // A leg handed over here: the hold its claim asked for waits for the answer's media.
+      await l.ready;
+      l = this.live(leg);
+    }
     if (!l) return;
     l.digits.clear();
     await this.startHold(l, leg);
@@ -471,20 +522,18 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     const phone = this.registrar?.phoneOf(agentId)[0];
     if (!phone)
       throw new AgentPhoneFailed('phone-not-registered', `agent ${agentId}'s phone is not registered`);
-    return this.placeOutbound(
-      {
-        target: phone.target,
-        to: {
-          requestUri: phone.contact,
-          toUri: phone.contact,
-          fromUri: `sip:site@${this.hostInUri()}`,
-          fromDisplayName: callerLeg.callId,
-        },
-        ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
-        call: { legId: `${callerLeg.legId}-agent-${++this.seq}`, callId: callerLeg.callId, role: 'agent' },
+    return this.placeOutbound({
+      target: phone.target,
+      to: {
+        requestUri: phone.contact,
+        toUri: phone.contact,
+        fromUri: `sip:site@${this.hostInUri()}`,
+        fromDisplayName: callerLeg.callId,
       },
-      started,
-    );
+      ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
+      call: { legId: `${callerLeg.legId}-agent-${++this.seq}`, callId: callerLeg.callId, role: 'agent' },
+      ...(started ? { started } : {}),
+    });
   }
 
   private hostInUri(): string {
@@ -498,15 +547,14 @@ export class SipMediaPort implements MediaPort, TransactionUser {
    * not take the call (AgentPhoneFailed carries why: no answer, busy, unreachable); the leg is
    * gone then. Resolves with the answered leg once the engine points its RTP at the far end.
    */
-  private async placeOutbound(
-    spec: {
-      target: SipTarget;
-      to: OutboundTarget;
-      ringTimeoutMs: number;
-      call: Omit<CallLeg, 'endpoint'>;
-    },
-    started?: (leg: Leg) => void,
-  ): Promise<Leg> {
+  private async placeOutbound(spec: {
+    target: SipTarget;
+    to: OutboundTarget;
+    ringTimeoutMs: number;
+    call: Omit<CallLeg, 'endpoint'>;
+    /** The leg as its INVITE goes (a hand-over cancels it when its caller hangs up meanwhile). */
+    started?: (leg: Leg) => void;
+  }): Promise<Leg> {
     const endpoint = await this.o.engine.open();
     const transport = spec.target.transport ?? 'udp';
     const options = this.legOptions({ transport, source: spec.target }, endpoint.localPort);
@@ -531,7 +579,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     // INVITE's own transaction until then.
     this.legs.add(leg, topVia(start.state.invite).branch ?? '');
     leg.runner.run(start.commands);
-    started?.(leg);
+    spec.started?.(leg);
     await answered;
     leg.onAnswer = undefined;
     const dialog = leg.runner.dialogOf();
@@ -552,33 +600,56 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   hangup(leg: CallLeg): Promise<void> {
     const l = this.live(leg);
-    if (!l) return Promise.resolve();
-    l.localEnd = true;
-    if (l.onAnswer) {
-      l.onAnswer.reject(new DomainError('failed-precondition', `leg ${leg.legId} hung up while it rang`));
-      l.onAnswer = undefined;
-    }
-    l.runner.feed({ type: 'hangup' });
+    if (l) this.endLeg(l);
     return Promise.resolve();
   }
 
-  handOver(_leg: CallLeg, _to: HandOverTo): Promise<void> {
-    return Promise.reject(
-      unavailable(
-        'handing a caller to another site over SIP is not built yet (no INVITE to the target trunk)',
-      ),
-    );
+  /** Hang a leg up from this side, whoever holds it (the call flow, or a hand-over's relay). */
+  private endLeg(l: Leg): void {
+    l.localEnd = true;
+    if (l.onAnswer) {
+      l.onAnswer.reject(new DomainError('failed-precondition', `leg ${l.call.legId} hung up while it rang`));
+      l.onAnswer = undefined;
+    }
+    l.runner.feed({ type: 'hangup' });
   }
 
-  onHandedOver(_handler: HandedOverHandler): void {
-    // Nothing arrives: no other site hands a caller over SIP yet (handOver refuses).
+  async handOver(leg: CallLeg, to: HandOverTo): Promise<void> {
+    if (this.stopping)
+      throw unavailable(`the site is stopping: leg ${leg.legId} is not handed to ${to.toSiteId}`);
+    const caller = this.live(leg);
+    if (caller?.kind !== 'inbound' || caller.handingOver) {
+      throw failedPrecondition(
+        `leg ${leg.legId} cannot be handed over: ${
+          caller ? 'a hand-over of it is under way' : "it has ended, or is not a caller's leg"
+        }`,
+      );
+    }
+    await handOverCaller(this.handOverPort(), caller, to, `${leg.legId}-to-${to.toSiteId}-${++this.seq}`);
+  }
+
+  private handOverPort(): HandOverPort {
+    return {
+      peers: this.o.peers,
+      engine: this.o.engine,
+      log: this.log,
+      ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
+      hostInUri: this.hostInUri(),
+      placeOutbound: (spec) => this.placeOutbound(spec),
+      endLeg: (l) => this.endLeg(l),
+    };
+  }
+
+  onHandedOver(handler: HandedOverHandler): void {
+    this.handedOver = handler;
   }
 
   /** Stop taking calls and hang up every leg; resolves when they ended or `waitMs` passed. */
   async stop(waitMs = 5_000): Promise<void> {
     this.stopping = true;
     const legs = this.legs.all();
-    for (const l of legs) await this.hangup(l.call);
+    // Relayed legs too: they are no longer the call flow's, so `hangup` would skip them.
+    for (const l of legs) if (!l.runner.ended) this.endLeg(l);
     let timer: (() => void) | undefined;
     await Promise.race([
       Promise.all(legs.map((l) => l.ended)),

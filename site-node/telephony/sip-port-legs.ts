@@ -22,6 +22,15 @@ export interface PortLeg {
   localEnd: boolean;
   /** On hold (queue treatment): a prompt played meanwhile gives the music back when it ends. */
   holding: boolean;
+  /**
+   * Handed over (origin, sip-hand-over.ts): the other leg of the relay, the caller's or the
+   * target site's. Neither is the call flow's any more; when one ends the other is hung up.
+   */
+  relay?: PortLeg;
+  /** Origin: a hand-over of this leg is under way (a second one is refused). */
+  handingOver?: boolean;
+  /** Target: a leg handed over resolves this once answered; a hold asked meanwhile waits for it. */
+  ready?: Promise<void>;
   /** Outbound: waiting for the answer. */
   onAnswer?: { resolve: () => void; reject: (e: Error) => void };
   /** Gives back what the leg holds outside the port (its trunk's channel) when it ends. */

@@ -15,7 +15,9 @@ import type { SiteConfig } from '../config.js';
 import { loadNonceSecret, type SiteSipConfig } from '../config-sip.js';
 import { loadPromptCatalogueFile } from '../ivr/flow.js';
 import { PgRegistrationStore } from '../store/sip-registrations-repo.js';
+import type { Topology } from '../../shared/topology/schema.js';
 import { InviteGate } from './invite-gate.js';
+import { peerSites } from './peer-sites.js';
 import { startMediaEngine, type MediaEngine } from './media-engine.js';
 import { PhoneRegistrar } from './phone-registrar.js';
 import { PromptLibrary } from './prompt-library.js';
@@ -37,6 +39,11 @@ export interface SipVoiceOptions {
   port?: Partial<
     Pick<SipMediaPortOptions, 'language' | 'holdMusic' | 'queueAnnouncement' | 'announceEveryMs'>
   >;
+  /**
+   * The topology the site runs now (null: none yet), asked at each hand-over and each INVITE
+   * carrying a hand-over token: the other sites' SIP addresses (peer-sites.ts).
+   */
+  topology?: () => Topology | null;
 }
 
 export interface SipVoice {
@@ -73,7 +80,8 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
     },
     log,
   );
-  const port = new SipMediaPort({ sip, engine, prompts, scheduler: o.scheduler, log, ...o.port });
+  const peers = peerSites(o.config.siteId, o.topology ?? (() => null));
+  const port = new SipMediaPort({ sip, engine, prompts, scheduler: o.scheduler, log, peers, ...o.port });
   let stopGate = (): void => {};
   const voice: SipVoice = {
     sip,
@@ -92,7 +100,7 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
       });
       registrar.start();
       voice.registrar = registrar;
-      const gate = new InviteGate(new TrunkAcl(sip.trunks), registrar, log, o.scheduler);
+      const gate = new InviteGate(new TrunkAcl(sip.trunks), registrar, log, o.scheduler, { peers });
       const udp = sip.listen.find((l) => l.transport === 'udp');
       const tcp = sip.listen.find((l) => l.transport === 'tcp');
       const stack = await SipStack.start(

@@ -21,6 +21,7 @@ import { RealScheduler } from '../../shared/scheduler.js';
 import { compileSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import type { DeskEvent, ScreenPop } from '../../site-node/cti/agent-desk.js';
 import { Site } from '../../site-node/runtime/site.js';
+import type { SimVoiceNetwork } from '../../site-node/sim/sim-hand-over.js';
 import { carriedHandOver } from '../../site-node/sim/sim-hand-over.js';
 import { SimMedia } from '../../site-node/sim/sim-media.js';
 import type { CallLeg } from '../../site-node/telephony/media-port.js';
@@ -52,7 +53,14 @@ export interface FederatedSite {
 export async function startFederatedSite(
   p: TestProvince,
   siteId: string,
-  opts: { edit?: (doc: Record<string, unknown>) => void } = {},
+  opts: {
+    edit?: (doc: Record<string, unknown>) => void;
+    /**
+     * The callers move through this in-process network when the origin hands them over, after
+     * the admit's ack (as over SIP), instead of travelling in the request.
+     */
+    network?: SimVoiceNetwork;
+  } = {},
 ): Promise<FederatedSite> {
   p.pki.issue('site', siteId);
   const toxiproxy = new Toxiproxy(process.env.TOXIPROXY_URL!);
@@ -79,7 +87,10 @@ export async function startFederatedSite(
   const config = compileSiteConfig(doc, dirname(template), 'site');
   const scheduler = new RealScheduler();
   const media = new SimMedia(scheduler);
-  media.useHandOverRoute(carriedHandOver);
+  if (opts.network) {
+    opts.network.join(siteId, media);
+    media.useHandOverRoute(opts.network);
+  } else media.useHandOverRoute(carriedHandOver);
   const lines: string[] = [];
   const watchers = new Set<(l: string) => void>();
   const log = createLogger(
@@ -104,7 +115,7 @@ export async function startFederatedSite(
     web: false,
     drainMs: 500,
     jobPollingSeconds: 1,
-    simCallers: media,
+    ...(opts.network ? {} : { simCallers: media }),
   });
   await site.start();
   const deskStops: Array<() => void> = [];

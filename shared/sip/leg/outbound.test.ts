@@ -61,6 +61,46 @@ describe('calling out', () => {
     expect(state.phase).toBe('calling');
   });
 
+  test('extra headers go on the INVITE, and again on the INVITE after a 422', () => {
+    const target: OutboundTarget = {
+      ...PHONE,
+      extraHeaders: [{ name: 'X-CC-Handover-Token', value: 'tok-1' }],
+    };
+    const { state, commands } = startOutboundLeg(target, legOptions(), 15_000, 0);
+    const inv = roundTrip(requestsIn(commands)[0]!);
+    expect(headerValue(inv, 'X-CC-Handover-Token')).toBe('tok-1');
+    const r = stepOutboundLeg(state, respond(state, 422, { toTag: 'p', extra: 'Min-SE: 1900' }), 100);
+    expect(headerValue(roundTrip(requestsIn(r.commands)[0]!), 'X-CC-Handover-Token')).toBe('tok-1');
+  });
+
+  test('an extra header that is not a token, one the leg writes, or a value with CR/LF is refused', () => {
+    const refusal = (name: string, value: string): string => {
+      try {
+        startOutboundLeg(
+          {
+            ...PHONE,
+            extraHeaders: [
+              { name: 'X-Ok', value: '1' },
+              { name, value },
+            ],
+          },
+          legOptions(),
+          15_000,
+          0,
+        );
+      } catch (e) {
+        if (isDomainError(e, 'invalid-argument')) return `${e.field}: ${e.message}`;
+        throw e;
+      }
+      return 'accepted';
+    };
+    expect(refusal('X Bad', 'v')).toMatch(/^extraHeaders\[1\]: .*not a token/);
+    expect(refusal('call-id', 'v')).toMatch(/^extraHeaders\[1\]: .*written by the leg itself/);
+    expect(refusal('i', 'v')).toMatch(/written by the leg itself/);
+    expect(refusal('X-CC-Handover-Token', 'a\r\nBYE: x')).toMatch(/^extraHeaders\[1\]: .*CR or LF/);
+    expect(refusal('X-CC-Handover-Token', 'tok')).toBe('accepted');
+  });
+
   test('a ring timeout that is not a positive whole number is refused', () => {
     let err: unknown;
     try {

@@ -1,6 +1,6 @@
 /**
- * The outbound call leg: an agent's phone or a callback's customer, we are the UAC (RFC 3261
- * §13.2, §9.1, §15).
+ * The outbound call leg: an agent's phone, a callback's customer or another site's trunk (a
+ * hand-over); we are the UAC (RFC 3261 §13.2, §9.1, §15).
  *
  * ```
  *   start: INVITE with our offer sent, ring timer started
@@ -38,7 +38,8 @@ import { SdpNotAcceptable } from '../../media/sdp-refusal.js';
 import { readMinSe, readUacResponse, uacRequestHeaders } from '../../media/session-expires.js';
 import { sessionTimer } from '../../media/session-timer.js';
 import { callId, cseq, fromHeader, toHeader } from '../headers.js';
-import { headerValue, type SipRequest, type SipResponse } from '../message.js';
+import { headerValue, type SipHeader, type SipRequest, type SipResponse } from '../message.js';
+import { isToken } from '../syntax.js';
 import { confirmUacDialog, createUacDialog } from '../dialog/dialog.js';
 import { buildCancel, buildInvite } from '../dialog/requests.js';
 import { guardLeg } from './illegal-event.js';
@@ -67,6 +68,44 @@ export interface OutboundTarget {
   readonly fromDisplayName?: string;
   /** An outbound proxy, pre-loaded as Route (each URI as inside its `<>`). */
   readonly routes?: readonly string[];
+  /**
+   * Headers of the caller's own to put on the INVITE, after the ones the leg writes (a site's
+   * hand-over token, docs/sip.md "Handing a caller to another site"). Kept on the INVITE sent
+   * again after a 422. A name that is not a token, a header the leg writes itself, or a value
+   * with a CR or LF is refused at the start.
+   */
+  readonly extraHeaders?: readonly SipHeader[];
+}
+
+/** What the leg writes itself: an extra header may not stand in for one of them. */
+const OWN_HEADERS = new Set(
+  [
+    'via',
+    'max-forwards',
+    'route',
+    'from',
+    'to',
+    'call-id',
+    'cseq',
+    'contact',
+    'content-type',
+    'content-length',
+    'allow',
+    'supported',
+    'session-expires',
+    'min-se',
+  ].concat(['v', 'f', 't', 'i', 'm', 'c', 'l', 'k', 'x']),
+);
+
+function checkExtraHeaders(headers: readonly SipHeader[]): void {
+  headers.forEach((h, i) => {
+    const field = `extraHeaders[${i}]`;
+    if (!isToken(h.name)) throw invalidArgument(field, `the name ${JSON.stringify(h.name)} is not a token`);
+    if (OWN_HEADERS.has(h.name.toLowerCase())) {
+      throw invalidArgument(field, `${h.name} is written by the leg itself`);
+    }
+    if (/[\r\n]/.test(h.value)) throw invalidArgument(field, `the value of ${h.name} holds a CR or LF`);
+  });
 }
 
 export interface OutboundLeg extends LegState<OutboundPhase> {
@@ -106,7 +145,12 @@ function ourInvite(
     options.via,
     options.ids.branch(),
     {
-      headers: [SDP_TYPE, ALLOW, ...headersOf(uacRequestHeaders(options.sessionTimer, minSeFrom422))],
+      headers: [
+        SDP_TYPE,
+        ALLOW,
+        ...headersOf(uacRequestHeaders(options.sessionTimer, minSeFrom422)),
+        ...(target.extraHeaders ?? []),
+      ],
       body: Buffer.from(offer),
     },
   );
@@ -122,6 +166,7 @@ export function startOutboundLeg(
   if (!Number.isInteger(ringTimeoutMs) || ringTimeoutMs <= 0) {
     throw invalidArgument('ringTimeoutMs', `must be a positive whole number of ms, not ${ringTimeoutMs}`);
   }
+  checkExtraHeaders(target.extraHeaders ?? []);
   const offer = buildOffer(options.audio);
   const invite = ourInvite(
     target,
