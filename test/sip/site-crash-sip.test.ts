@@ -5,13 +5,14 @@
  * and the agents' phones, the agents at the gRPC desk. Before the kill: a caller walks the IVR
  * (1, PIN, 9, 0) to an agent and hangs up (answered); callers report a lost card (3, then 1 to
  * confirm), one of them to the end; another walks to an agent and is talking at the kill, more
- * card-loss callers are in the IVR. The site is killed with SIGKILL, restarted on the same
- * config and database, and the test checks:
+ * card-loss callers are in the IVR and callers file a complaint (6, then 1). The site is killed
+ * with SIGKILL, restarted on the same config and database, and the test checks:
  *   - the crash invariants of the simulated test (test/support/crash-checks.ts): nothing
  *     committed lost, the calls live at the kill closed `failed` / `site-restart` with one CDR,
  *     the agents signed in reset;
  *   - every caller the site told "the card ending ... is stopped" (`cardloss.stopped`, as the
- *     site logged it) has its card's stop committed;
+ *     site logged it) has its card's stop committed, and every caller told "your complaint is
+ *     registered as ..." (`feedback.complaint_recorded`) its ticket;
  *   - the callers live at the kill: their BYE reaches a site that no longer knows the dialog,
  *     answered 481, not 200;
  *   - the phones' registrations came back from PostgreSQL (no REGISTER after the restart): an
@@ -68,6 +69,8 @@ const SECRET_ENV = 'H4_CRASH_SIP_NONCE_SECRET';
 const QUICK_WALK = { greeting_ms: 1500, pin_ms: 800, balance_ms: 800, menu_ms: 800, digit_ms: 250 };
 /** The card-loss callers: each a customer of its own (one card each), known by number. */
 const CARD_LOSS_CALLERS = 4;
+/** Callers filing a complaint, live at the kill: customers of their own, after the card-loss ones. */
+const COMPLAINT_CALLERS = 2;
 /** From the 0 to the BYE: the "please hold" prompt (about 5 s), the phone's ring, then talk. */
 const ANSWERED_TALK_MS = 9000;
 /** The callers live at the kill stay this long, so their BYE reaches the restarted site. */
@@ -79,7 +82,9 @@ let dir: string;
 let configFile: string;
 let config: SiteConfig;
 let sipPort: number;
-const people = makePopulation('chongqing', CARD_LOSS_CALLERS, 11);
+const people = makePopulation('chongqing', CARD_LOSS_CALLERS + COMPLAINT_CALLERS, 11);
+const cardLossCallers = people.slice(0, CARD_LOSS_CALLERS);
+const complainers = people.slice(CARD_LOSS_CALLERS);
 const sites: SiteProcess[] = [];
 const sipps: SippRun[] = [];
 const desks: GrpcAgentDesk[] = [];
@@ -242,6 +247,13 @@ const cardLoss = (ani: string, stayMs: number): SippOptions => ({
   keys: { dnis: '95588', ani, greeting_ms: QUICK_WALK.greeting_ms, confirm_ms: 800, stay_ms: stayMs },
 });
 
+const complaint = (ani: string, stayMs: number): SippOptions => ({
+  scenario: 'caller-complaint.xml',
+  remote: `${LOCAL}:${sipPort}`,
+  calls: 1,
+  keys: { dnis: '95588', ani, greeting_ms: QUICK_WALK.greeting_ms, menu_ms: 800, stay_ms: stayMs },
+});
+
 const walkTo = (talkMs: number): SippOptions => ({
   scenario: 'caller.xml',
   remote: `${LOCAL}:${sipPort}`,
@@ -249,16 +261,22 @@ const walkTo = (talkMs: number): SippOptions => ({
   keys: walk(talkMs),
 });
 
-/** The legs the site said it told "the card ending ... is stopped", from its log lines. */
-function toldStopped(log: string[]): Set<string> {
+/**
+ * The legs the site told `promptId` (its `sip prompt played` log lines: logged when the prompt
+ * ended, so a caller who heard only its start is not counted).
+ */
+function toldBy(log: string[], promptId: string): Set<string> {
   const legs = new Set<string>();
   for (const line of log) {
-    if (!line.includes('cardloss.stopped')) continue;
+    if (!line.includes(promptId)) continue;
     const l = JSON.parse(line) as { msg?: string; promptId?: string; legId?: string };
-    if (l.msg === 'sip prompt played' && l.promptId === 'cardloss.stopped' && l.legId) legs.add(l.legId);
+    if (l.msg === 'sip prompt played' && l.promptId === promptId && l.legId) legs.add(l.legId);
   }
   return legs;
 }
+
+const STOPPED = 'cardloss.stopped';
+const RECORDED = 'feedback.complaint_recorded';
 
 /**
  * The call (and its caller's number) a caller's leg of the first process belongs to. Asked
@@ -292,17 +310,18 @@ test('kill -9 of a site over SIP: nothing committed lost, no caller told of a st
   assert.equal(answered.outcome, 'answered', JSON.stringify(answered));
 
   // A card-loss report heard to the end ("stopped", then the branch notice): committed.
-  const reported = await sipp(cardLoss(people[0]!.profile.phones[0]!, 14_000));
+  const reported = await sipp(cardLoss(cardLossCallers[0]!.profile.phones[0]!, 14_000));
   assertAllSucceeded('card-loss caller (to the end)', await reported.done, 1);
   await waitFor(
     'the first card-loss call ended',
     async () =>
       (await count(`SELECT count(*) AS n FROM calls WHERE ani = $1 AND ended_at IS NOT NULL`, [
-        people[0]!.profile.phones[0]!,
+        cardLossCallers[0]!.profile.phones[0]!,
       ])) === 1,
   );
 
-  // Live at the kill: a caller talking to an agent, and card-loss callers in the IVR, each
+  // Live at the kill: a caller talking to an agent, card-loss callers in the IVR and callers
+  // filing a complaint (then queued for complaints, which no agent signed in serves), each
   // started once the one before is in PostgreSQL.
   const talking = await sipp(walkTo(LIVE_MS));
   await waitFor(
@@ -311,19 +330,20 @@ test('kill -9 of a site over SIP: nothing committed lost, no caller told of a st
     30_000,
   );
   const inIvr: SippRun[] = [];
-  for (const p of people.slice(1)) {
+  for (const p of [...cardLossCallers.slice(1), ...complainers]) {
     const ani = p.profile.phones[0]!;
-    inIvr.push(await sipp(cardLoss(ani, LIVE_MS)));
+    inIvr.push(await sipp(complainers.includes(p) ? complaint(ani, LIVE_MS) : cardLoss(ani, LIVE_MS)));
     await waitFor(
       `the card-loss call from ${ani}`,
       async () => (await count(`SELECT count(*) AS n FROM calls WHERE ani = $1`, [ani])) === 1,
     );
   }
-  // Mid-traffic: the kill once the first of them has been told its card is stopped; the others
-  // are a step or two behind it (keyed, asking the bank, hearing the prompt).
+  // Mid-traffic: the kill once a live card-loss caller has been told its card is stopped and
+  // a complaint its reference; the others are a step or two behind (keying, waiting for the
+  // bank or the ticket, hearing the prompt).
   await waitFor(
-    'a live card-loss caller told its card is stopped',
-    () => toldStopped(first.site.stderr).size >= 2,
+    'live callers told their card is stopped and their complaint registered',
+    () => toldBy(first.site.stderr, STOPPED).size >= 2 && toldBy(first.site.stderr, RECORDED).size >= 1,
     30_000,
   );
 
@@ -337,19 +357,31 @@ test('kill -9 of a site over SIP: nothing committed lost, no caller told of a st
   assert.ok(before.agentsIn.length >= 1, 'agents signed in at the kill');
 
   // Every caller told "stopped" has its card's stop committed (the ledger, before the prompt).
-  const told = toldStopped(first.site.stderr);
+  const told = toldBy(first.site.stderr, STOPPED);
   assert.ok(told.size >= 2, `callers told "stopped": ${[...told].join(', ')}`);
-  const cardOf = new Map(people.map((p) => [p.profile.phones[0]!, p.profile.cards[0]!]));
+  const cardOf = new Map(cardLossCallers.map((p) => [p.profile.phones[0]!, p.profile.cards[0]!]));
   for (const legId of told) {
     const call = await callOfLeg(legId);
     const card = cardOf.get(call.ani);
     assert.ok(card, `leg ${legId} is a card-loss caller's: ${call.ani}`);
     assert.ok(before.stoppedCards.includes(card), `${call.ani} was told its card ${card} is stopped`);
   }
+  // Every caller told "your complaint is registered as ..." has that ticket committed.
+  const registered = toldBy(first.site.stderr, RECORDED);
+  assert.ok(registered.size >= 1, `callers told "registered": ${[...registered].join(', ')}`);
+  for (const legId of registered) {
+    const call = await callOfLeg(legId);
+    const r = await pool.query<{ id: string }>(
+      `SELECT id FROM tickets WHERE call_id = $1 AND kind = 'complaint'`,
+      [call.id],
+    );
+    assert.equal(r.rows.length, 1, `${call.ani} was told its complaint is registered`);
+    assert.ok(before.tickets.includes(r.rows[0]!.id));
+  }
   // The report heard to the end has its ticket for the branch.
   const ticket = await pool.query<{ n: string }>(
     `SELECT count(*) AS n FROM tickets t JOIN calls c ON c.id = t.call_id WHERE t.kind = 'card-loss' AND c.ani = $1`,
-    [people[0]!.profile.phones[0]!],
+    [cardLossCallers[0]!.profile.phones[0]!],
   );
   assert.equal(Number(ticket.rows[0]!.n), 1, 'the completed report has its card-loss ticket');
 
