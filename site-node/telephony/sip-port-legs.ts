@@ -22,6 +22,8 @@ export interface PortLeg {
   localEnd: boolean;
   /** On hold (queue treatment): a prompt played meanwhile gives the music back when it ends. */
   holding: boolean;
+  /** Inbound from a trunk: its name, for the trunk's channel count (sip-dial-out.ts). */
+  trunk?: string;
   /** Outbound: waiting for the answer. */
   onAnswer?: { resolve: () => void; reject: (e: Error) => void };
   /** Resolves when the leg has ended (stop waits on it). */
