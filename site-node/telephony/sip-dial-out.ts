@@ -175,6 +175,12 @@ export class DialOut {
       return 'no-answer';
     }
     void leg.ended.then(() => this.count(route.trunk, -1));
+    // Hung up between the answer and now (the media being set up): its far-end hang-up went to
+    // a leg the call flow does not hold yet, so the flow must not take it as answered.
+    if (leg.runner.ended) {
+      port.log.info('sip dial answered, then hung up at once', { legId, trunk: route.trunk });
+      return 'no-answer';
+    }
     port.log.info('sip dial answered', { legId, trunk: route.trunk });
     return leg.call;
   }
