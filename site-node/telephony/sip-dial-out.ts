@@ -185,11 +185,6 @@ export class DialOut {
     return leg.call;
   }
 
-  /** Dials out on a trunk now (tests and the channel count). */
-  outOn(trunk: string): number {
-    return this.out.get(trunk) ?? 0;
-  }
-
   private count(trunk: string, by: number): void {
     this.out.set(trunk, (this.out.get(trunk) ?? 0) + by);
   }
