@@ -54,6 +54,10 @@ test("the example's sip section compiles when uncommented, with defaults filled 
       ['unicom', ['203.0.113.64/29', '2001:db8:5::/48'], 20],
     ],
   );
+  // Callbacks leave by telecom's proxy, showing the bank's number; unicom only takes calls in.
+  assert.deepEqual(sip.trunks[0]!.outbound, { host: '203.0.113.5', port: 5060, transport: 'udp' });
+  assert.equal(sip.trunks[1]!.outbound, undefined);
+  assert.deepEqual(sip.dialOut, { trunk: 'telecom', callerId: '95588' });
   assert.deepEqual(
     sip.phones.map((p) => [p.agentId, p.extension]),
     [
@@ -98,6 +102,7 @@ test('without a sip section there is no SIP, and a minimal one takes every defau
   assert.deepEqual(sip.digest.secret, { file: '/etc/site/nonce.secret' });
   assert.deepEqual(sip.digest.algorithms, ['SHA-256', 'MD5']);
   assert.deepEqual([sip.trunks, sip.phones], [[], []]);
+  assert.equal(sip.dialOut, undefined);
   assert.equal(sip.timers.sessionIntervalS, 1800);
   assert.deepEqual(sip.limits, DEFAULT_SIP_LIMITS);
   c.sip.limits = { maxServerTransactions: 2000, tcp: { idle: '1m', messageTimeout: '10s' } };
@@ -105,6 +110,46 @@ test('without a sip section there is no SIP, and a minimal one takes every defau
     maxServerTransactions: 2000,
     tcp: { ...DEFAULT_SIP_LIMITS.tcp, idleMs: 60_000, messageMs: 10_000 },
   });
+});
+
+test("a trunk's outbound takes port 5060 and UDP by default", () => {
+  const c = base();
+  c.sip.trunks[1].outbound = { host: '2001:db8:5::1' };
+  const sip = compileSiteConfig(c, '/etc/site', 'site').sip!;
+  assert.deepEqual(sip.trunks[1]!.outbound, { host: '2001:db8:5::1', port: 5060, transport: 'udp' });
+});
+
+test('a bad outbound or dialOut is refused at load, naming the field', () => {
+  refuses(
+    (c) => (c.sip.trunks[1].outbound = { host: 'proxy.carrier.example' }),
+    /site\.sip\.trunks\[1\]\.outbound\.host: must be an IP/,
+  );
+  refuses(
+    (c) => (c.sip.trunks[1].outbound = { host: '203.0.113.70', port: 70000 }),
+    /site\.sip\.trunks\[1\]\.outbound\.port/,
+  );
+  refuses(
+    (c) => (c.sip.trunks[1].outbound = { host: '203.0.113.70', transport: 'tls' }),
+    /site\.sip\.trunks\[1\]\.outbound\.transport/,
+  );
+  refuses(
+    (c) => (c.sip.trunks[1].outbound = { host: '203.0.113.70', user: 'x' }),
+    /site\.sip\.trunks\[1\]\.outbound: Unrecognized key/,
+  );
+  refuses(
+    (c) => (c.sip.dialOut.trunk = 'mobile'),
+    /site\.sip\.dialOut\.trunk: "mobile" is not a trunk of this site/,
+  );
+  refuses(
+    (c) => (c.sip.dialOut.trunk = 'unicom'),
+    /site\.sip\.dialOut\.trunk: trunk "unicom" has no outbound \(trunks\[1\]\.outbound\)/,
+  );
+  refuses((c) => (c.sip.dialOut.callerId = '9558<8>'), /site\.sip\.dialOut\.callerId: must be 3-20 digits/);
+  refuses((c) => delete c.sip.dialOut.callerId, /site\.sip\.dialOut\.callerId/);
+  refuses((c) => {
+    c.sip.listen = c.sip.listen.filter((l: Doc) => l.transport === 'udp');
+    c.sip.trunks[0].outbound.transport = 'tcp';
+  }, /site\.sip\.trunks\[0\]\.outbound\.transport: tcp: the site does not listen on tcp/);
 });
 
 test('each kind of bad sip section is refused, naming the field', () => {

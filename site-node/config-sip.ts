@@ -99,10 +99,34 @@ export const sipSectionSchema = z
               .array(z.string().regex(/^\+?[0-9]{3,20}$/, 'must be 3-20 digits, optionally after +'))
               .min(1),
             maxChannels: z.number().int().min(1).max(10_000),
+            /**
+             * Where the site sends calls out on this trunk (the carrier's SIP proxy): an IP
+             * address (the stack does no DNS), default port 5060 over UDP. Without it the trunk
+             * only takes calls in.
+             */
+            outbound: z
+              .object({
+                host: ipLiteral,
+                port: port.default(5060),
+                transport: z.enum(['udp', 'tcp']).default('udp'),
+              })
+              .strict()
+              .optional(),
           })
           .strict(),
       )
       .default([]),
+    /**
+     * Which trunk callbacks leave by, and the number they show (the bank's): a trunk with
+     * `outbound`. Without it the site does not dial out over SIP (a callback's dial fails).
+     */
+    dialOut: z
+      .object({
+        trunk: z.string().min(1),
+        callerId: z.string().regex(/^\+?[0-9]{3,20}$/, 'must be 3-20 digits, optionally after +'),
+      })
+      .strict()
+      .optional(),
     /** Agents' phones: each agent's extension (its SIP user) and the HA1 of its password. */
     phones: z
       .array(
@@ -188,11 +212,26 @@ export const sipSectionSchema = z
 
 export type SipSectionInput = z.infer<typeof sipSectionSchema>;
 
+/** Where a trunk's outgoing calls go: the carrier's SIP proxy. */
+export interface SipTrunkOutbound {
+  host: string;
+  port: number;
+  transport: 'udp' | 'tcp';
+}
+
 export interface SipTrunkConfig {
   name: string;
   sources: CidrBlock[];
   dnis: string[];
   maxChannels: number;
+  /** Undefined: the trunk only takes calls in. */
+  outbound?: SipTrunkOutbound | undefined;
+}
+
+/** Callbacks' way out: the trunk (which has `outbound`) and the caller id they show. */
+export interface SipDialOutConfig {
+  trunk: string;
+  callerId: string;
 }
 
 export interface SipPhoneConfig {
@@ -222,6 +261,8 @@ export interface SiteSipConfig {
     nonceMemory: number;
   };
   trunks: SipTrunkConfig[];
+  /** Undefined: no dialling out over SIP (a callback's dial is refused `unavailable`). */
+  dialOut?: SipDialOutConfig | undefined;
   phones: SipPhoneConfig[];
   timers: { t1Ms: number; sessionIntervalS: number; rtpInactivityMs: number; ringTimeoutMs: number };
   registrar: RegistrarLimits;
@@ -311,8 +352,31 @@ export function compileSipSection(
         sources.push(block);
       });
     });
-    trunks.push({ name: t.name, sources, dnis: t.dnis, maxChannels: t.maxChannels });
+    trunks.push({
+      name: t.name,
+      sources,
+      dnis: t.dnis,
+      maxChannels: t.maxChannels,
+      ...(t.outbound ? { outbound: t.outbound } : {}),
+    });
   });
+  const dialOut = raw.dialOut;
+  if (dialOut) {
+    const i = raw.trunks.findIndex((t) => t.name === dialOut.trunk);
+    const out = raw.trunks[i]?.outbound;
+    if (i < 0) add('dialOut.trunk', `"${dialOut.trunk}" is not a trunk of this site (trunks[].name)`);
+    else if (!out)
+      add(
+        'dialOut.trunk',
+        `trunk "${dialOut.trunk}" has no outbound (trunks[${i}].outbound): calls cannot leave by it`,
+      );
+    // The INVITE leaves from one of our own sockets: the site must listen on that transport.
+    else if (!raw.listen.some((l) => l.transport === out.transport))
+      add(
+        `trunks[${i}].outbound.transport`,
+        `${out.transport}: the site does not listen on ${out.transport} (listen), so it cannot send by it`,
+      );
+  }
 
   const phones: SipPhoneConfig[] = [];
   const byAgent = new Set<string>();
@@ -361,6 +425,7 @@ export function compileSipSection(
       nonceMemory: raw.digest.nonceMemory,
     },
     trunks,
+    ...(dialOut ? { dialOut: { trunk: dialOut.trunk, callerId: dialOut.callerId } } : {}),
     phones,
     timers,
     registrar: raw.registrar,

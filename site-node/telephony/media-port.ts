@@ -101,7 +101,9 @@ export interface MediaPort {
   bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg>;
   /**
    * Call a customer (a callback): resolves with the answered leg, or 'no-answer' when
-   * nobody picks up or the line is busy.
+   * nobody picks up or the line is busy. Rejects when the call could not be placed
+   * (`invalid-argument`: the number; `unavailable`: no route, the trunk full or refusing); the
+   * callback flow counts that as not answered.
    */
   dial(number: string, opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'>;
   /** Hang up a leg from the site's side; a no-op for a leg that has already ended or was handed over. */

@@ -13,7 +13,7 @@
  * on a call. A caller handed to another site (overflow, cover) goes as an INVITE with the
  * reservation's token to that site's SIP address, and is relayed here once answered; an INVITE
  * with a token from another site goes to `onHandedOver`, not `onInbound` (sip-hand-over.ts).
- * Dial-out is not built yet: it refuses with `unavailable`.
+ * `dial` calls a customer through the trunk (sip-dial-out.ts).
  */
 import { DomainError, failedPrecondition, unavailable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -37,7 +37,7 @@ import {
   type OutboundTarget,
 } from '../../shared/sip/leg/outbound.js';
 import { agentNotReadyReason, isFarEndHangup, REJECT_STATUS } from '../../shared/sip/leg/outcomes.js';
-import type { LegOptions } from '../../shared/sip/leg/types.js';
+import type { LegEnd, LegOptions } from '../../shared/sip/leg/types.js';
 import type { SipRequest, SipResponse } from '../../shared/sip/message.js';
 import { buildResponse } from '../../shared/sip/response.js';
 import type { SipStack } from '../../shared/sip/stack/sip-stack.js';
@@ -65,6 +65,7 @@ import type { PhoneRegistrar } from './phone-registrar.js';
 import type { PromptLibrary } from './prompt-library.js';
 import type { PromptLanguage } from './prompt-pieces.js';
 import { AgentRings } from './agent-rings.js';
+import { DialOut } from './sip-dial-out.js';
 import { LegRunner } from './sip-leg-runner.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
 import type { PeerSites } from './peer-sites.js';
@@ -114,9 +115,18 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private stopping = false;
   private seq = 0;
   private readonly log: Logger;
+  private readonly dialOut: DialOut;
 
   constructor(private readonly o: SipMediaPortOptions) {
     this.log = o.log.child({ part: 'sip-port' });
+    this.dialOut = new DialOut({
+      sip: o.sip,
+      log: this.log,
+      ourHostInUri: this.hostInUri(),
+      // The gate's count: a dial and an inbound call hold the same channels.
+      takeChannel: (trunk) => this.gate!.channels.take(trunk),
+      place: (spec) => this.placeOutbound(spec),
+    });
     o.engine.onEvent((e) => {
       if (e.kind === 'digit') this.legs.ofEndpoint(e.endpointId)?.digits.press(e.digit);
       else if (e.kind === 'inactive')
@@ -251,6 +261,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     );
     leg.release = release;
     leg.runner.keep(tx);
+    // Counted against the trunk's channels while it lasts (a dial-out checks them).
     if (start.state.phase === 'ended') {
       // Refused by the leg (its offer, its Session-Expires): answered, logged, never the site's.
       leg.localEnd = true;
@@ -544,8 +555,9 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   /**
    * Call out (an agent's phone, a customer through a trunk, another site): an engine endpoint,
    * the outbound leg's INVITE, and the answer. Rejects with the leg's end when the far end did
-   * not take the call (AgentPhoneFailed carries why: no answer, busy, unreachable); the leg is
-   * gone then. Resolves with the answered leg once the engine points its RTP at the far end.
+   * not take the call (AgentPhoneFailed carries why: no answer, busy, unreachable; or what
+   * `unanswered` makes of the leg's end); the leg is gone then. Resolves with the answered leg
+   * once the engine points its RTP at the far end.
    */
   private async placeOutbound(spec: {
     target: SipTarget;
@@ -554,6 +566,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     call: Omit<CallLeg, 'endpoint'>;
     /** The leg as its INVITE goes (a hand-over cancels it when its caller hangs up meanwhile). */
     started?: (leg: Leg) => void;
+    unanswered?: (end: LegEnd) => Error;
   }): Promise<Leg> {
     const endpoint = await this.o.engine.open();
     const transport = spec.target.transport ?? 'udp';
@@ -580,7 +593,10 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     this.legs.add(leg, topVia(start.state.invite).branch ?? '');
     leg.runner.run(start.commands);
     spec.started?.(leg);
-    await answered;
+    await answered.catch((e: unknown) => {
+      const end = leg.runner.ended;
+      throw spec.unanswered && end ? spec.unanswered(end) : e;
+    });
     leg.onAnswer = undefined;
     const dialog = leg.runner.dialogOf();
     if (dialog) this.legs.addDialog(leg, dialogKey(dialog.id));
@@ -590,12 +606,13 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return leg;
   }
 
-  dial(_number: string, _opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'> {
-    return Promise.reject(
-      unavailable(
-        'dialling out over SIP is not built yet (the SIP media port has no trunk route for callbacks)',
-      ),
-    );
+  /**
+   * A callback: the customer through `sip.dialOut`'s trunk (sip-dial-out.ts), From the
+   * configured caller id (the flow's `callerId` is the simulated adapter's label), ringing
+   * `timeoutMs`. The answered leg is a caller's; its far-end BYE is reported like any caller's.
+   */
+  dial(number: string, opts: { callerId: string; timeoutMs: number }): Promise<CallLeg | 'no-answer'> {
+    return this.dialOut.dial(number, opts);
   }
 
   hangup(leg: CallLeg): Promise<void> {

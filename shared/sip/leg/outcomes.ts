@@ -9,7 +9,7 @@
  * | `reject(busy/unavailable)`| inbound `hangup` with 486 / 503         | the leg ends `local`                |
  * | `onFarEndHangup`          | a leg the site holds ends, not `local`  | the far end is gone                 |
  * | `hangup`                  | `hangup`; a no-op once the leg ended    | nothing more                        |
- * | `dial`                    | outbound; `answered` gives the leg      | any end before it: `'no-answer'`    |
+ * | `dial`                    | outbound; `answered` gives the leg      | an end before it: `dialOutcome`     |
  * | `bridgeToAgent`           | outbound to the agent's phone           | an end before `answered`: the agent |
  * |                           |                                         | goes not-ready (agentNotReadyReason)|
  *
