@@ -28,6 +28,8 @@ export interface LiveCall {
   fallbackPlace: { priority: number; enqueueMs: number } | undefined;
   /** When the site took the call (its record's creation), for a move's `callAgeMs`. */
   createdAtMs: number;
+  /** Why the call is recorded (`node:<id>`, `queue:<id>`), once the flow asked (call-recording.ts). */
+  recording: string | undefined;
 }
 
 export function liveCall(
@@ -55,5 +57,6 @@ export function liveCall(
     fallbackReason: undefined,
     fallbackPlace: undefined,
     createdAtMs: 0,
+    recording: undefined,
   };
 }

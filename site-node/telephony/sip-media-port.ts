@@ -52,6 +52,7 @@ import type { MediaEngine, PromptPiece } from './media-engine.js';
 import {
   AgentPhoneFailed,
   type CallLeg,
+  type CallRecording,
   type CollectOptions,
   type HandedOverHandler,
   type HandOverTo,
@@ -62,6 +63,7 @@ import type { PhoneRegistrar } from './phone-registrar.js';
 import type { PromptLibrary } from './prompt-library.js';
 import type { PromptLanguage } from './prompt-pieces.js';
 import { LegRunner } from './sip-leg-runner.js';
+import { SipRecordings } from './sip-recordings.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
 
 /** What the caller hears between announcements while waiting: a prompt id, or raw clip files. */
@@ -89,6 +91,8 @@ export interface SipMediaPortOptions {
   ) => readonly QueueAnnouncement[] | Promise<readonly QueueAnnouncement[]>;
   /** How often the announcement plays; default 30 s. */
   announceEveryMs?: number;
+  /** The site's `recordings.dir` (created); absent: `startRecording` refuses (sip-recordings.ts). */
+  recordingsDir?: string;
 }
 
 export class SipMediaPort implements MediaPort, TransactionUser {
@@ -101,13 +105,18 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private stopping = false;
   private seq = 0;
   private readonly log: Logger;
+  /** Call recordings (sip-recordings.ts): started by the flow, joined at the bridge, stopped at the caller's end. */
+  readonly recordings: SipRecordings;
 
   constructor(private readonly o: SipMediaPortOptions) {
     this.log = o.log.child({ part: 'sip-port' });
+    this.recordings = new SipRecordings(o.engine, o.recordingsDir, this.log);
     o.engine.onEvent((e) => {
       if (e.kind === 'digit') this.legs.ofEndpoint(e.endpointId)?.digits.press(e.digit);
       else if (e.kind === 'inactive')
         this.legs.ofEndpoint(e.endpointId)?.runner.feed({ type: 'media-timeout' });
+      else if (e.kind === 'recording-saved' || e.kind === 'recording-failed')
+        this.recordings.onEngineEvent(e);
       else if (e.kind === 'failed')
         this.log.error('media engine failed: calls lose their audio', { message: e.message });
     });
@@ -277,6 +286,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       onEnded: (end) => {
         const l = leg();
         this.legs.remove(l);
+        this.recordings.callerEnded(l.call.legId);
         l.digits.hungUp();
         l.endNow();
         if (l.onAnswer) {
@@ -397,6 +407,15 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     });
   }
 
+  startRecording(callerLeg: CallLeg): Promise<CallRecording> {
+    const l = this.live(callerLeg);
+    if (l?.kind !== 'inbound')
+      return Promise.reject(
+        failedPrecondition(`leg ${callerLeg.legId} is not a caller's live leg: nothing to record`),
+      );
+    return this.recordings.start(callerLeg, l.runner.endpointId, () => this.live(callerLeg) !== undefined);
+  }
+
   async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
     const caller = this.live(callerLeg);
     if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
@@ -421,6 +440,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       throw failedPrecondition(`caller leg ${callerLeg.legId} ended while the agent's phone rang`);
     }
     await this.o.engine.bridge(caller.runner.endpointId, leg.runner.endpointId);
+    await this.recordings.agentBridged(callerLeg.legId, leg.runner.endpointId);
     return leg.call;
   }
 
