@@ -9,8 +9,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
@@ -91,6 +92,9 @@ beforeAll(async () => {
     })),
     timers: { ringTimeout: 4000 },
   };
+  // The phone-banking flow records complaints: a site with real voice needs somewhere to put
+  // them (test/sip/site-recording.test.ts tests them; none of these calls is recorded).
+  doc.recordings = { dir: mkdtempSync(join(tmpdir(), 'site-over-sip-recordings-')) };
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
   process.env[SECRET_ENV] = 'an-integration-test-nonce-secret-of-40-chars';
   real = await startSipSite({
@@ -225,6 +229,7 @@ describe('a real site over SIP', () => {
     assert.ok(cdr.answeredAtMs !== undefined, JSON.stringify(cdr));
     assert.ok(cdr.answeredAtMs >= cdr.startedAtMs && cdr.endedAtMs > cdr.answeredAtMs, JSON.stringify(cdr));
     assert.ok(cdr.talkMs > 0, JSON.stringify(cdr));
+    assert.equal(cdr.recording, undefined, 'a balance enquiry is not recorded');
     const kinds = await timelineOf(callId);
     for (const k of ['offer', 'answer'])
       assert.ok(kinds.includes(k), `timeline has ${k}: ${kinds.join(', ')}`);
