@@ -39,10 +39,7 @@ test('recordings.dir resolves against the config file and is created at start', 
 test('a recordings.dir that is not a directory, or cannot be written or created, is refused naming the field', () => {
   const base = mkdtempSync(join(tmpdir(), 'rec-config-'));
   writeFileSync(join(base, 'a-file'), 'x');
-  assert.match(
-    refused({ dir: 'a-file' }, base),
-    /^site\.recordings\.dir: .*a-file is not a directory/,
-  );
+  assert.match(refused({ dir: 'a-file' }, base), /^site\.recordings\.dir: .*a-file is not a directory/);
   assert.match(
     refused({ dir: 'a-file/below' }, base),
     /site\.recordings\.dir: .*below cannot be created: .*a-file is not a directory/,

@@ -50,7 +50,8 @@ export function unusableDir(dir: string): string | undefined {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // ENOTDIR: a part above is a file, which the walk up finds and names.
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(at) === at) return `${at} cannot be read (${code ?? String(e)})`;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(at) === at)
+        return `${at} cannot be read (${code ?? String(e)})`;
       at = dirname(at);
       continue;
     }
