@@ -17,6 +17,11 @@ import { parseOrThrow, throwInvalid } from '../shared/validate.js';
 import { DEFAULT_DOWN_AFTER_MS, DEFAULT_SUSPECT_AFTER_MS } from '../shared/federation/liveness.js';
 import { HOST_PORT, parseHubAddresses } from '../shared/federation/hub-failover.js';
 import { compileSipSection, sipSectionSchema, type SiteSipConfig } from './config-sip.js';
+import {
+  compileRecordingsSection,
+  recordingsSectionSchema,
+  type SiteRecordingsConfig,
+} from './config-recordings.js';
 
 const code = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be lower-case letters, digits and dashes');
 
@@ -281,6 +286,8 @@ const siteFileSchema = z
     bankHosts: z.record(z.string(), z.object({ database: z.string().min(1) }).strict()).default({}),
     /** Real voice (config-sip.ts); absent = no SIP (a simulated site). */
     sip: sipSectionSchema.optional(),
+    /** Where call recordings go (config-recordings.ts); needed when the flow records calls. */
+    recordings: recordingsSectionSchema.optional(),
   })
   .strict();
 
@@ -342,6 +349,8 @@ export interface SiteConfig {
   bankHosts: Record<string, { databaseUrl: string }>;
   /** SIP, trunks and agents' phones (config-sip.ts); undefined without a `sip:` section. */
   sip?: SiteSipConfig | undefined;
+  /** The call recordings' folder (config-recordings.ts); undefined without a `recordings:` section. */
+  recordings?: SiteRecordingsConfig | undefined;
 }
 
 /** Validate a parsed config object. Relative file paths resolve against `baseDir`. */
@@ -438,6 +447,9 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       },
       problems,
     );
+  const recordings =
+    raw.recordings &&
+    compileRecordingsSection(raw.recordings, { at: `${what}.recordings`, baseDir }, problems);
   if (problems.length > 0) throwInvalid(problems, problems[0]!.split(':')[0]!);
 
   return {
@@ -512,6 +524,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       Object.entries(raw.bankHosts).map(([id, h]) => [id, { databaseUrl: h.database }]),
     ),
     sip,
+    recordings,
   };
 }
 

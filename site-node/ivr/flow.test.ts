@@ -9,9 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { loadSiteConfig } from '../config.js';
 import {
   announcementPrompt,
+  flowRecords,
   loadPromptCatalogueFile,
   parseFlow,
   parsePromptCatalogue,
+  recordingFields,
   renderPrompt,
 } from './flow.js';
 import { loadFlow, loadFlowFile } from './load-flow.js';
@@ -240,6 +242,48 @@ describe('flow validation', () => {
     // on its own), loads.
     assert.doesNotThrow(() => parseFlow(f, { catalogue, queues: ['retail', 'vip', 'fx', 'corporate'] }));
     assert.doesNotThrow(() => parseFlow(f, { catalogue }));
+  });
+
+  test('recording: `record` on a node and settings.recordQueues, checked at load naming the field', () => {
+    const f = base();
+    f.nodes.agent!.record = true;
+    const { flow } = parseFlow(
+      { ...f, settings: { recordQueues: ['complaints'] } },
+      {
+        catalogue,
+        queues: ['retail', 'complaints'],
+      },
+    );
+    assert.equal(flowRecords(flow), true);
+    assert.deepEqual(recordingFields(flow), ['nodes.agent.record', 'settings.recordQueues']);
+    assert.equal(flowRecords(parseFlow(base(), { catalogue }).flow), false);
+
+    const bad = base();
+    bad.nodes.agent!.record = 'yes';
+    assert.match(problems(bad), /^flow demo: nodes\.agent\.record: .*boolean/);
+    const queues = { ...base(), settings: { recordQueues: ['complaints', 'nope', 'complaints'] } };
+    try {
+      parseFlow(queues, { catalogue, queues: ['retail', 'complaints'] });
+      assert.fail('expected the flow to be refused');
+    } catch (e) {
+      assert.ok(isDomainError(e, 'invalid-argument'), String(e));
+      assert.match(
+        e.message,
+        /flow demo: settings\.recordQueues\[1\]: unknown queue "nope" \(the site's ACD has retail, complaints\)/,
+      );
+      assert.match(e.message, /flow demo: settings\.recordQueues\[2\]: queue "complaints" is listed twice/);
+      assert.equal(e.field, 'settings.recordQueues[1]');
+    }
+    assert.match(
+      problems({ ...base(), settings: { recordQueues: 'complaints' } }),
+      /^flow demo: settings\.recordQueues: /,
+    );
+  });
+
+  test('the phone-banking flow records complaints: its complaint ticket node and the complaints queue', () => {
+    const { flow } = loadPhoneBanking();
+    assert.deepEqual(recordingFields(flow), ['nodes.complaint_ticket.record', 'settings.recordQueues']);
+    assert.deepEqual(flow.settings.recordQueues, ['complaints']);
   });
 
   test('unreachable nodes are a warning, or an error when strict', () => {

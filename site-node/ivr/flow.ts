@@ -37,7 +37,14 @@ const inputOpts = {
   invalidPrompt: ref.optional(),
   timeoutPrompt: ref.optional(),
 };
-const common = { intent: z.string().min(1).max(40).optional() };
+const common = {
+  intent: z.string().min(1).max(40).optional(),
+  /**
+   * Record the call from the moment the caller enters this node until the caller hangs up
+   * (docs/sip.md "Call recording"): the caller's side, and the agent's once bridged.
+   */
+  record: z.boolean().optional(),
+};
 
 const MenuOption = z.union([
   ref,
@@ -211,6 +218,11 @@ const Settings = z.strictObject({
   /** After this many events the call goes to `fallbackQueue` (bounds every call). */
   maxEvents: z.number().int().min(10).max(10_000).default(300),
   fallbackQueue: z.string().min(1).default('retail'),
+  /**
+   * Queues whose callers are recorded from the moment they join (from the IVR, an agent's
+   * transfer or a queue's overflow) until they hang up (docs/sip.md "Call recording").
+   */
+  recordQueues: z.array(z.string().min(1)).default([]),
 });
 
 const FlowSchema = z.strictObject({
@@ -541,6 +553,15 @@ export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
       errors.push([`${at}.cardMinLength`, 'must not exceed cardMaxLength']);
     }
   }
+  flow.settings.recordQueues.forEach((queue, i) => {
+    if (flow.settings.recordQueues.indexOf(queue) !== i)
+      errors.push([`settings.recordQueues[${i}]`, `queue ${JSON.stringify(queue)} is listed twice`]);
+    else if (opts.queues && !opts.queues.includes(queue))
+      errors.push([
+        `settings.recordQueues[${i}]`,
+        `unknown queue ${JSON.stringify(queue)} (the site's ACD has ${opts.queues.join(', ') || 'none'})`,
+      ]);
+  });
   for (const p of [flow.settings.invalidPrompt, flow.settings.timeoutPrompt, ...BUILTIN_PROMPTS.common]) {
     if (!opts.catalogue.has(p))
       errors.push(['settings', `unknown prompt ${JSON.stringify(p)} (not in the prompt catalogue)`]);
@@ -598,6 +619,21 @@ export function parseFlow(input: unknown, opts: LoadFlowOptions): LoadedFlow {
     );
   }
   return { flow, warnings };
+}
+
+/** Whether a flow records any call: a node flagged `record`, or a recorded queue. */
+export function flowRecords(flow: Flow): boolean {
+  return flow.settings.recordQueues.length > 0 || Object.values(flow.nodes).some((n) => n.record === true);
+}
+
+/** Where a flow asks for recordings, as field paths (for an error naming why a site needs them). */
+export function recordingFields(flow: Flow): string[] {
+  return [
+    ...Object.entries(flow.nodes)
+      .filter(([, n]) => n.record === true)
+      .map(([id]) => `nodes${fieldPath([id])}.record`),
+    ...(flow.settings.recordQueues.length > 0 ? ['settings.recordQueues'] : []),
+  ];
 }
 
 export function defaultRequiresVerified(action: BankAction): boolean {

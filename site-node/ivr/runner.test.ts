@@ -527,6 +527,25 @@ describe('ticket, callback, transfer, hangup', () => {
       awaited: true,
     });
   });
+  test('a node flagged `record` asks for the recording on entry, before its own commands, once per call', () => {
+    const flow = flowOf({
+      m: { kind: 'menu', prompt: 'main.menu', options: { '1': 't', '2': 'bye' }, onMaxRetries: 'bye' },
+      t: { kind: 'ticket', ticketKind: 'complaint', slaMinutes: 1440, next: 'again', record: true },
+      again: { kind: 'menu', prompt: 'main.menu', options: { '1': 't', '2': 'agent' }, onMaxRetries: 'bye' },
+      ...end,
+    });
+    const first = drive(flow, [start()]);
+    assert.ok(!types(first.last).includes('record-call'), 'nothing recorded before the flagged node');
+    const r = drive(flow, [d('1')], first.state);
+    assert.deepEqual(types(r.last), ['record-call', 'create-ticket']);
+    assert.deepEqual(r.last[0], { type: 'record-call', reason: 'node:t' });
+    assert.equal(r.state.recording, 'node:t');
+    const again = drive(flow, [{ type: 'record-result', recordId: 's1:tkt1', ok: true }, d('1')], r.state);
+    assert.ok(!again.cmds.flat().some((c) => c.type === 'record-call'), 'asked once per call');
+    // A call that never enters the node is never recorded.
+    const other = drive(flow, [start(), d('2')]);
+    assert.ok(!other.cmds.flat().some((c) => c.type === 'record-call'));
+  });
   test('a ticket is confirmed only once recorded; a stray or late result changes nothing', () => {
     const flow = flowOf({
       t: { kind: 'ticket', ticketKind: 'complaint', slaMinutes: 1440, next: 'bye' },

@@ -101,6 +101,11 @@ class Step {
     s.work = {};
     delete s.lastAsk;
     if (node.intent) s.intent = node.intent;
+    // Before the node's own commands: what the caller says at this node is on the recording.
+    if (node.record === true && s.recording === undefined) {
+      s.recording = `node:${nodeId}`;
+      this.cmds.push({ type: 'record-call', reason: s.recording });
+    }
     enter(this, node);
   }
 

@@ -14,6 +14,8 @@ export class ScriptedCaller implements CallerChannel {
   readonly collects: CollectOptions[] = [];
   /** A readable transcript; PIN entries appear as `****`. */
   readonly transcript: string[] = [];
+  /** Why the flow asked to record the call, each time it did (startRecording). */
+  readonly recordings: string[] = [];
   hungUp: string | undefined;
   private i = 0;
 
@@ -43,6 +45,11 @@ export class ScriptedCaller implements CallerChannel {
     }
     this.transcript.push(`caller: ${step === 'timeout' ? '(silence)' : opts.secret ? '****' : step}`);
     return Promise.resolve(step === 'timeout' ? 'timeout' : step.replace(/#$/, ''));
+  }
+
+  startRecording(reason: string): Promise<void> {
+    this.recordings.push(reason);
+    return Promise.resolve();
   }
 
   hangup(reason: string): Promise<void> {

@@ -104,6 +104,7 @@ describe('phone-banking flow end to end', () => {
 
   test('balance and recent transactions, then an agent with attached data', async () => {
     const { result, caller, played } = await call(RETAIL, ['1', '135790', '1', '0'], host);
+    assert.deepEqual(caller.recordings, [], 'a call no node flags is not recorded');
     assert.deepEqual(
       caller.played.filter((p) => p.promptId === 'bank.balance_item').map((p) => p.vars?.balance),
       ['12500.00', '50000.00'],
@@ -283,7 +284,9 @@ describe('phone-banking flow end to end', () => {
   });
 
   test('a complaint opens a ticket with an SLA and goes to the complaints queue', async () => {
-    const { result, sinks } = await call(RETAIL, ['6', '1'], host);
+    const { result, sinks, caller } = await call(RETAIL, ['6', '1'], host);
+    // The flow flags the complaint ticket node: the channel is asked to record from there on.
+    assert.deepEqual(caller.recordings, ['node:complaint_ticket']);
     assert.equal(sinks.tickets.length, 1);
     assert.equal(sinks.tickets[0]!.kind, 'complaint');
     assert.equal(sinks.tickets[0]!.slaMinutes, 1440);

@@ -44,6 +44,11 @@ export interface CallerChannel {
   /** The keys pressed (terminator not included), `'timeout'`, or `'hung-up'` if the caller left. */
   collectDigits(opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'>;
   hangup(reason: string): Promise<void>;
+  /**
+   * Record the call from now to its end (a node flagged `record`). Never rejects: a recording
+   * that cannot start is the adapter's to log and note; the caller's IVR goes on.
+   */
+  startRecording?(reason: string): Promise<void>;
 }
 
 export interface TicketRequest {
@@ -279,6 +284,11 @@ export async function runIvrSession(o: IvrSessionOptions): Promise<IvrSessionRes
       case 'hangup':
         outcome = { type: 'ended', reason: cmd.reason };
         await o.channel.hangup(cmd.reason).catch(() => {});
+        return true;
+      case 'record-call':
+        await o.channel.startRecording?.(cmd.reason).catch((e: unknown) => {
+          log.error('call recording not started', { reason: cmd.reason, err: e });
+        });
         return true;
       case 'start-timer': {
         const cancel = scheduler.after(Math.max(0, cmd.atMs - scheduler.now()), () => {

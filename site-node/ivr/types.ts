@@ -85,6 +85,11 @@ export type IvrCommand =
     }
   | { type: 'transfer-to-queue'; queueId: string; priority: number; attached: AttachedData }
   | { type: 'hangup'; reason: string }
+  /**
+   * Record the call from now until the caller hangs up: the flow flagged the node entered
+   * (`record: true`). `reason` says which (`node:complaint_ticket`); given once per call.
+   */
+  | { type: 'record-call'; reason: string }
   | { type: 'start-timer'; timerId: string; atMs: number }
   | { type: 'cancel-timer'; timerId: string };
 
@@ -172,6 +177,8 @@ export interface IvrState {
   /** Events handled; the runner bails out to the fallback once `settings.maxEvents` is hit. */
   events: number;
   endReason?: string;
+  /** Why the call is recorded (`node:<id>`), once a flagged node asked for it. */
+  recording?: string;
 }
 
 export interface StepResult {

@@ -276,6 +276,7 @@ export class CallAcdCommands {
     call.agentLeg = undefined;
     call.queueId = cmd.toQueueId;
     call.queuedAtMs = ctx.d.scheduler.now();
+    ctx.recordings.queueJoined(call, cmd.toQueueId);
     ctx.write(`transfer ${cmd.callId}`, (s) =>
       transition(s, {
         callId: cmd.callId,

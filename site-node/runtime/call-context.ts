@@ -24,6 +24,7 @@ import {
 import type { CallLeg, MediaPort } from '../telephony/media-port.js';
 import type { AcdEngine } from './acd-engine.js';
 import type { CallbackFlow } from './callback-flow.js';
+import type { CallRecordings } from './call-recording.js';
 import type { CallFlowOverflowHooks } from './call-overflow-hooks.js';
 import type { DurableWrites, WriteOutcome } from './durable-writes.js';
 import type { LiveCall } from './live-call.js';
@@ -55,6 +56,7 @@ export class CallContext {
   engine!: AcdEngine;
   desk!: SiteDesk;
   callbacks!: CallbackFlow;
+  recordings!: CallRecordings;
   /** The overflow adapters, when the site is federated (site.ts). */
   overflow: CallFlowOverflowHooks | undefined;
 

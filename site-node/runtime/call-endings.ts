@@ -38,6 +38,7 @@ export class CallEndings {
     const a = cmd.action;
     if (a.kind === 'overflow-queue') {
       call.queueId = a.queueId;
+      ctx.recordings.queueJoined(call, a.queueId);
       ctx.write(`overflow ${cmd.callId}`, (s) =>
         updateCallData(s, cmd.callId, {
           queueId: a.queueId,

@@ -12,6 +12,7 @@
  * - screen-pop.ts: what an offered agent sees;
  * - call-overflow-hooks.ts: what moves to and from other sites read and hand back (§5.9);
  * - call-phase.ts: the live call's phase, changed only through its guarded table;
+ * - call-recording.ts: which calls the flow records, and their recordings in the store;
  * - call-context.ts: the live calls and the ordered store writes they share.
  *
  * Two facts are committed before anyone is told (docs/architecture.md §7.1): a call's first
@@ -30,6 +31,7 @@ import { CallAdmission } from './call-admission.js';
 import { CallContext, type CallFlowDeps } from './call-context.js';
 import { CallEndings } from './call-endings.js';
 import { CallIvr } from './call-ivr.js';
+import { CallRecordings } from './call-recording.js';
 import {
   CallMoves,
   type CallFlowOverflowHooks,
@@ -91,6 +93,7 @@ export class CallFlow {
       },
     );
     ctx.callbacks = this.callbacks;
+    ctx.recordings = new CallRecordings(ctx);
   }
 
   // Wired after construction (site.ts).
@@ -153,6 +156,11 @@ export class CallFlow {
         });
       } else ctx.finish(call, { callId: call.callId, state: 'failed', reason });
     }
+  }
+
+  /** The site's stop: the recordings of the calls it hung up, written (or failed) within `waitMs`. */
+  recordingsSettled(waitMs: number): Promise<void> {
+    return this.ctx.recordings.settled(waitMs);
   }
 
   noteWrapupCode(callId: string, code: string): void {

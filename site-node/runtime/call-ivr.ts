@@ -91,6 +91,7 @@ export class CallIvr {
       hangup: async () => {
         await media.hangup(call.leg);
       },
+      startRecording: (reason) => this.ctx.recordings.start(call, reason),
     };
   }
 
@@ -174,6 +175,7 @@ export class CallIvr {
     call.queueId = queueId;
     call.queuedAtMs = ctx.d.scheduler.now();
     ctx.tally.queued++;
+    ctx.recordings.queueJoined(call, queueId);
     ctx.write(`queue ${call.callId}`, (s) =>
       transition(s, {
         callId: call.callId,

@@ -33,6 +33,8 @@ export interface LiveCall {
    * it does (call-overflow-hooks.ts `attachLeg`), so the agent is bridged to the real leg.
    */
   legArrival: { arrived: Promise<void>; arrive: () => void } | undefined;
+  /** Why the call is recorded (`node:<id>`, `queue:<id>`), once the flow asked (call-recording.ts). */
+  recording: string | undefined;
 }
 
 export function liveCall(
@@ -61,5 +63,6 @@ export function liveCall(
     fallbackPlace: undefined,
     createdAtMs: 0,
     legArrival: undefined,
+    recording: undefined,
   };
 }

@@ -514,6 +514,8 @@ export class Site {
         inTransit: inTransit.size,
       });
     await this.flow.releaseAll('site-shutdown', inTransit);
+    // The callers just hung up: their recordings are written as their legs end (bounded).
+    await this.flow.recordingsSettled(5_000);
     this.flow.callbacks.stop('site-shutdown');
     this.engine.stop();
     this.leases.stop(); // before the desks' streams end: a stopping site forces nothing on agents

@@ -14,6 +14,7 @@ import { DomainError, failedPrecondition, unavailable } from '../../shared/error
 import type { Scheduler, Cancel } from '../../shared/scheduler.js';
 import type {
   CallLeg,
+  CallRecording,
   CollectOptions,
   HandedOverHandler,
   HandOverTo,
@@ -203,6 +204,14 @@ export class SimMedia implements MediaPort, SimHandOverReceiver {
       this.finish(s);
       this.farEnd?.(s.leg);
     });
+  }
+
+  /**
+   * A simulated caller makes no sound: there is nothing to write, so no recording and no path
+   * (never a made-up one).
+   */
+  startRecording(_callerLeg: CallLeg): Promise<CallRecording | null> {
+    return Promise.resolve(null);
   }
 
   async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {

@@ -25,6 +25,7 @@ import {
 } from './call-states.js';
 import { buildCdr, type Cdr, type CdrInput, type OverflowIn, type OverflowOut } from './cdr.js';
 import { ts, type StoreContext } from './context.js';
+import { getRecording } from './recordings-repo.js';
 
 /** One call leg: a signalling dialog and its media endpoint. */
 export interface CallLeg {
@@ -583,6 +584,7 @@ export async function getCdr(db: pg.Pool | pg.PoolClient, callId: string): Promi
   const r = await query<CdrRow>(db, `SELECT * FROM cdrs WHERE call_id = $1`, [callId]);
   const x = r.rows[0];
   if (!x) return undefined;
+  const recording = await getRecording(db, callId);
   return {
     callId: x.call_id,
     siteId: x.site_id,
@@ -606,5 +608,6 @@ export async function getCdr(db: pg.Pool | pg.PoolClient, callId: string): Promi
     endReason: x.end_reason,
     ...(x.overflow_in ? { overflowIn: x.overflow_in } : {}),
     ...(x.overflow_out ? { overflowOut: x.overflow_out } : {}),
+    ...(recording ? { recording } : {}),
   };
 }

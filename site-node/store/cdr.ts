@@ -8,6 +8,7 @@
  *   talk = (wrap-up or ended) - answered       (0 when never answered)
  */
 import type { CallState, TerminalCallState } from './call-states.js';
+import type { CallRecordingRecord } from './recordings-repo.js';
 
 export type CallOutcome = 'answered' | 'self-service' | 'abandoned' | 'overflowed' | 'callback' | 'failed';
 
@@ -60,6 +61,11 @@ export interface Cdr {
   overflowIn?: OverflowIn;
   /** Exactly when the outcome is `overflowed`. */
   overflowOut?: OverflowOut;
+  /**
+   * Only on a recorded call, as the store reads it (recordings-repo.ts): its path once the WAV
+   * is written. Not part of the `call.ended` event: the recording often ends after the call does.
+   */
+  recording?: CallRecordingRecord;
 }
 
 export interface CdrFacts {

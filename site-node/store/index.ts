@@ -13,3 +13,4 @@ export * from './recovery.js';
 export * from './stats-events.js';
 export * from './desk-auth-repo.js';
 export * from './sip-registrations-repo.js';
+export * from './recordings-repo.js';

@@ -82,6 +82,7 @@ describe.skipIf(pgSkip)('crash recovery', () => {
     const again = await recoverAfterRestart(ctx, { scheduler: jobs });
     assert.deepEqual(again, {
       callsFailed: [],
+      recordingsLost: [],
       pendingMoves: [],
       agentsLoggedOut: [],
       escalationsRescheduled: 0,

@@ -9,6 +9,8 @@
  *      word can say how the call ends. It stays open and is returned in `pendingMoves`; the
  *      origin's adapter resends the commit and ends it `overflowed` on the ack, or `failed`,
  *      `site-restart` like the others on a refusal (docs/architecture.md §5.9, §7.1).
+ *   1b. call recordings still running: they were in the process's memory. Each is `failed`
+ *      (recordings-repo.ts), so no CDR waits for a file that will never be written.
  *   2. agent sessions still open, and agents not logged out: closed / set to `logged-out`
  *      with a state-history row and events, reason `site-restart` (one transaction per agent).
  *   3. ticket escalations and callbacks whose pg-boss job was lost: re-scheduled
@@ -22,11 +24,14 @@ import { endCallTx } from './calls-repo.js';
 import type { StoreContext } from './context.js';
 import type { JobScheduler } from './jobs.js';
 import { readPendingMoves, type PendingMove } from './overflow-commits.js';
+import { failOpenRecordings } from './recordings-repo.js';
 
 export const RESTART_REASON = 'site-restart';
 
 export interface RecoveryReport {
   callsFailed: string[];
+  /** Calls whose recording was still running (in the last run's memory): now `failed`. */
+  recordingsLost: string[];
   /** Live calls left open for the origin to settle with the target's word (see the header). */
   pendingMoves: PendingMove[];
   agentsLoggedOut: string[];
@@ -40,6 +45,7 @@ export async function recoverAfterRestart(
 ): Promise<RecoveryReport> {
   const report: RecoveryReport = {
     callsFailed: [],
+    recordingsLost: [],
     pendingMoves: [],
     agentsLoggedOut: [],
     escalationsRescheduled: 0,
@@ -60,6 +66,12 @@ export async function recoverAfterRestart(
     if (!r.alreadyEnded) report.callsFailed.push(id);
   }
 
+  // A recording is held in the media engine's memory until its call ends: the last run's are gone.
+  report.recordingsLost = await failOpenRecordings(
+    ctx,
+    `${RESTART_REASON}: the site stopped before the recording was written`,
+  );
+
   const agents = await query<{ id: string }>(
     ctx.pool,
     `SELECT id FROM agents WHERE state <> 'logged-out'
@@ -78,6 +90,7 @@ export async function recoverAfterRestart(
   }
   ctx.log.info('recovery done', {
     callsFailed: report.callsFailed.length,
+    recordingsLost: report.recordingsLost.length,
     pendingMoves: report.pendingMoves.length,
     agentsLoggedOut: report.agentsLoggedOut.length,
     escalationsRescheduled: report.escalationsRescheduled,

@@ -42,6 +42,7 @@ describe.skipIf(pgSkip)('site schema migrations', () => {
       'contact_history',
       'outbox',
       'sip_registrations',
+      'call_recordings',
     ]) {
       assert.ok(tables.has(tb), `table ${tb}`);
     }

@@ -72,6 +72,21 @@ export interface HandOverTo {
  */
 export type HandedOverHandler = (token: string, leg: CallLeg) => boolean | Promise<boolean>;
 
+/** A call recording's file, once written: where it is, how long it lasts, how big it is. */
+export interface SavedRecording {
+  path: string;
+  durationMs: number;
+  bytes: number;
+}
+
+/**
+ * A call's recording, running. `saved` settles once the caller's leg has ended and the WAV is
+ * written: it resolves with the file, or rejects when the file could not be written.
+ */
+export interface CallRecording {
+  saved: Promise<SavedRecording>;
+}
+
 export interface MediaPort {
   /** Calls arriving on the trunks; the handler owns each call from then on. */
   onInbound(handler: (call: InboundCall) => void): void;
@@ -85,6 +100,13 @@ export interface MediaPort {
   collectDigits(leg: CallLeg, opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'>;
   /** Queue treatment: music and the periodic announcement while the caller waits. */
   hold(leg: CallLeg): Promise<void>;
+  /**
+   * Record the call of this caller leg from now until the caller's leg ends: what the caller
+   * says, and what each agent bridged to it says (docs/sip.md "Call recording"). Resolves once
+   * recording; `null` when this adapter writes no recordings (the simulation: no file, never a
+   * made-up path). Rejects when it cannot start (the leg has ended, nowhere to write).
+   */
+  startRecording(callerLeg: CallLeg): Promise<CallRecording | null>;
   /**
    * Ring the agent's phone as the call is offered (a port with real phones; the simulated one
    * has none and leaves this out): resolves once the agent picked the phone up, and the call

@@ -55,6 +55,7 @@ import type { MediaEngine, PromptPiece } from './media-engine.js';
 import {
   AgentPhoneFailed,
   type CallLeg,
+  type CallRecording,
   type CollectOptions,
   type HandedOverHandler,
   type HandOverTo,
@@ -67,6 +68,7 @@ import type { PromptLanguage } from './prompt-pieces.js';
 import { AgentRings } from './agent-rings.js';
 import { DialOut } from './sip-dial-out.js';
 import { LegRunner } from './sip-leg-runner.js';
+import { SipRecordings } from './sip-recordings.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
 import type { PeerSites } from './peer-sites.js';
 import { handOverCaller, handOverVerdict, relayEnded, type HandOverPort } from './sip-hand-over.js';
@@ -98,6 +100,8 @@ export interface SipMediaPortOptions {
   announceEveryMs?: number;
   /** The other sites' SIP addresses (the topology the site runs): where a hand-over goes. */
   peers?: PeerSites;
+  /** The site's `recordings.dir` (created); absent: `startRecording` refuses (sip-recordings.ts). */
+  recordingsDir?: string;
 }
 
 export class SipMediaPort implements MediaPort, TransactionUser {
@@ -116,9 +120,12 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private seq = 0;
   private readonly log: Logger;
   private readonly dialOut: DialOut;
+  /** Call recordings (sip-recordings.ts): started by the flow, joined at the bridge, stopped at the caller's end. */
+  readonly recordings: SipRecordings;
 
   constructor(private readonly o: SipMediaPortOptions) {
     this.log = o.log.child({ part: 'sip-port' });
+    this.recordings = new SipRecordings(o.engine, o.recordingsDir, this.log);
     this.dialOut = new DialOut({
       sip: o.sip,
       log: this.log,
@@ -131,6 +138,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       if (e.kind === 'digit') this.legs.ofEndpoint(e.endpointId)?.digits.press(e.digit);
       else if (e.kind === 'inactive')
         this.legs.ofEndpoint(e.endpointId)?.runner.feed({ type: 'media-timeout' });
+      else if (e.kind === 'recording-saved' || e.kind === 'recording-failed')
+        this.recordings.onEngineEvent(e);
       else if (e.kind === 'failed')
         this.log.error('media engine failed: calls lose their audio', { message: e.message });
     });
@@ -357,6 +366,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
         l.release?.();
         // A caller gone while an agent's phone rings for it: the phone stops ringing.
         if (l.kind === 'inbound') this.rings.stop(l.call.legId);
+        this.recordings.callerEnded(l.call.legId);
         l.digits.hungUp();
         l.endNow();
         if (l.relay) return relayEnded(this.handOverPort(), l, end.reason);
@@ -504,6 +514,15 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return Promise.resolve();
   }
 
+  startRecording(callerLeg: CallLeg): Promise<CallRecording> {
+    const l = this.live(callerLeg);
+    if (l?.kind !== 'inbound')
+      return Promise.reject(
+        failedPrecondition(`leg ${callerLeg.legId} is not a caller's live leg: nothing to record`),
+      );
+    return this.recordings.start(callerLeg, l.runner.endpointId, () => this.live(callerLeg) !== undefined);
+  }
+
   async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
     const caller = this.live(callerLeg);
     if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
@@ -521,6 +540,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       throw failedPrecondition(`caller leg ${callerLeg.legId} ended while the agent's phone rang`);
     }
     await this.o.engine.bridge(caller.runner.endpointId, leg.runner.endpointId);
+    await this.recordings.agentBridged(callerLeg.legId, leg.runner.endpointId);
     return leg.call;
   }
 

@@ -10,10 +10,12 @@ import type pg from 'pg';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
 import { SipStack } from '../../shared/sip/stack/sip-stack.js';
-import { failedPrecondition } from '../../shared/errors.js';
+import { failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import type { SiteConfig } from '../config.js';
 import { loadNonceSecret, type SiteSipConfig } from '../config-sip.js';
-import { loadPromptCatalogueFile } from '../ivr/flow.js';
+import { ensureRecordingsDir } from '../config-recordings.js';
+import { flowRecords, loadPromptCatalogueFile, recordingFields } from '../ivr/flow.js';
+import { loadFlow } from '../ivr/load-flow.js';
 import { PgRegistrationStore } from '../store/sip-registrations-repo.js';
 import type { Topology } from '../../shared/topology/schema.js';
 import { InviteGate } from './invite-gate.js';
@@ -70,6 +72,7 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
     o.config.ivr.promptsPath ?? fileURLToPath(new URL('../ivr/prompts.yaml', import.meta.url)),
   );
   const prompts = PromptLibrary.load(o.promptManifest ?? DEFAULT_PROMPT_MANIFEST, catalogue);
+  const recordingsDir = recordingsFolder(o.config);
   const log = o.log.child({ part: 'sip' });
   const engine = await startMediaEngine(
     {
@@ -81,7 +84,16 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
     log,
   );
   const peers = peerSites(o.config.siteId, o.topology ?? (() => null));
-  const port = new SipMediaPort({ sip, engine, prompts, scheduler: o.scheduler, log, peers, ...o.port });
+  const port = new SipMediaPort({
+    sip,
+    engine,
+    prompts,
+    scheduler: o.scheduler,
+    log,
+    peers,
+    ...(recordingsDir === undefined ? {} : { recordingsDir }),
+    ...o.port,
+  });
   let stopGate = (): void => {};
   const voice: SipVoice = {
     sip,
@@ -128,4 +140,20 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
     },
   };
   return voice;
+}
+
+/**
+ * The recordings' folder, created (config-recordings.ts). A flow that records calls on a site
+ * with real voice needs one: without it the site would take complaint calls it cannot record,
+ * so it does not start, naming the field and the flow's fields that ask for recordings.
+ */
+function recordingsFolder(config: SiteConfig): string | undefined {
+  if (config.recordings) return ensureRecordingsDir(config.recordings);
+  const { flow } = loadFlow(config);
+  if (flowRecords(flow))
+    throw invalidArgument(
+      'recordings.dir',
+      `required: the IVR flow records calls (${recordingFields(flow).join(', ')}) and the site takes real voice`,
+    );
+  return undefined;
 }

@@ -183,6 +183,8 @@ test('a complaints caller nobody can take in time leaves a message: the call end
   assert.equal(call.queueId, 'complaints');
   const cdr = await getCdr(pool, leg.callId);
   assert.equal(cdr?.outcome, 'callback', 'the CDR says the caller is to be called back');
+  // The flow records complaints, but a simulated caller makes no sound: no recording, no path.
+  assert.equal(cdr?.recording, undefined, JSON.stringify(cdr));
   const tickets = await query<{ kind: string }>(
     pool,
     `SELECT kind FROM tickets WHERE call_id = $1 ORDER BY kind`,

@@ -17,8 +17,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
@@ -122,6 +123,8 @@ beforeAll(async () => {
     })),
     timers: { ringTimeout: 4000 },
   };
+  // The phone-banking flow records complaints; none of these calls is recorded.
+  doc.recordings = { dir: mkdtempSync(join(tmpdir(), 'site-callback-sip-recordings-')) };
   const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
   process.env[SECRET_ENV] = 'an-integration-test-nonce-secret-of-40-chars';
   real = await startSipSite({

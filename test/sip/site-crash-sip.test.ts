@@ -113,6 +113,9 @@ beforeAll(async () => {
     })),
     timers: { ringTimeout: 4000 },
   };
+  // The flow records complaints: the complainers killed mid-call leave recordings the restart
+  // marks failed (site-restart).
+  doc.recordings = { dir: join(dir, 'recordings') };
   configFile = join(dir, 'site.yaml');
   writeFileSync(configFile, stringify(doc));
   config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
@@ -248,7 +251,7 @@ const cardLoss = (ani: string, stayMs: number): SippOptions => ({
 });
 
 const complaint = (ani: string, stayMs: number): SippOptions => ({
-  scenario: 'caller-complaint.xml',
+  scenario: 'caller-complaint-leaves.xml',
   remote: `${LOCAL}:${sipPort}`,
   calls: 1,
   keys: { dnis: '95588', ani, greeting_ms: QUICK_WALK.greeting_ms, menu_ms: 800, stay_ms: stayMs },

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,12 +34,14 @@ afterAll(async () => {
 });
 
 /** The example config, desk in plaintext on loopback, with `sip` as its SIP section (or none). */
-function config(sip: Record<string, unknown> | undefined): string {
+function config(sip: Record<string, unknown> | undefined, o: { recordings?: boolean } = {}): string {
   const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
   delete doc.cti!.tls;
   doc.ivr!.flow = join(ROOT, 'site-node/ivr/flows/phone-banking.yaml');
   if (sip) doc.sip = sip;
-  const file = join(dir, `site-${sip ? 'sip' : 'nosip'}.yaml`);
+  // Relative to the config file; the site creates it at start (the flow records complaints).
+  if (sip && o.recordings !== false) doc.recordings = { dir: 'recordings' };
+  const file = join(dir, `site-${sip ? 'sip' : 'nosip'}${o.recordings === false ? '-norec' : ''}.yaml`);
   writeFileSync(file, stringify(doc));
   return file;
 }
@@ -119,7 +121,29 @@ test('with a sip: section the site runs for real: ready with its SIP address, a 
   const ready = await r.ready;
   assert.ok(ready, `the site did not start:\n${r.stderr.slice(-20).join('\n')}`);
   assert.deepEqual(ready.sip, [`udp:127.0.0.1:${port}`]);
+  assert.ok(statSync(join(dir, 'recordings')).isDirectory(), 'recordings.dir created, next to the config');
   assert.match(await registerOnce(port), /^SIP\/2\.0 401 /);
   r.child.kill('SIGTERM');
   assert.equal(await r.exited, 0, r.stderr.slice(-20).join('\n'));
+}, 90_000);
+
+test('a sip: section without recordings.dir, the flow recording complaints: the site refuses, naming the field and why', async () => {
+  const port = await freeUdpPort();
+  const r = run(
+    config(
+      {
+        listen: [{ transport: 'udp', host: '127.0.0.1', port }],
+        publicAddress: '127.0.0.1',
+        rtpPorts: { from: 38000, to: 38019 },
+        realm: 'chongqing.cc.example',
+        digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
+      },
+      { recordings: false },
+    ),
+  );
+  assert.equal(await r.exited, 1);
+  assert.match(
+    r.stderr.join('\n'),
+    /recordings\.dir: required: the IVR flow records calls \(nodes\.complaint_ticket\.record, settings\.recordQueues\)/,
+  );
 }, 90_000);

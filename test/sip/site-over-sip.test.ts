@@ -49,6 +49,7 @@ describe('a real site over SIP', () => {
     assert.ok(cdr.answeredAtMs !== undefined, JSON.stringify(cdr));
     assert.ok(cdr.answeredAtMs >= cdr.startedAtMs && cdr.endedAtMs > cdr.answeredAtMs, JSON.stringify(cdr));
     assert.ok(cdr.talkMs > 0, JSON.stringify(cdr));
+    assert.equal(cdr.recording, undefined, 'a balance enquiry is not recorded');
     const kinds = await s.timelineOf(callId);
     for (const k of ['offer', 'answer'])
       assert.ok(kinds.includes(k), `timeline has ${k}: ${kinds.join(', ')}`);

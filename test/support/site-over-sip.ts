@@ -11,8 +11,9 @@
  * it (agents logged out, SIPp runs killed).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
@@ -136,6 +137,9 @@ export class SiteOverSip {
       })),
       timers: o.timers ?? {},
     };
+    // The phone-banking flow records complaints: a site with real voice needs somewhere to put
+    // them (test/sip/site-recording.test.ts tests them).
+    doc.recordings = { dir: mkdtempSync(join(tmpdir(), 'site-over-sip-recordings-')) };
     const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
     process.env[SECRET_ENV] = 'an-integration-test-nonce-secret-of-40-chars';
     const real = await startSipSite({

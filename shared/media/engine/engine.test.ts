@@ -5,7 +5,7 @@
  */
 import alawmulaw from 'alawmulaw';
 import dgram from 'node:dgram';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -24,6 +24,13 @@ import { WorkerMediaEngine } from './worker-engine.js';
 const log = createLogger({}, { level: 'error' });
 /** A far end that is never sent to: the SDP checks refuse before anything goes out. */
 const squatterless = { port: 9 } as RtpPeer;
+
+/** How a call settled: `resolved`, or the DomainError's kind and message. */
+const kindOf = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (isDomainError(e) ? `${e.kind}: ${e.message}` : String(e)),
+  );
 
 type Make = (config: MediaEngineConfig) => Promise<MediaEngine>;
 const KINDS: [string, Make, number][] = [
@@ -299,6 +306,55 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     expect(eventsOf(events, 'recording-saved')[0]!.recording).toMatchObject({ recordingId: id3 });
   });
 
+  test('a recording of the caller alone takes the agent on channel 1 at the bridge, and a second agent once the first left', async () => {
+    const [a, b, c] = [await peer(), await peer(), await peer()];
+    const [ea, eb, ec] = [await engine.open(), await engine.open(), await engine.open()];
+    for (const [ep, p] of [
+      [ea, a],
+      [eb, b],
+      [ec, c],
+    ] as const)
+      await engine.setRemote(ep.endpointId, audioTo(p, 'PCMA'));
+    const path = join(dir, 'call.wav');
+    const id = await engine.record([ea.endpointId], path);
+    // One A-law byte per talker: each decodes to its own sample value.
+    const says = (byte: number): Uint8Array => new Uint8Array(160).fill(byte);
+    const value = (byte: number): number => alawmulaw.alaw.decode(Uint8Array.of(byte))[0]!;
+    const sent = async (p: RtpPeer, port: number, ssrc: number, byte: number): Promise<number> => {
+      for (let i = 0; i < 10; i++) await p.send(port, voicePacket(i, says(byte), ssrc));
+      return performance.now();
+    };
+    const before = (await engine.stats()).packetsIn;
+    await sent(a, ea.localPort, 0x111, 0x11);
+
+    expect(await kindOf(engine.addToRecording(id, eb.endpointId, 2))).toMatch(/^invalid-argument: .*channel/);
+    expect(await kindOf(engine.addToRecording('rec-none', eb.endpointId, 1))).toMatch(/^not-found/);
+    expect(await kindOf(engine.addToRecording(id, ea.endpointId, 1))).toMatch(/already/);
+    expect(await kindOf(engine.addToRecording(id, eb.endpointId, 0))).toMatch(/channel 0 .* is endpoint/);
+    await engine.addToRecording(id, eb.endpointId, 1);
+    const firstAgentDone = await sent(b, eb.localPort, 0x222, 0x22);
+    await waitFor('both talkers heard', async () => (await engine.stats()).packetsIn >= before + 20);
+    // The first agent leaves (its leg closed); a second takes channel 1. Its audio lands where the
+    // clock is then, after the first agent's 200 ms, so wait for the clock to pass them.
+    await engine.close(eb.endpointId);
+    await waitFor('the first agent past', () => performance.now() - firstAgentDone > 300);
+    await engine.addToRecording(id, ec.endpointId, 1);
+    await sent(c, ec.localPort, 0x333, 0x33);
+    await waitFor('the second agent heard', async () => (await engine.stats()).packetsIn >= before + 30);
+    const saved = await engine.stopRecording(id);
+
+    const wav = new wavefile.WaveFile(readFileSync(saved.path));
+    expect(wav.fmt).toMatchObject({ numChannels: 2, sampleRate: 8000 });
+    const [left, right] = wav.getSamples(false, Int16Array) as unknown as [Int16Array, Int16Array];
+    const count = (ch: Int16Array, byte: number): number => ch.filter((s) => s === value(byte)).length;
+    expect(count(left, 0x11)).toBe(1600);
+    expect(count(right, 0x22)).toBe(1600);
+    expect(count(right, 0x33)).toBe(1600);
+    expect(count(left, 0x22) + count(left, 0x33) + count(right, 0x11)).toBe(0);
+    // Each agent on the recording's clock: the second one's audio after the first one's.
+    expect(right.indexOf(value(0x33))).toBeGreaterThanOrEqual(right.lastIndexOf(value(0x22)));
+  });
+
   test('a far end that stops sending is reported inactive once', async () => {
     const far = await peer();
     const [ep, quiet] = [await engine.open(), await engine.open()];
@@ -332,11 +388,6 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
   test('refuses bad input, naming it, and changes nothing', async () => {
     const far = await peer();
     const ep = await engine.open();
-    const kindOf = (p: Promise<unknown>): Promise<string> =>
-      p.then(
-        () => 'resolved',
-        (e: unknown) => (isDomainError(e) ? `${e.kind}: ${e.message}` : String(e)),
-      );
     expect(await kindOf(engine.setRemote('ep-nope', audioTo(far, 'PCMA')))).toMatch(
       /^not-found: media endpoint/,
     );

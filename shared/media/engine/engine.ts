@@ -287,6 +287,26 @@ export class LocalMediaEngine implements MediaEngine {
     return rec.recordingId;
   }
 
+  addToRecording(recordingId: string, endpointId: string, channel: number): Promise<void> {
+    return this.run(() => {
+      if (!Number.isInteger(channel) || channel < 0 || channel >= RECORDING_CHANNELS)
+        throw invalidArgument('channel', `must be 0 to ${RECORDING_CHANNELS - 1}, got ${String(channel)}`);
+      const r = typeof recordingId === 'string' ? this.recordings.get(recordingId) : undefined;
+      if (!r) throw notFound('recording', String(recordingId));
+      const ep = this.endpoint(endpointId);
+      if (r.endpoints.includes(ep))
+        throw failedPrecondition(`endpoint ${endpointId} is in recording ${recordingId} already`);
+      // Closed endpoints leave r.endpoints (closeEndpoint): a channel listed here is held.
+      const holder = r.endpoints.find((e) =>
+        e.recordings.some((x) => x.rec === r.rec && x.channel === channel),
+      );
+      if (holder)
+        throw failedPrecondition(`channel ${channel} of recording ${recordingId} is endpoint ${holder.id}'s`);
+      ep.recordings.push({ rec: r.rec, channel });
+      r.endpoints.push(ep);
+    });
+  }
+
   async stopRecording(recordingId: string): Promise<RecordingResult> {
     const r = this.recordings.get(recordingId);
     if (!r) throw notFound('recording', recordingId);

@@ -100,6 +100,12 @@ export interface MediaEngine {
   unbridge(endpointId: string): Promise<void>;
   /** Starts a two-channel WAV: channel i is what endpoint i's far end sends (at most 2). */
   record(endpointIds: readonly string[], path: string): Promise<string>;
+  /**
+   * Adds an endpoint to a running recording on `channel` (0 or 1): what its far end sends is
+   * recorded there from now on, at its place on the recording's clock. A channel whose endpoint
+   * closed can take another (a second agent after a transfer); one still held cannot.
+   */
+  addToRecording(recordingId: string, endpointId: string, channel: number): Promise<void>;
   /** Writes the recording; rejects when the file cannot be written (nothing is lost silently). */
   stopRecording(recordingId: string): Promise<RecordingResult>;
   close(endpointId: string): Promise<void>;

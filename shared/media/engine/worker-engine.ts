@@ -128,6 +128,10 @@ export class WorkerMediaEngine implements MediaEngine {
     return this.call('record', [endpointIds, path]) as Promise<string>;
   }
 
+  addToRecording(recordingId: string, endpointId: string, channel: number): Promise<void> {
+    return this.call('addToRecording', [recordingId, endpointId, channel]) as Promise<void>;
+  }
+
   stopRecording(recordingId: string): Promise<RecordingResult> {
     return this.call('stopRecording', [recordingId]) as Promise<RecordingResult>;
   }

@@ -19,6 +19,7 @@ export type CallMethod =
   | 'bridge'
   | 'unbridge'
   | 'record'
+  | 'addToRecording'
   | 'stopRecording'
   | 'close'
   | 'stop'

@@ -79,6 +79,8 @@ export function serveMediaEngine(port: ServedPort, config: MediaEngineConfig, lo
         return engine.unbridge(str(a));
       case 'record':
         return engine.record(a as string[], str(b));
+      case 'addToRecording':
+        return engine.addToRecording(str(a), str(b), c as number);
       case 'stopRecording':
         return engine.stopRecording(str(a));
       case 'close':
