@@ -2,7 +2,8 @@
  * The sip-site bench's agents at their desks (docs/operations.md §8.7): every agent of the
  * roster signs in over the site's gRPC desk, logs in and goes ready; each offer is answered at
  * the desk (the site then rings the agent's phone), and each wrap-up is completed at once with
- * `resolved`, so the agent is ready for the next call. What the desks saw is counted; an agent
+ * `resolved`, so the agent is ready for the next call. Each desk keeps its agent's lease with
+ * a Heartbeat every third of the lease. What the desks saw is counted; an agent
  * sent not-ready by the site (its phone failed, the offer lapsed) is counted by reason and put
  * back to ready, as an agent would, so one failure does not shrink the roster for the rest of
  * the run. Nothing here decides whether a call succeeded: the bench reads that from the CDRs.
@@ -20,6 +21,7 @@ export interface DeskCounts {
   offersWithdrawn: number;
   wrapupsCompleted: number;
   wrapupRefused: number;
+  heartbeatRefused: number;
   /** Times the site sent an agent not-ready, by reason (`phone-no-answer`...). */
   notReady: Record<string, number>;
 }
@@ -34,10 +36,13 @@ export class BenchDesks {
     offersWithdrawn: 0,
     wrapupsCompleted: 0,
     wrapupRefused: 0,
+    heartbeatRefused: 0,
     notReady: {},
   };
   private readonly clients: GrpcAgentDesk[] = [];
   private readonly unsubscribe: Array<() => void> = [];
+  private readonly beats = new Set<NodeJS.Timeout>();
+  private closed = false;
   /** Agents that went ready once: a not-ready before that is the login's, not the site's doing. */
   private readonly armed = new Set<string>();
   /** The last error of each kind, to say why when a count is not zero. */
@@ -83,6 +88,31 @@ export class BenchDesks {
     await Promise.all(Array.from({ length: parallel }, worker));
   }
 
+  /**
+   * Keep the agent's lease as a real desk does (site-node/cti/lease.ts): an Events stream alone
+   * does not, a Heartbeat within the lease does; every third of the lease, as the simulated
+   * agents beat (site-node/cti/sim-agents.ts).
+   */
+  private beat(desk: GrpcAgentDesk, agentId: string): void {
+    if (this.closed) return;
+    const next = (ms: number): void => {
+      if (this.closed) return;
+      const t = setTimeout(() => {
+        this.beats.delete(t);
+        this.beat(desk, agentId);
+      }, ms);
+      this.beats.add(t);
+    };
+    desk.heartbeat(agentId).then(
+      (leaseMs) => next(leaseMs > 0 ? leaseMs / 3 : 10_000),
+      (err: unknown) => {
+        this.counts.heartbeatRefused++;
+        this.lastErrors['heartbeatRefused'] = err instanceof Error ? err.message : String(err);
+        next(1000);
+      },
+    );
+  }
+
   private onEvent(desk: GrpcAgentDesk, agentId: string, e: DeskEvent): void {
     const c = this.counts;
     if (e.type === 'offer') {
@@ -114,6 +144,9 @@ export class BenchDesks {
   }
 
   close(): void {
+    this.closed = true;
+    for (const t of this.beats) clearTimeout(t);
+    this.beats.clear();
     for (const u of this.unsubscribe.splice(0)) u();
     for (const c of this.clients) c.close();
   }
