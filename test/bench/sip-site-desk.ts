@@ -22,6 +22,9 @@ export interface DeskCounts {
   wrapupsCompleted: number;
   wrapupRefused: number;
   heartbeatRefused: number;
+  heartbeats: number;
+  /** The lease the site last said a heartbeat holds (0: none held). */
+  lastLeaseMs: number | null;
   /** Times the site sent an agent not-ready, by reason (`phone-no-answer`...). */
   notReady: Record<string, number>;
 }
@@ -37,6 +40,8 @@ export class BenchDesks {
     wrapupsCompleted: 0,
     wrapupRefused: 0,
     heartbeatRefused: 0,
+    heartbeats: 0,
+    lastLeaseMs: null,
     notReady: {},
   };
   private readonly clients: GrpcAgentDesk[] = [];
@@ -80,6 +85,7 @@ export class BenchDesks {
         const view = await desk.login(id);
         if (view.phone !== 'registered')
           throw new Error(`${id} signed in with its phone ${String(view.phone)}`);
+        this.beat(desk, id);
         await desk.setReady(id);
         this.armed.add(id);
         if (++done % 100 === 0) progress(done);
@@ -104,7 +110,11 @@ export class BenchDesks {
       this.beats.add(t);
     };
     desk.heartbeat(agentId).then(
-      (leaseMs) => next(leaseMs > 0 ? leaseMs / 3 : 10_000),
+      (leaseMs) => {
+        this.counts.heartbeats++;
+        this.counts.lastLeaseMs = leaseMs;
+        next(leaseMs > 0 ? leaseMs / 3 : 10_000);
+      },
       (err: unknown) => {
         this.counts.heartbeatRefused++;
         this.lastErrors['heartbeatRefused'] = err instanceof Error ? err.message : String(err);

@@ -423,7 +423,7 @@ export async function runSite(
         progress(
           `${Math.round(s.elapsedSec)} s: ${s.created} calls made, ${s.current} running, ${s.successful} done, ` +
             `${s.failed} failed, ${s.retransmissions} retransmissions; desks ${c.offers} offers ${c.answered} ` +
-            `answered; site ${cores.toFixed(2)} cores, ${peak.site} MiB`,
+            `answered, ${c.heartbeats} heartbeats (lease ${c.lastLeaseMs}), not-ready ${JSON.stringify(c.notReady)}; site ${cores.toFixed(2)} cores, ${peak.site} MiB`,
         );
       }
     }, 5000);
