@@ -242,6 +242,22 @@ async function cdrFigures(databaseUrl: string): Promise<CdrFigures & { calls: nu
   }
 }
 
+/** Transactions each poll of `cdrFigures` commits (its two queries). */
+const CDR_POLL_QUERIES = 2;
+
+/** Transactions committed in the site's database so far (pg_stat_database), this query's own included. */
+async function committedTransactions(databaseUrl: string): Promise<number> {
+  const pool = createPool(databaseUrl, { applicationName: 'sip-bench/read' });
+  try {
+    const r = await pool.query<{ n: string }>(
+      'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(r.rows[0]!.n);
+  } finally {
+    await pool.end();
+  }
+}
+
 /** What the site needs in its database before the calls: the walk's customer, the desks' passwords. */
 async function seedSite(databaseUrl: string, siteId: string, agentIds: readonly string[]): Promise<void> {
   const pool = createPool(databaseUrl, { applicationName: 'sip-bench/seed' });
@@ -383,6 +399,7 @@ export async function runSite(
       meterDrops.add(udpSocketDrops(process.pid));
     }, 1000);
     const cpu0 = { site: cpuMs([site.pid]), phones: cpuMs([phones.pid]) };
+    const commits0 = await committedTransactions(db.url);
     const wall0 = Date.now();
     const caller = await startSipp({
       scenario: 'caller.xml',
@@ -443,15 +460,23 @@ export async function runSite(
     const stats = callerResult.stats;
     if (!stats) throw new Error(describeSipp('the caller SIPp left no statistics', callerResult));
     // Every call's end is written once the agent's leg and the desk are done with it.
+    let polls = 0;
     const cdr = await waitFor(
       'a CDR for every call',
       async () => {
+        polls++;
         const f = await cdrFigures(db.url);
         return f.cdrs >= f.calls && f;
       },
       60_000,
       500,
-    ).catch(() => cdrFigures(db.url));
+    ).catch(() => {
+      polls++;
+      return cdrFigures(db.url);
+    });
+    // PostgreSQL's statistics reach pg_stat_database within a second of a commit.
+    await new Promise((r) => setTimeout(r, 1500));
+    const commits = (await committedTransactions(db.url)) - commits0 - CDR_POLL_QUERIES * polls - 1;
     const phonesResult = await phones.stop();
     const siteCpuMs = cpu1.site - cpu0.site;
     const setup = summarize(callerResult.responseTimes['setup'] ?? []);
@@ -515,6 +540,14 @@ export async function runSite(
       walkInSite: { what: 'the INVITE to the queue, as the CDRs have it', ...cdr.walk },
       agentTalk: { what: 'answered to the end, per answered call (CDR talk_ms)', ...cdr.agentTalk },
       cdrs: { calls: cdr.calls, written: cdr.cdrs, byOutcome: cdr.byOutcome },
+      store: {
+        what:
+          'transactions committed in the site database over the run (pg_stat_database; every query ' +
+          "outside a transaction counts, reads included; the bench's own reads taken off). The writes " +
+          'among them run one after another (docs/architecture.md §7.1)',
+        transactions: commits,
+        perCall: Math.round((commits / Math.max(1, cdr.calls)) * 10) / 10,
+      },
       desks: { ...desks.counts, lastErrors: desks.lastErrors },
       retransmissions: {
         caller: stats.retransmissions,
