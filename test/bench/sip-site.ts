@@ -5,7 +5,7 @@
  * 1024`) driven by the same SIPp on the same machine in the same run as the reference for raw
  * SIP handling."
  *
- * What runs now, the reference: SIPp's caller (test/sip/scenarios/caller.xml: the IVR walk's
+ * First the reference: SIPp's caller (test/sip/scenarios/caller.xml: the IVR walk's
  * DTMF, then voice for `--talk` ms, then BYE) at `--rate` calls per second for `--seconds`, to
  * Kamailio (test/sip/kamailio/kamailio.cfg: tm, rr, record-routing every call), which relays
  * every call to one SIPp agent-phone process (agent-phone.xml: rings `--ring` ms, answers,
@@ -19,9 +19,12 @@
  * failed calls and retransmissions, RTP packets and loss each way, and the CPU time and memory
  * of Kamailio (all its processes) and of both SIPps.
  *
- * The site run (the same SIPp against a site with its SIP adapter, site-node/sip-site.ts) is not
- * written yet: the result says `site: null` and why, at the marked place below. No figure is
- * made up.
+ * Then the site (sip-site-run.ts): the same SIPp caller, walking the IVR with the prompts
+ * playing, against site-node/main.ts on its own database, with SIPp agent phones registered with
+ * digest and desks answering the offers; the same figures and more (walk to agent answer, the
+ * CDRs' outcomes, the site process's CPU and memory), and the site's ratios against the
+ * reference (`siteVsReference`) and where it stands against the goal (`goal`). `--site-only 1`
+ * skips the reference; `--profile 1` writes a CPU profile of the site process.
  *
  * Progress lines go to stderr; the result is one JSON document (test/bench/run.ts).
  */
