@@ -495,6 +495,8 @@ export async function runSite(
     );
     if (callerResult.errors) progress(`caller errors (last lines):\n${callerResult.errors.slice(-1500)}`);
 
+    // The desks go first: heartbeats to a stopped site would count as refusals.
+    desks.close();
     const siteExit = await site.stop();
     let profile: string | null = null;
     if (o.cpuProfDir) {
