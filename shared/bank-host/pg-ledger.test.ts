@@ -11,6 +11,7 @@ import { isDomainError } from '../errors.js';
 import { DEMO_LEDGER_CUSTOMERS } from './demo.js';
 import { applyLedgerMigrations } from './migrate.js';
 import { PgLedgerBankHost, seedDemoLedger } from './pg-ledger.js';
+import { verifyPinHash } from './pin.js';
 
 const skip = process.env.TEST_PG_URL ? false : 'TEST_PG_URL is not set (run with npm test)';
 
@@ -87,6 +88,54 @@ describe.skipIf(skip)('pg ledger', () => {
       customerId: 'c-1001',
     });
     assert.deepEqual(await host.verifyPin({ cardNumber: '6222020000009999' }, '135790'), { verified: false });
+  });
+
+  test("a PIN's hash is checked holding no pooled connection and no row lock: one customer's calls do not starve the pool", async () => {
+    // The site's store shares this pool: a check of tens of ms inside the transaction held a
+    // connection and the customer's row, so concurrent calls of one customer queued on the lock,
+    // each holding a connection (docs/operations.md §8.7).
+    const small = createPool(db.url, { applicationName: 'test/ledger-pin', max: 2 });
+    try {
+      const checkedOut: number[] = [];
+      const rowFree: boolean[] = [];
+      const watched = new PgLedgerBankHost(small, {
+        checkPinHash: async (pin, hash) => {
+          checkedOut.push(small.totalCount - small.idleCount);
+          // Another connection can take the customer's row at once: nobody holds it.
+          const probe = await pool.connect();
+          try {
+            await probe.query('BEGIN');
+            await probe.query("SET LOCAL lock_timeout = '200ms'");
+            rowFree.push(
+              await probe
+                .query("SELECT 1 FROM ledger.customers WHERE customer_id = 'c-1001' FOR UPDATE")
+                .then(
+                  () => true,
+                  () => false,
+                ),
+            );
+          } finally {
+            await probe.query('ROLLBACK');
+            probe.release();
+          }
+          return verifyPinHash(pin, hash);
+        },
+      });
+      // One at a time: what each attempt holds while its own hash is checked.
+      assert.deepEqual(await watched.verifyPin({ customerId: 'c-1001' }, '135790'), {
+        verified: true,
+        customerId: 'c-1001',
+      });
+      assert.deepEqual(await watched.verifyPin({ customerId: 'c-1001' }, '000000'), { verified: false });
+      assert.deepEqual(await watched.verifyPin({ cardNumber: '6222020000001001' }, '135790'), {
+        verified: true,
+        customerId: 'c-1001',
+      });
+      assert.deepEqual(checkedOut, [0, 0, 0], 'no connection of the pool is held while a hash is checked');
+      assert.deepEqual(rowFree, [true, true, true], "the customer's row is free while a hash is checked");
+    } finally {
+      await small.end();
+    }
   });
 
   test('a transfer writes balanced entries; a retry with the same key moves money once', async () => {

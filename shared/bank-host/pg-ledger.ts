@@ -88,17 +88,21 @@ export interface PgLedgerOptions {
   clock?: Clock;
   /** Wrong PINs that lock a customer, and for how long; default DEFAULT_PIN_LOCK (port.ts). */
   pinLock?: PinLockPolicy;
+  /** The PIN's check against its stored hash; default pin.ts verifyPinHash (tests watch when it runs). */
+  checkPinHash?: (pin: string, hash: string) => Promise<boolean>;
 }
 
 export class PgLedgerBankHost implements BankHost {
   private readonly clock: Clock;
   private readonly pinLock: PinLockPolicy;
+  private readonly checkPinHash: (pin: string, hash: string) => Promise<boolean>;
   constructor(
     private readonly pool: pg.Pool,
     opts: PgLedgerOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
     this.pinLock = checkPinLockPolicy(opts.pinLock ?? DEFAULT_PIN_LOCK);
+    this.checkPinHash = opts.checkPinHash ?? verifyPinHash;
   }
 
   private async tx<T>(what: string, work: (c: Tx) => Promise<T>): Promise<T> {
@@ -134,41 +138,31 @@ export class PgLedgerBankHost implements BankHost {
   }
 
   async verifyPin(subject: PinSubject, pin: string): Promise<PinVerification> {
-    // One transaction holding the customer's row (FOR UPDATE): concurrent attempts from two
-    // calls count one after the other, and the lock and its record commit together.
+    // The hash is checked before the transaction, holding neither a pooled connection nor the
+    // customer's row: scrypt takes tens of ms of a core, and inside the transaction every
+    // attempt on one customer queued on the row lock, each holding a connection of the pool the
+    // site's store shares, so a few calls from one number starved the store (docs/operations.md
+    // §8.7). The attempt is still counted under the lock, one after another, against the state
+    // then; a hash replaced meanwhile (a new PIN) is checked again there.
+    const found = await this.read('verifyPin', (p) => this.pinHashOf(p, subject));
+    if (!found) return { verified: false };
+    const customerId = found.customer_id;
+    // A locked customer is refused before the PIN is looked at (and again under the lock).
+    const seen = await this.read('verifyPin', (p) => this.pinState(p, customerId, false));
+    const lockedUntil = activeLock(seen, this.clock.now());
+    if (lockedUntil !== undefined)
+      return { verified: false, locked: true, lockedUntilMs: lockedUntil, lockedNow: false };
+    const right = await this.checkPinHash(pin, found.pin_hash);
     return this.tx('verifyPin', async (c) => {
-      const hashRow =
-        'customerId' in subject
-          ? (
-              await c.query<{ customer_id: string; pin_hash: string }>(
-                'SELECT customer_id, pin_hash FROM ledger.customers WHERE customer_id = $1',
-                [subject.customerId],
-              )
-            ).rows[0]
-          : (
-              await c.query<{ customer_id: string; pin_hash: string }>(
-                'SELECT customer_id, pin_hash FROM ledger.cards WHERE card_number = $1',
-                [subject.cardNumber],
-              )
-            ).rows[0];
-      if (!hashRow) return { verified: false };
-      const customerId = hashRow.customer_id;
-      const lockRow = (
-        await c.query<{ pin_failures: number; pin_locked_until_ms: string | null }>(
-          'SELECT pin_failures, pin_locked_until_ms FROM ledger.customers WHERE customer_id = $1 FOR UPDATE',
-          [customerId],
-        )
-      ).rows[0]!;
-      const before = {
-        failures: lockRow.pin_failures,
-        lockedUntilMs: lockRow.pin_locked_until_ms === null ? null : Number(lockRow.pin_locked_until_ms),
-      };
+      const before = await this.pinState(c, customerId, true);
       const now = this.clock.now();
-      // A locked customer is refused before the PIN is looked at: the right PIN is refused too.
       const until = activeLock(before, now);
       if (until !== undefined)
         return { verified: false, locked: true, lockedUntilMs: until, lockedNow: false };
-      const a = pinAttempt(before, await verifyPinHash(pin, hashRow.pin_hash), now, this.pinLock);
+      const hashNow = (await this.pinHashOf(c, subject))?.pin_hash;
+      const ok =
+        hashNow === found.pin_hash ? right : hashNow !== undefined && (await this.checkPinHash(pin, hashNow));
+      const a = pinAttempt(before, ok, now, this.pinLock);
       await c.query(
         'UPDATE ledger.customers SET pin_failures = $2, pin_locked_until_ms = $3 WHERE customer_id = $1',
         [customerId, a.state.failures, a.state.lockedUntilMs],
@@ -184,6 +178,46 @@ export class PgLedgerBankHost implements BankHost {
       }
       return { verified: false, locked: true, lockedUntilMs: a.lockedUntilMs, lockedNow: a.lockedNow };
     });
+  }
+
+  /** The stored PIN hash the subject is checked against (the customer's, or the card's) and its customer. */
+  private async pinHashOf(
+    db: Tx | pg.Pool,
+    subject: PinSubject,
+  ): Promise<{ customer_id: string; pin_hash: string } | undefined> {
+    return 'customerId' in subject
+      ? (
+          await db.query<{ customer_id: string; pin_hash: string }>(
+            'SELECT customer_id, pin_hash FROM ledger.customers WHERE customer_id = $1',
+            [subject.customerId],
+          )
+        ).rows[0]
+      : (
+          await db.query<{ customer_id: string; pin_hash: string }>(
+            'SELECT customer_id, pin_hash FROM ledger.cards WHERE card_number = $1',
+            [subject.cardNumber],
+          )
+        ).rows[0];
+  }
+
+  /** The customer's lock counts; `forUpdate` holds the row to the transaction's end. */
+  private async pinState(
+    db: Tx | pg.Pool,
+    customerId: string,
+    forUpdate: boolean,
+  ): Promise<{ failures: number; lockedUntilMs: number | null }> {
+    const row = (
+      await db.query<{ pin_failures: number; pin_locked_until_ms: string | null }>(
+        `SELECT pin_failures, pin_locked_until_ms FROM ledger.customers WHERE customer_id = $1${
+          forUpdate ? ' FOR UPDATE' : ''
+        }`,
+        [customerId],
+      )
+    ).rows[0]!;
+    return {
+      failures: row.pin_failures,
+      lockedUntilMs: row.pin_locked_until_ms === null ? null : Number(row.pin_locked_until_ms),
+    };
   }
 
   async unlockPin(req: PinUnlockRequest): Promise<PinUnlockResult> {

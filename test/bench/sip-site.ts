@@ -5,7 +5,7 @@
  * 1024`) driven by the same SIPp on the same machine in the same run as the reference for raw
  * SIP handling."
  *
- * What runs now, the reference: SIPp's caller (test/sip/scenarios/caller.xml: the IVR walk's
+ * First the reference: SIPp's caller (test/sip/scenarios/caller.xml: the IVR walk's
  * DTMF, then voice for `--talk` ms, then BYE) at `--rate` calls per second for `--seconds`, to
  * Kamailio (test/sip/kamailio/kamailio.cfg: tm, rr, record-routing every call), which relays
  * every call to one SIPp agent-phone process (agent-phone.xml: rings `--ring` ms, answers,
@@ -19,101 +19,44 @@
  * failed calls and retransmissions, RTP packets and loss each way, and the CPU time and memory
  * of Kamailio (all its processes) and of both SIPps.
  *
- * The site run (the same SIPp against a site with its SIP adapter, site-node/sip-site.ts) is not
- * written yet: the result says `site: null` and why, at the marked place below. No figure is
- * made up.
+ * Then the site (sip-site-run.ts): the same SIPp caller, walking the IVR with the prompts
+ * playing, against site-node/main.ts on its own database, with SIPp agent phones registered with
+ * digest and desks answering the offers; the same figures and more (walk to agent answer, the
+ * CDRs' outcomes, the site process's CPU and memory), and the site's ratios against the
+ * reference (`siteVsReference`) and where it stands against the goal (`goal`). `--site-only 1`
+ * skips the reference; `--profile 1` writes a CPU profile of the site process.
  *
  * Progress lines go to stderr; the result is one JSON document (test/bench/run.ts).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKamailio, type Kamailio } from '../support/kamailio.js';
 import { RtpMeter } from '../support/rtp-meter.js';
-import type { RtpCountSummary } from '../support/rtp-count.js';
 import { describeSipp, parseSippStats, startSipp, type SippResult, type SippRun } from '../support/sipp.js';
 import { callerKeys, WALK_WITHOUT_PROMPTS } from '../support/sipp-walk.js';
 import { waitFor } from '../support/wait.js';
-import { clockTicks, parseFlags, processCpuMs, processRssMiB, summarize } from './stats.js';
+import {
+  cpuMs,
+  family,
+  reapedChildrenCpuMs,
+  rssMiB,
+  rtpFigures,
+  setupRate,
+  sippRttCsv,
+} from './sip-bench-figures.js';
+import { runSite } from './sip-site-run.js';
+import { machineCpu, parseFlags, ratio, summarize } from './stats.js';
 
 const LOCAL = '127.0.0.1';
 /** What a call spends in the walk without prompts: 5 pauses and 6 PIN keys of 200 ms, the last 0. */
 const WALK_MS = 12 * 200;
 
-/** A process and its children (Kamailio's workers), for CPU and memory. */
-function family(pid: number): number[] {
-  const out = [pid];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return out;
-}
-
-function cpuMs(pids: readonly number[]): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      sum += processCpuMs(p);
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
-
-function rssMiB(pids: readonly number[]): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      sum += processRssMiB(p);
-    } catch {
-      // gone
-    }
-  }
-  return Math.round(sum * 10) / 10;
-}
-
-/** CPU ms of this process's children that have ended and been waited for (/proc/self/stat). */
-function reapedChildrenCpuMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3; cutime and cstime are fields 16 and 17.
-  return ((Number(rest[13]) + Number(rest[14])) * 1000) / clockTicks();
-}
-
-function rtpFigures(s: RtpCountSummary): Record<string, number> {
-  return {
-    packets: s.packets,
-    distinct: s.expected - s.lost,
-    lost: s.lost,
-    lossPercent: s.expected === 0 ? 0 : Math.round((s.lost / s.expected) * 1e6) / 1e4,
-    streams: s.streams,
-    duplicates: s.duplicates,
-  };
-}
-
-/** Calls per second between the first and the last setup SIPp traced (ms since its start). */
-function setupRate(rttCsv: string): number {
-  const times = rttCsv
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(';'))
-    .filter((f) => f[2] === 'setup')
-    .map((f) => Number(f[0]));
-  if (times.length < 2) return 0;
-  const spanS = (Math.max(...times) - Math.min(...times)) / 1000;
-  return spanS > 0 ? Math.round(((times.length - 1) / spanS) * 100) / 100 : 0;
-}
-
-export async function run(args: string[], progress: (line: string) => void): Promise<unknown> {
-  const f = parseFlags(args, { rate: 20, seconds: 30, talk: 10_000, ring: 0, children: 2 });
+/** The reference: SIPp -> Kamailio -> SIPp, the walk without prompts. */
+async function runReference(
+  f: Record<string, number>,
+  progress: (line: string) => void,
+): Promise<Record<string, unknown> & { callsSuccessful: number }> {
   const rate = f.rate!;
   const calls = Math.max(1, Math.round(rate * f.seconds!));
   const talkMs = Math.round(f.talk!);
@@ -121,7 +64,6 @@ export async function run(args: string[], progress: (line: string) => void): Pro
 
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
-    // --- The reference: SIPp -> Kamailio -> SIPp -------------------------------------------
     const toAgent = await RtpMeter.start();
     const toCaller = await RtpMeter.start();
     cleanups.push(
@@ -200,8 +142,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       agent: cpuMs([agent.pid]),
     };
     const agentResult = await agent.stop();
-    const rttFile = readdirSync(caller.dir).find((n) => n.endsWith('_rtt.csv'));
-    const rttCsv = rttFile ? readFileSync(join(caller.dir, rttFile), 'utf8') : '';
+    const rttCsv = sippRttCsv(caller.dir);
     const setup = summarize(callerResult.responseTimes['setup'] ?? []);
     const stats = callerResult.stats;
     if (!stats) throw new Error(describeSipp('the caller SIPp left no statistics', callerResult));
@@ -214,6 +155,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     if (callerResult.errors) progress(`caller errors (last lines):\n${callerResult.errors.slice(-1500)}`);
 
     const reference = {
+      walk: { keys: '1, PIN 135790 #, 9, 0', pausesMs: WALK_WITHOUT_PROMPTS },
       what:
         'SIPp caller -> Kamailio 5.6 stateful proxy (tm, rr; -m 1024) -> SIPp agent phones, UDP on loopback; ' +
         'RTP peer to peer through two counting relays',
@@ -253,36 +195,124 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       sippExitCodes: { caller: callerResult.code, agentPhones: agentResult.code },
     };
 
-    // --- The site run -----------------------------------------------------------------------
-    // HERE goes the same caller.xml (short pauses: the site skips a prompt when a key waits,
-    // as test/sip/site-over-sip.test.ts walks it) against startSipSite (site-node/sip-site.ts)
-    // on loopback and its own database, with a roster of --rate x call length agents, each an
-    // extension registered by agent-register.xml to one agent-phone.xml process, and the desk
-    // signing them in and answering their offers. Not written yet: nothing is measured.
-    const site = null;
-    const siteReason =
-      'the site run at load is not written yet (the SIP adapter exists: test/sip/site-over-sip.test.ts)';
-
-    return {
-      bench: 'sip-site',
-      node: process.version,
-      setup: {
-        machineCores: cpus().length,
-        loadAverage1mAtEnd: Number(loadavg()[0]!.toFixed(1)),
-        callsPerSecond: rate,
-        seconds: f.seconds,
-        talkMs,
-        ringMs: f.ring,
-        walk: { keys: '1, PIN 135790 #, 9, 0', pausesMs: WALK_WITHOUT_PROMPTS },
-        kamailioChildren: Math.round(f.children!),
-      },
-      reference,
-      site,
-      siteReason,
-      // A reference run without one call set up measured nothing.
-      exitCode: stats.successful === 0 ? 1 : 0,
-    };
+    return reference;
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
+}
+
+/** site / reference, for the figures both report; null where either is missing. */
+function ratios(
+  site: Record<string, unknown>,
+  ref: Record<string, unknown> | null,
+): Record<string, number | string | null> | null {
+  if (!ref) return null;
+  const num = (o: Record<string, unknown>, path: string): number | null => {
+    let v: unknown = o;
+    for (const k of path.split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
+    return typeof v === 'number' ? v : null;
+  };
+  const r = (path: string, refPath = path): number | null => {
+    const a = num(site, path);
+    const b = num(ref, refPath);
+    return a === null || b === null ? null : ratio(a, b);
+  };
+  return {
+    what: 'site / reference (Kamailio), same run, same machine; CPU and memory: the site process / all of Kamailio',
+    callsPerSecondAchieved: r('callsPerSecondAchieved'),
+    concurrentPeak: r('concurrentPeak'),
+    setupLatencyP50: r('setupLatency.p50Ms'),
+    setupLatencyP99: r('setupLatency.p99Ms'),
+    cpuMsPerCall: r('resources.site.cpuMsPerCall', 'resources.kamailio.cpuMsPerCall'),
+    peakRssMiB: r('resources.site.peakRssMiB', 'resources.kamailio.peakRssMiB'),
+  };
+}
+
+/** The goal of issue 12 for one site on 2 cores, and where this run stands against it. */
+function goal(site: Record<string, unknown>): Record<string, unknown> {
+  const n = (k: string): number => {
+    let v: unknown = site;
+    for (const p of k.split('.')) v = (v as Record<string, unknown> | undefined)?.[p];
+    return typeof v === 'number' ? v : NaN;
+  };
+  // Gaps in what the site sent, and datagrams dropped at the site's sockets on their way in.
+  const rtpLost = n('rtp.toCaller.lost') + n('rtp.toAgent.lost') + n('rtp.droppedOnArrival.site');
+  return {
+    what: '>= 100 calls/s offered, >= 300 concurrent calls with RTP, 0 failed calls, 0 RTP loss',
+    callsPerSecondOffered: n('callsPerSecondTarget'),
+    callsPerSecondAchieved: n('callsPerSecondAchieved'),
+    concurrentPeak: n('concurrentPeak'),
+    callsFailed: n('callsFailed'),
+    rtpLost,
+    // A gap the bench's own relay made (its socket full) is not the site's: read the two together.
+    droppedAtTheBenchRelays: n('rtp.droppedOnArrival.meters'),
+    met:
+      n('callsPerSecondTarget') >= 100 &&
+      n('callsPerSecondAchieved') >= 95 &&
+      n('concurrentPeak') >= 300 &&
+      n('callsFailed') === 0 &&
+      rtpLost === 0,
+  };
+}
+
+export async function run(args: string[], progress: (line: string) => void): Promise<unknown> {
+  const f = parseFlags(args, {
+    rate: 20,
+    seconds: 30,
+    talk: 10_000,
+    ring: 0,
+    children: 2,
+    // The site's: voice before the talk for "please hold", the queue and the ring; the roster
+    // (0: sized to the load); 1 = wait for every prompt to end; 1 = a CPU profile of the site;
+    // 1 = no reference.
+    queue: 7000,
+    agents: 0,
+    'full-walk': 0,
+    profile: 0,
+    'site-only': 0,
+  });
+  const machine0 = machineCpu();
+  const reference = f['site-only'] === 1 ? null : await runReference(f, progress);
+  const cpuProfDir = f.profile === 1 ? mkdtempSync(join(tmpdir(), 'sip-bench-prof-')) : undefined;
+  const site = await runSite(
+    {
+      rate: f.rate!,
+      seconds: f.seconds!,
+      talkMs: Math.round(f.talk!),
+      ringMs: Math.round(f.ring!),
+      queueMs: Math.round(f.queue!),
+      agents: Math.round(f.agents!),
+      fullWalk: f['full-walk'] === 1,
+      ...(cpuProfDir ? { cpuProfDir } : {}),
+    },
+    progress,
+  );
+  const machine1 = machineCpu();
+  return {
+    bench: 'sip-site',
+    node: process.version,
+    setup: {
+      machineCores: cpus().length,
+      loadAverage1mAtEnd: Number(loadavg()[0]!.toFixed(1)),
+      machineBusyPercent: Math.round(
+        ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
+      ),
+      callsPerSecond: f.rate,
+      seconds: f.seconds,
+      talkMs: f.talk,
+      ringMs: f.ring,
+      kamailioChildren: Math.round(f.children!),
+    },
+    reference,
+    site,
+    siteVsReference: ratios(site, reference),
+    goal: goal(site),
+    // A run without one call set up measured nothing; a site call lost or failed is a failure.
+    exitCode:
+      (reference !== null && reference.callsSuccessful === 0) ||
+      site.callsSuccessful === 0 ||
+      site.callsFailed !== 0
+        ? 1
+        : 0,
+  };
 }

@@ -20,6 +20,21 @@ export const WALK_WITHOUT_PROMPTS = {
 } as const;
 
 /**
+ * For a site playing the prompts, a caller who knows the menu: each key comes while its prompt
+ * plays (welcome 5.1 s: the 1 at 1.5 s; pin.enter 7.7 s: the first digit at 0.8 s...), so every
+ * prompt starts and the key stops it (barge-in, docs/sip.md "The site over SIP"); a key already
+ * waiting when a prompt is due skips it (type-ahead: the main menu after the welcome). The
+ * walk takes about 5.4 s. As test/sip/site-over-sip.test.ts walks it.
+ */
+export const WALK_WITH_BARGE_IN = {
+  greeting_ms: 1500,
+  pin_ms: 800,
+  balance_ms: 800,
+  menu_ms: 800,
+  digit_ms: 250,
+} as const;
+
+/**
  * For a site playing the Mandarin prompts to the end (no barge-in), from the clip lengths in
  * .cache/prompts/manifest.json: welcome 5.1 s + main.menu 22.3 s; pin.enter 7.7 s; two balance
  * items (about 7 s each, depending on the numbers read) + balance.menu 9.1 s; main.menu again.
