@@ -36,6 +36,8 @@ export interface BenchSiteOptions {
   maxCalls: number;
   phonePassword: string;
   secretEnv: string;
+  /** Where the flow's recorded calls (complaints) go; the bench's walk records none. */
+  recordingsDir: string;
 }
 
 /** `b0001`... and extensions `20001`...: apart from the example's a01-a08 and 1001-1008. */
@@ -84,5 +86,6 @@ export function benchSiteDocument(o: BenchSiteOptions): {
       ha1: { MD5: ha1('MD5', a.extension, BENCH_REALM, o.phonePassword) },
     })),
   };
+  doc.recordings = { dir: o.recordingsDir };
   return { doc, roster };
 }

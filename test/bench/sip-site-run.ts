@@ -311,6 +311,7 @@ export async function runSite(
       maxCalls,
       phonePassword: PHONE_PASSWORD,
       secretEnv: SECRET_ENV,
+      recordingsDir: join(dir, 'recordings'),
     });
     const configFile = join(dir, 'site.yaml');
     writeFileSync(configFile, stringify(doc));
