@@ -93,6 +93,19 @@ export class CallAcdCommands {
    */
   private agentPhoneFailed(callId: string, agentId: string, e: unknown): void {
     const { ctx } = this;
+    const gone = ctx.calls.get(callId);
+    if (!gone || gone.callerGone) {
+      // The caller left while the phone rang (the call ended abandoned, call-endings.ts): the
+      // phone was stopped, not at fault, and the agent has nothing to wrap up.
+      ctx.d.log.info('agent phone stopped: the caller left while it rang', { callId, agentId });
+      try {
+        if (ctx.engine.agent(agentId)?.state === 'wrap-up')
+          ctx.engine.dispatch({ type: 'wrapup-done', agentId });
+      } catch (err) {
+        ctx.d.log.warn('acd rejected the end of an empty wrap-up', { callId, agentId, err });
+      }
+      return;
+    }
     const reason = e instanceof AgentPhoneFailed ? e.reason : 'phone-failed';
     ctx.d.log.warn('agent phone did not take the call: back to the queue', {
       callId,
@@ -210,15 +223,17 @@ export class CallAcdCommands {
     const call = ctx.calls.get(callId);
     if (!call) return;
     movePhase(call, 'connected', `connect to agent ${JSON.stringify(agentId)}`);
-    recordAnswer(ctx.tally, waitMs, ctx.d.config.acd.serviceLevel.thresholdMs);
     // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
-    // rebuilt from this event must place the answer where the live window did.
+    // rebuilt from this event must place the answer where the live window did. Both are
+    // written only once the agent's phone is bridged: a call whose caller left while the phone
+    // still rang was never answered, in the tally as in the record (call-endings.ts).
     const answeredAtMs = ctx.nowMs();
     void this.legOf(call)
       .then(() => ctx.d.media.bridgeToAgent(call.leg, agentId))
       .then(
         (agentLeg) => {
           call.agentLeg = agentLeg;
+          recordAnswer(ctx.tally, waitMs, ctx.d.config.acd.serviceLevel.thresholdMs);
           const now = ctx.d.scheduler.now();
           ctx.write(
             `connect ${callId}`,

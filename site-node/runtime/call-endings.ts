@@ -74,6 +74,15 @@ export class CallEndings {
           ctx.finish(call, { ...base, state: 'ended', reason: 'completed' });
           return;
         }
+        if (!call.agentLeg) {
+          // Answered at the desk, but the agent's phone was still ringing (the record says
+          // offered, the answer is written at the bridge): the caller left before anyone
+          // spoke. Abandoned while ringing, in the record and the tally; the phone stops.
+          void ctx.d.media.stopRinging?.(call.leg);
+          ctx.tally.abandoned++;
+          ctx.finish(call, { ...base, state: 'abandoned', reason: 'abandoned-ringing' });
+          return;
+        }
         movePhase(call, 'wrapup', `go to wrap-up with agent ${JSON.stringify(cmd.agentId)}`);
         this.wrapping.set(cmd.agentId, cmd.callId);
         ctx.write(`wrapup ${cmd.callId}`, (s) =>
