@@ -25,10 +25,21 @@ it('the bridge takes the ring of its caller and agent, and waits for its answer'
   p.answer('a01-leg');
   expect(await taken).toBe('a01-leg');
   expect(await offered).toBe('a01-leg');
-  // Taken: stopping the offer now hangs nothing up (the call is the bridge's).
+  rings.settle('caller-1');
+  // Settled: stopping the offer now hangs nothing up (the call is the bridge's).
   rings.stop('caller-1');
   expect(hung).toEqual([]);
   expect(rings.size).toBe(0);
+});
+
+it('the caller leaves while the bridge waits for the phone: the phone is hung up', () => {
+  const hung: string[] = [];
+  const rings = new AgentRings<string>((l) => hung.push(l));
+  const p = phone();
+  void rings.start('caller-1', 'a01', p.place('a01-leg')).catch(() => {});
+  expect(rings.take('caller-1', 'a01')).toBeDefined();
+  rings.stop('caller-1');
+  expect(hung).toEqual(['a01-leg']);
 });
 
 it('an offer withdrawn while the phone rings hangs the phone up; answered late, it is hung up again', async () => {

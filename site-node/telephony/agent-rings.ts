@@ -1,9 +1,10 @@
 /**
  * Agents' phones rung as their call is offered (docs/sip.md "The site over SIP"), by the caller's
- * leg: at most one per caller. A ring is started with the offer, taken by `bridgeToAgent` when
- * the offer is answered (at the desk or by the phone's own answer), or stopped when the offer is
- * withdrawn: then the phone's leg is hung up, whether it still rings (a CANCEL) or has just
- * answered (a BYE), so no phone is left off-hook with nobody on the line. Generic over the leg so
+ * leg: at most one per caller. A ring is started with the offer, waited on by `bridgeToAgent`
+ * when the offer is answered (at the desk or by the phone's own answer) and settled once bridged,
+ * or stopped when the offer is withdrawn or the caller leaves before the bridge: then the phone's
+ * leg is hung up, whether it still rings (a CANCEL) or has just answered (a BYE), so no phone
+ * rings on, or is left off-hook, with nobody on the line. Generic over the leg so
  * the bookkeeping is tested without sockets.
  */
 
@@ -47,12 +48,18 @@ export class AgentRings<L> {
     return ring.answered;
   }
 
-  /** The ring for this caller and agent, handed over to the bridge; undefined when there is none. */
+  /**
+   * The ring for this caller and agent, for the bridge to wait on; undefined when there is none.
+   * It can still be stopped (the caller leaving) until the bridge `settle`s it.
+   */
   take(callerLegId: string, agentId: string): Promise<L> | undefined {
     const ring = this.rings.get(callerLegId);
-    if (!ring || ring.agentId !== agentId) return undefined;
+    return ring && ring.agentId === agentId ? ring.answered : undefined;
+  }
+
+  /** The bridge has the answered leg: stopping the offer no longer touches it. */
+  settle(callerLegId: string): void {
     this.rings.delete(callerLegId);
-    return ring.answered;
   }
 
   /** The offer is gone: hang up the phone rung for it (now, or as soon as its leg exists). */

@@ -526,13 +526,15 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
     const caller = this.live(callerLeg);
     if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
-    // The phone rung with the offer; without one for this agent (another's rang), ring now.
-    let ringing = this.rings.take(callerLeg.legId, agentId);
-    if (!ringing) {
-      this.rings.stop(callerLeg.legId);
-      ringing = this.callAgentPhone(callerLeg, agentId);
-    }
+    // The phone rung with the offer; without one for this agent (another's rang), ring now. Either
+    // stops if the caller leaves before the answer (the leg's end, or the flow's stopRinging).
+    const ringing =
+      this.rings.take(callerLeg.legId, agentId) ??
+      this.rings.start(callerLeg.legId, agentId, (started) =>
+        this.callAgentPhone(callerLeg, agentId, started),
+      );
     const leg = await ringing;
+    this.rings.settle(callerLeg.legId);
     caller.digits.clear();
     caller.holding = false;
     if (!this.live(callerLeg)) {

@@ -20,7 +20,11 @@ import { RealScheduler } from '../../shared/scheduler.js';
 import { ha1 } from '../../shared/sip/digest-hash.js';
 import { SipStack } from '../../shared/sip/stack/sip-stack.js';
 import type { Topology } from '../../shared/topology/schema.js';
-import { DEFAULT_REGISTRAR_LIMITS, DEFAULT_SIP_LIMITS, type SiteSipConfig } from '../../site-node/config-sip.js';
+import {
+  DEFAULT_REGISTRAR_LIMITS,
+  DEFAULT_SIP_LIMITS,
+  type SiteSipConfig,
+} from '../../site-node/config-sip.js';
 import { loadPromptCatalogueFile } from '../../site-node/ivr/flow.js';
 import { siteTestDb, type SiteTestDb } from '../../site-node/store/testing.js';
 import { PgRegistrationStore } from '../../site-node/store/sip-registrations-repo.js';
