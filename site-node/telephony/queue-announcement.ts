@@ -4,7 +4,7 @@
  * expected wait in whole minutes rounded up (`queue.expected_wait`). Asked fresh at each
  * announcement, so it follows the queue; nothing for a call no longer waiting.
  */
-import type { QueueAnnouncement } from './sip-media-port.js';
+import type { QueueAnnouncement } from './sip-port-voice.js';
 
 /** The ACD's answers the announcement needs (site-node/runtime/acd-engine.ts). */
 export interface QueueFacts {

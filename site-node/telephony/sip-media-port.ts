@@ -18,7 +18,7 @@
 import { DomainError, failedPrecondition, unavailable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
-import type { G711Codec, LocalAudio } from '../../shared/media/sdp.js';
+import type { LocalAudio } from '../../shared/media/sdp.js';
 import { DEFAULT_TIMER_POLICY } from '../../shared/media/session-expires.js';
 import { dialogKey, dialogKeyOfRequest, dialogKeyOfResponse } from '../../shared/sip/dialog/dialog.js';
 import { buildCancel } from '../../shared/sip/dialog/requests.js';
@@ -51,7 +51,7 @@ import { topVia } from '../../shared/sip/stack/via.js';
 import { compileTimerOptions } from '../../shared/sip/transaction/timers.js';
 import type { SiteSipConfig } from '../config-sip.js';
 import type { InviteGate } from './invite-gate.js';
-import type { MediaEngine, PromptPiece } from './media-engine.js';
+import type { MediaEngine } from './media-engine.js';
 import {
   AgentPhoneFailed,
   type CallLeg,
@@ -63,8 +63,6 @@ import {
   type MediaPort,
 } from './media-port.js';
 import type { PhoneRegistrar } from './phone-registrar.js';
-import type { PromptLibrary } from './prompt-library.js';
-import type { PromptLanguage } from './prompt-pieces.js';
 import { AgentRings } from './agent-rings.js';
 import { DialOut } from './sip-dial-out.js';
 import { LegRunner } from './sip-leg-runner.js';
@@ -72,32 +70,14 @@ import { SipRecordings } from './sip-recordings.js';
 import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
 import type { PeerSites } from './peer-sites.js';
 import { handOverCaller, handOverVerdict, relayEnded, type HandOverPort } from './sip-hand-over.js';
+import { PortVoice, type PortVoiceOptions } from './sip-port-voice.js';
 
-/** What the caller hears between announcements while waiting: a prompt id, or raw clip files. */
-export interface QueueAnnouncement {
-  promptId: string;
-  vars: Record<string, string>;
-}
+export type { QueueAnnouncement } from './sip-port-voice.js';
 
-export interface SipMediaPortOptions {
+export interface SipMediaPortOptions extends Omit<PortVoiceOptions, 'log'> {
   sip: SiteSipConfig;
-  engine: MediaEngine;
-  prompts: PromptLibrary;
   scheduler: Scheduler;
   log: Logger;
-  /** The prompts' language (the catalogue has zh and en); default zh. */
-  language?: PromptLanguage;
-  /** Looped while a caller waits; default the `agent.hold` prompt. */
-  holdMusic?: readonly PromptPiece[];
-  /**
-   * The periodic announcement while a caller waits (its queue position, expected wait),
-   * asked fresh each time; none: music only. The port itself knows no queue.
-   */
-  queueAnnouncement?: (
-    callId: string,
-  ) => readonly QueueAnnouncement[] | Promise<readonly QueueAnnouncement[]>;
-  /** How often the announcement plays; default 30 s. */
-  announceEveryMs?: number;
   /** The other sites' SIP addresses (the topology the site runs): where a hand-over goes. */
   peers?: PeerSites;
   /** The site's `recordings.dir` (created); absent: `startRecording` refuses (sip-recordings.ts). */
@@ -122,10 +102,13 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private readonly dialOut: DialOut;
   /** Call recordings (sip-recordings.ts): started by the flow, joined at the bridge, stopped at the caller's end. */
   readonly recordings: SipRecordings;
+  /** Prompts, keys and the queue's treatment (sip-port-voice.ts). */
+  private readonly voice: PortVoice;
 
   constructor(private readonly o: SipMediaPortOptions) {
     this.log = o.log.child({ part: 'sip-port' });
     this.recordings = new SipRecordings(o.engine, o.recordingsDir, this.log);
+    this.voice = new PortVoice({ ...o, log: this.log }, (leg) => this.live(leg));
     this.dialOut = new DialOut({
       sip: o.sip,
       log: this.log,
@@ -424,79 +407,16 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return Promise.resolve();
   }
 
-  private codecOf(l: Leg): G711Codec {
-    return l.runner.audio?.codec ?? 'PCMA';
-  }
-
-  private files(l: Leg, promptId: string, vars: Record<string, string> = {}): PromptPiece[] {
-    return this.o.prompts.files(promptId, vars, this.o.language ?? 'zh', this.codecOf(l));
-  }
-
-  async play(leg: CallLeg, promptId: string, vars?: Record<string, string>): Promise<void> {
-    const l = this.live(leg);
-    if (!l || l.digits.pending) {
-      this.log.debug('sip prompt skipped', {
-        legId: leg.legId,
-        promptId,
-        why: l ? 'type-ahead' : 'leg ended',
-      });
-      return;
-    }
-    await l.runner.settled();
-    const r = await this.o.engine.play(l.runner.endpointId, this.files(l, promptId, vars), { bargeIn: true });
-    this.log.debug('sip prompt played', { legId: leg.legId, promptId, outcome: r.outcome });
-    // A prompt to a waiting caller (the callback offer) took the music's place: give it back.
-    if (l.holding && r.outcome !== 'replaced' && this.live(leg)) await this.startHold(l, leg);
+  play(leg: CallLeg, promptId: string, vars?: Record<string, string>): Promise<void> {
+    return this.voice.play(leg, promptId, vars);
   }
 
   collectDigits(leg: CallLeg, opts: CollectOptions): Promise<string | 'timeout' | 'hung-up'> {
-    const l = this.live(leg);
-    if (!l) return Promise.resolve('hung-up');
-    return l.digits.collect(opts).then((r) => {
-      // The keys themselves are never logged (a PIN comes this way): only how many.
-      this.log.debug('sip keys collected', {
-        legId: leg.legId,
-        result: r === 'timeout' || r === 'hung-up' ? r : `${r.length} keys`,
-      });
-      return r;
-    });
+    return this.voice.collectDigits(leg, opts);
   }
 
-  async hold(leg: CallLeg): Promise<void> {
-    let l = this.live(leg);
-    if (l?.ready) {
-      // A leg handed over here: the hold its claim asked for waits for the answer's media.
-      await l.ready;
-      l = this.live(leg);
-    }
-    if (!l) return;
-    l.digits.clear();
-    await this.startHold(l, leg);
-  }
-
-  /** Music and announcements; keys already pressed stay (a key may answer the prompt before). */
-  private async startHold(l: Leg, leg: CallLeg): Promise<void> {
-    l.holding = true;
-    const music = this.o.holdMusic ?? this.files(l, 'agent.hold');
-    const announce = this.o.queueAnnouncement;
-    await this.o.engine.hold(l.runner.endpointId, {
-      music,
-      ...(announce
-        ? {
-            announce: {
-              everyMs: this.o.announceEveryMs ?? 30_000,
-              pieces: async () => {
-                const items = await announce(leg.callId);
-                this.log.debug('sip queue announcement', {
-                  legId: leg.legId,
-                  prompts: items.map((a) => a.promptId),
-                });
-                return items.flatMap((a) => this.files(l, a.promptId, a.vars));
-              },
-            },
-          }
-        : {}),
-    });
+  hold(leg: CallLeg): Promise<void> {
+    return this.voice.hold(leg);
   }
 
   ringAgent(callerLeg: CallLeg, agentId: string): Promise<void> {
