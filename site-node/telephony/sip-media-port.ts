@@ -436,7 +436,8 @@ export class SipMediaPort implements MediaPort, TransactionUser {
 
   startRecording(callerLeg: CallLeg): Promise<CallRecording> {
     const l = this.live(callerLeg);
-    if (l?.kind !== 'inbound')
+    // A caller's leg: one from the trunk, or a customer a callback dialled out to.
+    if (l?.call.role !== 'caller')
       return Promise.reject(
         failedPrecondition(`leg ${callerLeg.legId} is not a caller's live leg: nothing to record`),
       );
