@@ -223,17 +223,18 @@ export class CallAcdCommands {
     const call = ctx.calls.get(callId);
     if (!call) return;
     movePhase(call, 'connected', `connect to agent ${JSON.stringify(agentId)}`);
+    recordAnswer(ctx.tally, waitMs, ctx.d.config.acd.serviceLevel.thresholdMs);
     // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
-    // rebuilt from this event must place the answer where the live window did. Both are
-    // written only once the agent's phone is bridged: a call whose caller left while the phone
-    // still rang was never answered, in the tally as in the record (call-endings.ts).
+    // rebuilt from this event must place the answer where the live window did. The answer is
+    // written once the agent's phone is bridged: a call whose caller left while the phone
+    // still rang was never answered in the record (call-endings.ts).
     const answeredAtMs = ctx.nowMs();
     void this.legOf(call)
       .then(() => ctx.d.media.bridgeToAgent(call.leg, agentId))
       .then(
         (agentLeg) => {
           call.agentLeg = agentLeg;
-          recordAnswer(ctx.tally, waitMs, ctx.d.config.acd.serviceLevel.thresholdMs);
+          call.bridged = true;
           const now = ctx.d.scheduler.now();
           ctx.write(
             `connect ${callId}`,
@@ -285,10 +286,11 @@ export class CallAcdCommands {
     movePhase(call, 'queued', `be transferred to queue ${JSON.stringify(cmd.toQueueId)}`);
     // A call whose agent phone never answered was never connected in the store (its answer is
     // written when the media is bridged): it goes back from `offered`.
-    const bridged = call.agentLeg !== undefined;
+    const bridged = call.bridged;
     // The transferring agent's leg drops; the caller waits in the new queue.
     if (call.agentLeg) void ctx.d.media.hangup(call.agentLeg);
     call.agentLeg = undefined;
+    call.bridged = false;
     call.queueId = cmd.toQueueId;
     call.queuedAtMs = ctx.d.scheduler.now();
     ctx.recordings.queueJoined(call, cmd.toQueueId);

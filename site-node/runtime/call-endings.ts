@@ -74,12 +74,13 @@ export class CallEndings {
           ctx.finish(call, { ...base, state: 'ended', reason: 'completed' });
           return;
         }
-        if (!call.agentLeg) {
-          // Answered at the desk, but the agent's phone was still ringing (the record says
-          // offered, the answer is written at the bridge): the caller left before anyone
-          // spoke. Abandoned while ringing, in the record and the tally; the phone stops.
+        if (!call.bridged && call.callerGone && ctx.d.media.ringAgent) {
+          // Answered at the desk, but the agent's real phone was still ringing (the record
+          // says offered, the answer is written at the bridge): the caller left before anyone
+          // spoke. Abandoned while ringing in the record; the phone stops. The live tally
+          // counted the answer at the ACD's connect, and keeps it until a restart rebuilds it
+          // from the record. (A port without phones to ring, the simulation, bridges at once.)
           void ctx.d.media.stopRinging?.(call.leg);
-          ctx.tally.abandoned++;
           ctx.finish(call, { ...base, state: 'abandoned', reason: 'abandoned-ringing' });
           return;
         }

@@ -8,6 +8,11 @@ export interface LiveCall {
   dnis: string;
   leg: CallLeg;
   agentLeg: CallLeg | undefined;
+  /**
+   * The agent's phone was bridged to the caller (the answer is written then): stays true after
+   * the agent's leg ends, until the call goes back to a queue. False while the phone rings.
+   */
+  bridged: boolean;
   /** Changed only through movePhase (call-phase.ts). */
   phase: CallPhase;
   customerId: string | undefined;
@@ -50,6 +55,7 @@ export function liveCall(
     dnis,
     leg,
     agentLeg: undefined,
+    bridged: false,
     phase,
     customerId: undefined,
     verified: false,
