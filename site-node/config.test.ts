@@ -179,6 +179,7 @@ test('store writes: defaults when absent, durations in the grammar, each mistake
     recordWaitMs: 5_000,
     drainAtStopMs: 10_000,
     queryTimeoutMs: 5_000,
+    writeConcurrency: 6,
   });
   const doc = base() as Doc;
   doc.store = {
@@ -187,8 +188,10 @@ test('store writes: defaults when absent, durations in the grammar, each mistake
     firstRowWait: '500ms',
     recordWait: '3s',
     queryTimeout: '2s',
+    writeConcurrency: 2,
   };
   const s = compileSiteConfig(doc, '/tmp', 'site').store!;
+  assert.equal(s.writeConcurrency, 2);
   assert.equal(s.firstRowWaitMs, 500);
   assert.equal(s.recordWaitMs, 3_000);
   assert.equal(s.drainAtStopMs, 10_000);
@@ -200,6 +203,9 @@ test('store writes: defaults when absent, durations in the grammar, each mistake
     /site\.store\.closeAdmissionWhileDownAt: must not be more than store\.bufferCapacity/,
   );
   refuses((c) => (c.store = { firstRowWait: '0s' }), /site\.store\.firstRowWait/);
+  // Two thirds of the site's pool at most: the IVR's and the desks' reads need the rest.
+  refuses((c) => (c.store = { writeConcurrency: 9 }), /site\.store\.writeConcurrency/);
+  refuses((c) => (c.store = { writeConcurrency: 0 }), /site\.store\.writeConcurrency/);
   refuses((c) => (c.store = { bufer: 1 }), /site\.store/);
 });
 

@@ -82,7 +82,17 @@ export interface StoreWritesConfig {
   drainAtStopMs: number;
   /** A query on the site's pool unanswered this long fails and its connection is dropped (site-pool.ts). */
   queryTimeoutMs: number;
+  /**
+   * Writes of different calls and agents committing at once (durable-writes.ts), each on a
+   * connection of the site's pool (SITE_POOL_MAX); the rest of the pool serves reads.
+   */
+  writeConcurrency: number;
 }
+
+/** Connections of the site's own pool (site-node/store/site-pool.ts): writes, reads, the ledger. */
+export const SITE_POOL_MAX = 12;
+/** Two thirds of the pool at most write at once: the IVR's and the desks' reads keep the rest. */
+export const MAX_WRITE_CONCURRENCY = 8;
 
 export const DEFAULT_STORE_WRITES: StoreWritesConfig = {
   bufferCapacity: 5_000,
@@ -91,6 +101,7 @@ export const DEFAULT_STORE_WRITES: StoreWritesConfig = {
   recordWaitMs: 5_000,
   drainAtStopMs: 10_000,
   queryTimeoutMs: 5_000,
+  writeConcurrency: 6,
 };
 
 const siteFileSchema = z
@@ -214,6 +225,12 @@ const siteFileSchema = z
         recordWait: positiveDuration.default(DEFAULT_STORE_WRITES.recordWaitMs),
         drainAtStop: positiveDuration.default(DEFAULT_STORE_WRITES.drainAtStopMs),
         queryTimeout: positiveDuration.default(DEFAULT_STORE_WRITES.queryTimeoutMs),
+        writeConcurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_WRITE_CONCURRENCY)
+          .default(DEFAULT_STORE_WRITES.writeConcurrency),
       })
       .strict()
       .refine((s) => s.closeAdmissionWhileDownAt <= s.bufferCapacity, {
@@ -227,6 +244,7 @@ const siteFileSchema = z
         recordWait: DEFAULT_STORE_WRITES.recordWaitMs,
         drainAtStop: DEFAULT_STORE_WRITES.drainAtStopMs,
         queryTimeout: DEFAULT_STORE_WRITES.queryTimeoutMs,
+        writeConcurrency: DEFAULT_STORE_WRITES.writeConcurrency,
       }),
     notReadyReasons: z.array(code).default(['break', 'lunch', 'training', 'meeting', 'ring-no-answer']),
     wrapupCodes: z.array(code).default(['resolved', 'follow-up', 'transferred', 'complaint-logged']),
@@ -498,6 +516,7 @@ export function compileSiteConfig(input: unknown, baseDir: string, what = 'site'
       recordWaitMs: raw.store.recordWait,
       drainAtStopMs: raw.store.drainAtStop,
       queryTimeoutMs: raw.store.queryTimeout,
+      writeConcurrency: raw.store.writeConcurrency,
     },
     notReadyReasons: raw.notReadyReasons,
     wrapupCodes: raw.wrapupCodes,

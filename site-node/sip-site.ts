@@ -10,7 +10,7 @@
  * the engine and the pool.
  */
 import type pg from 'pg';
-import { DEFAULT_STORE_WRITES, type SiteConfig } from './config.js';
+import { DEFAULT_STORE_WRITES, SITE_POOL_MAX, type SiteConfig } from './config.js';
 import { Site } from './runtime/site.js';
 import { PgLedgerBankHost } from '../shared/bank-host/pg-ledger.js';
 import { createSitePool } from './store/site-pool.js';
@@ -58,7 +58,7 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
   });
   const pool = createSitePool(o.databaseUrl, {
     applicationName: `site-${o.config.siteId}`,
-    max: 12,
+    max: SITE_POOL_MAX,
     store: o.config.store ?? DEFAULT_STORE_WRITES,
   });
   const site = new Site({

@@ -133,7 +133,7 @@ export class CallAcdCommands {
     if (!call) return;
     movePhase(call, 'offered', `be offered to agent ${JSON.stringify(agentId)}`);
     call.agentId = agentId;
-    ctx.write(`offer ${callId}`, (s) =>
+    ctx.write(callId, `offer ${callId}`, (s) =>
       transition(s, { callId, from: 'queued', to: 'offered', event: 'offer', patch: { agentId } }),
     );
     const { directory, bank, log, scheduler } = ctx.d;
@@ -205,7 +205,7 @@ export class CallAcdCommands {
     if (call && cmd.reason !== 'caller-abandoned') {
       movePhase(call, 'queued', `go back to its queue (${cmd.reason})`);
       call.agentId = undefined;
-      ctx.write(`requeue ${cmd.callId}`, (s) =>
+      ctx.write(cmd.callId, `requeue ${cmd.callId}`, (s) =>
         transition(s, {
           callId: cmd.callId,
           from: 'offered',
@@ -237,6 +237,7 @@ export class CallAcdCommands {
           call.bridged = true;
           const now = ctx.d.scheduler.now();
           ctx.write(
+            callId,
             `connect ${callId}`,
             (s) =>
               transition(s, {
@@ -294,7 +295,7 @@ export class CallAcdCommands {
     call.queueId = cmd.toQueueId;
     call.queuedAtMs = ctx.d.scheduler.now();
     ctx.recordings.queueJoined(call, cmd.toQueueId);
-    ctx.write(`transfer ${cmd.callId}`, (s) =>
+    ctx.write(cmd.callId, `transfer ${cmd.callId}`, (s) =>
       transition(s, {
         callId: cmd.callId,
         from: bridged ? 'connected' : 'offered',
@@ -309,13 +310,13 @@ export class CallAcdCommands {
   private agentStateChanged(cmd: Extract<AcdCommand, { type: 'agent-state-changed' }>): void {
     const { ctx } = this;
     const { agentId, from, to } = cmd;
-    if (from === 'logged-out') ctx.write(`login ${agentId}`, (s) => loginAgent(s, agentId));
+    if (from === 'logged-out') ctx.write(agentId, `login ${agentId}`, (s) => loginAgent(s, agentId));
     else if (to === 'logged-out') {
       // A forced logout (the desk's lease expired) says so in the session and the history.
-      ctx.write(`logout ${agentId}`, (s) => logoutAgent(s, agentId, cmd.reason));
+      ctx.write(agentId, `logout ${agentId}`, (s) => logoutAgent(s, agentId, cmd.reason));
     }
     if (from !== 'logged-out' && to !== 'logged-out') {
-      ctx.write(`agent ${agentId} ${to}`, (s) =>
+      ctx.write(agentId, `agent ${agentId} ${to}`, (s) =>
         setAgentState(s, {
           agentId,
           to,

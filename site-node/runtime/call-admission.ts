@@ -51,6 +51,7 @@ export class CallAdmission {
     // Holds its trunk while its first row is written.
     ctx.calls.set(callId, call);
     const created = await ctx.commit(
+      callId,
       `create ${callId}`,
       (s) => createCall(s, { callId, ani, dnis, legs: [ctx.storedLeg(leg, now)] }),
       ctx.storeSettings.firstRowWaitMs,

@@ -77,29 +77,34 @@ export class CallContext {
   }
 
   /**
-   * Queue a store write. The write runs later, in order behind the others; it records the time
+   * Queue a store write about `key` (the call's id, the agent's: durable-writes.ts runs the
+   * writes of one key in order, those of others alongside). It runs later; it records the time
    * the fact happened (now, or `at` when the fact was earlier), not the time the database got to it: a call's wait is its own,
    * not the store's latency (which a sped-up simulation would multiply).
    */
-  write(label: string, fn: (store: StoreContext) => Promise<unknown>, at = this.nowMs()): void {
+  write(key: string, label: string, fn: (store: StoreContext) => Promise<unknown>, at = this.nowMs()): void {
     const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
-    void this.d.writes.push(label, () => fn(store));
+    void this.d.writes.push(label, () => fn(store), key);
   }
 
   /** A write someone is about to be told about: see DurableWrites.commit. */
   commit(
+    key: string,
     label: string,
     fn: (store: StoreContext) => Promise<unknown>,
     waitMs: number,
     at = this.nowMs(),
   ): Promise<WriteOutcome> {
     const store: StoreContext = { ...this.d.store, clock: { now: () => at } };
-    return this.d.writes.commit(label, () => fn(store), waitMs);
+    return this.d.writes.commit(label, () => fn(store), waitMs, key);
   }
 
-  /** A committed ticket's jobs, armed behind it as a write of its own (retried while the store is away). */
-  arm(ticket: TicketRecord): void {
-    void this.d.writes.push(`arm ${ticket.ticketId}`, () => this.d.jobs.arm(ticket.ticketId));
+  /**
+   * A committed ticket's jobs, armed behind it as a write of its own (retried while the store
+   * is away), under the key of the write that opened it (`key`), so it runs after that one.
+   */
+  arm(key: string, ticket: TicketRecord): void {
+    void this.d.writes.push(`arm ${ticket.ticketId}`, () => this.d.jobs.arm(ticket.ticketId), key);
   }
 
   /**
@@ -110,8 +115,8 @@ export class CallContext {
    */
   finish(call: LiveCall, req: EndCallRequest, followUp?: () => Promise<unknown>): void {
     if (!this.calls.delete(call.callId)) return;
-    if (followUp) void this.d.writes.push(`follow-up ${call.callId}`, followUp);
-    this.write(`end ${call.callId}`, (s) => endCall(s, req));
+    if (followUp) void this.d.writes.push(`follow-up ${call.callId}`, followUp, call.callId);
+    this.write(call.callId, `end ${call.callId}`, (s) => endCall(s, req));
   }
 
   /**

@@ -39,7 +39,7 @@ export class CallEndings {
     if (a.kind === 'overflow-queue') {
       call.queueId = a.queueId;
       ctx.recordings.queueJoined(call, a.queueId);
-      ctx.write(`overflow ${cmd.callId}`, (s) =>
+      ctx.write(cmd.callId, `overflow ${cmd.callId}`, (s) =>
         updateCallData(s, cmd.callId, {
           queueId: a.queueId,
           // The reason tells the rebuilt window a time-out from a refusal on entry.
@@ -86,7 +86,7 @@ export class CallEndings {
         }
         movePhase(call, 'wrapup', `go to wrap-up with agent ${JSON.stringify(cmd.agentId)}`);
         this.wrapping.set(cmd.agentId, cmd.callId);
-        ctx.write(`wrapup ${cmd.callId}`, (s) =>
+        ctx.write(cmd.callId, `wrapup ${cmd.callId}`, (s) =>
           transition(s, {
             callId: cmd.callId,
             from: 'connected',
@@ -126,7 +126,9 @@ export class CallEndings {
         // answered here: the province counts it once, where it is answered or lost.
         const to = { toSiteId: cmd.toSiteId ?? '', token: cmd.token ?? '' };
         ctx.calls.delete(call.callId);
-        ctx.write(`overflowed ${call.callId}`, (s) => endOverflowed(s, { callId: call.callId, ...to }));
+        ctx.write(call.callId, `overflowed ${call.callId}`, (s) =>
+          endOverflowed(s, { callId: call.callId, ...to }),
+        );
         return;
       }
       case 'fallback-leave-message':
@@ -216,6 +218,7 @@ export class CallEndings {
     const place = call.fallbackPlace;
     let ticket: TicketRecord | undefined;
     const outcome = await ctx.commit(
+      call.callId,
       `callback for ${call.callId}`,
       async () => {
         // The request only, keyed by the call (`callback:<callId>`, the key press's key too, so
@@ -244,7 +247,7 @@ export class CallEndings {
       });
       return false;
     }
-    ctx.arm(ticket);
+    ctx.arm(call.callId, ticket);
     ctx.tally.callbacksScheduled++;
     ctx.tally.ticketsOpened++;
     ctx.callbacks.track(ticket);

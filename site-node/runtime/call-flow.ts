@@ -71,8 +71,8 @@ export class CallFlow {
           return ctx.engine;
         },
         tally: () => ctx.tally,
-        write: (label, fn) => ctx.write(label, fn),
-        commit: (label, fn) => ctx.commit(label, fn, ctx.storeSettings.recordWaitMs),
+        write: (key, label, fn) => ctx.write(key, label, fn),
+        commit: (key, label, fn) => ctx.commit(key, label, fn, ctx.storeSettings.recordWaitMs),
         caller: (callId) => {
           const c = ctx.calls.get(callId);
           return c && !c.callerGone ? c : undefined;

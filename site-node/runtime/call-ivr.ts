@@ -120,12 +120,17 @@ export class CallIvr {
         idempotencyKey: `ivr-ticket:${t.ticketId}`,
         ...(typeof t.data.customerId === 'string' ? { customerId: t.data.customerId } : {}),
       });
-      ctx.arm(ticket);
+      ctx.arm(call.callId, ticket);
     };
     if (t.awaited) {
-      const outcome = await ctx.commit(`ticket ${t.ticketId}`, open, ctx.storeSettings.recordWaitMs);
+      const outcome = await ctx.commit(
+        call.callId,
+        `ticket ${t.ticketId}`,
+        open,
+        ctx.storeSettings.recordWaitMs,
+      );
       if (outcome !== 'written') throw notRecorded('ticket', t.ticketId, outcome);
-    } else void ctx.d.writes.push(`ticket ${t.ticketId}`, open);
+    } else void ctx.d.writes.push(`ticket ${t.ticketId}`, open, call.callId);
     ctx.tally.ticketsOpened++;
     if (t.kind === 'card-loss') ctx.tally.cardLossReports++;
   }
@@ -135,6 +140,7 @@ export class CallIvr {
     const atMs = ctx.d.scheduler.now() + c.slaMinutes * 60_000;
     let ticket: TicketRecord | undefined;
     const outcome = await ctx.commit(
+      call.callId,
       `callback ${c.callbackId}`,
       async () => {
         ticket = await ctx.d.jobs.recordCallback({
@@ -150,7 +156,7 @@ export class CallIvr {
       ctx.storeSettings.recordWaitMs,
     );
     if (outcome !== 'written' || !ticket) throw notRecorded('callback', c.callbackId, outcome);
-    ctx.arm(ticket);
+    ctx.arm(call.callId, ticket);
     ctx.tally.callbacksScheduled++;
     ctx.tally.ticketsOpened++;
     ctx.callbacks.track(ticket);
@@ -176,7 +182,7 @@ export class CallIvr {
     call.queuedAtMs = ctx.d.scheduler.now();
     ctx.tally.queued++;
     ctx.recordings.queueJoined(call, queueId);
-    ctx.write(`queue ${call.callId}`, (s) =>
+    ctx.write(call.callId, `queue ${call.callId}`, (s) =>
       transition(s, {
         callId: call.callId,
         from: 'ivr',

@@ -35,21 +35,25 @@ export class CallRecordings {
     } catch (e) {
       ctx.d.log.error('call recording not started', { callId, reason, err: e });
       const error = `not started: ${e instanceof Error ? e.message : String(e)}`;
-      ctx.write(`recording ${callId}`, async (s) => {
+      ctx.write(callId, `recording ${callId}`, async (s) => {
         await recordingStarted(s, { callId, reason });
         await recordingEnded(s, callId, { state: 'failed', error });
       });
       return;
     }
     if (recording === null) return;
-    ctx.write(`recording ${callId}`, (s) => recordingStarted(s, { callId, reason }));
+    ctx.write(callId, `recording ${callId}`, (s) => recordingStarted(s, { callId, reason }));
     const ended: Promise<void> = recording.saved.then(
       (file) =>
-        ctx.write(`recording saved ${callId}`, (s) => recordingEnded(s, callId, { state: 'saved', ...file })),
+        ctx.write(callId, `recording saved ${callId}`, (s) =>
+          recordingEnded(s, callId, { state: 'saved', ...file }),
+        ),
       // The port has logged why; the CDR says failed, and names no file.
       (e: unknown) => {
         const error = e instanceof Error ? e.message : String(e);
-        ctx.write(`recording failed ${callId}`, (s) => recordingEnded(s, callId, { state: 'failed', error }));
+        ctx.write(callId, `recording failed ${callId}`, (s) =>
+          recordingEnded(s, callId, { state: 'failed', error }),
+        );
       },
     );
     this.open.add(ended);

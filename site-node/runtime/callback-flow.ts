@@ -72,13 +72,13 @@ export interface CallerOnLine {
 export interface CallbackHost {
   readonly engine: AcdEngine;
   tally(): SiteTally;
-  /** Queue a store write behind the others (the call flow's ordered write queue). */
-  write(label: string, fn: (store: StoreContext) => Promise<unknown>): void;
+  /** Queue a store write behind the others of its key (CallContext.write). */
+  write(key: string, label: string, fn: (store: StoreContext) => Promise<unknown>): void;
   /**
    * A write the caller is about to be told about: queued like `write`, waited for at most
    * `store.recordWait` (DurableWrites.commit); not `written` means it never lands.
    */
-  commit(label: string, fn: (store: StoreContext) => Promise<unknown>): Promise<WriteOutcome>;
+  commit(key: string, label: string, fn: (store: StoreContext) => Promise<unknown>): Promise<WriteOutcome>;
   /** The caller of a live call, while they are on the line. */
   caller(callId: string): CallerOnLine | undefined;
   /** The customer answered a callback: the call flow owns the call from here (it waits, queued). */
@@ -265,7 +265,9 @@ export class CallbackFlow {
       // A bug or a config the request no longer fits: it stays open for the next start.
       this.d.log.error('acd refused a callback; the request stays open', { ticketId: h.ticketId, err: e });
       this.byCall.delete(callId);
-      this.host.write(`end ${callId}`, (s) => endCall(s, { callId, state: 'failed', reason: 'acd-refused' }));
+      this.host.write(callId, `end ${callId}`, (s) =>
+        endCall(s, { callId, state: 'failed', reason: 'acd-refused' }),
+      );
     }
   }
 
@@ -273,7 +275,7 @@ export class CallbackFlow {
     h.callId = callId;
     this.byCall.set(callId, h);
     this.host.tally().queued++;
-    this.host.write(`callback ${callId}`, (s) =>
+    this.host.write(callId, `callback ${callId}`, (s) =>
       createCall(s, {
         callId,
         ani: h.phone,
@@ -420,7 +422,7 @@ export class CallbackFlow {
   /** The key press's request, committed within `store.recordWait`; undefined if it was not. */
   private async commitRequest(caller: CallerOnLine, v: AcdCallView): Promise<TicketRecord | undefined> {
     let ticket: TicketRecord | undefined;
-    const outcome = await this.host.commit(`callback for ${caller.callId} (key)`, async () => {
+    const outcome = await this.host.commit(caller.callId, `callback for ${caller.callId} (key)`, async () => {
       // The request only (keyed by the call, so a retried write finds it again); its job is
       // armed behind it as a write of its own (jobs.ts `arm`; the start's sweep arms any missed).
       ticket = await this.d.jobs.recordCallback({
@@ -434,7 +436,7 @@ export class CallbackFlow {
     });
     if (outcome === 'written' && ticket) {
       const ticketId = ticket.ticketId;
-      this.host.write(`arm ${ticketId}`, () => this.d.jobs.arm(ticketId));
+      this.host.write(ticketId, `arm ${ticketId}`, () => this.d.jobs.arm(ticketId));
       return ticket;
     }
     this.d.log.warn('callback request from the queue not recorded; the caller is told so', {
@@ -509,7 +511,7 @@ export class CallbackFlow {
     if (trunk === 'stopping') {
       return engine.dispatch({ type: 'callback-dialled', callId, answered: false, notDialled: true });
     }
-    this.host.write(`dial ${callId}`, (s) =>
+    this.host.write(callId, `dial ${callId}`, (s) =>
       transition(s, {
         callId,
         from: 'queued',
@@ -537,7 +539,7 @@ export class CallbackFlow {
       return;
     }
     if (leg === 'no-answer') {
-      this.host.write(`no answer ${callId}`, (s) =>
+      this.host.write(callId, `no answer ${callId}`, (s) =>
         transition(s, {
           callId,
           from: 'offered',
@@ -562,7 +564,7 @@ export class CallbackFlow {
       queuedAtMs: h.enqueueMs,
     });
     // The customer waits for the agent's answer like any caller: back to queued, then offered.
-    this.host.write(`answered ${callId}`, (s) =>
+    this.host.write(callId, `answered ${callId}`, (s) =>
       transition(s, {
         callId,
         from: 'offered',
@@ -588,7 +590,9 @@ export class CallbackFlow {
       tries: cmd.tries,
       retryAtMs: cmd.retryAtMs,
     });
-    this.host.write(`tries ${h.ticketId}`, (s) => recordCallbackTries(s.pool, h.ticketId, cmd.tries));
+    this.host.write(h.ticketId, `tries ${h.ticketId}`, (s) =>
+      recordCallbackTries(s.pool, h.ticketId, cmd.tries),
+    );
     return true;
   }
 
@@ -602,7 +606,7 @@ export class CallbackFlow {
       callId,
       tries,
     });
-    this.host.write(`end ${callId}`, (s) =>
+    this.host.write(callId, `end ${callId}`, (s) =>
       endCall(s, { callId, state: 'failed', reason: 'callback-failed:no-answer', detail: { tries } }),
     );
     this.close(h.ticketId, 'failed', { reason: 'no-answer', tries, callId });
@@ -610,7 +614,7 @@ export class CallbackFlow {
 
   /** Close a request in order behind the call's writes; it leaves the held set once committed. */
   private close(ticketId: string, outcome: 'placed' | 'failed', payload: Record<string, unknown>): void {
-    this.host.write(`callback ${outcome} ${ticketId}`, async (s) => {
+    this.host.write(ticketId, `callback ${outcome} ${ticketId}`, async (s) => {
       await closeCallbackRequest(s, ticketId, outcome, payload);
       this.held.delete(ticketId);
     });
@@ -626,7 +630,7 @@ export class CallbackFlow {
     this.stopped = true;
     for (const h of this.held.values()) h.timer?.();
     for (const callId of this.byCall.keys()) {
-      this.host.write(`end ${callId}`, (s) => endCall(s, { callId, state: 'failed', reason }));
+      this.host.write(callId, `end ${callId}`, (s) => endCall(s, { callId, state: 'failed', reason }));
     }
     this.byCall.clear();
   }

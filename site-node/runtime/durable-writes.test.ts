@@ -8,7 +8,7 @@ const down = (): Error =>
   Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
 /** A buffer whose waits are released by the test, over a fake store that is down `failFor` tries. */
-function harness(opts: { capacity?: number; closeWhileDownAt?: number } = {}) {
+function harness(opts: { capacity?: number; closeWhileDownAt?: number; concurrency?: number } = {}) {
   const lines: Array<Record<string, unknown>> = [];
   const log = createLogger(
     {},
@@ -20,6 +20,7 @@ function harness(opts: { capacity?: number; closeWhileDownAt?: number } = {}) {
     admission: { capacity: opts.capacity ?? 100, closeWhileDownAt: opts.closeWhileDownAt ?? 100 },
     backoff: { firstMs: 10, maxMs: 40 },
     pause: (ms) => new Promise<void>((release) => pauses.push({ ms, release })),
+    ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
   });
   const landed: string[] = [];
   let failures = 0;
@@ -191,4 +192,88 @@ test('shutdown: a write running past the bound that then fails is settled failed
   assert.equal(h.writes.depth, 0);
   assert.equal(h.writes.failures, 1);
   await h.writes.drain();
+});
+
+/** A write the test finishes by hand, to see what runs alongside it. */
+function gate(started: string[], label: string) {
+  let finish!: () => void;
+  let fail!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => ((finish = res), (fail = rej)));
+  return {
+    write: async () => {
+      started.push(label);
+      await done;
+    },
+    finish: () => finish(),
+    fail: (e: unknown) => fail(e),
+  };
+}
+
+test("writes of different keys run side by side, a key's own writes one after another in order", async () => {
+  const h = harness({ concurrency: 4 });
+  const started: string[] = [];
+  const g = Object.fromEntries(
+    ['create c1', 'create c2', 'queue c1', 'ready a1', 'end c1'].map((l) => [l, gate(started, l)]),
+  );
+  const keyOf = (l: string) => l.split(' ')[1]!;
+  const outcomes = Object.keys(g).map((l) => h.writes.push(l, g[l]!.write, keyOf(l)));
+  await h.settle();
+  assert.deepEqual(started, ['create c1', 'create c2', 'ready a1'], 'c1 waits for its create');
+  g['create c1']!.finish();
+  await h.settle();
+  assert.deepEqual(started.slice(3), ['queue c1']);
+  g['queue c1']!.finish();
+  await h.settle();
+  assert.deepEqual(started.slice(4), ['end c1'], "c1's end only after its queue, whatever c2 does");
+  for (const l of ['create c2', 'ready a1', 'end c1']) g[l]!.finish();
+  assert.deepEqual(await Promise.all(outcomes), Array(5).fill('written'));
+});
+
+test('at most `concurrency` writes run at once; a write with no key waits for all before it and holds all after it', async () => {
+  const h = harness({ concurrency: 2 });
+  const started: string[] = [];
+  const g = Object.fromEntries(['a', 'b', 'c', 'barrier', 'd'].map((l) => [l, gate(started, l)]));
+  for (const l of ['a', 'b', 'c']) void h.writes.push(l, g[l]!.write, l);
+  void h.writes.push('barrier', g['barrier']!.write);
+  void h.writes.push('d', g['d']!.write, 'd');
+  await h.settle();
+  assert.deepEqual(started, ['a', 'b']);
+  g['a']!.finish();
+  await h.settle();
+  assert.deepEqual(started, ['a', 'b', 'c']);
+  g['b']!.finish();
+  await h.settle();
+  assert.deepEqual(started, ['a', 'b', 'c'], 'the barrier waits for c');
+  g['c']!.finish();
+  await h.settle();
+  assert.deepEqual(started, ['a', 'b', 'c', 'barrier'], 'd waits behind the barrier');
+  g['barrier']!.finish();
+  await h.settle();
+  assert.deepEqual(started, ['a', 'b', 'c', 'barrier', 'd']);
+  g['d']!.finish();
+  await h.writes.drain();
+});
+
+test('the store going away under concurrent writes: one wait, then one probe at a time, and no key overtaken', async () => {
+  const h = harness({ concurrency: 3 });
+  const tries: string[] = [];
+  // Each try takes a turn of the event loop, so the first two are in flight together.
+  const w = (l: string) => async () => {
+    tries.push(l);
+    await new Promise((r) => setImmediate(r));
+    await h.store.write(l)();
+  };
+  h.store.failNext(2);
+  const outcomes = ['x1 c1', 'x1 c2', 'x2 c1'].map((l) => h.writes.push(l, w(l), l.split(' ')[1]));
+  await h.settle();
+  await h.settle();
+  assert.deepEqual(tries, ['x1 c1', 'x1 c2'], "c1's second write does not overtake its first");
+  assert.equal(h.writes.storeUp, false);
+  assert.equal(h.pauses.length, 1, 'one backoff for both failures');
+  await h.releasePause();
+  assert.deepEqual(tries, ['x1 c1', 'x1 c2', 'x1 c1'], 'the oldest probes the store alone');
+  assert.deepEqual(await Promise.all(outcomes), ['written', 'written', 'written']);
+  assert.deepEqual(tries.slice(3).sort(), ['x1 c2', 'x2 c1'], 'back up: the rest side by side');
+  assert.ok(h.landed.indexOf('x1 c1') < h.landed.indexOf('x2 c1'));
+  assert.equal(h.writes.storeUp, true);
 });

@@ -1,14 +1,15 @@
 /**
  * The site's store writes, durable or refused, never dropped (docs/architecture.md §7.1).
  *
- * Writes run one after another in the order they were pushed, off the call-handling path:
- * the ACD decides in microseconds and must not wait for Postgres, but a call's `queued` row
- * must land before its `connected` row. Each write stays its own transaction (with its outbox
- * event), so a later write never overtakes an earlier one and the outbox keeps their order.
+ * Writes run off the call-handling path: the ACD decides in microseconds and must not wait for
+ * Postgres. Each write is about a subject (a call, an agent, a ticket) and is its own
+ * transaction with its outbox events; the writes of one subject run one after another in the
+ * order they were pushed (a call's `queued` row lands before its `connected` row), those of
+ * different subjects up to `concurrency` at once (write-order.ts).
  *
- * While the database is away the write at the head fails with a transient error
- * (write-policy.ts) and is tried again, with backoff, until it lands; everything behind it
- * waits in the buffer. A permanent failure (a constraint, a bug) is logged with the write's
+ * While the database is away a write fails with a transient error (write-policy.ts) and stays
+ * in its place; after a backoff the oldest waiting write probes the store, alone, until one
+ * lands; every later write of its subject waits behind it. A permanent failure (a constraint, a bug) is logged with the write's
  * label, counted and passed over: retrying it would block every later write forever.
  * The store going away and coming back is one log line each, not one per write.
  *
@@ -30,11 +31,14 @@ import {
   type AdmissionPolicy,
   type BackoffPolicy,
 } from './write-policy.js';
+import { startable } from './write-order.js';
 
 export type WriteOutcome = 'written' | 'failed' | 'withdrawn';
 
 interface Entry {
   label: string;
+  /** The write's subject (write-order.ts); undefined: a barrier. */
+  key: string | undefined;
   write: () => Promise<unknown>;
   settle: (o: WriteOutcome) => void;
   running: boolean;
@@ -53,11 +57,19 @@ export interface DurableWritesOptions {
   pause?: (ms: number) => Promise<void>;
   /** Wall-clock time, for how long the store was away. */
   now?: () => number;
+  /**
+   * Writes of different subjects running at once (write-order.ts); default 1, one at a time.
+   * Each holds a connection of the site's pool while it runs.
+   */
+  concurrency?: number;
 }
 
 export class DurableWrites {
   private readonly buffer: Entry[] = [];
-  private pumping = false;
+  /** Waiting out a transient failure before the next try: nothing starts meanwhile. */
+  private backingOff = false;
+  /** Transient failures since the last write landed (the backoff's exponent). */
+  private failedTries = 0;
   private idle: Array<() => void> = [];
   private downSinceMs: number | undefined;
   private abandoned = false;
@@ -67,11 +79,18 @@ export class DurableWrites {
   /** Tries that failed transiently and were retried. */
   retries = 0;
 
-  constructor(private readonly o: DurableWritesOptions) {}
+  private readonly concurrency: number;
 
-  /** Queue a write; the promise settles with its outcome (and never rejects). */
-  push(label: string, write: () => Promise<unknown>): Promise<WriteOutcome> {
-    return this.enqueue(label, write).done;
+  constructor(private readonly o: DurableWritesOptions) {
+    this.concurrency = Math.max(1, o.concurrency ?? 1);
+  }
+
+  /**
+   * Queue a write about `key` (a call, an agent, a ticket: write-order.ts); without one it is a
+   * barrier. The promise settles with its outcome (and never rejects).
+   */
+  push(label: string, write: () => Promise<unknown>, key?: string): Promise<WriteOutcome> {
+    return this.enqueue(label, write, key).done;
   }
 
   /**
@@ -81,8 +100,13 @@ export class DurableWrites {
    * by the site's pool (site-node/store/site-pool.ts): a query unanswered for
    * `store.queryTimeout` fails, transiently, and the withdrawn write is then not tried again.
    */
-  async commit(label: string, write: () => Promise<unknown>, waitMs: number): Promise<WriteOutcome> {
-    const { entry, done } = this.enqueue(label, write);
+  async commit(
+    label: string,
+    write: () => Promise<unknown>,
+    waitMs: number,
+    key?: string,
+  ): Promise<WriteOutcome> {
+    const { entry, done } = this.enqueue(label, write, key);
     const bound = this.pause(waitMs).then(() => 'bound' as const);
     const first = await Promise.race([done, bound]);
     if (first !== 'bound') return first;
@@ -144,10 +168,11 @@ export class DurableWrites {
   private enqueue(
     label: string,
     write: () => Promise<unknown>,
+    key: string | undefined,
   ): { entry: Entry; done: Promise<WriteOutcome> } {
     let settle!: (o: WriteOutcome) => void;
     const done = new Promise<WriteOutcome>((r) => (settle = r));
-    const entry: Entry = { label, write, settle, running: false, withdrawn: false };
+    const entry: Entry = { label, key, write, settle, running: false, withdrawn: false };
     if (this.abandoned) {
       this.failures++;
       this.o.log.error('store write refused: the site has stopped writing', { write: label });
@@ -155,7 +180,7 @@ export class DurableWrites {
       return { entry, done };
     }
     this.buffer.push(entry);
-    void this.pump();
+    this.pump();
     return { entry, done };
   }
 
@@ -171,61 +196,66 @@ export class DurableWrites {
     for (const w of waiting) w();
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
+  /** Start every write the order allows (write-order.ts), unless waiting out a failure. */
+  private pump(): void {
+    if (this.abandoned || this.backingOff) return;
+    // Buffer order is push order; withdrawn writes not yet started are dropped here.
+    for (const e of this.buffer.filter((x) => x.withdrawn && !x.running)) this.remove(e);
+    // While the store is away one write probes it at a time: the oldest waiting.
+    const limit = this.storeUp ? this.concurrency : 1;
+    for (const i of startable(this.buffer, limit)) void this.run(this.buffer[i]!);
+  }
+
+  private async run(entry: Entry): Promise<void> {
+    entry.running = true;
     try {
-      let failedTries = 0;
-      while (this.buffer.length > 0 && !this.abandoned) {
-        const head = this.buffer[0]!;
-        if (head.withdrawn && !head.running) {
-          this.remove(head);
-          continue;
-        }
-        head.running = true;
-        try {
-          await head.write();
-        } catch (e) {
-          head.running = false;
-          if (classifyWriteError(e) === 'permanent') {
-            this.failures++;
-            this.o.log.error('store write failed for good; passed over', { write: head.label, err: e });
-            this.remove(head);
-            head.settle('failed');
-            failedTries = 0;
-            continue;
-          }
-          this.retries++;
-          failedTries++;
-          this.storeWentAway(e);
-          if (head.withdrawn) {
-            // Its caller gave up waiting and was told it is not recorded: it must not land later.
-            this.remove(head);
-            head.settle('withdrawn');
-            continue;
-          }
-          if (this.abandoned) {
-            // Shutdown gave up while this write was running (drainWithin settles only those
-            // waiting, and named this one in its log line): it is not tried again, and whoever
-            // waits for it must hear so rather than wait forever.
-            this.remove(head);
-            this.failures++;
-            head.settle('failed');
-            continue;
-          }
-          await this.pause(retryDelayMs(failedTries, this.o.backoff ?? DEFAULT_BACKOFF));
-          continue;
-        }
-        head.running = false;
-        this.storeCameBack();
-        this.completed++;
-        failedTries = 0;
-        this.remove(head);
-        head.settle('written');
-      }
-    } finally {
-      this.pumping = false;
+      await entry.write();
+    } catch (e) {
+      entry.running = false;
+      this.failed(entry, e);
+      return;
     }
+    entry.running = false;
+    this.storeCameBack();
+    this.completed++;
+    this.failedTries = 0;
+    this.remove(entry);
+    entry.settle('written');
+    this.pump();
+  }
+
+  private failed(entry: Entry, e: unknown): void {
+    if (classifyWriteError(e) === 'permanent') {
+      this.failures++;
+      this.o.log.error('store write failed for good; passed over', { write: entry.label, err: e });
+      this.remove(entry);
+      entry.settle('failed');
+      this.pump();
+      return;
+    }
+    this.retries++;
+    this.failedTries++;
+    this.storeWentAway(e);
+    if (entry.withdrawn) {
+      // Its caller gave up waiting and was told it is not recorded: it must not land later.
+      this.remove(entry);
+      entry.settle('withdrawn');
+    } else if (this.abandoned) {
+      // Shutdown gave up while this write was running (drainWithin settles only those
+      // waiting, and named this one in its log line): it is not tried again, and whoever
+      // waits for it must hear so rather than wait forever.
+      this.remove(entry);
+      this.failures++;
+      entry.settle('failed');
+    }
+    // It stays in its place otherwise: nothing of its subject overtakes it. One wait at a time,
+    // however many writes that were running failed with it.
+    if (this.backingOff) return;
+    this.backingOff = true;
+    void this.pause(retryDelayMs(this.failedTries, this.o.backoff ?? DEFAULT_BACKOFF)).then(() => {
+      this.backingOff = false;
+      this.pump();
+    });
   }
 
   private storeWentAway(e: unknown): void {

@@ -423,6 +423,7 @@ export class OverflowTarget {
           attached,
         });
       },
+      // Under the origin's call id: nothing else of this site is written under it before the admit lands.
       this.d.admitWaitMs,
     );
     if (outcome !== 'written' || !result) {
@@ -519,8 +520,10 @@ export class OverflowTarget {
   /** A call stored for an admit but not live here: its record is ended, the commit refused. */
   private notAdmitted(localId: string, token: string, reason: string): void {
     this.admittedCalls.delete(token);
-    void this.d.writes.push(`end ${localId} (not admitted)`, () =>
-      endCall(this.d.store, { callId: localId, state: 'failed', reason: 'overflow-not-admitted' }),
+    void this.d.writes.push(
+      `end ${localId} (not admitted)`,
+      () => endCall(this.d.store, { callId: localId, state: 'failed', reason: 'overflow-not-admitted' }),
+      localId,
     );
     this.step({ type: 'admit-failed', token, reason });
   }

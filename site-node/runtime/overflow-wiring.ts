@@ -69,14 +69,18 @@ export interface SiteOverflowDeps {
 export function storedMoves(store: StoreContext, writes: DurableWrites): OriginMoveStore {
   return {
     record: (m, waitMs) =>
-      writes.commit(`overflow commit ${m.callId}`, () => recordOverflowCommit(store, m), waitMs),
+      writes.commit(`overflow commit ${m.callId}`, () => recordOverflowCommit(store, m), waitMs, m.callId),
     endMoved: (callId, toSiteId, token) =>
-      void writes.push(`overflowed ${callId} (resumed)`, () =>
-        endOverflowed(store, { callId, toSiteId, token }),
+      void writes.push(
+        `overflowed ${callId} (resumed)`,
+        () => endOverflowed(store, { callId, toSiteId, token }),
+        callId,
       ),
     endRefused: (callId) =>
-      void writes.push(`end ${callId} (resumed move refused)`, () =>
-        endCall(store, { callId, state: 'failed', reason: RESTART_REASON }),
+      void writes.push(
+        `end ${callId} (resumed move refused)`,
+        () => endCall(store, { callId, state: 'failed', reason: RESTART_REASON }),
+        callId,
       ),
   };
 }

@@ -197,6 +197,7 @@ export class Site {
         capacity: storeWrites.bufferCapacity,
         closeWhileDownAt: storeWrites.closeAdmissionWhileDownAt,
       },
+      concurrency: storeWrites.writeConcurrency,
     });
     this.jobs = new JobScheduler({
       ctx: this.store,
@@ -526,8 +527,10 @@ export class Site {
     // stop as their reason, rather than being left open for the next start's recovery to close
     // as `site-restart` (an agent's day would otherwise last until the site came back).
     for (const agentId of this.engine.loggedInAgentIds()) {
-      void this.writes.push(`logout ${agentId} at stop`, () =>
-        logoutAgent(this.store, agentId, 'site-shutdown'),
+      void this.writes.push(
+        `logout ${agentId} at stop`,
+        () => logoutAgent(this.store, agentId, 'site-shutdown'),
+        agentId,
       );
     }
     // Bounded: a store that is away at shutdown must not hold the process forever. What is

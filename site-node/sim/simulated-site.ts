@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { DEFAULT_STORE_WRITES, type SiteConfig } from '../config.js';
+import { DEFAULT_STORE_WRITES, SITE_POOL_MAX, type SiteConfig } from '../config.js';
 import { GrpcAgentDesk } from '../cti/grpc-desk-client.js';
 import { SimAgents } from '../cti/sim-agents.js';
 import { tlsClientCredentials } from '../../shared/grpc/tls.js';
@@ -128,7 +128,7 @@ export function withRoamers(
 export async function startSimulatedSite(o: SimulationOptions): Promise<SimulatedSite> {
   const pool = createSitePool(o.databaseUrl, {
     applicationName: `site-${o.config.siteId}`,
-    max: 12,
+    max: SITE_POOL_MAX,
     store: o.config.store ?? DEFAULT_STORE_WRITES,
   });
   const resumeAt = await lastRecordedMs(pool);
