@@ -55,7 +55,14 @@ describe.skipIf(pgSkip)('agents and customers repositories', () => {
       ['logged-out>not-ready:login', 'not-ready>ready:', 'ready>reserved:', 'reserved>logged-out:logout'],
     );
     assert.equal(h[2]!.callId, 'cq-X');
-    const types = (await eventsFor(t.pool, 'a1')).map((e) => e.type);
+    const evs = await eventsFor(t.pool, 'a1');
+    // The event says where the agent came from (stats-rebuild.ts reads it), the reason and the call.
+    assert.deepEqual(evs[3]!.payload, { from: 'ready', to: 'reserved', reason: null, callId: 'cq-X' });
+    assert.deepEqual(evs[2]!.payload, { from: 'not-ready', to: 'ready', reason: null, callId: null });
+    await assert.rejects(setAgentState(ctx, { agentId: 'nobody', to: 'ready' }), (e) =>
+      isDomainError(e, 'not-found'),
+    );
+    const types = evs.map((e) => e.type);
     assert.deepEqual(types, [
       'agent.state-changed',
       'agent.logged-in',

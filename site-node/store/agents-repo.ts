@@ -9,7 +9,7 @@ import { DomainError, notFound } from '../../shared/errors.js';
 import { makeEvent } from '../../shared/events/envelope.js';
 import { appendToOutbox } from '../../shared/events/outbox.js';
 import { newId } from '../../shared/ids.js';
-import { query } from '../../shared/pg/pool.js';
+import { query, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
 import { ts, type StoreContext } from './context.js';
 
@@ -121,9 +121,35 @@ export interface AgentStateChange {
   callId?: string;
 }
 
+/**
+ * The agent's row, its history row and its `agent.state-changed` event in ONE statement (one
+ * round trip, no BEGIN/COMMIT, as calls-repo.ts `transition`): `was` locks the row, the update
+ * happens only from `from` (when given) and only when the state or reason changes, and the
+ * history and the outbox rows are made only from the updated row. The payload's `from` is the
+ * locked row's state. One row back when the agent exists: `was_state` and, when it moved, the
+ * updated row.
+ */
+const SET_AGENT_STATE_SQL = `WITH was AS (SELECT id, state, state_reason FROM agents WHERE id = $1 FOR UPDATE),
+  moved AS (
+    UPDATE agents a SET state = $2, state_reason = $3, state_since = $4, updated_at = $4
+    FROM was
+    WHERE a.id = was.id AND ($5::text IS NULL OR was.state = $5::text)
+      -- Same state (and reason) is a no-op; logged-out is logged-out whatever the reason.
+      AND NOT (was.state = $2 AND ($2 = 'logged-out' OR was.state_reason IS NOT DISTINCT FROM $3::text))
+    RETURNING a.*),
+  hist AS (
+    INSERT INTO agent_state_history (agent_id, from_state, to_state, reason, call_id, at)
+    SELECT moved.id, was.state, $2, $3, $6, $4 FROM moved, was),
+  ob AS (
+    INSERT INTO outbox (id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload)
+    SELECT $7, $8, $9, moved.id, $10, $11, $12::jsonb || jsonb_build_object('from', was.state)
+    FROM moved, was
+    ON CONFLICT (id) DO NOTHING)
+  SELECT was.state AS was_state, moved.* FROM was LEFT JOIN moved ON true`;
+
 /** Record a state change: agents row + history row + `agent.state-changed`. Same state is a no-op. */
 export async function setAgentStateTx(
-  client: pg.PoolClient,
+  db: Queryable,
   ctx: StoreContext,
   ch: AgentStateChange,
 ): Promise<AgentRecord> {
@@ -132,42 +158,43 @@ export async function setAgentStateTx(
       field: 'to',
     });
   }
-  const cur = await query<AgentRow>(client, `SELECT * FROM agents WHERE id = $1 FOR UPDATE`, [ch.agentId]);
-  const row = cur.rows[0];
-  if (!row) throw notFound('agent', ch.agentId);
-  if (ch.from !== undefined && row.state !== ch.from) {
-    throw new DomainError('conflict', `agent ${ch.agentId} is ${row.state}, not ${ch.from}`);
-  }
-  // Same state (and reason) is a no-op; logged-out is logged-out whatever the reason.
-  if (row.state === ch.to && (ch.to === 'logged-out' || (row.state_reason ?? undefined) === ch.reason)) {
-    return toAgent(row);
-  }
   const now = ctx.clock.now();
-  const r = await query<AgentRow>(
-    client,
-    `UPDATE agents SET state = $2, state_reason = $3, state_since = $4, updated_at = $4 WHERE id = $1 RETURNING *`,
-    [ch.agentId, ch.to, ch.reason ?? null, ts(now)],
-  );
-  await query(
-    client,
-    `INSERT INTO agent_state_history (agent_id, from_state, to_state, reason, call_id, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [ch.agentId, row.state, ch.to, ch.reason ?? null, ch.callId ?? null, ts(now)],
-  );
-  await appendToOutbox(
-    client,
-    makeEvent({
-      type: 'agent.state-changed',
-      siteId: ctx.siteId,
-      aggregateId: ch.agentId,
-      occurredAtMs: now,
-      payload: { from: row.state, to: ch.to, reason: ch.reason ?? null, callId: ch.callId ?? null },
-    }),
-  );
-  return toAgent(r.rows[0]!);
+  const env = makeEvent({
+    type: 'agent.state-changed',
+    siteId: ctx.siteId,
+    aggregateId: ch.agentId,
+    occurredAtMs: now,
+    payload: { to: ch.to, reason: ch.reason ?? null, callId: ch.callId ?? null },
+  });
+  const r = await query<AgentRow & { was_state: AgentState }>(db, SET_AGENT_STATE_SQL, [
+    ch.agentId,
+    ch.to,
+    ch.reason ?? null,
+    ts(now),
+    ch.from ?? null,
+    ch.callId ?? null,
+    env.id,
+    env.type,
+    env.siteId,
+    env.occurredAtMs,
+    env.schemaVersion,
+    JSON.stringify(env.payload),
+  ]);
+  const row = r.rows[0];
+  if (!row) throw notFound('agent', ch.agentId);
+  if (row.id !== null) return toAgent(row);
+  if (ch.from !== undefined && row.was_state !== ch.from) {
+    throw new DomainError('conflict', `agent ${ch.agentId} is ${row.was_state}, not ${ch.from}`);
+  }
+  // Not moved and no conflict: the no-op. The row as it stands (the lock is gone: outside a
+  // caller's transaction it may have moved since, which the caller could not tell apart anyway).
+  const current = await getAgent(db as pg.Pool, ch.agentId);
+  if (!current) throw notFound('agent', ch.agentId);
+  return current;
 }
 
 export function setAgentState(ctx: StoreContext, ch: AgentStateChange): Promise<AgentRecord> {
-  return withTransaction(ctx.pool, (c) => setAgentStateTx(c, ctx, ch));
+  return setAgentStateTx(ctx.pool, ctx, ch);
 }
 
 /**

@@ -106,6 +106,29 @@ describe.skipIf(pgSkip)('calls repository', () => {
       ],
     );
     assert.equal((evs[5]!.payload.cdr as { talkMs: number }).talkMs, 120_000);
+    // Each move's event carries where it came from and the row as it now is (stats-rebuild.ts reads them).
+    assert.deepEqual(evs[1]!.payload, {
+      from: 'ivr',
+      to: 'queued',
+      event: 'queued',
+      detail: {},
+      queueId: 'retail',
+      agentId: null,
+      priority: 2,
+    });
+    assert.deepEqual(evs[2]!.payload, {
+      from: 'queued',
+      to: 'offered',
+      event: 'offered',
+      detail: { agentId: 'a1' },
+      queueId: 'retail',
+      agentId: 'a1',
+      priority: 2,
+    });
+    assert.deepEqual(
+      evs.slice(1, 5).map((e) => e.occurredAtMs - evs[0]!.occurredAtMs),
+      [20_000, 25_000, 28_000, 148_000],
+    );
     const stored = await getCall(t.pool, call.callId);
     assert.deepEqual(
       [stored!.queueId, stored!.priority, stored!.verified, stored!.endReason],
@@ -115,6 +138,34 @@ describe.skipIf(pgSkip)('calls repository', () => {
     const recent = await new PgCustomerDirectory(t.pool).recentContacts('cust-1', 5);
     assert.equal(recent.length, 1);
     assert.equal(recent[0]!.channel, 'voice-agent');
+  });
+
+  test('a move refused (wrong from, illegal, unknown call) writes no row, no timeline entry, no event', async () => {
+    const { ctx } = t;
+    const call = await createCall(ctx, { ani: '3', dnis: '95533' });
+    const before = async () => [
+      await count(t, `SELECT count(*) n FROM call_timeline WHERE call_id = $1`, [call.callId]),
+      await count(t, `SELECT count(*) n FROM outbox WHERE aggregate_id = $1`, [call.callId]),
+    ];
+    const was = await before();
+    await assert.rejects(
+      transition(ctx, { callId: call.callId, from: 'queued', to: 'offered' }),
+      (e: unknown) => isDomainError(e) && e.kind === 'conflict' && /is ivr, not queued/.test(e.message),
+    );
+    await assert.rejects(
+      transition(ctx, { callId: call.callId, to: 'wrapup' }),
+      (e: unknown) => isDomainError(e) && e.kind === 'failed-precondition' && /ivr -> wrapup/.test(e.message),
+    );
+    await assert.rejects(
+      transition(ctx, { callId: call.callId, to: 'nowhere' as never }),
+      (e: unknown) => isDomainError(e) && e.kind === 'invalid-argument',
+    );
+    await assert.rejects(
+      transition(ctx, { callId: 'cq-01M8WJQQJNEQJ8NGWZ6Z772XY9', to: 'queued' }),
+      (e: unknown) => isDomainError(e) && e.kind === 'not-found',
+    );
+    assert.deepEqual(await before(), was);
+    assert.equal((await getCall(t.pool, call.callId))!.state, 'ivr');
   });
 
   test('ending twice writes one CDR and one call.ended', async () => {

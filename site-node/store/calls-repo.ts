@@ -14,10 +14,13 @@ import { DomainError, notFound } from '../../shared/errors.js';
 import { appendToOutbox } from '../../shared/events/outbox.js';
 import { makeEvent } from '../../shared/events/envelope.js';
 import { newCallId } from '../../shared/ids.js';
-import { query } from '../../shared/pg/pool.js';
+import { query, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
 import {
+  CALL_STATES,
+  canTransition,
   checkCallTransition,
+  isCallState,
   isTerminal,
   TERMINAL_CALL_STATES,
   type CallState,
@@ -300,8 +303,44 @@ export interface TransitionRequest {
  * `failed-precondition`, a stale `from` throws `conflict`; either way nothing is written.
  * Terminal states go through `endCall`, which also writes the CDR.
  */
+/**
+ * The call's row, its timeline entry and its `call.state-changed` event in ONE statement (so
+ * `transition` needs no BEGIN/COMMIT: one round trip to PostgreSQL, not six; the store's
+ * writes were bound by their round trips, docs/operations.md §8.7). `was` locks the row; the
+ * update happens only from a state in `$allowed`; the timeline and the outbox rows are made
+ * only from the updated row, so a refused move writes nothing. The event's payload is the
+ * request's part merged with the row's (`from`, queue, agent, priority). One row back when
+ * the call exists: `was_state` and, when it moved, the updated row.
+ */
+function transitionSql(sets: string[], n: number): string {
+  const p = (i: number) => `$${n + i}`;
+  return `WITH was AS (SELECT id, state FROM calls WHERE id = $1 FOR UPDATE),
+  moved AS (
+    UPDATE calls c SET state = $2, updated_at = $3${sets.map((x) => ', ' + x).join('')}
+    FROM was WHERE c.id = was.id AND was.state = ANY(${p(0)}::text[])
+    RETURNING c.*),
+  tl AS (
+    INSERT INTO call_timeline (call_id, seq, at, state, event, detail)
+    SELECT moved.id, COALESCE((SELECT MAX(seq) FROM call_timeline WHERE call_id = $1), 0) + 1,
+           $3, $2, ${p(1)}, ${p(2)}::jsonb
+    FROM moved),
+  ob AS (
+    INSERT INTO outbox (id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload)
+    SELECT ${p(3)}, ${p(4)}, ${p(5)}, moved.id, ${p(6)}, ${p(7)},
+           ${p(8)}::jsonb || jsonb_build_object('from', was.state, 'queueId', moved.queue_id,
+                                               'agentId', moved.agent_id, 'priority', moved.priority)
+    FROM moved, was
+    ON CONFLICT (id) DO NOTHING)
+  SELECT was.state AS was_state, moved.* FROM was LEFT JOIN moved ON true`;
+}
+
+/** The states `to` may be entered from (call-states.ts), narrowed to `from` when given. */
+function allowedFrom(to: CallState, from: CallState | undefined): CallState[] {
+  return CALL_STATES.filter((s) => canTransition(s, to) && (from === undefined || s === from));
+}
+
 export async function transitionTx(
-  client: pg.PoolClient,
+  db: Queryable,
   ctx: StoreContext,
   req: TransitionRequest,
 ): Promise<CallRecord> {
@@ -310,45 +349,48 @@ export async function transitionTx(
       field: 'to',
     });
   }
-  const row = await lockCall(client, req.callId);
-  if (req.from !== undefined && row.state !== req.from) {
-    throw new DomainError('conflict', `call ${req.callId} is ${row.state}, not ${req.from}`);
-  }
-  checkCallTransition(req.callId, row.state, req.to);
+  if (!isCallState(req.to)) checkCallTransition(req.callId, 'ivr', req.to); // throws invalid-argument
   const now = ctx.clock.now();
   const { sets, values } = patchSql(req.patch ?? {}, 4);
-  const r = await query<CallRow>(
-    client,
-    `UPDATE calls SET state = $2, updated_at = $3${sets.map((s) => ', ' + s).join('')} WHERE id = $1 RETURNING *`,
-    [req.callId, req.to, ts(now), ...values],
-  );
   const event = req.event ?? req.to;
   const detail = req.detail ?? {};
-  await insertTimeline(client, req.callId, now, req.to, event, detail);
-  const call = toCall(r.rows[0]!);
-  await appendToOutbox(
-    client,
-    makeEvent({
-      type: 'call.state-changed',
-      siteId: ctx.siteId,
-      aggregateId: req.callId,
-      occurredAtMs: now,
-      payload: {
-        from: row.state,
-        to: req.to,
-        event,
-        detail,
-        queueId: call.queueId ?? null,
-        agentId: call.agentId ?? null,
-        priority: call.priority,
-      },
-    }),
-  );
-  return call;
+  const env = makeEvent({
+    type: 'call.state-changed',
+    siteId: ctx.siteId,
+    aggregateId: req.callId,
+    occurredAtMs: now,
+    payload: { to: req.to, event, detail },
+  });
+  const r = await query<CallRow & { was_state: CallState }>(db, transitionSql(sets, 4 + values.length), [
+    req.callId,
+    req.to,
+    ts(now),
+    ...values,
+    allowedFrom(req.to, req.from),
+    event,
+    JSON.stringify(detail),
+    env.id,
+    env.type,
+    env.siteId,
+    env.occurredAtMs,
+    env.schemaVersion,
+    JSON.stringify(env.payload),
+  ]);
+  const row = r.rows[0];
+  if (!row) throw notFound('call', req.callId);
+  if (row.id === null) {
+    // Not moved: say why, as a read-then-check would have.
+    if (req.from !== undefined && row.was_state !== req.from) {
+      throw new DomainError('conflict', `call ${req.callId} is ${row.was_state}, not ${req.from}`);
+    }
+    checkCallTransition(req.callId, row.was_state, req.to);
+    throw new DomainError('internal', `call ${req.callId}: ${row.was_state} -> ${req.to} not written`);
+  }
+  return toCall(row);
 }
 
 export function transition(ctx: StoreContext, req: TransitionRequest): Promise<CallRecord> {
-  return withTransaction(ctx.pool, (c) => transitionTx(c, ctx, req));
+  return transitionTx(ctx.pool, ctx, req);
 }
 
 /** Change a live call's data (customer identified, verified, IVR path...) without a state change. */
