@@ -547,7 +547,7 @@ export async function runSite(
         what:
           'transactions committed in the site database over the run (pg_stat_database; every query ' +
           "outside a transaction counts, reads included; the bench's own reads taken off). The writes " +
-          'among them run one after another (docs/architecture.md §7.1)',
+          'among them run side by side per call and agent, store.writeConcurrency at once (docs/architecture.md §7.1)',
         transactions: commits,
         perCall: Math.round((commits / Math.max(1, cdr.calls)) * 10) / 10,
       },
