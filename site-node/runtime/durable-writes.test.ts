@@ -277,3 +277,29 @@ test('the store going away under concurrent writes: one wait, then one probe at 
   assert.ok(h.landed.indexOf('x1 c1') < h.landed.indexOf('x2 c1'));
   assert.equal(h.writes.storeUp, true);
 });
+
+test('a write that throws before returning a promise is passed over once; the others run once each', async () => {
+  const h = harness({ concurrency: 4 });
+  const ran: string[] = [];
+  // A barrier first, so that the four start together when it lands.
+  const first = gate([], 'barrier');
+  void h.writes.push('barrier', first.write);
+  const outcomes = [
+    h.writes.push(
+      'bad c1',
+      () => {
+        ran.push('bad c1');
+        throw new DomainError('failed-precondition', 'a bug');
+      },
+      'c1',
+    ),
+    h.writes.push('x c2', async () => void ran.push('x c2'), 'c2'),
+    h.writes.push('y c1', async () => void ran.push('y c1'), 'c1'),
+    h.writes.push('z c3', async () => void ran.push('z c3'), 'c3'),
+  ];
+  await h.settle();
+  first.finish();
+  assert.deepEqual(await Promise.all(outcomes), ['failed', 'written', 'written', 'written']);
+  assert.deepEqual([...ran].sort(), ['bad c1', 'x c2', 'y c1', 'z c3']);
+  assert.ok(ran.indexOf('bad c1') < ran.indexOf('y c1'));
+});

@@ -203,7 +203,9 @@ export class DurableWrites {
     for (const e of this.buffer.filter((x) => x.withdrawn && !x.running)) this.remove(e);
     // While the store is away one write probes it at a time: the oldest waiting.
     const limit = this.storeUp ? this.concurrency : 1;
-    for (const i of startable(this.buffer, limit)) void this.run(this.buffer[i]!);
+    // Entries, not indexes: a write that throws at once settles (and pumps again) inside run.
+    const starts = startable(this.buffer, limit).map((i) => this.buffer[i]!);
+    for (const e of starts) if (!e.running && this.buffer.includes(e)) void this.run(e);
   }
 
   private async run(entry: Entry): Promise<void> {
