@@ -423,8 +423,9 @@ export class OverflowTarget {
           attached,
         });
       },
-      // Under the origin's call id: nothing else of this site is written under it before the admit lands.
       this.d.admitWaitMs,
+      // Under the origin's call id: nothing else of this site is written under it before the admit lands.
+      c.callId,
     );
     if (outcome !== 'written' || !result) {
       log.warn('overflow admit failed: the store did not take it', { token: c.token, outcome });
