@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isDomainError } from '../../shared/errors.js';
 import { AcdHarness } from './harness.js';
 import { agentView, callView } from './views.js';
-import { waitingCalls } from './stats.js';
+import { queueStats, waitingCalls } from './stats.js';
 import { acdStep } from './core.js';
 import type { AcdCommand } from './types.js';
 
@@ -308,6 +308,44 @@ describe('abandons and transfers', () => {
     );
     assert.equal(of(ring, 'call-ended')[0]?.outcome, 'abandoned-ringing');
     assert.equal(agentView(h.state, 'a')?.state, 'ready');
+  });
+
+  test('caller leaves after the desk answered, the phone still ringing: abandoned, the answer taken back, no handle time', () => {
+    const h = harness();
+    login(h, 'a', { vip: 2 });
+    const aht = queueStats(h.state, 'q', h.now).ahtMs;
+    // One answer that stays, so taking back the other is seen to take back only that one.
+    h.send({ type: 'call-arrived', callId: 'kept', queueId: 'q' });
+    h.send({ type: 'agent-answered', agentId: 'a', callId: 'kept' });
+    h.send({ type: 'agent-hung-up', agentId: 'a', callId: 'kept' });
+    h.send({ type: 'wrapup-done', agentId: 'a' });
+    const ahtAfterKept = queueStats(h.state, 'q', h.now).ahtMs;
+    h.send({ type: 'call-arrived', callId: 'c', queueId: 'q' });
+    h.advance(2000);
+    h.send({ type: 'agent-answered', agentId: 'a', callId: 'c' });
+    assert.equal(queueStats(h.state, 'q', h.now).window.answered, 2);
+    h.advance(3000);
+    const left = h.send({ type: 'caller-hung-up', callId: 'c', unbridged: true });
+    assert.deepEqual(of(left, 'call-ended'), [
+      { type: 'call-ended', callId: 'c', queueId: 'q', outcome: 'abandoned-ringing', agentId: 'a' },
+    ]);
+    const w = queueStats(h.state, 'q', h.now).window;
+    assert.deepEqual({ answered: w.answered, abandoned: w.abandoned }, { answered: 1, abandoned: 1 });
+    assert.equal(agentView(h.state, 'a')?.state, 'wrap-up');
+    h.send({ type: 'wrapup-done', agentId: 'a' });
+    assert.equal(agentView(h.state, 'a')?.state, 'ready');
+    assert.equal(queueStats(h.state, 'q', h.now).ahtMs, ahtAfterKept, 'no handle time from a call nobody spoke on');
+    assert.notEqual(ahtAfterKept, aht);
+    // Without the flag a connected caller's hang-up is a completed call, as before.
+    h.send({ type: 'call-arrived', callId: 'd', queueId: 'q' });
+    h.send({ type: 'agent-answered', agentId: 'a', callId: 'd' });
+    assert.equal(of(h.send({ type: 'caller-hung-up', callId: 'd' }), 'call-ended')[0]?.outcome, 'completed');
+    h.send({ type: 'call-arrived', callId: 'e', queueId: 'q' });
+    assert.throws(
+      () => h.send({ type: 'caller-hung-up', callId: 'e', unbridged: 'yes' as unknown as boolean }),
+      /unbridged/,
+    );
+    assert.equal(callView(h.state, 'e')?.state, 'queued');
   });
 
   test('transfer puts a connected call in another queue with its attached data', () => {

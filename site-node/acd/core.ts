@@ -53,7 +53,7 @@ import {
   takeFiredTimer,
   timerId,
 } from './timers.js';
-import { recordHandleTime, recordWindow } from './stats.js';
+import { recordHandleTime, recordWindow, withdrawAnswered } from './stats.js';
 import type {
   AcdCommand,
   AcdEvent,
@@ -119,7 +119,7 @@ export function acdStep(state: AcdState, event: AcdEvent, nowMs: number): AcdSte
       onAgentHungUp(state, event.agentId, event.callId, nowMs, out);
       break;
     case 'caller-hung-up':
-      onCallerHungUp(state, event.callId, nowMs, out);
+      onCallerHungUp(state, event.callId, event.unbridged, nowMs, out);
       break;
     case 'wrapup-done':
       onWrapupDone(state, event.agentId, event.wrapupCode, nowMs, out);
@@ -458,6 +458,10 @@ function startWrapUp(s: AcdState, a: AgentRec, out: CommandOut, ended?: CallRec)
   setAgent(s, a, 'wrap-up', 'start wrap-up', out);
   // The call ends after the agent's move that still names it, and before anything else.
   if (ended) endCall(s, ended, 'completed', out, a.id);
+  armOrFinishWrapUp(s, a, out);
+}
+
+function armOrFinishWrapUp(s: AcdState, a: AgentRec, out: CommandOut): void {
   const ms = a.handleQueue!.cfg.wrapUpMs;
   if (ms > 0) startWrapTimer(a, s.nowMs + ms, out);
   else finishWrapUp(s, a, out);
@@ -465,7 +469,10 @@ function startWrapUp(s: AcdState, a: AgentRec, out: CommandOut, ended?: CallRec)
 
 function finishWrapUp(s: AcdState, a: AgentRec, out: CommandOut): void {
   cancelWrapTimer(a, out);
-  if (a.handleQueue) recordHandleTime(s, a.handleQueue, s.nowMs - a.answeredAtMs);
+  // NaN: the caller left before the phone was answered (onCallerHungUp): nothing was handled.
+  if (a.handleQueue && !Number.isNaN(a.answeredAtMs)) {
+    recordHandleTime(s, a.handleQueue, s.nowMs - a.answeredAtMs);
+  }
   a.handleQueue = undefined;
   a.callId = undefined;
   freeAgent(s, a, 'become ready after wrap-up', out);
@@ -712,8 +719,9 @@ function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: numb
   endConnected(s, s.calls.get(cid)!, a, out);
 }
 
-function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: CommandOut): void {
+function onCallerHungUp(s: AcdState, callId: unknown, unbridged: unknown, now: number, out: CommandOut): void {
   const call = callArg(s, callId);
+  if (unbridged !== undefined && typeof unbridged !== 'boolean') throw invalidArgument('unbridged', 'must be a boolean');
   if (call.virtual) {
     throw failedPrecondition(`call ${JSON.stringify(call.id)} is a callback with nobody on the line`);
   }
@@ -737,9 +745,18 @@ function onCallerHungUp(s: AcdState, callId: unknown, now: number, out: CommandO
       freeAgent(s, a, 'return to ready', out);
       return;
     }
-    case 'connected':
-      endConnected(s, call, call.agent!, out);
+    case 'connected': {
+      const a = call.agent!;
+      if (unbridged !== true) return endConnected(s, call, a, out);
+      // Answered at the desk while the phone rang: nobody spoke, so an abandon, not an answer.
+      withdrawAnswered(s, q, a.answeredAtMs - call.enqueueMs);
+      recordWindow(s, q, 'abandoned', waitMs);
+      a.answeredAtMs = NaN;
+      setAgent(s, a, 'wrap-up', 'start wrap-up', out);
+      endCall(s, call, 'abandoned-ringing', out, a.id);
+      armOrFinishWrapUp(s, a, out);
       return;
+    }
     case 'taken':
       // Hung up in transit: the move decides where it ends (return-call ends it abandoned,
       // call-moved overflowed), so it is kept until then and ended once. Said twice: no news.

@@ -141,6 +141,25 @@ export function recordWindow(state: AcdState, q: QueueRt, kind: WindowKind, wait
 }
 
 /**
+ * Take back the newest answer of `waitMs` still in the window (an answer at the desk whose
+ * caller left before the phone was bridged: core.ts onCallerHungUp). Searched from the newest
+ * record, where it is: the phone rings seconds, not a window, after the answer. Nothing when
+ * it has left the window already.
+ */
+export function withdrawAnswered(state: AcdState, q: QueueRt, waitMs: number): void {
+  const w = q.window;
+  const r = w.recs;
+  for (let i = r.length - 3; i >= w.head; i -= 3) {
+    routingWork.steps++;
+    if (r[i + 1] === ANSWERED && r[i + 2] === waitMs) {
+      apply(w, ANSWERED, waitMs, state.config.serviceLevel, -1);
+      r.splice(i, 3);
+      return;
+    }
+  }
+}
+
+/**
  * Put back a queue's window and AHT rebuilt from stored events (runtime/stats-rebuild.ts) when
  * a site starts, at `nowMs` (the state moves on to it; never back): `records` in time order,
  * none after `nowMs`. Records already outside the window are dropped by the same prune the live

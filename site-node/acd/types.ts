@@ -100,7 +100,13 @@ export type AcdEvent =
    */
   | { type: 'agent-phone-failed'; agentId: string; callId: string; reason: string }
   | { type: 'agent-hung-up'; agentId: string; callId: string }
-  | { type: 'caller-hung-up'; callId: string }
+  /**
+   * The caller left. `unbridged`: the call is connected (the agent answered at the desk) but the
+   * agent's phone still rang, so nobody spoke: it ends `abandoned-ringing`, its answer leaves
+   * the queue's window for an abandon, and the agent's wrap-up counts no handle time (the
+   * record never says answered; runtime/stats-rebuild.ts rebuilds the same figures).
+   */
+  | { type: 'caller-hung-up'; callId: string; unbridged?: boolean }
   | { type: 'wrapup-done'; agentId: string; wrapupCode?: string }
   /** Blind transfer of a connected call into another queue; attached data is kept. */
   | { type: 'transfer'; callId: string; toQueueId: string; priority?: number }

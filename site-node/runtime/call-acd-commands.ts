@@ -67,8 +67,11 @@ export class CallAcdCommands {
     if (call.phase === 'wrapup') return;
     // Before the ACD hears it: a request in flight is cancelled, a call in transit says so.
     if (call.phase === 'queued') ctx.overflow?.callerLeft(call.callId);
+    // Answered at the desk while the agent's real phone still rang: nobody spoke (the record
+    // still says offered), so the ACD ends it abandoned while ringing, not as a talk.
+    const unbridged = call.phase === 'connected' && !call.bridged && ctx.d.media.ringAgent !== undefined;
     try {
-      ctx.engine.dispatch({ type: 'caller-hung-up', callId: call.callId });
+      ctx.engine.dispatch({ type: 'caller-hung-up', callId: call.callId, ...(unbridged ? { unbridged } : {}) });
     } catch (e) {
       ctx.d.log.warn('acd rejected a caller hangup', { callId: call.callId, err: e });
     }
@@ -223,11 +226,10 @@ export class CallAcdCommands {
     const call = ctx.calls.get(callId);
     if (!call) return;
     movePhase(call, 'connected', `connect to agent ${JSON.stringify(agentId)}`);
-    recordAnswer(ctx.tally, waitMs, ctx.d.config.acd.serviceLevel.thresholdMs);
     // Recorded at the answer (the ACD's time), not when the media is bridged: the stats
     // rebuilt from this event must place the answer where the live window did. The answer is
-    // written once the agent's phone is bridged: a call whose caller left while the phone
-    // still rang was never answered in the record (call-endings.ts).
+    // written, and counted in the day's tally, once the agent's phone is bridged: a call whose
+    // caller left while the phone still rang was never answered (callerHungUp, `unbridged`).
     const answeredAtMs = ctx.nowMs();
     void this.legOf(call)
       .then(() => ctx.d.media.bridgeToAgent(call.leg, agentId))
@@ -235,6 +237,7 @@ export class CallAcdCommands {
         (agentLeg) => {
           call.agentLeg = agentLeg;
           call.bridged = true;
+          recordAnswer(ctx.tally, waitMs, ctx.d.config.acd.serviceLevel.thresholdMs);
           const now = ctx.d.scheduler.now();
           ctx.write(
             callId,

@@ -74,16 +74,6 @@ export class CallEndings {
           ctx.finish(call, { ...base, state: 'ended', reason: 'completed' });
           return;
         }
-        if (!call.bridged && call.callerGone && ctx.d.media.ringAgent) {
-          // Answered at the desk, but the agent's real phone was still ringing (the record
-          // says offered, the answer is written at the bridge): the caller left before anyone
-          // spoke. Abandoned while ringing in the record; the phone stops. The live tally
-          // counted the answer at the ACD's connect, and keeps it until a restart rebuilds it
-          // from the record. (A port without phones to ring, the simulation, bridges at once.)
-          void ctx.d.media.stopRinging?.(call.leg);
-          ctx.finish(call, { ...base, state: 'abandoned', reason: 'abandoned-ringing' });
-          return;
-        }
         movePhase(call, 'wrapup', `go to wrap-up with agent ${JSON.stringify(cmd.agentId)}`);
         this.wrapping.set(cmd.agentId, cmd.callId);
         ctx.write(cmd.callId, `wrapup ${cmd.callId}`, (s) =>
@@ -98,6 +88,8 @@ export class CallEndings {
       }
       case 'abandoned-queued':
       case 'abandoned-ringing':
+        // Left while the agent's phone rang, after the desk's answer or before: it stops.
+        if (cmd.outcome === 'abandoned-ringing' && !call.bridged) void ctx.d.media.stopRinging?.(call.leg);
         ctx.tally.abandoned++;
         ctx.finish(call, { ...base, state: 'abandoned', reason: cmd.outcome });
         return;

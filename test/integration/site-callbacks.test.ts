@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { startExampleSite, type ExampleSite } from '../support/example-site.js';
+import { assertStatsMatchRecords } from '../support/stats-agree.js';
 import { waitFor } from '../support/wait.js';
 import type { DeskEvent, ScreenPop } from '../../site-node/cti/agent-desk.js';
 import type { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
@@ -32,9 +33,6 @@ import {
   type TicketRecord,
 } from '../../site-node/store/index.js';
 import { query } from '../../shared/pg/pool.js';
-import { readStatsEvents } from '../../site-node/store/index.js';
-import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from '../../site-node/runtime/stats-rebuild.js';
-import { dayStartMs, summarise } from '../../site-node/runtime/tally.js';
 import { Site } from '../../site-node/runtime/site.js';
 import { SimMedia } from '../../site-node/sim/sim-media.js';
 import { PgLedgerBankHost } from '../../shared/bank-host/pg-ledger.js';
@@ -216,30 +214,7 @@ test('a caller turned away by a full queue keeps a place over the limit and is a
   await desk.logout('a04');
 
   // The figures rebuilt from the stored events (what a restart shows) are the live ones.
-  await site.flushWrites();
-  const nowMs = ex.scheduler.now();
-  const sl = ex.config.acd.serviceLevel;
-  const o = {
-    nowMs,
-    dayStartMs: dayStartMs(nowMs, ex.config.utcOffsetMs),
-    windowMs: sl.windowMs,
-    thresholdMs: sl.thresholdMs,
-    handleTime: ex.config.acd.handleTime,
-    queueIds: site.engine.queueIds(),
-  };
-  const rebuilt = rebuildStats(await readStatsEvents(pool, STATS_EVENT_TYPES, rebuildSinceMs(o), nowMs), o);
-  assert.deepEqual(summarise(rebuilt.tally), site.snapshot().summary);
-  assert.equal(site.snapshot().failedWrites, 0);
-  assert.equal(rebuilt.tally.queued, site.tally.queued);
-  const retail = site.engine.stats('retail').window;
-  const w = rebuilt.windows.get('retail')!;
-  assert.deepEqual(
-    {
-      answered: w.filter((r) => r.kind === 'answered').length,
-      rejected: w.filter((r) => r.kind === 'rejected').length,
-    },
-    { answered: retail.answered, rejected: retail.rejected },
-  );
+  await assertStatsMatchRecords(site, pool, ex.config, ex.scheduler.now());
 });
 
 test('a VIP turned away by the fallback is called back as a VIP, at the time they queued', async () => {

@@ -5,11 +5,14 @@
  * abandoned while ringing, written (before the fix the wrap-up's write failed for good and the
  * call stayed open in the store), the phone must stop ringing (CANCEL), and the agent must be
  * free again. The ring timeout is long here, so the caller's hang-up falls inside the ring.
+ * The site's live figures must say what the record says: an abandon, not an answer (before the
+ * fix the day's tally and the queue's window counted the desk's answer until a restart).
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { getCdr } from '../../site-node/store/index.js';
 import { assertAllSucceeded, offeredCall, SiteOverSip, walk } from '../support/site-over-sip.js';
+import { assertStatsMatchRecords } from '../support/stats-agree.js';
 import { waitFor } from '../support/wait.js';
 
 let s: SiteOverSip;
@@ -36,6 +39,9 @@ describe('a caller who leaves while the phone rings', () => {
     assertAllSucceeded('agent phone (rang, cancelled)', await phone.stop(), 1);
     await waitFor('a02 ready again', async () => (await s.desk.agent('a02')).state === 'ready');
     assert.deepEqual(s.logged('store write failed for good; passed over'), []);
+    const summary = s.real.site.snapshot().summary;
+    assert.deepEqual({ answered: summary.answered, abandoned: summary.abandoned }, { answered: 0, abandoned: 1 });
+    await assertStatsMatchRecords(s.real.site, s.real.pool, s.config, Date.now());
     await s.legsClosed();
   }, 120_000);
 });

@@ -22,7 +22,7 @@ import { createLogger } from '../../shared/log.js';
 import type { DeskEvent } from '../../site-node/cti/agent-desk.js';
 import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
 import { testPassword } from '../../site-node/cti/testing.js';
-import { compileSiteConfig } from '../../site-node/config.js';
+import { compileSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import { DEMO_PROFILES } from '../../site-node/ivr/test-support.js';
 import { startSipSite, type SipSite } from '../../site-node/sip-site.js';
 import { seedCustomers } from '../../site-node/store/index.js';
@@ -86,6 +86,7 @@ export class SiteOverSip {
     readonly voice: SipVoice,
     readonly desk: GrpcAgentDesk,
     readonly sipPort: number,
+    readonly config: SiteConfig,
     private readonly db: TestDatabase,
     private readonly lines: string[],
   ) {}
@@ -157,7 +158,7 @@ export class SiteOverSip {
     await seedDemoLedger(real.pool, DEMO_LEDGER_CUSTOMERS.slice(0, 1));
     await seedCustomers(real.site.store, [{ ...DEMO_PROFILES[0]!, homeSiteId: config.siteId }]);
     const desk = new GrpcAgentDesk({ address: `127.0.0.1:${real.site.ctiPort}`, password: testPassword });
-    return new SiteOverSip(real, real.voice, desk, sipPort, db, lines);
+    return new SiteOverSip(real, real.voice, desk, sipPort, config, db, lines);
   }
 
   async stop(): Promise<void> {
