@@ -334,7 +334,11 @@ describe('abandons and transfers', () => {
     assert.equal(agentView(h.state, 'a')?.state, 'wrap-up');
     h.send({ type: 'wrapup-done', agentId: 'a' });
     assert.equal(agentView(h.state, 'a')?.state, 'ready');
-    assert.equal(queueStats(h.state, 'q', h.now).ahtMs, ahtAfterKept, 'no handle time from a call nobody spoke on');
+    assert.equal(
+      queueStats(h.state, 'q', h.now).ahtMs,
+      ahtAfterKept,
+      'no handle time from a call nobody spoke on',
+    );
     assert.notEqual(ahtAfterKept, aht);
     // Without the flag a connected caller's hang-up is a completed call, as before.
     h.send({ type: 'call-arrived', callId: 'd', queueId: 'q' });

@@ -719,9 +719,16 @@ function onAgentHungUp(s: AcdState, agentId: unknown, callId: unknown, now: numb
   endConnected(s, s.calls.get(cid)!, a, out);
 }
 
-function onCallerHungUp(s: AcdState, callId: unknown, unbridged: unknown, now: number, out: CommandOut): void {
+function onCallerHungUp(
+  s: AcdState,
+  callId: unknown,
+  unbridged: unknown,
+  now: number,
+  out: CommandOut,
+): void {
   const call = callArg(s, callId);
-  if (unbridged !== undefined && typeof unbridged !== 'boolean') throw invalidArgument('unbridged', 'must be a boolean');
+  if (unbridged !== undefined && typeof unbridged !== 'boolean')
+    throw invalidArgument('unbridged', 'must be a boolean');
   if (call.virtual) {
     throw failedPrecondition(`call ${JSON.stringify(call.id)} is a callback with nobody on the line`);
   }

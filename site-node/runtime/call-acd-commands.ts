@@ -71,7 +71,11 @@ export class CallAcdCommands {
     // still says offered), so the ACD ends it abandoned while ringing, not as a talk.
     const unbridged = call.phase === 'connected' && !call.bridged && ctx.d.media.ringAgent !== undefined;
     try {
-      ctx.engine.dispatch({ type: 'caller-hung-up', callId: call.callId, ...(unbridged ? { unbridged } : {}) });
+      ctx.engine.dispatch({
+        type: 'caller-hung-up',
+        callId: call.callId,
+        ...(unbridged ? { unbridged } : {}),
+      });
     } catch (e) {
       ctx.d.log.warn('acd rejected a caller hangup', { callId: call.callId, err: e });
     }

@@ -40,7 +40,10 @@ describe('a caller who leaves while the phone rings', () => {
     await waitFor('a02 ready again', async () => (await s.desk.agent('a02')).state === 'ready');
     assert.deepEqual(s.logged('store write failed for good; passed over'), []);
     const summary = s.real.site.snapshot().summary;
-    assert.deepEqual({ answered: summary.answered, abandoned: summary.abandoned }, { answered: 0, abandoned: 1 });
+    assert.deepEqual(
+      { answered: summary.answered, abandoned: summary.abandoned },
+      { answered: 0, abandoned: 1 },
+    );
     await assertStatsMatchRecords(s.real.site, s.real.pool, s.config, Date.now());
     await s.legsClosed();
   }, 120_000);
