@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../shared/clock.js';
 import { isDomainError } from '../../shared/errors.js';
 import { eventsFor } from '../../shared/events/outbox.js';
-import { query } from '../../shared/pg/pool.js';
+import { query, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
 import {
   createCall,
   createCallTx,
   endCall,
+  endCallTx,
   getCall,
   getCdr,
   getTimeline,
@@ -194,6 +195,52 @@ describe.skipIf(pgSkip)('calls repository', () => {
     );
     assert.equal(rs.filter((r) => !r.alreadyEnded).length, 1);
     assert.equal(await count(t, `SELECT count(*) n FROM cdrs WHERE call_id = $1`, [c2.callId]), 1);
+  });
+
+  test('a call that changes between the end read and its write is read again: its CDR has the change', async () => {
+    const { ctx } = t;
+    const call = await createCall(ctx, { ani: '7', dnis: '95533', state: 'queued', queueId: 'retail' });
+    clock.advance(1_000);
+    // Another write lands right after each of the end's reads: an offer, then (in the same
+    // millisecond, so no timestamp tells) a data change; the third read is left alone.
+    const changes = [
+      () => transition(ctx, { callId: call.callId, to: 'offered', patch: { agentId: 'a7' } }),
+      () => updateCallData(ctx, call.callId, { customerId: 'cust-7' }),
+    ];
+    let reads = 0;
+    const racing: Queryable = {
+      query: (async (text: string, values: unknown[]) => {
+        const r = await t.pool.query(text, values);
+        if (/json_agg/.test(text)) {
+          reads++;
+          await changes.shift()?.();
+        }
+        return r;
+      }) as Queryable['query'],
+    };
+    const ended = await endCallTx(racing, ctx, {
+      callId: call.callId,
+      state: 'abandoned',
+      reason: 'caller-hangup',
+    });
+    assert.equal(reads, 3);
+    assert.equal(ended.alreadyEnded, false);
+    assert.equal(ended.cdr.agentId, 'a7');
+    assert.equal(ended.cdr.customerId, 'cust-7');
+    assert.equal(ended.cdr.offeredAtMs, clock.now());
+    assert.deepEqual(
+      (await getTimeline(t.pool, call.callId)).map((e) => [e.seq, e.state]),
+      [
+        [1, 'queued'],
+        [2, 'offered'],
+        [3, 'abandoned'],
+      ],
+    );
+    assert.deepEqual(await getCdr(t.pool, call.callId), ended.cdr);
+    assert.equal(
+      await count(t, `SELECT count(*) n FROM contact_history WHERE call_id = $1`, [call.callId]),
+      1,
+    );
   });
 
   test('an illegal transition is refused and writes nothing', async () => {

@@ -163,24 +163,6 @@ function requireText(field: string, v: unknown): void {
   }
 }
 
-async function insertTimeline(
-  client: pg.PoolClient,
-  callId: string,
-  atMs: number,
-  state: CallState,
-  event: string,
-  detail: Record<string, unknown>,
-): Promise<number> {
-  const r = await query<{ seq: number }>(
-    client,
-    `INSERT INTO call_timeline (call_id, seq, at, state, event, detail)
-     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM call_timeline WHERE call_id = $1
-     RETURNING seq`,
-    [callId, ts(atMs), state, event, JSON.stringify(detail)],
-  );
-  return r.rows[0]!.seq;
-}
-
 async function lockCall(client: pg.PoolClient, callId: string): Promise<CallRow> {
   const r = await query<CallRow>(client, `SELECT * FROM calls WHERE id = $1 FOR UPDATE`, [callId]);
   const row = r.rows[0];
@@ -208,11 +190,28 @@ function patchSql(patch: CallDataPatch, start: number): { sets: string[]; values
   return { sets, values };
 }
 
-export async function createCallTx(
-  client: pg.PoolClient,
-  ctx: StoreContext,
-  input: NewCall,
-): Promise<CallRecord> {
+/**
+ * The call's row, its first timeline entry and its `call.created` event in ONE statement (no
+ * BEGIN/COMMIT: one round trip, as `transition`'s; docs/operations.md §8.7). The event's
+ * payload is made here from the request, which is what the row holds.
+ */
+const CREATE_CALL_SQL = `WITH c AS (
+    INSERT INTO calls (id, ani, dnis, entry_site_id, current_site_id, state, queue_id, priority, customer_id,
+                       verified, attached, ivr_path, legs, agent_id, created_at, updated_at, hops,
+                       visited_site_ids, overflow_in)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18)
+    RETURNING *),
+  tl AS (
+    INSERT INTO call_timeline (call_id, seq, at, state, event, detail)
+    SELECT c.id, COALESCE((SELECT MAX(seq) FROM call_timeline WHERE call_id = $1), 0) + 1, $15, $6, $19, $20::jsonb
+    FROM c),
+  ob AS (
+    INSERT INTO outbox (id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload)
+    SELECT $21, $22, $23, c.id, $24, $25, $26::jsonb FROM c
+    ON CONFLICT (id) DO NOTHING)
+  SELECT * FROM c`;
+
+export async function createCallTx(db: Queryable, ctx: StoreContext, input: NewCall): Promise<CallRecord> {
   requireText('ani', input.ani);
   requireText('dnis', input.dnis);
   const now = ctx.clock.now();
@@ -223,68 +222,63 @@ export async function createCallTx(
       field: 'state',
     });
   }
-  const r = await query<CallRow>(
-    client,
-    `INSERT INTO calls (id, ani, dnis, entry_site_id, current_site_id, state, queue_id, priority, customer_id,
-                        verified, attached, ivr_path, legs, agent_id, created_at, updated_at, hops,
-                        visited_site_ids, overflow_in)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18)
-     RETURNING *`,
-    [
-      callId,
-      input.ani,
-      input.dnis,
-      input.entrySiteId ?? ctx.siteId,
-      input.currentSiteId ?? ctx.siteId,
+  const entrySiteId = input.entrySiteId ?? ctx.siteId;
+  const hops = input.hops ?? 0;
+  const visitedSiteIds = input.visitedSiteIds ?? [];
+  const env = makeEvent({
+    type: 'call.created',
+    siteId: ctx.siteId,
+    aggregateId: callId,
+    occurredAtMs: now,
+    schemaVersion: 2,
+    payload: {
+      ani: input.ani,
+      dnis: input.dnis,
+      entrySiteId,
       state,
-      input.queueId ?? null,
-      input.priority ?? 0,
-      input.customerId ?? null,
-      input.verified ?? false,
-      JSON.stringify(input.attached ?? {}),
-      JSON.stringify(input.ivrPath ?? []),
-      JSON.stringify(input.legs ?? []),
-      input.agentId ?? null,
-      ts(now),
-      input.hops ?? 0,
-      JSON.stringify(input.visitedSiteIds ?? []),
-      input.overflowIn ? JSON.stringify(input.overflowIn) : null,
-    ],
-  );
-  const call = toCall(r.rows[0]!);
+      queueId: input.queueId ?? null,
+      customerId: input.customerId ?? null,
+      // Version 2: the site's statistics rebuild counts the wait from the origin's (stats-rebuild.ts).
+      overflowIn: input.overflowIn ? { ...input.overflowIn, hops, visitedSiteIds } : null,
+    },
+  });
   // A moved-in call's history starts with where it came from (the origin's timeline has the rest).
-  if (input.overflowIn) {
-    await insertTimeline(client, callId, now, state, 'overflow-in', { ...input.overflowIn });
-  } else {
-    await insertTimeline(client, callId, now, state, 'created', {});
-  }
-  await appendToOutbox(
-    client,
-    makeEvent({
-      type: 'call.created',
-      siteId: ctx.siteId,
-      aggregateId: callId,
-      occurredAtMs: now,
-      schemaVersion: 2,
-      payload: {
-        ani: call.ani,
-        dnis: call.dnis,
-        entrySiteId: call.entrySiteId,
-        state,
-        queueId: call.queueId ?? null,
-        customerId: call.customerId ?? null,
-        // Version 2: the site's statistics rebuild counts the wait from the origin's (stats-rebuild.ts).
-        overflowIn: call.overflowIn
-          ? { ...call.overflowIn, hops: call.hops, visitedSiteIds: call.visitedSiteIds }
-          : null,
-      },
-    }),
-  );
-  return call;
+  const first = input.overflowIn
+    ? { event: 'overflow-in', detail: { ...input.overflowIn } }
+    : { event: 'created', detail: {} };
+  const r = await query<CallRow>(db, CREATE_CALL_SQL, [
+    callId,
+    input.ani,
+    input.dnis,
+    entrySiteId,
+    input.currentSiteId ?? ctx.siteId,
+    state,
+    input.queueId ?? null,
+    input.priority ?? 0,
+    input.customerId ?? null,
+    input.verified ?? false,
+    JSON.stringify(input.attached ?? {}),
+    JSON.stringify(input.ivrPath ?? []),
+    JSON.stringify(input.legs ?? []),
+    input.agentId ?? null,
+    ts(now),
+    hops,
+    JSON.stringify(visitedSiteIds),
+    input.overflowIn ? JSON.stringify(input.overflowIn) : null,
+    first.event,
+    JSON.stringify(first.detail),
+    env.id,
+    env.type,
+    env.siteId,
+    env.occurredAtMs,
+    env.schemaVersion,
+    JSON.stringify(env.payload),
+  ]);
+  return toCall(r.rows[0]!);
 }
 
 export function createCall(ctx: StoreContext, input: NewCall): Promise<CallRecord> {
-  return withTransaction(ctx.pool, (c) => createCallTx(c, ctx, input));
+  return createCallTx(ctx.pool, ctx, input);
 }
 
 export interface TransitionRequest {
@@ -446,69 +440,141 @@ export interface EndCallResult {
   alreadyEnded: boolean;
 }
 
+/** The call's row and its timeline as they are, in one read (endCallTx). */
+const READ_FOR_END_SQL = `SELECT c.*, COALESCE(
+    (SELECT json_agg(json_build_object('seq', t.seq, 'at', t.at, 'state', t.state, 'event', t.event,
+                                       'detail', t.detail) ORDER BY t.seq)
+     FROM call_timeline t WHERE t.call_id = c.id), '[]') AS timeline, c.xmin::text AS row_version
+  FROM calls c WHERE c.id = $1`;
+
 /**
- * End a call: terminal state + timeline entry + CDR + contact history + `call.ended`, all in
- * one transaction. Ending a call that has already ended writes nothing and returns the
- * stored CDR (idempotent), whatever terminal state was asked for.
+ * The end itself, in ONE statement: the row (locked, and only if it is still the version that
+ * was read: its `xmin` changes with every update; and the same last timeline entry), the timeline entry, the
+ * CDR, the contact history (for a known customer) and the `call.ended` event. Nothing is
+ * written when the row changed in between: one row back with `id` null, and the caller reads
+ * again.
+ */
+const END_CALL_SQL = `WITH was AS (SELECT id, state, xmin::text AS row_version FROM calls WHERE id = $1 FOR UPDATE),
+  ok AS (
+    SELECT was.id FROM was
+    WHERE was.state = $2 AND was.row_version = $3
+      AND COALESCE((SELECT MAX(seq) FROM call_timeline WHERE call_id = $1), 0) = $4),
+  moved AS (
+    UPDATE calls c SET state = $5, updated_at = $6, ended_at = $6, end_reason = $7
+    FROM ok WHERE c.id = ok.id
+    RETURNING c.*),
+  tl AS (
+    INSERT INTO call_timeline (call_id, seq, at, state, event, detail)
+    SELECT moved.id, $4 + 1, $6, $5, $7, $8::jsonb FROM moved),
+  cdr AS (
+    INSERT INTO cdrs (call_id, site_id, entry_site_id, ani, dnis, queue_id, customer_id, agent_id, started_at,
+                      queued_at, offered_at, answered_at, ended_at, wait_ms, talk_ms, wrapup_code, final_state,
+                      outcome, abandoned, end_reason, overflow_in, overflow_out)
+    SELECT moved.id, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+           $27, $28, $29
+    FROM moved),
+  ch AS (
+    INSERT INTO contact_history (customer_id, call_id, at, channel, summary)
+    SELECT $14, moved.id, $6, $30, $31 FROM moved WHERE $14::text IS NOT NULL),
+  ob AS (
+    INSERT INTO outbox (id, type, site_id, aggregate_id, occurred_at_ms, schema_version, payload)
+    SELECT $32, $33, $34, moved.id, $35, $36, $37::jsonb FROM moved
+    ON CONFLICT (id) DO NOTHING)
+  SELECT moved.* FROM was LEFT JOIN moved ON true`;
+
+/** A call moved while it was being ended this many times in a row: give up (`conflict`). */
+const END_CALL_TRIES = 5;
+
+/**
+ * End a call: terminal state + timeline entry + CDR + contact history + `call.ended`, all or
+ * nothing. Two round trips (a read, then one guarded statement), not the nine of a transaction
+ * of single statements: the store's writes are bound by their round trips (docs/operations.md
+ * §8.7). The CDR is built here from what was read, so the write is refused, and the call read
+ * again, if the call changed in between. Ending a call that has already ended writes nothing
+ * and returns the stored CDR (idempotent), whatever terminal state was asked for.
  */
 export async function endCallTx(
-  client: pg.PoolClient,
+  db: Queryable,
   ctx: StoreContext,
   req: EndCallRequest,
 ): Promise<EndCallResult> {
   requireText('reason', req.reason);
-  const row = await lockCall(client, req.callId);
-  if (isTerminal(row.state)) {
-    const cdr = await getCdr(client, req.callId);
-    if (!cdr) throw new DomainError('internal', `call ${req.callId} is ${row.state} but has no CDR`);
-    return { call: toCall(row), cdr, alreadyEnded: true };
-  }
-  const to = req.state ?? 'ended';
-  checkCallTransition(req.callId, row.state, to);
-  if ((to === 'overflowed') !== (req.overflowOut !== undefined)) {
-    throw new DomainError(
-      'invalid-argument',
-      `overflowOut: a call ends overflowed exactly when it names the site and token it left with`,
-      { field: 'overflowOut' },
+  for (let attempt = 1; ; attempt++) {
+    const read = await query<
+      CallRow & { timeline: Array<Omit<TimelineEntry, 'atMs'> & { at: string }>; row_version: string }
+    >(db, READ_FOR_END_SQL, [req.callId]);
+    const row = read.rows[0];
+    if (!row) throw notFound('call', req.callId);
+    if (isTerminal(row.state)) {
+      const cdr = await getCdr(db, req.callId);
+      if (!cdr) throw new DomainError('internal', `call ${req.callId} is ${row.state} but has no CDR`);
+      return { call: toCall(row), cdr, alreadyEnded: true };
+    }
+    const to = req.state ?? 'ended';
+    checkCallTransition(req.callId, row.state, to);
+    if ((to === 'overflowed') !== (req.overflowOut !== undefined)) {
+      throw new DomainError(
+        'invalid-argument',
+        `overflowOut: a call ends overflowed exactly when it names the site and token it left with`,
+        { field: 'overflowOut' },
+      );
+    }
+    const now = ctx.clock.now();
+    const before: TimelineEntry[] = row.timeline.map((t) => ({
+      seq: t.seq,
+      atMs: new Date(t.at).getTime(),
+      state: t.state,
+      event: t.event,
+      detail: t.detail,
+    }));
+    const lastSeq = before.at(-1)?.seq ?? 0;
+    const detail = req.detail ?? {};
+    const ending: TimelineEntry = { seq: lastSeq + 1, atMs: now, state: to, event: req.reason, detail };
+    const was = toCall(row);
+    const cdr = buildCdr(
+      {
+        callId: was.callId,
+        siteId: ctx.siteId,
+        entrySiteId: was.entrySiteId,
+        ani: was.ani,
+        dnis: was.dnis,
+        queueId: was.queueId,
+        customerId: was.customerId,
+        agentId: was.agentId,
+        startedAtMs: was.createdAtMs,
+        timeline: [...before, ending],
+        finalState: to,
+        endedAtMs: now,
+        endReason: req.reason,
+        ...(row.overflow_in ? { overflowIn: row.overflow_in } : {}),
+        ...(req.overflowOut ? { overflowOut: req.overflowOut } : {}),
+      },
+      req.cdr,
     );
-  }
-  const now = ctx.clock.now();
-  const u = await query<CallRow>(
-    client,
-    `UPDATE calls SET state = $2, updated_at = $3, ended_at = $3, end_reason = $4 WHERE id = $1 RETURNING *`,
-    [req.callId, to, ts(now), req.reason],
-  );
-  const call = toCall(u.rows[0]!);
-  await insertTimeline(client, req.callId, now, to, req.reason, req.detail ?? {});
-  const timeline = await getTimeline(client, req.callId);
-  const cdr = buildCdr(
-    {
-      callId: call.callId,
+    const env = makeEvent({
+      type: 'call.ended',
       siteId: ctx.siteId,
-      entrySiteId: call.entrySiteId,
-      ani: call.ani,
-      dnis: call.dnis,
-      queueId: call.queueId,
-      customerId: call.customerId,
-      agentId: call.agentId,
-      startedAtMs: call.createdAtMs,
-      timeline,
-      finalState: to,
-      endedAtMs: now,
-      endReason: req.reason,
-      ...(row.overflow_in ? { overflowIn: row.overflow_in } : {}),
-      ...(req.overflowOut ? { overflowOut: req.overflowOut } : {}),
-    },
-    req.cdr,
-  );
-  await query(
-    client,
-    `INSERT INTO cdrs (call_id, site_id, entry_site_id, ani, dnis, queue_id, customer_id, agent_id, started_at,
-                       queued_at, offered_at, answered_at, ended_at, wait_ms, talk_ms, wrapup_code, final_state,
-                       outcome, abandoned, end_reason, overflow_in, overflow_out)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-    [
-      cdr.callId,
+      aggregateId: was.callId,
+      occurredAtMs: now,
+      schemaVersion: 2,
+      payload: {
+        from: row.state,
+        to,
+        reason: req.reason,
+        ...(req.detail ? { detail: req.detail } : {}),
+        cdr: cdr as unknown as Record<string, unknown>,
+      },
+    });
+    const optTs = (ms: number | undefined) => (ms === undefined ? null : ts(ms));
+    const w = await query<CallRow>(db, END_CALL_SQL, [
+      req.callId,
+      row.state,
+      row.row_version,
+      lastSeq,
+      to,
+      ts(now),
+      req.reason,
+      JSON.stringify(detail),
       cdr.siteId,
       cdr.entrySiteId,
       cdr.ani,
@@ -517,9 +583,9 @@ export async function endCallTx(
       cdr.customerId ?? null,
       cdr.agentId ?? null,
       ts(cdr.startedAtMs),
-      cdr.queuedAtMs === undefined ? null : ts(cdr.queuedAtMs),
-      cdr.offeredAtMs === undefined ? null : ts(cdr.offeredAtMs),
-      cdr.answeredAtMs === undefined ? null : ts(cdr.answeredAtMs),
+      optTs(cdr.queuedAtMs),
+      optTs(cdr.offeredAtMs),
+      optTs(cdr.answeredAtMs),
       ts(cdr.endedAtMs),
       cdr.waitMs,
       cdr.talkMs,
@@ -530,43 +596,26 @@ export async function endCallTx(
       cdr.endReason,
       cdr.overflowIn ? JSON.stringify(cdr.overflowIn) : null,
       cdr.overflowOut ? JSON.stringify(cdr.overflowOut) : null,
-    ],
-  );
-  if (call.customerId) {
-    await query(
-      client,
-      `INSERT INTO contact_history (customer_id, call_id, at, channel, summary) VALUES ($1, $2, $3, $4, $5)`,
-      [
-        call.customerId,
-        call.callId,
-        ts(now),
-        cdr.answeredAtMs === undefined ? 'voice-ivr' : 'voice-agent',
-        [cdr.outcome, call.queueId, cdr.wrapupCode].filter(Boolean).join(' / '),
-      ],
-    );
+      cdr.answeredAtMs === undefined ? 'voice-ivr' : 'voice-agent',
+      [cdr.outcome, was.queueId, cdr.wrapupCode].filter(Boolean).join(' / '),
+      env.id,
+      env.type,
+      env.siteId,
+      env.occurredAtMs,
+      env.schemaVersion,
+      JSON.stringify(env.payload),
+    ]);
+    const ended = w.rows[0];
+    if (!ended) throw notFound('call', req.callId);
+    if (ended.id !== null) return { call: toCall(ended), cdr, alreadyEnded: false };
+    if (attempt >= END_CALL_TRIES) {
+      throw new DomainError('conflict', `call ${req.callId} kept changing while it was being ended`);
+    }
   }
-  await appendToOutbox(
-    client,
-    makeEvent({
-      type: 'call.ended',
-      siteId: ctx.siteId,
-      aggregateId: call.callId,
-      occurredAtMs: now,
-      schemaVersion: 2,
-      payload: {
-        from: row.state,
-        to,
-        reason: req.reason,
-        ...(req.detail ? { detail: req.detail } : {}),
-        cdr: cdr as unknown as Record<string, unknown>,
-      },
-    }),
-  );
-  return { call, cdr, alreadyEnded: false };
 }
 
 export function endCall(ctx: StoreContext, req: EndCallRequest): Promise<EndCallResult> {
-  return withTransaction(ctx.pool, (c) => endCallTx(c, ctx, req));
+  return endCallTx(ctx.pool, ctx, req);
 }
 
 export async function getCall(db: pg.Pool | pg.PoolClient, callId: string): Promise<CallRecord | undefined> {
@@ -622,7 +671,7 @@ interface CdrRow {
   overflow_out: OverflowOut | null;
 }
 
-export async function getCdr(db: pg.Pool | pg.PoolClient, callId: string): Promise<Cdr | undefined> {
+export async function getCdr(db: Queryable, callId: string): Promise<Cdr | undefined> {
   const r = await query<CdrRow>(db, `SELECT * FROM cdrs WHERE call_id = $1`, [callId]);
   const x = r.rows[0];
   if (!x) return undefined;

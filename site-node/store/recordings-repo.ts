@@ -8,9 +8,8 @@
  * changes nothing, and an end lands only on a recording still running, so a late `failed`
  * never overwrites a `saved`.
  */
-import type pg from 'pg';
 import { invalidArgument } from '../../shared/errors.js';
-import { query } from '../../shared/pg/pool.js';
+import { query, type Queryable } from '../../shared/pg/pool.js';
 import { ts, type StoreContext } from './context.js';
 
 export type RecordingState = 'recording' | 'saved' | 'failed';
@@ -114,7 +113,7 @@ export function toRecording(x: RecordingRow): CallRecordingRecord {
 }
 
 export async function getRecording(
-  db: pg.Pool | pg.PoolClient,
+  db: Queryable,
   callId: string,
 ): Promise<CallRecordingRecord | undefined> {
   const r = await query<RecordingRow>(db, `SELECT * FROM call_recordings WHERE call_id = $1`, [callId]);
