@@ -112,10 +112,7 @@ export function toRecording(x: RecordingRow): CallRecordingRecord {
   };
 }
 
-export async function getRecording(
-  db: Queryable,
-  callId: string,
-): Promise<CallRecordingRecord | undefined> {
+export async function getRecording(db: Queryable, callId: string): Promise<CallRecordingRecord | undefined> {
   const r = await query<RecordingRow>(db, `SELECT * FROM call_recordings WHERE call_id = $1`, [callId]);
   return r.rows[0] ? toRecording(r.rows[0]) : undefined;
 }
