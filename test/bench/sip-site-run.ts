@@ -43,7 +43,7 @@ import { storeContext } from '../../site-node/store/context.js';
 import { seedCustomers } from '../../site-node/store/index.js';
 import { PgDeskCredentialStore } from '../../site-node/store/desk-auth-repo.js';
 import { freshDatabase } from '../support/pg.js';
-import { RtpMeter } from '../support/rtp-meter.js';
+import { ThreadedMeter } from './threaded-meter.js';
 import { describeSipp, freeUdpPort, parseSippStats, startSipp, type SippResult } from '../support/sipp.js';
 import { callerKeys, RETAIL_ANI, WALK_PHONE_BANKING_ZH, WALK_WITH_BARGE_IN } from '../support/sipp-walk.js';
 import { waitFor } from '../support/wait.js';
@@ -59,7 +59,7 @@ import {
 } from './sip-bench-figures.js';
 import { BENCH_DNIS, BENCH_REALM, benchSiteDocument } from './sip-site-config.js';
 import { BenchDesks } from './sip-site-desk.js';
-import { summarize, type LatencySummary } from './stats.js';
+import { summarize, threadCpuMs, threadCpuSplit, type LatencySummary } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOCAL = '127.0.0.1';
@@ -335,8 +335,8 @@ export async function runSite(
     );
 
     // The agents' phones: one SIPp answering for all, every extension registered to it.
-    const toAgent = await RtpMeter.start();
-    const toCaller = await RtpMeter.start();
+    const toAgent = await ThreadedMeter.start();
+    const toCaller = await ThreadedMeter.start();
     cleanups.push(
       () => toAgent.close(),
       () => toCaller.close(),
@@ -400,6 +400,7 @@ export async function runSite(
       meterDrops.add(udpSocketDrops(process.pid));
     }, 1000);
     const cpu0 = { site: cpuMs([site.pid]), phones: cpuMs([phones.pid]) };
+    const threads0 = threadCpuMs(site.pid);
     const commits0 = await committedTransactions(db.url);
     const wall0 = Date.now();
     const caller = await startSipp({
@@ -458,6 +459,7 @@ export async function runSite(
     const callerCpuMs = reapedChildrenCpuMs() - reaped0;
     const wallMs = Date.now() - wall0;
     const cpu1 = { site: cpuMs([site.pid]), phones: cpuMs([phones.pid]) };
+    const threads = threadCpuSplit(site.pid, threads0, threadCpuMs(site.pid));
     const stats = callerResult.stats;
     if (!stats) throw new Error(describeSipp('the caller SIPp left no statistics', callerResult));
     // Every call's end is written once the agent's leg and the desk are done with it.
@@ -480,9 +482,10 @@ export async function runSite(
     const commits = (await committedTransactions(db.url)) - commits0 - CDR_POLL_QUERIES * polls - 1;
     const phonesResult = await phones.stop();
     const siteCpuMs = cpu1.site - cpu0.site;
+    const perCall = (ms: number) => Math.round((ms / Math.max(1, stats.successful)) * 10) / 10;
     const setup = summarize(callerResult.responseTimes['setup'] ?? []);
-    const up = toAgent.forward.summary();
-    const down = toCaller.forward.summary();
+    const up = (await toAgent.summary()).forward;
+    const down = (await toCaller.summary()).forward;
     const callsFailed =
       stats.failed +
       (phonesResult.stats?.failed ?? 0) +
@@ -583,6 +586,14 @@ export async function runSite(
           cpuMsPerCall: Math.round((siteCpuMs / Math.max(1, stats.successful)) * 1000) / 1000,
           coresMean: Math.round((siteCpuMs / Math.max(1, wallMs)) * 100) / 100,
           coresPeak5s: Math.round(peakCores * 100) / 100,
+          // Which thread the CPU went to: the site's main thread (SIP, IVR, ACD, store, desks) or
+          // the media engine's worker (RTP in and out, prompts, DTMF, bridges), per call.
+          perCallByThread: {
+            mainMs: perCall(threads.mainMs),
+            mediaWorkerMs: perCall(threads.busiestOtherMs),
+            otherThreadsMs: perCall(threads.restMs),
+            what: 'main: the main thread; mediaWorker: the busiest other thread (the media engine); other: GC and libuv threads',
+          },
           peakRssMiB: peak.site,
           exitCode: siteExit,
           cpuProfile: profile && o.cpuProfDir ? join(o.cpuProfDir, profile) : null,

@@ -25,7 +25,13 @@ test('the sip-site bench runs both halves at 1 call/s: every site call answered 
         toAgent: { packets: number; lost: number };
         droppedOnArrival: { site: number };
       };
-      resources: { site: { cpuMs: number; peakRssMiB: number } };
+      resources: {
+        site: {
+          cpuMs: number;
+          peakRssMiB: number;
+          perCallByThread: { mainMs: number; mediaWorkerMs: number };
+        };
+      };
     };
     siteVsReference: Record<string, unknown>;
     exitCode: number;
@@ -45,6 +51,8 @@ test('the sip-site bench runs both halves at 1 call/s: every site call answered 
   assert.ok(s.rtp.toAgent.packets > 3 * 20, why);
   assert.equal(s.rtp.toCaller.lost + s.rtp.toAgent.lost + s.rtp.droppedOnArrival.site, 0, why);
   assert.ok(s.resources.site.cpuMs > 0 && s.resources.site.peakRssMiB > 0, why);
+  const byThread = s.resources.site.perCallByThread;
+  assert.ok(byThread.mainMs > 0 && byThread.mediaWorkerMs > 0, why);
   for (const k of ['callsPerSecondAchieved', 'setupLatencyP50', 'cpuMsPerCall'])
     assert.equal(typeof out.siteVsReference[k], 'number', `${k}: ${why}`);
   assert.equal(out.exitCode, 0, why);

@@ -32,7 +32,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKamailio, type Kamailio } from '../support/kamailio.js';
-import { RtpMeter } from '../support/rtp-meter.js';
+import { ThreadedMeter } from './threaded-meter.js';
 import { describeSipp, parseSippStats, startSipp, type SippResult, type SippRun } from '../support/sipp.js';
 import { callerKeys, WALK_WITHOUT_PROMPTS } from '../support/sipp-walk.js';
 import { waitFor } from '../support/wait.js';
@@ -64,8 +64,8 @@ async function runReference(
 
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
-    const toAgent = await RtpMeter.start();
-    const toCaller = await RtpMeter.start();
+    const toAgent = await ThreadedMeter.start();
+    const toCaller = await ThreadedMeter.start();
     cleanups.push(
       () => toAgent.close(),
       () => toCaller.close(),
@@ -146,8 +146,8 @@ async function runReference(
     const setup = summarize(callerResult.responseTimes['setup'] ?? []);
     const stats = callerResult.stats;
     if (!stats) throw new Error(describeSipp('the caller SIPp left no statistics', callerResult));
-    const up = toAgent.forward.summary();
-    const down = toCaller.forward.summary();
+    const up = (await toAgent.summary()).forward;
+    const down = (await toCaller.summary()).forward;
     progress(
       `reference: ${stats.successful}/${calls} calls, ${stats.failed} failed, setup p50 ${setup.p50Ms} ms ` +
         `p99 ${setup.p99Ms} ms, peak ${stats.peakConcurrent} at once, RTP lost ${up.lost} up ${down.lost} down`,

@@ -2,7 +2,7 @@
  * Small helpers shared by the federation benchmarks: latency summaries, flag parsing, the
  * PostgreSQL check and /proc readings for a process's CPU time and memory (Linux only).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 export interface LatencySummary {
@@ -92,6 +92,52 @@ export function processCpuMs(pid: number): number {
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   return ((utime + stime) * 1000) / clockTicks();
+}
+
+/** CPU ms of each thread of a process by thread id (/proc/<pid>/task/<tid>/stat); the main thread's id is the pid. */
+export function threadCpuMs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // gone
+  }
+  for (const t of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(t), ((Number(rest[11]) + Number(rest[12])) * 1000) / clockTicks());
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a process's CPU went between two `threadCpuMs` samples: its main thread, its busiest
+ * other thread (in a site, the media engine's worker) and all the rest (GC, libuv's pool).
+ * A thread that ended between the samples is not counted.
+ */
+export function threadCpuSplit(
+  pid: number,
+  before: Map<number, number>,
+  after: Map<number, number>,
+): { mainMs: number; busiestOtherMs: number; restMs: number } {
+  let mainMs = 0;
+  let busiestOtherMs = 0;
+  let othersMs = 0;
+  for (const [tid, ms] of after) {
+    const d = ms - (before.get(tid) ?? 0);
+    if (tid === pid) mainMs = d;
+    else {
+      othersMs += d;
+      busiestOtherMs = Math.max(busiestOtherMs, d);
+    }
+  }
+  const r = (x: number) => Math.round(x);
+  return { mainMs: r(mainMs), busiestOtherMs: r(busiestOtherMs), restMs: r(othersMs - busiestOtherMs) };
 }
 
 /** Resident set size of a process in MiB, from /proc/<pid>/status VmRSS. */
