@@ -14,63 +14,45 @@
  * reservation's token to that site's SIP address, and is relayed here once answered; an INVITE
  * with a token from another site goes to `onHandedOver`, not `onInbound` (sip-hand-over.ts).
  * `dial` calls a customer through the trunk (sip-dial-out.ts).
+ *
+ * This class holds the port's state and answers the call flow; its parts are beside it: what
+ * comes in off the wire (sip-port-inbound.ts), the one outbound path (sip-port-outbound.ts),
+ * agents' phones rung and bridged (sip-port-agent-phones.ts), what a leg's end does
+ * (sip-port-leg-end.ts), what starting a leg takes (sip-port-leg-start.ts), prompts and keys
+ * (sip-port-voice.ts) and recordings (sip-recordings.ts).
  */
 import { DomainError, failedPrecondition, unavailable } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Scheduler } from '../../shared/scheduler.js';
-import type { LocalAudio } from '../../shared/media/sdp.js';
-import { DEFAULT_TIMER_POLICY } from '../../shared/media/session-expires.js';
-import { dialogKey, dialogKeyOfRequest, dialogKeyOfResponse } from '../../shared/sip/dialog/dialog.js';
-import { buildCancel } from '../../shared/sip/dialog/requests.js';
-import { fromHeader, toHeader } from '../../shared/sip/headers.js';
-import {
-  startInboundLeg,
-  stepInboundLeg,
-  type InboundEvent,
-  type InboundLeg,
-} from '../../shared/sip/leg/inbound.js';
-import {
-  startOutboundLeg,
-  stepOutboundLeg,
-  type OutboundEvent,
-  type OutboundLeg,
-  type OutboundTarget,
-} from '../../shared/sip/leg/outbound.js';
-import { agentNotReadyReason, isFarEndHangup, REJECT_STATUS } from '../../shared/sip/leg/outcomes.js';
-import type { LegEnd, LegOptions } from '../../shared/sip/leg/types.js';
+import type { InboundEvent, InboundLeg } from '../../shared/sip/leg/inbound.js';
+import { REJECT_STATUS } from '../../shared/sip/leg/outcomes.js';
 import type { SipRequest, SipResponse } from '../../shared/sip/message.js';
-import { buildResponse } from '../../shared/sip/response.js';
 import type { SipStack } from '../../shared/sip/stack/sip-stack.js';
-import type {
-  ServerTransaction,
-  SipOrigin,
-  SipTarget,
-  TransactionUser,
-} from '../../shared/sip/stack/transaction-user.js';
-import { topVia } from '../../shared/sip/stack/via.js';
-import { compileTimerOptions } from '../../shared/sip/transaction/timers.js';
+import type { ServerTransaction, TransactionUser } from '../../shared/sip/stack/transaction-user.js';
 import type { SiteSipConfig } from '../config-sip.js';
 import type { InviteGate } from './invite-gate.js';
-import type { MediaEngine } from './media-engine.js';
-import {
-  AgentPhoneFailed,
-  type CallLeg,
-  type CallRecording,
-  type CollectOptions,
-  type HandedOverHandler,
-  type HandOverTo,
-  type InboundCall,
-  type MediaPort,
+import type {
+  CallLeg,
+  CallRecording,
+  CollectOptions,
+  HandedOverHandler,
+  HandOverTo,
+  InboundCall,
+  MediaPort,
 } from './media-port.js';
 import type { PhoneRegistrar } from './phone-registrar.js';
-import { AgentRings } from './agent-rings.js';
 import { DialOut } from './sip-dial-out.js';
-import { LegRunner } from './sip-leg-runner.js';
+import type { LegRunner } from './sip-leg-runner.js';
 import { SipRecordings } from './sip-recordings.js';
-import { makePortLeg, PortLegTable, SIP_IDS as IDS, type PortLeg as Leg } from './sip-port-legs.js';
+import { makePortLeg, PortLegTable, type PortLeg as Leg } from './sip-port-legs.js';
 import type { PeerSites } from './peer-sites.js';
-import { handOverCaller, handOverVerdict, relayEnded, type HandOverPort } from './sip-hand-over.js';
+import { handOverCaller, type HandOverPort } from './sip-hand-over.js';
 import { PortVoice, type PortVoiceOptions } from './sip-port-voice.js';
+import { AgentPhones } from './sip-port-agent-phones.js';
+import { PortInbound } from './sip-port-inbound.js';
+import { portLegHooks } from './sip-port-leg-end.js';
+import { hostInUri, portLegOptions, type PortLegParts } from './sip-port-leg-start.js';
+import { placeOutbound, type OutboundSpec } from './sip-port-outbound.js';
 
 export type { QueueAnnouncement } from './sip-port-voice.js';
 
@@ -89,10 +71,6 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   private registrar: PhoneRegistrar | undefined;
   private gate: InviteGate | undefined;
   private readonly legs = new PortLegTable();
-  /** Agents' phones rung with an offer, not yet bridged. */
-  private readonly rings = new AgentRings<Leg>((leg) => void this.hangup(leg.call));
-  /** INVITEs (by top Via branch) whose RTP port is opening, and whether a CANCEL came meanwhile. */
-  private readonly opening = new Map<string, boolean>();
   private inbound: ((call: InboundCall) => void) | undefined;
   private farEnd: ((leg: CallLeg) => void) | undefined;
   private handedOver: HandedOverHandler | undefined;
@@ -104,15 +82,59 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   readonly recordings: SipRecordings;
   /** Prompts, keys and the queue's treatment (sip-port-voice.ts). */
   private readonly voice: PortVoice;
+  /** What a new leg is made with, for the callers' side and the outbound path. */
+  private readonly parts: PortLegParts;
+  /** The stack's requests and new INVITEs (sip-port-inbound.ts). */
+  private readonly callers: PortInbound;
+  /** Agents' phones rung with an offer, and bridged (sip-port-agent-phones.ts). */
+  private readonly phones: AgentPhones;
 
   constructor(private readonly o: SipMediaPortOptions) {
     this.log = o.log.child({ part: 'sip-port' });
     this.recordings = new SipRecordings(o.engine, o.recordingsDir, this.log);
     this.voice = new PortVoice({ ...o, log: this.log }, (leg) => this.live(leg));
+    this.phones = new AgentPhones({
+      sip: o.sip,
+      engine: o.engine,
+      recordings: this.recordings,
+      registrar: () => this.registrar,
+      live: (leg) => this.live(leg),
+      hangup: (leg) => this.hangup(leg),
+      nextSeq: () => ++this.seq,
+      place: (spec) => this.placeOutbound(spec),
+    });
+    const legEnd = {
+      legs: this.legs,
+      log: this.log,
+      recordings: this.recordings,
+      stopRinging: (callerLegId: string) => this.phones.stopRinging(callerLegId),
+      handOverPort: () => this.handOverPort(),
+      farEndHungUp: (leg: CallLeg) => this.farEnd?.(leg),
+    };
+    this.parts = {
+      sip: o.sip,
+      engine: o.engine,
+      scheduler: o.scheduler,
+      log: this.log,
+      legs: this.legs,
+      nextSeq: () => ++this.seq,
+      legOptions: (origin, rtpPort) => portLegOptions(o.sip, this.stack!, origin, rtpPort),
+      deps: () => ({ stack: this.stack!, engine: o.engine, scheduler: o.scheduler, log: this.log }),
+      hooks: (leg) => portLegHooks(legEnd, leg),
+      makeLeg: (call, kind, runner) => makePortLeg(call, kind, runner, o.scheduler),
+    };
+    this.callers = new PortInbound({
+      ...this.parts,
+      registrar: () => this.registrar!,
+      gate: () => this.gate!,
+      stopping: () => this.stopping,
+      inbound: () => this.inbound,
+      handedOver: () => this.handedOver,
+    });
     this.dialOut = new DialOut({
       sip: o.sip,
       log: this.log,
-      ourHostInUri: this.hostInUri(),
+      ourHostInUri: hostInUri(o.sip),
       // The gate's count: a dial and an inbound call hold the same channels.
       takeChannel: (trunk) => this.gate!.channels.take(trunk),
       place: (spec) => this.placeOutbound(spec),
@@ -143,233 +165,22 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return this.legs.size;
   }
 
-  // --- TransactionUser -------------------------------------------------------------------
+  // --- TransactionUser (sip-port-inbound.ts) ---------------------------------------------
 
   onRequest(request: SipRequest, tx: ServerTransaction): void {
-    if (request.method === 'REGISTER') {
-      this.registrar!.handleRegister(request, { ...tx.origin.source, transport: tx.origin.transport }).then(
-        (r) => this.respond(tx, r),
-        (e: unknown) => {
-          this.log.warn('sip register failed', { err: e });
-          this.respond(tx, buildResponse(request, 500, { toTag: IDS.tag() }));
-        },
-      );
-      return;
-    }
-    const key = dialogKeyOfRequest(request);
-    if (key !== undefined) {
-      const leg = this.legs.ofDialog(key);
-      if (!leg) {
-        this.respond(tx, buildResponse(request, 481, { toTag: toHeader(request).tag ?? IDS.tag() }));
-        return;
-      }
-      leg.runner.keep(tx);
-      leg.runner.feed({ type: 'request', request });
-      return;
-    }
-    if (request.method === 'OPTIONS') {
-      this.respond(tx, buildResponse(request, 200, { toTag: IDS.tag() }));
-      return;
-    }
-    if (request.method !== 'INVITE') {
-      this.respond(tx, buildResponse(request, 481, { toTag: IDS.tag() }));
-      return;
-    }
-    void this.newInvite(request, tx);
+    this.callers.onRequest(request, tx);
   }
 
   onAck(ack: SipRequest): void {
-    const key = dialogKeyOfRequest(ack);
-    const leg = key === undefined ? undefined : this.legs.ofDialog(key);
-    leg?.runner.feed({ type: 'request', request: ack });
+    this.callers.onAck(ack);
   }
 
   onCancel(invite: SipRequest): void {
-    const branch = topVia(invite).branch ?? '';
-    const leg = this.legs.ofInviteBranch(branch);
-    if (leg) leg.runner.feed({ type: 'request', request: buildCancel(invite) });
-    // No leg yet (its RTP port is opening): the leg takes the CANCEL once it starts.
-    else if (this.opening.has(branch)) this.opening.set(branch, true);
+    this.callers.onCancel(invite);
   }
 
   onStrayResponse(response: SipResponse): void {
-    const key = dialogKeyOfResponse(response);
-    const leg = key === undefined ? undefined : this.legs.ofDialog(key);
-    if (leg?.kind === 'outbound') leg.runner.feed({ type: 'response', response });
-  }
-
-  private respond(tx: ServerTransaction, r: SipResponse): void {
-    try {
-      tx.respond(r);
-    } catch (e) {
-      this.log.debug('sip response not sent', { status: r.status, err: e });
-    }
-  }
-
-  private async newInvite(request: SipRequest, tx: ServerTransaction): Promise<void> {
-    const source = { ...tx.origin.source, transport: tx.origin.transport };
-    const admission = this.gate!.admit(request, source);
-    if (!admission.ok) return this.respond(tx, admission.response);
-    // The trunk's channel is the call's until its leg ends (or the call is refused here).
-    const release = admission.from === 'trunk' ? admission.release : () => {};
-    const handOver = admission.from === 'site' ? admission : undefined;
-    const inbound = this.inbound;
-    if (this.stopping || !(handOver ? this.handedOver : inbound)) {
-      release();
-      return this.respond(tx, buildResponse(request, REJECT_STATUS.unavailable, { toTag: IDS.tag() }));
-    }
-    let endpoint;
-    const branch = topVia(request).branch ?? '';
-    this.opening.set(branch, false);
-    try {
-      endpoint = await this.o.engine.open();
-    } catch (e) {
-      release();
-      this.opening.delete(branch);
-      this.log.warn('no RTP port for a call: refused 503', { err: e });
-      return this.respond(tx, buildResponse(request, 503, { toTag: IDS.tag() }));
-    }
-    const cancelledEarly = this.opening.get(branch) === true;
-    this.opening.delete(branch);
-    const options = this.legOptions(tx.origin, endpoint.localPort);
-    const start = startInboundLeg(request, options, this.o.scheduler.now());
-    const legId = `sip-${++this.seq}`;
-    const leg = this.makeLeg(
-      {
-        legId,
-        callId: legId,
-        role: 'caller',
-        endpoint: { transport: 'rtp', host: endpoint.localHost, port: endpoint.localPort, codec: 'PCMA' },
-      },
-      'inbound',
-      new LegRunner<InboundLeg, InboundEvent>(
-        start.state,
-        stepInboundLeg,
-        endpoint.endpointId,
-        { ...tx.origin.source, transport: tx.origin.transport },
-        this.deps(),
-        this.hooks(() => leg),
-      ),
-    );
-    leg.release = release;
-    leg.runner.keep(tx);
-    // Counted against the trunk's channels while it lasts (a dial-out checks them).
-    if (start.state.phase === 'ended') {
-      // Refused by the leg (its offer, its Session-Expires): answered, logged, never the site's.
-      leg.localEnd = true;
-      leg.runner.run(start.commands);
-      return;
-    }
-    this.legs.add(leg, topVia(request).branch ?? '', dialogKey(start.state.dialog!.id));
-    leg.runner.run(start.commands);
-    const codec = start.state.audio?.codec;
-    if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
-    if (handOver && cancelledEarly) {
-      // The origin gave up before the leg existed: nothing to claim.
-      leg.localEnd = true;
-      return leg.runner.feed({ type: 'request', request: buildCancel(request) });
-    }
-    if (handOver) return this.offerHandedOver(leg, handOver.siteId, handOver.token);
-    const ani = /^sips?:([^@;]+)/i.exec(fromHeader(request).uri)?.[1] ?? '';
-    const dnis = /^sips?:([^@;]+)/i.exec(request.uri)?.[1] ?? '';
-    inbound!({ ani, dnis, leg: leg.call });
-    // Cancelled while its port opened: 487 now, and the site hears the caller left, as for a
-    // CANCEL a moment later (the stack already answered the CANCEL 200: a 200 to the INVITE
-    // now would answer a call its caller gave up).
-    if (cancelledEarly) leg.runner.feed({ type: 'request', request: buildCancel(request) });
-  }
-
-  /**
-   * Target: a leg another site handed over goes to the handler with its token, never to
-   * `onInbound` (it is not a new call). Claimed: answered 200, the site's like an inbound leg;
-   * refused or failed: the INVITE is refused (sip-hand-over.ts `handOverVerdict`).
-   */
-  private async offerHandedOver(leg: Leg, fromSiteId: string, token: string): Promise<void> {
-    let ready = (): void => {};
-    leg.ready = new Promise<void>((r) => (ready = r));
-    let decision: 'claimed' | 'refused' | 'failed';
-    try {
-      decision = (await this.handedOver!(token, leg.call)) ? 'claimed' : 'refused';
-    } catch (e) {
-      this.log.error('sip hand-over: the site failed to judge it; refused', { fromSiteId, token, err: e });
-      decision = 'failed';
-    }
-    const status = handOverVerdict(decision);
-    if (status === 200) {
-      (leg.runner as LegRunner<InboundLeg, InboundEvent>).feed({ type: 'answer' });
-      await leg.runner.settled();
-      this.log.info('sip hand-over taken', { fromSiteId, legId: leg.call.legId, callId: leg.call.callId });
-    } else {
-      if (decision === 'refused') this.log.info('sip hand-over refused', { fromSiteId, token, status });
-      leg.localEnd = true;
-      leg.runner.feed({ type: 'hangup', status });
-    }
-    ready();
-  }
-
-  private legOptions(origin: SipOrigin, rtpPort: number): LegOptions {
-    const sip = this.o.sip;
-    const local = this.stack!.address(origin.transport);
-    const host = this.hostInUri();
-    return {
-      via: { transport: origin.transport.toUpperCase(), sentBy: `${host}:${local.port}` },
-      contact: `sip:site@${host}:${local.port}${origin.transport === 'tcp' ? ';transport=tcp' : ''}`,
-      ids: IDS,
-      timers: compileTimerOptions({ t1Ms: sip.timers.t1Ms }),
-      sessionTimer: { ...DEFAULT_TIMER_POLICY, intervalS: sip.timers.sessionIntervalS },
-      audio: this.localAudio(rtpPort),
-    };
-  }
-
-  private localAudio(port: number): LocalAudio {
-    return {
-      address: this.o.sip.publicAddress,
-      port,
-      sessionId: String(Date.now()),
-      sessionVersion: 1,
-      codecs: ['PCMA', 'PCMU'],
-    };
-  }
-
-  private deps(): { stack: SipStack; engine: MediaEngine; scheduler: Scheduler; log: Logger } {
-    return { stack: this.stack!, engine: this.o.engine, scheduler: this.o.scheduler, log: this.log };
-  }
-
-  private makeLeg(call: CallLeg, kind: Leg['kind'], runner: Leg['runner']): Leg {
-    return makePortLeg(call, kind, runner, this.o.scheduler);
-  }
-
-  private hooks(leg: () => Leg): ConstructorParameters<typeof LegRunner>[5] {
-    return {
-      onDtmf: (digit) => leg().digits.press(digit),
-      onAnswered: () => leg().onAnswer?.resolve(),
-      onEnded: (end) => {
-        const l = leg();
-        this.legs.remove(l);
-        l.release?.();
-        // A caller gone while an agent's phone rings for it: the phone stops ringing.
-        if (l.kind === 'inbound') this.rings.stop(l.call.legId);
-        this.recordings.callerEnded(l.call.legId);
-        l.digits.hungUp();
-        l.endNow();
-        if (l.relay) return relayEnded(this.handOverPort(), l, end.reason);
-        if (l.onAnswer) {
-          const why = agentNotReadyReason(end);
-          l.onAnswer.reject(new AgentPhoneFailed(why, `the agent's phone did not take the call: ${why}`));
-          l.onAnswer = undefined;
-          return;
-        }
-        if (!l.localEnd && isFarEndHangup(end)) {
-          // The detail says which watch ended a silent far end (RTP inactivity, session timer).
-          this.log.info('sip leg ended by the far end', {
-            legId: l.call.legId,
-            reason: end.reason,
-            ...(end.detail === undefined ? {} : { detail: end.detail }),
-          });
-          this.farEnd?.(l.call);
-        }
-      },
-    };
+    this.callers.onStrayResponse(response);
   }
 
   // --- MediaPort ---------------------------------------------------------------------------
@@ -420,17 +231,11 @@ export class SipMediaPort implements MediaPort, TransactionUser {
   }
 
   ringAgent(callerLeg: CallLeg, agentId: string): Promise<void> {
-    if (!this.live(callerLeg))
-      return Promise.reject(
-        failedPrecondition(`caller leg ${callerLeg.legId} has ended: nobody to ring for`),
-      );
-    return this.rings
-      .start(callerLeg.legId, agentId, (started) => this.callAgentPhone(callerLeg, agentId, started))
-      .then(() => undefined);
+    return this.phones.ringAgent(callerLeg, agentId);
   }
 
   stopRinging(callerLeg: CallLeg): Promise<void> {
-    this.rings.stop(callerLeg.legId);
+    this.phones.stopRinging(callerLeg.legId);
     return Promise.resolve();
   }
 
@@ -444,109 +249,13 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return this.recordings.start(callerLeg, l.runner.endpointId, () => this.live(callerLeg) !== undefined);
   }
 
-  async bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
-    const caller = this.live(callerLeg);
-    if (!caller) throw failedPrecondition(`caller leg ${callerLeg.legId} has ended: nothing to bridge`);
-    // The phone rung with the offer; without one for this agent (another's rang), ring now. Either
-    // stops if the caller leaves before the answer (the leg's end, or the flow's stopRinging).
-    const ringing =
-      this.rings.take(callerLeg.legId, agentId) ??
-      this.rings.start(callerLeg.legId, agentId, (started) =>
-        this.callAgentPhone(callerLeg, agentId, started),
-      );
-    const leg = await ringing;
-    this.rings.settle(callerLeg.legId);
-    caller.digits.clear();
-    caller.holding = false;
-    if (!this.live(callerLeg)) {
-      await this.hangup(leg.call);
-      throw failedPrecondition(`caller leg ${callerLeg.legId} ended while the agent's phone rang`);
-    }
-    await this.o.engine.bridge(caller.runner.endpointId, leg.runner.endpointId);
-    await this.recordings.agentBridged(callerLeg.legId, leg.runner.endpointId);
-    return leg.call;
+  bridgeToAgent(callerLeg: CallLeg, agentId: string): Promise<CallLeg> {
+    return this.phones.bridgeToAgent(callerLeg, agentId);
   }
 
-  /** The agent's phone as the registrar knows it, rung with the caller's call id as its name. */
-  private async callAgentPhone(
-    callerLeg: CallLeg,
-    agentId: string,
-    started?: (leg: Leg) => void,
-  ): Promise<Leg> {
-    const phone = this.registrar?.phoneOf(agentId)[0];
-    if (!phone)
-      throw new AgentPhoneFailed('phone-not-registered', `agent ${agentId}'s phone is not registered`);
-    return this.placeOutbound({
-      target: phone.target,
-      to: {
-        requestUri: phone.contact,
-        toUri: phone.contact,
-        fromUri: `sip:site@${this.hostInUri()}`,
-        fromDisplayName: callerLeg.callId,
-      },
-      ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
-      call: { legId: `${callerLeg.legId}-agent-${++this.seq}`, callId: callerLeg.callId, role: 'agent' },
-      ...(started ? { started } : {}),
-    });
-  }
-
-  private hostInUri(): string {
-    const a = this.o.sip.publicAddress;
-    return a.includes(':') ? `[${a}]` : a;
-  }
-
-  /**
-   * Call out (an agent's phone, a customer through a trunk, another site): an engine endpoint,
-   * the outbound leg's INVITE, and the answer. Rejects with the leg's end when the far end did
-   * not take the call (AgentPhoneFailed carries why: no answer, busy, unreachable; or what
-   * `unanswered` makes of the leg's end); the leg is gone then. Resolves with the answered leg
-   * once the engine points its RTP at the far end.
-   */
-  private async placeOutbound(spec: {
-    target: SipTarget;
-    to: OutboundTarget;
-    ringTimeoutMs: number;
-    call: Omit<CallLeg, 'endpoint'>;
-    /** The leg as its INVITE goes (a hand-over cancels it when its caller hangs up meanwhile). */
-    started?: (leg: Leg) => void;
-    unanswered?: (end: LegEnd) => Error;
-  }): Promise<Leg> {
-    const endpoint = await this.o.engine.open();
-    const transport = spec.target.transport ?? 'udp';
-    const options = this.legOptions({ transport, source: spec.target }, endpoint.localPort);
-    const start = startOutboundLeg(spec.to, options, spec.ringTimeoutMs, this.o.scheduler.now());
-    const leg = this.makeLeg(
-      {
-        ...spec.call,
-        endpoint: { transport: 'rtp', host: endpoint.localHost, port: endpoint.localPort, codec: 'PCMA' },
-      },
-      'outbound',
-      new LegRunner<OutboundLeg, OutboundEvent>(
-        start.state,
-        stepOutboundLeg,
-        endpoint.endpointId,
-        spec.target,
-        this.deps(),
-        this.hooks(() => leg),
-      ),
-    );
-    const answered = new Promise<void>((resolve, reject) => (leg.onAnswer = { resolve, reject }));
-    // The dialog's key is known at the 2xx (the far end's tag); responses come through the
-    // INVITE's own transaction until then.
-    this.legs.add(leg, topVia(start.state.invite).branch ?? '');
-    leg.runner.run(start.commands);
-    spec.started?.(leg);
-    await answered.catch((e: unknown) => {
-      const end = leg.runner.ended;
-      throw spec.unanswered && end ? spec.unanswered(end) : e;
-    });
-    leg.onAnswer = undefined;
-    const dialog = leg.runner.dialogOf();
-    if (dialog) this.legs.addDialog(leg, dialogKey(dialog.id));
-    const codec = leg.runner.audio?.codec;
-    if (codec && leg.call.endpoint.transport === 'rtp') leg.call.endpoint.codec = codec;
-    await leg.runner.settled();
-    return leg;
+  /** Every outbound leg's one path (sip-port-outbound.ts). */
+  private placeOutbound(spec: OutboundSpec): Promise<Leg> {
+    return placeOutbound(this.parts, spec);
   }
 
   /**
@@ -594,7 +303,7 @@ export class SipMediaPort implements MediaPort, TransactionUser {
       engine: this.o.engine,
       log: this.log,
       ringTimeoutMs: this.o.sip.timers.ringTimeoutMs,
-      hostInUri: this.hostInUri(),
+      hostInUri: hostInUri(this.o.sip),
       placeOutbound: (spec) => this.placeOutbound(spec),
       endLeg: (l) => this.endLeg(l),
     };
