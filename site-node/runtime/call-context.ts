@@ -115,6 +115,8 @@ export class CallContext {
    */
   finish(call: LiveCall, req: EndCallRequest, followUp?: () => Promise<unknown>): void {
     if (!this.calls.delete(call.callId)) return;
+    // As stats-rebuild.ts counts them: by the reason the end is written with.
+    if (req.reason.startsWith('fallback:')) this.tally.fallbacks++;
     if (followUp) void this.d.writes.push(`follow-up ${call.callId}`, followUp, call.callId);
     this.write(call.callId, `end ${call.callId}`, (s) => endCall(s, req));
   }

@@ -48,7 +48,9 @@ export class CallEndings {
       );
       return;
     }
-    ctx.tally.fallbacks++;
+    // Counted in the day's tally when its end is written (CallContext.finish), as the tally
+    // rebuilt from the records counts it: a fallback whose caller is still being told when
+    // the site stops ends `site-restart` in the record, not as a fallback.
     call.fallbackReason = cmd.reason;
     call.fallbackPlace = { priority: cmd.priority, enqueueMs: cmd.enqueueMs };
     // The terminal record is written on the call-ended that follows; here the caller is told,

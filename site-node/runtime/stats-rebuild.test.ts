@@ -214,6 +214,20 @@ describe('rebuildStats', () => {
     assert.equal(ahtMs.get('vip'), 180_000);
   });
 
+  test("an agent's next answer stored before its wrap-up's end of the same millisecond: each handle time pairs with its own answer", () => {
+    // The writes of a call and of an agent commit side by side (durable-writes.ts), so events of
+    // one millisecond can be read in either order; the ACD ended the wrap-up first.
+    const t0 = at('09:00');
+    const events = [
+      answered('c1', t0, 'retail', 'a1', 0),
+      ev('agent.state-changed', 'a1', t0 + 100_000, { from: 'on-call', to: 'wrap-up' }),
+      answered('c2', t0 + 120_000, 'retail', 'a1', 0),
+      ev('agent.state-changed', 'a1', t0 + 120_000, { from: 'wrap-up', to: 'ready' }),
+    ];
+    const { ahtMs } = rebuildStats(events, options(at('09:05')));
+    assert.equal(ahtMs.get('retail'), 180_000 + 0.5 * (120_000 - 180_000));
+  });
+
   test('a call moved to another site: the origin counts it queued and nothing more; the target counts its full wait', () => {
     const t0 = at('10:00');
     const overflowIn = { originSiteId: 'wz', originCallId: 'wz-1', token: 'tok', waitedMs: 40_000 };

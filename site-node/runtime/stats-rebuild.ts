@@ -96,6 +96,9 @@ const obj = (v: unknown): Record<string, unknown> =>
   typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 
 /** Rebuild the stats from `events` (any order of calls; each call's events in the order written). */
+const wrapUpEndFirst = (e: StoredEvent): number =>
+  e.type === 'agent.state-changed' && e.payload.from === 'wrap-up' ? 0 : 1;
+
 export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions): RebuiltStats {
   const tally = emptyTally(o.dayStartMs);
   const windows = new Map<string, WindowRecord[]>(o.queueIds.map((q) => [q, []]));
@@ -105,7 +108,14 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
   /** Callbacks counted as queued today: only those take it back when unanswered (midnight). */
   const callbacksQueuedToday = new Set<string>();
   const windowStart = o.nowMs - o.windowMs;
-  const sorted = [...events].sort((a, b) => a.occurredAtMs - b.occurredAtMs);
+  // In time order. Within one millisecond an agent's wrap-up ends before anything else: its
+  // next answer can come that same millisecond, and the writes of a call and of an agent commit
+  // side by side (durable-writes.ts), so their events may be read in either order; the handle
+  // time pairs each wrap-up's end with the answer before it. Otherwise the read order (the
+  // stable sort keeps it), which is each call's and each agent's own order.
+  const sorted = [...events].sort(
+    (a, b) => a.occurredAtMs - b.occurredAtMs || wrapUpEndFirst(a) - wrapUpEndFirst(b),
+  );
 
   for (const e of sorted) {
     const at = e.occurredAtMs;
