@@ -38,12 +38,12 @@ import { PromptLibrary } from '../../site-node/telephony/prompt-library.js';
 import { SipMediaPort } from '../../site-node/telephony/sip-media-port.js';
 import { DEFAULT_PROMPT_MANIFEST } from '../../site-node/telephony/sip-voice.js';
 import { TrunkAcl } from '../../site-node/telephony/trunk-acl.js';
-import { RtpMeter } from '../support/rtp-meter.js';
-import { describeSipp, startSipp, type SippOptions, type SippResult, type SippRun } from '../support/sipp.js';
+import type { RtpMeter } from '../support/rtp-meter.js';
+import { assertAllSucceeded, LOCAL, SipPeers } from '../support/sip-peers.js';
+import type { SippRun } from '../support/sipp.js';
 import { callerKeys, WALK_WITHOUT_PROMPTS } from '../support/sipp-walk.js';
 import { waitFor } from '../support/wait.js';
 
-const LOCAL = '127.0.0.1';
 const REALM = 'b.cc.example';
 const PASSWORD = 'phone-1001-handover-password';
 /** The sites' hold music: 20 ms frames of one byte, so the caller's meter tells it from voice. */
@@ -135,32 +135,15 @@ async function stopSite(s: TestSite | undefined): Promise<void> {
   await s.t.close();
 }
 
-const cleanups: Array<() => Promise<unknown>> = [];
+/** The SIPp caller and phone, and the meters in front of them. */
+const peers = new SipPeers(60);
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await peers.cleanup();
   a.inbound.length = 0;
   a.farEnd.length = 0;
   b.inbound.length = 0;
   b.farEnd.length = 0;
 });
-
-async function sipp(o: SippOptions): Promise<SippRun> {
-  const run = await startSipp({ timeoutSec: 60, ...o });
-  cleanups.push(() => run.dispose());
-  return run;
-}
-
-async function meter(): Promise<RtpMeter> {
-  const m = await RtpMeter.start();
-  cleanups.push(() => m.close());
-  return m;
-}
-
-function assertAllSucceeded(what: string, r: SippResult, calls: number): void {
-  assert.equal(r.code, 0, describeSipp(what, r));
-  assert.equal(r.stats?.successful, calls, describeSipp(what, r));
-  assert.equal(r.stats.failed, 0, describeSipp(what, r));
-}
 
 /** PCMA packets whose payload is not the sites' one-byte music: someone's voice. */
 function voiceCounter(m: RtpMeter): { voice: number; music: number } {
@@ -208,19 +191,19 @@ afterAll(async () => {
 
 /** B's agent phone (agent-phone.xml) registered as 1001 with digest, its media behind a meter. */
 async function agentPhone(): Promise<{ phone: SippRun; toAgent: RtpMeter }> {
-  const toAgent = await meter();
-  const phone = await sipp({ scenario: 'agent-phone.xml', keys: { ring_ms: 200, sdp_port: toAgent.port } });
-  toAgent.target = { host: LOCAL, port: phone.mediaPort };
-  const register = await sipp({
-    scenario: 'agent-register.xml',
-    remote: `${LOCAL}:${b.stack.address('udp').port}`,
-    calls: 1,
-    timeoutSec: 20,
-    auth: { username: '1001', password: PASSWORD },
-    extraArgs: ['-auth_uri', REALM],
-    keys: { extension: '1001', domain: REALM, contact_port: phone.port, expires: 300 },
+  const toAgent = await peers.meter();
+  const phone = await peers.sipp({
+    scenario: 'agent-phone.xml',
+    keys: { ring_ms: 200, sdp_port: toAgent.port },
   });
-  assertAllSucceeded('register 1001 at B', await register.done, 1);
+  toAgent.target = { host: LOCAL, port: phone.mediaPort };
+  await peers.registerPhone({
+    remote: `${LOCAL}:${b.stack.address('udp').port}`,
+    extension: '1001',
+    password: PASSWORD,
+    realm: REALM,
+    contactPort: phone.port,
+  });
   await waitFor('1001 registered at B', () => b.registrar.phoneState('a01') === 'registered');
   return { phone, toAgent };
 }
@@ -229,9 +212,9 @@ async function agentPhone(): Promise<{ phone: SippRun; toAgent: RtpMeter }> {
 async function caller(
   talkMs: number,
 ): Promise<{ run: SippRun; toCaller: RtpMeter; heard: { voice: number; music: number } }> {
-  const toCaller = await meter();
+  const toCaller = await peers.meter();
   const heard = voiceCounter(toCaller);
-  const run = await sipp({
+  const run = await peers.sipp({
     scenario: 'caller.xml',
     remote: `${LOCAL}:${a.stack.address('udp').port}`,
     calls: 1,

@@ -1,11 +1,12 @@
 /**
  * `kill -9` of a site taking its calls over SIP (issue 12; the SIP counterpart of
  * test/integration/site-crash.test.ts). The real site process (`site-node/main.ts` with a
- * `sip:` section, no `--simulate`) on its own PostgreSQL database; SIPp as the carrier's callers
- * and the agents' phones, the agents at the gRPC desk. Before the kill: a caller walks the IVR
- * (1, PIN, 9, 0) to an agent and hangs up (answered); callers report a lost card (3, then 1 to
- * confirm), one of them to the end; another walks to an agent and is talking at the kill, more
- * card-loss callers are in the IVR and callers file a complaint (6, then 1). The site is killed
+ * `sip:` section, no `--simulate`; the config of test/support/site-sip.ts, written to a file) on
+ * its own PostgreSQL database; SIPp as the carrier's callers and the agents' phones, the agents
+ * at the gRPC desk. Before the kill: a caller walks the IVR (1, PIN, 9, 0) to an agent and hangs
+ * up (answered); callers report a lost card (3, then 1 to confirm), one of them to the end;
+ * another walks to an agent and is talking at the kill, more card-loss callers are in the IVR
+ * and callers file a complaint (6, then 1). The site is killed
  * with SIGKILL, restarted on the same config and database, and the test checks:
  *   - the crash invariants of the simulated test (test/support/crash-checks.ts): nothing
  *     committed lost, the calls live at the kill closed `failed` / `site-restart` with one CDR,
@@ -22,18 +23,17 @@
  */
 import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { applyLedgerMigrations } from '../../shared/bank-host/migrate.js';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
 import { systemClock } from '../../shared/clock.js';
 import { createPool } from '../../shared/pg/pool.js';
-import { ha1 } from '../../shared/sip/digest-hash.js';
 import { compileSiteConfig, type SiteConfig } from '../../site-node/config.js';
 import type { DeskEvent } from '../../site-node/cti/agent-desk.js';
 import { DeskRoster } from '../../site-node/cti/desk-access.js';
@@ -48,25 +48,22 @@ import { PgDeskCredentialStore } from '../../site-node/store/desk-auth-repo.js';
 import { assertNothingLive, assertRecovered, committedAtKill } from '../support/crash-checks.js';
 import { freshDatabase, type TestDatabase } from '../support/pg.js';
 import { startSiteProcess, type SiteProcess } from '../support/site-process.js';
+import { assertAllSucceeded, LOCAL, SipPeers } from '../support/sip-peers.js';
 import {
-  describeSipp,
-  freeUdpPort,
-  startSipp,
-  type SippOptions,
-  type SippResult,
-  type SippRun,
-} from '../support/sipp.js';
-import { callerKeys, RETAIL_ANI } from '../support/sipp-walk.js';
+  EXAMPLE,
+  extensionOf,
+  NONCE_SECRET,
+  PHONE_PASSWORD,
+  QUICK_WALK,
+  REALM,
+  SECRET_ENV,
+  siteSipDoc,
+  walk,
+} from '../support/site-sip.js';
+import { describeSipp, freeUdpPort, type SippOptions, type SippRun } from '../support/sipp.js';
 import { waitFor } from '../support/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const EXAMPLE = join(ROOT, 'deploy/examples/site-chongqing.yaml');
-const REALM = 'chongqing.cc.example';
-const PASSWORD = 'phone-crash-test-password';
-const LOCAL = '127.0.0.1';
-const SECRET_ENV = 'H4_CRASH_SIP_NONCE_SECRET';
-/** Keys a second or less apart: barge-in and type-ahead skip the prompts (site-over-sip.test.ts). */
-const QUICK_WALK = { greeting_ms: 1500, pin_ms: 800, balance_ms: 800, menu_ms: 800, digit_ms: 250 };
 /** The card-loss callers: each a customer of its own (one card each), known by number. */
 const CARD_LOSS_CALLERS = 4;
 /** Callers filing a complaint, live at the kill: customers of their own, after the card-loss ones. */
@@ -86,7 +83,8 @@ const people = makePopulation('chongqing', CARD_LOSS_CALLERS + COMPLAINT_CALLERS
 const cardLossCallers = people.slice(0, CARD_LOSS_CALLERS);
 const complainers = people.slice(CARD_LOSS_CALLERS);
 const sites: SiteProcess[] = [];
-const sipps: SippRun[] = [];
+/** The SIPp callers and phones; the callers live at the kill outlast the restart. */
+const peers = new SipPeers(120);
 const desks: GrpcAgentDesk[] = [];
 const heartbeats: NodeJS.Timeout[] = [];
 
@@ -96,26 +94,18 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'site-crash-sip-'));
   sipPort = await freeUdpPort();
   const rtp = 38000 + 2 * Math.floor(Math.random() * 1000);
-  const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
-  delete doc.cti!.tls; // the desk in plaintext on loopback (--insecure-loopback)
-  doc.ivr!.flow = join(ROOT, 'site-node/ivr/flows/phone-banking.yaml');
-  doc.sip = {
-    listen: [{ transport: 'udp', host: LOCAL, port: sipPort }],
-    publicAddress: LOCAL,
-    rtpPorts: { from: rtp, to: rtp + 99 },
-    realm: REALM,
-    digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
-    trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 20 }],
-    phones: ['a01', 'a02'].map((agent, i) => ({
-      agent,
-      extension: `100${i + 1}`,
-      ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PASSWORD) },
-    })),
+  const doc = siteSipDoc({
+    sipPort,
+    rtpBase: rtp,
+    phones: ['a01', 'a02'],
     timers: { ringTimeout: 4000 },
-  };
-  // The flow records complaints: the complainers killed mid-call leave recordings the restart
-  // marks failed (site-restart).
-  doc.recordings = { dir: join(dir, 'recordings') };
+    maxChannels: 20,
+    // The flow records complaints: the complainers killed mid-call leave recordings the restart
+    // marks failed (site-restart).
+    recordingsDir: join(dir, 'recordings'),
+  });
+  // The config is written elsewhere: the flow by its absolute path.
+  doc.ivr!.flow = join(ROOT, 'site-node/ivr/flows/phone-banking.yaml');
   configFile = join(dir, 'site.yaml');
   writeFileSync(configFile, stringify(doc));
   config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
@@ -150,7 +140,7 @@ afterAll(async () => {
     s.child.kill('SIGKILL');
     await s.exited;
   }
-  for (const r of sipps) await r.dispose();
+  await peers.cleanup();
   await pool?.end();
   rmSync(dir, { recursive: true, force: true });
   await db?.drop();
@@ -161,7 +151,7 @@ async function startSite(): Promise<{ site: SiteProcess; desk: GrpcAgentDesk }> 
     ['--config', configFile, '--database', db.url, '--insecure-loopback', '--stats-every', '600'],
     {
       // debug: the site logs each prompt it played, by leg; the card-loss check reads them.
-      env: { LOG_LEVEL: 'debug', [SECRET_ENV]: 'a-crash-test-nonce-secret-of-more-than-32-chars' },
+      env: { LOG_LEVEL: 'debug', [SECRET_ENV]: NONCE_SECRET },
     },
   );
   sites.push(site);
@@ -174,32 +164,17 @@ async function startSite(): Promise<{ site: SiteProcess; desk: GrpcAgentDesk }> 
   return { site, desk };
 }
 
-async function sipp(o: SippOptions): Promise<SippRun> {
-  const run = await startSipp({ timeoutSec: 120, ...o });
-  sipps.push(run);
-  return run;
-}
-
-function assertAllSucceeded(what: string, r: SippResult, calls: number): void {
-  assert.equal(r.code, 0, describeSipp(what, r));
-  assert.equal(r.stats?.successful, calls, describeSipp(what, r));
-  assert.equal(r.stats.failed, 0, describeSipp(what, r));
-}
-
 /** An agent phone (agent-phone.xml) registered with digest (agent-register.xml). */
 async function registeredPhone(agentId: string): Promise<SippRun> {
-  const extension = `100${agentId.slice(-1)}`;
-  const phone = await sipp({ scenario: 'agent-phone.xml', keys: { ring_ms: 200 } });
-  const register = await sipp({
-    scenario: 'agent-register.xml',
+  const phone = await peers.sipp({ scenario: 'agent-phone.xml', keys: { ring_ms: 200 } });
+  await peers.registerPhone({
     remote: `${LOCAL}:${sipPort}`,
-    calls: 1,
-    timeoutSec: 20,
-    auth: { username: extension, password: PASSWORD },
-    extraArgs: ['-auth_uri', REALM],
-    keys: { extension, domain: REALM, contact_port: phone.port, expires: 600 },
+    extension: extensionOf(agentId),
+    password: PHONE_PASSWORD,
+    realm: REALM,
+    contactPort: phone.port,
+    expires: 600,
   });
-  assertAllSucceeded(`register ${extension}`, await register.done, 1);
   return phone;
 }
 
@@ -239,9 +214,6 @@ async function wrapUp(desk: GrpcAgentDesk, offer: Offer) {
   await desk.completeWrapup(offer.agentId, offer.callId, 'resolved');
   return waitFor(`the CDR of ${offer.callId}`, () => getCdr(pool, offer.callId));
 }
-
-const walk = (talkMs: number): Record<string, string | number> =>
-  callerKeys(QUICK_WALK, { dnis: '95588', ani: RETAIL_ANI, talkMs });
 
 const cardLoss = (ani: string, stayMs: number): SippOptions => ({
   scenario: 'caller-card-loss.xml',
@@ -305,15 +277,14 @@ test('kill -9 of a site over SIP: nothing committed lost, no caller told of a st
   const offers: Offer[] = [];
   assert.deepEqual(await readyAgents(first.desk, ['a01', 'a02'], offers), ['registered', 'registered']);
 
-  // A call walks to an agent and ends answered: committed before the kill.
-  const done = await sipp(walkTo(ANSWERED_TALK_MS));
+  // Together, both committed before the kill: a call walks to an agent and ends answered, and
+  // a card-loss report is heard to the end ("stopped", then the branch notice).
+  const done = await peers.sipp(walkTo(ANSWERED_TALK_MS));
+  const reported = await peers.sipp(cardLoss(cardLossCallers[0]!.profile.phones[0]!, 14_000));
   assertAllSucceeded('caller (answered)', await done.done, 1);
   assert.equal(offers.length, 1, JSON.stringify(offers));
   const answered = await wrapUp(first.desk, offers[0]!);
   assert.equal(answered.outcome, 'answered', JSON.stringify(answered));
-
-  // A card-loss report heard to the end ("stopped", then the branch notice): committed.
-  const reported = await sipp(cardLoss(cardLossCallers[0]!.profile.phones[0]!, 14_000));
   assertAllSucceeded('card-loss caller (to the end)', await reported.done, 1);
   await waitFor(
     'the first card-loss call ended',
@@ -325,25 +296,29 @@ test('kill -9 of a site over SIP: nothing committed lost, no caller told of a st
 
   // Live at the kill: a caller talking to an agent, card-loss callers in the IVR and callers
   // filing a complaint (then queued for complaints, which no agent signed in serves), each
-  // started once the one before is in PostgreSQL.
-  const talking = await sipp(walkTo(LIVE_MS));
+  // started once the one before is in PostgreSQL (the first walks to its agent meanwhile).
+  const talking = await peers.sipp(walkTo(LIVE_MS));
   await waitFor(
-    'a caller talking to an agent',
-    async () => (await count(`SELECT count(*) AS n FROM calls WHERE state = 'connected'`)) === 1,
-    30_000,
+    'the call of the caller who will talk',
+    async () => (await count(`SELECT count(*) AS n FROM calls WHERE ended_at IS NULL`)) === 1,
   );
   const inIvr: SippRun[] = [];
   for (const p of [...cardLossCallers.slice(1), ...complainers]) {
     const ani = p.profile.phones[0]!;
-    inIvr.push(await sipp(complainers.includes(p) ? complaint(ani, LIVE_MS) : cardLoss(ani, LIVE_MS)));
+    inIvr.push(await peers.sipp(complainers.includes(p) ? complaint(ani, LIVE_MS) : cardLoss(ani, LIVE_MS)));
     await waitFor(
       `the card-loss call from ${ani}`,
       async () => (await count(`SELECT count(*) AS n FROM calls WHERE ani = $1`, [ani])) === 1,
     );
   }
-  // Mid-traffic: the kill once a live card-loss caller has been told its card is stopped and
-  // a complaint its reference; the others are a step or two behind (keying, waiting for the
-  // bank or the ticket, hearing the prompt).
+  // Mid-traffic: the kill once the first caller talks to its agent, a live card-loss caller has
+  // been told its card is stopped and a complaint its reference; the others are a step or two
+  // behind (keying, waiting for the bank or the ticket, hearing the prompt).
+  await waitFor(
+    'a caller talking to an agent',
+    async () => (await count(`SELECT count(*) AS n FROM calls WHERE state = 'connected'`)) === 1,
+    30_000,
+  );
   await waitFor(
     'live callers told their card is stopped and their complaint registered',
     () => toldBy(first.site.stderr, STOPPED).size >= 2 && toldBy(first.site.stderr, RECORDED).size >= 1,
@@ -412,7 +387,7 @@ test('kill -9 of a site over SIP: nothing committed lost, no caller told of a st
   const offersAfter: Offer[] = [];
   assert.deepEqual(await readyAgents(second.desk, ['a01', 'a02'], offersAfter), ['registered', 'registered']);
   const callsBefore = await count(`SELECT count(*) AS n FROM calls`);
-  const after = await sipp(walkTo(ANSWERED_TALK_MS));
+  const after = await peers.sipp(walkTo(ANSWERED_TALK_MS));
   assertAllSucceeded('caller after the restart', await after.done, 1);
   assert.equal(offersAfter.length, 1, JSON.stringify(offersAfter));
   const cdr = await wrapUp(second.desk, offersAfter[0]!);

@@ -1,23 +1,24 @@
 /**
  * A real site over SIP for the end-to-end tests of test/sip/site-*.test.ts (docs/sip.md "The
  * tests"): the example site in this process on its own PostgreSQL database, built as main.ts
- * builds it without --simulate (site-node/sip-site.ts), SIP on a free loopback port, the trunk at
- * 127.0.0.1, agents a01-a04 with phones 1001-1004 (digest MD5), the gRPC desk in plaintext. The
- * demo customer c-1001 is in the ledger and the customer table, so the IVR walk of
- * test/sip/scenarios/caller.xml knows the caller by number.
+ * builds it without --simulate (site-node/sip-site.ts), its config from test/support/site-sip.ts:
+ * SIP on a free loopback port, the trunk at 127.0.0.1, agents a01-a06 with phones 1001-1006
+ * (digest MD5) unless told other agents, the gRPC desk in plaintext, a recordings folder the site
+ * creates at start. Options change what a file needs: `sip.timers`, the agents with a phone,
+ * dialling out through the trunk's outbound proxy, and any other
+ * change to the config (`configure`). The demo customer c-1001 is in the ledger and the customer
+ * table, so the IVR walk of test/sip/scenarios/caller.xml knows the caller by number.
  *
- * The helpers start SIPp peers (test/support/sipp.ts) and desk sessions whose clean-ups run
- * after each test (`cleanup()` in afterEach): each test runs alone, on a site left as it found
- * it (agents logged out, SIPp runs killed).
+ * The helpers start SIPp peers and meters (test/support/sip-peers.ts) and desk sessions whose
+ * clean-ups run after each test (`cleanup()` in afterEach): each test runs alone, on a site left
+ * as it found it (agents logged out, SIPp runs killed).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { seedDemoLedger } from '../../shared/bank-host/pg-ledger.js';
 import { DEMO_LEDGER_CUSTOMERS } from '../../shared/bank-host/demo.js';
-import { ha1 } from '../../shared/sip/digest-hash.js';
 import { createLogger } from '../../shared/log.js';
 import type { DeskEvent } from '../../site-node/cti/agent-desk.js';
 import { GrpcAgentDesk } from '../../site-node/cti/grpc-desk-client.js';
@@ -28,48 +29,33 @@ import { startSipSite, type SipSite } from '../../site-node/sip-site.js';
 import { seedCustomers } from '../../site-node/store/index.js';
 import type { SipVoice } from '../../site-node/telephony/sip-voice.js';
 import { freshDatabase, type TestDatabase } from './pg.js';
+import { freeUdpPort, type SippRun } from './sipp.js';
+import { LOCAL, SipPeers } from './sip-peers.js';
 import {
-  describeSipp,
-  freeUdpPort,
-  startSipp,
-  type SippOptions,
-  type SippResult,
-  type SippRun,
-} from './sipp.js';
-import { callerKeys, RETAIL_ANI } from './sipp-walk.js';
+  EXAMPLE,
+  extensionOf,
+  NONCE_SECRET,
+  PHONE_PASSWORD,
+  REALM,
+  SECRET_ENV,
+  siteSipDoc,
+  type SiteDoc,
+  type SiteSipDocOptions,
+} from './site-sip.js';
 import { waitFor } from './wait.js';
 
-const EXAMPLE = new URL('../../deploy/examples/site-chongqing.yaml', import.meta.url).pathname;
-export const REALM = 'chongqing.cc.example';
-/** Every phone's password (phones 1001-1004). */
-export const PHONE_PASSWORD = 'phone-1001-test-password';
-export const LOCAL = '127.0.0.1';
-const SECRET_ENV = 'I1_SITE_SIP_NONCE_SECRET';
-/** Keys come fast: the site skips a prompt when a key is already waiting (type-ahead). */
-export const QUICK_WALK = { greeting_ms: 1500, pin_ms: 800, balance_ms: 800, menu_ms: 800, digit_ms: 250 };
+export { assertAllSucceeded, LOCAL } from './sip-peers.js';
+export { PHONE_PASSWORD, QUICK_WALK, REALM, walk, walkUntilEnd } from './site-sip.js';
 
-/** caller.xml's keys for the quick walk to an agent, then `talkMs` of voice from the 0. */
-export const walk = (talkMs: number): Record<string, string | number> =>
-  callerKeys(QUICK_WALK, { dnis: '95588', ani: RETAIL_ANI, talkMs });
-
-/** The walk's keys without talk_ms, for the scenarios that talk until something happens. */
-export function walkUntilEnd(): Record<string, string | number> {
-  const { talk_ms: _talk, ...keys } = walk(0);
-  return keys;
-}
-
-export interface SiteOverSipOptions {
+export interface SiteOverSipOptions extends Pick<SiteSipDocOptions, 'phones' | 'timers' | 'dialOut'> {
   /** The test database's name prefix. */
   database: string;
-  /** `sip.timers` of the site config, as written there (ms). */
-  timers?: Record<string, number>;
+  /** Changes to the config before it is compiled (a queue's callbacks, say). */
+  configure?: (doc: SiteDoc) => void;
 }
 
-export function assertAllSucceeded(what: string, r: SippResult, calls: number): void {
-  assert.equal(r.code, 0, describeSipp(what, r));
-  assert.equal(r.stats?.successful, calls, describeSipp(what, r));
-  assert.equal(r.stats.failed, 0, describeSipp(what, r));
-}
+/** How the agent's phone stands as the desk shows it at sign-in; `none`: the agent has no phone. */
+export type PhoneAtSignIn = 'registered' | 'not-registered' | 'none';
 
 /** The call the desk offered the agent. */
 export function offeredCall(events: DeskEvent[]): string {
@@ -78,18 +64,20 @@ export function offeredCall(events: DeskEvent[]): string {
   return offer.pop.callId;
 }
 
-export class SiteOverSip {
-  private readonly cleanups: Array<() => Promise<unknown>> = [];
-
+export class SiteOverSip extends SipPeers {
   private constructor(
     readonly real: SipSite,
     readonly voice: SipVoice,
     readonly desk: GrpcAgentDesk,
     readonly sipPort: number,
     readonly config: SiteConfig,
+    /** The flow's recordings folder (the site created it at start). */
+    readonly recordings: string,
     private readonly db: TestDatabase,
     private readonly lines: string[],
-  ) {}
+  ) {
+    super(90);
+  }
 
   /** The site's log lines (JSON) with this message, as objects. */
   logged(msg: string): Array<Record<string, unknown>> {
@@ -122,27 +110,20 @@ export class SiteOverSip {
     const sipPort = await freeUdpPort();
     const rtpBase = 32000 + 2 * Math.floor(Math.random() * 2000);
     const db = await freshDatabase(o.database);
-    const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
-    delete doc.cti!.tls; // the desk in plaintext on loopback (--insecure-loopback)
-    doc.sip = {
-      listen: [{ transport: 'udp', host: LOCAL, port: sipPort }],
-      publicAddress: LOCAL,
-      rtpPorts: { from: rtpBase, to: rtpBase + 99 },
-      realm: REALM,
-      digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
-      trunks: [{ name: 'loopback', sources: [`${LOCAL}/32`], dnis: ['95588'], maxChannels: 10 }],
-      phones: ['a01', 'a02', 'a03', 'a04', 'a05', 'a06'].map((agent, i) => ({
-        agent,
-        extension: `100${i + 1}`,
-        ha1: { MD5: ha1('MD5', `100${i + 1}`, REALM, PHONE_PASSWORD) },
-      })),
-      timers: o.timers ?? {},
-    };
     // The phone-banking flow records complaints: a site with real voice needs somewhere to put
-    // them (test/sip/site-recording.test.ts tests them).
-    doc.recordings = { dir: mkdtempSync(join(tmpdir(), 'site-over-sip-recordings-')) };
+    // them. Not there yet: the site creates it at start.
+    const recordings = join(mkdtempSync(join(tmpdir(), 'site-over-sip-')), 'recordings');
+    const doc = siteSipDoc({
+      sipPort,
+      rtpBase,
+      recordingsDir: recordings,
+      ...(o.phones ? { phones: o.phones } : {}),
+      ...(o.timers ? { timers: o.timers } : {}),
+      ...(o.dialOut ? { dialOut: o.dialOut } : {}),
+    });
+    o.configure?.(doc);
     const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
-    process.env[SECRET_ENV] = 'an-integration-test-nonce-secret-of-40-chars';
+    process.env[SECRET_ENV] = NONCE_SECRET;
     const real = await startSipSite({
       config,
       databaseUrl: db.url,
@@ -158,30 +139,14 @@ export class SiteOverSip {
     await seedDemoLedger(real.pool, DEMO_LEDGER_CUSTOMERS.slice(0, 1));
     await seedCustomers(real.site.store, [{ ...DEMO_PROFILES[0]!, homeSiteId: config.siteId }]);
     const desk = new GrpcAgentDesk({ address: `127.0.0.1:${real.site.ctiPort}`, password: testPassword });
-    return new SiteOverSip(real, real.voice, desk, sipPort, config, db, lines);
+    return new SiteOverSip(real, real.voice, desk, sipPort, config, recordings, db, lines);
   }
 
   async stop(): Promise<void> {
     this.desk.close();
     await this.real.stop();
     await this.db.drop();
-  }
-
-  /** Runs what the test's helpers left to undo, last first (afterEach). */
-  async cleanup(): Promise<void> {
-    for (const c of this.cleanups.splice(0).reverse()) await c();
-  }
-
-  /** Something to undo after the test. */
-  later(c: () => Promise<unknown>): void {
-    this.cleanups.push(c);
-  }
-
-  /** A SIPp run, killed after the test. */
-  async sipp(o: SippOptions): Promise<SippRun> {
-    const run = await startSipp({ timeoutSec: 90, ...o });
-    this.later(() => run.dispose());
-    return run;
+    rmSync(dirname(this.recordings), { recursive: true, force: true });
   }
 
   /** A SIPp caller from the trunk. */
@@ -191,19 +156,14 @@ export class SiteOverSip {
 
   /** Registers `agentId`'s extension with digest (agent-register.xml), naming `contactPort`. */
   async register(agentId: string, contactPort: number): Promise<void> {
-    const extension = `100${agentId.slice(-1)}`;
-    const register = await this.sipp({
-      scenario: 'agent-register.xml',
+    const extension = extensionOf(agentId);
+    await this.registerPhone({
       remote: this.remote,
-      calls: 1,
-      timeoutSec: 20,
-      auth: { username: extension, password: PHONE_PASSWORD },
-      // SIPp signs the address it sends to unless told; the site checks the digest's uri is the
-      // REGISTER's Request-URI (sip:realm).
-      extraArgs: ['-auth_uri', REALM],
-      keys: { extension, domain: REALM, contact_port: contactPort, expires: 300 },
+      extension,
+      password: PHONE_PASSWORD,
+      realm: REALM,
+      contactPort,
     });
-    assertAllSucceeded(`register ${extension}`, await register.done, 1);
     await waitFor(
       `${extension} registered`,
       () => this.voice.registrar?.phoneState(agentId) === 'registered',
@@ -227,7 +187,7 @@ export class SiteOverSip {
    */
   async readyAgent(
     agentId: string,
-    phone: 'registered' | 'not-registered' = 'registered',
+    phone: PhoneAtSignIn = 'registered',
     deskAnswers = true,
   ): Promise<DeskEvent[]> {
     const events = await this.signedInAgent(agentId, phone, deskAnswers);
@@ -236,11 +196,7 @@ export class SiteOverSip {
   }
 
   /** The agent signed in at the desk, not ready; it answers every offer at the desk. Logged out after. */
-  async signedInAgent(
-    agentId: string,
-    phone: 'registered' | 'not-registered',
-    deskAnswers = true,
-  ): Promise<DeskEvent[]> {
+  async signedInAgent(agentId: string, phone: PhoneAtSignIn, deskAnswers = true): Promise<DeskEvent[]> {
     const { desk } = this;
     const events: DeskEvent[] = [];
     const unsubscribe = desk.subscribe(agentId, (e) => {
@@ -258,7 +214,7 @@ export class SiteOverSip {
       await desk.logout(agentId);
     });
     const view = await desk.login(agentId);
-    assert.equal(view.phone, phone);
+    assert.equal(view.phone ?? 'none', phone);
     return events;
   }
 
@@ -272,13 +228,16 @@ export class SiteOverSip {
 
   /**
    * The one call the site opened since `sinceMs`: a call that reaches no agent has no offer at
-   * the desk to name it, and these tests run one at a time.
+   * the desk to name it, and these tests run one at a time. `exceptCallbacks`: the one call from
+   * the trunk, not counting the callbacks the site opened to dial out (DNIS `callback`).
    */
-  callSince(sinceMs: number): Promise<string> {
+  callSince(sinceMs: number, o: { exceptCallbacks?: boolean } = {}): Promise<string> {
+    const which = o.exceptCallbacks ? ` AND dnis <> 'callback'` : '';
     return waitFor('the call in PG', async () => {
-      const r = await this.real.pool.query<{ id: string }>(`SELECT id FROM calls WHERE created_at >= $1`, [
-        new Date(sinceMs),
-      ]);
+      const r = await this.real.pool.query<{ id: string }>(
+        `SELECT id FROM calls WHERE created_at >= $1${which}`,
+        [new Date(sinceMs)],
+      );
       assert.ok(r.rows.length <= 1, `one call since the test began: ${JSON.stringify(r.rows)}`);
       return r.rows[0]?.id;
     });
