@@ -592,6 +592,7 @@ export async function runSite(
             mainMs: perCall(threads.mainMs),
             mediaWorkerMs: perCall(threads.busiestOtherMs),
             otherThreadsMs: perCall(threads.restMs),
+            eachOtherThreadMs: threads.othersMs.filter((ms) => ms > 0).map(perCall),
             what: 'main: the main thread; mediaWorker: the busiest other thread (the media engine); other: GC and libuv threads',
           },
           peakRssMiB: peak.site,

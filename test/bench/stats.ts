@@ -124,20 +124,19 @@ export function threadCpuSplit(
   pid: number,
   before: Map<number, number>,
   after: Map<number, number>,
-): { mainMs: number; busiestOtherMs: number; restMs: number } {
+): { mainMs: number; busiestOtherMs: number; restMs: number; othersMs: number[] } {
   let mainMs = 0;
-  let busiestOtherMs = 0;
-  let othersMs = 0;
+  const others: number[] = [];
   for (const [tid, ms] of after) {
     const d = ms - (before.get(tid) ?? 0);
     if (tid === pid) mainMs = d;
-    else {
-      othersMs += d;
-      busiestOtherMs = Math.max(busiestOtherMs, d);
-    }
+    else others.push(d);
   }
+  others.sort((a, b) => b - a);
   const r = (x: number) => Math.round(x);
-  return { mainMs: r(mainMs), busiestOtherMs: r(busiestOtherMs), restMs: r(othersMs - busiestOtherMs) };
+  const busiestOtherMs = others[0] ?? 0;
+  const restMs = others.slice(1).reduce((a, b) => a + b, 0);
+  return { mainMs: r(mainMs), busiestOtherMs: r(busiestOtherMs), restMs: r(restMs), othersMs: others.map(r) };
 }
 
 /** Resident set size of a process in MiB, from /proc/<pid>/status VmRSS. */
