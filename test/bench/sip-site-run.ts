@@ -190,6 +190,8 @@ interface CdrFigures {
   walk: LatencySummary;
   /** answered to the call's end, as the CDR has it. */
   agentTalk: LatencySummary;
+  /** Calls not answered by an agent, by `<end reason> at <the last IVR node they reached>`. */
+  notAnsweredBy: Record<string, number>;
 }
 
 async function cdrFigures(databaseUrl: string): Promise<CdrFigures & { calls: number }> {
@@ -203,14 +205,17 @@ async function cdrFigures(databaseUrl: string): Promise<CdrFigures & { calls: nu
       o: number | null;
       w: number | null;
       talk_ms: string;
+      end_reason: string;
+      last_node: string | null;
     }>(
-      `SELECT outcome, agent_id,
-              extract(epoch FROM answered_at - queued_at) * 1000 AS q,
-              extract(epoch FROM answered_at - offered_at) * 1000 AS o,
-              extract(epoch FROM queued_at - started_at) * 1000 AS w,
-              talk_ms
-         FROM cdrs`,
+      `SELECT d.outcome, d.agent_id,
+              extract(epoch FROM d.answered_at - d.queued_at) * 1000 AS q,
+              extract(epoch FROM d.answered_at - d.offered_at) * 1000 AS o,
+              extract(epoch FROM d.queued_at - d.started_at) * 1000 AS w,
+              d.talk_ms, d.end_reason, c.ivr_path ->> -1 AS last_node
+         FROM cdrs d JOIN calls c ON c.id = d.call_id`,
     );
+    const notAnsweredBy: Record<string, number> = {};
     const byOutcome: Record<string, number> = {};
     const q: number[] = [];
     const o: number[] = [];
@@ -222,6 +227,9 @@ async function cdrFigures(databaseUrl: string): Promise<CdrFigures & { calls: nu
       if (row.outcome === 'answered' && row.agent_id) {
         answeredByAgent++;
         talk.push(Number(row.talk_ms));
+      } else {
+        const why = `${row.end_reason} at ${row.last_node ?? 'no IVR node'}`;
+        notAnsweredBy[why] = (notAnsweredBy[why] ?? 0) + 1;
       }
       if (row.q !== null) q.push(Number(row.q));
       if (row.o !== null) o.push(Number(row.o));
@@ -236,6 +244,7 @@ async function cdrFigures(databaseUrl: string): Promise<CdrFigures & { calls: nu
       offeredToAnswer: summarize(o),
       walk: summarize(w),
       agentTalk: summarize(talk),
+      notAnsweredBy,
     };
   } finally {
     await pool.end();
@@ -545,7 +554,12 @@ export async function runSite(
       },
       walkInSite: { what: 'the INVITE to the queue, as the CDRs have it', ...cdr.walk },
       agentTalk: { what: 'answered to the end, per answered call (CDR talk_ms)', ...cdr.agentTalk },
-      cdrs: { calls: cdr.calls, written: cdr.cdrs, byOutcome: cdr.byOutcome },
+      cdrs: {
+        calls: cdr.calls,
+        written: cdr.cdrs,
+        byOutcome: cdr.byOutcome,
+        notAnsweredBy: cdr.notAnsweredBy,
+      },
       store: {
         what:
           'transactions committed in the site database over the run (pg_stat_database; every query ' +
