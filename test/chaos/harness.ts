@@ -199,6 +199,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv, o: RunOptions = {}
     invariants.countedOnce = moves.countedOnce;
     figures.moves = moves.moves;
     figures.splitByKill = moves.splitByKill;
+    figures.splitByTargetKill = moves.splitByTargetKill;
   } catch (e) {
     fail('setup', e);
   } finally {

@@ -109,3 +109,40 @@ test('an origin killed between commit and its overflowed write: a split, not a l
   assert.equal(twice.countedOnce.pass, false);
   assert.match(twice.countedOnce.detail, /counted at both ends after a kill of the origin: wanzhou\/wz-1/);
 });
+
+test('a target killed after its admit, before its ack reached the origin: a split, not a disagreement', () => {
+  // The chaos-short failure: chongqing admitted the call (its overflow-in record committed),
+  // its commit-ack stuck in its stream to the hub, then kill -9. Crash recovery ended the record
+  // `failed`/`site-restart`; the restarted book refused the resent commit as an unknown token and
+  // the origin kept its caller, who ended at home (§5.9 "A restart").
+  const home = origin({ outcome: 'callback', endReason: 'fallback:callback', overflowOut: null });
+  const left = {
+    ...origin({ callId: 'wz-2', outcome: 'abandoned', endReason: 'abandoned-queued', overflowOut: null }),
+  };
+  const died = target({ outcome: 'failed', answered: false, endReason: RESTART_REASON });
+  const died2 = target({
+    callId: 'cq-2',
+    outcome: 'failed',
+    answered: false,
+    endReason: RESTART_REASON,
+    overflowIn: { originSiteId: 'wanzhou', originCallId: 'wz-2', token: 't2', waitedMs: 10_000 },
+  });
+  const facts = [fact('wanzhou', 'wz-1'), fact('chongqing', 'cq-1'), fact('wanzhou', 'wz-2')];
+  const v = checkMoves(SITES, [home, left, died, died2], facts);
+  assert.ok(v.movesLanded.pass && v.answeredOnce.pass && v.countedOnce.pass, JSON.stringify(v));
+  assert.equal(v.splitByTargetKill, 2);
+  assert.equal(v.splitByKill, 0);
+  assert.match(v.movesLanded.detail, /0 moves, 0 split by a kill of the origin, 2 by a kill of the target/);
+  assert.match(v.countedOnce.detail, /1 split by a kill of the target counted at both ends/);
+  // Answered at the target, the caller was served there: still a disagreement.
+  const served = checkMoves(SITES, [home, { ...died, outcome: 'answered', answered: true }], []);
+  assert.equal(served.movesLanded.pass, false);
+  assert.match(
+    served.movesLanded.detail,
+    /chongqing\/cq-1: its origin wz-1 ended callback \(fallback:callback\) at home/,
+  );
+  // A record the target stored but refused (no trunk, the ACD refused it): no move, no disagreement.
+  const refused = checkMoves(SITES, [home, { ...died, endReason: 'overflow-not-admitted' }], []);
+  assert.ok(refused.movesLanded.pass, JSON.stringify(refused));
+  assert.equal(refused.notAdmitted, 1);
+});

@@ -18,6 +18,20 @@
  * `site-restart`) while the target holds the caller. That pair is counted as `splitByKill`
  * (the call still ends somewhere, once answered at most), not as lost; the province then has
  * a fact at each end of it, which countedOnce reports.
+ *
+ * The other end's kill (docs/architecture.md §5.9 "A restart"): a target killed after it
+ * admitted a call (the `overflow-in` record committed) but before its commit-ack reached the
+ * origin (a loaded target's stream to the hub can hold the ack for seconds) comes back with
+ * that record ended by crash recovery (`failed`, `site-restart`) and an empty book: the
+ * origin's resent commit is refused as an unknown token, and the origin keeps its caller,
+ * who ends at home. The two ends agree (the target's copy of the call died with it, never
+ * answered there), so the pair is counted as `splitByTargetKill`, not as a disagreement. An
+ * answered target record is not such a split (its caller was served there). Neither is a
+ * loss; the province has a fact at each end of such a pair, which the target cannot avoid
+ * (at its restart it cannot know whether the origin heard the ack), so countedOnce says how
+ * many rather than failing. A record the target stored but could not admit (`failed`,
+ * `overflow-not-admitted`: no trunk or the ACD refused it, the commit refused) is no move
+ * either: counted as `notAdmitted`.
  */
 import type { Check } from './invariants.js';
 
@@ -43,13 +57,19 @@ export interface MovesVerdict {
   answeredOnce: Check;
   movesLanded: Check;
   countedOnce: Check;
-  /** Moves whose two records agree, and pairs split by a kill of the origin. */
+  /** Moves whose two records agree, and pairs split by a kill of the origin or of the target. */
   moves: number;
   splitByKill: number;
+  splitByTargetKill: number;
+  /** Records a target stored for a commit it then refused (`overflow-not-admitted`). */
+  notAdmitted: number;
 }
 
 /** Crash recovery's end reason (site-node/store/recovery.ts RESTART_REASON). */
 export const RESTART_REASON = 'site-restart';
+
+/** A target's end of a record it stored but did not admit (runtime/overflow-target.ts). */
+export const NOT_ADMITTED_REASON = 'overflow-not-admitted';
 
 const few = (xs: readonly string[], n = 5): string =>
   xs.length <= n ? xs.join(', ') : `${xs.slice(0, n).join(', ')} … (+${xs.length - n})`;
@@ -106,6 +126,8 @@ export function checkMoves(
   const fromNowhere: string[] = [];
   const disagree: string[] = [];
   const split: Array<{ origin: CallRecord; target: CallRecord }> = [];
+  const targetSplit: Array<{ origin: CallRecord; target: CallRecord }> = [];
+  let notAdmitted = 0;
   const pairs: Array<{ origin: CallRecord; target: CallRecord }> = [];
   for (const r of records) {
     if (r.outcome !== 'overflowed') continue;
@@ -130,6 +152,8 @@ export function checkMoves(
       if (origin.overflowOut?.toSiteId !== t.siteId)
         disagree.push(`${here}: its origin ${origin.callId} says it went to ${origin.overflowOut?.toSiteId}`);
     } else if (origin.endReason === RESTART_REASON) split.push({ origin, target: t });
+    else if (t.endReason === RESTART_REASON && !t.answered) targetSplit.push({ origin, target: t });
+    else if (t.endReason === NOT_ADMITTED_REASON && !t.answered) notAdmitted++;
     else
       disagree.push(
         `${here}: its origin ${origin.callId} ended ${origin.outcome ?? 'without a CDR'} (${origin.endReason}) at home`,
@@ -164,6 +188,12 @@ export function checkMoves(
     if ((factsOf.get(ok) ?? []).length > 0 && (factsOf.get(tk) ?? []).length > 0)
       countedTwice.push(`${ok} (${RESTART_REASON}) and ${tk}`);
   }
+  let targetSplitCountedTwice = 0;
+  for (const { origin, target } of targetSplit) {
+    const ok = key(origin.siteId, origin.callId);
+    const tk = key(target.siteId, target.callId);
+    if ((factsOf.get(ok) ?? []).length > 0 && (factsOf.get(tk) ?? []).length > 0) targetSplitCountedTwice++;
+  }
   const countProblems: string[] = [];
   if (originCounted.length > 0)
     countProblems.push(
@@ -182,12 +212,19 @@ export function checkMoves(
       `${countedTwice.length} calls counted at both ends after a kill of the origin: ${few(countedTwice)}`,
     );
 
-  const summary = `${pairs.length} moves, ${split.length} split by a kill of the origin`;
+  const summary =
+    `${pairs.length} moves, ${split.length} split by a kill of the origin, ` +
+    `${targetSplit.length} by a kill of the target, ${notAdmitted} stored but not admitted`;
+  const counted = [`${pairs.length} moves checked at the hub`];
+  if (targetSplitCountedTwice > 0)
+    counted.push(`${targetSplitCountedTwice} split by a kill of the target counted at both ends`);
   return {
     answeredOnce: check(answerProblems, [`${admitted.size} calls admitted elsewhere`]),
     movesLanded: check(landProblems, [summary]),
-    countedOnce: check(countProblems, [`${pairs.length} moves checked at the hub`]),
+    countedOnce: check(countProblems, counted),
     moves: pairs.length,
     splitByKill: split.length,
+    splitByTargetKill: targetSplit.length,
+    notAdmitted,
   };
 }
