@@ -89,8 +89,15 @@ export interface StoreWritesConfig {
   writeConcurrency: number;
 }
 
-/** Connections of the site's own pool (site-node/store/site-pool.ts): writes, reads, the ledger. */
+/** Connections of the site's own pool (site-node/store/site-pool.ts): the store's writes and reads. */
 export const SITE_POOL_MAX = 12;
+/**
+ * Connections of the pool the site's reference bank host (shared/bank-host/pg-ledger.ts) has to
+ * itself: a customer's PIN checks queue on the customer's row lock, each waiter holding its
+ * connection, and on the store's pool they starved the store's writes (callers then heard busy:
+ * docs/operations.md §8.7). Apart, a stalled bank host slows only what asks it.
+ */
+export const BANK_POOL_MAX = 4;
 /** Two thirds of the pool at most write at once: the IVR's and the desks' reads keep the rest. */
 export const MAX_WRITE_CONCURRENCY = 8;
 

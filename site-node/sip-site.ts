@@ -10,7 +10,7 @@
  * the engine and the pool.
  */
 import type pg from 'pg';
-import { DEFAULT_STORE_WRITES, SITE_POOL_MAX, type SiteConfig } from './config.js';
+import { BANK_POOL_MAX, DEFAULT_STORE_WRITES, SITE_POOL_MAX, type SiteConfig } from './config.js';
 import { Site } from './runtime/site.js';
 import { PgLedgerBankHost } from '../shared/bank-host/pg-ledger.js';
 import { createSitePool } from './store/site-pool.js';
@@ -61,13 +61,18 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
     max: SITE_POOL_MAX,
     store: o.config.store ?? DEFAULT_STORE_WRITES,
   });
+  const bankPool = createSitePool(o.databaseUrl, {
+    applicationName: `site-${o.config.siteId}-bank`,
+    max: BANK_POOL_MAX,
+    store: o.config.store ?? DEFAULT_STORE_WRITES,
+  });
   const site = new Site({
     config: o.config,
     pool,
     databaseUrl: o.databaseUrl,
     scheduler,
     media: voice.port,
-    bank: new PgLedgerBankHost(pool, { clock: scheduler }),
+    bank: new PgLedgerBankHost(bankPool, { clock: scheduler }),
     log: o.log,
     insecureLoopback: o.insecureLoopback ?? false,
     ...(o.drainMs === undefined ? {} : { drainMs: o.drainMs }),
@@ -82,6 +87,7 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
     await site.stop().catch(() => {});
     await voice.stop().catch(() => {});
     await pool.end().catch(() => {});
+    await bankPool.end().catch(() => {});
     throw e;
   }
   let stopping: Promise<void> | undefined;
@@ -94,6 +100,7 @@ export async function startSipSite(o: SipSiteOptions): Promise<SipSite> {
         await site.stop();
         await voice.stop();
         await pool.end();
+        await bankPool.end();
       })();
       return stopping;
     },

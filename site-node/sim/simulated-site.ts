@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { DEFAULT_STORE_WRITES, SITE_POOL_MAX, type SiteConfig } from '../config.js';
+import { BANK_POOL_MAX, DEFAULT_STORE_WRITES, SITE_POOL_MAX, type SiteConfig } from '../config.js';
 import { GrpcAgentDesk } from '../cti/grpc-desk-client.js';
 import { SimAgents } from '../cti/sim-agents.js';
 import { tlsClientCredentials } from '../../shared/grpc/tls.js';
@@ -131,6 +131,11 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
     max: SITE_POOL_MAX,
     store: o.config.store ?? DEFAULT_STORE_WRITES,
   });
+  const bankPool = createSitePool(o.databaseUrl, {
+    applicationName: `site-${o.config.siteId}-bank`,
+    max: BANK_POOL_MAX,
+    store: o.config.store ?? DEFAULT_STORE_WRITES,
+  });
   const resumeAt = await lastRecordedMs(pool);
   const scheduler = new RealScheduler({ speed: o.speed, startMs: Math.max(Date.now(), (resumeAt ?? 0) + 1) });
   // Most customers pick up when the bank calls them back; they wait for the agent quietly.
@@ -161,7 +166,7 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
     databaseUrl: o.databaseUrl,
     scheduler,
     media,
-    bank: new PgLedgerBankHost(pool, { clock: scheduler }),
+    bank: new PgLedgerBankHost(bankPool, { clock: scheduler }),
     log: o.log,
     cti: o.cti ?? true,
     insecureLoopback: o.insecureLoopback ?? false,
@@ -228,6 +233,7 @@ export async function startSimulatedSite(o: SimulationOptions): Promise<Simulate
         await site.stop();
         scheduler.cancelAll();
         await pool.end();
+        await bankPool.end();
       })();
       return stopping;
     },
