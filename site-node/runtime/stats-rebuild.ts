@@ -95,10 +95,11 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 const obj = (v: unknown): Record<string, unknown> =>
   typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 
-/** Rebuild the stats from `events` (any order of calls; each call's events in the order written). */
+/** 0 for an agent's end of wrap-up, which goes first among the events of its millisecond. */
 const wrapUpEndFirst = (e: StoredEvent): number =>
   e.type === 'agent.state-changed' && e.payload.from === 'wrap-up' ? 0 : 1;
 
+/** Rebuild the stats from `events` (any order of calls; each call's events in the order written). */
 export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions): RebuiltStats {
   const tally = emptyTally(o.dayStartMs);
   const windows = new Map<string, WindowRecord[]>(o.queueIds.map((q) => [q, []]));
