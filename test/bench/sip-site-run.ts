@@ -44,6 +44,7 @@ import { seedCustomers } from '../../site-node/store/index.js';
 import { PgDeskCredentialStore } from '../../site-node/store/desk-auth-repo.js';
 import { freshDatabase } from '../support/pg.js';
 import { ThreadedMeter } from './threaded-meter.js';
+import { benchCallers, populationScenario, type BenchCallers } from './sip-site-callers.js';
 import { describeSipp, freeUdpPort, parseSippStats, startSipp, type SippResult } from '../support/sipp.js';
 import { callerKeys, RETAIL_ANI, WALK_PHONE_BANKING_ZH, WALK_WITH_BARGE_IN } from '../support/sipp-walk.js';
 import { waitFor } from '../support/wait.js';
@@ -89,6 +90,8 @@ export interface SiteRunOptions {
   agents: number;
   /** Wait for every prompt to end before the next key (about 85 s of walk a call). */
   fullWalk: boolean;
+  /** Customers calling, in turn (sip-site-callers.ts); 1: every call is the demo customer c-1001. */
+  customers: number;
   /** A V8 CPU profile of the site process into this folder (`node --cpu-prof`). */
   cpuProfDir?: string;
 }
@@ -268,13 +271,19 @@ async function committedTransactions(databaseUrl: string): Promise<number> {
 }
 
 /** What the site needs in its database before the calls: the walk's customer, the desks' passwords. */
-async function seedSite(databaseUrl: string, siteId: string, agentIds: readonly string[]): Promise<void> {
+async function seedSite(
+  databaseUrl: string,
+  siteId: string,
+  agentIds: readonly string[],
+  callers: BenchCallers | null,
+): Promise<void> {
   const pool = createPool(databaseUrl, { applicationName: 'sip-bench/seed' });
   try {
-    await seedDemoLedger(pool, DEMO_LEDGER_CUSTOMERS.slice(0, 1));
-    await seedCustomers(storeContext(pool, siteId, systemClock), [
-      { ...DEMO_PROFILES[0]!, homeSiteId: siteId },
-    ]);
+    await seedDemoLedger(pool, callers ? callers.ledger : DEMO_LEDGER_CUSTOMERS.slice(0, 1));
+    await seedCustomers(
+      storeContext(pool, siteId, systemClock),
+      callers ? callers.profiles : [{ ...DEMO_PROFILES[0]!, homeSiteId: siteId }],
+    );
     // One hash for every agent: the site checks each sign-in against it as against any other.
     const hash = await hashPassword(DESK_PASSWORD);
     const store = new PgDeskCredentialStore(pool);
@@ -337,11 +346,15 @@ export async function runSite(
     progress(
       `site pid ${site.pid} ready in ${startMs} ms: SIP udp ${LOCAL}:${sipPort}, desk ${site.ctiPort}`,
     );
+    const callers = o.customers > 1 ? benchCallers(o.customers, siteId) : null;
     await seedSite(
       db.url,
       siteId,
       roster.map((a) => a.id),
+      callers,
     );
+    if (callers) progress(`${o.customers} customers seeded, calling in turn`);
+    const population = callers ? populationScenario(dir, callers.anis) : null;
 
     // The agents' phones: one SIPp answering for all, every extension registered to it.
     const toAgent = await ThreadedMeter.start();
@@ -413,7 +426,8 @@ export async function runSite(
     const commits0 = await committedTransactions(db.url);
     const wall0 = Date.now();
     const caller = await startSipp({
-      scenario: 'caller.xml',
+      scenario: population?.scenario ?? 'caller.xml',
+      ...(population ? { extraArgs: population.args } : {}),
       remote: `${LOCAL}:${sipPort}`,
       rate: o.rate,
       calls,

@@ -267,6 +267,8 @@ export async function run(args: string[], progress: (line: string) => void): Pro
     // 1 = no reference.
     queue: 7000,
     agents: 0,
+    // Customers calling in turn, each its own number and ledger row (1: all the demo's c-1001).
+    customers: 50,
     'full-walk': 0,
     profile: 0,
     'site-only': 0,
@@ -282,6 +284,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
       ringMs: Math.round(f.ring!),
       queueMs: Math.round(f.queue!),
       agents: Math.round(f.agents!),
+      customers: Math.max(1, Math.round(f.customers!)),
       fullWalk: f['full-walk'] === 1,
       ...(cpuProfDir ? { cpuProfDir } : {}),
     },
@@ -298,6 +301,7 @@ export async function run(args: string[], progress: (line: string) => void): Pro
         ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100,
       ),
       callsPerSecond: f.rate,
+      customers: Math.max(1, Math.round(f.customers!)),
       seconds: f.seconds,
       talkMs: f.talk,
       ringMs: f.ring,
