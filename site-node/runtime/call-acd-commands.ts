@@ -235,6 +235,14 @@ export class CallAcdCommands {
     // written, and counted in the day's tally, once the agent's phone is bridged: a call whose
     // caller left while the phone still rang was never answered (callerHungUp, `unbridged`).
     const answeredAtMs = ctx.nowMs();
+    call.afterBridge = [];
+    // What waited for the bridge goes right after the answer's write (or the failure's), in
+    // the same step: nothing of the call can be pushed in between.
+    const settle = (): void => {
+      const waiting = call.afterBridge ?? [];
+      call.afterBridge = undefined;
+      for (const push of waiting) push();
+    };
     void this.legOf(call)
       .then(() => ctx.d.media.bridgeToAgent(call.leg, agentId))
       .then(
@@ -257,8 +265,15 @@ export class CallAcdCommands {
               }),
             answeredAtMs,
           );
+          settle();
         },
-        (e: unknown) => this.agentPhoneFailed(callId, agentId, e),
+        (e: unknown) => {
+          try {
+            this.agentPhoneFailed(callId, agentId, e);
+          } finally {
+            settle();
+          }
+        },
       );
   }
 

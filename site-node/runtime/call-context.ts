@@ -118,7 +118,18 @@ export class CallContext {
     // As stats-rebuild.ts counts them: by the reason the end is written with.
     if (req.reason.startsWith('fallback:')) this.tally.fallbacks++;
     if (followUp) void this.d.writes.push(`follow-up ${call.callId}`, followUp, call.callId);
-    this.write(call.callId, `end ${call.callId}`, (s) => endCall(s, req));
+    const at = this.nowMs();
+    this.afterBridge(call, () => this.write(call.callId, `end ${call.callId}`, (s) => endCall(s, req), at));
+  }
+
+  /**
+   * `push` now, or, while the agent's phone is still being bridged, right after the answer's
+   * write once that has settled (LiveCall.afterBridge): a call's writes run in the order they
+   * were pushed, so its wrap-up and end follow its answer.
+   */
+  afterBridge(call: LiveCall, push: () => void): void {
+    if (call.afterBridge) call.afterBridge.push(push);
+    else push();
   }
 
   /**

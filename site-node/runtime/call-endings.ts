@@ -78,13 +78,16 @@ export class CallEndings {
         }
         movePhase(call, 'wrapup', `go to wrap-up with agent ${JSON.stringify(cmd.agentId)}`);
         this.wrapping.set(cmd.agentId, cmd.callId);
-        ctx.write(cmd.callId, `wrapup ${cmd.callId}`, (s) =>
-          transition(s, {
-            callId: cmd.callId,
-            from: 'connected',
-            to: 'wrapup',
-            event: call.callerGone ? 'caller-hangup' : 'agent-hangup',
-          }),
+        const event = call.callerGone ? 'caller-hangup' : 'agent-hangup';
+        const at = ctx.nowMs();
+        // Behind the answer's write, which is pushed once the bridge settles (LiveCall.afterBridge).
+        ctx.afterBridge(call, () =>
+          ctx.write(
+            cmd.callId,
+            `wrapup ${cmd.callId}`,
+            (s) => transition(s, { callId: cmd.callId, from: 'connected', to: 'wrapup', event }),
+            at,
+          ),
         );
         return;
       }

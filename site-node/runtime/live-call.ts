@@ -13,6 +13,12 @@ export interface LiveCall {
    * the agent's leg ends, until the call goes back to a queue. False while the phone rings.
    */
   bridged: boolean;
+  /**
+   * While the agent's phone is being bridged: writes waiting for the bridge to settle, pushed in
+   * order right after the answer's write (or the failure's), so that a call's wrap-up and end
+   * follow its answer (a simulated caller can leave a few hops before the bridge settles).
+   */
+  afterBridge: Array<() => void> | undefined;
   /** Changed only through movePhase (call-phase.ts). */
   phase: CallPhase;
   customerId: string | undefined;
@@ -56,6 +62,7 @@ export function liveCall(
     leg,
     agentLeg: undefined,
     bridged: false,
+    afterBridge: undefined,
     phase,
     customerId: undefined,
     verified: false,

@@ -119,6 +119,9 @@ test('a site stopped and started again shows every counted figure it showed befo
   }
   const before = sim.site.snapshot();
   assert.ok(before.summary.offered > 0);
+  // Every fact written: a caller who left as the agent was being bridged had its wrap-up
+  // written before its answer, refused (`is offered, not connected`) on a loaded machine.
+  assert.equal(before.failedWrites, 0);
   const windows = before.queues.map((q) => q.window);
   assert.ok(windows.some((w) => w.timedOut > 0) && windows.some((w) => w.rejected > 0));
 
