@@ -53,6 +53,15 @@ export async function appendToOutbox(client: pg.PoolClient, env: EventEnvelope<o
   return r.rowCount === 1;
 }
 
+/**
+ * An event's outbox columns but its aggregate, in table order (id, type, site_id,
+ * occurred_at_ms, schema_version, payload), for the statements that insert the outbox row in
+ * the same statement as the row it is about and take the aggregate from that row.
+ */
+export function outboxValues(env: EventEnvelope<object>): unknown[] {
+  return [env.id, env.type, env.siteId, env.occurredAtMs, env.schemaVersion, JSON.stringify(env.payload)];
+}
+
 interface Row {
   seq: string;
   id: string;

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { DomainError, notFound } from '../../shared/errors.js';
 import { makeEvent } from '../../shared/events/envelope.js';
-import { appendToOutbox } from '../../shared/events/outbox.js';
+import { appendToOutbox, outboxValues } from '../../shared/events/outbox.js';
 import { newId } from '../../shared/ids.js';
 import { query, type Queryable } from '../../shared/pg/pool.js';
 import { withTransaction } from '../../shared/pg/transaction.js';
@@ -173,12 +173,7 @@ export async function setAgentStateTx(
     ts(now),
     ch.from ?? null,
     ch.callId ?? null,
-    env.id,
-    env.type,
-    env.siteId,
-    env.occurredAtMs,
-    env.schemaVersion,
-    JSON.stringify(env.payload),
+    ...outboxValues(env),
   ]);
   const row = r.rows[0];
   if (!row) throw notFound('agent', ch.agentId);

@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { DomainError, notFound } from '../../shared/errors.js';
-import { appendToOutbox } from '../../shared/events/outbox.js';
+import { appendToOutbox, outboxValues } from '../../shared/events/outbox.js';
 import { makeEvent } from '../../shared/events/envelope.js';
 import { newCallId } from '../../shared/ids.js';
 import { query, type Queryable } from '../../shared/pg/pool.js';
@@ -267,12 +267,7 @@ export async function createCallTx(db: Queryable, ctx: StoreContext, input: NewC
     input.overflowIn ? JSON.stringify(input.overflowIn) : null,
     first.event,
     JSON.stringify(first.detail),
-    env.id,
-    env.type,
-    env.siteId,
-    env.occurredAtMs,
-    env.schemaVersion,
-    JSON.stringify(env.payload),
+    ...outboxValues(env),
   ]);
   return toCall(r.rows[0]!);
 }
@@ -363,12 +358,7 @@ export async function transitionTx(
     allowedFrom(req.to, req.from),
     event,
     JSON.stringify(detail),
-    env.id,
-    env.type,
-    env.siteId,
-    env.occurredAtMs,
-    env.schemaVersion,
-    JSON.stringify(env.payload),
+    ...outboxValues(env),
   ]);
   const row = r.rows[0];
   if (!row) throw notFound('call', req.callId);
@@ -598,12 +588,7 @@ export async function endCallTx(
       cdr.overflowOut ? JSON.stringify(cdr.overflowOut) : null,
       cdr.answeredAtMs === undefined ? 'voice-ivr' : 'voice-agent',
       [cdr.outcome, was.queueId, cdr.wrapupCode].filter(Boolean).join(' / '),
-      env.id,
-      env.type,
-      env.siteId,
-      env.occurredAtMs,
-      env.schemaVersion,
-      JSON.stringify(env.payload),
+      ...outboxValues(env),
     ]);
     const ended = w.rows[0];
     if (!ended) throw notFound('call', req.callId);
