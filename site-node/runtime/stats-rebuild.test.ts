@@ -208,6 +208,9 @@ describe('rebuildStats', () => {
       ev('agent.state-changed', 'a1', t0 + 120_000, { from: 'wrap-up', to: 'ready' }),
       // An agent seen only in wrap-up (answered before the events read) adds nothing.
       ev('agent.state-changed', 'a2', t0 + 130_000, { from: 'wrap-up', to: 'ready' }),
+      // Nor one logged out in wrap-up as its site stopped: the ACD never ended that wrap-up.
+      answered('c3', t0 + 140_000, 'retail', 'a3', 0),
+      ev('agent.state-changed', 'a3', t0 + 280_000, { from: 'wrap-up', to: 'logged-out' }),
     ];
     const { ahtMs } = rebuildStats(events, options(at('09:05')));
     assert.equal(ahtMs.get('retail'), 180_000 + 0.5 * (120_000 - 180_000));

@@ -197,7 +197,9 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
         if (p.from === 'wrap-up' && answered) {
           answeredBy.delete(e.aggregateId);
           const aht = ahtMs.get(answered.queueId);
-          if (aht !== undefined) {
+          // Only a wrap-up the ACD ended (ready, or a pending not-ready) is a handle time: an
+          // agent logged out in wrap-up by a stopping site never finished it (acd/core.ts).
+          if (aht !== undefined && p.to !== 'logged-out') {
             ahtMs.set(answered.queueId, aht + o.handleTime.alpha * (at - answered.atMs - aht));
           }
         }
