@@ -64,6 +64,9 @@ export interface SipVoice {
   stop(): Promise<void>;
 }
 
+/** The warning at stop with the engine's run total of stalls (the sip-site bench reads it). */
+export const PLAYOUT_LAG_AT_STOP = 'media engine run total: prompts and music heard late after stalls';
+
 export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
   const sip = o.config.sip;
   if (!sip) throw failedPrecondition('the site config has no sip: section: real voice needs one');
@@ -136,6 +139,13 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
       voice.registrar?.stop();
       stopGate();
       await voice.stack?.close();
+      // The time our prompts and music lost to a starved engine over its whole run, once (the
+      // warnings on the way say it at most every 10 s): docs/operations.md §8.7.
+      const lag = await engine.stats().then(
+        (s) => s.playoutLag,
+        () => undefined,
+      );
+      if (lag && lag.stalls > 0) log.warn(PLAYOUT_LAG_AT_STOP, { ...lag });
       await engine.stop();
     },
   };

@@ -5,6 +5,7 @@
  * drops per socket. Linux /proc only.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { PLAYOUT_LAG_AT_STOP } from '../../site-node/telephony/sip-voice.js';
 import type { RtpCountSummary } from '../support/rtp-count.js';
 import { clockTicks, processCpuMs, processRssMiB } from './stats.js';
 
@@ -137,5 +138,31 @@ export class DropTally {
     let sum = 0;
     for (const [inode, v] of this.seen) sum += v - (this.atStart.get(inode) ?? 0);
     return sum;
+  }
+}
+
+/** The whole machine's CPU so far (/proc/stat's first line): busy and total, in ms of all cores. */
+export function machineCpuMs(): { busyMs: number; totalMs: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are the idle ones.
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = f[3]! + f[4]!;
+  const ms = 1000 / clockTicks();
+  return { busyMs: (total - idle) * ms, totalMs: total * ms };
+}
+
+/**
+ * The media engine's run total of time its prompts and music lost to stalls, from the warning
+ * the site logs as it stops (site-node/telephony/sip-voice.ts); none when it never stalled.
+ */
+export function playoutLagFromLog(
+  line: string,
+): { stalls: number; delayedMs: number; longestStallMs: number } | undefined {
+  if (!line.includes(PLAYOUT_LAG_AT_STOP)) return undefined;
+  try {
+    const j = JSON.parse(line) as Record<string, number>;
+    return { stalls: j['stalls']!, delayedMs: j['delayedMs']!, longestStallMs: j['longestStallMs']! };
+  } catch {
+    return undefined;
   }
 }

@@ -28,7 +28,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,8 @@ import { callerKeys, RETAIL_ANI, WALK_PHONE_BANKING_ZH, WALK_WITH_BARGE_IN } fro
 import { waitFor } from '../support/wait.js';
 import {
   cpuMs,
+  machineCpuMs,
+  playoutLagFromLog,
   reapedChildrenCpuMs,
   rssMiB,
   rtpFigures,
@@ -106,6 +108,8 @@ interface SiteProcess {
   pid: number;
   ctiPort: number;
   stderrTail: string[];
+  /** The media engine's stalls over the run, from its line at stop (sip-bench-figures.ts). */
+  playoutLag: ReturnType<typeof playoutLagFromLog>;
   stop(): Promise<number | null>;
 }
 
@@ -143,6 +147,7 @@ async function startSiteProcess(
     },
   );
   const stderrTail: string[] = [];
+  const seen: Pick<SiteProcess, 'playoutLag'> = { playoutLag: undefined };
   // SIP_BENCH_SITE_LOG=FILE keeps the site's whole log there, when a run needs explaining.
   const logFile = process.env['SIP_BENCH_SITE_LOG'];
   const logLines: string[] = [];
@@ -151,6 +156,7 @@ async function startSiteProcess(
     if (logFile) logLines.push(l);
     stderrTail.push(l);
     if (stderrTail.length > 30) stderrTail.shift();
+    seen.playoutLag = playoutLagFromLog(l) ?? seen.playoutLag;
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = await new Promise<{ ctiPort: number } | undefined>((resolve) => {
@@ -167,6 +173,9 @@ async function startSiteProcess(
     pid: child.pid!,
     ctiPort: ready.ctiPort,
     stderrTail,
+    get playoutLag() {
+      return seen.playoutLag;
+    },
     stop() {
       stopping ??= (async () => {
         if (child.exitCode !== null) return child.exitCode;
@@ -423,6 +432,7 @@ export async function runSite(
     }, 1000);
     const cpu0 = { site: cpuMs([site.pid]), phones: cpuMs([phones.pid]) };
     const threads0 = threadCpuMs(site.pid);
+    const machine0 = machineCpuMs();
     const commits0 = await committedTransactions(db.url);
     const wall0 = Date.now();
     const caller = await startSipp({
@@ -483,6 +493,7 @@ export async function runSite(
     const wallMs = Date.now() - wall0;
     const cpu1 = { site: cpuMs([site.pid]), phones: cpuMs([phones.pid]) };
     const threads = threadCpuSplit(site.pid, threads0, threadCpuMs(site.pid));
+    const machine1 = machineCpuMs();
     const stats = callerResult.stats;
     if (!stats) throw new Error(describeSipp('the caller SIPp left no statistics', callerResult));
     // Every call's end is written once the agent's leg and the desk are done with it.
@@ -627,10 +638,25 @@ export async function runSite(
           exitCode: siteExit,
           cpuProfile: profile && o.cpuProfDir ? join(o.cpuProfDir, profile) : null,
         },
+        // Everything on the machine (the bench, Postgres, the kernel's loopback UDP): a machine near
+        // 100 % starves the media engine whatever the site's own share (mediaPlayoutLag).
+        machine: {
+          cores: cpus().length,
+          busyPercent:
+            Math.round(
+              ((machine1.busyMs - machine0.busyMs) / Math.max(1, machine1.totalMs - machine0.totalMs)) * 1000,
+            ) / 10,
+        },
         agentPhonesSipp: { cpuMs: Math.round(cpu1.phones - cpu0.phones), peakRssMiB: peak.phones },
         callerSipp: { cpuMs: Math.round(callerCpuMs), peakRssMiB: peak.caller },
       },
       sippExitCodes: { caller: callerResult.code, agentPhones: phonesResult.code },
+      mediaPlayoutLag: {
+        what:
+          "time the site's own audio (prompts, music) lost to a stalled media engine over the run, from its warning at stop: " +
+          'a prompt heard that much later, the IVR walk longer by as much (docs/operations.md §8.7)',
+        ...(site.playoutLag ?? { stalls: 0, delayedMs: 0, longestStallMs: 0 }),
+      },
       siteLogTail: site.stderrTail.slice(-10),
     };
   } finally {

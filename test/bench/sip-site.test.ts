@@ -31,7 +31,9 @@ test('the sip-site bench runs both halves at 1 call/s: every site call answered 
           peakRssMiB: number;
           perCallByThread: { mainMs: number; mediaWorkerMs: number };
         };
+        machine: { cores: number; busyPercent: number };
       };
+      mediaPlayoutLag: { stalls: number; delayedMs: number };
     };
     siteVsReference: Record<string, unknown>;
     exitCode: number;
@@ -53,6 +55,9 @@ test('the sip-site bench runs both halves at 1 call/s: every site call answered 
   assert.ok(s.resources.site.cpuMs > 0 && s.resources.site.peakRssMiB > 0, why);
   const byThread = s.resources.site.perCallByThread;
   assert.ok(byThread.mainMs > 0 && byThread.mediaWorkerMs > 0, why);
+  const machine = s.resources.machine;
+  assert.ok(machine.cores >= 1 && machine.busyPercent > 0 && machine.busyPercent <= 100, why);
+  assert.ok(s.mediaPlayoutLag.stalls >= 0 && s.mediaPlayoutLag.delayedMs >= 0, why);
   for (const k of ['callsPerSecondAchieved', 'setupLatencyP50', 'cpuMsPerCall'])
     assert.equal(typeof out.siteVsReference[k], 'number', `${k}: ${why}`);
   assert.equal(out.exitCode, 0, why);

@@ -73,7 +73,7 @@ export interface Endpoint {
  * endpoint-inactivity.ts): one object, made once, so the per-packet path allocates nothing.
  */
 export interface EngineShared {
-  readonly counters: MediaEngineStats;
+  readonly counters: Omit<MediaEngineStats, 'playoutLag'>;
   readonly prompts: PromptCache;
   /** The one reused view incoming headers are read into. */
   readonly header: RtpHeaderView;

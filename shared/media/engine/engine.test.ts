@@ -554,3 +554,51 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     );
   });
 });
+
+test('a stalled engine counts and warns the time its prompts lost; a stall while nothing plays is not counted', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logged = createLogger(
+    {},
+    { level: 'warn', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+  );
+  const engine = new LocalMediaEngine(
+    { host: '127.0.0.1', portMin: 48000, portMax: 48099, rtpTimeoutMs: 10_000 },
+    logged,
+  );
+  const far = await RtpPeer.open();
+  const dir = tempDir();
+  // The event loop blocked, as a starved thread's is: no tick runs meanwhile.
+  const stall = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  try {
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(far, 'PCMA'));
+    const frames = 40;
+    const playing = engine.play(ep.endpointId, [clipFile(dir, 'p.alaw', marked(160 * frames, 0x30))]);
+    await waitFor('the prompt to start', () => far.heard.length > 0);
+    stall(300);
+    expect(await playing).toEqual({ outcome: 'done' });
+    // 300 ms blocked, 3 frames caught up: at least 12 frames' time lost, and no frame of the prompt.
+    const { playoutLag } = await engine.stats();
+    expect(playoutLag.stalls).toBeGreaterThanOrEqual(1);
+    expect(playoutLag.delayedMs).toBeGreaterThanOrEqual(240);
+    expect(playoutLag.longestStallMs).toBeGreaterThanOrEqual(240);
+    await waitFor('the whole prompt', () => far.heard.length >= frames);
+    const warned = lines.filter((l) => String(l['msg']).startsWith('media engine fell behind the clock'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({
+      level: 'warn',
+      stalls: playoutLag.stalls,
+      totalDelayedMs: playoutLag.delayedMs,
+    });
+
+    // Idle (nothing of ours playing): a stall loses nothing and is not counted.
+    stall(300);
+    // A timer set now expires after the overdue tick's, so the late tick has run when it fires.
+    await new Promise((r) => setTimeout(r, 1));
+    expect((await engine.stats()).playoutLag).toEqual(playoutLag);
+  } finally {
+    await engine.stop();
+    far.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -43,19 +43,31 @@ import { checkConfig, checkRemote, evenAtOrAbove } from './checks.js';
 import { bindUdp, type Endpoint, type EngineShared, IDLE, newEndpoint, replaceSource } from './endpoint.js';
 import { checkInactivity, watchStep } from './endpoint-inactivity.js';
 import { sendFrame } from './playout.js';
+import { PlayoutLag } from './playout-lag.js';
 import { receive } from './receive.js';
 import { rtpHeaderView } from './rtp-view.js';
 
 export const TICK_MS = 20;
-/** After a stalled event loop, at most this many frames go out at once; the rest are skipped. */
+/**
+ * After a stalled event loop, at most this many frames go out at once: a longer burst would
+ * reach the far end's jitter buffer too late to be played anyway. The rest of the stall is
+ * lost time, counted and warned about (playout-lag.ts).
+ */
 const MAX_CATCH_UP_FRAMES = 3;
+/** At most one warning this often while the engine keeps falling behind. */
+const LAG_WARN_EVERY_MS = 10_000;
 
 export class LocalMediaEngine implements MediaEngine {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly usedPorts = new Set<number>();
   private readonly recordings: ActiveRecordings;
   private readonly handlers: ((e: MediaEvent) => void)[] = [];
-  private readonly counters: MediaEngineStats = { endpoints: 0, packetsIn: 0, packetsOut: 0, malformed: 0 };
+  private readonly counters: Omit<MediaEngineStats, 'playoutLag'> = {
+    endpoints: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    malformed: 0,
+  };
   /** What the packet paths share with the engine (endpoint.ts `EngineShared`). */
   private readonly cx: EngineShared;
   private nextPort: number;
@@ -63,6 +75,7 @@ export class LocalMediaEngine implements MediaEngine {
   private timer: NodeJS.Timeout | null = null;
   private tickStartMs = 0;
   private framesDone = 0;
+  private readonly lag = new PlayoutLag(LAG_WARN_EVERY_MS);
   private stopped = false;
 
   constructor(
@@ -90,7 +103,11 @@ export class LocalMediaEngine implements MediaEngine {
   }
 
   stats(): Promise<MediaEngineStats> {
-    return Promise.resolve({ ...this.counters, endpoints: this.endpoints.size });
+    return Promise.resolve({
+      ...this.counters,
+      endpoints: this.endpoints.size,
+      playoutLag: { ...this.lag.total },
+    });
   }
 
   async open(): Promise<OpenedEndpoint> {
@@ -287,14 +304,32 @@ export class LocalMediaEngine implements MediaEngine {
   private tick(): void {
     const now = performance.now();
     const expected = Math.floor((now - this.tickStartMs) / TICK_MS);
-    const due = Math.min(expected - this.framesDone, MAX_CATCH_UP_FRAMES);
+    const behind = expected - this.framesDone;
+    const due = Math.min(behind, MAX_CATCH_UP_FRAMES);
     this.framesDone = expected;
+    let playing = false;
     for (const ep of this.endpoints.values()) {
+      if (ep.source.kind === 'play' || ep.source.kind === 'hold') playing = true;
       for (let i = 0; i < due && (ep.source.kind === 'play' || ep.source.kind === 'hold'); i++) {
         sendFrame(this.cx, ep, now);
       }
       if (ep.wakeAtMs !== null && now >= ep.wakeAtMs) checkInactivity(this.cx, ep, now);
     }
+    // A stall matters only to our own audio: forwarded packets go on as they arrive.
+    if (behind > due && playing) this.noteLag((behind - due) * TICK_MS, now);
+  }
+
+  private noteLag(lostMs: number, now: number): void {
+    const r = this.lag.note(lostMs, now);
+    if (r)
+      this.log.warn('media engine fell behind the clock: prompts and music heard late (CPU starved?)', {
+        stalls: r.sinceLast.stalls,
+        delayedMs: r.sinceLast.delayedMs,
+        longestStallMs: r.sinceLast.longestStallMs,
+        totalStalls: r.total.stalls,
+        totalDelayedMs: r.total.delayedMs,
+        endpoints: this.endpoints.size,
+      });
   }
 
   // ---- plumbing ----

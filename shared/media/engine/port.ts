@@ -9,6 +9,7 @@
  */
 import type { DtmfDigit } from '../dtmf.js';
 import type { G711Codec, NegotiatedAudio } from '../sdp.js';
+import type { PlayoutLagTotals } from './playout-lag.js';
 
 export interface MediaEngineConfig {
   /** The address the RTP sockets bind to and the SDP names. */
@@ -83,6 +84,8 @@ export interface MediaEngineStats {
   packetsOut: number;
   /** Datagrams that were not usable RTP (each endpoint logs its first). */
   malformed: number;
+  /** Time our own audio lost to a stalled engine (playout-lag.ts); the site warns on it. */
+  playoutLag: PlayoutLagTotals;
 }
 
 export interface MediaEngine {
