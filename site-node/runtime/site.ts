@@ -58,8 +58,8 @@ import type { CallbackFlow } from './callback-flow.js';
 import { SiteDesk } from './site-desk.js';
 import { SitePinUnlock } from './pin-unlock.js';
 import { DeskLeases } from './desk-leases.js';
-import { dayStartMs, emptyTally, rollDay, summarise, type SiteSummary, type SiteTally } from './tally.js';
-import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from './stats-rebuild.js';
+import { emptyTally, rollDay, summarise, type SiteSummary, type SiteTally } from './tally.js';
+import { STATS_EVENT_TYPES, rebuildOptions, rebuildSinceMs, rebuildStats } from './stats-rebuild.js';
 import { DurableWrites } from './durable-writes.js';
 import { RefusalLog } from './refusal-log.js';
 import { DEFAULT_STORE_WRITES } from '../config.js';
@@ -470,15 +470,7 @@ export class Site {
   private async rebuildStats(): Promise<void> {
     const { config, pool, scheduler, log } = this.d;
     const nowMs = scheduler.now();
-    const sl = config.acd.serviceLevel;
-    const options = {
-      nowMs,
-      dayStartMs: dayStartMs(nowMs, config.utcOffsetMs),
-      windowMs: sl.windowMs,
-      thresholdMs: sl.thresholdMs,
-      handleTime: config.acd.handleTime,
-      queueIds: this.engine.queueIds(),
-    };
+    const options = rebuildOptions(config, this.engine.queueIds(), nowMs);
     const events = await readStatsEvents(pool, STATS_EVENT_TYPES, rebuildSinceMs(options), nowMs);
     const rebuilt = rebuildStats(events, options);
     Object.assign(this.tally, rebuilt.tally);

@@ -36,7 +36,8 @@
  * those inside it.
  */
 import type { WindowKind } from '../acd/stats.js';
-import { emptyTally, recordAnswer, type SiteTally } from './tally.js';
+import type { SiteConfig } from '../config.js';
+import { dayStartMs, emptyTally, recordAnswer, type SiteTally } from './tally.js';
 
 /** One stored event, as the rebuild needs it (an outbox row). */
 export interface StoredEvent {
@@ -86,6 +87,23 @@ export const STATS_EVENT_TYPES = [
 ] as const;
 
 /** The earliest event time the rebuild needs. */
+/** The options a site at `nowMs` rebuilds with: its day, its ACD's settings, its queues. */
+export function rebuildOptions(
+  config: Pick<SiteConfig, 'acd' | 'utcOffsetMs'>,
+  queueIds: readonly string[],
+  nowMs: number,
+): RebuildOptions {
+  const sl = config.acd.serviceLevel;
+  return {
+    nowMs,
+    dayStartMs: dayStartMs(nowMs, config.utcOffsetMs),
+    windowMs: sl.windowMs,
+    thresholdMs: sl.thresholdMs,
+    handleTime: config.acd.handleTime,
+    queueIds,
+  };
+}
+
 export function rebuildSinceMs(o: Pick<RebuildOptions, 'nowMs' | 'dayStartMs' | 'windowMs'>): number {
   return Math.min(o.dayStartMs, o.nowMs - o.windowMs);
 }

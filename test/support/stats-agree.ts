@@ -7,8 +7,13 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import type { SiteConfig } from '../../site-node/config.js';
 import type { Site } from '../../site-node/runtime/site.js';
-import { STATS_EVENT_TYPES, rebuildSinceMs, rebuildStats } from '../../site-node/runtime/stats-rebuild.js';
-import { dayStartMs, summarise } from '../../site-node/runtime/tally.js';
+import {
+  STATS_EVENT_TYPES,
+  rebuildOptions,
+  rebuildSinceMs,
+  rebuildStats,
+} from '../../site-node/runtime/stats-rebuild.js';
+import { summarise } from '../../site-node/runtime/tally.js';
 import { readStatsEvents } from '../../site-node/store/index.js';
 
 export async function assertStatsMatchRecords(
@@ -19,15 +24,7 @@ export async function assertStatsMatchRecords(
   queueId = 'retail',
 ): Promise<void> {
   await site.flushWrites();
-  const sl = config.acd.serviceLevel;
-  const o = {
-    nowMs,
-    dayStartMs: dayStartMs(nowMs, config.utcOffsetMs),
-    windowMs: sl.windowMs,
-    thresholdMs: sl.thresholdMs,
-    handleTime: config.acd.handleTime,
-    queueIds: site.engine.queueIds(),
-  };
+  const o = rebuildOptions(config, site.engine.queueIds(), nowMs);
   const rebuilt = rebuildStats(await readStatsEvents(pool, STATS_EVENT_TYPES, rebuildSinceMs(o), nowMs), o);
   assert.deepEqual(summarise(rebuilt.tally), site.snapshot().summary, 'the day tally: rebuilt vs live');
   assert.equal(site.snapshot().failedWrites, 0);
