@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
-import { getCdr, type Cdr } from '../../site-node/store/index.js';
+import { getCdr, getTicket, type Cdr } from '../../site-node/store/index.js';
+import { freeUdpPort } from '../support/sipp.js';
 import { RETAIL_ANI } from '../support/sipp-walk.js';
 import { assertAllSucceeded, offeredCall, SiteOverSip, walk } from '../support/site-over-sip.js';
 import { waitFor } from '../support/wait.js';
@@ -25,9 +26,16 @@ const SKIP_MS = 1_000;
 const TALK_MS = 12_000;
 
 let s: SiteOverSip;
+/** The carrier's outbound proxy: where the SIPp customer a callback dials listens. */
+let customerPort: number;
 
 beforeAll(async () => {
-  s = await SiteOverSip.start({ database: 'site_recording', phones: ['a01', 'a04'] });
+  customerPort = await freeUdpPort();
+  s = await SiteOverSip.start({
+    database: 'site_recording',
+    phones: ['a01', 'a04'],
+    dialOut: { proxyPort: customerPort, callerId: '95588' },
+  });
   assert.ok(statSync(s.recordings).isDirectory(), 'the recordings folder is created at start');
 }, 60_000);
 afterEach(() => s.cleanup());
@@ -45,6 +53,36 @@ function rms(samples: ArrayLike<number>, from: number, to: number): number {
   let sum = 0;
   for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
   return Math.sqrt(sum / Math.max(1, to - from));
+}
+
+/**
+ * The recording the CDR of `callId` names once it is saved (its reason `reason`), read: stereo
+ * 8 kHz 16-bit, the caller heard on channel 0 and the agent on channel 1 for most of the talk.
+ */
+async function savedStereoRecording(callId: string, reason: string, cdr: Cdr): Promise<void> {
+  const rec = await waitFor('the recording saved', async () => {
+    const r = (await getCdr(s.real.pool, callId))?.recording;
+    return r?.state === 'saved' ? r : undefined;
+  });
+  const path = join(s.recordings, `${callId}.wav`);
+  assert.equal(rec.reason, reason, JSON.stringify(rec));
+  assert.equal(rec.path, path);
+  assert.equal(rec.bytes, statSync(path).size);
+  const wav = new wavefile.WaveFile(readFileSync(path));
+  const fmt = wav.fmt as { numChannels: number; sampleRate: number; bitsPerSample: number };
+  assert.deepEqual([fmt.numChannels, fmt.sampleRate, fmt.bitsPerSample], [2, 8000, 16], JSON.stringify(fmt));
+  const [caller0, agent1] = wav.getSamples(false, Int16Array) as unknown as [Int16Array, Int16Array];
+  const heard = (ch: Int16Array): number => {
+    // 100 ms windows with speech in them, as milliseconds.
+    let n = 0;
+    for (let i = 0; i + 800 <= ch.length; i += 800) if (rms(ch, i, i + 800) > 100) n++;
+    return n * 100;
+  };
+  const info = JSON.stringify({ rec, talkMs: cdr.talkMs, caller: heard(caller0), agent: heard(agent1) });
+  // SIPp's clip has pauses: at least half the talk heard on each side.
+  assert.ok(cdr.talkMs > 2_000, info);
+  assert.ok(heard(caller0) > cdr.talkMs / 2, `the caller on channel 0: ${info}`);
+  assert.ok(heard(agent1) > cdr.talkMs / 2, `the agent on channel 1: ${info}`);
 }
 
 describe('call recording over SIP', () => {
@@ -150,4 +188,40 @@ describe('call recording over SIP', () => {
     assert.deepEqual(new Set(readdirSync(s.recordings)), before, 'no file written');
     assert.equal(existsSync(join(s.recordings, `${callId}.wav`)), false);
   }, 150_000);
+
+  test("a callback in the complaints queue is recorded: the customer dialled out to on channel 0, the agent on 1, the CDR names the WAV", async () => {
+    const phone = await s.registeredPhone('a04');
+    const customer = await s.sipp({
+      scenario: 'customer-answers.xml',
+      localPort: customerPort,
+      calls: 1,
+      keys: { ring_ms: 300, talk_ms: 6500 },
+    });
+    const events = await s.readyAgent('a04');
+    const ticket = await s.real.site.jobs.scheduleCallback({
+      phone: RETAIL_ANI,
+      atMs: Date.now(),
+      queueId: 'complaints',
+      customerId: 'c-1001',
+      idempotencyKey: 'recording-test-callback',
+      data: { reason: 'test' },
+    });
+    const callId = await waitFor('the callback in its queue', () =>
+      s.real.site.callbacks.virtualCallOf(ticket.ticketId),
+    );
+    assertAllSucceeded('customer answering, then hanging up', await customer.done, 1);
+    assertAllSucceeded('agent phone', await phone.stop(), 1);
+    assert.equal(offeredCall(events), callId);
+    const closed = await waitFor('the request closed', async () => {
+      const t = await getTicket(s.real.pool, ticket.ticketId);
+      return t?.status === 'closed' && t;
+    });
+    assert.equal(closed.closeReason, 'callback-placed', JSON.stringify(closed));
+    const cdr = await servedCdr('a04', callId);
+    assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
+    assert.equal(cdr.queueId, 'complaints', JSON.stringify(cdr));
+    await savedStereoRecording(callId, 'queue:complaints', cdr);
+    await s.legsClosed();
+    assert.equal(s.voice.port.recordings.running, 0);
+  }, 120_000);
 });
