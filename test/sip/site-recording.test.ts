@@ -7,7 +7,11 @@
  * clip, and hangs up. The CDR in PostgreSQL names the WAV only once it is written; the WAV is
  * stereo 8 kHz, as long as the recording ran, the caller's channel heard from the complaint on
  * and the agent's from the bridge. A call the flow does not flag (balance, then an agent in the
- * retail queue) has no recording. The site and the helpers are test/support/site-over-sip.ts.
+ * retail queue) has no recording. A callback in the complaints queue (the site dials the
+ * customer through the trunk's outbound proxy, a SIPp UAS) is recorded too: the customer on
+ * channel 0, a04 on channel 1. The site and the helpers are test/support/site-over-sip.ts, the
+ * recording's checks test/support/recording-checks.ts; a call moved in from another site is
+ * test/sip/hand-over-recording.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -15,6 +19,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
 import { getCdr, getTicket, type Cdr } from '../../site-node/store/index.js';
+import { assertStereoRecording, rms } from '../support/recording-checks.js';
 import { freeUdpPort } from '../support/sipp.js';
 import { RETAIL_ANI } from '../support/sipp-walk.js';
 import { assertAllSucceeded, offeredCall, SiteOverSip, walk } from '../support/site-over-sip.js';
@@ -46,43 +51,6 @@ async function servedCdr(agentId: string, callId: string): Promise<Cdr> {
   await waitFor(`${agentId} in wrap-up`, async () => (await s.desk.agent(agentId)).state === 'wrap-up');
   await s.desk.completeWrapup(agentId, callId, 'complaint-logged');
   return waitFor('the CDR', () => getCdr(s.real.pool, callId));
-}
-
-/** Root mean square of a stretch of 16-bit samples: about 0 for silence, hundreds for speech. */
-function rms(samples: ArrayLike<number>, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
-  return Math.sqrt(sum / Math.max(1, to - from));
-}
-
-/**
- * The recording the CDR of `callId` names once it is saved (its reason `reason`), read: stereo
- * 8 kHz 16-bit, the caller heard on channel 0 and the agent on channel 1 for most of the talk.
- */
-async function savedStereoRecording(callId: string, reason: string, cdr: Cdr): Promise<void> {
-  const rec = await waitFor('the recording saved', async () => {
-    const r = (await getCdr(s.real.pool, callId))?.recording;
-    return r?.state === 'saved' ? r : undefined;
-  });
-  const path = join(s.recordings, `${callId}.wav`);
-  assert.equal(rec.reason, reason, JSON.stringify(rec));
-  assert.equal(rec.path, path);
-  assert.equal(rec.bytes, statSync(path).size);
-  const wav = new wavefile.WaveFile(readFileSync(path));
-  const fmt = wav.fmt as { numChannels: number; sampleRate: number; bitsPerSample: number };
-  assert.deepEqual([fmt.numChannels, fmt.sampleRate, fmt.bitsPerSample], [2, 8000, 16], JSON.stringify(fmt));
-  const [caller0, agent1] = wav.getSamples(false, Int16Array) as unknown as [Int16Array, Int16Array];
-  const heard = (ch: Int16Array): number => {
-    // 100 ms windows with speech in them, as milliseconds.
-    let n = 0;
-    for (let i = 0; i + 800 <= ch.length; i += 800) if (rms(ch, i, i + 800) > 100) n++;
-    return n * 100;
-  };
-  const info = JSON.stringify({ rec, talkMs: cdr.talkMs, caller: heard(caller0), agent: heard(agent1) });
-  // SIPp's clip has pauses: at least half the talk heard on each side.
-  assert.ok(cdr.talkMs > 2_000, info);
-  assert.ok(heard(caller0) > cdr.talkMs / 2, `the caller on channel 0: ${info}`);
-  assert.ok(heard(agent1) > cdr.talkMs / 2, `the agent on channel 1: ${info}`);
 }
 
 describe('call recording over SIP', () => {
@@ -189,7 +157,7 @@ describe('call recording over SIP', () => {
     assert.equal(existsSync(join(s.recordings, `${callId}.wav`)), false);
   }, 150_000);
 
-  test("a callback in the complaints queue is recorded: the customer dialled out to on channel 0, the agent on 1, the CDR names the WAV", async () => {
+  test('a callback in the complaints queue is recorded: the customer dialled out to on channel 0, the agent on 1, the CDR names the WAV', async () => {
     const phone = await s.registeredPhone('a04');
     const customer = await s.sipp({
       scenario: 'customer-answers.xml',
@@ -220,7 +188,7 @@ describe('call recording over SIP', () => {
     const cdr = await servedCdr('a04', callId);
     assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
     assert.equal(cdr.queueId, 'complaints', JSON.stringify(cdr));
-    await savedStereoRecording(callId, 'queue:complaints', cdr);
+    await assertStereoRecording(s.real.pool, s.recordings, callId, 'queue:complaints', cdr.talkMs);
     await s.legsClosed();
     assert.equal(s.voice.port.recordings.running, 0);
   }, 120_000);
