@@ -86,6 +86,10 @@ export class CallFlow {
             queuedAtMs: c.queuedAtMs,
           });
           ctx.calls.set(c.callId, call);
+          // The customer joins the callback's queue now, with a leg: recorded from here when the
+          // flow records that queue (settings.recordQueues), as a caller joining it from the IVR.
+          // Without this a callback in `complaints` was never recorded.
+          ctx.recordings.queueJoined(call, c.queueId);
         },
         hungUp: (leg) => this.onFarEndHangup(leg),
         trunk: () => this.admission.trunk(),

@@ -129,8 +129,14 @@ export class CallMoves {
     if (!c || c.callerGone) return false;
     leg.callId = callId;
     c.leg = leg;
-    c.legArrival?.arrive();
+    const arrival = c.legArrival;
     c.legArrival = undefined;
+    // The call joined its queue here at the admit, on a stand-in nothing records: it is recorded
+    // from now when the flow records that queue (without this a call moved into `complaints` was
+    // never recorded at the target). Before the arrival is told, so the engine starts recording
+    // before a bridge waiting for the leg (an agent who answered first) adds the agent's side.
+    if (c.queueId !== undefined) this.ctx.recordings.queueJoined(c, c.queueId);
+    arrival?.arrive();
     if (c.phase === 'queued') void this.ctx.d.media.hold(leg);
     return true;
   }

@@ -2,7 +2,8 @@
  * Which calls are recorded, and what their CDR says of it (docs/sip.md "Call recording"). The
  * IVR flow decides: a node flagged `record` (the runner's `record-call`, through the IVR's
  * channel) or a queue in `settings.recordQueues`, however the caller joins it (from the IVR, an
- * agent's transfer, a queue's overflow). The media port records, from then until the caller's
+ * agent's transfer, a queue's overflow, a callback's customer answering, a call moved in from
+ * another site once its caller's leg arrives). The media port records, from then until the caller's
  * leg ends; this module writes the recording's row when it starts, and its end only once the
  * port says the WAV is written (its path, length and size), or that it could not be (`failed`,
  * no path). A port that records nothing (the simulation) leaves no row: the CDR says no
@@ -20,6 +21,8 @@ export class CallRecordings {
 
   /** The call joined `queueId`: recorded from now when the flow lists the queue. */
   queueJoined(call: LiveCall, queueId: string): void {
+    // A moved-in call's leg is a stand-in until its voice arrives: attachLeg asks again then.
+    if (call.legArrival !== undefined) return;
     if (this.ctx.d.flow.settings.recordQueues.includes(queueId)) void this.start(call, `queue:${queueId}`);
   }
 

@@ -7,14 +7,20 @@
  * clip, and hangs up. The CDR in PostgreSQL names the WAV only once it is written; the WAV is
  * stereo 8 kHz, as long as the recording ran, the caller's channel heard from the complaint on
  * and the agent's from the bridge. A call the flow does not flag (balance, then an agent in the
- * retail queue) has no recording. The site and the helpers are test/support/site-over-sip.ts.
+ * retail queue) has no recording. A callback in the complaints queue (the site dials the
+ * customer through the trunk's outbound proxy, a SIPp UAS) is recorded too: the customer on
+ * channel 0, a04 on channel 1. The site and the helpers are test/support/site-over-sip.ts, the
+ * recording's checks test/support/recording-checks.ts; a call moved in from another site is
+ * test/sip/hand-over-recording.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
-import { getCdr, type Cdr } from '../../site-node/store/index.js';
+import { getCdr, getTicket, type Cdr } from '../../site-node/store/index.js';
+import { assertStereoRecording, rms } from '../support/recording-checks.js';
+import { freeUdpPort } from '../support/sipp.js';
 import { RETAIL_ANI } from '../support/sipp-walk.js';
 import { assertAllSucceeded, offeredCall, SiteOverSip, walk } from '../support/site-over-sip.js';
 import { waitFor } from '../support/wait.js';
@@ -25,9 +31,16 @@ const SKIP_MS = 1_000;
 const TALK_MS = 12_000;
 
 let s: SiteOverSip;
+/** The carrier's outbound proxy: where the SIPp customer a callback dials listens. */
+let customerPort: number;
 
 beforeAll(async () => {
-  s = await SiteOverSip.start({ database: 'site_recording', phones: ['a01', 'a04'] });
+  customerPort = await freeUdpPort();
+  s = await SiteOverSip.start({
+    database: 'site_recording',
+    phones: ['a01', 'a04'],
+    dialOut: { proxyPort: customerPort, callerId: '95588' },
+  });
   assert.ok(statSync(s.recordings).isDirectory(), 'the recordings folder is created at start');
 }, 60_000);
 afterEach(() => s.cleanup());
@@ -38,13 +51,6 @@ async function servedCdr(agentId: string, callId: string): Promise<Cdr> {
   await waitFor(`${agentId} in wrap-up`, async () => (await s.desk.agent(agentId)).state === 'wrap-up');
   await s.desk.completeWrapup(agentId, callId, 'complaint-logged');
   return waitFor('the CDR', () => getCdr(s.real.pool, callId));
-}
-
-/** Root mean square of a stretch of 16-bit samples: about 0 for silence, hundreds for speech. */
-function rms(samples: ArrayLike<number>, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
-  return Math.sqrt(sum / Math.max(1, to - from));
 }
 
 describe('call recording over SIP', () => {
@@ -150,4 +156,40 @@ describe('call recording over SIP', () => {
     assert.deepEqual(new Set(readdirSync(s.recordings)), before, 'no file written');
     assert.equal(existsSync(join(s.recordings, `${callId}.wav`)), false);
   }, 150_000);
+
+  test('a callback in the complaints queue is recorded: the customer dialled out to on channel 0, the agent on 1, the CDR names the WAV', async () => {
+    const phone = await s.registeredPhone('a04');
+    const customer = await s.sipp({
+      scenario: 'customer-answers.xml',
+      localPort: customerPort,
+      calls: 1,
+      keys: { ring_ms: 300, talk_ms: 6500 },
+    });
+    const events = await s.readyAgent('a04');
+    const ticket = await s.real.site.jobs.scheduleCallback({
+      phone: RETAIL_ANI,
+      atMs: Date.now(),
+      queueId: 'complaints',
+      customerId: 'c-1001',
+      idempotencyKey: 'recording-test-callback',
+      data: { reason: 'test' },
+    });
+    const callId = await waitFor('the callback in its queue', () =>
+      s.real.site.callbacks.virtualCallOf(ticket.ticketId),
+    );
+    assertAllSucceeded('customer answering, then hanging up', await customer.done, 1);
+    assertAllSucceeded('agent phone', await phone.stop(), 1);
+    assert.equal(offeredCall(events), callId);
+    const closed = await waitFor('the request closed', async () => {
+      const t = await getTicket(s.real.pool, ticket.ticketId);
+      return t?.status === 'closed' && t;
+    });
+    assert.equal(closed.closeReason, 'callback-placed', JSON.stringify(closed));
+    const cdr = await servedCdr('a04', callId);
+    assert.equal(cdr.outcome, 'answered', JSON.stringify(cdr));
+    assert.equal(cdr.queueId, 'complaints', JSON.stringify(cdr));
+    await assertStereoRecording(s.real.pool, s.recordings, callId, 'queue:complaints', cdr.talkMs);
+    await s.legsClosed();
+    assert.equal(s.voice.port.recordings.running, 0);
+  }, 120_000);
 });

@@ -47,9 +47,16 @@ import { waitFor } from './wait.js';
 export { assertAllSucceeded, LOCAL } from './sip-peers.js';
 export { PHONE_PASSWORD, QUICK_WALK, REALM, walk, walkUntilEnd } from './site-sip.js';
 
-export interface SiteOverSipOptions extends Pick<SiteSipDocOptions, 'phones' | 'timers' | 'dialOut'> {
+export interface SiteOverSipOptions extends Pick<
+  SiteSipDocOptions,
+  'phones' | 'timers' | 'dialOut' | 'example'
+> {
   /** The test database's name prefix. */
   database: string;
+  /** The SIP port (default a free one): a topology naming the site needs it before the start. */
+  sipPort?: number;
+  /** The first of the site's 100 RTP ports (default a random one): two sites in one test apart. */
+  rtpBase?: number;
   /** Changes to the config before it is compiled (a queue's callbacks, say). */
   configure?: (doc: SiteDoc) => void;
 }
@@ -107,13 +114,14 @@ export class SiteOverSip extends SipPeers {
         },
       },
     );
-    const sipPort = await freeUdpPort();
-    const rtpBase = 32000 + 2 * Math.floor(Math.random() * 2000);
+    const sipPort = o.sipPort ?? (await freeUdpPort());
+    const rtpBase = o.rtpBase ?? 32000 + 2 * Math.floor(Math.random() * 2000);
     const db = await freshDatabase(o.database);
     // The phone-banking flow records complaints: a site with real voice needs somewhere to put
     // them. Not there yet: the site creates it at start.
     const recordings = join(mkdtempSync(join(tmpdir(), 'site-over-sip-')), 'recordings');
     const doc = siteSipDoc({
+      ...(o.example ? { example: o.example } : {}),
       sipPort,
       rtpBase,
       recordingsDir: recordings,
@@ -122,7 +130,7 @@ export class SiteOverSip extends SipPeers {
       ...(o.dialOut ? { dialOut: o.dialOut } : {}),
     });
     o.configure?.(doc);
-    const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');
+    const config = compileSiteConfig(doc, dirname(o.example ?? EXAMPLE), 'site');
     process.env[SECRET_ENV] = NONCE_SECRET;
     const real = await startSipSite({
       config,

@@ -35,6 +35,8 @@ export function walkUntilEnd(): Record<string, string | number> {
 export type SiteDoc = Record<string, Record<string, unknown>>;
 
 export interface SiteSipDocOptions {
+  /** The example config the site starts from; default site-chongqing.yaml (EXAMPLE). */
+  example?: string;
   sipPort: number;
   /** The first of the 100 RTP ports. */
   rtpBase: number;
@@ -55,7 +57,7 @@ export interface SiteSipDocOptions {
 
 /** The example config, the desk in plaintext on loopback (--insecure-loopback), with a `sip:` section. */
 export function siteSipDoc(o: SiteSipDocOptions): SiteDoc {
-  const doc = parseYaml(readFileSync(EXAMPLE, 'utf8')) as SiteDoc;
+  const doc = parseYaml(readFileSync(o.example ?? EXAMPLE, 'utf8')) as SiteDoc;
   delete doc.cti!.tls;
   const trunk: Record<string, unknown> = {
     name: 'loopback',
