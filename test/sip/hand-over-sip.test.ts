@@ -174,7 +174,11 @@ beforeAll(async () => {
       id: s.id,
       kind: 'full' as const,
       city: s.id,
-      endpoints: { cti: `${LOCAL}:7443`, sip: `${LOCAL}:${s.stack.address('udp').port}` },
+      endpoints: {
+        cti: `${LOCAL}:7443`,
+        sip: `${LOCAL}:${s.stack.address('udp').port}`,
+        sipTransport: 'udp',
+      },
       capacity: { trunks: 10, agents: 10, ivrPorts: 10 },
       queues: ['retail'],
     })),
