@@ -45,7 +45,7 @@ function randomProvince(r: Random): Topology {
       id: `s${i}`,
       kind: 'full',
       city: `s${i}`,
-      endpoints: { cti: `s${i}.x:1`, sip: `10.0.0.${i}:5060` },
+      endpoints: { cti: `s${i}.x:1`, sip: `10.0.0.${i}:5060`, sipTransport: 'udp' },
       capacity: { trunks: 1, agents: 1, ivrPorts: 1 },
       queues: qs.length > 0 ? qs : ['q0'],
     });

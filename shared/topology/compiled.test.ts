@@ -102,6 +102,19 @@ test('a pushed cover rank the file format does not know is refused by its path',
   );
 });
 
+test("a compiled topology from a hub that predates sites' SIP transports gets udp", () => {
+  const old = wire(example()) as { sites: Array<{ kind: string; endpoints: Record<string, unknown> }> };
+  for (const s of old.sites) delete s.endpoints.sipTransport;
+  const got = validateCompiledTopology(old);
+  for (const s of got.sites) if (s.kind === 'full') assert.equal(s.endpoints.sipTransport, 'udp');
+});
+
+test('a pushed SIP transport the file format does not know is refused by its path', () => {
+  const old = wire(example()) as { sites: Array<{ endpoints: Record<string, unknown> }> };
+  old.sites[0]!.endpoints.sipTransport = 'tls';
+  assert.deepEqual(problemsOf(old), ['sites[0].endpoints.sipTransport: must be one of udp, tcp']);
+});
+
 test('a broken compiled topology is refused with every problem named by its path in the JSON', () => {
   const t = wire(example()) as {
     sites: Array<Record<string, unknown>>;

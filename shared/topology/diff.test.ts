@@ -97,6 +97,24 @@ test("a cover entry's rank spelled out as the default changes nothing", () => {
   assert.deepEqual(diffTopology(validateTopology(a), validateTopology(b)), []);
 });
 
+test("a site's SIP transport is a field change; spelled out as the default it changes nothing", () => {
+  const a = raw();
+  const b = raw();
+  site(b, 'wanzhou').endpoints.sipTransport = 'tcp';
+  site(b, 'fuling').endpoints.sipTransport = 'udp';
+  assert.equal(
+    formatDiff(diffTopology(validateTopology(a), validateTopology(b))),
+    [
+      '~ site fuling: endpoints.sipTransport tcp -> udp',
+      '~ site wanzhou: endpoints.sipTransport udp -> tcp',
+    ].join('\n'),
+  );
+  site(b, 'wanzhou').endpoints.sipTransport = 'udp';
+  site(b, 'fuling').endpoints.sipTransport = 'tcp';
+  site(b, 'chongqing').endpoints.sipTransport = 'udp';
+  assert.deepEqual(diffTopology(validateTopology(a), validateTopology(b)), []);
+});
+
 test('formatDiff of no changes is empty', () => {
   const t = validateTopology(raw());
   assert.deepEqual(diffTopology(t, t), []);

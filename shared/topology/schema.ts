@@ -20,6 +20,7 @@
  *     kind: full              # full = a contact center (site node): trunks, IVR, ACD, agents
  *     city: 重庆 Chongqing
  *     endpoints: { cti: 'cq.bank.internal:7443', sip: '10.10.0.10:5060' }   # host:port each
+ *                             # also sipTransport: tcp [udp], how other sites reach `sip` (hand-overs)
  *     capacity: { trunks: 120, agents: 40, ivrPorts: 60 }
  *     queues: [retail, credit-card, vip, complaints, corporate, fx]        # queues it offers
  *   - id: qianjiang
@@ -89,11 +90,22 @@ import { isSiteId } from '../ids.js';
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
+/**
+ * How the other sites reach a full site's `endpoints.sip` when they hand it a caller (overflow,
+ * cover: docs/sip.md "Handing a caller to another site"): `udp`, the default, or `tcp` for a
+ * site whose SIP listens only on TCP, or when the network between the cities drops large UDP
+ * datagrams. The site's own SIP must listen on it, and so must the origin's (it sends from its
+ * own socket of that transport).
+ */
+export const SITE_SIP_TRANSPORTS = ['udp', 'tcp'] as const;
+export type SiteSipTransport = (typeof SITE_SIP_TRANSPORTS)[number];
+export const DEFAULT_SITE_SIP_TRANSPORT: SiteSipTransport = 'udp';
+
 export interface FullSite {
   id: string;
   kind: 'full';
   city: string;
-  endpoints: { cti: string; sip: string };
+  endpoints: { cti: string; sip: string; sipTransport: SiteSipTransport };
   capacity: { trunks: number; agents: number; ivrPorts: number };
   /** Sorted queue ids. */
   queues: string[];
@@ -237,7 +249,15 @@ export const fullSiteSchema = z
     id: siteIdSchema,
     kind: z.literal('full'),
     city,
-    endpoints: z.object({ cti: hostPort, sip: hostPort }).strict(),
+    endpoints: z
+      .object({
+        cti: hostPort,
+        sip: hostPort,
+        sipTransport: z
+          .enum(SITE_SIP_TRANSPORTS, { message: `must be one of ${SITE_SIP_TRANSPORTS.join(', ')}` })
+          .default(DEFAULT_SITE_SIP_TRANSPORT),
+      })
+      .strict(),
     capacity: z.object({ trunks: count, agents: count, ivrPorts: count }).strict(),
     queues: z.array(queueIdSchema).min(1, 'a full site offers at least one queue'),
   })

@@ -108,6 +108,8 @@ test('the example province validates and compiles', () => {
   // An entry's calls rank below the covering site's own unless it says otherwise (issue 11).
   assert.equal(c.rank, 'below-own');
   assert.equal(t.cover.find((x) => x.id === 'wanzhou-helps-center')!.rank, 'by-wait');
+  const sipTransports = t.sites.map((s) => s.kind === 'full' && `${s.id}:${s.endpoints.sipTransport}`);
+  assert.deepEqual(sipTransports.filter(Boolean), ['chongqing:udp', 'fuling:tcp', 'wanzhou:udp']);
   const qj = t.sites.find((s) => s.id === 'qianjiang')!;
   assert.ok(qj.kind === 'access' && qj.capacity.ivrPorts === 8 && qj.backupCenter === 'chongqing');
 });
@@ -119,6 +121,31 @@ test('the small base file validates; defaults are filled', () => {
   const gw = t.sites.find((s) => s.id === 'gw-b')!;
   assert.ok(gw.kind === 'access');
   assert.equal(gw.capacity.ivrPorts, 0);
+});
+
+test("a full site's SIP transport: udp unless it says tcp; anything else is named by its path", () => {
+  const t = base();
+  const compiled = (x: TopologyInput) =>
+    validateTopology(x).sites.map((s) => (s.kind === 'full' ? s.endpoints.sipTransport : s.kind));
+  assert.deepEqual(compiled(t), ['udp', 'udp', 'access']);
+  (t.sites[1]!.endpoints as Record<string, string>).sipTransport = 'tcp';
+  (t.sites[0]!.endpoints as Record<string, string>).sipTransport = 'udp';
+  assert.deepEqual(compiled(t), ['udp', 'tcp', 'access']);
+  for (const bad of ['TCP', 'tls', 'sctp', '', 5060]) {
+    const b = base();
+    (b.sites[1]!.endpoints as Record<string, unknown>).sipTransport = bad;
+    assert.deepEqual(
+      problemsOf(() => validateTopology(b)),
+      ['sites[1].endpoints.sipTransport: must be one of udp, tcp'],
+      String(bad),
+    );
+  }
+  // An access gateway's voice arrives on a trunk: no site hands it callers, it has no transport.
+  const gw = base();
+  (gw.sites[2]!.endpoints as Record<string, string>).sipTransport = 'tcp';
+  const p = problemsOf(() => validateTopology(gw));
+  assert.equal(p.length, 1, p.join('\n'));
+  assert.match(p[0]!, /^sites\[2\]\.endpoints: .*sipTransport/);
 });
 
 test('an overflow policy keeps VIP home unless it says otherwise; its priorities are sorted', () => {

@@ -292,7 +292,11 @@ export function validateTopology(input: unknown): Topology {
           id: site.id,
           kind: 'full',
           city: site.city,
-          endpoints: { cti: site.endpoints.cti, sip: site.endpoints.sip },
+          endpoints: {
+            cti: site.endpoints.cti,
+            sip: site.endpoints.sip,
+            sipTransport: site.endpoints.sipTransport,
+          },
           capacity: { ...site.capacity },
           queues: sorted(site.queues),
         } satisfies FullSite)

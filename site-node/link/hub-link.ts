@@ -340,6 +340,11 @@ export class GrpcHubLink implements HubLink {
     if (this.running) return;
     this.running = true;
     this.memory = await readLinkMemory(this.o.store.pool);
+    if (this.memory.forgotten !== undefined) {
+      this.log.warn('stored topology no longer validates; the hub will push its current one', {
+        why: this.memory.forgotten,
+      });
+    }
     this.drained = this.memory.drained;
     // Often enough to send heartbeats on time and to notice silence within a tenth of the
     // suspect threshold (25 ms on the defaults); never faster than every 20 ms.

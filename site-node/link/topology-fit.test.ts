@@ -22,7 +22,7 @@ const topology: Topology = {
       id: 'cq',
       kind: 'full',
       city: 'Chongqing',
-      endpoints: { cti: 'cq:1', sip: 'cq:2' },
+      endpoints: { cti: 'cq:1', sip: 'cq:2', sipTransport: 'udp' },
       capacity: { trunks: 10, agents: 4, ivrPorts: 4 },
       queues: ['retail', 'vip'],
     },
@@ -50,6 +50,26 @@ test('a queue the topology offers at this site but its ACD lacks is named with t
   ]);
 });
 
+test('a site with SIP fits when it listens on the transport the topology reaches it by', () => {
+  assert.deepEqual(
+    topologyMisfits(topology, { siteId: 'cq', queues: ['retail', 'vip'], sipListens: ['udp'] }),
+    [],
+  );
+  const overTcp: Topology = structuredClone(topology);
+  const cq = overTcp.sites[0]!;
+  if (cq.kind === 'full') cq.endpoints.sipTransport = 'tcp';
+  assert.deepEqual(
+    topologyMisfits(overTcp, { siteId: 'cq', queues: ['retail', 'vip'], sipListens: ['udp', 'tcp'] }),
+    [],
+  );
+  assert.deepEqual(topologyMisfits(overTcp, { siteId: 'cq', queues: ['retail'], sipListens: ['udp'] }), [
+    'site cq offers queue vip in the topology, but its ACD has no such queue (it has retail)',
+    'site cq is reached over tcp in the topology (endpoints.sipTransport), but its SIP listens only on udp (sip.listen)',
+  ]);
+  // A simulated site has no SIP: nothing to check.
+  assert.deepEqual(topologyMisfits(overTcp, { siteId: 'cq', queues: ['retail', 'vip'] }), []);
+});
+
 test('a topology without this site, or that makes it an access gateway, does not fit', () => {
   assert.deepEqual(topologyMisfits(topology, { siteId: 'wz', queues: ['retail'] }), [
     'site wz is not in the topology',
@@ -67,7 +87,11 @@ test('every full site of the example province fits it: its example config, its A
     const config = loadSiteConfig(example(`site-${s.id}.yaml`));
     assert.equal(config.siteId, s.id);
     assert.deepEqual(
-      topologyMisfits(province, { siteId: s.id, queues: config.acd.queues.map((q) => q.id) }),
+      topologyMisfits(province, {
+        siteId: s.id,
+        queues: config.acd.queues.map((q) => q.id),
+        ...(config.sip ? { sipListens: config.sip.listen.map((l) => l.transport) } : {}),
+      }),
       [],
     );
     assert.doesNotThrow(() => loadFlow(config), `${s.id}'s flow routes only to its own queues`);

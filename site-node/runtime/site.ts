@@ -373,6 +373,7 @@ export class Site {
         const misfits = topologyMisfits(topology, {
           siteId: config.siteId,
           queues: config.acd.queues.map((q) => q.id),
+          ...(config.sip ? { sipListens: config.sip.listen.map((l) => l.transport) } : {}),
         });
         if (misfits.length > 0) throw new Error(misfits.join('; '));
       },

@@ -40,12 +40,13 @@ function gate() {
     NO_PHONES,
     log,
     new ManualClock(0),
-    { peers: peerSites('wanzhou', () => TOPOLOGY), toTag: () => 'gate' },
+    { peers: peerSites('wanzhou', ['udp'], () => TOPOLOGY), toTag: () => 'gate' },
   );
   return { g, refusals: () => lines.filter((l) => l.msg === 'sip invite refused') };
 }
 
 const from = (host: string, port = 5060): RegistrationSource => ({ transport: 'udp', host, port });
+const overTcp = (host: string, port: number): RegistrationSource => ({ transport: 'tcp', host, port });
 const TOKEN = 'X-CC-Handover-Token: 0f8fad5b-d9cb-469f-a165-70867728950e\n';
 
 describe('the invite gate and hand-overs', () => {
@@ -63,6 +64,26 @@ describe('the invite gate and hand-overs', () => {
       siteId: 'fuling',
     });
     expect(g.admit(invite(), from('203.0.113.9'))).toMatchObject({ from: 'trunk' });
+    g.stop();
+  });
+
+  test('over TCP too: from a port of the kernel, and as a dual-stack listener reports IPv4', () => {
+    const { g, refusals } = gate();
+    expect(g.admit(invite({ extra: TOKEN }), overTcp('10.10.0.10', 50312))).toMatchObject({
+      ok: true,
+      from: 'site',
+      siteId: 'chongqing',
+    });
+    expect(g.admit(invite({ extra: TOKEN }), overTcp('::ffff:10.10.0.10', 50313))).toMatchObject({
+      ok: true,
+      from: 'site',
+      siteId: 'chongqing',
+    });
+    const stranger = g.admit(invite({ extra: TOKEN }), overTcp('192.0.2.66', 50314));
+    expect(!stranger.ok && stranger.response.status).toBe(403);
+    expect(refusals().map((l) => [l.source, l.why])).toEqual([
+      ['tcp:192.0.2.66:50314', 'hand-over-from-unknown-site'],
+    ]);
     g.stop();
   });
 

@@ -1,18 +1,26 @@
 /**
  * The other sites of the province as SIP peers (docs/sip.md "Handing a caller to another site"):
- * where the origin sends a hand-over's INVITE (the target's `endpoints.sip` in the topology the
- * site runs, shared/topology/schema.ts), and which site an INVITE carrying a hand-over token
- * came from (its source address is one of the other sites' SIP hosts). Read fresh on every
- * look-up from the topology the site runs now, so a version the hub pushes takes effect at the
- * next call without a restart.
+ * where the origin sends a hand-over's INVITE (the target's `endpoints.sip` over its
+ * `endpoints.sipTransport` in the topology the site runs, shared/topology/schema.ts), and which
+ * site an INVITE carrying a hand-over token came from (its source address is one of the other
+ * sites' SIP hosts). Read fresh on every look-up from the topology the site runs now, so a
+ * version the hub pushes takes effect at the next call without a restart.
  *
- * By host only, not host and port: over TCP a peer's requests leave from a port of the
- * kernel's, not its listening port. Only full sites are peers (overflow and cover move calls
- * between them; an access gateway's calls arrive on a trunk), and never the site itself.
+ * The INVITE leaves from the origin's own socket of the target's transport, so a target reached
+ * over a transport this site does not listen on (its `sip.listen`) has no route from here.
+ *
+ * By host only, not host and port, nor transport: over TCP a peer's requests leave from a port
+ * of the kernel's, not its listening port, and a site may hand over by a transport other than
+ * the one it is reached by. Hosts are compared as addresses (`::ffff:10.0.0.5`, what a
+ * dual-stack socket reports for an IPv4 peer, is `10.0.0.5`). Only full sites are peers
+ * (overflow and cover move calls between them; an access gateway's calls arrive on a trunk),
+ * and never the site itself.
  */
 import { isIP } from 'node:net';
 import type { Topology } from '../../shared/topology/schema.js';
 import type { SipTarget } from '../../shared/sip/stack/transaction-user.js';
+import type { SipTransportName } from '../../shared/sip/transport/types.js';
+import { parseIp } from './cidr.js';
 
 /** Where a site's SIP listens, or why it cannot be reached. */
 export type PeerRoute = { ok: true; target: SipTarget } | { ok: false; why: string };
@@ -32,8 +40,21 @@ export function splitHostPort(s: string): { host: string; port: number } | undef
   return Number.isInteger(port) && port > 0 && port < 65536 ? { host: m[1]!, port } : undefined;
 }
 
-/** The peers of `selfId` in whatever topology `current` returns when asked (null: none known). */
-export function peerSites(selfId: string, current: () => Topology | null): PeerSites {
+const sameAddress = (a: string, b: string): boolean => {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  return x !== undefined && y !== undefined && x.family === y.family && x.value === y.value;
+};
+
+/**
+ * The peers of `selfId`, a site whose SIP listens on `listens`, in whatever topology `current`
+ * returns when asked (null: none known).
+ */
+export function peerSites(
+  selfId: string,
+  listens: readonly SipTransportName[],
+  current: () => Topology | null,
+): PeerSites {
   return {
     routeTo(siteId) {
       if (siteId === selfId) return { ok: false, why: `site ${siteId} is this site` };
@@ -49,14 +70,24 @@ export function peerSites(selfId: string, current: () => Topology | null): PeerS
       if (isIP(at.host) === 0) {
         return { ok: false, why: `site ${siteId}'s SIP host ${at.host} is not an IP address (no DNS here)` };
       }
-      return { ok: true, target: { host: at.host, port: at.port, transport: 'udp' } };
+      const transport = site.endpoints.sipTransport;
+      if (!listens.includes(transport)) {
+        return {
+          ok: false,
+          why:
+            `site ${siteId}'s SIP is reached over ${transport} (endpoints.sipTransport), ` +
+            `but this site's SIP listens only on ${listens.join(', ') || 'nothing'} (sip.listen)`,
+        };
+      }
+      return { ok: true, target: { host: at.host, port: at.port, transport } };
     },
     siteAt(host) {
       const topology = current();
       if (!topology) return undefined;
       for (const s of topology.sites) {
-        if (s.id !== selfId && s.kind === 'full' && splitHostPort(s.endpoints.sip)?.host === host)
-          return s.id;
+        if (s.id === selfId || s.kind !== 'full') continue;
+        const at = splitHostPort(s.endpoints.sip);
+        if (at && sameAddress(at.host, host)) return s.id;
       }
       return undefined;
     },

@@ -38,10 +38,31 @@ const TOPOLOGY = {
   hubSite: 'chongqing',
   utcOffsetMinutes: 480,
   sites: [
-    { id: 'wanzhou', kind: 'full', endpoints: { cti: '10.0.0.1:7443', sip: '10.20.0.10:5060' } },
-    { id: 'chongqing', kind: 'full', endpoints: { cti: '10.0.0.2:7443', sip: '10.10.0.10:5070' } },
-    { id: 'fuling', kind: 'full', endpoints: { cti: '10.0.0.3:7443', sip: '[fd00::5]:5060' } },
-    { id: 'named', kind: 'full', endpoints: { cti: '10.0.0.4:7443', sip: 'sip.named.example:5060' } },
+    {
+      id: 'wanzhou',
+      kind: 'full',
+      endpoints: { cti: '10.0.0.1:7443', sip: '10.20.0.10:5060', sipTransport: 'udp' },
+    },
+    {
+      id: 'chongqing',
+      kind: 'full',
+      endpoints: { cti: '10.0.0.2:7443', sip: '10.10.0.10:5070', sipTransport: 'udp' },
+    },
+    {
+      id: 'fuling',
+      kind: 'full',
+      endpoints: { cti: '10.0.0.3:7443', sip: '[fd00::5]:5060', sipTransport: 'udp' },
+    },
+    {
+      id: 'named',
+      kind: 'full',
+      endpoints: { cti: '10.0.0.4:7443', sip: 'sip.named.example:5060', sipTransport: 'udp' },
+    },
+    {
+      id: 'yongchuan',
+      kind: 'full',
+      endpoints: { cti: '10.0.0.5:7443', sip: '10.40.0.10:5061', sipTransport: 'tcp' },
+    },
     { id: 'qianjiang', kind: 'access', endpoints: { sip: '10.30.0.2:5060' } },
   ],
   overflow: [],
@@ -58,7 +79,7 @@ describe('the other sites as SIP peers', () => {
 
   test("a site's route is its topology SIP endpoint; a missing, named or unknown one says why", () => {
     let topology: Topology | null = null;
-    const peers = peerSites('wanzhou', () => topology);
+    const peers = peerSites('wanzhou', ['udp'], () => topology);
     expect(peers.routeTo('chongqing')).toEqual({
       ok: false,
       why: "no topology yet: site chongqing's SIP address is unknown",
@@ -81,13 +102,45 @@ describe('the other sites as SIP peers', () => {
     expect(peers.routeTo('wanzhou')).toEqual({ ok: false, why: 'site wanzhou is this site' });
   });
 
+  test("a site reached over TCP is routed over TCP, when this site's SIP listens on TCP", () => {
+    const both = peerSites('wanzhou', ['udp', 'tcp'], () => TOPOLOGY);
+    expect(both.routeTo('yongchuan')).toEqual({
+      ok: true,
+      target: { host: '10.40.0.10', port: 5061, transport: 'tcp' },
+    });
+    expect(both.routeTo('chongqing')).toEqual({
+      ok: true,
+      target: { host: '10.10.0.10', port: 5070, transport: 'udp' },
+    });
+    // The INVITE leaves from this site's own socket of that transport: none, no route.
+    expect(peerSites('wanzhou', ['udp'], () => TOPOLOGY).routeTo('yongchuan')).toEqual({
+      ok: false,
+      why:
+        "site yongchuan's SIP is reached over tcp (endpoints.sipTransport), " +
+        "but this site's SIP listens only on udp (sip.listen)",
+    });
+    const tcpOnly = peerSites('wanzhou', ['tcp'], () => TOPOLOGY);
+    expect(tcpOnly.routeTo('yongchuan')).toMatchObject({ ok: true, target: { transport: 'tcp' } });
+    expect(tcpOnly.routeTo('chongqing')).toEqual({
+      ok: false,
+      why:
+        "site chongqing's SIP is reached over udp (endpoints.sipTransport), " +
+        "but this site's SIP listens only on tcp (sip.listen)",
+    });
+  });
+
   test('an address is a peer when it is another site’s SIP host (any port), never this site’s', () => {
-    const peers = peerSites('wanzhou', () => TOPOLOGY);
+    const peers = peerSites('wanzhou', ['udp'], () => TOPOLOGY);
     expect(peers.siteAt('10.10.0.10')).toBe('chongqing');
     expect(peers.siteAt('fd00::5')).toBe('fuling');
+    // Whatever transport the site is reached by (its INVITEs may come over either).
+    expect(peers.siteAt('10.40.0.10')).toBe('yongchuan');
+    // As a dual-stack socket reports an IPv4 peer, and IPv6 written another way.
+    expect(peers.siteAt('::ffff:10.10.0.10')).toBe('chongqing');
+    expect(peers.siteAt('fd00:0:0::5')).toBe('fuling');
     expect(peers.siteAt('10.30.0.2')).toBeUndefined(); // an access site
     expect(peers.siteAt('10.20.0.10')).toBeUndefined();
     expect(peers.siteAt('192.0.2.1')).toBeUndefined();
-    expect(peerSites('wanzhou', () => null).siteAt('10.10.0.10')).toBeUndefined();
+    expect(peerSites('wanzhou', ['udp'], () => null).siteAt('10.10.0.10')).toBeUndefined();
   });
 });

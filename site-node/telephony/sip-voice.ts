@@ -86,7 +86,11 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
     },
     log,
   );
-  const peers = peerSites(o.config.siteId, o.topology ?? (() => null));
+  const peers = peerSites(
+    o.config.siteId,
+    sip.listen.map((l) => l.transport),
+    o.topology ?? (() => null),
+  );
   const port = new SipMediaPort({
     sip,
     engine,
