@@ -80,6 +80,7 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
       portMin: sip.rtpPorts.from,
       portMax: sip.rtpPorts.to,
       rtpTimeoutMs: sip.timers.rtpInactivityMs,
+      latching: sip.rtpLatching,
     },
     log,
   );

@@ -74,6 +74,7 @@ function sipConfig(rtpBase: number, phones: SiteSipConfig['phones']): SiteSipCon
     listen: [{ transport: 'udp', host: LOCAL, port: 0 }],
     publicAddress: LOCAL,
     rtpPorts: { from: rtpBase, to: rtpBase + 99 },
+    rtpLatching: 'sdp-host',
     realm: REALM,
     digest: { secret: { env: 'UNUSED' }, nonceLifetimeMs: 300_000, algorithms: ['MD5'], nonceMemory: 100 },
     trunks: [

@@ -173,6 +173,143 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     ).toBe('1#555');
   });
 
+  // ---- latching (latch.ts), the default rule: the SDP's host, the port the far end sends from ----
+
+  const short = (name: string, byte: number) => clipFile(dir, name, marked(160, byte, 1));
+  const digitsOf = (endpointId: string): string[] =>
+    eventsOf(events, 'digit')
+      .filter((e) => e.endpointId === endpointId)
+      .map((e) => e.digit);
+
+  test("latches to the port the far end sends from, not the SDP's: prompts and bridged audio go there", async () => {
+    const [sdp, nat, b] = [await peer(), await peer(), await peer()];
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    await engine.setRemote(ea.endpointId, audioTo(sdp, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMA'));
+    await nat.send(ea.localPort, voicePacket(0, marked(160, 0x11, 1)));
+    await waitFor('the latch', async () => (await engine.stats()).latchedElsewhere === 1);
+    expect(await engine.play(ea.endpointId, [short('p.alaw', 0x10)])).toEqual({ outcome: 'done' });
+    await waitFor('the prompt where the far end sends from', () =>
+      nat.heard.some((p) => p.payload[0] === 0x10),
+    );
+    await engine.bridge(ea.endpointId, eb.endpointId);
+    await b.send(eb.localPort, voicePacket(1, marked(160, 0x66, 1), 0xbbb));
+    await nat.send(ea.localPort, voicePacket(2, marked(160, 0x77, 1)));
+    await waitFor('the bridged voice there', () => nat.heard.some((p) => p.payload[0] === 0x66));
+    await waitFor("the far end's voice at b", () => b.heard.some((p) => p.payload[0] === 0x77));
+    expect(sdp.heard).toHaveLength(0);
+    expect(await engine.stats()).toMatchObject({ latchedElsewhere: 1, wrongSource: 0 });
+  });
+
+  test('after the latch a stranger is dropped and counted: no digit, no audio forwarded', async () => {
+    const [far, stranger, b] = [await peer(), await peer(), await peer()];
+    const elsewhere = await RtpPeer.open('127.0.0.2');
+    peers.push(elsewhere);
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    await engine.setRemote(ea.endpointId, audioTo(far, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMA'));
+    await engine.bridge(ea.endpointId, eb.endpointId);
+    // Before the far end's first packet, another host is not the far end either.
+    await elsewhere.send(ea.localPort, dtmfPacket(1, 100));
+    await far.send(ea.localPort, voicePacket(0, marked(160, 0x11, 1), 0xaaa));
+    await waitFor("the far end's voice at b", () => b.heard.length === 1);
+    // The far end's own SSRC and the next sequence number (a forged continuation) change nothing.
+    await stranger.send(ea.localPort, dtmfPacket(2, 200));
+    await stranger.send(ea.localPort, voicePacket(1, marked(160, 0x22, 1), 0xaaa));
+    await elsewhere.send(ea.localPort, voicePacket(2, marked(160, 0x23, 1), 0xaaa));
+    await far.send(ea.localPort, dtmfPacket(5, 300));
+    await waitFor("the far end's digit, read after the strangers'", () => digitsOf(ea.endpointId).length > 0);
+    expect(digitsOf(ea.endpointId)).toEqual(['5']);
+    expect(b.heard.map((p) => p.payload[0])).toEqual([0x11]);
+    expect(await engine.stats()).toMatchObject({ wrongSource: 4, latchedElsewhere: 0 });
+  });
+
+  test('a new setRemote (a re-INVITE) learns the source anew; the old one is a stranger then', async () => {
+    const [sdp, x, y] = [await peer(), await peer(), await peer()];
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+    await x.send(ep.localPort, voicePacket(0, marked(160, 0)));
+    await waitFor('the latch to x', async () => (await engine.stats()).latchedElsewhere === 1);
+    await engine.play(ep.endpointId, [short('x.alaw', 0x31)]);
+    await waitFor('the prompt at x', () => x.heard.some((p) => p.payload[0] === 0x31));
+    const xHeard = x.heard.length;
+
+    await engine.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+    await y.send(ep.localPort, voicePacket(1, marked(160, 0)));
+    await waitFor('the latch to y', async () => (await engine.stats()).latchedElsewhere === 2);
+    await x.send(ep.localPort, dtmfPacket(4, 100));
+    await y.send(ep.localPort, dtmfPacket(6, 200));
+    await waitFor("y's digit", () => digitsOf(ep.endpointId).length > 0);
+    expect(digitsOf(ep.endpointId)).toEqual(['6']);
+    await engine.play(ep.endpointId, [short('y.alaw', 0x32)]);
+    await waitFor('the prompt at y', () => y.heard.some((p) => p.payload[0] === 0x32));
+    expect(x.heard).toHaveLength(xHeard);
+    expect(sdp.heard).toHaveLength(0);
+    expect(await engine.stats()).toMatchObject({ wrongSource: 1 });
+  });
+
+  test("SIPp's pcaps from a port other than the SDP's: latched by address, not SSRC; every digit taken", async () => {
+    const [sdp, sipp] = [await peer(), await peer()];
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+    const voice = sippPcapUdp('g711a').map((u) => u.payload);
+    const pcap = (key: string): Uint8Array[] => sippPcapUdp(`dtmf_2833_${key}`).map((u) => u.payload);
+    // As caller.xml: keys first (each pcap its own SSRC, one timestamp a digit), voice after.
+    const stream = [...pcap('1'), ...pcap('pound'), ...voice.slice(0, 3), ...pcap('5'), ...voice.slice(3, 6)];
+    for (const p of stream) await sipp.send(ep.localPort, p);
+    await waitFor('three digits', () => digitsOf(ep.endpointId).length >= 3);
+    expect(digitsOf(ep.endpointId).join('')).toBe('1#5');
+    await engine.play(ep.endpointId, [short('s.alaw', 0x41)]);
+    await waitFor('the prompt at the pcaps\u2019 source', () =>
+      sipp.heard.some((p) => p.payload[0] === 0x41),
+    );
+    expect(sdp.heard).toHaveLength(0);
+    expect(await engine.stats()).toMatchObject({ wrongSource: 0, latchedElsewhere: 1 });
+  });
+
+  test('latching any takes a far end on another host (NAT); off takes anyone and sends to the SDP', async () => {
+    const config = (n: number, latching: MediaEngineConfig['latching']): MediaEngineConfig => ({
+      host: '127.0.0.1',
+      portMin: basePort + n,
+      portMax: basePort + n + 3,
+      rtpTimeoutMs: 1000,
+      latching,
+    });
+    await expect(make(config(320, 'sometimes' as never))).rejects.toThrow(/media\.latching: must be one of/);
+    const [sdp, x] = [await peer(), await peer()];
+    const nat = await RtpPeer.open('127.0.0.2');
+    peers.push(nat);
+    for (const [n, latching] of [
+      [330, 'any'],
+      [340, 'off'],
+    ] as const) {
+      const e = await make(config(n, latching));
+      const seen: MediaEvent[] = [];
+      e.onEvent((ev) => seen.push(ev));
+      try {
+        const ep = await e.open();
+        await e.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+        await nat.send(ep.localPort, voicePacket(0, marked(160, 0)));
+        await x.send(ep.localPort, dtmfPacket(8, 100 + n));
+        await nat.send(ep.localPort, dtmfPacket(9, 200 + n));
+        await waitFor('the far end’s digit', () => eventsOf(seen, 'digit').some((d) => d.digit === '9'));
+        await e.play(ep.endpointId, [short(`${latching}.alaw`, 0x50 + n / 10)]);
+        const at = latching === 'any' ? nat : sdp;
+        await waitFor(`the prompt (${latching})`, () => at.heard.some((p) => p.payload[0] === 0x50 + n / 10));
+        // any: latched to nat on 127.0.0.2, x a stranger; off: everyone heard, ours to the SDP.
+        expect(eventsOf(seen, 'digit').map((d) => d.digit)).toEqual(latching === 'any' ? ['9'] : ['8', '9']);
+        expect(await e.stats()).toMatchObject(
+          latching === 'any'
+            ? { wrongSource: 1, latchedElsewhere: 1 }
+            : { wrongSource: 0, latchedElsewhere: 0 },
+        );
+      } finally {
+        await e.stop();
+      }
+    }
+    expect(x.heard).toHaveLength(0);
+  });
+
   test('bridges PCMA to PCMU both ways in one stream per far end; after unbridge, hold music flows', async () => {
     const [a, b] = [await peer(), await peer()];
     const [ea, eb] = [await engine.open(), await engine.open()];
