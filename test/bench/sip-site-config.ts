@@ -75,8 +75,6 @@ export function benchSiteDocument(o: BenchSiteOptions): {
     listen: [{ transport: 'udp', host: '127.0.0.1', port: o.sipPort }],
     publicAddress: '127.0.0.1',
     rtpPorts: rtpRange(o.rtpFrom, o.maxCalls),
-    // The meters in front of the SIPps make them asymmetric far ends (test/support/site-sip.ts).
-    rtpLatching: 'off',
     realm: BENCH_REALM,
     digest: { secretEnv: o.secretEnv, algorithms: ['MD5'] },
     trunks: [

@@ -74,9 +74,7 @@ function sipConfig(rtpBase: number, phones: SiteSipConfig['phones']): SiteSipCon
     listen: [{ transport: 'udp', host: LOCAL, port: 0 }],
     publicAddress: LOCAL,
     rtpPorts: { from: rtpBase, to: rtpBase + 99 },
-    // Meters count the SIPps' media: a SIPp behind a meter is an asymmetric far end (its SDP
-    // names the meter, its pcaps leave from a port nobody reads), which a latch would miss.
-    rtpLatching: 'off',
+    rtpLatching: 'sdp-host',
     realm: REALM,
     digest: { secret: { env: 'UNUSED' }, nonceLifetimeMs: 300_000, algorithms: ['MD5'], nonceMemory: 100 },
     trunks: [
@@ -94,13 +92,7 @@ async function startSite(id: string, rtpBase: number, phones: SiteSipConfig['pho
   const t = await siteTestDb(`handover_${id}`, { siteId: id });
   const siteLog = log.child({ site: id });
   const engine = await startMediaEngine(
-    {
-      host: LOCAL,
-      portMin: sip.rtpPorts.from,
-      portMax: sip.rtpPorts.to,
-      rtpTimeoutMs: 30_000,
-      latching: sip.rtpLatching,
-    },
+    { host: LOCAL, portMin: sip.rtpPorts.from, portMax: sip.rtpPorts.to, rtpTimeoutMs: 30_000 },
     siteLog,
   );
   const catalogue = loadPromptCatalogueFile(

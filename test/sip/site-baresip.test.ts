@@ -28,8 +28,7 @@ import { waitFor } from '../support/wait.js';
 let s: SiteOverSip;
 
 beforeAll(async () => {
-  // The caller's media is counted by a meter: SIPp behind it is an asymmetric far end (site-sip.ts).
-  s = await SiteOverSip.start({ database: 'site_baresip', rtpLatching: 'off' });
+  s = await SiteOverSip.start({ database: 'site_baresip' });
 }, 60_000);
 afterEach(() => s.cleanup());
 afterAll(() => s?.stop());

@@ -39,8 +39,6 @@ beforeAll(async () => {
     // One agent with a phone per test that bridges: a phone's registration outlives its SIPp.
     phones: ['a01', 'a02'],
     timers: { ringTimeout: 4000 },
-    // Meters count the media both ways: SIPp behind a meter is an asymmetric far end (site-sip.ts).
-    rtpLatching: 'off',
     configure: (doc) => {
       // Two tries, 1 s apart: the busy customer's second try comes soon.
       const queues = (doc.acd as { queues: Array<Record<string, unknown>> }).queues;

@@ -47,10 +47,7 @@ import { waitFor } from './wait.js';
 export { assertAllSucceeded, LOCAL } from './sip-peers.js';
 export { PHONE_PASSWORD, QUICK_WALK, REALM, walk, walkUntilEnd } from './site-sip.js';
 
-export interface SiteOverSipOptions extends Pick<
-  SiteSipDocOptions,
-  'phones' | 'timers' | 'dialOut' | 'rtpLatching'
-> {
+export interface SiteOverSipOptions extends Pick<SiteSipDocOptions, 'phones' | 'timers' | 'dialOut'> {
   /** The test database's name prefix. */
   database: string;
   /** Changes to the config before it is compiled (a queue's callbacks, say). */
@@ -123,7 +120,6 @@ export class SiteOverSip extends SipPeers {
       ...(o.phones ? { phones: o.phones } : {}),
       ...(o.timers ? { timers: o.timers } : {}),
       ...(o.dialOut ? { dialOut: o.dialOut } : {}),
-      ...(o.rtpLatching ? { rtpLatching: o.rtpLatching } : {}),
     });
     o.configure?.(doc);
     const config = compileSiteConfig(doc, dirname(EXAMPLE), 'site');

@@ -51,12 +51,6 @@ export interface SiteSipDocOptions {
    * showing `callerId`.
    */
   dialOut?: { proxyPort: number; callerId: string };
-  /**
-   * `sip.rtpLatching`; default the site's (sdp-host). A SIPp whose media a meter (rtp-meter.ts)
-   * counts is an asymmetric far end: its SDP names the meter, its pcap replays leave from a port
-   * nobody reads. A latch there would send the site's audio past the meter: such files say `off`.
-   */
-  rtpLatching?: 'sdp-host' | 'any' | 'off';
 }
 
 /** The example config, the desk in plaintext on loopback (--insecure-loopback), with a `sip:` section. */
@@ -74,7 +68,6 @@ export function siteSipDoc(o: SiteSipDocOptions): SiteDoc {
     listen: [{ transport: 'udp', host: LOCAL, port: o.sipPort }],
     publicAddress: LOCAL,
     rtpPorts: { from: o.rtpBase, to: o.rtpBase + 99 },
-    ...(o.rtpLatching ? { rtpLatching: o.rtpLatching } : {}),
     realm: REALM,
     digest: { secretEnv: SECRET_ENV, algorithms: ['MD5'] },
     trunks: [trunk],
