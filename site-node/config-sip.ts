@@ -69,10 +69,9 @@ export const sipSectionSchema = z
     /** RTP (and RTCP on the next odd port) takes ports from `from` to `to`, inclusive. */
     rtpPorts: z.object({ from: port, to: port }).strict(),
     /**
-     * Symmetric RTP (docs/sip.md "Media engine", "Latching"): `sdp-host` takes a far end's RTP
-     * only from its SDP's host and answers the port it comes from; `any` also latches, in the
-     * first seconds of a call, to a source elsewhere (phones behind NAT); `off` takes RTP from
-     * anywhere and sends to the SDP's address (far ends that send from a port they do not read).
+     * Whose RTP a leg takes (docs/sip.md "Media engine", "Latching"): `sdp-host` only its SDP's
+     * host's, ours to the SDP's address; `any` latches to where the far end sends from, in the
+     * first seconds of a call even off its SDP's host (phones behind NAT); `off` anyone's.
      */
     rtpLatching: z.enum(RTP_LATCHING_MODES as [RtpLatching, ...RtpLatching[]]).default(DEFAULT_RTP_LATCHING),
     /** The digest realm; an HA1 is made for exactly this text (npm run sip-ha1 --realm). */

@@ -8,30 +8,30 @@
  * The rule (`MediaEngineConfig.latching`):
  *
  * - `sdp-host` (the default): only packets from the SDP's host are the far end's, from any
- *   port on it. The first of them of an agreed payload type (the voice or telephone-event
- *   type) after `setRemote` latches its address:port; from then on our RTP goes there and
- *   packets from anywhere else are dropped and counted (`wrongSource`). A stranger elsewhere
- *   can neither latch (it would hear the call) nor inject before or after the latch.
- * - `any` (far ends behind NAT, whose SDP names a private address): a source on another host
- *   may latch too, but only within `STRANGER_LATCH_MS` of `setRemote`; a source on the SDP's
- *   host may latch at any time before the latch. The window bounds how long someone spraying
- *   our port range has to race the far end's first packet (RTP Bleed): a far end that stays
- *   silent cannot be latched from elsewhere later.
- * - `off`: packets from any source, ours to the SDP's address (an asymmetric far end that
- *   sends from a port it does not listen on, SIPp's pcap replays among them).
+ *   port on it; packets from anywhere else are dropped and counted (`wrongSource`), before
+ *   the far end's first packet and after. Ours go to the SDP's address:port: a far end whose
+ *   packets come from the host its SDP names has no NAT in between to answer through, and
+ *   one that sends from a port it does not listen on (an asymmetric sender, SIPp's pcap
+ *   replays among them) still hears us. Nothing is learned, so nothing can be won by a race.
+ * - `any` (far ends behind NAT, whose SDP names a private address): the first packet of an
+ *   agreed payload type (the voice or telephone-event type) after `setRemote` latches its
+ *   address:port; from then on ours go there and every other source is a stranger. A source
+ *   on another host than the SDP's may latch only within `STRANGER_LATCH_MS` of `setRemote`:
+ *   the window bounds how long someone spraying our port range has to race the far end's
+ *   first packet (RTP Bleed); a far end that stays silent cannot be latched from elsewhere
+ *   later. The SDP's own address:port is never a stranger: one of its agreed packets moves a
+ *   latch taken elsewhere there (`pinned`), so a packet that won the race cannot keep the
+ *   audio from where the signalling said. Every `setRemote` (a re-INVITE, a session refresh)
+ *   learns anew: a far end behind a NAT may come back from a new mapping with the same SDP.
+ * - `off`: packets from any source, ours to the SDP's address (the engine before latching).
  *
- * In every mode the SDP's own address:port is never a stranger: a packet from it is taken,
- * and one of an agreed type moves a latch taken elsewhere there (`pinned`), so a packet that
- * won the race on the SDP's host cannot keep the audio from where the signalling said. An SDP
- * host that is no address to compare with (a name, or 0.0.0.0 for hold) leaves the endpoint
- * `open`, as `off`. Every `setRemote` (a re-INVITE, a session refresh) starts learning again:
- * a far end behind a NAT may come back from a new mapping with the same SDP.
+ * An SDP host that is no address to compare with (a name, or 0.0.0.0 for hold) leaves the
+ * endpoint `open`, as `off`. Sources are told apart by address only, never by SSRC: a far end
+ * may send several streams from one socket (SIPp replays its DTMF pcaps with their own SSRC).
  *
- * Latching is by address only, never by SSRC: a far end may send several streams from one
- * socket (SIPp replays its DTMF pcaps with their own SSRC beside its voice's).
- *
- *              setRemote (IP host, mode not off)
- *   (any) ─────────────────────────────────────────► learning
+ *              setRemote, sdp-host with an IP host
+ *   (any) ─────────────────────────────────────────► host
+ *   (any) ──── setRemote, any with an IP host ─────► learning
  *   (any) ──── setRemote (off, or no IP host) ─────► open
  *   learning ── agreed packet from the SDP's address:port ─► pinned
  *   learning ── agreed packet from an admitted source ─────► latched
@@ -45,7 +45,7 @@ import type { NegotiatedAudio } from '../sdp.js';
 import type { Endpoint, EngineShared } from './endpoint.js';
 import type { RtpLatching } from './port.js';
 
-export type LatchState = 'open' | 'learning' | 'latched' | 'pinned';
+export type LatchState = 'open' | 'host' | 'learning' | 'latched' | 'pinned';
 
 export const RTP_LATCHING_MODES: readonly RtpLatching[] = ['sdp-host', 'any', 'off'];
 export const DEFAULT_RTP_LATCHING: RtpLatching = 'sdp-host';
@@ -74,10 +74,11 @@ export function sourceHostOf(address: string, udp6: boolean): string | null {
   return null;
 }
 
-/** A new far end (setRemote): learning starts again, and our RTP goes to the SDP's address. */
+/** A new far end (setRemote): learning (if any) starts again, and our RTP goes to the SDP's address. */
 export function resetLatch(cx: EngineShared, ep: Endpoint, audio: NegotiatedAudio, now: number): void {
   ep.sdpHost = sourceHostOf(audio.remoteAddress, ep.udp6);
-  ep.latch = cx.latching === 'off' || ep.sdpHost === null ? 'open' : 'learning';
+  ep.latch =
+    cx.latching === 'off' || ep.sdpHost === null ? 'open' : cx.latching === 'sdp-host' ? 'host' : 'learning';
   ep.sendHost = audio.remoteAddress;
   ep.sendPort = audio.remotePort;
   ep.srcHost = '';
@@ -101,6 +102,8 @@ export function admit(
   switch (ep.latch) {
     case 'open':
       return true;
+    case 'host':
+      return host === ep.sdpHost || stranger(cx, ep, host, port);
     case 'pinned':
       return (port === ep.srcPort && host === ep.srcHost) || stranger(cx, ep, host, port);
     case 'latched':
@@ -143,7 +146,10 @@ function stranger(cx: EngineShared, ep: Endpoint, host: string, port: number): f
     cx.log.warn('RTP from a source other than the far end dropped', {
       endpointId: ep.id,
       source: `${host}:${port}`,
-      farEnd: ep.latch === 'learning' ? `${r.remoteAddress} (the SDP's host)` : `${ep.srcHost}:${ep.srcPort}`,
+      farEnd:
+        ep.latch === 'host' || ep.latch === 'learning'
+          ? `${r.remoteAddress} (the SDP's host)`
+          : `${ep.srcHost}:${ep.srcPort}`,
       latching: cx.latching,
     });
   }
