@@ -152,6 +152,15 @@ test('a bad outbound or dialOut is refused at load, naming the field', () => {
   }, /site\.sip\.trunks\[0\]\.outbound\.transport: tcp: the site does not listen on tcp/);
 });
 
+test('rtpLatching: sdp-host unless the section says otherwise', () => {
+  const c = base();
+  assert.equal(compileSiteConfig(c, '/etc/site', 'site').sip!.rtpLatching, 'sdp-host');
+  delete c.sip.rtpLatching;
+  assert.equal(compileSiteConfig(c, '/etc/site', 'site').sip!.rtpLatching, 'sdp-host');
+  c.sip.rtpLatching = 'any';
+  assert.equal(compileSiteConfig(c, '/etc/site', 'site').sip!.rtpLatching, 'any');
+});
+
 test('each kind of bad sip section is refused, naming the field', () => {
   refuses((c) => (c.sip.listen = []), /site\.sip\.listen: needs at least one/);
   refuses((c) => (c.sip.listen[0].host = 'sip.example'), /site\.sip\.listen\[0\]\.host: must be an IP/);
@@ -164,6 +173,7 @@ test('each kind of bad sip section is refused, naming the field', () => {
   refuses((c) => (c.sip.publicAddress = 'cc.example'), /site\.sip\.publicAddress: must be an IP/);
   refuses((c) => (c.sip.rtpPorts.from = 20001), /site\.sip\.rtpPorts\.from: must be even/);
   refuses((c) => (c.sip.rtpPorts.to = 19000), /site\.sip\.rtpPorts\.to: must be above/);
+  refuses((c) => (c.sip.rtpLatching = 'sometimes'), /site\.sip\.rtpLatching: .*sdp-host.*any.*off/);
   refuses(
     (c) => (c.sip.rtpPorts = { from: 1000, to: 1100 }),
     /site\.sip\.rtpPorts\.from: must be 1024 or above/,

@@ -25,6 +25,8 @@ import { checkDigestRealm } from '../shared/sip/digest.js';
 import { checkRegistrarLimits, type RegistrarLimits } from '../shared/sip/registrar.js';
 import { compileTimerOptions } from '../shared/sip/transaction/timers.js';
 import { MIN_SE_FLOOR_S } from '../shared/media/session-expires.js';
+import { DEFAULT_RTP_LATCHING, RTP_LATCHING_MODES } from '../shared/media/engine/latch.js';
+import type { RtpLatching } from '../shared/media/engine/port.js';
 import { SIP_EXTENSION_RE } from './admin/sip-ha1-args.js';
 import { cidrOverlap, parseCidr, type CidrBlock } from './telephony/cidr.js';
 
@@ -66,6 +68,12 @@ export const sipSectionSchema = z
     publicAddress: ipLiteral,
     /** RTP (and RTCP on the next odd port) takes ports from `from` to `to`, inclusive. */
     rtpPorts: z.object({ from: port, to: port }).strict(),
+    /**
+     * Whose RTP a leg takes (docs/sip.md "Media engine", "Latching"): `sdp-host` only its SDP's
+     * host's, ours to the SDP's address; `any` latches to where the far end sends from, in the
+     * first seconds of a call even off its SDP's host (phones behind NAT); `off` anyone's.
+     */
+    rtpLatching: z.enum(RTP_LATCHING_MODES as [RtpLatching, ...RtpLatching[]]).default(DEFAULT_RTP_LATCHING),
     /** The digest realm; an HA1 is made for exactly this text (npm run sip-ha1 --realm). */
     realm: z.string().regex(DIGEST_REALM_RE, 'letters, digits and . - _ @ only, at most 255'),
     digest: z
@@ -253,6 +261,8 @@ export interface SiteSipConfig {
   listen: Array<{ transport: 'udp' | 'tcp'; host: string; port: number }>;
   publicAddress: string;
   rtpPorts: { from: number; to: number };
+  /** Whose RTP a leg takes and where it sends ours (shared/media/engine/latch.ts). */
+  rtpLatching: RtpLatching;
   realm: string;
   digest: {
     secret: NonceSecretSource;
@@ -417,6 +427,7 @@ export function compileSipSection(
     listen: raw.listen,
     publicAddress: raw.publicAddress,
     rtpPorts: raw.rtpPorts,
+    rtpLatching: raw.rtpLatching,
     realm: raw.realm,
     digest: {
       secret: secret ?? { env: '' },

@@ -9,6 +9,7 @@ const SIP: SiteSipConfig = {
   listen: [{ transport: 'udp', host: '0.0.0.0', port: 5060 }],
   publicAddress: '198.51.100.20',
   rtpPorts: { from: 20000, to: 20999 },
+  rtpLatching: 'sdp-host',
   realm: 'cq',
   digest: { secret: { env: 'X' }, nonceLifetimeMs: 300_000, algorithms: ['MD5'], nonceMemory: 100 },
   trunks: [

@@ -111,6 +111,7 @@ function sipConfig(proxyPort: number, maxChannels: number): SiteSipConfig {
     listen: [{ transport: 'udp', host: LOCAL, port: 0 }],
     publicAddress: LOCAL,
     rtpPorts: { from: 46200, to: 46299 },
+    rtpLatching: 'sdp-host',
     realm: 'site.test',
     digest: { secret: { env: 'UNUSED' }, nonceLifetimeMs: 300_000, algorithms: ['MD5'], nonceMemory: 100 },
     trunks: [

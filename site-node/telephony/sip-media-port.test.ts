@@ -42,6 +42,7 @@ const SIP: SiteSipConfig = {
   listen: [{ transport: 'udp', host: LOCAL, port: 0 }],
   publicAddress: LOCAL,
   rtpPorts: { from: 46000, to: 46099 },
+  rtpLatching: 'sdp-host',
   realm: 'site.test',
   digest: { secret: { env: 'UNUSED' }, nonceLifetimeMs: 300_000, algorithms: ['MD5'], nonceMemory: 100 },
   trunks: [

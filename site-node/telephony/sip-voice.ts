@@ -83,6 +83,7 @@ export async function createSipVoice(o: SipVoiceOptions): Promise<SipVoice> {
       portMin: sip.rtpPorts.from,
       portMax: sip.rtpPorts.to,
       rtpTimeoutMs: sip.timers.rtpInactivityMs,
+      latching: sip.rtpLatching,
     },
     log,
   );

@@ -84,6 +84,7 @@ function sipConfig(
     listen: listen.map((transport) => ({ transport, host: LOCAL, port: 0 })),
     publicAddress: LOCAL,
     rtpPorts: { from: rtpBase, to: rtpBase + 99 },
+    rtpLatching: 'sdp-host',
     realm: REALM,
     digest: { secret: { env: 'UNUSED' }, nonceLifetimeMs: 300_000, algorithms: ['MD5'], nonceMemory: 100 },
     trunks: [

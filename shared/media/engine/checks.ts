@@ -5,6 +5,7 @@
 import { invalidArgument } from '../../errors.js';
 import { inactivityWatch } from '../inactivity.js';
 import type { NegotiatedAudio } from '../sdp.js';
+import { RTP_LATCHING_MODES } from './latch.js';
 import type { MediaEngineConfig } from './port.js';
 
 export const evenAtOrAbove = (p: number): number => p + (p % 2);
@@ -22,6 +23,12 @@ export function checkConfig(c: MediaEngineConfig): void {
     throw invalidArgument('media.portMax', `range ${c.portMin}-${c.portMax} has no even port`);
   }
   inactivityWatch(c.rtpTimeoutMs);
+  if (c.latching !== undefined && !RTP_LATCHING_MODES.includes(c.latching)) {
+    throw invalidArgument(
+      'media.latching',
+      `must be one of ${RTP_LATCHING_MODES.join(', ')}, got ${String(c.latching)}`,
+    );
+  }
 }
 
 export function checkRemote(a: NegotiatedAudio): void {

@@ -12,7 +12,8 @@ import type { DtmfDetector } from '../dtmf.js';
 import { type InactivityWatch, inactivityWatch } from '../inactivity.js';
 import type { NegotiatedAudio } from '../sdp.js';
 import type { Cursor } from './cursor.js';
-import type { HoldOptions, MediaEngineStats, MediaEvent, PlayOutcome } from './port.js';
+import type { LatchState } from './latch.js';
+import type { HoldOptions, MediaEngineStats, MediaEvent, PlayOutcome, RtpLatching } from './port.js';
 import type { PromptCache } from './prompt-cache.js';
 import type { Recording } from './recording.js';
 import type { RtpHeaderView } from './rtp-view.js';
@@ -43,7 +44,23 @@ export interface Endpoint {
   id: string;
   port: number;
   socket: dgram.Socket;
+  /** The socket is IPv6 (sources are reported in IPv6 form). */
+  udp6: boolean;
   remote: NegotiatedAudio | null;
+  /** Where our RTP goes: the SDP's address, or the source latched (latch.ts). */
+  sendHost: string;
+  sendPort: number;
+  /** Whose packets are the far end's (latch.ts): the state, the source learned ('' before). */
+  latch: LatchState;
+  srcHost: string;
+  srcPort: number;
+  /** The SDP's host as the socket reports sources (null: no address to hold sources to). */
+  sdpHost: string | null;
+  /** Mode `any`: a source off the SDP's host may latch until then (performance.now() ms). */
+  strangersUntilMs: number;
+  /** Packets dropped from other sources, and latches taken elsewhere than the SDP (each logged once). */
+  wrongSource: number;
+  latchedElsewhere: number;
   ssrc: number;
   seq: number;
   ts: number;
@@ -78,15 +95,33 @@ export interface EngineShared {
   /** The one reused view incoming headers are read into. */
   readonly header: RtpHeaderView;
   readonly log: Logger;
+  /** Whose packets an endpoint takes and where it sends (latch.ts). */
+  readonly latching: RtpLatching;
   emit(e: MediaEvent): void;
 }
 
-export function newEndpoint(id: string, port: number, socket: dgram.Socket, rtpTimeoutMs: number): Endpoint {
+export function newEndpoint(
+  id: string,
+  port: number,
+  socket: dgram.Socket,
+  udp6: boolean,
+  rtpTimeoutMs: number,
+): Endpoint {
   return {
     id,
     port,
     socket,
+    udp6,
     remote: null,
+    sendHost: '',
+    sendPort: 0,
+    latch: 'open',
+    srcHost: '',
+    srcPort: 0,
+    sdpHost: null,
+    strangersUntilMs: 0,
+    wrongSource: 0,
+    latchedElsewhere: 0,
     // RFC 3550 §5.1: random starting values.
     ssrc: randomInt(0, 2 ** 32 - 1) >>> 0,
     seq: randomInt(0, 0x10000),
@@ -135,9 +170,12 @@ export const silenceSince = (ep: Endpoint, now: number): number =>
 export const sends = (r: NegotiatedAudio): boolean =>
   r.direction === 'sendrecv' || r.direction === 'sendonly';
 
+/** Our RTP sockets are IPv6 when the engine's host is an IPv6 address. */
+export const isUdp6Host = (host: string): boolean => host.includes(':');
+
 export function bindUdp(host: string, port: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const s = dgram.createSocket({ type: isUdp6Host(host) ? 'udp6' : 'udp4' });
     const onError = (e: Error): void => {
       s.close();
       reject(e);

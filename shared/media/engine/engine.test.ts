@@ -173,6 +173,175 @@ describe.each(KINDS)('media engine %s', (_name, make, basePort) => {
     ).toBe('1#555');
   });
 
+  // ---- latching (latch.ts): the default keeps to the SDP's host; `any` learns the far end's port ----
+
+  const short = (name: string, byte: number) => clipFile(dir, name, marked(160, byte, 1));
+  const digitsOf = (endpointId: string, from: MediaEvent[] = events): string[] =>
+    eventsOf(from, 'digit')
+      .filter((e) => e.endpointId === endpointId)
+      .map((e) => e.digit);
+  /** An engine of its own with `latching`, on ports `basePort + n` on, stopped after `f`. */
+  const withLatching = async (
+    latching: MediaEngineConfig['latching'],
+    n: number,
+    f: (e: MediaEngine, seen: MediaEvent[]) => Promise<void>,
+  ): Promise<void> => {
+    const e = await make({
+      host: '127.0.0.1',
+      portMin: basePort + n,
+      portMax: basePort + n + 7,
+      rtpTimeoutMs: 1000,
+      latching,
+    });
+    const seen: MediaEvent[] = [];
+    e.onEvent((ev) => seen.push(ev));
+    try {
+      await f(e, seen);
+    } finally {
+      await e.stop();
+    }
+  };
+
+  test("sdp-host: another host is dropped before and after the far end's first packet; the SDP's host from any port is the far end", async () => {
+    const [far, sameHost, b] = [await peer(), await peer(), await peer()];
+    const elsewhere = await RtpPeer.open('127.0.0.2');
+    peers.push(elsewhere);
+    const [ea, eb] = [await engine.open(), await engine.open()];
+    await engine.setRemote(ea.endpointId, audioTo(far, 'PCMA'));
+    await engine.setRemote(eb.endpointId, audioTo(b, 'PCMA'));
+    await engine.bridge(ea.endpointId, eb.endpointId);
+    await elsewhere.send(ea.localPort, dtmfPacket(1, 100));
+    await far.send(ea.localPort, voicePacket(0, marked(160, 0x11, 1), 0xaaa));
+    await waitFor("the far end's voice at b", () => b.heard.length === 1);
+    // The far end's own SSRC and the next sequence number (a forged continuation) change nothing.
+    await elsewhere.send(ea.localPort, dtmfPacket(2, 200));
+    await elsewhere.send(ea.localPort, voicePacket(1, marked(160, 0x23, 1), 0xaaa));
+    // Another port of the SDP's host: an asymmetric far end's second socket, taken.
+    await sameHost.send(ea.localPort, voicePacket(2, marked(160, 0x24, 1), 0xaaa));
+    await waitFor('the same host’s voice at b', () => b.heard.length === 2);
+    await far.send(ea.localPort, dtmfPacket(5, 300));
+    await waitFor("the far end's digit, read after the stranger's", () => digitsOf(ea.endpointId).length > 0);
+    expect(digitsOf(ea.endpointId)).toEqual(['5']);
+    expect(b.heard.map((p) => p.payload[0])).toEqual([0x11, 0x24]);
+    // Ours still go where the SDP said.
+    expect(await engine.play(ea.endpointId, [short('h.alaw', 0x12)])).toEqual({ outcome: 'done' });
+    await waitFor('the prompt at the SDP’s port', () => far.heard.some((p) => p.payload[0] === 0x12));
+    expect(sameHost.heard).toHaveLength(0);
+    expect(await engine.stats()).toMatchObject({ wrongSource: 3, latchedElsewhere: 0 });
+  });
+
+  test("SIPp's pcaps from a port other than the SDP's: every digit taken by address, not SSRC; ours to the SDP's port", async () => {
+    const [sdp, sipp] = [await peer(), await peer()];
+    const ep = await engine.open();
+    await engine.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+    const voice = sippPcapUdp('g711a').map((u) => u.payload);
+    const pcap = (key: string): Uint8Array[] => sippPcapUdp(`dtmf_2833_${key}`).map((u) => u.payload);
+    // As caller.xml: keys first (each pcap its own SSRC, one timestamp a digit), voice after.
+    const stream = [...pcap('1'), ...pcap('pound'), ...voice.slice(0, 3), ...pcap('5'), ...voice.slice(3, 6)];
+    for (const p of stream) await sipp.send(ep.localPort, p);
+    await waitFor('three digits', () => digitsOf(ep.endpointId).length >= 3);
+    expect(digitsOf(ep.endpointId).join('')).toBe('1#5');
+    await engine.play(ep.endpointId, [short('s.alaw', 0x41)]);
+    await waitFor('the prompt at the SDP’s port', () => sdp.heard.some((p) => p.payload[0] === 0x41));
+    expect(sipp.heard).toHaveLength(0);
+    expect(await engine.stats()).toMatchObject({ wrongSource: 0, latchedElsewhere: 0 });
+  });
+
+  test("any: latches to the port the far end sends from, not the SDP's: prompts and bridged audio go there, other ports are strangers", async () => {
+    await withLatching('any', 400, async (e, seen) => {
+      const [sdp, nat, b, other] = [await peer(), await peer(), await peer(), await peer()];
+      const [ea, eb] = [await e.open(), await e.open()];
+      await e.setRemote(ea.endpointId, audioTo(sdp, 'PCMA'));
+      await e.setRemote(eb.endpointId, audioTo(b, 'PCMA'));
+      await nat.send(ea.localPort, voicePacket(0, marked(160, 0x11, 1)));
+      await waitFor('the latch', async () => (await e.stats()).latchedElsewhere === 1);
+      expect(await e.play(ea.endpointId, [short('p.alaw', 0x10)])).toEqual({ outcome: 'done' });
+      await waitFor('the prompt where the far end sends from', () =>
+        nat.heard.some((p) => p.payload[0] === 0x10),
+      );
+      await e.bridge(ea.endpointId, eb.endpointId);
+      await b.send(eb.localPort, voicePacket(1, marked(160, 0x66, 1), 0xbbb));
+      await other.send(ea.localPort, dtmfPacket(3, 100));
+      await nat.send(ea.localPort, voicePacket(2, marked(160, 0x77, 1)));
+      await nat.send(ea.localPort, dtmfPacket(7, 200));
+      await waitFor('the bridged voice there', () => nat.heard.some((p) => p.payload[0] === 0x66));
+      await waitFor("the far end's voice at b", () => b.heard.some((p) => p.payload[0] === 0x77));
+      await waitFor("the far end's digit", () => digitsOf(ea.endpointId, seen).length > 0);
+      expect(digitsOf(ea.endpointId, seen)).toEqual(['7']);
+      expect(sdp.heard).toHaveLength(0);
+      expect(await e.stats()).toMatchObject({ latchedElsewhere: 1, wrongSource: 1 });
+    });
+  });
+
+  test('any: a new setRemote (a re-INVITE) learns the source anew; the old one is a stranger then', async () => {
+    await withLatching('any', 410, async (e, seen) => {
+      const [sdp, x, y] = [await peer(), await peer(), await peer()];
+      const ep = await e.open();
+      await e.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+      await x.send(ep.localPort, voicePacket(0, marked(160, 0)));
+      await waitFor('the latch to x', async () => (await e.stats()).latchedElsewhere === 1);
+      await e.play(ep.endpointId, [short('x.alaw', 0x31)]);
+      await waitFor('the prompt at x', () => x.heard.some((p) => p.payload[0] === 0x31));
+      const xHeard = x.heard.length;
+
+      await e.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+      await y.send(ep.localPort, voicePacket(1, marked(160, 0)));
+      await waitFor('the latch to y', async () => (await e.stats()).latchedElsewhere === 2);
+      await x.send(ep.localPort, dtmfPacket(4, 100));
+      await y.send(ep.localPort, dtmfPacket(6, 200));
+      await waitFor("y's digit", () => digitsOf(ep.endpointId, seen).length > 0);
+      expect(digitsOf(ep.endpointId, seen)).toEqual(['6']);
+      await e.play(ep.endpointId, [short('y.alaw', 0x32)]);
+      await waitFor('the prompt at y', () => y.heard.some((p) => p.payload[0] === 0x32));
+      expect(x.heard).toHaveLength(xHeard);
+      expect(sdp.heard).toHaveLength(0);
+      expect(await e.stats()).toMatchObject({ wrongSource: 1 });
+    });
+  });
+
+  test('latching any takes a far end on another host (NAT); off takes anyone and sends to the SDP', async () => {
+    const config = (n: number, latching: MediaEngineConfig['latching']): MediaEngineConfig => ({
+      host: '127.0.0.1',
+      portMin: basePort + n,
+      portMax: basePort + n + 3,
+      rtpTimeoutMs: 1000,
+      latching,
+    });
+    await expect(make(config(320, 'sometimes' as never))).rejects.toThrow(/media\.latching: must be one of/);
+    const [sdp, x] = [await peer(), await peer()];
+    const nat = await RtpPeer.open('127.0.0.2');
+    peers.push(nat);
+    for (const [n, latching] of [
+      [330, 'any'],
+      [340, 'off'],
+    ] as const) {
+      const e = await make(config(n, latching));
+      const seen: MediaEvent[] = [];
+      e.onEvent((ev) => seen.push(ev));
+      try {
+        const ep = await e.open();
+        await e.setRemote(ep.endpointId, audioTo(sdp, 'PCMA'));
+        await nat.send(ep.localPort, voicePacket(0, marked(160, 0)));
+        await x.send(ep.localPort, dtmfPacket(8, 100 + n));
+        await nat.send(ep.localPort, dtmfPacket(9, 200 + n));
+        await waitFor('the far end’s digit', () => eventsOf(seen, 'digit').some((d) => d.digit === '9'));
+        await e.play(ep.endpointId, [short(`${latching}.alaw`, 0x50 + n / 10)]);
+        const at = latching === 'any' ? nat : sdp;
+        await waitFor(`the prompt (${latching})`, () => at.heard.some((p) => p.payload[0] === 0x50 + n / 10));
+        // any: latched to nat on 127.0.0.2, x a stranger; off: everyone heard, ours to the SDP.
+        expect(eventsOf(seen, 'digit').map((d) => d.digit)).toEqual(latching === 'any' ? ['9'] : ['8', '9']);
+        expect(await e.stats()).toMatchObject(
+          latching === 'any'
+            ? { wrongSource: 1, latchedElsewhere: 1 }
+            : { wrongSource: 0, latchedElsewhere: 0 },
+        );
+      } finally {
+        await e.stop();
+      }
+    }
+    expect(x.heard).toHaveLength(0);
+  });
+
   test('bridges PCMA to PCMU both ways in one stream per far end; after unbridge, hold music flows', async () => {
     const [a, b] = [await peer(), await peer()];
     const [ea, eb] = [await engine.open(), await engine.open()];

@@ -15,7 +15,8 @@
  *
  * This file is the command API, the endpoint table with its ports and the tick; the parts it
  * drives are beside it: an endpoint's state and socket (endpoint.ts), a packet in with its
- * DTMF (receive.ts), a bridged packet sent on (forward.ts), our own frames (playout.ts), the
+ * DTMF (receive.ts), whose packets are the far end's and where ours go (latch.ts: symmetric
+ * RTP, learnt anew at each setRemote), a bridged packet sent on (forward.ts), our own frames (playout.ts), the
  * inactivity watch (endpoint-inactivity.ts) and the recordings in progress
  * (active-recordings.ts).
  */
@@ -40,8 +41,17 @@ import type {
 import { PromptCache } from './prompt-cache.js';
 import { ActiveRecordings } from './active-recordings.js';
 import { checkConfig, checkRemote, evenAtOrAbove } from './checks.js';
-import { bindUdp, type Endpoint, type EngineShared, IDLE, newEndpoint, replaceSource } from './endpoint.js';
+import {
+  bindUdp,
+  type Endpoint,
+  type EngineShared,
+  IDLE,
+  isUdp6Host,
+  newEndpoint,
+  replaceSource,
+} from './endpoint.js';
 import { checkInactivity, watchStep } from './endpoint-inactivity.js';
+import { DEFAULT_RTP_LATCHING, resetLatch } from './latch.js';
 import { sendFrame } from './playout.js';
 import { PlayoutLag } from './playout-lag.js';
 import { receive } from './receive.js';
@@ -67,6 +77,8 @@ export class LocalMediaEngine implements MediaEngine {
     packetsIn: 0,
     packetsOut: 0,
     malformed: 0,
+    wrongSource: 0,
+    latchedElsewhere: 0,
   };
   /** What the packet paths share with the engine (endpoint.ts `EngineShared`). */
   private readonly cx: EngineShared;
@@ -89,6 +101,7 @@ export class LocalMediaEngine implements MediaEngine {
       prompts: new PromptCache(),
       header: rtpHeaderView(),
       log,
+      latching: config.latching ?? DEFAULT_RTP_LATCHING,
       emit: (e) => this.emit(e),
     };
     this.recordings = new ActiveRecordings(
@@ -150,6 +163,8 @@ export class LocalMediaEngine implements MediaEngine {
       const playing = ep.source.kind === 'play' || ep.source.kind === 'hold';
       if (playing && ep.remote !== null && ep.remote.codec !== audio.codec) replaceSource(ep, IDLE);
       ep.remote = { ...audio };
+      // A re-INVITE (or a session refresh) may come from a new NAT mapping: learn the source anew.
+      resetLatch(this.cx, ep, ep.remote, performance.now());
       const receives = audio.direction === 'sendrecv' || audio.direction === 'recvonly';
       watchStep(this.cx, ep, { kind: receives ? 'receiving' : 'not-receiving' }, performance.now());
       if (!receives) ep.wakeAtMs = null;
@@ -249,8 +264,14 @@ export class LocalMediaEngine implements MediaEngine {
   // ---- endpoints ----
 
   private newEndpoint(port: number, socket: dgram.Socket): Endpoint {
-    const ep = newEndpoint(`ep-${++this.ids}`, port, socket, this.config.rtpTimeoutMs);
-    socket.on('message', (msg) => receive(this.cx, ep, msg));
+    const ep = newEndpoint(
+      `ep-${++this.ids}`,
+      port,
+      socket,
+      isUdp6Host(this.config.host),
+      this.config.rtpTimeoutMs,
+    );
+    socket.on('message', (msg, from) => receive(this.cx, ep, msg, from));
     socket.on('error', (e) => this.log.warn('RTP socket error', { endpointId: ep.id, err: e }));
     this.endpoints.set(ep.id, ep);
     if (this.timer === null) this.startTicking();
@@ -283,6 +304,11 @@ export class LocalMediaEngine implements MediaEngine {
       this.log.info('endpoint closed after dropping malformed RTP', {
         endpointId: ep.id,
         malformed: ep.malformed,
+      });
+    if (ep.wrongSource > 0)
+      this.log.info('endpoint closed after dropping RTP from other sources', {
+        endpointId: ep.id,
+        wrongSource: ep.wrongSource,
       });
     if (this.endpoints.size === 0) this.stopTicking();
   }

@@ -46,5 +46,6 @@ export function forward(
   to.ts = (ts + end - RTP_HEADER_BYTES) >>> 0;
   to.lastSentMs = now;
   cx.counters.packetsOut++;
-  to.socket.send(out, 0, end, tr.remotePort, tr.remoteAddress);
+  // Where `to`'s far end is: the SDP's address, or the source it latched to (latch.ts).
+  to.socket.send(out, 0, end, to.sendPort, to.sendHost);
 }

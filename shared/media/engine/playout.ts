@@ -76,5 +76,5 @@ function sendOwn(cx: EngineShared, ep: Endpoint, r: NegotiatedAudio, pkt: Buffer
   ep.marker = false;
   ep.seq = (ep.seq + 1) & 0xffff;
   cx.counters.packetsOut++;
-  ep.socket.send(pkt, r.remotePort, r.remoteAddress);
+  ep.socket.send(pkt, ep.sendPort, ep.sendHost);
 }

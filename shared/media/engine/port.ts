@@ -19,7 +19,15 @@ export interface MediaEngineConfig {
   portMax: number;
   /** No RTP for this long on an endpoint that expects media in: `inactive` (inactivity.ts). */
   rtpTimeoutMs: number;
+  /**
+   * Symmetric RTP (latch.ts): `sdp-host` (default) takes the far end's packets only from the
+   * SDP's host and answers the address:port they come from; `any` lets a source elsewhere
+   * latch in the first seconds (far ends behind NAT); `off` takes any source and sends to the SDP.
+   */
+  latching?: RtpLatching;
 }
+
+export type RtpLatching = 'sdp-host' | 'any' | 'off';
 
 export interface OpenedEndpoint {
   endpointId: string;
@@ -84,6 +92,10 @@ export interface MediaEngineStats {
   packetsOut: number;
   /** Datagrams that were not usable RTP (each endpoint logs its first). */
   malformed: number;
+  /** RTP dropped because it came from a source other than the far end's (latch.ts; each endpoint logs its first). */
+  wrongSource: number;
+  /** Latches taken to an address:port other than the SDP's (a NAT, or a far end sending from another port). */
+  latchedElsewhere: number;
   /** Time our own audio lost to a stalled engine (playout-lag.ts); the site warns on it. */
   playoutLag: PlayoutLagTotals;
 }

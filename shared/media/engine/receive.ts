@@ -1,16 +1,19 @@
 /**
  * A packet in from an endpoint's far end (engine.ts): checked (a malformed one is dropped and
- * counted), a DTMF event taken as a digit (which may stop a prompt that allows barge-in),
+ * counted), its source held to the far end's (latch.ts: one from anyone else is dropped and
+ * counted, the first of an agreed type after setRemote latches), a DTMF event taken as a digit (which may stop a prompt that allows barge-in),
  * audio recorded on the endpoint's channels and, when bridged, sent on to the other party
  * (forward.ts). Apart from the engine class: this is the hot inbound path, read on its own.
  */
+import type { RemoteInfo } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { detectDtmf } from '../dtmf.js';
 import { type Endpoint, type EngineShared, IDLE, setSource } from './endpoint.js';
 import { forward } from './forward.js';
+import { admit } from './latch.js';
 import { type RtpHeaderView, readRtpHeader } from './rtp-view.js';
 
-export function receive(cx: EngineShared, ep: Endpoint, b: Buffer): void {
+export function receive(cx: EngineShared, ep: Endpoint, b: Buffer, from: RemoteInfo): void {
   if (ep.closed) return;
   const h = cx.header;
   const why = readRtpHeader(b, h);
@@ -24,8 +27,11 @@ export function receive(cx: EngineShared, ep: Endpoint, b: Buffer): void {
   const r = ep.remote;
   if (!r) return;
   const now = performance.now();
+  const isEvent = ep.detector !== null && h.payloadType === ep.detector.payloadType;
+  // Before the far end's media counts as heard (inactivity), digits or audio: is it the far end?
+  if (!admit(cx, ep, r, from.address, from.port, isEvent || h.payloadType === r.payloadType, now)) return;
   ep.lastPacketMs = now;
-  if (ep.detector !== null && h.payloadType === ep.detector.payloadType) {
+  if (isEvent) {
     digit(cx, ep, b, h);
     return;
   }

@@ -30,9 +30,10 @@ export class RtpPeer {
     socket.on('message', (m) => this.heard.push({ ...readRtp(m), atMs: performance.now() }));
   }
 
-  static async open(): Promise<RtpPeer> {
+  /** A far end on loopback; `host` another loopback address (Linux answers all of 127/8). */
+  static async open(host = '127.0.0.1'): Promise<RtpPeer> {
     const s = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => s.bind(0, host, resolve));
     return new RtpPeer(s, s.address().port);
   }
 
