@@ -80,6 +80,9 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
     [
       'poll_method epoll',
       `sip_listen 127.0.0.1:${port}`,
+      // Its SDP names the address it sends from (loopback), not the machine's first interface:
+      // the site takes RTP only from the host a far end's SDP names (docs/sip.md "Latching").
+      'net_interface 127.0.0.1',
       'sip_trans_def udp',
       `audio_source aufile,${join(dir, 'tone.wav')}`,
       `audio_player aufile,${join(dir, 'heard.wav')}`,
