@@ -15,10 +15,10 @@
  *
  * This file is the command API, the endpoint table with its ports and the tick; the parts it
  * drives are beside it: an endpoint's state and socket (endpoint.ts), a packet in with its
- * DTMF (receive.ts), whose packets are the far end's and where ours go (latch.ts: symmetric
- * RTP, learnt anew at each setRemote), a bridged packet sent on (forward.ts), our own frames (playout.ts), the
- * inactivity watch (endpoint-inactivity.ts) and the recordings in progress
- * (active-recordings.ts).
+ * DTMF (receive.ts), whose packets are the far end's and where ours go (latch.ts, checked
+ * anew at each setRemote), a bridged packet sent on (forward.ts), our own frames (playout.ts)
+ * and how late they ran (playout-lag.ts), the inactivity watch (endpoint-inactivity.ts) and
+ * the recordings in progress (active-recordings.ts).
  */
 import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
