@@ -21,6 +21,9 @@ import { recordAnswer } from './tally.js';
 export const MOVED_IN_LEG_WAIT_MS = 5_000;
 
 export class CallAcdCommands {
+  /** Agents' state changes in the ACD's order, for their events (agents-repo.ts `order`). */
+  private agentChanges = 0;
+
   constructor(
     private readonly ctx: CallContext,
     private readonly endings: CallEndings,
@@ -338,10 +341,12 @@ export class CallAcdCommands {
       ctx.write(agentId, `logout ${agentId}`, (s) => logoutAgent(s, agentId, cmd.reason));
     }
     if (from !== 'logged-out' && to !== 'logged-out') {
+      const order = ++this.agentChanges;
       ctx.write(agentId, `agent ${agentId} ${to}`, (s) =>
         setAgentState(s, {
           agentId,
           to,
+          order,
           ...(cmd.reason ? { reason: cmd.reason } : {}),
           ...(cmd.callId ? { callId: cmd.callId } : {}),
         }),

@@ -231,6 +231,21 @@ describe('rebuildStats', () => {
     assert.equal(ahtMs.get('retail'), 180_000 + 0.5 * (120_000 - 180_000));
   });
 
+  test("two agents' ends of wrap-up of one millisecond stored the other way round: averaged in the ACD's order", () => {
+    // Agents' writes commit side by side, so the outbox may hold the ACD's second change first;
+    // the moving average of handle times depends on the order (a CI run's rebuilt AHT differed).
+    const t0 = at('09:00');
+    const events = [
+      answered('c1', t0, 'retail', 'a1', 0),
+      answered('c2', t0 + 10_000, 'retail', 'a2', 0),
+      ev('agent.state-changed', 'a2', t0 + 100_000, { from: 'wrap-up', to: 'ready', order: 8 }),
+      ev('agent.state-changed', 'a1', t0 + 100_000, { from: 'wrap-up', to: 'ready', order: 7 }),
+    ];
+    const { ahtMs } = rebuildStats(events, options(at('09:05')));
+    const afterA1 = 180_000 + 0.5 * (100_000 - 180_000);
+    assert.equal(ahtMs.get('retail'), afterA1 + 0.5 * (90_000 - afterA1));
+  });
+
   test('a call moved to another site: the origin counts it queued and nothing more; the target counts its full wait', () => {
     const t0 = at('10:00');
     const overflowIn = { originSiteId: 'wz', originCallId: 'wz-1', token: 'tok', waitedMs: 40_000 };

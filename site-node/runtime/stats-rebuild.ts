@@ -117,6 +117,18 @@ const obj = (v: unknown): Record<string, unknown> =>
 const wrapUpEndFirst = (e: StoredEvent): number =>
   e.type === 'agent.state-changed' && e.payload.from === 'wrap-up' ? 0 : 1;
 
+/**
+ * Two ends of wrap-up of one millisecond in the ACD's order (their `order`, agents-repo.ts):
+ * each moves its queue's handle-time average, which depends on the order, and agents' writes
+ * commit side by side, so the outbox may hold them the other way round. Events written before
+ * the field existed keep the read order.
+ */
+const byAcdOrder = (a: StoredEvent, b: StoredEvent): number => {
+  const x = num(a.payload.order);
+  const y = num(b.payload.order);
+  return x !== undefined && y !== undefined ? x - y : 0;
+};
+
 /** Rebuild the stats from `events` (any order of calls; each call's events in the order written). */
 export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions): RebuiltStats {
   const tally = emptyTally(o.dayStartMs);
@@ -130,10 +142,14 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
   // In time order. Within one millisecond an agent's wrap-up ends before anything else: its
   // next answer can come that same millisecond, and the writes of a call and of an agent commit
   // side by side (durable-writes.ts), so their events may be read in either order; the handle
-  // time pairs each wrap-up's end with the answer before it. Otherwise the read order (the
-  // stable sort keeps it), which is each call's and each agent's own order.
+  // time pairs each wrap-up's end with the answer before it; those ends among themselves in the
+  // ACD's order. Otherwise the read order (the stable sort keeps it), which is each call's and
+  // each agent's own order.
   const sorted = [...events].sort(
-    (a, b) => a.occurredAtMs - b.occurredAtMs || wrapUpEndFirst(a) - wrapUpEndFirst(b),
+    (a, b) =>
+      a.occurredAtMs - b.occurredAtMs ||
+      wrapUpEndFirst(a) - wrapUpEndFirst(b) ||
+      (wrapUpEndFirst(a) === 0 ? byAcdOrder(a, b) : 0),
   );
 
   for (const e of sorted) {

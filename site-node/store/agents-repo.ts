@@ -119,6 +119,13 @@ export interface AgentStateChange {
   /** Not-ready reason code, or why (`site-restart`, `ring-no-answer`...). */
   reason?: string;
   callId?: string;
+  /**
+   * Where the ACD put this change among the others of its millisecond (a counter of the site
+   * process, in the event's payload): agents' writes commit side by side, so the outbox's order
+   * of two agents' changes of one millisecond is not the ACD's, and the handle-time average the
+   * statistics rebuild replays depends on it (stats-rebuild.ts).
+   */
+  order?: number;
 }
 
 /**
@@ -164,7 +171,12 @@ export async function setAgentStateTx(
     siteId: ctx.siteId,
     aggregateId: ch.agentId,
     occurredAtMs: now,
-    payload: { to: ch.to, reason: ch.reason ?? null, callId: ch.callId ?? null },
+    payload: {
+      to: ch.to,
+      reason: ch.reason ?? null,
+      callId: ch.callId ?? null,
+      ...(ch.order !== undefined ? { order: ch.order } : {}),
+    },
   });
   const r = await query<AgentRow & { was_state: AgentState }>(db, SET_AGENT_STATE_SQL, [
     ch.agentId,
