@@ -231,6 +231,22 @@ describe('rebuildStats', () => {
     assert.equal(ahtMs.get('retail'), 180_000 + 0.5 * (120_000 - 180_000));
   });
 
+  test('an answer and its end of wrap-up in one millisecond, read the other way round: a handle time of 0', () => {
+    // A stopping site's simulated agents answer, hang up and wrap up at once; the agent's write
+    // of the wrap-up's end can be read before the call's of the answer. Pairing the end with
+    // no answer lost the sample the live average took (a CI run's AHT 10% apart).
+    const t0 = at('09:00');
+    const events = [
+      answered('c1', t0, 'retail', 'a1', 0),
+      ev('agent.state-changed', 'a1', t0 + 100_000, { from: 'wrap-up', to: 'ready' }),
+      ev('agent.state-changed', 'a1', t0 + 200_000, { from: 'wrap-up', to: 'ready' }),
+      answered('c2', t0 + 200_000, 'retail', 'a1', 0),
+    ];
+    const { ahtMs } = rebuildStats(events, options(at('09:05')));
+    const afterC1 = 180_000 + 0.5 * (100_000 - 180_000);
+    assert.equal(ahtMs.get('retail'), afterC1 + 0.5 * (0 - afterC1));
+  });
+
   test("two agents' ends of wrap-up of one millisecond stored the other way round: averaged in the ACD's order", () => {
     // Agents' writes commit side by side, so the outbox may hold the ACD's second change first;
     // the moving average of handle times depends on the order (a CI run's rebuilt AHT differed).

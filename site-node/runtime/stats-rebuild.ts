@@ -113,9 +113,9 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 const obj = (v: unknown): Record<string, unknown> =>
   typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 
-/** 0 for an agent's end of wrap-up, which goes first among the events of its millisecond. */
-const wrapUpEndFirst = (e: StoredEvent): number =>
-  e.type === 'agent.state-changed' && e.payload.from === 'wrap-up' ? 0 : 1;
+/** An agent's end of wrap-up: the event that closes a handle time. */
+const isWrapUpEnd = (e: StoredEvent): boolean =>
+  e.type === 'agent.state-changed' && e.payload.from === 'wrap-up';
 
 /**
  * Two ends of wrap-up of one millisecond in the ACD's order (their `order`, agents-repo.ts):
@@ -129,6 +129,42 @@ const byAcdOrder = (a: StoredEvent, b: StoredEvent): number => {
   return x !== undefined && y !== undefined ? x - y : 0;
 };
 
+/**
+ * The events in time order, each millisecond's in the order the ACD made them where the read
+ * order may differ. The writes of a call and of an agent commit side by side
+ * (durable-writes.ts), so an answer (the call's) and an end of wrap-up (the agent's) of one
+ * millisecond can be read in either order, and the handle time pairs each end of wrap-up with
+ * its agent's answer before it. Which came first is told by the agent's state at the start of
+ * the millisecond: an agent with an answer still open (`hasAnswer`) ended that wrap-up first,
+ * and its next answer can follow in the same millisecond; an agent with none was answered in
+ * this millisecond and wrapped up in it too (a handle time of 0: a stopping site's simulated
+ * agents answer, hang up and wrap up at once). Everything else keeps the read order (the sort
+ * is stable), which is each call's and each agent's own order. `hasAnswer` is asked as each
+ * millisecond starts, so it sees the events before it.
+ */
+function* inAcdOrder(
+  events: readonly StoredEvent[],
+  hasAnswer: (agentId: string) => boolean,
+): Generator<StoredEvent> {
+  const sorted = [...events].sort((a, b) => a.occurredAtMs - b.occurredAtMs);
+  for (let i = 0; i < sorted.length;) {
+    let j = i + 1;
+    while (j < sorted.length && sorted[j]!.occurredAtMs === sorted[i]!.occurredAtMs) j++;
+    const ms = sorted.slice(i, j);
+    i = j;
+    if (ms.length === 1) {
+      yield ms[0]!;
+      continue;
+    }
+    const ends = ms.filter(isWrapUpEnd).sort(byAcdOrder);
+    const closing = ends.filter((e) => hasAnswer(e.aggregateId));
+    const opened = ends.filter((e) => !hasAnswer(e.aggregateId));
+    yield* closing;
+    yield* ms.filter((e) => !isWrapUpEnd(e));
+    yield* opened;
+  }
+}
+
 /** Rebuild the stats from `events` (any order of calls; each call's events in the order written). */
 export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions): RebuiltStats {
   const tally = emptyTally(o.dayStartMs);
@@ -139,20 +175,7 @@ export function rebuildStats(events: readonly StoredEvent[], o: RebuildOptions):
   /** Callbacks counted as queued today: only those take it back when unanswered (midnight). */
   const callbacksQueuedToday = new Set<string>();
   const windowStart = o.nowMs - o.windowMs;
-  // In time order. Within one millisecond an agent's wrap-up ends before anything else: its
-  // next answer can come that same millisecond, and the writes of a call and of an agent commit
-  // side by side (durable-writes.ts), so their events may be read in either order; the handle
-  // time pairs each wrap-up's end with the answer before it; those ends among themselves in the
-  // ACD's order. Otherwise the read order (the stable sort keeps it), which is each call's and
-  // each agent's own order.
-  const sorted = [...events].sort(
-    (a, b) =>
-      a.occurredAtMs - b.occurredAtMs ||
-      wrapUpEndFirst(a) - wrapUpEndFirst(b) ||
-      (wrapUpEndFirst(a) === 0 ? byAcdOrder(a, b) : 0),
-  );
-
-  for (const e of sorted) {
+  for (const e of inAcdOrder(events, (agentId) => answeredBy.has(agentId))) {
     const at = e.occurredAtMs;
     if (at > o.nowMs) continue;
     const today = at >= o.dayStartMs;
