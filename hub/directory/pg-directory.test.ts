@@ -239,8 +239,13 @@ describe.skipIf(pgSkip)('PgDirectoryStore', () => {
   test('two writers on the same base: exactly one wins, the other conflict is recorded', async () => {
     const p = profile('c-4', 'wanzhou', 4);
     await dir.write(w(p, 0));
-    const sites = ['wanzhou', 'fuling', 'chongqing', 'qianjiang'];
-    // Each adds a note (what any site may add): one wins, the others are stale and must reload.
+    // The home site last: any of them may win the race.
+    const sites = ['fuling', 'chongqing', 'qianjiang', 'wanzhou'];
+    // The hub served the customer to the other sites, so each may add a note; without that the
+    // owner rule refused a site that got to the row first ("never served"), not the race.
+    for (const s of sites.slice(0, -1))
+      await dir.lookupAudited('customer-id', 'c-4', { ...NORM_AUDIT, readerSiteId: s });
+    // Each adds a note: one wins, the others are stale and must reload.
     const note = (s: string) => [{ siteId: '', by: '', atMs: 0, text: `by ${s}` }];
     const results = await Promise.allSettled(sites.map((s) => dir.write(w({ ...p, notes: note(s) }, 1, s))));
     const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
