@@ -165,6 +165,11 @@ export class SipMediaPort implements MediaPort, TransactionUser {
     return this.legs.size;
   }
 
+  /** Each open leg as `<legId> <kind> <phase>`: what a test that timed out waiting on one shows. */
+  legStates(): string[] {
+    return this.legs.all().map((l) => `${l.call.legId} ${l.kind} ${l.runner.phase}`);
+  }
+
   // --- TransactionUser (sip-port-inbound.ts) ---------------------------------------------
 
   onRequest(request: SipRequest, tx: ServerTransaction): void {

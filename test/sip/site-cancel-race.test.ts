@@ -116,7 +116,9 @@ describe('a CANCEL racing a 200', () => {
           return failed > misses && (await s.desk.agent('a02')).state === 'not-ready' && 'missed';
         },
         20_000,
-      );
+      ).catch(async (e: unknown) => {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n${await s.explain(callId, 'a02')}`);
+      });
       if (next === 'answered') break;
       misses++;
       const view = await s.desk.agent('a02');

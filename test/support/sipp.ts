@@ -199,6 +199,14 @@ export function sippArgs(o: SippOptions, port: number, mediaPort: number, dir: s
     join(dir, 'errors.log'),
     ...(o.extraArgs ?? []),
   );
+  // SIPP_TRACE_DIR=<dir> keeps every run's messages there, for a run that needs explaining.
+  const traces = process.env['SIPP_TRACE_DIR'];
+  if (traces)
+    args.push(
+      '-trace_msg',
+      '-message_file',
+      join(resolve(traces), `${basename(scenario, '.xml')}-${port}.log`),
+    );
   return args;
 }
 

@@ -259,6 +259,22 @@ export class SiteOverSip extends SipPeers {
     return r.rows.map((x) => x.event);
   }
 
+  /**
+   * What a test that timed out on a call shows: its timeline, the agent as the desk sees it, the
+   * port's open legs with their phases and the site's last warnings, so a failure on a loaded
+   * machine can be explained from its output alone.
+   */
+  async explain(callId: string, agentId: string): Promise<string> {
+    const agent = await this.desk.agent(agentId).catch((e: unknown) => String(e));
+    const warnings = this.lines.filter((l) => /^\{"level":"(warn|error)"/.test(l)).slice(-8);
+    return [
+      `timeline of ${callId}: ${(await this.timelineOf(callId)).join(', ')}`,
+      `${agentId}: ${JSON.stringify(agent)}`,
+      `open legs: ${this.voice.port.legStates().join('; ') || 'none'}`,
+      `last warnings:\n${warnings.join('\n')}`,
+    ].join('\n');
+  }
+
   /** Every leg the port opened has ended. */
   legsClosed(): Promise<true> {
     return waitFor('every leg closed', () => this.voice.port.openLegs === 0);
