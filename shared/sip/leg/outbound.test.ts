@@ -283,9 +283,9 @@ describe('no answer', () => {
     });
     // The site's own hang-up waits the same way (its CANCEL got no answer at all).
     const hung = stepOutboundLeg(ringing(), { type: 'hangup' }, 5000).state;
-    expect(
-      summary(stepOutboundLeg(hung, { type: 'timer', name: 'cancel-wait' }, 37_000).commands),
-    ).toEqual(['ended cancelled']);
+    expect(summary(stepOutboundLeg(hung, { type: 'timer', name: 'cancel-wait' }, 37_000).commands)).toEqual([
+      'ended cancelled',
+    ]);
   });
 });
 
