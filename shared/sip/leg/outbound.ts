@@ -13,9 +13,7 @@
  *        | ring timeout or hangup                        | ring timeout or hangup: CANCEL
  *        | (CANCEL waits for a 1xx)                      v
  *        +-------------------------------------------> cancelling -- 487, any other
- *        |                                               |           final, timeout,
- *        |                                               |           no final 64*T1
- *        |                                               |           after the CANCEL --> ended
+ *        |                                               |           final, timeout --> ended
  *        | 2xx: ACK; answered                            | 2xx crossed the CANCEL:      no-answer
  *        v                                               | ACK, then BYE                or cancelled
  *    confirmed -- hangup, session expiry, RTP silence -> ending <--+
@@ -32,11 +30,7 @@
  *
  * RFC 3261 §9.1 forbids a CANCEL before a provisional response, so a ring timeout in
  * `calling` waits in `cancelling` for the first 1xx to send it; if none comes the INVITE's
- * own timer B ends it. Once the CANCEL is out, the INVITE's transaction (past its 1xx) has no
- * timer of its own: a far end that never sends the 487 (or whose CANCEL answer and 487 are
- * lost) would hold the leg, and the agent it rang for, forever. §9.1 says to give up 64*T1
- * later (`cancel-wait`), ending the leg as it was decided. The session timer runs as the 2xx
- * granted it (session-expires.ts).
+ * own timer B ends it. The session timer runs as the 2xx granted it (session-expires.ts).
  */
 import { invalidArgument } from '../../errors.js';
 import { buildOffer, readAnswer } from '../../media/sdp.js';
@@ -127,7 +121,7 @@ type Fx = LegStep<OutboundLeg>;
 const ACCEPTS: Readonly<Record<OutboundPhase, readonly OutboundEvent['type'][]>> = {
   calling: ['hangup', 'response', 'request', 'request-failed', 'timer'],
   ringing: ['hangup', 'response', 'request', 'request-failed', 'timer'],
-  cancelling: ['hangup', 'response', 'request', 'request-failed', 'timer'],
+  cancelling: ['hangup', 'response', 'request', 'request-failed'],
   confirmed: ['hangup', 'request', 'response', 'request-failed', 'timer', 'media-timeout'],
   ending: ['hangup', 'request', 'response', 'request-failed', 'media-timeout'],
   ended: [],
@@ -225,10 +219,6 @@ export function stepOutboundLeg(
       if (event.name === 'ring') {
         fx.fired('ring');
         startCancel(fx, { reason: 'no-answer' });
-      } else if (event.name === 'cancel-wait') {
-        fx.fired('cancel-wait');
-        fx.s.end = { ...fx.s.end!, detail: 'no final response to the INVITE within 64*T1 of our CANCEL' };
-        fx.finish();
       } else inDialogTimer(fx, event.name);
       break;
     case 'response':
@@ -267,7 +257,7 @@ function startCancel(fx: Fx, end: LegEnd): void {
 
 function sendCancel(fx: Fx): void {
   fx.s.cancelPending = false;
-  fx.sendRequest(buildCancel(fx.s.invite)).start('cancel-wait', 64 * fx.s.options.timers.t1Ms);
+  fx.sendRequest(buildCancel(fx.s.invite));
 }
 
 function beforeAnswerResponse(fx: Fx, res: SipResponse): void {

@@ -15,11 +15,10 @@ import type { TimerOptions } from '../transaction/timers.js';
 
 /**
  * The leg's own timers (the transactions run theirs): resending our 2xx to an INVITE until
- * the ACK (T1 doubling to T2), giving up on that ACK (64*T1), the outbound ring timeout,
- * giving up on the final response to a cancelled INVITE (64*T1 after the CANCEL), and the
- * session timer's next wake-up (shared/media/session-timer.ts).
+ * the ACK (T1 doubling to T2), giving up on that ACK (64*T1), the outbound ring timeout, and
+ * the session timer's next wake-up (shared/media/session-timer.ts).
  */
-export type LegTimerName = '2xx-resend' | 'ack-wait' | 'ring' | 'cancel-wait' | 'session';
+export type LegTimerName = '2xx-resend' | 'ack-wait' | 'ring' | 'session';
 
 export type LegEndReason =
   /** The peer hung up: its BYE. */
